@@ -1,0 +1,130 @@
+//! The one error type of the core.
+//!
+//! Every variant has a stable machine-readable code (`Error::code`) that the bindings hand to
+//! JavaScript as `err.code`. Codes are part of the public contract: add new ones, never rename.
+//! Messages name the offending field and what was expected, because they reach end users as-is.
+
+use std::fmt;
+
+/// A failure of a core operation. Findings (for example "this table has no policy") are data,
+/// not errors; an `Error` means bad input or an operation that cannot proceed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// A configuration or argument value is missing or has the wrong shape.
+    InvalidConfig { field: String, expected: String },
+    /// A tenant identifier is neither a UUID nor a valid slug.
+    InvalidTenantId { value: String },
+    /// A SQL identifier (table or schema name) cannot be used.
+    InvalidIdentifier { field: String, reason: String },
+    /// The token is not three base64url segments with JSON header and payload.
+    JwtMalformed { reason: String },
+    /// The token declares `alg: none` (or no algorithm); never accepted.
+    JwtAlgNone,
+    /// The token's algorithm is unsupported or not in the allowed list.
+    JwtAlgNotAllowed { alg: String },
+    /// No configured key fits the token (by `kid` and key type).
+    JwtKeyNotFound { kid: Option<String>, alg: String },
+    /// The signature does not verify.
+    JwtBadSignature,
+    /// `exp` is in the past (beyond the leeway).
+    JwtExpired { exp: i64, now: i64 },
+    /// `nbf` is in the future (beyond the leeway).
+    JwtNotYetValid { nbf: i64, now: i64 },
+    /// `aud` does not contain an expected audience.
+    JwtBadAudience,
+    /// `iss` is not an expected issuer.
+    JwtBadIssuer,
+    /// A registered claim has the wrong JSON type (for example a string `exp`).
+    JwtBadClaim { claim: String, expected: String },
+    /// The tenant claim is absent, empty or not a string.
+    JwtClaimMissing { claim: String },
+    /// A configured key (PEM, secret or JWK) cannot be parsed.
+    JwtInvalidKey { reason: String },
+    /// No key material is configured, so a token cannot be verified (fail-closed).
+    JwtNoKeys,
+}
+
+impl Error {
+    /// Stable code string, as seen by JavaScript in `err.code`.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidConfig { .. } => "INVALID_CONFIG",
+            Error::InvalidTenantId { .. } => "TENANT_INVALID_ID",
+            Error::InvalidIdentifier { .. } => "INVALID_IDENTIFIER",
+            Error::JwtMalformed { .. } => "JWT_MALFORMED",
+            Error::JwtAlgNone => "JWT_ALG_NONE",
+            Error::JwtAlgNotAllowed { .. } => "JWT_ALG_NOT_ALLOWED",
+            Error::JwtKeyNotFound { .. } => "JWT_KEY_NOT_FOUND",
+            Error::JwtBadSignature => "JWT_BAD_SIGNATURE",
+            Error::JwtExpired { .. } => "JWT_EXPIRED",
+            Error::JwtNotYetValid { .. } => "JWT_NOT_YET_VALID",
+            Error::JwtBadAudience => "JWT_BAD_AUDIENCE",
+            Error::JwtBadIssuer => "JWT_BAD_ISSUER",
+            Error::JwtBadClaim { .. } => "JWT_BAD_CLAIM",
+            Error::JwtClaimMissing { .. } => "JWT_CLAIM_MISSING",
+            Error::JwtInvalidKey { .. } => "JWT_INVALID_KEY",
+            Error::JwtNoKeys => "JWT_NO_KEYS",
+        }
+    }
+
+    pub(crate) fn config(field: impl Into<String>, expected: impl Into<String>) -> Self {
+        Error::InvalidConfig {
+            field: field.into(),
+            expected: expected.into(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidConfig { field, expected } => {
+                write!(f, "invalid `{field}`: expected {expected}")
+            }
+            Error::InvalidTenantId { value } => write!(
+                f,
+                "invalid tenant id {value:?}: expected a UUID or a slug (lower-case letters, digits and dashes, 1-63 characters)"
+            ),
+            Error::InvalidIdentifier { field, reason } => {
+                write!(f, "invalid identifier in `{field}`: {reason}")
+            }
+            Error::JwtMalformed { reason } => write!(f, "malformed JWT: {reason}"),
+            Error::JwtAlgNone => write!(f, "JWT uses alg \"none\", which is never accepted"),
+            Error::JwtAlgNotAllowed { alg } => {
+                write!(f, "JWT algorithm {alg:?} is not allowed by `algorithms`")
+            }
+            Error::JwtKeyNotFound { kid: Some(kid), alg } => {
+                write!(f, "no configured key with kid {kid:?} fits JWT algorithm {alg}")
+            }
+            Error::JwtKeyNotFound { kid: None, alg } => {
+                write!(f, "no configured key fits JWT algorithm {alg}")
+            }
+            Error::JwtBadSignature => write!(f, "JWT signature does not verify"),
+            Error::JwtExpired { exp, now } => {
+                write!(f, "JWT expired: exp {exp} is before now {now}")
+            }
+            Error::JwtNotYetValid { nbf, now } => {
+                write!(f, "JWT not yet valid: nbf {nbf} is after now {now}")
+            }
+            Error::JwtBadAudience => write!(f, "JWT `aud` does not match `audience`"),
+            Error::JwtBadIssuer => write!(f, "JWT `iss` does not match `issuer`"),
+            Error::JwtBadClaim { claim, expected } => {
+                write!(f, "JWT claim `{claim}` has the wrong type: expected {expected}")
+            }
+            Error::JwtClaimMissing { claim } => {
+                write!(f, "JWT claim `{claim}` is missing: expected a non-empty string")
+            }
+            Error::JwtInvalidKey { reason } => write!(f, "invalid JWT key: {reason}"),
+            Error::JwtNoKeys => write!(
+                f,
+                "no JWT key configured: set `secret`, `publicKey` or `jwks` (or opt in to unverified decoding)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Result alias used across the core.
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,16 @@
+//! Pure core of usebetter-rs.
+//!
+//! - [`resolve`]: tenant resolution from plain request data (header, path, subdomain, JWT).
+//! - [`jwt`]: JWT verification (HS*, RS*, ES256, EdDSA; static keys or JWKS).
+//! - [`policy`]: PostgreSQL row-level-security migration SQL.
+//!
+//! The crate does no I/O and reads no clock: callers pass the current time and the bindings
+//! (N-API and WebAssembly) translate values in and out. Every failure is an [`Error`] with a
+//! stable [`Error::code`].
+
+pub mod error;
+pub mod jwt;
+pub mod policy;
+pub mod resolve;
+
+pub use error::{Error, Result};

@@ -1,0 +1,174 @@
+//! RLS migration SQL for tenant tables.
+//!
+//! The output is idempotent (safe to re-run) and upgrades a database migrated by the reference
+//! in place: the policy names are the reference's, so each `DROP POLICY IF EXISTS` removes the
+//! old text-comparison policy before the index-friendly one is created. The GUC names
+//! `app.current_tenant` and `app.bypass_rls` are unchanged.
+
+mod functions;
+pub mod ident;
+
+pub use functions::PRIVATE_SCHEMA;
+use ident::{reference_policy_name, tenant_index_name, Ident, QualifiedName};
+
+use crate::error::{Error, Result};
+
+/// Migration settings (`tenant` section of `better.config.*`, plus our extensions).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "camelCase", deny_unknown_fields)
+)]
+pub struct MigrationConfig {
+    /// Tables with a `tenant_id uuid` column. `"schema.table"` overrides `schema` per table.
+    pub tenant_tables: Vec<String>,
+    /// Schema of the tables and of the generated functions. Default `public`.
+    pub schema: Option<String>,
+    /// Signed tenant context (see `functions`). Default false.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub hardened: bool,
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+struct Plan {
+    schema: Ident,
+    tables: Vec<QualifiedName>,
+    hardened: bool,
+}
+
+impl Plan {
+    fn new(config: &MigrationConfig) -> Result<Plan> {
+        let schema = Ident::new("schema", config.schema.as_deref().unwrap_or("public"))?;
+        let mut tables: Vec<QualifiedName> = Vec::with_capacity(config.tenant_tables.len());
+        for (i, entry) in config.tenant_tables.iter().enumerate() {
+            let t = table_name(&format!("tenantTables[{i}]"), entry, &schema)?;
+            if t.name.as_str() == "tenants" && t.schema == schema {
+                return Err(Error::config(
+                    format!("tenantTables[{i}]"),
+                    "a tenant-owned table; `tenants` itself is handled separately",
+                ));
+            }
+            if !tables.contains(&t) {
+                tables.push(t);
+            }
+        }
+        Ok(Plan {
+            schema,
+            tables,
+            hardened: config.hardened,
+        })
+    }
+}
+
+fn table_name(field: &str, entry: &str, default_schema: &Ident) -> Result<QualifiedName> {
+    let entry = entry.trim();
+    match entry.split_once('.') {
+        Some((s, t)) => Ok(QualifiedName {
+            schema: Ident::new(field, s)?,
+            name: Ident::new(field, t)?,
+        }),
+        None => Ok(QualifiedName {
+            schema: default_schema.clone(),
+            name: Ident::new(field, entry)?,
+        }),
+    }
+}
+
+const HEADER: &str = "-- Better Tenant: RLS policies and triggers
+-- Schema (tenants table, tenant_id columns) is managed by your ORM.
+-- Idempotent: safe to re-run. Replaces policies created by @usebetterdev/tenant.
+";
+
+/// The full migration: functions, `tenants` policies and one block per tenant table.
+///
+/// # Errors
+/// `InvalidIdentifier` or `InvalidConfig` naming the offending entry.
+pub fn migration_sql(config: &MigrationConfig) -> Result<String> {
+    let plan = Plan::new(config)?;
+    let mut out = String::with_capacity(2048 + plan.tables.len() * 1024);
+    out.push_str(HEADER);
+    out.push('\n');
+    out.push_str(&functions::functions_sql(&plan.schema, plan.hardened));
+    out.push('\n');
+    out.push_str(&tenants_sql(&plan.schema));
+    for t in &plan.tables {
+        out.push('\n');
+        out.push_str(&table_sql(&plan.schema, t));
+    }
+    Ok(out)
+}
+
+/// The block for one table, for `add-table`: it relies on the functions of a full migration.
+///
+/// # Errors
+/// `InvalidIdentifier` or `InvalidConfig`.
+pub fn add_table_sql(table: &str, config: &MigrationConfig) -> Result<String> {
+    let plan = Plan::new(&MigrationConfig {
+        tenant_tables: vec![table.to_owned()],
+        ..config.clone()
+    })?;
+    let t = plan
+        .tables
+        .first()
+        .ok_or_else(|| Error::config("table", "a table name"))?;
+    Ok(table_sql(&plan.schema, t))
+}
+
+fn tenants_sql(schema: &Ident) -> String {
+    let tenants = QualifiedName {
+        schema: schema.clone(),
+        name: Ident::fixed("tenants"),
+    }
+    .quoted();
+    let own_row = functions::range_predicate(schema, "id");
+    let bypass = format!("(SELECT {}())", functions::fn_name(schema, "bypass"));
+    format!(
+        "-- Better Tenant: RLS for tenants lookup table
+ALTER TABLE {tenants} ENABLE ROW LEVEL SECURITY;
+ALTER TABLE {tenants} FORCE ROW LEVEL SECURITY;
+
+-- A tenant sees its own row; system operations (bypass) see all
+DROP POLICY IF EXISTS \"rls_tenants_read\" ON {tenants};
+CREATE POLICY \"rls_tenants_read\" ON {tenants}
+  FOR SELECT
+  USING ({own_row});
+
+-- Only system operations (bypass) can modify tenants
+DROP POLICY IF EXISTS \"rls_tenants_write\" ON {tenants};
+CREATE POLICY \"rls_tenants_write\" ON {tenants}
+  FOR ALL
+  USING ({bypass})
+  WITH CHECK ({bypass});
+"
+    )
+}
+
+fn table_sql(schema: &Ident, t: &QualifiedName) -> String {
+    let table = t.quoted();
+    let policy = reference_policy_name(&t.name).quoted();
+    let index = tenant_index_name(&t.name).quoted();
+    let predicate = functions::range_predicate(schema, "tenant_id");
+    format!(
+        "-- Better Tenant: RLS for {comment}
+ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
+ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS {policy} ON {table};
+CREATE POLICY {policy} ON {table}
+  FOR ALL
+  USING ({predicate})
+  WITH CHECK ({predicate});
+
+CREATE INDEX IF NOT EXISTS {index} ON {table} (tenant_id);
+
+DROP TRIGGER IF EXISTS set_tenant_id_trigger ON {table};
+CREATE TRIGGER set_tenant_id_trigger
+  BEFORE INSERT ON {table}
+  FOR EACH ROW
+  EXECUTE FUNCTION {schema}.\"set_tenant_id\"();
+",
+        comment = t.for_comment(),
+        schema = schema.quoted(),
+    )
+}

@@ -1,0 +1,338 @@
+//! Tenant resolution from plain request data.
+//!
+//! Strategies run in the reference's order, header → path → subdomain → jwt (a `custom`
+//! callback stays in JavaScript and runs after these). The first strategy that yields a valid
+//! identifier wins. A strategy whose value is present but unusable (an invalid identifier, a
+//! token that fails verification) is reported in `rejected` and resolution moves on, so the
+//! caller can log why a request ended up without a tenant.
+
+mod host;
+mod ids;
+mod path;
+
+pub use host::{hostname, subdomain_label};
+pub use ids::{is_slug, is_uuid, normalize_tenant_id, IdKind, MAX_SLUG_LEN};
+pub use path::{match_pattern, path_of, percent_decode};
+
+use std::collections::BTreeMap;
+
+use crate::error::{Error, Result};
+use crate::jwt::{self, Verifier, VerifyOptions};
+
+/// Which strategy produced (or rejected) a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+pub enum Strategy {
+    Header,
+    Path,
+    Subdomain,
+    Jwt,
+}
+
+/// `path: "/t/:tenantId/*"` or `path: { pattern, segmentIndex }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(untagged))]
+pub enum PathConfig {
+    Pattern(String),
+    Detailed {
+        pattern: String,
+        #[cfg_attr(feature = "serde", serde(rename = "segmentIndex"))]
+        segment_index: Option<usize>,
+    },
+}
+
+/// `subdomain: true` or `subdomain: { segmentIndex }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(untagged))]
+pub enum SubdomainConfig {
+    Enabled(bool),
+    Detailed {
+        #[cfg_attr(feature = "serde", serde(rename = "segmentIndex"))]
+        segment_index: Option<usize>,
+    },
+}
+
+/// `jwt: "tenant_id"` or `jwt: { claim, ...verify options, unverified }`.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(untagged))]
+pub enum JwtConfig {
+    Claim(String),
+    Detailed(JwtDetails),
+}
+
+/// The object form of the `jwt` strategy.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+pub struct JwtDetails {
+    pub claim: String,
+    /// Decode without verifying. Off by default: without keys the strategy rejects tokens.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub unverified: bool,
+    #[cfg_attr(feature = "serde", serde(flatten))]
+    pub verify: VerifyOptions,
+}
+
+/// Resolver configuration (the Rust-side subset of `tenantResolver`).
+#[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+pub struct ResolverConfig {
+    pub header: Option<String>,
+    pub path: Option<PathConfig>,
+    pub subdomain: Option<SubdomainConfig>,
+    pub jwt: Option<JwtConfig>,
+}
+
+/// A header value as Node and Fetch give it: one string or several.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(untagged))]
+pub enum HeaderValue {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// The parts of a request resolution looks at.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+pub struct Request {
+    /// Header names in any case.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub headers: BTreeMap<String, HeaderValue>,
+    pub host: Option<String>,
+    pub path: Option<String>,
+    pub url: Option<String>,
+    /// A token obtained by the caller; otherwise `Authorization: Bearer` is read.
+    pub token: Option<String>,
+    /// Claims already verified by the caller (a JS `verifyToken` callback).
+    pub claims: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl Request {
+    /// First value of a header, case-insensitively.
+    #[must_use]
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| match v {
+                HeaderValue::One(s) => Some(s.as_str()),
+                HeaderValue::Many(list) => list.first().map(String::as_str),
+            })
+    }
+
+    fn bearer(&self) -> Option<&str> {
+        if let Some(t) = self.token.as_deref().filter(|t| !t.trim().is_empty()) {
+            return Some(t.trim());
+        }
+        let auth = self.header("authorization")?.trim();
+        let (scheme, rest) = auth.split_once(' ')?;
+        let token = rest.trim();
+        (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+    }
+}
+
+/// A value a strategy found but could not use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Rejection {
+    pub strategy: Strategy,
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// Outcome of resolution. `value` is `None` when no strategy produced a usable identifier.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Resolution {
+    pub value: Option<String>,
+    pub strategy: Option<Strategy>,
+    pub kind: Option<IdKind>,
+    pub rejected: Vec<Rejection>,
+}
+
+#[derive(Debug, Clone)]
+enum JwtMode {
+    Verified(Verifier),
+    Unverified,
+    NoKeys,
+}
+
+/// One strategy's attempt: `None` when it found nothing, `Some(Err)` when it found junk.
+type Step<'a> = dyn Fn() -> Option<Result<String>> + 'a;
+
+/// A compiled resolver: validated config and parsed keys, reusable across requests.
+#[derive(Debug, Clone)]
+pub struct Resolver {
+    header: Option<String>,
+    path: Option<(String, Option<usize>)>,
+    subdomain: Option<Option<usize>>,
+    jwt: Option<(String, JwtMode)>,
+}
+
+impl Resolver {
+    /// Validates `config` and parses JWT keys.
+    ///
+    /// # Errors
+    /// `InvalidConfig` naming the field, or a `Jwt*` key error.
+    pub fn new(config: &ResolverConfig) -> Result<Resolver> {
+        let header = match &config.header {
+            Some(h) if h.trim().is_empty() => {
+                return Err(Error::config(
+                    "tenantResolver.header",
+                    "a non-empty header name",
+                ))
+            }
+            Some(h) => Some(h.trim().to_ascii_lowercase()),
+            None => None,
+        };
+        let path = match &config.path {
+            None => None,
+            Some(PathConfig::Pattern(p)) => Some((check_pattern(p)?, None)),
+            Some(PathConfig::Detailed {
+                pattern,
+                segment_index,
+            }) => Some((check_pattern(pattern)?, *segment_index)),
+        };
+        let subdomain = match &config.subdomain {
+            None | Some(SubdomainConfig::Enabled(false)) => None,
+            Some(SubdomainConfig::Enabled(true)) => Some(None),
+            Some(SubdomainConfig::Detailed { segment_index }) => Some(*segment_index),
+        };
+        let jwt = match &config.jwt {
+            None => None,
+            Some(JwtConfig::Claim(c)) => Some((check_claim(c)?, JwtMode::NoKeys)),
+            Some(JwtConfig::Detailed(d)) => {
+                let claim = check_claim(&d.claim)?;
+                let has_keys = d.verify.secret.is_some()
+                    || d.verify.public_key.is_some()
+                    || d.verify.jwks.is_some();
+                let mode = match (has_keys, d.unverified) {
+                    (true, true) => {
+                        return Err(Error::config(
+                            "tenantResolver.jwt.unverified",
+                            "false when keys are configured (keys mean tokens are verified)",
+                        ))
+                    }
+                    (true, false) => JwtMode::Verified(Verifier::new(&d.verify)?),
+                    (false, true) => JwtMode::Unverified,
+                    (false, false) => JwtMode::NoKeys,
+                };
+                Some((claim, mode))
+            }
+        };
+        Ok(Resolver {
+            header,
+            path,
+            subdomain,
+            jwt,
+        })
+    }
+
+    /// Whether the JWT strategy decodes tokens without verifying them (callers warn once).
+    #[must_use]
+    pub fn jwt_unverified(&self) -> bool {
+        matches!(self.jwt, Some((_, JwtMode::Unverified)))
+    }
+
+    /// Resolves one request. `now` is the current Unix time in seconds.
+    #[must_use]
+    pub fn resolve(&self, req: &Request, now: i64) -> Resolution {
+        let mut out = Resolution::default();
+        let steps: [(Strategy, &Step<'_>); 4] = [
+            (Strategy::Header, &|| self.candidate_header(req)),
+            (Strategy::Path, &|| self.candidate_path(req)),
+            (Strategy::Subdomain, &|| self.candidate_subdomain(req)),
+            (Strategy::Jwt, &|| self.candidate_jwt(req, now)),
+        ];
+        for (strategy, step) in steps {
+            let Some(found) = step() else { continue };
+            match found.and_then(|raw| normalize_tenant_id(&raw)) {
+                Ok((value, kind)) => {
+                    out.value = Some(value);
+                    out.strategy = Some(strategy);
+                    out.kind = Some(kind);
+                    return out;
+                }
+                Err(e) => out.rejected.push(Rejection {
+                    strategy,
+                    code: e.code(),
+                    message: e.to_string(),
+                }),
+            }
+        }
+        out
+    }
+
+    fn candidate_header(&self, req: &Request) -> Option<Result<String>> {
+        let v = req.header(self.header.as_deref()?)?.trim();
+        (!v.is_empty()).then(|| Ok(v.to_owned()))
+    }
+
+    fn candidate_path(&self, req: &Request) -> Option<Result<String>> {
+        let (pattern, index) = self.path.as_ref()?;
+        let source = req.path.as_deref().or(req.url.as_deref())?;
+        let raw = match_pattern(pattern, source, *index)?;
+        Some(percent_decode(raw).ok_or_else(|| Error::InvalidTenantId {
+            value: raw.to_owned(),
+        }))
+    }
+
+    fn candidate_subdomain(&self, req: &Request) -> Option<Result<String>> {
+        let index = *self.subdomain.as_ref()?;
+        let host = req
+            .host
+            .as_deref()
+            .or_else(|| req.url.as_deref().and_then(host::host_of_url))
+            .or_else(|| req.header("host"))?;
+        subdomain_label(host, index).map(Ok)
+    }
+
+    fn candidate_jwt(&self, req: &Request, now: i64) -> Option<Result<String>> {
+        let (claim, mode) = self.jwt.as_ref()?;
+        if let Some(claims) = &req.claims {
+            return Some(jwt::string_claim(claims, claim));
+        }
+        let token = req.bearer()?;
+        let claims = match mode {
+            JwtMode::Verified(v) => v.verify(token, now),
+            JwtMode::Unverified => jwt::decode_unverified(token),
+            JwtMode::NoKeys => Err(Error::JwtNoKeys),
+        };
+        Some(claims.and_then(|c| jwt::string_claim(&c, claim)))
+    }
+}
+
+fn check_pattern(p: &str) -> Result<String> {
+    if !p.starts_with('/') {
+        return Err(Error::config(
+            "tenantResolver.path",
+            format!("a pattern starting with '/', like \"/t/:tenantId/*\"; got {p:?}"),
+        ));
+    }
+    Ok(p.to_owned())
+}
+
+fn check_claim(c: &str) -> Result<String> {
+    if c.trim().is_empty() {
+        return Err(Error::config(
+            "tenantResolver.jwt.claim",
+            "a non-empty claim name",
+        ));
+    }
+    Ok(c.trim().to_owned())
+}
+
+/// One-shot resolution: compiles `config` and resolves `req`.
+///
+/// # Errors
+/// Configuration errors only; unusable request values are reported in `rejected`.
+pub fn resolve(req: &Request, config: &ResolverConfig, now: i64) -> Result<Resolution> {
+    Ok(Resolver::new(config)?.resolve(req, now))
+}

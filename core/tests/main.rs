@@ -1,0 +1,7 @@
+//! Integration tests of the core's public API.
+#![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
+
+mod jwt;
+mod policy;
+mod resolve;
+mod support;
