@@ -1,1 +1,93 @@
+//! N-API entry points. Each function converts JS values to core types, calls the core and
+//! converts the result back; errors carry the core's stable code as `err.code`.
 
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use usebetter_core::{jwt, policy, resolve};
+
+/// `err.code` for JS: the core's code, or `INVALID_ARGUMENT` for values of the wrong shape.
+pub struct Code(&'static str);
+
+impl AsRef<str> for Code {
+    fn as_ref(&self) -> &str {
+        self.0
+    }
+}
+
+fn core_err(e: &usebetter_core::Error) -> Error<Code> {
+    Error::new(Code(e.code()), e.to_string())
+}
+
+fn parse<T: DeserializeOwned>(arg: &str, value: &Value) -> Result<T, Code> {
+    usebetter_core::input::from_value(arg, value).map_err(|e| core_err(&e))
+}
+
+fn to_js<T: serde::Serialize>(v: &T) -> Result<Value, Code> {
+    serde_json::to_value(v).map_err(|e| Error::new(Code("INTERNAL"), e.to_string()))
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// A resolver compiled once from `tenantResolver` config, then used per request.
+#[napi]
+pub struct TenantResolver {
+    inner: resolve::Resolver,
+}
+
+#[napi]
+impl TenantResolver {
+    #[napi(constructor)]
+    pub fn new(config: Value) -> Result<Self, Code> {
+        let config: resolve::ResolverConfig = parse("config", &config)?;
+        let inner = resolve::Resolver::new(&config).map_err(|e| core_err(&e))?;
+        Ok(TenantResolver { inner })
+    }
+
+    /// Resolves one request: `{ headers, host?, path?, url?, token?, claims? }`.
+    #[napi]
+    pub fn resolve(&self, request: Value) -> Result<Value, Code> {
+        let request: resolve::Request = parse("request", &request)?;
+        to_js(&self.inner.resolve(&request, now()))
+    }
+
+    /// True when the JWT strategy decodes tokens without verifying them.
+    #[napi(getter)]
+    pub fn jwt_unverified(&self) -> bool {
+        self.inner.jwt_unverified()
+    }
+}
+
+/// One-shot resolution (compiles `config` on every call; prefer `TenantResolver`).
+#[napi]
+pub fn resolve_tenant(request: Value, config: Value) -> Result<Value, Code> {
+    TenantResolver::new(config)?.resolve(request)
+}
+
+/// Verifies a JWT and returns its claims.
+#[napi]
+pub fn verify_jwt(token: String, options: Value) -> Result<Value, Code> {
+    let options: jwt::VerifyOptions = parse("options", &options)?;
+    let verifier = jwt::Verifier::new(&options).map_err(|e| core_err(&e))?;
+    let claims = verifier.verify(&token, now()).map_err(|e| core_err(&e))?;
+    Ok(Value::Object(claims))
+}
+
+/// The full RLS migration for `{ tenantTables, schema?, hardened? }`.
+#[napi]
+pub fn generate_migration_sql(config: Value) -> Result<String, Code> {
+    let config: policy::MigrationConfig = parse("config", &config)?;
+    policy::migration_sql(&config).map_err(|e| core_err(&e))
+}
+
+/// The RLS block for one more table.
+#[napi]
+pub fn generate_add_table_sql(table: String, config: Value) -> Result<String, Code> {
+    let config: policy::MigrationConfig = parse("config", &config)?;
+    policy::add_table_sql(&table, &config).map_err(|e| core_err(&e))
+}

@@ -1,1 +1,108 @@
+//! WebAssembly entry points, with the same names and shapes as the N-API binding. Errors are
+//! JS `Error`s with the core's stable code in `err.code`.
 
+use serde::de::DeserializeOwned;
+use usebetter_core::{jwt, policy, resolve};
+use wasm_bindgen::prelude::*;
+
+fn js_error(code: &str, message: &str) -> JsValue {
+    let err = js_sys::Error::new(message);
+    // Setting a property on a fresh Error object cannot fail.
+    let _ = js_sys::Reflect::set(&err, &"code".into(), &code.into());
+    err.into()
+}
+
+fn core_err(e: &usebetter_core::Error) -> JsValue {
+    js_error(e.code(), &e.to_string())
+}
+
+/// Goes through JSON text so the value reads exactly as in the N-API binding: properties set
+/// to `undefined` are absent, not `null`.
+fn parse<T: DeserializeOwned>(arg: &str, value: &JsValue) -> Result<T, JsValue> {
+    let json = if value.is_undefined() {
+        serde_json::Value::Null
+    } else {
+        let text = js_sys::JSON::stringify(value)
+            .ok()
+            .and_then(|s| s.as_string())
+            .ok_or_else(|| {
+                js_error(
+                    "INVALID_ARGUMENT",
+                    &format!("invalid `{arg}`: not JSON-serialisable"),
+                )
+            })?;
+        serde_json::from_str(&text)
+            .map_err(|e| js_error("INVALID_ARGUMENT", &format!("invalid `{arg}`: {e}")))?
+    };
+    usebetter_core::input::from_value(arg, &json).map_err(|e| core_err(&e))
+}
+
+fn to_js<T: serde::Serialize>(v: &T) -> Result<JsValue, JsValue> {
+    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| js_error("INTERNAL", &e.to_string()))
+}
+
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "milliseconds since 1970 fit i64"
+)]
+fn now() -> i64 {
+    (js_sys::Date::now() / 1000.0).floor() as i64
+}
+
+/// A resolver compiled once from `tenantResolver` config, then used per request.
+#[wasm_bindgen]
+pub struct TenantResolver {
+    inner: resolve::Resolver,
+}
+
+#[wasm_bindgen]
+impl TenantResolver {
+    #[wasm_bindgen(constructor)]
+    pub fn new(config: JsValue) -> Result<TenantResolver, JsValue> {
+        let config: resolve::ResolverConfig = parse("config", &config)?;
+        let inner = resolve::Resolver::new(&config).map_err(|e| core_err(&e))?;
+        Ok(TenantResolver { inner })
+    }
+
+    /// Resolves one request: `{ headers, host?, path?, url?, token?, claims? }`.
+    pub fn resolve(&self, request: JsValue) -> Result<JsValue, JsValue> {
+        let request: resolve::Request = parse("request", &request)?;
+        to_js(&self.inner.resolve(&request, now()))
+    }
+
+    /// True when the JWT strategy decodes tokens without verifying them.
+    #[wasm_bindgen(getter, js_name = jwtUnverified)]
+    pub fn jwt_unverified(&self) -> bool {
+        self.inner.jwt_unverified()
+    }
+}
+
+/// One-shot resolution (compiles `config` on every call; prefer `TenantResolver`).
+#[wasm_bindgen(js_name = resolveTenant)]
+pub fn resolve_tenant(request: JsValue, config: JsValue) -> Result<JsValue, JsValue> {
+    TenantResolver::new(config)?.resolve(request)
+}
+
+/// Verifies a JWT and returns its claims.
+#[wasm_bindgen(js_name = verifyJwt)]
+pub fn verify_jwt(token: &str, options: JsValue) -> Result<JsValue, JsValue> {
+    let options: jwt::VerifyOptions = parse("options", &options)?;
+    let verifier = jwt::Verifier::new(&options).map_err(|e| core_err(&e))?;
+    let claims = verifier.verify(token, now()).map_err(|e| core_err(&e))?;
+    to_js(&claims)
+}
+
+/// The full RLS migration for `{ tenantTables, schema?, hardened? }`.
+#[wasm_bindgen(js_name = generateMigrationSql)]
+pub fn generate_migration_sql(config: JsValue) -> Result<String, JsValue> {
+    let config: policy::MigrationConfig = parse("config", &config)?;
+    policy::migration_sql(&config).map_err(|e| core_err(&e))
+}
+
+/// The RLS block for one more table.
+#[wasm_bindgen(js_name = generateAddTableSql)]
+pub fn generate_add_table_sql(table: &str, config: JsValue) -> Result<String, JsValue> {
+    let config: policy::MigrationConfig = parse("config", &config)?;
+    policy::add_table_sql(table, &config).map_err(|e| core_err(&e))
+}

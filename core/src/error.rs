@@ -12,6 +12,8 @@ use std::fmt;
 pub enum Error {
     /// A configuration or argument value is missing or has the wrong shape.
     InvalidConfig { field: String, expected: String },
+    /// A binding argument does not have the expected shape.
+    InvalidArgument { field: String, reason: String },
     /// A tenant identifier is neither a UUID nor a valid slug.
     InvalidTenantId { value: String },
     /// A SQL identifier (table or schema name) cannot be used.
@@ -50,6 +52,7 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::InvalidConfig { .. } => "INVALID_CONFIG",
+            Error::InvalidArgument { .. } => "INVALID_ARGUMENT",
             Error::InvalidTenantId { .. } => "TENANT_INVALID_ID",
             Error::InvalidIdentifier { .. } => "INVALID_IDENTIFIER",
             Error::JwtMalformed { .. } => "JWT_MALFORMED",
@@ -82,6 +85,7 @@ impl fmt::Display for Error {
             Error::InvalidConfig { field, expected } => {
                 write!(f, "invalid `{field}`: expected {expected}")
             }
+            Error::InvalidArgument { field, reason } => write!(f, "invalid `{field}`: {reason}"),
             Error::InvalidTenantId { value } => write!(
                 f,
                 "invalid tenant id {value:?}: expected a UUID or a slug (lower-case letters, digits and dashes, 1-63 characters)"

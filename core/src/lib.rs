@@ -8,7 +8,11 @@
 //! (N-API and WebAssembly) translate values in and out. Every failure is an [`Error`] with a
 //! stable [`Error::code`].
 
+#![forbid(unsafe_code)]
+
 pub mod error;
+#[cfg(feature = "serde")]
+pub mod input;
 pub mod jwt;
 pub mod policy;
 pub mod resolve;

@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 )]
 pub struct MigrationConfig {
     /// Tables with a `tenant_id uuid` column. `"schema.table"` overrides `schema` per table.
+    #[cfg_attr(feature = "serde", serde(default))]
     pub tenant_tables: Vec<String>,
     /// Schema of the tables and of the generated functions. Default `public`.
     pub schema: Option<String>,

@@ -1,0 +1,66 @@
+"use strict";
+// The only module that loads compiled code. Order: the native addon for this platform, then
+// the WebAssembly build. USEBETTER_BINDING=native|wasm forces one; a forced backend that fails
+// to load is an error, never a silent fallback.
+
+const path = require("node:path");
+
+const FORCE_ENV = "USEBETTER_BINDING";
+
+function nativeFile() {
+  const { platform, arch } = process;
+  let abi = "";
+  if (platform === "linux") {
+    const report = typeof process.report?.getReport === "function" ? process.report.getReport() : null;
+    abi = report && report.header && report.header.glibcVersionRuntime ? "-gnu" : "-musl";
+  }
+  return path.join(__dirname, "native", `usebetter.${platform}-${arch}${abi}.node`);
+}
+
+function loadNative() {
+  return require(nativeFile());
+}
+
+function loadWasm() {
+  return require(path.join(__dirname, "wasm", "usebetter_wasm.js"));
+}
+
+function load() {
+  const forced = process.env[FORCE_ENV];
+  if (forced !== undefined && forced !== "" && forced !== "native" && forced !== "wasm") {
+    const err = new Error(`${FORCE_ENV} must be "native" or "wasm", got ${JSON.stringify(forced)}`);
+    err.code = "INVALID_CONFIG";
+    throw err;
+  }
+  const order = forced ? [forced] : ["native", "wasm"];
+  const attempts = [];
+  for (const backend of order) {
+    try {
+      const binding = backend === "native" ? loadNative() : loadWasm();
+      return { backend, binding, attempts };
+    } catch (cause) {
+      attempts.push({ backend, cause });
+    }
+  }
+  const lines = attempts.map((a) => `  - ${a.backend}: ${a.cause && a.cause.message ? a.cause.message.split("\n")[0] : String(a.cause)}`);
+  const err = new Error(
+    `@usebetter-rs/core: no usable binding${forced ? ` (${FORCE_ENV}=${forced})` : ""}. Tried:\n${lines.join("\n")}\n` +
+      "Reinstall the package, or set USEBETTER_BINDING=wasm to use the WebAssembly build.",
+    { cause: attempts.length ? attempts[attempts.length - 1].cause : undefined },
+  );
+  err.code = "BINDING_LOAD_FAILED";
+  err.attempts = attempts;
+  throw err;
+}
+
+const { backend, binding, attempts } = load();
+
+module.exports = {
+  backend,
+  loadAttempts: attempts,
+  TenantResolver: binding.TenantResolver,
+  resolveTenant: binding.resolveTenant,
+  verifyJwt: binding.verifyJwt,
+  generateMigrationSql: binding.generateMigrationSql,
+  generateAddTableSql: binding.generateAddTableSql,
+};

@@ -1,0 +1,89 @@
+/** Which compiled backend was loaded. */
+export declare const backend: "native" | "wasm";
+/** Backends tried before the loaded one, with the reason each failed. */
+export declare const loadAttempts: ReadonlyArray<{ backend: "native" | "wasm"; cause: unknown }>;
+
+/** An error from the core. `code` is stable (e.g. `JWT_EXPIRED`, `INVALID_IDENTIFIER`). */
+export interface CoreError extends Error {
+  code: string;
+}
+
+export type OneOrMany = string | string[];
+
+export interface VerifyOptions {
+  /** HMAC secret for HS256/384/512 (at least as many bytes as the hash). */
+  secret?: string;
+  /** PEM public key: RSA (2048+ bits), P-256 or Ed25519. */
+  publicKey?: string;
+  /** JWKS document, as an object or JSON text. */
+  jwks?: string | { keys: object[] };
+  /** Allowed algorithms; default: every algorithm the keys can check. */
+  algorithms?: Array<"HS256" | "HS384" | "HS512" | "RS256" | "RS384" | "RS512" | "ES256" | "EdDSA">;
+  audience?: OneOrMany;
+  issuer?: OneOrMany;
+  /** Seconds of clock skew tolerated for `exp`/`nbf`. Default 0. */
+  leeway?: number;
+}
+
+export interface JwtStrategyConfig extends VerifyOptions {
+  claim: string;
+  /** Decode tokens without verifying them. Only without keys; off by default. */
+  unverified?: boolean;
+}
+
+export interface ResolverConfig {
+  header?: string;
+  path?: string | { pattern: string; segmentIndex?: number };
+  subdomain?: boolean | { segmentIndex?: number };
+  jwt?: string | JwtStrategyConfig;
+}
+
+export interface ResolveRequest {
+  headers?: Record<string, string | string[]>;
+  host?: string;
+  path?: string;
+  url?: string;
+  /** Token obtained by the caller; otherwise `Authorization: Bearer` is read. */
+  token?: string;
+  /** Claims already verified by the caller. */
+  claims?: Record<string, unknown>;
+}
+
+export type Strategy = "header" | "path" | "subdomain" | "jwt";
+
+export interface Resolution {
+  value: string | null;
+  strategy: Strategy | null;
+  kind: "uuid" | "slug" | null;
+  /** Values a strategy found but could not use, with the reason. */
+  rejected: Array<{ strategy: Strategy; code: string; message: string }>;
+}
+
+export declare class TenantResolver {
+  constructor(config: ResolverConfig);
+  resolve(request: ResolveRequest): Resolution;
+  readonly jwtUnverified: boolean;
+}
+
+export declare function resolveTenant(request: ResolveRequest, config: ResolverConfig): Resolution;
+export declare function verifyJwt(token: string, options: VerifyOptions): Record<string, unknown>;
+
+export interface MigrationConfig {
+  tenantTables: string[];
+  schema?: string;
+  hardened?: boolean;
+}
+
+export declare function generateMigrationSql(config: MigrationConfig): string;
+export declare function generateAddTableSql(table: string, config: Omit<MigrationConfig, "tenantTables">): string;
+
+declare const core: {
+  backend: typeof backend;
+  loadAttempts: typeof loadAttempts;
+  TenantResolver: typeof TenantResolver;
+  resolveTenant: typeof resolveTenant;
+  verifyJwt: typeof verifyJwt;
+  generateMigrationSql: typeof generateMigrationSql;
+  generateAddTableSql: typeof generateAddTableSql;
+};
+export default core;

@@ -1,0 +1,13 @@
+// ESM entry: re-exports the CommonJS loader so both module systems share one loaded binding.
+import core from "./index.cjs";
+
+export const {
+  backend,
+  loadAttempts,
+  TenantResolver,
+  resolveTenant,
+  verifyJwt,
+  generateMigrationSql,
+  generateAddTableSql,
+} = core;
+export default core;

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds the native addon and the WebAssembly package into npm/core.
+#   scripts/build.sh            debug addon (fast), optimised wasm
+#   scripts/build.sh --release  release addon (LTO) as shipped
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$REPO_ROOT"
+
+profile=dev; outdir=debug
+if [ "${1:-}" = "--release" ]; then profile=release; outdir=release; fi
+
+cargo build -p usebetter-node --profile "$profile"
+mkdir -p npm/core/native
+triple="$(node -p 'process.platform + "-" + process.arch + (process.platform === "linux" ? (process.report.getReport().header.glibcVersionRuntime ? "-gnu" : "-musl") : "")')"
+cp "$CARGO_TARGET_DIR/$outdir/libusebetter_node.so" "npm/core/native/usebetter.$triple.node"
+
+cargo build -p usebetter-wasm --profile wasm-release --target wasm32-unknown-unknown
+wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm-release/usebetter_wasm.wasm"
+rm -rf npm/core/wasm
+wasm-bindgen --target nodejs --out-dir npm/core/wasm "$wasm"
+# Debian's wasm-opt is too old and produces a module that fails at instantiation; use npm's.
+node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+  --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
+  npm/core/wasm/usebetter_wasm_bg.wasm -o npm/core/wasm/usebetter_wasm_bg.wasm
+echo "build: native $(stat -c %s npm/core/native/usebetter.$triple.node) B, wasm $(stat -c %s npm/core/wasm/usebetter_wasm_bg.wasm) B"
