@@ -59,11 +59,11 @@ CREATE ROLE app LOGIN PASSWORD 'app' NOSUPERUSER NOCREATEROLE NOBYPASSRLS CREATE
 CREATE DATABASE app OWNER app;
 SQL
   cat >"$ENVFILE" <<ENV
-export PGBIN=$bin
-export PGHOST_SOCKET=$PGSOCK
-export PGPORT=$port
-export DATABASE_URL=postgres://app:app@127.0.0.1:$port/app
-export ADMIN_DATABASE_URL=postgresql://postgres@localhost/app?host=$PGSOCK&port=$port
+export PGBIN='$bin'
+export PGHOST_SOCKET='$PGSOCK'
+export PGPORT='$port'
+export DATABASE_URL='postgres://app:app@127.0.0.1:$port/app'
+export ADMIN_DATABASE_URL='postgresql://postgres@localhost/app?host=$PGSOCK&port=$port'
 ENV
   chmod 644 "$ENVFILE"
   cat "$ENVFILE"
