@@ -18,14 +18,14 @@ fn all() -> ResolverConfig {
         header: Some("X-Tenant-ID".into()),
         path: Some(PathConfig::Pattern("/t/:tenantId/*".into())),
         subdomain: Some(SubdomainConfig::Enabled(true)),
-        jwt: Some(JwtConfig::Detailed(JwtDetails {
+        jwt: Some(JwtConfig::Detailed(Box::new(JwtDetails {
             claim: "tenant_id".into(),
             unverified: false,
             verify: VerifyOptions {
                 secret: Some(SECRET.into()),
                 ..VerifyOptions::default()
             },
-        })),
+        }))),
     }
 }
 
@@ -280,11 +280,11 @@ fn jwt_without_keys_fails_closed_unless_unverified_is_chosen() {
     let out = Resolver::new(&claim_only).unwrap().resolve(&r, NOW);
     assert_eq!((out.value, out.rejected[0].code), (None, "JWT_NO_KEYS"));
     let unverified = ResolverConfig {
-        jwt: Some(JwtConfig::Detailed(JwtDetails {
+        jwt: Some(JwtConfig::Detailed(Box::new(JwtDetails {
             claim: "tenant_id".into(),
             unverified: true,
             ..JwtDetails::default()
-        })),
+        }))),
         ..ResolverConfig::default()
     };
     let resolver = Resolver::new(&unverified).unwrap();
@@ -331,14 +331,14 @@ fn config_errors_name_the_field() {
         assert!(err.to_string().contains(field), "{err}");
     }
     let both = ResolverConfig {
-        jwt: Some(JwtConfig::Detailed(JwtDetails {
+        jwt: Some(JwtConfig::Detailed(Box::new(JwtDetails {
             claim: "t".into(),
             unverified: true,
             verify: VerifyOptions {
                 secret: Some(SECRET.into()),
                 ..VerifyOptions::default()
             },
-        })),
+        }))),
         ..ResolverConfig::default()
     };
     assert_eq!(Resolver::new(&both).unwrap_err().code(), "INVALID_CONFIG");

@@ -61,7 +61,7 @@ pub enum SubdomainConfig {
 #[cfg_attr(feature = "serde", serde(untagged))]
 pub enum JwtConfig {
     Claim(String),
-    Detailed(JwtDetails),
+    Detailed(Box<JwtDetails>),
 }
 
 /// The object form of the `jwt` strategy.
