@@ -7,6 +7,6 @@ cd "$REPO_ROOT"
 scripts/setup.sh
 scripts/build.sh >/dev/null
 scripts/pg.sh up >/dev/null
-trap 'scripts/pg.sh down' EXIT
+trap '"$REPO_ROOT/scripts/pg.sh" down' EXIT
 source "$USEBETTER_CACHE/pg/env"
 node examples/foundation/demo.mjs

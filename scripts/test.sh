@@ -24,7 +24,7 @@ scripts/build.sh
 
 step "PostgreSQL"
 scripts/pg.sh up >/dev/null
-trap 'scripts/pg.sh down' EXIT
+trap '"$REPO_ROOT/scripts/pg.sh" down' EXIT
 source "$USEBETTER_CACHE/pg/env"
 
 step "JS tests (native, then wasm)"
