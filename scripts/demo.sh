@@ -6,7 +6,6 @@ source "$(dirname "$0")/env.sh"
 cd "$REPO_ROOT"
 scripts/setup.sh
 scripts/build.sh >/dev/null
-scripts/pg.sh up >/dev/null
 trap '"$REPO_ROOT/scripts/pg.sh" down' EXIT
-source "$USEBETTER_CACHE/pg/env"
+eval "$(scripts/pg.sh up)"
 node examples/foundation/demo.mjs

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Private PostgreSQL cluster for tests and the demo.
-#   scripts/pg.sh up    -> initdb + start on a free port; prints and writes the connection env
+#   scripts/pg.sh up    -> initdb + start on a free port; prints the connection env (eval it)
+#   scripts/pg.sh env   -> prints the connection env of the running cluster
 #   scripts/pg.sh down  -> stop it (by data directory) and delete it
 # Installs postgresql with apt when the server binaries are missing. Must run as root or as
 # the `postgres` OS user; the cluster runs as `postgres`.
 set -euo pipefail
 
-STATE=${USEBETTER_PG_STATE:-/var/tmp/usebetter-rs/pg}
+# One cluster per checkout, so two clones on one machine never stop each other's cluster.
+REPO_ID=$(cd "$(dirname "$0")/.." && pwd | cksum | cut -d' ' -f1)
+STATE=${USEBETTER_PG_STATE:-${USEBETTER_CACHE:-/var/tmp/usebetter-rs}/pg-$REPO_ID}
 PGDATA="$STATE/data"
 PGSOCK="$STATE/sock"
 ENVFILE="$STATE/env"

@@ -7,6 +7,10 @@ cd "$REPO_ROOT"
 
 step() { printf '\n== %s\n' "$*"; }
 
+# Every runner's output is also kept, so the last line can total all of them.
+LOG=$(mktemp)
+run() { "$@" 2>&1 | tee -a "$LOG"; return "${PIPESTATUS[0]}"; }
+
 step "set-up"
 scripts/setup.sh
 
@@ -17,21 +21,27 @@ cargo clippy -p usebetter-wasm --target wasm32-unknown-unknown -- -D warnings
 node_modules/.bin/tsc -p npm/core/tsconfig.json
 
 step "Rust tests"
-cargo test --workspace --all-features
+run cargo test --workspace --all-features
 
 step "build addon and wasm"
 scripts/build.sh
 
 step "PostgreSQL"
-scripts/pg.sh up >/dev/null
 trap '"$REPO_ROOT/scripts/pg.sh" down' EXIT
-source "$USEBETTER_CACHE/pg/env"
+eval "$(scripts/pg.sh up)"
 
 step "JS tests (native, then wasm)"
 cd js-tests
 for backend in native wasm; do
   echo "-- backend: $backend"
-  USEBETTER_BINDING=$backend node --test --test-concurrency=1 core.test.mjs rls.test.mjs
+  USEBETTER_BINDING=$backend run node --test --test-concurrency=1 core.test.mjs rls.test.mjs
 done
-echo "-- parity: native vs wasm"
-node --test parity.test.mjs
+echo "-- parity and loader"
+run node --test --test-concurrency=1 parity.test.mjs loader.test.mjs
+
+# cargo: "test result: ok. N passed; M failed"; node: "# pass N" / "# fail M".
+passed=$(awk '/^test result:/ {p+=$4} /^# pass / {p+=$3} END {print p+0}' "$LOG")
+failed=$(awk '/^test result:/ {f+=$6} /^# fail / {f+=$3} END {print f+0}' "$LOG")
+rm -f "$LOG"
+echo
+echo "$passed passed, $failed failed"

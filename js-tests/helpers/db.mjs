@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 
 export function requireEnv(name) {
   const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set: start the cluster with scripts/pg.sh up and source its env`);
+  if (!v) throw new Error(`${name} is not set: run eval "$(scripts/pg.sh up)" first, or use scripts/test.sh`);
   return v;
 }
 
