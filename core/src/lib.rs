@@ -10,6 +10,10 @@
 
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "analyze")]
+pub mod check;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod error;
 #[cfg(feature = "serde")]
 pub mod input;

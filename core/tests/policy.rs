@@ -62,6 +62,28 @@ fn add_table_snapshot() {
 }
 
 #[test]
+fn citus_distributes_after_the_policies() {
+    let mut c = config(&["projects", "billing.invoices"]);
+    c.citus = true;
+    let sql = migration_sql(&c).unwrap();
+    let policy = sql.rfind("CREATE POLICY").unwrap();
+    let dist = sql
+        .find("create_distributed_table('\"public\".\"projects\"', 'tenant_id')")
+        .unwrap();
+    assert!(dist > policy);
+    assert!(sql.contains("create_distributed_table('\"billing\".\"invoices\"', 'tenant_id')"));
+    assert!(sql.contains("create_reference_table('\"public\".\"tenants\"')"));
+    let stmts = parse(&sql);
+    assert_eq!(
+        stmts
+            .iter()
+            .filter(|s| s.to_string().contains("pg_dist_partition"))
+            .count(),
+        3
+    );
+}
+
+#[test]
 fn every_statement_parses() {
     for hardened in [false, true] {
         let mut c = config(&["projects", "tasks", "billing.invoices"]);
@@ -174,6 +196,7 @@ proptest! {
             tenant_tables: vec![table.clone()],
             schema: Some(schema.clone()),
             hardened: false,
+            citus: false,
         };
         if table == "tenants" { return Ok(()); }
         let stmts = parse(&migration_sql(&c).unwrap());

@@ -9,7 +9,7 @@ mod functions;
 pub mod ident;
 
 pub use functions::PRIVATE_SCHEMA;
-use ident::{reference_policy_name, tenant_index_name, Ident, QualifiedName};
+use ident::{literal, reference_policy_name, tenant_index_name, Ident, QualifiedName};
 
 use crate::error::{Error, Result};
 
@@ -29,6 +29,9 @@ pub struct MigrationConfig {
     /// Signed tenant context (see `functions`). Default false.
     #[cfg_attr(feature = "serde", serde(default))]
     pub hardened: bool,
+    /// Also distribute the tables with Citus (`tenant_id` as distribution column). Default false.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub citus: bool,
 }
 
 /// Validated configuration.
@@ -37,6 +40,7 @@ struct Plan {
     schema: Ident,
     tables: Vec<QualifiedName>,
     hardened: bool,
+    citus: bool,
 }
 
 impl Plan {
@@ -59,6 +63,7 @@ impl Plan {
             schema,
             tables,
             hardened: config.hardened,
+            citus: config.citus,
         })
     }
 }
@@ -98,6 +103,10 @@ pub fn migration_sql(config: &MigrationConfig) -> Result<String> {
         out.push('\n');
         out.push_str(&table_sql(&plan.schema, t));
     }
+    if plan.citus {
+        out.push('\n');
+        out.push_str(&citus_sql(&plan));
+    }
     Ok(out)
 }
 
@@ -115,6 +124,37 @@ pub fn add_table_sql(table: &str, config: &MigrationConfig) -> Result<String> {
         .first()
         .ok_or_else(|| Error::config("table", "a table name"))?;
     Ok(table_sql(&plan.schema, t))
+}
+
+/// Citus: `tenants` becomes a reference table (so foreign keys to it keep working) and every
+/// tenant table is distributed by `tenant_id`. Guarded so that re-running is a no-op.
+fn citus_sql(plan: &Plan) -> String {
+    let distribute = |table: &str, call: &str| {
+        format!(
+            "SELECT {call} WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = {}::regclass);\n",
+            literal(table)
+        )
+    };
+    let tenants = QualifiedName {
+        schema: plan.schema.clone(),
+        name: Ident::fixed("tenants"),
+    }
+    .quoted();
+    let mut out = String::from(
+        "-- Citus: tenants is replicated to every node, tenant tables are sharded by tenant_id\n",
+    );
+    out.push_str(&distribute(
+        &tenants,
+        &format!("create_reference_table({})", literal(&tenants)),
+    ));
+    for t in &plan.tables {
+        let q = t.quoted();
+        out.push_str(&distribute(
+            &q,
+            &format!("create_distributed_table({}, 'tenant_id')", literal(&q)),
+        ));
+    }
+    out
 }
 
 fn tenants_sql(schema: &Ident) -> String {

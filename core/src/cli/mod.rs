@@ -1,0 +1,325 @@
+//! The pure parts of `better-tenant`: argument parsing, config validation, slugs, the files
+//! `init` and `migrate` write, and the messages, all matching the reference's wording.
+//! The binding does the I/O (files, PostgreSQL) around these.
+
+pub mod args;
+
+use serde_json::Value;
+
+use crate::policy::MigrationConfig;
+use crate::resolve::is_slug;
+
+/// The config file `init` writes.
+pub const CONFIG_FILE: &str = "better.config.ts";
+/// First words of the message printed when no config is found.
+pub const NO_CONFIG_MESSAGE_PREFIX: &str = "better-tenant: No config found.";
+
+/// Validates the loaded `better.config.*` value (`null` when none was found) and applies the
+/// `--tables`/`--schema` overrides. `Err` is the message to print.
+///
+/// # Errors
+/// The reference's `Config error: …` messages, or the no-config message.
+pub fn tenant_config(
+    loaded: Option<&Value>,
+    tables_flag: Option<&str>,
+    schema_flag: Option<&str>,
+    cwd: &str,
+    detected: &[String],
+) -> Result<MigrationConfig, String> {
+    let mut config = MigrationConfig {
+        schema: schema_flag.map(str::to_owned),
+        ..MigrationConfig::default()
+    };
+    if let Some(csv) = tables_flag {
+        config.tenant_tables = split_csv(csv);
+        if config.tenant_tables.is_empty() {
+            return Err("--tables requires at least one table name".into());
+        }
+        return Ok(config);
+    }
+    let Some(loaded) = loaded else {
+        return Err(no_config_message(cwd, detected));
+    };
+    let tenant = loaded
+        .get("tenant")
+        .filter(|t| t.is_object())
+        .ok_or("Config error: \"tenant\" section is required")?;
+    let tables = tenant
+        .get("tenantTables")
+        .and_then(Value::as_array)
+        .ok_or("Config error: \"tenant.tenantTables\" must be an array")?;
+    if tables.is_empty() {
+        return Err("Config error: \"tenant.tenantTables\" must not be empty".into());
+    }
+    for t in tables {
+        match t.as_str() {
+            Some(s) if !s.trim().is_empty() => config.tenant_tables.push(s.trim().to_owned()),
+            _ => {
+                return Err(
+                    "Config error: \"tenant.tenantTables\" entries must be non-empty strings"
+                        .into(),
+                )
+            }
+        }
+    }
+    if config.schema.is_none() {
+        config.schema = tenant
+            .get("schema")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+    }
+    Ok(config)
+}
+
+/// `a, b,,c` → `["a", "b", "c"]`.
+#[must_use]
+pub fn split_csv(csv: &str) -> Vec<String> {
+    csv.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The message for a missing config, with a pasteable snippet (detected tables if any).
+#[must_use]
+pub fn no_config_message(cwd: &str, detected: &[String]) -> String {
+    let tables = if detected.is_empty() {
+        "\"projects\"".to_owned()
+    } else {
+        detected
+            .iter()
+            .map(|t| format!("{t:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut s = format!(
+        "{NO_CONFIG_MESSAGE_PREFIX} Create {CONFIG_FILE}:\n\n{}\n(Looked in: {cwd})",
+        config_file(&tables)
+    );
+    if !detected.is_empty() {
+        s.push_str("\n(These tables were detected in your database — adjust as needed.)");
+    }
+    s
+}
+
+fn config_file(tables: &str) -> String {
+    format!(
+        "import {{ defineBetterConfig }} from \"@usebetterdev/plugin/config\";\n\nexport default defineBetterConfig({{\n  tenant: {{\n    tenantTables: [{tables}],\n  }},\n}});\n"
+    )
+}
+
+/// The `better.config.ts` that `init` writes.
+#[must_use]
+pub fn init_config_file(tables: &[String]) -> String {
+    config_file(
+        &tables
+            .iter()
+            .map(|t| format!("{t:?}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    )
+}
+
+const PRIORITY: [&str; 13] = [
+    "users",
+    "projects",
+    "tasks",
+    "organizations",
+    "members",
+    "workspaces",
+    "teams",
+    "issues",
+    "posts",
+    "products",
+    "orders",
+    "accounts",
+    "invitations",
+];
+
+/// Orders detected tables as the reference does and drops ones that are never tenant tables.
+#[must_use]
+pub fn rank_detected_tables(mut tables: Vec<String>) -> Vec<String> {
+    let skip = |t: &str| {
+        t == "tenants"
+            || t == "migrations"
+            || t == "schema_migrations"
+            || ["__drizzle", "knex_", "_prisma", "typeorm"]
+                .iter()
+                .any(|p| t.starts_with(p))
+    };
+    tables.retain(|t| !skip(t));
+    tables.sort_by(|a, b| {
+        let rank = |t: &str| {
+            PRIORITY
+                .iter()
+                .position(|p| *p == t)
+                .unwrap_or(PRIORITY.len())
+        };
+        rank(a).cmp(&rank(b)).then_with(|| a.cmp(b))
+    });
+    tables
+}
+
+/// The reference's `slugFromName`: lower-case, trim, whitespace runs to `-`, drop the rest.
+#[must_use]
+pub fn slug_from_name(name: &str) -> String {
+    let lower = name.to_lowercase();
+    let mut out = String::new();
+    let mut in_space = false;
+    for c in lower.trim().chars() {
+        if c.is_whitespace() {
+            in_space = true;
+            continue;
+        }
+        if in_space {
+            out.push('-');
+            in_space = false;
+        }
+        if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Validates `seed` input: trimmed name, slug from `--slug` or the name.
+///
+/// # Errors
+/// The message to print.
+pub fn seed_input(name: &str, slug: Option<&str>) -> Result<(String, String), String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err("seed: --name must not be empty".into());
+    }
+    let slug = match slug {
+        Some(s) => s.trim().to_owned(),
+        None => slug_from_name(name),
+    };
+    if slug.is_empty() {
+        return Err(
+            "seed: slug is required (provide --slug or use a name that yields a non-empty slug)"
+                .into(),
+        );
+    }
+    if !is_slug(&slug) {
+        return Err(format!(
+            "seed: invalid slug {slug:?}: use lower-case letters, digits and dashes (1-63 characters, no leading or trailing dash)"
+        ));
+    }
+    Ok((name.to_owned(), slug))
+}
+
+/// `YYYYMMDD_HHMMSS` from local date-time parts.
+#[must_use]
+pub fn timestamp(parts: [u32; 6]) -> String {
+    let [y, mo, d, h, mi, s] = parts;
+    format!("{y:04}{mo:02}{d:02}_{h:02}{mi:02}{s:02}")
+}
+
+/// File name for `add-table`: `<ts>_rls_<name with [^A-Za-z0-9_] → _>.sql`.
+#[must_use]
+pub fn add_table_file_name(ts: &str, table: &str) -> String {
+    let safe: String = table
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{ts}_rls_{safe}.sql")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn config_errors_match_reference() {
+        let e = |v: Value| tenant_config(Some(&v), None, None, "/x", &[]).unwrap_err();
+        assert_eq!(e(json!({})), "Config error: \"tenant\" section is required");
+        assert_eq!(
+            e(json!({"tenant": {}})),
+            "Config error: \"tenant.tenantTables\" must be an array"
+        );
+        assert_eq!(
+            e(json!({"tenant": {"tenantTables": []}})),
+            "Config error: \"tenant.tenantTables\" must not be empty"
+        );
+        assert_eq!(
+            e(json!({"tenant": {"tenantTables": [" "]}})),
+            "Config error: \"tenant.tenantTables\" entries must be non-empty strings"
+        );
+        let ok = tenant_config(
+            Some(&json!({"tenant": {"tenantTables": ["a"]}})),
+            None,
+            Some("app"),
+            "/x",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            (ok.tenant_tables, ok.schema.as_deref()),
+            (vec!["a".to_owned()], Some("app"))
+        );
+    }
+
+    #[test]
+    fn flags_override_and_missing_config() {
+        let c = tenant_config(None, Some(" a, ,b "), None, "/x", &[]).unwrap();
+        assert_eq!(c.tenant_tables, ["a", "b"]);
+        let msg = tenant_config(None, None, None, "/proj", &["tasks".into()]).unwrap_err();
+        assert!(msg.starts_with(NO_CONFIG_MESSAGE_PREFIX) && msg.contains("(Looked in: /proj)"));
+        assert!(
+            msg.contains("tenantTables: [\"tasks\"]") && msg.contains("detected in your database")
+        );
+    }
+
+    #[test]
+    fn ranking() {
+        let t = rank_detected_tables(
+            [
+                "zeta",
+                "tasks",
+                "tenants",
+                "__drizzle_migrations",
+                "users",
+                "alpha",
+                "_prisma_migrations",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        );
+        assert_eq!(t, ["users", "tasks", "alpha", "zeta"]);
+    }
+
+    #[test]
+    fn slugs() {
+        assert_eq!(slug_from_name("  Ünïcode Name!! "), "ncode-name");
+        assert_eq!(slug_from_name("Acme   Corp"), "acme-corp");
+        assert_eq!(
+            seed_input("  Acme  ", None).unwrap(),
+            ("Acme".to_owned(), "acme".to_owned())
+        );
+        assert!(seed_input("x", Some("GLOBEX inc"))
+            .unwrap_err()
+            .contains("invalid slug"));
+        assert!(seed_input("!!!", None)
+            .unwrap_err()
+            .contains("slug is required"));
+    }
+
+    #[test]
+    fn file_names() {
+        let ts = timestamp([2026, 1, 2, 3, 4, 5]);
+        assert_eq!(ts, "20260102_030405");
+        assert_eq!(
+            add_table_file_name(&ts, "my-table"),
+            "20260102_030405_rls_my_table.sql"
+        );
+    }
+}
