@@ -1,6 +1,8 @@
 //! N-API entry points. Each function converts JS values to core types, calls the core and
 //! converts the result back; errors carry the core's stable code as `err.code`.
 
+mod cli;
+
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use serde::de::DeserializeOwned;
@@ -90,4 +92,27 @@ pub fn generate_migration_sql(config: Value) -> Result<String, Code> {
 pub fn generate_add_table_sql(table: String, config: Value) -> Result<String, Code> {
     let config: policy::MigrationConfig = parse("config", &config)?;
     policy::add_table_sql(&table, &config).map_err(|e| core_err(&e))
+}
+
+/// Runs `better-tenant` with `args`; resolves to `{ code, stdout, stderr }`.
+#[napi(ts_return_type = "Promise<{ code: number; stdout: string; stderr: string }>")]
+pub async fn run_tenant_cli(args: Vec<String>, context: Value) -> Result<Value> {
+    // Async exports cannot carry a custom error code, so every failure becomes exit code 1.
+    let outcome = match usebetter_core::input::from_value::<cli::Context>("context", &context) {
+        Ok(context) => cli::run(&args, &context).await,
+        Err(e) => cli::Outcome::fail(e.to_string()),
+    };
+    Ok(serde_json::to_value(&outcome)?)
+}
+
+/// The reference's `slugFromName`.
+#[napi]
+pub fn slug_from_name(name: String) -> String {
+    usebetter_core::cli::slug_from_name(&name)
+}
+
+/// The message printed when no `better.config.*` is found.
+#[napi]
+pub fn build_no_config_message(cwd: String, suggested_tables: Option<Vec<String>>) -> String {
+    usebetter_core::cli::no_config_message(&cwd, &suggested_tables.unwrap_or_default())
 }

@@ -63,4 +63,8 @@ module.exports = {
   verifyJwt: binding.verifyJwt,
   generateMigrationSql: binding.generateMigrationSql,
   generateAddTableSql: binding.generateAddTableSql,
+  // Native only: the command-line tools need a PostgreSQL client, which the wasm build lacks.
+  runTenantCli: binding.runTenantCli,
+  slugFromName: binding.slugFromName,
+  buildNoConfigMessage: binding.buildNoConfigMessage,
 };

@@ -77,6 +77,18 @@ export interface MigrationConfig {
 export declare function generateMigrationSql(config: MigrationConfig): string;
 export declare function generateAddTableSql(table: string, config: Omit<MigrationConfig, "tenantTables">): string;
 
+/** Native only (undefined under wasm): runs `better-tenant` with `args`. */
+export declare const runTenantCli:
+  | ((
+      args: string[],
+      context: { cwd: string; version: string; config: unknown; databaseUrl: string | null; hardenedKey: string | null },
+    ) => Promise<{ code: number; stdout: string; stderr: string }>)
+  | undefined;
+/** Native only: the reference's `slugFromName`. */
+export declare const slugFromName: ((name: string) => string) | undefined;
+/** Native only: the message printed when no better.config.* is found. */
+export declare const buildNoConfigMessage: ((cwd: string, suggestedTables: string[] | null) => string) | undefined;
+
 declare const core: {
   backend: typeof backend;
   loadAttempts: typeof loadAttempts;
@@ -85,5 +97,8 @@ declare const core: {
   verifyJwt: typeof verifyJwt;
   generateMigrationSql: typeof generateMigrationSql;
   generateAddTableSql: typeof generateAddTableSql;
+  runTenantCli: typeof runTenantCli;
+  slugFromName: typeof slugFromName;
+  buildNoConfigMessage: typeof buildNoConfigMessage;
 };
 export default core;

@@ -9,5 +9,8 @@ export const {
   verifyJwt,
   generateMigrationSql,
   generateAddTableSql,
+  runTenantCli,
+  slugFromName,
+  buildNoConfigMessage,
 } = core;
 export default core;

@@ -7,9 +7,11 @@
 
 mod functions;
 pub mod ident;
+mod sign;
 
 pub use functions::PRIVATE_SCHEMA;
 use ident::{literal, reference_policy_name, tenant_index_name, Ident, QualifiedName};
+pub use sign::{bypass_signature, tenant_signature};
 
 use crate::error::{Error, Result};
 

@@ -1,0 +1,336 @@
+//! `better-tenant` commands: the file and database I/O around the core's pure CLI logic.
+//! Output is collected and returned, so the JS bin only prints it and sets the exit code.
+
+mod db;
+mod doctor;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use usebetter_core::check::{self, CheckConfig};
+use usebetter_core::cli::{self, args::Invocation, args::Parsed};
+use usebetter_core::policy::{self, MigrationConfig};
+
+/// What the JS bin knows: where it runs, the loaded config, and the environment it forwards.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Context {
+    pub cwd: String,
+    pub version: String,
+    /// The loaded `better.config.*` default export; `null` when no file was found.
+    pub config: Option<Value>,
+    pub database_url: Option<String>,
+    /// Hardened-mode key, for signing the bypass in `seed` and `doctor`.
+    pub hardened_key: Option<String>,
+}
+
+/// The result of one invocation.
+#[derive(Debug, Default, Serialize)]
+pub struct Outcome {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Outcome {
+    pub fn fail(message: impl Into<String>) -> Outcome {
+        let mut stderr = message.into();
+        stderr.push('\n');
+        Outcome {
+            code: 1,
+            stdout: String::new(),
+            stderr,
+        }
+    }
+}
+
+/// Runs `args` (without the program name).
+pub async fn run(args: &[String], ctx: &Context) -> Outcome {
+    let inv = match cli::args::parse(args, &ctx.version) {
+        Ok(Parsed::Print(text)) => {
+            return Outcome {
+                code: 0,
+                stdout: text,
+                stderr: String::new(),
+            }
+        }
+        Ok(Parsed::Run(inv)) => inv,
+        Err(e) => return Outcome::fail(e.0),
+    };
+    let result = match inv.command.as_str() {
+        "init" => init(&inv, ctx),
+        "migrate" => migrate(&inv, ctx).await,
+        "add-table" => add_table(&inv, ctx),
+        "check" => check_cmd(&inv, ctx, false).await,
+        "doctor" => check_cmd(&inv, ctx, true).await,
+        "seed" => seed(&inv, ctx).await,
+        other => Err(format!("error: unknown command '{other}'")),
+    };
+    result.unwrap_or_else(Outcome::fail)
+}
+
+fn database_url<'a>(inv: &'a Invocation, ctx: &'a Context) -> Option<&'a str> {
+    inv.value("database-url")
+        .or(ctx.database_url.as_deref())
+        .filter(|u| !u.is_empty())
+}
+
+fn resolve_path(ctx: &Context, p: &str) -> PathBuf {
+    let p = Path::new(p);
+    if p.is_absolute() {
+        p.to_owned()
+    } else {
+        Path::new(&ctx.cwd).join(p)
+    }
+}
+
+fn now_stamp() -> String {
+    use chrono::{Datelike, Timelike};
+    let n = chrono::Local::now();
+    cli::timestamp([
+        u32::try_from(n.year()).unwrap_or(0),
+        n.month(),
+        n.day(),
+        n.hour(),
+        n.minute(),
+        n.second(),
+    ])
+}
+
+async fn load_config(inv: &Invocation, ctx: &Context) -> Result<MigrationConfig, String> {
+    let loaded = ctx.config.as_ref().filter(|c| !c.is_null());
+    let mut detected = Vec::new();
+    if loaded.is_none() && !inv.has("tables") {
+        // The snippet lists real tables when a database is at hand; an unreachable one is
+        // simply not consulted here.
+        if let Some(url) = database_url(inv, ctx) {
+            if let Ok(client) = db::connect(url).await {
+                detected = db::detect_tables(&client).await.unwrap_or_default();
+            }
+        }
+    }
+    cli::tenant_config(
+        loaded,
+        inv.value("tables"),
+        inv.value("schema"),
+        &ctx.cwd,
+        &detected,
+    )
+}
+
+/// Writes `contents` to `-o` (a `.sql` file, or a directory that gets `default_name`).
+fn write_output(
+    inv: &Invocation,
+    ctx: &Context,
+    default_name: &str,
+    contents: &str,
+) -> Result<Outcome, String> {
+    let target = inv.value("output").unwrap_or("./rls");
+    let path = if Path::new(target).extension().is_some_and(|e| e == "sql") {
+        resolve_path(ctx, target)
+    } else {
+        resolve_path(ctx, target).join(default_name)
+    };
+    let shown = path.display().to_string();
+    let mut out = Outcome::default();
+    if path.exists() {
+        if !inv.has("force") {
+            return Err(format!(
+                "File already exists: {shown}\nUse --force to overwrite."
+            ));
+        }
+        writeln!(out.stderr, "Warning: overwriting existing file {shown}").ok();
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create directory {}: {e}", parent.display()))?;
+    }
+    std::fs::write(&path, contents).map_err(|e| format!("cannot write {shown}: {e}"))?;
+    writeln!(out.stdout, "✓ Wrote {shown}").ok();
+    Ok(out)
+}
+
+async fn migrate(inv: &Invocation, ctx: &Context) -> Result<Outcome, String> {
+    let mut config = load_config(inv, ctx).await?;
+    config.hardened = inv.has("hardened");
+    config.citus = inv.has("citus");
+    let sql = policy::migration_sql(&config).map_err(|e| e.to_string())?;
+    if inv.has("dry-run") {
+        return Ok(Outcome {
+            code: 0,
+            stdout: sql,
+            stderr: String::new(),
+        });
+    }
+    write_output(
+        inv,
+        ctx,
+        &format!("{}_better_tenant_rls.sql", now_stamp()),
+        &sql,
+    )
+}
+
+fn add_table(inv: &Invocation, ctx: &Context) -> Result<Outcome, String> {
+    let table = inv
+        .positionals
+        .first()
+        .map(String::as_str)
+        .unwrap_or_default();
+    let schema = inv.value("schema").map(str::to_owned).or_else(|| {
+        ctx.config
+            .as_ref()?
+            .get("tenant")?
+            .get("schema")?
+            .as_str()
+            .map(str::to_owned)
+    });
+    let config = MigrationConfig {
+        schema,
+        ..MigrationConfig::default()
+    };
+    let block = policy::add_table_sql(table, &config).map_err(|e| e.to_string())?;
+    let sql = format!(
+        "-- Better Tenant: RLS for {}\n-- Assumes tenants table and tenant_id column exist (managed by your ORM).\n-- Uses the functions created by `better-tenant migrate`.\n\n{block}",
+        table.escape_debug()
+    );
+    if inv.has("dry-run") {
+        return Ok(Outcome {
+            code: 0,
+            stdout: sql,
+            stderr: String::new(),
+        });
+    }
+    write_output(
+        inv,
+        ctx,
+        &cli::add_table_file_name(&now_stamp(), table),
+        &sql,
+    )
+}
+
+fn init(inv: &Invocation, ctx: &Context) -> Result<Outcome, String> {
+    let tables = inv
+        .value("tables")
+        .ok_or("--tables is required in non-interactive mode")?;
+    let orm = inv
+        .value("orm")
+        .ok_or("--orm is required in non-interactive mode")?;
+    if orm != "drizzle" && orm != "prisma" {
+        return Err("--orm must be 'drizzle' or 'prisma'".into());
+    }
+    let tables = cli::split_csv(tables);
+    if tables.is_empty() {
+        return Err("--tables requires at least one table name".into());
+    }
+    let path = resolve_path(ctx, cli::CONFIG_FILE);
+    if path.exists() && !inv.has("overwrite") {
+        return Err(format!(
+            "{} already exists. Pass --overwrite to replace it.",
+            cli::CONFIG_FILE
+        ));
+    }
+    std::fs::write(&path, cli::init_config_file(&tables))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let guide = if orm == "drizzle" {
+        "  1. Add a tenant_id uuid column (references tenants.id) to each tenant table in your Drizzle schema\n  2. npx better-tenant migrate -o drizzle/rls.sql, then apply it after your schema migrations\n  3. npx better-tenant check --database-url $DATABASE_URL\n"
+    } else {
+        "  1. Add tenantId String @db.Uuid @map(\"tenant_id\") to each tenant model in schema.prisma\n  2. npx better-tenant migrate -o prisma/rls.sql, then apply it after prisma migrate\n  3. npx better-tenant check --database-url $DATABASE_URL\n"
+    };
+    Ok(Outcome {
+        code: 0,
+        stdout: format!("✓ Created {}\n\nNext steps:\n{guide}", cli::CONFIG_FILE),
+        stderr: String::new(),
+    })
+}
+
+async fn check_cmd(inv: &Invocation, ctx: &Context, live: bool) -> Result<Outcome, String> {
+    let url = database_url(inv, ctx).ok_or_else(|| {
+        format!(
+            "{} requires --database-url or DATABASE_URL environment variable",
+            inv.command
+        )
+    })?;
+    let config = load_config(inv, ctx).await?;
+    let check_config = CheckConfig {
+        tenant_tables: config.tenant_tables.clone(),
+        schema: config.schema.clone(),
+    };
+    let mut client = db::connect(url).await?;
+    let catalog = db::read_catalog(&client, &check_config.schemas()).await?;
+    let report = check::check(&catalog, &check_config);
+    let probes = if live {
+        Some(
+            doctor::probes(
+                &mut client,
+                &catalog,
+                &check_config,
+                ctx.hardened_key.as_deref(),
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+    let probes_ok = probes.as_ref().is_none_or(|p| p.iter().all(|r| r.passed));
+    let passed = report.passed && probes_ok;
+    let stdout = if inv.has("json") {
+        let mut v = serde_json::to_value(&report).map_err(|e| e.to_string())?;
+        if let Some(p) = &probes {
+            v["probes"] = serde_json::to_value(p).map_err(|e| e.to_string())?;
+            v["passed"] = Value::Bool(passed);
+        }
+        format!(
+            "{}\n",
+            serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?
+        )
+    } else {
+        let mut text = check::render(&report);
+        if let Some(p) = &probes {
+            text.push_str(&doctor::render(p));
+        }
+        text
+    };
+    Ok(Outcome {
+        code: i32::from(!passed),
+        stdout,
+        stderr: String::new(),
+    })
+}
+
+async fn seed(inv: &Invocation, ctx: &Context) -> Result<Outcome, String> {
+    let url = database_url(inv, ctx)
+        .ok_or("seed requires --database-url or DATABASE_URL environment variable")?;
+    let (name, slug) = cli::seed_input(inv.value("name").unwrap_or_default(), inv.value("slug"))?;
+    let mut client = db::connect(url).await?;
+    let tx = client.transaction().await.map_err(|e| db::db_error(&e))?;
+    doctor::enter_bypass(&tx, ctx.hardened_key.as_deref()).await?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let row = tx
+        .query_one(
+            "INSERT INTO tenants (id, name, slug) VALUES ($1::text::uuid, $2, $3) RETURNING id::text, name, slug",
+            &[&id, &name, &slug],
+        )
+        .await
+        .map_err(|e| match e.as_db_error().map(|d| d.code().code()) {
+            Some("23505") => format!("seed: a tenant with slug {slug:?} already exists"),
+            Some("42P01") => "seed: table tenants not found: create it with your ORM's migration first".into(),
+            _ => format!("seed: {}", db::db_error(&e)),
+        })?;
+    tx.commit().await.map_err(|e| db::db_error(&e))?;
+    let (id, name, slug): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+    let stdout = if inv.has("json") {
+        format!(
+            "{}\n",
+            serde_json::json!({ "id": id, "name": name, "slug": slug })
+        )
+    } else {
+        format!("✓ Created tenant: {name} ({slug})\n{id}\n")
+    };
+    Ok(Outcome {
+        code: 0,
+        stdout,
+        stderr: String::new(),
+    })
+}

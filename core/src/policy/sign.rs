@@ -1,0 +1,54 @@
+//! Signatures for hardened mode: what the library sets next to `app.current_tenant` and
+//! `app.bypass_rls`, and what the database's `better_tenant_private.signed()` recomputes.
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+fn hmac_hex(key: &[u8], message: &str) -> String {
+    // HMAC accepts keys of any length; this cannot fail.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
+    mac.update(message.as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            s.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+            s.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+            s
+        })
+}
+
+/// `app.tenant_sig` for `tenant_id` (the id is lower-cased, as the database does).
+#[must_use]
+pub fn tenant_signature(key: &[u8], tenant_id: &str) -> String {
+    hmac_hex(key, &format!("tenant:{}", tenant_id.to_ascii_lowercase()))
+}
+
+/// `app.bypass_sig`.
+#[must_use]
+pub fn bypass_signature(key: &[u8]) -> String {
+    hmac_hex(key, "bypass")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc4231_case_2() {
+        // HMAC-SHA256(key "Jefe", "what do ya want for nothing?")
+        assert_eq!(
+            hmac_hex(b"Jefe", "what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn tenant_ids_are_case_insensitive() {
+        assert_eq!(
+            tenant_signature(b"k", "AB-CD"),
+            tenant_signature(b"k", "ab-cd")
+        );
+        assert_ne!(tenant_signature(b"k", "ab"), bypass_signature(b"k"));
+    }
+}

@@ -1,0 +1,3 @@
+import cjs from "./config.cjs";
+
+export const { defineBetterConfig } = cjs;

@@ -1,0 +1,61 @@
+// The bin: loads the config, asks init's questions on a terminal, then hands argv to the
+// native addon and forwards its output and exit code.
+import { createInterface } from "node:readline/promises";
+import { readFileSync } from "node:fs";
+import { tryLoadConfig } from "./config.mjs";
+import { native } from "./native.mjs";
+
+const VERSION = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
+
+function optionValue(args, name) {
+  const i = args.findIndex((a) => a === name || a.startsWith(`${name}=`));
+  if (i < 0) return undefined;
+  return args[i].includes("=") ? args[i].slice(name.length + 1) : args[i + 1];
+}
+
+async function askInitQuestions(args) {
+  const interactive = !args.includes("-n") && !args.includes("--non-interactive") && process.stdin.isTTY;
+  if (!interactive) return args;
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    const out = [...args, "-n"];
+    if (optionValue(args, "--tables") === undefined) out.push("--tables", await rl.question("Tenant tables (comma-separated): "));
+    if (optionValue(args, "--orm") === undefined) out.push("--orm", (await rl.question("ORM (drizzle or prisma): ")).trim());
+    return out;
+  } finally {
+    rl.close();
+  }
+}
+
+/** Runs the CLI in-process and returns `{ code, stdout, stderr }` (used by the programmatic API). */
+export async function runCli(args, { cwd = process.cwd(), env = process.env, config } = {}) {
+  let loaded = config;
+  // init writes the config and seed needs none: a broken config file must not block them.
+  if (loaded === undefined && args[0] !== "init" && args[0] !== "seed") {
+    try {
+      loaded = await tryLoadConfig(cwd, optionValue(args, "--config"));
+    } catch (err) {
+      return { code: 1, stdout: "", stderr: `${err.message}\n` };
+    }
+  }
+  return native().runTenantCli(args, {
+    cwd,
+    version: VERSION,
+    config: loaded ?? null,
+    databaseUrl: env.DATABASE_URL ?? null,
+    hardenedKey: env.BETTER_TENANT_HARDENED_KEY ?? null,
+  });
+}
+
+export async function main(argv) {
+  try {
+    const args = argv[0] === "init" ? await askInitQuestions(argv) : argv;
+    const { code, stdout, stderr } = await runCli(args);
+    process.stdout.write(stdout);
+    process.stderr.write(stderr);
+    return code;
+  } catch (err) {
+    process.stderr.write(`${err?.message ?? err}\n`);
+    return 1;
+  }
+}
