@@ -19,6 +19,7 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p usebetter-wasm --target wasm32-unknown-unknown -- -D warnings
 node_modules/.bin/tsc -p npm/core/tsconfig.json
+node_modules/.bin/tsc -p npm/tenant-cli/tsconfig.json
 
 step "Rust tests"
 run cargo test --workspace --all-features
@@ -38,6 +39,8 @@ for backend in native wasm; do
 done
 echo "-- parity and loader"
 run node --test --test-concurrency=1 parity.test.mjs loader.test.mjs
+echo "-- better-tenant CLI (native addon)"
+run node --test --test-concurrency=1 cli-files.test.mjs cli-db.test.mjs
 
 # cargo: "test result: ok. N passed; M failed"; node: "# pass N" / "# fail M".
 passed=$(awk '/^test result:/ {p+=$4} /^# pass / {p+=$3} END {print p+0}' "$LOG")

@@ -7,18 +7,25 @@ const path = require("node:path");
 
 const FORCE_ENV = "USEBETTER_BINDING";
 
-function nativeFile() {
+// Candidates for this platform, glibc before musl on Linux. Trying files avoids
+// process.report.getReport(), which costs tens of milliseconds at every start.
+function nativeFiles() {
   const { platform, arch } = process;
-  let abi = "";
-  if (platform === "linux") {
-    const report = typeof process.report?.getReport === "function" ? process.report.getReport() : null;
-    abi = report && report.header && report.header.glibcVersionRuntime ? "-gnu" : "-musl";
-  }
-  return path.join(__dirname, "native", `usebetter.${platform}-${arch}${abi}.node`);
+  const abis = platform === "linux" ? ["-gnu", "-musl"] : [""];
+  return abis.map((abi) => path.join(__dirname, "native", `usebetter.${platform}-${arch}${abi}.node`));
 }
 
 function loadNative() {
-  return require(nativeFile());
+  const errors = [];
+  for (const file of nativeFiles()) {
+    try {
+      return require(file);
+    } catch (err) {
+      errors.push(err);
+    }
+  }
+  const first = errors.find((e) => e && e.code !== "MODULE_NOT_FOUND") || errors[0];
+  throw first;
 }
 
 function loadWasm() {

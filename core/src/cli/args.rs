@@ -84,6 +84,7 @@ fn options(command: &str) -> Option<Vec<Opt>> {
             valued("name", "<name>"),
             valued("slug", "<slug>"),
             valued("database-url", "<url>"),
+            flag("json"),
         ],
         _ => return None,
     };

@@ -4,7 +4,6 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
 import { createRequire } from "node:module";
-import { createJiti } from "jiti";
 import { native } from "./native.mjs";
 
 export const CONFIG_FILE = "better.config.ts";
@@ -31,6 +30,8 @@ export async function loadConfigFile(path) {
     if (path.endsWith(".json")) return JSON.parse(await readFile(path, "utf8"));
     // Configs import defineBetterConfig; resolve it to ours even where the project lacks it.
     const alias = { "@usebetterdev/plugin/config": createRequire(import.meta.url).resolve("@usebetterdev/plugin/config") };
+    // Loaded on demand: jiti is large and most invocations never need it.
+    const { createJiti } = await import("jiti");
     const jiti = createJiti(import.meta.url, { moduleCache: false, fsCache: false, alias });
     const mod = await jiti.import(path);
     return mod && typeof mod === "object" && "default" in mod ? mod.default : mod;

@@ -1,0 +1,290 @@
+// better-tenant against real PostgreSQL: check on a fresh, a migrated, a reference-migrated and
+// one broken database per check; doctor on each; seed; connection failures.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import core from "@usebetter-rs/core";
+import { runCheck } from "@usebetterdev/tenant-cli/check";
+import { runSeed, slugFromName } from "@usebetterdev/tenant-cli/seed";
+import { admin, connectAs, fixture, freshDatabase, requireEnv } from "./helpers/db.mjs";
+import { cli, configFile, matchSnapshot, project } from "./helpers/cli.mjs";
+
+const migration = core.generateMigrationSql({ tenantTables: ["projects", "tasks"] });
+const port = new URL(requireEnv("DATABASE_URL")).port;
+const urlFor = (db, user = "app", password = "app") => `postgres://${user}:${password}@127.0.0.1:${port}/${db}`;
+const dir = project("cli-db", { "better.config.ts": configFile(["projects", "tasks"]) });
+const created = [];
+
+/** A database with the app schema; `migrated` applies our migration; `mutate` breaks it. */
+async function database(name, { migrated = true, reference = false, mutate } = {}) {
+  const db = await freshDatabase(name);
+  created.push(db);
+  const c = await connectAs("app", "app", db.name);
+  try {
+    await c.query(fixture("schema.sql"));
+    if (reference) await c.query(fixture("reference-migration.sql"));
+    if (migrated) await c.query(migration);
+    if (mutate) await mutate(c);
+  } finally {
+    await c.end();
+  }
+  return db.name;
+}
+
+async function check(db, extra = [], env = {}) {
+  return cli(["check", "--database-url", urlFor(db), ...extra], { cwd: dir, env });
+}
+
+async function json(db, extra = [], user = ["app", "app"]) {
+  const r = await cli(["check", "--json", "--database-url", urlFor(db, ...user), ...extra], { cwd: dir });
+  return { code: r.code, report: JSON.parse(r.stdout) };
+}
+
+const result = (report, name) => report.results.find((x) => x.check === name) ?? assert.fail(`no result ${name}`);
+
+before(async () => {
+  const a = await admin();
+  await a.query(`DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bypasser') THEN
+      CREATE ROLE bypasser LOGIN PASSWORD 'bypasser' NOSUPERUSER BYPASSRLS;
+    END IF; END $$`);
+  await a.end();
+});
+
+after(async () => {
+  for (const db of created) await db.drop();
+});
+
+test("check needs a database URL", async () => {
+  const r = await cli(["check"], { cwd: dir, env: { DATABASE_URL: undefined } });
+  assert.deepEqual(r, { code: 1, stdout: "", stderr: "check requires --database-url or DATABASE_URL environment variable\n" });
+});
+
+test("before and after migration: the reference's lines, our extra checks, exit codes", async () => {
+  const before = await database("before", { migrated: false });
+  const r1 = await check(before);
+  assert.equal(r1.code, 1);
+  matchSnapshot("check-before-migration.txt", r1.stdout);
+  const after = await database("after");
+  const r2 = await check(after);
+  assert.equal(r2.code, 0, r2.stdout);
+  matchSnapshot("check-after-migration.txt", r2.stdout);
+  // DATABASE_URL works as well as the flag.
+  const viaEnv = await cli(["check"], { cwd: dir, env: { DATABASE_URL: urlFor(after) } });
+  assert.equal(viaEnv.stdout, r2.stdout);
+});
+
+test("check --json: machine-readable, same verdict", async () => {
+  const db = await database("json");
+  const { code, report } = await json(db);
+  assert.equal(code, 0);
+  assert.deepEqual(Object.keys(report), ["passed", "results", "warnings", "upgrades"]);
+  assert.equal(report.passed, true);
+  for (const r of report.results) {
+    assert.equal(typeof r.check, "string");
+    assert.equal(r.passed, true);
+    assert.ok(!("message" in r), "passing results carry no message");
+  }
+  const broken = await json(await database("json-broken", { migrated: false }));
+  assert.equal(broken.code, 1);
+  const failed = broken.report.results.filter((r) => !r.passed);
+  assert.ok(failed.length > 10);
+  for (const r of failed) assert.equal(typeof r.message, "string");
+  assert.ok(failed.some((r) => typeof r.remediation === "string"));
+});
+
+test("a database migrated by the reference is accepted and the upgrade is explained", async () => {
+  const db = await database("ref", { migrated: false, reference: true });
+  const { report } = await json(db);
+  for (const t of ["projects", "tasks"]) {
+    for (const c of ["policy exists", "policy USING clause", "policy WITH CHECK clause", "bypass_rls in policy", "no policy widens access", "set_tenant_id trigger"]) {
+      assert.equal(result(report, `table ${t} ${c}`).passed, true, `${t} ${c}`);
+    }
+    assert.equal(result(report, `table ${t} tenant_id index`).passed, false);
+  }
+  assert.ok(report.upgrades.some((u) => u.startsWith("projects: policy compares tenant_id as text")));
+  assert.ok(report.upgrades.some((u) => u.startsWith("tenants is readable by every tenant")));
+  // After our migration on top, everything passes and nothing is left to upgrade.
+  const c = await connectAs("app", "app", db);
+  await c.query(migration);
+  await c.end();
+  const upgraded = await json(db);
+  assert.equal(upgraded.report.passed, true);
+  assert.deepEqual(upgraded.report.upgrades, []);
+});
+
+// One broken database per check: [name, mutation as app (table owner), check that must fail,
+// its message, and the checks that depend on the same fact and fail with it].
+const policyChecks = (t) => [`table ${t} policy USING clause`, `table ${t} policy WITH CHECK clause`, `table ${t} bypass_rls in policy`];
+const breakages = [
+  ["no-force", (c) => c.query("ALTER TABLE projects NO FORCE ROW LEVEL SECURITY"), "table projects FORCE ROW LEVEL SECURITY", /"app" owns projects and bypasses its policies/],
+  ["no-rls", (c) => c.query("ALTER TABLE tasks DISABLE ROW LEVEL SECURITY"), "table tasks RLS enabled", /not enabled/],
+  ["widening", (c) => c.query("CREATE POLICY open_read ON projects FOR SELECT USING (true)"), "table projects no policy widens access", /"open_read"/],
+  ["no-policy", (c) => c.query('DROP POLICY "rls_tenant_tasks" ON tasks'), "table tasks policy exists", /no RLS policy found/, policyChecks("tasks")],
+  ["select-only", (c) => c.query('DROP POLICY "rls_tenant_tasks" ON tasks; CREATE POLICY t_read ON tasks FOR SELECT USING (tenant_id = (current_setting(\'app.current_tenant\'))::uuid)'), "table tasks policy exists", /no tenant-scoped policy for INSERT, UPDATE, DELETE/, policyChecks("tasks")],
+  ["view", (c) => c.query("CREATE VIEW all_projects AS SELECT * FROM projects"), "view public.all_projects respects RLS", /security_invoker is off/],
+  ["matview", (c) => c.query("CREATE MATERIALIZED VIEW project_counts AS SELECT tenant_id, count(*) FROM projects GROUP BY 1"), "view public.project_counts respects RLS", /stores every tenant's rows/],
+  ["definer", (c) => c.query("CREATE FUNCTION count_projects() RETURNS bigint LANGUAGE sql SECURITY DEFINER AS $$ SELECT count(*) FROM projects $$"), "function public.count_projects respects RLS", /reads projects/],
+  ["no-index", (c) => c.query("DROP INDEX projects_tenant_id_idx"), "table projects tenant_id index", /no index starts with tenant_id/],
+  ["no-trigger", (c) => c.query("DROP TRIGGER set_tenant_id_trigger ON tasks"), "table tasks set_tenant_id trigger", /not found/],
+  ["tenants-open", (c) => c.query('ALTER TABLE tenants DISABLE ROW LEVEL SECURITY'), "tenants table RLS enabled", /not enabled on tenants/],
+  ["tenants-write", (c) => c.query("CREATE POLICY anyone_writes ON tenants FOR INSERT WITH CHECK (true)"), "tenants table write policy bypass_rls", /should allow bypass_rls/],
+  ["missing-table", (c) => c.query("DROP TABLE tasks"), "table tasks exists", /table tasks not found/],
+];
+
+for (const [name, mutate, failing, message, alsoFails = []] of breakages) {
+  test(`check catches: ${name}`, async () => {
+    const db = await database(`brk_${name.replace(/-/g, "_")}`, { mutate });
+    const { code, report } = await json(db);
+    assert.equal(code, 1);
+    const r = result(report, failing);
+    assert.equal(r.passed, false);
+    assert.match(r.message, message);
+    const others = report.results.filter((x) => !x.passed && x.check !== failing).map((x) => x.check);
+    assert.deepEqual(others, alsoFails, "only the broken check (and the ones that depend on it) fails");
+  });
+}
+
+test("check catches a superuser and a BYPASSRLS role", async () => {
+  const db = await database("roles");
+  const su = await cli(["check", "--json", "--database-url", `postgresql://postgres@localhost/${db}?host=${encodeURIComponent(new URL(requireEnv("ADMIN_DATABASE_URL")).searchParams.get("host"))}&port=${port}`], { cwd: dir });
+  const suReport = JSON.parse(su.stdout);
+  assert.equal(result(suReport, "connected as non-superuser").passed, false);
+  assert.match(result(suReport, "connected as non-superuser").message, /^connected as superuser "postgres" — RLS policies will be bypassed/);
+  const by = await json(db, [], ["bypasser", "bypasser"]);
+  assert.equal(by.code, 1);
+  assert.match(result(by.report, "connected role does not bypass RLS").message, /"bypasser" has BYPASSRLS/);
+});
+
+test("unique indexes without tenant_id are a warning, not a failure", async () => {
+  const db = await database("unique", { mutate: (c) => c.query("CREATE UNIQUE INDEX projects_name_key ON projects (name)") });
+  const { code, report } = await json(db);
+  assert.equal(code, 0);
+  assert.ok(report.warnings.some((w) => w.check === "unique index projects_name_key on projects omits tenant_id"));
+});
+
+test("tables in another schema are checked there", async () => {
+  const db = await freshDatabase("schema_app");
+  created.push(db);
+  const c = await connectAs("app", "app", db.name);
+  await c.query("CREATE SCHEMA app; SET search_path = app;" + fixture("schema.sql"));
+  await c.query(core.generateMigrationSql({ tenantTables: ["projects", "tasks"], schema: "app" }));
+  await c.end();
+  const r = await cli(["check", "--json", "--schema", "app", "--database-url", urlFor(db.name)], { cwd: dir });
+  assert.equal(r.code, 0, r.stdout);
+});
+
+async function snapshotOf(db) {
+  const c = await admin(db);
+  const q = async (sql) => JSON.stringify((await c.query(sql)).rows);
+  const state = {
+    policies: await q("SELECT tablename, policyname, qual FROM pg_policies ORDER BY 1, 2"),
+    tenants: await q("SELECT * FROM tenants ORDER BY id"),
+    projects: await q("SELECT * FROM projects ORDER BY id"),
+    tasks: await q("SELECT * FROM tasks ORDER BY id"),
+  };
+  await c.end();
+  return state;
+}
+
+test("doctor: every probe passes on a migrated database, which is left as it was", async () => {
+  const db = await database("doctor_ok");
+  await cli(["seed", "--name", "Existing", "--database-url", urlFor(db)], { cwd: dir });
+  const before = await snapshotOf(db);
+  const r = await cli(["doctor", "--database-url", urlFor(db)], { cwd: dir });
+  assert.equal(r.code, 0, r.stdout);
+  assert.match(r.stdout, /Live probes \(in a transaction that was rolled back\):/);
+  for (const t of ["projects", "tasks"]) {
+    for (const p of ["reads its own row", "cannot read B's row", "cannot update B's row", "cannot delete B's row", "cannot insert a row for B"]) {
+      assert.match(r.stdout, new RegExp(`✓ ${t}: tenant A ${p}`));
+    }
+    assert.match(r.stdout, new RegExp(`✓ ${t}: no context sees nothing`));
+  }
+  assert.match(r.stdout, /✓ All 14 probes passed/);
+  assert.deepEqual(await snapshotOf(db), before);
+});
+
+test("doctor: probes fail where isolation is broken", async () => {
+  const cases = [
+    ["doctor_widening", (c) => c.query("CREATE POLICY open_read ON projects FOR SELECT USING (true)"), /✗ projects: tenant A cannot read B's row — tenant A read 1 of B's rows/],
+    ["doctor_norls", (c) => c.query("ALTER TABLE tasks NO FORCE ROW LEVEL SECURITY"), /✗ tasks: tenant A cannot (read|update|delete)/],
+    ["doctor_unmigrated", undefined, /✗ projects: no context sees nothing/],
+  ];
+  for (const [name, mutate, failing] of cases) {
+    const db = await database(name, { migrated: name !== "doctor_unmigrated", mutate });
+    const r = await cli(["doctor", "--database-url", urlFor(db)], { cwd: dir });
+    assert.equal(r.code, 1, name);
+    assert.match(r.stdout, failing, name);
+    const j = JSON.parse((await cli(["doctor", "--json", "--database-url", urlFor(db)], { cwd: dir })).stdout);
+    assert.equal(j.passed, false);
+    assert.ok(j.probes.some((p) => !p.passed));
+  }
+});
+
+test("doctor on a hardened database signs its probes with the key, and shows the bypass is not settable", async () => {
+  const key = "doctor-test-key-0123456789abcdef-0123456789";
+  const a = await admin();
+  await a.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rls_owner') THEN
+    CREATE ROLE rls_owner LOGIN PASSWORD 'owner' NOSUPERUSER NOBYPASSRLS; END IF; END $$`);
+  await a.end();
+  const db = await freshDatabase("doctor_hard", "rls_owner");
+  created.push(db);
+  const owner = await connectAs("rls_owner", "owner", db.name);
+  await owner.query(fixture("schema.sql"));
+  await owner.query(core.generateMigrationSql({ tenantTables: ["projects", "tasks"], hardened: true }));
+  await owner.query("INSERT INTO better_tenant_private.context_key (key) VALUES (convert_to($1, 'UTF8'))", [key]);
+  await owner.query("GRANT SELECT, INSERT, UPDATE, DELETE ON tenants, projects, tasks TO app; GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO app");
+  await owner.end();
+  const without = await cli(["doctor", "--database-url", urlFor(db.name)], { cwd: dir, env: { BETTER_TENANT_HARDENED_KEY: undefined } });
+  assert.equal(without.code, 1);
+  assert.match(without.stdout, /set BETTER_TENANT_HARDENED_KEY/);
+  assert.match(without.stdout, /✓ hardened context key out of reach/);
+  const withKey = await cli(["doctor", "--database-url", urlFor(db.name)], { cwd: dir, env: { BETTER_TENANT_HARDENED_KEY: key } });
+  assert.equal(withKey.code, 0, withKey.stdout);
+  assert.match(withKey.stdout, /✓ projects: an unsigned bypass sees nothing/);
+  const seeded = await cli(["seed", "--name", "Signed", "--database-url", urlFor(db.name)], { cwd: dir, env: { BETTER_TENANT_HARDENED_KEY: key } });
+  assert.equal(seeded.code, 0, seeded.stderr);
+});
+
+test("seed creates a tenant under the bypass, validates and reports duplicates", async () => {
+  const db = await database("seed");
+  const r = await cli(["seed", "--name", "  Acme Corp  ", "--database-url", urlFor(db)], { cwd: dir });
+  assert.equal(r.code, 0, r.stderr);
+  const [line, id] = r.stdout.trimEnd().split("\n");
+  assert.equal(line, "✓ Created tenant: Acme Corp (acme-corp)");
+  assert.match(id, /^[0-9a-f-]{36}$/);
+  const c = await admin(db);
+  assert.deepEqual((await c.query("SELECT id::text, name, slug FROM tenants")).rows, [{ id, name: "Acme Corp", slug: "acme-corp" }]);
+  await c.end();
+  const dup = await cli(["seed", "--name", "Acme Corp", "--database-url", urlFor(db)], { cwd: dir });
+  assert.deepEqual(dup, { code: 1, stdout: "", stderr: 'seed: a tenant with slug "acme-corp" already exists\n' });
+  const bad = await cli(["seed", "--name", "X", "--slug", "GLOBEX inc", "--database-url", urlFor(db)], { cwd: dir });
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /^seed: invalid slug "GLOBEX inc"/);
+  const empty = await cli(["seed", "--name", "!!!", "--database-url", urlFor(db)], { cwd: dir });
+  assert.equal(empty.stderr, "seed: slug is required (provide --slug or use a name that yields a non-empty slug)\n");
+  const noUrl = await cli(["seed", "--name", "x"], { cwd: dir, env: { DATABASE_URL: undefined } });
+  assert.equal(noUrl.stderr, "seed requires --database-url or DATABASE_URL environment variable\n");
+  const g = await runSeed(urlFor(db), { name: "Globex", slug: "globex" });
+  assert.deepEqual({ name: g.name, slug: g.slug }, { name: "Globex", slug: "globex" });
+  assert.match(g.id, /^[0-9a-f-]{36}$/);
+  await assert.rejects(runSeed(urlFor(db), { name: "Globex" }), /already exists/);
+  assert.equal(slugFromName("  Ünïcode Name!! "), "ncode-name");
+});
+
+test("programmatic runCheck returns the same report as check --json", async () => {
+  const db = await database("prog");
+  const report = await runCheck(urlFor(db), { tenantTables: ["projects", "tasks"] });
+  assert.deepEqual(report, (await json(db)).report);
+});
+
+test("connection problems are one clear line and exit 1", async () => {
+  const wrong = await cli(["check", "--database-url", urlFor("postgres", "app", "wrong")], { cwd: dir });
+  assert.deepEqual(wrong, { code: 1, stdout: "", stderr: 'password authentication failed for user "app": check the password in --database-url / DATABASE_URL\n' });
+  const down = await cli(["check", "--database-url", "postgres://app:app@127.0.0.1:1/app"], { cwd: dir });
+  assert.equal(down.code, 1);
+  assert.match(down.stderr, /^could not connect to PostgreSQL at 127\.0\.0\.1:1 \(.*\): is the server running and --database-url \/ DATABASE_URL right\?\n$/);
+  const nodb = await cli(["check", "--database-url", urlFor("does_not_exist")], { cwd: dir });
+  assert.match(nodb.stderr, /database "does_not_exist" does not exist: check the database name/);
+  const garbage = await cli(["check", "--database-url", "not a url"], { cwd: dir });
+  assert.match(garbage.stderr, /^invalid database URL: /);
+});

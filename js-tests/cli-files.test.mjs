@@ -1,0 +1,125 @@
+// better-tenant without a database: usage errors, init, config loading, migrate and add-table.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import core from "@usebetter-rs/core";
+import { cli, configFile, project } from "./helpers/cli.mjs";
+
+const noDb = { DATABASE_URL: undefined };
+
+test("version, help and usage errors use commander's wording and exit 1", async () => {
+  const dir = project("usage");
+  assert.deepEqual(await cli(["-V"], { cwd: dir }), { code: 0, stdout: "0.5.4\n", stderr: "" });
+  const help = await cli(["--help"], { cwd: dir });
+  assert.equal(help.code, 0);
+  for (const c of ["init", "migrate", "add-table", "check", "doctor", "seed"]) assert.match(help.stdout, new RegExp(`\\n  ${c} `));
+  const cases = [
+    [["frobnicate"], "error: unknown command 'frobnicate'\n"],
+    [["migrate", "--nope"], "error: unknown option '--nope'\n"],
+    [["seed"], "error: required option '--name <name>' not specified\n"],
+    [["migrate", "-o"], "error: option '-o, --output <path>' argument missing\n"],
+  ];
+  for (const [args, stderr] of cases) {
+    assert.deepEqual(await cli(args, { cwd: dir, env: noDb }), { code: 1, stdout: "", stderr }, args.join(" "));
+  }
+});
+
+test("init -n writes the reference's config file and refuses to overwrite", async () => {
+  const dir = project("init");
+  const r = await cli(["init", "-n", "--tables", " projects, ,tasks ", "--orm", "drizzle"], { cwd: dir });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^✓ Created better\.config\.ts\n\nNext steps:\n/);
+  assert.equal(readFileSync(`${dir}/better.config.ts`, "utf8"), configFile(["projects", "tasks"]).replace('["projects","tasks"]', '["projects", "tasks"]'));
+  const again = await cli(["init", "-n", "--tables", "x", "--orm", "prisma"], { cwd: dir });
+  assert.deepEqual(again, { code: 1, stdout: "", stderr: "better.config.ts already exists. Pass --overwrite to replace it.\n" });
+  assert.equal((await cli(["init", "-n", "--tables", "x", "--orm", "prisma", "--overwrite"], { cwd: dir })).code, 0);
+  assert.match(readFileSync(`${dir}/better.config.ts`, "utf8"), /tenantTables: \["x"\]/);
+  const errors = [
+    [["init", "-n", "--orm", "drizzle"], "--tables is required in non-interactive mode\n"],
+    [["init", "-n", "--tables", "a"], "--orm is required in non-interactive mode\n"],
+    [["init", "-n", "--tables", "a", "--orm", "sequelize"], "--orm must be 'drizzle' or 'prisma'\n"],
+    [["init", "-n", "--tables", " , ", "--orm", "drizzle"], "--tables requires at least one table name\n"],
+  ];
+  for (const [args, stderr] of errors) assert.deepEqual(await cli(args, { cwd: project("init-err") }), { code: 1, stdout: "", stderr });
+});
+
+test("config loading: ts, mjs, json, --config, flags, and the reference's error messages", async () => {
+  const sql = core.generateMigrationSql({ tenantTables: ["projects", "tasks"] });
+  const variants = [
+    { "better.config.ts": configFile(["projects", "tasks"]) },
+    { "better.config.mjs": `export default { tenant: { tenantTables: ["projects", "tasks"] } };\n` },
+    { "better.config.json": JSON.stringify({ tenant: { tenantTables: ["projects", "tasks"] } }) },
+  ];
+  for (const files of variants) {
+    const r = await cli(["migrate", "--dry-run"], { cwd: project("cfg", files), env: noDb });
+    assert.deepEqual(r, { code: 0, stdout: sql, stderr: "" }, Object.keys(files)[0]);
+  }
+  const custom = project("cfg-path");
+  mkdirSync(`${custom}/conf`);
+  writeFileSync(`${custom}/conf/tenant.config.ts`, configFile(["projects", "tasks"]));
+  assert.equal((await cli(["migrate", "--dry-run", "--config", "conf/tenant.config.ts"], { cwd: custom })).stdout, sql);
+  const flags = await cli(["migrate", "--dry-run", "--tables", "projects,tasks"], { cwd: project("cfg-flags"), env: noDb });
+  assert.equal(flags.stdout, sql);
+  const schema = await cli(["migrate", "--dry-run", "--tables", "projects", "--schema", "app"], { cwd: project("cfg-schema") });
+  assert.match(schema.stdout, /ON "app"\."projects"/);
+
+  const bad = [
+    [`export default {};`, 'Config error: "tenant" section is required'],
+    [`export default { tenant: {} };`, 'Config error: "tenant.tenantTables" must be an array'],
+    [`export default { tenant: { tenantTables: [] } };`, 'Config error: "tenant.tenantTables" must not be empty'],
+    [`export default { tenant: { tenantTables: [""] } };`, 'Config error: "tenant.tenantTables" entries must be non-empty strings'],
+  ];
+  for (const [text, message] of bad) {
+    const r = await cli(["migrate", "--dry-run"], { cwd: project("cfg-bad", { "better.config.mjs": text }), env: noDb });
+    assert.deepEqual(r, { code: 1, stdout: "", stderr: `${message}\n` });
+  }
+  const broken = await cli(["migrate", "--dry-run"], { cwd: project("cfg-syntax", { "better.config.ts": "export default {" }) });
+  assert.equal(broken.code, 1);
+  assert.match(broken.stderr, /^Config error: could not load .*better\.config\.ts: /);
+  const missing = await cli(["migrate", "--dry-run"], { cwd: project("cfg-none"), env: noDb });
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /^better-tenant: No config found\. Create better\.config\.ts:\n\nimport \{ defineBetterConfig \}/);
+  assert.match(missing.stderr, /tenantTables: \["projects"\]/);
+  assert.match(missing.stderr, /\(Looked in: .*cfg-none-\d+\)\n$/);
+});
+
+test("migrate writes files, refuses to overwrite without --force, and names them by time", async () => {
+  const dir = project("migrate", { "better.config.ts": configFile(["projects"]) });
+  const first = await cli(["migrate", "-o", "db/rls.sql"], { cwd: dir });
+  assert.deepEqual(first, { code: 0, stdout: `✓ Wrote ${dir}/db/rls.sql\n`, stderr: "" });
+  const sql = readFileSync(`${dir}/db/rls.sql`, "utf8");
+  assert.equal(sql, core.generateMigrationSql({ tenantTables: ["projects"] }));
+  writeFileSync(`${dir}/db/rls.sql`, "-- edited by hand\n");
+  const refused = await cli(["migrate", "-o", "db/rls.sql"], { cwd: dir });
+  assert.deepEqual(refused, { code: 1, stdout: "", stderr: `File already exists: ${dir}/db/rls.sql\nUse --force to overwrite.\n` });
+  assert.equal(readFileSync(`${dir}/db/rls.sql`, "utf8"), "-- edited by hand\n", "nothing written on refusal");
+  const forced = await cli(["migrate", "-o", "db/rls.sql", "--force"], { cwd: dir });
+  assert.deepEqual(forced, { code: 0, stdout: `✓ Wrote ${dir}/db/rls.sql\n`, stderr: `Warning: overwriting existing file ${dir}/db/rls.sql\n` });
+  assert.equal(readFileSync(`${dir}/db/rls.sql`, "utf8"), sql);
+  assert.equal((await cli(["migrate"], { cwd: dir })).code, 0);
+  const [file] = readdirSync(`${dir}/rls`);
+  assert.match(file, /^\d{8}_\d{6}_better_tenant_rls\.sql$/);
+});
+
+test("migrate --hardened and --citus add their SQL", async () => {
+  const dir = project("migrate-flags", { "better.config.ts": configFile(["projects"]) });
+  const hardened = await cli(["migrate", "--dry-run", "--hardened"], { cwd: dir });
+  assert.match(hardened.stdout, /SECURITY DEFINER/);
+  assert.match(hardened.stdout, /"better_tenant_private"\.context_key/);
+  const citus = await cli(["migrate", "--dry-run", "--citus"], { cwd: dir });
+  assert.ok(citus.stdout.indexOf("create_distributed_table('\"public\".\"projects\"', 'tenant_id')") > citus.stdout.lastIndexOf("CREATE POLICY"));
+});
+
+test("add-table prints or writes the block for one table", async () => {
+  const dir = project("add-table");
+  const r = await cli(["add-table", "invoices", "--dry-run"], { cwd: dir, env: noDb });
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(r.stdout.startsWith("-- Better Tenant: RLS for invoices\n-- Assumes tenants table and tenant_id column exist (managed by your ORM).\n"));
+  assert.ok(r.stdout.endsWith(core.generateAddTableSql("invoices", {})));
+  assert.equal((await cli(["add-table", "line-items"], { cwd: dir })).code, 0);
+  assert.match(readdirSync(`${dir}/rls`)[0], /^\d{8}_\d{6}_rls_line_items\.sql$/);
+  const bad = await cli(["add-table", "x".repeat(64), "--dry-run"], { cwd: dir });
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /at most 63 bytes/);
+  assert.ok(!existsSync(`${dir}/rls/${"x".repeat(64)}`));
+});

@@ -1,0 +1,52 @@
+// Runs the real `better-tenant` bin in a child process, in a project folder of its own.
+import { spawn } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
+import assert from "node:assert/strict";
+
+const require = createRequire(import.meta.url);
+const bin = require.resolve("@usebetterdev/tenant-cli/package.json").replace(/package\.json$/, "bin/cli.mjs");
+const tmpRoot = fileURLToPath(new URL("../.tmp/", import.meta.url));
+
+/** A fresh project folder inside js-tests (so `@usebetterdev/plugin` resolves from it). */
+export function project(name, files = {}) {
+  const dir = `${tmpRoot}${name}-${process.pid}`;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  for (const [file, text] of Object.entries(files)) writeFileSync(`${dir}/${file}`, text);
+  return dir;
+}
+
+export function configFile(tables, extra = "") {
+  return `import { defineBetterConfig } from "@usebetterdev/plugin/config";\n\nexport default defineBetterConfig({\n  tenant: {\n    tenantTables: ${JSON.stringify(tables)},${extra}\n  },\n});\n`;
+}
+
+export function cli(args, { cwd, env = {}, input } = {}) {
+  return new Promise((resolve, reject) => {
+    const fullEnv = { ...process.env, ...env };
+    for (const [k, v] of Object.entries(env)) if (v === undefined) delete fullEnv[k];
+    const child = spawn(process.execPath, [bin, ...args], { cwd, env: fullEnv });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input ?? "");
+  });
+}
+
+const snapDir = fileURLToPath(new URL("../snapshots/", import.meta.url));
+
+/** Compares `text` with `snapshots/<name>`; UPDATE_SNAPSHOTS=1 (re)writes it. */
+export function matchSnapshot(name, text) {
+  const path = `${snapDir}${name}`;
+  if (process.env.UPDATE_SNAPSHOTS === "1") {
+    mkdirSync(snapDir, { recursive: true });
+    writeFileSync(path, text);
+    return;
+  }
+  assert.ok(existsSync(path), `snapshot ${name} is missing: run with UPDATE_SNAPSHOTS=1 and review it`);
+  assert.equal(text, readFileSync(path, "utf8"), `snapshot ${name}`);
+}
