@@ -73,6 +73,14 @@ test("before and after migration: the reference's lines, our extra checks, exit 
   assert.equal(viaEnv.stdout, r2.stdout);
 });
 
+test("without a config, the snippet lists the tables found in the database", async () => {
+  const db = await database("detect", { migrated: false, mutate: (c) => c.query("CREATE TABLE users (id serial PRIMARY KEY); CREATE TABLE __drizzle_migrations (id serial)") });
+  const r = await cli(["migrate", "--dry-run"], { cwd: project("detect"), env: { DATABASE_URL: urlFor(db) } });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /tenantTables: \["users", "projects", "tasks"\]/);
+  assert.match(r.stderr, /\(These tables were detected in your database — adjust as needed\.\)\n$/);
+});
+
 test("check --json: machine-readable, same verdict", async () => {
   const db = await database("json");
   const { code, report } = await json(db);

@@ -75,7 +75,7 @@ test("config loading: ts, mjs, json, --config, flags, and the reference's error 
   }
   const broken = await cli(["migrate", "--dry-run"], { cwd: project("cfg-syntax", { "better.config.ts": "export default {" }) });
   assert.equal(broken.code, 1);
-  assert.match(broken.stderr, /^Config error: could not load .*better\.config\.ts: /);
+  assert.match(broken.stderr, /^Config error: could not load .*better\.config\.ts: [^\n]+\n$/);
   const missing = await cli(["migrate", "--dry-run"], { cwd: project("cfg-none"), env: noDb });
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /^better-tenant: No config found\. Create better\.config\.ts:\n\nimport \{ defineBetterConfig \}/);
@@ -122,4 +122,21 @@ test("add-table prints or writes the block for one table", async () => {
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /at most 63 bytes/);
   assert.ok(!existsSync(`${dir}/rls/${"x".repeat(64)}`));
+});
+
+test("init asks for tables and ORM on a terminal", async () => {
+  const dir = project("init-tty");
+  // `script` gives the bin a real pseudo-terminal, so it takes the interactive path.
+  const { spawnSync } = await import("node:child_process");
+  const { createRequire } = await import("node:module");
+  const bin = createRequire(import.meta.url).resolve("@usebetterdev/tenant-cli/package.json").replace(/package\.json$/, "bin/cli.mjs");
+  const r = spawnSync("script", ["-qec", `${process.execPath} ${bin} init`, "/dev/null"], {
+    cwd: dir,
+    input: "invoices, line_items\nprisma\n",
+    encoding: "utf8",
+    timeout: 20000,
+  });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /Tenant tables \(comma-separated\): ORM \(drizzle or prisma\): ✓ Created better\.config\.ts/);
+  assert.match(readFileSync(`${dir}/better.config.ts`, "utf8"), /tenantTables: \["invoices", "line_items"\]/);
 });

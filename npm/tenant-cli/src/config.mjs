@@ -36,7 +36,8 @@ export async function loadConfigFile(path) {
     const mod = await jiti.import(path);
     return mod && typeof mod === "object" && "default" in mod ? mod.default : mod;
   } catch (cause) {
-    throw new ConfigLoadError(`Config error: could not load ${path}: ${cause?.message ?? cause}`, { cause });
+    const reason = String(cause?.message ?? cause).split("\n")[0];
+    throw new ConfigLoadError(`Config error: could not load ${path}: ${reason}`, { cause });
   }
 }
 

@@ -1,6 +1,6 @@
 // The bin: loads the config, asks init's questions on a terminal, then hands argv to the
 // native addon and forwards its output and exit code.
-import { createInterface } from "node:readline/promises";
+import { createInterface } from "node:readline";
 import { readFileSync } from "node:fs";
 import { tryLoadConfig } from "./config.mjs";
 import { native } from "./native.mjs";
@@ -16,11 +16,19 @@ function optionValue(args, name) {
 async function askInitQuestions(args) {
   const interactive = !args.includes("-n") && !args.includes("--non-interactive") && process.stdin.isTTY;
   if (!interactive) return args;
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  const rl = createInterface({ input: process.stdin, terminal: false });
+  // The iterator buffers lines, so answers typed (or pasted) ahead of a prompt are kept.
+  const lines = rl[Symbol.asyncIterator]();
+  const ask = async (prompt) => {
+    process.stdout.write(prompt);
+    const { value, done } = await lines.next();
+    if (done) throw new Error("init: aborted (no answer)");
+    return value.trim();
+  };
   try {
     const out = [...args, "-n"];
-    if (optionValue(args, "--tables") === undefined) out.push("--tables", await rl.question("Tenant tables (comma-separated): "));
-    if (optionValue(args, "--orm") === undefined) out.push("--orm", (await rl.question("ORM (drizzle or prisma): ")).trim());
+    if (optionValue(args, "--tables") === undefined) out.push("--tables", await ask("Tenant tables (comma-separated): "));
+    if (optionValue(args, "--orm") === undefined) out.push("--orm", await ask("ORM (drizzle or prisma): "));
     return out;
   } finally {
     rl.close();
