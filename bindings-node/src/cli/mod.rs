@@ -35,6 +35,14 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    fn ok(stdout: String) -> Outcome {
+        Outcome {
+            code: 0,
+            stdout,
+            stderr: String::new(),
+        }
+    }
+
     pub fn fail(message: impl Into<String>) -> Outcome {
         let mut stderr = message.into();
         stderr.push('\n');
@@ -49,13 +57,7 @@ impl Outcome {
 /// Runs `args` (without the program name).
 pub async fn run(args: &[String], ctx: &Context) -> Outcome {
     let inv = match cli::args::parse(args, &ctx.version) {
-        Ok(Parsed::Print(text)) => {
-            return Outcome {
-                code: 0,
-                stdout: text,
-                stderr: String::new(),
-            }
-        }
+        Ok(Parsed::Print(text)) => return Outcome::ok(text),
         Ok(Parsed::Run(inv)) => inv,
         Err(e) => return Outcome::fail(e.0),
     };
@@ -157,19 +159,25 @@ async fn migrate(inv: &Invocation, ctx: &Context) -> Result<Outcome, String> {
     config.hardened = inv.has("hardened");
     config.citus = inv.has("citus");
     let sql = policy::migration_sql(&config).map_err(|e| e.to_string())?;
-    if inv.has("dry-run") {
-        return Ok(Outcome {
-            code: 0,
-            stdout: sql,
-            stderr: String::new(),
-        });
-    }
-    write_output(
+    emit(
         inv,
         ctx,
         &format!("{}_better_tenant_rls.sql", now_stamp()),
-        &sql,
+        sql,
     )
+}
+
+/// `--dry-run` prints the SQL; otherwise it is written to `-o`.
+fn emit(
+    inv: &Invocation,
+    ctx: &Context,
+    default_name: &str,
+    sql: String,
+) -> Result<Outcome, String> {
+    if inv.has("dry-run") {
+        return Ok(Outcome::ok(sql));
+    }
+    write_output(inv, ctx, default_name, &sql)
 }
 
 fn add_table(inv: &Invocation, ctx: &Context) -> Result<Outcome, String> {
@@ -195,18 +203,11 @@ fn add_table(inv: &Invocation, ctx: &Context) -> Result<Outcome, String> {
         "-- Better Tenant: RLS for {}\n-- Assumes tenants table and tenant_id column exist (managed by your ORM).\n-- Uses the functions created by `better-tenant migrate`.\n\n{block}",
         table.escape_debug()
     );
-    if inv.has("dry-run") {
-        return Ok(Outcome {
-            code: 0,
-            stdout: sql,
-            stderr: String::new(),
-        });
-    }
-    write_output(
+    emit(
         inv,
         ctx,
         &cli::add_table_file_name(&now_stamp(), table),
-        &sql,
+        sql,
     )
 }
 
@@ -238,11 +239,10 @@ fn init(inv: &Invocation, ctx: &Context) -> Result<Outcome, String> {
     } else {
         "  1. Add tenantId String @db.Uuid @map(\"tenant_id\") to each tenant model in schema.prisma\n  2. npx better-tenant migrate -o prisma/rls.sql, then apply it after prisma migrate\n  3. npx better-tenant check --database-url $DATABASE_URL\n"
     };
-    Ok(Outcome {
-        code: 0,
-        stdout: format!("✓ Created {}\n\nNext steps:\n{guide}", cli::CONFIG_FILE),
-        stderr: String::new(),
-    })
+    Ok(Outcome::ok(format!(
+        "✓ Created {}\n\nNext steps:\n{guide}",
+        cli::CONFIG_FILE
+    )))
 }
 
 async fn check_cmd(inv: &Invocation, ctx: &Context, live: bool) -> Result<Outcome, String> {
@@ -328,9 +328,5 @@ async fn seed(inv: &Invocation, ctx: &Context) -> Result<Outcome, String> {
     } else {
         format!("✓ Created tenant: {name} ({slug})\n{id}\n")
     };
-    Ok(Outcome {
-        code: 0,
-        stdout,
-        stderr: String::new(),
-    })
+    Ok(Outcome::ok(stdout))
 }
