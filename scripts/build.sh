@@ -22,4 +22,6 @@ wasm-bindgen --target nodejs --out-dir npm/core/wasm "$wasm"
 node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
   --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
   npm/core/wasm/usebetter_wasm_bg.wasm -o npm/core/wasm/usebetter_wasm_bg.wasm
+# TypeScript packages (CommonJS + declarations; the ESM entries re-export them).
+node_modules/.bin/tsc -p npm/tenant/tsconfig.json
 echo "build: native $(stat -c %s npm/core/native/usebetter.$triple.node) B, wasm $(stat -c %s npm/core/wasm/usebetter_wasm_bg.wasm) B"

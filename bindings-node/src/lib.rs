@@ -116,3 +116,23 @@ pub fn slug_from_name(name: String) -> String {
 pub fn build_no_config_message(cwd: String, suggested_tables: Option<Vec<String>>) -> String {
     usebetter_core::cli::no_config_message(&cwd, &suggested_tables.unwrap_or_default())
 }
+
+/// Classifies a tenant identifier: `{ value, kind }` with UUIDs lower-cased.
+#[napi]
+pub fn normalize_tenant_id(raw: String) -> Result<Value, Code> {
+    let (value, kind) =
+        usebetter_core::resolve::normalize_tenant_id(&raw).map_err(|e| core_err(&e))?;
+    to_js(&serde_json::json!({ "value": value, "kind": kind }))
+}
+
+/// Hardened mode: the `app.tenant_sig` value for `tenantId`.
+#[napi]
+pub fn tenant_signature(key: String, tenant_id: String) -> String {
+    usebetter_core::policy::tenant_signature(key.as_bytes(), &tenant_id)
+}
+
+/// Hardened mode: the `app.bypass_sig` value.
+#[napi]
+pub fn bypass_signature(key: String) -> String {
+    usebetter_core::policy::bypass_signature(key.as_bytes())
+}

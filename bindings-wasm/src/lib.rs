@@ -106,3 +106,23 @@ pub fn generate_add_table_sql(table: &str, config: JsValue) -> Result<String, Js
     let config: policy::MigrationConfig = parse("config", &config)?;
     policy::add_table_sql(table, &config).map_err(|e| core_err(&e))
 }
+
+/// Classifies a tenant identifier: `{ value, kind }` with UUIDs lower-cased.
+#[wasm_bindgen(js_name = normalizeTenantId)]
+pub fn normalize_tenant_id(raw: &str) -> Result<JsValue, JsValue> {
+    let (value, kind) =
+        usebetter_core::resolve::normalize_tenant_id(raw).map_err(|e| core_err(&e))?;
+    to_js(&serde_json::json!({ "value": value, "kind": kind }))
+}
+
+/// Hardened mode: the `app.tenant_sig` value for `tenantId`.
+#[wasm_bindgen(js_name = tenantSignature)]
+pub fn tenant_signature(key: &str, tenant_id: &str) -> String {
+    usebetter_core::policy::tenant_signature(key.as_bytes(), tenant_id)
+}
+
+/// Hardened mode: the `app.bypass_sig` value.
+#[wasm_bindgen(js_name = bypassSignature)]
+pub fn bypass_signature(key: &str) -> String {
+    usebetter_core::policy::bypass_signature(key.as_bytes())
+}

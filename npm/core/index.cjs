@@ -70,6 +70,9 @@ module.exports = {
   verifyJwt: binding.verifyJwt,
   generateMigrationSql: binding.generateMigrationSql,
   generateAddTableSql: binding.generateAddTableSql,
+  normalizeTenantId: binding.normalizeTenantId,
+  tenantSignature: binding.tenantSignature,
+  bypassSignature: binding.bypassSignature,
   // Native only: the command-line tools need a PostgreSQL client, which the wasm build lacks.
   runTenantCli: binding.runTenantCli,
   slugFromName: binding.slugFromName,

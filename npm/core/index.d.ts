@@ -77,6 +77,13 @@ export interface MigrationConfig {
 export declare function generateMigrationSql(config: MigrationConfig): string;
 export declare function generateAddTableSql(table: string, config: Omit<MigrationConfig, "tenantTables">): string;
 
+/** Classifies a tenant id; throws `TENANT_INVALID_ID` for values that are neither UUID nor slug. */
+export declare function normalizeTenantId(raw: string): { value: string; kind: "uuid" | "slug" };
+/** Hardened mode: `app.tenant_sig` for a tenant id. */
+export declare function tenantSignature(key: string, tenantId: string): string;
+/** Hardened mode: `app.bypass_sig`. */
+export declare function bypassSignature(key: string): string;
+
 /** Native only (undefined under wasm): runs `better-tenant` with `args`. */
 export declare const runTenantCli:
   | ((
@@ -97,6 +104,9 @@ declare const core: {
   verifyJwt: typeof verifyJwt;
   generateMigrationSql: typeof generateMigrationSql;
   generateAddTableSql: typeof generateAddTableSql;
+  normalizeTenantId: typeof normalizeTenantId;
+  tenantSignature: typeof tenantSignature;
+  bypassSignature: typeof bypassSignature;
   runTenantCli: typeof runTenantCli;
   slugFromName: typeof slugFromName;
   buildNoConfigMessage: typeof buildNoConfigMessage;

@@ -1,0 +1,42 @@
+// A migrated database with two tenants and their projects, plus a Drizzle client on a small
+// pool, as the application role (not superuser, not BYPASSRLS, owner under FORCE RLS).
+import pg from "pg";
+import { drizzle } from "drizzle-orm/node-postgres";
+import { pgTable, serial, text } from "drizzle-orm/pg-core";
+import core from "@usebetter-rs/core";
+import { tenantId } from "@usebetterdev/tenant/drizzle";
+import { connectAs, fixture, freshDatabase, requireEnv } from "./db.mjs";
+
+export const projects = pgTable("projects", { id: serial("id").primaryKey(), ...tenantId, name: text("name").notNull() });
+
+export async function tenantDatabase(prefix, { poolSize = 2, hardened } = {}) {
+  const db = await freshDatabase(prefix);
+  const c = await connectAs("app", "app", db.name);
+  await c.query(fixture("schema.sql"));
+  await c.query(core.generateMigrationSql({ tenantTables: ["projects", "tasks"] }));
+  await c.query("BEGIN; SELECT set_config('app.bypass_rls', 'true', true)");
+  const { rows } = await c.query(
+    "INSERT INTO tenants (name, slug) VALUES ('Acme', 'acme'), ('Globex', 'globex') RETURNING id::text, slug",
+  );
+  const ids = Object.fromEntries(rows.map((r) => [r.slug, r.id]));
+  await c.query("INSERT INTO projects (tenant_id, name) VALUES ($1, 'acme-1'), ($1, 'acme-2'), ($2, 'globex-1')", [ids.acme, ids.globex]);
+  await c.query("COMMIT");
+  await c.end();
+  const url = new URL(requireEnv("DATABASE_URL"));
+  url.pathname = `/${db.name}`;
+  const pool = new pg.Pool({ connectionString: url.toString(), max: poolSize, connectionTimeoutMillis: 5000 });
+  return {
+    ids,
+    pool,
+    db: drizzle(pool),
+    url: url.toString(),
+    async close() {
+      await pool.end();
+      await db.drop();
+    },
+    hardened,
+  };
+}
+
+/** Row names a query returned, sorted. */
+export const names = (rows) => rows.map((r) => r.name).sort();

@@ -1,0 +1,174 @@
+// @usebetterdev/tenant without a framework: config errors, runAs/runAsSystem, scopes, api, cache.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createRequire } from "node:module";
+import { sql } from "drizzle-orm";
+import {
+  betterTenant,
+  getContext,
+  runWithTenant,
+  TenantConfigError,
+  TenantScopeClosedError,
+  TenantScopeError,
+} from "@usebetterdev/tenant";
+import { drizzleDatabase } from "@usebetterdev/tenant/drizzle";
+import { createHonoMiddleware } from "@usebetterdev/tenant/hono";
+import { names, projects, tenantDatabase } from "./helpers/app.mjs";
+
+let env;
+before(async () => {
+  env = await tenantDatabase("tcore", { poolSize: 1 });
+});
+after(() => env?.close());
+
+const make = (extra = {}) => betterTenant({ database: drizzleDatabase(env.db), tenantResolver: { header: "x-tenant-id" }, ...extra });
+
+test("config mistakes throw TenantConfigError naming the field, never a raw TypeError", () => {
+  const cases = [
+    [() => betterTenant({ tenantResolver: { header: "x" } }), /`database` is required/],
+    [() => betterTenant({ database: drizzleDatabase(env.db) }), /`tenantResolver` is required/],
+    [() => make({ tenantResolver: { heder: "x" } }), /unknown key `tenantResolver\.heder`/],
+    [() => make({ tenantResolver: { path: "t/:tenantId" } }), /tenantResolver\.path/],
+    [() => make({ tenantResolver: { jwt: { claim: "t", secret: 5 } } }), /tenantResolver\.jwt/],
+    [() => make({ hardened: { key: "short" } }), /`hardened\.key` must be a string of at least 32 characters/],
+    [() => createHonoMiddleware(make(), { missingTenantStatus: 500 }), /`missingTenantStatus` must be 401 or 404, got 500/],
+    [() => drizzleDatabase({}), /needs a Drizzle PostgreSQL database/],
+  ];
+  for (const [fn, message] of cases) {
+    assert.throws(fn, (err) => {
+      assert.ok(err instanceof TenantConfigError, `${err.name}: ${err.message}`);
+      assert.match(err.message, message);
+      return true;
+    });
+  }
+});
+
+test("runAs loads the tenant in its own transaction: works on a pool of one", async () => {
+  const tenant = make();
+  const out = await tenant.runAs(env.ids.acme, async (db) => {
+    const ctx = getContext();
+    assert.equal(ctx.tenant.slug, "acme");
+    assert.equal(tenant.getDatabase(), db);
+    return names(await db.select().from(projects));
+  });
+  assert.deepEqual(out, ["acme-1", "acme-2"]);
+  // N concurrent runAs on a pool of N (here 1) do not deadlock.
+  const many = await Promise.all(Array.from({ length: 5 }, () => tenant.runAs(env.ids.globex, async (db) => names(await db.select().from(projects)))));
+  assert.deepEqual(many, Array(5).fill(["globex-1"]));
+});
+
+test("runAs accepts upper-case UUIDs and slugs, rejects unknown tenants", async () => {
+  const tenant = make();
+  assert.deepEqual(await tenant.runAs(env.ids.acme.toUpperCase(), async (db) => names(await db.select().from(projects))), ["acme-1", "acme-2"]);
+  assert.deepEqual(await tenant.runAs("globex", async (db) => names(await db.select().from(projects))), ["globex-1"]);
+  await assert.rejects(tenant.runAs("00000000-0000-4000-8000-000000000000", async () => 1), /tenant not found/);
+  await assert.rejects(tenant.runAs("nope", async () => 1), /tenant not found/);
+  await assert.rejects(tenant.runAs("not a slug!", async () => 1), /TENANT_INVALID_ID|invalid tenant id/);
+});
+
+test("a throw inside runAs rolls back", async () => {
+  const tenant = make();
+  await assert.rejects(
+    tenant.runAs(env.ids.acme, async (db) => {
+      await db.insert(projects).values({ name: "doomed" });
+      throw new Error("boom");
+    }),
+    /boom/,
+  );
+  const after = await tenant.runAs(env.ids.acme, async (db) => names(await db.select().from(projects)));
+  assert.ok(!after.includes("doomed"));
+});
+
+test("a scoped handle used after its scope throws TenantScopeClosedError", async () => {
+  const tenant = make();
+  let leaked;
+  let builder;
+  await tenant.runAs(env.ids.acme, async (db) => {
+    leaked = db;
+    builder = db.select().from(projects);
+  });
+  assert.throws(() => leaked.select(), TenantScopeClosedError);
+  assert.throws(() => leaked.execute(sql`SELECT 1`), TenantScopeClosedError);
+  await assert.rejects(async () => builder.then((x) => x), TenantScopeClosedError);
+  assert.equal(tenant.getDatabase(), undefined);
+  assert.throws(() => tenant.requireDatabase(), TenantScopeError);
+});
+
+test("runAsSystem sees every tenant; context is exactly { isSystem: true }", async () => {
+  const tenant = make();
+  const all = await tenant.runAsSystem(async (db) => {
+    assert.deepEqual(getContext(), { isSystem: true });
+    return names(await db.select().from(projects));
+  });
+  assert.ok(all.includes("acme-1") && all.includes("globex-1"));
+});
+
+test("api: CRUD with the reference's validation messages, slugs validated", async () => {
+  const { api } = make();
+  const created = await api.createTenant({ name: "  Initech ", slug: " initech " });
+  assert.equal(created.name, "Initech");
+  assert.equal(created.slug, "initech");
+  await assert.rejects(api.createTenant({ name: " ", slug: "x" }), { message: "better-tenant: createTenant requires name" });
+  await assert.rejects(api.createTenant({ name: "x" }), { message: "better-tenant: createTenant requires slug" });
+  await assert.rejects(api.createTenant({ name: "x", slug: "Bad Slug" }), /invalid slug "Bad Slug"/);
+  assert.equal((await api.updateTenant(created.id, { name: " Initech Corp " })).name, "Initech Corp");
+  await assert.rejects(api.updateTenant("00000000-0000-4000-8000-000000000000", { name: "x" }), { message: "better-tenant: tenant not found" });
+  await assert.rejects(api.updateTenant("", {}), { message: "better-tenant: updateTenant requires tenantId" });
+  assert.equal((await api.getTenant(created.id)).slug, "initech");
+  assert.equal(await api.countTenants(), 3);
+  const page1 = await api.listTenants({ limit: 2 });
+  const page2 = await api.listTenants({ limit: 2, offset: 2 });
+  assert.equal(new Set([...page1, ...page2].map((t) => t.id)).size, 3, "stable pages: no repeats");
+  await api.deleteTenant(created.id);
+  assert.equal(await api.getTenant(created.id), null);
+});
+
+test("slug lookups are cached and tenant.api writes invalidate the cache", async () => {
+  const tenant = make();
+  const req = (slug) => ({ headers: { "x-tenant-id": slug } });
+  assert.equal(await tenant.resolveTenant(req("globex")), env.ids.globex);
+  await tenant.api.updateTenant(env.ids.globex, { slug: "globex-corp" });
+  try {
+    assert.equal(await tenant.resolveTenant(req("globex")), undefined);
+    assert.equal(await tenant.resolveTenant(req("globex-corp")), env.ids.globex);
+  } finally {
+    await tenant.api.updateTenant(env.ids.globex, { slug: "globex" });
+  }
+});
+
+test("ESM and CJS entries share one context store", async () => {
+  const cjs = createRequire(import.meta.url)("@usebetterdev/tenant");
+  await runWithTenant("shared", async () => {
+    assert.deepEqual(cjs.getContext(), { tenantId: "shared" });
+  });
+  assert.equal(cjs.TenantScopeClosedError, TenantScopeClosedError);
+});
+
+test("hardened mode: raw SQL through getDatabase() cannot switch tenant or set the bypass", async () => {
+  const key = "0123456789abcdef0123456789abcdef-hardened";
+  const h = await tenantDatabase("thard");
+  try {
+    const c = new (await import("pg")).default.Client({ connectionString: h.url });
+    await c.connect();
+    // The hardened functions replace the plain ones; in production a separate owner role runs
+    // this and keeps the key table out of the app's reach (see rls.test.mjs).
+    const core = (await import("@usebetter-rs/core")).default;
+    await c.query(core.generateMigrationSql({ tenantTables: ["projects", "tasks"], hardened: true }));
+    await c.query("INSERT INTO better_tenant_private.context_key (key) VALUES (convert_to($1, 'UTF8'))", [key]);
+    await c.end();
+    const tenant = betterTenant({ database: drizzleDatabase(h.db), tenantResolver: { header: "x-tenant-id" }, hardened: { key } });
+    const seen = await tenant.runAs(h.ids.acme, async (db) => {
+      const own = names(await db.select().from(projects));
+      await db.execute(sql`SELECT set_config('app.current_tenant', ${h.ids.globex}, true)`);
+      const switched = names(await db.select().from(projects));
+      await db.execute(sql`SELECT set_config('app.bypass_rls', 'true', true)`);
+      const bypassed = names(await db.select().from(projects));
+      return { own, switched, bypassed };
+    });
+    assert.deepEqual(seen, { own: ["acme-1", "acme-2"], switched: [], bypassed: [] });
+    const unsigned = betterTenant({ database: drizzleDatabase(h.db), tenantResolver: { header: "x-tenant-id" }, loadTenant: false });
+    assert.deepEqual(await unsigned.runAs(h.ids.acme, async (db) => names(await db.select().from(projects))), []);
+  } finally {
+    await h.close();
+  }
+});

@@ -1,0 +1,85 @@
+import core from "@usebetter-rs/core";
+import type { Tenant } from "./context";
+import type { CreateTenantData, ListTenantsOptions, TenantAdapter, TenantRepository, UpdateTenantData } from "./types";
+
+export interface TenantApi {
+  createTenant(data: CreateTenantData): Promise<Tenant>;
+  updateTenant(tenantId: string, data: UpdateTenantData): Promise<Tenant>;
+  listTenants(options?: ListTenantsOptions): Promise<Tenant[]>;
+  deleteTenant(tenantId: string): Promise<void>;
+  getTenant(tenantId: string): Promise<Tenant | null>;
+  countTenants(): Promise<number>;
+}
+
+const NO_SYSTEM =
+  "better-tenant: tenant.api and runAsSystem require adapter.runAsSystem; this adapter does not implement it";
+
+const present = (v: unknown): v is string => typeof v === "string" && v.trim() !== "";
+
+/** Slugs double as host labels: lower-case letters, digits and dashes. */
+function checkSlug(slug: string): string {
+  const s = slug.trim();
+  let ok = false;
+  try {
+    const n = core.normalizeTenantId(s);
+    ok = n.kind === "slug" && n.value === s;
+  } catch {
+    ok = false;
+  }
+  if (!ok) {
+    throw new Error(
+      `better-tenant: invalid slug ${JSON.stringify(s)}: use lower-case letters, digits and dashes (1-63 characters, no leading or trailing dash)`,
+    );
+  }
+  return s;
+}
+
+/** Tenant CRUD, every call under the bypass. `onWrite` runs after each write (cache invalidation). */
+export function createTenantApi<TDb, SDb>(
+  adapter: TenantAdapter<TDb, SDb>,
+  getTenantRepository: (database: SDb) => TenantRepository,
+  onWrite: () => void = () => {},
+): TenantApi {
+  const system = <T>(fn: (repo: TenantRepository) => Promise<T>): Promise<T> => {
+    if (!adapter.runAsSystem) return Promise.reject(new Error(NO_SYSTEM));
+    return adapter.runAsSystem((db) => fn(getTenantRepository(db)));
+  };
+  const write = async <T>(fn: (repo: TenantRepository) => Promise<T>): Promise<T> => {
+    try {
+      return await system(fn);
+    } finally {
+      onWrite();
+    }
+  };
+  return {
+    async createTenant(data) {
+      if (!present(data?.name)) throw new Error("better-tenant: createTenant requires name");
+      if (!present(data?.slug)) throw new Error("better-tenant: createTenant requires slug");
+      const slug = checkSlug(data.slug);
+      return write((r) => r.create({ name: data.name.trim(), slug }));
+    },
+    async updateTenant(tenantId, data) {
+      if (!present(tenantId)) throw new Error("better-tenant: updateTenant requires tenantId");
+      const patch: Partial<Pick<Tenant, "name" | "slug">> = {};
+      if (data?.name !== undefined) patch.name = data.name.trim();
+      if (data?.slug !== undefined) patch.slug = checkSlug(data.slug);
+      return write((r) => r.update(tenantId.trim(), patch));
+    },
+    async listTenants(options) {
+      const limit = options?.limit ?? 50;
+      const offset = Math.max(0, options?.offset ?? 0);
+      return system((r) => r.list({ limit, offset }));
+    },
+    async deleteTenant(tenantId) {
+      if (!present(tenantId)) throw new Error("better-tenant: deleteTenant requires tenantId");
+      return write((r) => r.delete(tenantId.trim()));
+    },
+    async getTenant(tenantId) {
+      if (!present(tenantId)) throw new Error("better-tenant: getTenant requires tenantId");
+      return system((r) => r.getById(tenantId.trim()));
+    },
+    async countTenants() {
+      return system((r) => r.count());
+    },
+  };
+}

@@ -1,0 +1,52 @@
+/** No tenant could be resolved from the request. */
+export class TenantNotResolvedError extends Error {
+  constructor(message = "better-tenant: tenant could not be resolved from request") {
+    super(message);
+    this.name = "TenantNotResolvedError";
+  }
+}
+
+/** Something failed while running the tenant middleware; the cause is attached. */
+export class TenantMiddlewareError extends Error {
+  constructor(message = "better-tenant: failed to run tenant middleware", options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "TenantMiddlewareError";
+  }
+}
+
+/** A scoped database handle was used after its scope (request, runAs) had ended. */
+export class TenantScopeClosedError extends Error {
+  readonly code = "TENANT_SCOPE_CLOSED";
+  constructor(
+    message = "better-tenant: this database handle belongs to a tenant scope that has ended; use getDatabase() inside the scope",
+  ) {
+    super(message);
+    this.name = "TenantScopeClosedError";
+  }
+}
+
+/** `requireDatabase()` was called outside a tenant scope. */
+export class TenantScopeError extends Error {
+  readonly code = "TENANT_NO_SCOPE";
+  constructor(message = "better-tenant: requireDatabase() called outside a tenant scope (no tenant is active)") {
+    super(message);
+    this.name = "TenantScopeError";
+  }
+}
+
+/** A configuration value is missing or wrong; the message names the field. */
+export class TenantConfigError extends Error {
+  readonly code = "INVALID_CONFIG";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "TenantConfigError";
+  }
+}
+
+/** Internal: unwinds a scope so its transaction rolls back, without reporting an error. */
+export class RollbackSignal extends Error {
+  constructor(readonly reason: unknown) {
+    super("better-tenant: rolled back");
+    this.name = "RollbackSignal";
+  }
+}

@@ -1,0 +1,36 @@
+import { getContext } from "../context";
+import { RollbackSignal } from "../errors";
+import { checkTenant, missingBody, missingStatus, runScoped, type MiddlewareTenant } from "../middleware";
+
+export interface HonoContextLike {
+  req: { raw: Request };
+  json: (value: unknown, status?: number) => Response;
+  set?: (key: string, value: unknown) => void;
+  error?: unknown;
+}
+
+export interface CreateHonoMiddlewareOptions {
+  missingTenantStatus?: 401 | 404;
+  attachTenantToContext?: boolean;
+  onMissingTenant?: (context: HonoContextLike) => Response | Promise<Response>;
+}
+
+export type HonoMiddleware = (context: HonoContextLike, next: () => Promise<void>) => Promise<Response | void>;
+
+/**
+ * Resolves the tenant and runs the rest of the request in its transaction. A handler that
+ * throws (Hono records it in `c.error`) rolls the transaction back.
+ */
+export function createHonoMiddleware(tenant: MiddlewareTenant, options: CreateHonoMiddlewareOptions = {}): HonoMiddleware {
+  checkTenant(tenant, "createHonoMiddleware");
+  const status = missingStatus(options, "createHonoMiddleware");
+  return async function betterTenantHono(c, next) {
+    const { missing } = await runScoped(tenant, c.req.raw, async () => {
+      if (options.attachTenantToContext) c.set?.("tenantId", getContext()?.tenantId);
+      await next();
+      if (c.error !== undefined) throw new RollbackSignal(c.error);
+    });
+    if (missing) return options.onMissingTenant ? options.onMissingTenant(c) : c.json(missingBody(tenant), status);
+    return undefined;
+  };
+}

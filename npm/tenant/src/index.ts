@@ -1,0 +1,13 @@
+export { betterTenant, type BetterTenantConfig, type BetterTenantInstance } from "./tenant";
+export { getContext, getDatabase, requireDatabase, runWithTenant, type Tenant, type TenantContext } from "./context";
+export { handleRequest, resolveTenant, runAs, runAsSystem } from "./lowlevel";
+export { createTenantApi, type TenantApi } from "./api";
+export { toResolvableRequest, formatMissingTenantMessage, describeStrategies } from "./request";
+export {
+  TenantConfigError,
+  TenantMiddlewareError,
+  TenantNotResolvedError,
+  TenantScopeClosedError,
+  TenantScopeError,
+} from "./errors";
+export type * from "./types";

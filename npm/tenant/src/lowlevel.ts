@@ -1,0 +1,56 @@
+// The reference's low-level exports: the same behaviour without a betterTenant() instance.
+import core from "@usebetter-rs/core";
+import { guard, store, type Scope } from "./context";
+import { TenantMiddlewareError, TenantNotResolvedError } from "./errors";
+import { compileResolver, resolveCandidate } from "./request";
+import { inTenantScope } from "./tenant";
+import type { HandleRequestOptions, ResolvableRequest, TenantAdapter, TenantResolverConfig } from "./types";
+
+const compiled = new WeakMap<TenantResolverConfig, InstanceType<typeof core.TenantResolver>>();
+
+/** The raw identifier a request names (UUIDs lower-cased), without any slug lookup. */
+export async function resolveTenant(request: ResolvableRequest, config: TenantResolverConfig): Promise<string | undefined> {
+  let resolver = compiled.get(config);
+  if (!resolver) {
+    resolver = compileResolver(config);
+    compiled.set(config, resolver);
+  }
+  return (await resolveCandidate(request, config, resolver))?.value;
+}
+
+export function runAs<TDb, T>(tenantId: string, adapter: TenantAdapter<TDb>, fn: (database: TDb) => Promise<T>): Promise<T> {
+  return inTenantScope(adapter, tenantId, undefined, undefined, fn);
+}
+
+export function runAsSystem<SDb, T>(adapter: TenantAdapter<unknown, SDb>, fn: (database: SDb) => Promise<T>): Promise<T> {
+  if (!adapter.runAsSystem) {
+    return Promise.reject(new Error("better-tenant: tenant.api and runAsSystem require adapter.runAsSystem; this adapter does not implement it"));
+  }
+  const scope: Scope = { closed: false };
+  return store
+    .run({ isSystem: true }, () => adapter.runAsSystem!((db) => fn(guard(db, scope))))
+    .finally(() => {
+      scope.closed = true;
+    });
+}
+
+export async function handleRequest<Req, Result>(
+  request: Req,
+  next: () => Promise<Result>,
+  options: HandleRequestOptions<Req, Result>,
+): Promise<Result> {
+  const id = (await options.resolveTenant(request))?.trim();
+  if (!id) {
+    if (options.onMissingTenant) return options.onMissingTenant(request);
+    const err = new TenantNotResolvedError();
+    if (options.onError) return options.onError(err, request);
+    throw err;
+  }
+  try {
+    return await inTenantScope(options.adapter, id, undefined, undefined, () => next());
+  } catch (err) {
+    if (options.onError) return options.onError(err, request);
+    if (err instanceof TenantNotResolvedError || err instanceof TenantMiddlewareError) throw err;
+    throw new TenantMiddlewareError("better-tenant: failed to run tenant middleware", { cause: err });
+  }
+}

@@ -1,0 +1,141 @@
+import core from "@usebetter-rs/core";
+import type { Resolution, ResolverConfig } from "@usebetter-rs/core";
+import { TenantConfigError } from "./errors";
+import type { JwtResolverConfig, NodeLikeRequest, ResolvableRequest, TenantResolverConfig } from "./types";
+
+const KNOWN_KEYS = new Set(["header", "path", "subdomain", "jwt", "custom", "resolveToId"]);
+
+/** The part of `tenantResolver` that Rust evaluates, validated once. */
+export function compileResolver(config: TenantResolverConfig): InstanceType<typeof core.TenantResolver> {
+  if (config === null || typeof config !== "object") {
+    throw new TenantConfigError("better-tenant: `tenantResolver` is required: an object such as { header: \"x-tenant-id\" }");
+  }
+  for (const key of Object.keys(config)) {
+    if (!KNOWN_KEYS.has(key)) {
+      throw new TenantConfigError(
+        `better-tenant: unknown key \`tenantResolver.${key}\`: expected one of ${[...KNOWN_KEYS].join(", ")}`,
+      );
+    }
+  }
+  for (const key of ["custom", "resolveToId"] as const) {
+    if (config[key] !== undefined && typeof config[key] !== "function") {
+      throw new TenantConfigError(`better-tenant: \`tenantResolver.${key}\` must be a function`);
+    }
+  }
+  const rust: ResolverConfig = {};
+  if (config.header !== undefined) rust.header = config.header;
+  if (config.path !== undefined) rust.path = config.path;
+  if (config.subdomain !== undefined) rust.subdomain = config.subdomain;
+  if (config.jwt !== undefined) {
+    if (typeof config.jwt === "object" && config.jwt !== null) {
+      const { verifyToken, ...rest } = config.jwt;
+      if (verifyToken !== undefined && typeof verifyToken !== "function") {
+        throw new TenantConfigError("better-tenant: `tenantResolver.jwt.verifyToken` must be a function");
+      }
+      rust.jwt = rest;
+    } else {
+      rust.jwt = config.jwt as string;
+    }
+  }
+  try {
+    return new core.TenantResolver(rust);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw new TenantConfigError(`better-tenant: invalid tenantResolver: ${message.replace(/`config\./g, "`tenantResolver.")}`, { cause: err });
+  }
+}
+
+export function describeStrategies(config: TenantResolverConfig): string[] {
+  const out: string[] = [];
+  if (config.header !== undefined) out.push(`header '${config.header}'`);
+  if (config.path !== undefined) out.push(`path '${typeof config.path === "string" ? config.path : config.path.pattern}'`);
+  if (config.subdomain !== undefined && config.subdomain !== false) out.push("subdomain");
+  if (config.jwt !== undefined) out.push(`jwt claim '${typeof config.jwt === "string" ? config.jwt : config.jwt.claim}'`);
+  if (config.custom !== undefined) out.push("custom resolver");
+  return out;
+}
+
+export function formatMissingTenantMessage(strategies: readonly string[]): string {
+  return strategies.length
+    ? `Tenant could not be resolved. Checked: ${strategies.join(", ")}`
+    : "Tenant could not be resolved. No resolution strategies configured";
+}
+
+function isFetchRequest(r: unknown): r is Request {
+  return typeof Request !== "undefined" && r instanceof Request;
+}
+
+/** Fetch `Request` (Hono, Next) or a Node request (Express) → what resolution reads. */
+export function toResolvableRequest(req: Request | NodeLikeRequest): ResolvableRequest {
+  if (isFetchRequest(req)) {
+    const url = new URL(req.url);
+    return { headers: req.headers, url: req.url, method: req.method, path: url.pathname, host: url.host };
+  }
+  const headers: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(req.headers ?? {})) {
+    if (v === undefined) continue;
+    headers[k.toLowerCase()] = Array.isArray(v) ? v.map(String) : String(v);
+  }
+  const rawHost = req.hostname ?? req.host ?? (typeof headers.host === "string" ? headers.host : undefined);
+  const rawPath = req.originalUrl ?? req.path ?? req.url;
+  const out: ResolvableRequest = { headers };
+  if (rawHost !== undefined) out.host = rawHost;
+  if (rawPath !== undefined) out.path = rawPath.split("?")[0] ?? rawPath;
+  if (req.url !== undefined) out.url = req.url;
+  if (req.method !== undefined) out.method = req.method;
+  return out;
+}
+
+function plainHeaders(headers: ResolvableRequest["headers"]): Record<string, string | string[]> {
+  if (typeof Headers !== "undefined" && headers instanceof Headers) return Object.fromEntries(headers.entries());
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(headers ?? {})) if (typeof v === "string" || Array.isArray(v)) out[k] = v;
+  return out;
+}
+
+function bearer(headers: Record<string, string | string[]>): string | undefined {
+  const raw = headers.authorization ?? headers.Authorization;
+  const value = Array.isArray(raw) ? raw[0] : raw;
+  const match = typeof value === "string" ? /^bearer\s+(\S+)\s*$/i.exec(value.trim()) : null;
+  return match?.[1];
+}
+
+/**
+ * Runs the strategies: header, path, subdomain and jwt in Rust (one call), then `custom`.
+ * Returns the normalised candidate (UUID lower-cased, or a slug) and what kind it is.
+ */
+export async function resolveCandidate(
+  request: ResolvableRequest,
+  config: TenantResolverConfig,
+  resolver: InstanceType<typeof core.TenantResolver>,
+): Promise<{ value: string; kind: "uuid" | "slug" } | undefined> {
+  const headers = plainHeaders(request.headers);
+  const input: Parameters<typeof resolver.resolve>[0] = { headers };
+  if (request.host !== undefined) input.host = request.host;
+  if (request.path !== undefined) input.path = request.path;
+  if (request.url !== undefined) input.url = request.url;
+  const getToken = request.getToken;
+  if (typeof getToken === "function" || typeof getToken === "string") {
+    const token = typeof getToken === "function" ? await getToken() : getToken;
+    if (token) input.token = token;
+  }
+  const jwt = typeof config.jwt === "object" ? (config.jwt as JwtResolverConfig) : undefined;
+  let result: Resolution = resolver.resolve(input);
+  if (result.value === null && jwt?.verifyToken) {
+    const token = input.token ?? bearer(headers);
+    const claims = token ? await jwt.verifyToken(token) : null;
+    if (claims) result = resolver.resolve({ ...input, claims });
+  }
+  if (result.value !== null && result.kind !== null) return { value: result.value, kind: result.kind };
+  if (config.custom) {
+    const raw = await config.custom(request);
+    if (typeof raw === "string" && raw.trim()) {
+      try {
+        return core.normalizeTenantId(raw);
+      } catch {
+        return undefined; // neither UUID nor slug: treated like no value, never guessed at
+      }
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,203 @@
+import core from "@usebetter-rs/core";
+import { createTenantApi, type TenantApi } from "./api";
+import { TtlCache } from "./cache";
+import { getContext, guard, requireDatabase, runWithTenant, store, type Scope, type Tenant, type TenantContext } from "./context";
+import { RollbackSignal, TenantConfigError, TenantMiddlewareError, TenantNotResolvedError } from "./errors";
+import { compileResolver, describeStrategies, resolveCandidate } from "./request";
+import type { DatabaseProvider, ResolvableRequest, ScopeSettings, TenantAdapter, TenantResolverConfig } from "./types";
+
+export interface BetterTenantConfig<TDb = unknown, SDb = unknown> {
+  database: DatabaseProvider<TDb, SDb>;
+  tenantResolver: TenantResolverConfig;
+  /** Load the tenant row into `getContext().tenant` (and reject unknown ids). Default true. */
+  loadTenant?: boolean;
+  /** Slug and tenant-row cache; `false` turns it off. Default 1,000 entries for 60 s. */
+  cache?: false | { ttlMs?: number; maxEntries?: number };
+  /** Signed tenant context (see the migration's hardened mode). */
+  hardened?: { key: string };
+  plugins?: ReadonlyArray<{ id: string; [key: string]: unknown }>;
+  basePath?: string;
+  telemetry?: { enabled?: boolean; debug?: boolean };
+  console?: unknown;
+}
+
+export interface BetterTenantInstance<TDb = unknown, SDb = unknown> {
+  getContext: () => TenantContext | undefined;
+  getDatabase: () => TDb | undefined;
+  requireDatabase: () => TDb;
+  runWithTenant: typeof runWithTenant;
+  runAs: <T>(tenantId: string, fn: (database: TDb) => Promise<T>) => Promise<T>;
+  runAsSystem: <T>(fn: (database: SDb) => Promise<T>) => Promise<T>;
+  resolveTenant: (request: ResolvableRequest) => Promise<string | undefined>;
+  resolverStrategies: string[];
+  handleRequest: <Req extends ResolvableRequest, Result>(
+    request: Req,
+    next: () => Promise<Result>,
+    options?: { onMissingTenant?: (request: Req) => Result | Promise<Result>; onError?: (error: unknown, request: Req) => Result | Promise<Result> },
+  ) => Promise<Result>;
+  api: TenantApi;
+}
+
+/** Internal marker: the id was well-formed but names no tenant. */
+export class UnknownTenant extends Error {}
+
+/** Opens a tenant scope: transaction, context, guarded handle that dies with the scope. */
+export async function inTenantScope<TDb, T>(
+  adapter: TenantAdapter<TDb>,
+  tenantId: string,
+  settings: ScopeSettings | undefined,
+  load: ((db: TDb) => Promise<Tenant | null>) | undefined,
+  fn: (db: TDb) => Promise<T>,
+): Promise<T> {
+  const scope: Scope = { closed: false };
+  try {
+    return await adapter.runWithTenant(
+      tenantId,
+      async (raw) => {
+        const db = guard(raw, scope);
+        const ctx: TenantContext = { tenantId, database: db };
+        if (load) {
+          const tenant = await load(raw);
+          if (!tenant) throw new UnknownTenant(tenantId);
+          ctx.tenant = tenant;
+        }
+        return store.run(ctx, () => fn(db));
+      },
+      settings,
+    );
+  } finally {
+    scope.closed = true;
+  }
+}
+
+function validateDatabase(database: unknown): asserts database is DatabaseProvider {
+  const d = database as Partial<DatabaseProvider> | undefined;
+  if (!d || typeof d !== "object") {
+    throw new TenantConfigError("better-tenant: `database` is required: pass drizzleDatabase(db) or prismaDatabase(prisma)");
+  }
+  if (!d.adapter || typeof d.adapter.runWithTenant !== "function") {
+    throw new TenantConfigError("better-tenant: `database.adapter.runWithTenant` must be a function");
+  }
+  if (typeof d.getTenantRepository !== "function") {
+    throw new TenantConfigError("better-tenant: `database.getTenantRepository` must be a function");
+  }
+}
+
+let warnedUnverified = false;
+
+export function betterTenant<TDb, SDb>(config: BetterTenantConfig<TDb, SDb>): BetterTenantInstance<TDb, SDb> {
+  if (!config || typeof config !== "object") throw new TenantConfigError("better-tenant: betterTenant(config) needs a config object");
+  validateDatabase(config.database);
+  const { adapter, getTenantRepository } = config.database;
+  const resolverConfig = config.tenantResolver;
+  const resolver = compileResolver(resolverConfig);
+  if (resolver.jwtUnverified && !warnedUnverified) {
+    warnedUnverified = true;
+    console.warn("better-tenant: tenantResolver.jwt.unverified is on: JWT signatures are NOT checked");
+  }
+  if (config.hardened !== undefined && (typeof config.hardened?.key !== "string" || config.hardened.key.length < 32)) {
+    throw new TenantConfigError("better-tenant: `hardened.key` must be a string of at least 32 characters");
+  }
+  const key = config.hardened?.key;
+  const loadTenant = config.loadTenant !== false;
+  const cacheCfg = config.cache === false ? { ttlMs: 0, maxEntries: 0 } : config.cache ?? {};
+  const cache = new TtlCache<Tenant>(cacheCfg.maxEntries ?? 1000, cacheCfg.ttlMs ?? 60_000);
+  const tenantSettings = (id: string): ScopeSettings | undefined =>
+    key ? { "app.tenant_sig": core.tenantSignature(key, id) } : undefined;
+  const systemSettings: ScopeSettings | undefined = key ? { "app.bypass_sig": core.bypassSignature(key) } : undefined;
+
+  const runAsSystem = <T>(fn: (database: SDb) => Promise<T>): Promise<T> => {
+    if (!adapter.runAsSystem) {
+      return Promise.reject(new Error("better-tenant: tenant.api and runAsSystem require adapter.runAsSystem; this adapter does not implement it"));
+    }
+    const scope: Scope = { closed: false };
+    return store
+      .run({ isSystem: true }, () => adapter.runAsSystem!((db) => fn(guard(db, scope)), systemSettings))
+      .finally(() => {
+        scope.closed = true;
+      });
+  };
+
+  const bySlug = async (slug: string): Promise<Tenant | null> => {
+    const hit = cache.get(`slug:${slug}`);
+    if (hit) return hit;
+    const row = await runAsSystem((db) => getTenantRepository(db).getBySlug(slug));
+    if (row) {
+      cache.set(`slug:${slug}`, row);
+      cache.set(`id:${String(row.id).toLowerCase()}`, row);
+    }
+    return row;
+  };
+
+  // Runs inside the tenant transaction, so no second connection is needed (no deadlock).
+  const loader = loadTenant
+    ? (id: string) => async (db: TDb): Promise<Tenant | null> => {
+        const hit = cache.get(`id:${id}`);
+        if (hit) return hit;
+        const row = await getTenantRepository(db as unknown as SDb).getById(id);
+        if (row) cache.set(`id:${id}`, row);
+        return row;
+      }
+    : () => undefined;
+
+  const toId = async (raw: { value: string; kind: "uuid" | "slug" }, original: string): Promise<string | undefined> => {
+    if (resolverConfig.resolveToId) return (await resolverConfig.resolveToId(original))?.trim() || undefined;
+    if (raw.kind === "uuid") return raw.value;
+    return adapter.runAsSystem ? (await bySlug(raw.value))?.id : raw.value;
+  };
+
+  const resolveTenant = async (request: ResolvableRequest): Promise<string | undefined> => {
+    const candidate = await resolveCandidate(request, resolverConfig, resolver);
+    return candidate ? toId(candidate, candidate.value) : undefined;
+  };
+
+  const runAs = async <T>(tenantId: string, fn: (database: TDb) => Promise<T>): Promise<T> => {
+    let parsed: { value: string; kind: "uuid" | "slug" };
+    try {
+      parsed = core.normalizeTenantId(String(tenantId ?? ""));
+    } catch (err) {
+      throw new Error(`better-tenant: runAs: ${(err as Error).message}`, { cause: err });
+    }
+    const id = await toId(parsed, parsed.value);
+    if (!id) throw new Error(`better-tenant: tenant not found: ${JSON.stringify(parsed.value)}`);
+    try {
+      return await inTenantScope(adapter, id, tenantSettings(id), loader(id), fn);
+    } catch (err) {
+      if (err instanceof UnknownTenant) throw new Error(`better-tenant: tenant not found: ${JSON.stringify(id)}`);
+      throw err;
+    }
+  };
+
+  const handleRequest: BetterTenantInstance<TDb, SDb>["handleRequest"] = async (request, next, options = {}) => {
+    const missing = () => {
+      if (options.onMissingTenant) return options.onMissingTenant(request);
+      const err = new TenantNotResolvedError();
+      if (options.onError) return options.onError(err, request);
+      throw err;
+    };
+    const id = (await resolveTenant(request))?.trim();
+    if (!id) return missing();
+    try {
+      return await inTenantScope(adapter, id, tenantSettings(id), loader(id), () => next());
+    } catch (err) {
+      if (err instanceof UnknownTenant) return missing();
+      if (err instanceof RollbackSignal) throw err;
+      if (options.onError) return options.onError(err, request);
+      if (err instanceof TenantNotResolvedError || err instanceof TenantMiddlewareError) throw err;
+      throw new TenantMiddlewareError("better-tenant: failed to run tenant middleware", { cause: err });
+    }
+  };
+
+  return {
+    getContext,
+    getDatabase: () => getContext()?.database as TDb | undefined,
+    requireDatabase: () => requireDatabase<TDb>(),
+    runWithTenant,
+    runAs,
+    runAsSystem,
+    resolveTenant,
+    resolverStrategies: describeStrategies(resolverConfig),
+    handleRequest,
+    api: createTenantApi(adapter, getTenantRepository, () => cache.clear()),
+  };
+}
