@@ -39,6 +39,8 @@ for backend in native wasm; do
 done
 echo "-- parity and loader"
 run node --test --test-concurrency=1 parity.test.mjs loader.test.mjs
+echo "-- tenant concurrency: 10,000 requests per framework"
+run node --test --test-concurrency=1 tenant-concurrency.test.mjs
 echo "-- better-tenant CLI (native addon)"
 run node --test --test-concurrency=1 cli-files.test.mjs cli-db.test.mjs
 

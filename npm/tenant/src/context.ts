@@ -47,6 +47,26 @@ export interface Scope {
   closed: boolean;
 }
 
+const SCOPE = Symbol("usebetterdev.tenant.scope");
+
+/** Attaches `scope` to a context object without changing its visible shape. */
+export function withScope(ctx: TenantContext, scope: Scope): TenantContext {
+  Object.defineProperty(ctx, SCOPE, { value: scope, enumerable: false });
+  return ctx;
+}
+
+/**
+ * Closes the current scope's handles right now, synchronously: framework adapters call it from
+ * the event that ends a request (a client abort), so no continuation of the handler can slip a
+ * query in between the event and the rollback.
+ */
+export function currentScopeCloser(): () => void {
+  const scope = (store.getStore() as { [SCOPE]?: Scope } | undefined)?.[SCOPE];
+  return () => {
+    if (scope) scope.closed = true;
+  };
+}
+
 const isThenableFn = (v: unknown): v is Promise<unknown> => v instanceof Promise;
 
 /**

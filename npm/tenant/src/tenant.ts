@@ -1,7 +1,17 @@
 import core from "@usebetter-rs/core";
 import { createTenantApi, type TenantApi } from "./api";
 import { TtlCache } from "./cache";
-import { getContext, guard, requireDatabase, runWithTenant, store, type Scope, type Tenant, type TenantContext } from "./context";
+import {
+  getContext,
+  guard,
+  requireDatabase,
+  runWithTenant,
+  store,
+  withScope,
+  type Scope,
+  type Tenant,
+  type TenantContext,
+} from "./context";
 import { RollbackSignal, TenantConfigError, TenantMiddlewareError, TenantNotResolvedError } from "./errors";
 import { compileResolver, describeStrategies, resolveCandidate } from "./request";
 import type { DatabaseProvider, ResolvableRequest, ScopeSettings, TenantAdapter, TenantResolverConfig } from "./types";
@@ -55,13 +65,18 @@ export async function inTenantScope<TDb, T>(
       tenantId,
       async (raw) => {
         const db = guard(raw, scope);
-        const ctx: TenantContext = { tenantId, database: db };
+        const ctx = withScope({ tenantId, database: db }, scope);
         if (load) {
           const tenant = await load(raw);
           if (!tenant) throw new UnknownTenant(tenantId);
           ctx.tenant = tenant;
         }
-        return store.run(ctx, () => fn(db));
+        try {
+          return await store.run(ctx, () => fn(db));
+        } finally {
+          // Closed before COMMIT/ROLLBACK is even sent, not after it completes.
+          scope.closed = true;
+        }
       },
       settings,
     );

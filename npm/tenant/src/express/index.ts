@@ -1,3 +1,4 @@
+import { currentScopeCloser } from "../context";
 import { RollbackSignal } from "../errors";
 import { checkTenant, missingBody, missingStatus, runScoped, type MiddlewareTenant } from "../middleware";
 import type { NodeLikeRequest } from "../types";
@@ -14,6 +15,8 @@ export interface ExpressResponseLike {
   on?: (event: string, listener: (...args: unknown[]) => void) => unknown;
   statusCode?: number;
   writableFinished?: boolean;
+  closed?: boolean;
+  destroyed?: boolean;
 }
 
 export type ExpressNextFunction = (error?: unknown) => void;
@@ -26,10 +29,21 @@ export interface CreateExpressMiddlewareOptions {
 export type ExpressMiddleware = (request: ExpressRequestLike, response: ExpressResponseLike, next: ExpressNextFunction) => Promise<void>;
 
 /** How a response ended: sent completely, or the connection closed first (client abort). */
-function ended(res: ExpressResponseLike): Promise<"finish" | "close"> {
+function ended(res: ExpressResponseLike, onAbort: () => void): Promise<"finish" | "close"> {
+  // The events may be over already: the client can leave while the request waits for a
+  // pooled connection, and waiting for an event that never comes would hold that connection.
+  if (res.writableFinished) return Promise.resolve("finish");
+  if (res.closed || res.destroyed) {
+    onAbort();
+    return Promise.resolve("close");
+  }
   return new Promise((resolve) => {
     res.on?.("finish", () => resolve("finish"));
-    res.on?.("close", () => resolve(res.writableFinished ? "finish" : "close"));
+    res.on?.("close", () => {
+      if (res.writableFinished) return resolve("finish");
+      onAbort();
+      resolve("close");
+    });
   });
 }
 
@@ -45,7 +59,7 @@ export function createExpressMiddleware(tenant: MiddlewareTenant, options: Creat
   return async function betterTenantExpress(req, res, next) {
     try {
       const { missing } = await runScoped(tenant, req, async () => {
-        const end = res.on ? ended(res) : Promise.resolve("finish" as const);
+        const end = res.on ? ended(res, currentScopeCloser()) : Promise.resolve("finish" as const);
         next();
         const how = await end;
         if (how === "close") throw new RollbackSignal("client closed the connection");

@@ -19,7 +19,8 @@ export type HonoMiddleware = (context: HonoContextLike, next: () => Promise<void
 
 /**
  * Resolves the tenant and runs the rest of the request in its transaction. A handler that
- * throws (Hono records it in `c.error`) rolls the transaction back.
+ * throws (Hono records it in `c.error`) or whose client disconnected rolls the transaction
+ * back. The handler keeps its own transaction until it returns, so it never shares one.
  */
 export function createHonoMiddleware(tenant: MiddlewareTenant, options: CreateHonoMiddlewareOptions = {}): HonoMiddleware {
   checkTenant(tenant, "createHonoMiddleware");
@@ -29,6 +30,8 @@ export function createHonoMiddleware(tenant: MiddlewareTenant, options: CreateHo
       if (options.attachTenantToContext) c.set?.("tenantId", getContext()?.tenantId);
       await next();
       if (c.error !== undefined) throw new RollbackSignal(c.error);
+      // The client went away: nobody will see this response, so nothing of it is kept.
+      if (c.req.raw.signal?.aborted) throw new RollbackSignal("client closed the connection");
     });
     if (missing) return options.onMissingTenant ? options.onMissingTenant(c) : c.json(missingBody(tenant), status);
     return undefined;
