@@ -66,6 +66,27 @@ test("runAs accepts upper-case UUIDs and slugs, rejects unknown tenants", async 
   await assert.rejects(tenant.runAs("not a slug!", async () => 1), /TENANT_INVALID_ID|invalid tenant id/);
 });
 
+test("node-postgres: BEGIN and the tenant setting travel as one message", async () => {
+  const seen = [];
+  const client = await env.pool.connect();
+  const original = client.query;
+  client.query = function (...args) {
+    seen.push(typeof args[0] === "string" ? args[0] : args[0]?.text);
+    return original.apply(this, args);
+  };
+  client.release();
+  try {
+    await make().runAs(env.ids.acme, async (db) => db.select().from(projects));
+  } finally {
+    const again = await env.pool.connect();
+    again.query = original;
+    again.release();
+  }
+  assert.match(seen[0], /^begin; select set_config\('app\.current_tenant', '[0-9a-f-]{36}', true\)$/);
+  assert.equal(seen.filter((q) => /^begin/i.test(q)).length, 1);
+  assert.equal(seen.at(-1), "commit");
+});
+
 test("a throw inside runAs rolls back", async () => {
   const tenant = make();
   await assert.rejects(

@@ -2,6 +2,7 @@ import { asc, count, eq, sql, type SQL } from "drizzle-orm";
 import { pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
 import type { Tenant } from "../context";
 import { TenantConfigError } from "../errors";
+import { fastScope } from "./fast";
 import type { DatabaseProvider, ScopeSettings, TenantRepository } from "../types";
 
 export const tenantsTable = pgTable("tenants", {
@@ -96,11 +97,14 @@ export function drizzleDatabase<TTx extends DrizzlePgTransaction>(
     throw new TenantConfigError("better-tenant: drizzleDatabase(db) needs a Drizzle PostgreSQL database (with .transaction)");
   }
   const table = options.table ?? tenantsTable;
-  const scoped = <T>(settings: Record<string, string>, fn: (tx: TTx) => Promise<T>) =>
-    db.transaction(async (tx) => {
+  const scoped = <T>(settings: Record<string, string>, fn: (tx: TTx) => Promise<T>): Promise<T> => {
+    const fast = fastScope(db, settings);
+    if (fast) return fast(fn as (tx: never) => Promise<T>);
+    return db.transaction(async (tx) => {
       await tx.execute(setConfig(settings));
       return fn(tx);
     });
+  };
   return {
     adapter: {
       runWithTenant: (id, fn, extra?: ScopeSettings) => scoped({ "app.current_tenant": id, ...extra }, fn),

@@ -1,0 +1,112 @@
+// bench/tenant: this package vs the reference vs an unscoped baseline, by UUID and by slug,
+// with wrk as the load generator in its own process. Run through bench/tenant.sh.
+import { spawn, spawnSync } from "node:child_process";
+import { writeFileSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import core from "@usebetter-rs/core";
+
+const TENANTS = 100;
+const ROWS = 20;
+const DURATION = process.env.BENCH_SECONDS ?? "4";
+// Rounds interleave the variants so that drift on a busy machine hits all of them alike.
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const CONNECTIONS = 16;
+const here = new URL(".", import.meta.url).pathname;
+const adminUrl = new URL(process.env.ADMIN_DATABASE_URL);
+const sock = adminUrl.searchParams.get("host");
+const port = adminUrl.searchParams.get("port");
+const urlFor = (user, db) => `postgresql://${user}@localhost/${db}?host=${encodeURIComponent(sock)}&port=${port}`;
+const schema = readFileSync(new URL("../../js-tests/fixtures/schema.sql", import.meta.url), "utf8");
+const refMigration = readFileSync(new URL("../../js-tests/fixtures/reference-migration.sql", import.meta.url), "utf8");
+
+async function setup() {
+  const admin = new pg.Client({ connectionString: urlFor("postgres", "postgres") });
+  await admin.connect();
+  for (const db of ["bench_ours", "bench_ref"]) {
+    await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${db} OWNER app`);
+  }
+  await admin.end();
+  const ids = [];
+  const slugs = [];
+  for (const [db, migration] of [["bench_ours", core.generateMigrationSql({ tenantTables: ["projects", "tasks"] })], ["bench_ref", refMigration]]) {
+    const c = new pg.Client({ connectionString: urlFor("app", db) });
+    await c.connect();
+    await c.query(schema);
+    await c.query("CREATE INDEX IF NOT EXISTS projects_tenant_id_idx ON projects (tenant_id)");
+    await c.query(migration);
+    await c.query("BEGIN; SELECT set_config('app.bypass_rls', 'true', true)");
+    const { rows } = await c.query(
+      `INSERT INTO tenants (id, name, slug) SELECT ('00000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid, 'T' || i, 't' || i FROM generate_series(1, ${TENANTS}) i RETURNING id::text, slug`,
+    );
+    await c.query(`INSERT INTO projects (tenant_id, name) SELECT t.id, t.slug || '-' || g FROM tenants t, generate_series(1, ${ROWS}) g`);
+    await c.query("COMMIT; ANALYZE");
+    await c.end();
+    if (!ids.length) rows.forEach((r) => (ids.push(r.id), slugs.push(r.slug)));
+  }
+  return { ids, slugs };
+}
+
+function luaFor(values) {
+  const file = join(tmpdir(), `bench-tenant-${values.length}-${values[0]}.lua`);
+  writeFileSync(
+    file,
+    `local ids = { ${values.map((v) => JSON.stringify(v)).join(", ")} }\nlocal i = 0\nrequest = function()\n  i = i % #ids + 1\n  return wrk.format("GET", "/projects", { ["x-tenant-id"] = ids[i] })\nend\n`,
+  );
+  return file;
+}
+
+async function measure(variant, values, httpPort) {
+  const env = {
+    ...process.env,
+    BENCH_URL_OURS: urlFor("app", "bench_ours"),
+    BENCH_URL_REF: urlFor("app", "bench_ref"),
+    BENCH_URL_UNSCOPED: urlFor("postgres", "bench_ours"),
+    NODE_ENV: "production",
+    BETTER_TENANT_TELEMETRY: "0",
+  };
+  const server = spawn(process.execPath, [join(here, "server.mjs"), variant, String(httpPort)], { env, stdio: ["ignore", "pipe", "inherit"] });
+  await new Promise((resolve, reject) => {
+    server.stdout.on("data", (d) => String(d).includes("ready") && resolve());
+    server.on("exit", (code) => reject(new Error(`${variant} server exited with ${code}`)));
+  });
+  const probe = await fetch(`http://127.0.0.1:${httpPort}/projects`, { headers: { "x-tenant-id": values[0] } });
+  const rows = await probe.json();
+  if (!Array.isArray(rows) || rows.length !== ROWS) throw new Error(`${variant}: expected ${ROWS} rows, got ${JSON.stringify(rows).slice(0, 200)}`);
+  const lua = luaFor(values);
+  spawnSync("wrk", ["-t1", "-c", String(CONNECTIONS), "-d2s", "-s", lua, `http://127.0.0.1:${httpPort}`]); // warm-up
+  const out = spawnSync("wrk", ["-t1", "-c", String(CONNECTIONS), `-d${DURATION}s`, "-s", lua, `http://127.0.0.1:${httpPort}`], { encoding: "utf8" });
+  server.kill();
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out.stdout)?.[1]);
+  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out.stdout)?.[1];
+  if (!rps || errors) throw new Error(`${variant}: wrk failed\n${out.stdout}${out.stderr}`);
+  return rps;
+}
+
+const { ids, slugs } = await setup();
+const samples = {};
+let httpPort = 40100;
+for (let round = 0; round < ROUNDS; round++) {
+  for (const [mode, values] of [["uuid", ids], ["slug", slugs]]) {
+    for (const variant of (process.env.BENCH_VARIANTS ?? "ours,ref,unscoped").split(",")) {
+      (samples[`${mode}-${variant}`] ??= []).push(await measure(variant, values, httpPort++));
+    }
+  }
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const results = Object.fromEntries(Object.entries(samples).map(([k, xs]) => [k, median(xs)]));
+if (process.env.BENCH_VARIANTS) {
+  console.log(results);
+  process.exit(0);
+}
+const r = (x) => x.toFixed(2);
+console.log(`GET /projects (${ROWS} rows), ${TENANTS} tenants rotating, wrk -c${CONNECTIONS}, median of ${ROUNDS} x ${DURATION}s, requests/s:`);
+console.log("mode   ours      reference  unscoped");
+for (const mode of ["uuid", "slug"]) {
+  console.log(`${mode.padEnd(6)} ${results[`${mode}-ours`].toFixed(0).padEnd(9)} ${results[`${mode}-ref`].toFixed(0).padEnd(10)} ${results[`${mode}-unscoped`].toFixed(0)}`);
+}
+for (const mode of ["uuid", "slug"]) {
+  console.log(`tenant-${mode} ours/ref=${r(results[`${mode}-ours`] / results[`${mode}-ref`])} ours/unscoped=${r(results[`${mode}-ours`] / results[`${mode}-unscoped`])}`);
+}

@@ -1,0 +1,39 @@
+// One benchmark server: `node server.mjs <ours|ref|unscoped> <port>`. Hono + Drizzle +
+// node-postgres serving GET /projects (20 rows) for the tenant named by x-tenant-id.
+import { serve } from "@hono/node-server";
+import { Hono } from "hono";
+import pg from "pg";
+import { drizzle } from "drizzle-orm/node-postgres";
+import { eq, sql } from "drizzle-orm";
+import { pgTable, serial, text, uuid } from "drizzle-orm/pg-core";
+import { createRequire } from "node:module";
+
+const [variant, port] = process.argv.slice(2);
+const projects = pgTable("projects", { id: serial("id").primaryKey(), tenantId: uuid("tenant_id").notNull(), name: text("name").notNull() });
+const pool = new pg.Pool({ connectionString: process.env[`BENCH_URL_${variant.toUpperCase()}`], max: 10 });
+const db = drizzle(pool);
+const app = new Hono();
+
+if (variant === "unscoped") {
+  // The physical limit: one query, tenant filter written by hand, no RLS, no transaction.
+  const uuidRe = /^[0-9a-f-]{36}$/i;
+  app.get("/projects", async (c) => {
+    const t = c.req.header("x-tenant-id") ?? "";
+    const rows = uuidRe.test(t)
+      ? await db.select().from(projects).where(eq(projects.tenantId, t))
+      : await db.execute(sql`SELECT p.* FROM projects p JOIN tenants t ON t.id = p.tenant_id WHERE t.slug = ${t}`).then((r) => r.rows);
+    return c.json(rows);
+  });
+} else {
+  // The reference is installed as `ref-tenant` in bench/.ref by bench/tenant.sh.
+  const refRequire = createRequire(new URL("../.ref/package.json", import.meta.url));
+  const load = (sub) => (variant === "ours" ? import(`@usebetterdev/tenant${sub}`) : refRequire(`ref-tenant${sub}`));
+  const { betterTenant } = await load("");
+  const { drizzleDatabase } = await load("/drizzle");
+  const { createHonoMiddleware } = await load("/hono");
+  const tenant = betterTenant({ database: drizzleDatabase(db), tenantResolver: { header: "x-tenant-id" }, telemetry: { enabled: false } });
+  app.use("/projects", createHonoMiddleware(tenant));
+  app.get("/projects", async (c) => c.json(await tenant.getDatabase().select().from(projects)));
+}
+
+serve({ fetch: app.fetch, port: Number(port), hostname: "127.0.0.1" }, () => console.log("ready"));
