@@ -1,0 +1,91 @@
+import { randomUUID } from "node:crypto";
+import type { Tenant } from "../context";
+import { TenantConfigError } from "../errors";
+import type { DatabaseProvider, ScopeSettings, TenantRepository } from "../types";
+
+export type PrismaTransactionClient = {
+  $executeRaw(query: TemplateStringsArray, ...values: unknown[]): Promise<number>;
+  $queryRaw<T = unknown>(query: TemplateStringsArray, ...values: unknown[]): Promise<T>;
+  $queryRawUnsafe<T = unknown>(query: string, ...values: unknown[]): Promise<T>;
+  $executeRawUnsafe(query: string, ...values: unknown[]): Promise<number>;
+};
+
+export type PrismaClientLike<TxClient extends PrismaTransactionClient = PrismaTransactionClient> = PrismaTransactionClient & {
+  $transaction<T>(fn: (tx: TxClient) => Promise<T>, options?: { maxWait?: number; timeout?: number; isolationLevel?: string }): Promise<T>;
+};
+
+/** Model input without the tenant columns: the trigger (or the column default) fills them. */
+export type WithOptionalTenant<T> = Omit<T, "tenantId" | "tenant"> & { tenantId?: string };
+
+type Row = { id: unknown; name: unknown; slug: unknown; created_at?: unknown; createdAt?: unknown };
+
+const toTenant = (r: Row | undefined): Tenant | null =>
+  r ? { id: String(r.id), name: String(r.name), slug: String(r.slug), createdAt: (r.created_at ?? r.createdAt) as Date } : null;
+
+function repository(tx: PrismaTransactionClient, table: string): TenantRepository {
+  const one = async (q: string, ...v: unknown[]) => toTenant((await tx.$queryRawUnsafe<Row[]>(q, ...v))[0]);
+  return {
+    async create(data) {
+      return (await one(`INSERT INTO ${table} (id, name, slug) VALUES ($1::uuid, $2, $3) RETURNING *`, randomUUID(), data.name, data.slug)) as Tenant;
+    },
+    getById: (id) => one(`SELECT * FROM ${table} WHERE id = $1::uuid LIMIT 1`, id),
+    getBySlug: (slug) => one(`SELECT * FROM ${table} WHERE slug = $1 LIMIT 1`, slug),
+    async update(id, data) {
+      const sets: string[] = [];
+      const values: unknown[] = [];
+      for (const key of ["name", "slug"] as const) {
+        if (data[key] !== undefined) {
+          values.push(data[key]);
+          sets.push(`${key} = $${values.length}`);
+        }
+      }
+      const row = sets.length
+        ? await one(`UPDATE ${table} SET ${sets.join(", ")} WHERE id = $${values.length + 1}::uuid RETURNING *`, ...values, id)
+        : await one(`SELECT * FROM ${table} WHERE id = $1::uuid LIMIT 1`, id);
+      if (!row) throw new Error("better-tenant: tenant not found");
+      return row;
+    },
+    async list(options = {}) {
+      const rows = await tx.$queryRawUnsafe<Row[]>(
+        `SELECT * FROM ${table} ORDER BY created_at ASC, id ASC LIMIT $1 OFFSET $2`,
+        options.limit ?? 50,
+        options.offset ?? 0,
+      );
+      return rows.map((r) => toTenant(r) as Tenant);
+    },
+    async delete(id) {
+      await tx.$executeRawUnsafe(`DELETE FROM ${table} WHERE id = $1::uuid`, id);
+    },
+    async count() {
+      const [r] = await tx.$queryRawUnsafe<Array<{ count: number }>>(`SELECT count(*)::int AS count FROM ${table}`);
+      return Number(r?.count ?? 0);
+    },
+  };
+}
+
+export function prismaDatabase<TxClient extends PrismaTransactionClient = PrismaTransactionClient>(
+  prisma: PrismaClientLike<TxClient>,
+  options: { tableName?: string } = {},
+): DatabaseProvider<TxClient, TxClient> {
+  const table = options.tableName ?? "tenants";
+  if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(table)) {
+    throw new TenantConfigError(`better-tenant: invalid table name "${table}" — must be [a-zA-Z_][a-zA-Z0-9_]*`);
+  }
+  if (!prisma || typeof prisma.$transaction !== "function") {
+    throw new TenantConfigError("better-tenant: prismaDatabase(prisma) needs a Prisma client (with $transaction)");
+  }
+  const scoped = <T>(settings: Record<string, string>, fn: (tx: TxClient) => Promise<T>) =>
+    prisma.$transaction(async (tx) => {
+      const entries = Object.entries(settings);
+      const calls = entries.map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, true)`).join(", ");
+      await tx.$executeRawUnsafe(`SELECT ${calls}`, ...entries.flat());
+      return fn(tx);
+    });
+  return {
+    adapter: {
+      runWithTenant: (id, fn, extra?: ScopeSettings) => scoped({ "app.current_tenant": id, ...extra }, fn),
+      runAsSystem: (fn, extra?: ScopeSettings) => scoped({ "app.bypass_rls": "true", ...extra }, fn),
+    },
+    getTenantRepository: (tx) => repository(tx, table),
+  };
+}
