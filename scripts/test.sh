@@ -28,7 +28,7 @@ step "build addon and wasm"
 scripts/build.sh
 
 step "PostgreSQL"
-trap '"$REPO_ROOT/scripts/pg.sh" down' EXIT
+trap '"$REPO_ROOT/scripts/pgbouncer.sh" down; "$REPO_ROOT/scripts/pg.sh" down' EXIT
 eval "$(scripts/pg.sh up)"
 
 step "JS tests (native, then wasm)"
@@ -43,6 +43,12 @@ echo "-- tenant concurrency: 10,000 requests per framework"
 run node --test --test-concurrency=1 tenant-concurrency.test.mjs
 echo "-- better-tenant CLI (native addon)"
 run node --test --test-concurrency=1 cli-files.test.mjs cli-db.test.mjs
+
+step "Isolation and concurrency again, through PgBouncer in transaction mode"
+(
+  eval "$("$REPO_ROOT/scripts/pgbouncer.sh" up)"
+  run node --test --test-concurrency=1 rls.test.mjs tenant-core.test.mjs tenant-http.test.mjs tenant-concurrency.test.mjs
+)
 
 # cargo: "test result: ok. N passed; M failed"; node: "# pass N" / "# fail M".
 passed=$(awk '/^test result:/ {p+=$4} /^# pass / {p+=$3} END {print p+0}' "$LOG")
