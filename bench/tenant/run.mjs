@@ -67,7 +67,8 @@ async function measure(variant, values, httpPort) {
     NODE_ENV: "production",
     BETTER_TENANT_TELEMETRY: "0",
   };
-  const server = spawn(process.execPath, [join(here, "server.mjs"), variant, String(httpPort)], { env, stdio: ["ignore", "pipe", "inherit"] });
+  const flags = process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(" ") : [];
+  const server = spawn(process.execPath, [...flags, join(here, "server.mjs"), variant, String(httpPort)], { env, stdio: ["ignore", "pipe", "inherit"] });
   await new Promise((resolve, reject) => {
     server.stdout.on("data", (d) => String(d).includes("ready") && resolve());
     server.on("exit", (code) => reject(new Error(`${variant} server exited with ${code}`)));

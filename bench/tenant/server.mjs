@@ -36,4 +36,6 @@ if (variant === "unscoped") {
   app.get("/projects", async (c) => c.json(await tenant.getDatabase().select().from(projects)));
 }
 
+// A clean exit on SIGTERM lets --cpu-prof write its profile when the runner stops us.
+process.on("SIGTERM", () => process.exit(0));
 serve({ fetch: app.fetch, port: Number(port), hostname: "127.0.0.1" }, () => console.log("ready"));

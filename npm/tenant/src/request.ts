@@ -86,10 +86,28 @@ export function toResolvableRequest(req: Request | NodeLikeRequest): ResolvableR
   return out;
 }
 
-function plainHeaders(headers: ResolvableRequest["headers"]): Record<string, string | string[]> {
-  if (typeof Headers !== "undefined" && headers instanceof Headers) return Object.fromEntries(headers.entries());
+/** The headers resolution can read: the configured one, Authorization and Host. */
+export function wantedHeaders(config: TenantResolverConfig): string[] {
+  const names = ["authorization", "host"];
+  if (typeof config.header === "string") names.push(config.header.trim().toLowerCase());
+  return names;
+}
+
+// Only the headers resolution reads cross into Rust: each converted header costs time per request.
+function pickHeaders(headers: ResolvableRequest["headers"], names: readonly string[]): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(headers ?? {})) if (typeof v === "string" || Array.isArray(v)) out[k] = v;
+  if (typeof Headers !== "undefined" && headers instanceof Headers) {
+    for (const name of names) {
+      const v = headers.get(name);
+      if (v !== null) out[name] = v;
+    }
+    return out;
+  }
+  const plain = (headers ?? {}) as Record<string, string | string[] | undefined>;
+  for (const name of names) {
+    const v = plain[name] ?? Object.entries(plain).find(([k]) => k.toLowerCase() === name)?.[1];
+    if (typeof v === "string" || Array.isArray(v)) out[name] = v;
+  }
   return out;
 }
 
@@ -108,8 +126,9 @@ export async function resolveCandidate(
   request: ResolvableRequest,
   config: TenantResolverConfig,
   resolver: InstanceType<typeof core.TenantResolver>,
+  names: readonly string[] = wantedHeaders(config),
 ): Promise<{ value: string; kind: "uuid" | "slug" } | undefined> {
-  const headers = plainHeaders(request.headers);
+  const headers = pickHeaders(request.headers, names);
   const input: Parameters<typeof resolver.resolve>[0] = { headers };
   if (request.host !== undefined) input.host = request.host;
   if (request.path !== undefined) input.path = request.path;

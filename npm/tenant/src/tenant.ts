@@ -13,7 +13,7 @@ import {
   type TenantContext,
 } from "./context";
 import { RollbackSignal, TenantConfigError, TenantMiddlewareError, TenantNotResolvedError } from "./errors";
-import { compileResolver, describeStrategies, resolveCandidate } from "./request";
+import { compileResolver, describeStrategies, resolveCandidate, wantedHeaders } from "./request";
 import type { DatabaseProvider, ResolvableRequest, ScopeSettings, TenantAdapter, TenantResolverConfig } from "./types";
 
 export interface BetterTenantConfig<TDb = unknown, SDb = unknown> {
@@ -106,6 +106,7 @@ export function betterTenant<TDb, SDb>(config: BetterTenantConfig<TDb, SDb>): Be
   const { adapter, getTenantRepository } = config.database;
   const resolverConfig = config.tenantResolver;
   const resolver = compileResolver(resolverConfig);
+  const headerNames = wantedHeaders(resolverConfig);
   if (resolver.jwtUnverified && !warnedUnverified) {
     warnedUnverified = true;
     console.warn("better-tenant: tenantResolver.jwt.unverified is on: JWT signatures are NOT checked");
@@ -162,7 +163,7 @@ export function betterTenant<TDb, SDb>(config: BetterTenantConfig<TDb, SDb>): Be
   };
 
   const resolveTenant = async (request: ResolvableRequest): Promise<string | undefined> => {
-    const candidate = await resolveCandidate(request, resolverConfig, resolver);
+    const candidate = await resolveCandidate(request, resolverConfig, resolver, headerNames);
     return candidate ? toId(candidate, candidate.value) : undefined;
   };
 

@@ -4,6 +4,7 @@ import { checkTenant, missingBody, missingStatus, runScoped, type MiddlewareTena
 
 export interface HonoContextLike {
   req: { raw: Request };
+  env?: unknown;
   json: (value: unknown, status?: number) => Response;
   set?: (key: string, value: unknown) => void;
   error?: unknown;
@@ -16,6 +17,16 @@ export interface CreateHonoMiddlewareOptions {
 }
 
 export type HonoMiddleware = (context: HonoContextLike, next: () => Promise<void>) => Promise<Response | void>;
+
+/**
+ * On @hono/node-server the Node response tells directly; reading `req.raw.signal` there would
+ * build an AbortController for every request. Other runtimes expose only the signal.
+ */
+function clientGone(c: HonoContextLike): boolean {
+  const outgoing = (c.env as { outgoing?: { destroyed?: boolean; writableFinished?: boolean } } | undefined)?.outgoing;
+  if (outgoing && typeof outgoing.destroyed === "boolean") return outgoing.destroyed && !outgoing.writableFinished;
+  return c.req.raw.signal?.aborted === true;
+}
 
 /**
  * Resolves the tenant and runs the rest of the request in its transaction. A handler that
@@ -31,7 +42,7 @@ export function createHonoMiddleware(tenant: MiddlewareTenant, options: CreateHo
       await next();
       if (c.error !== undefined) throw new RollbackSignal(c.error);
       // The client went away: nobody will see this response, so nothing of it is kept.
-      if (c.req.raw.signal?.aborted) throw new RollbackSignal("client closed the connection");
+      if (clientGone(c)) throw new RollbackSignal("client closed the connection");
     });
     if (missing) return options.onMissingTenant ? options.onMissingTenant(c) : c.json(missingBody(tenant), status);
     return undefined;
