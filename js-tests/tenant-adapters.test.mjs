@@ -138,3 +138,52 @@ test("Express 4: isolation and rollback with the same middleware", async () => {
     server.close();
   }
 });
+
+test("every adapter: from A's scope, B's rows cannot be read, updated, deleted or inserted, typed or raw", async () => {
+  const { eq, sql } = await import("drizzle-orm");
+  const B = env.ids.globex;
+  const pgjs = postgres(env.url, { max: 2, onnotice: () => {} });
+  try {
+    const providers = {
+      "drizzle/node-postgres": drizzleDatabase(env.db),
+      "drizzle/postgres.js": drizzleDatabase(drizzlePostgres(pgjs)),
+    };
+    for (const [label, database] of Object.entries(providers)) {
+      const tenant = betterTenant({ database, tenantResolver: { header: "x-tenant-id" } });
+      const out = await tenant.runAs("acme", async (db) => {
+        const typedRead = await db.select().from(projects).where(eq(projects.tenantId, B));
+        const rawRead = await db.execute(sql`SELECT * FROM projects WHERE tenant_id = ${B}`);
+        const typedUpdate = await db.update(projects).set({ name: "hijacked" }).where(eq(projects.tenantId, B)).returning();
+        const typedDelete = await db.delete(projects).where(eq(projects.tenantId, B)).returning();
+        const rawUpdate = await db.execute(sql`UPDATE projects SET name = 'hijacked' WHERE tenant_id = ${B} RETURNING id`);
+        const rawDelete = await db.execute(sql`DELETE FROM projects WHERE tenant_id = ${B} RETURNING id`);
+        // In a savepoint, so the refused insert does not abort the outer transaction.
+        let insert = "accepted";
+        await db
+          .transaction((sp) => sp.insert(projects).values({ tenantId: B, name: "forged" }))
+          .catch((err) => (insert = err.cause?.code ?? err.code));
+        const rows = (r) => (Array.isArray(r) ? r : r.rows ?? [...r]).length;
+        return [typedRead.length, rows(rawRead), typedUpdate.length, typedDelete.length, rows(rawUpdate), rows(rawDelete), insert];
+      }).catch((err) => err);
+      assert.ok(Array.isArray(out), `${label}: ${out?.message}`);
+      assert.deepEqual(out.slice(0, 6), [0, 0, 0, 0, 0, 0], label);
+      assert.equal(out[6], "42501", `${label}: forged insert refused by RLS`);
+    }
+    const prisma = prismaDatabase(prismaLike(env.pool));
+    const tenant = betterTenant({ database: prisma, tenantResolver: { header: "x-tenant-id" } });
+    const counts = await tenant.runAs("acme", async (tx) => [
+      (await tx.$queryRawUnsafe("SELECT * FROM projects WHERE tenant_id = $1::uuid", B)).length,
+      await tx.$executeRawUnsafe("UPDATE projects SET name = 'hijacked' WHERE tenant_id = $1::uuid", B),
+      await tx.$executeRawUnsafe("DELETE FROM projects WHERE tenant_id = $1::uuid", B),
+    ]);
+    assert.deepEqual(counts, [0, 0, 0], "prisma");
+    await assert.rejects(
+      tenant.runAs("acme", (tx) => tx.$executeRawUnsafe("INSERT INTO projects (tenant_id, name) VALUES ($1::uuid, 'forged')", B)),
+      { code: "42501" },
+    );
+    const still = await tenant.runAs("globex", async (tx) => (await tx.$queryRawUnsafe("SELECT name FROM projects")).map((r) => r.name));
+    assert.deepEqual(still, ["globex-1"], "B's rows are untouched");
+  } finally {
+    await pgjs.end();
+  }
+});

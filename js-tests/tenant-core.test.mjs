@@ -13,6 +13,8 @@ import {
 } from "@usebetterdev/tenant";
 import { drizzleDatabase } from "@usebetterdev/tenant/drizzle";
 import { createHonoMiddleware } from "@usebetterdev/tenant/hono";
+import pg from "pg";
+import { drizzle } from "drizzle-orm/node-postgres";
 import { names, projects, tenantDatabase } from "./helpers/app.mjs";
 
 let env;
@@ -155,6 +157,58 @@ test("slug lookups are cached and tenant.api writes invalidate the cache", async
   } finally {
     await tenant.api.updateTenant(env.ids.globex, { slug: "globex" });
   }
+});
+
+test("instance shape and context nesting match the reference", async () => {
+  // Nested scopes are separate transactions, so this needs a second connection.
+  const pool = new pg.Pool({ connectionString: env.url, max: 2 });
+  after(() => pool.end());
+  const tenant = betterTenant({ database: drizzleDatabase(drizzle(pool)), tenantResolver: { header: "x-tenant-id" } });
+  assert.deepEqual(Object.keys(tenant).slice(0, 9), [
+    "getContext", "getDatabase", "runWithTenant", "runAs", "runAsSystem", "resolveTenant", "resolverStrategies", "handleRequest", "api",
+  ]);
+  assert.deepEqual(tenant.resolverStrategies, ["header 'x-tenant-id'"]);
+  assert.equal(getContext(), undefined);
+  await tenant.runAs("acme", async () => {
+    assert.deepEqual(Object.keys(getContext()).sort(), ["database", "tenant", "tenantId"]);
+    await tenant.runAs("globex", async (inner) => {
+      assert.equal(getContext().tenantId, env.ids.globex);
+      assert.deepEqual(names(await inner.select().from(projects)), ["globex-1"]);
+    });
+    assert.equal(getContext().tenantId, env.ids.acme, "outer context restored");
+  });
+  await runWithTenant(" t1 ", async () => assert.deepEqual(getContext(), { tenantId: "t1" }));
+  await assert.rejects(runWithTenant("  ", async () => 1), { message: "better-tenant: tenantId must be a non-empty string" });
+  const noLoad = make({ loadTenant: false });
+  await noLoad.runAs("acme", async () => assert.deepEqual(Object.keys(getContext()).sort(), ["database", "tenantId"]));
+});
+
+test("console endpoints: registered once, with the reference's routes, statuses and bodies", async () => {
+  let product;
+  const tenant = make({ console: { registerProduct: (p) => (product = p) } });
+  assert.equal(product.id, "tenant");
+  assert.deepEqual(product.endpoints.map((e) => `${e.method} ${e.path} ${e.requiredPermission}`), [
+    "GET /tenants read", "GET /tenants/:id read", "POST /tenants write", "PATCH /tenants/:id write", "DELETE /tenants/:id admin", "GET /stats read",
+  ]);
+  const call = (i, req) => product.endpoints[i].handler({ params: {}, query: {}, ...req });
+  assert.deepEqual(await call(0, { query: { limit: "0" } }), { status: 400, body: { error: "Invalid 'limit': must be a positive integer (max 1000)" } });
+  assert.deepEqual(await call(0, { query: { offset: "-1" } }), { status: 400, body: { error: "Invalid 'offset': must be a non-negative integer" } });
+  const list = await call(0, { query: { limit: "5000" } });
+  assert.equal(list.status, 200);
+  assert.equal(typeof list.body[0].createdAt, "string");
+  assert.deepEqual(await call(1, { params: { id: " " } }), { status: 400, body: { error: "Missing tenant id" } });
+  assert.deepEqual(await call(1, { params: { id: "00000000-0000-4000-8000-000000000000" } }), { status: 404, body: { error: "Tenant not found" } });
+  assert.deepEqual(await call(2, { body: "x" }), { status: 400, body: { error: "Request body is required" } });
+  assert.deepEqual(await call(2, { body: { name: "x" } }), { status: 400, body: { error: "name and slug are required" } });
+  assert.deepEqual(await call(2, { body: { name: "x", slug: "y".repeat(256) } }), { status: 400, body: { error: "name and slug must not exceed 255 characters" } });
+  const created = await call(2, { body: { name: "Hooli", slug: "hooli" } });
+  assert.equal(created.status, 201);
+  assert.equal((await call(3, { params: { id: created.body.id }, body: { name: "Hooli XYZ" } })).body.name, "Hooli XYZ");
+  assert.deepEqual(await call(5, {}), { status: 200, body: { tenantCount: 3 } });
+  assert.deepEqual(await call(4, { params: { id: created.body.id } }), { status: 204, body: null });
+  assert.deepEqual(await call(2, { body: { name: "dup", slug: "acme" } }), { status: 500, body: { error: "Internal server error" } });
+  assert.equal(tenant.resolverStrategies.length, 1);
+  assert.throws(() => make({ console: {} }), TenantConfigError);
 });
 
 test("ESM and CJS entries share one context store", async () => {

@@ -11,7 +11,7 @@ const TENANTS = 100;
 const ROWS = 20;
 const DURATION = process.env.BENCH_SECONDS ?? "4";
 // Rounds interleave the variants so that drift on a busy machine hits all of them alike.
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CONNECTIONS = 16;
 const here = new URL(".", import.meta.url).pathname;
 const adminUrl = new URL(process.env.ADMIN_DATABASE_URL);

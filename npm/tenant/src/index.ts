@@ -2,6 +2,7 @@ export { betterTenant, type BetterTenantConfig, type BetterTenantInstance } from
 export { getContext, getDatabase, requireDatabase, runWithTenant, type Tenant, type TenantContext } from "./context";
 export { handleRequest, resolveTenant, runAs, runAsSystem } from "./lowlevel";
 export { createTenantApi, type TenantApi } from "./api";
+export type { ConsoleProductEndpoint, ConsoleRegistration, ConsoleRequest, ConsoleResponse } from "./console";
 export { toResolvableRequest, formatMissingTenantMessage, describeStrategies } from "./request";
 export {
   TenantConfigError,

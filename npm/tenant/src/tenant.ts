@@ -1,5 +1,6 @@
 import core from "@usebetter-rs/core";
 import { createTenantApi, type TenantApi } from "./api";
+import { consoleEndpoints, type ConsoleRegistration } from "./console";
 import { TtlCache } from "./cache";
 import {
   getContext,
@@ -28,7 +29,8 @@ export interface BetterTenantConfig<TDb = unknown, SDb = unknown> {
   plugins?: ReadonlyArray<{ id: string; [key: string]: unknown }>;
   basePath?: string;
   telemetry?: { enabled?: boolean; debug?: boolean };
-  console?: unknown;
+  /** A usebetter console: the tenant endpoints are registered with it at construction. */
+  console?: ConsoleRegistration;
 }
 
 export interface BetterTenantInstance<TDb = unknown, SDb = unknown> {
@@ -204,16 +206,24 @@ export function betterTenant<TDb, SDb>(config: BetterTenantConfig<TDb, SDb>): Be
     }
   };
 
+  const api = createTenantApi(adapter, getTenantRepository, () => cache.clear());
+  if (config.console !== undefined) {
+    if (typeof config.console?.registerProduct !== "function") {
+      throw new TenantConfigError("better-tenant: `console.registerProduct` must be a function");
+    }
+    config.console.registerProduct({ id: "tenant", name: "Better Tenant", endpoints: consoleEndpoints(api) });
+  }
+
   return {
     getContext,
     getDatabase: () => getContext()?.database as TDb | undefined,
-    requireDatabase: () => requireDatabase<TDb>(),
     runWithTenant,
     runAs,
     runAsSystem,
     resolveTenant,
     resolverStrategies: describeStrategies(resolverConfig),
     handleRequest,
-    api: createTenantApi(adapter, getTenantRepository, () => cache.clear()),
+    api,
+    requireDatabase: () => requireDatabase<TDb>(),
   };
 }
