@@ -241,8 +241,12 @@ test("hardened mode: raw SQL through getDatabase() cannot switch tenant or set t
       return { own, switched, bypassed };
     });
     assert.deepEqual(seen, { own: ["acme-1", "acme-2"], switched: [], bypassed: [] });
+    // tenant.api and slug lookups sign the bypass too.
+    assert.equal(await tenant.api.countTenants(), 2);
+    assert.equal(await tenant.resolveTenant({ headers: { "x-tenant-id": "globex" } }), h.ids.globex);
     const unsigned = betterTenant({ database: drizzleDatabase(h.db), tenantResolver: { header: "x-tenant-id" }, loadTenant: false });
     assert.deepEqual(await unsigned.runAs(h.ids.acme, async (db) => names(await db.select().from(projects))), []);
+    assert.equal(await unsigned.api.countTenants(), 0, "an unsigned bypass sees no tenants");
   } finally {
     await h.close();
   }

@@ -1,6 +1,7 @@
 import core from "@usebetter-rs/core";
 import type { Tenant } from "./context";
-import type { CreateTenantData, ListTenantsOptions, TenantAdapter, TenantRepository, UpdateTenantData } from "./types";
+import { inSystemScope } from "./scope";
+import type { CreateTenantData, ListTenantsOptions, ScopeSettings, TenantAdapter, TenantRepository, UpdateTenantData } from "./types";
 
 export interface TenantApi {
   createTenant(data: CreateTenantData): Promise<Tenant>;
@@ -11,8 +12,6 @@ export interface TenantApi {
   countTenants(): Promise<number>;
 }
 
-const NO_SYSTEM =
-  "better-tenant: tenant.api and runAsSystem require adapter.runAsSystem; this adapter does not implement it";
 
 const present = (v: unknown): v is string => typeof v === "string" && v.trim() !== "";
 
@@ -34,16 +33,18 @@ function checkSlug(slug: string): string {
   return s;
 }
 
-/** Tenant CRUD, every call under the bypass. `onWrite` runs after each write (cache invalidation). */
+/**
+ * Tenant CRUD, every call under the bypass. `onWrite` runs after each write (cache
+ * invalidation); `settings` carries the hardened-mode bypass signature.
+ */
 export function createTenantApi<TDb, SDb>(
   adapter: TenantAdapter<TDb, SDb>,
   getTenantRepository: (database: SDb) => TenantRepository,
-  onWrite: () => void = () => {},
+  options: { onWrite?: () => void; settings?: ScopeSettings | undefined } = {},
 ): TenantApi {
-  const system = <T>(fn: (repo: TenantRepository) => Promise<T>): Promise<T> => {
-    if (!adapter.runAsSystem) return Promise.reject(new Error(NO_SYSTEM));
-    return adapter.runAsSystem((db) => fn(getTenantRepository(db)));
-  };
+  const onWrite = options.onWrite ?? (() => {});
+  const system = <T>(fn: (repo: TenantRepository) => Promise<T>): Promise<T> =>
+    inSystemScope(adapter as TenantAdapter<unknown, SDb>, options.settings, (db) => fn(getTenantRepository(db)));
   const write = async <T>(fn: (repo: TenantRepository) => Promise<T>): Promise<T> => {
     try {
       return await system(fn);

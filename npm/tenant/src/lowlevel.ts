@@ -1,9 +1,8 @@
 // The reference's low-level exports: the same behaviour without a betterTenant() instance.
 import core from "@usebetter-rs/core";
-import { guard, store, type Scope } from "./context";
 import { TenantMiddlewareError, TenantNotResolvedError } from "./errors";
 import { compileResolver, resolveCandidate } from "./request";
-import { inTenantScope } from "./tenant";
+import { inSystemScope, inTenantScope } from "./scope";
 import type { HandleRequestOptions, ResolvableRequest, TenantAdapter, TenantResolverConfig } from "./types";
 
 const compiled = new WeakMap<TenantResolverConfig, InstanceType<typeof core.TenantResolver>>();
@@ -23,15 +22,7 @@ export function runAs<TDb, T>(tenantId: string, adapter: TenantAdapter<TDb>, fn:
 }
 
 export function runAsSystem<SDb, T>(adapter: TenantAdapter<unknown, SDb>, fn: (database: SDb) => Promise<T>): Promise<T> {
-  if (!adapter.runAsSystem) {
-    return Promise.reject(new Error("better-tenant: tenant.api and runAsSystem require adapter.runAsSystem; this adapter does not implement it"));
-  }
-  const scope: Scope = { closed: false };
-  return store
-    .run({ isSystem: true }, () => adapter.runAsSystem!((db) => fn(guard(db, scope))))
-    .finally(() => {
-      scope.closed = true;
-    });
+  return inSystemScope(adapter, undefined, fn);
 }
 
 export async function handleRequest<Req, Result>(

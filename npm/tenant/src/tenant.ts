@@ -2,17 +2,8 @@ import core from "@usebetter-rs/core";
 import { createTenantApi, type TenantApi } from "./api";
 import { consoleEndpoints, type ConsoleRegistration } from "./console";
 import { TtlCache } from "./cache";
-import {
-  getContext,
-  guard,
-  requireDatabase,
-  runWithTenant,
-  store,
-  withScope,
-  type Scope,
-  type Tenant,
-  type TenantContext,
-} from "./context";
+import { getContext, requireDatabase, runWithTenant, type Tenant, type TenantContext } from "./context";
+import { inSystemScope, inTenantScope, UnknownTenant } from "./scope";
 import { RollbackSignal, TenantConfigError, TenantMiddlewareError, TenantNotResolvedError } from "./errors";
 import { compileResolver, describeStrategies, resolveCandidate, wantedHeaders } from "./request";
 import type { DatabaseProvider, ResolvableRequest, ScopeSettings, TenantAdapter, TenantResolverConfig } from "./types";
@@ -48,43 +39,6 @@ export interface BetterTenantInstance<TDb = unknown, SDb = unknown> {
     options?: { onMissingTenant?: (request: Req) => Result | Promise<Result>; onError?: (error: unknown, request: Req) => Result | Promise<Result> },
   ) => Promise<Result>;
   api: TenantApi;
-}
-
-/** Internal marker: the id was well-formed but names no tenant. */
-export class UnknownTenant extends Error {}
-
-/** Opens a tenant scope: transaction, context, guarded handle that dies with the scope. */
-export async function inTenantScope<TDb, T>(
-  adapter: TenantAdapter<TDb>,
-  tenantId: string,
-  settings: ScopeSettings | undefined,
-  load: ((db: TDb) => Promise<Tenant | null>) | undefined,
-  fn: (db: TDb) => Promise<T>,
-): Promise<T> {
-  const scope: Scope = { closed: false };
-  try {
-    return await adapter.runWithTenant(
-      tenantId,
-      async (raw) => {
-        const db = guard(raw, scope);
-        const ctx = withScope({ tenantId, database: db }, scope);
-        if (load) {
-          const tenant = await load(raw);
-          if (!tenant) throw new UnknownTenant(tenantId);
-          ctx.tenant = tenant;
-        }
-        try {
-          return await store.run(ctx, () => fn(db));
-        } finally {
-          // Closed before COMMIT/ROLLBACK is even sent, not after it completes.
-          scope.closed = true;
-        }
-      },
-      settings,
-    );
-  } finally {
-    scope.closed = true;
-  }
 }
 
 function validateDatabase(database: unknown): asserts database is DatabaseProvider {
@@ -124,17 +78,7 @@ export function betterTenant<TDb, SDb>(config: BetterTenantConfig<TDb, SDb>): Be
     key ? { "app.tenant_sig": core.tenantSignature(key, id) } : undefined;
   const systemSettings: ScopeSettings | undefined = key ? { "app.bypass_sig": core.bypassSignature(key) } : undefined;
 
-  const runAsSystem = <T>(fn: (database: SDb) => Promise<T>): Promise<T> => {
-    if (!adapter.runAsSystem) {
-      return Promise.reject(new Error("better-tenant: tenant.api and runAsSystem require adapter.runAsSystem; this adapter does not implement it"));
-    }
-    const scope: Scope = { closed: false };
-    return store
-      .run({ isSystem: true }, () => adapter.runAsSystem!((db) => fn(guard(db, scope)), systemSettings))
-      .finally(() => {
-        scope.closed = true;
-      });
-  };
+  const runAsSystem = <T>(fn: (database: SDb) => Promise<T>): Promise<T> => inSystemScope(adapter, systemSettings, fn);
 
   const bySlug = async (slug: string): Promise<Tenant | null> => {
     const hit = cache.get(`slug:${slug}`);
@@ -206,7 +150,7 @@ export function betterTenant<TDb, SDb>(config: BetterTenantConfig<TDb, SDb>): Be
     }
   };
 
-  const api = createTenantApi(adapter, getTenantRepository, () => cache.clear());
+  const api = createTenantApi(adapter, getTenantRepository, { onWrite: () => cache.clear(), settings: systemSettings });
   if (config.console !== undefined) {
     if (typeof config.console?.registerProduct !== "function") {
       throw new TenantConfigError("better-tenant: `console.registerProduct` must be a function");
