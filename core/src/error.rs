@@ -44,6 +44,10 @@ pub enum Error {
     JwtInvalidKey { reason: String },
     /// No key material is configured, so a token cannot be verified (fail-closed).
     JwtNoKeys,
+    /// A retention or query duration is not `<n><h|d|w|m|y>`.
+    InvalidDuration { message: String },
+    /// A query cursor cannot be decoded.
+    InvalidCursor { reason: String },
 }
 
 impl Error {
@@ -68,6 +72,8 @@ impl Error {
             Error::JwtClaimMissing { .. } => "JWT_CLAIM_MISSING",
             Error::JwtInvalidKey { .. } => "JWT_INVALID_KEY",
             Error::JwtNoKeys => "JWT_NO_KEYS",
+            Error::InvalidDuration { .. } => "INVALID_DURATION",
+            Error::InvalidCursor { .. } => "INVALID_CURSOR",
         }
     }
 
@@ -124,6 +130,8 @@ impl fmt::Display for Error {
                 f,
                 "no JWT key configured: set `secret`, `publicKey` or `jwks` (or opt in to unverified decoding)"
             ),
+            Error::InvalidDuration { message } => f.write_str(message),
+            Error::InvalidCursor { reason } => write!(f, "Invalid cursor: {reason}"),
         }
     }
 }

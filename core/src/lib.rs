@@ -3,6 +3,7 @@
 //! - [`resolve`]: tenant resolution from plain request data (header, path, subdomain, JWT).
 //! - [`jwt`]: JWT verification (HS*, RS*, ES256, EdDSA; static keys or JWKS).
 //! - [`policy`]: PostgreSQL row-level-security migration SQL.
+//! - [`audit`]: audit diffs, redaction, canonical JSON, durations and cursors.
 //!
 //! The crate does no I/O and reads no clock: callers pass the current time and the bindings
 //! (N-API and WebAssembly) translate values in and out. Every failure is an [`Error`] with a
@@ -10,6 +11,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod audit;
 #[cfg(feature = "analyze")]
 pub mod check;
 #[cfg(feature = "cli")]

@@ -1,0 +1,10 @@
+//! Audit primitives: canonical JSON, diffs, redaction, enrichment merge, durations, cursors and
+//! query compilation. Each works on a whole batch per call, so a binding crosses into Rust once
+//! per mutation batch or query, never per field.
+
+pub mod canonical;
+pub mod cursor;
+pub mod diff;
+pub mod duration;
+pub mod redact;
+pub mod time;
