@@ -6,5 +6,6 @@ pub mod canonical;
 pub mod cursor;
 pub mod diff;
 pub mod duration;
+pub mod enrich;
 pub mod redact;
 pub mod time;
