@@ -108,3 +108,29 @@ test("migration SQL: byte-identical output and errors", () => {
     same(`add ${JSON.stringify(input)}`, (b) => b.generateAddTableSql("tasks", { ...input, tenantTables: undefined }));
   }
 });
+
+test("audit primitives: identical diffs, canonical JSON, durations, cursors and compiled queries", () => {
+  const pairs = [
+    { before: { id: 1, name: "a", prefs: { x: [1, { y: 2 }] } }, after: { id: 1, name: "b", prefs: { x: [1, { y: 2 }] }, added: null } },
+    { before: {}, after: { big: 12345678901234, f: 1.5, s: "é\u0000" } },
+  ];
+  const d = same("auditDiff", (b) => b.auditDiff(pairs));
+  assert.deepEqual(d.ok[0].changedFields, ["name", "added"]);
+  same("canonicalJson", (b) => b.canonicalJson({ b: [1, { d: 2, c: 1 }], a: "x" }));
+  for (const input of ["4h", "30d", "2w", "1m", "1y", "0d", "5s", "1.5d"]) {
+    same(`parseDuration ${input}`, (b) => b.parseDuration(input, "2026-03-31T12:00:00.123456Z"));
+  }
+  const cursor = same("encodeCursor", (b) => b.encodeCursor("2026-01-01T00:00:00.123456Z", "0F8FAD5B-D9CB-469F-A165-70867728950E"));
+  same("decodeCursor", (b) => b.decodeCursor(cursor.ok));
+  same("decodeCursor bad", (b) => b.decodeCursor("bm9wZQ=="));
+  const spec = {
+    filters: { resource: { tableName: "users" }, actorIds: ["a", "b"], compliance: ["gdpr"], since: { duration: "7d" }, searchText: "50%" },
+    limit: 20,
+    cursor: cursor.ok,
+    sortOrder: "desc",
+  };
+  const compiled = same("compileAuditQuery", (b) => b.compileAuditQuery(spec, { now: "2026-03-31T12:00:00Z" }));
+  // resource, actors, compliance, since, search, cursor (timestamp, id), limit
+  assert.equal(compiled.ok.params.length, 8);
+  same("compileAuditQuery bad limit", (b) => b.compileAuditQuery({ filters: {}, limit: 5000 }, {}));
+});

@@ -7,7 +7,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use usebetter_core::{jwt, policy, resolve};
+use usebetter_core::{bridge::audit, jwt, policy, resolve};
 
 /// `err.code` for JS: the core's code, or `INVALID_ARGUMENT` for values of the wrong shape.
 pub struct Code(&'static str);
@@ -28,6 +28,12 @@ fn parse<T: DeserializeOwned>(arg: &str, value: &Value) -> Result<T, Code> {
 
 fn to_js<T: serde::Serialize>(v: &T) -> Result<Value, Code> {
     serde_json::to_value(v).map_err(|e| Error::new(Code("INTERNAL"), e.to_string()))
+}
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 fn now() -> i64 {
@@ -135,4 +141,43 @@ pub fn tenant_signature(key: String, tenant_id: String) -> String {
 #[napi]
 pub fn bypass_signature(key: String) -> String {
     usebetter_core::policy::bypass_signature(key.as_bytes())
+}
+
+/// Diffs `[{ before, after }]` row images in one call.
+#[napi]
+pub fn audit_diff(pairs: Value) -> Result<Value, Code> {
+    let pairs: Vec<audit::Pair> = parse("pairs", &pairs)?;
+    to_js(&audit::diff_pairs(&pairs))
+}
+
+/// Canonical JSON text (sorted keys, no whitespace) of any JSON value.
+#[napi]
+pub fn canonical_json(value: Value) -> String {
+    usebetter_core::audit::canonical::to_canonical_string(&value)
+}
+
+/// `parseDuration`: the ISO instant `input` (e.g. `30d`) before `reference` (ISO; default now).
+#[napi]
+pub fn parse_duration(input: String, reference: Option<String>) -> Result<String, Code> {
+    audit::parse_duration(&input, reference.as_deref(), now_micros()).map_err(|e| core_err(&e))
+}
+
+/// Encodes a query cursor for the row `(timestamp ISO, id)`.
+#[napi]
+pub fn encode_cursor(timestamp: String, id: String) -> Result<String, Code> {
+    audit::encode_cursor(&timestamp, &id).map_err(|e| core_err(&e))
+}
+
+/// Decodes a query cursor into `{ timestamp (ISO, microseconds), id }`.
+#[napi]
+pub fn decode_cursor(cursor: String) -> Result<Value, Code> {
+    to_js(&audit::decode_cursor(&cursor).map_err(|e| core_err(&e))?)
+}
+
+/// Compiles an audit query spec into `{ sql, params, limit }`.
+#[napi]
+pub fn compile_audit_query(spec: Value, options: Value) -> Result<Value, Code> {
+    let spec: usebetter_core::audit::query::QuerySpec = parse("spec", &spec)?;
+    let options: audit::QueryOptions = parse("options", &options)?;
+    to_js(&audit::compile(&spec, &options, now_micros()).map_err(|e| core_err(&e))?)
 }

@@ -2,7 +2,7 @@
 //! JS `Error`s with the core's stable code in `err.code`.
 
 use serde::de::DeserializeOwned;
-use usebetter_core::{jwt, policy, resolve};
+use usebetter_core::{bridge::audit, jwt, policy, resolve};
 use wasm_bindgen::prelude::*;
 
 fn js_error(code: &str, message: &str) -> JsValue {
@@ -40,6 +40,14 @@ fn parse<T: DeserializeOwned>(arg: &str, value: &JsValue) -> Result<T, JsValue> 
 fn to_js<T: serde::Serialize>(v: &T) -> Result<JsValue, JsValue> {
     v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
         .map_err(|e| js_error("INTERNAL", &e.to_string()))
+}
+
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "microseconds since 1970 fit i64"
+)]
+fn now_micros() -> i64 {
+    (js_sys::Date::now() * 1000.0).floor() as i64
 }
 
 #[expect(
@@ -125,4 +133,46 @@ pub fn tenant_signature(key: &str, tenant_id: &str) -> String {
 #[wasm_bindgen(js_name = bypassSignature)]
 pub fn bypass_signature(key: &str) -> String {
     usebetter_core::policy::bypass_signature(key.as_bytes())
+}
+
+/// Diffs `[{ before, after }]` row images in one call.
+#[wasm_bindgen(js_name = auditDiff)]
+pub fn audit_diff(pairs: JsValue) -> Result<JsValue, JsValue> {
+    let pairs: Vec<audit::Pair> = parse("pairs", &pairs)?;
+    to_js(&audit::diff_pairs(&pairs))
+}
+
+/// Canonical JSON text (sorted keys, no whitespace) of any JSON value.
+#[wasm_bindgen(js_name = canonicalJson)]
+pub fn canonical_json(value: JsValue) -> Result<String, JsValue> {
+    let value: serde_json::Value = parse("value", &value)?;
+    Ok(usebetter_core::audit::canonical::to_canonical_string(
+        &value,
+    ))
+}
+
+/// `parseDuration`: the ISO instant `input` (e.g. `30d`) before `reference` (ISO; default now).
+#[wasm_bindgen(js_name = parseDuration)]
+pub fn parse_duration(input: &str, reference: Option<String>) -> Result<String, JsValue> {
+    audit::parse_duration(input, reference.as_deref(), now_micros()).map_err(|e| core_err(&e))
+}
+
+/// Encodes a query cursor for the row `(timestamp ISO, id)`.
+#[wasm_bindgen(js_name = encodeCursor)]
+pub fn encode_cursor(timestamp: &str, id: &str) -> Result<String, JsValue> {
+    audit::encode_cursor(timestamp, id).map_err(|e| core_err(&e))
+}
+
+/// Decodes a query cursor into `{ timestamp (ISO, microseconds), id }`.
+#[wasm_bindgen(js_name = decodeCursor)]
+pub fn decode_cursor(cursor: &str) -> Result<JsValue, JsValue> {
+    to_js(&audit::decode_cursor(cursor).map_err(|e| core_err(&e))?)
+}
+
+/// Compiles an audit query spec into `{ sql, params, limit }`.
+#[wasm_bindgen(js_name = compileAuditQuery)]
+pub fn compile_audit_query(spec: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
+    let spec: usebetter_core::audit::query::QuerySpec = parse("spec", &spec)?;
+    let options: audit::QueryOptions = parse("options", &options)?;
+    to_js(&audit::compile(&spec, &options, now_micros()).map_err(|e| core_err(&e))?)
 }

@@ -12,6 +12,8 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+#[cfg(feature = "serde")]
+pub mod bridge;
 #[cfg(feature = "analyze")]
 pub mod check;
 #[cfg(feature = "cli")]

@@ -73,6 +73,12 @@ module.exports = {
   normalizeTenantId: binding.normalizeTenantId,
   tenantSignature: binding.tenantSignature,
   bypassSignature: binding.bypassSignature,
+  auditDiff: binding.auditDiff,
+  canonicalJson: binding.canonicalJson,
+  parseDuration: binding.parseDuration,
+  encodeCursor: binding.encodeCursor,
+  decodeCursor: binding.decodeCursor,
+  compileAuditQuery: binding.compileAuditQuery,
   // Native only: the command-line tools need a PostgreSQL client, which the wasm build lacks.
   runTenantCli: binding.runTenantCli,
   slugFromName: binding.slugFromName,

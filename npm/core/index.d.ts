@@ -84,6 +84,40 @@ export declare function tenantSignature(key: string, tenantId: string): string;
 /** Hardened mode: `app.bypass_sig`. */
 export declare function bypassSignature(key: string): string;
 
+export interface RowDiff {
+  changedFields: string[];
+  changes: Array<{ field: string; old?: unknown; new?: unknown }>;
+}
+/** Diffs row images in one call; values compared structurally, old/new per field. */
+export declare function auditDiff(pairs: Array<{ before?: Record<string, unknown>; after?: Record<string, unknown> }>): RowDiff[];
+/** Canonical JSON: sorted keys, no whitespace. */
+export declare function canonicalJson(value: unknown): string;
+/** The ISO instant (microseconds) `input` (`4h`, `30d`, `2w`, `3m`, `1y`) before `reference` (ISO; default now), in UTC. */
+export declare function parseDuration(input: string, reference?: string | null): string;
+export declare function encodeCursor(timestamp: string, id: string): string;
+export declare function decodeCursor(cursor: string): { timestamp: string; id: string };
+export interface AuditQuerySpec {
+  filters: {
+    resource?: { tableName: string; recordId?: string };
+    actorIds?: string[];
+    severities?: string[];
+    compliance?: string[];
+    since?: { date?: string; duration?: string };
+    until?: { date?: string; duration?: string };
+    searchText?: string;
+    operations?: string[];
+    tenantId?: string;
+  };
+  limit?: number;
+  cursor?: string;
+  sortOrder?: "asc" | "desc";
+}
+/** Compiles a query spec into one parameterised SELECT that fetches `limit + 1` rows. */
+export declare function compileAuditQuery(
+  spec: AuditQuerySpec,
+  options: { table?: string; maxLimit?: number; now?: string },
+): { sql: string; params: unknown[]; limit: number };
+
 /** Native only (undefined under wasm): runs `better-tenant` with `args`. */
 export declare const runTenantCli:
   | ((
@@ -107,6 +141,12 @@ declare const core: {
   normalizeTenantId: typeof normalizeTenantId;
   tenantSignature: typeof tenantSignature;
   bypassSignature: typeof bypassSignature;
+  auditDiff: typeof auditDiff;
+  canonicalJson: typeof canonicalJson;
+  parseDuration: typeof parseDuration;
+  encodeCursor: typeof encodeCursor;
+  decodeCursor: typeof decodeCursor;
+  compileAuditQuery: typeof compileAuditQuery;
   runTenantCli: typeof runTenantCli;
   slugFromName: typeof slugFromName;
   buildNoConfigMessage: typeof buildNoConfigMessage;

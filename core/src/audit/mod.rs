@@ -7,5 +7,6 @@ pub mod cursor;
 pub mod diff;
 pub mod duration;
 pub mod enrich;
+pub mod query;
 pub mod redact;
 pub mod time;

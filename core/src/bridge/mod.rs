@@ -1,0 +1,4 @@
+//! Argument shapes shared by both bindings (feature `serde`), so that each binding function
+//! stays a one-line translation and both read and write exactly the same JSON.
+
+pub mod audit;
