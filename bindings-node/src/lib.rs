@@ -181,3 +181,54 @@ pub fn compile_audit_query(spec: Value, options: Value) -> Result<Value, Code> {
     let options: audit::QueryOptions = parse("options", &options)?;
     to_js(&audit::compile(&spec, &options, now_micros()).map_err(|e| core_err(&e))?)
 }
+
+/// Applies a redaction rule (`{ redact } | { include }`) to entries in one call.
+#[napi]
+pub fn redact_entries(rule: Value, entries: Value) -> Result<Value, Code> {
+    let rule: usebetter_core::audit::redact::Redaction = parse("rule", &rule)?;
+    let entries: Vec<audit::Entry> = parse("entries", &entries)?;
+    to_js(&audit::redact_entries(&rule, entries).map_err(|e| core_err(&e))?)
+}
+
+/// Enrichment registrations of one audit instance, merged by specificity in Rust.
+#[napi]
+pub struct EnrichmentRegistry {
+    inner: usebetter_core::audit::enrich::Registry,
+}
+
+#[napi]
+impl EnrichmentRegistry {
+    #[napi(constructor)]
+    pub fn new(audit_tables: Vec<String>) -> Self {
+        EnrichmentRegistry {
+            inner: usebetter_core::audit::enrich::Registry::new(audit_tables),
+        }
+    }
+
+    /// Adds a registration; returns its index (for the `description` callback).
+    #[napi]
+    pub fn register(
+        &mut self,
+        table: String,
+        operation: String,
+        config: Value,
+    ) -> Result<u32, Code> {
+        let config = parse("config", &config)?;
+        let i = self
+            .inner
+            .register(&table, &operation, config)
+            .map_err(|e| core_err(&e))?;
+        Ok(u32::try_from(i).unwrap_or(u32::MAX))
+    }
+
+    /// The merged enrichment for `(table, operation)`, or `null`.
+    #[napi]
+    pub fn resolve(&self, table: String, operation: String) -> Result<Value, Code> {
+        to_js(
+            &self
+                .inner
+                .resolve(&table, &operation)
+                .map_err(|e| core_err(&e))?,
+        )
+    }
+}

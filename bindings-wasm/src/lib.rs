@@ -176,3 +176,52 @@ pub fn compile_audit_query(spec: JsValue, options: JsValue) -> Result<JsValue, J
     let options: audit::QueryOptions = parse("options", &options)?;
     to_js(&audit::compile(&spec, &options, now_micros()).map_err(|e| core_err(&e))?)
 }
+
+/// Applies a redaction rule (`{ redact } | { include }`) to entries in one call.
+#[wasm_bindgen(js_name = redactEntries)]
+pub fn redact_entries(rule: JsValue, entries: JsValue) -> Result<JsValue, JsValue> {
+    let rule: usebetter_core::audit::redact::Redaction = parse("rule", &rule)?;
+    let entries: Vec<audit::Entry> = parse("entries", &entries)?;
+    to_js(&audit::redact_entries(&rule, entries).map_err(|e| core_err(&e))?)
+}
+
+/// Enrichment registrations of one audit instance, merged by specificity in Rust.
+#[wasm_bindgen]
+pub struct EnrichmentRegistry {
+    inner: usebetter_core::audit::enrich::Registry,
+}
+
+#[wasm_bindgen]
+impl EnrichmentRegistry {
+    #[wasm_bindgen(constructor)]
+    pub fn new(audit_tables: Vec<String>) -> EnrichmentRegistry {
+        EnrichmentRegistry {
+            inner: usebetter_core::audit::enrich::Registry::new(audit_tables),
+        }
+    }
+
+    /// Adds a registration; returns its index (for the `description` callback).
+    pub fn register(
+        &mut self,
+        table: &str,
+        operation: &str,
+        config: JsValue,
+    ) -> Result<u32, JsValue> {
+        let config = parse("config", &config)?;
+        let i = self
+            .inner
+            .register(table, operation, config)
+            .map_err(|e| core_err(&e))?;
+        Ok(u32::try_from(i).unwrap_or(u32::MAX))
+    }
+
+    /// The merged enrichment for `(table, operation)`, or `null`.
+    pub fn resolve(&self, table: &str, operation: &str) -> Result<JsValue, JsValue> {
+        to_js(
+            &self
+                .inner
+                .resolve(table, operation)
+                .map_err(|e| core_err(&e))?,
+        )
+    }
+}

@@ -79,6 +79,8 @@ module.exports = {
   encodeCursor: binding.encodeCursor,
   decodeCursor: binding.decodeCursor,
   compileAuditQuery: binding.compileAuditQuery,
+  redactEntries: binding.redactEntries,
+  EnrichmentRegistry: binding.EnrichmentRegistry,
   // Native only: the command-line tools need a PostgreSQL client, which the wasm build lacks.
   runTenantCli: binding.runTenantCli,
   slugFromName: binding.slugFromName,

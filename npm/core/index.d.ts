@@ -118,6 +118,40 @@ export declare function compileAuditQuery(
   options: { table?: string; maxLimit?: number; now?: string },
 ): { sql: string; params: unknown[]; limit: number };
 
+export interface RedactionEntry {
+  before?: Record<string, unknown>;
+  after?: Record<string, unknown>;
+  metadata?: Record<string, unknown>;
+  diff?: RowDiff;
+  redactedFields?: string[];
+}
+/** Applies `{ redact }` or `{ include }` (dotted paths; `metadata.` prefix) to entries in one call. */
+export declare function redactEntries(rule: { redact?: string[]; include?: string[] }, entries: RedactionEntry[]): RedactionEntry[];
+
+export interface EnrichmentData {
+  label?: string;
+  severity?: "low" | "medium" | "high" | "critical";
+  compliance?: string[];
+  notify?: boolean;
+  redact?: string[];
+  include?: string[];
+  hasDescription?: boolean;
+}
+export interface MergedEnrichment {
+  label: string | null;
+  severity: string | null;
+  compliance: string[];
+  notify: boolean | null;
+  redact: string[];
+  include: string[];
+  descriptionFrom: number | null;
+}
+export declare class EnrichmentRegistry {
+  constructor(auditTables: string[]);
+  register(table: string, operation: string, config: EnrichmentData): number;
+  resolve(table: string, operation: string): MergedEnrichment | null;
+}
+
 /** Native only (undefined under wasm): runs `better-tenant` with `args`. */
 export declare const runTenantCli:
   | ((
@@ -147,6 +181,8 @@ declare const core: {
   encodeCursor: typeof encodeCursor;
   decodeCursor: typeof decodeCursor;
   compileAuditQuery: typeof compileAuditQuery;
+  redactEntries: typeof redactEntries;
+  EnrichmentRegistry: typeof EnrichmentRegistry;
   runTenantCli: typeof runTenantCli;
   slugFromName: typeof slugFromName;
   buildNoConfigMessage: typeof buildNoConfigMessage;

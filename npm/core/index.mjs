@@ -18,6 +18,8 @@ export const {
   encodeCursor,
   decodeCursor,
   compileAuditQuery,
+  redactEntries,
+  EnrichmentRegistry,
   runTenantCli,
   slugFromName,
   buildNoConfigMessage,

@@ -99,3 +99,92 @@ pub fn compile(
     };
     query::compile(spec, &options.table, now, options.max_limit)
 }
+
+/// One entry to redact: the parts redaction may change.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Entry {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<DiffJson>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redacted_fields: Vec<String>,
+}
+
+/// The `diff` column as JSON: `changedFields` plus our `changes`.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiffJson {
+    #[serde(default)]
+    pub changed_fields: Vec<String>,
+    #[serde(default)]
+    pub changes: Vec<ChangeJson>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+pub struct ChangeJson {
+    pub field: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new: Option<Value>,
+}
+
+impl From<diff::RowDiff> for DiffJson {
+    fn from(d: diff::RowDiff) -> Self {
+        DiffJson {
+            changed_fields: d.changed_fields,
+            changes: d
+                .changes
+                .into_iter()
+                .map(|c| ChangeJson {
+                    field: c.field,
+                    old: c.old,
+                    new: c.new,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Applies `rule` to each entry; `redactedFields` lists what was removed.
+///
+/// # Errors
+/// `InvalidConfig` when the rule has both `redact` and `include`.
+pub fn redact_entries(
+    rule: &crate::audit::redact::Redaction,
+    entries: Vec<Entry>,
+) -> Result<Vec<Entry>> {
+    rule.validate("redaction")?;
+    Ok(entries
+        .into_iter()
+        .map(|mut e| {
+            let mut d = e.diff.take().map(|d| diff::RowDiff {
+                changed_fields: d.changed_fields,
+                changes: d
+                    .changes
+                    .into_iter()
+                    .map(|c| diff::FieldChange {
+                        field: c.field,
+                        old: c.old,
+                        new: c.new,
+                    })
+                    .collect(),
+            });
+            let removed = rule.apply(crate::audit::redact::Images {
+                before: e.before.as_mut(),
+                after: e.after.as_mut(),
+                metadata: e.metadata.as_mut(),
+                diff: d.as_mut(),
+            });
+            e.diff = d.map(DiffJson::from);
+            e.redacted_fields = removed;
+            e
+        })
+        .collect())
+}
