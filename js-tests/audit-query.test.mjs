@@ -39,12 +39,11 @@ async function all(spec) {
   let cursor;
   for (;;) {
     const q = core.compileAuditQuery({ ...spec, cursor }, { now: "2026-01-02T00:00:00Z" });
-    const sql = q.sql.replace("SELECT *", `SELECT *, to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ts`);
-    const { rows } = await c.query(sql, q.params);
+    const { rows } = await c.query(q.sql, q.params);
     const entries = rows.slice(0, q.limit);
     seen.push(...entries.map((r) => r.record_id));
     if (rows.length <= q.limit) return seen;
-    cursor = core.encodeCursor(entries.at(-1).ts, entries.at(-1).id);
+    cursor = core.encodeCursor(entries.at(-1).cursor_ts, entries.at(-1).id);
   }
 }
 

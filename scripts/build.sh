@@ -24,4 +24,5 @@ node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-t
   npm/core/wasm/usebetter_wasm_bg.wasm -o npm/core/wasm/usebetter_wasm_bg.wasm
 # TypeScript packages (CommonJS + declarations; the ESM entries re-export them).
 node_modules/.bin/tsc -p npm/tenant/tsconfig.json
+node_modules/.bin/tsc -p npm/audit/tsconfig.json
 echo "build: native $(stat -c %s npm/core/native/usebetter.$triple.node) B, wasm $(stat -c %s npm/core/wasm/usebetter_wasm_bg.wasm) B"

@@ -66,6 +66,11 @@ pub struct Compiled {
 
 const MAX_SEARCH: usize = 500;
 
+/// The row's timestamp as exact text (drivers turn `timestamptz` into millisecond dates), for
+/// building the next cursor.
+const CURSOR_TS: &str =
+    "to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
+
 struct Builder {
     conditions: Vec<String>,
     params: Vec<Value>,
@@ -216,7 +221,7 @@ pub fn compile(spec: &QuerySpec, table: &str, now_micros: i64, max_limit: u32) -
     let lp = b.param(json!(limit + 1), "int");
     Ok(Compiled {
         sql: format!(
-            "SELECT * FROM {table}{wheres} ORDER BY \"timestamp\" {dir}, id {dir} LIMIT {lp}"
+            "SELECT *, {CURSOR_TS} AS cursor_ts FROM {table}{wheres} ORDER BY \"timestamp\" {dir}, id {dir} LIMIT {lp}"
         ),
         params: b.params,
         limit,
@@ -255,7 +260,7 @@ mod tests {
         let c = compile(&spec, "audit_logs", NOW, 1000).unwrap();
         assert_eq!(
             c.sql,
-            "SELECT * FROM \"audit_logs\" WHERE table_name = $1::text AND record_id = $2::text AND actor_id = ANY($3::text[]) AND severity = $4::text AND operation = $5::text AND compliance @> $6::jsonb AND \"timestamp\" >= $7::timestamptz AND (label ILIKE $8::text ESCAPE '\\' OR description ILIKE $8::text ESCAPE '\\') ORDER BY \"timestamp\" ASC, id ASC LIMIT $9::int"
+            "SELECT *, to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS cursor_ts FROM \"audit_logs\" WHERE table_name = $1::text AND record_id = $2::text AND actor_id = ANY($3::text[]) AND severity = $4::text AND operation = $5::text AND compliance @> $6::jsonb AND \"timestamp\" >= $7::timestamptz AND (label ILIKE $8::text ESCAPE '\\' OR description ILIKE $8::text ESCAPE '\\') ORDER BY \"timestamp\" ASC, id ASC LIMIT $9::int"
         );
         assert_eq!(c.params[2], json!(["a", "b"]));
         assert_eq!(c.params[5], json!("[\"gdpr\",\"soc2\"]"));

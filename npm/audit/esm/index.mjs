@@ -1,0 +1,13 @@
+// ESM entry: the CommonJS build, so both module systems share one context store.
+import m from "../dist/index.js";
+
+export const {
+  betterAudit,
+  getAuditContext,
+  runWithAuditContext,
+  mergeAuditContext,
+  AuditQueryBuilder,
+  createExportResponse,
+  AuditConfigError,
+  parseDuration,
+} = m;

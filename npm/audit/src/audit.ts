@@ -1,0 +1,152 @@
+import core from "@usebetter-rs/core";
+import { getAuditContext, runWithAuditContext, type AuditContext } from "./context";
+import { AuditConfigError, Enrichments, newId } from "./enrich";
+import { exportLogs, createExportResponse, type ExportOptions, type ExportResponseOptions, type ExportResult } from "./export";
+import { AuditQueryBuilder } from "./query";
+import type {
+  AfterLogHook,
+  AuditDatabaseAdapter,
+  AuditLog,
+  AuditOperation,
+  BeforeLogHook,
+  CaptureLogInput,
+  EnrichmentConfig,
+  RetentionPolicy,
+} from "./types";
+
+export interface BetterAuditConfig {
+  database: AuditDatabaseAdapter;
+  auditTables: string[];
+  asyncWrite?: boolean;
+  beforeLog?: BeforeLogHook[];
+  afterLog?: AfterLogHook[];
+  maxQueryLimit?: number;
+  onError?: (error: unknown) => void;
+  console?: unknown;
+  retention?: RetentionPolicy;
+}
+
+export interface BetterAuditInstance {
+  captureLog(input: CaptureLogInput): Promise<void>;
+  query(): AuditQueryBuilder;
+  export(options: ExportOptions): Promise<ExportResult>;
+  exportResponse(options?: ExportResponseOptions): Response;
+  withContext<T>(context: AuditContext, fn: () => Promise<T>): Promise<T>;
+  enrich(table: string, operation: AuditOperation | "*", config: EnrichmentConfig): void;
+  onBeforeLog(hook: BeforeLogHook): () => void;
+  onAfterLog(hook: AfterLogHook): () => void;
+  retentionPolicy(): RetentionPolicy | undefined;
+}
+
+const OPERATIONS = new Set(["INSERT", "UPDATE", "DELETE"]);
+const TENANT_STORE = Symbol.for("usebetterdev.tenant.context");
+
+/** The tenant of the current @usebetterdev/tenant scope, if that package is in use. */
+function currentTenantId(): string | undefined {
+  const store = (globalThis as { [TENANT_STORE]?: { getStore(): { tenantId?: string } | undefined } })[TENANT_STORE];
+  return store?.getStore()?.tenantId;
+}
+
+function checkRetention(r: RetentionPolicy, tables: readonly string[]): void {
+  if (!Number.isInteger(r.days) || r.days <= 0) throw new AuditConfigError(`retention: 'days' must be a positive integer, got ${r.days}`);
+  if (r.tables !== undefined) {
+    if (!Array.isArray(r.tables) || !r.tables.length || r.tables.some((t) => typeof t !== "string" || !t)) {
+      throw new AuditConfigError("retention: 'tables' must be a non-empty array of non-empty strings");
+    }
+    const unknown = r.tables.filter((t) => !tables.includes(t));
+    if (unknown.length) {
+      throw new AuditConfigError(`retention: 'tables' contains table(s) not in auditTables: ${unknown.join(", ")}. Registered tables: ${tables.join(", ")}`);
+    }
+  }
+}
+
+/** Builds the entry from the input, the audit context and the tenant scope. */
+function buildLog(input: CaptureLogInput): AuditLog {
+  const ctx = getAuditContext();
+  const log: AuditLog = { id: newId(), timestamp: new Date(), tableName: input.tableName, operation: input.operation, recordId: input.recordId };
+  for (const k of ["actorId", "label", "reason", "compliance", "metadata"] as const) {
+    const v = input[k] ?? ctx?.[k];
+    if (v !== undefined) (log as unknown as Record<string, unknown>)[k] = v;
+  }
+  for (const k of ["description", "severity", "notify"] as const) {
+    if (input[k] !== undefined) (log as unknown as Record<string, unknown>)[k] = input[k];
+  }
+  const tenantId = currentTenantId();
+  if (tenantId) log.tenantId = tenantId;
+  if (input.operation !== "INSERT" && input.before) log.beforeData = { ...input.before };
+  if (input.operation !== "DELETE" && input.after) log.afterData = { ...input.after };
+  if (input.operation === "UPDATE") {
+    const [d] = core.auditDiff([{ before: input.before ?? {}, after: input.after ?? {} }]);
+    if (d && d.changedFields.length) log.diff = { changedFields: d.changedFields, changes: d.changes };
+  }
+  return log;
+}
+
+/** Adds `hook` to `list`; the returned function removes it again. */
+function subscribe<H>(list: H[], hook: H): () => void {
+  list.push(hook);
+  return () => {
+    const i = list.indexOf(hook);
+    if (i >= 0) list.splice(i, 1);
+  };
+}
+
+export function betterAudit(config: BetterAuditConfig): BetterAuditInstance {
+  if (!config || typeof config !== "object") throw new AuditConfigError("audit: betterAudit(config) needs a config object");
+  if (!config.database || typeof config.database.writeLog !== "function") {
+    throw new AuditConfigError("audit: `database` must be an adapter with writeLog(), e.g. drizzleAuditAdapter(db)");
+  }
+  if (!Array.isArray(config.auditTables) || config.auditTables.some((t) => typeof t !== "string" || !t)) {
+    throw new AuditConfigError("audit: `auditTables` must be an array of table names");
+  }
+  const tables = [...config.auditTables];
+  const auditTables = new Set(tables);
+  if (config.retention !== undefined) checkRetention(config.retention, tables);
+  if (config.asyncWrite === true && !config.onError) {
+    console.warn("audit: asyncWrite is enabled without onError — write failures will only log to console.error. Pass onError to handle them.");
+  }
+  const maxLimit = config.maxQueryLimit ?? 1000;
+  const beforeLog = [...(config.beforeLog ?? [])];
+  const afterLog = [...(config.afterLog ?? [])];
+  const enrichments = new Enrichments(tables);
+  const db = config.database;
+
+  async function write(log: AuditLog): Promise<void> {
+    await db.writeLog(log);
+    for (const hook of afterLog) await hook(log);
+  }
+
+  async function captureLog(input: CaptureLogInput): Promise<void> {
+    if (!input || !auditTables.has(input.tableName)) return;
+    if (input.recordId === "") throw new Error("captureLog requires a non-empty recordId");
+    if (!OPERATIONS.has(input.operation)) {
+      throw new AuditConfigError(`captureLog: \`operation\` must be INSERT, UPDATE or DELETE, got ${JSON.stringify(input.operation)}`);
+    }
+    const log = buildLog(input);
+    enrichments.apply(log);
+    for (const hook of beforeLog) await hook(log);
+    if (!(input.asyncWrite ?? config.asyncWrite ?? false)) return write(log);
+    write(log).catch((err: unknown) => {
+      if (config.onError) config.onError(err);
+      else console.error(`audit: async write failed for ${log.tableName}/${log.recordId} — ${(err as Error)?.message ?? err}`);
+    });
+  }
+
+  const executor = () => {
+    const run = db.queryLogs?.bind(db);
+    if (!run) throw new Error("audit.query() requires a database adapter that implements queryLogs(). Use drizzleAuditAdapter or prismaAuditAdapter.");
+    return run;
+  };
+
+  return {
+    captureLog,
+    query: () => new AuditQueryBuilder(executor(), {}, undefined, undefined, maxLimit),
+    export: (options) => exportLogs(executor(), options, maxLimit),
+    exportResponse: (options) => createExportResponse(executor(), options),
+    withContext: (context, fn) => runWithAuditContext(context, fn),
+    enrich: (table, operation, cfg) => enrichments.register(table, operation, cfg),
+    onBeforeLog: (hook) => subscribe(beforeLog, hook),
+    onAfterLog: (hook) => subscribe(afterLog, hook),
+    retentionPolicy: () => (config.retention ? { ...config.retention, ...(config.retention.tables ? { tables: [...config.retention.tables] } : {}) } : undefined),
+  };
+}

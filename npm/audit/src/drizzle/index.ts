@@ -1,0 +1,3 @@
+export { auditLogs, type AuditLogRow, type NewAuditLogRow } from "./schema";
+export { drizzleAuditAdapter, type DrizzlePgDatabase } from "./adapter";
+export { encodeCursor, decodeCursor } from "./cursor";

@@ -1,0 +1,93 @@
+// Enrichment: registrations merged in Rust (by specificity), applied here to one entry.
+import { randomUUID } from "node:crypto";
+import core from "@usebetter-rs/core";
+import type { MergedEnrichment } from "@usebetter-rs/core";
+import type { AuditLog, EnrichmentConfig } from "./types";
+
+export class AuditConfigError extends Error {
+  readonly code = "INVALID_CONFIG";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "AuditConfigError";
+  }
+}
+
+export class Enrichments {
+  private readonly registry: InstanceType<typeof core.EnrichmentRegistry>;
+  private readonly descriptions: Array<EnrichmentConfig["description"]> = [];
+  private readonly resolved = new Map<string, MergedEnrichment | null>();
+
+  constructor(private readonly auditTables: readonly string[]) {
+    this.registry = new core.EnrichmentRegistry([...auditTables]);
+  }
+
+  register(table: string, operation: string, config: EnrichmentConfig): void {
+    if (table !== "*" && !this.auditTables.includes(table)) {
+      throw new AuditConfigError(
+        `Cannot register enrichment for table "${table}": it is not in auditTables. Registered tables: ${this.auditTables.join(", ")}`,
+      );
+    }
+    const key = `${table}:${String(operation).toUpperCase()}`;
+    if (config?.redact?.length && config?.include?.length) {
+      throw new AuditConfigError(`Enrichment for "${key}" cannot specify both "redact" and "include". Use one or the other.`);
+    }
+    const data: Record<string, unknown> = { hasDescription: typeof config?.description === "function" };
+    for (const k of ["label", "severity", "compliance", "notify", "redact", "include"] as const) {
+      if (config?.[k] !== undefined) data[k] = config[k];
+    }
+    try {
+      const index = this.registry.register(table, String(operation), data);
+      this.descriptions[index] = config.description;
+    } catch (err) {
+      throw new AuditConfigError(`audit.enrich("${table}", "${operation}"): ${(err as Error).message}`, { cause: err });
+    }
+    this.resolved.clear();
+  }
+
+  private resolve(table: string, op: string): MergedEnrichment | null {
+    const key = `${table}:${op}`;
+    if (!this.resolved.has(key)) this.resolved.set(key, this.registry.resolve(table, op));
+    return this.resolved.get(key) ?? null;
+  }
+
+  /** Applies redaction, description, label/severity/notify and compliance to `log`, in place. */
+  apply(log: AuditLog): void {
+    const merged = this.resolve(log.tableName, log.operation);
+    if (!merged) return;
+    if (merged.redact.length || merged.include.length) {
+      const rule = merged.include.length ? { include: merged.include } : { redact: merged.redact };
+      const entry: Record<string, unknown> = {};
+      if (log.beforeData) entry.before = log.beforeData;
+      if (log.afterData) entry.after = log.afterData;
+      if (log.metadata) entry.metadata = log.metadata;
+      if (log.diff) entry.diff = { changedFields: log.diff.changedFields, changes: log.diff.changes ?? [] };
+      const [out] = core.redactEntries(rule, [entry]);
+      if (out?.before) log.beforeData = out.before;
+      if (out?.after) log.afterData = out.after;
+      if (out?.metadata) log.metadata = out.metadata;
+      if (out?.diff && log.diff) log.diff = { changedFields: out.diff.changedFields, changes: out.diff.changes };
+      if (out?.redactedFields?.length) log.redactedFields = out.redactedFields;
+    }
+    const describe = merged.descriptionFrom === null ? undefined : this.descriptions[merged.descriptionFrom];
+    if (describe && log.description === undefined) {
+      try {
+        const text = describe({
+          before: log.beforeData && structuredClone(log.beforeData),
+          after: log.afterData && structuredClone(log.afterData),
+          diff: log.diff && structuredClone(log.diff),
+          actorId: log.actorId,
+          metadata: log.metadata,
+        });
+        if (typeof text === "string") log.description = text;
+      } catch {
+        // A failing description callback leaves the entry without one, as in the reference.
+      }
+    }
+    if (merged.label !== null && log.label === undefined) log.label = merged.label;
+    if (merged.severity !== null && log.severity === undefined) log.severity = merged.severity as AuditLog["severity"] & string;
+    if (merged.notify !== null && log.notify === undefined) log.notify = merged.notify;
+    if (merged.compliance.length) log.compliance = [...new Set([...(log.compliance ?? []), ...merged.compliance])];
+  }
+}
+
+export const newId = (): string => randomUUID();

@@ -1,0 +1,7 @@
+export { betterAudit, type BetterAuditConfig, type BetterAuditInstance } from "./audit";
+export { getAuditContext, runWithAuditContext, mergeAuditContext, type AuditContext } from "./context";
+export { AuditQueryBuilder } from "./query";
+export { createExportResponse, type ExportOptions, type ExportResponseOptions, type ExportResult } from "./export";
+export { AuditConfigError } from "./enrich";
+export { parseDuration } from "./duration";
+export type * from "./types";

@@ -1,0 +1,89 @@
+import core from "@usebetter-rs/core";
+import type { AuditOperation, AuditQueryFilters, AuditQueryResult, AuditQuerySpec, AuditSeverity, QueryExecutor, TimeFilter } from "./types";
+
+const MAX_SEARCH = 500;
+
+function time(value: Date | string): TimeFilter {
+  if (value instanceof Date) return { date: value };
+  core.parseDuration(value); // validates eagerly, as the reference does
+  return { duration: value };
+}
+
+const add = <T>(list: T[] | undefined, more: T[]): T[] => [...new Set([...(list ?? []), ...more])];
+
+/** Immutable builder: every call returns a new builder. */
+export class AuditQueryBuilder {
+  constructor(
+    private readonly executor: QueryExecutor,
+    private readonly filters: AuditQueryFilters = {},
+    private readonly limitValue?: number,
+    private readonly cursor?: string,
+    private readonly maxLimit = 1000,
+    private readonly sortOrder?: "asc" | "desc",
+  ) {}
+
+  private with(filters: Partial<AuditQueryFilters>, extra: { limit?: number; cursor?: string; sortOrder?: "asc" | "desc" } = {}): AuditQueryBuilder {
+    return new AuditQueryBuilder(
+      this.executor,
+      { ...this.filters, ...filters },
+      "limit" in extra ? extra.limit : this.limitValue,
+      "cursor" in extra ? extra.cursor : this.cursor,
+      this.maxLimit,
+      "sortOrder" in extra ? extra.sortOrder : this.sortOrder,
+    );
+  }
+
+  resource(tableName: string, recordId?: string): AuditQueryBuilder {
+    return this.with({ resource: recordId === undefined ? { tableName } : { tableName, recordId } });
+  }
+  actor(...ids: string[]): AuditQueryBuilder {
+    return this.with({ actorIds: add(this.filters.actorIds, ids) });
+  }
+  severity(...levels: AuditSeverity[]): AuditQueryBuilder {
+    return this.with({ severities: add(this.filters.severities, levels) });
+  }
+  compliance(...tags: string[]): AuditQueryBuilder {
+    return this.with({ compliance: add(this.filters.compliance, tags) });
+  }
+  operation(...ops: AuditOperation[]): AuditQueryBuilder {
+    return this.with({ operations: add(this.filters.operations, ops) });
+  }
+  since(value: Date | string): AuditQueryBuilder {
+    return this.with({ since: time(value) });
+  }
+  until(value: Date | string): AuditQueryBuilder {
+    return this.with({ until: time(value) });
+  }
+  search(text: string): AuditQueryBuilder {
+    if (text.length > MAX_SEARCH) throw new Error(`searchText must be at most ${MAX_SEARCH} characters, got ${text.length}`);
+    if (!text) return this;
+    return this.with({ searchText: text });
+  }
+  limit(n: number): AuditQueryBuilder {
+    if (!(n > 0)) throw new Error(`limit must be greater than 0, got ${n}`);
+    if (n > this.maxLimit) throw new Error(`limit ${n} exceeds maximum allowed limit of ${this.maxLimit}`);
+    return this.with({}, { limit: n });
+  }
+  after(cursor: string): AuditQueryBuilder {
+    return this.with({}, { cursor });
+  }
+  order(direction: "asc" | "desc"): AuditQueryBuilder {
+    return this.with({}, { sortOrder: direction });
+  }
+
+  toSpec(): AuditQuerySpec {
+    const f = this.filters;
+    const filters: AuditQueryFilters = { ...f };
+    for (const k of ["actorIds", "severities", "compliance", "operations"] as const) {
+      if (f[k]) (filters as Record<string, unknown>)[k] = [...(f[k] as unknown[])];
+    }
+    const spec: AuditQuerySpec = { filters, limit: this.limitValue ?? this.maxLimit };
+    if (this.cursor !== undefined) spec.cursor = this.cursor;
+    if (this.sortOrder !== undefined) spec.sortOrder = this.sortOrder;
+    return spec;
+  }
+
+  list(): Promise<AuditQueryResult> {
+    return this.executor(this.toSpec());
+  }
+}
