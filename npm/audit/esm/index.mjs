@@ -10,4 +10,7 @@ export const {
   createExportResponse,
   AuditConfigError,
   parseDuration,
+  fromBearerToken,
+  fromCookie,
+  fromHeader,
 } = m;

@@ -5,3 +5,4 @@ export { createExportResponse, type ExportOptions, type ExportResponseOptions, t
 export { AuditConfigError } from "./enrich";
 export { parseDuration } from "./duration";
 export type * from "./types";
+export { fromBearerToken, fromCookie, fromHeader, type ContextExtractor, type ValueExtractor } from "./extractors";
