@@ -9,4 +9,5 @@ pub mod duration;
 pub mod enrich;
 pub mod query;
 pub mod redact;
+pub mod seal;
 pub mod time;
