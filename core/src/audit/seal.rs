@@ -281,10 +281,18 @@ mod tests {
         for i in (0..rows.len()).step_by(37) {
             let mut edited = rows.clone();
             edited[i].content["tableName"] = json!("orders");
-            assert_eq!(kind(&edited, None, None), Some(BreakKind::Edited), "edit at {i}");
+            assert_eq!(
+                kind(&edited, None, None),
+                Some(BreakKind::Edited),
+                "edit at {i}"
+            );
             let mut deleted = rows.clone();
             deleted.remove(i);
-            let expected = if i + 1 == rows.len() { None } else { Some(BreakKind::Deleted) };
+            let expected = if i + 1 == rows.len() {
+                None
+            } else {
+                Some(BreakKind::Deleted)
+            };
             assert_eq!(kind(&deleted, None, None), expected, "delete at {i}");
         }
     }
