@@ -1,5 +1,6 @@
 import { sql, type SQL } from "drizzle-orm";
 import core from "@usebetter-rs/core";
+import { currentWriteHandle } from "../write-context";
 import type { AuditDatabaseAdapter, AuditLog, AuditQuerySpec, AuditQueryResult, AuditStats, TimeFilter } from "../types";
 
 type Row = Record<string, unknown>;
@@ -74,7 +75,8 @@ export function drizzleAuditAdapter(db: DrizzlePgDatabase): AuditDatabaseAdapter
   const run = async (q: SQL) => rowsOf(await db.execute(q));
   return {
     async writeLog(log) {
-      await db.execute(insertSql([log]));
+      // Inside an audited mutation: the mutation's own transaction (see withAuditProxy).
+      await (currentWriteHandle() ?? db).execute(insertSql([log]));
     },
     async queryLogs(spec: AuditQuerySpec): Promise<AuditQueryResult> {
       const filters: Record<string, unknown> = { ...spec.filters, since: iso(spec.filters.since), until: iso(spec.filters.until) };

@@ -1,0 +1,143 @@
+// withAuditProxy against PostgreSQL 15: before/after come from the database in the same
+// statement, audit rows are written in the mutation's transaction, and failures fail closed.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import pg from "pg";
+import { drizzle } from "drizzle-orm/node-postgres";
+import { eq, sql } from "drizzle-orm";
+import { integer, pgTable, primaryKey, serial, text, timestamp } from "drizzle-orm/pg-core";
+import { betterAudit } from "@usebetterdev/audit";
+import { drizzleAuditAdapter, withAuditProxy } from "@usebetterdev/audit/drizzle";
+import { connectAs, fixture, freshDatabase, requireEnv } from "./helpers/db.mjs";
+
+const users = pgTable("users", {
+  id: serial("id").primaryKey(),
+  email: text("email").notNull(),
+  fullName: text("full_name"),
+  role: text("role").notNull().default("user"),
+  balance: integer("balance").notNull().default(0),
+  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+});
+const memberships = pgTable("memberships", { orgId: integer("org_id").notNull(), userId: integer("user_id").notNull(), role: text("role").notNull() }, (t) => [
+  primaryKey({ columns: [t.orgId, t.userId] }),
+]);
+
+let dbh;
+let pool;
+let raw;
+let audit;
+let db;
+
+before(async () => {
+  dbh = await freshDatabase("auditproxy");
+  const c = await connectAs("app", "app", dbh.name);
+  await c.query(fixture("audit-logs.sql"));
+  await c.query(`CREATE TABLE users (id serial PRIMARY KEY, email text NOT NULL UNIQUE, full_name text, role text NOT NULL DEFAULT 'user',
+    balance integer NOT NULL DEFAULT 0, created_at timestamptz NOT NULL DEFAULT now());
+    CREATE TABLE memberships (org_id int NOT NULL, user_id int NOT NULL, role text NOT NULL, PRIMARY KEY (org_id, user_id));
+    CREATE FUNCTION lower_email() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.email := lower(NEW.email); RETURN NEW; END $$;
+    CREATE TRIGGER users_lower_email BEFORE INSERT OR UPDATE ON users FOR EACH ROW EXECUTE FUNCTION lower_email();`);
+  await c.end();
+  const url = new URL(requireEnv("DATABASE_URL"));
+  url.pathname = `/${dbh.name}`;
+  pool = new pg.Pool({ connectionString: url.toString(), max: 1 }); // a pool of one: any second connection would deadlock
+  raw = drizzle(pool);
+  audit = betterAudit({ database: drizzleAuditAdapter(raw), auditTables: ["users", "memberships"] });
+  db = withAuditProxy(raw, audit.captureLog);
+});
+after(async () => {
+  await pool?.end();
+  await dbh?.drop();
+});
+
+const logs = async () => (await pool.query(`SELECT operation, record_id, before_data, after_data, diff FROM audit_logs ORDER BY "timestamp", id`)).rows;
+const reset = () => pool.query("TRUNCATE audit_logs; TRUNCATE users RESTART IDENTITY; TRUNCATE memberships");
+
+test("insert: real stored values (serial, defaults, trigger), one row each, caller gets drizzle's result", async () => {
+  await reset();
+  const rows = await db.insert(users).values([{ email: "A@X.io" }, { email: "b@x.io", fullName: "B" }]).returning({ id: users.id, email: users.email });
+  assert.deepEqual(rows, [{ id: 1, email: "a@x.io" }, { id: 2, email: "b@x.io" }]);
+  const [a, b] = await logs();
+  assert.equal(a.operation, "INSERT");
+  assert.equal(a.record_id, "1");
+  assert.equal(a.after_data.email, "a@x.io", "trigger-modified value");
+  assert.equal(a.after_data.role, "user", "column default");
+  assert.equal(typeof a.after_data.created_at, "string");
+  assert.equal(b.after_data.full_name, "B", "keyed by SQL column name");
+  const plain = await db.insert(users).values({ email: "c@x.io" });
+  assert.equal(plain.rowCount, 1);
+});
+
+test("update: before and after from the same statement, sql expressions recorded as stored, diff", async () => {
+  await reset();
+  await raw.insert(users).values([{ email: "a@x.io", balance: 10 }, { email: "b@x.io", balance: 20 }]);
+  const out = await db.update(users).set({ balance: sql`${users.balance} + 5`, fullName: "New" }).where(eq(users.email, "a@x.io")).returning();
+  assert.equal(out[0].balance, 15);
+  assert.ok(out[0].createdAt instanceof Date, "drizzle's mapping is kept");
+  const [u] = await logs();
+  assert.equal(u.operation, "UPDATE");
+  assert.equal(u.before_data.balance, 10);
+  assert.equal(u.after_data.balance, 15);
+  assert.deepEqual(u.diff.changedFields, ["full_name", "balance"]);
+  const none = await db.update(users).set({ role: "x" }).where(eq(users.email, "nobody"));
+  assert.equal(none.rowCount, 0);
+  assert.equal((await logs()).length, 1, "0 affected rows: 0 audit rows (no phantom)");
+});
+
+test("delete and composite keys", async () => {
+  await reset();
+  await raw.insert(memberships).values([{ orgId: 1, userId: 2, role: "admin" }]);
+  await db.delete(memberships).where(eq(memberships.orgId, 1));
+  const [d] = await logs();
+  assert.equal(d.operation, "DELETE");
+  assert.equal(d.record_id, '["1","2"]');
+  assert.deepEqual(d.before_data, { org_id: 1, user_id: 2, role: "admin" });
+  assert.equal(d.after_data, null);
+});
+
+test("upsert is recorded as what happened", async () => {
+  await reset();
+  await raw.insert(users).values({ email: "a@x.io" });
+  await db.insert(users).values([{ email: "a@x.io", fullName: "dup" }, { email: "n@x.io" }]).onConflictDoUpdate({ target: users.email, set: { fullName: "updated" } });
+  const ops = (await logs()).map((l) => [l.operation, l.after_data.email]);
+  assert.deepEqual(ops, [["UPDATE", "a@x.io"], ["INSERT", "n@x.io"]]);
+});
+
+test("same transaction: rollback removes the audit rows too, and a pool of one never deadlocks", async () => {
+  await reset();
+  await assert.rejects(
+    db.transaction(async (tx) => {
+      await tx.insert(users).values({ email: "t@x.io" });
+      assert.equal((await tx.execute(sql`select count(*)::int as n from audit_logs`)).rows[0].n, 1, "visible inside the transaction");
+      throw new Error("rollback");
+    }),
+    /rollback/,
+  );
+  assert.equal((await logs()).length, 0);
+  assert.equal((await pool.query("select count(*)::int as n from users")).rows[0].n, 0);
+  await db.transaction(async (tx) => {
+    await tx.insert(users).values({ email: "k@x.io" });
+    await tx.update(users).set({ role: "admin" }).where(eq(users.email, "k@x.io"));
+  });
+  assert.deepEqual((await logs()).map((l) => l.operation), ["INSERT", "UPDATE"]);
+});
+
+test("fail-closed: when the audit row cannot be written, the mutation fails; onError keeps it", async () => {
+  await reset();
+  const broken = betterAudit({ database: { writeLog: async () => { throw new Error("audit store down"); } }, auditTables: ["users"] });
+  await assert.rejects(withAuditProxy(raw, broken.captureLog).insert(users).values({ email: "z@x.io" }), /audit store down/);
+  assert.equal((await pool.query("select count(*)::int as n from users")).rows[0].n, 0, "mutation rolled back");
+  const errors = [];
+  await withAuditProxy(raw, broken.captureLog, { onError: (e) => errors.push(e.message) }).insert(users).values({ email: "z@x.io" });
+  assert.deepEqual(errors, ["audit store down"]);
+  assert.equal((await pool.query("select count(*)::int as n from users")).rows[0].n, 1);
+});
+
+test("tables outside auditTables and reads pass through untouched", async () => {
+  await reset();
+  const other = betterAudit({ database: drizzleAuditAdapter(raw), auditTables: ["memberships"] });
+  const proxied = withAuditProxy(raw, other.captureLog);
+  await proxied.insert(users).values({ email: "p@x.io" });
+  assert.deepEqual(await proxied.select({ email: users.email }).from(users), [{ email: "p@x.io" }]);
+  assert.equal((await logs()).length, 0);
+});

@@ -1,0 +1,167 @@
+// withAuditProxy: audited mutations run as one data-modifying statement that also returns the
+// stored before and after images (`RETURNING`, before-rows locked `FOR UPDATE`), inside the
+// mutation's transaction (or one opened for it), and the audit rows are written in that same
+// transaction. Rollback removes both; a failed audit write fails the mutation unless the caller
+// chose otherwise with `onError`.
+import * as drizzle from "drizzle-orm";
+import { getTableColumns, getTableName, is, sql, SQL, Table, type Column } from "drizzle-orm";
+import { getTableConfig, type PgTable } from "drizzle-orm/pg-core";
+import { withWriteHandle, type WriteHandle } from "../write-context";
+import type { AuditOperation, CaptureLogInput } from "../types";
+
+export interface AuditProxyOptions {
+  /** Fallback primary key (JS key) for tables that declare none. Default "id". */
+  primaryKey?: string;
+  /** Omitted: a failed capture fails the mutation. "log" or a function: report and keep it. */
+  onError?: "log" | ((error: unknown) => void);
+}
+
+type Capture = (input: CaptureLogInput) => Promise<void>;
+type Builder = {
+  config: Record<string, unknown> & { table: PgTable; where?: SQL; returning?: unknown[]; onConflict?: unknown };
+  dialect: { buildUpdateSet(table: PgTable, set: unknown): SQL; buildUpdateQuery(c: object): SQL; buildDeleteQuery(c: object): SQL; buildInsertQuery(c: object): { sql: SQL } | SQL; buildSelection(f: unknown, o: object): SQL; sqlToQuery(s: SQL): { sql: string; params: unknown[] } };
+  joinsNotNullableMap?: Record<string, boolean>;
+};
+type Session = { prepareQuery(q: object, f: unknown, n: unknown, arr: boolean, mapper: (rows: unknown[][]) => unknown): { execute(): Promise<unknown> } };
+type Db = { session: Session; transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>; execute(q: SQL): Promise<unknown> } & Record<string, unknown>;
+
+// Exported by drizzle-orm at run time but not in its type declarations.
+const internals = drizzle as unknown as {
+  mapResultRow(fields: unknown, row: unknown[], joinsNotNullableMap: unknown): unknown;
+  orderSelectedFields(fields: Record<string, unknown>): unknown[];
+};
+const { mapResultRow, orderSelectedFields } = internals;
+
+const MUTATIONS: Record<string, AuditOperation> = { insert: "INSERT", update: "UPDATE", delete: "DELETE" };
+
+function primaryKey(table: PgTable, fallback: string): Column[] {
+  const cfg = getTableConfig(table);
+  const composite = cfg.primaryKeys[0]?.columns;
+  if (composite?.length) return composite;
+  const single = cfg.columns.filter((c) => c.primary);
+  if (single.length) return single;
+  const byKey = getTableColumns(table)[fallback];
+  if (!byKey) throw new Error(`audit: table "${getTableName(table)}" has no primary key; declare one or pass primaryKey`);
+  return [byKey];
+}
+
+const recordIdOf = (row: Record<string, unknown> | undefined, pk: Column[]) => {
+  const values = pk.map((c) => row?.[c.name]);
+  return values.some((v) => v === undefined || v === null) ? undefined : values.length === 1 ? String(values[0]) : JSON.stringify(values.map(String));
+};
+
+/**
+ * The single statement for one audited mutation, plus how to read its rows. Images are built
+ * with `to_json(row)`, which keeps the table's column order (`jsonb` would sort the keys), so
+ * diffs list fields in column order.
+ */
+function statement(b: Builder, op: AuditOperation, pk: Column[]) {
+  const { table, where } = b.config;
+  const name = getTableName(table);
+  const schema = getTableConfig(table).schema;
+  const ref = schema ? sql`${sql.identifier(schema)}.${sql.identifier(name)}` : sql.identifier(name);
+  const image = sql`to_json(${ref}.*)::text`.as("__audit_image");
+  const fields: Record<string, unknown> = { ...getTableColumns(table), __audit_image: image };
+  if (op === "INSERT" && b.config.onConflict !== undefined) fields.__audit_inserted = sql`(xmax = 0)`.as("__audit_inserted");
+  const returning = orderSelectedFields(fields);
+  const user = b.config.returning ? sql`${b.dialect.buildSelection(b.config.returning, { isSingleTable: true })}, ` : sql``;
+  const whereSql = where ? sql` where ${where}` : sql``;
+  let body: SQL;
+  let before = sql`null`;
+  if (op === "UPDATE") {
+    if (b.config.from || (b.config.joins as unknown[] | undefined)?.length) {
+      throw new Error("audit: audited updates with .from() or joins are not supported; use trigger capture for them");
+    }
+    // The old rows are locked by the subquery before the UPDATE touches them, so the before
+    // image is exactly the version that was replaced, even under concurrent writers.
+    const match = sql.join(pk.map((c) => sql`${ref}.${sql.identifier(c.name)} = "__audit_old".${sql.identifier(c.name)}`), sql` and `);
+    const set = b.dialect.buildUpdateSet(table, b.config.set);
+    body = sql`with "__audit_rows" as (update ${ref} set ${set} from (select * from ${ref}${whereSql} for update) as "__audit_old" where ${match} returning ${ref}.*, to_json(${ref}.*)::text as "__audit_image", to_json("__audit_old".*)::text as "__audit_before")`;
+    before = sql`"__audit_before"`;
+  } else if (op === "DELETE") {
+    body = sql`with "__audit_rows" as (${b.dialect.buildDeleteQuery({ ...b.config, returning })})`;
+  } else {
+    const built = b.dialect.buildInsertQuery({ ...b.config, returning });
+    body = sql`with "__audit_rows" as (${is(built, SQL) ? built : (built as { sql: SQL }).sql})`;
+  }
+  const inserted = fields.__audit_inserted ? sql`, "__audit_inserted"` : sql``;
+  return {
+    query: sql`${body} select ${user}${before}, "__audit_image"${inserted} from "__audit_rows" as ${sql.identifier(name)}`,
+    width: b.config.returning ? b.config.returning.length : 0,
+  };
+}
+
+async function capture(b: Builder, op: AuditOperation, tx: Db, captureLog: Capture, options: AuditProxyOptions) {
+  const pk = primaryKey(b.config.table, options.primaryKey ?? "id");
+  const { query, width } = statement(b, op, pk);
+  const rows = (await tx.session.prepareQuery(b.dialect.sqlToQuery(query), undefined, undefined, true, (r) => r).execute()) as unknown[][];
+  const tableName = getTableName(b.config.table);
+  const inputs: CaptureLogInput[] = rows.map((row) => {
+    const beforeText = row[width] as string | null;
+    const image = JSON.parse(row[width + 1] as string) as Record<string, unknown>;
+    const inserted = row[width + 2];
+    const before = beforeText ? (JSON.parse(beforeText) as Record<string, unknown>) : undefined;
+    const operation: AuditOperation = op === "INSERT" && inserted === false ? "UPDATE" : op;
+    const input: CaptureLogInput = { tableName, operation, recordId: recordIdOf(image, pk) ?? "unknown" };
+    if (op === "DELETE") input.before = image;
+    else {
+      input.after = image;
+      if (before) input.before = before;
+    }
+    return input;
+  });
+  try {
+    await withWriteHandle(tx as unknown as WriteHandle, async () => {
+      for (const input of inputs) await captureLog(input);
+    });
+  } catch (err) {
+    if (options.onError === undefined) throw err;
+    if (options.onError === "log") console.error(`audit: capture failed for ${tableName} — ${(err as Error)?.message ?? err}`);
+    else options.onError(err);
+  }
+  if (!b.config.returning) return { command: op, rowCount: rows.length, rows: [], fields: [] };
+  return rows.map((row) => mapResultRow(b.config.returning as never, row.slice(0, width), b.joinsNotNullableMap));
+}
+
+const isTransaction = (h: object) => h.constructor?.name?.includes("Transaction") ?? false;
+
+export function withAuditProxy<TDb extends object>(db: TDb, captureLog: Capture, options: AuditProxyOptions = {}): TDb {
+  const root = db as unknown as Db;
+  const wrapBuilder = (builder: object, op: AuditOperation, handle: Db): object =>
+    new Proxy(builder, {
+      get(target, prop, receiver) {
+        if (prop === "then" || prop === "execute") {
+          const run = () => (isTransaction(handle) ? capture(target as Builder, op, handle, captureLog, options) : root.transaction((tx) => capture(target as Builder, op, tx, captureLog, options)));
+          if (prop === "execute") return run;
+          return (onFulfilled?: (v: unknown) => unknown, onRejected?: (e: unknown) => unknown) => run().then(onFulfilled, onRejected);
+        }
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof value !== "function") return value;
+        return (...args: unknown[]) => {
+          const out = (value as (...a: unknown[]) => unknown).apply(target, args);
+          if (out === target) return receiver;
+          // `insert(t).values()` and `update(t).set()` return the query object proper.
+          const isQuery = typeof out === "object" && out !== null && "config" in out && "dialect" in out;
+          return isQuery ? wrapBuilder(out, op, handle) : out;
+        };
+      },
+    });
+  const wrap = (handle: Db): Db =>
+    new Proxy(handle, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof prop === "string" && prop in MUTATIONS && typeof value === "function") {
+          return (table: unknown) => {
+            const builder = (value as (t: unknown) => object).call(target, table);
+            return is(table, Table) ? wrapBuilder(builder, MUTATIONS[prop]!, target) : builder;
+          };
+        }
+        if (prop === "transaction" && typeof value === "function") {
+          return (fn: (tx: Db) => Promise<unknown>, config?: unknown) =>
+            (value as (cb: (tx: Db) => Promise<unknown>, c?: unknown) => Promise<unknown>).call(target, (tx: Db) => fn(wrap(tx)), config);
+        }
+        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+  return wrap(root) as unknown as TDb;
+}
