@@ -125,6 +125,12 @@ async function capture(b: Builder, op: AuditOperation, tx: Db, captureLog: Captu
 
 const isTransaction = (h: object) => h.constructor?.name?.includes("Transaction") ?? false;
 
+/**
+ * Lets other libraries that open transactions on this database themselves (the tenant
+ * package's one-message scope) hand back an audited handle: `db[WRAP_TRANSACTION](tx)`.
+ */
+export const WRAP_TRANSACTION = Symbol.for("usebetterdev.audit.wrapTransaction");
+
 export function withAuditProxy<TDb extends object>(db: TDb, captureLog: Capture, options: AuditProxyOptions = {}): TDb {
   const root = db as unknown as Db;
   const wrapBuilder = (builder: object, op: AuditOperation, handle: Db): object =>
@@ -156,6 +162,7 @@ export function withAuditProxy<TDb extends object>(db: TDb, captureLog: Capture,
             return is(table, Table) ? wrapBuilder(builder, MUTATIONS[prop]!, target) : builder;
           };
         }
+        if (prop === WRAP_TRANSACTION) return (tx: Db) => wrap(tx);
         if (prop === "transaction" && typeof value === "function") {
           return (fn: (tx: Db) => Promise<unknown>, config?: unknown) =>
             (value as (cb: (tx: Db) => Promise<unknown>, c?: unknown) => Promise<unknown>).call(target, (tx: Db) => fn(wrap(tx)), config);

@@ -33,6 +33,9 @@ function transactionClass() {
 // literal qualify (UUIDs, hex signatures, "true"); anything else takes the portable path.
 const SAFE = /^[0-9A-Za-z_.:-]*$/;
 
+// @usebetterdev/audit's withAuditProxy exposes this, so its capture applies inside our scopes.
+const WRAP_TRANSACTION = Symbol.for("usebetterdev.audit.wrapTransaction");
+
 export function fastScope(db: unknown, settings: Record<string, string>) {
   const session = (db as { _?: { session?: Session } })._?.session;
   const Tx = transactionClass();
@@ -46,7 +49,9 @@ export function fastScope(db: unknown, settings: Record<string, string>) {
     const pooled = session.client.constructor.name.includes("Pool") && typeof session.client.connect === "function";
     const client = pooled ? await session.client.connect!() : null;
     const own = client ? new session.constructor(client, session.dialect, session.schema, session.options) : session;
-    const tx = new Tx(session.dialect, own, session.schema);
+    const created = new Tx(session.dialect, own, session.schema);
+    const wrapTx = (db as { [WRAP_TRANSACTION]?: (tx: Tx) => Tx })[WRAP_TRANSACTION];
+    const tx = wrapTx ? wrapTx(created) : created;
     try {
       await tx.execute(sql.raw(`begin; select ${calls}`));
       try {
