@@ -10,7 +10,7 @@ if [ ! -d bench/.ref/node_modules/ref-tenant ]; then
   mkdir -p bench/.ref
   echo '{ "private": true }' > bench/.ref/package.json
   # --legacy-peer-deps: the reference's non-optional peers (next, prisma) are not needed here.
-  npm install --prefix bench/.ref --no-audit --no-fund --legacy-peer-deps --loglevel=error ref-tenant@npm:@usebetterdev/tenant@0.5.4
+  npm install --prefix bench/.ref --no-audit --no-fund --legacy-peer-deps --loglevel=error ref-tenant@npm:@usebetterdev/tenant@0.5.4 ref-audit@npm:@usebetterdev/audit@0.8.1
 fi
 scripts/build.sh --release >/dev/null
 trap '"$REPO_ROOT/scripts/pg.sh" down' EXIT

@@ -150,6 +150,12 @@ pub fn audit_diff(pairs: Value) -> Result<Value, Code> {
     to_js(&audit::diff_pairs(&pairs))
 }
 
+/// `auditDiff` over JSON text (`[{ before, after }]` in, `RowDiff[]` out): the fast path.
+#[napi]
+pub fn audit_diff_json(pairs: String) -> Result<String, Code> {
+    audit::diff_pairs_json(&pairs).map_err(|e| core_err(&e))
+}
+
 /// Canonical JSON text (sorted keys, no whitespace) of any JSON value.
 #[napi]
 pub fn canonical_json(value: Value) -> String {

@@ -142,6 +142,12 @@ pub fn audit_diff(pairs: JsValue) -> Result<JsValue, JsValue> {
     to_js(&audit::diff_pairs(&pairs))
 }
 
+/// `auditDiff` over JSON text (`[{ before, after }]` in, `RowDiff[]` out): the fast path.
+#[wasm_bindgen(js_name = auditDiffJson)]
+pub fn audit_diff_json(pairs: &str) -> Result<String, JsValue> {
+    audit::diff_pairs_json(pairs).map_err(|e| core_err(&e))
+}
+
 /// Canonical JSON text (sorted keys, no whitespace) of any JSON value.
 #[wasm_bindgen(js_name = canonicalJson)]
 pub fn canonical_json(value: JsValue) -> Result<String, JsValue> {

@@ -74,6 +74,7 @@ module.exports = {
   tenantSignature: binding.tenantSignature,
   bypassSignature: binding.bypassSignature,
   auditDiff: binding.auditDiff,
+  auditDiffJson: binding.auditDiffJson,
   canonicalJson: binding.canonicalJson,
   parseDuration: binding.parseDuration,
   encodeCursor: binding.encodeCursor,

@@ -90,6 +90,8 @@ export interface RowDiff {
 }
 /** Diffs row images in one call; values compared structurally, old/new per field. */
 export declare function auditDiff(pairs: Array<{ before?: Record<string, unknown>; after?: Record<string, unknown> }>): RowDiff[];
+/** `auditDiff` with JSON text in and out (one string crossing; use for wide rows). */
+export declare function auditDiffJson(pairsJson: string): string;
 /** Canonical JSON: sorted keys, no whitespace. */
 export declare function canonicalJson(value: unknown): string;
 /** The ISO instant (microseconds) `input` (`4h`, `30d`, `2w`, `3m`, `1y`) before `reference` (ISO; default now), in UTC. */
@@ -176,6 +178,7 @@ declare const core: {
   tenantSignature: typeof tenantSignature;
   bypassSignature: typeof bypassSignature;
   auditDiff: typeof auditDiff;
+  auditDiffJson: typeof auditDiffJson;
   canonicalJson: typeof canonicalJson;
   parseDuration: typeof parseDuration;
   encodeCursor: typeof encodeCursor;

@@ -13,6 +13,7 @@ export const {
   tenantSignature,
   bypassSignature,
   auditDiff,
+  auditDiffJson,
   canonicalJson,
   parseDuration,
   encodeCursor,

@@ -188,3 +188,19 @@ pub fn redact_entries(
         })
         .collect())
 }
+
+/// `auditDiffJson`: the same as [`diff_pairs`] with JSON text in and out. One string crossing
+/// is far cheaper than walking wide JS objects property by property through N-API.
+///
+/// # Errors
+/// `InvalidArgument` when the text is not a JSON array of `{ before, after }`.
+pub fn diff_pairs_json(text: &str) -> Result<String> {
+    let pairs: Vec<Pair> = serde_json::from_str(text).map_err(|e| Error::InvalidArgument {
+        field: "pairs".into(),
+        reason: e.to_string(),
+    })?;
+    serde_json::to_string(&diff_pairs(&pairs)).map_err(|e| Error::InvalidArgument {
+        field: "pairs".into(),
+        reason: e.to_string(),
+    })
+}

@@ -1,4 +1,4 @@
-import core from "@usebetter-rs/core";
+import core, { type RowDiff } from "@usebetter-rs/core";
 import { getAuditContext, runWithAuditContext, type AuditContext } from "./context";
 import { AuditConfigError, Enrichments, newId } from "./enrich";
 import { exportLogs, createExportResponse, type ExportOptions, type ExportResponseOptions, type ExportResult } from "./export";
@@ -76,7 +76,7 @@ function buildLog(input: CaptureLogInput): AuditLog {
   if (input.operation !== "INSERT" && input.before) log.beforeData = { ...input.before };
   if (input.operation !== "DELETE" && input.after) log.afterData = { ...input.after };
   if (input.operation === "UPDATE") {
-    const [d] = core.auditDiff([{ before: input.before ?? {}, after: input.after ?? {} }]);
+    const [d] = JSON.parse(core.auditDiffJson(JSON.stringify([{ before: input.before ?? {}, after: input.after ?? {} }]))) as RowDiff[];
     if (d && d.changedFields.length) log.diff = { changedFields: d.changedFields, changes: d.changes };
   }
   return log;
