@@ -141,3 +141,24 @@ test("tables outside auditTables and reads pass through untouched", async () => 
   assert.deepEqual(await proxied.select({ email: users.email }).from(users), [{ email: "p@x.io" }]);
   assert.equal((await logs()).length, 0);
 });
+
+test("the in-statement path and the pipeline path record identical entries", async () => {
+  await reset();
+  await raw.insert(users).values([{ email: "p@x.io", fullName: null, balance: 1 }, { email: "q@x.io", fullName: "Q", balance: 1 }]);
+  // A beforeLog hook forces the JavaScript pipeline; without it the row is written in-statement.
+  const piped = betterAudit({ database: drizzleAuditAdapter(raw), auditTables: ["users"], beforeLog: [() => {}] });
+  const change = { fullName: "changed", balance: 1 };
+  await db.update(users).set(change).where(eq(users.email, "p@x.io"));
+  await withAuditProxy(raw, piped.captureLog).update(users).set(change).where(eq(users.email, "q@x.io"));
+  await db.update(users).set({ balance: 1 }).where(eq(users.email, "p@x.io"));
+  await withAuditProxy(raw, piped.captureLog).update(users).set({ balance: 1 }).where(eq(users.email, "q@x.io"));
+  const [inline, pipeline, inlineSame, pipelineSame] = await logs();
+  assert.deepEqual(inline.diff, { changedFields: ["full_name"], changes: [{ field: "full_name", old: null, new: "changed" }] });
+  assert.deepEqual(pipeline.diff, { changedFields: ["full_name"], changes: [{ field: "full_name", old: "Q", new: "changed" }] });
+  assert.deepEqual([inline.operation, inline.record_id], ["UPDATE", "1"]);
+  assert.deepEqual([pipeline.operation, pipeline.record_id], ["UPDATE", "2"]);
+  assert.equal(inlineSame.diff, null, "no change: no diff");
+  assert.equal(pipelineSame.diff, null);
+  const keys = (row) => Object.keys(row.after_data).sort();
+  assert.deepEqual(keys(inline), keys(pipeline));
+});

@@ -3,6 +3,7 @@ import { getAuditContext, runWithAuditContext, type AuditContext } from "./conte
 import { AuditConfigError, Enrichments, newId } from "./enrich";
 import { exportLogs, createExportResponse, type ExportOptions, type ExportResponseOptions, type ExportResult } from "./export";
 import { AuditQueryBuilder } from "./query";
+import { INLINE_CAPTURE, INLINE_TABLE, type InlinePlanner } from "./inline";
 import type {
   AfterLogHook,
   AuditDatabaseAdapter,
@@ -131,6 +132,29 @@ export function betterAudit(config: BetterAuditConfig): BetterAuditInstance {
       else console.error(`audit: async write failed for ${log.tableName}/${log.recordId} — ${(err as Error)?.message ?? err}`);
     });
   }
+
+  // Which audited writes withAuditProxy may record inside the mutating statement.
+  const inlineTable = (db as unknown as { [INLINE_TABLE]?: string })[INLINE_TABLE];
+  const planner: InlinePlanner = (tableName, operation) => {
+    if (!auditTables.has(tableName)) return { kind: "skip" };
+    if (!inlineTable || beforeLog.length || afterLog.length || config.asyncWrite || enrichments.applies(tableName, operation)) {
+      return { kind: "pipeline" };
+    }
+    const ctx = getAuditContext();
+    return {
+      kind: "inline",
+      table: inlineTable,
+      values: {
+        actor_id: ctx?.actorId ?? null,
+        label: ctx?.label ?? null,
+        reason: ctx?.reason ?? null,
+        compliance: ctx?.compliance ? JSON.stringify(ctx.compliance) : null,
+        metadata: ctx?.metadata ? JSON.stringify(ctx.metadata) : null,
+        tenant_id: currentTenantId() ?? null,
+      },
+    };
+  };
+  Object.defineProperty(captureLog, INLINE_CAPTURE, { value: planner });
 
   const executor = () => {
     const run = db.queryLogs?.bind(db);

@@ -50,6 +50,11 @@ export class Enrichments {
     return this.resolved.get(key) ?? null;
   }
 
+  /** Whether any registration applies to `(table, op)`. */
+  applies(table: string, op: string): boolean {
+    return this.resolve(table, op) !== null;
+  }
+
   /** Applies redaction, description, label/severity/notify and compliance to `log`, in place. */
   apply(log: AuditLog): void {
     const merged = this.resolve(log.tableName, log.operation);

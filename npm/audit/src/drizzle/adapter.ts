@@ -1,6 +1,7 @@
 import { sql, type SQL } from "drizzle-orm";
 import core from "@usebetter-rs/core";
 import { currentWriteHandle } from "../write-context";
+import { INLINE_TABLE } from "../inline";
 import type { AuditDatabaseAdapter, AuditLog, AuditQuerySpec, AuditQueryResult, AuditStats, TimeFilter } from "../types";
 
 type Row = Record<string, unknown>;
@@ -71,9 +72,11 @@ export function insertSql(logs: AuditLog[], table = "audit_logs"): SQL {
   return sql`INSERT INTO ${sql.identifier(table)} (${sql.join(columns.map((c) => sql.identifier(c)), sql`, `)}) VALUES ${sql.join(tuples, sql`, `)}`;
 }
 
-export function drizzleAuditAdapter(db: DrizzlePgDatabase): AuditDatabaseAdapter {
+export function drizzleAuditAdapter(db: DrizzlePgDatabase): AuditDatabaseAdapter & { [INLINE_TABLE]: string } {
   const run = async (q: SQL) => rowsOf(await db.execute(q));
   return {
+    // Rows go to this table, so withAuditProxy may write them in the capturing statement.
+    [INLINE_TABLE]: "audit_logs",
     async writeLog(log) {
       // Inside an audited mutation: the mutation's own transaction (see withAuditProxy).
       await (currentWriteHandle() ?? db).execute(insertSql([log]));

@@ -7,6 +7,7 @@ import * as drizzle from "drizzle-orm";
 import { getTableColumns, getTableName, is, sql, SQL, Table, type Column } from "drizzle-orm";
 import { getTableConfig, type PgTable } from "drizzle-orm/pg-core";
 import { withWriteHandle, type WriteHandle } from "../write-context";
+import { INLINE_CAPTURE, type InlinePlan, type InlinePlanner } from "../inline";
 import type { AuditOperation, CaptureLogInput } from "../types";
 
 export interface AuditProxyOptions {
@@ -88,7 +89,52 @@ function statement(b: Builder, op: AuditOperation, pk: Column[]) {
   return {
     query: sql`${body} select ${user}${before}, "__audit_image"${inserted} from "__audit_rows" as ${sql.identifier(name)}`,
     width: b.config.returning ? b.config.returning.length : 0,
+    body,
+    user,
+    name,
+    upsert: fields.__audit_inserted !== undefined,
   };
+}
+
+/**
+ * The audit row as SQL over the returned row `r`: images, the changed fields (before's column
+ * order first, then new columns; values compared as jsonb, so key order and 1 vs 1.0 do not
+ * count as changes), the record id, and the context values as parameters.
+ */
+function inlineInsert(op: AuditOperation, pk: Column[], tableName: string, upsert: boolean, plan: Extract<InlinePlan, { kind: "inline" }>) {
+  const v = plan.values;
+  const col = (c: Column) => sql`r.${sql.identifier(c.name)}::text`;
+  const recordId = pk.length === 1 ? col(pk[0]!) : sql`to_json(array[${sql.join(pk.map(col), sql`, `)}])::text`;
+  const image = sql`r."__audit_image"::jsonb`;
+  const operation = upsert ? sql`case when r."__audit_inserted" then 'INSERT' else 'UPDATE' end` : sql`${op}`;
+  const before = op === "UPDATE" ? sql`r."__audit_before"::jsonb` : op === "DELETE" ? image : sql`null::jsonb`;
+  const after = op === "DELETE" ? sql`null::jsonb` : image;
+  const diff =
+    op === "UPDATE"
+      ? sql`(select case when count(*) = 0 then null else jsonb_build_object('changedFields', jsonb_agg(d.k order by d.o), 'changes', jsonb_agg(d.c order by d.o)) end
+          from (select coalesce(b.k, a.k) as k, coalesce(b.o, 1000000 + a.o) as o,
+                       jsonb_build_object('field', coalesce(b.k, a.k))
+                         || case when b.k is null then '{}'::jsonb else jsonb_build_object('old', b.v) end
+                         || case when a.k is null then '{}'::jsonb else jsonb_build_object('new', a.v) end as c
+                from json_each(r."__audit_before"::json) with ordinality b(k, v, o)
+                full join json_each(r."__audit_image"::json) with ordinality a(k, v, o) on a.k = b.k
+                where a.k is null or b.k is null or a.v::jsonb is distinct from b.v::jsonb) d)`
+      : sql`null::jsonb`;
+  return sql`, "__audit_log" as (insert into ${sql.identifier(plan.table)}
+      (id, "timestamp", table_name, operation, record_id, actor_id, before_data, after_data, diff, label, reason, compliance, metadata, tenant_id)
+      select gen_random_uuid(), clock_timestamp(), ${tableName}, ${operation}, ${recordId}, ${v.actor_id}, ${before}, ${after}, ${diff},
+             ${v.label}, ${v.reason}, ${v.compliance}::jsonb, ${v.metadata}::jsonb, ${v.tenant_id}::uuid
+      from "__audit_rows" as r)`;
+}
+
+/** Mutation and audit rows in one statement; needs no transaction of its own. */
+async function captureInline(b: Builder, op: AuditOperation, handle: Db, plan: Extract<InlinePlan, { kind: "inline" }>, options: AuditProxyOptions) {
+  const pk = primaryKey(b.config.table, options.primaryKey ?? "id");
+  const st = statement(b, op, pk);
+  const query = sql`${st.body}${inlineInsert(op, pk, st.name, st.upsert, plan)} select ${st.user}1 from "__audit_rows" as ${sql.identifier(st.name)}`;
+  const rows = (await handle.session.prepareQuery(b.dialect.sqlToQuery(query), undefined, undefined, true, (r) => r).execute()) as unknown[][];
+  if (!b.config.returning) return { command: op, rowCount: rows.length, rows: [], fields: [] };
+  return rows.map((row) => mapResultRow(b.config.returning as never, row.slice(0, st.width), b.joinsNotNullableMap));
 }
 
 async function capture(b: Builder, op: AuditOperation, tx: Db, captureLog: Capture, options: AuditProxyOptions) {
@@ -133,11 +179,19 @@ export const WRAP_TRANSACTION = Symbol.for("usebetterdev.audit.wrapTransaction")
 
 export function withAuditProxy<TDb extends object>(db: TDb, captureLog: Capture, options: AuditProxyOptions = {}): TDb {
   const root = db as unknown as Db;
+  // Set by betterAudit; a plain function (or another library's) always runs the JS pipeline.
+  const planner = (captureLog as { [INLINE_CAPTURE]?: InlinePlanner })[INLINE_CAPTURE];
   const wrapBuilder = (builder: object, op: AuditOperation, handle: Db): object =>
     new Proxy(builder, {
       get(target, prop, receiver) {
         if (prop === "then" || prop === "execute") {
-          const run = () => (isTransaction(handle) ? capture(target as Builder, op, handle, captureLog, options) : root.transaction((tx) => capture(target as Builder, op, tx, captureLog, options)));
+          const b = target as Builder;
+          const run = (): Promise<unknown> => {
+            const plan = planner?.(getTableName(b.config.table), op) ?? { kind: "pipeline" };
+            if (plan.kind === "skip") return (Reflect.get(target, "execute", target) as () => Promise<unknown>).call(target);
+            if (plan.kind === "inline") return captureInline(b, op, handle, plan, options);
+            return isTransaction(handle) ? capture(b, op, handle, captureLog, options) : root.transaction((tx) => capture(b, op, tx, captureLog, options));
+          };
           if (prop === "execute") return run;
           return (onFulfilled?: (v: unknown) => unknown, onRejected?: (e: unknown) => unknown) => run().then(onFulfilled, onRejected);
         }

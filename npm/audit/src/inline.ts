@@ -1,0 +1,19 @@
+// The contract between betterAudit and withAuditProxy for writing the audit row inside the
+// capturing statement itself (one round trip): betterAudit says, per table and operation,
+// whether its pipeline would change anything SQL cannot do (enrichment, hooks, async writes,
+// a store other than the `audit_logs` table) and, if not, which context values to store.
+import type { AuditOperation } from "./types";
+
+export const INLINE_CAPTURE = Symbol.for("usebetterdev.audit.inlineCapture");
+export const INLINE_TABLE = Symbol.for("usebetterdev.audit.inlineTable");
+
+export type InlinePlan =
+  | { kind: "skip" }
+  | { kind: "pipeline" }
+  | {
+      kind: "inline";
+      table: string;
+      values: { actor_id: string | null; label: string | null; reason: string | null; compliance: string | null; metadata: string | null; tenant_id: string | null };
+    };
+
+export type InlinePlanner = (tableName: string, operation: AuditOperation) => InlinePlan;
