@@ -127,12 +127,22 @@ function inlineInsert(op: AuditOperation, pk: Column[], tableName: string, upser
       from "__audit_rows" as r)`;
 }
 
+/**
+ * A name per distinct statement text, so each connection parses and plans a capturing
+ * statement once: planning the CTE costs more than running it.
+ */
+function statementName(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return `usebetter_audit_${h.toString(16)}_${text.length}`;
+}
+
 /** Mutation and audit rows in one statement; needs no transaction of its own. */
 async function captureInline(b: Builder, op: AuditOperation, handle: Db, plan: Extract<InlinePlan, { kind: "inline" }>, options: AuditProxyOptions) {
   const pk = primaryKey(b.config.table, options.primaryKey ?? "id");
   const st = statement(b, op, pk);
-  const query = sql`${st.body}${inlineInsert(op, pk, st.name, st.upsert, plan)} select ${st.user}1 from "__audit_rows" as ${sql.identifier(st.name)}`;
-  const rows = (await handle.session.prepareQuery(b.dialect.sqlToQuery(query), undefined, undefined, true, (r) => r).execute()) as unknown[][];
+  const query = b.dialect.sqlToQuery(sql`${st.body}${inlineInsert(op, pk, st.name, st.upsert, plan)} select ${st.user}1 from "__audit_rows" as ${sql.identifier(st.name)}`);
+  const rows = (await handle.session.prepareQuery(query, undefined, statementName(query.sql), true, (r) => r).execute()) as unknown[][];
   if (!b.config.returning) return { command: op, rowCount: rows.length, rows: [], fields: [] };
   return rows.map((row) => mapResultRow(b.config.returning as never, row.slice(0, st.width), b.joinsNotNullableMap));
 }
@@ -140,7 +150,8 @@ async function captureInline(b: Builder, op: AuditOperation, handle: Db, plan: E
 async function capture(b: Builder, op: AuditOperation, tx: Db, captureLog: Capture, options: AuditProxyOptions) {
   const pk = primaryKey(b.config.table, options.primaryKey ?? "id");
   const { query, width } = statement(b, op, pk);
-  const rows = (await tx.session.prepareQuery(b.dialect.sqlToQuery(query), undefined, undefined, true, (r) => r).execute()) as unknown[][];
+  const q = b.dialect.sqlToQuery(query);
+  const rows = (await tx.session.prepareQuery(q, undefined, statementName(q.sql), true, (r) => r).execute()) as unknown[][];
   const tableName = getTableName(b.config.table);
   const inputs: CaptureLogInput[] = rows.map((row) => {
     const beforeText = row[width] as string | null;
