@@ -50,7 +50,9 @@ after(async () => {
   await dbh?.drop();
 });
 
-const logs = async () => (await pool.query(`SELECT operation, record_id, before_data, after_data, diff FROM audit_logs ORDER BY "timestamp", id`)).rows;
+// Rows written in-statement carry microsecond timestamps, pipeline rows JavaScript's
+// milliseconds; tests that mix them look rows up by record id instead of relying on order.
+const logs = async () => (await pool.query(`SELECT operation, record_id, before_data, after_data, diff FROM audit_logs ORDER BY "timestamp", record_id`)).rows;
 const reset = () => pool.query("TRUNCATE audit_logs; TRUNCATE users RESTART IDENTITY; TRUNCATE memberships");
 
 test("insert: real stored values (serial, defaults, trigger), one row each, caller gets drizzle's result", async () => {
@@ -152,7 +154,10 @@ test("the in-statement path and the pipeline path record identical entries", asy
   await withAuditProxy(raw, piped.captureLog).update(users).set(change).where(eq(users.email, "q@x.io"));
   await db.update(users).set({ balance: 1 }).where(eq(users.email, "p@x.io"));
   await withAuditProxy(raw, piped.captureLog).update(users).set({ balance: 1 }).where(eq(users.email, "q@x.io"));
-  const [inline, pipeline, inlineSame, pipelineSame] = await logs();
+  const all = await logs();
+  const pick = (id, changed) => all.find((l) => l.record_id === id && (l.diff !== null) === changed);
+  const [inline, pipeline, inlineSame, pipelineSame] = [pick("1", true), pick("2", true), pick("1", false), pick("2", false)];
+  assert.equal(all.length, 4);
   assert.deepEqual(inline.diff, { changedFields: ["full_name"], changes: [{ field: "full_name", old: null, new: "changed" }] });
   assert.deepEqual(pipeline.diff, { changedFields: ["full_name"], changes: [{ field: "full_name", old: "Q", new: "changed" }] });
   assert.deepEqual([inline.operation, inline.record_id], ["UPDATE", "1"]);
