@@ -196,6 +196,7 @@ fn add_table(inv: &Invocation, ctx: &Context) -> Result<Outcome, String> {
     });
     let config = MigrationConfig {
         schema,
+        hardened: inv.has("hardened"),
         ..MigrationConfig::default()
     };
     let block = policy::add_table_sql(table, &config).map_err(|e| e.to_string())?;

@@ -94,8 +94,7 @@ fn tenant_arm(e: &Expr, column: &str) -> Option<bool> {
             high,
         } => {
             let col = is_tenant_column(expr, column)?;
-            (mentions(low, &["better_tenant_floor"]) && mentions(high, &["better_tenant_ceiling"]))
-                .then_some(col)
+            (mentions(low, &TENANT_MARKERS) && mentions(high, &TENANT_MARKERS)).then_some(col)
         }
         Expr::BinaryOp {
             left,
@@ -103,14 +102,14 @@ fn tenant_arm(e: &Expr, column: &str) -> Option<bool> {
             right,
         } => {
             // `col >= floor AND col <= ceiling`, the deparsed BETWEEN.
-            let bound = |e: &Expr, op: &BinaryOperator, marker: &str| match unnest(e) {
+            let bound = |e: &Expr, op: &BinaryOperator| match unnest(e) {
                 Expr::BinaryOp { left, op: o, right } if o == op => {
-                    is_tenant_column(left, column).filter(|_| mentions(right, &[marker]))
+                    is_tenant_column(left, column).filter(|_| mentions(right, &TENANT_MARKERS))
                 }
                 _ => None,
             };
-            let lo = bound(left, &BinaryOperator::GtEq, "better_tenant_floor")?;
-            let hi = bound(right, &BinaryOperator::LtEq, "better_tenant_ceiling")?;
+            let lo = bound(left, &BinaryOperator::GtEq)?;
+            let hi = bound(right, &BinaryOperator::LtEq)?;
             Some(lo || hi)
         }
         _ => None,
@@ -148,7 +147,7 @@ pub fn classify(expr: &str, column: &str) -> Predicate {
             tenant_arms += 1;
             casted |= c;
             // Our range form carries the bypass inside the bounds.
-            out.bypass |= mentions(arm, &["better_tenant_floor"]);
+            out.bypass |= mentions(arm, &["better_tenant_floor"]) || mentions(arm, &BYPASS_MARKERS);
         } else if bypass_arm(arm, column) {
             out.bypass = true;
         } else {
@@ -186,6 +185,28 @@ mod tests {
                 index_friendly: true,
                 text_comparison: false
             }
+        );
+    }
+
+    #[test]
+    fn our_inlined_range_form() {
+        let p = classify(
+            "((tenant_id >= ( SELECT CASE WHEN COALESCE((current_setting('app.bypass_rls'::text, true) = 'true'::text), false) THEN '00000000-0000-0000-0000-000000000000'::uuid ELSE (NULLIF(current_setting('app.current_tenant'::text, true), ''::text))::uuid END AS \"case\")) AND (tenant_id <= ( SELECT CASE WHEN COALESCE((current_setting('app.bypass_rls'::text, true) = 'true'::text), false) THEN 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid ELSE (NULLIF(current_setting('app.current_tenant'::text, true), ''::text))::uuid END AS \"case\")))",
+            "tenant_id",
+        );
+        assert_eq!(
+            p,
+            Predicate {
+                tenant_scoped: true,
+                bypass: true,
+                index_friendly: true,
+                text_comparison: false
+            }
+        );
+        let widened = classify("((tenant_id >= (current_setting('app.current_tenant'::text))::uuid) AND (tenant_id <= 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid))", "tenant_id");
+        assert!(
+            !widened.tenant_scoped,
+            "an upper bound without the tenant is not a tenant scope"
         );
     }
 

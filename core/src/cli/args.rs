@@ -67,6 +67,7 @@ fn options(command: &str) -> Option<Vec<Opt>> {
         "add-table" => vec![
             flag("dry-run"),
             flag("force"),
+            flag("hardened"),
             Opt {
                 long: "output",
                 short: Some('o'),

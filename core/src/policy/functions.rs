@@ -1,11 +1,13 @@
 //! The SQL functions the policies call.
 //!
-//! Every policy reads the tenant scope through `better_tenant_floor()` and
-//! `better_tenant_ceiling()`, wrapped in `(SELECT …)` so PostgreSQL evaluates them once per
-//! statement (an InitPlan). The predicate `tenant_id BETWEEN floor AND ceiling` is a plain btree
-//! range: one tenant when a tenant is set, the whole uuid range under the bypass, nothing (NULL)
-//! without context. An `… OR bypass` predicate would be simpler to read but makes PostgreSQL
-//! fall back to a sequential scan on every query.
+//! Every policy is `tenant_id BETWEEN (SELECT lower) AND (SELECT upper)`, each bound a `CASE`
+//! on the settings, evaluated once per statement (an InitPlan). It is a plain btree range: one
+//! tenant when a tenant is set, the whole uuid range under the bypass, nothing (NULL) without
+//! context. An `… OR bypass` predicate would be simpler to read but makes PostgreSQL fall back to
+//! a sequential scan on every query. The bounds are written inline, not as SQL function calls,
+//! because PostgreSQL re-inlines SQL functions on every plan (measured: 0.081 ms vs 0.033 ms to
+//! plan a one-table SELECT). `better_tenant_floor()`/`ceiling()` are still created for databases
+//! whose policies call them.
 //!
 //! Hardened mode replaces the two base functions (`better_tenant_current`, `better_tenant_bypass`)
 //! with `SECURITY DEFINER` versions that accept a setting only with a valid HMAC signature,
@@ -26,12 +28,40 @@ pub(crate) fn fn_name(schema: &Ident, name: &str) -> String {
     format!("{}.\"better_tenant_{name}\"", schema.quoted())
 }
 
-/// The bound expressions used in every tenant-table policy.
-pub(crate) fn range_predicate(schema: &Ident, column: &str) -> String {
+/// The bypass test used by policies. Plain mode writes it inline: PostgreSQL re-inlines SQL
+/// functions every time it plans a query, which costs more than the check itself.
+pub(crate) fn bypass_expr(schema: &Ident, hardened: bool) -> String {
+    if hardened {
+        format!("{}()", fn_name(schema, "bypass"))
+    } else {
+        "coalesce(current_setting('app.bypass_rls', true) = 'true', false)".to_owned()
+    }
+}
+
+fn current_expr(schema: &Ident, hardened: bool) -> String {
+    if hardened {
+        format!("{}()", fn_name(schema, "current"))
+    } else {
+        "NULLIF(current_setting('app.current_tenant', true), '')::uuid".to_owned()
+    }
+}
+
+/// The bound expressions used in every tenant-table policy (see the module docs).
+pub(crate) fn range_predicate(schema: &Ident, column: &str, hardened: bool) -> String {
+    let (bypass, current) = (
+        bypass_expr(schema, hardened),
+        current_expr(schema, hardened),
+    );
+    let bound = |edge: &str| {
+        format!(
+            "(SELECT CASE WHEN {bypass} THEN {}::uuid ELSE {current} END)",
+            literal(edge)
+        )
+    };
     format!(
-        "{column} BETWEEN (SELECT {}()) AND (SELECT {}())",
-        fn_name(schema, "floor"),
-        fn_name(schema, "ceiling")
+        "{column} BETWEEN {} AND {}",
+        bound(MIN_UUID),
+        bound(MAX_UUID)
     )
 }
 

@@ -100,10 +100,10 @@ pub fn migration_sql(config: &MigrationConfig) -> Result<String> {
     out.push('\n');
     out.push_str(&functions::functions_sql(&plan.schema, plan.hardened));
     out.push('\n');
-    out.push_str(&tenants_sql(&plan.schema));
+    out.push_str(&tenants_sql(&plan.schema, plan.hardened));
     for t in &plan.tables {
         out.push('\n');
-        out.push_str(&table_sql(&plan.schema, t));
+        out.push_str(&table_sql(&plan.schema, t, plan.hardened));
     }
     if plan.citus {
         out.push('\n');
@@ -125,7 +125,7 @@ pub fn add_table_sql(table: &str, config: &MigrationConfig) -> Result<String> {
         .tables
         .first()
         .ok_or_else(|| Error::config("table", "a table name"))?;
-    Ok(table_sql(&plan.schema, t))
+    Ok(table_sql(&plan.schema, t, plan.hardened))
 }
 
 /// Citus: `tenants` becomes a reference table (so foreign keys to it keep working) and every
@@ -159,14 +159,14 @@ fn citus_sql(plan: &Plan) -> String {
     out
 }
 
-fn tenants_sql(schema: &Ident) -> String {
+fn tenants_sql(schema: &Ident, hardened: bool) -> String {
     let tenants = QualifiedName {
         schema: schema.clone(),
         name: Ident::fixed("tenants"),
     }
     .quoted();
-    let own_row = functions::range_predicate(schema, "id");
-    let bypass = format!("(SELECT {}())", functions::fn_name(schema, "bypass"));
+    let own_row = functions::range_predicate(schema, "id", hardened);
+    let bypass = format!("(SELECT {})", functions::bypass_expr(schema, hardened));
     format!(
         "-- Better Tenant: RLS for tenants lookup table
 ALTER TABLE {tenants} ENABLE ROW LEVEL SECURITY;
@@ -188,11 +188,11 @@ CREATE POLICY \"rls_tenants_write\" ON {tenants}
     )
 }
 
-fn table_sql(schema: &Ident, t: &QualifiedName) -> String {
+fn table_sql(schema: &Ident, t: &QualifiedName, hardened: bool) -> String {
     let table = t.quoted();
     let policy = reference_policy_name(&t.name).quoted();
     let index = tenant_index_name(&t.name).quoted();
-    let predicate = functions::range_predicate(schema, "tenant_id");
+    let predicate = functions::range_predicate(schema, "tenant_id", hardened);
     format!(
         "-- Better Tenant: RLS for {comment}
 ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
