@@ -48,6 +48,8 @@ pub enum Error {
     InvalidDuration { message: String },
     /// A query cursor cannot be decoded.
     InvalidCursor { reason: String },
+    /// A configuration mistake whose wording is fixed by the reference (shown verbatim).
+    Rejected { message: String },
 }
 
 impl Error {
@@ -74,6 +76,7 @@ impl Error {
             Error::JwtNoKeys => "JWT_NO_KEYS",
             Error::InvalidDuration { .. } => "INVALID_DURATION",
             Error::InvalidCursor { .. } => "INVALID_CURSOR",
+            Error::Rejected { .. } => "INVALID_CONFIG",
         }
     }
 
@@ -132,6 +135,7 @@ impl fmt::Display for Error {
             ),
             Error::InvalidDuration { message } => f.write_str(message),
             Error::InvalidCursor { reason } => write!(f, "Invalid cursor: {reason}"),
+            Error::Rejected { message } => f.write_str(message),
         }
     }
 }

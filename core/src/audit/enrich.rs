@@ -73,13 +73,12 @@ impl Registry {
     /// unknown severity is an error too (the reference stored anything).
     pub fn register(&mut self, table: &str, operation: &str, e: Enrichment) -> Result<usize> {
         if table != "*" && !self.audit_tables.iter().any(|t| t == table) {
-            return Err(Error::config(
-                "enrich(table)",
-                format!(
-                    "a table in auditTables or \"*\": cannot register enrichment for table \"{table}\". Registered tables: {}",
+            return Err(Error::Rejected {
+                message: format!(
+                    "Cannot register enrichment for table \"{table}\": it is not in auditTables. Registered tables: {}",
                     self.audit_tables.join(", ")
                 ),
-            ));
+            });
         }
         let op = operation.to_ascii_uppercase();
         if !["*", "INSERT", "UPDATE", "DELETE"].contains(&op.as_str()) {
@@ -96,11 +95,11 @@ impl Registry {
                 ));
             }
         }
-        Redaction {
-            redact: e.redact.clone(),
-            include: e.include.clone(),
+        if !e.redact.is_empty() && !e.include.is_empty() {
+            return Err(Error::Rejected {
+                message: format!("Enrichment for \"{table}:{op}\" cannot specify both \"redact\" and \"include\". Use one or the other."),
+            });
         }
-        .validate(&format!("{table}:{op}"))?;
         self.entries.push((table.to_owned(), op, e));
         Ok(self.entries.len() - 1)
     }

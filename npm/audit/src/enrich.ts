@@ -17,20 +17,12 @@ export class Enrichments {
   private readonly descriptions: Array<EnrichmentConfig["description"]> = [];
   private readonly resolved = new Map<string, MergedEnrichment | null>();
 
-  constructor(private readonly auditTables: readonly string[]) {
+  constructor(auditTables: readonly string[]) {
     this.registry = new core.EnrichmentRegistry([...auditTables]);
   }
 
+  /** Validation (and its messages) is the Rust registry's; this only forwards. */
   register(table: string, operation: string, config: EnrichmentConfig): void {
-    if (table !== "*" && !this.auditTables.includes(table)) {
-      throw new AuditConfigError(
-        `Cannot register enrichment for table "${table}": it is not in auditTables. Registered tables: ${this.auditTables.join(", ")}`,
-      );
-    }
-    const key = `${table}:${String(operation).toUpperCase()}`;
-    if (config?.redact?.length && config?.include?.length) {
-      throw new AuditConfigError(`Enrichment for "${key}" cannot specify both "redact" and "include". Use one or the other.`);
-    }
     const data: Record<string, unknown> = { hasDescription: typeof config?.description === "function" };
     for (const k of ["label", "severity", "compliance", "notify", "redact", "include"] as const) {
       if (config?.[k] !== undefined) data[k] = config[k];
@@ -39,7 +31,7 @@ export class Enrichments {
       const index = this.registry.register(table, String(operation), data);
       this.descriptions[index] = config.description;
     } catch (err) {
-      throw new AuditConfigError(`audit.enrich("${table}", "${operation}"): ${(err as Error).message}`, { cause: err });
+      throw new AuditConfigError((err as Error).message, { cause: err });
     }
     this.resolved.clear();
   }
