@@ -1,20 +1,20 @@
 // The reference's low-level exports: the same behaviour without a betterTenant() instance.
 import core from "@usebetter-rs/core";
 import { TenantMiddlewareError, TenantNotResolvedError } from "./errors";
-import { compileResolver, resolveCandidate } from "./request";
+import { compileResolver, resolveCandidate, wantedHeaders } from "./request";
 import { inSystemScope, inTenantScope } from "./scope";
 import type { HandleRequestOptions, ResolvableRequest, TenantAdapter, TenantResolverConfig } from "./types";
 
-const compiled = new WeakMap<TenantResolverConfig, InstanceType<typeof core.TenantResolver>>();
+const compiled = new WeakMap<TenantResolverConfig, { resolver: InstanceType<typeof core.TenantResolver>; names: string[] }>();
 
 /** The raw identifier a request names (UUIDs lower-cased), without any slug lookup. */
 export async function resolveTenant(request: ResolvableRequest, config: TenantResolverConfig): Promise<string | undefined> {
-  let resolver = compiled.get(config);
-  if (!resolver) {
-    resolver = compileResolver(config);
-    compiled.set(config, resolver);
+  let entry = compiled.get(config);
+  if (!entry) {
+    entry = { resolver: compileResolver(config), names: wantedHeaders(config) };
+    compiled.set(config, entry);
   }
-  return (await resolveCandidate(request, config, resolver))?.value;
+  return (await resolveCandidate(request, config, entry.resolver, entry.names))?.value;
 }
 
 export function runAs<TDb, T>(tenantId: string, adapter: TenantAdapter<TDb>, fn: (database: TDb) => Promise<T>): Promise<T> {
