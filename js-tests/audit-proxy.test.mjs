@@ -5,9 +5,9 @@ import assert from "node:assert/strict";
 import pg from "pg";
 import { drizzle } from "drizzle-orm/node-postgres";
 import { eq, sql } from "drizzle-orm";
-import { integer, pgTable, primaryKey, serial, text, timestamp } from "drizzle-orm/pg-core";
+import { bigint, bigserial, integer, numeric, pgTable, primaryKey, serial, text, timestamp } from "drizzle-orm/pg-core";
 import { betterAudit } from "@usebetterdev/audit";
-import { drizzleAuditAdapter, withAuditProxy } from "@usebetterdev/audit/drizzle";
+import { auditLogs, buildOrderBy, buildWhereConditions, drizzleAuditAdapter, withAuditProxy } from "@usebetterdev/audit/drizzle";
 import { connectAs, fixture, freshDatabase, requireEnv } from "./helpers/db.mjs";
 
 const users = pgTable("users", {
@@ -166,4 +166,32 @@ test("the in-statement path and the pipeline path record identical entries", asy
   assert.equal(pipelineSame.diff, null);
   const keys = (row) => Object.keys(row.after_data).sort();
   assert.deepEqual(keys(inline), keys(pipeline));
+});
+
+test("int8 and numeric values are recorded as exact strings, on both paths", async () => {
+  const c = await connectAs("app", "app", dbh.name);
+  await c.query(`CREATE TABLE IF NOT EXISTS ledger (id bigserial PRIMARY KEY, amount numeric(20, 2) NOT NULL, units bigint NOT NULL, note text)`);
+  await c.query("TRUNCATE audit_logs; TRUNCATE ledger RESTART IDENTITY");
+  await c.end();
+  const ledger = pgTable("ledger", { id: bigserial("id", { mode: "bigint" }).primaryKey(), amount: numeric("amount").notNull(), units: bigint("units", { mode: "bigint" }).notNull(), note: text("note") });
+  const inline = betterAudit({ database: drizzleAuditAdapter(raw), auditTables: ["ledger"] });
+  const piped = betterAudit({ database: drizzleAuditAdapter(raw), auditTables: ["ledger"], beforeLog: [() => {}] });
+  await withAuditProxy(raw, inline.captureLog).insert(ledger).values({ amount: "12345678901234567.10", units: 9007199254740993n });
+  await withAuditProxy(raw, piped.captureLog).update(ledger).set({ units: 9007199254740995n }).where(eq(ledger.id, 1n));
+  const rows = (await pool.query(`SELECT operation, record_id, before_data, after_data, diff FROM audit_logs ORDER BY operation`)).rows;
+  const [ins, upd] = rows;
+  assert.deepEqual(ins.after_data, { id: "1", amount: "12345678901234567.10", units: "9007199254740993", note: null });
+  assert.equal(ins.record_id, "1");
+  assert.equal(upd.before_data.units, "9007199254740993");
+  assert.equal(upd.after_data.units, "9007199254740995");
+  assert.deepEqual(upd.diff.changedFields, ["units"]);
+});
+
+test("buildWhereConditions and buildOrderBy compose into the caller's own Drizzle query", async () => {
+  await pool.query(`TRUNCATE audit_logs; INSERT INTO audit_logs (table_name, operation, record_id, actor_id) VALUES ('users', 'INSERT', '1', 'a'), ('users', 'UPDATE', '1', 'b'), ('orders', 'INSERT', '9', 'a')`);
+  const where = buildWhereConditions({ resource: { tableName: "users" }, actorIds: ["a"] });
+  const rows = await raw.select({ op: auditLogs.operation }).from(auditLogs).where(where).orderBy(...buildOrderBy("asc"));
+  assert.deepEqual(rows, [{ op: "INSERT" }]);
+  assert.equal(buildWhereConditions({}), undefined);
+  assert.throws(() => buildWhereConditions({ severities: ["urgent"] }), /severit/);
 });

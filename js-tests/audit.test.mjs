@@ -7,6 +7,7 @@ import { drizzle } from "drizzle-orm/node-postgres";
 import { runWithTenant } from "@usebetterdev/tenant";
 import { betterAudit, AuditConfigError, parseDuration, runWithAuditContext, mergeAuditContext, getAuditContext } from "@usebetterdev/audit";
 import { drizzleAuditAdapter, encodeCursor, decodeCursor } from "@usebetterdev/audit/drizzle";
+import { createRequire } from "node:module";
 import { connectAs, fixture, freshDatabase, requireEnv } from "./helpers/db.mjs";
 
 let dbh;
@@ -29,6 +30,29 @@ after(async () => {
 
 const rows = async (where = "TRUE") => (await pool.query(`SELECT * FROM audit_logs WHERE ${where} ORDER BY "timestamp", id`)).rows;
 const clear = () => pool.query("TRUNCATE audit_logs");
+
+// The reference's runtime exports per subpath (spec §1); /express and the ESM /next were
+// unloadable there, and every one loads here in both module systems.
+const EXPORTS = {
+  "": ["AuditQueryBuilder", "betterAudit", "createExportResponse", "fromBearerToken", "fromCookie", "fromHeader", "getAuditContext", "mergeAuditContext", "parseDuration", "runWithAuditContext"],
+  "/drizzle": ["auditLogs", "buildOrderBy", "buildWhereConditions", "decodeCursor", "drizzleAuditAdapter", "encodeCursor", "withAuditProxy"],
+  "/hono": ["betterAuditHono", "createHonoMiddleware"],
+  "/prisma": ["prismaAuditAdapter", "withAuditExtension"],
+  "/next": ["AUDIT_ACTOR_HEADER", "betterAuditNext", "createAuditMiddleware", "fromBearerToken", "fromCookie", "fromHeader", "getAuditContext", "runWithAuditContext", "withAudit", "withAuditRoute"],
+  "/express": ["betterAuditExpress", "createExpressMiddleware"],
+};
+
+test("every subpath exports the reference's names, from import and from require", async () => {
+  const require = createRequire(import.meta.url);
+  for (const [sub, names] of Object.entries(EXPORTS)) {
+    const esm = await import(`@usebetterdev/audit${sub}`);
+    const cjs = require(`@usebetterdev/audit${sub}`);
+    for (const name of names) {
+      assert.notEqual(esm[name], undefined, `import "@usebetterdev/audit${sub}" lacks ${name}`);
+      assert.equal(esm[name], cjs[name], `${sub} ${name}: one implementation for both module systems`);
+    }
+  }
+});
 
 test("configuration errors use the reference's messages", () => {
   const mk = (extra) => () => betterAudit({ database: adapter, auditTables: ["users"], ...extra });

@@ -60,11 +60,27 @@ pub struct QuerySpec {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Compiled {
     pub sql: String,
+    /// The conditions alone (no `WHERE`), empty when there are none; they use the first
+    /// parameters, the limit is always the last one.
+    #[cfg_attr(feature = "serde", serde(rename = "where"))]
+    pub where_sql: String,
     pub params: Vec<Value>,
     pub limit: u32,
 }
 
 const MAX_SEARCH: usize = 500;
+const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
+const OPERATIONS: [&str; 3] = ["INSERT", "UPDATE", "DELETE"];
+
+fn only_known(field: &str, values: &[String], known: &[&str]) -> Result<()> {
+    match values.iter().find(|v| !known.contains(&v.as_str())) {
+        None => Ok(()),
+        Some(bad) => Err(Error::config(
+            field,
+            format!("one of {}, got {bad:?}", known.join(", ")),
+        )),
+    }
+}
 
 /// The row's timestamp as exact text (drivers turn `timestamptz` into millisecond dates), for
 /// building the next cursor.
@@ -153,6 +169,10 @@ pub fn compile(spec: &QuerySpec, table: &str, now_micros: i64, max_limit: u32) -
         }
     };
     let f = &spec.filters;
+    // Unknown values could only ever match rows a foreign writer stored badly; refusing them
+    // here names the mistake instead.
+    only_known("severities", &f.severities, &SEVERITIES)?;
+    only_known("operations", &f.operations, &OPERATIONS)?;
     let mut b = Builder {
         conditions: Vec::new(),
         params: Vec::new(),
@@ -213,10 +233,11 @@ pub fn compile(spec: &QuerySpec, table: &str, now_micros: i64, max_limit: u32) -
         .collect::<Result<Vec<_>>>()?
         .join(".");
     let dir = if desc { "DESC" } else { "ASC" };
-    let wheres = if b.conditions.is_empty() {
+    let where_sql = b.conditions.join(" AND ");
+    let wheres = if where_sql.is_empty() {
         String::new()
     } else {
-        format!(" WHERE {}", b.conditions.join(" AND "))
+        format!(" WHERE {where_sql}")
     };
     let lp = b.param(json!(limit + 1), "int");
     Ok(Compiled {
@@ -224,6 +245,7 @@ pub fn compile(spec: &QuerySpec, table: &str, now_micros: i64, max_limit: u32) -
             "SELECT *, {CURSOR_TS} AS cursor_ts FROM {table}{wheres} ORDER BY \"timestamp\" {dir}, id {dir} LIMIT {lp}"
         ),
         params: b.params,
+        where_sql,
         limit,
     })
 }
@@ -270,6 +292,15 @@ mod tests {
         );
         assert_eq!(c.params[7], json!("%100\\%\\_%"));
         assert_eq!(c.params[8], json!(6));
+        assert!(c.sql.contains(&format!(" WHERE {} ORDER BY", c.where_sql)));
+        assert!(c.where_sql.starts_with("table_name = $1::text AND"));
+        let none = compile(&QuerySpec::default(), "audit_logs", NOW, 1000).unwrap();
+        assert_eq!(none.where_sql, "");
+        let mut bad = QuerySpec::default();
+        bad.filters.severities = vec!["urgent".into()];
+        let err = compile(&bad, "audit_logs", NOW, 1000).unwrap_err();
+        assert!(err.to_string().contains("severities"), "{err}");
+        assert!(err.to_string().contains("\"urgent\""), "{err}");
     }
 
     #[test]

@@ -1,3 +1,3 @@
 import m from "../dist/drizzle/index.js";
 
-export const { auditLogs, drizzleAuditAdapter, encodeCursor, decodeCursor, withAuditProxy } = m;
+export const { auditLogs, buildOrderBy, buildWhereConditions, drizzleAuditAdapter, encodeCursor, decodeCursor, withAuditProxy } = m;

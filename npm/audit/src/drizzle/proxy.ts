@@ -6,7 +6,8 @@
 import * as drizzle from "drizzle-orm";
 import { getTableColumns, getTableName, is, sql, SQL, Table, type Column } from "drizzle-orm";
 import { getTableConfig, type PgTable } from "drizzle-orm/pg-core";
-import { withWriteHandle, type WriteHandle } from "../write-context";
+import { withWriteHandle } from "../write-context";
+import { imageSql, keepsAsText } from "../image";
 import { INLINE_CAPTURE, type InlinePlan, type InlinePlanner } from "../inline";
 import type { AuditOperation, CaptureLogInput } from "../types";
 
@@ -52,16 +53,18 @@ const recordIdOf = (row: Record<string, unknown> | undefined, pk: Column[]) => {
 };
 
 /**
- * The single statement for one audited mutation, plus how to read its rows. Images are built
- * with `to_json(row)`, which keeps the table's column order (`jsonb` would sort the keys), so
- * diffs list fields in column order.
+ * The single statement for one audited mutation, plus how to read its rows. Images keep the
+ * table's column order and precise numbers (see image.ts), so diffs list fields in column order.
  */
 function statement(b: Builder, op: AuditOperation, pk: Column[]) {
   const { table, where } = b.config;
   const name = getTableName(table);
   const schema = getTableConfig(table).schema;
   const ref = schema ? sql`${sql.identifier(schema)}.${sql.identifier(name)}` : sql.identifier(name);
-  const image = sql`to_json(${ref}.*)::text`.as("__audit_image");
+  const refText = b.dialect.sqlToQuery(sql`${ref}`).sql;
+  const precise = Object.values(getTableColumns(table)).filter((c) => keepsAsText(c.getSQLType())).map((c) => c.name);
+  const imageOf = (row: string) => sql.raw(`${imageSql(`${row}.*`, precise)}::text`);
+  const image = sql`${imageOf(refText)}`.as("__audit_image");
   const fields: Record<string, unknown> = { ...getTableColumns(table), __audit_image: image };
   if (op === "INSERT" && b.config.onConflict !== undefined) fields.__audit_inserted = sql`(xmax = 0)`.as("__audit_inserted");
   const returning = orderSelectedFields(fields);
@@ -77,7 +80,7 @@ function statement(b: Builder, op: AuditOperation, pk: Column[]) {
     // image is exactly the version that was replaced, even under concurrent writers.
     const match = sql.join(pk.map((c) => sql`${ref}.${sql.identifier(c.name)} = "__audit_old".${sql.identifier(c.name)}`), sql` and `);
     const set = b.dialect.buildUpdateSet(table, b.config.set);
-    body = sql`with "__audit_rows" as (update ${ref} set ${set} from (select * from ${ref}${whereSql} for update) as "__audit_old" where ${match} returning ${ref}.*, to_json(${ref}.*)::text as "__audit_image", to_json("__audit_old".*)::text as "__audit_before")`;
+    body = sql`with "__audit_rows" as (update ${ref} set ${set} from (select * from ${ref}${whereSql} for update) as "__audit_old" where ${match} returning ${ref}.*, ${imageOf(refText)} as "__audit_image", ${imageOf('"__audit_old"')} as "__audit_before")`;
     before = sql`"__audit_before"`;
   } else if (op === "DELETE") {
     body = sql`with "__audit_rows" as (${b.dialect.buildDeleteQuery({ ...b.config, returning })})`;
@@ -168,7 +171,7 @@ async function capture(b: Builder, op: AuditOperation, tx: Db, captureLog: Captu
     return input;
   });
   try {
-    await withWriteHandle(tx as unknown as WriteHandle, async () => {
+    await withWriteHandle(tx, async () => {
       for (const input of inputs) await captureLog(input);
     });
   } catch (err) {

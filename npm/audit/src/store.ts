@@ -1,0 +1,118 @@
+// The storage half of an adapter, in plain SQL text with `$n` parameters, so the Drizzle and
+// the Prisma adapters run the same statements and read rows the same way; each supplies only
+// how to run a statement.
+import core from "@usebetter-rs/core";
+import type { AuditDatabaseAdapter, AuditLog, AuditQueryResult, AuditQuerySpec, AuditStats, TimeFilter } from "./types";
+
+export type Row = Record<string, unknown>;
+export type RunSql = (text: string, params: unknown[]) => Promise<Row[]>;
+
+const OPERATIONS = ["INSERT", "UPDATE", "DELETE"];
+const JSON_COLUMNS = new Set(["before_data", "after_data", "diff", "compliance", "metadata", "redacted_fields"]);
+const COLUMN_OF: Record<string, string> = {
+  id: "id", timestamp: "timestamp", tableName: "table_name", operation: "operation", recordId: "record_id",
+  actorId: "actor_id", beforeData: "before_data", afterData: "after_data", diff: "diff", label: "label",
+  description: "description", severity: "severity", compliance: "compliance", notify: "notify", reason: "reason",
+  metadata: "metadata", redactedFields: "redacted_fields", tenantId: "tenant_id",
+};
+const KEY_OF = Object.fromEntries(Object.entries(COLUMN_OF).map(([k, c]) => [c, k]));
+const CAST: Record<string, string> = { id: "uuid", timestamp: "timestamptz", notify: "boolean", tenant_id: "uuid" };
+
+/** A stored row as an entry: camelCase keys, absent instead of null, JSON parsed once. */
+export function toLog(row: Row): AuditLog {
+  const log: Record<string, unknown> = {};
+  for (const [column, value] of Object.entries(row)) {
+    const key = KEY_OF[column];
+    if (!key || value === null || value === undefined) continue;
+    log[key] = key === "timestamp" && !(value instanceof Date) ? new Date(String(value)) : JSON_COLUMNS.has(column) && typeof value === "string" ? JSON.parse(value) : value;
+  }
+  if (!OPERATIONS.includes(String(log.operation))) {
+    throw new Error(`Invalid audit operation: ${JSON.stringify(log.operation)}. Expected one of: ${OPERATIONS.join(", ")}`);
+  }
+  return log as unknown as AuditLog;
+}
+
+/** One multi-row INSERT for a batch of entries; absent keys take the column default. */
+export function insertStatement(logs: AuditLog[], table = "audit_logs"): { text: string; params: unknown[] } {
+  const columns = Object.values(COLUMN_OF);
+  const params: unknown[] = [];
+  const tuples = logs.map((log) => {
+    const cells = Object.entries(COLUMN_OF).map(([key, column]) => {
+      const v = (log as unknown as Record<string, unknown>)[key];
+      if (v === undefined) return "DEFAULT";
+      params.push(v instanceof Date ? v.toISOString() : JSON_COLUMNS.has(column) ? JSON.stringify(v) : v);
+      return `$${params.length}::${JSON_COLUMNS.has(column) ? "jsonb" : (CAST[column] ?? "text")}`;
+    });
+    return `(${cells.join(", ")})`;
+  });
+  const names = columns.map((c) => `"${c}"`).join(", ");
+  return { text: `INSERT INTO "${table}" (${names}) VALUES ${tuples.join(", ")}`, params };
+}
+
+const iso = (t: TimeFilter | undefined) => (t ? ("date" in t && t.date ? { date: t.date.toISOString() } : { duration: (t as { duration: string }).duration }) : undefined);
+
+/** The query spec as the core compiles it (time filters as ISO text or durations). */
+export function compileSpec(spec: AuditQuerySpec, maxLimit: number) {
+  const filters: Record<string, unknown> = { ...spec.filters, since: iso(spec.filters.since), until: iso(spec.filters.until) };
+  const coreSpec: Record<string, unknown> = { filters, limit: spec.limit ?? 50 };
+  if (spec.cursor !== undefined) coreSpec.cursor = spec.cursor;
+  if (spec.sortOrder !== undefined) coreSpec.sortOrder = spec.sortOrder;
+  return core.compileAuditQuery(coreSpec as never, { maxLimit }) as { sql: string; where: string; params: unknown[]; limit: number };
+}
+
+/** Every adapter method but `writeLog`, over `run`. */
+export function sqlStore(run: RunSql): Omit<AuditDatabaseAdapter, "writeLog"> {
+  return {
+    async queryLogs(spec: AuditQuerySpec): Promise<AuditQueryResult> {
+      const q = compileSpec(spec, Math.max(spec.limit ?? 50, 1));
+      const rows = await run(q.sql, q.params);
+      const page = rows.slice(0, q.limit);
+      const result: AuditQueryResult = { entries: page.map(toLog) };
+      const last = page.at(-1);
+      if (rows.length > q.limit && last) result.nextCursor = core.encodeCursor(String(last.cursor_ts), String(last.id));
+      return result;
+    },
+    async getLogById(id) {
+      // A malformed id is simply not found (the reference answered with a database error).
+      if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return null;
+      const [row] = await run(`SELECT * FROM audit_logs WHERE id = $1::uuid LIMIT 1`, [id]);
+      return row ? toLog(row) : null;
+    },
+    async purgeLogs({ before, tableName }) {
+      if (tableName !== undefined && !tableName.trim()) throw new Error("purgeLogs: tableName must be a non-empty string when provided");
+      const params: unknown[] = [before.toISOString()];
+      if (tableName) params.push(tableName);
+      const rows = await run(
+        `WITH gone AS (DELETE FROM audit_logs WHERE "timestamp" < $1::timestamptz${tableName ? " AND table_name = $2::text" : ""} RETURNING 1) SELECT count(*)::int AS n FROM gone`,
+        params,
+      );
+      return { deletedCount: Number(rows[0]?.n ?? 0) };
+    },
+    async getStats(options = {}) {
+      const params: unknown[] = [];
+      const conditions = ["TRUE"];
+      if (options.since) conditions.push(`"timestamp" >= $${params.push(options.since.toISOString())}::timestamptz`);
+      if (options.until) conditions.push(`"timestamp" < $${params.push(options.until.toISOString())}::timestamptz`);
+      const where = conditions.join(" AND ");
+      const q = (text: string) => run(text, params);
+      const [[totals], days, actors, tables, ops, sev] = await Promise.all([
+        q(`SELECT count(*)::int AS total, count(DISTINCT table_name)::int AS tables FROM audit_logs WHERE ${where}`),
+        q(`SELECT to_char(date_trunc('day', "timestamp"), 'YYYY-MM-DD') AS date, count(*)::int AS count FROM audit_logs WHERE ${where} GROUP BY 1 ORDER BY 1 LIMIT 365`),
+        q(`SELECT actor_id, count(*)::int AS count FROM audit_logs WHERE ${where} AND actor_id IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10`),
+        q(`SELECT table_name, count(*)::int AS count FROM audit_logs WHERE ${where} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10`),
+        q(`SELECT operation, count(*)::int AS count FROM audit_logs WHERE ${where} GROUP BY 1`),
+        q(`SELECT severity, count(*)::int AS count FROM audit_logs WHERE ${where} AND severity IS NOT NULL GROUP BY 1`),
+      ]);
+      const stats: AuditStats = {
+        totalLogs: Number(totals?.total ?? 0),
+        tablesAudited: Number(totals?.tables ?? 0),
+        eventsPerDay: days.map((r) => ({ date: String(r.date), count: Number(r.count) })),
+        topActors: actors.map((r) => ({ actorId: String(r.actor_id), count: Number(r.count) })),
+        topTables: tables.map((r) => ({ tableName: String(r.table_name), count: Number(r.count) })),
+        operationBreakdown: Object.fromEntries(ops.map((r) => [String(r.operation), Number(r.count)])),
+        severityBreakdown: Object.fromEntries(sev.map((r) => [String(r.severity), Number(r.count)])),
+      };
+      return stats;
+    },
+  };
+}
