@@ -195,3 +195,26 @@ test("buildWhereConditions and buildOrderBy compose into the caller's own Drizzl
   assert.equal(buildWhereConditions({}), undefined);
   assert.throws(() => buildWhereConditions({ severities: ["urgent"] }), /severit/);
 });
+
+test("db.execute writes to audited tables are refused, or reported once per statement through onError", async () => {
+  await reset();
+  await raw.insert(users).values({ email: "e@x.io" });
+  await assert.rejects(db.execute(sql`UPDATE users SET role = 'x' WHERE email = ${"e@x.io"}`), (err) => {
+    assert.equal(err.code, "AUDIT_UNCAPTURED_WRITE");
+    assert.match(err.message, /UPDATE on "users" \(audited\) is not captured/);
+    return true;
+  });
+  await assert.rejects(db.transaction((tx) => tx.execute(sql`WITH gone AS (DELETE FROM users RETURNING *) SELECT count(*) FROM gone`)), /DELETE on "users"/);
+  assert.equal((await pool.query("SELECT role FROM users")).rows[0].role, "user", "nothing ran");
+  const told = [];
+  const lenient = withAuditProxy(raw, audit.captureLog, { onError: (e) => told.push(e.message) });
+  for (const role of ["a", "b"]) await lenient.execute(sql`UPDATE users SET role = ${role}`);
+  await lenient.execute(sql`TRUNCATE memberships`);
+  assert.equal(told.length, 2, "once per statement shape");
+  assert.match(told[1], /TRUNCATE on "memberships"/);
+  assert.equal((await pool.query("SELECT role FROM users")).rows[0].role, "b");
+  // Reads and writes to other tables pass without a word.
+  assert.equal((await db.execute(sql`SELECT count(*)::int AS n FROM users`)).rows[0].n, 1);
+  await db.execute(sql`CREATE TEMP TABLE scratch (x int); INSERT INTO scratch VALUES (1)`);
+  assert.equal((await logs()).length, 0);
+});

@@ -188,6 +188,12 @@ pub fn compile_audit_query(spec: Value, options: Value) -> Result<Value, Code> {
     to_js(&audit::compile(&spec, &options, now_micros()).map_err(|e| core_err(&e))?)
 }
 
+/// The tables a piece of SQL writes: `[{ schema?, table, operation }]`.
+#[napi]
+pub fn sql_writes(sql: String) -> Result<Value, Code> {
+    to_js(&usebetter_core::analyze::writes(&sql).map_err(|e| core_err(&e))?)
+}
+
 /// Applies a redaction rule (`{ redact } | { include }`) to entries in one call.
 #[napi]
 pub fn redact_entries(rule: Value, entries: Value) -> Result<Value, Code> {

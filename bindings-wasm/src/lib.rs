@@ -183,6 +183,13 @@ pub fn compile_audit_query(spec: JsValue, options: JsValue) -> Result<JsValue, J
     to_js(&audit::compile(&spec, &options, now_micros()).map_err(|e| core_err(&e))?)
 }
 
+/// The tables a piece of SQL writes: `[{ schema?, table, operation }]`.
+#[cfg(feature = "analyze")]
+#[wasm_bindgen(js_name = sqlWrites)]
+pub fn sql_writes(sql: &str) -> Result<JsValue, JsValue> {
+    to_js(&usebetter_core::analyze::writes(sql).map_err(|e| core_err(&e))?)
+}
+
 /// Applies a redaction rule (`{ redact } | { include }`) to entries in one call.
 #[wasm_bindgen(js_name = redactEntries)]
 pub fn redact_entries(rule: JsValue, entries: JsValue) -> Result<JsValue, JsValue> {

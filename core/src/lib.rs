@@ -11,6 +11,8 @@
 
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "analyze")]
+pub mod analyze;
 pub mod audit;
 #[cfg(feature = "serde")]
 pub mod bridge;

@@ -80,6 +80,7 @@ module.exports = {
   encodeCursor: binding.encodeCursor,
   decodeCursor: binding.decodeCursor,
   compileAuditQuery: binding.compileAuditQuery,
+  sqlWrites: binding.sqlWrites,
   redactEntries: binding.redactEntries,
   EnrichmentRegistry: binding.EnrichmentRegistry,
   // Native only: the command-line tools need a PostgreSQL client, which the wasm build lacks.

@@ -118,7 +118,15 @@ export interface AuditQuerySpec {
 export declare function compileAuditQuery(
   spec: AuditQuerySpec,
   options: { table?: string; maxLimit?: number; now?: string },
-): { sql: string; params: unknown[]; limit: number };
+): { sql: string; where: string; params: unknown[]; limit: number };
+
+export interface SqlWrite {
+  schema?: string;
+  table: string;
+  operation: "INSERT" | "UPDATE" | "DELETE" | "TRUNCATE" | "MERGE";
+}
+/** The tables `sql` writes (data-modifying CTEs, INSERT…SELECT, TRUNCATE, MERGE, COPY FROM). */
+export declare function sqlWrites(sql: string): SqlWrite[];
 
 export interface RedactionEntry {
   before?: Record<string, unknown>;
@@ -184,6 +192,7 @@ declare const core: {
   encodeCursor: typeof encodeCursor;
   decodeCursor: typeof decodeCursor;
   compileAuditQuery: typeof compileAuditQuery;
+  sqlWrites: typeof sqlWrites;
   redactEntries: typeof redactEntries;
   EnrichmentRegistry: typeof EnrichmentRegistry;
   runTenantCli: typeof runTenantCli;

@@ -19,6 +19,7 @@ export const {
   encodeCursor,
   decodeCursor,
   compileAuditQuery,
+  sqlWrites,
   redactEntries,
   EnrichmentRegistry,
   runTenantCli,

@@ -8,6 +8,7 @@ import { getTableColumns, getTableName, is, sql, SQL, Table, type Column } from 
 import { getTableConfig, type PgTable } from "drizzle-orm/pg-core";
 import { withWriteHandle } from "../write-context";
 import { imageSql, keepsAsText } from "../image";
+import { rawWriteGuard } from "./raw";
 import { INLINE_CAPTURE, type InlinePlan, type InlinePlanner } from "../inline";
 import type { AuditOperation, CaptureLogInput } from "../types";
 
@@ -195,6 +196,7 @@ export function withAuditProxy<TDb extends object>(db: TDb, captureLog: Capture,
   const root = db as unknown as Db;
   // Set by betterAudit; a plain function (or another library's) always runs the JS pipeline.
   const planner = (captureLog as { [INLINE_CAPTURE]?: InlinePlanner })[INLINE_CAPTURE];
+  const guard = rawWriteGuard(planner, options.onError);
   const wrapBuilder = (builder: object, op: AuditOperation, handle: Db): object =>
     new Proxy(builder, {
       get(target, prop, receiver) {
@@ -231,6 +233,17 @@ export function withAuditProxy<TDb extends object>(db: TDb, captureLog: Capture,
           };
         }
         if (prop === WRAP_TRANSACTION) return (tx: Db) => wrap(tx);
+        if (prop === "execute" && typeof value === "function") {
+          return (query: unknown, ...rest: unknown[]) => {
+            const dialect = (target as { dialect?: Builder["dialect"] }).dialect;
+            try {
+              guard(typeof query === "string" ? query : is(query, SQL) && dialect ? dialect.sqlToQuery(query).sql : "");
+            } catch (err) {
+              return Promise.reject(err);
+            }
+            return (value as (...a: unknown[]) => unknown).call(target, query, ...rest);
+          };
+        }
         if (prop === "transaction" && typeof value === "function") {
           return (fn: (tx: Db) => Promise<unknown>, config?: unknown) =>
             (value as (cb: (tx: Db) => Promise<unknown>, c?: unknown) => Promise<unknown>).call(target, (tx: Db) => fn(wrap(tx)), config);
