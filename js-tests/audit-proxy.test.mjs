@@ -218,3 +218,36 @@ test("db.execute writes to audited tables are refused, or reported once per stat
   await db.execute(sql`CREATE TEMP TABLE scratch (x int); INSERT INTO scratch VALUES (1)`);
   assert.equal((await logs()).length, 0);
 });
+
+test("a connection killed mid-transaction leaves neither the mutation nor its audit rows", async () => {
+  await reset();
+  const url = new URL(requireEnv("DATABASE_URL"));
+  url.pathname = `/${dbh.name}`;
+  const own = new pg.Pool({ connectionString: url.toString(), max: 1 });
+  // As node-postgres asks of applications: a checked-out client's connection error is heard.
+  const dead = [];
+  own.on("connect", (client) => client.on("error", (e) => dead.push(e.message)));
+  const ownRaw = drizzle(own);
+  const ownDb = withAuditProxy(ownRaw, betterAudit({ database: drizzleAuditAdapter(ownRaw), auditTables: ["users"] }).captureLog);
+  const killer = await connectAs("app", "app", dbh.name);
+  try {
+    await assert.rejects(
+      ownDb.transaction(async (tx) => {
+        await tx.insert(users).values({ email: "k@x.io" });
+        await tx.update(users).set({ role: "admin" }).where(eq(users.email, "k@x.io"));
+        const { rows } = await tx.execute(sql`select pg_backend_pid() as pid`);
+        await killer.query("SELECT pg_terminate_backend($1)", [rows[0].pid]);
+        await tx.insert(users).values({ email: "after@x.io" });
+      }),
+    );
+    assert.equal((await pool.query("select count(*)::int as n from users")).rows[0].n, 0);
+    assert.equal((await logs()).length, 0);
+    assert.ok(dead.length >= 1, "the connection did die");
+    // The pool recovers: the next audited write works.
+    await ownDb.insert(users).values({ email: "next@x.io" });
+    assert.equal((await logs()).length, 1);
+  } finally {
+    await killer.end();
+    await own.end();
+  }
+});

@@ -7,7 +7,7 @@ import { connectAs, freshDatabase } from "./helpers/db.mjs";
 
 let db;
 let c;
-const N = 2000;
+const N = 10000;
 
 before(async () => {
   db = await freshDatabase("auditq");
@@ -18,7 +18,7 @@ before(async () => {
     before_data jsonb, after_data jsonb, diff jsonb, label text, description text, severity text,
     compliance jsonb, notify boolean, reason text, metadata jsonb, redacted_fields jsonb, tenant_id uuid)`);
   await c.query(`CREATE INDEX audit_logs_timestamp_id_idx ON audit_logs ("timestamp", id)`);
-  // 2,000 rows within the same few milliseconds: 1 µs apart.
+  // 10,000 rows within the same few milliseconds: 1 µs apart.
   await c.query(
     `INSERT INTO audit_logs ("timestamp", table_name, operation, record_id, actor_id, label, severity, compliance)
      SELECT timestamp '2026-01-01 00:00:00' + (i || ' microseconds')::interval, CASE WHEN i % 2 = 0 THEN 'users' ELSE 'orders' END,
@@ -70,7 +70,7 @@ test("filters: resource, actors, severity, compliance (all tags), search (litera
   };
   assert.equal(await count({ resource: { tableName: "users" } }), N / 2);
   assert.equal(await count({ resource: { tableName: "users", recordId: "10" } }), 1);
-  assert.equal(await count({ actorIds: ["actor-0", "actor-1"] }), 666 + 667);
+  assert.equal(await count({ actorIds: ["actor-0", "actor-1"] }), N - Math.floor((N + 1) / 3), "i % 3 is 0 or 1");
   assert.equal(await count({ severities: ["high"] }), N / 4);
   assert.equal(await count({ compliance: ["gdpr", "soc2"] }), N / 5);
   assert.equal(await count({ searchText: "100%" }), N / 10);
