@@ -240,3 +240,20 @@ test("parseDuration and cursors", () => {
   assert.equal(decodeCursor(c).id, "0f8fad5b-d9cb-469f-a165-70867728950e");
   assert.throws(() => decodeCursor("bm9wZQ=="), { message: "Invalid cursor: failed to decode" });
 });
+
+test("bigint values are stored as strings; values JSON cannot hold are named, not a bare TypeError", async () => {
+  await clear();
+  const audit = betterAudit({ database: adapter, auditTables: ["users"] });
+  await audit.captureLog({ tableName: "users", operation: "UPDATE", recordId: "1", before: { n: 9007199254740993n, s: "a" }, after: { n: 9007199254740995n, s: "a" } });
+  const [row] = await rows();
+  assert.deepEqual(row.before_data, { n: "9007199254740993", s: "a" });
+  assert.deepEqual(row.diff, { changedFields: ["n"], changes: [{ field: "n", old: "9007199254740993", new: "9007199254740995" }] });
+  const cyclic = { a: 1 };
+  cyclic.self = cyclic;
+  await assert.rejects(audit.captureLog({ tableName: "users", operation: "UPDATE", recordId: "1", before: { a: 1 }, after: cyclic }), (err) => {
+    assert.equal(err.name, "AuditDataError");
+    assert.equal(err.code, "AUDIT_INVALID_DATA");
+    assert.match(err.message, /`after` cannot be stored as JSON/);
+    return true;
+  });
+});

@@ -156,6 +156,12 @@ pub fn audit_diff_json(pairs: String) -> Result<String, Code> {
     audit::diff_pairs_json(&pairs).map_err(|e| core_err(&e))
 }
 
+/// The changed field names per `{ before, after }` pair, JSON text in and out.
+#[napi]
+pub fn audit_changed_fields_json(pairs: String) -> Result<String, Code> {
+    usebetter_core::bridge::diff_text::changed_fields_json(&pairs).map_err(|e| core_err(&e))
+}
+
 /// Canonical JSON text (sorted keys, no whitespace) of any JSON value.
 #[napi]
 pub fn canonical_json(value: Value) -> String {

@@ -148,6 +148,12 @@ pub fn audit_diff_json(pairs: &str) -> Result<String, JsValue> {
     audit::diff_pairs_json(pairs).map_err(|e| core_err(&e))
 }
 
+/// The changed field names per `{ before, after }` pair, JSON text in and out.
+#[wasm_bindgen(js_name = auditChangedFieldsJson)]
+pub fn audit_changed_fields_json(pairs: &str) -> Result<String, JsValue> {
+    usebetter_core::bridge::diff_text::changed_fields_json(pairs).map_err(|e| core_err(&e))
+}
+
 /// Canonical JSON text (sorted keys, no whitespace) of any JSON value.
 #[wasm_bindgen(js_name = canonicalJson)]
 pub fn canonical_json(value: JsValue) -> Result<String, JsValue> {

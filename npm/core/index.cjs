@@ -75,6 +75,7 @@ module.exports = {
   bypassSignature: binding.bypassSignature,
   auditDiff: binding.auditDiff,
   auditDiffJson: binding.auditDiffJson,
+  auditChangedFieldsJson: binding.auditChangedFieldsJson,
   canonicalJson: binding.canonicalJson,
   parseDuration: binding.parseDuration,
   encodeCursor: binding.encodeCursor,

@@ -92,6 +92,8 @@ export interface RowDiff {
 export declare function auditDiff(pairs: Array<{ before?: Record<string, unknown>; after?: Record<string, unknown> }>): RowDiff[];
 /** `auditDiff` with JSON text in and out (one string crossing; use for wide rows). */
 export declare function auditDiffJson(pairsJson: string): string;
+/** The changed field names per pair: `[{ before, after }]` JSON text in, `string[][]` JSON text out. */
+export declare function auditChangedFieldsJson(pairsJson: string): string;
 /** Canonical JSON: sorted keys, no whitespace. */
 export declare function canonicalJson(value: unknown): string;
 /** The ISO instant (microseconds) `input` (`4h`, `30d`, `2w`, `3m`, `1y`) before `reference` (ISO; default now), in UTC. */
@@ -187,6 +189,7 @@ declare const core: {
   bypassSignature: typeof bypassSignature;
   auditDiff: typeof auditDiff;
   auditDiffJson: typeof auditDiffJson;
+  auditChangedFieldsJson: typeof auditChangedFieldsJson;
   canonicalJson: typeof canonicalJson;
   parseDuration: typeof parseDuration;
   encodeCursor: typeof encodeCursor;

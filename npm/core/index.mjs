@@ -14,6 +14,7 @@ export const {
   bypassSignature,
   auditDiff,
   auditDiffJson,
+  auditChangedFieldsJson,
   canonicalJson,
   parseDuration,
   encodeCursor,

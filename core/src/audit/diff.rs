@@ -29,7 +29,7 @@ pub struct RowDiff {
 }
 
 /// Structural equality: object key order is irrelevant, numbers compare by value.
-fn same(a: &Value, b: &Value) -> bool {
+pub(crate) fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Object(x), Value::Object(y)) => {
             x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))

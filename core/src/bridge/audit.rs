@@ -195,12 +195,5 @@ pub fn redact_entries(
 /// # Errors
 /// `InvalidArgument` when the text is not a JSON array of `{ before, after }`.
 pub fn diff_pairs_json(text: &str) -> Result<String> {
-    let pairs: Vec<Pair> = serde_json::from_str(text).map_err(|e| Error::InvalidArgument {
-        field: "pairs".into(),
-        reason: e.to_string(),
-    })?;
-    serde_json::to_string(&diff_pairs(&pairs)).map_err(|e| Error::InvalidArgument {
-        field: "pairs".into(),
-        reason: e.to_string(),
-    })
+    super::diff_text::diff_pairs_json(text)
 }

@@ -3,6 +3,7 @@ import m from "../dist/index.js";
 
 export const {
   betterAudit,
+  AuditDataError,
   getAuditContext,
   runWithAuditContext,
   mergeAuditContext,

@@ -1,4 +1,5 @@
-import core, { type RowDiff } from "@usebetter-rs/core";
+import core from "@usebetter-rs/core";
+import { jsonText } from "./json";
 import { getAuditContext, runWithAuditContext, type AuditContext } from "./context";
 import { AuditConfigError, Enrichments, newId } from "./enrich";
 import { exportLogs, createExportResponse, type ExportOptions, type ExportResponseOptions, type ExportResult } from "./export";
@@ -6,6 +7,7 @@ import { AuditQueryBuilder } from "./query";
 import { INLINE_CAPTURE, INLINE_TABLE, type InlinePlanner } from "./inline";
 import type {
   AfterLogHook,
+  FieldChange,
   AuditDatabaseAdapter,
   AuditLog,
   AuditOperation,
@@ -77,8 +79,20 @@ function buildLog(input: CaptureLogInput): AuditLog {
   if (input.operation !== "INSERT" && input.before) log.beforeData = { ...input.before };
   if (input.operation !== "DELETE" && input.after) log.afterData = { ...input.after };
   if (input.operation === "UPDATE") {
-    const [d] = JSON.parse(core.auditDiffJson(JSON.stringify([{ before: input.before ?? {}, after: input.after ?? {} }]))) as RowDiff[];
-    if (d && d.changedFields.length) log.diff = { changedFields: d.changedFields, changes: d.changes };
+    // Rust names the changed fields; their old and new values are the images' own.
+    const before = input.before ?? {};
+    const after = input.after ?? {};
+    const pair = `[{"before":${jsonText(before, "before")},"after":${jsonText(after, "after")}}]`;
+    const [changed] = JSON.parse(core.auditChangedFieldsJson(pair)) as string[][];
+    if (changed?.length) {
+      const changes = changed.map((field) => {
+        const c: FieldChange = { field };
+        if (Object.hasOwn(before, field)) c.old = before[field];
+        if (Object.hasOwn(after, field)) c.new = after[field];
+        return c;
+      });
+      log.diff = { changedFields: changed, changes };
+    }
   }
   return log;
 }

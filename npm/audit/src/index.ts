@@ -3,6 +3,7 @@ export { getAuditContext, runWithAuditContext, mergeAuditContext, type AuditCont
 export { AuditQueryBuilder } from "./query";
 export { createExportResponse, type ExportOptions, type ExportResponseOptions, type ExportResult } from "./export";
 export { AuditConfigError } from "./enrich";
+export { AuditDataError } from "./json";
 export { parseDuration } from "./duration";
 export type * from "./types";
 export { fromBearerToken, fromCookie, fromHeader, type ContextExtractor, type ValueExtractor } from "./extractors";

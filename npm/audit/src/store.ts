@@ -2,6 +2,7 @@
 // the Prisma adapters run the same statements and read rows the same way; each supplies only
 // how to run a statement.
 import core from "@usebetter-rs/core";
+import { jsonText } from "./json";
 import type { AuditDatabaseAdapter, AuditLog, AuditQueryResult, AuditQuerySpec, AuditStats, TimeFilter } from "./types";
 
 export type Row = Record<string, unknown>;
@@ -40,7 +41,7 @@ export function insertStatement(logs: AuditLog[], table = "audit_logs"): { text:
     const cells = Object.entries(COLUMN_OF).map(([key, column]) => {
       const v = (log as unknown as Record<string, unknown>)[key];
       if (v === undefined) return "DEFAULT";
-      params.push(v instanceof Date ? v.toISOString() : JSON_COLUMNS.has(column) ? JSON.stringify(v) : v);
+      params.push(v instanceof Date ? v.toISOString() : JSON_COLUMNS.has(column) ? jsonText(v, key) : v);
       return `$${params.length}::${JSON_COLUMNS.has(column) ? "jsonb" : (CAST[column] ?? "text")}`;
     });
     return `(${cells.join(", ")})`;
