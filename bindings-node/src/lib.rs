@@ -162,6 +162,26 @@ pub fn audit_changed_fields_json(pairs: String) -> Result<String, Code> {
     usebetter_core::bridge::diff_text::changed_fields_json(&pairs).map_err(|e| core_err(&e))
 }
 
+/// Seals stored rows (column name to value, chain order) after the chain head `{ seq, hash }`
+/// (null for a new chain): `[{ seq, prevHash, hash }]`.
+#[napi]
+pub fn audit_seal_rows(rows: Value, head: Value, key: Option<String>) -> Result<Value, Code> {
+    let rows: Vec<serde_json::Map<String, Value>> = parse("rows", &rows)?;
+    let head: Option<usebetter_core::audit::seal::Anchor> = parse("head", &head)?;
+    let out = audit::seal_rows(&rows, head.as_ref(), key.as_deref().map(str::as_bytes));
+    to_js(&out.map_err(|e| core_err(&e))?)
+}
+
+/// Verifies one chain of `[{ seq, prevHash, hash, row }]`: null when intact, else the first
+/// break `{ kind, rowId, seq, message }`.
+#[napi]
+pub fn audit_verify_rows(rows: Value, key: Option<String>, anchor: Value) -> Result<Value, Code> {
+    let rows: Vec<audit::StoredSealedRow> = parse("rows", &rows)?;
+    let anchor: Option<usebetter_core::audit::seal::Anchor> = parse("anchor", &anchor)?;
+    let out = audit::verify_rows(rows, key.as_deref().map(str::as_bytes), anchor.as_ref());
+    to_js(&out.map_err(|e| core_err(&e))?)
+}
+
 /// Canonical JSON text (sorted keys, no whitespace) of any JSON value.
 #[napi]
 pub fn canonical_json(value: Value) -> String {

@@ -196,6 +196,34 @@ pub fn sql_writes(sql: &str) -> Result<JsValue, JsValue> {
     to_js(&usebetter_core::analyze::writes(sql).map_err(|e| core_err(&e))?)
 }
 
+/// Seals stored rows (column name to value, chain order) after the chain head `{ seq, hash }`
+/// (null for a new chain): `[{ seq, prevHash, hash }]`.
+#[wasm_bindgen(js_name = auditSealRows)]
+pub fn audit_seal_rows(
+    rows: JsValue,
+    head: JsValue,
+    key: Option<String>,
+) -> Result<JsValue, JsValue> {
+    let rows: Vec<serde_json::Map<String, serde_json::Value>> = parse("rows", &rows)?;
+    let head: Option<usebetter_core::audit::seal::Anchor> = parse("head", &head)?;
+    let out = audit::seal_rows(&rows, head.as_ref(), key.as_deref().map(str::as_bytes));
+    to_js(&out.map_err(|e| core_err(&e))?)
+}
+
+/// Verifies one chain of `[{ seq, prevHash, hash, row }]`: null when intact, else the first
+/// break `{ kind, rowId, seq, message }`.
+#[wasm_bindgen(js_name = auditVerifyRows)]
+pub fn audit_verify_rows(
+    rows: JsValue,
+    key: Option<String>,
+    anchor: JsValue,
+) -> Result<JsValue, JsValue> {
+    let rows: Vec<audit::StoredSealedRow> = parse("rows", &rows)?;
+    let anchor: Option<usebetter_core::audit::seal::Anchor> = parse("anchor", &anchor)?;
+    let out = audit::verify_rows(rows, key.as_deref().map(str::as_bytes), anchor.as_ref());
+    to_js(&out.map_err(|e| core_err(&e))?)
+}
+
 /// Applies a redaction rule (`{ redact } | { include }`) to entries in one call.
 #[wasm_bindgen(js_name = redactEntries)]
 pub fn redact_entries(rule: JsValue, entries: JsValue) -> Result<JsValue, JsValue> {

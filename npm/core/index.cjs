@@ -75,6 +75,8 @@ module.exports = {
   bypassSignature: binding.bypassSignature,
   auditDiff: binding.auditDiff,
   auditDiffJson: binding.auditDiffJson,
+  auditSealRows: binding.auditSealRows,
+  auditVerifyRows: binding.auditVerifyRows,
   auditChangedFieldsJson: binding.auditChangedFieldsJson,
   canonicalJson: binding.canonicalJson,
   parseDuration: binding.parseDuration,

@@ -92,6 +92,25 @@ export interface RowDiff {
 export declare function auditDiff(pairs: Array<{ before?: Record<string, unknown>; after?: Record<string, unknown> }>): RowDiff[];
 /** `auditDiff` with JSON text in and out (one string crossing; use for wide rows). */
 export declare function auditDiffJson(pairsJson: string): string;
+export interface ChainHead {
+  seq: number;
+  hash: string;
+}
+export interface RowSeal {
+  seq: number;
+  prevHash: string;
+  hash: string;
+}
+export interface ChainBreak {
+  kind: "edited" | "deleted" | "inserted" | "reordered" | "truncated";
+  rowId: string | null;
+  seq: number;
+  message: string;
+}
+/** Seals stored audit rows (column name to value, chain order) after `head` (null: a new chain). */
+export declare function auditSealRows(rows: Record<string, unknown>[], head: ChainHead | null, key?: string): RowSeal[];
+/** Verifies one chain; null when intact, else the first break. */
+export declare function auditVerifyRows(rows: Array<RowSeal & { row: Record<string, unknown> }>, key: string | undefined, anchor: ChainHead | null): ChainBreak | null;
 /** The changed field names per pair: `[{ before, after }]` JSON text in, `string[][]` JSON text out. */
 export declare function auditChangedFieldsJson(pairsJson: string): string;
 /** Canonical JSON: sorted keys, no whitespace. */
@@ -189,6 +208,8 @@ declare const core: {
   bypassSignature: typeof bypassSignature;
   auditDiff: typeof auditDiff;
   auditDiffJson: typeof auditDiffJson;
+  auditSealRows: typeof auditSealRows;
+  auditVerifyRows: typeof auditVerifyRows;
   auditChangedFieldsJson: typeof auditChangedFieldsJson;
   canonicalJson: typeof canonicalJson;
   parseDuration: typeof parseDuration;

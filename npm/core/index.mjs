@@ -14,6 +14,8 @@ export const {
   bypassSignature,
   auditDiff,
   auditDiffJson,
+  auditSealRows,
+  auditVerifyRows,
   auditChangedFieldsJson,
   canonicalJson,
   parseDuration,

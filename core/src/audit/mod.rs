@@ -10,4 +10,6 @@ pub mod enrich;
 pub mod query;
 pub mod redact;
 pub mod seal;
+pub mod storage;
 pub mod time;
+pub mod triggers;

@@ -47,6 +47,53 @@ pub fn seal(prev_hash: &str, content: &Value, key: Option<&[u8]>) -> String {
     }
 }
 
+/// The `audit_logs` columns a seal covers (not `seq`, `prev_hash`, `hash` themselves).
+pub const SEALED_COLUMNS: [&str; 18] = [
+    "id",
+    "timestamp",
+    "table_name",
+    "operation",
+    "record_id",
+    "actor_id",
+    "before_data",
+    "after_data",
+    "diff",
+    "label",
+    "description",
+    "severity",
+    "compliance",
+    "notify",
+    "reason",
+    "metadata",
+    "redacted_fields",
+    "tenant_id",
+];
+
+/// The sealed content of a stored row (column name to value, JSON columns as values): the
+/// sealed columns that are not null, the timestamp as microseconds in UTC, so the row the
+/// library sealed and the row the database returns give the same bytes. `None` when the
+/// timestamp is missing or not ISO 8601.
+#[must_use]
+pub fn content(row: &serde_json::Map<String, Value>) -> Option<Value> {
+    let mut out = serde_json::Map::new();
+    for column in SEALED_COLUMNS {
+        match row.get(column) {
+            None | Some(Value::Null) => {}
+            Some(v) if column == "timestamp" => {
+                let micros = super::time::parse_iso(v.as_str()?)?;
+                out.insert(
+                    column.into(),
+                    Value::String(super::time::format_iso(micros)),
+                );
+            }
+            Some(v) => {
+                out.insert(column.into(), v.clone());
+            }
+        }
+    }
+    out.contains_key("timestamp").then_some(Value::Object(out))
+}
+
 /// One stored row of a chain.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize))]

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::audit::{cursor, diff, duration, query, time};
+use crate::audit::{cursor, diff, duration, query, seal, time};
 use crate::error::{Error, Result};
 
 /// One `{ before, after }` pair of row images.
@@ -196,4 +196,151 @@ pub fn redact_entries(
 /// `InvalidArgument` when the text is not a JSON array of `{ before, after }`.
 pub fn diff_pairs_json(text: &str) -> Result<String> {
     super::diff_text::diff_pairs_json(text)
+}
+
+/// The seal of one row, as written to its `seq`, `prev_hash` and `hash` columns.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SealOut {
+    pub seq: u64,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+fn unusable_row(i: usize) -> Error {
+    Error::InvalidArgument {
+        field: format!("rows[{i}]"),
+        reason: "a stored audit row with an ISO 8601 `timestamp`".into(),
+    }
+}
+
+/// Seals `rows` (column name to value, in chain order) after `head` (the chain's last sealed
+/// row; none for a new chain), optionally with an HMAC key.
+///
+/// # Errors
+/// `InvalidArgument` naming the row whose timestamp is missing or malformed.
+pub fn seal_rows(
+    rows: &[Map<String, Value>],
+    head: Option<&seal::Anchor>,
+    key: Option<&[u8]>,
+) -> Result<Vec<SealOut>> {
+    let mut seq = head.map_or(0, |h| h.seq);
+    let mut prev = head.map_or_else(|| seal::GENESIS.to_owned(), |h| h.hash.clone());
+    rows.iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let content = seal::content(row).ok_or_else(|| unusable_row(i))?;
+            seq += 1;
+            let hash = seal::seal(&prev, &content, key);
+            let out = SealOut {
+                seq,
+                prev_hash: std::mem::replace(&mut prev, hash.clone()),
+                hash,
+            };
+            Ok(out)
+        })
+        .collect()
+}
+
+/// One stored, sealed row as read back for verification.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredSealedRow {
+    pub seq: u64,
+    pub prev_hash: String,
+    pub hash: String,
+    pub row: Map<String, Value>,
+}
+
+/// Verifies one chain of stored rows; `Ok(None)` when intact, else the first break.
+///
+/// # Errors
+/// `InvalidArgument` naming a row whose timestamp is missing or malformed.
+pub fn verify_rows(
+    rows: Vec<StoredSealedRow>,
+    key: Option<&[u8]>,
+    anchor: Option<&seal::Anchor>,
+) -> Result<Option<seal::Break>> {
+    let sealed = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let content = seal::content(&r.row).ok_or_else(|| unusable_row(i))?;
+            let id = r
+                .row
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            Ok(seal::SealedRow {
+                id,
+                seq: r.seq,
+                prev_hash: r.prev_hash,
+                hash: r.hash,
+                content,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(seal::verify(&sealed, key, anchor).err())
+}
+
+#[cfg(test)]
+mod seal_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn row(id: &str, ts: &str, n: i64) -> Map<String, Value> {
+        let v = json!({ "id": id, "timestamp": ts, "table_name": "t", "operation": "UPDATE", "record_id": "1",
+                        "after_data": { "n": n, "a": [1, 2] }, "actor_id": null });
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn rows_sealed_by_the_library_verify_as_the_database_returns_them() {
+        let written = [
+            row("a", "2026-03-01T10:00:00.123Z", 1),
+            row("b", "2026-03-01T10:00:00.124Z", 2),
+        ];
+        let seals = seal_rows(&written, None, Some(b"k")).unwrap();
+        assert_eq!((seals[0].seq, seals[1].seq), (1, 2));
+        assert_eq!(seals[1].prev_hash, seals[0].hash);
+        // Read back: microsecond text, another offset spelling, JSON keys reordered.
+        let mut read = [
+            row("a", "2026-03-01T11:00:00.123000+01:00", 1),
+            row("b", "2026-03-01T10:00:00.124000Z", 2),
+        ];
+        read[1]["after_data"] = json!({ "a": [1, 2], "n": 2 });
+        let stored = |rows: &[Map<String, Value>]| -> Vec<StoredSealedRow> {
+            rows.iter()
+                .zip(&seals)
+                .map(|(r, s)| StoredSealedRow {
+                    seq: s.seq,
+                    prev_hash: s.prev_hash.clone(),
+                    hash: s.hash.clone(),
+                    row: r.clone(),
+                })
+                .collect()
+        };
+        assert!(verify_rows(stored(&read), Some(b"k"), None)
+            .unwrap()
+            .is_none());
+        let wrong_key = verify_rows(stored(&read), Some(b"other"), None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(wrong_key.kind, seal::BreakKind::Edited);
+        read[0]["after_data"]["n"] = json!(5);
+        let edited = verify_rows(stored(&read), Some(b"k"), None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (edited.kind, edited.row_id.as_deref()),
+            (seal::BreakKind::Edited, Some("a"))
+        );
+        let mut no_ts = written[0].clone();
+        no_ts.remove("timestamp");
+        assert!(seal_rows(&[no_ts], None, None)
+            .unwrap_err()
+            .to_string()
+            .contains("rows[0]"));
+    }
 }

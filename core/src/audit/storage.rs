@@ -1,0 +1,297 @@
+//! The `audit_logs` table and what maintains it: idempotent DDL (plain, or range-partitioned
+//! by month with a default partition), the upgrade of a reference-shaped table in place, monthly
+//! partitions, and the retention plan (drop whole partitions, trim the boundary one).
+
+use super::time;
+use crate::error::Result;
+use crate::policy::ident::{literal, Ident};
+
+/// Reference columns, then ours: `tenant_id` and the seal columns, all nullable.
+const COLUMNS: &str = "  id uuid NOT NULL DEFAULT gen_random_uuid(),
+  \"timestamp\" timestamptz NOT NULL DEFAULT now(),
+  table_name text NOT NULL,
+  operation text NOT NULL,
+  record_id text NOT NULL,
+  actor_id text,
+  before_data jsonb,
+  after_data jsonb,
+  diff jsonb,
+  label text,
+  description text,
+  severity text,
+  compliance jsonb,
+  notify boolean,
+  reason text,
+  metadata jsonb,
+  redacted_fields jsonb,
+  tenant_id uuid,
+  seq bigint,
+  prev_hash text,
+  hash text";
+
+const ADDED: [(&str, &str); 4] = [
+    ("tenant_id", "uuid"),
+    ("seq", "bigint"),
+    ("prev_hash", "text"),
+    ("hash", "text"),
+];
+
+/// The reference's index names and columns, plus the cursor and chain indexes.
+const INDEXES: [(&str, &str); 8] = [
+    (
+        "audit_logs_table_name_timestamp_idx",
+        "table_name, \"timestamp\"",
+    ),
+    ("audit_logs_actor_id_idx", "actor_id"),
+    ("audit_logs_record_id_idx", "record_id"),
+    (
+        "audit_logs_table_name_record_id_idx",
+        "table_name, record_id",
+    ),
+    ("audit_logs_operation_idx", "operation"),
+    ("audit_logs_timestamp_idx", "\"timestamp\""),
+    ("audit_logs_timestamp_id_idx", "\"timestamp\", id"),
+    ("audit_logs_chain_seq_idx", "tenant_id, seq"),
+];
+
+/// Where the table lives.
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub schema: Ident,
+}
+
+impl Table {
+    /// # Errors
+    /// An invalid schema name.
+    pub fn new(schema: &str) -> Result<Table> {
+        Ok(Table {
+            schema: Ident::new("schema", schema)?,
+        })
+    }
+
+    #[must_use]
+    pub fn qualified(&self, name: &str) -> String {
+        format!("{}.\"{}\"", self.schema.quoted(), name.replace('"', "\"\""))
+    }
+}
+
+/// The DDL for a plain `audit_logs` table; on an existing (reference-shaped) table it adds the
+/// missing columns and indexes and changes nothing else.
+#[must_use]
+pub fn plain_sql(t: &Table) -> String {
+    let name = t.qualified("audit_logs");
+    let mut s =
+        format!("CREATE TABLE IF NOT EXISTS {name} (\n{COLUMNS},\n  PRIMARY KEY (id)\n);\n");
+    s.push_str(&upgrade_sql(t));
+    s
+}
+
+/// Columns and indexes a reference-shaped table lacks (idempotent).
+#[must_use]
+pub fn upgrade_sql(t: &Table) -> String {
+    let name = t.qualified("audit_logs");
+    let adds: Vec<String> = ADDED
+        .iter()
+        .map(|(c, ty)| format!("ADD COLUMN IF NOT EXISTS {c} {ty}"))
+        .collect();
+    let mut s = format!("ALTER TABLE {name} {};\n", adds.join(", "));
+    for (index, columns) in INDEXES {
+        s.push_str(&format!(
+            "CREATE INDEX IF NOT EXISTS \"{index}\" ON {name} ({columns});\n"
+        ));
+    }
+    s
+}
+
+/// The DDL for `audit_logs` range-partitioned by month on `timestamp`, with a default partition
+/// and the months from `now` to `months_ahead` later.
+#[must_use]
+pub fn partitioned_sql(t: &Table, now_micros: i64, months_ahead: u32) -> String {
+    let name = t.qualified("audit_logs");
+    let mut s = format!(
+        "CREATE TABLE IF NOT EXISTS {name} (\n{COLUMNS},\n  PRIMARY KEY (id, \"timestamp\")\n) PARTITION BY RANGE (\"timestamp\");\n\
+         CREATE TABLE IF NOT EXISTS {} PARTITION OF {name} DEFAULT;\n",
+        t.qualified("audit_logs_default")
+    );
+    s.push_str(&partitions_sql(t, now_micros, months_ahead));
+    s.push_str(&upgrade_sql(t));
+    s
+}
+
+/// Month `(year, month)` `offset` months after the month of `micros` (UTC).
+fn month_of(micros: i64, offset: i64) -> (i64, u32) {
+    let (y, m, _) = time::civil_from_days(micros.div_euclid(86_400_000_000));
+    let index = y * 12 + i64::from(m) - 1 + offset;
+    (
+        index.div_euclid(12),
+        u32::try_from(index.rem_euclid(12)).unwrap_or(0) + 1,
+    )
+}
+
+fn month_start_iso(y: i64, m: u32) -> String {
+    time::format_iso(time::days_from_civil(y, m, 1) * 86_400_000_000)
+}
+
+/// The partition name for a month: `audit_logs_p2026_03`.
+#[must_use]
+pub fn partition_name(y: i64, m: u32) -> String {
+    format!("audit_logs_p{y:04}_{m:02}")
+}
+
+/// `CREATE TABLE IF NOT EXISTS … PARTITION OF` for the month of `now` and `months_ahead` after.
+#[must_use]
+pub fn partitions_sql(t: &Table, now_micros: i64, months_ahead: u32) -> String {
+    let parent = t.qualified("audit_logs");
+    (0..=i64::from(months_ahead))
+        .map(|k| {
+            let (y, m) = month_of(now_micros, k);
+            let (ny, nm) = month_of(now_micros, k + 1);
+            format!(
+                "CREATE TABLE IF NOT EXISTS {} PARTITION OF {parent} FOR VALUES FROM ({}) TO ({});\n",
+                t.qualified(&partition_name(y, m)),
+                literal(&month_start_iso(y, m)),
+                literal(&month_start_iso(ny, nm)),
+            )
+        })
+        .collect()
+}
+
+/// One partition as the catalog describes it; bounds are ISO instants, `None` for the default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Partition {
+    pub name: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// What a purge does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PurgeStep {
+    /// The whole partition is older than the cutoff.
+    Drop { partition: String },
+    /// Rows older than the cutoff are deleted from this table or partition.
+    Delete { relation: String },
+}
+
+/// The steps that remove every row older than `cutoff_micros` (and, with `table_name`, only
+/// that table's rows: then nothing is dropped whole). Partitions entirely before the cutoff
+/// are dropped; a partition the cutoff falls into, and the default one, are trimmed.
+#[must_use]
+pub fn purge_plan(
+    partitions: &[Partition],
+    cutoff_micros: i64,
+    whole_partitions: bool,
+) -> Vec<PurgeStep> {
+    if partitions.is_empty() {
+        return vec![PurgeStep::Delete {
+            relation: "audit_logs".into(),
+        }];
+    }
+    partitions
+        .iter()
+        .filter_map(|p| {
+            let from = p.from.as_deref().and_then(time::parse_iso);
+            let to = p.to.as_deref().and_then(time::parse_iso);
+            match (from, to) {
+                (Some(f), _) if f >= cutoff_micros => None,
+                (_, Some(end)) if end <= cutoff_micros && whole_partitions => {
+                    Some(PurgeStep::Drop {
+                        partition: p.name.clone(),
+                    })
+                }
+                _ => Some(PurgeStep::Delete {
+                    relation: p.name.clone(),
+                }),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAR_15_2026: i64 = 1_773_532_800_000_000; // 2026-03-15T00:00:00Z
+
+    #[test]
+    fn partitions_by_month_across_a_year_end() {
+        let t = Table::new("public").unwrap();
+        let sql = partitions_sql(&t, MAR_15_2026 + 9 * 30 * 86_400_000_000, 1);
+        assert!(sql.contains("\"audit_logs_p2026_12\" PARTITION OF \"public\".\"audit_logs\" FOR VALUES FROM ('2026-12-01T00:00:00.000000Z') TO ('2027-01-01T00:00:00.000000Z')"), "{sql}");
+        assert!(sql.contains("\"audit_logs_p2027_01\""), "{sql}");
+        assert_eq!(sql.lines().count(), 2);
+    }
+
+    #[test]
+    fn ddl_is_idempotent_and_upgrades_reference_tables() {
+        let t = Table::new("audit").unwrap();
+        let sql = plain_sql(&t);
+        assert!(sql.starts_with("CREATE TABLE IF NOT EXISTS \"audit\".\"audit_logs\""));
+        assert!(sql.contains(
+            "ADD COLUMN IF NOT EXISTS tenant_id uuid, ADD COLUMN IF NOT EXISTS seq bigint"
+        ));
+        assert_eq!(
+            sql.matches("CREATE INDEX IF NOT EXISTS").count(),
+            INDEXES.len()
+        );
+        let p = partitioned_sql(&t, MAR_15_2026, 2);
+        assert!(p.contains("PRIMARY KEY (id, \"timestamp\")\n) PARTITION BY RANGE"));
+        assert!(p.contains("\"audit_logs_default\" PARTITION OF \"audit\".\"audit_logs\" DEFAULT"));
+        assert_eq!(p.matches("FOR VALUES FROM").count(), 3);
+    }
+
+    #[test]
+    fn purge_drops_old_months_and_trims_the_boundary() {
+        let part = |name: &str, from: Option<&str>, to: Option<&str>| Partition {
+            name: name.into(),
+            from: from.map(str::to_owned),
+            to: to.map(str::to_owned),
+        };
+        let parts = [
+            part(
+                "audit_logs_p2026_01",
+                Some("2026-01-01T00:00:00Z"),
+                Some("2026-02-01T00:00:00Z"),
+            ),
+            part(
+                "audit_logs_p2026_02",
+                Some("2026-02-01T00:00:00Z"),
+                Some("2026-03-01T00:00:00Z"),
+            ),
+            part(
+                "audit_logs_p2026_03",
+                Some("2026-03-01T00:00:00Z"),
+                Some("2026-04-01T00:00:00Z"),
+            ),
+            part("audit_logs_default", None, None),
+        ];
+        let cutoff = time::parse_iso("2026-03-01T00:00:00Z").unwrap();
+        let plan = purge_plan(&parts, cutoff, true);
+        assert_eq!(
+            plan,
+            [
+                PurgeStep::Drop {
+                    partition: "audit_logs_p2026_01".into()
+                },
+                PurgeStep::Drop {
+                    partition: "audit_logs_p2026_02".into()
+                },
+                PurgeStep::Delete {
+                    relation: "audit_logs_default".into()
+                },
+            ]
+        );
+        let mid = time::parse_iso("2026-02-10T00:00:00Z").unwrap();
+        let only_table = purge_plan(&parts, mid, false);
+        assert_eq!(only_table.len(), 3, "{only_table:?}");
+        assert!(only_table
+            .iter()
+            .all(|s| matches!(s, PurgeStep::Delete { .. })));
+        assert_eq!(
+            purge_plan(&[], mid, true),
+            [PurgeStep::Delete {
+                relation: "audit_logs".into()
+            }]
+        );
+    }
+}

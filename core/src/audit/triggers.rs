@@ -1,0 +1,147 @@
+//! Trigger capture: one PL/pgSQL function and a row trigger per audited table that write the
+//! audit row for every row a statement touches — raw SQL, bulk updates, cascades, other
+//! services — in the writing transaction. Actor, tenant and metadata come from
+//! transaction-local settings (`usebetter.audit_actor`, `usebetter.audit_tenant`,
+//! `usebetter.audit_metadata`) that the proxy and middleware set; the tenant falls back to the
+//! tenant package's `app.current_tenant`. Images match the library's: column order, `int8` and
+//! `numeric` as strings, and the diff lists changed fields in column order with old and new
+//! values. Rows written here are unsealed; `audit-cli seal` seals them.
+
+use super::storage::Table;
+use crate::error::{Error, Result};
+use crate::policy::ident::{dollar_quoted, literal, Ident};
+
+/// The trigger's name on every audited table; the proxy looks for it to stand down.
+pub const TRIGGER: &str = "usebetter_audit";
+
+/// One audited table as the catalog describes it.
+#[derive(Debug, Clone)]
+pub struct TriggerTable {
+    pub schema: String,
+    pub name: String,
+    pub key: Vec<String>,
+    /// Columns written as strings in images (`int8`, `numeric`).
+    pub precise: Vec<String>,
+}
+
+fn function_body(audit_logs: &str) -> String {
+    format!(
+        r#"
+DECLARE
+  keys text[] := string_to_array(TG_ARGV[0], ',');
+  precise text[] := coalesce(string_to_array(nullif(TG_ARGV[1], ''), ','), '{{}}');
+  old_j json;
+  new_j json;
+  src json;
+  rid text;
+  changes jsonb;
+  tenant text := nullif(current_setting('usebetter.audit_tenant', true), '');
+BEGIN
+  IF TG_OP <> 'INSERT' THEN
+    SELECT json_object_agg(e.k, CASE WHEN e.k = ANY(precise) AND json_typeof(e.v) = 'number' THEN to_json(e.v #>> '{{}}') ELSE e.v END ORDER BY e.o)
+      INTO old_j FROM json_each(to_json(OLD)) WITH ORDINALITY AS e(k, v, o);
+  END IF;
+  IF TG_OP <> 'DELETE' THEN
+    SELECT json_object_agg(e.k, CASE WHEN e.k = ANY(precise) AND json_typeof(e.v) = 'number' THEN to_json(e.v #>> '{{}}') ELSE e.v END ORDER BY e.o)
+      INTO new_j FROM json_each(to_json(NEW)) WITH ORDINALITY AS e(k, v, o);
+  END IF;
+  src := coalesce(new_j, old_j);
+  IF array_length(keys, 1) = 1 THEN
+    rid := src ->> keys[1];
+  ELSE
+    SELECT json_agg(src ->> k ORDER BY o)::text INTO rid FROM unnest(keys) WITH ORDINALITY AS u(k, o);
+  END IF;
+  IF TG_OP = 'UPDATE' THEN
+    SELECT jsonb_build_object('changedFields', jsonb_agg(b.k ORDER BY b.o),
+                              'changes', jsonb_agg(jsonb_build_object('field', b.k, 'old', b.v, 'new', a.v) ORDER BY b.o))
+      INTO changes
+      FROM json_each(old_j) WITH ORDINALITY AS b(k, v, o) JOIN json_each(new_j) AS a(k, v) ON a.k = b.k
+     WHERE a.v::jsonb IS DISTINCT FROM b.v::jsonb;
+    IF changes -> 'changedFields' = 'null'::jsonb THEN
+      changes := NULL;
+    END IF;
+  END IF;
+  IF tenant IS NULL AND current_setting('app.current_tenant', true) ~* '^[0-9a-f]{{8}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{12}}$' THEN
+    tenant := current_setting('app.current_tenant', true);
+  END IF;
+  INSERT INTO {audit_logs} (table_name, operation, record_id, actor_id, before_data, after_data, diff, metadata, tenant_id)
+  VALUES (TG_TABLE_NAME, TG_OP, coalesce(rid, 'unknown'), nullif(current_setting('usebetter.audit_actor', true), ''),
+          old_j::jsonb, new_j::jsonb, changes, nullif(current_setting('usebetter.audit_metadata', true), '')::jsonb, tenant::uuid);
+  RETURN NULL;
+END
+"#
+    )
+}
+
+/// The capture function (SECURITY DEFINER, so writers need no privilege on `audit_logs`) and
+/// one trigger per table. Idempotent.
+///
+/// # Errors
+/// An invalid table, schema or column name.
+pub fn triggers_sql(t: &Table, tables: &[TriggerTable]) -> Result<String> {
+    let function = t.qualified("usebetter_audit_capture");
+    let mut s = format!(
+        "CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS {};\n",
+        dollar_quoted(&function_body(&t.qualified("audit_logs")))
+    );
+    for table in tables {
+        let schema = Ident::new("schema", &table.schema)?;
+        let name = Ident::new("table", &table.name)?;
+        for c in table.key.iter().chain(&table.precise) {
+            Ident::new("column", c)?;
+            if c.contains(',') {
+                // The trigger receives its column lists comma-separated.
+                return Err(Error::config(
+                    "column",
+                    format!("a column name without commas, got {c:?}"),
+                ));
+            }
+        }
+        let target = format!("{}.{}", schema.quoted(), name.quoted());
+        s.push_str(&format!(
+            "CREATE OR REPLACE TRIGGER {TRIGGER} AFTER INSERT OR UPDATE OR DELETE ON {target} FOR EACH ROW EXECUTE FUNCTION {function}({}, {});\n",
+            literal(&table.key.join(",")),
+            literal(&table.precise.join(",")),
+        ));
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_and_triggers() {
+        let t = Table::new("public").unwrap();
+        let tables = [TriggerTable {
+            schema: "app".into(),
+            name: "Order Lines".into(),
+            key: vec!["order_id".into(), "line".into()],
+            precise: vec!["amount".into()],
+        }];
+        let sql = triggers_sql(&t, &tables).unwrap();
+        assert!(sql.starts_with(
+            "CREATE OR REPLACE FUNCTION \"public\".\"usebetter_audit_capture\"() RETURNS trigger"
+        ));
+        assert!(sql.contains("INSERT INTO \"public\".\"audit_logs\" (table_name"));
+        assert!(sql.contains("ON \"app\".\"Order Lines\" FOR EACH ROW EXECUTE FUNCTION \"public\".\"usebetter_audit_capture\"('order_id,line', 'amount');"), "{sql}");
+        let bad = [TriggerTable {
+            schema: "app".into(),
+            name: "t".into(),
+            key: vec!["a\0".into()],
+            precise: vec![],
+        }];
+        assert!(triggers_sql(&t, &bad).is_err());
+        let comma = [TriggerTable {
+            schema: "app".into(),
+            name: "t".into(),
+            key: vec!["a,b".into()],
+            precise: vec![],
+        }];
+        assert!(triggers_sql(&t, &comma)
+            .unwrap_err()
+            .to_string()
+            .contains("without commas"));
+    }
+}
