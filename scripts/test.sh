@@ -49,6 +49,8 @@ echo "-- tenant concurrency: 10,000 requests per framework"
 run node --test --test-concurrency=1 tenant-concurrency.test.mjs
 echo "-- better-tenant CLI (native addon)"
 run node --test --test-concurrency=1 cli-files.test.mjs cli-db.test.mjs
+echo "-- better-audit CLI (native addon)"
+run node --test --test-concurrency=1 audit-cli.test.mjs
 
 step "Isolation and concurrency again, through PgBouncer in transaction mode"
 (

@@ -1,6 +1,7 @@
 //! N-API entry points. Each function converts JS values to core types, calls the core and
 //! converts the result back; errors carry the core's stable code as `err.code`.
 
+mod audit_cli;
 mod cli;
 
 use napi::bindgen_prelude::*;
@@ -30,7 +31,7 @@ fn to_js<T: serde::Serialize>(v: &T) -> Result<Value, Code> {
     serde_json::to_value(v).map_err(|e| Error::new(Code("INTERNAL"), e.to_string()))
 }
 
-fn now_micros() -> i64 {
+pub(crate) fn now_micros() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
@@ -111,6 +112,18 @@ pub async fn run_tenant_cli(args: Vec<String>, context: Value) -> Result<Value> 
     Ok(serde_json::to_value(&outcome)?)
 }
 
+/// Runs `better-audit` with `args`; resolves to `{ code, stdout, stderr }` (`export` writes
+/// its rows to the process's stdout as it reads them).
+#[napi(ts_return_type = "Promise<{ code: number; stdout: string; stderr: string }>")]
+pub async fn run_audit_cli(args: Vec<String>, context: Value) -> Result<Value> {
+    let outcome = match usebetter_core::input::from_value::<audit_cli::Context>("context", &context)
+    {
+        Ok(context) => audit_cli::run(&args, &context).await,
+        Err(e) => cli::Outcome::fail(e.to_string()),
+    };
+    Ok(serde_json::to_value(&outcome)?)
+}
+
 /// The reference's `slugFromName`.
 #[napi]
 pub fn slug_from_name(name: String) -> String {
@@ -178,7 +191,12 @@ pub fn audit_seal_rows(rows: Value, head: Value, key: Option<String>) -> Result<
 pub fn audit_verify_rows(rows: Value, key: Option<String>, anchor: Value) -> Result<Value, Code> {
     let rows: Vec<audit::StoredSealedRow> = parse("rows", &rows)?;
     let anchor: Option<usebetter_core::audit::seal::Anchor> = parse("anchor", &anchor)?;
-    let out = audit::verify_rows(rows, key.as_deref().map(str::as_bytes), anchor.as_ref());
+    let out = audit::verify_rows(
+        rows,
+        key.as_deref().map(str::as_bytes),
+        None,
+        anchor.as_ref(),
+    );
     to_js(&out.map_err(|e| core_err(&e))?)
 }
 

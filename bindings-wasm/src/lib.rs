@@ -220,7 +220,12 @@ pub fn audit_verify_rows(
 ) -> Result<JsValue, JsValue> {
     let rows: Vec<audit::StoredSealedRow> = parse("rows", &rows)?;
     let anchor: Option<usebetter_core::audit::seal::Anchor> = parse("anchor", &anchor)?;
-    let out = audit::verify_rows(rows, key.as_deref().map(str::as_bytes), anchor.as_ref());
+    let out = audit::verify_rows(
+        rows,
+        key.as_deref().map(str::as_bytes),
+        None,
+        anchor.as_ref(),
+    );
     to_js(&out.map_err(|e| core_err(&e))?)
 }
 

@@ -88,6 +88,7 @@ module.exports = {
   EnrichmentRegistry: binding.EnrichmentRegistry,
   // Native only: the command-line tools need a PostgreSQL client, which the wasm build lacks.
   runTenantCli: binding.runTenantCli,
+  runAuditCli: binding.runAuditCli,
   slugFromName: binding.slugFromName,
   buildNoConfigMessage: binding.buildNoConfigMessage,
 };

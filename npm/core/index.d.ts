@@ -183,6 +183,14 @@ export declare class EnrichmentRegistry {
   resolve(table: string, operation: string): MergedEnrichment | null;
 }
 
+/** Native only (undefined under wasm): runs `better-audit` with `args`. */
+export declare const runAuditCli:
+  | ((
+      args: string[],
+      context: { cwd: string; version: string; config: unknown; databaseUrl: string | null; sealKey: string | null },
+    ) => Promise<{ code: number; stdout: string; stderr: string }>)
+  | undefined;
+
 /** Native only (undefined under wasm): runs `better-tenant` with `args`. */
 export declare const runTenantCli:
   | ((
@@ -220,6 +228,7 @@ declare const core: {
   redactEntries: typeof redactEntries;
   EnrichmentRegistry: typeof EnrichmentRegistry;
   runTenantCli: typeof runTenantCli;
+  runAuditCli: typeof runAuditCli;
   slugFromName: typeof slugFromName;
   buildNoConfigMessage: typeof buildNoConfigMessage;
 };

@@ -26,6 +26,7 @@ export const {
   redactEntries,
   EnrichmentRegistry,
   runTenantCli,
+  runAuditCli,
   slugFromName,
   buildNoConfigMessage,
 } = core;

@@ -1,7 +1,7 @@
 //! `better-tenant` commands: the file and database I/O around the core's pure CLI logic.
 //! Output is collected and returned, so the JS bin only prints it and sets the exit code.
 
-mod db;
+pub(crate) mod db;
 mod doctor;
 
 use std::fmt::Write as _;
@@ -35,7 +35,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn ok(stdout: String) -> Outcome {
+    pub(crate) fn ok(stdout: String) -> Outcome {
         Outcome {
             code: 0,
             stdout,

@@ -157,11 +157,25 @@ pub fn verify(
     key: Option<&[u8]>,
     anchor: Option<&Anchor>,
 ) -> Result<(), Break> {
+    verify_from(rows, key, None, anchor)
+}
+
+/// [`verify`] for a chain whose rows up to `start` were purged by retention: the first row
+/// must follow `start` (its seq and hash, recorded when the purge ran).
+///
+/// # Errors
+/// The first [`Break`] found.
+pub fn verify_from(
+    rows: &[SealedRow],
+    key: Option<&[u8]>,
+    start: Option<&Anchor>,
+    anchor: Option<&Anchor>,
+) -> Result<(), Break> {
     let mut sorted: Vec<&SealedRow> = rows.iter().collect();
     sorted.sort_by_key(|r| r.seq);
     let known: std::collections::HashSet<&str> = rows.iter().map(|r| r.hash.as_str()).collect();
-    let mut prev = GENESIS.to_owned();
-    let mut expected = 1u64;
+    let mut prev = start.map_or_else(|| GENESIS.to_owned(), |s| s.hash.clone());
+    let mut expected = start.map_or(1, |s| s.seq + 1);
     let mut last: Option<&SealedRow> = None;
     for row in &sorted {
         if row.seq < expected {

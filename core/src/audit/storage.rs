@@ -54,6 +54,26 @@ const INDEXES: [(&str, &str); 8] = [
     ("audit_logs_chain_seq_idx", "tenant_id, seq"),
 ];
 
+/// Whether a column of this SQL type is written as a string in row images (`int8` and
+/// `numeric`, which JavaScript numbers cannot hold exactly).
+#[must_use]
+pub fn keeps_as_text(sql_type: &str) -> bool {
+    let t = sql_type.trim_start().to_ascii_lowercase();
+    [
+        "bigint",
+        "bigserial",
+        "int8",
+        "serial8",
+        "numeric",
+        "decimal",
+    ]
+    .iter()
+    .any(|p| {
+        t.starts_with(p)
+            && !t[p.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
 /// Where the table lives.
 #[derive(Debug, Clone)]
 pub struct Table {
@@ -86,7 +106,8 @@ pub fn plain_sql(t: &Table) -> String {
     s
 }
 
-/// Columns and indexes a reference-shaped table lacks (idempotent).
+/// Columns and indexes a reference-shaped table lacks (idempotent), and the table recording
+/// where retention cut each hash chain.
 #[must_use]
 pub fn upgrade_sql(t: &Table) -> String {
     let name = t.qualified("audit_logs");
@@ -100,8 +121,16 @@ pub fn upgrade_sql(t: &Table) -> String {
             "CREATE INDEX IF NOT EXISTS \"{index}\" ON {name} ({columns});\n"
         ));
     }
+    s.push_str(&format!(
+        "CREATE TABLE IF NOT EXISTS {} (\n  chain text PRIMARY KEY,\n  seq bigint NOT NULL,\n  hash text NOT NULL,\n  purged_at timestamptz NOT NULL DEFAULT now()\n);\n",
+        t.qualified(CHECKPOINTS)
+    ));
     s
 }
+
+/// Per chain (`''` for the global one, else the tenant id), the last seq and hash that a purge
+/// removed: verification starts after it.
+pub const CHECKPOINTS: &str = "audit_chain_checkpoints";
 
 /// The DDL for `audit_logs` range-partitioned by month on `timestamp`, with a default partition
 /// and the months from `now` to `months_ahead` later.
@@ -212,6 +241,16 @@ mod tests {
     use super::*;
 
     const MAR_15_2026: i64 = 1_773_532_800_000_000; // 2026-03-15T00:00:00Z
+
+    #[test]
+    fn precise_types() {
+        for t in ["bigint", "numeric(10,2)", "int8", "BIGSERIAL", "decimal"] {
+            assert!(keeps_as_text(t), "{t}");
+        }
+        for t in ["integer", "bigint_domain", "text", "numerical"] {
+            assert!(!keeps_as_text(t), "{t}");
+        }
+    }
 
     #[test]
     fn partitions_by_month_across_a_year_end() {

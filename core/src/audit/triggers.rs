@@ -49,7 +49,8 @@ BEGIN
   IF array_length(keys, 1) = 1 THEN
     rid := src ->> keys[1];
   ELSE
-    SELECT json_agg(src ->> k ORDER BY o)::text INTO rid FROM unnest(keys) WITH ORDINALITY AS u(k, o);
+    -- '["1","x"]', spelled as the library spells composite ids.
+    SELECT '[' || string_agg(to_json(src ->> k)::text, ',' ORDER BY o) || ']' INTO rid FROM unnest(keys) WITH ORDINALITY AS u(k, o);
   END IF;
   IF TG_OP = 'UPDATE' THEN
     SELECT jsonb_build_object('changedFields', jsonb_agg(b.k ORDER BY b.o),
@@ -64,8 +65,9 @@ BEGIN
   IF tenant IS NULL AND current_setting('app.current_tenant', true) ~* '^[0-9a-f]{{8}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{12}}$' THEN
     tenant := current_setting('app.current_tenant', true);
   END IF;
-  INSERT INTO {audit_logs} (table_name, operation, record_id, actor_id, before_data, after_data, diff, metadata, tenant_id)
-  VALUES (TG_TABLE_NAME, TG_OP, coalesce(rid, 'unknown'), nullif(current_setting('usebetter.audit_actor', true), ''),
+  -- clock_timestamp(): rows of one transaction keep the order they were written in.
+  INSERT INTO {audit_logs} ("timestamp", table_name, operation, record_id, actor_id, before_data, after_data, diff, metadata, tenant_id)
+  VALUES (clock_timestamp(), TG_TABLE_NAME, TG_OP, coalesce(rid, 'unknown'), nullif(current_setting('usebetter.audit_actor', true), ''),
           old_j::jsonb, new_j::jsonb, changes, nullif(current_setting('usebetter.audit_metadata', true), '')::jsonb, tenant::uuid);
   RETURN NULL;
 END

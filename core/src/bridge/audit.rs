@@ -259,6 +259,7 @@ pub struct StoredSealedRow {
 pub fn verify_rows(
     rows: Vec<StoredSealedRow>,
     key: Option<&[u8]>,
+    start: Option<&seal::Anchor>,
     anchor: Option<&seal::Anchor>,
 ) -> Result<Option<seal::Break>> {
     let sealed = rows
@@ -281,7 +282,7 @@ pub fn verify_rows(
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(seal::verify(&sealed, key, anchor).err())
+    Ok(seal::verify_from(&sealed, key, start, anchor).err())
 }
 
 #[cfg(test)]
@@ -321,15 +322,15 @@ mod seal_tests {
                 })
                 .collect()
         };
-        assert!(verify_rows(stored(&read), Some(b"k"), None)
+        assert!(verify_rows(stored(&read), Some(b"k"), None, None)
             .unwrap()
             .is_none());
-        let wrong_key = verify_rows(stored(&read), Some(b"other"), None)
+        let wrong_key = verify_rows(stored(&read), Some(b"other"), None, None)
             .unwrap()
             .unwrap();
         assert_eq!(wrong_key.kind, seal::BreakKind::Edited);
         read[0]["after_data"]["n"] = json!(5);
-        let edited = verify_rows(stored(&read), Some(b"k"), None)
+        let edited = verify_rows(stored(&read), Some(b"k"), None, None)
             .unwrap()
             .unwrap();
         assert_eq!(

@@ -8,13 +8,13 @@ use std::collections::BTreeMap;
 pub struct UsageError(pub String);
 
 /// One option a command accepts.
-struct Opt {
-    long: &'static str,
-    short: Option<char>,
-    value: Option<&'static str>,
+pub struct Opt {
+    pub long: &'static str,
+    pub short: Option<char>,
+    pub value: Option<&'static str>,
 }
 
-const fn flag(long: &'static str) -> Opt {
+pub const fn flag(long: &'static str) -> Opt {
     Opt {
         long,
         short: None,
@@ -22,7 +22,7 @@ const fn flag(long: &'static str) -> Opt {
     }
 }
 
-const fn valued(long: &'static str, value: &'static str) -> Opt {
+pub const fn valued(long: &'static str, value: &'static str) -> Opt {
     Opt {
         long,
         short: None,
@@ -139,25 +139,51 @@ pub enum Parsed {
 }
 
 /// Top-level help text.
+/// A command-line program: its commands, their options and arguments.
+pub struct Program {
+    pub name: &'static str,
+    pub about: &'static str,
+    pub commands: &'static [(&'static str, &'static str)],
+    pub options: fn(&str) -> Option<Vec<Opt>>,
+    /// The one required positional argument a command takes, if any.
+    pub positional: fn(&str) -> Option<&'static str>,
+    /// An option a command requires, as commander prints it (`--name <name>`).
+    pub required: fn(&str) -> Option<(&'static str, &'static str)>,
+}
+
+pub const TENANT: Program = Program {
+    name: "better-tenant",
+    about: "PostgreSQL row-level security for multi-tenant apps",
+    commands: &COMMANDS,
+    options,
+    positional: |c| (c == "add-table").then_some("tableName"),
+    required: |c| (c == "seed").then_some(("name", "--name <name>")),
+};
+
 #[must_use]
 pub fn help() -> String {
-    let mut s = String::from(
-        "Usage: better-tenant [options] [command]\n\nPostgreSQL row-level security for multi-tenant apps\n\nOptions:\n  -V, --version        output the version number\n  -h, --help           display help for command\n\nCommands:\n",
+    program_help(&TENANT)
+}
+
+#[must_use]
+pub fn program_help(p: &Program) -> String {
+    let mut s = format!(
+        "Usage: {} [options] [command]\n\n{}\n\nOptions:\n  -V, --version        output the version number\n  -h, --help           display help for command\n\nCommands:\n",
+        p.name, p.about
     );
-    for (c, d) in COMMANDS {
+    for (c, d) in p.commands {
         s.push_str(&format!("  {c:<20} {d}\n"));
     }
     s
 }
 
-fn command_help(command: &str, opts: &[Opt]) -> String {
+fn command_help(p: &Program, command: &str, opts: &[Opt]) -> String {
     let mut s = format!(
-        "Usage: better-tenant {command} [options]{}\n\nOptions:\n",
-        if command == "add-table" {
-            " <tableName>"
-        } else {
-            ""
-        }
+        "Usage: {} {command} [options]{}\n\nOptions:\n",
+        p.name,
+        (p.positional)(command)
+            .map(|a| format!(" <{a}>"))
+            .unwrap_or_default()
     );
     for o in opts {
         let short = o.short.map(|c| format!("-{c}, ")).unwrap_or_default();
@@ -176,16 +202,22 @@ fn command_help(command: &str, opts: &[Opt]) -> String {
 /// # Errors
 /// A [`UsageError`] with commander's message for unknown commands/options and missing values.
 pub fn parse(args: &[String], version: &str) -> Result<Parsed, UsageError> {
+    parse_with(&TENANT, args, version)
+}
+
+/// # Errors
+/// A usage error with commander's wording.
+pub fn parse_with(p: &Program, args: &[String], version: &str) -> Result<Parsed, UsageError> {
     let Some(first) = args.first() else {
-        return Ok(Parsed::Print(help()));
+        return Ok(Parsed::Print(program_help(p)));
     };
     match first.as_str() {
         "-V" | "--version" => return Ok(Parsed::Print(format!("{version}\n"))),
-        "-h" | "--help" | "help" => return Ok(Parsed::Print(help())),
+        "-h" | "--help" | "help" => return Ok(Parsed::Print(program_help(p))),
         _ => {}
     }
     let command = first.clone();
-    let opts = options(&command)
+    let opts = (p.options)(&command)
         .ok_or_else(|| UsageError(format!("error: unknown command '{command}'")))?;
     let mut inv = Invocation {
         command: command.clone(),
@@ -213,7 +245,7 @@ pub fn parse(args: &[String], version: &str) -> Result<Parsed, UsageError> {
         };
         let opt = found.ok_or_else(|| UsageError(format!("error: unknown option '{arg}'")))?;
         if opt.long == "help" {
-            return Ok(Parsed::Print(command_help(&command, &opts)));
+            return Ok(Parsed::Print(command_help(p, &command, &opts)));
         }
         let value = match (opt.value, inline) {
             (None, None) => None,
@@ -241,7 +273,8 @@ pub fn parse(args: &[String], version: &str) -> Result<Parsed, UsageError> {
         };
         inv.options.insert(opt.long.to_owned(), value);
     }
-    let max_positionals = usize::from(command == "add-table");
+    let positional = (p.positional)(&command);
+    let max_positionals = usize::from(positional.is_some());
     if inv.positionals.len() > max_positionals {
         return Err(UsageError(format!(
             "error: too many arguments for '{command}'. Expected {max_positionals} argument{} but got {}.",
@@ -249,15 +282,17 @@ pub fn parse(args: &[String], version: &str) -> Result<Parsed, UsageError> {
             inv.positionals.len()
         )));
     }
-    if command == "add-table" && inv.positionals.is_empty() {
-        return Err(UsageError(
-            "error: missing required argument 'tableName'".into(),
-        ));
+    if let (Some(name), true) = (positional, inv.positionals.is_empty()) {
+        return Err(UsageError(format!(
+            "error: missing required argument '{name}'"
+        )));
     }
-    if command == "seed" && !inv.has("name") {
-        return Err(UsageError(
-            "error: required option '--name <name>' not specified".into(),
-        ));
+    if let Some((long, shown)) = (p.required)(&command) {
+        if !inv.has(long) {
+            return Err(UsageError(format!(
+                "error: required option '{shown}' not specified"
+            )));
+        }
     }
     Ok(Parsed::Run(inv))
 }

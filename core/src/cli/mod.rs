@@ -3,6 +3,7 @@
 //! The binding does the I/O (files, PostgreSQL) around these.
 
 pub mod args;
+pub mod audit;
 
 use serde_json::Value;
 

@@ -1,0 +1,388 @@
+//! `better-audit` commands: the database I/O around the core's DDL, retention plan and seals.
+
+mod chain;
+
+use std::fmt::Write as _;
+
+use serde::Deserialize;
+use serde_json::Value;
+use tokio_postgres::Client;
+use usebetter_core::audit::storage::{self, Partition, PurgeStep, Table};
+use usebetter_core::audit::triggers::{self, TriggerTable};
+use usebetter_core::audit::{duration, time};
+use usebetter_core::cli::args::{parse_with, Invocation, Parsed};
+use usebetter_core::cli::audit::{audit_config, AuditConfig, AUDIT};
+
+use crate::cli::db::{connect, db_error};
+use crate::cli::Outcome;
+
+/// What the JS bin knows: where it runs, the loaded config, and the environment it forwards.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Context {
+    pub cwd: String,
+    pub version: String,
+    pub config: Option<Value>,
+    pub database_url: Option<String>,
+    /// `AUDIT_SEAL_KEY`: the HMAC key for seals, kept out of the database.
+    pub seal_key: Option<String>,
+}
+
+pub(crate) struct Run<'a> {
+    inv: Invocation,
+    ctx: &'a Context,
+    config: AuditConfig,
+    table: Table,
+}
+
+/// Runs `args` (without the program name).
+pub async fn run(args: &[String], ctx: &Context) -> Outcome {
+    let inv = match parse_with(&AUDIT, args, &ctx.version) {
+        Ok(Parsed::Print(text)) => return Outcome::ok(text),
+        Ok(Parsed::Run(inv)) => inv,
+        Err(e) => return Outcome::fail(e.0),
+    };
+    let setup = audit_config(ctx.config.as_ref()).and_then(|config| {
+        let schema = inv.value("schema").unwrap_or("public");
+        let table = Table::new(schema).map_err(|e| e.to_string())?;
+        Ok(Run {
+            inv,
+            ctx,
+            config,
+            table,
+        })
+    });
+    let run = match setup {
+        Ok(r) => r,
+        Err(e) => return Outcome::fail(e),
+    };
+    let result = match run.inv.command.as_str() {
+        "migrate" => migrate(&run).await,
+        "ensure-partitions" => ensure_partitions(&run).await,
+        "purge" => purge(&run).await,
+        "seal" => chain::seal(&run).await,
+        "verify" => chain::verify(&run).await,
+        "anchor" => chain::anchor(&run).await,
+        "stats" => chain::stats(&run).await,
+        "export" => chain::export(&run).await,
+        other => Err(format!("error: unknown command '{other}'")),
+    };
+    result.unwrap_or_else(Outcome::fail)
+}
+
+impl Run<'_> {
+    async fn client(&self) -> Result<Client, String> {
+        let url = self
+            .inv
+            .value("database-url")
+            .or(self.ctx.database_url.as_deref())
+            .filter(|u| !u.is_empty())
+            .ok_or("no database: pass --database-url or set DATABASE_URL")?;
+        connect(url).await
+    }
+
+    fn now(&self) -> i64 {
+        crate::now_micros()
+    }
+
+    fn key(&self) -> Result<Option<Vec<u8>>, String> {
+        if let Some(path) = self.inv.value("key-file") {
+            let full = std::path::Path::new(&self.ctx.cwd).join(path);
+            let text = std::fs::read_to_string(&full)
+                .map_err(|e| format!("cannot read --key-file {}: {e}", full.display()))?;
+            return Ok(Some(
+                text.trim_end_matches(['\n', '\r']).as_bytes().to_vec(),
+            ));
+        }
+        Ok(self
+            .ctx
+            .seal_key
+            .as_ref()
+            .filter(|k| !k.is_empty())
+            .map(|k| k.as_bytes().to_vec()))
+    }
+
+    fn months(&self) -> Result<u32, String> {
+        self.inv.value("months").map_or(Ok(3), |m| {
+            m.parse().ok().filter(|n| *n <= 120).ok_or(format!(
+                "invalid --months {m:?}: expected a number of months from 0 to 120"
+            ))
+        })
+    }
+}
+
+/// `relkind` of audit_logs: `r` plain, `p` partitioned, `None` missing.
+async fn kind(client: &Client, t: &Table) -> Result<Option<String>, String> {
+    let row = client
+        .query_opt(
+            "SELECT c.relkind::text FROM pg_class c WHERE c.oid = to_regclass($1)",
+            &[&t.qualified("audit_logs")],
+        )
+        .await
+        .map_err(|e| db_error(&e))?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+async fn trigger_tables(client: &Client, names: &[String]) -> Result<Vec<TriggerTable>, String> {
+    let mut out = Vec::new();
+    for name in names {
+        let rows = client
+            .query(
+                "SELECT n.nspname::text, c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), array_position(i.indkey::int2[], a.attnum)
+                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                   JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+                   LEFT JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary
+                  WHERE c.oid = to_regclass($1) ORDER BY a.attnum",
+                &[&format!("\"{}\"", name.replace('"', "\"\""))],
+            )
+            .await
+            .map_err(|e| db_error(&e))?;
+        let first = rows.first().ok_or_else(|| {
+            format!("table \"{name}\" (from auditTables / --tables) does not exist")
+        })?;
+        let mut key: Vec<(i32, String)> = rows
+            .iter()
+            .filter_map(|r| r.get::<_, Option<i32>>(4).map(|p| (p, r.get(2))))
+            .collect();
+        key.sort();
+        if key.is_empty() {
+            return Err(format!(
+                "table \"{name}\" has no primary key; trigger capture needs one for record ids"
+            ));
+        }
+        let precise = rows
+            .iter()
+            .filter(|r| usebetter_core::audit::storage::keeps_as_text(&r.get::<_, String>(3)))
+            .map(|r| r.get(2))
+            .collect();
+        out.push(TriggerTable {
+            schema: first.get(0),
+            name: first.get(1),
+            key: key.into_iter().map(|(_, c)| c).collect(),
+            precise,
+        });
+    }
+    Ok(out)
+}
+
+async fn migrate(r: &Run<'_>) -> Result<Outcome, String> {
+    let partitioned = r.inv.has("partitioned");
+    let mut sql = if partitioned {
+        storage::partitioned_sql(&r.table, r.now(), r.months()?)
+    } else {
+        storage::plain_sql(&r.table)
+    };
+    let apply = !r.inv.has("dry-run") && r.inv.value("output").is_none();
+    let needs_db = apply || r.inv.has("triggers");
+    let client = if needs_db {
+        Some(r.client().await?)
+    } else {
+        None
+    };
+    if let (Some(c), true) = (&client, partitioned) {
+        if kind(c, &r.table).await?.as_deref() == Some("r") {
+            return Err("audit_logs exists as a plain table; --partitioned cannot convert it in place (create a partitioned table, copy the rows, swap names)".into());
+        }
+    }
+    let mut summary = format!(
+        "audit_logs {}",
+        if partitioned {
+            "partitioned by month"
+        } else {
+            "table"
+        }
+    );
+    if r.inv.has("triggers") {
+        let names = r.inv.value("tables").map_or_else(
+            || r.config.tables.clone(),
+            |t| {
+                t.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            },
+        );
+        if names.is_empty() {
+            return Err("--triggers needs the audited tables: set audit.auditTables in better.config.* or pass --tables".into());
+        }
+        let tables = trigger_tables(
+            client
+                .as_ref()
+                .ok_or("--triggers reads the tables' keys: pass --database-url")?,
+            &names,
+        )
+        .await?;
+        sql.push_str(&triggers::triggers_sql(&r.table, &tables).map_err(|e| e.to_string())?);
+        let _ = write!(summary, ", trigger capture on {}", names.join(", "));
+    }
+    if let Some(path) = r.inv.value("output") {
+        let full = std::path::Path::new(&r.ctx.cwd).join(path);
+        std::fs::write(&full, &sql).map_err(|e| format!("cannot write {}: {e}", full.display()))?;
+        return Ok(Outcome::ok(format!("wrote {}\n", full.display())));
+    }
+    if !apply {
+        return Ok(Outcome::ok(sql));
+    }
+    let client = client.ok_or("no database")?;
+    client
+        .batch_execute(&format!("BEGIN;\n{sql}COMMIT;"))
+        .await
+        .map_err(|e| db_error(&e))?;
+    Ok(Outcome::ok(format!("applied: {summary}\n")))
+}
+
+async fn ensure_partitions(r: &Run<'_>) -> Result<Outcome, String> {
+    let client = r.client().await?;
+    if kind(&client, &r.table).await?.as_deref() != Some("p") {
+        return Err("audit_logs is not partitioned: run `better-audit migrate --partitioned` on a new database".into());
+    }
+    let months = r.months()?;
+    client
+        .batch_execute(&storage::partitions_sql(&r.table, r.now(), months))
+        .await
+        .map_err(|e| db_error(&e))?;
+    Ok(Outcome::ok(format!(
+        "partitions ready for this month and the next {months}\n"
+    )))
+}
+
+async fn partitions(client: &Client, t: &Table) -> Result<Vec<Partition>, String> {
+    let rows = client
+        .query(
+            "SELECT c.relname::text, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = to_regclass($1) ORDER BY 1",
+            &[&t.qualified("audit_logs")],
+        )
+        .await
+        .map_err(|e| db_error(&e))?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let bound: String = row.get(1);
+            // FOR VALUES FROM ('2026-03-01 00:00:00+00') TO ('2026-04-01 00:00:00+00'), or DEFAULT.
+            let quoted: Vec<String> = bound
+                .split('\'')
+                .skip(1)
+                .step_by(2)
+                .map(|s| s.replacen(' ', "T", 1))
+                .collect();
+            let iso = |s: Option<&String>| {
+                s.map(|v| {
+                    if v.ends_with("+00") {
+                        format!("{v}:00")
+                    } else {
+                        v.clone()
+                    }
+                })
+            };
+            Partition {
+                name: row.get(0),
+                from: iso(quoted.first()),
+                to: iso(quoted.get(1)),
+            }
+        })
+        .collect())
+}
+
+async fn purge(r: &Run<'_>) -> Result<Outcome, String> {
+    if !r.inv.has("dry-run") && !r.inv.has("yes") {
+        return Err(
+            "purge deletes audit entries: pass --dry-run to see what would go, or --yes to delete"
+                .into(),
+        );
+    }
+    let window = match (r.inv.value("since"), r.config.retention_days) {
+        (Some(s), _) => s.to_owned(),
+        (None, Some(days)) => format!("{days}d"),
+        (None, None) => return Err(
+            "no retention window: pass --since <duration> (e.g. 90d) or set audit.retention.days"
+                .into(),
+        ),
+    };
+    let now = r.now();
+    let cutoff = duration::before(&window, now).map_err(|e| e.to_string())?;
+    let tables: Vec<String> = r
+        .inv
+        .value("table")
+        .map_or_else(|| r.config.retention_tables.clone(), |t| vec![t.to_owned()]);
+    let client = r.client().await?;
+    let parts = partitions(&client, &r.table).await?;
+    let plan = storage::purge_plan(&parts, cutoff, tables.is_empty());
+    let cutoff_iso = time::format_iso(cutoff);
+    let dry = r.inv.has("dry-run");
+    let mut out = format!(
+        "{} entries older than {cutoff_iso}{}:\n",
+        if dry { "would remove" } else { "removed" },
+        if tables.is_empty() {
+            String::new()
+        } else {
+            format!(" of {}", tables.join(", "))
+        }
+    );
+    let mut total = 0i64;
+    let tx = if dry {
+        None
+    } else {
+        Some(
+            client
+                .batch_execute("BEGIN")
+                .await
+                .map_err(|e| db_error(&e))?,
+        )
+    };
+    for step in &plan {
+        let (relation, whole) = match step {
+            PurgeStep::Drop { partition } => (partition, true),
+            PurgeStep::Delete { relation } => (relation, false),
+        };
+        let target = r.table.qualified(relation);
+        let filter = "\"timestamp\" < $1::text::timestamptz AND (cardinality($2::text[]) = 0 OR table_name = ANY($2))";
+        let count: i64 = if whole {
+            client
+                .query_one(&format!("SELECT count(*) FROM {target}"), &[])
+                .await
+        } else {
+            client
+                .query_one(
+                    &format!("SELECT count(*) FROM {target} WHERE {filter}"),
+                    &[&cutoff_iso, &tables],
+                )
+                .await
+        }
+        .map_err(|e| db_error(&e))?
+        .get(0);
+        if !dry {
+            if whole {
+                client.batch_execute(&format!("DROP TABLE {target}")).await
+            } else {
+                client
+                    .execute(
+                        &format!("DELETE FROM {target} WHERE {filter}"),
+                        &[&cutoff_iso, &tables],
+                    )
+                    .await
+                    .map(|_| ())
+            }
+            .map_err(|e| db_error(&e))?;
+        }
+        total += count;
+        let _ = writeln!(
+            out,
+            "  {relation}: {count} {}",
+            if whole {
+                "(whole partition dropped)"
+            } else {
+                "rows"
+            }
+        );
+    }
+    if tx.is_some() {
+        chain::record_purge(&client, &r.table, &cutoff_iso).await?;
+        client
+            .batch_execute("COMMIT")
+            .await
+            .map_err(|e| db_error(&e))?;
+    }
+    let _ = writeln!(out, "total: {total}");
+    Ok(Outcome::ok(out))
+}
