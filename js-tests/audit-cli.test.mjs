@@ -6,6 +6,12 @@ import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import pg from "pg";
+import { drizzle } from "drizzle-orm/node-postgres";
+import { eq, sql } from "drizzle-orm";
+import { pgTable, serial, text } from "drizzle-orm/pg-core";
+import { betterAudit } from "@usebetterdev/audit";
+import { drizzleAuditAdapter, withAuditProxy } from "@usebetterdev/audit/drizzle";
 import { runCli } from "@usebetterdev/audit-cli";
 import { connectAs, freshDatabase, requireEnv } from "./helpers/db.mjs";
 
@@ -183,4 +189,28 @@ test("verify: a 10,000-row chain from 8 concurrent writers verifies; every tampe
   assert.equal(wrong.code, 1);
   assert.equal(JSON.parse(wrong.stdout).chains[0].break.seq, 1);
   assert.equal((await verify()).code, 0, "restored chain verifies again");
+});
+
+test("the proxy stands down for tables under trigger capture: one entry per change, with the request's actor", async () => {
+  const { url, c } = await database("acli_standdown", "CREATE TABLE users (id serial PRIMARY KEY, email text NOT NULL, role text NOT NULL DEFAULT 'user')");
+  await ok(url, ["migrate", "--triggers", "--tables", "users"]);
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  try {
+    const raw = drizzle(pool);
+    const users = pgTable("users", { id: serial("id").primaryKey(), email: text("email").notNull(), role: text("role").notNull().default("user") });
+    const audit = betterAudit({ database: drizzleAuditAdapter(raw), auditTables: ["users"] });
+    const db = withAuditProxy(raw, audit.captureLog);
+    await audit.withContext({ actorId: "carol", metadata: { requestId: "r-1" } }, async () => {
+      const [row] = await db.insert(users).values({ email: "a@x.io" }).returning();
+      assert.equal(row.role, "user", "drizzle's result as usual");
+      await db.transaction(async (tx) => tx.update(users).set({ role: "admin" }).where(eq(users.id, row.id)));
+      // Raw SQL on a trigger-captured table is recorded by the trigger, so it is not refused.
+      await db.execute(sql`UPDATE users SET role = 'owner'`);
+    });
+    const rows = (await c.query(`SELECT operation, actor_id, metadata FROM audit_logs ORDER BY "timestamp"`)).rows;
+    assert.deepEqual(rows.map((r) => r.operation), ["INSERT", "UPDATE", "UPDATE"], "no entry twice");
+    assert.deepEqual(rows.slice(0, 2).map((r) => [r.actor_id, r.metadata?.requestId]), [["carol", "r-1"], ["carol", "r-1"]]);
+  } finally {
+    await pool.end();
+  }
 });

@@ -41,21 +41,21 @@ step "JS tests (native, then wasm)"
 cd js-tests
 for backend in native wasm; do
   echo "-- backend: $backend"
-  USEBETTER_BINDING=$backend run node --test --test-concurrency=1 core.test.mjs rls.test.mjs audit-query.test.mjs audit.test.mjs audit-middleware.test.mjs audit-proxy.test.mjs audit-prisma.test.mjs audit-scale.test.mjs tenant-audit.test.mjs tenant-core.test.mjs tenant-http.test.mjs tenant-adapters.test.mjs
+  USEBETTER_BINDING=$backend run node --test --test-concurrency=1 --test-timeout=300000 core.test.mjs rls.test.mjs audit-query.test.mjs audit.test.mjs audit-middleware.test.mjs audit-proxy.test.mjs audit-prisma.test.mjs audit-scale.test.mjs tenant-audit.test.mjs tenant-core.test.mjs tenant-http.test.mjs tenant-adapters.test.mjs
 done
 echo "-- parity and loader"
-run node --test --test-concurrency=1 parity.test.mjs loader.test.mjs
+run node --test --test-concurrency=1 --test-timeout=300000 parity.test.mjs loader.test.mjs
 echo "-- tenant concurrency: 10,000 requests per framework"
-run node --test --test-concurrency=1 tenant-concurrency.test.mjs
+run node --test --test-concurrency=1 --test-timeout=300000 tenant-concurrency.test.mjs
 echo "-- better-tenant CLI (native addon)"
-run node --test --test-concurrency=1 cli-files.test.mjs cli-db.test.mjs
+run node --test --test-concurrency=1 --test-timeout=300000 cli-files.test.mjs cli-db.test.mjs
 echo "-- better-audit CLI (native addon)"
-run node --test --test-concurrency=1 audit-cli.test.mjs
+run node --test --test-concurrency=1 --test-timeout=300000 audit-cli.test.mjs
 
 step "Isolation and concurrency again, through PgBouncer in transaction mode"
 (
   eval "$("$REPO_ROOT/scripts/pgbouncer.sh" up)"
-  run node --test --test-concurrency=1 rls.test.mjs tenant-core.test.mjs tenant-http.test.mjs tenant-concurrency.test.mjs
+  run node --test --test-concurrency=1 --test-timeout=300000 rls.test.mjs tenant-core.test.mjs tenant-http.test.mjs tenant-concurrency.test.mjs
 )
 
 # cargo: "test result: ok. N passed; M failed"; node: "# pass N" / "# fail M".

@@ -1,6 +1,6 @@
 import core from "@usebetter-rs/core";
 import { jsonText } from "./json";
-import { getAuditContext, runWithAuditContext, type AuditContext } from "./context";
+import { currentTenantId, getAuditContext, runWithAuditContext, type AuditContext } from "./context";
 import { AuditConfigError, Enrichments, newId } from "./enrich";
 import { exportLogs, createExportResponse, type ExportOptions, type ExportResponseOptions, type ExportResult } from "./export";
 import { AuditQueryBuilder } from "./query";
@@ -42,13 +42,6 @@ export interface BetterAuditInstance {
 }
 
 const OPERATIONS = new Set(["INSERT", "UPDATE", "DELETE"]);
-const TENANT_STORE = Symbol.for("usebetterdev.tenant.context");
-
-/** The tenant of the current @usebetterdev/tenant scope, if that package is in use. */
-function currentTenantId(): string | undefined {
-  const store = (globalThis as { [TENANT_STORE]?: { getStore(): { tenantId?: string } | undefined } })[TENANT_STORE];
-  return store?.getStore()?.tenantId;
-}
 
 function checkRetention(r: RetentionPolicy, tables: readonly string[]): void {
   if (!Number.isInteger(r.days) || r.days <= 0) throw new AuditConfigError(`retention: 'days' must be a positive integer, got ${r.days}`);

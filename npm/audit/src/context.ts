@@ -27,3 +27,11 @@ export function mergeAuditContext<T>(override: Partial<AuditContext>, fn: () => 
   const current = store.getStore();
   return runWithAuditContext(current ? { ...current, ...override } : { ...override }, fn);
 }
+
+const TENANT_STORE = Symbol.for("usebetterdev.tenant.context");
+
+/** The tenant of the current @usebetterdev/tenant scope, if that package is in use. */
+export function currentTenantId(): string | undefined {
+  const tenant = (globalThis as { [TENANT_STORE]?: { getStore(): { tenantId?: string } | undefined } })[TENANT_STORE];
+  return tenant?.getStore()?.tenantId;
+}

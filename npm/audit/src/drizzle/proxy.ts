@@ -9,6 +9,7 @@ import { getTableConfig, type PgTable } from "drizzle-orm/pg-core";
 import { withWriteHandle } from "../write-context";
 import { imageSql, keepsAsText } from "../image";
 import { rawWriteGuard } from "./raw";
+import { contextSettings, triggerTables } from "./trigger";
 import { INLINE_CAPTURE, type InlinePlan, type InlinePlanner } from "../inline";
 import type { AuditOperation, CaptureLogInput } from "../types";
 
@@ -197,12 +198,29 @@ export function withAuditProxy<TDb extends object>(db: TDb, captureLog: Capture,
   // Set by betterAudit; a plain function (or another library's) always runs the JS pipeline.
   const planner = (captureLog as { [INLINE_CAPTURE]?: InlinePlanner })[INLINE_CAPTURE];
   const guard = rawWriteGuard(planner, options.onError);
+  const triggered = triggerTables();
+  /** Under trigger capture: the mutation as written, in a transaction that carries the context. */
+  const standDown = async (builder: object, handle: Db): Promise<unknown> => {
+    const exec = (b: object) => (Reflect.get(b, "execute", b) as () => Promise<unknown>).call(b);
+    if (isTransaction(handle)) {
+      await handle.execute(contextSettings());
+      return exec(builder);
+    }
+    return root.transaction(async (tx) => {
+      await tx.execute(contextSettings());
+      // The same query on the transaction's session instead of the pool's (`execute` is an
+      // arrow bound to the original builder; `_prepare` reads `this.session`).
+      const moved = Object.assign(Object.create(Object.getPrototypeOf(builder) as object) as object, builder, { session: tx.session }) as unknown as { _prepare(): { execute(): Promise<unknown> } };
+      return moved._prepare().execute();
+    });
+  };
   const wrapBuilder = (builder: object, op: AuditOperation, handle: Db): object =>
     new Proxy(builder, {
       get(target, prop, receiver) {
         if (prop === "then" || prop === "execute") {
           const b = target as Builder;
-          const run = (): Promise<unknown> => {
+          const run = async (): Promise<unknown> => {
+            if ((await triggered(handle)).has(getTableName(b.config.table))) return standDown(target, handle);
             const plan = planner?.(getTableName(b.config.table), op) ?? { kind: "pipeline" };
             if (plan.kind === "skip") return (Reflect.get(target, "execute", target) as () => Promise<unknown>).call(target);
             if (plan.kind === "inline") return captureInline(b, op, handle, plan, options);
@@ -234,13 +252,10 @@ export function withAuditProxy<TDb extends object>(db: TDb, captureLog: Capture,
         }
         if (prop === WRAP_TRANSACTION) return (tx: Db) => wrap(tx);
         if (prop === "execute" && typeof value === "function") {
-          return (query: unknown, ...rest: unknown[]) => {
+          return async (query: unknown, ...rest: unknown[]) => {
             const dialect = (target as { dialect?: Builder["dialect"] }).dialect;
-            try {
-              guard(typeof query === "string" ? query : is(query, SQL) && dialect ? dialect.sqlToQuery(query).sql : "");
-            } catch (err) {
-              return Promise.reject(err);
-            }
+            const text = typeof query === "string" ? query : is(query, SQL) && dialect ? dialect.sqlToQuery(query).sql : "";
+            guard(text, await triggered(target));
             return (value as (...a: unknown[]) => unknown).call(target, query, ...rest);
           };
         }

@@ -28,7 +28,7 @@ export function rawWriteGuard(planner: InlinePlanner | undefined, onError: OnErr
   const told = new Set<string>();
   // Statement texts already seen to write no audited table (parsing costs tens of µs).
   const clean = new Set<string>();
-  return (text: string): void => {
+  return (text: string, captured: ReadonlySet<string>): void => {
     if (!planner || told.has(text) || clean.has(text)) return;
     let writes: { table: string; operation: string }[];
     try {
@@ -39,7 +39,8 @@ export function rawWriteGuard(planner: InlinePlanner | undefined, onError: OnErr
       tell(onError, new UnauditedWriteError(`audit: db.execute() statement could not be analysed, so writes it makes are not recorded: ${(err as Error).message}`));
       return;
     }
-    const audited = writes.filter((w) => planner(w.table, AS_OPERATION[w.operation] ?? "UPDATE").kind !== "skip");
+    // Tables under trigger capture record these writes themselves.
+    const audited = writes.filter((w) => !captured.has(w.table) && planner(w.table, AS_OPERATION[w.operation] ?? "UPDATE").kind !== "skip");
     if (!audited.length) {
       if (clean.size >= 1000) clean.clear();
       clean.add(text);
