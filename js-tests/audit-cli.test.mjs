@@ -9,7 +9,8 @@ import { join } from "node:path";
 import pg from "pg";
 import { drizzle } from "drizzle-orm/node-postgres";
 import { eq, sql } from "drizzle-orm";
-import { pgTable, serial, text } from "drizzle-orm/pg-core";
+import { integer, pgTable, serial, text } from "drizzle-orm/pg-core";
+import { runWithTenant } from "@usebetterdev/tenant";
 import { betterAudit } from "@usebetterdev/audit";
 import { drizzleAuditAdapter, withAuditProxy } from "@usebetterdev/audit/drizzle";
 import { runCli } from "@usebetterdev/audit-cli";
@@ -210,6 +211,42 @@ test("the proxy stands down for tables under trigger capture: one entry per chan
     const rows = (await c.query(`SELECT operation, actor_id, metadata FROM audit_logs ORDER BY "timestamp"`)).rows;
     assert.deepEqual(rows.map((r) => r.operation), ["INSERT", "UPDATE", "UPDATE"], "no entry twice");
     assert.deepEqual(rows.slice(0, 2).map((r) => [r.actor_id, r.metadata?.requestId]), [["carol", "r-1"], ["carol", "r-1"]]);
+  } finally {
+    await pool.end();
+  }
+});
+
+test("entries sealed by the library as they are written, by 8 concurrent writers over 3 chains, verify with the CLI", async () => {
+  const { url, c } = await database("acli_libseal", "CREATE TABLE items (id serial PRIMARY KEY, n int NOT NULL)");
+  await ok(url, ["migrate"]);
+  const pool = new pg.Pool({ connectionString: url, max: 8 });
+  try {
+    const raw = drizzle(pool);
+    const items = pgTable("items", { id: serial("id").primaryKey(), n: integer("n").notNull() });
+    const audit = betterAudit({ database: drizzleAuditAdapter(raw, { seal: { key: KEY } }), auditTables: ["items"] });
+    const db = withAuditProxy(raw, audit.captureLog);
+    const tenants = [undefined, "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"];
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, w) => {
+        for (let i = 0; i < 25; i++) {
+          const tenant = tenants[(w + i) % 3];
+          const write = async () => {
+            const [row] = await db.insert(items).values({ n: i }).returning();
+            await db.update(items).set({ n: i + 1 }).where(eq(items.id, row.id));
+          };
+          await (tenant ? runWithTenant(tenant, write) : write());
+        }
+      }),
+    );
+    assert.equal((await one(c, "SELECT count(*)::int AS n FROM audit_logs WHERE seq IS NOT NULL")).n, 400, "every entry sealed as written");
+    const report = JSON.parse((await cli(url, ["verify", "--json"], { AUDIT_SEAL_KEY: KEY })).stdout);
+    assert.equal(report.ok, true, JSON.stringify(report));
+    assert.deepEqual(report.chains.map((ch) => ch.rows).reduce((a, b) => a + b), 400);
+    assert.equal(report.chains.length, 3);
+    await c.query("UPDATE audit_logs SET actor_id = 'mallory' WHERE seq = 10 AND tenant_id IS NULL");
+    const tampered = await cli(url, ["verify", "--json", "--tenant", "global"], { AUDIT_SEAL_KEY: KEY });
+    assert.equal(tampered.code, 1);
+    assert.deepEqual(JSON.parse(tampered.stdout).chains[0].break.kind, "edited");
   } finally {
     await pool.end();
   }

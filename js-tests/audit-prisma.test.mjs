@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import pg from "pg";
 import { PrismaClient } from "@prisma/client";
 import { PrismaPg } from "@prisma/adapter-pg";
+import core from "@usebetter-rs/core";
 import { betterAudit } from "@usebetterdev/audit";
 import { prismaAuditAdapter, withAuditExtension } from "@usebetterdev/audit/prisma";
 import { connectAs, fixture, freshDatabase, requireEnv } from "./helpers/db.mjs";
@@ -183,4 +184,23 @@ test("prismaAuditAdapter: query, pagination, by id, stats and purge through Pris
   assert.deepEqual(stats.operationBreakdown, { INSERT: 5 });
   assert.deepEqual(await adapter.purgeLogs({ before: new Date(Date.now() + 60_000), tableName: "accounts" }), { deletedCount: 5 });
   assert.throws(() => prismaAuditAdapter({}), /needs a Prisma client/);
+});
+
+test("sealing through Prisma: each entry sealed in the mutation's transaction; the chain verifies in this backend", async () => {
+  await reset();
+  const sealed = betterAudit({ database: prismaAuditAdapter(prisma, { seal: { key: "k" } }), auditTables: ["accounts"] });
+  const sdb = withAuditExtension(prisma, sealed.captureLog);
+  await sdb.account.create({ data: { email: "s1@x.io", balance: 9007199254740993n } });
+  await sdb.$transaction(async (tx) => {
+    await tx.account.create({ data: { email: "s2@x.io" } });
+    await tx.account.updateMany({ data: { role: "x" } });
+  });
+  const { rows } = await pool.query(`SELECT id, to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "timestamp", table_name, operation, record_id,
+      actor_id, before_data, after_data, diff, label, description, severity, compliance, notify, reason, metadata, redacted_fields, tenant_id::text,
+      seq::int, prev_hash, hash FROM audit_logs ORDER BY seq`);
+  assert.deepEqual(rows.map((r) => r.seq), [1, 2, 3, 4]);
+  const chain = rows.map(({ seq, prev_hash, hash, ...row }) => ({ seq, prevHash: prev_hash, hash, row: Object.fromEntries(Object.entries(row).filter(([, v]) => v !== null)) }));
+  assert.equal(core.auditVerifyRows(chain, "k", null), null);
+  chain[2].row.actor_id = "mallory";
+  assert.deepEqual(core.auditVerifyRows(chain, "k", null)?.kind, "edited");
 });

@@ -33,21 +33,33 @@ export function toLog(row: Row): AuditLog {
   return log as unknown as AuditLog;
 }
 
+/** A row's place in its hash chain (see seal.ts). */
+export interface RowSeal {
+  seq: number;
+  prevHash: string;
+  hash: string;
+}
+
 /** One multi-row INSERT for a batch of entries; absent keys take the column default. */
-export function insertStatement(logs: AuditLog[], table = "audit_logs"): { text: string; params: unknown[] } {
-  const columns = Object.values(COLUMN_OF);
+export function insertStatement(logs: AuditLog[], seals?: RowSeal[]): { text: string; params: unknown[] } {
+  const columns = [...Object.values(COLUMN_OF), ...(seals ? ["seq", "prev_hash", "hash"] : [])];
   const params: unknown[] = [];
-  const tuples = logs.map((log) => {
+  const tuples = logs.map((log, i) => {
     const cells = Object.entries(COLUMN_OF).map(([key, column]) => {
       const v = (log as unknown as Record<string, unknown>)[key];
       if (v === undefined) return "DEFAULT";
       params.push(v instanceof Date ? v.toISOString() : JSON_COLUMNS.has(column) ? jsonText(v, key) : v);
       return `$${params.length}::${JSON_COLUMNS.has(column) ? "jsonb" : (CAST[column] ?? "text")}`;
     });
+    const seal = seals?.[i];
+    if (seal) {
+      params.push(seal.seq, seal.prevHash, seal.hash);
+      cells.push(`$${params.length - 2}::bigint`, `$${params.length - 1}::text`, `$${params.length}::text`);
+    }
     return `(${cells.join(", ")})`;
   });
   const names = columns.map((c) => `"${c}"`).join(", ");
-  return { text: `INSERT INTO "${table}" (${names}) VALUES ${tuples.join(", ")}`, params };
+  return { text: `INSERT INTO "audit_logs" (${names}) VALUES ${tuples.join(", ")}`, params };
 }
 
 const iso = (t: TimeFilter | undefined) => (t ? ("date" in t && t.date ? { date: t.date.toISOString() } : { duration: (t as { duration: string }).duration }) : undefined);

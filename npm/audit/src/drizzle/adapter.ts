@@ -1,7 +1,8 @@
 import { sql, type SQL } from "drizzle-orm";
 import { currentWriteHandle } from "../write-context";
 import { INLINE_TABLE } from "../inline";
-import { insertStatement, sqlStore, type Row } from "../store";
+import { insertStatement, sqlStore, type Row, type RunSql } from "../store";
+import { writeSealed, type SealOptions } from "../seal";
 import type { AuditDatabaseAdapter } from "../types";
 
 export interface DrizzlePgDatabase {
@@ -27,7 +28,29 @@ export function bind(text: string, params: unknown[]): SQL {
 
 const executes = (h: unknown): h is DrizzlePgDatabase => typeof (h as DrizzlePgDatabase | undefined)?.execute === "function";
 
-export function drizzleAuditAdapter(db: DrizzlePgDatabase): AuditDatabaseAdapter & { [INLINE_TABLE]: string } {
+export interface DrizzleAuditAdapterOptions {
+  /** Seal every entry into its hash chain as it is written (`true`: key from AUDIT_SEAL_KEY). */
+  seal?: boolean | SealOptions;
+}
+
+const runOn = (h: DrizzlePgDatabase): RunSql => async (text, params) => rowsOf(await h.execute(bind(text, params)));
+
+export function drizzleAuditAdapter(db: DrizzlePgDatabase, options: DrizzleAuditAdapterOptions = {}): AuditDatabaseAdapter & { [INLINE_TABLE]?: string } {
+  const seal = options.seal === true ? {} : options.seal || undefined;
+  const store = sqlStore(runOn(db));
+  if (seal) {
+    return {
+      async writeLog(log) {
+        // Inside an audited mutation its transaction; otherwise one of our own for the lock.
+        const handle = currentWriteHandle();
+        if (executes(handle)) return writeSealed(runOn(handle), log, seal);
+        const transaction = (db as { transaction?: (fn: (tx: DrizzlePgDatabase) => Promise<void>) => Promise<void> }).transaction;
+        if (typeof transaction !== "function") throw new Error("audit: sealing needs a Drizzle database with transaction()");
+        return transaction.call(db, (tx: DrizzlePgDatabase) => writeSealed(runOn(tx), log, seal));
+      },
+      ...store,
+    };
+  }
   return {
     // Rows go to this table, so withAuditProxy may write them in the capturing statement.
     [INLINE_TABLE]: "audit_logs",
@@ -37,6 +60,6 @@ export function drizzleAuditAdapter(db: DrizzlePgDatabase): AuditDatabaseAdapter
       const handle = currentWriteHandle();
       await (executes(handle) ? handle : db).execute(bind(text, params));
     },
-    ...sqlStore(async (text, params) => rowsOf(await db.execute(bind(text, params)))),
+    ...store,
   };
 }

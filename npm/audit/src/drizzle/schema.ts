@@ -3,7 +3,7 @@ import { bigint, boolean, index, jsonb, pgTable, text, timestamp, uuid } from "d
 
 /**
  * The reference's 17 columns and index names, plus `tenant_id` (filled from the tenant scope)
- * and the nullable seal columns `seq` and `hash`, so reference-shaped tables keep working.
+ * and the nullable seal columns `seq`, `prev_hash` and `hash`, so reference-shaped tables keep working.
  */
 export const auditLogs = pgTable(
   "audit_logs",
@@ -27,6 +27,7 @@ export const auditLogs = pgTable(
     redactedFields: jsonb("redacted_fields"),
     tenantId: uuid("tenant_id"),
     seq: bigint("seq", { mode: "bigint" }),
+    prevHash: text("prev_hash"),
     hash: text("hash"),
   },
   (t) => [

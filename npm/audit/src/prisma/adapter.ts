@@ -1,5 +1,6 @@
 import { currentWriteHandle } from "../write-context";
-import { insertStatement, sqlStore, type Row } from "../store";
+import { insertStatement, sqlStore, type Row, type RunSql } from "../store";
+import { writeSealed, type SealOptions } from "../seal";
 import type { AuditDatabaseAdapter } from "../types";
 
 /** What the adapter needs of a Prisma client: raw, parameterised statements. */
@@ -10,17 +11,32 @@ export interface PrismaClientWithRaw {
 
 const isRaw = (h: unknown): h is PrismaClientWithRaw => typeof (h as PrismaClientWithRaw | undefined)?.$executeRawUnsafe === "function";
 
-export function prismaAuditAdapter(db: PrismaClientWithRaw): AuditDatabaseAdapter {
+export interface PrismaAuditAdapterOptions {
+  /** Seal every entry into its hash chain as it is written (`true`: key from AUDIT_SEAL_KEY). */
+  seal?: boolean | SealOptions;
+}
+
+const runOn = (h: PrismaClientWithRaw): RunSql => async (text, params) => (await h.$queryRawUnsafe(text, ...params)) as Row[];
+
+export function prismaAuditAdapter(db: PrismaClientWithRaw, options: PrismaAuditAdapterOptions = {}): AuditDatabaseAdapter {
   if (!isRaw(db) || typeof db.$queryRawUnsafe !== "function") {
     throw new TypeError("audit: prismaAuditAdapter(prisma) needs a Prisma client ($executeRawUnsafe and $queryRawUnsafe)");
   }
+  const seal = options.seal === true ? {} : options.seal || undefined;
   return {
     async writeLog(log) {
+      if (seal) {
+        const handle = currentWriteHandle();
+        if (isRaw(handle)) return writeSealed(runOn(handle), log, seal);
+        const transaction = (db as { $transaction?: (fn: (tx: PrismaClientWithRaw) => Promise<void>) => Promise<void> }).$transaction;
+        if (typeof transaction !== "function") throw new Error("audit: sealing needs a Prisma client with $transaction()");
+        return transaction.call(db, (tx: PrismaClientWithRaw) => writeSealed(runOn(tx), log, seal));
+      }
       const { text, params } = insertStatement([log]);
       // Inside an audited mutation: its interactive transaction (see withAuditExtension).
       const handle = currentWriteHandle();
       await (isRaw(handle) ? handle : db).$executeRawUnsafe(text, ...params);
     },
-    ...sqlStore(async (text, params) => (await db.$queryRawUnsafe(text, ...params)) as Row[]),
+    ...sqlStore(runOn(db)),
   };
 }

@@ -1,2 +1,2 @@
-export { prismaAuditAdapter, type PrismaClientWithRaw } from "./adapter";
+export { prismaAuditAdapter, type PrismaAuditAdapterOptions, type PrismaClientWithRaw } from "./adapter";
 export { withAuditExtension, type BulkMode, type PrismaClientLike, type WithAuditExtensionOptions } from "./extension";

@@ -1,0 +1,44 @@
+// Sealing at write time: in the writing transaction, the entry's chain (its tenant, or the
+// global one) is locked, its head read, and the entry sealed after it in Rust — the same code
+// and the same content (see core seal::content) that `better-audit verify` checks later.
+// Concurrent writers wait on the chain's lock, so a chain never forks.
+import core from "@usebetter-rs/core";
+import { jsonText } from "./json";
+import { insertStatement, type RunSql } from "./store";
+import type { AuditLog } from "./types";
+
+export interface SealOptions {
+  /** HMAC key kept out of the database; default `process.env.AUDIT_SEAL_KEY`, else unkeyed. */
+  key?: string;
+}
+
+const JSON_KEYS: Record<string, string> = { beforeData: "before_data", afterData: "after_data", diff: "diff", compliance: "compliance", metadata: "metadata", redactedFields: "redacted_fields" };
+const PLAIN_KEYS: Record<string, string> = { id: "id", tableName: "table_name", operation: "operation", recordId: "record_id", actorId: "actor_id", label: "label", description: "description", severity: "severity", notify: "notify", reason: "reason", tenantId: "tenant_id" };
+
+/** The entry as the database will return it: column names, JSON as stored. */
+function storedRow(log: AuditLog): Record<string, unknown> {
+  const entry = log as unknown as Record<string, unknown>;
+  const parts = [`"timestamp":${JSON.stringify(log.timestamp.toISOString())}`];
+  for (const [key, column] of Object.entries(PLAIN_KEYS)) if (entry[key] !== undefined) parts.push(`"${column}":${JSON.stringify(entry[key])}`);
+  for (const [key, column] of Object.entries(JSON_KEYS)) if (entry[key] !== undefined) parts.push(`"${column}":${jsonText(entry[key], key)}`);
+  return JSON.parse(`{${parts.join(",")}}`) as Record<string, unknown>;
+}
+
+/** Writes `log` sealed into its chain; `run` must be inside a transaction. */
+export async function writeSealed(run: RunSql, log: AuditLog, options: SealOptions): Promise<void> {
+  const tenant = log.tenantId ?? null;
+  // In FROM: Prisma cannot read a void column.
+  await run(`SELECT 1 AS locked FROM pg_advisory_xact_lock(hashtextextended('usebetter_audit_chain:' || coalesce($1::text, ''), 0))`, [tenant]);
+  // `head_seq`, not `seq`: an output column named seq would make ORDER BY sort the text.
+  let [head] = await run(`SELECT seq::text AS head_seq, hash FROM audit_logs WHERE tenant_id IS NOT DISTINCT FROM $1::uuid AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1`, [tenant]);
+  if (!head) {
+    // Every sealed entry of the chain may have been purged: continue after the checkpoint.
+    const [has] = await run(`SELECT to_regclass('audit_chain_checkpoints') IS NOT NULL AS has`, []);
+    if (has?.has) [head] = await run(`SELECT seq::text AS head_seq, hash FROM audit_chain_checkpoints WHERE chain = coalesce($1::text, '')`, [tenant]);
+  }
+  const key = options.key ?? process.env.AUDIT_SEAL_KEY;
+  const [s] = core.auditSealRows([storedRow(log)], head ? { seq: Number(head.head_seq), hash: String(head.hash) } : null, key || undefined);
+  if (!s) throw new Error("audit: sealing produced no seal");
+  const { text, params } = insertStatement([log], [s]);
+  await run(text, params);
+}
