@@ -1,0 +1,113 @@
+// Measures, in one run: entries/s written through betterAudit with and without sealing (8 in
+// flight), `better-audit purge` of the oldest of 12 months on ROWS rows (partitioned vs plain),
+// and first-page latency of audit.query() on ROWS rows. Run through bench/audit-store.sh.
+import pg from "pg";
+import { drizzle } from "drizzle-orm/node-postgres";
+import { betterAudit } from "@usebetterdev/audit";
+import { drizzleAuditAdapter } from "@usebetterdev/audit/drizzle";
+import { runCli } from "@usebetterdev/audit-cli";
+
+const ROWS = Number(process.env.BENCH_ROWS ?? 5_000_000);
+const WRITES = Number(process.env.BENCH_WRITES ?? 4000);
+const adminUrl = new URL(process.env.ADMIN_DATABASE_URL);
+const admin = new pg.Client({ host: adminUrl.searchParams.get("host"), port: Number(adminUrl.searchParams.get("port")), user: "postgres", database: "postgres" });
+await admin.connect();
+const urlOf = (name) => {
+  const u = new URL(process.env.DATABASE_URL);
+  u.pathname = `/${name}`;
+  return u.toString();
+};
+async function fresh(name) {
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${name} OWNER app`);
+  return urlOf(name);
+}
+const cli = async (url, args) => {
+  const r = await runCli(args, { config: null, env: { DATABASE_URL: url } });
+  if (r.code !== 0) throw new Error(`${args.join(" ")}: ${r.stderr}${r.stdout}`);
+  return r.stdout;
+};
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const seconds = (t0) => Number(process.hrtime.bigint() - t0) / 1e9;
+
+// 1. Write rate, sealed vs not, through the JavaScript pipeline (one audit row per captureLog).
+async function writeRate(url, seal) {
+  const pool = new pg.Pool({ connectionString: url, max: 8 });
+  const audit = betterAudit({ database: drizzleAuditAdapter(drizzle(pool), seal ? { seal: { key: "bench" } } : {}), auditTables: ["t"] });
+  const one = (i) => audit.captureLog({ tableName: "t", operation: "UPDATE", recordId: String(i), before: { n: i, s: "x" }, after: { n: i + 1, s: "x" } });
+  for (let i = 0; i < 200; i++) await one(i);
+  let next = 0;
+  const t0 = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: 8 }, async () => { while (next < WRITES) await one(next++); }));
+  const rate = WRITES / seconds(t0);
+  await pool.end();
+  return rate;
+}
+const wurl = await fresh("bench_store_writes");
+await cli(wurl, ["migrate"]);
+const rates = { plain: [], sealed: [] };
+for (let r = 0; r < 3; r++) for (const k of ["plain", "sealed"]) rates[k].push(await writeRate(wurl, k === "sealed"));
+const plainRate = median(rates.plain);
+const sealedRate = median(rates.sealed);
+const check = await runCli(["verify"], { config: null, env: { DATABASE_URL: wurl, AUDIT_SEAL_KEY: "bench" } });
+if (!/verification FAILED/.test(check.stdout) || !/not sealed/.test(check.stdout)) throw new Error(`unexpected verify output: ${check.stdout}`);
+
+// 2. ROWS rows over the last 12 months, in a partitioned and in a plain table.
+async function load(url, partitioned) {
+  await cli(url, partitioned ? ["migrate", "--partitioned", "--months", "1"] : ["migrate"]);
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  if (partitioned) {
+    for (let k = 1; k <= 12; k++) {
+      await c.query(`DO $$ DECLARE f timestamptz := date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' - interval '${k} months'; BEGIN
+        EXECUTE format('CREATE TABLE IF NOT EXISTS %I PARTITION OF audit_logs FOR VALUES FROM (%L) TO (%L)', 'audit_logs_past_${k}', f, f + interval '1 month'); END $$`);
+    }
+  }
+  const t0 = process.hrtime.bigint();
+  const chunk = 500_000;
+  for (let from = 0; from < ROWS; from += chunk) {
+    await c.query(`INSERT INTO audit_logs ("timestamp", table_name, operation, record_id, actor_id, after_data)
+      SELECT date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' - interval '12 months' + (g::float8 / ${ROWS} * interval '365 days'),
+             CASE WHEN g % 10 = 0 THEN 'orders' ELSE 'users' END, 'UPDATE', g::text, 'actor-' || (g % 100), jsonb_build_object('n', g, 's', 'value')
+      FROM generate_series(${from + 1}, ${Math.min(from + chunk, ROWS)}) g`);
+  }
+  await c.query("ANALYZE audit_logs");
+  const loadSeconds = seconds(t0);
+  return { c, loadSeconds };
+}
+const hoursToSecondMonth = async (c) =>
+  Math.floor(Number((await c.query(`SELECT extract(epoch FROM now() - (date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' - interval '11 months')) AS s`)).rows[0].s) / 3600);
+const purge = {};
+const firstPage = {};
+for (const kind of ["partitioned", "plain"]) {
+  const url = await fresh(`bench_store_${kind}`);
+  const { c, loadSeconds } = await load(url, kind === "partitioned");
+  console.log(`loaded ${ROWS} rows into the ${kind} table in ${loadSeconds.toFixed(0)} s`);
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  const audit = betterAudit({ database: drizzleAuditAdapter(drizzle(pool)), auditTables: ["users", "orders"] });
+  const lat = { all: [], filtered: [] };
+  for (let i = 0; i < 21; i++) {
+    let t0 = process.hrtime.bigint();
+    await audit.query().limit(50).list();
+    lat.all.push(seconds(t0) * 1000);
+    t0 = process.hrtime.bigint();
+    await audit.query().resource("orders").actor("actor-10").limit(50).list();
+    lat.filtered.push(seconds(t0) * 1000);
+  }
+  firstPage[kind] = { all: median(lat.all), filtered: median(lat.filtered) };
+  await pool.end();
+  const hours = await hoursToSecondMonth(c);
+  const t0 = process.hrtime.bigint();
+  const out = await cli(url, ["purge", "--yes", "--since", `${hours}h`]);
+  purge[kind] = { seconds: seconds(t0), removed: Number(/total: (\d+)/.exec(out)[1]) };
+  await c.end();
+  await admin.query(`DROP DATABASE bench_store_${kind} WITH (FORCE)`);
+}
+await admin.query("DROP DATABASE bench_store_writes WITH (FORCE)");
+await admin.end();
+
+const f = (x, d = 0) => x.toFixed(d);
+console.log(`writes (captureLog, 8 in flight, median of 3 x ${WRITES}): plain ${f(plainRate)}/s, sealed ${f(sealedRate)}/s`);
+console.log(`purge oldest month of 12 (${ROWS} rows): partitioned ${f(purge.partitioned.seconds, 2)} s (${purge.partitioned.removed} rows), plain ${f(purge.plain.seconds, 2)} s (${purge.plain.removed} rows)`);
+console.log(`first page (50, median of 21) on ${ROWS} rows: partitioned ${f(firstPage.partitioned.all, 2)} ms / filtered ${f(firstPage.partitioned.filtered, 2)} ms; plain ${f(firstPage.plain.all, 2)} ms / filtered ${f(firstPage.plain.filtered, 2)} ms`);
+console.log(`audit-store sealed/plain=${f(sealedRate / plainRate, 2)} purge partitioned=${f(purge.partitioned.seconds, 2)}s plain=${f(purge.plain.seconds, 2)}s first-page=${f(firstPage.partitioned.all, 2)}ms`);
