@@ -251,3 +251,34 @@ test("entries sealed by the library as they are written, by 8 concurrent writers
     await pool.end();
   }
 });
+
+test("plain table: purge by retention (all tables or one), and sealed chains still verify after a purge", async () => {
+  const { url, c } = await database("acli_purge", "CREATE TABLE items (id serial PRIMARY KEY, n int)");
+  await ok(url, ["migrate"]);
+  // 200 entries a day apart (d days and 12 hours old) over two tables, two chains.
+  await c.query(`INSERT INTO audit_logs ("timestamp", table_name, operation, record_id, tenant_id)
+    SELECT now() - (d || ' days 12 hours')::interval, CASE WHEN d % 2 = 0 THEN 'users' ELSE 'orders' END, 'INSERT', d::text,
+           CASE WHEN d % 3 = 0 THEN '33333333-3333-4333-8333-333333333333'::uuid END
+    FROM generate_series(1, 200) d`);
+  await ok(url, ["seal"], { AUDIT_SEAL_KEY: KEY });
+  const count = async (where = "TRUE") => (await one(c, `SELECT count(*)::int AS n FROM audit_logs WHERE ${where}`)).n;
+  assert.match(await ok(url, ["purge", "--dry-run", "--since", "150d", "--table", "users"]), /audit_logs: 26 rows\ntotal: 26\n/);
+  assert.equal(await count(), 200);
+  // Purging one table would cut holes in chains shared with other tables; the whole window is fine.
+  const refused = await cli(url, ["purge", "--yes", "--since", "150d", "--table", "users"]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /sealed into hash chains shared with other tables/);
+  assert.equal(await count(), 200, "nothing deleted");
+  assert.match(await ok(url, ["purge", "--yes", "--since", "100d"]), /total: 101\n/);
+  assert.equal(await count(), 99);
+  assert.equal(await count(`"timestamp" < now() - interval '100 days'`), 0);
+  assert.equal((await one(c, "SELECT count(*)::int AS n FROM audit_chain_checkpoints")).n, 2, "one checkpoint per chain");
+  assert.match(await ok(url, ["verify"], { AUDIT_SEAL_KEY: KEY }), /verification passed/);
+  // New entries continue both chains after the purge.
+  await c.query(`INSERT INTO audit_logs (table_name, operation, record_id) VALUES ('users', 'INSERT', 'new')`);
+  await ok(url, ["seal"], { AUDIT_SEAL_KEY: KEY });
+  assert.match(await ok(url, ["verify"], { AUDIT_SEAL_KEY: KEY }), /global: \d+ entries intact/);
+  // Deleting the oldest remaining entry is still a break, checkpoint or not.
+  await c.query("DELETE FROM audit_logs WHERE id = (SELECT id FROM audit_logs WHERE tenant_id IS NULL ORDER BY seq LIMIT 1)");
+  assert.equal((await cli(url, ["verify"], { AUDIT_SEAL_KEY: KEY })).code, 1);
+});

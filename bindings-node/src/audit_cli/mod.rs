@@ -330,6 +330,26 @@ async fn purge(r: &Run<'_>) -> Result<Outcome, String> {
                 .map_err(|e| db_error(&e))?,
         )
     };
+    if !tables.is_empty() && !dry {
+        let sealed: i64 = client
+            .query_one(
+                &format!("SELECT count(*) FROM {} WHERE \"timestamp\" < $1::text::timestamptz AND table_name = ANY($2) AND seq IS NOT NULL", r.table.qualified("audit_logs")),
+                &[&cutoff_iso, &tables],
+            )
+            .await
+            .map_err(|e| db_error(&e))?
+            .get(0);
+        if sealed > 0 {
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(format!(
+                "{sealed} of these entries are sealed into hash chains shared with other tables; purging only some tables would break the chains: purge without --table"
+            ));
+        }
+    }
+    if !dry && tables.is_empty() {
+        // Before the rows go: where each chain now starts.
+        chain::record_purge(&client, &r.table, &cutoff_iso).await?;
+    }
     for step in &plan {
         let (relation, whole) = match step {
             PurgeStep::Drop { partition } => (partition, true),
@@ -377,7 +397,6 @@ async fn purge(r: &Run<'_>) -> Result<Outcome, String> {
         );
     }
     if tx.is_some() {
-        chain::record_purge(&client, &r.table, &cutoff_iso).await?;
         client
             .batch_execute("COMMIT")
             .await

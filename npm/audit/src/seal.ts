@@ -30,7 +30,9 @@ export async function writeSealed(run: RunSql, log: AuditLog, options: SealOptio
   // In FROM: Prisma cannot read a void column.
   await run(`SELECT 1 AS locked FROM pg_advisory_xact_lock(hashtextextended('usebetter_audit_chain:' || coalesce($1::text, ''), 0))`, [tenant]);
   // `head_seq`, not `seq`: an output column named seq would make ORDER BY sort the text.
-  let [head] = await run(`SELECT seq::text AS head_seq, hash FROM audit_logs WHERE tenant_id IS NOT DISTINCT FROM $1::uuid AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1`, [tenant]);
+  // `= $1` / `IS NULL` rather than IS NOT DISTINCT FROM, which the (tenant_id, seq) index cannot answer.
+  const chain = tenant === null ? "tenant_id IS NULL" : "tenant_id = $1::uuid";
+  let [head] = await run(`SELECT seq::text AS head_seq, hash FROM audit_logs WHERE ${chain} AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1`, tenant === null ? [] : [tenant]);
   if (!head) {
     // Every sealed entry of the chain may have been purged: continue after the checkpoint.
     const [has] = await run(`SELECT to_regclass('audit_chain_checkpoints') IS NOT NULL AS has`, []);
