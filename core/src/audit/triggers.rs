@@ -126,7 +126,7 @@ mod tests {
         assert!(sql.starts_with(
             "CREATE OR REPLACE FUNCTION \"public\".\"usebetter_audit_capture\"() RETURNS trigger"
         ));
-        assert!(sql.contains("INSERT INTO \"public\".\"audit_logs\" (table_name"));
+        assert!(sql.contains("INSERT INTO \"public\".\"audit_logs\" (\"timestamp\", table_name"));
         assert!(sql.contains("ON \"app\".\"Order Lines\" FOR EACH ROW EXECUTE FUNCTION \"public\".\"usebetter_audit_capture\"('order_id,line', 'amount');"), "{sql}");
         let bad = [TriggerTable {
             schema: "app".into(),
