@@ -14,15 +14,23 @@ mkdir -p npm/core/native
 triple="$(node -p 'process.platform + "-" + process.arch + (process.platform === "linux" ? (process.report.getReport().header.glibcVersionRuntime ? "-gnu" : "-musl") : "")')"
 cp "$CARGO_TARGET_DIR/$outdir/libusebetter_node.so" "npm/core/native/usebetter.$triple.node"
 
-cargo build -p usebetter-wasm --profile wasm-release --target wasm32-unknown-unknown
+# Two WebAssembly builds: the edge one (no SQL analyser, ES module initialised from a compiled
+# module, for workerd / edge-light / browsers) and the full one for Node.
 wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm-release/usebetter_wasm.wasm"
+optimise() {
+  # Debian's wasm-opt is too old and produces a module that fails at instantiation; use npm's.
+  node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+    --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue "$1" -o "$1"
+}
+cargo build -p usebetter-wasm --profile wasm-release --target wasm32-unknown-unknown --no-default-features
+rm -rf npm/core/wasm-edge
+wasm-bindgen --target web --out-dir npm/core/wasm-edge "$wasm"
+optimise npm/core/wasm-edge/usebetter_wasm_bg.wasm
+cargo build -p usebetter-wasm --profile wasm-release --target wasm32-unknown-unknown
 rm -rf npm/core/wasm
 wasm-bindgen --target nodejs --out-dir npm/core/wasm "$wasm"
-# Debian's wasm-opt is too old and produces a module that fails at instantiation; use npm's.
-node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
-  --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
-  npm/core/wasm/usebetter_wasm_bg.wasm -o npm/core/wasm/usebetter_wasm_bg.wasm
+optimise npm/core/wasm/usebetter_wasm_bg.wasm
 # TypeScript packages (CommonJS + declarations; the ESM entries re-export them).
 node_modules/.bin/tsc -p npm/tenant/tsconfig.json
 node_modules/.bin/tsc -p npm/audit/tsconfig.json
-echo "build: native $(stat -c %s npm/core/native/usebetter.$triple.node) B, wasm $(stat -c %s npm/core/wasm/usebetter_wasm_bg.wasm) B"
+echo "build: native $(stat -c %s npm/core/native/usebetter.$triple.node) B, wasm $(stat -c %s npm/core/wasm/usebetter_wasm_bg.wasm) B, edge wasm $(stat -c %s npm/core/wasm-edge/usebetter_wasm_bg.wasm) B"

@@ -45,6 +45,8 @@ for backend in native wasm; do
 done
 echo "-- parity and loader"
 run node --test --test-concurrency=1 --test-timeout=300000 parity.test.mjs loader.test.mjs
+echo "-- edge: the edge wasm in workerd"
+run node --test --test-concurrency=1 --test-timeout=300000 edge.test.mjs
 echo "-- tenant concurrency: 10,000 requests per framework"
 run node --test --test-concurrency=1 --test-timeout=300000 tenant-concurrency.test.mjs
 echo "-- better-tenant CLI (native addon)"

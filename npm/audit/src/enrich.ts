@@ -1,5 +1,4 @@
 // Enrichment: registrations merged in Rust (by specificity), applied here to one entry.
-import { randomUUID } from "node:crypto";
 import core from "@usebetter-rs/core";
 import type { MergedEnrichment } from "@usebetter-rs/core";
 import type { AuditLog, EnrichmentConfig } from "./types";
@@ -87,4 +86,4 @@ export class Enrichments {
   }
 }
 
-export const newId = (): string => randomUUID();
+export const newId = (): string => globalThis.crypto.randomUUID();

@@ -1,6 +1,5 @@
 // Shared by the framework adapters: find the actor, collect request metadata, and run the rest
 // of the request inside that audit context.
-import { randomUUID } from "node:crypto";
 import { runWithAuditContext, type AuditContext } from "./context";
 import { fromBearerToken, type ContextExtractor } from "./extractors";
 
@@ -16,7 +15,7 @@ const DEFAULT_EXTRACTOR: ContextExtractor = { actor: fromBearerToken("sub") };
 function requestMetadata(request: Request, ip: string | undefined): Record<string, unknown> {
   const url = new URL(request.url);
   const meta: Record<string, unknown> = {
-    requestId: request.headers.get("x-request-id") ?? randomUUID(),
+    requestId: request.headers.get("x-request-id") ?? globalThis.crypto.randomUUID(),
     method: request.method,
     path: url.pathname,
   };

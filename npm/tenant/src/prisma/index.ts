@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type { Tenant } from "../context";
 import { TenantConfigError } from "../errors";
 import type { DatabaseProvider, ScopeSettings, TenantRepository } from "../types";
@@ -26,7 +25,7 @@ function repository(tx: PrismaTransactionClient, table: string): TenantRepositor
   const one = async (q: string, ...v: unknown[]) => toTenant((await tx.$queryRawUnsafe<Row[]>(q, ...v))[0]);
   return {
     async create(data) {
-      return (await one(`INSERT INTO ${table} (id, name, slug) VALUES ($1::uuid, $2, $3) RETURNING *`, randomUUID(), data.name, data.slug)) as Tenant;
+      return (await one(`INSERT INTO ${table} (id, name, slug) VALUES ($1::uuid, $2, $3) RETURNING *`, globalThis.crypto.randomUUID(), data.name, data.slug)) as Tenant;
     },
     getById: (id) => one(`SELECT * FROM ${table} WHERE id = $1::uuid LIMIT 1`, id),
     getBySlug: (slug) => one(`SELECT * FROM ${table} WHERE slug = $1 LIMIT 1`, slug),

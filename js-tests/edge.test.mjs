@@ -1,0 +1,127 @@
+// The edge build in a real edge runtime: the worker (js-tests/edge/worker.mjs) is bundled with
+// esbuild under the `workerd` condition and served by workerd (npm `workerd`, raw config.capnp,
+// loopback only). Also: the edge wasm's size budget.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer, request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { createRequire } from "node:module";
+import { build } from "esbuild";
+import { SECRET, signJwt, nowSeconds } from "./helpers/keys.mjs";
+
+const require = createRequire(import.meta.url);
+const coreDir = require.resolve("@usebetter-rs/core/package.json").replace(/package\.json$/, "");
+const dir = mkdtempSync(join(tmpdir(), "usebetter-edge-"));
+let port;
+let workerd;
+let logs = "";
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+  });
+
+before(async () => {
+  await build({
+    entryPoints: [new URL("./edge/worker.mjs", import.meta.url).pathname],
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    conditions: ["workerd", "worker"],
+    external: ["node:*"],
+    loader: { ".wasm": "copy" },
+    assetNames: "[name]",
+    outfile: join(dir, "worker.js"),
+    // As wrangler does under nodejs_compat: CommonJS `require("node:…")` served from imports.
+    banner: { js: 'import * as __async_hooks from "node:async_hooks";\nglobalThis.require ??= (m) => { if (m === "node:async_hooks") return __async_hooks; throw new Error(`require(${m}) is not available here`); };' },
+    logLevel: "error",
+  });
+  port = await freePort();
+  writeFileSync(
+    join(dir, "config.capnp"),
+    `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [ (name = "main", worker = .worker) ],
+  sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "main") ],
+);
+const worker :Workerd.Worker = (
+  modules = [
+    (name = "worker.js", esModule = embed "worker.js"),
+    (name = "usebetter_wasm_bg.wasm", wasm = embed "usebetter_wasm_bg.wasm"),
+  ],
+  compatibilityDate = "2026-11-01",
+  compatibilityFlags = ["nodejs_compat"],
+);
+`,
+  );
+  workerd = spawn(require.resolve("workerd/bin/workerd"), ["serve", join(dir, "config.capnp")], { stdio: ["ignore", "pipe", "pipe"] });
+  workerd.stdout.on("data", (d) => (logs += d));
+  workerd.stderr.on("data", (d) => (logs += d));
+  for (let i = 0; i < 100; i++) {
+    try {
+      await call("GET", "/tenant");
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`workerd did not start:\n${logs}`);
+});
+after(() => workerd?.kill());
+
+function call(method, path, { headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, method, path, headers: { host: "localhost", ...headers } }, (res) => {
+      let text = "";
+      res.on("data", (d) => (text += d));
+      res.on("end", () => resolve({ status: res.statusCode, json: text ? JSON.parse(text) : null, text }));
+    });
+    req.on("error", reject);
+    if (body !== undefined) req.end(JSON.stringify(body));
+    else req.end();
+  });
+}
+
+test("edge wasm (no SQL analyser) stays within 250 KB gzip", () => {
+  const bytes = readFileSync(join(coreDir, "wasm-edge", "usebetter_wasm_bg.wasm"));
+  const gz = gzipSync(bytes, { level: 9 }).length;
+  assert.ok(gz <= 250 * 1024, `edge wasm is ${gz} B gzip`);
+});
+
+test("workerd: tenant by header, subdomain and verified JWT through the edge wasm", async () => {
+  const id = "3f2504e0-4f89-41d3-9a0c-0305e82c3301";
+  const byHeader = await call("GET", "/tenant", { headers: { "x-tenant-id": id.toUpperCase() } });
+  assert.equal(byHeader.status, 200, logs);
+  assert.deepEqual(byHeader.json, { tenant: id, backend: "wasm", analyser: "undefined" });
+  assert.equal((await call("GET", "/tenant", { headers: { host: "acme.example.com" } })).json.tenant, "acme");
+  const token = signJwt({ tenant_id: "globex", sub: "u1", exp: nowSeconds() + 60 });
+  assert.equal((await call("GET", "/tenant", { headers: { authorization: `Bearer ${token}` } })).json.tenant, "globex");
+  const forged = token.slice(0, -4) + (token.endsWith("AAAA") ? "BBBB" : "AAAA");
+  assert.equal((await call("GET", "/tenant", { headers: { authorization: `Bearer ${forged}` } })).json.tenant, null, "a bad signature names no tenant");
+});
+
+test("workerd: audit middleware actor, diff and seal through the edge wasm", async () => {
+  const token = signJwt({ sub: "alice", exp: nowSeconds() + 60 });
+  const r = await call("POST", "/projects/7", {
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: { before: { name: "a", tags: { x: 1, y: 2 } }, after: { name: "b", tags: { y: 2, x: 1 } } },
+  });
+  assert.equal(r.status, 200, r.text + logs);
+  assert.deepEqual(r.json, {
+    actorId: "alice",
+    path: "/projects/7",
+    diff: { changedFields: ["name"], changes: [{ field: "name", old: "a", new: "b" }] },
+    seq: 1,
+    intact: true,
+    forged: "edited",
+  });
+  const unsigned = await call("POST", "/projects/8", { headers: { authorization: `Bearer ${signJwt({ sub: "x" }, "HS256").split(".").slice(0, 2).join(".")}.` }, body: { before: {}, after: { a: 1 } } });
+  assert.equal(unsigned.json.actorId, null, "an unverifiable token gives no actor");
+});

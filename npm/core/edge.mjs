@@ -1,0 +1,65 @@
+// Entry for edge runtimes (export conditions workerd, edge-light, worker, browser): the
+// WebAssembly build without the SQL analyser, initialised synchronously from a compiled module
+// import. Edge runtimes have no filesystem and refuse to compile WebAssembly from bytes at run
+// time, so the module arrives through the bundler or the runtime's module loader.
+import wasmModule from "./wasm-edge/usebetter_wasm_bg.wasm";
+import * as binding from "./wasm-edge/usebetter_wasm.js";
+
+binding.initSync({ module: wasmModule });
+
+export const backend = "wasm";
+export const loadAttempts = [];
+export const {
+  TenantResolver,
+  resolveTenant,
+  verifyJwt,
+  generateMigrationSql,
+  generateAddTableSql,
+  normalizeTenantId,
+  tenantSignature,
+  bypassSignature,
+  auditDiff,
+  auditDiffJson,
+  auditSealRows,
+  auditVerifyRows,
+  auditChangedFieldsJson,
+  canonicalJson,
+  parseDuration,
+  encodeCursor,
+  decodeCursor,
+  compileAuditQuery,
+  redactEntries,
+  EnrichmentRegistry,
+} = binding;
+
+const core = {
+  backend,
+  loadAttempts,
+  TenantResolver,
+  resolveTenant,
+  verifyJwt,
+  generateMigrationSql,
+  generateAddTableSql,
+  normalizeTenantId,
+  tenantSignature,
+  bypassSignature,
+  auditDiff,
+  auditDiffJson,
+  auditSealRows,
+  auditVerifyRows,
+  auditChangedFieldsJson,
+  canonicalJson,
+  parseDuration,
+  encodeCursor,
+  decodeCursor,
+  compileAuditQuery,
+  redactEntries,
+  EnrichmentRegistry,
+  // Absent here: the SQL analyser (sqlWrites) and the command-line tools.
+  sqlWrites: undefined,
+  runTenantCli: undefined,
+  runAuditCli: undefined,
+  slugFromName: undefined,
+  buildNoConfigMessage: undefined,
+};
+export default core;
