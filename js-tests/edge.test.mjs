@@ -125,3 +125,51 @@ test("workerd: audit middleware actor, diff and seal through the edge wasm", asy
   const unsigned = await call("POST", "/projects/8", { headers: { authorization: `Bearer ${signJwt({ sub: "x" }, "HS256").split(".").slice(0, 2).join(".")}.` }, body: { before: {}, after: { a: 1 } } });
   assert.equal(unsigned.json.actorId, null, "an unverifiable token gives no actor");
 });
+
+test("Vercel edge-runtime: the same worker under the edge-light condition", async () => {
+  const { EdgeRuntime } = await import("edge-runtime");
+  const { AsyncLocalStorage } = await import("node:async_hooks");
+  // The module arrives as the platform hands compiled modules to edge functions: by import.
+  const wasmAsModule = {
+    name: "wasm-module",
+    setup(b) {
+      b.onResolve({ filter: /\.wasm$/ }, (args) => ({ path: args.path, namespace: "wasm-module" }));
+      b.onLoad({ filter: /.*/, namespace: "wasm-module" }, () => ({ contents: "export default globalThis.__usebetterWasm;", loader: "js" }));
+    },
+  };
+  const out = await build({
+    entryPoints: [new URL("./edge/worker.mjs", import.meta.url).pathname],
+    bundle: true,
+    format: "iife",
+    globalName: "worker",
+    platform: "browser",
+    conditions: ["edge-light", "worker"],
+    plugins: [wasmAsModule],
+    external: ["node:*"],
+    write: false,
+    logLevel: "error",
+    // Next's edge bundles map node:async_hooks to the runtime's AsyncLocalStorage global.
+    banner: { js: 'globalThis.require ??= (m) => { if (m === "node:async_hooks") return { AsyncLocalStorage: globalThis.AsyncLocalStorage }; throw new Error(`require(${m}) is not available here`); };' },
+  });
+  const wasmBytes = readFileSync(join(coreDir, "wasm-edge", "usebetter_wasm_bg.wasm"));
+  const runtime = new EdgeRuntime({
+    extend: (context) => Object.assign(context, { AsyncLocalStorage, __wasmBytes: new Uint8Array(wasmBytes) }),
+  });
+  runtime.evaluate("globalThis.__usebetterWasm = new WebAssembly.Module(__wasmBytes);");
+  runtime.evaluate(out.outputFiles[0].text);
+  runtime.evaluate('addEventListener("fetch", (event) => event.respondWith(worker.default.fetch(event.request)));');
+  const id = "3f2504e0-4f89-41d3-9a0c-0305e82c3301";
+  const res = await runtime.dispatchFetch("http://acme.example.com/tenant", { headers: { "x-tenant-id": id } });
+  assert.deepEqual(await res.json(), { tenant: id, backend: "wasm", analyser: "undefined" });
+  const sub = await runtime.dispatchFetch("http://acme.example.com/tenant");
+  assert.equal((await sub.json()).tenant, "acme");
+  const token = signJwt({ sub: "alice", tenant_id: "globex", exp: nowSeconds() + 60 });
+  assert.equal((await (await runtime.dispatchFetch("http://localhost/tenant", { headers: { authorization: `Bearer ${token}` } })).json()).tenant, "globex");
+  const audited = await runtime.dispatchFetch("http://localhost/projects/9", {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify({ before: { n: 1 }, after: { n: 2 } }),
+  });
+  const body = await audited.json();
+  assert.deepEqual([body.actorId, body.diff.changedFields, body.intact, body.forged], ["alice", ["n"], true, "edited"]);
+});
