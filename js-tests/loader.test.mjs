@@ -19,7 +19,7 @@ function load(copy, env) {
   if (!("USEBETTER_BINDING" in env)) delete env2.USEBETTER_BINDING;
   const r = spawnSync(process.execPath, ["-e", script], { env: env2, encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout);
+  return { ...JSON.parse(r.stdout), ...(r.stderr ? { warning: r.stderr.split("\n")[0] } : {}) };
 }
 
 before(() => {
@@ -39,7 +39,10 @@ test("native is preferred when it loads", () => {
 });
 
 test("falls back to wasm when the addon is missing, and says why", () => {
-  assert.deepEqual(load(join(dir, "no-native"), {}), { backend: "wasm", attempts: ["native"], sql: true });
+  const r = load(join(dir, "no-native"), {});
+  assert.deepEqual({ ...r, warning: undefined }, { backend: "wasm", attempts: ["native"], sql: true, warning: undefined });
+  assert.match(r.warning, /USEBETTER_WASM_FALLBACK.*using the WebAssembly build \(no native addon for this platform is installed\)/);
+  assert.equal(load(join(dir, "full"), { USEBETTER_BINDING: "wasm" }).warning, undefined, "a chosen backend is not warned about");
 });
 
 test("USEBETTER_BINDING forces a backend", () => {

@@ -62,6 +62,13 @@ function load() {
 
 const { backend, binding, attempts } = load();
 
+// Falling back is fine, silently falling back is not: one warning per process, naming why.
+if (backend === "wasm" && attempts.length && !process.env[FORCE_ENV]) {
+  const cause = attempts[0].cause;
+  const why = cause && cause.code === "MODULE_NOT_FOUND" ? "no native addon for this platform is installed" : String((cause && cause.message) || cause).split("\n")[0];
+  process.emitWarning(`@usebetter-rs/core: using the WebAssembly build (${why}); set USEBETTER_BINDING=wasm to choose it explicitly`, { code: "USEBETTER_WASM_FALLBACK" });
+}
+
 module.exports = {
   backend,
   loadAttempts: attempts,
