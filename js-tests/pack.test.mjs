@@ -1,0 +1,83 @@
+// What a user installs: every package is packed with `npm pack`, the tarballs are installed
+// into an empty project (third-party dependencies from the registry) with no Rust toolchain on
+// PATH, and a Hono + Drizzle app with tenant isolation and audit capture runs there — on the
+// native addon, and again with the addon removed (the WebAssembly fallback, with its warning).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { delimiter, join } from "node:path";
+import core from "@usebetter-rs/core";
+import { connectAs, fixture, freshDatabase, requireEnv } from "./helpers/db.mjs";
+
+const root = new URL("..", import.meta.url).pathname;
+const project = mkdtempSync(join(tmpdir(), "usebetter-pack-"));
+const PACKAGES = ["npm/core", "npm/plugin", "npm/tenant", "npm/audit"];
+let dbh;
+let ids;
+// PATH without any directory that holds cargo or rustc.
+const PATH = (process.env.PATH ?? "").split(delimiter).filter((d) => !existsSync(join(d, "cargo")) && !existsSync(join(d, "rustc"))).join(delimiter);
+
+before(async () => {
+  for (const p of PACKAGES) execFileSync("npm", ["pack", "--silent", "--pack-destination", project, `./${p}`], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+  const tarballs = readdirSync(project).filter((f) => f.endsWith(".tgz")).map((f) => `./${f}`);
+  assert.equal(tarballs.length, PACKAGES.length);
+  writeFileSync(join(project, "package.json"), JSON.stringify({ name: "packed-app", private: true, type: "module" }));
+  const deps = ["drizzle-orm@0.45.4", "pg@8.23.1", "hono@4.13.19", "@hono/node-server@2.1.9"];
+  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error", ...tarballs, ...deps], {
+    cwd: project,
+    env: { ...process.env, PATH },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  copyFileSync(new URL("./pack/app.mjs", import.meta.url), join(project, "app.mjs"));
+  dbh = await freshDatabase("packed");
+  const c = await connectAs("app", "app", dbh.name);
+  await c.query(fixture("schema.sql"));
+  await c.query(fixture("audit-logs.sql"));
+  await c.query(core.generateMigrationSql({ tenantTables: ["projects", "tasks"] }));
+  await c.query("BEGIN; SELECT set_config('app.bypass_rls', 'true', true)");
+  const { rows } = await c.query("INSERT INTO tenants (name, slug) VALUES ('Acme', 'acme'), ('Globex', 'globex') RETURNING id::text, slug");
+  await c.query("COMMIT");
+  await c.end();
+  ids = Object.fromEntries(rows.map((r) => [r.slug, r.id]));
+});
+
+after(async () => {
+  rmSync(project, { recursive: true, force: true });
+  await dbh?.drop();
+});
+
+function runApp() {
+  const url = new URL(requireEnv("DATABASE_URL"));
+  url.pathname = `/${dbh.name}`;
+  const env = { ...process.env, PATH, DATABASE_URL: url.toString() };
+  delete env.USEBETTER_BINDING;
+  delete env.NODE_PATH;
+  const r = spawnSync(process.execPath, ["app.mjs", ids.acme, ids.globex], { cwd: project, env, encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  return { out: JSON.parse(r.stdout.trim().split("\n").at(-1)), stderr: r.stderr };
+}
+
+test("no Rust toolchain is reachable from the installed project", () => {
+  assert.equal(spawnSync("cargo", ["--version"], { env: { PATH } }).error?.code, "ENOENT");
+});
+
+test("installed tarballs: the app runs on the native addon", () => {
+  const { out, stderr } = runApp();
+  assert.equal(out.backend, "native");
+  assert.deepEqual(out.created, ["packed"]);
+  assert.ok(out.seenByA.includes("packed"));
+  assert.deepEqual(out.seenByB, [], "another tenant sees nothing of it");
+  assert.deepEqual(out.logs, [{ operation: "INSERT", tenant_id: ids.acme, name: "packed" }]);
+  assert.doesNotMatch(stderr, /USEBETTER_WASM_FALLBACK/);
+});
+
+test("installed tarballs without the addon: the same app on wasm, with one warning", () => {
+  rmSync(join(project, "node_modules", "@usebetter-rs", "core", "native"), { recursive: true, force: true });
+  const { out, stderr } = runApp();
+  assert.equal(out.backend, "wasm");
+  assert.deepEqual(out.seenByB, []);
+  assert.equal(out.logs.length, 2, "the second run's insert is audited too");
+  assert.equal(stderr.match(/USEBETTER_WASM_FALLBACK/g)?.length, 1, stderr);
+});
