@@ -33,6 +33,9 @@ run cargo test --workspace --all-features
 step "build addon and wasm"
 scripts/build.sh
 
+step "type tests (a typed app under --strict --exactOptionalPropertyTypes --noUncheckedIndexedAccess)"
+node_modules/.bin/tsc -p js-tests/types/tsconfig.json
+
 step "PostgreSQL"
 trap '"$REPO_ROOT/scripts/pgbouncer.sh" down; "$REPO_ROOT/scripts/pg.sh" down' EXIT
 eval "$(scripts/pg.sh up)"

@@ -5,8 +5,10 @@ import { insertStatement, sqlStore, type Row, type RunSql } from "../store";
 import { writeSealed, type SealOptions } from "../seal";
 import type { AuditDatabaseAdapter } from "../types";
 
+/** Structural on purpose: the app's drizzle-orm declarations (ESM or CommonJS) must both fit. */
 export interface DrizzlePgDatabase {
-  execute(query: SQL): Promise<unknown>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  execute(query: any): unknown;
 }
 
 /** Rows from either driver: node-postgres returns `{ rows }`, postgres.js an array. */

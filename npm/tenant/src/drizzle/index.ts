@@ -23,8 +23,13 @@ export const tenantId = {
     .default(sql`(NULLIF(current_setting('app.current_tenant', true), ''))::uuid`),
 } as const;
 
+/**
+ * Structural on purpose: the app's drizzle-orm declarations (ESM or CommonJS, which TypeScript
+ * treats as different classes) must both fit.
+ */
 export interface DrizzlePgTransaction {
-  execute(query: SQL): Promise<unknown>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  execute(query: any): unknown;
 }
 
 export interface DrizzlePgDatabase<TTx extends DrizzlePgTransaction = DrizzlePgTransaction> {
