@@ -50,6 +50,8 @@ echo "-- parity and loader"
 run node --test --test-concurrency=1 --test-timeout=300000 parity.test.mjs loader.test.mjs
 echo "-- edge: the edge wasm in workerd"
 run node --test --test-concurrency=1 --test-timeout=300000 edge.test.mjs
+echo "-- the demo's scenario (examples/saas; exits non-zero if an expectation fails)"
+node ../examples/saas/demo.mjs
 echo "-- packed tarballs installed without Rust, native and wasm"
 run node --test --test-concurrency=1 --test-timeout=300000 pack.test.mjs
 echo "-- tenant concurrency: 10,000 requests per framework"

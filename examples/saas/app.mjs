@@ -1,0 +1,81 @@
+// The example SaaS app: Hono + Drizzle + node-postgres, tenants from the subdomain or the
+// x-tenant-id header, row-level security in PostgreSQL, and an audit trail written in the same
+// transaction as each change, sealed into a hash chain per tenant.
+import pg from "pg";
+import { Hono } from "hono";
+import { drizzle } from "drizzle-orm/node-postgres";
+import { and, eq } from "drizzle-orm";
+import { boolean, integer, pgTable, serial, text } from "drizzle-orm/pg-core";
+import { betterTenant } from "@usebetterdev/tenant";
+import { drizzleDatabase, tenantId } from "@usebetterdev/tenant/drizzle";
+import { createHonoMiddleware as tenantMiddleware } from "@usebetterdev/tenant/hono";
+import { betterAudit, fromHeader } from "@usebetterdev/audit";
+import { drizzleAuditAdapter, withAuditProxy } from "@usebetterdev/audit/drizzle";
+import { createHonoMiddleware as auditMiddleware } from "@usebetterdev/audit/hono";
+
+export const projects = pgTable("projects", { id: serial("id").primaryKey(), ...tenantId, name: text("name").notNull() });
+export const tasks = pgTable("tasks", {
+  id: serial("id").primaryKey(),
+  ...tenantId,
+  projectId: integer("project_id").notNull().references(() => projects.id),
+  title: text("title").notNull(),
+  done: boolean("done").notNull().default(false),
+});
+
+/** The application tables (normally created by drizzle-kit). */
+export const SCHEMA_SQL = `
+CREATE TABLE tenants (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), name text NOT NULL, slug text NOT NULL UNIQUE, created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE projects (id serial PRIMARY KEY, tenant_id uuid NOT NULL REFERENCES tenants(id), name text NOT NULL);
+CREATE TABLE tasks (id serial PRIMARY KEY, tenant_id uuid NOT NULL REFERENCES tenants(id), project_id int NOT NULL REFERENCES projects(id),
+                    title text NOT NULL, done boolean NOT NULL DEFAULT false);
+`;
+
+export function createApp(databaseUrl, { sealKey }) {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+  const db = drizzle(pool);
+  const audit = betterAudit({ database: drizzleAuditAdapter(db, { seal: { key: sealKey } }), auditTables: ["projects", "tasks"] });
+  const tenant = betterTenant({
+    database: drizzleDatabase(withAuditProxy(db, audit.captureLog)),
+    tenantResolver: { subdomain: true, header: "x-tenant-id" },
+  });
+  const scoped = () => tenant.getDatabase();
+
+  const app = new Hono();
+  app.use("/api/*", auditMiddleware({ extractor: { actor: fromHeader("x-user") } }));
+  app.use("/api/*", tenantMiddleware(tenant));
+  app.get("/api/projects", async (c) => c.json(await scoped().select().from(projects).orderBy(projects.id)));
+  app.post("/api/projects", async (c) => {
+    const [row] = await scoped().insert(projects).values({ name: (await c.req.json()).name }).returning();
+    return c.json(row, 201);
+  });
+  app.get("/api/projects/:id", async (c) => {
+    const id = Number(c.req.param("id"));
+    const [row] = await scoped().select().from(projects).where(eq(projects.id, id));
+    if (!row) return c.json({ error: "not found" }, 404);
+    return c.json({ ...row, tasks: await scoped().select().from(tasks).where(eq(tasks.projectId, id)).orderBy(tasks.id) });
+  });
+  app.post("/api/projects/:id/tasks", async (c) => {
+    const [row] = await scoped().insert(tasks).values({ projectId: Number(c.req.param("id")), title: (await c.req.json()).title }).returning();
+    return c.json(row, 201);
+  });
+  app.patch("/api/tasks/:id", async (c) => {
+    const body = await c.req.json();
+    const set = { ...(body.title !== undefined ? { title: body.title } : {}), ...(body.done !== undefined ? { done: body.done } : {}) };
+    const [row] = await scoped().update(tasks).set(set).where(and(eq(tasks.id, Number(c.req.param("id"))))).returning();
+    if (!row) return c.json({ error: "not found" }, 404);
+    return c.json(row);
+  });
+  app.get("/api/projects/:id/audit", async (c) => {
+    const id = c.req.param("id");
+    // The trail of a project this tenant can see (row-level security decides).
+    const [visible] = await scoped().select({ id: projects.id }).from(projects).where(eq(projects.id, Number(id)));
+    if (!visible) return c.json({ error: "not found" }, 404);
+    const project = await audit.query().resource("projects", id).order("asc").list();
+    const taskIds = (await scoped().select({ id: tasks.id }).from(tasks).where(eq(tasks.projectId, Number(id)))).map((t) => String(t.id));
+    const taskEntries = [];
+    for (const t of taskIds) taskEntries.push(...(await audit.query().resource("tasks", t).order("asc").list()).entries);
+    const entries = [...project.entries, ...taskEntries].sort((a, b) => a.timestamp - b.timestamp);
+    return c.json(entries.map((e) => ({ at: e.timestamp, table: e.tableName, operation: e.operation, recordId: e.recordId, actor: e.actorId ?? null, changed: e.diff?.changes ?? [] })));
+  });
+  return { app, tenant, audit, close: () => pool.end() };
+}
