@@ -13,7 +13,7 @@ import { connectAs, fixture, freshDatabase, requireEnv } from "./helpers/db.mjs"
 
 const root = new URL("..", import.meta.url).pathname;
 const project = mkdtempSync(join(tmpdir(), "usebetter-pack-"));
-const PACKAGES = ["npm/core", "npm/plugin", "npm/tenant", "npm/audit"];
+const PACKAGES = ["npm/core", "npm/core-linux-x64-gnu", "npm/plugin", "npm/tenant", "npm/audit"];
 let dbh;
 let ids;
 // PATH without any directory that holds cargo or rustc.
@@ -63,6 +63,13 @@ test("no Rust toolchain is reachable from the installed project", () => {
   assert.equal(spawnSync("cargo", ["--version"], { env: { PATH } }).error?.code, "ENOENT");
 });
 
+test("the addon comes from the per-platform package, not from @usebetter-rs/core itself", () => {
+  const modules = join(project, "node_modules", "@usebetter-rs");
+  assert.deepEqual(readdirSync(modules).sort(), ["core", "core-linux-x64-gnu"]);
+  assert.ok(!existsSync(join(modules, "core", "native")));
+  assert.ok(existsSync(join(modules, "core-linux-x64-gnu", "usebetter.linux-x64-gnu.node")));
+});
+
 test("installed tarballs: the app runs on the native addon", () => {
   const { out, stderr } = runApp();
   assert.equal(out.backend, "native");
@@ -74,7 +81,8 @@ test("installed tarballs: the app runs on the native addon", () => {
 });
 
 test("installed tarballs without the addon: the same app on wasm, with one warning", () => {
-  rmSync(join(project, "node_modules", "@usebetter-rs", "core", "native"), { recursive: true, force: true });
+  // As after `npm install --omit=optional`, or on a platform without a package.
+  rmSync(join(project, "node_modules", "@usebetter-rs", "core-linux-x64-gnu"), { recursive: true, force: true });
   const { out, stderr } = runApp();
   assert.equal(out.backend, "wasm");
   assert.deepEqual(out.seenByB, []);

@@ -13,6 +13,10 @@ cargo build -p usebetter-node --profile "$profile"
 mkdir -p npm/core/native
 triple="$(node -p 'process.platform + "-" + process.arch + (process.platform === "linux" ? (process.report.getReport().header.glibcVersionRuntime ? "-gnu" : "-musl") : "")')"
 cp "$CARGO_TARGET_DIR/$outdir/libusebetter_node.so" "npm/core/native/usebetter.$triple.node"
+# The per-platform package npm installs as an optional dependency of @usebetter-rs/core.
+if [ -f "npm/core-$triple/package.json" ]; then
+  cp "npm/core/native/usebetter.$triple.node" "npm/core-$triple/usebetter.$triple.node"
+fi
 
 # Two WebAssembly builds: the edge one (no SQL analyser, ES module initialised from a compiled
 # module, for workerd / edge-light / browsers) and the full one for Node.

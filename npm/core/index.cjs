@@ -7,12 +7,13 @@ const path = require("node:path");
 
 const FORCE_ENV = "USEBETTER_BINDING";
 
-// Candidates for this platform, glibc before musl on Linux. Trying files avoids
-// process.report.getReport(), which costs tens of milliseconds at every start.
+// Candidates for this platform, glibc before musl on Linux: the per-platform package npm
+// installed as an optional dependency, then a local build (a development checkout). Trying
+// them avoids process.report.getReport(), which costs tens of milliseconds at every start.
 function nativeFiles() {
   const { platform, arch } = process;
   const abis = platform === "linux" ? ["-gnu", "-musl"] : [""];
-  return abis.map((abi) => path.join(__dirname, "native", `usebetter.${platform}-${arch}${abi}.node`));
+  return abis.flatMap((abi) => [`@usebetter-rs/core-${platform}-${arch}${abi}`, path.join(__dirname, "native", `usebetter.${platform}-${arch}${abi}.node`)]);
 }
 
 function loadNative() {
