@@ -7,55 +7,15 @@ import * as binding from "./wasm-edge/usebetter_wasm.js";
 
 binding.initSync({ module: wasmModule });
 
+export * from "./wasm-edge/usebetter_wasm.js";
 export const backend = "wasm";
 export const loadAttempts = [];
-export const {
-  TenantResolver,
-  resolveTenant,
-  verifyJwt,
-  generateMigrationSql,
-  generateAddTableSql,
-  normalizeTenantId,
-  tenantSignature,
-  bypassSignature,
-  auditDiff,
-  auditDiffJson,
-  auditSealRows,
-  auditVerifyRows,
-  auditChangedFieldsJson,
-  canonicalJson,
-  parseDuration,
-  encodeCursor,
-  decodeCursor,
-  compileAuditQuery,
-  redactEntries,
-  EnrichmentRegistry,
-} = binding;
 
 const core = {
+  ...binding,
   backend,
   loadAttempts,
-  TenantResolver,
-  resolveTenant,
-  verifyJwt,
-  generateMigrationSql,
-  generateAddTableSql,
-  normalizeTenantId,
-  tenantSignature,
-  bypassSignature,
-  auditDiff,
-  auditDiffJson,
-  auditSealRows,
-  auditVerifyRows,
-  auditChangedFieldsJson,
-  canonicalJson,
-  parseDuration,
-  encodeCursor,
-  decodeCursor,
-  compileAuditQuery,
-  redactEntries,
-  EnrichmentRegistry,
-  // Absent here: the SQL analyser (sqlWrites) and the command-line tools.
+  // Absent here: the SQL analyser and the command-line tools.
   sqlWrites: undefined,
   runTenantCli: undefined,
   runAuditCli: undefined,
