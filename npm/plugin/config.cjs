@@ -3,4 +3,6 @@
 function defineBetterConfig(config) {
   return config;
 }
-module.exports = { defineBetterConfig };
+// The loader is an ES module (jiti is loaded on demand); CommonJS callers get a promise.
+const loadBetterConfig = (options) => import("./load.mjs").then((m) => m.loadBetterConfig(options));
+module.exports = { defineBetterConfig, loadBetterConfig };

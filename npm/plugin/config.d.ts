@@ -20,3 +20,10 @@ export interface BetterConfig {
 }
 
 export declare function defineBetterConfig<T extends BetterConfig>(config: T): T;
+
+export declare class ConfigLoadError extends Error {}
+/** `better.config.*` of `cwd` (or `configFile`), or null when there is none. */
+export declare function loadBetterConfig(options?: { cwd?: string; configFile?: string }): Promise<BetterConfig | null>;
+export declare function findConfig(cwd?: string): string | undefined;
+export declare function loadConfigFile(path: string): Promise<BetterConfig>;
+export declare function tryLoadConfig(cwd?: string, explicitPath?: string): Promise<BetterConfig | null>;

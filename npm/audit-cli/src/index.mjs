@@ -2,7 +2,7 @@
 // which does the database work, and forwards its output and exit code.
 import { readFileSync } from "node:fs";
 import core from "@usebetter-rs/core";
-import { tryLoadConfig } from "@usebetterdev/tenant-cli/config";
+import { tryLoadConfig } from "@usebetterdev/plugin/config";
 
 const VERSION = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
 
