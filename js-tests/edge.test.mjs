@@ -11,7 +11,9 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { createRequire } from "node:module";
 import { build } from "esbuild";
+import { builtinModules } from "node:module";
 import { SECRET, signJwt, nowSeconds } from "./helpers/keys.mjs";
+import { tenantDatabase } from "./helpers/app.mjs";
 
 const require = createRequire(import.meta.url);
 const coreDir = require.resolve("@usebetter-rs/core/package.json").replace(/package\.json$/, "");
@@ -172,4 +174,86 @@ test("Vercel edge-runtime: the same worker under the edge-light condition", asyn
   });
   const body = await audited.json();
   assert.deepEqual([body.actorId, body.diff.changedFields, body.intact, body.forged], ["alice", ["n"], true, "edited"]);
+});
+
+/** As wrangler does: CommonJS `require` of Node built-ins served by workerd's node: modules. */
+const nodeBuiltins = {
+  name: "node-builtins",
+  setup(b) {
+    const names = new Set(builtinModules);
+    b.onResolve({ filter: /.*/ }, (args) => {
+      const name = args.path.replace(/^node:/, "");
+      if (args.namespace === "node-builtin" || !names.has(name)) return undefined;
+      return { path: name, namespace: "node-builtin" };
+    });
+    b.onResolve({ filter: /^node:/, namespace: "node-builtin" }, (args) => ({ path: args.path, external: true }));
+    b.onLoad({ filter: /.*/, namespace: "node-builtin" }, (args) => ({
+      contents: `import * as m from "node:${args.path}"; export default (m.default ?? m); export * from "node:${args.path}";`,
+      loader: "js",
+    }));
+  },
+};
+
+test("workerd + node-postgres over cloudflare:sockets: tenant-scoped queries against the local PostgreSQL", async () => {
+  const env = await tenantDatabase("edgedb", { poolSize: 1 });
+  const wdir = mkdtempSync(join(tmpdir(), "usebetter-edge-db-"));
+  let child;
+  let out = "";
+  try {
+    await build({
+      entryPoints: [new URL("./edge/worker-db.mjs", import.meta.url).pathname],
+      bundle: true,
+      format: "esm",
+      platform: "browser",
+      conditions: ["workerd", "worker"],
+      external: ["cloudflare:sockets"],
+      plugins: [nodeBuiltins],
+      loader: { ".wasm": "copy" },
+      assetNames: "[name]",
+      outfile: join(wdir, "worker.js"),
+      logLevel: "error",
+    });
+    const dbPort = await freePort();
+    // Outbound connections may reach this machine only (loopback and private addresses).
+    writeFileSync(
+      join(wdir, "config.capnp"),
+      `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [ (name = "main", worker = .worker), (name = "local", network = (allow = ["local", "private"])) ],
+  sockets = [ (name = "http", address = "127.0.0.1:${dbPort}", http = (), service = "main") ],
+);
+const worker :Workerd.Worker = (
+  modules = [
+    (name = "worker.js", esModule = embed "worker.js"),
+    (name = "usebetter_wasm_bg.wasm", wasm = embed "usebetter_wasm_bg.wasm"),
+  ],
+  bindings = [ (name = "DATABASE_URL", text = ${JSON.stringify(env.url)}) ],
+  compatibilityDate = "2026-11-01",
+  globalOutbound = "local",
+);
+`,
+    );
+    child = spawn(require.resolve("workerd/bin/workerd"), ["serve", join(wdir, "config.capnp")], { stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    const get = (tenantHeader) =>
+      new Promise((resolve, reject) => {
+        const req = request({ host: "127.0.0.1", port: dbPort, path: "/projects", headers: tenantHeader ? { "x-tenant-id": tenantHeader } : {} }, (res) => {
+          let text = "";
+          res.on("data", (d) => (text += d));
+          res.on("end", () => resolve({ status: res.statusCode, text }));
+        });
+        req.on("error", reject);
+        req.end();
+      });
+    let first;
+    for (let i = 0; i < 100 && !first; i++) first = await get(env.ids.acme).catch(() => new Promise((r) => setTimeout(() => r(undefined), 100)));
+    assert.equal(first?.status, 200, `${first?.text}\n${out}`);
+    assert.deepEqual(JSON.parse(first.text), ["acme-1", "acme-2"]);
+    assert.deepEqual(JSON.parse((await get(env.ids.globex)).text), ["globex-1"]);
+    assert.equal((await get(undefined)).status, 404, "no tenant, no rows");
+  } finally {
+    child?.kill();
+    await env.close();
+  }
 });
