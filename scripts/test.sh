@@ -61,6 +61,9 @@ run node --test --test-concurrency=1 --test-timeout=300000 cli-files.test.mjs cl
 echo "-- better-audit CLI (native addon)"
 run node --test --test-concurrency=1 --test-timeout=300000 audit-cli.test.mjs
 
+step "Cross-built linux-arm64-gnu addon loads under qemu-user"
+scripts/cross.sh
+
 step "Isolation and concurrency again, through PgBouncer in transaction mode"
 (
   eval "$("$REPO_ROOT/scripts/pgbouncer.sh" up)"
