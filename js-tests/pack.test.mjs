@@ -13,7 +13,7 @@ import { connectAs, fixture, freshDatabase, requireEnv } from "./helpers/db.mjs"
 
 const root = new URL("..", import.meta.url).pathname;
 const project = mkdtempSync(join(tmpdir(), "usebetter-pack-"));
-const PACKAGES = ["npm/core", "npm/core-linux-x64-gnu", "npm/plugin", "npm/tenant", "npm/audit"];
+const PACKAGES = ["npm/core", "npm/core-linux-x64-gnu", "npm/plugin", "npm/tenant", "npm/audit", "npm/tenant-cli", "npm/audit-cli"];
 let dbh;
 let ids;
 // PATH without any directory that holds cargo or rustc.
@@ -68,6 +68,17 @@ test("the addon comes from the per-platform package, not from @usebetter-rs/core
   assert.deepEqual(readdirSync(modules).sort(), ["core", "core-linux-x64-gnu"]);
   assert.ok(!existsSync(join(modules, "core", "native")));
   assert.ok(existsSync(join(modules, "core-linux-x64-gnu", "usebetter.linux-x64-gnu.node")));
+});
+
+test("installed tarballs: both command-line tools run from node_modules/.bin", () => {
+  const url = new URL(requireEnv("DATABASE_URL"));
+  url.pathname = `/${dbh.name}`;
+  const run = (bin, args) => spawnSync(join(project, "node_modules", ".bin", bin), args, { cwd: project, env: { ...process.env, PATH, DATABASE_URL: url.toString() }, encoding: "utf8" });
+  const tenantCli = run("better-tenant", ["check", "--tables", "projects,tasks"]);
+  assert.equal(tenantCli.status, 0, tenantCli.stderr + tenantCli.stdout);
+  const auditCli = run("better-audit", ["stats"]);
+  assert.equal(auditCli.status, 0, auditCli.stderr);
+  assert.match(auditCli.stdout, /total \d+ entries/);
 });
 
 test("installed tarballs: the app runs on the native addon", () => {
