@@ -62,7 +62,7 @@ echo "-- better-audit CLI (native addon)"
 run node --test --test-concurrency=1 --test-timeout=300000 audit-cli.test.mjs
 
 step "Cross-built linux-arm64-gnu addon loads under qemu-user"
-scripts/cross.sh
+"$REPO_ROOT/scripts/cross.sh"
 
 step "Isolation and concurrency again, through PgBouncer in transaction mode"
 (
