@@ -3,7 +3,9 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import pg from "pg";
+import postgres from "postgres";
 import { drizzle } from "drizzle-orm/node-postgres";
+import { drizzle as drizzlePostgresJs } from "drizzle-orm/postgres-js";
 import { eq, sql } from "drizzle-orm";
 import { bigint, bigserial, integer, numeric, pgTable, primaryKey, serial, text, timestamp } from "drizzle-orm/pg-core";
 import { betterAudit } from "@usebetterdev/audit";
@@ -249,5 +251,32 @@ test("a connection killed mid-transaction leaves neither the mutation nor its au
   } finally {
     await killer.end();
     await own.end();
+  }
+});
+
+test("postgres.js under the proxy: both paths, rollback, one connection", async () => {
+  await reset();
+  const url = new URL(requireEnv("DATABASE_URL"));
+  url.pathname = `/${dbh.name}`;
+  const client = postgres(url.toString(), { max: 1, onnotice: () => {} });
+  try {
+    const rawJs = drizzlePostgresJs(client);
+    for (const piped of [false, true]) {
+      const a = betterAudit({ database: drizzleAuditAdapter(rawJs), auditTables: ["users"], ...(piped ? { beforeLog: [() => {}] } : {}) });
+      const pdb = withAuditProxy(rawJs, a.captureLog);
+      const [row] = await pdb.insert(users).values({ email: piped ? "p@x.io" : "i@x.io" }).returning();
+      await pdb.update(users).set({ balance: sql`${users.balance} + 5` }).where(eq(users.id, row.id));
+      await assert.rejects(
+        pdb.transaction(async (tx) => {
+          await tx.delete(users).where(eq(users.id, row.id));
+          throw new Error("rollback");
+        }),
+        /rollback/,
+      );
+    }
+    const rows = (await pool.query(`SELECT operation, after_data->>'balance' AS balance FROM audit_logs ORDER BY "timestamp", operation`)).rows;
+    assert.deepEqual(rows.map((r) => `${r.operation}:${r.balance}`).sort(), ["INSERT:0", "INSERT:0", "UPDATE:5", "UPDATE:5"], "rolled-back deletes left nothing");
+  } finally {
+    await client.end();
   }
 });
