@@ -27,7 +27,9 @@ function storedRow(log: AuditLog): Record<string, unknown> {
 /** Writes `log` sealed into its chain; `run` must be inside a transaction. */
 export async function writeSealed(run: RunSql, log: AuditLog, options: SealOptions): Promise<void> {
   const tenant = log.tenantId ?? null;
-  // In FROM: Prisma cannot read a void column.
+  // Lock and head read are two statements on purpose: under READ COMMITTED each statement
+  // takes its snapshot when it starts, so only a statement issued after the lock is held sees
+  // the previous holder's committed row. (In FROM: Prisma cannot read a void column.)
   await run(`SELECT 1 AS locked FROM pg_advisory_xact_lock(hashtextextended('usebetter_audit_chain:' || coalesce($1::text, ''), 0))`, [tenant]);
   // `head_seq`, not `seq`: an output column named seq would make ORDER BY sort the text.
   // `= $1` / `IS NULL` rather than IS NOT DISTINCT FROM, which the (tenant_id, seq) index cannot answer.
