@@ -3,25 +3,12 @@
 // and the same content (see core seal::content) that `better-audit verify` checks later.
 // Concurrent writers wait on the chain's lock, so a chain never forks.
 import core from "@usebetter-rs/core";
-import { jsonText } from "./json";
-import { insertStatement, type RunSql } from "./store";
+import { columnValues, insertStatement, storedRow, type RunSql } from "./store";
 import type { AuditLog } from "./types";
 
 export interface SealOptions {
   /** HMAC key kept out of the database; default `process.env.AUDIT_SEAL_KEY`, else unkeyed. */
   key?: string;
-}
-
-const JSON_KEYS: Record<string, string> = { beforeData: "before_data", afterData: "after_data", diff: "diff", compliance: "compliance", metadata: "metadata", redactedFields: "redacted_fields" };
-const PLAIN_KEYS: Record<string, string> = { id: "id", tableName: "table_name", operation: "operation", recordId: "record_id", actorId: "actor_id", label: "label", description: "description", severity: "severity", notify: "notify", reason: "reason", tenantId: "tenant_id" };
-
-/** The entry as the database will return it: column names, JSON as stored. */
-function storedRow(log: AuditLog): Record<string, unknown> {
-  const entry = log as unknown as Record<string, unknown>;
-  const parts = [`"timestamp":${JSON.stringify(log.timestamp.toISOString())}`];
-  for (const [key, column] of Object.entries(PLAIN_KEYS)) if (entry[key] !== undefined) parts.push(`"${column}":${JSON.stringify(entry[key])}`);
-  for (const [key, column] of Object.entries(JSON_KEYS)) if (entry[key] !== undefined) parts.push(`"${column}":${jsonText(entry[key], key)}`);
-  return JSON.parse(`{${parts.join(",")}}`) as Record<string, unknown>;
 }
 
 /** Writes `log` sealed into its chain; `run` must be inside a transaction. */
@@ -41,8 +28,10 @@ export async function writeSealed(run: RunSql, log: AuditLog, options: SealOptio
     if (has?.has) [head] = await run(`SELECT seq::text AS head_seq, hash FROM audit_chain_checkpoints WHERE chain = coalesce($1::text, '')`, [tenant]);
   }
   const key = options.key ?? process.env.AUDIT_SEAL_KEY;
-  const [s] = core.auditSealRows([storedRow(log)], head ? { seq: Number(head.head_seq), hash: String(head.hash) } : null, key || undefined);
+  // Serialised once: the sealed content and the INSERT use the same texts.
+  const values = columnValues(log);
+  const [s] = core.auditSealRows([storedRow(values)], head ? { seq: Number(head.head_seq), hash: String(head.hash) } : null, key || undefined);
   if (!s) throw new Error("audit: sealing produced no seal");
-  const { text, params } = insertStatement([log], [s]);
+  const { text, params } = insertStatement([log], [s], [values]);
   await run(text, params);
 }

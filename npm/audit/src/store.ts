@@ -40,15 +40,32 @@ export interface RowSeal {
   hash: string;
 }
 
-/** One multi-row INSERT for a batch of entries; absent keys take the column default. */
-export function insertStatement(logs: AuditLog[], seals?: RowSeal[]): { text: string; params: unknown[] } {
+/** One entry's column values as written: absent keys left out, ISO timestamps, JSON as text. */
+export function columnValues(log: AuditLog): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  for (const [key, column] of Object.entries(COLUMN_OF)) {
+    const v = (log as unknown as Record<string, unknown>)[key];
+    if (v !== undefined) out.set(column, v instanceof Date ? v.toISOString() : JSON_COLUMNS.has(column) ? jsonText(v, key) : v);
+  }
+  return out;
+}
+
+/** The entry as PostgreSQL will return it: column names, JSON columns as values. */
+export function storedRow(values: Map<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries([...values].map(([c, v]) => [c, JSON_COLUMNS.has(c) ? JSON.parse(v as string) : v]));
+}
+
+/**
+ * One multi-row INSERT for a batch of entries; absent keys take the column default. `values`
+ * are the entries' columnValues when the caller has them already.
+ */
+export function insertStatement(logs: AuditLog[], seals?: RowSeal[], values = logs.map(columnValues)): { text: string; params: unknown[] } {
   const columns = [...Object.values(COLUMN_OF), ...(seals ? ["seq", "prev_hash", "hash"] : [])];
   const params: unknown[] = [];
-  const tuples = logs.map((log, i) => {
-    const cells = Object.entries(COLUMN_OF).map(([key, column]) => {
-      const v = (log as unknown as Record<string, unknown>)[key];
-      if (v === undefined) return "DEFAULT";
-      params.push(v instanceof Date ? v.toISOString() : JSON_COLUMNS.has(column) ? jsonText(v, key) : v);
+  const tuples = values.map((row, i) => {
+    const cells = Object.values(COLUMN_OF).map((column) => {
+      if (!row.has(column)) return "DEFAULT";
+      params.push(row.get(column));
       return `$${params.length}::${JSON_COLUMNS.has(column) ? "jsonb" : (CAST[column] ?? "text")}`;
     });
     const seal = seals?.[i];
