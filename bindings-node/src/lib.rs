@@ -200,6 +200,14 @@ pub fn audit_verify_rows(rows: Value, key: Option<String>, anchor: Value) -> Res
     to_js(&out.map_err(|e| core_err(&e))?)
 }
 
+/// SQL for the JSON image of `row` with int8/numeric columns as strings; `columns` are
+/// `[name, SQL type]` pairs in table order.
+#[napi]
+pub fn audit_image_sql(row: String, columns: Value) -> Result<String, Code> {
+    let pairs: Vec<(String, String)> = parse("columns", &columns)?;
+    Ok(usebetter_core::audit::storage::image_sql(&row, &pairs))
+}
+
 /// Canonical JSON text (sorted keys, no whitespace) of any JSON value.
 #[napi]
 pub fn canonical_json(value: Value) -> String {

@@ -229,6 +229,14 @@ pub fn audit_verify_rows(
     to_js(&out.map_err(|e| core_err(&e))?)
 }
 
+/// SQL for the JSON image of `row` with int8/numeric columns as strings; `columns` are
+/// `[name, SQL type]` pairs in table order.
+#[wasm_bindgen(js_name = auditImageSql)]
+pub fn audit_image_sql(row: &str, columns: JsValue) -> Result<String, JsValue> {
+    let pairs: Vec<(String, String)> = parse("columns", &columns)?;
+    Ok(usebetter_core::audit::storage::image_sql(row, &pairs))
+}
+
 /// Applies a redaction rule (`{ redact } | { include }`) to entries in one call.
 #[wasm_bindgen(js_name = redactEntries)]
 pub fn redact_entries(rule: JsValue, entries: JsValue) -> Result<JsValue, JsValue> {

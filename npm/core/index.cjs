@@ -83,6 +83,7 @@ module.exports = {
   bypassSignature: binding.bypassSignature,
   auditDiff: binding.auditDiff,
   auditDiffJson: binding.auditDiffJson,
+  auditImageSql: binding.auditImageSql,
   auditSealRows: binding.auditSealRows,
   auditVerifyRows: binding.auditVerifyRows,
   auditChangedFieldsJson: binding.auditChangedFieldsJson,

@@ -111,6 +111,8 @@ export interface ChainBreak {
 export declare function auditSealRows(rows: Record<string, unknown>[], head: ChainHead | null, key?: string): RowSeal[];
 /** Verifies one chain; null when intact, else the first break. */
 export declare function auditVerifyRows(rows: Array<RowSeal & { row: Record<string, unknown> }>, key: string | undefined, anchor: ChainHead | null): ChainBreak | null;
+/** SQL for the JSON image of `row` (e.g. `t.*`); `columns` are `[name, SQL type]` in table order, int8/numeric kept as strings. */
+export declare function auditImageSql(row: string, columns: Array<[string, string]>): string;
 /** The changed field names per pair: `[{ before, after }]` JSON text in, `string[][]` JSON text out. */
 export declare function auditChangedFieldsJson(pairsJson: string): string;
 /** Canonical JSON: sorted keys, no whitespace. */
@@ -216,6 +218,7 @@ declare const core: {
   bypassSignature: typeof bypassSignature;
   auditDiff: typeof auditDiff;
   auditDiffJson: typeof auditDiffJson;
+  auditImageSql: typeof auditImageSql;
   auditSealRows: typeof auditSealRows;
   auditVerifyRows: typeof auditVerifyRows;
   auditChangedFieldsJson: typeof auditChangedFieldsJson;

@@ -14,6 +14,7 @@ export const {
   bypassSignature,
   auditDiff,
   auditDiffJson,
+  auditImageSql,
   auditSealRows,
   auditVerifyRows,
   auditChangedFieldsJson,

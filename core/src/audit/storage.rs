@@ -74,6 +74,26 @@ pub fn keeps_as_text(sql_type: &str) -> bool {
     })
 }
 
+/// SQL for the JSON image of `row` (e.g. `"users".*`) in the table's column order, the columns
+/// of [`keeps_as_text`] types as strings, as the PostgreSQL drivers return them. `to_json`
+/// keeps the column order (`jsonb` would sort the keys) but writes int8 and numeric as JSON
+/// numbers, which JavaScript rounds beyond 2^53. `columns` are `(name, SQL type)` pairs.
+#[must_use]
+pub fn image_sql(row: &str, columns: &[(String, String)]) -> String {
+    let exact: Vec<String> = columns
+        .iter()
+        .filter(|(_, ty)| keeps_as_text(ty))
+        .map(|(name, _)| literal(name))
+        .collect();
+    if exact.is_empty() {
+        return format!("to_json({row})");
+    }
+    format!(
+        "(SELECT json_object_agg(e.k, CASE WHEN e.k IN ({}) AND json_typeof(e.v) = 'number' THEN to_json(e.v #>> '{{}}') ELSE e.v END ORDER BY e.o) FROM json_each(to_json({row})) WITH ORDINALITY AS e(k, v, o))",
+        exact.join(", ")
+    )
+}
+
 /// Where the table lives.
 #[derive(Debug, Clone)]
 pub struct Table {
@@ -250,6 +270,28 @@ mod tests {
         for t in ["integer", "bigint_domain", "text", "numerical"] {
             assert!(!keeps_as_text(t), "{t}");
         }
+    }
+
+    #[test]
+    fn images_keep_exact_numbers_as_strings() {
+        let cols = |v: &[(&str, &str)]| {
+            v.iter()
+                .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            image_sql("t.*", &cols(&[("id", "integer")])),
+            "to_json(t.*)"
+        );
+        let sql = image_sql(
+            "\"u\".*",
+            &cols(&[("id", "bigint"), ("o'k", "numeric(10,2)"), ("n", "text")]),
+        );
+        assert!(sql.contains("e.k IN ('id', 'o''k')"), "{sql}");
+        assert!(
+            sql.ends_with("FROM json_each(to_json(\"u\".*)) WITH ORDINALITY AS e(k, v, o))"),
+            "{sql}"
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ import * as drizzle from "drizzle-orm";
 import { getTableColumns, getTableName, is, sql, SQL, Table, type Column } from "drizzle-orm";
 import { getTableConfig, type PgTable } from "drizzle-orm/pg-core";
 import { withWriteHandle } from "../write-context";
-import { imageSql, keepsAsText } from "../image";
+import core from "@usebetter-rs/core";
 import { rawWriteGuard } from "./raw";
 import { contextSettings, triggerTables } from "./trigger";
 import { INLINE_CAPTURE, type InlinePlan, type InlinePlanner } from "../inline";
@@ -54,19 +54,39 @@ const recordIdOf = (row: Record<string, unknown> | undefined, pk: Column[]) => {
   return values.some((v) => v === undefined || v === null) ? undefined : values.length === 1 ? String(values[0]) : JSON.stringify(values.map(String));
 };
 
+/** A table's row images, as SQL over the table's row and over the locked old row. */
+interface Images {
+  after: SQL;
+  before: SQL;
+}
+const imageCache = new WeakMap<PgTable, Images>();
+
+/** Built once per table (the core decides which columns stay exact strings). */
+function imagesOf(table: PgTable, dialect: Builder["dialect"]): Images {
+  let images = imageCache.get(table);
+  if (!images) {
+    const name = getTableName(table);
+    const schema = getTableConfig(table).schema;
+    const refText = dialect.sqlToQuery(schema ? sql`${sql.identifier(schema)}.${sql.identifier(name)}` : sql`${sql.identifier(name)}`).sql;
+    const columns = Object.values(getTableColumns(table)).map((c): [string, string] => [c.name, c.getSQLType()]);
+    const of = (row: string) => sql.raw(`${core.auditImageSql(`${row}.*`, columns)}::text`);
+    images = { after: of(refText), before: of('"__audit_old"') };
+    imageCache.set(table, images);
+  }
+  return images;
+}
+
 /**
  * The single statement for one audited mutation, plus how to read its rows. Images keep the
- * table's column order and precise numbers (see image.ts), so diffs list fields in column order.
+ * table's column order and precise numbers (core audit::storage::image_sql), so diffs list fields in column order.
  */
 function statement(b: Builder, op: AuditOperation, pk: Column[]) {
   const { table, where } = b.config;
   const name = getTableName(table);
   const schema = getTableConfig(table).schema;
   const ref = schema ? sql`${sql.identifier(schema)}.${sql.identifier(name)}` : sql.identifier(name);
-  const refText = b.dialect.sqlToQuery(sql`${ref}`).sql;
-  const precise = Object.values(getTableColumns(table)).filter((c) => keepsAsText(c.getSQLType())).map((c) => c.name);
-  const imageOf = (row: string) => sql.raw(`${imageSql(`${row}.*`, precise)}::text`);
-  const image = sql`${imageOf(refText)}`.as("__audit_image");
+  const images = imagesOf(table, b.dialect);
+  const image = sql`${images.after}`.as("__audit_image");
   const fields: Record<string, unknown> = { ...getTableColumns(table), __audit_image: image };
   if (op === "INSERT" && b.config.onConflict !== undefined) fields.__audit_inserted = sql`(xmax = 0)`.as("__audit_inserted");
   const returning = orderSelectedFields(fields);
@@ -82,7 +102,7 @@ function statement(b: Builder, op: AuditOperation, pk: Column[]) {
     // image is exactly the version that was replaced, even under concurrent writers.
     const match = sql.join(pk.map((c) => sql`${ref}.${sql.identifier(c.name)} = "__audit_old".${sql.identifier(c.name)}`), sql` and `);
     const set = b.dialect.buildUpdateSet(table, b.config.set);
-    body = sql`with "__audit_rows" as (update ${ref} set ${set} from (select * from ${ref}${whereSql} for update) as "__audit_old" where ${match} returning ${ref}.*, ${imageOf(refText)} as "__audit_image", ${imageOf('"__audit_old"')} as "__audit_before")`;
+    body = sql`with "__audit_rows" as (update ${ref} set ${set} from (select * from ${ref}${whereSql} for update) as "__audit_old" where ${match} returning ${ref}.*, ${images.after} as "__audit_image", ${images.before} as "__audit_before")`;
     before = sql`"__audit_before"`;
   } else if (op === "DELETE") {
     body = sql`with "__audit_rows" as (${b.dialect.buildDeleteQuery({ ...b.config, returning })})`;

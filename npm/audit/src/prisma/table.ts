@@ -1,7 +1,7 @@
 // What the Prisma extension needs to know about an audited table, read from the database
 // catalog (Prisma's runtime data model names columns but not keys or SQL types), and the two
 // statements it runs: images of rows by primary key, optionally locking them.
-import { imageSql, keepsAsText } from "../image";
+import core from "@usebetter-rs/core";
 
 export interface RawClient {
   $queryRawUnsafe(query: string, ...params: unknown[]): Promise<unknown>;
@@ -18,7 +18,8 @@ export interface TableInfo {
   /** Schema-qualified, quoted. */
   ref: string;
   key: KeyColumn[];
-  precise: string[];
+  /** SQL for the image of a row aliased `t`. */
+  image: string;
 }
 
 export interface Image {
@@ -51,7 +52,7 @@ export async function readTableInfo(tx: RawClient, dataModel: RuntimeDataModel |
     .sort((a, b) => Number(a.pk) - Number(b.pk))
     .map((r) => ({ column: r.name, field: fieldOf.get(r.name) ?? r.name, type: r.type }));
   if (!key.length) throw new Error(`audit: table ${ref} of Prisma model "${model}" has no primary key; audited tables need one`);
-  return { ref, key, precise: rows.filter((r) => keepsAsText(r.type)).map((r) => r.name) };
+  return { ref, key, image: core.auditImageSql("t.*", rows.map((r) => [r.name, r.type])) };
 }
 
 /** A key value as text for a typed array parameter. */
@@ -72,7 +73,7 @@ export async function images(tx: RawClient, info: TableInfo, keys: Record<string
   const unnest = info.key.map((k, i) => `$${i + 1}::text[]::${k.type}[]`).join(", ");
   const columns = info.key.map((k) => `t.${quote(k.column)}`).join(", ");
   const rows = (await tx.$queryRawUnsafe(
-    `SELECT t.ctid::text AS ctid, ${imageSql("t.*", info.precise)}::text AS image FROM ${info.ref} AS t
+    `SELECT t.ctid::text AS ctid, ${info.image}::text AS image FROM ${info.ref} AS t
       WHERE (${columns}) IN (SELECT * FROM unnest(${unnest}))${lock ? " FOR UPDATE OF t" : ""}`,
     ...params,
   )) as { ctid: string; image: string }[];
