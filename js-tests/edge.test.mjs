@@ -11,9 +11,9 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { createRequire } from "node:module";
 import { build } from "esbuild";
-import { builtinModules } from "node:module";
 import { SECRET, signJwt, nowSeconds } from "./helpers/keys.mjs";
 import { tenantDatabase } from "./helpers/app.mjs";
+import { bundleForWorkerd } from "./edge/bundle.mjs";
 
 const require = createRequire(import.meta.url);
 const coreDir = require.resolve("@usebetter-rs/core/package.json").replace(/package\.json$/, "");
@@ -31,20 +31,7 @@ const freePort = () =>
   });
 
 before(async () => {
-  await build({
-    entryPoints: [new URL("./edge/worker.mjs", import.meta.url).pathname],
-    bundle: true,
-    format: "esm",
-    platform: "browser",
-    conditions: ["workerd", "worker"],
-    external: ["node:*"],
-    loader: { ".wasm": "copy" },
-    assetNames: "[name]",
-    outfile: join(dir, "worker.js"),
-    // As wrangler does under nodejs_compat: CommonJS `require("node:…")` served from imports.
-    banner: { js: 'import * as __async_hooks from "node:async_hooks";\nglobalThis.require ??= (m) => { if (m === "node:async_hooks") return __async_hooks; throw new Error(`require(${m}) is not available here`); };' },
-    logLevel: "error",
-  });
+  await bundleForWorkerd(new URL("./edge/worker.mjs", import.meta.url).pathname, dir);
   port = await freePort();
   writeFileSync(
     join(dir, "config.capnp"),
@@ -176,43 +163,13 @@ test("Vercel edge-runtime: the same worker under the edge-light condition", asyn
   assert.deepEqual([body.actorId, body.diff.changedFields, body.intact, body.forged], ["alice", ["n"], true, "edited"]);
 });
 
-/** As wrangler does: CommonJS `require` of Node built-ins served by workerd's node: modules. */
-const nodeBuiltins = {
-  name: "node-builtins",
-  setup(b) {
-    const names = new Set(builtinModules);
-    b.onResolve({ filter: /.*/ }, (args) => {
-      const name = args.path.replace(/^node:/, "");
-      if (args.namespace === "node-builtin" || !names.has(name)) return undefined;
-      return { path: name, namespace: "node-builtin" };
-    });
-    b.onResolve({ filter: /^node:/, namespace: "node-builtin" }, (args) => ({ path: args.path, external: true }));
-    b.onLoad({ filter: /.*/, namespace: "node-builtin" }, (args) => ({
-      contents: `import * as m from "node:${args.path}"; export default (m.default ?? m); export * from "node:${args.path}";`,
-      loader: "js",
-    }));
-  },
-};
-
 test("workerd + node-postgres over cloudflare:sockets: tenant-scoped queries against the local PostgreSQL", async () => {
   const env = await tenantDatabase("edgedb", { poolSize: 1 });
   const wdir = mkdtempSync(join(tmpdir(), "usebetter-edge-db-"));
   let child;
   let out = "";
   try {
-    await build({
-      entryPoints: [new URL("./edge/worker-db.mjs", import.meta.url).pathname],
-      bundle: true,
-      format: "esm",
-      platform: "browser",
-      conditions: ["workerd", "worker"],
-      external: ["cloudflare:sockets"],
-      plugins: [nodeBuiltins],
-      loader: { ".wasm": "copy" },
-      assetNames: "[name]",
-      outfile: join(wdir, "worker.js"),
-      logLevel: "error",
-    });
+    await bundleForWorkerd(new URL("./edge/worker-db.mjs", import.meta.url).pathname, wdir);
     const dbPort = await freePort();
     // Outbound connections may reach this machine only (loopback and private addresses).
     writeFileSync(

@@ -8,9 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { createRequire } from "node:module";
+import { bundleForWorkerd } from "../../js-tests/edge/bundle.mjs";
 
 const require = createRequire(new URL("../../js-tests/package.json", import.meta.url));
-const { build } = require("esbuild");
 const workerdBin = require.resolve("workerd/bin/workerd");
 const coreDir = require.resolve("@usebetter-rs/core/package.json").replace(/package\.json$/, "");
 
@@ -26,11 +26,7 @@ const get = (port) => new Promise((resolve, reject) => { const r = request({ hos
 
 async function bundle(dir, withWasm) {
   if (withWasm) {
-    await build({
-      entryPoints: [new URL("../../js-tests/edge/worker.mjs", import.meta.url).pathname], bundle: true, format: "esm", platform: "browser",
-      conditions: ["workerd", "worker"], external: ["node:*"], loader: { ".wasm": "copy" }, assetNames: "[name]", outfile: join(dir, "worker.js"), logLevel: "error",
-      banner: { js: 'import * as __async_hooks from "node:async_hooks";\nglobalThis.require ??= (m) => { if (m === "node:async_hooks") return __async_hooks; throw new Error(m); };' },
-    });
+    await bundleForWorkerd(new URL("../../js-tests/edge/worker.mjs", import.meta.url).pathname, dir);
   } else {
     writeFileSync(join(dir, "worker.js"), 'export default { fetch() { return new Response("ok"); } };\n');
   }

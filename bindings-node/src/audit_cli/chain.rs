@@ -100,13 +100,14 @@ async fn head(client: &Client, t: &Table, tenant: Option<&str>) -> Result<Option
         )
         .await
         .map_err(|e| db_error(&e))?;
-    let checkpoint = checkpoint(client, t, tenant).await?;
-    Ok(row
-        .map(|r| Anchor {
+    match row {
+        Some(r) => Ok(Some(Anchor {
             seq: u64::try_from(r.get::<_, i64>(0)).unwrap_or(0),
             hash: r.get(1),
-        })
-        .or(checkpoint))
+        })),
+        // Every sealed entry of the chain was purged: it continues after the checkpoint.
+        None => checkpoint(client, t, tenant).await,
+    }
 }
 
 async fn checkpoint(
