@@ -69,3 +69,14 @@ test("an unknown override value is rejected by name", () => {
   assert.equal(r.code, "INVALID_CONFIG");
   assert.match(r.message, /USEBETTER_BINDING must be "native" or "wasm", got "fast"/);
 });
+
+test("requireNative names the tool and the build that was loaded instead", () => {
+  const script = `const c = require(${JSON.stringify(join(dir, "full"))});
+    try { c.requireNative("better-audit"); console.log("no error"); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }
+    console.log(typeof c.requireNative === "function" && c.backend);`;
+  const wasm = spawnSync(process.execPath, ["-e", script], { env: { ...process.env, USEBETTER_BINDING: "wasm" }, encoding: "utf8" });
+  const [err] = wasm.stdout.trim().split("\n");
+  assert.deepEqual(JSON.parse(err), { code: "BINDING_LOAD_FAILED", message: "better-audit needs the native addon, but the wasm build was loaded" });
+  const native = spawnSync(process.execPath, ["-e", script], { env: { ...process.env, USEBETTER_BINDING: "native" }, encoding: "utf8" });
+  assert.deepEqual(native.stdout.trim().split("\n"), ["no error", "native"]);
+});

@@ -10,11 +10,17 @@ binding.initSync({ module: wasmModule });
 export * from "./wasm-edge/usebetter_wasm.js";
 export const backend = "wasm";
 export const loadAttempts = [];
+export function requireNative(tool) {
+  const err = new Error(`${tool} needs the native addon, which edge runtimes cannot load`);
+  err.code = "BINDING_LOAD_FAILED";
+  throw err;
+}
 
 const core = {
   ...binding,
   backend,
   loadAttempts,
+  requireNative,
   // Absent here: the SQL analyser and the command-line tools.
   sqlWrites: undefined,
   runTenantCli: undefined,

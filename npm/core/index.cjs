@@ -70,8 +70,18 @@ if (backend === "wasm" && attempts.length && !process.env[FORCE_ENV]) {
   process.emitWarning(`@usebetter-rs/core: using the WebAssembly build (${why}); set USEBETTER_BINDING=wasm to choose it explicitly`, { code: "USEBETTER_WASM_FALLBACK" });
 }
 
+/** The native binding for `tool` (the command-line tools need its PostgreSQL client). */
+function requireNative(tool) {
+  if (backend === "native") return binding;
+  const why = attempts.map((a) => `${a.backend}: ${a.cause && a.cause.message ? a.cause.message : a.cause}`).join("; ");
+  const err = new Error(`${tool} needs the native addon, but the ${backend} build was loaded${why ? ` (${why})` : ""}`);
+  err.code = "BINDING_LOAD_FAILED";
+  throw err;
+}
+
 module.exports = {
   backend,
+  requireNative,
   loadAttempts: attempts,
   TenantResolver: binding.TenantResolver,
   resolveTenant: binding.resolveTenant,

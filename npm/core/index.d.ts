@@ -185,6 +185,9 @@ export declare class EnrichmentRegistry {
   resolve(table: string, operation: string): MergedEnrichment | null;
 }
 
+/** The native binding for `tool`; throws BINDING_LOAD_FAILED naming why when wasm was loaded. */
+export declare function requireNative(tool: string): typeof core;
+
 /** Native only (undefined under wasm): runs `better-audit` with `args`. */
 export declare const runAuditCli:
   | ((
@@ -231,6 +234,7 @@ declare const core: {
   redactEntries: typeof redactEntries;
   EnrichmentRegistry: typeof EnrichmentRegistry;
   runTenantCli: typeof runTenantCli;
+  requireNative: typeof requireNative;
   runAuditCli: typeof runAuditCli;
   slugFromName: typeof slugFromName;
   buildNoConfigMessage: typeof buildNoConfigMessage;

@@ -3,6 +3,7 @@ import core from "./index.cjs";
 
 export const {
   backend,
+  requireNative,
   loadAttempts,
   TenantResolver,
   resolveTenant,

@@ -12,16 +12,6 @@ function optionValue(args, name) {
   return args[i].includes("=") ? args[i].slice(name.length + 1) : args[i + 1];
 }
 
-function native() {
-  if (core.backend !== "native") {
-    const why = core.loadAttempts.map((a) => `${a.backend}: ${a.cause?.message ?? a.cause}`).join("; ");
-    const err = new Error(`better-audit needs the native addon, but the ${core.backend} build was loaded${why ? ` (${why})` : ""}`);
-    err.code = "BINDING_LOAD_FAILED";
-    throw err;
-  }
-  return core;
-}
-
 /** Runs the CLI in-process and returns `{ code, stdout, stderr }`. */
 export async function runCli(args, { cwd = process.cwd(), env = process.env, config } = {}) {
   let loaded = config;
@@ -32,7 +22,7 @@ export async function runCli(args, { cwd = process.cwd(), env = process.env, con
       return { code: 1, stdout: "", stderr: `${err.message}\n` };
     }
   }
-  return native().runAuditCli(args, {
+  return core.requireNative("better-audit").runAuditCli(args, {
     cwd,
     version: VERSION,
     config: loaded ?? null,
