@@ -10,6 +10,7 @@ use usebetter_core::audit::seal::{Anchor, SEALED_COLUMNS};
 use usebetter_core::audit::storage::{Table, CHECKPOINTS};
 use usebetter_core::audit::{duration, time};
 use usebetter_core::bridge::audit::{seal_rows, verify_rows, StoredSealedRow};
+use usebetter_core::cli::audit::{chain_name, csv_cell, verify_output, ChainReport};
 
 use super::Run;
 use crate::cli::db::db_error;
@@ -56,10 +57,6 @@ fn row_map(row: &Row) -> Result<Map<String, Value>, String> {
         out.insert((*column).to_owned(), value);
     }
     Ok(out)
-}
-
-fn chain_name(tenant: Option<&str>) -> String {
-    tenant.map_or_else(|| "global".to_owned(), |t| format!("tenant {t}"))
 }
 
 /// The chains present: `None` is the global chain.
@@ -246,8 +243,7 @@ pub(super) async fn verify(r: &Run<'_>) -> Result<Outcome, String> {
     let key = r.key()?;
     let anchors = read_anchors(r)?;
     let logs = r.table.qualified("audit_logs");
-    let mut report = Vec::new();
-    let mut failed = false;
+    let mut reports = Vec::new();
     for tenant in chains(&client, &r.table, r.inv.value("tenant")).await? {
         let tenant = tenant.as_deref();
         let start = checkpoint(&client, &r.table, tenant).await?;
@@ -288,55 +284,17 @@ pub(super) async fn verify(r: &Run<'_>) -> Result<Outcome, String> {
         });
         let broken = verify_rows(stored, key.as_deref(), start.as_ref(), anchor.as_ref())
             .map_err(|e| e.to_string())?;
-        failed |= broken.is_some() || unsealed > 0;
-        report.push(json!({ "chain": tenant, "rows": count, "unsealed": unsealed, "break": broken.as_ref().map(|b| json!({ "kind": b.kind, "rowId": b.row_id, "seq": b.seq, "message": b.message })) }));
-    }
-    let code = i32::from(failed);
-    if r.inv.has("json") {
-        return Ok(Outcome {
-            code,
-            stdout: format!("{}\n", json!({ "ok": !failed, "chains": report })),
-            stderr: String::new(),
+        reports.push(ChainReport {
+            chain: tenant.map(str::to_owned),
+            rows: count,
+            unsealed,
+            broken,
         });
     }
-    let mut out = String::new();
-    for c in &report {
-        let name = chain_name(c["chain"].as_str());
-        match c["break"].as_object() {
-            Some(b) => {
-                let _ = writeln!(
-                    out,
-                    "{name}: BROKEN ({}) at seq {}, row {}: {}",
-                    b["kind"].as_str().unwrap_or("?"),
-                    b["seq"],
-                    b["rowId"].as_str().unwrap_or("-"),
-                    b["message"].as_str().unwrap_or("")
-                );
-            }
-            None => {
-                let _ = writeln!(out, "{name}: {} entries intact", c["rows"]);
-            }
-        }
-        if c["unsealed"].as_i64().unwrap_or(0) > 0 {
-            let _ = writeln!(
-                out,
-                "{name}: {} entries are not sealed (run `better-audit seal`)",
-                c["unsealed"]
-            );
-        }
-    }
-    let _ = writeln!(
-        out,
-        "{}",
-        if failed {
-            "verification FAILED"
-        } else {
-            "verification passed"
-        }
-    );
+    let (code, stdout) = verify_output(&reports, r.inv.has("json"));
     Ok(Outcome {
         code,
-        stdout: out,
+        stdout,
         stderr: String::new(),
     })
 }
@@ -384,19 +342,6 @@ pub(super) async fn stats(r: &Run<'_>) -> Result<Outcome, String> {
     let total: i64 = counts.iter().filter_map(|c| c["count"].as_i64()).sum();
     let _ = writeln!(out, "total {total} entries in {n_chains} chain(s)");
     Ok(Outcome::ok(out))
-}
-
-fn csv_cell(v: Option<&Value>) -> String {
-    let text = match v {
-        None | Some(Value::Null) => return String::new(),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-    };
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text
-    }
 }
 
 /// Streams to stdout page by page (keyset on `timestamp, id`), so memory stays flat.

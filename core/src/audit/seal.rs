@@ -127,6 +127,19 @@ pub enum BreakKind {
     Truncated,
 }
 
+impl BreakKind {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BreakKind::Edited => "edited",
+            BreakKind::Deleted => "deleted",
+            BreakKind::Inserted => "inserted",
+            BreakKind::Reordered => "reordered",
+            BreakKind::Truncated => "truncated",
+        }
+    }
+}
+
 /// The first break in a chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]

@@ -177,3 +177,129 @@ mod tests {
         assert_eq!(audit_config(None).unwrap(), AuditConfig::default());
     }
 }
+
+/// One chain as `verify` found it.
+#[derive(Debug, Clone)]
+pub struct ChainReport {
+    /// The tenant; `None` for the global chain.
+    pub chain: Option<String>,
+    pub rows: usize,
+    pub unsealed: i64,
+    pub broken: Option<crate::audit::seal::Break>,
+}
+
+/// How a chain is named in output.
+#[must_use]
+pub fn chain_name(tenant: Option<&str>) -> String {
+    tenant.map_or_else(|| "global".to_owned(), |t| format!("tenant {t}"))
+}
+
+/// `verify`'s exit code and output (text, or JSON with `--json`): any break or unsealed
+/// entry fails.
+#[must_use]
+pub fn verify_output(reports: &[ChainReport], as_json: bool) -> (i32, String) {
+    let failed = reports.iter().any(|c| c.broken.is_some() || c.unsealed > 0);
+    if as_json {
+        let chains: Vec<Value> = reports
+            .iter()
+            .map(|c| {
+                let broken = c.broken.as_ref().map(|b| {
+                    serde_json::json!({ "kind": b.kind.as_str(), "rowId": b.row_id, "seq": b.seq, "message": b.message })
+                });
+                serde_json::json!({ "chain": c.chain, "rows": c.rows, "unsealed": c.unsealed, "break": broken })
+            })
+            .collect();
+        let out = serde_json::json!({ "ok": !failed, "chains": chains });
+        return (i32::from(failed), format!("{out}\n"));
+    }
+    let mut out = String::new();
+    for c in reports {
+        let name = chain_name(c.chain.as_deref());
+        match &c.broken {
+            Some(b) => out.push_str(&format!(
+                "{name}: BROKEN ({}) at seq {}, row {}: {}\n",
+                b.kind.as_str(),
+                b.seq,
+                b.row_id.as_deref().unwrap_or("-"),
+                b.message
+            )),
+            None => out.push_str(&format!("{name}: {} entries intact\n", c.rows)),
+        }
+        if c.unsealed > 0 {
+            out.push_str(&format!(
+                "{name}: {} entries are not sealed (run `better-audit seal`)\n",
+                c.unsealed
+            ));
+        }
+    }
+    out.push_str(if failed {
+        "verification FAILED\n"
+    } else {
+        "verification passed\n"
+    });
+    (i32::from(failed), out)
+}
+
+/// A CSV cell for `export`: JSON values as JSON text, quoted when needed.
+#[must_use]
+pub fn csv_cell(v: Option<&Value>) -> String {
+    let text = match v {
+        None | Some(Value::Null) => return String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod output_tests {
+    use super::*;
+    use crate::audit::seal::{Break, BreakKind};
+
+    #[test]
+    fn verify_output_and_csv() {
+        let ok = ChainReport {
+            chain: None,
+            rows: 3,
+            unsealed: 0,
+            broken: None,
+        };
+        assert_eq!(
+            verify_output(std::slice::from_ref(&ok), false),
+            (0, "global: 3 entries intact\nverification passed\n".into())
+        );
+        let bad = ChainReport {
+            chain: Some("t1".into()),
+            rows: 2,
+            unsealed: 1,
+            broken: Some(Break {
+                kind: BreakKind::Edited,
+                row_id: Some("r".into()),
+                seq: 2,
+                message: "m".into(),
+            }),
+        };
+        let (code, text) = verify_output(&[ok.clone(), bad.clone()], false);
+        assert_eq!(code, 1);
+        assert!(text.contains("tenant t1: BROKEN (edited) at seq 2, row r: m\ntenant t1: 1 entries are not sealed"), "{text}");
+        let (_, json) = verify_output(&[bad], true);
+        let v: Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["chains"][0]["break"]["kind"], "edited");
+        assert_eq!(v["ok"], false);
+        assert_eq!(
+            csv_cell(Some(&serde_json::json!("a,\"b\""))),
+            "\"a,\"\"b\"\"\""
+        );
+        assert_eq!(
+            csv_cell(Some(&serde_json::json!({"k": 1}))),
+            "\"{\"\"k\"\":1}\"",
+            "JSON holds quotes, so it is quoted"
+        );
+        assert_eq!(csv_cell(Some(&serde_json::json!(7))), "7");
+        assert_eq!(csv_cell(None), "");
+    }
+}
