@@ -182,6 +182,8 @@ test("SELECT under a tenant uses the tenant_id index on 100k rows over 1,000 ten
 test("hardened mode: only signed settings count, and the key is out of the app's reach", async () => {
   const key = randomBytes(32);
   const sig = (msg) => createHmac("sha256", key).update(msg).digest("hex");
+  // Signatures name the transaction: `<pid>:<start>` as the database computes it.
+  const binding = async (c) => (await c.query(core.scopeBindingSql())).rows[0].binding;
   const a = await admin();
   await a.query(`DO $$ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rls_owner') THEN
@@ -197,27 +199,45 @@ test("hardened mode: only signed settings count, and the key is out of the app's
     await owner.query("INSERT INTO better_tenant_private.context_key (key) VALUES ($1)", [key]);
     await owner.query("GRANT SELECT, INSERT, UPDATE, DELETE ON tenants, projects, tasks TO app");
     await owner.query("GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO app");
-    const bypass = { "app.bypass_rls": "true", "app.bypass_sig": sig("bypass") };
-    await inScope(appc, bypass, async () => {
+    const signedBypass = async () => {
+      const b = await binding(appc);
+      for (const [k, v] of [["app.bypass_rls", "true"], ["app.bypass_sig", sig(`bypass:${b}`)]]) {
+        await appc.query("SELECT set_config($1, $2, true)", [k, v]);
+      }
+    };
+    const signedTenant = async (id) => {
+      const b = await binding(appc);
+      await appc.query("SELECT set_config('app.current_tenant', $1, true), set_config('app.tenant_sig', $2, true)", [id, sig(`tenant:${id}:${b}`)]);
+    };
+    await inScope(appc, {}, async () => {
+      await signedBypass();
       await appc.query("INSERT INTO tenants (id, name, slug) VALUES ($1, 'A', 'a'), ($2, 'B', 'b')", [A, B]);
       await appc.query("INSERT INTO projects (tenant_id, name) VALUES ($1, 'a1'), ($2, 'b1')", [A, B]);
       await appc.query("COMMIT");
     });
     const names = async () => (await appc.query("SELECT name FROM projects ORDER BY name")).rows.map((r) => r.name);
-    await inScope(appc, { "app.current_tenant": A, "app.tenant_sig": sig(`tenant:${A}`) }, async () => {
+    await inScope(appc, {}, async () => {
+      await signedTenant(A);
       assert.deepEqual(await names(), ["a1"]);
+      const b = await binding(appc);
       // SQL injected into A's scope switches tenant or sets the bypass without a signature.
       await appc.query("SELECT set_config('app.current_tenant', $1, true)", [B]);
       assert.deepEqual(await names(), []);
       await appc.query("SELECT set_config('app.bypass_rls', 'true', true)");
       assert.deepEqual(await names(), []);
-      await appc.query("SELECT set_config('app.tenant_sig', $1, true)", [sig(`tenant:${A}`)]);
+      await appc.query("SELECT set_config('app.tenant_sig', $1, true)", [sig(`tenant:${A}:${b}`)]);
       assert.deepEqual(await names(), [], "A's signature does not unlock B");
+      // A signature without the transaction binding (the old format) counts for nothing.
+      await appc.query("SELECT set_config('app.current_tenant', $1, true), set_config('app.tenant_sig', $2, true)", [A, sig(`tenant:${A}`)]);
+      assert.deepEqual(await names(), []);
     });
     await inScope(appc, { "app.current_tenant": B, "app.tenant_sig": "00".repeat(32) }, async () => {
       assert.deepEqual(await names(), []);
     });
-    await inScope(appc, bypass, async () => assert.deepEqual(await names(), ["a1", "b1"]));
+    await inScope(appc, {}, async () => {
+      await signedBypass();
+      assert.deepEqual(await names(), ["a1", "b1"]);
+    });
     await assert.rejects(appc.query("SELECT key FROM better_tenant_private.context_key"), { code: "42501" });
   } finally {
     await appc.end();

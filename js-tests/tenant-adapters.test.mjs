@@ -187,3 +187,20 @@ test("every adapter: from A's scope, B's rows cannot be read, updated, deleted o
     await pgjs.end();
   }
 });
+
+test("every adapter: a session-level bypass or tenant left on a connection does not widen a scope", async () => {
+  const poison = "SELECT set_config('app.bypass_rls', 'true', false), set_config('app.current_tenant', '" + env.ids.globex + "', false)";
+  const client = postgres(env.url, { max: 1, onnotice: () => {} });
+  const pool = new (await import("pg")).default.Pool({ connectionString: env.url, max: 1 });
+  try {
+    await client.unsafe(poison);
+    const viaPostgresJs = betterTenant({ database: drizzleDatabase(drizzlePostgres(client)), tenantResolver: { header: "x-tenant-id" } });
+    assert.deepEqual(await viaPostgresJs.runAs("acme", async (db) => names(await db.select().from(projects))), ["acme-1", "acme-2"]);
+    await pool.query(poison);
+    const viaPrisma = betterTenant({ database: prismaDatabase(prismaLike(pool)), tenantResolver: { header: "x-tenant-id" } });
+    assert.deepEqual(await viaPrisma.runAs("acme", async (tx) => names(await tx.$queryRawUnsafe("SELECT name FROM projects"))), ["acme-1", "acme-2"]);
+  } finally {
+    await client.end();
+    await pool.end();
+  }
+});

@@ -84,7 +84,8 @@ test("node-postgres: BEGIN and the tenant setting travel as one message", async 
     again.query = original;
     again.release();
   }
-  assert.match(seen[0], /^begin; select set_config\('app\.current_tenant', '[0-9a-f-]{36}', true\)$/);
+  // Every setting the policies read is set, so nothing a pooled connection carries over counts.
+  assert.match(seen[0], /^begin; select set_config\('app\.current_tenant', '[0-9a-f-]{36}', true\), set_config\('app\.tenant_sig', '', true\), set_config\('app\.bypass_rls', '', true\), set_config\('app\.bypass_sig', '', true\)$/);
   assert.equal(seen.filter((q) => /^begin/i.test(q)).length, 1);
   assert.equal(seen.at(-1), "commit");
 });
@@ -249,5 +250,113 @@ test("hardened mode: raw SQL through getDatabase() cannot switch tenant or set t
     assert.equal(await unsigned.api.countTenants(), 0, "an unsigned bypass sees no tenants");
   } finally {
     await h.close();
+  }
+});
+
+test("hardened mode: signatures seen in pg_stat_activity, in logs or in an earlier transaction cannot be replayed", async () => {
+  const key = "0123456789abcdef0123456789abcdef-replay";
+  // One connection: every scope below runs on the same backend, one transaction after another.
+  const h = await tenantDatabase("treplay", { poolSize: 1 });
+  const { connectAs } = await import("./helpers/db.mjs");
+  const watcher = await connectAs("app", "app", new URL(h.url).pathname.slice(1));
+  try {
+    const c = new pg.Client({ connectionString: h.url });
+    await c.connect();
+    const core = (await import("@usebetter-rs/core")).default;
+    await c.query(core.generateMigrationSql({ tenantTables: ["projects", "tasks"], hardened: true }));
+    await c.query("INSERT INTO better_tenant_private.context_key (key) VALUES (convert_to($1, 'UTF8'))", [key]);
+    await c.end();
+    // Everything the library sends, as a server log with log_statement = 'all' would show it.
+    const sent = [];
+    h.pool.on("connect", (client) => {
+      const query = client.query;
+      client.query = function (text, params) {
+        sent.push(`${typeof text === "string" ? text : text?.text} ${JSON.stringify(params ?? text?.values ?? [])}`);
+        return query.apply(this, arguments);
+      };
+    });
+    const tenant = betterTenant({ database: drizzleDatabase(h.db), tenantResolver: { header: "x-tenant-id" }, hardened: { key } });
+    let open;
+    const gate = new Promise((resolve) => (open = resolve));
+    const globexScope = tenant.runAs(h.ids.globex, async (db) => {
+      await gate;
+      return names(await db.select().from(projects));
+    });
+    while (!sent.some((s) => s.includes("app.tenant_sig"))) await new Promise((r) => setTimeout(r, 5));
+    const activity = (await watcher.query("SELECT query FROM pg_stat_activity WHERE usename = 'app' AND pid <> pg_backend_pid()")).rows;
+    open();
+    assert.deepEqual(await globexScope, ["globex-1"]);
+    assert.equal(await tenant.api.countTenants(), 2, "the library's own signed bypass works");
+    const signatures = [...new Set(sent.join("\n").match(/[0-9a-f]{64}/g))];
+    assert.ok(signatures.length >= 2, "a tenant and a bypass signature were sent");
+    for (const { query } of activity) for (const s of signatures) assert.ok(!query.includes(s), "no signature in pg_stat_activity");
+
+    // The attacker: SQL injected into acme's scope on the same connection, replaying everything seen.
+    let successes = 0;
+    let ownSignature;
+    await tenant.runAs(h.ids.acme, async (db) => {
+      ownSignature = (await db.execute(sql`SELECT current_setting('app.tenant_sig') AS s`)).rows[0].s;
+    });
+    for (const signature of [...signatures, ownSignature]) {
+      const seen = await tenant.runAs(h.ids.acme, async (db) => {
+        await db.execute(sql`SELECT set_config('app.current_tenant', ${h.ids.globex}, true), set_config('app.tenant_sig', ${signature}, true)`);
+        const asGlobex = names(await db.select().from(projects));
+        await db.execute(sql`SELECT set_config('app.current_tenant', ${h.ids.acme}, true), set_config('app.tenant_sig', ${ownSignature}, true)`);
+        const asEarlierAcme = names(await db.select().from(projects));
+        await db.execute(sql`SELECT set_config('app.bypass_rls', 'true', true), set_config('app.bypass_sig', ${signature}, true)`);
+        const bypassed = names(await db.select().from(projects));
+        return [...asGlobex, ...asEarlierAcme, ...bypassed];
+      });
+      successes += seen.length;
+    }
+    assert.equal(successes, 0, "no replayed signature unlocked a row");
+  } finally {
+    await watcher.end();
+    await h.close();
+  }
+});
+
+test("no handle reachable from a scope outlives it: nested transactions, saved sessions, callbacks' tx", async () => {
+  const tenant = make();
+  let nested;
+  let session;
+  let savedTx;
+  await tenant.runAs(env.ids.acme, async (db) => {
+    session = db._.session;
+    // Started in acme's scope and left running: its callback runs after the scope ended.
+    nested = db.transaction(async (tx) => {
+      savedTx = tx;
+      await new Promise((r) => setTimeout(r, 50));
+      return names(await tx.select().from(projects));
+    });
+    nested.catch(() => {});
+  });
+  // globex's request takes the pool's only connection meanwhile.
+  const globex = await tenant.runAs(env.ids.globex, async (db) => {
+    await new Promise((r) => setTimeout(r, 100));
+    return names(await db.select().from(projects));
+  });
+  assert.deepEqual(globex, ["globex-1"], "globex's request is unaffected");
+  // Drizzle reports the failed ROLLBACK TO SAVEPOINT of the nested transaction as its own
+  // DrizzleQueryError, with our error as the cause.
+  await assert.rejects(nested, (err) => err instanceof TenantScopeClosedError || err?.cause instanceof TenantScopeClosedError);
+  assert.throws(() => savedTx.select(), TenantScopeClosedError);
+  await assert.rejects(async () => session.execute(sql`SELECT name FROM projects`), TenantScopeClosedError);
+  await assert.rejects(async () => session.client.query("SELECT name FROM projects"), TenantScopeClosedError);
+  // Still usable inside the scope: a nested transaction that is awaited works as before.
+  const inside = await tenant.runAs(env.ids.acme, async (db) => db.transaction(async (tx) => names(await tx.select().from(projects))));
+  assert.deepEqual(inside, ["acme-1", "acme-2"]);
+});
+
+test("a session-level bypass left on a pooled connection does not widen a later tenant scope", async () => {
+  const tenant = make();
+  // The pool has one connection: this poisons the very connection runAs gets next.
+  await env.pool.query("SELECT set_config('app.bypass_rls', 'true', false), set_config('app.current_tenant', $1, false)", [env.ids.globex]);
+  try {
+    assert.deepEqual(await tenant.runAs(env.ids.acme, async (db) => names(await db.select().from(projects))), ["acme-1", "acme-2"]);
+    const system = await tenant.runAsSystem(async (db) => names(await db.select().from(projects)));
+    assert.deepEqual(system, ["acme-1", "acme-2", "globex-1"]);
+  } finally {
+    await env.pool.query("RESET app.bypass_rls; RESET app.current_tenant");
   }
 });

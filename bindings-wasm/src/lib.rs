@@ -123,16 +123,40 @@ pub fn normalize_tenant_id(raw: &str) -> Result<JsValue, JsValue> {
     to_js(&serde_json::json!({ "value": value, "kind": kind }))
 }
 
-/// Hardened mode: the `app.tenant_sig` value for `tenantId`.
+/// Hardened mode: the `app.tenant_sig` value for `tenantId` in the transaction `binding`.
 #[wasm_bindgen(js_name = tenantSignature)]
-pub fn tenant_signature(key: &str, tenant_id: &str) -> String {
-    usebetter_core::policy::tenant_signature(key.as_bytes(), tenant_id)
+pub fn tenant_signature(key: &str, tenant_id: &str, binding: &str) -> String {
+    usebetter_core::policy::tenant_signature(key.as_bytes(), tenant_id, binding)
 }
 
-/// Hardened mode: the `app.bypass_sig` value.
+/// Hardened mode: the `app.bypass_sig` value in the transaction `binding`.
 #[wasm_bindgen(js_name = bypassSignature)]
-pub fn bypass_signature(key: &str) -> String {
-    usebetter_core::policy::bypass_signature(key.as_bytes())
+pub fn bypass_signature(key: &str, binding: &str) -> String {
+    usebetter_core::policy::bypass_signature(key.as_bytes(), binding)
+}
+
+/// The query a hardened scope runs first: one row with the transaction's `binding`.
+#[wasm_bindgen(js_name = scopeBindingSql)]
+pub fn scope_binding_sql(begin: Option<bool>) -> String {
+    policy::context::binding_query(begin.unwrap_or(false))
+}
+
+/// The statement that opens a scope: `{ sql, params }` (see the core's `scope_sql`).
+#[wasm_bindgen(js_name = scopeSql)]
+pub fn scope_sql(
+    tenant_id: Option<String>,
+    key: Option<String>,
+    binding: Option<String>,
+    inline: Option<bool>,
+) -> Result<JsValue, JsValue> {
+    let statement = policy::context::scope_sql(
+        tenant_id.as_deref(),
+        key.as_deref(),
+        binding.as_deref(),
+        inline.unwrap_or(false),
+    )
+    .map_err(|e| core_err(&e))?;
+    to_js(&statement)
 }
 
 /// Diffs `[{ before, after }]` row images in one call.

@@ -91,6 +91,8 @@ module.exports = {
   normalizeTenantId: binding.normalizeTenantId,
   tenantSignature: binding.tenantSignature,
   bypassSignature: binding.bypassSignature,
+  scopeBindingSql: binding.scopeBindingSql,
+  scopeSql: binding.scopeSql,
   auditDiff: binding.auditDiff,
   auditDiffJson: binding.auditDiffJson,
   auditImageSql: binding.auditImageSql,

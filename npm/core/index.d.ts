@@ -79,10 +79,26 @@ export declare function generateAddTableSql(table: string, config: Omit<Migratio
 
 /** Classifies a tenant id; throws `TENANT_INVALID_ID` for values that are neither UUID nor slug. */
 export declare function normalizeTenantId(raw: string): { value: string; kind: "uuid" | "slug" };
-/** Hardened mode: `app.tenant_sig` for a tenant id. */
-export declare function tenantSignature(key: string, tenantId: string): string;
-/** Hardened mode: `app.bypass_sig`. */
-export declare function bypassSignature(key: string): string;
+/** Hardened mode: `app.tenant_sig` for a tenant id, in the transaction named by `binding`. */
+export declare function tenantSignature(key: string, tenantId: string, binding: string): string;
+/** Hardened mode: `app.bypass_sig`, in the transaction named by `binding`. */
+export declare function bypassSignature(key: string, binding: string): string;
+/**
+ * The query a hardened scope runs first: one row whose `binding` names the transaction; with
+ * `begin`, prefixed by `begin; ` (one simple-protocol message).
+ */
+export declare function scopeBindingSql(begin?: boolean | null): string;
+/**
+ * The statement that opens a scope and sets every setting the policies read: a tenant scope
+ * (`tenantId`) or the system scope (`null`); hardened with `key` and the transaction's
+ * `binding`; `inline` gives `begin; select …` as one message (plain mode only).
+ */
+export declare function scopeSql(
+  tenantId: string | null | undefined,
+  key: string | null | undefined,
+  binding: string | null | undefined,
+  inline?: boolean | null,
+): { sql: string; params: string[] };
 
 export interface RowDiff {
   changedFields: string[];
@@ -219,6 +235,8 @@ declare const core: {
   normalizeTenantId: typeof normalizeTenantId;
   tenantSignature: typeof tenantSignature;
   bypassSignature: typeof bypassSignature;
+  scopeBindingSql: typeof scopeBindingSql;
+  scopeSql: typeof scopeSql;
   auditDiff: typeof auditDiff;
   auditDiffJson: typeof auditDiffJson;
   auditImageSql: typeof auditImageSql;

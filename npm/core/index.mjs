@@ -13,6 +13,8 @@ export const {
   normalizeTenantId,
   tenantSignature,
   bypassSignature,
+  scopeBindingSql,
+  scopeSql,
   auditDiff,
   auditDiffJson,
   auditImageSql,

@@ -11,8 +11,8 @@ use serde::Serialize;
 use tokio_postgres::{Client, GenericClient, Transaction};
 use usebetter_core::check::catalog::Catalog;
 use usebetter_core::check::CheckConfig;
+use usebetter_core::policy::context;
 use usebetter_core::policy::ident::Ident;
-use usebetter_core::policy::{bypass_signature, tenant_signature};
 
 use super::db::db_error;
 
@@ -33,31 +33,43 @@ fn probe(name: String, passed: bool, message: Option<String>) -> Probe {
     }
 }
 
+/// Sets the scope's context on the current transaction, exactly as the library does (the core's
+/// statements; hardened signatures bound to this transaction).
+async fn enter_scope<C: GenericClient>(
+    c: &C,
+    tenant: Option<&str>,
+    key: Option<&str>,
+) -> Result<(), String> {
+    let binding = match key {
+        Some(_) => Some(
+            c.query_one(context::binding_query(false).as_str(), &[])
+                .await
+                .map_err(|e| db_error(&e))?
+                .try_get::<_, String>(0)
+                .map_err(|e| db_error(&e))?,
+        ),
+        None => None,
+    };
+    let statement =
+        context::scope_sql(tenant, key, binding.as_deref(), false).map_err(|e| e.to_string())?;
+    let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = statement
+        .params
+        .iter()
+        .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
+        .collect();
+    c.execute(statement.sql.as_str(), &params)
+        .await
+        .map(drop)
+        .map_err(|e| db_error(&e))
+}
+
 /// Turns on the bypass for the current transaction, signed when a hardened key is given.
 pub async fn enter_bypass<C: GenericClient>(c: &C, key: Option<&str>) -> Result<(), String> {
-    let sig = key
-        .map(|k| bypass_signature(k.as_bytes()))
-        .unwrap_or_default();
-    c.execute(
-        "SELECT set_config('app.current_tenant', '', true), set_config('app.bypass_rls', 'true', true), set_config('app.bypass_sig', $1, true)",
-        &[&sig],
-    )
-    .await
-    .map(drop)
-    .map_err(|e| db_error(&e))
+    enter_scope(c, None, key).await
 }
 
 async fn enter_tenant(c: &Transaction<'_>, id: &str, key: Option<&str>) -> Result<(), String> {
-    let sig = key
-        .map(|k| tenant_signature(k.as_bytes(), id))
-        .unwrap_or_default();
-    c.execute(
-        "SELECT set_config('app.bypass_rls', '', true), set_config('app.bypass_sig', '', true), set_config('app.current_tenant', $1, true), set_config('app.tenant_sig', $2, true)",
-        &[&id, &sig],
-    )
-    .await
-    .map(drop)
-    .map_err(|e| db_error(&e))
+    enter_scope(c, Some(id), key).await
 }
 
 async fn leave_context(c: &Transaction<'_>) -> Result<(), String> {

@@ -10,10 +10,11 @@
 //! whose policies call them.
 //!
 //! Hardened mode replaces the two base functions (`better_tenant_current`, `better_tenant_bypass`)
-//! with `SECURITY DEFINER` versions that accept a setting only with a valid HMAC signature,
-//! computed with a key stored in a schema the application role cannot read. Policies are the
-//! same in both modes.
+//! with `SECURITY DEFINER` versions that accept a setting only with a valid HMAC signature of
+//! the setting and the running transaction (`context::BINDING_EXPR`), computed with a key stored
+//! in a schema the application role cannot read. Policies are the same in both modes.
 
+use super::context::{BINDING_EXPR, BYPASS, BYPASS_SIG, CURRENT_TENANT, TENANT_SIG};
 use super::ident::{dollar_quoted, literal, Ident};
 
 /// Schema that holds the hardened-mode key. Not configurable: `check` and `doctor` look for it.
@@ -34,7 +35,10 @@ pub(crate) fn bypass_expr(schema: &Ident, hardened: bool) -> String {
     if hardened {
         format!("{}()", fn_name(schema, "bypass"))
     } else {
-        "coalesce(current_setting('app.bypass_rls', true) = 'true', false)".to_owned()
+        format!(
+            "coalesce(current_setting({}, true) = 'true', false)",
+            literal(BYPASS)
+        )
     }
 }
 
@@ -42,7 +46,10 @@ fn current_expr(schema: &Ident, hardened: bool) -> String {
     if hardened {
         format!("{}()", fn_name(schema, "current"))
     } else {
-        "NULLIF(current_setting('app.current_tenant', true), '')::uuid".to_owned()
+        format!(
+            "NULLIF(current_setting({}, true), '')::uuid",
+            literal(CURRENT_TENANT)
+        )
     }
 }
 
@@ -80,13 +87,19 @@ fn plain_base(current: &str, bypass: &str) -> String {
             &format!("{current}()"),
             "uuid",
             "LANGUAGE sql STABLE PARALLEL SAFE",
-            " SELECT NULLIF(current_setting('app.current_tenant', true), '')::uuid ",
+            &format!(
+                " SELECT NULLIF(current_setting({}, true), '')::uuid ",
+                literal(CURRENT_TENANT)
+            ),
         ),
         function(
             &format!("{bypass}()"),
             "boolean",
             "LANGUAGE sql STABLE PARALLEL SAFE",
-            " SELECT coalesce(current_setting('app.bypass_rls', true) = 'true', false) ",
+            &format!(
+                " SELECT coalesce(current_setting({}, true) = 'true', false) ",
+                literal(BYPASS)
+            ),
         ),
     ]
     .join("\n")
@@ -139,14 +152,16 @@ END;
         &format!(
             "
 DECLARE
-  t text := NULLIF(current_setting('app.current_tenant', true), '');
+  t text := NULLIF(current_setting({current_name}, true), '');
 BEGIN
-  IF t IS NULL OR NOT {private}.signed('tenant:' || lower(t), current_setting('app.tenant_sig', true)) THEN
+  IF t IS NULL OR NOT {private}.signed('tenant:' || lower(t) || ':' || {BINDING_EXPR}, current_setting({tenant_sig}, true)) THEN
     RETURN NULL;
   END IF;
   RETURN t::uuid;
 END;
-"
+",
+            current_name = literal(CURRENT_TENANT),
+            tenant_sig = literal(TENANT_SIG),
         ),
     );
     let bypass_fn = function(
@@ -155,9 +170,11 @@ END;
         &format!("LANGUAGE sql STABLE SECURITY DEFINER\n{PINNED_PATH}"),
         &format!(
             "
-  SELECT current_setting('app.bypass_rls', true) = 'true'
-     AND {private}.signed('bypass', current_setting('app.bypass_sig', true))
-"
+  SELECT current_setting({bypass_name}, true) = 'true'
+     AND {private}.signed('bypass:' || {BINDING_EXPR}, current_setting({bypass_sig}, true))
+",
+            bypass_name = literal(BYPASS),
+            bypass_sig = literal(BYPASS_SIG),
         ),
     );
     format!(

@@ -1,7 +1,8 @@
 import core from "@usebetter-rs/core";
 import type { Tenant } from "./context";
 import { inSystemScope } from "./scope";
-import type { CreateTenantData, ListTenantsOptions, ScopeSettings, TenantAdapter, TenantRepository, UpdateTenantData } from "./types";
+import type { ScopeOptions } from "./setup";
+import type { CreateTenantData, ListTenantsOptions, TenantAdapter, TenantRepository, UpdateTenantData } from "./types";
 
 export interface TenantApi {
   createTenant(data: CreateTenantData): Promise<Tenant>;
@@ -35,16 +36,16 @@ function checkSlug(slug: string): string {
 
 /**
  * Tenant CRUD, every call under the bypass. `onWrite` runs after each write (cache
- * invalidation); `settings` carries the hardened-mode bypass signature.
+ * invalidation); `scope` carries the hardened-mode key.
  */
 export function createTenantApi<TDb, SDb>(
   adapter: TenantAdapter<TDb, SDb>,
   getTenantRepository: (database: SDb) => TenantRepository,
-  options: { onWrite?: () => void; settings?: ScopeSettings | undefined } = {},
+  options: { onWrite?: () => void; scope?: ScopeOptions | undefined } = {},
 ): TenantApi {
   const onWrite = options.onWrite ?? (() => {});
   const system = <T>(fn: (repo: TenantRepository) => Promise<T>): Promise<T> =>
-    inSystemScope(adapter as TenantAdapter<unknown, SDb>, options.settings, (db) => fn(getTenantRepository(db)));
+    inSystemScope(adapter as TenantAdapter<unknown, SDb>, options.scope, (db) => fn(getTenantRepository(db)));
   const write = async <T>(fn: (repo: TenantRepository) => Promise<T>): Promise<T> => {
     try {
       return await system(fn);

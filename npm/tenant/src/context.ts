@@ -67,27 +67,54 @@ export function currentScopeCloser(): () => void {
   };
 }
 
-const isThenableFn = (v: unknown): v is Promise<unknown> => v instanceof Promise;
+const isObjectLike = (v: unknown): v is object => v !== null && (typeof v === "object" || typeof v === "function");
+
+// Settling callbacks get plain results: query rows are data, not handles.
+const SETTLERS = new Set<PropertyKey>(["then", "catch", "finally"]);
+
+/** Proxies must return a frozen property's own value (a Proxy invariant). */
+const isFixed = (obj: object, prop: PropertyKey) => {
+  const d = Object.getOwnPropertyDescriptor(obj, prop);
+  return d !== undefined && d.configurable === false && d.writable === false;
+};
+
+// One proxy per object and scope: a handle reached twice is the same handle.
+const proxies = new WeakMap<Scope, WeakMap<object, object>>();
 
 /**
  * Wraps a database handle so that any method call after the scope ends throws instead of
- * running on a connection that may already serve another tenant. Objects returned by calls
- * (query builders) are wrapped too, so a builder created in scope cannot run after it.
+ * running on a connection that may already serve another tenant. Everything reachable from the
+ * handle is wrapped too: objects returned by calls (query builders), objects read from its
+ * properties (`db._.session`, `session.client`), and the arguments the handle passes to callbacks
+ * (the `tx` of `db.transaction(cb)`), so no path from a scoped handle outlives the scope.
  */
 export function guard<T>(target: T, scope: Scope): T {
-  if (target === null || (typeof target !== "object" && typeof target !== "function")) return target;
-  return new Proxy(target as object, {
+  if (!isObjectLike(target) || target instanceof Promise) return target;
+  let byTarget = proxies.get(scope);
+  if (!byTarget) proxies.set(scope, (byTarget = new WeakMap()));
+  const known = byTarget.get(target);
+  if (known) return known as T;
+  const proxy = new Proxy(target, {
     get(obj, prop) {
       const value: unknown = Reflect.get(obj, prop, obj);
-      if (typeof value !== "function" || prop === "constructor") return value;
+      if (prop === "constructor" || typeof prop === "symbol" || (isObjectLike(value) && isFixed(obj, prop))) return value;
+      if (typeof value !== "function") return isObjectLike(value) ? guard(value, scope) : value;
+      const settler = SETTLERS.has(prop);
       return function guarded(this: unknown, ...args: unknown[]) {
         if (scope.closed) throw new TenantScopeClosedError();
-        const result: unknown = (value as (...a: unknown[]) => unknown).apply(obj, args);
-        if (result !== null && typeof result === "object" && !isThenableFn(result) && result !== obj) {
-          return guard(result, scope);
-        }
-        return result === obj ? guard(obj, scope) : result;
+        const wrapped = settler ? args : args.map((a) => (typeof a === "function" ? guardCallback(a as (...x: unknown[]) => unknown, scope) : a));
+        const result: unknown = (value as (...a: unknown[]) => unknown).apply(obj, wrapped);
+        return result === obj ? proxy : guard(result, scope);
       };
     },
-  }) as T;
+  });
+  byTarget.set(target, proxy);
+  return proxy as T;
+}
+
+/** A callback handed to the handle receives guarded arguments (the `tx` of a transaction). */
+function guardCallback(fn: (...args: unknown[]) => unknown, scope: Scope) {
+  return function guardedCallback(this: unknown, ...args: unknown[]) {
+    return fn.apply(this, args.map((a) => guard(a, scope)));
+  };
 }

@@ -1,7 +1,7 @@
 // Opening and closing scopes: the transaction, the context, and the guarded handle that
 // dies with the scope. Shared by betterTenant(), the low-level exports and tenant.api.
 import { guard, store, withScope, type Scope, type Tenant } from "./context";
-import type { ScopeSettings, TenantAdapter } from "./types";
+import type { ScopeOptions, TenantAdapter } from "./types";
 
 /** Internal marker: the id was well-formed but names no tenant. */
 export class UnknownTenant extends Error {}
@@ -10,7 +10,7 @@ export class UnknownTenant extends Error {}
 export async function inTenantScope<TDb, T>(
   adapter: TenantAdapter<TDb>,
   tenantId: string,
-  settings: ScopeSettings | undefined,
+  options: ScopeOptions | undefined,
   load: ((db: TDb) => Promise<Tenant | null>) | undefined,
   fn: (db: TDb) => Promise<T>,
 ): Promise<T> {
@@ -33,7 +33,7 @@ export async function inTenantScope<TDb, T>(
           scope.closed = true;
         }
       },
-      settings,
+      options,
     );
   } finally {
     scope.closed = true;
@@ -45,14 +45,14 @@ export const NO_SYSTEM = "better-tenant: tenant.api and runAsSystem require adap
 /** Opens a bypass scope: context exactly `{ isSystem: true }`, handle dies with the scope. */
 export function inSystemScope<SDb, T>(
   adapter: TenantAdapter<unknown, SDb>,
-  settings: ScopeSettings | undefined,
+  options: ScopeOptions | undefined,
   fn: (database: SDb) => Promise<T>,
 ): Promise<T> {
   const system = adapter.runAsSystem?.bind(adapter);
   if (!system) return Promise.reject(new Error(NO_SYSTEM));
   const scope: Scope = { closed: false };
   return store
-    .run({ isSystem: true }, () => system((db) => fn(guard(db, scope)), settings))
+    .run({ isSystem: true }, () => system((db) => fn(guard(db, scope)), options))
     .finally(() => {
       scope.closed = true;
     });

@@ -6,7 +6,8 @@ import { getContext, requireDatabase, runWithTenant, type Tenant, type TenantCon
 import { inSystemScope, inTenantScope, UnknownTenant } from "./scope";
 import { RollbackSignal, TenantConfigError, TenantMiddlewareError, TenantNotResolvedError } from "./errors";
 import { compileResolver, describeStrategies, resolveCandidate, wantedHeaders } from "./request";
-import type { DatabaseProvider, ResolvableRequest, ScopeSettings, TenantAdapter, TenantResolverConfig } from "./types";
+import type { ScopeOptions } from "./setup";
+import type { DatabaseProvider, ResolvableRequest, TenantAdapter, TenantResolverConfig } from "./types";
 
 export interface BetterTenantConfig<TDb = unknown, SDb = unknown> {
   database: DatabaseProvider<TDb, SDb>;
@@ -74,11 +75,10 @@ export function betterTenant<TDb, SDb>(config: BetterTenantConfig<TDb, SDb>): Be
   const loadTenant = config.loadTenant !== false;
   const cacheCfg = config.cache === false ? { ttlMs: 0, maxEntries: 0 } : config.cache ?? {};
   const cache = new TtlCache<Tenant>(cacheCfg.maxEntries ?? 1000, cacheCfg.ttlMs ?? 60_000);
-  const tenantSettings = (id: string): ScopeSettings | undefined =>
-    key ? { "app.tenant_sig": core.tenantSignature(key, id) } : undefined;
-  const systemSettings: ScopeSettings | undefined = key ? { "app.bypass_sig": core.bypassSignature(key) } : undefined;
+  // Signatures are made per transaction by the adapter (they name the transaction).
+  const scopeOptions: ScopeOptions | undefined = key ? { key } : undefined;
 
-  const runAsSystem = <T>(fn: (database: SDb) => Promise<T>): Promise<T> => inSystemScope(adapter, systemSettings, fn);
+  const runAsSystem = <T>(fn: (database: SDb) => Promise<T>): Promise<T> => inSystemScope(adapter, scopeOptions, fn);
 
   const bySlug = async (slug: string): Promise<Tenant | null> => {
     const hit = cache.get(`slug:${slug}`);
@@ -123,7 +123,7 @@ export function betterTenant<TDb, SDb>(config: BetterTenantConfig<TDb, SDb>): Be
     const id = await toId(parsed, parsed.value);
     if (!id) throw new Error(`better-tenant: tenant not found: ${JSON.stringify(parsed.value)}`);
     try {
-      return await inTenantScope(adapter, id, tenantSettings(id), loader(id), fn);
+      return await inTenantScope(adapter, id, scopeOptions, loader(id), fn);
     } catch (err) {
       if (err instanceof UnknownTenant) throw new Error(`better-tenant: tenant not found: ${JSON.stringify(id)}`);
       throw err;
@@ -140,7 +140,7 @@ export function betterTenant<TDb, SDb>(config: BetterTenantConfig<TDb, SDb>): Be
     const id = (await resolveTenant(request))?.trim();
     if (!id) return missing();
     try {
-      return await inTenantScope(adapter, id, tenantSettings(id), loader(id), () => next());
+      return await inTenantScope(adapter, id, scopeOptions, loader(id), () => next());
     } catch (err) {
       if (err instanceof UnknownTenant) return missing();
       if (err instanceof RollbackSignal) throw err;
@@ -150,7 +150,7 @@ export function betterTenant<TDb, SDb>(config: BetterTenantConfig<TDb, SDb>): Be
     }
   };
 
-  const api = createTenantApi(adapter, getTenantRepository, { onWrite: () => cache.clear(), settings: systemSettings });
+  const api = createTenantApi(adapter, getTenantRepository, { onWrite: () => cache.clear(), scope: scopeOptions });
   if (config.console !== undefined) {
     if (typeof config.console?.registerProduct !== "function") {
       throw new TenantConfigError("better-tenant: `console.registerProduct` must be a function");

@@ -1,4 +1,5 @@
 import type { Tenant } from "./context";
+import type { ScopeOptions } from "./setup";
 
 export interface ResolvableRequest {
   headers: Headers | Record<string, string | string[] | undefined>;
@@ -63,12 +64,12 @@ export interface TenantRepository {
   count(): Promise<number>;
 }
 
-/** Extra transaction-local settings (hardened-mode signatures) an adapter should set. */
-export type ScopeSettings = Readonly<Record<string, string>>;
+/** How a scope signs its settings (hardened mode); adapters pass it to `applyScope`. */
+export type { ScopeOptions } from "./setup";
 
 export interface TenantAdapter<TDb = unknown, SDb = unknown> {
-  runWithTenant<T>(tenantId: string, fn: (database: TDb) => Promise<T>, settings?: ScopeSettings): Promise<T>;
-  runAsSystem?<T>(fn: (database: SDb) => Promise<T>, settings?: ScopeSettings): Promise<T>;
+  runWithTenant<T>(tenantId: string, fn: (database: TDb) => Promise<T>, options?: ScopeOptions): Promise<T>;
+  runAsSystem?<T>(fn: (database: SDb) => Promise<T>, options?: ScopeOptions): Promise<T>;
 }
 
 export interface DatabaseProvider<TDb = unknown, SDb = unknown> {

@@ -3,7 +3,8 @@ import { pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
 import type { Tenant } from "../context";
 import { TenantConfigError } from "../errors";
 import { fastScope } from "./fast";
-import type { DatabaseProvider, ScopeSettings, TenantRepository } from "../types";
+import { applyScope, type Rows, type ScopeOptions } from "../setup";
+import type { DatabaseProvider, TenantRepository } from "../types";
 
 export const tenantsTable = pgTable("tenants", {
   id: uuid("id").primaryKey().defaultRandom(),
@@ -36,10 +37,18 @@ export interface DrizzlePgDatabase<TTx extends DrizzlePgTransaction = DrizzlePgT
   transaction<T>(cb: (tx: TTx) => Promise<T>): Promise<T>;
 }
 
-/** One statement sets every setting of the scope, transaction-locally. */
-function setConfig(settings: Record<string, string>): SQL {
-  const calls = Object.entries(settings).map(([k, v]) => sql`set_config(${k}, ${v}, true)`);
-  return sql`SELECT ${sql.join(calls, sql`, `)}`;
+/** A core statement with `$n` placeholders as Drizzle SQL with bound parameters. */
+function bound(text: string, params: readonly string[]): SQL {
+  const parts = text.split(/\$(\d+)/);
+  const chunks: SQL[] = [];
+  parts.forEach((part, i) => chunks.push(i % 2 === 0 ? sql.raw(part) : sql`${params[Number(part) - 1]}`));
+  return sql.join(chunks);
+}
+
+/** Rows of a Drizzle `execute` result: node-postgres gives `{ rows }`, postgres.js an array. */
+function rowsOf(result: unknown): Rows {
+  const r = result as { rows?: Rows } | Rows;
+  return Array.isArray(r) ? (r as Rows) : ((r as { rows?: Rows }).rows ?? []);
 }
 
 type AnyDb = {
@@ -102,18 +111,18 @@ export function drizzleDatabase<TTx extends DrizzlePgTransaction>(
     throw new TenantConfigError("better-tenant: drizzleDatabase(db) needs a Drizzle PostgreSQL database (with .transaction)");
   }
   const table = options.table ?? tenantsTable;
-  const scoped = <T>(settings: Record<string, string>, fn: (tx: TTx) => Promise<T>): Promise<T> => {
-    const fast = fastScope(db, settings);
+  const scoped = <T>(tenantId: string | null, options: ScopeOptions | undefined, fn: (tx: TTx) => Promise<T>): Promise<T> => {
+    const fast = fastScope(db, tenantId, options);
     if (fast) return fast(fn as (tx: never) => Promise<T>);
     return db.transaction(async (tx) => {
-      await tx.execute(setConfig(settings));
+      await applyScope(async (q, params) => rowsOf(await tx.execute(bound(q, params))), tenantId, options);
       return fn(tx);
     });
   };
   return {
     adapter: {
-      runWithTenant: (id, fn, extra?: ScopeSettings) => scoped({ "app.current_tenant": id, ...extra }, fn),
-      runAsSystem: (fn, extra?: ScopeSettings) => scoped({ "app.bypass_rls": "true", ...extra }, fn),
+      runWithTenant: (id, fn, options?: ScopeOptions) => scoped(id, options, fn),
+      runAsSystem: (fn, options?: ScopeOptions) => scoped(null, options, fn),
     },
     getTenantRepository: (tx) => repository(tx as unknown as AnyDb, table),
   };

@@ -1,6 +1,7 @@
 import type { Tenant } from "../context";
 import { TenantConfigError } from "../errors";
-import type { DatabaseProvider, ScopeSettings, TenantRepository } from "../types";
+import { applyScope, type Rows, type ScopeOptions } from "../setup";
+import type { DatabaseProvider, TenantRepository } from "../types";
 
 export type PrismaTransactionClient = {
   $executeRaw(query: TemplateStringsArray, ...values: unknown[]): Promise<number>;
@@ -73,17 +74,15 @@ export function prismaDatabase<TxClient extends PrismaTransactionClient = Prisma
   if (!prisma || typeof prisma.$transaction !== "function") {
     throw new TenantConfigError("better-tenant: prismaDatabase(prisma) needs a Prisma client (with $transaction)");
   }
-  const scoped = <T>(settings: Record<string, string>, fn: (tx: TxClient) => Promise<T>) =>
+  const scoped = <T>(tenantId: string | null, options: ScopeOptions | undefined, fn: (tx: TxClient) => Promise<T>) =>
     prisma.$transaction(async (tx) => {
-      const entries = Object.entries(settings);
-      const calls = entries.map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, true)`).join(", ");
-      await tx.$executeRawUnsafe(`SELECT ${calls}`, ...entries.flat());
+      await applyScope((q, params) => tx.$queryRawUnsafe<Rows>(q, ...params), tenantId, options);
       return fn(tx);
     });
   return {
     adapter: {
-      runWithTenant: (id, fn, extra?: ScopeSettings) => scoped({ "app.current_tenant": id, ...extra }, fn),
-      runAsSystem: (fn, extra?: ScopeSettings) => scoped({ "app.bypass_rls": "true", ...extra }, fn),
+      runWithTenant: (id, fn, options?: ScopeOptions) => scoped(id, options, fn),
+      runAsSystem: (fn, options?: ScopeOptions) => scoped(null, options, fn),
     },
     getTenantRepository: (tx) => repository(tx, table),
   };

@@ -1,0 +1,205 @@
+//! The tenant context a scope sets, transaction-locally, and the statements that set it.
+//!
+//! Every scope sets every setting the policies read, to a known value: a session-level
+//! `set_config('app.bypass_rls', 'true', false)` left on a pooled connection must not widen a
+//! later tenant scope.
+//!
+//! In hardened mode a setting counts only with a signature bound to the transaction it was made
+//! for: the signed message names the backend pid and the transaction's start time
+//! ([`BINDING_EXPR`]), which no other transaction shares (two transactions of one backend
+//! cannot start in the same microsecond unless one protocol message starts both, and such a
+//! message is the scope's own). A signature read from `pg_stat_activity`, a server log or an
+//! earlier transaction of the same pooled connection is useless anywhere else, so no replay
+//! state has to be stored. The price is one round trip per hardened scope to learn the binding.
+
+use super::ident::literal;
+use super::sign::{bypass_signature, tenant_signature};
+use crate::error::{Error, Result};
+
+/// The tenant of the scope (a UUID), read by every policy.
+pub const CURRENT_TENANT: &str = "app.current_tenant";
+/// `'true'` turns on the bypass (system scope).
+pub const BYPASS: &str = "app.bypass_rls";
+/// Hardened mode: signature of [`CURRENT_TENANT`].
+pub const TENANT_SIG: &str = "app.tenant_sig";
+/// Hardened mode: signature of [`BYPASS`].
+pub const BYPASS_SIG: &str = "app.bypass_sig";
+
+/// Names the running transaction: `<backend pid>:<transaction start, UTC, microseconds>`.
+/// `now()` is the transaction's start, fixed for its whole life.
+pub const BINDING_EXPR: &str =
+    "pg_backend_pid()::text || ':' || to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISSUS')";
+
+/// The query a hardened scope runs first (one row, one column `binding`); with `begin`, the
+/// `BEGIN` travels in the same simple-protocol message.
+#[must_use]
+pub fn binding_query(begin: bool) -> String {
+    let begin = if begin { "begin; " } else { "" };
+    format!("{begin}SELECT {BINDING_EXPR} AS binding")
+}
+
+/// What a scope is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope<'a> {
+    /// One tenant (already normalised: a lower-case UUID).
+    Tenant(&'a str),
+    /// The bypass: every tenant.
+    System,
+}
+
+/// Hardened-mode signing material: the key and the transaction's binding.
+#[derive(Debug, Clone, Copy)]
+pub struct Signing<'a> {
+    pub key: &'a [u8],
+    pub binding: &'a str,
+}
+
+/// Every setting the policies read, in a fixed order. Signatures are empty without signing
+/// material, so one left earlier in the transaction never counts for this scope.
+#[must_use]
+pub fn settings(scope: Scope<'_>, signing: Option<Signing<'_>>) -> Vec<(&'static str, String)> {
+    let sign_tenant = |id| signing.map(|s| tenant_signature(s.key, id, s.binding));
+    let sign_bypass = || signing.map(|s| bypass_signature(s.key, s.binding));
+    let (tenant, tenant_sig, bypass, bypass_sig) = match scope {
+        Scope::Tenant(id) => (id.to_owned(), sign_tenant(id), String::new(), None),
+        Scope::System => (String::new(), None, "true".to_owned(), sign_bypass()),
+    };
+    vec![
+        (CURRENT_TENANT, tenant),
+        (TENANT_SIG, tenant_sig.unwrap_or_default()),
+        (BYPASS, bypass),
+        (BYPASS_SIG, bypass_sig.unwrap_or_default()),
+    ]
+}
+
+/// A statement with its parameters (values never travel in the query text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Statement {
+    pub sql: String,
+    pub params: Vec<String>,
+}
+
+/// `SELECT set_config('<name>', $1, true), …` for the scope.
+#[must_use]
+pub fn set_statement(scope: Scope<'_>, signing: Option<Signing<'_>>) -> Statement {
+    let pairs = settings(scope, signing);
+    let calls: Vec<String> = pairs
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| format!("set_config({}, ${}, true)", literal(name), i + 1))
+        .collect();
+    Statement {
+        sql: format!("SELECT {}", calls.join(", ")),
+        params: pairs.into_iter().map(|(_, v)| v).collect(),
+    }
+}
+
+/// `begin; select set_config('<name>', '<value>', true), …` as one simple-protocol message,
+/// saving a round trip. Plain mode only: the values are not secret there, and a hardened
+/// scope cannot be signed before its transaction exists.
+///
+/// # Errors
+/// `InvalidArgument` when asked for a hardened scope.
+pub fn begin_inline(scope: Scope<'_>, hardened: bool) -> Result<String> {
+    if hardened {
+        return Err(Error::InvalidArgument {
+            field: "key".to_owned(),
+            reason: "a hardened scope is signed after its transaction starts; use the binding query and the parameterised statement".to_owned(),
+        });
+    }
+    let calls: Vec<String> = settings(scope, None)
+        .iter()
+        .map(|(name, value)| format!("set_config({}, {}, true)", literal(name), literal(value)))
+        .collect();
+    Ok(format!("begin; select {}", calls.join(", ")))
+}
+
+/// The statement that opens a scope, as the bindings expose it: `tenant` (none: system scope),
+/// the hardened-mode `key` with the transaction's `binding`, and `inline` for
+/// [`begin_inline`] (plain mode only).
+///
+/// # Errors
+/// `InvalidArgument` for a key without a binding, an inline hardened scope, or an empty tenant.
+pub fn scope_sql(
+    tenant: Option<&str>,
+    key: Option<&str>,
+    binding: Option<&str>,
+    inline: bool,
+) -> Result<Statement> {
+    let scope = match tenant {
+        Some("") => {
+            return Err(Error::InvalidArgument {
+                field: "tenantId".to_owned(),
+                reason: "must not be empty".to_owned(),
+            })
+        }
+        Some(id) => Scope::Tenant(id),
+        None => Scope::System,
+    };
+    if inline {
+        return Ok(Statement {
+            sql: begin_inline(scope, key.is_some())?,
+            params: Vec::new(),
+        });
+    }
+    let signing =
+        match (key, binding) {
+            (Some(key), Some(binding)) => Some(Signing {
+                key: key.as_bytes(),
+                binding,
+            }),
+            (Some(_), None) => return Err(Error::InvalidArgument {
+                field: "binding".to_owned(),
+                reason:
+                    "a hardened scope needs the transaction's binding (run the binding query first)"
+                        .to_owned(),
+            }),
+            (None, _) => None,
+        };
+    Ok(set_statement(scope, signing))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_scope_sets_every_setting() {
+        let t = set_statement(Scope::Tenant("ab"), None);
+        assert_eq!(
+            t.sql,
+            "SELECT set_config('app.current_tenant', $1, true), set_config('app.tenant_sig', $2, true), \
+             set_config('app.bypass_rls', $3, true), set_config('app.bypass_sig', $4, true)"
+        );
+        assert_eq!(t.params, ["ab", "", "", ""]);
+        assert_eq!(
+            set_statement(Scope::System, None).params,
+            ["", "", "true", ""]
+        );
+        let signing = Signing {
+            key: b"k",
+            binding: "42:20260101000000000001",
+        };
+        let h = set_statement(Scope::Tenant("ab"), Some(signing));
+        assert_eq!(h.params.len(), 4);
+        assert_eq!(h.params[1], tenant_signature(b"k", "ab", signing.binding));
+        assert_eq!(h.params[3], "");
+        let s = set_statement(Scope::System, Some(signing));
+        assert_eq!(s.params[1], "");
+        assert_eq!(s.params[3], bypass_signature(b"k", signing.binding));
+    }
+
+    #[test]
+    fn inline_quotes_values_and_refuses_hardened() {
+        assert_eq!(
+            begin_inline(Scope::Tenant("a'b"), false).unwrap(),
+            "begin; select set_config('app.current_tenant', 'a''b', true), set_config('app.tenant_sig', '', true), \
+             set_config('app.bypass_rls', '', true), set_config('app.bypass_sig', '', true)"
+        );
+        assert_eq!(
+            begin_inline(Scope::System, true).unwrap_err().code(),
+            "INVALID_ARGUMENT"
+        );
+    }
+}
