@@ -41,9 +41,33 @@ after(async () => {
   await env?.close();
 });
 
+/**
+ * What the slow (to-be-aborted) requests share between client and server, which run in one
+ * process: the client aborts only once its handler is waiting, and the test waits for every
+ * such handler to finish before judging, so the outcome does not depend on timing.
+ */
+function newStats() {
+  const waiting = new Map();
+  const stats = { leaks: 0, queriedAfterAbort: 0, closedAfterAbort: 0, pending: 0 };
+  const entry = (id) => {
+    if (!waiting.has(id)) {
+      let resolve;
+      waiting.set(id, { promise: new Promise((r) => (resolve = r)), resolve });
+    }
+    return waiting.get(id);
+  };
+  stats.reached = (id) => entry(id).promise;
+  stats.arrive = (id) => entry(id).resolve();
+  stats.settled = async () => {
+    for (let i = 0; stats.pending > 0 && i < 600; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(stats.pending, 0, "every aborted handler finished");
+  };
+  return stats;
+}
+
 /** Shared handler logic; `leaks` counts any row of another tenant seen or stamped. */
 function makeHandler(stats) {
-  return async function handle({ expected, name, fail, slow, aborted }) {
+  return async function handle({ expected, name, fail, slow, aborted, id }) {
     const db = tenant.getDatabase();
     const check = (rows) => {
       for (const r of rows) if (r.tenantId !== expected) stats.leaks++;
@@ -54,13 +78,17 @@ function makeHandler(stats) {
       check([row]);
     }
     if (slow) {
-      await aborted;
+      stats.pending++;
       try {
+        stats.arrive(id);
+        await aborted;
         check(await db.select().from(projects));
         stats.queriedAfterAbort++;
       } catch (err) {
         if (err?.name === "TenantScopeClosedError") stats.closedAfterAbort++;
         else throw err;
+      } finally {
+        stats.pending--;
       }
     }
     if (fail) throw new Error("random failure");
@@ -80,9 +108,9 @@ async function drive(base, stats) {
     const write = roll % 3 === 0;
     const name = write ? `req-${slug}-${i}${fail ? "-fail" : ""}${abort ? "-abort" : ""}` : "";
     const controller = new AbortController();
-    const url = `${base}/api/work?name=${name}&fail=${fail ? 1 : 0}&slow=${abort ? 1 : 0}`;
+    const url = `${base}/api/work?name=${name}&fail=${fail ? 1 : 0}&slow=${abort ? 1 : 0}&id=${i}`;
     const request = fetch(url, { headers: { "x-tenant-id": slug }, signal: controller.signal });
-    if (abort) setTimeout(() => controller.abort(), 20);
+    if (abort) Promise.race([stats.reached(String(i)), request.catch(() => {})]).then(() => controller.abort());
     try {
       const res = await request;
       await res.text();
@@ -143,38 +171,38 @@ function signalAborted(signal) {
 }
 
 test(`Hono: ${REQUESTS} requests, 0 leaks`, { timeout: 300_000 }, async () => {
-  const stats = { leaks: 0, queriedAfterAbort: 0, closedAfterAbort: 0 };
+  const stats = newStats();
   const handle = makeHandler(stats);
   const app = new Hono();
   app.use("/api/*", createHonoMiddleware(tenant));
   app.get("/api/work", async (c) => {
     const q = c.req.query();
     const aborted = signalAborted(c.req.raw.signal);
-    return c.json(await handle({ expected: slugs[c.req.header("x-tenant-id")], name: q.name, fail: q.fail === "1", slow: q.slow === "1", aborted }));
+    return c.json(await handle({ expected: slugs[c.req.header("x-tenant-id")], name: q.name, fail: q.fail === "1", slow: q.slow === "1", aborted, id: q.id }));
   });
   app.onError((err, c) => c.json({ error: err.message }, 500));
   const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
   servers.push(server);
   await new Promise((r) => server.once("listening", r));
   const outcomes = await drive(`http://127.0.0.1:${server.address().port}`, stats);
-  await new Promise((r) => setTimeout(r, 200)); // let aborted handlers finish
+  await stats.settled();
   await verify("Hono", stats, outcomes, { closesOnAbort: false });
 });
 
 test(`Express: ${REQUESTS} requests, 0 leaks, aborted handlers cannot query`, { timeout: 300_000 }, async () => {
-  const stats = { leaks: 0, queriedAfterAbort: 0, closedAfterAbort: 0 };
+  const stats = newStats();
   const handle = makeHandler(stats);
   const app = express();
   app.use("/api", createExpressMiddleware(tenant));
   app.get("/api/work", async (req, res) => {
     const aborted = abortedPromise(res);
-    res.json(await handle({ expected: slugs[req.get("x-tenant-id")], name: req.query.name, fail: req.query.fail === "1", slow: req.query.slow === "1", aborted }));
+    res.json(await handle({ expected: slugs[req.get("x-tenant-id")], name: req.query.name, fail: req.query.fail === "1", slow: req.query.slow === "1", aborted, id: req.query.id }));
   });
   app.use((err, _req, res, _next) => res.status(500).json({ error: err.message }));
   const server = http.createServer(app);
   servers.push(server);
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
   const outcomes = await drive(`http://127.0.0.1:${server.address().port}`, stats);
-  await new Promise((r) => setTimeout(r, 200)); // let aborted handlers finish their last attempt
+  await stats.settled();
   await verify("Express", stats, outcomes, { closesOnAbort: true });
 });
