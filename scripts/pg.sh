@@ -63,6 +63,7 @@ CREATE DATABASE app OWNER app;
 SQL
   cat >"$ENVFILE" <<ENV
 export PGBIN='$bin'
+export PGDATA_DIR='$PGDATA'
 export PGHOST_SOCKET='$PGSOCK'
 export PGPORT='$port'
 export DATABASE_URL='postgres://app:app@127.0.0.1:$port/app'

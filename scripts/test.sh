@@ -60,6 +60,8 @@ echo "-- better-tenant CLI (native addon)"
 run node --test --test-concurrency=1 --test-timeout=300000 cli-files.test.mjs cli-db.test.mjs
 echo "-- better-audit CLI (native addon)"
 run node --test --test-concurrency=1 --test-timeout=300000 audit-cli.test.mjs
+echo "-- faults: server restarts, terminated connections, bounded waits (restarts the private cluster)"
+run node --test --test-concurrency=1 --test-timeout=300000 faults.test.mjs
 
 step "Cross-built linux-arm64-gnu addon loads under qemu-user"
 "$REPO_ROOT/scripts/cross.sh"

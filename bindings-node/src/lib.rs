@@ -169,12 +169,18 @@ pub fn scope_sql(
     key: Option<String>,
     binding: Option<String>,
     inline: Option<bool>,
+    statement_timeout_ms: Option<u32>,
+    lock_timeout_ms: Option<u32>,
 ) -> Result<Value, Code> {
     let statement = policy::context::scope_sql(
         tenant_id.as_deref(),
         key.as_deref(),
         binding.as_deref(),
         inline.unwrap_or(false),
+        policy::context::Limits {
+            statement_ms: statement_timeout_ms,
+            lock_ms: lock_timeout_ms,
+        },
     )
     .map_err(|e| core_err(&e))?;
     to_js(&statement)

@@ -91,13 +91,16 @@ export declare function scopeBindingSql(begin?: boolean | null): string;
 /**
  * The statement that opens a scope and sets every setting the policies read: a tenant scope
  * (`tenantId`) or the system scope (`null`); hardened with `key` and the transaction's
- * `binding`; `inline` gives `begin; select …` as one message (plain mode only).
+ * `binding`; `inline` gives `begin; select …` as one message (plain mode only); optional
+ * transaction-local `statement_timeout` and `lock_timeout` in milliseconds.
  */
 export declare function scopeSql(
   tenantId: string | null | undefined,
   key: string | null | undefined,
   binding: string | null | undefined,
   inline?: boolean | null,
+  statementTimeoutMs?: number | null,
+  lockTimeoutMs?: number | null,
 ): { sql: string; params: string[] };
 
 export interface RowDiff {

@@ -50,8 +50,14 @@ async fn enter_scope<C: GenericClient>(
         ),
         None => None,
     };
-    let statement =
-        context::scope_sql(tenant, key, binding.as_deref(), false).map_err(|e| e.to_string())?;
+    let statement = context::scope_sql(
+        tenant,
+        key,
+        binding.as_deref(),
+        false,
+        context::Limits::default(),
+    )
+    .map_err(|e| e.to_string())?;
     let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = statement
         .params
         .iter()

@@ -72,6 +72,24 @@ pub fn settings(scope: Scope<'_>, signing: Option<Signing<'_>>) -> Vec<(&'static
     ]
 }
 
+/// Transaction-local waits a scope bounds (`None`: the server's setting).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    pub statement_ms: Option<u32>,
+    pub lock_ms: Option<u32>,
+}
+
+impl Limits {
+    fn settings(self) -> impl Iterator<Item = (&'static str, String)> {
+        [
+            ("statement_timeout", self.statement_ms),
+            ("lock_timeout", self.lock_ms),
+        ]
+        .into_iter()
+        .filter_map(|(name, ms)| ms.map(|ms| (name, format!("{ms}ms"))))
+    }
+}
+
 /// A statement with its parameters (values never travel in the query text).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -82,8 +100,9 @@ pub struct Statement {
 
 /// `SELECT set_config('<name>', $1, true), …` for the scope.
 #[must_use]
-pub fn set_statement(scope: Scope<'_>, signing: Option<Signing<'_>>) -> Statement {
-    let pairs = settings(scope, signing);
+pub fn set_statement(scope: Scope<'_>, signing: Option<Signing<'_>>, limits: Limits) -> Statement {
+    let mut pairs = settings(scope, signing);
+    pairs.extend(limits.settings());
     let calls: Vec<String> = pairs
         .iter()
         .enumerate()
@@ -101,7 +120,7 @@ pub fn set_statement(scope: Scope<'_>, signing: Option<Signing<'_>>) -> Statemen
 ///
 /// # Errors
 /// `InvalidArgument` when asked for a hardened scope.
-pub fn begin_inline(scope: Scope<'_>, hardened: bool) -> Result<String> {
+pub fn begin_inline(scope: Scope<'_>, hardened: bool, limits: Limits) -> Result<String> {
     if hardened {
         return Err(Error::InvalidArgument {
             field: "key".to_owned(),
@@ -109,8 +128,9 @@ pub fn begin_inline(scope: Scope<'_>, hardened: bool) -> Result<String> {
         });
     }
     let calls: Vec<String> = settings(scope, None)
-        .iter()
-        .map(|(name, value)| format!("set_config({}, {}, true)", literal(name), literal(value)))
+        .into_iter()
+        .chain(limits.settings())
+        .map(|(name, value)| format!("set_config({}, {}, true)", literal(name), literal(&value)))
         .collect();
     Ok(format!("begin; select {}", calls.join(", ")))
 }
@@ -126,6 +146,7 @@ pub fn scope_sql(
     key: Option<&str>,
     binding: Option<&str>,
     inline: bool,
+    limits: Limits,
 ) -> Result<Statement> {
     let scope = match tenant {
         Some("") => {
@@ -139,7 +160,7 @@ pub fn scope_sql(
     };
     if inline {
         return Ok(Statement {
-            sql: begin_inline(scope, key.is_some())?,
+            sql: begin_inline(scope, key.is_some(), limits)?,
             params: Vec::new(),
         });
     }
@@ -157,7 +178,7 @@ pub fn scope_sql(
             }),
             (None, _) => None,
         };
-    Ok(set_statement(scope, signing))
+    Ok(set_statement(scope, signing, limits))
 }
 
 #[cfg(test)]
@@ -166,7 +187,7 @@ mod tests {
 
     #[test]
     fn every_scope_sets_every_setting() {
-        let t = set_statement(Scope::Tenant("ab"), None);
+        let t = set_statement(Scope::Tenant("ab"), None, Limits::default());
         assert_eq!(
             t.sql,
             "SELECT set_config('app.current_tenant', $1, true), set_config('app.tenant_sig', $2, true), \
@@ -174,31 +195,48 @@ mod tests {
         );
         assert_eq!(t.params, ["ab", "", "", ""]);
         assert_eq!(
-            set_statement(Scope::System, None).params,
+            set_statement(Scope::System, None, Limits::default()).params,
             ["", "", "true", ""]
         );
         let signing = Signing {
             key: b"k",
             binding: "42:20260101000000000001",
         };
-        let h = set_statement(Scope::Tenant("ab"), Some(signing));
+        let h = set_statement(Scope::Tenant("ab"), Some(signing), Limits::default());
         assert_eq!(h.params.len(), 4);
         assert_eq!(h.params[1], tenant_signature(b"k", "ab", signing.binding));
         assert_eq!(h.params[3], "");
-        let s = set_statement(Scope::System, Some(signing));
+        let s = set_statement(Scope::System, Some(signing), Limits::default());
         assert_eq!(s.params[1], "");
         assert_eq!(s.params[3], bypass_signature(b"k", signing.binding));
     }
 
     #[test]
+    fn limits_are_set_with_the_scope() {
+        let limits = Limits {
+            statement_ms: Some(5000),
+            lock_ms: Some(250),
+        };
+        let s = set_statement(Scope::System, None, limits);
+        assert!(s.sql.ends_with(
+            "set_config('statement_timeout', $5, true), set_config('lock_timeout', $6, true)"
+        ));
+        assert_eq!(&s.params[4..], ["5000ms", "250ms"]);
+        let inline = begin_inline(Scope::Tenant("a"), false, limits).unwrap();
+        assert!(inline.ends_with("set_config('lock_timeout', '250ms', true)"));
+    }
+
+    #[test]
     fn inline_quotes_values_and_refuses_hardened() {
         assert_eq!(
-            begin_inline(Scope::Tenant("a'b"), false).unwrap(),
+            begin_inline(Scope::Tenant("a'b"), false, Limits::default()).unwrap(),
             "begin; select set_config('app.current_tenant', 'a''b', true), set_config('app.tenant_sig', '', true), \
              set_config('app.bypass_rls', '', true), set_config('app.bypass_sig', '', true)"
         );
         assert_eq!(
-            begin_inline(Scope::System, true).unwrap_err().code(),
+            begin_inline(Scope::System, true, Limits::default())
+                .unwrap_err()
+                .code(),
             "INVALID_ARGUMENT"
         );
     }

@@ -15,6 +15,7 @@ export const {
   toResolvableRequest,
   formatMissingTenantMessage,
   describeStrategies,
+  TenantAcquireTimeoutError,
   TenantConfigError,
   TenantMiddlewareError,
   TenantNotResolvedError,

@@ -25,6 +25,17 @@ export class TenantScopeClosedError extends Error {
   }
 }
 
+/** No pooled connection became free within `timeouts.acquireMs`. */
+export class TenantAcquireTimeoutError extends Error {
+  readonly code = "TENANT_ACQUIRE_TIMEOUT";
+  constructor(ms: number) {
+    super(
+      `better-tenant: no database connection became free within ${ms} ms (timeouts.acquireMs); the pool is exhausted — raise the pool size, or bound queries with timeouts.statementMs / timeouts.lockMs`,
+    );
+    this.name = "TenantAcquireTimeoutError";
+  }
+}
+
 /** `requireDatabase()` was called outside a tenant scope. */
 export class TenantScopeError extends Error {
   readonly code = "TENANT_NO_SCOPE";

@@ -5,6 +5,7 @@ export { createTenantApi, type TenantApi } from "./api";
 export type { ConsoleProductEndpoint, ConsoleRegistration, ConsoleRequest, ConsoleResponse } from "./console";
 export { toResolvableRequest, formatMissingTenantMessage, describeStrategies } from "./request";
 export {
+  TenantAcquireTimeoutError,
   TenantConfigError,
   TenantMiddlewareError,
   TenantNotResolvedError,

@@ -32,13 +32,14 @@ export async function runScoped(
   tenant: MiddlewareTenant,
   raw: Request | NodeLikeRequest,
   next: () => Promise<void>,
+  isAborted?: () => boolean,
 ): Promise<{ missing: boolean }> {
   const MISSING = { missing: true };
   try {
     const out = await tenant.handleRequest(toResolvableRequest(raw), async () => {
       await next();
       return { missing: false };
-    }, { onMissingTenant: () => MISSING });
+    }, { onMissingTenant: () => MISSING, ...(isAborted ? { isAborted } : {}) });
     return out;
   } catch (err) {
     if (err instanceof RollbackSignal) return { missing: false };

@@ -2,14 +2,27 @@
 // say how to run a statement on their transaction.
 import core from "@usebetter-rs/core";
 
-/** Hardened mode: the key that signs each scope's settings (see the migration's hardened mode). */
+/** How a scope opens: adapters receive it from betterTenant() and pass it to `applyScope`. */
 export interface ScopeOptions {
+  /** Hardened mode: the key that signs the scope's settings. */
   readonly key?: string | undefined;
+  /** Transaction-local `statement_timeout` / `lock_timeout` (ms); unset: the server's. */
+  readonly statementTimeoutMs?: number | undefined;
+  readonly lockTimeoutMs?: number | undefined;
+  /** node-postgres pools: longest wait for a connection (ms). */
+  readonly acquireTimeoutMs?: number | undefined;
+  /** The request is gone: a scope that has no connection yet does not take one. */
+  readonly aborted?: (() => boolean) | undefined;
 }
 
 export type Rows = ReadonlyArray<Record<string, unknown>>;
 /** Runs one parameterised statement on the scope's transaction and returns its rows. */
 export type RunStatement = (sql: string, params: readonly string[]) => Promise<Rows>;
+
+/** The statement that sets the scope's context (`binding`: hardened mode; `inline`: plain). */
+export function scopeStatement(tenantId: string | null, options: ScopeOptions | undefined, binding: string | null, inline: boolean) {
+  return core.scopeSql(tenantId, options?.key ?? null, binding, inline, options?.statementTimeoutMs ?? null, options?.lockTimeoutMs ?? null);
+}
 
 /**
  * Sets every context setting of a tenant scope (`tenantId`) or the system scope (`null`).
@@ -17,10 +30,8 @@ export type RunStatement = (sql: string, params: readonly string[]) => Promise<R
  * transaction only.
  */
 export async function applyScope(run: RunStatement, tenantId: string | null, options: ScopeOptions | undefined): Promise<void> {
-  const key = options?.key;
-  let binding: string | null = null;
-  if (key) binding = bindingOf(await run(core.scopeBindingSql(false), []));
-  const statement = core.scopeSql(tenantId, key ?? null, binding, false);
+  const binding = options?.key ? bindingOf(await run(core.scopeBindingSql(false), [])) : null;
+  const statement = scopeStatement(tenantId, options, binding, false);
   await run(statement.sql, statement.params);
 }
 

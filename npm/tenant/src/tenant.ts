@@ -18,6 +18,12 @@ export interface BetterTenantConfig<TDb = unknown, SDb = unknown> {
   cache?: false | { ttlMs?: number; maxEntries?: number };
   /** Signed tenant context (see the migration's hardened mode). */
   hardened?: { key: string };
+  /**
+   * Bounded waits (ms). `acquireMs` (default 10000): longest wait for a pooled connection
+   * (node-postgres). `statementMs`, `lockMs`: transaction-local `statement_timeout` and
+   * `lock_timeout` of every scope (default: the server's settings).
+   */
+  timeouts?: { acquireMs?: number; statementMs?: number; lockMs?: number };
   plugins?: ReadonlyArray<{ id: string; [key: string]: unknown }>;
   basePath?: string;
   telemetry?: { enabled?: boolean; debug?: boolean };
@@ -37,7 +43,12 @@ export interface BetterTenantInstance<TDb = unknown, SDb = unknown> {
   handleRequest: <Req extends ResolvableRequest, Result>(
     request: Req,
     next: () => Promise<Result>,
-    options?: { onMissingTenant?: (request: Req) => Result | Promise<Result>; onError?: (error: unknown, request: Req) => Result | Promise<Result> },
+    options?: {
+      onMissingTenant?: (request: Req) => Result | Promise<Result>;
+      onError?: (error: unknown, request: Req) => Result | Promise<Result>;
+      /** The client is gone: a request still waiting for a connection does not take one. */
+      isAborted?: () => boolean;
+    },
   ) => Promise<Result>;
   api: TenantApi;
 }
@@ -56,6 +67,23 @@ function validateDatabase(database: unknown): asserts database is DatabaseProvid
 }
 
 let warnedUnverified = false;
+
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
+/** `timeouts` as scope options: whole milliseconds, 1 to 2^31-1 (PostgreSQL's int range). */
+function scopeTimeouts(t: BetterTenantConfig["timeouts"]): Pick<ScopeOptions, "acquireTimeoutMs" | "statementTimeoutMs" | "lockTimeoutMs"> {
+  if (t !== undefined && (t === null || typeof t !== "object")) {
+    throw new TenantConfigError("better-tenant: `timeouts` must be an object like { acquireMs: 10000, statementMs: 30000, lockMs: 5000 }");
+  }
+  const ms = (name: "acquireMs" | "statementMs" | "lockMs", fallback?: number) => {
+    const v = t?.[name] ?? fallback;
+    if (v !== undefined && !(Number.isInteger(v) && v >= 1 && v <= MAX_TIMEOUT_MS)) {
+      throw new TenantConfigError(`better-tenant: \`timeouts.${name}\` must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS}, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  };
+  return { acquireTimeoutMs: ms("acquireMs", 10_000), statementTimeoutMs: ms("statementMs"), lockTimeoutMs: ms("lockMs") };
+}
 
 export function betterTenant<TDb, SDb>(config: BetterTenantConfig<TDb, SDb>): BetterTenantInstance<TDb, SDb> {
   if (!config || typeof config !== "object") throw new TenantConfigError("better-tenant: betterTenant(config) needs a config object");
@@ -76,7 +104,7 @@ export function betterTenant<TDb, SDb>(config: BetterTenantConfig<TDb, SDb>): Be
   const cacheCfg = config.cache === false ? { ttlMs: 0, maxEntries: 0 } : config.cache ?? {};
   const cache = new TtlCache<Tenant>(cacheCfg.maxEntries ?? 1000, cacheCfg.ttlMs ?? 60_000);
   // Signatures are made per transaction by the adapter (they name the transaction).
-  const scopeOptions: ScopeOptions | undefined = key ? { key } : undefined;
+  const scopeOptions: ScopeOptions = { key, ...scopeTimeouts(config.timeouts) };
 
   const runAsSystem = <T>(fn: (database: SDb) => Promise<T>): Promise<T> => inSystemScope(adapter, scopeOptions, fn);
 
@@ -140,7 +168,8 @@ export function betterTenant<TDb, SDb>(config: BetterTenantConfig<TDb, SDb>): Be
     const id = (await resolveTenant(request))?.trim();
     if (!id) return missing();
     try {
-      return await inTenantScope(adapter, id, scopeOptions, loader(id), () => next());
+      const scope = options.isAborted ? { ...scopeOptions, aborted: options.isAborted } : scopeOptions;
+      return await inTenantScope(adapter, id, scope, loader(id), () => next());
     } catch (err) {
       if (err instanceof UnknownTenant) return missing();
       if (err instanceof RollbackSignal) throw err;

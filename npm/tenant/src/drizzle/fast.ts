@@ -1,11 +1,13 @@
 // node-postgres only: the scope runs on a client of its own, so BEGIN and the scope's settings go
-// to PostgreSQL as one message (plain mode), and the scope's session can be cut off from the
-// client the moment the scope ends. The callback still gets drizzle's NodePgTransaction, so
-// nested transactions become savepoints exactly as with db.transaction(). Any other driver, or
-// a drizzle version whose internals differ, uses the portable path.
+// to PostgreSQL as one message (plain mode), the wait for a connection is bounded, connection
+// errors become the request's error instead of an unhandled 'error' event, and the scope's
+// session is cut off from the client the moment the scope ends. The callback still gets
+// drizzle's NodePgTransaction, so nested transactions become savepoints exactly as with
+// db.transaction(). Any other driver, or a drizzle version whose internals differ, uses the
+// portable path.
 import core from "@usebetter-rs/core";
-import { TenantScopeClosedError } from "../errors";
-import { bindingOf, type Rows, type ScopeOptions } from "../setup";
+import { RollbackSignal, TenantAcquireTimeoutError, TenantScopeClosedError } from "../errors";
+import { bindingOf, scopeStatement, type Rows, type ScopeOptions } from "../setup";
 
 type Session = {
   client: { connect?: () => Promise<Client>; release?: () => void } & object;
@@ -15,7 +17,13 @@ type Session = {
   constructor: new (client: unknown, dialect: unknown, schema: unknown, options: unknown) => Session;
 };
 type Result = { rows: Rows };
-type Client = { release: (err?: Error) => void; query: (text: string, params?: readonly string[]) => Promise<Result | Result[]> };
+type Client = {
+  release: (err?: Error) => void;
+  query: (text: string, params?: readonly string[]) => Promise<Result | Result[]>;
+  on?: (event: "error", listener: (err: Error) => void) => unknown;
+  off?: (event: "error", listener: (err: Error) => void) => unknown;
+};
+type Pool = { connect: () => Promise<Client>; options?: { max?: number } };
 type Tx = object;
 
 let TransactionClass: (new (dialect: unknown, session: Session, schema: unknown) => Tx) | null | undefined;
@@ -41,6 +49,83 @@ const CLOSED_CLIENT = {
   },
 };
 
+const GONE = () => new RollbackSignal("client closed the connection before the scope got a database connection");
+
+/**
+ * Scopes wait for a pool slot in a queue of ours, not in the pool's: a waiter whose request is
+ * gone, or whose `acquireTimeoutMs` passed, leaves the queue without ever taking a connection
+ * (the pool's own queue cannot be left). One gate per pool, as wide as the pool.
+ */
+type Gate = { active: number; max: number; waiting: Array<() => void> };
+const gates = new WeakMap<object, Gate>();
+
+function gateOf(pool: Pool): Gate {
+  let gate = gates.get(pool);
+  if (!gate) gates.set(pool, (gate = { active: 0, max: Math.max(1, Number(pool.options?.max) || 10), waiting: [] }));
+  return gate;
+}
+
+function leave(gate: Gate) {
+  gate.active--;
+  gate.waiting.shift()?.();
+}
+
+/** Waits for a slot; rejects on timeout. Resolves with the time left of the limit. */
+function slot(gate: Gate, limit: number | undefined): Promise<number | undefined> {
+  const start = Date.now();
+  const left = () => (limit ? Math.max(1, limit - (Date.now() - start)) : undefined);
+  if (gate.active < gate.max) {
+    gate.active++;
+    return Promise.resolve(left());
+  }
+  return new Promise((resolve, reject) => {
+    const enter = () => {
+      clearTimeout(timer);
+      gate.active++;
+      resolve(left());
+    };
+    const timer = limit
+      ? setTimeout(() => {
+          gate.waiting.splice(gate.waiting.indexOf(enter), 1);
+          reject(new TenantAcquireTimeoutError(limit));
+        }, limit)
+      : undefined;
+    gate.waiting.push(enter);
+  });
+}
+
+/** A client from the pool within `acquireTimeoutMs`; none for a request that is already gone. */
+async function acquire(pool: Pool, gate: Gate, options: ScopeOptions | undefined): Promise<Client> {
+  const limit = options?.acquireTimeoutMs;
+  if (options?.aborted?.()) throw GONE();
+  const left = await slot(gate, limit);
+  try {
+    if (options?.aborted?.()) throw GONE();
+    const pending = pool.connect();
+    if (!left) return await pending;
+    // The pool can still be short (others use it too): bound that wait as well.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let late = false;
+    pending.then((c) => late && c.release(), () => undefined);
+    try {
+      return await Promise.race([
+        pending,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            late = true;
+            reject(new TenantAcquireTimeoutError(limit ?? left));
+          }, left);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  } catch (err) {
+    leave(gate);
+    throw err;
+  }
+}
+
 /** The rows of the last statement of a (possibly multi-statement) simple query. */
 const lastRows = (r: Result | Result[]): Rows => (Array.isArray(r) ? (r.at(-1)?.rows ?? []) : r.rows);
 
@@ -51,7 +136,16 @@ export function fastScope(db: unknown, tenantId: string | null, options: ScopeOp
   return async <T>(fn: (tx: never) => Promise<T>): Promise<T> => {
     // The same test drizzle uses: a Pool hands out a client per scope, a Client is used as is.
     const pooled = session.client.constructor.name.includes("Pool") && typeof session.client.connect === "function";
-    const client = (pooled ? await session.client.connect!() : session.client) as Client;
+    const gate = pooled ? gateOf(session.client as Pool) : null;
+    const client = gate ? await acquire(session.client as Pool, gate, options) : (session.client as Client);
+    // A connection that breaks while the scope holds it (server restart, terminated backend)
+    // emits 'error' on the client; unheard, that event would end the process. The failed
+    // query already rejects, so the request fails with that error; the client is destroyed.
+    let broken: Error | undefined;
+    const onError = (err: Error) => {
+      broken ??= err;
+    };
+    if (pooled) client.on?.("error", onError);
     const own = pooled ? new session.constructor(client, session.dialect, session.schema, session.options) : session;
     const created = new Tx(session.dialect, own, session.schema);
     const wrapTx = (db as { [WRAP_TRANSACTION]?: (tx: Tx) => Tx })[WRAP_TRANSACTION];
@@ -63,10 +157,10 @@ export function fastScope(db: unknown, tenantId: string | null, options: ScopeOp
       if (options?.key) {
         // Hardened: the signatures name this transaction, so BEGIN travels with the binding query.
         const binding = bindingOf(await run(core.scopeBindingSql(true), []));
-        const statement = core.scopeSql(tenantId, options.key, binding, false);
+        const statement = scopeStatement(tenantId, options, binding, false);
         await run(statement.sql, statement.params);
       } else {
-        await run(core.scopeSql(tenantId, null, null, true).sql, []);
+        await run(scopeStatement(tenantId, options, null, true).sql, []);
       }
       let result: T;
       try {
@@ -74,7 +168,7 @@ export function fastScope(db: unknown, tenantId: string | null, options: ScopeOp
       } catch (err) {
         if (pooled) (own as { client: object }).client = CLOSED_CLIENT;
         // The callback's error is the scope's error; a failed ROLLBACK only breaks the client.
-        await client.query("rollback").then(() => (clean = true), () => undefined);
+        if (!broken) await client.query("rollback").then(() => (clean = true), () => undefined);
         throw err;
       }
       // Work the callback left running (an un-awaited nested transaction, a saved handle) must
@@ -84,7 +178,11 @@ export function fastScope(db: unknown, tenantId: string | null, options: ScopeOp
       clean = true;
       return result;
     } finally {
-      if (pooled) client.release(clean ? undefined : new Error("better-tenant: scope ended without a clean COMMIT or ROLLBACK"));
+      if (pooled) {
+        client.off?.("error", onError);
+        client.release(clean && !broken ? undefined : (broken ?? new Error("better-tenant: scope ended without a clean COMMIT or ROLLBACK")));
+      }
+      if (gate) leave(gate);
     }
   };
 }

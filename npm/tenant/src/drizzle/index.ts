@@ -37,6 +37,25 @@ export interface DrizzlePgDatabase<TTx extends DrizzlePgTransaction = DrizzlePgT
   transaction<T>(cb: (tx: TTx) => Promise<T>): Promise<T>;
 }
 
+/**
+ * node-postgres pools re-emit an idle client's connection error (a server restart, a terminated
+ * backend) on the pool, and an 'error' event nobody listens to ends the process. The pool has
+ * already dropped that client; the next scope gets a fresh one. So a pool without a listener
+ * gets one that notes the first such error, instead of the app dying with the database.
+ */
+function listenForIdleErrors(db: unknown) {
+  const pool = (db as { _?: { session?: { client?: unknown } } })._?.session?.client as
+    | { on?: (e: "error", l: (err: Error) => void) => unknown; listenerCount?: (e: "error") => number }
+    | undefined;
+  if (!pool?.on || !pool.listenerCount || pool.listenerCount("error") > 0) return;
+  let warned = false;
+  pool.on("error", (err) => {
+    if (warned) return;
+    warned = true;
+    console.warn(`better-tenant: an idle database connection failed and was replaced (${err.message}); further such errors are not logged`);
+  });
+}
+
 /** A core statement with `$n` placeholders as Drizzle SQL with bound parameters. */
 function bound(text: string, params: readonly string[]): SQL {
   const parts = text.split(/\$(\d+)/);
@@ -111,6 +130,7 @@ export function drizzleDatabase<TTx extends DrizzlePgTransaction>(
     throw new TenantConfigError("better-tenant: drizzleDatabase(db) needs a Drizzle PostgreSQL database (with .transaction)");
   }
   const table = options.table ?? tenantsTable;
+  listenForIdleErrors(db);
   const scoped = <T>(tenantId: string | null, options: ScopeOptions | undefined, fn: (tx: TTx) => Promise<T>): Promise<T> => {
     const fast = fastScope(db, tenantId, options);
     if (fast) return fast(fn as (tx: never) => Promise<T>);

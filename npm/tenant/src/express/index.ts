@@ -64,7 +64,7 @@ export function createExpressMiddleware(tenant: MiddlewareTenant, options: Creat
         const how = await end;
         if (how === "close") throw new RollbackSignal("client closed the connection");
         if ((res.statusCode ?? 200) >= 500) throw new RollbackSignal(`response status ${res.statusCode}`);
-      });
+      }, () => (res.closed === true || res.destroyed === true) && res.writableFinished !== true);
       if (missing) {
         if (options.onMissingTenant) await options.onMissingTenant(req, res);
         else res.status(status).json(missingBody(tenant));

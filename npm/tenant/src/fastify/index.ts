@@ -13,7 +13,7 @@ export interface FastifyReplyLike {
   statusCode: number;
   code: (status: number) => FastifyReplyLike;
   send: (payload: unknown) => unknown;
-  raw: { writableFinished: boolean; on: (event: "close", listener: () => void) => unknown };
+  raw: { writableFinished: boolean; destroyed?: boolean; on: (event: "close", listener: () => void) => unknown };
 }
 type Done = (err?: Error) => void;
 export interface FastifyInstanceLike {
@@ -54,7 +54,7 @@ export function fastifyTenant(tenant: MiddlewareTenant, options: FastifyTenantOp
         const how = await ended;
         if (how === "close") throw new RollbackSignal("client closed the connection");
         if (reply.statusCode >= 500) throw new RollbackSignal(`response status ${reply.statusCode}`);
-      }).then(
+      }, () => reply.raw.destroyed === true && !reply.raw.writableFinished).then(
         async ({ missing }) => {
           if (!missing) return;
           if (options.onMissingTenant) await options.onMissingTenant(request, reply);

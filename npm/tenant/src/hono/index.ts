@@ -43,7 +43,7 @@ export function createHonoMiddleware(tenant: MiddlewareTenant, options: CreateHo
       if (c.error !== undefined) throw new RollbackSignal(c.error);
       // The client went away: nobody will see this response, so nothing of it is kept.
       if (clientGone(c)) throw new RollbackSignal("client closed the connection");
-    });
+    }, () => clientGone(c));
     if (missing) return options.onMissingTenant ? options.onMissingTenant(c) : c.json(missingBody(tenant), status);
     return undefined;
   };

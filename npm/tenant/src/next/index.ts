@@ -22,6 +22,7 @@ export function withTenant<Context extends RouteContext = RouteContext, Req exte
     return tenant.handleRequest(toResolvableRequest(request), () => handler(request, context), {
       onMissingTenant: () =>
         options.onMissingTenant ? options.onMissingTenant(request, context) : Response.json(missingBody(tenant), { status }),
+      isAborted: () => request.signal?.aborted === true,
     });
   };
 }

@@ -1,0 +1,243 @@
+// Faults a production app meets: the server restarts, connections are terminated, locks are held,
+// the pool runs dry, clients give up. The process must survive, recover by itself, lose no
+// acknowledged write, and never wait without a bound. Runs on the private cluster only (it
+// restarts it).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { Hono } from "hono";
+import { serve } from "@hono/node-server";
+import { betterTenant, TenantAcquireTimeoutError } from "@usebetterdev/tenant";
+import { drizzleDatabase } from "@usebetterdev/tenant/drizzle";
+import { createHonoMiddleware } from "@usebetterdev/tenant/hono";
+import { sql } from "drizzle-orm";
+import { admin } from "./helpers/db.mjs";
+import { names, projects, tenantDatabase } from "./helpers/app.mjs";
+
+let env;
+let server;
+let base;
+let tenant;
+const crashes = [];
+const onCrash = (err) => crashes.push(err);
+
+before(async () => {
+  process.on("uncaughtException", onCrash);
+  env = await tenantDatabase("faults", { poolSize: 4 });
+  // The private cluster trades durability for speed; an acknowledged write must survive a crash here.
+  const a = await admin();
+  await a.query(`ALTER DATABASE "${new URL(env.url).pathname.slice(1)}" SET synchronous_commit = on`);
+  await a.end();
+  tenant = betterTenant({ database: drizzleDatabase(env.db), tenantResolver: { header: "x-tenant-id" }, timeouts: { acquireMs: 2000 } });
+  const app = new Hono();
+  app.use("/api/*", createHonoMiddleware(tenant));
+  app.post("/api/write/:name", async (c) => {
+    const [row] = await tenant.getDatabase().insert(projects).values({ name: c.req.param("name") }).returning();
+    return c.json(row);
+  });
+  app.get("/api/list", async (c) => c.json(await tenant.getDatabase().select().from(projects)));
+  app.get("/api/sleep", async (c) => {
+    await tenant.getDatabase().execute(sql`SELECT pg_sleep(10)`);
+    return c.json({ slept: true });
+  });
+  const chain = (e) => (e ? [e.message, ...chain(e.cause)] : []);
+  app.onError((err, c) => c.json({ error: chain(err).join(": ") }, 500));
+  server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
+  await new Promise((r) => server.once("listening", r));
+  base = `http://127.0.0.1:${server.address().port}`;
+});
+
+after(async () => {
+  process.off("uncaughtException", onCrash);
+  server?.close();
+  await env?.close();
+});
+
+const slugs = () => ({ acme: env.ids.acme, globex: env.ids.globex });
+
+/** Runs pg_ctl as the cluster's owner (the tests run as root on the private cluster). */
+function pgCtl(...args) {
+  const bin = `${process.env.PGBIN}/pg_ctl`;
+  const cmd = process.getuid?.() === 0 ? ["runuser", ["-u", "postgres", "--", bin, ...args]] : [bin, args];
+  execFileSync(cmd[0], cmd[1], { stdio: "ignore", cwd: "/tmp" });
+}
+
+async function request(path, slug, method = "GET") {
+  try {
+    const res = await fetch(`${base}${path}`, { method, headers: { "x-tenant-id": slug }, signal: AbortSignal.timeout(5000) });
+    return { status: res.status, body: await res.json().catch(() => null) };
+  } catch (err) {
+    return { status: 0, body: String(err) };
+  }
+}
+
+/** Writes through the app until stopped; records every write acknowledged with 2xx. */
+function load(acknowledged, leaks) {
+  let stop = false;
+  let n = 0;
+  const worker = async (slug) => {
+    while (!stop) {
+      const name = `w-${slug}-${n++}`;
+      const w = await request(`/api/write/${name}`, slug, "POST");
+      if (w.status === 200) {
+        acknowledged.push({ name, slug });
+        if (w.body.tenantId !== env.ids[slug]) leaks.push(w.body);
+      }
+      const l = await request("/api/list", slug);
+      if (l.status === 200) for (const row of l.body) if (row.tenantId !== env.ids[slug]) leaks.push(row);
+    }
+  };
+  const running = Promise.all(["acme", "globex", "acme", "globex"].map(worker));
+  return async () => {
+    stop = true;
+    await running;
+  };
+}
+
+/** Milliseconds from now until a request succeeds again. */
+async function recovery() {
+  const start = Date.now();
+  for (;;) {
+    if ((await request("/api/list", "acme")).status === 200) return Date.now() - start;
+    if (Date.now() - start > 10_000) return Infinity;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test("server restarts (fast, immediate) and terminated connections: the process survives, recovers within 2 s, loses no acknowledged write", { timeout: 120_000 }, async () => {
+  assert.ok(process.env.PGDATA_DIR, "PGDATA_DIR is set by scripts/pg.sh");
+  const acknowledged = [];
+  const leaks = [];
+  const stopLoad = load(acknowledged, leaks);
+  await new Promise((r) => setTimeout(r, 500));
+  const times = {};
+  for (const mode of ["fast", "immediate"]) {
+    pgCtl("-D", process.env.PGDATA_DIR, "-m", mode, "-w", "-t", "30", "restart");
+    times[mode] = await recovery();
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  // Terminate the app's connections every 200 ms for 2 s while the load runs.
+  const dbName = new URL(env.url).pathname.slice(1);
+  const a = await admin(dbName);
+  for (let i = 0; i < 10; i++) {
+    await a.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND usename = 'app'", [dbName]);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  times.terminate = await recovery();
+  await stopLoad();
+  assert.deepEqual(crashes.map(String), [], "no uncaught error reached the process");
+  for (const [mode, ms] of Object.entries(times)) assert.ok(ms <= 2000, `recovered after ${mode} in ${ms} ms`);
+  assert.deepEqual(leaks, [], "no row of another tenant in any response");
+  const { rows } = await a.query(`SELECT p.name, t.slug FROM projects p JOIN tenants t ON t.id = p.tenant_id WHERE p.name LIKE 'w-%'`);
+  await a.end();
+  const stored = new Map(rows.map((r) => [r.name, r.slug]));
+  assert.ok(acknowledged.length > 20, `writes acknowledged: ${acknowledged.length}`);
+  for (const w of acknowledged) assert.equal(stored.get(w.name), w.slug, `${w.name} acknowledged but missing`);
+  assert.equal(rows.length, new Set(rows.map((r) => r.name)).size, "no write stored twice");
+  console.log(`# recovery ms: ${JSON.stringify(times)}; acknowledged writes ${acknowledged.length}`);
+});
+
+test("a connection terminated while a request holds it fails that request only", async () => {
+  const a = await admin();
+  const dbName = new URL(env.url).pathname.slice(1);
+  const sleeping = request("/api/sleep", "acme");
+  let pid;
+  for (let i = 0; i < 200 && !pid; i++) {
+    await new Promise((r) => setTimeout(r, 25));
+    pid = (await a.query("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()", [dbName])).rows[0]?.pid;
+  }
+  assert.ok(pid, "the sleeping request holds a backend");
+  await a.query("SELECT pg_terminate_backend($1)", [pid]);
+  await a.end();
+  const failed = await sleeping;
+  assert.equal(failed.status, 500);
+  assert.match(failed.body.error, /terminat|connection/i, "the request's error is the connection's");
+  assert.deepEqual(crashes.map(String), []);
+  const next = await request("/api/list", "globex");
+  assert.equal(next.status, 200);
+  assert.ok(names(next.body).includes("globex-1"));
+  assert.deepEqual(next.body.filter((r) => r.tenantId !== env.ids.globex), []);
+});
+
+test("bounded waits: pool exhaustion, held locks and slow statements end with errors naming the limit", async () => {
+  const small = await tenantDatabase("faultwait", { poolSize: 1 });
+  try {
+    const bounded = betterTenant({
+      database: drizzleDatabase(small.db),
+      tenantResolver: { header: "x-tenant-id" },
+      timeouts: { acquireMs: 200, lockMs: 150, statementMs: 300 },
+    });
+    let release;
+    const gate = new Promise((r) => (release = r));
+    const holder = bounded.runAs(small.ids.acme, async () => gate);
+    const started = Date.now();
+    const waited = await bounded.runAs(small.ids.globex, async () => "ran").catch((e) => e);
+    assert.ok(waited instanceof TenantAcquireTimeoutError, String(waited));
+    assert.equal(waited.code, "TENANT_ACQUIRE_TIMEOUT");
+    assert.match(waited.message, /timeouts\.acquireMs/);
+    assert.ok(Date.now() - started < 1500, "gave up near the limit");
+    release();
+    await holder;
+    // The connection that arrived after the timeout went back to the pool.
+    assert.deepEqual(await bounded.runAs(small.ids.globex, async (db) => names(await db.select().from(projects))), ["globex-1"]);
+
+    const locker = await admin(new URL(small.url).pathname.slice(1));
+    await locker.query("BEGIN; LOCK TABLE projects IN ACCESS EXCLUSIVE MODE");
+    const locked = await bounded.runAs(small.ids.acme, async (db) => db.select().from(projects)).catch((e) => e);
+    await locker.query("ROLLBACK");
+    await locker.end();
+    assert.equal((locked.cause ?? locked).code, "55P03", `lock_timeout: ${locked}`);
+    const slow = await bounded.runAs(small.ids.acme, async (db) => db.execute(sql`SELECT pg_sleep(2)`)).catch((e) => e);
+    assert.equal((slow.cause ?? slow).code, "57014", `statement_timeout: ${slow}`);
+    assert.deepEqual(await bounded.runAs(small.ids.acme, async (db) => names(await db.select().from(projects))), ["acme-1", "acme-2"]);
+    assert.throws(() => betterTenant({ database: drizzleDatabase(small.db), tenantResolver: { header: "x" }, timeouts: { lockMs: -1 } }), /timeouts\.lockMs/);
+  } finally {
+    await small.close();
+  }
+});
+
+test("a request whose client left while it waited for a connection never takes one", async () => {
+  const small = await tenantDatabase("faultabort", { poolSize: 1 });
+  const acquired = [];
+  small.pool.on("acquire", () => acquired.push(Date.now()));
+  const t = betterTenant({ database: drizzleDatabase(small.db), tenantResolver: { header: "x-tenant-id" } });
+  let ran = 0;
+  let release;
+  const gate = new Promise((r) => (release = r));
+  const app = new Hono();
+  app.use("/api/*", createHonoMiddleware(t));
+  app.get("/api/hold", async (c) => {
+    await gate;
+    return c.json({ held: true });
+  });
+  app.get("/api/work", async (c) => {
+    ran++;
+    return c.json(await t.getDatabase().select().from(projects));
+  });
+  const s = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
+  await new Promise((r) => s.once("listening", r));
+  const url = `http://127.0.0.1:${s.address().port}`;
+  try {
+    // UUIDs, not slugs: a slug lookup would take a connection of its own.
+    const holding = fetch(`${url}/api/hold`, { headers: { "x-tenant-id": small.ids.acme } });
+    while (acquired.length < 1) await new Promise((r) => setTimeout(r, 5));
+    const controller = new AbortController();
+    const gone = fetch(`${url}/api/work`, { headers: { "x-tenant-id": small.ids.acme }, signal: controller.signal }).catch(() => "aborted");
+    await new Promise((r) => setTimeout(r, 100));
+    controller.abort();
+    assert.equal(await gone, "aborted");
+    await new Promise((r) => setTimeout(r, 50));
+    release();
+    assert.equal((await holding).status, 200);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(ran, 0, "the aborted request's handler never ran");
+    assert.equal(acquired.length, 1, "only the holder ever took a connection");
+    const ok = await fetch(`${url}/api/work`, { headers: { "x-tenant-id": small.ids.globex } });
+    assert.equal(ok.status, 200);
+    assert.equal(acquired.length, 2);
+    assert.equal(ran, 1);
+  } finally {
+    s.close();
+    await small.close();
+  }
+});
