@@ -18,6 +18,8 @@ export const {
   auditImageSql,
   auditSealRows,
   auditVerifyRows,
+  auditSealKey,
+  auditChainSql,
   auditChangedFieldsJson,
   canonicalJson,
   parseDuration,
