@@ -324,11 +324,23 @@ test("plain table: purge by retention (all tables or one), and sealed chains sti
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /sealed into hash chains shared with other tables/);
   assert.equal(await count(), 200, "nothing deleted");
+  writeFileSync(join(dir, "before-purge.json"), await ok(url, ["anchor"]));
   assert.match(await ok(url, ["purge", "--yes", "--since", "100d"], { AUDIT_SEAL_KEY: KEY }), /total: 101\n/);
+  // A purge after the anchor was taken: its sealed checkpoints vouch for the cut.
+  assert.match(await ok(url, ["verify", "--anchor", "before-purge.json"], { AUDIT_SEAL_KEY: KEY }), /verification passed/);
   assert.equal(await count(), 99);
   assert.equal(await count(`"timestamp" < now() - interval '100 days'`), 0);
   assert.equal((await one(c, "SELECT count(*)::int AS n FROM audit_chain_checkpoints WHERE mac ~ '^[0-9a-f]{64}$'")).n, 2, "one sealed checkpoint per chain");
   assert.match(await ok(url, ["verify"], { AUDIT_SEAL_KEY: KEY }), /verification passed/);
+  // Anchors carry the checkpoints, so removing them (with the rows before) is found.
+  const afterPurge = JSON.parse(await ok(url, ["anchor"]));
+  assert.ok(afterPurge.chains.length === 2 && afterPurge.chains.every((ch) => ch.checkpoint?.seq > 0), JSON.stringify(afterPurge));
+  writeFileSync(join(dir, "after-purge.json"), JSON.stringify(afterPurge));
+  await c.query("CREATE TABLE saved_checkpoints AS SELECT * FROM audit_chain_checkpoints; DELETE FROM audit_chain_checkpoints");
+  const removed = await cli(url, ["verify", "--json", "--anchor", "after-purge.json"], { AUDIT_SEAL_KEY: KEY });
+  assert.equal(removed.code, 1);
+  assert.deepEqual(JSON.parse(removed.stdout).chains.map((ch) => ch.break?.kind), ["checkpoint", "checkpoint"]);
+  await c.query("INSERT INTO audit_chain_checkpoints SELECT * FROM saved_checkpoints");
   // New entries continue both chains after the purge.
   await c.query(`INSERT INTO audit_logs (table_name, operation, record_id) VALUES ('users', 'INSERT', 'new')`);
   await ok(url, ["seal"], { AUDIT_SEAL_KEY: KEY });
