@@ -14,7 +14,8 @@ import { runWithTenant } from "@usebetterdev/tenant";
 import { betterAudit } from "@usebetterdev/audit";
 import { drizzleAuditAdapter, withAuditProxy } from "@usebetterdev/audit/drizzle";
 import { runCli } from "@usebetterdev/audit-cli";
-import { connectAs, freshDatabase, requireEnv } from "./helpers/db.mjs";
+import { admin, connectAs, freshDatabase, requireEnv } from "./helpers/db.mjs";
+import { assertSealKeyRefused, withoutSealKey } from "./helpers/seal.mjs";
 
 const port = new URL(requireEnv("DATABASE_URL")).port;
 const KEY = "seal-key-kept-outside-the-database";
@@ -117,7 +118,9 @@ test("trigger capture: raw SQL, a bulk UPDATE of 1,000 rows and ON DELETE CASCAD
   assert.deepEqual(cascaded, [{ actor_id: "bob", title: "a" }, { actor_id: "bob", title: "b" }], "cascaded deletes recorded with the actor");
   assert.equal((await one(c, "SELECT record_id FROM audit_logs WHERE table_name = 'tags'")).record_id, '["1","x"]');
   // Unsealed trigger rows fail verification until sealed.
-  assert.equal((await cli(url, ["verify"])).code, 1);
+  const unsealed = await cli(url, ["verify"], { AUDIT_SEAL_KEY: KEY });
+  assert.equal(unsealed.code, 1);
+  assert.match(unsealed.stdout, /1003 entries are not sealed \(run `better-audit seal`\)/);
   const sealed = await ok(url, ["seal"], { AUDIT_SEAL_KEY: KEY });
   assert.match(sealed, /^global: sealed 1003 entries \(seq 1\.\.1003\)$/m, "bob's changes: no tenant set");
   assert.match(sealed, new RegExp(`^tenant ${tenant}: sealed 1003 entries`, "m"));
@@ -145,10 +148,10 @@ test("verify: a 10,000-row chain from 8 concurrent writers verifies; every tampe
   const verify = (args = []) => cli(url, ["verify", "--json", ...args], { AUDIT_SEAL_KEY: KEY });
   const clean = await verify();
   assert.equal(clean.code, 0, clean.stdout);
-  assert.deepEqual(JSON.parse(clean.stdout).chains[0], { chain: null, rows: 10000, unsealed: 0, break: null });
+  assert.deepEqual(JSON.parse(clean.stdout).chains[0], { chain: null, mode: "keyed", rows: 10000, unsealed: 0, break: null });
   writeFileSync(join(dir, "anchor.json"), await ok(url, ["anchor"]));
   await c.query("CREATE TABLE pristine AS SELECT * FROM audit_logs");
-  const restore = () => c.query("TRUNCATE audit_logs; INSERT INTO audit_logs SELECT * FROM pristine");
+  const restore = () => c.query("TRUNCATE audit_logs; INSERT INTO audit_logs SELECT * FROM pristine; DELETE FROM audit_chain_checkpoints");
   const at = async (seq) => (await one(c, "SELECT id FROM audit_logs WHERE seq = $1", [seq])).id;
   const broken = async (args = []) => {
     const r = await verify(args);
@@ -161,6 +164,12 @@ test("verify: a 10,000-row chain from 8 concurrent writers verifies; every tampe
   assert.deepEqual(await broken().then((b) => [b.kind, b.rowId, b.seq]), ["edited", edited, 5000]);
   await restore();
 
+  // SQL NULL and JSON null are different contents: an INSERT's NULL before_data made 'null'.
+  const inserted = await at(3000);
+  await c.query(`UPDATE audit_logs SET before_data = 'null'::jsonb WHERE seq = 3000 AND before_data IS NULL`);
+  assert.deepEqual(await broken().then((b) => [b.kind, b.rowId, b.seq]), ["edited", inserted, 3000]);
+  await restore();
+
   await c.query("DELETE FROM audit_logs WHERE seq = 4321");
   assert.deepEqual(await broken().then((b) => [b.kind, b.seq]), ["deleted", 4321]);
   await restore();
@@ -170,6 +179,27 @@ test("verify: a 10,000-row chain from 8 concurrent writers verifies; every tampe
   assert.equal(tail.code, 0, "without an anchor, a chain cut at its end looks whole: keep anchors");
   assert.deepEqual(await broken(["--anchor", "anchor.json"]).then((b) => [b.kind, b.seq]), ["truncated", 10000]);
   await restore();
+
+  // Every row of the anchored chain gone: still a chain of the anchor, truncated to nothing.
+  await c.query("DELETE FROM audit_logs");
+  const emptied = await verify(["--anchor", "anchor.json"]);
+  assert.equal(emptied.code, 1, emptied.stdout);
+  assert.deepEqual(JSON.parse(emptied.stdout), { ok: false, chains: [{ chain: null, mode: "keyed", rows: 0, unsealed: 0, break: { kind: "truncated", rowId: null, seq: 10000, message: "chain ends at seq 0 but the anchor is at seq 10000" } }] });
+  const emptiedText = await cli(url, ["verify", "--anchor", "anchor.json"], { AUDIT_SEAL_KEY: KEY });
+  assert.equal(emptiedText.code, 1);
+  assert.match(emptiedText.stdout, /^global: BROKEN \(truncated\) at seq 10000/m);
+  assert.match(emptiedText.stdout, /verification FAILED/);
+  await restore();
+
+  // A forged purge checkpoint hiding the oldest 100 rows, by a role that can write the table:
+  // without a MAC, or with one computed without the key, it is found with or without an anchor.
+  const forgedMac = `encode(sha256(convert_to('checkpoint{"chain":"","hash":"' || hash || '","seq":' || seq || '}', 'UTF8')), 'hex')`;
+  for (const mac of ["NULL", forgedMac]) {
+    await c.query(`INSERT INTO audit_chain_checkpoints (chain, seq, hash, mac) SELECT '', seq, hash, ${mac} FROM audit_logs WHERE seq = 100; DELETE FROM audit_logs WHERE seq <= 100`);
+    assert.deepEqual(await broken().then((b) => [b.kind, b.seq]), ["checkpoint", 100], mac);
+    assert.equal((await broken(["--anchor", "anchor.json"])).kind, "checkpoint");
+    await restore();
+  }
 
   const [a, b] = [await at(700), await at(701)];
   await c.query("UPDATE audit_logs SET seq = CASE seq WHEN 700 THEN 701 ELSE 700 END WHERE seq IN (700, 701)");
@@ -186,9 +216,12 @@ test("verify: a 10,000-row chain from 8 concurrent writers verifies; every tampe
   await restore();
 
   // Without the key the seals cannot be checked: verification with a wrong key fails at once.
-  const wrong = await cli(url, ["verify", "--json"], { AUDIT_SEAL_KEY: "guess" });
+  const wrong = await cli(url, ["verify", "--json"], { AUDIT_SEAL_KEY: "a-wrong-key-of-more-than-32-bytes!" });
   assert.equal(wrong.code, 1);
   assert.equal(JSON.parse(wrong.stdout).chains[0].break.seq, 1);
+  const unkeyed = await cli(url, ["verify", "--json", "--unkeyed"]);
+  assert.equal(unkeyed.code, 1, "a keyed chain does not pass as an unkeyed one");
+  assert.deepEqual([JSON.parse(unkeyed.stdout).chains[0].mode, JSON.parse(unkeyed.stdout).chains[0].break.seq], ["keyed", 1]);
   assert.equal((await verify()).code, 0, "restored chain verifies again");
 });
 
@@ -233,16 +266,33 @@ test("entries sealed by the library as they are written, by 8 concurrent writers
           const write = async () => {
             const [row] = await db.insert(items).values({ n: i }).returning();
             await db.update(items).set({ n: i + 1 }).where(eq(items.id, row.id));
+            if (i % 5 === 0) await db.delete(items).where(eq(items.id, row.id));
           };
           await (tenant ? runWithTenant(tenant, write) : write());
         }
       }),
     );
-    assert.equal((await one(c, "SELECT count(*)::int AS n FROM audit_logs WHERE seq IS NOT NULL")).n, 400, "every entry sealed as written");
+    assert.equal((await one(c, "SELECT count(*)::int AS n FROM audit_logs WHERE seq IS NOT NULL")).n, 440, "every entry sealed as written");
     const report = JSON.parse((await cli(url, ["verify", "--json"], { AUDIT_SEAL_KEY: KEY })).stdout);
     assert.equal(report.ok, true, JSON.stringify(report));
-    assert.deepEqual(report.chains.map((ch) => ch.rows).reduce((a, b) => a + b), 400);
+    assert.deepEqual(report.chains.map((ch) => ch.rows).reduce((a, b) => a + b), 440);
     assert.equal(report.chains.length, 3);
+    assert.deepEqual(report.chains.map((ch) => ch.mode), ["keyed", "keyed", "keyed"]);
+    // SQL NULL turned into JSON null, in an INSERT's before_data and a DELETE's after_data.
+    for (const [column, operation] of [["before_data", "INSERT"], ["after_data", "DELETE"]]) {
+      const { id } = await one(c, `SELECT id FROM audit_logs WHERE operation = $1 AND ${column} IS NULL AND tenant_id IS NULL ORDER BY seq DESC LIMIT 1`, [operation]);
+      await c.query(`UPDATE audit_logs SET ${column} = 'null'::jsonb WHERE id = $1`, [id]);
+      const flipped = JSON.parse((await cli(url, ["verify", "--json", "--tenant", "global"], { AUDIT_SEAL_KEY: KEY })).stdout);
+      assert.deepEqual([flipped.chains[0].break?.kind, flipped.chains[0].break?.rowId], ["edited", id], column);
+      await c.query(`UPDATE audit_logs SET ${column} = NULL WHERE id = $1`, [id]);
+    }
+    // An anchored tenant chain whose every row is deleted is reported, not skipped.
+    writeFileSync(join(dir, "libseal-anchor.json"), await ok(url, ["anchor"]));
+    await c.query("DELETE FROM audit_logs WHERE tenant_id = $1", [tenants[1]]);
+    const gone = await cli(url, ["verify", "--json", "--anchor", "libseal-anchor.json"], { AUDIT_SEAL_KEY: KEY });
+    assert.equal(gone.code, 1);
+    const goneChain = JSON.parse(gone.stdout).chains.find((ch) => ch.chain === tenants[1]);
+    assert.deepEqual([goneChain.rows, goneChain.break.kind], [0, "truncated"]);
     await c.query("UPDATE audit_logs SET actor_id = 'mallory' WHERE seq = 10 AND tenant_id IS NULL");
     const tampered = await cli(url, ["verify", "--json", "--tenant", "global"], { AUDIT_SEAL_KEY: KEY });
     assert.equal(tampered.code, 1);
@@ -262,6 +312,11 @@ test("plain table: purge by retention (all tables or one), and sealed chains sti
     FROM generate_series(1, 200) d`);
   await ok(url, ["seal"], { AUDIT_SEAL_KEY: KEY });
   const count = async (where = "TRUE") => (await one(c, `SELECT count(*)::int AS n FROM audit_logs WHERE ${where}`)).n;
+  // Cutting sealed chains records sealed checkpoints, which takes the key.
+  const keyless = await cli(url, ["purge", "--yes", "--since", "100d"]);
+  assert.equal(keyless.code, 1);
+  assert.match(keyless.stderr, /AUDIT_SEAL_KEY is not set.*openssl rand -hex 32/);
+  assert.equal(await count(), 200, "nothing deleted without the key");
   assert.match(await ok(url, ["purge", "--dry-run", "--since", "150d", "--table", "users"]), /audit_logs: 26 rows\ntotal: 26\n/);
   assert.equal(await count(), 200);
   // Purging one table would cut holes in chains shared with other tables; the whole window is fine.
@@ -269,11 +324,23 @@ test("plain table: purge by retention (all tables or one), and sealed chains sti
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /sealed into hash chains shared with other tables/);
   assert.equal(await count(), 200, "nothing deleted");
-  assert.match(await ok(url, ["purge", "--yes", "--since", "100d"]), /total: 101\n/);
+  writeFileSync(join(dir, "before-purge.json"), await ok(url, ["anchor"]));
+  assert.match(await ok(url, ["purge", "--yes", "--since", "100d"], { AUDIT_SEAL_KEY: KEY }), /total: 101\n/);
+  // A purge after the anchor was taken: its sealed checkpoints vouch for the cut.
+  assert.match(await ok(url, ["verify", "--anchor", "before-purge.json"], { AUDIT_SEAL_KEY: KEY }), /verification passed/);
   assert.equal(await count(), 99);
   assert.equal(await count(`"timestamp" < now() - interval '100 days'`), 0);
-  assert.equal((await one(c, "SELECT count(*)::int AS n FROM audit_chain_checkpoints")).n, 2, "one checkpoint per chain");
+  assert.equal((await one(c, "SELECT count(*)::int AS n FROM audit_chain_checkpoints WHERE mac ~ '^[0-9a-f]{64}$'")).n, 2, "one sealed checkpoint per chain");
   assert.match(await ok(url, ["verify"], { AUDIT_SEAL_KEY: KEY }), /verification passed/);
+  // Anchors carry the checkpoints, so removing them (with the rows before) is found.
+  const afterPurge = JSON.parse(await ok(url, ["anchor"]));
+  assert.ok(afterPurge.chains.length === 2 && afterPurge.chains.every((ch) => ch.checkpoint?.seq > 0), JSON.stringify(afterPurge));
+  writeFileSync(join(dir, "after-purge.json"), JSON.stringify(afterPurge));
+  await c.query("CREATE TABLE saved_checkpoints AS SELECT * FROM audit_chain_checkpoints; DELETE FROM audit_chain_checkpoints");
+  const removed = await cli(url, ["verify", "--json", "--anchor", "after-purge.json"], { AUDIT_SEAL_KEY: KEY });
+  assert.equal(removed.code, 1);
+  assert.deepEqual(JSON.parse(removed.stdout).chains.map((ch) => ch.break?.kind), ["checkpoint", "checkpoint"]);
+  await c.query("INSERT INTO audit_chain_checkpoints SELECT * FROM saved_checkpoints");
   // New entries continue both chains after the purge.
   await c.query(`INSERT INTO audit_logs (table_name, operation, record_id) VALUES ('users', 'INSERT', 'new')`);
   await ok(url, ["seal"], { AUDIT_SEAL_KEY: KEY });
@@ -281,4 +348,92 @@ test("plain table: purge by retention (all tables or one), and sealed chains sti
   // Deleting the oldest remaining entry is still a break, checkpoint or not.
   await c.query("DELETE FROM audit_logs WHERE id = (SELECT id FROM audit_logs WHERE tenant_id IS NULL ORDER BY seq LIMIT 1)");
   assert.equal((await cli(url, ["verify"], { AUDIT_SEAL_KEY: KEY })).code, 1);
+});
+
+test("seal keys: none or a short one is refused (library and CLI) unless unkeyed chains are asked for; verify and stats name each chain's mode", async () => {
+  const { url, c } = await database("acli_keys", "CREATE TABLE items (id serial PRIMARY KEY, n int NOT NULL)");
+  await ok(url, ["migrate"]);
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  try {
+    await withoutSealKey(async () => {
+      const raw = drizzle(pool);
+      const refused = (seal) => assertSealKeyRefused(() => drizzleAuditAdapter(raw, { seal }));
+      refused(true);
+      refused({ key: "k" });
+      process.env.AUDIT_SEAL_KEY = "k";
+      refused(true);
+      delete process.env.AUDIT_SEAL_KEY;
+      const items = pgTable("items", { id: serial("id").primaryKey(), n: integer("n").notNull() });
+      const audit = betterAudit({ database: drizzleAuditAdapter(raw, { seal: { unkeyed: true } }), auditTables: ["items"] });
+      const db = withAuditProxy(raw, audit.captureLog);
+      for (let i = 0; i < 3; i++) await db.insert(items).values({ n: i });
+    });
+    assert.equal((await one(c, "SELECT count(*)::int AS n FROM audit_logs WHERE seq IS NOT NULL")).n, 3);
+  } finally {
+    await pool.end();
+  }
+  // Trigger-style rows of a tenant chain, unsealed: the CLI seals only with a key.
+  const tenant = "44444444-4444-4444-8444-444444444444";
+  await c.query(`INSERT INTO audit_logs (table_name, operation, record_id, tenant_id) SELECT 'items', 'INSERT', g::text, $1 FROM generate_series(1, 3) g`, [tenant]);
+  for (const env of [{}, { AUDIT_SEAL_KEY: "too-short" }]) {
+    const r = await cli(url, ["seal"], env);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /AUDIT_SEAL_KEY.*openssl rand -hex 32/);
+  }
+  assert.equal((await one(c, "SELECT count(*)::int AS n FROM audit_logs WHERE seq IS NULL")).n, 3, "nothing sealed");
+  assert.match(await ok(url, ["seal"], { AUDIT_SEAL_KEY: KEY }), /sealed 3 entries \(keyed\)/);
+  // With the key: the unkeyed global chain fails, as a whole-chain rewrite with SHA-256 would.
+  const keyed = await cli(url, ["verify", "--json"], { AUDIT_SEAL_KEY: KEY });
+  assert.equal(keyed.code, 1);
+  const byChain = Object.fromEntries(JSON.parse(keyed.stdout).chains.map((ch) => [ch.chain ?? "global", [ch.mode, ch.break?.kind ?? null]]));
+  assert.deepEqual(byChain, { global: ["unkeyed", "unkeyed"], [tenant]: ["keyed", null] });
+  // Without a key: refused, unless --unkeyed; then the unkeyed chain passes with a warning.
+  const none = await cli(url, ["verify"]);
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /AUDIT_SEAL_KEY is not set.*--unkeyed/);
+  const both = await cli(url, ["verify", "--unkeyed"], { AUDIT_SEAL_KEY: KEY });
+  assert.equal(both.code, 1);
+  assert.match(both.stderr, /use one or the other/);
+  const weak = await cli(url, ["verify", "--unkeyed", "--tenant", "global"]);
+  assert.equal(weak.code, 0, weak.stdout);
+  assert.match(weak.stdout, /^global: 3 entries intact \[unkeyed\]\nglobal: warning: sealed without a key/m);
+  assert.equal(JSON.parse((await cli(url, ["verify", "--unkeyed", "--tenant", "global", "--json"])).stdout).chains[0].mode, "unkeyed");
+  const stats = JSON.parse(await ok(url, ["stats", "--json"]));
+  assert.deepEqual(stats.chainModes, [{ chain: null, mode: "unkeyed" }, { chain: tenant, mode: "keyed" }]);
+  assert.match(await ok(url, ["stats"]), new RegExp(`^global: unkeyed\ntenant ${tenant}: keyed$`, "m"));
+});
+
+test("migrate: the application role cannot write chain checkpoints; purge runs as the owner", async () => {
+  const role = `acli_app_${process.pid}`;
+  const a = await admin();
+  await a.query(`CREATE ROLE ${role} LOGIN PASSWORD 'x' NOSUPERUSER NOBYPASSRLS`);
+  await a.end();
+  const db = await freshDatabase("acli_roles");
+  try {
+    const owner = await connectAs("app", "app", db.name);
+    // The usual set-up: the application role gets everything on tables the owner creates.
+    await owner.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO ${role}`);
+    const url = `postgres://app:app@127.0.0.1:${port}/${db.name}`;
+    await ok(url, ["migrate"]);
+    const appRole = await connectAs(role, "x", db.name);
+    try {
+      await appRole.query(`INSERT INTO audit_logs ("timestamp", table_name, operation, record_id) VALUES (now() - interval '200 days', 't', 'INSERT', '1')`);
+      for (const sql of [`INSERT INTO audit_chain_checkpoints (chain, seq, hash) VALUES ('', 1, 'x')`, `UPDATE audit_chain_checkpoints SET seq = 1`, `DELETE FROM audit_chain_checkpoints`, `TRUNCATE audit_chain_checkpoints`]) {
+        await assert.rejects(appRole.query(sql), (err) => err.code === "42501", sql);
+      }
+      assert.deepEqual((await appRole.query("SELECT count(*)::int AS n FROM audit_chain_checkpoints")).rows, [{ n: 0 }], "reading stays");
+      await ok(url, ["seal"], { AUDIT_SEAL_KEY: KEY });
+      await ok(url, ["purge", "--yes", "--since", "100d"], { AUDIT_SEAL_KEY: KEY });
+      assert.equal((await owner.query("SELECT count(*)::int AS n FROM audit_chain_checkpoints")).rows[0].n, 1, "the owner records checkpoints");
+      assert.match(await ok(url, ["verify"], { AUDIT_SEAL_KEY: KEY }), /global: 0 entries intact \[keyed\]/);
+    } finally {
+      await appRole.end();
+      await owner.end();
+    }
+  } finally {
+    await db.drop();
+    const b = await admin();
+    await b.query(`DROP ROLE IF EXISTS ${role}`);
+    await b.end();
+  }
 });

@@ -10,6 +10,7 @@ import core from "@usebetter-rs/core";
 import { betterAudit } from "@usebetterdev/audit";
 import { prismaAuditAdapter, withAuditExtension } from "@usebetterdev/audit/prisma";
 import { connectAs, fixture, freshDatabase, requireEnv } from "./helpers/db.mjs";
+import { assertSealKeyRefused, withoutSealKey } from "./helpers/seal.mjs";
 
 let dbh;
 let pool;
@@ -188,7 +189,8 @@ test("prismaAuditAdapter: query, pagination, by id, stats and purge through Pris
 
 test("sealing through Prisma: each entry sealed in the mutation's transaction; the chain verifies in this backend", async () => {
   await reset();
-  const sealed = betterAudit({ database: prismaAuditAdapter(prisma, { seal: { key: "k" } }), auditTables: ["accounts"] });
+  const KEY = "prisma-seal-key-kept-outside-the-database";
+  const sealed = betterAudit({ database: prismaAuditAdapter(prisma, { seal: { key: KEY } }), auditTables: ["accounts"] });
   const sdb = withAuditExtension(prisma, sealed.captureLog);
   await sdb.account.create({ data: { email: "s1@x.io", balance: 9007199254740993n } });
   await sdb.$transaction(async (tx) => {
@@ -200,7 +202,20 @@ test("sealing through Prisma: each entry sealed in the mutation's transaction; t
       seq::int, prev_hash, hash FROM audit_logs ORDER BY seq`);
   assert.deepEqual(rows.map((r) => r.seq), [1, 2, 3, 4]);
   const chain = rows.map(({ seq, prev_hash, hash, ...row }) => ({ seq, prevHash: prev_hash, hash, row: Object.fromEntries(Object.entries(row).filter(([, v]) => v !== null)) }));
-  assert.equal(core.auditVerifyRows(chain, "k", null), null);
+  assert.equal(core.auditVerifyRows(chain, KEY, null), null);
   chain[2].row.actor_id = "mallory";
-  assert.deepEqual(core.auditVerifyRows(chain, "k", null)?.kind, "edited");
+  assert.deepEqual(core.auditVerifyRows(chain, KEY, null)?.kind, "edited");
 });
+
+test("sealing through Prisma needs a key of at least 32 bytes, or an explicit opt-out", () =>
+  withoutSealKey(() => {
+    const refused = (seal) => assertSealKeyRefused(() => prismaAuditAdapter(prisma, { seal }));
+    refused(true);
+    refused({ key: "k" });
+    refused({ key: "x".repeat(31) });
+    assert.throws(() => prismaAuditAdapter(prisma, { seal: { unkeyed: true, key: "x".repeat(32) } }), { code: "AUDIT_SEAL_KEY", message: /use one or the other/ });
+    process.env.AUDIT_SEAL_KEY = "short";
+    refused(true);
+    assert.ok(prismaAuditAdapter(prisma, { seal: { unkeyed: true } }));
+    assert.ok(prismaAuditAdapter(prisma, { seal: { key: "x".repeat(32) } }));
+  }));

@@ -221,13 +221,27 @@ pub fn audit_seal_rows(rows: Value, head: Value, key: Option<String>) -> Result<
 pub fn audit_verify_rows(rows: Value, key: Option<String>, anchor: Value) -> Result<Value, Code> {
     let rows: Vec<audit::StoredSealedRow> = parse("rows", &rows)?;
     let anchor: Option<usebetter_core::audit::seal::Anchor> = parse("anchor", &anchor)?;
-    let out = audit::verify_rows(
-        rows,
-        key.as_deref().map(str::as_bytes),
-        None,
-        anchor.as_ref(),
-    );
+    let out = audit::verify_rows(rows, key.as_deref().map(str::as_bytes), anchor.as_ref());
     to_js(&out.map_err(|e| core_err(&e))?)
+}
+
+/// Checks the seal key before anything is sealed: `key` (null when unset) of at least 32
+/// bytes, or none with `unkeyed`; else throws `AUDIT_SEAL_KEY` naming `optIn`, the caller's
+/// way to accept unkeyed chains.
+#[napi]
+pub fn audit_seal_key(key: Option<String>, unkeyed: bool, opt_in: String) -> Result<(), Code> {
+    usebetter_core::audit::chain::seal_key(key.as_deref().map(str::as_bytes), unkeyed, &opt_in)
+        .map(|_| ())
+        .map_err(|e| core_err(&e))
+}
+
+/// The chain protocol's statements (lock, head, checkpoint) over the named tables.
+#[napi]
+pub fn audit_chain_sql(logs: String, checkpoints: String) -> Result<Value, Code> {
+    to_js(&usebetter_core::audit::chain::chain_sql(
+        &logs,
+        &checkpoints,
+    ))
 }
 
 /// SQL for the JSON image of `row` with int8/numeric columns as strings; `columns` are

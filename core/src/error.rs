@@ -50,6 +50,9 @@ pub enum Error {
     InvalidCursor { reason: String },
     /// A configuration mistake whose wording is fixed by the reference (shown verbatim).
     Rejected { message: String },
+    /// Sealing or verification has no usable key (missing, too short, or conflicting with an
+    /// explicit opt-in to unkeyed chains); the message names `AUDIT_SEAL_KEY` and the fix.
+    SealKey { message: String },
 }
 
 impl Error {
@@ -77,6 +80,7 @@ impl Error {
             Error::InvalidDuration { .. } => "INVALID_DURATION",
             Error::InvalidCursor { .. } => "INVALID_CURSOR",
             Error::Rejected { .. } => "INVALID_CONFIG",
+            Error::SealKey { .. } => "AUDIT_SEAL_KEY",
         }
     }
 
@@ -135,7 +139,7 @@ impl fmt::Display for Error {
             ),
             Error::InvalidDuration { message } => f.write_str(message),
             Error::InvalidCursor { reason } => write!(f, "Invalid cursor: {reason}"),
-            Error::Rejected { message } => f.write_str(message),
+            Error::Rejected { message } | Error::SealKey { message } => f.write_str(message),
         }
     }
 }

@@ -22,9 +22,10 @@ app.post("/projects/:id", async (c) => {
   await audit.captureLog({ tableName: "projects", operation: "UPDATE", recordId: c.req.param("id"), before, after });
   const log = written.at(-1);
   const row = { id: log.id, timestamp: log.timestamp.toISOString(), table_name: log.tableName, operation: log.operation, record_id: log.recordId, actor_id: log.actorId, before_data: log.beforeData, after_data: log.afterData, diff: log.diff };
-  const [seal] = core.auditSealRows([row], null, "edge-key");
-  const intact = core.auditVerifyRows([{ ...seal, row }], "edge-key", null);
-  const forged = core.auditVerifyRows([{ ...seal, row: { ...row, actor_id: "mallory" } }], "edge-key", null);
+  const EDGE_KEY = "edge-seal-key-kept-outside-the-database";
+  const [seal] = core.auditSealRows([row], null, EDGE_KEY);
+  const intact = core.auditVerifyRows([{ ...seal, row }], EDGE_KEY, null);
+  const forged = core.auditVerifyRows([{ ...seal, row: { ...row, actor_id: "mallory" } }], EDGE_KEY, null);
   return c.json({ actorId: log.actorId ?? null, path: log.metadata?.path ?? null, diff: log.diff, seq: seal.seq, intact: intact === null, forged: forged?.kind ?? null });
 });
 

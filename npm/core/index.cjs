@@ -98,6 +98,8 @@ module.exports = {
   auditImageSql: binding.auditImageSql,
   auditSealRows: binding.auditSealRows,
   auditVerifyRows: binding.auditVerifyRows,
+  auditSealKey: binding.auditSealKey,
+  auditChainSql: binding.auditChainSql,
   auditChangedFieldsJson: binding.auditChangedFieldsJson,
   canonicalJson: binding.canonicalJson,
   parseDuration: binding.parseDuration,

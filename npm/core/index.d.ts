@@ -121,15 +121,32 @@ export interface RowSeal {
   hash: string;
 }
 export interface ChainBreak {
-  kind: "edited" | "deleted" | "inserted" | "reordered" | "truncated";
+  kind: "edited" | "deleted" | "inserted" | "reordered" | "truncated" | "checkpoint" | "unkeyed";
   rowId: string | null;
   seq: number;
   message: string;
 }
-/** Seals stored audit rows (column name to value, chain order) after `head` (null: a new chain). */
+/**
+ * Seals stored audit rows (column name to value, chain order; SQL NULL as an absent key) after
+ * `head` (null: a new chain). No key seals unkeyed; a key shorter than 32 bytes throws `AUDIT_SEAL_KEY`.
+ */
 export declare function auditSealRows(rows: Record<string, unknown>[], head: ChainHead | null, key?: string): RowSeal[];
 /** Verifies one chain; null when intact, else the first break. */
 export declare function auditVerifyRows(rows: Array<RowSeal & { row: Record<string, unknown> }>, key: string | undefined, anchor: ChainHead | null): ChainBreak | null;
+/** Throws `AUDIT_SEAL_KEY` unless `key` has at least 32 bytes, or is absent with `unkeyed`; `optIn` names how to opt in. */
+export declare function auditSealKey(key: string | null | undefined, unkeyed: boolean, optIn: string): void;
+/** The chain protocol's statements over the named tables: `$1` is the tenant (text or null). */
+export interface ChainSql {
+  lock: string;
+  headGlobal: string;
+  headTenant: string;
+  hasCheckpoints: string;
+  checkpoint: string;
+  checkpointChains: string;
+  purgedHeads: string;
+  recordCheckpoints: string;
+}
+export declare function auditChainSql(logs: string, checkpoints: string): ChainSql;
 /** SQL for the JSON image of `row` (e.g. `t.*`); `columns` are `[name, SQL type]` in table order, int8/numeric kept as strings. */
 export declare function auditImageSql(row: string, columns: Array<[string, string]>): string;
 /** The changed field names per pair: `[{ before, after }]` JSON text in, `string[][]` JSON text out. */
@@ -245,6 +262,8 @@ declare const core: {
   auditImageSql: typeof auditImageSql;
   auditSealRows: typeof auditSealRows;
   auditVerifyRows: typeof auditVerifyRows;
+  auditSealKey: typeof auditSealKey;
+  auditChainSql: typeof auditChainSql;
   auditChangedFieldsJson: typeof auditChangedFieldsJson;
   canonicalJson: typeof canonicalJson;
   parseDuration: typeof parseDuration;

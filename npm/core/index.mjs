@@ -20,6 +20,8 @@ export const {
   auditImageSql,
   auditSealRows,
   auditVerifyRows,
+  auditSealKey,
+  auditChainSql,
   auditChangedFieldsJson,
   canonicalJson,
   parseDuration,

@@ -6,24 +6,24 @@ use std::io::Write as _;
 
 use serde_json::{json, Map, Value};
 use tokio_postgres::{Client, Row};
-use usebetter_core::audit::seal::{Anchor, SEALED_COLUMNS};
+use usebetter_core::audit::chain::{self, ChainAnchor, ChainSql, Checkpoint};
+use usebetter_core::audit::seal::{Anchor, JSON_COLUMNS, SEALED_COLUMNS};
 use usebetter_core::audit::storage::{Table, CHECKPOINTS};
 use usebetter_core::audit::{duration, time};
-use usebetter_core::bridge::audit::{seal_rows, verify_rows, StoredSealedRow};
+use usebetter_core::bridge::audit::{seal_rows, sealed_rows, StoredSealedRow};
 use usebetter_core::cli::audit::{chain_name, csv_cell, verify_output, ChainReport};
 
 use super::Run;
 use crate::cli::db::db_error;
 use crate::cli::Outcome;
 
-const JSON_COLUMNS: [&str; 6] = [
-    "before_data",
-    "after_data",
-    "diff",
-    "compliance",
-    "metadata",
-    "redacted_fields",
-];
+fn sql(t: &Table) -> ChainSql {
+    chain::chain_sql(&t.qualified("audit_logs"), &t.qualified(CHECKPOINTS))
+}
+
+fn seq_of(text: &str) -> u64 {
+    text.parse().unwrap_or(0)
+}
 
 /// The sealed columns as text the core reads: timestamps with microseconds in UTC.
 fn select_list() -> String {
@@ -59,51 +59,66 @@ fn row_map(row: &Row) -> Result<Map<String, Value>, String> {
     Ok(out)
 }
 
-/// The chains present: `None` is the global chain.
+/// The chains to look at: those with entries, with a checkpoint, and `more` (say, the chains
+/// of an anchor file, which may be gone from the table); `None` is the global chain.
 async fn chains(
     client: &Client,
     t: &Table,
     only: Option<&str>,
+    more: &[Option<String>],
 ) -> Result<Vec<Option<String>>, String> {
     if let Some(tenant) = only {
         return Ok(vec![(tenant != "global").then(|| tenant.to_owned())]);
     }
-    let rows = client
-        .query(
-            &format!(
-                "SELECT DISTINCT tenant_id::text FROM {} ORDER BY 1 NULLS FIRST",
-                t.qualified("audit_logs")
-            ),
-            &[],
-        )
+    let q = sql(t);
+    let mut listed = vec![format!(
+        "SELECT DISTINCT tenant_id::text FROM {}",
+        t.qualified("audit_logs")
+    )];
+    let has: bool = client
+        .query_one(&q.has_checkpoints, &[])
         .await
-        .map_err(|e| db_error(&e))?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
+        .map_err(|e| db_error(&e))?
+        .get(0);
+    if has {
+        listed.push(q.checkpoint_chains);
+    }
+    let mut out: Vec<Option<String>> = Vec::new();
+    for q in &listed {
+        let rows = client.query(q, &[]).await.map_err(|e| db_error(&e))?;
+        out.extend(rows.iter().map(|r| r.get::<_, Option<String>>(0)));
+    }
+    out.extend(more.iter().cloned());
+    out.sort();
+    out.dedup();
+    Ok(out)
 }
 
-async fn lock_chain(client: &Client, tenant: Option<&str>) -> Result<(), String> {
+async fn lock_chain(client: &Client, t: &Table, tenant: Option<&str>) -> Result<(), String> {
     client
-        .execute("SELECT pg_advisory_xact_lock(hashtextextended('usebetter_audit_chain:' || coalesce($1::text, ''), 0))", &[&tenant])
+        .execute(&sql(t).lock, &[&tenant])
         .await
         .map(|_| ())
         .map_err(|e| db_error(&e))
 }
 
 async fn head(client: &Client, t: &Table, tenant: Option<&str>) -> Result<Option<Anchor>, String> {
-    let row = client
-        .query_opt(
-            &format!("SELECT seq, hash FROM {} WHERE tenant_id IS NOT DISTINCT FROM $1::text::uuid AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1", t.qualified("audit_logs")),
-            &[&tenant],
-        )
-        .await
-        .map_err(|e| db_error(&e))?;
+    let q = sql(t);
+    let row = match tenant {
+        None => client.query_opt(&q.head_global, &[]).await,
+        Some(id) => client.query_opt(&q.head_tenant, &[&id]).await,
+    }
+    .map_err(|e| db_error(&e))?;
     match row {
         Some(r) => Ok(Some(Anchor {
-            seq: u64::try_from(r.get::<_, i64>(0)).unwrap_or(0),
+            seq: seq_of(&r.get::<_, String>(0)),
             hash: r.get(1),
         })),
         // Every sealed entry of the chain was purged: it continues after the checkpoint.
-        None => checkpoint(client, t, tenant).await,
+        None => Ok(checkpoint(client, t, tenant).await?.map(|c| Anchor {
+            seq: c.seq,
+            hash: c.hash,
+        })),
     }
 }
 
@@ -111,60 +126,66 @@ async fn checkpoint(
     client: &Client,
     t: &Table,
     tenant: Option<&str>,
-) -> Result<Option<Anchor>, String> {
+) -> Result<Option<Checkpoint>, String> {
     let row = client
-        .query_opt(
-            &format!(
-                "SELECT seq, hash FROM {} WHERE chain = coalesce($1::text, '')",
-                t.qualified(CHECKPOINTS)
-            ),
-            &[&tenant],
-        )
+        .query_opt(&sql(t).checkpoint, &[&tenant])
         .await
         .map_err(|e| db_error(&e))?;
-    Ok(row.map(|r| Anchor {
-        seq: u64::try_from(r.get::<_, i64>(0)).unwrap_or(0),
+    Ok(row.map(|r| Checkpoint {
+        seq: seq_of(&r.get::<_, String>(0)),
         hash: r.get(1),
+        mac: r.get(2),
     }))
 }
 
-/// Called by purge inside its transaction, before rows go: each chain's last purged seal.
+/// Called by purge inside its transaction, before rows go: each chain's last purged seal,
+/// sealed with the chain's key so that nobody without it can record a cut.
 pub(super) async fn record_purge(
+    r: &Run<'_>,
     client: &Client,
-    t: &Table,
     cutoff_iso: &str,
 ) -> Result<(), String> {
+    let q = sql(&r.table);
+    let heads = client
+        .query(&q.purged_heads, &[&cutoff_iso])
+        .await
+        .map_err(|e| db_error(&e))?;
+    if heads.is_empty() {
+        return Ok(());
+    }
+    let key = r.seal_key()?;
+    let chains: Vec<String> = heads.iter().map(|h| h.get(0)).collect();
+    let seqs: Vec<i64> = heads.iter().map(|h| h.get(1)).collect();
+    let hashes: Vec<String> = heads.iter().map(|h| h.get(2)).collect();
+    let macs: Vec<String> = chains
+        .iter()
+        .zip(&seqs)
+        .zip(&hashes)
+        .map(|((c, s), h)| {
+            let chain = Some(c.as_str()).filter(|c| !c.is_empty());
+            chain::checkpoint_mac(chain, u64::try_from(*s).unwrap_or(0), h, key.as_deref())
+        })
+        .collect();
     client
-        .execute(
-            &format!(
-                "INSERT INTO {cp} (chain, seq, hash)
-                 SELECT DISTINCT ON (tenant_id) coalesce(tenant_id::text, ''), seq, hash FROM {logs}
-                  WHERE \"timestamp\" < $1::text::timestamptz AND seq IS NOT NULL ORDER BY tenant_id, seq DESC
-                 ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, purged_at = now()
-                  WHERE {cp}.seq < excluded.seq",
-                cp = t.qualified(CHECKPOINTS),
-                logs = t.qualified("audit_logs")
-            ),
-            &[&cutoff_iso],
-        )
+        .execute(&q.record_checkpoints, &[&chains, &seqs, &hashes, &macs])
         .await
         .map(|_| ())
         .map_err(|e| db_error(&e))
 }
 
 pub(super) async fn seal(r: &Run<'_>) -> Result<Outcome, String> {
+    let key = r.seal_key()?;
     let client = r.client().await?;
-    let key = r.key()?;
     let logs = r.table.qualified("audit_logs");
     let mut total = 0usize;
     let mut out = String::new();
-    for tenant in chains(&client, &r.table, None).await? {
+    for tenant in chains(&client, &r.table, None, &[]).await? {
         let tenant = tenant.as_deref();
         client
             .batch_execute("BEGIN")
             .await
             .map_err(|e| db_error(&e))?;
-        lock_chain(&client, tenant).await?;
+        lock_chain(&client, &r.table, tenant).await?;
         let pending = client
             .query(
                 &format!("SELECT {} FROM {logs} WHERE tenant_id IS NOT DISTINCT FROM $1::text::uuid AND seq IS NULL ORDER BY \"timestamp\", id", select_list()),
@@ -219,14 +240,14 @@ pub(super) async fn seal(r: &Run<'_>) -> Result<Outcome, String> {
     }
     let _ = writeln!(
         out,
-        "sealed {total} entries{}",
-        if key.is_some() { " (keyed)" } else { "" }
+        "sealed {total} entries ({})",
+        if key.is_some() { "keyed" } else { "unkeyed" }
     );
     Ok(Outcome::ok(out))
 }
 
 /// `anchor` output, read back by `verify --anchor`.
-fn read_anchors(r: &Run<'_>) -> Result<Option<Value>, String> {
+fn read_anchors(r: &Run<'_>) -> Result<Option<Vec<ChainAnchor>>, String> {
     let Some(path) = r.inv.value("anchor") else {
         return Ok(None);
     };
@@ -234,61 +255,73 @@ fn read_anchors(r: &Run<'_>) -> Result<Option<Value>, String> {
     let text = std::fs::read_to_string(&full)
         .map_err(|e| format!("cannot read --anchor {}: {e}", full.display()))?;
     serde_json::from_str(&text)
+        .map_err(|e| e.to_string())
+        .and_then(|v| chain::parse_anchors(&v))
         .map(Some)
         .map_err(|e| format!("--anchor {} is not an anchor file: {e}", full.display()))
 }
 
+/// A chain's sealed rows from `after` on (`seq > after`), in seq order.
+async fn sealed_after(
+    client: &Client,
+    t: &Table,
+    tenant: Option<&str>,
+    after: u64,
+    limit: Option<i64>,
+) -> Result<Vec<StoredSealedRow>, String> {
+    let rows = client
+        .query(
+            &format!("SELECT {}, seq, prev_hash, hash FROM {} WHERE tenant_id IS NOT DISTINCT FROM $1::text::uuid AND seq > $2 ORDER BY seq LIMIT $3", select_list(), t.qualified("audit_logs")),
+            &[&tenant, &i64::try_from(after).unwrap_or(0), &limit],
+        )
+        .await
+        .map_err(|e| db_error(&e))?;
+    let n = SEALED_COLUMNS.len();
+    rows.iter()
+        .map(|row| {
+            Ok(StoredSealedRow {
+                seq: u64::try_from(row.get::<_, i64>(n)).unwrap_or(0),
+                prev_hash: row.get::<_, Option<String>>(n + 1).unwrap_or_default(),
+                hash: row.get::<_, Option<String>>(n + 2).unwrap_or_default(),
+                row: row_map(row)?,
+            })
+        })
+        .collect()
+}
+
 pub(super) async fn verify(r: &Run<'_>) -> Result<Outcome, String> {
+    let key = r.seal_key()?;
+    let anchors = read_anchors(r)?.unwrap_or_default();
     let client = r.client().await?;
-    let key = r.key()?;
-    let anchors = read_anchors(r)?;
     let logs = r.table.qualified("audit_logs");
+    let anchored: Vec<Option<String>> = anchors.iter().map(|a| a.chain.clone()).collect();
     let mut reports = Vec::new();
-    for tenant in chains(&client, &r.table, r.inv.value("tenant")).await? {
+    for tenant in chains(&client, &r.table, r.inv.value("tenant"), &anchored).await? {
         let tenant = tenant.as_deref();
         let start = checkpoint(&client, &r.table, tenant).await?;
-        let rows = client
-            .query(
-                &format!("SELECT {}, seq, prev_hash, hash FROM {logs} WHERE tenant_id IS NOT DISTINCT FROM $1::text::uuid AND seq > $2 ORDER BY seq", select_list()),
-                &[&tenant, &start.as_ref().map_or(0, |s| i64::try_from(s.seq).unwrap_or(0))],
-            )
-            .await
-            .map_err(|e| db_error(&e))?;
+        let stored = sealed_after(
+            &client,
+            &r.table,
+            tenant,
+            start.as_ref().map_or(0, |s| s.seq),
+            None,
+        )
+        .await?;
         let unsealed: i64 = client
             .query_one(&format!("SELECT count(*) FROM {logs} WHERE tenant_id IS NOT DISTINCT FROM $1::text::uuid AND seq IS NULL"), &[&tenant])
             .await
             .map_err(|e| db_error(&e))?
             .get(0);
-        let n = SEALED_COLUMNS.len();
-        let stored = rows
-            .iter()
-            .map(|row| {
-                Ok(StoredSealedRow {
-                    seq: u64::try_from(row.get::<_, i64>(n)).unwrap_or(0),
-                    prev_hash: row.get::<_, Option<String>>(n + 1).unwrap_or_default(),
-                    hash: row.get::<_, Option<String>>(n + 2).unwrap_or_default(),
-                    row: row_map(row)?,
-                })
-            })
-            .collect::<Result<Vec<_>, String>>()?;
         let count = stored.len();
-        let anchor: Option<Anchor> = anchors.as_ref().and_then(|a| {
-            let c = a["chains"]
-                .as_array()?
-                .iter()
-                .find(|c| c["tenant"].as_str() == tenant)?;
-            Some(Anchor {
-                seq: c["seq"].as_u64()?,
-                hash: c["hash"].as_str()?.to_owned(),
-            })
-        });
-        let broken = verify_rows(stored, key.as_deref(), start.as_ref(), anchor.as_ref())
-            .map_err(|e| e.to_string())?;
+        let anchor = anchors.iter().find(|a| a.chain.as_deref() == tenant);
+        let rows = sealed_rows(stored).map_err(|e| e.to_string())?;
+        let verdict = chain::verify_chain(tenant, &rows, key.as_deref(), start.as_ref(), anchor);
         reports.push(ChainReport {
             chain: tenant.map(str::to_owned),
             rows: count,
             unsealed,
-            broken,
+            mode: verdict.mode,
+            broken: verdict.broken,
         });
     }
     let (code, stdout) = verify_output(&reports, r.inv.has("json"));
@@ -301,15 +334,24 @@ pub(super) async fn verify(r: &Run<'_>) -> Result<Outcome, String> {
 
 pub(super) async fn anchor(r: &Run<'_>) -> Result<Outcome, String> {
     let client = r.client().await?;
-    let mut heads = Vec::new();
-    for tenant in chains(&client, &r.table, None).await? {
-        if let Some(h) = head(&client, &r.table, tenant.as_deref()).await? {
-            heads.push(json!({ "tenant": tenant, "seq": h.seq, "hash": h.hash }));
+    let mut anchors = Vec::new();
+    for tenant in chains(&client, &r.table, None, &[]).await? {
+        let t = tenant.as_deref();
+        if let Some(head) = head(&client, &r.table, t).await? {
+            let checkpoint = checkpoint(&client, &r.table, t).await?.map(|c| Anchor {
+                seq: c.seq,
+                hash: c.hash,
+            });
+            anchors.push(ChainAnchor {
+                chain: tenant.clone(),
+                head,
+                checkpoint,
+            });
         }
     }
     Ok(Outcome::ok(format!(
         "{}\n",
-        json!({ "at": time::format_iso(r.now()), "chains": heads })
+        chain::anchors_json(&time::format_iso(r.now()), &anchors)
     )))
 }
 
@@ -321,11 +363,18 @@ pub(super) async fn stats(r: &Run<'_>) -> Result<Outcome, String> {
         .await
         .map_err(|e| db_error(&e))?;
     let counts: Vec<Value> = rows.iter().map(|r| json!({ "tableName": r.get::<_, String>(0), "operation": r.get::<_, String>(1), "count": r.get::<_, i64>(2), "unsealed": r.get::<_, i64>(3) })).collect();
-    let n_chains = chains(&client, &r.table, None).await?.len();
+    // Each chain's mode, judged by its first sealed row (null: nothing sealed yet).
+    let mut chain_modes = Vec::new();
+    for tenant in chains(&client, &r.table, None, &[]).await? {
+        let first = sealed_after(&client, &r.table, tenant.as_deref(), 0, Some(1)).await?;
+        let first = sealed_rows(first).map_err(|e| e.to_string())?;
+        let mode = chain::mode_of(first.first()).map(chain::Mode::as_str);
+        chain_modes.push(json!({ "chain": tenant, "mode": mode }));
+    }
     if r.inv.has("json") {
         return Ok(Outcome::ok(format!(
             "{}\n",
-            json!({ "counts": counts, "chains": n_chains })
+            json!({ "counts": counts, "chains": chain_modes.len(), "chainModes": chain_modes })
         )));
     }
     let mut out = String::new();
@@ -339,8 +388,20 @@ pub(super) async fn stats(r: &Run<'_>) -> Result<Outcome, String> {
             c["unsealed"]
         );
     }
+    for c in &chain_modes {
+        let _ = writeln!(
+            out,
+            "{}: {}",
+            chain_name(c["chain"].as_str()),
+            c["mode"].as_str().unwrap_or("not sealed")
+        );
+    }
     let total: i64 = counts.iter().filter_map(|c| c["count"].as_i64()).sum();
-    let _ = writeln!(out, "total {total} entries in {n_chains} chain(s)");
+    let _ = writeln!(
+        out,
+        "total {total} entries in {} chain(s)",
+        chain_modes.len()
+    );
     Ok(Outcome::ok(out))
 }
 

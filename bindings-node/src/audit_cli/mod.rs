@@ -85,6 +85,14 @@ impl Run<'_> {
         crate::now_micros()
     }
 
+    /// The key that seals or verifies: at least 32 bytes, or none with `--unkeyed`.
+    fn seal_key(&self) -> Result<Option<Vec<u8>>, String> {
+        let key = self.key()?;
+        usebetter_core::audit::chain::seal_key(key.as_deref(), self.inv.has("unkeyed"), "--unkeyed")
+            .map(|k| k.map(<[u8]>::to_vec))
+            .map_err(|e| e.to_string())
+    }
+
     fn key(&self) -> Result<Option<Vec<u8>>, String> {
         if let Some(path) = self.inv.value("key-file") {
             let full = std::path::Path::new(&self.ctx.cwd).join(path);
@@ -348,7 +356,10 @@ async fn purge(r: &Run<'_>) -> Result<Outcome, String> {
     }
     if !dry && tables.is_empty() {
         // Before the rows go: where each chain now starts.
-        chain::record_purge(&client, &r.table, &cutoff_iso).await?;
+        if let Err(e) = chain::record_purge(r, &client, &cutoff_iso).await {
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(e);
+        }
     }
     for step in &plan {
         let (relation, whole) = match step {

@@ -3,6 +3,8 @@
 //! per mutation batch or query, never per field.
 
 pub mod canonical;
+pub mod chain;
+pub mod checkpoint;
 pub mod cursor;
 pub mod diff;
 pub mod duration;

@@ -69,15 +69,30 @@ pub const SEALED_COLUMNS: [&str; 18] = [
     "tenant_id",
 ];
 
+/// The sealed columns of type `jsonb`.
+pub const JSON_COLUMNS: [&str; 6] = [
+    "before_data",
+    "after_data",
+    "diff",
+    "compliance",
+    "metadata",
+    "redacted_fields",
+];
+
 /// The sealed content of a stored row (column name to value, JSON columns as values): the
-/// sealed columns that are not null, the timestamp as microseconds in UTC, so the row the
-/// library sealed and the row the database returns give the same bytes. `None` when the
+/// sealed columns that are not SQL NULL, the timestamp as microseconds in UTC, so the row the
+/// library sealed and the row the database returns give the same bytes. A JSON column that
+/// holds JSON `null` is present (as `null`) while one that is SQL NULL is absent, so turning
+/// one into the other breaks the seal; callers pass SQL NULL as an absent key. `None` when the
 /// timestamp is missing or not ISO 8601.
 #[must_use]
 pub fn content(row: &serde_json::Map<String, Value>) -> Option<Value> {
     let mut out = serde_json::Map::new();
     for column in SEALED_COLUMNS {
         match row.get(column) {
+            Some(Value::Null) if JSON_COLUMNS.contains(&column) => {
+                out.insert(column.into(), Value::Null);
+            }
             None | Some(Value::Null) => {}
             Some(v) if column == "timestamp" => {
                 let micros = super::time::parse_iso(v.as_str()?)?;
@@ -125,6 +140,11 @@ pub enum BreakKind {
     Inserted,
     Reordered,
     Truncated,
+    /// A purge checkpoint that the key did not seal, or that an anchor contradicts.
+    Checkpoint,
+    /// The chain is sealed without a key (anyone who can write the table can recompute it)
+    /// while verification expects a keyed one.
+    Unkeyed,
 }
 
 impl BreakKind {
@@ -136,6 +156,8 @@ impl BreakKind {
             BreakKind::Inserted => "inserted",
             BreakKind::Reordered => "reordered",
             BreakKind::Truncated => "truncated",
+            BreakKind::Checkpoint => "checkpoint",
+            BreakKind::Unkeyed => "unkeyed",
         }
     }
 }
@@ -240,6 +262,8 @@ pub fn verify_from(
         expected += 1;
         last = Some(row);
     }
+    // An anchored head that a later purge removed is vouched for by the checkpoint.
+    let anchor = anchor.filter(|a| start.is_none_or(|s| a.seq > s.seq));
     if let Some(a) = anchor {
         let found = sorted.iter().find(|r| r.seq == a.seq);
         match found {

@@ -4,7 +4,7 @@
 
 use super::time;
 use crate::error::Result;
-use crate::policy::ident::{literal, Ident};
+use crate::policy::ident::{dollar_quoted, literal, Ident};
 
 /// Reference columns, then ours: `tenant_id` and the seal columns, all nullable.
 const COLUMNS: &str = "  id uuid NOT NULL DEFAULT gen_random_uuid(),
@@ -141,15 +141,29 @@ pub fn upgrade_sql(t: &Table) -> String {
             "CREATE INDEX IF NOT EXISTS \"{index}\" ON {name} ({columns});\n"
         ));
     }
+    let cp = t.qualified(CHECKPOINTS);
     s.push_str(&format!(
-        "CREATE TABLE IF NOT EXISTS {} (\n  chain text PRIMARY KEY,\n  seq bigint NOT NULL,\n  hash text NOT NULL,\n  purged_at timestamptz NOT NULL DEFAULT now()\n);\n",
-        t.qualified(CHECKPOINTS)
+        "CREATE TABLE IF NOT EXISTS {cp} (\n  chain text PRIMARY KEY,\n  seq bigint NOT NULL,\n  hash text NOT NULL,\n  purged_at timestamptz NOT NULL DEFAULT now(),\n  mac text\n);\nALTER TABLE {cp} ADD COLUMN IF NOT EXISTS mac text;\n"
     ));
+    s.push_str(&checkpoint_privileges_sql(&cp));
     s
 }
 
+/// Only the owner (the role that migrates and purges) may write checkpoints: write privileges
+/// are revoked from PUBLIC and from every other role that holds them, e.g. through default
+/// privileges granted to the application's role. Reading stays as granted.
+fn checkpoint_privileges_sql(cp: &str) -> String {
+    let revoke = format!("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {cp} FROM ");
+    let body = format!(
+        " DECLARE r record; BEGIN\n  FOR r IN SELECT DISTINCT a.grantee::regrole::text AS who FROM pg_class c, aclexplode(c.relacl) a\n    WHERE c.oid = {}::regclass AND a.grantee <> c.relowner AND a.grantee <> 0\n      AND a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')\n  LOOP EXECUTE {} || r.who; END LOOP;\nEND ",
+        literal(cp),
+        literal(&revoke)
+    );
+    format!("{revoke}PUBLIC;\nDO {};\n", dollar_quoted(&body))
+}
+
 /// Per chain (`''` for the global one, else the tenant id), the last seq and hash that a purge
-/// removed: verification starts after it.
+/// removed, sealed with the chain's key (`mac`): verification starts after it.
 pub const CHECKPOINTS: &str = "audit_chain_checkpoints";
 
 /// The DDL for `audit_logs` range-partitioned by month on `timestamp`, with a default partition
@@ -315,6 +329,7 @@ mod tests {
             sql.matches("CREATE INDEX IF NOT EXISTS").count(),
             INDEXES.len()
         );
+        assert!(sql.contains("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON \"audit\".\"audit_chain_checkpoints\" FROM PUBLIC;"));
         let p = partitioned_sql(&t, MAR_15_2026, 2);
         assert!(p.contains("PRIMARY KEY (id, \"timestamp\")\n) PARTITION BY RANGE"));
         assert!(p.contains("\"audit_logs_default\" PARTITION OF \"audit\".\"audit_logs\" DEFAULT"));

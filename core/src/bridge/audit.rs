@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::audit::{cursor, diff, duration, query, seal, time};
+use crate::audit::{chain, cursor, diff, duration, query, seal, time};
 use crate::error::{Error, Result};
 
 /// One `{ before, after }` pair of row images.
@@ -214,16 +214,19 @@ fn unusable_row(i: usize) -> Error {
     }
 }
 
-/// Seals `rows` (column name to value, in chain order) after `head` (the chain's last sealed
-/// row; none for a new chain), optionally with an HMAC key.
+/// Seals `rows` (column name to value, in chain order; SQL NULL as an absent key) after `head`
+/// (the chain's last sealed row; none for a new chain) with an HMAC key, or unkeyed with
+/// `None` (callers decide that with [`chain::seal_key`]).
 ///
 /// # Errors
-/// `InvalidArgument` naming the row whose timestamp is missing or malformed.
+/// `InvalidArgument` naming the row whose timestamp is missing or malformed; `SealKey` for a
+/// key shorter than [`chain::MIN_KEY_BYTES`].
 pub fn seal_rows(
     rows: &[Map<String, Value>],
     head: Option<&seal::Anchor>,
     key: Option<&[u8]>,
 ) -> Result<Vec<SealOut>> {
+    let key = chain::seal_key(key, key.is_none(), "an explicit unkeyed seal")?;
     let mut seq = head.map_or(0, |h| h.seq);
     let mut prev = head.map_or_else(|| seal::GENESIS.to_owned(), |h| h.hash.clone());
     rows.iter()
@@ -252,18 +255,12 @@ pub struct StoredSealedRow {
     pub row: Map<String, Value>,
 }
 
-/// Verifies one chain of stored rows; `Ok(None)` when intact, else the first break.
+/// Stored rows as the seal sees them.
 ///
 /// # Errors
 /// `InvalidArgument` naming a row whose timestamp is missing or malformed.
-pub fn verify_rows(
-    rows: Vec<StoredSealedRow>,
-    key: Option<&[u8]>,
-    start: Option<&seal::Anchor>,
-    anchor: Option<&seal::Anchor>,
-) -> Result<Option<seal::Break>> {
-    let sealed = rows
-        .into_iter()
+pub fn sealed_rows(rows: Vec<StoredSealedRow>) -> Result<Vec<seal::SealedRow>> {
+    rows.into_iter()
         .enumerate()
         .map(|(i, r)| {
             let content = seal::content(&r.row).ok_or_else(|| unusable_row(i))?;
@@ -281,8 +278,21 @@ pub fn verify_rows(
                 content,
             })
         })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(seal::verify_from(&sealed, key, start, anchor).err())
+        .collect()
+}
+
+/// Verifies one chain of stored rows; `Ok(None)` when intact, else the first break.
+///
+/// # Errors
+/// `InvalidArgument` naming a row whose timestamp is missing or malformed; `SealKey` for a
+/// key shorter than [`chain::MIN_KEY_BYTES`].
+pub fn verify_rows(
+    rows: Vec<StoredSealedRow>,
+    key: Option<&[u8]>,
+    anchor: Option<&seal::Anchor>,
+) -> Result<Option<seal::Break>> {
+    let key = chain::seal_key(key, key.is_none(), "an explicit unkeyed check")?;
+    Ok(seal::verify(&sealed_rows(rows)?, key, anchor).err())
 }
 
 #[cfg(test)]
@@ -296,13 +306,15 @@ mod seal_tests {
         v.as_object().unwrap().clone()
     }
 
+    const KEY: &[u8] = b"kept-outside-the-database-0123456789";
+
     #[test]
     fn rows_sealed_by_the_library_verify_as_the_database_returns_them() {
         let written = [
             row("a", "2026-03-01T10:00:00.123Z", 1),
             row("b", "2026-03-01T10:00:00.124Z", 2),
         ];
-        let seals = seal_rows(&written, None, Some(b"k")).unwrap();
+        let seals = seal_rows(&written, None, Some(KEY)).unwrap();
         assert_eq!((seals[0].seq, seals[1].seq), (1, 2));
         assert_eq!(seals[1].prev_hash, seals[0].hash);
         // Read back: microsecond text, another offset spelling, JSON keys reordered.
@@ -322,15 +334,15 @@ mod seal_tests {
                 })
                 .collect()
         };
-        assert!(verify_rows(stored(&read), Some(b"k"), None, None)
+        assert!(verify_rows(stored(&read), Some(KEY), None)
             .unwrap()
             .is_none());
-        let wrong_key = verify_rows(stored(&read), Some(b"other"), None, None)
+        let wrong_key = verify_rows(stored(&read), Some(&[b'x'; 32]), None)
             .unwrap()
             .unwrap();
         assert_eq!(wrong_key.kind, seal::BreakKind::Edited);
         read[0]["after_data"]["n"] = json!(5);
-        let edited = verify_rows(stored(&read), Some(b"k"), None, None)
+        let edited = verify_rows(stored(&read), Some(KEY), None)
             .unwrap()
             .unwrap();
         assert_eq!(
@@ -343,5 +355,32 @@ mod seal_tests {
             .unwrap_err()
             .to_string()
             .contains("rows[0]"));
+        assert_eq!(
+            seal_rows(&written, None, Some(b"k")).unwrap_err().code(),
+            "AUDIT_SEAL_KEY",
+            "a 1-byte key is refused"
+        );
+    }
+
+    #[test]
+    fn sql_null_and_json_null_seal_differently() {
+        let mut insert = row("a", "2026-03-01T10:00:00Z", 1);
+        insert.remove("after_data");
+        let seals = seal_rows(std::slice::from_ref(&insert), None, Some(KEY)).unwrap();
+        let check = |r: &Map<String, Value>| {
+            let stored = StoredSealedRow {
+                seq: 1,
+                prev_hash: seals[0].prev_hash.clone(),
+                hash: seals[0].hash.clone(),
+                row: r.clone(),
+            };
+            verify_rows(vec![stored], Some(KEY), None)
+                .unwrap()
+                .map(|b| b.kind)
+        };
+        assert_eq!(check(&insert), None);
+        let mut flipped = insert.clone();
+        flipped.insert("after_data".into(), Value::Null);
+        assert_eq!(check(&flipped), Some(seal::BreakKind::Edited));
     }
 }

@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::args::{flag, valued, Opt, Program};
+use crate::audit::chain::Mode;
 
 pub const COMMANDS: [(&str, &str); 8] = [
     (
@@ -53,12 +54,15 @@ fn options(command: &str) -> Option<Vec<Opt>> {
             valued("since", "<duration>"),
             valued("table", "<name>"),
             valued("config", "<path>"),
+            valued("key-file", "<path>"),
+            flag("unkeyed"),
         ],
-        "seal" => vec![valued("key-file", "<path>")],
+        "seal" => vec![valued("key-file", "<path>"), flag("unkeyed")],
         "verify" => vec![
             valued("tenant", "<id>"),
             valued("anchor", "<file>"),
             valued("key-file", "<path>"),
+            flag("unkeyed"),
             flag("json"),
         ],
         "anchor" | "stats" => vec![flag("json")],
@@ -185,6 +189,7 @@ pub struct ChainReport {
     pub chain: Option<String>,
     pub rows: usize,
     pub unsealed: i64,
+    pub mode: Mode,
     pub broken: Option<crate::audit::seal::Break>,
 }
 
@@ -206,7 +211,7 @@ pub fn verify_output(reports: &[ChainReport], as_json: bool) -> (i32, String) {
                 let broken = c.broken.as_ref().map(|b| {
                     serde_json::json!({ "kind": b.kind.as_str(), "rowId": b.row_id, "seq": b.seq, "message": b.message })
                 });
-                serde_json::json!({ "chain": c.chain, "rows": c.rows, "unsealed": c.unsealed, "break": broken })
+                serde_json::json!({ "chain": c.chain, "mode": c.mode.as_str(), "rows": c.rows, "unsealed": c.unsealed, "break": broken })
             })
             .collect();
         let out = serde_json::json!({ "ok": !failed, "chains": chains });
@@ -215,15 +220,21 @@ pub fn verify_output(reports: &[ChainReport], as_json: bool) -> (i32, String) {
     let mut out = String::new();
     for c in reports {
         let name = chain_name(c.chain.as_deref());
+        let mode = c.mode.as_str();
         match &c.broken {
             Some(b) => out.push_str(&format!(
-                "{name}: BROKEN ({}) at seq {}, row {}: {}\n",
+                "{name}: BROKEN ({}) at seq {}, row {}: {} [{mode}]\n",
                 b.kind.as_str(),
                 b.seq,
                 b.row_id.as_deref().unwrap_or("-"),
                 b.message
             )),
-            None => out.push_str(&format!("{name}: {} entries intact\n", c.rows)),
+            None => out.push_str(&format!("{name}: {} entries intact [{mode}]\n", c.rows)),
+        }
+        if c.mode == Mode::Unkeyed && c.broken.is_none() {
+            out.push_str(&format!(
+                "{name}: warning: sealed without a key, so anyone who can write the table can recompute it; only anchors kept elsewhere protect it\n"
+            ));
         }
         if c.unsealed > 0 {
             out.push_str(&format!(
@@ -266,16 +277,31 @@ mod output_tests {
             chain: None,
             rows: 3,
             unsealed: 0,
+            mode: Mode::Keyed,
             broken: None,
         };
         assert_eq!(
             verify_output(std::slice::from_ref(&ok), false),
-            (0, "global: 3 entries intact\nverification passed\n".into())
+            (
+                0,
+                "global: 3 entries intact [keyed]\nverification passed\n".into()
+            )
+        );
+        let weak = ChainReport {
+            mode: Mode::Unkeyed,
+            ..ok.clone()
+        };
+        let (code, text) = verify_output(&[weak], false);
+        assert_eq!(code, 0);
+        assert!(
+            text.contains("[unkeyed]\nglobal: warning: sealed without a key"),
+            "{text}"
         );
         let bad = ChainReport {
             chain: Some("t1".into()),
             rows: 2,
             unsealed: 1,
+            mode: Mode::Keyed,
             broken: Some(Break {
                 kind: BreakKind::Edited,
                 row_id: Some("r".into()),
@@ -285,10 +311,11 @@ mod output_tests {
         };
         let (code, text) = verify_output(&[ok.clone(), bad.clone()], false);
         assert_eq!(code, 1);
-        assert!(text.contains("tenant t1: BROKEN (edited) at seq 2, row r: m\ntenant t1: 1 entries are not sealed"), "{text}");
+        assert!(text.contains("tenant t1: BROKEN (edited) at seq 2, row r: m [keyed]\ntenant t1: 1 entries are not sealed"), "{text}");
         let (_, json) = verify_output(&[bad], true);
         let v: Value = serde_json::from_str(&json).unwrap();
         assert_eq!(v["chains"][0]["break"]["kind"], "edited");
+        assert_eq!(v["chains"][0]["mode"], "keyed");
         assert_eq!(v["ok"], false);
         assert_eq!(
             csv_cell(Some(&serde_json::json!("a,\"b\""))),

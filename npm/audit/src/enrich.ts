@@ -4,10 +4,12 @@ import type { MergedEnrichment } from "@usebetter-rs/core";
 import type { AuditLog, EnrichmentConfig } from "./types";
 
 export class AuditConfigError extends Error {
-  readonly code = "INVALID_CONFIG";
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** `INVALID_CONFIG`, or a more precise code such as `AUDIT_SEAL_KEY`. */
+  readonly code: string;
+  constructor(message: string, options?: { cause?: unknown; code?: string | undefined }) {
     super(message, options);
     this.name = "AuditConfigError";
+    this.code = options?.code ?? "INVALID_CONFIG";
   }
 }
 

@@ -2,7 +2,7 @@ import { sql, type SQL } from "drizzle-orm";
 import { currentWriteHandle } from "../write-context";
 import { INLINE_TABLE } from "../inline";
 import { insertStatement, sqlStore, type Row, type RunSql } from "../store";
-import { writeSealed, type SealOptions } from "../seal";
+import { sealKey, writeSealed, type SealOptions } from "../seal";
 import type { AuditDatabaseAdapter } from "../types";
 
 /** Structural on purpose: the app's drizzle-orm declarations (ESM or CommonJS) must both fit. */
@@ -31,7 +31,11 @@ export function bind(text: string, params: unknown[]): SQL {
 const executes = (h: unknown): h is DrizzlePgDatabase => typeof (h as DrizzlePgDatabase | undefined)?.execute === "function";
 
 export interface DrizzleAuditAdapterOptions {
-  /** Seal every entry into its hash chain as it is written (`true`: key from AUDIT_SEAL_KEY). */
+  /**
+   * Seal every entry into its hash chain as it is written. `true`: key from AUDIT_SEAL_KEY (at
+   * least 32 bytes, else an AuditConfigError with code AUDIT_SEAL_KEY); `{ unkeyed: true }`
+   * seals without a key, which anyone who can write the table can recompute.
+   */
   seal?: boolean | SealOptions;
 }
 
@@ -39,16 +43,18 @@ const runOn = (h: DrizzlePgDatabase): RunSql => async (text, params) => rowsOf(a
 
 export function drizzleAuditAdapter(db: DrizzlePgDatabase, options: DrizzleAuditAdapterOptions = {}): AuditDatabaseAdapter & { [INLINE_TABLE]?: string } {
   const seal = options.seal === true ? {} : options.seal || undefined;
+  // Checked now, so a missing key fails at start-up rather than silently sealing without one.
+  const key = seal && sealKey(seal);
   const store = sqlStore(runOn(db));
   if (seal) {
     return {
       async writeLog(log) {
         // Inside an audited mutation its transaction; otherwise one of our own for the lock.
         const handle = currentWriteHandle();
-        if (executes(handle)) return writeSealed(runOn(handle), log, seal);
+        if (executes(handle)) return writeSealed(runOn(handle), log, key);
         const transaction = (db as { transaction?: (fn: (tx: DrizzlePgDatabase) => Promise<void>) => Promise<void> }).transaction;
         if (typeof transaction !== "function") throw new Error("audit: sealing needs a Drizzle database with transaction()");
-        return transaction.call(db, (tx: DrizzlePgDatabase) => writeSealed(runOn(tx), log, seal));
+        return transaction.call(db, (tx: DrizzlePgDatabase) => writeSealed(runOn(tx), log, key));
       },
       ...store,
     };
