@@ -5,6 +5,7 @@
 //! old text-comparison policy before the index-friendly one is created. The GUC names
 //! `app.current_tenant` and `app.bypass_rls` are unchanged.
 
+pub mod expected;
 mod functions;
 pub mod ident;
 mod sign;
