@@ -314,7 +314,8 @@ test("doctor on a hardened database signs its probes with the key, and shows the
 });
 
 test("plain mode is a warning that says what it allows and how to switch; hardened mode has none", async () => {
-  const plain = await json(await database("plain_warn"));
+  const plainDb = await database("plain_warn");
+  const plain = await json(plainDb);
   assert.equal(plain.code, 0);
   const w = plain.report.warnings.find((x) => x.check === "plain mode: the tenant context is not signed") ?? assert.fail("no plain-mode warning");
   assert.match(w.message, /set_config\('app\.bypass_rls', 'true', …\) to read every tenant/);
@@ -325,6 +326,13 @@ test("plain mode is a warning that says what it allows and how to switch; harden
   for (const f of ["public.better_tenant_current", "public.better_tenant_bypass", "better_tenant_private.signed", "better_tenant_private.hmac_sha256"]) {
     assert.equal(result(hard.report, `hardened function ${f} unchanged`).passed, true, f);
   }
+  // With `hardened: true` in the config (what init writes), a plain database fails instead.
+  const hardenedConfig = project("cli-db-hardened", { "better.config.json": JSON.stringify({ tenant: { tenantTables: ["projects", "tasks"], hardened: true } }) });
+  const asked = await cli(["check", "--json", "--database-url", urlFor(plainDb)], { cwd: hardenedConfig });
+  assert.equal(asked.code, 1);
+  const failed = JSON.parse(asked.stdout).results.filter((r) => !r.passed);
+  assert.deepEqual(failed.map((r) => r.check), ["hardened mode applied (the config sets hardened: true)"]);
+  assert.match(failed[0].remediation, /better-tenant migrate --hardened/);
 });
 
 // Hardened databases broken in ways only hardened mode can be: [name, mutation as the owner,

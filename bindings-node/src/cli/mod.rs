@@ -294,6 +294,7 @@ async fn check_cmd(inv: &Invocation, ctx: &Context, live: bool) -> Result<Outcom
     let check_config = CheckConfig {
         tenant_tables: config.tenant_tables.clone(),
         schema: config.schema.clone(),
+        hardened: config.hardened,
     };
     let mut client = db::connect(url).await?;
     let catalog = db::read_catalog(&client, &check_config.schemas()).await?;

@@ -80,6 +80,8 @@ pub struct Report {
 pub struct CheckConfig {
     pub tenant_tables: Vec<String>,
     pub schema: Option<String>,
+    /// The config asks for hardened mode (`tenant.hardened`): a plain database then fails.
+    pub hardened: bool,
 }
 
 impl CheckConfig {
@@ -208,6 +210,10 @@ pub fn check(catalog: &Catalog, config: &CheckConfig) -> Report {
         let mut scoped = vec![(schema.clone(), "tenants".to_owned(), "tenants".to_owned())];
         scoped.extend(targets.iter().cloned());
         reach::hardened(&ix, config.schema.as_deref(), &scoped, &mut r);
+    } else if config.hardened {
+        let mut plain = reach::plain_mode_warning();
+        plain.check = "hardened mode applied (the config sets hardened: true)".into();
+        r.results.push(plain);
     } else {
         r.warnings.push(reach::plain_mode_warning());
     }

@@ -48,7 +48,7 @@ fn run(c: &Catalog) -> Report {
         c,
         &CheckConfig {
             tenant_tables: vec!["projects".into()],
-            schema: None,
+            ..CheckConfig::default()
         },
     )
 }
@@ -161,6 +161,24 @@ fn plain_mode_is_a_warning() {
         .unwrap()
         .contains("better-tenant migrate --hardened"));
     assert!(render(&r).contains("⚠ plain mode"));
+    // A config that asks for hardened mode makes a plain database a failure.
+    let r = check(
+        &catalog(),
+        &CheckConfig {
+            tenant_tables: vec!["projects".into()],
+            hardened: true,
+            ..CheckConfig::default()
+        },
+    );
+    assert!(r
+        .warnings
+        .iter()
+        .all(|w| !w.check.starts_with("plain mode")));
+    assert!(
+        failed(&r, "hardened mode applied (the config sets hardened: true)")
+            .unwrap()
+            .contains("set_config('app.bypass_rls', 'true', …)")
+    );
 }
 
 #[test]
