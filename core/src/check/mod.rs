@@ -3,7 +3,9 @@
 //! Results keep the reference's check names and messages where the meaning is the same, so
 //! existing scripts that grep them keep working, and add the checks the reference lacks:
 //! BYPASSRLS roles, owners without FORCE, widening policies, views without `security_invoker`,
-//! `SECURITY DEFINER` functions over tenant tables, and missing `tenant_id` indexes.
+//! `SECURITY DEFINER` functions over tenant tables, and missing `tenant_id` indexes; and what the
+//! role can do around RLS (`reach`): TRUNCATE, ownership, privileged memberships, extra
+//! policies, hardened functions that differ from the generator's.
 
 pub mod catalog;
 pub mod predicate;
