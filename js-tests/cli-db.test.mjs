@@ -176,6 +176,13 @@ const breakages = [
       USING (tenant_id = NULLIF(current_setting('app.current_tenant', true), '')::uuid OR current_setting('app.bypass_rls', true) <> 'false')
       WITH CHECK (tenant_id = NULLIF(current_setting('app.current_tenant', true), '')::uuid OR current_setting('app.bypass_rls', true) <> 'false')`),
     "table projects no policy widens access", /"rls_tenant_projects"/, ["table projects policy exists", ...policyChecks("projects")]],
+  ["foreign-function", (c) => c.query(`CREATE SCHEMA evil;
+    CREATE FUNCTION evil.better_tenant_current() RETURNS uuid LANGUAGE sql STABLE AS $$ SELECT tenant_id FROM public.tasks LIMIT 1 $$;
+    DROP POLICY "rls_tenant_tasks" ON tasks;
+    CREATE POLICY "rls_tenant_tasks" ON tasks
+      USING (tenant_id = evil.better_tenant_current() OR current_setting('app.bypass_rls', true) = 'true')
+      WITH CHECK (tenant_id = evil.better_tenant_current() OR current_setting('app.bypass_rls', true) = 'true')`),
+    "table tasks policy calls the context functions of \"public\"", /in "evil": whatever they return is trusted/],
   ["extra-policy", (c) => c.query("CREATE POLICY also_mine ON tasks FOR SELECT USING (tenant_id = (current_setting('app.current_tenant'))::uuid)"), "table tasks no extra permissive policy", /^permissive policy "also_mine" OR-ed with the tenant policy/],
 ];
 

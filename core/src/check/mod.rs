@@ -197,6 +197,9 @@ pub fn check(catalog: &Catalog, config: &CheckConfig) -> Report {
         reach::table_reach(&ix, s, t, label, &mut r);
     }
     tables::views_and_functions(&ix, &targets, &mut r);
+    let mut scoped = vec![(schema.clone(), "tenants".to_owned(), "tenants".to_owned())];
+    scoped.extend(targets.iter().cloned());
+    reach::foreign_functions(&ix, &schema, &scoped, &mut r);
     if let Some(usable) = catalog.private_schema_usable {
         r.results.push(
             CheckResult::when(
@@ -209,8 +212,6 @@ pub fn check(catalog: &Catalog, config: &CheckConfig) -> Report {
             )
             .fix("REVOKE ALL ON SCHEMA better_tenant_private FROM <app role>; run migrations as another role"),
         );
-        let mut scoped = vec![(schema.clone(), "tenants".to_owned(), "tenants".to_owned())];
-        scoped.extend(targets.iter().cloned());
         reach::hardened(&ix, config.schema.as_deref(), &scoped, &mut r);
     } else if config.hardened {
         let mut plain = reach::plain_mode_warning();

@@ -172,6 +172,59 @@ pub(super) fn extra_policies(
     );
 }
 
+/// Schemas other than `schema` whose `better_tenant_*` functions a policy expression calls.
+fn foreign_calls(expr: &str, schema: &str) -> Vec<String> {
+    let text = expr.replace('"', "");
+    let ident = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+    text.match_indices("better_tenant_")
+        .filter_map(|(i, _)| {
+            let before = text[..i].strip_suffix('.')?;
+            let start = before
+                .char_indices()
+                .rev()
+                .find(|(_, c)| !ident(*c))
+                .map_or(0, |(j, c)| j + c.len_utf8());
+            let found = &before[start..];
+            (!found.is_empty() && found != schema).then(|| found.to_owned())
+        })
+        .collect()
+}
+
+/// A policy that calls `other.better_tenant_current()` trusts whatever that schema defines,
+/// which `check` does not compare with the generator. Reported only when it happens.
+pub(super) fn foreign_functions(
+    ix: &Index<'_>,
+    schema: &str,
+    tables: &[(String, String, String)],
+    r: &mut Report,
+) {
+    for (s, t, label) in tables {
+        let Some(ps) = ix.policies.get(&(s.as_str(), t.as_str())) else {
+            continue;
+        };
+        let mut found: Vec<String> = ps
+            .iter()
+            .flat_map(|p| [p.qual.as_deref(), p.with_check.as_deref()])
+            .flatten()
+            .flat_map(|e| foreign_calls(e, schema))
+            .collect();
+        found.sort();
+        found.dedup();
+        if !found.is_empty() {
+            r.results.push(
+                CheckResult::fail(
+                    format!("table {label} policy calls the context functions of {}", q(schema)),
+                    format!(
+                        "a policy calls better_tenant_* functions in {}: whatever they return is trusted as the tenant scope",
+                        found.iter().map(|f| q(f)).collect::<Vec<_>>().join(", ")
+                    ),
+                )
+                .fix("run `better-tenant migrate` and apply the SQL (it recreates the policy)"),
+            );
+        }
+    }
+}
+
 /// Hardened mode: each policy must reach the context through the signature-checking
 /// functions, which must be the ones `migrate --hardened` generates, out of the role's reach.
 pub(super) fn hardened(

@@ -219,3 +219,23 @@ fn hardened_functions_follow_the_generator() {
             .contains("\"rls_tenant_projects\"")
     );
 }
+
+#[test]
+fn policies_calling_another_schemas_functions() {
+    let mut c = catalog();
+    let name = "table projects policy calls the context functions of \"public\"";
+    c.policies = vec![policy(
+        "projects",
+        "rls_tenant_projects",
+        "((tenant_id = public.better_tenant_current()) OR better_tenant_bypass())",
+    )];
+    assert!(run(&c).results.iter().all(|r| r.check != name));
+    c.policies[0].qual = Some(
+        "((tenant_id = evil.better_tenant_current()) OR \"public\".\"better_tenant_bypass\"())"
+            .into(),
+    );
+    let r = run(&c);
+    let found = r.results.iter().find(|r| r.check == name).unwrap();
+    assert!(found.message.as_deref().unwrap().contains("\"evil\""));
+    assert!(!found.message.as_deref().unwrap().contains("\"public\""));
+}
