@@ -5,29 +5,43 @@ import assert from "node:assert/strict";
 import core from "@usebetter-rs/core";
 import { runCheck } from "@usebetterdev/tenant-cli/check";
 import { runSeed, slugFromName } from "@usebetterdev/tenant-cli/seed";
-import { admin, connectAs, fixture, freshDatabase, requireEnv } from "./helpers/db.mjs";
+import { APP_GRANTS, OWNER, admin, connectAs, ensureOwnerRole, fixture, freshDatabase, ownedDatabase, requireEnv } from "./helpers/db.mjs";
 import { cli, configFile, matchSnapshot, project } from "./helpers/cli.mjs";
 
 const migration = core.generateMigrationSql({ tenantTables: ["projects", "tasks"] });
+const hardenedMigration = core.generateMigrationSql({ tenantTables: ["projects", "tasks"], hardened: true });
+const hardenedKey = "doctor-test-key-0123456789abcdef-0123456789";
 const port = new URL(requireEnv("DATABASE_URL")).port;
 const urlFor = (db, user = "app", password = "app") => `postgres://${user}:${password}@127.0.0.1:${port}/${db}`;
 const dir = project("cli-db", { "better.config.ts": configFile(["projects", "tasks"]) });
 const created = [];
 
-/** A database with the app schema; `migrated` applies our migration; `mutate` breaks it. */
-async function database(name, { migrated = true, reference = false, mutate } = {}) {
-  const db = await freshDatabase(name);
-  created.push(db);
-  const c = await connectAs("app", "app", db.name);
-  try {
+/**
+ * A database with the app schema, owned by `rls_owner` (the app role gets DML only);
+ * `migrated` applies our migration; `mutate(ownerClient, dbName)` breaks it.
+ */
+async function database(name, { migrated = true, reference = false, hardened = false, mutate } = {}) {
+  let dbName;
+  const db = await ownedDatabase(name, async (c) => {
+    dbName = c.database;
     await c.query(fixture("schema.sql"));
     if (reference) await c.query(fixture("reference-migration.sql"));
-    if (migrated) await c.query(migration);
-    if (mutate) await mutate(c);
-  } finally {
-    await c.end();
-  }
+    if (migrated) await c.query(hardened ? hardenedMigration : migration);
+    if (hardened) await c.query("INSERT INTO better_tenant_private.context_key (key) VALUES (convert_to($1, 'UTF8'))", [hardenedKey]);
+    if (mutate) await mutate(c, dbName);
+  });
+  created.push(db);
   return db.name;
+}
+
+/** Runs `sql` on `db` as the superuser (for ownership and role changes). */
+async function asAdmin(db, sql) {
+  const a = await admin(db);
+  try {
+    await a.query(sql);
+  } finally {
+    await a.end();
+  }
 }
 
 async function check(db, extra = [], env = {}) {
@@ -42,16 +56,32 @@ async function json(db, extra = [], user = ["app", "app"]) {
 const result = (report, name) => report.results.find((x) => x.check === name) ?? assert.fail(`no result ${name}`);
 
 before(async () => {
+  await ensureOwnerRole();
   const a = await admin();
   await a.query(`DO $$ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bypasser') THEN
       CREATE ROLE bypasser LOGIN PASSWORD 'bypasser' NOSUPERUSER BYPASSRLS;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'leaky_owner') THEN
+      CREATE ROLE leaky_owner NOLOGIN NOSUPERUSER NOBYPASSRLS;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'ops_group') THEN
+      CREATE ROLE ops_group NOLOGIN NOSUPERUSER NOBYPASSRLS;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'app_member') THEN
+      CREATE ROLE app_member LOGIN PASSWORD 'app_member' NOSUPERUSER NOBYPASSRLS;
     END IF; END $$`);
+  // app_member -> ops_group -> bypasser: a BYPASSRLS role reachable only transitively.
+  await a.query("GRANT bypasser TO ops_group; GRANT ops_group TO app_member");
   await a.end();
 });
 
 after(async () => {
   for (const db of created) await db.drop();
+  // Memberships are cluster-wide: leave the app role as the other test files expect it.
+  const a = await admin();
+  await a.query("REVOKE leaky_owner FROM app");
+  await a.end();
 });
 
 test("check needs a database URL", async () => {
@@ -112,7 +142,7 @@ test("a database migrated by the reference is accepted and the upgrade is explai
   assert.ok(report.upgrades.some((u) => u.startsWith("projects: policy compares tenant_id as text")));
   assert.ok(report.upgrades.some((u) => u.startsWith("tenants is readable by every tenant")));
   // After our migration on top, everything passes and nothing is left to upgrade.
-  const c = await connectAs("app", "app", db);
+  const c = await connectAs(OWNER.user, OWNER.password, db);
   await c.query(migration);
   await c.end();
   const upgraded = await json(db);
@@ -124,9 +154,9 @@ test("a database migrated by the reference is accepted and the upgrade is explai
 // its message, and the checks that depend on the same fact and fail with it].
 const policyChecks = (t) => [`table ${t} policy USING clause`, `table ${t} policy WITH CHECK clause`, `table ${t} bypass_rls in policy`];
 const breakages = [
-  ["no-force", (c) => c.query("ALTER TABLE projects NO FORCE ROW LEVEL SECURITY"), "table projects FORCE ROW LEVEL SECURITY", /"app" owns projects and bypasses its policies/],
+  ["no-force", (c) => c.query("ALTER TABLE projects NO FORCE ROW LEVEL SECURITY"), "table projects FORCE ROW LEVEL SECURITY", /^FORCE ROW LEVEL SECURITY not enabled$/],
   ["no-rls", (c) => c.query("ALTER TABLE tasks DISABLE ROW LEVEL SECURITY"), "table tasks RLS enabled", /not enabled/],
-  ["widening", (c) => c.query("CREATE POLICY open_read ON projects FOR SELECT USING (true)"), "table projects no policy widens access", /"open_read"/],
+  ["widening", (c) => c.query("CREATE POLICY open_read ON projects FOR SELECT USING (true)"), "table projects no policy widens access", /"open_read"/, ["table projects no extra permissive policy"]],
   ["no-policy", (c) => c.query('DROP POLICY "rls_tenant_tasks" ON tasks'), "table tasks policy exists", /no RLS policy found/, policyChecks("tasks")],
   ["select-only", (c) => c.query('DROP POLICY "rls_tenant_tasks" ON tasks; CREATE POLICY t_read ON tasks FOR SELECT USING (tenant_id = (current_setting(\'app.current_tenant\'))::uuid)'), "table tasks policy exists", /no tenant-scoped policy for INSERT, UPDATE, DELETE/, policyChecks("tasks")],
   ["view", (c) => c.query("CREATE VIEW all_projects AS SELECT * FROM projects"), "view public.all_projects respects RLS", /security_invoker is off/],
@@ -137,6 +167,23 @@ const breakages = [
   ["tenants-open", (c) => c.query('ALTER TABLE tenants DISABLE ROW LEVEL SECURITY'), "tenants table RLS enabled", /not enabled on tenants/],
   ["tenants-write", (c) => c.query("CREATE POLICY anyone_writes ON tenants FOR INSERT WITH CHECK (true)"), "tenants table write policy bypass_rls", /should allow bypass_rls/],
   ["missing-table", (c) => c.query("DROP TABLE tasks"), "table tasks exists", /table tasks not found/],
+  // What the app role can do around RLS, and policies weaker than ours.
+  ["truncate-grant", (c) => c.query("GRANT TRUNCATE ON projects TO app"), "table projects TRUNCATE denied", /^role "app" can TRUNCATE projects \(by a grant\): TRUNCATE ignores RLS/],
+  ["app-owns", (_, db) => asAdmin(db, "ALTER TABLE tasks OWNER TO app"), "table tasks owner out of reach", /^role "app" owns tasks: it can turn RLS off/, ["table tasks TRUNCATE denied"]],
+  ["owner-member", (_, db) => asAdmin(db, "ALTER TABLE projects OWNER TO leaky_owner; GRANT leaky_owner TO app"), "table projects owner out of reach", /is a member of "leaky_owner", which owns projects/, ["table projects TRUNCATE denied"]],
+  ["weak-bypass", (c) => c.query(`DROP POLICY "rls_tenant_projects" ON projects;
+    CREATE POLICY "rls_tenant_projects" ON projects
+      USING (tenant_id = NULLIF(current_setting('app.current_tenant', true), '')::uuid OR current_setting('app.bypass_rls', true) <> 'false')
+      WITH CHECK (tenant_id = NULLIF(current_setting('app.current_tenant', true), '')::uuid OR current_setting('app.bypass_rls', true) <> 'false')`),
+    "table projects no policy widens access", /"rls_tenant_projects"/, ["table projects policy exists", ...policyChecks("projects")]],
+  ["foreign-function", (c) => c.query(`CREATE SCHEMA evil;
+    CREATE FUNCTION evil.better_tenant_current() RETURNS uuid LANGUAGE sql STABLE AS $$ SELECT tenant_id FROM public.tasks LIMIT 1 $$;
+    DROP POLICY "rls_tenant_tasks" ON tasks;
+    CREATE POLICY "rls_tenant_tasks" ON tasks
+      USING (tenant_id = evil.better_tenant_current() OR current_setting('app.bypass_rls', true) = 'true')
+      WITH CHECK (tenant_id = evil.better_tenant_current() OR current_setting('app.bypass_rls', true) = 'true')`),
+    "table tasks policy calls the context functions of \"public\"", /in "evil": whatever they return is trusted/],
+  ["extra-policy", (c) => c.query("CREATE POLICY also_mine ON tasks FOR SELECT USING (tenant_id = (current_setting('app.current_tenant'))::uuid)"), "table tasks no extra permissive policy", /^permissive policy "also_mine" OR-ed with the tenant policy/],
 ];
 
 for (const [name, mutate, failing, message, alsoFails = []] of breakages) {
@@ -171,12 +218,12 @@ test("unique indexes without tenant_id are a warning, not a failure", async () =
 });
 
 test("tables in another schema are checked there", async () => {
-  const db = await freshDatabase("schema_app");
+  const db = await ownedDatabase("schema_app", async (c) => {
+    await c.query("CREATE SCHEMA app; SET search_path = app;" + fixture("schema.sql"));
+    await c.query(core.generateMigrationSql({ tenantTables: ["projects", "tasks"], schema: "app" }));
+    await c.query("GRANT USAGE ON SCHEMA app TO app; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA app TO app; GRANT USAGE ON ALL SEQUENCES IN SCHEMA app TO app");
+  });
   created.push(db);
-  const c = await connectAs("app", "app", db.name);
-  await c.query("CREATE SCHEMA app; SET search_path = app;" + fixture("schema.sql"));
-  await c.query(core.generateMigrationSql({ tenantTables: ["projects", "tasks"], schema: "app" }));
-  await c.end();
   const r = await cli(["check", "--json", "--schema", "app", "--database-url", urlFor(db.name)], { cwd: dir });
   assert.equal(r.code, 0, r.stdout);
 });
@@ -186,6 +233,9 @@ async function snapshotOf(db) {
   const q = async (sql) => JSON.stringify((await c.query(sql)).rows);
   const state = {
     policies: await q("SELECT tablename, policyname, qual FROM pg_policies ORDER BY 1, 2"),
+    owners: await q("SELECT relname, pg_get_userbyid(relowner) AS owner, relrowsecurity, relforcerowsecurity, relacl::text FROM pg_class WHERE relnamespace = 'public'::regnamespace ORDER BY 1"),
+    functions: await q("SELECT proname, md5(prosrc) AS src, prosecdef, proconfig, pg_get_userbyid(proowner) AS owner FROM pg_proc WHERE proname LIKE 'better\\_tenant\\_%' OR proname = 'set_tenant_id' ORDER BY 1"),
+    members: await q("SELECT roleid::regrole::text AS role, member::regrole::text AS member FROM pg_auth_members ORDER BY 1, 2"),
     tenants: await q("SELECT * FROM tenants ORDER BY id"),
     projects: await q("SELECT * FROM projects ORDER BY id"),
     tasks: await q("SELECT * FROM tasks ORDER BY id"),
@@ -207,14 +257,39 @@ test("doctor: every probe passes on a migrated database, which is left as it was
     }
     assert.match(r.stdout, new RegExp(`✓ ${t}: no context sees nothing`));
   }
-  assert.match(r.stdout, /✓ All 14 probes passed/);
+  for (const t of ["tenants", "projects", "tasks"]) assert.match(r.stdout, new RegExp(`✓ ${t}: the connected role cannot TRUNCATE`));
+  assert.match(r.stdout, /✓ All 19 probes passed/);
+  assert.deepEqual(await snapshotOf(db), before);
+});
+
+test("doctor: TRUNCATE and SET ROLE are tried for real, rolled back, and leave every row and grant in place", async () => {
+  const db = await database("doctor_leaky", {
+    mutate: (c, name) => c.query("GRANT TRUNCATE ON projects TO app").then(() => asAdmin(name, "ALTER TABLE tasks OWNER TO leaky_owner; GRANT leaky_owner TO app")),
+  });
+  const seeded = await cli(["seed", "--name", "Existing", "--database-url", urlFor(db)], { cwd: dir });
+  assert.equal(seeded.code, 0, seeded.stderr);
+  const id = seeded.stdout.trimEnd().split("\n")[1];
+  const owner = await admin(db);
+  await owner.query("INSERT INTO projects (tenant_id, name) VALUES ($1, 'kept'); INSERT INTO tasks (tenant_id, project_id, title) SELECT $1, id, 'kept' FROM projects".replace(/\$1/g, `'${id}'`));
+  await owner.end();
+  const before = await snapshotOf(db);
+  assert.equal(JSON.parse(before.tasks).length, 1);
+  const r = await cli(["doctor", "--database-url", urlFor(db)], { cwd: dir });
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /✗ projects: the connected role cannot TRUNCATE — TRUNCATE (succeeded \(rolled back\)|passed the privilege check)/);
+  assert.match(r.stdout, /✗ tasks: the connected role cannot TRUNCATE — TRUNCATE succeeded \(rolled back\): it emptied every tenant's rows/);
+  assert.match(r.stdout, /✗ cannot SET ROLE "leaky_owner" — SET ROLE "leaky_owner" succeeded \(rolled back\): it owns tasks and can turn its RLS off/);
+  assert.match(r.stdout, /✓ tenants: the connected role cannot TRUNCATE/);
   assert.deepEqual(await snapshotOf(db), before);
 });
 
 test("doctor: probes fail where isolation is broken", async () => {
   const cases = [
     ["doctor_widening", (c) => c.query("CREATE POLICY open_read ON projects FOR SELECT USING (true)"), /✗ projects: tenant A cannot read B's row — tenant A read 1 of B's rows/],
-    ["doctor_norls", (c) => c.query("ALTER TABLE tasks NO FORCE ROW LEVEL SECURITY"), /✗ tasks: tenant A cannot (read|update|delete)/],
+    ["doctor_norls", (c) => c.query("ALTER TABLE tasks DISABLE ROW LEVEL SECURITY"), /✗ tasks: tenant A cannot (read|update|delete)/],
+    ["doctor_loose", (c) => c.query(`DROP POLICY "rls_tenant_projects" ON projects;
+      CREATE POLICY "rls_tenant_projects" ON projects USING (tenant_id = NULLIF(current_setting('app.current_tenant', true), '')::uuid OR current_setting('app.bypass_rls', true) <> 'false')`),
+      /✗ projects: a bypass value other than 'true' sees nothing — app\.bypass_rls = 'on' saw 2 rows/],
     ["doctor_unmigrated", undefined, /✗ projects: no context sees nothing/],
   ];
   for (const [name, mutate, failing] of cases) {
@@ -229,28 +304,89 @@ test("doctor: probes fail where isolation is broken", async () => {
 });
 
 test("doctor on a hardened database signs its probes with the key, and shows the bypass is not settable", async () => {
-  const key = "doctor-test-key-0123456789abcdef-0123456789";
-  const a = await admin();
-  await a.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rls_owner') THEN
-    CREATE ROLE rls_owner LOGIN PASSWORD 'owner' NOSUPERUSER NOBYPASSRLS; END IF; END $$`);
-  await a.end();
-  const db = await freshDatabase("doctor_hard", "rls_owner");
-  created.push(db);
-  const owner = await connectAs("rls_owner", "owner", db.name);
-  await owner.query(fixture("schema.sql"));
-  await owner.query(core.generateMigrationSql({ tenantTables: ["projects", "tasks"], hardened: true }));
-  await owner.query("INSERT INTO better_tenant_private.context_key (key) VALUES (convert_to($1, 'UTF8'))", [key]);
-  await owner.query("GRANT SELECT, INSERT, UPDATE, DELETE ON tenants, projects, tasks TO app; GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO app");
-  await owner.end();
-  const without = await cli(["doctor", "--database-url", urlFor(db.name)], { cwd: dir, env: { BETTER_TENANT_HARDENED_KEY: undefined } });
+  const db = await database("doctor_hard", { hardened: true });
+  const without = await cli(["doctor", "--database-url", urlFor(db)], { cwd: dir, env: { BETTER_TENANT_HARDENED_KEY: undefined } });
   assert.equal(without.code, 1);
   assert.match(without.stdout, /set BETTER_TENANT_HARDENED_KEY/);
   assert.match(without.stdout, /✓ hardened context key out of reach/);
-  const withKey = await cli(["doctor", "--database-url", urlFor(db.name)], { cwd: dir, env: { BETTER_TENANT_HARDENED_KEY: key } });
+  // The privilege probes need no key.
+  assert.match(without.stdout, /✓ context functions refuse unsigned settings/);
+  assert.match(without.stdout, /✓ projects: the connected role cannot TRUNCATE/);
+  const withKey = await cli(["doctor", "--database-url", urlFor(db)], { cwd: dir, env: { BETTER_TENANT_HARDENED_KEY: hardenedKey } });
   assert.equal(withKey.code, 0, withKey.stdout);
   assert.match(withKey.stdout, /✓ projects: an unsigned bypass sees nothing/);
-  const seeded = await cli(["seed", "--name", "Signed", "--database-url", urlFor(db.name)], { cwd: dir, env: { BETTER_TENANT_HARDENED_KEY: key } });
+  assert.doesNotMatch(withKey.stdout, /plain mode/);
+  const seeded = await cli(["seed", "--name", "Signed", "--database-url", urlFor(db)], { cwd: dir, env: { BETTER_TENANT_HARDENED_KEY: hardenedKey } });
   assert.equal(seeded.code, 0, seeded.stderr);
+});
+
+test("plain mode is a warning that says what it allows and how to switch; hardened mode has none", async () => {
+  const plainDb = await database("plain_warn");
+  const plain = await json(plainDb);
+  assert.equal(plain.code, 0);
+  const w = plain.report.warnings.find((x) => x.check === "plain mode: the tenant context is not signed") ?? assert.fail("no plain-mode warning");
+  assert.match(w.message, /set_config\('app\.bypass_rls', 'true', …\) to read every tenant/);
+  assert.match(w.remediation, /^run `better-tenant migrate --hardened`/);
+  const hard = await json(await database("hard_ok", { hardened: true }));
+  assert.equal(hard.code, 0, JSON.stringify(hard.report));
+  assert.deepEqual(hard.report.warnings, []);
+  for (const f of ["public.better_tenant_current", "public.better_tenant_bypass", "better_tenant_private.signed", "better_tenant_private.hmac_sha256"]) {
+    assert.equal(result(hard.report, `hardened function ${f} unchanged`).passed, true, f);
+  }
+  // With `hardened: true` in the config (what init writes), a plain database fails instead.
+  const hardenedConfig = project("cli-db-hardened", { "better.config.json": JSON.stringify({ tenant: { tenantTables: ["projects", "tasks"], hardened: true } }) });
+  const asked = await cli(["check", "--json", "--database-url", urlFor(plainDb)], { cwd: hardenedConfig });
+  assert.equal(asked.code, 1);
+  const failed = JSON.parse(asked.stdout).results.filter((r) => !r.passed);
+  assert.deepEqual(failed.map((r) => r.check), ["hardened mode applied (the config sets hardened: true)"]);
+  assert.match(failed[0].remediation, /better-tenant migrate --hardened/);
+});
+
+// Hardened databases broken in ways only hardened mode can be: [name, mutation as the owner,
+// failing check, message, doctor probe that proves it without the key (if any)].
+const hardenedBreakages = [
+  ["bypass-skips-signature", (c) => c.query(`CREATE OR REPLACE FUNCTION public.better_tenant_bypass() RETURNS boolean
+      LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+      AS $$ SELECT current_setting('app.bypass_rls', true) = 'true' $$`),
+    "hardened function public.better_tenant_bypass unchanged", /differs from what `better-tenant migrate --hardened` generates/, /✗ context functions refuse unsigned settings — better_tenant_bypass\(\)\/better_tenant_current\(\) accepted an unsigned setting/],
+  ["signed-without-definer", (c) => c.query("ALTER FUNCTION better_tenant_private.signed(text, text) SECURITY DEFINER"),
+    "hardened function better_tenant_private.signed unchanged", /differs/],
+  ["function-owned-by-app", (_, db) => asAdmin(db, "ALTER FUNCTION public.better_tenant_current() OWNER TO app"),
+    "hardened function public.better_tenant_current unchanged", /role "app" owns it or is a member of its owner/],
+  ["unsigned-policy", (c) => c.query(core.generateAddTableSql("tasks", {})),
+    "table tasks policy uses the signed context", /policy "rls_tenant_tasks" read app\.current_tenant/, /✗ tasks: an unsigned bypass sees nothing/],
+];
+
+for (const [name, mutate, failing, message, probe] of hardenedBreakages) {
+  test(`check catches on a hardened database: ${name}`, async () => {
+    const db = await database(`hbrk_${name.replace(/-/g, "_")}`, { hardened: true, mutate });
+    const { code, report } = await json(db);
+    assert.equal(code, 1);
+    const r = result(report, failing);
+    assert.equal(r.passed, false);
+    assert.match(r.message, message);
+    assert.match(r.remediation, /better-tenant migrate --hardened/);
+    const others = report.results.filter((x) => !x.passed && x.check !== failing).map((x) => x.check);
+    assert.deepEqual(others, [], "only the broken check fails");
+    if (probe) {
+      const d = await cli(["doctor", "--database-url", urlFor(db)], { cwd: dir, env: { BETTER_TENANT_HARDENED_KEY: hardenedKey } });
+      assert.equal(d.code, 1);
+      assert.match(d.stdout, probe);
+    }
+  });
+}
+
+test("check catches a BYPASSRLS role the app role can become, even through another role; doctor proves it", async () => {
+  const db = await database("member", { mutate: (c) => c.query(APP_GRANTS.replaceAll("TO app", "TO app_member")) });
+  const { code, report } = await json(db, [], ["app_member", "app_member"]);
+  assert.equal(code, 1);
+  const r = result(report, "connected role cannot become a role that bypasses RLS");
+  assert.equal(r.message, 'role "app_member" is a member of "bypasser" (BYPASSRLS): SET ROLE skips every policy');
+  assert.match(r.remediation, /^REVOKE "bypasser" FROM "app_member";/);
+  assert.deepEqual(report.results.filter((x) => !x.passed).map((x) => x.check), ["connected role cannot become a role that bypasses RLS"]);
+  const d = await cli(["doctor", "--json", "--database-url", urlFor(db, "app_member", "app_member")], { cwd: dir });
+  const probe = JSON.parse(d.stdout).probes.find((p) => p.probe === 'cannot SET ROLE "bypasser"');
+  assert.deepEqual(probe, { probe: 'cannot SET ROLE "bypasser"', passed: false, message: 'SET ROLE "bypasser" succeeded (rolled back): RLS does not apply to it' });
 });
 
 test("seed creates a tenant under the bypass, validates and reports duplicates", async () => {

@@ -24,11 +24,35 @@ test("version, help and usage errors use commander's wording and exit 1", async 
   }
 });
 
-test("init -n writes the reference's config file and refuses to overwrite", async () => {
+test("init -n is hardened by default: a key in .env, hardened: true in the config, migrate emits the signed SQL", async () => {
+  const dir = project("init-hard");
+  writeFileSync(`${dir}/.env`, "DATABASE_URL=postgres://x");
+  const r = await cli(["init", "-n", "--tables", "projects,tasks", "--orm", "drizzle"], { cwd: dir, env: noDb });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^✓ Created better\.config\.ts\n✓ Wrote a new BETTER_TENANT_HARDENED_KEY to \.env \(hardened mode: keep it secret, out of git; pass --plain for the unsigned mode\)\n\nNext steps:\n/);
+  assert.match(r.stdout, /INSERT INTO better_tenant_private\.context_key \(key\) VALUES \(convert_to\('\$BETTER_TENANT_HARDENED_KEY', 'UTF8'\)\)/);
+  assert.match(r.stdout, /hardened: \{ key: process\.env\.BETTER_TENANT_HARDENED_KEY \}/);
+  const env = readFileSync(`${dir}/.env`, "utf8");
+  assert.match(env, /^DATABASE_URL=postgres:\/\/x\n# Signs the tenant context .*\nBETTER_TENANT_HARDENED_KEY=[0-9a-f]{64}\n$/);
+  assert.match(readFileSync(`${dir}/better.config.ts`, "utf8"), /\n    hardened: true,\n/);
+  const sql = await cli(["migrate", "--dry-run"], { cwd: dir, env: noDb });
+  assert.deepEqual(sql, { code: 0, stdout: core.generateMigrationSql({ tenantTables: ["projects", "tasks"], hardened: true }), stderr: "" });
+  const table = await cli(["add-table", "invoices", "--dry-run"], { cwd: dir, env: noDb });
+  assert.match(table.stdout, /"better_tenant_current"\(\)/);
+  // A second init keeps the key the database already holds.
+  const again = await cli(["init", "-n", "--tables", "projects", "--orm", "prisma", "--overwrite"], { cwd: dir, env: noDb });
+  assert.match(again.stdout, /✓ Kept the BETTER_TENANT_HARDENED_KEY already in \.env/);
+  assert.equal(readFileSync(`${dir}/.env`, "utf8"), env);
+  const bad = project("init-bad-hardened", { "better.config.json": JSON.stringify({ tenant: { tenantTables: ["a"], hardened: "yes" } }) });
+  assert.deepEqual(await cli(["migrate", "--dry-run"], { cwd: bad, env: noDb }), { code: 1, stdout: "", stderr: 'Config error: "tenant.hardened" must be a boolean\n' });
+});
+
+test("init -n --plain writes the reference's config file, no key, and refuses to overwrite", async () => {
   const dir = project("init");
-  const r = await cli(["init", "-n", "--tables", " projects, ,tasks ", "--orm", "drizzle"], { cwd: dir });
+  const r = await cli(["init", "-n", "--plain", "--tables", " projects, ,tasks ", "--orm", "drizzle"], { cwd: dir });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^✓ Created better\.config\.ts\n\nNext steps:\n/);
+  assert.equal(existsSync(`${dir}/.env`), false);
   assert.equal(readFileSync(`${dir}/better.config.ts`, "utf8"), configFile(["projects", "tasks"]).replace('["projects","tasks"]', '["projects", "tasks"]'));
   const again = await cli(["init", "-n", "--tables", "x", "--orm", "prisma"], { cwd: dir });
   assert.deepEqual(again, { code: 1, stdout: "", stderr: "better.config.ts already exists. Pass --overwrite to replace it.\n" });

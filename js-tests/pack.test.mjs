@@ -9,7 +9,7 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import core from "@usebetter-rs/core";
-import { connectAs, fixture, freshDatabase, requireEnv } from "./helpers/db.mjs";
+import { connectAs, fixture, ownedDatabase, requireEnv } from "./helpers/db.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 const project = mkdtempSync(join(tmpdir(), "usebetter-pack-"));
@@ -31,11 +31,13 @@ before(async () => {
     stdio: ["ignore", "ignore", "inherit"],
   });
   copyFileSync(new URL("./pack/app.mjs", import.meta.url), join(project, "app.mjs"));
-  dbh = await freshDatabase("packed");
+  // The tables belong to another role, as `better-tenant check` requires of the app's role.
+  dbh = await ownedDatabase("packed", async (owner) => {
+    await owner.query(fixture("schema.sql"));
+    await owner.query(fixture("audit-logs.sql"));
+    await owner.query(core.generateMigrationSql({ tenantTables: ["projects", "tasks"] }));
+  });
   const c = await connectAs("app", "app", dbh.name);
-  await c.query(fixture("schema.sql"));
-  await c.query(fixture("audit-logs.sql"));
-  await c.query(core.generateMigrationSql({ tenantTables: ["projects", "tasks"] }));
   await c.query("BEGIN; SELECT set_config('app.bypass_rls', 'true', true)");
   const { rows } = await c.query("INSERT INTO tenants (name, slug) VALUES ('Acme', 'acme'), ('Globex', 'globex') RETURNING id::text, slug");
   await c.query("COMMIT");

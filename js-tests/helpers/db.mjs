@@ -60,3 +60,36 @@ export async function inScope(client, settings, fn) {
     await client.query("ROLLBACK");
   }
 }
+
+/** The role that owns the tables in tests: the application role (`app`) must not own them. */
+export const OWNER = { user: "rls_owner", password: "owner" };
+
+export async function ensureOwnerRole() {
+  const a = await admin();
+  await a.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rls_owner') THEN
+    CREATE ROLE rls_owner LOGIN PASSWORD 'owner' NOSUPERUSER NOBYPASSRLS; END IF; END $$`);
+  await a.end();
+}
+
+/** DML for the application role on everything `rls_owner` created in `public`: no TRUNCATE, no ownership. */
+export const APP_GRANTS = "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO app; GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO app";
+
+/** A database whose tables `setup(ownerClient)` creates as `rls_owner`; then `app` gets DML on them. */
+export async function ownedDatabase(prefix, setup) {
+  await ensureOwnerRole();
+  const db = await freshDatabase(prefix, OWNER.user);
+  const c = await connectAs(OWNER.user, OWNER.password, db.name);
+  try {
+    await setup?.(c);
+  } finally {
+    await c.end();
+  }
+  // As the superuser: `setup` may have handed a table to another owner.
+  const a = await admin(db.name);
+  try {
+    await a.query(APP_GRANTS);
+  } finally {
+    await a.end();
+  }
+  return db;
+}

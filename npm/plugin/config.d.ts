@@ -9,6 +9,8 @@ export interface BetterTenantStaticConfig {
   tenantTables: string[];
   /** Schema of the tables and of the generated functions. Default `public`. */
   schema?: string;
+  /** `migrate` emits the signed (hardened) context functions; `init` sets it unless `--plain`. */
+  hardened?: boolean;
   loadTenant?: boolean;
   basePath?: string;
 }

@@ -80,7 +80,11 @@ pub async fn read_catalog(client: &Client, schemas: &[String]) -> Result<Catalog
         .query_one(catalog::PRIVATE_SCHEMA_QUERY, &[])
         .await
         .map_err(|e| db_error(&e))?;
-    let [tables, columns, policies, triggers, indexes, views, functions] =
+    let privileged = client
+        .query(catalog::PRIVILEGED_ROLES_QUERY, &[])
+        .await
+        .map_err(|e| db_error(&e))?;
+    let [tables, columns, policies, triggers, indexes, views, functions, context] =
         catalog::QUERIES.map(|(_, sql)| sql);
     Ok(Catalog {
         role: catalog::Role {
@@ -97,6 +101,8 @@ pub async fn read_catalog(client: &Client, schemas: &[String]) -> Result<Catalog
                 owner: s(r, 2),
                 rls_enabled: b(r, 3),
                 rls_forced: b(r, 4),
+                truncatable: b(r, 5),
+                owner_reachable: b(r, 6),
             })
             .collect(),
         columns: q(columns)
@@ -165,6 +171,29 @@ pub async fn read_catalog(client: &Client, schemas: &[String]) -> Result<Catalog
                 schema: s(r, 0),
                 name: s(r, 1),
                 source: s(r, 2),
+            })
+            .collect(),
+        context_functions: q(context)
+            .await?
+            .iter()
+            .map(|r| catalog::ContextFunction {
+                definition: catalog::FunctionDef {
+                    schema: s(r, 0),
+                    name: s(r, 1),
+                    args: s(r, 2),
+                    source: s(r, 3),
+                    security_definer: b(r, 4),
+                    config: list(r, 5),
+                },
+                owner_reachable: b(r, 6),
+            })
+            .collect(),
+        privileged_roles: privileged
+            .iter()
+            .map(|r| catalog::PrivilegedRole {
+                name: s(r, 0),
+                superuser: b(r, 1),
+                bypass_rls: b(r, 2),
             })
             .collect(),
         private_schema_usable: private.get(0),

@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use tokio_postgres::{Client, GenericClient, Transaction};
 use usebetter_core::check::catalog::Catalog;
+use usebetter_core::check::probes::LOOSE_BYPASS;
 use usebetter_core::check::CheckConfig;
 use usebetter_core::policy::context;
 use usebetter_core::policy::ident::Ident;
@@ -25,7 +26,7 @@ pub struct Probe {
     pub message: Option<String>,
 }
 
-fn probe(name: String, passed: bool, message: Option<String>) -> Probe {
+pub(crate) fn probe(name: String, passed: bool, message: Option<String>) -> Probe {
     Probe {
         probe: name,
         passed,
@@ -361,6 +362,17 @@ pub async fn probes(
             both >= 2,
             (both < 2).then(|| format!("bypass saw {both} probe rows")),
         ));
+        if !hardened {
+            tx.execute(LOOSE_BYPASS, &[])
+                .await
+                .map_err(|e| db_error(&e))?;
+            let loose = count(&mut tx, &format!("SELECT count(*) FROM {table} WHERE tenant_id IN ($1::text::uuid, $2::text::uuid)"), &[&a, &b]).await?;
+            out.push(probe(
+                format!("{label}: a bypass value other than 'true' sees nothing"),
+                loose == 0,
+                (loose > 0).then(|| format!("app.bypass_rls = 'on' saw {loose} rows")),
+            ));
+        }
         if hardened {
             enter_bypass(&tx, None).await?;
             let forged = count(&mut tx, &format!("SELECT count(*) FROM {table} WHERE tenant_id IN ($1::text::uuid, $2::text::uuid)"), &[&a, &b]).await?;

@@ -3,6 +3,7 @@
 
 pub(crate) mod db;
 mod doctor;
+mod privileges;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -156,7 +157,7 @@ fn write_output(
 
 async fn migrate(inv: &Invocation, ctx: &Context) -> Result<Outcome, String> {
     let mut config = load_config(inv, ctx).await?;
-    config.hardened = inv.has("hardened");
+    config.hardened |= inv.has("hardened");
     config.citus = inv.has("citus");
     let sql = policy::migration_sql(&config).map_err(|e| e.to_string())?;
     emit(
@@ -194,9 +195,14 @@ fn add_table(inv: &Invocation, ctx: &Context) -> Result<Outcome, String> {
             .as_str()
             .map(str::to_owned)
     });
+    let from_config = ctx
+        .config
+        .as_ref()
+        .and_then(|c| c.get("tenant")?.get("hardened")?.as_bool())
+        .unwrap_or(false);
     let config = MigrationConfig {
         schema,
-        hardened: inv.has("hardened"),
+        hardened: inv.has("hardened") || from_config,
         ..MigrationConfig::default()
     };
     let block = policy::add_table_sql(table, &config).map_err(|e| e.to_string())?;
@@ -233,17 +239,48 @@ fn init(inv: &Invocation, ctx: &Context) -> Result<Outcome, String> {
             cli::CONFIG_FILE
         ));
     }
-    std::fs::write(&path, cli::init_config_file(&tables))
+    let hardened = !inv.has("plain");
+    std::fs::write(&path, cli::init_config_file(&tables, hardened))
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    let guide = if orm == "drizzle" {
-        "  1. Add a tenant_id uuid column (references tenants.id) to each tenant table in your Drizzle schema\n  2. npx better-tenant migrate -o drizzle/rls.sql, then apply it after your schema migrations\n  3. npx better-tenant check --database-url $DATABASE_URL\n"
-    } else {
-        "  1. Add tenantId String @db.Uuid @map(\"tenant_id\") to each tenant model in schema.prisma\n  2. npx better-tenant migrate -o prisma/rls.sql, then apply it after prisma migrate\n  3. npx better-tenant check --database-url $DATABASE_URL\n"
+    let mut stdout = format!("✓ Created {}\n", cli::CONFIG_FILE);
+    if hardened {
+        stdout.push_str(&write_key(ctx)?);
+    }
+    stdout.push_str("\nNext steps:\n");
+    stdout.push_str(&cli::init_guide(orm, hardened));
+    Ok(Outcome::ok(stdout))
+}
+
+/// Appends a fresh key to `.env` unless one is there; the line to print.
+fn write_key(ctx: &Context) -> Result<String, String> {
+    let path = resolve_path(ctx, cli::KEY_FILE);
+    let existing = match std::fs::read_to_string(&path) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
     };
-    Ok(Outcome::ok(format!(
-        "✓ Created {}\n\nNext steps:\n{guide}",
-        cli::CONFIG_FILE
-    )))
+    // Two v4 UUIDs: 244 random bits from the OS generator, as 64 hex characters.
+    let key = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    match cli::env_with_key(&existing, &key) {
+        None => Ok(format!(
+            "✓ Kept the {} already in {} (hardened mode)\n",
+            cli::KEY_VARIABLE,
+            cli::KEY_FILE
+        )),
+        Some(contents) => {
+            std::fs::write(&path, contents)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            Ok(format!(
+                "✓ Wrote a new {} to {} (hardened mode: keep it secret, out of git; pass --plain for the unsigned mode)\n",
+                cli::KEY_VARIABLE,
+                cli::KEY_FILE
+            ))
+        }
+    }
 }
 
 async fn check_cmd(inv: &Invocation, ctx: &Context, live: bool) -> Result<Outcome, String> {
@@ -257,12 +294,14 @@ async fn check_cmd(inv: &Invocation, ctx: &Context, live: bool) -> Result<Outcom
     let check_config = CheckConfig {
         tenant_tables: config.tenant_tables.clone(),
         schema: config.schema.clone(),
+        hardened: config.hardened,
     };
     let mut client = db::connect(url).await?;
     let catalog = db::read_catalog(&client, &check_config.schemas()).await?;
     let report = check::check(&catalog, &check_config);
     let probes = if live {
-        Some(
+        let mut all = privileges::probes(&mut client, &catalog, &check_config).await?;
+        all.extend(
             doctor::probes(
                 &mut client,
                 &catalog,
@@ -270,7 +309,8 @@ async fn check_cmd(inv: &Invocation, ctx: &Context, live: bool) -> Result<Outcom
                 ctx.hardened_key.as_deref(),
             )
             .await?,
-        )
+        );
+        Some(all)
     } else {
         None
     };

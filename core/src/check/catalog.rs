@@ -3,6 +3,8 @@
 //! The core runs no query: a binding executes [`QUERIES`] with the schema list as `$1`
 //! (`text[]`) and fills a [`Catalog`] from the rows, column by column in the order selected.
 
+pub use crate::policy::expected::FunctionDef;
+
 /// The connected role.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Role {
@@ -19,6 +21,11 @@ pub struct Table {
     pub owner: String,
     pub rls_enabled: bool,
     pub rls_forced: bool,
+    /// The connected role holds TRUNCATE on it (granted, or through ownership): TRUNCATE
+    /// ignores RLS.
+    pub truncatable: bool,
+    /// The connected role owns it or is a member of its owner (and so can drop its policies).
+    pub owner_reachable: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -80,6 +87,23 @@ pub struct DefinerFunction {
     pub source: String,
 }
 
+/// A role the connected role is a member of (directly or not) that skips RLS.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PrivilegedRole {
+    pub name: String,
+    pub superuser: bool,
+    pub bypass_rls: bool,
+}
+
+/// A function of ours (`better_tenant_*`, `set_tenant_id`, or in the private schema) as it is
+/// defined in the database.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContextFunction {
+    pub definition: FunctionDef,
+    /// The connected role owns it or is a member of its owner (and so can replace it).
+    pub owner_reachable: bool,
+}
+
 /// Everything `check` looks at.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Catalog {
@@ -91,6 +115,8 @@ pub struct Catalog {
     pub indexes: Vec<Index>,
     pub views: Vec<View>,
     pub definer_functions: Vec<DefinerFunction>,
+    pub context_functions: Vec<ContextFunction>,
+    pub privileged_roles: Vec<PrivilegedRole>,
     /// Whether the role can use the hardened-mode private schema (it must not).
     pub private_schema_usable: Option<bool>,
 }
@@ -102,11 +128,18 @@ pub const ROLE_QUERY: &str =
 /// Query for [`Catalog::private_schema_usable`] (no parameters); NULL when the schema is absent.
 pub const PRIVATE_SCHEMA_QUERY: &str = "SELECT CASE WHEN to_regnamespace('better_tenant_private') IS NULL THEN NULL ELSE has_schema_privilege('better_tenant_private', 'USAGE') END";
 
+/// Query for [`Catalog::privileged_roles`] (no parameters): `pg_has_role` follows
+/// memberships transitively, and a member can `SET ROLE` to any of them.
+pub const PRIVILEGED_ROLES_QUERY: &str = "SELECT r.rolname::text, r.rolsuper, r.rolbypassrls FROM pg_roles r
+ WHERE r.rolname <> current_user AND (r.rolsuper OR r.rolbypassrls) AND pg_has_role(current_user, r.oid, 'MEMBER')
+ ORDER BY 1";
+
 /// Queries taking `$1 text[]` (schemas), in the order of the [`Catalog`] fields they fill.
-pub const QUERIES: [(&str, &str); 7] = [
+pub const QUERIES: [(&str, &str); 8] = [
     (
         "tables",
-        "SELECT n.nspname::text, c.relname::text, pg_get_userbyid(c.relowner)::text, c.relrowsecurity, c.relforcerowsecurity
+        "SELECT n.nspname::text, c.relname::text, pg_get_userbyid(c.relowner)::text, c.relrowsecurity, c.relforcerowsecurity,
+                has_table_privilege(c.oid, 'TRUNCATE'), pg_has_role(c.relowner, 'MEMBER')
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY($1)",
     ),
@@ -152,5 +185,13 @@ pub const QUERIES: [(&str, &str); 7] = [
          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
          WHERE p.prosecdef AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'better_tenant_private')
            AND cardinality($1::text[]) >= 0",
+    ),
+    (
+        "context_functions",
+        "SELECT n.nspname::text, p.proname::text, pg_get_function_identity_arguments(p.oid), coalesce(p.prosrc, ''),
+                p.prosecdef, coalesce(p.proconfig::text[], '{}'), pg_has_role(p.proowner, 'MEMBER')
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+         WHERE n.nspname = 'better_tenant_private'
+            OR (n.nspname = ANY($1) AND (p.proname LIKE 'better\\_tenant\\_%' OR p.proname = 'set_tenant_id'))",
     ),
 ];

@@ -3,11 +3,17 @@
 //! Results keep the reference's check names and messages where the meaning is the same, so
 //! existing scripts that grep them keep working, and add the checks the reference lacks:
 //! BYPASSRLS roles, owners without FORCE, widening policies, views without `security_invoker`,
-//! `SECURITY DEFINER` functions over tenant tables, and missing `tenant_id` indexes.
+//! `SECURITY DEFINER` functions over tenant tables, and missing `tenant_id` indexes; and what the
+//! role can do around RLS (`reach`): TRUNCATE, ownership, privileged memberships, extra
+//! policies, hardened functions that differ from the generator's.
 
 pub mod catalog;
 pub mod predicate;
+pub mod probes;
+mod reach;
 mod tables;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 
@@ -76,6 +82,8 @@ pub struct Report {
 pub struct CheckConfig {
     pub tenant_tables: Vec<String>,
     pub schema: Option<String>,
+    /// The config asks for hardened mode (`tenant.hardened`): a plain database then fails.
+    pub hardened: bool,
 }
 
 impl CheckConfig {
@@ -178,13 +186,20 @@ pub fn check(catalog: &Catalog, config: &CheckConfig) -> Report {
             role.name.replace('"', "\"\"")
         )),
     );
+    reach::privileged_roles(&ix, &mut r);
     let schema = config.schema.clone().unwrap_or_else(|| "public".into());
     tables::tenants_table(&ix, &schema, &mut r);
+    reach::table_reach(&ix, &schema, "tenants", "tenants", &mut r);
     let targets = config.targets();
     for (s, t, label) in &targets {
         tables::tenant_table(&ix, s, t, label, &mut r);
+        reach::extra_policies(&ix, s, t, label, &mut r);
+        reach::table_reach(&ix, s, t, label, &mut r);
     }
     tables::views_and_functions(&ix, &targets, &mut r);
+    let mut scoped = vec![(schema.clone(), "tenants".to_owned(), "tenants".to_owned())];
+    scoped.extend(targets.iter().cloned());
+    reach::foreign_functions(&ix, &schema, &scoped, &mut r);
     if let Some(usable) = catalog.private_schema_usable {
         r.results.push(
             CheckResult::when(
@@ -197,6 +212,13 @@ pub fn check(catalog: &Catalog, config: &CheckConfig) -> Report {
             )
             .fix("REVOKE ALL ON SCHEMA better_tenant_private FROM <app role>; run migrations as another role"),
         );
+        reach::hardened(&ix, config.schema.as_deref(), &scoped, &mut r);
+    } else if config.hardened {
+        let mut plain = reach::plain_mode_warning();
+        plain.check = "hardened mode applied (the config sets hardened: true)".into();
+        r.results.push(plain);
+    } else {
+        r.warnings.push(reach::plain_mode_warning());
     }
     r.passed = r.results.iter().all(|c| c.passed);
     r
@@ -206,20 +228,22 @@ pub fn check(catalog: &Catalog, config: &CheckConfig) -> Report {
 #[must_use]
 pub fn render(report: &Report) -> String {
     let mut out = String::from("\n");
-    for c in &report.results {
-        let mark = if c.passed { '✓' } else { '✗' };
+    let line = |out: &mut String, mark: char, c: &CheckResult| {
         match &c.message {
             Some(m) if !c.passed => out.push_str(&format!("  {mark} {} — {m}\n", c.check)),
             _ => out.push_str(&format!("  {mark} {}\n", c.check)),
         }
+        if let Some(fix) = &c.remediation {
+            out.push_str(&format!("      fix: {fix}\n"));
+        }
+    };
+    for c in &report.results {
+        line(&mut out, if c.passed { '✓' } else { '✗' }, c);
     }
     if !report.warnings.is_empty() {
         out.push('\n');
         for w in &report.warnings {
-            match &w.message {
-                Some(m) => out.push_str(&format!("  ⚠ {} — {m}\n", w.check)),
-                None => out.push_str(&format!("  ⚠ {}\n", w.check)),
-            }
+            line(&mut out, '⚠', w);
         }
     }
     if !report.upgrades.is_empty() {

@@ -20,19 +20,111 @@ pub struct Predicate {
     pub index_friendly: bool,
     /// It compares `tenant_id` as text (the reference's form): correct but unindexable.
     pub text_comparison: bool,
+    /// It reads `app.*` settings directly instead of through the signature-checking functions.
+    pub unsigned: bool,
 }
 
-const TENANT_MARKERS: [&str; 4] = [
-    "app.current_tenant",
-    "better_tenant_current",
-    "better_tenant_floor",
-    "better_tenant_ceiling",
-];
 const BYPASS_MARKERS: [&str; 2] = ["app.bypass_rls", "better_tenant_bypass"];
 
 fn mentions(e: &Expr, markers: &[&str]) -> bool {
     let text = e.to_string().to_ascii_lowercase();
     markers.iter().any(|m| text.contains(m))
+}
+
+/// `e` as a token string without case, whitespace, parentheses, double quotes, `::text` casts
+/// or `AS alias` labels, so PostgreSQL's deparsed form and the SQL we generate compare equal.
+/// The shapes matched below contain no operators whose grouping could change their meaning.
+fn canon(e: &Expr) -> String {
+    let text = e.to_string().to_ascii_lowercase();
+    let mut words: Vec<&str> = Vec::new();
+    let mut skip = false;
+    for w in text.split_whitespace() {
+        if skip {
+            skip = false;
+            // `AS "case")` keeps the closing parentheses that belong to the outer expression.
+            words.push(w.trim_start_matches(|c: char| c != ')'));
+            continue;
+        }
+        if w == "as" && !words.last().is_some_and(|p| p.starts_with("cast")) {
+            skip = true;
+            continue;
+        }
+        words.push(w);
+    }
+    words
+        .concat()
+        .replace("::text", "")
+        .chars()
+        .filter(|c| !matches!(c, '(' | ')' | '"'))
+        .collect()
+}
+
+/// `[SELECT] [schema.]better_tenant_<name>()`, canonicalised.
+fn is_call(c: &str, name: &str) -> bool {
+    let c = c.strip_prefix("select").unwrap_or(c);
+    let f = format!("better_tenant_{name}");
+    c == f
+        || c.strip_suffix(&f).is_some_and(|q| {
+            q.strip_suffix('.').is_some_and(|s| {
+                !s.is_empty()
+                    && s.chars()
+                        .all(|x| x.is_alphanumeric() || x == '_' || x == '$')
+            })
+        })
+}
+
+/// The bypass test exactly as we or the reference write it: the setting must equal `'true'`.
+/// Anything looser (`<> 'false'`, `IS NOT NULL`, …) admits every row on values nobody meant.
+fn is_bypass_test(c: &str) -> bool {
+    let c = c.strip_prefix("select").unwrap_or(c);
+    let c = c
+        .strip_prefix("coalesce")
+        .and_then(|x| x.strip_suffix(",false"))
+        .unwrap_or(c);
+    matches!(
+        c,
+        "current_setting'app.bypass_rls',true='true'" | "current_setting'app.bypass_rls'='true'"
+    ) || is_call(c, "bypass")
+}
+
+/// The current tenant as a value: the setting (cast or not) or our function.
+fn is_current(c: &str) -> bool {
+    let c = c.strip_prefix("select").unwrap_or(c);
+    let c = c.strip_suffix("::uuid").unwrap_or(c);
+    let c = c
+        .strip_prefix("nullif")
+        .and_then(|x| x.strip_suffix(",''"))
+        .unwrap_or(c);
+    matches!(
+        c,
+        "current_setting'app.current_tenant',true" | "current_setting'app.current_tenant'"
+    ) || is_call(c, "current")
+}
+
+/// One bound of the range form: the current tenant, our bound functions, or
+/// `(SELECT CASE WHEN <bypass> THEN '<uuid>'::uuid ELSE <current> END)`.
+fn is_bound(e: &Expr) -> bool {
+    let c = canon(e);
+    if is_current(&c) || is_call(&c, "floor") || is_call(&c, "ceiling") {
+        return true;
+    }
+    let Some(case) = c
+        .strip_prefix("select")
+        .unwrap_or(&c)
+        .strip_prefix("casewhen")
+        .and_then(|x| x.strip_suffix("end"))
+    else {
+        return false;
+    };
+    let (Some(then), Some(otherwise)) = (case.find("then'"), case.rfind("else")) else {
+        return false;
+    };
+    let edge = case.get(then + 4..otherwise).unwrap_or_default();
+    let uuid = edge
+        .strip_prefix('\'')
+        .and_then(|x| x.strip_suffix("'::uuid"))
+        .is_some_and(|u| u.len() == 36 && u.chars().all(|x| x.is_ascii_hexdigit() || x == '-'));
+    uuid && is_bypass_test(&case[..then]) && is_current(&case[otherwise + 4..])
 }
 
 fn is_tenant_column(e: &Expr, column: &str) -> Option<bool> {
@@ -85,7 +177,8 @@ fn tenant_arm(e: &Expr, column: &str) -> Option<bool> {
                 (None, Some(c)) => (c, left),
                 _ => return None,
             };
-            (mentions(other, &TENANT_MARKERS) && !mentions(other, &BYPASS_MARKERS)).then_some(col)
+            // The reference compares text to the raw setting; a uuid column needs the cast.
+            is_current(&canon(other)).then_some(col)
         }
         Expr::Between {
             expr,
@@ -94,7 +187,7 @@ fn tenant_arm(e: &Expr, column: &str) -> Option<bool> {
             high,
         } => {
             let col = is_tenant_column(expr, column)?;
-            (mentions(low, &TENANT_MARKERS) && mentions(high, &TENANT_MARKERS)).then_some(col)
+            (is_bound(low) && is_bound(high)).then_some(col)
         }
         Expr::BinaryOp {
             left,
@@ -104,7 +197,7 @@ fn tenant_arm(e: &Expr, column: &str) -> Option<bool> {
             // `col >= floor AND col <= ceiling`, the deparsed BETWEEN.
             let bound = |e: &Expr, op: &BinaryOperator| match unnest(e) {
                 Expr::BinaryOp { left, op: o, right } if o == op => {
-                    is_tenant_column(left, column).filter(|_| mentions(right, &TENANT_MARKERS))
+                    is_tenant_column(left, column).filter(|_| is_bound(right))
                 }
                 _ => None,
             };
@@ -116,8 +209,8 @@ fn tenant_arm(e: &Expr, column: &str) -> Option<bool> {
     }
 }
 
-fn bypass_arm(e: &Expr, column: &str) -> bool {
-    mentions(e, &BYPASS_MARKERS) && !e.to_string().contains(column)
+fn bypass_arm(e: &Expr) -> bool {
+    is_bypass_test(&canon(e))
 }
 
 fn parse_expr(sql: &str) -> Option<Expr> {
@@ -148,23 +241,32 @@ pub fn classify(expr: &str, column: &str) -> Predicate {
             casted |= c;
             // Our range form carries the bypass inside the bounds.
             out.bypass |= mentions(arm, &["better_tenant_floor"]) || mentions(arm, &BYPASS_MARKERS);
-        } else if bypass_arm(arm, column) {
+        } else if bypass_arm(arm) {
             out.bypass = true;
         } else {
             return Predicate::default();
         }
     }
     out.tenant_scoped = tenant_arms > 0;
+    out.unsigned = reads_settings(expr);
     out.text_comparison = casted;
     out.index_friendly = tenant_arms == 1 && arms.len() == 1 && !casted;
     out
 }
 
+/// Whether `expr` reads the context settings itself (unsigned in hardened mode).
+#[must_use]
+pub fn reads_settings(expr: &str) -> bool {
+    let e = expr.to_ascii_lowercase();
+    e.contains("current_setting")
+        || e.contains("app.current_tenant")
+        || e.contains("app.bypass_rls")
+}
+
 /// Whether `expr` admits rows only under the bypass (the `tenants` write policy).
 #[must_use]
 pub fn bypass_only(expr: &str) -> bool {
-    parse_expr(expr)
-        .is_some_and(|e| mentions(&e, &BYPASS_MARKERS) && !mentions(&e, &TENANT_MARKERS))
+    parse_expr(expr).is_some_and(|e| bypass_arm(&e))
 }
 
 #[cfg(test)]
@@ -183,7 +285,8 @@ mod tests {
                 tenant_scoped: true,
                 bypass: true,
                 index_friendly: true,
-                text_comparison: false
+                text_comparison: false,
+                unsigned: false,
             }
         );
     }
@@ -200,7 +303,8 @@ mod tests {
                 tenant_scoped: true,
                 bypass: true,
                 index_friendly: true,
-                text_comparison: false
+                text_comparison: false,
+                unsigned: true,
             }
         );
         let widened = classify("((tenant_id >= (current_setting('app.current_tenant'::text))::uuid) AND (tenant_id <= 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid))", "tenant_id");
@@ -243,12 +347,39 @@ mod tests {
     }
 
     #[test]
+    fn weaker_bypass_tests_are_not_a_bypass() {
+        for e in [
+            "((tenant_id = (current_setting('app.current_tenant'::text))::uuid) OR (current_setting('app.bypass_rls'::text, true) <> 'false'::text))",
+            "((tenant_id = (current_setting('app.current_tenant'::text))::uuid) OR (current_setting('app.bypass_rls'::text, true) IS NOT NULL))",
+            "((tenant_id >= ( SELECT CASE WHEN (current_setting('app.bypass_rls'::text, true) <> 'false'::text) THEN '00000000-0000-0000-0000-000000000000'::uuid ELSE (NULLIF(current_setting('app.current_tenant'::text, true), ''::text))::uuid END AS \"case\")) AND (tenant_id <= ( SELECT CASE WHEN (current_setting('app.bypass_rls'::text, true) <> 'false'::text) THEN 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid ELSE (NULLIF(current_setting('app.current_tenant'::text, true), ''::text))::uuid END AS \"case\")))",
+            "(tenant_id = COALESCE((current_setting('app.current_tenant'::text))::uuid, tenant_id))",
+        ] {
+            assert!(!classify(e, "tenant_id").tenant_scoped, "{e}");
+        }
+        assert!(!bypass_only(
+            "(current_setting('app.bypass_rls'::text, true) <> 'false'::text)"
+        ));
+    }
+
+    #[test]
+    fn hardened_form_is_signed() {
+        let p = classify(
+            "((tenant_id >= ( SELECT CASE WHEN better_tenant_bypass() THEN '00000000-0000-0000-0000-000000000000'::uuid ELSE better_tenant_current() END AS \"case\")) AND (tenant_id <= ( SELECT CASE WHEN public.better_tenant_bypass() THEN 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid ELSE public.better_tenant_current() END AS \"case\")))",
+            "tenant_id",
+        );
+        assert!(p.tenant_scoped && p.bypass && p.index_friendly && !p.unsigned);
+    }
+
+    #[test]
     fn bypass_only_policies() {
         assert!(bypass_only(
             "(current_setting('app.bypass_rls'::text, true) = 'true'::text)"
         ));
         assert!(bypass_only(
             "( SELECT better_tenant_bypass() AS better_tenant_bypass)"
+        ));
+        assert!(bypass_only(
+            "( SELECT COALESCE((current_setting('app.bypass_rls'::text, true) = 'true'::text), false) AS \"coalesce\")"
         ));
         assert!(!bypass_only("true"));
     }

@@ -7,7 +7,7 @@ use super::{CheckResult, Index, Report};
 const COMMANDS: [&str; 4] = ["SELECT", "INSERT", "UPDATE", "DELETE"];
 const MIGRATE: &str = "run `better-tenant migrate` and apply the SQL";
 
-fn applies(p: &Policy, role: &str, command: &str) -> bool {
+pub(super) fn applies(p: &Policy, role: &str, command: &str) -> bool {
     (p.command == "ALL" || p.command == command)
         && p.roles.iter().any(|r| r == "public" || r == role)
 }

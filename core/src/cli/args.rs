@@ -43,6 +43,7 @@ fn options(command: &str) -> Option<Vec<Opt>> {
             valued("tables", "<csv>"),
             valued("orm", "<drizzle|prisma>"),
             flag("overwrite"),
+            flag("plain"),
             Opt {
                 long: "non-interactive",
                 short: Some('n'),

@@ -4,6 +4,9 @@
 
 pub mod args;
 pub mod audit;
+mod init;
+
+pub use init::{env_with_key, init_config_file, init_guide, KEY_FILE, KEY_VARIABLE};
 
 use serde_json::Value;
 
@@ -69,6 +72,11 @@ pub fn tenant_config(
             .and_then(Value::as_str)
             .map(str::to_owned);
     }
+    config.hardened = match tenant.get("hardened") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err("Config error: \"tenant.hardened\" must be a boolean".into()),
+    };
     Ok(config)
 }
 
@@ -104,21 +112,13 @@ pub fn no_config_message(cwd: &str, detected: &[String]) -> String {
     s
 }
 
-fn config_file(tables: &str) -> String {
-    format!(
-        "import {{ defineBetterConfig }} from \"@usebetterdev/plugin/config\";\n\nexport default defineBetterConfig({{\n  tenant: {{\n    tenantTables: [{tables}],\n  }},\n}});\n"
-    )
+pub(crate) fn config_file(tables: &str) -> String {
+    config_file_with(tables, "")
 }
 
-/// The `better.config.ts` that `init` writes.
-#[must_use]
-pub fn init_config_file(tables: &[String]) -> String {
-    config_file(
-        &tables
-            .iter()
-            .map(|t| format!("{t:?}"))
-            .collect::<Vec<_>>()
-            .join(", "),
+pub(crate) fn config_file_with(tables: &str, extra: &str) -> String {
+    format!(
+        "import {{ defineBetterConfig }} from \"@usebetterdev/plugin/config\";\n\nexport default defineBetterConfig({{\n  tenant: {{\n    tenantTables: [{tables}],\n{extra}  }},\n}});\n"
     )
 }
 

@@ -6,6 +6,7 @@
 //! `app.current_tenant` and `app.bypass_rls` are unchanged.
 
 pub mod context;
+pub mod expected;
 mod functions;
 pub mod ident;
 mod sign;

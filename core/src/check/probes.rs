@@ -1,0 +1,65 @@
+//! Statements `doctor` runs to prove what `check` reports about privileges, each inside a
+//! savepoint of a transaction that is rolled back. Names are quoted here, once.
+
+use crate::error::Result;
+use crate::policy::ident::Ident;
+
+/// Bounds how long a TRUNCATE probe may hold (or wait for) its lock on a live table.
+pub const LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '1s'";
+
+/// `TRUNCATE "schema"."table"`: PostgreSQL checks the privilege before it locks, so a refusal
+/// (SQLSTATE 42501) costs nothing; any other outcome means the privilege is there.
+///
+/// # Errors
+/// `InvalidIdentifier` for a name PostgreSQL could not have.
+pub fn truncate(schema: &str, table: &str) -> Result<String> {
+    Ok(format!(
+        "TRUNCATE {}.{}",
+        Ident::new("schema", schema)?.quoted(),
+        Ident::new("table", table)?.quoted()
+    ))
+}
+
+/// `SET LOCAL ROLE "role"`, reverted with the savepoint.
+///
+/// # Errors
+/// `InvalidIdentifier`.
+pub fn set_role(role: &str) -> Result<String> {
+    Ok(format!(
+        "SET LOCAL ROLE {}",
+        Ident::new("role", role)?.quoted()
+    ))
+}
+
+/// An unsigned bypass and an unsigned tenant (`$1`) for [`unsigned_refused`].
+pub const UNSIGNED_CONTEXT: &str = "SELECT set_config('app.bypass_rls', 'true', true), set_config('app.bypass_sig', '', true), set_config('app.current_tenant', $1, true), set_config('app.tenant_sig', '', true)";
+
+/// Whether the context functions ignore the unsigned settings (a hardened database answers
+/// true; a function replaced by one that skips the signature answers false).
+///
+/// # Errors
+/// `InvalidIdentifier` for the schema.
+pub fn unsigned_refused(schema: &str) -> Result<String> {
+    let s = Ident::new("schema", schema)?.quoted();
+    Ok(format!(
+        "SELECT {s}.\"better_tenant_bypass\"() IS NOT TRUE AND {s}.\"better_tenant_current\"() IS NULL"
+    ))
+}
+
+/// A bypass setting that is not exactly `'true'` must not open anything.
+pub const LOOSE_BYPASS: &str =
+    "SELECT set_config('app.current_tenant', '', true), set_config('app.bypass_rls', 'on', true)";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted() {
+        assert_eq!(truncate("a", "b\"c").unwrap(), "TRUNCATE \"a\".\"b\"\"c\"");
+        assert_eq!(set_role("x").unwrap(), "SET LOCAL ROLE \"x\"");
+        assert!(unsigned_refused("a")
+            .unwrap()
+            .contains("\"a\".\"better_tenant_bypass\"()"));
+    }
+}
