@@ -110,4 +110,5 @@ module.exports = {
   runAuditCli: binding.runAuditCli,
   slugFromName: binding.slugFromName,
   buildNoConfigMessage: binding.buildNoConfigMessage,
+  sqlEffects: binding.sqlEffects,
 };

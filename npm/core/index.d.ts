@@ -238,5 +238,15 @@ declare const core: {
   runAuditCli: typeof runAuditCli;
   slugFromName: typeof slugFromName;
   buildNoConfigMessage: typeof buildNoConfigMessage;
+  sqlEffects: typeof sqlEffects;
 };
 export default core;
+
+export interface SqlEffects {
+  /** Tables the SQL names as written (row changes, or DDL such as `ALTER TABLE`, `CREATE VIEW`). */
+  writes: { schema?: string; table: string; operation: string }[];
+  /** Why it could also write tables it does not name (function calls, DO, EXECUTE, unparsable SQL). */
+  opaque?: string;
+}
+/** What `sql` could write; absent in the edge build, which has no SQL analyser. */
+export declare const sqlEffects: ((sql: string) => SqlEffects) | undefined;

@@ -31,5 +31,6 @@ export const {
   runAuditCli,
   slugFromName,
   buildNoConfigMessage,
+  sqlEffects,
 } = core;
 export default core;
