@@ -50,16 +50,30 @@ pub fn effects(sql: &str) -> Effects {
     let mut walk = Walk::default();
     match Parser::parse_sql(&PostgreSqlDialect {}, sql) {
         Ok(statements) => {
-            for s in &statements {
-                // Plain EXPLAIN only plans its statement; nothing in it runs.
-                if !matches!(s, Statement::Explain { analyze: false, .. }) {
-                    let _ = s.visit(&mut walk);
-                }
+            for s in statements.iter().filter(|s| !plans_only(s)) {
+                let _ = s.visit(&mut walk);
             }
         }
         Err(e) => walk.opaque(format!("the SQL analyser cannot parse it ({e})")),
     }
     walk.effects
+}
+
+/// Plain EXPLAIN only plans its statement; nothing in it runs. `EXPLAIN (ANALYZE …)` runs it,
+/// whatever the option's value says.
+fn plans_only(s: &Statement) -> bool {
+    match s {
+        Statement::Explain {
+            analyze, options, ..
+        } => {
+            !analyze
+                && !options
+                    .iter()
+                    .flatten()
+                    .any(|o| o.name.value.eq_ignore_ascii_case("analyze"))
+        }
+        _ => false,
+    }
 }
 
 /// The tables `sql` names as written, in statement order. SQL the parser does not understand
