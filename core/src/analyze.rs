@@ -5,10 +5,11 @@
 //! renames, drops, alters or puts a view over a table), and a statement that could write
 //! tables it does not name (a call to a function not known to be read-only, `DO`, `CALL`,
 //! `EXECUTE`, rules and triggers, SQL the parser does not understand) is marked opaque.
-//! Names are normalised as PostgreSQL does: unquoted names fold to lower case and names are
-//! cut to 63 bytes; `U&"…"` names are beyond the parser, so statements using them are opaque.
+//! Names are normalised as PostgreSQL does: unquoted names fold to lower case, `U&"…"` escapes
+//! are decoded and names are cut to 63 bytes.
 
 mod builtins;
+mod unicode;
 
 use std::ops::ControlFlow;
 
@@ -17,7 +18,7 @@ use sqlparser::ast::{
     Statement, TableFactor, TableObject, Visit, Visitor,
 };
 use sqlparser::dialect::PostgreSqlDialect;
-use sqlparser::parser::Parser;
+use sqlparser::parser::{Parser, ParserError};
 
 use crate::error::{Error, Result};
 
@@ -48,7 +49,7 @@ pub struct Effects {
 /// What `sql` could write. Never fails: SQL the parser does not understand is opaque.
 pub fn effects(sql: &str) -> Effects {
     let mut walk = Walk::default();
-    match Parser::parse_sql(&PostgreSqlDialect {}, sql) {
+    match parse(sql) {
         Ok(statements) => {
             for s in statements.iter().filter(|s| !plans_only(s)) {
                 let _ = s.visit(&mut walk);
@@ -57,6 +58,13 @@ pub fn effects(sql: &str) -> Effects {
         Err(e) => walk.opaque(format!("the SQL analyser cannot parse it ({e})")),
     }
     walk.effects
+}
+
+fn parse(sql: &str) -> std::result::Result<Vec<Statement>, ParserError> {
+    Parser::parse_sql(&PostgreSqlDialect {}, sql).or_else(|e| {
+        let plain = unicode::plain_names(sql).ok_or(e)?;
+        Parser::parse_sql(&PostgreSqlDialect {}, &plain)
+    })
 }
 
 /// Plain EXPLAIN only plans its statement; nothing in it runs. `EXPLAIN (ANALYZE …)` runs it,
@@ -79,7 +87,7 @@ fn plans_only(s: &Statement) -> bool {
 /// The tables `sql` names as written, in statement order. SQL the parser does not understand
 /// is an error: the caller cannot know what it does.
 pub fn writes(sql: &str) -> Result<Vec<Write>> {
-    Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| Error::InvalidArgument {
+    parse(sql).map_err(|e| Error::InvalidArgument {
         field: "sql".into(),
         reason: format!("the SQL analyser cannot parse it ({e})"),
     })?;
@@ -89,7 +97,7 @@ pub fn writes(sql: &str) -> Result<Vec<Write>> {
 /// PostgreSQL's longest identifier, in bytes; longer ones are cut.
 const NAME_MAX: usize = 63;
 
-/// One name part as PostgreSQL reads it. (`U&"…"` names do not parse, so they are opaque.)
+/// One name part as PostgreSQL reads it.
 fn identifier(value: &str, quote: Option<char>) -> String {
     // Only ASCII letters fold in a UTF-8 database.
     let mut name = match quote {
@@ -420,7 +428,20 @@ mod tests {
 
     #[test]
     fn names_are_read_as_postgresql_reads_them() {
-        assert!(opaque(r#"UPDATE U&"\0075sers" SET role = 'x'"#).contains("parse"));
+        assert_eq!(
+            ops(r#"UPDATE U&"\0075sers" SET role = 'x'"#),
+            ["UPDATE users"]
+        );
+        assert_eq!(
+            ops(r#"update u&"\+000075se""rs" set a = 1; DELETE FROM "U&""x""""#),
+            [r#"UPDATE use"rs"#, r#"DELETE U&"x""#]
+        );
+        assert_eq!(ops("SELECT 'U&\"x\"'; TRUNCATE t"), ["TRUNCATE t"]);
+        assert_eq!(
+            ops("SELECT 'é';\n  /* ü */ UPDATE U&\"\\0075sers\" SET a = 1"),
+            ["UPDATE users"]
+        );
+        assert!(opaque(r#"UPDATE U&"!0075sers" UESCAPE '!' SET a = 1"#).contains("parse"));
         assert_eq!(
             ops(r#"UPDATE pg_temp."users" SET a = 1"#),
             ["UPDATE pg_temp.users"]
