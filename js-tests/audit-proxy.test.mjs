@@ -221,6 +221,90 @@ test("db.execute writes to audited tables are refused, or reported once per stat
   assert.equal((await logs()).length, 0);
 });
 
+// Each of these writes `users` in a way the statement's text does not show as an UPDATE of it.
+const HIDDEN_WRITES = [
+  ["EXPLAIN ANALYZE runs its statement", "EXPLAIN ANALYZE UPDATE users SET role = 'x'"],
+  ["EXPLAIN (ANALYZE …) too", "EXPLAIN (FORMAT JSON, ANALYZE) UPDATE users SET role = 'x'"],
+  ["PREPARE of a write, then EXECUTE", "PREPARE hidden AS UPDATE users SET role = 'x'; EXECUTE hidden; DEALLOCATE hidden"],
+  ["a temporary view over the table", "CREATE TEMP VIEW v AS SELECT * FROM users; UPDATE v SET role = 'x'; DROP VIEW v"],
+  ["a renamed table", "ALTER TABLE users RENAME TO u2; UPDATE u2 SET role = 'x'; ALTER TABLE u2 RENAME TO users"],
+  ["a pg_temp function", "CREATE FUNCTION pg_temp.bump() RETURNS void LANGUAGE sql AS $$ UPDATE users SET role = 'x' $$; SELECT pg_temp.bump()"],
+  ["a DO block", "DO $$ BEGIN UPDATE users SET role = 'x'; END $$"],
+  ["a U& escaped identifier", String.raw`UPDATE U&"\0075sers" SET role = 'x'`],
+];
+
+test("db.execute: statements that hide a write to an audited table are refused and run nothing; onError hears of each", async () => {
+  await reset();
+  await raw.insert(users).values({ email: "h@x.io" });
+  const role = async () => (await pool.query("SELECT role FROM users")).rows[0].role;
+  for (const [what, text] of HIDDEN_WRITES) {
+    await assert.rejects(db.execute(sql.raw(text)), (err) => {
+      assert.equal(err.code, "AUDIT_UNCAPTURED_WRITE", what);
+      return true;
+    }, what);
+    assert.equal(await role(), "user", `${what}: nothing ran`);
+  }
+  // Prepared or created outside the proxy, on the same (single) connection.
+  await pool.query("PREPARE outside AS UPDATE users SET role = 'x'");
+  await pool.query("CREATE FUNCTION pg_temp.touch() RETURNS void LANGUAGE sql AS $$ UPDATE users SET role = 'x' $$");
+  for (const text of ["EXECUTE outside", "SELECT pg_temp.touch()", "SELECT count(*) FROM users WHERE pg_temp.touch() IS NULL"]) {
+    await assert.rejects(db.execute(sql.raw(text)), { code: "AUDIT_UNCAPTURED_WRITE" }, text);
+  }
+  await pool.query("DEALLOCATE outside");
+  assert.equal(await role(), "user");
+  assert.equal((await logs()).length, 0);
+
+  const told = [];
+  const lenient = withAuditProxy(raw, audit.captureLog, { onError: (e) => told.push(e) });
+  for (const [what, text] of HIDDEN_WRITES) {
+    await pool.query("UPDATE users SET role = 'user'");
+    await lenient.execute(sql.raw(text));
+    assert.equal(await role(), "x", `${what}: ran once reported`);
+  }
+  assert.deepEqual(told.map((e) => e.code), HIDDEN_WRITES.map(() => "AUDIT_UNCAPTURED_WRITE"));
+  assert.match(told[HIDDEN_WRITES.findIndex(([what]) => what === "a DO block")].message, /could write audited tables \(users, memberships\)/);
+});
+
+test("db.execute: reads, plain EXPLAIN and session settings still run", async () => {
+  await reset();
+  await raw.insert(users).values({ email: "r@x.io" });
+  for (const text of [
+    "SELECT lower(email), count(*) OVER () FROM users WHERE created_at <= now()",
+    "EXPLAIN SELECT * FROM users",
+    "EXPLAIN UPDATE users SET role = 'x'",
+    "SHOW search_path",
+    "SET search_path = public",
+    "SELECT set_config('app.current_tenant', '', true)",
+  ]) {
+    await db.execute(sql.raw(text));
+  }
+  assert.equal((await pool.query("SELECT role FROM users")).rows[0].role, "user");
+});
+
+test("update: sql expressions in set() over the row's own columns, several rows, both paths", async () => {
+  await reset();
+  await raw.insert(users).values([{ email: "a@x.io", fullName: "A", balance: 1 }, { email: "b@x.io", fullName: "B", balance: 2 }, { email: "c@x.io", balance: 3 }]);
+  const piped = betterAudit({ database: drizzleAuditAdapter(raw), auditTables: ["users"], beforeLog: [() => {}] });
+  const set = { fullName: sql`full_name || '!'`, balance: sql`balance * 10` };
+  const out = await db.update(users).set(set).where(sql`id <= 2`).returning({ id: users.id, fullName: users.fullName, balance: users.balance });
+  assert.deepEqual(out.sort((x, y) => x.id - y.id), [{ id: 1, fullName: "A!", balance: 10 }, { id: 2, fullName: "B!", balance: 20 }]);
+  await withAuditProxy(raw, piped.captureLog).update(users).set(set).where(eq(users.id, 3));
+  const all = await logs();
+  const of = (id) => all.find((l) => l.record_id === id);
+  assert.equal(all.length, 3);
+  for (const [id, name, balance] of [["1", "A", 1], ["2", "B", 2], ["3", null, 3]]) {
+    const l = of(id);
+    assert.equal(l.operation, "UPDATE");
+    assert.deepEqual([l.before_data.full_name, l.before_data.balance], [name, balance], `before of ${id}`);
+    assert.deepEqual([l.after_data.full_name, l.after_data.balance], [name === null ? null : `${name}!`, balance * 10], `after of ${id}`);
+  }
+});
+
+test("withAuditProxy refuses a missing database or capture function with a config error", () => {
+  assert.throws(() => withAuditProxy(undefined, audit.captureLog), (err) => err.name === "AuditConfigError" && err.code === "INVALID_CONFIG" && /`db`/.test(err.message));
+  assert.throws(() => withAuditProxy(raw, undefined), (err) => err.name === "AuditConfigError" && /`captureLog`/.test(err.message));
+});
+
 test("a connection killed mid-transaction leaves neither the mutation nor its audit rows", async () => {
   await reset();
   const url = new URL(requireEnv("DATABASE_URL"));

@@ -79,3 +79,39 @@ test("filters: resource, actors, severity, compliance (all tags), search (litera
   assert.equal(await count({ until: { date: "2026-01-01T00:00:00.000100Z" } }), 100);
   assert.equal(await count({ since: { duration: "1h" }, until: { date: "2026-01-01T00:00:00.000050Z" } }), 50);
 });
+
+test("bad query input gets a coded error naming the method, and database errors never echo the SQL", async () => {
+  const { betterAudit } = await import("@usebetterdev/audit");
+  const { drizzleAuditAdapter } = await import("@usebetterdev/audit/drizzle");
+  const { drizzle } = await import("drizzle-orm/node-postgres");
+  const audit = betterAudit({ database: drizzleAuditAdapter(drizzle(c)), auditTables: ["users"] });
+  assert.throws(() => audit.query().search("a\u0000b"), (err) => {
+    assert.equal(err.code, "AUDIT_INVALID_QUERY");
+    assert.equal(err.field, "search");
+    assert.match(err.message, /search\(\)/);
+    return true;
+  });
+  assert.throws(() => audit.query().actor("ok", "\u0000"), { code: "AUDIT_INVALID_QUERY", field: "actor" });
+  assert.throws(() => core.compileAuditQuery({ filters: { searchText: "a\u0000b" } }, { maxLimit: 10 }), (err) => err.code === "INVALID_CONFIG" && /searchText/.test(err.message));
+
+  // A database without the audit table: the query and the export fail with the database's
+  // own words, not the statement.
+  const empty = await freshDatabase("auditqempty");
+  const e = await connectAs("app", "app", empty.name);
+  try {
+    const lost = betterAudit({ database: drizzleAuditAdapter(drizzle(e)), auditTables: ["users"] });
+    const refused = (err) => {
+      assert.equal(err.code, "AUDIT_QUERY_FAILED");
+      assert.equal(err.sqlState, "42P01");
+      assert.match(err.message, /audit_logs" does not exist/);
+      assert.doesNotMatch(err.message, /select|limit|\$1/i);
+      assert.doesNotMatch(String(err.cause?.message), /select|limit/i);
+      return true;
+    };
+    await assert.rejects(lost.query().search("x").list(), refused);
+    await assert.rejects(lost.export({ format: "json", output: "string" }), refused);
+  } finally {
+    await e.end();
+    await empty.drop();
+  }
+});

@@ -340,3 +340,10 @@ impl EnrichmentRegistry {
         )
     }
 }
+
+/// What a piece of SQL could write: `{ writes: [{ schema?, table, operation }], opaque? }`,
+/// `opaque` saying why it could also write tables it does not name.
+#[napi]
+pub fn sql_effects(sql: String) -> Result<Value, Code> {
+    to_js(&usebetter_core::analyze::effects(&sql))
+}

@@ -326,3 +326,11 @@ impl EnrichmentRegistry {
         )
     }
 }
+
+/// What a piece of SQL could write: `{ writes: [{ schema?, table, operation }], opaque? }`,
+/// `opaque` saying why it could also write tables it does not name.
+#[cfg(feature = "analyze")]
+#[wasm_bindgen(js_name = sqlEffects)]
+pub fn sql_effects(sql: &str) -> Result<JsValue, JsValue> {
+    to_js(&usebetter_core::analyze::effects(sql))
+}

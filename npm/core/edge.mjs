@@ -27,5 +27,6 @@ const core = {
   runAuditCli: undefined,
   slugFromName: undefined,
   buildNoConfigMessage: undefined,
+  sqlEffects: undefined,
 };
 export default core;

@@ -114,4 +114,5 @@ module.exports = {
   runAuditCli: binding.runAuditCli,
   slugFromName: binding.slugFromName,
   buildNoConfigMessage: binding.buildNoConfigMessage,
+  sqlEffects: binding.sqlEffects,
 };

@@ -182,9 +182,10 @@ export declare function compileAuditQuery(
 export interface SqlWrite {
   schema?: string;
   table: string;
-  operation: "INSERT" | "UPDATE" | "DELETE" | "TRUNCATE" | "MERGE";
+  /** Row changes, or DDL that takes the table out of reach of the statement's own name. */
+  operation: "INSERT" | "UPDATE" | "DELETE" | "TRUNCATE" | "MERGE" | "ALTER TABLE" | "DROP" | "DROP TRIGGER" | "CREATE VIEW";
 }
-/** The tables `sql` writes (data-modifying CTEs, INSERT…SELECT, TRUNCATE, MERGE, COPY FROM). */
+/** The tables `sql` names as written (data-modifying CTEs, INSERT…SELECT, TRUNCATE, MERGE, COPY FROM, DDL). */
 export declare function sqlWrites(sql: string): SqlWrite[];
 
 export interface RedactionEntry {
@@ -278,5 +279,15 @@ declare const core: {
   runAuditCli: typeof runAuditCli;
   slugFromName: typeof slugFromName;
   buildNoConfigMessage: typeof buildNoConfigMessage;
+  sqlEffects: typeof sqlEffects;
 };
 export default core;
+
+export interface SqlEffects {
+  /** Tables the SQL names as written (row changes, or DDL such as `ALTER TABLE`, `CREATE VIEW`). */
+  writes: SqlWrite[];
+  /** Why it could also write tables it does not name (function calls, DO, EXECUTE, unparsable SQL). */
+  opaque?: string;
+}
+/** What `sql` could write; absent in the edge build, which has no SQL analyser. */
+export declare const sqlEffects: ((sql: string) => SqlEffects) | undefined;

@@ -35,5 +35,6 @@ export const {
   runAuditCli,
   slugFromName,
   buildNoConfigMessage,
+  sqlEffects,
 } = core;
 export default core;

@@ -72,6 +72,29 @@ const MAX_SEARCH: usize = 500;
 const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
 const OPERATIONS: [&str; 3] = ["INSERT", "UPDATE", "DELETE"];
 
+/// PostgreSQL text cannot hold NUL: the database would fail the statement instead.
+fn no_nul(f: &Filters) -> Result<()> {
+    let resource = f.resource.iter().flat_map(|r| {
+        [
+            ("resource.tableName", Some(&r.table_name)),
+            ("resource.recordId", r.record_id.as_ref()),
+        ]
+    });
+    let texts = resource
+        .chain(f.actor_ids.iter().map(|a| ("actorIds", Some(a))))
+        .chain(f.compliance.iter().map(|c| ("compliance", Some(c))))
+        .chain([
+            ("searchText", f.search_text.as_ref()),
+            ("tenantId", f.tenant_id.as_ref()),
+        ]);
+    for (field, text) in texts {
+        if text.is_some_and(|t| t.contains('\0')) {
+            return Err(Error::config(field, "text without NUL characters"));
+        }
+    }
+    Ok(())
+}
+
 fn only_known(field: &str, values: &[String], known: &[&str]) -> Result<()> {
     match values.iter().find(|v| !known.contains(&v.as_str())) {
         None => Ok(()),
@@ -173,6 +196,7 @@ pub fn compile(spec: &QuerySpec, table: &str, now_micros: i64, max_limit: u32) -
     // here names the mistake instead.
     only_known("severities", &f.severities, &SEVERITIES)?;
     only_known("operations", &f.operations, &OPERATIONS)?;
+    no_nul(f)?;
     let mut b = Builder {
         conditions: Vec::new(),
         params: Vec::new(),
@@ -371,5 +395,33 @@ mod tests {
                 .code(),
             "INVALID_CURSOR"
         );
+    }
+
+    #[test]
+    fn nul_in_text_names_its_field() {
+        for (filters, field) in [
+            (
+                Filters {
+                    search_text: Some("a\0b".into()),
+                    ..Filters::default()
+                },
+                "searchText",
+            ),
+            (
+                Filters {
+                    actor_ids: vec!["ok".into(), "\0".into()],
+                    ..Filters::default()
+                },
+                "actorIds",
+            ),
+        ] {
+            let spec = QuerySpec {
+                filters,
+                ..QuerySpec::default()
+            };
+            let e = compile(&spec, "audit_logs", NOW, 1000).unwrap_err();
+            assert_eq!(e.code(), "INVALID_CONFIG");
+            assert!(e.to_string().contains(field), "{e}");
+        }
     }
 }

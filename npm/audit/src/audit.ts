@@ -161,7 +161,7 @@ export function betterAudit(config: BetterAuditConfig): BetterAuditInstance {
       },
     };
   };
-  Object.defineProperty(captureLog, INLINE_CAPTURE, { value: planner });
+  Object.defineProperty(captureLog, INLINE_CAPTURE, { value: Object.assign(planner, { tables }) });
 
   const executor = () => {
     const run = db.queryLogs?.bind(db);

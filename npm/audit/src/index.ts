@@ -1,6 +1,6 @@
 export { betterAudit, type BetterAuditConfig, type BetterAuditInstance } from "./audit";
 export { getAuditContext, runWithAuditContext, mergeAuditContext, type AuditContext } from "./context";
-export { AuditQueryBuilder } from "./query";
+export { AuditQueryBuilder, AuditQueryError, AuditQueryFailedError } from "./query";
 export { createExportResponse, type ExportOptions, type ExportResponseOptions, type ExportResult } from "./export";
 export { AuditConfigError } from "./enrich";
 export { AuditDataError } from "./json";

@@ -16,4 +16,5 @@ export type InlinePlan =
       values: { actor_id: string | null; label: string | null; reason: string | null; compliance: string | null; metadata: string | null; tenant_id: string | null };
     };
 
-export type InlinePlanner = (tableName: string, operation: AuditOperation) => InlinePlan;
+/** `tables`: every audited table, for statements that could write any of them. */
+export type InlinePlanner = ((tableName: string, operation: AuditOperation) => InlinePlan) & { tables?: readonly string[] };

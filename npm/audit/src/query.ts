@@ -11,6 +11,44 @@ function time(value: Date | string): TimeFilter {
 
 const add = <T>(list: T[] | undefined, more: T[]): T[] => [...new Set([...(list ?? []), ...more])];
 
+/** A query the builder refuses before it reaches the database; `field` names the method. */
+export class AuditQueryError extends Error {
+  readonly code = "AUDIT_INVALID_QUERY";
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "AuditQueryError";
+  }
+}
+
+/**
+ * The database refused an audit query. The message and `cause` carry the database's own
+ * error, never the statement text (drizzle's wrapper puts the whole SQL in its message).
+ */
+export class AuditQueryFailedError extends Error {
+  readonly code = "AUDIT_QUERY_FAILED";
+  readonly sqlState: string | undefined;
+  constructor(err: unknown) {
+    let db: unknown = err;
+    for (let e: unknown = err; e instanceof Error; e = e.cause) if (typeof (e as { code?: unknown }).code === "string") db = e;
+    const own = db instanceof Error && !/^Failed query:/.test(db.message) ? db : undefined;
+    super(`audit query failed: ${own?.message ?? "the database refused it"}`, own ? { cause: own } : undefined);
+    this.name = "AuditQueryFailedError";
+    this.sqlState = (own as { code?: string } | undefined)?.code;
+  }
+}
+
+/** PostgreSQL text cannot hold NUL; the database would answer with an error instead. */
+function plain(field: string, values: string[]): string[] {
+  for (const v of values) {
+    if (typeof v !== "string") throw new AuditQueryError(field, `${field}() takes strings, got ${typeof v}`);
+    if (v.includes("\u0000")) throw new AuditQueryError(field, `${field}() text cannot contain NUL characters (\\u0000)`);
+  }
+  return values;
+}
+
 /** Immutable builder: every call returns a new builder. */
 export class AuditQueryBuilder {
   constructor(
@@ -34,16 +72,17 @@ export class AuditQueryBuilder {
   }
 
   resource(tableName: string, recordId?: string): AuditQueryBuilder {
+    plain("resource", recordId === undefined ? [tableName] : [tableName, recordId]);
     return this.with({ resource: recordId === undefined ? { tableName } : { tableName, recordId } });
   }
   actor(...ids: string[]): AuditQueryBuilder {
-    return this.with({ actorIds: add(this.filters.actorIds, ids) });
+    return this.with({ actorIds: add(this.filters.actorIds, plain("actor", ids)) });
   }
   severity(...levels: AuditSeverity[]): AuditQueryBuilder {
     return this.with({ severities: add(this.filters.severities, levels) });
   }
   compliance(...tags: string[]): AuditQueryBuilder {
-    return this.with({ compliance: add(this.filters.compliance, tags) });
+    return this.with({ compliance: add(this.filters.compliance, plain("compliance", tags)) });
   }
   operation(...ops: AuditOperation[]): AuditQueryBuilder {
     return this.with({ operations: add(this.filters.operations, ops) });
@@ -55,7 +94,8 @@ export class AuditQueryBuilder {
     return this.with({ until: time(value) });
   }
   search(text: string): AuditQueryBuilder {
-    if (text.length > MAX_SEARCH) throw new Error(`searchText must be at most ${MAX_SEARCH} characters, got ${text.length}`);
+    plain("search", [text]);
+    if (text.length > MAX_SEARCH) throw new AuditQueryError("search", `searchText must be at most ${MAX_SEARCH} characters, got ${text.length}`);
     if (!text) return this;
     return this.with({ searchText: text });
   }

@@ -3,6 +3,7 @@
 // how to run a statement.
 import core from "@usebetter-rs/core";
 import { jsonText } from "./json";
+import { AuditQueryFailedError } from "./query";
 import type { AuditDatabaseAdapter, AuditLog, AuditQueryResult, AuditQuerySpec, AuditStats, TimeFilter } from "./types";
 
 export type Row = Record<string, unknown>;
@@ -95,7 +96,9 @@ export function sqlStore(run: RunSql): Omit<AuditDatabaseAdapter, "writeLog"> {
   return {
     async queryLogs(spec: AuditQuerySpec): Promise<AuditQueryResult> {
       const q = compileSpec(spec, Math.max(spec.limit ?? 50, 1));
-      const rows = await run(q.sql, q.params);
+      const rows = await run(q.sql, q.params).catch((err: unknown) => {
+        throw new AuditQueryFailedError(err);
+      });
       const page = rows.slice(0, q.limit);
       const result: AuditQueryResult = { entries: page.map(toLog) };
       const last = page.at(-1);

@@ -7,6 +7,7 @@ import * as drizzle from "drizzle-orm";
 import { getTableColumns, getTableName, is, sql, SQL, Table, type Column } from "drizzle-orm";
 import { getTableConfig, type PgTable } from "drizzle-orm/pg-core";
 import { withWriteHandle } from "../write-context";
+import { AuditConfigError } from "../enrich";
 import core from "@usebetter-rs/core";
 import { rawWriteGuard } from "./raw";
 import { contextSettings, triggerTables } from "./trigger";
@@ -54,26 +55,20 @@ const recordIdOf = (row: Record<string, unknown> | undefined, pk: Column[]) => {
   return values.some((v) => v === undefined || v === null) ? undefined : values.length === 1 ? String(values[0]) : JSON.stringify(values.map(String));
 };
 
-/** A table's row images, as SQL over the table's row and over the locked old row. */
-interface Images {
-  after: SQL;
-  before: SQL;
-}
-const imageCache = new WeakMap<PgTable, Images>();
+const imageCache = new WeakMap<PgTable, SQL>();
 
-/** Built once per table (the core decides which columns stay exact strings). */
-function imagesOf(table: PgTable, dialect: Builder["dialect"]): Images {
-  let images = imageCache.get(table);
-  if (!images) {
+/** A table's row image as SQL over its row, built once per table (the core decides which columns stay exact strings). */
+function imageOf(table: PgTable, dialect: Builder["dialect"]): SQL {
+  let image = imageCache.get(table);
+  if (!image) {
     const name = getTableName(table);
     const schema = getTableConfig(table).schema;
     const refText = dialect.sqlToQuery(schema ? sql`${sql.identifier(schema)}.${sql.identifier(name)}` : sql`${sql.identifier(name)}`).sql;
     const columns = Object.values(getTableColumns(table)).map((c): [string, string] => [c.name, c.getSQLType()]);
-    const of = (row: string) => sql.raw(`${core.auditImageSql(`${row}.*`, columns)}::text`);
-    images = { after: of(refText), before: of('"__audit_old"') };
-    imageCache.set(table, images);
+    image = sql.raw(`${core.auditImageSql(`${refText}.*`, columns)}::text`);
+    imageCache.set(table, image);
   }
-  return images;
+  return image;
 }
 
 /**
@@ -85,8 +80,8 @@ function statement(b: Builder, op: AuditOperation, pk: Column[]) {
   const name = getTableName(table);
   const schema = getTableConfig(table).schema;
   const ref = schema ? sql`${sql.identifier(schema)}.${sql.identifier(name)}` : sql.identifier(name);
-  const images = imagesOf(table, b.dialect);
-  const image = sql`${images.after}`.as("__audit_image");
+  const rowImage = imageOf(table, b.dialect);
+  const image = sql`${rowImage}`.as("__audit_image");
   const fields: Record<string, unknown> = { ...getTableColumns(table), __audit_image: image };
   if (op === "INSERT" && b.config.onConflict !== undefined) fields.__audit_inserted = sql`(xmax = 0)`.as("__audit_inserted");
   const returning = orderSelectedFields(fields);
@@ -99,10 +94,14 @@ function statement(b: Builder, op: AuditOperation, pk: Column[]) {
       throw new Error("audit: audited updates with .from() or joins are not supported; use trigger capture for them");
     }
     // The old rows are locked by the subquery before the UPDATE touches them, so the before
-    // image is exactly the version that was replaced, even under concurrent writers.
-    const match = sql.join(pk.map((c) => sql`${ref}.${sql.identifier(c.name)} = "__audit_old".${sql.identifier(c.name)}`), sql` and `);
+    // image is exactly the version that was replaced, even under concurrent writers. The
+    // subquery exposes only its own column names, so an unqualified column in the caller's
+    // SET expressions still means the target row's.
+    const key = (i: number) => sql.identifier(`__audit_k${i}`);
+    const keys = sql.join(pk.map((c, i) => sql`${ref}.${sql.identifier(c.name)} as ${key(i)}`), sql`, `);
+    const match = sql.join(pk.map((c, i) => sql`${ref}.${sql.identifier(c.name)} = "__audit_old".${key(i)}`), sql` and `);
     const set = b.dialect.buildUpdateSet(table, b.config.set);
-    body = sql`with "__audit_rows" as (update ${ref} set ${set} from (select * from ${ref}${whereSql} for update) as "__audit_old" where ${match} returning ${ref}.*, ${images.after} as "__audit_image", ${images.before} as "__audit_before")`;
+    body = sql`with "__audit_rows" as (update ${ref} set ${set} from (select ${keys}, ${rowImage} as "__audit_before" from ${ref}${whereSql} for update) as "__audit_old" where ${match} returning ${ref}.*, ${rowImage} as "__audit_image", "__audit_old"."__audit_before")`;
     before = sql`"__audit_before"`;
   } else if (op === "DELETE") {
     body = sql`with "__audit_rows" as (${b.dialect.buildDeleteQuery({ ...b.config, returning })})`;
@@ -214,6 +213,10 @@ const isTransaction = (h: object) => h.constructor?.name?.includes("Transaction"
 export const WRAP_TRANSACTION = Symbol.for("usebetterdev.audit.wrapTransaction");
 
 export function withAuditProxy<TDb extends object>(db: TDb, captureLog: Capture, options: AuditProxyOptions = {}): TDb {
+  if (typeof db !== "object" || db === null || typeof (db as { execute?: unknown }).execute !== "function") {
+    throw new AuditConfigError(`withAuditProxy: \`db\` must be a Drizzle PostgreSQL database (drizzle(pool)), got ${db === null ? "null" : typeof db}`);
+  }
+  if (typeof captureLog !== "function") throw new AuditConfigError(`withAuditProxy: \`captureLog\` must be a function (audit.captureLog), got ${typeof captureLog}`);
   const root = db as unknown as Db;
   // Set by betterAudit; a plain function (or another library's) always runs the JS pipeline.
   const planner = (captureLog as { [INLINE_CAPTURE]?: InlinePlanner })[INLINE_CAPTURE];
