@@ -132,6 +132,19 @@ mod tests {
     }
 
     #[test]
+    fn unknown_resolver_keys_are_refused() {
+        for v in [
+            serde_json::json!({ "heder": "x" }),
+            serde_json::json!({ "path": { "pattern": "/t/:id", "segmentIdx": 1 } }),
+            serde_json::json!({ "jwt": { "claim": "t", "secrett": "x" } }),
+        ] {
+            let err = from_value::<ResolverConfig>("config", &v).unwrap_err();
+            assert_eq!(err.code(), "INVALID_ARGUMENT", "{v}");
+            assert!(err.to_string().starts_with("invalid `config"), "{err}");
+        }
+    }
+
+    #[test]
     fn numbers_and_text() {
         assert_eq!(number("n", 3.0).unwrap(), Value::from(3));
         assert_eq!(number("n", -0.0).unwrap(), Value::from(0));
