@@ -67,6 +67,26 @@ test("configuration errors use the reference's messages", () => {
   assert.throws(() => audit.enrich("users", "insert", { redact: ["a"], include: ["b"] }), { message: 'Enrichment for "users:INSERT" cannot specify both "redact" and "include". Use one or the other.' });
 });
 
+test("silently accepted mistakes are AuditConfigError naming the field, with code INVALID_CONFIG", () => {
+  const mk = (extra) => () => betterAudit({ database: adapter, auditTables: ["users"], ...extra });
+  const cases = [
+    [mk({ maxQueryLimit: -5 }), /`maxQueryLimit` must be a positive integer, got -5/],
+    [mk({ maxQueryLimit: 2.5 }), /`maxQueryLimit` must be a positive integer, got 2\.5/],
+    [mk({ maxQueryLimt: 10 }), /unknown config key `maxQueryLimt`/],
+    [() => drizzleAuditAdapter(undefined), /drizzleAuditAdapter\(db\) needs a Drizzle PostgreSQL database .*got undefined/],
+    [() => drizzleAuditAdapter({}), /drizzleAuditAdapter\(db\) needs a Drizzle PostgreSQL database .*got object/],
+  ];
+  for (const [fn, message] of cases) {
+    assert.throws(fn, (err) => {
+      assert.ok(err instanceof AuditConfigError, `${err.name}: ${err.message}`);
+      assert.equal(err.code, "INVALID_CONFIG");
+      assert.match(err.message, message);
+      return true;
+    });
+  }
+  assert.equal(typeof betterAudit({ database: adapter, auditTables: ["users"], maxQueryLimit: 5 }).query, "function");
+});
+
 test("captureLog: per-operation images, structural diff with old and new values, context, tenant", async () => {
   await clear();
   const audit = betterAudit({ database: adapter, auditTables: ["users"] });

@@ -1,6 +1,7 @@
 // Native and wasm must give identical results (and identical errors) for the same inputs.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { loadBackend } from "./helpers/backends.mjs";
 import { SECRET, signJwt, readKey, nowSeconds } from "./helpers/keys.mjs";
 
@@ -133,4 +134,133 @@ test("audit primitives: identical diffs, canonical JSON, durations, cursors and 
   // resource, actors, compliance, since, search, cursor (timestamp, id), limit
   assert.equal(compiled.ok.params.length, 8);
   same("compileAuditQuery bad limit", (b) => b.compileAuditQuery({ filters: {}, limit: 5000 }, {}));
+});
+
+// Every export with a valid call and the kind of each argument. Each argument is replaced in
+// turn by values of the wrong type; both backends must refuse them with INVALID_ARGUMENT and a
+// message naming the argument (never a raw N-API status or a trap in the wasm glue).
+const token = tokens[0];
+const sealRow = { id: "1", table_name: "users", timestamp: "2026-01-01T00:00:00Z" };
+const calls = {
+  TenantResolver: { args: [["config", "struct", { header: "x" }]], call: (b, [c]) => new b.TenantResolver(c).jwtUnverified },
+  "TenantResolver#resolve": { args: [["request", "struct", { headers: {} }]], call: (b, [r]) => new b.TenantResolver({ header: "x" }).resolve(r) },
+  resolveTenant: { args: [["request", "struct", { headers: {} }], ["config", "struct", { header: "x" }]] },
+  verifyJwt: { args: [["token", "string", token], ["options", "struct", { secret: SECRET }]] },
+  generateMigrationSql: { args: [["config", "struct", { tenantTables: ["a"] }]] },
+  generateAddTableSql: { args: [["table", "string", "a"], ["config", "struct", {}]] },
+  normalizeTenantId: { args: [["raw", "string", "acme"]] },
+  auditDiff: { args: [["pairs", "struct", [{ before: { a: 1 }, after: { a: 2 } }]]] },
+  auditDiffJson: { args: [["pairsJson", "string", "[]"]] },
+  auditChangedFieldsJson: { args: [["pairsJson", "string", "[]"]] },
+  auditImageSql: { args: [["row", "string", "t.*"], ["columns", "struct", [["id", "int8"]]]] },
+  auditSealRows: { args: [["rows", "struct", [sealRow]], ["head", "optStruct", null], ["key", "optString", undefined]] },
+  auditVerifyRows: { args: [["rows", "struct", []], ["key", "optString", undefined], ["anchor", "optStruct", null]] },
+  canonicalJson: { args: [["value", "any", { b: 1, a: [1.5, "x"] }]] },
+  parseDuration: { args: [["input", "string", "30d"], ["reference", "optString", "2026-01-01T00:00:00Z"]] },
+  encodeCursor: { args: [["timestamp", "string", "2026-01-01T00:00:00Z"], ["id", "string", "0f8fad5b-d9cb-469f-a165-70867728950e"]] },
+  decodeCursor: { args: [["cursor", "string", native.encodeCursor("2026-01-01T00:00:00Z", "0f8fad5b-d9cb-469f-a165-70867728950e")]] },
+  compileAuditQuery: { args: [["spec", "struct", { filters: {} }], ["options", "struct", {}]] },
+  sqlWrites: { args: [["sql", "string", "DELETE FROM t"]] },
+  sqlEffects: { args: [["sql", "string", "DELETE FROM t"]] },
+  tenantSignature: { args: [["key", "string", "k".repeat(32)], ["tenantId", "string", "acme"], ["binding", "string", "42:20260101000000000001"]] },
+  bypassSignature: { args: [["key", "string", "k".repeat(32)], ["binding", "string", "42:20260101000000000001"]] },
+  scopeBindingSql: { args: [["begin", "optBool", true]] },
+  scopeSql: {
+    args: [
+      ["tenantId", "optString", "0f8fad5b-d9cb-469f-a165-70867728950e"],
+      ["key", "optString", "k".repeat(32)],
+      ["binding", "optString", "42:20260101000000000001"],
+      ["inline", "optBool", false],
+      ["statementTimeoutMs", "optMs", 5000],
+      ["lockTimeoutMs", "optMs", 250],
+    ],
+  },
+  auditSealKey: { args: [["key", "optString", "k".repeat(32)], ["unkeyed", "bool", false], ["optIn", "string", "seal: { unkeyed: true }"]] },
+  auditChainSql: { args: [["logs", "string", "audit_logs"], ["checkpoints", "string", "audit_chain_checkpoints"]] },
+  redactEntries: { args: [["rule", "struct", { redact: ["a"] }], ["entries", "struct", [{ after: { a: 1 } }]]] },
+  EnrichmentRegistry: { args: [["auditTables", "struct", ["users"]]], call: (b, [t]) => typeof new b.EnrichmentRegistry(t) },
+  "EnrichmentRegistry#register": {
+    args: [["table", "string", "users"], ["operation", "string", "INSERT"], ["config", "struct", { label: "x" }]],
+    call: (b, a) => new b.EnrichmentRegistry(["users"]).register(...a),
+  },
+  "EnrichmentRegistry#resolve": {
+    args: [["table", "string", "users"], ["operation", "string", "INSERT"]],
+    call: (b, a) => new b.EnrichmentRegistry(["users"]).resolve(...a),
+  },
+};
+// The loader's own `requireNative` is outside this table.
+const outside = new Set(["requireNative"]);
+
+const lone = ["\ud800", "a\udc00b", "\udfff\ud800"];
+const notJson = [NaN, Infinity, -Infinity, () => 1, Symbol("s"), 10n, { a: NaN }, { a: [1, { b: Infinity }] }, { a: "\ud800" }, { ["\udc00"]: 1 }, [() => 1]];
+const wrong = {
+  string: [42, NaN, undefined, null, {}, ["a"], true, 10n, Symbol("s"), ...lone],
+  optString: [42, NaN, {}, ["a"], true, ...lone],
+  struct: [42, "x", undefined, true, ...notJson],
+  optStruct: [42, "x", true, ...notJson],
+  any: [undefined, ...notJson],
+  bool: [42, "x", undefined, null, {}, ...notJson],
+  optBool: [42, "x", {}, ...notJson],
+  optMs: ["x", true, {}, -1, 1.5, 2 ** 32, ...notJson],
+};
+
+test("every export is in the argument table", () => {
+  const dts = readFileSync(new URL("../npm/core/index.d.ts", import.meta.url), "utf8");
+  const declared = [...dts.matchAll(/^export declare (?:function|class) (\w+)/gm)].map((m) => m[1]);
+  const covered = new Set(Object.keys(calls).map((k) => k.split("#")[0]));
+  assert.deepEqual(declared.filter((name) => !covered.has(name) && !outside.has(name)), []);
+});
+
+test("wrong argument types: the same INVALID_ARGUMENT, naming the argument, on both backends", () => {
+  let cases = 0;
+  for (const [name, { args, call }] of Object.entries(calls)) {
+    const run = (b, values) => (call ? call(b, values) : b[name](...values));
+    const valid = args.map(([, , v]) => v);
+    const ok = same(`${name} valid`, (b) => run(b, valid));
+    assert.equal(ok.code, undefined, `${name}: ${ok.message}`);
+    args.forEach(([arg, kind], i) => {
+      for (const bad of wrong[kind]) {
+        const values = valid.slice();
+        values[i] = bad;
+        const label = `${name}(${arg} = ${typeof bad === "symbol" || typeof bad === "bigint" ? String(bad) : JSON.stringify(bad)})`;
+        const r = same(label, (b) => run(b, values));
+        assert.equal(r.code, "INVALID_ARGUMENT", `${label}: ${r.code} ${r.message}`);
+        assert.match(r.message, new RegExp(`^invalid \`${arg}[\`.[]`), label);
+        cases++;
+      }
+    });
+  }
+  assert.ok(cases > 250, String(cases));
+});
+
+test("lone surrogates, NaN and non-JSON values inside arguments name their path", () => {
+  const cases = [
+    [(b) => b.resolveTenant({ headers: { "x-tenant-id": "\ud800" } }, { header: "x-tenant-id" }), "request.headers.x-tenant-id"],
+    [(b) => b.resolveTenant({ headers: {} }, { jwt: { claim: "t", secret: SECRET, leeway: NaN } }), "config.jwt.leeway"],
+    [(b) => b.verifyJwt(token, { secret: SECRET, leeway: NaN }), "options.leeway"],
+    [(b) => b.canonicalJson(NaN), "value"],
+    [(b) => b.canonicalJson({ a: [1, { b: () => 1 }] }), "value.a[1].b"],
+    [(b) => b.auditSealRows([{ id: "1", at: Infinity }], null), "rows[0].at"],
+    [(b) => b.generateMigrationSql({ tenantTables: ["a\udc00"] }), "config.tenantTables[0]"],
+  ];
+  for (const [fn, path] of cases) {
+    const r = same(path, fn);
+    assert.equal(r.code, "INVALID_ARGUMENT", `${path}: ${r.message}`);
+    assert.ok(r.message.startsWith(`invalid \`${path}\`: `), r.message);
+  }
+  // What JSON.stringify keeps: undefined properties are absent, toJSON (a Date) is used.
+  const d = same("toJSON", (b) => b.canonicalJson({ at: new Date(0), gone: undefined, list: [undefined] }));
+  assert.equal(d.ok, '{"at":"1970-01-01T00:00:00.000Z","list":[null]}');
+  const deep = [];
+  let cursor = deep;
+  for (let i = 0; i < 200; i++) cursor = cursor[0] = [];
+  assert.equal(same("deep", (b) => b.canonicalJson(deep)).code, "INVALID_ARGUMENT");
+  const cyclic = { a: 1 };
+  cyclic.self = cyclic;
+  assert.equal(same("cyclic", (b) => b.canonicalJson(cyclic)).code, "INVALID_ARGUMENT");
+});
+
+test("native-only exports give the same codes", () => {
+  assert.throws(() => native.slugFromName(42), { code: "INVALID_ARGUMENT", message: /^invalid `name`: expected a string, got number/ });
+  assert.throws(() => native.buildNoConfigMessage("/x", [1]), { code: "INVALID_ARGUMENT", message: /^invalid `suggestedTables\[0\]`/ });
 });

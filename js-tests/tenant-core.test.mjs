@@ -29,7 +29,15 @@ test("config mistakes throw TenantConfigError naming the field, never a raw Type
   const cases = [
     [() => betterTenant({ tenantResolver: { header: "x" } }), /`database` is required/],
     [() => betterTenant({ database: drizzleDatabase(env.db) }), /`tenantResolver` is required/],
-    [() => make({ tenantResolver: { heder: "x" } }), /unknown key `tenantResolver\.heder`/],
+    [() => make({ tenantResolver: { heder: "x" } }), /`tenantResolver\.heder`: unknown field `heder`/],
+    [() => make({ tenantResolver: {} }), /`tenantResolver`: expected at least one strategy/],
+    [() => make({ tenantResolver: { subdomain: false } }), /`tenantResolver`: expected at least one strategy/],
+    [() => make({ tenantResolver: { header: "x-tenant\nid" } }), /`tenantResolver\.header`: expected a header name/],
+    [() => make({ tenantResolver: { path: "/t/*" } }), /`tenantResolver\.path`: expected .*`:param`/],
+    [() => make({ tenantResolver: { path: { pattern: "/t/*", segmentIndex: 1 } } }), /`tenantResolver\.path`: expected .*`:param`/],
+    [() => make({ tenantResolver: { jwt: { claim: "t", secret: "12345" } } }), /`secret` has 5 bytes; HMAC secrets need at least 32/],
+    [() => make({ loadTenant: "no" }), /`loadTenant` must be true or false, got "no"/],
+    [() => make({ loadTennant: false }), /unknown config key `loadTennant`/],
     [() => make({ tenantResolver: { path: "t/:tenantId" } }), /tenantResolver\.path/],
     [() => make({ tenantResolver: { jwt: { claim: "t", secret: 5 } } }), /tenantResolver\.jwt/],
     [() => make({ hardened: { key: "short" } }), /`hardened\.key` must be a string of at least 32 characters/],
@@ -39,10 +47,16 @@ test("config mistakes throw TenantConfigError naming the field, never a raw Type
   for (const [fn, message] of cases) {
     assert.throws(fn, (err) => {
       assert.ok(err instanceof TenantConfigError, `${err.name}: ${err.message}`);
+      assert.equal(err.code, "INVALID_CONFIG");
       assert.match(err.message, message);
       return true;
     });
   }
+});
+
+test("a custom resolver alone is a strategy", async () => {
+  const tenant = make({ tenantResolver: { custom: () => "acme" } });
+  assert.equal(await tenant.resolveTenant({ headers: {} }), env.ids.acme);
 });
 
 test("runAs loads the tenant in its own transaction: works on a pool of one", async () => {

@@ -1,6 +1,7 @@
 //! N-API entry points. Each function converts JS values to core types, calls the core and
 //! converts the result back; errors carry the core's stable code as `err.code`.
 
+mod args;
 mod audit_cli;
 mod cli;
 
@@ -23,8 +24,18 @@ fn core_err(e: &usebetter_core::Error) -> Error<Code> {
     Error::new(Code(e.code()), e.to_string())
 }
 
-fn parse<T: DeserializeOwned>(arg: &str, value: &Value) -> Result<T, Code> {
-    usebetter_core::input::from_value(arg, value).map_err(|e| core_err(&e))
+/// Reads argument `arg` (any JS value) as `T`.
+fn parse<T: DeserializeOwned>(arg: &str, value: Unknown<'_>) -> Result<T, Code> {
+    let json = args::json(arg, value).map_err(|e| core_err(&e))?;
+    usebetter_core::input::from_value(arg, &json).map_err(|e| core_err(&e))
+}
+
+fn string(arg: &str, value: Unknown<'_>) -> Result<String, Code> {
+    args::string(arg, value).map_err(|e| core_err(&e))
+}
+
+fn opt_string(arg: &str, value: Unknown<'_>) -> Result<Option<String>, Code> {
+    args::opt_string(arg, value).map_err(|e| core_err(&e))
 }
 
 fn to_js<T: serde::Serialize>(v: &T) -> Result<Value, Code> {
@@ -52,16 +63,16 @@ pub struct TenantResolver {
 #[napi]
 impl TenantResolver {
     #[napi(constructor)]
-    pub fn new(config: Value) -> Result<Self, Code> {
-        let config: resolve::ResolverConfig = parse("config", &config)?;
+    pub fn new(config: Unknown<'_>) -> Result<Self, Code> {
+        let config: resolve::ResolverConfig = parse("config", config)?;
         let inner = resolve::Resolver::new(&config).map_err(|e| core_err(&e))?;
         Ok(TenantResolver { inner })
     }
 
     /// Resolves one request: `{ headers, host?, path?, url?, token?, claims? }`.
     #[napi]
-    pub fn resolve(&self, request: Value) -> Result<Value, Code> {
-        let request: resolve::Request = parse("request", &request)?;
+    pub fn resolve(&self, request: Unknown<'_>) -> Result<Value, Code> {
+        let request: resolve::Request = parse("request", request)?;
         to_js(&self.inner.resolve(&request, now()))
     }
 
@@ -74,14 +85,15 @@ impl TenantResolver {
 
 /// One-shot resolution (compiles `config` on every call; prefer `TenantResolver`).
 #[napi]
-pub fn resolve_tenant(request: Value, config: Value) -> Result<Value, Code> {
+pub fn resolve_tenant(request: Unknown<'_>, config: Unknown<'_>) -> Result<Value, Code> {
     TenantResolver::new(config)?.resolve(request)
 }
 
 /// Verifies a JWT and returns its claims.
 #[napi]
-pub fn verify_jwt(token: String, options: Value) -> Result<Value, Code> {
-    let options: jwt::VerifyOptions = parse("options", &options)?;
+pub fn verify_jwt(token: Unknown<'_>, options: Unknown<'_>) -> Result<Value, Code> {
+    let token = string("token", token)?;
+    let options: jwt::VerifyOptions = parse("options", options)?;
     let verifier = jwt::Verifier::new(&options).map_err(|e| core_err(&e))?;
     let claims = verifier.verify(&token, now()).map_err(|e| core_err(&e))?;
     Ok(Value::Object(claims))
@@ -89,15 +101,16 @@ pub fn verify_jwt(token: String, options: Value) -> Result<Value, Code> {
 
 /// The full RLS migration for `{ tenantTables, schema?, hardened? }`.
 #[napi]
-pub fn generate_migration_sql(config: Value) -> Result<String, Code> {
-    let config: policy::MigrationConfig = parse("config", &config)?;
+pub fn generate_migration_sql(config: Unknown<'_>) -> Result<String, Code> {
+    let config: policy::MigrationConfig = parse("config", config)?;
     policy::migration_sql(&config).map_err(|e| core_err(&e))
 }
 
 /// The RLS block for one more table.
 #[napi]
-pub fn generate_add_table_sql(table: String, config: Value) -> Result<String, Code> {
-    let config: policy::MigrationConfig = parse("config", &config)?;
+pub fn generate_add_table_sql(table: Unknown<'_>, config: Unknown<'_>) -> Result<String, Code> {
+    let table = string("table", table)?;
+    let config: policy::MigrationConfig = parse("config", config)?;
     policy::add_table_sql(&table, &config).map_err(|e| core_err(&e))
 }
 
@@ -126,19 +139,28 @@ pub async fn run_audit_cli(args: Vec<String>, context: Value) -> Result<Value> {
 
 /// The reference's `slugFromName`.
 #[napi]
-pub fn slug_from_name(name: String) -> String {
-    usebetter_core::cli::slug_from_name(&name)
+pub fn slug_from_name(name: Unknown<'_>) -> Result<String, Code> {
+    Ok(usebetter_core::cli::slug_from_name(&string("name", name)?))
 }
 
 /// The message printed when no `better.config.*` is found.
 #[napi]
-pub fn build_no_config_message(cwd: String, suggested_tables: Option<Vec<String>>) -> String {
-    usebetter_core::cli::no_config_message(&cwd, &suggested_tables.unwrap_or_default())
+pub fn build_no_config_message(
+    cwd: Unknown<'_>,
+    suggested_tables: Unknown<'_>,
+) -> Result<String, Code> {
+    let cwd = string("cwd", cwd)?;
+    let tables: Option<Vec<String>> = parse("suggestedTables", suggested_tables)?;
+    Ok(usebetter_core::cli::no_config_message(
+        &cwd,
+        &tables.unwrap_or_default(),
+    ))
 }
 
 /// Classifies a tenant identifier: `{ value, kind }` with UUIDs lower-cased.
 #[napi]
-pub fn normalize_tenant_id(raw: String) -> Result<Value, Code> {
+pub fn normalize_tenant_id(raw: Unknown<'_>) -> Result<Value, Code> {
+    let raw = string("raw", raw)?;
     let (value, kind) =
         usebetter_core::resolve::normalize_tenant_id(&raw).map_err(|e| core_err(&e))?;
     to_js(&serde_json::json!({ "value": value, "kind": kind }))
@@ -146,41 +168,59 @@ pub fn normalize_tenant_id(raw: String) -> Result<Value, Code> {
 
 /// Hardened mode: the `app.tenant_sig` value for `tenantId` in the transaction `binding`.
 #[napi]
-pub fn tenant_signature(key: String, tenant_id: String, binding: String) -> String {
-    usebetter_core::policy::tenant_signature(key.as_bytes(), &tenant_id, &binding)
+pub fn tenant_signature(
+    key: Unknown<'_>,
+    tenant_id: Unknown<'_>,
+    binding: Unknown<'_>,
+) -> Result<String, Code> {
+    let (key, id) = (string("key", key)?, string("tenantId", tenant_id)?);
+    Ok(policy::tenant_signature(
+        key.as_bytes(),
+        &id,
+        &string("binding", binding)?,
+    ))
 }
 
 /// Hardened mode: the `app.bypass_sig` value in the transaction `binding`.
 #[napi]
-pub fn bypass_signature(key: String, binding: String) -> String {
-    usebetter_core::policy::bypass_signature(key.as_bytes(), &binding)
+pub fn bypass_signature(key: Unknown<'_>, binding: Unknown<'_>) -> Result<String, Code> {
+    let key = string("key", key)?;
+    Ok(policy::bypass_signature(
+        key.as_bytes(),
+        &string("binding", binding)?,
+    ))
 }
 
 /// The query a hardened scope runs first: one row with the transaction's `binding`.
 #[napi]
-pub fn scope_binding_sql(begin: Option<bool>) -> String {
-    policy::context::binding_query(begin.unwrap_or(false))
+pub fn scope_binding_sql(begin: Unknown<'_>) -> Result<String, Code> {
+    let begin: Option<bool> = parse("begin", begin)?;
+    Ok(policy::context::binding_query(begin.unwrap_or(false)))
 }
 
 /// The statement that opens a scope: `{ sql, params }` (see the core's `scope_sql`).
 #[napi]
 pub fn scope_sql(
-    tenant_id: Option<String>,
-    key: Option<String>,
-    binding: Option<String>,
-    inline: Option<bool>,
-    statement_timeout_ms: Option<u32>,
-    lock_timeout_ms: Option<u32>,
+    tenant_id: Unknown<'_>,
+    key: Unknown<'_>,
+    binding: Unknown<'_>,
+    inline: Unknown<'_>,
+    statement_timeout_ms: Unknown<'_>,
+    lock_timeout_ms: Unknown<'_>,
 ) -> Result<Value, Code> {
+    let (tenant_id, key) = (opt_string("tenantId", tenant_id)?, opt_string("key", key)?);
+    let binding = opt_string("binding", binding)?;
+    let inline: Option<bool> = parse("inline", inline)?;
+    let limits = policy::context::Limits {
+        statement_ms: parse("statementTimeoutMs", statement_timeout_ms)?,
+        lock_ms: parse("lockTimeoutMs", lock_timeout_ms)?,
+    };
     let statement = policy::context::scope_sql(
         tenant_id.as_deref(),
         key.as_deref(),
         binding.as_deref(),
         inline.unwrap_or(false),
-        policy::context::Limits {
-            statement_ms: statement_timeout_ms,
-            lock_ms: lock_timeout_ms,
-        },
+        limits,
     )
     .map_err(|e| core_err(&e))?;
     to_js(&statement)
@@ -188,29 +228,35 @@ pub fn scope_sql(
 
 /// Diffs `[{ before, after }]` row images in one call.
 #[napi]
-pub fn audit_diff(pairs: Value) -> Result<Value, Code> {
-    let pairs: Vec<audit::Pair> = parse("pairs", &pairs)?;
+pub fn audit_diff(pairs: Unknown<'_>) -> Result<Value, Code> {
+    let pairs: Vec<audit::Pair> = parse("pairs", pairs)?;
     to_js(&audit::diff_pairs(&pairs))
 }
 
 /// `auditDiff` over JSON text (`[{ before, after }]` in, `RowDiff[]` out): the fast path.
 #[napi]
-pub fn audit_diff_json(pairs: String) -> Result<String, Code> {
-    audit::diff_pairs_json(&pairs).map_err(|e| core_err(&e))
+pub fn audit_diff_json(pairs: Unknown<'_>) -> Result<String, Code> {
+    audit::diff_pairs_json(&string("pairsJson", pairs)?).map_err(|e| core_err(&e))
 }
 
 /// The changed field names per `{ before, after }` pair, JSON text in and out.
 #[napi]
-pub fn audit_changed_fields_json(pairs: String) -> Result<String, Code> {
-    usebetter_core::bridge::diff_text::changed_fields_json(&pairs).map_err(|e| core_err(&e))
+pub fn audit_changed_fields_json(pairs: Unknown<'_>) -> Result<String, Code> {
+    usebetter_core::bridge::diff_text::changed_fields_json(&string("pairsJson", pairs)?)
+        .map_err(|e| core_err(&e))
 }
 
 /// Seals stored rows (column name to value, chain order) after the chain head `{ seq, hash }`
 /// (null for a new chain): `[{ seq, prevHash, hash }]`.
 #[napi]
-pub fn audit_seal_rows(rows: Value, head: Value, key: Option<String>) -> Result<Value, Code> {
-    let rows: Vec<serde_json::Map<String, Value>> = parse("rows", &rows)?;
-    let head: Option<usebetter_core::audit::seal::Anchor> = parse("head", &head)?;
+pub fn audit_seal_rows(
+    rows: Unknown<'_>,
+    head: Unknown<'_>,
+    key: Unknown<'_>,
+) -> Result<Value, Code> {
+    let rows: Vec<serde_json::Map<String, Value>> = parse("rows", rows)?;
+    let head: Option<usebetter_core::audit::seal::Anchor> = parse("head", head)?;
+    let key = opt_string("key", key)?;
     let out = audit::seal_rows(&rows, head.as_ref(), key.as_deref().map(str::as_bytes));
     to_js(&out.map_err(|e| core_err(&e))?)
 }
@@ -218,9 +264,14 @@ pub fn audit_seal_rows(rows: Value, head: Value, key: Option<String>) -> Result<
 /// Verifies one chain of `[{ seq, prevHash, hash, row }]`: null when intact, else the first
 /// break `{ kind, rowId, seq, message }`.
 #[napi]
-pub fn audit_verify_rows(rows: Value, key: Option<String>, anchor: Value) -> Result<Value, Code> {
-    let rows: Vec<audit::StoredSealedRow> = parse("rows", &rows)?;
-    let anchor: Option<usebetter_core::audit::seal::Anchor> = parse("anchor", &anchor)?;
+pub fn audit_verify_rows(
+    rows: Unknown<'_>,
+    key: Unknown<'_>,
+    anchor: Unknown<'_>,
+) -> Result<Value, Code> {
+    let rows: Vec<audit::StoredSealedRow> = parse("rows", rows)?;
+    let key = opt_string("key", key)?;
+    let anchor: Option<usebetter_core::audit::seal::Anchor> = parse("anchor", anchor)?;
     let out = audit::verify_rows(rows, key.as_deref().map(str::as_bytes), anchor.as_ref());
     to_js(&out.map_err(|e| core_err(&e))?)
 }
@@ -229,7 +280,14 @@ pub fn audit_verify_rows(rows: Value, key: Option<String>, anchor: Value) -> Res
 /// bytes, or none with `unkeyed`; else throws `AUDIT_SEAL_KEY` naming `optIn`, the caller's
 /// way to accept unkeyed chains.
 #[napi]
-pub fn audit_seal_key(key: Option<String>, unkeyed: bool, opt_in: String) -> Result<(), Code> {
+pub fn audit_seal_key(
+    key: Unknown<'_>,
+    unkeyed: Unknown<'_>,
+    opt_in: Unknown<'_>,
+) -> Result<(), Code> {
+    let key = opt_string("key", key)?;
+    let unkeyed: bool = parse("unkeyed", unkeyed)?;
+    let opt_in = string("optIn", opt_in)?;
     usebetter_core::audit::chain::seal_key(key.as_deref().map(str::as_bytes), unkeyed, &opt_in)
         .map(|_| ())
         .map_err(|e| core_err(&e))
@@ -237,7 +295,8 @@ pub fn audit_seal_key(key: Option<String>, unkeyed: bool, opt_in: String) -> Res
 
 /// The chain protocol's statements (lock, head, checkpoint) over the named tables.
 #[napi]
-pub fn audit_chain_sql(logs: String, checkpoints: String) -> Result<Value, Code> {
+pub fn audit_chain_sql(logs: Unknown<'_>, checkpoints: Unknown<'_>) -> Result<Value, Code> {
+    let (logs, checkpoints) = (string("logs", logs)?, string("checkpoints", checkpoints)?);
     to_js(&usebetter_core::audit::chain::chain_sql(
         &logs,
         &checkpoints,
@@ -247,54 +306,61 @@ pub fn audit_chain_sql(logs: String, checkpoints: String) -> Result<Value, Code>
 /// SQL for the JSON image of `row` with int8/numeric columns as strings; `columns` are
 /// `[name, SQL type]` pairs in table order.
 #[napi]
-pub fn audit_image_sql(row: String, columns: Value) -> Result<String, Code> {
-    let pairs: Vec<(String, String)> = parse("columns", &columns)?;
+pub fn audit_image_sql(row: Unknown<'_>, columns: Unknown<'_>) -> Result<String, Code> {
+    let row = string("row", row)?;
+    let pairs: Vec<(String, String)> = parse("columns", columns)?;
     Ok(usebetter_core::audit::storage::image_sql(&row, &pairs))
 }
 
 /// Canonical JSON text (sorted keys, no whitespace) of any JSON value.
 #[napi]
-pub fn canonical_json(value: Value) -> String {
-    usebetter_core::audit::canonical::to_canonical_string(&value)
+pub fn canonical_json(value: Unknown<'_>) -> Result<String, Code> {
+    let value = args::json_defined("value", value).map_err(|e| core_err(&e))?;
+    Ok(usebetter_core::audit::canonical::to_canonical_string(
+        &value,
+    ))
 }
 
 /// `parseDuration`: the ISO instant `input` (e.g. `30d`) before `reference` (ISO; default now).
 #[napi]
-pub fn parse_duration(input: String, reference: Option<String>) -> Result<String, Code> {
+pub fn parse_duration(input: Unknown<'_>, reference: Unknown<'_>) -> Result<String, Code> {
+    let input = string("input", input)?;
+    let reference = opt_string("reference", reference)?;
     audit::parse_duration(&input, reference.as_deref(), now_micros()).map_err(|e| core_err(&e))
 }
 
 /// Encodes a query cursor for the row `(timestamp ISO, id)`.
 #[napi]
-pub fn encode_cursor(timestamp: String, id: String) -> Result<String, Code> {
-    audit::encode_cursor(&timestamp, &id).map_err(|e| core_err(&e))
+pub fn encode_cursor(timestamp: Unknown<'_>, id: Unknown<'_>) -> Result<String, Code> {
+    let timestamp = string("timestamp", timestamp)?;
+    audit::encode_cursor(&timestamp, &string("id", id)?).map_err(|e| core_err(&e))
 }
 
 /// Decodes a query cursor into `{ timestamp (ISO, microseconds), id }`.
 #[napi]
-pub fn decode_cursor(cursor: String) -> Result<Value, Code> {
-    to_js(&audit::decode_cursor(&cursor).map_err(|e| core_err(&e))?)
+pub fn decode_cursor(cursor: Unknown<'_>) -> Result<Value, Code> {
+    to_js(&audit::decode_cursor(&string("cursor", cursor)?).map_err(|e| core_err(&e))?)
 }
 
 /// Compiles an audit query spec into `{ sql, params, limit }`.
 #[napi]
-pub fn compile_audit_query(spec: Value, options: Value) -> Result<Value, Code> {
-    let spec: usebetter_core::audit::query::QuerySpec = parse("spec", &spec)?;
-    let options: audit::QueryOptions = parse("options", &options)?;
+pub fn compile_audit_query(spec: Unknown<'_>, options: Unknown<'_>) -> Result<Value, Code> {
+    let spec: usebetter_core::audit::query::QuerySpec = parse("spec", spec)?;
+    let options: audit::QueryOptions = parse("options", options)?;
     to_js(&audit::compile(&spec, &options, now_micros()).map_err(|e| core_err(&e))?)
 }
 
 /// The tables a piece of SQL writes: `[{ schema?, table, operation }]`.
 #[napi]
-pub fn sql_writes(sql: String) -> Result<Value, Code> {
-    to_js(&usebetter_core::analyze::writes(&sql).map_err(|e| core_err(&e))?)
+pub fn sql_writes(sql: Unknown<'_>) -> Result<Value, Code> {
+    to_js(&usebetter_core::analyze::writes(&string("sql", sql)?).map_err(|e| core_err(&e))?)
 }
 
 /// Applies a redaction rule (`{ redact } | { include }`) to entries in one call.
 #[napi]
-pub fn redact_entries(rule: Value, entries: Value) -> Result<Value, Code> {
-    let rule: usebetter_core::audit::redact::Redaction = parse("rule", &rule)?;
-    let entries: Vec<audit::Entry> = parse("entries", &entries)?;
+pub fn redact_entries(rule: Unknown<'_>, entries: Unknown<'_>) -> Result<Value, Code> {
+    let rule: usebetter_core::audit::redact::Redaction = parse("rule", rule)?;
+    let entries: Vec<audit::Entry> = parse("entries", entries)?;
     to_js(&audit::redact_entries(&rule, entries).map_err(|e| core_err(&e))?)
 }
 
@@ -307,21 +373,24 @@ pub struct EnrichmentRegistry {
 #[napi]
 impl EnrichmentRegistry {
     #[napi(constructor)]
-    pub fn new(audit_tables: Vec<String>) -> Self {
-        EnrichmentRegistry {
+    pub fn new(audit_tables: Unknown<'_>) -> Result<Self, Code> {
+        let audit_tables: Vec<String> = parse("auditTables", audit_tables)?;
+        Ok(EnrichmentRegistry {
             inner: usebetter_core::audit::enrich::Registry::new(audit_tables),
-        }
+        })
     }
 
     /// Adds a registration; returns its index (for the `description` callback).
     #[napi]
     pub fn register(
         &mut self,
-        table: String,
-        operation: String,
-        config: Value,
+        table: Unknown<'_>,
+        operation: Unknown<'_>,
+        config: Unknown<'_>,
     ) -> Result<u32, Code> {
-        let config = parse("config", &config)?;
+        let table = string("table", table)?;
+        let operation = string("operation", operation)?;
+        let config = parse("config", config)?;
         let i = self
             .inner
             .register(&table, &operation, config)
@@ -331,7 +400,9 @@ impl EnrichmentRegistry {
 
     /// The merged enrichment for `(table, operation)`, or `null`.
     #[napi]
-    pub fn resolve(&self, table: String, operation: String) -> Result<Value, Code> {
+    pub fn resolve(&self, table: Unknown<'_>, operation: Unknown<'_>) -> Result<Value, Code> {
+        let table = string("table", table)?;
+        let operation = string("operation", operation)?;
         to_js(
             &self
                 .inner
@@ -344,6 +415,6 @@ impl EnrichmentRegistry {
 /// What a piece of SQL could write: `{ writes: [{ schema?, table, operation }], opaque? }`,
 /// `opaque` saying why it could also write tables it does not name.
 #[napi]
-pub fn sql_effects(sql: String) -> Result<Value, Code> {
-    to_js(&usebetter_core::analyze::effects(&sql))
+pub fn sql_effects(sql: Unknown<'_>) -> Result<Value, Code> {
+    to_js(&usebetter_core::analyze::effects(&string("sql", sql)?))
 }

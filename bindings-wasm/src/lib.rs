@@ -1,6 +1,8 @@
 //! WebAssembly entry points, with the same names and shapes as the N-API binding. Errors are
 //! JS `Error`s with the core's stable code in `err.code`.
 
+mod args;
+
 use serde::de::DeserializeOwned;
 use usebetter_core::{bridge::audit, jwt, policy, resolve};
 use wasm_bindgen::prelude::*;
@@ -16,25 +18,18 @@ fn core_err(e: &usebetter_core::Error) -> JsValue {
     js_error(e.code(), &e.to_string())
 }
 
-/// Goes through JSON text so the value reads exactly as in the N-API binding: properties set
-/// to `undefined` are absent, not `null`.
+/// Reads argument `arg` (any JS value) as `T`.
 fn parse<T: DeserializeOwned>(arg: &str, value: &JsValue) -> Result<T, JsValue> {
-    let json = if value.is_undefined() {
-        serde_json::Value::Null
-    } else {
-        let text = js_sys::JSON::stringify(value)
-            .ok()
-            .and_then(|s| s.as_string())
-            .ok_or_else(|| {
-                js_error(
-                    "INVALID_ARGUMENT",
-                    &format!("invalid `{arg}`: not JSON-serialisable"),
-                )
-            })?;
-        serde_json::from_str(&text)
-            .map_err(|e| js_error("INVALID_ARGUMENT", &format!("invalid `{arg}`: {e}")))?
-    };
+    let json = args::json(arg, value).map_err(|e| core_err(&e))?;
     usebetter_core::input::from_value(arg, &json).map_err(|e| core_err(&e))
+}
+
+fn string(arg: &str, value: &JsValue) -> Result<String, JsValue> {
+    args::string(arg, value).map_err(|e| core_err(&e))
+}
+
+fn opt_string(arg: &str, value: &JsValue) -> Result<Option<String>, JsValue> {
+    args::opt_string(arg, value).map_err(|e| core_err(&e))
 }
 
 fn to_js<T: serde::Serialize>(v: &T) -> Result<JsValue, JsValue> {
@@ -94,10 +89,11 @@ pub fn resolve_tenant(request: JsValue, config: JsValue) -> Result<JsValue, JsVa
 
 /// Verifies a JWT and returns its claims.
 #[wasm_bindgen(js_name = verifyJwt)]
-pub fn verify_jwt(token: &str, options: JsValue) -> Result<JsValue, JsValue> {
+pub fn verify_jwt(token: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
+    let token = string("token", &token)?;
     let options: jwt::VerifyOptions = parse("options", &options)?;
     let verifier = jwt::Verifier::new(&options).map_err(|e| core_err(&e))?;
-    let claims = verifier.verify(token, now()).map_err(|e| core_err(&e))?;
+    let claims = verifier.verify(&token, now()).map_err(|e| core_err(&e))?;
     to_js(&claims)
 }
 
@@ -110,56 +106,79 @@ pub fn generate_migration_sql(config: JsValue) -> Result<String, JsValue> {
 
 /// The RLS block for one more table.
 #[wasm_bindgen(js_name = generateAddTableSql)]
-pub fn generate_add_table_sql(table: &str, config: JsValue) -> Result<String, JsValue> {
+pub fn generate_add_table_sql(table: JsValue, config: JsValue) -> Result<String, JsValue> {
+    let table = string("table", &table)?;
     let config: policy::MigrationConfig = parse("config", &config)?;
-    policy::add_table_sql(table, &config).map_err(|e| core_err(&e))
+    policy::add_table_sql(&table, &config).map_err(|e| core_err(&e))
 }
 
 /// Classifies a tenant identifier: `{ value, kind }` with UUIDs lower-cased.
 #[wasm_bindgen(js_name = normalizeTenantId)]
-pub fn normalize_tenant_id(raw: &str) -> Result<JsValue, JsValue> {
+pub fn normalize_tenant_id(raw: JsValue) -> Result<JsValue, JsValue> {
+    let raw = string("raw", &raw)?;
     let (value, kind) =
-        usebetter_core::resolve::normalize_tenant_id(raw).map_err(|e| core_err(&e))?;
+        usebetter_core::resolve::normalize_tenant_id(&raw).map_err(|e| core_err(&e))?;
     to_js(&serde_json::json!({ "value": value, "kind": kind }))
 }
 
 /// Hardened mode: the `app.tenant_sig` value for `tenantId` in the transaction `binding`.
 #[wasm_bindgen(js_name = tenantSignature)]
-pub fn tenant_signature(key: &str, tenant_id: &str, binding: &str) -> String {
-    usebetter_core::policy::tenant_signature(key.as_bytes(), tenant_id, binding)
+pub fn tenant_signature(
+    key: JsValue,
+    tenant_id: JsValue,
+    binding: JsValue,
+) -> Result<String, JsValue> {
+    let (key, id) = (string("key", &key)?, string("tenantId", &tenant_id)?);
+    Ok(policy::tenant_signature(
+        key.as_bytes(),
+        &id,
+        &string("binding", &binding)?,
+    ))
 }
 
 /// Hardened mode: the `app.bypass_sig` value in the transaction `binding`.
 #[wasm_bindgen(js_name = bypassSignature)]
-pub fn bypass_signature(key: &str, binding: &str) -> String {
-    usebetter_core::policy::bypass_signature(key.as_bytes(), binding)
+pub fn bypass_signature(key: JsValue, binding: JsValue) -> Result<String, JsValue> {
+    let key = string("key", &key)?;
+    Ok(policy::bypass_signature(
+        key.as_bytes(),
+        &string("binding", &binding)?,
+    ))
 }
 
 /// The query a hardened scope runs first: one row with the transaction's `binding`.
 #[wasm_bindgen(js_name = scopeBindingSql)]
-pub fn scope_binding_sql(begin: Option<bool>) -> String {
-    policy::context::binding_query(begin.unwrap_or(false))
+pub fn scope_binding_sql(begin: JsValue) -> Result<String, JsValue> {
+    let begin: Option<bool> = parse("begin", &begin)?;
+    Ok(policy::context::binding_query(begin.unwrap_or(false)))
 }
 
 /// The statement that opens a scope: `{ sql, params }` (see the core's `scope_sql`).
 #[wasm_bindgen(js_name = scopeSql)]
 pub fn scope_sql(
-    tenant_id: Option<String>,
-    key: Option<String>,
-    binding: Option<String>,
-    inline: Option<bool>,
-    statement_timeout_ms: Option<u32>,
-    lock_timeout_ms: Option<u32>,
+    tenant_id: JsValue,
+    key: JsValue,
+    binding: JsValue,
+    inline: JsValue,
+    statement_timeout_ms: JsValue,
+    lock_timeout_ms: JsValue,
 ) -> Result<JsValue, JsValue> {
+    let (tenant_id, key) = (
+        opt_string("tenantId", &tenant_id)?,
+        opt_string("key", &key)?,
+    );
+    let binding = opt_string("binding", &binding)?;
+    let inline: Option<bool> = parse("inline", &inline)?;
+    let limits = policy::context::Limits {
+        statement_ms: parse("statementTimeoutMs", &statement_timeout_ms)?,
+        lock_ms: parse("lockTimeoutMs", &lock_timeout_ms)?,
+    };
     let statement = policy::context::scope_sql(
         tenant_id.as_deref(),
         key.as_deref(),
         binding.as_deref(),
         inline.unwrap_or(false),
-        policy::context::Limits {
-            statement_ms: statement_timeout_ms,
-            lock_ms: lock_timeout_ms,
-        },
+        limits,
     )
     .map_err(|e| core_err(&e))?;
     to_js(&statement)
@@ -174,20 +193,21 @@ pub fn audit_diff(pairs: JsValue) -> Result<JsValue, JsValue> {
 
 /// `auditDiff` over JSON text (`[{ before, after }]` in, `RowDiff[]` out): the fast path.
 #[wasm_bindgen(js_name = auditDiffJson)]
-pub fn audit_diff_json(pairs: &str) -> Result<String, JsValue> {
-    audit::diff_pairs_json(pairs).map_err(|e| core_err(&e))
+pub fn audit_diff_json(pairs: JsValue) -> Result<String, JsValue> {
+    audit::diff_pairs_json(&string("pairsJson", &pairs)?).map_err(|e| core_err(&e))
 }
 
 /// The changed field names per `{ before, after }` pair, JSON text in and out.
 #[wasm_bindgen(js_name = auditChangedFieldsJson)]
-pub fn audit_changed_fields_json(pairs: &str) -> Result<String, JsValue> {
-    usebetter_core::bridge::diff_text::changed_fields_json(pairs).map_err(|e| core_err(&e))
+pub fn audit_changed_fields_json(pairs: JsValue) -> Result<String, JsValue> {
+    usebetter_core::bridge::diff_text::changed_fields_json(&string("pairsJson", &pairs)?)
+        .map_err(|e| core_err(&e))
 }
 
 /// Canonical JSON text (sorted keys, no whitespace) of any JSON value.
 #[wasm_bindgen(js_name = canonicalJson)]
 pub fn canonical_json(value: JsValue) -> Result<String, JsValue> {
-    let value: serde_json::Value = parse("value", &value)?;
+    let value = args::json_defined("value", &value).map_err(|e| core_err(&e))?;
     Ok(usebetter_core::audit::canonical::to_canonical_string(
         &value,
     ))
@@ -195,20 +215,23 @@ pub fn canonical_json(value: JsValue) -> Result<String, JsValue> {
 
 /// `parseDuration`: the ISO instant `input` (e.g. `30d`) before `reference` (ISO; default now).
 #[wasm_bindgen(js_name = parseDuration)]
-pub fn parse_duration(input: &str, reference: Option<String>) -> Result<String, JsValue> {
-    audit::parse_duration(input, reference.as_deref(), now_micros()).map_err(|e| core_err(&e))
+pub fn parse_duration(input: JsValue, reference: JsValue) -> Result<String, JsValue> {
+    let input = string("input", &input)?;
+    let reference = opt_string("reference", &reference)?;
+    audit::parse_duration(&input, reference.as_deref(), now_micros()).map_err(|e| core_err(&e))
 }
 
 /// Encodes a query cursor for the row `(timestamp ISO, id)`.
 #[wasm_bindgen(js_name = encodeCursor)]
-pub fn encode_cursor(timestamp: &str, id: &str) -> Result<String, JsValue> {
-    audit::encode_cursor(timestamp, id).map_err(|e| core_err(&e))
+pub fn encode_cursor(timestamp: JsValue, id: JsValue) -> Result<String, JsValue> {
+    let timestamp = string("timestamp", &timestamp)?;
+    audit::encode_cursor(&timestamp, &string("id", &id)?).map_err(|e| core_err(&e))
 }
 
 /// Decodes a query cursor into `{ timestamp (ISO, microseconds), id }`.
 #[wasm_bindgen(js_name = decodeCursor)]
-pub fn decode_cursor(cursor: &str) -> Result<JsValue, JsValue> {
-    to_js(&audit::decode_cursor(cursor).map_err(|e| core_err(&e))?)
+pub fn decode_cursor(cursor: JsValue) -> Result<JsValue, JsValue> {
+    to_js(&audit::decode_cursor(&string("cursor", &cursor)?).map_err(|e| core_err(&e))?)
 }
 
 /// Compiles an audit query spec into `{ sql, params, limit }`.
@@ -222,20 +245,17 @@ pub fn compile_audit_query(spec: JsValue, options: JsValue) -> Result<JsValue, J
 /// The tables a piece of SQL writes: `[{ schema?, table, operation }]`.
 #[cfg(feature = "analyze")]
 #[wasm_bindgen(js_name = sqlWrites)]
-pub fn sql_writes(sql: &str) -> Result<JsValue, JsValue> {
-    to_js(&usebetter_core::analyze::writes(sql).map_err(|e| core_err(&e))?)
+pub fn sql_writes(sql: JsValue) -> Result<JsValue, JsValue> {
+    to_js(&usebetter_core::analyze::writes(&string("sql", &sql)?).map_err(|e| core_err(&e))?)
 }
 
 /// Seals stored rows (column name to value, chain order) after the chain head `{ seq, hash }`
 /// (null for a new chain): `[{ seq, prevHash, hash }]`.
 #[wasm_bindgen(js_name = auditSealRows)]
-pub fn audit_seal_rows(
-    rows: JsValue,
-    head: JsValue,
-    key: Option<String>,
-) -> Result<JsValue, JsValue> {
+pub fn audit_seal_rows(rows: JsValue, head: JsValue, key: JsValue) -> Result<JsValue, JsValue> {
     let rows: Vec<serde_json::Map<String, serde_json::Value>> = parse("rows", &rows)?;
     let head: Option<usebetter_core::audit::seal::Anchor> = parse("head", &head)?;
+    let key = opt_string("key", &key)?;
     let out = audit::seal_rows(&rows, head.as_ref(), key.as_deref().map(str::as_bytes));
     to_js(&out.map_err(|e| core_err(&e))?)
 }
@@ -243,12 +263,9 @@ pub fn audit_seal_rows(
 /// Verifies one chain of `[{ seq, prevHash, hash, row }]`: null when intact, else the first
 /// break `{ kind, rowId, seq, message }`.
 #[wasm_bindgen(js_name = auditVerifyRows)]
-pub fn audit_verify_rows(
-    rows: JsValue,
-    key: Option<String>,
-    anchor: JsValue,
-) -> Result<JsValue, JsValue> {
+pub fn audit_verify_rows(rows: JsValue, key: JsValue, anchor: JsValue) -> Result<JsValue, JsValue> {
     let rows: Vec<audit::StoredSealedRow> = parse("rows", &rows)?;
+    let key = opt_string("key", &key)?;
     let anchor: Option<usebetter_core::audit::seal::Anchor> = parse("anchor", &anchor)?;
     let out = audit::verify_rows(rows, key.as_deref().map(str::as_bytes), anchor.as_ref());
     to_js(&out.map_err(|e| core_err(&e))?)
@@ -258,24 +275,32 @@ pub fn audit_verify_rows(
 /// bytes, or none with `unkeyed`; else throws `AUDIT_SEAL_KEY` naming `optIn`, the caller's
 /// way to accept unkeyed chains.
 #[wasm_bindgen(js_name = auditSealKey)]
-pub fn audit_seal_key(key: Option<String>, unkeyed: bool, opt_in: &str) -> Result<(), JsValue> {
-    usebetter_core::audit::chain::seal_key(key.as_deref().map(str::as_bytes), unkeyed, opt_in)
+pub fn audit_seal_key(key: JsValue, unkeyed: JsValue, opt_in: JsValue) -> Result<(), JsValue> {
+    let key = opt_string("key", &key)?;
+    let unkeyed: bool = parse("unkeyed", &unkeyed)?;
+    let opt_in = string("optIn", &opt_in)?;
+    usebetter_core::audit::chain::seal_key(key.as_deref().map(str::as_bytes), unkeyed, &opt_in)
         .map(|_| ())
         .map_err(|e| core_err(&e))
 }
 
 /// The chain protocol's statements (lock, head, checkpoint) over the named tables.
 #[wasm_bindgen(js_name = auditChainSql)]
-pub fn audit_chain_sql(logs: &str, checkpoints: &str) -> Result<JsValue, JsValue> {
-    to_js(&usebetter_core::audit::chain::chain_sql(logs, checkpoints))
+pub fn audit_chain_sql(logs: JsValue, checkpoints: JsValue) -> Result<JsValue, JsValue> {
+    let (logs, checkpoints) = (string("logs", &logs)?, string("checkpoints", &checkpoints)?);
+    to_js(&usebetter_core::audit::chain::chain_sql(
+        &logs,
+        &checkpoints,
+    ))
 }
 
 /// SQL for the JSON image of `row` with int8/numeric columns as strings; `columns` are
 /// `[name, SQL type]` pairs in table order.
 #[wasm_bindgen(js_name = auditImageSql)]
-pub fn audit_image_sql(row: &str, columns: JsValue) -> Result<String, JsValue> {
+pub fn audit_image_sql(row: JsValue, columns: JsValue) -> Result<String, JsValue> {
+    let row = string("row", &row)?;
     let pairs: Vec<(String, String)> = parse("columns", &columns)?;
-    Ok(usebetter_core::audit::storage::image_sql(row, &pairs))
+    Ok(usebetter_core::audit::storage::image_sql(&row, &pairs))
 }
 
 /// Applies a redaction rule (`{ redact } | { include }`) to entries in one call.
@@ -295,33 +320,38 @@ pub struct EnrichmentRegistry {
 #[wasm_bindgen]
 impl EnrichmentRegistry {
     #[wasm_bindgen(constructor)]
-    pub fn new(audit_tables: Vec<String>) -> EnrichmentRegistry {
-        EnrichmentRegistry {
+    pub fn new(audit_tables: JsValue) -> Result<EnrichmentRegistry, JsValue> {
+        let audit_tables: Vec<String> = parse("auditTables", &audit_tables)?;
+        Ok(EnrichmentRegistry {
             inner: usebetter_core::audit::enrich::Registry::new(audit_tables),
-        }
+        })
     }
 
     /// Adds a registration; returns its index (for the `description` callback).
     pub fn register(
         &mut self,
-        table: &str,
-        operation: &str,
+        table: JsValue,
+        operation: JsValue,
         config: JsValue,
     ) -> Result<u32, JsValue> {
+        let table = string("table", &table)?;
+        let operation = string("operation", &operation)?;
         let config = parse("config", &config)?;
         let i = self
             .inner
-            .register(table, operation, config)
+            .register(&table, &operation, config)
             .map_err(|e| core_err(&e))?;
         Ok(u32::try_from(i).unwrap_or(u32::MAX))
     }
 
     /// The merged enrichment for `(table, operation)`, or `null`.
-    pub fn resolve(&self, table: &str, operation: &str) -> Result<JsValue, JsValue> {
+    pub fn resolve(&self, table: JsValue, operation: JsValue) -> Result<JsValue, JsValue> {
+        let table = string("table", &table)?;
+        let operation = string("operation", &operation)?;
         to_js(
             &self
                 .inner
-                .resolve(table, operation)
+                .resolve(&table, &operation)
                 .map_err(|e| core_err(&e))?,
         )
     }
@@ -331,6 +361,6 @@ impl EnrichmentRegistry {
 /// `opaque` saying why it could also write tables it does not name.
 #[cfg(feature = "analyze")]
 #[wasm_bindgen(js_name = sqlEffects)]
-pub fn sql_effects(sql: &str) -> Result<JsValue, JsValue> {
-    to_js(&usebetter_core::analyze::effects(sql))
+pub fn sql_effects(sql: JsValue) -> Result<JsValue, JsValue> {
+    to_js(&usebetter_core::analyze::effects(&string("sql", &sql)?))
 }

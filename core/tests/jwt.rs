@@ -234,7 +234,10 @@ fn key_errors() {
         secret: Some("short".into()),
         ..VerifyOptions::default()
     };
-    assert_eq!(code(&short, &token("HS256", &claims())), "JWT_INVALID_KEY");
+    // Refused when the options are read, not at the first token.
+    let err = Verifier::new(&short).unwrap_err();
+    assert_eq!(err.code(), "JWT_INVALID_KEY");
+    assert!(err.to_string().contains("`secret` has 5 bytes"), "{err}");
 }
 
 fn jwks() -> serde_json::Value {

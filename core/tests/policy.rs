@@ -166,6 +166,38 @@ fn duplicates_are_emitted_once() {
     );
 }
 
+/// Seconds for the fastest of `runs` migrations of `n` distinct tables (the minimum filters out
+/// pauses caused by other work on the machine).
+fn fastest_migration(n: usize, runs: usize) -> f64 {
+    let tables: Vec<String> = (0..n).map(|i| format!("table_{i}")).collect();
+    let c = MigrationConfig {
+        tenant_tables: tables,
+        ..MigrationConfig::default()
+    };
+    (0..runs)
+        .map(|_| {
+            let start = std::time::Instant::now();
+            let sql = migration_sql(&c).unwrap();
+            assert!(sql.contains(&format!("table_{}", n - 1)));
+            start.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+#[test]
+fn migration_time_grows_linearly_with_tables() {
+    // Ten times the tables may cost up to twenty times as long: linear work passes with a wide
+    // margin, a per-table scan of the earlier tables (a hundred times as long) does not.
+    let small = fastest_migration(10_000, 3);
+    let large = fastest_migration(100_000, 2);
+    eprintln!("10k tables: {small:.3} s, 100k tables: {large:.3} s");
+    assert!(
+        large < 20.0 * small.max(0.005),
+        "100k tables took {large:.3} s, 10k took {small:.3} s"
+    );
+    assert!(large < 60.0, "100k tables took {large:.3} s");
+}
+
 fn name_strategy() -> impl Strategy<Value = String> {
     let reserved = prop::sample::select(vec![
         "select",

@@ -26,6 +26,7 @@ fn all() -> ResolverConfig {
                 ..VerifyOptions::default()
             },
         }))),
+        custom: false,
     }
 }
 
@@ -216,6 +217,7 @@ fn subdomain_rules() {
     };
     assert_eq!(resolve(&cfg, &relative).0, None);
     let off = ResolverConfig {
+        header: Some("x-tenant-id".into()),
         subdomain: Some(SubdomainConfig::Enabled(false)),
         ..ResolverConfig::default()
     };
@@ -323,6 +325,38 @@ fn config_errors_name_the_field() {
                 ..ResolverConfig::default()
             },
             "tenantResolver.jwt.claim",
+        ),
+        (
+            ResolverConfig::default(),
+            "`tenantResolver`: expected at least one strategy",
+        ),
+        (
+            ResolverConfig {
+                subdomain: Some(SubdomainConfig::Enabled(false)),
+                ..ResolverConfig::default()
+            },
+            "`tenantResolver`: expected at least one strategy",
+        ),
+        (
+            ResolverConfig {
+                header: Some("x-tenant\nid".into()),
+                ..ResolverConfig::default()
+            },
+            "`tenantResolver.header`: expected a header name",
+        ),
+        (
+            ResolverConfig {
+                path: Some(PathConfig::Pattern("/t/*".into())),
+                ..ResolverConfig::default()
+            },
+            "`tenantResolver.path`",
+        ),
+        (
+            ResolverConfig {
+                path: Some(PathConfig::Pattern("/t/:/*".into())),
+                ..ResolverConfig::default()
+            },
+            "`tenantResolver.path`",
         ),
     ];
     for (cfg, field) in bad {

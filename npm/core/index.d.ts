@@ -36,6 +36,8 @@ export interface ResolverConfig {
   path?: string | { pattern: string; segmentIndex?: number };
   subdomain?: boolean | { segmentIndex?: number };
   jwt?: string | JwtStrategyConfig;
+  /** A JS resolver runs after these strategies (it counts as a strategy). */
+  custom?: boolean;
 }
 
 export interface ResolveRequest {

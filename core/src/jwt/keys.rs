@@ -16,6 +16,9 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use crate::error::{Error, Result};
 
+/// Shortest HMAC secret accepted: the output size of SHA-256, the smallest HMAC algorithm.
+pub const MIN_SECRET_BYTES: usize = 32;
+
 /// Smallest RSA modulus accepted, in bits (NIST SP 800-131A).
 const MIN_RSA_BITS: usize = 2048;
 
@@ -126,10 +129,15 @@ impl Key {
     /// An HMAC secret (UTF-8 bytes of the string, as jsonwebtoken and jose use it).
     ///
     /// # Errors
-    /// `JwtInvalidKey` for an empty secret.
+    /// `JwtInvalidKey` for a secret shorter than `MIN_SECRET_BYTES`.
     pub fn secret(secret: &str) -> Result<Key> {
-        if secret.is_empty() {
-            return Err(invalid("`secret` is empty"));
+        // HS256 needs 32 bytes (RFC 7518 §3.2); refusing a shorter secret here, rather than at
+        // the first token, reports the mistake when the configuration is read.
+        if secret.len() < MIN_SECRET_BYTES {
+            return Err(invalid(format!(
+                "`secret` has {} bytes; HMAC secrets need at least {MIN_SECRET_BYTES}",
+                secret.len()
+            )));
         }
         Ok(Key {
             kid: None,

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 pub const MAX_IDENT_BYTES: usize = 63;
 
 /// A validated identifier.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Ident(String);
 
 impl Ident {
@@ -73,7 +73,7 @@ impl Ident {
 }
 
 /// A schema-qualified relation name.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct QualifiedName {
     pub schema: Ident,
     pub name: Ident,

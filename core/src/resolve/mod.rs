@@ -33,7 +33,7 @@ pub enum Strategy {
 /// `path: "/t/:tenantId/*"` or `path: { pattern, segmentIndex }`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(untagged))]
+#[cfg_attr(feature = "serde", serde(untagged, deny_unknown_fields))]
 pub enum PathConfig {
     Pattern(String),
     Detailed {
@@ -46,7 +46,7 @@ pub enum PathConfig {
 /// `subdomain: true` or `subdomain: { segmentIndex }`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(untagged))]
+#[cfg_attr(feature = "serde", serde(untagged, deny_unknown_fields))]
 pub enum SubdomainConfig {
     Enabled(bool),
     Detailed {
@@ -66,26 +66,56 @@ pub enum JwtConfig {
 
 /// The object form of the `jwt` strategy.
 #[derive(Debug, Clone, PartialEq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct JwtDetails {
     pub claim: String,
     /// Decode without verifying. Off by default: without keys the strategy rejects tokens.
-    #[cfg_attr(feature = "serde", serde(default))]
     pub unverified: bool,
-    #[cfg_attr(feature = "serde", serde(flatten))]
     pub verify: VerifyOptions,
 }
 
-/// Resolver configuration (the Rust-side subset of `tenantResolver`).
+/// By hand rather than with `flatten`, which ignores unknown keys: a misspelt `secret` would
+/// leave the strategy without keys, refusing every token with no hint why.
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for JwtDetails {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let mut map = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+        let claim = match map.remove("claim") {
+            Some(serde_json::Value::String(c)) => c,
+            Some(_) => return Err(D::Error::custom("`claim` must be a string")),
+            None => return Err(D::Error::missing_field("claim")),
+        };
+        let unverified = match map.remove("unverified") {
+            None | Some(serde_json::Value::Null) => false,
+            Some(serde_json::Value::Bool(b)) => b,
+            Some(_) => return Err(D::Error::custom("`unverified` must be true or false")),
+        };
+        let verify = serde::Deserialize::deserialize(serde_json::Value::Object(map))
+            .map_err(D::Error::custom)?;
+        Ok(JwtDetails {
+            claim,
+            unverified,
+            verify,
+        })
+    }
+}
+
+/// Resolver configuration (`tenantResolver` without its JS callbacks). Unknown keys are
+/// refused: a misspelt strategy would otherwise leave every request without a tenant.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "camelCase", deny_unknown_fields)
+)]
 pub struct ResolverConfig {
     pub header: Option<String>,
     pub path: Option<PathConfig>,
     pub subdomain: Option<SubdomainConfig>,
     pub jwt: Option<JwtConfig>,
+    /// A JS `custom` callback runs after these strategies (it counts as a strategy).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub custom: bool,
 }
 
 /// A header value as Node and Fetch give it: one string or several.
@@ -182,16 +212,7 @@ impl Resolver {
     /// # Errors
     /// `InvalidConfig` naming the field, or a `Jwt*` key error.
     pub fn new(config: &ResolverConfig) -> Result<Resolver> {
-        let header = match &config.header {
-            Some(h) if h.trim().is_empty() => {
-                return Err(Error::config(
-                    "tenantResolver.header",
-                    "a non-empty header name",
-                ))
-            }
-            Some(h) => Some(h.trim().to_ascii_lowercase()),
-            None => None,
-        };
+        let header = config.header.as_deref().map(check_header).transpose()?;
         let path = match &config.path {
             None => None,
             Some(PathConfig::Pattern(p)) => Some((check_pattern(p)?, None)),
@@ -227,6 +248,13 @@ impl Resolver {
                 Some((claim, mode))
             }
         };
+        let none = header.is_none() && path.is_none() && subdomain.is_none() && jwt.is_none();
+        if none && !config.custom {
+            return Err(Error::config(
+                "tenantResolver",
+                "at least one strategy: header, path, subdomain, jwt or custom",
+            ));
+        }
         Ok(Resolver {
             header,
             path,
@@ -309,11 +337,28 @@ impl Resolver {
     }
 }
 
+/// An HTTP header name is a token (RFC 9110 §5.1): anything else (a newline, a space) can
+/// never match a real header, so the strategy would silently find nothing.
+fn check_header(h: &str) -> Result<String> {
+    let name = h.trim();
+    let token = |c: u8| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c);
+    if name.is_empty() || !name.bytes().all(token) {
+        return Err(Error::config(
+            "tenantResolver.header",
+            format!("a header name (letters, digits and !#$%&'*+-.^_`|~), got {h:?}"),
+        ));
+    }
+    Ok(name.to_ascii_lowercase())
+}
+
 fn check_pattern(p: &str) -> Result<String> {
-    if !p.starts_with('/') {
+    let has_param = p.split('/').any(|s| s.len() > 1 && s.starts_with(':'));
+    if !p.starts_with('/') || !has_param {
         return Err(Error::config(
             "tenantResolver.path",
-            format!("a pattern starting with '/', like \"/t/:tenantId/*\"; got {p:?}"),
+            format!(
+                "a pattern starting with '/' with a `:param` segment for the tenant, like \"/t/:tenantId/*\"; got {p:?}"
+            ),
         ));
     }
     Ok(p.to_owned())

@@ -42,6 +42,7 @@ export interface BetterAuditInstance {
 }
 
 const OPERATIONS = new Set(["INSERT", "UPDATE", "DELETE"]);
+const CONFIG_KEYS = new Set(["database", "auditTables", "asyncWrite", "beforeLog", "afterLog", "maxQueryLimit", "onError", "console", "retention"]);
 
 function checkRetention(r: RetentionPolicy, tables: readonly string[]): void {
   if (!Number.isInteger(r.days) || r.days <= 0) throw new AuditConfigError(`retention: 'days' must be a positive integer, got ${r.days}`);
@@ -101,6 +102,9 @@ function subscribe<H>(list: H[], hook: H): () => void {
 
 export function betterAudit(config: BetterAuditConfig): BetterAuditInstance {
   if (!config || typeof config !== "object") throw new AuditConfigError("audit: betterAudit(config) needs a config object");
+  for (const key of Object.keys(config)) {
+    if (!CONFIG_KEYS.has(key)) throw new AuditConfigError(`audit: unknown config key \`${key}\`: expected one of ${[...CONFIG_KEYS].join(", ")}`);
+  }
   if (!config.database || typeof config.database.writeLog !== "function") {
     throw new AuditConfigError("audit: `database` must be an adapter with writeLog(), e.g. drizzleAuditAdapter(db)");
   }
@@ -114,6 +118,10 @@ export function betterAudit(config: BetterAuditConfig): BetterAuditInstance {
     console.warn("audit: asyncWrite is enabled without onError — write failures will only log to console.error. Pass onError to handle them.");
   }
   const maxLimit = config.maxQueryLimit ?? 1000;
+  // The limit crosses into Rust as a u32.
+  if (!Number.isInteger(maxLimit) || maxLimit < 1 || maxLimit > 0xffff_ffff) {
+    throw new AuditConfigError(`audit: \`maxQueryLimit\` must be a positive integer, got ${String(config.maxQueryLimit)}`);
+  }
   const beforeLog = [...(config.beforeLog ?? [])];
   const afterLog = [...(config.afterLog ?? [])];
   const enrichments = new Enrichments(tables);

@@ -3,45 +3,36 @@ import type { Resolution, ResolverConfig } from "@usebetter-rs/core";
 import { TenantConfigError } from "./errors";
 import type { JwtResolverConfig, NodeLikeRequest, ResolvableRequest, TenantResolverConfig } from "./types";
 
-const KNOWN_KEYS = new Set(["header", "path", "subdomain", "jwt", "custom", "resolveToId"]);
-
-/** The part of `tenantResolver` that Rust evaluates, validated once. */
+/** The part of `tenantResolver` that Rust evaluates, validated once (its shape and rules are Rust's). */
 export function compileResolver(config: TenantResolverConfig): InstanceType<typeof core.TenantResolver> {
   if (config === null || typeof config !== "object") {
     throw new TenantConfigError("better-tenant: `tenantResolver` is required: an object such as { header: \"x-tenant-id\" }");
   }
-  for (const key of Object.keys(config)) {
-    if (!KNOWN_KEYS.has(key)) {
-      throw new TenantConfigError(
-        `better-tenant: unknown key \`tenantResolver.${key}\`: expected one of ${[...KNOWN_KEYS].join(", ")}`,
-      );
-    }
-  }
-  for (const key of ["custom", "resolveToId"] as const) {
-    if (config[key] !== undefined && typeof config[key] !== "function") {
+  const { custom, resolveToId, jwt, ...rest } = config;
+  for (const [key, value] of [["custom", custom], ["resolveToId", resolveToId]] as const) {
+    if (value !== undefined && typeof value !== "function") {
       throw new TenantConfigError(`better-tenant: \`tenantResolver.${key}\` must be a function`);
     }
   }
-  const rust: ResolverConfig = {};
-  if (config.header !== undefined) rust.header = config.header;
-  if (config.path !== undefined) rust.path = config.path;
-  if (config.subdomain !== undefined) rust.subdomain = config.subdomain;
-  if (config.jwt !== undefined) {
-    if (typeof config.jwt === "object" && config.jwt !== null) {
-      const { verifyToken, ...rest } = config.jwt;
+  // The callbacks stay here; Rust learns only that `custom` exists (it counts as a strategy).
+  const rust: ResolverConfig = { ...rest };
+  if (custom !== undefined) rust.custom = true;
+  if (jwt !== undefined) {
+    if (typeof jwt === "object" && jwt !== null) {
+      const { verifyToken, ...keys } = jwt;
       if (verifyToken !== undefined && typeof verifyToken !== "function") {
         throw new TenantConfigError("better-tenant: `tenantResolver.jwt.verifyToken` must be a function");
       }
-      rust.jwt = rest;
+      rust.jwt = keys;
     } else {
-      rust.jwt = config.jwt as string;
+      rust.jwt = jwt as string;
     }
   }
   try {
     return new core.TenantResolver(rust);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    throw new TenantConfigError(`better-tenant: invalid tenantResolver: ${message.replace(/`config\./g, "`tenantResolver.")}`, { cause: err });
+    throw new TenantConfigError(`better-tenant: invalid tenantResolver: ${message.replace(/`config(?=[.`\[])/g, "`tenantResolver")}`, { cause: err });
   }
 }
 

@@ -66,6 +66,21 @@ function validateDatabase(database: unknown): asserts database is DatabaseProvid
   }
 }
 
+const CONFIG_KEYS = new Set(["database", "tenantResolver", "loadTenant", "cache", "hardened", "plugins", "basePath", "telemetry", "console"]);
+
+/** A misspelt key (`loadTennant`) would otherwise silently keep its default. */
+function validateShape(config: object): void {
+  for (const key of Object.keys(config)) {
+    if (!CONFIG_KEYS.has(key)) {
+      throw new TenantConfigError(`better-tenant: unknown config key \`${key}\`: expected one of ${[...CONFIG_KEYS].join(", ")}`);
+    }
+  }
+  const { loadTenant } = config as { loadTenant?: unknown };
+  if (loadTenant !== undefined && typeof loadTenant !== "boolean") {
+    throw new TenantConfigError(`better-tenant: \`loadTenant\` must be true or false, got ${JSON.stringify(loadTenant)}`);
+  }
+}
+
 let warnedUnverified = false;
 
 const MAX_TIMEOUT_MS = 2_147_483_647;
@@ -87,6 +102,7 @@ function scopeTimeouts(t: BetterTenantConfig["timeouts"]): Pick<ScopeOptions, "a
 
 export function betterTenant<TDb, SDb>(config: BetterTenantConfig<TDb, SDb>): BetterTenantInstance<TDb, SDb> {
   if (!config || typeof config !== "object") throw new TenantConfigError("better-tenant: betterTenant(config) needs a config object");
+  validateShape(config);
   validateDatabase(config.database);
   const { adapter, getTenantRepository } = config.database;
   const resolverConfig = config.tenantResolver;

@@ -3,6 +3,7 @@ import { currentWriteHandle } from "../write-context";
 import { INLINE_TABLE } from "../inline";
 import { insertStatement, sqlStore, type Row, type RunSql } from "../store";
 import { sealKey, writeSealed, type SealOptions } from "../seal";
+import { AuditConfigError } from "../enrich";
 import type { AuditDatabaseAdapter } from "../types";
 
 /** Structural on purpose: the app's drizzle-orm declarations (ESM or CommonJS) must both fit. */
@@ -42,6 +43,9 @@ export interface DrizzleAuditAdapterOptions {
 const runOn = (h: DrizzlePgDatabase): RunSql => async (text, params) => rowsOf(await h.execute(bind(text, params)));
 
 export function drizzleAuditAdapter(db: DrizzlePgDatabase, options: DrizzleAuditAdapterOptions = {}): AuditDatabaseAdapter & { [INLINE_TABLE]?: string } {
+  if (!executes(db)) {
+    throw new AuditConfigError(`audit: drizzleAuditAdapter(db) needs a Drizzle PostgreSQL database (with execute()), got ${db === null ? "null" : typeof db}`);
+  }
   const seal = options.seal === true ? {} : options.seal || undefined;
   // Checked now, so a missing key fails at start-up rather than silently sealing without one.
   const key = seal && sealKey(seal);
