@@ -66,7 +66,7 @@ function validateDatabase(database: unknown): asserts database is DatabaseProvid
   }
 }
 
-const CONFIG_KEYS = new Set(["database", "tenantResolver", "loadTenant", "cache", "hardened", "plugins", "basePath", "telemetry", "console"]);
+const CONFIG_KEYS = new Set(["database", "tenantResolver", "loadTenant", "cache", "hardened", "timeouts", "plugins", "basePath", "telemetry", "console"]);
 
 /** A misspelt key (`loadTennant`) would otherwise silently keep its default. */
 function validateShape(config: object): void {
