@@ -8,6 +8,8 @@ import pg from "pg";
 import core from "@usebetter-rs/core";
 
 const TENANTS = 100;
+// Hardened mode's key (32+ bytes); the bench database keeps it in better_tenant_private.
+const HARDENED_KEY = "bench-hardened-key-0123456789abcdef";
 const ROWS = 20;
 const DURATION = process.env.BENCH_SECONDS ?? "4";
 // Rounds interleave the variants so that drift on a busy machine hits all of them alike.
@@ -24,26 +26,36 @@ const refMigration = readFileSync(new URL("../../js-tests/fixtures/reference-mig
 async function setup() {
   const admin = new pg.Client({ connectionString: urlFor("postgres", "postgres") });
   await admin.connect();
-  for (const db of ["bench_ours", "bench_ref"]) {
+  for (const db of ["bench_ours", "bench_ref", "bench_hard"]) {
     await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
     await admin.query(`CREATE DATABASE ${db} OWNER app`);
   }
   await admin.end();
   const ids = [];
   const slugs = [];
-  for (const [db, migration] of [["bench_ours", core.generateMigrationSql({ tenantTables: ["projects", "tasks"] })], ["bench_ref", refMigration]]) {
+  const hardened = `${core.generateMigrationSql({ tenantTables: ["projects", "tasks"], hardened: true })}
+    INSERT INTO better_tenant_private.context_key (key) VALUES (convert_to('${HARDENED_KEY}', 'UTF8'));`;
+  for (const [db, migration] of [
+    ["bench_ours", core.generateMigrationSql({ tenantTables: ["projects", "tasks"] })],
+    ["bench_ref", refMigration],
+    ["bench_hard", hardened],
+  ]) {
     const c = new pg.Client({ connectionString: urlFor("app", db) });
     await c.connect();
     await c.query(schema);
     await c.query("CREATE INDEX IF NOT EXISTS projects_tenant_id_idx ON projects (tenant_id)");
     await c.query(migration);
-    await c.query("BEGIN; SELECT set_config('app.bypass_rls', 'true', true)");
-    const { rows } = await c.query(
+    await c.end();
+    // Seeded by the superuser, whom no policy filters: the same rows in every database.
+    const s = new pg.Client({ connectionString: urlFor("postgres", db) });
+    await s.connect();
+    await s.query("BEGIN");
+    const { rows } = await s.query(
       `INSERT INTO tenants (id, name, slug) SELECT ('00000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid, 'T' || i, 't' || i FROM generate_series(1, ${TENANTS}) i RETURNING id::text, slug`,
     );
-    await c.query(`INSERT INTO projects (tenant_id, name) SELECT t.id, t.slug || '-' || g FROM tenants t, generate_series(1, ${ROWS}) g`);
-    await c.query("COMMIT; ANALYZE");
-    await c.end();
+    await s.query(`INSERT INTO projects (tenant_id, name) SELECT t.id, t.slug || '-' || g FROM tenants t, generate_series(1, ${ROWS}) g`);
+    await s.query("COMMIT; ANALYZE");
+    await s.end();
     if (!ids.length) rows.forEach((r) => (ids.push(r.id), slugs.push(r.slug)));
   }
   return { ids, slugs };
@@ -64,6 +76,8 @@ async function measure(variant, values, httpPort) {
     BENCH_URL_OURS: urlFor("app", "bench_ours"),
     BENCH_URL_REF: urlFor("app", "bench_ref"),
     BENCH_URL_UNSCOPED: urlFor("postgres", "bench_ours"),
+    BENCH_URL_HARDENED: urlFor("app", "bench_hard"),
+    BENCH_HARDENED_KEY: HARDENED_KEY,
     NODE_ENV: "production",
     BETTER_TENANT_TELEMETRY: "0",
   };
@@ -91,7 +105,7 @@ const samples = {};
 let httpPort = 40100;
 for (let round = 0; round < ROUNDS; round++) {
   for (const [mode, values] of [["uuid", ids], ["slug", slugs]]) {
-    for (const variant of (process.env.BENCH_VARIANTS ?? "ours,ref,unscoped").split(",")) {
+    for (const variant of (process.env.BENCH_VARIANTS ?? "ours,ref,unscoped,hardened").split(",")) {
       (samples[`${mode}-${variant}`] ??= []).push(await measure(variant, values, httpPort++));
     }
   }
@@ -104,9 +118,14 @@ if (process.env.BENCH_VARIANTS) {
 }
 const r = (x) => x.toFixed(2);
 console.log(`GET /projects (${ROWS} rows), ${TENANTS} tenants rotating, wrk -c${CONNECTIONS}, median of ${ROUNDS} x ${DURATION}s, requests/s:`);
-console.log("mode   ours      reference  unscoped");
+console.log("mode   ours      reference  unscoped  ours hardened");
 for (const mode of ["uuid", "slug"]) {
-  console.log(`${mode.padEnd(6)} ${results[`${mode}-ours`].toFixed(0).padEnd(9)} ${results[`${mode}-ref`].toFixed(0).padEnd(10)} ${results[`${mode}-unscoped`].toFixed(0)}`);
+  console.log(
+    `${mode.padEnd(6)} ${results[`${mode}-ours`].toFixed(0).padEnd(9)} ${results[`${mode}-ref`].toFixed(0).padEnd(10)} ${results[`${mode}-unscoped`].toFixed(0).padEnd(9)} ${results[`${mode}-hardened`].toFixed(0)}`,
+  );
+}
+for (const mode of ["uuid", "slug"]) {
+  console.log(`tenant-${mode} hardened/plain=${r(results[`${mode}-hardened`] / results[`${mode}-ours`])}`);
 }
 for (const mode of ["uuid", "slug"]) {
   console.log(`tenant-${mode} ours/ref=${r(results[`${mode}-ours`] / results[`${mode}-ref`])} ours/unscoped=${r(results[`${mode}-ours`] / results[`${mode}-unscoped`])}`);

@@ -1,4 +1,4 @@
-// One benchmark server: `node server.mjs <ours|ref|unscoped> <port>`. Hono + Drizzle +
+// One benchmark server: `node server.mjs <ours|ref|unscoped|hardened> <port>`. Hono + Drizzle +
 // node-postgres serving GET /projects (20 rows) for the tenant named by x-tenant-id.
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
@@ -27,11 +27,12 @@ if (variant === "unscoped") {
 } else {
   // The reference is installed as `ref-tenant` in bench/.ref by bench/tenant.sh.
   const refRequire = createRequire(new URL("../.ref/package.json", import.meta.url));
-  const load = (sub) => (variant === "ours" ? import(`@usebetterdev/tenant${sub}`) : refRequire(`ref-tenant${sub}`));
+  const load = (sub) => (variant === "ref" ? refRequire(`ref-tenant${sub}`) : import(`@usebetterdev/tenant${sub}`));
   const { betterTenant } = await load("");
   const { drizzleDatabase } = await load("/drizzle");
   const { createHonoMiddleware } = await load("/hono");
-  const tenant = betterTenant({ database: drizzleDatabase(db), tenantResolver: { header: "x-tenant-id" }, telemetry: { enabled: false } });
+  const hardened = variant === "hardened" ? { hardened: { key: process.env.BENCH_HARDENED_KEY } } : {};
+  const tenant = betterTenant({ database: drizzleDatabase(db), tenantResolver: { header: "x-tenant-id" }, telemetry: { enabled: false }, ...hardened });
   app.use("/projects", createHonoMiddleware(tenant));
   app.get("/projects", async (c) => c.json(await tenant.getDatabase().select().from(projects)));
 }
