@@ -175,16 +175,18 @@ pub(super) async fn record_purge(
 
 pub(super) async fn seal(r: &Run<'_>) -> Result<Outcome, String> {
     let key = r.seal_key()?;
-    let client = r.client().await?;
+    let client = r.reader().await?;
     let logs = r.table.qualified("audit_logs");
     let mut total = 0usize;
     let mut out = String::new();
-    for tenant in chains(&client, &r.table, None, &[]).await? {
+    let all = chains(&client, &r.table, None, &[]).await?;
+    client
+        .batch_execute("COMMIT")
+        .await
+        .map_err(|e| db_error(&e))?;
+    for tenant in all {
         let tenant = tenant.as_deref();
-        client
-            .batch_execute("BEGIN")
-            .await
-            .map_err(|e| db_error(&e))?;
+        r.begin(&client).await?;
         lock_chain(&client, &r.table, tenant).await?;
         let pending = client
             .query(
@@ -292,7 +294,7 @@ async fn sealed_after(
 pub(super) async fn verify(r: &Run<'_>) -> Result<Outcome, String> {
     let key = r.seal_key()?;
     let anchors = read_anchors(r)?.unwrap_or_default();
-    let client = r.client().await?;
+    let client = r.reader().await?;
     let logs = r.table.qualified("audit_logs");
     let anchored: Vec<Option<String>> = anchors.iter().map(|a| a.chain.clone()).collect();
     let mut reports = Vec::new();
@@ -333,7 +335,7 @@ pub(super) async fn verify(r: &Run<'_>) -> Result<Outcome, String> {
 }
 
 pub(super) async fn anchor(r: &Run<'_>) -> Result<Outcome, String> {
-    let client = r.client().await?;
+    let client = r.reader().await?;
     let mut anchors = Vec::new();
     for tenant in chains(&client, &r.table, None, &[]).await? {
         let t = tenant.as_deref();
@@ -356,7 +358,7 @@ pub(super) async fn anchor(r: &Run<'_>) -> Result<Outcome, String> {
 }
 
 pub(super) async fn stats(r: &Run<'_>) -> Result<Outcome, String> {
-    let client = r.client().await?;
+    let client = r.reader().await?;
     let logs = r.table.qualified("audit_logs");
     let rows = client
         .query(&format!("SELECT table_name, operation, count(*), count(*) FILTER (WHERE seq IS NULL) FROM {logs} GROUP BY 1, 2 ORDER BY 1, 2"), &[])
@@ -417,7 +419,7 @@ pub(super) async fn export(r: &Run<'_>) -> Result<Outcome, String> {
         Some(s) => time::format_iso(duration::before(s, r.now()).map_err(|e| e.to_string())?),
         None => "-infinity".to_owned(),
     };
-    let client = r.client().await?;
+    let client = r.reader().await?;
     let logs = r.table.qualified("audit_logs");
     let mut w = std::io::BufWriter::new(std::io::stdout());
     let io = |e: std::io::Error| format!("cannot write to stdout: {e}");

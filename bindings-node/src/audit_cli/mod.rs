@@ -11,9 +11,12 @@ use usebetter_core::audit::storage::{self, Partition, PurgeStep, Table};
 use usebetter_core::audit::triggers::{self, TriggerTable};
 use usebetter_core::audit::{duration, time};
 use usebetter_core::cli::args::{parse_with, Invocation, Parsed};
-use usebetter_core::cli::audit::{audit_config, AuditConfig, AUDIT};
+use usebetter_core::cli::audit::{audit_config, tenancy, AuditConfig, AUDIT};
+use usebetter_core::policy::audit::audit_rls_sql;
+use usebetter_core::policy::MigrationConfig;
 
 use crate::cli::db::{connect, db_error};
+use crate::cli::doctor::enter_bypass;
 use crate::cli::Outcome;
 
 /// What the JS bin knows: where it runs, the loaded config, and the environment it forwards.
@@ -26,12 +29,17 @@ pub struct Context {
     pub database_url: Option<String>,
     /// `AUDIT_SEAL_KEY`: the HMAC key for seals, kept out of the database.
     pub seal_key: Option<String>,
+    /// `BETTER_TENANT_HARDENED_KEY`: signs the system scope when tenancy is hardened.
+    pub hardened_key: Option<String>,
 }
 
 pub(crate) struct Run<'a> {
     inv: Invocation,
     ctx: &'a Context,
     config: AuditConfig,
+    /// The `tenant` section: `audit_logs` is isolated by tenant, so the commands that read or
+    /// rewrite entries run in the system scope.
+    tenancy: Option<MigrationConfig>,
     table: Table,
 }
 
@@ -45,10 +53,12 @@ pub async fn run(args: &[String], ctx: &Context) -> Outcome {
     let setup = audit_config(ctx.config.as_ref()).and_then(|config| {
         let schema = inv.value("schema").unwrap_or("public");
         let table = Table::new(schema).map_err(|e| e.to_string())?;
+        let tenancy = tenancy(ctx.config.as_ref(), &ctx.cwd)?;
         Ok(Run {
             inv,
             ctx,
             config,
+            tenancy,
             table,
         })
     });
@@ -79,6 +89,43 @@ impl Run<'_> {
             .filter(|u| !u.is_empty())
             .ok_or("no database: pass --database-url or set DATABASE_URL")?;
         connect(url).await
+    }
+
+    /// `BEGIN`, then (with tenancy) the system scope: the entries of every chain are visible
+    /// under the FORCE ROW LEVEL SECURITY that `migrate` puts on `audit_logs`.
+    async fn begin(&self, client: &Client) -> Result<(), String> {
+        client
+            .batch_execute("BEGIN")
+            .await
+            .map_err(|e| db_error(&e))?;
+        let Some(tenancy) = &self.tenancy else {
+            return Ok(());
+        };
+        let key = match (tenancy.hardened, self.ctx.hardened_key.as_deref()) {
+            (false, _) => None,
+            (true, Some(k)) if !k.is_empty() => Some(k),
+            (true, _) => return Err("tenant.hardened is set: better-audit signs its system scope with the tenant key; set BETTER_TENANT_HARDENED_KEY".into()),
+        };
+        enter_bypass(client, key).await
+    }
+
+    /// A connection inside one transaction in the system scope, for the commands that only read.
+    async fn reader(&self) -> Result<Client, String> {
+        let client = self.client().await?;
+        self.begin(&client).await?;
+        Ok(client)
+    }
+
+    /// The tenant isolation of `audit_logs` and its partitions, with tenancy; else nothing.
+    fn rls_sql(&self) -> Result<String, String> {
+        self.tenancy.as_ref().map_or(Ok(String::new()), |t| {
+            audit_rls_sql(
+                t,
+                &self.table.qualified("audit_logs"),
+                &self.table.qualified(storage::CHECKPOINTS),
+            )
+            .map_err(|e| e.to_string())
+        })
     }
 
     fn now(&self) -> i64 {
@@ -180,6 +227,7 @@ async fn migrate(r: &Run<'_>) -> Result<Outcome, String> {
     } else {
         storage::plain_sql(&r.table)
     };
+    sql.push_str(&r.rls_sql()?);
     let apply = !r.inv.has("dry-run") && r.inv.value("output").is_none();
     let needs_db = apply || r.inv.has("triggers");
     let client = if needs_db {
@@ -246,8 +294,10 @@ async fn ensure_partitions(r: &Run<'_>) -> Result<Outcome, String> {
         return Err("audit_logs is not partitioned: run `better-audit migrate --partitioned` on a new database".into());
     }
     let months = r.months()?;
+    // New partitions get the tenant policy: a query naming a partition skips the parent's.
+    let sql = storage::partitions_sql(&r.table, r.now(), months) + &r.rls_sql()?;
     client
-        .batch_execute(&storage::partitions_sql(&r.table, r.now(), months))
+        .batch_execute(&format!("BEGIN;\n{sql}COMMIT;"))
         .await
         .map_err(|e| db_error(&e))?;
     Ok(Outcome::ok(format!(
@@ -328,16 +378,8 @@ async fn purge(r: &Run<'_>) -> Result<Outcome, String> {
         }
     );
     let mut total = 0i64;
-    let tx = if dry {
-        None
-    } else {
-        Some(
-            client
-                .batch_execute("BEGIN")
-                .await
-                .map_err(|e| db_error(&e))?,
-        )
-    };
+    // A dry run reads in the system scope too, and rolls back.
+    r.begin(&client).await?;
     if !tables.is_empty() && !dry {
         let sealed: i64 = client
             .query_one(
@@ -407,12 +449,10 @@ async fn purge(r: &Run<'_>) -> Result<Outcome, String> {
             }
         );
     }
-    if tx.is_some() {
-        client
-            .batch_execute("COMMIT")
-            .await
-            .map_err(|e| db_error(&e))?;
-    }
+    client
+        .batch_execute(if dry { "ROLLBACK" } else { "COMMIT" })
+        .await
+        .map_err(|e| db_error(&e))?;
     let _ = writeln!(out, "total: {total}");
     Ok(Outcome::ok(out))
 }

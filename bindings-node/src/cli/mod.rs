@@ -2,7 +2,7 @@
 //! Output is collected and returned, so the JS bin only prints it and sets the exit code.
 
 pub(crate) mod db;
-mod doctor;
+pub(crate) mod doctor;
 mod privileges;
 
 use std::fmt::Write as _;

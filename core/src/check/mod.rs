@@ -197,6 +197,7 @@ pub fn check(catalog: &Catalog, config: &CheckConfig) -> Report {
         reach::table_reach(&ix, s, t, label, &mut r);
     }
     tables::views_and_functions(&ix, &targets, &mut r);
+    tables::audit_logs(&ix, &config.schemas(), &targets, &mut r);
     let mut scoped = vec![(schema.clone(), "tenants".to_owned(), "tenants".to_owned())];
     scoped.extend(targets.iter().cloned());
     reach::foreign_functions(&ix, &schema, &scoped, &mut r);

@@ -3,6 +3,7 @@
 use super::catalog::Policy;
 use super::predicate::{bypass_only, classify, Predicate};
 use super::{CheckResult, Index, Report};
+use crate::policy::audit::AUDIT_POLICY;
 
 const COMMANDS: [&str; 4] = ["SELECT", "INSERT", "UPDATE", "DELETE"];
 const MIGRATE: &str = "run `better-tenant migrate` and apply the SQL";
@@ -362,4 +363,37 @@ fn mentions_word(haystack: &str, word: &str) -> bool {
         let after = haystack[i + word.len()..].chars().next();
         !before.is_some_and(ident) && !after.is_some_and(ident)
     })
+}
+
+/// `audit_logs` holds before/after images of tenant rows: without the tenant policy every scope
+/// reads every tenant's entries. Skipped when it is configured as a tenant table itself.
+pub(super) fn audit_logs(
+    ix: &Index<'_>,
+    schemas: &[String],
+    targets: &[(String, String, String)],
+    r: &mut Report,
+) {
+    for s in schemas {
+        let Some(t) = ix.tables.get(&(s.as_str(), "audit_logs")) else {
+            continue;
+        };
+        if targets
+            .iter()
+            .any(|(ts, tn, _)| ts == s && tn == "audit_logs")
+        {
+            continue;
+        }
+        let policy = ix
+            .policies
+            .get(&(s.as_str(), "audit_logs"))
+            .is_some_and(|ps| ps.iter().any(|p| p.name == AUDIT_POLICY));
+        r.results.push(
+            CheckResult::when(
+                format!("{s}.audit_logs isolated by tenant"),
+                t.rls_enabled && t.rls_forced && policy,
+                format!("audit_logs lacks ENABLE + FORCE ROW LEVEL SECURITY with policy {AUDIT_POLICY}: every tenant scope reads every tenant's audit entries"),
+            )
+            .fix("run `better-audit migrate` with the tenant section in better.config.*"),
+        );
+    }
 }

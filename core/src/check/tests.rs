@@ -239,3 +239,31 @@ fn policies_calling_another_schemas_functions() {
     assert!(found.message.as_deref().unwrap().contains("\"evil\""));
     assert!(!found.message.as_deref().unwrap().contains("\"public\""));
 }
+
+#[test]
+fn audit_logs_without_tenant_rls_fails() {
+    let name = "public.audit_logs isolated by tenant";
+    let mut c = catalog();
+    assert_eq!(
+        run(&c).results.iter().filter(|r| r.check == name).count(),
+        0
+    );
+    c.tables.push(Table {
+        rls_enabled: false,
+        rls_forced: false,
+        ..table("audit_logs")
+    });
+    assert!(failed(&run(&c), name)
+        .unwrap()
+        .contains("FORCE ROW LEVEL SECURITY"));
+    c.tables.last_mut().unwrap().rls_enabled = true;
+    c.tables.last_mut().unwrap().rls_forced = true;
+    assert!(failed(&run(&c), name).is_some(), "no policy");
+    c.policies.push(policy(
+        "audit_logs",
+        crate::policy::audit::AUDIT_POLICY,
+        SCOPED,
+    ));
+    assert_eq!(failed(&run(&c), name), None);
+    assert!(run(&c).results.iter().any(|r| r.check == name));
+}

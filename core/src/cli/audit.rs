@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::args::{flag, valued, Opt, Program};
 use crate::audit::chain::Mode;
+use crate::policy::MigrationConfig;
 
 pub const COMMANDS: [(&str, &str); 8] = [
     (
@@ -139,6 +140,19 @@ pub fn audit_config(config: Option<&Value>) -> Result<AuditConfig, String> {
     Ok(out)
 }
 
+/// The tenancy the audit trail follows: the `tenant` section of the config, when there is one.
+/// With it, `migrate` isolates `audit_logs` by tenant and the commands that read or rewrite
+/// entries run in the system scope.
+///
+/// # Errors
+/// A message naming the malformed field of the `tenant` section.
+pub fn tenancy(config: Option<&Value>, cwd: &str) -> Result<Option<MigrationConfig>, String> {
+    match config.and_then(|c| c.get("tenant")) {
+        None | Some(Value::Null) => Ok(None),
+        Some(_) => super::tenant_config(config, None, None, cwd, &[]).map(Some),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::args::{parse_with, Parsed};
@@ -179,6 +193,12 @@ mod tests {
             .unwrap_err()
             .contains("audit.retention.days"));
         assert_eq!(audit_config(None).unwrap(), AuditConfig::default());
+        assert_eq!(tenancy(Some(&cfg), "/").unwrap(), None);
+        let tenant = json!({ "tenant": { "tenantTables": ["projects"], "hardened": true } });
+        let t = tenancy(Some(&tenant), "/").unwrap().unwrap();
+        assert!(t.hardened);
+        assert_eq!(t.tenant_tables, ["projects"]);
+        assert!(tenancy(Some(&json!({ "tenant": { "tenantTables": "x" } })), "/").is_err());
     }
 }
 

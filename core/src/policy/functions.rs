@@ -42,7 +42,7 @@ pub(crate) fn bypass_expr(schema: &Ident, hardened: bool) -> String {
     }
 }
 
-fn current_expr(schema: &Ident, hardened: bool) -> String {
+pub(crate) fn current_expr(schema: &Ident, hardened: bool) -> String {
     if hardened {
         format!("{}()", fn_name(schema, "current"))
     } else {

@@ -5,6 +5,7 @@
 //! old text-comparison policy before the index-friendly one is created. The GUC names
 //! `app.current_tenant` and `app.bypass_rls` are unchanged.
 
+pub mod audit;
 pub mod context;
 pub mod expected;
 mod functions;
@@ -201,14 +202,7 @@ fn table_sql(schema: &Ident, t: &QualifiedName, hardened: bool) -> String {
     let predicate = functions::range_predicate(schema, "tenant_id", hardened);
     format!(
         "-- Better Tenant: RLS for {comment}
-ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
-ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS {policy} ON {table};
-CREATE POLICY {policy} ON {table}
-  FOR ALL
-  USING ({predicate})
-  WITH CHECK ({predicate});
-
+{isolation}
 CREATE INDEX IF NOT EXISTS {index} ON {table} (tenant_id);
 
 DROP TRIGGER IF EXISTS set_tenant_id_trigger ON {table};
@@ -218,6 +212,21 @@ CREATE TRIGGER set_tenant_id_trigger
   EXECUTE FUNCTION {schema}.\"set_tenant_id\"();
 ",
         comment = t.for_comment(),
+        isolation = isolation_sql(&table, &policy, &predicate),
         schema = schema.quoted(),
+    )
+}
+
+/// ENABLE + FORCE row-level security on `table` with one policy for every command.
+fn isolation_sql(table: &str, policy: &str, predicate: &str) -> String {
+    format!(
+        "ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
+ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS {policy} ON {table};
+CREATE POLICY {policy} ON {table}
+  FOR ALL
+  USING ({predicate})
+  WITH CHECK ({predicate});
+"
     )
 }

@@ -28,6 +28,7 @@ export async function runCli(args, { cwd = process.cwd(), env = process.env, con
     config: loaded ?? null,
     databaseUrl: env.DATABASE_URL ?? null,
     sealKey: env.AUDIT_SEAL_KEY ?? null,
+    hardenedKey: env.BETTER_TENANT_HARDENED_KEY ?? null,
   });
 }
 
