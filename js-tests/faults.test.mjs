@@ -241,3 +241,26 @@ test("a request whose client left while it waited for a connection never takes o
     await small.close();
   }
 });
+
+test("a drizzle transaction outside any scope (an audit proxy's, a job's) survives its connection being terminated", async () => {
+  const a = await admin();
+  const dbName = new URL(env.url).pathname.slice(1);
+  // Not a tenant scope: drizzle checks the client out itself, so only the pool-wide listener hears it.
+  const outside = env.db.transaction(async (tx) => tx.execute(sql`SELECT pg_sleep(10), 'outside-scope'`)).then(
+    () => "finished",
+    (err) => err,
+  );
+  let pid;
+  for (let i = 0; i < 200 && !pid; i++) {
+    await new Promise((r) => setTimeout(r, 25));
+    pid = (await a.query("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND query LIKE '%outside-scope%' AND pid <> pg_backend_pid()", [dbName])).rows[0]?.pid;
+  }
+  assert.ok(pid, "the transaction holds a backend");
+  await a.query("SELECT pg_terminate_backend($1)", [pid]);
+  await a.end();
+  const result = await outside;
+  assert.ok(result instanceof Error, "the transaction failed");
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(crashes.map(String), [], "no uncaught error reached the process");
+  assert.equal((await request("/api/list", "acme")).status, 200);
+});

@@ -31,12 +31,15 @@ CREATE TABLE tasks (id serial PRIMARY KEY, tenant_id uuid NOT NULL REFERENCES te
 `;
 
 export function createApp(databaseUrl, { sealKey }) {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
   const db = drizzle(pool);
   const audit = betterAudit({ database: drizzleAuditAdapter(db, { seal: { key: sealKey } }), auditTables: ["projects", "tasks"] });
+  // Production wiring: bounded waits, so a held lock or a burst fails fast instead of queueing
+  // every request behind it (see the README's "Faults and bounded waits").
   const tenant = betterTenant({
     database: drizzleDatabase(withAuditProxy(db, audit.captureLog)),
     tenantResolver: { subdomain: true, header: "x-tenant-id" },
+    timeouts: { acquireMs: 5_000, statementMs: 15_000, lockMs: 2_000 },
   });
   const scoped = () => tenant.getDatabase();
 

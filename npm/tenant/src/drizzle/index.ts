@@ -38,22 +38,35 @@ export interface DrizzlePgDatabase<TTx extends DrizzlePgTransaction = DrizzlePgT
 }
 
 /**
- * node-postgres pools re-emit an idle client's connection error (a server restart, a terminated
- * backend) on the pool, and an 'error' event nobody listens to ends the process. The pool has
- * already dropped that client; the next scope gets a fresh one. So a pool without a listener
- * gets one that notes the first such error, instead of the app dying with the database.
+ * node-postgres emits a connection error (a server restart, a terminated backend) on the client
+ * that holds the connection, and re-emits an idle client's on the pool; an 'error' event nobody
+ * listens to ends the process. Scopes listen on their own clients, but drizzle's own
+ * transactions (and an audit proxy's) check out clients we never see. So every client the pool
+ * hands out gets a listener (the failed query still rejects, and the pool drops the broken
+ * client on release), and a pool without an 'error' listener gets one that notes the first error.
  */
-function listenForIdleErrors(db: unknown) {
-  const pool = (db as { _?: { session?: { client?: unknown } } })._?.session?.client as
-    | { on?: (e: "error", l: (err: Error) => void) => unknown; listenerCount?: (e: "error") => number }
-    | undefined;
-  if (!pool?.on || !pool.listenerCount || pool.listenerCount("error") > 0) return;
+type EmitterPool = {
+  on?: (e: "error" | "acquire", l: (arg: never) => void) => unknown;
+  listenerCount?: (e: "error") => number;
+};
+const heard = new WeakSet<object>();
+
+function hearConnectionErrors(db: unknown) {
+  const pool = (db as { _?: { session?: { client?: unknown } } })._?.session?.client as EmitterPool | undefined;
+  if (!pool?.on || !pool.listenerCount || heard.has(pool)) return;
+  heard.add(pool);
   let warned = false;
-  pool.on("error", (err) => {
+  const note = (err: Error) => {
     if (warned) return;
     warned = true;
-    console.warn(`better-tenant: an idle database connection failed and was replaced (${err.message}); further such errors are not logged`);
+    console.warn(`better-tenant: a database connection failed (${err.message}); requests using it fail, the pool replaces it; further such errors are not logged`);
+  };
+  pool.on("acquire", (client: { on?: (e: "error", l: (err: Error) => void) => unknown } & object) => {
+    if (heard.has(client) || !client.on) return;
+    heard.add(client);
+    client.on("error", note);
   });
+  if (pool.listenerCount("error") === 0) pool.on("error", note);
 }
 
 /** A core statement with `$n` placeholders as Drizzle SQL with bound parameters. */
@@ -130,7 +143,7 @@ export function drizzleDatabase<TTx extends DrizzlePgTransaction>(
     throw new TenantConfigError("better-tenant: drizzleDatabase(db) needs a Drizzle PostgreSQL database (with .transaction)");
   }
   const table = options.table ?? tenantsTable;
-  listenForIdleErrors(db);
+  hearConnectionErrors(db);
   const scoped = <T>(tenantId: string | null, options: ScopeOptions | undefined, fn: (tx: TTx) => Promise<T>): Promise<T> => {
     const fast = fastScope(db, tenantId, options);
     if (fast) return fast(fn as (tx: never) => Promise<T>);
