@@ -107,7 +107,9 @@ for (const e of trail) {
 }
 const verified = await cli(auditCli, ["verify"], config);
 step("verify", verified.stdout.trim().split("\n").join(`\n${" ".repeat(14)}`));
-await sql.query(`UPDATE audit_logs SET actor_id = 'mallory' WHERE table_name = 'tasks' AND operation = 'UPDATE'`);
+// The tamperer has the database (audit_logs is under row-level security, so under the bypass).
+await sql.query(`BEGIN; SELECT set_config('app.bypass_rls', 'true', true);
+  UPDATE audit_logs SET actor_id = 'mallory' WHERE table_name = 'tasks' AND operation = 'UPDATE'; COMMIT`);
 const tampered = await cli(auditCli, ["verify", "--json"], config);
 const brk = JSON.parse(tampered.stdout).chains.find((c) => c.break)?.break;
 step("tamper", `set actor_id = 'mallory' on one entry in SQL -> verify exits ${tampered.code}: ${brk ? `${brk.kind} at seq ${brk.seq}` : "no break found"}`);

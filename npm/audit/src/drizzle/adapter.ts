@@ -42,6 +42,15 @@ export interface DrizzleAuditAdapterOptions {
 
 const runOn = (h: DrizzlePgDatabase): RunSql => async (text, params) => rowsOf(await h.execute(bind(text, params)));
 
+// @usebetterdev/tenant's context store (one per process, shared through this global symbol).
+const TENANT_CONTEXT = Symbol.for("usebetterdev.tenant.context");
+
+/** The database handle of the tenant scope the caller runs in, if any. */
+function scopedDatabase(): unknown {
+  const store = (globalThis as { [TENANT_CONTEXT]?: { getStore(): { database?: unknown } | undefined } })[TENANT_CONTEXT];
+  return store?.getStore()?.database;
+}
+
 export function drizzleAuditAdapter(db: DrizzlePgDatabase, options: DrizzleAuditAdapterOptions = {}): AuditDatabaseAdapter & { [INLINE_TABLE]?: string } {
   if (!executes(db)) {
     throw new AuditConfigError(`audit: drizzleAuditAdapter(db) needs a Drizzle PostgreSQL database (with execute()), got ${db === null ? "null" : typeof db}`);
@@ -49,7 +58,12 @@ export function drizzleAuditAdapter(db: DrizzlePgDatabase, options: DrizzleAudit
   const seal = options.seal === true ? {} : options.seal || undefined;
   // Checked now, so a missing key fails at start-up rather than silently sealing without one.
   const key = seal && sealKey(seal);
-  const store = sqlStore(runOn(db));
+  // Reads run where the caller is: in an audited mutation its transaction, in a tenant scope the
+  // scope's transaction (so row-level security on audit_logs shows that tenant's entries).
+  const store = sqlStore((text, params) => {
+    const handle = currentWriteHandle() ?? scopedDatabase();
+    return runOn(executes(handle) ? handle : db)(text, params);
+  });
   if (seal) {
     return {
       async writeLog(log) {
