@@ -37,6 +37,22 @@ before(async () => {
     await owner.query(fixture("audit-logs.sql"));
     await owner.query(core.generateMigrationSql({ tenantTables: ["projects", "tasks"] }));
   });
+  // audit_logs under the tenants' row-level security, as the packed `better-audit migrate`
+  // applies it (run as the tables' owner), so `better-tenant check` finds nothing to fix.
+  writeFileSync(join(project, "better.config.mjs"), `export default ${JSON.stringify({ tenant: { tenantTables: ["projects", "tasks"] }, audit: { auditTables: ["projects"] } })};\n`);
+  const ownerUrl = new URL(requireEnv("DATABASE_URL"));
+  ownerUrl.username = "rls_owner";
+  ownerUrl.password = "owner";
+  ownerUrl.pathname = `/${dbh.name}`;
+  execFileSync(join(project, "node_modules", ".bin", "better-audit"), ["migrate", "--database-url", ownerUrl.toString()], {
+    cwd: project,
+    env: { ...process.env, PATH },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  // The migration made the checkpoint table; the app role may read it (writing stays the owner's).
+  const owner = await connectAs("rls_owner", "owner", dbh.name);
+  await owner.query("GRANT SELECT ON audit_chain_checkpoints TO app");
+  await owner.end();
   const c = await connectAs("app", "app", dbh.name);
   await c.query("BEGIN; SELECT set_config('app.bypass_rls', 'true', true)");
   const { rows } = await c.query("INSERT INTO tenants (name, slug) VALUES ('Acme', 'acme'), ('Globex', 'globex') RETURNING id::text, slug");
