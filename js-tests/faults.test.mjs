@@ -94,6 +94,21 @@ function load(acknowledged, leaks) {
   };
 }
 
+/** Waits (up to 5 s) for the backend running a query that contains `marker`, then terminates it. */
+async function terminateRunning(marker, what) {
+  const a = await admin();
+  const dbName = new URL(env.url).pathname.slice(1);
+  let pid;
+  for (let i = 0; i < 200 && !pid; i++) {
+    await new Promise((r) => setTimeout(r, 25));
+    const q = "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND query LIKE $2 AND pid <> pg_backend_pid()";
+    pid = (await a.query(q, [dbName, `%${marker}%`])).rows[0]?.pid;
+  }
+  assert.ok(pid, what);
+  await a.query("SELECT pg_terminate_backend($1)", [pid]);
+  await a.end();
+}
+
 /** Milliseconds from now until a request succeeds again. */
 async function recovery() {
   const start = Date.now();
@@ -138,17 +153,8 @@ test("server restarts (fast, immediate) and terminated connections: the process 
 });
 
 test("a connection terminated while a request holds it fails that request only", async () => {
-  const a = await admin();
-  const dbName = new URL(env.url).pathname.slice(1);
   const sleeping = request("/api/sleep", "acme");
-  let pid;
-  for (let i = 0; i < 200 && !pid; i++) {
-    await new Promise((r) => setTimeout(r, 25));
-    pid = (await a.query("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()", [dbName])).rows[0]?.pid;
-  }
-  assert.ok(pid, "the sleeping request holds a backend");
-  await a.query("SELECT pg_terminate_backend($1)", [pid]);
-  await a.end();
+  await terminateRunning("pg_sleep", "the sleeping request holds a backend");
   const failed = await sleeping;
   assert.equal(failed.status, 500);
   assert.match(failed.body.error, /terminat|connection/i, "the request's error is the connection's");
@@ -243,21 +249,12 @@ test("a request whose client left while it waited for a connection never takes o
 });
 
 test("a drizzle transaction outside any scope (an audit proxy's, a job's) survives its connection being terminated", async () => {
-  const a = await admin();
-  const dbName = new URL(env.url).pathname.slice(1);
   // Not a tenant scope: drizzle checks the client out itself, so only the pool-wide listener hears it.
   const outside = env.db.transaction(async (tx) => tx.execute(sql`SELECT pg_sleep(10), 'outside-scope'`)).then(
     () => "finished",
     (err) => err,
   );
-  let pid;
-  for (let i = 0; i < 200 && !pid; i++) {
-    await new Promise((r) => setTimeout(r, 25));
-    pid = (await a.query("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND query LIKE '%outside-scope%' AND pid <> pg_backend_pid()", [dbName])).rows[0]?.pid;
-  }
-  assert.ok(pid, "the transaction holds a backend");
-  await a.query("SELECT pg_terminate_backend($1)", [pid]);
-  await a.end();
+  await terminateRunning("outside-scope", "the transaction holds a backend");
   const result = await outside;
   assert.ok(result instanceof Error, "the transaction failed");
   await new Promise((r) => setTimeout(r, 100));

@@ -166,7 +166,7 @@ pub fn normalize_tenant_id(raw: Unknown<'_>) -> Result<Value, Code> {
     to_js(&serde_json::json!({ "value": value, "kind": kind }))
 }
 
-/// Hardened mode: the `app.tenant_sig` value for `tenantId` in the transaction `binding`.
+/// Hardened mode: the tenant signature for `tenantId` in the transaction `binding`.
 #[napi]
 pub fn tenant_signature(
     key: Unknown<'_>,
@@ -181,7 +181,7 @@ pub fn tenant_signature(
     ))
 }
 
-/// Hardened mode: the `app.bypass_sig` value in the transaction `binding`.
+/// Hardened mode: the bypass signature in the transaction `binding`.
 #[napi]
 pub fn bypass_signature(key: Unknown<'_>, binding: Unknown<'_>) -> Result<String, Code> {
     let key = string("key", key)?;

@@ -121,7 +121,7 @@ pub fn normalize_tenant_id(raw: JsValue) -> Result<JsValue, JsValue> {
     to_js(&serde_json::json!({ "value": value, "kind": kind }))
 }
 
-/// Hardened mode: the `app.tenant_sig` value for `tenantId` in the transaction `binding`.
+/// Hardened mode: the tenant signature for `tenantId` in the transaction `binding`.
 #[wasm_bindgen(js_name = tenantSignature)]
 pub fn tenant_signature(
     key: JsValue,
@@ -136,7 +136,7 @@ pub fn tenant_signature(
     ))
 }
 
-/// Hardened mode: the `app.bypass_sig` value in the transaction `binding`.
+/// Hardened mode: the bypass signature in the transaction `binding`.
 #[wasm_bindgen(js_name = bypassSignature)]
 pub fn bypass_signature(key: JsValue, binding: JsValue) -> Result<String, JsValue> {
     let key = string("key", &key)?;

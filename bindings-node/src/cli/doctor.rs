@@ -80,13 +80,10 @@ async fn enter_tenant(c: &Transaction<'_>, id: &str, key: Option<&str>) -> Resul
 }
 
 async fn leave_context(c: &Transaction<'_>) -> Result<(), String> {
-    c.execute(
-        "SELECT set_config('app.bypass_rls', '', true), set_config('app.current_tenant', '', true)",
-        &[],
-    )
-    .await
-    .map(drop)
-    .map_err(|e| db_error(&e))
+    c.execute(context::clear_sql().as_str(), &[])
+        .await
+        .map(drop)
+        .map_err(|e| db_error(&e))
 }
 
 /// A value expression for a NOT NULL column without default, or `None` if we cannot make one.
@@ -370,7 +367,7 @@ pub async fn probes(
             out.push(probe(
                 format!("{label}: a bypass value other than 'true' sees nothing"),
                 loose == 0,
-                (loose > 0).then(|| format!("app.bypass_rls = 'on' saw {loose} rows")),
+                (loose > 0).then(|| format!("{} = 'on' saw {loose} rows", context::BYPASS)),
             ));
         }
         if hardened {

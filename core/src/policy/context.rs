@@ -38,6 +38,16 @@ pub fn binding_query(begin: bool) -> String {
     format!("{begin}SELECT {BINDING_EXPR} AS binding")
 }
 
+/// Clears every setting the policies read (no context: policies show nothing), in one statement.
+#[must_use]
+pub fn clear_sql() -> String {
+    let calls: Vec<String> = [CURRENT_TENANT, TENANT_SIG, BYPASS, BYPASS_SIG]
+        .iter()
+        .map(|name| format!("set_config({}, '', true)", literal(name)))
+        .collect();
+    format!("SELECT {}", calls.join(", "))
+}
+
 /// What a scope is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope<'a> {
