@@ -11,15 +11,37 @@ import { betterTenant, TenantAcquireTimeoutError } from "@usebetterdev/tenant";
 import { drizzleDatabase } from "@usebetterdev/tenant/drizzle";
 import { createHonoMiddleware } from "@usebetterdev/tenant/hono";
 import { sql } from "drizzle-orm";
+import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
+import postgres from "postgres";
 import { admin } from "./helpers/db.mjs";
 import { names, projects, tenantDatabase } from "./helpers/app.mjs";
 
 let env;
-let server;
-let base;
-let tenant;
+let app;
+let pgjs;
 const crashes = [];
 const onCrash = (err) => crashes.push(err);
+
+/** The demo's shape: Hono, the tenant middleware, writes and reads through the scope. */
+async function startApp(database) {
+  const tenant = betterTenant({ database, tenantResolver: { header: "x-tenant-id" }, timeouts: { acquireMs: 2000 } });
+  const hono = new Hono();
+  hono.use("/api/*", createHonoMiddleware(tenant));
+  hono.post("/api/write/:name", async (c) => {
+    const [row] = await tenant.getDatabase().insert(projects).values({ name: c.req.param("name") }).returning();
+    return c.json(row);
+  });
+  hono.get("/api/list", async (c) => c.json(await tenant.getDatabase().select().from(projects)));
+  hono.get("/api/sleep", async (c) => {
+    await tenant.getDatabase().execute(sql`SELECT pg_sleep(10)`);
+    return c.json({ slept: true });
+  });
+  const chain = (e) => (e ? [e.message, ...chain(e.cause)] : []);
+  hono.onError((err, c) => c.json({ error: chain(err).join(": ") }, 500));
+  const server = serve({ fetch: hono.fetch, port: 0, hostname: "127.0.0.1" });
+  await new Promise((r) => server.once("listening", r));
+  return { base: `http://127.0.0.1:${server.address().port}`, close: () => server.close() };
+}
 
 before(async () => {
   process.on("uncaughtException", onCrash);
@@ -28,32 +50,15 @@ before(async () => {
   const a = await admin();
   await a.query(`ALTER DATABASE "${new URL(env.url).pathname.slice(1)}" SET synchronous_commit = on`);
   await a.end();
-  tenant = betterTenant({ database: drizzleDatabase(env.db), tenantResolver: { header: "x-tenant-id" }, timeouts: { acquireMs: 2000 } });
-  const app = new Hono();
-  app.use("/api/*", createHonoMiddleware(tenant));
-  app.post("/api/write/:name", async (c) => {
-    const [row] = await tenant.getDatabase().insert(projects).values({ name: c.req.param("name") }).returning();
-    return c.json(row);
-  });
-  app.get("/api/list", async (c) => c.json(await tenant.getDatabase().select().from(projects)));
-  app.get("/api/sleep", async (c) => {
-    await tenant.getDatabase().execute(sql`SELECT pg_sleep(10)`);
-    return c.json({ slept: true });
-  });
-  const chain = (e) => (e ? [e.message, ...chain(e.cause)] : []);
-  app.onError((err, c) => c.json({ error: chain(err).join(": ") }, 500));
-  server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
-  await new Promise((r) => server.once("listening", r));
-  base = `http://127.0.0.1:${server.address().port}`;
+  app = await startApp(drizzleDatabase(env.db));
 });
 
 after(async () => {
   process.off("uncaughtException", onCrash);
-  server?.close();
+  app?.close();
+  await pgjs?.end({ timeout: 1 });
   await env?.close();
 });
-
-const slugs = () => ({ acme: env.ids.acme, globex: env.ids.globex });
 
 /** Runs pg_ctl as the cluster's owner (the tests run as root on the private cluster). */
 function pgCtl(...args) {
@@ -62,7 +67,7 @@ function pgCtl(...args) {
   execFileSync(cmd[0], cmd[1], { stdio: "ignore", cwd: "/tmp" });
 }
 
-async function request(path, slug, method = "GET") {
+async function request(base, path, slug, method = "GET") {
   try {
     const res = await fetch(`${base}${path}`, { method, headers: { "x-tenant-id": slug }, signal: AbortSignal.timeout(5000) });
     return { status: res.status, body: await res.json().catch(() => null) };
@@ -72,18 +77,18 @@ async function request(path, slug, method = "GET") {
 }
 
 /** Writes through the app until stopped; records every write acknowledged with 2xx. */
-function load(acknowledged, leaks) {
+function load(base, label, acknowledged, leaks) {
   let stop = false;
   let n = 0;
   const worker = async (slug) => {
     while (!stop) {
-      const name = `w-${slug}-${n++}`;
-      const w = await request(`/api/write/${name}`, slug, "POST");
+      const name = `w-${label}-${slug}-${n++}`;
+      const w = await request(base, `/api/write/${name}`, slug, "POST");
       if (w.status === 200) {
         acknowledged.push({ name, slug });
         if (w.body.tenantId !== env.ids[slug]) leaks.push(w.body);
       }
-      const l = await request("/api/list", slug);
+      const l = await request(base, "/api/list", slug);
       if (l.status === 200) for (const row of l.body) if (row.tenantId !== env.ids[slug]) leaks.push(row);
     }
   };
@@ -110,56 +115,78 @@ async function terminateRunning(marker, what) {
 }
 
 /** Milliseconds from now until a request succeeds again. */
-async function recovery() {
+async function recovery(base) {
   const start = Date.now();
   for (;;) {
-    if ((await request("/api/list", "acme")).status === 200) return Date.now() - start;
+    if ((await request(base, "/api/list", "acme")).status === 200) return Date.now() - start;
     if (Date.now() - start > 10_000) return Infinity;
     await new Promise((r) => setTimeout(r, 20));
   }
 }
 
-test("server restarts (fast, immediate) and terminated connections: the process survives, recovers within 2 s, loses no acknowledged write", { timeout: 120_000 }, async () => {
+/**
+ * Under load: a fast restart, an immediate restart (a crash: no shutdown checkpoint), then the
+ * app's connections terminated every 200 ms for 2 s. Returns the recovery time of each.
+ */
+async function faultRun(base, label) {
   assert.ok(process.env.PGDATA_DIR, "PGDATA_DIR is set by scripts/pg.sh");
   const acknowledged = [];
   const leaks = [];
-  const stopLoad = load(acknowledged, leaks);
-  await new Promise((r) => setTimeout(r, 500));
+  const stopLoad = load(base, label, acknowledged, leaks);
   const times = {};
-  for (const mode of ["fast", "immediate"]) {
-    pgCtl("-D", process.env.PGDATA_DIR, "-m", mode, "-w", "-t", "30", "restart");
-    times[mode] = await recovery();
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  // Terminate the app's connections every 200 ms for 2 s while the load runs.
   const dbName = new URL(env.url).pathname.slice(1);
-  const a = await admin(dbName);
-  for (let i = 0; i < 10; i++) {
-    await a.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND usename = 'app'", [dbName]);
-    await new Promise((r) => setTimeout(r, 200));
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    for (const mode of ["fast", "immediate"]) {
+      pgCtl("-D", process.env.PGDATA_DIR, "-m", mode, "-w", "-t", "30", "restart");
+      times[mode] = await recovery(base);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    const a = await admin(dbName);
+    for (let i = 0; i < 10; i++) {
+      await a.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND usename = 'app'", [dbName]);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await a.end();
+    times.terminate = await recovery(base);
+  } finally {
+    await stopLoad();
   }
-  times.terminate = await recovery();
-  await stopLoad();
   assert.deepEqual(crashes.map(String), [], "no uncaught error reached the process");
-  for (const [mode, ms] of Object.entries(times)) assert.ok(ms <= 2000, `recovered after ${mode} in ${ms} ms`);
+  for (const [mode, ms] of Object.entries(times)) assert.ok(ms <= 2000, `${label}: recovered after ${mode} in ${ms} ms`);
   assert.deepEqual(leaks, [], "no row of another tenant in any response");
-  const { rows } = await a.query(`SELECT p.name, t.slug FROM projects p JOIN tenants t ON t.id = p.tenant_id WHERE p.name LIKE 'w-%'`);
+  const a = await admin(dbName);
+  const { rows } = await a.query(`SELECT p.name, t.slug FROM projects p JOIN tenants t ON t.id = p.tenant_id WHERE p.name LIKE $1`, [`w-${label}-%`]);
   await a.end();
   const stored = new Map(rows.map((r) => [r.name, r.slug]));
   assert.ok(acknowledged.length > 20, `writes acknowledged: ${acknowledged.length}`);
   for (const w of acknowledged) assert.equal(stored.get(w.name), w.slug, `${w.name} acknowledged but missing`);
   assert.equal(rows.length, new Set(rows.map((r) => r.name)).size, "no write stored twice");
-  console.log(`# recovery ms: ${JSON.stringify(times)}; acknowledged writes ${acknowledged.length}`);
+  console.log(`# ${label} recovery ms: ${JSON.stringify(times)}; acknowledged writes ${acknowledged.length}`);
+}
+
+test("node-postgres: server restarts (fast, immediate) and terminated connections: the process survives, recovers within 2 s, loses no acknowledged write", { timeout: 120_000 }, async () => {
+  await faultRun(app.base, "pg");
+});
+
+test("postgres.js: the same faults, the same guarantees", { timeout: 120_000 }, async () => {
+  pgjs = postgres(env.url, { max: 4, onnotice: () => {} });
+  const js = await startApp(drizzleDatabase(drizzlePostgres(pgjs)));
+  try {
+    await faultRun(js.base, "pgjs");
+  } finally {
+    js.close();
+  }
 });
 
 test("a connection terminated while a request holds it fails that request only", async () => {
-  const sleeping = request("/api/sleep", "acme");
+  const sleeping = request(app.base, "/api/sleep", "acme");
   await terminateRunning("pg_sleep", "the sleeping request holds a backend");
   const failed = await sleeping;
   assert.equal(failed.status, 500);
   assert.match(failed.body.error, /terminat|connection/i, "the request's error is the connection's");
   assert.deepEqual(crashes.map(String), []);
-  const next = await request("/api/list", "globex");
+  const next = await request(app.base, "/api/list", "globex");
   assert.equal(next.status, 200);
   assert.ok(names(next.body).includes("globex-1"));
   assert.deepEqual(next.body.filter((r) => r.tenantId !== env.ids.globex), []);
@@ -259,5 +286,5 @@ test("a drizzle transaction outside any scope (an audit proxy's, a job's) surviv
   assert.ok(result instanceof Error, "the transaction failed");
   await new Promise((r) => setTimeout(r, 100));
   assert.deepEqual(crashes.map(String), [], "no uncaught error reached the process");
-  assert.equal((await request("/api/list", "acme")).status, 200);
+  assert.equal((await request(app.base, "/api/list", "acme")).status, 200);
 });

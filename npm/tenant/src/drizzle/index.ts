@@ -3,6 +3,7 @@ import { pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
 import type { Tenant } from "../context";
 import { TenantConfigError } from "../errors";
 import { fastScope } from "./fast";
+import { isPostgresJs, postgresJsTransaction } from "./postgresjs";
 import { applyScope, type Rows, type ScopeOptions } from "../setup";
 import type { DatabaseProvider, TenantRepository } from "../types";
 
@@ -144,13 +145,15 @@ export function drizzleDatabase<TTx extends DrizzlePgTransaction>(
   }
   const table = options.table ?? tenantsTable;
   hearConnectionErrors(db);
+  const postgresJs = isPostgresJs(db);
   const scoped = <T>(tenantId: string | null, options: ScopeOptions | undefined, fn: (tx: TTx) => Promise<T>): Promise<T> => {
     const fast = fastScope(db, tenantId, options);
     if (fast) return fast(fn as (tx: never) => Promise<T>);
-    return db.transaction(async (tx) => {
+    const work = async (tx: TTx) => {
       await applyScope(async (q, params) => rowsOf(await tx.execute(bound(q, params))), tenantId, options);
       return fn(tx);
-    });
+    };
+    return postgresJs ? postgresJsTransaction(db, work) : db.transaction(work);
   };
   return {
     adapter: {
