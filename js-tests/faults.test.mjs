@@ -13,6 +13,9 @@ import { createHonoMiddleware } from "@usebetterdev/tenant/hono";
 import { sql } from "drizzle-orm";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
+import { PrismaClient } from "@prisma/client";
+import { PrismaPg } from "@prisma/adapter-pg";
+import { prismaDatabase } from "@usebetterdev/tenant/prisma";
 import { admin } from "./helpers/db.mjs";
 import { names, projects, tenantDatabase } from "./helpers/app.mjs";
 
@@ -287,4 +290,39 @@ test("a drizzle transaction outside any scope (an audit proxy's, a job's) surviv
   await new Promise((r) => setTimeout(r, 100));
   assert.deepEqual(crashes.map(String), [], "no uncaught error reached the process");
   assert.equal((await request(app.base, "/api/list", "acme")).status, 200);
+});
+
+test("Prisma (driver adapter over node-postgres): a terminated connection fails its scope only; restarts recover within 2 s", { timeout: 60_000 }, async () => {
+  const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: env.url, max: 4 }) });
+  const tenant = betterTenant({ database: prismaDatabase(prisma), tenantResolver: { header: "x-tenant-id" } });
+  const list = () => tenant.runAs(env.ids.acme, (tx) => tx.$queryRawUnsafe("SELECT tenant_id::text FROM projects"));
+  const recovered = async () => {
+    const start = Date.now();
+    for (;;) {
+      const rows = await list().catch(() => null);
+      if (rows) return { ms: Date.now() - start, rows };
+      if (Date.now() - start > 10_000) return { ms: Infinity, rows: [] };
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  try {
+    const sleeping = tenant.runAs(env.ids.acme, (tx) => tx.$queryRawUnsafe("SELECT pg_sleep(10), 'prisma-sleep'")).then(
+      () => "finished",
+      (err) => err,
+    );
+    await terminateRunning("prisma-sleep", "the Prisma scope holds a backend");
+    assert.match(String(await sleeping), /57P01|terminat/, "the scope's error is the connection's");
+    const times = {};
+    for (const mode of ["fast", "immediate"]) {
+      pgCtl("-D", process.env.PGDATA_DIR, "-m", mode, "-w", "-t", "30", "restart");
+      const { ms, rows } = await recovered();
+      times[mode] = ms;
+      assert.ok(rows.length > 0 && rows.every((r) => r.tenant_id === env.ids.acme), "only acme's rows");
+    }
+    assert.deepEqual(crashes.map(String), [], "no uncaught error reached the process");
+    for (const [mode, ms] of Object.entries(times)) assert.ok(ms <= 2000, `prisma: recovered after ${mode} in ${ms} ms`);
+    console.log(`# prisma recovery ms: ${JSON.stringify(times)}`);
+  } finally {
+    await prisma.$disconnect();
+  }
 });
