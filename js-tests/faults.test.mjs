@@ -10,13 +10,18 @@ import { serve } from "@hono/node-server";
 import { betterTenant, TenantAcquireTimeoutError } from "@usebetterdev/tenant";
 import { drizzleDatabase } from "@usebetterdev/tenant/drizzle";
 import { createHonoMiddleware } from "@usebetterdev/tenant/hono";
-import { sql } from "drizzle-orm";
+import pg from "pg";
+import { eq, sql } from "drizzle-orm";
+import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
+import { pgTable, serial, text } from "drizzle-orm/pg-core";
+import { betterAudit } from "@usebetterdev/audit";
+import { drizzleAuditAdapter, withAuditProxy } from "@usebetterdev/audit/drizzle";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import { PrismaClient } from "@prisma/client";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { prismaDatabase } from "@usebetterdev/tenant/prisma";
-import { admin } from "./helpers/db.mjs";
+import { admin, connectAs, fixture } from "./helpers/db.mjs";
 import { names, projects, tenantDatabase } from "./helpers/app.mjs";
 
 let env;
@@ -324,5 +329,39 @@ test("Prisma (driver adapter over node-postgres): a terminated connection fails 
     console.log(`# prisma recovery ms: ${JSON.stringify(times)}`);
   } finally {
     await prisma.$disconnect();
+  }
+});
+
+test("audit without tenant: a terminated connection under an audited transaction fails it, not the process", async () => {
+  const c = await connectAs("app", "app", new URL(env.url).pathname.slice(1));
+  await c.query(fixture("audit-logs.sql"));
+  await c.query("CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL); INSERT INTO notes (body) VALUES ('first')");
+  await c.end();
+  // A pool of its own that no tenant adapter has seen: only the audit package can listen on it.
+  const pool = new pg.Pool({ connectionString: env.url, max: 2 });
+  const notes = pgTable("notes", { id: serial("id").primaryKey(), body: text("body").notNull() });
+  const raw = drizzlePg(pool);
+  const audit = betterAudit({ database: drizzleAuditAdapter(raw), auditTables: ["notes"] });
+  const db = withAuditProxy(raw, audit.captureLog);
+  try {
+    const held = db
+      .transaction(async (tx) => {
+        await tx.update(notes).set({ body: "second" }).where(eq(notes.id, 1));
+        await tx.execute(sql`SELECT pg_sleep(10), 'audit-only'`);
+      })
+      .then(
+        () => "committed",
+        (err) => err,
+      );
+    await terminateRunning("audit-only", "the audited transaction holds a backend");
+    assert.ok((await held) instanceof Error, "the transaction failed");
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(crashes.map(String), [], "no uncaught error reached the process");
+    const { rows } = await pool.query("SELECT body, (SELECT count(*)::int FROM audit_logs) AS logs FROM notes");
+    assert.deepEqual(rows, [{ body: "first", logs: 0 }], "neither the write nor its audit row survived");
+    await db.update(notes).set({ body: "third" }).where(eq(notes.id, 1));
+    assert.equal((await pool.query("SELECT count(*)::int AS n FROM audit_logs")).rows[0].n, 1, "the next audited write works");
+  } finally {
+    await pool.end();
   }
 });

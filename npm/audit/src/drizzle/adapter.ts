@@ -1,4 +1,5 @@
 import { sql, type SQL } from "drizzle-orm";
+import { hearConnectionErrors } from "@usebetter-rs/core/connections";
 import { currentWriteHandle } from "../write-context";
 import { INLINE_TABLE } from "../inline";
 import { insertStatement, sqlStore, type Row, type RunSql } from "../store";
@@ -55,6 +56,7 @@ export function drizzleAuditAdapter(db: DrizzlePgDatabase, options: DrizzleAudit
   if (!executes(db)) {
     throw new AuditConfigError(`audit: drizzleAuditAdapter(db) needs a Drizzle PostgreSQL database (with execute()), got ${db === null ? "null" : typeof db}`);
   }
+  hearConnectionErrors(db, "better-audit");
   const seal = options.seal === true ? {} : options.seal || undefined;
   // Checked now, so a missing key fails at start-up rather than silently sealing without one.
   const key = seal && sealKey(seal);

@@ -9,6 +9,7 @@ import { getTableConfig, type PgTable } from "drizzle-orm/pg-core";
 import { withWriteHandle } from "../write-context";
 import { AuditConfigError } from "../enrich";
 import core from "@usebetter-rs/core";
+import { hearConnectionErrors } from "@usebetter-rs/core/connections";
 import { rawWriteGuard } from "./raw";
 import { contextSettings, triggerTables } from "./trigger";
 import { INLINE_CAPTURE, type InlinePlan, type InlinePlanner } from "../inline";
@@ -218,6 +219,7 @@ export function withAuditProxy<TDb extends object>(db: TDb, captureLog: Capture,
   }
   if (typeof captureLog !== "function") throw new AuditConfigError(`withAuditProxy: \`captureLog\` must be a function (audit.captureLog), got ${typeof captureLog}`);
   const root = db as unknown as Db;
+  hearConnectionErrors(db, "better-audit");
   // Set by betterAudit; a plain function (or another library's) always runs the JS pipeline.
   const planner = (captureLog as { [INLINE_CAPTURE]?: InlinePlanner })[INLINE_CAPTURE];
   const guard = rawWriteGuard(planner, options.onError);

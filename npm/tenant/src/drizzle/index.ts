@@ -1,3 +1,4 @@
+import { hearConnectionErrors } from "@usebetter-rs/core/connections";
 import { asc, count, eq, sql, type SQL } from "drizzle-orm";
 import { pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
 import type { Tenant } from "../context";
@@ -36,38 +37,6 @@ export interface DrizzlePgTransaction {
 
 export interface DrizzlePgDatabase<TTx extends DrizzlePgTransaction = DrizzlePgTransaction> {
   transaction<T>(cb: (tx: TTx) => Promise<T>): Promise<T>;
-}
-
-/**
- * node-postgres emits a connection error (a server restart, a terminated backend) on the client
- * that holds the connection, and re-emits an idle client's on the pool; an 'error' event nobody
- * listens to ends the process. Scopes listen on their own clients, but drizzle's own
- * transactions (and an audit proxy's) check out clients we never see. So every client the pool
- * hands out gets a listener (the failed query still rejects, and the pool drops the broken
- * client on release), and a pool without an 'error' listener gets one that notes the first error.
- */
-type EmitterPool = {
-  on?: (e: "error" | "acquire", l: (arg: never) => void) => unknown;
-  listenerCount?: (e: "error") => number;
-};
-const heard = new WeakSet<object>();
-
-function hearConnectionErrors(db: unknown) {
-  const pool = (db as { _?: { session?: { client?: unknown } } })._?.session?.client as EmitterPool | undefined;
-  if (!pool?.on || !pool.listenerCount || heard.has(pool)) return;
-  heard.add(pool);
-  let warned = false;
-  const note = (err: Error) => {
-    if (warned) return;
-    warned = true;
-    console.warn(`better-tenant: a database connection failed (${err.message}); requests using it fail, the pool replaces it; further such errors are not logged`);
-  };
-  pool.on("acquire", (client: { on?: (e: "error", l: (err: Error) => void) => unknown } & object) => {
-    if (heard.has(client) || !client.on) return;
-    heard.add(client);
-    client.on("error", note);
-  });
-  if (pool.listenerCount("error") === 0) pool.on("error", note);
 }
 
 /** A core statement with `$n` placeholders as Drizzle SQL with bound parameters. */
@@ -144,7 +113,7 @@ export function drizzleDatabase<TTx extends DrizzlePgTransaction>(
     throw new TenantConfigError("better-tenant: drizzleDatabase(db) needs a Drizzle PostgreSQL database (with .transaction)");
   }
   const table = options.table ?? tenantsTable;
-  hearConnectionErrors(db);
+  hearConnectionErrors(db, "better-tenant");
   const postgresJs = isPostgresJs(db);
   const scoped = <T>(tenantId: string | null, options: ScopeOptions | undefined, fn: (tx: TTx) => Promise<T>): Promise<T> => {
     const fast = fastScope(db, tenantId, options);

@@ -1,0 +1,3 @@
+import connections from "./connections.cjs";
+
+export const { hearConnectionErrors } = connections;
