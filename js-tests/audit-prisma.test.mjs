@@ -1,5 +1,5 @@
 // @usebetterdev/audit/prisma with a real Prisma 7 client (driver adapter over node-postgres)
-// against PostgreSQL 15: images from the database keyed by column name, one entry per affected
+// against PostgreSQL 15: images from the database keyed by Prisma field name, one entry per affected
 // row, audit rows in the mutation's transaction, fail-closed, and the adapter's storage.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -47,7 +47,7 @@ const logs = async () => (await pool.query(`SELECT operation, record_id, before_
 const reset = () => pool.query("TRUNCATE audit_logs; TRUNCATE accounts RESTART IDENTITY; TRUNCATE memberships; TRUNCATE notes RESTART IDENTITY");
 const count = async (table) => (await pool.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n;
 
-test("create: stored values keyed by column name, bigint as string, the caller's selection kept", async () => {
+test("create: stored values keyed by field name, bigint as string, ISO timestamps, the caller's selection kept", async () => {
   await reset();
   const created = await db.account.create({ data: { email: "A@X.io", fullName: "A", balance: 9007199254740993n }, select: { email: true } });
   assert.deepEqual(created, { email: "a@x.io" }, "the key added for capture is not returned");
@@ -56,7 +56,9 @@ test("create: stored values keyed by column name, bigint as string, the caller's
   assert.equal(a.record_id, "1");
   assert.equal(a.after_data.email, "a@x.io", "the trigger's value");
   assert.equal(a.after_data.role, "user", "the column default");
-  assert.equal(a.after_data.full_name, "A", "column name, not the Prisma field");
+  assert.equal(a.after_data.fullName, "A", "the Prisma field, as the app sees the row");
+  assert.equal(a.after_data.full_name, undefined);
+  assert.match(a.after_data.createdAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, "Date.prototype.toISOString() form");
   assert.equal(a.after_data.balance, "9007199254740993", "int8 kept exact");
   assert.equal(a.before_data, null);
 });
@@ -72,7 +74,7 @@ test("update and upsert: locked before image, stored after image, diff; upsert r
   assert.equal(u.operation, "UPDATE");
   assert.equal(u.before_data.balance, "10");
   assert.equal(u.after_data.balance, "15");
-  assert.deepEqual(u.diff.changedFields, ["full_name", "balance"]);
+  assert.deepEqual(u.diff.changedFields, ["fullName", "balance"]);
   assert.deepEqual([up.operation, up.before_data.role, up.after_data.role], ["UPDATE", "user", "admin"]);
   assert.deepEqual([ins.operation, ins.record_id, ins.before_data], ["INSERT", String(created.id), null]);
 });
@@ -103,7 +105,7 @@ test("composite keys and delete", async () => {
   await db.membership.delete({ where: { orgId_userId: { orgId: 1, userId: 2 } } });
   const [i, d] = await logs();
   assert.equal(i.record_id, '["1","2"]');
-  assert.deepEqual(d.before_data, { org_id: 1, user_id: 2, role: "admin" });
+  assert.deepEqual(d.before_data, { orgId: 1, userId: 2, role: "admin" });
   assert.equal(d.operation, "DELETE");
 });
 

@@ -66,8 +66,9 @@ test("insert: real stored values (serial, defaults, trigger), one row each, call
   assert.equal(a.record_id, "1");
   assert.equal(a.after_data.email, "a@x.io", "trigger-modified value");
   assert.equal(a.after_data.role, "user", "column default");
-  assert.equal(typeof a.after_data.created_at, "string");
-  assert.equal(b.after_data.full_name, "B", "keyed by SQL column name");
+  assert.match(a.after_data.createdAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, "a timestamp as Date.prototype.toISOString() writes it");
+  assert.equal(b.after_data.fullName, "B", "keyed by Drizzle property name, as the reference");
+  assert.equal(b.after_data.full_name, undefined);
   const plain = await db.insert(users).values({ email: "c@x.io" });
   assert.equal(plain.rowCount, 1);
 });
@@ -82,7 +83,7 @@ test("update: before and after from the same statement, sql expressions recorded
   assert.equal(u.operation, "UPDATE");
   assert.equal(u.before_data.balance, 10);
   assert.equal(u.after_data.balance, 15);
-  assert.deepEqual(u.diff.changedFields, ["full_name", "balance"]);
+  assert.deepEqual(u.diff.changedFields, ["fullName", "balance"]);
   const none = await db.update(users).set({ role: "x" }).where(eq(users.email, "nobody"));
   assert.equal(none.rowCount, 0);
   assert.equal((await logs()).length, 1, "0 affected rows: 0 audit rows (no phantom)");
@@ -95,7 +96,7 @@ test("delete and composite keys", async () => {
   const [d] = await logs();
   assert.equal(d.operation, "DELETE");
   assert.equal(d.record_id, '["1","2"]');
-  assert.deepEqual(d.before_data, { org_id: 1, user_id: 2, role: "admin" });
+  assert.deepEqual(d.before_data, { orgId: 1, userId: 2, role: "admin" });
   assert.equal(d.after_data, null);
 });
 
@@ -160,8 +161,9 @@ test("the in-statement path and the pipeline path record identical entries", asy
   const pick = (id, changed) => all.find((l) => l.record_id === id && (l.diff !== null) === changed);
   const [inline, pipeline, inlineSame, pipelineSame] = [pick("1", true), pick("2", true), pick("1", false), pick("2", false)];
   assert.equal(all.length, 4);
-  assert.deepEqual(inline.diff, { changedFields: ["full_name"], changes: [{ field: "full_name", old: null, new: "changed" }] });
-  assert.deepEqual(pipeline.diff, { changedFields: ["full_name"], changes: [{ field: "full_name", old: "Q", new: "changed" }] });
+  assert.deepEqual(inline.diff, { changedFields: ["fullName"], changes: [{ field: "fullName", old: null, new: "changed" }] });
+  assert.deepEqual(pipeline.diff, { changedFields: ["fullName"], changes: [{ field: "fullName", old: "Q", new: "changed" }] });
+  for (const l of [inline, pipeline]) assert.match(l.after_data.createdAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, "same timestamp form on both paths");
   assert.deepEqual([inline.operation, inline.record_id], ["UPDATE", "1"]);
   assert.deepEqual([pipeline.operation, pipeline.record_id], ["UPDATE", "2"]);
   assert.equal(inlineSame.diff, null, "no change: no diff");
@@ -295,8 +297,8 @@ test("update: sql expressions in set() over the row's own columns, several rows,
   for (const [id, name, balance] of [["1", "A", 1], ["2", "B", 2], ["3", null, 3]]) {
     const l = of(id);
     assert.equal(l.operation, "UPDATE");
-    assert.deepEqual([l.before_data.full_name, l.before_data.balance], [name, balance], `before of ${id}`);
-    assert.deepEqual([l.after_data.full_name, l.after_data.balance], [name === null ? null : `${name}!`, balance * 10], `after of ${id}`);
+    assert.deepEqual([l.before_data.fullName, l.before_data.balance], [name, balance], `before of ${id}`);
+    assert.deepEqual([l.after_data.fullName, l.after_data.balance], [name === null ? null : `${name}!`, balance * 10], `after of ${id}`);
   }
 });
 

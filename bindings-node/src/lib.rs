@@ -9,6 +9,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use usebetter_core::audit::image::ImageColumn;
 use usebetter_core::{bridge::audit, jwt, policy, resolve};
 
 /// `err.code` for JS: the core's code, or `INVALID_ARGUMENT` for values of the wrong shape.
@@ -303,13 +304,13 @@ pub fn audit_chain_sql(logs: Unknown<'_>, checkpoints: Unknown<'_>) -> Result<Va
     ))
 }
 
-/// SQL for the JSON image of `row` with int8/numeric columns as strings; `columns` are
-/// `[name, SQL type]` pairs in table order.
+/// SQL for the JSON image of `row` (int8/numeric as strings, timestamps in `toISOString()`
+/// form); `columns` are `[name, SQL type]` or `[name, SQL type, key]` in table order.
 #[napi]
 pub fn audit_image_sql(row: Unknown<'_>, columns: Unknown<'_>) -> Result<String, Code> {
     let row = string("row", row)?;
-    let pairs: Vec<(String, String)> = parse("columns", columns)?;
-    Ok(usebetter_core::audit::storage::image_sql(&row, &pairs))
+    let columns: Vec<ImageColumn> = parse("columns", columns)?;
+    Ok(usebetter_core::audit::image::image_sql(&row, &columns))
 }
 
 /// Canonical JSON text (sorted keys, no whitespace) of any JSON value.

@@ -4,6 +4,7 @@
 mod args;
 
 use serde::de::DeserializeOwned;
+use usebetter_core::audit::image::ImageColumn;
 use usebetter_core::{bridge::audit, jwt, policy, resolve};
 use wasm_bindgen::prelude::*;
 
@@ -294,13 +295,13 @@ pub fn audit_chain_sql(logs: JsValue, checkpoints: JsValue) -> Result<JsValue, J
     ))
 }
 
-/// SQL for the JSON image of `row` with int8/numeric columns as strings; `columns` are
-/// `[name, SQL type]` pairs in table order.
+/// SQL for the JSON image of `row` (int8/numeric as strings, timestamps in `toISOString()`
+/// form); `columns` are `[name, SQL type]` or `[name, SQL type, key]` in table order.
 #[wasm_bindgen(js_name = auditImageSql)]
 pub fn audit_image_sql(row: JsValue, columns: JsValue) -> Result<String, JsValue> {
     let row = string("row", &row)?;
-    let pairs: Vec<(String, String)> = parse("columns", &columns)?;
-    Ok(usebetter_core::audit::storage::image_sql(&row, &pairs))
+    let columns: Vec<ImageColumn> = parse("columns", &columns)?;
+    Ok(usebetter_core::audit::image::image_sql(&row, &columns))
 }
 
 /// Applies a redaction rule (`{ redact } | { include }`) to entries in one call.

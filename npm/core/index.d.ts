@@ -150,7 +150,7 @@ export interface ChainSql {
 }
 export declare function auditChainSql(logs: string, checkpoints: string): ChainSql;
 /** SQL for the JSON image of `row` (e.g. `t.*`); `columns` are `[name, SQL type]` in table order, int8/numeric kept as strings. */
-export declare function auditImageSql(row: string, columns: Array<[string, string]>): string;
+export declare function auditImageSql(row: string, columns: Array<[string, string] | [string, string, string]>): string;
 /** The changed field names per pair: `[{ before, after }]` JSON text in, `string[][]` JSON text out. */
 export declare function auditChangedFieldsJson(pairsJson: string): string;
 /** Canonical JSON: sorted keys, no whitespace. */

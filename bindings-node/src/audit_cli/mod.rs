@@ -207,7 +207,7 @@ async fn trigger_tables(client: &Client, names: &[String]) -> Result<Vec<Trigger
         }
         let precise = rows
             .iter()
-            .filter(|r| usebetter_core::audit::storage::keeps_as_text(&r.get::<_, String>(3)))
+            .filter(|r| usebetter_core::audit::image::keeps_as_text(&r.get::<_, String>(3)))
             .map(|r| r.get(2))
             .collect();
         out.push(TriggerTable {

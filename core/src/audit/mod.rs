@@ -9,6 +9,7 @@ pub mod cursor;
 pub mod diff;
 pub mod duration;
 pub mod enrich;
+pub mod image;
 pub mod query;
 pub mod redact;
 pub mod seal;

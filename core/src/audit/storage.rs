@@ -54,46 +54,6 @@ const INDEXES: [(&str, &str); 8] = [
     ("audit_logs_chain_seq_idx", "tenant_id, seq"),
 ];
 
-/// Whether a column of this SQL type is written as a string in row images (`int8` and
-/// `numeric`, which JavaScript numbers cannot hold exactly).
-#[must_use]
-pub fn keeps_as_text(sql_type: &str) -> bool {
-    let t = sql_type.trim_start().to_ascii_lowercase();
-    [
-        "bigint",
-        "bigserial",
-        "int8",
-        "serial8",
-        "numeric",
-        "decimal",
-    ]
-    .iter()
-    .any(|p| {
-        t.starts_with(p)
-            && !t[p.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
-    })
-}
-
-/// SQL for the JSON image of `row` (e.g. `"users".*`) in the table's column order, the columns
-/// of [`keeps_as_text`] types as strings, as the PostgreSQL drivers return them. `to_json`
-/// keeps the column order (`jsonb` would sort the keys) but writes int8 and numeric as JSON
-/// numbers, which JavaScript rounds beyond 2^53. `columns` are `(name, SQL type)` pairs.
-#[must_use]
-pub fn image_sql(row: &str, columns: &[(String, String)]) -> String {
-    let exact: Vec<String> = columns
-        .iter()
-        .filter(|(_, ty)| keeps_as_text(ty))
-        .map(|(name, _)| literal(name))
-        .collect();
-    if exact.is_empty() {
-        return format!("to_json({row})");
-    }
-    format!(
-        "(SELECT json_object_agg(e.k, CASE WHEN e.k IN ({}) AND json_typeof(e.v) = 'number' THEN to_json(e.v #>> '{{}}') ELSE e.v END ORDER BY e.o) FROM json_each(to_json({row})) WITH ORDINALITY AS e(k, v, o))",
-        exact.join(", ")
-    )
-}
-
 /// Where the table lives.
 #[derive(Debug, Clone)]
 pub struct Table {
@@ -275,38 +235,6 @@ mod tests {
     use super::*;
 
     const MAR_15_2026: i64 = 1_773_532_800_000_000; // 2026-03-15T00:00:00Z
-
-    #[test]
-    fn precise_types() {
-        for t in ["bigint", "numeric(10,2)", "int8", "BIGSERIAL", "decimal"] {
-            assert!(keeps_as_text(t), "{t}");
-        }
-        for t in ["integer", "bigint_domain", "text", "numerical"] {
-            assert!(!keeps_as_text(t), "{t}");
-        }
-    }
-
-    #[test]
-    fn images_keep_exact_numbers_as_strings() {
-        let cols = |v: &[(&str, &str)]| {
-            v.iter()
-                .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(
-            image_sql("t.*", &cols(&[("id", "integer")])),
-            "to_json(t.*)"
-        );
-        let sql = image_sql(
-            "\"u\".*",
-            &cols(&[("id", "bigint"), ("o'k", "numeric(10,2)"), ("n", "text")]),
-        );
-        assert!(sql.contains("e.k IN ('id', 'o''k')"), "{sql}");
-        assert!(
-            sql.ends_with("FROM json_each(to_json(\"u\".*)) WITH ORDINALITY AS e(k, v, o))"),
-            "{sql}"
-        );
-    }
 
     #[test]
     fn partitions_by_month_across_a_year_end() {

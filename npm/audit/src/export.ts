@@ -1,6 +1,6 @@
 // Streaming export (CSV, NDJSON, JSON array) by cursor pages: memory stays flat whatever the
 // size, and a passed query is not capped at maxQueryLimit (the reference stopped there).
-import type { AuditQueryBuilder } from "./query";
+import { EXPLICIT_LIMIT, type AuditQueryBuilder } from "./query";
 import type { AuditLog, AuditQuerySpec, QueryExecutor } from "./types";
 
 export interface ExportOptions {
@@ -43,12 +43,14 @@ async function* chunks(executor: QueryExecutor, opts: Omit<ExportOptions, "outpu
   if (delimiter.length !== 1) throw new Error("csvDelimiter must be exactly one character");
   const style = opts.format === "json" ? (opts.jsonStyle ?? "ndjson") : "csv";
   const base: AuditQuerySpec = opts.query ? opts.query.toSpec() : { filters: {} };
+  // No cap unless the caller set one with `.limit()`.
+  const cap = opts.query?.[EXPLICIT_LIMIT]() ?? Infinity;
   let rows = 0;
   let cursor: string | undefined = base.cursor;
   if (style === "csv") yield `${COLUMNS.join(delimiter)}\n`;
   if (style === "array") yield "[";
-  for (;;) {
-    const spec: AuditQuerySpec = { ...base, limit: batchSize };
+  while (rows < cap) {
+    const spec: AuditQuerySpec = { ...base, limit: Math.min(batchSize, cap - rows) };
     if (cursor !== undefined) spec.cursor = cursor;
     const page = await executor(spec);
     for (const e of page.entries) {

@@ -2,10 +2,14 @@
 // capturing statement itself (one round trip): betterAudit says, per table and operation,
 // whether its pipeline would change anything SQL cannot do (enrichment, hooks, async writes,
 // a store other than the `audit_logs` table) and, if not, which context values to store.
+import type { TableShape } from "./shape";
+import type { RunSql } from "./store";
 import type { AuditOperation } from "./types";
 
 export const INLINE_CAPTURE = Symbol.for("usebetterdev.audit.inlineCapture");
 export const INLINE_TABLE = Symbol.for("usebetterdev.audit.inlineTable");
+/** The adapter's reader of the table's columns (a table made for the reference lacks tenant_id). */
+export const INLINE_SHAPE = Symbol.for("usebetterdev.audit.inlineShape");
 
 export type InlinePlan =
   | { kind: "skip" }
@@ -13,6 +17,7 @@ export type InlinePlan =
   | {
       kind: "inline";
       table: string;
+      shape: (run: RunSql) => Promise<TableShape>;
       values: { actor_id: string | null; label: string | null; reason: string | null; compliance: string | null; metadata: string | null; tenant_id: string | null };
     };
 

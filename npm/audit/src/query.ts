@@ -50,6 +50,8 @@ function plain(field: string, values: string[]): string[] {
 }
 
 /** Immutable builder: every call returns a new builder. */
+export const EXPLICIT_LIMIT = Symbol("usebetterdev.audit.explicitLimit");
+
 export class AuditQueryBuilder {
   constructor(
     private readonly executor: QueryExecutor,
@@ -109,6 +111,11 @@ export class AuditQueryBuilder {
   }
   order(direction: "asc" | "desc"): AuditQueryBuilder {
     return this.with({}, { sortOrder: direction });
+  }
+
+  /** The limit the caller set with `.limit()`, if any: an export stops there. */
+  [EXPLICIT_LIMIT](): number | undefined {
+    return this.limitValue;
   }
 
   toSpec(): AuditQuerySpec {

@@ -34,7 +34,7 @@ export function sealKey(options: SealOptions): string | undefined {
 let sql: ReturnType<typeof core.auditChainSql> | undefined;
 
 /** Writes `log` sealed into its chain; `run` must be inside a transaction. */
-export async function writeSealed(run: RunSql, log: AuditLog, key: string | undefined): Promise<void> {
+export async function writeSealed(run: RunSql, log: AuditLog, key: string | undefined, present?: ReadonlySet<string>): Promise<void> {
   sql ??= core.auditChainSql('"audit_logs"', '"audit_chain_checkpoints"');
   const tenant = log.tenantId ?? null;
   // Lock and head read are two statements on purpose: under READ COMMITTED each statement
@@ -51,6 +51,6 @@ export async function writeSealed(run: RunSql, log: AuditLog, key: string | unde
   const values = columnValues(log);
   const [s] = core.auditSealRows([storedRow(values)], head ? { seq: Number(head.head_seq), hash: String(head.hash) } : null, key);
   if (!s) throw new Error("audit: sealing produced no seal");
-  const { text, params } = insertStatement([log], [s], [values]);
+  const { text, params } = insertStatement([log], [s], [values], present);
   await run(text, params);
 }

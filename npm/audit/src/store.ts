@@ -17,6 +17,8 @@ const COLUMN_OF: Record<string, string> = {
   description: "description", severity: "severity", compliance: "compliance", notify: "notify", reason: "reason",
   metadata: "metadata", redactedFields: "redacted_fields", tenantId: "tenant_id",
 };
+/** The entry columns, in table order; sealing adds seq, prev_hash and hash. */
+export const ENTRY_COLUMNS: readonly string[] = Object.values(COLUMN_OF);
 const KEY_OF = Object.fromEntries(Object.entries(COLUMN_OF).map(([k, c]) => [c, k]));
 const CAST: Record<string, string> = { id: "uuid", timestamp: "timestamptz", notify: "boolean", tenant_id: "uuid" };
 
@@ -58,13 +60,15 @@ export function storedRow(values: Map<string, unknown>): Record<string, unknown>
 
 /**
  * One multi-row INSERT for a batch of entries; absent keys take the column default. `values`
- * are the entries' columnValues when the caller has them already.
+ * are the entries' columnValues when the caller has them already; `present`, the columns the
+ * table has (an older table lacks some), limits the statement to those.
  */
-export function insertStatement(logs: AuditLog[], seals?: RowSeal[], values = logs.map(columnValues)): { text: string; params: unknown[] } {
-  const columns = [...Object.values(COLUMN_OF), ...(seals ? ["seq", "prev_hash", "hash"] : [])];
+export function insertStatement(logs: AuditLog[], seals?: RowSeal[], values = logs.map(columnValues), present?: ReadonlySet<string>): { text: string; params: unknown[] } {
+  const entry = present ? ENTRY_COLUMNS.filter((c) => present.has(c)) : ENTRY_COLUMNS;
+  const columns = [...entry, ...(seals ? ["seq", "prev_hash", "hash"] : [])];
   const params: unknown[] = [];
   const tuples = values.map((row, i) => {
-    const cells = Object.values(COLUMN_OF).map((column) => {
+    const cells = entry.map((column) => {
       if (!row.has(column)) return "DEFAULT";
       params.push(row.get(column));
       return `$${params.length}::${JSON_COLUMNS.has(column) ? "jsonb" : (CAST[column] ?? "text")}`;

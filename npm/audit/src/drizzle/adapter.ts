@@ -1,9 +1,10 @@
 import { sql, type SQL } from "drizzle-orm";
 import { hearConnectionErrors } from "@usebetter-rs/core/connections";
 import { currentWriteHandle } from "../write-context";
-import { INLINE_TABLE } from "../inline";
-import { insertStatement, sqlStore, type Row, type RunSql } from "../store";
-import { sealKey, writeSealed, type SealOptions } from "../seal";
+import { INLINE_SHAPE, INLINE_TABLE } from "../inline";
+import { sqlStore, type Row, type RunSql } from "../store";
+import type { SealOptions } from "../seal";
+import { entryWriter } from "../writer";
 import { AuditConfigError } from "../enrich";
 import type { AuditDatabaseAdapter } from "../types";
 
@@ -14,7 +15,7 @@ export interface DrizzlePgDatabase {
 }
 
 /** Rows from either driver: node-postgres returns `{ rows }`, postgres.js an array. */
-const rowsOf = (r: unknown): Row[] => (Array.isArray(r) ? (r as Row[]) : ((r as { rows?: Row[] }).rows ?? []));
+export const rowsOf = (r: unknown): Row[] => (Array.isArray(r) ? (r as Row[]) : ((r as { rows?: Row[] }).rows ?? []));
 
 /** Turns SQL text with `$n` placeholders into a drizzle `SQL` with bound values. */
 export function bind(text: string, params: unknown[]): SQL {
@@ -57,37 +58,26 @@ export function drizzleAuditAdapter(db: DrizzlePgDatabase, options: DrizzleAudit
     throw new AuditConfigError(`audit: drizzleAuditAdapter(db) needs a Drizzle PostgreSQL database (with execute()), got ${db === null ? "null" : typeof db}`);
   }
   hearConnectionErrors(db, "better-audit");
-  const seal = options.seal === true ? {} : options.seal || undefined;
-  // Checked now, so a missing key fails at start-up rather than silently sealing without one.
-  const key = seal && sealKey(seal);
+  const transaction = (db as { transaction?: (fn: (tx: DrizzlePgDatabase) => Promise<void>) => Promise<void> }).transaction;
+  const writer = entryWriter(
+    {
+      current: () => {
+        // Inside an audited mutation: the mutation's own transaction (see withAuditProxy).
+        const handle = currentWriteHandle();
+        return executes(handle) ? runOn(handle) : undefined;
+      },
+      direct: runOn(db),
+      transaction: typeof transaction === "function" ? (fn) => transaction.call(db, (tx: DrizzlePgDatabase) => fn(runOn(tx))) : undefined,
+    },
+    options.seal,
+  );
   // Reads run where the caller is: in an audited mutation its transaction, in a tenant scope the
   // scope's transaction (so row-level security on audit_logs shows that tenant's entries).
   const store = sqlStore((text, params) => {
     const handle = currentWriteHandle() ?? scopedDatabase();
     return runOn(executes(handle) ? handle : db)(text, params);
   });
-  if (seal) {
-    return {
-      async writeLog(log) {
-        // Inside an audited mutation its transaction; otherwise one of our own for the lock.
-        const handle = currentWriteHandle();
-        if (executes(handle)) return writeSealed(runOn(handle), log, key);
-        const transaction = (db as { transaction?: (fn: (tx: DrizzlePgDatabase) => Promise<void>) => Promise<void> }).transaction;
-        if (typeof transaction !== "function") throw new Error("audit: sealing needs a Drizzle database with transaction()");
-        return transaction.call(db, (tx: DrizzlePgDatabase) => writeSealed(runOn(tx), log, key));
-      },
-      ...store,
-    };
-  }
-  return {
-    // Rows go to this table, so withAuditProxy may write them in the capturing statement.
-    [INLINE_TABLE]: "audit_logs",
-    async writeLog(log) {
-      const { text, params } = insertStatement([log]);
-      // Inside an audited mutation: the mutation's own transaction (see withAuditProxy).
-      const handle = currentWriteHandle();
-      await (executes(handle) ? handle : db).execute(bind(text, params));
-    },
-    ...store,
-  };
+  // Unsealed rows go to this table, so withAuditProxy may write them in the capturing statement.
+  const inline = writer.sealed ? {} : { [INLINE_TABLE]: "audit_logs", [INLINE_SHAPE]: writer.shape };
+  return { ...inline, writeLog: writer.writeLog, ...store };
 }

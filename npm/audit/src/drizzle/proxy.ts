@@ -11,13 +11,19 @@ import { AuditConfigError } from "../enrich";
 import core from "@usebetter-rs/core";
 import { hearConnectionErrors } from "@usebetter-rs/core/connections";
 import { rawWriteGuard } from "./raw";
+import { imageKeys, imageOf, primaryKey, recordIdOf, type ImageKeys } from "./rows";
+import { bind, rowsOf } from "./adapter";
 import { contextSettings, triggerTables } from "./trigger";
 import { INLINE_CAPTURE, type InlinePlan, type InlinePlanner } from "../inline";
 import type { AuditOperation, CaptureLogInput } from "../types";
 
 export interface AuditProxyOptions {
-  /** Fallback primary key (JS key) for tables that declare none. Default "id". */
+  /** The key (property name) that identifies rows of tables without a single-column primary key. */
   primaryKey?: string;
+  /** Tables (or `true`: all) whose entries store no before image (and so no diff). */
+  skipBeforeState?: string[] | boolean;
+  /** Row image field names: Drizzle property names (default, as the reference) or SQL column names. */
+  imageKeys?: ImageKeys;
   /** Omitted: a failed capture fails the mutation. "log" or a function: report and keep it. */
   onError?: "log" | ((error: unknown) => void);
 }
@@ -40,48 +46,16 @@ const { mapResultRow, orderSelectedFields } = internals;
 
 const MUTATIONS: Record<string, AuditOperation> = { insert: "INSERT", update: "UPDATE", delete: "DELETE" };
 
-function primaryKey(table: PgTable, fallback: string): Column[] {
-  const cfg = getTableConfig(table);
-  const composite = cfg.primaryKeys[0]?.columns;
-  if (composite?.length) return composite;
-  const single = cfg.columns.filter((c) => c.primary);
-  if (single.length) return single;
-  const byKey = getTableColumns(table)[fallback];
-  if (!byKey) throw new Error(`audit: table "${getTableName(table)}" has no primary key; declare one or pass primaryKey`);
-  return [byKey];
-}
-
-const recordIdOf = (row: Record<string, unknown> | undefined, pk: Column[]) => {
-  const values = pk.map((c) => row?.[c.name]);
-  return values.some((v) => v === undefined || v === null) ? undefined : values.length === 1 ? String(values[0]) : JSON.stringify(values.map(String));
-};
-
-const imageCache = new WeakMap<PgTable, SQL>();
-
-/** A table's row image as SQL over its row, built once per table (the core decides which columns stay exact strings). */
-function imageOf(table: PgTable, dialect: Builder["dialect"]): SQL {
-  let image = imageCache.get(table);
-  if (!image) {
-    const name = getTableName(table);
-    const schema = getTableConfig(table).schema;
-    const refText = dialect.sqlToQuery(schema ? sql`${sql.identifier(schema)}.${sql.identifier(name)}` : sql`${sql.identifier(name)}`).sql;
-    const columns = Object.values(getTableColumns(table)).map((c): [string, string] => [c.name, c.getSQLType()]);
-    image = sql.raw(`${core.auditImageSql(`${refText}.*`, columns)}::text`);
-    imageCache.set(table, image);
-  }
-  return image;
-}
-
 /**
  * The single statement for one audited mutation, plus how to read its rows. Images keep the
- * table's column order and precise numbers (core audit::storage::image_sql), so diffs list fields in column order.
+ * table's column order (core audit::image), so diffs list fields in column order.
  */
-function statement(b: Builder, op: AuditOperation, pk: Column[]) {
+function statement(b: Builder, op: AuditOperation, pk: Column[], keys: ImageKeys) {
   const { table, where } = b.config;
   const name = getTableName(table);
   const schema = getTableConfig(table).schema;
   const ref = schema ? sql`${sql.identifier(schema)}.${sql.identifier(name)}` : sql.identifier(name);
-  const rowImage = imageOf(table, b.dialect);
+  const rowImage = imageOf(table, b.dialect, keys);
   const image = sql`${rowImage}`.as("__audit_image");
   const fields: Record<string, unknown> = { ...getTableColumns(table), __audit_image: image };
   if (op === "INSERT" && b.config.onConflict !== undefined) fields.__audit_inserted = sql`(xmax = 0)`.as("__audit_inserted");
@@ -126,13 +100,14 @@ function statement(b: Builder, op: AuditOperation, pk: Column[]) {
  * order first, then new columns; values compared as jsonb, so key order and 1 vs 1.0 do not
  * count as changes), the record id, and the context values as parameters.
  */
-function inlineInsert(op: AuditOperation, pk: Column[], tableName: string, upsert: boolean, plan: Extract<InlinePlan, { kind: "inline" }>) {
+function inlineInsert(op: AuditOperation, pk: Column[], st: { name: string; upsert: boolean }, plan: Extract<InlinePlan, { kind: "inline" }>, tenant: boolean, skipBefore: boolean) {
+  const tableName = st.name;
   const v = plan.values;
   const col = (c: Column) => sql`r.${sql.identifier(c.name)}::text`;
   const recordId = pk.length === 1 ? col(pk[0]!) : sql`to_json(array[${sql.join(pk.map(col), sql`, `)}])::text`;
   const image = sql`r."__audit_image"::jsonb`;
-  const operation = upsert ? sql`case when r."__audit_inserted" then 'INSERT' else 'UPDATE' end` : sql`${op}`;
-  const before = op === "UPDATE" ? sql`r."__audit_before"::jsonb` : op === "DELETE" ? image : sql`null::jsonb`;
+  const operation = st.upsert ? sql`case when r."__audit_inserted" then 'INSERT' else 'UPDATE' end` : sql`${op}`;
+  const before = skipBefore ? sql`null::jsonb` : op === "UPDATE" ? sql`r."__audit_before"::jsonb` : op === "DELETE" ? image : sql`null::jsonb`;
   const after = op === "DELETE" ? sql`null::jsonb` : image;
   const diff =
     op === "UPDATE"
@@ -141,14 +116,17 @@ function inlineInsert(op: AuditOperation, pk: Column[], tableName: string, upser
                        jsonb_build_object('field', coalesce(b.k, a.k))
                          || case when b.k is null then '{}'::jsonb else jsonb_build_object('old', b.v) end
                          || case when a.k is null then '{}'::jsonb else jsonb_build_object('new', a.v) end as c
-                from json_each(r."__audit_before"::json) with ordinality b(k, v, o)
+                from json_each(${skipBefore ? sql`'{}'::json` : sql`r."__audit_before"::json`}) with ordinality b(k, v, o)
                 full join json_each(r."__audit_image"::json) with ordinality a(k, v, o) on a.k = b.k
                 where a.k is null or b.k is null or a.v::jsonb is distinct from b.v::jsonb) d)`
       : sql`null::jsonb`;
+  // A table made for the reference has no tenant_id until `better-audit migrate` adds it.
+  const tenantColumn = tenant ? sql`, tenant_id` : sql``;
+  const tenantValue = tenant ? sql`, ${v.tenant_id}::uuid` : sql``;
   return sql`, "__audit_log" as (insert into ${sql.identifier(plan.table)}
-      (id, "timestamp", table_name, operation, record_id, actor_id, before_data, after_data, diff, label, reason, compliance, metadata, tenant_id)
+      (id, "timestamp", table_name, operation, record_id, actor_id, before_data, after_data, diff, label, reason, compliance, metadata${tenantColumn})
       select gen_random_uuid(), clock_timestamp(), ${tableName}, ${operation}, ${recordId}, ${v.actor_id}, ${before}, ${after}, ${diff},
-             ${v.label}, ${v.reason}, ${v.compliance}::jsonb, ${v.metadata}::jsonb, ${v.tenant_id}::uuid
+             ${v.label}, ${v.reason}, ${v.compliance}::jsonb, ${v.metadata}::jsonb${tenantValue}
       from "__audit_rows" as r)`;
 }
 
@@ -164,29 +142,35 @@ function statementName(text: string): string {
 
 /** Mutation and audit rows in one statement; needs no transaction of its own. */
 async function captureInline(b: Builder, op: AuditOperation, handle: Db, plan: Extract<InlinePlan, { kind: "inline" }>, options: AuditProxyOptions) {
-  const pk = primaryKey(b.config.table, options.primaryKey ?? "id");
-  const st = statement(b, op, pk);
-  const query = b.dialect.sqlToQuery(sql`${st.body}${inlineInsert(op, pk, st.name, st.upsert, plan)} select ${st.user}1 from "__audit_rows" as ${sql.identifier(st.name)}`);
+  const { tenant } = await plan.shape(async (text, params) => rowsOf(await handle.execute(bind(text, params))));
+  const pk = primaryKey(b.config.table, options.primaryKey);
+  const st = statement(b, op, pk, options.imageKeys ?? "property");
+  const skip = skipsBefore(options, st.name);
+  const query = b.dialect.sqlToQuery(sql`${st.body}${inlineInsert(op, pk, st, plan, tenant, skip)} select ${st.user}1 from "__audit_rows" as ${sql.identifier(st.name)}`);
   const rows = (await handle.session.prepareQuery(query, undefined, statementName(query.sql), true, (r) => r).execute()) as unknown[][];
   if (!b.config.returning) return { command: op, rowCount: rows.length, rows: [], fields: [] };
   return rows.map((row) => mapResultRow(b.config.returning as never, row.slice(0, st.width), b.joinsNotNullableMap));
 }
 
 async function capture(b: Builder, op: AuditOperation, tx: Db, captureLog: Capture, options: AuditProxyOptions) {
-  const pk = primaryKey(b.config.table, options.primaryKey ?? "id");
-  const { query, width } = statement(b, op, pk);
+  const pk = primaryKey(b.config.table, options.primaryKey);
+  const keys = options.imageKeys ?? "property";
+  const { query, width } = statement(b, op, pk, keys);
   const q = b.dialect.sqlToQuery(query);
   const rows = (await tx.session.prepareQuery(q, undefined, statementName(q.sql), true, (r) => r).execute()) as unknown[][];
   const tableName = getTableName(b.config.table);
+  const named = imageKeys(b.config.table, keys);
+  const skip = skipsBefore(options, tableName);
   const inputs: CaptureLogInput[] = rows.map((row) => {
     const beforeText = row[width] as string | null;
     const image = JSON.parse(row[width + 1] as string) as Record<string, unknown>;
     const inserted = row[width + 2];
-    const before = beforeText ? (JSON.parse(beforeText) as Record<string, unknown>) : undefined;
+    const before = beforeText && !skip ? (JSON.parse(beforeText) as Record<string, unknown>) : undefined;
     const operation: AuditOperation = op === "INSERT" && inserted === false ? "UPDATE" : op;
-    const input: CaptureLogInput = { tableName, operation, recordId: recordIdOf(image, pk) ?? "unknown" };
-    if (op === "DELETE") input.before = image;
-    else {
+    const input: CaptureLogInput = { tableName, operation, recordId: recordIdOf(image, pk, named) ?? "unknown" };
+    if (op === "DELETE") {
+      if (!skip) input.before = image;
+    } else {
       input.after = image;
       if (before) input.before = before;
     }
@@ -205,6 +189,8 @@ async function capture(b: Builder, op: AuditOperation, tx: Db, captureLog: Captu
   return rows.map((row) => mapResultRow(b.config.returning as never, row.slice(0, width), b.joinsNotNullableMap));
 }
 
+const skipsBefore = (o: AuditProxyOptions, table: string) => o.skipBeforeState === true || (Array.isArray(o.skipBeforeState) && o.skipBeforeState.includes(table));
+
 const isTransaction = (h: object) => h.constructor?.name?.includes("Transaction") ?? false;
 
 /**
@@ -218,6 +204,9 @@ export function withAuditProxy<TDb extends object>(db: TDb, captureLog: Capture,
     throw new AuditConfigError(`withAuditProxy: \`db\` must be a Drizzle PostgreSQL database (drizzle(pool)), got ${db === null ? "null" : typeof db}`);
   }
   if (typeof captureLog !== "function") throw new AuditConfigError(`withAuditProxy: \`captureLog\` must be a function (audit.captureLog), got ${typeof captureLog}`);
+  if (options.imageKeys !== undefined && options.imageKeys !== "property" && options.imageKeys !== "column") {
+    throw new AuditConfigError(`withAuditProxy: \`imageKeys\` must be "property" or "column", got ${JSON.stringify(options.imageKeys)}`);
+  }
   const root = db as unknown as Db;
   hearConnectionErrors(db, "better-audit");
   // Set by betterAudit; a plain function (or another library's) always runs the JS pipeline.

@@ -1,6 +1,7 @@
 import { currentWriteHandle } from "../write-context";
-import { insertStatement, sqlStore, type Row, type RunSql } from "../store";
-import { sealKey, writeSealed, type SealOptions } from "../seal";
+import { sqlStore, type Row, type RunSql } from "../store";
+import type { SealOptions } from "../seal";
+import { entryWriter } from "../writer";
 import type { AuditDatabaseAdapter } from "../types";
 
 /** What the adapter needs of a Prisma client: raw, parameterised statements. */
@@ -26,23 +27,18 @@ export function prismaAuditAdapter(db: PrismaClientWithRaw, options: PrismaAudit
   if (!isRaw(db) || typeof db.$queryRawUnsafe !== "function") {
     throw new TypeError("audit: prismaAuditAdapter(prisma) needs a Prisma client ($executeRawUnsafe and $queryRawUnsafe)");
   }
-  const seal = options.seal === true ? {} : options.seal || undefined;
-  // Checked now, so a missing key fails at start-up rather than silently sealing without one.
-  const key = seal && sealKey(seal);
-  return {
-    async writeLog(log) {
-      if (seal) {
+  const transaction = (db as { $transaction?: (fn: (tx: PrismaClientWithRaw) => Promise<void>) => Promise<void> }).$transaction;
+  const writer = entryWriter(
+    {
+      current: () => {
+        // Inside an audited mutation: its interactive transaction (see withAuditExtension).
         const handle = currentWriteHandle();
-        if (isRaw(handle)) return writeSealed(runOn(handle), log, key);
-        const transaction = (db as { $transaction?: (fn: (tx: PrismaClientWithRaw) => Promise<void>) => Promise<void> }).$transaction;
-        if (typeof transaction !== "function") throw new Error("audit: sealing needs a Prisma client with $transaction()");
-        return transaction.call(db, (tx: PrismaClientWithRaw) => writeSealed(runOn(tx), log, key));
-      }
-      const { text, params } = insertStatement([log]);
-      // Inside an audited mutation: its interactive transaction (see withAuditExtension).
-      const handle = currentWriteHandle();
-      await (isRaw(handle) ? handle : db).$executeRawUnsafe(text, ...params);
+        return isRaw(handle) ? runOn(handle) : undefined;
+      },
+      direct: runOn(db),
+      transaction: typeof transaction === "function" ? (fn) => transaction.call(db, (tx: PrismaClientWithRaw) => fn(runOn(tx))) : undefined,
     },
-    ...sqlStore(runOn(db)),
-  };
+    options.seal,
+  );
+  return { writeLog: writer.writeLog, ...sqlStore(runOn(db)) };
 }

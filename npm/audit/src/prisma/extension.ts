@@ -7,7 +7,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { getAuditContext } from "../context";
 import { withWriteHandle } from "../write-context";
 import { INLINE_CAPTURE, type InlinePlanner } from "../inline";
-import { images, keySelect, keyWhere, modelTable, readTableInfo, recordIdOf, type Image, type RawClient, type RuntimeDataModel, type TableInfo } from "./table";
+import { images, keySelect, keyWhere, modelTable, readTableInfo, recordIdOf, type Image, type ImageKeys, type RawClient, type RuntimeDataModel, type TableInfo } from "./table";
 import type { AuditOperation, CaptureLogInput } from "../types";
 
 export type BulkMode = "per-row" | "bulk";
@@ -23,6 +23,8 @@ export interface WithAuditExtensionOptions {
   tableNameTransform?: (modelName: string) => string;
   /** Tables (recorded names) whose before images are not read. */
   skipBeforeCapture?: string[];
+  /** Row image field names: Prisma field names (default, as the app sees rows) or SQL column names. */
+  imageKeys?: ImageKeys;
   /** Accepted for compatibility; every affected row is always recorded. */
   maxBeforeStateRows?: number;
 }
@@ -158,7 +160,7 @@ export function withAuditExtension<T extends PrismaClientLike>(prisma: T, captur
       }
     } else if (op === "DELETE") {
       for (const b of before) inputs.push(entry("DELETE", recordIdOf(b.row, info), b.row));
-      if (!before.length) inputs.push(entry("DELETE", recordIdOf(fieldsToColumns(returned[0] ?? {}, info), info)));
+      if (!before.length) inputs.push(entry("DELETE", recordIdOf(fieldsToImage(returned[0] ?? {}, info), info)));
     } else {
       for (const a of await images(tx, info, returned, false)) {
         const id = recordIdOf(a.row, info);
@@ -174,7 +176,7 @@ export function withAuditExtension<T extends PrismaClientLike>(prisma: T, captur
   const infoOf = (tx: RawClient, model: string): Promise<TableInfo> => {
     let info = tables.get(model);
     if (!info) {
-      info = readTableInfo(tx, dataModel, model);
+      info = readTableInfo(tx, dataModel, model, options.imageKeys ?? "field");
       tables.set(model, info);
       info.catch(() => tables.delete(model));
     }
@@ -204,13 +206,14 @@ export function withAuditExtension<T extends PrismaClientLike>(prisma: T, captur
   return audited;
 }
 
-/** Key field values (Prisma names) of an image (column names). */
+/** Key field values (Prisma names) of an image. */
 function keyFieldsOf(row: Row, info: TableInfo): Row {
-  return Object.fromEntries(info.key.map((k) => [k.field, row[k.column]]));
+  return Object.fromEntries(info.key.map((k) => [k.field, row[k.image]]));
 }
 
-function fieldsToColumns(row: Row, info: TableInfo): Row {
-  return Object.fromEntries(info.key.map((k) => [k.column, row[k.field]]));
+/** A Prisma row's key values under their image keys. */
+function fieldsToImage(row: Row, info: TableInfo): Row {
+  return Object.fromEntries(info.key.map((k) => [k.image, row[k.field]]));
 }
 
 /**

@@ -12,7 +12,12 @@ interface KeyColumn {
   column: string;
   field: string;
   type: string;
+  /** Its key in row images. */
+  image: string;
 }
+
+/** Row image field names: Prisma field names (default) or SQL column names. */
+export type ImageKeys = "field" | "column";
 
 export interface TableInfo {
   /** Schema-qualified, quoted. */
@@ -35,7 +40,7 @@ const quote = (s: string) => `"${s.replace(/"/g, '""')}"`;
 /** SQL table name of a model: its `@@map`, else the model name. */
 export const modelTable = (dataModel: RuntimeDataModel | undefined, model: string): string => dataModel?.models[model]?.dbName ?? model;
 
-export async function readTableInfo(tx: RawClient, dataModel: RuntimeDataModel | undefined, model: string): Promise<TableInfo> {
+export async function readTableInfo(tx: RawClient, dataModel: RuntimeDataModel | undefined, model: string, keys: ImageKeys): Promise<TableInfo> {
   const m = dataModel?.models[model];
   const table = m?.dbName ?? model;
   const ref = m?.schema ? `${quote(m.schema)}.${quote(table)}` : quote(table);
@@ -47,12 +52,13 @@ export async function readTableInfo(tx: RawClient, dataModel: RuntimeDataModel |
   )) as { name: string; type: string; pk: number | null }[];
   if (!rows.length) throw new Error(`audit: table ${ref} of Prisma model "${model}" was not found`);
   const fieldOf = new Map((m?.fields ?? []).filter((f) => f.kind !== "object").map((f) => [f.dbName ?? f.name, f.name]));
+  const imageKey = (column: string) => (keys === "column" ? column : (fieldOf.get(column) ?? column));
   const key = rows
     .filter((r) => r.pk !== null)
     .sort((a, b) => Number(a.pk) - Number(b.pk))
-    .map((r) => ({ column: r.name, field: fieldOf.get(r.name) ?? r.name, type: r.type }));
+    .map((r) => ({ column: r.name, field: fieldOf.get(r.name) ?? r.name, type: r.type, image: imageKey(r.name) }));
   if (!key.length) throw new Error(`audit: table ${ref} of Prisma model "${model}" has no primary key; audited tables need one`);
-  return { ref, key, image: core.auditImageSql("t.*", rows.map((r) => [r.name, r.type])) };
+  return { ref, key, image: core.auditImageSql("t.*", rows.map((r): [string, string, string] => [r.name, r.type, imageKey(r.name)])) };
 }
 
 /** A key value as text for a typed array parameter. */
@@ -63,8 +69,8 @@ function keyText(v: unknown): string {
 }
 
 /**
- * Images (and tuple ids, which change on every update) of the rows whose keys are given, as
- * Prisma returns them (field names). `lock` takes the rows `FOR UPDATE` first, so nobody else
+ * Images (and tuple ids, which change on every update) of the rows whose keys are given
+ * (Prisma field names). `lock` takes the rows `FOR UPDATE` first, so nobody else
  * changes them before the mutation that follows.
  */
 export async function images(tx: RawClient, info: TableInfo, keys: Record<string, unknown>[], lock: boolean): Promise<Image[]> {
@@ -82,7 +88,7 @@ export async function images(tx: RawClient, info: TableInfo, keys: Record<string
 
 /** The record id of an image: the key value, or a JSON array of them for composite keys. */
 export function recordIdOf(row: Record<string, unknown>, info: TableInfo): string {
-  const values = info.key.map((k) => row[k.column]);
+  const values = info.key.map((k) => row[k.image]);
   if (values.some((v) => v === undefined || v === null)) return "unknown";
   return values.length === 1 ? String(values[0]) : JSON.stringify(values.map(String));
 }
