@@ -107,8 +107,9 @@ test("without a config, the snippet lists the tables found in the database", asy
   const db = await database("detect", { migrated: false, mutate: (c) => c.query("CREATE TABLE users (id serial PRIMARY KEY); CREATE TABLE __drizzle_migrations (id serial)") });
   const r = await cli(["migrate", "--dry-run"], { cwd: project("detect"), env: { DATABASE_URL: urlFor(db) } });
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /tenantTables: \["users", "projects", "tasks"\]/);
-  assert.match(r.stderr, /\(These tables were detected in your database — adjust as needed\.\)\n$/);
+  assert.match(r.stderr, /\n      tenantTables: \["users", "projects", "tasks"\],\n/);
+  // The reference's order: the note, a blank line, then where it looked.
+  assert.match(r.stderr, /\n  \}\);\n\n\(These tables were detected in your database — adjust as needed\.\)\n\n\(Looked in: [^\n]+\)\n$/);
 });
 
 test("check --json: machine-readable, same verdict", async () => {

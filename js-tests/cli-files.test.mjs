@@ -3,7 +3,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import core from "@usebetter-rs/core";
-import { cli, configFile, project } from "./helpers/cli.mjs";
+import { cli, configFile, matchSnapshot, project } from "./helpers/cli.mjs";
+import { fixture } from "./helpers/db.mjs";
 
 const noDb = { DATABASE_URL: undefined };
 
@@ -22,6 +23,58 @@ test("version, help and usage errors use commander's wording and exit 1", async 
   for (const [args, stderr] of cases) {
     assert.deepEqual(await cli(args, { cwd: dir, env: noDb }), { code: 1, stdout: "", stderr }, args.join(" "));
   }
+});
+
+test("--help lists commands as commander does; every line of the reference's help is in ours", async () => {
+  const dir = project("help");
+  const sections = fixture("reference-cli-help.txt").split(/^==> (.*)\n/m).slice(1);
+  // Our init neither connects nor detects tables, so two of its descriptions say so instead.
+  const ours = {
+    "init --help": [
+      "  --database-url <url>   Database URL (default: DATABASE_URL env)",
+      "  --tables <tables>      Comma-separated table names (skips table detection",
+      "                         prompt)",
+    ],
+  };
+  for (let i = 0; i < sections.length; i += 2) {
+    const args = sections[i];
+    const r = await cli(args.split(" "), { cwd: dir, env: noDb });
+    assert.equal(r.code, 0, args);
+    const lines = new Set(r.stdout.split("\n"));
+    const missing = sections[i + 1].split("\n").filter((line) => !lines.has(line));
+    assert.deepEqual(missing, ours[args] ?? [], args);
+  }
+  const help = await cli(["--help"], { cwd: dir });
+  matchSnapshot("tenant-help.txt", help.stdout);
+  assert.deepEqual(await cli(["help"], { cwd: dir }), help);
+  assert.deepEqual(await cli([], { cwd: dir }), { code: 1, stdout: "", stderr: help.stdout }, "no command: help as an error");
+  let all = "";
+  for (const c of ["init", "migrate", "add-table", "check", "doctor", "seed"]) {
+    const r = await cli([c, "--help"], { cwd: dir, env: noDb });
+    assert.equal(r.code, 0, c);
+    assert.deepEqual(await cli(["help", c], { cwd: dir, env: noDb }), r, `help ${c}`);
+    // Every option is described.
+    for (const line of r.stdout.split("Options:\n")[1].trimEnd().split("\n")) assert.match(line, /^  (-\S, )?--\S+( <\S+>)?  +\S|^ {6,}\S/, `${c}: ${line}`);
+    all += `$ better-tenant ${c} --help\n${r.stdout}\n`;
+  }
+  matchSnapshot("tenant-help-commands.txt", all);
+});
+
+test("--help and --version work when better.config.* does not load", async () => {
+  const dir = project("help-broken", { "better.config.ts": "export default {" });
+  assert.deepEqual(await cli(["--version"], { cwd: dir }), { code: 0, stdout: "0.5.4\n", stderr: "" });
+  assert.deepEqual(await cli(["-V"], { cwd: dir }), { code: 0, stdout: "0.5.4\n", stderr: "" });
+  const help = await cli(["--help"], { cwd: dir });
+  assert.equal(help.code, 0, help.stderr);
+  assert.match(help.stdout, /^Usage: @usebetterdev\/tenant-cli \[options\] \[command\]\n/);
+  for (const args of [["migrate", "--help"], ["check", "-h"], ["help", "migrate"]]) {
+    const r = await cli(args, { cwd: dir });
+    assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stdout, /^Usage: @usebetterdev\/tenant-cli (migrate|check) \[options\]\n/);
+  }
+  const broken = await cli(["migrate", "--dry-run"], { cwd: dir });
+  assert.equal(broken.code, 1, "a command still reports the broken config");
+  assert.match(broken.stderr, /^Config error: could not load /);
 });
 
 test("init -n is hardened by default: a key in .env, hardened: true in the config, migrate emits the signed SQL", async () => {
@@ -100,29 +153,35 @@ test("config loading: ts, mjs, json, --config, flags, and the reference's error 
   const broken = await cli(["migrate", "--dry-run"], { cwd: project("cfg-syntax", { "better.config.ts": "export default {" }) });
   assert.equal(broken.code, 1);
   assert.match(broken.stderr, /^Config error: could not load .*better\.config\.ts: [^\n]+\n$/);
-  const missing = await cli(["migrate", "--dry-run"], { cwd: project("cfg-none"), env: noDb });
+  const none = project("cfg-none");
+  const missing = await cli(["migrate", "--dry-run"], { cwd: none, env: noDb });
   assert.equal(missing.code, 1);
-  assert.match(missing.stderr, /^better-tenant: No config found\. Create better\.config\.ts:\n\nimport \{ defineBetterConfig \}/);
-  assert.match(missing.stderr, /tenantTables: \["projects"\]/);
-  assert.match(missing.stderr, /\(Looked in: .*cfg-none-\d+\)\n$/);
+  assert.equal(missing.stdout, "");
+  // The reference's guide, line for line (the snapshot is its output).
+  matchSnapshot("tenant-no-config.txt", missing.stderr.replace(`(Looked in: ${none})`, "(Looked in: <cwd>)"));
 });
 
 test("migrate writes files, refuses to overwrite without --force, and names them by time", async () => {
   const dir = project("migrate", { "better.config.ts": configFile(["projects"]) });
-  const first = await cli(["migrate", "-o", "db/rls.sql"], { cwd: dir });
-  assert.deepEqual(first, { code: 0, stdout: `✓ Wrote ${dir}/db/rls.sql\n`, stderr: "" });
+  // Paths are printed as given, like the reference (`path.join` for directories).
+  const first = await cli(["migrate", "-o", "./db/rls.sql"], { cwd: dir });
+  assert.deepEqual(first, { code: 0, stdout: "✓ Wrote ./db/rls.sql\n", stderr: "" });
   const sql = readFileSync(`${dir}/db/rls.sql`, "utf8");
   assert.equal(sql, core.generateMigrationSql({ tenantTables: ["projects"] }));
   writeFileSync(`${dir}/db/rls.sql`, "-- edited by hand\n");
   const refused = await cli(["migrate", "-o", "db/rls.sql"], { cwd: dir });
-  assert.deepEqual(refused, { code: 1, stdout: "", stderr: `File already exists: ${dir}/db/rls.sql\nUse --force to overwrite.\n` });
+  assert.deepEqual(refused, { code: 1, stdout: "", stderr: "File already exists: db/rls.sql\nUse --force to overwrite.\n" });
   assert.equal(readFileSync(`${dir}/db/rls.sql`, "utf8"), "-- edited by hand\n", "nothing written on refusal");
   const forced = await cli(["migrate", "-o", "db/rls.sql", "--force"], { cwd: dir });
-  assert.deepEqual(forced, { code: 0, stdout: `✓ Wrote ${dir}/db/rls.sql\n`, stderr: `Warning: overwriting existing file ${dir}/db/rls.sql\n` });
+  assert.deepEqual(forced, { code: 0, stdout: "✓ Wrote db/rls.sql\n", stderr: "Warning: overwriting existing file db/rls.sql\n" });
   assert.equal(readFileSync(`${dir}/db/rls.sql`, "utf8"), sql);
-  assert.equal((await cli(["migrate"], { cwd: dir })).code, 0);
+  const intoDir = await cli(["migrate", "-o", "./out/"], { cwd: dir });
+  assert.match(intoDir.stdout, /^✓ Wrote out\/\d{8}_\d{6}_better_tenant_rls\.sql\n$/);
+  const byDefault = await cli(["migrate"], { cwd: dir });
+  assert.equal(byDefault.code, 0);
   const [file] = readdirSync(`${dir}/rls`);
   assert.match(file, /^\d{8}_\d{6}_better_tenant_rls\.sql$/);
+  assert.equal(byDefault.stdout, `✓ Wrote ${dir}/rls/${file}\n`);
 });
 
 test("migrate --hardened and --citus add their SQL", async () => {

@@ -5,6 +5,7 @@ import http from "node:http";
 import postgres from "postgres";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import Fastify from "fastify";
+import express from "express";
 import express4 from "express4";
 import { betterTenant, getContext, TenantConfigError } from "@usebetterdev/tenant";
 import { drizzleDatabase } from "@usebetterdev/tenant/drizzle";
@@ -136,6 +137,30 @@ test("Express 4: isolation and rollback with the same middleware", async () => {
     assert.ok(!rows.includes("express4-doomed"));
   } finally {
     server.close();
+  }
+});
+
+test("Express 5 and 4: the path strategy reads the mount-relative req.path, as the reference does", async () => {
+  const tenant = betterTenant({ database: drizzleDatabase(env.db), tenantResolver: { path: "/t/:tenantId" } });
+  for (const [label, framework] of [["express 5", express], ["express 4", express4]]) {
+    const app = framework();
+    app.use("/m", createExpressMiddleware(tenant));
+    app.get("/m/t/:slug/whoami", (req, res) => res.json({ slug: getContext()?.tenant?.slug ?? null, path: req.path }));
+    const server = http.createServer(app);
+    await new Promise((r) => server.listen(0, "127.0.0.1", r));
+    const base = `http://127.0.0.1:${server.address().port}`;
+    try {
+      const globex = await fetch(`${base}/m/t/globex/whoami?x=1`);
+      assert.equal(globex.status, 200, label);
+      assert.deepEqual(await globex.json(), { slug: "globex", path: "/m/t/globex/whoami" }, label);
+      const acme = await fetch(`${base}/m/t/${env.ids.acme}/whoami`);
+      assert.equal((await acme.json()).slug, "acme", label);
+      // Literal segments still have to match: /m/u/globex names no tenant.
+      const other = await fetch(`${base}/m/u/globex/whoami`);
+      assert.deepEqual([other.status, await other.json()], [404, { error: "Tenant could not be resolved. Checked: path '/t/:tenantId'" }], label);
+    } finally {
+      server.close();
+    }
   }
 });
 

@@ -10,6 +10,7 @@ import {
   TenantConfigError,
   TenantScopeClosedError,
   TenantScopeError,
+  toResolvableRequest,
 } from "@usebetterdev/tenant";
 import { drizzleDatabase } from "@usebetterdev/tenant/drizzle";
 import { createHonoMiddleware } from "@usebetterdev/tenant/hono";
@@ -57,6 +58,66 @@ test("config mistakes throw TenantConfigError naming the field, never a raw Type
 test("a custom resolver alone is a strategy", async () => {
   const tenant = make({ tenantResolver: { custom: () => "acme" } });
   assert.equal(await tenant.resolveTenant({ headers: {} }), env.ids.acme);
+});
+
+test("resolveToId gets the raw identifier before any validation, UUIDs included; its answer must be a tenant id", async () => {
+  const seen = [];
+  const upper = env.ids.globex.toUpperCase();
+  const domains = { "acme.example": env.ids.acme, [upper]: env.ids.globex };
+  const tenant = make({
+    tenantResolver: { header: "x-tenant-id", resolveToId: (v) => (seen.push(v), domains[v]) },
+  });
+  const req = (v) => ({ headers: { "x-tenant-id": v } });
+  assert.equal(await tenant.resolveTenant(req("  acme.example ")), env.ids.acme, "a custom domain reaches resolveToId");
+  assert.equal(await tenant.resolveTenant(req(upper)), env.ids.globex, "a UUID goes through resolveToId as sent");
+  assert.equal(await tenant.resolveTenant(req(env.ids.acme)), undefined, "resolveToId's undefined means missing, even for a UUID");
+  assert.deepEqual(seen, ["acme.example", upper, env.ids.acme]);
+  const rows = await tenant.handleRequest(req("acme.example"), async () => names(await tenant.getDatabase().select().from(projects)));
+  assert.deepEqual(rows, ["acme-1", "acme-2"]);
+  // A custom strategy's value is raw too.
+  const byHost = make({ tenantResolver: { custom: (r) => r.host, resolveToId: (v) => domains[v] } });
+  assert.equal(await byHost.resolveTenant({ headers: {}, host: "acme.example" }), env.ids.acme);
+  // What resolveToId returns is checked as a tenant id (a UUID, lower-cased).
+  const shouting = make({ tenantResolver: { header: "x-tenant-id", resolveToId: () => env.ids.acme.toUpperCase() } });
+  assert.equal(await shouting.resolveTenant(req("anything")), env.ids.acme);
+  const broken = make({ tenantResolver: { header: "x-tenant-id", resolveToId: () => "acme" } });
+  await assert.rejects(broken.resolveTenant(req("acme.example")), (err) => {
+    assert.ok(err instanceof TenantConfigError);
+    assert.equal(err.code, "INVALID_CONFIG");
+    assert.match(err.message, /`tenantResolver\.resolveToId` must return a tenant id \(a UUID\) or undefined; for "acme\.example" it returned "acme"/);
+    return true;
+  });
+  // Without resolveToId the identifier is still validated: a domain is neither UUID nor slug.
+  assert.equal(await make().resolveTenant(req("acme.example")), undefined);
+});
+
+test("toResolvableRequest: the reference's shape, host without port", () => {
+  const fetchReq = new Request("http://acme.app.com:8080/t/acme/x?y=1", { method: "POST", headers: { "x-tenant-id": "a" } });
+  const fromFetch = toResolvableRequest(fetchReq);
+  assert.deepEqual(Object.keys(fromFetch), ["headers", "url", "method", "path", "host"]);
+  assert.equal(fromFetch.headers, fetchReq.headers);
+  assert.deepEqual({ ...fromFetch, headers: null }, { headers: null, url: "http://acme.app.com:8080/t/acme/x?y=1", method: "POST", path: "/t/acme/x", host: "acme.app.com" });
+  assert.equal(toResolvableRequest(new Request("https://ACME.Example.com/")).host, "acme.example.com");
+  // Node-like requests (Express, Fastify): outputs of the reference for the same inputs.
+  const cases = [
+    [
+      { headers: { Host: "acme.app.com:8080", "X-Tenant-ID": "acme", "X-Num": 5, "x-many": ["a", 2], "x-undef": undefined }, url: "/t/acme/x?y=1", originalUrl: "/m/t/acme/x?y=1", path: "/t/acme/x", method: "GET" },
+      { headers: { host: "acme.app.com:8080", "x-tenant-id": "acme", "x-num": "5", "x-many": ["a", "2"], "x-undef": undefined }, path: "/t/acme/x", host: "acme.app.com", method: "GET" },
+    ],
+    [{ headers: { host: "h.example.com:3000" }, url: "/a?b" }, { headers: { host: "h.example.com:3000" }, path: "/a", host: "h.example.com" }],
+    [{ headers: {}, originalUrl: "/o?q", url: "/u" }, { headers: {}, path: "/o" }],
+    [{ headers: { host: ["x.example.com:1", "y"] }, hostname: "acme.example.com", host: "ignored:1" }, { headers: { host: ["x.example.com:1", "y"] }, host: "acme.example.com" }],
+    [{ url: "/p" }, { headers: {}, path: "/p" }],
+    [{ headers: { host: ":8080" }, path: "", method: "GET" }, { headers: { host: ":8080" }, method: "GET" }],
+    [{}, { headers: {} }],
+    // The reference gives "[" here (its B9); the bracketed IPv6 literal is kept whole.
+    [{ headers: { host: "[::1]:3000" }, url: "?only=query" }, { headers: { host: "[::1]:3000" }, host: "[::1]" }],
+  ];
+  for (const [input, expected] of cases) {
+    const out = toResolvableRequest(input);
+    assert.deepEqual(out, expected, JSON.stringify(input));
+    assert.deepEqual(Object.keys(out), Object.keys(expected), "key order");
+  }
 });
 
 test("runAs loads the tenant in its own transaction: works on a pool of one", async () => {
@@ -149,7 +210,7 @@ test("api: CRUD with the reference's validation messages, slugs validated", asyn
   await assert.rejects(api.createTenant({ name: " ", slug: "x" }), { message: "better-tenant: createTenant requires name" });
   await assert.rejects(api.createTenant({ name: "x" }), { message: "better-tenant: createTenant requires slug" });
   await assert.rejects(api.createTenant({ name: "x", slug: "Bad Slug" }), /invalid slug "Bad Slug"/);
-  assert.equal((await api.updateTenant(created.id, { name: " Initech Corp " })).name, "Initech Corp");
+  assert.equal((await api.updateTenant(created.id, { name: " Initech Corp " })).name, " Initech Corp ");
   await assert.rejects(api.updateTenant("00000000-0000-4000-8000-000000000000", { name: "x" }), { message: "better-tenant: tenant not found" });
   await assert.rejects(api.updateTenant("", {}), { message: "better-tenant: updateTenant requires tenantId" });
   assert.equal((await api.getTenant(created.id)).slug, "initech");
@@ -159,6 +220,23 @@ test("api: CRUD with the reference's validation messages, slugs validated", asyn
   assert.equal(new Set([...page1, ...page2].map((t) => t.id)).size, 3, "stable pages: no repeats");
   await api.deleteTenant(created.id);
   assert.equal(await api.getTenant(created.id), null);
+});
+
+test("api: updateTenant stores name and slug as given, like the reference; createTenant trims", async () => {
+  const { api } = make();
+  const created = await api.createTenant({ name: " Umbrella ", slug: " umbrella " });
+  try {
+    assert.deepEqual([created.name, created.slug], ["Umbrella", "umbrella"]);
+    const renamed = await api.updateTenant(created.id, { name: " Umbrella Corp " });
+    assert.equal(renamed.name, " Umbrella Corp ");
+    assert.equal((await api.getTenant(created.id)).name, " Umbrella Corp ");
+    assert.equal((await api.updateTenant(created.id, { slug: "umbrella-corp" })).slug, "umbrella-corp");
+    // A slug is checked as given: with spaces it is not one (it could never be resolved).
+    await assert.rejects(api.updateTenant(created.id, { slug: " umbrella " }), /invalid slug " umbrella "/);
+    assert.equal((await api.getTenant(created.id)).slug, "umbrella-corp");
+  } finally {
+    await api.deleteTenant(created.id);
+  }
 });
 
 test("slug lookups are cached and tenant.api writes invalidate the cache", async () => {

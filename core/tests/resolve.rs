@@ -27,6 +27,7 @@ fn all() -> ResolverConfig {
             },
         }))),
         custom: false,
+        resolve_to_id: false,
     }
 }
 
@@ -146,6 +147,44 @@ fn invalid_values_are_rejected_and_resolution_continues() {
     assert_eq!(out.rejected.len(), 1);
     assert_eq!(out.rejected[0].strategy, Strategy::Header);
     assert_eq!(out.rejected[0].code, "TENANT_INVALID_ID");
+}
+
+#[test]
+fn with_resolve_to_id_candidates_are_raw_and_unvalidated() {
+    let cfg = ResolverConfig {
+        header: Some("x-tenant-id".into()),
+        path: Some(PathConfig::Pattern("/t/:tenantId".into())),
+        resolve_to_id: true,
+        ..ResolverConfig::default()
+    };
+    let r = Resolver::new(&cfg).unwrap();
+    let domain = r.resolve(&req(&[("x-tenant-id", "  Acme.Example ")], None, None), NOW);
+    assert_eq!(domain.value.as_deref(), Some("Acme.Example"));
+    assert_eq!(domain.kind, None);
+    assert!(domain.rejected.is_empty());
+    let upper = UUID.to_uppercase();
+    let uuid = r.resolve(&req(&[("x-tenant-id", &upper)], None, None), NOW);
+    assert_eq!(
+        (uuid.value.as_deref(), uuid.kind),
+        (Some(upper.as_str()), None)
+    );
+    // A blank value is no candidate; the next strategy is tried.
+    let blank = r.resolve(
+        &req(&[("x-tenant-id", " ")], None, Some("/t/ac%20me%20")),
+        NOW,
+    );
+    assert_eq!(blank.value.as_deref(), Some("ac me"));
+    assert_eq!(blank.strategy, Some(Strategy::Path));
+    // Without the callback the same values are validated.
+    let plain = ResolverConfig {
+        resolve_to_id: false,
+        ..cfg
+    };
+    let refused = Resolver::new(&plain)
+        .unwrap()
+        .resolve(&req(&[("x-tenant-id", "acme.example")], None, None), NOW);
+    assert_eq!(refused.value, None);
+    assert_eq!(refused.rejected[0].code, "TENANT_INVALID_ID");
 }
 
 #[test]

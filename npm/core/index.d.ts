@@ -38,6 +38,8 @@ export interface ResolverConfig {
   jwt?: string | JwtStrategyConfig;
   /** A JS resolver runs after these strategies (it counts as a strategy). */
   custom?: boolean;
+  /** A JS `resolveToId` maps identifiers: values come back trimmed, unvalidated, `kind` null. */
+  resolveToId?: boolean;
 }
 
 export interface ResolveRequest {
@@ -56,6 +58,7 @@ export type Strategy = "header" | "path" | "subdomain" | "jwt";
 export interface Resolution {
   value: string | null;
   strategy: Strategy | null;
+  /** null when nothing was found, or with `resolveToId` (the value is not classified). */
   kind: "uuid" | "slug" | null;
   /** Values a strategy found but could not use, with the reason. */
   rejected: Array<{ strategy: Strategy; code: string; message: string }>;

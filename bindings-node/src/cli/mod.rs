@@ -130,13 +130,9 @@ fn write_output(
     default_name: &str,
     contents: &str,
 ) -> Result<Outcome, String> {
-    let target = inv.value("output").unwrap_or("./rls");
-    let path = if Path::new(target).extension().is_some_and(|e| e == "sql") {
-        resolve_path(ctx, target)
-    } else {
-        resolve_path(ctx, target).join(default_name)
-    };
-    let shown = path.display().to_string();
+    // Shown as the reference shows it: the path as given, not resolved against the cwd.
+    let shown = cli::output_path(inv.value("output"), &ctx.cwd, default_name);
+    let path = resolve_path(ctx, &shown);
     let mut out = Outcome::default();
     if path.exists() {
         if !inv.has("force") {

@@ -3,15 +3,21 @@
 
 use std::collections::BTreeMap;
 
+use super::help::command_help;
+pub use super::help::program_help;
+
 /// A usage error: printed as-is to stderr, exit code 1.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageError(pub String);
 
 /// One option a command accepts.
+#[derive(Clone, Copy)]
 pub struct Opt {
     pub long: &'static str,
     pub short: Option<char>,
     pub value: Option<&'static str>,
+    /// Its line in `--help`.
+    pub about: &'static str,
 }
 
 pub const fn flag(long: &'static str) -> Opt {
@@ -19,6 +25,7 @@ pub const fn flag(long: &'static str) -> Opt {
         long,
         short: None,
         value: None,
+        about: "",
     }
 }
 
@@ -27,85 +34,111 @@ pub const fn valued(long: &'static str, value: &'static str) -> Opt {
         long,
         short: None,
         value: Some(value),
+        about: "",
     }
 }
 
+impl Opt {
+    /// The option with a one-letter alias (`-o`).
+    #[must_use]
+    pub const fn short(mut self, c: char) -> Opt {
+        self.short = Some(c);
+        self
+    }
+
+    /// The option with its `--help` description.
+    #[must_use]
+    pub const fn about(mut self, text: &'static str) -> Opt {
+        self.about = text;
+        self
+    }
+}
+
+/// The help option every command has, with commander's wording.
+pub const HELP: Opt = flag("help").short('h').about("display help for command");
+
+const DATABASE_URL: Opt =
+    valued("database-url", "<url>").about("Database URL (default: DATABASE_URL env)");
+const DRY_RUN: Opt = flag("dry-run").about("Print SQL to stdout");
+const FORCE: Opt = flag("force").about("Overwrite existing file");
+const OUTPUT: Opt = valued("output", "<path>")
+    .short('o')
+    .about("Write to file (.sql) or directory (default: ./rls)");
+const HARDENED: Opt = flag("hardened").about("Emit the hardened-mode SQL (signed tenant context)");
+const SCHEMA: Opt =
+    valued("schema", "<name>").about("Schema of the tenant tables (default: public)");
+const CONFIG_PATH: Opt =
+    valued("config", "<path>").about("Config file (default: ./better.config.*)");
 const CONFIG: [Opt; 3] = [
-    valued("tables", "<csv>"),
-    valued("schema", "<name>"),
-    valued("config", "<path>"),
+    valued("tables", "<tables>").about("Comma-separated table names (instead of the config's)"),
+    SCHEMA,
+    CONFIG_PATH,
 ];
 
+/// The reference's options first, in its order, with its descriptions; then ours.
 fn options(command: &str) -> Option<Vec<Opt>> {
     let mut v = match command {
         "init" => vec![
-            valued("database-url", "<url>"),
-            valued("tables", "<csv>"),
-            valued("orm", "<drizzle|prisma>"),
-            flag("overwrite"),
-            flag("plain"),
-            Opt {
-                long: "non-interactive",
-                short: Some('n'),
-                value: None,
-            },
+            valued("database-url", "<url>")
+                .about("Accepted for compatibility (init does not connect)"),
+            valued("tables", "<tables>")
+                .about("Comma-separated table names (skips the tables prompt)"),
+            valued("orm", "<orm>").about("ORM choice: drizzle or prisma (skips ORM prompt)"),
+            flag("overwrite").about("Overwrite existing config without prompting"),
+            flag("non-interactive")
+                .short('n')
+                .about("Disable all prompts (requires --tables and --orm)"),
+            flag("plain").about("Write the reference's plain config (no hardened key)"),
         ],
         "migrate" => {
             let mut v = vec![
-                flag("dry-run"),
-                flag("force"),
-                Opt {
-                    long: "output",
-                    short: Some('o'),
-                    value: Some("<path>"),
-                },
-                flag("hardened"),
-                flag("citus"),
+                DRY_RUN,
+                FORCE,
+                OUTPUT,
+                HARDENED,
+                flag("citus").about("Also distribute the tables with Citus (by tenant_id)"),
             ];
             v.extend(CONFIG);
             v
         }
-        "add-table" => vec![
-            flag("dry-run"),
-            flag("force"),
-            flag("hardened"),
-            Opt {
-                long: "output",
-                short: Some('o'),
-                value: Some("<path>"),
-            },
-            valued("schema", "<name>"),
-            valued("config", "<path>"),
-        ],
+        "add-table" => vec![DRY_RUN, FORCE, OUTPUT, HARDENED, SCHEMA, CONFIG_PATH],
         "check" | "doctor" => {
-            let mut v = vec![valued("database-url", "<url>"), flag("json")];
+            let mut v = vec![DATABASE_URL, flag("json").about("Print the report as JSON")];
             v.extend(CONFIG);
             v
         }
         "seed" => vec![
-            valued("name", "<name>"),
-            valued("slug", "<slug>"),
-            valued("database-url", "<url>"),
-            flag("json"),
+            valued("name", "<name>").about("Tenant display name"),
+            valued("slug", "<slug>").about("URL-safe slug (default: derived from name)"),
+            DATABASE_URL,
+            flag("json").about("Print the created tenant as JSON"),
         ],
         _ => return None,
     };
-    v.push(Opt {
-        long: "help",
-        short: Some('h'),
-        value: None,
-    });
+    v.push(HELP);
     Some(v)
 }
 
 /// The commands, in help order, with their one-line descriptions.
 pub const COMMANDS: [(&str, &str); 6] = [
-    ("init", "Create better.config.ts"),
-    ("migrate", "Generate the RLS migration SQL"),
-    ("add-table", "Generate RLS SQL for one more table"),
-    ("check", "Verify RLS setup against a database"),
-    ("doctor", "check, plus live isolation probes (rolled back)"),
-    ("seed", "Create a tenant"),
+    ("init", "Create config interactively"),
+    (
+        "migrate",
+        "Generate RLS policies, triggers, and set_tenant_id function for all tables in config",
+    ),
+    (
+        "add-table",
+        "Generate RLS policy, trigger, and set_tenant_id function for a single table",
+    ),
+    (
+        "check",
+        "Verify tenants table, RLS, policies, and triggers in database",
+    ),
+    (
+        "doctor",
+        "Run check, then prove isolation with live probes (rolled back)",
+    ),
+    ("seed", "Insert one tenant (uses bypass_rls; no superuser)"),
 ];
 
 /// A parsed invocation.
@@ -139,7 +172,6 @@ pub enum Parsed {
     Print(String),
 }
 
-/// Top-level help text.
 /// A command-line program: its commands, their options and arguments.
 pub struct Program {
     pub name: &'static str,
@@ -152,9 +184,10 @@ pub struct Program {
     pub required: fn(&str) -> Option<(&'static str, &'static str)>,
 }
 
+/// The reference's program name and description (what its `--help` shows).
 pub const TENANT: Program = Program {
-    name: "better-tenant",
-    about: "PostgreSQL row-level security for multi-tenant apps",
+    name: "@usebetterdev/tenant-cli",
+    about: "Multi-tenancy for Postgres",
     commands: &COMMANDS,
     options,
     positional: |c| (c == "add-table").then_some("tableName"),
@@ -164,38 +197,6 @@ pub const TENANT: Program = Program {
 #[must_use]
 pub fn help() -> String {
     program_help(&TENANT)
-}
-
-#[must_use]
-pub fn program_help(p: &Program) -> String {
-    let mut s = format!(
-        "Usage: {} [options] [command]\n\n{}\n\nOptions:\n  -V, --version        output the version number\n  -h, --help           display help for command\n\nCommands:\n",
-        p.name, p.about
-    );
-    for (c, d) in p.commands {
-        s.push_str(&format!("  {c:<20} {d}\n"));
-    }
-    s
-}
-
-fn command_help(p: &Program, command: &str, opts: &[Opt]) -> String {
-    let mut s = format!(
-        "Usage: {} {command} [options]{}\n\nOptions:\n",
-        p.name,
-        (p.positional)(command)
-            .map(|a| format!(" <{a}>"))
-            .unwrap_or_default()
-    );
-    for o in opts {
-        let short = o.short.map(|c| format!("-{c}, ")).unwrap_or_default();
-        let left = format!(
-            "{short}--{}{}",
-            o.long,
-            o.value.map(|v| format!(" {v}")).unwrap_or_default()
-        );
-        s.push_str(&format!("  {left}\n"));
-    }
-    s
 }
 
 /// Parses `args` (without the program name).
@@ -209,12 +210,25 @@ pub fn parse(args: &[String], version: &str) -> Result<Parsed, UsageError> {
 /// # Errors
 /// A usage error with commander's wording.
 pub fn parse_with(p: &Program, args: &[String], version: &str) -> Result<Parsed, UsageError> {
+    // As commander: help on stdout when asked for, on stderr with exit 1 when no (known)
+    // command was given.
+    let unasked_help = || UsageError(program_help(p).trim_end().to_owned());
     let Some(first) = args.first() else {
-        return Ok(Parsed::Print(program_help(p)));
+        return Err(unasked_help());
     };
     match first.as_str() {
         "-V" | "--version" => return Ok(Parsed::Print(format!("{version}\n"))),
-        "-h" | "--help" | "help" => return Ok(Parsed::Print(program_help(p))),
+        "-h" | "--help" => return Ok(Parsed::Print(program_help(p))),
+        "help" => {
+            return match args.get(1) {
+                None => Ok(Parsed::Print(program_help(p))),
+                Some(c) => match (p.options)(c) {
+                    Some(opts) => Ok(Parsed::Print(command_help(p, c, &opts))),
+                    None => Err(unasked_help()),
+                },
+            }
+        }
+        f if f.starts_with('-') => return Err(UsageError(format!("error: unknown option '{f}'"))),
         _ => {}
     }
     let command = first.clone();
@@ -352,9 +366,21 @@ mod tests {
     #[test]
     fn help_and_version() {
         assert_eq!(p(&["-V"]).unwrap(), Parsed::Print("1.2.3\n".into()));
-        assert!(matches!(p(&[]).unwrap(), Parsed::Print(h) if h.contains("doctor")));
-        assert!(
-            matches!(p(&["check", "--help"]).unwrap(), Parsed::Print(h) if h.contains("--database-url"))
+        assert_eq!(p(&["--help"]).unwrap(), Parsed::Print(help()));
+        assert_eq!(p(&["help"]).unwrap(), Parsed::Print(help()));
+        // Without a command, or for an unknown one, commander prints help as an error.
+        assert_eq!(p(&[]).unwrap_err().0, help().trim_end());
+        assert_eq!(p(&["help", "nope"]).unwrap_err().0, help().trim_end());
+        assert_eq!(
+            p(&["--bogus"]).unwrap_err().0,
+            "error: unknown option '--bogus'"
         );
+        let Ok(Parsed::Print(check)) = p(&["check", "--help"]) else {
+            panic!()
+        };
+        assert!(
+            check.contains("\n  --database-url <url>  Database URL (default: DATABASE_URL env)\n")
+        );
+        assert_eq!(p(&["help", "check"]).unwrap(), Parsed::Print(check));
     }
 }

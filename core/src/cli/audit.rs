@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::args::{flag, valued, Opt, Program};
+use super::args::{flag, valued, Opt, Program, HELP};
 use crate::audit::chain::Mode;
 use crate::policy::MigrationConfig;
 
@@ -37,11 +37,7 @@ fn options(command: &str) -> Option<Vec<Opt>> {
     let mut v = match command {
         "migrate" => vec![
             flag("dry-run"),
-            Opt {
-                long: "output",
-                short: Some('o'),
-                value: Some("<path>"),
-            },
+            valued("output", "<path>").short('o'),
             flag("partitioned"),
             flag("triggers"),
             valued("tables", "<csv>"),
@@ -74,11 +70,7 @@ fn options(command: &str) -> Option<Vec<Opt>> {
         _ => return None,
     };
     v.extend([DB, SCHEMA]);
-    v.push(Opt {
-        long: "help",
-        short: Some('h'),
-        value: None,
-    });
+    v.push(HELP);
     Some(v)
 }
 
@@ -175,7 +167,7 @@ mod tests {
             parse_with(&AUDIT, &bad, "1").unwrap_err().0,
             "error: unknown option '--bogus'"
         );
-        let Ok(Parsed::Print(help)) = parse_with(&AUDIT, &[], "1") else {
+        let Ok(Parsed::Print(help)) = parse_with(&AUDIT, &["--help".to_owned()], "1") else {
             panic!()
         };
         assert!(help.starts_with("Usage: better-audit [options] [command]"));

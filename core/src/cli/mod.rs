@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod audit;
+mod help;
 mod init;
 
 pub use init::{env_with_key, init_config_file, init_guide, KEY_FILE, KEY_VARIABLE};
@@ -90,7 +91,8 @@ pub fn split_csv(csv: &str) -> Vec<String> {
         .collect()
 }
 
-/// The message for a missing config, with a pasteable snippet (detected tables if any).
+/// The message for a missing config, laid out as the reference's: what `tenantTables` is, then
+/// the two steps with a pasteable snippet (the detected tables if any).
 #[must_use]
 pub fn no_config_message(cwd: &str, detected: &[String]) -> String {
     let tables = if detected.is_empty() {
@@ -102,14 +104,64 @@ pub fn no_config_message(cwd: &str, detected: &[String]) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let snippet: Vec<String> = config_file(&tables)
+        .lines()
+        .map(|l| {
+            if l.is_empty() {
+                String::new()
+            } else {
+                format!("  {l}")
+            }
+        })
+        .collect();
     let mut s = format!(
-        "{NO_CONFIG_MESSAGE_PREFIX} Create {CONFIG_FILE}:\n\n{}\n(Looked in: {cwd})",
-        config_file(&tables)
+        "{NO_CONFIG_MESSAGE_PREFIX}\n\n\
+         tenantTables lists your existing tables that should be tenant-scoped.\n\
+         The CLI will generate RLS policies and triggers for each one.\n\n\
+         Step 1 — Create {CONFIG_FILE} in your project root:\n\n  touch {CONFIG_FILE}\n\n\
+         Step 2 — Paste this into {CONFIG_FILE}:\n\n{}\n\n",
+        snippet.join("\n")
     );
     if !detected.is_empty() {
-        s.push_str("\n(These tables were detected in your database — adjust as needed.)");
+        s.push_str("(These tables were detected in your database — adjust as needed.)\n\n");
     }
+    s.push_str(&format!("(Looked in: {cwd})"));
     s
+}
+
+/// Where `migrate`/`add-table` write, as the reference prints it: `-o x.sql` as given, else
+/// `path.join(-o or <cwd>/rls, default_name)`.
+#[must_use]
+pub fn output_path(output: Option<&str>, cwd: &str, default_name: &str) -> String {
+    match output {
+        Some(o) if o.ends_with(".sql") => o.to_owned(),
+        Some(dir) => join_path(dir, default_name),
+        None => join_path(&join_path(cwd, "rls"), default_name),
+    }
+}
+
+/// Node's `path.posix.join`: the parts joined with `/`, then `.`, `..` and `//` resolved.
+#[must_use]
+pub fn join_path(a: &str, b: &str) -> String {
+    let joined = format!("{a}/{b}");
+    let absolute = joined.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in joined.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." if parts.last().is_some_and(|p| *p != "..") => {
+                parts.pop();
+            }
+            ".." if absolute => {}
+            s => parts.push(s),
+        }
+    }
+    let body = parts.join("/");
+    match (absolute, body.is_empty()) {
+        (true, _) => format!("/{body}"),
+        (false, true) => ".".to_owned(),
+        (false, false) => body,
+    }
 }
 
 pub(crate) fn config_file(tables: &str) -> String {
@@ -275,9 +327,25 @@ mod tests {
         assert_eq!(c.tenant_tables, ["a", "b"]);
         let msg = tenant_config(None, None, None, "/proj", &["tasks".into()]).unwrap_err();
         assert!(msg.starts_with(NO_CONFIG_MESSAGE_PREFIX) && msg.contains("(Looked in: /proj)"));
-        assert!(
-            msg.contains("tenantTables: [\"tasks\"]") && msg.contains("detected in your database")
+        assert!(msg.contains(
+            "\n      tenantTables: [\"tasks\"],\n    },\n  });\n\n(These tables were detected in your database — adjust as needed.)\n\n(Looked in: /proj)"
+        ));
+    }
+
+    #[test]
+    fn output_paths_as_given() {
+        let name = "x.sql";
+        assert_eq!(
+            output_path(Some("./db/rls.sql"), "/p", name),
+            "./db/rls.sql"
         );
+        assert_eq!(output_path(Some("./out"), "/p", name), "out/x.sql");
+        assert_eq!(output_path(Some("out/"), "/p", name), "out/x.sql");
+        assert_eq!(output_path(Some("../a/./b"), "/p", name), "../a/b/x.sql");
+        assert_eq!(output_path(Some("/abs//d/.."), "/p", name), "/abs/x.sql");
+        assert_eq!(output_path(None, "/p/./q", name), "/p/q/rls/x.sql");
+        assert_eq!(join_path(".", ".."), "..");
+        assert_eq!(join_path("/", ".."), "/");
     }
 
     #[test]

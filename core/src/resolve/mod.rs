@@ -2,9 +2,10 @@
 //!
 //! Strategies run in the reference's order, header → path → subdomain → jwt (a `custom`
 //! callback stays in JavaScript and runs after these). The first strategy that yields a valid
-//! identifier wins. A strategy whose value is present but unusable (an invalid identifier, a
-//! token that fails verification) is reported in `rejected` and resolution moves on, so the
-//! caller can log why a request ended up without a tenant.
+//! identifier wins; with a JS `resolveToId` callback, the first non-empty value, unvalidated,
+//! since that callback decides what the value means. A strategy whose value is present but
+//! unusable (an invalid identifier, a token that fails verification) is reported in `rejected`
+//! and resolution moves on, so the caller can log why a request ended up without a tenant.
 
 mod host;
 mod ids;
@@ -116,6 +117,10 @@ pub struct ResolverConfig {
     /// A JS `custom` callback runs after these strategies (it counts as a strategy).
     #[cfg_attr(feature = "serde", serde(default))]
     pub custom: bool,
+    /// A JS `resolveToId` callback maps identifiers to ids: it gets the raw (trimmed) value,
+    /// which is not validated here (a custom domain such as `acme.example` is not a slug).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub resolve_to_id: bool,
 }
 
 /// A header value as Node and Fetch give it: one string or several.
@@ -204,6 +209,8 @@ pub struct Resolver {
     path: Option<(String, Option<usize>)>,
     subdomain: Option<Option<usize>>,
     jwt: Option<(String, JwtMode)>,
+    /// Candidates go to `resolveToId` unvalidated (`kind` is `None`).
+    raw: bool,
 }
 
 impl Resolver {
@@ -260,6 +267,7 @@ impl Resolver {
             path,
             subdomain,
             jwt,
+            raw: config.resolve_to_id,
         })
     }
 
@@ -269,7 +277,8 @@ impl Resolver {
         matches!(self.jwt, Some((_, JwtMode::Unverified)))
     }
 
-    /// Resolves one request. `now` is the current Unix time in seconds.
+    /// Resolves one request. `now` is the current Unix time in seconds. With `resolveToId`
+    /// the first non-empty candidate is returned trimmed, with `kind` `None`.
     #[must_use]
     pub fn resolve(&self, req: &Request, now: i64) -> Resolution {
         let mut out = Resolution::default();
@@ -281,11 +290,19 @@ impl Resolver {
         ];
         for (strategy, step) in steps {
             let Some(found) = step() else { continue };
-            match found.and_then(|raw| normalize_tenant_id(&raw)) {
-                Ok((value, kind)) => {
+            let classified = found.and_then(|raw| {
+                if !self.raw {
+                    return normalize_tenant_id(&raw).map(|(v, k)| Some((v, Some(k))));
+                }
+                let trimmed = raw.trim();
+                Ok((!trimmed.is_empty()).then(|| (trimmed.to_owned(), None)))
+            });
+            match classified {
+                Ok(None) => {}
+                Ok(Some((value, kind))) => {
                     out.value = Some(value);
                     out.strategy = Some(strategy);
-                    out.kind = Some(kind);
+                    out.kind = kind;
                     return out;
                 }
                 Err(e) => out.rejected.push(Rejection {

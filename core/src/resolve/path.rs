@@ -1,8 +1,9 @@
 //! Path-pattern matching for the `path` strategy.
 //!
 //! Unlike the reference, literal segments of the pattern must match, so `/t/:tenantId/*` does
-//! not turn `/api/projects` into the tenant `projects`. A trailing `*` matches any rest
-//! (including nothing); without it the path must have exactly as many segments as the pattern.
+//! not turn `/api/projects` into the tenant `projects`. Like the reference (and like a path
+//! given to `app.use`), a pattern also matches every path below it: `/t/:tenantId` matches
+//! `/t/acme/projects`, so a trailing `*` is optional.
 
 /// Extracts the path component of a path or an absolute URL, without query or fragment.
 #[must_use]
@@ -28,11 +29,11 @@ pub fn match_pattern<'a>(
 ) -> Option<&'a str> {
     let pat: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
     let segs: Vec<&str> = path_of(path).split('/').filter(|s| !s.is_empty()).collect();
-    let (fixed, wildcard) = match pat.split_last() {
-        Some((&"*", head)) => (head, true),
-        _ => (&pat[..], false),
+    let fixed = match pat.split_last() {
+        Some((&"*", head)) => head,
+        _ => &pat[..],
     };
-    if segs.len() < fixed.len() || (!wildcard && segs.len() != fixed.len()) {
+    if segs.len() < fixed.len() {
         return None;
     }
     for (p, s) in fixed.iter().zip(&segs) {
@@ -85,9 +86,18 @@ mod tests {
     }
 
     #[test]
-    fn without_wildcard_lengths_must_match() {
+    fn patterns_match_the_paths_below_them() {
         assert_eq!(match_pattern("/:tenantId", "/acme", None), Some("acme"));
-        assert_eq!(match_pattern("/:tenantId", "/acme/x", None), None);
+        assert_eq!(match_pattern("/:tenantId", "/acme/x", None), Some("acme"));
+        assert_eq!(
+            match_pattern("/t/:tenantId", "/t/globex/whoami", None),
+            Some("globex")
+        );
+        assert_eq!(
+            match_pattern("/t/:tenantId", "/u/globex/whoami", None),
+            None
+        );
+        assert_eq!(match_pattern("/t/:tenantId", "/t", None), None);
         assert_eq!(
             match_pattern("/api/:v/:tenantId", "/api/v1/acme", None),
             Some("acme")

@@ -35,11 +35,15 @@ async function askInitQuestions(args) {
   }
 }
 
+// Help and version are printed without reading the config, so a broken config cannot hide them.
+const printsHelpOrVersion = (args) =>
+  args.length === 0 || ["-V", "--version", "help"].includes(args[0]) || args.includes("-h") || args.includes("--help");
+
 /** Runs the CLI in-process and returns `{ code, stdout, stderr }` (used by the programmatic API). */
 export async function runCli(args, { cwd = process.cwd(), env = process.env, config } = {}) {
   let loaded = config;
   // init writes the config and seed needs none: a broken config file must not block them.
-  if (loaded === undefined && args[0] !== "init" && args[0] !== "seed") {
+  if (loaded === undefined && args[0] !== "init" && args[0] !== "seed" && !printsHelpOrVersion(args)) {
     try {
       loaded = await tryLoadConfig(cwd, optionValue(args, "--config"));
     } catch (err) {

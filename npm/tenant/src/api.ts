@@ -16,22 +16,24 @@ export interface TenantApi {
 
 const present = (v: unknown): v is string => typeof v === "string" && v.trim() !== "";
 
-/** Slugs double as host labels: lower-case letters, digits and dashes. */
+/**
+ * Slugs double as host labels: lower-case letters, digits and dashes. Checked as given, so a
+ * slug is stored exactly as passed (createTenant trims first, as the reference does).
+ */
 function checkSlug(slug: string): string {
-  const s = slug.trim();
   let ok = false;
   try {
-    const n = core.normalizeTenantId(s);
-    ok = n.kind === "slug" && n.value === s;
+    const n = core.normalizeTenantId(slug);
+    ok = n.kind === "slug" && n.value === slug;
   } catch {
     ok = false;
   }
   if (!ok) {
     throw new Error(
-      `better-tenant: invalid slug ${JSON.stringify(s)}: use lower-case letters, digits and dashes (1-63 characters, no leading or trailing dash)`,
+      `better-tenant: invalid slug ${JSON.stringify(slug)}: use lower-case letters, digits and dashes (1-63 characters, no leading or trailing dash)`,
     );
   }
-  return s;
+  return slug;
 }
 
 /**
@@ -57,13 +59,14 @@ export function createTenantApi<TDb, SDb>(
     async createTenant(data) {
       if (!present(data?.name)) throw new Error("better-tenant: createTenant requires name");
       if (!present(data?.slug)) throw new Error("better-tenant: createTenant requires slug");
-      const slug = checkSlug(data.slug);
+      const slug = checkSlug(data.slug.trim());
       return write((r) => r.create({ name: data.name.trim(), slug }));
     },
     async updateTenant(tenantId, data) {
       if (!present(tenantId)) throw new Error("better-tenant: updateTenant requires tenantId");
       const patch: Partial<Pick<Tenant, "name" | "slug">> = {};
-      if (data?.name !== undefined) patch.name = data.name.trim();
+      // Stored as given, like the reference's updateTenant (only createTenant trims).
+      if (data?.name !== undefined) patch.name = data.name;
       if (data?.slug !== undefined) patch.slug = checkSlug(data.slug);
       return write((r) => r.update(tenantId.trim(), patch));
     },

@@ -17,6 +17,7 @@ export function compileResolver(config: TenantResolverConfig): InstanceType<type
   // The callbacks stay here; Rust learns only that `custom` exists (it counts as a strategy).
   const rust: ResolverConfig = { ...rest };
   if (custom !== undefined) rust.custom = true;
+  if (resolveToId !== undefined) rust.resolveToId = true;
   if (jwt !== undefined) {
     if (typeof jwt === "object" && jwt !== null) {
       const { verifyToken, ...keys } = jwt;
@@ -56,23 +57,50 @@ function isFetchRequest(r: unknown): r is Request {
   return typeof Request !== "undefined" && r instanceof Request;
 }
 
-/** Fetch `Request` (Hono, Next) or a Node request (Express) → what resolution reads. */
+/** The host without its port (`[::1]:3000` keeps its brackets: `[::1]`); blank → undefined. */
+function hostWithoutPort(raw: unknown): string | undefined {
+  if (raw === undefined || raw === null || raw === "") return undefined;
+  const text = String(raw);
+  const end = text.startsWith("[") ? text.indexOf("]") + 1 : 0;
+  const host = (end > 0 ? text.slice(0, end) : text.split(":")[0] ?? "").trim();
+  return host || undefined;
+}
+
+function pathWithoutQuery(raw: string | undefined): string | undefined {
+  return raw ? raw.split("?")[0] || undefined : undefined;
+}
+
+/**
+ * Fetch `Request` (Hono, Next) or a Node request (Express, Fastify) → what resolution reads,
+ * in the reference's shape. A Node request's `path` comes first: in Express it is relative to
+ * the mount point of `app.use("/api", …)`, as the reference reads it.
+ */
 export function toResolvableRequest(req: Request | NodeLikeRequest): ResolvableRequest {
   if (isFetchRequest(req)) {
-    const url = new URL(req.url);
-    return { headers: req.headers, url: req.url, method: req.method, path: url.pathname, host: url.host };
+    let host: string | undefined;
+    let path: string | undefined;
+    try {
+      const url = new URL(req.url);
+      host = hostWithoutPort(url.host);
+      path = url.pathname || undefined;
+    } catch {
+      // An unparsable URL leaves host and path out; resolution then finds nothing there.
+    }
+    const out: ResolvableRequest = { headers: req.headers, url: req.url, method: req.method };
+    if (path !== undefined) out.path = path;
+    if (host !== undefined) out.host = host;
+    return out;
   }
-  const headers: Record<string, string | string[]> = {};
+  const headers: Record<string, string | string[] | undefined> = {};
   for (const [k, v] of Object.entries(req.headers ?? {})) {
-    if (v === undefined) continue;
-    headers[k.toLowerCase()] = Array.isArray(v) ? v.map(String) : String(v);
+    headers[k.toLowerCase()] = Array.isArray(v) ? v.map(String) : v === undefined ? undefined : String(v);
   }
-  const rawHost = req.hostname ?? req.host ?? (typeof headers.host === "string" ? headers.host : undefined);
-  const rawPath = req.originalUrl ?? req.path ?? req.url;
+  const hostHeader = Array.isArray(headers.host) ? headers.host[0] : headers.host;
+  const host = hostWithoutPort(req.hostname ?? req.host ?? hostHeader);
+  const path = pathWithoutQuery(req.path ?? req.originalUrl ?? req.url);
   const out: ResolvableRequest = { headers };
-  if (rawHost !== undefined) out.host = rawHost;
-  if (rawPath !== undefined) out.path = rawPath.split("?")[0] ?? rawPath;
-  if (req.url !== undefined) out.url = req.url;
+  if (path !== undefined) out.path = path;
+  if (host !== undefined) out.host = host;
   if (req.method !== undefined) out.method = req.method;
   return out;
 }
@@ -102,6 +130,12 @@ function pickHeaders(headers: ResolvableRequest["headers"], names: readonly stri
   return out;
 }
 
+/** A resolved identifier: a lower-cased UUID, a slug, or (kind null) raw for `resolveToId`. */
+export interface Candidate {
+  value: string;
+  kind: "uuid" | "slug" | null;
+}
+
 function bearer(headers: Record<string, string | string[]>): string | undefined {
   const raw = headers.authorization ?? headers.Authorization;
   const value = Array.isArray(raw) ? raw[0] : raw;
@@ -111,14 +145,15 @@ function bearer(headers: Record<string, string | string[]>): string | undefined 
 
 /**
  * Runs the strategies: header, path, subdomain and jwt in Rust (one call), then `custom`.
- * Returns the normalised candidate (UUID lower-cased, or a slug) and what kind it is.
+ * Returns the normalised candidate (UUID lower-cased, or a slug) and what kind it is; with
+ * `resolveToId`, the raw trimmed candidate (kind null), which that callback interprets.
  */
 export async function resolveCandidate(
   request: ResolvableRequest,
   config: TenantResolverConfig,
   resolver: InstanceType<typeof core.TenantResolver>,
   names: readonly string[] = wantedHeaders(config),
-): Promise<{ value: string; kind: "uuid" | "slug" } | undefined> {
+): Promise<Candidate | undefined> {
   const headers = pickHeaders(request.headers, names);
   const input: Parameters<typeof resolver.resolve>[0] = { headers };
   if (request.host !== undefined) input.host = request.host;
@@ -136,10 +171,11 @@ export async function resolveCandidate(
     const claims = token ? await jwt.verifyToken(token) : null;
     if (claims) result = resolver.resolve({ ...input, claims });
   }
-  if (result.value !== null && result.kind !== null) return { value: result.value, kind: result.kind };
+  if (result.value !== null) return { value: result.value, kind: result.kind };
   if (config.custom) {
     const raw = await config.custom(request);
     if (typeof raw === "string" && raw.trim()) {
+      if (config.resolveToId) return { value: raw.trim(), kind: null };
       try {
         return core.normalizeTenantId(raw);
       } catch {

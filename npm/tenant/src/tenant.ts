@@ -146,15 +146,33 @@ export function betterTenant<TDb, SDb>(config: BetterTenantConfig<TDb, SDb>): Be
       }
     : () => undefined;
 
-  const toId = async (raw: { value: string; kind: "uuid" | "slug" }, original: string): Promise<string | undefined> => {
-    if (resolverConfig.resolveToId) return (await resolverConfig.resolveToId(original))?.trim() || undefined;
-    if (raw.kind === "uuid") return raw.value;
-    return adapter.runAsSystem ? (await bySlug(raw.value))?.id : raw.value;
+  // Its answer is used as the tenant id itself, so it must be one (a UUID): anything else is
+  // a bug in the callback, reported rather than turned into a missing tenant.
+  const viaResolveToId = async (identifier: string): Promise<string | undefined> => {
+    const mapped: unknown = await resolverConfig.resolveToId?.(identifier);
+    if (mapped === undefined || mapped === null || (typeof mapped === "string" && !mapped.trim())) return undefined;
+    let id: { value: string; kind: "uuid" | "slug" } | undefined;
+    try {
+      id = typeof mapped === "string" ? core.normalizeTenantId(mapped) : undefined;
+    } catch {
+      id = undefined;
+    }
+    if (id?.kind !== "uuid") {
+      throw new TenantConfigError(
+        `better-tenant: \`tenantResolver.resolveToId\` must return a tenant id (a UUID) or undefined; for ${JSON.stringify(identifier)} it returned ${JSON.stringify(mapped)}`,
+      );
+    }
+    return id.value;
   };
 
+  const fromSlug = async (slug: string): Promise<string | undefined> => (adapter.runAsSystem ? (await bySlug(slug))?.id : slug);
+
+  // `resolveToId` takes precedence over everything, UUID-looking values included (as in the reference).
   const resolveTenant = async (request: ResolvableRequest): Promise<string | undefined> => {
     const candidate = await resolveCandidate(request, resolverConfig, resolver, headerNames);
-    return candidate ? toId(candidate, candidate.value) : undefined;
+    if (!candidate) return undefined;
+    if (resolverConfig.resolveToId) return viaResolveToId(candidate.value);
+    return candidate.kind === "uuid" ? candidate.value : fromSlug(candidate.value);
   };
 
   const runAs = async <T>(tenantId: string, fn: (database: TDb) => Promise<T>): Promise<T> => {
@@ -164,7 +182,9 @@ export function betterTenant<TDb, SDb>(config: BetterTenantConfig<TDb, SDb>): Be
     } catch (err) {
       throw new Error(`better-tenant: runAs: ${(err as Error).message}`, { cause: err });
     }
-    const id = await toId(parsed, parsed.value);
+    // An id is used as is (as the reference's runAs does); a slug goes through resolveToId or the lookup.
+    const id =
+      parsed.kind === "uuid" ? parsed.value : resolverConfig.resolveToId ? await viaResolveToId(parsed.value) : await fromSlug(parsed.value);
     if (!id) throw new Error(`better-tenant: tenant not found: ${JSON.stringify(parsed.value)}`);
     try {
       return await inTenantScope(adapter, id, scopeOptions, loader(id), fn);
