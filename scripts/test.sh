@@ -13,6 +13,8 @@ run() { "$@" 2>&1 | tee -a "$LOG"; return "${PIPESTATUS[0]}"; }
 
 step "set-up"
 scripts/setup.sh
+# The reference packages, for the upgrade test (installed once, under aliases).
+scripts/reference.sh js-tests/.ref
 
 step "Prisma client for the tests"
 # `generate` never runs the schema engine; naming an existing file as its binary stops the CLI
@@ -44,7 +46,7 @@ step "JS tests (native, then wasm)"
 cd js-tests
 for backend in native wasm; do
   echo "-- backend: $backend"
-  USEBETTER_BINDING=$backend run node --test --test-concurrency=1 --test-timeout=300000 core.test.mjs rls.test.mjs audit-query.test.mjs audit.test.mjs audit-middleware.test.mjs audit-proxy.test.mjs audit-prisma.test.mjs audit-compat.test.mjs audit-scale.test.mjs tenant-audit.test.mjs audit-rls.test.mjs tenant-core.test.mjs tenant-http.test.mjs tenant-adapters.test.mjs
+  USEBETTER_BINDING=$backend run node --test --test-concurrency=1 --test-timeout=300000 core.test.mjs rls.test.mjs audit-query.test.mjs audit.test.mjs audit-middleware.test.mjs audit-proxy.test.mjs audit-prisma.test.mjs audit-compat.test.mjs upgrade.test.mjs audit-scale.test.mjs tenant-audit.test.mjs audit-rls.test.mjs tenant-core.test.mjs tenant-http.test.mjs tenant-adapters.test.mjs
 done
 echo "-- parity and loader"
 run node --test --test-concurrency=1 --test-timeout=300000 parity.test.mjs loader.test.mjs

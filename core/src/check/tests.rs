@@ -1,6 +1,6 @@
 //! `check` on hand-made catalogs: the judgements about what the role can do around RLS.
 
-use super::catalog::{Catalog, ContextFunction, Policy, PrivilegedRole, Role, Table};
+use super::catalog::{Catalog, Column, ContextFunction, Policy, PrivilegedRole, Role, Table};
 use super::{check, render, CheckConfig, Report};
 use crate::policy::expected::hardened_functions;
 
@@ -241,7 +241,7 @@ fn policies_calling_another_schemas_functions() {
 }
 
 #[test]
-fn audit_logs_without_tenant_rls_fails() {
+fn audit_logs_without_tenant_rls_fails_once_it_has_tenant_id() {
     let name = "public.audit_logs isolated by tenant";
     let mut c = catalog();
     assert_eq!(
@@ -252,6 +252,22 @@ fn audit_logs_without_tenant_rls_fails() {
         rls_enabled: false,
         rls_forced: false,
         ..table("audit_logs")
+    });
+    // A table made for the reference has no tenant_id: a warning naming the upgrade.
+    let reference = run(&c);
+    assert_eq!(failed(&reference, name), None);
+    let warned = reference.warnings.iter().find(|w| w.check == name).unwrap();
+    assert!(warned
+        .remediation
+        .as_deref()
+        .unwrap()
+        .contains("better-audit migrate"));
+    c.columns.push(Column {
+        schema: "public".into(),
+        table: "audit_logs".into(),
+        name: "tenant_id".into(),
+        data_type: "uuid".into(),
+        has_default: false,
     });
     assert!(failed(&run(&c), name)
         .unwrap()
