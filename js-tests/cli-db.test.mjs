@@ -426,7 +426,7 @@ test("connection problems are one clear line and exit 1", async () => {
   assert.deepEqual(wrong, { code: 1, stdout: "", stderr: 'password authentication failed for user "app": check the password in --database-url / DATABASE_URL\n' });
   const down = await cli(["check", "--database-url", "postgres://app:app@127.0.0.1:1/app"], { cwd: dir });
   assert.equal(down.code, 1);
-  assert.match(down.stderr, /^could not connect to PostgreSQL at 127\.0\.0\.1:1 \(.*\): is the server running and --database-url \/ DATABASE_URL right\?\n$/);
+  assert.equal(down.stderr, "nothing is listening on 127.0.0.1:1 (connection refused): is PostgreSQL running there, and are the host and port in --database-url / DATABASE_URL right?\n");
   const nodb = await cli(["check", "--database-url", urlFor("does_not_exist")], { cwd: dir });
   assert.match(nodb.stderr, /database "does_not_exist" does not exist: check the database name/);
   const garbage = await cli(["check", "--database-url", "not a url"], { cwd: dir });

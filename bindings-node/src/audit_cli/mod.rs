@@ -31,6 +31,9 @@ pub struct Context {
     pub seal_key: Option<String>,
     /// `BETTER_TENANT_HARDENED_KEY`: signs the system scope when tenancy is hardened.
     pub hardened_key: Option<String>,
+    /// `PGSSLMODE` / `PGSSLROOTCERT`.
+    #[serde(flatten)]
+    pub tls: crate::cli::tls::TlsEnv,
 }
 
 pub(crate) struct Run<'a> {
@@ -88,7 +91,7 @@ impl Run<'_> {
             .or(self.ctx.database_url.as_deref())
             .filter(|u| !u.is_empty())
             .ok_or("no database: pass --database-url or set DATABASE_URL")?;
-        connect(url).await
+        connect(url, &self.ctx.tls, &self.ctx.cwd).await
     }
 
     /// `BEGIN`, then (with tenancy) the system scope: the entries of every chain are visible
