@@ -336,6 +336,17 @@ async fn check_cmd(inv: &Invocation, ctx: &Context, live: bool) -> Result<Outcom
         if let Some(p) = &probes {
             text.push_str(&doctor::render(p));
         }
+        let rerun = format!("better-tenant {}", inv.command);
+        let steps = check::next_steps(&report, &migrate_command(inv), &rerun);
+        let steps = if steps.is_empty() && !probes_ok {
+            format!("Next step: fix what the ✗ probes above show, then run `{rerun}` again.\n")
+        } else {
+            steps
+        };
+        if !steps.is_empty() && !text.ends_with("\n\n") {
+            text.push('\n');
+        }
+        text.push_str(&steps);
         text
     };
     Ok(Outcome {
@@ -343,6 +354,17 @@ async fn check_cmd(inv: &Invocation, ctx: &Context, live: bool) -> Result<Outcom
         stdout,
         stderr: String::new(),
     })
+}
+
+/// `migrate` as this invocation would run it: the same config, schema and tables.
+fn migrate_command(inv: &Invocation) -> String {
+    let mut cmd = String::from("better-tenant migrate");
+    for flag in ["config", "schema", "tables"] {
+        if let Some(v) = inv.value(flag) {
+            let _ = write!(cmd, " --{flag} {v}");
+        }
+    }
+    cmd
 }
 
 async fn seed(inv: &Invocation, ctx: &Context) -> Result<Outcome, String> {
