@@ -60,6 +60,8 @@ echo "-- tenant concurrency: 10,000 requests per framework"
 run node --test --test-concurrency=1 --test-timeout=300000 tenant-concurrency.test.mjs
 echo "-- better-tenant CLI (native addon)"
 run node --test --test-concurrency=1 --test-timeout=300000 cli-files.test.mjs cli-db.test.mjs
+echo "-- how both CLIs connect: TLS (sslmode), connection errors, terminated connections"
+run node --test --test-concurrency=1 --test-timeout=300000 cli-tls.test.mjs
 echo "-- better-audit CLI (native addon)"
 run node --test --test-concurrency=1 --test-timeout=300000 audit-cli.test.mjs
 echo "-- faults: server restarts, terminated connections, bounded waits (restarts the private cluster)"

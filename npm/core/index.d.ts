@@ -234,7 +234,17 @@ export declare function requireNative(tool: string): typeof core;
 export declare const runAuditCli:
   | ((
       args: string[],
-      context: { cwd: string; version: string; config: unknown; databaseUrl: string | null; sealKey: string | null },
+      context: {
+        cwd: string;
+        version: string;
+        config: unknown;
+        databaseUrl: string | null;
+        sealKey: string | null;
+        hardenedKey?: string | null;
+        /** PGSSLMODE and PGSSLROOTCERT; the URL's sslmode / sslrootcert win. */
+        sslMode?: string | null;
+        sslRootCert?: string | null;
+      },
     ) => Promise<{ code: number; stdout: string; stderr: string }>)
   | undefined;
 
@@ -242,7 +252,16 @@ export declare const runAuditCli:
 export declare const runTenantCli:
   | ((
       args: string[],
-      context: { cwd: string; version: string; config: unknown; databaseUrl: string | null; hardenedKey: string | null },
+      context: {
+        cwd: string;
+        version: string;
+        config: unknown;
+        databaseUrl: string | null;
+        hardenedKey: string | null;
+        /** PGSSLMODE and PGSSLROOTCERT; the URL's sslmode / sslrootcert win. */
+        sslMode?: string | null;
+        sslRootCert?: string | null;
+      },
     ) => Promise<{ code: number; stdout: string; stderr: string }>)
   | undefined;
 /** Native only: the reference's `slugFromName`. */

@@ -5,6 +5,8 @@
 pub mod canonical;
 pub mod chain;
 pub mod checkpoint;
+#[cfg(feature = "cli")]
+pub mod cli_sql;
 pub mod cursor;
 pub mod diff;
 pub mod duration;

@@ -6,7 +6,9 @@ use super::{CheckResult, Index, Report};
 use crate::policy::audit::AUDIT_POLICY;
 
 const COMMANDS: [&str; 4] = ["SELECT", "INSERT", "UPDATE", "DELETE"];
-const MIGRATE: &str = "run `better-tenant migrate` and apply the SQL";
+pub(super) const MIGRATE: &str = "run `better-tenant migrate` and apply the SQL";
+/// `migrate` adds RLS to tables that exist; the tables and columns come from the ORM.
+const CREATE_TENANTS: &str = "create the tenants table (id uuid DEFAULT gen_random_uuid(), name, slug, created_at) with your ORM's migration, then run `better-tenant migrate`";
 
 pub(super) fn applies(p: &Policy, role: &str, command: &str) -> bool {
     (p.command == "ALL" || p.command == command)
@@ -25,10 +27,10 @@ fn expr_for<'p>(p: &'p Policy, command: &str) -> Option<&'p str> {
 
 pub(super) fn tenants_table(ix: &Index<'_>, schema: &str, r: &mut Report) {
     let Some(table) = ix.tables.get(&(schema, "tenants")) else {
-        r.results.push(CheckResult::fail(
-            "tenants table exists",
-            "tenants table not found",
-        ));
+        r.results.push(
+            CheckResult::fail("tenants table exists", "tenants table not found")
+                .fix(CREATE_TENANTS),
+        );
         r.warnings.push(no_default_warning());
         return;
     };
@@ -39,11 +41,14 @@ pub(super) fn tenants_table(ix: &Index<'_>, schema: &str, r: &mut Report) {
         .cloned()
         .unwrap_or_default();
     for c in ["id", "name", "slug", "created_at"] {
-        r.results.push(CheckResult::when(
-            format!("tenants.{c} column"),
-            cols.iter().any(|x| x.name == c),
-            format!("column {c} not found on tenants"),
-        ));
+        r.results.push(
+            CheckResult::when(
+                format!("tenants.{c} column"),
+                cols.iter().any(|x| x.name == c),
+                format!("column {c} not found on tenants"),
+            )
+            .fix(CREATE_TENANTS),
+        );
     }
     if !cols.iter().any(|x| x.name == "id" && x.has_default) {
         r.warnings.push(no_default_warning());
@@ -134,21 +139,27 @@ fn no_default_warning() -> CheckResult {
 pub(super) fn tenant_table(ix: &Index<'_>, schema: &str, name: &str, label: &str, r: &mut Report) {
     let key = (schema, name);
     let Some(table) = ix.tables.get(&key) else {
-        r.results.push(CheckResult::fail(
-            format!("table {label} exists"),
-            format!("table {label} not found"),
-        ));
+        r.results.push(
+            CheckResult::fail(
+                format!("table {label} exists"),
+                format!("table {label} not found"),
+            )
+            .fix("create it with your ORM's migration, or remove it from tenantTables"),
+        );
         return;
     };
     let role = ix.catalog.role.name.as_str();
     let t = |s: &str| format!("table {label} {s}");
     r.results.push(CheckResult::pass(t("exists")));
     let cols = ix.columns.get(&key).cloned().unwrap_or_default();
-    r.results.push(CheckResult::when(
-        format!("table {label}.tenant_id"),
-        cols.iter().any(|c| c.name == "tenant_id"),
-        "tenant_id column not found",
-    ));
+    r.results.push(
+        CheckResult::when(
+            format!("table {label}.tenant_id"),
+            cols.iter().any(|c| c.name == "tenant_id"),
+            "tenant_id column not found",
+        )
+        .fix("add a tenant_id uuid column (references tenants.id) with your ORM's migration"),
+    );
     r.results.push(
         CheckResult::when(
             t("RLS enabled"),

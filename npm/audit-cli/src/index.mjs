@@ -29,6 +29,8 @@ export async function runCli(args, { cwd = process.cwd(), env = process.env, con
     databaseUrl: env.DATABASE_URL ?? null,
     sealKey: env.AUDIT_SEAL_KEY ?? null,
     hardenedKey: env.BETTER_TENANT_HARDENED_KEY ?? null,
+    sslMode: env.PGSSLMODE ?? null,
+    sslRootCert: env.PGSSLROOTCERT ?? null,
   });
 }
 

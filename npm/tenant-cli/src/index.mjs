@@ -56,6 +56,8 @@ export async function runCli(args, { cwd = process.cwd(), env = process.env, con
     config: loaded ?? null,
     databaseUrl: env.DATABASE_URL ?? null,
     hardenedKey: env.BETTER_TENANT_HARDENED_KEY ?? null,
+    sslMode: env.PGSSLMODE ?? null,
+    sslRootCert: env.PGSSLROOTCERT ?? null,
   });
 }
 
