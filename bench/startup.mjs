@@ -31,7 +31,7 @@ function help(variant) {
   const start = process.hrtime.bigint();
   const r = spawnSync(bins[variant], ["--help"], { encoding: "utf8" });
   const t = ms(start);
-  if (r.status !== 0 || !r.stdout.startsWith("Usage: better-tenant")) throw new Error(`${variant} --help: ${r.stderr}${r.stdout}`);
+  if (r.status !== 0 || !r.stdout.startsWith("Usage: ")) throw new Error(`${variant} --help: ${r.stderr}${r.stdout}`);
   return t;
 }
 
