@@ -34,6 +34,9 @@ run cargo test --workspace --all-features
 
 step "build addon and wasm"
 scripts/build.sh
+# The release addon the platform package ships (its prepack, run again by the pack test, then
+# finds it built): LTO, stripped.
+scripts/build.sh --platform-package
 
 step "type tests (a typed app under --strict --exactOptionalPropertyTypes --noUncheckedIndexedAccess)"
 node_modules/.bin/tsc -p js-tests/types/tsconfig.json
@@ -48,8 +51,8 @@ for backend in native wasm; do
   echo "-- backend: $backend"
   USEBETTER_BINDING=$backend run node --test --test-concurrency=1 --test-timeout=300000 core.test.mjs rls.test.mjs audit-query.test.mjs audit.test.mjs audit-middleware.test.mjs audit-proxy.test.mjs audit-prisma.test.mjs audit-compat.test.mjs upgrade.test.mjs audit-scale.test.mjs tenant-audit.test.mjs audit-rls.test.mjs tenant-core.test.mjs tenant-http.test.mjs tenant-adapters.test.mjs
 done
-echo "-- parity and loader"
-run node --test --test-concurrency=1 --test-timeout=300000 parity.test.mjs loader.test.mjs
+echo "-- parity, loader and package files"
+run node --test --test-concurrency=1 --test-timeout=300000 parity.test.mjs loader.test.mjs package-files.test.mjs
 echo "-- edge: the edge wasm in workerd"
 run node --test --test-concurrency=1 --test-timeout=300000 edge.test.mjs
 echo "-- the demo's scenario (examples/saas; exits non-zero if an expectation fails)"

@@ -8,8 +8,7 @@ import assert from "node:assert/strict";
 
 const require = createRequire(import.meta.url);
 const binOf = (pkg) => require.resolve(`${pkg}/package.json`).replace(/package\.json$/, "bin/cli.mjs");
-const bin = binOf("@usebetterdev/tenant-cli");
-const auditBin = binOf("@usebetterdev/audit-cli");
+const bins = { "better-tenant": binOf("@usebetterdev/tenant-cli"), "better-audit": binOf("@usebetterdev/audit-cli") };
 const tmpRoot = fileURLToPath(new URL("../.tmp/", import.meta.url));
 
 /** A fresh project folder inside js-tests (so `@usebetterdev/plugin` resolves from it). */
@@ -25,19 +24,11 @@ export function configFile(tables, extra = "") {
   return `import { defineBetterConfig } from "@usebetterdev/plugin/config";\n\nexport default defineBetterConfig({\n  tenant: {\n    tenantTables: ${JSON.stringify(tables)},${extra}\n  },\n});\n`;
 }
 
-export function cli(args, options) {
-  return runBin(bin, args, options);
-}
-
-export function auditCli(args, options) {
-  return runBin(auditBin, args, options);
-}
-
-function runBin(file, args, { cwd, env = {}, input } = {}) {
+export function cli(args, { cwd, env = {}, input, tool = "better-tenant" } = {}) {
   return new Promise((resolve, reject) => {
     const fullEnv = { ...process.env, ...env };
     for (const [k, v] of Object.entries(env)) if (v === undefined) delete fullEnv[k];
-    const child = spawn(process.execPath, [file, ...args], { cwd, env: fullEnv });
+    const child = spawn(process.execPath, [bins[tool], ...args], { cwd, env: fullEnv });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
@@ -61,3 +52,6 @@ export function matchSnapshot(name, text) {
   assert.ok(existsSync(path), `snapshot ${name} is missing: run with UPDATE_SNAPSHOTS=1 and review it`);
   assert.equal(text, readFileSync(path, "utf8"), `snapshot ${name}`);
 }
+
+/** Runs the real `better-audit` bin, as `cli` runs `better-tenant`. */
+export const auditCli = (args, options = {}) => cli(args, { ...options, tool: "better-audit" });
