@@ -266,19 +266,21 @@ fn provider() -> Arc<CryptoProvider> {
         .clone()
 }
 
-/// The system's roots (`/etc/ssl/certs` and the like), or Mozilla's list when there are none.
-fn system_roots() -> Arc<RootCertStore> {
+/// The system's roots (`/etc/ssl/certs` and the like). None is an error naming the fixes, as
+/// libpq has it: the addon carries no root list of its own.
+fn system_roots() -> Result<Arc<RootCertStore>, String> {
     static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
-    ROOTS
+    let roots = ROOTS
         .get_or_init(|| {
             let mut roots = RootCertStore::empty();
             roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-            if roots.is_empty() {
-                roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-            }
             Arc::new(roots)
         })
-        .clone()
+        .clone();
+    if roots.is_empty() {
+        return Err("no root certificates found on this system to verify the server with: pass sslrootcert=<file with the server's CA> (or PGSSLROOTCERT), or install the system's CA certificates (ca-certificates)".into());
+    }
+    Ok(roots)
 }
 
 fn file_roots(path: &str) -> Result<Arc<RootCertStore>, String> {
@@ -356,7 +358,7 @@ impl ServerCertVerifier for Verifier {
 /// libpq does; `verify-*` without one use the system's roots.
 ///
 /// # Errors
-/// A message naming an unreadable `sslrootcert`.
+/// A message naming an unreadable `sslrootcert`, or a system without root certificates.
 pub fn connector(mode: SslMode, roots: Option<&Roots>) -> Result<MakeRustlsConnect, String> {
     let verified = match mode {
         SslMode::Disable | SslMode::Prefer => false,
@@ -366,7 +368,7 @@ pub fn connector(mode: SslMode, roots: Option<&Roots>) -> Result<MakeRustlsConne
     let roots = if verified {
         Some(match roots {
             Some(Roots::File(path)) => file_roots(path)?,
-            Some(Roots::System) | None => system_roots(),
+            Some(Roots::System) | None => system_roots()?,
         })
     } else {
         None
