@@ -294,6 +294,14 @@ pub fn audit_chain_sql(logs: JsValue, checkpoints: JsValue) -> Result<JsValue, J
     ))
 }
 
+/// The store's statements (an entry by id, the purge that spares sealed entries) over `logs`.
+#[wasm_bindgen(js_name = auditStoreSql)]
+pub fn audit_store_sql(logs: JsValue) -> Result<JsValue, JsValue> {
+    to_js(&usebetter_core::audit::store::store_sql(&string(
+        "logs", &logs,
+    )?))
+}
+
 /// SQL for the JSON image of `row` with int8/numeric columns as strings; `columns` are
 /// `[name, SQL type]` pairs in table order.
 #[wasm_bindgen(js_name = auditImageSql)]

@@ -100,6 +100,7 @@ module.exports = {
   auditVerifyRows: binding.auditVerifyRows,
   auditSealKey: binding.auditSealKey,
   auditChainSql: binding.auditChainSql,
+  auditStoreSql: binding.auditStoreSql,
   auditChangedFieldsJson: binding.auditChangedFieldsJson,
   canonicalJson: binding.canonicalJson,
   parseDuration: binding.parseDuration,
