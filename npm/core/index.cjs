@@ -118,7 +118,7 @@ const NAMES = [
   "TenantResolver", "resolveTenant", "verifyJwt", "generateMigrationSql", "generateAddTableSql",
   "normalizeTenantId", "tenantSignature", "bypassSignature", "scopeBindingSql", "scopeSql",
   "auditDiff", "auditDiffJson", "auditImageSql", "auditSealRows", "auditVerifyRows",
-  "auditSealKey", "auditChainSql", "auditChangedFieldsJson", "canonicalJson", "parseDuration",
+  "auditSealKey", "auditChainSql", "auditStoreSql", "auditChangedFieldsJson", "canonicalJson", "parseDuration",
   "encodeCursor", "decodeCursor", "compileAuditQuery", "sqlWrites", "redactEntries",
   "EnrichmentRegistry", "runTenantCli", "runAuditCli", "slugFromName", "buildNoConfigMessage",
   "sqlEffects",

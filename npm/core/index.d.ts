@@ -152,6 +152,15 @@ export interface ChainSql {
   recordCheckpoints: string;
 }
 export declare function auditChainSql(logs: string, checkpoints: string): ChainSql;
+/** The library store's statements; the purge ones take `$1` cut-off (ISO text), `$2` table or null. */
+export interface StoreSql {
+  byId: string;
+  sealable: string;
+  sealedInPurge: string;
+  purge: string;
+  purgeUnsealed: string;
+}
+export declare function auditStoreSql(logs: string): StoreSql;
 /** SQL for the JSON image of `row` (e.g. `t.*`); `columns` are `[name, SQL type]` in table order, int8/numeric kept as strings. */
 export declare function auditImageSql(row: string, columns: Array<[string, string] | [string, string, string]>): string;
 /** The changed field names per pair: `[{ before, after }]` JSON text in, `string[][]` JSON text out. */
@@ -289,6 +298,7 @@ declare const core: {
   auditVerifyRows: typeof auditVerifyRows;
   auditSealKey: typeof auditSealKey;
   auditChainSql: typeof auditChainSql;
+  auditStoreSql: typeof auditStoreSql;
   auditChangedFieldsJson: typeof auditChangedFieldsJson;
   canonicalJson: typeof canonicalJson;
   parseDuration: typeof parseDuration;
