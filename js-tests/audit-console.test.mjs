@@ -6,11 +6,15 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import pg from "pg";
 import { drizzle } from "drizzle-orm/node-postgres";
-import { betterAudit as referenceAudit } from "@usebetterdev/audit-core";
-import { drizzleAuditAdapter as referenceAdapter } from "@usebetterdev/audit-drizzle";
+import { createRequire } from "node:module";
 import { betterAudit, AuditConfigError, AuditSealedPurgeError } from "@usebetterdev/audit";
 import { drizzleAuditAdapter } from "@usebetterdev/audit/drizzle";
 import { fixture, freshDatabase, requireEnv } from "./helpers/db.mjs";
+
+// The reference, installed under aliases by scripts/reference.sh js-tests/.ref.
+const requireRef = createRequire(new URL("./.ref/package.json", import.meta.url));
+const { betterAudit: referenceAudit } = requireRef("ref-audit");
+const { drizzleAuditAdapter: referenceAdapter } = requireRef("ref-audit/drizzle");
 
 let dbh;
 let pool;

@@ -13,7 +13,7 @@ const outcomes = {
 };
 const helps = {};
 for (const [program, { code, stdout, stderr }] of Object.entries(outcomes)) {
-  if (code !== 0 || !stdout.startsWith(`Usage: ${program} `)) throw new Error(`${program} --help: exit ${code}: ${stderr}${stdout}`);
+  if (code !== 0 || !stdout.startsWith("Usage: ")) throw new Error(`${program} --help: exit ${code}: ${stderr}${stdout}`);
   helps[program] = stdout;
 }
 writeFileSync(new URL("../npm/core/cli-help.json", import.meta.url), `${JSON.stringify(helps, null, 2)}\n`);
