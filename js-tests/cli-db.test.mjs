@@ -455,3 +455,22 @@ test("connection problems are one clear line and exit 1", async () => {
   const garbage = await cli(["check", "--database-url", "not a url"], { cwd: dir });
   assert.match(garbage.stderr, /^invalid database URL: /);
 });
+
+test("a table with tenant_id left out of tenantTables fails check with the add-table fix, unless listed as shared", async () => {
+  const db = await database("unlisted", { mutate: (c) => c.query("CREATE TABLE invoices (id serial PRIMARY KEY, tenant_id uuid NOT NULL, total int)") });
+  const name = "table public.invoices with tenant_id is protected";
+  const { code, report } = await json(db);
+  assert.equal(code, 1);
+  const found = result(report, name);
+  assert.equal(found.passed, false);
+  assert.match(found.message, /not in tenantTables and has no row-level security: every tenant reads every tenant's rows/);
+  assert.match(found.remediation, /better-tenant add-table invoices/);
+  const shared = project("cli-db-shared", { "better.config.ts": configFile(["projects", "tasks"], `\n    sharedTables: ["invoices"],`) });
+  const r = await cli(["check", "--json", "--database-url", urlFor(db)], { cwd: shared });
+  assert.equal(r.code, 0, r.stdout);
+  assert.ok(!JSON.parse(r.stdout).results.some((x) => x.check === name), "a shared table is not reported");
+  const bad = project("cli-db-shared-bad", { "better.config.ts": configFile(["projects", "tasks"], `\n    sharedTables: "invoices",`) });
+  const refused = await cli(["check", "--database-url", urlFor(db)], { cwd: bad });
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr + refused.stdout, /"tenant\.sharedTables" must be an array/);
+});

@@ -296,6 +296,7 @@ async fn check_cmd(inv: &Invocation, ctx: &Context, live: bool) -> Result<Outcom
         tenant_tables: config.tenant_tables.clone(),
         schema: config.schema.clone(),
         hardened: config.hardened,
+        shared_tables: cli::shared_tables(ctx.config.as_ref())?,
     };
     let mut client = db::connect(url, &ctx.tls, &ctx.cwd).await?;
     let catalog = db::read_catalog(&client, &check_config.schemas()).await?;

@@ -14,6 +14,7 @@ mod reach;
 mod tables;
 #[cfg(test)]
 mod tests;
+mod unlisted;
 
 use std::collections::HashMap;
 
@@ -84,6 +85,8 @@ pub struct CheckConfig {
     pub schema: Option<String>,
     /// The config asks for hardened mode (`tenant.hardened`): a plain database then fails.
     pub hardened: bool,
+    /// Tables with a `tenant_id` column that every tenant may read (`tenant.sharedTables`).
+    pub shared_tables: Vec<String>,
 }
 
 impl CheckConfig {
@@ -198,6 +201,13 @@ pub fn check(catalog: &Catalog, config: &CheckConfig) -> Report {
     }
     tables::views_and_functions(&ix, &targets, &mut r);
     tables::audit_logs(&ix, &config.schemas(), &targets, &mut r);
+    unlisted::unlisted_tables(
+        &ix,
+        &config.schemas(),
+        &targets,
+        &config.shared_tables,
+        &mut r,
+    );
     let mut scoped = vec![(schema.clone(), "tenants".to_owned(), "tenants".to_owned())];
     scoped.extend(targets.iter().cloned());
     reach::foreign_functions(&ix, &schema, &scoped, &mut r);

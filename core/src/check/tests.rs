@@ -333,3 +333,47 @@ fn next_steps_name_each_fix_once_with_its_count() {
     );
     assert_eq!(next_steps(&Report::default(), "m", "r"), "");
 }
+
+#[test]
+fn tables_with_tenant_id_outside_tenant_tables_fail_unless_shared() {
+    let name = "table public.invoices with tenant_id is protected";
+    let mut c = catalog();
+    c.tables.push(Table {
+        rls_enabled: false,
+        rls_forced: false,
+        ..table("invoices")
+    });
+    c.columns.push(Column {
+        schema: "public".into(),
+        table: "invoices".into(),
+        name: "tenant_id".into(),
+        data_type: "uuid".into(),
+        has_default: false,
+    });
+    let r = run(&c);
+    assert!(failed(&r, name)
+        .unwrap()
+        .contains("every tenant reads every tenant's rows"));
+    let fix = r.results.iter().find(|x| x.check == name).unwrap();
+    assert!(fix
+        .remediation
+        .as_deref()
+        .unwrap()
+        .contains("better-tenant add-table invoices"));
+    let shared = check(
+        &c,
+        &CheckConfig {
+            tenant_tables: vec!["projects".into()],
+            shared_tables: vec!["invoices".into()],
+            ..CheckConfig::default()
+        },
+    );
+    assert!(
+        !shared.results.iter().any(|x| x.check == name),
+        "listed as shared"
+    );
+    // Under row-level security of its own (ENABLE + FORCE) it is not reported either.
+    c.tables.last_mut().unwrap().rls_enabled = true;
+    c.tables.last_mut().unwrap().rls_forced = true;
+    assert!(!run(&c).results.iter().any(|x| x.check == name));
+}
