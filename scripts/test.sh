@@ -59,7 +59,7 @@ run node --test --test-concurrency=1 --test-timeout=300000 tenant-concurrency.te
 echo "-- better-tenant CLI (native addon)"
 run node --test --test-concurrency=1 --test-timeout=300000 cli-files.test.mjs cli-db.test.mjs
 echo "-- better-audit CLI (native addon)"
-run node --test --test-concurrency=1 --test-timeout=300000 audit-cli.test.mjs
+run node --test --test-concurrency=1 --test-timeout=300000 audit-cli.test.mjs audit-check.test.mjs
 echo "-- faults: server restarts, terminated connections, bounded waits (restarts the private cluster)"
 run node --test --test-concurrency=1 --test-timeout=300000 faults.test.mjs
 
