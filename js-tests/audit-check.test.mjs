@@ -151,6 +151,10 @@ test("a missing index, a missing or stale trigger and an application role that c
   assert.match(stale.message, /^passes key columns \(id\) and exact-number columns \(balance\); the table now has \(id\) and \(balance,total\)/);
   await migrate(db, ["--triggers"], { config });
   assert.equal((await check(db, { config })).code, 0);
+  await superuser(db, "ALTER TABLE posts DISABLE TRIGGER usebetter_audit");
+  assert.match(failedNamed(await check(db, { config }), "trigger usebetter_audit on posts").message, /^disabled/);
+  await migrate(db, ["--triggers"], { config });
+  assert.equal((await check(db, { config })).code, 0, "the fix re-enables it");
 
   await superuser(db, "DROP INDEX audit_logs_actor_id_idx");
   const index = await check(db, { config });
