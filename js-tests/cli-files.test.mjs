@@ -1,7 +1,12 @@
-// better-tenant without a database: usage errors, init, config loading, migrate and add-table.
+// better-tenant without a database: usage errors, init, config loading, migrate and add-table;
+// both tools' --help and --version without the addon, and config files importing the helpers
+// from the package root (better-audit's dry run reads the catalog of DATABASE_URL).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import core from "@usebetter-rs/core";
 import { cli, configFile, matchSnapshot, project } from "./helpers/cli.mjs";
 import { fixture } from "./helpers/db.mjs";
@@ -75,6 +80,59 @@ test("--help and --version work when better.config.* does not load", async () =>
   const broken = await cli(["migrate", "--dry-run"], { cwd: dir });
   assert.equal(broken.code, 1, "a command still reports the broken config");
   assert.match(broken.stderr, /^Config error: could not load /);
+});
+
+test("--help and --version load neither the addon nor the config, and say what the addon says", async () => {
+  // A broken config and a backend override that refuses to load anything: neither may be touched.
+  const dir = project("quick", { "better.config.ts": "export default {" });
+  const env = { USEBETTER_BINDING: "none" };
+  const ctx = { cwd: dir, version: "x", config: null, databaseUrl: null, hardenedKey: null };
+  for (const [tool, version, run] of [
+    ["better-tenant", "0.5.4", (args) => core.runTenantCli(args, ctx)],
+    ["better-audit", "0.8.1", (args) => core.runAuditCli(args, { ...ctx, sealKey: null })],
+  ]) {
+    const help = (await run(["--help"])).stdout;
+    assert.match(help, /^Usage: \S+ \[options\] \[command\]\n/);
+    for (const args of [["--help"], ["-h"], ["help"], ["--help", "--nope"]]) {
+      assert.deepEqual(await cli(args, { cwd: dir, env, tool }), { code: 0, stdout: help, stderr: "" }, `${tool} ${args.join(" ")}`);
+    }
+    assert.deepEqual(await cli([], { cwd: dir, env, tool }), { code: 1, stdout: "", stderr: help }, `${tool}: no command is an error`);
+    for (const args of [["-V"], ["--version"], ["-V", "migrate"]]) {
+      assert.deepEqual(await cli(args, { cwd: dir, env, tool }), { code: 0, stdout: `${version}\n`, stderr: "" }, `${tool} ${args.join(" ")}`);
+    }
+    // The same environment stops any command that loads them.
+    const broken = await cli(["migrate", "--dry-run"], { cwd: dir, env, tool });
+    assert.equal(broken.code, 1);
+    assert.match(broken.stderr, /^Config error: could not load /);
+    const noAddon = await cli(["migrate", "--dry-run", "--config", "none.json"], { cwd: project("quick-addon", { "none.json": "{}" }), env, tool });
+    assert.equal(noAddon.code, 1);
+    assert.match(noAddon.stderr, /USEBETTER_BINDING must be "native" or "wasm", got "none"/);
+  }
+});
+
+test("a config importing defineBetterConfig from the package root works with both tools", async () => {
+  const root = `import { defineBetterConfig } from "@usebetterdev/plugin";\n\nexport default defineBetterConfig({\n  tenant: { tenantTables: ["projects", "tasks"] },\n  audit: { auditTables: ["projects"] },\n});\n`;
+  const sql = core.generateMigrationSql({ tenantTables: ["projects", "tasks"] });
+  // Inside a project that has the package, and in one that does not (the tools provide it).
+  const outside = mkdtempSync(join(tmpdir(), "better-config-root-"));
+  try {
+    for (const dir of [project("cfg-root", { "better.config.ts": root }), outside]) {
+      writeFileSync(join(dir, "better.config.ts"), root);
+      assert.deepEqual(await cli(["migrate", "--dry-run"], { cwd: dir, env: noDb }), { code: 0, stdout: sql, stderr: "" }, dir);
+      // The tenant section reaches better-audit too: audit_logs goes under the tenants' RLS.
+      const audit = await cli(["migrate", "--dry-run"], { cwd: dir, tool: "better-audit" });
+      assert.equal(audit.code, 0, audit.stderr);
+      assert.match(audit.stdout, /ALTER TABLE "public"."audit_chain_checkpoints" FORCE ROW LEVEL SECURITY;/);
+    }
+  } finally {
+    rmSync(outside, { recursive: true, force: true });
+  }
+  // Application code may import it from the root too, as ESM and as CommonJS.
+  const here = new URL(".", import.meta.url);
+  const esm = execFileSync(process.execPath, ["--input-type=module", "-e", `import { defineBetterConfig } from "@usebetterdev/plugin"; console.log(JSON.stringify(defineBetterConfig({ tenant: { tenantTables: ["a"] } })));`], { cwd: here, encoding: "utf8" });
+  assert.equal(esm.trim(), '{"tenant":{"tenantTables":["a"]}}');
+  const cjs = execFileSync(process.execPath, ["-e", `console.log(typeof require("@usebetterdev/plugin").defineBetterConfig)`], { cwd: here, encoding: "utf8" });
+  assert.equal(cjs.trim(), "function");
 });
 
 test("init -n is hardened by default: a key in .env, hardened: true in the config, migrate emits the signed SQL", async () => {

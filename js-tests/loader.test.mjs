@@ -2,7 +2,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,6 +27,10 @@ before(() => {
   cpSync(pkgDir, join(dir, "full"), { recursive: true });
   cpSync(pkgDir, join(dir, "no-native"), { recursive: true });
   rmSync(join(dir, "no-native", "native"), { recursive: true, force: true });
+  // As on a platform for which no addon package is published.
+  cpSync(join(dir, "no-native"), join(dir, "unpublished"), { recursive: true });
+  const manifest = JSON.parse(readFileSync(join(dir, "unpublished", "package.json"), "utf8"));
+  writeFileSync(join(dir, "unpublished", "package.json"), JSON.stringify({ ...manifest, optionalDependencies: {} }));
   cpSync(pkgDir, join(dir, "nothing"), { recursive: true });
   rmSync(join(dir, "nothing", "native"), { recursive: true, force: true });
   rmSync(join(dir, "nothing", "wasm"), { recursive: true, force: true });
@@ -38,11 +42,21 @@ test("native is preferred when it loads", () => {
   assert.deepEqual(load(join(dir, "full"), {}), { backend: "native", attempts: [], sql: true });
 });
 
-test("falls back to wasm when the addon is missing, and says why", () => {
+test("falls back to wasm when the addon is missing, and says why, what it costs and how to get the addon", () => {
   const r = load(join(dir, "no-native"), {});
   assert.deepEqual({ ...r, warning: undefined }, { backend: "wasm", attempts: ["native"], sql: true, warning: undefined });
-  assert.match(r.warning, /USEBETTER_WASM_FALLBACK.*using the WebAssembly build \(no native addon for this platform is installed\)/);
+  assert.match(r.warning, /USEBETTER_WASM_FALLBACK.*using the WebAssembly build \(no native addon for this platform is installed\)\. /);
+  assert.match(r.warning, /It is slower than the native addon, and the better-tenant and better-audit commands need the native one; /);
+  assert.match(r.warning, /to use the native addon, run `npm install --include=optional` \(it is the optional dependency @usebetter-rs\/core-linux-x64-gnu\) or `npm install @usebetter-rs\/core-linux-x64-gnu`\. /);
+  assert.match(r.warning, /Set USEBETTER_BINDING=wasm to choose the WebAssembly build without this warning\.$/);
   assert.equal(load(join(dir, "full"), { USEBETTER_BINDING: "wasm" }).warning, undefined, "a chosen backend is not warned about");
+});
+
+test("where no addon package is published for the platform, the warning says so instead of an install command", () => {
+  const r = load(join(dir, "unpublished"), {});
+  assert.equal(r.backend, "wasm");
+  assert.match(r.warning, /It is slower than the native addon.*; no native addon is published for linux-x64 \(@usebetter-rs\/core-linux-x64-gnu\)\. Set USEBETTER_BINDING=wasm/);
+  assert.doesNotMatch(r.warning, /npm install/);
 });
 
 test("USEBETTER_BINDING forces a backend", () => {
@@ -79,4 +93,33 @@ test("requireNative names the tool and the build that was loaded instead", () =>
   assert.deepEqual(JSON.parse(err), { code: "BINDING_LOAD_FAILED", message: "better-audit needs the native addon, but the wasm build was loaded" });
   const native = spawnSync(process.execPath, ["-e", script], { env: { ...process.env, USEBETTER_BINDING: "native" }, encoding: "utf8" });
   assert.deepEqual(native.stdout.trim().split("\n"), ["no error", "native"]);
+  // Fallen back (not chosen): the error names the install command.
+  const env = { ...process.env };
+  delete env.USEBETTER_BINDING;
+  const fallback = spawnSync(process.execPath, ["-e", script.replace(JSON.stringify(join(dir, "full")), JSON.stringify(join(dir, "no-native")))], { env, encoding: "utf8" });
+  const { code, message } = JSON.parse(fallback.stdout.split("\n")[0]);
+  assert.equal(code, "BINDING_LOAD_FAILED");
+  assert.match(message, /^better-audit needs the native addon, but the wasm build was loaded \(native: Cannot find module '@usebetter-rs\/core-linux-x64-gnu'\); to use the native addon, run `npm install --include=optional` \(it is the optional dependency @usebetter-rs\/core-linux-x64-gnu\) or `npm install @usebetter-rs\/core-linux-x64-gnu`$/);
+});
+
+test("the binding loads on first use: importing the libraries loads no compiled code", () => {
+  const script = `const compiled = () => Object.keys(require.cache).filter((k) => k.endsWith(".node") || k.endsWith("usebetter_wasm.js")).length;
+    for (const m of ["@usebetterdev/tenant", "@usebetterdev/tenant/hono", "@usebetterdev/audit", "@usebetterdev/audit/drizzle"]) require(m);
+    const atImport = compiled();
+    const core = require("@usebetter-rs/core");
+    const atRequire = compiled();
+    console.log(JSON.stringify({ atImport, atRequire, backend: core.backend, atUse: compiled(), keys: Object.keys(core).length }));`;
+  for (const backend of ["native", "wasm"]) {
+    const r = spawnSync(process.execPath, ["-e", script], { cwd: new URL(".", import.meta.url), env: { ...process.env, USEBETTER_BINDING: backend }, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.deepEqual({ ...out, keys: out.keys > 30 }, { atImport: 0, atRequire: 0, backend, atUse: 1, keys: true }, backend);
+  }
+  // A bad override is still refused when the package is required, before anything is used.
+  const bad = spawnSync(process.execPath, ["-e", `try { require("@usebetter-rs/core"); console.log("loaded"); } catch (e) { console.log(e.code); }`], {
+    cwd: new URL(".", import.meta.url),
+    env: { ...process.env, USEBETTER_BINDING: "fast" },
+    encoding: "utf8",
+  });
+  assert.equal(bad.stdout.trim(), "INVALID_CONFIG");
 });

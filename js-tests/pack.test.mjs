@@ -5,11 +5,12 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import core from "@usebetter-rs/core";
 import { connectAs, fixture, ownedDatabase, requireEnv } from "./helpers/db.mjs";
+import { elfSectionNames } from "./helpers/elf.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 const project = mkdtempSync(join(tmpdir(), "usebetter-pack-"));
@@ -20,6 +21,8 @@ let ids;
 const PATH = (process.env.PATH ?? "").split(delimiter).filter((d) => !existsSync(join(d, "cargo")) && !existsSync(join(d, "rustc"))).join(delimiter);
 
 before(async () => {
+  // npm/core-linux-x64-gnu's prepack builds the release addon into it (scripts/build.sh
+  // --platform-package): what is packed is never the debug build the other tests use.
   for (const p of PACKAGES) execFileSync("npm", ["pack", "--silent", "--pack-destination", project, `./${p}`], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
   const tarballs = readdirSync(project).filter((f) => f.endsWith(".tgz")).map((f) => `./${f}`);
   assert.equal(tarballs.length, PACKAGES.length);
@@ -88,6 +91,18 @@ test("the addon comes from the per-platform package, not from @usebetter-rs/core
   assert.ok(existsSync(join(modules, "core-linux-x64-gnu", "usebetter.linux-x64-gnu.node")));
 });
 
+test("the packed addon is the release build: stripped, no debug sections, at most 8 MB unpacked", () => {
+  const dir = join(project, "node_modules", "@usebetter-rs", "core-linux-x64-gnu");
+  const addon = join(dir, "usebetter.linux-x64-gnu.node");
+  const sections = elfSectionNames(addon);
+  for (const expected of [".text", ".dynsym", ".shstrtab"]) assert.ok(sections.includes(expected), `section ${expected} in ${sections}`);
+  assert.deepEqual(sections.filter((s) => /^\.z?debug_|^\.symtab$|^\.strtab$/.test(s)), [], "debug info or symbol table left in the packed addon");
+  const unpacked = readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+  assert.ok(unpacked <= 8_000_000, `the platform package unpacks to ${unpacked} B`);
+  const tarball = readdirSync(project).find((f) => f.startsWith("usebetter-rs-core-linux-x64-gnu-"));
+  assert.ok(statSync(join(project, tarball)).size <= 4_000_000, `${tarball} is ${statSync(join(project, tarball)).size} B`);
+});
+
 test("installed tarballs: both command-line tools run from node_modules/.bin", () => {
   const url = new URL(requireEnv("DATABASE_URL"));
   url.pathname = `/${dbh.name}`;
@@ -117,4 +132,18 @@ test("installed tarballs without the addon: the same app on wasm, with one warni
   assert.deepEqual(out.seenByB, []);
   assert.equal(out.logs.length, 2, "the second run's insert is audited too");
   assert.equal(stderr.match(/USEBETTER_WASM_FALLBACK/g)?.length, 1, stderr);
+  assert.match(stderr, /slower than the native addon.*`npm install --include=optional` \(it is the optional dependency @usebetter-rs\/core-linux-x64-gnu\)/);
+  // --help and --version need no addon; a command that does names the install command.
+  const bin = (name, args) => spawnSync(join(project, "node_modules", ".bin", name), args, { cwd: project, env: { ...process.env, PATH }, encoding: "utf8" });
+  for (const name of ["better-tenant", "better-audit"]) {
+    const help = bin(name, ["--help"]);
+    assert.equal(help.status, 0, help.stderr);
+    assert.match(help.stdout, new RegExp(`^Usage: ${name} \\[options\\] \\[command\\]\n`));
+    assert.equal(help.stderr, "");
+  }
+  const stats = bin("better-audit", ["stats"]);
+  assert.equal(stats.status, 1);
+  assert.match(stats.stderr, /^better-audit needs the native addon, but the wasm build was loaded \(native: Cannot find module '@usebetter-rs\/core-linux-x64-gnu'\); to use the native addon, run `npm install --include=optional`/m);
+  assert.doesNotMatch(stats.stderr, /Require stack/);
+  assert.match(stats.stderr, /better-audit needs the native addon, but the wasm build was loaded .*; to use the native addon, run `npm install --include=optional`/);
 });

@@ -452,3 +452,20 @@ test("a session-level bypass left on a pooled connection does not widen a later 
     await env.pool.query("RESET app.bypass_rls; RESET app.current_tenant");
   }
 });
+
+test("database errors a scope can tell apart name what is missing and the fix; class and code stay", async () => {
+  const t = betterTenant({ database: drizzleDatabase(env.db), tenantResolver: { header: "x-tenant-id" } });
+  // A tenant table the RLS migration never covered: no trigger fills tenant_id.
+  await env.pool.query("CREATE TABLE IF NOT EXISTS notes (id serial PRIMARY KEY, tenant_id uuid NOT NULL, body text)");
+  const missing = await t.runAs(env.ids.acme, (db) => db.execute(sql`INSERT INTO notes (body) VALUES ('x')`)).catch((e) => e);
+  assert.equal((missing.cause ?? missing).code, "23502");
+  assert.match(missing.message, /notes has no set_tenant_id trigger, so tenant_id stayed empty: .*`better-tenant add-table notes`/);
+  // A row for another tenant, refused by the policy's WITH CHECK.
+  const foreign = await t.runAs(env.ids.acme, (db) => db.insert(projects).values({ name: "x", tenantId: env.ids.globex })).catch((e) => e);
+  assert.equal((foreign.cause ?? foreign).code, "42501");
+  assert.match(foreign.message, new RegExp(`row's tenant_id is not the current tenant \\(${env.ids.acme}\\)`));
+  assert.equal(foreign.constructor.name, missing.constructor.name, "the driver's error class is kept");
+  // Any other error is left as it was.
+  const other = await t.runAs(env.ids.acme, (db) => db.execute(sql`SELECT 1/0`)).catch((e) => e);
+  assert.doesNotMatch(other.message, /better-tenant:/);
+});

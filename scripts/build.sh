@@ -1,22 +1,42 @@
 #!/usr/bin/env bash
 # Builds the native addon and the WebAssembly package into npm/core.
-#   scripts/build.sh            debug addon (fast), optimised wasm
-#   scripts/build.sh --release  release addon (LTO) as shipped
+#   scripts/build.sh                   debug addon (fast, for the tests), optimised wasm
+#   scripts/build.sh --release         release addon (LTO, stripped) as shipped, optimised wasm
+#   scripts/build.sh --platform-package  only the release addon, into this platform's package
+#                                      (its `prepack`: what `npm pack` ships is never a debug build)
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$REPO_ROOT"
 
-profile=dev; outdir=debug
-if [ "${1:-}" = "--release" ]; then profile=release; outdir=release; fi
+profile=dev; outdir=debug; package_only=
+case "${1:-}" in
+  --release) profile=release; outdir=release ;;
+  --platform-package) profile=release; outdir=release; package_only=1 ;;
+  "") ;;
+  *) echo "build.sh: unknown option $1 (use --release or --platform-package)" >&2; exit 1 ;;
+esac
 
 cargo build -p usebetter-node --profile "$profile"
-mkdir -p npm/core/native
 triple="$(node -p 'process.platform + "-" + process.arch + (process.platform === "linux" ? (process.report.getReport().header.glibcVersionRuntime ? "-gnu" : "-musl") : "")')"
-cp "$CARGO_TARGET_DIR/$outdir/libusebetter_node.so" "npm/core/native/usebetter.$triple.node"
-# The per-platform package npm installs as an optional dependency of @usebetter-rs/core.
-if [ -f "npm/core-$triple/package.json" ]; then
-  cp "npm/core/native/usebetter.$triple.node" "npm/core-$triple/usebetter.$triple.node"
+addon="$CARGO_TARGET_DIR/$outdir/libusebetter_node.so"
+if [ -n "$package_only" ] && [ "${npm_package_name:-@usebetter-rs/core-$triple}" != "@usebetter-rs/core-$triple" ]; then
+  echo "build.sh: this machine builds @usebetter-rs/core-$triple, not $npm_package_name (arm64: scripts/cross.sh --release)" >&2
+  exit 1
 fi
+# The per-platform package npm installs as an optional dependency of @usebetter-rs/core gets
+# release builds only (the debug one is ~100 MB of debug info); the loader prefers the local
+# build in npm/core/native, so a stale copy there never shadows what the tests build.
+if [ "$profile" = release ] && [ -f "npm/core-$triple/package.json" ]; then
+  cp "$addon" "npm/core-$triple/usebetter.$triple.node"
+fi
+if [ -n "$package_only" ]; then
+  [ -f "npm/core-$triple/package.json" ] || { echo "build.sh: no package npm/core-$triple" >&2; exit 1; }
+  echo "build: npm/core-$triple/usebetter.$triple.node $(stat -c %s "npm/core-$triple/usebetter.$triple.node") B (release)" >&2
+  exit 0
+fi
+mkdir -p npm/core/native
+cp "$addon" "npm/core/native/usebetter.$triple.node"
+USEBETTER_BINDING=native node scripts/cli-help.mjs
 
 # Two WebAssembly builds: the edge one (no SQL analyser, ES module initialised from a compiled
 # module, for workerd / edge-light / browsers) and the full one for Node.

@@ -13,6 +13,8 @@ run() { "$@" 2>&1 | tee -a "$LOG"; return "${PIPESTATUS[0]}"; }
 
 step "set-up"
 scripts/setup.sh
+# The reference packages, for the upgrade test (installed once, under aliases).
+scripts/reference.sh js-tests/.ref
 
 step "Prisma client for the tests"
 # `generate` never runs the schema engine; naming an existing file as its binary stops the CLI
@@ -32,6 +34,9 @@ run cargo test --workspace --all-features
 
 step "build addon and wasm"
 scripts/build.sh
+# The release addon the platform package ships (its prepack, run again by the pack test, then
+# finds it built): LTO, stripped.
+scripts/build.sh --platform-package
 
 step "type tests (a typed app under --strict --exactOptionalPropertyTypes --noUncheckedIndexedAccess)"
 node_modules/.bin/tsc -p js-tests/types/tsconfig.json
@@ -44,10 +49,10 @@ step "JS tests (native, then wasm)"
 cd js-tests
 for backend in native wasm; do
   echo "-- backend: $backend"
-  USEBETTER_BINDING=$backend run node --test --test-concurrency=1 --test-timeout=300000 core.test.mjs rls.test.mjs audit-query.test.mjs audit.test.mjs audit-middleware.test.mjs audit-proxy.test.mjs audit-prisma.test.mjs audit-compat.test.mjs audit-scale.test.mjs tenant-audit.test.mjs audit-rls.test.mjs tenant-core.test.mjs tenant-http.test.mjs tenant-adapters.test.mjs
+  USEBETTER_BINDING=$backend run node --test --test-concurrency=1 --test-timeout=300000 core.test.mjs rls.test.mjs audit-query.test.mjs audit-console.test.mjs audit.test.mjs audit-middleware.test.mjs audit-proxy.test.mjs audit-prisma.test.mjs audit-compat.test.mjs upgrade.test.mjs audit-scale.test.mjs tenant-audit.test.mjs audit-rls.test.mjs tenant-core.test.mjs tenant-http.test.mjs tenant-adapters.test.mjs
 done
-echo "-- parity and loader"
-run node --test --test-concurrency=1 --test-timeout=300000 parity.test.mjs loader.test.mjs
+echo "-- parity, loader and package files"
+run node --test --test-concurrency=1 --test-timeout=300000 parity.test.mjs loader.test.mjs package-files.test.mjs
 echo "-- edge: the edge wasm in workerd"
 run node --test --test-concurrency=1 --test-timeout=300000 edge.test.mjs
 echo "-- the demo's scenario (examples/saas; exits non-zero if an expectation fails)"
@@ -58,6 +63,8 @@ echo "-- tenant concurrency: 10,000 requests per framework"
 run node --test --test-concurrency=1 --test-timeout=300000 tenant-concurrency.test.mjs
 echo "-- better-tenant CLI (native addon)"
 run node --test --test-concurrency=1 --test-timeout=300000 cli-files.test.mjs cli-db.test.mjs
+echo "-- how both CLIs connect: TLS (sslmode), connection errors, terminated connections"
+run node --test --test-concurrency=1 --test-timeout=300000 cli-tls.test.mjs
 echo "-- better-audit CLI (native addon)"
 run node --test --test-concurrency=1 --test-timeout=300000 audit-cli.test.mjs audit-check.test.mjs
 echo "-- faults: server restarts, terminated connections, bounded waits (restarts the private cluster)"

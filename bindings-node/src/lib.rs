@@ -304,6 +304,14 @@ pub fn audit_chain_sql(logs: Unknown<'_>, checkpoints: Unknown<'_>) -> Result<Va
     ))
 }
 
+/// The store's statements (an entry by id, the purge that spares sealed entries) over `logs`.
+#[napi]
+pub fn audit_store_sql(logs: Unknown<'_>) -> Result<Value, Code> {
+    to_js(&usebetter_core::audit::store::store_sql(&string(
+        "logs", logs,
+    )?))
+}
+
 /// SQL for the JSON image of `row` (int8/numeric as strings, timestamps in `toISOString()`
 /// form); `columns` are `[name, SQL type]` or `[name, SQL type, key]` in table order.
 #[napi]

@@ -295,6 +295,14 @@ pub fn audit_chain_sql(logs: JsValue, checkpoints: JsValue) -> Result<JsValue, J
     ))
 }
 
+/// The store's statements (an entry by id, the purge that spares sealed entries) over `logs`.
+#[wasm_bindgen(js_name = auditStoreSql)]
+pub fn audit_store_sql(logs: JsValue) -> Result<JsValue, JsValue> {
+    to_js(&usebetter_core::audit::store::store_sql(&string(
+        "logs", &logs,
+    )?))
+}
+
 /// SQL for the JSON image of `row` (int8/numeric as strings, timestamps in `toISOString()`
 /// form); `columns` are `[name, SQL type]` or `[name, SQL type, key]` in table order.
 #[wasm_bindgen(js_name = auditImageSql)]

@@ -1,4 +1,5 @@
-// Runs the real `better-tenant` bin in a child process, in a project folder of its own.
+// Runs the real `better-tenant` (or `better-audit`) bin in a child process, in a project folder
+// of its own.
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -6,7 +7,8 @@ import { createRequire } from "node:module";
 import assert from "node:assert/strict";
 
 const require = createRequire(import.meta.url);
-const bin = require.resolve("@usebetterdev/tenant-cli/package.json").replace(/package\.json$/, "bin/cli.mjs");
+const binOf = (pkg) => require.resolve(`${pkg}/package.json`).replace(/package\.json$/, "bin/cli.mjs");
+const bins = { "better-tenant": binOf("@usebetterdev/tenant-cli"), "better-audit": binOf("@usebetterdev/audit-cli") };
 const tmpRoot = fileURLToPath(new URL("../.tmp/", import.meta.url));
 
 /** A fresh project folder inside js-tests (so `@usebetterdev/plugin` resolves from it). */
@@ -22,11 +24,11 @@ export function configFile(tables, extra = "") {
   return `import { defineBetterConfig } from "@usebetterdev/plugin/config";\n\nexport default defineBetterConfig({\n  tenant: {\n    tenantTables: ${JSON.stringify(tables)},${extra}\n  },\n});\n`;
 }
 
-export function cli(args, { cwd, env = {}, input } = {}) {
+export function cli(args, { cwd, env = {}, input, tool = "better-tenant" } = {}) {
   return new Promise((resolve, reject) => {
     const fullEnv = { ...process.env, ...env };
     for (const [k, v] of Object.entries(env)) if (v === undefined) delete fullEnv[k];
-    const child = spawn(process.execPath, [bin, ...args], { cwd, env: fullEnv });
+    const child = spawn(process.execPath, [bins[tool], ...args], { cwd, env: fullEnv });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
@@ -50,3 +52,6 @@ export function matchSnapshot(name, text) {
   assert.ok(existsSync(path), `snapshot ${name} is missing: run with UPDATE_SNAPSHOTS=1 and review it`);
   assert.equal(text, readFileSync(path, "utf8"), `snapshot ${name}`);
 }
+
+/** Runs the real `better-audit` bin, as `cli` runs `better-tenant`. */
+export const auditCli = (args, options = {}) => cli(args, { ...options, tool: "better-audit" });

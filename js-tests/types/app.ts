@@ -48,7 +48,21 @@ export async function recent(): Promise<AuditLog[]> {
   return page.entries;
 }
 
+// A console registration: what it is handed is typed, endpoints included.
+betterAudit({
+  database: drizzleAuditAdapter(db),
+  auditTables: ["projects"],
+  console: {
+    registerProduct(product) {
+      const paths: string[] = product.endpoints.map((e) => `${e.method} ${e.path} ${e.requiredPermission}`);
+      void paths;
+    },
+  },
+});
+
 // Mistakes that must not compile.
+// @ts-expect-error: a console is something with registerProduct().
+betterAudit({ database: drizzleAuditAdapter(db), auditTables: ["projects"], console: {} });
 // @ts-expect-error: `headr` is not a resolver strategy.
 betterTenant({ database: drizzleDatabase(db), tenantResolver: { headr: "x-tenant-id" } });
 // @ts-expect-error: missingTenantStatus is 401 or 404.

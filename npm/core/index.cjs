@@ -7,13 +7,14 @@ const path = require("node:path");
 
 const FORCE_ENV = "USEBETTER_BINDING";
 
-// Candidates for this platform, glibc before musl on Linux: the per-platform package npm
-// installed as an optional dependency, then a local build (a development checkout). Trying
-// them avoids process.report.getReport(), which costs tens of milliseconds at every start.
+// Candidates for this platform, glibc before musl on Linux: a local build (a development
+// checkout; never in the published package), then the per-platform package npm installed as
+// an optional dependency. Trying them avoids process.report.getReport(), which costs tens of
+// milliseconds at every start.
 function nativeFiles() {
   const { platform, arch } = process;
   const abis = platform === "linux" ? ["-gnu", "-musl"] : [""];
-  return abis.flatMap((abi) => [`@usebetter-rs/core-${platform}-${arch}${abi}`, path.join(__dirname, "native", `usebetter.${platform}-${arch}${abi}.node`)]);
+  return abis.flatMap((abi) => [path.join(__dirname, "native", `usebetter.${platform}-${arch}${abi}.node`), `@usebetter-rs/core-${platform}-${arch}${abi}`]);
 }
 
 function loadNative() {
@@ -22,24 +23,32 @@ function loadNative() {
     try {
       return require(file);
     } catch (err) {
-      errors.push(err);
+      errors.push({ file, err });
     }
   }
-  const first = errors.find((e) => e && e.code !== "MODULE_NOT_FOUND") || errors[0];
-  throw first;
+  // An addon that is there but fails to load says the most; else the missing package (what a
+  // user installs), not the missing development build.
+  const first = errors.find((e) => e.err && e.err.code !== "MODULE_NOT_FOUND") || errors.find((e) => !path.isAbsolute(e.file)) || errors[0];
+  throw first.err;
 }
 
 function loadWasm() {
   return require(path.join(__dirname, "wasm", "usebetter_wasm.js"));
 }
 
-function load() {
+/** The backend USEBETTER_BINDING names, if any; a value that names none is refused. */
+function forcedBackend() {
   const forced = process.env[FORCE_ENV];
   if (forced !== undefined && forced !== "" && forced !== "native" && forced !== "wasm") {
     const err = new Error(`${FORCE_ENV} must be "native" or "wasm", got ${JSON.stringify(forced)}`);
     err.code = "INVALID_CONFIG";
     throw err;
   }
+  return forced;
+}
+
+function load() {
+  const forced = forcedBackend();
   const order = forced ? [forced] : ["native", "wasm"];
   const attempts = [];
   for (const backend of order) {
@@ -61,58 +70,85 @@ function load() {
   throw err;
 }
 
-const { backend, binding, attempts } = load();
 
-// Falling back is fine, silently falling back is not: one warning per process, naming why.
-if (backend === "wasm" && attempts.length && !process.env[FORCE_ENV]) {
+/** The per-platform package npm would install here; only asked on the fallback path. */
+function platformPackage() {
+  const { platform, arch } = process;
+  if (platform !== "linux") return `@usebetter-rs/core-${platform}-${arch}`;
+  const glibc = process.report && process.report.getReport().header.glibcVersionRuntime;
+  return `@usebetter-rs/core-linux-${arch}-${glibc ? "gnu" : "musl"}`;
+}
+
+/** What to run to get the native addon: only packages that are published can be installed. */
+function nativeFix() {
+  const name = platformPackage();
+  const published = Object.keys(require("./package.json").optionalDependencies || {});
+  if (!published.includes(name)) return `no native addon is published for ${process.platform}-${process.arch} (${name})`;
+  return `to use the native addon, run \`npm install --include=optional\` (it is the optional dependency ${name}) or \`npm install ${name}\``;
+}
+
+// Falling back is fine, silently falling back is not: one warning per process, naming why,
+// what it costs and how to get the native addon.
+function warnOnFallback({ backend, attempts }) {
+  if (backend !== "wasm" || !attempts.length || process.env[FORCE_ENV]) return;
   const cause = attempts[0].cause;
   const why = cause && cause.code === "MODULE_NOT_FOUND" ? "no native addon for this platform is installed" : String((cause && cause.message) || cause).split("\n")[0];
-  process.emitWarning(`@usebetter-rs/core: using the WebAssembly build (${why}); set USEBETTER_BINDING=wasm to choose it explicitly`, { code: "USEBETTER_WASM_FALLBACK" });
+  process.emitWarning(
+    `@usebetter-rs/core: using the WebAssembly build (${why}). It is slower than the native addon, and the better-tenant and better-audit commands need the native one; ` +
+      `${nativeFix()}. Set USEBETTER_BINDING=wasm to choose the WebAssembly build without this warning.`,
+    { code: "USEBETTER_WASM_FALLBACK" },
+  );
 }
 
 /** The native binding for `tool` (the command-line tools need its PostgreSQL client). */
 function requireNative(tool) {
+  const { backend, binding, attempts } = loaded();
   if (backend === "native") return binding;
-  const why = attempts.map((a) => `${a.backend}: ${a.cause && a.cause.message ? a.cause.message : a.cause}`).join("; ");
-  const err = new Error(`${tool} needs the native addon, but the ${backend} build was loaded${why ? ` (${why})` : ""}`);
+  const why = attempts.map((a) => `${a.backend}: ${String((a.cause && a.cause.message) || a.cause).split("\n")[0]}`).join("; ");
+  const fix = process.env[FORCE_ENV] ? "" : `; ${nativeFix()}`;
+  const err = new Error(`${tool} needs the native addon, but the ${backend} build was loaded${why ? ` (${why})` : ""}${fix}`);
   err.code = "BINDING_LOAD_FAILED";
   throw err;
 }
 
-module.exports = {
-  backend,
-  requireNative,
-  loadAttempts: attempts,
-  TenantResolver: binding.TenantResolver,
-  resolveTenant: binding.resolveTenant,
-  verifyJwt: binding.verifyJwt,
-  generateMigrationSql: binding.generateMigrationSql,
-  generateAddTableSql: binding.generateAddTableSql,
-  normalizeTenantId: binding.normalizeTenantId,
-  tenantSignature: binding.tenantSignature,
-  bypassSignature: binding.bypassSignature,
-  scopeBindingSql: binding.scopeBindingSql,
-  scopeSql: binding.scopeSql,
-  auditDiff: binding.auditDiff,
-  auditDiffJson: binding.auditDiffJson,
-  auditImageSql: binding.auditImageSql,
-  auditSealRows: binding.auditSealRows,
-  auditVerifyRows: binding.auditVerifyRows,
-  auditSealKey: binding.auditSealKey,
-  auditChainSql: binding.auditChainSql,
-  auditChangedFieldsJson: binding.auditChangedFieldsJson,
-  canonicalJson: binding.canonicalJson,
-  parseDuration: binding.parseDuration,
-  encodeCursor: binding.encodeCursor,
-  decodeCursor: binding.decodeCursor,
-  compileAuditQuery: binding.compileAuditQuery,
-  sqlWrites: binding.sqlWrites,
-  redactEntries: binding.redactEntries,
-  EnrichmentRegistry: binding.EnrichmentRegistry,
-  // Native only: the command-line tools need a PostgreSQL client, which the wasm build lacks.
-  runTenantCli: binding.runTenantCli,
-  runAuditCli: binding.runAuditCli,
-  slugFromName: binding.slugFromName,
-  buildNoConfigMessage: binding.buildNoConfigMessage,
-  sqlEffects: binding.sqlEffects,
-};
+// The binding's functions and classes. runTenantCli, runAuditCli, slugFromName and
+// buildNoConfigMessage are native only (the command-line tools need a PostgreSQL client, which
+// the wasm build lacks); sqlEffects is absent from the edge build.
+const NAMES = [
+  "TenantResolver", "resolveTenant", "verifyJwt", "generateMigrationSql", "generateAddTableSql",
+  "normalizeTenantId", "tenantSignature", "bypassSignature", "scopeBindingSql", "scopeSql",
+  "auditDiff", "auditDiffJson", "auditImageSql", "auditSealRows", "auditVerifyRows",
+  "auditSealKey", "auditChainSql", "auditStoreSql", "auditChangedFieldsJson", "canonicalJson", "parseDuration",
+  "encodeCursor", "decodeCursor", "compileAuditQuery", "sqlWrites", "redactEntries",
+  "EnrichmentRegistry", "runTenantCli", "runAuditCli", "slugFromName", "buildNoConfigMessage",
+  "sqlEffects",
+];
+
+// The binding loads on first use, not at require: importing a library that depends on this
+// package (or running a command-line tool's --help) does not pay for loading compiled code.
+// Only the USEBETTER_BINDING value is checked at once.
+forcedBackend();
+let state;
+let failure;
+function loaded() {
+  if (failure) throw failure;
+  if (state) return state;
+  try {
+    state = load();
+  } catch (err) {
+    failure = err;
+    throw err;
+  }
+  // From now on plain data properties: hot paths read them without a getter.
+  for (const name of NAMES) Object.defineProperty(module.exports, name, { value: state.binding[name], enumerable: true });
+  Object.defineProperty(module.exports, "backend", { value: state.backend, enumerable: true });
+  Object.defineProperty(module.exports, "loadAttempts", { value: state.attempts, enumerable: true });
+  warnOnFallback(state);
+  return state;
+}
+
+module.exports = { requireNative };
+for (const name of ["backend", "loadAttempts", ...NAMES]) {
+  const get = () => (loaded(), module.exports[name]);
+  Object.defineProperty(module.exports, name, { get, enumerable: true, configurable: true });
+}

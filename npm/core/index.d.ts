@@ -152,6 +152,15 @@ export interface ChainSql {
   recordCheckpoints: string;
 }
 export declare function auditChainSql(logs: string, checkpoints: string): ChainSql;
+/** The library store's statements; the purge ones take `$1` cut-off (ISO text), `$2` table or null. */
+export interface StoreSql {
+  byId: string;
+  sealable: string;
+  sealedInPurge: string;
+  purge: string;
+  purgeUnsealed: string;
+}
+export declare function auditStoreSql(logs: string): StoreSql;
 /** SQL for the JSON image of `row` (e.g. `t.*`); `columns` are `[name, SQL type]` in table order, int8/numeric kept as strings. */
 export declare function auditImageSql(row: string, columns: Array<[string, string] | [string, string, string]>): string;
 /** The changed field names per pair: `[{ before, after }]` JSON text in, `string[][]` JSON text out. */
@@ -234,7 +243,17 @@ export declare function requireNative(tool: string): typeof core;
 export declare const runAuditCli:
   | ((
       args: string[],
-      context: { cwd: string; version: string; config: unknown; databaseUrl: string | null; sealKey: string | null },
+      context: {
+        cwd: string;
+        version: string;
+        config: unknown;
+        databaseUrl: string | null;
+        sealKey: string | null;
+        hardenedKey?: string | null;
+        /** PGSSLMODE and PGSSLROOTCERT; the URL's sslmode / sslrootcert win. */
+        sslMode?: string | null;
+        sslRootCert?: string | null;
+      },
     ) => Promise<{ code: number; stdout: string; stderr: string }>)
   | undefined;
 
@@ -242,7 +261,16 @@ export declare const runAuditCli:
 export declare const runTenantCli:
   | ((
       args: string[],
-      context: { cwd: string; version: string; config: unknown; databaseUrl: string | null; hardenedKey: string | null },
+      context: {
+        cwd: string;
+        version: string;
+        config: unknown;
+        databaseUrl: string | null;
+        hardenedKey: string | null;
+        /** PGSSLMODE and PGSSLROOTCERT; the URL's sslmode / sslrootcert win. */
+        sslMode?: string | null;
+        sslRootCert?: string | null;
+      },
     ) => Promise<{ code: number; stdout: string; stderr: string }>)
   | undefined;
 /** Native only: the reference's `slugFromName`. */
@@ -270,6 +298,7 @@ declare const core: {
   auditVerifyRows: typeof auditVerifyRows;
   auditSealKey: typeof auditSealKey;
   auditChainSql: typeof auditChainSql;
+  auditStoreSql: typeof auditStoreSql;
   auditChangedFieldsJson: typeof auditChangedFieldsJson;
   canonicalJson: typeof canonicalJson;
   parseDuration: typeof parseDuration;

@@ -22,6 +22,7 @@ export const {
   auditVerifyRows,
   auditSealKey,
   auditChainSql,
+  auditStoreSql,
   auditChangedFieldsJson,
   canonicalJson,
   parseDuration,

@@ -25,8 +25,10 @@ export function findConfig(cwd = process.cwd()) {
 export async function loadConfigFile(path) {
   try {
     if (path.endsWith(".json")) return JSON.parse(await readFile(path, "utf8"));
-    // Configs import defineBetterConfig; resolve it to this package even where the project lacks it.
-    const alias = { "@usebetterdev/plugin/config": fileURLToPath(new URL("./config.cjs", import.meta.url)) };
+    // Configs import defineBetterConfig (from the root or /config); resolve both to this
+    // package even where the project lacks it.
+    const helpers = fileURLToPath(new URL("./config.cjs", import.meta.url));
+    const alias = { "@usebetterdev/plugin/config": helpers, "@usebetterdev/plugin": helpers };
     // Loaded on demand: jiti is large and most invocations never need it.
     const { createJiti } = await import("jiti");
     const jiti = createJiti(import.meta.url, { moduleCache: false, fsCache: false, alias });

@@ -7,11 +7,14 @@ use std::io::Write as _;
 use serde_json::{json, Map, Value};
 use tokio_postgres::{Client, Row};
 use usebetter_core::audit::chain::{self, ChainAnchor, ChainSql, Checkpoint};
+use usebetter_core::audit::cli_sql::sealing_state;
 use usebetter_core::audit::seal::{Anchor, JSON_COLUMNS, SEALED_COLUMNS};
 use usebetter_core::audit::storage::{Table, CHECKPOINTS};
 use usebetter_core::audit::{duration, time};
 use usebetter_core::bridge::audit::{seal_rows, sealed_rows, StoredSealedRow};
-use usebetter_core::cli::audit::{chain_name, csv_cell, verify_output, ChainReport};
+use usebetter_core::cli::audit::{
+    chain_name, csv_cell, sealing_off_output, verify_output, ChainReport,
+};
 
 use super::Run;
 use crate::cli::db::db_error;
@@ -295,10 +298,53 @@ pub(super) async fn sealed_after(
         .collect()
 }
 
+/// Nothing sealed, no checkpoint, and neither a key nor `--unkeyed` given: sealing was never
+/// turned on. The number of entries when so.
+async fn never_sealed(r: &Run<'_>, client: &Client) -> Result<Option<i64>, String> {
+    if r.key()?.is_some() || r.inv.has("unkeyed") {
+        return Ok(None);
+    }
+    let state = client
+        .query_one(&sealing_state(&r.table.qualified("audit_logs")), &[])
+        .await
+        .map_err(|e| db_error(&e))?;
+    if state.get::<_, bool>(0) {
+        return Ok(None);
+    }
+    let q = sql(&r.table);
+    let has: bool = client
+        .query_one(&q.has_checkpoints, &[])
+        .await
+        .map_err(|e| db_error(&e))?
+        .get(0);
+    if has
+        && !client
+            .query(&q.checkpoint_chains, &[])
+            .await
+            .map_err(|e| db_error(&e))?
+            .is_empty()
+    {
+        return Ok(None);
+    }
+    Ok(Some(state.get(1)))
+}
+
 pub(super) async fn verify(r: &Run<'_>) -> Result<Outcome, String> {
-    let key = r.seal_key()?;
-    let anchors = read_anchors(r)?.unwrap_or_default();
+    let anchors = read_anchors(r)?;
     let client = r.reader().await?;
+    // An anchor says there were chains: its chains are verified (and found cut) below.
+    if anchors.is_none() {
+        if let Some(entries) = never_sealed(r, &client).await? {
+            let (code, stdout) = sealing_off_output(entries, r.inv.has("json"));
+            return Ok(Outcome {
+                code,
+                stdout,
+                stderr: String::new(),
+            });
+        }
+    }
+    let key = r.seal_key()?;
+    let anchors = anchors.unwrap_or_default();
     let logs = r.table.qualified("audit_logs");
     let anchored: Vec<Option<String>> = anchors.iter().map(|a| a.chain.clone()).collect();
     let mut reports = Vec::new();

@@ -11,7 +11,8 @@ use usebetter_core::check::audit::{self as judge, AuditCheckConfig, SealSetting}
 use usebetter_core::check::render;
 use usebetter_core::cli::split_csv;
 
-use super::{chain, partitions, trigger_tables, Run};
+use super::migrate::trigger_tables;
+use super::{chain, partitions, Run};
 use crate::cli::db::db_error;
 use crate::cli::Outcome;
 

@@ -2,6 +2,7 @@
 
 mod chain;
 mod check;
+mod migrate;
 
 use std::fmt::Write as _;
 
@@ -9,7 +10,6 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio_postgres::Client;
 use usebetter_core::audit::storage::{self, Partition, PurgeStep, Table};
-use usebetter_core::audit::triggers::{self, TriggerTable};
 use usebetter_core::audit::{duration, time};
 use usebetter_core::cli::args::{parse_with, Invocation, Parsed};
 use usebetter_core::cli::audit::{audit_config, tenancy, AuditConfig, AUDIT};
@@ -32,6 +32,9 @@ pub struct Context {
     pub seal_key: Option<String>,
     /// `BETTER_TENANT_HARDENED_KEY`: signs the system scope when tenancy is hardened.
     pub hardened_key: Option<String>,
+    /// `PGSSLMODE` / `PGSSLROOTCERT`.
+    #[serde(flatten)]
+    pub tls: crate::cli::tls::TlsEnv,
 }
 
 pub(crate) struct Run<'a> {
@@ -68,7 +71,7 @@ pub async fn run(args: &[String], ctx: &Context) -> Outcome {
         Err(e) => return Outcome::fail(e),
     };
     let result = match run.inv.command.as_str() {
-        "migrate" => migrate(&run).await,
+        "migrate" => migrate::migrate(&run).await,
         "check" => check::check(&run).await,
         "ensure-partitions" => ensure_partitions(&run).await,
         "purge" => purge(&run).await,
@@ -90,7 +93,7 @@ impl Run<'_> {
             .or(self.ctx.database_url.as_deref())
             .filter(|u| !u.is_empty())
             .ok_or("no database: pass --database-url or set DATABASE_URL")?;
-        connect(url).await
+        connect(url, &self.ctx.tls, &self.ctx.cwd).await
     }
 
     /// `BEGIN`, then (with tenancy) the system scope: the entries of every chain are visible
@@ -114,8 +117,25 @@ impl Run<'_> {
     /// A connection inside one transaction in the system scope, for the commands that only read.
     async fn reader(&self) -> Result<Client, String> {
         let client = self.client().await?;
+        self.require_table(&client).await?;
         self.begin(&client).await?;
         Ok(client)
+    }
+
+    /// The commands that read or rewrite entries need the table: name the command that makes it.
+    async fn require_table(&self, client: &Client) -> Result<(), String> {
+        if kind(client, &self.table).await?.is_some() {
+            return Ok(());
+        }
+        let schema = self
+            .inv
+            .value("schema")
+            .map(|s| format!(" --schema {s}"))
+            .unwrap_or_default();
+        Err(format!(
+            "{} does not exist: run `better-audit migrate{schema}` to create it",
+            self.table.qualified("audit_logs")
+        ))
     }
 
     /// The tenant isolation of `audit_logs` and its partitions, with tenancy; else nothing.
@@ -169,7 +189,7 @@ impl Run<'_> {
 }
 
 /// `relkind` of audit_logs: `r` plain, `p` partitioned, `None` missing.
-async fn kind(client: &Client, t: &Table) -> Result<Option<String>, String> {
+pub(crate) async fn kind(client: &Client, t: &Table) -> Result<Option<String>, String> {
     let row = client
         .query_opt(
             "SELECT c.relkind::text FROM pg_class c WHERE c.oid = to_regclass($1)",
@@ -180,118 +200,9 @@ async fn kind(client: &Client, t: &Table) -> Result<Option<String>, String> {
     Ok(row.map(|r| r.get(0)))
 }
 
-async fn trigger_tables(client: &Client, names: &[String]) -> Result<Vec<TriggerTable>, String> {
-    let mut out = Vec::new();
-    for name in names {
-        let rows = client
-            .query(
-                "SELECT n.nspname::text, c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), array_position(i.indkey::int2[], a.attnum)
-                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                   JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-                   LEFT JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary
-                  WHERE c.oid = to_regclass($1) ORDER BY a.attnum",
-                &[&format!("\"{}\"", name.replace('"', "\"\""))],
-            )
-            .await
-            .map_err(|e| db_error(&e))?;
-        let first = rows.first().ok_or_else(|| {
-            format!("table \"{name}\" (from auditTables / --tables) does not exist")
-        })?;
-        let mut key: Vec<(i32, String)> = rows
-            .iter()
-            .filter_map(|r| r.get::<_, Option<i32>>(4).map(|p| (p, r.get(2))))
-            .collect();
-        key.sort();
-        if key.is_empty() {
-            return Err(format!(
-                "table \"{name}\" has no primary key; trigger capture needs one for record ids"
-            ));
-        }
-        let precise = rows
-            .iter()
-            .filter(|r| usebetter_core::audit::image::keeps_as_text(&r.get::<_, String>(3)))
-            .map(|r| r.get(2))
-            .collect();
-        out.push(TriggerTable {
-            schema: first.get(0),
-            name: first.get(1),
-            key: key.into_iter().map(|(_, c)| c).collect(),
-            precise,
-        });
-    }
-    Ok(out)
-}
-
-async fn migrate(r: &Run<'_>) -> Result<Outcome, String> {
-    let partitioned = r.inv.has("partitioned");
-    let mut sql = if partitioned {
-        storage::partitioned_sql(&r.table, r.now(), r.months()?)
-    } else {
-        storage::plain_sql(&r.table)
-    };
-    sql.push_str(&r.rls_sql()?);
-    let apply = !r.inv.has("dry-run") && r.inv.value("output").is_none();
-    let needs_db = apply || r.inv.has("triggers");
-    let client = if needs_db {
-        Some(r.client().await?)
-    } else {
-        None
-    };
-    if let (Some(c), true) = (&client, partitioned) {
-        if kind(c, &r.table).await?.as_deref() == Some("r") {
-            return Err("audit_logs exists as a plain table; --partitioned cannot convert it in place (create a partitioned table, copy the rows, swap names)".into());
-        }
-    }
-    let mut summary = format!(
-        "audit_logs {}",
-        if partitioned {
-            "partitioned by month"
-        } else {
-            "table"
-        }
-    );
-    if r.inv.has("triggers") {
-        let names = r.inv.value("tables").map_or_else(
-            || r.config.tables.clone(),
-            |t| {
-                t.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            },
-        );
-        if names.is_empty() {
-            return Err("--triggers needs the audited tables: set audit.auditTables in better.config.* or pass --tables".into());
-        }
-        let tables = trigger_tables(
-            client
-                .as_ref()
-                .ok_or("--triggers reads the tables' keys: pass --database-url")?,
-            &names,
-        )
-        .await?;
-        sql.push_str(&triggers::triggers_sql(&r.table, &tables).map_err(|e| e.to_string())?);
-        let _ = write!(summary, ", trigger capture on {}", names.join(", "));
-    }
-    if let Some(path) = r.inv.value("output") {
-        let full = std::path::Path::new(&r.ctx.cwd).join(path);
-        std::fs::write(&full, &sql).map_err(|e| format!("cannot write {}: {e}", full.display()))?;
-        return Ok(Outcome::ok(format!("wrote {}\n", full.display())));
-    }
-    if !apply {
-        return Ok(Outcome::ok(sql));
-    }
-    let client = client.ok_or("no database")?;
-    client
-        .batch_execute(&format!("BEGIN;\n{sql}COMMIT;"))
-        .await
-        .map_err(|e| db_error(&e))?;
-    Ok(Outcome::ok(format!("applied: {summary}\n")))
-}
-
 async fn ensure_partitions(r: &Run<'_>) -> Result<Outcome, String> {
     let client = r.client().await?;
+    r.require_table(&client).await?;
     if kind(&client, &r.table).await?.as_deref() != Some("p") {
         return Err("audit_logs is not partitioned: run `better-audit migrate --partitioned` on a new database".into());
     }
@@ -366,6 +277,7 @@ async fn purge(r: &Run<'_>) -> Result<Outcome, String> {
         .value("table")
         .map_or_else(|| r.config.retention_tables.clone(), |t| vec![t.to_owned()]);
     let client = r.client().await?;
+    r.require_table(&client).await?;
     let parts = partitions(&client, &r.table).await?;
     let plan = storage::purge_plan(&parts, cutoff, tables.is_empty());
     let cutoff_iso = time::format_iso(cutoff);

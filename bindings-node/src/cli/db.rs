@@ -1,55 +1,53 @@
 //! PostgreSQL I/O for the CLI: connecting with clear errors and reading the catalog rows that
 //! the core judges.
 
-use tokio_postgres::{Client, NoTls, Row};
+use tokio_postgres::config::Host;
+use tokio_postgres::{Client, Row};
 use usebetter_core::check::catalog::{self, Catalog};
 
-/// Connects and spawns the connection task. The error is a one-line message for the user.
-pub async fn connect(url: &str) -> Result<Client, String> {
-    let config: tokio_postgres::Config = url.parse().map_err(|e| {
-        format!("invalid database URL: {e}. Expected postgres://user:password@host:port/database")
-    })?;
-    let (client, connection) = config
-        .connect(NoTls)
-        .await
-        .map_err(|e| describe(&e, &config))?;
+pub use super::errors::db_error;
+use super::errors::{connect_failed, invalid_url, tls_failed};
+use super::tls::{self, SslMode, TlsEnv};
+
+/// Connects (with TLS as `sslmode` asks) and spawns the connection task; both CLIs connect
+/// here. The error is a one-line message for the user. `cwd` anchors a relative `sslrootcert`.
+pub async fn connect(url: &str, env: &TlsEnv, cwd: &str) -> Result<Client, String> {
+    let target = tls::target(url, env, cwd)?;
+    let mut config: tokio_postgres::Config = target.url.parse().map_err(|e| invalid_url(&e))?;
+    // libpq ignores sslmode on Unix sockets, where PostgreSQL offers no TLS.
+    let unix_only = config.get_hostaddrs().is_empty()
+        && config
+            .get_hosts()
+            .iter()
+            .all(|h| matches!(h, Host::Unix(_)));
+    let mode = if unix_only {
+        SslMode::Disable
+    } else {
+        target.mode
+    };
+    config.ssl_mode(match mode {
+        SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+        SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+        _ => tokio_postgres::config::SslMode::Require,
+    });
+    let tls = tls::connector(mode, target.roots.as_ref())?;
+    let connected = match config.connect(tls.clone()).await {
+        // libpq's prefer: a handshake that fails is retried without TLS.
+        Err(e) if mode == SslMode::Prefer && tls_failed(&e) => {
+            config.ssl_mode(tokio_postgres::config::SslMode::Disable);
+            config.connect(tls).await
+        }
+        other => other,
+    };
+    let (client, connection) = match connected {
+        Ok(pair) => pair,
+        Err(e) => return Err(connect_failed(&e, &config, &target).await),
+    };
     tokio::spawn(async move {
         // The client reports query errors; a dropped connection needs no further handling.
         let _ = connection.await;
     });
     Ok(client)
-}
-
-fn describe(e: &tokio_postgres::Error, config: &tokio_postgres::Config) -> String {
-    let user = config.get_user().unwrap_or("?");
-    if let Some(db) = e.as_db_error() {
-        return match db.code().code() {
-            "28P01" => format!("password authentication failed for user \"{user}\": check the password in --database-url / DATABASE_URL"),
-            "3D000" => format!("{}: check the database name in --database-url / DATABASE_URL", db.message()),
-            _ => format!("could not connect: {}", db.message()),
-        };
-    }
-    let hosts: Vec<String> = config
-        .get_hosts()
-        .iter()
-        .map(|h| match h {
-            tokio_postgres::config::Host::Tcp(h) => h.clone(),
-            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
-        })
-        .collect();
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    format!(
-        "could not connect to PostgreSQL at {}:{port} ({e}): is the server running and --database-url / DATABASE_URL right?",
-        hosts.join(",")
-    )
-}
-
-/// A database error as one line: message plus SQLSTATE.
-pub fn db_error(e: &tokio_postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => e.to_string(),
-    }
 }
 
 fn s(row: &Row, i: usize) -> String {

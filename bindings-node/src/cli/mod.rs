@@ -3,7 +3,9 @@
 
 pub(crate) mod db;
 pub(crate) mod doctor;
+mod errors;
 mod privileges;
+pub(crate) mod tls;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -25,6 +27,9 @@ pub struct Context {
     pub database_url: Option<String>,
     /// Hardened-mode key, for signing the bypass in `seed` and `doctor`.
     pub hardened_key: Option<String>,
+    /// `PGSSLMODE` / `PGSSLROOTCERT`.
+    #[serde(flatten)]
+    pub tls: tls::TlsEnv,
 }
 
 /// The result of one invocation.
@@ -109,7 +114,7 @@ async fn load_config(inv: &Invocation, ctx: &Context) -> Result<MigrationConfig,
         // The snippet lists real tables when a database is at hand; an unreachable one is
         // simply not consulted here.
         if let Some(url) = database_url(inv, ctx) {
-            if let Ok(client) = db::connect(url).await {
+            if let Ok(client) = db::connect(url, &ctx.tls, &ctx.cwd).await {
                 detected = db::detect_tables(&client).await.unwrap_or_default();
             }
         }
@@ -291,8 +296,9 @@ async fn check_cmd(inv: &Invocation, ctx: &Context, live: bool) -> Result<Outcom
         tenant_tables: config.tenant_tables.clone(),
         schema: config.schema.clone(),
         hardened: config.hardened,
+        shared_tables: cli::shared_tables(ctx.config.as_ref())?,
     };
-    let mut client = db::connect(url).await?;
+    let mut client = db::connect(url, &ctx.tls, &ctx.cwd).await?;
     let catalog = db::read_catalog(&client, &check_config.schemas()).await?;
     let report = check::check(&catalog, &check_config);
     let probes = if live {
@@ -327,6 +333,17 @@ async fn check_cmd(inv: &Invocation, ctx: &Context, live: bool) -> Result<Outcom
         if let Some(p) = &probes {
             text.push_str(&doctor::render(p));
         }
+        let rerun = format!("better-tenant {}", inv.command);
+        let steps = check::next_steps(&report, &migrate_command(inv), &rerun);
+        let steps = if steps.is_empty() && !probes_ok {
+            format!("Next step: fix what the ✗ probes above show, then run `{rerun}` again.\n")
+        } else {
+            steps
+        };
+        if !steps.is_empty() && !text.ends_with("\n\n") {
+            text.push('\n');
+        }
+        text.push_str(&steps);
         text
     };
     Ok(Outcome {
@@ -336,11 +353,22 @@ async fn check_cmd(inv: &Invocation, ctx: &Context, live: bool) -> Result<Outcom
     })
 }
 
+/// `migrate` as this invocation would run it: the same config, schema and tables.
+fn migrate_command(inv: &Invocation) -> String {
+    let mut cmd = String::from("better-tenant migrate");
+    for flag in ["config", "schema", "tables"] {
+        if let Some(v) = inv.value(flag) {
+            let _ = write!(cmd, " --{flag} {v}");
+        }
+    }
+    cmd
+}
+
 async fn seed(inv: &Invocation, ctx: &Context) -> Result<Outcome, String> {
     let url = database_url(inv, ctx)
         .ok_or("seed requires --database-url or DATABASE_URL environment variable")?;
     let (name, slug) = cli::seed_input(inv.value("name").unwrap_or_default(), inv.value("slug"))?;
-    let mut client = db::connect(url).await?;
+    let mut client = db::connect(url, &ctx.tls, &ctx.cwd).await?;
     let tx = client.transaction().await.map_err(|e| db::db_error(&e))?;
     doctor::enter_bypass(&tx, ctx.hardened_key.as_deref()).await?;
     let id = uuid::Uuid::new_v4().to_string();

@@ -1,10 +1,12 @@
-//! Audit primitives: canonical JSON, diffs, redaction, enrichment merge, durations, cursors and
-//! query compilation. Each works on a whole batch per call, so a binding crosses into Rust once
-//! per mutation batch or query, never per field.
+//! Audit primitives: canonical JSON, diffs, redaction, enrichment merge, durations, cursors,
+//! query compilation and the store's statements. Each works on a whole batch per call, so a
+//! binding crosses into Rust once per mutation batch or query, never per field.
 
 pub mod canonical;
 pub mod chain;
 pub mod checkpoint;
+#[cfg(feature = "cli")]
+pub mod cli_sql;
 pub mod cursor;
 pub mod diff;
 pub mod duration;
@@ -14,5 +16,6 @@ pub mod query;
 pub mod redact;
 pub mod seal;
 pub mod storage;
+pub mod store;
 pub mod time;
 pub mod triggers;

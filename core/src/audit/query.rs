@@ -107,7 +107,7 @@ fn only_known(field: &str, values: &[String], known: &[&str]) -> Result<()> {
 
 /// The row's timestamp as exact text (drivers turn `timestamptz` into millisecond dates), for
 /// building the next cursor.
-const CURSOR_TS: &str =
+pub(crate) const CURSOR_TS: &str =
     "to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
 
 struct Builder {

@@ -15,6 +15,7 @@ mod reach;
 mod tables;
 #[cfg(test)]
 mod tests;
+mod unlisted;
 
 use std::collections::HashMap;
 
@@ -88,6 +89,8 @@ pub struct CheckConfig {
     pub schema: Option<String>,
     /// The config asks for hardened mode (`tenant.hardened`): a plain database then fails.
     pub hardened: bool,
+    /// Tables with a `tenant_id` column that every tenant may read (`tenant.sharedTables`).
+    pub shared_tables: Vec<String>,
 }
 
 impl CheckConfig {
@@ -202,6 +205,13 @@ pub fn check(catalog: &Catalog, config: &CheckConfig) -> Report {
     }
     tables::views_and_functions(&ix, &targets, &mut r);
     tables::audit_logs(&ix, &config.schemas(), &targets, &mut r);
+    unlisted::unlisted_tables(
+        &ix,
+        &config.schemas(),
+        &targets,
+        &config.shared_tables,
+        &mut r,
+    );
     let mut scoped = vec![(schema.clone(), "tenants".to_owned(), "tenants".to_owned())];
     scoped.extend(targets.iter().cloned());
     reach::foreign_functions(&ix, &schema, &scoped, &mut r);
@@ -270,4 +280,51 @@ pub fn render(report: &Report) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The last lines of a failed `check` or `doctor`: each distinct fix once, in the order of the
+/// results, with the number of checks it fixes, and the command to run afterwards. `migrate` is
+/// the `better-tenant migrate` of this invocation (with its `--config` / `--schema`).
+#[must_use]
+pub fn next_steps(report: &Report, migrate: &str, rerun: &str) -> String {
+    let mut steps: Vec<(String, usize)> = Vec::new();
+    for c in report.results.iter().filter(|c| !c.passed) {
+        let step = match c.remediation.as_deref() {
+            Some(fix) if fix.starts_with(reach::HARDEN) || fix.starts_with(tables::MIGRATE) => {
+                let hardened = if fix.starts_with(reach::HARDEN) {
+                    " --hardened"
+                } else {
+                    ""
+                };
+                format!("run `{migrate}{hardened} -o db/rls.sql` and apply db/rls.sql as the tables' owner (not the application role)")
+            }
+            Some(fix) => fix.to_owned(),
+            None => "fix what the ✗ line says".to_owned(),
+        };
+        match steps.iter_mut().find(|(s, _)| *s == step) {
+            Some((_, n)) => *n += 1,
+            None => steps.push((step, 1)),
+        }
+    }
+    let count = |n: usize| {
+        if n == 1 {
+            "1 check".to_owned()
+        } else {
+            format!("{n} checks")
+        }
+    };
+    match steps.as_slice() {
+        [] => String::new(),
+        [(step, n)] => format!(
+            "Next step: {step} (fixes {}), then run `{rerun}` again.\n",
+            count(*n)
+        ),
+        _ => {
+            let mut out = format!("Next steps, then run `{rerun}` again:\n");
+            for (i, (step, n)) in steps.iter().enumerate() {
+                out.push_str(&format!("  {}. {step} ({})\n", i + 1, count(*n)));
+            }
+            out
+        }
+    }
 }

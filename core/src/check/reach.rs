@@ -9,7 +9,7 @@ use super::{CheckResult, Index, Report};
 use crate::policy::expected::hardened_functions;
 use crate::policy::ident::{reference_policy_name, Ident};
 
-const HARDEN: &str =
+pub(super) const HARDEN: &str =
     "run `better-tenant migrate --hardened` and apply the SQL as the migration role";
 
 fn q(name: &str) -> String {

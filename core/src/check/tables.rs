@@ -6,7 +6,9 @@ use super::{CheckResult, Index, Report};
 use crate::policy::audit::AUDIT_POLICY;
 
 const COMMANDS: [&str; 4] = ["SELECT", "INSERT", "UPDATE", "DELETE"];
-const MIGRATE: &str = "run `better-tenant migrate` and apply the SQL";
+pub(super) const MIGRATE: &str = "run `better-tenant migrate` and apply the SQL";
+/// `migrate` adds RLS to tables that exist; the tables and columns come from the ORM.
+const CREATE_TENANTS: &str = "create the tenants table (id uuid DEFAULT gen_random_uuid(), name, slug, created_at) with your ORM's migration, then run `better-tenant migrate`";
 
 pub(super) fn applies(p: &Policy, role: &str, command: &str) -> bool {
     (p.command == "ALL" || p.command == command)
@@ -25,10 +27,10 @@ fn expr_for<'p>(p: &'p Policy, command: &str) -> Option<&'p str> {
 
 pub(super) fn tenants_table(ix: &Index<'_>, schema: &str, r: &mut Report) {
     let Some(table) = ix.tables.get(&(schema, "tenants")) else {
-        r.results.push(CheckResult::fail(
-            "tenants table exists",
-            "tenants table not found",
-        ));
+        r.results.push(
+            CheckResult::fail("tenants table exists", "tenants table not found")
+                .fix(CREATE_TENANTS),
+        );
         r.warnings.push(no_default_warning());
         return;
     };
@@ -39,11 +41,14 @@ pub(super) fn tenants_table(ix: &Index<'_>, schema: &str, r: &mut Report) {
         .cloned()
         .unwrap_or_default();
     for c in ["id", "name", "slug", "created_at"] {
-        r.results.push(CheckResult::when(
-            format!("tenants.{c} column"),
-            cols.iter().any(|x| x.name == c),
-            format!("column {c} not found on tenants"),
-        ));
+        r.results.push(
+            CheckResult::when(
+                format!("tenants.{c} column"),
+                cols.iter().any(|x| x.name == c),
+                format!("column {c} not found on tenants"),
+            )
+            .fix(CREATE_TENANTS),
+        );
     }
     if !cols.iter().any(|x| x.name == "id" && x.has_default) {
         r.warnings.push(no_default_warning());
@@ -134,21 +139,27 @@ fn no_default_warning() -> CheckResult {
 pub(super) fn tenant_table(ix: &Index<'_>, schema: &str, name: &str, label: &str, r: &mut Report) {
     let key = (schema, name);
     let Some(table) = ix.tables.get(&key) else {
-        r.results.push(CheckResult::fail(
-            format!("table {label} exists"),
-            format!("table {label} not found"),
-        ));
+        r.results.push(
+            CheckResult::fail(
+                format!("table {label} exists"),
+                format!("table {label} not found"),
+            )
+            .fix("create it with your ORM's migration, or remove it from tenantTables"),
+        );
         return;
     };
     let role = ix.catalog.role.name.as_str();
     let t = |s: &str| format!("table {label} {s}");
     r.results.push(CheckResult::pass(t("exists")));
     let cols = ix.columns.get(&key).cloned().unwrap_or_default();
-    r.results.push(CheckResult::when(
-        format!("table {label}.tenant_id"),
-        cols.iter().any(|c| c.name == "tenant_id"),
-        "tenant_id column not found",
-    ));
+    r.results.push(
+        CheckResult::when(
+            format!("table {label}.tenant_id"),
+            cols.iter().any(|c| c.name == "tenant_id"),
+            "tenant_id column not found",
+        )
+        .fix("add a tenant_id uuid column (references tenants.id) with your ORM's migration"),
+    );
     r.results.push(
         CheckResult::when(
             t("RLS enabled"),
@@ -250,10 +261,10 @@ pub(super) fn tenant_table(ix: &Index<'_>, schema: &str, name: &str, label: &str
         )
         .fix("drop the policy, or make it AS RESTRICTIVE"),
     );
-    if per_command
+    let reference_policy = per_command
         .iter()
-        .any(|(_, ps)| ps.iter().any(|(_, p)| p.text_comparison))
-    {
+        .any(|(_, ps)| ps.iter().any(|(_, p)| p.text_comparison));
+    if reference_policy {
         r.upgrades.push(format!("{label}: policy compares tenant_id as text (no index use); replace with the range predicate"));
     }
     let triggers = ix.triggers.get(&key).cloned().unwrap_or_default();
@@ -266,16 +277,24 @@ pub(super) fn tenant_table(ix: &Index<'_>, schema: &str, name: &str, label: &str
         .fix(MIGRATE),
     );
     let indexes = ix.indexes.get(&key).cloned().unwrap_or_default();
-    r.results.push(
-        CheckResult::when(
-            t("tenant_id index"),
-            indexes
-                .iter()
-                .any(|i| i.columns.first().is_some_and(|c| c == "tenant_id")),
-            "no index starts with tenant_id — every tenant query scans the whole table",
-        )
-        .fix(MIGRATE),
-    );
+    let indexed = indexes
+        .iter()
+        .any(|i| i.columns.first().is_some_and(|c| c == "tenant_id"));
+    if !indexed && reference_policy {
+        // The reference's migration never made one: a slow table, not a broken setup.
+        r.upgrades.push(format!(
+            "{label}: no index starts with tenant_id (every tenant query scans the whole table); migrate creates it"
+        ));
+    } else {
+        r.results.push(
+            CheckResult::when(
+                t("tenant_id index"),
+                indexed,
+                "no index starts with tenant_id — every tenant query scans the whole table",
+            )
+            .fix(MIGRATE),
+        );
+    }
     for i in indexes
         .iter()
         .filter(|i| i.unique && !i.primary && !i.columns.iter().any(|c| c == "tenant_id"))
@@ -387,13 +406,22 @@ pub(super) fn audit_logs(
             .policies
             .get(&(s.as_str(), "audit_logs"))
             .is_some_and(|ps| ps.iter().any(|p| p.name == AUDIT_POLICY));
-        r.results.push(
-            CheckResult::when(
-                format!("{s}.audit_logs isolated by tenant"),
-                t.rls_enabled && t.rls_forced && policy,
-                format!("audit_logs lacks ENABLE + FORCE ROW LEVEL SECURITY with policy {AUDIT_POLICY}: every tenant scope reads every tenant's audit entries"),
-            )
-            .fix("run `better-audit migrate` with the tenant section in better.config.*"),
-        );
+        let finding = CheckResult::when(
+            format!("{s}.audit_logs isolated by tenant"),
+            t.rls_enabled && t.rls_forced && policy,
+            format!("audit_logs lacks ENABLE + FORCE ROW LEVEL SECURITY with policy {AUDIT_POLICY}: every tenant scope reads every tenant's audit entries"),
+        )
+        .fix("run `better-audit migrate` with the tenant section in better.config.*");
+        // A table made for the reference (no tenant_id) cannot be isolated until it is
+        // upgraded: a warning with the upgrade, as for its other gaps; ours must be isolated.
+        let upgraded = ix
+            .columns
+            .get(&(s.as_str(), "audit_logs"))
+            .is_some_and(|cs| cs.iter().any(|c| c.name == "tenant_id"));
+        if upgraded || finding.passed {
+            r.results.push(finding);
+        } else {
+            r.warnings.push(finding);
+        }
     }
 }

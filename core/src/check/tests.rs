@@ -1,7 +1,7 @@
 //! `check` on hand-made catalogs: the judgements about what the role can do around RLS.
 
-use super::catalog::{Catalog, ContextFunction, Policy, PrivilegedRole, Role, Table};
-use super::{check, render, CheckConfig, Report};
+use super::catalog::{Catalog, Column, ContextFunction, Policy, PrivilegedRole, Role, Table};
+use super::{check, next_steps, render, CheckConfig, CheckResult, Report};
 use crate::policy::expected::hardened_functions;
 
 const SCOPED: &str =
@@ -241,7 +241,7 @@ fn policies_calling_another_schemas_functions() {
 }
 
 #[test]
-fn audit_logs_without_tenant_rls_fails() {
+fn audit_logs_without_tenant_rls_fails_once_it_has_tenant_id() {
     let name = "public.audit_logs isolated by tenant";
     let mut c = catalog();
     assert_eq!(
@@ -252,6 +252,22 @@ fn audit_logs_without_tenant_rls_fails() {
         rls_enabled: false,
         rls_forced: false,
         ..table("audit_logs")
+    });
+    // A table made for the reference has no tenant_id: a warning naming the upgrade.
+    let reference = run(&c);
+    assert_eq!(failed(&reference, name), None);
+    let warned = reference.warnings.iter().find(|w| w.check == name).unwrap();
+    assert!(warned
+        .remediation
+        .as_deref()
+        .unwrap()
+        .contains("better-audit migrate"));
+    c.columns.push(Column {
+        schema: "public".into(),
+        table: "audit_logs".into(),
+        name: "tenant_id".into(),
+        data_type: "uuid".into(),
+        has_default: false,
     });
     assert!(failed(&run(&c), name)
         .unwrap()
@@ -266,4 +282,98 @@ fn audit_logs_without_tenant_rls_fails() {
     ));
     assert_eq!(failed(&run(&c), name), None);
     assert!(run(&c).results.iter().any(|r| r.check == name));
+}
+
+#[test]
+fn next_steps_name_each_fix_once_with_its_count() {
+    let mut c = catalog();
+    c.tables[1].truncatable = true;
+    let steps = next_steps(
+        &run(&c),
+        "better-tenant migrate --schema app",
+        "better-tenant check",
+    );
+    let lines: Vec<&str> = steps.lines().collect();
+    assert_eq!(
+        lines[0],
+        "Next steps, then run `better-tenant check` again:"
+    );
+    assert!(
+        lines[1].starts_with("  1. create the tenants table"),
+        "{steps}"
+    );
+    assert!(steps.contains("run `better-tenant migrate --schema app -o db/rls.sql` and apply db/rls.sql as the tables' owner (not the application role) ("), "{steps}");
+    assert!(
+        steps.contains(
+            ". REVOKE TRUNCATE ON \"public\".\"projects\" FROM \"app\", PUBLIC; (1 check)\n"
+        ),
+        "{steps}"
+    );
+    let migrate_only = Report {
+        passed: false,
+        results: vec![
+            CheckResult::fail("a", "x").fix(super::tables::MIGRATE),
+            CheckResult::fail("b", "y").fix(super::reach::HARDEN),
+            CheckResult::fail("c", "z").fix(super::tables::MIGRATE),
+            CheckResult::pass("d"),
+        ],
+        ..Report::default()
+    };
+    assert_eq!(
+        next_steps(&migrate_only, "better-tenant migrate", "better-tenant doctor"),
+        "Next steps, then run `better-tenant doctor` again:\n  1. run `better-tenant migrate -o db/rls.sql` and apply db/rls.sql as the tables' owner (not the application role) (2 checks)\n  2. run `better-tenant migrate --hardened -o db/rls.sql` and apply db/rls.sql as the tables' owner (not the application role) (1 check)\n"
+    );
+    let one = Report {
+        results: migrate_only.results[..1].to_vec(),
+        ..Report::default()
+    };
+    assert_eq!(
+        next_steps(&one, "better-tenant migrate", "better-tenant check"),
+        "Next step: run `better-tenant migrate -o db/rls.sql` and apply db/rls.sql as the tables' owner (not the application role) (fixes 1 check), then run `better-tenant check` again.\n"
+    );
+    assert_eq!(next_steps(&Report::default(), "m", "r"), "");
+}
+
+#[test]
+fn tables_with_tenant_id_outside_tenant_tables_fail_unless_shared() {
+    let name = "table public.invoices with tenant_id is protected";
+    let mut c = catalog();
+    c.tables.push(Table {
+        rls_enabled: false,
+        rls_forced: false,
+        ..table("invoices")
+    });
+    c.columns.push(Column {
+        schema: "public".into(),
+        table: "invoices".into(),
+        name: "tenant_id".into(),
+        data_type: "uuid".into(),
+        has_default: false,
+    });
+    let r = run(&c);
+    assert!(failed(&r, name)
+        .unwrap()
+        .contains("every tenant reads every tenant's rows"));
+    let fix = r.results.iter().find(|x| x.check == name).unwrap();
+    assert!(fix
+        .remediation
+        .as_deref()
+        .unwrap()
+        .contains("better-tenant add-table invoices"));
+    let shared = check(
+        &c,
+        &CheckConfig {
+            tenant_tables: vec!["projects".into()],
+            shared_tables: vec!["invoices".into()],
+            ..CheckConfig::default()
+        },
+    );
+    assert!(
+        !shared.results.iter().any(|x| x.check == name),
+        "listed as shared"
+    );
+    // Under row-level security of its own (ENABLE + FORCE) it is not reported either.
+    c.tables.last_mut().unwrap().rls_enabled = true;
+    c.tables.last_mut().unwrap().rls_forced = true;
+    assert!(!run(&c).results.iter().any(|x| x.check == name));
 }

@@ -225,6 +225,39 @@ pub fn verify_output(reports: &[ChainReport], as_json: bool) -> (i32, String) {
     (i32::from(failed), out)
 }
 
+/// What `migrate` prints when its DDL changed nothing.
+pub const UP_TO_DATE: &str = "audit_logs is up to date; nothing applied";
+
+/// `verify` where nothing was ever sealed (no sealed entry, no checkpoint) and no key or
+/// `--unkeyed` was given: sealing is off, which is a set-up to finish rather than a broken
+/// chain, so it exits 0 and says how to turn it on. With a key the same table fails as
+/// unsealed: whoever holds the key expects seals, and seals stripped from every row must not
+/// pass.
+#[must_use]
+pub fn sealing_off_output(entries: i64, as_json: bool) -> (i32, String) {
+    if as_json {
+        let out =
+            serde_json::json!({ "ok": true, "sealing": "off", "entries": entries, "chains": [] });
+        return (0, format!("{out}\n"));
+    }
+    let what = match entries {
+        0 => "audit_logs has no entries yet".to_owned(),
+        1 => "the 1 entry in audit_logs is not sealed".to_owned(),
+        n => format!("none of the {n} entries in audit_logs is sealed"),
+    };
+    (
+        0,
+        format!(
+            "sealing is off: {what}, so there is no hash chain to verify.\n\
+             To turn it on:\n  \
+             1. make a key of at least 32 bytes and keep it outside the database: `openssl rand -hex 32`, set as AUDIT_SEAL_KEY\n  \
+             2. seal entries as they are written: drizzleAuditAdapter(db, {{ seal: true }}) or prismaAuditAdapter(prisma, {{ seal: true }})\n  \
+             3. seal the entries already there (and those trigger capture writes): `better-audit seal`\n\
+             Then `better-audit verify` (with AUDIT_SEAL_KEY set) checks every chain.\n"
+        ),
+    )
+}
+
 /// A CSV cell for `export`: JSON values as JSON text, quoted when needed.
 #[must_use]
 pub fn csv_cell(v: Option<&Value>) -> String {
@@ -302,5 +335,21 @@ mod output_tests {
         );
         assert_eq!(csv_cell(Some(&serde_json::json!(7))), "7");
         assert_eq!(csv_cell(None), "");
+    }
+
+    #[test]
+    fn sealing_off() {
+        let (code, text) = sealing_off_output(3, false);
+        assert_eq!(code, 0);
+        assert!(text.starts_with("sealing is off: none of the 3 entries in audit_logs is sealed, so there is no hash chain to verify.\nTo turn it on:\n  1. make a key"), "{text}");
+        assert!(text.contains("`better-audit seal`"));
+        assert!(sealing_off_output(0, false)
+            .1
+            .contains("has no entries yet"));
+        let (_, json) = sealing_off_output(1, true);
+        assert_eq!(
+            json,
+            "{\"ok\":true,\"sealing\":\"off\",\"entries\":1,\"chains\":[]}\n"
+        );
     }
 }

@@ -82,6 +82,34 @@ pub fn tenant_config(
     Ok(config)
 }
 
+/// `tenant.sharedTables`: tables with a `tenant_id` column that every tenant may read, so
+/// `check` does not report them as unprotected.
+///
+/// # Errors
+/// A `Config error: …` message when it is not an array of non-empty strings.
+pub fn shared_tables(loaded: Option<&Value>) -> Result<Vec<String>, String> {
+    let Some(list) = loaded
+        .and_then(|l| l.get("tenant"))
+        .and_then(|t| t.get("sharedTables"))
+        .filter(|v| !v.is_null())
+    else {
+        return Ok(Vec::new());
+    };
+    let error =
+        || "Config error: \"tenant.sharedTables\" must be an array of table names".to_owned();
+    list.as_array()
+        .ok_or_else(error)?
+        .iter()
+        .map(|v| {
+            v.as_str()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .ok_or_else(error)
+        })
+        .collect()
+}
+
 /// `a, b,,c` → `["a", "b", "c"]`.
 #[must_use]
 pub fn split_csv(csv: &str) -> Vec<String> {

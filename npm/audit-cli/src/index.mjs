@@ -1,8 +1,8 @@
 // The bin: loads better.config.* (its `audit` section), then hands argv to the native addon,
-// which does the database work, and forwards its output and exit code.
+// which does the database work, and forwards its output and exit code. `--version` and
+// `--help` load neither the addon nor the config.
 import { readFileSync } from "node:fs";
-import core from "@usebetter-rs/core";
-import { tryLoadConfig } from "@usebetterdev/plugin/config";
+import { answerWithoutAddon, nativeFor } from "@usebetter-rs/core/cli";
 
 const VERSION = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
 
@@ -14,21 +14,26 @@ function optionValue(args, name) {
 
 /** Runs the CLI in-process and returns `{ code, stdout, stderr }`. */
 export async function runCli(args, { cwd = process.cwd(), env = process.env, config } = {}) {
+  const answer = answerWithoutAddon("better-audit", args, VERSION);
+  if (answer) return answer;
   let loaded = config;
   if (loaded === undefined) {
     try {
+      const { tryLoadConfig } = await import("@usebetterdev/plugin/config");
       loaded = await tryLoadConfig(cwd, optionValue(args, "--config"));
     } catch (err) {
       return { code: 1, stdout: "", stderr: `${err.message}\n` };
     }
   }
-  return core.requireNative("better-audit").runAuditCli(args, {
+  return nativeFor("better-audit").runAuditCli(args, {
     cwd,
     version: VERSION,
     config: loaded ?? null,
     databaseUrl: env.DATABASE_URL ?? null,
     sealKey: env.AUDIT_SEAL_KEY ?? null,
     hardenedKey: env.BETTER_TENANT_HARDENED_KEY ?? null,
+    sslMode: env.PGSSLMODE ?? null,
+    sslRootCert: env.PGSSLROOTCERT ?? null,
   });
 }
 

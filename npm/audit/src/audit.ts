@@ -5,6 +5,8 @@ import { AuditConfigError, Enrichments, newId } from "./enrich";
 import { exportLogs, createExportResponse, type ExportOptions, type ExportResponseOptions, type ExportResult } from "./export";
 import { AuditQueryBuilder } from "./query";
 import { INLINE_CAPTURE, INLINE_SHAPE, INLINE_TABLE, type InlinePlan, type InlinePlanner } from "./inline";
+import { createAuditApi } from "./console-api";
+import { createAuditConsoleEndpoints, type ConsoleRegistration } from "./console";
 import type {
   AfterLogHook,
   FieldChange,
@@ -25,7 +27,8 @@ export interface BetterAuditConfig {
   afterLog?: AfterLogHook[];
   maxQueryLimit?: number;
   onError?: (error: unknown) => void;
-  console?: unknown;
+  /** A usebetter console: the audit endpoints are registered with it at construction. */
+  console?: ConsoleRegistration;
   retention?: RetentionPolicy;
 }
 
@@ -122,6 +125,10 @@ export function betterAudit(config: BetterAuditConfig): BetterAuditInstance {
   if (!Number.isInteger(maxLimit) || maxLimit < 1 || maxLimit > 0xffff_ffff) {
     throw new AuditConfigError(`audit: \`maxQueryLimit\` must be a positive integer, got ${String(config.maxQueryLimit)}`);
   }
+  const consoleRegistration = config.console ?? undefined;
+  if (consoleRegistration !== undefined && typeof consoleRegistration.registerProduct !== "function") {
+    throw new AuditConfigError("audit: `console.registerProduct` must be a function: pass the console instance (betterConsole(...))");
+  }
   const beforeLog = [...(config.beforeLog ?? [])];
   const afterLog = [...(config.afterLog ?? [])];
   const enrichments = new Enrichments(tables);
@@ -178,6 +185,12 @@ export function betterAudit(config: BetterAuditConfig): BetterAuditInstance {
     if (!run) throw new Error("audit.query() requires a database adapter that implements queryLogs(). Use drizzleAuditAdapter or prismaAuditAdapter.");
     return run;
   };
+
+  consoleRegistration?.registerProduct({
+    id: "audit",
+    name: "Better Audit",
+    endpoints: createAuditConsoleEndpoints(createAuditApi(db, enrichments, maxLimit)),
+  });
 
   return {
     captureLog,

@@ -13,9 +13,14 @@ export class AuditConfigError extends Error {
   }
 }
 
+/** A registration as the console lists it (`GET /enrichments`): the config without its callback. */
+export type EnrichmentSummary = { table: string; operation: string } & Omit<EnrichmentConfig, "description">;
+
 export class Enrichments {
   private readonly registry: InstanceType<typeof core.EnrichmentRegistry>;
   private readonly descriptions: Array<EnrichmentConfig["description"]> = [];
+  // Grouped by table and operation in first-registration order, as the reference lists them.
+  private readonly summaries = new Map<string, EnrichmentSummary[]>();
   private readonly resolved = new Map<string, MergedEnrichment | null>();
 
   constructor(auditTables: readonly string[]) {
@@ -35,6 +40,16 @@ export class Enrichments {
       throw new AuditConfigError((err as Error).message, { cause: err });
     }
     this.resolved.clear();
+    const op = String(operation).toUpperCase();
+    const { hasDescription: _, ...shown } = data;
+    const group = this.summaries.get(`${table}:${op}`) ?? [];
+    group.push({ table, operation: op, ...shown });
+    this.summaries.set(`${table}:${op}`, group);
+  }
+
+  /** Every registration, for the console. */
+  list(): EnrichmentSummary[] {
+    return [...this.summaries.values()].flat();
   }
 
   private resolve(table: string, op: string): MergedEnrichment | null {

@@ -56,7 +56,8 @@ async function* chunks(executor: QueryExecutor, opts: Omit<ExportOptions, "outpu
     for (const e of page.entries) {
       if (style === "csv") yield `${COLUMNS.map((c) => csvCell((e as AuditLog)[c], delimiter)).join(delimiter)}\n`;
       else if (style === "ndjson") yield `${JSON.stringify(e)}\n`;
-      else yield `${rows ? "," : ""}\n  ${JSON.stringify(e)}`;
+      // The bytes of the reference's JSON.stringify(entries, null, 2), one entry at a time.
+      else yield `${rows ? "," : ""}\n  ${JSON.stringify(e, null, 2).replace(/\n/g, "\n  ")}`;
       rows++;
     }
     if (!page.nextCursor || !page.entries.length) break;

@@ -4,6 +4,8 @@ export { AuditQueryBuilder, AuditQueryError, AuditQueryFailedError } from "./que
 export { createExportResponse, type ExportOptions, type ExportResponseOptions, type ExportResult } from "./export";
 export { AuditConfigError } from "./enrich";
 export { AuditDataError } from "./json";
+export { AuditSealedPurgeError } from "./store";
+export type { ConsoleRegistration, ConsoleProductEndpoint, ConsoleRequest, ConsoleResponse } from "./console";
 export { parseDuration } from "./duration";
 export type * from "./types";
 export { fromBearerToken, fromCookie, fromHeader, type ContextExtractor, type ValueExtractor } from "./extractors";

@@ -2,6 +2,7 @@
 // the Prisma adapters run the same statements and read rows the same way; each supplies only
 // how to run a statement.
 import core from "@usebetter-rs/core";
+import type { StoreSql } from "@usebetter-rs/core";
 import { jsonText } from "./json";
 import { AuditQueryFailedError } from "./query";
 import type { AuditDatabaseAdapter, AuditLog, AuditQueryResult, AuditQuerySpec, AuditStats, TimeFilter } from "./types";
@@ -22,6 +23,12 @@ export const ENTRY_COLUMNS: readonly string[] = Object.values(COLUMN_OF);
 const KEY_OF = Object.fromEntries(Object.entries(COLUMN_OF).map(([k, c]) => [c, k]));
 const CAST: Record<string, string> = { id: "uuid", timestamp: "timestamptz", notify: "boolean", tenant_id: "uuid" };
 
+/**
+ * Where a read entry stands, exactly: its timestamp as the database's microsecond text, kept
+ * out of sight (not enumerable) because drivers hand `timestamp` over as a millisecond Date.
+ */
+export const EXACT_TIMESTAMP = Symbol("usebetter.audit.exactTimestamp");
+
 /** A stored row as an entry: camelCase keys, absent instead of null, JSON parsed once. */
 export function toLog(row: Row): AuditLog {
   const log: Record<string, unknown> = {};
@@ -33,6 +40,7 @@ export function toLog(row: Row): AuditLog {
   if (!OPERATIONS.includes(String(log.operation))) {
     throw new Error(`Invalid audit operation: ${JSON.stringify(log.operation)}. Expected one of: ${OPERATIONS.join(", ")}`);
   }
+  if (typeof row.cursor_ts === "string") Object.defineProperty(log, EXACT_TIMESTAMP, { value: row.cursor_ts });
   return log as unknown as AuditLog;
 }
 
@@ -95,6 +103,29 @@ export function compileSpec(spec: AuditQuerySpec, maxLimit: number) {
   return core.compileAuditQuery(coreSpec as never, { maxLimit }) as { sql: string; where: string; params: unknown[]; limit: number };
 }
 
+let storeSql: StoreSql | undefined;
+const statements = () => (storeSql ??= core.auditStoreSql('"audit_logs"'));
+
+/**
+ * `purgeLogs` refused to delete sealed entries: only `better-audit purge` records where it cuts
+ * a hash chain, so deleting them here would leave chains that `better-audit verify` reports as
+ * broken.
+ */
+export class AuditSealedPurgeError extends Error {
+  readonly code = "AUDIT_SEALED_PURGE";
+  constructor(
+    readonly sealedCount: number,
+    before: string,
+    tableName: string | undefined,
+  ) {
+    super(
+      `purgeLogs: ${sealedCount} of the entries older than ${before}${tableName ? ` of table ${tableName}` : ""} are sealed into hash chains, and deleting them here would break the chains; ` +
+        "purge sealed entries with `better-audit purge --yes --since <window>` (every table, as the table's owner, with the seal key), which records where each chain is cut",
+    );
+    this.name = "AuditSealedPurgeError";
+  }
+}
+
 /** Every adapter method but `writeLog`, over `run`. */
 export function sqlStore(run: RunSql): Omit<AuditDatabaseAdapter, "writeLog"> {
   return {
@@ -112,18 +143,21 @@ export function sqlStore(run: RunSql): Omit<AuditDatabaseAdapter, "writeLog"> {
     async getLogById(id) {
       // A malformed id is simply not found (the reference answered with a database error).
       if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return null;
-      const [row] = await run(`SELECT * FROM audit_logs WHERE id = $1::uuid LIMIT 1`, [id]);
+      const [row] = await run(statements().byId, [id]);
       return row ? toLog(row) : null;
     },
     async purgeLogs({ before, tableName }) {
       if (tableName !== undefined && !tableName.trim()) throw new Error("purgeLogs: tableName must be a non-empty string when provided");
-      const params: unknown[] = [before.toISOString()];
-      if (tableName) params.push(tableName);
-      const rows = await run(
-        `WITH gone AS (DELETE FROM audit_logs WHERE "timestamp" < $1::timestamptz${tableName ? " AND table_name = $2::text" : ""} RETURNING 1) SELECT count(*)::int AS n FROM gone`,
-        params,
-      );
-      return { deletedCount: Number(rows[0]?.n ?? 0) };
+      const q = statements();
+      const params = [before.toISOString(), tableName ?? null];
+      const [sealable] = await run(q.sealable, []);
+      if (sealable?.has) {
+        const [sealed] = await run(q.sealedInPurge, params);
+        const n = Number(sealed?.n ?? 0);
+        if (n > 0) throw new AuditSealedPurgeError(n, params[0] as string, tableName);
+      }
+      const [gone] = await run(sealable?.has ? q.purgeUnsealed : q.purge, params);
+      return { deletedCount: Number(gone?.n ?? 0) };
     },
     async getStats(options = {}) {
       const params: unknown[] = [];

@@ -1,9 +1,8 @@
 // The bin: loads the config, asks init's questions on a terminal, then hands argv to the
-// native addon and forwards its output and exit code.
-import { createInterface } from "node:readline";
+// native addon and forwards its output and exit code. `--version` and `--help` load neither
+// the addon nor the config; the rest is imported only by the commands that use it.
 import { readFileSync } from "node:fs";
-import { tryLoadConfig } from "./config.mjs";
-import { native } from "./native.mjs";
+import { answerWithoutAddon, nativeFor } from "@usebetter-rs/core/cli";
 
 const VERSION = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
 
@@ -16,6 +15,7 @@ function optionValue(args, name) {
 async function askInitQuestions(args) {
   const interactive = !args.includes("-n") && !args.includes("--non-interactive") && process.stdin.isTTY;
   if (!interactive) return args;
+  const { createInterface } = await import("node:readline");
   const rl = createInterface({ input: process.stdin, terminal: false });
   // The iterator buffers lines, so answers typed (or pasted) ahead of a prompt are kept.
   const lines = rl[Symbol.asyncIterator]();
@@ -41,21 +41,26 @@ const printsHelpOrVersion = (args) =>
 
 /** Runs the CLI in-process and returns `{ code, stdout, stderr }` (used by the programmatic API). */
 export async function runCli(args, { cwd = process.cwd(), env = process.env, config } = {}) {
+  const answer = answerWithoutAddon("better-tenant", args, VERSION);
+  if (answer) return answer;
   let loaded = config;
   // init writes the config and seed needs none: a broken config file must not block them.
   if (loaded === undefined && args[0] !== "init" && args[0] !== "seed" && !printsHelpOrVersion(args)) {
     try {
+      const { tryLoadConfig } = await import("@usebetterdev/plugin/config");
       loaded = await tryLoadConfig(cwd, optionValue(args, "--config"));
     } catch (err) {
       return { code: 1, stdout: "", stderr: `${err.message}\n` };
     }
   }
-  return native().runTenantCli(args, {
+  return nativeFor("better-tenant").runTenantCli(args, {
     cwd,
     version: VERSION,
     config: loaded ?? null,
     databaseUrl: env.DATABASE_URL ?? null,
     hardenedKey: env.BETTER_TENANT_HARDENED_KEY ?? null,
+    sslMode: env.PGSSLMODE ?? null,
+    sslRootCert: env.PGSSLROOTCERT ?? null,
   });
 }
 

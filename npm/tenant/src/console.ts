@@ -1,47 +1,19 @@
 // Endpoints registered with a usebetter console (`betterTenant({ console })`), same routes,
 // permissions, statuses and bodies as the reference.
+import { badRequest as bad, consoleHandler as safe, isPlainObject as isObject } from "@usebetter-rs/core/console";
+import type { ConsoleProductEndpoint, ConsoleRequest } from "@usebetter-rs/core/console";
 import type { TenantApi } from "./api";
 import type { Tenant } from "./context";
 
-export interface ConsoleRequest {
-  params: Record<string, string | undefined>;
-  query: Record<string, string | undefined>;
-  body?: unknown;
-}
-export interface ConsoleResponse {
-  status: number;
-  body: unknown;
-}
-export interface ConsoleProductEndpoint {
-  method: "GET" | "POST" | "PATCH" | "DELETE";
-  path: string;
-  requiredPermission: "read" | "write" | "admin";
-  handler: (request: ConsoleRequest) => Promise<ConsoleResponse>;
-}
-export interface ConsoleRegistration {
-  registerProduct(product: { id: string; name: string; endpoints: ConsoleProductEndpoint[] }): void;
-}
+export type { ConsoleProductEndpoint, ConsoleRegistration, ConsoleRequest, ConsoleResponse } from "@usebetter-rs/core/console";
 
 const MAX_FIELD = 255;
-const bad = (error: string): ConsoleResponse => ({ status: 400, body: { error } });
 const json = (t: Tenant) => ({ ...t, createdAt: t.createdAt instanceof Date ? t.createdAt.toISOString() : t.createdAt });
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function boundedInt(raw: string, min: number, max: number): number | undefined {
   if (!/^\d+$/.test(raw)) return undefined;
   const n = Number(raw);
   return n < min ? undefined : Math.min(n, max);
-}
-
-/** Wraps a handler so that any failure is the reference's opaque 500. */
-function safe(handler: (r: ConsoleRequest) => Promise<ConsoleResponse>) {
-  return async (r: ConsoleRequest): Promise<ConsoleResponse> => {
-    try {
-      return await handler(r);
-    } catch {
-      return { status: 500, body: { error: "Internal server error" } };
-    }
-  };
 }
 
 export function consoleEndpoints(api: TenantApi): ConsoleProductEndpoint[] {

@@ -1,6 +1,7 @@
 // Opening and closing scopes: the transaction, the context, and the guarded handle that
 // dies with the scope. Shared by betterTenant(), the low-level exports and tenant.api.
 import { guard, store, withScope, type Scope, type Tenant } from "./context";
+import { explain } from "./explain";
 import type { ScopeOptions, TenantAdapter } from "./types";
 
 /** Internal marker: the id was well-formed but names no tenant. */
@@ -35,6 +36,8 @@ export async function inTenantScope<TDb, T>(
       },
       options,
     );
+  } catch (err) {
+    throw explain(err, tenantId);
   } finally {
     scope.closed = true;
   }
@@ -53,6 +56,9 @@ export function inSystemScope<SDb, T>(
   const scope: Scope = { closed: false };
   return store
     .run({ isSystem: true }, () => system((db) => fn(guard(db, scope)), options))
+    .catch((err: unknown) => {
+      throw explain(err, null);
+    })
     .finally(() => {
       scope.closed = true;
     });

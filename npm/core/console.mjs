@@ -1,0 +1,3 @@
+import m from "./console.cjs";
+
+export const { badRequest, isPlainObject, consoleHandler } = m;

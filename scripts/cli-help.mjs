@@ -1,0 +1,19 @@
+// Saves both tools' top-level help, as the addon prints it, into npm/core/cli-help.json, so
+// `better-tenant --help` and `better-audit --help` answer without loading the addon
+// (npm/core/cli.mjs). Run by scripts/build.sh after the addon is built.
+import { writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+const native = require("../npm/core/index.cjs").requireNative("scripts/cli-help.mjs");
+const ctx = { cwd: process.cwd(), version: "", config: null, databaseUrl: null, hardenedKey: null };
+const outcomes = {
+  "better-tenant": await native.runTenantCli(["--help"], ctx),
+  "better-audit": await native.runAuditCli(["--help"], { ...ctx, sealKey: null }),
+};
+const helps = {};
+for (const [program, { code, stdout, stderr }] of Object.entries(outcomes)) {
+  if (code !== 0 || !stdout.startsWith("Usage: ")) throw new Error(`${program} --help: exit ${code}: ${stderr}${stdout}`);
+  helps[program] = stdout;
+}
+writeFileSync(new URL("../npm/core/cli-help.json", import.meta.url), `${JSON.stringify(helps, null, 2)}\n`);
