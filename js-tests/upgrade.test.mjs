@@ -14,9 +14,8 @@ import * as ourTenantDrizzle from "@usebetterdev/tenant/drizzle";
 import * as ourTenantHono from "@usebetterdev/tenant/hono";
 import * as ourAudit from "@usebetterdev/audit";
 import * as ourAuditDrizzle from "@usebetterdev/audit/drizzle";
-import { runCli as auditCli } from "@usebetterdev/audit-cli";
 import { APP_GRANTS, OWNER, admin, connectAs, fixture, ownedDatabase, requireEnv } from "./helpers/db.mjs";
-import { cli as tenantCli, project } from "./helpers/cli.mjs";
+import { auditCli, cli as tenantCli, project } from "./helpers/cli.mjs";
 import { buildApp } from "./upgrade/app.mjs";
 
 const requireRef = createRequire(new URL("./.ref/package.json", import.meta.url));
@@ -136,19 +135,25 @@ test("a reference setup switched to these packages keeps working; after both mig
   }
 
   // 3. better-tenant check passes on the reference's setup and recommends the upgrade.
-  const dir = project("upgrade-ours", { "better.config.mjs": `export default { tenant: { tenantTables: ["projects"] } };\n` });
-  const checked = await tenantCli(["check", "--database-url", url], { cwd: dir });
+  const dir = project("upgrade-ours", { "better.config.mjs": `export default { tenant: { tenantTables: ["projects"] }, audit: { auditTables: ["projects"] } };\n` });
+  // The command-line tools always run on the native addon, whichever backend the app uses.
+  const native = { USEBETTER_BINDING: "native" };
+  const checked = await tenantCli(["check", "--database-url", url], { cwd: dir, env: native });
   assert.equal(checked.code, 0, checked.stdout + checked.stderr);
   assert.match(checked.stdout, /better-tenant migrate/, "it names the upgrade");
 
+  // better-audit check names the gap of the reference's audit_logs and its fix.
+  const auditChecked = await auditCli(["check", "--database-url", url], { cwd: dir, env: native });
+  assert.equal(auditChecked.code, 1, auditChecked.stdout);
+  assert.match(auditChecked.stdout, /audit_logs was created for @usebetterdev\/audit 0\.8\.1: run `better-audit migrate` to add tenant_id, seq, prev_hash, hash/);
+
   // 4. Both migrations, as the tables' owner; the data stays.
-  const migrated = await tenantCli(["migrate", "-o", "rls.sql"], { cwd: dir });
+  const migrated = await tenantCli(["migrate", "-o", "rls.sql"], { cwd: dir, env: native });
   assert.equal(migrated.code, 0, migrated.stderr);
   const owner = await connectAs(OWNER.user, OWNER.password, dbh.name);
   await owner.query(readFileSync(`${dir}/rls.sql`, "utf8"));
   await owner.end();
-  const config = { tenant: { tenantTables: ["projects"] }, audit: { tables: ["projects"] } };
-  const auditMigrated = await auditCli(["migrate", "--database-url", ownerUrl], { cwd: dir, config, env: {} });
+  const auditMigrated = await auditCli(["migrate", "--database-url", ownerUrl], { cwd: dir, env: native });
   assert.equal(auditMigrated.code, 0, auditMigrated.stdout + auditMigrated.stderr);
   // The app role's DML on what the migrations created, as the user's own grants give it.
   await asAdmin(APP_GRANTS);
@@ -173,12 +178,15 @@ test("a reference setup switched to these packages keeps working; after both mig
     console.warn = warn;
   }
   // The entries written before sealing was on are sealed once, as `verify` asks.
-  const unsealed = await auditCli(["verify", "--database-url", ownerUrl], { cwd: dir, config, env: { AUDIT_SEAL_KEY: SEAL_KEY } });
+  const unsealed = await auditCli(["verify", "--database-url", ownerUrl], { cwd: dir, env: { ...native, AUDIT_SEAL_KEY: SEAL_KEY } });
   assert.match(unsealed.stdout, /9 entries are not sealed \(run `better-audit seal`\)/);
-  const sealedOld = await auditCli(["seal", "--database-url", ownerUrl], { cwd: dir, config, env: { AUDIT_SEAL_KEY: SEAL_KEY } });
+  const sealedOld = await auditCli(["seal", "--database-url", ownerUrl], { cwd: dir, env: { ...native, AUDIT_SEAL_KEY: SEAL_KEY } });
   assert.equal(sealedOld.code, 0, sealedOld.stdout + sealedOld.stderr);
-  const verified = await auditCli(["verify", "--database-url", ownerUrl], { cwd: dir, config, env: { AUDIT_SEAL_KEY: SEAL_KEY } });
+  const verified = await auditCli(["verify", "--database-url", ownerUrl], { cwd: dir, env: { ...native, AUDIT_SEAL_KEY: SEAL_KEY } });
   assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+  // The table is up to date now; what is left is the app role's grants (the test gave it DML).
+  const recheck = await auditCli(["check", "--database-url", url], { cwd: dir, env: { ...native, AUDIT_SEAL_KEY: SEAL_KEY } });
+  assert.doesNotMatch(recheck.stdout, /audit_logs columns —|audit_logs indexes —|audit_chain_checkpoints table exists —/, recheck.stdout);
   const rows = await asAdmin("SELECT name FROM projects ORDER BY id");
   assert.deepEqual(rows.map((r) => r.name), ["acme-1-renamed", "acme-2-renamed", "globex-1", "globex-2", "globex-3", "acme-sealed-2"]);
 });

@@ -66,7 +66,7 @@ run node --test --test-concurrency=1 --test-timeout=300000 cli-files.test.mjs cl
 echo "-- how both CLIs connect: TLS (sslmode), connection errors, terminated connections"
 run node --test --test-concurrency=1 --test-timeout=300000 cli-tls.test.mjs
 echo "-- better-audit CLI (native addon)"
-run node --test --test-concurrency=1 --test-timeout=300000 audit-cli.test.mjs
+run node --test --test-concurrency=1 --test-timeout=300000 audit-cli.test.mjs audit-check.test.mjs
 echo "-- faults: server restarts, terminated connections, bounded waits (restarts the private cluster)"
 run node --test --test-concurrency=1 --test-timeout=300000 faults.test.mjs
 

@@ -105,7 +105,11 @@ async fn lock_chain(client: &Client, t: &Table, tenant: Option<&str>) -> Result<
         .map_err(|e| db_error(&e))
 }
 
-async fn head(client: &Client, t: &Table, tenant: Option<&str>) -> Result<Option<Anchor>, String> {
+pub(super) async fn head(
+    client: &Client,
+    t: &Table,
+    tenant: Option<&str>,
+) -> Result<Option<Anchor>, String> {
     let q = sql(t);
     let row = match tenant {
         None => client.query_opt(&q.head_global, &[]).await,
@@ -267,7 +271,7 @@ fn read_anchors(r: &Run<'_>) -> Result<Option<Vec<ChainAnchor>>, String> {
 }
 
 /// A chain's sealed rows from `after` on (`seq > after`), in seq order.
-async fn sealed_after(
+pub(super) async fn sealed_after(
     client: &Client,
     t: &Table,
     tenant: Option<&str>,

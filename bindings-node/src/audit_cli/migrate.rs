@@ -13,7 +13,10 @@ use super::{kind, Run};
 use crate::cli::db::db_error;
 use crate::cli::Outcome;
 
-async fn trigger_tables(client: &Client, names: &[String]) -> Result<Vec<TriggerTable>, String> {
+pub(super) async fn trigger_tables(
+    client: &Client,
+    names: &[String],
+) -> Result<Vec<TriggerTable>, String> {
     let mut out = Vec::new();
     for name in names {
         let rows = client

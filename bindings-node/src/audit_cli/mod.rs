@@ -1,6 +1,7 @@
 //! `better-audit` commands: the database I/O around the core's DDL, retention plan and seals.
 
 mod chain;
+mod check;
 mod migrate;
 
 use std::fmt::Write as _;
@@ -71,6 +72,7 @@ pub async fn run(args: &[String], ctx: &Context) -> Outcome {
     };
     let result = match run.inv.command.as_str() {
         "migrate" => migrate::migrate(&run).await,
+        "check" => check::check(&run).await,
         "ensure-partitions" => ensure_partitions(&run).await,
         "purge" => purge(&run).await,
         "seal" => chain::seal(&run).await,

@@ -54,6 +54,44 @@ const INDEXES: [(&str, &str); 8] = [
     ("audit_logs_chain_seq_idx", "tenant_id, seq"),
 ];
 
+/// The columns `migrate` creates, `(name, type)` in table order, read from its DDL.
+#[must_use]
+pub fn expected_columns() -> Vec<(&'static str, &'static str)> {
+    COLUMNS
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            Some((
+                words.next()?.trim_matches('"'),
+                words.next()?.trim_end_matches(','),
+            ))
+        })
+        .collect()
+}
+
+/// The columns a table created for the reference lacks, which `migrate` adds in place.
+#[must_use]
+pub fn added_columns() -> Vec<&'static str> {
+    ADDED.iter().map(|(c, _)| *c).collect()
+}
+
+/// The indexes `migrate` creates: `(name, columns)`.
+#[must_use]
+pub fn expected_indexes() -> Vec<(&'static str, Vec<&'static str>)> {
+    INDEXES
+        .iter()
+        .map(|(name, columns)| {
+            (
+                *name,
+                columns
+                    .split(',')
+                    .map(|c| c.trim().trim_matches('"'))
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
 /// Where the table lives.
 #[derive(Debug, Clone)]
 pub struct Table {
@@ -151,6 +189,13 @@ fn month_of(micros: i64, offset: i64) -> (i64, u32) {
     )
 }
 
+/// The first instant (UTC microseconds) of the month `offset` months after the month of `micros`.
+#[must_use]
+pub fn month_start(micros: i64, offset: i64) -> i64 {
+    let (y, m) = month_of(micros, offset);
+    time::days_from_civil(y, m, 1) * 86_400_000_000
+}
+
 fn month_start_iso(y: i64, m: u32) -> String {
     time::format_iso(time::days_from_civil(y, m, 1) * 86_400_000_000)
 }
@@ -235,6 +280,29 @@ mod tests {
     use super::*;
 
     const MAR_15_2026: i64 = 1_773_532_800_000_000; // 2026-03-15T00:00:00Z
+
+    #[test]
+    fn expectations_are_read_from_the_ddl() {
+        let columns = expected_columns();
+        assert_eq!(columns.len(), 21);
+        assert_eq!(columns[0], ("id", "uuid"));
+        assert_eq!(columns[1], ("timestamp", "timestamptz"));
+        assert_eq!(columns[20], ("hash", "text"));
+        assert_eq!(added_columns(), ["tenant_id", "seq", "prev_hash", "hash"]);
+        let indexes = expected_indexes();
+        assert_eq!(indexes.len(), INDEXES.len());
+        assert_eq!(
+            indexes[0],
+            (
+                "audit_logs_table_name_timestamp_idx",
+                vec!["table_name", "timestamp"]
+            )
+        );
+        assert_eq!(
+            Some(month_start(MAR_15_2026, 10)),
+            time::parse_iso("2027-01-01T00:00:00Z")
+        );
+    }
 
     #[test]
     fn partitions_by_month_across_a_year_end() {

@@ -14,14 +14,30 @@ use crate::policy::ident::{dollar_quoted, literal, Ident};
 /// The trigger's name on every audited table; the proxy looks for it to stand down.
 pub const TRIGGER: &str = "usebetter_audit";
 
+/// The capture function, in the schema of `audit_logs`.
+pub const CAPTURE_FUNCTION: &str = "usebetter_audit_capture";
+
+/// `pg_trigger.tgtype` of the trigger [`triggers_sql`] creates: `FOR EACH ROW` (1), `INSERT`
+/// (4), `DELETE` (8), `UPDATE` (16), neither `BEFORE` (2) nor `INSTEAD OF` (64), so `AFTER`.
+pub const TRIGGER_TYPE: i16 = 1 | 4 | 8 | 16;
+
 /// One audited table as the catalog describes it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TriggerTable {
     pub schema: String,
     pub name: String,
     pub key: Vec<String>,
     /// Columns written as strings in images (`int8`, `numeric`).
     pub precise: Vec<String>,
+}
+
+impl TriggerTable {
+    /// The arguments its trigger passes to the capture function: the key columns and the
+    /// precise columns, each comma-separated.
+    #[must_use]
+    pub fn trigger_args(&self) -> [String; 2] {
+        [self.key.join(","), self.precise.join(",")]
+    }
 }
 
 fn function_body(audit_logs: &str) -> String {
@@ -81,7 +97,7 @@ END
 /// # Errors
 /// An invalid table, schema or column name.
 pub fn triggers_sql(t: &Table, tables: &[TriggerTable]) -> Result<String> {
-    let function = t.qualified("usebetter_audit_capture");
+    let function = t.qualified(CAPTURE_FUNCTION);
     let mut s = format!(
         "CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS {};\n",
         dollar_quoted(&function_body(&t.qualified("audit_logs")))
@@ -100,10 +116,11 @@ pub fn triggers_sql(t: &Table, tables: &[TriggerTable]) -> Result<String> {
             }
         }
         let target = format!("{}.{}", schema.quoted(), name.quoted());
+        let [key, precise] = table.trigger_args();
         s.push_str(&format!(
             "CREATE OR REPLACE TRIGGER {TRIGGER} AFTER INSERT OR UPDATE OR DELETE ON {target} FOR EACH ROW EXECUTE FUNCTION {function}({}, {});\n",
-            literal(&table.key.join(",")),
-            literal(&table.precise.join(",")),
+            literal(&key),
+            literal(&precise),
         ));
     }
     Ok(s)

@@ -7,6 +7,7 @@
 //! role can do around RLS (`reach`): TRUNCATE, ownership, privileged memberships, extra
 //! policies, hardened functions that differ from the generator's.
 
+pub mod audit;
 pub mod catalog;
 pub mod predicate;
 pub mod probes;
@@ -76,6 +77,9 @@ pub struct Report {
     pub warnings: Vec<CheckResult>,
     /// What `migrate` would change on this database (for example a reference-style policy).
     pub upgrades: Vec<String>,
+    /// The step to take first when something failed (`better-audit check`).
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
+    pub next: Option<String>,
 }
 
 /// What to check: the `tenant` config.
@@ -269,7 +273,11 @@ pub fn render(report: &Report) -> String {
         out.push_str(&format!("\n✓ All {passed} checks passed\n"));
     } else {
         let s = if failed == 1 { "check" } else { "checks" };
-        out.push_str(&format!("\n✗ {failed} {s} failed, {passed} passed\n\n"));
+        out.push_str(&format!("\n✗ {failed} {s} failed, {passed} passed\n"));
+        if let Some(next) = &report.next {
+            out.push_str(&format!("Next: {next}\n"));
+        }
+        out.push('\n');
     }
     out
 }

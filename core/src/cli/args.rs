@@ -57,7 +57,7 @@ impl Opt {
 /// The help option every command has, with commander's wording.
 pub const HELP: Opt = flag("help").short('h').about("display help for command");
 
-const DATABASE_URL: Opt =
+pub(crate) const DATABASE_URL: Opt =
     valued("database-url", "<url>").about("Database URL (default: DATABASE_URL env)");
 const DRY_RUN: Opt = flag("dry-run").about("Print SQL to stdout");
 const FORCE: Opt = flag("force").about("Overwrite existing file");
@@ -67,7 +67,7 @@ const OUTPUT: Opt = valued("output", "<path>")
 const HARDENED: Opt = flag("hardened").about("Emit the hardened-mode SQL (signed tenant context)");
 const SCHEMA: Opt =
     valued("schema", "<name>").about("Schema of the tenant tables (default: public)");
-const CONFIG_PATH: Opt =
+pub(crate) const CONFIG_PATH: Opt =
     valued("config", "<path>").about("Config file (default: ./better.config.*)");
 const CONFIG: [Opt; 3] = [
     valued("tables", "<tables>").about("Comma-separated table names (instead of the config's)"),

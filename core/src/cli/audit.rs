@@ -1,16 +1,20 @@
-//! `better-audit` (`@usebetterdev/audit-cli`): its commands and options, and the reading of
-//! the `audit` section of `better.config.*`.
+//! `better-audit` (`@usebetterdev/audit-cli`): its commands and options, and the output of
+//! `verify` and `export` (the `audit` section of `better.config.*` is read in `audit_config`).
 
 use serde_json::Value;
 
-use super::args::{flag, valued, Opt, Program, HELP};
+use super::args::{flag, valued, Opt, Program, CONFIG_PATH, DATABASE_URL, HELP};
+pub use super::audit_config::{audit_config, tenancy, AuditConfig, SealConfig};
 use crate::audit::chain::Mode;
-use crate::policy::MigrationConfig;
 
-pub const COMMANDS: [(&str, &str); 8] = [
+pub const COMMANDS: [(&str, &str); 9] = [
     (
         "migrate",
         "Generate (or apply) the audit_logs DDL; --partitioned, --triggers",
+    ),
+    (
+        "check",
+        "Verify audit_logs, its indexes and partitions, trigger capture, append-only privileges, tenant isolation and the seal key",
     ),
     (
         "ensure-partitions",
@@ -30,46 +34,68 @@ pub const COMMANDS: [(&str, &str); 8] = [
     ("export", "Stream entries to stdout as CSV or NDJSON"),
 ];
 
-const DB: Opt = valued("database-url", "<url>");
-const SCHEMA: Opt = valued("schema", "<name>");
+const SCHEMA: Opt = valued("schema", "<name>").about("Schema of audit_logs (default: public)");
+
+const KEY_FILE: Opt = valued("key-file", "<path>")
+    .about("Read the seal key from a file (default: AUDIT_SEAL_KEY env)");
+const JSON: Opt = flag("json").about("Print the report as JSON");
 
 fn options(command: &str) -> Option<Vec<Opt>> {
     let mut v = match command {
         "migrate" => vec![
-            flag("dry-run"),
-            valued("output", "<path>").short('o'),
-            flag("partitioned"),
-            flag("triggers"),
-            valued("tables", "<csv>"),
-            valued("months", "<n>"),
-            valued("config", "<path>"),
+            flag("dry-run").about("Print the SQL instead of applying it"),
+            valued("output", "<path>")
+                .short('o')
+                .about("Write the SQL to a file instead of applying it"),
+            flag("partitioned").about("Partition a new audit_logs by month"),
+            flag("triggers").about("Also install trigger capture on the audited tables"),
+            valued("tables", "<csv>")
+                .about("Tables to capture by trigger (default: audit.auditTables)"),
+            valued("months", "<n>").about("Monthly partitions to create ahead (default: 3)"),
+            CONFIG_PATH,
         ],
-        "ensure-partitions" => vec![valued("months", "<n>")],
+        "check" => vec![
+            JSON,
+            valued("tables", "<csv>").about(
+                "Tables trigger capture must cover (default: audit.auditTables, once capture is set up)",
+            ),
+            KEY_FILE,
+            flag("unkeyed").about("Expect chains sealed without a key"),
+            CONFIG_PATH,
+        ],
+        "ensure-partitions" => {
+            vec![valued("months", "<n>").about("Months to create ahead of this one (default: 3)")]
+        }
         "purge" => vec![
-            flag("dry-run"),
-            flag("yes"),
-            valued("since", "<duration>"),
-            valued("table", "<name>"),
-            valued("config", "<path>"),
-            valued("key-file", "<path>"),
-            flag("unkeyed"),
+            flag("dry-run").about("Print what would be removed, remove nothing"),
+            flag("yes").about("Remove the entries"),
+            valued("since", "<duration>")
+                .about("Retention window, e.g. 90d (default: audit.retention.days)"),
+            valued("table", "<name>").about("Only this table's entries"),
+            CONFIG_PATH,
+            KEY_FILE,
+            flag("unkeyed").about("Seal the purge checkpoints without a key"),
         ],
-        "seal" => vec![valued("key-file", "<path>"), flag("unkeyed")],
+        "seal" => vec![
+            KEY_FILE,
+            flag("unkeyed").about("Seal without a key (plain SHA-256)"),
+        ],
         "verify" => vec![
-            valued("tenant", "<id>"),
-            valued("anchor", "<file>"),
-            valued("key-file", "<path>"),
-            flag("unkeyed"),
-            flag("json"),
+            valued("tenant", "<id>")
+                .about("Only this tenant's chain (global: the chain without a tenant)"),
+            valued("anchor", "<file>").about("Also check against a file written by `anchor`"),
+            KEY_FILE,
+            flag("unkeyed").about("Accept chains sealed without a key (and no key)"),
+            JSON,
         ],
-        "anchor" | "stats" => vec![flag("json")],
+        "anchor" | "stats" => vec![JSON],
         "export" => vec![
-            valued("format", "<csv|ndjson>"),
-            valued("since", "<duration>"),
+            valued("format", "<csv|ndjson>").about("Output format (default: ndjson)"),
+            valued("since", "<duration>").about("Only entries newer than this, e.g. 30d"),
         ],
         _ => return None,
     };
-    v.extend([DB, SCHEMA]);
+    v.extend([DATABASE_URL, SCHEMA]);
     v.push(HELP);
     Some(v)
 }
@@ -83,76 +109,13 @@ pub const AUDIT: Program = Program {
     required: |_| None,
 };
 
-/// The `audit` section of a loaded config: `{ auditTables, retention: { days, tables? } }`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AuditConfig {
-    pub tables: Vec<String>,
-    pub retention_days: Option<u32>,
-    pub retention_tables: Vec<String>,
-}
-
-fn strings(v: Option<&Value>, field: &str) -> Result<Vec<String>, String> {
-    match v {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|i| {
-                i.as_str()
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .ok_or_else(|| format!("invalid `{field}`: expected an array of table names"))
-            })
-            .collect(),
-        Some(_) => Err(format!(
-            "invalid `{field}`: expected an array of table names"
-        )),
-    }
-}
-
-/// Reads `config.audit`; a config without it is an empty one.
-///
-/// # Errors
-/// A message naming the malformed field.
-pub fn audit_config(config: Option<&Value>) -> Result<AuditConfig, String> {
-    let Some(audit) = config.and_then(|c| c.get("audit")) else {
-        return Ok(AuditConfig::default());
-    };
-    let mut out = AuditConfig {
-        tables: strings(audit.get("auditTables"), "audit.auditTables")?,
-        ..AuditConfig::default()
-    };
-    if let Some(r) = audit.get("retention").filter(|r| !r.is_null()) {
-        let days = r.get("days").and_then(Value::as_u64).filter(|d| *d > 0);
-        out.retention_days = Some(
-            days.and_then(|d| u32::try_from(d).ok())
-                .ok_or("invalid `audit.retention.days`: expected a positive integer")?,
-        );
-        out.retention_tables = strings(r.get("tables"), "audit.retention.tables")?;
-    }
-    Ok(out)
-}
-
-/// The tenancy the audit trail follows: the `tenant` section of the config, when there is one.
-/// With it, `migrate` isolates `audit_logs` by tenant and the commands that read or rewrite
-/// entries run in the system scope.
-///
-/// # Errors
-/// A message naming the malformed field of the `tenant` section.
-pub fn tenancy(config: Option<&Value>, cwd: &str) -> Result<Option<MigrationConfig>, String> {
-    match config.and_then(|c| c.get("tenant")) {
-        None | Some(Value::Null) => Ok(None),
-        Some(_) => super::tenant_config(config, None, None, cwd, &[]).map(Some),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::args::{parse_with, Parsed};
     use super::*;
-    use serde_json::json;
 
     #[test]
-    fn commands_options_and_config() {
+    fn commands_and_options() {
         let args: Vec<String> = ["purge", "--since", "90d", "--yes"]
             .iter()
             .map(|s| (*s).to_owned())
@@ -171,26 +134,25 @@ mod tests {
             panic!()
         };
         assert!(help.starts_with("Usage: better-audit [options] [command]"));
-        let cfg = json!({ "audit": { "auditTables": ["users"], "retention": { "days": 90, "tables": ["users"] } } });
-        assert_eq!(
-            audit_config(Some(&cfg)).unwrap(),
-            AuditConfig {
-                tables: vec!["users".into()],
-                retention_days: Some(90),
-                retention_tables: vec!["users".into()]
+        for (command, _) in COMMANDS {
+            for o in options(command).unwrap() {
+                assert!(
+                    !o.about.is_empty(),
+                    "{command} --{} has no help line",
+                    o.long
+                );
             }
+        }
+        let Ok(Parsed::Print(check)) =
+            parse_with(&AUDIT, &["check".to_owned(), "--help".to_owned()], "1")
+        else {
+            panic!()
+        };
+        assert!(check.starts_with("Usage: better-audit check [options]\n\nVerify audit_logs"));
+        assert!(
+            check.contains("\n  --json                Print the report as JSON\n"),
+            "{check}"
         );
-        let broken = json!({ "audit": { "retention": { "days": 0 } } });
-        assert!(audit_config(Some(&broken))
-            .unwrap_err()
-            .contains("audit.retention.days"));
-        assert_eq!(audit_config(None).unwrap(), AuditConfig::default());
-        assert_eq!(tenancy(Some(&cfg), "/").unwrap(), None);
-        let tenant = json!({ "tenant": { "tenantTables": ["projects"], "hardened": true } });
-        let t = tenancy(Some(&tenant), "/").unwrap().unwrap();
-        assert!(t.hardened);
-        assert_eq!(t.tenant_tables, ["projects"]);
-        assert!(tenancy(Some(&json!({ "tenant": { "tenantTables": "x" } })), "/").is_err());
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod audit;
+mod audit_config;
 mod help;
 mod init;
 

@@ -91,7 +91,12 @@ fn parse_one(def: &str) -> Option<FunctionDef> {
     let body = &body_and_rest[..body_and_rest.find(tag)?];
     let config = attributes
         .lines()
-        .filter_map(|l| l.trim().strip_prefix("SET "))
+        .filter_map(|l| {
+            // One attribute per line, or all on the statement's line.
+            let l = l.trim();
+            l.strip_prefix("SET ")
+                .or_else(|| l.split_once(" SET ").map(|(_, v)| v))
+        })
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| format!("{}={}", k.trim(), v.trim()))
         .collect();
@@ -105,7 +110,8 @@ fn parse_one(def: &str) -> Option<FunctionDef> {
     })
 }
 
-fn parse_functions(sql: &str) -> Vec<FunctionDef> {
+/// Every `CREATE OR REPLACE FUNCTION` of generated `sql`, read back.
+pub(crate) fn parse_functions(sql: &str) -> Vec<FunctionDef> {
     sql.split("CREATE OR REPLACE FUNCTION ")
         .skip(1)
         .filter_map(parse_one)
@@ -159,6 +165,17 @@ mod tests {
         ] {
             assert!(!bypass.matches(&broken));
         }
+    }
+
+    #[test]
+    fn one_line_definitions() {
+        let t = crate::audit::storage::Table::new("public").unwrap();
+        let sql = crate::audit::triggers::triggers_sql(&t, &[]).unwrap();
+        let f = parse_functions(&sql).remove(0);
+        assert_eq!(f.name, "usebetter_audit_capture");
+        assert!(f.security_definer);
+        assert_eq!(f.config, ["search_path=pg_catalog"]);
+        assert!(f.source.contains("INSERT INTO \"public\".\"audit_logs\""));
     }
 
     #[test]
