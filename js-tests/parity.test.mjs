@@ -164,6 +164,7 @@ const calls = {
   sqlEffects: { args: [["sql", "string", "DELETE FROM t"]] },
   tenantSignature: { args: [["key", "string", "k".repeat(32)], ["tenantId", "string", "acme"], ["binding", "string", "42:20260101000000000001"]] },
   bypassSignature: { args: [["key", "string", "k".repeat(32)], ["binding", "string", "42:20260101000000000001"]] },
+  tenantContract: { args: [] },
   scopeBindingSql: { args: [["begin", "optBool", true]] },
   scopeSql: {
     args: [

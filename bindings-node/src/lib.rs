@@ -192,6 +192,12 @@ pub fn bypass_signature(key: Unknown<'_>, binding: Unknown<'_>) -> Result<String
     ))
 }
 
+/// The tenant context's setting names and the `tenant_id` column default, as data.
+#[napi]
+pub fn tenant_contract() -> Result<Value, Code> {
+    to_js(&policy::context::contract())
+}
+
 /// The query a hardened scope runs first: one row with the transaction's `binding`.
 #[napi]
 pub fn scope_binding_sql(begin: Unknown<'_>) -> Result<String, Code> {

@@ -147,6 +147,12 @@ pub fn bypass_signature(key: JsValue, binding: JsValue) -> Result<String, JsValu
     ))
 }
 
+/// The tenant context's setting names and the `tenant_id` column default, as data.
+#[wasm_bindgen(js_name = tenantContract)]
+pub fn tenant_contract() -> Result<JsValue, JsValue> {
+    to_js(&policy::context::contract())
+}
+
 /// The query a hardened scope runs first: one row with the transaction's `binding`.
 #[wasm_bindgen(js_name = scopeBindingSql)]
 pub fn scope_binding_sql(begin: JsValue) -> Result<String, JsValue> {

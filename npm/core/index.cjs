@@ -116,7 +116,7 @@ function requireNative(tool) {
 // the wasm build lacks); sqlEffects is absent from the edge build.
 const NAMES = [
   "TenantResolver", "resolveTenant", "verifyJwt", "generateMigrationSql", "generateAddTableSql",
-  "normalizeTenantId", "tenantSignature", "bypassSignature", "scopeBindingSql", "scopeSql",
+  "normalizeTenantId", "tenantSignature", "bypassSignature", "tenantContract", "scopeBindingSql", "scopeSql",
   "auditDiff", "auditDiffJson", "auditImageSql", "auditSealRows", "auditVerifyRows",
   "auditSealKey", "auditChainSql", "auditStoreSql", "auditChangedFieldsJson", "canonicalJson", "parseDuration",
   "encodeCursor", "decodeCursor", "compileAuditQuery", "sqlWrites", "redactEntries",

@@ -84,10 +84,19 @@ export declare function generateAddTableSql(table: string, config: Omit<Migratio
 
 /** Classifies a tenant id; throws `TENANT_INVALID_ID` for values that are neither UUID nor slug. */
 export declare function normalizeTenantId(raw: string): { value: string; kind: "uuid" | "slug" };
-/** Hardened mode: `app.tenant_sig` for a tenant id, in the transaction named by `binding`. */
+/** Hardened mode: the tenant signature (`tenantContract().tenantSig`) for a tenant id, in the transaction named by `binding`. */
 export declare function tenantSignature(key: string, tenantId: string, binding: string): string;
-/** Hardened mode: `app.bypass_sig`, in the transaction named by `binding`. */
+/** Hardened mode: the bypass signature (`tenantContract().bypassSig`), in the transaction named by `binding`. */
 export declare function bypassSignature(key: string, binding: string): string;
+/** The tenant context's setting names, and the plain-mode SQL of the current tenant (a `tenant_id` column's default). */
+export interface TenantContract {
+  currentTenant: string;
+  bypass: string;
+  tenantSig: string;
+  bypassSig: string;
+  tenantIdDefault: string;
+}
+export declare function tenantContract(): TenantContract;
 /**
  * The query a hardened scope runs first: one row whose `binding` names the transaction; with
  * `begin`, prefixed by `begin; ` (one simple-protocol message).
@@ -155,7 +164,8 @@ export declare function auditChainSql(logs: string, checkpoints: string): ChainS
 /** The library store's statements; the purge ones take `$1` cut-off (ISO text), `$2` table or null. */
 export interface StoreSql {
   byId: string;
-  sealable: string;
+  /** The table's columns (`name`); no rows when it does not exist. */
+  columns: string;
   sealedInPurge: string;
   purge: string;
   purgeUnsealed: string;
@@ -289,6 +299,7 @@ declare const core: {
   normalizeTenantId: typeof normalizeTenantId;
   tenantSignature: typeof tenantSignature;
   bypassSignature: typeof bypassSignature;
+  tenantContract: typeof tenantContract;
   scopeBindingSql: typeof scopeBindingSql;
   scopeSql: typeof scopeSql;
   auditDiff: typeof auditDiff;

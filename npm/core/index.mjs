@@ -13,6 +13,7 @@ export const {
   normalizeTenantId,
   tenantSignature,
   bypassSignature,
+  tenantContract,
   scopeBindingSql,
   scopeSql,
   auditDiff,

@@ -16,8 +16,9 @@ use crate::policy::ident::literal;
 pub struct StoreSql {
     /// The entry with id `$1` (a UUID), with `cursor_ts`: its exact position for cursors.
     pub by_id: String,
-    /// Whether the table has the seal column `seq` (`has`); reference-shaped tables lack it.
-    pub sealable: String,
+    /// The table's columns (`name`), none when it does not exist: a table made for the
+    /// reference lacks `tenant_id` and the seal columns until `better-audit migrate`.
+    pub columns: String,
     /// How many of the entries a purge would delete are sealed (`n`).
     pub sealed_in_purge: String,
     /// Deletes the entries older than `$1` and returns how many went (`n`).
@@ -35,8 +36,8 @@ pub fn store_sql(logs: &str) -> StoreSql {
     };
     StoreSql {
         by_id: format!("SELECT *, {CURSOR_TS} AS cursor_ts FROM {logs} WHERE id = $1::uuid LIMIT 1"),
-        sealable: format!(
-            "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass({}) AND attname = 'seq' AND NOT attisdropped) AS has",
+        columns: format!(
+            "SELECT attname::text AS name FROM pg_attribute WHERE attrelid = to_regclass({}) AND attnum > 0 AND NOT attisdropped",
             literal(logs)
         ),
         sealed_in_purge: format!("SELECT count(*)::int AS n FROM {logs} WHERE {doomed} AND seq IS NOT NULL"),
@@ -56,7 +57,7 @@ mod tests {
         assert!(q
             .by_id
             .ends_with("FROM \"audit_logs\" WHERE id = $1::uuid LIMIT 1"));
-        assert!(q.sealable.contains("to_regclass('\"audit_logs\"')"));
+        assert!(q.columns.contains("to_regclass('\"audit_logs\"')"));
         assert!(q.sealed_in_purge.ends_with("AND seq IS NOT NULL"));
         assert!(!q.purge.contains("seq"));
         assert!(q

@@ -25,6 +25,41 @@ pub const TENANT_SIG: &str = "app.tenant_sig";
 /// Hardened mode: signature of [`BYPASS`].
 pub const BYPASS_SIG: &str = "app.bypass_sig";
 
+/// The current tenant as a `uuid`, an empty setting counting as none (plain mode): the
+/// expression policies compare with and a `tenant_id` column's default.
+#[must_use]
+pub fn current_tenant_expr() -> String {
+    format!(
+        "NULLIF(current_setting({}, true), '')::uuid",
+        literal(CURRENT_TENANT)
+    )
+}
+
+/// The context's names as data, for the libraries that use them in their own code (a Drizzle
+/// column default, an error message).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+pub struct Contract {
+    pub current_tenant: &'static str,
+    pub bypass: &'static str,
+    pub tenant_sig: &'static str,
+    pub bypass_sig: &'static str,
+    /// [`current_tenant_expr`].
+    pub tenant_id_default: String,
+}
+
+#[must_use]
+pub fn contract() -> Contract {
+    Contract {
+        current_tenant: CURRENT_TENANT,
+        bypass: BYPASS,
+        tenant_sig: TENANT_SIG,
+        bypass_sig: BYPASS_SIG,
+        tenant_id_default: current_tenant_expr(),
+    }
+}
+
 /// Names the running transaction: `<backend pid>:<transaction start, UTC, microseconds>`.
 /// `now()` is the transaction's start, fixed for its whole life.
 pub const BINDING_EXPR: &str =

@@ -46,10 +46,7 @@ pub(crate) fn current_expr(schema: &Ident, hardened: bool) -> String {
     if hardened {
         format!("{}()", fn_name(schema, "current"))
     } else {
-        format!(
-            "NULLIF(current_setting({}, true), '')::uuid",
-            literal(CURRENT_TENANT)
-        )
+        super::context::current_tenant_expr()
     }
 }
 

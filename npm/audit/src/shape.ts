@@ -3,12 +3,10 @@
 // `better-audit migrate` upgrades it in place. Entries are then written to the columns it has
 // (with one warning naming the upgrade), never failing the app's writes for a column it lacks.
 import { AuditConfigError } from "./enrich";
-import { ENTRY_COLUMNS, type RunSql } from "./store";
+import { ENTRY_COLUMNS, statements, type RunSql } from "./store";
 
 const SEAL_COLUMNS = ["seq", "prev_hash", "hash"];
 
-// The unqualified name resolves through search_path, as every statement on the table does.
-const COLUMNS_SQL = `SELECT attname::text AS name FROM pg_attribute WHERE attrelid = to_regclass('audit_logs') AND attnum > 0 AND NOT attisdropped`;
 
 export interface TableShape {
   columns: ReadonlySet<string>;
@@ -25,7 +23,7 @@ export function shapeReader(sealConfigured: boolean): (run: RunSql) => Promise<T
   let known: TableShape | undefined;
   return async (run) => {
     if (known) return known;
-    const rows = await run(COLUMNS_SQL, []);
+    const rows = await run(statements().columns, []);
     // Not kept: the table may be created while the app runs.
     if (!rows.length) throw new AuditConfigError(`audit: ${MISSING_TABLE}`, { code: "AUDIT_TABLE_MISSING" });
     const columns = new Set(rows.map((r) => String(r.name)));

@@ -104,7 +104,8 @@ export function compileSpec(spec: AuditQuerySpec, maxLimit: number) {
 }
 
 let storeSql: StoreSql | undefined;
-const statements = () => (storeSql ??= core.auditStoreSql('"audit_logs"'));
+/** The core's statements over `audit_logs`. */
+export const statements = () => (storeSql ??= core.auditStoreSql('"audit_logs"'));
 
 /**
  * `purgeLogs` refused to delete sealed entries: only `better-audit purge` records where it cuts
@@ -150,13 +151,13 @@ export function sqlStore(run: RunSql): Omit<AuditDatabaseAdapter, "writeLog"> {
       if (tableName !== undefined && !tableName.trim()) throw new Error("purgeLogs: tableName must be a non-empty string when provided");
       const q = statements();
       const params = [before.toISOString(), tableName ?? null];
-      const [sealable] = await run(q.sealable, []);
-      if (sealable?.has) {
+      const sealable = (await run(q.columns, [])).some((r) => r.name === "seq");
+      if (sealable) {
         const [sealed] = await run(q.sealedInPurge, params);
         const n = Number(sealed?.n ?? 0);
         if (n > 0) throw new AuditSealedPurgeError(n, params[0] as string, tableName);
       }
-      const [gone] = await run(sealable?.has ? q.purgeUnsealed : q.purge, params);
+      const [gone] = await run(sealable ? q.purgeUnsealed : q.purge, params);
       return { deletedCount: Number(gone?.n ?? 0) };
     },
     async getStats(options = {}) {

@@ -3,6 +3,8 @@
 // another tenant (the policy's WITH CHECK refused it). The error keeps its class, code and cause
 // (callers may test them); its message gains what is missing and the command that fixes it.
 
+import core from "@usebetter-rs/core";
+
 const EXPLAINED = Symbol.for("usebetterdev.tenant.explained");
 
 type DbError = Error & { code?: unknown; column?: unknown; column_name?: unknown; table?: unknown; table_name?: unknown };
@@ -24,7 +26,7 @@ function hint(db: DbError, tenantId: string | null): string | undefined {
   }
   if (db.code === "42501" && /row-level security/.test(db.message)) {
     return tenantId === null
-      ? `${table} refused the row under row-level security although this is the system scope: check that its policy allows app.bypass_rls (run \`better-tenant check\`)`
+      ? `${table} refused the row under row-level security although this is the system scope: check that its policy allows ${core.tenantContract().bypass} (run \`better-tenant check\`)`
       : `the row's tenant_id is not the current tenant (${tenantId}): a tenant scope writes only its own tenant's rows (leave tenant_id out, or use runAsSystem)`;
   }
   return undefined;

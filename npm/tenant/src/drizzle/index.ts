@@ -1,3 +1,4 @@
+import core from "@usebetter-rs/core";
 import { hearConnectionErrors } from "@usebetter-rs/core/connections";
 import { asc, count, eq, sql, type SQL } from "drizzle-orm";
 import { pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
@@ -17,13 +18,14 @@ export const tenantsTable = pgTable("tenants", {
 
 /**
  * Spread into a table's columns. The default reads the current tenant; an empty setting
- * (left behind by an earlier transaction on a pooled connection) counts as none.
+ * (left behind by an earlier transaction on a pooled connection) counts as none. The
+ * expression is the core's, the one its policies compare with.
  */
 export const tenantId = {
   tenantId: uuid("tenant_id")
     .notNull()
     .references(() => tenantsTable.id)
-    .default(sql`(NULLIF(current_setting('app.current_tenant', true), ''))::uuid`),
+    .default(sql.raw(`(${core.tenantContract().tenantIdDefault})`)),
 } as const;
 
 /**
