@@ -3,10 +3,7 @@
 // `better-audit migrate` upgrades it in place. Entries are then written to the columns it has
 // (with one warning naming the upgrade), never failing the app's writes for a column it lacks.
 import { AuditConfigError } from "./enrich";
-import { ENTRY_COLUMNS, statements, type RunSql } from "./store";
-
-const SEAL_COLUMNS = ["seq", "prev_hash", "hash"];
-
+import { ENTRY_COLUMNS, SEAL_COLUMNS, statements, type RunSql } from "./store";
 
 export interface TableShape {
   columns: ReadonlySet<string>;
@@ -16,7 +13,7 @@ export interface TableShape {
   sealable: boolean;
 }
 
-export const MISSING_TABLE = "audit_logs does not exist: run `better-audit migrate`";
+const MISSING_TABLE = "audit_logs does not exist: run `better-audit migrate`";
 
 /** Reads the table's columns on first use (through `run`, the writer's own handle) and keeps them. */
 export function shapeReader(sealConfigured: boolean): (run: RunSql) => Promise<TableShape> {

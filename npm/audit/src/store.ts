@@ -20,6 +20,8 @@ const COLUMN_OF: Record<string, string> = {
 };
 /** The entry columns, in table order; sealing adds seq, prev_hash and hash. */
 export const ENTRY_COLUMNS: readonly string[] = Object.values(COLUMN_OF);
+/** A sealed entry's place in its chain. */
+export const SEAL_COLUMNS: readonly string[] = ["seq", "prev_hash", "hash"];
 const KEY_OF = Object.fromEntries(Object.entries(COLUMN_OF).map(([k, c]) => [c, k]));
 const CAST: Record<string, string> = { id: "uuid", timestamp: "timestamptz", notify: "boolean", tenant_id: "uuid" };
 
@@ -73,7 +75,7 @@ export function storedRow(values: Map<string, unknown>): Record<string, unknown>
  */
 export function insertStatement(logs: AuditLog[], seals?: RowSeal[], values = logs.map(columnValues), present?: ReadonlySet<string>): { text: string; params: unknown[] } {
   const entry = present ? ENTRY_COLUMNS.filter((c) => present.has(c)) : ENTRY_COLUMNS;
-  const columns = [...entry, ...(seals ? ["seq", "prev_hash", "hash"] : [])];
+  const columns = [...entry, ...(seals ? SEAL_COLUMNS : [])];
   const params: unknown[] = [];
   const tuples = values.map((row, i) => {
     const cells = entry.map((column) => {
