@@ -1,6 +1,6 @@
 // Start-up cost against the reference, measured side by side (runs interleaved, medians):
 //   help            `better-tenant --help` from node_modules/.bin, process start to exit
-//   first-response  a Hono + Drizzle + node-postgres app with tenant scoping (bench/tenant/
+//   first-response  a Hono + Drizzle + node-postgres ESM app with tenant scoping (bench/tenant/
 //                   server.mjs), process start to the first GET /projects answered
 //   import          `import("@usebetterdev/tenant")` + `import("@usebetterdev/audit")` in a
 //                   fresh process, timed inside it

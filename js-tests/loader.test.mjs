@@ -123,3 +123,38 @@ test("the binding loads on first use: importing the libraries loads no compiled 
   });
   assert.equal(bad.stdout.trim(), "INVALID_CONFIG");
 });
+
+test("an ESM app gets the Drizzle entry built on its own ESM drizzle-orm, not a second CommonJS copy", () => {
+  assert.ok(process.env.DATABASE_URL, "DATABASE_URL (scripts/pg.sh up) is needed");
+  const script = `import { getTableName, is, sql } from "drizzle-orm";
+    import { PgTable, pgTable, serial } from "drizzle-orm/pg-core";
+    import { createRequire } from "node:module";
+    import { drizzleDatabase, tenantsTable, tenantId } from "@usebetterdev/tenant/drizzle";
+    const require = createRequire(import.meta.url);
+    const cjs = require("@usebetterdev/tenant/drizzle");
+    const table = pgTable("t", { id: serial("id"), ...tenantId });
+    console.log(JSON.stringify({
+      esmTable: is(tenantsTable, PgTable) && getTableName(tenantsTable),
+      column: table.tenantId.name,
+      drizzleDatabase: typeof drizzleDatabase,
+      sameContract: cjs.tenantsTable !== tenantsTable && getTableName(cjs.tenantsTable) === getTableName(tenantsTable),
+    }));`;
+  // drizzle-orm's CommonJS modules in require.cache, after importing only the ESM entry.
+  // A scope on node-postgres as well: its transaction class comes from the same ESM copy.
+  const probe = `import { createRequire } from "node:module"; import pg from "pg";
+    import { sql } from "drizzle-orm"; import { drizzle } from "drizzle-orm/node-postgres";
+    import { betterTenant } from "@usebetterdev/tenant"; import { drizzleDatabase } from "@usebetterdev/tenant/drizzle";
+    const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 1 });
+    const tenant = betterTenant({ database: drizzleDatabase(drizzle(pool)), tenantResolver: { header: "x-tenant-id" } });
+    const got = await tenant.runAsSystem(async (tx) => (await tx.execute(sql\`SELECT current_setting('app.bypass_rls', true) AS b\`)).rows[0].b);
+    await pool.end();
+    const require = createRequire(import.meta.url);
+    console.log(got, Object.keys(require.cache).filter((k) => k.includes("drizzle-orm")).length);`;
+  const cwd = new URL(".", import.meta.url);
+  const first = spawnSync(process.execPath, ["--input-type=module", "-e", probe], { cwd, encoding: "utf8" });
+  assert.equal(first.status, 0, first.stderr);
+  assert.equal(first.stdout.trim(), "true 0", "drizzle-orm's CommonJS build was loaded by the ESM entry");
+  const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { cwd, encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { esmTable: "tenants", column: "tenant_id", drizzleDatabase: "function", sameContract: true });
+});

@@ -6,7 +6,9 @@ import pg from "pg";
 import { drizzle } from "drizzle-orm/node-postgres";
 import { eq, sql } from "drizzle-orm";
 import { pgTable, serial, text, uuid } from "drizzle-orm/pg-core";
-import { createRequire } from "node:module";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const [variant, port] = process.argv.slice(2);
 const projects = pgTable("projects", { id: serial("id").primaryKey(), tenantId: uuid("tenant_id").notNull(), name: text("name").notNull() });
@@ -25,9 +27,11 @@ if (variant === "unscoped") {
     return c.json(rows);
   });
 } else {
-  // The reference is installed as `ref-tenant` in bench/.ref by bench/tenant.sh.
-  const refRequire = createRequire(new URL("../.ref/package.json", import.meta.url));
-  const load = (sub) => (variant === "ref" ? refRequire(`ref-tenant${sub}`) : import(`@usebetterdev/tenant${sub}`));
+  // The reference is installed as `ref-tenant` in bench/.ref by bench/tenant.sh. Both are loaded
+  // the way this ESM app would: through their packages' "import" entries.
+  const refDir = fileURLToPath(new URL("../.ref/node_modules/ref-tenant/", import.meta.url));
+  const refExports = JSON.parse(readFileSync(join(refDir, "package.json"), "utf8")).exports;
+  const load = (sub) => import(variant === "ref" ? pathToFileURL(join(refDir, refExports[`.${sub}`].import)).href : `@usebetterdev/tenant${sub}`);
   const { betterTenant } = await load("");
   const { drizzleDatabase } = await load("/drizzle");
   const { createHonoMiddleware } = await load("/hono");

@@ -26,17 +26,24 @@ type Client = {
 type Pool = { connect: () => Promise<Client>; options?: { max?: number } };
 type Tx = object;
 
-let TransactionClass: (new (dialect: unknown, session: Session, schema: unknown) => Tx) | null | undefined;
+type TxClass = new (dialect: unknown, session: Session, schema: unknown) => Tx;
 
-function transactionClass() {
-  if (TransactionClass === undefined) {
-    try {
-      TransactionClass = require("drizzle-orm/node-postgres/session").NodePgTransaction ?? null;
-    } catch {
-      TransactionClass = null;
-    }
-  }
-  return TransactionClass;
+/**
+ * drizzle's NodePgTransaction, from the drizzle-orm copy the entry point was built with (the
+ * loader comes from the entry's kit: `require` in the CommonJS build, `import()` in the ESM
+ * one). Loaded once per loader, on the first scope; null when this drizzle has no such module.
+ */
+const transactionClasses = new WeakMap<object, { value?: TxClass | null; pending?: Promise<TxClass | null> }>();
+
+function transactionClass(load: () => Promise<unknown>): TxClass | null | Promise<TxClass | null> {
+  let entry = transactionClasses.get(load);
+  if (!entry) transactionClasses.set(load, (entry = {}));
+  if (entry.value !== undefined) return entry.value;
+  const known = entry;
+  return (known.pending ??= load().then(
+    (m) => (known.value = (m as { NodePgTransaction?: TxClass }).NodePgTransaction ?? null),
+    () => (known.value = null),
+  ));
 }
 
 // @usebetterdev/audit's withAuditProxy exposes this, so its capture applies inside our scopes.
@@ -129,11 +136,23 @@ async function acquire(pool: Pool, gate: Gate, options: ScopeOptions | undefined
 /** The rows of the last statement of a (possibly multi-statement) simple query. */
 const lastRows = (r: Result | Result[]): Rows => (Array.isArray(r) ? (r.at(-1)?.rows ?? []) : r.rows);
 
-export function fastScope(db: unknown, tenantId: string | null, options: ScopeOptions | undefined) {
+/**
+ * The scope on its own client when `db` is drizzle's node-postgres database, else null. `portable`
+ * runs the scope when this drizzle turns out to lack the transaction class.
+ */
+export function fastScope<T>(
+  db: unknown,
+  tenantId: string | null,
+  options: ScopeOptions | undefined,
+  loadSession: () => Promise<unknown>,
+  portable: (fn: (tx: never) => Promise<T>) => Promise<T>,
+) {
   const session = (db as { _?: { session?: Session } })._?.session;
-  const Tx = transactionClass();
-  if (!session || !Tx || session.constructor?.name !== "NodePgSession") return null;
-  return async <T>(fn: (tx: never) => Promise<T>): Promise<T> => {
+  if (!session || session.constructor?.name !== "NodePgSession") return null;
+  return async (fn: (tx: never) => Promise<T>): Promise<T> => {
+    const known = transactionClass(loadSession);
+    const Tx = known instanceof Promise ? await known : known;
+    if (!Tx) return portable(fn);
     // The same test drizzle uses: a Pool hands out a client per scope, a Client is used as is.
     const pooled = session.client.constructor.name.includes("Pool") && typeof session.client.connect === "function";
     const gate = pooled ? gateOf(session.client as Pool) : null;
