@@ -25,6 +25,12 @@ test("extractors", async () => {
   const forged = token({ sub: "admin" }).replace(/\.[^.]+$/, ".AAAA");
   assert.equal(await verified(req({ authorization: forged })), undefined, "a forged token gives no actor");
   assert.equal(await verified(req({ authorization: token({ sub: "u3", exp: nowSeconds() - 5 }) })), undefined, "expired");
+  // Decoding without keys still refuses an unsigned token, and reads one word after the scheme.
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const unsigned = `Bearer ${b64({ alg: "none", typ: "JWT" })}.${b64({ sub: "admin" })}.`;
+  assert.equal(await fromBearerToken("sub")(req({ authorization: unsigned })), undefined, "alg none gives no actor");
+  assert.equal(await fromBearerToken("sub")(req({ authorization: `bearer   ${signJwt({ sub: "u4" })}  ` })), "u4");
+  assert.equal(await fromBearerToken("sub")(req({ authorization: `${token({ sub: "u5" })} extra` })), undefined);
 });
 
 test("Hono: actor and request metadata for the rest of the chain", async () => {

@@ -142,10 +142,12 @@ test("audit primitives: identical diffs, canonical JSON, durations, cursors and 
 const token = tokens[0];
 const sealRow = { id: "1", table_name: "users", timestamp: "2026-01-01T00:00:00Z" };
 const calls = {
-  TenantResolver: { args: [["config", "struct", { header: "x" }]], call: (b, [c]) => new b.TenantResolver(c).jwtUnverified },
+  TenantResolver: { args: [["tenantResolver", "struct", { header: "x" }]], call: (b, [c]) => new b.TenantResolver(c).jwtUnverified },
   "TenantResolver#resolve": { args: [["request", "struct", { headers: {} }]], call: (b, [r]) => new b.TenantResolver({ header: "x" }).resolve(r) },
-  resolveTenant: { args: [["request", "struct", { headers: {} }], ["config", "struct", { header: "x" }]] },
+  resolveTenant: { args: [["request", "struct", { headers: {} }], ["tenantResolver", "struct", { header: "x" }]] },
   verifyJwt: { args: [["token", "string", token], ["options", "struct", { secret: SECRET }]] },
+  bearerToken: { args: [["authorization", "optString", `Bearer ${token}`]] },
+  bearerClaim: { args: [["authorization", "optString", `Bearer ${token}`], ["claim", "string", "sub"], ["verify", "optStruct", { secret: SECRET }]] },
   generateMigrationSql: { args: [["config", "struct", { tenantTables: ["a"] }]] },
   generateAddTableSql: { args: [["table", "string", "a"], ["config", "struct", {}]] },
   normalizeTenantId: { args: [["raw", "string", "acme"]] },
@@ -238,7 +240,7 @@ test("wrong argument types: the same INVALID_ARGUMENT, naming the argument, on b
 test("lone surrogates, NaN and non-JSON values inside arguments name their path", () => {
   const cases = [
     [(b) => b.resolveTenant({ headers: { "x-tenant-id": "\ud800" } }, { header: "x-tenant-id" }), "request.headers.x-tenant-id"],
-    [(b) => b.resolveTenant({ headers: {} }, { jwt: { claim: "t", secret: SECRET, leeway: NaN } }), "config.jwt.leeway"],
+    [(b) => b.resolveTenant({ headers: {} }, { jwt: { claim: "t", secret: SECRET, leeway: NaN } }), "tenantResolver.jwt.leeway"],
     [(b) => b.verifyJwt(token, { secret: SECRET, leeway: NaN }), "options.leeway"],
     [(b) => b.canonicalJson(NaN), "value"],
     [(b) => b.canonicalJson({ a: [1, { b: () => 1 }] }), "value.a[1].b"],

@@ -10,6 +10,7 @@ import {
   TenantConfigError,
   TenantScopeClosedError,
   TenantScopeError,
+  resolveTenant,
   toResolvableRequest,
 } from "@usebetterdev/tenant";
 import { drizzleDatabase } from "@usebetterdev/tenant/drizzle";
@@ -89,6 +90,18 @@ test("resolveToId gets the raw identifier before any validation, UUIDs included;
   });
   // Without resolveToId the identifier is still validated: a domain is neither UUID nor slug.
   assert.equal(await make().resolveTenant(req("acme.example")), undefined);
+});
+
+test("jwt.verifyToken gets the Bearer token (one word after the scheme) and its claims resolve the tenant", async () => {
+  const seen = [];
+  const config = { jwt: { claim: "tenant_id", verifyToken: async (t) => (seen.push(t), t === "good.token.x" ? { tenant_id: "acme" } : null) } };
+  const headers = (authorization) => ({ headers: { authorization } });
+  assert.equal(await resolveTenant(headers("Bearer good.token.x"), config), "acme");
+  assert.equal(await resolveTenant(headers("  bearer   good.token.x "), config), "acme");
+  assert.equal(await resolveTenant(headers("Bearer other.token.y"), config), undefined);
+  assert.equal(await resolveTenant(headers("Basic good.token.x"), config), undefined);
+  assert.equal(await resolveTenant(headers("Bearer good.token.x trailing"), config), undefined);
+  assert.deepEqual(seen, ["good.token.x", "good.token.x", "other.token.y"]);
 });
 
 test("toResolvableRequest: the reference's shape, host without port", () => {

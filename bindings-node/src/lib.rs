@@ -65,7 +65,7 @@ pub struct TenantResolver {
 impl TenantResolver {
     #[napi(constructor)]
     pub fn new(config: Unknown<'_>) -> Result<Self, Code> {
-        let config: resolve::ResolverConfig = parse("config", config)?;
+        let config: resolve::ResolverConfig = parse("tenantResolver", config)?;
         let inner = resolve::Resolver::new(&config).map_err(|e| core_err(&e))?;
         Ok(TenantResolver { inner })
     }
@@ -88,6 +88,27 @@ impl TenantResolver {
 #[napi]
 pub fn resolve_tenant(request: Unknown<'_>, config: Unknown<'_>) -> Result<Value, Code> {
     TenantResolver::new(config)?.resolve(request)
+}
+
+/// The string claim of an `Authorization: Bearer` value, decoded or (with `verify`) verified;
+/// null when there is none.
+#[napi]
+pub fn bearer_claim(
+    authorization: Unknown<'_>,
+    claim: Unknown<'_>,
+    verify: Unknown<'_>,
+) -> Result<Option<String>, Code> {
+    let authorization = opt_string("authorization", authorization)?.unwrap_or_default();
+    let claim = string("claim", claim)?;
+    let verify: Option<jwt::VerifyOptions> = parse("verify", verify)?;
+    jwt::bearer_claim(&authorization, &claim, verify.as_ref(), now()).map_err(|e| core_err(&e))
+}
+
+/// The token of an `Authorization: Bearer <token>` value, or null.
+#[napi]
+pub fn bearer_token(authorization: Unknown<'_>) -> Result<Option<String>, Code> {
+    let authorization = opt_string("authorization", authorization)?.unwrap_or_default();
+    Ok(jwt::bearer_token(&authorization).map(str::to_owned))
 }
 
 /// Verifies a JWT and returns its claims.

@@ -64,7 +64,7 @@ pub struct TenantResolver {
 impl TenantResolver {
     #[wasm_bindgen(constructor)]
     pub fn new(config: JsValue) -> Result<TenantResolver, JsValue> {
-        let config: resolve::ResolverConfig = parse("config", &config)?;
+        let config: resolve::ResolverConfig = parse("tenantResolver", &config)?;
         let inner = resolve::Resolver::new(&config).map_err(|e| core_err(&e))?;
         Ok(TenantResolver { inner })
     }
@@ -86,6 +86,30 @@ impl TenantResolver {
 #[wasm_bindgen(js_name = resolveTenant)]
 pub fn resolve_tenant(request: JsValue, config: JsValue) -> Result<JsValue, JsValue> {
     TenantResolver::new(config)?.resolve(request)
+}
+
+/// The string claim of an `Authorization: Bearer` value, decoded or (with `verify`) verified;
+/// null when there is none.
+#[wasm_bindgen(js_name = bearerClaim)]
+pub fn bearer_claim(
+    authorization: JsValue,
+    claim: JsValue,
+    verify: JsValue,
+) -> Result<JsValue, JsValue> {
+    let authorization = opt_string("authorization", &authorization)?.unwrap_or_default();
+    let claim = string("claim", &claim)?;
+    let verify: Option<jwt::VerifyOptions> = parse("verify", &verify)?;
+    to_js(
+        &jwt::bearer_claim(&authorization, &claim, verify.as_ref(), now())
+            .map_err(|e| core_err(&e))?,
+    )
+}
+
+/// The token of an `Authorization: Bearer <token>` value, or null.
+#[wasm_bindgen(js_name = bearerToken)]
+pub fn bearer_token(authorization: JsValue) -> Result<JsValue, JsValue> {
+    let authorization = opt_string("authorization", &authorization)?.unwrap_or_default();
+    to_js(&jwt::bearer_token(&authorization))
 }
 
 /// Verifies a JWT and returns its claims.

@@ -1,7 +1,9 @@
 //! Every verification rule and failure mode of `jwt::Verifier`.
 
 use serde_json::json;
-use usebetter_core::jwt::{decode_unverified, JwksInput, OneOrMany, Verifier, VerifyOptions};
+use usebetter_core::jwt::{
+    bearer_claim, bearer_token, decode_unverified, JwksInput, OneOrMany, Verifier, VerifyOptions,
+};
 
 use crate::support::{b64, fixture, sign, token, NOW, SECRET};
 
@@ -317,4 +319,65 @@ fn unverified_decoding_reads_payload() {
     assert_eq!(decode_unverified(&t).unwrap()["sub"], "u1");
     let utf8 = token("HS256", &json!({ "name": "Müller" }));
     assert_eq!(decode_unverified(&utf8).unwrap()["name"], "Müller");
+}
+
+#[test]
+fn bearer_token_reads_one_word_after_the_scheme() {
+    assert_eq!(bearer_token("Bearer abc.def.ghi"), Some("abc.def.ghi"));
+    assert_eq!(bearer_token("  bearer \t abc  "), Some("abc"));
+    assert_eq!(bearer_token("BEARER abc"), Some("abc"));
+    for bad in [
+        "",
+        "Bearer",
+        "Bearer ",
+        "Basic abc",
+        "Bearerabc",
+        "Bearer a b",
+        "Token abc",
+    ] {
+        assert_eq!(bearer_token(bad), None, "{bad:?}");
+    }
+}
+
+#[test]
+fn bearer_claim_decodes_or_verifies_and_never_accepts_alg_none() {
+    let good = token("HS256", &claims());
+    let header = format!("Bearer {good}");
+    assert_eq!(
+        bearer_claim(&header, "sub", None, NOW).unwrap().as_deref(),
+        Some("u1")
+    );
+    assert_eq!(
+        bearer_claim(&header, "sub", Some(&secret()), NOW)
+            .unwrap()
+            .as_deref(),
+        Some("u1")
+    );
+    // Wrong key, expired, missing or non-string claim, no token: no value, not an error.
+    let wrong = VerifyOptions {
+        secret: Some("another-secret-of-enough-length-0123456789".into()),
+        ..VerifyOptions::default()
+    };
+    assert_eq!(
+        bearer_claim(&header, "sub", Some(&wrong), NOW).unwrap(),
+        None
+    );
+    assert_eq!(
+        bearer_claim(&header, "sub", Some(&secret()), NOW + 3600).unwrap(),
+        None
+    );
+    assert_eq!(bearer_claim(&header, "missing", None, NOW).unwrap(), None);
+    assert_eq!(bearer_claim(&header, "exp", None, NOW).unwrap(), None);
+    assert_eq!(bearer_claim("Basic abc", "sub", None, NOW).unwrap(), None);
+    let none = sign(&json!({ "alg": "none" }), &claims(), "none");
+    assert_eq!(
+        bearer_claim(&format!("Bearer {none}"), "sub", None, NOW).unwrap(),
+        None
+    );
+    // A bad key is the caller's configuration error, reported even without a token.
+    let unusable = VerifyOptions {
+        public_key: Some("not a pem".into()),
+        ..VerifyOptions::default()
+    };
+    assert!(bearer_claim("", "sub", Some(&unusable), NOW).is_err());
 }

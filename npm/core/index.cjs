@@ -115,7 +115,7 @@ function requireNative(tool) {
 // buildNoConfigMessage are native only (the command-line tools need a PostgreSQL client, which
 // the wasm build lacks); sqlEffects is absent from the edge build.
 const NAMES = [
-  "TenantResolver", "resolveTenant", "verifyJwt", "generateMigrationSql", "generateAddTableSql",
+  "TenantResolver", "resolveTenant", "verifyJwt", "bearerToken", "bearerClaim", "generateMigrationSql", "generateAddTableSql",
   "normalizeTenantId", "tenantSignature", "bypassSignature", "tenantContract", "scopeBindingSql", "scopeSql",
   "auditDiff", "auditDiffJson", "auditImageSql", "auditSealRows", "auditVerifyRows",
   "auditSealKey", "auditChainSql", "auditStoreSql", "auditChangedFieldsJson", "canonicalJson", "parseDuration",

@@ -72,6 +72,13 @@ export declare class TenantResolver {
 
 export declare function resolveTenant(request: ResolveRequest, config: ResolverConfig): Resolution;
 export declare function verifyJwt(token: string, options: VerifyOptions): Record<string, unknown>;
+/** The token of an `Authorization: Bearer <token>` value, or null. */
+export declare function bearerToken(authorization: string | null | undefined): string | null;
+/**
+ * The string claim of an `Authorization: Bearer` value: verified with `verify`, else only decoded
+ * (`alg: none` refused). Null for no token, a bad token or a claim that is not a non-empty string.
+ */
+export declare function bearerClaim(authorization: string | null | undefined, claim: string, verify?: VerifyOptions | null): string | null;
 
 export interface MigrationConfig {
   tenantTables: string[];
@@ -294,6 +301,8 @@ declare const core: {
   TenantResolver: typeof TenantResolver;
   resolveTenant: typeof resolveTenant;
   verifyJwt: typeof verifyJwt;
+  bearerToken: typeof bearerToken;
+  bearerClaim: typeof bearerClaim;
   generateMigrationSql: typeof generateMigrationSql;
   generateAddTableSql: typeof generateAddTableSql;
   normalizeTenantId: typeof normalizeTenantId;

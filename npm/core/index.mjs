@@ -8,6 +8,8 @@ export const {
   TenantResolver,
   resolveTenant,
   verifyJwt,
+  bearerToken,
+  bearerClaim,
   generateMigrationSql,
   generateAddTableSql,
   normalizeTenantId,

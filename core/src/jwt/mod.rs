@@ -220,6 +220,48 @@ pub fn decode_unverified(token: &str) -> Result<Map<String, Value>> {
     }
 }
 
+/// The token of an `Authorization` value `Bearer <token>`: the scheme in any case, then
+/// whitespace, then one run of non-whitespace characters and nothing after it. Anything else
+/// (another scheme, no token, two words) is no token.
+#[must_use]
+pub fn bearer_token(authorization: &str) -> Option<&str> {
+    let value = authorization.trim();
+    let split = value.find(char::is_whitespace)?;
+    let (scheme, rest) = value.split_at(split);
+    let token = rest.trim_start();
+    let well_formed = scheme.eq_ignore_ascii_case("bearer")
+        && !token.is_empty()
+        && !token.contains(char::is_whitespace);
+    well_formed.then_some(token)
+}
+
+/// The string claim `claim` of the request's Bearer token, the one way every package reads an
+/// actor or tenant from a token. With `verify` the token is verified (signature, `exp`, `nbf`,
+/// `aud`, `iss` at `now`); without, it is only decoded, and `alg: none` is still refused. A
+/// missing, malformed, unverifiable token or a claim that is not a non-empty string is `None`.
+///
+/// # Errors
+/// Only a bad `verify` (unparsable keys); a bad token is `Ok(None)`.
+pub fn bearer_claim(
+    authorization: &str,
+    claim: &str,
+    verify: Option<&VerifyOptions>,
+    now: i64,
+) -> Result<Option<String>> {
+    let verifier = verify.map(Verifier::new).transpose()?;
+    let Some(token) = bearer_token(authorization) else {
+        return Ok(None);
+    };
+    let claims = match &verifier {
+        Some(v) => v.verify(token, now),
+        None => decode_unverified(token),
+    };
+    Ok(claims.ok().and_then(|c| match c.get(claim) {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    }))
+}
+
 /// Reads `claim` as a non-empty string.
 ///
 /// # Errors

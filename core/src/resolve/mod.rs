@@ -166,10 +166,7 @@ impl Request {
         if let Some(t) = self.token.as_deref().filter(|t| !t.trim().is_empty()) {
             return Some(t.trim());
         }
-        let auth = self.header("authorization")?.trim();
-        let (scheme, rest) = auth.split_once(' ')?;
-        let token = rest.trim();
-        (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+        jwt::bearer_token(self.header("authorization")?)
     }
 }
 

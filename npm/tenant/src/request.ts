@@ -33,7 +33,7 @@ export function compileResolver(config: TenantResolverConfig): InstanceType<type
     return new core.TenantResolver(rust);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    throw new TenantConfigError(`better-tenant: invalid tenantResolver: ${message.replace(/`config(?=[.`\[])/g, "`tenantResolver")}`, { cause: err });
+    throw new TenantConfigError(`better-tenant: invalid tenantResolver: ${message}`, { cause: err });
   }
 }
 
@@ -138,9 +138,7 @@ export interface Candidate {
 
 function bearer(headers: Record<string, string | string[]>): string | undefined {
   const raw = headers.authorization ?? headers.Authorization;
-  const value = Array.isArray(raw) ? raw[0] : raw;
-  const match = typeof value === "string" ? /^bearer\s+(\S+)\s*$/i.exec(value.trim()) : null;
-  return match?.[1];
+  return core.bearerToken(Array.isArray(raw) ? raw[0] : raw) ?? undefined;
 }
 
 /**
