@@ -1,14 +1,7 @@
 #!/usr/bin/env bash
-# Installs the reference packages (scripts/reference.sh) if missing, builds the release addon,
-# starts a private PostgreSQL and runs bench/cli.mjs (scale) and bench/startup.mjs (start-up
-# against the reference).
-set -euo pipefail
-source "$(dirname "$0")/../scripts/env.sh"
-cd "$REPO_ROOT"
-scripts/setup.sh
-scripts/reference.sh bench/.ref
-scripts/build.sh --release >/dev/null
-trap '"$REPO_ROOT/scripts/pg.sh" down' EXIT
-eval "$(scripts/pg.sh up)"
-node bench/cli.mjs
-node bench/startup.mjs
+# bench/cli: better-tenant at scale (migrate and check for 1,000 tables), then start-up against
+# the reference (--help, an app's first response, importing the packages).
+source "$(dirname "$0")/lib.sh"
+prepare --reference --postgres
+node bench/cli/scale.mjs
+node bench/cli/startup.mjs

@@ -1,3 +1,4 @@
+// suite: once (scripts/test.sh runs it once; the others run on each backend)
 // better-audit check against PostgreSQL 15, as the application's role (`app`) on databases whose
 // tables belong to another role (`rls_owner`, which migrates): a migrated database passes; a
 // missing table, a table made for @usebetterdev/audit 0.8.1, a missing index, partition or

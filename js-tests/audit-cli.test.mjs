@@ -1,3 +1,4 @@
+// suite: once (scripts/test.sh runs it once; the others run on each backend)
 // better-audit against PostgreSQL 15: migrate (plain, partitioned, upgrade, idempotent),
 // purge by retention, trigger capture (raw SQL, bulk updates, cascades, with the actor), and
 // sealing + verification of a 10,000-row chain against every kind of tampering.

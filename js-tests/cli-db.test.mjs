@@ -1,3 +1,4 @@
+// suite: once (scripts/test.sh runs it once; the others run on each backend)
 // better-tenant against real PostgreSQL: check on a fresh, a migrated, a reference-migrated and
 // one broken database per check; doctor on each; seed; connection failures.
 import { test, before, after } from "node:test";

@@ -1,3 +1,4 @@
+// suite: once (scripts/test.sh runs it once; the others run on each backend)
 // better-tenant without a database: usage errors, init, config loading, migrate and add-table;
 // both tools' --help and --version without the addon, and config files importing the helpers
 // from the package root (better-audit's dry run reads the catalog of DATABASE_URL).

@@ -1,3 +1,4 @@
+// suite: once (scripts/test.sh runs it once; the others run on each backend)
 // How both CLIs connect: TLS with libpq's sslmode semantics against the private cluster with
 // ssl turned on (a CA and server certificate made here with openssl), connection errors named
 // by their cause, and a connection terminated in the middle of a command. Turns ssl on for the

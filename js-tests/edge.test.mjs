@@ -1,3 +1,4 @@
+// suite: once (scripts/test.sh runs it once; the others run on each backend)
 // The edge build in a real edge runtime: the worker (js-tests/edge/worker.mjs) is bundled with
 // esbuild under the `workerd` condition and served by workerd (npm `workerd`, raw config.capnp,
 // loopback only). Also: the edge wasm's size budget.

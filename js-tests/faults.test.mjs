@@ -1,3 +1,4 @@
+// suite: last (scripts/test.sh runs it after every other suite: it restarts the cluster)
 // Faults a production app meets: the server restarts, connections are terminated, locks are held,
 // the pool runs dry, clients give up. The process must survive, recover by itself, lose no
 // acknowledged write, and never wait without a bound. Runs on the private cluster only (it

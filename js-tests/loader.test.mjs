@@ -1,3 +1,4 @@
+// suite: once (scripts/test.sh runs it once; the others run on each backend)
 // The loader: automatic fallback to wasm, the env override, and a failure that lists attempts.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";

@@ -1,3 +1,4 @@
+// suite: once (scripts/test.sh runs it once; the others run on each backend)
 // What a user installs: every package is packed with `npm pack`, the tarballs are installed
 // into an empty project (third-party dependencies from the registry) with no Rust toolchain on
 // PATH, and a Hono + Drizzle app with tenant isolation and audit capture runs there — on the

@@ -1,3 +1,4 @@
+// suite: once (scripts/test.sh runs it once; the others run on each backend)
 // What every published package carries besides its code: a README (what it is, install, usage,
 // a link into the repository's documentation) and the license, as `npm pack` lists them.
 import { test } from "node:test";

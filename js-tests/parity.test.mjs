@@ -1,3 +1,4 @@
+// suite: once (scripts/test.sh runs it once; the others run on each backend)
 // Native and wasm must give identical results (and identical errors) for the same inputs.
 import { test } from "node:test";
 import assert from "node:assert/strict";

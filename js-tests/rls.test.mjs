@@ -1,3 +1,4 @@
+// suite: pgbouncer (scripts/test.sh runs it again through PgBouncer in transaction mode)
 // The generated migration applied to a real PostgreSQL 15: isolation, fail-closed defaults,
 // idempotence, upgrade from the reference's policies, index use, and hardened mode.
 import { test, before, after } from "node:test";

@@ -1,3 +1,5 @@
+// suite: once (scripts/test.sh runs it once; the others run on each backend)
+// suite: pgbouncer (scripts/test.sh runs it again through PgBouncer in transaction mode)
 // 10,000 interleaved requests over 50 tenants on a pool of 2, through Hono and Express, with
 // random handler errors and client aborts. Every row a request sees or stamps is checked.
 import { test, before, after } from "node:test";

@@ -1,3 +1,4 @@
+// suite: pgbouncer (scripts/test.sh runs it again through PgBouncer in transaction mode)
 // @usebetterdev/tenant without a framework: config errors, runAs/runAsSystem, scopes, api, cache.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";

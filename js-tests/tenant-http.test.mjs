@@ -1,3 +1,4 @@
+// suite: pgbouncer (scripts/test.sh runs it again through PgBouncer in transaction mode)
 // The seed's Hono example, an Express app and a Next route handler, over real HTTP where the
 // framework has a server: isolation, resolution fixes, rollback on throw, client aborts.
 import { test, before, after } from "node:test";

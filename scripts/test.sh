@@ -47,28 +47,25 @@ eval "$(scripts/pg.sh up)"
 
 step "JS tests (native, then wasm)"
 cd js-tests
+# Every js-tests/*.test.mjs runs on each backend unless its header says `// suite: once` (run
+# once, native) or `// suite: last` (after everything else); `// suite: pgbouncer` also runs it
+# through PgBouncer below. A new suite is therefore never left out.
+marked() { grep -l "^// suite: $1 " *.test.mjs; }
+mapfile -t once < <(marked once)
+mapfile -t last < <(marked last)
+mapfile -t pooled < <(marked pgbouncer)
+mapfile -t each < <(ls *.test.mjs | grep -vxF -f <(marked once; marked last))
+suites() { run node --test --test-concurrency=1 --test-timeout=300000 "$@"; }
 for backend in native wasm; do
   echo "-- backend: $backend"
-  USEBETTER_BINDING=$backend run node --test --test-concurrency=1 --test-timeout=300000 core.test.mjs rls.test.mjs audit-query.test.mjs audit-console.test.mjs audit.test.mjs audit-middleware.test.mjs audit-proxy.test.mjs audit-prisma.test.mjs audit-compat.test.mjs upgrade.test.mjs audit-scale.test.mjs tenant-audit.test.mjs audit-rls.test.mjs tenant-core.test.mjs tenant-http.test.mjs tenant-adapters.test.mjs
+  USEBETTER_BINDING=$backend suites "${each[@]}"
 done
-echo "-- parity, loader and package files"
-run node --test --test-concurrency=1 --test-timeout=300000 parity.test.mjs loader.test.mjs package-files.test.mjs
-echo "-- edge: the edge wasm in workerd"
-run node --test --test-concurrency=1 --test-timeout=300000 edge.test.mjs
+echo "-- once: ${once[*]}"
+suites "${once[@]}"
 echo "-- the demo's scenario (examples/saas; exits non-zero if an expectation fails)"
 node ../examples/saas/demo.mjs
-echo "-- packed tarballs installed without Rust, native and wasm"
-run node --test --test-concurrency=1 --test-timeout=300000 pack.test.mjs
-echo "-- tenant concurrency: 10,000 requests per framework"
-run node --test --test-concurrency=1 --test-timeout=300000 tenant-concurrency.test.mjs
-echo "-- better-tenant CLI (native addon)"
-run node --test --test-concurrency=1 --test-timeout=300000 cli-files.test.mjs cli-db.test.mjs
-echo "-- how both CLIs connect: TLS (sslmode), connection errors, terminated connections"
-run node --test --test-concurrency=1 --test-timeout=300000 cli-tls.test.mjs
-echo "-- better-audit CLI (native addon)"
-run node --test --test-concurrency=1 --test-timeout=300000 audit-cli.test.mjs audit-check.test.mjs
-echo "-- faults: server restarts, terminated connections, bounded waits (restarts the private cluster)"
-run node --test --test-concurrency=1 --test-timeout=300000 faults.test.mjs
+echo "-- last: ${last[*]}"
+suites "${last[@]}"
 
 step "Cross-built linux-arm64-gnu addon loads under qemu-user"
 "$REPO_ROOT/scripts/cross.sh"
@@ -76,7 +73,7 @@ step "Cross-built linux-arm64-gnu addon loads under qemu-user"
 step "Isolation and concurrency again, through PgBouncer in transaction mode"
 (
   eval "$("$REPO_ROOT/scripts/pgbouncer.sh" up)"
-  run node --test --test-concurrency=1 --test-timeout=300000 rls.test.mjs tenant-core.test.mjs tenant-http.test.mjs tenant-concurrency.test.mjs
+  suites "${pooled[@]}"
 )
 
 # cargo: "test result: ok. N passed; M failed"; node: "# pass N" / "# fail M".

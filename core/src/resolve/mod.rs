@@ -387,11 +387,3 @@ fn check_claim(c: &str) -> Result<String> {
     }
     Ok(c.trim().to_owned())
 }
-
-/// One-shot resolution: compiles `config` and resolves `req`.
-///
-/// # Errors
-/// Configuration errors only; unusable request values are reported in `rejected`.
-pub fn resolve(req: &Request, config: &ResolverConfig, now: i64) -> Result<Resolution> {
-    Ok(Resolver::new(config)?.resolve(req, now))
-}

@@ -96,7 +96,7 @@ export async function exportLogs(executor: QueryExecutor, options: ExportOptions
 function stem(name: string | undefined): string {
   const today = new Date();
   const local = `${today.getFullYear()}-${String(today.getMonth() + 1).padStart(2, "0")}-${String(today.getDate()).padStart(2, "0")}`;
-  // eslint-disable-next-line no-control-regex
+  // Quotes, backslashes and control characters would break the Content-Disposition header.
   return (name ?? `audit-export-${local}`).replace(/["\\\u0000-\u001f\u007f]/g, "");
 }
 

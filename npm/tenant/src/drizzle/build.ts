@@ -32,7 +32,7 @@ export interface DrizzleKit {
  * treats as different classes) must both fit.
  */
 export interface DrizzlePgTransaction {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // `any`: each drizzle copy's SQL class is a different type; a parameter of either must fit.
   execute(query: any): unknown;
 }
 

@@ -12,7 +12,7 @@ import pg from "pg";
 import core from "@usebetter-rs/core";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
-const root = fileURLToPath(new URL("..", import.meta.url));
+const root = fileURLToPath(new URL("../..", import.meta.url));
 const refDir = `${root}bench/.ref/`;
 const bins = { ours: `${root}node_modules/.bin/better-tenant`, ref: `${refDir}node_modules/.bin/better-tenant` };
 const fixture = (name) => readFileSync(`${root}js-tests/fixtures/${name}`, "utf8");
