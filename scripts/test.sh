@@ -25,6 +25,8 @@ PRISMA_SCHEMA_ENGINE_BINARY=/bin/true CHECKPOINT_DISABLE=1 PRISMA_HIDE_UPDATE_ME
 step "format and lint"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+# The core on its own, without optional features, builds too.
+cargo clippy -p usebetter-core --no-default-features -- -D warnings
 cargo clippy -p usebetter-wasm --target wasm32-unknown-unknown -- -D warnings
 node_modules/.bin/tsc -p npm/core/tsconfig.json
 node_modules/.bin/tsc -p npm/tenant-cli/tsconfig.json

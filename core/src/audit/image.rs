@@ -4,13 +4,12 @@
 //! `Date.prototype.toISOString()` (`2020-01-01T00:00:00.000Z`). Entries written this way read the
 //! same as the ones the reference wrote from JavaScript, so old and new rows of one table agree.
 
-use serde::Deserialize;
-
 use crate::policy::ident::literal;
 
 /// One column of the imaged table: its name, SQL type and the key its value is stored under.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(from = "Spec")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(from = "Spec"))]
 pub struct ImageColumn {
     pub name: String,
     pub sql_type: String,
@@ -18,13 +17,15 @@ pub struct ImageColumn {
 }
 
 /// `[name, type]` keeps the column name as the key; `[name, type, key]` names it.
-#[derive(Deserialize)]
+#[cfg(feature = "serde")]
+#[derive(serde::Deserialize)]
 #[serde(untagged)]
 enum Spec {
     Keyed(String, String, String),
     Plain(String, String),
 }
 
+#[cfg(feature = "serde")]
 impl From<Spec> for ImageColumn {
     fn from(spec: Spec) -> Self {
         match spec {

@@ -6,8 +6,10 @@
 //! context. An `… OR bypass` predicate would be simpler to read but makes PostgreSQL fall back to
 //! a sequential scan on every query. The bounds are written inline, not as SQL function calls,
 //! because PostgreSQL re-inlines SQL functions on every plan (measured: 0.081 ms vs 0.033 ms to
-//! plan a one-table SELECT). `better_tenant_floor()`/`ceiling()` are still created for databases
-//! whose policies call them.
+//! plan a one-table SELECT). Earlier policies called two SQL functions for the bounds,
+//! `better_tenant_floor()`/`ceiling()`; they are no longer created. A database migrated before
+//! keeps them (nothing drops them) until this migration replaces its policies, and `check`
+//! still accepts a policy that calls them (check/predicate.rs).
 //!
 //! Hardened mode replaces the two base functions (`better_tenant_current`, `better_tenant_bypass`)
 //! with `SECURITY DEFINER` versions that accept a setting only with a valid HMAC signature of
@@ -195,7 +197,7 @@ REVOKE ALL ON {private}.context_key FROM PUBLIC;
     )
 }
 
-/// All functions: base pair for the mode, the range bounds, and the `tenant_id` trigger.
+/// All functions: the base pair for the mode and the `tenant_id` trigger.
 pub(crate) fn functions_sql(schema: &Ident, hardened: bool) -> String {
     let current = fn_name(schema, "current");
     let bypass = fn_name(schema, "bypass");
@@ -203,17 +205,6 @@ pub(crate) fn functions_sql(schema: &Ident, hardened: bool) -> String {
         hardened_base(&current, &bypass)
     } else {
         plain_base(&current, &bypass)
-    };
-    let bound = |name: &str, edge: &str| {
-        function(
-            &format!("{}()", fn_name(schema, name)),
-            "uuid",
-            "LANGUAGE sql STABLE PARALLEL SAFE",
-            &format!(
-                " SELECT CASE WHEN {bypass}() THEN {}::uuid ELSE {current}() END ",
-                literal(edge)
-            ),
-        )
     };
     let trigger = function(
         &format!("{}.\"set_tenant_id\"()", schema.quoted()),
@@ -233,12 +224,8 @@ END;
     format!(
         "-- Tenant scope: one tenant, everything under the bypass, nothing without context
 {base}
-{floor}
-{ceiling}
 -- Fills tenant_id on insert; an empty or unsigned setting leaves it NULL, so the insert fails
 -- on NOT NULL or the policy instead of on a uuid cast error.
 {trigger}",
-        floor = bound("floor", MIN_UUID),
-        ceiling = bound("ceiling", MAX_UUID),
     )
 }
