@@ -7,6 +7,7 @@ import { sql } from "drizzle-orm";
 import {
   betterTenant,
   getContext,
+  requireDatabase,
   runWithTenant,
   TenantConfigError,
   TenantScopeClosedError,
@@ -51,6 +52,31 @@ test("config mistakes throw TenantConfigError naming the field, never a raw Type
     assert.throws(fn, (err) => {
       assert.ok(err instanceof TenantConfigError, `${err.name}: ${err.message}`);
       assert.equal(err.code, "INVALID_CONFIG");
+      assert.match(err.message, message);
+      return true;
+    });
+  }
+});
+
+test("bad input to the tenant API is an Error with a stable code naming the problem", async () => {
+  const tenant = make();
+  const cases = [
+    [() => runWithTenant("  ", async () => 1), "INVALID_ARGUMENT", /tenantId must be a non-empty string/],
+    [() => tenant.api.createTenant({ slug: "x" }), "INVALID_ARGUMENT", /createTenant requires name/],
+    [() => tenant.api.createTenant({ name: "x" }), "INVALID_ARGUMENT", /createTenant requires slug/],
+    [() => tenant.api.createTenant({ name: "x", slug: "-x-" }), "TENANT_INVALID_SLUG", /invalid slug "-x-"/],
+    [() => tenant.api.updateTenant("", { name: "x" }), "INVALID_ARGUMENT", /updateTenant requires tenantId/],
+    [() => tenant.api.updateTenant("0f8fad5b-d9cb-469f-a165-70867728950e", { name: "x" }), "TENANT_NOT_FOUND", /tenant not found/],
+    [() => tenant.api.getTenant(" "), "INVALID_ARGUMENT", /getTenant requires tenantId/],
+    [() => tenant.api.deleteTenant(""), "INVALID_ARGUMENT", /deleteTenant requires tenantId/],
+    [() => tenant.runAs("Not A Tenant!", async () => 1), "TENANT_INVALID_ID", /runAs: invalid tenant id/],
+    [() => tenant.runAs("no-such-tenant", async () => 1), "TENANT_NOT_FOUND", /tenant not found: "no-such-tenant"/],
+    [async () => requireDatabase(), "TENANT_NO_SCOPE", /outside a tenant scope/],
+  ];
+  for (const [fn, code, message] of cases) {
+    await assert.rejects(fn, (err) => {
+      assert.ok(err instanceof Error, String(err));
+      assert.equal(err.code, code, err.message);
       assert.match(err.message, message);
       return true;
     });

@@ -1,4 +1,5 @@
 import core from "@usebetter-rs/core";
+import { codedError } from "./errors";
 import type { Tenant } from "./context";
 import { inSystemScope } from "./scope";
 import type { ScopeOptions } from "./setup";
@@ -29,7 +30,8 @@ function checkSlug(slug: string): string {
     ok = false;
   }
   if (!ok) {
-    throw new Error(
+    throw codedError(
+      "TENANT_INVALID_SLUG",
       `better-tenant: invalid slug ${JSON.stringify(slug)}: use lower-case letters, digits and dashes (1-63 characters, no leading or trailing dash)`,
     );
   }
@@ -57,13 +59,13 @@ export function createTenantApi<TDb, SDb>(
   };
   return {
     async createTenant(data) {
-      if (!present(data?.name)) throw new Error("better-tenant: createTenant requires name");
-      if (!present(data?.slug)) throw new Error("better-tenant: createTenant requires slug");
+      if (!present(data?.name)) throw codedError("INVALID_ARGUMENT", "better-tenant: createTenant requires name");
+      if (!present(data?.slug)) throw codedError("INVALID_ARGUMENT", "better-tenant: createTenant requires slug");
       const slug = checkSlug(data.slug.trim());
       return write((r) => r.create({ name: data.name.trim(), slug }));
     },
     async updateTenant(tenantId, data) {
-      if (!present(tenantId)) throw new Error("better-tenant: updateTenant requires tenantId");
+      if (!present(tenantId)) throw codedError("INVALID_ARGUMENT", "better-tenant: updateTenant requires tenantId");
       const patch: Partial<Pick<Tenant, "name" | "slug">> = {};
       // Stored as given, like the reference's updateTenant (only createTenant trims).
       if (data?.name !== undefined) patch.name = data.name;
@@ -76,11 +78,11 @@ export function createTenantApi<TDb, SDb>(
       return system((r) => r.list({ limit, offset }));
     },
     async deleteTenant(tenantId) {
-      if (!present(tenantId)) throw new Error("better-tenant: deleteTenant requires tenantId");
+      if (!present(tenantId)) throw codedError("INVALID_ARGUMENT", "better-tenant: deleteTenant requires tenantId");
       return write((r) => r.delete(tenantId.trim()));
     },
     async getTenant(tenantId) {
-      if (!present(tenantId)) throw new Error("better-tenant: getTenant requires tenantId");
+      if (!present(tenantId)) throw codedError("INVALID_ARGUMENT", "better-tenant: getTenant requires tenantId");
       return system((r) => r.getById(tenantId.trim()));
     },
     async countTenants() {

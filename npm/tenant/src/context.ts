@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { TenantScopeClosedError, TenantScopeError } from "./errors";
+import { codedError, TenantScopeClosedError, TenantScopeError } from "./errors";
 
 export interface Tenant {
   id: string;
@@ -38,7 +38,7 @@ export function requireDatabase<T = unknown>(): T {
 
 export async function runWithTenant<T>(tenantId: string, fn: () => T | Promise<T>): Promise<T> {
   const id = typeof tenantId === "string" ? tenantId.trim() : "";
-  if (!id) throw new Error("better-tenant: tenantId must be a non-empty string");
+  if (!id) throw codedError("INVALID_ARGUMENT", "better-tenant: tenantId must be a non-empty string");
   return store.run({ tenantId: id }, async () => fn());
 }
 

@@ -1,3 +1,23 @@
+/** The codes this package's errors carry in `err.code`. */
+export type TenantErrorCode =
+  | "INVALID_ARGUMENT"
+  | "INVALID_CONFIG"
+  | "INTERNAL"
+  | "TENANT_ACQUIRE_TIMEOUT"
+  | "TENANT_INVALID_ID"
+  | "TENANT_INVALID_SLUG"
+  | "TENANT_NOT_FOUND"
+  | "TENANT_NO_SCOPE"
+  | "TENANT_SCOPE_CLOSED";
+
+/**
+ * A plain `Error` (the class the reference throws for these) that also carries a stable code,
+ * so callers can tell failures apart without parsing messages.
+ */
+export function codedError(code: TenantErrorCode, message: string, options?: { cause?: unknown }): Error & { code: TenantErrorCode } {
+  return Object.assign(new Error(message, options), { code });
+}
+
 /** No tenant could be resolved from the request. */
 export class TenantNotResolvedError extends Error {
   constructor(message = "better-tenant: tenant could not be resolved from request") {

@@ -11,5 +11,6 @@ export {
   TenantNotResolvedError,
   TenantScopeClosedError,
   TenantScopeError,
+  type TenantErrorCode,
 } from "./errors";
 export type * from "./types";

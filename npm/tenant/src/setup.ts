@@ -1,4 +1,5 @@
 // Opening a scope's context on its transaction. The statements come from the core; adapters only
+import { codedError } from "./errors";
 // say how to run a statement on their transaction.
 import core from "@usebetter-rs/core";
 
@@ -38,6 +39,6 @@ export async function applyScope(run: RunStatement, tenantId: string | null, opt
 /** The `binding` column of the binding query's one row. */
 export function bindingOf(rows: Rows): string {
   const value = rows[0]?.binding;
-  if (typeof value !== "string" || value === "") throw new Error("better-tenant: the database returned no transaction binding");
+  if (typeof value !== "string" || value === "") throw codedError("INTERNAL", "better-tenant: the database returned no transaction binding");
   return value;
 }

@@ -4,7 +4,7 @@ import { consoleEndpoints, type ConsoleRegistration } from "./console";
 import { TtlCache } from "./cache";
 import { getContext, requireDatabase, runWithTenant, type Tenant, type TenantContext } from "./context";
 import { inSystemScope, inTenantScope, UnknownTenant } from "./scope";
-import { RollbackSignal, TenantConfigError, TenantMiddlewareError, TenantNotResolvedError } from "./errors";
+import { codedError, RollbackSignal, TenantConfigError, TenantMiddlewareError, TenantNotResolvedError } from "./errors";
 import { compileResolver, describeStrategies, resolveCandidate, wantedHeaders } from "./request";
 import type { ScopeOptions } from "./setup";
 import type { DatabaseProvider, ResolvableRequest, TenantAdapter, TenantResolverConfig } from "./types";
@@ -180,16 +180,16 @@ export function betterTenant<TDb, SDb>(config: BetterTenantConfig<TDb, SDb>): Be
     try {
       parsed = core.normalizeTenantId(String(tenantId ?? ""));
     } catch (err) {
-      throw new Error(`better-tenant: runAs: ${(err as Error).message}`, { cause: err });
+      throw codedError("TENANT_INVALID_ID", `better-tenant: runAs: ${(err as Error).message}`, { cause: err });
     }
     // An id is used as is (as the reference's runAs does); a slug goes through resolveToId or the lookup.
     const id =
       parsed.kind === "uuid" ? parsed.value : resolverConfig.resolveToId ? await viaResolveToId(parsed.value) : await fromSlug(parsed.value);
-    if (!id) throw new Error(`better-tenant: tenant not found: ${JSON.stringify(parsed.value)}`);
+    if (!id) throw codedError("TENANT_NOT_FOUND", `better-tenant: tenant not found: ${JSON.stringify(parsed.value)}`);
     try {
       return await inTenantScope(adapter, id, scopeOptions, loader(id), fn);
     } catch (err) {
-      if (err instanceof UnknownTenant) throw new Error(`better-tenant: tenant not found: ${JSON.stringify(id)}`);
+      if (err instanceof UnknownTenant) throw codedError("TENANT_NOT_FOUND", `better-tenant: tenant not found: ${JSON.stringify(id)}`);
       throw err;
     }
   };

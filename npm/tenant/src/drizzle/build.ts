@@ -3,7 +3,7 @@ import { hearConnectionErrors } from "@usebetter-rs/core/connections";
 import type * as Orm from "drizzle-orm";
 import type * as PgCore from "drizzle-orm/pg-core";
 import type { Tenant } from "../context";
-import { TenantConfigError } from "../errors";
+import { codedError, TenantConfigError } from "../errors";
 import { fastScope } from "./fast";
 import { isPostgresJs, postgresJsTransaction } from "./postgresjs";
 import { applyScope, type Rows, type ScopeOptions } from "../setup";
@@ -113,7 +113,7 @@ export function build(kit: DrizzleKit) {
           ? await db.update(table).set(patch).where(eq(table.id, id)).returning()
           : await db.select().from(table).where(eq(table.id, id)).limit(1);
         const row = toTenant(rows[0]);
-        if (!row) throw new Error("better-tenant: tenant not found");
+        if (!row) throw codedError("TENANT_NOT_FOUND", "better-tenant: tenant not found");
         return row;
       },
       async list(options = {}) {

@@ -1,5 +1,5 @@
 import type { Tenant } from "../context";
-import { TenantConfigError } from "../errors";
+import { codedError, TenantConfigError } from "../errors";
 import { applyScope, type Rows, type ScopeOptions } from "../setup";
 import type { DatabaseProvider, TenantRepository } from "../types";
 
@@ -42,7 +42,7 @@ function repository(tx: PrismaTransactionClient, table: string): TenantRepositor
       const row = sets.length
         ? await one(`UPDATE ${table} SET ${sets.join(", ")} WHERE id = $${values.length + 1}::uuid RETURNING *`, ...values, id)
         : await one(`SELECT * FROM ${table} WHERE id = $1::uuid LIMIT 1`, id);
-      if (!row) throw new Error("better-tenant: tenant not found");
+      if (!row) throw codedError("TENANT_NOT_FOUND", "better-tenant: tenant not found");
       return row;
     },
     async list(options = {}) {
