@@ -205,6 +205,34 @@ test("node-postgres: BEGIN and the tenant setting travel as one message", async 
   assert.equal(seen.at(-1), "commit");
 });
 
+test("node-postgres 8.17+: the set-up and the scope's first statement leave before the first answer (one round trip)", async () => {
+  const events = [];
+  const client = await env.pool.connect();
+  const stream = client.connection.stream;
+  const write = stream.write;
+  stream.write = function (chunk, ...rest) {
+    // The first byte of each message: Q (simple query), P (parse), B, D, E, S (sync).
+    const buf = Buffer.from(chunk);
+    for (let i = 0; i < buf.length; i += 1 + buf.readInt32BE(i + 1)) events.push(String.fromCharCode(buf[i]));
+    return write.call(this, chunk, ...rest);
+  };
+  const onReady = () => events.push("ready");
+  client.connection.on("readyForQuery", onReady);
+  client.release();
+  try {
+    const rows = await make().runAs(env.ids.acme, async (db) => db.select().from(projects));
+    assert.deepEqual(names(rows), ["acme-1", "acme-2"]);
+  } finally {
+    const again = await env.pool.connect();
+    again.connection.stream.write = write;
+    again.connection.off("readyForQuery", onReady);
+    assert.equal(again.pipeline, false, "the pool's connection is handed back as it was lent");
+    again.release();
+  }
+  const firstAnswer = events.indexOf("ready");
+  assert.deepEqual(events.slice(0, firstAnswer), ["Q", "P", "B", "D", "E", "S"], events.join(" "));
+});
+
 test("a throw inside runAs rolls back", async () => {
   const tenant = make();
   await assert.rejects(

@@ -133,6 +133,18 @@ async function acquire(pool: Pool, gate: Gate, options: ScopeOptions | undefined
   }
 }
 
+/**
+ * node-postgres 8.17 and later pipeline: with `client.pipeline` on, a query is written without
+ * waiting for the answers to the ones before it, and answers are matched in order. A scope turns
+ * it on for the connection it acquired (idle then, and idle again when it is released), so the
+ * context's set-up and the callback's first statement leave in one round trip. Older versions
+ * lack the flag and queue the statement behind the set-up as before.
+ */
+function canPipeline(client: Client): client is Client & { pipeline: boolean } {
+  const c = client as { pipeline?: unknown; _sentQueryQueue?: unknown };
+  return typeof c.pipeline === "boolean" && Array.isArray(c._sentQueryQueue);
+}
+
 /** The rows of the last statement of a (possibly multi-statement) simple query. */
 const lastRows = (r: Result | Result[]): Rows => (Array.isArray(r) ? (r.at(-1)?.rows ?? []) : r.rows);
 
@@ -165,6 +177,10 @@ export function fastScope<T>(
       broken ??= err;
     };
     if (pooled) client.on?.("error", onError);
+    // Plain mode only: hardened scopes must read the binding before they can sign the settings.
+    const pipelined = pooled && !options?.key && canPipeline(client);
+    const toggled = pipelined && !client.pipeline;
+    if (toggled) client.pipeline = true;
     const own = pooled ? new session.constructor(client, session.dialect, session.schema, session.options) : session;
     const created = new Tx(session.dialect, own, session.schema);
     const wrapTx = (db as { [WRAP_TRANSACTION]?: (tx: Tx) => Tx })[WRAP_TRANSACTION];
@@ -172,6 +188,7 @@ export function fastScope<T>(
     const run = async (text: string, params: readonly string[]) => lastRows(await client.query(text, params));
     // A client whose transaction did not end cleanly is destroyed, never handed to the next scope.
     let clean = false;
+    let setup: Promise<Rows> | undefined;
     try {
       if (options?.key) {
         // Hardened: the signatures name this transaction, so BEGIN travels with the binding query.
@@ -179,11 +196,21 @@ export function fastScope<T>(
         const statement = scopeStatement(tenantId, options, binding, false);
         await run(statement.sql, statement.params);
       } else {
-        await run(scopeStatement(tenantId, options, null, true).sql, []);
+        setup = run(scopeStatement(tenantId, options, null, true).sql, []);
+        if (pipelined) setup.catch(() => undefined);
+        else await setup;
       }
       let result: T;
       try {
-        result = await fn(tx as never);
+        // Pipelined, the callback's first statement is written right behind the set-up; a failed
+        // set-up is still the scope's error, and the statements behind it fail with it (the
+        // transaction is aborted), so nothing runs without its context.
+        const work = fn(tx as never);
+        if (pipelined && setup) {
+          Promise.resolve(work).catch(() => undefined);
+          await setup;
+        }
+        result = await work;
       } catch (err) {
         if (pooled) (own as { client: object }).client = CLOSED_CLIENT;
         // The callback's error is the scope's error; a failed ROLLBACK only breaks the client.
@@ -198,6 +225,7 @@ export function fastScope<T>(
       return result;
     } finally {
       if (pooled) {
+        if (toggled) (client as { pipeline: boolean }).pipeline = false;
         client.off?.("error", onError);
         client.release(clean && !broken ? undefined : (broken ?? new Error("better-tenant: scope ended without a clean COMMIT or ROLLBACK")));
       }
