@@ -1,3 +1,22 @@
+// The data types are generated from the Rust core (types.d.ts, by core/tests/types.rs); the
+// functions below are the bindings' signatures over them.
+import type {
+  IdKind,
+  JwtConfig,
+  MigrationConfig,
+  OneOrMany,
+  Resolution,
+  ResolverConfig,
+  ResolveRequest,
+  Strategy,
+  TenantContract,
+  VerifyOptions,
+} from "./types";
+export type * from "./types";
+
+/** The object form of the `jwt` strategy. */
+export type JwtStrategyConfig = Exclude<JwtConfig, string>;
+
 /** Which compiled backend was loaded. */
 export declare const backend: "native" | "wasm";
 /** Backends tried before the loaded one, with the reason each failed. */
@@ -6,62 +25,6 @@ export declare const loadAttempts: ReadonlyArray<{ backend: "native" | "wasm"; c
 /** An error from the core. `code` is stable (e.g. `JWT_EXPIRED`, `INVALID_IDENTIFIER`). */
 export interface CoreError extends Error {
   code: string;
-}
-
-export type OneOrMany = string | string[];
-
-export interface VerifyOptions {
-  /** HMAC secret for HS256/384/512 (at least as many bytes as the hash). */
-  secret?: string;
-  /** PEM public key: RSA (2048+ bits), P-256 or Ed25519. */
-  publicKey?: string;
-  /** JWKS document, as an object or JSON text. */
-  jwks?: string | { keys: object[] };
-  /** Allowed algorithms; default: every algorithm the keys can check. */
-  algorithms?: Array<"HS256" | "HS384" | "HS512" | "RS256" | "RS384" | "RS512" | "ES256" | "EdDSA">;
-  audience?: OneOrMany;
-  issuer?: OneOrMany;
-  /** Seconds of clock skew tolerated for `exp`/`nbf`. Default 0. */
-  leeway?: number;
-}
-
-export interface JwtStrategyConfig extends VerifyOptions {
-  claim: string;
-  /** Decode tokens without verifying them. Only without keys; off by default. */
-  unverified?: boolean;
-}
-
-export interface ResolverConfig {
-  header?: string;
-  path?: string | { pattern: string; segmentIndex?: number };
-  subdomain?: boolean | { segmentIndex?: number };
-  jwt?: string | JwtStrategyConfig;
-  /** A JS resolver runs after these strategies (it counts as a strategy). */
-  custom?: boolean;
-  /** A JS `resolveToId` maps identifiers: values come back trimmed, unvalidated, `kind` null. */
-  resolveToId?: boolean;
-}
-
-export interface ResolveRequest {
-  headers?: Record<string, string | string[]>;
-  host?: string;
-  path?: string;
-  url?: string;
-  /** Token obtained by the caller; otherwise `Authorization: Bearer` is read. */
-  token?: string;
-  /** Claims already verified by the caller. */
-  claims?: Record<string, unknown>;
-}
-
-export type Strategy = "header" | "path" | "subdomain" | "jwt";
-
-export interface Resolution {
-  value: string | null;
-  strategy: Strategy | null;
-  /** null when nothing was found, or with `resolveToId` (the value is not classified). */
-  kind: "uuid" | "slug" | null;
-  /** Values a strategy found but could not use, with the reason. */
-  rejected: Array<{ strategy: Strategy; code: string; message: string }>;
 }
 
 export declare class TenantResolver {
@@ -80,29 +43,16 @@ export declare function bearerToken(authorization: string | null | undefined): s
  */
 export declare function bearerClaim(authorization: string | null | undefined, claim: string, verify?: VerifyOptions | null): string | null;
 
-export interface MigrationConfig {
-  tenantTables: string[];
-  schema?: string;
-  hardened?: boolean;
-}
-
 export declare function generateMigrationSql(config: MigrationConfig): string;
 export declare function generateAddTableSql(table: string, config: Omit<MigrationConfig, "tenantTables">): string;
 
 /** Classifies a tenant id; throws `TENANT_INVALID_ID` for values that are neither UUID nor slug. */
-export declare function normalizeTenantId(raw: string): { value: string; kind: "uuid" | "slug" };
+export declare function normalizeTenantId(raw: string): { value: string; kind: IdKind };
 /** Hardened mode: the tenant signature (`tenantContract().tenantSig`) for a tenant id, in the transaction named by `binding`. */
 export declare function tenantSignature(key: string, tenantId: string, binding: string): string;
 /** Hardened mode: the bypass signature (`tenantContract().bypassSig`), in the transaction named by `binding`. */
 export declare function bypassSignature(key: string, binding: string): string;
 /** The tenant context's setting names, and the plain-mode SQL of the current tenant (a `tenant_id` column's default). */
-export interface TenantContract {
-  currentTenant: string;
-  bypass: string;
-  tenantSig: string;
-  bypassSig: string;
-  tenantIdDefault: string;
-}
 export declare function tenantContract(): TenantContract;
 /**
  * The query a hardened scope runs first: one row whose `binding` names the transaction; with

@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(untagged))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum OneOrMany {
     One(String),
     Many(Vec<String>),
@@ -47,14 +48,24 @@ pub enum JwksInput {
     feature = "serde",
     serde(rename_all = "camelCase", deny_unknown_fields)
 )]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields))]
 pub struct VerifyOptions {
     /// HMAC secret for HS256/384/512.
     pub secret: Option<String>,
     /// PEM public key (RSA, P-256 or Ed25519).
     pub public_key: Option<String>,
     /// JWKS document (object or JSON text).
+    #[cfg_attr(feature = "ts", ts(type = "string | { keys: object[] }", optional))]
     pub jwks: Option<JwksInput>,
     /// Allowed algorithms; defaults to every algorithm the configured keys can check.
+    #[cfg_attr(
+        feature = "ts",
+        ts(
+            type = r#"Array<"HS256" | "HS384" | "HS512" | "RS256" | "RS384" | "RS512" | "ES256" | "EdDSA">"#,
+            optional
+        )
+    )]
     pub algorithms: Option<Vec<String>>,
     /// Required audience(s): the token's `aud` must contain one of them.
     pub audience: Option<OneOrMany>,

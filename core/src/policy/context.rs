@@ -40,6 +40,8 @@ pub fn current_tenant_expr() -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "TenantContract"))]
 pub struct Contract {
     pub current_tenant: &'static str,
     pub bypass: &'static str,

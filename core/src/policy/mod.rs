@@ -27,6 +27,8 @@ use crate::error::{Error, Result};
     feature = "serde",
     serde(rename_all = "camelCase", deny_unknown_fields)
 )]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields))]
 pub struct MigrationConfig {
     /// Tables with a `tenant_id uuid` column. `"schema.table"` overrides `schema` per table.
     #[cfg_attr(feature = "serde", serde(default))]
@@ -35,9 +37,11 @@ pub struct MigrationConfig {
     pub schema: Option<String>,
     /// Signed tenant context (see `functions`). Default false.
     #[cfg_attr(feature = "serde", serde(default))]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>"))]
     pub hardened: bool,
     /// Also distribute the tables with Citus (`tenant_id` as distribution column). Default false.
     #[cfg_attr(feature = "serde", serde(default))]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>"))]
     pub citus: bool,
 }
 

@@ -24,6 +24,7 @@ use crate::jwt::{self, Verifier, VerifyOptions};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Strategy {
     Header,
     Path,
@@ -35,11 +36,13 @@ pub enum Strategy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(untagged, deny_unknown_fields))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum PathConfig {
     Pattern(String),
     Detailed {
         pattern: String,
         #[cfg_attr(feature = "serde", serde(rename = "segmentIndex"))]
+        #[cfg_attr(feature = "ts", ts(optional))]
         segment_index: Option<usize>,
     },
 }
@@ -48,10 +51,12 @@ pub enum PathConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(untagged, deny_unknown_fields))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum SubdomainConfig {
     Enabled(bool),
     Detailed {
         #[cfg_attr(feature = "serde", serde(rename = "segmentIndex"))]
+        #[cfg_attr(feature = "ts", ts(optional))]
         segment_index: Option<usize>,
     },
 }
@@ -60,9 +65,16 @@ pub enum SubdomainConfig {
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(untagged))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum JwtConfig {
     Claim(String),
-    Detailed(Box<JwtDetails>),
+    Detailed(
+        #[cfg_attr(
+            feature = "ts",
+            ts(type = "{ claim: string, unverified?: boolean } & VerifyOptions")
+        )]
+        Box<JwtDetails>,
+    ),
 }
 
 /// The object form of the `jwt` strategy.
@@ -109,6 +121,8 @@ impl<'de> serde::Deserialize<'de> for JwtDetails {
     feature = "serde",
     serde(rename_all = "camelCase", deny_unknown_fields)
 )]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields))]
 pub struct ResolverConfig {
     pub header: Option<String>,
     pub path: Option<PathConfig>,
@@ -116,10 +130,12 @@ pub struct ResolverConfig {
     pub jwt: Option<JwtConfig>,
     /// A JS `custom` callback runs after these strategies (it counts as a strategy).
     #[cfg_attr(feature = "serde", serde(default))]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>"))]
     pub custom: bool,
     /// A JS `resolveToId` callback maps identifiers to ids: it gets the raw (trimmed) value,
     /// which is not validated here (a custom domain such as `acme.example` is not a slug).
     #[cfg_attr(feature = "serde", serde(default))]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>"))]
     pub resolve_to_id: bool,
 }
 
@@ -127,6 +143,7 @@ pub struct ResolverConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(untagged))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum HeaderValue {
     One(String),
     Many(Vec<String>),
@@ -136,9 +153,13 @@ pub enum HeaderValue {
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "ResolveRequest"))]
+#[cfg_attr(feature = "ts", ts(optional_fields))]
 pub struct Request {
     /// Header names in any case.
     #[cfg_attr(feature = "serde", serde(default))]
+    #[cfg_attr(feature = "ts", ts(as = "Option<BTreeMap<String, HeaderValue>>"))]
     pub headers: BTreeMap<String, HeaderValue>,
     pub host: Option<String>,
     pub path: Option<String>,
@@ -146,6 +167,7 @@ pub struct Request {
     /// A token obtained by the caller; otherwise `Authorization: Bearer` is read.
     pub token: Option<String>,
     /// Claims already verified by the caller (a JS `verifyToken` callback).
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>", optional))]
     pub claims: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
@@ -173,6 +195,7 @@ impl Request {
 /// A value a strategy found but could not use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Rejection {
     pub strategy: Strategy,
     pub code: &'static str,
@@ -182,6 +205,7 @@ pub struct Rejection {
 /// Outcome of resolution. `value` is `None` when no strategy produced a usable identifier.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Resolution {
     pub value: Option<String>,
     pub strategy: Option<Strategy>,

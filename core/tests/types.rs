@@ -1,0 +1,49 @@
+//! npm/core/types.d.ts is generated from the core's types: this test renders the declarations
+//! and fails when the checked-in file differs (run with UPDATE_TYPES=1 to rewrite it).
+
+use ts_rs::{Config, TS};
+use usebetter_core::jwt::{OneOrMany, VerifyOptions};
+use usebetter_core::policy::context::Contract;
+use usebetter_core::policy::MigrationConfig;
+use usebetter_core::resolve::{
+    HeaderValue, IdKind, JwtConfig, PathConfig, Rejection, Request, Resolution, ResolverConfig,
+    Strategy, SubdomainConfig,
+};
+
+fn declarations() -> String {
+    let cfg = Config::default();
+    let mut out = String::from(
+        "// Generated from the Rust core's types by core/tests/types.rs; do not edit.\n",
+    );
+    let decls = [
+        OneOrMany::decl(&cfg),
+        VerifyOptions::decl(&cfg),
+        Strategy::decl(&cfg),
+        IdKind::decl(&cfg),
+        PathConfig::decl(&cfg),
+        SubdomainConfig::decl(&cfg),
+        JwtConfig::decl(&cfg),
+        ResolverConfig::decl(&cfg),
+        HeaderValue::decl(&cfg),
+        Request::decl(&cfg),
+        Rejection::decl(&cfg),
+        Resolution::decl(&cfg),
+        MigrationConfig::decl(&cfg),
+        Contract::decl(&cfg),
+    ];
+    for decl in decls {
+        out.push_str(&format!("\nexport {decl}\n"));
+    }
+    out
+}
+
+#[test]
+fn generated_types_are_current() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../npm/core/types.d.ts");
+    let want = declarations();
+    if std::env::var_os("UPDATE_TYPES").is_some() {
+        std::fs::write(path, &want).unwrap();
+    }
+    let have = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(have == want, "npm/core/types.d.ts is out of date: run `UPDATE_TYPES=1 cargo test -p usebetter-core --all-features --test main types`");
+}

@@ -1,0 +1,98 @@
+// Generated from the Rust core's types by core/tests/types.rs; do not edit.
+
+export type OneOrMany = string | Array<string>;
+
+export type VerifyOptions = { 
+/**
+ * HMAC secret for HS256/384/512.
+ */
+secret?: string, 
+/**
+ * PEM public key (RSA, P-256 or Ed25519).
+ */
+publicKey?: string, 
+/**
+ * JWKS document (object or JSON text).
+ */
+jwks?: string | { keys: object[] }, 
+/**
+ * Allowed algorithms; defaults to every algorithm the configured keys can check.
+ */
+algorithms?: Array<"HS256" | "HS384" | "HS512" | "RS256" | "RS384" | "RS512" | "ES256" | "EdDSA">, 
+/**
+ * Required audience(s): the token's `aud` must contain one of them.
+ */
+audience?: OneOrMany, 
+/**
+ * Required issuer(s): the token's `iss` must equal one of them.
+ */
+issuer?: OneOrMany, 
+/**
+ * Clock skew tolerated for `exp` and `nbf`, in seconds. Default 0.
+ */
+leeway?: number, };
+
+export type Strategy = "header" | "path" | "subdomain" | "jwt";
+
+export type IdKind = "uuid" | "slug";
+
+export type PathConfig = string | { pattern: string, segmentIndex?: number, };
+
+export type SubdomainConfig = boolean | { segmentIndex?: number, };
+
+export type JwtConfig = string | { claim: string, unverified?: boolean } & VerifyOptions;
+
+export type ResolverConfig = { header?: string, path?: PathConfig, subdomain?: SubdomainConfig, jwt?: JwtConfig, 
+/**
+ * A JS `custom` callback runs after these strategies (it counts as a strategy).
+ */
+custom?: boolean, 
+/**
+ * A JS `resolveToId` callback maps identifiers to ids: it gets the raw (trimmed) value,
+ * which is not validated here (a custom domain such as `acme.example` is not a slug).
+ */
+resolveToId?: boolean, };
+
+export type HeaderValue = string | Array<string>;
+
+export type ResolveRequest = { 
+/**
+ * Header names in any case.
+ */
+headers?: { [key in string]: HeaderValue }, host?: string, path?: string, url?: string, 
+/**
+ * A token obtained by the caller; otherwise `Authorization: Bearer` is read.
+ */
+token?: string, 
+/**
+ * Claims already verified by the caller (a JS `verifyToken` callback).
+ */
+claims?: Record<string, unknown>, };
+
+export type Rejection = { strategy: Strategy, code: string, message: string, };
+
+export type Resolution = { value: string | null, strategy: Strategy | null, kind: IdKind | null, rejected: Array<Rejection>, };
+
+export type MigrationConfig = { 
+/**
+ * Tables with a `tenant_id uuid` column. `"schema.table"` overrides `schema` per table.
+ */
+tenantTables: Array<string>, 
+/**
+ * Schema of the tables and of the generated functions. Default `public`.
+ */
+schema?: string, 
+/**
+ * Signed tenant context (see `functions`). Default false.
+ */
+hardened?: boolean, 
+/**
+ * Also distribute the tables with Citus (`tenant_id` as distribution column). Default false.
+ */
+citus?: boolean, };
+
+export type TenantContract = { currentTenant: string, bypass: string, tenantSig: string, bypassSig: string, 
+/**
+ * [`current_tenant_expr`].
+ */
+tenantIdDefault: string, };
