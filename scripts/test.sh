@@ -29,6 +29,8 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p usebetter-core --no-default-features -- -D warnings
 cargo clippy -p usebetter-wasm --target wasm32-unknown-unknown -- -D warnings
 node_modules/.bin/tsc -p npm/core/tsconfig.json
+# The core package's export lists agree with its declarations (their one source).
+node scripts/core-exports.mjs --check
 node_modules/.bin/tsc -p npm/tenant-cli/tsconfig.json
 
 step "Rust tests"

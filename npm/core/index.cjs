@@ -111,17 +111,18 @@ function requireNative(tool) {
   throw err;
 }
 
-// The binding's functions and classes. runTenantCli, runAuditCli, slugFromName and
-// buildNoConfigMessage are native only (the command-line tools need a PostgreSQL client, which
-// the wasm build lacks); sqlEffects is absent from the edge build.
+// The binding's functions and classes, written by scripts/core-exports.mjs from index.d.ts.
+// runTenantCli, runAuditCli, slugFromName and buildNoConfigMessage are native only (the
+// command-line tools need a PostgreSQL client, which the wasm build lacks); sqlEffects is absent
+// from the edge build.
 const NAMES = [
-  "TenantResolver", "resolveTenant", "verifyJwt", "bearerToken", "bearerClaim", "generateMigrationSql", "generateAddTableSql",
-  "normalizeTenantId", "tenantSignature", "bypassSignature", "tenantContract", "scopeBindingSql", "scopeSql",
-  "auditDiff", "auditDiffJson", "auditImageSql", "auditSealRows", "auditVerifyRows",
-  "auditSealKey", "auditChainSql", "auditStoreSql", "auditChangedFieldsJson", "canonicalJson", "parseDuration",
-  "encodeCursor", "decodeCursor", "compileAuditQuery", "sqlWrites", "redactEntries",
-  "EnrichmentRegistry", "runTenantCli", "runAuditCli", "slugFromName", "buildNoConfigMessage",
-  "sqlEffects",
+  "TenantResolver", "resolveTenant", "verifyJwt", "bearerToken", "bearerClaim",
+  "generateMigrationSql", "generateAddTableSql", "normalizeTenantId", "tenantSignature",
+  "bypassSignature", "tenantContract", "scopeBindingSql", "scopeSql", "auditDiff", "auditDiffJson",
+  "auditImageSql", "auditSealRows", "auditVerifyRows", "auditSealKey", "auditChainSql",
+  "auditStoreSql", "auditChangedFieldsJson", "canonicalJson", "parseDuration", "encodeCursor",
+  "decodeCursor", "compileAuditQuery", "sqlWrites", "redactEntries", "EnrichmentRegistry",
+  "runTenantCli", "runAuditCli", "slugFromName", "buildNoConfigMessage", "sqlEffects",
 ];
 
 // The binding loads on first use, not at require: importing a library that depends on this

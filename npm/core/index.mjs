@@ -3,8 +3,8 @@ import core from "./index.cjs";
 
 export const {
   backend,
-  requireNative,
   loadAttempts,
+  requireNative,
   TenantResolver,
   resolveTenant,
   verifyJwt,
