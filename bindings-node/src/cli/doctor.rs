@@ -13,7 +13,7 @@ use usebetter_core::check::catalog::Catalog;
 use usebetter_core::check::probes::LOOSE_BYPASS;
 use usebetter_core::check::CheckConfig;
 use usebetter_core::policy::context;
-use usebetter_core::policy::ident::Ident;
+use usebetter_core::sql::Ident;
 
 use super::db::db_error;
 

@@ -6,7 +6,7 @@ use super::checkpoint::check_checkpoint;
 pub use super::checkpoint::{anchors_json, checkpoint_mac, parse_anchors, ChainAnchor, Checkpoint};
 use super::seal::{self, Anchor, Break, BreakKind, SealedRow};
 use crate::error::{Error, Result};
-use crate::policy::ident::literal;
+use crate::sql::literal;
 
 /// The shortest key accepted: HMAC-SHA-256's output size, so the key is not the weak part.
 pub const MIN_KEY_BYTES: usize = 32;

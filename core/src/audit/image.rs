@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 
-use crate::policy::ident::literal;
+use crate::sql::literal;
 
 /// One column of the imaged table: its name, SQL type and the key its value is stored under.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -4,7 +4,7 @@
 
 use super::time;
 use crate::error::Result;
-use crate::policy::ident::{dollar_quoted, literal, Ident};
+use crate::sql::{dollar_quoted, literal, quote_ident, Ident};
 
 /// Reference columns, then ours: `tenant_id` and the seal columns, all nullable.
 const COLUMNS: &str = "  id uuid NOT NULL DEFAULT gen_random_uuid(),
@@ -109,7 +109,7 @@ impl Table {
 
     #[must_use]
     pub fn qualified(&self, name: &str) -> String {
-        format!("{}.\"{}\"", self.schema.quoted(), name.replace('"', "\"\""))
+        format!("{}.{}", self.schema.quoted(), quote_ident(name))
     }
 }
 

@@ -5,7 +5,7 @@
 //! `verify` reports as broken.
 
 use super::query::CURSOR_TS;
-use crate::policy::ident::literal;
+use crate::sql::literal;
 
 /// The statements over `logs` (the table as the caller spells it, e.g. `"audit_logs"`).
 /// In the purge statements `$1` is the cut-off instant (text) and `$2` the table name, null

@@ -189,8 +189,8 @@ pub fn check(catalog: &Catalog, config: &CheckConfig) -> Report {
             ),
         )
         .fix(&format!(
-            "ALTER ROLE \"{}\" NOBYPASSRLS;",
-            role.name.replace('"', "\"\"")
+            "ALTER ROLE {} NOBYPASSRLS;",
+            crate::sql::quote_ident(&role.name)
         )),
     );
     reach::privileged_roles(&ix, &mut r);

@@ -2,7 +2,7 @@
 //! savepoint of a transaction that is rolled back. Names are quoted here, once.
 
 use crate::error::Result;
-use crate::policy::ident::Ident;
+use crate::sql::Ident;
 
 /// Bounds how long a TRUNCATE probe may hold (or wait for) its lock on a live table.
 pub const LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '1s'";

@@ -9,11 +9,12 @@ pub mod audit;
 pub mod context;
 pub mod expected;
 mod functions;
-pub mod ident;
+pub mod names;
 mod sign;
 
+use crate::sql::{literal, Ident, QualifiedName};
 pub use functions::PRIVATE_SCHEMA;
-use ident::{literal, reference_policy_name, tenant_index_name, Ident, QualifiedName};
+use names::{reference_policy_name, tenant_index_name};
 pub use sign::{bypass_signature, tenant_signature};
 
 use std::collections::HashSet;
