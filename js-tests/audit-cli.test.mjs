@@ -72,7 +72,7 @@ test("first steps: a missing audit_logs names migrate, migrate again says it is 
   const missing = '"public"."audit_logs" does not exist: run `better-audit migrate` to create it\n';
   for (const args of [["stats"], ["verify"], ["seal"], ["anchor"], ["export"], ["purge", "--dry-run", "--since", "1d"], ["ensure-partitions"]]) {
     const r = await cli(url, args, { AUDIT_SEAL_KEY: KEY });
-    assert.deepEqual(r, { code: 1, stdout: "", stderr: missing }, args.join(" "));
+    assert.deepEqual(r, { code: 1, stdout: "", stderr: missing, errorCode: "AUDIT_TABLE_MISSING" }, args.join(" "));
   }
   assert.equal((await cli(url, ["stats", "--schema", "audit"])).stderr, '"audit"."audit_logs" does not exist: run `better-audit migrate --schema audit` to create it\n');
   assert.equal(await ok(url, ["migrate"]), "applied: audit_logs table\n");

@@ -29,4 +29,4 @@ pub mod policy;
 pub mod resolve;
 pub mod sql;
 
-pub use error::{Error, Result};
+pub use error::{CliFailure, Error, Result};

@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod isolation;
 pub mod predicate;
 pub mod probes;
 mod reach;

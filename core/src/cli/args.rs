@@ -1,14 +1,18 @@
-//! Command-line parsing for `better-tenant`, with commander's wording for usage errors so
-//! scripts written against the reference see the same messages.
+//! Command-line parsing for both tools (`better-tenant`, `better-audit`: each a [`Program`]),
+//! with commander's wording for usage errors so scripts written against the reference see the
+//! same messages. `better-tenant`'s commands and options are here too; `better-audit`'s are in
+//! `cli::audit`.
 
 use std::collections::BTreeMap;
 
 use super::help::command_help;
 pub use super::help::program_help;
+use crate::error::{CliFailure, Error, Result};
 
-/// A usage error: printed as-is to stderr, exit code 1.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsageError(pub String);
+/// A usage error (`CLI_USAGE`): printed as-is to stderr, exit code 1.
+fn usage(message: String) -> Error {
+    CliFailure::Usage.with(message)
+}
 
 /// One option a command accepts.
 #[derive(Clone, Copy)]
@@ -202,17 +206,17 @@ pub fn help() -> String {
 /// Parses `args` (without the program name).
 ///
 /// # Errors
-/// A [`UsageError`] with commander's message for unknown commands/options and missing values.
-pub fn parse(args: &[String], version: &str) -> Result<Parsed, UsageError> {
+/// `CLI_USAGE` with commander's message for unknown commands/options and missing values.
+pub fn parse(args: &[String], version: &str) -> Result<Parsed> {
     parse_with(&TENANT, args, version)
 }
 
 /// # Errors
-/// A usage error with commander's wording.
-pub fn parse_with(p: &Program, args: &[String], version: &str) -> Result<Parsed, UsageError> {
+/// `CLI_USAGE` with commander's wording.
+pub fn parse_with(p: &Program, args: &[String], version: &str) -> Result<Parsed> {
     // As commander: help on stdout when asked for, on stderr with exit 1 when no (known)
     // command was given.
-    let unasked_help = || UsageError(program_help(p).trim_end().to_owned());
+    let unasked_help = || usage(program_help(p).trim_end().to_owned());
     let Some(first) = args.first() else {
         return Err(unasked_help());
     };
@@ -228,12 +232,12 @@ pub fn parse_with(p: &Program, args: &[String], version: &str) -> Result<Parsed,
                 },
             }
         }
-        f if f.starts_with('-') => return Err(UsageError(format!("error: unknown option '{f}'"))),
+        f if f.starts_with('-') => return Err(usage(format!("error: unknown option '{f}'"))),
         _ => {}
     }
     let command = first.clone();
     let opts = (p.options)(&command)
-        .ok_or_else(|| UsageError(format!("error: unknown command '{command}'")))?;
+        .ok_or_else(|| usage(format!("error: unknown command '{command}'")))?;
     let mut inv = Invocation {
         command: command.clone(),
         ..Invocation::default()
@@ -258,14 +262,14 @@ pub fn parse_with(p: &Program, args: &[String], version: &str) -> Result<Parsed,
             inv.positionals.push(arg.clone());
             continue;
         };
-        let opt = found.ok_or_else(|| UsageError(format!("error: unknown option '{arg}'")))?;
+        let opt = found.ok_or_else(|| usage(format!("error: unknown option '{arg}'")))?;
         if opt.long == "help" {
             return Ok(Parsed::Print(command_help(p, &command, &opts)));
         }
         let value = match (opt.value, inline) {
             (None, None) => None,
             (None, Some(_)) => {
-                return Err(UsageError(format!(
+                return Err(usage(format!(
                     "error: option '--{}' does not take a value",
                     opt.long
                 )))
@@ -277,7 +281,7 @@ pub fn parse_with(p: &Program, args: &[String], version: &str) -> Result<Parsed,
                     .filter(|v| !v.starts_with('-') || v.len() == 1)
                     .ok_or_else(|| {
                         let short = opt.short.map(|c| format!("-{c}, ")).unwrap_or_default();
-                        UsageError(format!(
+                        usage(format!(
                             "error: option '{short}--{} {shape}' argument missing",
                             opt.long
                         ))
@@ -291,20 +295,18 @@ pub fn parse_with(p: &Program, args: &[String], version: &str) -> Result<Parsed,
     let positional = (p.positional)(&command);
     let max_positionals = usize::from(positional.is_some());
     if inv.positionals.len() > max_positionals {
-        return Err(UsageError(format!(
+        return Err(usage(format!(
             "error: too many arguments for '{command}'. Expected {max_positionals} argument{} but got {}.",
             if max_positionals == 1 { "" } else { "s" },
             inv.positionals.len()
         )));
     }
     if let (Some(name), true) = (positional, inv.positionals.is_empty()) {
-        return Err(UsageError(format!(
-            "error: missing required argument '{name}'"
-        )));
+        return Err(usage(format!("error: missing required argument '{name}'")));
     }
     if let Some((long, shown)) = (p.required)(&command) {
         if !inv.has(long) {
-            return Err(UsageError(format!(
+            return Err(usage(format!(
                 "error: required option '{shown}' not specified"
             )));
         }
@@ -316,7 +318,7 @@ pub fn parse_with(p: &Program, args: &[String], version: &str) -> Result<Parsed,
 mod tests {
     use super::*;
 
-    fn p(args: &[&str]) -> Result<Parsed, UsageError> {
+    fn p(args: &[&str]) -> Result<Parsed> {
         parse(
             &args.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>(),
             "1.2.3",
@@ -342,7 +344,11 @@ mod tests {
 
     #[test]
     fn commander_messages() {
-        let err = |args: &[&str]| p(args).unwrap_err().0;
+        let err = |args: &[&str]| {
+            let e = p(args).unwrap_err();
+            assert_eq!(e.code(), "CLI_USAGE");
+            e.to_string()
+        };
         assert_eq!(err(&["nope"]), "error: unknown command 'nope'");
         assert_eq!(
             err(&["migrate", "--bogus"]),
@@ -369,10 +375,13 @@ mod tests {
         assert_eq!(p(&["--help"]).unwrap(), Parsed::Print(help()));
         assert_eq!(p(&["help"]).unwrap(), Parsed::Print(help()));
         // Without a command, or for an unknown one, commander prints help as an error.
-        assert_eq!(p(&[]).unwrap_err().0, help().trim_end());
-        assert_eq!(p(&["help", "nope"]).unwrap_err().0, help().trim_end());
+        assert_eq!(p(&[]).unwrap_err().to_string(), help().trim_end());
         assert_eq!(
-            p(&["--bogus"]).unwrap_err().0,
+            p(&["help", "nope"]).unwrap_err().to_string(),
+            help().trim_end()
+        );
+        assert_eq!(
+            p(&["--bogus"]).unwrap_err().to_string(),
             "error: unknown option '--bogus'"
         );
         let Ok(Parsed::Print(check)) = p(&["check", "--help"]) else {

@@ -21,6 +21,9 @@ use std::collections::HashSet;
 
 use crate::error::{Error, Result};
 
+/// The table of tenants (`id`, `name`, `slug`), the reference's name.
+pub const TENANTS: &str = "tenants";
+
 /// Migration settings (`tenant` section of `better.config.*`, plus our extensions).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize))]
@@ -59,7 +62,7 @@ impl Plan {
         let mut seen: HashSet<QualifiedName> = HashSet::with_capacity(config.tenant_tables.len());
         for (i, entry) in config.tenant_tables.iter().enumerate() {
             let t = table_name(&format!("tenantTables[{i}]"), entry, &schema)?;
-            if t.name.as_str() == "tenants" && t.schema == schema {
+            if t.name.as_str() == TENANTS && t.schema == schema {
                 return Err(Error::config(
                     format!("tenantTables[{i}]"),
                     "a tenant-owned table; `tenants` itself is handled separately",
@@ -147,7 +150,7 @@ fn citus_sql(plan: &Plan) -> String {
     };
     let tenants = QualifiedName {
         schema: plan.schema.clone(),
-        name: Ident::fixed("tenants"),
+        name: Ident::fixed(TENANTS),
     }
     .quoted();
     let mut out = String::from(
@@ -170,7 +173,7 @@ fn citus_sql(plan: &Plan) -> String {
 fn tenants_sql(schema: &Ident, hardened: bool) -> String {
     let tenants = QualifiedName {
         schema: schema.clone(),
-        name: Ident::fixed("tenants"),
+        name: Ident::fixed(TENANTS),
     }
     .quoted();
     let own_row = functions::range_predicate(schema, "id", hardened);

@@ -48,7 +48,7 @@ pub(super) fn capture(catalog: &AuditCatalog, t: &Table, r: &mut Report) {
             Ok(table) => table,
             Err(reason) => {
                 r.results.push(
-                    CheckResult::fail(name, reason.clone())
+                    CheckResult::fail(name, reason.to_string())
                         .fix("create the table, or remove it from audit.auditTables"),
                 );
                 continue;

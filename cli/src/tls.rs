@@ -1,4 +1,4 @@
-//! TLS for the CLIs' connections, with libpq's `sslmode` semantics on rustls.
+//! TLS for the tools' connections, with libpq's `sslmode` semantics on rustls.
 //!
 //! The connection string's `sslmode` and `sslrootcert` (else `PGSSLMODE` / `PGSSLROOTCERT`)
 //! decide what is verified. tokio-postgres itself knows only disable/prefer/require and refuses
@@ -16,6 +16,7 @@ use rustls::server::ParsedCertificate;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use serde::Deserialize;
 use tokio_postgres_rustls::MakeRustlsConnect;
+use usebetter_core::{CliFailure, Result};
 
 /// libpq's `sslmode` values (`allow` is not offered: it never protects anything).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +29,7 @@ pub enum SslMode {
 }
 
 impl SslMode {
-    fn parse(value: &str, source: &str) -> Result<SslMode, String> {
+    fn parse(value: &str, source: &str) -> Result<SslMode> {
         Ok(match value {
             "disable" => SslMode::Disable,
             "prefer" => SslMode::Prefer,
@@ -36,9 +37,9 @@ impl SslMode {
             "verify-ca" => SslMode::VerifyCa,
             "verify-full" => SslMode::VerifyFull,
             other => {
-                return Err(format!(
+                return Err(CliFailure::DatabaseUrl.with(format!(
                     "invalid {source} {other:?}: expected disable, prefer, require, verify-ca or verify-full"
-                ))
+                )))
             }
         })
     }
@@ -83,8 +84,8 @@ pub struct Target {
 /// Splits `url` (a `postgres://` URL or `key=value` pairs) and applies the environment.
 ///
 /// # Errors
-/// A message naming a bad `sslmode` or a weak mode combined with `sslrootcert=system`.
-pub fn target(url: &str, env: &TlsEnv, cwd: &str) -> Result<Target, String> {
+/// `DB_INVALID_URL` naming a bad `sslmode` or a weak mode combined with `sslrootcert=system`.
+pub fn target(url: &str, env: &TlsEnv, cwd: &str) -> Result<Target> {
     let (rest, mode, root) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         strip_url(url)
     } else {
@@ -104,10 +105,10 @@ pub fn target(url: &str, env: &TlsEnv, cwd: &str) -> Result<Target, String> {
         Some("system") => match mode {
             None | Some(SslMode::VerifyFull) => (SslMode::VerifyFull, Some(Roots::System)),
             Some(weak) => {
-                return Err(format!(
+                return Err(CliFailure::DatabaseUrl.with(format!(
                     "sslrootcert=system needs sslmode=verify-full (got {}): without the host name check any certificate a public CA issued would pass",
                     weak.as_str()
-                ))
+                )))
             }
         },
         Some(path) => (
@@ -268,7 +269,7 @@ fn provider() -> Arc<CryptoProvider> {
 
 /// The system's roots (`/etc/ssl/certs` and the like). None is an error naming the fixes, as
 /// libpq has it: the addon carries no root list of its own.
-fn system_roots() -> Result<Arc<RootCertStore>, String> {
+fn system_roots() -> Result<Arc<RootCertStore>> {
     static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
     let roots = ROOTS
         .get_or_init(|| {
@@ -278,21 +279,21 @@ fn system_roots() -> Result<Arc<RootCertStore>, String> {
         })
         .clone();
     if roots.is_empty() {
-        return Err("no root certificates found on this system to verify the server with: pass sslrootcert=<file with the server's CA> (or PGSSLROOTCERT), or install the system's CA certificates (ca-certificates)".into());
+        return Err(CliFailure::Tls.with("no root certificates found on this system to verify the server with: pass sslrootcert=<file with the server's CA> (or PGSSLROOTCERT), or install the system's CA certificates (ca-certificates)"));
     }
     Ok(roots)
 }
 
-fn file_roots(path: &str) -> Result<Arc<RootCertStore>, String> {
+fn file_roots(path: &str) -> Result<Arc<RootCertStore>> {
     let mut roots = RootCertStore::empty();
     let certs = CertificateDer::pem_file_iter(path)
-        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
-        .map_err(|e| format!("cannot read sslrootcert {path}: {e}"))?;
+        .and_then(Iterator::collect::<std::result::Result<Vec<_>, _>>)
+        .map_err(|e| CliFailure::Tls.with(format!("cannot read sslrootcert {path}: {e}")))?;
     let (added, _) = roots.add_parsable_certificates(certs);
     if added == 0 {
-        return Err(format!(
+        return Err(CliFailure::Tls.with(format!(
             "sslrootcert {path} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)"
-        ));
+        )));
     }
     Ok(Arc::new(roots))
 }
@@ -314,7 +315,7 @@ impl ServerCertVerifier for Verifier {
         server_name: &ServerName<'_>,
         _ocsp_response: &[u8],
         now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
         if let Some(roots) = &self.roots {
             let cert = ParsedCertificate::try_from(end_entity)?;
             verify_server_cert_signed_by_trust_anchor(
@@ -336,7 +337,7 @@ impl ServerCertVerifier for Verifier {
         message: &[u8],
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
         verify_tls12_signature(message, cert, dss, &self.algorithms)
     }
 
@@ -345,7 +346,7 @@ impl ServerCertVerifier for Verifier {
         message: &[u8],
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
         verify_tls13_signature(message, cert, dss, &self.algorithms)
     }
 
@@ -358,8 +359,8 @@ impl ServerCertVerifier for Verifier {
 /// libpq does; `verify-*` without one use the system's roots.
 ///
 /// # Errors
-/// A message naming an unreadable `sslrootcert`, or a system without root certificates.
-pub fn connector(mode: SslMode, roots: Option<&Roots>) -> Result<MakeRustlsConnect, String> {
+/// `DB_TLS` naming an unreadable `sslrootcert`, or a system without root certificates.
+pub fn connector(mode: SslMode, roots: Option<&Roots>) -> Result<MakeRustlsConnect> {
     let verified = match mode {
         SslMode::Disable | SslMode::Prefer => false,
         SslMode::Require => roots.is_some(),
@@ -381,7 +382,7 @@ pub fn connector(mode: SslMode, roots: Option<&Roots>) -> Result<MakeRustlsConne
     };
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS set-up failed: {e}"))?
+        .map_err(|e: rustls::Error| CliFailure::Tls.with(format!("TLS set-up failed: {e}")))?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
@@ -423,13 +424,12 @@ mod tests {
         );
         let bare = target("postgres://h/db?sslmode=require", &TlsEnv::default(), "/").unwrap();
         assert_eq!(bare.url, "postgres://h/db");
-        assert!(
-            target("postgres://h/db?sslmode=allow", &TlsEnv::default(), "/")
-                .unwrap_err()
-                .contains("invalid sslmode \"allow\"")
-        );
+        let allow = target("postgres://h/db?sslmode=allow", &TlsEnv::default(), "/").unwrap_err();
+        assert_eq!(allow.code(), "DB_INVALID_URL");
+        assert!(allow.to_string().contains("invalid sslmode \"allow\""));
         assert!(target("postgres://h/db", &env(Some("on"), None), "/")
             .unwrap_err()
+            .to_string()
             .starts_with("invalid PGSSLMODE \"on\""));
     }
 
@@ -454,6 +454,7 @@ mod tests {
             "/"
         )
         .unwrap_err()
+        .to_string()
         .contains("needs sslmode=verify-full"));
     }
 
@@ -465,8 +466,10 @@ mod tests {
         )
         .err()
         .unwrap();
+        assert_eq!(e.code(), "DB_TLS");
         assert!(
-            e.starts_with("cannot read sslrootcert /nonexistent.pem"),
+            e.to_string()
+                .starts_with("cannot read sslrootcert /nonexistent.pem"),
             "{e}"
         );
         assert!(connector(SslMode::Require, None).is_ok());
