@@ -64,7 +64,10 @@ test("migrate: dry run, apply twice, upgrade a reference-shaped table, refuse co
   const r = await cli(url, ["migrate", "--partitioned"]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /exists as a plain table; --partitioned cannot convert it in place/);
-  assert.match((await cli(url, ["purge"])).stderr, /pass --dry-run to see what would go, or --yes/);
+  assert.equal(r.errorCode, "AUDIT_NOT_PARTITIONED");
+  const unconfirmed = await cli(url, ["purge"]);
+  assert.match(unconfirmed.stderr, /pass --dry-run to see what would go, or --yes/);
+  assert.equal(unconfirmed.errorCode, "CLI_USAGE");
 });
 
 test("first steps: a missing audit_logs names migrate, migrate again says it is up to date, verify before any seal says how to turn sealing on", async () => {
@@ -366,6 +369,7 @@ test("plain table: purge by retention (all tables or one), and sealed chains sti
   const keyless = await cli(url, ["purge", "--yes", "--since", "100d"]);
   assert.equal(keyless.code, 1);
   assert.match(keyless.stderr, /AUDIT_SEAL_KEY is not set.*openssl rand -hex 32/);
+  assert.equal(keyless.errorCode, "AUDIT_SEAL_KEY");
   assert.equal(await count(), 200, "nothing deleted without the key");
   assert.match(await ok(url, ["purge", "--dry-run", "--since", "150d", "--table", "users"]), /audit_logs: 26 rows\ntotal: 26\n/);
   assert.equal(await count(), 200);
@@ -373,6 +377,7 @@ test("plain table: purge by retention (all tables or one), and sealed chains sti
   const refused = await cli(url, ["purge", "--yes", "--since", "150d", "--table", "users"]);
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /sealed into hash chains shared with other tables/);
+  assert.equal(refused.errorCode, "AUDIT_SEALED_PURGE", "the code purgeLogs throws for sealed entries");
   assert.equal(await count(), 200, "nothing deleted");
   writeFileSync(join(dir, "before-purge.json"), await ok(url, ["anchor"]));
   assert.match(await ok(url, ["purge", "--yes", "--since", "100d"], { AUDIT_SEAL_KEY: KEY }), /total: 101\n/);

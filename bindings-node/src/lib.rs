@@ -314,7 +314,7 @@ pub fn audit_chain_sql(logs: Unknown<'_>, checkpoints: Unknown<'_>) -> Result<Va
 }
 
 /// The store's statements (an entry by id, the purge that spares sealed entries, the stats)
-/// over `logs` (default: the library's `audit_logs`).
+/// over `logs` (default: the library's table).
 #[napi]
 pub fn audit_store_sql(logs: Unknown<'_>) -> Result<Value, Code> {
     to_js(&audit::store_sql(opt_string("logs", logs)?.as_deref()))

@@ -1,4 +1,4 @@
-//! `better-audit migrate`: the audit_logs DDL (plain or partitioned, tenant isolation, trigger
+//! `better-audit migrate`: the audit table's DDL (plain or partitioned, tenant isolation, trigger
 //! capture), printed, written or applied; applying it to a database it leaves unchanged says so.
 
 use tokio_postgres::Client;

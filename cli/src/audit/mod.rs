@@ -43,7 +43,7 @@ pub(crate) struct Run<'a> {
     inv: Invocation,
     ctx: &'a Context,
     config: AuditConfig,
-    /// The `tenant` section: `audit_logs` is isolated by tenant, so the commands that read or
+    /// The `tenant` section: the audit table is isolated by tenant, so the commands that read or
     /// rewrite entries run in the system scope.
     tenancy: Option<MigrationConfig>,
     table: Table,
@@ -91,7 +91,7 @@ impl Run<'_> {
     }
 
     /// `BEGIN`, then (with tenancy) the system scope: the entries of every chain are visible
-    /// under the FORCE ROW LEVEL SECURITY that `migrate` puts on `audit_logs`.
+    /// under the FORCE ROW LEVEL SECURITY that `migrate` puts on the audit table.
     async fn begin(&self, client: &Client) -> Result<()> {
         db::batch(client, "BEGIN").await?;
         let Some(tenancy) = &self.tenancy else {
@@ -120,7 +120,7 @@ impl Run<'_> {
         ))
     }
 
-    /// The tenant isolation of `audit_logs` and its partitions, with tenancy; else nothing.
+    /// The tenant isolation of the audit table and its partitions, with tenancy; else nothing.
     fn rls_sql(&self) -> Result<String> {
         self.tenancy.as_ref().map_or(Ok(String::new()), |t| {
             audit_rls_sql(t, &self.table.logs(), &self.table.checkpoints())
@@ -157,7 +157,7 @@ impl Run<'_> {
     }
 }
 
-/// `relkind` of audit_logs: `r` plain, `p` partitioned, `None` missing.
+/// `relkind` of the audit table: `r` plain, `p` partitioned, `None` missing.
 pub(crate) async fn kind(client: &Client, t: &Table) -> Result<Option<String>> {
     let row = db::maybe(client, RELATION_KIND, &[&t.logs()]).await?;
     Ok(row.map(|r| r.get(0)))

@@ -117,12 +117,7 @@ async fn migrate(inv: &Invocation, ctx: &Context) -> Result<Outcome> {
     config.hardened |= inv.has("hardened");
     config.citus = inv.has("citus");
     let sql = policy::migration_sql(&config)?;
-    emit(
-        inv,
-        ctx,
-        &format!("{}_better_tenant_rls.sql", now_stamp()),
-        sql,
-    )
+    emit(inv, ctx, &cli::migrate_file_name(&now_stamp()), sql)
 }
 
 /// `--dry-run` prints the SQL; otherwise it is written to `-o`.

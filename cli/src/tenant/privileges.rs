@@ -95,10 +95,7 @@ pub async fn probes(
         sp.rollback().await.map_err(|e| db_error(&e))?;
         let message = match r {
             Ok(true) => None,
-            Ok(false) => Some(
-                "better_tenant_bypass()/better_tenant_current() accepted an unsigned setting"
-                    .to_owned(),
-            ),
+            Ok(false) => Some(sql::UNSIGNED_ACCEPTED.to_owned()),
             Err(e) => Some(format!("calling them failed: {}", db_message(&e))),
         };
         out.push(Probe::new(

@@ -91,6 +91,10 @@ pub fn unsigned_refused(schema: &str) -> Result<String> {
     ))
 }
 
+/// The finding when [`unsigned_refused`] answers false.
+pub const UNSIGNED_ACCEPTED: &str =
+    "better_tenant_bypass()/better_tenant_current() accepted an unsigned setting";
+
 /// A bypass setting that is not exactly `'true'` must not open anything.
 pub const LOOSE_BYPASS: &str =
     "SELECT set_config('app.current_tenant', '', true), set_config('app.bypass_rls', 'on', true)";

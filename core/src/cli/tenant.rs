@@ -7,8 +7,8 @@ mod init;
 mod seed;
 
 pub use files::{
-    add_table_file, add_table_file_name, file_exists, join_path, output_path, overwriting,
-    timestamp, wrote,
+    add_table_file, add_table_file_name, file_exists, join_path, migrate_file_name, output_path,
+    overwriting, timestamp, wrote,
 };
 pub use init::{
     config_exists, env_with_key, init_config_file, init_guide, init_request, key_line, KEY_FILE,

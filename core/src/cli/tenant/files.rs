@@ -45,6 +45,12 @@ pub fn timestamp(parts: [u32; 6]) -> String {
     format!("{y:04}{mo:02}{d:02}_{h:02}{mi:02}{s:02}")
 }
 
+/// File name for `migrate`: `<ts>_better_tenant_rls.sql`.
+#[must_use]
+pub fn migrate_file_name(ts: &str) -> String {
+    format!("{ts}_better_tenant_rls.sql")
+}
+
 /// File name for `add-table`: `<ts>_rls_<name with [^A-Za-z0-9_] → _>.sql`.
 #[must_use]
 pub fn add_table_file_name(ts: &str, table: &str) -> String {
@@ -118,6 +124,10 @@ mod tests {
         assert_eq!(
             add_table_file_name(&ts, "my-table"),
             "20260102_030405_rls_my_table.sql"
+        );
+        assert_eq!(
+            migrate_file_name(&ts),
+            "20260102_030405_better_tenant_rls.sql"
         );
         assert!(add_table_file("a\nb", "X")
             .starts_with("-- Better Tenant: RLS for a\\nb\n-- Assumes tenants table"));
