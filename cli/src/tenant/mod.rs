@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use usebetter_core::check::{self, probes, CheckConfig};
-use usebetter_core::cli::args::{self, Invocation, Parsed};
+use usebetter_core::cli::args::{Invocation, Parsed};
 use usebetter_core::cli::tenant as cli;
 use usebetter_core::policy::{self, MigrationConfig};
 use usebetter_core::{CliFailure, Error, Result};
@@ -18,7 +18,7 @@ use crate::{Context, Outcome};
 
 /// Runs `args` (without the program name).
 pub async fn run(args: &[String], ctx: &Context) -> Result<Outcome> {
-    let inv = match args::parse(args, &ctx.version)? {
+    let inv = match cli::parse(args, &ctx.version)? {
         Parsed::Print(text) => return Ok(Outcome::ok(text)),
         Parsed::Run(inv) => inv,
     };

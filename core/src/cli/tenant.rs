@@ -1,11 +1,14 @@
 //! The pure parts of `better-tenant`: config validation, the tables it detects, the commands it
-//! names in its output, and (in the submodules) the files `init`, `migrate` and `add-table`
-//! write and `seed`'s input and statement, all matching the reference's wording.
+//! names in its output, and (in the submodules) its commands and options, the files `init`,
+//! `migrate` and `add-table` write and `seed`'s input and statement, all matching the
+//! reference's wording.
 
+mod commands;
 mod files;
 mod init;
 mod seed;
 
+pub use commands::{help, parse, COMMANDS, TENANT};
 pub use files::{
     add_table_file, add_table_file_name, file_exists, join_path, migrate_file_name, output_path,
     overwriting, timestamp, wrote,
