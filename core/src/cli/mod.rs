@@ -8,6 +8,7 @@ pub mod audit;
 mod audit_config;
 mod audit_output;
 mod help;
+pub mod sslmode;
 pub mod tenant;
 
 /// `a, b,,c` → `["a", "b", "c"]`.
