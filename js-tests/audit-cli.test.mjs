@@ -14,6 +14,7 @@ import { runWithTenant } from "@usebetterdev/tenant";
 import { betterAudit } from "@usebetterdev/audit";
 import { drizzleAuditAdapter, withAuditProxy } from "@usebetterdev/audit/drizzle";
 import { runCli } from "@usebetterdev/audit-cli";
+import core from "@usebetter-rs/core";
 import { admin, connectAs, freshDatabase, requireEnv } from "./helpers/db.mjs";
 import { assertSealKeyRefused, withoutSealKey } from "./helpers/seal.mjs";
 
@@ -491,4 +492,31 @@ test("migrate: the application role cannot write chain checkpoints; purge runs a
     await b.query(`DROP ROLE IF EXISTS ${role}`);
     await b.end();
   }
+});
+
+test("every per-chain statement the library and the CLI run can use the (tenant_id, seq) index, for tenant chains and the global one", async () => {
+  const { url, c } = await database("acli_chain_index");
+  await ok(url, ["migrate"]);
+  const q = core.auditChainSql();
+  const tenant = "33333333-3333-4333-8333-333333333333";
+  // With sequential scans priced out, the chain index is searched by tenant_id (an Index Cond);
+  // IS NOT DISTINCT FROM can only filter what the index returns for seq.
+  const chainConds = (node) => [
+    ...(node["Index Name"] === "audit_logs_chain_seq_idx" ? [node["Index Cond"] ?? ""] : []),
+    ...(node.Plans ?? []).flatMap(chainConds),
+  ];
+  await c.query("BEGIN");
+  await c.query("SET LOCAL enable_seqscan = off");
+  for (const [name, statement, rest] of [["head", q.head, []], ["pending", q.pending, []], ["sealedAfter", q.sealedAfter, [0, 10]], ["unsealed", q.unsealed, []]]) {
+    for (const [form, id] of [["global", null], ["tenant", tenant]]) {
+      const params = [id, ...rest].map((p) => (p === null ? "NULL" : typeof p === "number" ? String(p) : `'${p}'`));
+      await c.query(`PREPARE chain_stmt AS ${statement[form]}`);
+      const [{ "QUERY PLAN": [plan] }] = (await c.query(`EXPLAIN (FORMAT JSON) EXECUTE chain_stmt(${params.join(", ")})`)).rows;
+      await c.query("DEALLOCATE chain_stmt");
+      const conds = chainConds(plan.Plan);
+      assert.ok(conds.some((cond) => /tenant_id (=|IS NULL)/.test(cond)), `${name}.${form}: ${JSON.stringify(plan)}`);
+      assert.doesNotMatch(statement[form], /DISTINCT FROM/, `${name}.${form}`);
+    }
+  }
+  await c.query("ROLLBACK");
 });
