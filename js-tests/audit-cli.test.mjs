@@ -15,6 +15,7 @@ import { runWithTenant } from "@usebetterdev/tenant";
 import { betterAudit } from "@usebetterdev/audit";
 import { drizzleAuditAdapter, withAuditProxy } from "@usebetterdev/audit/drizzle";
 import { runCli } from "@usebetterdev/audit-cli";
+import core from "@usebetter-rs/core";
 import { admin, connectAs, freshDatabase, requireEnv } from "./helpers/db.mjs";
 import { assertSealKeyRefused, withoutSealKey } from "./helpers/seal.mjs";
 
@@ -65,7 +66,10 @@ test("migrate: dry run, apply twice, upgrade a reference-shaped table, refuse co
   const r = await cli(url, ["migrate", "--partitioned"]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /exists as a plain table; --partitioned cannot convert it in place/);
-  assert.match((await cli(url, ["purge"])).stderr, /pass --dry-run to see what would go, or --yes/);
+  assert.equal(r.errorCode, "AUDIT_NOT_PARTITIONED");
+  const unconfirmed = await cli(url, ["purge"]);
+  assert.match(unconfirmed.stderr, /pass --dry-run to see what would go, or --yes/);
+  assert.equal(unconfirmed.errorCode, "CLI_USAGE");
 });
 
 test("first steps: a missing audit_logs names migrate, migrate again says it is up to date, verify before any seal says how to turn sealing on", async () => {
@@ -73,7 +77,7 @@ test("first steps: a missing audit_logs names migrate, migrate again says it is 
   const missing = '"public"."audit_logs" does not exist: run `better-audit migrate` to create it\n';
   for (const args of [["stats"], ["verify"], ["seal"], ["anchor"], ["export"], ["purge", "--dry-run", "--since", "1d"], ["ensure-partitions"]]) {
     const r = await cli(url, args, { AUDIT_SEAL_KEY: KEY });
-    assert.deepEqual(r, { code: 1, stdout: "", stderr: missing }, args.join(" "));
+    assert.deepEqual(r, { code: 1, stdout: "", stderr: missing, errorCode: "AUDIT_TABLE_MISSING" }, args.join(" "));
   }
   assert.equal((await cli(url, ["stats", "--schema", "audit"])).stderr, '"audit"."audit_logs" does not exist: run `better-audit migrate --schema audit` to create it\n');
   assert.equal(await ok(url, ["migrate"]), "applied: audit_logs table\n");
@@ -367,6 +371,7 @@ test("plain table: purge by retention (all tables or one), and sealed chains sti
   const keyless = await cli(url, ["purge", "--yes", "--since", "100d"]);
   assert.equal(keyless.code, 1);
   assert.match(keyless.stderr, /AUDIT_SEAL_KEY is not set.*openssl rand -hex 32/);
+  assert.equal(keyless.errorCode, "AUDIT_SEAL_KEY");
   assert.equal(await count(), 200, "nothing deleted without the key");
   assert.match(await ok(url, ["purge", "--dry-run", "--since", "150d", "--table", "users"]), /audit_logs: 26 rows\ntotal: 26\n/);
   assert.equal(await count(), 200);
@@ -374,6 +379,7 @@ test("plain table: purge by retention (all tables or one), and sealed chains sti
   const refused = await cli(url, ["purge", "--yes", "--since", "150d", "--table", "users"]);
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /sealed into hash chains shared with other tables/);
+  assert.equal(refused.errorCode, "AUDIT_SEALED_PURGE", "the code purgeLogs throws for sealed entries");
   assert.equal(await count(), 200, "nothing deleted");
   writeFileSync(join(dir, "before-purge.json"), await ok(url, ["anchor"]));
   assert.match(await ok(url, ["purge", "--yes", "--since", "100d"], { AUDIT_SEAL_KEY: KEY }), /total: 101\n/);
@@ -487,4 +493,31 @@ test("migrate: the application role cannot write chain checkpoints; purge runs a
     await b.query(`DROP ROLE IF EXISTS ${role}`);
     await b.end();
   }
+});
+
+test("every per-chain statement the library and the CLI run can use the (tenant_id, seq) index, for tenant chains and the global one", async () => {
+  const { url, c } = await database("acli_chain_index");
+  await ok(url, ["migrate"]);
+  const q = core.auditChainSql();
+  const tenant = "33333333-3333-4333-8333-333333333333";
+  // With sequential scans priced out, the chain index is searched by tenant_id (an Index Cond);
+  // IS NOT DISTINCT FROM can only filter what the index returns for seq.
+  const chainConds = (node) => [
+    ...(node["Index Name"] === "audit_logs_chain_seq_idx" ? [node["Index Cond"] ?? ""] : []),
+    ...(node.Plans ?? []).flatMap(chainConds),
+  ];
+  await c.query("BEGIN");
+  await c.query("SET LOCAL enable_seqscan = off");
+  for (const [name, statement, rest] of [["head", q.head, []], ["pending", q.pending, []], ["sealedAfter", q.sealedAfter, [0, 10]], ["unsealed", q.unsealed, []]]) {
+    for (const [form, id] of [["global", null], ["tenant", tenant]]) {
+      const params = [id, ...rest].map((p) => (p === null ? "NULL" : typeof p === "number" ? String(p) : `'${p}'`));
+      await c.query(`PREPARE chain_stmt AS ${statement[form]}`);
+      const [{ "QUERY PLAN": [plan] }] = (await c.query(`EXPLAIN (FORMAT JSON) EXECUTE chain_stmt(${params.join(", ")})`)).rows;
+      await c.query("DEALLOCATE chain_stmt");
+      const conds = chainConds(plan.Plan);
+      assert.ok(conds.some((cond) => /tenant_id (=|IS NULL)/.test(cond)), `${name}.${form}: ${JSON.stringify(plan)}`);
+      assert.doesNotMatch(statement[form], /DISTINCT FROM/, `${name}.${form}`);
+    }
+  }
+  await c.query("ROLLBACK");
 });

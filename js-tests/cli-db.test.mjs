@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import core from "@usebetter-rs/core";
 import { runCheck } from "@usebetterdev/tenant-cli/check";
 import { runSeed, slugFromName } from "@usebetterdev/tenant-cli/seed";
+import { runCli } from "@usebetterdev/tenant-cli";
 import { APP_GRANTS, OWNER, admin, connectAs, ensureOwnerRole, fixture, freshDatabase, ownedDatabase, requireEnv } from "./helpers/db.mjs";
 import { cli, configFile, matchSnapshot, project } from "./helpers/cli.mjs";
 
@@ -474,4 +475,34 @@ test("a table with tenant_id left out of tenantTables fails check with the add-t
   const refused = await cli(["check", "--database-url", urlFor(db)], { cwd: bad });
   assert.equal(refused.code, 1);
   assert.match(refused.stderr + refused.stdout, /"tenant\.sharedTables" must be an array/);
+});
+
+test("every failure carries a stable code next to its message (runCli's errorCode)", async () => {
+  const db = await database("codes");
+  const run = (args, { config = { tenant: { tenantTables: ["projects", "tasks"] } }, env = {} } = {}) => runCli(args, { cwd: dir, config, env });
+  const failures = [
+    [["migrate", "--bogus"], {}, "CLI_USAGE", "error: unknown option '--bogus'\n"],
+    [["check"], {}, "CLI_NO_DATABASE", "check requires --database-url or DATABASE_URL environment variable\n"],
+    [["migrate", "--dry-run"], { config: { tenant: {} } }, "INVALID_CONFIG", 'Config error: "tenant.tenantTables" must be an array\n'],
+    [["migrate", "--dry-run"], { config: null }, "CLI_NO_CONFIG", undefined],
+    [["migrate", "--dry-run", "--tables", "x", "--schema", "s".repeat(64)], {}, "INVALID_IDENTIFIER", undefined],
+    [["check", "--database-url", urlFor("postgres", "app", "wrong")], {}, "DB_CONNECT", 'password authentication failed for user "app": check the password in --database-url / DATABASE_URL\n'],
+    [["check", "--database-url", "not a url"], {}, "DB_INVALID_URL", undefined],
+    [["check", "--database-url", `${urlFor(db)}?sslmode=allow`], {}, "DB_INVALID_URL", undefined],
+    [["seed", "--name", "x", "--slug", "BAD slug", "--database-url", urlFor(db)], {}, "CLI_USAGE", undefined],
+  ];
+  for (const [args, options, errorCode, stderr] of failures) {
+    const r = await run(args, options);
+    assert.equal(r.code, 1, args.join(" "));
+    assert.equal(r.errorCode, errorCode, `${args.join(" ")}: ${r.stderr}`);
+    if (stderr !== undefined) assert.equal(r.stderr, stderr);
+  }
+  const first = await run(["seed", "--name", "Codes", "--database-url", urlFor(db)]);
+  assert.equal(first.code, 0, first.stderr);
+  assert.equal("errorCode" in first, false, "a command that succeeds has no errorCode");
+  const dup = await run(["seed", "--name", "Codes", "--database-url", urlFor(db)]);
+  assert.deepEqual(dup, { code: 1, stdout: "", stderr: 'seed: a tenant with slug "codes" already exists\n', errorCode: "TENANT_EXISTS" });
+  const failedCheck = await run(["check", "--database-url", urlFor(db)], { config: { tenant: { tenantTables: ["projects", "tasks", "nope"] } } });
+  assert.equal(failedCheck.code, 1, "a report that fails exits 1");
+  assert.equal(failedCheck.errorCode, undefined, "a failed check is a report, not an error");
 });

@@ -180,8 +180,8 @@ const calls = {
     ],
   },
   auditSealKey: { args: [["key", "optString", "k".repeat(32)], ["unkeyed", "bool", false], ["optIn", "string", "seal: { unkeyed: true }"]] },
-  auditChainSql: { args: [["logs", "string", "audit_logs"], ["checkpoints", "string", "audit_chain_checkpoints"]] },
-  auditStoreSql: { args: [["logs", "string", "audit_logs"]] },
+  auditChainSql: { args: [["logs", "optString", "audit_logs"], ["checkpoints", "optString", "audit_chain_checkpoints"]] },
+  auditStoreSql: { args: [["logs", "optString", "audit_logs"]] },
   redactEntries: { args: [["rule", "struct", { redact: ["a"] }], ["entries", "struct", [{ after: { a: 1 } }]]] },
   EnrichmentRegistry: { args: [["auditTables", "struct", ["users"]]], call: (b, [t]) => typeof new b.EnrichmentRegistry(t) },
   "EnrichmentRegistry#register": {

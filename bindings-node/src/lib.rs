@@ -2,8 +2,6 @@
 //! converts the result back; errors carry the core's stable code as `err.code`.
 
 mod args;
-mod audit_cli;
-mod cli;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -43,7 +41,7 @@ fn to_js<T: serde::Serialize>(v: &T) -> Result<Value, Code> {
     serde_json::to_value(v).map_err(|e| Error::new(Code("INTERNAL"), e.to_string()))
 }
 
-pub(crate) fn now_micros() -> i64 {
+fn now_micros() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
@@ -136,33 +134,32 @@ pub fn generate_add_table_sql(table: Unknown<'_>, config: Unknown<'_>) -> Result
     policy::add_table_sql(&table, &config).map_err(|e| core_err(&e))
 }
 
-/// Runs `better-tenant` with `args`; resolves to `{ code, stdout, stderr }`.
-#[napi(ts_return_type = "Promise<{ code: number; stdout: string; stderr: string }>")]
+/// Runs `better-tenant` with `args`; resolves to `{ code, stdout, stderr, errorCode? }`.
+#[napi(
+    ts_return_type = "Promise<{ code: number; stdout: string; stderr: string; errorCode?: string }>"
+)]
 pub async fn run_tenant_cli(args: Vec<String>, context: Value) -> Result<Value> {
-    // Async exports cannot carry a custom error code, so every failure becomes exit code 1.
-    let outcome = match usebetter_core::input::from_value::<cli::Context>("context", &context) {
-        Ok(context) => cli::run(&args, &context).await,
-        Err(e) => cli::Outcome::fail(e.to_string()),
-    };
+    // Async exports cannot carry a custom error code: failures are in the outcome instead.
+    let outcome = usebetter_cli::run_tenant(&args, &context).await;
     Ok(serde_json::to_value(&outcome)?)
 }
 
-/// Runs `better-audit` with `args`; resolves to `{ code, stdout, stderr }` (`export` writes
-/// its rows to the process's stdout as it reads them).
-#[napi(ts_return_type = "Promise<{ code: number; stdout: string; stderr: string }>")]
+/// Runs `better-audit` with `args`; resolves to `{ code, stdout, stderr, errorCode? }`
+/// (`export` writes its rows to the process's stdout as it reads them).
+#[napi(
+    ts_return_type = "Promise<{ code: number; stdout: string; stderr: string; errorCode?: string }>"
+)]
 pub async fn run_audit_cli(args: Vec<String>, context: Value) -> Result<Value> {
-    let outcome = match usebetter_core::input::from_value::<audit_cli::Context>("context", &context)
-    {
-        Ok(context) => audit_cli::run(&args, &context).await,
-        Err(e) => cli::Outcome::fail(e.to_string()),
-    };
+    let outcome = usebetter_cli::run_audit(&args, &context).await;
     Ok(serde_json::to_value(&outcome)?)
 }
 
 /// The reference's `slugFromName`.
 #[napi]
 pub fn slug_from_name(name: Unknown<'_>) -> Result<String, Code> {
-    Ok(usebetter_core::cli::slug_from_name(&string("name", name)?))
+    Ok(usebetter_core::cli::tenant::slug_from_name(&string(
+        "name", name,
+    )?))
 }
 
 /// The message printed when no `better.config.*` is found.
@@ -173,7 +170,7 @@ pub fn build_no_config_message(
 ) -> Result<String, Code> {
     let cwd = string("cwd", cwd)?;
     let tables: Option<Vec<String>> = parse("suggestedTables", suggested_tables)?;
-    Ok(usebetter_core::cli::no_config_message(
+    Ok(usebetter_core::cli::tenant::no_config_message(
         &cwd,
         &tables.unwrap_or_default(),
     ))
@@ -285,7 +282,11 @@ pub fn audit_seal_rows(
     let rows: Vec<serde_json::Map<String, Value>> = parse("rows", rows)?;
     let head: Option<usebetter_core::audit::seal::Anchor> = parse("head", head)?;
     let key = opt_string("key", key)?;
-    let out = audit::seal_rows(&rows, head.as_ref(), key.as_deref().map(str::as_bytes));
+    let out = usebetter_core::audit::chain::seal_rows(
+        &rows,
+        head.as_ref(),
+        key.as_deref().map(str::as_bytes),
+    );
     to_js(&out.map_err(|e| core_err(&e))?)
 }
 
@@ -297,10 +298,14 @@ pub fn audit_verify_rows(
     key: Unknown<'_>,
     anchor: Unknown<'_>,
 ) -> Result<Value, Code> {
-    let rows: Vec<audit::StoredSealedRow> = parse("rows", rows)?;
+    let rows: Vec<usebetter_core::audit::chain::StoredSealedRow> = parse("rows", rows)?;
     let key = opt_string("key", key)?;
     let anchor: Option<usebetter_core::audit::seal::Anchor> = parse("anchor", anchor)?;
-    let out = audit::verify_rows(rows, key.as_deref().map(str::as_bytes), anchor.as_ref());
+    let out = usebetter_core::audit::chain::verify_rows(
+        rows,
+        key.as_deref().map(str::as_bytes),
+        anchor.as_ref(),
+    );
     to_js(&out.map_err(|e| core_err(&e))?)
 }
 
@@ -321,22 +326,19 @@ pub fn audit_seal_key(
         .map_err(|e| core_err(&e))
 }
 
-/// The chain protocol's statements (lock, head, checkpoint) over the named tables.
+/// The chain protocol's statements over the named tables (default: the library's).
 #[napi]
 pub fn audit_chain_sql(logs: Unknown<'_>, checkpoints: Unknown<'_>) -> Result<Value, Code> {
-    let (logs, checkpoints) = (string("logs", logs)?, string("checkpoints", checkpoints)?);
-    to_js(&usebetter_core::audit::chain::chain_sql(
-        &logs,
-        &checkpoints,
-    ))
+    let logs = opt_string("logs", logs)?;
+    let checkpoints = opt_string("checkpoints", checkpoints)?;
+    to_js(&audit::chain_sql(logs.as_deref(), checkpoints.as_deref()))
 }
 
-/// The store's statements (an entry by id, the purge that spares sealed entries) over `logs`.
+/// The store's statements (an entry by id, the purge that spares sealed entries, the stats)
+/// over `logs` (default: the library's table).
 #[napi]
 pub fn audit_store_sql(logs: Unknown<'_>) -> Result<Value, Code> {
-    to_js(&usebetter_core::audit::store::store_sql(&string(
-        "logs", logs,
-    )?))
+    to_js(&audit::store_sql(opt_string("logs", logs)?.as_deref()))
 }
 
 /// SQL for the JSON image of `row` (int8/numeric as strings, timestamps in `toISOString()`

@@ -287,7 +287,11 @@ pub fn audit_seal_rows(rows: JsValue, head: JsValue, key: JsValue) -> Result<JsV
     let rows: Vec<serde_json::Map<String, serde_json::Value>> = parse("rows", &rows)?;
     let head: Option<usebetter_core::audit::seal::Anchor> = parse("head", &head)?;
     let key = opt_string("key", &key)?;
-    let out = audit::seal_rows(&rows, head.as_ref(), key.as_deref().map(str::as_bytes));
+    let out = usebetter_core::audit::chain::seal_rows(
+        &rows,
+        head.as_ref(),
+        key.as_deref().map(str::as_bytes),
+    );
     to_js(&out.map_err(|e| core_err(&e))?)
 }
 
@@ -295,10 +299,14 @@ pub fn audit_seal_rows(rows: JsValue, head: JsValue, key: JsValue) -> Result<JsV
 /// break `{ kind, rowId, seq, message }`.
 #[wasm_bindgen(js_name = auditVerifyRows)]
 pub fn audit_verify_rows(rows: JsValue, key: JsValue, anchor: JsValue) -> Result<JsValue, JsValue> {
-    let rows: Vec<audit::StoredSealedRow> = parse("rows", &rows)?;
+    let rows: Vec<usebetter_core::audit::chain::StoredSealedRow> = parse("rows", &rows)?;
     let key = opt_string("key", &key)?;
     let anchor: Option<usebetter_core::audit::seal::Anchor> = parse("anchor", &anchor)?;
-    let out = audit::verify_rows(rows, key.as_deref().map(str::as_bytes), anchor.as_ref());
+    let out = usebetter_core::audit::chain::verify_rows(
+        rows,
+        key.as_deref().map(str::as_bytes),
+        anchor.as_ref(),
+    );
     to_js(&out.map_err(|e| core_err(&e))?)
 }
 
@@ -315,22 +323,19 @@ pub fn audit_seal_key(key: JsValue, unkeyed: JsValue, opt_in: JsValue) -> Result
         .map_err(|e| core_err(&e))
 }
 
-/// The chain protocol's statements (lock, head, checkpoint) over the named tables.
+/// The chain protocol's statements over the named tables (default: the library's).
 #[wasm_bindgen(js_name = auditChainSql)]
 pub fn audit_chain_sql(logs: JsValue, checkpoints: JsValue) -> Result<JsValue, JsValue> {
-    let (logs, checkpoints) = (string("logs", &logs)?, string("checkpoints", &checkpoints)?);
-    to_js(&usebetter_core::audit::chain::chain_sql(
-        &logs,
-        &checkpoints,
-    ))
+    let logs = opt_string("logs", &logs)?;
+    let checkpoints = opt_string("checkpoints", &checkpoints)?;
+    to_js(&audit::chain_sql(logs.as_deref(), checkpoints.as_deref()))
 }
 
-/// The store's statements (an entry by id, the purge that spares sealed entries) over `logs`.
+/// The store's statements (an entry by id, the purge that spares sealed entries, the stats)
+/// over `logs` (default: the library's `audit_logs`).
 #[wasm_bindgen(js_name = auditStoreSql)]
 pub fn audit_store_sql(logs: JsValue) -> Result<JsValue, JsValue> {
-    to_js(&usebetter_core::audit::store::store_sql(&string(
-        "logs", &logs,
-    )?))
+    to_js(&audit::store_sql(opt_string("logs", &logs)?.as_deref()))
 }
 
 /// SQL for the JSON image of `row` (int8/numeric as strings, timestamps in `toISOString()`

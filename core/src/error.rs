@@ -53,6 +53,92 @@ pub enum Error {
     /// Sealing or verification has no usable key (missing, too short, or conflicting with an
     /// explicit opt-in to unkeyed chains); the message names `AUDIT_SEAL_KEY` and the fix.
     SealKey { message: String },
+    /// A command-line tool cannot go on. The message is printed as it stands (its wording is
+    /// part of the tools' interface); `failure` gives the stable code.
+    Cli {
+        failure: CliFailure,
+        message: String,
+    },
+}
+
+/// Why a command-line tool stopped: the stable codes of its failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CliFailure {
+    /// Unknown command or option, a missing or malformed argument (commander's wording).
+    Usage,
+    /// No `better.config.*` was found where a command needs one.
+    NoConfig,
+    /// A command that connects was given no database URL.
+    NoDatabase,
+    /// A file the command would write exists (and `--force` / `--overwrite` was not given).
+    FileExists,
+    /// A file could not be read or written.
+    File,
+    /// The database URL or its TLS settings cannot be used as given.
+    DatabaseUrl,
+    /// TLS could not be set up or the handshake failed (certificates, roots).
+    Tls,
+    /// The server could not be reached or refused the login.
+    Connect,
+    /// A statement failed.
+    Database,
+    /// The connection went away while the command ran.
+    ConnectionClosed,
+    /// Hardened mode is on and the key that signs the command's scope is not set.
+    HardenedKey,
+    /// `seed`: a tenant with this slug exists.
+    TenantExists,
+    /// The tenants table does not exist.
+    TenantsTableMissing,
+    /// `audit_logs` does not exist.
+    AuditTableMissing,
+    /// `audit_logs` is a plain table where the command needs a partitioned one.
+    NotPartitioned,
+    /// A purge would delete sealed entries without recording where it cuts their chains.
+    SealedPurge,
+    /// A table to capture by trigger is missing or has no primary key.
+    CaptureTable,
+    /// `--anchor` is not an anchor file.
+    Anchor,
+    /// Something that should not happen (stored data the tool cannot read back).
+    Internal,
+}
+
+impl CliFailure {
+    /// Stable code string.
+    #[must_use]
+    pub fn code(self) -> &'static str {
+        match self {
+            CliFailure::Usage => "CLI_USAGE",
+            CliFailure::NoConfig => "CLI_NO_CONFIG",
+            CliFailure::NoDatabase => "CLI_NO_DATABASE",
+            CliFailure::FileExists => "CLI_FILE_EXISTS",
+            CliFailure::File => "CLI_FILE",
+            CliFailure::DatabaseUrl => "DB_INVALID_URL",
+            CliFailure::Tls => "DB_TLS",
+            CliFailure::Connect => "DB_CONNECT",
+            CliFailure::Database => "DB_QUERY",
+            CliFailure::ConnectionClosed => "DB_CONNECTION_CLOSED",
+            CliFailure::HardenedKey => "TENANT_HARDENED_KEY",
+            CliFailure::TenantExists => "TENANT_EXISTS",
+            CliFailure::TenantsTableMissing => "TENANT_TABLE_MISSING",
+            CliFailure::AuditTableMissing => "AUDIT_TABLE_MISSING",
+            CliFailure::NotPartitioned => "AUDIT_NOT_PARTITIONED",
+            CliFailure::SealedPurge => "AUDIT_SEALED_PURGE",
+            CliFailure::CaptureTable => "AUDIT_CAPTURE_TABLE",
+            CliFailure::Anchor => "AUDIT_ANCHOR_INVALID",
+            CliFailure::Internal => "INTERNAL",
+        }
+    }
+
+    /// This failure with `message`.
+    #[must_use]
+    pub fn with(self, message: impl Into<String>) -> Error {
+        Error::Cli {
+            failure: self,
+            message: message.into(),
+        }
+    }
 }
 
 impl Error {
@@ -81,6 +167,14 @@ impl Error {
             Error::InvalidCursor { .. } => "INVALID_CURSOR",
             Error::Rejected { .. } => "INVALID_CONFIG",
             Error::SealKey { .. } => "AUDIT_SEAL_KEY",
+            Error::Cli { failure, .. } => failure.code(),
+        }
+    }
+
+    /// A configuration mistake worded by the caller (shown verbatim, code `INVALID_CONFIG`).
+    pub fn rejected(message: impl Into<String>) -> Self {
+        Error::Rejected {
+            message: message.into(),
         }
     }
 
@@ -139,7 +233,9 @@ impl fmt::Display for Error {
             ),
             Error::InvalidDuration { message } => f.write_str(message),
             Error::InvalidCursor { reason } => write!(f, "Invalid cursor: {reason}"),
-            Error::Rejected { message } | Error::SealKey { message } => f.write_str(message),
+            Error::Rejected { message }
+            | Error::SealKey { message }
+            | Error::Cli { message, .. } => f.write_str(message),
         }
     }
 }

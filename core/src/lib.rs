@@ -4,6 +4,7 @@
 //! - [`jwt`]: JWT verification (HS*, RS*, ES256, EdDSA; static keys or JWKS).
 //! - [`policy`]: PostgreSQL row-level-security migration SQL.
 //! - [`audit`]: audit diffs, redaction, canonical JSON, durations and cursors.
+//! - [`sql`]: identifier and literal quoting, shared by every product.
 //!
 //! The crate does no I/O and reads no clock: callers pass the current time and the bindings
 //! (N-API and WebAssembly) translate values in and out. Every failure is an [`Error`] with a
@@ -26,5 +27,6 @@ pub mod input;
 pub mod jwt;
 pub mod policy;
 pub mod resolve;
+pub mod sql;
 
-pub use error::{Error, Result};
+pub use error::{CliFailure, Error, Result};

@@ -106,19 +106,32 @@ export declare function auditSealRows(rows: Record<string, unknown>[], head: Cha
 export declare function auditVerifyRows(rows: Array<RowSeal & { row: Record<string, unknown> }>, key: string | undefined, anchor: ChainHead | null): ChainBreak | null;
 /** Throws `AUDIT_SEAL_KEY` unless `key` has at least 32 bytes, or is absent with `unkeyed`; `optIn` names how to opt in. */
 export declare function auditSealKey(key: string | null | undefined, unkeyed: boolean, optIn: string): void;
+/** One statement about a chain: for the global chain and for a tenant's, with the same parameters. */
+export interface PerChain {
+  global: string;
+  tenant: string;
+}
 /** The chain protocol's statements over the named tables: `$1` is the tenant (text or null). */
 export interface ChainSql {
   lock: string;
-  headGlobal: string;
-  headTenant: string;
+  head: PerChain;
   hasCheckpoints: string;
   checkpoint: string;
   checkpointChains: string;
   purgedHeads: string;
   recordCheckpoints: string;
+  chains: string;
+  pending: PerChain;
+  markSealed: string;
+  sealedAfter: PerChain;
+  unsealed: PerChain;
+  sealingState: string;
+  /** The sealed columns of type jsonb. */
+  jsonColumns: string[];
 }
-export declare function auditChainSql(logs: string, checkpoints: string): ChainSql;
-/** The library store's statements; the purge ones take `$1` cut-off (ISO text), `$2` table or null. */
+/** The statements over `logs` and `checkpoints` (default: `"audit_logs"`, `"audit_chain_checkpoints"`). */
+export declare function auditChainSql(logs?: string | null, checkpoints?: string | null): ChainSql;
+/** The library store's statements; the purge ones take `$1` cut-off (ISO text), `$2` tables (text[]) or null. */
 export interface StoreSql {
   byId: string;
   /** The table's columns (`name`); no rows when it does not exist. */
@@ -126,8 +139,13 @@ export interface StoreSql {
   sealedInPurge: string;
   purge: string;
   purgeUnsealed: string;
+  /** `getStats`: `$1` since, `$2` until (ISO text or null). */
+  stats: { totals: string; days: string; actors: string; tables: string; operations: string; severities: string };
+  /** The columns of type jsonb. */
+  jsonColumns: string[];
 }
-export declare function auditStoreSql(logs: string): StoreSql;
+/** The statements over `logs` (default: `"audit_logs"`). */
+export declare function auditStoreSql(logs?: string | null): StoreSql;
 /** SQL for the JSON image of `row` (e.g. `t.*`); `columns` are `[name, SQL type]` in table order, int8/numeric kept as strings. */
 export declare function auditImageSql(row: string, columns: Array<[string, string] | [string, string, string]>): string;
 /** The changed field names per pair: `[{ before, after }]` JSON text in, `string[][]` JSON text out. */
@@ -206,6 +224,15 @@ export declare class EnrichmentRegistry {
 /** The native binding for `tool`; throws BINDING_LOAD_FAILED naming why when wasm was loaded. */
 export declare function requireNative(tool: string): typeof core;
 
+/** What a command-line run gives back: exit code, output, and the failure's stable code. */
+export interface CliOutcome {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** The error's code (e.g. `CLI_USAGE`, `DB_CONNECT`, `AUDIT_TABLE_MISSING`) when the command failed with one. */
+  errorCode?: string;
+}
+
 /** Native only (undefined under wasm): runs `better-audit` with `args`. */
 export declare const runAuditCli:
   | ((
@@ -221,7 +248,7 @@ export declare const runAuditCli:
         sslMode?: string | null;
         sslRootCert?: string | null;
       },
-    ) => Promise<{ code: number; stdout: string; stderr: string }>)
+    ) => Promise<CliOutcome>)
   | undefined;
 
 /** Native only (undefined under wasm): runs `better-tenant` with `args`. */
@@ -238,7 +265,7 @@ export declare const runTenantCli:
         sslMode?: string | null;
         sslRootCert?: string | null;
       },
-    ) => Promise<{ code: number; stdout: string; stderr: string }>)
+    ) => Promise<CliOutcome>)
   | undefined;
 /** Native only: the reference's `slugFromName`. */
 export declare const slugFromName: ((name: string) => string) | undefined;

@@ -6,6 +6,7 @@
 use serde_json::{json, Value};
 
 use super::seal::{self, Anchor, Break, BreakKind};
+use crate::error::{CliFailure, Result};
 
 /// A chain's purge checkpoint as stored (`chain` is `''` for the global chain).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,17 +60,21 @@ fn read_anchor(v: &Value) -> Option<Anchor> {
 /// rather than a chain silently left out.
 ///
 /// # Errors
-/// A message naming the entry that is not `{ tenant, seq, hash, checkpoint? }`.
-pub fn parse_anchors(v: &Value) -> std::result::Result<Vec<ChainAnchor>, String> {
+/// `AUDIT_ANCHOR_INVALID` naming the entry that is not `{ tenant, seq, hash, checkpoint? }`.
+pub fn parse_anchors(v: &Value) -> Result<Vec<ChainAnchor>> {
     let chains = v
         .get("chains")
         .and_then(Value::as_array)
-        .ok_or("no `chains` array")?;
+        .ok_or_else(|| CliFailure::Anchor.with("no `chains` array"))?;
     chains
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let bad = || format!("`chains[{i}]` is not {{ tenant, seq, hash, checkpoint? }}");
+            let bad = || {
+                CliFailure::Anchor.with(format!(
+                    "`chains[{i}]` is not {{ tenant, seq, hash, checkpoint? }}"
+                ))
+            };
             let chain = match c.get("tenant") {
                 None | Some(Value::Null) => None,
                 Some(Value::String(t)) => Some(t.clone()),
@@ -158,7 +163,9 @@ mod tests {
         let file = anchors_json("2026-01-01T00:00:00.000000Z", &chains);
         assert_eq!(parse_anchors(&file).unwrap(), chains);
         let bad = json!({ "chains": [{ "tenant": null, "seq": "3", "hash": "h" }] });
-        assert!(parse_anchors(&bad).unwrap_err().contains("chains[0]"));
+        let e = parse_anchors(&bad).unwrap_err();
+        assert_eq!(e.code(), "AUDIT_ANCHOR_INVALID");
+        assert!(e.to_string().contains("chains[0]"));
         assert!(parse_anchors(&json!({})).is_err());
     }
 }

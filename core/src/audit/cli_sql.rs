@@ -1,6 +1,6 @@
 //! Statements only `better-audit` runs: a digest of the schema objects a migration can create
 //! or change, so that `migrate` can tell an up-to-date database (its idempotent DDL changed
-//! nothing) from one it upgraded; and whether anything was ever sealed.
+//! nothing) from one it upgraded.
 
 /// Definitions are compared as PostgreSQL prints them, never by oid, because the DDL drops and
 /// recreates policies and replaces functions and triggers with equal ones.
@@ -39,8 +39,61 @@ pub const SCHEMA_DIGEST: &str = "SELECT md5(coalesce(string_agg(d, E'\\n' ORDER 
    WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
 ) s";
 
-/// One row: `sealed` (any entry of `logs` has a seq) and `entries` (how many there are).
+/// `relkind` of `$1` (a table name as text) as `kind`: `r` plain, `p` partitioned; no row
+/// when it does not exist.
+pub const RELATION_KIND: &str =
+    "SELECT c.relkind::text AS kind FROM pg_class c WHERE c.oid = to_regclass($1)";
+
+/// The columns of the table `$1` (a quoted name, see [`capture_target`]) in order: schema,
+/// table, column, type as `format_type` prints it, position in the primary key (null outside
+/// it). Trigger capture records the key and keeps exact numbers as text.
+pub const CAPTURE_COLUMNS: &str = "SELECT n.nspname::text, c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), array_position(i.indkey::int2[], a.attnum)
+   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+   LEFT JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary
+  WHERE c.oid = to_regclass($1) ORDER BY a.attnum";
+
+/// A table named in `auditTables` / `--tables` as [`CAPTURE_COLUMNS`] looks it up: the name
+/// as written, quoted (so `Users` is not folded to `users`), on the search path.
 #[must_use]
-pub fn sealing_state(logs: &str) -> String {
-    format!("SELECT EXISTS (SELECT 1 FROM {logs} WHERE seq IS NOT NULL) AS sealed, (SELECT count(*) FROM {logs}) AS entries")
+pub fn capture_target(name: &str) -> String {
+    crate::sql::quote_ident(name)
+}
+
+/// `stats`: per table and operation (`table_name`, `operation`), how many entries and how
+/// many of them unsealed.
+#[must_use]
+pub fn stats_counts(logs: &str) -> String {
+    format!("SELECT table_name, operation, count(*), count(*) FILTER (WHERE seq IS NULL) FROM {logs} GROUP BY 1, 2 ORDER BY 1, 2")
+}
+
+/// Rows `export` writes per statement.
+pub const EXPORT_PAGE: i64 = 1000;
+
+/// One page of `export` in `("timestamp", id)` order after `$1` (ISO instant, text), `$2`
+/// (id, text), the sealed columns as text; `first` includes the position itself.
+#[must_use]
+pub fn export_page(logs: &str, first: bool) -> String {
+    format!(
+        "SELECT {} FROM {logs} WHERE (\"timestamp\", id) {} ($1::text::timestamptz, $2::text::uuid) ORDER BY \"timestamp\", id LIMIT {EXPORT_PAGE}",
+        super::chain_sql::sealed_text_columns(),
+        if first { ">=" } else { ">" }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements() {
+        assert_eq!(capture_target("Us\"ers"), "\"Us\"\"ers\"");
+        let page = export_page("\"a\".\"audit_logs\"", true);
+        assert!(page.contains("FROM \"a\".\"audit_logs\" WHERE (\"timestamp\", id) >= ($1"));
+        assert!(page.ends_with("LIMIT 1000"));
+        assert!(export_page("x", false).contains(") > ($1"));
+        assert!(
+            stats_counts("x").contains("count(*) FILTER (WHERE seq IS NULL) FROM x GROUP BY 1, 2")
+        );
+    }
 }

@@ -4,7 +4,7 @@
 //! `Date.prototype.toISOString()` (`2020-01-01T00:00:00.000Z`). Entries written this way read the
 //! same as the ones the reference wrote from JavaScript, so old and new rows of one table agree.
 
-use crate::policy::ident::literal;
+use crate::sql::literal;
 
 /// One column of the imaged table: its name, SQL type and the key its value is stored under.
 #[derive(Debug, Clone, PartialEq, Eq)]

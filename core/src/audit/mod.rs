@@ -4,6 +4,7 @@
 
 pub mod canonical;
 pub mod chain;
+pub mod chain_sql;
 pub mod checkpoint;
 #[cfg(feature = "cli")]
 pub mod cli_sql;
@@ -12,6 +13,7 @@ pub mod diff;
 pub mod duration;
 pub mod enrich;
 pub mod image;
+pub mod purge;
 pub mod query;
 pub mod redact;
 pub mod seal;

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::{cursor, duration, time};
 use crate::error::{Error, Result};
-use crate::policy::ident::Ident;
+use crate::sql::Ident;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize))]

@@ -1,10 +1,10 @@
 //! The `audit_logs` table and what maintains it: idempotent DDL (plain, or range-partitioned
-//! by month with a default partition), the upgrade of a reference-shaped table in place, monthly
-//! partitions, and the retention plan (drop whole partitions, trim the boundary one).
+//! by month with a default partition), the upgrade of a reference-shaped table in place, and
+//! monthly partitions (the retention that removes them is in `purge`).
 
 use super::time;
 use crate::error::Result;
-use crate::policy::ident::{dollar_quoted, literal, Ident};
+use crate::sql::{dollar_quoted, literal, quote_ident, Ident};
 
 /// Reference columns, then ours: `tenant_id` and the seal columns, all nullable.
 const COLUMNS: &str = "  id uuid NOT NULL DEFAULT gen_random_uuid(),
@@ -109,7 +109,19 @@ impl Table {
 
     #[must_use]
     pub fn qualified(&self, name: &str) -> String {
-        format!("{}.\"{}\"", self.schema.quoted(), name.replace('"', "\"\""))
+        format!("{}.{}", self.schema.quoted(), quote_ident(name))
+    }
+
+    /// `audit_logs`, qualified.
+    #[must_use]
+    pub fn logs(&self) -> String {
+        self.qualified(LOGS)
+    }
+
+    /// The checkpoint table, qualified.
+    #[must_use]
+    pub fn checkpoints(&self) -> String {
+        self.qualified(CHECKPOINTS)
     }
 }
 
@@ -117,7 +129,7 @@ impl Table {
 /// missing columns and indexes and changes nothing else.
 #[must_use]
 pub fn plain_sql(t: &Table) -> String {
-    let name = t.qualified("audit_logs");
+    let name = t.logs();
     let mut s =
         format!("CREATE TABLE IF NOT EXISTS {name} (\n{COLUMNS},\n  PRIMARY KEY (id)\n);\n");
     s.push_str(&upgrade_sql(t));
@@ -128,7 +140,7 @@ pub fn plain_sql(t: &Table) -> String {
 /// where retention cut each hash chain.
 #[must_use]
 pub fn upgrade_sql(t: &Table) -> String {
-    let name = t.qualified("audit_logs");
+    let name = t.logs();
     let adds: Vec<String> = ADDED
         .iter()
         .map(|(c, ty)| format!("ADD COLUMN IF NOT EXISTS {c} {ty}"))
@@ -139,7 +151,7 @@ pub fn upgrade_sql(t: &Table) -> String {
             "CREATE INDEX IF NOT EXISTS \"{index}\" ON {name} ({columns});\n"
         ));
     }
-    let cp = t.qualified(CHECKPOINTS);
+    let cp = t.checkpoints();
     s.push_str(&format!(
         "CREATE TABLE IF NOT EXISTS {cp} (\n  chain text PRIMARY KEY,\n  seq bigint NOT NULL,\n  hash text NOT NULL,\n  purged_at timestamptz NOT NULL DEFAULT now(),\n  mac text\n);\nALTER TABLE {cp} ADD COLUMN IF NOT EXISTS mac text;\n"
     ));
@@ -164,11 +176,21 @@ fn checkpoint_privileges_sql(cp: &str) -> String {
 /// removed, sealed with the chain's key (`mac`): verification starts after it.
 pub const CHECKPOINTS: &str = "audit_chain_checkpoints";
 
+/// The audit trail's table, the reference's name.
+pub const LOGS: &str = "audit_logs";
+
+/// `audit_logs` and the checkpoint table as the library names them: quoted, unqualified (on the
+/// application's search path), where the CLI qualifies them with `--schema`.
+#[must_use]
+pub fn library_names() -> (String, String) {
+    (quote_ident(LOGS), quote_ident(CHECKPOINTS))
+}
+
 /// The DDL for `audit_logs` range-partitioned by month on `timestamp`, with a default partition
 /// and the months from `now` to `months_ahead` later.
 #[must_use]
 pub fn partitioned_sql(t: &Table, now_micros: i64, months_ahead: u32) -> String {
-    let name = t.qualified("audit_logs");
+    let name = t.logs();
     let mut s = format!(
         "CREATE TABLE IF NOT EXISTS {name} (\n{COLUMNS},\n  PRIMARY KEY (id, \"timestamp\")\n) PARTITION BY RANGE (\"timestamp\");\n\
          CREATE TABLE IF NOT EXISTS {} PARTITION OF {name} DEFAULT;\n",
@@ -209,7 +231,7 @@ pub fn partition_name(y: i64, m: u32) -> String {
 /// `CREATE TABLE IF NOT EXISTS … PARTITION OF` for the month of `now` and `months_ahead` after.
 #[must_use]
 pub fn partitions_sql(t: &Table, now_micros: i64, months_ahead: u32) -> String {
-    let parent = t.qualified("audit_logs");
+    let parent = t.logs();
     (0..=i64::from(months_ahead))
         .map(|k| {
             let (y, m) = month_of(now_micros, k);
@@ -220,57 +242,6 @@ pub fn partitions_sql(t: &Table, now_micros: i64, months_ahead: u32) -> String {
                 literal(&month_start_iso(y, m)),
                 literal(&month_start_iso(ny, nm)),
             )
-        })
-        .collect()
-}
-
-/// One partition as the catalog describes it; bounds are ISO instants, `None` for the default.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Partition {
-    pub name: String,
-    pub from: Option<String>,
-    pub to: Option<String>,
-}
-
-/// What a purge does.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PurgeStep {
-    /// The whole partition is older than the cutoff.
-    Drop { partition: String },
-    /// Rows older than the cutoff are deleted from this table or partition.
-    Delete { relation: String },
-}
-
-/// The steps that remove every row older than `cutoff_micros` (and, with `table_name`, only
-/// that table's rows: then nothing is dropped whole). Partitions entirely before the cutoff
-/// are dropped; a partition the cutoff falls into, and the default one, are trimmed.
-#[must_use]
-pub fn purge_plan(
-    partitions: &[Partition],
-    cutoff_micros: i64,
-    whole_partitions: bool,
-) -> Vec<PurgeStep> {
-    if partitions.is_empty() {
-        return vec![PurgeStep::Delete {
-            relation: "audit_logs".into(),
-        }];
-    }
-    partitions
-        .iter()
-        .filter_map(|p| {
-            let from = p.from.as_deref().and_then(time::parse_iso);
-            let to = p.to.as_deref().and_then(time::parse_iso);
-            match (from, to) {
-                (Some(f), _) if f >= cutoff_micros => None,
-                (_, Some(end)) if end <= cutoff_micros && whole_partitions => {
-                    Some(PurgeStep::Drop {
-                        partition: p.name.clone(),
-                    })
-                }
-                _ => Some(PurgeStep::Delete {
-                    relation: p.name.clone(),
-                }),
-            }
         })
         .collect()
 }
@@ -330,60 +301,5 @@ mod tests {
         assert!(p.contains("PRIMARY KEY (id, \"timestamp\")\n) PARTITION BY RANGE"));
         assert!(p.contains("\"audit_logs_default\" PARTITION OF \"audit\".\"audit_logs\" DEFAULT"));
         assert_eq!(p.matches("FOR VALUES FROM").count(), 3);
-    }
-
-    #[test]
-    fn purge_drops_old_months_and_trims_the_boundary() {
-        let part = |name: &str, from: Option<&str>, to: Option<&str>| Partition {
-            name: name.into(),
-            from: from.map(str::to_owned),
-            to: to.map(str::to_owned),
-        };
-        let parts = [
-            part(
-                "audit_logs_p2026_01",
-                Some("2026-01-01T00:00:00Z"),
-                Some("2026-02-01T00:00:00Z"),
-            ),
-            part(
-                "audit_logs_p2026_02",
-                Some("2026-02-01T00:00:00Z"),
-                Some("2026-03-01T00:00:00Z"),
-            ),
-            part(
-                "audit_logs_p2026_03",
-                Some("2026-03-01T00:00:00Z"),
-                Some("2026-04-01T00:00:00Z"),
-            ),
-            part("audit_logs_default", None, None),
-        ];
-        let cutoff = time::parse_iso("2026-03-01T00:00:00Z").unwrap();
-        let plan = purge_plan(&parts, cutoff, true);
-        assert_eq!(
-            plan,
-            [
-                PurgeStep::Drop {
-                    partition: "audit_logs_p2026_01".into()
-                },
-                PurgeStep::Drop {
-                    partition: "audit_logs_p2026_02".into()
-                },
-                PurgeStep::Delete {
-                    relation: "audit_logs_default".into()
-                },
-            ]
-        );
-        let mid = time::parse_iso("2026-02-10T00:00:00Z").unwrap();
-        let only_table = purge_plan(&parts, mid, false);
-        assert_eq!(only_table.len(), 3, "{only_table:?}");
-        assert!(only_table
-            .iter()
-            .all(|s| matches!(s, PurgeStep::Delete { .. })));
-        assert_eq!(
-            purge_plan(&[], mid, true),
-            [PurgeStep::Delete {
-                relation: "audit_logs".into()
-            }]
-        );
     }
 }

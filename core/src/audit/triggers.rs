@@ -9,7 +9,7 @@
 
 use super::storage::Table;
 use crate::error::{Error, Result};
-use crate::policy::ident::{dollar_quoted, literal, Ident};
+use crate::sql::{dollar_quoted, literal, Ident};
 
 /// The trigger's name on every audited table; the proxy looks for it to stand down.
 pub const TRIGGER: &str = "usebetter_audit";

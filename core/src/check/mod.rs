@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod isolation;
 pub mod predicate;
 pub mod probes;
 mod reach;
@@ -189,8 +190,8 @@ pub fn check(catalog: &Catalog, config: &CheckConfig) -> Report {
             ),
         )
         .fix(&format!(
-            "ALTER ROLE \"{}\" NOBYPASSRLS;",
-            role.name.replace('"', "\"\"")
+            "ALTER ROLE {} NOBYPASSRLS;",
+            crate::sql::quote_ident(&role.name)
         )),
     );
     reach::privileged_roles(&ix, &mut r);

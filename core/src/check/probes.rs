@@ -1,8 +1,53 @@
-//! Statements `doctor` runs to prove what `check` reports about privileges, each inside a
-//! savepoint of a transaction that is rolled back. Names are quoted here, once.
+//! `doctor`'s probes: their outcome and report, and the statements that prove what `check`
+//! reports about privileges, each inside a savepoint of a transaction that is rolled back.
+//! Names are quoted here, once. The isolation probes' statements are in `isolation`.
+
+use std::fmt::Write as _;
 
 use crate::error::Result;
-use crate::policy::ident::Ident;
+use crate::sql::Ident;
+
+/// One probe outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Probe {
+    pub probe: String,
+    pub passed: bool,
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
+    pub message: Option<String>,
+}
+
+impl Probe {
+    /// A probe that passed when `failure` is `None`, else failed with it.
+    #[must_use]
+    pub fn new(name: impl Into<String>, failure: Option<String>) -> Probe {
+        Probe {
+            probe: name.into(),
+            passed: failure.is_none(),
+            message: failure,
+        }
+    }
+}
+
+/// The probe section of the text report.
+#[must_use]
+pub fn render(probes: &[Probe]) -> String {
+    let mut s = String::from("\nLive probes (in a transaction that was rolled back):\n");
+    for p in probes {
+        let mark = if p.passed { '✓' } else { '✗' };
+        match &p.message {
+            Some(m) => writeln!(s, "  {mark} {} — {m}", p.probe).ok(),
+            None => writeln!(s, "  {mark} {}", p.probe).ok(),
+        };
+    }
+    let failed = probes.iter().filter(|p| !p.passed).count();
+    if failed == 0 {
+        writeln!(s, "\n✓ All {} probes passed", probes.len()).ok();
+    } else {
+        writeln!(s, "\n✗ {failed} of {} probes failed", probes.len()).ok();
+    }
+    s
+}
 
 /// Bounds how long a TRUNCATE probe may hold (or wait for) its lock on a live table.
 pub const LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '1s'";
@@ -46,6 +91,10 @@ pub fn unsigned_refused(schema: &str) -> Result<String> {
     ))
 }
 
+/// The finding when [`unsigned_refused`] answers false.
+pub const UNSIGNED_ACCEPTED: &str =
+    "better_tenant_bypass()/better_tenant_current() accepted an unsigned setting";
+
 /// A bypass setting that is not exactly `'true'` must not open anything.
 pub const LOOSE_BYPASS: &str =
     "SELECT set_config('app.current_tenant', '', true), set_config('app.bypass_rls', 'on', true)";
@@ -53,6 +102,16 @@ pub const LOOSE_BYPASS: &str =
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn report() {
+        let text = render(&[Probe::new("a", None), Probe::new("b", Some("why".into()))]);
+        assert!(
+            text.contains("  ✓ a\n  ✗ b — why\n\n✗ 1 of 2 probes failed\n"),
+            "{text}"
+        );
+        assert!(render(&[Probe::new("a", None)]).ends_with("\n✓ All 1 probes passed\n"));
+    }
 
     #[test]
     fn quoted() {

@@ -7,14 +7,11 @@ use super::predicate::reads_settings;
 use super::tables::applies;
 use super::{CheckResult, Index, Report};
 use crate::policy::expected::hardened_functions;
-use crate::policy::ident::{reference_policy_name, Ident};
+use crate::policy::names::reference_policy_name;
+use crate::sql::{quote_ident as q, Ident};
 
 pub(super) const HARDEN: &str =
     "run `better-tenant migrate --hardened` and apply the SQL as the migration role";
-
-fn q(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
 
 /// Roles the connected role can `SET ROLE` to that skip RLS.
 pub(super) fn privileged_roles(ix: &Index<'_>, r: &mut Report) {

@@ -1,14 +1,17 @@
-//! Command-line parsing for `better-tenant`, with commander's wording for usage errors so
-//! scripts written against the reference see the same messages.
+//! Command-line parsing for both tools (`better-tenant`, `better-audit`: each a [`Program`],
+//! in `cli::tenant` and `cli::audit`), with commander's wording for usage errors so scripts
+//! written against the reference see the same messages; the options both tools share.
 
 use std::collections::BTreeMap;
 
 use super::help::command_help;
 pub use super::help::program_help;
+use crate::error::{CliFailure, Error, Result};
 
-/// A usage error: printed as-is to stderr, exit code 1.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsageError(pub String);
+/// A usage error (`CLI_USAGE`): printed as-is to stderr, exit code 1.
+fn usage(message: String) -> Error {
+    CliFailure::Usage.with(message)
+}
 
 /// One option a command accepts.
 #[derive(Clone, Copy)]
@@ -57,89 +60,12 @@ impl Opt {
 /// The help option every command has, with commander's wording.
 pub const HELP: Opt = flag("help").short('h').about("display help for command");
 
+/// `--database-url`, as both tools describe it.
 pub(crate) const DATABASE_URL: Opt =
     valued("database-url", "<url>").about("Database URL (default: DATABASE_URL env)");
-const DRY_RUN: Opt = flag("dry-run").about("Print SQL to stdout");
-const FORCE: Opt = flag("force").about("Overwrite existing file");
-const OUTPUT: Opt = valued("output", "<path>")
-    .short('o')
-    .about("Write to file (.sql) or directory (default: ./rls)");
-const HARDENED: Opt = flag("hardened").about("Emit the hardened-mode SQL (signed tenant context)");
-const SCHEMA: Opt =
-    valued("schema", "<name>").about("Schema of the tenant tables (default: public)");
+/// `--config`, as both tools describe it.
 pub(crate) const CONFIG_PATH: Opt =
     valued("config", "<path>").about("Config file (default: ./better.config.*)");
-const CONFIG: [Opt; 3] = [
-    valued("tables", "<tables>").about("Comma-separated table names (instead of the config's)"),
-    SCHEMA,
-    CONFIG_PATH,
-];
-
-/// The reference's options first, in its order, with its descriptions; then ours.
-fn options(command: &str) -> Option<Vec<Opt>> {
-    let mut v = match command {
-        "init" => vec![
-            valued("database-url", "<url>")
-                .about("Accepted for compatibility (init does not connect)"),
-            valued("tables", "<tables>")
-                .about("Comma-separated table names (skips the tables prompt)"),
-            valued("orm", "<orm>").about("ORM choice: drizzle or prisma (skips ORM prompt)"),
-            flag("overwrite").about("Overwrite existing config without prompting"),
-            flag("non-interactive")
-                .short('n')
-                .about("Disable all prompts (requires --tables and --orm)"),
-            flag("plain").about("Write the reference's plain config (no hardened key)"),
-        ],
-        "migrate" => {
-            let mut v = vec![
-                DRY_RUN,
-                FORCE,
-                OUTPUT,
-                HARDENED,
-                flag("citus").about("Also distribute the tables with Citus (by tenant_id)"),
-            ];
-            v.extend(CONFIG);
-            v
-        }
-        "add-table" => vec![DRY_RUN, FORCE, OUTPUT, HARDENED, SCHEMA, CONFIG_PATH],
-        "check" | "doctor" => {
-            let mut v = vec![DATABASE_URL, flag("json").about("Print the report as JSON")];
-            v.extend(CONFIG);
-            v
-        }
-        "seed" => vec![
-            valued("name", "<name>").about("Tenant display name"),
-            valued("slug", "<slug>").about("URL-safe slug (default: derived from name)"),
-            DATABASE_URL,
-            flag("json").about("Print the created tenant as JSON"),
-        ],
-        _ => return None,
-    };
-    v.push(HELP);
-    Some(v)
-}
-
-/// The commands, in help order, with their one-line descriptions.
-pub const COMMANDS: [(&str, &str); 6] = [
-    ("init", "Create config interactively"),
-    (
-        "migrate",
-        "Generate RLS policies, triggers, and set_tenant_id function for all tables in config",
-    ),
-    (
-        "add-table",
-        "Generate RLS policy, trigger, and set_tenant_id function for a single table",
-    ),
-    (
-        "check",
-        "Verify tenants table, RLS, policies, and triggers in database",
-    ),
-    (
-        "doctor",
-        "Run check, then prove isolation with live probes (rolled back)",
-    ),
-    ("seed", "Insert one tenant (uses bypass_rls; no superuser)"),
-];
 
 /// A parsed invocation.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -184,35 +110,12 @@ pub struct Program {
     pub required: fn(&str) -> Option<(&'static str, &'static str)>,
 }
 
-/// The reference's program name and description (what its `--help` shows).
-pub const TENANT: Program = Program {
-    name: "@usebetterdev/tenant-cli",
-    about: "Multi-tenancy for Postgres",
-    commands: &COMMANDS,
-    options,
-    positional: |c| (c == "add-table").then_some("tableName"),
-    required: |c| (c == "seed").then_some(("name", "--name <name>")),
-};
-
-#[must_use]
-pub fn help() -> String {
-    program_help(&TENANT)
-}
-
-/// Parses `args` (without the program name).
-///
 /// # Errors
-/// A [`UsageError`] with commander's message for unknown commands/options and missing values.
-pub fn parse(args: &[String], version: &str) -> Result<Parsed, UsageError> {
-    parse_with(&TENANT, args, version)
-}
-
-/// # Errors
-/// A usage error with commander's wording.
-pub fn parse_with(p: &Program, args: &[String], version: &str) -> Result<Parsed, UsageError> {
+/// `CLI_USAGE` with commander's wording.
+pub fn parse_with(p: &Program, args: &[String], version: &str) -> Result<Parsed> {
     // As commander: help on stdout when asked for, on stderr with exit 1 when no (known)
     // command was given.
-    let unasked_help = || UsageError(program_help(p).trim_end().to_owned());
+    let unasked_help = || usage(program_help(p).trim_end().to_owned());
     let Some(first) = args.first() else {
         return Err(unasked_help());
     };
@@ -228,12 +131,12 @@ pub fn parse_with(p: &Program, args: &[String], version: &str) -> Result<Parsed,
                 },
             }
         }
-        f if f.starts_with('-') => return Err(UsageError(format!("error: unknown option '{f}'"))),
+        f if f.starts_with('-') => return Err(usage(format!("error: unknown option '{f}'"))),
         _ => {}
     }
     let command = first.clone();
     let opts = (p.options)(&command)
-        .ok_or_else(|| UsageError(format!("error: unknown command '{command}'")))?;
+        .ok_or_else(|| usage(format!("error: unknown command '{command}'")))?;
     let mut inv = Invocation {
         command: command.clone(),
         ..Invocation::default()
@@ -258,14 +161,14 @@ pub fn parse_with(p: &Program, args: &[String], version: &str) -> Result<Parsed,
             inv.positionals.push(arg.clone());
             continue;
         };
-        let opt = found.ok_or_else(|| UsageError(format!("error: unknown option '{arg}'")))?;
+        let opt = found.ok_or_else(|| usage(format!("error: unknown option '{arg}'")))?;
         if opt.long == "help" {
             return Ok(Parsed::Print(command_help(p, &command, &opts)));
         }
         let value = match (opt.value, inline) {
             (None, None) => None,
             (None, Some(_)) => {
-                return Err(UsageError(format!(
+                return Err(usage(format!(
                     "error: option '--{}' does not take a value",
                     opt.long
                 )))
@@ -277,7 +180,7 @@ pub fn parse_with(p: &Program, args: &[String], version: &str) -> Result<Parsed,
                     .filter(|v| !v.starts_with('-') || v.len() == 1)
                     .ok_or_else(|| {
                         let short = opt.short.map(|c| format!("-{c}, ")).unwrap_or_default();
-                        UsageError(format!(
+                        usage(format!(
                             "error: option '{short}--{} {shape}' argument missing",
                             opt.long
                         ))
@@ -291,96 +194,21 @@ pub fn parse_with(p: &Program, args: &[String], version: &str) -> Result<Parsed,
     let positional = (p.positional)(&command);
     let max_positionals = usize::from(positional.is_some());
     if inv.positionals.len() > max_positionals {
-        return Err(UsageError(format!(
+        return Err(usage(format!(
             "error: too many arguments for '{command}'. Expected {max_positionals} argument{} but got {}.",
             if max_positionals == 1 { "" } else { "s" },
             inv.positionals.len()
         )));
     }
     if let (Some(name), true) = (positional, inv.positionals.is_empty()) {
-        return Err(UsageError(format!(
-            "error: missing required argument '{name}'"
-        )));
+        return Err(usage(format!("error: missing required argument '{name}'")));
     }
     if let Some((long, shown)) = (p.required)(&command) {
         if !inv.has(long) {
-            return Err(UsageError(format!(
+            return Err(usage(format!(
                 "error: required option '{shown}' not specified"
             )));
         }
     }
     Ok(Parsed::Run(inv))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn p(args: &[&str]) -> Result<Parsed, UsageError> {
-        parse(
-            &args.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>(),
-            "1.2.3",
-        )
-    }
-
-    fn run(args: &[&str]) -> Invocation {
-        match p(args) {
-            Ok(Parsed::Run(i)) => i,
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn commands_and_options() {
-        let i = run(&["migrate", "--dry-run", "-o", "out.sql", "--tables=a,b"]);
-        assert!(i.has("dry-run"));
-        assert_eq!(i.value("output"), Some("out.sql"));
-        assert_eq!(i.value("tables"), Some("a,b"));
-        assert_eq!(run(&["add-table", "invoices"]).positionals, ["invoices"]);
-        assert!(run(&["init", "-n", "--tables", "a"]).has("non-interactive"));
-    }
-
-    #[test]
-    fn commander_messages() {
-        let err = |args: &[&str]| p(args).unwrap_err().0;
-        assert_eq!(err(&["nope"]), "error: unknown command 'nope'");
-        assert_eq!(
-            err(&["migrate", "--bogus"]),
-            "error: unknown option '--bogus'"
-        );
-        assert_eq!(
-            err(&["seed"]),
-            "error: required option '--name <name>' not specified"
-        );
-        assert_eq!(
-            err(&["migrate", "-o"]),
-            "error: option '-o, --output <path>' argument missing"
-        );
-        assert_eq!(
-            err(&["add-table"]),
-            "error: missing required argument 'tableName'"
-        );
-        assert!(err(&["check", "extra"]).starts_with("error: too many arguments for 'check'"));
-    }
-
-    #[test]
-    fn help_and_version() {
-        assert_eq!(p(&["-V"]).unwrap(), Parsed::Print("1.2.3\n".into()));
-        assert_eq!(p(&["--help"]).unwrap(), Parsed::Print(help()));
-        assert_eq!(p(&["help"]).unwrap(), Parsed::Print(help()));
-        // Without a command, or for an unknown one, commander prints help as an error.
-        assert_eq!(p(&[]).unwrap_err().0, help().trim_end());
-        assert_eq!(p(&["help", "nope"]).unwrap_err().0, help().trim_end());
-        assert_eq!(
-            p(&["--bogus"]).unwrap_err().0,
-            "error: unknown option '--bogus'"
-        );
-        let Ok(Parsed::Print(check)) = p(&["check", "--help"]) else {
-            panic!()
-        };
-        assert!(
-            check.contains("\n  --database-url <url>  Database URL (default: DATABASE_URL env)\n")
-        );
-        assert_eq!(p(&["help", "check"]).unwrap(), Parsed::Print(check));
-    }
 }

@@ -1,11 +1,13 @@
-//! `better-audit` (`@usebetterdev/audit-cli`): its commands and options, and the output of
-//! `verify` and `export` (the `audit` section of `better.config.*` is read in `audit_config`).
-
-use serde_json::Value;
+//! `better-audit` (`@usebetterdev/audit-cli`): its commands and options, what its commands
+//! check before they touch the database and the failures they report (the `audit` section of
+//! `better.config.*` is read in `audit_config`, the output is written in `audit_output`).
 
 use super::args::{flag, valued, Opt, Program, CONFIG_PATH, DATABASE_URL, HELP};
 pub use super::audit_config::{audit_config, tenancy, AuditConfig, SealConfig};
-use crate::audit::chain::Mode;
+pub use super::audit_output::*;
+use super::tenant::KEY_VARIABLE;
+use crate::audit::storage::LOGS;
+use crate::error::{CliFailure, Error, Result};
 
 pub const COMMANDS: [(&str, &str); 9] = [
     (
@@ -127,7 +129,7 @@ mod tests {
         assert!(inv.has("yes"));
         let bad: Vec<String> = vec!["verify".into(), "--bogus".into()];
         assert_eq!(
-            parse_with(&AUDIT, &bad, "1").unwrap_err().0,
+            parse_with(&AUDIT, &bad, "1").unwrap_err().to_string(),
             "error: unknown option '--bogus'"
         );
         let Ok(Parsed::Print(help)) = parse_with(&AUDIT, &["--help".to_owned()], "1") else {
@@ -156,200 +158,138 @@ mod tests {
     }
 }
 
-/// One chain as `verify` found it.
-#[derive(Debug, Clone)]
-pub struct ChainReport {
-    /// The tenant; `None` for the global chain.
-    pub chain: Option<String>,
-    pub rows: usize,
-    pub unsealed: i64,
-    pub mode: Mode,
-    pub broken: Option<crate::audit::seal::Break>,
+/// A command that connects was given no database.
+#[must_use]
+pub fn no_database() -> Error {
+    CliFailure::NoDatabase.with("no database: pass --database-url or set DATABASE_URL")
 }
 
-/// How a chain is named in output.
-#[must_use]
-pub fn chain_name(tenant: Option<&str>) -> String {
-    tenant.map_or_else(|| "global".to_owned(), |t| format!("tenant {t}"))
-}
-
-/// `verify`'s exit code and output (text, or JSON with `--json`): any break or unsealed
-/// entry fails.
-#[must_use]
-pub fn verify_output(reports: &[ChainReport], as_json: bool) -> (i32, String) {
-    let failed = reports.iter().any(|c| c.broken.is_some() || c.unsealed > 0);
-    if as_json {
-        let chains: Vec<Value> = reports
-            .iter()
-            .map(|c| {
-                let broken = c.broken.as_ref().map(|b| {
-                    serde_json::json!({ "kind": b.kind.as_str(), "rowId": b.row_id, "seq": b.seq, "message": b.message })
-                });
-                serde_json::json!({ "chain": c.chain, "mode": c.mode.as_str(), "rows": c.rows, "unsealed": c.unsealed, "break": broken })
-            })
-            .collect();
-        let out = serde_json::json!({ "ok": !failed, "chains": chains });
-        return (i32::from(failed), format!("{out}\n"));
+/// The key that signs the system scope: none without hardened tenancy, else `key`.
+///
+/// # Errors
+/// `TENANT_HARDENED_KEY` when tenancy is hardened and the key is not set.
+pub fn system_scope_key(hardened: bool, key: Option<&str>) -> Result<Option<&str>> {
+    match (hardened, key) {
+        (false, _) => Ok(None),
+        (true, Some(k)) if !k.is_empty() => Ok(Some(k)),
+        (true, _) => Err(CliFailure::HardenedKey.with(format!(
+            "tenant.hardened is set: better-audit signs its system scope with the tenant key; set {KEY_VARIABLE}"
+        ))),
     }
-    let mut out = String::new();
-    for c in reports {
-        let name = chain_name(c.chain.as_deref());
-        let mode = c.mode.as_str();
-        match &c.broken {
-            Some(b) => out.push_str(&format!(
-                "{name}: BROKEN ({}) at seq {}, row {}: {} [{mode}]\n",
-                b.kind.as_str(),
-                b.seq,
-                b.row_id.as_deref().unwrap_or("-"),
-                b.message
-            )),
-            None => out.push_str(&format!("{name}: {} entries intact [{mode}]\n", c.rows)),
-        }
-        if c.mode == Mode::Unkeyed && c.broken.is_none() {
-            out.push_str(&format!(
-                "{name}: warning: sealed without a key, so anyone who can write the table can recompute it; only anchors kept elsewhere protect it\n"
-            ));
-        }
-        if c.unsealed > 0 {
-            out.push_str(&format!(
-                "{name}: {} entries are not sealed (run `better-audit seal`)\n",
-                c.unsealed
-            ));
-        }
-    }
-    out.push_str(if failed {
-        "verification FAILED\n"
-    } else {
-        "verification passed\n"
-    });
-    (i32::from(failed), out)
 }
 
-/// What `migrate` prints when its DDL changed nothing.
-pub const UP_TO_DATE: &str = "audit_logs is up to date; nothing applied";
-
-/// `verify` where nothing was ever sealed (no sealed entry, no checkpoint) and no key or
-/// `--unkeyed` was given: sealing is off, which is a set-up to finish rather than a broken
-/// chain, so it exits 0 and says how to turn it on. With a key the same table fails as
-/// unsealed: whoever holds the key expects seals, and seals stripped from every row must not
-/// pass.
+/// `logs` (qualified) does not exist: name the `migrate` that makes it, with `--schema` as
+/// given.
 #[must_use]
-pub fn sealing_off_output(entries: i64, as_json: bool) -> (i32, String) {
-    if as_json {
-        let out =
-            serde_json::json!({ "ok": true, "sealing": "off", "entries": entries, "chains": [] });
-        return (0, format!("{out}\n"));
-    }
-    let what = match entries {
-        0 => "audit_logs has no entries yet".to_owned(),
-        1 => "the 1 entry in audit_logs is not sealed".to_owned(),
-        n => format!("none of the {n} entries in audit_logs is sealed"),
-    };
-    (
-        0,
-        format!(
-            "sealing is off: {what}, so there is no hash chain to verify.\n\
-             To turn it on:\n  \
-             1. make a key of at least 32 bytes and keep it outside the database: `openssl rand -hex 32`, set as AUDIT_SEAL_KEY\n  \
-             2. seal entries as they are written: drizzleAuditAdapter(db, {{ seal: true }}) or prismaAuditAdapter(prisma, {{ seal: true }})\n  \
-             3. seal the entries already there (and those trigger capture writes): `better-audit seal`\n\
-             Then `better-audit verify` (with AUDIT_SEAL_KEY set) checks every chain.\n"
-        ),
-    )
+pub fn table_missing(logs: &str, schema: Option<&str>) -> Error {
+    let schema = schema.map(|s| format!(" --schema {s}")).unwrap_or_default();
+    CliFailure::AuditTableMissing.with(format!(
+        "{logs} does not exist: run `better-audit migrate{schema}` to create it"
+    ))
 }
 
-/// A CSV cell for `export`: JSON values as JSON text, quoted when needed.
+/// `--months`: monthly partitions ahead, 3 unless given.
+///
+/// # Errors
+/// `CLI_USAGE` for anything but a number from 0 to 120.
+pub fn months(value: Option<&str>) -> Result<u32> {
+    value.map_or(Ok(3), |m| {
+        m.parse().ok().filter(|n| *n <= 120).ok_or_else(|| {
+            CliFailure::Usage.with(format!(
+                "invalid --months {m:?}: expected a number of months from 0 to 120"
+            ))
+        })
+    })
+}
+
+/// `ensure-partitions` on a plain table.
 #[must_use]
-pub fn csv_cell(v: Option<&Value>) -> String {
-    let text = match v {
-        None | Some(Value::Null) => return String::new(),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-    };
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text
+pub fn not_partitioned() -> Error {
+    CliFailure::NotPartitioned.with(format!(
+        "{LOGS} is not partitioned: run `better-audit migrate --partitioned` on a new database"
+    ))
+}
+
+/// `migrate --partitioned` where a plain table exists.
+#[must_use]
+pub fn plain_table_exists() -> Error {
+    CliFailure::NotPartitioned.with(format!(
+        "{LOGS} exists as a plain table; --partitioned cannot convert it in place (create a partitioned table, copy the rows, swap names)"
+    ))
+}
+
+/// `--triggers` without tables to capture.
+#[must_use]
+pub fn triggers_need_tables() -> Error {
+    CliFailure::Usage.with("--triggers needs the audited tables: set audit.auditTables in better.config.* or pass --tables")
+}
+
+/// `--triggers` without a database (writing the SQL to a file still reads the tables' keys).
+#[must_use]
+pub fn triggers_need_database() -> Error {
+    CliFailure::NoDatabase.with("--triggers reads the tables' keys: pass --database-url")
+}
+
+/// A table to capture does not exist.
+#[must_use]
+pub fn capture_table_missing(name: &str) -> Error {
+    CliFailure::CaptureTable.with(format!(
+        "table \"{name}\" (from auditTables / --tables) does not exist"
+    ))
+}
+
+/// A table to capture has no primary key.
+#[must_use]
+pub fn capture_table_keyless(name: &str) -> Error {
+    CliFailure::CaptureTable.with(format!(
+        "table \"{name}\" has no primary key; trigger capture needs one for record ids"
+    ))
+}
+
+/// `export --format`: `ndjson` unless given.
+///
+/// # Errors
+/// `CLI_USAGE` for anything but `csv` or `ndjson`.
+pub fn export_format(value: Option<&str>) -> Result<&str> {
+    match value.unwrap_or("ndjson") {
+        f @ ("csv" | "ndjson") => Ok(f),
+        f => Err(CliFailure::Usage.with(format!("invalid --format {f:?}: expected csv or ndjson"))),
     }
 }
 
 #[cfg(test)]
-mod output_tests {
+mod input_tests {
     use super::*;
-    use crate::audit::seal::{Break, BreakKind};
 
     #[test]
-    fn verify_output_and_csv() {
-        let ok = ChainReport {
-            chain: None,
-            rows: 3,
-            unsealed: 0,
-            mode: Mode::Keyed,
-            broken: None,
-        };
+    fn inputs_and_failures() {
+        assert_eq!(months(None).unwrap(), 3);
+        assert_eq!(months(Some("120")).unwrap(), 120);
+        let e = months(Some("121")).unwrap_err();
         assert_eq!(
-            verify_output(std::slice::from_ref(&ok), false),
+            (e.code(), e.to_string().as_str()),
             (
-                0,
-                "global: 3 entries intact [keyed]\nverification passed\n".into()
+                "CLI_USAGE",
+                "invalid --months \"121\": expected a number of months from 0 to 120"
             )
         );
-        let weak = ChainReport {
-            mode: Mode::Unkeyed,
-            ..ok.clone()
-        };
-        let (code, text) = verify_output(&[weak], false);
-        assert_eq!(code, 0);
-        assert!(
-            text.contains("[unkeyed]\nglobal: warning: sealed without a key"),
-            "{text}"
-        );
-        let bad = ChainReport {
-            chain: Some("t1".into()),
-            rows: 2,
-            unsealed: 1,
-            mode: Mode::Keyed,
-            broken: Some(Break {
-                kind: BreakKind::Edited,
-                row_id: Some("r".into()),
-                seq: 2,
-                message: "m".into(),
-            }),
-        };
-        let (code, text) = verify_output(&[ok.clone(), bad.clone()], false);
-        assert_eq!(code, 1);
-        assert!(text.contains("tenant t1: BROKEN (edited) at seq 2, row r: m [keyed]\ntenant t1: 1 entries are not sealed"), "{text}");
-        let (_, json) = verify_output(&[bad], true);
-        let v: Value = serde_json::from_str(&json).unwrap();
-        assert_eq!(v["chains"][0]["break"]["kind"], "edited");
-        assert_eq!(v["chains"][0]["mode"], "keyed");
-        assert_eq!(v["ok"], false);
+        assert_eq!(export_format(None).unwrap(), "ndjson");
         assert_eq!(
-            csv_cell(Some(&serde_json::json!("a,\"b\""))),
-            "\"a,\"\"b\"\"\""
+            export_format(Some("xml")).unwrap_err().to_string(),
+            "invalid --format \"xml\": expected csv or ndjson"
         );
+        assert_eq!(system_scope_key(false, None).unwrap(), None);
+        assert_eq!(system_scope_key(true, Some("k")).unwrap(), Some("k"));
         assert_eq!(
-            csv_cell(Some(&serde_json::json!({"k": 1}))),
-            "\"{\"\"k\"\":1}\"",
-            "JSON holds quotes, so it is quoted"
+            system_scope_key(true, Some("")).unwrap_err().code(),
+            "TENANT_HARDENED_KEY"
         );
-        assert_eq!(csv_cell(Some(&serde_json::json!(7))), "7");
-        assert_eq!(csv_cell(None), "");
-    }
-
-    #[test]
-    fn sealing_off() {
-        let (code, text) = sealing_off_output(3, false);
-        assert_eq!(code, 0);
-        assert!(text.starts_with("sealing is off: none of the 3 entries in audit_logs is sealed, so there is no hash chain to verify.\nTo turn it on:\n  1. make a key"), "{text}");
-        assert!(text.contains("`better-audit seal`"));
-        assert!(sealing_off_output(0, false)
-            .1
-            .contains("has no entries yet"));
-        let (_, json) = sealing_off_output(1, true);
-        assert_eq!(
-            json,
-            "{\"ok\":true,\"sealing\":\"off\",\"entries\":1,\"chains\":[]}\n"
-        );
+        let missing = table_missing("\"a\".\"audit_logs\"", Some("a"));
+        assert_eq!(missing.code(), "AUDIT_TABLE_MISSING");
+        assert_eq!(missing.to_string(), "\"a\".\"audit_logs\" does not exist: run `better-audit migrate --schema a` to create it");
+        assert!(not_partitioned()
+            .to_string()
+            .starts_with("audit_logs is not partitioned"));
+        assert_eq!(capture_table_keyless("t").code(), "AUDIT_CAPTURE_TABLE");
     }
 }

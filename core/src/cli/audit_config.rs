@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use crate::error::{Error, Result};
 use crate::policy::MigrationConfig;
 
 /// The `audit` section of a loaded config: `{ auditTables, retention: { days, tables? }, seal? }`.
@@ -21,10 +22,11 @@ pub struct SealConfig {
     pub unkeyed: bool,
 }
 
-fn seal_config(v: Option<&Value>) -> Result<Option<SealConfig>, String> {
+fn seal_config(v: Option<&Value>) -> Result<Option<SealConfig>> {
     let bad = || {
-        "invalid `audit.seal`: expected true, false or { key?: string, unkeyed?: boolean }"
-            .to_owned()
+        Error::rejected(
+            "invalid `audit.seal`: expected true, false or { key?: string, unkeyed?: boolean }",
+        )
     };
     match v {
         None | Some(Value::Null | Value::Bool(false)) => Ok(None),
@@ -46,7 +48,7 @@ fn seal_config(v: Option<&Value>) -> Result<Option<SealConfig>, String> {
     }
 }
 
-fn strings(v: Option<&Value>, field: &str) -> Result<Vec<String>, String> {
+fn strings(v: Option<&Value>, field: &str) -> Result<Vec<String>> {
     match v {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => items
@@ -55,20 +57,24 @@ fn strings(v: Option<&Value>, field: &str) -> Result<Vec<String>, String> {
                 i.as_str()
                     .filter(|s| !s.is_empty())
                     .map(str::to_owned)
-                    .ok_or_else(|| format!("invalid `{field}`: expected an array of table names"))
+                    .ok_or_else(|| {
+                        Error::rejected(format!(
+                            "invalid `{field}`: expected an array of table names"
+                        ))
+                    })
             })
             .collect(),
-        Some(_) => Err(format!(
+        Some(_) => Err(Error::rejected(format!(
             "invalid `{field}`: expected an array of table names"
-        )),
+        ))),
     }
 }
 
 /// Reads `config.audit`; a config without it is an empty one.
 ///
 /// # Errors
-/// A message naming the malformed field.
-pub fn audit_config(config: Option<&Value>) -> Result<AuditConfig, String> {
+/// `INVALID_CONFIG` naming the malformed field.
+pub fn audit_config(config: Option<&Value>) -> Result<AuditConfig> {
     let Some(audit) = config.and_then(|c| c.get("audit")) else {
         return Ok(AuditConfig::default());
     };
@@ -79,10 +85,9 @@ pub fn audit_config(config: Option<&Value>) -> Result<AuditConfig, String> {
     };
     if let Some(r) = audit.get("retention").filter(|r| !r.is_null()) {
         let days = r.get("days").and_then(Value::as_u64).filter(|d| *d > 0);
-        out.retention_days = Some(
-            days.and_then(|d| u32::try_from(d).ok())
-                .ok_or("invalid `audit.retention.days`: expected a positive integer")?,
-        );
+        out.retention_days = Some(days.and_then(|d| u32::try_from(d).ok()).ok_or_else(|| {
+            Error::rejected("invalid `audit.retention.days`: expected a positive integer")
+        })?);
         out.retention_tables = strings(r.get("tables"), "audit.retention.tables")?;
     }
     Ok(out)
@@ -93,11 +98,11 @@ pub fn audit_config(config: Option<&Value>) -> Result<AuditConfig, String> {
 /// entries run in the system scope.
 ///
 /// # Errors
-/// A message naming the malformed field of the `tenant` section.
-pub fn tenancy(config: Option<&Value>, cwd: &str) -> Result<Option<MigrationConfig>, String> {
+/// `INVALID_CONFIG` naming the malformed field of the `tenant` section.
+pub fn tenancy(config: Option<&Value>, cwd: &str) -> Result<Option<MigrationConfig>> {
     match config.and_then(|c| c.get("tenant")) {
         None | Some(Value::Null) => Ok(None),
-        Some(_) => super::tenant_config(config, None, None, cwd, &[]).map(Some),
+        Some(_) => super::tenant::tenant_config(config, None, None, cwd, &[]).map(Some),
     }
 }
 
@@ -137,12 +142,15 @@ mod tests {
                 .as_deref(),
             Some("k")
         );
-        assert!(sealed(json!("yes")).unwrap_err().contains("audit.seal"));
+        assert!(sealed(json!("yes"))
+            .unwrap_err()
+            .to_string()
+            .contains("audit.seal"));
         assert!(sealed(json!({ "unkeyed": "no" })).is_err());
         let broken = json!({ "audit": { "retention": { "days": 0 } } });
-        assert!(audit_config(Some(&broken))
-            .unwrap_err()
-            .contains("audit.retention.days"));
+        let e = audit_config(Some(&broken)).unwrap_err();
+        assert_eq!(e.code(), "INVALID_CONFIG");
+        assert!(e.to_string().contains("audit.retention.days"));
         assert_eq!(audit_config(None).unwrap(), AuditConfig::default());
         assert_eq!(tenancy(Some(&cfg), "/").unwrap(), None);
         let tenant = json!({ "tenant": { "tenantTables": ["projects"], "hardened": true } });

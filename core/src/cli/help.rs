@@ -163,7 +163,7 @@ fn wrap(text: &str, width: usize, indent: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::args::TENANT;
+    use super::super::tenant::TENANT;
     use super::*;
 
     #[test]

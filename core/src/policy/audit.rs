@@ -8,9 +8,9 @@
 //! and trigger capture write such entries. A tenant scope sees and writes only its own entries.
 
 use super::functions;
-use super::ident::{dollar_quoted, literal, Ident};
 use super::{isolation_sql, MigrationConfig, Plan};
 use crate::error::Result;
+use crate::sql::{dollar_quoted, literal, Ident};
 
 /// The policy on `audit_logs` and on each of its partitions.
 pub const AUDIT_POLICY: &str = "audit_logs_tenant_isolation";

@@ -12,9 +12,9 @@
 //! earlier transaction of the same pooled connection is useless anywhere else, so no replay
 //! state has to be stored. The price is one round trip per hardened scope to learn the binding.
 
-use super::ident::literal;
 use super::sign::{bypass_signature, tenant_signature};
 use crate::error::{Error, Result};
+use crate::sql::literal;
 
 /// The tenant of the scope (a UUID), read by every policy.
 pub const CURRENT_TENANT: &str = "app.current_tenant";

@@ -3,8 +3,8 @@
 //! generator (instead of keeping a copy) keeps the two in step whenever the bodies change.
 
 use super::functions::functions_sql;
-use super::ident::Ident;
 use crate::error::Result;
+use crate::sql::Ident;
 
 /// One function definition: as `migrate` writes it, or as `pg_proc` holds it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

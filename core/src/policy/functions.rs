@@ -17,7 +17,7 @@
 //! in a schema the application role cannot read. Policies are the same in both modes.
 
 use super::context::{BINDING_EXPR, BYPASS, BYPASS_SIG, CURRENT_TENANT, TENANT_SIG};
-use super::ident::{dollar_quoted, literal, Ident};
+use crate::sql::{dollar_quoted, literal, Ident};
 
 /// Schema that holds the hardened-mode key. Not configurable: `check` and `doctor` look for it.
 pub const PRIVATE_SCHEMA: &str = "better_tenant_private";

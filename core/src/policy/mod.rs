@@ -9,16 +9,20 @@ pub mod audit;
 pub mod context;
 pub mod expected;
 mod functions;
-pub mod ident;
+pub mod names;
 mod sign;
 
+use crate::sql::{literal, Ident, QualifiedName};
 pub use functions::PRIVATE_SCHEMA;
-use ident::{literal, reference_policy_name, tenant_index_name, Ident, QualifiedName};
+use names::{reference_policy_name, tenant_index_name};
 pub use sign::{bypass_signature, tenant_signature};
 
 use std::collections::HashSet;
 
 use crate::error::{Error, Result};
+
+/// The table of tenants (`id`, `name`, `slug`), the reference's name.
+pub const TENANTS: &str = "tenants";
 
 /// Migration settings (`tenant` section of `better.config.*`, plus our extensions).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -62,7 +66,7 @@ impl Plan {
         let mut seen: HashSet<QualifiedName> = HashSet::with_capacity(config.tenant_tables.len());
         for (i, entry) in config.tenant_tables.iter().enumerate() {
             let t = table_name(&format!("tenantTables[{i}]"), entry, &schema)?;
-            if t.name.as_str() == "tenants" && t.schema == schema {
+            if t.name.as_str() == TENANTS && t.schema == schema {
                 return Err(Error::config(
                     format!("tenantTables[{i}]"),
                     "a tenant-owned table; `tenants` itself is handled separately",
@@ -150,7 +154,7 @@ fn citus_sql(plan: &Plan) -> String {
     };
     let tenants = QualifiedName {
         schema: plan.schema.clone(),
-        name: Ident::fixed("tenants"),
+        name: Ident::fixed(TENANTS),
     }
     .quoted();
     let mut out = String::from(
@@ -173,7 +177,7 @@ fn citus_sql(plan: &Plan) -> String {
 fn tenants_sql(schema: &Ident, hardened: bool) -> String {
     let tenants = QualifiedName {
         schema: schema.clone(),
-        name: Ident::fixed("tenants"),
+        name: Ident::fixed(TENANTS),
     }
     .quoted();
     let own_row = functions::range_predicate(schema, "id", hardened);

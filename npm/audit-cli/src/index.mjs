@@ -22,7 +22,7 @@ export async function runCli(args, { cwd = process.cwd(), env = process.env, con
       const { tryLoadConfig } = await import("@usebetterdev/plugin/config");
       loaded = await tryLoadConfig(cwd, optionValue(args, "--config"));
     } catch (err) {
-      return { code: 1, stdout: "", stderr: `${err.message}\n` };
+      return { code: 1, stdout: "", stderr: `${err.message}\n`, errorCode: err.code ?? "INVALID_CONFIG" };
     }
   }
   return nativeFor("better-audit").runAuditCli(args, {

@@ -2,8 +2,9 @@
 // global one) is locked, its head read, and the entry sealed after it in Rust — the same code
 // and the same content (see core seal::content) that `better-audit verify` checks later.
 // Concurrent writers wait on the chain's lock, so a chain never forks. The statements are the
-// core's (chain::chain_sql), the ones the CLI runs.
+// core's (chain_sql), the ones the CLI runs.
 import core from "@usebetter-rs/core";
+import type { ChainSql } from "@usebetter-rs/core";
 import { AuditConfigError } from "./enrich";
 import { columnValues, insertStatement, storedRow, type RunSql } from "./store";
 import type { AuditLog } from "./types";
@@ -31,17 +32,17 @@ export function sealKey(options: SealOptions): string | undefined {
   return unkeyed ? undefined : key;
 }
 
-let sql: ReturnType<typeof core.auditChainSql> | undefined;
+let sql: ChainSql | undefined;
 
 /** Writes `log` sealed into its chain; `run` must be inside a transaction. */
 export async function writeSealed(run: RunSql, log: AuditLog, key: string | undefined, present?: ReadonlySet<string>): Promise<void> {
-  sql ??= core.auditChainSql('"audit_logs"', '"audit_chain_checkpoints"');
+  sql ??= core.auditChainSql();
   const tenant = log.tenantId ?? null;
   // Lock and head read are two statements on purpose: under READ COMMITTED each statement
   // takes its snapshot when it starts, so only a statement issued after the lock is held sees
   // the previous holder's committed row.
   await run(sql.lock, [tenant]);
-  let [head] = tenant === null ? await run(sql.headGlobal, []) : await run(sql.headTenant, [tenant]);
+  let [head] = await run(tenant === null ? sql.head.global : sql.head.tenant, [tenant]);
   if (!head) {
     // Every sealed entry of the chain may have been purged: continue after the checkpoint.
     const [has] = await run(sql.hasCheckpoints, []);

@@ -11,7 +11,12 @@ export type Row = Record<string, unknown>;
 export type RunSql = (text: string, params: unknown[]) => Promise<Row[]>;
 
 const OPERATIONS = ["INSERT", "UPDATE", "DELETE"];
-const JSON_COLUMNS = new Set(["before_data", "after_data", "diff", "compliance", "metadata", "redacted_fields"]);
+
+let storeSql: StoreSql | undefined;
+/** The core's statements over `audit_logs`. */
+export const statements = () => (storeSql ??= core.auditStoreSql());
+/** The jsonb columns, as the core lists them (the sealed content parses the same ones). */
+const JSON_COLUMNS: ReadonlySet<string> = new Set(statements().jsonColumns);
 const COLUMN_OF: Record<string, string> = {
   id: "id", timestamp: "timestamp", tableName: "table_name", operation: "operation", recordId: "record_id",
   actorId: "actor_id", beforeData: "before_data", afterData: "after_data", diff: "diff", label: "label",
@@ -105,10 +110,6 @@ export function compileSpec(spec: AuditQuerySpec, maxLimit: number) {
   return core.compileAuditQuery(coreSpec as never, { maxLimit }) as { sql: string; where: string; params: unknown[]; limit: number };
 }
 
-let storeSql: StoreSql | undefined;
-/** The core's statements over `audit_logs`. */
-export const statements = () => (storeSql ??= core.auditStoreSql('"audit_logs"'));
-
 /**
  * `purgeLogs` refused to delete sealed entries: only `better-audit purge` records where it cuts
  * a hash chain, so deleting them here would leave chains that `better-audit verify` reports as
@@ -152,31 +153,27 @@ export function sqlStore(run: RunSql): Omit<AuditDatabaseAdapter, "writeLog"> {
     async purgeLogs({ before, tableName }) {
       if (tableName !== undefined && !tableName.trim()) throw new Error("purgeLogs: tableName must be a non-empty string when provided");
       const q = statements();
-      const params = [before.toISOString(), tableName ?? null];
+      const cutoff = before.toISOString();
+      const params = [cutoff, tableName === undefined ? null : [tableName]];
       const sealable = (await run(q.columns, [])).some((r) => r.name === "seq");
       if (sealable) {
+        // The one purge protocol (the core's `purge`), with one difference: `better-audit purge`
+        // of every table records where it cuts each chain and then deletes sealed entries too,
+        // but this runs as the application's role, which may not write checkpoints (`migrate`
+        // keeps that to the owner), so sealed entries stop every purge here, not only one of
+        // some tables.
         const [sealed] = await run(q.sealedInPurge, params);
         const n = Number(sealed?.n ?? 0);
-        if (n > 0) throw new AuditSealedPurgeError(n, params[0] as string, tableName);
+        if (n > 0) throw new AuditSealedPurgeError(n, cutoff, tableName);
       }
       const [gone] = await run(sealable ? q.purgeUnsealed : q.purge, params);
       return { deletedCount: Number(gone?.n ?? 0) };
     },
     async getStats(options = {}) {
-      const params: unknown[] = [];
-      const conditions = ["TRUE"];
-      if (options.since) conditions.push(`"timestamp" >= $${params.push(options.since.toISOString())}::timestamptz`);
-      if (options.until) conditions.push(`"timestamp" < $${params.push(options.until.toISOString())}::timestamptz`);
-      const where = conditions.join(" AND ");
+      const params = [options.since?.toISOString() ?? null, options.until?.toISOString() ?? null];
+      const s = statements().stats;
       const q = (text: string) => run(text, params);
-      const [[totals], days, actors, tables, ops, sev] = await Promise.all([
-        q(`SELECT count(*)::int AS total, count(DISTINCT table_name)::int AS tables FROM audit_logs WHERE ${where}`),
-        q(`SELECT to_char(date_trunc('day', "timestamp"), 'YYYY-MM-DD') AS date, count(*)::int AS count FROM audit_logs WHERE ${where} GROUP BY 1 ORDER BY 1 LIMIT 365`),
-        q(`SELECT actor_id, count(*)::int AS count FROM audit_logs WHERE ${where} AND actor_id IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10`),
-        q(`SELECT table_name, count(*)::int AS count FROM audit_logs WHERE ${where} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10`),
-        q(`SELECT operation, count(*)::int AS count FROM audit_logs WHERE ${where} GROUP BY 1`),
-        q(`SELECT severity, count(*)::int AS count FROM audit_logs WHERE ${where} AND severity IS NOT NULL GROUP BY 1`),
-      ]);
+      const [[totals], days, actors, tables, ops, sev] = await Promise.all([q(s.totals), q(s.days), q(s.actors), q(s.tables), q(s.operations), q(s.severities)]);
       const stats: AuditStats = {
         totalLogs: Number(totals?.total ?? 0),
         tablesAudited: Number(totals?.tables ?? 0),

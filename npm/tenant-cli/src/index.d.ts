@@ -2,6 +2,8 @@ export interface CliOutcome {
   code: number;
   stdout: string;
   stderr: string;
+  /** The failure's stable code (e.g. `CLI_USAGE`, `TENANT_EXISTS`) when the command failed with an error. */
+  errorCode?: string;
 }
 /** Runs `better-tenant` in-process. `config` skips loading better.config.* (null = none). */
 export declare function runCli(

@@ -10,14 +10,11 @@ use crate::audit::triggers::{self, TRIGGER, TRIGGER_TYPE};
 use crate::check::{CheckResult, Report};
 use crate::policy::audit::{AUDIT_POLICY, CHECKPOINT_POLICY};
 use crate::policy::expected::parse_functions;
+use crate::sql::quote_ident as q;
 
 const TRIGGERS: &str = "run `better-audit migrate --triggers`";
 const NOT_SUPERUSER: &str =
     "connect the application as a role that is neither superuser nor owner of audit_logs";
-
-fn q(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
 
 /// The capture function and one current trigger per table that trigger capture covers; a
 /// capture trigger on a table outside that list is a warning.
@@ -51,7 +48,7 @@ pub(super) fn capture(catalog: &AuditCatalog, t: &Table, r: &mut Report) {
             Ok(table) => table,
             Err(reason) => {
                 r.results.push(
-                    CheckResult::fail(name, reason.clone())
+                    CheckResult::fail(name, reason.to_string())
                         .fix("create the table, or remove it from audit.auditTables"),
                 );
                 continue;

@@ -5,8 +5,8 @@
 //! columns of captured tables and the newest sealed entry come from the statements the other
 //! `better-audit` commands already run.
 
+pub use crate::audit::purge::Partition;
 pub use crate::audit::seal::SealedRow;
-pub use crate::audit::storage::Partition;
 use crate::audit::storage::Table;
 use crate::audit::triggers;
 pub use crate::audit::triggers::TriggerTable;
@@ -68,7 +68,7 @@ pub struct CaptureTrigger {
 pub struct Captured {
     /// As configured (`auditTables` or `--tables`).
     pub name: String,
-    pub table: Result<TriggerTable, String>,
+    pub table: Result<TriggerTable, crate::Error>,
 }
 
 /// Everything `better-audit check` looks at.
@@ -84,7 +84,7 @@ pub struct AuditCatalog {
     pub captured: Vec<Captured>,
     /// The newest sealed entry (the head of the chain written last), or why it could not be
     /// read; `None` when nothing is sealed.
-    pub newest_sealed: Option<Result<SealedRow, String>>,
+    pub newest_sealed: Option<Result<SealedRow, crate::Error>>,
 }
 
 /// [`Relation`]s; `$1` is `audit_logs` and `$2` the checkpoints table, both qualified.

@@ -207,7 +207,10 @@ fn trigger_capture_is_present_and_current() {
     assert!(
         judged(&|c| c.triggers[0].args[0] = "email".into()).contains("passes key columns (email)")
     );
-    let missing = judged(&|c| c.captured[0].table = Err("table \"users\" does not exist".into()));
+    let missing = judged(&|c| {
+        c.captured[0].table =
+            Err(crate::CliFailure::CaptureTable.with("table \"users\" does not exist"));
+    });
     assert!(missing.contains("does not exist | create the table"));
     let mut c = captured();
     c.capture_function = Some(FunctionDef {

@@ -7,13 +7,16 @@ use std::error::Error as _;
 use rustls::CertificateError;
 use tokio_postgres::config::Host;
 use tokio_postgres::Config;
+use usebetter_core::{CliFailure, Error};
 
 use super::tls::{Roots, SslMode, Target};
 
 const WHERE: &str = "--database-url / DATABASE_URL";
 
-pub fn invalid_url(e: &tokio_postgres::Error) -> String {
-    format!("invalid database URL: {e}. Expected postgres://user:password@host:port/database")
+pub fn invalid_url(e: &tokio_postgres::Error) -> Error {
+    CliFailure::DatabaseUrl.with(format!(
+        "invalid database URL: {e}. Expected postgres://user:password@host:port/database"
+    ))
 }
 
 /// The first error of type `T` in `e`'s chain, looking inside `io::Error`s too (their
@@ -68,31 +71,42 @@ fn address(config: &Config) -> String {
     format!("{}:{port}", hosts.join(","))
 }
 
-/// Why connecting failed, for a user who can fix the URL, the server or the certificate.
-pub async fn connect_failed(e: &tokio_postgres::Error, config: &Config, target: &Target) -> String {
-    let user = config.get_user().unwrap_or("?");
+/// Why connecting failed, for a user who can fix the URL, the server or the certificate:
+/// `DB_TLS` when TLS is what failed, else `DB_CONNECT`.
+pub async fn connect_failed(e: &tokio_postgres::Error, config: &Config, target: &Target) -> Error {
     let at = address(config);
+    if let Some(t) = find::<rustls::Error>(e) {
+        return CliFailure::Tls.with(tls_message(t, config, target));
+    }
     if let Some(db) = e.as_db_error() {
-        return match db.code().code() {
-            "28P01" => format!("password authentication failed for user \"{user}\": check the password in {WHERE}"),
-            "3D000" => format!("{}: check the database name in {WHERE}", db.message()),
-            "28000" if db.message().contains("no encryption") => format!(
+        if db.code().code() == "28000" && db.message().contains("no encryption") {
+            return CliFailure::Tls.with(format!(
                 "the server at {at} refuses unencrypted connections here ({}): connect with sslmode=verify-full (or require) in {WHERE}",
                 db.message()
-            ),
-            _ => format!("could not connect: {}", db.message()),
-        };
-    }
-    if let Some(t) = find::<rustls::Error>(e) {
-        return tls_message(t, config, target);
+            ));
+        }
     }
     if e.source()
         .is_some_and(|s| s.to_string() == "server does not support TLS")
     {
-        return format!(
+        return CliFailure::Tls.with(format!(
             "the server at {at} does not accept TLS connections (sslmode={}): turn on ssl in its postgresql.conf, or use sslmode=prefer on a network you trust",
             target.mode.as_str()
-        );
+        ));
+    }
+    CliFailure::Connect.with(connect_message(e, config, &at).await)
+}
+
+async fn connect_message(e: &tokio_postgres::Error, config: &Config, at: &str) -> String {
+    let user = config.get_user().unwrap_or("?");
+    if let Some(db) = e.as_db_error() {
+        return match db.code().code() {
+            "28P01" => format!(
+                "password authentication failed for user \"{user}\": check the password in {WHERE}"
+            ),
+            "3D000" => format!("{}: check the database name in {WHERE}", db.message()),
+            _ => format!("could not connect: {}", db.message()),
+        };
     }
     if let Some(io) = find::<std::io::Error>(e) {
         if io.kind() == std::io::ErrorKind::ConnectionRefused {
@@ -167,9 +181,23 @@ fn tls_message(e: &rustls::Error, config: &Config, target: &Target) -> String {
 }
 
 /// A database error as one line: message plus SQLSTATE; a connection that went away says so.
-pub fn db_error(e: &tokio_postgres::Error) -> String {
-    match e.as_db_error() {
+pub fn db_error(e: &tokio_postgres::Error) -> Error {
+    let closed = match e.as_db_error() {
         // admin_shutdown (pg_terminate_backend, a fast shutdown), crash_shutdown.
+        Some(db) => matches!(db.code().code(), "57P01" | "57P02"),
+        None => e.is_closed() || find::<std::io::Error>(e).is_some(),
+    };
+    let failure = if closed {
+        CliFailure::ConnectionClosed
+    } else {
+        CliFailure::Database
+    };
+    failure.with(db_message(e))
+}
+
+/// [`db_error`]'s message, for a report that quotes it.
+pub fn db_message(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
         Some(db) if matches!(db.code().code(), "57P01" | "57P02") => format!(
             "the database connection was closed: {} ({}); run the command again",
             db.message(),

@@ -1,21 +1,9 @@
-//! TLS for the CLIs' connections, with libpq's `sslmode` semantics on rustls.
-//!
-//! The connection string's `sslmode` and `sslrootcert` (else `PGSSLMODE` / `PGSSLROOTCERT`)
-//! decide what is verified. tokio-postgres itself knows only disable/prefer/require and refuses
-//! `sslrootcert`, so both are taken out of the string here and the rest is handed over as is.
+//! libpq's `sslmode` and `sslrootcert` for both tools' connections: read from the connection
+//! string (else `PGSSLMODE` / `PGSSLROOTCERT`), and taken out of it, since tokio-postgres
+//! knows only disable/prefer/require and refuses `sslrootcert`. The rest of the string is
+//! handed over as is; the CLI crate verifies what the mode asks for.
 
-use std::sync::{Arc, OnceLock};
-
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::{verify_server_cert_signed_by_trust_anchor, verify_server_name};
-use rustls::crypto::{ring, verify_tls12_signature, verify_tls13_signature};
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::server::ParsedCertificate;
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
-use serde::Deserialize;
-use tokio_postgres_rustls::MakeRustlsConnect;
+use crate::error::{CliFailure, Result};
 
 /// libpq's `sslmode` values (`allow` is not offered: it never protects anything).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +16,7 @@ pub enum SslMode {
 }
 
 impl SslMode {
-    fn parse(value: &str, source: &str) -> Result<SslMode, String> {
+    fn parse(value: &str, source: &str) -> Result<SslMode> {
         Ok(match value {
             "disable" => SslMode::Disable,
             "prefer" => SslMode::Prefer,
@@ -36,9 +24,9 @@ impl SslMode {
             "verify-ca" => SslMode::VerifyCa,
             "verify-full" => SslMode::VerifyFull,
             other => {
-                return Err(format!(
+                return Err(CliFailure::DatabaseUrl.with(format!(
                     "invalid {source} {other:?}: expected disable, prefer, require, verify-ca or verify-full"
-                ))
+                )))
             }
         })
     }
@@ -56,8 +44,9 @@ impl SslMode {
 }
 
 /// `PGSSLMODE` / `PGSSLROOTCERT`, as the JS bin forwards them; the connection string wins.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct TlsEnv {
     pub ssl_mode: Option<String>,
     pub ssl_root_cert: Option<String>,
@@ -80,11 +69,12 @@ pub struct Target {
     pub roots: Option<Roots>,
 }
 
-/// Splits `url` (a `postgres://` URL or `key=value` pairs) and applies the environment.
+/// Splits `url` (a `postgres://` URL or `key=value` pairs) and applies the environment;
+/// `default_root` is libpq's `~/.postgresql/root.crt` when that file exists.
 ///
 /// # Errors
-/// A message naming a bad `sslmode` or a weak mode combined with `sslrootcert=system`.
-pub fn target(url: &str, env: &TlsEnv, cwd: &str) -> Result<Target, String> {
+/// `DB_INVALID_URL` naming a bad `sslmode` or a weak mode combined with `sslrootcert=system`.
+pub fn target(url: &str, env: &TlsEnv, cwd: &str, default_root: Option<String>) -> Result<Target> {
     let (rest, mode, root) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         strip_url(url)
     } else {
@@ -104,17 +94,17 @@ pub fn target(url: &str, env: &TlsEnv, cwd: &str) -> Result<Target, String> {
         Some("system") => match mode {
             None | Some(SslMode::VerifyFull) => (SslMode::VerifyFull, Some(Roots::System)),
             Some(weak) => {
-                return Err(format!(
+                return Err(CliFailure::DatabaseUrl.with(format!(
                     "sslrootcert=system needs sslmode=verify-full (got {}): without the host name check any certificate a public CA issued would pass",
                     weak.as_str()
-                ))
+                )))
             }
         },
         Some(path) => (
             mode.unwrap_or(SslMode::Prefer),
             Some(Roots::File(absolute(path, cwd))),
         ),
-        None => (mode.unwrap_or(SslMode::Prefer), default_root_file()),
+        None => (mode.unwrap_or(SslMode::Prefer), default_root.map(Roots::File)),
     };
     Ok(Target {
         url: rest,
@@ -130,14 +120,6 @@ fn absolute(path: &str, cwd: &str) -> String {
     } else {
         std::path::Path::new(cwd).join(p).display().to_string()
     }
-}
-
-/// libpq's default root file, when it exists.
-fn default_root_file() -> Option<Roots> {
-    let home = std::env::var_os("HOME")?;
-    let path = std::path::Path::new(&home).join(".postgresql/root.crt");
-    path.is_file()
-        .then(|| Roots::File(path.display().to_string()))
 }
 
 type Split = (String, Option<String>, Option<String>);
@@ -259,135 +241,6 @@ fn strip_pairs(s: &str) -> Split {
     (rest.trim_end().to_owned(), mode, root)
 }
 
-fn provider() -> Arc<CryptoProvider> {
-    static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
-    PROVIDER
-        .get_or_init(|| Arc::new(ring::default_provider()))
-        .clone()
-}
-
-/// The system's roots (`/etc/ssl/certs` and the like). None is an error naming the fixes, as
-/// libpq has it: the addon carries no root list of its own.
-fn system_roots() -> Result<Arc<RootCertStore>, String> {
-    static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
-    let roots = ROOTS
-        .get_or_init(|| {
-            let mut roots = RootCertStore::empty();
-            roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-            Arc::new(roots)
-        })
-        .clone();
-    if roots.is_empty() {
-        return Err("no root certificates found on this system to verify the server with: pass sslrootcert=<file with the server's CA> (or PGSSLROOTCERT), or install the system's CA certificates (ca-certificates)".into());
-    }
-    Ok(roots)
-}
-
-fn file_roots(path: &str) -> Result<Arc<RootCertStore>, String> {
-    let mut roots = RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(path)
-        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
-        .map_err(|e| format!("cannot read sslrootcert {path}: {e}"))?;
-    let (added, _) = roots.add_parsable_certificates(certs);
-    if added == 0 {
-        return Err(format!(
-            "sslrootcert {path} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)"
-        ));
-    }
-    Ok(Arc::new(roots))
-}
-
-/// Checks what `sslmode` asks for: nothing (but still the handshake's signatures), the chain,
-/// or the chain and the host name.
-#[derive(Debug)]
-struct Verifier {
-    roots: Option<Arc<RootCertStore>>,
-    check_name: bool,
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for Verifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if let Some(roots) = &self.roots {
-            let cert = ParsedCertificate::try_from(end_entity)?;
-            verify_server_cert_signed_by_trust_anchor(
-                &cert,
-                roots,
-                intermediates,
-                now,
-                self.algorithms.all,
-            )?;
-            if self.check_name {
-                verify_server_name(&cert, server_name)?;
-            }
-        }
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
-}
-
-/// The TLS connector for `mode`: `require` with a root file verifies like `verify-ca`, as
-/// libpq does; `verify-*` without one use the system's roots.
-///
-/// # Errors
-/// A message naming an unreadable `sslrootcert`, or a system without root certificates.
-pub fn connector(mode: SslMode, roots: Option<&Roots>) -> Result<MakeRustlsConnect, String> {
-    let verified = match mode {
-        SslMode::Disable | SslMode::Prefer => false,
-        SslMode::Require => roots.is_some(),
-        SslMode::VerifyCa | SslMode::VerifyFull => true,
-    };
-    let roots = if verified {
-        Some(match roots {
-            Some(Roots::File(path)) => file_roots(path)?,
-            Some(Roots::System) | None => system_roots()?,
-        })
-    } else {
-        None
-    };
-    let provider = provider();
-    let verifier = Verifier {
-        roots,
-        check_name: mode == SslMode::VerifyFull,
-        algorithms: provider.signature_verification_algorithms,
-    };
-    let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS set-up failed: {e}"))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
-    Ok(MakeRustlsConnect::new(config))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -405,6 +258,7 @@ mod tests {
             "postgres://u:p%3F@h:5/db?sslmode=verify-full&application_name=x&sslrootcert=%2Fca.pem",
             &env(Some("disable"), Some("/other.pem")),
             "/",
+            None,
         )
         .unwrap();
         assert_eq!(t.url, "postgres://u:p%3F@h:5/db?application_name=x");
@@ -414,6 +268,7 @@ mod tests {
             "postgres://h/db",
             &env(Some("require"), Some("ca.pem")),
             "/p",
+            None,
         )
         .unwrap();
         assert_eq!(e.url, "postgres://h/db");
@@ -421,15 +276,26 @@ mod tests {
             (e.mode, e.roots),
             (SslMode::Require, Some(Roots::File("/p/ca.pem".into())))
         );
-        let bare = target("postgres://h/db?sslmode=require", &TlsEnv::default(), "/").unwrap();
+        let bare = target(
+            "postgres://h/db?sslmode=require",
+            &TlsEnv::default(),
+            "/",
+            None,
+        )
+        .unwrap();
         assert_eq!(bare.url, "postgres://h/db");
-        assert!(
-            target("postgres://h/db?sslmode=allow", &TlsEnv::default(), "/")
-                .unwrap_err()
-                .contains("invalid sslmode \"allow\"")
-        );
-        assert!(target("postgres://h/db", &env(Some("on"), None), "/")
+        let allow = target(
+            "postgres://h/db?sslmode=allow",
+            &TlsEnv::default(),
+            "/",
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(allow.code(), "DB_INVALID_URL");
+        assert!(allow.to_string().contains("invalid sslmode \"allow\""));
+        assert!(target("postgres://h/db", &env(Some("on"), None), "/", None)
             .unwrap_err()
+            .to_string()
             .starts_with("invalid PGSSLMODE \"on\""));
     }
 
@@ -439,11 +305,12 @@ mod tests {
             "host=h sslmode = 'verify-ca' password='a b\\'c' sslrootcert=/c.pem",
             &TlsEnv::default(),
             "/",
+            None,
         )
         .unwrap();
         assert_eq!(t.url, "host=h password='a b\\'c'");
         assert_eq!(t.mode, SslMode::VerifyCa);
-        let sys = target("host=h sslrootcert=system", &TlsEnv::default(), "/").unwrap();
+        let sys = target("host=h sslrootcert=system", &TlsEnv::default(), "/", None).unwrap();
         assert_eq!(
             (sys.mode, sys.roots),
             (SslMode::VerifyFull, Some(Roots::System))
@@ -451,24 +318,11 @@ mod tests {
         assert!(target(
             "postgres://h/db?sslrootcert=system&sslmode=require",
             &TlsEnv::default(),
-            "/"
+            "/",
+            None
         )
         .unwrap_err()
+        .to_string()
         .contains("needs sslmode=verify-full"));
-    }
-
-    #[test]
-    fn unreadable_root_file_is_named() {
-        let e = connector(
-            SslMode::VerifyCa,
-            Some(&Roots::File("/nonexistent.pem".into())),
-        )
-        .err()
-        .unwrap();
-        assert!(
-            e.starts_with("cannot read sslrootcert /nonexistent.pem"),
-            "{e}"
-        );
-        assert!(connector(SslMode::Require, None).is_ok());
     }
 }

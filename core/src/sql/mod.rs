@@ -1,4 +1,5 @@
-//! SQL identifier and literal quoting: the only place where names are turned into SQL text.
+//! SQL text shared by every product: identifier and literal quoting, the only place where
+//! names are turned into SQL text.
 //!
 //! PostgreSQL silently truncates identifiers longer than 63 bytes, which would make generated
 //! SQL refer to a different object than the one named, so such names are rejected here.
@@ -39,8 +40,13 @@ impl Ident {
 
     /// A name known at compile time to be valid (short, no NUL).
     pub(crate) fn fixed(name: &'static str) -> Ident {
+        Ident::derived(name.to_owned())
+    }
+
+    /// A name built from valid parts and cut to [`MAX_IDENT_BYTES`] by its maker.
+    pub(crate) fn derived(name: String) -> Ident {
         debug_assert!(!name.is_empty() && name.len() <= MAX_IDENT_BYTES && !name.contains('\0'));
-        Ident(name.to_owned())
+        Ident(name)
     }
 
     /// The raw name.
@@ -52,7 +58,7 @@ impl Ident {
     /// Double-quoted form, with embedded quotes doubled.
     #[must_use]
     pub fn quoted(&self) -> String {
-        format!("\"{}\"", self.0.replace('"', "\"\""))
+        quote_ident(&self.0)
     }
 
     /// Form safe inside a `--` comment: control characters (a newline would end the comment
@@ -93,6 +99,13 @@ impl QualifiedName {
     }
 }
 
+/// `"name"`, embedded quotes doubled: for names the caller has validated or that come from the
+/// catalog (a table name read back from PostgreSQL).
+#[must_use]
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
 /// Single-quoted SQL string literal (standard_conforming_strings on, the default since 9.1).
 #[must_use]
 pub fn literal(s: &str) -> String {
@@ -112,48 +125,6 @@ pub fn dollar_quoted(body: &str) -> String {
     format!("{tag}{body}{tag}")
 }
 
-/// The reference's policy name for a table: `rls_tenant_` + the name with every character
-/// outside `[A-Za-z0-9_]` replaced by `_` (one per UTF-16 unit, as JavaScript's regex does),
-/// cut to 63 bytes the way PostgreSQL would. Keeping the same name means re-running our
-/// migration replaces the reference's policy instead of adding a second one.
-#[must_use]
-pub fn reference_policy_name(table: &Ident) -> Ident {
-    let mut name = String::from("rls_tenant_");
-    for c in table.as_str().chars() {
-        if c.is_ascii_alphanumeric() || c == '_' {
-            name.push(c);
-        } else {
-            name.extend(std::iter::repeat_n('_', c.len_utf16()));
-        }
-    }
-    name.truncate(MAX_IDENT_BYTES);
-    Ident(name)
-}
-
-/// An index name derived from the table: `<table>_tenant_id_idx`, shortened with a stable
-/// hash suffix when that would exceed 63 bytes.
-#[must_use]
-pub fn tenant_index_name(table: &Ident) -> Ident {
-    const SUFFIX: &str = "_tenant_id_idx";
-    let full = format!("{}{SUFFIX}", table.as_str());
-    if full.len() <= MAX_IDENT_BYTES {
-        return Ident(full);
-    }
-    let hash = fnv1a(table.as_str().as_bytes());
-    let tag = format!("_{hash:08x}{SUFFIX}");
-    let mut cut = MAX_IDENT_BYTES - tag.len();
-    while !table.as_str().is_char_boundary(cut) {
-        cut -= 1;
-    }
-    Ident(format!("{}{tag}", &table.as_str()[..cut]))
-}
-
-fn fnv1a(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5_u32, |h, b| {
-        (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +133,7 @@ mod tests {
     fn quoting() {
         let i = Ident::new("t", "we\"ird").unwrap();
         assert_eq!(i.quoted(), "\"we\"\"ird\"");
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
         assert_eq!(literal("it's"), "'it''s'");
         assert_eq!(dollar_quoted(" x "), "$fn$ x $fn$");
         assert_eq!(dollar_quoted("a $fn$ b"), "$fn1$a $fn$ b$fn1$");
@@ -183,24 +155,5 @@ mod tests {
     fn comment_form_neutralises_newlines() {
         let i = Ident::new("t", "a\nDROP TABLE x; --").unwrap();
         assert!(!i.for_comment().contains('\n'));
-    }
-
-    #[test]
-    fn policy_names_match_reference() {
-        let p = |s: &str| reference_policy_name(&Ident::new("t", s).unwrap()).0;
-        assert_eq!(p("projects"), "rls_tenant_projects");
-        assert_eq!(p("my-table"), "rls_tenant_my_table");
-        assert_eq!(p("a😀"), "rls_tenant_a__");
-        assert_eq!(p(&"x".repeat(63)).len(), 63);
-    }
-
-    #[test]
-    fn index_names_fit() {
-        let short = tenant_index_name(&Ident::new("t", "projects").unwrap());
-        assert_eq!(short.0, "projects_tenant_id_idx");
-        let a = tenant_index_name(&Ident::new("t", &"é".repeat(31)).unwrap());
-        let b = tenant_index_name(&Ident::new("t", &format!("{}x", "é".repeat(30))).unwrap());
-        assert!(a.0.len() <= 63 && b.0.len() <= 63);
-        assert_ne!(a, b);
     }
 }

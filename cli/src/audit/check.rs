@@ -3,27 +3,29 @@
 //! in a transaction that is rolled back (in the system scope when entries are tenant-isolated).
 
 use tokio_postgres::Client;
-use usebetter_core::audit::storage::CHECKPOINTS;
+use usebetter_core::audit::chain::sealed_rows;
+use usebetter_core::audit::storage::LOGS;
 use usebetter_core::audit::triggers::TRIGGER;
-use usebetter_core::bridge::audit::sealed_rows;
 use usebetter_core::check::audit::catalog::{self as facts, AuditCatalog, Captured};
 use usebetter_core::check::audit::{self as judge, AuditCheckConfig, SealSetting};
 use usebetter_core::check::render;
 use usebetter_core::cli::split_csv;
+use usebetter_core::Result;
 
 use super::migrate::trigger_tables;
 use super::{chain, partitions, Run};
-use crate::cli::db::db_error;
-use crate::cli::Outcome;
+use crate::db;
+use crate::tenant::pretty;
+use crate::Outcome;
 
-pub(super) async fn check(r: &Run<'_>) -> Result<Outcome, String> {
+pub(super) async fn check(r: &Run<'_>) -> Result<Outcome> {
     let seal = seal_setting(r)?;
     let client = r.client().await?;
     let mut catalog = read_catalog(&client, r).await?;
     let logs = catalog
         .relations
         .iter()
-        .find(|x| x.name == "audit_logs" && !x.partition)
+        .find(|x| x.name == LOGS && !x.partition)
         .map(|x| x.kind.clone());
     if logs.is_some() {
         let flag = r.inv.value("tables").map(split_csv);
@@ -48,23 +50,16 @@ pub(super) async fn check(r: &Run<'_>) -> Result<Outcome, String> {
     };
     let report = judge::check(&catalog, &config);
     let stdout = if r.inv.has("json") {
-        format!(
-            "{}\n",
-            serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
-        )
+        format!("{}\n", pretty(&crate::tenant::json(&report)?)?)
     } else {
         render(&report)
     };
-    Ok(Outcome {
-        code: i32::from(!report.passed),
-        stdout,
-        stderr: String::new(),
-    })
+    Ok(Outcome::report(!report.passed, stdout))
 }
 
 /// The key as the adapters pick it (`audit.seal.key`, else `AUDIT_SEAL_KEY` unless the config
 /// asks for unkeyed chains), with `--key-file` first.
-fn seal_setting(r: &Run<'_>) -> Result<SealSetting, String> {
+fn seal_setting(r: &Run<'_>) -> Result<SealSetting> {
     let config = r.config.seal.as_ref();
     let key = match config {
         Some(s) if !r.inv.has("key-file") && (s.key.is_some() || s.unkeyed) => {
@@ -80,29 +75,16 @@ fn seal_setting(r: &Run<'_>) -> Result<SealSetting, String> {
     })
 }
 
-async fn read_catalog(client: &Client, r: &Run<'_>) -> Result<AuditCatalog, String> {
-    let logs = r.table.qualified("audit_logs");
-    let checkpoints = r.table.qualified(CHECKPOINTS);
+async fn read_catalog(client: &Client, r: &Run<'_>) -> Result<AuditCatalog> {
+    let logs = r.table.logs();
+    let checkpoints = r.table.checkpoints();
     let function_name = facts::capture_function_name(&r.table);
-    let err = |e: tokio_postgres::Error| db_error(&e);
-    let role = client
-        .query_one(facts::ROLE_QUERY, &[])
-        .await
-        .map_err(err)?;
-    let relations = client
-        .query(facts::RELATIONS, &[&logs, &checkpoints])
-        .await
-        .map_err(err)?;
-    let columns = client.query(facts::COLUMNS, &[&logs]).await.map_err(err)?;
-    let indexes = client.query(facts::INDEXES, &[&logs]).await.map_err(err)?;
-    let function = client
-        .query_opt(facts::CAPTURE_FUNCTION, &[&function_name])
-        .await
-        .map_err(err)?;
-    let triggers = client
-        .query(facts::TRIGGERS, &[&TRIGGER])
-        .await
-        .map_err(err)?;
+    let role = db::one(client, facts::ROLE_QUERY, &[]).await?;
+    let relations = db::rows(client, facts::RELATIONS, &[&logs, &checkpoints]).await?;
+    let columns = db::rows(client, facts::COLUMNS, &[&logs]).await?;
+    let indexes = db::rows(client, facts::INDEXES, &[&logs]).await?;
+    let function = db::maybe(client, facts::CAPTURE_FUNCTION, &[&function_name]).await?;
+    let triggers = db::rows(client, facts::TRIGGERS, &[&TRIGGER]).await?;
     Ok(AuditCatalog {
         role: facts::Role {
             name: role.get(0),
@@ -165,16 +147,11 @@ async fn read_catalog(client: &Client, r: &Run<'_>) -> Result<AuditCatalog, Stri
 }
 
 /// The head of the chain written last, through the statements `verify` reads chains with.
-async fn newest_sealed(r: &Run<'_>, client: &Client) -> Option<Result<facts::SealedRow, String>> {
+async fn newest_sealed(r: &Run<'_>, client: &Client) -> Option<Result<facts::SealedRow>> {
     let read = async {
         r.begin(client).await?;
-        let chain_row = client
-            .query_opt(
-                &facts::newest_sealed_chain(&r.table.qualified("audit_logs")),
-                &[],
-            )
-            .await
-            .map_err(|e| db_error(&e))?;
+        let chain_row =
+            db::maybe(client, &facts::newest_sealed_chain(&r.table.logs()), &[]).await?;
         let Some(chain_row) = chain_row else {
             return Ok(None);
         };
@@ -190,12 +167,9 @@ async fn newest_sealed(r: &Run<'_>, client: &Client) -> Option<Result<facts::Sea
             Some(1),
         )
         .await?;
-        Ok(sealed_rows(stored)
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .next())
+        Ok(sealed_rows(stored)?.into_iter().next())
     };
-    let result: Result<Option<facts::SealedRow>, String> = read.await;
+    let result: Result<Option<facts::SealedRow>> = read.await;
     // Nothing was written; a failed read leaves the transaction aborted.
     let _ = client.batch_execute("ROLLBACK").await;
     result.transpose()

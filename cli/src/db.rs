@@ -1,17 +1,18 @@
-//! PostgreSQL I/O for the CLI: connecting with clear errors and reading the catalog rows that
-//! the core judges.
+//! PostgreSQL I/O for both tools: connecting with clear errors and reading the catalog rows
+//! that the core judges.
 
 use tokio_postgres::config::Host;
-use tokio_postgres::{Client, Row};
+use tokio_postgres::{Client, GenericClient, Row};
 use usebetter_core::check::catalog::{self, Catalog};
+use usebetter_core::Result;
 
-pub use super::errors::db_error;
 use super::errors::{connect_failed, invalid_url, tls_failed};
+pub use super::errors::{db_error, db_message};
 use super::tls::{self, SslMode, TlsEnv};
 
-/// Connects (with TLS as `sslmode` asks) and spawns the connection task; both CLIs connect
-/// here. The error is a one-line message for the user. `cwd` anchors a relative `sslrootcert`.
-pub async fn connect(url: &str, env: &TlsEnv, cwd: &str) -> Result<Client, String> {
+/// Connects (with TLS as `sslmode` asks) and spawns the connection task; both tools connect
+/// here. The error's message is one line for the user. `cwd` anchors a relative `sslrootcert`.
+pub async fn connect(url: &str, env: &TlsEnv, cwd: &str) -> Result<Client> {
     let target = tls::target(url, env, cwd)?;
     let mut config: tokio_postgres::Config = target.url.parse().map_err(|e| invalid_url(&e))?;
     // libpq ignores sslmode on Unix sockets, where PostgreSQL offers no TLS.
@@ -62,26 +63,53 @@ fn list(row: &Row, i: usize) -> Vec<String> {
     row.get::<_, Option<Vec<String>>>(i).unwrap_or_default()
 }
 
+/// A statement's rows.
+pub async fn rows<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<Vec<Row>> {
+    c.query(sql, params).await.map_err(|e| db_error(&e))
+}
+
+/// A statement's one row.
+pub async fn one<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<Row> {
+    c.query_one(sql, params).await.map_err(|e| db_error(&e))
+}
+
+/// A statement's row, if any.
+pub async fn maybe<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<Option<Row>> {
+    c.query_opt(sql, params).await.map_err(|e| db_error(&e))
+}
+
+/// Runs `sql` (one or more statements, no parameters).
+pub async fn batch<C: GenericClient>(c: &C, sql: &str) -> Result<()> {
+    c.batch_execute(sql).await.map_err(|e| db_error(&e))
+}
+
+/// Runs one statement.
+pub async fn execute<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<u64> {
+    c.execute(sql, params).await.map_err(|e| db_error(&e))
+}
+
 /// Reads everything `check` needs, for the given schemas.
-pub async fn read_catalog(client: &Client, schemas: &[String]) -> Result<Catalog, String> {
-    let q = |sql: &'static str| async move {
-        client
-            .query(sql, &[&schemas])
-            .await
-            .map_err(|e| db_error(&e))
-    };
-    let role = client
-        .query_one(catalog::ROLE_QUERY, &[])
-        .await
-        .map_err(|e| db_error(&e))?;
-    let private = client
-        .query_one(catalog::PRIVATE_SCHEMA_QUERY, &[])
-        .await
-        .map_err(|e| db_error(&e))?;
-    let privileged = client
-        .query(catalog::PRIVILEGED_ROLES_QUERY, &[])
-        .await
-        .map_err(|e| db_error(&e))?;
+pub async fn read_catalog(client: &Client, schemas: &[String]) -> Result<Catalog> {
+    let q = |sql: &'static str| async move { rows(client, sql, &[&schemas]).await };
+    let role = one(client, catalog::ROLE_QUERY, &[]).await?;
+    let private = one(client, catalog::PRIVATE_SCHEMA_QUERY, &[]).await?;
+    let privileged = rows(client, catalog::PRIVILEGED_ROLES_QUERY, &[]).await?;
     let [tables, columns, policies, triggers, indexes, views, functions, context] =
         catalog::QUERIES.map(|(_, sql)| sql);
     Ok(Catalog {
@@ -198,16 +226,11 @@ pub async fn read_catalog(client: &Client, schemas: &[String]) -> Result<Catalog
     })
 }
 
-/// Base tables in `public` for the no-config snippet and `init`.
-pub async fn detect_tables(client: &Client) -> Result<Vec<String>, String> {
-    let rows = client
-        .query(
-            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
-            &[],
-        )
-        .await
-        .map_err(|e| db_error(&e))?;
-    Ok(usebetter_core::cli::rank_detected_tables(
-        rows.iter().map(|r| r.get(0)).collect(),
+/// Base tables in `public` for the no-config snippet.
+pub async fn detect_tables(client: &Client) -> Result<Vec<String>> {
+    use usebetter_core::cli::tenant;
+    let found = rows(client, tenant::DETECT_TABLES, &[]).await?;
+    Ok(tenant::rank_detected_tables(
+        found.iter().map(|r| r.get(0)).collect(),
     ))
 }

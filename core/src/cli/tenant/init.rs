@@ -1,7 +1,38 @@
 //! What `init` writes: the config file (hardened unless `--plain`), the key in `.env`, and
 //! the next steps.
 
-use super::{config_file, config_file_with};
+use super::{config_file, config_file_with, CONFIG_FILE};
+use crate::cli::split_csv;
+use crate::error::{CliFailure, Error, Result};
+
+/// `init`'s answers (the flags, or what the bin asked on a terminal): the tables and the ORM.
+///
+/// # Errors
+/// `CLI_USAGE` naming the missing or invalid answer.
+pub fn init_request<'a>(
+    tables: Option<&str>,
+    orm: Option<&'a str>,
+) -> Result<(Vec<String>, &'a str)> {
+    let usage = |m: &str| CliFailure::Usage.with(m);
+    let tables = tables.ok_or_else(|| usage("--tables is required in non-interactive mode"))?;
+    let orm = orm.ok_or_else(|| usage("--orm is required in non-interactive mode"))?;
+    if orm != "drizzle" && orm != "prisma" {
+        return Err(usage("--orm must be 'drizzle' or 'prisma'"));
+    }
+    let tables = split_csv(tables);
+    if tables.is_empty() {
+        return Err(usage("--tables requires at least one table name"));
+    }
+    Ok((tables, orm))
+}
+
+/// The config file exists and `--overwrite` was not given.
+#[must_use]
+pub fn config_exists() -> Error {
+    CliFailure::FileExists.with(format!(
+        "{CONFIG_FILE} already exists. Pass --overwrite to replace it."
+    ))
+}
 
 /// The `better.config.ts` that `init` writes; `hardened` makes `migrate` emit the signed mode.
 #[must_use]
@@ -48,6 +79,16 @@ pub fn env_with_key(existing: &str, key: &str) -> Option<String> {
     Some(out)
 }
 
+/// The line `init` prints about the key: kept as it was, or newly written.
+#[must_use]
+pub fn key_line(written: bool) -> String {
+    if written {
+        format!("✓ Wrote a new {KEY_VARIABLE} to {KEY_FILE} (hardened mode: keep it secret, out of git; pass --plain for the unsigned mode)\n")
+    } else {
+        format!("✓ Kept the {KEY_VARIABLE} already in {KEY_FILE} (hardened mode)\n")
+    }
+}
+
 /// The "Next steps" `init` prints.
 #[must_use]
 pub fn init_guide(orm: &str, hardened: bool) -> String {
@@ -76,7 +117,7 @@ pub fn init_guide(orm: &str, hardened: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::tenant_config;
+    use crate::cli::tenant::tenant_config;
     use serde_json::{json, Value};
 
     #[test]
@@ -93,7 +134,9 @@ mod tests {
                 .hardened
         );
         assert_eq!(
-            c(json!({"tenant": {"tenantTables": ["a"], "hardened": "yes"}})).unwrap_err(),
+            c(json!({"tenant": {"tenantTables": ["a"], "hardened": "yes"}}))
+                .unwrap_err()
+                .to_string(),
             "Config error: \"tenant.hardened\" must be a boolean"
         );
         assert!(init_config_file(&["a".into()], true).contains("hardened: true,"));
@@ -104,5 +147,38 @@ mod tests {
         assert_eq!(env_with_key(&env, "other"), None);
         assert!(init_guide("prisma", true).contains("context_key"));
         assert!(!init_guide("prisma", false).contains("context_key"));
+        assert!(
+            key_line(false).starts_with("✓ Kept the BETTER_TENANT_HARDENED_KEY already in .env")
+        );
+    }
+
+    #[test]
+    fn answers_are_checked() {
+        assert_eq!(
+            init_request(Some("a, b"), Some("prisma")).unwrap(),
+            (vec!["a".to_owned(), "b".to_owned()], "prisma")
+        );
+        for (tables, orm, message) in [
+            (
+                None,
+                Some("prisma"),
+                "--tables is required in non-interactive mode",
+            ),
+            (Some("a"), None, "--orm is required in non-interactive mode"),
+            (
+                Some("a"),
+                Some("knex"),
+                "--orm must be 'drizzle' or 'prisma'",
+            ),
+            (
+                Some(" , "),
+                Some("drizzle"),
+                "--tables requires at least one table name",
+            ),
+        ] {
+            let e = init_request(tables, orm).unwrap_err();
+            assert_eq!((e.code(), e.to_string().as_str()), ("CLI_USAGE", message));
+        }
+        assert_eq!(config_exists().code(), "CLI_FILE_EXISTS");
     }
 }
