@@ -152,6 +152,7 @@ const calls = {
   generateMigrationSql: { args: [["config", "struct", { tenantTables: ["a"] }]] },
   generateAddTableSql: { args: [["table", "string", "a"], ["config", "struct", {}]] },
   normalizeTenantId: { args: [["raw", "string", "acme"]] },
+  tenantsSql: { args: [["table", "optString", "org_units"]] },
   auditDiff: { args: [["pairs", "struct", [{ before: { a: 1 }, after: { a: 2 } }]]] },
   auditDiffJson: { args: [["pairsJson", "string", "[]"]] },
   auditChangedFieldsJson: { args: [["pairsJson", "string", "[]"]] },

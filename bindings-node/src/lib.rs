@@ -216,6 +216,13 @@ pub fn tenant_contract() -> Result<Value, Code> {
     to_js(&policy::context::contract())
 }
 
+/// The tenants table's statements for adapters that run SQL text (`table` default `tenants`).
+#[napi]
+pub fn tenants_sql(table: Unknown<'_>) -> Result<Value, Code> {
+    let table = opt_string("table", table)?;
+    to_js(&policy::tenants::tenants_sql(table.as_deref()).map_err(|e| core_err(&e))?)
+}
+
 /// The query a hardened scope runs first: one row with the transaction's `binding`.
 #[napi]
 pub fn scope_binding_sql(begin: Unknown<'_>) -> Result<String, Code> {

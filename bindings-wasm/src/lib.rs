@@ -177,6 +177,13 @@ pub fn tenant_contract() -> Result<JsValue, JsValue> {
     to_js(&policy::context::contract())
 }
 
+/// The tenants table's statements for adapters that run SQL text (`table` default `tenants`).
+#[wasm_bindgen(js_name = tenantsSql)]
+pub fn tenants_sql(table: JsValue) -> Result<JsValue, JsValue> {
+    let table = opt_string("table", &table)?;
+    to_js(&policy::tenants::tenants_sql(table.as_deref()).map_err(|e| core_err(&e))?)
+}
+
 /// The query a hardened scope runs first: one row with the transaction's `binding`.
 #[wasm_bindgen(js_name = scopeBindingSql)]
 pub fn scope_binding_sql(begin: JsValue) -> Result<String, JsValue> {

@@ -4,6 +4,7 @@
 use ts_rs::{Config, TS};
 use usebetter_core::jwt::{OneOrMany, VerifyOptions};
 use usebetter_core::policy::context::Contract;
+use usebetter_core::policy::tenants::TenantsSql;
 use usebetter_core::policy::MigrationConfig;
 use usebetter_core::resolve::{
     HeaderValue, IdKind, JwtConfig, PathConfig, Rejection, Request, Resolution, ResolverConfig,
@@ -30,6 +31,7 @@ fn declarations() -> String {
         Resolution::decl(&cfg),
         MigrationConfig::decl(&cfg),
         Contract::decl(&cfg),
+        TenantsSql::decl(&cfg),
     ];
     for decl in decls {
         out.push_str(&format!("\nexport {decl}\n"));

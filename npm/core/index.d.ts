@@ -10,6 +10,7 @@ import type {
   ResolveRequest,
   Strategy,
   TenantContract,
+  TenantsSql,
   VerifyOptions,
 } from "./types";
 export type * from "./types";
@@ -54,6 +55,8 @@ export declare function tenantSignature(key: string, tenantId: string, binding: 
 export declare function bypassSignature(key: string, binding: string): string;
 /** The tenant context's setting names, and the plain-mode SQL of the current tenant (a `tenant_id` column's default). */
 export declare function tenantContract(): TenantContract;
+/** The tenants table's statements for adapters that run SQL text; `table` defaults to `tenants`. */
+export declare function tenantsSql(table?: string | null): TenantsSql;
 /**
  * The query a hardened scope runs first: one row whose `binding` names the transaction; with
  * `begin`, prefixed by `begin; ` (one simple-protocol message).
@@ -286,6 +289,7 @@ declare const core: {
   tenantSignature: typeof tenantSignature;
   bypassSignature: typeof bypassSignature;
   tenantContract: typeof tenantContract;
+  tenantsSql: typeof tenantsSql;
   scopeBindingSql: typeof scopeBindingSql;
   scopeSql: typeof scopeSql;
   auditDiff: typeof auditDiff;

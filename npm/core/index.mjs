@@ -16,6 +16,7 @@ export const {
   tenantSignature,
   bypassSignature,
   tenantContract,
+  tenantsSql,
   scopeBindingSql,
   scopeSql,
   auditDiff,

@@ -95,4 +95,38 @@ export type TenantContract = { currentTenant: string, bypass: string, tenantSig:
 /**
  * [`current_tenant_expr`].
  */
-tenantIdDefault: string, };
+tenantIdDefault: string, 
+/**
+ * The tenants table and the function that fills `tenant_id` on insert.
+ */
+tenantsTable: string, tenantIdFunction: string, };
+
+export type TenantsSql = { 
+/**
+ * `$1` id (uuid), `$2` name, `$3` slug; returns the row.
+ */
+create: string, 
+/**
+ * `$1` id (uuid).
+ */
+byId: string, 
+/**
+ * `$1` slug.
+ */
+bySlug: string, 
+/**
+ * `$1` id, `$2` name or null (kept), `$3` slug or null (kept); returns the row.
+ */
+update: string, 
+/**
+ * `$1` limit, `$2` offset; oldest first, then by id, so pages neither skip nor repeat.
+ */
+list: string, 
+/**
+ * `$1` id.
+ */
+delete: string, 
+/**
+ * One row, `count` (int).
+ */
+count: string, };

@@ -4,6 +4,7 @@ use super::catalog::Policy;
 use super::predicate::{bypass_only, classify, Predicate};
 use super::{CheckResult, Index, Report};
 use crate::policy::audit::AUDIT_POLICY;
+use crate::policy::{TENANT_ID_FUNCTION, TENANT_ID_TRIGGER};
 
 const COMMANDS: [&str; 4] = ["SELECT", "INSERT", "UPDATE", "DELETE"];
 pub(super) const MIGRATE: &str = "run `better-tenant migrate` and apply the SQL";
@@ -270,9 +271,9 @@ pub(super) fn tenant_table(ix: &Index<'_>, schema: &str, name: &str, label: &str
     let triggers = ix.triggers.get(&key).cloned().unwrap_or_default();
     r.results.push(
         CheckResult::when(
-            t("set_tenant_id trigger"),
-            triggers.iter().any(|x| x.function == "set_tenant_id"),
-            "trigger set_tenant_id_trigger not found",
+            t(&format!("{TENANT_ID_FUNCTION} trigger")),
+            triggers.iter().any(|x| x.function == TENANT_ID_FUNCTION),
+            format!("trigger {TENANT_ID_TRIGGER} not found"),
         )
         .fix(MIGRATE),
     );

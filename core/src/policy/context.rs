@@ -49,6 +49,9 @@ pub struct Contract {
     pub bypass_sig: &'static str,
     /// [`current_tenant_expr`].
     pub tenant_id_default: String,
+    /// The tenants table and the function that fills `tenant_id` on insert.
+    pub tenants_table: &'static str,
+    pub tenant_id_function: &'static str,
 }
 
 #[must_use]
@@ -59,6 +62,8 @@ pub fn contract() -> Contract {
         tenant_sig: TENANT_SIG,
         bypass_sig: BYPASS_SIG,
         tenant_id_default: current_tenant_expr(),
+        tenants_table: super::TENANTS,
+        tenant_id_function: super::TENANT_ID_FUNCTION,
     }
 }
 

@@ -207,7 +207,11 @@ pub(crate) fn functions_sql(schema: &Ident, hardened: bool) -> String {
         plain_base(&current, &bypass)
     };
     let trigger = function(
-        &format!("{}.\"set_tenant_id\"()", schema.quoted()),
+        &format!(
+            "{}.{}()",
+            schema.quoted(),
+            crate::sql::quote_ident(super::TENANT_ID_FUNCTION)
+        ),
         "trigger",
         "LANGUAGE plpgsql",
         &format!(

@@ -11,6 +11,7 @@ pub mod expected;
 mod functions;
 pub mod names;
 mod sign;
+pub mod tenants;
 
 use crate::sql::{literal, Ident, QualifiedName};
 pub use functions::PRIVATE_SCHEMA;
@@ -23,6 +24,10 @@ use crate::error::{Error, Result};
 
 /// The table of tenants (`id`, `name`, `slug`), the reference's name.
 pub const TENANTS: &str = "tenants";
+/// The function that fills `tenant_id` on insert, and the trigger on every tenant table that
+/// calls it (the reference's names).
+pub const TENANT_ID_FUNCTION: &str = "set_tenant_id";
+pub const TENANT_ID_TRIGGER: &str = "set_tenant_id_trigger";
 
 /// Migration settings (`tenant` section of `better.config.*`, plus our extensions).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -213,12 +218,14 @@ fn table_sql(schema: &Ident, t: &QualifiedName, hardened: bool) -> String {
 {isolation}
 CREATE INDEX IF NOT EXISTS {index} ON {table} (tenant_id);
 
-DROP TRIGGER IF EXISTS set_tenant_id_trigger ON {table};
-CREATE TRIGGER set_tenant_id_trigger
+DROP TRIGGER IF EXISTS {trigger} ON {table};
+CREATE TRIGGER {trigger}
   BEFORE INSERT ON {table}
   FOR EACH ROW
-  EXECUTE FUNCTION {schema}.\"set_tenant_id\"();
+  EXECUTE FUNCTION {schema}.{function}();
 ",
+        trigger = TENANT_ID_TRIGGER,
+        function = crate::sql::quote_ident(TENANT_ID_FUNCTION),
         comment = t.for_comment(),
         isolation = isolation_sql(&table, &policy, &predicate),
         schema = schema.quoted(),

@@ -22,7 +22,7 @@ function hint(db: DbError, tenantId: string | null): string | undefined {
   const column = db.column ?? db.column_name;
   const table = String(db.table ?? db.table_name ?? "the table");
   if (db.code === "23502" && column === "tenant_id") {
-    return `${table} has no set_tenant_id trigger, so tenant_id stayed empty: list it in tenantTables and run \`better-tenant migrate\` (or \`better-tenant add-table ${table}\`), then apply the SQL`;
+    return `${table} has no ${core.tenantContract().tenantIdFunction} trigger, so tenant_id stayed empty: list it in tenantTables and run \`better-tenant migrate\` (or \`better-tenant add-table ${table}\`), then apply the SQL`;
   }
   if (db.code === "42501" && /row-level security/.test(db.message)) {
     return tenantId === null

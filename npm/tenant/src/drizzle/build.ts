@@ -53,9 +53,12 @@ type AnyDb = {
   delete: (table: unknown) => any;
 };
 
-/** The tenants table, as the kit's `pgTable` builds it. */
+/**
+ * The tenants table, as the kit's `pgTable` builds it. The name is the core's; the cast keeps
+ * the literal type the reference's declarations give the table.
+ */
 function tenantsTableOf({ pgTable, text, timestamp, uuid }: DrizzleKit) {
-  return pgTable("tenants", {
+  return pgTable(core.tenantContract().tenantsTable as "tenants", {
     id: uuid("id").primaryKey().defaultRandom(),
     name: text("name").notNull(),
     slug: text("slug").notNull().unique(),

@@ -1,3 +1,4 @@
+import core, { type TenantsSql } from "@usebetter-rs/core";
 import type { Tenant } from "../context";
 import { codedError, TenantConfigError } from "../errors";
 import { applyScope, type Rows, type ScopeOptions } from "../setup";
@@ -22,42 +23,29 @@ type Row = { id: unknown; name: unknown; slug: unknown; created_at?: unknown; cr
 const toTenant = (r: Row | undefined): Tenant | null =>
   r ? { id: String(r.id), name: String(r.name), slug: String(r.slug), createdAt: (r.created_at ?? r.createdAt) as Date } : null;
 
-function repository(tx: PrismaTransactionClient, table: string): TenantRepository {
+function repository(tx: PrismaTransactionClient, sql: TenantsSql): TenantRepository {
   const one = async (q: string, ...v: unknown[]) => toTenant((await tx.$queryRawUnsafe<Row[]>(q, ...v))[0]);
   return {
     async create(data) {
-      return (await one(`INSERT INTO ${table} (id, name, slug) VALUES ($1::uuid, $2, $3) RETURNING *`, globalThis.crypto.randomUUID(), data.name, data.slug)) as Tenant;
+      return (await one(sql.create, globalThis.crypto.randomUUID(), data.name, data.slug)) as Tenant;
     },
-    getById: (id) => one(`SELECT * FROM ${table} WHERE id = $1::uuid LIMIT 1`, id),
-    getBySlug: (slug) => one(`SELECT * FROM ${table} WHERE slug = $1 LIMIT 1`, slug),
+    getById: (id) => one(sql.byId, id),
+    getBySlug: (slug) => one(sql.bySlug, slug),
     async update(id, data) {
-      const sets: string[] = [];
-      const values: unknown[] = [];
-      for (const key of ["name", "slug"] as const) {
-        if (data[key] !== undefined) {
-          values.push(data[key]);
-          sets.push(`${key} = $${values.length}`);
-        }
-      }
-      const row = sets.length
-        ? await one(`UPDATE ${table} SET ${sets.join(", ")} WHERE id = $${values.length + 1}::uuid RETURNING *`, ...values, id)
-        : await one(`SELECT * FROM ${table} WHERE id = $1::uuid LIMIT 1`, id);
+      const row =
+        data.name !== undefined || data.slug !== undefined ? await one(sql.update, id, data.name ?? null, data.slug ?? null) : await one(sql.byId, id);
       if (!row) throw codedError("TENANT_NOT_FOUND", "better-tenant: tenant not found");
       return row;
     },
     async list(options = {}) {
-      const rows = await tx.$queryRawUnsafe<Row[]>(
-        `SELECT * FROM ${table} ORDER BY created_at ASC, id ASC LIMIT $1 OFFSET $2`,
-        options.limit ?? 50,
-        options.offset ?? 0,
-      );
+      const rows = await tx.$queryRawUnsafe<Row[]>(sql.list, options.limit ?? 50, options.offset ?? 0);
       return rows.map((r) => toTenant(r) as Tenant);
     },
     async delete(id) {
-      await tx.$executeRawUnsafe(`DELETE FROM ${table} WHERE id = $1::uuid`, id);
+      await tx.$executeRawUnsafe(sql.delete, id);
     },
     async count() {
-      const [r] = await tx.$queryRawUnsafe<Array<{ count: number }>>(`SELECT count(*)::int AS count FROM ${table}`);
+      const [r] = await tx.$queryRawUnsafe<Array<{ count: number }>>(sql.count);
       return Number(r?.count ?? 0);
     },
   };
@@ -67,9 +55,11 @@ export function prismaDatabase<TxClient extends PrismaTransactionClient = Prisma
   prisma: PrismaClientLike<TxClient>,
   options: { tableName?: string } = {},
 ): DatabaseProvider<TxClient, TxClient> {
-  const table = options.tableName ?? "tenants";
-  if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(table)) {
-    throw new TenantConfigError(`better-tenant: invalid table name "${table}" — must be [a-zA-Z_][a-zA-Z0-9_]*`);
+  let sql: TenantsSql;
+  try {
+    sql = core.tenantsSql(options.tableName ?? null);
+  } catch (err) {
+    throw new TenantConfigError((err as Error).message, { cause: err });
   }
   if (!prisma || typeof prisma.$transaction !== "function") {
     throw new TenantConfigError("better-tenant: prismaDatabase(prisma) needs a Prisma client (with $transaction)");
@@ -84,6 +74,6 @@ export function prismaDatabase<TxClient extends PrismaTransactionClient = Prisma
       runWithTenant: (id, fn, options?: ScopeOptions) => scoped(id, options, fn),
       runAsSystem: (fn, options?: ScopeOptions) => scoped(null, options, fn),
     },
-    getTenantRepository: (tx) => repository(tx, table),
+    getTenantRepository: (tx) => repository(tx, sql),
   };
 }
