@@ -436,7 +436,7 @@ test("seed creates a tenant under the bypass, validates and reports duplicates",
   const g = await runSeed(urlFor(db), { name: "Globex", slug: "globex" });
   assert.deepEqual({ name: g.name, slug: g.slug }, { name: "Globex", slug: "globex" });
   assert.match(g.id, /^[0-9a-f-]{36}$/);
-  await assert.rejects(runSeed(urlFor(db), { name: "Globex" }), /already exists/);
+  await assert.rejects(runSeed(urlFor(db), { name: "Globex" }), { code: "TENANT_EXISTS", message: /already exists/ });
   assert.equal(slugFromName("  Ünïcode Name!! "), "ncode-name");
 });
 

@@ -22,7 +22,7 @@ async function askInitQuestions(args) {
   const ask = async (prompt) => {
     process.stdout.write(prompt);
     const { value, done } = await lines.next();
-    if (done) throw new Error("init: aborted (no answer)");
+    if (done) throw Object.assign(new Error("init: aborted (no answer)"), { code: "CLI_USAGE" });
     return value.trim();
   };
   try {
