@@ -4,6 +4,8 @@
 //! - [`jwt`]: JWT verification (HS*, RS*, ES256, EdDSA; static keys or JWKS).
 //! - [`policy`]: PostgreSQL row-level-security migration SQL.
 //! - [`audit`]: audit diffs, redaction, canonical JSON, durations and cursors.
+//! - `webhooks` (feature `webhooks`): signing, sealed secrets, retry decisions, SSRF address
+//!   classification, ids and the delivery engine's SQL.
 //!
 //! The crate does no I/O and reads no clock: callers pass the current time and the bindings
 //! (N-API and WebAssembly) translate values in and out. Every failure is an [`Error`] with a
@@ -26,5 +28,7 @@ pub mod input;
 pub mod jwt;
 pub mod policy;
 pub mod resolve;
+#[cfg(feature = "webhooks")]
+pub mod webhooks;
 
 pub use error::{Error, Result};

@@ -5,3 +5,5 @@ mod jwt;
 mod policy;
 mod resolve;
 mod support;
+#[cfg(feature = "webhooks")]
+mod webhooks;

@@ -1,0 +1,4 @@
+//! Webhooks: signing vectors, sealed secrets, retry decisions, address classification, ids,
+//! names and the engine's SQL.
+
+mod signing;
