@@ -9,6 +9,9 @@
 pub mod error;
 pub mod ids;
 pub mod keys;
+pub mod outcome;
+pub mod retry_after;
+pub mod schedule;
 pub mod seal;
 pub mod sign;
 pub mod stored_keys;
