@@ -29,6 +29,8 @@ pub enum WebhooksError {
     },
     /// A custom endpoint header that is reserved or malformed.
     InvalidHeader { field: String, reason: String },
+    /// An endpoint URL of the wrong shape (scheme, userinfo, host, port).
+    UrlInvalid { field: String, reason: String },
     /// A destination refused by the network policy (checked before any request).
     UrlForbidden { field: String, reason: String },
     /// An endpoint secret given to us (or stored) that is not a valid key.
@@ -76,6 +78,7 @@ impl WebhooksError {
             WebhooksError::UnknownEventType { .. } => "WEBHOOKS_UNKNOWN_EVENT_TYPE",
             WebhooksError::PayloadTooLarge { .. } => "WEBHOOKS_PAYLOAD_TOO_LARGE",
             WebhooksError::InvalidHeader { .. } => "WEBHOOKS_INVALID_HEADER",
+            WebhooksError::UrlInvalid { .. } => "WEBHOOKS_URL_INVALID",
             WebhooksError::UrlForbidden { .. } => "WEBHOOKS_URL_FORBIDDEN",
             WebhooksError::SecretInvalid { .. } => "WEBHOOKS_SECRET_INVALID",
             WebhooksError::TooManyOldKeys { .. } => "WEBHOOKS_TOO_MANY_OLD_KEYS",
@@ -131,6 +134,9 @@ impl fmt::Display for WebhooksError {
             ),
             WebhooksError::InvalidHeader { field, reason } => {
                 write!(f, "invalid header `{field}`: {reason}")
+            }
+            WebhooksError::UrlInvalid { field, reason } => {
+                write!(f, "invalid `{field}`: {reason}")
             }
             WebhooksError::UrlForbidden { field, reason } => {
                 write!(f, "`{field}` is not an allowed destination: {reason}")

@@ -6,9 +6,11 @@
 //! No function reads a clock or a random source: callers pass `now` and random bytes, so every
 //! decision is reproducible in tests and identical on the native and wasm builds.
 
+pub mod address;
 pub mod error;
 pub mod ids;
 pub mod keys;
+pub mod network;
 pub mod outcome;
 pub mod retry_after;
 pub mod schedule;

@@ -3,3 +3,4 @@
 
 mod retry;
 mod signing;
+mod ssrf;
