@@ -8,8 +8,10 @@
 
 pub mod address;
 pub mod error;
+pub mod event_types;
 pub mod ids;
 pub mod keys;
+pub mod limits;
 pub mod network;
 pub mod outcome;
 pub mod retry_after;
