@@ -18,6 +18,7 @@ pub mod retry_after;
 pub mod schedule;
 pub mod seal;
 pub mod sign;
+pub mod store;
 pub mod stored_keys;
 pub mod verify;
 

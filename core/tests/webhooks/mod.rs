@@ -3,4 +3,5 @@
 
 mod retry;
 mod signing;
+mod sql;
 mod ssrf;
