@@ -21,6 +21,10 @@ pub enum WebhooksError {
     },
     /// A well-formed event type (or pattern) that is not among the configured ones.
     UnknownEventType { field: String, value: String },
+    /// A payload that cannot be a message body (not JSON, or refused by its schema).
+    PayloadInvalid { field: String, reason: String },
+    /// An idempotency key reused with a different body.
+    IdempotencyConflict { field: String },
     /// A serialised payload over the configured limit.
     PayloadTooLarge {
         field: String,
@@ -76,6 +80,8 @@ impl WebhooksError {
             WebhooksError::InvalidArgument { .. } => "WEBHOOKS_INVALID_ARGUMENT",
             WebhooksError::InvalidEventType { .. } => "WEBHOOKS_INVALID_EVENT_TYPE",
             WebhooksError::UnknownEventType { .. } => "WEBHOOKS_UNKNOWN_EVENT_TYPE",
+            WebhooksError::PayloadInvalid { .. } => "WEBHOOKS_PAYLOAD_INVALID",
+            WebhooksError::IdempotencyConflict { .. } => "WEBHOOKS_IDEMPOTENCY_CONFLICT",
             WebhooksError::PayloadTooLarge { .. } => "WEBHOOKS_PAYLOAD_TOO_LARGE",
             WebhooksError::InvalidHeader { .. } => "WEBHOOKS_INVALID_HEADER",
             WebhooksError::UrlInvalid { .. } => "WEBHOOKS_URL_INVALID",
@@ -127,6 +133,13 @@ impl fmt::Display for WebhooksError {
             WebhooksError::UnknownEventType { field, value } => write!(
                 f,
                 "unknown event type {value:?} in `{field}`: add it to `eventTypes`"
+            ),
+            WebhooksError::PayloadInvalid { field, reason } => {
+                write!(f, "invalid `{field}`: {reason}")
+            }
+            WebhooksError::IdempotencyConflict { field } => write!(
+                f,
+                "`{field}` was already used with a different body: use a new key for a different message"
             ),
             WebhooksError::PayloadTooLarge { field, size, limit } => write!(
                 f,

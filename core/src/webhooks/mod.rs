@@ -7,6 +7,7 @@
 //! decision is reproducible in tests and identical on the native and wasm builds.
 
 pub mod address;
+pub mod body;
 pub mod error;
 pub mod event_types;
 pub mod ids;
