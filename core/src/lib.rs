@@ -5,6 +5,8 @@
 //! - [`policy`]: PostgreSQL row-level-security migration SQL.
 //! - [`audit`]: audit diffs, redaction, canonical JSON, durations and cursors.
 //! - [`sql`]: identifier and literal quoting, shared by every product.
+//! - `webhooks` (feature `webhooks`): signing, sealed secrets, retry decisions, SSRF address
+//!   classification, ids and the delivery engine's SQL.
 //!
 //! The crate does no I/O and reads no clock: callers pass the current time and the bindings
 //! (N-API and WebAssembly) translate values in and out. Every failure is an [`Error`] with a
@@ -28,5 +30,7 @@ pub mod jwt;
 pub mod policy;
 pub mod resolve;
 pub mod sql;
+#[cfg(feature = "webhooks")]
+pub mod webhooks;
 
 pub use error::{CliFailure, Error, Result};

@@ -7,3 +7,5 @@ mod resolve;
 mod support;
 #[cfg(feature = "ts")]
 mod types;
+#[cfg(feature = "webhooks")]
+mod webhooks;

@@ -1,0 +1,347 @@
+//! The SQL of `@usebetterdev/webhooks`, as data: the schema (tables, indexes, partitions, row-level
+//! security) and every statement of the delivery engine, each a [`Statement`] — SQL text with
+//! numbered parameters and the name and type of each. The TypeScript engine and the CLI execute
+//! them; none of them builds SQL text itself.
+//!
+//! Batch statements take one array per column (`unnest($1::uuid[], …)`), so their text does not
+//! depend on the batch size and a prepared statement serves every batch.
+
+pub mod actions;
+pub mod claim;
+pub mod expand;
+pub mod partitions;
+pub mod record;
+pub mod retention;
+pub mod rls;
+pub mod schema;
+pub mod send;
+
+use super::error::{Result, WebhooksError};
+use crate::policy::context::current_tenant_expr;
+
+/// Version written to `webhook_meta` by this schema.
+pub const SCHEMA_VERSION: u32 = 1;
+/// Stand-in for a NULL `tenant_id` (operator level) in unique indexes, so that "no tenant" is
+/// one value there as it is in the product (`UNIQUE NULLS NOT DISTINCT` exists only from PG 15).
+pub const NIL_UUID: &str = "00000000-0000-0000-0000-000000000000";
+/// Channel of `wakeup: "notify"`.
+pub const NOTIFY_CHANNEL: &str = "better_webhooks";
+
+/// A UUIDv7 computed in SQL (for rows the database creates: deliveries, lanes, attempts): a
+/// random v4 whose first 48 bits become Unix milliseconds and whose version nibble becomes 7,
+/// so these ids are time-ordered like the application's and index inserts stay at the edge.
+pub const UUID_V7_SQL: &str = "encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) PLACING substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3) FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid";
+
+// replaced by crate::sql once available
+pub(crate) fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+// replaced by crate::sql once available
+pub(crate) fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+// replaced by crate::sql once available
+pub(crate) fn dollar_quote(body: &str) -> String {
+    let mut tag = String::from("$wh$");
+    let mut n = 0u32;
+    while body.contains(&tag) {
+        n += 1;
+        tag = format!("$wh{n}$");
+    }
+    format!("{tag}{body}{tag}")
+}
+
+/// One parameter of a statement: its name (for the caller) and PostgreSQL type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Param {
+    pub name: &'static str,
+    #[cfg_attr(feature = "serde", serde(rename = "type"))]
+    pub pg_type: &'static str,
+}
+
+/// SQL with `$1…$n` and what each parameter is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Statement {
+    pub sql: String,
+    pub params: Vec<Param>,
+}
+
+impl Statement {
+    pub(crate) fn new(sql: String, params: &[(&'static str, &'static str)]) -> Statement {
+        debug_assert!(
+            params
+                .iter()
+                .enumerate()
+                .all(|(i, _)| sql.contains(&format!("${}", i + 1))),
+            "every parameter is used: {sql}"
+        );
+        Statement {
+            sql,
+            params: params
+                .iter()
+                .map(|(name, pg_type)| Param { name, pg_type })
+                .collect(),
+        }
+    }
+
+    /// The statement as a comment header and its SQL, for snapshots and `--dry-run` output.
+    #[must_use]
+    pub fn render(&self, name: &str) -> String {
+        let params: Vec<String> = self
+            .params
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("${} {} {}", i + 1, p.name, p.pg_type))
+            .collect();
+        format!(
+            "-- {name}({})\n{};\n",
+            params.join(", "),
+            self.sql.trim_end()
+        )
+    }
+}
+
+/// Partition width of `webhook_messages` and `webhook_attempts` (`retention.partition`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+pub enum PartitionWidth {
+    Day,
+    #[default]
+    Week,
+    Month,
+}
+
+/// Where and how the tables live.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "camelCase", deny_unknown_fields)
+)]
+pub struct StoreConfig {
+    /// Schema of the tables (default `public`).
+    pub schema: Option<String>,
+    /// `tenancy: "rls"`: row-level security on every table with `tenant_id`.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub rls: bool,
+    /// The tenant package's hardened mode (signed context): policies call its functions.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub hardened: bool,
+    /// Schema of the tenant package's functions (default: `schema`).
+    pub tenant_schema: Option<String>,
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub partition: PartitionWidth,
+}
+
+/// Validated names; every statement builder hangs off this.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Store {
+    schema: String,
+    tenant_schema: String,
+    rls: bool,
+    hardened: bool,
+    partition: PartitionWidth,
+}
+
+fn schema_name(field: &str, name: &str) -> Result<String> {
+    if name.is_empty() || name.contains('\0') || name.len() > 63 {
+        return Err(WebhooksError::config(
+            field,
+            format!("a schema name of 1 to 63 bytes without NUL, got {name:?}"),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+impl Store {
+    /// # Errors
+    /// `WEBHOOKS_INVALID_CONFIG` naming `schema` or `tenantSchema`.
+    pub fn new(config: &StoreConfig) -> Result<Store> {
+        let schema = schema_name("schema", config.schema.as_deref().unwrap_or("public"))?;
+        let tenant_schema = match &config.tenant_schema {
+            Some(s) => schema_name("tenantSchema", s)?,
+            None => schema.clone(),
+        };
+        Ok(Store {
+            schema,
+            tenant_schema,
+            rls: config.rls,
+            hardened: config.hardened,
+            partition: config.partition,
+        })
+    }
+
+    /// `"schema"."webhook_<name>"`.
+    pub(crate) fn table(&self, name: &str) -> String {
+        format!(
+            "{}.{}",
+            quote_ident(&self.schema),
+            quote_ident(&format!("webhook_{name}"))
+        )
+    }
+
+    /// The `tenant_id` a statement writes: the explicit parameter (system context with
+    /// `tenantId`) or the scope's tenant, which is what the column default would give.
+    pub(crate) fn tenant_value(param: &str) -> String {
+        format!("coalesce({param}::uuid, {})", current_tenant_expr())
+    }
+
+    /// `tenant_id` folded for the unique indexes that treat "no tenant" as one value.
+    pub(crate) fn tenant_key(column: &str) -> String {
+        format!("coalesce({column}, '{NIL_UUID}'::uuid)")
+    }
+
+    #[must_use]
+    pub fn partition_width(&self) -> PartitionWidth {
+        self.partition
+    }
+
+    /// Whether the server and the schema are usable: the server's version number and whether
+    /// `webhook_meta` exists (then read the version with [`Store::schema_version`]).
+    #[must_use]
+    pub fn schema_probe(&self) -> Statement {
+        Statement::new(
+            format!(
+                "SELECT current_setting('server_version_num')::int AS server_version, to_regclass({}) IS NOT NULL AS has_meta",
+                quote_literal(&self.table("meta"))
+            ),
+            &[],
+        )
+    }
+
+    /// The schema version stored by `migrate`.
+    #[must_use]
+    pub fn schema_version(&self) -> Statement {
+        Statement::new(
+            format!(
+                "SELECT value FROM {} WHERE key = 'schema_version'",
+                self.table("meta")
+            ),
+            &[],
+        )
+    }
+
+    /// Every statement of the engine by name, so a binding can hand the whole set to the
+    /// TypeScript engine in one call and `check --plans` can `EXPLAIN` the hot ones.
+    #[must_use]
+    pub fn statements(&self) -> Vec<(&'static str, Statement)> {
+        let [purge_messages_default, purge_attempts_default] = self.purge_default_partitions();
+        vec![
+            (
+                "workerTransactionSettings",
+                Statement::new(claim::WORKER_TRANSACTION_SETTINGS.to_owned(), &[]),
+            ),
+            ("schemaProbe", self.schema_probe()),
+            ("schemaVersion", self.schema_version()),
+            ("notify", self.notify()),
+            ("sendOrderingKeys", self.send_ordering_keys()),
+            ("sendIdempotencyClaim", self.send_idempotency_claim()),
+            ("sendIdempotencyLookup", self.send_idempotency_lookup()),
+            ("sendInsertMessages", self.send_insert_messages()),
+            ("expandLockMessages", self.expand_lock_messages()),
+            ("expandLockProgress", self.expand_lock_progress()),
+            ("expandInsert", self.expand_insert()),
+            ("claimUnordered", self.claim_unordered()),
+            ("claimLanes", self.claim_lanes()),
+            ("reapExpired", self.reap_expired()),
+            ("reapLanes", self.reap_lanes()),
+            ("releaseUnstarted", self.release_unstarted()),
+            ("recordDeliveries", self.record_deliveries()),
+            ("insertAttempts", self.insert_attempts()),
+            ("updateEndpointHealth", self.update_endpoint_health()),
+            ("insertOperationalEvents", self.insert_operational_events()),
+            ("heartbeat", self.heartbeat()),
+            ("workerStop", self.worker_stop()),
+            ("replay", self.replay()),
+            ("recover", self.recover()),
+            ("cancelDelivery", self.cancel_delivery()),
+            ("deleteEndpoint", self.delete_endpoint()),
+            ("resolveLaneRetry", self.resolve_lane_retry()),
+            ("resolveLaneSkip", self.resolve_lane_skip()),
+            ("blockedLanes", self.blocked_lanes()),
+            ("purgeDeliveries", self.purge_deliveries()),
+            ("purgeIdempotencyKeys", self.purge_idempotency_keys()),
+            ("purgeInbox", self.purge_inbox()),
+            ("purgeOperationalEvents", self.purge_operational_events()),
+            ("purgeWorkers", self.purge_workers()),
+            ("purgeMessagesDefault", purge_messages_default),
+            ("purgeAttemptsDefault", purge_attempts_default),
+        ]
+    }
+
+    /// `SELECT pg_notify(…)`, sent by `send()` with `wakeup: "notify"`.
+    #[must_use]
+    pub fn notify(&self) -> Statement {
+        Statement::new(
+            format!("SELECT pg_notify({}, '')", quote_literal(NOTIFY_CHANNEL)),
+            &[],
+        )
+    }
+}
+
+/// Judges [`Store::schema_probe`] and [`Store::schema_version`] results.
+///
+/// # Errors
+/// `WEBHOOKS_SCHEMA_MISSING` or `WEBHOOKS_SCHEMA_OUTDATED`, both naming `better-webhooks migrate`.
+pub fn schema_status(has_meta: bool, version: Option<&str>) -> Result<()> {
+    match (has_meta, version) {
+        (false, _) | (true, None) => Err(WebhooksError::SchemaMissing),
+        (true, Some(v)) if v.trim().parse::<u32>().is_ok_and(|n| n >= SCHEMA_VERSION) => Ok(()),
+        (true, Some(v)) => Err(WebhooksError::SchemaOutdated {
+            found: v.to_owned(),
+            expected: SCHEMA_VERSION,
+        }),
+    }
+}
+
+/// `event_type` (a message column) matches filter `event_types` (an endpoint column, NULL = all):
+/// an exact entry, or an entry `p.*` with `event_type` under `p.` (names never end in `.`).
+pub(crate) fn filter_match_sql(event_types: &str, event_type: &str) -> String {
+    format!(
+        "({event_types} IS NULL OR {event_type} = ANY({event_types}) OR EXISTS (SELECT 1 FROM unnest({event_types}) AS p(pattern) WHERE right(p.pattern, 2) = '.*' AND starts_with({event_type}, left(p.pattern, -1))))"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_status() {
+        let s = Store::new(&StoreConfig {
+            schema: Some("we\"ird".into()),
+            ..StoreConfig::default()
+        })
+        .unwrap();
+        assert_eq!(s.table("messages"), "\"we\"\"ird\".\"webhook_messages\"");
+        assert!(Store::new(&StoreConfig {
+            schema: Some("x".repeat(64)),
+            ..StoreConfig::default()
+        })
+        .unwrap_err()
+        .to_string()
+        .contains("`schema`"));
+        assert_eq!(dollar_quote("a $wh$ b"), "$wh1$a $wh$ b$wh1$");
+        assert_eq!(quote_literal("it's"), "'it''s'");
+        assert_eq!(
+            schema_status(false, None).unwrap_err().code(),
+            "WEBHOOKS_SCHEMA_MISSING"
+        );
+        assert_eq!(
+            schema_status(true, None).unwrap_err().code(),
+            "WEBHOOKS_SCHEMA_MISSING"
+        );
+        assert_eq!(
+            schema_status(true, Some("0")).unwrap_err().code(),
+            "WEBHOOKS_SCHEMA_OUTDATED"
+        );
+        assert!(schema_status(true, Some("1")).is_ok());
+        let r = Statement::new("SELECT $1".into(), &[("limit", "int")]).render("x");
+        assert_eq!(r, "-- x($1 limit int)\nSELECT $1;\n");
+    }
+}
