@@ -31,9 +31,10 @@ pub(crate) fn fn_name(schema: &Ident, name: &str) -> String {
     format!("{}.\"better_tenant_{name}\"", schema.quoted())
 }
 
-/// The bypass test used by policies. Plain mode writes it inline: PostgreSQL re-inlines SQL
+/// The bypass test used by policies (`schema`: where the hardened functions live). Plain mode
+/// writes it inline: PostgreSQL re-inlines SQL
 /// functions every time it plans a query, which costs more than the check itself.
-pub(crate) fn bypass_expr(schema: &Ident, hardened: bool) -> String {
+pub fn bypass_expr(schema: &Ident, hardened: bool) -> String {
     if hardened {
         format!("{}()", fn_name(schema, "bypass"))
     } else {
@@ -52,8 +53,9 @@ pub(crate) fn current_expr(schema: &Ident, hardened: bool) -> String {
     }
 }
 
-/// The bound expressions used in every tenant-table policy (see the module docs).
-pub(crate) fn range_predicate(schema: &Ident, column: &str, hardened: bool) -> String {
+/// The bound expressions used in every tenant-table policy (see the module docs); every product
+/// whose tables carry `tenant_id` uses it, so `check` judges them alike.
+pub fn range_predicate(schema: &Ident, column: &str, hardened: bool) -> String {
     let (bypass, current) = (
         bypass_expr(schema, hardened),
         current_expr(schema, hardened),

@@ -18,6 +18,8 @@ pub mod send;
 
 use super::error::{Result, WebhooksError};
 use crate::policy::context::current_tenant_expr;
+use crate::sql::Ident;
+pub(crate) use crate::sql::{dollar_quoted as dollar_quote, literal as quote_literal, quote_ident};
 
 /// Version written to `webhook_meta` by this schema.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -31,27 +33,6 @@ pub const NOTIFY_CHANNEL: &str = "better_webhooks";
 /// random v4 whose first 48 bits become Unix milliseconds and whose version nibble becomes 7,
 /// so these ids are time-ordered like the application's and index inserts stay at the edge.
 pub const UUID_V7_SQL: &str = "encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) PLACING substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3) FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid";
-
-// replaced by crate::sql once available
-pub(crate) fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-// replaced by crate::sql once available
-pub(crate) fn quote_literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-// replaced by crate::sql once available
-pub(crate) fn dollar_quote(body: &str) -> String {
-    let mut tag = String::from("$wh$");
-    let mut n = 0u32;
-    while body.contains(&tag) {
-        n += 1;
-        tag = format!("$wh{n}$");
-    }
-    format!("{tag}{body}{tag}")
-}
 
 /// One parameter of a statement: its name (for the caller) and PostgreSQL type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,7 +123,7 @@ pub struct StoreConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Store {
     schema: String,
-    tenant_schema: String,
+    tenant_schema: Ident,
     rls: bool,
     hardened: bool,
     partition: PartitionWidth,
@@ -167,6 +148,8 @@ impl Store {
             Some(s) => schema_name("tenantSchema", s)?,
             None => schema.clone(),
         };
+        let tenant_schema = Ident::new("tenantSchema", &tenant_schema)
+            .map_err(|e| WebhooksError::config("tenantSchema", e.to_string()))?;
         Ok(Store {
             schema,
             tenant_schema,
@@ -326,8 +309,6 @@ mod tests {
         .unwrap_err()
         .to_string()
         .contains("`schema`"));
-        assert_eq!(dollar_quote("a $wh$ b"), "$wh1$a $wh$ b$wh1$");
-        assert_eq!(quote_literal("it's"), "'it''s'");
         assert_eq!(
             schema_status(false, None).unwrap_err().code(),
             "WEBHOOKS_SCHEMA_MISSING"
