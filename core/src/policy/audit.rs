@@ -8,9 +8,9 @@
 //! and trigger capture write such entries. A tenant scope sees and writes only its own entries.
 
 use super::functions;
-use super::{isolation_sql, MigrationConfig, Plan};
+use super::{isolation_sql, partitioned_isolation_sql, MigrationConfig, Plan};
 use crate::error::Result;
-use crate::sql::{dollar_quoted, literal, Ident};
+use crate::sql::Ident;
 
 /// The policy on `audit_logs` and on each of its partitions.
 pub const AUDIT_POLICY: &str = "audit_logs_tenant_isolation";
@@ -39,24 +39,6 @@ pub fn audit_rls_sql(config: &MigrationConfig, logs: &str, checkpoints: &str) ->
         "tenant_id",
         "tenant_id IS NULL",
     );
-    let body = format!(
-        "
-DECLARE r regclass;
-BEGIN
-  FOR r IN SELECT {logs}::regclass UNION ALL
-           SELECT i.inhrelid::regclass FROM pg_inherits i WHERE i.inhparent = {logs}::regclass
-  LOOP
-    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', r);
-    EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', r);
-    EXECUTE format('DROP POLICY IF EXISTS %I ON %s', {policy}, r);
-    EXECUTE format('CREATE POLICY %I ON %s FOR ALL USING (%s) WITH CHECK (%s)', {policy}, r, {pred}, {pred});
-  END LOOP;
-END
-",
-        logs = literal(logs),
-        policy = literal(AUDIT_POLICY),
-        pred = literal(&logs_pred),
-    );
     let cp_pred = predicate(
         &plan.schema,
         plan.hardened,
@@ -65,8 +47,8 @@ END
     );
     let cp_policy = Ident::fixed(CHECKPOINT_POLICY).quoted();
     Ok(format!(
-        "-- Better Audit: a tenant scope reads and writes only its own audit entries\nDO {};\n{}",
-        dollar_quoted(&body),
+        "-- Better Audit: a tenant scope reads and writes only its own audit entries\n{}{}",
+        partitioned_isolation_sql(logs, AUDIT_POLICY, &logs_pred),
         isolation_sql(checkpoints, &cp_policy, &cp_pred)
     ))
 }
@@ -74,6 +56,7 @@ END
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sql::literal;
 
     #[test]
     fn audit_rls_reuses_the_tenant_predicate() {

@@ -232,8 +232,10 @@ CREATE TRIGGER {trigger}
     )
 }
 
-/// ENABLE + FORCE row-level security on `table` with one policy for every command.
-fn isolation_sql(table: &str, policy: &str, predicate: &str) -> String {
+/// ENABLE + FORCE row-level security and one policy (`table` and `policy` already quoted),
+/// replacing an older policy of that name.
+#[must_use]
+pub fn isolation_sql(table: &str, policy: &str, predicate: &str) -> String {
     format!(
         "ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
 ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
@@ -244,4 +246,30 @@ CREATE POLICY {policy} ON {table}
   WITH CHECK ({predicate});
 "
     )
+}
+
+/// The same for a partitioned table (`table`: its name as SQL text) and every partition it has
+/// now: a query naming a partition skips its parent's policies. Run again after creating
+/// partitions. `policy` is the raw policy name.
+#[must_use]
+pub fn partitioned_isolation_sql(table: &str, policy: &str, predicate: &str) -> String {
+    let body = format!(
+        "
+DECLARE r regclass;
+BEGIN
+  FOR r IN SELECT {t}::regclass UNION ALL
+           SELECT i.inhrelid::regclass FROM pg_inherits i WHERE i.inhparent = {t}::regclass
+  LOOP
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', r);
+    EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', r);
+    EXECUTE format('DROP POLICY IF EXISTS %I ON %s', {policy}, r);
+    EXECUTE format('CREATE POLICY %I ON %s FOR ALL USING (%s) WITH CHECK (%s)', {policy}, r, {pred}, {pred});
+  END LOOP;
+END
+",
+        t = crate::sql::literal(table),
+        policy = crate::sql::literal(policy),
+        pred = crate::sql::literal(predicate),
+    );
+    format!("DO {};\n", crate::sql::dollar_quoted(&body))
 }
