@@ -236,40 +236,23 @@ export interface CliOutcome {
   errorCode?: string;
 }
 
+/** What the bins hand a command-line run: where it runs, the loaded config and the environment. */
+export interface CliContext {
+  cwd: string;
+  version: string;
+  config: unknown;
+  databaseUrl: string | null;
+  hardenedKey?: string | null;
+  /** PGSSLMODE and PGSSLROOTCERT; the URL's sslmode / sslrootcert win. */
+  sslMode?: string | null;
+  sslRootCert?: string | null;
+}
+
 /** Native only (undefined under wasm): runs `better-audit` with `args`. */
-export declare const runAuditCli:
-  | ((
-      args: string[],
-      context: {
-        cwd: string;
-        version: string;
-        config: unknown;
-        databaseUrl: string | null;
-        sealKey: string | null;
-        hardenedKey?: string | null;
-        /** PGSSLMODE and PGSSLROOTCERT; the URL's sslmode / sslrootcert win. */
-        sslMode?: string | null;
-        sslRootCert?: string | null;
-      },
-    ) => Promise<CliOutcome>)
-  | undefined;
+export declare const runAuditCli: ((args: string[], context: CliContext & { sealKey: string | null }) => Promise<CliOutcome>) | undefined;
 
 /** Native only (undefined under wasm): runs `better-tenant` with `args`. */
-export declare const runTenantCli:
-  | ((
-      args: string[],
-      context: {
-        cwd: string;
-        version: string;
-        config: unknown;
-        databaseUrl: string | null;
-        hardenedKey: string | null;
-        /** PGSSLMODE and PGSSLROOTCERT; the URL's sslmode / sslrootcert win. */
-        sslMode?: string | null;
-        sslRootCert?: string | null;
-      },
-    ) => Promise<CliOutcome>)
-  | undefined;
+export declare const runTenantCli: ((args: string[], context: CliContext & { hardenedKey: string | null }) => Promise<CliOutcome>) | undefined;
 /** Native only: the reference's `slugFromName`. */
 export declare const slugFromName: ((name: string) => string) | undefined;
 /** Native only: the message printed when no better.config.* is found. */

@@ -7,9 +7,9 @@
 //! - `better-audit purge` of every table records each chain's checkpoint first, then deletes.
 //!
 //! The library cannot record checkpoints: it runs as the application's role, which `migrate`
-//! leaves without write access to the checkpoint table, and it holds no seal key when it only
-//! reads. So `purgeLogs` refuses sealed entries even when it purges every table, and names the
-//! command that can. The plan for a partitioned table drops whole months and trims the rest.
+//! leaves without write access to the checkpoint table (and an adapter that does not seal has
+//! no key). So `purgeLogs` refuses sealed entries even when it purges every table, and names
+//! the command that can. The plan for a partitioned table drops whole months and trims the rest.
 
 use super::time;
 use crate::error::{CliFailure, Result};

@@ -85,31 +85,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn statements_name_the_table_and_spare_sealed_entries() {
+    fn statements_name_the_table_spare_sealed_entries_and_take_optional_bounds() {
         let q = store_sql("\"audit_logs\"");
-        assert!(q.by_id.starts_with("SELECT *, to_char("));
-        assert!(q
-            .by_id
-            .ends_with("FROM \"audit_logs\" WHERE id = $1::uuid LIMIT 1"));
-        assert!(q.columns.contains("to_regclass('\"audit_logs\"')"));
-        assert!(q.sealed_in_purge.ends_with("AND seq IS NOT NULL"));
+        let s = &q.stats;
+        let range = "WHERE ($1::text IS NULL OR \"timestamp\" >= $1::text::timestamptz) AND ($2::text IS NULL OR \"timestamp\" < $2::text::timestamptz)";
+        for (statement, part) in [
+            (&q.by_id, "SELECT *, to_char("),
+            (&q.by_id, "FROM \"audit_logs\" WHERE id = $1::uuid LIMIT 1"),
+            (&q.columns, "to_regclass('\"audit_logs\"')"),
+            (&q.sealed_in_purge, "AND seq IS NOT NULL"),
+            (
+                &q.purge_unsealed,
+                "table_name = ANY($2::text[])) AND seq IS NULL RETURNING 1",
+            ),
+            (&s.totals, range),
+            (
+                &s.actors,
+                "AND actor_id IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10",
+            ),
+            (
+                &s.days,
+                "'YYYY-MM-DD') AS date, count(*)::int AS count FROM",
+            ),
+        ] {
+            assert!(statement.contains(part), "{statement} lacks {part}");
+        }
         assert!(!q.purge.contains("seq"));
-        assert!(q
-            .purge_unsealed
-            .contains("table_name = ANY($2::text[])) AND seq IS NULL RETURNING 1"));
-        assert_eq!(q.json_columns.len(), 6);
-    }
-
-    #[test]
-    fn stats_take_optional_bounds() {
-        let s = stats_sql("\"audit_logs\"");
-        assert!(s.totals.ends_with("WHERE ($1::text IS NULL OR \"timestamp\" >= $1::text::timestamptz) AND ($2::text IS NULL OR \"timestamp\" < $2::text::timestamptz)"));
-        assert!(s
-            .actors
-            .ends_with("AND actor_id IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10"));
         assert!(s.operations.ends_with("GROUP BY 1"));
-        assert!(s
-            .days
-            .contains("'YYYY-MM-DD') AS date, count(*)::int AS count FROM"));
+        assert_eq!(q.json_columns.len(), 6);
     }
 }

@@ -15,8 +15,12 @@ const OPERATIONS = ["INSERT", "UPDATE", "DELETE"];
 let storeSql: StoreSql | undefined;
 /** The core's statements over `audit_logs`. */
 export const statements = () => (storeSql ??= core.auditStoreSql());
-/** The jsonb columns, as the core lists them (the sealed content parses the same ones). */
-const JSON_COLUMNS: ReadonlySet<string> = new Set(statements().jsonColumns);
+let jsonColumns: ReadonlySet<string> | undefined;
+/**
+ * The jsonb columns, as the core lists them (the sealed content parses the same ones); asked on
+ * first use, since importing the package loads no compiled code.
+ */
+const JSON_COLUMNS = { has: (column: string) => (jsonColumns ??= new Set(statements().jsonColumns)).has(column) };
 const COLUMN_OF: Record<string, string> = {
   id: "id", timestamp: "timestamp", tableName: "table_name", operation: "operation", recordId: "record_id",
   actorId: "actor_id", beforeData: "before_data", afterData: "after_data", diff: "diff", label: "label",
