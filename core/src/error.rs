@@ -244,3 +244,50 @@ impl std::error::Error for Error {}
 
 /// Result alias used across the core.
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// Failures the JavaScript packages detect themselves (a handle used after its scope, a pool that
+/// stayed full, a write the audit could not capture): their errors are raised in JavaScript, but
+/// their codes are part of the same contract, so they are listed here with the core's and reach
+/// TypeScript in the generated `ErrorCode` union.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PackageCode {
+    /// A scoped database handle was used after its scope ended.
+    TenantScopeClosed,
+    /// No pooled connection became free within `timeouts.acquireMs`.
+    TenantAcquireTimeout,
+    /// `requireDatabase()` outside a tenant scope.
+    TenantNoScope,
+    /// A slug given to the tenant API is not a slug.
+    TenantInvalidSlug,
+    /// No tenant has that id or slug.
+    TenantNotFound,
+    /// An audited write could not be recorded (fail-closed).
+    AuditUncapturedWrite,
+    /// A log entry passed to the audit API has the wrong shape.
+    AuditInvalidData,
+    /// An audit query was built wrong (unknown filter, bad limit).
+    AuditInvalidQuery,
+    /// The database failed an audit query.
+    AuditQueryFailed,
+    /// Neither the native addon nor the wasm build could be loaded.
+    BindingLoadFailed,
+}
+
+impl PackageCode {
+    /// Stable code string.
+    #[must_use]
+    pub fn code(self) -> &'static str {
+        match self {
+            PackageCode::TenantScopeClosed => "TENANT_SCOPE_CLOSED",
+            PackageCode::TenantAcquireTimeout => "TENANT_ACQUIRE_TIMEOUT",
+            PackageCode::TenantNoScope => "TENANT_NO_SCOPE",
+            PackageCode::TenantInvalidSlug => "TENANT_INVALID_SLUG",
+            PackageCode::TenantNotFound => "TENANT_NOT_FOUND",
+            PackageCode::AuditUncapturedWrite => "AUDIT_UNCAPTURED_WRITE",
+            PackageCode::AuditInvalidData => "AUDIT_INVALID_DATA",
+            PackageCode::AuditInvalidQuery => "AUDIT_INVALID_QUERY",
+            PackageCode::AuditQueryFailed => "AUDIT_QUERY_FAILED",
+            PackageCode::BindingLoadFailed => "BINDING_LOAD_FAILED",
+        }
+    }
+}

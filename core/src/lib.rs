@@ -33,4 +33,4 @@ pub mod sql;
 #[cfg(feature = "webhooks")]
 pub mod webhooks;
 
-pub use error::{CliFailure, Error, Result};
+pub use error::{CliFailure, Error, PackageCode, Result};

@@ -36,7 +36,29 @@ fn declarations() -> String {
     for decl in decls {
         out.push_str(&format!("\nexport {decl}\n"));
     }
+    out.push_str(&format!(
+        "\n/** Every stable `err.code` a package, tool or the core raises (core/src/error.rs). */\nexport type ErrorCode =\n{};\n",
+        error_codes().iter().map(|c| format!("  | \"{c}\"")).collect::<Vec<_>>().join("\n")
+    ));
     out
+}
+
+/// The codes of the error modules: every `=> "CODE"` arm of their `code()` functions (the core's
+/// errors, the tools' failures, the packages' own, the webhooks'), so a code added there reaches
+/// the union.
+fn error_codes() -> Vec<&'static str> {
+    let sources = [
+        include_str!("../src/error.rs"),
+        include_str!("../src/webhooks/error.rs"),
+    ];
+    let mut codes: Vec<&str> = sources
+        .iter()
+        .flat_map(|source| source.split("=> \"").skip(1))
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    codes.sort_unstable();
+    codes.dedup();
+    codes
 }
 
 #[test]

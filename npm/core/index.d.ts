@@ -1,6 +1,7 @@
 // The data types are generated from the Rust core (types.d.ts, by core/tests/types.rs); the
 // functions below are the bindings' signatures over them.
 import type {
+  ErrorCode,
   IdKind,
   JwtConfig,
   MigrationConfig,
@@ -25,7 +26,7 @@ export declare const loadAttempts: ReadonlyArray<{ backend: "native" | "wasm"; c
 
 /** An error from the core. `code` is stable (e.g. `JWT_EXPIRED`, `INVALID_IDENTIFIER`). */
 export interface CoreError extends Error {
-  code: string;
+  code: ErrorCode;
 }
 
 export declare class TenantResolver {

@@ -1,14 +1,18 @@
-/** The codes this package's errors carry in `err.code`. */
-export type TenantErrorCode =
-  | "INVALID_ARGUMENT"
-  | "INVALID_CONFIG"
-  | "INTERNAL"
-  | "TENANT_ACQUIRE_TIMEOUT"
-  | "TENANT_INVALID_ID"
-  | "TENANT_INVALID_SLUG"
-  | "TENANT_NOT_FOUND"
-  | "TENANT_NO_SCOPE"
-  | "TENANT_SCOPE_CLOSED";
+import type { ErrorCode } from "@usebetter-rs/core";
+
+/** The codes this package's errors carry in `err.code`; `satisfies` keeps them in the core's list. */
+const TENANT_CODES = [
+  "INVALID_ARGUMENT",
+  "INVALID_CONFIG",
+  "INTERNAL",
+  "TENANT_ACQUIRE_TIMEOUT",
+  "TENANT_INVALID_ID",
+  "TENANT_INVALID_SLUG",
+  "TENANT_NOT_FOUND",
+  "TENANT_NO_SCOPE",
+  "TENANT_SCOPE_CLOSED",
+] as const satisfies readonly ErrorCode[];
+export type TenantErrorCode = (typeof TENANT_CODES)[number];
 
 /**
  * A plain `Error` (the class the reference throws for these) that also carries a stable code,
@@ -36,7 +40,7 @@ export class TenantMiddlewareError extends Error {
 
 /** A scoped database handle was used after its scope (request, runAs) had ended. */
 export class TenantScopeClosedError extends Error {
-  readonly code = "TENANT_SCOPE_CLOSED";
+  readonly code: TenantErrorCode = "TENANT_SCOPE_CLOSED";
   constructor(
     message = "better-tenant: this database handle belongs to a tenant scope that has ended; use getDatabase() inside the scope",
   ) {
@@ -47,7 +51,7 @@ export class TenantScopeClosedError extends Error {
 
 /** No pooled connection became free within `timeouts.acquireMs`. */
 export class TenantAcquireTimeoutError extends Error {
-  readonly code = "TENANT_ACQUIRE_TIMEOUT";
+  readonly code: TenantErrorCode = "TENANT_ACQUIRE_TIMEOUT";
   constructor(ms: number) {
     super(
       `better-tenant: no database connection became free within ${ms} ms (timeouts.acquireMs); the pool is exhausted — raise the pool size, or bound queries with timeouts.statementMs / timeouts.lockMs`,
@@ -58,7 +62,7 @@ export class TenantAcquireTimeoutError extends Error {
 
 /** `requireDatabase()` was called outside a tenant scope. */
 export class TenantScopeError extends Error {
-  readonly code = "TENANT_NO_SCOPE";
+  readonly code: TenantErrorCode = "TENANT_NO_SCOPE";
   constructor(message = "better-tenant: requireDatabase() called outside a tenant scope (no tenant is active)") {
     super(message);
     this.name = "TenantScopeError";
@@ -67,7 +71,7 @@ export class TenantScopeError extends Error {
 
 /** A configuration value is missing or wrong; the message names the field. */
 export class TenantConfigError extends Error {
-  readonly code = "INVALID_CONFIG";
+  readonly code: TenantErrorCode = "INVALID_CONFIG";
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "TenantConfigError";
