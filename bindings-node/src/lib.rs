@@ -233,24 +233,19 @@ pub fn scope_sql(
     to_js(&statement)
 }
 
-/// Diffs `[{ before, after }]` row images in one call.
-#[napi]
-pub fn audit_diff(pairs: Unknown<'_>) -> Result<Value, Code> {
-    let pairs: Vec<audit::Pair> = parse("pairs", pairs)?;
-    to_js(&audit::diff_pairs(&pairs))
-}
-
-/// `auditDiff` over JSON text (`[{ before, after }]` in, `RowDiff[]` out): the fast path.
-#[napi]
-pub fn audit_diff_json(pairs: Unknown<'_>) -> Result<String, Code> {
-    audit::diff_pairs_json(&string("pairsJson", pairs)?).map_err(|e| core_err(&e))
-}
-
 /// The changed field names per `{ before, after }` pair, JSON text in and out.
 #[napi]
 pub fn audit_changed_fields_json(pairs: Unknown<'_>) -> Result<String, Code> {
-    usebetter_core::bridge::diff_text::changed_fields_json(&string("pairsJson", pairs)?)
+    usebetter_core::audit::diff::changed_fields_json(&string("pairsJson", pairs)?)
         .map_err(|e| core_err(&e))
+}
+
+/// The same decision as SQL: the stored diff (`jsonb`, NULL when nothing changed) of the JSON
+/// images the SQL expressions `before` and `after` give.
+#[napi]
+pub fn audit_diff_sql(before: Unknown<'_>, after: Unknown<'_>) -> Result<String, Code> {
+    let (before, after) = (string("before", before)?, string("after", after)?);
+    Ok(usebetter_core::audit::diff::diff_sql(&before, &after))
 }
 
 /// Seals stored rows (column name to value, chain order) after the chain head `{ seq, hash }`

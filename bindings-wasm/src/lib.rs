@@ -191,24 +191,19 @@ pub fn scope_sql(
     to_js(&statement)
 }
 
-/// Diffs `[{ before, after }]` row images in one call.
-#[wasm_bindgen(js_name = auditDiff)]
-pub fn audit_diff(pairs: JsValue) -> Result<JsValue, JsValue> {
-    let pairs: Vec<audit::Pair> = parse("pairs", &pairs)?;
-    to_js(&audit::diff_pairs(&pairs))
-}
-
-/// `auditDiff` over JSON text (`[{ before, after }]` in, `RowDiff[]` out): the fast path.
-#[wasm_bindgen(js_name = auditDiffJson)]
-pub fn audit_diff_json(pairs: JsValue) -> Result<String, JsValue> {
-    audit::diff_pairs_json(&string("pairsJson", &pairs)?).map_err(|e| core_err(&e))
-}
-
 /// The changed field names per `{ before, after }` pair, JSON text in and out.
 #[wasm_bindgen(js_name = auditChangedFieldsJson)]
 pub fn audit_changed_fields_json(pairs: JsValue) -> Result<String, JsValue> {
-    usebetter_core::bridge::diff_text::changed_fields_json(&string("pairsJson", &pairs)?)
+    usebetter_core::audit::diff::changed_fields_json(&string("pairsJson", &pairs)?)
         .map_err(|e| core_err(&e))
+}
+
+/// The same decision as SQL: the stored diff (`jsonb`, NULL when nothing changed) of the JSON
+/// images the SQL expressions `before` and `after` give.
+#[wasm_bindgen(js_name = auditDiffSql)]
+pub fn audit_diff_sql(before: JsValue, after: JsValue) -> Result<String, JsValue> {
+    let (before, after) = (string("before", &before)?, string("after", &after)?);
+    Ok(usebetter_core::audit::diff::diff_sql(&before, &after))
 }
 
 /// Canonical JSON text (sorted keys, no whitespace) of any JSON value.

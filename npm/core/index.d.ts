@@ -121,10 +121,6 @@ export interface RowDiff {
   changedFields: string[];
   changes: Array<{ field: string; old?: unknown; new?: unknown }>;
 }
-/** Diffs row images in one call; values compared structurally, old/new per field. */
-export declare function auditDiff(pairs: Array<{ before?: Record<string, unknown>; after?: Record<string, unknown> }>): RowDiff[];
-/** `auditDiff` with JSON text in and out (one string crossing; use for wide rows). */
-export declare function auditDiffJson(pairsJson: string): string;
 export interface ChainHead {
   seq: number;
   hash: string;
@@ -173,8 +169,14 @@ export interface StoreSql {
 export declare function auditStoreSql(logs: string): StoreSql;
 /** SQL for the JSON image of `row` (e.g. `t.*`); `columns` are `[name, SQL type]` in table order, int8/numeric kept as strings. */
 export declare function auditImageSql(row: string, columns: Array<[string, string] | [string, string, string]>): string;
-/** The changed field names per pair: `[{ before, after }]` JSON text in, `string[][]` JSON text out. */
+/**
+ * The changed field names per pair: `[{ before, after }]` JSON text in, `string[][]` JSON text
+ * out. The same decision as the SQL diff of inline and trigger capture: values compare as
+ * `jsonb` (key order and number spelling do not count), null and missing differ.
+ */
 export declare function auditChangedFieldsJson(pairsJson: string): string;
+/** The same decision in SQL: the stored diff (`jsonb`, null when nothing changed) of the images the `json` expressions `before` and `after` give. */
+export declare function auditDiffSql(before: string, after: string): string;
 /** Canonical JSON: sorted keys, no whitespace. */
 export declare function canonicalJson(value: unknown): string;
 /** The ISO instant (microseconds) `input` (`4h`, `30d`, `2w`, `3m`, `1y`) before `reference` (ISO; default now), in UTC. */
@@ -302,8 +304,6 @@ declare const core: {
   tenantContract: typeof tenantContract;
   scopeBindingSql: typeof scopeBindingSql;
   scopeSql: typeof scopeSql;
-  auditDiff: typeof auditDiff;
-  auditDiffJson: typeof auditDiffJson;
   auditImageSql: typeof auditImageSql;
   auditSealRows: typeof auditSealRows;
   auditVerifyRows: typeof auditVerifyRows;
@@ -311,6 +311,7 @@ declare const core: {
   auditChainSql: typeof auditChainSql;
   auditStoreSql: typeof auditStoreSql;
   auditChangedFieldsJson: typeof auditChangedFieldsJson;
+  auditDiffSql: typeof auditDiffSql;
   canonicalJson: typeof canonicalJson;
   parseDuration: typeof parseDuration;
   encodeCursor: typeof encodeCursor;

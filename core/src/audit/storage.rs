@@ -6,6 +6,9 @@ use super::time;
 use crate::error::Result;
 use crate::policy::ident::{dollar_quoted, literal, Ident};
 
+/// The entries' table.
+pub const LOGS: &str = "audit_logs";
+
 /// Reference columns, then ours: `tenant_id` and the seal columns, all nullable.
 const COLUMNS: &str = "  id uuid NOT NULL DEFAULT gen_random_uuid(),
   \"timestamp\" timestamptz NOT NULL DEFAULT now(),
@@ -117,7 +120,7 @@ impl Table {
 /// missing columns and indexes and changes nothing else.
 #[must_use]
 pub fn plain_sql(t: &Table) -> String {
-    let name = t.qualified("audit_logs");
+    let name = t.qualified(LOGS);
     let mut s =
         format!("CREATE TABLE IF NOT EXISTS {name} (\n{COLUMNS},\n  PRIMARY KEY (id)\n);\n");
     s.push_str(&upgrade_sql(t));
@@ -128,7 +131,7 @@ pub fn plain_sql(t: &Table) -> String {
 /// where retention cut each hash chain.
 #[must_use]
 pub fn upgrade_sql(t: &Table) -> String {
-    let name = t.qualified("audit_logs");
+    let name = t.qualified(LOGS);
     let adds: Vec<String> = ADDED
         .iter()
         .map(|(c, ty)| format!("ADD COLUMN IF NOT EXISTS {c} {ty}"))
@@ -168,11 +171,11 @@ pub const CHECKPOINTS: &str = "audit_chain_checkpoints";
 /// and the months from `now` to `months_ahead` later.
 #[must_use]
 pub fn partitioned_sql(t: &Table, now_micros: i64, months_ahead: u32) -> String {
-    let name = t.qualified("audit_logs");
+    let name = t.qualified(LOGS);
     let mut s = format!(
         "CREATE TABLE IF NOT EXISTS {name} (\n{COLUMNS},\n  PRIMARY KEY (id, \"timestamp\")\n) PARTITION BY RANGE (\"timestamp\");\n\
          CREATE TABLE IF NOT EXISTS {} PARTITION OF {name} DEFAULT;\n",
-        t.qualified("audit_logs_default")
+        t.qualified(&format!("{LOGS}_default"))
     );
     s.push_str(&partitions_sql(t, now_micros, months_ahead));
     s.push_str(&upgrade_sql(t));
@@ -203,13 +206,13 @@ fn month_start_iso(y: i64, m: u32) -> String {
 /// The partition name for a month: `audit_logs_p2026_03`.
 #[must_use]
 pub fn partition_name(y: i64, m: u32) -> String {
-    format!("audit_logs_p{y:04}_{m:02}")
+    format!("{LOGS}_p{y:04}_{m:02}")
 }
 
 /// `CREATE TABLE IF NOT EXISTS … PARTITION OF` for the month of `now` and `months_ahead` after.
 #[must_use]
 pub fn partitions_sql(t: &Table, now_micros: i64, months_ahead: u32) -> String {
-    let parent = t.qualified("audit_logs");
+    let parent = t.qualified(LOGS);
     (0..=i64::from(months_ahead))
         .map(|k| {
             let (y, m) = month_of(now_micros, k);
@@ -252,7 +255,7 @@ pub fn purge_plan(
 ) -> Vec<PurgeStep> {
     if partitions.is_empty() {
         return vec![PurgeStep::Delete {
-            relation: "audit_logs".into(),
+            relation: LOGS.into(),
         }];
     }
     partitions

@@ -95,11 +95,7 @@ function statement(b: Builder, op: AuditOperation, pk: Column[], keys: ImageKeys
   };
 }
 
-/**
- * The audit row as SQL over the returned row `r`: images, the changed fields (before's column
- * order first, then new columns; values compared as jsonb, so key order and 1 vs 1.0 do not
- * count as changes), the record id, and the context values as parameters.
- */
+/** The audit row as SQL over the returned row `r`: images, the diff, the record id, and the context values as parameters. */
 function inlineInsert(op: AuditOperation, pk: Column[], st: { name: string; upsert: boolean }, plan: Extract<InlinePlan, { kind: "inline" }>, tenant: boolean, skipBefore: boolean) {
   const tableName = st.name;
   const v = plan.values;
@@ -109,17 +105,8 @@ function inlineInsert(op: AuditOperation, pk: Column[], st: { name: string; upse
   const operation = st.upsert ? sql`case when r."__audit_inserted" then 'INSERT' else 'UPDATE' end` : sql`${op}`;
   const before = skipBefore ? sql`null::jsonb` : op === "UPDATE" ? sql`r."__audit_before"::jsonb` : op === "DELETE" ? image : sql`null::jsonb`;
   const after = op === "DELETE" ? sql`null::jsonb` : image;
-  const diff =
-    op === "UPDATE"
-      ? sql`(select case when count(*) = 0 then null else jsonb_build_object('changedFields', jsonb_agg(d.k order by d.o), 'changes', jsonb_agg(d.c order by d.o)) end
-          from (select coalesce(b.k, a.k) as k, coalesce(b.o, 1000000 + a.o) as o,
-                       jsonb_build_object('field', coalesce(b.k, a.k))
-                         || case when b.k is null then '{}'::jsonb else jsonb_build_object('old', b.v) end
-                         || case when a.k is null then '{}'::jsonb else jsonb_build_object('new', a.v) end as c
-                from json_each(${skipBefore ? sql`'{}'::json` : sql`r."__audit_before"::json`}) with ordinality b(k, v, o)
-                full join json_each(r."__audit_image"::json) with ordinality a(k, v, o) on a.k = b.k
-                where a.k is null or b.k is null or a.v::jsonb is distinct from b.v::jsonb) d)`
-      : sql`null::jsonb`;
+  // Which fields changed: the core's SQL diff, the same decision as the pipeline's Rust diff.
+  const diff = op === "UPDATE" ? sql.raw(core.auditDiffSql(skipBefore ? "'{}'::json" : `r."__audit_before"::json`, `r."__audit_image"::json`)) : sql`null::jsonb`;
   // A table made for the reference has no tenant_id until `better-audit migrate` adds it.
   const tenantColumn = tenant ? sql`, tenant_id` : sql``;
   const tenantValue = tenant ? sql`, ${v.tenant_id}::uuid` : sql``;
