@@ -9,7 +9,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use usebetter_core::audit::image::ImageColumn;
+use usebetter_core::audit::{capture, contract, table};
 use usebetter_core::{bridge::audit, jwt, policy, resolve};
 
 /// `err.code` for JS: the core's code, or `INVALID_ARGUMENT` for values of the wrong shape.
@@ -313,13 +313,39 @@ pub fn audit_store_sql(logs: Unknown<'_>) -> Result<Value, Code> {
     )?))
 }
 
-/// SQL for the JSON image of `row` (int8/numeric as strings, timestamps in `toISOString()`
-/// form); `columns` are `[name, SQL type]` or `[name, SQL type, key]` in table order.
+/// The audit packages' shared names (table, columns, indexes, trigger, settings) and the
+/// statements around them, as data.
 #[napi]
-pub fn audit_image_sql(row: Unknown<'_>, columns: Unknown<'_>) -> Result<String, Code> {
-    let row = string("row", row)?;
-    let columns: Vec<ImageColumn> = parse("columns", columns)?;
-    Ok(usebetter_core::audit::image::image_sql(&row, &columns))
+pub fn audit_contract() -> Result<Value, Code> {
+    to_js(&contract::contract())
+}
+
+/// One multi-row entry INSERT: `columns` the statement's entry columns, `rows` the columns each
+/// row has values for; seal values last with `sealed`.
+#[napi]
+pub fn audit_insert_sql(
+    columns: Unknown<'_>,
+    rows: Unknown<'_>,
+    sealed: Unknown<'_>,
+) -> Result<String, Code> {
+    let columns: Vec<String> = parse("columns", columns)?;
+    let rows: Vec<Vec<String>> = parse("rows", rows)?;
+    let sealed: bool = parse("sealed", sealed)?;
+    contract::insert_sql(&columns, &rows, sealed).map_err(|e| core_err(&e))
+}
+
+/// The statement that captures one audited mutation of a table, in parts and slots.
+#[napi]
+pub fn audit_capture_sql(spec: Unknown<'_>) -> Result<Value, Code> {
+    let spec: capture::CaptureSpec = parse("spec", spec)?;
+    to_js(&capture::capture_sql(&spec).map_err(|e| core_err(&e))?)
+}
+
+/// A table's catalog query and, given its columns and key, the statements that image its rows.
+#[napi]
+pub fn audit_table_sql(table: Unknown<'_>) -> Result<Value, Code> {
+    let spec: table::TableSpec = parse("table", table)?;
+    to_js(&table::table_sql(&spec).map_err(|e| core_err(&e))?)
 }
 
 /// Canonical JSON text (sorted keys, no whitespace) of any JSON value.

@@ -4,7 +4,7 @@
 mod args;
 
 use serde::de::DeserializeOwned;
-use usebetter_core::audit::image::ImageColumn;
+use usebetter_core::audit::{capture, contract, table};
 use usebetter_core::{bridge::audit, jwt, policy, resolve};
 use wasm_bindgen::prelude::*;
 
@@ -304,13 +304,39 @@ pub fn audit_store_sql(logs: JsValue) -> Result<JsValue, JsValue> {
     )?))
 }
 
-/// SQL for the JSON image of `row` (int8/numeric as strings, timestamps in `toISOString()`
-/// form); `columns` are `[name, SQL type]` or `[name, SQL type, key]` in table order.
-#[wasm_bindgen(js_name = auditImageSql)]
-pub fn audit_image_sql(row: JsValue, columns: JsValue) -> Result<String, JsValue> {
-    let row = string("row", &row)?;
-    let columns: Vec<ImageColumn> = parse("columns", &columns)?;
-    Ok(usebetter_core::audit::image::image_sql(&row, &columns))
+/// The audit packages' shared names (table, columns, indexes, trigger, settings) and the
+/// statements around them, as data.
+#[wasm_bindgen(js_name = auditContract)]
+pub fn audit_contract() -> Result<JsValue, JsValue> {
+    to_js(&contract::contract())
+}
+
+/// One multi-row entry INSERT: `columns` the statement's entry columns, `rows` the columns each
+/// row has values for; seal values last with `sealed`.
+#[wasm_bindgen(js_name = auditInsertSql)]
+pub fn audit_insert_sql(
+    columns: JsValue,
+    rows: JsValue,
+    sealed: JsValue,
+) -> Result<String, JsValue> {
+    let columns: Vec<String> = parse("columns", &columns)?;
+    let rows: Vec<Vec<String>> = parse("rows", &rows)?;
+    let sealed: bool = parse("sealed", &sealed)?;
+    contract::insert_sql(&columns, &rows, sealed).map_err(|e| core_err(&e))
+}
+
+/// The statement that captures one audited mutation of a table, in parts and slots.
+#[wasm_bindgen(js_name = auditCaptureSql)]
+pub fn audit_capture_sql(spec: JsValue) -> Result<JsValue, JsValue> {
+    let spec: capture::CaptureSpec = parse("spec", &spec)?;
+    to_js(&capture::capture_sql(&spec).map_err(|e| core_err(&e))?)
+}
+
+/// A table's catalog query and, given its columns and key, the statements that image its rows.
+#[wasm_bindgen(js_name = auditTableSql)]
+pub fn audit_table_sql(table: JsValue) -> Result<JsValue, JsValue> {
+    let spec: table::TableSpec = parse("table", &table)?;
+    to_js(&table::table_sql(&spec).map_err(|e| core_err(&e))?)
 }
 
 /// Applies a redaction rule (`{ redact } | { include }`) to entries in one call.

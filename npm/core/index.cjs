@@ -117,8 +117,8 @@ function requireNative(tool) {
 const NAMES = [
   "TenantResolver", "resolveTenant", "verifyJwt", "generateMigrationSql", "generateAddTableSql",
   "normalizeTenantId", "tenantSignature", "bypassSignature", "tenantContract", "scopeBindingSql", "scopeSql",
-  "auditImageSql", "auditSealRows", "auditVerifyRows", "auditSealKey", "auditChainSql", "auditStoreSql",
-  "auditChangedFieldsJson", "auditDiffSql", "canonicalJson", "parseDuration",
+  "auditSealRows", "auditVerifyRows", "auditSealKey", "auditChainSql", "auditStoreSql", "auditChangedFieldsJson",
+  "auditDiffSql", "auditContract", "auditInsertSql", "auditCaptureSql", "auditTableSql", "canonicalJson", "parseDuration",
   "encodeCursor", "decodeCursor", "compileAuditQuery", "sqlWrites", "redactEntries",
   "EnrichmentRegistry", "runTenantCli", "runAuditCli", "slugFromName", "buildNoConfigMessage",
   "sqlEffects",
