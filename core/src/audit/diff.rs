@@ -171,9 +171,37 @@ mod text {
         }
     }
 
-    /// A JSON number as `(negative, significant digits, exponent of the last digit)`, zero as
-    /// `(false, "", 0)`: equal triples are equal values, as `numeric` compares them.
-    fn decimal(s: &str) -> (bool, String, i64) {
+    /// A JSON number by value: its sign, its significant digits (those of the integer and
+    /// fraction parts without leading and trailing zeros) and the exponent of the last one.
+    /// Zero has no digits and no sign. Equal values are equal here, as `numeric` compares them.
+    #[derive(Debug)]
+    struct Decimal<'a> {
+        negative: bool,
+        int: &'a str,
+        frac: &'a str,
+        skip: usize,
+        len: usize,
+        exponent: i64,
+    }
+
+    impl Decimal<'_> {
+        fn digits(&self) -> impl Iterator<Item = u8> + '_ {
+            self.int
+                .bytes()
+                .chain(self.frac.bytes())
+                .skip(self.skip)
+                .take(self.len)
+        }
+    }
+
+    impl PartialEq for Decimal<'_> {
+        fn eq(&self, other: &Self) -> bool {
+            (self.negative, self.len, self.exponent) == (other.negative, other.len, other.exponent)
+                && self.digits().eq(other.digits())
+        }
+    }
+
+    fn decimal(s: &str) -> Decimal<'_> {
         let (negative, s) = s.strip_prefix('-').map_or((false, s), |r| (true, r));
         let (mantissa, exponent) = s.split_once(['e', 'E']).unwrap_or((s, "0"));
         let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
@@ -185,19 +213,37 @@ mod text {
                 i64::MAX / 2
             },
         );
-        let digits: String = int.chars().chain(frac.chars()).collect();
-        let digits = digits.trim_start_matches('0');
-        let trimmed = digits.trim_end_matches('0');
-        if trimmed.is_empty() {
-            return (false, String::new(), 0);
+        let zeros = |t: &str| t.bytes().rev().take_while(|b| *b == b'0').count();
+        let total = int.len() + frac.len();
+        let skip = int
+            .bytes()
+            .chain(frac.bytes())
+            .take_while(|b| *b == b'0')
+            .count();
+        if skip == total {
+            let zero = "";
+            return Decimal {
+                negative: false,
+                int: zero,
+                frac: zero,
+                skip: 0,
+                len: 0,
+                exponent: 0,
+            };
         }
-        let frac_len = i64::try_from(frac.len()).unwrap_or(i64::MAX / 2);
-        let zeros = i64::try_from(digits.len() - trimmed.len()).unwrap_or(0);
-        (
+        let mut trailing = zeros(frac);
+        if trailing == frac.len() {
+            trailing += zeros(int);
+        }
+        let shift = i64::try_from(trailing).unwrap_or(0) - i64::try_from(frac.len()).unwrap_or(0);
+        Decimal {
             negative,
-            trimmed.to_owned(),
-            exponent.saturating_sub(frac_len).saturating_add(zeros),
-        )
+            int,
+            frac,
+            skip,
+            len: total - skip - trailing,
+            exponent: exponent.saturating_add(shift),
+        }
     }
 
     /// An object's members, the last of repeated keys winning (as in `jsonb`).
@@ -327,9 +373,16 @@ mod text {
         #[test]
         fn decimals_are_exact() {
             assert_eq!(decimal("1.50e1"), decimal("15"));
+            assert_eq!(decimal("0.0150e3"), decimal("15.000"));
             assert_eq!(decimal("-0"), decimal("0.000e5"));
             assert_ne!(decimal("-1"), decimal("1"));
-            assert_eq!(decimal("120"), (false, "12".into(), 1));
+            assert_ne!(decimal("12"), decimal("1.2"));
+            assert_ne!(decimal("100"), decimal("10"));
+            let d = decimal("-1200.00e-1");
+            assert_eq!(
+                (d.digits().collect::<Vec<u8>>(), d.exponent),
+                (b"12".to_vec(), 1)
+            );
             assert_ne!(decimal("1e99999999999999999999"), decimal("1"));
         }
 
