@@ -116,8 +116,8 @@ test("audit primitives: identical diffs, canonical JSON, durations, cursors and 
     { before: { id: 1, name: "a", prefs: { x: [1, { y: 2 }] } }, after: { id: 1, name: "b", prefs: { x: [1, { y: 2 }] }, added: null } },
     { before: {}, after: { big: 12345678901234, f: 1.5, s: "é\u0000" } },
   ];
-  const d = same("auditDiff", (b) => b.auditDiff(pairs));
-  assert.deepEqual(d.ok[0].changedFields, ["name", "added"]);
+  const d = same("auditChangedFieldsJson", (b) => b.auditChangedFieldsJson(JSON.stringify(pairs)));
+  assert.deepEqual(JSON.parse(d.ok), [["name", "added"], ["big", "f", "s"]]);
   same("canonicalJson", (b) => b.canonicalJson({ b: [1, { d: 2, c: 1 }], a: "x" }));
   for (const input of ["4h", "30d", "2w", "1m", "1y", "0d", "5s", "1.5d"]) {
     same(`parseDuration ${input}`, (b) => b.parseDuration(input, "2026-03-31T12:00:00.123456Z"));
@@ -153,10 +153,12 @@ const calls = {
   generateAddTableSql: { args: [["table", "string", "a"], ["config", "struct", {}]] },
   normalizeTenantId: { args: [["raw", "string", "acme"]] },
   tenantsSql: { args: [["table", "optString", "org_units"]] },
-  auditDiff: { args: [["pairs", "struct", [{ before: { a: 1 }, after: { a: 2 } }]]] },
-  auditDiffJson: { args: [["pairsJson", "string", "[]"]] },
   auditChangedFieldsJson: { args: [["pairsJson", "string", "[]"]] },
-  auditImageSql: { args: [["row", "string", "t.*"], ["columns", "struct", [["id", "int8"]]]] },
+  auditDiffSql: { args: [["before", "string", "b.v"], ["after", "string", "a.v"]] },
+  auditContract: { args: [] },
+  auditInsertSql: { args: [["columns", "struct", ["id", "diff"]], ["rows", "struct", [["id"]]], ["sealed", "bool", false]] },
+  auditCaptureSql: { args: [["spec", "struct", { table: { name: "t", columns: [["id", "int8"]], key: ["id"] }, operation: "UPDATE", inline: { tenant: true } }]] },
+  auditTableSql: { args: [["table", "struct", { schema: "app", name: "t", columns: [["id", "int8", "id"]], key: ["id"] }]] },
   auditSealRows: { args: [["rows", "struct", [sealRow]], ["head", "optStruct", null], ["key", "optString", undefined]] },
   auditVerifyRows: { args: [["rows", "struct", []], ["key", "optString", undefined], ["anchor", "optStruct", null]] },
   canonicalJson: { args: [["value", "any", { b: 1, a: [1.5, "x"] }]] },

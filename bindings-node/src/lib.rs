@@ -7,7 +7,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use usebetter_core::audit::image::ImageColumn;
+use usebetter_core::audit::{capture, contract, table};
 use usebetter_core::{bridge::audit, jwt, policy, resolve};
 
 /// `err.code` for JS: the core's code, or `INVALID_ARGUMENT` for values of the wrong shape.
@@ -258,24 +258,19 @@ pub fn scope_sql(
     to_js(&statement)
 }
 
-/// Diffs `[{ before, after }]` row images in one call.
-#[napi]
-pub fn audit_diff(pairs: Unknown<'_>) -> Result<Value, Code> {
-    let pairs: Vec<audit::Pair> = parse("pairs", pairs)?;
-    to_js(&audit::diff_pairs(&pairs))
-}
-
-/// `auditDiff` over JSON text (`[{ before, after }]` in, `RowDiff[]` out): the fast path.
-#[napi]
-pub fn audit_diff_json(pairs: Unknown<'_>) -> Result<String, Code> {
-    audit::diff_pairs_json(&string("pairsJson", pairs)?).map_err(|e| core_err(&e))
-}
-
 /// The changed field names per `{ before, after }` pair, JSON text in and out.
 #[napi]
 pub fn audit_changed_fields_json(pairs: Unknown<'_>) -> Result<String, Code> {
-    usebetter_core::bridge::diff_text::changed_fields_json(&string("pairsJson", pairs)?)
+    usebetter_core::audit::diff::changed_fields_json(&string("pairsJson", pairs)?)
         .map_err(|e| core_err(&e))
+}
+
+/// The same decision as SQL: the stored diff (`jsonb`, NULL when nothing changed) of the JSON
+/// images the SQL expressions `before` and `after` give.
+#[napi]
+pub fn audit_diff_sql(before: Unknown<'_>, after: Unknown<'_>) -> Result<String, Code> {
+    let (before, after) = (string("before", before)?, string("after", after)?);
+    Ok(usebetter_core::audit::diff::diff_sql(&before, &after))
 }
 
 /// Seals stored rows (column name to value, chain order) after the chain head `{ seq, hash }`
@@ -348,13 +343,39 @@ pub fn audit_store_sql(logs: Unknown<'_>) -> Result<Value, Code> {
     to_js(&audit::store_sql(opt_string("logs", logs)?.as_deref()))
 }
 
-/// SQL for the JSON image of `row` (int8/numeric as strings, timestamps in `toISOString()`
-/// form); `columns` are `[name, SQL type]` or `[name, SQL type, key]` in table order.
+/// The audit packages' shared names (table, columns, indexes, trigger, settings) and the
+/// statements around them, as data.
 #[napi]
-pub fn audit_image_sql(row: Unknown<'_>, columns: Unknown<'_>) -> Result<String, Code> {
-    let row = string("row", row)?;
-    let columns: Vec<ImageColumn> = parse("columns", columns)?;
-    Ok(usebetter_core::audit::image::image_sql(&row, &columns))
+pub fn audit_contract() -> Result<Value, Code> {
+    to_js(&contract::contract())
+}
+
+/// One multi-row entry INSERT: `columns` the statement's entry columns, `rows` the columns each
+/// row has values for; seal values last with `sealed`.
+#[napi]
+pub fn audit_insert_sql(
+    columns: Unknown<'_>,
+    rows: Unknown<'_>,
+    sealed: Unknown<'_>,
+) -> Result<String, Code> {
+    let columns: Vec<String> = parse("columns", columns)?;
+    let rows: Vec<Vec<String>> = parse("rows", rows)?;
+    let sealed: bool = parse("sealed", sealed)?;
+    contract::insert_sql(&columns, &rows, sealed).map_err(|e| core_err(&e))
+}
+
+/// The statement that captures one audited mutation of a table, in parts and slots.
+#[napi]
+pub fn audit_capture_sql(spec: Unknown<'_>) -> Result<Value, Code> {
+    let spec: capture::CaptureSpec = parse("spec", spec)?;
+    to_js(&capture::capture_sql(&spec).map_err(|e| core_err(&e))?)
+}
+
+/// A table's catalog query and, given its columns and key, the statements that image its rows.
+#[napi]
+pub fn audit_table_sql(table: Unknown<'_>) -> Result<Value, Code> {
+    let spec: table::TableSpec = parse("table", table)?;
+    to_js(&table::table_sql(&spec).map_err(|e| core_err(&e))?)
 }
 
 /// Canonical JSON text (sorted keys, no whitespace) of any JSON value.

@@ -4,7 +4,7 @@
 mod args;
 
 use serde::de::DeserializeOwned;
-use usebetter_core::audit::image::ImageColumn;
+use usebetter_core::audit::{capture, contract, table};
 use usebetter_core::{bridge::audit, jwt, policy, resolve};
 use wasm_bindgen::prelude::*;
 
@@ -222,24 +222,19 @@ pub fn scope_sql(
     to_js(&statement)
 }
 
-/// Diffs `[{ before, after }]` row images in one call.
-#[wasm_bindgen(js_name = auditDiff)]
-pub fn audit_diff(pairs: JsValue) -> Result<JsValue, JsValue> {
-    let pairs: Vec<audit::Pair> = parse("pairs", &pairs)?;
-    to_js(&audit::diff_pairs(&pairs))
-}
-
-/// `auditDiff` over JSON text (`[{ before, after }]` in, `RowDiff[]` out): the fast path.
-#[wasm_bindgen(js_name = auditDiffJson)]
-pub fn audit_diff_json(pairs: JsValue) -> Result<String, JsValue> {
-    audit::diff_pairs_json(&string("pairsJson", &pairs)?).map_err(|e| core_err(&e))
-}
-
 /// The changed field names per `{ before, after }` pair, JSON text in and out.
 #[wasm_bindgen(js_name = auditChangedFieldsJson)]
 pub fn audit_changed_fields_json(pairs: JsValue) -> Result<String, JsValue> {
-    usebetter_core::bridge::diff_text::changed_fields_json(&string("pairsJson", &pairs)?)
+    usebetter_core::audit::diff::changed_fields_json(&string("pairsJson", &pairs)?)
         .map_err(|e| core_err(&e))
+}
+
+/// The same decision as SQL: the stored diff (`jsonb`, NULL when nothing changed) of the JSON
+/// images the SQL expressions `before` and `after` give.
+#[wasm_bindgen(js_name = auditDiffSql)]
+pub fn audit_diff_sql(before: JsValue, after: JsValue) -> Result<String, JsValue> {
+    let (before, after) = (string("before", &before)?, string("after", &after)?);
+    Ok(usebetter_core::audit::diff::diff_sql(&before, &after))
 }
 
 /// Canonical JSON text (sorted keys, no whitespace) of any JSON value.
@@ -345,13 +340,39 @@ pub fn audit_store_sql(logs: JsValue) -> Result<JsValue, JsValue> {
     to_js(&audit::store_sql(opt_string("logs", &logs)?.as_deref()))
 }
 
-/// SQL for the JSON image of `row` (int8/numeric as strings, timestamps in `toISOString()`
-/// form); `columns` are `[name, SQL type]` or `[name, SQL type, key]` in table order.
-#[wasm_bindgen(js_name = auditImageSql)]
-pub fn audit_image_sql(row: JsValue, columns: JsValue) -> Result<String, JsValue> {
-    let row = string("row", &row)?;
-    let columns: Vec<ImageColumn> = parse("columns", &columns)?;
-    Ok(usebetter_core::audit::image::image_sql(&row, &columns))
+/// The audit packages' shared names (table, columns, indexes, trigger, settings) and the
+/// statements around them, as data.
+#[wasm_bindgen(js_name = auditContract)]
+pub fn audit_contract() -> Result<JsValue, JsValue> {
+    to_js(&contract::contract())
+}
+
+/// One multi-row entry INSERT: `columns` the statement's entry columns, `rows` the columns each
+/// row has values for; seal values last with `sealed`.
+#[wasm_bindgen(js_name = auditInsertSql)]
+pub fn audit_insert_sql(
+    columns: JsValue,
+    rows: JsValue,
+    sealed: JsValue,
+) -> Result<String, JsValue> {
+    let columns: Vec<String> = parse("columns", &columns)?;
+    let rows: Vec<Vec<String>> = parse("rows", &rows)?;
+    let sealed: bool = parse("sealed", &sealed)?;
+    contract::insert_sql(&columns, &rows, sealed).map_err(|e| core_err(&e))
+}
+
+/// The statement that captures one audited mutation of a table, in parts and slots.
+#[wasm_bindgen(js_name = auditCaptureSql)]
+pub fn audit_capture_sql(spec: JsValue) -> Result<JsValue, JsValue> {
+    let spec: capture::CaptureSpec = parse("spec", &spec)?;
+    to_js(&capture::capture_sql(&spec).map_err(|e| core_err(&e))?)
+}
+
+/// A table's catalog query and, given its columns and key, the statements that image its rows.
+#[wasm_bindgen(js_name = auditTableSql)]
+pub fn audit_table_sql(table: JsValue) -> Result<JsValue, JsValue> {
+    let spec: table::TableSpec = parse("table", &table)?;
+    to_js(&table::table_sql(&spec).map_err(|e| core_err(&e))?)
 }
 
 /// Applies a redaction rule (`{ redact } | { include }`) to entries in one call.

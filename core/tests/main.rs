@@ -1,6 +1,7 @@
 //! Integration tests of the core's public API.
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
+mod capture;
 mod jwt;
 mod policy;
 mod resolve;

@@ -118,12 +118,12 @@ function requireNative(tool) {
 const NAMES = [
   "TenantResolver", "resolveTenant", "verifyJwt", "bearerToken", "bearerClaim",
   "generateMigrationSql", "generateAddTableSql", "normalizeTenantId", "tenantSignature",
-  "bypassSignature", "tenantContract", "tenantsSql", "scopeBindingSql", "scopeSql", "auditDiff",
-  "auditDiffJson", "auditImageSql", "auditSealRows", "auditVerifyRows", "auditSealKey",
-  "auditChainSql", "auditStoreSql", "auditChangedFieldsJson", "canonicalJson", "parseDuration",
-  "encodeCursor", "decodeCursor", "compileAuditQuery", "sqlWrites", "redactEntries",
-  "EnrichmentRegistry", "runTenantCli", "runAuditCli", "slugFromName", "buildNoConfigMessage",
-  "sqlEffects",
+  "bypassSignature", "tenantContract", "tenantsSql", "scopeBindingSql", "scopeSql",
+  "auditSealRows", "auditVerifyRows", "auditSealKey", "auditChainSql", "auditStoreSql",
+  "auditChangedFieldsJson", "auditDiffSql", "auditContract", "auditInsertSql", "auditCaptureSql",
+  "auditTableSql", "canonicalJson", "parseDuration", "encodeCursor", "decodeCursor",
+  "compileAuditQuery", "sqlWrites", "redactEntries", "EnrichmentRegistry", "runTenantCli",
+  "runAuditCli", "slugFromName", "buildNoConfigMessage", "sqlEffects",
 ];
 
 // The binding loads on first use, not at require: importing a library that depends on this

@@ -82,10 +82,6 @@ export interface RowDiff {
   changedFields: string[];
   changes: Array<{ field: string; old?: unknown; new?: unknown }>;
 }
-/** Diffs row images in one call; values compared structurally, old/new per field. */
-export declare function auditDiff(pairs: Array<{ before?: Record<string, unknown>; after?: Record<string, unknown> }>): RowDiff[];
-/** `auditDiff` with JSON text in and out (one string crossing; use for wide rows). */
-export declare function auditDiffJson(pairsJson: string): string;
 export interface ChainHead {
   seq: number;
   hash: string;
@@ -150,10 +146,83 @@ export interface StoreSql {
 }
 /** The statements over `logs` (default: `"audit_logs"`). */
 export declare function auditStoreSql(logs?: string | null): StoreSql;
-/** SQL for the JSON image of `row` (e.g. `t.*`); `columns` are `[name, SQL type]` in table order, int8/numeric kept as strings. */
-export declare function auditImageSql(row: string, columns: Array<[string, string] | [string, string, string]>): string;
-/** The changed field names per pair: `[{ before, after }]` JSON text in, `string[][]` JSON text out. */
+/**
+ * The changed field names per pair: `[{ before, after }]` JSON text in, `string[][]` JSON text
+ * out. The same decision as the SQL diff of inline and trigger capture: values compare as
+ * `jsonb` (key order and number spelling do not count), null and missing differ.
+ */
 export declare function auditChangedFieldsJson(pairsJson: string): string;
+/** The same decision in SQL: the stored diff (`jsonb`, null when nothing changed) of the images the `json` expressions `before` and `after` give. */
+export declare function auditDiffSql(before: string, after: string): string;
+/** The audit packages' shared names and the statements around them; the core's DDL is their source. */
+export interface AuditContract {
+  /** The entries' table, and as statements spell it (`"audit_logs"`). */
+  table: string;
+  ref: string;
+  checkpoints: string;
+  checkpointsRef: string;
+  /** Entry columns in table order: column name, entry property, SQL type. */
+  columns: Array<{ name: string; key: string; type: string }>;
+  sealColumns: string[];
+  indexes: Array<{ name: string; columns: string[] }>;
+  trigger: string;
+  captureFunction: string;
+  /** The transaction-local settings trigger capture reads. */
+  settings: { actor: string; tenant: string; metadata: string };
+  /** Prefix of the names capturing statements are prepared under. */
+  statementPrefix: string;
+  /** The tables under trigger capture (`name`). */
+  triggeredTables: string;
+  /** Sets the trigger's actor (`$1`), tenant (`$2`) and metadata (`$3`) for the transaction. */
+  contextSettings: string;
+}
+export declare function auditContract(): AuditContract;
+/**
+ * One multi-row entry INSERT: `columns` are the statement's entry columns, `rows` the columns
+ * each row has a value for (the others take their defaults). Parameters row by row, in
+ * `columns` order, then with `sealed` the row's seq, prev_hash and hash.
+ */
+export declare function auditInsertSql(columns: string[], rows: string[][], sealed: boolean): string;
+/** An audited table: schema, name, columns (`[name, SQL type]` or `[name, SQL type, image key]`, table order), key columns. */
+export interface AuditTableSpec {
+  schema?: string | null;
+  name: string;
+  columns?: Array<[string, string] | [string, string, string]>;
+  key?: string[];
+}
+/** Statement text, or a slot the adapter fills; an empty slot is left out with its `before` and `after`. */
+export type AuditSqlPart = string | { slot: string; before?: string; after?: string };
+export interface AuditCaptureSpec {
+  table: AuditTableSpec;
+  operation: "INSERT" | "UPDATE" | "DELETE";
+  /** INSERT … ON CONFLICT DO UPDATE. */
+  upsert?: boolean;
+  /** Write the audit rows in the statement itself. */
+  inline?: { tenant: boolean; skipBefore?: boolean } | null;
+}
+/**
+ * One audited mutation as a single statement. Slots: `mutation` (INSERT, DELETE: returning every
+ * column, `image` as `imageAs` and `inserted` as `insertedAs`), `set` and `where` (UPDATE),
+ * `returning` (the caller's list); inline: the parameters `actor_id`, `label`, `reason`,
+ * `compliance`, `metadata`, `tenant_id`. Without inline it returns the caller's columns, the
+ * before image (or null), the image and, for an upsert, whether the row was inserted.
+ */
+export interface AuditCaptureSql {
+  image: string;
+  imageAs: string;
+  inserted?: string;
+  insertedAs: string;
+  statement: AuditSqlPart[];
+}
+export declare function auditCaptureSql(spec: AuditCaptureSpec): AuditCaptureSql;
+/** A table's catalog query (`name`, `type`, `pk` per column) and, with columns and key, its row images by key (`$i`: text[] of key column i). */
+export interface AuditTableSql {
+  ref: string;
+  columns: string;
+  images?: string;
+  imagesLocked?: string;
+}
+export declare function auditTableSql(table: AuditTableSpec): AuditTableSql;
 /** Canonical JSON: sorted keys, no whitespace. */
 export declare function canonicalJson(value: unknown): string;
 /** The ISO instant (microseconds) `input` (`4h`, `30d`, `2w`, `3m`, `1y`) before `reference` (ISO; default now), in UTC. */
@@ -276,15 +345,17 @@ declare const core: {
   tenantsSql: typeof tenantsSql;
   scopeBindingSql: typeof scopeBindingSql;
   scopeSql: typeof scopeSql;
-  auditDiff: typeof auditDiff;
-  auditDiffJson: typeof auditDiffJson;
-  auditImageSql: typeof auditImageSql;
   auditSealRows: typeof auditSealRows;
   auditVerifyRows: typeof auditVerifyRows;
   auditSealKey: typeof auditSealKey;
   auditChainSql: typeof auditChainSql;
   auditStoreSql: typeof auditStoreSql;
   auditChangedFieldsJson: typeof auditChangedFieldsJson;
+  auditDiffSql: typeof auditDiffSql;
+  auditContract: typeof auditContract;
+  auditInsertSql: typeof auditInsertSql;
+  auditCaptureSql: typeof auditCaptureSql;
+  auditTableSql: typeof auditTableSql;
   canonicalJson: typeof canonicalJson;
   parseDuration: typeof parseDuration;
   encodeCursor: typeof encodeCursor;

@@ -185,7 +185,7 @@ impl Redaction {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::diff::diff;
+    use crate::audit::diff::FieldChange;
     use serde_json::json;
 
     fn obj(v: Value) -> Map<String, Value> {
@@ -199,7 +199,15 @@ mod tests {
         let mut after =
             obj(json!({ "id": 1, "password": "new", "profile": { "ssn": "2", "city": "B" } }));
         let mut meta = obj(json!({ "ip": "1.2.3.4", "ua": "x" }));
-        let mut d = diff(&before, &after);
+        let change = |field: &str| FieldChange {
+            field: field.into(),
+            old: before.get(field).cloned(),
+            new: after.get(field).cloned(),
+        };
+        let mut d = RowDiff {
+            changed_fields: vec!["password".into(), "profile".into()],
+            changes: vec![change("password"), change("profile")],
+        };
         let rule = Redaction {
             redact: vec![
                 "password".into(),

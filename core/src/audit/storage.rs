@@ -6,6 +6,9 @@ use super::time;
 use crate::error::Result;
 use crate::sql::{dollar_quoted, literal, quote_ident, Ident};
 
+/// The entries' table.
+pub const LOGS: &str = "audit_logs";
+
 /// Reference columns, then ours: `tenant_id` and the seal columns, all nullable.
 const COLUMNS: &str = "  id uuid NOT NULL DEFAULT gen_random_uuid(),
   \"timestamp\" timestamptz NOT NULL DEFAULT now(),
@@ -176,9 +179,6 @@ fn checkpoint_privileges_sql(cp: &str) -> String {
 /// removed, sealed with the chain's key (`mac`): verification starts after it.
 pub const CHECKPOINTS: &str = "audit_chain_checkpoints";
 
-/// The audit trail's table, the reference's name.
-pub const LOGS: &str = "audit_logs";
-
 /// `audit_logs` and the checkpoint table as the library names them: quoted, unqualified (on the
 /// application's search path), where the CLI qualifies them with `--schema`.
 #[must_use]
@@ -194,7 +194,7 @@ pub fn partitioned_sql(t: &Table, now_micros: i64, months_ahead: u32) -> String 
     let mut s = format!(
         "CREATE TABLE IF NOT EXISTS {name} (\n{COLUMNS},\n  PRIMARY KEY (id, \"timestamp\")\n) PARTITION BY RANGE (\"timestamp\");\n\
          CREATE TABLE IF NOT EXISTS {} PARTITION OF {name} DEFAULT;\n",
-        t.qualified("audit_logs_default")
+        t.qualified(&format!("{LOGS}_default"))
     );
     s.push_str(&partitions_sql(t, now_micros, months_ahead));
     s.push_str(&upgrade_sql(t));
@@ -225,7 +225,7 @@ fn month_start_iso(y: i64, m: u32) -> String {
 /// The partition name for a month: `audit_logs_p2026_03`.
 #[must_use]
 pub fn partition_name(y: i64, m: u32) -> String {
-    format!("audit_logs_p{y:04}_{m:02}")
+    format!("{LOGS}_p{y:04}_{m:02}")
 }
 
 /// `CREATE TABLE IF NOT EXISTS … PARTITION OF` for the month of `now` and `months_ahead` after.

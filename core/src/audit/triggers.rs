@@ -1,14 +1,16 @@
 //! Trigger capture: one PL/pgSQL function and a row trigger per audited table that write the
 //! audit row for every row a statement touches — raw SQL, bulk updates, cascades, other
 //! services — in the writing transaction. Actor, tenant and metadata come from
-//! transaction-local settings (`usebetter.audit_actor`, `usebetter.audit_tenant`,
-//! `usebetter.audit_metadata`) that the proxy and middleware set; the tenant falls back to the
-//! tenant package's `app.current_tenant`. Images match the library's: column order, `int8` and
-//! `numeric` as strings, and the diff lists changed fields in column order with old and new
-//! values. Rows written here are unsealed; `audit-cli seal` seals them.
+//! transaction-local settings ([`ACTOR_SETTING`], [`TENANT_SETTING`], [`METADATA_SETTING`])
+//! that the proxy and middleware set; the tenant falls back to the tenant package's
+//! `app.current_tenant`. Images match the library's: column order, `int8` and `numeric` as
+//! strings, and the diff is [`super::diff::diff_sql`], the library's. Rows written here are
+//! unsealed; `audit-cli seal` seals them.
 
-use super::storage::Table;
+use super::diff::diff_sql;
+use super::storage::{Table, LOGS};
 use crate::error::{Error, Result};
+use crate::policy::context::CURRENT_TENANT;
 use crate::sql::{dollar_quoted, literal, Ident};
 
 /// The trigger's name on every audited table; the proxy looks for it to stand down.
@@ -16,6 +18,12 @@ pub const TRIGGER: &str = "usebetter_audit";
 
 /// The capture function, in the schema of `audit_logs`.
 pub const CAPTURE_FUNCTION: &str = "usebetter_audit_capture";
+
+/// Transaction-local settings the trigger reads: the actor's id, the tenant (a UUID) and the
+/// metadata (JSON text); empty means none.
+pub const ACTOR_SETTING: &str = "usebetter.audit_actor";
+pub const TENANT_SETTING: &str = "usebetter.audit_tenant";
+pub const METADATA_SETTING: &str = "usebetter.audit_metadata";
 
 /// `pg_trigger.tgtype` of the trigger [`triggers_sql`] creates: `FOR EACH ROW` (1), `INSERT`
 /// (4), `DELETE` (8), `UPDATE` (16), neither `BEFORE` (2) nor `INSTEAD OF` (64), so `AFTER`.
@@ -41,6 +49,14 @@ impl TriggerTable {
 }
 
 fn function_body(audit_logs: &str) -> String {
+    let setting = |name: &str| format!("current_setting({}, true)", literal(name));
+    let (actor, tenant, metadata, current_tenant) = (
+        setting(ACTOR_SETTING),
+        setting(TENANT_SETTING),
+        setting(METADATA_SETTING),
+        setting(CURRENT_TENANT),
+    );
+    let diff = diff_sql("old_j", "new_j");
     format!(
         r#"
 DECLARE
@@ -51,7 +67,7 @@ DECLARE
   src json;
   rid text;
   changes jsonb;
-  tenant text := nullif(current_setting('usebetter.audit_tenant', true), '');
+  tenant text := nullif({tenant}, '');
 BEGIN
   IF TG_OP <> 'INSERT' THEN
     SELECT json_object_agg(e.k, CASE WHEN e.k = ANY(precise) AND json_typeof(e.v) = 'number' THEN to_json(e.v #>> '{{}}') ELSE e.v END ORDER BY e.o)
@@ -69,22 +85,15 @@ BEGIN
     SELECT '[' || string_agg(to_json(src ->> k)::text, ',' ORDER BY o) || ']' INTO rid FROM unnest(keys) WITH ORDINALITY AS u(k, o);
   END IF;
   IF TG_OP = 'UPDATE' THEN
-    SELECT jsonb_build_object('changedFields', jsonb_agg(b.k ORDER BY b.o),
-                              'changes', jsonb_agg(jsonb_build_object('field', b.k, 'old', b.v, 'new', a.v) ORDER BY b.o))
-      INTO changes
-      FROM json_each(old_j) WITH ORDINALITY AS b(k, v, o) JOIN json_each(new_j) AS a(k, v) ON a.k = b.k
-     WHERE a.v::jsonb IS DISTINCT FROM b.v::jsonb;
-    IF changes -> 'changedFields' = 'null'::jsonb THEN
-      changes := NULL;
-    END IF;
+    changes := {diff};
   END IF;
-  IF tenant IS NULL AND current_setting('app.current_tenant', true) ~* '^[0-9a-f]{{8}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{12}}$' THEN
-    tenant := current_setting('app.current_tenant', true);
+  IF tenant IS NULL AND {current_tenant} ~* '^[0-9a-f]{{8}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{12}}$' THEN
+    tenant := {current_tenant};
   END IF;
   -- clock_timestamp(): rows of one transaction keep the order they were written in.
   INSERT INTO {audit_logs} ("timestamp", table_name, operation, record_id, actor_id, before_data, after_data, diff, metadata, tenant_id)
-  VALUES (clock_timestamp(), TG_TABLE_NAME, TG_OP, coalesce(rid, 'unknown'), nullif(current_setting('usebetter.audit_actor', true), ''),
-          old_j::jsonb, new_j::jsonb, changes, nullif(current_setting('usebetter.audit_metadata', true), '')::jsonb, tenant::uuid);
+  VALUES (clock_timestamp(), TG_TABLE_NAME, TG_OP, coalesce(rid, 'unknown'), nullif({actor}, ''),
+          old_j::jsonb, new_j::jsonb, changes, nullif({metadata}, '')::jsonb, tenant::uuid);
   RETURN NULL;
 END
 "#
@@ -100,7 +109,7 @@ pub fn triggers_sql(t: &Table, tables: &[TriggerTable]) -> Result<String> {
     let function = t.qualified(CAPTURE_FUNCTION);
     let mut s = format!(
         "CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS {};\n",
-        dollar_quoted(&function_body(&t.qualified("audit_logs")))
+        dollar_quoted(&function_body(&t.qualified(LOGS)))
     );
     for table in tables {
         let schema = Ident::new("schema", &table.schema)?;
@@ -145,6 +154,10 @@ mod tests {
         ));
         assert!(sql.contains("INSERT INTO \"public\".\"audit_logs\" (\"timestamp\", table_name"));
         assert!(sql.contains("ON \"app\".\"Order Lines\" FOR EACH ROW EXECUTE FUNCTION \"public\".\"usebetter_audit_capture\"('order_id,line', 'amount');"), "{sql}");
+        assert!(
+            sql.contains(&format!("changes := {};", diff_sql("old_j", "new_j"))),
+            "the library's one SQL diff"
+        );
         let bad = [TriggerTable {
             schema: "app".into(),
             name: "t".into(),

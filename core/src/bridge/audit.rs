@@ -6,23 +6,6 @@ use serde_json::{Map, Value};
 use crate::audit::{cursor, diff, duration, query, storage, time};
 use crate::error::{Error, Result};
 
-/// One `{ before, after }` pair of row images.
-#[derive(Debug, Clone, serde::Deserialize)]
-pub struct Pair {
-    #[serde(default)]
-    pub before: Map<String, Value>,
-    #[serde(default)]
-    pub after: Map<String, Value>,
-}
-
-#[must_use]
-pub fn diff_pairs(pairs: &[Pair]) -> Vec<diff::RowDiff> {
-    pairs
-        .iter()
-        .map(|p| diff::diff(&p.before, &p.after))
-        .collect()
-}
-
 fn instant(field: &str, iso: &str) -> Result<i64> {
     time::parse_iso(iso)
         .ok_or_else(|| Error::config(field, format!("an ISO 8601 timestamp, got {iso:?}")))
@@ -187,15 +170,6 @@ pub fn redact_entries(
             e
         })
         .collect())
-}
-
-/// `auditDiffJson`: the same as [`diff_pairs`] with JSON text in and out. One string crossing
-/// is far cheaper than walking wide JS objects property by property through N-API.
-///
-/// # Errors
-/// `InvalidArgument` when the text is not a JSON array of `{ before, after }`.
-pub fn diff_pairs_json(text: &str) -> Result<String> {
-    super::diff_text::diff_pairs_json(text)
 }
 
 /// The chain protocol's statements over `logs` and `checkpoints`, by default the tables as the

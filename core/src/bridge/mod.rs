@@ -2,4 +2,3 @@
 //! stays a one-line translation and both read and write exactly the same JSON.
 
 pub mod audit;
-pub mod diff_text;

@@ -4,7 +4,7 @@ import { currentTenantId, getAuditContext, runWithAuditContext, type AuditContex
 import { AuditConfigError, Enrichments, newId } from "./enrich";
 import { exportLogs, createExportResponse, type ExportOptions, type ExportResponseOptions, type ExportResult } from "./export";
 import { AuditQueryBuilder } from "./query";
-import { INLINE_CAPTURE, INLINE_SHAPE, INLINE_TABLE, type InlinePlan, type InlinePlanner } from "./inline";
+import { INLINE_CAPTURE, INLINE_SHAPE, type InlinePlan, type InlinePlanner } from "./inline";
 import { createAuditApi } from "./console-api";
 import { createAuditConsoleEndpoints, type ConsoleRegistration } from "./console";
 import type {
@@ -156,17 +156,15 @@ export function betterAudit(config: BetterAuditConfig): BetterAuditInstance {
   }
 
   // Which audited writes withAuditProxy may record inside the mutating statement.
-  const inlineTable = (db as unknown as { [INLINE_TABLE]?: string })[INLINE_TABLE];
   const inlineShape = (db as unknown as { [INLINE_SHAPE]?: Extract<InlinePlan, { kind: "inline" }>["shape"] })[INLINE_SHAPE];
   const planner: InlinePlanner = (tableName, operation) => {
     if (!auditTables.has(tableName)) return { kind: "skip" };
-    if (!inlineTable || !inlineShape || beforeLog.length || afterLog.length || config.asyncWrite || enrichments.applies(tableName, operation)) {
+    if (!inlineShape || beforeLog.length || afterLog.length || config.asyncWrite || enrichments.applies(tableName, operation)) {
       return { kind: "pipeline" };
     }
     const ctx = getAuditContext();
     return {
       kind: "inline",
-      table: inlineTable,
       shape: inlineShape,
       values: {
         actor_id: ctx?.actorId ?? null,

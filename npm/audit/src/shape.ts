@@ -3,7 +3,7 @@
 // `better-audit migrate` upgrades it in place. Entries are then written to the columns it has
 // (with one warning naming the upgrade), never failing the app's writes for a column it lacks.
 import { AuditConfigError } from "./enrich";
-import { ENTRY_COLUMNS, SEAL_COLUMNS, statements, type RunSql } from "./store";
+import { contract, entryColumns, sealColumns, statements, type RunSql } from "./store";
 
 export interface TableShape {
   columns: ReadonlySet<string>;
@@ -13,24 +13,23 @@ export interface TableShape {
   sealable: boolean;
 }
 
-const MISSING_TABLE = "audit_logs does not exist: run `better-audit migrate`";
-
 /** Reads the table's columns on first use (through `run`, the writer's own handle) and keeps them. */
 export function shapeReader(sealConfigured: boolean): (run: RunSql) => Promise<TableShape> {
   let known: TableShape | undefined;
   return async (run) => {
     if (known) return known;
     const rows = await run(statements().columns, []);
+    const { table } = contract();
     // Not kept: the table may be created while the app runs.
-    if (!rows.length) throw new AuditConfigError(`audit: ${MISSING_TABLE}`, { code: "AUDIT_TABLE_MISSING" });
+    if (!rows.length) throw new AuditConfigError(`audit: ${table} does not exist: run \`better-audit migrate\``, { code: "AUDIT_TABLE_MISSING" });
     const columns = new Set(rows.map((r) => String(r.name)));
-    const shape = { columns, tenant: columns.has("tenant_id"), sealable: SEAL_COLUMNS.every((c) => columns.has(c)) };
-    const missing = [...ENTRY_COLUMNS, ...SEAL_COLUMNS].filter((c) => !columns.has(c));
+    const shape = { columns, tenant: columns.has("tenant_id"), sealable: sealColumns().every((c) => columns.has(c)) };
+    const missing = [...entryColumns(), ...sealColumns()].filter((c) => !columns.has(c));
     if (missing.length) {
       const lost = [!shape.tenant && "tenant attribution", !shape.sealable && "sealing"].filter(Boolean).join(" and ");
       const sealing = sealConfigured && !shape.sealable ? " Sealing is configured but stays off until then." : "";
       console.warn(
-        `better-audit: audit_logs lacks the column(s) ${missing.join(", ")} (a table made for @usebetterdev/audit 0.8.1); ` +
+        `better-audit: ${table} lacks the column(s) ${missing.join(", ")} (a table made for @usebetterdev/audit 0.8.1); ` +
           `entries are written without them${lost ? ` (no ${lost})` : ""}.${sealing} Run \`better-audit migrate\` to upgrade the table in place.`,
       );
     }

@@ -2,7 +2,7 @@
 // the Prisma adapters run the same statements and read rows the same way; each supplies only
 // how to run a statement.
 import core from "@usebetter-rs/core";
-import type { StoreSql } from "@usebetter-rs/core";
+import type { AuditContract, StoreSql } from "@usebetter-rs/core";
 import { jsonText } from "./json";
 import { AuditQueryFailedError } from "./query";
 import type { AuditDatabaseAdapter, AuditLog, AuditQueryResult, AuditQuerySpec, AuditStats, TimeFilter } from "./types";
@@ -12,27 +12,33 @@ export type RunSql = (text: string, params: unknown[]) => Promise<Row[]>;
 
 const OPERATIONS = ["INSERT", "UPDATE", "DELETE"];
 
-let storeSql: StoreSql | undefined;
-/** The core's statements over `audit_logs`. */
-export const statements = () => (storeSql ??= core.auditStoreSql());
-let jsonColumns: ReadonlySet<string> | undefined;
-/**
- * The jsonb columns, as the core lists them (the sealed content parses the same ones); asked on
- * first use, since importing the package loads no compiled code.
- */
-const JSON_COLUMNS = { has: (column: string) => (jsonColumns ??= new Set(statements().jsonColumns)).has(column) };
-const COLUMN_OF: Record<string, string> = {
-  id: "id", timestamp: "timestamp", tableName: "table_name", operation: "operation", recordId: "record_id",
-  actorId: "actor_id", beforeData: "before_data", afterData: "after_data", diff: "diff", label: "label",
-  description: "description", severity: "severity", compliance: "compliance", notify: "notify", reason: "reason",
-  metadata: "metadata", redactedFields: "redacted_fields", tenantId: "tenant_id",
-};
-/** The entry columns, in table order; sealing adds seq, prev_hash and hash. */
-export const ENTRY_COLUMNS: readonly string[] = Object.values(COLUMN_OF);
+let shared: AuditContract | undefined;
+/** The core's names for the table, its columns and trigger capture, read on first use. */
+export const contract = (): AuditContract => (shared ??= core.auditContract());
+
+interface Columns {
+  /** Entry column and property, in table order. */
+  entry: { column: string; key: string }[];
+  names: readonly string[];
+  keyOf: Record<string, string>;
+  json: ReadonlySet<string>;
+}
+let known: Columns | undefined;
+function columns(): Columns {
+  if (known) return known;
+  const all = contract().columns;
+  const entry = all.map((c) => ({ column: c.name, key: c.key }));
+  return (known = {
+    entry,
+    names: entry.map((c) => c.column),
+    keyOf: Object.fromEntries(entry.map((c) => [c.column, c.key])),
+    json: new Set(all.filter((c) => c.type === "jsonb").map((c) => c.name)),
+  });
+}
+/** The entry columns, in table order; sealing adds the seal columns. */
+export const entryColumns = (): readonly string[] => columns().names;
 /** A sealed entry's place in its chain. */
-export const SEAL_COLUMNS: readonly string[] = ["seq", "prev_hash", "hash"];
-const KEY_OF = Object.fromEntries(Object.entries(COLUMN_OF).map(([k, c]) => [c, k]));
-const CAST: Record<string, string> = { id: "uuid", timestamp: "timestamptz", notify: "boolean", tenant_id: "uuid" };
+export const sealColumns = (): readonly string[] => contract().sealColumns;
 
 /**
  * Where a read entry stands, exactly: its timestamp as the database's microsecond text, kept
@@ -43,10 +49,11 @@ export const EXACT_TIMESTAMP = Symbol("usebetter.audit.exactTimestamp");
 /** A stored row as an entry: camelCase keys, absent instead of null, JSON parsed once. */
 export function toLog(row: Row): AuditLog {
   const log: Record<string, unknown> = {};
+  const { keyOf, json } = columns();
   for (const [column, value] of Object.entries(row)) {
-    const key = KEY_OF[column];
+    const key = keyOf[column];
     if (!key || value === null || value === undefined) continue;
-    log[key] = key === "timestamp" && !(value instanceof Date) ? new Date(String(value)) : JSON_COLUMNS.has(column) && typeof value === "string" ? JSON.parse(value) : value;
+    log[key] = key === "timestamp" && !(value instanceof Date) ? new Date(String(value)) : json.has(column) && typeof value === "string" ? JSON.parse(value) : value;
   }
   if (!OPERATIONS.includes(String(log.operation))) {
     throw new Error(`Invalid audit operation: ${JSON.stringify(log.operation)}. Expected one of: ${OPERATIONS.join(", ")}`);
@@ -65,17 +72,22 @@ export interface RowSeal {
 /** One entry's column values as written: absent keys left out, ISO timestamps, JSON as text. */
 export function columnValues(log: AuditLog): Map<string, unknown> {
   const out = new Map<string, unknown>();
-  for (const [key, column] of Object.entries(COLUMN_OF)) {
+  const { entry, json } = columns();
+  for (const { column, key } of entry) {
     const v = (log as unknown as Record<string, unknown>)[key];
-    if (v !== undefined) out.set(column, v instanceof Date ? v.toISOString() : JSON_COLUMNS.has(column) ? jsonText(v, key) : v);
+    if (v !== undefined) out.set(column, v instanceof Date ? v.toISOString() : json.has(column) ? jsonText(v, key) : v);
   }
   return out;
 }
 
 /** The entry as PostgreSQL will return it: column names, JSON columns as values. */
 export function storedRow(values: Map<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries([...values].map(([c, v]) => [c, JSON_COLUMNS.has(c) ? JSON.parse(v as string) : v]));
+  const { json } = columns();
+  return Object.fromEntries([...values].map(([c, v]) => [c, json.has(c) ? JSON.parse(v as string) : v]));
 }
+
+// The core's INSERT per combination of columns, rows and seals: a handful per table shape.
+const inserts = new Map<string, string>();
 
 /**
  * One multi-row INSERT for a batch of entries; absent keys take the column default. `values`
@@ -83,24 +95,23 @@ export function storedRow(values: Map<string, unknown>): Record<string, unknown>
  * table has (an older table lacks some), limits the statement to those.
  */
 export function insertStatement(logs: AuditLog[], seals?: RowSeal[], values = logs.map(columnValues), present?: ReadonlySet<string>): { text: string; params: unknown[] } {
-  const entry = present ? ENTRY_COLUMNS.filter((c) => present.has(c)) : ENTRY_COLUMNS;
-  const columns = [...entry, ...(seals ? SEAL_COLUMNS : [])];
+  const all = entryColumns();
+  const entry = present ? all.filter((c) => present.has(c)) : all;
+  const rows = values.map((row) => entry.filter((c) => row.has(c)));
+  const shape = `${seals ? "s" : ""}|${entry.join(",")}|${rows.map((r) => r.join(",")).join("|")}`;
+  let text = inserts.get(shape);
+  if (text === undefined) {
+    text = core.auditInsertSql([...entry], rows, seals !== undefined);
+    if (inserts.size >= 256) inserts.clear();
+    inserts.set(shape, text);
+  }
   const params: unknown[] = [];
-  const tuples = values.map((row, i) => {
-    const cells = entry.map((column) => {
-      if (!row.has(column)) return "DEFAULT";
-      params.push(row.get(column));
-      return `$${params.length}::${JSON_COLUMNS.has(column) ? "jsonb" : (CAST[column] ?? "text")}`;
-    });
+  values.forEach((row, i) => {
+    for (const c of rows[i]!) params.push(row.get(c));
     const seal = seals?.[i];
-    if (seal) {
-      params.push(seal.seq, seal.prevHash, seal.hash);
-      cells.push(`$${params.length - 2}::bigint`, `$${params.length - 1}::text`, `$${params.length}::text`);
-    }
-    return `(${cells.join(", ")})`;
+    if (seal) params.push(seal.seq, seal.prevHash, seal.hash);
   });
-  const names = columns.map((c) => `"${c}"`).join(", ");
-  return { text: `INSERT INTO "audit_logs" (${names}) VALUES ${tuples.join(", ")}`, params };
+  return { text, params };
 }
 
 const iso = (t: TimeFilter | undefined) => (t ? ("date" in t && t.date ? { date: t.date.toISOString() } : { duration: (t as { duration: string }).duration }) : undefined);
@@ -113,6 +124,10 @@ export function compileSpec(spec: AuditQuerySpec, maxLimit: number) {
   if (spec.sortOrder !== undefined) coreSpec.sortOrder = spec.sortOrder;
   return core.compileAuditQuery(coreSpec as never, { maxLimit }) as { sql: string; where: string; params: unknown[]; limit: number };
 }
+
+let storeSql: StoreSql | undefined;
+/** The core's statements over the entries' table. */
+export const statements = () => (storeSql ??= core.auditStoreSql(contract().ref));
 
 /**
  * `purgeLogs` refused to delete sealed entries: only `better-audit purge` records where it cuts

@@ -1,7 +1,7 @@
 import { sql, type SQL } from "drizzle-orm";
 import { hearConnectionErrors } from "@usebetter-rs/core/connections";
 import { currentWriteHandle } from "../write-context";
-import { INLINE_SHAPE, INLINE_TABLE } from "../inline";
+import { INLINE_SHAPE } from "../inline";
 import { sqlStore, type Row, type RunSql } from "../store";
 import type { SealOptions } from "../seal";
 import { entryWriter } from "../writer";
@@ -53,7 +53,7 @@ function scopedDatabase(): unknown {
   return store?.getStore()?.database;
 }
 
-export function drizzleAuditAdapter(db: DrizzlePgDatabase, options: DrizzleAuditAdapterOptions = {}): AuditDatabaseAdapter & { [INLINE_TABLE]?: string } {
+export function drizzleAuditAdapter(db: DrizzlePgDatabase, options: DrizzleAuditAdapterOptions = {}): AuditDatabaseAdapter & { [INLINE_SHAPE]?: ReturnType<typeof entryWriter>["shape"] } {
   if (!executes(db)) {
     throw new AuditConfigError(`audit: drizzleAuditAdapter(db) needs a Drizzle PostgreSQL database (with execute()), got ${db === null ? "null" : typeof db}`);
   }
@@ -72,12 +72,12 @@ export function drizzleAuditAdapter(db: DrizzlePgDatabase, options: DrizzleAudit
     options.seal,
   );
   // Reads run where the caller is: in an audited mutation its transaction, in a tenant scope the
-  // scope's transaction (so row-level security on audit_logs shows that tenant's entries).
+  // scope's transaction (so row-level security on the entries shows that tenant's entries).
   const store = sqlStore((text, params) => {
     const handle = currentWriteHandle() ?? scopedDatabase();
     return runOn(executes(handle) ? handle : db)(text, params);
   });
-  // Unsealed rows go to this table, so withAuditProxy may write them in the capturing statement.
-  const inline = writer.sealed ? {} : { [INLINE_TABLE]: "audit_logs", [INLINE_SHAPE]: writer.shape };
+  // Unsealed rows go to the core's table, so withAuditProxy may write them in the capturing statement.
+  const inline = writer.sealed ? {} : { [INLINE_SHAPE]: writer.shape };
   return { ...inline, writeLog: writer.writeLog, ...store };
 }

@@ -4,14 +4,14 @@
 // transaction. Rollback removes both; a failed audit write fails the mutation unless the caller
 // chose otherwise with `onError`.
 import * as drizzle from "drizzle-orm";
-import { getTableColumns, getTableName, is, sql, SQL, Table, type Column } from "drizzle-orm";
-import { getTableConfig, type PgTable } from "drizzle-orm/pg-core";
+import { getTableName, is, SQL, Table } from "drizzle-orm";
 import { withWriteHandle } from "../write-context";
 import { AuditConfigError } from "../enrich";
-import core from "@usebetter-rs/core";
+import { contract } from "../store";
 import { hearConnectionErrors } from "@usebetter-rs/core/connections";
 import { rawWriteGuard } from "./raw";
-import { imageKeys, imageOf, primaryKey, recordIdOf, type ImageKeys } from "./rows";
+import { imageKeys, primaryKey, recordIdOf, type ImageKeys } from "./rows";
+import { statement, type Builder } from "./statement";
 import { bind, rowsOf } from "./adapter";
 import { contextSettings, triggerTables } from "./trigger";
 import { INLINE_CAPTURE, type InlinePlan, type InlinePlanner } from "../inline";
@@ -29,106 +29,13 @@ export interface AuditProxyOptions {
 }
 
 type Capture = (input: CaptureLogInput) => Promise<void>;
-type Builder = {
-  config: Record<string, unknown> & { table: PgTable; where?: SQL; returning?: unknown[]; onConflict?: unknown };
-  dialect: { buildUpdateSet(table: PgTable, set: unknown): SQL; buildUpdateQuery(c: object): SQL; buildDeleteQuery(c: object): SQL; buildInsertQuery(c: object): { sql: SQL } | SQL; buildSelection(f: unknown, o: object): SQL; sqlToQuery(s: SQL): { sql: string; params: unknown[] } };
-  joinsNotNullableMap?: Record<string, boolean>;
-};
 type Session = { prepareQuery(q: object, f: unknown, n: unknown, arr: boolean, mapper: (rows: unknown[][]) => unknown): { execute(): Promise<unknown> } };
 type Db = { session: Session; transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>; execute(q: SQL): Promise<unknown> } & Record<string, unknown>;
 
 // Exported by drizzle-orm at run time but not in its type declarations.
-const internals = drizzle as unknown as {
-  mapResultRow(fields: unknown, row: unknown[], joinsNotNullableMap: unknown): unknown;
-  orderSelectedFields(fields: Record<string, unknown>): unknown[];
-};
-const { mapResultRow, orderSelectedFields } = internals;
+const { mapResultRow } = drizzle as unknown as { mapResultRow(fields: unknown, row: unknown[], joinsNotNullableMap: unknown): unknown };
 
 const MUTATIONS: Record<string, AuditOperation> = { insert: "INSERT", update: "UPDATE", delete: "DELETE" };
-
-/**
- * The single statement for one audited mutation, plus how to read its rows. Images keep the
- * table's column order (core audit::image), so diffs list fields in column order.
- */
-function statement(b: Builder, op: AuditOperation, pk: Column[], keys: ImageKeys) {
-  const { table, where } = b.config;
-  const name = getTableName(table);
-  const schema = getTableConfig(table).schema;
-  const ref = schema ? sql`${sql.identifier(schema)}.${sql.identifier(name)}` : sql.identifier(name);
-  const rowImage = imageOf(table, b.dialect, keys);
-  const image = sql`${rowImage}`.as("__audit_image");
-  const fields: Record<string, unknown> = { ...getTableColumns(table), __audit_image: image };
-  if (op === "INSERT" && b.config.onConflict !== undefined) fields.__audit_inserted = sql`(xmax = 0)`.as("__audit_inserted");
-  const returning = orderSelectedFields(fields);
-  const user = b.config.returning ? sql`${b.dialect.buildSelection(b.config.returning, { isSingleTable: true })}, ` : sql``;
-  const whereSql = where ? sql` where ${where}` : sql``;
-  let body: SQL;
-  let before = sql`null`;
-  if (op === "UPDATE") {
-    if (b.config.from || (b.config.joins as unknown[] | undefined)?.length) {
-      throw new Error("audit: audited updates with .from() or joins are not supported; use trigger capture for them");
-    }
-    // The old rows are locked by the subquery before the UPDATE touches them, so the before
-    // image is exactly the version that was replaced, even under concurrent writers. The
-    // subquery exposes only its own column names, so an unqualified column in the caller's
-    // SET expressions still means the target row's.
-    const key = (i: number) => sql.identifier(`__audit_k${i}`);
-    const keys = sql.join(pk.map((c, i) => sql`${ref}.${sql.identifier(c.name)} as ${key(i)}`), sql`, `);
-    const match = sql.join(pk.map((c, i) => sql`${ref}.${sql.identifier(c.name)} = "__audit_old".${key(i)}`), sql` and `);
-    const set = b.dialect.buildUpdateSet(table, b.config.set);
-    body = sql`with "__audit_rows" as (update ${ref} set ${set} from (select ${keys}, ${rowImage} as "__audit_before" from ${ref}${whereSql} for update) as "__audit_old" where ${match} returning ${ref}.*, ${rowImage} as "__audit_image", "__audit_old"."__audit_before")`;
-    before = sql`"__audit_before"`;
-  } else if (op === "DELETE") {
-    body = sql`with "__audit_rows" as (${b.dialect.buildDeleteQuery({ ...b.config, returning })})`;
-  } else {
-    const built = b.dialect.buildInsertQuery({ ...b.config, returning });
-    body = sql`with "__audit_rows" as (${is(built, SQL) ? built : (built as { sql: SQL }).sql})`;
-  }
-  const inserted = fields.__audit_inserted ? sql`, "__audit_inserted"` : sql``;
-  return {
-    query: sql`${body} select ${user}${before}, "__audit_image"${inserted} from "__audit_rows" as ${sql.identifier(name)}`,
-    width: b.config.returning ? b.config.returning.length : 0,
-    body,
-    user,
-    name,
-    upsert: fields.__audit_inserted !== undefined,
-  };
-}
-
-/**
- * The audit row as SQL over the returned row `r`: images, the changed fields (before's column
- * order first, then new columns; values compared as jsonb, so key order and 1 vs 1.0 do not
- * count as changes), the record id, and the context values as parameters.
- */
-function inlineInsert(op: AuditOperation, pk: Column[], st: { name: string; upsert: boolean }, plan: Extract<InlinePlan, { kind: "inline" }>, tenant: boolean, skipBefore: boolean) {
-  const tableName = st.name;
-  const v = plan.values;
-  const col = (c: Column) => sql`r.${sql.identifier(c.name)}::text`;
-  const recordId = pk.length === 1 ? col(pk[0]!) : sql`to_json(array[${sql.join(pk.map(col), sql`, `)}])::text`;
-  const image = sql`r."__audit_image"::jsonb`;
-  const operation = st.upsert ? sql`case when r."__audit_inserted" then 'INSERT' else 'UPDATE' end` : sql`${op}`;
-  const before = skipBefore ? sql`null::jsonb` : op === "UPDATE" ? sql`r."__audit_before"::jsonb` : op === "DELETE" ? image : sql`null::jsonb`;
-  const after = op === "DELETE" ? sql`null::jsonb` : image;
-  const diff =
-    op === "UPDATE"
-      ? sql`(select case when count(*) = 0 then null else jsonb_build_object('changedFields', jsonb_agg(d.k order by d.o), 'changes', jsonb_agg(d.c order by d.o)) end
-          from (select coalesce(b.k, a.k) as k, coalesce(b.o, 1000000 + a.o) as o,
-                       jsonb_build_object('field', coalesce(b.k, a.k))
-                         || case when b.k is null then '{}'::jsonb else jsonb_build_object('old', b.v) end
-                         || case when a.k is null then '{}'::jsonb else jsonb_build_object('new', a.v) end as c
-                from json_each(${skipBefore ? sql`'{}'::json` : sql`r."__audit_before"::json`}) with ordinality b(k, v, o)
-                full join json_each(r."__audit_image"::json) with ordinality a(k, v, o) on a.k = b.k
-                where a.k is null or b.k is null or a.v::jsonb is distinct from b.v::jsonb) d)`
-      : sql`null::jsonb`;
-  // A table made for the reference has no tenant_id until `better-audit migrate` adds it.
-  const tenantColumn = tenant ? sql`, tenant_id` : sql``;
-  const tenantValue = tenant ? sql`, ${v.tenant_id}::uuid` : sql``;
-  return sql`, "__audit_log" as (insert into ${sql.identifier(plan.table)}
-      (id, "timestamp", table_name, operation, record_id, actor_id, before_data, after_data, diff, label, reason, compliance, metadata${tenantColumn})
-      select gen_random_uuid(), clock_timestamp(), ${tableName}, ${operation}, ${recordId}, ${v.actor_id}, ${before}, ${after}, ${diff},
-             ${v.label}, ${v.reason}, ${v.compliance}::jsonb, ${v.metadata}::jsonb${tenantValue}
-      from "__audit_rows" as r)`;
-}
 
 /**
  * A name per distinct statement text, so each connection parses and plans a capturing
@@ -137,26 +44,25 @@ function inlineInsert(op: AuditOperation, pk: Column[], st: { name: string; upse
 function statementName(text: string): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
-  return `usebetter_audit_${h.toString(16)}_${text.length}`;
+  return `${contract().statementPrefix}${h.toString(16)}_${text.length}`;
 }
 
 /** Mutation and audit rows in one statement; needs no transaction of its own. */
 async function captureInline(b: Builder, op: AuditOperation, handle: Db, plan: Extract<InlinePlan, { kind: "inline" }>, options: AuditProxyOptions) {
   const { tenant } = await plan.shape(async (text, params) => rowsOf(await handle.execute(bind(text, params))));
   const pk = primaryKey(b.config.table, options.primaryKey);
-  const st = statement(b, op, pk, options.imageKeys ?? "property");
-  const skip = skipsBefore(options, st.name);
-  const query = b.dialect.sqlToQuery(sql`${st.body}${inlineInsert(op, pk, st, plan, tenant, skip)} select ${st.user}1 from "__audit_rows" as ${sql.identifier(st.name)}`);
+  const skipBefore = skipsBefore(options, getTableName(b.config.table));
+  const query = b.dialect.sqlToQuery(statement(b, op, pk, options.imageKeys ?? "property", { tenant, skipBefore, values: plan.values }));
   const rows = (await handle.session.prepareQuery(query, undefined, statementName(query.sql), true, (r) => r).execute()) as unknown[][];
   if (!b.config.returning) return { command: op, rowCount: rows.length, rows: [], fields: [] };
-  return rows.map((row) => mapResultRow(b.config.returning as never, row.slice(0, st.width), b.joinsNotNullableMap));
+  return rows.map((row) => mapResultRow(b.config.returning as never, row.slice(0, b.config.returning!.length), b.joinsNotNullableMap));
 }
 
 async function capture(b: Builder, op: AuditOperation, tx: Db, captureLog: Capture, options: AuditProxyOptions) {
   const pk = primaryKey(b.config.table, options.primaryKey);
   const keys = options.imageKeys ?? "property";
-  const { query, width } = statement(b, op, pk, keys);
-  const q = b.dialect.sqlToQuery(query);
+  const width = b.config.returning ? b.config.returning.length : 0;
+  const q = b.dialect.sqlToQuery(statement(b, op, pk, keys));
   const rows = (await tx.session.prepareQuery(q, undefined, statementName(q.sql), true, (r) => r).execute()) as unknown[][];
   const tableName = getTableName(b.config.table);
   const named = imageKeys(b.config.table, keys);

@@ -1,9 +1,9 @@
 // What the proxy needs to know of an audited Drizzle table: which columns identify a row, and
 // the SQL that images a row as the app sees it (property names unless the caller asks for column
 // names; the core decides the value forms: exact numbers as strings, toISOString() timestamps).
-import { getTableColumns, getTableName, sql, type Column, type SQL } from "drizzle-orm";
+import { getTableColumns, getTableName, type Column } from "drizzle-orm";
 import { getTableConfig, type PgTable } from "drizzle-orm/pg-core";
-import core from "@usebetter-rs/core";
+import type { AuditTableSpec } from "@usebetter-rs/core";
 
 /** How row images name their fields: Drizzle property names (default) or SQL column names. */
 export type ImageKeys = "property" | "column";
@@ -55,22 +55,13 @@ function imageType(c: Column): string {
   return c.getSQLType();
 }
 
-type Dialect = { sqlToQuery(s: SQL): { sql: string } };
-const imageCache = new WeakMap<PgTable, Map<ImageKeys, SQL>>();
-
-/** A table's row image as SQL over its row, built once per table and key style. */
-export function imageOf(table: PgTable, dialect: Dialect, keys: ImageKeys): SQL {
-  let byStyle = imageCache.get(table);
-  if (!byStyle) imageCache.set(table, (byStyle = new Map()));
-  let image = byStyle.get(keys);
-  if (!image) {
-    const name = getTableName(table);
-    const schema = getTableConfig(table).schema;
-    const refText = dialect.sqlToQuery(schema ? sql`${sql.identifier(schema)}.${sql.identifier(name)}` : sql`${sql.identifier(name)}`).sql;
-    const named = imageKeys(table, keys);
-    const columns = Object.values(getTableColumns(table)).map((c): [string, string, string] => [c.name, imageType(c), named.get(c.name) ?? c.name]);
-    image = sql.raw(`${core.auditImageSql(`${refText}.*`, columns)}::text`);
-    byStyle.set(keys, image);
-  }
-  return image;
+/** The table as the core's statements take it: where it is, its columns with their image keys, its key. */
+export function tableSpec(table: PgTable, keys: ImageKeys, pk: Column[]): AuditTableSpec {
+  const named = imageKeys(table, keys);
+  return {
+    schema: getTableConfig(table).schema ?? null,
+    name: getTableName(table),
+    columns: Object.values(getTableColumns(table)).map((c): [string, string, string] => [c.name, imageType(c), named.get(c.name) ?? c.name]),
+    key: pk.map((c) => c.name),
+  };
 }

@@ -1,6 +1,7 @@
 // What the Prisma extension needs to know about an audited table, read from the database
 // catalog (Prisma's runtime data model names columns but not keys or SQL types), and the two
-// statements it runs: images of rows by primary key, optionally locking them.
+// statements it runs: images of rows by primary key, optionally locking them. The statements
+// are the core's (audit::capture), built once per table.
 import core from "@usebetter-rs/core";
 
 export interface RawClient {
@@ -11,7 +12,6 @@ export interface RawClient {
 interface KeyColumn {
   column: string;
   field: string;
-  type: string;
   /** Its key in row images. */
   image: string;
 }
@@ -23,8 +23,9 @@ export interface TableInfo {
   /** Schema-qualified, quoted. */
   ref: string;
   key: KeyColumn[];
-  /** SQL for the image of a row aliased `t`. */
-  image: string;
+  /** `ctid` and `image` of the rows with the given keys (`$i`: text[] of key column i), plain or locking them. */
+  images: string;
+  imagesLocked: string;
 }
 
 export interface Image {
@@ -35,30 +36,28 @@ export interface Image {
 type RuntimeModel = { dbName?: string | null; schema?: string | null; fields: { name: string; dbName?: string | null; kind: string }[] };
 export type RuntimeDataModel = { models: Record<string, RuntimeModel> };
 
-const quote = (s: string) => `"${s.replace(/"/g, '""')}"`;
-
 /** SQL table name of a model: its `@@map`, else the model name. */
 export const modelTable = (dataModel: RuntimeDataModel | undefined, model: string): string => dataModel?.models[model]?.dbName ?? model;
 
 export async function readTableInfo(tx: RawClient, dataModel: RuntimeDataModel | undefined, model: string, keys: ImageKeys): Promise<TableInfo> {
   const m = dataModel?.models[model];
-  const table = m?.dbName ?? model;
-  const ref = m?.schema ? `${quote(m.schema)}.${quote(table)}` : quote(table);
-  const rows = (await tx.$queryRawUnsafe(
-    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, array_position(i.indkey::int2[], a.attnum) AS pk
-       FROM pg_attribute a LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
-      WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
-    ref,
-  )) as { name: string; type: string; pk: number | null }[];
+  const table = { schema: m?.schema ?? null, name: m?.dbName ?? model };
+  const { ref, columns } = core.auditTableSql(table);
+  const rows = (await tx.$queryRawUnsafe(columns)) as { name: string; type: string; pk: number | null }[];
   if (!rows.length) throw new Error(`audit: table ${ref} of Prisma model "${model}" was not found`);
   const fieldOf = new Map((m?.fields ?? []).filter((f) => f.kind !== "object").map((f) => [f.dbName ?? f.name, f.name]));
   const imageKey = (column: string) => (keys === "column" ? column : (fieldOf.get(column) ?? column));
   const key = rows
     .filter((r) => r.pk !== null)
     .sort((a, b) => Number(a.pk) - Number(b.pk))
-    .map((r) => ({ column: r.name, field: fieldOf.get(r.name) ?? r.name, type: r.type, image: imageKey(r.name) }));
+    .map((r) => ({ column: r.name, field: fieldOf.get(r.name) ?? r.name, image: imageKey(r.name) }));
   if (!key.length) throw new Error(`audit: table ${ref} of Prisma model "${model}" has no primary key; audited tables need one`);
-  return { ref, key, image: core.auditImageSql("t.*", rows.map((r): [string, string, string] => [r.name, r.type, imageKey(r.name)])) };
+  const sql = core.auditTableSql({
+    ...table,
+    columns: rows.map((r): [string, string, string] => [r.name, r.type, imageKey(r.name)]),
+    key: key.map((k) => k.column),
+  });
+  return { ref, key, images: sql.images!, imagesLocked: sql.imagesLocked! };
 }
 
 /** A key value as text for a typed array parameter. */
@@ -76,13 +75,7 @@ function keyText(v: unknown): string {
 export async function images(tx: RawClient, info: TableInfo, keys: Record<string, unknown>[], lock: boolean): Promise<Image[]> {
   if (!keys.length) return [];
   const params = info.key.map((k) => keys.map((row) => keyText(row[k.field])));
-  const unnest = info.key.map((k, i) => `$${i + 1}::text[]::${k.type}[]`).join(", ");
-  const columns = info.key.map((k) => `t.${quote(k.column)}`).join(", ");
-  const rows = (await tx.$queryRawUnsafe(
-    `SELECT t.ctid::text AS ctid, ${info.image}::text AS image FROM ${info.ref} AS t
-      WHERE (${columns}) IN (SELECT * FROM unnest(${unnest}))${lock ? " FOR UPDATE OF t" : ""}`,
-    ...params,
-  )) as { ctid: string; image: string }[];
+  const rows = (await tx.$queryRawUnsafe(lock ? info.imagesLocked : info.images, ...params)) as { ctid: string; image: string }[];
   return rows.map((r) => ({ ctid: r.ctid, row: JSON.parse(r.image) as Record<string, unknown> }));
 }
 
