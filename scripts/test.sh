@@ -49,7 +49,7 @@ step "JS tests (native, then wasm)"
 cd js-tests
 for backend in native wasm; do
   echo "-- backend: $backend"
-  USEBETTER_BINDING=$backend run node --test --test-concurrency=1 --test-timeout=300000 core.test.mjs rls.test.mjs audit-query.test.mjs audit-console.test.mjs audit.test.mjs audit-middleware.test.mjs audit-proxy.test.mjs audit-prisma.test.mjs audit-compat.test.mjs audit-diff.test.mjs upgrade.test.mjs audit-scale.test.mjs tenant-audit.test.mjs audit-rls.test.mjs tenant-core.test.mjs tenant-http.test.mjs tenant-adapters.test.mjs
+  USEBETTER_BINDING=$backend run node --test --test-concurrency=1 --test-timeout=300000 core.test.mjs rls.test.mjs audit-query.test.mjs audit-console.test.mjs audit.test.mjs audit-middleware.test.mjs audit-proxy.test.mjs audit-prisma.test.mjs audit-compat.test.mjs audit-diff.test.mjs audit-schema.test.mjs upgrade.test.mjs audit-scale.test.mjs tenant-audit.test.mjs audit-rls.test.mjs tenant-core.test.mjs tenant-http.test.mjs tenant-adapters.test.mjs
 done
 echo "-- parity, loader and package files"
 run node --test --test-concurrency=1 --test-timeout=300000 parity.test.mjs loader.test.mjs package-files.test.mjs
