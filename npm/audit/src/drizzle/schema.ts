@@ -2,8 +2,11 @@ import { sql } from "drizzle-orm";
 import { bigint, boolean, index, jsonb, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
 
 /**
- * The reference's 17 columns and index names, plus `tenant_id` (filled from the tenant scope)
- * and the nullable seal columns `seq`, `prev_hash` and `hash`, so reference-shaped tables keep working.
+ * The reference's 17 columns and index names, plus `tenant_id` (filled from the tenant scope),
+ * the nullable seal columns `seq`, `prev_hash` and `hash` and the chain index, so
+ * reference-shaped tables keep working. The table `better-audit migrate` creates, declared here
+ * without loading the core (drizzle-kit imports this file); `js-tests/audit-schema.test.mjs`
+ * holds the two equal.
  */
 export const auditLogs = pgTable(
   "audit_logs",
@@ -38,6 +41,7 @@ export const auditLogs = pgTable(
     index("audit_logs_operation_idx").on(t.operation),
     index("audit_logs_timestamp_idx").on(t.timestamp),
     index("audit_logs_timestamp_id_idx").on(t.timestamp, t.id),
+    index("audit_logs_chain_seq_idx").on(t.tenantId, t.seq),
   ],
 );
 
