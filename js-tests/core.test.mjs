@@ -65,8 +65,8 @@ test("verifyJwt accepts each algorithm and rejects tampering", () => {
 
 test("bad arguments name the field and never surface a raw TypeError", () => {
   const bad = [
-    [() => new core.TenantResolver({ header: 5 }), "INVALID_ARGUMENT", /`config\.header`/],
-    [() => new core.TenantResolver({ jwt: { claim: "t", secret: [] } }), "INVALID_ARGUMENT", /`config\.jwt`/],
+    [() => new core.TenantResolver({ header: 5 }), "INVALID_ARGUMENT", /`tenantResolver\.header`/],
+    [() => new core.TenantResolver({ jwt: { claim: "t", secret: [] } }), "INVALID_ARGUMENT", /`tenantResolver\.jwt`/],
     [() => new core.TenantResolver({ path: "no-slash" }), "INVALID_CONFIG", /tenantResolver\.path/],
     [() => core.verifyJwt("x", { secert: SECRET }), "INVALID_ARGUMENT", /secert/],
     [() => core.generateMigrationSql({ tenantTables: "projects" }), "INVALID_ARGUMENT", /`config\.tenantTables`/],

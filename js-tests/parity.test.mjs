@@ -152,6 +152,7 @@ const calls = {
   generateMigrationSql: { args: [["config", "struct", { tenantTables: ["a"] }]] },
   generateAddTableSql: { args: [["table", "string", "a"], ["config", "struct", {}]] },
   normalizeTenantId: { args: [["raw", "string", "acme"]] },
+  checkSlug: { args: [["slug", "string", "acme"]] },
   tenantsSql: { args: [["table", "optString", "org_units"]] },
   auditChangedFieldsJson: { args: [["pairsJson", "string", "[]"]] },
   auditDiffSql: { args: [["before", "string", "b.v"], ["after", "string", "a.v"]] },

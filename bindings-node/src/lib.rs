@@ -185,6 +185,12 @@ pub fn normalize_tenant_id(raw: Unknown<'_>) -> Result<Value, Code> {
     to_js(&serde_json::json!({ "value": value, "kind": kind }))
 }
 
+/// Checks a slug to be stored as given; throws `TENANT_INVALID_SLUG` naming the rule.
+#[napi]
+pub fn check_slug(slug: Unknown<'_>) -> Result<(), Code> {
+    resolve::check_slug(&string("slug", slug)?).map_err(|e| core_err(&e))
+}
+
 /// Hardened mode: the tenant signature for `tenantId` in the transaction `binding`.
 #[napi]
 pub fn tenant_signature(

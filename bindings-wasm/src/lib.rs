@@ -146,6 +146,12 @@ pub fn normalize_tenant_id(raw: JsValue) -> Result<JsValue, JsValue> {
     to_js(&serde_json::json!({ "value": value, "kind": kind }))
 }
 
+/// Checks a slug to be stored as given; throws `TENANT_INVALID_SLUG` naming the rule.
+#[wasm_bindgen(js_name = checkSlug)]
+pub fn check_slug(slug: JsValue) -> Result<(), JsValue> {
+    resolve::check_slug(&string("slug", &slug)?).map_err(|e| core_err(&e))
+}
+
 /// Hardened mode: the tenant signature for `tenantId` in the transaction `binding`.
 #[wasm_bindgen(js_name = tenantSignature)]
 pub fn tenant_signature(

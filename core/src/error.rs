@@ -16,6 +16,8 @@ pub enum Error {
     InvalidArgument { field: String, reason: String },
     /// A tenant identifier is neither a UUID nor a valid slug.
     InvalidTenantId { value: String },
+    /// A slug to store (a new tenant's, a renamed one's) breaks the slug rule.
+    InvalidSlug { value: String },
     /// A SQL identifier (table or schema name) cannot be used.
     InvalidIdentifier { field: String, reason: String },
     /// The token is not three base64url segments with JSON header and payload.
@@ -149,6 +151,7 @@ impl Error {
             Error::InvalidConfig { .. } => "INVALID_CONFIG",
             Error::InvalidArgument { .. } => "INVALID_ARGUMENT",
             Error::InvalidTenantId { .. } => "TENANT_INVALID_ID",
+            Error::InvalidSlug { .. } => "TENANT_INVALID_SLUG",
             Error::InvalidIdentifier { .. } => "INVALID_IDENTIFIER",
             Error::JwtMalformed { .. } => "JWT_MALFORMED",
             Error::JwtAlgNone => "JWT_ALG_NONE",
@@ -195,7 +198,13 @@ impl fmt::Display for Error {
             Error::InvalidArgument { field, reason } => write!(f, "invalid `{field}`: {reason}"),
             Error::InvalidTenantId { value } => write!(
                 f,
-                "invalid tenant id {value:?}: expected a UUID or a slug (lower-case letters, digits and dashes, 1-63 characters)"
+                "invalid tenant id {value:?}: expected a UUID or a slug ({})",
+                crate::resolve::SLUG_RULE
+            ),
+            Error::InvalidSlug { value } => write!(
+                f,
+                "invalid slug {value:?}: use {}",
+                crate::resolve::SLUG_RULE
             ),
             Error::InvalidIdentifier { field, reason } => {
                 write!(f, "invalid identifier in `{field}`: {reason}")
@@ -257,8 +266,6 @@ pub enum PackageCode {
     TenantAcquireTimeout,
     /// `requireDatabase()` outside a tenant scope.
     TenantNoScope,
-    /// A slug given to the tenant API is not a slug.
-    TenantInvalidSlug,
     /// No tenant has that id or slug.
     TenantNotFound,
     /// An audited write could not be recorded (fail-closed).
@@ -281,7 +288,6 @@ impl PackageCode {
             PackageCode::TenantScopeClosed => "TENANT_SCOPE_CLOSED",
             PackageCode::TenantAcquireTimeout => "TENANT_ACQUIRE_TIMEOUT",
             PackageCode::TenantNoScope => "TENANT_NO_SCOPE",
-            PackageCode::TenantInvalidSlug => "TENANT_INVALID_SLUG",
             PackageCode::TenantNotFound => "TENANT_NOT_FOUND",
             PackageCode::AuditUncapturedWrite => "AUDIT_UNCAPTURED_WRITE",
             PackageCode::AuditInvalidData => "AUDIT_INVALID_DATA",

@@ -23,6 +23,7 @@ pub mod bridge;
 pub mod check;
 #[cfg(feature = "cli")]
 pub mod cli;
+pub mod crypto;
 pub mod error;
 #[cfg(feature = "serde")]
 pub mod input;

@@ -117,9 +117,9 @@ function requireNative(tool) {
 // from the edge build.
 const NAMES = [
   "TenantResolver", "resolveTenant", "verifyJwt", "bearerToken", "bearerClaim",
-  "generateMigrationSql", "generateAddTableSql", "normalizeTenantId", "tenantSignature",
-  "bypassSignature", "tenantContract", "tenantsSql", "scopeBindingSql", "scopeSql",
-  "auditSealRows", "auditVerifyRows", "auditSealKey", "auditChainSql", "auditStoreSql",
+  "generateMigrationSql", "generateAddTableSql", "normalizeTenantId", "checkSlug",
+  "tenantSignature", "bypassSignature", "tenantContract", "tenantsSql", "scopeBindingSql",
+  "scopeSql", "auditSealRows", "auditVerifyRows", "auditSealKey", "auditChainSql", "auditStoreSql",
   "auditChangedFieldsJson", "auditDiffSql", "auditContract", "auditInsertSql", "auditCaptureSql",
   "auditTableSql", "canonicalJson", "parseDuration", "encodeCursor", "decodeCursor",
   "compileAuditQuery", "sqlWrites", "redactEntries", "EnrichmentRegistry", "runTenantCli",

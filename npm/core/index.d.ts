@@ -50,6 +50,8 @@ export declare function generateAddTableSql(table: string, config: Omit<Migratio
 
 /** Classifies a tenant id; throws `TENANT_INVALID_ID` for values that are neither UUID nor slug. */
 export declare function normalizeTenantId(raw: string): { value: string; kind: IdKind };
+/** Checks a slug to be stored as given; throws `TENANT_INVALID_SLUG` with the slug rule. */
+export declare function checkSlug(slug: string): void;
 /** Hardened mode: the tenant signature (`tenantContract().tenantSig`) for a tenant id, in the transaction named by `binding`. */
 export declare function tenantSignature(key: string, tenantId: string, binding: string): string;
 /** Hardened mode: the bypass signature (`tenantContract().bypassSig`), in the transaction named by `binding`. */
@@ -339,6 +341,7 @@ declare const core: {
   generateMigrationSql: typeof generateMigrationSql;
   generateAddTableSql: typeof generateAddTableSql;
   normalizeTenantId: typeof normalizeTenantId;
+  checkSlug: typeof checkSlug;
   tenantSignature: typeof tenantSignature;
   bypassSignature: typeof bypassSignature;
   tenantContract: typeof tenantContract;

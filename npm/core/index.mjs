@@ -13,6 +13,7 @@ export const {
   generateMigrationSql,
   generateAddTableSql,
   normalizeTenantId,
+  checkSlug,
   tenantSignature,
   bypassSignature,
   tenantContract,

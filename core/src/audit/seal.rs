@@ -6,24 +6,15 @@
 //! Without a key, someone who can rewrite the table can also recompute every hash; an anchor
 //! (the chain head stored elsewhere) or the key closes that gap.
 
-use hmac::{Hmac, Mac};
+use hmac::Mac;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::canonical::to_canonical_string;
+use crate::crypto::{hex, hmac_sha256};
 
 /// The hash of the first row's predecessor.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
-fn hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            s.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
-            s.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
-            s
-        })
-}
 
 /// Seals `content` after `prev_hash`.
 #[must_use]
@@ -31,9 +22,7 @@ pub fn seal(prev_hash: &str, content: &Value, key: Option<&[u8]>) -> String {
     let body = to_canonical_string(content);
     match key {
         Some(k) => {
-            // HMAC takes keys of any length.
-            let mut mac =
-                <Hmac<Sha256> as Mac>::new_from_slice(k).unwrap_or_else(|_| unreachable!());
+            let mut mac = hmac_sha256(k);
             mac.update(prev_hash.as_bytes());
             mac.update(body.as_bytes());
             hex(&mac.finalize().into_bytes())

@@ -2,21 +2,14 @@
 //! `app.bypass_rls`, and what the database's `better_tenant_private.signed()` recomputes.
 //! Each names the transaction it is for (see `context::BINDING_EXPR`), so it cannot be replayed.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use hmac::Mac;
+
+use crate::crypto::{hex, hmac_sha256};
 
 fn hmac_hex(key: &[u8], message: &str) -> String {
-    // HMAC accepts keys of any length; this cannot fail.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
+    let mut mac = hmac_sha256(key);
     mac.update(message.as_bytes());
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .fold(String::with_capacity(64), |mut s, b| {
-            s.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
-            s.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
-            s
-        })
+    hex(&mac.finalize().into_bytes())
 }
 
 /// `app.tenant_sig` for `tenant_id` in the transaction `binding` (the id is lower-cased, as the

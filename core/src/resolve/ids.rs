@@ -20,6 +20,24 @@ pub enum IdKind {
 /// Longest slug accepted: one DNS label, so every slug also works as a subdomain.
 pub const MAX_SLUG_LEN: usize = 63;
 
+/// The slug rule as messages state it.
+pub const SLUG_RULE: &str =
+    "lower-case letters, digits and dashes (1-63 characters, no leading or trailing dash)";
+
+/// Checks a slug to be stored as given (no trimming, no lower-casing).
+///
+/// # Errors
+/// `InvalidSlug` naming the slug and the rule.
+pub fn check_slug(slug: &str) -> Result<()> {
+    if is_slug(slug) {
+        Ok(())
+    } else {
+        Err(Error::InvalidSlug {
+            value: slug.to_owned(),
+        })
+    }
+}
+
 /// Returns true for the canonical hyphenated UUID form (any version, any case).
 #[must_use]
 pub fn is_uuid(s: &str) -> bool {

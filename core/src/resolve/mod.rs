@@ -12,7 +12,7 @@ mod ids;
 mod path;
 
 pub use host::{hostname, subdomain_label};
-pub use ids::{is_slug, is_uuid, normalize_tenant_id, IdKind, MAX_SLUG_LEN};
+pub use ids::{check_slug, is_slug, is_uuid, normalize_tenant_id, IdKind, MAX_SLUG_LEN, SLUG_RULE};
 pub use path::{match_pattern, path_of, percent_decode};
 
 use std::collections::BTreeMap;

@@ -6,13 +6,13 @@
 //! are opened once per batch, not once per message.
 
 use ed25519_dalek::Signer;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use hmac::Mac;
 
 use super::error::{Result, WebhooksError};
 use super::keys::{b64_encode, parse_signing_key, SigningKey};
 use super::seal::SecretsKeys;
 use super::stored_keys::{live_keys, StoredKey};
+use crate::crypto::hmac_sha256;
 
 /// `id.timestamp.body`.
 fn signed_content(id: &str, timestamp: i64, body: &[u8]) -> Vec<u8> {
@@ -24,11 +24,6 @@ fn signed_content(id: &str, timestamp: i64, body: &[u8]) -> Vec<u8> {
     out.push(b'.');
     out.extend_from_slice(body);
     out
-}
-
-pub(crate) fn hmac_sha256(key: &[u8]) -> Hmac<Sha256> {
-    // HMAC accepts keys of any length; the error arm cannot happen.
-    <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!())
 }
 
 /// One signature, `v1,…` or `v1a,…`.

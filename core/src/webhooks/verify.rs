@@ -10,7 +10,7 @@ use hmac::Mac;
 
 use super::error::{Result, WebhooksError};
 use super::keys::{b64_decode, parse_verifying_key, VerifyingKey};
-use super::sign::hmac_sha256;
+use crate::crypto::hmac_sha256;
 
 /// Default tolerance between `webhook-timestamp` and the receiver's clock.
 pub const DEFAULT_TOLERANCE_SECS: u64 = 300;

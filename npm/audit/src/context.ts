@@ -1,3 +1,4 @@
+import { TENANT_CONTEXT } from "@usebetter-rs/core/shared";
 import { AsyncLocalStorage } from "node:async_hooks";
 
 export interface AuditContext {
@@ -28,10 +29,8 @@ export function mergeAuditContext<T>(override: Partial<AuditContext>, fn: () => 
   return runWithAuditContext(current ? { ...current, ...override } : { ...override }, fn);
 }
 
-const TENANT_STORE = Symbol.for("usebetterdev.tenant.context");
-
 /** The tenant of the current @usebetterdev/tenant scope, if that package is in use. */
 export function currentTenantId(): string | undefined {
-  const tenant = (globalThis as { [TENANT_STORE]?: { getStore(): { tenantId?: string } | undefined } })[TENANT_STORE];
+  const tenant = (globalThis as { [TENANT_CONTEXT]?: { getStore(): { tenantId?: string } | undefined } })[TENANT_CONTEXT];
   return tenant?.getStore()?.tenantId;
 }

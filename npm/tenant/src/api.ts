@@ -18,22 +18,14 @@ export interface TenantApi {
 const present = (v: unknown): v is string => typeof v === "string" && v.trim() !== "";
 
 /**
- * Slugs double as host labels: lower-case letters, digits and dashes. Checked as given, so a
- * slug is stored exactly as passed (createTenant trims first, as the reference does).
+ * Slugs double as host labels; the core holds the rule. Checked as given, so a slug is stored
+ * exactly as passed (createTenant trims first, as the reference does).
  */
 function checkSlug(slug: string): string {
-  let ok = false;
   try {
-    const n = core.normalizeTenantId(slug);
-    ok = n.kind === "slug" && n.value === slug;
-  } catch {
-    ok = false;
-  }
-  if (!ok) {
-    throw codedError(
-      "TENANT_INVALID_SLUG",
-      `better-tenant: invalid slug ${JSON.stringify(slug)}: use lower-case letters, digits and dashes (1-63 characters, no leading or trailing dash)`,
-    );
+    core.checkSlug(slug);
+  } catch (err) {
+    throw codedError("TENANT_INVALID_SLUG", `better-tenant: ${(err as Error).message}`, { cause: err });
   }
   return slug;
 }

@@ -1,3 +1,4 @@
+import { TENANT_CONTEXT } from "@usebetter-rs/core/shared";
 import { AsyncLocalStorage } from "node:async_hooks";
 import { codedError, TenantScopeClosedError, TenantScopeError } from "./errors";
 
@@ -17,10 +18,9 @@ export interface TenantContext {
 }
 
 // One store per process, shared by the ESM and CJS entries and by duplicate installs.
-const STORE = Symbol.for("usebetterdev.tenant.context");
-type Holder = { [STORE]?: AsyncLocalStorage<TenantContext> };
+type Holder = { [TENANT_CONTEXT]?: AsyncLocalStorage<TenantContext> };
 const holder = globalThis as Holder;
-export const store: AsyncLocalStorage<TenantContext> = (holder[STORE] ??= new AsyncLocalStorage<TenantContext>());
+export const store: AsyncLocalStorage<TenantContext> = (holder[TENANT_CONTEXT] ??= new AsyncLocalStorage<TenantContext>());
 
 export function getContext(): TenantContext | undefined {
   return store.getStore();

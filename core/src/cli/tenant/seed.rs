@@ -2,7 +2,7 @@
 //! that inserts it (in the system scope), and what its failures mean.
 
 use crate::error::{CliFailure, Error, Result};
-use crate::resolve::is_slug;
+use crate::resolve::check_slug;
 use crate::sql::quote_ident;
 
 /// The reference's `slugFromName`: lower-case, trim, whitespace runs to `-`, drop the rest.
@@ -45,10 +45,8 @@ pub fn seed_input(name: &str, slug: Option<&str>) -> Result<(String, String)> {
             "seed: slug is required (provide --slug or use a name that yields a non-empty slug)",
         ));
     }
-    if !is_slug(&slug) {
-        return Err(CliFailure::Usage.with(format!(
-            "seed: invalid slug {slug:?}: use lower-case letters, digits and dashes (1-63 characters, no leading or trailing dash)"
-        )));
+    if let Err(e) = check_slug(&slug) {
+        return Err(CliFailure::Usage.with(format!("seed: {e}")));
     }
     Ok((name.to_owned(), slug))
 }

@@ -1,3 +1,5 @@
+// @usebetterdev/tenant's context store (one per process, shared through this global symbol).
+import { TENANT_CONTEXT } from "@usebetter-rs/core/shared";
 import { sql, type SQL } from "drizzle-orm";
 import { hearConnectionErrors } from "@usebetter-rs/core/connections";
 import { currentWriteHandle } from "../write-context";
@@ -43,9 +45,6 @@ export interface DrizzleAuditAdapterOptions {
 }
 
 const runOn = (h: DrizzlePgDatabase): RunSql => async (text, params) => rowsOf(await h.execute(bind(text, params)));
-
-// @usebetterdev/tenant's context store (one per process, shared through this global symbol).
-const TENANT_CONTEXT = Symbol.for("usebetterdev.tenant.context");
 
 /** The database handle of the tenant scope the caller runs in, if any. */
 function scopedDatabase(): unknown {

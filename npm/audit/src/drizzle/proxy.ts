@@ -3,6 +3,7 @@
 // mutation's transaction (or one opened for it), and the audit rows are written in that same
 // transaction. Rollback removes both; a failed audit write fails the mutation unless the caller
 // chose otherwise with `onError`.
+import { WRAP_TRANSACTION } from "@usebetter-rs/core/shared";
 import * as drizzle from "drizzle-orm";
 import { getTableName, is, SQL, Table } from "drizzle-orm";
 import { withWriteHandle } from "../write-context";
@@ -103,7 +104,7 @@ const isTransaction = (h: object) => h.constructor?.name?.includes("Transaction"
  * Lets other libraries that open transactions on this database themselves (the tenant
  * package's one-message scope) hand back an audited handle: `db[WRAP_TRANSACTION](tx)`.
  */
-export const WRAP_TRANSACTION = Symbol.for("usebetterdev.audit.wrapTransaction");
+export { WRAP_TRANSACTION };
 
 export function withAuditProxy<TDb extends object>(db: TDb, captureLog: Capture, options: AuditProxyOptions = {}): TDb {
   if (typeof db !== "object" || db === null || typeof (db as { execute?: unknown }).execute !== "function") {

@@ -6,6 +6,8 @@
 // db.transaction(). Any other driver, or a drizzle version whose internals differ, uses the
 // portable path.
 import core from "@usebetter-rs/core";
+// @usebetterdev/audit's withAuditProxy exposes this, so its capture applies inside our scopes.
+import { WRAP_TRANSACTION } from "@usebetter-rs/core/shared";
 import { RollbackSignal, TenantAcquireTimeoutError, TenantScopeClosedError } from "../errors";
 import { bindingOf, scopeStatement, type Rows, type ScopeOptions } from "../setup";
 
@@ -46,8 +48,6 @@ function transactionClass(load: () => Promise<unknown>): TxClass | null | Promis
   ));
 }
 
-// @usebetterdev/audit's withAuditProxy exposes this, so its capture applies inside our scopes.
-const WRAP_TRANSACTION = Symbol.for("usebetterdev.audit.wrapTransaction");
 
 /** Stands in for the client once the scope is over: anything still queued on it fails. */
 const CLOSED_CLIENT = {

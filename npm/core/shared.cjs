@@ -1,0 +1,10 @@
+"use strict";
+// The keys through which @usebetterdev/tenant and @usebetterdev/audit find each other's state:
+// global symbols, so every copy of either package (ESM or CommonJS entry, two installed
+// versions) reaches the same objects. One place for both packages.
+module.exports = {
+  /** globalThis[key]: the tenant scope's AsyncLocalStorage (its store holds the tenant id). */
+  TENANT_CONTEXT: Symbol.for("usebetterdev.tenant.context"),
+  /** A Drizzle database's [key]: audit's wrapper for a transaction that tenant opened itself. */
+  WRAP_TRANSACTION: Symbol.for("usebetterdev.audit.wrapTransaction"),
+};

@@ -1,0 +1,3 @@
+import shared from "./shared.cjs";
+
+export const { TENANT_CONTEXT, WRAP_TRANSACTION } = shared;
