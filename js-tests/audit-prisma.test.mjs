@@ -186,7 +186,7 @@ test("prismaAuditAdapter: query, pagination, by id, stats and purge through Pris
   assert.equal(stats.totalLogs, 5);
   assert.deepEqual(stats.operationBreakdown, { INSERT: 5 });
   assert.deepEqual(await adapter.purgeLogs({ before: new Date(Date.now() + 60_000), tableName: "accounts" }), { deletedCount: 5 });
-  assert.throws(() => prismaAuditAdapter({}), /needs a Prisma client/);
+  assert.throws(() => prismaAuditAdapter({}), { name: "TypeError", code: "INVALID_ARGUMENT", message: /needs a Prisma client/ });
 });
 
 test("sealing through Prisma: each entry sealed in the mutation's transaction; the chain verifies in this backend", async () => {

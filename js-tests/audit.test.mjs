@@ -91,7 +91,7 @@ test("captureLog: per-operation images, structural diff with old and new values,
   await clear();
   const audit = betterAudit({ database: adapter, auditTables: ["users"] });
   await audit.captureLog({ tableName: "other", operation: "INSERT", recordId: "" }); // not audited: ignored
-  await assert.rejects(audit.captureLog({ tableName: "users", operation: "INSERT", recordId: "" }), { message: "captureLog requires a non-empty recordId" });
+  await assert.rejects(audit.captureLog({ tableName: "users", operation: "INSERT", recordId: "" }), { message: "captureLog requires a non-empty recordId", code: "AUDIT_INVALID_DATA" });
   await assert.rejects(audit.captureLog({ tableName: "users", operation: "UPSERT", recordId: "1" }), AuditConfigError);
   const tenant = "0f8fad5b-d9cb-469f-a165-70867728950e";
   await runWithTenant(tenant, () =>
@@ -200,8 +200,8 @@ test("query builder: the reference's spec, validation, and pages with no hidden 
   const audit = betterAudit({ database: adapter, auditTables: ["users"] });
   const spec = audit.query().resource("users", "1").actor("a", "a", "b").since("24h").operation("UPDATE").limit(5).order("asc").toSpec();
   assert.deepEqual(spec, { filters: { resource: { tableName: "users", recordId: "1" }, actorIds: ["a", "b"], since: { duration: "24h" }, operations: ["UPDATE"] }, limit: 5, sortOrder: "asc" });
-  assert.throws(() => audit.query().limit(0), { message: "limit must be greater than 0, got 0" });
-  assert.throws(() => audit.query().limit(1001), { message: "limit 1001 exceeds maximum allowed limit of 1000" });
+  assert.throws(() => audit.query().limit(0), { message: "limit must be greater than 0, got 0", code: "AUDIT_INVALID_QUERY" });
+  assert.throws(() => audit.query().limit(1001), { message: "limit 1001 exceeds maximum allowed limit of 1000", code: "AUDIT_INVALID_QUERY" });
   assert.throws(() => audit.query().search("x".repeat(501)), { message: "searchText must be at most 500 characters, got 501" });
   assert.throws(() => audit.query().since("5s"), /Invalid duration "5s"/);
   for (let i = 0; i < 600; i++) {
@@ -244,7 +244,7 @@ test("export: CSV with quoting, NDJSON, array, stream and Response; a query does
   const stream = new WritableStream({ write: (c) => void chunks.push(c) });
   assert.deepEqual(await audit.export({ format: "json", output: stream }), { rowCount: 25 });
   assert.equal(chunks.join("").trimEnd().split("\n").length, 25);
-  await assert.rejects(audit.export({ format: "csv", output: "string", csvDelimiter: ";;" }), { message: "csvDelimiter must be exactly one character" });
+  await assert.rejects(audit.export({ format: "csv", output: "string", csvDelimiter: ";;" }), { message: "csvDelimiter must be exactly one character", code: "INVALID_ARGUMENT" });
   const res = audit.exportResponse({ format: "csv", filename: 'my"file' });
   assert.equal(res.headers.get("content-type"), "text/csv; charset=utf-8");
   assert.equal(res.headers.get("content-disposition"), 'attachment; filename="myfile.csv"');

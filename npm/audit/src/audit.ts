@@ -1,3 +1,4 @@
+import { coded } from "./errors";
 import core from "@usebetter-rs/core";
 import { jsonText } from "./json";
 import { currentTenantId, getAuditContext, runWithAuditContext, type AuditContext } from "./context";
@@ -141,7 +142,7 @@ export function betterAudit(config: BetterAuditConfig): BetterAuditInstance {
 
   async function captureLog(input: CaptureLogInput): Promise<void> {
     if (!input || !auditTables.has(input.tableName)) return;
-    if (input.recordId === "") throw new Error("captureLog requires a non-empty recordId");
+    if (input.recordId === "") throw coded(new Error("captureLog requires a non-empty recordId"), "AUDIT_INVALID_DATA");
     if (!OPERATIONS.has(input.operation)) {
       throw new AuditConfigError(`captureLog: \`operation\` must be INSERT, UPDATE or DELETE, got ${JSON.stringify(input.operation)}`);
     }
@@ -180,7 +181,7 @@ export function betterAudit(config: BetterAuditConfig): BetterAuditInstance {
 
   const executor = () => {
     const run = db.queryLogs?.bind(db);
-    if (!run) throw new Error("audit.query() requires a database adapter that implements queryLogs(). Use drizzleAuditAdapter or prismaAuditAdapter.");
+    if (!run) throw coded(new Error("audit.query() requires a database adapter that implements queryLogs(). Use drizzleAuditAdapter or prismaAuditAdapter."), "INVALID_CONFIG");
     return run;
   };
 

@@ -1,6 +1,7 @@
 // What the console endpoints ask of the audit trail, over the storage adapter's own query,
 // lookup, stats and purge (the SQL is theirs). Pages keep the reference's shapes and flags;
 // their cursors keep microseconds, so paging either way neither skips nor repeats an entry.
+import { coded } from "./errors";
 import core from "@usebetter-rs/core";
 import { exportLogs } from "./export";
 import { AuditQueryBuilder } from "./query";
@@ -91,7 +92,7 @@ function cursorOf(entry: AuditLog): string {
 
 function required<K extends keyof AuditDatabaseAdapter>(adapter: AuditDatabaseAdapter, method: K, what: string): NonNullable<AuditDatabaseAdapter[K]> {
   const fn = adapter[method];
-  if (typeof fn !== "function") throw new Error(`Console API requires a database adapter that implements ${method}(). Check that your ORM adapter supports ${what}.`);
+  if (typeof fn !== "function") throw coded(new Error(`Console API requires a database adapter that implements ${method}(). Check that your ORM adapter supports ${what}.`), "INVALID_CONFIG");
   return (fn as (...args: unknown[]) => unknown).bind(adapter) as NonNullable<AuditDatabaseAdapter[K]>;
 }
 

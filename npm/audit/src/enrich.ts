@@ -1,12 +1,12 @@
 // Enrichment: registrations merged in Rust (by specificity), applied here to one entry.
 import core from "@usebetter-rs/core";
-import type { MergedEnrichment } from "@usebetter-rs/core";
+import type { ErrorCode, MergedEnrichment } from "@usebetter-rs/core";
 import type { AuditLog, EnrichmentConfig } from "./types";
 
 export class AuditConfigError extends Error {
   /** `INVALID_CONFIG`, or a more precise code such as `AUDIT_SEAL_KEY`. */
-  readonly code: string;
-  constructor(message: string, options?: { cause?: unknown; code?: string | undefined }) {
+  readonly code: ErrorCode;
+  constructor(message: string, options?: { cause?: unknown; code?: ErrorCode | undefined }) {
     super(message, options);
     this.name = "AuditConfigError";
     this.code = options?.code ?? "INVALID_CONFIG";

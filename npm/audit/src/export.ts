@@ -1,5 +1,6 @@
 // Streaming export (CSV, NDJSON, JSON array) by cursor pages: memory stays flat whatever the
 // size, and a passed query is not capped at maxQueryLimit (the reference stopped there).
+import { coded } from "./errors";
 import { EXPLICIT_LIMIT, type AuditQueryBuilder } from "./query";
 import type { AuditLog, AuditQuerySpec, QueryExecutor } from "./types";
 
@@ -38,9 +39,9 @@ function csvCell(value: unknown, delimiter: string): string {
 /** Yields the text chunks of an export, one page at a time. */
 async function* chunks(executor: QueryExecutor, opts: Omit<ExportOptions, "output">): AsyncGenerator<string, number> {
   const batchSize = opts.batchSize ?? 500;
-  if (!(batchSize > 0)) throw new Error(`batchSize must be greater than 0, got ${batchSize}`);
+  if (!(batchSize > 0)) throw coded(new Error(`batchSize must be greater than 0, got ${batchSize}`), "INVALID_ARGUMENT");
   const delimiter = opts.csvDelimiter ?? ",";
-  if (delimiter.length !== 1) throw new Error("csvDelimiter must be exactly one character");
+  if (delimiter.length !== 1) throw coded(new Error("csvDelimiter must be exactly one character"), "INVALID_ARGUMENT");
   const style = opts.format === "json" ? (opts.jsonStyle ?? "ndjson") : "csv";
   const base: AuditQuerySpec = opts.query ? opts.query.toSpec() : { filters: {} };
   // No cap unless the caller set one with `.limit()`.

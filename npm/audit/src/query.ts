@@ -1,3 +1,4 @@
+import { coded } from "./errors";
 import core from "@usebetter-rs/core";
 import type { AuditOperation, AuditQueryFilters, AuditQueryResult, AuditQuerySpec, AuditSeverity, QueryExecutor, TimeFilter } from "./types";
 
@@ -102,8 +103,8 @@ export class AuditQueryBuilder {
     return this.with({ searchText: text });
   }
   limit(n: number): AuditQueryBuilder {
-    if (!(n > 0)) throw new Error(`limit must be greater than 0, got ${n}`);
-    if (n > this.maxLimit) throw new Error(`limit ${n} exceeds maximum allowed limit of ${this.maxLimit}`);
+    if (!(n > 0)) throw coded(new Error(`limit must be greater than 0, got ${n}`), "AUDIT_INVALID_QUERY");
+    if (n > this.maxLimit) throw coded(new Error(`limit ${n} exceeds maximum allowed limit of ${this.maxLimit}`), "AUDIT_INVALID_QUERY");
     return this.with({}, { limit: n });
   }
   after(cursor: string): AuditQueryBuilder {

@@ -3,8 +3,9 @@
 // and the same content (see core seal::content) that `better-audit verify` checks later.
 // Concurrent writers wait on the chain's lock, so a chain never forks. The statements are the
 // core's (chain_sql), the ones the CLI runs.
+import { coded } from "./errors";
 import core from "@usebetter-rs/core";
-import type { ChainSql } from "@usebetter-rs/core";
+import type { ChainSql, CoreError } from "@usebetter-rs/core";
 import { AuditConfigError } from "./enrich";
 import { columnValues, insertStatement, storedRow, type RunSql } from "./store";
 import type { AuditLog } from "./types";
@@ -26,7 +27,7 @@ export function sealKey(options: SealOptions): string | undefined {
   try {
     core.auditSealKey(key || null, unkeyed, "seal: { unkeyed: true }");
   } catch (err) {
-    const e = err as { message: string; code?: string };
+    const e = err as CoreError;
     throw new AuditConfigError(`audit: ${e.message}`, { cause: err, code: e.code });
   }
   return unkeyed ? undefined : key;
@@ -51,7 +52,7 @@ export async function writeSealed(run: RunSql, log: AuditLog, key: string | unde
   // Serialised once: the sealed content and the INSERT use the same texts.
   const values = columnValues(log);
   const [s] = core.auditSealRows([storedRow(values)], head ? { seq: Number(head.head_seq), hash: String(head.hash) } : null, key);
-  if (!s) throw new Error("audit: sealing produced no seal");
+  if (!s) throw coded(new Error("audit: sealing produced no seal"), "INTERNAL");
   const { text, params } = insertStatement([log], [s], [values], present);
   await run(text, params);
 }

@@ -1,6 +1,7 @@
 // The storage half of an adapter, in plain SQL text with `$n` parameters, so the Drizzle and
 // the Prisma adapters run the same statements and read rows the same way; each supplies only
 // how to run a statement.
+import { coded } from "./errors";
 import core from "@usebetter-rs/core";
 import type { AuditContract, StoreSql } from "@usebetter-rs/core";
 import { jsonText } from "./json";
@@ -56,7 +57,7 @@ export function toLog(row: Row): AuditLog {
     log[key] = key === "timestamp" && !(value instanceof Date) ? new Date(String(value)) : json.has(column) && typeof value === "string" ? JSON.parse(value) : value;
   }
   if (!OPERATIONS.includes(String(log.operation))) {
-    throw new Error(`Invalid audit operation: ${JSON.stringify(log.operation)}. Expected one of: ${OPERATIONS.join(", ")}`);
+    throw coded(new Error(`Invalid audit operation: ${JSON.stringify(log.operation)}. Expected one of: ${OPERATIONS.join(", ")}`), "AUDIT_INVALID_DATA");
   }
   if (typeof row.cursor_ts === "string") Object.defineProperty(log, EXACT_TIMESTAMP, { value: row.cursor_ts });
   return log as unknown as AuditLog;
@@ -170,7 +171,7 @@ export function sqlStore(run: RunSql): Omit<AuditDatabaseAdapter, "writeLog"> {
       return row ? toLog(row) : null;
     },
     async purgeLogs({ before, tableName }) {
-      if (tableName !== undefined && !tableName.trim()) throw new Error("purgeLogs: tableName must be a non-empty string when provided");
+      if (tableName !== undefined && !tableName.trim()) throw coded(new Error("purgeLogs: tableName must be a non-empty string when provided"), "INVALID_ARGUMENT");
       const q = statements();
       const cutoff = before.toISOString();
       const params = [cutoff, tableName === undefined ? null : [tableName]];

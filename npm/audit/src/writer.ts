@@ -1,6 +1,7 @@
 // How both adapters write an entry: in the audited mutation's transaction when the caller is in
 // one, to the columns the table has, and sealed into its chain when sealing is on and the table
 // can hold seals (the chain's lock needs a transaction: one of our own outside a mutation).
+import { coded } from "./errors";
 import { insertStatement, type RunSql } from "./store";
 import { sealKey, writeSealed, type SealOptions } from "./seal";
 import { shapeReader } from "./shape";
@@ -32,7 +33,7 @@ export function entryWriter(target: WriteTarget, option: boolean | SealOptions |
     const entry = { ...log };
     if (!tenant) delete entry.tenantId;
     if (current) return writeSealed(current, entry, key, columns);
-    if (!target.transaction) throw new Error("audit: sealing needs a database client with transactions");
+    if (!target.transaction) throw coded(new Error("audit: sealing needs a database client with transactions"), "INVALID_CONFIG");
     return target.transaction((run) => writeSealed(run, entry, key, columns));
   }
   return { writeLog, shape, sealed: seal !== undefined };

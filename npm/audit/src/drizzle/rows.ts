@@ -1,6 +1,7 @@
 // What the proxy needs to know of an audited Drizzle table: which columns identify a row, and
 // the SQL that images a row as the app sees it (property names unless the caller asks for column
 // names; the core decides the value forms: exact numbers as strings, toISOString() timestamps).
+import { coded } from "../errors";
 import { getTableColumns, getTableName, type Column } from "drizzle-orm";
 import { getTableConfig, type PgTable } from "drizzle-orm/pg-core";
 import type { AuditTableSpec } from "@usebetter-rs/core";
@@ -22,7 +23,7 @@ export function primaryKey(table: PgTable, named: string | undefined): Column[] 
   const composite = cfg.primaryKeys[0]?.columns;
   if (composite?.length) return composite;
   const byId = columns.id;
-  if (!byId) throw new Error(`audit: table "${getTableName(table)}" has no primary key; declare one or pass primaryKey`);
+  if (!byId) throw coded(new Error(`audit: table "${getTableName(table)}" has no primary key; declare one or pass primaryKey`), "AUDIT_CAPTURE_TABLE");
   return [byId];
 }
 

@@ -1,6 +1,7 @@
 // The single statement of one audited mutation. The core writes it (audit::capture), once per
 // table and variant; per mutation only the parts Drizzle builds (the mutation, its SET and
 // WHERE, the caller's RETURNING list) and the context values are put into its slots.
+import { coded } from "../errors";
 import * as drizzle from "drizzle-orm";
 import { getTableColumns, is, sql, SQL, type Column } from "drizzle-orm";
 import type { PgTable } from "drizzle-orm/pg-core";
@@ -76,7 +77,7 @@ function captureOf(table: PgTable, op: AuditOperation, pk: Column[], keys: Image
 export function statement(b: Builder, op: AuditOperation, pk: Column[], keys: ImageKeys, inline?: { tenant: boolean; skipBefore: boolean; values: Record<string, unknown> }): SQL {
   const { table, where } = b.config;
   if (op === "UPDATE" && (b.config.from || (b.config.joins as unknown[] | undefined)?.length)) {
-    throw new Error("audit: audited updates with .from() or joins are not supported; use trigger capture for them");
+    throw coded(new Error("audit: audited updates with .from() or joins are not supported; use trigger capture for them"), "AUDIT_UNCAPTURED_WRITE");
   }
   const upsert = op === "INSERT" && b.config.onConflict !== undefined;
   const capture = captureOf(table, op, pk, keys, upsert, inline ? { tenant: inline.tenant, skipBefore: inline.skipBefore } : null);

@@ -1,3 +1,4 @@
+import { coded } from "../errors";
 import { currentWriteHandle } from "../write-context";
 import { sqlStore, type Row, type RunSql } from "../store";
 import type { SealOptions } from "../seal";
@@ -25,7 +26,7 @@ const runOn = (h: PrismaClientWithRaw): RunSql => async (text, params) => (await
 
 export function prismaAuditAdapter(db: PrismaClientWithRaw, options: PrismaAuditAdapterOptions = {}): AuditDatabaseAdapter {
   if (!isRaw(db) || typeof db.$queryRawUnsafe !== "function") {
-    throw new TypeError("audit: prismaAuditAdapter(prisma) needs a Prisma client ($executeRawUnsafe and $queryRawUnsafe)");
+    throw coded(new TypeError("audit: prismaAuditAdapter(prisma) needs a Prisma client ($executeRawUnsafe and $queryRawUnsafe)"), "INVALID_ARGUMENT");
   }
   const transaction = (db as { $transaction?: (fn: (tx: PrismaClientWithRaw) => Promise<void>) => Promise<void> }).$transaction;
   const writer = entryWriter(

@@ -3,6 +3,7 @@
 // mutation, imaged again after it from the database (column names, stored values), and the
 // audit rows are written; rollback removes both, and a failed capture fails the mutation
 // unless the caller chose otherwise with `onError`.
+import { coded } from "../errors";
 import { AsyncLocalStorage } from "node:async_hooks";
 import { getAuditContext } from "../context";
 import { withWriteHandle } from "../write-context";
@@ -83,8 +84,8 @@ function withKey(args: Args, info: TableInfo): { args: Args; strip: <T>(r: T) =>
 }
 
 export function withAuditExtension<T extends PrismaClientLike>(prisma: T, captureLog: Capture, options: WithAuditExtensionOptions = {}): T {
-  if (!prisma || typeof prisma.$extends !== "function") throw new TypeError("audit: withAuditExtension(prisma, captureLog) needs a Prisma client");
-  if (typeof captureLog !== "function") throw new TypeError("audit: withAuditExtension needs captureLog, e.g. audit.captureLog");
+  if (!prisma || typeof prisma.$extends !== "function") throw coded(new TypeError("audit: withAuditExtension(prisma, captureLog) needs a Prisma client"), "INVALID_ARGUMENT");
+  if (typeof captureLog !== "function") throw coded(new TypeError("audit: withAuditExtension needs captureLog, e.g. audit.captureLog"), "INVALID_ARGUMENT");
   const dataModel = (prisma as { _runtimeDataModel?: RuntimeDataModel })._runtimeDataModel;
   const planner = (captureLog as { [INLINE_CAPTURE]?: InlinePlanner })[INLINE_CAPTURE];
   const skipBefore = new Set(options.skipBeforeCapture ?? []);
@@ -190,11 +191,11 @@ export function withAuditExtension<T extends PrismaClientLike>(prisma: T, captur
     if (planner?.(table, op).kind === "skip") return p.query(p.args);
     const kind = p.__internalParams?.transaction?.kind;
     if (kind === "batch") {
-      throw new Error(`audit: ${p.model}.${p.operation} on audited table "${table}" cannot be recorded inside $transaction([...]); use the interactive form $transaction(async (tx) => ...)`);
+      throw coded(new Error(`audit: ${p.model}.${p.operation} on audited table "${table}" cannot be recorded inside $transaction([...]); use the interactive form $transaction(async (tx) => ...)`), "AUDIT_UNCAPTURED_WRITE");
     }
     const tx = txStore.getStore() as (RawClient & Record<string, unknown>) | undefined;
     if (kind === "itx") {
-      if (!tx) throw new Error(`audit: ${p.model}.${p.operation} runs in a transaction opened on a client other than the one withAuditExtension returned`);
+      if (!tx) throw coded(new Error(`audit: ${p.model}.${p.operation} runs in a transaction opened on a client other than the one withAuditExtension returned`), "AUDIT_UNCAPTURED_WRITE");
       return capture(tx, p, op, table);
     }
     // Outside a transaction: run the same call again inside one, where it is captured.

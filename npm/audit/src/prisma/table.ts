@@ -2,6 +2,7 @@
 // catalog (Prisma's runtime data model names columns but not keys or SQL types), and the two
 // statements it runs: images of rows by primary key, optionally locking them. The statements
 // are the core's (audit::capture), built once per table.
+import { coded } from "../errors";
 import core from "@usebetter-rs/core";
 
 export interface RawClient {
@@ -44,14 +45,14 @@ export async function readTableInfo(tx: RawClient, dataModel: RuntimeDataModel |
   const table = { schema: m?.schema ?? null, name: m?.dbName ?? model };
   const { ref, columns } = core.auditTableSql(table);
   const rows = (await tx.$queryRawUnsafe(columns)) as { name: string; type: string; pk: number | null }[];
-  if (!rows.length) throw new Error(`audit: table ${ref} of Prisma model "${model}" was not found`);
+  if (!rows.length) throw coded(new Error(`audit: table ${ref} of Prisma model "${model}" was not found`), "AUDIT_CAPTURE_TABLE");
   const fieldOf = new Map((m?.fields ?? []).filter((f) => f.kind !== "object").map((f) => [f.dbName ?? f.name, f.name]));
   const imageKey = (column: string) => (keys === "column" ? column : (fieldOf.get(column) ?? column));
   const key = rows
     .filter((r) => r.pk !== null)
     .sort((a, b) => Number(a.pk) - Number(b.pk))
     .map((r) => ({ column: r.name, field: fieldOf.get(r.name) ?? r.name, image: imageKey(r.name) }));
-  if (!key.length) throw new Error(`audit: table ${ref} of Prisma model "${model}" has no primary key; audited tables need one`);
+  if (!key.length) throw coded(new Error(`audit: table ${ref} of Prisma model "${model}" has no primary key; audited tables need one`), "AUDIT_CAPTURE_TABLE");
   const sql = core.auditTableSql({
     ...table,
     columns: rows.map((r): [string, string, string] => [r.name, r.type, imageKey(r.name)]),

@@ -1,0 +1,24 @@
+import type { ErrorCode } from "@usebetter-rs/core";
+
+/** The codes this package's errors carry in `err.code`; `satisfies` keeps them in the core's list. */
+const AUDIT_CODES = [
+  "INVALID_ARGUMENT",
+  "INVALID_CONFIG",
+  "INTERNAL",
+  "AUDIT_CAPTURE_TABLE",
+  "AUDIT_INVALID_DATA",
+  "AUDIT_INVALID_QUERY",
+  "AUDIT_QUERY_FAILED",
+  "AUDIT_SEALED_PURGE",
+  "AUDIT_TABLE_MISSING",
+  "AUDIT_UNCAPTURED_WRITE",
+] as const satisfies readonly ErrorCode[];
+export type AuditErrorCode = (typeof AUDIT_CODES)[number];
+
+/**
+ * `err` with a stable `code`: the class stays the one the reference throws (`Error`,
+ * `TypeError`), so callers can tell failures apart without parsing messages.
+ */
+export function coded<E extends Error>(err: E, code: AuditErrorCode): E & { code: AuditErrorCode } {
+  return Object.assign(err, { code });
+}
