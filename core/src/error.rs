@@ -276,6 +276,8 @@ pub enum PackageCode {
     AuditInvalidQuery,
     /// The database failed an audit query.
     AuditQueryFailed,
+    /// The audit's database adapter does not implement the operation asked for.
+    AuditAdapterUnsupported,
     /// Neither the native addon nor the wasm build could be loaded.
     BindingLoadFailed,
 }
@@ -293,6 +295,7 @@ impl PackageCode {
             PackageCode::AuditInvalidData => "AUDIT_INVALID_DATA",
             PackageCode::AuditInvalidQuery => "AUDIT_INVALID_QUERY",
             PackageCode::AuditQueryFailed => "AUDIT_QUERY_FAILED",
+            PackageCode::AuditAdapterUnsupported => "AUDIT_ADAPTER_UNSUPPORTED",
             PackageCode::BindingLoadFailed => "BINDING_LOAD_FAILED",
         }
     }

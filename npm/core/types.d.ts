@@ -133,6 +133,7 @@ count: string, };
 
 /** Every stable `err.code` a package, tool or the core raises (core/src/error.rs). */
 export type ErrorCode =
+  | "AUDIT_ADAPTER_UNSUPPORTED"
   | "AUDIT_ANCHOR_INVALID"
   | "AUDIT_CAPTURE_TABLE"
   | "AUDIT_INVALID_DATA"

@@ -181,7 +181,7 @@ export function betterAudit(config: BetterAuditConfig): BetterAuditInstance {
 
   const executor = () => {
     const run = db.queryLogs?.bind(db);
-    if (!run) throw coded(new Error("audit.query() requires a database adapter that implements queryLogs(). Use drizzleAuditAdapter or prismaAuditAdapter."), "INVALID_CONFIG");
+    if (!run) throw coded(new Error("audit.query() requires a database adapter that implements queryLogs(). Use drizzleAuditAdapter or prismaAuditAdapter."), "AUDIT_ADAPTER_UNSUPPORTED");
     return run;
   };
 

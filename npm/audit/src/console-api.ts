@@ -92,7 +92,7 @@ function cursorOf(entry: AuditLog): string {
 
 function required<K extends keyof AuditDatabaseAdapter>(adapter: AuditDatabaseAdapter, method: K, what: string): NonNullable<AuditDatabaseAdapter[K]> {
   const fn = adapter[method];
-  if (typeof fn !== "function") throw coded(new Error(`Console API requires a database adapter that implements ${method}(). Check that your ORM adapter supports ${what}.`), "INVALID_CONFIG");
+  if (typeof fn !== "function") throw coded(new Error(`Console API requires a database adapter that implements ${method}(). Check that your ORM adapter supports ${what}.`), "AUDIT_ADAPTER_UNSUPPORTED");
   return (fn as (...args: unknown[]) => unknown).bind(adapter) as NonNullable<AuditDatabaseAdapter[K]>;
 }
 
