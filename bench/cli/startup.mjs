@@ -56,7 +56,8 @@ async function database(variant) {
   return { name, url: url.toString(), tenant: rows[0].id };
 }
 
-let port = 40500;
+// Below the kernel's ephemeral range, as in bench/tenant/run.mjs.
+let port = 21500;
 async function firstResponse(variant, dbs) {
   const env = { ...process.env, NODE_ENV: "production", BENCH_URL_OURS: dbs.ours.url, BENCH_URL_REF: dbs.ref.url };
   const p = port++;

@@ -94,6 +94,7 @@ async function measure(variant, values, httpPort) {
   spawnSync("wrk", ["-t1", "-c", String(CONNECTIONS), "-d2s", "-s", lua, `http://127.0.0.1:${httpPort}`]); // warm-up
   const out = spawnSync("wrk", ["-t1", "-c", String(CONNECTIONS), `-d${DURATION}s`, "-s", lua, `http://127.0.0.1:${httpPort}`], { encoding: "utf8" });
   server.kill();
+  await new Promise((resolve) => (server.exitCode !== null ? resolve() : server.once("exit", resolve)));
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out.stdout)?.[1]);
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out.stdout)?.[1];
   if (!rps || errors) throw new Error(`${variant}: wrk failed\n${out.stdout}${out.stderr}`);
@@ -102,7 +103,9 @@ async function measure(variant, values, httpPort) {
 
 const { ids, slugs } = await setup();
 const samples = {};
-let httpPort = 40100;
+// Below the kernel's ephemeral range (32768-60999), so no client socket of an earlier round
+// (wrk's, in TIME_WAIT or closing) can hold the port a server is about to listen on.
+let httpPort = 21100;
 for (let round = 0; round < ROUNDS; round++) {
   for (const [mode, values] of [["uuid", ids], ["slug", slugs]]) {
     for (const variant of (process.env.BENCH_VARIANTS ?? "ours,ref,unscoped,hardened").split(",")) {
