@@ -57,8 +57,8 @@ type AnyDb = {
  * The tenants table, as the kit's `pgTable` builds it. The name is the core's; the cast keeps
  * the literal type the reference's declarations give the table.
  */
-function tenantsTableOf({ pgTable, text, timestamp, uuid }: DrizzleKit) {
-  return pgTable(core.tenantContract().tenantsTable as "tenants", {
+function tenantsTableOf({ pgTable, text, timestamp, uuid }: DrizzleKit, name: string) {
+  return pgTable(name as "tenants", {
     id: uuid("id").primaryKey().defaultRandom(),
     name: text("name").notNull(),
     slug: text("slug").notNull().unique(),
@@ -71,7 +71,8 @@ type TenantsTable = ReturnType<typeof tenantsTableOf>;
 /** The module's exports, made with the drizzle-orm that `kit` comes from. */
 export function build(kit: DrizzleKit) {
   const { asc, count, eq, sql, uuid } = kit;
-  const tenantsTable = tenantsTableOf(kit);
+  const contract = core.tenantContract();
+  const tenantsTable = tenantsTableOf(kit, contract.tenantsTable);
 
   /**
    * Spread into a table's columns. The default reads the current tenant; an empty setting
@@ -82,7 +83,7 @@ export function build(kit: DrizzleKit) {
     tenantId: uuid("tenant_id")
       .notNull()
       .references(() => tenantsTable.id)
-      .default(sql.raw(`(${core.tenantContract().tenantIdDefault})`)),
+      .default(sql.raw(`(${contract.tenantIdDefault})`)),
   } as const;
 
   /** A core statement with `$n` placeholders as Drizzle SQL with bound parameters. */
