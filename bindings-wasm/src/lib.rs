@@ -2,6 +2,7 @@
 //! JS `Error`s with the core's stable code in `err.code`.
 
 mod args;
+pub mod webhooks;
 
 use serde::de::DeserializeOwned;
 use usebetter_core::audit::{capture, contract, table};

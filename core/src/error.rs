@@ -61,6 +61,10 @@ pub enum Error {
         failure: CliFailure,
         message: String,
     },
+    /// A failure of the webhooks product; its codes (`WEBHOOKS_*`, `WEBHOOK_*`) are listed in
+    /// its own module, which keeps the product's error table in one place.
+    #[cfg(feature = "webhooks")]
+    Webhooks(crate::webhooks::WebhooksError),
 }
 
 /// Why a command-line tool stopped: the stable codes of its failures.
@@ -171,6 +175,8 @@ impl Error {
             Error::Rejected { .. } => "INVALID_CONFIG",
             Error::SealKey { .. } => "AUDIT_SEAL_KEY",
             Error::Cli { failure, .. } => failure.code(),
+            #[cfg(feature = "webhooks")]
+            Error::Webhooks(e) => e.code(),
         }
     }
 
@@ -245,11 +251,20 @@ impl fmt::Display for Error {
             Error::Rejected { message }
             | Error::SealKey { message }
             | Error::Cli { message, .. } => f.write_str(message),
+            #[cfg(feature = "webhooks")]
+            Error::Webhooks(e) => e.fmt(f),
         }
     }
 }
 
 impl std::error::Error for Error {}
+
+#[cfg(feature = "webhooks")]
+impl From<crate::webhooks::WebhooksError> for Error {
+    fn from(e: crate::webhooks::WebhooksError) -> Self {
+        Error::Webhooks(e)
+    }
+}
 
 /// Result alias used across the core.
 pub type Result<T> = std::result::Result<T, Error>;

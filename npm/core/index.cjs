@@ -123,7 +123,9 @@ const NAMES = [
   "auditChangedFieldsJson", "auditDiffSql", "auditContract", "auditInsertSql", "auditCaptureSql",
   "auditTableSql", "canonicalJson", "parseDuration", "encodeCursor", "decodeCursor",
   "compileAuditQuery", "sqlWrites", "redactEntries", "EnrichmentRegistry", "runTenantCli",
-  "runAuditCli", "slugFromName", "buildNoConfigMessage", "sqlEffects",
+  "runAuditCli", "slugFromName", "buildNoConfigMessage", "sqlEffects", "Webhooks", "webhookSign",
+  "webhookVerify", "webhookGenerateSecret", "webhookClassifyAddress", "webhookClassifyOutcome",
+  "webhookRetryAfter", "webhookId",
 ];
 
 // The binding loads on first use, not at require: importing a library that depends on this

@@ -15,6 +15,8 @@ import type {
   VerifyOptions,
 } from "./types";
 export type * from "./types";
+export * from "./webhooks";
+import type { Webhooks, webhookSign, webhookVerify, webhookGenerateSecret, webhookClassifyAddress, webhookClassifyOutcome, webhookRetryAfter, webhookId } from "./webhooks";
 
 /** The object form of the `jwt` strategy. */
 export type JwtStrategyConfig = Exclude<JwtConfig, string>;
@@ -373,6 +375,14 @@ declare const core: {
   slugFromName: typeof slugFromName;
   buildNoConfigMessage: typeof buildNoConfigMessage;
   sqlEffects: typeof sqlEffects;
+  Webhooks: typeof Webhooks;
+  webhookSign: typeof webhookSign;
+  webhookVerify: typeof webhookVerify;
+  webhookGenerateSecret: typeof webhookGenerateSecret;
+  webhookClassifyAddress: typeof webhookClassifyAddress;
+  webhookClassifyOutcome: typeof webhookClassifyOutcome;
+  webhookRetryAfter: typeof webhookRetryAfter;
+  webhookId: typeof webhookId;
 };
 export default core;
 

@@ -44,5 +44,13 @@ export const {
   slugFromName,
   buildNoConfigMessage,
   sqlEffects,
+  Webhooks,
+  webhookSign,
+  webhookVerify,
+  webhookGenerateSecret,
+  webhookClassifyAddress,
+  webhookClassifyOutcome,
+  webhookRetryAfter,
+  webhookId,
 } = core;
 export default core;

@@ -2,3 +2,5 @@
 //! stays a one-line translation and both read and write exactly the same JSON.
 
 pub mod audit;
+#[cfg(feature = "webhooks")]
+pub mod webhooks;

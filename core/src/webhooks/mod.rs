@@ -8,6 +8,8 @@
 
 pub mod address;
 pub mod body;
+#[cfg(feature = "serde")]
+pub mod config;
 pub mod error;
 pub mod event_types;
 pub mod ids;

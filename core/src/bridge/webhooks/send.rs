@@ -1,0 +1,455 @@
+//! `send()` / `sendMany()` as a short conversation: [`Webhooks::send_begin`] checks every input
+//! and answers with the first statement to run; the caller runs it in its transaction and hands
+//! the rows to [`Webhooks::send_next`], which answers with the next statement or the results.
+//! The order is fixed here: idempotency keys first (a duplicate must not take an ordering
+//! number, or fan-out would wait forever for the gap), then ordering keys, then one INSERT.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::{to_value, Webhooks};
+use crate::audit::time::{format_iso, parse_iso};
+use crate::error::{Error, Result};
+use crate::input::from_value;
+use crate::webhooks::body::{idempotency_verdict, prepare_body, BodyInput, Envelope};
+use crate::webhooks::ids::{self, IdKind};
+use crate::webhooks::limits::{check_deliver_after, check_key, check_send_many};
+use crate::webhooks::WebhooksError;
+
+/// One message as the package hands it over (payload already serialised).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SendInput {
+    event_type: String,
+    data: String,
+    idempotency_key: Option<String>,
+    ordering_key: Option<String>,
+    endpoints: Option<Vec<String>>,
+    occurred_at_ms: Option<i64>,
+    content_type: Option<String>,
+    deliver_after_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Pending {
+    uuid: String,
+    event_type: String,
+    body: String,
+    sha256: String,
+    content_type: Option<String>,
+    ordering_key: Option<String>,
+    ordering_seq: Option<i64>,
+    idempotency_key: Option<String>,
+    /// The key's field name, for a conflict found later.
+    key_field: String,
+    targets: Option<String>,
+    deliver_after: Option<String>,
+    /// This message's key is claimed for it.
+    claimed: bool,
+    /// A duplicate of a stored message: its UUID and creation time.
+    duplicate_of: Option<(String, String)>,
+    /// A duplicate of an earlier input of the same batch (same key, same body).
+    same_as: Option<usize>,
+}
+
+impl Pending {
+    /// Will be inserted (unless a later answer makes it a duplicate).
+    fn fresh(&self) -> bool {
+        self.duplicate_of.is_none() && self.same_as.is_none()
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+enum Phase {
+    Claim,
+    Lookup,
+    Ordering,
+    Insert,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct State {
+    phase: Phase,
+    items: Vec<Pending>,
+    /// Claim rounds so far: a key freed by a concurrent rollback between claim and lookup is
+    /// claimed again, a bounded number of times.
+    rounds: u8,
+}
+
+/// What the caller does next: run `run` (a statement name and its parameters after the
+/// tenant) and call `send_next` with the rows, or take `results`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendStep {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub results: Option<Value>,
+}
+
+fn hex_bytea(b: &[u8]) -> String {
+    format!("\\x{}", crate::crypto::hex(b))
+}
+
+fn wh(e: WebhooksError) -> Error {
+    Error::Webhooks(e)
+}
+
+impl Webhooks {
+    /// Checks `inputs` (`many`: field names `inputs[i].…`, else the single input's keys) and
+    /// returns the first step. `random` holds 10 bytes per input (message ids).
+    ///
+    /// # Errors
+    /// The send errors of the product, naming the field; nothing has been written.
+    pub fn send_begin(
+        &self,
+        inputs: &Value,
+        many: bool,
+        now_ms: i64,
+        random: &[u8],
+    ) -> Result<SendStep> {
+        let inputs: Vec<SendInput> = from_value("inputs", inputs)?;
+        check_send_many(inputs.len()).map_err(wh)?;
+        if random.len() < inputs.len() * 10 {
+            return Err(wh(WebhooksError::argument(
+                "random",
+                "10 bytes per message",
+            )));
+        }
+        let s = &self.config.settings;
+        let mut items = Vec::with_capacity(inputs.len());
+        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+        for (i, input) in inputs.iter().enumerate() {
+            let f = |k: &str| {
+                if many {
+                    format!("inputs[{i}].{k}")
+                } else {
+                    k.to_owned()
+                }
+            };
+            self.config
+                .event_types
+                .check_send(&f("eventType"), &input.event_type)
+                .map_err(wh)?;
+            for (k, v) in [
+                ("idempotencyKey", &input.idempotency_key),
+                ("orderingKey", &input.ordering_key),
+            ] {
+                if let Some(v) = v {
+                    check_key(&f(k), v).map_err(wh)?;
+                }
+            }
+            if let Some(at) = input.deliver_after_ms {
+                check_deliver_after(&f("deliverAfter"), at, now_ms).map_err(wh)?;
+            }
+            if input.content_type.is_some() && s.envelope != Envelope::Raw {
+                return Err(wh(WebhooksError::argument(
+                    f("contentType"),
+                    "only with `envelope: \"raw\"` (the standard envelope is JSON)",
+                )));
+            }
+            let body = prepare_body(
+                &f("payload"),
+                s.envelope,
+                &BodyInput {
+                    event_type: input.event_type.clone(),
+                    occurred_at_micros: input.occurred_at_ms.unwrap_or(now_ms).saturating_mul(1000),
+                    data: input.data.clone(),
+                },
+                s.max_payload_bytes,
+            )
+            .map_err(wh)?;
+            let targets = match &input.endpoints {
+                None => None,
+                Some(list) => {
+                    let uuids = list
+                        .iter()
+                        .enumerate()
+                        .map(|(j, e)| {
+                            ids::id_or_uuid(&f(&format!("endpoints[{j}]")), IdKind::Endpoint, e)
+                                .map(|b| ids::uuid_text(&b))
+                        })
+                        .collect::<std::result::Result<Vec<_>, _>>()
+                        .map_err(wh)?;
+                    Some(format!("{{{}}}", uuids.join(",")))
+                }
+            };
+            let uuid = ids::uuid_v7(
+                u64::try_from(now_ms).unwrap_or(0),
+                &random[i * 10..i * 10 + 10],
+            )
+            .map_err(wh)?;
+            let mut p = Pending {
+                uuid: ids::uuid_text(&uuid),
+                event_type: input.event_type.clone(),
+                sha256: hex_bytea(&body.sha256),
+                body: body.body,
+                content_type: input.content_type.clone(),
+                ordering_key: input.ordering_key.clone(),
+                ordering_seq: None,
+                idempotency_key: input.idempotency_key.clone(),
+                key_field: f("idempotencyKey"),
+                targets,
+                deliver_after: input
+                    .deliver_after_ms
+                    .map(|ms| format_iso(ms.saturating_mul(1000))),
+                claimed: false,
+                duplicate_of: None,
+                same_as: None,
+            };
+            // The same key twice in one batch: the later one is judged against the earlier.
+            if let Some(k) = &input.idempotency_key {
+                if let Some(&j) = seen.get(k.as_str()) {
+                    let first: &Pending = &items[j];
+                    idempotency_verdict(&p.key_field, first.sha256.as_bytes(), p.sha256.as_bytes())
+                        .map_err(wh)?;
+                    p.same_as = Some(j);
+                } else {
+                    seen.insert(k, i);
+                }
+            }
+            items.push(p);
+        }
+        self.advance(State {
+            phase: Phase::Claim,
+            items,
+            rounds: 0,
+        })
+    }
+
+    /// Takes the rows of the step's statement (rows as objects, `bytea` as `\x…` text,
+    /// timestamps as ISO text) and returns the next step.
+    ///
+    /// # Errors
+    /// `WEBHOOKS_IDEMPOTENCY_CONFLICT` naming the key's field; `INVALID_ARGUMENT` for rows or
+    /// state of the wrong shape.
+    pub fn send_next(&self, state: &Value, rows: &Value) -> Result<SendStep> {
+        let mut st: State = from_value("state", state)?;
+        let rows: Vec<Value> = from_value("rows", rows)?;
+        match st.phase {
+            Phase::Claim => {
+                let claimed: Vec<String> = rows.iter().filter_map(|r| text(r, "key")).collect();
+                for p in st.items.iter_mut().filter(|p| p.fresh()) {
+                    if p.idempotency_key
+                        .as_ref()
+                        .is_some_and(|k| claimed.contains(k))
+                    {
+                        p.claimed = true;
+                    }
+                }
+                st.phase = if open_keys(&st).is_empty() {
+                    Phase::Ordering
+                } else {
+                    Phase::Lookup
+                };
+            }
+            Phase::Lookup => {
+                for r in &rows {
+                    let (Some(key), Some(id), Some(at), Some(sha)) = (
+                        text(r, "key"),
+                        text(r, "message_id"),
+                        text(r, "message_created_at"),
+                        text(r, "body_sha256"),
+                    ) else {
+                        return Err(wh(WebhooksError::argument(
+                            "rows",
+                            "expected key, message_id, message_created_at, body_sha256",
+                        )));
+                    };
+                    let sha = sha.to_ascii_lowercase();
+                    for p in st.items.iter_mut().filter(|p| p.fresh() && !p.claimed) {
+                        if p.idempotency_key.as_deref() == Some(key.as_str()) {
+                            idempotency_verdict(&p.key_field, sha.as_bytes(), p.sha256.as_bytes())
+                                .map_err(wh)?;
+                            p.duplicate_of = Some((id.clone(), at.clone()));
+                        }
+                    }
+                }
+                st.rounds += 1;
+                // Keys neither claimed nor found were freed by a rollback meanwhile: claim again.
+                st.phase = if open_keys(&st).is_empty() {
+                    Phase::Ordering
+                } else {
+                    Phase::Claim
+                };
+                if st.rounds > 3 && st.phase == Phase::Claim {
+                    return Err(wh(WebhooksError::argument(
+                        "idempotencyKey",
+                        "the key stays contended by concurrent transactions; retry the transaction",
+                    )));
+                }
+            }
+            Phase::Ordering => {
+                let last: BTreeMap<String, i64> = rows
+                    .iter()
+                    .filter_map(|r| Some((text(r, "key")?, number(r.get("last_seq")?)?)))
+                    .collect();
+                let mut next: BTreeMap<String, i64> = BTreeMap::new();
+                for (k, n) in ordering_counts(&st) {
+                    let l = last.get(&k).ok_or_else(|| {
+                        wh(WebhooksError::argument(
+                            "rows",
+                            format!("no row for ordering key {k:?}"),
+                        ))
+                    })?;
+                    next.insert(k, l - n + 1);
+                }
+                for p in st.items.iter_mut().filter(|p| p.fresh()) {
+                    if let Some(seq) = p.ordering_key.as_ref().and_then(|k| next.get_mut(k)) {
+                        p.ordering_seq = Some(*seq);
+                        *seq += 1;
+                    }
+                }
+                st.phase = Phase::Insert;
+            }
+            Phase::Insert => return results(&st, &rows),
+        }
+        self.advance(st)
+    }
+
+    fn advance(&self, st: State) -> Result<SendStep> {
+        let run = match st.phase {
+            Phase::Claim | Phase::Lookup => {
+                let keys = open_keys(&st);
+                if keys.is_empty() {
+                    return self.advance(State {
+                        phase: Phase::Ordering,
+                        ..st
+                    });
+                }
+                if st.phase == Phase::Lookup {
+                    json!({ "statement": "sendIdempotencyLookup", "params": [keys] })
+                } else {
+                    let owners: Vec<&Pending> = keys
+                        .iter()
+                        .filter_map(|k| {
+                            st.items.iter().find(|p| {
+                                p.fresh() && !p.claimed && p.idempotency_key.as_ref() == Some(k)
+                            })
+                        })
+                        .collect();
+                    json!({ "statement": "sendIdempotencyClaim", "params": [
+                        keys,
+                        owners.iter().map(|p| &p.uuid).collect::<Vec<_>>(),
+                        owners.iter().map(|p| &p.sha256).collect::<Vec<_>>(),
+                        self.config.settings.idempotency_window_secs,
+                    ]})
+                }
+            }
+            Phase::Ordering => {
+                let counts = ordering_counts(&st);
+                if counts.is_empty() {
+                    return self.advance(State {
+                        phase: Phase::Insert,
+                        ..st
+                    });
+                }
+                json!({ "statement": "sendOrderingKeys", "params": [
+                    counts.keys().collect::<Vec<_>>(), counts.values().collect::<Vec<_>>(),
+                ]})
+            }
+            Phase::Insert => {
+                let fresh: Vec<&Pending> = st.items.iter().filter(|p| p.fresh()).collect();
+                if fresh.is_empty() {
+                    return results(&st, &[]);
+                }
+                let col = |f: fn(&Pending) -> Value| fresh.iter().map(|p| f(p)).collect::<Vec<_>>();
+                json!({ "statement": "sendInsertMessages", "params": [
+                    col(|p| json!(p.uuid)), col(|p| json!(p.event_type)), col(|p| json!(p.body)),
+                    col(|p| json!(p.sha256)), col(|p| json!(p.content_type)),
+                    col(|p| json!(p.ordering_key)), col(|p| json!(p.ordering_seq)),
+                    col(|p| json!(p.idempotency_key)), col(|p| json!(p.targets)),
+                    col(|p| json!(p.deliver_after)),
+                ]})
+            }
+        };
+        Ok(SendStep {
+            run: Some(run),
+            state: Some(to_value(&st)?),
+            results: None,
+        })
+    }
+}
+
+fn text(r: &Value, k: &str) -> Option<String> {
+    r.get(k).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// A number column as drivers return it (`bigint` often as text).
+fn number(v: &Value) -> Option<i64> {
+    v.as_i64().or_else(|| v.as_str()?.parse().ok())
+}
+
+/// Idempotency keys not yet settled (neither claimed nor judged a duplicate), sorted.
+fn open_keys(st: &State) -> Vec<String> {
+    let mut keys: Vec<String> = st
+        .items
+        .iter()
+        .filter(|p| p.fresh() && !p.claimed)
+        .filter_map(|p| p.idempotency_key.clone())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// Messages per ordering key among those to insert.
+fn ordering_counts(st: &State) -> BTreeMap<String, i64> {
+    let mut counts = BTreeMap::new();
+    for p in st.items.iter().filter(|p| p.fresh()) {
+        if let Some(k) = &p.ordering_key {
+            *counts.entry(k.clone()).or_default() += 1;
+        }
+    }
+    counts
+}
+
+/// `SendResult`s in input order from the INSERT's rows (`id`, `created_at`, in insert order).
+fn results(st: &State, rows: &[Value]) -> Result<SendStep> {
+    let fresh = st.items.iter().filter(|p| p.fresh()).count();
+    if rows.len() != fresh {
+        return Err(wh(WebhooksError::argument(
+            "rows",
+            format!("expected {fresh} inserted rows, got {}", rows.len()),
+        )));
+    }
+    let mut inserted = rows
+        .iter()
+        .map(|r| text(r, "created_at").unwrap_or_default());
+    let mut stored: Vec<(String, String, &str)> = Vec::with_capacity(st.items.len());
+    for p in &st.items {
+        let entry = match (&p.duplicate_of, p.same_as) {
+            (Some((uuid, at)), _) => (uuid.clone(), at.clone(), "duplicate"),
+            (None, Some(j)) => {
+                let (uuid, at, _) = stored[j].clone();
+                (uuid, at, "duplicate")
+            }
+            (None, None) => (
+                p.uuid.clone(),
+                inserted.next().unwrap_or_default(),
+                "queued",
+            ),
+        };
+        stored.push(entry);
+    }
+    let out = stored
+        .into_iter()
+        .map(|(uuid, at, status)| {
+            let id = ids::from_uuid("id", IdKind::Message, &uuid).map_err(wh)?;
+            let ms = parse_iso(&at).map_or(Value::Null, |us| json!(us.div_euclid(1000)));
+            Ok(json!({ "id": id, "status": status, "createdAtMs": ms }))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(SendStep {
+        run: None,
+        state: None,
+        results: Some(Value::Array(out)),
+    })
+}

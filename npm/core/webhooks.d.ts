@@ -1,0 +1,196 @@
+// Declarations of the webhooks entry points of the core (both backends). Values cross as JSON;
+// clocks (`nowMs`) and random bytes come from the caller.
+
+/** A statement of the webhooks store: SQL with `$1…$n` and the name and type of each. */
+export interface WebhooksStatement {
+  sql: string;
+  params: Array<{ name: string; type: string }>;
+}
+
+export type WebhookOutcome =
+  | "ok" | "gone" | "throttled" | "http_error" | "timeout" | "network_error"
+  | "destination_blocked" | "lease_expired" | "worker_shutdown";
+export type WebhookFailure =
+  | "timeout" | "connect_timeout" | "dns" | "refused" | "reset" | "tls" | "network"
+  | "blocked" | "lease_expired" | "worker_shutdown";
+export type WebhookIdKind = "message" | "endpoint" | "delivery" | "attempt" | "lane";
+
+/** The resolved configuration the engine reads. */
+export interface WebhooksSettings {
+  validatePayloads: boolean;
+  signingDefault: "v1" | "v1a";
+  headers: "standard" | "svix" | "both";
+  envelope: "standard" | "raw";
+  maxPayloadBytes: number;
+  timeoutMs: number;
+  connectTimeoutMs: number;
+  maxResponseBytes: number;
+  storeResponseBytes: number;
+  storeResponseBody: "always" | "failures" | "never";
+  allowHttp: boolean;
+  proxy: string | null;
+  insecureSkipTlsVerify: boolean;
+  requireTransaction: boolean;
+  idempotencyWindowSecs: number;
+  maxEndpointsPerTenant: number;
+  allowPlaintextSecrets: boolean;
+  hasSecretsKey: boolean;
+  retentionDays: number;
+  tenancy: "rls" | "none";
+  operatorEndpoint: string | null;
+  disableAfterMs: number;
+  minFailedAttempts: number;
+}
+
+/** One message for `sendBegin` (payload already serialised into `data`). */
+export interface WebhookSendItem {
+  eventType: string;
+  data: string;
+  idempotencyKey?: string;
+  orderingKey?: string;
+  endpoints?: string[];
+  occurredAtMs?: number;
+  contentType?: string;
+  deliverAfterMs?: number;
+}
+
+/** The next statement of a send (`run`, parameters after the tenant), or the results. */
+export interface WebhookSendStep {
+  run?: { statement: string; params: unknown[] };
+  state?: unknown;
+  results?: Array<{ id: string; status: "queued" | "duplicate"; createdAtMs: number | null }>;
+}
+
+export interface WebhookAddressVerdict {
+  allowed: boolean;
+  rule: "default" | "allowNetworks" | "denyNetworks" | "unparsable";
+  range?: string;
+  reason?: string;
+}
+
+export type WebhookNextStep =
+  | { kind: "succeeded" }
+  | { kind: "exhausted" }
+  | { kind: "retry"; atMs: number; delayMs: number };
+
+/** A claimed delivery, as much as signing needs. */
+export interface WebhookRequestRow {
+  endpointId: string;
+  messageId: string;
+  body: string;
+  keys: unknown[];
+  headers: Record<string, string> | null;
+  contentType: string | null;
+}
+
+export interface WebhookPreparedRequests {
+  requests: Array<
+    | { id: string; timestamp: number; headers: Array<[string, string]> }
+    | { error: { code: string; message: string } }
+  >;
+  staleEndpoints: string[];
+}
+
+/** What one request observed. */
+export interface WebhookRecordInput {
+  deliveryId: string;
+  leaseToken: string;
+  tenantId: string | null;
+  messageId: string;
+  endpointId: string;
+  attempt: number;
+  trigger: string;
+  laneId: string | null;
+  startedAtMs: number;
+  durationMs: number;
+  status?: number | null;
+  failure?: WebhookFailure | null;
+  retryAfter?: string | null;
+  responseBody?: string | null;
+  operatorError?: string | null;
+  requestTimestamp: number;
+  workerId: string;
+}
+
+export interface WebhookOperationalEvent {
+  tenantId: string | null;
+  type: string;
+  data: Record<string, unknown>;
+}
+
+export interface WebhookRecordPlan {
+  recordDeliveries: unknown[];
+  insertAttempts: unknown[];
+  updateEndpointHealth: unknown[] | null;
+  events: WebhookOperationalEvent[];
+}
+
+/** The parts of a WHATWG `URL` the endpoint checks read. */
+export interface WebhookUrlParts {
+  href: string;
+  protocol: string;
+  username: string;
+  password: string;
+  hostname: string;
+  port: string;
+}
+
+export interface WebhookEndpointFields {
+  url?: WebhookUrlParts;
+  description?: string;
+  eventTypes?: string[];
+  ordering?: "none" | "key";
+  signing?: "v1" | "v1a";
+  secret?: string;
+  headers?: Record<string, string>;
+  rateLimitPerSecond?: number;
+  metadata?: Record<string, string>;
+  enabled?: boolean;
+}
+
+/** A compiled `betterWebhooks` configuration. */
+export declare class Webhooks {
+  constructor(config: Record<string, unknown>, requireEventTypes: boolean);
+  settings(): WebhooksSettings;
+  statements(): Record<string, WebhooksStatement> & { schemaVersionExpected: number };
+  migrationSql(nowMs: number, ahead: number): string;
+  checkAddresses(addresses: string[]): WebhookAddressVerdict[];
+  nextAttempt(attempts: number, outcome: WebhookOutcome, retryAfterSecs: number | null | undefined, nowMs: number, u: number): WebhookNextStep;
+  sendBegin(inputs: WebhookSendItem[], many: boolean, nowMs: number, random: Uint8Array): WebhookSendStep;
+  sendNext(state: unknown, rows: Record<string, unknown>[]): WebhookSendStep;
+  prepareRequests(rows: WebhookRequestRow[], nowMs: number): WebhookPreparedRequests;
+  recordBatch(results: WebhookRecordInput[], nowMs: number, u: number[]): WebhookRecordPlan;
+  endpointEvents(rows: Record<string, unknown>[]): WebhookOperationalEvent[];
+  eventParams(events: WebhookOperationalEvent[]): unknown[];
+  /** `random`: 66 bytes (id, nonce, generated secret). */
+  prepareEndpoint(input: WebhookEndpointFields, nowMs: number, random: Uint8Array): {
+    row: Record<string, unknown>;
+    endpointId: string;
+    secret: string;
+    publicKey?: string | null;
+  };
+  checkPatch(patch: WebhookEndpointFields): Record<string, unknown>;
+  rotateSecret(endpointId: string, keys: unknown[], options: { graceHours?: number; secret?: string }, nowMs: number, random: Uint8Array): {
+    keys: unknown[];
+    secret: string;
+    publicKey: string | null;
+  };
+  revealSecret(endpointId: string, keys: unknown[], nowMs: number): { secret: string; publicKey: string | null };
+  /** `random`: 24 bytes per key. */
+  resealKeys(endpointId: string, keys: unknown[], random: Uint8Array): unknown[];
+}
+
+/** `signWebhook`: the `webhook-signature` value (`v1,…` or `v1a,…`). */
+export declare function webhookSign(input: { id: string; timestamp: number; body: string; secret: string }): string;
+/** Verifies a delivery; throws `WEBHOOK_*`. `now` in Unix seconds. */
+export declare function webhookVerify(
+  headers: Array<[string, string]>,
+  body: Uint8Array,
+  options: { secret?: string; publicKey?: string; keys?: string[]; toleranceSec?: number; now: number },
+): { id: string; timestamp: number };
+export declare function webhookGenerateSecret(scheme: "v1" | "v1a", random: Uint8Array): { secret: string; publicKey?: string };
+/** The default SSRF classification: null when allowed. */
+export declare function webhookClassifyAddress(address: string): { range: string; reason: string } | null;
+export declare function webhookClassifyOutcome(status: number | null | undefined, failure: WebhookFailure | null | undefined): WebhookOutcome;
+export declare function webhookRetryAfter(value: string | null | undefined, nowMs: number): number | null;
+export declare function webhookId(kind: WebhookIdKind, id: string, toPrefixed: boolean): string;
