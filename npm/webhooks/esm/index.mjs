@@ -1,0 +1,9 @@
+import m from "../dist/index.js";
+
+export const {
+  WebhooksError,
+  WebhooksConfigError,
+  WebhooksSendError,
+  WebhooksEndpointError,
+  WebhookVerificationError,
+} = m;

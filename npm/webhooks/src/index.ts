@@ -1,0 +1,8 @@
+export {
+  WebhooksError,
+  WebhooksConfigError,
+  WebhooksSendError,
+  WebhooksEndpointError,
+  WebhookVerificationError,
+  type WebhooksErrorCode,
+} from "./errors";
