@@ -126,6 +126,12 @@ impl Webhooks {
     }
 
     #[napi]
+    pub fn expand_step(&self, messages: Unknown<'_>, progress: Unknown<'_>) -> Result<Value, Code> {
+        let (m, p) = (json("messages", messages)?, json("progress", progress)?);
+        self.inner.expand_step(&m, &p).map_err(|e| core_err(&e))
+    }
+
+    #[napi]
     pub fn endpoint_events(&self, rows: Unknown<'_>) -> Result<Value, Code> {
         let rows = json("rows", rows)?;
         self.inner.endpoint_events(&rows).map_err(|e| core_err(&e))

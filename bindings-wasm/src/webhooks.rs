@@ -119,6 +119,13 @@ impl Webhooks {
             .record_batch(&json("results", &results)?, ms(now_ms), &u))
     }
 
+    #[wasm_bindgen(js_name = expandStep)]
+    pub fn expand_step(&self, messages: JsValue, progress: JsValue) -> Result<JsValue, JsValue> {
+        out(self
+            .inner
+            .expand_step(&json("messages", &messages)?, &json("progress", &progress)?))
+    }
+
     #[wasm_bindgen(js_name = endpointEvents)]
     pub fn endpoint_events(&self, rows: JsValue) -> Result<JsValue, JsValue> {
         out(self.inner.endpoint_events(&json("rows", &rows)?))

@@ -160,6 +160,8 @@ export declare class Webhooks {
   sendNext(state: unknown, rows: Record<string, unknown>[]): WebhookSendStep;
   prepareRequests(rows: WebhookRequestRow[], nowMs: number): WebhookPreparedRequests;
   recordBatch(results: WebhookRecordInput[], nowMs: number, u: number[]): WebhookRecordPlan;
+  /** Fan-out: `{ lockProgress }` parameters first when messages are keyed, then `{ insert }`. */
+  expandStep(messages: Record<string, unknown>[], progress: Record<string, unknown>[] | null): { lockProgress?: unknown[]; insert?: unknown[] | null };
   endpointEvents(rows: Record<string, unknown>[]): WebhookOperationalEvent[];
   eventParams(events: WebhookOperationalEvent[]): unknown[];
   /** `random`: 66 bytes (id, nonce, generated secret). */

@@ -18,6 +18,7 @@ use crate::webhooks::outcome::{
 use crate::webhooks::retry_after::parse_retry_after;
 use crate::webhooks::schedule::{next_attempt, NextStep};
 use crate::webhooks::sign::{sign_batch, EndpointKeys, SignBatch, SignItem};
+use crate::webhooks::store::expand::{expandable, LockedMessage, LockedProgress};
 use crate::webhooks::stored_keys::StoredKey;
 use crate::webhooks::WebhooksError;
 
@@ -316,6 +317,85 @@ impl Webhooks {
         };
         let data: Vec<Value> = col("data").iter().map(|d| json!(d.to_string())).collect();
         Ok(json!([col("tenantId"), col("type"), data]))
+    }
+}
+
+/// One row of `expandLockMessages` / `expandLockProgress` as drivers return it (`bigint` may
+/// arrive as text).
+fn locked(rows: &[Value]) -> (Vec<LockedMessage>, Vec<LockedProgress>) {
+    let text = |r: &Value, k: &str| r.get(k).and_then(Value::as_str).map(str::to_owned);
+    let num = |r: &Value, k: &str| {
+        r.get(k)
+            .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
+    };
+    let messages = rows
+        .iter()
+        .filter_map(|r| {
+            Some(LockedMessage {
+                id: text(r, "id")?,
+                tenant_id: text(r, "tenant_id"),
+                ordering_key: text(r, "ordering_key"),
+                ordering_seq: num(r, "ordering_seq"),
+            })
+        })
+        .collect();
+    let progress = rows
+        .iter()
+        .filter_map(|r| {
+            Some(LockedProgress {
+                tenant_id: text(r, "tenant_id"),
+                key: text(r, "key")?,
+                expanded_seq: num(r, "expanded_seq")?,
+            })
+        })
+        .collect();
+    (messages, progress)
+}
+
+impl Webhooks {
+    /// Fan-out between its statements: with only the locked `messages`, the parameters of
+    /// `expandLockProgress` when some are keyed (`{ lockProgress }`); with the locked
+    /// `progress` rows too (or no keyed message), the parameters of `expandInsert`
+    /// (`{ insert }`, null when nothing can be expanded yet).
+    ///
+    /// # Errors
+    /// `INVALID_ARGUMENT` for rows of the wrong shape.
+    pub fn expand_step(&self, messages: &Value, progress: &Value) -> Result<Value> {
+        let rows: Vec<Value> = from_value("messages", messages)?;
+        let (locked_messages, _) = locked(&rows);
+        let keyed: Vec<&LockedMessage> = locked_messages
+            .iter()
+            .filter(|m| m.ordering_key.is_some())
+            .collect();
+        if progress.is_null() && !keyed.is_empty() {
+            return Ok(json!({ "lockProgress": [
+                keyed.iter().map(|m| &m.tenant_id).collect::<Vec<_>>(),
+                keyed.iter().map(|m| &m.ordering_key).collect::<Vec<_>>(),
+            ]}));
+        }
+        let progress: Vec<Value> = if progress.is_null() {
+            Vec::new()
+        } else {
+            from_value("progress", progress)?
+        };
+        let (_, locked_progress) = locked(&progress);
+        let chosen = expandable(&locked_messages, &locked_progress);
+        if chosen.is_empty() {
+            return Ok(json!({ "insert": null }));
+        }
+        let since = chosen
+            .iter()
+            .filter_map(|&i| rows[i].get("created_at").and_then(Value::as_str))
+            .filter_map(crate::audit::time::parse_iso)
+            .min()
+            .unwrap_or(0);
+        // Drivers keep milliseconds: the bound is floored to the millisecond so it stays below.
+        let since = crate::audit::time::format_iso(since.div_euclid(1000) * 1000);
+        let ids: Vec<&str> = chosen
+            .iter()
+            .map(|&i| locked_messages[i].id.as_str())
+            .collect();
+        Ok(json!({ "insert": [ids, since] }))
     }
 }
 
