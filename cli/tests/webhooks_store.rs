@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 use usebetter_core::sql::literal as q;
 use usebetter_core::webhooks::store::cursor::{decode_cursor, encode_cursor, ListKind};
+use usebetter_core::webhooks::store::endpoints::ENDPOINT_PATCH_FIELDS;
 use usebetter_core::webhooks::store::{Store, StoreConfig};
 
 const SCHEMA: &str = "webhooks_store_test";
@@ -225,6 +226,20 @@ async fn insert_endpoint(db: &Db, ctx: Ctx, tenant: &str, id: &str, max: &str) -
     .await
 }
 
+/// `updateEndpoint` in tenant A's scope: `fields` listed, `values` by field name, NULL otherwise.
+async fn patch(db: &Db, id: &str, fields: &str, values: &[(&str, &str)]) -> Vec<Row> {
+    let id = q(id);
+    let fields = q(fields);
+    let mut args = vec![NULL, &id, &fields];
+    args.extend(ENDPOINT_PATCH_FIELDS.iter().map(|f| {
+        values
+            .iter()
+            .find(|(name, _)| name == f)
+            .map_or(NULL, |(_, v)| *v)
+    }));
+    db.call(Ctx::Tenant(A), "updateEndpoint", &args).await
+}
+
 async fn endpoints(db: &Db) {
     let a = Ctx::Tenant(A);
     let made = insert_endpoint(db, a, NULL, EP_A1, "2").await;
@@ -302,25 +317,16 @@ async fn endpoints(db: &Db) {
     assert_eq!(ids(&next), [EP_A1]);
 
     // Patch: listed fields change (NULL included), others keep their value.
-    let patched = db
-        .call(
-            a,
-            "updateEndpoint",
-            &[
-                NULL,
-                &q(EP_A1),
-                "'{description,rate_limit_per_second}'",
-                "'https://ignored.example'",
-                NULL,
-                NULL,
-                NULL,
-                NULL,
-                "5",
-                NULL,
-                NULL,
-            ],
-        )
-        .await;
+    let patched = patch(
+        db,
+        EP_A1,
+        "{description,rate_limit_per_second}",
+        &[
+            ("url", "'https://ignored.example'"),
+            ("rate_limit_per_second", "5"),
+        ],
+    )
+    .await;
     assert_eq!(get(&patched[0], "description"), "NULL");
     assert_eq!(get(&patched[0], "rate_limit_per_second"), "5");
     assert_eq!(
@@ -329,34 +335,9 @@ async fn endpoints(db: &Db) {
     );
     assert_eq!(get(&patched[0], "metadata"), r#"{"team": "billing"}"#);
     assert_eq!(get(&patched[0], "previous_status"), "enabled");
-    let other = [
-        NULL,
-        &q(EP_B1),
-        "'{description}'",
-        NULL,
-        "'x'",
-        NULL,
-        NULL,
-        NULL,
-        NULL,
-        NULL,
-        NULL,
-    ];
-    assert!(db.call(a, "updateEndpoint", &other).await.is_empty());
-    let off = [
-        NULL,
-        &q(EP_A1),
-        "'{enabled}'",
-        NULL,
-        NULL,
-        NULL,
-        NULL,
-        NULL,
-        NULL,
-        NULL,
-        "false",
-    ];
-    let off = db.call(a, "updateEndpoint", &off).await;
+    let other = patch(db, EP_B1, "{description}", &[("description", "'x'")]).await;
+    assert!(other.is_empty(), "another tenant's endpoint");
+    let off = patch(db, EP_A1, "{enabled}", &[("enabled", "false")]).await;
     assert_eq!(
         (get(&off[0], "status"), get(&off[0], "disabled_reason")),
         ("disabled", "manual")

@@ -60,6 +60,35 @@ impl Store {
         )
     }
 
+    /// The live endpoint `$2` of the reader's tenant: `columns`, or no row.
+    fn live_endpoint(&self, columns: &str) -> Statement {
+        Statement::new(
+            format!(
+                "SELECT {columns} FROM {e} e WHERE e.id = $2 AND e.status <> 'deleted' AND {scope}",
+                e = self.table("endpoints"),
+                scope = Store::read_scope("e.tenant_id", "$1"),
+            ),
+            &[("tenant_id", "uuid"), ("id", "uuid")],
+        )
+    }
+
+    /// `UPDATE … SET {set}` of the live endpoint `$2`, returning it and `previous_status`.
+    fn change_endpoint(&self, set: &str, params: &[(&'static str, &'static str)]) -> Statement {
+        Statement::new(
+            format!(
+                "UPDATE {e} e SET
+  {set}
+FROM {old}
+WHERE e.id = old.id
+RETURNING {columns}, old.status AS previous_status",
+                e = self.table("endpoints"),
+                old = self.locked_endpoint(),
+                columns = columns(),
+            ),
+            params,
+        )
+    }
+
     /// Run before [`Store::insert_endpoint`], in the same transaction: a transaction-level
     /// advisory lock per tenant, so two creates of one tenant count one after the other.
     /// It has to be a statement of its own: under READ COMMITTED a statement's snapshot is taken
@@ -119,15 +148,7 @@ RETURNING {columns}",
     /// `endpoints.get`: the live endpoint `$2`, or no row.
     #[must_use]
     pub fn get_endpoint(&self) -> Statement {
-        Statement::new(
-            format!(
-                "SELECT {columns} FROM {e} e WHERE e.id = $2 AND e.status <> 'deleted' AND {scope}",
-                columns = columns(),
-                e = self.table("endpoints"),
-                scope = Store::read_scope("e.tenant_id", "$1"),
-            ),
-            &[("tenant_id", "uuid"), ("id", "uuid")],
-        )
+        self.live_endpoint(&columns())
     }
 
     /// `endpoints.list`: newest first, at most `$5` rows, after the cursor (`$3`, `$4`); status
@@ -161,40 +182,28 @@ LIMIT $5",
     /// `previous_status` (an operational event is due when it changed), or no row.
     #[must_use]
     pub fn update_endpoint(&self) -> Statement {
-        let set = |field: &str, param: &str| {
-            format!("{field} = CASE WHEN '{field}' = ANY($3) THEN {param} ELSE e.{field} END")
-        };
-        Statement::new(
-            format!(
-                "UPDATE {e} e SET
-  {url},
-  {description},
-  {event_types},
-  {ordering},
-  {headers},
-  {rate},
-  {metadata},
-  {status}
-FROM {old}
-WHERE e.id = old.id
-RETURNING {columns}, old.status AS previous_status",
-                e = self.table("endpoints"),
-                url = set("url", "$4"),
-                description = set("description", "$5"),
-                event_types = set("event_types", "$6::text[]"),
-                ordering = set("ordering", "$7"),
-                headers = set("headers", "$8::jsonb"),
-                rate = set("rate_limit_per_second", "$9::int"),
-                metadata = set("metadata", "$10::jsonb"),
-                status = status_change(
+        let patch: Vec<String> = [
+            ("url", "$4"),
+            ("description", "$5"),
+            ("event_types", "$6::text[]"),
+            ("ordering", "$7"),
+            ("headers", "$8::jsonb"),
+            ("rate_limit_per_second", "$9::int"),
+            ("metadata", "$10::jsonb"),
+        ]
+        .iter()
+        .map(|(field, param)| {
+            format!("{field} = CASE WHEN '{field}' = ANY($3) THEN {param} ELSE e.{field} END,\n  ")
+        })
+        .collect();
+        self.change_endpoint(
+            &(patch.concat()
+                + &status_change(
                     "'enabled' = ANY($3)",
                     "$11::boolean",
                     "'manual'",
-                    "'enabled' = ANY($3) AND $11 AND e.status <> 'enabled'"
-                ),
-                old = self.locked_endpoint(),
-                columns = columns(),
-            ),
+                    "'enabled' = ANY($3) AND $11 AND e.status <> 'enabled'",
+                )),
             &[
                 ("tenant_id", "uuid"),
                 ("id", "uuid"),
@@ -216,17 +225,8 @@ RETURNING {columns}, old.status AS previous_status",
     /// claimed again from now on. Returns the endpoint and `previous_status`, or no row.
     #[must_use]
     pub fn enable_endpoint(&self) -> Statement {
-        Statement::new(
-            format!(
-                "UPDATE {e} e SET {status}
-FROM {old}
-WHERE e.id = old.id
-RETURNING {columns}, old.status AS previous_status",
-                e = self.table("endpoints"),
-                status = status_change("true", "true", "NULL", "true"),
-                old = self.locked_endpoint(),
-                columns = columns(),
-            ),
+        self.change_endpoint(
+            &status_change("true", "true", "NULL", "true"),
             &[("tenant_id", "uuid"), ("id", "uuid")],
         )
     }
@@ -235,17 +235,8 @@ RETURNING {columns}, old.status AS previous_status",
     /// not claimed until `enable`). Returns the endpoint and `previous_status`, or no row.
     #[must_use]
     pub fn disable_endpoint(&self) -> Statement {
-        Statement::new(
-            format!(
-                "UPDATE {e} e SET {status}
-FROM {old}
-WHERE e.id = old.id
-RETURNING {columns}, old.status AS previous_status",
-                e = self.table("endpoints"),
-                status = status_change("true", "false", "$3", "false"),
-                old = self.locked_endpoint(),
-                columns = columns(),
-            ),
+        self.change_endpoint(
+            &status_change("true", "false", "$3", "false"),
             &[("tenant_id", "uuid"), ("id", "uuid"), ("reason", "text")],
         )
     }
@@ -254,14 +245,7 @@ RETURNING {columns}, old.status AS previous_status",
     /// `updated_at`; pass `keys` back as the `expected` of [`Store::set_endpoint_keys`].
     #[must_use]
     pub fn endpoint_keys(&self) -> Statement {
-        Statement::new(
-            format!(
-                "SELECT e.id, e.keys, e.updated_at FROM {e} e WHERE e.id = $2 AND e.status <> 'deleted' AND {scope}",
-                e = self.table("endpoints"),
-                scope = Store::read_scope("e.tenant_id", "$1"),
-            ),
-            &[("tenant_id", "uuid"), ("id", "uuid")],
-        )
+        self.live_endpoint("e.id, e.keys, e.updated_at")
     }
 
     /// `rekey`, in system context: every endpoint's keys (deleted ones too: their secrets are
