@@ -33,6 +33,11 @@ node_modules/.bin/tsc -p npm/core/tsconfig.json
 node scripts/core-exports.mjs --check
 node_modules/.bin/tsc -p npm/tenant-cli/tsconfig.json
 
+step "PostgreSQL"
+# Before the Rust tests: cli/tests/webhooks_store.rs runs every webhook statement against it.
+trap '"$REPO_ROOT/scripts/pgbouncer.sh" down; "$REPO_ROOT/scripts/pg.sh" down' EXIT
+eval "$(scripts/pg.sh up)"
+
 step "Rust tests"
 run cargo test --workspace --all-features
 
@@ -44,10 +49,6 @@ scripts/build.sh --platform-package
 
 step "type tests (a typed app under --strict --exactOptionalPropertyTypes --noUncheckedIndexedAccess)"
 node_modules/.bin/tsc -p js-tests/types/tsconfig.json
-
-step "PostgreSQL"
-trap '"$REPO_ROOT/scripts/pgbouncer.sh" down; "$REPO_ROOT/scripts/pg.sh" down' EXIT
-eval "$(scripts/pg.sh up)"
 
 step "JS tests (native, then wasm)"
 cd js-tests

@@ -1,6 +1,6 @@
 //! The schema and the engine's statements (spec §15, §8) as snapshots. The statements run
-//! against PostgreSQL in the JavaScript suites; here their text is pinned so a change to any of
-//! them is reviewed.
+//! against PostgreSQL in `cli/tests/webhooks_store.rs`; here their text is pinned so a change to
+//! any of them is reviewed.
 
 use usebetter_core::webhooks::store::{PartitionWidth, Store, StoreConfig};
 

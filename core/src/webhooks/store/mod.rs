@@ -8,13 +8,17 @@
 
 pub mod actions;
 pub mod claim;
+pub mod cursor;
+pub mod endpoints;
 pub mod expand;
 pub mod partitions;
+pub mod queries;
 pub mod record;
 pub mod retention;
 pub mod rls;
 pub mod schema;
 pub mod send;
+pub mod stats;
 
 use super::error::{Result, WebhooksError};
 use crate::policy::context::current_tenant_expr;
@@ -174,6 +178,16 @@ impl Store {
         format!("coalesce({param}::uuid, {})", current_tenant_expr())
     }
 
+    /// What a read sees besides row-level security: the rows of tenant `param` (system context
+    /// with `tenantId`), else of the scope's tenant, else (system context) every row. Row-level
+    /// security already confines a tenant scope; the filter also confines it where the tables
+    /// were migrated without it, and is the only filter of a system-context read for one
+    /// tenant. Each side is an InitPlan, evaluated once per statement.
+    pub(crate) fn read_scope(column: &str, param: &str) -> String {
+        let scope = format!("(SELECT {})", Store::tenant_value(param));
+        format!("({scope} IS NULL OR {column} = {scope})")
+    }
+
     /// `tenant_id` folded for the unique indexes that treat "no tenant" as one value.
     pub(crate) fn tenant_key(column: &str) -> String {
         format!("coalesce({column}, '{NIL_UUID}'::uuid)")
@@ -247,6 +261,22 @@ impl Store {
             ("resolveLaneRetry", self.resolve_lane_retry()),
             ("resolveLaneSkip", self.resolve_lane_skip()),
             ("blockedLanes", self.blocked_lanes()),
+            ("lockEndpointLimit", self.lock_endpoint_limit()),
+            ("insertEndpoint", self.insert_endpoint()),
+            ("getEndpoint", self.get_endpoint()),
+            ("listEndpoints", self.list_endpoints()),
+            ("updateEndpoint", self.update_endpoint()),
+            ("enableEndpoint", self.enable_endpoint()),
+            ("disableEndpoint", self.disable_endpoint()),
+            ("endpointKeys", self.endpoint_keys()),
+            ("endpointKeysPage", self.endpoint_keys_page()),
+            ("setEndpointKeys", self.set_endpoint_keys()),
+            ("endpointHealth", self.endpoint_health()),
+            ("getMessage", self.get_message()),
+            ("listMessages", self.list_messages()),
+            ("listDeliveries", self.list_deliveries()),
+            ("listAttempts", self.list_attempts()),
+            ("stats", self.stats()),
             ("purgeDeliveries", self.purge_deliveries()),
             ("purgeIdempotencyKeys", self.purge_idempotency_keys()),
             ("purgeInbox", self.purge_inbox()),
@@ -280,6 +310,20 @@ pub fn schema_status(has_meta: bool, version: Option<&str>) -> Result<()> {
             expected: SCHEMA_VERSION,
         }),
     }
+}
+
+/// Keyset condition of a newest-first page: rows before the cursor `(after_at, after_id)`, or
+/// every row when `after_at` is NULL.
+pub(crate) fn before_cursor(alias: &str, after_at: &str, after_id: &str) -> String {
+    format!(
+        "({after_at}::timestamptz IS NULL OR ({alias}.created_at, {alias}.id) < ({after_at}, {after_id}::uuid))"
+    )
+}
+
+/// `created_at` as integer microseconds since the epoch, for the cursor of the row (a client
+/// that parses `timestamptz` into a millisecond `Date` would lose the rest).
+pub(crate) fn micros_sql(column: &str) -> String {
+    format!("(extract(epoch FROM {column}) * 1000000)::bigint")
 }
 
 /// `event_type` (a message column) matches filter `event_types` (an endpoint column, NULL = all):
