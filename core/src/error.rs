@@ -295,6 +295,22 @@ pub enum PackageCode {
     AuditAdapterUnsupported,
     /// Neither the native addon nor the wasm build could be loaded.
     BindingLoadFailed,
+    /// `send()` found no transaction to join (`requireTransaction`).
+    WebhooksNoTransaction,
+    /// A `tenantId` given inside another tenant's scope.
+    WebhooksTenantMismatch,
+    /// A management call outside a tenant scope without `tenantId`.
+    WebhooksTenantRequired,
+    /// No endpoint, message, delivery or lane with that id is visible.
+    WebhooksNotFound,
+    /// `maxEndpointsPerTenant` live endpoints already exist.
+    WebhooksLimitReached,
+    /// A replay to a disabled endpoint.
+    WebhooksEndpointDisabled,
+    /// The object is not in a state the action applies to (or changed concurrently).
+    WebhooksInvalidState,
+    /// The receiver's inbox has already processed this `webhook-id`.
+    WebhookDuplicate,
 }
 
 impl PackageCode {
@@ -310,6 +326,14 @@ impl PackageCode {
             PackageCode::AuditInvalidData => "AUDIT_INVALID_DATA",
             PackageCode::AuditInvalidQuery => "AUDIT_INVALID_QUERY",
             PackageCode::AuditQueryFailed => "AUDIT_QUERY_FAILED",
+            PackageCode::WebhooksNoTransaction => "WEBHOOKS_NO_TRANSACTION",
+            PackageCode::WebhooksTenantMismatch => "WEBHOOKS_TENANT_MISMATCH",
+            PackageCode::WebhooksTenantRequired => "WEBHOOKS_TENANT_REQUIRED",
+            PackageCode::WebhooksNotFound => "WEBHOOKS_NOT_FOUND",
+            PackageCode::WebhooksLimitReached => "WEBHOOKS_LIMIT_REACHED",
+            PackageCode::WebhooksEndpointDisabled => "WEBHOOKS_ENDPOINT_DISABLED",
+            PackageCode::WebhooksInvalidState => "WEBHOOKS_INVALID_STATE",
+            PackageCode::WebhookDuplicate => "WEBHOOK_DUPLICATE",
             PackageCode::AuditAdapterUnsupported => "AUDIT_ADAPTER_UNSUPPORTED",
             PackageCode::BindingLoadFailed => "BINDING_LOAD_FAILED",
         }

@@ -6,4 +6,6 @@ export const {
   WebhooksSendError,
   WebhooksEndpointError,
   WebhookVerificationError,
+  betterWebhooks,
+  defineEventTypes,
 } = m;

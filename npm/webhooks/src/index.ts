@@ -6,3 +6,8 @@ export {
   WebhookVerificationError,
   type WebhooksErrorCode,
 } from "./errors";
+export { betterWebhooks, defineEventTypes, type BetterWebhooks, type BetterWebhooksConfig, type Schema, type EventTypeMap } from "./webhooks";
+export type { SendInput, SendResult } from "./send";
+export type { Endpoint, EndpointInput } from "./endpoints";
+export type { WorkerOptions } from "./engine/worker";
+export type { WebhooksDatabase, Executor } from "./db";

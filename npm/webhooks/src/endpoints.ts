@@ -1,0 +1,131 @@
+// Endpoint management. The core checks and seals; these functions run its statements in the
+// caller's tenant scope (or in system context for an explicit `tenantId`).
+import type { WebhookEndpointFields } from "@usebetter-rs/core";
+import { core as binding, randomBytes, type Row } from "./core";
+import { inTransaction, type CallOptions, type Shared } from "./context";
+import { run } from "./db";
+import { guard, WebhooksEndpointError } from "./errors";
+
+export interface EndpointInput {
+  url: string;
+  description?: string;
+  eventTypes?: string[];
+  ordering?: "none" | "key";
+  signing?: "v1" | "v1a";
+  secret?: string;
+  headers?: Record<string, string>;
+  rateLimitPerSecond?: number;
+  metadata?: Record<string, string>;
+  enabled?: boolean;
+}
+
+export interface Endpoint {
+  id: string;
+  url: string;
+  description: string | null;
+  eventTypes: string[] | null;
+  ordering: "none" | "key";
+  status: "enabled" | "disabled";
+  disabledReason: string | null;
+  signing: "v1" | "v1a";
+  headers: Record<string, string> | null;
+  rateLimitPerSecond: number | null;
+  metadata: Record<string, string> | null;
+  failingSince: Date | null;
+  lastSuccessAt: Date | null;
+  createdAt: Date;
+}
+
+const date = (v: unknown): Date | null => (v == null ? null : new Date(String(v)));
+
+function endpoint(r: Row): Endpoint {
+  return {
+    id: binding.webhookId("endpoint", String(r.id), true),
+    url: String(r.url),
+    description: (r.description as string | null) ?? null,
+    eventTypes: (r.event_types as string[] | null) ?? null,
+    ordering: r.ordering as Endpoint["ordering"],
+    status: r.status as Endpoint["status"],
+    disabledReason: (r.disabled_reason as string | null) ?? null,
+    signing: r.signing as Endpoint["signing"],
+    headers: (r.headers as Record<string, string> | null) ?? null,
+    rateLimitPerSecond: (r.rate_limit_per_second as number | null) ?? null,
+    metadata: (r.metadata as Record<string, string> | null) ?? null,
+    failingSince: date(r.failing_since),
+    lastSuccessAt: date(r.last_success_at),
+    createdAt: date(r.created_at) ?? new Date(0),
+  };
+}
+
+function fields(input: Partial<EndpointInput>): WebhookEndpointFields {
+  const { url, ...rest } = input;
+  const out = { ...rest } as WebhookEndpointFields;
+  if (url !== undefined) {
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      throw new WebhooksEndpointError("WEBHOOKS_URL_INVALID", `invalid \`url\`: ${JSON.stringify(url)} is not a URL`);
+    }
+    out.url = { href: u.href, protocol: u.protocol, username: u.username, password: u.password, hostname: u.hostname, port: u.port };
+  }
+  return out;
+}
+
+const uuid = (id: string) => guard(WebhooksEndpointError, () => binding.webhookId("endpoint", id, false));
+const json = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v));
+
+export function endpointsApi(s: Shared) {
+  const tx = <T>(opts: CallOptions | undefined, fn: Parameters<typeof inTransaction<T>>[3]) => inTransaction(s, opts, WebhooksEndpointError, fn, "manage");
+  const one = async (rows: Row[], id: string): Promise<Endpoint> => {
+    if (!rows[0]) throw new WebhooksEndpointError("WEBHOOKS_NOT_FOUND", `no endpoint ${id} in this tenant`);
+    return endpoint(rows[0]);
+  };
+  return {
+    async create(input: EndpointInput, opts?: CallOptions) {
+      const p = guard(WebhooksEndpointError, () => s.core.prepareEndpoint(fields(input), Date.now(), randomBytes(66)));
+      const r = p.row;
+      const rows = await tx(opts, async (ex, tenant) => {
+        await run(ex, s.statements, "lockEndpointLimit", [tenant]);
+        return run(ex, s.statements, "insertEndpoint", [
+          tenant, r.id, r.url, r.description ?? null, r.eventTypes ?? null, r.ordering ?? null, r.status !== "disabled",
+          json(r.keys), json(r.headers), r.rateLimitPerSecond ?? null, json(r.metadata), s.settings.maxEndpointsPerTenant,
+        ]);
+      });
+      if (!rows[0]) throw new WebhooksEndpointError("WEBHOOKS_LIMIT_REACHED", `this tenant already has ${s.settings.maxEndpointsPerTenant} live endpoints (\`maxEndpointsPerTenant\`)`);
+      return { endpoint: endpoint(rows[0]), secret: p.secret, ...(p.publicKey ? { publicKey: p.publicKey } : {}) };
+    },
+    async get(id: string, opts?: CallOptions) {
+      return one(await tx(opts, (ex, t) => run(ex, s.statements, "getEndpoint", [t, uuid(id)])), id);
+    },
+    async list(q: { status?: "enabled" | "disabled"; limit?: number } = {}, opts?: CallOptions) {
+      const rows = await tx(opts, (ex, t) => run(ex, s.statements, "listEndpoints", [t, q.status ?? null, null, null, q.limit ?? 50]));
+      return rows.map(endpoint);
+    },
+    async disable(id: string, o: { reason?: string } = {}, opts?: CallOptions) {
+      return one(await tx(opts, (ex, t) => run(ex, s.statements, "disableEndpoint", [t, uuid(id), o.reason ?? "manual"])), id);
+    },
+    async enable(id: string, opts?: CallOptions) {
+      return one(await tx(opts, (ex, t) => run(ex, s.statements, "enableEndpoint", [t, uuid(id)])), id);
+    },
+    async delete(id: string, opts?: CallOptions) {
+      const rows = await tx(opts, async (ex, t) => (await run(ex, s.statements, "getEndpoint", [t, uuid(id)])).length ? run(ex, s.statements, "deleteEndpoint", [uuid(id)]) : []);
+      if (!rows.length) throw new WebhooksEndpointError("WEBHOOKS_NOT_FOUND", `no endpoint ${id} in this tenant`);
+    },
+    async rotateSecret(id: string, o: { graceHours?: number; secret?: string } = {}, opts?: CallOptions) {
+      return tx(opts, async (ex, t) => {
+        const [k] = await run(ex, s.statements, "endpointKeys", [t, uuid(id)]);
+        if (!k) throw new WebhooksEndpointError("WEBHOOKS_NOT_FOUND", `no endpoint ${id} in this tenant`);
+        const r = guard(WebhooksEndpointError, () => s.core.rotateSecret(id, k.keys as unknown[], o, Date.now(), randomBytes(66)));
+        const done = await run(ex, s.statements, "setEndpointKeys", [t, [uuid(id)], [json(k.keys)], [json(r.keys)]]);
+        if (!done.length) throw new WebhooksEndpointError("WEBHOOKS_INVALID_STATE", "the endpoint's keys changed concurrently; retry the rotation");
+        return { secret: r.secret, ...(r.publicKey ? { publicKey: r.publicKey } : {}) };
+      });
+    },
+    async revealSecret(id: string, opts?: CallOptions) {
+      const [k] = await tx(opts, (ex, t) => run(ex, s.statements, "endpointKeys", [t, uuid(id)]));
+      if (!k) throw new WebhooksEndpointError("WEBHOOKS_NOT_FOUND", `no endpoint ${id} in this tenant`);
+      return guard(WebhooksEndpointError, () => s.core.revealSecret(id, k.keys as unknown[], Date.now()));
+    },
+  };
+}

@@ -1,0 +1,141 @@
+// The delivery engine: expand, reap, claim, sign, dispatch, record — each database step a short
+// system-context transaction of its own, none open while a request is in flight. The core
+// decides; this loop moves rows between PostgreSQL, the core and the network.
+import type { WebhookOperationalEvent, WebhookRecordInput } from "@usebetter-rs/core";
+import { draws, type Row } from "../core";
+import { run, systemTransaction, type Executor } from "../db";
+import type { Shared } from "../context";
+import type { Dispatch, Observation } from "./dispatch";
+
+export interface WorkerOptions {
+  concurrency?: number;
+  batchSize?: number;
+  pollIntervalMs?: number;
+  leaseMs?: number;
+  perEndpointBatch?: number;
+  workerId?: string;
+  onEvent?: (e: WebhookOperationalEvent) => void | Promise<void>;
+}
+
+export interface Engine {
+  /** One pass: expand, reap when due, claim, deliver and record; the number of deliveries made. */
+  tick(): Promise<number>;
+  heartbeat(inFlight: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const n = (v: unknown): number => (typeof v === "number" ? v : Number(v));
+
+export function createEngine(s: Shared, dispatch: Dispatch, o: WorkerOptions): Engine {
+  const workerId = o.workerId ?? `worker:${Math.random().toString(36).slice(2, 10)}`;
+  const batch = o.batchSize ?? 100;
+  const limit = Math.min(batch, o.concurrency ?? 64);
+  const leaseMs = o.leaseMs ?? s.settings.timeoutMs + 15_000;
+  const perEndpoint = o.perEndpointBatch ?? 10;
+  const settings = s.statements.workerTransactionSettings?.sql ?? "";
+  const q = (ex: Executor, name: string, params: unknown[]) => run(ex, s.statements, name, params);
+  const system = <T>(fn: (ex: Executor) => Promise<T>) => systemTransaction(s.db, settings, fn);
+  let lastReap = 0;
+
+  async function expand(): Promise<void> {
+    await system(async (ex) => {
+      const messages = await q(ex, "expandLockMessages", [batch]);
+      if (messages.length === 0) return;
+      let step = s.core.expandStep(messages, null);
+      if (step.lockProgress) step = s.core.expandStep(messages, await q(ex, "expandLockProgress", step.lockProgress));
+      if (step.insert) await q(ex, "expandInsert", step.insert);
+    });
+  }
+
+  async function record(results: WebhookRecordInput[]): Promise<void> {
+    if (results.length === 0) return;
+    const plan = s.core.recordBatch(results, Date.now(), draws(results.length));
+    const events = await system(async (ex) => {
+      await q(ex, "recordDeliveries", plan.recordDeliveries);
+      await q(ex, "insertAttempts", plan.insertAttempts);
+      const events = [...plan.events];
+      if (plan.updateEndpointHealth) events.push(...s.core.endpointEvents(await q(ex, "updateEndpointHealth", plan.updateEndpointHealth)));
+      if (events.length) await q(ex, "insertOperationalEvents", s.core.eventParams(events));
+      return events;
+    });
+    for (const e of events) await o.onEvent?.(e);
+  }
+
+  function input(r: Row, seen: Observation): WebhookRecordInput {
+    const out: WebhookRecordInput = {
+      deliveryId: String(r.id),
+      leaseToken: String(r.lease_token),
+      tenantId: (r.tenant_id as string | null) ?? null,
+      messageId: String(r.message_id),
+      endpointId: String(r.endpoint_id),
+      attempt: n(r.attempt_count),
+      trigger: String(r.trigger),
+      laneId: (r.lane_id as string | null) ?? null,
+      startedAtMs: seen.startedAtMs,
+      durationMs: seen.durationMs,
+      requestTimestamp: Math.floor(seen.startedAtMs / 1000),
+      workerId,
+    };
+    for (const k of ["status", "failure", "retryAfter", "responseBody", "operatorError"] as const) {
+      if (seen[k] !== undefined) (out as unknown as Record<string, unknown>)[k] = seen[k];
+    }
+    return out;
+  }
+
+  async function reap(): Promise<void> {
+    if (Date.now() - lastReap < 5_000) return;
+    lastReap = Date.now();
+    const rows = await system((ex) => q(ex, "reapExpired", [batch, workerId, leaseMs]));
+    await record(rows.map((r) => input(r, { failure: "lease_expired", startedAtMs: Date.now(), durationMs: 0 })));
+    await system((ex) => q(ex, "reapLanes", []));
+  }
+
+  async function claim(): Promise<Row[]> {
+    return system(async (ex) => {
+      const rows = await q(ex, "claimLanes", [limit, workerId, leaseMs]);
+      const half = Math.max(1, Math.ceil((limit - rows.length) / 2));
+      if (rows.length < limit) rows.push(...(await q(ex, "claimUnordered", [true, limit - rows.length, perEndpoint, workerId, leaseMs])));
+      if (rows.length < limit) rows.push(...(await q(ex, "claimUnordered", [false, Math.max(half, limit - rows.length), perEndpoint, workerId, leaseMs])));
+      return rows;
+    });
+  }
+
+  async function deliver(rows: Row[]): Promise<void> {
+    const prepared = s.core.prepareRequests(
+      rows.map((r) => ({
+        endpointId: String(r.endpoint_id),
+        messageId: String(r.message_id),
+        body: String(r.body),
+        keys: r.keys as unknown[],
+        headers: (r.headers as Record<string, string> | null) ?? null,
+        contentType: (r.content_type as string | null) ?? null,
+      })),
+      Date.now(),
+    );
+    const seen = await Promise.all(
+      rows.map(async (r, i): Promise<Observation> => {
+        const p = prepared.requests[i]!;
+        // Keys that do not open: nothing is sent; the attempt fails and is retried on schedule.
+        if ("error" in p) return { failure: "network", operatorError: `${p.error.code}: ${p.error.message}`, startedAtMs: Date.now(), durationMs: 0 };
+        return dispatch({ url: String(r.url), headers: p.headers, body: String(r.body) });
+      }),
+    );
+    await record(rows.map((r, i) => input(r, seen[i]!)));
+  }
+
+  return {
+    async tick() {
+      await expand();
+      await reap();
+      const rows = await claim();
+      if (rows.length) await deliver(rows);
+      return rows.length;
+    },
+    async heartbeat(inFlight) {
+      await system((ex) => q(ex, "heartbeat", [workerId, inFlight, "0.1.0", 30]));
+    },
+    async stop() {
+      await system((ex) => q(ex, "workerStop", [workerId]));
+    },
+  };
+}

@@ -1,0 +1,77 @@
+// `send` / `sendMany`: the payload is checked and serialised here (Standard Schema, JSON), the
+// core decides everything else and hands back one statement at a time.
+import { core as binding, randomBytes } from "./core";
+import type { WebhookSendItem, WebhookSendStep } from "@usebetter-rs/core";
+import { inTransaction, type CallOptions, type Shared } from "./context";
+import { run } from "./db";
+import { guard, WebhooksSendError } from "./errors";
+
+export interface SendInput {
+  eventType: string;
+  payload: unknown;
+  idempotencyKey?: string;
+  orderingKey?: string;
+  endpoints?: string[];
+  occurredAt?: Date;
+  contentType?: string;
+  deliverAfter?: Date;
+}
+export interface SendResult {
+  id: `msg_${string}`;
+  status: "queued" | "duplicate";
+  createdAt: Date;
+}
+
+type Validator = { "~standard": { validate(v: unknown): unknown } };
+export type Validators = ReadonlyMap<string, Validator>;
+
+async function serialise(input: SendInput, field: string, s: Shared, validators: Validators): Promise<string> {
+  const schema = validators.get(input.eventType);
+  if (schema && s.settings.validatePayloads) {
+    const result = (await schema["~standard"].validate(input.payload)) as { issues?: ReadonlyArray<{ message: string; path?: ReadonlyArray<unknown> }> };
+    if (result.issues) {
+      const list = result.issues.map((i) => `${(i.path ?? []).map((p) => (typeof p === "object" && p !== null && "key" in p ? String((p as { key: unknown }).key) : String(p))).join(".") || "(root)"}: ${i.message}`);
+      throw new WebhooksSendError("WEBHOOKS_PAYLOAD_INVALID", `invalid \`${field}\` for ${input.eventType}: ${list.join("; ")}`);
+    }
+  }
+  if (s.settings.envelope === "raw" && typeof input.payload === "string") return input.payload;
+  try {
+    const text = JSON.stringify(input.payload);
+    if (text === undefined) throw new TypeError("not a JSON value");
+    return text;
+  } catch (err) {
+    throw new WebhooksSendError("WEBHOOKS_PAYLOAD_INVALID", `invalid \`${field}\`: ${(err as Error).message} (payloads are JSON: no bigint, no cycles)`);
+  }
+}
+
+function item(input: SendInput, data: string): WebhookSendItem {
+  const out: WebhookSendItem = { eventType: input.eventType, data };
+  if (input.idempotencyKey !== undefined) out.idempotencyKey = input.idempotencyKey;
+  if (input.orderingKey !== undefined) out.orderingKey = input.orderingKey;
+  if (input.endpoints !== undefined) out.endpoints = input.endpoints;
+  if (input.occurredAt !== undefined) out.occurredAtMs = input.occurredAt.getTime();
+  if (input.contentType !== undefined) out.contentType = input.contentType;
+  if (input.deliverAfter !== undefined) out.deliverAfterMs = input.deliverAfter.getTime();
+  return out;
+}
+
+export async function sendMany(s: Shared, validators: Validators, inputs: SendInput[], many: boolean, opts?: CallOptions): Promise<SendResult[]> {
+  if (!Array.isArray(inputs)) throw new WebhooksSendError("WEBHOOKS_INVALID_ARGUMENT", "invalid `inputs`: expected an array of messages");
+  const items: WebhookSendItem[] = [];
+  for (const [i, input] of inputs.entries()) {
+    if (typeof input !== "object" || input === null) throw new WebhooksSendError("WEBHOOKS_INVALID_ARGUMENT", `invalid \`${many ? `inputs[${i}]` : "input"}\`: expected an object`);
+    items.push(item(input, await serialise(input, many ? `inputs[${i}].payload` : "payload", s, validators)));
+  }
+  let step = guard(WebhooksSendError, () => s.core.sendBegin(items, many, Date.now(), randomBytes(items.length * 10)));
+  const results: NonNullable<WebhookSendStep["results"]> = await inTransaction(s, opts, WebhooksSendError, async (ex, tenant) => {
+    while (step.run) {
+      const rows = await run(ex, s.statements, step.run.statement, [tenant, ...step.run.params]);
+      const state = step.state;
+      step = guard(WebhooksSendError, () => s.core.sendNext(state, rows));
+    }
+    return step.results ?? [];
+  }, "send");
+  s.wake();
+  return results.map((r) => ({ id: r.id as `msg_${string}`, status: r.status, createdAt: new Date(r.createdAtMs ?? Date.now()) }));
+}
+export { binding };

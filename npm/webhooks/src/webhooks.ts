@@ -1,0 +1,123 @@
+// `betterWebhooks(config)`: compiles the configuration once (every key checked by the core),
+// and wires sending, endpoint management and the delivery engine to the database adapter.
+import type { WebhookOperationalEvent } from "@usebetter-rs/core";
+import { core as binding } from "./core";
+import type { Shared } from "./context";
+import type { WebhooksDatabase } from "./db";
+import { endpointsApi } from "./endpoints";
+import { createEngine, type WorkerOptions } from "./engine/worker";
+import { fetchDispatcher, nodeDispatcher, type DispatchOptions } from "./engine/dispatch";
+import { guard, WebhooksConfigError } from "./errors";
+import { sendMany, type SendInput, type SendResult, type Validators } from "./send";
+import type { CallOptions } from "./context";
+
+/** A type-only payload marker: `{} as Schema<{ id: string }>`. */
+export type Schema<T> = { readonly __payload?: T };
+type StandardSchema<T> = { "~standard": { validate(v: unknown): unknown; types?: { output: T } } };
+export type EventTypeMap = Record<string, Schema<unknown> | StandardSchema<unknown>>;
+
+/** The event types and (optionally) their payload schemas. */
+export function defineEventTypes<M extends EventTypeMap>(map: M): M {
+  return map;
+}
+
+export interface BetterWebhooksConfig {
+  database: WebhooksDatabase;
+  eventTypes: EventTypeMap | readonly string[];
+  onEvent?: (e: WebhookOperationalEvent) => void | Promise<void>;
+  [key: string]: unknown;
+}
+
+export function betterWebhooks(config: BetterWebhooksConfig) {
+  if (typeof config !== "object" || config === null) throw new WebhooksConfigError("WEBHOOKS_INVALID_CONFIG", "betterWebhooks(config): expected an object");
+  const { database, eventTypes, onEvent, ...rest } = config;
+  if (!database || typeof (database as Partial<WebhooksDatabase>).transaction !== "function") {
+    throw new WebhooksConfigError("WEBHOOKS_INVALID_CONFIG", "invalid `database`: expected an adapter (drizzleWebhooksAdapter(db) or sqlExecutorAdapter(pool))");
+  }
+  if (onEvent !== undefined && typeof onEvent !== "function") throw new WebhooksConfigError("WEBHOOKS_INVALID_CONFIG", "invalid `onEvent`: expected a function");
+  const names = Array.isArray(eventTypes) ? [...eventTypes] : eventTypes && typeof eventTypes === "object" ? Object.keys(eventTypes) : eventTypes;
+  const validators = new Map() as Map<string, StandardSchema<unknown>>;
+  if (!Array.isArray(eventTypes) && eventTypes && typeof eventTypes === "object") {
+    for (const [k, v] of Object.entries(eventTypes)) if (v && typeof v === "object" && "~standard" in v) validators.set(k, v as StandardSchema<unknown>);
+  }
+  const core = guard(WebhooksConfigError, () => new binding.Webhooks({ ...rest, eventTypes: names }, true));
+  const wakers = new Set<() => void>();
+  const s: Shared = {
+    core,
+    db: database as WebhooksDatabase,
+    settings: core.settings(),
+    statements: core.statements(),
+    wake: () => wakers.forEach((w) => w()),
+  };
+  const dispatchOptions = (lookup?: DispatchOptions["lookup"]): DispatchOptions => ({
+    timeoutMs: s.settings.timeoutMs,
+    connectTimeoutMs: s.settings.connectTimeoutMs,
+    maxResponseBytes: s.settings.maxResponseBytes,
+    ...(lookup ? { lookup } : {}),
+  });
+  const onNode = typeof process !== "undefined" && typeof process.versions?.node === "string";
+  const dispatcher = (lookup?: DispatchOptions["lookup"]) => (onNode ? nodeDispatcher(core, dispatchOptions(lookup)) : fetchDispatcher(core, dispatchOptions()));
+  const engineFor = (o: WorkerOptions & { lookup?: DispatchOptions["lookup"] }) =>
+    createEngine(s, dispatcher(o.lookup), { ...o, ...(onEvent ? { onEvent } : {}) });
+
+  return {
+    send: async (input: SendInput, opts?: CallOptions): Promise<SendResult> => (await sendMany(s, validators as Validators, [input], false, opts))[0]!,
+    sendMany: (inputs: SendInput[], opts?: CallOptions): Promise<SendResult[]> => sendMany(s, validators as Validators, inputs, true, opts),
+    endpoints: endpointsApi(s),
+    /** The DDL for `better-webhooks migrate` (also handy in tests). */
+    migrationSql: (ahead = 4): string => core.migrationSql(Date.now(), ahead),
+    /** Delivers until no work is due, or a limit is reached (edge runtimes, cron). */
+    async drain(o: { maxMs?: number; maxDeliveries?: number; lookup?: DispatchOptions["lookup"] } & WorkerOptions = {}) {
+      const engine = engineFor(o);
+      const until = Date.now() + (o.maxMs ?? 25_000);
+      let delivered = 0;
+      while (Date.now() < until && delivered < (o.maxDeliveries ?? 500)) {
+        const n = await engine.tick();
+        delivered += n;
+        if (n === 0) break;
+      }
+      return { delivered };
+    },
+    createWorker(o: WorkerOptions & { lookup?: DispatchOptions["lookup"] } = {}) {
+      const engine = engineFor(o);
+      const poll = o.pollIntervalMs ?? 250;
+      let running = false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let loop: Promise<void> = Promise.resolve();
+      let wake: (() => void) | undefined;
+      const waker = () => setTimeout(() => wake?.(), 5);
+      return {
+        async start() {
+          if (running) return;
+          running = true;
+          wakers.add(waker);
+          await engine.heartbeat(0);
+          let beat = Date.now();
+          loop = (async () => {
+            while (running) {
+              const n = await engine.tick().catch((err: unknown) => {
+                console.error("better-webhooks worker:", err);
+                return 0;
+              });
+              if (Date.now() - beat > 5_000) {
+                beat = Date.now();
+                await engine.heartbeat(0).catch(() => undefined);
+              }
+              if (n === 0 && running) await new Promise<void>((r) => ((wake = r), (timer = setTimeout(r, poll))));
+            }
+          })();
+        },
+        async stop() {
+          running = false;
+          wakers.delete(waker);
+          if (timer) clearTimeout(timer);
+          wake?.();
+          await loop;
+          await engine.stop().catch(() => undefined);
+        },
+      };
+    },
+  };
+}
+
+export type BetterWebhooks = ReturnType<typeof betterWebhooks>;
