@@ -15,7 +15,7 @@ use usebetter_core::audit::store::{StatsSql, StoreSql};
 use usebetter_core::audit::table::{TableSpec, TableSql};
 use usebetter_core::bridge::audit::{ChangeJson, DecodedCursor, DiffJson, Entry, QueryOptions};
 use usebetter_core::jwt::{OneOrMany, VerifyOptions};
-use usebetter_core::policy::context::Contract;
+use usebetter_core::policy::context::{Contract, Statement};
 use usebetter_core::policy::tenants::TenantsSql;
 use usebetter_core::policy::MigrationConfig;
 use usebetter_core::resolve::{
@@ -44,6 +44,7 @@ fn declarations() -> String {
         Resolution::decl(&cfg),
         MigrationConfig::decl(&cfg),
         Contract::decl(&cfg),
+        Statement::decl(&cfg),
         TenantsSql::decl(&cfg),
         // Audit: chain, seals and their statements.
         Anchor::decl(&cfg),

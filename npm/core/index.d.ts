@@ -27,6 +27,7 @@ import type {
   ResolveRequest,
   RowSeal,
   SqlEffects,
+  SqlStatement,
   SqlWrite,
   StoredSealedRow,
   StoreSql,
@@ -99,7 +100,7 @@ export declare function scopeSql(
   inline?: boolean | null,
   statementTimeoutMs?: number | null,
   lockTimeoutMs?: number | null,
-): { sql: string; params: string[] };
+): SqlStatement;
 
 /**
  * Seals stored audit rows (column name to value, chain order; SQL NULL as an absent key) after

@@ -101,6 +101,8 @@ tenantIdDefault: string,
  */
 tenantsTable: string, tenantIdFunction: string, };
 
+export type SqlStatement = { sql: string, params: Array<string>, };
+
 export type TenantsSql = { 
 /**
  * `$1` id (uuid), `$2` name, `$3` slug; returns the row.
