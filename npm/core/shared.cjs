@@ -1,7 +1,7 @@
 "use strict";
 // The keys through which @usebetterdev/tenant and @usebetterdev/audit find each other's state:
 // global symbols, so every copy of either package (ESM or CommonJS entry, two installed
-// versions) reaches the same objects. One place for both packages, with the helper both use
+// versions) reaches the same objects. One place for both packages, with the function both use
 // to give their errors a stable code.
 module.exports = {
   /** globalThis[key]: the tenant scope's AsyncLocalStorage (its store holds the tenant id). */
