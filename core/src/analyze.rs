@@ -25,24 +25,36 @@ use crate::error::{Error, Result};
 /// One table written by a statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "SqlWrite"))]
 pub struct Write {
     /// Schema when the SQL names one.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub schema: Option<String>,
     pub table: String,
     /// `INSERT`, `UPDATE`, `DELETE`, `TRUNCATE` or `MERGE` for row changes; `ALTER TABLE`,
     /// `DROP`, `DROP TRIGGER` or `CREATE VIEW` for DDL that moves the table out of reach.
+    #[cfg_attr(
+        feature = "ts",
+        ts(
+            type = r#""INSERT" | "UPDATE" | "DELETE" | "TRUNCATE" | "MERGE" | "ALTER TABLE" | "DROP" | "DROP TRIGGER" | "CREATE VIEW""#
+        )
+    )]
     pub operation: &'static str,
 }
 
 /// What a piece of SQL could write.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "SqlEffects"))]
 pub struct Effects {
     /// The tables it names as written, in statement order.
     pub writes: Vec<Write>,
     /// Why it could also write tables it does not name; absent when it cannot.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub opaque: Option<String>,
 }
 

@@ -2,8 +2,20 @@
 //! and fails when the checked-in file differs (run with UPDATE_TYPES=1 to rewrite it).
 
 use ts_rs::{Config, TS};
+use usebetter_core::analyze::{Effects, Write};
+use usebetter_core::audit::capture::{CaptureSpec, CaptureSql, Inline, Operation, Part};
+use usebetter_core::audit::chain::{SealOut, StoredSealedRow};
+use usebetter_core::audit::chain_sql::{ChainSql, PerChain};
+use usebetter_core::audit::contract::{Column, Contract as AuditContract, Index, Settings};
+use usebetter_core::audit::enrich::{Enrichment, Merged};
+use usebetter_core::audit::query::{Compiled, Filters, QuerySpec, Resource, TimeFilter};
+use usebetter_core::audit::redact::Redaction;
+use usebetter_core::audit::seal::{Anchor, Break, BreakKind};
+use usebetter_core::audit::store::{StatsSql, StoreSql};
+use usebetter_core::audit::table::{TableSpec, TableSql};
+use usebetter_core::bridge::audit::{ChangeJson, DecodedCursor, DiffJson, Entry, QueryOptions};
 use usebetter_core::jwt::{OneOrMany, VerifyOptions};
-use usebetter_core::policy::context::Contract;
+use usebetter_core::policy::context::{Contract, Statement};
 use usebetter_core::policy::tenants::TenantsSql;
 use usebetter_core::policy::MigrationConfig;
 use usebetter_core::resolve::{
@@ -12,7 +24,8 @@ use usebetter_core::resolve::{
 };
 
 fn declarations() -> String {
-    let cfg = Config::default();
+    // u64 fields (chain sequence numbers) cross the bindings as JSON numbers, not BigInt.
+    let cfg = Config::default().with_large_int("number");
     let mut out = String::from(
         "// Generated from the Rust core's types by core/tests/types.rs; do not edit.\n",
     );
@@ -31,7 +44,47 @@ fn declarations() -> String {
         Resolution::decl(&cfg),
         MigrationConfig::decl(&cfg),
         Contract::decl(&cfg),
+        Statement::decl(&cfg),
         TenantsSql::decl(&cfg),
+        // Audit: chain, seals and their statements.
+        Anchor::decl(&cfg),
+        SealOut::decl(&cfg),
+        StoredSealedRow::decl(&cfg),
+        BreakKind::decl(&cfg),
+        Break::decl(&cfg),
+        PerChain::decl(&cfg),
+        ChainSql::decl(&cfg),
+        StatsSql::decl(&cfg),
+        StoreSql::decl(&cfg),
+        // Audit: the shared names, capture and table statements.
+        Column::decl(&cfg),
+        Index::decl(&cfg),
+        Settings::decl(&cfg),
+        AuditContract::decl(&cfg),
+        TableSpec::decl(&cfg),
+        TableSql::decl(&cfg),
+        Operation::decl(&cfg),
+        Inline::decl(&cfg),
+        CaptureSpec::decl(&cfg),
+        Part::decl(&cfg),
+        CaptureSql::decl(&cfg),
+        // Audit: queries, cursors, redaction and enrichment.
+        Resource::decl(&cfg),
+        TimeFilter::decl(&cfg),
+        Filters::decl(&cfg),
+        QuerySpec::decl(&cfg),
+        QueryOptions::decl(&cfg),
+        Compiled::decl(&cfg),
+        DecodedCursor::decl(&cfg),
+        ChangeJson::decl(&cfg),
+        DiffJson::decl(&cfg),
+        Entry::decl(&cfg),
+        Redaction::decl(&cfg),
+        Enrichment::decl(&cfg),
+        Merged::decl(&cfg),
+        // SQL analysis.
+        Write::decl(&cfg),
+        Effects::decl(&cfg),
     ];
     for decl in decls {
         out.push_str(&format!("\nexport {decl}\n"));

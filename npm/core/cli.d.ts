@@ -1,4 +1,4 @@
-import type { requireNative } from "./index.js";
+import type { CliOutcome, requireNative } from "./index.js";
 /** The outcome of a command-line invocation. */
 export interface CliAnswer {
   code: number;
@@ -9,3 +9,26 @@ export interface CliAnswer {
 export declare function answerWithoutAddon(program: "better-tenant" | "better-audit", args: readonly string[], version: string): CliAnswer | null;
 /** The native binding (loaded on this call), for a tool that needs its PostgreSQL client. */
 export declare function nativeFor(tool: string): ReturnType<typeof requireNative>;
+/** The value of `--name value` or `--name=value` in `args`, else undefined. */
+export declare function optionValue(args: readonly string[], name: string): string | undefined;
+/** How one tool runs: its name and version, how to load the config, and which commands read it. */
+export interface ToolSpec {
+  tool: "better-tenant" | "better-audit";
+  version: string;
+  /** Imports `@usebetterdev/plugin/config` from the tool's package. */
+  loadPlugin: () => Promise<{ tryLoadConfig(cwd: string, path: string | undefined): Promise<unknown> }>;
+  /** Whether `args` read better.config.* (default: always). */
+  needsConfig?: (args: readonly string[]) => boolean;
+}
+/**
+ * Runs the tool in-process: `--version` and `--help` without the addon, else the config
+ * (`config` given skips loading it; null = none) and the addon's run with the environment's
+ * DATABASE_URL, BETTER_TENANT_HARDENED_KEY, AUDIT_SEAL_KEY, PGSSLMODE and PGSSLROOTCERT.
+ */
+export declare function runTool(
+  spec: ToolSpec,
+  args: string[],
+  options?: { cwd?: string; env?: Record<string, string | undefined>; config?: unknown },
+): Promise<CliOutcome>;
+/** A bin's entry: prints what `run` resolves to and resolves to its exit code (1 when it throws). */
+export declare function runMain(run: () => Promise<CliAnswer>): Promise<number>;

@@ -35,3 +35,54 @@ export function answerWithoutAddon(program, args, version) {
 export function nativeFor(tool) {
   return require("./index.cjs").requireNative(tool);
 }
+
+/** The value of `--name value` or `--name=value` in `args`, else undefined. */
+export function optionValue(args, name) {
+  const i = args.findIndex((a) => a === name || a.startsWith(`${name}=`));
+  if (i < 0) return undefined;
+  return args[i].includes("=") ? args[i].slice(name.length + 1) : args[i + 1];
+}
+
+/**
+ * Runs `tool` in-process: `--version` and `--help` without the addon, else the config (when
+ * `needsConfig(args)`; `loadPlugin` imports @usebetterdev/plugin/config from the tool's own
+ * package, which depends on it) and the addon's run of `args` with the environment's settings.
+ */
+export async function runTool({ tool, version, loadPlugin, needsConfig = () => true }, args, { cwd = process.cwd(), env = process.env, config } = {}) {
+  const answer = answerWithoutAddon(tool, args, version);
+  if (answer) return answer;
+  let loaded = config;
+  if (loaded === undefined && needsConfig(args)) {
+    try {
+      const { tryLoadConfig } = await loadPlugin();
+      loaded = await tryLoadConfig(cwd, optionValue(args, "--config"));
+    } catch (err) {
+      return { code: 1, stdout: "", stderr: `${err.message}\n`, errorCode: err.code ?? "INVALID_CONFIG" };
+    }
+  }
+  const context = {
+    cwd,
+    version,
+    config: loaded ?? null,
+    databaseUrl: env.DATABASE_URL ?? null,
+    hardenedKey: env.BETTER_TENANT_HARDENED_KEY ?? null,
+    sslMode: env.PGSSLMODE ?? null,
+    sslRootCert: env.PGSSLROOTCERT ?? null,
+  };
+  const native = nativeFor(tool);
+  if (tool === "better-audit") return native.runAuditCli(args, { ...context, sealKey: env.AUDIT_SEAL_KEY ?? null });
+  return native.runTenantCli(args, context);
+}
+
+/** A bin's entry: prints what `run` resolves to and gives its exit code (1 when it throws). */
+export async function runMain(run) {
+  try {
+    const { code, stdout, stderr } = await run();
+    process.stdout.write(stdout);
+    process.stderr.write(stderr);
+    return code;
+  } catch (err) {
+    process.stderr.write(`${err?.message ?? err}\n`);
+    return 1;
+  }
+}

@@ -1,14 +1,36 @@
 // The data types are generated from the Rust core (types.d.ts, by core/tests/types.rs); the
 // functions below are the bindings' signatures over them.
 import type {
+  AuditCaptureSpec,
+  AuditCaptureSql,
+  AuditContract,
+  AuditQueryOptions,
+  AuditQuerySpec,
+  AuditTableSpec,
+  AuditTableSql,
+  ChainBreak,
+  ChainHead,
+  ChainSql,
+  CompiledAuditQuery,
+  DecodedCursor,
+  EnrichmentData,
   ErrorCode,
   IdKind,
   JwtConfig,
+  MergedEnrichment,
   MigrationConfig,
   OneOrMany,
+  RedactionEntry,
+  RedactionRule,
   Resolution,
   ResolverConfig,
   ResolveRequest,
+  RowSeal,
+  SqlEffects,
+  SqlStatement,
+  SqlWrite,
+  StoredSealedRow,
+  StoreSql,
   Strategy,
   TenantContract,
   TenantsSql,
@@ -80,74 +102,19 @@ export declare function scopeSql(
   inline?: boolean | null,
   statementTimeoutMs?: number | null,
   lockTimeoutMs?: number | null,
-): { sql: string; params: string[] };
+): SqlStatement;
 
-export interface RowDiff {
-  changedFields: string[];
-  changes: Array<{ field: string; old?: unknown; new?: unknown }>;
-}
-export interface ChainHead {
-  seq: number;
-  hash: string;
-}
-export interface RowSeal {
-  seq: number;
-  prevHash: string;
-  hash: string;
-}
-export interface ChainBreak {
-  kind: "edited" | "deleted" | "inserted" | "reordered" | "truncated" | "checkpoint" | "unkeyed";
-  rowId: string | null;
-  seq: number;
-  message: string;
-}
 /**
  * Seals stored audit rows (column name to value, chain order; SQL NULL as an absent key) after
  * `head` (null: a new chain). No key seals unkeyed; a key shorter than 32 bytes throws `AUDIT_SEAL_KEY`.
  */
 export declare function auditSealRows(rows: Record<string, unknown>[], head: ChainHead | null, key?: string): RowSeal[];
 /** Verifies one chain; null when intact, else the first break. */
-export declare function auditVerifyRows(rows: Array<RowSeal & { row: Record<string, unknown> }>, key: string | undefined, anchor: ChainHead | null): ChainBreak | null;
+export declare function auditVerifyRows(rows: StoredSealedRow[], key: string | undefined, anchor: ChainHead | null): ChainBreak | null;
 /** Throws `AUDIT_SEAL_KEY` unless `key` has at least 32 bytes, or is absent with `unkeyed`; `optIn` names how to opt in. */
 export declare function auditSealKey(key: string | null | undefined, unkeyed: boolean, optIn: string): void;
-/** One statement about a chain: for the global chain and for a tenant's, with the same parameters. */
-export interface PerChain {
-  global: string;
-  tenant: string;
-}
-/** The chain protocol's statements over the named tables: `$1` is the tenant (text or null). */
-export interface ChainSql {
-  lock: string;
-  head: PerChain;
-  hasCheckpoints: string;
-  checkpoint: string;
-  checkpointChains: string;
-  purgedHeads: string;
-  recordCheckpoints: string;
-  chains: string;
-  pending: PerChain;
-  markSealed: string;
-  sealedAfter: PerChain;
-  unsealed: PerChain;
-  sealingState: string;
-  /** The sealed columns of type jsonb. */
-  jsonColumns: string[];
-}
 /** The statements over `logs` and `checkpoints` (default: `"audit_logs"`, `"audit_chain_checkpoints"`). */
 export declare function auditChainSql(logs?: string | null, checkpoints?: string | null): ChainSql;
-/** The library store's statements; the purge ones take `$1` cut-off (ISO text), `$2` tables (text[]) or null. */
-export interface StoreSql {
-  byId: string;
-  /** The table's columns (`name`); no rows when it does not exist. */
-  columns: string;
-  sealedInPurge: string;
-  purge: string;
-  purgeUnsealed: string;
-  /** `getStats`: `$1` since, `$2` until (ISO text or null). */
-  stats: { totals: string; days: string; actors: string; tables: string; operations: string; severities: string };
-  /** The columns of type jsonb. */
-  jsonColumns: string[];
-}
 /** The statements over `logs` (default: `"audit_logs"`). */
 export declare function auditStoreSql(logs?: string | null): StoreSql;
 /**
@@ -158,28 +125,6 @@ export declare function auditStoreSql(logs?: string | null): StoreSql;
 export declare function auditChangedFieldsJson(pairsJson: string): string;
 /** The same decision in SQL: the stored diff (`jsonb`, null when nothing changed) of the images the `json` expressions `before` and `after` give. */
 export declare function auditDiffSql(before: string, after: string): string;
-/** The audit packages' shared names and the statements around them; the core's DDL is their source. */
-export interface AuditContract {
-  /** The entries' table, and as statements spell it (`"audit_logs"`). */
-  table: string;
-  ref: string;
-  checkpoints: string;
-  checkpointsRef: string;
-  /** Entry columns in table order: column name, entry property, SQL type. */
-  columns: Array<{ name: string; key: string; type: string }>;
-  sealColumns: string[];
-  indexes: Array<{ name: string; columns: string[] }>;
-  trigger: string;
-  captureFunction: string;
-  /** The transaction-local settings trigger capture reads. */
-  settings: { actor: string; tenant: string; metadata: string };
-  /** Prefix of the names capturing statements are prepared under. */
-  statementPrefix: string;
-  /** The tables under trigger capture (`name`). */
-  triggeredTables: string;
-  /** Sets the trigger's actor (`$1`), tenant (`$2`) and metadata (`$3`) for the transaction. */
-  contextSettings: string;
-}
 export declare function auditContract(): AuditContract;
 /**
  * One multi-row entry INSERT: `columns` are the statement's entry columns, `rows` the columns
@@ -187,23 +132,6 @@ export declare function auditContract(): AuditContract;
  * `columns` order, then with `sealed` the row's seq, prev_hash and hash.
  */
 export declare function auditInsertSql(columns: string[], rows: string[][], sealed: boolean): string;
-/** An audited table: schema, name, columns (`[name, SQL type]` or `[name, SQL type, image key]`, table order), key columns. */
-export interface AuditTableSpec {
-  schema?: string | null;
-  name: string;
-  columns?: Array<[string, string] | [string, string, string]>;
-  key?: string[];
-}
-/** Statement text, or a slot the adapter fills; an empty slot is left out with its `before` and `after`. */
-export type AuditSqlPart = string | { slot: string; before?: string; after?: string };
-export interface AuditCaptureSpec {
-  table: AuditTableSpec;
-  operation: "INSERT" | "UPDATE" | "DELETE";
-  /** INSERT … ON CONFLICT DO UPDATE. */
-  upsert?: boolean;
-  /** Write the audit rows in the statement itself. */
-  inline?: { tenant: boolean; skipBefore?: boolean } | null;
-}
 /**
  * One audited mutation as a single statement. Slots: `mutation` (INSERT, DELETE: returning every
  * column, `image` as `imageAs` and `inserted` as `insertedAs`), `set` and `where` (UPDATE),
@@ -211,87 +139,24 @@ export interface AuditCaptureSpec {
  * `compliance`, `metadata`, `tenant_id`. Without inline it returns the caller's columns, the
  * before image (or null), the image and, for an upsert, whether the row was inserted.
  */
-export interface AuditCaptureSql {
-  image: string;
-  imageAs: string;
-  inserted?: string;
-  insertedAs: string;
-  statement: AuditSqlPart[];
-}
 export declare function auditCaptureSql(spec: AuditCaptureSpec): AuditCaptureSql;
 /** A table's catalog query (`name`, `type`, `pk` per column) and, with columns and key, its row images by key (`$i`: text[] of key column i). */
-export interface AuditTableSql {
-  ref: string;
-  columns: string;
-  images?: string;
-  imagesLocked?: string;
-}
 export declare function auditTableSql(table: AuditTableSpec): AuditTableSql;
 /** Canonical JSON: sorted keys, no whitespace. */
 export declare function canonicalJson(value: unknown): string;
 /** The ISO instant (microseconds) `input` (`4h`, `30d`, `2w`, `3m`, `1y`) before `reference` (ISO; default now), in UTC. */
 export declare function parseDuration(input: string, reference?: string | null): string;
 export declare function encodeCursor(timestamp: string, id: string): string;
-export declare function decodeCursor(cursor: string): { timestamp: string; id: string };
-export interface AuditQuerySpec {
-  filters: {
-    resource?: { tableName: string; recordId?: string };
-    actorIds?: string[];
-    severities?: string[];
-    compliance?: string[];
-    since?: { date?: string; duration?: string };
-    until?: { date?: string; duration?: string };
-    searchText?: string;
-    operations?: string[];
-    tenantId?: string;
-  };
-  limit?: number;
-  cursor?: string;
-  sortOrder?: "asc" | "desc";
-}
+export declare function decodeCursor(cursor: string): DecodedCursor;
 /** Compiles a query spec into one parameterised SELECT that fetches `limit + 1` rows. */
-export declare function compileAuditQuery(
-  spec: AuditQuerySpec,
-  options: { table?: string; maxLimit?: number; now?: string },
-): { sql: string; where: string; params: unknown[]; limit: number };
+export declare function compileAuditQuery(spec: AuditQuerySpec, options: AuditQueryOptions): CompiledAuditQuery;
 
-export interface SqlWrite {
-  schema?: string;
-  table: string;
-  /** Row changes, or DDL that takes the table out of reach of the statement's own name. */
-  operation: "INSERT" | "UPDATE" | "DELETE" | "TRUNCATE" | "MERGE" | "ALTER TABLE" | "DROP" | "DROP TRIGGER" | "CREATE VIEW";
-}
 /** The tables `sql` names as written (data-modifying CTEs, INSERT…SELECT, TRUNCATE, MERGE, COPY FROM, DDL). */
 export declare function sqlWrites(sql: string): SqlWrite[];
 
-export interface RedactionEntry {
-  before?: Record<string, unknown>;
-  after?: Record<string, unknown>;
-  metadata?: Record<string, unknown>;
-  diff?: RowDiff;
-  redactedFields?: string[];
-}
 /** Applies `{ redact }` or `{ include }` (dotted paths; `metadata.` prefix) to entries in one call. */
-export declare function redactEntries(rule: { redact?: string[]; include?: string[] }, entries: RedactionEntry[]): RedactionEntry[];
+export declare function redactEntries(rule: RedactionRule, entries: RedactionEntry[]): RedactionEntry[];
 
-export interface EnrichmentData {
-  label?: string;
-  severity?: "low" | "medium" | "high" | "critical";
-  compliance?: string[];
-  notify?: boolean;
-  redact?: string[];
-  include?: string[];
-  hasDescription?: boolean;
-}
-export interface MergedEnrichment {
-  label: string | null;
-  severity: string | null;
-  compliance: string[];
-  notify: boolean | null;
-  redact: string[];
-  include: string[];
-  descriptionFrom: number | null;
-}
 export declare class EnrichmentRegistry {
   constructor(auditTables: string[]);
   register(table: string, operation: string, config: EnrichmentData): number;
@@ -386,11 +251,5 @@ declare const core: {
 };
 export default core;
 
-export interface SqlEffects {
-  /** Tables the SQL names as written (row changes, or DDL such as `ALTER TABLE`, `CREATE VIEW`). */
-  writes: SqlWrite[];
-  /** Why it could also write tables it does not name (function calls, DO, EXECUTE, unparsable SQL). */
-  opaque?: string;
-}
 /** What `sql` could write; absent in the edge build, which has no SQL analyser. */
 export declare const sqlEffects: ((sql: string) => SqlEffects) | undefined;

@@ -1,3 +1,3 @@
 import shared from "./shared.cjs";
 
-export const { TENANT_CONTEXT, WRAP_TRANSACTION } = shared;
+export const { TENANT_CONTEXT, WRAP_TRANSACTION, coded } = shared;

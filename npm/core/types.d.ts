@@ -101,6 +101,8 @@ tenantIdDefault: string,
  */
 tenantsTable: string, tenantIdFunction: string, };
 
+export type SqlStatement = { sql: string, params: Array<string>, };
+
 export type TenantsSql = { 
 /**
  * `$1` id (uuid), `$2` name, `$3` slug; returns the row.
@@ -130,6 +132,319 @@ delete: string,
  * One row, `count` (int).
  */
 count: string, };
+
+export type ChainHead = { seq: number, hash: string, };
+
+export type RowSeal = { seq: number, prevHash: string, hash: string, };
+
+export type StoredSealedRow = { seq: number, prevHash: string, hash: string, 
+/**
+ * The stored row, column name to value (SQL NULL as an absent key).
+ */
+row: Record<string, unknown>, };
+
+export type ChainBreakKind = "edited" | "deleted" | "inserted" | "reordered" | "truncated" | "checkpoint" | "unkeyed";
+
+export type ChainBreak = { kind: ChainBreakKind, 
+/**
+ * The row where the break shows (for `deleted`/`truncated`: the last intact row, if any).
+ */
+rowId: string | null, seq: number, message: string, };
+
+export type PerChain = { global: string, tenant: string, };
+
+export type ChainSql = { 
+/**
+ * The chain's transaction-scoped advisory lock (in FROM: Prisma cannot read a void column).
+ */
+lock: string, 
+/**
+ * The last sealed entry (`head_seq` as text, `hash`); not a column named seq, which
+ * ORDER BY would then sort as text.
+ */
+head: PerChain, 
+/**
+ * Whether the checkpoint table exists (`has`), taking no `$1`.
+ */
+hasCheckpoints: string, 
+/**
+ * The chain's checkpoint (`head_seq` as text, `hash`, `mac`).
+ */
+checkpoint: string, 
+/**
+ * The chains that have a checkpoint (`chain`, null for the global one), taking no `$1`.
+ */
+checkpointChains: string, 
+/**
+ * Per chain (`chain`, `seq`, `hash`), the last sealed entry older than `$1` (ISO instant).
+ */
+purgedHeads: string, 
+/**
+ * Upserts checkpoints from arrays `$1` chain, `$2` seq, `$3` hash, `$4` mac; never
+ * moves one back.
+ */
+recordCheckpoints: string, 
+/**
+ * The chains that have entries (`chain`, null for the global one), taking no `$1`.
+ */
+chains: string, 
+/**
+ * The chain's unsealed entries in sealing order, the sealed columns as text
+ * ([`sealed_text_columns`]).
+ */
+pending: PerChain, 
+/**
+ * Writes seals from arrays `$1` id, `$2` seq, `$3` prev_hash, `$4` hash.
+ */
+markSealed: string, 
+/**
+ * The chain's sealed entries with seq above `$2`, at most `$3` (null: all), in seq order:
+ * the sealed columns as text, then `seq`, `prev_hash`, `hash`.
+ */
+sealedAfter: PerChain, 
+/**
+ * How many of the chain's entries are unsealed (`n`).
+ */
+unsealed: PerChain, 
+/**
+ * One row: `sealed` (any entry has a seq) and `entries` (how many there are), no `$1`.
+ */
+sealingState: string, 
+/**
+ * The sealed columns of type `jsonb`, whose text is parsed before sealing.
+ */
+jsonColumns: Array<string>, };
+
+export type StatsSql = { 
+/**
+ * `total` entries and distinct `tables`.
+ */
+totals: string, 
+/**
+ * `date` (`YYYY-MM-DD`, session time zone) and `count`, oldest first, at most 365.
+ */
+days: string, 
+/**
+ * `actor_id` and `count`, the 10 most active.
+ */
+actors: string, 
+/**
+ * `table_name` and `count`, the 10 most audited.
+ */
+tables: string, 
+/**
+ * `operation` and `count`.
+ */
+operations: string, 
+/**
+ * `severity` and `count`.
+ */
+severities: string, };
+
+export type StoreSql = { 
+/**
+ * The entry with id `$1` (a UUID), with `cursor_ts`: its exact position for cursors.
+ */
+byId: string, 
+/**
+ * The table's columns (`name`), none when it does not exist: a table made for the
+ * reference lacks `tenant_id` and the seal columns until `better-audit migrate`.
+ */
+columns: string, 
+/**
+ * How many of the entries a purge would delete are sealed (`n`).
+ */
+sealedInPurge: string, 
+/**
+ * Deletes the entries older than `$1` and returns how many went (`n`).
+ */
+purge: string, 
+/**
+ * The same, sparing sealed entries: one sealed after the check above is never deleted.
+ */
+purgeUnsealed: string, 
+/**
+ * `getStats`, each over the entries from `$1` (inclusive) to `$2` (exclusive), ISO text,
+ * either null for no bound.
+ */
+stats: StatsSql, 
+/**
+ * The columns of type `jsonb`, whose values are written as JSON text.
+ */
+jsonColumns: Array<string>, };
+
+export type AuditColumn = { name: string, 
+/**
+ * The entry's property (`table_name` → `tableName`).
+ */
+key: string, 
+/**
+ * The SQL type, as `migrate` creates it and as statements cast their parameters.
+ */
+type: string, };
+
+export type AuditIndex = { name: string, columns: Array<string>, };
+
+export type AuditSettings = { actor: string, tenant: string, metadata: string, };
+
+export type AuditContract = { 
+/**
+ * The table's name, and as statements spell it (`"audit_logs"`: the search path's).
+ */
+table: string, ref: string, checkpoints: string, checkpointsRef: string, 
+/**
+ * The entry columns in table order (the seal columns follow them).
+ */
+columns: Array<AuditColumn>, sealColumns: [string, string, string], indexes: Array<AuditIndex>, trigger: string, captureFunction: string, settings: AuditSettings, statementPrefix: string, 
+/**
+ * The tables under trigger capture (`name`), which adapters leave to the trigger.
+ */
+triggeredTables: string, 
+/**
+ * Hands the trigger the actor (`$1`), the tenant (`$2`) and the metadata (`$3`) for the
+ * rest of the transaction.
+ */
+contextSettings: string, };
+
+export type AuditTableSpec = { schema?: string | null, name: string, 
+/**
+ * `[name, SQL type]` keeps the column name as the image key; `[name, SQL type, key]` names it.
+ */
+columns?: Array<[string, string] | [string, string, string]>, key?: Array<string>, };
+
+export type AuditTableSql = { 
+/**
+ * The table as statements name it.
+ */
+ref: string, 
+/**
+ * Its columns in order: `name`, `type` (`format_type`), `pk` (position in the primary
+ * key, null outside it); no rows when the table does not exist.
+ */
+columns: string, 
+/**
+ * `ctid` and `image` (text) of the rows whose keys are given: parameter `$i` holds the
+ * values of key column `i` as a text array.
+ */
+images?: string, 
+/**
+ * The same, locking the rows `FOR UPDATE` first.
+ */
+imagesLocked?: string, };
+
+export type AuditOperation = "INSERT" | "UPDATE" | "DELETE";
+
+export type AuditInlineCapture = { 
+/**
+ * The table has `tenant_id` (one made for the reference lacks it until `migrate`).
+ */
+tenant: boolean, 
+/**
+ * Store no before image (every field then counts as changed).
+ */
+skipBefore?: boolean, };
+
+export type AuditCaptureSpec = { table: AuditTableSpec, operation: AuditOperation, 
+/**
+ * An INSERT … ON CONFLICT DO UPDATE: each row says whether it was inserted.
+ */
+upsert?: boolean, 
+/**
+ * Write the audit rows in the statement itself.
+ */
+inline?: AuditInlineCapture | null, };
+
+export type AuditSqlPart = string | { slot: string, before?: string, after?: string, };
+
+export type AuditCaptureSql = { 
+/**
+ * The row image as text, for the `RETURNING` list of a mutation the adapter builds.
+ */
+image: string, imageAs: string, inserted?: string, insertedAs: string, statement: Array<AuditSqlPart>, };
+
+export type AuditResource = { tableName: string, recordId?: string, };
+
+export type AuditTimeFilter = { date?: string, duration?: string, };
+
+export type AuditQueryFilters = { resource?: AuditResource, actorIds?: Array<string>, severities?: Array<string>, compliance?: Array<string>, since?: AuditTimeFilter, until?: AuditTimeFilter, searchText?: string, operations?: Array<string>, 
+/**
+ * Restricts to one tenant's entries (our `tenant_id` column).
+ */
+tenantId?: string, };
+
+export type AuditQuerySpec = { filters: AuditQueryFilters, limit?: number, cursor?: string, sortOrder?: "asc" | "desc", };
+
+export type AuditQueryOptions = { 
+/**
+ * The entries' table as statements spell it; default `audit_logs`.
+ */
+table?: string, 
+/**
+ * The largest page; default 1000.
+ */
+maxLimit?: number, 
+/**
+ * ISO "now" for durations; default the current time.
+ */
+now?: string, };
+
+export type CompiledAuditQuery = { sql: string, 
+/**
+ * The conditions alone (no `WHERE`), empty when there are none; they use the first
+ * parameters, the limit is always the last one.
+ */
+where: string, params: unknown[], limit: number, };
+
+export type DecodedCursor = { timestamp: string, id: string, };
+
+export type FieldChange = { field: string, 
+/**
+ * Absent when the field did not exist before.
+ */
+old?: unknown, 
+/**
+ * Absent when the field does not exist after.
+ */
+new?: unknown, };
+
+export type RowDiff = { changedFields: Array<string>, changes: Array<FieldChange>, };
+
+export type RedactionEntry = { before?: Record<string, unknown>, after?: Record<string, unknown>, metadata?: Record<string, unknown>, diff?: RowDiff, redactedFields?: Array<string>, };
+
+export type RedactionRule = { redact?: Array<string>, include?: Array<string>, };
+
+export type EnrichmentData = { label?: string, severity?: "low" | "medium" | "high" | "critical", compliance?: Array<string>, notify?: boolean, redact?: Array<string>, include?: Array<string>, 
+/**
+ * Whether the JavaScript config had a `description` callback.
+ */
+hasDescription?: boolean, };
+
+export type MergedEnrichment = { label: string | null, severity: "low" | "medium" | "high" | "critical" | null, compliance: Array<string>, notify: boolean | null, redact: Array<string>, include: Array<string>, 
+/**
+ * Index (registration order) of the registration whose `description` applies.
+ */
+descriptionFrom: number | null, };
+
+export type SqlWrite = { 
+/**
+ * Schema when the SQL names one.
+ */
+schema?: string, table: string, 
+/**
+ * `INSERT`, `UPDATE`, `DELETE`, `TRUNCATE` or `MERGE` for row changes; `ALTER TABLE`,
+ * `DROP`, `DROP TRIGGER` or `CREATE VIEW` for DDL that moves the table out of reach.
+ */
+operation: "INSERT" | "UPDATE" | "DELETE" | "TRUNCATE" | "MERGE" | "ALTER TABLE" | "DROP" | "DROP TRIGGER" | "CREATE VIEW", };
+
+export type SqlEffects = { 
+/**
+ * The tables it names as written, in statement order.
+ */
+writes: Array<SqlWrite>, 
+/**
+ * Why it could also write tables it does not name; absent when it cannot.
+ */
+opaque?: string, };
 
 /** Every stable `err.code` a package, tool or the core raises (core/src/error.rs). */
 export type ErrorCode =

@@ -16,6 +16,8 @@ use crate::sql::{literal, Ident};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "UPPERCASE"))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "AuditOperation"))]
 pub enum Operation {
     Insert,
     Update,
@@ -39,11 +41,14 @@ impl Operation {
     feature = "serde",
     serde(rename_all = "camelCase", deny_unknown_fields)
 )]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "AuditInlineCapture"))]
 pub struct Inline {
     /// The table has `tenant_id` (one made for the reference lacks it until `migrate`).
     pub tenant: bool,
     /// Store no before image (every field then counts as changed).
     #[cfg_attr(feature = "serde", serde(default))]
+    #[cfg_attr(feature = "ts", ts(as = "Option<_>", optional))]
     pub skip_before: bool,
 }
 
@@ -53,12 +58,17 @@ pub struct Inline {
     feature = "serde",
     serde(rename_all = "camelCase", deny_unknown_fields)
 )]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "AuditCaptureSpec"))]
 pub struct CaptureSpec {
     pub table: TableSpec,
     pub operation: Operation,
     /// An INSERT … ON CONFLICT DO UPDATE: each row says whether it was inserted.
     #[cfg_attr(feature = "serde", serde(default))]
+    #[cfg_attr(feature = "ts", ts(as = "Option<_>", optional))]
     pub upsert: bool,
+    /// Write the audit rows in the statement itself.
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub inline: Option<Inline>,
 }
 
@@ -67,13 +77,17 @@ pub struct CaptureSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(untagged))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "AuditSqlPart"))]
 pub enum Part {
     Text(String),
     Slot {
         slot: &'static str,
         #[cfg_attr(feature = "serde", serde(skip_serializing_if = "str::is_empty"))]
+        #[cfg_attr(feature = "ts", ts(as = "Option<_>", optional))]
         before: &'static str,
         #[cfg_attr(feature = "serde", serde(skip_serializing_if = "str::is_empty"))]
+        #[cfg_attr(feature = "ts", ts(as = "Option<_>", optional))]
         after: &'static str,
     },
 }
@@ -97,11 +111,14 @@ fn slot(name: &'static str) -> Part {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "AuditCaptureSql"))]
 pub struct CaptureSql {
     /// The row image as text, for the `RETURNING` list of a mutation the adapter builds.
     pub image: String,
     pub image_as: &'static str,
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub inserted: Option<&'static str>,
     pub inserted_as: &'static str,
     pub statement: Vec<Part>,

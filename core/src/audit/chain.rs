@@ -127,6 +127,8 @@ pub fn verify_chain(
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "RowSeal"))]
 pub struct SealOut {
     pub seq: u64,
     pub prev_hash: String,
@@ -175,10 +177,13 @@ pub fn seal_rows(
 #[derive(Debug, Clone)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct StoredSealedRow {
     pub seq: u64,
     pub prev_hash: String,
     pub hash: String,
+    /// The stored row, column name to value (SQL NULL as an absent key).
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
     pub row: Map<String, Value>,
 }
 

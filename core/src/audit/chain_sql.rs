@@ -20,6 +20,7 @@ pub const LOCK_KEY_PREFIX: &str = "usebetter_audit_chain:";
 /// One statement about a chain, for the global chain and for a tenant's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PerChain {
     pub global: String,
     pub tenant: String,
@@ -49,6 +50,7 @@ impl PerChain {
 #[derive(Debug, Clone)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ChainSql {
     /// The chain's transaction-scoped advisory lock (in FROM: Prisma cannot read a void column).
     pub lock: String,

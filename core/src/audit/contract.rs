@@ -19,6 +19,8 @@ pub const STATEMENT_PREFIX: &str = "usebetter_audit_";
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "AuditColumn"))]
 pub struct Column {
     pub name: &'static str,
     /// The entry's property (`table_name` → `tableName`).
@@ -31,6 +33,8 @@ pub struct Column {
 /// One index `migrate` creates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "AuditIndex"))]
 pub struct Index {
     pub name: &'static str,
     pub columns: Vec<&'static str>,
@@ -39,6 +43,8 @@ pub struct Index {
 /// The trigger's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "AuditSettings"))]
 pub struct Settings {
     pub actor: &'static str,
     pub tenant: &'static str,
@@ -48,6 +54,8 @@ pub struct Settings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "AuditContract"))]
 pub struct Contract {
     /// The table's name, and as statements spell it (`"audit_logs"`: the search path's).
     pub table: &'static str,

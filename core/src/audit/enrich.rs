@@ -10,18 +10,28 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "EnrichmentData", optional_fields))]
 pub struct Enrichment {
     pub label: Option<String>,
+    #[cfg_attr(
+        feature = "ts",
+        ts(type = r#""low" | "medium" | "high" | "critical""#, optional)
+    )]
     pub severity: Option<String>,
     #[cfg_attr(feature = "serde", serde(default))]
+    #[cfg_attr(feature = "ts", ts(as = "Option<_>"))]
     pub compliance: Vec<String>,
     pub notify: Option<bool>,
     #[cfg_attr(feature = "serde", serde(default))]
+    #[cfg_attr(feature = "ts", ts(as = "Option<_>"))]
     pub redact: Vec<String>,
     #[cfg_attr(feature = "serde", serde(default))]
+    #[cfg_attr(feature = "ts", ts(as = "Option<_>"))]
     pub include: Vec<String>,
     /// Whether the JavaScript config had a `description` callback.
     #[cfg_attr(feature = "serde", serde(default))]
+    #[cfg_attr(feature = "ts", ts(as = "Option<_>"))]
     pub has_description: bool,
 }
 
@@ -29,8 +39,14 @@ pub struct Enrichment {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "MergedEnrichment"))]
 pub struct Merged {
     pub label: Option<String>,
+    #[cfg_attr(
+        feature = "ts",
+        ts(type = r#""low" | "medium" | "high" | "critical" | null"#)
+    )]
     pub severity: Option<String>,
     pub compliance: Vec<String>,
     pub notify: Option<bool>,

@@ -14,6 +14,8 @@ use crate::sql::Ident;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "AuditResource", optional_fields))]
 pub struct Resource {
     pub table_name: String,
     pub record_id: Option<String>,
@@ -23,6 +25,8 @@ pub struct Resource {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "AuditTimeFilter", optional_fields))]
 pub struct TimeFilter {
     pub date: Option<String>,
     pub duration: Option<String>,
@@ -31,14 +35,20 @@ pub struct TimeFilter {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase", default))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "AuditQueryFilters", optional_fields))]
 pub struct Filters {
     pub resource: Option<Resource>,
+    #[cfg_attr(feature = "ts", ts(as = "Option<_>"))]
     pub actor_ids: Vec<String>,
+    #[cfg_attr(feature = "ts", ts(as = "Option<_>"))]
     pub severities: Vec<String>,
+    #[cfg_attr(feature = "ts", ts(as = "Option<_>"))]
     pub compliance: Vec<String>,
     pub since: Option<TimeFilter>,
     pub until: Option<TimeFilter>,
     pub search_text: Option<String>,
+    #[cfg_attr(feature = "ts", ts(as = "Option<_>"))]
     pub operations: Vec<String>,
     /// Restricts to one tenant's entries (our `tenant_id` column).
     pub tenant_id: Option<String>,
@@ -47,10 +57,13 @@ pub struct Filters {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase", default))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "AuditQuerySpec", optional_fields))]
 pub struct QuerySpec {
     pub filters: Filters,
     pub limit: Option<u32>,
     pub cursor: Option<String>,
+    #[cfg_attr(feature = "ts", ts(type = r#""asc" | "desc""#, optional))]
     pub sort_order: Option<String>,
 }
 
@@ -58,12 +71,15 @@ pub struct QuerySpec {
 /// fetches `limit + 1` rows; an extra row means there is a next page.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "CompiledAuditQuery"))]
 pub struct Compiled {
     pub sql: String,
     /// The conditions alone (no `WHERE`), empty when there are none; they use the first
     /// parameters, the limit is always the last one.
     #[cfg_attr(feature = "serde", serde(rename = "where"))]
     pub where_sql: String,
+    #[cfg_attr(feature = "ts", ts(type = "unknown[]"))]
     pub params: Vec<Value>,
     pub limit: u32,
 }

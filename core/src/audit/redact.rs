@@ -15,10 +15,14 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "RedactionRule"))]
 pub struct Redaction {
     #[cfg_attr(feature = "serde", serde(default))]
+    #[cfg_attr(feature = "ts", ts(as = "Option<_>", optional))]
     pub redact: Vec<String>,
     #[cfg_attr(feature = "serde", serde(default))]
+    #[cfg_attr(feature = "ts", ts(as = "Option<_>", optional))]
     pub include: Vec<String>,
 }
 

@@ -114,6 +114,8 @@ pub struct SealedRow {
 /// The head of a chain, exported and stored outside the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize, serde::Serialize))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "ChainHead"))]
 pub struct Anchor {
     pub seq: u64,
     pub hash: String,
@@ -123,6 +125,8 @@ pub struct Anchor {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "ChainBreakKind"))]
 pub enum BreakKind {
     Edited,
     Deleted,
@@ -155,6 +159,8 @@ impl BreakKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "ChainBreak"))]
 pub struct Break {
     pub kind: BreakKind,
     /// The row where the break shows (for `deleted`/`truncated`: the last intact row, if any).

@@ -12,6 +12,7 @@ use crate::sql::literal;
 #[derive(Debug, Clone)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct StoreSql {
     /// The entry with id `$1` (a UUID), with `cursor_ts`: its exact position for cursors.
     pub by_id: String,
@@ -34,6 +35,7 @@ pub struct StoreSql {
 /// The six statements of `getStats`.
 #[derive(Debug, Clone)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct StatsSql {
     /// `total` entries and distinct `tables`.
     pub totals: String,

@@ -14,13 +14,22 @@ use crate::sql::{literal, Ident};
     feature = "serde",
     serde(rename_all = "camelCase", deny_unknown_fields)
 )]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "AuditTableSpec"))]
 pub struct TableSpec {
     #[cfg_attr(feature = "serde", serde(default))]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub schema: Option<String>,
     pub name: String,
+    /// `[name, SQL type]` keeps the column name as the image key; `[name, SQL type, key]` names it.
     #[cfg_attr(feature = "serde", serde(default))]
+    #[cfg_attr(
+        feature = "ts",
+        ts(type = "Array<[string, string] | [string, string, string]>", optional)
+    )]
     pub columns: Vec<ImageColumn>,
     #[cfg_attr(feature = "serde", serde(default))]
+    #[cfg_attr(feature = "ts", ts(as = "Option<_>", optional))]
     pub key: Vec<String>,
 }
 
@@ -71,6 +80,8 @@ impl TableSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "AuditTableSql"))]
 pub struct TableSql {
     /// The table as statements name it.
     #[cfg_attr(feature = "serde", serde(rename = "ref"))]
@@ -81,9 +92,11 @@ pub struct TableSql {
     /// `ctid` and `image` (text) of the rows whose keys are given: parameter `$i` holds the
     /// values of key column `i` as a text array.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub images: Option<String>,
     /// The same, locking the rows `FOR UPDATE` first.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub images_locked: Option<String>,
 }
 

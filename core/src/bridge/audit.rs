@@ -34,6 +34,7 @@ pub fn encode_cursor(timestamp: &str, id: &str) -> Result<String> {
 }
 
 #[derive(Debug, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DecodedCursor {
     pub timestamp: String,
     pub id: String,
@@ -52,10 +53,16 @@ pub fn decode_cursor(c: &str) -> Result<DecodedCursor> {
 /// Where and how to query.
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "AuditQueryOptions", optional_fields))]
 pub struct QueryOptions {
+    /// The entries' table as statements spell it; default `audit_logs`.
     #[serde(default = "default_table")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<_>"))]
     pub table: String,
+    /// The largest page; default 1000.
     #[serde(default = "default_max")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<_>"))]
     pub max_limit: u32,
     /// ISO "now" for durations; default the current time.
     pub now: Option<String>,
@@ -86,14 +93,20 @@ pub fn compile(
 /// One entry to redact: the parts redaction may change.
 #[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "RedactionEntry"))]
 pub struct Entry {
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>", optional))]
     pub before: Option<Map<String, Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>", optional))]
     pub after: Option<Map<String, Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>", optional))]
     pub metadata: Option<Map<String, Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub diff: Option<DiffJson>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub redacted_fields: Vec<String>,
@@ -102,6 +115,8 @@ pub struct Entry {
 /// The `diff` column as JSON: `changedFields` plus our `changes`.
 #[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "RowDiff"))]
 pub struct DiffJson {
     #[serde(default)]
     pub changed_fields: Vec<String>,
@@ -110,11 +125,17 @@ pub struct DiffJson {
 }
 
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "FieldChange"))]
 pub struct ChangeJson {
     pub field: String,
+    /// Absent when the field did not exist before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(type = "unknown", optional))]
     pub old: Option<Value>,
+    /// Absent when the field does not exist after.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(type = "unknown", optional))]
     pub new: Option<Value>,
 }
 

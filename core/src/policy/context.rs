@@ -145,6 +145,8 @@ impl Limits {
 /// A statement with its parameters (values never travel in the query text).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "SqlStatement"))]
 pub struct Statement {
     pub sql: String,
     pub params: Vec<String>,

@@ -1,4 +1,5 @@
 import type { ErrorCode } from "@usebetter-rs/core";
+import { coded as sharedCoded } from "@usebetter-rs/core/shared";
 
 /** The codes this package's errors carry in `err.code`; `satisfies` keeps them in the core's list. */
 const AUDIT_CODES = [
@@ -16,10 +17,5 @@ const AUDIT_CODES = [
 ] as const satisfies readonly ErrorCode[];
 export type AuditErrorCode = (typeof AUDIT_CODES)[number];
 
-/**
- * `err` with a stable `code`: the class stays the one the reference throws (`Error`,
- * `TypeError`), so callers can tell failures apart without parsing messages.
- */
-export function coded<E extends Error>(err: E, code: AuditErrorCode): E & { code: AuditErrorCode } {
-  return Object.assign(err, { code });
-}
+/** `err` with a stable `code` (one of this package's) and the class the reference throws. */
+export const coded: <E extends Error>(err: E, code: AuditErrorCode) => E & { code: AuditErrorCode } = sharedCoded;

@@ -2,15 +2,9 @@
 // native addon and forwards its output and exit code. `--version` and `--help` load neither
 // the addon nor the config; the rest is imported only by the commands that use it.
 import { readFileSync } from "node:fs";
-import { answerWithoutAddon, nativeFor } from "@usebetter-rs/core/cli";
+import { optionValue, runMain, runTool } from "@usebetter-rs/core/cli";
 
 const VERSION = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
-
-function optionValue(args, name) {
-  const i = args.findIndex((a) => a === name || a.startsWith(`${name}=`));
-  if (i < 0) return undefined;
-  return args[i].includes("=") ? args[i].slice(name.length + 1) : args[i + 1];
-}
 
 async function askInitQuestions(args) {
   const interactive = !args.includes("-n") && !args.includes("--non-interactive") && process.stdin.isTTY;
@@ -39,40 +33,19 @@ async function askInitQuestions(args) {
 const printsHelpOrVersion = (args) =>
   args.length === 0 || ["-V", "--version", "help"].includes(args[0]) || args.includes("-h") || args.includes("--help");
 
+// init writes the config and seed needs none: a broken config file must not block them.
+const TOOL = {
+  tool: "better-tenant",
+  version: VERSION,
+  loadPlugin: () => import("@usebetterdev/plugin/config"),
+  needsConfig: (args) => args[0] !== "init" && args[0] !== "seed" && !printsHelpOrVersion(args),
+};
+
 /** Runs the CLI in-process and returns `{ code, stdout, stderr }` (used by the programmatic API). */
-export async function runCli(args, { cwd = process.cwd(), env = process.env, config } = {}) {
-  const answer = answerWithoutAddon("better-tenant", args, VERSION);
-  if (answer) return answer;
-  let loaded = config;
-  // init writes the config and seed needs none: a broken config file must not block them.
-  if (loaded === undefined && args[0] !== "init" && args[0] !== "seed" && !printsHelpOrVersion(args)) {
-    try {
-      const { tryLoadConfig } = await import("@usebetterdev/plugin/config");
-      loaded = await tryLoadConfig(cwd, optionValue(args, "--config"));
-    } catch (err) {
-      return { code: 1, stdout: "", stderr: `${err.message}\n`, errorCode: err.code ?? "INVALID_CONFIG" };
-    }
-  }
-  return nativeFor("better-tenant").runTenantCli(args, {
-    cwd,
-    version: VERSION,
-    config: loaded ?? null,
-    databaseUrl: env.DATABASE_URL ?? null,
-    hardenedKey: env.BETTER_TENANT_HARDENED_KEY ?? null,
-    sslMode: env.PGSSLMODE ?? null,
-    sslRootCert: env.PGSSLROOTCERT ?? null,
-  });
+export function runCli(args, options) {
+  return runTool(TOOL, args, options);
 }
 
-export async function main(argv) {
-  try {
-    const args = argv[0] === "init" ? await askInitQuestions(argv) : argv;
-    const { code, stdout, stderr } = await runCli(args);
-    process.stdout.write(stdout);
-    process.stderr.write(stderr);
-    return code;
-  } catch (err) {
-    process.stderr.write(`${err?.message ?? err}\n`);
-    return 1;
-  }
+export function main(argv) {
+  return runMain(async () => runCli(argv[0] === "init" ? await askInitQuestions(argv) : argv));
 }

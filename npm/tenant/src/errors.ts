@@ -1,4 +1,5 @@
 import type { ErrorCode } from "@usebetter-rs/core";
+import { coded } from "@usebetter-rs/core/shared";
 
 /** The codes this package's errors carry in `err.code`; `satisfies` keeps them in the core's list. */
 const TENANT_CODES = [
@@ -19,7 +20,7 @@ export type TenantErrorCode = (typeof TENANT_CODES)[number];
  * so callers can tell failures apart without parsing messages.
  */
 export function codedError(code: TenantErrorCode, message: string, options?: { cause?: unknown }): Error & { code: TenantErrorCode } {
-  return Object.assign(new Error(message, options), { code });
+  return coded(new Error(message, options), code);
 }
 
 /** No tenant could be resolved from the request. */
