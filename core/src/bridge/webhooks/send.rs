@@ -39,6 +39,9 @@ struct Pending {
     event_type: String,
     body: String,
     sha256: String,
+    /// What a reused idempotency key is judged by: the event type and payload as given (the
+    /// body also holds the send time, which differs on every call).
+    payload_sha256: String,
     content_type: Option<String>,
     ordering_key: Option<String>,
     ordering_seq: Option<i64>,
@@ -190,6 +193,7 @@ impl Webhooks {
                 uuid: ids::uuid_text(&uuid),
                 event_type: input.event_type.clone(),
                 sha256: hex_bytea(&body.sha256),
+                payload_sha256: hex_bytea(&payload_hash(&input.event_type, &input.data)),
                 body: body.body,
                 content_type: input.content_type.clone(),
                 ordering_key: input.ordering_key.clone(),
@@ -208,8 +212,12 @@ impl Webhooks {
             if let Some(k) = &input.idempotency_key {
                 if let Some(&j) = seen.get(k.as_str()) {
                     let first: &Pending = &items[j];
-                    idempotency_verdict(&p.key_field, first.sha256.as_bytes(), p.sha256.as_bytes())
-                        .map_err(wh)?;
+                    idempotency_verdict(
+                        &p.key_field,
+                        first.payload_sha256.as_bytes(),
+                        p.payload_sha256.as_bytes(),
+                    )
+                    .map_err(wh)?;
                     p.same_as = Some(j);
                 } else {
                     seen.insert(k, i);
@@ -266,8 +274,12 @@ impl Webhooks {
                     let sha = sha.to_ascii_lowercase();
                     for p in st.items.iter_mut().filter(|p| p.fresh() && !p.claimed) {
                         if p.idempotency_key.as_deref() == Some(key.as_str()) {
-                            idempotency_verdict(&p.key_field, sha.as_bytes(), p.sha256.as_bytes())
-                                .map_err(wh)?;
+                            idempotency_verdict(
+                                &p.key_field,
+                                sha.as_bytes(),
+                                p.payload_sha256.as_bytes(),
+                            )
+                            .map_err(wh)?;
                             p.duplicate_of = Some((id.clone(), at.clone()));
                         }
                     }
@@ -338,7 +350,7 @@ impl Webhooks {
                     json!({ "statement": "sendIdempotencyClaim", "params": [
                         keys,
                         owners.iter().map(|p| &p.uuid).collect::<Vec<_>>(),
-                        owners.iter().map(|p| &p.sha256).collect::<Vec<_>>(),
+                        owners.iter().map(|p| &p.payload_sha256).collect::<Vec<_>>(),
                         self.config.settings.idempotency_window_secs,
                     ]})
                 }
@@ -376,6 +388,16 @@ impl Webhooks {
             results: None,
         })
     }
+}
+
+/// SHA-256 of `event_type`, a NUL and the serialised payload.
+fn payload_hash(event_type: &str, data: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(event_type.as_bytes());
+    h.update([0u8]);
+    h.update(data.as_bytes());
+    h.finalize().into()
 }
 
 fn text(r: &Value, k: &str) -> Option<String> {

@@ -1,0 +1,191 @@
+// Outbound webhooks end to end against real PostgreSQL (row-level security on, as a role
+// without BYPASSRLS) and a loopback receiver: a message exists iff its transaction committed
+// (node-postgres and Drizzle), every committed message arrives once, signed; bad input is
+// refused with a coded error before any SQL runs; idempotency keys; retries on the schedule.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import { randomBytes, randomUUID } from "node:crypto";
+import pg from "pg";
+import { drizzle } from "drizzle-orm/node-postgres";
+import { sql } from "drizzle-orm";
+import core from "@usebetter-rs/core";
+import { betterWebhooks, defineEventTypes } from "@usebetterdev/webhooks";
+import { sqlExecutorAdapter } from "@usebetterdev/webhooks/sql";
+import { drizzleWebhooksAdapter } from "@usebetterdev/webhooks/drizzle";
+import { freshDatabase, requireEnv } from "./helpers/db.mjs";
+
+const TENANT = randomUUID();
+const OTHER = randomUUID();
+let db, pool, server, url;
+const received = [];
+let failNext = 0;
+
+function config(database, extra = {}) {
+  return {
+    database,
+    eventTypes: defineEventTypes({ "invoice.paid": {}, "user.created": {} }),
+    secretsKey: randomBytes(32).toString("base64"),
+    network: { allowHttp: true, allowNetworks: ["127.0.0.1/32"] },
+    delivery: { retrySchedule: [0.05, 0.05], jitter: 0 },
+    ...extra,
+  };
+}
+
+before(async () => {
+  db = await freshDatabase("webhooks_outbox");
+  const u = new URL(requireEnv("DATABASE_URL"));
+  pool = new pg.Pool({ host: u.hostname, port: Number(u.port), user: "app", password: "app", database: db.name, max: 6 });
+  const setup = betterWebhooks(config(sqlExecutorAdapter(pool)));
+  await pool.query(setup.migrationSql(2));
+  await pool.query("CREATE TABLE invoices (id serial PRIMARY KEY, tenant_id uuid NOT NULL)");
+  server = createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      received.push({ headers: req.headers, body: Buffer.concat(chunks) });
+      if (failNext > 0) {
+        failNext--;
+        res.writeHead(500).end("try again");
+      } else res.writeHead(204).end();
+    });
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  url = `http://127.0.0.1:${server.address().port}/hooks`;
+});
+
+after(async () => {
+  server?.close();
+  await pool?.end();
+  await db?.drop();
+});
+
+/** Runs `fn(client)` in a transaction of `tenant` (as @usebetterdev/tenant scopes do). */
+async function inTenant(tenant, fn) {
+  const c = await pool.connect();
+  try {
+    await c.query("BEGIN");
+    await c.query("SELECT set_config('app.current_tenant', $1, true)", [tenant]);
+    const out = await fn(c);
+    await c.query("COMMIT");
+    return out;
+  } catch (err) {
+    await c.query("ROLLBACK");
+    throw err;
+  } finally {
+    c.release();
+  }
+}
+
+function verify(r, secret) {
+  const headers = Object.entries(r.headers).filter(([k]) => k.startsWith("webhook-"));
+  return core.webhookVerify(headers, r.body, { secret, now: Math.floor(Date.now() / 1000) });
+}
+
+test("a message is delivered iff its transaction committed: node-postgres and Drizzle, each once, signed", async () => {
+  received.length = 0;
+  const w = betterWebhooks(config(sqlExecutorAdapter(pool)));
+  const { endpoint, secret } = await w.endpoints.create({ url }, { tenantId: TENANT });
+  assert.match(endpoint.id, /^ep_[0-9a-z]{26}$/);
+  const wd = betterWebhooks(config(drizzleWebhooksAdapter(drizzle(pool))));
+  const committed = new Set();
+  for (let i = 0; i < 200; i++) {
+    const rollback = i % 2 === 1;
+    const viaDrizzle = i % 4 >= 2;
+    try {
+      if (viaDrizzle) {
+        await drizzle(pool).transaction(async (tx) => {
+          await tx.execute(sql`SELECT set_config('app.current_tenant', ${TENANT}, true)`);
+          await tx.execute(sql`INSERT INTO invoices (tenant_id) VALUES (${TENANT})`);
+          const r = await wd.send({ eventType: "invoice.paid", payload: { i } }, { tx });
+          if (rollback) throw new Error("rolled back");
+          committed.add(r.id);
+        });
+      } else {
+        await inTenant(TENANT, async (c) => {
+          await c.query("INSERT INTO invoices (tenant_id) VALUES ($1)", [TENANT]);
+          const r = await w.send({ eventType: "invoice.paid", payload: { i } }, { tx: c });
+          if (rollback) throw new Error("rolled back");
+          committed.add(r.id);
+        });
+      }
+    } catch (err) {
+      assert.equal(err.message, "rolled back");
+    }
+  }
+  assert.equal(committed.size, 100);
+  const { delivered } = await w.drain({ maxMs: 20_000 });
+  assert.equal(delivered, 100);
+  const ids = received.map((r) => verify(r, secret).id);
+  assert.deepEqual(new Set(ids), committed);
+  assert.equal(ids.length, 100, "each message once");
+  const { rows } = await inTenant(TENANT, (c) => c.query("SELECT status, count(*)::int AS n FROM webhook_deliveries GROUP BY status"));
+  assert.deepEqual(rows, [{ status: "succeeded", n: 100 }]);
+  await w.endpoints.delete(endpoint.id, { tenantId: TENANT });
+});
+
+test("bad input is refused with a coded error naming the field, before any SQL", async () => {
+  const w = betterWebhooks(config(sqlExecutorAdapter(pool), { maxPayloadBytes: 1024 }));
+  const refused = async (p, code, field) => {
+    const err = await p.then(() => null, (e) => e);
+    assert.ok(err, `expected ${code}`);
+    assert.equal(err.code, code);
+    if (field) assert.match(err.message, new RegExp(`\`${field.replace(/[.[\]]/g, "\\$&")}\``));
+  };
+  await inTenant(TENANT, async (c) => {
+    await refused(w.send({ eventType: "invoice.payd", payload: {} }, { tx: c }), "WEBHOOKS_UNKNOWN_EVENT_TYPE", "eventType");
+    await refused(w.send({ eventType: "invoice.paid", payload: { big: "x".repeat(2000) } }, { tx: c }), "WEBHOOKS_PAYLOAD_TOO_LARGE", "payload");
+    await refused(w.send({ eventType: "invoice.paid", payload: { n: 1n } }, { tx: c }), "WEBHOOKS_PAYLOAD_INVALID", "payload");
+    await refused(w.send({ eventType: "invoice.paid", payload: {}, idempotencyKey: "a\nb" }, { tx: c }), "WEBHOOKS_INVALID_ARGUMENT", "idempotencyKey");
+    await refused(w.sendMany([{ eventType: "invoice.paid", payload: {} }, { eventType: "nope", payload: {} }], { tx: c }), "WEBHOOKS_UNKNOWN_EVENT_TYPE", "inputs[1].eventType");
+    const { rows } = await c.query("SELECT count(*)::int AS n FROM webhook_messages WHERE created_at = now()");
+    assert.equal(rows[0].n, 0, "nothing half-written");
+  });
+  await refused(w.send({ eventType: "invoice.paid", payload: {} }), "WEBHOOKS_NO_TRANSACTION");
+  await refused(w.endpoints.create({ url: "http://10.0.0.1/" }, { tenantId: TENANT }), "WEBHOOKS_URL_FORBIDDEN", "url");
+  await refused(w.endpoints.create({ url: "ftp://example.com/" }, { tenantId: TENANT }), "WEBHOOKS_URL_INVALID", "url");
+  await refused(w.endpoints.create({ url: "https://example.com/", headers: { "x-a": "1\r\nx-b: 2" } }, { tenantId: TENANT }), "WEBHOOKS_INVALID_HEADER");
+  assert.throws(() => betterWebhooks(config(sqlExecutorAdapter(pool), { delivery: { timoutMs: 1 } })), (e) => e.code === "WEBHOOKS_INVALID_CONFIG" && /unknown key `delivery\.timoutMs`/.test(e.message) && e.name === "WebhooksConfigError");
+});
+
+test("idempotency keys: a duplicate returns the first message, another body conflicts, a rollback frees the key", async () => {
+  const w = betterWebhooks(config(sqlExecutorAdapter(pool)));
+  const key = `invoice.paid/${randomUUID()}`;
+  const first = await inTenant(TENANT, (c) => w.send({ eventType: "invoice.paid", payload: { a: 1 }, idempotencyKey: key }, { tx: c }));
+  const again = await inTenant(TENANT, (c) => w.send({ eventType: "invoice.paid", payload: { a: 1 }, idempotencyKey: key }, { tx: c }));
+  assert.equal(first.status, "queued");
+  assert.deepEqual([again.status, again.id], ["duplicate", first.id]);
+  const conflict = await inTenant(TENANT, (c) => w.send({ eventType: "invoice.paid", payload: { a: 2 }, idempotencyKey: key }, { tx: c })).catch((e) => e);
+  assert.equal(conflict.code, "WEBHOOKS_IDEMPOTENCY_CONFLICT");
+  // Another tenant's key space is its own.
+  const other = await inTenant(OTHER, (c) => w.send({ eventType: "invoice.paid", payload: { a: 2 }, idempotencyKey: key }, { tx: c }));
+  assert.equal(other.status, "queued");
+  const freed = `k/${randomUUID()}`;
+  await inTenant(TENANT, async (c) => {
+    await w.send({ eventType: "invoice.paid", payload: { a: 1 }, idempotencyKey: freed }, { tx: c });
+    throw new Error("rolled back");
+  }).catch(() => undefined);
+  const after = await inTenant(TENANT, (c) => w.send({ eventType: "invoice.paid", payload: { b: 1 }, idempotencyKey: freed }, { tx: c }));
+  assert.equal(after.status, "queued");
+});
+
+test("a failed attempt is retried on the schedule and the attempt log keeps both outcomes", async () => {
+  const w = betterWebhooks(config(sqlExecutorAdapter(pool)));
+  const tenant = randomUUID();
+  const { secret } = await w.endpoints.create({ url }, { tenantId: tenant });
+  received.length = 0;
+  failNext = 1;
+  const sent = await inTenant(tenant, (c) => w.send({ eventType: "user.created", payload: { id: 1 } }, { tx: c }));
+  await w.drain({ maxMs: 5_000 });
+  await new Promise((r) => setTimeout(r, 120));
+  await w.drain({ maxMs: 5_000 });
+  assert.deepEqual(received.map((r) => verify(r, secret).id), [sent.id, sent.id], "same webhook-id on the retry");
+  const { rows } = await inTenant(tenant, (c) =>
+    c.query("SELECT a.outcome, a.http_status, a.response_body, a.operator_error FROM webhook_attempts a ORDER BY a.attempt_number"),
+  );
+  assert.deepEqual(rows.map((r) => [r.outcome, r.http_status]), [["http_error", 500], ["ok", 204]]);
+  assert.equal(rows[0].response_body, "try again");
+  // The other tenant's rows are invisible in this scope.
+  const { rows: foreign } = await inTenant(tenant, (c) => c.query("SELECT count(*)::int AS n FROM webhook_endpoints WHERE tenant_id <> $1", [tenant]));
+  assert.equal(foreign[0].n, 0);
+});
