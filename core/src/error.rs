@@ -295,6 +295,8 @@ pub enum PackageCode {
     AuditAdapterUnsupported,
     /// Neither the native addon nor the wasm build could be loaded.
     BindingLoadFailed,
+    /// The receiver's inbox has processed this `webhook-id` already (reported, answered 200).
+    WebhookDuplicate,
 }
 
 impl PackageCode {
@@ -312,6 +314,7 @@ impl PackageCode {
             PackageCode::AuditQueryFailed => "AUDIT_QUERY_FAILED",
             PackageCode::AuditAdapterUnsupported => "AUDIT_ADAPTER_UNSUPPORTED",
             PackageCode::BindingLoadFailed => "BINDING_LOAD_FAILED",
+            PackageCode::WebhookDuplicate => "WEBHOOK_DUPLICATE",
         }
     }
 }

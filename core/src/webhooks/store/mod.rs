@@ -9,6 +9,7 @@
 pub mod actions;
 pub mod claim;
 pub mod expand;
+pub mod inbox;
 pub mod partitions;
 pub mod record;
 pub mod retention;
@@ -249,6 +250,7 @@ impl Store {
             ("blockedLanes", self.blocked_lanes()),
             ("purgeDeliveries", self.purge_deliveries()),
             ("purgeIdempotencyKeys", self.purge_idempotency_keys()),
+            ("inboxInsert", self.inbox_insert()),
             ("purgeInbox", self.purge_inbox()),
             ("purgeOperationalEvents", self.purge_operational_events()),
             ("purgeWorkers", self.purge_workers()),
