@@ -15,6 +15,7 @@ import { build } from "esbuild";
 import { SECRET, signJwt, nowSeconds } from "./helpers/keys.mjs";
 import { tenantDatabase } from "./helpers/app.mjs";
 import { bundleForWorkerd } from "./edge/bundle.mjs";
+import { signWebhook } from "@usebetterdev/webhooks/receiver";
 
 const require = createRequire(import.meta.url);
 const coreDir = require.resolve("@usebetter-rs/core/package.json").replace(/package\.json$/, "");
@@ -66,6 +67,16 @@ const worker :Workerd.Worker = (
 });
 after(() => workerd?.kill());
 
+/** A delivery signed now (body with spaces a re-serialisation would drop), and a forged one. */
+function webhookDeliveries() {
+  const body = '{"type": "invoice.paid", "data": {"amount": 42}}';
+  const timestamp = nowSeconds();
+  const id = "msg_edge_1";
+  const signature = signWebhook({ id, timestamp, body, secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" });
+  const headers = { "content-type": "application/json", "webhook-id": id, "webhook-timestamp": String(timestamp), "webhook-signature": signature };
+  return { body, timestamp, headers, forged: { ...headers, "webhook-signature": signWebhook({ id, timestamp, body, secret: "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD" }) } };
+}
+
 function call(method, path, { headers = {}, body } = {}) {
   return new Promise((resolve, reject) => {
     const req = request({ host: "127.0.0.1", port, method, path, headers: { host: "localhost", ...headers } }, (res) => {
@@ -74,7 +85,7 @@ function call(method, path, { headers = {}, body } = {}) {
       res.on("end", () => resolve({ status: res.statusCode, json: text ? JSON.parse(text) : null, text }));
     });
     req.on("error", reject);
-    if (body !== undefined) req.end(JSON.stringify(body));
+    if (body !== undefined) req.end(typeof body === "string" ? body : JSON.stringify(body));
     else req.end();
   });
 }
@@ -114,6 +125,17 @@ test("workerd: audit middleware actor, diff and seal through the edge wasm", asy
   });
   const unsigned = await call("POST", "/projects/8", { headers: { authorization: `Bearer ${signJwt({ sub: "x" }, "HS256").split(".").slice(0, 2).join(".")}.` }, body: { before: {}, after: { a: 1 } } });
   assert.equal(unsigned.json.actorId, null, "an unverifiable token gives no actor");
+});
+
+test("workerd: verifyWebhook through the edge wasm", async () => {
+  const d = webhookDeliveries();
+  const ok = await call("POST", "/webhook", { headers: d.headers, body: d.body });
+  assert.equal(ok.status, 200, ok.text + logs);
+  assert.deepEqual(ok.json, { id: "msg_edge_1", timestamp: d.timestamp, json: { type: "invoice.paid", data: { amount: 42 } } });
+  const forged = await call("POST", "/webhook", { headers: d.forged, body: d.body });
+  assert.deepEqual([forged.status, forged.json], [401, { code: "WEBHOOK_BAD_SIGNATURE", name: "WebhookVerificationError" }]);
+  const changed = await call("POST", "/webhook", { headers: d.headers, body: d.body.replace("42", "43") });
+  assert.equal(changed.json.code, "WEBHOOK_BAD_SIGNATURE");
 });
 
 test("Vercel edge-runtime: the same worker under the edge-light condition", async () => {
@@ -162,6 +184,13 @@ test("Vercel edge-runtime: the same worker under the edge-light condition", asyn
   });
   const body = await audited.json();
   assert.deepEqual([body.actorId, body.diff.changedFields, body.intact, body.forged], ["alice", ["n"], true, "edited"]);
+  // verifyWebhook in the edge runtime.
+  const d = webhookDeliveries();
+  const hook = await runtime.dispatchFetch("http://localhost/webhook", { method: "POST", headers: d.headers, body: d.body });
+  assert.equal(hook.status, 200);
+  assert.deepEqual(await hook.json(), { id: "msg_edge_1", timestamp: d.timestamp, json: { type: "invoice.paid", data: { amount: 42 } } });
+  const forged = await runtime.dispatchFetch("http://localhost/webhook", { method: "POST", headers: d.forged, body: d.body });
+  assert.deepEqual([forged.status, await forged.json()], [401, { code: "WEBHOOK_BAD_SIGNATURE", name: "WebhookVerificationError" }]);
 });
 
 test("workerd + node-postgres over cloudflare:sockets: tenant-scoped queries against the local PostgreSQL", async () => {

@@ -25,11 +25,13 @@ fn ms(v: f64) -> i64 {
 }
 
 /// A compiled `betterWebhooks` configuration.
+#[cfg(feature = "webhooks-engine")]
 #[wasm_bindgen]
 pub struct Webhooks {
     inner: wh::Webhooks,
 }
 
+#[cfg(feature = "webhooks-engine")]
 #[wasm_bindgen]
 impl Webhooks {
     #[wasm_bindgen(constructor)]

@@ -6,6 +6,7 @@ import core from "@usebetter-rs/core";
 import { resolveTenant } from "@usebetterdev/tenant";
 import { betterAudit, fromBearerToken } from "@usebetterdev/audit";
 import { createHonoMiddleware } from "@usebetterdev/audit/hono";
+import { verifyWebhook } from "@usebetterdev/webhooks/receiver";
 
 const SECRET = "0123456789abcdef0123456789abcdef";
 const resolver = { header: "x-tenant-id", subdomain: true, jwt: { claim: "tenant_id", secret: SECRET } };
@@ -27,6 +28,17 @@ app.post("/projects/:id", async (c) => {
   const intact = core.auditVerifyRows([{ ...seal, row }], EDGE_KEY, null);
   const forged = core.auditVerifyRows([{ ...seal, row: { ...row, actor_id: "mallory" } }], EDGE_KEY, null);
   return c.json({ actorId: log.actorId ?? null, path: log.metadata?.path ?? null, diff: log.diff, seq: seal.seq, intact: intact === null, forged: forged?.kind ?? null });
+});
+
+// The webhooks receiver: the raw body verified against the signature, parsed only then.
+const WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+app.post("/webhook", async (c) => {
+  try {
+    const event = await verifyWebhook(c.req.raw, { secret: WEBHOOK_SECRET });
+    return c.json({ id: event.id, timestamp: event.timestamp.getTime() / 1000, json: event.json });
+  } catch (err) {
+    return c.json({ code: err.code, name: err.name }, 401);
+  }
 });
 
 export default app;

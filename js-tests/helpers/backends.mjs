@@ -11,3 +11,21 @@ export function loadBackend(name) {
   if (!file) throw new Error("native addon not built: run scripts/build.sh");
   return require(`${pkgDir}native/${file}`);
 }
+
+/** A call's value as `{ ok }`, or its failure as `{ code, message }`. */
+export function outcome(fn) {
+  try {
+    return { ok: fn() };
+  } catch (err) {
+    return { code: err.code, message: err.message };
+  }
+}
+
+/** `same(label, call)`: runs `call` on both backends, asserts identical outcomes, returns them. */
+export function sameOnBoth(native, wasm, assertDeepEqual) {
+  return (label, call) => {
+    const a = outcome(() => call(native));
+    assertDeepEqual(outcome(() => call(wasm)), a, label);
+    return a;
+  };
+}

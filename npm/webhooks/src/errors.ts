@@ -9,17 +9,26 @@ export class WebhooksError extends Error {
   constructor(code: WebhooksErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
-    this.name = new.target.name;
+    // Bundlers may rename classes (esbuild appends a digit on a clash): subclasses set `name`.
+    this.name = "WebhooksError";
   }
 }
 /** `betterWebhooks(config)` and the CLI's config. */
-export class WebhooksConfigError extends WebhooksError {}
+export class WebhooksConfigError extends WebhooksError {
+  override readonly name: string = "WebhooksConfigError";
+}
 /** `send()` / `sendMany()`. */
-export class WebhooksSendError extends WebhooksError {}
+export class WebhooksSendError extends WebhooksError {
+  override readonly name: string = "WebhooksSendError";
+}
 /** Endpoint management, replay, recover, lanes. */
-export class WebhooksEndpointError extends WebhooksError {}
+export class WebhooksEndpointError extends WebhooksError {
+  override readonly name: string = "WebhooksEndpointError";
+}
 /** The receiver: `verifyWebhook` and `webhookReceiver`. */
-export class WebhookVerificationError extends WebhooksError {}
+export class WebhookVerificationError extends WebhooksError {
+  override readonly name: string = "WebhookVerificationError";
+}
 
 type ErrorClass = new (code: WebhooksErrorCode, message: string, options?: { cause?: unknown }) => WebhooksError;
 

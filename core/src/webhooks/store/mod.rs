@@ -11,6 +11,7 @@ pub mod claim;
 pub mod cursor;
 pub mod endpoints;
 pub mod expand;
+pub mod inbox;
 pub mod partitions;
 pub mod queries;
 pub mod record;
@@ -279,6 +280,7 @@ impl Store {
             ("stats", self.stats()),
             ("purgeDeliveries", self.purge_deliveries()),
             ("purgeIdempotencyKeys", self.purge_idempotency_keys()),
+            ("inboxInsert", self.inbox_insert()),
             ("purgeInbox", self.purge_inbox()),
             ("purgeOperationalEvents", self.purge_operational_events()),
             ("purgeWorkers", self.purge_workers()),

@@ -1,0 +1,32 @@
+// `@usebetterdev/webhooks/hono`: `app.post("/webhooks", webhookReceiver({ secret, handler }))`.
+// The body is read through Hono's request cache as bytes, so a middleware before it that read
+// `c.req.json()` or `c.req.text()` leaves the same bytes to verify.
+import { checkReceiverOptions, receive, tooLarge, DEFAULT_MAX_BODY_BYTES, type WebhookReceiverOptions } from "../receiver/handle";
+import type { InboxExecutor } from "../receiver/inbox";
+
+export interface HonoContextLike {
+  req: { raw: Request; arrayBuffer(): Promise<ArrayBuffer> };
+}
+export type HonoWebhookHandler = (c: HonoContextLike) => Promise<Response>;
+
+function answer(status: number, body: unknown): Response {
+  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+}
+
+/** A Hono handler that verifies the delivery and runs `handler` (once per id with `inbox`). */
+export function webhookReceiver<Tx extends InboxExecutor = InboxExecutor>(opts: WebhookReceiverOptions<Tx>): HonoWebhookHandler {
+  checkReceiverOptions(opts);
+  const max = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  return async function webhookReceiverHono(c) {
+    if (Number(c.req.raw.headers.get("content-length") ?? 0) > max) {
+      const r = tooLarge(max);
+      return answer(r.status, r.body);
+    }
+    const body = new Uint8Array(await c.req.arrayBuffer());
+    const r = await receive(opts, body, c.req.raw.headers);
+    return answer(r.status, r.body);
+  };
+}
+
+export { webhooksInbox, type InboxDatabase, type InboxExecutor, type InboxOptions, type WebhooksInbox } from "../receiver/inbox";
+export type { WebhookReceiverOptions } from "../receiver/handle";
