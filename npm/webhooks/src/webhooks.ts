@@ -6,6 +6,7 @@ import type { Shared } from "./context";
 import type { WebhooksDatabase } from "./db";
 import { endpointsApi } from "./endpoints";
 import { createEngine, type WorkerOptions } from "./engine/worker";
+import { runWorker, type LoopOptions } from "./engine/loop";
 import { fetchDispatcher, nodeDispatcher, type DispatchOptions } from "./engine/dispatch";
 import { guard, WebhooksConfigError } from "./errors";
 import { sendMany, type SendInput, type SendResult, type Validators } from "./send";
@@ -47,7 +48,8 @@ export function betterWebhooks(config: BetterWebhooksConfig) {
     db: database as WebhooksDatabase,
     settings: core.settings(),
     statements: core.statements(),
-    wake: () => wakers.forEach((w) => w()),
+    // In-process workers wake shortly after a send (no database cost).
+    wake: () => wakers.forEach((w) => setTimeout(w, 5)),
   };
   const dispatchOptions = (lookup?: DispatchOptions["lookup"]): DispatchOptions => ({
     timeoutMs: s.settings.timeoutMs,
@@ -78,42 +80,16 @@ export function betterWebhooks(config: BetterWebhooksConfig) {
       }
       return { delivered };
     },
-    createWorker(o: WorkerOptions & { lookup?: DispatchOptions["lookup"] } = {}) {
-      const engine = engineFor(o);
-      const poll = o.pollIntervalMs ?? 250;
-      let running = false;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      let loop: Promise<void> = Promise.resolve();
-      let wake: (() => void) | undefined;
-      const waker = () => setTimeout(() => wake?.(), 5);
+    createWorker(o: WorkerOptions & LoopOptions & { lookup?: DispatchOptions["lookup"] } = {}) {
+      const worker = runWorker(engineFor(o), o);
       return {
         async start() {
-          if (running) return;
-          running = true;
-          wakers.add(waker);
-          await engine.heartbeat(0);
-          let beat = Date.now();
-          loop = (async () => {
-            while (running) {
-              const n = await engine.tick().catch((err: unknown) => {
-                console.error("better-webhooks worker:", err);
-                return 0;
-              });
-              if (Date.now() - beat > 5_000) {
-                beat = Date.now();
-                await engine.heartbeat(0).catch(() => undefined);
-              }
-              if (n === 0 && running) await new Promise<void>((r) => ((wake = r), (timer = setTimeout(r, poll))));
-            }
-          })();
+          wakers.add(worker.wake);
+          await worker.start();
         },
         async stop() {
-          running = false;
-          wakers.delete(waker);
-          if (timer) clearTimeout(timer);
-          wake?.();
-          await loop;
-          await engine.stop().catch(() => undefined);
+          wakers.delete(worker.wake);
+          await worker.stop();
         },
       };
     },

@@ -26,7 +26,18 @@ export interface DispatchOptions {
   /** Replaces `dns.lookup` (tests stand in a resolver). */
   lookup?: (hostname: string, cb: (err: Error | null, addresses?: Array<{ address: string; family: number }>) => void) => void;
 }
-export type Dispatch = (r: Request) => Promise<Observation>;
+/** `stop` aborts the request when the worker shuts down (outcome `worker_shutdown`). */
+export type Dispatch = (r: Request, stop?: AbortSignal) => Promise<Observation>;
+
+function signals(timeoutMs: number, stop?: AbortSignal): { signal: AbortSignal; timeout: AbortSignal } {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  return { signal: stop ? AbortSignal.any([timeout, stop]) : timeout, timeout };
+}
+
+function aborted(err: unknown, timeout: AbortSignal, stop?: AbortSignal): WebhookFailure {
+  if (stop?.aborted) return "worker_shutdown";
+  return timeout.aborted ? "timeout" : failureOf(err);
+}
 
 const BLOCKED = "WEBHOOKS_DESTINATION_BLOCKED";
 
@@ -87,38 +98,39 @@ export function nodeDispatcher(core: CoreWebhooks, o: DispatchOptions): Dispatch
     });
   };
   const agent = new undici.Agent({ connect: { lookup: lookup as never, timeout: o.connectTimeoutMs }, keepAliveTimeout: 10_000 });
-  return async (r) => {
+  return async (r, stop) => {
     const startedAtMs = Date.now();
     const done = (x: Omit<Observation, "startedAtMs" | "durationMs">): Observation => ({ ...x, startedAtMs, durationMs: Date.now() - startedAtMs });
     const url = new URL(r.url);
     const ip = literalIp(url.hostname);
     if (ip !== undefined && !core.checkAddresses([ip])[0]?.allowed) return done({ failure: "blocked", operatorError: `${ip} is denied by the network policy` });
-    const signal = AbortSignal.timeout(o.timeoutMs);
+    const { signal, timeout } = signals(o.timeoutMs, stop);
     try {
       const res = await undici.request(r.url, { method: "POST", headers: r.headers.flat(), body: r.body, dispatcher: agent, signal });
       const retryAfter = res.headers["retry-after"];
       const body = await readCapped(res.body, o.maxResponseBytes, () => res.body.destroy());
       return done({ status: res.statusCode, responseBody: body, ...(typeof retryAfter === "string" ? { retryAfter } : {}) });
     } catch (err) {
-      return done({ failure: signal.aborted ? "timeout" : failureOf(err), operatorError: String((err as Error)?.message ?? err) });
+      return done({ failure: aborted(err, timeout, stop), operatorError: String((err as Error)?.message ?? err) });
     }
   };
 }
 
 /** The edge dispatcher (`fetch`, redirect "manual"; the runtime resolves names itself). */
 export function fetchDispatcher(core: CoreWebhooks, o: DispatchOptions): Dispatch {
-  return async (r) => {
+  return async (r, stop) => {
     const startedAtMs = Date.now();
     const done = (x: Omit<Observation, "startedAtMs" | "durationMs">): Observation => ({ ...x, startedAtMs, durationMs: Date.now() - startedAtMs });
     const ip = literalIp(new URL(r.url).hostname);
     if (ip !== undefined && !core.checkAddresses([ip])[0]?.allowed) return done({ failure: "blocked", operatorError: `${ip} is denied by the network policy` });
+    const { signal, timeout } = signals(o.timeoutMs, stop);
     try {
-      const res = await fetch(r.url, { method: "POST", headers: r.headers, body: r.body, redirect: "manual", signal: AbortSignal.timeout(o.timeoutMs) });
+      const res = await fetch(r.url, { method: "POST", headers: r.headers, body: r.body, redirect: "manual", signal });
       const retryAfter = res.headers.get("retry-after");
       const body = res.body ? await readCapped(res.body as unknown as AsyncIterable<Uint8Array>, o.maxResponseBytes, () => void res.body?.cancel()) : "";
       return done({ status: res.status, responseBody: body, ...(retryAfter ? { retryAfter } : {}) });
     } catch (err) {
-      return done({ failure: failureOf(err), operatorError: String((err as Error)?.message ?? err) });
+      return done({ failure: aborted(err, timeout, stop), operatorError: String((err as Error)?.message ?? err) });
     }
   };
 }

@@ -7,6 +7,8 @@ import { run, systemTransaction, type Executor } from "../db";
 import type { Shared } from "../context";
 import type { Dispatch, Observation } from "./dispatch";
 
+export type { Observation };
+
 export interface WorkerOptions {
   concurrency?: number;
   batchSize?: number;
@@ -14,11 +16,28 @@ export interface WorkerOptions {
   leaseMs?: number;
   perEndpointBatch?: number;
   workerId?: string;
+  /** How often expired leases are reaped (default 5 s). */
+  reapIntervalMs?: number;
   onEvent?: (e: WebhookOperationalEvent) => void | Promise<void>;
 }
 
+/** A claimed delivery row (`claimUnordered` / `claimLanes`). */
+export type Claimed = Row;
+
 export interface Engine {
-  /** One pass: expand, reap when due, claim, deliver and record; the number of deliveries made. */
+  readonly workerId: string;
+  readonly batch: number;
+  /** Fan-out of due messages; reaping of expired leases every 5 s. */
+  prepare(): Promise<void>;
+  /** Claims up to `n` deliveries. */
+  claim(n: number): Promise<Claimed[]>;
+  /** Signs the rows and sends each one; `signal` aborts the requests (shutdown). */
+  send(rows: Claimed[], signal?: AbortSignal): Array<Promise<Observation>>;
+  /** Records what the requests observed, one transaction. */
+  record(done: Array<[Claimed, Observation]>): Promise<void>;
+  /** Returns claimed rows never sent to `pending`, their attempt uncounted. */
+  release(rows: Claimed[]): Promise<void>;
+  /** One pass: prepare, claim, send, record; the number of deliveries made. */
   tick(): Promise<number>;
   heartbeat(inFlight: number): Promise<void>;
   stop(): Promise<void>;
@@ -83,14 +102,15 @@ export function createEngine(s: Shared, dispatch: Dispatch, o: WorkerOptions): E
   }
 
   async function reap(): Promise<void> {
-    if (Date.now() - lastReap < 5_000) return;
+    if (Date.now() - lastReap < (o.reapIntervalMs ?? 5_000)) return;
     lastReap = Date.now();
     const rows = await system((ex) => q(ex, "reapExpired", [batch, workerId, leaseMs]));
     await record(rows.map((r) => input(r, { failure: "lease_expired", startedAtMs: Date.now(), durationMs: 0 })));
     await system((ex) => q(ex, "reapLanes", []));
   }
 
-  async function claim(): Promise<Row[]> {
+  async function claim(limit: number): Promise<Row[]> {
+    if (limit <= 0) return [];
     return system(async (ex) => {
       const rows = await q(ex, "claimLanes", [limit, workerId, leaseMs]);
       const half = Math.max(1, Math.ceil((limit - rows.length) / 2));
@@ -100,7 +120,8 @@ export function createEngine(s: Shared, dispatch: Dispatch, o: WorkerOptions): E
     });
   }
 
-  async function deliver(rows: Row[]): Promise<void> {
+  function send(rows: Row[], signal?: AbortSignal): Array<Promise<Observation>> {
+    if (rows.length === 0) return [];
     const prepared = s.core.prepareRequests(
       rows.map((r) => ({
         endpointId: String(r.endpoint_id),
@@ -112,23 +133,35 @@ export function createEngine(s: Shared, dispatch: Dispatch, o: WorkerOptions): E
       })),
       Date.now(),
     );
-    const seen = await Promise.all(
-      rows.map(async (r, i): Promise<Observation> => {
-        const p = prepared.requests[i]!;
-        // Keys that do not open: nothing is sent; the attempt fails and is retried on schedule.
-        if ("error" in p) return { failure: "network", operatorError: `${p.error.code}: ${p.error.message}`, startedAtMs: Date.now(), durationMs: 0 };
-        return dispatch({ url: String(r.url), headers: p.headers, body: String(r.body) });
-      }),
-    );
-    await record(rows.map((r, i) => input(r, seen[i]!)));
+    return rows.map(async (r, i): Promise<Observation> => {
+      const p = prepared.requests[i]!;
+      // Keys that do not open: nothing is sent; the attempt fails and is retried on schedule.
+      if ("error" in p) return { failure: "network", operatorError: `${p.error.code}: ${p.error.message}`, startedAtMs: Date.now(), durationMs: 0 };
+      return dispatch({ url: String(r.url), headers: p.headers, body: String(r.body) }, signal);
+    });
   }
 
   return {
+    workerId,
+    batch,
+    async prepare() {
+      await expand();
+      await reap();
+    },
+    claim,
+    send,
+    record: (done) => record(done.map(([r, seen]) => input(r, seen))),
+    async release(rows) {
+      if (rows.length === 0) return;
+      await system((ex) => q(ex, "releaseUnstarted", [rows.map((r) => r.id), rows.map((r) => r.lease_token)]));
+    },
     async tick() {
       await expand();
       await reap();
-      const rows = await claim();
-      if (rows.length) await deliver(rows);
+      const rows = await claim(limit);
+      if (rows.length === 0) return 0;
+      const seen = await Promise.all(send(rows));
+      await record(rows.map((r, i) => input(r, seen[i]!)));
       return rows.length;
     },
     async heartbeat(inFlight) {

@@ -1,0 +1,238 @@
+// The delivery engine's guarantees under real PostgreSQL (RLS on, a role without BYPASSRLS)
+// and loopback receivers: lease fencing when a worker stalls past its lease, shutdown that lets
+// requests finish and aborts the rest, endpoint writes only on health transitions, and key
+// rotation with one signature per unexpired key.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import { randomBytes, randomUUID } from "node:crypto";
+import pg from "pg";
+import core from "@usebetter-rs/core";
+import { betterWebhooks } from "@usebetterdev/webhooks";
+import { sqlExecutorAdapter } from "@usebetterdev/webhooks/sql";
+import { freshDatabase, requireEnv } from "./helpers/db.mjs";
+
+let db, pool, admin;
+const KEY = randomBytes(32).toString("base64");
+const servers = [];
+
+function config(extra = {}) {
+  return {
+    database: sqlExecutorAdapter(pool),
+    eventTypes: ["invoice.paid"],
+    secretsKey: KEY,
+    network: { allowHttp: true, allowNetworks: ["127.0.0.1/32"] },
+    delivery: { retrySchedule: [0.05, 0.05, 0.05], jitter: 0 },
+    ...extra,
+  };
+}
+
+/** A loopback receiver; `answer(n)` returns `[status, delayMs]` for the n-th request. */
+async function receiver(answer) {
+  const got = [];
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      const [status, delay] = answer(got.length);
+      got.push({ headers: req.headers, body: Buffer.concat(chunks) });
+      setTimeout(() => res.writeHead(status).end(), delay);
+    });
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  servers.push(server);
+  return { got, url: `http://127.0.0.1:${server.address().port}/` };
+}
+
+async function inTenant(tenant, fn) {
+  const c = await pool.connect();
+  try {
+    await c.query("BEGIN");
+    await c.query("SELECT set_config('app.current_tenant', $1, true)", [tenant]);
+    const out = await fn(c);
+    await c.query("COMMIT");
+    return out;
+  } catch (err) {
+    await c.query("ROLLBACK");
+    throw err;
+  } finally {
+    c.release();
+  }
+}
+
+const until = async (cond, ms = 10_000) => {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error("timed out waiting");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+before(async () => {
+  db = await freshDatabase("webhooks_worker");
+  const u = new URL(requireEnv("DATABASE_URL"));
+  pool = new pg.Pool({ host: u.hostname, port: Number(u.port), user: "app", password: "app", database: db.name, max: 8 });
+  await pool.query(betterWebhooks(config()).migrationSql(2));
+  admin = pool; // queries below read in system context explicitly
+});
+
+after(async () => {
+  for (const s of servers) s.close();
+  await pool?.end();
+  await db?.drop();
+});
+
+const system = async (text, values = []) => {
+  const c = await pool.connect();
+  try {
+    await c.query("BEGIN");
+    await c.query("SELECT set_config('app.bypass_rls', 'true', true)");
+    const { rows } = await c.query(text, values);
+    await c.query("COMMIT");
+    return rows;
+  } finally {
+    c.release();
+  }
+};
+
+test("lease fencing: a worker stalled past its lease records its attempt but not the delivery", async () => {
+  const tenant = randomUUID();
+  const r = await receiver((n) => (n === 0 ? [200, 1500] : [204, 0]));
+  const w = betterWebhooks(config());
+  await w.endpoints.create({ url: r.url }, { tenantId: tenant });
+  await inTenant(tenant, (c) => w.send({ eventType: "invoice.paid", payload: { n: 1 } }, { tx: c }));
+  const a = w.createWorker({ concurrency: 1, leaseMs: 300, workerId: "A", pollIntervalMs: 20 });
+  await a.start();
+  await until(() => r.got.length === 1);
+  await new Promise((res) => setTimeout(res, 500)); // A's lease has expired; its request hangs
+  const b = betterWebhooks(config());
+  await b.drain({ leaseMs: 5_000, workerId: "B", reapIntervalMs: 0, maxMs: 3_000 });
+  await new Promise((res) => setTimeout(res, 120));
+  await b.drain({ leaseMs: 5_000, workerId: "B", reapIntervalMs: 0, maxMs: 3_000 });
+  await until(async () => (await system("SELECT count(*)::int AS n FROM webhook_attempts"))[0].n === 3);
+  await a.stop();
+  const [d] = await system("SELECT status, attempt_count, lease_owner FROM webhook_deliveries");
+  assert.deepEqual(d, { status: "succeeded", attempt_count: 2, lease_owner: null });
+  const attempts = await system("SELECT outcome, attempt_number, worker_id FROM webhook_attempts ORDER BY created_at");
+  assert.deepEqual(attempts.map((x) => [x.outcome, x.attempt_number, x.worker_id]), [
+    ["lease_expired", 1, "B"],
+    ["ok", 2, "B"],
+    ["ok", 1, "A"],
+  ]);
+  assert.equal(r.got.length, 2);
+});
+
+test("shutdown: in-flight requests finish within shutdownTimeoutMs, the rest are aborted and retried later", async () => {
+  await system("TRUNCATE webhook_deliveries, webhook_attempts, webhook_endpoints, webhook_workers");
+  const tenant = randomUUID();
+  const slow = await receiver(() => [204, 300]);
+  const w = betterWebhooks(config());
+  await w.endpoints.create({ url: slow.url }, { tenantId: tenant });
+  await inTenant(tenant, (c) => w.sendMany(Array.from({ length: 40 }, (_, i) => ({ eventType: "invoice.paid", payload: { i } })), { tx: c }));
+  const worker = w.createWorker({ concurrency: 8, workerId: "S", pollIntervalMs: 20, shutdownTimeoutMs: 2_000 });
+  await worker.start();
+  await until(() => slow.got.length >= 8);
+  assert.equal((await system("SELECT count(*)::int AS n FROM webhook_workers WHERE id = 'S'"))[0].n, 1, "heartbeat while running");
+  await worker.stop();
+  const rows = await system("SELECT status, attempt_count, count(*)::int AS n FROM webhook_deliveries GROUP BY 1, 2 ORDER BY 1, 2");
+  const succeeded = rows.find((x) => x.status === "succeeded")?.n ?? 0;
+  assert.ok(succeeded >= 8 && succeeded < 40, JSON.stringify(rows));
+  assert.equal(succeeded, slow.got.length, "every request sent was recorded as delivered");
+  assert.ok(rows.every((x) => x.status === "succeeded" || (x.status === "pending" && x.attempt_count === 0)), JSON.stringify(rows));
+  assert.equal((await system("SELECT count(*)::int AS n FROM webhook_workers WHERE id = 'S'"))[0].n, 0, "heartbeat removed");
+
+  // A receiver slower than the shutdown budget: the request is aborted, recorded, retried later.
+  await system("TRUNCATE webhook_deliveries, webhook_attempts, webhook_endpoints");
+  const stuck = await receiver(() => [204, 3_000]);
+  await w.endpoints.create({ url: stuck.url }, { tenantId: tenant });
+  await inTenant(tenant, (c) => w.send({ eventType: "invoice.paid", payload: {} }, { tx: c }));
+  const quick = w.createWorker({ concurrency: 2, pollIntervalMs: 20, shutdownTimeoutMs: 100 });
+  await quick.start();
+  await until(() => stuck.got.length === 1);
+  const t0 = Date.now();
+  await quick.stop();
+  assert.ok(Date.now() - t0 < 1_500, `stop took ${Date.now() - t0} ms`);
+  const [d] = await system("SELECT status, attempt_count, last_outcome FROM webhook_deliveries");
+  assert.deepEqual(d, { status: "pending", attempt_count: 1, last_outcome: "worker_shutdown" });
+});
+
+test("endpoint health: a steady stream of successes writes nothing to the endpoint; failures and recovery write once each", async () => {
+  await system("TRUNCATE webhook_deliveries, webhook_attempts, webhook_endpoints");
+  const tenant = randomUUID();
+  let fail = false;
+  const r = await receiver(() => [fail ? 500 : 204, 0]);
+  const w = betterWebhooks(config());
+  const { endpoint } = await w.endpoints.create({ url: r.url }, { tenantId: tenant });
+  const uuid = core.webhookId("endpoint", endpoint.id, false);
+  const xmin = async () => (await system("SELECT xmin::text AS x, failing_since FROM webhook_endpoints WHERE id = $1", [uuid]))[0];
+  const before = await xmin();
+  for (let i = 0; i < 5; i++) {
+    await inTenant(tenant, (c) => w.sendMany(Array.from({ length: 100 }, (_, j) => ({ eventType: "invoice.paid", payload: { i, j } })), { tx: c }));
+    await w.drain({ maxMs: 10_000 });
+  }
+  assert.equal(r.got.length, 500);
+  assert.equal((await xmin()).x, before.x, "no UPDATE of webhook_endpoints for 500 successes");
+  fail = true;
+  await inTenant(tenant, (c) => w.send({ eventType: "invoice.paid", payload: { f: 1 } }, { tx: c }));
+  await w.drain({ maxMs: 5_000 });
+  const failing = await xmin();
+  assert.notEqual(failing.x, before.x);
+  assert.ok(failing.failing_since instanceof Date, "failing_since set by the first failure");
+  fail = false;
+  await new Promise((res) => setTimeout(res, 100));
+  await w.drain({ maxMs: 5_000 });
+  const healed = await xmin();
+  assert.equal(healed.failing_since, null, "a success clears failing_since");
+  await inTenant(tenant, (c) => w.send({ eventType: "invoice.paid", payload: { ok: 1 } }, { tx: c }));
+  await w.drain({ maxMs: 5_000 });
+  assert.equal((await xmin()).x, healed.x, "healthy again: no write");
+});
+
+test("key rotation: one signature per unexpired key, each verifying with its own key; limits and sealing", async () => {
+  await system("TRUNCATE webhook_deliveries, webhook_attempts, webhook_endpoints");
+  const tenant = randomUUID();
+  const r = await receiver(() => [204, 0]);
+  const w = betterWebhooks(config());
+  const { endpoint, secret: first } = await w.endpoints.create({ url: r.url }, { tenantId: tenant });
+  const { secret: second } = await w.endpoints.rotateSecret(endpoint.id, { graceHours: 24 }, { tenantId: tenant });
+  assert.notEqual(first, second);
+  assert.deepEqual(await w.endpoints.revealSecret(endpoint.id, { tenantId: tenant }), { secret: second, publicKey: null });
+  await inTenant(tenant, (c) => w.send({ eventType: "invoice.paid", payload: {} }, { tx: c }));
+  await w.drain({ maxMs: 5_000 });
+  const got = r.got.at(-1);
+  const sigs = got.headers["webhook-signature"].split(" ");
+  assert.equal(sigs.length, 2);
+  const pairs = (sig) => [["webhook-id", got.headers["webhook-id"]], ["webhook-timestamp", got.headers["webhook-timestamp"]], ["webhook-signature", sig]];
+  const now = Math.floor(Date.now() / 1000);
+  core.webhookVerify(pairs(sigs[0]), got.body, { secret: second, now });
+  core.webhookVerify(pairs(sigs[1]), got.body, { secret: first, now });
+  assert.throws(() => core.webhookVerify(pairs(sigs[0]), got.body, { secret: first, now }), (e) => e.code === "WEBHOOK_BAD_SIGNATURE");
+  // Ten old keys may stay unexpired; an eleventh rotation in the window is refused.
+  for (let i = 0; i < 9; i++) await w.endpoints.rotateSecret(endpoint.id, { graceHours: 24 }, { tenantId: tenant });
+  const err = await w.endpoints.rotateSecret(endpoint.id, { graceHours: 24 }, { tenantId: tenant }).catch((e) => e);
+  assert.equal(err.code, "WEBHOOKS_TOO_MANY_OLD_KEYS");
+  // With no grace the current key stops signing at once (the older ones keep their windows).
+  const { secret: last } = await w.endpoints.rotateSecret(endpoint.id, { graceHours: 0 }, { tenantId: tenant });
+  await inTenant(tenant, (c) => w.send({ eventType: "invoice.paid", payload: { again: 1 } }, { tx: c }));
+  await w.drain({ maxMs: 5_000 });
+  const lastGot = r.got.at(-1);
+  assert.equal(lastGot.headers["webhook-signature"].split(" ").length, 1 + 10, "the new key and the ten in their grace window");
+  core.webhookVerify(Object.entries(lastGot.headers).filter(([k]) => k.startsWith("webhook-")), lastGot.body, { secret: last, now: Math.floor(Date.now() / 1000) });
+  // After its window an old key no longer signs: a fresh endpoint rotated without grace signs once.
+  const fresh = await w.endpoints.create({ url: r.url }, { tenantId: tenant });
+  const { secret: only } = await w.endpoints.rotateSecret(fresh.endpoint.id, { graceHours: 0 }, { tenantId: tenant });
+  await inTenant(tenant, (c) => w.send({ eventType: "invoice.paid", payload: { fresh: 1 }, endpoints: [fresh.endpoint.id] }, { tx: c }));
+  await w.drain({ maxMs: 5_000 });
+  const one = r.got.at(-1);
+  assert.equal(one.headers["webhook-signature"].split(" ").length, 1);
+  core.webhookVerify(Object.entries(one.headers).filter(([k]) => k.startsWith("webhook-")), one.body, { secret: only, now: Math.floor(Date.now() / 1000) });
+  assert.throws(
+    () => core.webhookVerify(Object.entries(one.headers).filter(([k]) => k.startsWith("webhook-")), one.body, { secret: fresh.secret, now: Math.floor(Date.now() / 1000) }),
+    (e) => e.code === "WEBHOOK_BAD_SIGNATURE",
+  );
+  // A sealed key copied to another endpoint's row does not open there (bound to the endpoint id).
+  const [row] = await system("SELECT keys FROM webhook_endpoints WHERE id = $1", [core.webhookId("endpoint", endpoint.id, false)]);
+  const other = new core.Webhooks({ eventTypes: [], secretsKey: KEY }, false);
+  assert.throws(() => other.revealSecret(`ep_${"0".repeat(26)}`, row.keys, Date.now()), (e) => e.code === "WEBHOOKS_SECRETS_KEY_WRONG");
+  assert.equal(other.revealSecret(endpoint.id, row.keys, Date.now()).secret, last);
+});
