@@ -10,24 +10,34 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 
+mod track;
+
 /// Reads argument `arg` as `T`.
 ///
 /// # Errors
 /// `InvalidArgument` naming the path of the first bad field, e.g. `config.jwt.secret`.
 pub fn from_value<T: DeserializeOwned>(arg: &str, value: &Value) -> Result<T> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        Error::InvalidArgument {
-            field: if path == "." {
-                arg.to_owned()
-            } else if path.starts_with('[') {
-                format!("{arg}{path}")
-            } else {
-                format!("{arg}.{path}")
-            },
-            reason: e.into_inner().to_string(),
-        }
+    track::deserialize(value).map_err(|(path, e)| Error::InvalidArgument {
+        field: if path == "." {
+            arg.to_owned()
+        } else if path.starts_with('[') {
+            format!("{arg}{path}")
+        } else {
+            format!("{arg}.{path}")
+        },
+        reason: e.to_string(),
     })
+}
+
+/// Reads `value` as `T`; on failure, the path of the value that refused (`.` for the whole
+/// value) and serde's message.
+///
+/// # Errors
+/// The path and the error of the first value that refused.
+pub fn with_path<T: DeserializeOwned>(
+    value: &Value,
+) -> std::result::Result<T, (String, serde_json::Error)> {
+    track::deserialize(value)
 }
 
 /// Deepest nesting read from a JS value: deeper (or cyclic) values are refused, never recursed

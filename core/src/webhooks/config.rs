@@ -205,9 +205,8 @@ fn range(field: &str, v: Option<u32>, default: u32, lo: u32, hi: u32) -> Result<
 /// `WEBHOOKS_INVALID_CONFIG` naming the first bad key (``unknown key `…` `` for a misspelt one),
 /// or the error of the part that refused it (event types, CIDRs, schedule, secrets key).
 pub fn parse(config: &Value, require_event_types: bool) -> Result<Config> {
-    let input: Input = serde_path_to_error::deserialize(config).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner().to_string();
+    let input: Input = crate::input::with_path(config).map_err(|(path, e)| {
+        let inner = e.to_string();
         // The path already ends with the unknown key itself.
         if inner.starts_with("unknown field `") {
             return WebhooksError::config(
