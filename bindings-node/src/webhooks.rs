@@ -132,6 +132,41 @@ impl Webhooks {
     }
 
     #[napi]
+    pub fn list_params(&self, kind: Unknown<'_>, query: Unknown<'_>) -> Result<Value, Code> {
+        let (kind, query) = (string("kind", kind)?, json("query", query)?);
+        self.inner
+            .list_params(&kind, &query)
+            .map_err(|e| core_err(&e))
+    }
+
+    #[napi]
+    pub fn list_page(
+        &self,
+        kind: Unknown<'_>,
+        rows: Unknown<'_>,
+        limit: u32,
+    ) -> Result<Value, Code> {
+        let (kind, rows) = (string("kind", kind)?, json("rows", rows)?);
+        self.inner
+            .list_page(&kind, &rows, limit)
+            .map_err(|e| core_err(&e))
+    }
+
+    #[napi]
+    pub fn row_object(&self, kind: Unknown<'_>, row: Unknown<'_>) -> Result<Value, Code> {
+        let (kind, row) = (string("kind", kind)?, json("row", row)?);
+        self.inner.row_object(&kind, &row).map_err(|e| core_err(&e))
+    }
+
+    #[napi]
+    pub fn stats_params(&self, window: Unknown<'_>) -> Result<Value, Code> {
+        let window = opt_string("window", window)?;
+        self.inner
+            .stats_params(window.as_deref())
+            .map_err(|e| core_err(&e))
+    }
+
+    #[napi]
     pub fn endpoint_events(&self, rows: Unknown<'_>) -> Result<Value, Code> {
         let rows = json("rows", rows)?;
         self.inner.endpoint_events(&rows).map_err(|e| core_err(&e))

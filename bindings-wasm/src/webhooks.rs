@@ -128,6 +128,33 @@ impl Webhooks {
             .expand_step(&json("messages", &messages)?, &json("progress", &progress)?))
     }
 
+    #[wasm_bindgen(js_name = listParams)]
+    pub fn list_params(&self, kind: JsValue, query: JsValue) -> Result<JsValue, JsValue> {
+        out(self
+            .inner
+            .list_params(&string("kind", &kind)?, &json("query", &query)?))
+    }
+
+    #[wasm_bindgen(js_name = listPage)]
+    pub fn list_page(&self, kind: JsValue, rows: JsValue, limit: u32) -> Result<JsValue, JsValue> {
+        out(self
+            .inner
+            .list_page(&string("kind", &kind)?, &json("rows", &rows)?, limit))
+    }
+
+    #[wasm_bindgen(js_name = rowObject)]
+    pub fn row_object(&self, kind: JsValue, row: JsValue) -> Result<JsValue, JsValue> {
+        out(self
+            .inner
+            .row_object(&string("kind", &kind)?, &json("row", &row)?))
+    }
+
+    #[wasm_bindgen(js_name = statsParams)]
+    pub fn stats_params(&self, window: JsValue) -> Result<JsValue, JsValue> {
+        let window = opt_string("window", &window)?;
+        out(self.inner.stats_params(window.as_deref()))
+    }
+
     #[wasm_bindgen(js_name = endpointEvents)]
     pub fn endpoint_events(&self, rows: JsValue) -> Result<JsValue, JsValue> {
         out(self.inner.endpoint_events(&json("rows", &rows)?))

@@ -148,6 +148,20 @@ export interface WebhookEndpointFields {
   enabled?: boolean;
 }
 
+export type WebhookListKind = "endpoints" | "messages" | "deliveries" | "attempts";
+export interface WebhookListQuery {
+  cursor?: string;
+  limit?: number;
+  status?: string;
+  eventType?: string;
+  sinceMs?: number;
+  untilMs?: number;
+  messageId?: string;
+  endpointId?: string;
+  deliveryId?: string;
+  outcome?: string;
+}
+
 /** A compiled `betterWebhooks` configuration. */
 export declare class Webhooks {
   constructor(config: Record<string, unknown>, requireEventTypes: boolean);
@@ -162,6 +176,14 @@ export declare class Webhooks {
   recordBatch(results: WebhookRecordInput[], nowMs: number, u: number[]): WebhookRecordPlan;
   /** Fan-out: `{ lockProgress }` parameters first when messages are keyed, then `{ insert }`. */
   expandStep(messages: Record<string, unknown>[], progress: Record<string, unknown>[] | null): { lockProgress?: unknown[]; insert?: unknown[] | null };
+  /** A list's statement and parameters (after the tenant), and the page size it asks for. */
+  listParams(kind: WebhookListKind, query: WebhookListQuery | null | undefined): { statement: string; params: unknown[]; limit: number };
+  /** The page from the rows of `listParams`' statement. */
+  listPage(kind: WebhookListKind, rows: Record<string, unknown>[], limit: number): { data: Record<string, unknown>[]; nextCursor: string | null };
+  /** One row as the API returns it (camelCase keys, prefixed ids). */
+  rowObject(kind: WebhookListKind, row: Record<string, unknown>): Record<string, unknown>;
+  /** Parameters of `stats` after the tenant. */
+  statsParams(window: "1h" | "24h" | "7d" | null | undefined): unknown[];
   endpointEvents(rows: Record<string, unknown>[]): WebhookOperationalEvent[];
   eventParams(events: WebhookOperationalEvent[]): unknown[];
   /** `random`: 66 bytes (id, nonce, generated secret). */

@@ -98,9 +98,11 @@ export function endpointsApi(s: Shared) {
     async get(id: string, opts?: CallOptions) {
       return one(await tx(opts, (ex, t) => run(ex, s.statements, "getEndpoint", [t, uuid(id)])), id);
     },
-    async list(q: { status?: "enabled" | "disabled"; limit?: number } = {}, opts?: CallOptions) {
-      const rows = await tx(opts, (ex, t) => run(ex, s.statements, "listEndpoints", [t, q.status ?? null, null, null, q.limit ?? 50]));
-      return rows.map(endpoint);
+    async list(q: { status?: "enabled" | "disabled" | "deleted"; cursor?: string; limit?: number } = {}, opts?: CallOptions) {
+      const plan = guard(WebhooksEndpointError, () => s.core.listParams("endpoints", q));
+      const rows = await tx(opts, (ex, t) => run(ex, s.statements, plan.statement, [t, ...plan.params]));
+      const { nextCursor } = s.core.listPage("endpoints", rows, plan.limit);
+      return { data: rows.slice(0, plan.limit).map(endpoint), nextCursor };
     },
     async disable(id: string, o: { reason?: string } = {}, opts?: CallOptions) {
       return one(await tx(opts, (ex, t) => run(ex, s.statements, "disableEndpoint", [t, uuid(id), o.reason ?? "manual"])), id);

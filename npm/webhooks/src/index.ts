@@ -11,3 +11,4 @@ export type { SendInput, SendResult } from "./send";
 export type { Endpoint, EndpointInput } from "./endpoints";
 export type { WorkerOptions } from "./engine/worker";
 export type { WebhooksDatabase, Executor } from "./db";
+export type { ListQuery, Page } from "./queries";

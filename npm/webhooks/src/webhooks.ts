@@ -5,6 +5,7 @@ import { core as binding } from "./core";
 import type { Shared } from "./context";
 import type { WebhooksDatabase } from "./db";
 import { endpointsApi } from "./endpoints";
+import { queriesApi } from "./queries";
 import { createEngine, type WorkerOptions } from "./engine/worker";
 import { runWorker, type LoopOptions } from "./engine/loop";
 import { fetchDispatcher, nodeDispatcher, type DispatchOptions } from "./engine/dispatch";
@@ -62,7 +63,15 @@ export function betterWebhooks(config: BetterWebhooksConfig) {
   const engineFor = (o: WorkerOptions & { lookup?: DispatchOptions["lookup"] }) =>
     createEngine(s, dispatcher(o.lookup), { ...o, ...(onEvent ? { onEvent } : {}) });
 
+  const q = queriesApi(s);
   return {
+    messages: q.messages,
+    deliveries: q.deliveries,
+    attempts: q.attempts,
+    lanes: q.lanes,
+    stats: q.stats,
+    replay: q.replay,
+    recover: q.recover,
     send: async (input: SendInput, opts?: CallOptions): Promise<SendResult> => (await sendMany(s, validators as Validators, [input], false, opts))[0]!,
     sendMany: (inputs: SendInput[], opts?: CallOptions): Promise<SendResult[]> => sendMany(s, validators as Validators, inputs, true, opts),
     endpoints: endpointsApi(s),

@@ -9,6 +9,7 @@
 
 mod deliver;
 mod endpoints;
+mod queries;
 mod send;
 
 use serde::Deserialize;

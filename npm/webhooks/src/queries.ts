@@ -1,0 +1,110 @@
+// The query API and the manual actions (spec §9.4, §11). The core turns a query into a
+// statement's parameters and rows into a page; actions are one statement each, whose counts
+// tell "not found" and "wrong state" apart from success.
+import type { WebhookListKind, WebhookListQuery } from "@usebetter-rs/core";
+import { core as binding, type Row } from "./core";
+import { inTransaction, type CallOptions, type Shared } from "./context";
+import { run } from "./db";
+import { guard, WebhooksEndpointError } from "./errors";
+
+export interface ListQuery {
+  cursor?: string;
+  limit?: number;
+  status?: string;
+  eventType?: string;
+  since?: Date;
+  until?: Date;
+  messageId?: string;
+  endpointId?: string;
+  deliveryId?: string;
+  outcome?: string;
+}
+export interface Page<T = Record<string, unknown>> {
+  data: T[];
+  nextCursor: string | null;
+}
+
+function coreQuery(q: ListQuery): WebhookListQuery {
+  const { since, until, ...rest } = q;
+  return { ...rest, ...(since ? { sinceMs: since.getTime() } : {}), ...(until ? { untilMs: until.getTime() } : {}) };
+}
+
+const n = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+const uuid = (kind: "message" | "endpoint" | "delivery" | "lane", id: string) => guard(WebhooksEndpointError, () => binding.webhookId(kind, id, false));
+
+export function queriesApi(s: Shared) {
+  const tx = <T>(opts: CallOptions | undefined, fn: Parameters<typeof inTransaction<T>>[3]) => inTransaction(s, opts, WebhooksEndpointError, fn, "manage");
+  const fail = (code: "WEBHOOKS_NOT_FOUND" | "WEBHOOKS_ENDPOINT_DISABLED" | "WEBHOOKS_INVALID_STATE", message: string): never => {
+    throw new WebhooksEndpointError(code, message);
+  };
+  async function list(kind: WebhookListKind, q: ListQuery = {}, opts?: CallOptions): Promise<Page> {
+    const plan = guard(WebhooksEndpointError, () => s.core.listParams(kind, coreQuery(q)));
+    const rows = await tx(opts, (ex, t) => run(ex, s.statements, plan.statement, [t, ...plan.params]));
+    return s.core.listPage(kind, rows, plan.limit);
+  }
+  const count = (rows: Row[], key: string) => Number(rows[0]?.[key] ?? 0);
+  return {
+    list,
+    messages: {
+      async get(id: string, opts?: CallOptions) {
+        const [row] = await tx(opts, (ex, t) => run(ex, s.statements, "getMessage", [t, uuid("message", id)]));
+        return row ? s.core.rowObject("messages", row) : fail("WEBHOOKS_NOT_FOUND", `no message ${id} in this tenant`);
+      },
+      list: (q?: ListQuery, opts?: CallOptions) => list("messages", q, opts),
+    },
+    deliveries: {
+      list: (q?: ListQuery, opts?: CallOptions) => list("deliveries", q, opts),
+      async cancel(id: string, opts?: CallOptions) {
+        const rows = await tx(opts, (ex) => run(ex, s.statements, "cancelDelivery", [uuid("delivery", id)]));
+        if (count(rows, "cancelled") === 0) fail("WEBHOOKS_INVALID_STATE", `delivery ${id} is not pending (or not visible to this tenant)`);
+      },
+    },
+    attempts: { list: (q?: ListQuery, opts?: CallOptions) => list("attempts", q, opts) },
+    async stats(q: { window?: "1h" | "24h" | "7d" } = {}, opts?: CallOptions) {
+      const params = guard(WebhooksEndpointError, () => s.core.statsParams(q.window));
+      const [r = {}] = await tx(opts, (ex, t) => run(ex, s.statements, "stats", [t, ...params]));
+      return {
+        backlog: n(r.backlog) ?? 0,
+        oldestPendingAgeMs: n(r.oldest_pending_age_ms) ?? 0,
+        delivered: n(r.delivered) ?? 0,
+        failed: n(r.failed) ?? 0,
+        successRate: n(r.success_rate),
+        p50Ms: n(r.p50_ms),
+        p95Ms: n(r.p95_ms),
+        endpointsFailing: n(r.endpoints_failing) ?? 0,
+        lanesBlocked: n(r.lanes_blocked) ?? 0,
+        workersAlive: n(r.workers_alive) ?? 0,
+      };
+    },
+    /** One immediate attempt per (message, endpoint), no automatic retries after it. */
+    async replay(input: { messageId: string; endpointId?: string }, opts?: CallOptions) {
+      const params = [uuid("message", input.messageId), input.endpointId ? uuid("endpoint", input.endpointId) : null];
+      const rows = await tx(opts, (ex) => run(ex, s.statements, "replay", params));
+      if (count(rows, "message_found") === 0) fail("WEBHOOKS_NOT_FOUND", `no message ${input.messageId} in this tenant`);
+      if (count(rows, "endpoint_disabled") > 0) fail("WEBHOOKS_ENDPOINT_DISABLED", `endpoint ${input.endpointId} is disabled: enable it first (webhooks.endpoints.enable)`);
+      s.wake();
+      return { replayed: count(rows, "replayed") };
+    },
+    /** Exhausted deliveries of the window back to pending; with includeMissing, missing ones too. */
+    async recover(input: { endpointId: string; since: Date; until?: Date; includeMissing?: boolean }, opts?: CallOptions) {
+      if (!(input.since instanceof Date)) throw new WebhooksEndpointError("WEBHOOKS_INVALID_ARGUMENT", "invalid `since`: expected a Date");
+      const params = [uuid("endpoint", input.endpointId), input.since.toISOString(), input.until?.toISOString() ?? null, input.includeMissing ?? false];
+      const rows = await tx(opts, (ex) => run(ex, s.statements, "recover", params));
+      if (count(rows, "endpoint_found") === 0) fail("WEBHOOKS_NOT_FOUND", `no endpoint ${input.endpointId} in this tenant`);
+      s.wake();
+      return { recovered: count(rows, "recovered") };
+    },
+    lanes: {
+      async list(q: { endpointId: string; limit?: number }, opts?: CallOptions) {
+        const rows = await tx(opts, (ex) => run(ex, s.statements, "blockedLanes", [uuid("endpoint", q.endpointId), q.limit ?? 100]));
+        return rows.map((r) => s.core.rowObject("deliveries", r));
+      },
+      async resolve(laneId: string, o: { action: "retry" | "skip" }, opts?: CallOptions) {
+        if (o?.action !== "retry" && o?.action !== "skip") throw new WebhooksEndpointError("WEBHOOKS_INVALID_ARGUMENT", 'invalid `action`: expected "retry" or "skip"');
+        const rows = await tx(opts, (ex) => run(ex, s.statements, o.action === "retry" ? "resolveLaneRetry" : "resolveLaneSkip", [uuid("lane", laneId)]));
+        if (rows.length === 0) fail("WEBHOOKS_INVALID_STATE", `lane ${laneId} is not blocked (or not visible to this tenant)`);
+        s.wake();
+      },
+    },
+  };
+}
