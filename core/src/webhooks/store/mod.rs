@@ -11,6 +11,7 @@ pub mod claim;
 pub mod cursor;
 pub mod endpoints;
 pub mod expand;
+pub mod health;
 pub mod inbox;
 pub mod partitions;
 pub mod queries;
