@@ -378,14 +378,22 @@ fn workers(h: &Health, r: &mut Report) {
     }
 }
 
-/// Whether `plan` (EXPLAIN's JSON) scans `webhook_deliveries` sequentially.
+/// Whether `plan` (EXPLAIN's JSON) reads the whole of `webhook_deliveries`: a Seq Scan, or
+/// (sequential scans being priced out) an index scan with no condition on the index, which
+/// walks every entry.
 #[must_use]
 pub fn seq_scans_deliveries(plan: &Value) -> bool {
     match plan {
         Value::Object(o) => {
-            let scan = o.get("Node Type").and_then(Value::as_str) == Some("Seq Scan")
-                && o.get("Relation Name").and_then(Value::as_str) == Some("webhook_deliveries");
-            scan || o.values().any(seq_scans_deliveries)
+            let node = o.get("Node Type").and_then(Value::as_str).unwrap_or_default();
+            let on_deliveries = o.get("Relation Name").and_then(Value::as_str) == Some("webhook_deliveries")
+                || o
+                    .get("Index Name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|i| i.starts_with("webhook_deliveries"));
+            let whole = node == "Seq Scan"
+                || (node.contains("Index") && node.ends_with("Scan") && !o.contains_key("Index Cond"));
+            (on_deliveries && whole) || o.values().any(seq_scans_deliveries)
         }
         Value::Array(items) => items.iter().any(seq_scans_deliveries),
         _ => false,

@@ -195,6 +195,24 @@ impl Store {
         format!("coalesce({column}, '{NIL_UUID}'::uuid)")
     }
 
+    /// The schema of the tables, unquoted.
+    #[must_use]
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    /// Whether the tables are isolated by tenant (`tenancy: "rls"`).
+    #[must_use]
+    pub fn rls(&self) -> bool {
+        self.rls
+    }
+
+    /// Whether the policies call the tenant package's hardened functions.
+    #[must_use]
+    pub fn hardened(&self) -> bool {
+        self.hardened
+    }
+
     #[must_use]
     pub fn partition_width(&self) -> PartitionWidth {
         self.partition
