@@ -6,7 +6,9 @@
 use serde_json::Value;
 use tokio_postgres::{Client, SimpleQueryMessage};
 use usebetter_core::check::render;
-use usebetter_core::check::webhooks::{self as judge, Health, Ssrf, WebhooksCheckConfig, WebhooksFacts};
+use usebetter_core::check::webhooks::{
+    self as judge, Health, Ssrf, WebhooksCheckConfig, WebhooksFacts,
+};
 use usebetter_core::webhooks::store::health::HOT_STATEMENTS;
 use usebetter_core::webhooks::store::schema::TABLES;
 use usebetter_core::webhooks::store::Store;
@@ -102,7 +104,10 @@ async fn system_reads(r: &Run<'_>, client: &Client, facts: &mut WebhooksFacts) -
 
 /// `EXPLAIN (FORMAT JSON)` of the prepared statement, as JSON (the simple protocol hands the
 /// `json` column over as text).
-async fn explain(client: &Client, (setup, explain): &(String, String)) -> std::result::Result<Value, String> {
+async fn explain(
+    client: &Client,
+    (setup, explain): &(String, String),
+) -> std::result::Result<Value, String> {
     client
         .batch_execute(setup)
         .await

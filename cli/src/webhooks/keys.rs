@@ -25,7 +25,11 @@ fn random(n: usize) -> Result<Vec<u8>> {
 
 pub(super) fn generate(inv: &Invocation) -> Result<Outcome> {
     cli::keys_action(inv.positionals.first().map_or("", String::as_str))?;
-    let scheme = if inv.has("v1a") { Scheme::V1a } else { Scheme::V1 };
+    let scheme = if inv.has("v1a") {
+        Scheme::V1a
+    } else {
+        Scheme::V1
+    };
     let g = generate_secret(scheme, &random(32)?)?;
     Ok(Outcome::ok(cli::generated(
         &g.secret,
@@ -41,7 +45,10 @@ pub(super) async fn rekey(r: &Run<'_>) -> Result<Outcome> {
     let store = r.store();
     let client = r.client().await?;
     require_schema(r, &client).await?;
-    let (page_sql, set_sql) = (store.endpoint_keys_page().sql, store.set_endpoint_keys().sql);
+    let (page_sql, set_sql) = (
+        store.endpoint_keys_page().sql,
+        store.set_endpoint_keys().sql,
+    );
     let mut after: Option<Uuid> = None;
     let mut resealed = 0;
     loop {
@@ -53,12 +60,15 @@ pub(super) async fn rekey(r: &Run<'_>) -> Result<Outcome> {
                 let id: Uuid = row.get(0);
                 let stored: Value = row.get(1);
                 let count = stored.as_array().map_or(0, Vec::len);
-                let sealed = r.hooks.reseal_keys(&id.to_string(), &stored, &random(24 * count)?)?;
+                let sealed = r
+                    .hooks
+                    .reseal_keys(&id.to_string(), &stored, &random(24 * count)?)?;
                 ids.push(id);
                 expected.push(stored);
                 keys.push(sealed);
             }
-            let written = db::rows(&client, &set_sql, &[&None::<Uuid>, &ids, &expected, &keys]).await?;
+            let written =
+                db::rows(&client, &set_sql, &[&None::<Uuid>, &ids, &expected, &keys]).await?;
             Ok((ids.last().copied(), rows.len(), written.len()))
         }
         .await;

@@ -30,11 +30,27 @@ pub(super) async fn purge(r: &Run<'_>) -> Result<Outcome> {
     let [messages_default, attempts_default] = store.purge_default_partitions();
     let batched: [(&str, Statement, i32); 6] = [
         ("finished deliveries", store.purge_deliveries(), days_param),
-        ("expired idempotency keys", store.purge_idempotency_keys(), 0),
+        (
+            "expired idempotency keys",
+            store.purge_idempotency_keys(),
+            0,
+        ),
         ("inbox rows", store.purge_inbox(), INBOX_DAYS),
-        ("operational events", store.purge_operational_events(), days_param),
-        ("messages in the default partition", messages_default, days_param),
-        ("attempts in the default partition", attempts_default, days_param),
+        (
+            "operational events",
+            store.purge_operational_events(),
+            days_param,
+        ),
+        (
+            "messages in the default partition",
+            messages_default,
+            days_param,
+        ),
+        (
+            "attempts in the default partition",
+            attempts_default,
+            days_param,
+        ),
     ];
     r.begin_system(&client).await?;
     let listed = rollback(&client, droppable(r, &client, days_param).await).await?;
@@ -58,7 +74,10 @@ pub(super) async fn purge(r: &Run<'_>) -> Result<Outcome> {
         )
         .await?;
         db::batch(&client, "COMMIT").await?;
-        rows.push(("stale worker heartbeats", i64::try_from(n).unwrap_or(i64::MAX)));
+        rows.push((
+            "stale worker heartbeats",
+            i64::try_from(n).unwrap_or(i64::MAX),
+        ));
     }
     Ok(Outcome::ok(cli::purge_report(
         dry,

@@ -391,11 +391,20 @@ mod tests {
     fn operator_level_arm_narrows_the_bypass() {
         let bypass = "(SELECT COALESCE((current_setting('app.bypass_rls'::text, true) = 'true'::text), false) AS \"coalesce\")";
         let range = "tenant_id = NULLIF(current_setting('app.current_tenant', true), '')::uuid";
-        let p = classify(&format!("({range}) OR ((tenant_id IS NULL) AND {bypass})"), "tenant_id");
+        let p = classify(
+            &format!("({range}) OR ((tenant_id IS NULL) AND {bypass})"),
+            "tenant_id",
+        );
         assert!(p.tenant_scoped && !p.bypass, "{p:?}");
-        let widened = classify(&format!("({range}) OR ((tenant_id IS NULL) OR {bypass})"), "tenant_id");
+        let widened = classify(
+            &format!("({range}) OR ((tenant_id IS NULL) OR {bypass})"),
+            "tenant_id",
+        );
         assert!(!widened.tenant_scoped);
-        let unrelated = classify(&format!("({range}) OR (tenant_id IS NULL AND true)"), "tenant_id");
+        let unrelated = classify(
+            &format!("({range}) OR (tenant_id IS NULL AND true)"),
+            "tenant_id",
+        );
         assert!(!unrelated.tenant_scoped);
     }
 

@@ -120,8 +120,10 @@ pub fn check(facts: &WebhooksFacts, config: &WebhooksCheckConfig<'_>) -> Report 
         workers(h, &mut r);
     }
     plans(&facts.plans, &mut r);
-    r.results
-        .push(CheckResult::pass(format!("SSRF guard: {}", config.ssrf.as_str())));
+    r.results.push(CheckResult::pass(format!(
+        "SSRF guard: {}",
+        config.ssrf.as_str()
+    )));
     r.passed = r.results.iter().all(|c| c.passed);
     r.next = r
         .results
@@ -160,7 +162,10 @@ fn tables(ix: &Index<'_>, config: &WebhooksCheckConfig<'_>, r: &mut Report) {
     let next = period(config.store.partition_width(), current.1);
     let absent: Vec<String> = PARTITIONED
         .iter()
-        .filter(|t| ix.tables.contains_key(&(schema, format!("webhook_{t}").as_str())))
+        .filter(|t| {
+            ix.tables
+                .contains_key(&(schema, format!("webhook_{t}").as_str()))
+        })
         .flat_map(|t| [partition_name(t, current.0), partition_name(t, next.0)])
         .filter(|p| !ix.tables.contains_key(&(schema, p.as_str())))
         .collect();
@@ -168,7 +173,10 @@ fn tables(ix: &Index<'_>, config: &WebhooksCheckConfig<'_>, r: &mut Report) {
         CheckResult::when(
             "partitions for this period and the next",
             absent.is_empty(),
-            format!("missing: {} (rows go to the DEFAULT partition, which retention cannot drop)", absent.join(", ")),
+            format!(
+                "missing: {} (rows go to the DEFAULT partition, which retention cannot drop)",
+                absent.join(", ")
+            ),
         )
         .fix("run `better-webhooks ensure-partitions` (the worker does it hourly)"),
     );
@@ -265,7 +273,10 @@ fn isolation(ix: &Index<'_>, schema: &str, table: &str, relations: &[String], r:
         CheckResult::when(
             format!("table {table} FORCE ROW LEVEL SECURITY"),
             unforced.is_empty(),
-            format!("FORCE ROW LEVEL SECURITY not enabled on {}", list(&unforced)),
+            format!(
+                "FORCE ROW LEVEL SECURITY not enabled on {}",
+                list(&unforced)
+            ),
         )
         .fix(MIGRATE),
     );
@@ -385,14 +396,19 @@ fn workers(h: &Health, r: &mut Report) {
 pub fn seq_scans_deliveries(plan: &Value) -> bool {
     match plan {
         Value::Object(o) => {
-            let node = o.get("Node Type").and_then(Value::as_str).unwrap_or_default();
-            let on_deliveries = o.get("Relation Name").and_then(Value::as_str) == Some("webhook_deliveries")
-                || o
-                    .get("Index Name")
+            let node = o
+                .get("Node Type")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let on_deliveries = o.get("Relation Name").and_then(Value::as_str)
+                == Some("webhook_deliveries")
+                || o.get("Index Name")
                     .and_then(Value::as_str)
                     .is_some_and(|i| i.starts_with("webhook_deliveries"));
             let whole = node == "Seq Scan"
-                || (node.contains("Index") && node.ends_with("Scan") && !o.contains_key("Index Cond"));
+                || (node.contains("Index")
+                    && node.ends_with("Scan")
+                    && !o.contains_key("Index Cond"));
             (on_deliveries && whole) || o.values().any(seq_scans_deliveries)
         }
         Value::Array(items) => items.iter().any(seq_scans_deliveries),

@@ -25,10 +25,7 @@ pub const COMMANDS: [(&str, &str); 6] = [
         "check",
         "Verify tables, indexes, partitions, tenant isolation, secrets, workers and the backlog",
     ),
-    (
-        "purge",
-        "Drop and delete what is older than retention.days",
-    ),
+    ("purge", "Drop and delete what is older than retention.days"),
     (
         "ensure-partitions",
         "Create the message and attempt partitions ahead",
@@ -117,7 +114,9 @@ pub fn webhooks_config(
         Some(Value::Object(o)) => o.clone(),
         Some(_) => return Err(Error::rejected("invalid `webhooks`: expected an object")),
     };
-    let tenant = config.and_then(|c| c.get("tenant")).filter(|t| !t.is_null());
+    let tenant = config
+        .and_then(|c| c.get("tenant"))
+        .filter(|t| !t.is_null());
     section.remove("secretsKey");
     let key = key.filter(|k| !k.is_empty());
     let previous = previous.filter(|k| !k.is_empty());
@@ -149,7 +148,10 @@ pub fn webhooks_config(
         None => {}
     }
     if !section.contains_key("hardened") {
-        if let Some(h) = tenant.and_then(|t| t.get("hardened")).and_then(Value::as_bool) {
+        if let Some(h) = tenant
+            .and_then(|t| t.get("hardened"))
+            .and_then(Value::as_bool)
+        {
             section.insert("hardened".into(), json!(h));
         }
     }
@@ -162,7 +164,9 @@ pub fn webhooks_config(
 /// `CLI_USAGE` when both are.
 pub fn rls_flag(rls: bool, no_rls: bool) -> Result<Option<bool>> {
     match (rls, no_rls) {
-        (true, true) => Err(CliFailure::Usage.with("error: --rls and --no-rls contradict each other")),
+        (true, true) => {
+            Err(CliFailure::Usage.with("error: --rls and --no-rls contradict each other"))
+        }
         (true, false) => Ok(Some(true)),
         (false, true) => Ok(Some(false)),
         (false, false) => Ok(None),
@@ -195,12 +199,19 @@ fn width(w: PartitionWidth) -> &'static str {
 #[must_use]
 pub fn migrate_applied(changed: bool, rls: bool, as_json: bool) -> String {
     if as_json {
-        return format!("{}\n", json!({ "applied": true, "changed": changed, "rls": rls }));
+        return format!(
+            "{}\n",
+            json!({ "applied": true, "changed": changed, "rls": rls })
+        );
     }
     match (changed, rls) {
         (false, _) => "webhook tables are up to date; nothing applied\n".to_owned(),
-        (true, true) => "applied: webhook tables, indexes, partitions and tenant isolation\n".to_owned(),
-        (true, false) => "applied: webhook tables, indexes and partitions (no tenant isolation)\n".to_owned(),
+        (true, true) => {
+            "applied: webhook tables, indexes, partitions and tenant isolation\n".to_owned()
+        }
+        (true, false) => {
+            "applied: webhook tables, indexes and partitions (no tenant isolation)\n".to_owned()
+        }
     }
 }
 
@@ -210,7 +221,10 @@ pub fn partitions_ready(w: PartitionWidth, ahead: u32, as_json: bool) -> String 
     if as_json {
         return format!("{}\n", json!({ "partition": width(w), "ahead": ahead }));
     }
-    format!("partitions ready for this {} and the next {ahead}\n", width(w))
+    format!(
+        "partitions ready for this {} and the next {ahead}\n",
+        width(w)
+    )
 }
 
 /// What `purge` removed (or, with `dry_run`, would remove): the partitions by name, then the
@@ -224,7 +238,10 @@ pub fn purge_report(
     as_json: bool,
 ) -> String {
     if as_json {
-        let rows: Map<String, Value> = rows.iter().map(|(k, n)| ((*k).to_owned(), json!(n))).collect();
+        let rows: Map<String, Value> = rows
+            .iter()
+            .map(|(k, n)| ((*k).to_owned(), json!(n)))
+            .collect();
         return format!(
             "{}\n",
             json!({ "dryRun": dry_run, "retentionDays": days, "partitions": partitions, "rows": rows })
@@ -235,7 +252,10 @@ pub fn purge_report(
     } else {
         ("dropped", "deleted")
     };
-    let mut out = format!("retention: {days} days{}\n", if dry_run { " (dry run)" } else { "" });
+    let mut out = format!(
+        "retention: {days} days{}\n",
+        if dry_run { " (dry run)" } else { "" }
+    );
     if partitions.is_empty() {
         out.push_str("no partition is wholly older than the retention window\n");
     }
@@ -288,11 +308,18 @@ mod tests {
 
     #[test]
     fn commands_and_options() {
-        let Ok(Parsed::Run(inv)) = parse_with(&WEBHOOKS, &args(&["migrate", "-o", "x.sql", "--no-rls"]), "1") else {
+        let Ok(Parsed::Run(inv)) = parse_with(
+            &WEBHOOKS,
+            &args(&["migrate", "-o", "x.sql", "--no-rls"]),
+            "1",
+        ) else {
             panic!()
         };
         assert_eq!(inv.value("output"), Some("x.sql"));
-        assert_eq!(rls_flag(inv.has("rls"), inv.has("no-rls")).unwrap(), Some(false));
+        assert_eq!(
+            rls_flag(inv.has("rls"), inv.has("no-rls")).unwrap(),
+            Some(false)
+        );
         let e = parse_with(&WEBHOOKS, &args(&["keys"]), "1").unwrap_err();
         assert_eq!(e.to_string(), "error: missing required argument 'action'");
         assert_eq!(keys_action("rotate").unwrap_err().code(), "CLI_USAGE");
@@ -302,7 +329,10 @@ mod tests {
             }
         }
         assert_eq!(ahead("ahead", None).unwrap(), 4);
-        assert!(ahead("ahead", Some("x")).unwrap_err().to_string().contains("--ahead"));
+        assert!(ahead("ahead", Some("x"))
+            .unwrap_err()
+            .to_string()
+            .contains("--ahead"));
     }
 
     #[test]
@@ -312,12 +342,22 @@ mod tests {
         let w = webhooks_config(Some(&cfg), Some(&key), None, None).unwrap();
         assert!(w.config().secrets.is_some());
         assert_eq!(w.config().settings.retention_days, 7);
-        assert_eq!(w.config().settings.tenancy, crate::webhooks::config::Tenancy::Rls);
+        assert_eq!(
+            w.config().settings.tenancy,
+            crate::webhooks::config::Tenancy::Rls
+        );
         let none = webhooks_config(None, None, None, None).unwrap();
-        assert_eq!(none.config().settings.tenancy, crate::webhooks::config::Tenancy::None);
+        assert_eq!(
+            none.config().settings.tenancy,
+            crate::webhooks::config::Tenancy::None
+        );
         assert!(none.config().secrets.is_none());
         let e = webhooks_config(None, Some("c2hvcnQ="), None, None).unwrap_err();
-        assert!(e.to_string().starts_with("invalid BETTER_WEBHOOKS_KEY: expected 32 bytes"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("invalid BETTER_WEBHOOKS_KEY: expected 32 bytes"),
+            "{e}"
+        );
         let e = webhooks_config(None, None, Some(&key), None).unwrap_err();
         assert!(e.to_string().contains("without BETTER_WEBHOOKS_KEY"));
         let bad = json!({ "webhooks": { "delivery": { "timoutMs": 1 } } });

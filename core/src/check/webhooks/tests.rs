@@ -67,7 +67,14 @@ fn healthy(s: &Store) -> WebhooksFacts {
             ..Idx::default()
         });
     }
-    let sealed = store_key(Some(&kek(1)), false, EP, &format!("whsec_{}", b64_encode(&[7; 32])), &[3; 24]).unwrap();
+    let sealed = store_key(
+        Some(&kek(1)),
+        false,
+        EP,
+        &format!("whsec_{}", b64_encode(&[7; 32])),
+        &[3; 24],
+    )
+    .unwrap();
     WebhooksFacts {
         catalog,
         schema_version: Some("1".into()),
@@ -125,35 +132,85 @@ fn each_finding_is_named() {
         assert!(!r.passed);
         failed(&r).join("\n")
     };
-    let out = findings(&|f| f.catalog.tables.iter_mut().find(|t| t.name == "webhook_lanes").unwrap().rls_enabled = false, Some(&k));
+    let out = findings(
+        &|f| {
+            f.catalog
+                .tables
+                .iter_mut()
+                .find(|t| t.name == "webhook_lanes")
+                .unwrap()
+                .rls_enabled = false
+        },
+        Some(&k),
+    );
     assert!(out.contains("table webhook_lanes RLS enabled"), "{out}");
-    let out = findings(&|f| f.catalog.indexes.retain(|i| i.name != "webhook_deliveries_due_idx"), Some(&k));
-    assert!(out.contains("webhook_deliveries_due_idx on webhook_deliveries"), "{out}");
+    let out = findings(
+        &|f| {
+            f.catalog
+                .indexes
+                .retain(|i| i.name != "webhook_deliveries_due_idx")
+        },
+        Some(&k),
+    );
+    assert!(
+        out.contains("webhook_deliveries_due_idx on webhook_deliveries"),
+        "{out}"
+    );
     let out = findings(&|f| f.catalog.role.bypass_rls = true, Some(&k));
     assert!(out.contains("BYPASSRLS"), "{out}");
     let out = findings(&|f| f.health.as_mut().unwrap().clear_secrets = 2, Some(&k));
-    assert!(out.contains("2 endpoints keep a signing secret in clear"), "{out}");
-    let out = findings(&|f| f.health.as_mut().unwrap().heartbeat_age = None, Some(&k));
+    assert!(
+        out.contains("2 endpoints keep a signing secret in clear"),
+        "{out}"
+    );
+    let out = findings(
+        &|f| f.health.as_mut().unwrap().heartbeat_age = None,
+        Some(&k),
+    );
     assert!(out.contains("no worker has sent a heartbeat"), "{out}");
-    let out = findings(&|f| f.catalog.tables.retain(|t| !t.name.starts_with("webhook_attempts_p")), Some(&k));
+    let out = findings(
+        &|f| {
+            f.catalog
+                .tables
+                .retain(|t| !t.name.starts_with("webhook_attempts_p"))
+        },
+        Some(&k),
+    );
     assert!(out.contains("webhook_attempts_p"), "{out}");
-    let out = findings(&|f| {
-        f.catalog.tables[0].owner = "app".into();
-        f.catalog.tables[0].owner_reachable = true;
-    }, Some(&k));
+    let out = findings(
+        &|f| {
+            f.catalog.tables[0].owner = "app".into();
+            f.catalog.tables[0].owner_reachable = true;
+        },
+        Some(&k),
+    );
     assert!(out.contains("owns webhook_endpoints"), "{out}");
     let other = kek(2);
     let out = findings(&|_| {}, Some(&other));
-    assert!(out.contains(&format!("BETTER_WEBHOOKS_KEY opens the stored secrets: endpoint {EP}")), "{out}");
+    assert!(
+        out.contains(&format!(
+            "BETTER_WEBHOOKS_KEY opens the stored secrets: endpoint {EP}"
+        )),
+        "{out}"
+    );
     let out = findings(&|_| {}, None);
     assert!(out.contains("BETTER_WEBHOOKS_KEY is not set"), "{out}");
     let out = findings(&|f| f.policy_widened(), Some(&k));
     assert!(out.contains("\"open\" is not tenant-scoped"), "{out}");
-    let out = findings(&|f| f.catalog.tables.retain(|t| t.name != "webhook_meta"), Some(&k));
+    let out = findings(
+        &|f| f.catalog.tables.retain(|t| t.name != "webhook_meta"),
+        Some(&k),
+    );
     assert!(out.contains("webhook_meta"), "{out}");
     let plan = json!([{ "Plan": { "Node Type": "ModifyTable", "Plans": [{ "Node Type": "Seq Scan", "Relation Name": "webhook_deliveries" }] } }]);
-    let out = findings(&|f| f.plans = vec![("claimUnordered".into(), Ok(plan.clone()))], Some(&k));
-    assert!(out.contains("claimUnordered scans webhook_deliveries sequentially"), "{out}");
+    let out = findings(
+        &|f| f.plans = vec![("claimUnordered".into(), Ok(plan.clone()))],
+        Some(&k),
+    );
+    assert!(
+        out.contains("claimUnordered scans webhook_deliveries sequentially"),
+        "{out}"
+    );
 }
 
 impl WebhooksFacts {

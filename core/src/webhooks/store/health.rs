@@ -97,7 +97,8 @@ mod tests {
     fn explain_wraps_the_statement() {
         let s = Statement::new("SELECT $1::int + $2".into(), &[("a", "int"), ("b", "int")]);
         let (setup, explain) = Store::explain_sql(&s);
-        assert!(setup.ends_with("PREPARE \"better_webhooks_explained\"(int, int) AS SELECT $1::int + $2;"));
+        assert!(setup
+            .ends_with("PREPARE \"better_webhooks_explained\"(int, int) AS SELECT $1::int + $2;"));
         assert_eq!(
             explain,
             "EXPLAIN (FORMAT JSON) EXECUTE \"better_webhooks_explained\"(NULL, NULL)"
