@@ -15,7 +15,7 @@ import { elfSectionNames } from "./helpers/elf.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 const project = mkdtempSync(join(tmpdir(), "usebetter-pack-"));
-const PACKAGES = ["npm/core", "npm/core-linux-x64-gnu", "npm/plugin", "npm/tenant", "npm/audit", "npm/tenant-cli", "npm/audit-cli"];
+const PACKAGES = ["npm/core", "npm/core-linux-x64-gnu", "npm/plugin", "npm/tenant", "npm/audit", "npm/tenant-cli", "npm/audit-cli", "npm/webhooks-cli"];
 let dbh;
 let ids;
 // PATH without any directory that holds cargo or rustc.
@@ -104,7 +104,7 @@ test("the packed addon is the release build: stripped, no debug sections, at mos
   assert.ok(statSync(join(project, tarball)).size <= 4_000_000, `${tarball} is ${statSync(join(project, tarball)).size} B`);
 });
 
-test("installed tarballs: both command-line tools run from node_modules/.bin", () => {
+test("installed tarballs: the command-line tools run from node_modules/.bin", () => {
   const url = new URL(requireEnv("DATABASE_URL"));
   url.pathname = `/${dbh.name}`;
   const run = (bin, args) => spawnSync(join(project, "node_modules", ".bin", bin), args, { cwd: project, env: { ...process.env, PATH, DATABASE_URL: url.toString() }, encoding: "utf8" });
@@ -113,6 +113,9 @@ test("installed tarballs: both command-line tools run from node_modules/.bin", (
   const auditCli = run("better-audit", ["stats"]);
   assert.equal(auditCli.status, 0, auditCli.stderr);
   assert.match(auditCli.stdout, /total \d+ entries/);
+  const webhooksCli = run("better-webhooks", ["keys", "generate"]);
+  assert.equal(webhooksCli.status, 0, webhooksCli.stderr);
+  assert.match(webhooksCli.stdout, /^whsec_/);
 });
 
 test("installed tarballs: the app runs on the native addon", () => {
@@ -137,7 +140,7 @@ test("installed tarballs without the addon: the same app on wasm, with one warni
   // --help and --version need no addon; a command that does names the install command.
   const bin = (name, args) => spawnSync(join(project, "node_modules", ".bin", name), args, { cwd: project, env: { ...process.env, PATH }, encoding: "utf8" });
   // better-tenant's help names the program as the reference's does.
-  for (const [name, program] of [["better-tenant", "@usebetterdev/tenant-cli"], ["better-audit", "better-audit"]]) {
+  for (const [name, program] of [["better-tenant", "@usebetterdev/tenant-cli"], ["better-audit", "better-audit"], ["better-webhooks", "better-webhooks"]]) {
     const help = bin(name, ["--help"]);
     assert.equal(help.status, 0, help.stderr);
     assert.ok(help.stdout.startsWith(`Usage: ${program} [options] [command]\n`), help.stdout);

@@ -1,4 +1,4 @@
-//! The command-line tools `better-tenant` and `better-audit`: the file and PostgreSQL I/O
+//! The command-line tools `better-tenant`, `better-audit` and `better-webhooks`: the file and PostgreSQL I/O
 //! around the core's pure CLI logic (`usebetter_core::cli`) and statements. Output is collected
 //! and returned, so the JS bin only prints it and sets the exit code; every failure is the
 //! core's `Error`, whose code the outcome carries.
@@ -8,10 +8,11 @@ mod db;
 mod errors;
 mod tenant;
 mod tls;
+mod webhooks;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use usebetter_core::Error;
+use usebetter_core::{CliFailure, Error};
 
 pub use tls::TlsEnv;
 
@@ -73,6 +74,16 @@ impl Outcome {
     }
 }
 
+impl Outcome {
+    /// This outcome with exit code `code` for a usage error (`better-webhooks` exits 2).
+    fn usage_exit(mut self, code: i32) -> Outcome {
+        if self.error_code == Some(CliFailure::Usage.code()) {
+            self.code = code;
+        }
+        self
+    }
+}
+
 fn outcome(result: usebetter_core::Result<Outcome>) -> Outcome {
     result.unwrap_or_else(|e| Outcome::fail(&e))
 }
@@ -93,6 +104,16 @@ pub async fn run_audit(args: &[String], context: &Value) -> Outcome {
         Ok(ctx) => outcome(audit::run(args, &ctx).await),
         Err(e) => Outcome::fail(&e),
     }
+}
+
+/// Runs `better-webhooks` with `args` in `context` (`better-tenant`'s, plus `secretsKey` and
+/// `secretsKeyPrevious`: `BETTER_WEBHOOKS_KEY` and `BETTER_WEBHOOKS_KEY_PREVIOUS`).
+pub async fn run_webhooks(args: &[String], context: &Value) -> Outcome {
+    match usebetter_core::input::from_value::<webhooks::Context>("context", context) {
+        Ok(ctx) => outcome(webhooks::run(args, &ctx).await),
+        Err(e) => Outcome::fail(&e),
+    }
+    .usage_exit(2)
 }
 
 pub(crate) fn now_micros() -> i64 {

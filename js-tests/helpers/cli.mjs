@@ -1,4 +1,4 @@
-// Runs the real `better-tenant` (or `better-audit`) bin in a child process, in a project folder
+// Runs the real `better-tenant` (or `better-audit`, `better-webhooks`) bin in a child process, in a project folder
 // of its own.
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
@@ -8,7 +8,11 @@ import assert from "node:assert/strict";
 
 const require = createRequire(import.meta.url);
 const binOf = (pkg) => require.resolve(`${pkg}/package.json`).replace(/package\.json$/, "bin/cli.mjs");
-const bins = { "better-tenant": binOf("@usebetterdev/tenant-cli"), "better-audit": binOf("@usebetterdev/audit-cli") };
+const bins = {
+  "better-tenant": binOf("@usebetterdev/tenant-cli"),
+  "better-audit": binOf("@usebetterdev/audit-cli"),
+  "better-webhooks": binOf("@usebetterdev/webhooks-cli"),
+};
 const tmpRoot = fileURLToPath(new URL("../.tmp/", import.meta.url));
 
 /** A fresh project folder inside js-tests (so `@usebetterdev/plugin` resolves from it). */

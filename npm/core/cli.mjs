@@ -1,4 +1,4 @@
-// What both command-line tools share. `--version` and the top-level `--help` are answered
+// What the command-line tools share. `--version` and the top-level `--help` are answered
 // without loading the addon: the help texts are the addon's own output, saved by
 // scripts/build.sh into cli-help.json. Every other invocation loads the addon when it runs.
 import { readFileSync } from "node:fs";
@@ -19,14 +19,14 @@ function savedHelp(program) {
 }
 
 /** `{ code, stdout, stderr }` for `--version` / `--help` (as the addon parses them), else null. */
-export function answerWithoutAddon(program, args, version) {
+export function answerWithoutAddon(program, args, version, usageCode = 1) {
   const first = args[0];
   if (first === "-V" || first === "--version") return { code: 0, stdout: `${version}\n`, stderr: "" };
   // `help <command>` is the command's own help: the addon answers it.
   if (first === undefined || first === "-h" || first === "--help" || (first === "help" && args.length === 1)) {
     const text = savedHelp(program);
     // No command at all is an error, as commander has it: the help goes to stderr, exit 1.
-    if (typeof text === "string") return first === undefined ? { code: 1, stdout: "", stderr: text } : { code: 0, stdout: text, stderr: "" };
+    if (typeof text === "string") return first === undefined ? { code: usageCode, stdout: "", stderr: text } : { code: 0, stdout: text, stderr: "" };
   }
   return null;
 }
@@ -48,8 +48,8 @@ export function optionValue(args, name) {
  * `needsConfig(args)`; `loadPlugin` imports @usebetterdev/plugin/config from the tool's own
  * package, which depends on it) and the addon's run of `args` with the environment's settings.
  */
-export async function runTool({ tool, version, loadPlugin, needsConfig = () => true }, args, { cwd = process.cwd(), env = process.env, config } = {}) {
-  const answer = answerWithoutAddon(tool, args, version);
+export async function runTool({ tool, version, loadPlugin, needsConfig = () => true, usageCode = 1 }, args, { cwd = process.cwd(), env = process.env, config } = {}) {
+  const answer = answerWithoutAddon(tool, args, version, usageCode);
   if (answer) return answer;
   let loaded = config;
   if (loaded === undefined && needsConfig(args)) {
@@ -71,6 +71,10 @@ export async function runTool({ tool, version, loadPlugin, needsConfig = () => t
   };
   const native = nativeFor(tool);
   if (tool === "better-audit") return native.runAuditCli(args, { ...context, sealKey: env.AUDIT_SEAL_KEY ?? null });
+  if (tool === "better-webhooks") {
+    const keys = { secretsKey: env.BETTER_WEBHOOKS_KEY ?? null, secretsKeyPrevious: env.BETTER_WEBHOOKS_KEY_PREVIOUS ?? null };
+    return native.runWebhooksCli(args, { ...context, ...keys });
+  }
   return native.runTenantCli(args, context);
 }
 

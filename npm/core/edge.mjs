@@ -25,6 +25,7 @@ const core = {
   sqlWrites: undefined,
   runTenantCli: undefined,
   runAuditCli: undefined,
+  runWebhooksCli: undefined,
   slugFromName: undefined,
   buildNoConfigMessage: undefined,
   sqlEffects: undefined,

@@ -190,6 +190,9 @@ export interface CliContext {
 /** Native only (undefined under wasm): runs `better-audit` with `args`. */
 export declare const runAuditCli: ((args: string[], context: CliContext & { sealKey: string | null }) => Promise<CliOutcome>) | undefined;
 
+/** Native only (undefined under wasm): runs `better-webhooks` with `args` (`secretsKey`: BETTER_WEBHOOKS_KEY, `secretsKeyPrevious`: BETTER_WEBHOOKS_KEY_PREVIOUS). */
+export declare const runWebhooksCli: ((args: string[], context: CliContext & { secretsKey: string | null; secretsKeyPrevious: string | null }) => Promise<CliOutcome>) | undefined;
+
 /** Native only (undefined under wasm): runs `better-tenant` with `args`. */
 export declare const runTenantCli: ((args: string[], context: CliContext & { hardenedKey: string | null }) => Promise<CliOutcome>) | undefined;
 /** Native only: the reference's `slugFromName`. */
@@ -237,6 +240,7 @@ declare const core: {
   runTenantCli: typeof runTenantCli;
   requireNative: typeof requireNative;
   runAuditCli: typeof runAuditCli;
+  runWebhooksCli: typeof runWebhooksCli;
   slugFromName: typeof slugFromName;
   buildNoConfigMessage: typeof buildNoConfigMessage;
   sqlEffects: typeof sqlEffects;

@@ -41,6 +41,7 @@ export const {
   EnrichmentRegistry,
   runTenantCli,
   runAuditCli,
+  runWebhooksCli,
   slugFromName,
   buildNoConfigMessage,
   sqlEffects,

@@ -18,6 +18,8 @@ export interface BetterTenantStaticConfig {
 export interface BetterConfig {
   tenant?: BetterTenantStaticConfig;
   audit?: Record<string, unknown>;
+  /** `@usebetterdev/webhooks`' settings for `better-webhooks` (no functions or adapters; the secrets key comes from BETTER_WEBHOOKS_KEY). */
+  webhooks?: Record<string, unknown>;
   console?: Record<string, unknown>;
 }
 

@@ -17,6 +17,8 @@ mod tables;
 #[cfg(test)]
 mod tests;
 mod unlisted;
+#[cfg(feature = "webhooks")]
+pub mod webhooks;
 
 use std::collections::HashMap;
 
@@ -163,12 +165,8 @@ impl<'a> Index<'a> {
     }
 }
 
-/// Judges `catalog` against `config`.
-#[must_use]
-pub fn check(catalog: &Catalog, config: &CheckConfig) -> Report {
-    let ix = Index::new(catalog);
-    let mut r = Report::default();
-    let role = &catalog.role;
+/// The connected role: neither superuser nor BYPASSRLS (both skip every policy).
+fn role_results(role: &catalog::Role, r: &mut Report) {
     r.results.push(
         CheckResult::when(
             "connected as non-superuser",
@@ -194,6 +192,15 @@ pub fn check(catalog: &Catalog, config: &CheckConfig) -> Report {
             crate::sql::quote_ident(&role.name)
         )),
     );
+}
+
+/// Judges `catalog` against `config`.
+#[must_use]
+pub fn check(catalog: &Catalog, config: &CheckConfig) -> Report {
+    let ix = Index::new(catalog);
+    let mut r = Report::default();
+    let role = &catalog.role;
+    role_results(role, &mut r);
     reach::privileged_roles(&ix, &mut r);
     let schema = config.schema.clone().unwrap_or_else(|| "public".into());
     tables::tenants_table(&ix, &schema, &mut r);

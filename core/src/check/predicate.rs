@@ -213,6 +213,21 @@ fn bypass_arm(e: &Expr) -> bool {
     is_bypass_test(&canon(e))
 }
 
+/// `… AND <bypass test>`: rows only in system context, and of those only some (the webhook
+/// tables' operator-level arm, `tenant_id IS NULL AND (SELECT <bypass>)`).
+fn narrowed_bypass_arm(e: &Expr) -> bool {
+    match unnest(e) {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::And,
+            right,
+        } => [left, right]
+            .iter()
+            .any(|side| bypass_arm(side) || narrowed_bypass_arm(side)),
+        _ => false,
+    }
+}
+
 fn parse_expr(sql: &str) -> Option<Expr> {
     let stmts = Parser::parse_sql(&PostgreSqlDialect {}, &format!("SELECT 1 WHERE {sql}")).ok()?;
     match stmts.into_iter().next()? {
@@ -243,6 +258,8 @@ pub fn classify(expr: &str, column: &str) -> Predicate {
             out.bypass |= mentions(arm, &["better_tenant_floor"]) || mentions(arm, &BYPASS_MARKERS);
         } else if bypass_arm(arm) {
             out.bypass = true;
+        } else if narrowed_bypass_arm(arm) {
+            // Admits rows only under the bypass: neither widens access nor is the bypass.
         } else {
             return Predicate::default();
         }
@@ -368,6 +385,27 @@ mod tests {
             "tenant_id",
         );
         assert!(p.tenant_scoped && p.bypass && p.index_friendly && !p.unsigned);
+    }
+
+    #[test]
+    fn operator_level_arm_narrows_the_bypass() {
+        let bypass = "(SELECT COALESCE((current_setting('app.bypass_rls'::text, true) = 'true'::text), false) AS \"coalesce\")";
+        let range = "tenant_id = NULLIF(current_setting('app.current_tenant', true), '')::uuid";
+        let p = classify(
+            &format!("({range}) OR ((tenant_id IS NULL) AND {bypass})"),
+            "tenant_id",
+        );
+        assert!(p.tenant_scoped && !p.bypass, "{p:?}");
+        let widened = classify(
+            &format!("({range}) OR ((tenant_id IS NULL) OR {bypass})"),
+            "tenant_id",
+        );
+        assert!(!widened.tenant_scoped);
+        let unrelated = classify(
+            &format!("({range}) OR (tenant_id IS NULL AND true)"),
+            "tenant_id",
+        );
+        assert!(!unrelated.tenant_scoped);
     }
 
     #[test]

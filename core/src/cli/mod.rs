@@ -10,6 +10,8 @@ mod audit_output;
 mod help;
 pub mod sslmode;
 pub mod tenant;
+#[cfg(feature = "webhooks")]
+pub mod webhooks;
 
 /// `a, b,,c` → `["a", "b", "c"]`.
 #[must_use]

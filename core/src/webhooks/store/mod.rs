@@ -11,6 +11,7 @@ pub mod claim;
 pub mod cursor;
 pub mod endpoints;
 pub mod expand;
+pub mod health;
 pub mod inbox;
 pub mod partitions;
 pub mod queries;
@@ -192,6 +193,24 @@ impl Store {
     /// `tenant_id` folded for the unique indexes that treat "no tenant" as one value.
     pub(crate) fn tenant_key(column: &str) -> String {
         format!("coalesce({column}, '{NIL_UUID}'::uuid)")
+    }
+
+    /// The schema of the tables, unquoted.
+    #[must_use]
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    /// Whether the tables are isolated by tenant (`tenancy: "rls"`).
+    #[must_use]
+    pub fn rls(&self) -> bool {
+        self.rls
+    }
+
+    /// Whether the policies call the tenant package's hardened functions.
+    #[must_use]
+    pub fn hardened(&self) -> bool {
+        self.hardened
     }
 
     #[must_use]

@@ -33,6 +33,22 @@ pub const TENANT_TABLES: [(&str, bool); 10] = [
     ("inbox", false),
 ];
 
+/// Every table `migrate` creates (without `webhook_`), partitions aside.
+pub const TABLES: [&str; 12] = [
+    "endpoints",
+    "messages",
+    "ordering_keys",
+    "ordering_progress",
+    "idempotency_keys",
+    "lanes",
+    "deliveries",
+    "attempts",
+    "operational_events",
+    "inbox",
+    "workers",
+    "meta",
+];
+
 /// Partitions created ahead of time by `migrate` and `ensure-partitions` (default).
 pub const DEFAULT_PARTITIONS_AHEAD: u32 = 4;
 
@@ -52,6 +68,26 @@ impl Store {
             self.table(table),
             Store::tenant_key("tenant_id")
         )
+    }
+
+    /// The indexes [`Store::tables_sql`] creates, as `(table, index)` without schema, read
+    /// from its text so that `check` expects exactly what `migrate` makes.
+    #[must_use]
+    pub fn expected_indexes(&self) -> Vec<(String, String)> {
+        self.tables_sql()
+            .lines()
+            .filter_map(|line| {
+                let rest = line
+                    .strip_prefix("CREATE INDEX IF NOT EXISTS ")
+                    .or_else(|| line.strip_prefix("CREATE UNIQUE INDEX IF NOT EXISTS "))?;
+                // Our index names are plain: no quote inside.
+                let name = rest.strip_prefix('"')?.split('"').next()?;
+                let table = TABLES
+                    .iter()
+                    .find(|t| rest.contains(&format!(" ON {} ", self.table(t))))?;
+                Some((format!("webhook_{table}"), name.to_owned()))
+            })
+            .collect()
     }
 
     /// `CREATE TABLE` statements and indexes, without RLS and partitions.

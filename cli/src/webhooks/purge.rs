@@ -1,0 +1,128 @@
+//! `better-webhooks purge`: the retention of `webhook::store::{partitions, retention}` — old
+//! message and attempt partitions dropped whole (those still holding unexpanded messages or
+//! messages with unfinished deliveries stay), then batched deletes, each batch its own short
+//! transaction. A dry run lists the partitions and counts the rows in one transaction that is
+//! rolled back.
+
+use tokio_postgres::Client;
+use usebetter_core::cli::webhooks as cli;
+use usebetter_core::webhooks::store::partitions::PARTITIONED;
+use usebetter_core::webhooks::store::retention::PURGE_BATCH;
+use usebetter_core::webhooks::store::Statement;
+use usebetter_core::Result;
+
+use super::{require_schema, rollback, Run};
+use crate::db;
+use crate::Outcome;
+
+/// `webhooksInbox`'s default `retentionDays`.
+const INBOX_DAYS: i32 = 7;
+/// Heartbeat rows of workers gone this many days are removed.
+const WORKER_DAYS: i32 = 7;
+
+pub(super) async fn purge(r: &Run<'_>) -> Result<Outcome> {
+    let dry = r.inv.has("dry-run");
+    let days = r.hooks.config().settings.retention_days;
+    let days_param = i32::try_from(days).unwrap_or(i32::MAX);
+    let store = r.store();
+    let client = r.client().await?;
+    require_schema(r, &client).await?;
+    let [messages_default, attempts_default] = store.purge_default_partitions();
+    let batched: [(&str, Statement, i32); 6] = [
+        ("finished deliveries", store.purge_deliveries(), days_param),
+        (
+            "expired idempotency keys",
+            store.purge_idempotency_keys(),
+            0,
+        ),
+        ("inbox rows", store.purge_inbox(), INBOX_DAYS),
+        (
+            "operational events",
+            store.purge_operational_events(),
+            days_param,
+        ),
+        (
+            "messages in the default partition",
+            messages_default,
+            days_param,
+        ),
+        (
+            "attempts in the default partition",
+            attempts_default,
+            days_param,
+        ),
+    ];
+    r.begin_system(&client).await?;
+    let listed = rollback(&client, droppable(r, &client, days_param).await).await?;
+    if !dry {
+        let sql = rollback(&client, Ok(store.drop_partitions_sql(&listed)?)).await?;
+        rollback(&client, db::batch(&client, &sql).await).await?;
+        db::batch(&client, "COMMIT").await?;
+    }
+    let mut rows = Vec::new();
+    for (kind, statement, param) in &batched {
+        let n = rollback(&client, drain(r, &client, statement, *param, dry).await).await?;
+        rows.push((*kind, n));
+    }
+    if dry {
+        db::batch(&client, "ROLLBACK").await?;
+    } else {
+        db::batch(&client, "BEGIN").await?;
+        let n = rollback(
+            &client,
+            db::execute(&client, &store.purge_workers().sql, &[&WORKER_DAYS]).await,
+        )
+        .await?;
+        db::batch(&client, "COMMIT").await?;
+        rows.push((
+            "stale worker heartbeats",
+            i64::try_from(n).unwrap_or(i64::MAX),
+        ));
+    }
+    Ok(Outcome::ok(cli::purge_report(
+        dry,
+        days,
+        &listed,
+        &rows,
+        r.json(),
+    )))
+}
+
+async fn droppable(r: &Run<'_>, client: &Client, days: i32) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for table in PARTITIONED {
+        let s = r.store().droppable_partitions(table)?;
+        for row in db::rows(client, &s.sql, &[&days]).await? {
+            out.push(row.get(0));
+        }
+    }
+    Ok(out)
+}
+
+/// Runs `statement` until a batch deletes less than a full one. A dry run stays inside the
+/// open transaction (rolled back by the caller); otherwise each batch commits on its own.
+async fn drain(
+    r: &Run<'_>,
+    client: &Client,
+    statement: &Statement,
+    param: i32,
+    dry: bool,
+) -> Result<i64> {
+    let batch = i64::from(PURGE_BATCH);
+    let mut total = 0;
+    loop {
+        if !dry {
+            r.begin_system(client).await?;
+        }
+        let n: i64 = db::one(client, &statement.sql, &[&param, &batch])
+            .await?
+            .get(0);
+        if !dry {
+            db::batch(client, "COMMIT").await?;
+        }
+        total += n;
+        if n < batch {
+            return Ok(total);
+        }
+    }
+}

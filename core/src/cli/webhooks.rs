@@ -1,0 +1,368 @@
+//! `better-webhooks` (`@usebetterdev/webhooks-cli`): its commands and options, the `webhooks`
+//! section of `better.config.*` with the secrets key from the environment, and what its
+//! commands print. The `usebetter-cli` crate runs the statements.
+
+use serde_json::{json, Map, Value};
+
+use super::args::{flag, valued, Opt, Program, CONFIG_PATH, DATABASE_URL, HELP};
+use crate::bridge::webhooks::Webhooks;
+use crate::error::{CliFailure, Error, Result};
+use crate::webhooks::seal::SecretsKeys;
+use crate::webhooks::store::schema::DEFAULT_PARTITIONS_AHEAD;
+use crate::webhooks::store::PartitionWidth;
+
+/// The environment variable with the key-encryption key (`secretsKey`).
+pub const KEY_VARIABLE: &str = "BETTER_WEBHOOKS_KEY";
+/// The key being replaced, during a key change.
+pub const PREVIOUS_KEY_VARIABLE: &str = "BETTER_WEBHOOKS_KEY_PREVIOUS";
+
+pub const COMMANDS: [(&str, &str); 6] = [
+    (
+        "migrate",
+        "Print, write or apply the webhook tables' DDL (idempotent)",
+    ),
+    (
+        "check",
+        "Verify tables, indexes, partitions, tenant isolation, secrets, workers and the backlog",
+    ),
+    ("purge", "Drop and delete what is older than retention.days"),
+    (
+        "ensure-partitions",
+        "Create the message and attempt partitions ahead",
+    ),
+    (
+        "rekey",
+        "Seal every endpoint's keys again with BETTER_WEBHOOKS_KEY",
+    ),
+    ("keys", "keys generate [--v1a]: print a new endpoint secret"),
+];
+
+const JSON: Opt = flag("json").about("Print the result as JSON");
+
+fn options(command: &str) -> Option<Vec<Opt>> {
+    let mut v = match command {
+        "migrate" => vec![
+            flag("dry-run").about("Print the SQL instead of applying it"),
+            valued("output", "<path>")
+                .short('o')
+                .about("Write the SQL to a file instead of applying it"),
+            flag("rls").about("Isolate the tables by tenant (default: with a `tenant` section)"),
+            flag("no-rls").about("Leave the tables without row-level security"),
+            valued("partitions", "<n>").about("Partitions to create ahead (default: 4)"),
+        ],
+        "check" => vec![flag("plans").about("Also EXPLAIN the worker's hot statements")],
+        "purge" => vec![flag("dry-run").about("List what would be removed, remove nothing")],
+        "ensure-partitions" => {
+            vec![valued("ahead", "<n>").about("Partitions to create ahead (default: 4)")]
+        }
+        "rekey" => vec![],
+        "keys" => vec![flag("v1a").about("An ed25519 key pair instead of an HMAC secret")],
+        _ => return None,
+    };
+    v.push(JSON);
+    if command != "keys" {
+        v.extend([CONFIG_PATH, DATABASE_URL]);
+    }
+    v.push(HELP);
+    Some(v)
+}
+
+pub const WEBHOOKS: Program = Program {
+    name: "better-webhooks",
+    about: "Outbound webhooks on PostgreSQL: migrations, checks, retention and secrets",
+    commands: &COMMANDS,
+    options,
+    positional: |c| (c == "keys").then_some("action"),
+    required: |_| None,
+};
+
+/// `keys <action>`: only `generate`.
+///
+/// # Errors
+/// `CLI_USAGE` for another action.
+pub fn keys_action(action: &str) -> Result<()> {
+    if action == "generate" {
+        Ok(())
+    } else {
+        Err(CliFailure::Usage.with(format!(
+            "error: unknown action '{action}' for 'keys' (expected: generate)"
+        )))
+    }
+}
+
+fn key_error(variable: &str, e: impl std::fmt::Display) -> Error {
+    let text = e.to_string();
+    let reason = text.split_once(": ").map_or(text.as_str(), |(_, r)| r);
+    CliFailure::Usage.with(format!("invalid {variable}: {reason}"))
+}
+
+/// The `webhooks` section of the loaded config, compiled: the secrets key comes from
+/// `BETTER_WEBHOOKS_KEY` (and `_PREVIOUS`) only, never from the file; `tenancy` defaults to
+/// `"rls"` when the config has a `tenant` section (else `"none"`), and `rls` (`--rls` /
+/// `--no-rls`) overrides it; `hardened` follows `tenant.hardened` unless set.
+///
+/// # Errors
+/// `WEBHOOKS_INVALID_CONFIG` naming the key; `CLI_USAGE` naming the variable for a malformed key.
+pub fn webhooks_config(
+    config: Option<&Value>,
+    key: Option<&str>,
+    previous: Option<&str>,
+    rls: Option<bool>,
+) -> Result<Webhooks> {
+    let mut section = match config.and_then(|c| c.get("webhooks")) {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(o)) => o.clone(),
+        Some(_) => return Err(Error::rejected("invalid `webhooks`: expected an object")),
+    };
+    let tenant = config
+        .and_then(|c| c.get("tenant"))
+        .filter(|t| !t.is_null());
+    section.remove("secretsKey");
+    let key = key.filter(|k| !k.is_empty());
+    let previous = previous.filter(|k| !k.is_empty());
+    if let Some(k) = key {
+        SecretsKeys::parse(KEY_VARIABLE, k, None).map_err(|e| key_error(KEY_VARIABLE, e))?;
+        if let Some(p) = previous {
+            SecretsKeys::parse(PREVIOUS_KEY_VARIABLE, p, None)
+                .map_err(|e| key_error(PREVIOUS_KEY_VARIABLE, e))?;
+        }
+        section.insert(
+            "secretsKey".into(),
+            json!({ "current": k, "previous": previous }),
+        );
+    } else if previous.is_some() {
+        return Err(CliFailure::Usage.with(format!(
+            "{PREVIOUS_KEY_VARIABLE} is set without {KEY_VARIABLE}: set {KEY_VARIABLE} to the new key"
+        )));
+    }
+    match rls {
+        Some(on) => {
+            section.insert("tenancy".into(), json!(if on { "rls" } else { "none" }));
+        }
+        None if !section.contains_key("tenancy") => {
+            section.insert(
+                "tenancy".into(),
+                json!(if tenant.is_some() { "rls" } else { "none" }),
+            );
+        }
+        None => {}
+    }
+    if !section.contains_key("hardened") {
+        if let Some(h) = tenant
+            .and_then(|t| t.get("hardened"))
+            .and_then(Value::as_bool)
+        {
+            section.insert("hardened".into(), json!(h));
+        }
+    }
+    Webhooks::new(&Value::Object(section), false)
+}
+
+/// `--rls` / `--no-rls`: `None` when neither is given.
+///
+/// # Errors
+/// `CLI_USAGE` when both are.
+pub fn rls_flag(rls: bool, no_rls: bool) -> Result<Option<bool>> {
+    match (rls, no_rls) {
+        (true, true) => {
+            Err(CliFailure::Usage.with("error: --rls and --no-rls contradict each other"))
+        }
+        (true, false) => Ok(Some(true)),
+        (false, true) => Ok(Some(false)),
+        (false, false) => Ok(None),
+    }
+}
+
+/// `--partitions` / `--ahead`: partitions ahead of the current one, 4 unless given.
+///
+/// # Errors
+/// `CLI_USAGE` naming the option for anything but 0 to 520.
+pub fn ahead(option: &str, value: Option<&str>) -> Result<u32> {
+    value.map_or(Ok(DEFAULT_PARTITIONS_AHEAD), |v| {
+        v.parse().ok().filter(|n| *n <= 520).ok_or_else(|| {
+            CliFailure::Usage.with(format!(
+                "invalid --{option} {v:?}: expected a number of partitions from 0 to 520"
+            ))
+        })
+    })
+}
+
+fn width(w: PartitionWidth) -> &'static str {
+    match w {
+        PartitionWidth::Day => "day",
+        PartitionWidth::Week => "week",
+        PartitionWidth::Month => "month",
+    }
+}
+
+/// `migrate`'s line after applying.
+#[must_use]
+pub fn migrate_applied(changed: bool, rls: bool, as_json: bool) -> String {
+    if as_json {
+        return format!(
+            "{}\n",
+            json!({ "applied": true, "changed": changed, "rls": rls })
+        );
+    }
+    match (changed, rls) {
+        (false, _) => "webhook tables are up to date; nothing applied\n".to_owned(),
+        (true, true) => {
+            "applied: webhook tables, indexes, partitions and tenant isolation\n".to_owned()
+        }
+        (true, false) => {
+            "applied: webhook tables, indexes and partitions (no tenant isolation)\n".to_owned()
+        }
+    }
+}
+
+/// `ensure-partitions`' line.
+#[must_use]
+pub fn partitions_ready(w: PartitionWidth, ahead: u32, as_json: bool) -> String {
+    if as_json {
+        return format!("{}\n", json!({ "partition": width(w), "ahead": ahead }));
+    }
+    format!(
+        "partitions ready for this {} and the next {ahead}\n",
+        width(w)
+    )
+}
+
+/// What `purge` removed (or, with `dry_run`, would remove): the partitions by name, then the
+/// rows deleted per kind.
+#[must_use]
+pub fn purge_report(
+    dry_run: bool,
+    days: u32,
+    partitions: &[String],
+    rows: &[(&str, i64)],
+    as_json: bool,
+) -> String {
+    if as_json {
+        let rows: Map<String, Value> = rows
+            .iter()
+            .map(|(k, n)| ((*k).to_owned(), json!(n)))
+            .collect();
+        return format!(
+            "{}\n",
+            json!({ "dryRun": dry_run, "retentionDays": days, "partitions": partitions, "rows": rows })
+        );
+    }
+    let (drop, delete) = if dry_run {
+        ("would drop", "would delete")
+    } else {
+        ("dropped", "deleted")
+    };
+    let mut out = format!(
+        "retention: {days} days{}\n",
+        if dry_run { " (dry run)" } else { "" }
+    );
+    if partitions.is_empty() {
+        out.push_str("no partition is wholly older than the retention window\n");
+    }
+    for p in partitions {
+        out.push_str(&format!("{drop} partition {p}\n"));
+    }
+    for (kind, n) in rows {
+        out.push_str(&format!("{delete} {n} {kind}\n"));
+    }
+    out
+}
+
+/// `rekey`'s line.
+#[must_use]
+pub fn rekeyed(endpoints: usize, as_json: bool) -> String {
+    if as_json {
+        return format!("{}\n", json!({ "resealed": endpoints }));
+    }
+    format!("sealed the keys of {endpoints} endpoints again with {KEY_VARIABLE}\n")
+}
+
+/// `rekey` without a key.
+#[must_use]
+pub fn rekey_needs_key() -> Error {
+    CliFailure::Usage.with(format!(
+        "rekey seals with {KEY_VARIABLE}: set it to the new key, and {PREVIOUS_KEY_VARIABLE} to the one it replaces"
+    ))
+}
+
+/// `keys generate`'s output.
+#[must_use]
+pub fn generated(secret: &str, public_key: Option<&str>, as_json: bool) -> String {
+    if as_json {
+        return format!("{}\n", json!({ "secret": secret, "publicKey": public_key }));
+    }
+    match public_key {
+        Some(p) => format!("secret: {secret}\npublic key: {p}\n"),
+        None => format!("{secret}\n"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::args::{parse_with, Parsed};
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn commands_and_options() {
+        let Ok(Parsed::Run(inv)) = parse_with(
+            &WEBHOOKS,
+            &args(&["migrate", "-o", "x.sql", "--no-rls"]),
+            "1",
+        ) else {
+            panic!()
+        };
+        assert_eq!(inv.value("output"), Some("x.sql"));
+        assert_eq!(
+            rls_flag(inv.has("rls"), inv.has("no-rls")).unwrap(),
+            Some(false)
+        );
+        let e = parse_with(&WEBHOOKS, &args(&["keys"]), "1").unwrap_err();
+        assert_eq!(e.to_string(), "error: missing required argument 'action'");
+        assert_eq!(keys_action("rotate").unwrap_err().code(), "CLI_USAGE");
+        for (command, _) in COMMANDS {
+            for o in options(command).unwrap() {
+                assert!(!o.about.is_empty(), "{command} --{}", o.long);
+            }
+        }
+        assert_eq!(ahead("ahead", None).unwrap(), 4);
+        assert!(ahead("ahead", Some("x"))
+            .unwrap_err()
+            .to_string()
+            .contains("--ahead"));
+    }
+
+    #[test]
+    fn config_and_keys() {
+        let key = crate::webhooks::keys::b64_encode(&[1; 32]);
+        let cfg = json!({ "tenant": { "tenantTables": [] }, "webhooks": { "secretsKey": "from-the-file", "retention": { "days": 7 } } });
+        let w = webhooks_config(Some(&cfg), Some(&key), None, None).unwrap();
+        assert!(w.config().secrets.is_some());
+        assert_eq!(w.config().settings.retention_days, 7);
+        assert_eq!(
+            w.config().settings.tenancy,
+            crate::webhooks::config::Tenancy::Rls
+        );
+        let none = webhooks_config(None, None, None, None).unwrap();
+        assert_eq!(
+            none.config().settings.tenancy,
+            crate::webhooks::config::Tenancy::None
+        );
+        assert!(none.config().secrets.is_none());
+        let e = webhooks_config(None, Some("c2hvcnQ="), None, None).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("invalid BETTER_WEBHOOKS_KEY: expected 32 bytes"),
+            "{e}"
+        );
+        let e = webhooks_config(None, None, Some(&key), None).unwrap_err();
+        assert!(e.to_string().contains("without BETTER_WEBHOOKS_KEY"));
+        let bad = json!({ "webhooks": { "delivery": { "timoutMs": 1 } } });
+        let e = webhooks_config(Some(&bad), None, None, None).unwrap_err();
+        assert_eq!(e.code(), "WEBHOOKS_INVALID_CONFIG");
+        assert!(e.to_string().contains("delivery.timoutMs"));
+    }
+}

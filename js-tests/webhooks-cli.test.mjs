@@ -1,0 +1,231 @@
+// suite: once (scripts/test.sh runs it once; the others run on each backend)
+// better-webhooks against PostgreSQL 15 (W23): migrate is idempotent and prints, writes and
+// applies the same SQL; check names each finding (RLS off, a missing index, a BYPASSRLS role,
+// a secret in clear, no live worker) and passes a healthy database; purge --dry-run lists the
+// partitions it would drop; keys generate prints a usable secret; rekey keeps secrets readable.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runCli } from "@usebetterdev/webhooks-cli";
+import core from "@usebetter-rs/core";
+import { admin, APP_GRANTS, connectAs, freshDatabase, OWNER, ownedDatabase, requireEnv } from "./helpers/db.mjs";
+import { cli as runBin } from "./helpers/cli.mjs";
+
+const port = new URL(requireEnv("DATABASE_URL")).port;
+const dir = mkdtempSync(join(tmpdir(), "better-webhooks-"));
+const KEY = Buffer.alloc(32, 1).toString("base64");
+const NEW_KEY = Buffer.alloc(32, 2).toString("base64");
+const SECRET = `whsec_${Buffer.alloc(32, 7).toString("base64")}`;
+const RLS = { tenant: { tenantTables: [] }, webhooks: { retention: { days: 30 } } };
+const created = [];
+const clients = [];
+
+const urlOf = (db, user = "app", password = "app") => `postgres://${user}:${password}@127.0.0.1:${port}/${db}`;
+const cli = (url, args, { env = {}, config = RLS } = {}) => runCli(args, { cwd: dir, config, env: { DATABASE_URL: url, ...env } });
+const ok = async (url, args, options) => {
+  const r = await cli(url, args, options);
+  assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}${r.stdout}`);
+  return r.stdout;
+};
+
+after(async () => {
+  for (const c of clients) await c.end();
+  for (const db of created) await db.drop();
+  const a = await admin();
+  await a.query("DROP ROLE IF EXISTS wh_bypass");
+  await a.end();
+});
+
+async function client(user, password, db) {
+  const c = await connectAs(user, password, db);
+  clients.push(c);
+  return c;
+}
+
+/** What a migration leaves in the catalog: relations, RLS flags, indexes, constraints, policies. */
+async function catalogState(c) {
+  const { rows } = await c.query(`SELECT string_agg(d, E'\\n' ORDER BY d) AS s FROM (
+      SELECT format('rel %s %s %s %s %s', c.relname, c.relkind, c.relrowsecurity, c.relforcerowsecurity, pg_get_expr(c.relpartbound, c.oid)) AS d
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'
+      UNION ALL SELECT format('idx %s', pg_get_indexdef(i.indexrelid)) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'
+      UNION ALL SELECT format('con %s %s', co.conname, pg_get_constraintdef(co.oid)) FROM pg_constraint co
+        JOIN pg_namespace n ON n.oid = co.connamespace WHERE n.nspname = 'public'
+      UNION ALL SELECT format('pol %s %s %s %s', p.polrelid::regclass, p.polname, pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid))
+        FROM pg_policy p
+      UNION ALL SELECT format('meta %s %s', key, value) FROM webhook_meta) x`);
+  return rows[0].s;
+}
+
+test("migrate: applied twice changes nothing the second time; --dry-run and -o give the SQL it applies", async () => {
+  const a = await freshDatabase("whcli_migrate");
+  const b = await freshDatabase("whcli_dry");
+  created.push(a, b);
+  const url = urlOf(a.name);
+  assert.match(await ok(url, ["migrate"]), /^applied: webhook tables, indexes, partitions and tenant isolation/);
+  const ca = await client("app", "app", a.name);
+  const first = await catalogState(ca);
+  assert.match(first, /meta schema_version 1/);
+  assert.equal(await ok(url, ["migrate"]), "webhook tables are up to date; nothing applied\n");
+  assert.equal(await catalogState(ca), first, "the second run changes nothing");
+  assert.deepEqual(JSON.parse(await ok(url, ["migrate", "--json"])), { applied: true, changed: false, rls: true });
+
+  const dry = await ok(url, ["migrate", "--dry-run"]);
+  assert.match(await ok(url, ["migrate", "-o", "webhooks.sql"]), /^wrote .*webhooks\.sql/);
+  assert.equal(readFileSync(join(dir, "webhooks.sql"), "utf8"), dry);
+  const cb = await client("app", "app", b.name);
+  await cb.query(dry);
+  assert.equal(await catalogState(cb), first, "the printed SQL makes what migrate applies");
+  const plain = await ok(url, ["migrate", "--dry-run", "--no-rls"]);
+  assert.doesNotMatch(plain, /ROW LEVEL SECURITY/);
+  const usage = await cli(url, ["migrate", "--rls", "--no-rls"]);
+  assert.equal(usage.code, 2);
+  assert.equal(usage.errorCode, "CLI_USAGE");
+});
+
+/** A database migrated by its owner, read by `app`, with a heartbeat and one sealed endpoint. */
+async function healthyDatabase(prefix) {
+  const db = await ownedDatabase(prefix, async () => {});
+  created.push(db);
+  assert.match(await ok(urlOf(db.name, OWNER.user, OWNER.password), ["migrate"]), /^applied/);
+  const owner = await client(OWNER.user, OWNER.password, db.name);
+  await owner.query(APP_GRANTS);
+  const app = await client("app", "app", db.name);
+  await app.query("SELECT set_config('app.bypass_rls', 'true', false)");
+  await app.query("INSERT INTO webhook_workers (id, last_seen) VALUES ('w1', now())");
+  const id = await insertEndpoint(app, KEY);
+  return { db, url: urlOf(db.name), owner, app, id };
+}
+
+const urlParts = { href: "https://example.com/hook", protocol: "https:", username: "", password: "", hostname: "example.com", port: "" };
+
+/** An endpoint whose keys are sealed with `key` (through the core, as the package stores them). */
+async function insertEndpoint(c, key) {
+  const hooks = new core.Webhooks({ secretsKey: key }, false);
+  const { row } = hooks.prepareEndpoint({ url: urlParts, secret: SECRET }, Date.now(), new Uint8Array(66).map((_, i) => i));
+  await c.query("INSERT INTO webhook_endpoints (id, tenant_id, url, keys) VALUES ($1, gen_random_uuid(), $2, $3::jsonb)", [row.id, row.url, JSON.stringify(row.keys)]);
+  return row.id;
+}
+
+async function findings(url, env = { BETTER_WEBHOOKS_KEY: KEY }) {
+  const r = await cli(url, ["check", "--json"], { env });
+  const report = JSON.parse(r.stdout);
+  return { code: r.code, report, failed: report.results.filter((x) => !x.passed).map((x) => `${x.check}: ${x.message}`) };
+}
+
+test("check: a healthy database passes; each finding fails it and is named", async () => {
+  const { db, url, owner, app } = await healthyDatabase("whcli_check");
+  const healthy = await findings(url);
+  assert.deepEqual(healthy.failed, []);
+  assert.equal(healthy.code, 0);
+  assert.equal(healthy.report.ssrf, "node");
+  const text = await cli(url, ["check"], { env: { BETTER_WEBHOOKS_KEY: KEY } });
+  assert.match(text.stdout, /✓ All \d+ checks passed/);
+
+  const expectFinding = async (pattern, env) => {
+    const r = await findings(url, env);
+    assert.equal(r.code, 1, r.failed.join("\n"));
+    assert.ok(r.failed.some((f) => pattern.test(f)), `${pattern}:\n${r.failed.join("\n")}`);
+    return r;
+  };
+  await owner.query("ALTER TABLE webhook_lanes DISABLE ROW LEVEL SECURITY");
+  await expectFinding(/^table webhook_lanes RLS enabled: ROW LEVEL SECURITY not enabled on webhook_lanes/);
+  await owner.query("ALTER TABLE webhook_lanes ENABLE ROW LEVEL SECURITY");
+
+  await owner.query("DROP INDEX webhook_deliveries_due_idx");
+  const missing = await expectFinding(/^webhook indexes exist: missing: webhook_deliveries_due_idx on webhook_deliveries/);
+  assert.match(missing.report.next, /better-webhooks migrate/);
+  await ok(urlOf(db.name, OWNER.user, OWNER.password), ["migrate"]);
+
+  const a = await admin();
+  await a.query("DROP ROLE IF EXISTS wh_bypass; CREATE ROLE wh_bypass LOGIN PASSWORD 'bypass' BYPASSRLS");
+  await a.end();
+  await owner.query(APP_GRANTS.replaceAll(" TO app", " TO wh_bypass"));
+  const bypass = await cli(urlOf(db.name, "wh_bypass", "bypass"), ["check", "--json"], { env: { BETTER_WEBHOOKS_KEY: KEY } });
+  assert.equal(bypass.code, 1);
+  assert.ok(JSON.parse(bypass.stdout).results.some((x) => !x.passed && /"wh_bypass" has BYPASSRLS/.test(x.message)), bypass.stdout);
+
+  await app.query("INSERT INTO webhook_endpoints (id, tenant_id, url, keys) VALUES (gen_random_uuid(), gen_random_uuid(), 'https://example.com/h', $1::jsonb)", [
+    JSON.stringify([{ kind: "v1", secret: SECRET }]),
+  ]);
+  await expectFinding(/^endpoint secrets sealed: 1 endpoints keep a signing secret in clear/);
+  const allowed = await cli(url, ["check", "--json"], { env: { BETTER_WEBHOOKS_KEY: KEY }, config: { ...RLS, webhooks: { allowPlaintextSecrets: true } } });
+  assert.equal(allowed.code, 0, allowed.stdout);
+  await app.query("DELETE FROM webhook_endpoints WHERE keys->0 ? 'secret'");
+
+  await expectFinding(/^BETTER_WEBHOOKS_KEY opens the stored secrets: endpoint [0-9a-f-]{36}: /, { BETTER_WEBHOOKS_KEY: NEW_KEY });
+  await expectFinding(/BETTER_WEBHOOKS_KEY is not set/, {});
+
+  await app.query("UPDATE webhook_workers SET last_seen = now() - interval '5 minutes'");
+  await expectFinding(/^a worker is live: the newest worker heartbeat is \d+ s old/);
+  await app.query("DELETE FROM webhook_workers");
+  await expectFinding(/^a worker is live: no worker has sent a heartbeat/);
+
+  const plans = await cli(url, ["check", "--plans", "--json"], { env: { BETTER_WEBHOOKS_KEY: KEY } });
+  const planResults = JSON.parse(plans.stdout).results.filter((x) => x.check.startsWith("plan of "));
+  assert.deepEqual(planResults.map((x) => [x.check, x.passed]), [
+    ["plan of claimUnordered uses an index", true],
+    ["plan of reapExpired uses an index", true],
+    ["plan of expandLockMessages uses an index", true],
+  ]);
+  await owner.query("DROP INDEX webhook_deliveries_due_idx");
+  const seq = await cli(url, ["check", "--plans", "--json"], { env: { BETTER_WEBHOOKS_KEY: KEY } });
+  assert.ok(JSON.parse(seq.stdout).results.some((x) => !x.passed && /claimUnordered scans webhook_deliveries sequentially/.test(x.message)), seq.stdout);
+});
+
+test("purge --dry-run lists the partitions it would drop and drops nothing; ensure-partitions", async () => {
+  const { db, url, owner, app } = await healthyDatabase("whcli_purge");
+  await owner.query(`CREATE TABLE webhook_messages_p20200106 PARTITION OF webhook_messages FOR VALUES FROM ('2020-01-06 00:00:00+00') TO ('2020-01-13 00:00:00+00');
+    CREATE TABLE webhook_attempts_p20200106 PARTITION OF webhook_attempts FOR VALUES FROM ('2020-01-06 00:00:00+00') TO ('2020-01-13 00:00:00+00');
+    CREATE TABLE webhook_messages_p20200113 PARTITION OF webhook_messages FOR VALUES FROM ('2020-01-13 00:00:00+00') TO ('2020-01-20 00:00:00+00');`);
+  // A message of 2020-01-15 still has a pending delivery: its partition stays.
+  await app.query(`INSERT INTO webhook_messages (id, tenant_id, event_type, body_sha256, created_at, expanded_at)
+    VALUES (gen_random_uuid(), gen_random_uuid(), 'a.b', '\\x00', '2020-01-15', now());
+    INSERT INTO webhook_deliveries (id, message_id, message_created_at, endpoint_id, status, next_attempt_at)
+    VALUES (gen_random_uuid(), gen_random_uuid(), '2020-01-15', gen_random_uuid(), 'pending', now() + interval '1 hour')`);
+  const out = await ok(url, ["purge", "--dry-run"]);
+  assert.match(out, /^retention: 30 days \(dry run\)\n/);
+  assert.match(out, /would drop partition webhook_messages_p20200106\n/);
+  assert.match(out, /would drop partition webhook_attempts_p20200106\n/);
+  assert.doesNotMatch(out, /webhook_messages_p20200113/);
+  const json = JSON.parse(await ok(url, ["purge", "--dry-run", "--json"]));
+  assert.deepEqual(json.partitions, ["webhook_messages_p20200106", "webhook_attempts_p20200106"]);
+  const { rows } = await owner.query("SELECT count(*)::int AS n FROM pg_class WHERE relkind = 'r' AND relname LIKE 'webhook\\_%\\_p2020%'");
+  assert.equal(rows[0].n, 3, "a dry run drops nothing");
+  assert.match(await ok(urlOf(db.name, OWNER.user, OWNER.password), ["ensure-partitions", "--ahead", "6"]), /^partitions ready for this week and the next 6\n/);
+  const ahead = await app.query("SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = 'webhook_messages'::regclass");
+  assert.equal(ahead.rows[0].n, 1 + 2 + 7, "DEFAULT, the two old ones, this week and the next 6");
+});
+
+test("keys generate prints a valid secret; rekey under a new key leaves every secret readable", async () => {
+  const v1 = await runBin(["keys", "generate"], { tool: "better-webhooks", cwd: dir });
+  assert.equal(v1.code, 0, v1.stderr);
+  const secret = v1.stdout.trim();
+  assert.match(secret, /^whsec_[A-Za-z0-9+/]{43}=$/);
+  const signed = core.webhookSign({ id: "msg_1", timestamp: 1614265330, body: "{}", secret });
+  assert.match(signed, /^v1,/);
+  const v1a = JSON.parse((await cli("", ["keys", "generate", "--v1a", "--json"])).stdout);
+  assert.match(v1a.secret, /^whsk_/);
+  assert.match(v1a.publicKey, /^whpk_/);
+  const bad = await runBin(["keys", "rotate"], { tool: "better-webhooks", cwd: dir });
+  assert.equal(bad.code, 2);
+
+  const { url, app, id } = await healthyDatabase("whcli_rekey");
+  const second = await insertEndpoint(app, KEY);
+  const noKey = await cli(url, ["rekey"]);
+  assert.equal(noKey.code, 2);
+  assert.match(noKey.stderr, /BETTER_WEBHOOKS_KEY/);
+  const out = await ok(url, ["rekey"], { env: { BETTER_WEBHOOKS_KEY: NEW_KEY, BETTER_WEBHOOKS_KEY_PREVIOUS: KEY } });
+  assert.equal(out, "sealed the keys of 2 endpoints again with BETTER_WEBHOOKS_KEY\n");
+  const fresh = new core.Webhooks({ secretsKey: NEW_KEY }, false);
+  const old = new core.Webhooks({ secretsKey: KEY }, false);
+  for (const uuid of [id, second]) {
+    const { rows } = await app.query("SELECT keys FROM webhook_endpoints WHERE id = $1", [uuid]);
+    assert.equal(fresh.revealSecret(uuid, rows[0].keys, Date.now()).secret, SECRET);
+    assert.throws(() => old.revealSecret(uuid, rows[0].keys, Date.now()), { code: "WEBHOOKS_SECRETS_KEY_WRONG" });
+  }
+  const check = await findings(url, { BETTER_WEBHOOKS_KEY: NEW_KEY });
+  assert.deepEqual(check.failed, []);
+});
