@@ -147,8 +147,18 @@ const ours = await measure(
           (SELECT count(*) FROM webhook_deliveries WHERE status = 'succeeded') AS count,
           percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM created_at - started_at) * 1000) AS p50,
           percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM created_at - started_at) * 1000) AS p95
-   FROM webhook_attempts WHERE outcome = 'success'`,
+   FROM webhook_attempts WHERE outcome = 'ok'`,
 );
+// Where a batch's time goes: attempts recorded in one transaction share `created_at`.
+const batches = (
+  await monitor.query(`
+    WITH b AS (SELECT created_at AS rec, count(*) AS n, min(started_at) AS s0, max(started_at + duration_ms * interval '1 ms') AS s1
+               FROM webhook_attempts GROUP BY created_at),
+         l AS (SELECT *, lag(rec) OVER (ORDER BY rec) AS prev FROM b)
+    SELECT count(*) AS batches, avg(n) AS n, avg(extract(epoch FROM s1 - s0) * 1000) AS http,
+           avg(extract(epoch FROM s0 - prev) * 1000) AS between, avg(extract(epoch FROM rec - s1) * 1000) AS toRecord
+    FROM l WHERE prev IS NOT NULL`)
+).rows[0];
 const peer = await measure(
   "worker-pgboss.mjs",
   { url, origin, batchSize: CONCURRENCY },
@@ -170,6 +180,11 @@ for (const [name, r] of [["ours", ours], ["pg-boss", peer]]) {
       `CPU s worker ${f(r.cpu.worker, 1)} postgres ${f(r.cpu.postgres, 1)} receiver ${f(r.cpu.receiver, 1)} (postgres ${f((100 * r.cpu.postgres) / total)} %)`,
   );
 }
+
+console.log(
+  `ours per batch (${f(Number(batches.batches))} batches of ${f(Number(batches.n))}): requests ${f(Number(batches.http), 1)} ms from first start to last response, ` +
+    `then ${f(Number(batches.torecord), 1)} ms to the record transaction, ${f(Number(batches.between), 1)} ms from it to the next batch's first request (record, expand, claim, sign)`,
+);
 
 await boss.stop({ graceful: false, wait: true });
 receiver.send("stop");
