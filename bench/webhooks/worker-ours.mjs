@@ -1,8 +1,10 @@
 // One delivery worker of this package in its own process: createWorker({ concurrency: 64 }).
 // Waits for "go", starts, and on "stop" stops and reports its start time and CPU time.
 import pg from "pg";
-import { betterWebhooks } from "@usebetterdev/webhooks";
-import { sqlExecutorAdapter } from "@usebetterdev/webhooks/sql";
+// BENCH_WEBHOOKS_DIST: load the package from another build's dist/ (to compare engine changes).
+const dist = process.env.BENCH_WEBHOOKS_DIST;
+const { betterWebhooks } = await import(dist ? `${dist}/index.js` : "@usebetterdev/webhooks");
+const { sqlExecutorAdapter } = await import(dist ? `${dist}/sql/index.js` : "@usebetterdev/webhooks/sql");
 import { webhooksConfig } from "./common.mjs";
 
 const { url, secretsKey, concurrency } = JSON.parse(process.argv[2]);
@@ -27,16 +29,21 @@ if (process.env.BENCH_TRACE) {
 }
 const pool = new pg.Pool({ connectionString: url, max: 4 });
 const webhooks = betterWebhooks(webhooksConfig(sqlExecutorAdapter(pool), secretsKey));
-const worker = webhooks.createWorker({ concurrency, pollIntervalMs: 50 });
+// Experiments, not the measured configuration: BENCH_OURS_LOOPS worker loops in this process
+// sharing the 64 in flight (an approximation of claiming while requests are out), and
+// BENCH_PER_ENDPOINT (perEndpointBatch, default 10: with 5 endpoints a claim takes at most 50).
+const loops = Number(process.env.BENCH_OURS_LOOPS ?? 1);
+const perEndpoint = process.env.BENCH_PER_ENDPOINT ? { perEndpointBatch: Number(process.env.BENCH_PER_ENDPOINT) } : {};
+const workers = Array.from({ length: loops }, () => webhooks.createWorker({ concurrency: Math.floor(concurrency / loops), pollIntervalMs: 50, ...perEndpoint }));
 await pool.query("SELECT 1");
 let t0, cpu0;
 process.on("message", async (m) => {
   if (m === "go") {
     cpu0 = process.cpuUsage();
     t0 = Date.now();
-    await worker.start();
+    await Promise.all(workers.map((w) => w.start()));
   } else if (m === "stop") {
-    await worker.stop();
+    await Promise.all(workers.map((w) => w.stop()));
     const cpu = process.cpuUsage(cpu0);
     for (const [label, e] of [...trace].sort((x, y) => y[1].ms - x[1].ms)) {
       console.error(`${e.calls.toString().padStart(6)} calls ${e.ms.toFixed(0).padStart(6)} ms ${(e.ms / e.calls).toFixed(2).padStart(6)} ms/call  ${label}`);
