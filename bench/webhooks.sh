@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# bench/webhooks: delivery throughput (W15) and enqueue cost (W16) of @usebetterdev/webhooks
+# against the do-it-yourself outbox on pg-boss 10, on a private PostgreSQL, with a loopback
+# receiver in its own process. BENCH_MESSAGES messages × 5 endpoints (default 20,000; 2,000 for a
+# quick run), BENCH_ENQUEUE transactions per enqueue variant (default 2,000).
+source "$(dirname "$0")/lib.sh"
+prepare --postgres
+node bench/webhooks/run.mjs
