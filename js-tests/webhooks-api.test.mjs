@@ -5,10 +5,9 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { randomBytes, randomUUID } from "node:crypto";
-import pg from "pg";
 import { betterWebhooks } from "@usebetterdev/webhooks";
 import { sqlExecutorAdapter } from "@usebetterdev/webhooks/sql";
-import { freshDatabase, requireEnv } from "./helpers/db.mjs";
+import { webhooksDatabase, inTenant } from "./helpers/webhooks.mjs";
 
 const A = randomUUID();
 const B = randomUUID();
@@ -16,9 +15,8 @@ let db, pool, w, url, server, fail = false;
 const got = [];
 
 before(async () => {
-  db = await freshDatabase("webhooks_api");
-  const u = new URL(requireEnv("DATABASE_URL"));
-  pool = new pg.Pool({ host: u.hostname, port: Number(u.port), user: "app", password: "app", database: db.name, max: 6 });
+  db = await webhooksDatabase("webhooks_api");
+  pool = db.pool;
   w = betterWebhooks({
     database: sqlExecutorAdapter(pool),
     eventTypes: ["invoice.paid", "user.created"],
@@ -40,25 +38,10 @@ before(async () => {
 
 after(async () => {
   server?.close();
-  await pool?.end();
   await db?.drop();
 });
 
-async function scope(tenant, fn) {
-  const c = await pool.connect();
-  try {
-    await c.query("BEGIN");
-    await c.query("SELECT set_config('app.current_tenant', $1, true)", [tenant]);
-    const out = await fn(c);
-    await c.query("COMMIT");
-    return out;
-  } catch (err) {
-    await c.query("ROLLBACK");
-    throw err;
-  } finally {
-    c.release();
-  }
-}
+const scope = (tenant, fn) => inTenant(pool, tenant, fn);
 
 test("tenant isolation through every API and through raw SQL in a tenant's scope", async () => {
   const ea = (await w.endpoints.create({ url }, { tenantId: A })).endpoint;

@@ -6,14 +6,13 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { randomBytes, randomUUID } from "node:crypto";
-import pg from "pg";
 import { drizzle } from "drizzle-orm/node-postgres";
 import { sql } from "drizzle-orm";
 import core from "@usebetter-rs/core";
 import { betterWebhooks, defineEventTypes } from "@usebetterdev/webhooks";
 import { sqlExecutorAdapter } from "@usebetterdev/webhooks/sql";
 import { drizzleWebhooksAdapter } from "@usebetterdev/webhooks/drizzle";
-import { freshDatabase, requireEnv } from "./helpers/db.mjs";
+import { webhooksDatabase, inTenant as inTenantOf } from "./helpers/webhooks.mjs";
 
 const TENANT = randomUUID();
 const OTHER = randomUUID();
@@ -33,9 +32,8 @@ function config(database, extra = {}) {
 }
 
 before(async () => {
-  db = await freshDatabase("webhooks_outbox");
-  const u = new URL(requireEnv("DATABASE_URL"));
-  pool = new pg.Pool({ host: u.hostname, port: Number(u.port), user: "app", password: "app", database: db.name, max: 6 });
+  db = await webhooksDatabase("webhooks_outbox");
+  pool = db.pool;
   const setup = betterWebhooks(config(sqlExecutorAdapter(pool)));
   await pool.query(setup.migrationSql(2));
   await pool.query("CREATE TABLE invoices (id serial PRIMARY KEY, tenant_id uuid NOT NULL)");
@@ -56,26 +54,10 @@ before(async () => {
 
 after(async () => {
   server?.close();
-  await pool?.end();
   await db?.drop();
 });
 
-/** Runs `fn(client)` in a transaction of `tenant` (as @usebetterdev/tenant scopes do). */
-async function inTenant(tenant, fn) {
-  const c = await pool.connect();
-  try {
-    await c.query("BEGIN");
-    await c.query("SELECT set_config('app.current_tenant', $1, true)", [tenant]);
-    const out = await fn(c);
-    await c.query("COMMIT");
-    return out;
-  } catch (err) {
-    await c.query("ROLLBACK");
-    throw err;
-  } finally {
-    c.release();
-  }
-}
+const inTenant = (tenant, fn) => inTenantOf(pool, tenant, fn);
 
 function verify(r, secret) {
   const headers = Object.entries(r.headers).filter(([k]) => k.startsWith("webhook-"));

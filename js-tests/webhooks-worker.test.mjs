@@ -6,13 +6,12 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { randomBytes, randomUUID } from "node:crypto";
-import pg from "pg";
 import core from "@usebetter-rs/core";
 import { betterWebhooks } from "@usebetterdev/webhooks";
 import { sqlExecutorAdapter } from "@usebetterdev/webhooks/sql";
-import { freshDatabase, requireEnv } from "./helpers/db.mjs";
+import { webhooksDatabase, inTenant as inTenantOf, asSystem } from "./helpers/webhooks.mjs";
 
-let db, pool, admin;
+let db, pool;
 const KEY = randomBytes(32).toString("base64");
 const servers = [];
 
@@ -44,21 +43,7 @@ async function receiver(answer) {
   return { got, url: `http://127.0.0.1:${server.address().port}/` };
 }
 
-async function inTenant(tenant, fn) {
-  const c = await pool.connect();
-  try {
-    await c.query("BEGIN");
-    await c.query("SELECT set_config('app.current_tenant', $1, true)", [tenant]);
-    const out = await fn(c);
-    await c.query("COMMIT");
-    return out;
-  } catch (err) {
-    await c.query("ROLLBACK");
-    throw err;
-  } finally {
-    c.release();
-  }
-}
+const inTenant = (tenant, fn) => inTenantOf(pool, tenant, fn);
 
 const until = async (cond, ms = 10_000) => {
   const end = Date.now() + ms;
@@ -69,31 +54,17 @@ const until = async (cond, ms = 10_000) => {
 };
 
 before(async () => {
-  db = await freshDatabase("webhooks_worker");
-  const u = new URL(requireEnv("DATABASE_URL"));
-  pool = new pg.Pool({ host: u.hostname, port: Number(u.port), user: "app", password: "app", database: db.name, max: 8 });
+  db = await webhooksDatabase("webhooks_worker", 8);
+  pool = db.pool;
   await pool.query(betterWebhooks(config()).migrationSql(2));
-  admin = pool; // queries below read in system context explicitly
 });
 
 after(async () => {
   for (const s of servers) s.close();
-  await pool?.end();
   await db?.drop();
 });
 
-const system = async (text, values = []) => {
-  const c = await pool.connect();
-  try {
-    await c.query("BEGIN");
-    await c.query("SELECT set_config('app.bypass_rls', 'true', true)");
-    const { rows } = await c.query(text, values);
-    await c.query("COMMIT");
-    return rows;
-  } finally {
-    c.release();
-  }
-};
+const system = (text, values) => asSystem(pool, text, values);
 
 test("lease fencing: a worker stalled past its lease records its attempt but not the delivery", async () => {
   const tenant = randomUUID();

@@ -1,0 +1,42 @@
+// What the webhooks suites share: a fresh database migrated for webhooks, used as the `app`
+// role (neither superuser nor BYPASSRLS), and transactions in a tenant's scope or in system
+// context, set up as @usebetterdev/tenant does.
+import pg from "pg";
+import { freshDatabase, requireEnv } from "./db.mjs";
+
+/** A fresh database and a pool on it as `app`; `drop()` ends the pool and drops the database. */
+export async function webhooksDatabase(prefix, max = 6) {
+  const db = await freshDatabase(prefix);
+  const u = new URL(requireEnv("DATABASE_URL"));
+  const pool = new pg.Pool({ host: u.hostname, port: Number(u.port), user: "app", password: "app", database: db.name, max });
+  return {
+    pool,
+    async drop() {
+      await pool.end();
+      await db.drop();
+    },
+  };
+}
+
+/** Runs `fn(client)` in one transaction with `settings` applied; commits, or rolls back on a throw. */
+export async function transaction(pool, settings, fn) {
+  const c = await pool.connect();
+  try {
+    await c.query("BEGIN");
+    for (const [k, v] of Object.entries(settings)) await c.query("SELECT set_config($1, $2, true)", [k, v]);
+    const out = await fn(c);
+    await c.query("COMMIT");
+    return out;
+  } catch (err) {
+    await c.query("ROLLBACK");
+    throw err;
+  } finally {
+    c.release();
+  }
+}
+
+/** A transaction in `tenant`'s scope. */
+export const inTenant = (pool, tenant, fn) => transaction(pool, { "app.current_tenant": tenant }, fn);
+
+/** One statement in system context; its rows. */
+export const asSystem = (pool, text, values = []) => transaction(pool, { "app.bypass_rls": "true" }, async (c) => (await c.query(text, values)).rows);
