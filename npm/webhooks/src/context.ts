@@ -5,11 +5,9 @@ import type { WebhooksSettings, WebhooksStatement } from "@usebetter-rs/core";
 import { type CoreWebhooks } from "./core";
 import { ambientTransaction, systemTransaction, type Executor, type WebhooksDatabase } from "./db";
 import { WebhooksError } from "./errors";
+import type { CallOptions } from "./types";
 
-export interface CallOptions {
-  tx?: unknown;
-  tenantId?: string;
-}
+export type { CallOptions } from "./types";
 
 export interface Shared {
   core: CoreWebhooks;

@@ -10,13 +10,14 @@ export interface Executor {
   query(text: string, values: unknown[]): Promise<Row[]>;
 }
 
-export interface WebhooksDatabase {
+/** `Tx`: the application's transaction type, which `opts.tx` then accepts. */
+export interface WebhooksDatabase<Tx = unknown> {
   /** Autocommit handle (one statement, atomic with nothing). */
   base(): Executor;
   /** Runs `fn` in a new transaction on its own connection. */
   transaction<T>(fn: (ex: Executor) => Promise<T>): Promise<T>;
   /** The executor of an application transaction object (Drizzle tx, pg client…). */
-  fromTx(tx: unknown): Executor;
+  fromTx(tx: Tx): Executor;
 }
 
 type Queryable = { query(text: string, values?: unknown[]): Promise<{ rows: Row[] }> };

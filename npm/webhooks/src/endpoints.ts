@@ -6,10 +6,11 @@ import { inTransaction, type CallOptions, type Shared } from "./context";
 import { run } from "./db";
 import { guard, WebhooksEndpointError } from "./errors";
 
-export interface EndpointInput {
+/** `P`: the filters allowed (known event types and `prefix.*` patterns on their prefixes). */
+export interface EndpointInput<P extends string = string> {
   url: string;
   description?: string;
-  eventTypes?: string[];
+  eventTypes?: P[];
   ordering?: "none" | "key";
   signing?: "v1" | "v1a";
   secret?: string;
@@ -75,14 +76,14 @@ function fields(input: Partial<EndpointInput>): WebhookEndpointFields {
 const uuid = (id: string) => guard(WebhooksEndpointError, () => binding.webhookId("endpoint", id, false));
 const json = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v));
 
-export function endpointsApi(s: Shared) {
+export function endpointsApi<P extends string = string, Tx = unknown>(s: Shared) {
   const tx = <T>(opts: CallOptions | undefined, fn: Parameters<typeof inTransaction<T>>[3]) => inTransaction(s, opts, WebhooksEndpointError, fn, "manage");
   const one = async (rows: Row[], id: string): Promise<Endpoint> => {
     if (!rows[0]) throw new WebhooksEndpointError("WEBHOOKS_NOT_FOUND", `no endpoint ${id} in this tenant`);
     return endpoint(rows[0]);
   };
   return {
-    async create(input: EndpointInput, opts?: CallOptions) {
+    async create(input: EndpointInput<P>, opts?: CallOptions<Tx>) {
       const p = guard(WebhooksEndpointError, () => s.core.prepareEndpoint(fields(input), Date.now(), randomBytes(66)));
       const r = p.row;
       const rows = await tx(opts, async (ex, tenant) => {
@@ -95,26 +96,26 @@ export function endpointsApi(s: Shared) {
       if (!rows[0]) throw new WebhooksEndpointError("WEBHOOKS_LIMIT_REACHED", `this tenant already has ${s.settings.maxEndpointsPerTenant} live endpoints (\`maxEndpointsPerTenant\`)`);
       return { endpoint: endpoint(rows[0]), secret: p.secret, ...(p.publicKey ? { publicKey: p.publicKey } : {}) };
     },
-    async get(id: string, opts?: CallOptions) {
+    async get(id: string, opts?: CallOptions<Tx>) {
       return one(await tx(opts, (ex, t) => run(ex, s.statements, "getEndpoint", [t, uuid(id)])), id);
     },
-    async list(q: { status?: "enabled" | "disabled" | "deleted"; cursor?: string; limit?: number } = {}, opts?: CallOptions) {
+    async list(q: { status?: "enabled" | "disabled" | "deleted"; cursor?: string; limit?: number } = {}, opts?: CallOptions<Tx>) {
       const plan = guard(WebhooksEndpointError, () => s.core.listParams("endpoints", q));
       const rows = await tx(opts, (ex, t) => run(ex, s.statements, plan.statement, [t, ...plan.params]));
       const { nextCursor } = s.core.listPage("endpoints", rows, plan.limit);
       return { data: rows.slice(0, plan.limit).map(endpoint), nextCursor };
     },
-    async disable(id: string, o: { reason?: string } = {}, opts?: CallOptions) {
+    async disable(id: string, o: { reason?: string } = {}, opts?: CallOptions<Tx>) {
       return one(await tx(opts, (ex, t) => run(ex, s.statements, "disableEndpoint", [t, uuid(id), o.reason ?? "manual"])), id);
     },
-    async enable(id: string, opts?: CallOptions) {
+    async enable(id: string, opts?: CallOptions<Tx>) {
       return one(await tx(opts, (ex, t) => run(ex, s.statements, "enableEndpoint", [t, uuid(id)])), id);
     },
-    async delete(id: string, opts?: CallOptions) {
+    async delete(id: string, opts?: CallOptions<Tx>) {
       const rows = await tx(opts, async (ex, t) => (await run(ex, s.statements, "getEndpoint", [t, uuid(id)])).length ? run(ex, s.statements, "deleteEndpoint", [uuid(id)]) : []);
       if (!rows.length) throw new WebhooksEndpointError("WEBHOOKS_NOT_FOUND", `no endpoint ${id} in this tenant`);
     },
-    async rotateSecret(id: string, o: { graceHours?: number; secret?: string } = {}, opts?: CallOptions) {
+    async rotateSecret(id: string, o: { graceHours?: number; secret?: string } = {}, opts?: CallOptions<Tx>) {
       return tx(opts, async (ex, t) => {
         const [k] = await run(ex, s.statements, "endpointKeys", [t, uuid(id)]);
         if (!k) throw new WebhooksEndpointError("WEBHOOKS_NOT_FOUND", `no endpoint ${id} in this tenant`);
@@ -124,7 +125,7 @@ export function endpointsApi(s: Shared) {
         return { secret: r.secret, ...(r.publicKey ? { publicKey: r.publicKey } : {}) };
       });
     },
-    async revealSecret(id: string, opts?: CallOptions) {
+    async revealSecret(id: string, opts?: CallOptions<Tx>) {
       const [k] = await tx(opts, (ex, t) => run(ex, s.statements, "endpointKeys", [t, uuid(id)]));
       if (!k) throw new WebhooksEndpointError("WEBHOOKS_NOT_FOUND", `no endpoint ${id} in this tenant`);
       return guard(WebhooksEndpointError, () => s.core.revealSecret(id, k.keys as unknown[], Date.now()));

@@ -32,12 +32,12 @@ function coreQuery(q: ListQuery): WebhookListQuery {
 const n = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 const uuid = (kind: "message" | "endpoint" | "delivery" | "lane", id: string) => guard(WebhooksEndpointError, () => binding.webhookId(kind, id, false));
 
-export function queriesApi(s: Shared) {
+export function queriesApi<Tx = unknown>(s: Shared) {
   const tx = <T>(opts: CallOptions | undefined, fn: Parameters<typeof inTransaction<T>>[3]) => inTransaction(s, opts, WebhooksEndpointError, fn, "manage");
   const fail = (code: "WEBHOOKS_NOT_FOUND" | "WEBHOOKS_ENDPOINT_DISABLED" | "WEBHOOKS_INVALID_STATE", message: string): never => {
     throw new WebhooksEndpointError(code, message);
   };
-  async function list(kind: WebhookListKind, q: ListQuery = {}, opts?: CallOptions): Promise<Page> {
+  async function list(kind: WebhookListKind, q: ListQuery = {}, opts?: CallOptions<Tx>): Promise<Page> {
     const plan = guard(WebhooksEndpointError, () => s.core.listParams(kind, coreQuery(q)));
     const rows = await tx(opts, (ex, t) => run(ex, s.statements, plan.statement, [t, ...plan.params]));
     return s.core.listPage(kind, rows, plan.limit);
@@ -46,21 +46,21 @@ export function queriesApi(s: Shared) {
   return {
     list,
     messages: {
-      async get(id: string, opts?: CallOptions) {
+      async get(id: string, opts?: CallOptions<Tx>) {
         const [row] = await tx(opts, (ex, t) => run(ex, s.statements, "getMessage", [t, uuid("message", id)]));
         return row ? s.core.rowObject("messages", row) : fail("WEBHOOKS_NOT_FOUND", `no message ${id} in this tenant`);
       },
-      list: (q?: ListQuery, opts?: CallOptions) => list("messages", q, opts),
+      list: (q?: ListQuery, opts?: CallOptions<Tx>) => list("messages", q, opts),
     },
     deliveries: {
-      list: (q?: ListQuery, opts?: CallOptions) => list("deliveries", q, opts),
-      async cancel(id: string, opts?: CallOptions) {
+      list: (q?: ListQuery, opts?: CallOptions<Tx>) => list("deliveries", q, opts),
+      async cancel(id: string, opts?: CallOptions<Tx>) {
         const rows = await tx(opts, (ex) => run(ex, s.statements, "cancelDelivery", [uuid("delivery", id)]));
         if (count(rows, "cancelled") === 0) fail("WEBHOOKS_INVALID_STATE", `delivery ${id} is not pending (or not visible to this tenant)`);
       },
     },
-    attempts: { list: (q?: ListQuery, opts?: CallOptions) => list("attempts", q, opts) },
-    async stats(q: { window?: "1h" | "24h" | "7d" } = {}, opts?: CallOptions) {
+    attempts: { list: (q?: ListQuery, opts?: CallOptions<Tx>) => list("attempts", q, opts) },
+    async stats(q: { window?: "1h" | "24h" | "7d" } = {}, opts?: CallOptions<Tx>) {
       const params = guard(WebhooksEndpointError, () => s.core.statsParams(q.window));
       const [r = {}] = await tx(opts, (ex, t) => run(ex, s.statements, "stats", [t, ...params]));
       return {
@@ -77,7 +77,7 @@ export function queriesApi(s: Shared) {
       };
     },
     /** One immediate attempt per (message, endpoint), no automatic retries after it. */
-    async replay(input: { messageId: string; endpointId?: string }, opts?: CallOptions) {
+    async replay(input: { messageId: string; endpointId?: string }, opts?: CallOptions<Tx>) {
       const params = [uuid("message", input.messageId), input.endpointId ? uuid("endpoint", input.endpointId) : null];
       const rows = await tx(opts, (ex) => run(ex, s.statements, "replay", params));
       if (count(rows, "message_found") === 0) fail("WEBHOOKS_NOT_FOUND", `no message ${input.messageId} in this tenant`);
@@ -86,7 +86,7 @@ export function queriesApi(s: Shared) {
       return { replayed: count(rows, "replayed") };
     },
     /** Exhausted deliveries of the window back to pending; with includeMissing, missing ones too. */
-    async recover(input: { endpointId: string; since: Date; until?: Date; includeMissing?: boolean }, opts?: CallOptions) {
+    async recover(input: { endpointId: string; since: Date; until?: Date; includeMissing?: boolean }, opts?: CallOptions<Tx>) {
       if (!(input.since instanceof Date)) throw new WebhooksEndpointError("WEBHOOKS_INVALID_ARGUMENT", "invalid `since`: expected a Date");
       const params = [uuid("endpoint", input.endpointId), input.since.toISOString(), input.until?.toISOString() ?? null, input.includeMissing ?? false];
       const rows = await tx(opts, (ex) => run(ex, s.statements, "recover", params));
@@ -95,11 +95,11 @@ export function queriesApi(s: Shared) {
       return { recovered: count(rows, "recovered") };
     },
     lanes: {
-      async list(q: { endpointId: string; limit?: number }, opts?: CallOptions) {
+      async list(q: { endpointId: string; limit?: number }, opts?: CallOptions<Tx>) {
         const rows = await tx(opts, (ex) => run(ex, s.statements, "blockedLanes", [uuid("endpoint", q.endpointId), q.limit ?? 100]));
         return rows.map((r) => s.core.rowObject("deliveries", r));
       },
-      async resolve(laneId: string, o: { action: "retry" | "skip" }, opts?: CallOptions) {
+      async resolve(laneId: string, o: { action: "retry" | "skip" }, opts?: CallOptions<Tx>) {
         if (o?.action !== "retry" && o?.action !== "skip") throw new WebhooksEndpointError("WEBHOOKS_INVALID_ARGUMENT", 'invalid `action`: expected "retry" or "skip"');
         const rows = await tx(opts, (ex) => run(ex, s.statements, o.action === "retry" ? "resolveLaneRetry" : "resolveLaneSkip", [uuid("lane", laneId)]));
         if (rows.length === 0) fail("WEBHOOKS_INVALID_STATE", `lane ${laneId} is not blocked (or not visible to this tenant)`);

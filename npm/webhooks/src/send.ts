@@ -6,16 +6,9 @@ import { inTransaction, type CallOptions, type Shared } from "./context";
 import { run } from "./db";
 import { guard, WebhooksSendError } from "./errors";
 
-export interface SendInput {
-  eventType: string;
-  payload: unknown;
-  idempotencyKey?: string;
-  orderingKey?: string;
-  endpoints?: string[];
-  occurredAt?: Date;
-  contentType?: string;
-  deliverAfter?: Date;
-}
+import type { SendInput } from "./types";
+
+export type { SendInput };
 export interface SendResult {
   id: `msg_${string}`;
   status: "queued" | "duplicate";

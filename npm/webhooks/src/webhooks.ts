@@ -1,6 +1,5 @@
 // `betterWebhooks(config)`: compiles the configuration once (every key checked by the core),
 // and wires sending, endpoint management and the delivery engine to the database adapter.
-import type { WebhookOperationalEvent } from "@usebetter-rs/core";
 import { core as binding } from "./core";
 import type { Shared } from "./context";
 import type { WebhooksDatabase } from "./db";
@@ -10,37 +9,31 @@ import { createEngine, type WorkerOptions } from "./engine/worker";
 import { runWorker, type LoopOptions } from "./engine/loop";
 import { fetchDispatcher, nodeDispatcher, type DispatchOptions } from "./engine/dispatch";
 import { guard, WebhooksConfigError } from "./errors";
-import { sendMany, type SendInput, type SendResult, type Validators } from "./send";
-import type { CallOptions } from "./context";
+import { sendMany, type SendResult, type Validators } from "./send";
+import type { AnySendInput, BetterWebhooksConfig, CallOptions, EventMap, EventTypeMap, EventTypePattern, SendInput, StandardSchema } from "./types";
 
-/** A type-only payload marker: `{} as Schema<{ id: string }>`. */
-export type Schema<T> = { readonly __payload?: T };
-type StandardSchema<T> = { "~standard": { validate(v: unknown): unknown; types?: { output: T } } };
-export type EventTypeMap = Record<string, Schema<unknown> | StandardSchema<unknown>>;
-
-/** The event types and (optionally) their payload schemas. */
-export function defineEventTypes<M extends EventTypeMap>(map: M): M {
+/** The event types and (optionally) their payload schemas: `Schema<T>` markers or Standard Schemas. */
+export function defineEventTypes<const M extends EventTypeMap>(map: M): M {
   return map;
 }
 
-export interface BetterWebhooksConfig {
-  database: WebhooksDatabase;
-  eventTypes: EventTypeMap | readonly string[];
-  onEvent?: (e: WebhookOperationalEvent) => void | Promise<void>;
-  [key: string]: unknown;
-}
-
-export function betterWebhooks(config: BetterWebhooksConfig) {
+/**
+ * `E` (event type → payload) is inferred from `eventTypes`, `Tx` from the adapter: `send` takes
+ * only known event types with their payloads, endpoint filters only known names and prefixes,
+ * and `opts.tx` the application's own transaction type.
+ */
+export function betterWebhooks<const M extends EventTypeMap | readonly string[], Tx = unknown>(config: BetterWebhooksConfig<M, Tx>) {
   if (typeof config !== "object" || config === null) throw new WebhooksConfigError("WEBHOOKS_INVALID_CONFIG", "betterWebhooks(config): expected an object");
   const { database, eventTypes, onEvent, ...rest } = config;
   if (!database || typeof (database as Partial<WebhooksDatabase>).transaction !== "function") {
     throw new WebhooksConfigError("WEBHOOKS_INVALID_CONFIG", "invalid `database`: expected an adapter (drizzleWebhooksAdapter(db) or sqlExecutorAdapter(pool))");
   }
   if (onEvent !== undefined && typeof onEvent !== "function") throw new WebhooksConfigError("WEBHOOKS_INVALID_CONFIG", "invalid `onEvent`: expected a function");
+  type E = EventMap<M>;
   const names = Array.isArray(eventTypes) ? [...eventTypes] : eventTypes && typeof eventTypes === "object" ? Object.keys(eventTypes) : eventTypes;
-  const validators = new Map() as Map<string, StandardSchema<unknown>>;
+  const validators = new Map() as Map<string, StandardSchema>;
   if (!Array.isArray(eventTypes) && eventTypes && typeof eventTypes === "object") {
-    for (const [k, v] of Object.entries(eventTypes)) if (v && typeof v === "object" && "~standard" in v) validators.set(k, v as StandardSchema<unknown>);
+    for (const [k, v] of Object.entries(eventTypes)) if (v && typeof v === "object" && "~standard" in v) validators.set(k, v as StandardSchema);
   }
   const core = guard(WebhooksConfigError, () => new binding.Webhooks({ ...rest, eventTypes: names }, true));
   const wakers = new Set<() => void>();
@@ -63,7 +56,7 @@ export function betterWebhooks(config: BetterWebhooksConfig) {
   const engineFor = (o: WorkerOptions & { lookup?: DispatchOptions["lookup"] }) =>
     createEngine(s, dispatcher(o.lookup), { ...o, ...(onEvent ? { onEvent } : {}) });
 
-  const q = queriesApi(s);
+  const q = queriesApi<Tx>(s);
   return {
     messages: q.messages,
     deliveries: q.deliveries,
@@ -72,9 +65,12 @@ export function betterWebhooks(config: BetterWebhooksConfig) {
     stats: q.stats,
     replay: q.replay,
     recover: q.recover,
-    send: async (input: SendInput, opts?: CallOptions): Promise<SendResult> => (await sendMany(s, validators as Validators, [input], false, opts))[0]!,
-    sendMany: (inputs: SendInput[], opts?: CallOptions): Promise<SendResult[]> => sendMany(s, validators as Validators, inputs, true, opts),
-    endpoints: endpointsApi(s),
+    send: async <K extends keyof E & string>(input: SendInput<E, K>, opts?: CallOptions<Tx>): Promise<SendResult> =>
+      (await sendMany(s, validators as Validators, [input as SendInput], false, opts))[0]!,
+    sendMany: (inputs: AnySendInput<E>[], opts?: CallOptions<Tx>): Promise<SendResult[]> =>
+      sendMany(s, validators as Validators, inputs as SendInput[], true, opts),
+    // `webhook.test` (the type of test messages) is always known to the core.
+    endpoints: endpointsApi<EventTypePattern<(keyof E & string) | "webhook.test">, Tx>(s),
     /** The DDL for `better-webhooks migrate` (also handy in tests). */
     migrationSql: (ahead = 4): string => core.migrationSql(Date.now(), ahead),
     /** Delivers until no work is due, or a limit is reached (edge runtimes, cron). */
@@ -105,4 +101,6 @@ export function betterWebhooks(config: BetterWebhooksConfig) {
   };
 }
 
-export type BetterWebhooks = ReturnType<typeof betterWebhooks>;
+export type BetterWebhooks<M extends EventTypeMap | readonly string[] = EventTypeMap | readonly string[], Tx = unknown> = ReturnType<
+  typeof betterWebhooks<M, Tx>
+>;
