@@ -21,8 +21,10 @@ const env = { DATABASE_URL: databaseUrl, AUDIT_SEAL_KEY: sealKey };
 await c.query((await tenantCli(["migrate", "--dry-run"], { config, env })).stdout);
 const migrated = await auditCli(["migrate"], { config, env });
 if (migrated.code !== 0) throw new Error(migrated.stderr);
+// The app enqueues a webhook with each new project (no endpoints here, so none is delivered).
+const { app, tenant, webhooks } = createApp(databaseUrl, { sealKey });
+await c.query(webhooks.migrationSql());
 await c.end();
-const { app, tenant } = createApp(databaseUrl, { sealKey });
 const acme = await tenant.api.createTenant({ name: "Acme", slug: "acme" });
 const globex = await tenant.api.createTenant({ name: "Globex", slug: "globex" });
 const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => {

@@ -1,6 +1,7 @@
 // The example SaaS app: Hono + Drizzle + node-postgres, tenants from the subdomain or the
-// x-tenant-id header, row-level security in PostgreSQL, and an audit trail written in the same
-// transaction as each change, sealed into a hash chain per tenant.
+// x-tenant-id header, row-level security in PostgreSQL, an audit trail written in the same
+// transaction as each change, sealed into a hash chain per tenant, and outbound webhooks
+// enqueued in that transaction too (a rolled-back write sends nothing).
 import pg from "pg";
 import { Hono } from "hono";
 import { drizzle } from "drizzle-orm/node-postgres";
@@ -12,6 +13,8 @@ import { createHonoMiddleware as tenantMiddleware } from "@usebetterdev/tenant/h
 import { betterAudit, fromHeader } from "@usebetterdev/audit";
 import { drizzleAuditAdapter, withAuditProxy } from "@usebetterdev/audit/drizzle";
 import { createHonoMiddleware as auditMiddleware } from "@usebetterdev/audit/hono";
+import { betterWebhooks, defineEventTypes } from "@usebetterdev/webhooks";
+import { drizzleWebhooksAdapter } from "@usebetterdev/webhooks/drizzle";
 
 export const projects = pgTable("projects", { id: serial("id").primaryKey(), ...tenantId, name: text("name").notNull() });
 export const tasks = pgTable("tasks", {
@@ -30,10 +33,16 @@ CREATE TABLE tasks (id serial PRIMARY KEY, tenant_id uuid NOT NULL REFERENCES te
                     title text NOT NULL, done boolean NOT NULL DEFAULT false);
 `;
 
-export function createApp(databaseUrl, { sealKey }) {
+/** `webhooks`: the rest of the webhooks configuration (`secretsKey`, `network`, …). */
+export function createApp(databaseUrl, { sealKey, webhooks: webhooksConfig = {} }) {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
   const db = drizzle(pool);
   const audit = betterAudit({ database: drizzleAuditAdapter(db, { seal: { key: sealKey } }), auditTables: ["projects", "tasks"] });
+  const webhooks = betterWebhooks({
+    database: drizzleWebhooksAdapter(db),
+    eventTypes: defineEventTypes({ "project.created": {}, "task.completed": {} }),
+    ...webhooksConfig,
+  });
   // Production wiring: bounded waits, so a held lock or a burst fails fast instead of queueing
   // every request behind it (see the README's "Faults and bounded waits").
   const tenant = betterTenant({
@@ -49,6 +58,8 @@ export function createApp(databaseUrl, { sealKey }) {
   app.get("/api/projects", async (c) => c.json(await scoped().select().from(projects).orderBy(projects.id)));
   app.post("/api/projects", async (c) => {
     const [row] = await scoped().insert(projects).values({ name: (await c.req.json()).name }).returning();
+    // In the request's tenant scope: the message commits with the project, or not at all.
+    await webhooks.send({ eventType: "project.created", payload: { id: row.id, name: row.name }, idempotencyKey: `project.created/${row.id}` });
     return c.json(row, 201);
   });
   app.get("/api/projects/:id", async (c) => {
@@ -66,6 +77,7 @@ export function createApp(databaseUrl, { sealKey }) {
     const set = { ...(body.title !== undefined ? { title: body.title } : {}), ...(body.done !== undefined ? { done: body.done } : {}) };
     const [row] = await scoped().update(tasks).set(set).where(and(eq(tasks.id, Number(c.req.param("id"))))).returning();
     if (!row) return c.json({ error: "not found" }, 404);
+    if (body.done === true) await webhooks.send({ eventType: "task.completed", payload: { id: row.id, projectId: row.projectId, title: row.title } });
     return c.json(row);
   });
   app.get("/api/projects/:id/audit", async (c) => {
@@ -80,5 +92,5 @@ export function createApp(databaseUrl, { sealKey }) {
     const entries = [...project.entries, ...taskEntries].sort((a, b) => a.timestamp - b.timestamp);
     return c.json(entries.map((e) => ({ at: e.timestamp, table: e.tableName, operation: e.operation, recordId: e.recordId, actor: e.actorId ?? null, changed: e.diff?.changes ?? [] })));
   });
-  return { app, tenant, audit, close: () => pool.end() };
+  return { app, tenant, audit, webhooks, close: () => pool.end() };
 }

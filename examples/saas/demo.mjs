@@ -1,14 +1,19 @@
-// The demo: a throwaway database, the CLIs' migrations, the app on a local port, and a scripted
-// scenario with a short report. `--serve` keeps the app running for curl instead.
-import { request } from "node:http";
+// The demo: a throwaway database, the CLIs' migrations, the app on a local port, a webhook
+// receiver on another, and a scripted scenario with a short report. `--serve` keeps the app
+// running for curl instead.
+import { createServer, request } from "node:http";
+import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { serve } from "@hono/node-server";
 import { runCli as tenantCli } from "@usebetterdev/tenant-cli";
 import { runCli as auditCli } from "@usebetterdev/audit-cli";
+import { verifyWebhook } from "@usebetterdev/webhooks/receiver";
 import { createApp, SCHEMA_SQL } from "./app.mjs";
 
 const SERVE = process.argv.includes("--serve");
 const SEAL_KEY = "demo-seal-key (keep real keys out of the database)";
+// Seals endpoint secrets at rest: 32 bytes, base64 (a fresh one per run unless given).
+const WEBHOOKS_KEY = process.env.BETTER_WEBHOOKS_KEY ?? randomBytes(32).toString("base64");
 const admin = new URL(process.env.ADMIN_DATABASE_URL);
 const adminClient = () => new pg.Client({ host: admin.searchParams.get("host"), port: Number(admin.searchParams.get("port")), user: "postgres", database: "postgres" });
 const url = new URL(process.env.DATABASE_URL);
@@ -22,7 +27,8 @@ async function cli(run, args, config) {
   return r;
 }
 
-// 1. A fresh database, the app's tables, and the migrations the two CLIs generate.
+// 1. A fresh database, the app's tables, the migrations the two CLIs generate, and the webhook
+// tables.
 const a = adminClient();
 await a.connect();
 await a.query("DROP DATABASE IF EXISTS saas_demo WITH (FORCE)");
@@ -35,11 +41,16 @@ const config = { tenant: { tenantTables: ["projects", "tasks"] }, audit: { audit
 const rls = (await cli(tenantCli, ["migrate", "--dry-run"], config)).stdout;
 await sql.query(rls);
 await cli(auditCli, ["migrate"], config);
+// The receiver is on loopback, which the SSRF deny list refuses unless allowed.
+const { app, tenant, webhooks, close } = createApp(databaseUrl, {
+  sealKey: SEAL_KEY,
+  webhooks: { secretsKey: WEBHOOKS_KEY, network: { allowHttp: true, allowNetworks: ["127.0.0.1/32"] } },
+});
+await sql.query(webhooks.migrationSql());
 console.log("usebetter-rs demo: a SaaS app (Hono + Drizzle + node-postgres) on a throwaway PostgreSQL 15");
-step("migrations", `better-tenant migrate (RLS on projects, tasks: ${rls.split("\n").length} lines), better-audit migrate (audit_logs)`);
+step("migrations", `better-tenant migrate (RLS on projects, tasks: ${rls.split("\n").length} lines), better-audit migrate (audit_logs), webhooks (webhook_*)`);
 
-// 2. The app, and two tenants.
-const { app, tenant, close } = createApp(databaseUrl, { sealKey: SEAL_KEY });
+// 2. The app, two tenants, and acme's webhook endpoint: a receiver that verifies signatures.
 const acme = await tenant.api.createTenant({ name: "Acme", slug: "acme" });
 const globex = await tenant.api.createTenant({ name: "Globex", slug: "globex" });
 const server = serve({ fetch: app.fetch, port: SERVE ? Number(process.env.PORT ?? 3000) : 0, hostname: "127.0.0.1" });
@@ -47,9 +58,35 @@ await new Promise((r) => server.once("listening", r));
 const port = server.address().port;
 step("tenants", `acme (by subdomain acme.demo.test), globex (by header x-tenant-id); app on http://127.0.0.1:${port}`);
 
+const received = [];
+let endpointSecret;
+const receiver = createServer((req, res) => {
+  const chunks = [];
+  req.on("data", (c) => chunks.push(c));
+  req.on("end", async () => {
+    try {
+      const event = await verifyWebhook({ body: Buffer.concat(chunks), headers: req.headers }, { secret: endpointSecret });
+      received.push({ id: event.id, type: event.json.type, data: event.json.data });
+      if (SERVE) console.log(`receiver: verified ${event.id} ${event.json.type} ${JSON.stringify(event.json.data)}`);
+      res.writeHead(204).end();
+    } catch (err) {
+      received.push({ error: err.code });
+      res.writeHead(400).end(err.code);
+    }
+  });
+});
+await new Promise((r) => receiver.listen(0, "127.0.0.1", r));
+const hooksUrl = `http://127.0.0.1:${receiver.address().port}/hooks`;
+const created = await webhooks.endpoints.create({ url: hooksUrl, eventTypes: ["project.created", "task.*"] }, { tenantId: acme.id });
+endpointSecret = created.secret;
+const worker = webhooks.createWorker({ pollIntervalMs: 200 });
+await worker.start();
+step("webhooks", `acme's endpoint ${created.endpoint.id} -> ${hooksUrl} (project.created, task.*); worker running in-process`);
+
 if (SERVE) {
   console.log(`
-Try it (Ctrl-C stops the app; scripts/demo.sh --serve stops the database too):
+Try it (Ctrl-C stops the app; scripts/demo.sh --serve stops the database too). acme's project.created
+and task.* webhooks are printed below as the receiver verifies them:
   curl -s -H 'x-tenant-id: acme' -H 'x-user: alice' -H 'content-type: application/json' -d '{"name":"Rocket"}' http://127.0.0.1:${port}/api/projects
   curl -s -H 'x-tenant-id: acme' http://127.0.0.1:${port}/api/projects
   curl -s -H 'x-tenant-id: globex' http://127.0.0.1:${port}/api/projects          # acme's projects are not there
@@ -57,6 +94,8 @@ Try it (Ctrl-C stops the app; scripts/demo.sh --serve stops the database too):
   DATABASE_URL='${databaseUrl}' AUDIT_SEAL_KEY='${SEAL_KEY}' npx better-audit verify`);
   await new Promise((resolve) => process.once("SIGINT", resolve));
   server.close();
+  await worker.stop();
+  receiver.close();
   await close();
   await sql.end();
   process.exit(0);
@@ -88,6 +127,12 @@ const acmeView = (await call("GET", `/api/projects/${rocket.id}`, { as: "acme" }
 step("acme", `alice and bob created project "${rocket.name}" with tasks ${acmeView.tasks.map((t) => `"${t.title}"${t.done ? " (done)" : ""}`).join(", ")}`);
 step("globex", `carol created project "${hammock.name}" with task "${nap.title}"`);
 
+// The webhooks acme's writes enqueued arrive signed; globex has no endpoint, so none of its do.
+for (const until = Date.now() + 10_000; received.length < 2 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
+const hooks = received.map((h) => (h.error ? `refused: ${h.error}` : `${h.type} ${JSON.stringify(h.data)}`)).sort();
+step("webhooks", `the receiver checked each signature with the endpoint's secret; ${hooks.length} arrived:`);
+for (const h of hooks) console.log(`${" ".repeat(15)}${h}`);
+
 const peek = await call("GET", `/api/projects/${hammock.id}`, { as: "acme", user: "mallory" });
 const poke = await call("PATCH", `/api/tasks/${nap.id}`, { as: "acme", user: "mallory", body: { title: "hacked" } });
 const napNow = (await call("GET", `/api/projects/${hammock.id}`, { as: "globex" })).body.tasks[0].title;
@@ -115,9 +160,15 @@ const brk = JSON.parse(tampered.stdout).chains.find((c) => c.break)?.break;
 step("tamper", `set actor_id = 'mallory' on one entry in SQL -> verify exits ${tampered.code}: ${brk ? `${brk.kind} at seq ${brk.seq}` : "no break found"}`);
 
 server.close();
+await worker.stop();
+receiver.close();
 await close();
 await sql.end();
-if (peek.status !== 404 || poke.status !== 404 || napNow !== "Nap" || verified.code !== 0 || tampered.code !== 1) {
+const webhooksOk =
+  received.length === 2 &&
+  hooks[0] === `project.created ${JSON.stringify({ id: rocket.id, name: "Rocket" })}` &&
+  hooks[1] === `task.completed ${JSON.stringify({ id: design.id, projectId: rocket.id, title: "Design" })}`;
+if (peek.status !== 404 || poke.status !== 404 || napNow !== "Nap" || verified.code !== 0 || tampered.code !== 1 || !webhooksOk) {
   console.error("demo: an expectation failed (see above)");
   process.exit(1);
 }
