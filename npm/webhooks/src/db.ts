@@ -71,7 +71,8 @@ export function ambientTransaction(): { database: unknown; tenantId?: string; is
 /** Runs statement `name` of `statements` with `params`; rows come back as JSON. */
 export async function run(ex: Executor, statements: Record<string, WebhooksStatement>, name: string, params: unknown[]): Promise<Row[]> {
   const s = statements[name];
-  if (!s) throw new Error(`no statement ${name}`);
+  // The names come from this package and the statements from the same core: a miss is a bug.
+  if (!s) throw Object.assign(new Error(`the core has no webhooks statement ${name}`), { code: "INTERNAL" });
   return jsonRows(await ex.query(s.sql, params));
 }
 

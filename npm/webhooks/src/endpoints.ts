@@ -6,19 +6,14 @@ import { inTransaction, type CallOptions, type Shared } from "./context";
 import { run } from "./db";
 import { guard, WebhooksEndpointError } from "./errors";
 
-/** `P`: the filters allowed (known event types and `prefix.*` patterns on their prefixes). */
-export interface EndpointInput<P extends string = string> {
+/**
+ * `endpoints.create` input: the core's endpoint fields with the URL as text (parsed here) and
+ * `P`, the filters allowed (known event types and `prefix.*` patterns on their prefixes).
+ */
+export type EndpointInput<P extends string = string> = Omit<WebhookEndpointFields, "url" | "eventTypes"> & {
   url: string;
-  description?: string;
   eventTypes?: P[];
-  ordering?: "none" | "key";
-  signing?: "v1" | "v1a";
-  secret?: string;
-  headers?: Record<string, string>;
-  rateLimitPerSecond?: number;
-  metadata?: Record<string, string>;
-  enabled?: boolean;
-}
+};
 
 export interface Endpoint {
   id: string;

@@ -1,6 +1,6 @@
 // `send` / `sendMany`: the payload is checked and serialised here (Standard Schema, JSON), the
 // core decides everything else and hands back one statement at a time.
-import { core as binding, randomBytes } from "./core";
+import { randomBytes } from "./core";
 import type { WebhookSendItem, WebhookSendStep } from "@usebetter-rs/core";
 import { inTransaction, type CallOptions, type Shared } from "./context";
 import { run } from "./db";
@@ -67,4 +67,3 @@ export async function sendMany(s: Shared, validators: Validators, inputs: SendIn
   s.wake();
   return results.map((r) => ({ id: r.id as `msg_${string}`, status: r.status, createdAt: new Date(r.createdAtMs ?? Date.now()) }));
 }
-export { binding };

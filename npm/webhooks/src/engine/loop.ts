@@ -38,6 +38,8 @@ export function runWorker(engine: Engine, o: LoopOptions): Worker {
   const report = (err: unknown) => console.error("better-webhooks worker:", err);
   // A wake-up that arrives while the loop is busy is kept for its next sleep.
   let woken = false;
+  // A send in this process happened since the last fan-out.
+  let fresh = true;
   const wake = () => {
     if (!wakeUp) {
       woken = true;
@@ -86,7 +88,9 @@ export function runWorker(engine: Engine, o: LoopOptions): Worker {
         beat = Date.now();
         await engine.heartbeat(inFlight).catch(report);
       }
-      await engine.prepare().catch(report);
+      const sent = fresh;
+      fresh = false;
+      await engine.prepare(sent).catch(report);
       const free = concurrency - inFlight;
       const rows = free > 0 ? await engine.claim(Math.min(engine.batch, free)).catch((e: unknown) => (report(e), [] as Claimed[])) : [];
       if (!running && rows.length) {
@@ -102,7 +106,10 @@ export function runWorker(engine: Engine, o: LoopOptions): Worker {
   }
 
   return {
-    wake,
+    wake() {
+      fresh = true;
+      wake();
+    },
     async start() {
       if (running) return;
       running = true;

@@ -27,8 +27,12 @@ export type Claimed = Row;
 export interface Engine {
   readonly workerId: string;
   readonly batch: number;
-  /** Fan-out of due messages; reaping of expired leases every 5 s. */
-  prepare(): Promise<void>;
+  /**
+   * Fan-out of due messages (when `fresh` says a send happened in this process, when the last
+   * fan-out was a full batch, or once per poll interval) and reaping of expired leases (every
+   * 5 s), so a busy loop does not pay a fan-out transaction per claim.
+   */
+  prepare(fresh: boolean): Promise<void>;
   /** Claims up to `n` deliveries. */
   claim(n: number): Promise<Claimed[]>;
   /** Signs the rows and sends each one; `signal` aborts the requests (shutdown). */
@@ -55,14 +59,18 @@ export function createEngine(s: Shared, dispatch: Dispatch, o: WorkerOptions): E
   const q = (ex: Executor, name: string, params: unknown[]) => run(ex, s.statements, name, params);
   const system = <T>(fn: (ex: Executor) => Promise<T>) => systemTransaction(s.db, settings, fn);
   let lastReap = 0;
+  let nextExpand = 0;
+  let expandedFull = false;
 
   async function expand(): Promise<void> {
-    await system(async (ex) => {
+    nextExpand = Date.now() + (o.pollIntervalMs ?? 250);
+    expandedFull = await system(async (ex) => {
       const messages = await q(ex, "expandLockMessages", [batch]);
-      if (messages.length === 0) return;
+      if (messages.length === 0) return false;
       let step = s.core.expandStep(messages, null);
       if (step.lockProgress) step = s.core.expandStep(messages, await q(ex, "expandLockProgress", step.lockProgress));
       if (step.insert) await q(ex, "expandInsert", step.insert);
+      return messages.length === batch;
     });
   }
 
@@ -144,8 +152,8 @@ export function createEngine(s: Shared, dispatch: Dispatch, o: WorkerOptions): E
   return {
     workerId,
     batch,
-    async prepare() {
-      await expand();
+    async prepare(fresh) {
+      if (fresh || expandedFull || Date.now() >= nextExpand) await expand();
       await reap();
     },
     claim,
