@@ -35,6 +35,14 @@ export async function freshDatabase(prefix, owner = "app") {
     name,
     async drop() {
       const b = await admin();
+      // A pool's end() resolves once it has asked its connections to close, not once the
+      // backends have gone; terminating one still closing makes its client emit an error after
+      // the test. Wait (up to 5 s) for them to leave on their own, then force the rest.
+      for (let i = 0; i < 100; i++) {
+        const { rows } = await b.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1", [name]);
+        if (rows[0].n === 0) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
       await b.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
       await b.end();
     },
