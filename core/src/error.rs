@@ -65,6 +65,9 @@ pub enum Error {
     /// its own module, which keeps the product's error table in one place.
     #[cfg(feature = "webhooks")]
     Webhooks(crate::webhooks::WebhooksError),
+    /// A failure of the email product; its codes (`EMAIL_*`) are listed in its own module.
+    #[cfg(feature = "email")]
+    Email(crate::email::EmailError),
 }
 
 /// Why a command-line tool stopped: the stable codes of its failures.
@@ -177,6 +180,8 @@ impl Error {
             Error::Cli { failure, .. } => failure.code(),
             #[cfg(feature = "webhooks")]
             Error::Webhooks(e) => e.code(),
+            #[cfg(feature = "email")]
+            Error::Email(e) => e.code(),
         }
     }
 
@@ -253,6 +258,8 @@ impl fmt::Display for Error {
             | Error::Cli { message, .. } => f.write_str(message),
             #[cfg(feature = "webhooks")]
             Error::Webhooks(e) => e.fmt(f),
+            #[cfg(feature = "email")]
+            Error::Email(e) => e.fmt(f),
         }
     }
 }
@@ -263,6 +270,13 @@ impl std::error::Error for Error {}
 impl From<crate::webhooks::WebhooksError> for Error {
     fn from(e: crate::webhooks::WebhooksError) -> Self {
         Error::Webhooks(e)
+    }
+}
+
+#[cfg(feature = "email")]
+impl From<crate::email::EmailError> for Error {
+    fn from(e: crate::email::EmailError) -> Self {
+        Error::Email(e)
     }
 }
 
@@ -311,6 +325,24 @@ pub enum PackageCode {
     WebhooksInvalidState,
     /// The receiver's inbox has already processed this `webhook-id`.
     WebhookDuplicate,
+    /// `email.send()` found no transaction to join (`requireTransaction`).
+    EmailNoTransaction,
+    /// A `tenantId` given inside another tenant's scope.
+    EmailTenantMismatch,
+    /// A call that needs a tenant outside a tenant scope without `tenantId`.
+    EmailTenantRequired,
+    /// A `from` address that is not a verified sender of the tenant.
+    EmailSenderNotVerified,
+    /// A tenant over its rate limit or `maxQueuedPerTenant`.
+    EmailRateLimited,
+    /// A transport that cannot run here (SMTP on an edge runtime).
+    EmailTransportUnavailable,
+    /// A route returned a transport name that is not configured.
+    EmailTransportNotFound,
+    /// No message with that id is visible.
+    EmailNotFound,
+    /// The message is not in a state the action applies to.
+    EmailInvalidState,
 }
 
 impl PackageCode {
@@ -334,6 +366,15 @@ impl PackageCode {
             PackageCode::WebhooksEndpointDisabled => "WEBHOOKS_ENDPOINT_DISABLED",
             PackageCode::WebhooksInvalidState => "WEBHOOKS_INVALID_STATE",
             PackageCode::WebhookDuplicate => "WEBHOOK_DUPLICATE",
+            PackageCode::EmailNoTransaction => "EMAIL_NO_TRANSACTION",
+            PackageCode::EmailTenantMismatch => "EMAIL_TENANT_MISMATCH",
+            PackageCode::EmailTenantRequired => "EMAIL_TENANT_REQUIRED",
+            PackageCode::EmailSenderNotVerified => "EMAIL_SENDER_NOT_VERIFIED",
+            PackageCode::EmailRateLimited => "EMAIL_RATE_LIMITED",
+            PackageCode::EmailTransportUnavailable => "EMAIL_TRANSPORT_UNAVAILABLE",
+            PackageCode::EmailTransportNotFound => "EMAIL_TRANSPORT_NOT_FOUND",
+            PackageCode::EmailNotFound => "EMAIL_NOT_FOUND",
+            PackageCode::EmailInvalidState => "EMAIL_INVALID_STATE",
             PackageCode::AuditAdapterUnsupported => "AUDIT_ADAPTER_UNSUPPORTED",
             PackageCode::BindingLoadFailed => "BINDING_LOAD_FAILED",
         }

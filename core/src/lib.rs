@@ -7,6 +7,8 @@
 //! - [`sql`]: identifier and literal quoting, shared by every product.
 //! - `webhooks` (feature `webhooks`): signing, sealed secrets, retry decisions, SSRF address
 //!   classification, ids and the delivery engine's SQL.
+//! - `email` (feature `email`): addresses, headers, MIME, provider signing and events,
+//!   suppression and the outbox SQL.
 //!
 //! The crate does no I/O and reads no clock: callers pass the current time and the bindings
 //! (N-API and WebAssembly) translate values in and out. Every failure is an [`Error`] with a
@@ -24,6 +26,8 @@ pub mod check;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod crypto;
+#[cfg(feature = "email")]
+pub mod email;
 pub mod error;
 #[cfg(feature = "serde")]
 pub mod input;

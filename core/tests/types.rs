@@ -103,6 +103,7 @@ fn error_codes() -> Vec<&'static str> {
     let sources = [
         include_str!("../src/error.rs"),
         include_str!("../src/webhooks/error.rs"),
+        include_str!("../src/email/error.rs"),
     ];
     let mut codes: Vec<&str> = sources
         .iter()

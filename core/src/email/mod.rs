@@ -1,0 +1,11 @@
+//! The pure core of `@usebetterdev/email`: address and header validation, MIME building, provider
+//! request signing, response and event classification, suppression keys, unsubscribe tokens and
+//! the SQL of the tables. Transports (fetch, SMTP) and the worker loop live outside the core; they
+//! cross into this module to decide and to build, never to do I/O.
+//!
+//! As in the webhooks module, no function reads a clock or a random source: callers pass `now`
+//! and random bytes, so every decision is reproducible and identical on the native and wasm builds.
+
+pub mod error;
+
+pub use error::{EmailError, Result};
