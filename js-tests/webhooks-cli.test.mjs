@@ -11,7 +11,11 @@ import { join } from "node:path";
 import { runCli } from "@usebetterdev/webhooks-cli";
 import core from "@usebetter-rs/core";
 import { admin, APP_GRANTS, connectAs, freshDatabase, OWNER, ownedDatabase, requireEnv } from "./helpers/db.mjs";
-import { cli as runBin } from "./helpers/cli.mjs";
+import { cli as runBin, project } from "./helpers/cli.mjs";
+import { createServer } from "node:http";
+import pg from "pg";
+import { betterWebhooks } from "@usebetterdev/webhooks";
+import { sqlExecutorAdapter } from "@usebetterdev/webhooks/sql";
 
 const port = new URL(requireEnv("DATABASE_URL")).port;
 const dir = mkdtempSync(join(tmpdir(), "better-webhooks-"));
@@ -21,6 +25,7 @@ const SECRET = `whsec_${Buffer.alloc(32, 7).toString("base64")}`;
 const RLS = { tenant: { tenantTables: [] }, webhooks: { retention: { days: 30 } } };
 const created = [];
 const clients = [];
+const pools = [];
 
 const urlOf = (db, user = "app", password = "app") => `postgres://${user}:${password}@127.0.0.1:${port}/${db}`;
 const cli = (url, args, { env = {}, config = RLS } = {}) => runCli(args, { cwd: dir, config, env: { DATABASE_URL: url, ...env } });
@@ -32,6 +37,7 @@ const ok = async (url, args, options) => {
 
 after(async () => {
   for (const c of clients) await c.end();
+  for (const p of pools) await p.end();
   for (const db of created) await db.drop();
   const a = await admin();
   await a.query("DROP ROLE IF EXISTS wh_bypass");
@@ -228,4 +234,54 @@ test("keys generate prints a valid secret; rekey under a new key leaves every se
   }
   const check = await findings(url, { BETTER_WEBHOOKS_KEY: NEW_KEY });
   assert.deepEqual(check.failed, []);
+});
+
+test("worker: bad options exit 2 naming the option; no tables names migrate; --once delivers what is due and exits 0", async () => {
+  for (const [args, message] of [
+    [["worker", "--concurrency", "0"], /^invalid --concurrency "0": expected a whole number from 1 to 1024/],
+    [["worker", "--max-seconds", "soon"], /^invalid --max-seconds "soon"/],
+  ]) {
+    const r = await cli("postgres://127.0.0.1:1/x", args);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.errorCode, "CLI_USAGE");
+    assert.match(r.stderr, message);
+  }
+  const bare = await freshDatabase("whcli_worker_bare");
+  created.push(bare);
+  const missing = await cli(urlOf(bare.name), ["worker"]);
+  assert.equal(missing.code, 1);
+  assert.equal(missing.errorCode, "WEBHOOKS_SCHEMA_MISSING");
+  assert.match(missing.stderr, /run `better-webhooks migrate`/);
+
+  // A message due for a loopback endpoint, delivered by `worker --once` in a child process.
+  const section = { eventTypes: ["order.created"], network: { allowHttp: true, allowNetworks: ["127.0.0.1/32"] }, tenancy: "none", secretsKey: KEY };
+  const db = await freshDatabase("whcli_worker");
+  created.push(db);
+  const app = await client("app", "app", db.name);
+  const received = [];
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => (received.push({ id: req.headers["webhook-id"], body: JSON.parse(Buffer.concat(chunks)) }), res.writeHead(204).end()));
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  try {
+    const pool = new pg.Pool({ connectionString: urlOf(db.name), max: 2 });
+    pools.push(pool);
+    const hooks = betterWebhooks({ ...section, database: sqlExecutorAdapter(pool) });
+    await app.query(hooks.migrationSql(1));
+    const tenantId = "6d0a3c8e-1f43-4c1e-9a57-6a8f1c2b9d10";
+    await hooks.endpoints.create({ url: `http://127.0.0.1:${server.address().port}/` }, { tenantId });
+    await hooks.send({ eventType: "order.created", payload: { n: 1 } }, { tx: "autocommit", tenantId });
+    const { secretsKey: _, ...file } = section; // the key comes from the environment only
+    const cwd = project("whcli-worker", { "better.config.mjs": `export default ${JSON.stringify({ webhooks: file })};\n` });
+    const r = await runBin(["worker", "--once"], { tool: "better-webhooks", cwd, env: { DATABASE_URL: urlOf(db.name), BETTER_WEBHOOKS_KEY: KEY } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, "better-webhooks worker: delivered 1; nothing more is due\n");
+    assert.deepEqual(received.map((x) => x.body.data), [{ n: 1 }]);
+    const { rows } = await app.query("SELECT status FROM webhook_deliveries");
+    assert.deepEqual(rows, [{ status: "succeeded" }]);
+  } finally {
+    server.close();
+  }
 });

@@ -43,6 +43,10 @@ pub struct Outcome {
     /// The stable code of the failure (`err.code`), when the command failed with an error.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_code: Option<&'static str>,
+    /// `better-webhooks worker`: the checked configuration and options the JavaScript engine
+    /// runs with (the delivery loop is the package's, in the bin's process).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker: Option<serde_json::Value>,
 }
 
 impl Outcome {
@@ -70,6 +74,7 @@ impl Outcome {
             stdout: String::new(),
             stderr: format!("{e}\n"),
             error_code: Some(e.code()),
+            worker: None,
         }
     }
 }

@@ -11,6 +11,7 @@ export async function webhooksDatabase(prefix, max = 6) {
   const pool = new pg.Pool({ host: u.hostname, port: Number(u.port), user: "app", password: "app", database: db.name, max });
   return {
     pool,
+    name: db.name,
     async drop() {
       await pool.end();
       await db.drop();

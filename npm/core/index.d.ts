@@ -173,6 +173,8 @@ export interface CliOutcome {
   stderr: string;
   /** The error's code (e.g. `CLI_USAGE`, `DB_CONNECT`, `AUDIT_TABLE_MISSING`) when the command failed with one. */
   errorCode?: string;
+  /** `better-webhooks worker`: the checked `webhooks` section, database URL and options the bin's engine runs with. */
+  worker?: { config: Record<string, unknown>; databaseUrl: string; options: { concurrency: number; once: boolean; maxSeconds: number | null; json: boolean } };
 }
 
 /** What the bins hand a command-line run: where it runs, the loaded config and the environment. */

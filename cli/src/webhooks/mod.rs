@@ -51,12 +51,13 @@ pub async fn run(args: &[String], ctx: &Context) -> Result<Outcome> {
     } else {
         None
     };
-    let hooks = cli::webhooks_config(
+    let section = cli::webhooks_section(
         ctx.common.config.as_ref(),
         ctx.secrets_key.as_deref(),
         ctx.secrets_key_previous.as_deref(),
         rls,
     )?;
+    let hooks = Webhooks::new(&section, false)?;
     let run = Run { inv, ctx, hooks };
     match run.inv.command.as_str() {
         "migrate" => migrate(&run).await,
@@ -64,6 +65,7 @@ pub async fn run(args: &[String], ctx: &Context) -> Result<Outcome> {
         "purge" => purge::purge(&run).await,
         "ensure-partitions" => ensure_partitions(&run).await,
         "rekey" => keys::rekey(&run).await,
+        "worker" => worker(&run, section).await,
         other => Err(CliFailure::Usage.with(format!("error: unknown command '{other}'"))),
     }
 }
@@ -100,6 +102,33 @@ impl Run<'_> {
         )?;
         enter_bypass(client, key).await
     }
+}
+
+/// `worker`: checks the options, the database and its schema here (so a missing table names
+/// `better-webhooks migrate` before any delivery starts), then hands the configuration back to
+/// the bin, whose process runs the package's delivery engine.
+async fn worker(r: &Run<'_>, section: serde_json::Value) -> Result<Outcome> {
+    let mut options = cli::worker_options(
+        r.inv.value("concurrency"),
+        r.inv.has("once"),
+        r.inv.value("max-seconds"),
+    )?;
+    options["json"] = r.json().into();
+    let client = r.client().await?;
+    require_schema(r, &client).await?;
+    let url = r
+        .inv
+        .value("database-url")
+        .or(r.ctx.common.database_url.as_deref())
+        .unwrap_or_default();
+    Ok(Outcome {
+        worker: Some(serde_json::json!({
+            "config": section,
+            "databaseUrl": url,
+            "options": options,
+        })),
+        ..Outcome::default()
+    })
 }
 
 fn now_ms() -> i64 {

@@ -16,7 +16,7 @@ pub const KEY_VARIABLE: &str = "BETTER_WEBHOOKS_KEY";
 /// The key being replaced, during a key change.
 pub const PREVIOUS_KEY_VARIABLE: &str = "BETTER_WEBHOOKS_KEY_PREVIOUS";
 
-pub const COMMANDS: [(&str, &str); 6] = [
+pub const COMMANDS: [(&str, &str); 7] = [
     (
         "migrate",
         "Print, write or apply the webhook tables' DDL (idempotent)",
@@ -35,6 +35,10 @@ pub const COMMANDS: [(&str, &str); 6] = [
         "Seal every endpoint's keys again with BETTER_WEBHOOKS_KEY",
     ),
     ("keys", "keys generate [--v1a]: print a new endpoint secret"),
+    (
+        "worker",
+        "Deliver pending webhooks until stopped (SIGTERM/SIGINT finish in-flight requests)",
+    ),
 ];
 
 const JSON: Opt = flag("json").about("Print the result as JSON");
@@ -56,6 +60,11 @@ fn options(command: &str) -> Option<Vec<Opt>> {
             vec![valued("ahead", "<n>").about("Partitions to create ahead (default: 4)")]
         }
         "rekey" => vec![],
+        "worker" => vec![
+            valued("concurrency", "<n>").about("Requests in flight at most (default: 64)"),
+            flag("once").about("Deliver what is due now, then exit"),
+            valued("max-seconds", "<n>").about("Stop (gracefully) after this many seconds"),
+        ],
         "keys" => vec![flag("v1a").about("An ed25519 key pair instead of an HMAC secret")],
         _ => return None,
     };
@@ -109,6 +118,21 @@ pub fn webhooks_config(
     previous: Option<&str>,
     rls: Option<bool>,
 ) -> Result<Webhooks> {
+    Webhooks::new(&webhooks_section(config, key, previous, rls)?, false)
+}
+
+/// The `webhooks` section as [`webhooks_config`] compiles it (secrets key from the
+/// environment, `tenancy` and `hardened` defaults): what the `worker` command hands to
+/// `betterWebhooks()`, so the tools and the worker read the config the same way.
+///
+/// # Errors
+/// As [`webhooks_config`], before compiling.
+pub fn webhooks_section(
+    config: Option<&Value>,
+    key: Option<&str>,
+    previous: Option<&str>,
+    rls: Option<bool>,
+) -> Result<Value> {
     let mut section = match config.and_then(|c| c.get("webhooks")) {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(o)) => o.clone(),
@@ -155,7 +179,34 @@ pub fn webhooks_config(
             section.insert("hardened".into(), json!(h));
         }
     }
-    Webhooks::new(&Value::Object(section), false)
+    Ok(Value::Object(section))
+}
+
+/// `worker`'s options: `concurrency` (1 to 1024, default 64), `once`, `maxSeconds` (null for
+/// no limit).
+///
+/// # Errors
+/// `CLI_USAGE` naming the option.
+pub fn worker_options(
+    concurrency: Option<&str>,
+    once: bool,
+    max_seconds: Option<&str>,
+) -> Result<Value> {
+    let number = |option: &str, v: &str, max: u64| {
+        v.parse::<u64>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                CliFailure::Usage.with(format!(
+                    "invalid --{option} {v:?}: expected a whole number from 1 to {max}"
+                ))
+            })
+    };
+    let concurrency = concurrency.map_or(Ok(64), |v| number("concurrency", v, 1024))?;
+    let max_seconds = max_seconds
+        .map(|v| number("max-seconds", v, 31_536_000))
+        .transpose()?;
+    Ok(json!({ "concurrency": concurrency, "once": once, "maxSeconds": max_seconds }))
 }
 
 /// `--rls` / `--no-rls`: `None` when neither is given.
@@ -323,6 +374,20 @@ mod tests {
         let e = parse_with(&WEBHOOKS, &args(&["keys"]), "1").unwrap_err();
         assert_eq!(e.to_string(), "error: missing required argument 'action'");
         assert_eq!(keys_action("rotate").unwrap_err().code(), "CLI_USAGE");
+        assert_eq!(
+            worker_options(None, false, None).unwrap(),
+            json!({ "concurrency": 64, "once": false, "maxSeconds": null })
+        );
+        assert_eq!(
+            worker_options(Some("8"), true, Some("30")).unwrap(),
+            json!({ "concurrency": 8, "once": true, "maxSeconds": 30 })
+        );
+        for bad in ["0", "1025", "x", "-1"] {
+            let e = worker_options(Some(bad), false, None).unwrap_err();
+            assert_eq!(e.code(), "CLI_USAGE");
+            assert!(e.to_string().starts_with("invalid --concurrency"), "{e}");
+        }
+        assert!(worker_options(None, false, Some("0")).is_err());
         for (command, _) in COMMANDS {
             for o in options(command).unwrap() {
                 assert!(!o.about.is_empty(), "{command} --{}", o.long);

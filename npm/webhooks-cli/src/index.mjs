@@ -12,6 +12,15 @@ export function runCli(args, options) {
   return runTool(TOOL, args, options);
 }
 
-export function main(argv) {
-  return runMain(() => runCli(argv));
+/** The bin: prints the outcome; `worker` then runs the delivery engine until stopped. */
+export async function main(argv) {
+  let worker;
+  const code = await runMain(async () => {
+    const outcome = await runCli(argv);
+    worker = outcome.worker;
+    return outcome;
+  });
+  if (!worker) return code;
+  const { runWorker } = await import("./worker.mjs");
+  return runWorker(worker);
 }
