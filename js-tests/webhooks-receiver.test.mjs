@@ -14,6 +14,8 @@ import { signWebhook, generateSecret } from "@usebetterdev/webhooks/receiver";
 import * as honoReceiver from "@usebetterdev/webhooks/hono";
 import * as expressReceiver from "@usebetterdev/webhooks/express";
 import * as nextReceiver from "@usebetterdev/webhooks/next";
+import * as fastifyReceiver from "@usebetterdev/webhooks/fastify";
+import Fastify from "fastify";
 
 const SECRET = generateSecret("v1").secret;
 let database;
@@ -102,6 +104,24 @@ const frameworks = {
     const server = app.listen(0, "127.0.0.1");
     servers.push(server);
     return { base: await listen(server), parsed: "/parsed/hook" };
+  },
+  async fastify() {
+    const app = Fastify();
+    app.register(fastifyReceiver.webhookReceiver({ ...options(fastifyReceiver, "fastify"), path: "/hook" }));
+    // A scope whose own JSON parser (replacing Fastify's) runs on everything else in it.
+    app.register(async (scope) => {
+      scope.removeContentTypeParser("application/json");
+      scope.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => done(null, { parsed: JSON.parse(body) }));
+      scope.post("/echo", async (req) => req.body);
+      scope.register(fastifyReceiver.webhookReceiver(options(fastifyReceiver, "fastify-parsed")), { prefix: "/hook" });
+    }, { prefix: "/parsed" });
+    await app.listen({ port: 0, host: "127.0.0.1" });
+    servers.push(app.server);
+    const base = `http://127.0.0.1:${app.server.address().port}`;
+    // The scope's parser is in force beside the receiver.
+    const echo = await fetch(`${base}/parsed/echo`, { method: "POST", headers: { "content-type": "application/json" }, body: "{\"a\": 1}" });
+    assert.deepEqual(await echo.json(), { parsed: { a: 1 } });
+    return { base, parsed: "/parsed/hook" };
   },
   async next() {
     // The app router's route handler is a (Request) => Response function.
@@ -211,7 +231,7 @@ test("W21 express: express.raw on the route works; a parser that dropped the byt
 });
 
 test("webhookReceiver refuses to start without a key or a handler", () => {
-  for (const m of [honoReceiver, expressReceiver, nextReceiver]) {
+  for (const m of [honoReceiver, expressReceiver, nextReceiver, fastifyReceiver]) {
     assert.throws(() => m.webhookReceiver({ handler() {} }), { code: "WEBHOOKS_INVALID_CONFIG", message: /`secret`/ });
     assert.throws(() => m.webhookReceiver({ secret: SECRET }), { code: "WEBHOOKS_INVALID_CONFIG", message: /`handler`/ });
     assert.throws(() => m.webhooksInbox({}), { code: "WEBHOOKS_INVALID_CONFIG" });

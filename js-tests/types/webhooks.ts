@@ -86,3 +86,12 @@ webhooks.endpoints.create({ url: "https://example.com/hooks", eventTypes: ["paym
 webhooks.endpoints.create({ url: "https://example.com/hooks", eventTypes: ["invoice.paid.*"] });
 // @ts-expect-error: a name that is not in the list.
 listed.send({ eventType: "order.found", payload: null }, { tx: "autocommit" });
+
+// The Fastify plugin and the Hono handler fit where those frameworks take them.
+import Fastify from "fastify";
+import { Hono } from "hono";
+import { webhookReceiver as fastifyReceiver } from "@usebetterdev/webhooks/fastify";
+import { webhookReceiver as honoReceiver } from "@usebetterdev/webhooks/hono";
+const receiverOptions = { secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", handler: async () => {} };
+void Fastify().register(fastifyReceiver({ ...receiverOptions, path: "/hook" }), { prefix: "/webhooks" });
+new Hono().post("/webhooks", honoReceiver(receiverOptions));

@@ -1,0 +1,3 @@
+import m from "../dist/fastify/index.js";
+
+export const { webhookReceiver, webhooksInbox } = m;
