@@ -207,3 +207,23 @@ test("key rotation: one signature per unexpired key, each verifying with its own
   assert.throws(() => other.revealSecret(`ep_${"0".repeat(26)}`, row.keys, Date.now()), (e) => e.code === "WEBHOOKS_SECRETS_KEY_WRONG");
   assert.equal(other.revealSecret(endpoint.id, row.keys, Date.now()).secret, last);
 });
+
+test("a send in this process wakes the worker once its transaction commits, not a poll interval later", async () => {
+  const tenant = randomUUID();
+  const r = await receiver(() => [204, 0]);
+  const w = betterWebhooks(config());
+  await w.endpoints.create({ url: r.url }, { tenantId: tenant });
+  const worker = w.createWorker({ pollIntervalMs: 30_000 });
+  await worker.start();
+  await new Promise((res) => setTimeout(res, 300)); // the worker is idle, sleeping its poll interval
+  // The wake-up fires 5 ms after send(); the transaction commits 60 ms after it.
+  await inTenant(tenant, async (c) => {
+    await w.send({ eventType: "invoice.paid", payload: { n: 1 } }, { tx: c });
+    await new Promise((res) => setTimeout(res, 60));
+  });
+  try {
+    await until(() => r.got.length === 1, 5_000);
+  } finally {
+    await worker.stop();
+  }
+});

@@ -19,6 +19,7 @@ export interface Worker {
 }
 
 const RECORD_BATCH = 100;
+const RECHECKS = 7;
 const RECORD_DELAY_MS = 5;
 
 export function runWorker(engine: Engine, o: LoopOptions): Worker {
@@ -40,6 +41,9 @@ export function runWorker(engine: Engine, o: LoopOptions): Worker {
   let woken = false;
   // A send in this process happened since the last fan-out.
   let fresh = true;
+  // The wake-up comes from `send()`, before the sender's COMMIT: a fan-out that finds nothing
+  // right after it looks again 5, 10, 20, … 320 ms later (0.6 s in all), not a poll interval later.
+  let recheck = RECHECKS;
   const wake = () => {
     if (!wakeUp) {
       woken = true;
@@ -101,13 +105,17 @@ export function runWorker(engine: Engine, o: LoopOptions): Worker {
       engine.send(rows, stopRequests.signal).forEach((p, i) => void p.then((seen) => finished(rows[i]!, seen)));
       // Claim again at once while claims come back full and slots are free; else wait for a
       // slot, a send in this process, or the poll interval.
-      if (rows.length === 0 || inFlight >= concurrency) await sleep(rows.length === 0 ? poll : poll * 4);
+      if (rows.length === 0 && recheck < RECHECKS) {
+        fresh = true;
+        await sleep(Math.min(poll, 5 * 2 ** recheck++));
+      } else if (rows.length === 0 || inFlight >= concurrency) await sleep(rows.length === 0 ? poll : poll * 4);
     }
   }
 
   return {
     wake() {
       fresh = true;
+      recheck = 0;
       wake();
     },
     async start() {
