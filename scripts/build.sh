@@ -58,4 +58,5 @@ optimise npm/core/wasm/usebetter_wasm_bg.wasm
 node_modules/.bin/tsc -p npm/tenant/tsconfig.json
 node_modules/.bin/tsc -p npm/audit/tsconfig.json
 node_modules/.bin/tsc -p npm/webhooks/tsconfig.json
+node_modules/.bin/tsc -p npm/email/tsconfig.json
 echo "build: native $(stat -c %s npm/core/native/usebetter.$triple.node) B, wasm $(stat -c %s npm/core/wasm/usebetter_wasm_bg.wasm) B, edge wasm $(stat -c %s npm/core/wasm-edge/usebetter_wasm_bg.wasm) B"

@@ -1,0 +1,3 @@
+import m from "../dist/dev/index.js";
+
+export const { consoleTransport, fileTransport } = m;

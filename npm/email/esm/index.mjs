@@ -1,0 +1,3 @@
+import m from "../dist/index.js";
+
+export const { html, escapeHtml, defineTemplate, EmailError, EmailConfigError, EmailTemplateError } = m;

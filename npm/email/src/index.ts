@@ -1,0 +1,5 @@
+// `@usebetterdev/email`: transactional email from the application's own PostgreSQL.
+export { html, escapeHtml, type SafeHtml } from "./html";
+export { defineTemplate, type Template, type TemplateDefinition, type Rendered, type PropsOf, type StandardSchema } from "./templates";
+export { EmailError, EmailConfigError, EmailTemplateError, type EmailErrorCode } from "./errors";
+export type * from "./types";

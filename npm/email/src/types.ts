@@ -1,0 +1,79 @@
+// The product's public types (spec: sending input and results, transports and what they hand
+// back). The core validates every value at run time; these types make the mistakes the compiler
+// can see fail to compile.
+
+export type Address = string | { address: string; name?: string };
+
+/** Why an address is suppressed. */
+export type SuppressionReason = "hard_bounce" | "complaint" | "soft_bounce" | "unsubscribe" | "manual";
+
+export interface SendResult {
+  id: `eml_${string}`;
+  status: "queued" | "duplicate" | "suppressed";
+  suppressed: { address: string; reason: SuppressionReason }[];
+}
+
+/** What a transport is asked to deliver: the message as the core built it. */
+export interface PreparedMessage {
+  /** `eml_…` */
+  id: string;
+  tenantId: string | null;
+  category: string;
+  /** Envelope sender (MAIL FROM / the provider's `from`). */
+  from: string;
+  /** Envelope recipients: to, cc and bcc, suppressed ones removed. */
+  recipients: string[];
+  subject: string;
+  html?: string;
+  text?: string;
+  /** The exact MIME bytes (what SMTP sends and raw-MIME providers take). */
+  raw: Uint8Array;
+  /** `Message-ID` without angle brackets. */
+  messageId: string;
+  /** Sent as the provider's idempotency key where it has one: retries never send twice. */
+  idempotencyKey: string;
+  attempt: number;
+  tags?: Record<string, string>;
+}
+
+/** A hand-off outcome (data in `email_attempts`, never an exception). */
+export type HandOffOutcome =
+  | "sent"
+  | "rejected_permanent"
+  | "rejected_recipient"
+  | "auth_failed"
+  | "throttled"
+  | "retryable"
+  | "ambiguous"
+  | "expired"
+  | "suppressed";
+
+export interface RecipientResult {
+  address: string;
+  accepted: boolean;
+  code?: number;
+  enhancedCode?: string;
+  text?: string;
+}
+
+export interface HandOffResult {
+  outcome: HandOffOutcome;
+  providerMessageId?: string;
+  /** HTTP status or SMTP reply code. */
+  status?: number;
+  /** Provider text (never shown to tenants unredacted). */
+  detail?: string;
+  /** From `Retry-After` or the provider's throttling answer. */
+  retryAfterMs?: number;
+  /** Per recipient, where the transport knows (SMTP RCPT replies, batch answers). */
+  recipients?: RecipientResult[];
+}
+
+export type TransportKind = "resend" | "postmark" | "ses" | "sendgrid" | "mailgun" | "smtp" | "console" | "file" | "capture";
+
+export interface Transport {
+  name: string;
+  kind: TransportKind;
+  capabilities: { idempotency: boolean; batch: number; rawMime: boolean; tags: boolean; edge: boolean };
+  send(batch: PreparedMessage[], signal: AbortSignal): Promise<HandOffResult[]>;
+}
