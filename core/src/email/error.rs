@@ -101,6 +101,13 @@ impl EmailError {
             EmailError::UnsubscribeTokenInvalid => "EMAIL_UNSUBSCRIBE_TOKEN_INVALID",
         }
     }
+
+    pub(crate) fn config(field: impl Into<String>, expected: impl Into<String>) -> Self {
+        EmailError::InvalidConfig {
+            field: field.into(),
+            expected: expected.into(),
+        }
+    }
 }
 
 impl fmt::Display for EmailError {

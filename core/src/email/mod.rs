@@ -6,6 +6,8 @@
 //! As in the webhooks module, no function reads a clock or a random source: callers pass `now`
 //! and random bytes, so every decision is reproducible and identical on the native and wasm builds.
 
+#[cfg(feature = "serde")]
+pub mod config;
 pub mod error;
 
 pub use error::{EmailError, Result};

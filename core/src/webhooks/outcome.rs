@@ -175,6 +175,18 @@ pub fn should_disable(
 /// # Errors
 /// `WEBHOOKS_INVALID_CONFIG` naming `field`.
 pub fn parse_duration_ms(field: &str, text: &str) -> Result<i64> {
+    duration_ms(text).ok_or_else(|| {
+        WebhooksError::config(
+            field,
+            format!("a duration like \"30s\", \"15min\", \"24h\", \"5d\" or \"2w\", got {text:?}"),
+        )
+    })
+}
+
+/// `"30s"`, `"15min"`, `"24h"`, `"5d"`, `"2w"` in milliseconds; `None` for anything else (zero,
+/// another unit, an overflow). Shared by the products' configurations.
+#[must_use]
+pub fn duration_ms(text: &str) -> Option<i64> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (digits, unit) = t.split_at(split);
@@ -191,14 +203,6 @@ pub fn parse_duration_ms(field: &str, text: &str) -> Result<i64> {
         .ok()
         .filter(|n| *n > 0 && per > 0)
         .and_then(|n| n.checked_mul(per))
-        .ok_or_else(|| {
-            WebhooksError::config(
-                field,
-                format!(
-                    "a duration like \"30s\", \"15min\", \"24h\", \"5d\" or \"2w\", got {text:?}"
-                ),
-            )
-        })
 }
 
 /// The result of one attempt of a delivery, as the record step sees it.
