@@ -285,3 +285,34 @@ test("worker: bad options exit 2 naming the option; no tables names migrate; --o
     server.close();
   }
 });
+
+test("listen: verifies and prints each delivery, answers --status, refuses a bad signature with 401, stops on SIGTERM", async () => {
+  const usage = await cli("", ["listen"]);
+  assert.equal(usage.code, 2);
+  assert.match(usage.stderr, /^listen needs --secret/);
+  const { spawn } = await import("node:child_process");
+  const { createRequire } = await import("node:module");
+  const bin = createRequire(import.meta.url).resolve("@usebetterdev/webhooks-cli/package.json").replace(/package\.json$/, "bin/cli.mjs");
+  for (const status of [204, 500]) {
+    const child = spawn(process.execPath, [bin, "listen", "--port", "0", "--secret", SECRET, "--status", String(status), "--json"], { cwd: dir });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    const exited = new Promise((r) => child.on("exit", (code) => r(code)));
+    while (!out.includes("listening")) await new Promise((r) => setTimeout(r, 10));
+    const url = JSON.parse(out.split("\n")[0]).listening;
+    const body = JSON.stringify({ type: "order.created", data: { n: status } });
+    const timestamp = Math.floor(Date.now() / 1000);
+    const headers = (secret) => ({ "webhook-id": `msg_${status}`, "webhook-timestamp": String(timestamp), "webhook-signature": core.webhookSign({ id: `msg_${status}`, timestamp, body, secret }) });
+    assert.equal((await fetch(url, { method: "POST", headers: headers(SECRET), body })).status, status);
+    const forged = await fetch(url, { method: "POST", headers: headers(`whsec_${Buffer.alloc(32, 9).toString("base64")}`), body });
+    assert.equal(forged.status, 401);
+    assert.equal((await forged.json()).error.code, "WEBHOOK_BAD_SIGNATURE");
+    child.kill("SIGTERM");
+    assert.equal(await exited, 0);
+    const lines = out.trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(lines.slice(1), [
+      { verified: true, id: `msg_${status}`, timestamp: new Date(timestamp * 1000).toISOString(), body, status },
+      { verified: false, code: "WEBHOOK_BAD_SIGNATURE", message: lines[2].message },
+    ]);
+  }
+});

@@ -43,10 +43,11 @@ pub struct Outcome {
     /// The stable code of the failure (`err.code`), when the command failed with an error.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_code: Option<&'static str>,
-    /// `better-webhooks worker`: the checked configuration and options the JavaScript engine
-    /// runs with (the delivery loop is the package's, in the bin's process).
+    /// A command whose long-running part is the bin's own JavaScript (`better-webhooks worker`:
+    /// the package's delivery engine; `listen`: a verifying receiver), checked here and handed
+    /// over as `{ command, … }`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub worker: Option<serde_json::Value>,
+    pub handoff: Option<serde_json::Value>,
 }
 
 impl Outcome {
@@ -74,7 +75,7 @@ impl Outcome {
             stdout: String::new(),
             stderr: format!("{e}\n"),
             error_code: Some(e.code()),
-            worker: None,
+            handoff: None,
         }
     }
 }

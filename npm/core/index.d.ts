@@ -173,8 +173,10 @@ export interface CliOutcome {
   stderr: string;
   /** The error's code (e.g. `CLI_USAGE`, `DB_CONNECT`, `AUDIT_TABLE_MISSING`) when the command failed with one. */
   errorCode?: string;
-  /** `better-webhooks worker`: the checked `webhooks` section, database URL and options the bin's engine runs with. */
-  worker?: { config: Record<string, unknown>; databaseUrl: string; options: { concurrency: number; once: boolean; maxSeconds: number | null; json: boolean } };
+  /** A command whose long-running part the bin runs itself (`better-webhooks worker`, `listen`), checked and handed over. */
+  handoff?:
+    | { command: "worker"; config: Record<string, unknown>; databaseUrl: string; options: { concurrency: number; once: boolean; maxSeconds: number | null; json: boolean } }
+    | { command: "listen"; port: number; secret?: string; publicKey?: string; status: number; json: boolean };
 }
 
 /** What the bins hand a command-line run: where it runs, the loaded config and the environment. */

@@ -46,6 +46,16 @@ pub async fn run(args: &[String], ctx: &Context) -> Result<Outcome> {
     if inv.command == "keys" {
         return keys::generate(&inv);
     }
+    if inv.command == "listen" {
+        let mut options =
+            cli::listen_options(inv.value("port"), inv.value("secret"), inv.value("status"))?;
+        options["command"] = "listen".into();
+        options["json"] = inv.has("json").into();
+        return Ok(Outcome {
+            handoff: Some(options),
+            ..Outcome::default()
+        });
+    }
     let rls = if inv.command == "migrate" {
         cli::rls_flag(inv.has("rls"), inv.has("no-rls"))?
     } else {
@@ -122,7 +132,8 @@ async fn worker(r: &Run<'_>, section: serde_json::Value) -> Result<Outcome> {
         .or(r.ctx.common.database_url.as_deref())
         .unwrap_or_default();
     Ok(Outcome {
-        worker: Some(serde_json::json!({
+        handoff: Some(serde_json::json!({
+            "command": "worker",
             "config": section,
             "databaseUrl": url,
             "options": options,

@@ -16,7 +16,7 @@ pub const KEY_VARIABLE: &str = "BETTER_WEBHOOKS_KEY";
 /// The key being replaced, during a key change.
 pub const PREVIOUS_KEY_VARIABLE: &str = "BETTER_WEBHOOKS_KEY_PREVIOUS";
 
-pub const COMMANDS: [(&str, &str); 7] = [
+pub const COMMANDS: [(&str, &str); 8] = [
     (
         "migrate",
         "Print, write or apply the webhook tables' DDL (idempotent)",
@@ -38,6 +38,10 @@ pub const COMMANDS: [(&str, &str); 7] = [
     (
         "worker",
         "Deliver pending webhooks until stopped (SIGTERM/SIGINT finish in-flight requests)",
+    ),
+    (
+        "listen",
+        "A local receiver for development: verify and print each delivery",
     ),
 ];
 
@@ -66,10 +70,17 @@ fn options(command: &str) -> Option<Vec<Opt>> {
             valued("max-seconds", "<n>").about("Stop (gracefully) after this many seconds"),
         ],
         "keys" => vec![flag("v1a").about("An ed25519 key pair instead of an HMAC secret")],
+        "listen" => vec![
+            valued("port", "<n>").about("Port on 127.0.0.1 (default: 8787; 0 picks a free one)"),
+            valued("secret", "<key>")
+                .about("The endpoint's whsec_ secret or whpk_ public key (required)"),
+            valued("status", "<code>")
+                .about("Status to answer verified deliveries with (default: 204)"),
+        ],
         _ => return None,
     };
     v.push(JSON);
-    if command != "keys" {
+    if command != "keys" && command != "listen" {
         v.extend([CONFIG_PATH, DATABASE_URL]);
     }
     v.push(HELP);
@@ -180,6 +191,55 @@ pub fn webhooks_section(
         }
     }
     Ok(Value::Object(section))
+}
+
+/// `listen`'s options: `port` (default 8787, 0 for a free one), the `secret` (or public key)
+/// deliveries must verify with, and the `status` verified deliveries get (200 to 599).
+///
+/// # Errors
+/// `CLI_USAGE` naming the option.
+pub fn listen_options(
+    port: Option<&str>,
+    secret: Option<&str>,
+    status: Option<&str>,
+) -> Result<Value> {
+    let port = port.map_or(Ok(8787), |v| {
+        v.parse::<u16>().map_err(|_| {
+            CliFailure::Usage.with(format!(
+                "invalid --port {v:?}: expected a port number from 0 to 65535"
+            ))
+        })
+    })?;
+    let secret = secret.filter(|s| !s.is_empty()).ok_or_else(|| {
+        CliFailure::Usage.with(
+            "listen needs --secret: the endpoint's whsec_ secret (or whpk_ public key), as `webhooks.endpoints.create` returned it",
+        )
+    })?;
+    let valid = if secret.starts_with("whpk_") {
+        crate::webhooks::keys::parse_verifying_key("secret", secret).is_ok()
+    } else {
+        crate::webhooks::keys::parse_signing_key("secret", secret).is_ok()
+    };
+    if !valid {
+        return Err(CliFailure::Usage
+            .with("invalid --secret: expected a whsec_ secret or a whpk_ public key"));
+    }
+    let status = status.map_or(Ok(204), |v| {
+        v.parse::<u16>()
+            .ok()
+            .filter(|n| (200..=599).contains(n))
+            .ok_or_else(|| {
+                CliFailure::Usage.with(format!(
+                    "invalid --status {v:?}: expected an HTTP status from 200 to 599"
+                ))
+            })
+    })?;
+    let key = if secret.starts_with("whpk_") {
+        "publicKey"
+    } else {
+        "secret"
+    };
+    Ok(json!({ "port": port, key: secret, "status": status }))
 }
 
 /// `worker`'s options: `concurrency` (1 to 1024, default 64), `once`, `maxSeconds` (null for
@@ -388,6 +448,26 @@ mod tests {
             assert!(e.to_string().starts_with("invalid --concurrency"), "{e}");
         }
         assert!(worker_options(None, false, Some("0")).is_err());
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        assert_eq!(
+            listen_options(None, Some(secret), None).unwrap(),
+            json!({ "port": 8787, "secret": secret, "status": 204 })
+        );
+        let public = "whpk_4rQZjjkCnn4m/ciYBaRPSZTA+Y/UwqgD6hgxOllF28g=";
+        assert_eq!(
+            listen_options(Some("0"), Some(public), Some("500")).unwrap(),
+            json!({ "port": 0, "publicKey": public, "status": 500 })
+        );
+        for (port, key, status, start) in [
+            (Some("70000"), Some(secret), None, "invalid --port"),
+            (None, None, None, "listen needs --secret"),
+            (None, Some("whsec_x"), None, "invalid --secret"),
+            (None, Some(secret), Some("99"), "invalid --status"),
+        ] {
+            let e = listen_options(port, key, status).unwrap_err();
+            assert_eq!(e.code(), "CLI_USAGE");
+            assert!(e.to_string().starts_with(start), "{e}");
+        }
         for (command, _) in COMMANDS {
             for o in options(command).unwrap() {
                 assert!(!o.about.is_empty(), "{command} --{}", o.long);

@@ -12,15 +12,15 @@ export function runCli(args, options) {
   return runTool(TOOL, args, options);
 }
 
-/** The bin: prints the outcome; `worker` then runs the delivery engine until stopped. */
+/** The bin: prints the outcome; `worker` and `listen` then run in this process until stopped. */
 export async function main(argv) {
-  let worker;
+  let handoff;
   const code = await runMain(async () => {
     const outcome = await runCli(argv);
-    worker = outcome.worker;
+    handoff = outcome.handoff;
     return outcome;
   });
-  if (!worker) return code;
-  const { runWorker } = await import("./worker.mjs");
-  return runWorker(worker);
+  if (handoff?.command === "worker") return (await import("./worker.mjs")).runWorker(handoff);
+  if (handoff?.command === "listen") return (await import("./listen.mjs")).runListen(handoff);
+  return code;
 }
