@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { randomBytes, randomUUID } from "node:crypto";
 import { drizzle } from "drizzle-orm/node-postgres";
+import core from "@usebetter-rs/core";
 import { betterAudit } from "@usebetterdev/audit";
 import { drizzleAuditAdapter } from "@usebetterdev/audit/drizzle";
 import { betterWebhooks } from "@usebetterdev/webhooks";
@@ -203,5 +204,55 @@ test('deliveries: "all" — every attempt is an entry, each with the delivery\'s
       [m.id, "succeeded", 2, 204],
     ],
   );
+  assert.equal((await cli(["verify"])).code, 0);
+});
+
+test("every management action is an entry in its transaction: disable, enable, reveal, replay, recover, lane resolution, delete", async () => {
+  const tenant = randomUUID();
+  const w = betterWebhooks(config({ audit }));
+  const o = { tenantId: tenant };
+  const act = (fn) => audit.withContext({ actorId: "carol" }, fn);
+  const { endpoint } = await w.endpoints.create({ url, ordering: "key" }, o);
+  await act(() => w.endpoints.disable(endpoint.id, { reason: "maintenance" }, o));
+  await act(() => w.endpoints.enable(endpoint.id, o));
+  await act(() => w.endpoints.revealSecret(endpoint.id, o));
+  // A keyed message whose every attempt fails blocks its lane.
+  got.length = 0;
+  answer = () => 500;
+  const [m] = await inTenant(pool, tenant, (tx) => w.sendMany([{ eventType: "invoice.paid", payload: {}, orderingKey: "k" }], { tx }));
+  for (let i = 0; i < 50 && (await w.lanes.list({ endpointId: endpoint.id }, o)).length === 0; i++) {
+    await w.drain({ reapIntervalMs: 0 });
+    await new Promise((r) => setTimeout(r, 60));
+  }
+  const [blocked] = await w.lanes.list({ endpointId: endpoint.id }, o);
+  assert.ok(blocked, "the lane is blocked");
+  // lanes.list gives the lane's id with the deliveries' prefix; resolve takes `lane_…`.
+  const laneId = core.webhookId("lane", core.webhookId("delivery", blocked.id, false), true);
+  answer = () => 204;
+  await act(() => w.lanes.resolve(laneId, { action: "skip" }, o));
+  await act(() => w.replay({ messageId: m.id, endpointId: endpoint.id }, o));
+  const since = new Date(Date.now() - 3_600_000);
+  await act(() => w.recover({ endpointId: endpoint.id, since }, o));
+  await act(() => w.endpoints.delete(endpoint.id, o));
+  const rows = await system(`SELECT * FROM audit_logs WHERE tenant_id = $1 ORDER BY seq`, [tenant]);
+  assert.deepEqual(
+    rows.map((r) => [r.table_name, r.operation, r.record_id, r.description, r.actor_id]),
+    [
+      ["webhook_endpoints", "INSERT", endpoint.id, "webhook endpoint created", null],
+      ["webhook_endpoints", "UPDATE", endpoint.id, "webhook endpoint disabled", "carol"],
+      ["webhook_endpoints", "UPDATE", endpoint.id, "webhook endpoint enabled", "carol"],
+      ["webhook_endpoints", "UPDATE", endpoint.id, "webhook endpoint secret revealed", "carol"],
+      ["webhook_lanes", "UPDATE", laneId, "webhook lane resolved", "carol"],
+      ["webhook_messages", "UPDATE", m.id, "webhook message replayed", "carol"],
+      ["webhook_endpoints", "UPDATE", endpoint.id, "webhook deliveries recovered", "carol"],
+      ["webhook_endpoints", "DELETE", endpoint.id, "webhook endpoint deleted", "carol"],
+    ],
+  );
+  assert.deepEqual([rows[1].after_data.status, rows[1].after_data.disabledReason, rows[2].after_data.status], ["disabled", "maintenance", "enabled"]);
+  assert.deepEqual(rows[4].after_data, { action: "resolve", resolution: "skip" });
+  assert.deepEqual(rows[5].after_data, { action: "replay", endpointId: endpoint.id, replayed: 1 });
+  assert.deepEqual(rows[6].after_data, { action: "recover", since: since.toISOString(), until: null, includeMissing: false, recovered: rows[6].after_data.recovered });
+  assert.equal(rows[7].before_data.id, endpoint.id);
+  assert.equal(rows[7].after_data, null);
   assert.equal((await cli(["verify"])).code, 0);
 });
