@@ -8,7 +8,7 @@ import { createServer } from "node:http";
 import { randomBytes, randomUUID } from "node:crypto";
 import { drizzle } from "drizzle-orm/node-postgres";
 import core from "@usebetter-rs/core";
-import { betterAudit } from "@usebetterdev/audit";
+import { betterAudit, captureLogsIn } from "@usebetterdev/audit";
 import { drizzleAuditAdapter } from "@usebetterdev/audit/drizzle";
 import { betterWebhooks } from "@usebetterdev/webhooks";
 import { sqlExecutorAdapter } from "@usebetterdev/webhooks/sql";
@@ -255,4 +255,31 @@ test("every management action is an entry in its transaction: disable, enable, r
   assert.equal(rows[7].before_data.id, endpoint.id);
   assert.equal(rows[7].after_data, null);
   assert.equal((await cli(["verify"])).code, 0);
+});
+
+test("captureLogsIn (the audit package's hook): entries on the caller's transaction, sealed or not, with the context's actor; a foreign adapter is refused", async () => {
+  const [a, b] = [randomUUID(), randomUUID()];
+  const entry = (tenantId, recordId) => ({ tableName: "outside_audit_tables", operation: "INSERT", recordId, after: { n: 1 }, tenantId });
+  const plain = betterAudit({ database: drizzleAuditAdapter(drizzle(pool)), auditTables: ["other"] });
+  for (const [instance, commit] of [[plain, false], [plain, true], [audit, true]]) {
+    await inTenant(pool, a, async (c) => {
+      const run = async (text, params) => (await c.query(text, params)).rows;
+      await instance.withContext({ actorId: "dave" }, () => captureLogsIn(instance, run, [entry(b, "1"), entry(a, "2"), entry(null, "3")]));
+      if (!commit) throw new Error("rolled back");
+    }).catch((e) => assert.equal(e.message, "rolled back"));
+  }
+  // The rolled-back batch left nothing; the committed ones are there, unsealed and sealed.
+  const rows = await system(`SELECT record_id, tenant_id, actor_id, seq IS NOT NULL AS sealed FROM audit_logs WHERE table_name = 'outside_audit_tables' ORDER BY sealed, record_id`);
+  assert.deepEqual(
+    rows.map((r) => [r.record_id, r.tenant_id, r.actor_id, r.sealed]),
+    [["1", b, "dave", false], ["2", a, "dave", false], ["3", null, "dave", false], ["1", b, "dave", true], ["2", a, "dave", true], ["3", null, "dave", true]],
+  );
+  // Unsealed entries fail verification when a key is given: those of the plain adapter go.
+  await system(`DELETE FROM audit_logs WHERE seq IS NULL`);
+  const verified = await cli(["verify"]);
+  assert.equal(verified.code, 0, verified.stdout);
+
+  const foreign = betterAudit({ database: { writeLog: async () => {} }, auditTables: [] });
+  await assert.rejects(captureLogsIn(foreign, async () => [], [entry(null, "4")]), { code: "AUDIT_ADAPTER_UNSUPPORTED" });
+  await assert.rejects(captureLogsIn({}, async () => [], []), { code: "INVALID_ARGUMENT" });
 });
