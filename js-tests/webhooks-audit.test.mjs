@@ -11,10 +11,9 @@ import core from "@usebetter-rs/core";
 import { betterAudit, captureLogsIn } from "@usebetterdev/audit";
 import { drizzleAuditAdapter } from "@usebetterdev/audit/drizzle";
 import { betterWebhooks } from "@usebetterdev/webhooks";
-import { sqlExecutorAdapter } from "@usebetterdev/webhooks/sql";
 import { requireEnv } from "./helpers/db.mjs";
 import { auditCli, project } from "./helpers/cli.mjs";
-import { webhooksDatabase, inTenant, asSystem } from "./helpers/webhooks.mjs";
+import { webhooksDatabase, inTenant, asSystem, loopbackConfig } from "./helpers/webhooks.mjs";
 
 const SEAL_KEY = "webhooks-audit-seal-key-kept-outside-the-database";
 const KEY = randomBytes(32).toString("base64");
@@ -22,16 +21,8 @@ let db, pool, url, server, audit;
 let answer = () => 204;
 const got = [];
 
-function config(extra = {}) {
-  return {
-    database: sqlExecutorAdapter(pool),
-    eventTypes: ["invoice.paid"],
-    secretsKey: KEY,
-    network: { allowHttp: true, allowNetworks: ["127.0.0.1/32"] },
-    delivery: { retrySchedule: [0.05, 0.05], jitter: 0 },
-    ...extra,
-  };
-}
+// Deliveries are exhausted after 4 attempts, 50 ms apart.
+const config = (extra = {}) => loopbackConfig(pool, KEY, extra);
 
 // The CLI is the addon's (native) on either backend: run it in a child process.
 const cli = (args) => {
@@ -125,7 +116,7 @@ test('W22: deliveries: "final" — 1,000 deliveries are 1,000 sealed entries; be
   const w = betterWebhooks(config({ audit: { instance: audit, deliveries: "final" } }));
   const { endpoint } = await w.endpoints.create({ url }, { tenantId: tenant });
   got.length = 0;
-  // Every tenth delivery fails until exhausted (3 attempts), the rest succeed at once.
+  // Every tenth delivery fails until exhausted (4 attempts), the rest succeed at once.
   const failing = new Set();
   answer = () => 204;
   const sent = await inTenant(pool, tenant, (tx) =>
@@ -156,7 +147,7 @@ test('W22: deliveries: "final" — 1,000 deliveries are 1,000 sealed entries; be
         endpointId: endpoint.id,
         urlHost: new URL(url).host,
         status: exhausted ? "exhausted" : "succeeded",
-        attemptCount: exhausted ? 3 : 1,
+        attemptCount: exhausted ? 4 : 1,
         lastAttemptAt: "string",
         httpStatus: exhausted ? 500 : 204,
         failure: null,
