@@ -58,7 +58,10 @@ after(async () => {
 test("the `audit` option is checked: an instance or { instance, deliveries }", () => {
   const refused = (audit, message) =>
     assert.throws(() => betterWebhooks(config({ audit })), (e) => e.code === "WEBHOOKS_INVALID_CONFIG" && e.message.includes(message));
-  refused({}, "invalid `audit.instance`");
+  refused({}, "invalid `audit`: expected a betterAudit() instance");
+  refused({ deliveries: "final" }, "invalid `audit.instance`");
+  // An audit instance without the hook for another library's transaction (the reference's shape).
+  refused({ captureLog: async () => {}, withContext: async () => {} }, "invalid `audit`: expected a betterAudit() instance");
   refused("yes", "invalid `audit`: expected a betterAudit() instance");
   refused({ instance: audit, deliveries: "some" }, 'invalid `audit.deliveries`: expected "none", "final" or "all", got "some"');
   refused({ instance: audit, deliverys: "final" }, "unknown key `audit.deliverys`");

@@ -199,10 +199,12 @@ export function betterAudit(config: BetterAuditConfig): BetterAuditInstance {
     if (typeof writeOn !== "function") {
       throw coded(new Error("audit: writing entries in another library's transaction needs drizzleAuditAdapter or prismaAuditAdapter"), "AUDIT_ADAPTER_UNSUPPORTED");
     }
+    if (!Array.isArray(inputs)) throw coded(new TypeError("captureLogsIn: `inputs` must be an array of entries"), "INVALID_ARGUMENT");
     const logs: AuditLog[] = [];
     for (const input of inputs) {
+      if (!input?.tableName || !input.recordId) throw coded(new Error("captureLogsIn requires a tableName and a non-empty recordId"), "AUDIT_INVALID_DATA");
       if (!OPERATIONS.has(input.operation)) throw new AuditConfigError(`captureLogsIn: \`operation\` must be INSERT, UPDATE or DELETE, got ${JSON.stringify(input.operation)}`);
-      const log = buildLog(input, input.tenantId === undefined ? currentTenantId() : input.tenantId);
+      const log = buildLog(input, input.tenantId);
       enrichments.apply(log);
       for (const hook of beforeLog) await hook(log);
       logs.push(log);

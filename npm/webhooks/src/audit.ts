@@ -44,23 +44,23 @@ const captureOf = (v: unknown): CaptureIn | undefined => {
 /** The `audit` option: a betterAudit() instance, or `{ instance, deliveries }`. */
 export function auditMirror(option: unknown): Mirror | undefined {
   if (option === undefined) return undefined;
-  const expected = "expected a betterAudit() instance of @usebetterdev/audit, or `{ instance, deliveries }`";
+  // An instance without the hook (another audit package, or a version before it) is refused too.
+  const expected = "expected a betterAudit() instance of @usebetterdev/audit (one that can write in another library's transaction), or `{ instance, deliveries }`";
   if (typeof option !== "object" || option === null) return fail(`invalid \`audit\`: ${expected}`);
-  let capture = captureOf(option);
+  const o = option as { instance?: unknown; deliveries?: unknown };
+  const wrapped = "instance" in o || "deliveries" in o;
+  const capture = captureOf(wrapped ? o.instance : option) ?? fail(`invalid \`${wrapped ? "audit.instance" : "audit"}\`: ${expected}`);
   let deliveries: DeliveriesMode = "none";
-  if (!capture) {
-    const o = option as { instance?: unknown; deliveries?: unknown };
+  if (wrapped) {
     for (const key of Object.keys(o)) if (key !== "instance" && key !== "deliveries") fail(`unknown key \`audit.${key}\``);
-    capture = captureOf(o.instance) ?? fail(`invalid \`audit.instance\`: ${expected}`);
     if (o.deliveries !== undefined) {
       if (!MODES.includes(o.deliveries as string)) fail(`invalid \`audit.deliveries\`: expected "none", "final" or "all", got ${JSON.stringify(o.deliveries)}`);
       deliveries = o.deliveries as DeliveriesMode;
     }
   }
-  const fn = capture;
   return {
     deliveries,
-    write: (ex, inputs) => (inputs.length ? fn((text, params) => ex.query(text, params), inputs) : Promise.resolve()),
+    write: (ex, inputs) => (inputs.length ? capture((text, params) => ex.query(text, params), inputs) : Promise.resolve()),
   };
 }
 
