@@ -84,10 +84,12 @@ export function createEngine(s: Shared, dispatch: Dispatch, o: WorkerOptions): E
     const events = await system(async (ex) => {
       const changed = await q(ex, "recordDeliveries", plan.recordDeliveries);
       await q(ex, "insertAttempts", plan.insertAttempts);
-      if (mirror) await mirror.write(ex, deliveryEntries(mirror.deliveries, results, changed, await withUrls(ex, results, changed, urls)));
       const events = [...plan.events];
       if (plan.updateEndpointHealth) events.push(...s.core.endpointEvents(await q(ex, "updateEndpointHealth", plan.updateEndpointHealth)));
       if (events.length) await q(ex, "insertOperationalEvents", s.core.eventParams(events));
+      // Last: the audit chain's lock is then taken after the row locks, in the order endpoint
+      // management takes them (row, then chain), so the two cannot deadlock.
+      if (mirror) await mirror.write(ex, deliveryEntries(mirror.deliveries, results, changed, await withUrls(ex, results, changed, urls)));
       return events;
     });
     for (const e of events) await o.onEvent?.(e);
