@@ -8,23 +8,13 @@ import { createServer } from "node:http";
 import { randomBytes, randomUUID } from "node:crypto";
 import core from "@usebetter-rs/core";
 import { betterWebhooks } from "@usebetterdev/webhooks";
-import { sqlExecutorAdapter } from "@usebetterdev/webhooks/sql";
-import { webhooksDatabase, inTenant as inTenantOf, asSystem } from "./helpers/webhooks.mjs";
+import { webhooksDatabase, inTenant as inTenantOf, asSystem, loopbackConfig } from "./helpers/webhooks.mjs";
 
 let db, pool;
 const KEY = randomBytes(32).toString("base64");
 const servers = [];
 
-function config(extra = {}) {
-  return {
-    database: sqlExecutorAdapter(pool),
-    eventTypes: ["invoice.paid"],
-    secretsKey: KEY,
-    network: { allowHttp: true, allowNetworks: ["127.0.0.1/32"] },
-    delivery: { retrySchedule: [0.05, 0.05, 0.05], jitter: 0 },
-    ...extra,
-  };
-}
+const config = (extra = {}) => loopbackConfig(pool, KEY, extra);
 
 /** A loopback receiver; `answer(n)` returns `[status, delayMs]` for the n-th request. */
 async function receiver(answer) {

@@ -2,7 +2,20 @@
 // role (neither superuser nor BYPASSRLS), and transactions in a tenant's scope or in system
 // context, set up as @usebetterdev/tenant does.
 import pg from "pg";
+import { sqlExecutorAdapter } from "@usebetterdev/webhooks/sql";
 import { freshDatabase, requireEnv } from "./db.mjs";
+
+/** betterWebhooks() configuration on `pool` for loopback receivers, secrets sealed with `key`, fast retries; `extra` adds or replaces keys. */
+export function loopbackConfig(pool, key, extra = {}) {
+  return {
+    database: sqlExecutorAdapter(pool),
+    eventTypes: ["invoice.paid"],
+    secretsKey: key,
+    network: { allowHttp: true, allowNetworks: ["127.0.0.1/32"] },
+    delivery: { retrySchedule: [0.05, 0.05, 0.05], jitter: 0 },
+    ...extra,
+  };
+}
 
 /** A fresh database and a pool on it as `app`; `drop()` ends the pool and drops the database. */
 export async function webhooksDatabase(prefix, max = 6) {

@@ -95,3 +95,14 @@ import { webhookReceiver as honoReceiver } from "@usebetterdev/webhooks/hono";
 const receiverOptions = { secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", handler: async () => {} };
 void Fastify().register(fastifyReceiver({ ...receiverOptions, path: "/hook" }), { prefix: "/webhooks" });
 new Hono().post("/webhooks", honoReceiver(receiverOptions));
+
+// Audit mirroring takes a betterAudit() instance, alone or with the deliveries to record.
+import { betterAudit } from "@usebetterdev/audit";
+import { drizzleAuditAdapter } from "@usebetterdev/audit/drizzle";
+const audit = betterAudit({ database: drizzleAuditAdapter(db, { seal: true }), auditTables: [] });
+betterWebhooks({ database: drizzleWebhooksAdapter(db), eventTypes, audit });
+betterWebhooks({ database: drizzleWebhooksAdapter(db), eventTypes, audit: { instance: audit, deliveries: "final" } });
+// @ts-expect-error: deliveries is "none", "final" or "all".
+betterWebhooks({ database: drizzleWebhooksAdapter(db), eventTypes, audit: { instance: audit, deliveries: "some" } });
+// @ts-expect-error: not an audit instance.
+betterWebhooks({ database: drizzleWebhooksAdapter(db), eventTypes, audit: { deliveries: "final" } });

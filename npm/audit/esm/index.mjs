@@ -17,4 +17,5 @@ export const {
   fromBearerToken,
   fromCookie,
   fromHeader,
+  captureLogsIn,
 } = m;

@@ -8,6 +8,8 @@ import { AuditQueryBuilder } from "./query";
 import { INLINE_CAPTURE, INLINE_SHAPE, type InlinePlan, type InlinePlanner } from "./inline";
 import { createAuditApi } from "./console-api";
 import { createAuditConsoleEndpoints, type ConsoleRegistration } from "./console";
+import { CAPTURE_IN, type CaptureIn } from "./capture-in";
+import { WRITE_ON, type WriteOn } from "./writer";
 import type {
   AfterLogHook,
   FieldChange,
@@ -61,8 +63,8 @@ function checkRetention(r: RetentionPolicy, tables: readonly string[]): void {
   }
 }
 
-/** Builds the entry from the input, the audit context and the tenant scope. */
-function buildLog(input: CaptureLogInput): AuditLog {
+/** Builds the entry from the input, the audit context and the tenant scope (or `tenantId`, when given). */
+function buildLog(input: CaptureLogInput, tenantId: string | null | undefined = currentTenantId()): AuditLog {
   const ctx = getAuditContext();
   const log: AuditLog = { id: newId(), timestamp: new Date(), tableName: input.tableName, operation: input.operation, recordId: input.recordId };
   for (const k of ["actorId", "label", "reason", "compliance", "metadata"] as const) {
@@ -72,7 +74,6 @@ function buildLog(input: CaptureLogInput): AuditLog {
   for (const k of ["description", "severity", "notify"] as const) {
     if (input[k] !== undefined) (log as unknown as Record<string, unknown>)[k] = input[k];
   }
-  const tenantId = currentTenantId();
   if (tenantId) log.tenantId = tenantId;
   if (input.operation !== "INSERT" && input.before) log.beforeData = { ...input.before };
   if (input.operation !== "DELETE" && input.after) log.afterData = { ...input.after };
@@ -191,7 +192,28 @@ export function betterAudit(config: BetterAuditConfig): BetterAuditInstance {
     endpoints: createAuditConsoleEndpoints(createAuditApi(db, enrichments, maxLimit)),
   });
 
-  return {
+  // Entries another library writes in its own transaction (see capture-in.ts): every input is
+  // written, at once (never asynchronously), through the same enrichment and hooks.
+  const captureIn: CaptureIn = async (run, inputs) => {
+    const writeOn = (db as { [WRITE_ON]?: WriteOn })[WRITE_ON];
+    if (typeof writeOn !== "function") {
+      throw coded(new Error("audit: writing entries in another library's transaction needs drizzleAuditAdapter or prismaAuditAdapter"), "AUDIT_ADAPTER_UNSUPPORTED");
+    }
+    if (!Array.isArray(inputs)) throw coded(new TypeError("captureLogsIn: `inputs` must be an array of entries"), "INVALID_ARGUMENT");
+    const logs: AuditLog[] = [];
+    for (const input of inputs) {
+      if (!input?.tableName || !input.recordId) throw coded(new Error("captureLogsIn requires a tableName and a non-empty recordId"), "AUDIT_INVALID_DATA");
+      if (!OPERATIONS.has(input.operation)) throw new AuditConfigError(`captureLogsIn: \`operation\` must be INSERT, UPDATE or DELETE, got ${JSON.stringify(input.operation)}`);
+      const log = buildLog(input, input.tenantId);
+      enrichments.apply(log);
+      for (const hook of beforeLog) await hook(log);
+      logs.push(log);
+    }
+    await writeOn(run, logs);
+    for (const log of logs) for (const hook of afterLog) await hook(log);
+  };
+
+  const instance: BetterAuditInstance = {
     captureLog,
     query: () => new AuditQueryBuilder(executor(), {}, undefined, undefined, maxLimit),
     export: (options) => exportLogs(executor(), options, maxLimit),
@@ -202,4 +224,7 @@ export function betterAudit(config: BetterAuditConfig): BetterAuditInstance {
     onAfterLog: (hook) => subscribe(afterLog, hook),
     retentionPolicy: () => (config.retention ? { ...config.retention, ...(config.retention.tables ? { tables: [...config.retention.tables] } : {}) } : undefined),
   };
+  // Keyed by a symbol, so the instance keeps exactly the reference's keys.
+  Object.defineProperty(instance, CAPTURE_IN, { value: captureIn });
+  return instance;
 }

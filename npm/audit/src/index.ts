@@ -9,3 +9,4 @@ export type { ConsoleRegistration, ConsoleProductEndpoint, ConsoleRequest, Conso
 export { parseDuration } from "./duration";
 export type * from "./types";
 export { fromBearerToken, fromCookie, fromHeader, type ContextExtractor, type ValueExtractor } from "./extractors";
+export { captureLogsIn, type CaptureInInput, type StatementRunner } from "./capture-in";

@@ -35,10 +35,14 @@ export function sealKey(options: SealOptions): string | undefined {
 
 let sql: ChainSql | undefined;
 
-/** Writes `log` sealed into its chain; `run` must be inside a transaction. */
-export async function writeSealed(run: RunSql, log: AuditLog, key: string | undefined, present?: ReadonlySet<string>): Promise<void> {
+/**
+ * Writes `logs`, entries of one chain (the same tenant), sealed after its head in one INSERT;
+ * `run` must be inside a transaction.
+ */
+export async function writeSealed(run: RunSql, logs: AuditLog[], key: string | undefined, present?: ReadonlySet<string>): Promise<void> {
+  if (logs.length === 0) return;
   sql ??= core.auditChainSql();
-  const tenant = log.tenantId ?? null;
+  const tenant = logs[0]!.tenantId ?? null;
   // Lock and head read are two statements on purpose: under READ COMMITTED each statement
   // takes its snapshot when it starts, so only a statement issued after the lock is held sees
   // the previous holder's committed row.
@@ -50,9 +54,9 @@ export async function writeSealed(run: RunSql, log: AuditLog, key: string | unde
     if (has?.has) [head] = await run(sql.checkpoint, [tenant]);
   }
   // Serialised once: the sealed content and the INSERT use the same texts.
-  const values = columnValues(log);
-  const [s] = core.auditSealRows([storedRow(values)], head ? { seq: Number(head.head_seq), hash: String(head.hash) } : null, key);
-  if (!s) throw coded(new Error("audit: sealing produced no seal"), "INTERNAL");
-  const { text, params } = insertStatement([log], [s], [values], present);
+  const values = logs.map(columnValues);
+  const seals = core.auditSealRows(values.map(storedRow), head ? { seq: Number(head.head_seq), hash: String(head.hash) } : null, key);
+  if (seals.length !== logs.length) throw coded(new Error("audit: sealing produced no seal"), "INTERNAL");
+  const { text, params } = insertStatement(logs, seals, values, present);
   await run(text, params);
 }

@@ -2,6 +2,7 @@
 // transaction: `opts.tx`, else the ambient tenant scope, else (where allowed) autocommit or a
 // system-context transaction for an explicit `tenantId`.
 import type { WebhooksSettings, WebhooksStatement } from "@usebetter-rs/core";
+import type { Mirror } from "./audit";
 import { type CoreWebhooks } from "./core";
 import { ambientTransaction, systemTransaction, type Executor, type WebhooksDatabase } from "./db";
 import { WebhooksError } from "./errors";
@@ -14,6 +15,8 @@ export interface Shared {
   db: WebhooksDatabase;
   settings: WebhooksSettings;
   statements: Record<string, WebhooksStatement>;
+  /** Audit mirroring, when `audit` is configured. */
+  audit?: Mirror | undefined;
   /** Wakes in-process workers shortly after a send. */
   wake(): void;
 }

@@ -3,8 +3,9 @@
 import type { WebhookEndpointFields } from "@usebetter-rs/core";
 import { core as binding, randomBytes, type Row } from "./core";
 import { inTransaction, type CallOptions, type Shared } from "./context";
-import { run } from "./db";
+import { run, type Executor } from "./db";
 import { guard, WebhooksEndpointError } from "./errors";
+import { actionEntry, endpointEntry } from "./audit";
 
 /**
  * `endpoints.create` input: the core's endpoint fields with the URL as text (parsed here) and
@@ -73,6 +74,14 @@ const json = (v: unknown) => (v === undefined || v === null ? null : JSON.string
 
 export function endpointsApi<P extends string = string, Tx = unknown>(s: Shared) {
   const tx = <T>(opts: CallOptions | undefined, fn: Parameters<typeof inTransaction<T>>[3]) => inTransaction(s, opts, WebhooksEndpointError, fn, "manage");
+  // Audited in the transaction of the change, when `audit` is configured.
+  const audited = async (ex: Executor, rows: Row[], operation: "INSERT" | "UPDATE" | "DELETE", what: string) => {
+    if (s.audit && rows[0]) await s.audit.write(ex, [endpointEntry(operation, rows[0], what)]);
+    return rows;
+  };
+  const action = async (ex: Executor, id: string, t: string | null, what: string, after: Record<string, unknown>) => {
+    if (s.audit) await s.audit.write(ex, [actionEntry("webhook_endpoints", binding.webhookId("endpoint", uuid(id), true), t, what, after)]);
+  };
   const one = async (rows: Row[], id: string): Promise<Endpoint> => {
     if (!rows[0]) throw new WebhooksEndpointError("WEBHOOKS_NOT_FOUND", `no endpoint ${id} in this tenant`);
     return endpoint(rows[0]);
@@ -83,10 +92,11 @@ export function endpointsApi<P extends string = string, Tx = unknown>(s: Shared)
       const r = p.row;
       const rows = await tx(opts, async (ex, tenant) => {
         await run(ex, s.statements, "lockEndpointLimit", [tenant]);
-        return run(ex, s.statements, "insertEndpoint", [
+        const rows = await run(ex, s.statements, "insertEndpoint", [
           tenant, r.id, r.url, r.description ?? null, r.eventTypes ?? null, r.ordering ?? null, r.status !== "disabled",
           json(r.keys), json(r.headers), r.rateLimitPerSecond ?? null, json(r.metadata), s.settings.maxEndpointsPerTenant,
         ]);
+        return audited(ex, rows, "INSERT", "webhook endpoint created");
       });
       if (!rows[0]) throw new WebhooksEndpointError("WEBHOOKS_LIMIT_REACHED", `this tenant already has ${s.settings.maxEndpointsPerTenant} live endpoints (\`maxEndpointsPerTenant\`)`);
       return { endpoint: endpoint(rows[0]), secret: p.secret, ...(p.publicKey ? { publicKey: p.publicKey } : {}) };
@@ -101,13 +111,20 @@ export function endpointsApi<P extends string = string, Tx = unknown>(s: Shared)
       return { data: rows.slice(0, plan.limit).map(endpoint), nextCursor };
     },
     async disable(id: string, o: { reason?: string } = {}, opts?: CallOptions<Tx>) {
-      return one(await tx(opts, (ex, t) => run(ex, s.statements, "disableEndpoint", [t, uuid(id), o.reason ?? "manual"])), id);
+      const rows = await tx(opts, async (ex, t) => audited(ex, await run(ex, s.statements, "disableEndpoint", [t, uuid(id), o.reason ?? "manual"]), "UPDATE", "webhook endpoint disabled"));
+      return one(rows, id);
     },
     async enable(id: string, opts?: CallOptions<Tx>) {
-      return one(await tx(opts, (ex, t) => run(ex, s.statements, "enableEndpoint", [t, uuid(id)])), id);
+      return one(await tx(opts, async (ex, t) => audited(ex, await run(ex, s.statements, "enableEndpoint", [t, uuid(id)]), "UPDATE", "webhook endpoint enabled")), id);
     },
     async delete(id: string, opts?: CallOptions<Tx>) {
-      const rows = await tx(opts, async (ex, t) => (await run(ex, s.statements, "getEndpoint", [t, uuid(id)])).length ? run(ex, s.statements, "deleteEndpoint", [uuid(id)]) : []);
+      const rows = await tx(opts, async (ex, t) => {
+        const live = await run(ex, s.statements, "getEndpoint", [t, uuid(id)]);
+        if (!live.length) return [];
+        const done = await run(ex, s.statements, "deleteEndpoint", [uuid(id)]);
+        await audited(ex, live, "DELETE", "webhook endpoint deleted");
+        return done;
+      });
       if (!rows.length) throw new WebhooksEndpointError("WEBHOOKS_NOT_FOUND", `no endpoint ${id} in this tenant`);
     },
     async rotateSecret(id: string, o: { graceHours?: number; secret?: string } = {}, opts?: CallOptions<Tx>) {
@@ -117,13 +134,18 @@ export function endpointsApi<P extends string = string, Tx = unknown>(s: Shared)
         const r = guard(WebhooksEndpointError, () => s.core.rotateSecret(id, k.keys as unknown[], o, Date.now(), randomBytes(66)));
         const done = await run(ex, s.statements, "setEndpointKeys", [t, [uuid(id)], [json(k.keys)], [json(r.keys)]]);
         if (!done.length) throw new WebhooksEndpointError("WEBHOOKS_INVALID_STATE", "the endpoint's keys changed concurrently; retry the rotation");
+        await action(ex, id, t, "webhook endpoint secret rotated", { action: "rotateSecret", graceHours: o.graceHours ?? null, secretGiven: o.secret !== undefined });
         return { secret: r.secret, ...(r.publicKey ? { publicKey: r.publicKey } : {}) };
       });
     },
     async revealSecret(id: string, opts?: CallOptions<Tx>) {
-      const [k] = await tx(opts, (ex, t) => run(ex, s.statements, "endpointKeys", [t, uuid(id)]));
-      if (!k) throw new WebhooksEndpointError("WEBHOOKS_NOT_FOUND", `no endpoint ${id} in this tenant`);
-      return guard(WebhooksEndpointError, () => s.core.revealSecret(id, k.keys as unknown[], Date.now()));
+      return tx(opts, async (ex, t) => {
+        const [k] = await run(ex, s.statements, "endpointKeys", [t, uuid(id)]);
+        if (!k) throw new WebhooksEndpointError("WEBHOOKS_NOT_FOUND", `no endpoint ${id} in this tenant`);
+        const secret = guard(WebhooksEndpointError, () => s.core.revealSecret(id, k.keys as unknown[], Date.now()));
+        await action(ex, id, t, "webhook endpoint secret revealed", { action: "revealSecret" });
+        return secret;
+      });
     },
   };
 }

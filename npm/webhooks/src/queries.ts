@@ -6,6 +6,7 @@ import { core as binding, type Row } from "./core";
 import { inTransaction, type CallOptions, type Shared } from "./context";
 import { run } from "./db";
 import { guard, WebhooksEndpointError } from "./errors";
+import { actionEntry } from "./audit";
 
 export interface ListQuery {
   cursor?: string;
@@ -43,6 +44,13 @@ export function queriesApi<Tx = unknown>(s: Shared) {
     return s.core.listPage(kind, rows, plan.limit);
   }
   const count = (rows: Row[], key: string) => Number(rows[0]?.[key] ?? 0);
+  /** Runs action `statement`; when `done(rows)` and `audit` is configured, its entry in the same transaction. */
+  const act = (opts: CallOptions<Tx> | undefined, statement: string, params: unknown[], done: (rows: Row[]) => boolean, entry: (rows: Row[], t: string | null) => Parameters<typeof actionEntry>) =>
+    tx(opts, async (ex, t) => {
+      const rows = await run(ex, s.statements, statement, params);
+      if (s.audit && done(rows)) await s.audit.write(ex, [actionEntry(...entry(rows, t))]);
+      return rows;
+    });
   return {
     list,
     messages: {
@@ -79,7 +87,10 @@ export function queriesApi<Tx = unknown>(s: Shared) {
     /** One immediate attempt per (message, endpoint), no automatic retries after it. */
     async replay(input: { messageId: string; endpointId?: string }, opts?: CallOptions<Tx>) {
       const params = [uuid("message", input.messageId), input.endpointId ? uuid("endpoint", input.endpointId) : null];
-      const rows = await tx(opts, (ex) => run(ex, s.statements, "replay", params));
+      const rows = await act(opts, "replay", params, (r) => count(r, "replayed") > 0, (r, t) => [
+        "webhook_messages", binding.webhookId("message", uuid("message", input.messageId), true), t, "webhook message replayed",
+        { action: "replay", endpointId: input.endpointId ?? null, replayed: count(r, "replayed") },
+      ]);
       if (count(rows, "message_found") === 0) fail("WEBHOOKS_NOT_FOUND", `no message ${input.messageId} in this tenant`);
       if (count(rows, "endpoint_disabled") > 0) fail("WEBHOOKS_ENDPOINT_DISABLED", `endpoint ${input.endpointId} is disabled: enable it first (webhooks.endpoints.enable)`);
       s.wake();
@@ -89,7 +100,10 @@ export function queriesApi<Tx = unknown>(s: Shared) {
     async recover(input: { endpointId: string; since: Date; until?: Date; includeMissing?: boolean }, opts?: CallOptions<Tx>) {
       if (!(input.since instanceof Date)) throw new WebhooksEndpointError("WEBHOOKS_INVALID_ARGUMENT", "invalid `since`: expected a Date");
       const params = [uuid("endpoint", input.endpointId), input.since.toISOString(), input.until?.toISOString() ?? null, input.includeMissing ?? false];
-      const rows = await tx(opts, (ex) => run(ex, s.statements, "recover", params));
+      const rows = await act(opts, "recover", params, (r) => count(r, "endpoint_found") > 0, (r, t) => [
+        "webhook_endpoints", binding.webhookId("endpoint", uuid("endpoint", input.endpointId), true), t, "webhook deliveries recovered",
+        { action: "recover", since: params[1], until: params[2], includeMissing: params[3], recovered: count(r, "recovered") },
+      ]);
       if (count(rows, "endpoint_found") === 0) fail("WEBHOOKS_NOT_FOUND", `no endpoint ${input.endpointId} in this tenant`);
       s.wake();
       return { recovered: count(rows, "recovered") };
@@ -101,7 +115,9 @@ export function queriesApi<Tx = unknown>(s: Shared) {
       },
       async resolve(laneId: string, o: { action: "retry" | "skip" }, opts?: CallOptions<Tx>) {
         if (o?.action !== "retry" && o?.action !== "skip") throw new WebhooksEndpointError("WEBHOOKS_INVALID_ARGUMENT", 'invalid `action`: expected "retry" or "skip"');
-        const rows = await tx(opts, (ex) => run(ex, s.statements, o.action === "retry" ? "resolveLaneRetry" : "resolveLaneSkip", [uuid("lane", laneId)]));
+        const rows = await act(opts, o.action === "retry" ? "resolveLaneRetry" : "resolveLaneSkip", [uuid("lane", laneId)], (r) => r.length > 0, (_, t) => [
+          "webhook_lanes", binding.webhookId("lane", uuid("lane", laneId), true), t, "webhook lane resolved", { action: "resolve", resolution: o.action },
+        ]);
         if (rows.length === 0) fail("WEBHOOKS_INVALID_STATE", `lane ${laneId} is not blocked (or not visible to this tenant)`);
         s.wake();
       },

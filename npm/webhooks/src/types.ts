@@ -103,9 +103,19 @@ export interface WebhooksOptions {
   hardened?: boolean;
 }
 
+/** A `betterAudit()` instance of `@usebetterdev/audit` (structural: this package does not depend on it). */
+export interface AuditInstance {
+  captureLog(input: never): Promise<void>;
+}
+
 export interface BetterWebhooksConfig<M extends EventTypeMap | readonly string[] = EventTypeMap | readonly string[], Tx = unknown>
   extends WebhooksOptions {
   database: WebhooksDatabase<Tx>;
   eventTypes: M;
   onEvent?: (e: WebhookOperationalEvent) => void | Promise<void>;
+  /**
+   * Audit mirroring (same database): management actions always; delivery outcomes with
+   * `deliveries: "final"` (each delivery's end) or `"all"` (every attempt). Default `"none"`.
+   */
+  audit?: AuditInstance | { instance: AuditInstance; deliveries?: "none" | "final" | "all" };
 }

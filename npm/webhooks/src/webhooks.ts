@@ -1,5 +1,6 @@
 // `betterWebhooks(config)`: compiles the configuration once (every key checked by the core),
 // and wires sending, endpoint management and the delivery engine to the database adapter.
+import { auditMirror } from "./audit";
 import { core as binding } from "./core";
 import type { Shared } from "./context";
 import type { WebhooksDatabase } from "./db";
@@ -24,7 +25,8 @@ export function defineEventTypes<const M extends EventTypeMap>(map: M): M {
  */
 export function betterWebhooks<const M extends EventTypeMap | readonly string[], Tx = unknown>(config: BetterWebhooksConfig<M, Tx>) {
   if (typeof config !== "object" || config === null) throw new WebhooksConfigError("WEBHOOKS_INVALID_CONFIG", "betterWebhooks(config): expected an object");
-  const { database, eventTypes, onEvent, ...rest } = config;
+  // `audit` is an instance, not configuration: checked here, never sent to the core.
+  const { database, eventTypes, onEvent, audit, ...rest } = config;
   if (!database || typeof (database as Partial<WebhooksDatabase>).transaction !== "function") {
     throw new WebhooksConfigError("WEBHOOKS_INVALID_CONFIG", "invalid `database`: expected an adapter (drizzleWebhooksAdapter(db) or sqlExecutorAdapter(pool))");
   }
@@ -36,12 +38,14 @@ export function betterWebhooks<const M extends EventTypeMap | readonly string[],
     for (const [k, v] of Object.entries(eventTypes)) if (v && typeof v === "object" && "~standard" in v) validators.set(k, v as StandardSchema);
   }
   const core = guard(WebhooksConfigError, () => new binding.Webhooks({ ...rest, eventTypes: names }, true));
+  const mirror = auditMirror(audit);
   const wakers = new Set<() => void>();
   const s: Shared = {
     core,
     db: database as WebhooksDatabase,
     settings: core.settings(),
     statements: core.statements(),
+    audit: mirror,
     // In-process workers wake shortly after a send (no database cost).
     wake: () => wakers.forEach((w) => setTimeout(w, 5)),
   };

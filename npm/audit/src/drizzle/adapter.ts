@@ -6,7 +6,7 @@ import { currentWriteHandle } from "../write-context";
 import { INLINE_SHAPE } from "../inline";
 import { sqlStore, type Row, type RunSql } from "../store";
 import type { SealOptions } from "../seal";
-import { entryWriter } from "../writer";
+import { entryWriter, WRITE_ON, type WriteOn } from "../writer";
 import { AuditConfigError } from "../enrich";
 import type { AuditDatabaseAdapter } from "../types";
 
@@ -52,7 +52,7 @@ function scopedDatabase(): unknown {
   return store?.getStore()?.database;
 }
 
-export function drizzleAuditAdapter(db: DrizzlePgDatabase, options: DrizzleAuditAdapterOptions = {}): AuditDatabaseAdapter & { [INLINE_SHAPE]?: ReturnType<typeof entryWriter>["shape"] } {
+export function drizzleAuditAdapter(db: DrizzlePgDatabase, options: DrizzleAuditAdapterOptions = {}): AuditDatabaseAdapter & { [INLINE_SHAPE]?: ReturnType<typeof entryWriter>["shape"]; [WRITE_ON]: WriteOn } {
   if (!executes(db)) {
     throw new AuditConfigError(`audit: drizzleAuditAdapter(db) needs a Drizzle PostgreSQL database (with execute()), got ${db === null ? "null" : typeof db}`);
   }
@@ -78,5 +78,5 @@ export function drizzleAuditAdapter(db: DrizzlePgDatabase, options: DrizzleAudit
   });
   // Unsealed rows go to the core's table, so withAuditProxy may write them in the capturing statement.
   const inline = writer.sealed ? {} : { [INLINE_SHAPE]: writer.shape };
-  return { ...inline, writeLog: writer.writeLog, ...store };
+  return { ...inline, [WRITE_ON]: writer.writeLogsOn, writeLog: writer.writeLog, ...store };
 }

@@ -2,7 +2,7 @@ import { coded } from "../errors";
 import { currentWriteHandle } from "../write-context";
 import { sqlStore, type Row, type RunSql } from "../store";
 import type { SealOptions } from "../seal";
-import { entryWriter } from "../writer";
+import { entryWriter, WRITE_ON, type WriteOn } from "../writer";
 import type { AuditDatabaseAdapter } from "../types";
 
 /** What the adapter needs of a Prisma client: raw, parameterised statements. */
@@ -24,7 +24,7 @@ export interface PrismaAuditAdapterOptions {
 
 const runOn = (h: PrismaClientWithRaw): RunSql => async (text, params) => (await h.$queryRawUnsafe(text, ...params)) as Row[];
 
-export function prismaAuditAdapter(db: PrismaClientWithRaw, options: PrismaAuditAdapterOptions = {}): AuditDatabaseAdapter {
+export function prismaAuditAdapter(db: PrismaClientWithRaw, options: PrismaAuditAdapterOptions = {}): AuditDatabaseAdapter & { [WRITE_ON]: WriteOn } {
   if (!isRaw(db) || typeof db.$queryRawUnsafe !== "function") {
     throw coded(new TypeError("audit: prismaAuditAdapter(prisma) needs a Prisma client ($executeRawUnsafe and $queryRawUnsafe)"), "INVALID_ARGUMENT");
   }
@@ -41,5 +41,5 @@ export function prismaAuditAdapter(db: PrismaClientWithRaw, options: PrismaAudit
     },
     options.seal,
   );
-  return { writeLog: writer.writeLog, ...sqlStore(runOn(db)) };
+  return { [WRITE_ON]: writer.writeLogsOn, writeLog: writer.writeLog, ...sqlStore(runOn(db)) };
 }

@@ -4,6 +4,7 @@
 import type { WebhookOperationalEvent, WebhookRecordInput } from "@usebetter-rs/core";
 import { draws, type Row } from "../core";
 import { run, systemTransaction, type Executor } from "../db";
+import { deliveryEntries } from "../audit";
 import type { Shared } from "../context";
 import type { Dispatch, Observation } from "./dispatch";
 
@@ -48,6 +49,7 @@ export interface Engine {
 }
 
 const n = (v: unknown): number => (typeof v === "number" ? v : Number(v));
+const urlsOf = (rows: Row[]) => new Map(rows.map((r) => [String(r.id), String(r.url)]));
 
 export function createEngine(s: Shared, dispatch: Dispatch, o: WorkerOptions): Engine {
   const workerId = o.workerId ?? `worker:${Math.random().toString(36).slice(2, 10)}`;
@@ -74,18 +76,34 @@ export function createEngine(s: Shared, dispatch: Dispatch, o: WorkerOptions): E
     });
   }
 
-  async function record(results: WebhookRecordInput[]): Promise<void> {
+  /** `urls`: each claimed delivery's endpoint URL, for audit entries (reaped rows have none). */
+  async function record(results: WebhookRecordInput[], urls: Map<string, string> = new Map()): Promise<void> {
     if (results.length === 0) return;
     const plan = s.core.recordBatch(results, Date.now(), draws(results.length));
+    const mirror = s.audit?.deliveries === "none" ? undefined : s.audit;
     const events = await system(async (ex) => {
-      await q(ex, "recordDeliveries", plan.recordDeliveries);
+      const changed = await q(ex, "recordDeliveries", plan.recordDeliveries);
       await q(ex, "insertAttempts", plan.insertAttempts);
       const events = [...plan.events];
       if (plan.updateEndpointHealth) events.push(...s.core.endpointEvents(await q(ex, "updateEndpointHealth", plan.updateEndpointHealth)));
       if (events.length) await q(ex, "insertOperationalEvents", s.core.eventParams(events));
+      // Last: the audit chain's lock is then taken after the row locks, in the order endpoint
+      // management takes them (row, then chain), so the two cannot deadlock.
+      if (mirror) await mirror.write(ex, deliveryEntries(mirror.deliveries, results, changed, await withUrls(ex, results, changed, urls)));
       return events;
     });
     for (const e of events) await o.onEvent?.(e);
+  }
+
+  // A reaped delivery's URL is not in its row: read the endpoint when its outcome is audited.
+  async function withUrls(ex: Executor, results: WebhookRecordInput[], changed: Row[], urls: Map<string, string>): Promise<Map<string, string>> {
+    const ended = new Set(changed.filter((r) => s.audit?.deliveries === "all" || r.status !== "pending").map((r) => String(r.id)));
+    for (const x of results) {
+      if (urls.has(x.deliveryId) || !ended.has(x.deliveryId)) continue;
+      const [e] = await q(ex, "getEndpoint", [x.tenantId, x.endpointId]);
+      if (e) urls.set(x.deliveryId, String(e.url));
+    }
+    return urls;
   }
 
   function input(r: Row, seen: Observation): WebhookRecordInput {
@@ -158,7 +176,7 @@ export function createEngine(s: Shared, dispatch: Dispatch, o: WorkerOptions): E
     },
     claim,
     send,
-    record: (done) => record(done.map(([r, seen]) => input(r, seen))),
+    record: (done) => record(done.map(([r, seen]) => input(r, seen)), urlsOf(done.map(([r]) => r))),
     async release(rows) {
       if (rows.length === 0) return;
       await system((ex) => q(ex, "releaseUnstarted", [rows.map((r) => r.id), rows.map((r) => r.lease_token)]));
@@ -169,7 +187,7 @@ export function createEngine(s: Shared, dispatch: Dispatch, o: WorkerOptions): E
       const rows = await claim(limit);
       if (rows.length === 0) return 0;
       const seen = await Promise.all(send(rows));
-      await record(rows.map((r, i) => input(r, seen[i]!)));
+      await record(rows.map((r, i) => input(r, seen[i]!)), urlsOf(rows));
       return rows.length;
     },
     async heartbeat(inFlight) {
