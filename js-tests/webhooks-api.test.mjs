@@ -1,3 +1,4 @@
+// suite: pgbouncer (scripts/test.sh runs it again through PgBouncer in transaction mode)
 // The query API and manual actions under row-level security: tenant A never sees, replays or
 // recovers tenant B's endpoints, messages, deliveries or attempts, through the API or raw SQL in
 // its scope; keyset pages; replay and recover; idempotency keys raced by two transactions.

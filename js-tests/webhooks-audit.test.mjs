@@ -1,3 +1,4 @@
+// suite: pgbouncer (scripts/test.sh runs it again through PgBouncer in transaction mode)
 // Audit mirroring (W22): with an @usebetterdev/audit instance on the same database, endpoint
 // management and delivery outcomes are audit entries written in the transaction of the change,
 // sealed into the tenant's hash chain, so `better-audit verify` (the real CLI) proves what was

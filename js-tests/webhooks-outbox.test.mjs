@@ -1,3 +1,4 @@
+// suite: pgbouncer (scripts/test.sh runs it again through PgBouncer in transaction mode)
 // Outbound webhooks end to end against real PostgreSQL (row-level security on, as a role
 // without BYPASSRLS) and a loopback receiver: a message exists iff its transaction committed
 // (node-postgres and Drizzle), every committed message arrives once, signed; bad input is
