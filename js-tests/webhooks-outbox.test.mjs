@@ -1,13 +1,18 @@
 // suite: pgbouncer (scripts/test.sh runs it again through PgBouncer in transaction mode)
 // Outbound webhooks end to end against real PostgreSQL (row-level security on, as a role
 // without BYPASSRLS) and a loopback receiver: a message exists iff its transaction committed
-// (node-postgres and Drizzle), every committed message arrives once, signed; bad input is
+// (node-postgres, postgres.js, Drizzle on both, the tenant package's scope), every committed
+// message arrives once, signed; bad input is
 // refused with a coded error before any SQL runs; idempotency keys; retries on the schedule.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { randomBytes, randomUUID } from "node:crypto";
 import { drizzle } from "drizzle-orm/node-postgres";
+import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
+import postgres from "postgres";
+import { betterTenant } from "@usebetterdev/tenant";
+import { drizzleDatabase } from "@usebetterdev/tenant/drizzle";
 import { sql } from "drizzle-orm";
 import core from "@usebetter-rs/core";
 import { betterWebhooks, defineEventTypes } from "@usebetterdev/webhooks";
@@ -38,6 +43,9 @@ before(async () => {
   const setup = betterWebhooks(config(sqlExecutorAdapter(pool)));
   await pool.query(setup.migrationSql(2));
   await pool.query("CREATE TABLE invoices (id serial PRIMARY KEY, tenant_id uuid NOT NULL)");
+  // The tenant package's own table, so its scopes (runAs) can run here.
+  await pool.query("CREATE TABLE tenants (id uuid PRIMARY KEY, name text NOT NULL, slug text NOT NULL UNIQUE, created_at timestamptz NOT NULL DEFAULT now())");
+  await pool.query("INSERT INTO tenants (id, name, slug) VALUES ($1, 'Acme', 'acme')", [TENANT]);
   server = createServer((req, res) => {
     const chunks = [];
     req.on("data", (c) => chunks.push(c));
@@ -105,6 +113,82 @@ test("a message is delivered iff its transaction committed: node-postgres and Dr
   const { rows } = await inTenant(TENANT, (c) => c.query("SELECT status, count(*)::int AS n FROM webhook_deliveries GROUP BY status"));
   assert.deepEqual(rows, [{ status: "succeeded", n: 100 }]);
   await w.endpoints.delete(endpoint.id, { tenantId: TENANT });
+});
+
+test("W3 at size: 1,000 transactions over five clients and scopes, half rolled back: exactly the committed ones arrive, once each", async () => {
+  received.length = 0;
+  const u = new URL(process.env.DATABASE_URL);
+  const pgjs = postgres({ host: u.hostname, port: Number(u.port), user: "app", password: "app", database: db.name, max: 2, onnotice: () => {} });
+  try {
+    const w = betterWebhooks(config(sqlExecutorAdapter(pool)));
+    const { endpoint, secret } = await w.endpoints.create({ url }, { tenantId: TENANT });
+    const viaPgjs = betterWebhooks(config(sqlExecutorAdapter(pgjs)));
+    const viaDrizzlePg = betterWebhooks(config(drizzleWebhooksAdapter(drizzle(pool))));
+    const viaDrizzlePgjs = betterWebhooks(config(drizzleWebhooksAdapter(drizzlePostgres(pgjs))));
+    const tenant = betterTenant({ database: drizzleDatabase(drizzle(pool)), tenantResolver: { header: "x-tenant-id" } });
+    const setTenant = sql`SELECT set_config('app.current_tenant', ${TENANT}, true)`;
+    const insert = sql`INSERT INTO invoices (tenant_id) VALUES (${TENANT})`;
+    // Each runs one transaction with a business write and a send(), throwing after it when asked.
+    const variants = {
+      "node-postgres": (i, fail) => inTenant(TENANT, async (c) => {
+        await c.query("INSERT INTO invoices (tenant_id) VALUES ($1)", [TENANT]);
+        const r = await w.send({ eventType: "invoice.paid", payload: { i } }, { tx: c });
+        if (fail) throw new Error("rolled back");
+        return r.id;
+      }),
+      "postgres.js": (i, fail) => pgjs.begin(async (tx) => {
+        await tx`SELECT set_config('app.current_tenant', ${TENANT}, true)`;
+        await tx`INSERT INTO invoices (tenant_id) VALUES (${TENANT})`;
+        const r = await viaPgjs.send({ eventType: "invoice.paid", payload: { i } }, { tx });
+        if (fail) throw new Error("rolled back");
+        return r.id;
+      }),
+      "Drizzle on node-postgres": (i, fail) => drizzle(pool).transaction(async (tx) => {
+        await tx.execute(setTenant);
+        await tx.execute(insert);
+        const r = await viaDrizzlePg.send({ eventType: "invoice.paid", payload: { i } }, { tx });
+        if (fail) throw new Error("rolled back");
+        return r.id;
+      }),
+      "Drizzle on postgres.js": (i, fail) => drizzlePostgres(pgjs).transaction(async (tx) => {
+        await tx.execute(setTenant);
+        await tx.execute(insert);
+        const r = await viaDrizzlePgjs.send({ eventType: "invoice.paid", payload: { i } }, { tx });
+        if (fail) throw new Error("rolled back");
+        return r.id;
+      }),
+      // No `tx`: send() joins the tenant package's scope (its transaction, its tenant).
+      "@usebetterdev/tenant scope": (i, fail) => tenant.runAs(TENANT, async () => {
+        await tenant.getDatabase().execute(insert);
+        const r = await viaDrizzlePg.send({ eventType: "invoice.paid", payload: { i } });
+        if (fail) throw new Error("rolled back");
+        return r.id;
+      }),
+    };
+    const names = Object.keys(variants);
+    const committed = new Map(names.map((n) => [n, new Set()]));
+    for (let i = 0; i < 1000; i++) {
+      const name = names[i % names.length];
+      const fail = Math.random() < 0.5;
+      try {
+        committed.get(name).add(await variants[name](i, fail));
+        assert.equal(fail, false);
+      } catch (err) {
+        assert.equal(err.message, "rolled back", `${name}: ${err.stack}`);
+      }
+    }
+    const all = new Set([...committed.values()].flatMap((s) => [...s]));
+    // Random halves: each way of sending saw commits and rollbacks in plenty.
+    for (const [name, ids] of committed) assert.ok(ids.size > 50 && ids.size < 150, `${name}: ${ids.size} committed of 200`);
+    const { delivered } = await w.drain({ maxMs: 60_000, maxDeliveries: 10_000 });
+    assert.equal(delivered, all.size);
+    const ids = received.map((r) => verify(r, secret).id);
+    assert.equal(ids.length, all.size, "each committed message once");
+    assert.deepEqual(new Set(ids), all);
+    await w.endpoints.delete(endpoint.id, { tenantId: TENANT });
+  } finally {
+    await pgjs.end();
+  }
 });
 
 test("bad input is refused with a coded error naming the field, before any SQL", async () => {

@@ -33,11 +33,27 @@ export function executorOf(handle: unknown): Executor {
   }
   if (typeof h.unsafe === "function") {
     const p = h as PostgresJs;
-    return { query: async (text, values) => [...(await p.unsafe(text, values as never[]))] };
+    return { query: async (text, values) => [...(await p.unsafe(text, values.map(arrayAsLiteral) as never[]))] };
   }
   throw Object.assign(new TypeError("expected a node-postgres client or pool, or a postgres.js sql"), {
     code: "WEBHOOKS_INVALID_ARGUMENT",
   });
+}
+
+/**
+ * A JS array as a PostgreSQL array literal (`{"a","b",NULL}`), as node-postgres sends arrays:
+ * postgres.js serialises an array parameter only for element types it knows (not uuid, for
+ * one), so the server parses the literal into the parameter's type instead.
+ */
+export function arrayAsLiteral(v: unknown): unknown {
+  if (!Array.isArray(v)) return v;
+  const element = (x: unknown): string => {
+    if (x === null || x === undefined) return "NULL";
+    if (Array.isArray(x)) return arrayAsLiteral(x) as string;
+    const text = x instanceof Date ? x.toISOString() : x instanceof Uint8Array ? `\\x${Array.from(x, (b) => b.toString(16).padStart(2, "0")).join("")}` : String(x);
+    return `"${text.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+  };
+  return `{${v.map(element).join(",")}}`;
 }
 
 /** A transaction on a node-postgres pool or postgres.js `sql`. */
