@@ -1,7 +1,7 @@
 // suite: pgbouncer (scripts/test.sh runs it again through PgBouncer in transaction mode)
 // Outbound webhooks end to end against real PostgreSQL (row-level security on, as a role
 // without BYPASSRLS) and a loopback receiver: a message exists iff its transaction committed
-// (node-postgres, postgres.js, Drizzle on both, the tenant package's scope), every committed
+// (node-postgres, postgres.js, Drizzle on both, Prisma, the tenant package's scope), every committed
 // message arrives once, signed; bad input is
 // refused with a coded error before any SQL runs; idempotency keys; retries on the schedule.
 import { test, before, after } from "node:test";
@@ -11,6 +11,9 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { drizzle } from "drizzle-orm/node-postgres";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
+import { PrismaClient } from "@prisma/client";
+import { PrismaPg } from "@prisma/adapter-pg";
+import { prismaWebhooksAdapter } from "@usebetterdev/webhooks/prisma";
 import { betterTenant } from "@usebetterdev/tenant";
 import { drizzleDatabase } from "@usebetterdev/tenant/drizzle";
 import { sql } from "drizzle-orm";
@@ -115,16 +118,21 @@ test("a message is delivered iff its transaction committed: node-postgres and Dr
   await w.endpoints.delete(endpoint.id, { tenantId: TENANT });
 });
 
-test("W3 at size: 1,000 transactions over five clients and scopes, half rolled back: exactly the committed ones arrive, once each", async () => {
+test("W3 at size: 1,200 transactions over six clients and scopes, half rolled back: exactly the committed ones arrive, once each", async () => {
   received.length = 0;
   const u = new URL(process.env.DATABASE_URL);
   const pgjs = postgres({ host: u.hostname, port: Number(u.port), user: "app", password: "app", database: db.name, max: 2, onnotice: () => {} });
+  u.username = "app";
+  u.password = "app";
+  u.pathname = `/${db.name}`;
+  const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: u.toString(), max: 2 }) });
   try {
     const w = betterWebhooks(config(sqlExecutorAdapter(pool)));
     const { endpoint, secret } = await w.endpoints.create({ url }, { tenantId: TENANT });
     const viaPgjs = betterWebhooks(config(sqlExecutorAdapter(pgjs)));
     const viaDrizzlePg = betterWebhooks(config(drizzleWebhooksAdapter(drizzle(pool))));
     const viaDrizzlePgjs = betterWebhooks(config(drizzleWebhooksAdapter(drizzlePostgres(pgjs))));
+    const viaPrisma = betterWebhooks(config(prismaWebhooksAdapter(prisma)));
     const tenant = betterTenant({ database: drizzleDatabase(drizzle(pool)), tenantResolver: { header: "x-tenant-id" } });
     const setTenant = sql`SELECT set_config('app.current_tenant', ${TENANT}, true)`;
     const insert = sql`INSERT INTO invoices (tenant_id) VALUES (${TENANT})`;
@@ -157,6 +165,13 @@ test("W3 at size: 1,000 transactions over five clients and scopes, half rolled b
         if (fail) throw new Error("rolled back");
         return r.id;
       }),
+      "Prisma (interactive $transaction)": (i, fail) => prisma.$transaction(async (tx) => {
+        await tx.$queryRawUnsafe("SELECT set_config('app.current_tenant', $1, true)", TENANT);
+        await tx.$executeRawUnsafe("INSERT INTO invoices (tenant_id) VALUES ($1::uuid)", TENANT);
+        const r = await viaPrisma.send({ eventType: "invoice.paid", payload: { i } }, { tx });
+        if (fail) throw new Error("rolled back");
+        return r.id;
+      }),
       // No `tx`: send() joins the tenant package's scope (its transaction, its tenant).
       "@usebetterdev/tenant scope": (i, fail) => tenant.runAs(TENANT, async () => {
         await tenant.getDatabase().execute(insert);
@@ -167,7 +182,7 @@ test("W3 at size: 1,000 transactions over five clients and scopes, half rolled b
     };
     const names = Object.keys(variants);
     const committed = new Map(names.map((n) => [n, new Set()]));
-    for (let i = 0; i < 1000; i++) {
+    for (let i = 0; i < 200 * names.length; i++) {
       const name = names[i % names.length];
       const fail = Math.random() < 0.5;
       try {
@@ -188,6 +203,7 @@ test("W3 at size: 1,000 transactions over five clients and scopes, half rolled b
     await w.endpoints.delete(endpoint.id, { tenantId: TENANT });
   } finally {
     await pgjs.end();
+    await prisma.$disconnect();
   }
 });
 

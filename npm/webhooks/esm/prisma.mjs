@@ -1,0 +1,3 @@
+import m from "../dist/prisma/index.js";
+
+export const { prismaWebhooksAdapter } = m;
