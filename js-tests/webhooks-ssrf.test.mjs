@@ -198,7 +198,7 @@ test("a 302 to another address is a failure and its Location is never requested"
   assert.deepEqual(foreignDials().map((x) => x.address), ["127.0.0.1"]);
 });
 
-test("tenant-visible attempt rows hold no IP address and no socket error text (operator_error only)", async () => {
+test("tenant-visible attempt rows hold no IP address and no socket error text; operators read it in system context", async () => {
   await system("TRUNCATE webhook_deliveries, webhook_attempts, webhook_endpoints");
   forget();
   const tenant = randomUUID();
@@ -223,15 +223,19 @@ test("tenant-visible attempt rows hold no IP address and no socket error text (o
   }
   await inTenant(tenant, (c) => w.send({ eventType: "invoice.paid", payload: { n: 1 } }, { tx: c }));
   await w.drain({ maxMs: 5_000, lookup: (_h, cb) => cb(null, [{ address: "10.9.8.7", family: 4 }]) });
-  const operator = await system("SELECT outcome, operator_error FROM webhook_attempts ORDER BY outcome");
+  const operator = await system(
+    "SELECT a.outcome, e.error FROM webhook_attempts a LEFT JOIN webhook_attempt_errors e ON e.attempt_id = a.id ORDER BY a.outcome",
+  );
   assert.deepEqual(
     operator.map((r) => r.outcome),
     ["destination_blocked", "destination_blocked", "destination_blocked", "network_error", "network_error"],
   );
-  assert.ok(operator.some((r) => /ECONNREFUSED|refused/i.test(r.operator_error ?? "")), "the operator keeps the socket error");
+  assert.ok(operator.every((r) => r.error), "every failed attempt keeps its error text for the operator");
+  assert.ok(operator.some((r) => /ECONNREFUSED/.test(r.error ?? "")), "the socket error");
+  assert.ok(operator.some((r) => (r.error ?? "").includes("10.20.30.40")), "and the address");
   assert.deepEqual(wire.violations, []);
 
-  const texts = operator.map((r) => r.operator_error).filter(Boolean);
+  const texts = operator.map((r) => r.error).filter(Boolean);
   const leaks = (rows) =>
     rows.flatMap((row) =>
       Object.entries(row).filter(([k, v]) => {
@@ -243,10 +247,10 @@ test("tenant-visible attempt rows hold no IP address and no socket error text (o
   assert.equal(api.data.length, 5);
   assert.deepEqual(leaks(api.data), []);
   assert.ok(api.data.every((r) => !("operatorError" in r) && !("operator_error" in r)));
-  // Raw SQL in the tenant's scope reads the rows themselves: the socket text is in the
-  // operator-only column `operator_error` and in no other.
+  // Raw SQL in the tenant's scope: the attempt rows, and none of the operator-level error rows.
   const raw = await inTenant(tenant, async (c) => (await c.query("SELECT * FROM webhook_attempts")).rows);
   assert.equal(raw.length, 5);
-  assert.deepEqual(leaks(raw.map(({ operator_error, ...rest }) => rest)), [], "raw SQL in the tenant's scope");
-  assert.deepEqual(new Set(leaks(raw).map(([k]) => k)), new Set(["operator_error"]));
+  assert.deepEqual(leaks(raw), [], "raw SQL in the tenant's scope");
+  const errors = await inTenant(tenant, async (c) => (await c.query("SELECT * FROM webhook_attempt_errors")).rows);
+  assert.deepEqual(errors, [], "error texts are operator-level rows");
 });
