@@ -264,7 +264,7 @@ test("a failed attempt is retried on the schedule and the attempt log keeps both
   await w.drain({ maxMs: 5_000 });
   assert.deepEqual(received.map((r) => verify(r, secret).id), [sent.id, sent.id], "same webhook-id on the retry");
   const { rows } = await inTenant(tenant, (c) =>
-    c.query("SELECT a.outcome, a.http_status, a.response_body, a.operator_error FROM webhook_attempts a ORDER BY a.attempt_number"),
+    c.query("SELECT a.outcome, a.http_status, a.response_body FROM webhook_attempts a ORDER BY a.attempt_number"),
   );
   assert.deepEqual(rows.map((r) => [r.outcome, r.http_status]), [["http_error", 500], ["ok", 204]]);
   assert.equal(rows[0].response_body, "try again");

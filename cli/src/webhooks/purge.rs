@@ -28,7 +28,7 @@ pub(super) async fn purge(r: &Run<'_>) -> Result<Outcome> {
     let client = r.client().await?;
     require_schema(r, &client).await?;
     let [messages_default, attempts_default] = store.purge_default_partitions();
-    let batched: [(&str, Statement, i32); 6] = [
+    let batched: [(&str, Statement, i32); 7] = [
         ("finished deliveries", store.purge_deliveries(), days_param),
         (
             "expired idempotency keys",
@@ -39,6 +39,11 @@ pub(super) async fn purge(r: &Run<'_>) -> Result<Outcome> {
         (
             "operational events",
             store.purge_operational_events(),
+            days_param,
+        ),
+        (
+            "attempt error texts",
+            store.purge_attempt_errors(),
             days_param,
         ),
         (

@@ -302,6 +302,7 @@ impl Store {
             ("inboxInsert", self.inbox_insert()),
             ("purgeInbox", self.purge_inbox()),
             ("purgeOperationalEvents", self.purge_operational_events()),
+            ("purgeAttemptErrors", self.purge_attempt_errors()),
             ("purgeWorkers", self.purge_workers()),
             ("purgeMessagesDefault", purge_messages_default),
             ("purgeAttemptsDefault", purge_attempts_default),

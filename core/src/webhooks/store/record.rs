@@ -77,17 +77,25 @@ SELECT id, status, lane_id FROM upd",
     }
 
     /// One row per attempt (ids made in SQL). `response_body` holds what `storeResponseBody`
-    /// keeps of an allowed destination's answer; `operator_error` the socket error text, which
-    /// tenants never see.
+    /// keeps of an allowed destination's answer. `operator_error` (the socket error text, which
+    /// tenants never see) goes to `webhook_attempt_errors` as an operator-level row; the CTE is
+    /// materialised so both inserts see the same attempt ids.
     #[must_use]
     pub fn insert_attempts(&self) -> Statement {
         Statement::new(
             format!(
-                "INSERT INTO {a} (id, tenant_id, delivery_id, message_id, endpoint_id, attempt_number, trigger, started_at, duration_ms, outcome, http_status, response_body, operator_error, request_timestamp, worker_id)
-SELECT {uuid}, x.*
-FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::int[], $6::text[], $7::timestamptz[], $8::int[], $9::text[], $10::smallint[], $11::text[], $12::text[], $13::bigint[], $14::text[])
-  AS x(tenant_id, delivery_id, message_id, endpoint_id, attempt_number, trigger, started_at, duration_ms, outcome, http_status, response_body, operator_error, request_timestamp, worker_id)",
+                "WITH x AS MATERIALIZED (
+  SELECT {uuid} AS id, x.*
+  FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::int[], $6::text[], $7::timestamptz[], $8::int[], $9::text[], $10::smallint[], $11::text[], $12::text[], $13::bigint[], $14::text[])
+    AS x(tenant_id, delivery_id, message_id, endpoint_id, attempt_number, trigger, started_at, duration_ms, outcome, http_status, response_body, operator_error, request_timestamp, worker_id)
+), a AS (
+  INSERT INTO {a} (id, tenant_id, delivery_id, message_id, endpoint_id, attempt_number, trigger, started_at, duration_ms, outcome, http_status, response_body, request_timestamp, worker_id)
+  SELECT id, tenant_id, delivery_id, message_id, endpoint_id, attempt_number, trigger, started_at, duration_ms, outcome, http_status, response_body, request_timestamp, worker_id FROM x
+)
+INSERT INTO {e} (attempt_id, delivery_id, endpoint_id, error)
+SELECT id, delivery_id, endpoint_id, operator_error FROM x WHERE operator_error IS NOT NULL",
                 a = self.table("attempts"),
+                e = self.table("attempt_errors"),
                 uuid = UUID_V7_SQL,
             ),
             &[

@@ -67,6 +67,16 @@ SELECT count(*) AS deleted FROM del"
         )
     }
 
+    /// Operator error texts of attempts older than `$1` days (the attempts' own retention).
+    #[must_use]
+    pub fn purge_attempt_errors(&self) -> Statement {
+        self.purge(
+            "attempt_errors",
+            "created_at < now() - make_interval(days => $1)",
+            &[("retention_days", "int"), ("batch", "int")],
+        )
+    }
+
     /// Heartbeats of workers not seen for `$1` days (killed without a clean stop).
     #[must_use]
     pub fn purge_workers(&self) -> Statement {

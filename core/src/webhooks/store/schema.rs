@@ -20,7 +20,7 @@ use super::{quote_ident, quote_literal, Store, SCHEMA_VERSION};
 use crate::policy::context::current_tenant_expr;
 
 /// Tables with `tenant_id` (row-level security applies) and whether they are partitioned.
-pub const TENANT_TABLES: [(&str, bool); 10] = [
+pub const TENANT_TABLES: [(&str, bool); 11] = [
     ("endpoints", false),
     ("messages", true),
     ("ordering_keys", false),
@@ -29,12 +29,13 @@ pub const TENANT_TABLES: [(&str, bool); 10] = [
     ("lanes", false),
     ("deliveries", false),
     ("attempts", true),
+    ("attempt_errors", false),
     ("operational_events", false),
     ("inbox", false),
 ];
 
 /// Every table `migrate` creates (without `webhook_`), partitions aside.
-pub const TABLES: [&str; 12] = [
+pub const TABLES: [&str; 13] = [
     "endpoints",
     "messages",
     "ordering_keys",
@@ -43,6 +44,7 @@ pub const TABLES: [&str; 12] = [
     "lanes",
     "deliveries",
     "attempts",
+    "attempt_errors",
     "operational_events",
     "inbox",
     "workers",
@@ -305,13 +307,13 @@ CREATE TABLE IF NOT EXISTS {attempts} (
   outcome text NOT NULL,
   http_status smallint,
   response_body text,
-  operator_error text,
   request_timestamp bigint NOT NULL,
   worker_id text,
   created_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (created_at, id)
 ) PARTITION BY RANGE (created_at);
 CREATE TABLE IF NOT EXISTS {attempts_default} PARTITION OF {attempts} DEFAULT;
+ALTER TABLE {attempts} DROP COLUMN IF EXISTS operator_error;
 ",
             attempts = t("attempts"),
             attempts_default = t("attempts_default"),
@@ -322,6 +324,31 @@ CREATE TABLE IF NOT EXISTS {attempts_default} PARTITION OF {attempts} DEFAULT;
             "attempts",
             "(endpoint_id, created_at DESC) INCLUDE (outcome, http_status)",
         ));
+        // The socket error text of an attempt, for operators only (spec §10.3): its rows are
+        // operator-level (`tenant_id` stays NULL), so the tenant policy shows them in system
+        // context only, whatever a tenant's query selects. A column of the attempts table would
+        // share its row's visibility.
+        out.push_str(&format!(
+            "
+CREATE TABLE IF NOT EXISTS {errors} (
+  attempt_id uuid NOT NULL,
+  tenant_id uuid,
+  delivery_id uuid NOT NULL,
+  endpoint_id uuid NOT NULL,
+  error text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (attempt_id)
+);
+",
+            errors = t("attempt_errors"),
+        ));
+        for (name, def) in [
+            ("attempt_errors_delivery_idx", "(delivery_id)"),
+            // Retention deletes by age.
+            ("attempt_errors_created_idx", "(created_at)"),
+        ] {
+            out.push_str(&self.index(name, "attempt_errors", def));
+        }
         out.push_str(&format!(
             "
 CREATE TABLE IF NOT EXISTS {workers} (
