@@ -2,11 +2,13 @@
 // retry schedule blocks that key's lane — later messages of the key wait, other keys flow —,
 // `lane.blocked` is emitted once, and `lanes.resolve(…, { action: "skip" })` releases the rest
 // of the key in order. A short schedule (three attempts 50 ms apart) drives the head to
-// exhaustion in real time.
+// exhaustion in real time. Then the race between recording a lane's head and fan-out adding to
+// the same lane, played step by step on two connections.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { randomBytes, randomUUID } from "node:crypto";
+import core from "@usebetter-rs/core";
 import { betterWebhooks } from "@usebetterdev/webhooks";
 import { sqlExecutorAdapter } from "@usebetterdev/webhooks/sql";
 import { webhooksDatabase, inTenant, asSystem } from "./helpers/webhooks.mjs";
@@ -31,6 +33,7 @@ before(async () => {
     });
   });
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  await pool.query(betterWebhooks({ database: sqlExecutorAdapter(pool), eventTypes: ["item.changed"], secretsKey: KEY }).migrationSql(2));
 });
 
 after(async () => {
@@ -58,7 +61,6 @@ test("a permanently failing head blocks its lane only; lane.blocked once; skip r
     delivery: { retrySchedule: [0.05, 0.05], jitter: 0 },
     onEvent: (e) => void events.push(e),
   });
-  await pool.query(w.migrationSql(2));
   const tenant = randomUUID();
   const { endpoint } = await w.endpoints.create({ url: `http://127.0.0.1:${server.address().port}/`, ordering: "key" }, { tenantId: tenant });
   const send = (key, seqs) =>
@@ -127,4 +129,71 @@ test("a permanently failing head blocks its lane only; lane.blocked once; skip r
   } finally {
     await worker.stop();
   }
+});
+
+test("fan-out committing while a lane's head is recorded: the new delivery becomes the head, not stranded", async () => {
+  const config = {
+    eventTypes: ["item.changed"],
+    secretsKey: KEY,
+    network: { allowHttp: true, allowNetworks: ["127.0.0.1/32"] },
+    delivery: { retrySchedule: [0.05], jitter: 0 },
+  };
+  const w = betterWebhooks({ ...config, database: sqlExecutorAdapter(pool) });
+  const engine = new core.Webhooks(config, true);
+  const sql = engine.statements();
+  const tenant = randomUUID();
+  const { endpoint } = await w.endpoints.create({ url: `http://127.0.0.1:${server.address().port}/`, ordering: "key" }, { tenantId: tenant });
+  const endpointId = core.webhookId("endpoint", endpoint.id, false);
+  const send = (seq) => inTenant(pool, tenant, (c) => w.send({ eventType: "item.changed", orderingKey: "R", payload: { key: "R", seq } }, { tx: c }));
+  const system = async (c) => {
+    const scope = core.scopeSql(null, null, null);
+    await c.query("BEGIN");
+    await c.query(scope.sql, scope.params);
+  };
+  const q = async (c, name, params) => (await c.query(sql[name].sql, params)).rows;
+  // The engine's fan-out, as one transaction left open on `c`; it holds the lane's row.
+  const expand = async (c) => {
+    await system(c);
+    const messages = await q(c, "expandLockMessages", [100]);
+    let step = engine.expandStep(messages, null);
+    if (step.lockProgress) step = engine.expandStep(messages, await q(c, "expandLockProgress", step.lockProgress));
+    await q(c, "expandInsert", step.insert);
+  };
+  const e = await pool.connect();
+  const r = await pool.connect();
+  try {
+    await send(1);
+    await expand(e);
+    await e.query("COMMIT");
+    await system(r);
+    const [claimed] = await q(r, "claimLanes", [10, "race", 60_000]);
+    await r.query("COMMIT");
+    assert.equal(Number(claimed.lane_seq), 1);
+
+    // R:2 is fanned out (lane row locked, not committed) while R:1's success is recorded.
+    await send(2);
+    await expand(e);
+    const plan = engine.recordBatch(
+      [{
+        deliveryId: claimed.id, leaseToken: claimed.lease_token, tenantId: claimed.tenant_id, messageId: claimed.message_id,
+        endpointId, attempt: claimed.attempt_count, trigger: claimed.trigger, laneId: claimed.lane_id,
+        startedAtMs: Date.now(), durationMs: 1, requestTimestamp: Math.floor(Date.now() / 1000), workerId: "race", status: 204,
+      }],
+      Date.now(),
+      [0],
+    );
+    await system(r);
+    const recording = q(r, "recordDeliveries", plan.recordDeliveries);
+    await until("the record to wait for the lane's row", async () => (await pool.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'", [r.processID])).rows.length === 1);
+    await e.query("COMMIT");
+    assert.equal((await recording).length, 1);
+    await r.query("COMMIT");
+  } finally {
+    e.release();
+    r.release();
+  }
+  const [lane] = await asSystem(pool, "SELECT state, head_seq::int, assign_seq::int FROM webhook_lanes WHERE endpoint_id = $1", [endpointId]);
+  assert.deepEqual(lane, { state: "ready", head_seq: 2, assign_seq: 2 });
+  await w.drain({ maxMs: 5_000 });
+  assert.deepEqual(seen("R"), [2]);
 });
