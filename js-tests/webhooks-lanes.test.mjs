@@ -11,7 +11,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import core from "@usebetter-rs/core";
 import { betterWebhooks } from "@usebetterdev/webhooks";
 import { sqlExecutorAdapter } from "@usebetterdev/webhooks/sql";
-import { webhooksDatabase, inTenant, asSystem } from "./helpers/webhooks.mjs";
+import { webhooksDatabase, inTenant, asSystem, engineSteps } from "./helpers/webhooks.mjs";
 
 let db, pool, server;
 const KEY = randomBytes(32).toString("base64");
@@ -139,33 +139,18 @@ test("fan-out committing while a lane's head is recorded: the new delivery becom
     delivery: { retrySchedule: [0.05], jitter: 0 },
   };
   const w = betterWebhooks({ ...config, database: sqlExecutorAdapter(pool) });
-  const engine = new core.Webhooks(config, true);
-  const sql = engine.statements();
+  const { engine, q, begin, expand, recordInput } = engineSteps(config);
   const tenant = randomUUID();
   const { endpoint } = await w.endpoints.create({ url: `http://127.0.0.1:${server.address().port}/`, ordering: "key" }, { tenantId: tenant });
   const endpointId = core.webhookId("endpoint", endpoint.id, false);
   const send = (seq) => inTenant(pool, tenant, (c) => w.send({ eventType: "item.changed", orderingKey: "R", payload: { key: "R", seq } }, { tx: c }));
-  const system = async (c) => {
-    const scope = core.scopeSql(null, null, null);
-    await c.query("BEGIN");
-    await c.query(scope.sql, scope.params);
-  };
-  const q = async (c, name, params) => (await c.query(sql[name].sql, params)).rows;
-  // The engine's fan-out, as one transaction left open on `c`; it holds the lane's row.
-  const expand = async (c) => {
-    await system(c);
-    const messages = await q(c, "expandLockMessages", [100]);
-    let step = engine.expandStep(messages, null);
-    if (step.lockProgress) step = engine.expandStep(messages, await q(c, "expandLockProgress", step.lockProgress));
-    await q(c, "expandInsert", step.insert);
-  };
   const e = await pool.connect();
   const r = await pool.connect();
   try {
     await send(1);
     await expand(e);
     await e.query("COMMIT");
-    await system(r);
+    await begin(r);
     const [claimed] = await q(r, "claimLanes", [10, "race", 60_000]);
     await r.query("COMMIT");
     assert.equal(Number(claimed.lane_seq), 1);
@@ -173,16 +158,8 @@ test("fan-out committing while a lane's head is recorded: the new delivery becom
     // R:2 is fanned out (lane row locked, not committed) while R:1's success is recorded.
     await send(2);
     await expand(e);
-    const plan = engine.recordBatch(
-      [{
-        deliveryId: claimed.id, leaseToken: claimed.lease_token, tenantId: claimed.tenant_id, messageId: claimed.message_id,
-        endpointId, attempt: claimed.attempt_count, trigger: claimed.trigger, laneId: claimed.lane_id,
-        startedAtMs: Date.now(), durationMs: 1, requestTimestamp: Math.floor(Date.now() / 1000), workerId: "race", status: 204,
-      }],
-      Date.now(),
-      [0],
-    );
-    await system(r);
+    const plan = engine.recordBatch([recordInput(claimed, { status: 204 })], Date.now(), [0]);
+    await begin(r);
     const recording = q(r, "recordDeliveries", plan.recordDeliveries);
     await until("the record to wait for the lane's row", async () => (await pool.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'", [r.processID])).rows.length === 1);
     await e.query("COMMIT");
