@@ -119,6 +119,8 @@ export interface WebhookOperationalEvent {
 }
 
 export interface WebhookRecordPlan {
+  /** Run first when not null: locks the batch's lanes in fan-out's order. */
+  lockLanes: unknown[] | null;
   recordDeliveries: unknown[];
   insertAttempts: unknown[];
   updateEndpointHealth: unknown[] | null;

@@ -1,6 +1,6 @@
 //! Recording results, in batches of up to 100 in one transaction, in this order:
-//! [`Store::record_deliveries`] (one UPDATE fenced by `lease_token`, with the lanes),
-//! [`Store::insert_attempts`] (one multi-row INSERT; stale results are still logged), then
+//! [`Store::lock_lanes`] (when the batch has ordered deliveries), [`Store::record_deliveries`]
+//! (one UPDATE fenced by `lease_token`, with the lanes), [`Store::insert_attempts`] (one multi-row INSERT; stale results are still logged), then
 //! [`Store::update_endpoint_health`] (only endpoints whose state changes are written; the
 //! auto-disable count sees the attempts just inserted). Plus operational events and the
 //! worker heartbeat.
@@ -36,6 +36,24 @@ impl Store {
   WHERE ln.id = s.lane_id AND ln.head_seq = s.lane_seq",
             lanes = self.table("lanes"),
             d = self.table("deliveries"),
+        )
+    }
+
+    /// Locks the lanes `$1` of a batch about to be recorded, in the order fan-out locks lanes
+    /// (`endpoint_id`, `ordering_key`; see [`Store::expand_insert`]). The record statement
+    /// updates a batch's lanes in no particular order, so without this a batch and a fan-out
+    /// sharing two lanes could deadlock, and the batch's results would wait for its leases to
+    /// expire.
+    #[must_use]
+    pub fn lock_lanes(&self) -> Statement {
+        Statement::new(
+            format!(
+                "SELECT ln.id FROM {} ln WHERE ln.id = ANY($1::uuid[])
+ORDER BY ln.endpoint_id, ln.ordering_key
+FOR UPDATE",
+                self.table("lanes")
+            ),
+            &[("lane_ids", "uuid[]")],
         )
     }
 

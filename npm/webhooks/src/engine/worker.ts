@@ -82,6 +82,7 @@ export function createEngine(s: Shared, dispatch: Dispatch, o: WorkerOptions): E
     if (results.length === 0) return;
     const plan = s.core.recordBatch(results, Date.now(), draws(results.length));
     const events = await system(async (ex) => {
+      if (plan.lockLanes) await q(ex, "lockLanes", plan.lockLanes);
       await q(ex, "recordDeliveries", plan.recordDeliveries);
       await q(ex, "insertAttempts", plan.insertAttempts);
       const events = [...plan.events];
