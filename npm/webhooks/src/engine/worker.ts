@@ -13,6 +13,11 @@ export interface WorkerOptions {
   concurrency?: number;
   batchSize?: number;
   pollIntervalMs?: number;
+  /**
+   * How long a claim holds a delivery (default `timeoutMs + 15000`). A request is never sent
+   * after its lease ends and is aborted just before (outcome `lease_expired`), so a shorter
+   * lease also bounds the request time.
+   */
   leaseMs?: number;
   perEndpointBatch?: number;
   workerId?: string;
