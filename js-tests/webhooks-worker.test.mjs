@@ -1,15 +1,15 @@
 // suite: pgbouncer (scripts/test.sh runs it again through PgBouncer in transaction mode)
 // The delivery engine's guarantees under real PostgreSQL (RLS on, a role without BYPASSRLS)
-// and loopback receivers: lease fencing when a worker stalls past its lease, shutdown that lets
-// requests finish and aborts the rest, endpoint writes only on health transitions, and key
-// rotation with one signature per unexpired key.
+// and loopback receivers: requests bounded by their lease, lease fencing of late results,
+// shutdown that lets requests finish and aborts the rest, endpoint writes only on health
+// transitions, and key rotation with one signature per unexpired key.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { randomBytes, randomUUID } from "node:crypto";
 import core from "@usebetter-rs/core";
 import { betterWebhooks } from "@usebetterdev/webhooks";
-import { webhooksDatabase, inTenant as inTenantOf, asSystem, loopbackConfig } from "./helpers/webhooks.mjs";
+import { webhooksDatabase, inTenant as inTenantOf, asSystem, loopbackConfig, engineSteps } from "./helpers/webhooks.mjs";
 
 let db, pool;
 const KEY = randomBytes(32).toString("base64");
@@ -57,7 +57,7 @@ after(async () => {
 
 const system = (text, values) => asSystem(pool, text, values);
 
-test("lease fencing: a worker stalled past its lease records its attempt but not the delivery", async () => {
+test("lease bound: a request unanswered when its worker's lease runs out is aborted, recorded lease_expired and sent again", async () => {
   const tenant = randomUUID();
   const r = await receiver((n) => (n === 0 ? [200, 1500] : [204, 0]));
   const w = betterWebhooks(config());
@@ -65,23 +65,50 @@ test("lease fencing: a worker stalled past its lease records its attempt but not
   await inTenant(tenant, (c) => w.send({ eventType: "invoice.paid", payload: { n: 1 } }, { tx: c }));
   const a = w.createWorker({ concurrency: 1, leaseMs: 300, workerId: "A", pollIntervalMs: 20 });
   await a.start();
-  await until(() => r.got.length === 1);
-  await new Promise((res) => setTimeout(res, 500)); // A's lease has expired; its request hangs
-  const b = betterWebhooks(config());
-  await b.drain({ leaseMs: 5_000, workerId: "B", reapIntervalMs: 0, maxMs: 3_000 });
-  await new Promise((res) => setTimeout(res, 120));
-  await b.drain({ leaseMs: 5_000, workerId: "B", reapIntervalMs: 0, maxMs: 3_000 });
-  await until(async () => (await system("SELECT count(*)::int AS n FROM webhook_attempts"))[0].n === 3);
+  await until(async () => (await system("SELECT status FROM webhook_deliveries"))[0]?.status === "succeeded");
   await a.stop();
-  const [d] = await system("SELECT status, attempt_count, lease_owner FROM webhook_deliveries");
-  assert.deepEqual(d, { status: "succeeded", attempt_count: 2, lease_owner: null });
-  const attempts = await system("SELECT outcome, attempt_number, worker_id FROM webhook_attempts ORDER BY created_at");
+  // The first request was cut at the lease's end (less its margin), long before the receiver's
+  // 1.5 s answer: no other worker could have sent the delivery while it was still on the wire.
+  const attempts = await system("SELECT outcome, attempt_number, worker_id, duration_ms FROM webhook_attempts ORDER BY created_at");
   assert.deepEqual(attempts.map((x) => [x.outcome, x.attempt_number, x.worker_id]), [
-    ["lease_expired", 1, "B"],
-    ["ok", 2, "B"],
-    ["ok", 1, "A"],
+    ["lease_expired", 1, "A"],
+    ["ok", 2, "A"],
   ]);
+  assert.ok(attempts[0].duration_ms < 300, `aborted after ${attempts[0].duration_ms} ms`);
   assert.equal(r.got.length, 2);
+});
+
+test("lease fencing: a result recorded after another worker reaped the lease logs its attempt but leaves the delivery alone", async () => {
+  await system("TRUNCATE webhook_deliveries, webhook_attempts, webhook_endpoints, webhook_workers");
+  const tenant = randomUUID();
+  const w = betterWebhooks(config());
+  await w.endpoints.create({ url: "http://127.0.0.1:9/" }, { tenantId: tenant });
+  await inTenant(tenant, (c) => w.send({ eventType: "invoice.paid", payload: {} }, { tx: c }));
+  const { database: _, ...plain } = config();
+  const { engine, q, begin, expand, recordInput } = engineSteps(plain);
+  const c = await pool.connect();
+  try {
+    await expand(c);
+    const [claimed] = await q(c, "claimUnordered", [true, 10, 10, "A", 100]);
+    await c.query("COMMIT");
+    await new Promise((res) => setTimeout(res, 150));
+    await begin(c);
+    const [reaped] = await q(c, "reapExpired", [10, "B", 60_000]);
+    await c.query("COMMIT");
+    assert.equal(reaped.previous_owner, "A");
+    // A's answer comes in late: its attempt is logged, the delivery stays B's.
+    const plan = engine.recordBatch([recordInput(claimed, { status: 204, workerId: "A" })], Date.now(), [0]);
+    await begin(c);
+    assert.deepEqual(await q(c, "recordDeliveries", plan.recordDeliveries), []);
+    await q(c, "insertAttempts", plan.insertAttempts);
+    await c.query("COMMIT");
+  } finally {
+    c.release();
+  }
+  const [d] = await system("SELECT status, attempt_count, lease_owner FROM webhook_deliveries");
+  assert.deepEqual(d, { status: "in_flight", attempt_count: 1, lease_owner: "B" });
+  const attempts = await system("SELECT outcome, worker_id FROM webhook_attempts");
+  assert.deepEqual(attempts, [{ outcome: "ok", worker_id: "A" }]);
 });
 
 test("shutdown: in-flight requests finish within shutdownTimeoutMs, the rest are aborted and retried later", async () => {

@@ -3,6 +3,7 @@
 // context, set up as @usebetterdev/tenant does.
 import pg from "pg";
 import { sqlExecutorAdapter } from "@usebetterdev/webhooks/sql";
+import core from "@usebetter-rs/core";
 import { freshDatabase, requireEnv } from "./db.mjs";
 
 /** betterWebhooks() configuration on `pool` for loopback receivers, secrets sealed with `key`, fast retries; `extra` adds or replaces keys. */
@@ -54,3 +55,48 @@ export const inTenant = (pool, tenant, fn) => transaction(pool, { "app.current_t
 
 /** One statement in system context; its rows. */
 export const asSystem = (pool, text, values = []) => transaction(pool, { "app.bypass_rls": "true" }, async (c) => (await c.query(text, values)).rows);
+
+/**
+ * The engine's statements run by hand on one client, for tests that interleave its steps:
+ * `begin(c)` opens a system-context transaction, `q(c, name, params)` runs a statement,
+ * `expand(c)` fans out the due messages (left uncommitted), `recordInput(row, seen)` is the
+ * record input of a claimed row.
+ */
+export function engineSteps(config) {
+  const engine = new core.Webhooks(config, true);
+  const sql = engine.statements();
+  const q = async (c, name, params) => (await c.query(sql[name].sql, params)).rows;
+  const begin = async (c) => {
+    const scope = core.scopeSql(null, null, null);
+    await c.query("BEGIN");
+    await c.query(scope.sql, scope.params);
+  };
+  return {
+    engine,
+    sql,
+    q,
+    begin,
+    async expand(c) {
+      await begin(c);
+      const messages = await q(c, "expandLockMessages", [100]);
+      let step = engine.expandStep(messages, null);
+      if (step.lockProgress) step = engine.expandStep(messages, await q(c, "expandLockProgress", step.lockProgress));
+      if (step.insert) await q(c, "expandInsert", step.insert);
+    },
+    recordInput: (row, seen) => ({
+      deliveryId: row.id,
+      leaseToken: row.lease_token,
+      tenantId: row.tenant_id,
+      messageId: row.message_id,
+      endpointId: row.endpoint_id,
+      attempt: row.attempt_count,
+      trigger: row.trigger,
+      laneId: row.lane_id,
+      startedAtMs: Date.now(),
+      durationMs: 1,
+      requestTimestamp: Math.floor(Date.now() / 1000),
+      workerId: row.lease_owner ?? "test",
+      ...seen,
+    }),
+  };
+}

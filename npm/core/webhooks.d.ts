@@ -119,6 +119,8 @@ export interface WebhookOperationalEvent {
 }
 
 export interface WebhookRecordPlan {
+  /** Run first when not null: locks the batch's lanes in fan-out's order. */
+  lockLanes: unknown[] | null;
   recordDeliveries: unknown[];
   insertAttempts: unknown[];
   updateEndpointHealth: unknown[] | null;
@@ -180,8 +182,8 @@ export declare class Webhooks {
   listParams(kind: WebhookListKind, query: WebhookListQuery | null | undefined): { statement: string; params: unknown[]; limit: number };
   /** The page from the rows of `listParams`' statement. */
   listPage(kind: WebhookListKind, rows: Record<string, unknown>[], limit: number): { data: Record<string, unknown>[]; nextCursor: string | null };
-  /** One row as the API returns it (camelCase keys, prefixed ids). */
-  rowObject(kind: WebhookListKind, row: Record<string, unknown>): Record<string, unknown>;
+  /** One row as the API returns it (camelCase keys, prefixed ids); `lanes` for `blockedLanes` rows. */
+  rowObject(kind: WebhookListKind | "lanes", row: Record<string, unknown>): Record<string, unknown>;
   /** Parameters of `stats` after the tenant. */
   statsParams(window: "1h" | "24h" | "7d" | null | undefined): unknown[];
   endpointEvents(rows: Record<string, unknown>[]): WebhookOperationalEvent[];

@@ -111,7 +111,7 @@ export function queriesApi<Tx = unknown>(s: Shared) {
     lanes: {
       async list(q: { endpointId: string; limit?: number }, opts?: CallOptions<Tx>) {
         const rows = await tx(opts, (ex) => run(ex, s.statements, "blockedLanes", [uuid("endpoint", q.endpointId), q.limit ?? 100]));
-        return rows.map((r) => s.core.rowObject("deliveries", r));
+        return rows.map((r) => s.core.rowObject("lanes", r));
       },
       async resolve(laneId: string, o: { action: "retry" | "skip" }, opts?: CallOptions<Tx>) {
         if (o?.action !== "retry" && o?.action !== "skip") throw new WebhooksEndpointError("WEBHOOKS_INVALID_ARGUMENT", 'invalid `action`: expected "retry" or "skip"');

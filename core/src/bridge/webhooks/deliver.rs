@@ -145,7 +145,8 @@ impl Webhooks {
     }
 
     /// Decides each result (outcome, retry time or final state, what of the response to keep)
-    /// and returns the parameters of `recordDeliveries`, `insertAttempts` and
+    /// and returns the parameters of `lockLanes` (null when no result is laned),
+    /// `recordDeliveries`, `insertAttempts` and
     /// `updateEndpointHealth` (null when no endpoint changes), and the operational events.
     /// `u` holds one uniform draw in [−1, 1] per result (the jitter).
     ///
@@ -256,6 +257,12 @@ impl Webhooks {
                 }));
             }
         }
+        let mut lanes: Vec<&str> = results
+            .iter()
+            .filter_map(|r| r.lane_id.as_deref())
+            .collect();
+        lanes.sort_unstable();
+        lanes.dedup();
         let signals = endpoint_signals(&recorded);
         let health = if signals.is_empty() {
             Value::Null
@@ -274,6 +281,7 @@ impl Webhooks {
             ])
         };
         Ok(json!({
+            "lockLanes": if lanes.is_empty() { Value::Null } else { json!([lanes]) },
             "recordDeliveries": d,
             "insertAttempts": a,
             "updateEndpointHealth": health,

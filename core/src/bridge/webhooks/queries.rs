@@ -44,14 +44,25 @@ fn uuid(field: &str, kind: IdKind, id: Option<&String>) -> Result<Value> {
     })
 }
 
-/// The prefixed-id kind of a column of `kind`'s rows.
-fn id_column(kind: ListKind, column: &str) -> Option<IdKind> {
+/// The kinds of rows the API returns: the lists' and blocked lanes (`lanes.list`).
+#[derive(Debug, Clone, Copy)]
+enum RowKind {
+    List(ListKind),
+    Lanes,
+}
+
+/// The prefixed-id kind of a column of `kind`'s rows (a lane row names its head delivery and
+/// message).
+fn id_column(kind: RowKind, column: &str) -> Option<IdKind> {
+    use RowKind::{Lanes, List};
     Some(match (kind, column) {
-        (ListKind::Endpoints, "id") | (_, "endpoint_id") => IdKind::Endpoint,
-        (ListKind::Messages, "id") | (_, "message_id") => IdKind::Message,
-        (ListKind::Deliveries, "id") | (_, "delivery_id") => IdKind::Delivery,
-        (ListKind::Attempts, "id") => IdKind::Attempt,
-        (_, "lane_id") => IdKind::Lane,
+        (List(ListKind::Endpoints), "id") | (_, "endpoint_id") => IdKind::Endpoint,
+        (List(ListKind::Messages), "id") | (_, "message_id" | "head_message_id") => IdKind::Message,
+        (List(ListKind::Deliveries), "id") | (_, "delivery_id" | "head_delivery_id") => {
+            IdKind::Delivery
+        }
+        (List(ListKind::Attempts), "id") => IdKind::Attempt,
+        (Lanes, "id") | (_, "lane_id") => IdKind::Lane,
         _ => return None,
     })
 }
@@ -73,7 +84,7 @@ fn camel(snake: &str) -> String {
 }
 
 /// One row as the API returns it.
-fn object(kind: ListKind, row: &Map<String, Value>) -> Result<Value> {
+fn object(kind: RowKind, row: &Map<String, Value>) -> Result<Value> {
     let mut out = Map::new();
     for (k, v) in row {
         if k == "created_at_us" {
@@ -179,7 +190,7 @@ impl Webhooks {
         let data = rows
             .iter()
             .take(page)
-            .map(|r| object(k, r))
+            .map(|r| object(RowKind::List(k), r))
             .collect::<Result<Vec<_>>>()?;
         let next = match rows.get(page.saturating_sub(1)).filter(|_| more) {
             Some(last) => {
@@ -203,13 +214,17 @@ impl Webhooks {
         Ok(json!({ "data": data, "nextCursor": next }))
     }
 
-    /// One row of `kind` as the API returns it (`messages.get`, action results).
+    /// One row of `kind` as the API returns it (`messages.get`, `lanes.list`: kind `lanes`).
     ///
     /// # Errors
     /// `INVALID_ARGUMENT` for a row of the wrong shape.
     pub fn row_object(&self, kind: &str, row: &Value) -> Result<Value> {
         let row: Map<String, Value> = from_value("row", row)?;
-        object(kind_of(kind)?, &row)
+        let kind = match kind {
+            "lanes" => RowKind::Lanes,
+            other => RowKind::List(kind_of(other)?),
+        };
+        object(kind, &row)
     }
 
     /// Parameters of `stats` (after the tenant) for `window` (`1h`, `24h`, `7d`).

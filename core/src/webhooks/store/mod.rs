@@ -268,6 +268,7 @@ impl Store {
             ("reapExpired", self.reap_expired()),
             ("reapLanes", self.reap_lanes()),
             ("releaseUnstarted", self.release_unstarted()),
+            ("lockLanes", self.lock_lanes()),
             ("recordDeliveries", self.record_deliveries()),
             ("insertAttempts", self.insert_attempts()),
             ("updateEndpointHealth", self.update_endpoint_health()),

@@ -1,6 +1,6 @@
 //! Recording results, in batches of up to 100 in one transaction, in this order:
-//! [`Store::record_deliveries`] (one UPDATE fenced by `lease_token`, with the lanes),
-//! [`Store::insert_attempts`] (one multi-row INSERT; stale results are still logged), then
+//! [`Store::lock_lanes`] (when the batch has ordered deliveries), [`Store::record_deliveries`]
+//! (one UPDATE fenced by `lease_token`, with the lanes), [`Store::insert_attempts`] (one multi-row INSERT; stale results are still logged), then
 //! [`Store::update_endpoint_health`] (only endpoints whose state changes are written; the
 //! auto-disable count sees the attempts just inserted). Plus operational events and the
 //! worker heartbeat.
@@ -11,13 +11,23 @@ use super::{Statement, Store, UUID_V7_SQL};
 impl Store {
     /// `UPDATE lanes` from a row source `s(lane_id, lane_seq)` whose delivery at the head is
     /// done: the head moves to the next unfinished delivery (`idle` when there is none yet).
+    ///
+    /// Fan-out may commit new deliveries of the lane while this statement waits for the lane's
+    /// row: the update then sees the lane's new `assign_seq` (`ln`, re-read after the wait) but
+    /// not those deliveries (the statement's snapshot, as the lane joined again as `l0` still
+    /// shows). Going idle past them would strand them, so when `ln` has assigned more than `l0`
+    /// and nothing visible is left, the head is the first of the new ones, `l0.assign_seq + 1`.
     pub(crate) fn advance_lanes(&self, source: &str) -> String {
         format!(
             "UPDATE {lanes} ln SET
-    head_seq = coalesce(nx.seq, ln.assign_seq + 1),
-    state = CASE WHEN nx.seq IS NULL THEN 'idle' ELSE 'ready' END,
-    next_attempt_at = nx.next_at
+    head_seq = CASE WHEN nx.seq IS NOT NULL THEN nx.seq
+                    WHEN ln.assign_seq > l0.assign_seq THEN l0.assign_seq + 1
+                    ELSE ln.assign_seq + 1 END,
+    state = CASE WHEN nx.seq IS NULL AND ln.assign_seq = l0.assign_seq THEN 'idle' ELSE 'ready' END,
+    next_attempt_at = CASE WHEN nx.seq IS NOT NULL THEN nx.next_at
+                           WHEN ln.assign_seq > l0.assign_seq THEN now() END
   FROM {source} s
+  JOIN {lanes} l0 ON l0.id = s.lane_id
   LEFT JOIN LATERAL (
     SELECT n.lane_seq AS seq, n.next_attempt_at AS next_at FROM {d} n
     WHERE n.lane_id = s.lane_id AND n.lane_seq > s.lane_seq AND n.status IN ('pending', 'in_flight')
@@ -26,6 +36,24 @@ impl Store {
   WHERE ln.id = s.lane_id AND ln.head_seq = s.lane_seq",
             lanes = self.table("lanes"),
             d = self.table("deliveries"),
+        )
+    }
+
+    /// Locks the lanes `$1` of a batch about to be recorded, in the order fan-out locks lanes
+    /// (`endpoint_id`, `ordering_key`; see [`Store::expand_insert`]). The record statement
+    /// updates a batch's lanes in no particular order, so without this a batch and a fan-out
+    /// sharing two lanes could deadlock, and the batch's results would wait for its leases to
+    /// expire.
+    #[must_use]
+    pub fn lock_lanes(&self) -> Statement {
+        Statement::new(
+            format!(
+                "SELECT ln.id FROM {} ln WHERE ln.id = ANY($1::uuid[])
+ORDER BY ln.endpoint_id, ln.ordering_key
+FOR UPDATE",
+                self.table("lanes")
+            ),
+            &[("lane_ids", "uuid[]")],
         )
     }
 

@@ -9,6 +9,13 @@ export interface Request {
   url: string;
   headers: Array<[string, string]>;
   body: string;
+  /**
+   * When the worker's lease on the delivery runs out (epoch ms, with a margin). The request is
+   * not started after it and is aborted at it (outcome `lease_expired`): past the lease another
+   * worker may send the delivery again, and an older copy arriving after a newer one, or after
+   * the next message of an ordered lane, would break the receiver's order.
+   */
+  deadlineMs?: number;
 }
 export interface Observation {
   status?: number;
@@ -29,15 +36,28 @@ export interface DispatchOptions {
 /** `stop` aborts the request when the worker shuts down (outcome `worker_shutdown`). */
 export type Dispatch = (r: Request, stop?: AbortSignal) => Promise<Observation>;
 
-function signals(timeoutMs: number, stop?: AbortSignal): { signal: AbortSignal; timeout: AbortSignal } {
-  const timeout = AbortSignal.timeout(timeoutMs);
-  return { signal: stop ? AbortSignal.any([timeout, stop]) : timeout, timeout };
+interface Signals {
+  signal: AbortSignal;
+  timeout: AbortSignal;
+  lease?: AbortSignal;
 }
 
-function aborted(err: unknown, timeout: AbortSignal, stop?: AbortSignal): WebhookFailure {
-  if (stop?.aborted) return "worker_shutdown";
-  return timeout.aborted ? "timeout" : failureOf(err);
+/** The request's signal: the timeout, the lease deadline (if any) and the worker's stop. */
+function signals(timeoutMs: number, deadlineMs: number | undefined, stop?: AbortSignal): Signals {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const lease = deadlineMs === undefined ? undefined : AbortSignal.timeout(Math.max(1, deadlineMs - Date.now()));
+  const all = [timeout, ...(lease ? [lease] : []), ...(stop ? [stop] : [])];
+  return { signal: all.length === 1 ? timeout : AbortSignal.any(all), timeout, ...(lease ? { lease } : {}) };
 }
+
+function aborted(err: unknown, s: Signals, stop?: AbortSignal): WebhookFailure {
+  if (stop?.aborted) return "worker_shutdown";
+  if (s.timeout.aborted) return "timeout";
+  return s.lease?.aborted ? "lease_expired" : failureOf(err);
+}
+
+/** A request whose lease has already run out is not sent. */
+const lapsed = (r: Request): boolean => r.deadlineMs !== undefined && Date.now() >= r.deadlineMs;
 
 const BLOCKED = "WEBHOOKS_DESTINATION_BLOCKED";
 
@@ -104,14 +124,16 @@ export function nodeDispatcher(core: CoreWebhooks, o: DispatchOptions): Dispatch
     const url = new URL(r.url);
     const ip = literalIp(url.hostname);
     if (ip !== undefined && !core.checkAddresses([ip])[0]?.allowed) return done({ failure: "blocked", operatorError: `${ip} is denied by the network policy` });
-    const { signal, timeout } = signals(o.timeoutMs, stop);
+    if (lapsed(r)) return done({ failure: "lease_expired", operatorError: "not sent: the lease ran out before the request started" });
+    const sig = signals(o.timeoutMs, r.deadlineMs, stop);
+    const { signal } = sig;
     try {
       const res = await undici.request(r.url, { method: "POST", headers: r.headers.flat(), body: r.body, dispatcher: agent, signal });
       const retryAfter = res.headers["retry-after"];
       const body = await readCapped(res.body, o.maxResponseBytes, () => res.body.destroy());
       return done({ status: res.statusCode, responseBody: body, ...(typeof retryAfter === "string" ? { retryAfter } : {}) });
     } catch (err) {
-      return done({ failure: aborted(err, timeout, stop), operatorError: String((err as Error)?.message ?? err) });
+      return done({ failure: aborted(err, sig, stop), operatorError: String((err as Error)?.message ?? err) });
     }
   };
 }
@@ -123,14 +145,16 @@ export function fetchDispatcher(core: CoreWebhooks, o: DispatchOptions): Dispatc
     const done = (x: Omit<Observation, "startedAtMs" | "durationMs">): Observation => ({ ...x, startedAtMs, durationMs: Date.now() - startedAtMs });
     const ip = literalIp(new URL(r.url).hostname);
     if (ip !== undefined && !core.checkAddresses([ip])[0]?.allowed) return done({ failure: "blocked", operatorError: `${ip} is denied by the network policy` });
-    const { signal, timeout } = signals(o.timeoutMs, stop);
+    if (lapsed(r)) return done({ failure: "lease_expired", operatorError: "not sent: the lease ran out before the request started" });
+    const sig = signals(o.timeoutMs, r.deadlineMs, stop);
+    const { signal } = sig;
     try {
       const res = await fetch(r.url, { method: "POST", headers: r.headers, body: r.body, redirect: "manual", signal });
       const retryAfter = res.headers.get("retry-after");
       const body = res.body ? await readCapped(res.body as unknown as AsyncIterable<Uint8Array>, o.maxResponseBytes, () => void res.body?.cancel()) : "";
       return done({ status: res.status, responseBody: body, ...(retryAfter ? { retryAfter } : {}) });
     } catch (err) {
-      return done({ failure: aborted(err, timeout, stop), operatorError: String((err as Error)?.message ?? err) });
+      return done({ failure: aborted(err, sig, stop), operatorError: String((err as Error)?.message ?? err) });
     }
   };
 }

@@ -14,6 +14,11 @@ export interface WorkerOptions {
   concurrency?: number;
   batchSize?: number;
   pollIntervalMs?: number;
+  /**
+   * How long a claim holds a delivery (default `timeoutMs + 15000`). A request is never sent
+   * after its lease ends and is aborted just before (outcome `lease_expired`), so a shorter
+   * lease also bounds the request time.
+   */
   leaseMs?: number;
   perEndpointBatch?: number;
   workerId?: string;
@@ -57,6 +62,10 @@ export function createEngine(s: Shared, dispatch: Dispatch, o: WorkerOptions): E
   const limit = Math.min(batch, o.concurrency ?? 64);
   const leaseMs = o.leaseMs ?? s.settings.timeoutMs + 15_000;
   const perEndpoint = o.perEndpointBatch ?? 10;
+  // Requests end this long before the lease does (clock skew between worker and database, bytes
+  // still in the socket), so another worker reaping the lease never races an older copy.
+  const leaseMargin = Math.min(1_000, leaseMs / 10);
+  const leaseDeadline = new WeakMap<Row, number>();
   const settings = s.statements.workerTransactionSettings?.sql ?? "";
   const q = (ex: Executor, name: string, params: unknown[]) => run(ex, s.statements, name, params);
   const system = <T>(fn: (ex: Executor) => Promise<T>) => systemTransaction(s.db, settings, fn);
@@ -82,6 +91,7 @@ export function createEngine(s: Shared, dispatch: Dispatch, o: WorkerOptions): E
     const plan = s.core.recordBatch(results, Date.now(), draws(results.length));
     const mirror = s.audit?.deliveries === "none" ? undefined : s.audit;
     const events = await system(async (ex) => {
+      if (plan.lockLanes) await q(ex, "lockLanes", plan.lockLanes);
       const changed = await q(ex, "recordDeliveries", plan.recordDeliveries);
       await q(ex, "insertAttempts", plan.insertAttempts);
       const events = [...plan.events];
@@ -137,13 +147,18 @@ export function createEngine(s: Shared, dispatch: Dispatch, o: WorkerOptions): E
 
   async function claim(limit: number): Promise<Row[]> {
     if (limit <= 0) return [];
-    return system(async (ex) => {
+    // The lease runs from the database's clock at the claim, no earlier than this; a request
+    // must be over before it ends (see `Request.deadlineMs`).
+    const deadline = Date.now() + leaseMs - leaseMargin;
+    const rows = await system(async (ex) => {
       const rows = await q(ex, "claimLanes", [limit, workerId, leaseMs]);
       const half = Math.max(1, Math.ceil((limit - rows.length) / 2));
       if (rows.length < limit) rows.push(...(await q(ex, "claimUnordered", [true, limit - rows.length, perEndpoint, workerId, leaseMs])));
       if (rows.length < limit) rows.push(...(await q(ex, "claimUnordered", [false, Math.max(half, limit - rows.length), perEndpoint, workerId, leaseMs])));
       return rows;
     });
+    for (const r of rows) leaseDeadline.set(r, deadline);
+    return rows;
   }
 
   function send(rows: Row[], signal?: AbortSignal): Array<Promise<Observation>> {
@@ -163,7 +178,8 @@ export function createEngine(s: Shared, dispatch: Dispatch, o: WorkerOptions): E
       const p = prepared.requests[i]!;
       // Keys that do not open: nothing is sent; the attempt fails and is retried on schedule.
       if ("error" in p) return { failure: "network", operatorError: `${p.error.code}: ${p.error.message}`, startedAtMs: Date.now(), durationMs: 0 };
-      return dispatch({ url: String(r.url), headers: p.headers, body: String(r.body) }, signal);
+      const deadlineMs = leaseDeadline.get(r);
+      return dispatch({ url: String(r.url), headers: p.headers, body: String(r.body), ...(deadlineMs === undefined ? {} : { deadlineMs }) }, signal);
     });
   }
 
