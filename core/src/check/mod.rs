@@ -13,6 +13,8 @@ pub mod isolation;
 pub mod predicate;
 pub mod probes;
 mod reach;
+#[cfg(feature = "webhooks")]
+pub mod store;
 mod tables;
 #[cfg(test)]
 mod tests;

@@ -9,6 +9,8 @@ mod audit_config;
 mod audit_output;
 mod help;
 pub mod sslmode;
+#[cfg(feature = "webhooks")]
+pub mod store;
 pub mod tenant;
 #[cfg(feature = "webhooks")]
 pub mod webhooks;

@@ -3,6 +3,8 @@ use serde_json::json;
 use super::*;
 use crate::check::catalog::{Index as Idx, Policy, Role, Table};
 use crate::webhooks::keys::b64_encode;
+use crate::webhooks::store::partitions::PARTITIONED;
+use crate::webhooks::store::rls::POLICY;
 use crate::webhooks::store::StoreConfig;
 use crate::webhooks::stored_keys::store_key;
 
@@ -30,15 +32,11 @@ fn healthy(s: &Store) -> WebhooksFacts {
         },
         ..Catalog::default()
     };
-    let day = NOW_MS / 86_400_000;
-    let cur = period(s.partition_width(), day);
-    let next = period(s.partition_width(), cur.1);
     let mut names: Vec<String> = TABLES.iter().map(|t| format!("webhook_{t}")).collect();
     for t in PARTITIONED {
         names.push(format!("webhook_{t}_default"));
-        names.push(partition_name(t, cur.0));
-        names.push(partition_name(t, next.0));
     }
+    names.extend(s.current_partitions(NOW_MS));
     for name in names {
         catalog.tables.push(Table {
             schema: "public".into(),
