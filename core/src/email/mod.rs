@@ -7,5 +7,6 @@
 //! and random bytes, so every decision is reproducible and identical on the native and wasm builds.
 
 pub mod error;
+pub mod store;
 
 pub use error::{EmailError, Result};
