@@ -61,7 +61,11 @@ pub(super) async fn purge(r: &Run<'_>) -> Result<Outcome> {
     }
     let mut rows = Vec::new();
     for (kind, statement, param) in &batched {
-        let n = rollback(&client, drain(r, &client, statement, *param, dry).await).await?;
+        let drained = r
+            .tables()
+            .drain(&client, statement, *param, PURGE_BATCH, dry)
+            .await;
+        let n = rollback(&client, drained).await?;
         rows.push((*kind, n));
     }
     if dry {
@@ -89,40 +93,9 @@ pub(super) async fn purge(r: &Run<'_>) -> Result<Outcome> {
 }
 
 async fn droppable(r: &Run<'_>, client: &Client, days: i32) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    for table in PARTITIONED {
-        let s = r.store().droppable_partitions(table)?;
-        for row in db::rows(client, &s.sql, &[&days]).await? {
-            out.push(row.get(0));
-        }
-    }
-    Ok(out)
-}
-
-/// Runs `statement` until a batch deletes less than a full one. A dry run stays inside the
-/// open transaction (rolled back by the caller); otherwise each batch commits on its own.
-async fn drain(
-    r: &Run<'_>,
-    client: &Client,
-    statement: &Statement,
-    param: i32,
-    dry: bool,
-) -> Result<i64> {
-    let batch = i64::from(PURGE_BATCH);
-    let mut total = 0;
-    loop {
-        if !dry {
-            r.begin_system(client).await?;
-        }
-        let n: i64 = db::one(client, &statement.sql, &[&param, &batch])
-            .await?
-            .get(0);
-        if !dry {
-            db::batch(client, "COMMIT").await?;
-        }
-        total += n;
-        if n < batch {
-            return Ok(total);
-        }
-    }
+    let statements = PARTITIONED
+        .iter()
+        .map(|t| r.store().droppable_partitions(t))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    r.tables().droppable(client, &statements, days).await
 }

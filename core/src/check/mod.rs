@@ -9,6 +9,8 @@
 
 pub mod audit;
 pub mod catalog;
+#[cfg(feature = "email")]
+pub mod email;
 pub mod isolation;
 pub mod predicate;
 pub mod probes;

@@ -7,6 +7,8 @@ pub mod args;
 pub mod audit;
 mod audit_config;
 mod audit_output;
+#[cfg(feature = "email")]
+pub mod email;
 mod help;
 pub mod sslmode;
 #[cfg(feature = "webhooks")]

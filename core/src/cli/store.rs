@@ -4,9 +4,32 @@
 
 use serde_json::{json, Map, Value};
 
+use super::args::{flag, valued, Opt};
 use crate::error::{CliFailure, Result};
 use crate::store::partitions::DEFAULT_PARTITIONS_AHEAD;
 use crate::store::PartitionWidth;
+
+/// The options of `migrate`, `purge` and `ensure-partitions` (without `--json`, `--config`,
+/// `--database-url`, `--help`); `None` for another command.
+#[must_use]
+pub fn table_options(command: &str) -> Option<Vec<Opt>> {
+    Some(match command {
+        "migrate" => vec![
+            flag("dry-run").about("Print the SQL instead of applying it"),
+            valued("output", "<path>")
+                .short('o')
+                .about("Write the SQL to a file instead of applying it"),
+            flag("rls").about("Isolate the tables by tenant (default: with a `tenant` section)"),
+            flag("no-rls").about("Leave the tables without row-level security"),
+            valued("partitions", "<n>").about("Partitions to create ahead (default: 4)"),
+        ],
+        "purge" => vec![flag("dry-run").about("List what would be removed, remove nothing")],
+        "ensure-partitions" => {
+            vec![valued("ahead", "<n>").about("Partitions to create ahead (default: 4)")]
+        }
+        _ => return None,
+    })
+}
 
 /// `--rls` / `--no-rls`: `None` when neither is given.
 ///

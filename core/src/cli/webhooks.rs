@@ -4,7 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::args::{flag, valued, Opt, Program, CONFIG_PATH, DATABASE_URL, HELP};
+use super::args::{flag, Opt, Program, CONFIG_PATH, DATABASE_URL, HELP};
 pub use super::store::{ahead, partitions_ready, purge_report, rls_flag};
 use crate::bridge::webhooks::Webhooks;
 use crate::error::{CliFailure, Error, Result};
@@ -40,23 +40,10 @@ const JSON: Opt = flag("json").about("Print the result as JSON");
 
 fn options(command: &str) -> Option<Vec<Opt>> {
     let mut v = match command {
-        "migrate" => vec![
-            flag("dry-run").about("Print the SQL instead of applying it"),
-            valued("output", "<path>")
-                .short('o')
-                .about("Write the SQL to a file instead of applying it"),
-            flag("rls").about("Isolate the tables by tenant (default: with a `tenant` section)"),
-            flag("no-rls").about("Leave the tables without row-level security"),
-            valued("partitions", "<n>").about("Partitions to create ahead (default: 4)"),
-        ],
         "check" => vec![flag("plans").about("Also EXPLAIN the worker's hot statements")],
-        "purge" => vec![flag("dry-run").about("List what would be removed, remove nothing")],
-        "ensure-partitions" => {
-            vec![valued("ahead", "<n>").about("Partitions to create ahead (default: 4)")]
-        }
         "rekey" => vec![],
         "keys" => vec![flag("v1a").about("An ed25519 key pair instead of an HMAC secret")],
-        _ => return None,
+        other => super::store::table_options(other)?,
     };
     v.push(JSON);
     if command != "keys" {
