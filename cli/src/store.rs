@@ -128,25 +128,51 @@ impl Tables<'_> {
         )))
     }
 
-    /// The names the droppable-partition `statements` list for `days` (in the open transaction).
-    pub(crate) async fn droppable(
+    /// `purge [--dry-run]`: in system context, lists the partitions the `droppable` statements
+    /// name for `days` and (unless a dry run) drops them with `drop_sql` of the names, then drains each
+    /// `(kind, statement, param)` of `batched`. A dry run lists and counts inside one
+    /// transaction that is rolled back. Returns the partitions and the rows per kind.
+    pub(crate) async fn purge<'k>(
         &self,
         client: &Client,
-        statements: &[Statement],
+        droppable: &[Statement],
         days: i32,
-    ) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        for s in statements {
-            for row in db::rows(client, &s.sql, &[&days]).await? {
-                out.push(row.get(0));
+        drop_sql: impl FnOnce(&[String]) -> Result<String>,
+        batched: &[(&'k str, Statement, i32)],
+        batch: u32,
+    ) -> Result<(Vec<String>, Vec<(&'k str, i64)>)> {
+        let dry = self.inv.has("dry-run");
+        self.begin_system(client).await?;
+        let listed = async {
+            let mut out = Vec::new();
+            for s in droppable {
+                for row in db::rows(client, &s.sql, &[&days]).await? {
+                    out.push(row.get(0));
+                }
             }
+            Ok(out)
         }
-        Ok(out)
+        .await;
+        let listed: Vec<String> = rollback(client, listed).await?;
+        if !dry {
+            let sql = rollback(client, drop_sql(&listed)).await?;
+            rollback(client, db::batch(client, &sql).await).await?;
+            db::batch(client, "COMMIT").await?;
+        }
+        let mut rows = Vec::new();
+        for (kind, statement, param) in batched {
+            let drained = self.drain(client, statement, *param, batch, dry).await;
+            rows.push((*kind, rollback(client, drained).await?));
+        }
+        if dry {
+            db::batch(client, "ROLLBACK").await?;
+        }
+        Ok((listed, rows))
     }
 
     /// Runs `statement` until a batch deletes less than a full one. A dry run stays inside the
     /// open transaction (rolled back by the caller); otherwise each batch commits on its own.
-    pub(crate) async fn drain(
+    async fn drain(
         &self,
         client: &Client,
         statement: &Statement,

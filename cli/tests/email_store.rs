@@ -6,7 +6,10 @@
 //! LEVEL SECURITY then holds for it although it owns the tables.
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
-use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
+mod support;
+
+use support::{connect, now_ms};
+use tokio_postgres::{Client, SimpleQueryMessage};
 use usebetter_core::audit::cli_sql::SCHEMA_DIGEST;
 use usebetter_core::email::store::schema::TENANT_TABLES;
 use usebetter_core::email::store::{Store, StoreConfig};
@@ -72,31 +75,9 @@ fn insert(table: &str, tenant: &str) -> String {
     format!("INSERT INTO {SCHEMA}.email_{table} (tenant_id, {columns}) VALUES ({tenant}, {values})")
 }
 
-async fn connect() -> Client {
-    let url = std::env::var("DATABASE_URL").expect(
-        "DATABASE_URL is not set: start the test cluster with `eval \"$(scripts/pg.sh up)\"`",
-    );
-    let (client, connection) = tokio_postgres::connect(&url, NoTls).await.unwrap();
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    client
-}
-
-fn now_ms() -> i64 {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    i64::try_from(d.as_millis()).unwrap()
-}
-
 #[test]
 fn email_schema_on_postgres() {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(scenario());
+    support::block_on(scenario());
 }
 
 async fn scenario() {

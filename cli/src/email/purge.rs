@@ -11,8 +11,6 @@ use usebetter_core::email::store::{schema_status, Statement, PARTITIONED};
 use usebetter_core::Result;
 
 use super::Run;
-use crate::db;
-use crate::store::rollback;
 use crate::Outcome;
 
 pub(super) async fn purge(r: &Run<'_>) -> Result<Outcome> {
@@ -49,24 +47,17 @@ pub(super) async fn purge(r: &Run<'_>) -> Result<Outcome> {
         .iter()
         .map(|t| store.droppable_partitions(t))
         .collect::<std::result::Result<Vec<_>, _>>()?;
-    tables.begin_system(&client).await?;
-    let listed = tables.droppable(&client, &droppable, metadata).await;
-    let listed = rollback(&client, listed).await?;
-    if !dry {
-        let sql = rollback(&client, Ok(store.drop_partitions_sql(&listed)?)).await?;
-        rollback(&client, db::batch(&client, &sql).await).await?;
-        db::batch(&client, "COMMIT").await?;
-    }
-    let mut rows = Vec::new();
-    for (kind, statement, param) in &batched {
-        let drained = tables
-            .drain(&client, statement, *param, PURGE_BATCH, dry)
-            .await;
-        rows.push((*kind, rollback(&client, drained).await?));
-    }
-    if dry {
-        db::batch(&client, "ROLLBACK").await?;
-    }
+    let drop_sql = |names: &[String]| Ok(store.drop_partitions_sql(names)?);
+    let (listed, rows) = tables
+        .purge(
+            &client,
+            &droppable,
+            metadata,
+            drop_sql,
+            &batched,
+            PURGE_BATCH,
+        )
+        .await?;
     Ok(Outcome::ok(cli::purge_report(
         dry,
         retention.metadata_days,

@@ -4,7 +4,6 @@
 //! transaction. A dry run lists the partitions and counts the rows in one transaction that is
 //! rolled back.
 
-use tokio_postgres::Client;
 use usebetter_core::cli::webhooks as cli;
 use usebetter_core::webhooks::store::partitions::PARTITIONED;
 use usebetter_core::webhooks::store::retention::PURGE_BATCH;
@@ -52,25 +51,23 @@ pub(super) async fn purge(r: &Run<'_>) -> Result<Outcome> {
             days_param,
         ),
     ];
-    r.begin_system(&client).await?;
-    let listed = rollback(&client, droppable(r, &client, days_param).await).await?;
+    let droppable = PARTITIONED
+        .iter()
+        .map(|t| store.droppable_partitions(t))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let drop_sql = |names: &[String]| Ok(store.drop_partitions_sql(names)?);
+    let (listed, mut rows) = r
+        .tables()
+        .purge(
+            &client,
+            &droppable,
+            days_param,
+            drop_sql,
+            &batched,
+            PURGE_BATCH,
+        )
+        .await?;
     if !dry {
-        let sql = rollback(&client, Ok(store.drop_partitions_sql(&listed)?)).await?;
-        rollback(&client, db::batch(&client, &sql).await).await?;
-        db::batch(&client, "COMMIT").await?;
-    }
-    let mut rows = Vec::new();
-    for (kind, statement, param) in &batched {
-        let drained = r
-            .tables()
-            .drain(&client, statement, *param, PURGE_BATCH, dry)
-            .await;
-        let n = rollback(&client, drained).await?;
-        rows.push((*kind, n));
-    }
-    if dry {
-        db::batch(&client, "ROLLBACK").await?;
-    } else {
         db::batch(&client, "BEGIN").await?;
         let n = rollback(
             &client,
@@ -90,12 +87,4 @@ pub(super) async fn purge(r: &Run<'_>) -> Result<Outcome> {
         &rows,
         r.json(),
     )))
-}
-
-async fn droppable(r: &Run<'_>, client: &Client, days: i32) -> Result<Vec<String>> {
-    let statements = PARTITIONED
-        .iter()
-        .map(|t| r.store().droppable_partitions(t))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    r.tables().droppable(client, &statements, days).await
 }

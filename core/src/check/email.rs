@@ -58,7 +58,7 @@ pub fn check(facts: &EmailFacts, store: &Store, now_ms: i64) -> Report {
     if store::tables(&ix, &target, &mut r) {
         suppressed(facts.suppressed.as_ref(), store, &mut r);
     }
-    store::finish(&mut r);
+    r.finish();
     r
 }
 
@@ -99,7 +99,6 @@ fn suppressed(f: Option<&SuppressedFunction>, store: &Store, r: &mut Report) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::catalog::{Index as Idx, Policy, Role, Table};
     use crate::email::store::StoreConfig;
 
     const NOW_MS: i64 = 1_787_000_000_000;
@@ -114,43 +113,9 @@ mod tests {
 
     /// A database as `migrate` leaves it, read by a role that owns nothing.
     fn healthy(s: &Store) -> EmailFacts {
-        let mut catalog = Catalog {
-            role: Role {
-                name: "app".into(),
-                ..Role::default()
-            },
-            ..Catalog::default()
-        };
         let mut names: Vec<String> = TABLES.iter().map(|t| format!("email_{t}")).collect();
         names.extend(s.current_partitions(NOW_MS));
-        for name in names {
-            catalog.tables.push(Table {
-                schema: "public".into(),
-                name: name.clone(),
-                owner: "owner".into(),
-                rls_enabled: true,
-                rls_forced: true,
-                ..Table::default()
-            });
-            catalog.policies.push(Policy {
-                schema: "public".into(),
-                table: name,
-                name: crate::email::store::POLICY.into(),
-                permissive: true,
-                roles: vec!["public".into()],
-                command: "ALL".into(),
-                qual: Some(s.rls_predicate()),
-                with_check: Some(s.rls_predicate()),
-            });
-        }
-        for (table, name) in s.expected_indexes() {
-            catalog.indexes.push(Idx {
-                schema: "public".into(),
-                table,
-                name,
-                ..Idx::default()
-            });
-        }
+        let catalog = super::store::migrated_catalog(s, names, s.expected_indexes());
         EmailFacts {
             catalog,
             schema_version: Some("1".into()),

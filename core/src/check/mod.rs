@@ -89,6 +89,18 @@ pub struct Report {
     pub next: Option<String>,
 }
 
+impl Report {
+    /// Sets `passed` and `next` (the fix of the first failure) from the results.
+    pub(crate) fn finish(&mut self) {
+        self.passed = self.results.iter().all(|c| c.passed);
+        self.next = self
+            .results
+            .iter()
+            .find(|c| !c.passed)
+            .and_then(|c| c.remediation.clone());
+    }
+}
+
 /// What to check: the `tenant` config.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CheckConfig {

@@ -211,12 +211,49 @@ fn isolation(ix: &Index<'_>, t: &Target<'_>, table: &str, relations: &[String], 
     );
 }
 
-/// `passed` and `next` (the fix of the first failure) from the results.
-pub(crate) fn finish(r: &mut Report) {
-    r.passed = r.results.iter().all(|c| c.passed);
-    r.next = r
-        .results
-        .iter()
-        .find(|c| !c.passed)
-        .and_then(|c| c.remediation.clone());
+/// A catalog as `migrate` leaves `layout`'s tables (`tables`: every table and partition, with
+/// the prefix; `indexes` as the product expects them), read by a role that owns nothing.
+#[cfg(test)]
+pub(crate) fn migrated_catalog(
+    layout: &Layout,
+    tables: Vec<String>,
+    indexes: Vec<(String, String)>,
+) -> super::catalog::Catalog {
+    use super::catalog::{Catalog, Index as Idx, Policy, Role, Table};
+    let mut catalog = Catalog {
+        role: Role {
+            name: "app".into(),
+            ..Role::default()
+        },
+        ..Catalog::default()
+    };
+    for name in tables {
+        catalog.tables.push(Table {
+            schema: layout.schema().into(),
+            name: name.clone(),
+            owner: "owner".into(),
+            rls_enabled: true,
+            rls_forced: true,
+            ..Table::default()
+        });
+        catalog.policies.push(Policy {
+            schema: layout.schema().into(),
+            table: name,
+            name: layout.product.policy.into(),
+            permissive: true,
+            roles: vec!["public".into()],
+            command: "ALL".into(),
+            qual: Some(layout.rls_predicate()),
+            with_check: Some(layout.rls_predicate()),
+        });
+    }
+    for (table, name) in indexes {
+        catalog.indexes.push(Idx {
+            schema: layout.schema().into(),
+            table,
+            name,
+            ..Idx::default()
+        });
+    }
+    catalog
 }

@@ -111,7 +111,7 @@ pub fn check(facts: &WebhooksFacts, config: &WebhooksCheckConfig<'_>) -> Report 
         "SSRF guard: {}",
         config.ssrf.as_str()
     )));
-    store::finish(&mut r);
+    r.finish();
     r
 }
 

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::args::{flag, valued, Opt};
+use super::args::{flag, valued, Opt, DRY_RUN, OUTPUT};
 use crate::error::{CliFailure, Result};
 use crate::store::partitions::DEFAULT_PARTITIONS_AHEAD;
 use crate::store::PartitionWidth;
@@ -15,10 +15,8 @@ use crate::store::PartitionWidth;
 pub fn table_options(command: &str) -> Option<Vec<Opt>> {
     Some(match command {
         "migrate" => vec![
-            flag("dry-run").about("Print the SQL instead of applying it"),
-            valued("output", "<path>")
-                .short('o')
-                .about("Write the SQL to a file instead of applying it"),
+            DRY_RUN,
+            OUTPUT,
             flag("rls").about("Isolate the tables by tenant (default: with a `tenant` section)"),
             flag("no-rls").about("Leave the tables without row-level security"),
             valued("partitions", "<n>").about("Partitions to create ahead (default: 4)"),
