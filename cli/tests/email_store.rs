@@ -13,6 +13,8 @@ use tokio_postgres::{Client, SimpleQueryMessage};
 use usebetter_core::audit::cli_sql::SCHEMA_DIGEST;
 use usebetter_core::email::store::schema::TENANT_TABLES;
 use usebetter_core::email::store::{Store, StoreConfig};
+use usebetter_core::policy::context::BINDING_EXPR;
+use usebetter_core::policy::MigrationConfig;
 use usebetter_core::sql::literal as q;
 
 const SCHEMA: &str = "email_store_test";
@@ -134,6 +136,77 @@ async fn scenario() {
     simple(&c, &format!("DROP SCHEMA {SCHEMA} CASCADE"))
         .await
         .unwrap();
+    hardened(&c).await;
+}
+
+/// Hardened mode: settings count only when signed, so `email_suppressed` signs its own bypass
+/// with the context key (its owner can read it) and still answers for global entries, which
+/// the tenant scope cannot list, not even with an unsigned bypass setting.
+async fn hardened(c: &Client) {
+    const H: &str = "email_store_hardened";
+    let key = "convert_to('email-store-test-key-0123456789abcdef', 'UTF8')";
+    simple(c, &format!("DROP SCHEMA IF EXISTS {H} CASCADE; DROP SCHEMA IF EXISTS better_tenant_private CASCADE; CREATE SCHEMA {H}; CREATE TABLE {H}.tenants (id uuid PRIMARY KEY, name text NOT NULL, slug text NOT NULL UNIQUE, created_at timestamptz NOT NULL DEFAULT now()); CREATE TABLE {H}.things (tenant_id uuid)")).await.unwrap();
+    let tenant = usebetter_core::policy::migration_sql(&MigrationConfig {
+        tenant_tables: vec!["things".into()],
+        schema: Some(H.into()),
+        hardened: true,
+        ..MigrationConfig::default()
+    })
+    .unwrap();
+    c.batch_execute(&tenant).await.unwrap();
+    simple(
+        c,
+        &format!("INSERT INTO better_tenant_private.context_key (key) VALUES ({key})"),
+    )
+    .await
+    .unwrap();
+    let store = Store::new(&StoreConfig {
+        schema: Some(H.into()),
+        rls: true,
+        hardened: true,
+        ..StoreConfig::default()
+    })
+    .unwrap();
+    c.batch_execute(&store.migration_sql(now_ms(), 0))
+        .await
+        .unwrap();
+    let sign = |msg: &str| {
+        format!("encode(better_tenant_private.hmac_sha256({key}, convert_to({msg} || {BINDING_EXPR}, 'UTF8')), 'hex')")
+    };
+    let system = format!(
+        "SELECT set_config('app.bypass_rls', 'true', true), set_config('app.bypass_sig', {}, true)",
+        sign("'bypass:'")
+    );
+    let a = q(A);
+    let scope = format!(
+        "SELECT set_config('app.current_tenant', {a}, true), set_config('app.tenant_sig', {}, true)",
+        sign(&format!("'tenant:' || {a} || ':'"))
+    );
+    let s = format!("{H}.email_suppressions");
+    let rows = simple(c, &format!("BEGIN; {system}; INSERT INTO {s} (id, tenant_id, address_hash, reason) VALUES
+        (gen_random_uuid(), NULL, '\\x01', 'complaint'), (gen_random_uuid(), {}, '\\x02', 'manual') RETURNING id; COMMIT", q(A))).await.unwrap();
+    assert_eq!(
+        rows.len(),
+        3,
+        "the signed bypass writes operator-level rows: {rows:?}"
+    );
+    let read = format!("BEGIN; {scope}; SELECT set_config('app.bypass_rls', 'true', true);
+        SELECT count(*)::text FROM {s};
+        SELECT format('%s %s', suppressed, coalesce(reason, '-')) FROM {H}.email_suppressed(ARRAY['\\x01', '\\x02', '\\x03']::bytea[], NULL);
+        SELECT coalesce(current_setting('app.bypass_sig', true), '') = ''; COMMIT");
+    let out = simple(c, &read).await.unwrap();
+    // The set_config rows, then: one row listable, the three answers, the signature restored.
+    assert_eq!(
+        &out[out.len() - 5..],
+        ["1", "t complaint", "t manual", "f -", "t"],
+        "{out:?}"
+    );
+    simple(
+        c,
+        &format!("DROP SCHEMA {H} CASCADE; DROP SCHEMA better_tenant_private CASCADE"),
+    )
+    .await
+    .unwrap();
 }
 
 async fn isolation(c: &Client) {
