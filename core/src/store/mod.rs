@@ -118,6 +118,41 @@ pub struct Product {
     pub partitioned: &'static [&'static str],
 }
 
+/// One product: its names, and how it reports a bad schema name.
+pub trait Kind {
+    const PRODUCT: &'static Product;
+    type Error;
+    fn invalid_name(field: &'static str, reason: String) -> Self::Error;
+}
+
+/// A product's store: its validated [`Layout`] (reached through `Deref`), which the product
+/// extends with its tables and statements (`impl Tables<Its Kind>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tables<K> {
+    layout: Layout,
+    kind: std::marker::PhantomData<K>,
+}
+
+impl<K> std::ops::Deref for Tables<K> {
+    type Target = Layout;
+
+    fn deref(&self) -> &Layout {
+        &self.layout
+    }
+}
+
+impl<K: Kind> Tables<K> {
+    /// # Errors
+    /// The product's invalid-config error naming `schema` or `tenantSchema`.
+    pub fn new(config: &StoreConfig) -> Result<Self, K::Error> {
+        let layout = Layout::new(K::PRODUCT, config).map_err(|(f, e)| K::invalid_name(f, e))?;
+        Ok(Tables {
+            layout,
+            kind: std::marker::PhantomData,
+        })
+    }
+}
+
 /// Validated names of one product's tables; the product's store builds every statement on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {

@@ -9,7 +9,7 @@ pub mod schema;
 pub mod suppressed;
 
 use super::error::{EmailError, Result};
-use crate::store::{schema_state, Layout, Product, SchemaState};
+use crate::store::{schema_state, Kind, Product, SchemaState, Tables};
 pub use crate::store::{Param, PartitionWidth, Statement, StoreConfig};
 
 /// Version written to `email_meta` by this schema.
@@ -22,43 +22,32 @@ pub const POLICY: &str = "email_tenant_isolation";
 /// `received_at`), so that retention drops whole partitions.
 pub const PARTITIONED: [&str; 4] = ["messages", "recipients", "attempts", "events"];
 
-/// The names of the email tables.
-pub static PRODUCT: Product = Product {
-    prefix: "email",
-    policy: POLICY,
-    tool: "better-email",
-    partitioned: &PARTITIONED,
-};
-
-/// Validated names; every statement builder hangs off this (the shared [`Layout`] holds the
-/// schema, tenancy and partition width).
+/// The email tables.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Store {
-    layout: Layout,
-}
+pub enum Email {}
 
-impl std::ops::Deref for Store {
-    type Target = Layout;
+impl Kind for Email {
+    const PRODUCT: &'static Product = &Product {
+        prefix: "email",
+        policy: POLICY,
+        tool: "better-email",
+        partitioned: &PARTITIONED,
+    };
+    type Error = EmailError;
 
-    fn deref(&self) -> &Layout {
-        &self.layout
+    fn invalid_name(field: &'static str, reason: String) -> EmailError {
+        EmailError::InvalidConfig {
+            field: field.to_owned(),
+            expected: reason,
+        }
     }
 }
 
-impl Store {
-    /// # Errors
-    /// `EMAIL_INVALID_CONFIG` naming `schema` or `tenantSchema`.
-    pub fn new(config: &StoreConfig) -> Result<Store> {
-        let layout =
-            Layout::new(&PRODUCT, config).map_err(|(field, e)| EmailError::InvalidConfig {
-                field: field.to_owned(),
-                expected: e,
-            })?;
-        Ok(Store { layout })
-    }
-}
+/// Validated names; every statement builder hangs off this (the shared layout holds the
+/// schema, tenancy and partition width).
+pub type Store = Tables<Email>;
 
-/// Judges [`Layout::schema_probe`] and [`Layout::schema_version`] results.
+/// Judges `schema_probe` and `schema_version` results.
 ///
 /// # Errors
 /// `EMAIL_SCHEMA_MISSING` or `EMAIL_SCHEMA_OUTDATED`, both naming `better-email migrate`.

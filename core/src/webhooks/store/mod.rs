@@ -25,7 +25,7 @@ pub mod stats;
 use super::error::{Result, WebhooksError};
 use crate::policy::context::current_tenant_expr;
 pub(crate) use crate::sql::{literal as quote_literal, quote_ident};
-use crate::store::{schema_state, Layout, Product, SchemaState};
+use crate::store::{schema_state, Kind, Product, SchemaState, Tables};
 pub use crate::store::{Param, PartitionWidth, Statement, StoreConfig};
 
 /// Version written to `webhook_meta` by this schema.
@@ -41,38 +41,29 @@ pub const NOTIFY_CHANNEL: &str = "better_webhooks";
 /// so these ids are time-ordered like the application's and index inserts stay at the edge.
 pub const UUID_V7_SQL: &str = "encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) PLACING substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3) FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid";
 
-/// The names of the webhook tables.
-pub static PRODUCT: Product = Product {
-    prefix: "webhook",
-    policy: rls::POLICY,
-    tool: "better-webhooks",
-    partitioned: &partitions::PARTITIONED,
-};
-
-/// Validated names; every statement builder hangs off this. The shared [`Layout`] holds the
-/// names (schema, tenancy, partitions); `Store` adds the webhook tables and statements.
+/// The webhook tables.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Store {
-    layout: Layout,
-}
+pub enum Webhook {}
 
-impl std::ops::Deref for Store {
-    type Target = Layout;
+impl Kind for Webhook {
+    const PRODUCT: &'static Product = &Product {
+        prefix: "webhook",
+        policy: rls::POLICY,
+        tool: "better-webhooks",
+        partitioned: &partitions::PARTITIONED,
+    };
+    type Error = WebhooksError;
 
-    fn deref(&self) -> &Layout {
-        &self.layout
+    fn invalid_name(field: &'static str, reason: String) -> WebhooksError {
+        WebhooksError::config(field, reason)
     }
 }
+
+/// Validated names; every statement builder hangs off this. The shared layout holds the names
+/// (schema, tenancy, partitions); `Store` adds the webhook tables and statements.
+pub type Store = Tables<Webhook>;
 
 impl Store {
-    /// # Errors
-    /// `WEBHOOKS_INVALID_CONFIG` naming `schema` or `tenantSchema`.
-    pub fn new(config: &StoreConfig) -> Result<Store> {
-        let layout =
-            Layout::new(&PRODUCT, config).map_err(|(field, e)| WebhooksError::config(field, e))?;
-        Ok(Store { layout })
-    }
-
     /// The `tenant_id` a statement writes: the explicit parameter (system context with
     /// `tenantId`) or the scope's tenant, which is what the column default would give.
     pub(crate) fn tenant_value(param: &str) -> String {

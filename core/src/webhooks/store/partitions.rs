@@ -11,7 +11,8 @@ pub const PARTITIONED: [&str; 2] = ["messages", "attempts"];
 /// `webhook_<table>_pYYYYMMDD`.
 #[must_use]
 pub fn partition_name(table: &str, start_day: i64) -> String {
-    crate::store::partitions::partition_name(super::PRODUCT.prefix, table, start_day)
+    use crate::store::Kind;
+    crate::store::partitions::partition_name(super::Webhook::PRODUCT.prefix, table, start_day)
 }
 
 impl Store {
