@@ -70,8 +70,6 @@ impl Ssrf {
 pub struct WebhooksCheckConfig<'a> {
     pub store: &'a Store,
     pub schema: String,
-    /// `tenancy: "rls"`.
-    pub rls: bool,
     pub allow_plaintext: bool,
     /// `BETTER_WEBHOOKS_KEY` (and `_PREVIOUS`).
     pub secrets: Option<&'a SecretsKeys>,

@@ -57,7 +57,6 @@ fn run(facts: &WebhooksFacts, s: &Store, secrets: Option<&SecretsKeys>) -> Repor
         &WebhooksCheckConfig {
             store: s,
             schema: "public".into(),
-            rls: true,
             allow_plaintext: false,
             secrets,
             ssrf: Ssrf::Node,
