@@ -15,7 +15,7 @@ import { elfSectionNames } from "./helpers/elf.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 const project = mkdtempSync(join(tmpdir(), "usebetter-pack-"));
-const PACKAGES = ["npm/core", "npm/core-linux-x64-gnu", "npm/plugin", "npm/tenant", "npm/audit", "npm/tenant-cli", "npm/audit-cli", "npm/webhooks", "npm/webhooks-cli"];
+const PACKAGES = ["npm/core", "npm/core-linux-x64-gnu", "npm/plugin", "npm/tenant", "npm/audit", "npm/tenant-cli", "npm/audit-cli", "npm/webhooks", "npm/webhooks-cli", "npm/email-cli"];
 let dbh;
 let ids;
 // PATH without any directory that holds cargo or rustc.
@@ -116,6 +116,9 @@ test("installed tarballs: the command-line tools run from node_modules/.bin", ()
   const webhooksCli = run("better-webhooks", ["keys", "generate"]);
   assert.equal(webhooksCli.status, 0, webhooksCli.stderr);
   assert.match(webhooksCli.stdout, /^whsec_/);
+  const emailCli = run("better-email", ["migrate", "--dry-run"]);
+  assert.equal(emailCli.status, 0, emailCli.stderr);
+  assert.match(emailCli.stdout, /^-- Better Email: /);
 });
 
 test("installed tarballs: the app runs on the native addon", () => {
@@ -140,7 +143,7 @@ test("installed tarballs without the addon: the same app on wasm, with one warni
   // --help and --version need no addon; a command that does names the install command.
   const bin = (name, args) => spawnSync(join(project, "node_modules", ".bin", name), args, { cwd: project, env: { ...process.env, PATH }, encoding: "utf8" });
   // better-tenant's help names the program as the reference's does.
-  for (const [name, program] of [["better-tenant", "@usebetterdev/tenant-cli"], ["better-audit", "better-audit"], ["better-webhooks", "better-webhooks"]]) {
+  for (const [name, program] of [["better-tenant", "@usebetterdev/tenant-cli"], ["better-audit", "better-audit"], ["better-webhooks", "better-webhooks"], ["better-email", "better-email"]]) {
     const help = bin(name, ["--help"]);
     assert.equal(help.status, 0, help.stderr);
     assert.ok(help.stdout.startsWith(`Usage: ${program} [options] [command]\n`), help.stdout);

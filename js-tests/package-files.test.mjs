@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 
 const root = new URL("..", import.meta.url).pathname;
-const PACKAGES = ["npm/core", "npm/core-linux-x64-gnu", "npm/plugin", "npm/tenant", "npm/audit", "npm/tenant-cli", "npm/audit-cli", "npm/webhooks", "npm/email", "npm/webhooks-cli"];
+const PACKAGES = ["npm/core", "npm/core-linux-x64-gnu", "npm/plugin", "npm/tenant", "npm/audit", "npm/tenant-cli", "npm/audit-cli", "npm/webhooks", "npm/email", "npm/webhooks-cli", "npm/email-cli"];
 const read = (path) => readFileSync(`${root}${path}`, "utf8");
 
 /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to dashes. */

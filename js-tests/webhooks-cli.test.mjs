@@ -5,12 +5,12 @@
 // partitions it would drop; keys generate prints a usable secret; rekey keeps secrets readable.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCli } from "@usebetterdev/webhooks-cli";
 import core from "@usebetter-rs/core";
-import { admin, APP_GRANTS, connectAs, freshDatabase, OWNER, ownedDatabase, requireEnv } from "./helpers/db.mjs";
+import { admin, APP_GRANTS, connectAs, freshDatabase, migrateRoundTrip, OWNER, ownedDatabase, requireEnv } from "./helpers/db.mjs";
 import { cli as runBin, project } from "./helpers/cli.mjs";
 import { createServer } from "node:http";
 import pg from "pg";
@@ -50,45 +50,8 @@ async function client(user, password, db) {
   return c;
 }
 
-/** What a migration leaves in the catalog: relations, RLS flags, indexes, constraints, policies. */
-async function catalogState(c) {
-  const { rows } = await c.query(`SELECT string_agg(d, E'\\n' ORDER BY d) AS s FROM (
-      SELECT format('rel %s %s %s %s %s', c.relname, c.relkind, c.relrowsecurity, c.relforcerowsecurity, pg_get_expr(c.relpartbound, c.oid)) AS d
-        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'
-      UNION ALL SELECT format('idx %s', pg_get_indexdef(i.indexrelid)) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
-        JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'
-      UNION ALL SELECT format('con %s %s', co.conname, pg_get_constraintdef(co.oid)) FROM pg_constraint co
-        JOIN pg_namespace n ON n.oid = co.connamespace WHERE n.nspname = 'public'
-      UNION ALL SELECT format('pol %s %s %s %s', p.polrelid::regclass, p.polname, pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid))
-        FROM pg_policy p
-      UNION ALL SELECT format('meta %s %s', key, value) FROM webhook_meta) x`);
-  return rows[0].s;
-}
-
 test("migrate: applied twice changes nothing the second time; --dry-run and -o give the SQL it applies", async () => {
-  const a = await freshDatabase("whcli_migrate");
-  const b = await freshDatabase("whcli_dry");
-  created.push(a, b);
-  const url = urlOf(a.name);
-  assert.match(await ok(url, ["migrate"]), /^applied: webhook tables, indexes, partitions and tenant isolation/);
-  const ca = await client("app", "app", a.name);
-  const first = await catalogState(ca);
-  assert.match(first, /meta schema_version 1/);
-  assert.equal(await ok(url, ["migrate"]), "webhook tables are up to date; nothing applied\n");
-  assert.equal(await catalogState(ca), first, "the second run changes nothing");
-  assert.deepEqual(JSON.parse(await ok(url, ["migrate", "--json"])), { applied: true, changed: false, rls: true });
-
-  const dry = await ok(url, ["migrate", "--dry-run"]);
-  assert.match(await ok(url, ["migrate", "-o", "webhooks.sql"]), /^wrote .*webhooks\.sql/);
-  assert.equal(readFileSync(join(dir, "webhooks.sql"), "utf8"), dry);
-  const cb = await client("app", "app", b.name);
-  await cb.query(dry);
-  assert.equal(await catalogState(cb), first, "the printed SQL makes what migrate applies");
-  const plain = await ok(url, ["migrate", "--dry-run", "--no-rls"]);
-  assert.doesNotMatch(plain, /ROW LEVEL SECURITY/);
-  const usage = await cli(url, ["migrate", "--rls", "--no-rls"]);
-  assert.equal(usage.code, 2);
-  assert.equal(usage.errorCode, "CLI_USAGE");
+  await migrateRoundTrip("webhook", { run: (db, args) => cli(urlOf(db), args), connect: (db) => client("app", "app", db), dir, created });
 });
 
 /** A database migrated by its owner, read by `app`, with a heartbeat and one sealed endpoint. */

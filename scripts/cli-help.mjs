@@ -1,5 +1,5 @@
 // Saves the tools' top-level help, as the addon prints it, into npm/core/cli-help.json, so
-// `better-tenant --help`, `better-audit --help` and `better-webhooks --help` answer without loading the addon
+// `better-tenant --help`, `better-audit --help`, `better-webhooks --help` and `better-email --help` answer without loading the addon
 // (npm/core/cli.mjs). Run by scripts/build.sh after the addon is built.
 import { writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -11,6 +11,7 @@ const outcomes = {
   "better-tenant": await native.runTenantCli(["--help"], ctx),
   "better-audit": await native.runAuditCli(["--help"], { ...ctx, sealKey: null }),
   "better-webhooks": await native.runWebhooksCli(["--help"], { ...ctx, secretsKey: null, secretsKeyPrevious: null }),
+  "better-email": await native.runEmailCli(["--help"], ctx),
 };
 const helps = {};
 for (const [program, { code, stdout, stderr }] of Object.entries(outcomes)) {

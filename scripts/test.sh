@@ -34,7 +34,7 @@ node scripts/core-exports.mjs --check
 node_modules/.bin/tsc -p npm/tenant-cli/tsconfig.json
 
 step "PostgreSQL"
-# Before the Rust tests: cli/tests/webhooks_store.rs runs every webhook statement against it.
+# Before the Rust tests: cli/tests/webhooks_store.rs and email_store.rs run the stores against it.
 trap '"$REPO_ROOT/scripts/pgbouncer.sh" down; "$REPO_ROOT/scripts/pg.sh" down' EXIT
 eval "$(scripts/pg.sh up)"
 

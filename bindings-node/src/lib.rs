@@ -164,6 +164,15 @@ pub async fn run_webhooks_cli(args: Vec<String>, context: Value) -> Result<Value
     Ok(serde_json::to_value(&outcome)?)
 }
 
+/// Runs `better-email` with `args`; resolves to `{ code, stdout, stderr, errorCode? }`.
+#[napi(
+    ts_return_type = "Promise<{ code: number; stdout: string; stderr: string; errorCode?: string }>"
+)]
+pub async fn run_email_cli(args: Vec<String>, context: Value) -> Result<Value> {
+    let outcome = usebetter_cli::run_email(&args, &context).await;
+    Ok(serde_json::to_value(&outcome)?)
+}
+
 /// The reference's `slugFromName`.
 #[napi]
 pub fn slug_from_name(name: Unknown<'_>) -> Result<String, Code> {

@@ -1,11 +1,13 @@
-//! The command-line tools `better-tenant`, `better-audit` and `better-webhooks`: the file and PostgreSQL I/O
+//! The command-line tools `better-tenant`, `better-audit`, `better-webhooks` and `better-email`: the file and PostgreSQL I/O
 //! around the core's pure CLI logic (`usebetter_core::cli`) and statements. Output is collected
 //! and returned, so the JS bin only prints it and sets the exit code; every failure is the
 //! core's `Error`, whose code the outcome carries.
 
 mod audit;
 mod db;
+mod email;
 mod errors;
+mod store;
 mod tenant;
 mod tls;
 mod webhooks;
@@ -117,6 +119,15 @@ pub async fn run_audit(args: &[String], context: &Value) -> Outcome {
 pub async fn run_webhooks(args: &[String], context: &Value) -> Outcome {
     match usebetter_core::input::from_value::<webhooks::Context>("context", context) {
         Ok(ctx) => outcome(webhooks::run(args, &ctx).await),
+        Err(e) => Outcome::fail(&e),
+    }
+    .usage_exit(2)
+}
+
+/// Runs `better-email` with `args` in `context` (`better-tenant`'s).
+pub async fn run_email(args: &[String], context: &Value) -> Outcome {
+    match usebetter_core::input::from_value::<Context>("context", context) {
+        Ok(ctx) => outcome(email::run(args, &ctx).await),
         Err(e) => Outcome::fail(&e),
     }
     .usage_exit(2)

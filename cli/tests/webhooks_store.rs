@@ -4,9 +4,12 @@
 //! context. Needs `DATABASE_URL` (`eval "$(scripts/pg.sh up)"`); the role must not bypass RLS.
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
+mod support;
+
 use std::collections::HashMap;
 
-use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
+use support::now_ms;
+use tokio_postgres::{Client, SimpleQueryMessage};
 use usebetter_core::sql::literal as q;
 use usebetter_core::webhooks::store::cursor::{decode_cursor, encode_cursor, ListKind};
 use usebetter_core::webhooks::store::endpoints::ENDPOINT_PATCH_FIELDS;
@@ -130,30 +133,14 @@ fn count(rows: &[Row], column: &str) -> i64 {
 }
 
 async fn connect() -> Db {
-    let url = std::env::var("DATABASE_URL").expect(
-        "DATABASE_URL is not set: start the test cluster with `eval \"$(scripts/pg.sh up)\"`",
-    );
-    let (client, connection) = tokio_postgres::connect(&url, NoTls).await.unwrap();
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    Db { client }
-}
-
-fn now_ms() -> i64 {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    i64::try_from(d.as_millis()).unwrap()
+    Db {
+        client: support::connect().await,
+    }
 }
 
 #[test]
 fn every_statement_on_postgres() {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(scenario());
+    support::block_on(scenario());
 }
 
 async fn scenario() {

@@ -5,6 +5,8 @@
 //! - [`policy`]: PostgreSQL row-level-security migration SQL.
 //! - [`audit`]: audit diffs, redaction, canonical JSON, durations and cursors.
 //! - [`sql`]: identifier and literal quoting, shared by every product.
+//! - `store` (feature `webhooks`): what the products with their own tables share (statements as
+//!   data, names, tenant isolation, schema version, time partitions, batched retention).
 //! - `webhooks` (feature `webhooks`): signing, sealed secrets, retry decisions, SSRF address
 //!   classification, ids and the delivery engine's SQL.
 //! - `email` (feature `email`): addresses, headers, MIME, provider signing and events,
@@ -35,6 +37,8 @@ pub mod jwt;
 pub mod policy;
 pub mod resolve;
 pub mod sql;
+#[cfg(feature = "webhooks")]
+pub mod store;
 #[cfg(feature = "webhooks")]
 pub mod webhooks;
 

@@ -1,4 +1,4 @@
-// Runs the real `better-tenant` (or `better-audit`, `better-webhooks`) bin in a child process, in a project folder
+// Runs the real `better-tenant` (or `better-audit`, `better-webhooks`, `better-email`) bin in a child process, in a project folder
 // of its own.
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
@@ -12,6 +12,7 @@ const bins = {
   "better-tenant": binOf("@usebetterdev/tenant-cli"),
   "better-audit": binOf("@usebetterdev/audit-cli"),
   "better-webhooks": binOf("@usebetterdev/webhooks-cli"),
+  "better-email": binOf("@usebetterdev/email-cli"),
 };
 const tmpRoot = fileURLToPath(new URL("../.tmp/", import.meta.url));
 

@@ -1,5 +1,6 @@
 // Real PostgreSQL for tests: a fresh database per test file, created through the superuser's
 // unix socket and used over TCP as roles that are neither superuser nor BYPASSRLS.
+import assert from "node:assert/strict";
 import pg from "pg";
 import { readFileSync } from "node:fs";
 
@@ -100,4 +101,59 @@ export async function ownedDatabase(prefix, setup) {
     await a.end();
   }
   return db;
+}
+
+/** What a migration leaves in the public schema: relations, RLS flags, indexes, constraints, policies, functions, and the rows of its `meta` table. */
+export async function catalogState(c, meta) {
+  const { rows } = await c.query(`SELECT string_agg(d, E'\\n' ORDER BY d) AS s FROM (
+      SELECT format('rel %s %s %s %s %s', c.relname, c.relkind, c.relrowsecurity, c.relforcerowsecurity, pg_get_expr(c.relpartbound, c.oid)) AS d
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'
+      UNION ALL SELECT format('idx %s', pg_get_indexdef(i.indexrelid)) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'
+      UNION ALL SELECT format('con %s %s', co.conname, pg_get_constraintdef(co.oid)) FROM pg_constraint co
+        JOIN pg_namespace n ON n.oid = co.connamespace WHERE n.nspname = 'public'
+      UNION ALL SELECT format('pol %s %s %s %s', p.polrelid::regclass, p.polname, pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid))
+        FROM pg_policy p
+      UNION ALL SELECT format('fn %s %s %s %s', p.oid::regprocedure, p.prosecdef, p.proconfig, md5(p.prosrc)) FROM pg_proc p
+        JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'
+      UNION ALL SELECT format('meta %s %s', key, value) FROM ${meta}) x`);
+  return rows[0].s;
+}
+
+/**
+ * The round trip every table tool's `migrate` passes (`noun`: `webhook`, `email`): applied to
+ * a fresh database it reports what it applied and records schema version 1; a second run
+ * changes nothing and says so; `--dry-run` and `-o` give the SQL it applies, which makes the
+ * same catalog on another fresh database; `--no-rls` leaves RLS out; `--rls --no-rls` is a
+ * usage error (exit 2). `run(database, args)` runs the tool as `app`; `connect(database)` opens
+ * a client as `app`. Returns the migrated catalog state (`catalogState`) for more assertions.
+ */
+export async function migrateRoundTrip(noun, { run, connect, dir, created }) {
+  const ok = async (db, args) => {
+    const r = await run(db, args);
+    assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}${r.stdout}`);
+    return r.stdout;
+  };
+  const a = await freshDatabase(`${noun}_migrate`);
+  const b = await freshDatabase(`${noun}_dry`);
+  created.push(a, b);
+  assert.equal(await ok(a.name, ["migrate"]), `applied: ${noun} tables, indexes, partitions and tenant isolation\n`);
+  const ca = await connect(a.name);
+  const first = await catalogState(ca, `${noun}_meta`);
+  assert.match(first, /meta schema_version 1/);
+  assert.equal(await ok(a.name, ["migrate"]), `${noun} tables are up to date; nothing applied\n`);
+  assert.equal(await catalogState(ca, `${noun}_meta`), first, "the second run changes nothing");
+  assert.deepEqual(JSON.parse(await ok(a.name, ["migrate", "--json"])), { applied: true, changed: false, rls: true });
+
+  const dry = await ok(a.name, ["migrate", "--dry-run"]);
+  assert.match(await ok(a.name, ["migrate", "-o", `${noun}.sql`]), new RegExp(`^wrote .*${noun}\\.sql`));
+  assert.equal(readFileSync(`${dir}/${noun}.sql`, "utf8"), dry);
+  const cb = await connect(b.name);
+  await cb.query(dry);
+  assert.equal(await catalogState(cb, `${noun}_meta`), first, "the printed SQL makes what migrate applies");
+  assert.doesNotMatch(await ok(a.name, ["migrate", "--dry-run", "--no-rls"]), /ROW LEVEL SECURITY/);
+  const usage = await run(a.name, ["migrate", "--rls", "--no-rls"]);
+  assert.equal(usage.code, 2);
+  assert.equal(usage.errorCode, "CLI_USAGE");
+  return first;
 }

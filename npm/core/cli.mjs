@@ -75,6 +75,7 @@ export async function runTool({ tool, version, loadPlugin, needsConfig = () => t
     const keys = { secretsKey: env.BETTER_WEBHOOKS_KEY ?? null, secretsKeyPrevious: env.BETTER_WEBHOOKS_KEY_PREVIOUS ?? null };
     return native.runWebhooksCli(args, { ...context, ...keys });
   }
+  if (tool === "better-email") return native.runEmailCli(args, context);
   return native.runTenantCli(args, context);
 }
 

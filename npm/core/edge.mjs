@@ -26,6 +26,7 @@ const core = {
   runTenantCli: undefined,
   runAuditCli: undefined,
   runWebhooksCli: undefined,
+  runEmailCli: undefined,
   slugFromName: undefined,
   buildNoConfigMessage: undefined,
   sqlEffects: undefined,

@@ -197,6 +197,9 @@ export declare const runAuditCli: ((args: string[], context: CliContext & { seal
 /** Native only (undefined under wasm): runs `better-webhooks` with `args` (`secretsKey`: BETTER_WEBHOOKS_KEY, `secretsKeyPrevious`: BETTER_WEBHOOKS_KEY_PREVIOUS). */
 export declare const runWebhooksCli: ((args: string[], context: CliContext & { secretsKey: string | null; secretsKeyPrevious: string | null }) => Promise<CliOutcome>) | undefined;
 
+/** Native only (undefined under wasm): runs `better-email` with `args`. */
+export declare const runEmailCli: ((args: string[], context: CliContext) => Promise<CliOutcome>) | undefined;
+
 /** Native only (undefined under wasm): runs `better-tenant` with `args`. */
 export declare const runTenantCli: ((args: string[], context: CliContext & { hardenedKey: string | null }) => Promise<CliOutcome>) | undefined;
 /** Native only: the reference's `slugFromName`. */
@@ -245,6 +248,7 @@ declare const core: {
   requireNative: typeof requireNative;
   runAuditCli: typeof runAuditCli;
   runWebhooksCli: typeof runWebhooksCli;
+  runEmailCli: typeof runEmailCli;
   slugFromName: typeof slugFromName;
   buildNoConfigMessage: typeof buildNoConfigMessage;
   sqlEffects: typeof sqlEffects;

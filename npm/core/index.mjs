@@ -42,6 +42,7 @@ export const {
   runTenantCli,
   runAuditCli,
   runWebhooksCli,
+  runEmailCli,
   slugFromName,
   buildNoConfigMessage,
   sqlEffects,

@@ -49,7 +49,6 @@ pub(super) async fn check(r: &Run<'_>) -> Result<Outcome> {
     let config = WebhooksCheckConfig {
         store,
         schema,
-        rls: store.rls(),
         allow_plaintext: settings.allow_plaintext_secrets,
         secrets: r.hooks.config().secrets.as_ref(),
         ssrf: if settings.proxy.is_some() {

@@ -7,16 +7,14 @@ mod purge;
 
 use serde::Deserialize;
 use tokio_postgres::Client;
-use usebetter_core::audit::cli_sql::SCHEMA_DIGEST;
 use usebetter_core::bridge::webhooks::Webhooks;
 use usebetter_core::cli::args::{parse_with, Invocation, Parsed};
-use usebetter_core::cli::audit::{no_database, system_scope_key};
 use usebetter_core::cli::webhooks::{self as cli, WEBHOOKS};
 use usebetter_core::webhooks::store::{schema_status, Store};
 use usebetter_core::{CliFailure, Result};
 
-use crate::db::{self, connect};
-use crate::tenant::doctor::enter_bypass;
+use crate::store::Tables;
+pub(crate) use crate::store::{now_ms, rollback};
 use crate::Outcome;
 
 /// `better-tenant`'s context plus the secrets keys.
@@ -85,32 +83,24 @@ impl Run<'_> {
         &self.hooks.config().store
     }
 
+    fn tables(&self) -> Tables<'_> {
+        Tables {
+            inv: &self.inv,
+            ctx: &self.ctx.common,
+            layout: self.store(),
+        }
+    }
+
     fn json(&self) -> bool {
         self.inv.has("json")
     }
 
     async fn client(&self) -> Result<Client> {
-        let url = self
-            .inv
-            .value("database-url")
-            .or(self.ctx.common.database_url.as_deref())
-            .filter(|u| !u.is_empty())
-            .ok_or_else(no_database)?;
-        connect(url, &self.ctx.common.tls, &self.ctx.common.cwd).await
+        self.tables().client().await
     }
 
-    /// `BEGIN`, then (with tenancy) the system scope: the engine's own reads and writes span
-    /// every tenant under the FORCE ROW LEVEL SECURITY that `migrate` puts on the tables.
     async fn begin_system(&self, client: &Client) -> Result<()> {
-        db::batch(client, "BEGIN").await?;
-        if !self.store().rls() {
-            return Ok(());
-        }
-        let key = system_scope_key(
-            self.store().hardened(),
-            self.ctx.common.hardened_key.as_deref(),
-        )?;
-        enter_bypass(client, key).await
+        self.tables().begin_system(client).await
     }
 }
 
@@ -142,76 +132,24 @@ async fn worker(r: &Run<'_>, section: serde_json::Value) -> Result<Outcome> {
     })
 }
 
-fn now_ms() -> i64 {
-    crate::now_micros() / 1000
-}
-
 /// The commands that work on the tables need them: `WEBHOOKS_SCHEMA_MISSING` /
 /// `_OUTDATED` name `better-webhooks migrate`.
 async fn require_schema(r: &Run<'_>, client: &Client) -> Result<()> {
-    let probe = db::one(client, &r.store().schema_probe().sql, &[]).await?;
-    let has_meta: bool = probe.get(1);
-    let version = if has_meta {
-        db::maybe(client, &r.store().schema_version().sql, &[])
-            .await?
-            .and_then(|row| row.get::<_, Option<String>>(0))
-    } else {
-        None
-    };
+    let (has_meta, version) = r.tables().schema_facts(client).await?;
     Ok(schema_status(has_meta, version.as_deref())?)
-}
-
-/// Rolls back after a failure inside a transaction, keeping the failure.
-async fn rollback<T>(client: &Client, result: Result<T>) -> Result<T> {
-    if result.is_err() {
-        let _ = client.batch_execute("ROLLBACK").await;
-    }
-    result
 }
 
 async fn migrate(r: &Run<'_>) -> Result<Outcome> {
     let ahead = cli::ahead("partitions", r.inv.value("partitions"))?;
     let sql = r.store().migration_sql(now_ms(), ahead);
-    if let Some(path) = r.inv.value("output") {
-        let full = std::path::Path::new(&r.ctx.common.cwd).join(path);
-        std::fs::write(&full, &sql)
-            .map_err(|e| CliFailure::File.with(format!("cannot write {}: {e}", full.display())))?;
-        return Ok(Outcome::ok(format!("wrote {}\n", full.display())));
-    }
-    if r.inv.has("dry-run") {
-        return Ok(Outcome::ok(sql));
-    }
-    let client = r.client().await?;
-    let digest = || async {
-        db::one(&client, SCHEMA_DIGEST, &[])
-            .await
-            .map(|row| row.get::<_, String>(0))
-    };
-    db::batch(&client, "BEGIN").await?;
-    let applied = async {
-        let before = digest().await?;
-        db::batch(&client, &sql).await?;
-        Ok(before != digest().await?)
-    }
-    .await;
-    let changed = rollback(&client, applied).await?;
-    db::batch(&client, "COMMIT").await?;
-    Ok(Outcome::ok(cli::migrate_applied(
-        changed,
-        r.store().rls(),
-        r.json(),
-    )))
+    let (rls, json) = (r.store().rls(), r.json());
+    r.tables()
+        .migrate(&sql, |changed| cli::migrate_applied(changed, rls, json))
+        .await
 }
 
 async fn ensure_partitions(r: &Run<'_>) -> Result<Outcome> {
-    let ahead = cli::ahead("ahead", r.inv.value("ahead"))?;
-    let client = r.client().await?;
-    require_schema(r, &client).await?;
-    let sql = r.store().ensure_partitions_sql(now_ms(), ahead);
-    db::batch(&client, &format!("BEGIN;\n{sql}COMMIT;")).await?;
-    Ok(Outcome::ok(cli::partitions_ready(
-        r.store().partition_width(),
-        ahead,
-        r.json(),
-    )))
+    r.tables()
+        .ensure_partitions(|has_meta, version| Ok(schema_status(has_meta, version)?))
+        .await
 }

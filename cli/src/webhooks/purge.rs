@@ -4,7 +4,6 @@
 //! transaction. A dry run lists the partitions and counts the rows in one transaction that is
 //! rolled back.
 
-use tokio_postgres::Client;
 use usebetter_core::cli::webhooks as cli;
 use usebetter_core::webhooks::store::partitions::PARTITIONED;
 use usebetter_core::webhooks::store::retention::PURGE_BATCH;
@@ -57,21 +56,23 @@ pub(super) async fn purge(r: &Run<'_>) -> Result<Outcome> {
             days_param,
         ),
     ];
-    r.begin_system(&client).await?;
-    let listed = rollback(&client, droppable(r, &client, days_param).await).await?;
+    let droppable = PARTITIONED
+        .iter()
+        .map(|t| store.droppable_partitions(t))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let drop_sql = |names: &[String]| Ok(store.drop_partitions_sql(names)?);
+    let (listed, mut rows) = r
+        .tables()
+        .purge(
+            &client,
+            &droppable,
+            days_param,
+            drop_sql,
+            &batched,
+            PURGE_BATCH,
+        )
+        .await?;
     if !dry {
-        let sql = rollback(&client, Ok(store.drop_partitions_sql(&listed)?)).await?;
-        rollback(&client, db::batch(&client, &sql).await).await?;
-        db::batch(&client, "COMMIT").await?;
-    }
-    let mut rows = Vec::new();
-    for (kind, statement, param) in &batched {
-        let n = rollback(&client, drain(r, &client, statement, *param, dry).await).await?;
-        rows.push((*kind, n));
-    }
-    if dry {
-        db::batch(&client, "ROLLBACK").await?;
-    } else {
         db::batch(&client, "BEGIN").await?;
         let n = rollback(
             &client,
@@ -91,43 +92,4 @@ pub(super) async fn purge(r: &Run<'_>) -> Result<Outcome> {
         &rows,
         r.json(),
     )))
-}
-
-async fn droppable(r: &Run<'_>, client: &Client, days: i32) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    for table in PARTITIONED {
-        let s = r.store().droppable_partitions(table)?;
-        for row in db::rows(client, &s.sql, &[&days]).await? {
-            out.push(row.get(0));
-        }
-    }
-    Ok(out)
-}
-
-/// Runs `statement` until a batch deletes less than a full one. A dry run stays inside the
-/// open transaction (rolled back by the caller); otherwise each batch commits on its own.
-async fn drain(
-    r: &Run<'_>,
-    client: &Client,
-    statement: &Statement,
-    param: i32,
-    dry: bool,
-) -> Result<i64> {
-    let batch = i64::from(PURGE_BATCH);
-    let mut total = 0;
-    loop {
-        if !dry {
-            r.begin_system(client).await?;
-        }
-        let n: i64 = db::one(client, &statement.sql, &[&param, &batch])
-            .await?
-            .get(0);
-        if !dry {
-            db::batch(client, "COMMIT").await?;
-        }
-        total += n;
-        if n < batch {
-            return Ok(total);
-        }
-    }
 }

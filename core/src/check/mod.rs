@@ -9,10 +9,14 @@
 
 pub mod audit;
 pub mod catalog;
+#[cfg(feature = "email")]
+pub mod email;
 pub mod isolation;
 pub mod predicate;
 pub mod probes;
 mod reach;
+#[cfg(feature = "webhooks")]
+pub mod store;
 mod tables;
 #[cfg(test)]
 mod tests;
@@ -83,6 +87,18 @@ pub struct Report {
     /// The step to take first when something failed (`better-audit check`).
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub next: Option<String>,
+}
+
+impl Report {
+    /// Sets `passed` and `next` (the fix of the first failure) from the results.
+    pub(crate) fn finish(&mut self) {
+        self.passed = self.results.iter().all(|c| c.passed);
+        self.next = self
+            .results
+            .iter()
+            .find(|c| !c.passed)
+            .and_then(|c| c.remediation.clone());
+    }
 }
 
 /// What to check: the `tenant` config.

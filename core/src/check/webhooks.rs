@@ -3,17 +3,15 @@
 //! secrets at rest, the workers and the backlog, and the plans of the hot statements. Policies
 //! are judged by the tenant check's classifier and role reach by its rules, so both tools agree.
 //!
-//! Every expectation comes from the generators (`Store::expected_indexes`, `partition_name`,
-//! `rls::POLICY`), never from a copy.
+//! Every expectation comes from the generators (`Store::expected_indexes`, the layout's
+//! partition names and policy), never from a copy; the table checks are `check::store`'s.
 
 use serde_json::Value;
 
 use super::catalog::Catalog;
-use super::predicate::classify;
+use super::store::{self, Target};
 use super::{reach, CheckResult, Index, Report};
 use crate::webhooks::seal::SecretsKeys;
-use crate::webhooks::store::partitions::{partition_name, period, PARTITIONED};
-use crate::webhooks::store::rls::POLICY;
 use crate::webhooks::store::schema::{TABLES, TENANT_TABLES};
 use crate::webhooks::store::{schema_status, Store};
 use crate::webhooks::stored_keys::{open_key, StoredKey};
@@ -72,8 +70,6 @@ impl Ssrf {
 pub struct WebhooksCheckConfig<'a> {
     pub store: &'a Store,
     pub schema: String,
-    /// `tenancy: "rls"`.
-    pub rls: bool,
     pub allow_plaintext: bool,
     /// `BETTER_WEBHOOKS_KEY` (and `_PREVIOUS`).
     pub secrets: Option<&'a SecretsKeys>,
@@ -88,33 +84,22 @@ pub fn check(facts: &WebhooksFacts, config: &WebhooksCheckConfig<'_>) -> Report 
     let mut r = Report::default();
     super::role_results(&facts.catalog.role, &mut r);
     reach::privileged_roles(&ix, &mut r);
-    let schema = config.schema.as_str();
-    let present = |name: &str| ix.tables.contains_key(&(schema, name));
-    let missing: Vec<String> = TABLES
-        .iter()
-        .map(|t| format!("webhook_{t}"))
-        .filter(|t| !present(t))
-        .collect();
-    r.results.push(
-        CheckResult::when(
-            "webhook tables exist",
-            missing.is_empty(),
-            format!("missing in schema {schema}: {}", missing.join(", ")),
-        )
-        .fix(MIGRATE),
+    let version = schema_status(
+        ix.tables
+            .contains_key(&(config.schema.as_str(), "webhook_meta")),
+        facts.schema_version.as_deref(),
     );
-    if missing.len() < TABLES.len() {
-        let version = schema_status(present("webhook_meta"), facts.schema_version.as_deref());
-        r.results.push(
-            CheckResult::when(
-                "schema version recorded",
-                version.is_ok(),
-                version.err().map(|e| e.to_string()).unwrap_or_default(),
-            )
-            .fix(MIGRATE),
-        );
-        tables(&ix, config, &mut r);
-    }
+    let target = Target {
+        layout: config.store,
+        tables: &TABLES,
+        tenant_tables: &TENANT_TABLES,
+        indexes: config.store.expected_indexes(),
+        version: version.map_err(|e| e.to_string()),
+        migrate: MIGRATE,
+        partitions_fix: "run `better-webhooks ensure-partitions` (the worker does it hourly)",
+        now_ms: config.now_ms,
+    };
+    store::tables(&ix, &target, &mut r);
     if let Some(h) = &facts.health {
         secrets(h, &facts.sample, config, &mut r);
         workers(h, &mut r);
@@ -124,170 +109,8 @@ pub fn check(facts: &WebhooksFacts, config: &WebhooksCheckConfig<'_>) -> Report 
         "SSRF guard: {}",
         config.ssrf.as_str()
     )));
-    r.passed = r.results.iter().all(|c| c.passed);
-    r.next = r
-        .results
-        .iter()
-        .find(|c| !c.passed)
-        .and_then(|c| c.remediation.clone());
+    r.finish();
     r
-}
-
-/// Indexes, partitions, tenant isolation and what the role can do to each table.
-fn tables(ix: &Index<'_>, config: &WebhooksCheckConfig<'_>, r: &mut Report) {
-    let schema = config.schema.as_str();
-    let missing: Vec<String> = config
-        .store
-        .expected_indexes()
-        .into_iter()
-        .filter(|(table, name)| {
-            ix.tables.contains_key(&(schema, table.as_str()))
-                && !ix
-                    .indexes
-                    .get(&(schema, table.as_str()))
-                    .is_some_and(|found| found.iter().any(|i| &i.name == name))
-        })
-        .map(|(table, name)| format!("{name} on {table}"))
-        .collect();
-    r.results.push(
-        CheckResult::when(
-            "webhook indexes exist",
-            missing.is_empty(),
-            format!("missing: {}", missing.join(", ")),
-        )
-        .fix(MIGRATE),
-    );
-    let today = config.now_ms.div_euclid(86_400_000);
-    let current = period(config.store.partition_width(), today);
-    let next = period(config.store.partition_width(), current.1);
-    let absent: Vec<String> = PARTITIONED
-        .iter()
-        .filter(|t| {
-            ix.tables
-                .contains_key(&(schema, format!("webhook_{t}").as_str()))
-        })
-        .flat_map(|t| [partition_name(t, current.0), partition_name(t, next.0)])
-        .filter(|p| !ix.tables.contains_key(&(schema, p.as_str())))
-        .collect();
-    r.results.push(
-        CheckResult::when(
-            "partitions for this period and the next",
-            absent.is_empty(),
-            format!(
-                "missing: {} (rows go to the DEFAULT partition, which retention cannot drop)",
-                absent.join(", ")
-            ),
-        )
-        .fix("run `better-webhooks ensure-partitions` (the worker does it hourly)"),
-    );
-    if config.rls {
-        for (name, partitioned) in TENANT_TABLES {
-            let table = format!("webhook_{name}");
-            if !ix.tables.contains_key(&(schema, table.as_str())) {
-                continue;
-            }
-            let mut relations = vec![table.clone()];
-            if partitioned {
-                let prefix = format!("{table}_");
-                relations.extend(
-                    ix.catalog
-                        .tables
-                        .iter()
-                        .filter(|t| t.schema == schema && t.name.starts_with(&prefix))
-                        .map(|t| t.name.clone()),
-                );
-            }
-            isolation(ix, schema, &table, &relations, r);
-        }
-    } else {
-        r.warnings.push(CheckResult::fail(
-            "tenant isolation",
-            "tenancy is \"none\": the webhook tables have no row-level security; every tenant's rows are visible to every query",
-        ));
-    }
-    for name in TABLES {
-        let table = format!("webhook_{name}");
-        reach::table_reach(ix, schema, &table, &table, r);
-    }
-}
-
-/// ENABLE + FORCE and the tenant policy on `table` and its partitions (`relations`).
-fn isolation(ix: &Index<'_>, schema: &str, table: &str, relations: &[String], r: &mut Report) {
-    let mut off = Vec::new();
-    let mut unforced = Vec::new();
-    let mut unscoped = Vec::new();
-    for rel in relations {
-        let Some(t) = ix.tables.get(&(schema, rel.as_str())) else {
-            continue;
-        };
-        if !t.rls_enabled {
-            off.push(rel.as_str());
-        }
-        if !t.rls_forced {
-            unforced.push(rel.as_str());
-        }
-        let policies = ix
-            .policies
-            .get(&(schema, rel.as_str()))
-            .cloned()
-            .unwrap_or_default();
-        let scoped = |e: &Option<String>| {
-            e.as_deref()
-                .is_some_and(|x| classify(x, "tenant_id").tenant_scoped)
-        };
-        let ours = policies.iter().any(|p| {
-            p.name == POLICY
-                && p.permissive
-                && p.command == "ALL"
-                && scoped(&p.qual)
-                && scoped(&p.with_check)
-        });
-        let wideners: Vec<&str> = policies
-            .iter()
-            .filter(|p| p.permissive && p.name != POLICY)
-            .filter(|p| {
-                !(p.qual.is_none() || scoped(&p.qual))
-                    || !(p.with_check.is_none() || scoped(&p.with_check))
-            })
-            .map(|p| p.name.as_str())
-            .collect();
-        if !ours {
-            unscoped.push(format!("{rel}: no tenant policy {POLICY}"));
-        }
-        unscoped.extend(
-            wideners
-                .iter()
-                .map(|w| format!("{rel}: permissive policy \"{w}\" is not tenant-scoped")),
-        );
-    }
-    let list = |v: &[&str]| v.join(", ");
-    r.results.push(
-        CheckResult::when(
-            format!("table {table} RLS enabled"),
-            off.is_empty(),
-            format!("ROW LEVEL SECURITY not enabled on {}", list(&off)),
-        )
-        .fix(MIGRATE),
-    );
-    r.results.push(
-        CheckResult::when(
-            format!("table {table} FORCE ROW LEVEL SECURITY"),
-            unforced.is_empty(),
-            format!(
-                "FORCE ROW LEVEL SECURITY not enabled on {}",
-                list(&unforced)
-            ),
-        )
-        .fix(MIGRATE),
-    );
-    r.results.push(
-        CheckResult::when(
-            format!("table {table} tenant policy"),
-            unscoped.is_empty(),
-            unscoped.join("; "),
-        )
-        .fix(MIGRATE),
-    );
 }
 
 /// Secrets at rest: sealed (unless plaintext is allowed), and the key opens them.

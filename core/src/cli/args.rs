@@ -67,6 +67,13 @@ pub(crate) const DATABASE_URL: Opt =
 pub(crate) const CONFIG_PATH: Opt =
     valued("config", "<path>").about("Config file (default: ./better.config.*)");
 
+/// `migrate --dry-run`, as every tool describes it.
+pub(crate) const DRY_RUN: Opt = flag("dry-run").about("Print the SQL instead of applying it");
+/// `migrate -o <path>`, as every tool describes it.
+pub(crate) const OUTPUT: Opt = valued("output", "<path>")
+    .short('o')
+    .about("Write the SQL to a file instead of applying it");
+
 /// A parsed invocation.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Invocation {

@@ -2,7 +2,7 @@
 //! check before they touch the database and the failures they report (the `audit` section of
 //! `better.config.*` is read in `audit_config`, the output is written in `audit_output`).
 
-use super::args::{flag, valued, Opt, Program, CONFIG_PATH, DATABASE_URL, HELP};
+use super::args::{flag, valued, Opt, Program, CONFIG_PATH, DATABASE_URL, DRY_RUN, HELP, OUTPUT};
 pub use super::audit_config::{audit_config, tenancy, AuditConfig, SealConfig};
 pub use super::audit_output::*;
 use super::tenant::KEY_VARIABLE;
@@ -45,10 +45,8 @@ const JSON: Opt = flag("json").about("Print the report as JSON");
 fn options(command: &str) -> Option<Vec<Opt>> {
     let mut v = match command {
         "migrate" => vec![
-            flag("dry-run").about("Print the SQL instead of applying it"),
-            valued("output", "<path>")
-                .short('o')
-                .about("Write the SQL to a file instead of applying it"),
+            DRY_RUN,
+            OUTPUT,
             flag("partitioned").about("Partition a new audit_logs by month"),
             flag("triggers").about("Also install trigger capture on the audited tables"),
             valued("tables", "<csv>")

@@ -7,8 +7,12 @@ pub mod args;
 pub mod audit;
 mod audit_config;
 mod audit_output;
+#[cfg(feature = "email")]
+pub mod email;
 mod help;
 pub mod sslmode;
+#[cfg(feature = "webhooks")]
+pub mod store;
 pub mod tenant;
 #[cfg(feature = "webhooks")]
 pub mod webhooks;

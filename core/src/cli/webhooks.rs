@@ -5,11 +5,10 @@
 use serde_json::{json, Map, Value};
 
 use super::args::{flag, valued, Opt, Program, CONFIG_PATH, DATABASE_URL, HELP};
+pub use super::store::{ahead, partitions_ready, purge_report, rls_flag};
 use crate::bridge::webhooks::Webhooks;
 use crate::error::{CliFailure, Error, Result};
 use crate::webhooks::seal::SecretsKeys;
-use crate::webhooks::store::schema::DEFAULT_PARTITIONS_AHEAD;
-use crate::webhooks::store::PartitionWidth;
 
 /// The environment variable with the key-encryption key (`secretsKey`).
 pub const KEY_VARIABLE: &str = "BETTER_WEBHOOKS_KEY";
@@ -49,20 +48,7 @@ const JSON: Opt = flag("json").about("Print the result as JSON");
 
 fn options(command: &str) -> Option<Vec<Opt>> {
     let mut v = match command {
-        "migrate" => vec![
-            flag("dry-run").about("Print the SQL instead of applying it"),
-            valued("output", "<path>")
-                .short('o')
-                .about("Write the SQL to a file instead of applying it"),
-            flag("rls").about("Isolate the tables by tenant (default: with a `tenant` section)"),
-            flag("no-rls").about("Leave the tables without row-level security"),
-            valued("partitions", "<n>").about("Partitions to create ahead (default: 4)"),
-        ],
         "check" => vec![flag("plans").about("Also EXPLAIN the worker's hot statements")],
-        "purge" => vec![flag("dry-run").about("List what would be removed, remove nothing")],
-        "ensure-partitions" => {
-            vec![valued("ahead", "<n>").about("Partitions to create ahead (default: 4)")]
-        }
         "rekey" => vec![],
         "worker" => vec![
             valued("concurrency", "<n>").about("Requests in flight at most (default: 64)"),
@@ -77,7 +63,7 @@ fn options(command: &str) -> Option<Vec<Opt>> {
             valued("status", "<code>")
                 .about("Status to answer verified deliveries with (default: 204)"),
         ],
-        _ => return None,
+        other => super::store::table_options(other)?,
     };
     v.push(JSON);
     if command != "keys" && command != "listen" {
@@ -269,114 +255,10 @@ pub fn worker_options(
     Ok(json!({ "concurrency": concurrency, "once": once, "maxSeconds": max_seconds }))
 }
 
-/// `--rls` / `--no-rls`: `None` when neither is given.
-///
-/// # Errors
-/// `CLI_USAGE` when both are.
-pub fn rls_flag(rls: bool, no_rls: bool) -> Result<Option<bool>> {
-    match (rls, no_rls) {
-        (true, true) => {
-            Err(CliFailure::Usage.with("error: --rls and --no-rls contradict each other"))
-        }
-        (true, false) => Ok(Some(true)),
-        (false, true) => Ok(Some(false)),
-        (false, false) => Ok(None),
-    }
-}
-
-/// `--partitions` / `--ahead`: partitions ahead of the current one, 4 unless given.
-///
-/// # Errors
-/// `CLI_USAGE` naming the option for anything but 0 to 520.
-pub fn ahead(option: &str, value: Option<&str>) -> Result<u32> {
-    value.map_or(Ok(DEFAULT_PARTITIONS_AHEAD), |v| {
-        v.parse().ok().filter(|n| *n <= 520).ok_or_else(|| {
-            CliFailure::Usage.with(format!(
-                "invalid --{option} {v:?}: expected a number of partitions from 0 to 520"
-            ))
-        })
-    })
-}
-
-fn width(w: PartitionWidth) -> &'static str {
-    match w {
-        PartitionWidth::Day => "day",
-        PartitionWidth::Week => "week",
-        PartitionWidth::Month => "month",
-    }
-}
-
 /// `migrate`'s line after applying.
 #[must_use]
 pub fn migrate_applied(changed: bool, rls: bool, as_json: bool) -> String {
-    if as_json {
-        return format!(
-            "{}\n",
-            json!({ "applied": true, "changed": changed, "rls": rls })
-        );
-    }
-    match (changed, rls) {
-        (false, _) => "webhook tables are up to date; nothing applied\n".to_owned(),
-        (true, true) => {
-            "applied: webhook tables, indexes, partitions and tenant isolation\n".to_owned()
-        }
-        (true, false) => {
-            "applied: webhook tables, indexes and partitions (no tenant isolation)\n".to_owned()
-        }
-    }
-}
-
-/// `ensure-partitions`' line.
-#[must_use]
-pub fn partitions_ready(w: PartitionWidth, ahead: u32, as_json: bool) -> String {
-    if as_json {
-        return format!("{}\n", json!({ "partition": width(w), "ahead": ahead }));
-    }
-    format!(
-        "partitions ready for this {} and the next {ahead}\n",
-        width(w)
-    )
-}
-
-/// What `purge` removed (or, with `dry_run`, would remove): the partitions by name, then the
-/// rows deleted per kind.
-#[must_use]
-pub fn purge_report(
-    dry_run: bool,
-    days: u32,
-    partitions: &[String],
-    rows: &[(&str, i64)],
-    as_json: bool,
-) -> String {
-    if as_json {
-        let rows: Map<String, Value> = rows
-            .iter()
-            .map(|(k, n)| ((*k).to_owned(), json!(n)))
-            .collect();
-        return format!(
-            "{}\n",
-            json!({ "dryRun": dry_run, "retentionDays": days, "partitions": partitions, "rows": rows })
-        );
-    }
-    let (drop, delete) = if dry_run {
-        ("would drop", "would delete")
-    } else {
-        ("dropped", "deleted")
-    };
-    let mut out = format!(
-        "retention: {days} days{}\n",
-        if dry_run { " (dry run)" } else { "" }
-    );
-    if partitions.is_empty() {
-        out.push_str("no partition is wholly older than the retention window\n");
-    }
-    for p in partitions {
-        out.push_str(&format!("{drop} partition {p}\n"));
-    }
-    for (kind, n) in rows {
-        out.push_str(&format!("{delete} {n} {kind}\n"));
-    }
-    out
+    super::store::migrate_applied("webhook", changed, rls, as_json)
 }
 
 /// `rekey`'s line.

@@ -9,5 +9,6 @@
 #[cfg(feature = "serde")]
 pub mod config;
 pub mod error;
+pub mod store;
 
 pub use error::{EmailError, Result};

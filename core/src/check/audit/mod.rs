@@ -113,11 +113,6 @@ pub fn check(catalog: &AuditCatalog, config: &AuditCheckConfig) -> Report {
             access::seal(catalog, &config.seal, &mut r);
         }
     }
-    r.passed = r.results.iter().all(|c| c.passed);
-    r.next = r
-        .results
-        .iter()
-        .find(|c| !c.passed)
-        .and_then(|c| c.remediation.clone());
+    r.finish();
     r
 }

@@ -1,8 +1,9 @@
 use serde_json::json;
 
 use super::*;
-use crate::check::catalog::{Index as Idx, Policy, Role, Table};
+use crate::check::catalog::Policy;
 use crate::webhooks::keys::b64_encode;
+use crate::webhooks::store::partitions::PARTITIONED;
 use crate::webhooks::store::StoreConfig;
 use crate::webhooks::stored_keys::store_key;
 
@@ -23,50 +24,12 @@ fn kek(b: u8) -> SecretsKeys {
 
 /// A database as `migrate` leaves it, read by a role that owns nothing.
 fn healthy(s: &Store) -> WebhooksFacts {
-    let mut catalog = Catalog {
-        role: Role {
-            name: "app".into(),
-            ..Role::default()
-        },
-        ..Catalog::default()
-    };
-    let day = NOW_MS / 86_400_000;
-    let cur = period(s.partition_width(), day);
-    let next = period(s.partition_width(), cur.1);
     let mut names: Vec<String> = TABLES.iter().map(|t| format!("webhook_{t}")).collect();
     for t in PARTITIONED {
         names.push(format!("webhook_{t}_default"));
-        names.push(partition_name(t, cur.0));
-        names.push(partition_name(t, next.0));
     }
-    for name in names {
-        catalog.tables.push(Table {
-            schema: "public".into(),
-            name: name.clone(),
-            owner: "owner".into(),
-            rls_enabled: true,
-            rls_forced: true,
-            ..Table::default()
-        });
-        catalog.policies.push(Policy {
-            schema: "public".into(),
-            table: name,
-            name: POLICY.into(),
-            permissive: true,
-            roles: vec!["public".into()],
-            command: "ALL".into(),
-            qual: Some(s.rls_predicate()),
-            with_check: Some(s.rls_predicate()),
-        });
-    }
-    for (table, name) in s.expected_indexes() {
-        catalog.indexes.push(Idx {
-            schema: "public".into(),
-            table,
-            name,
-            ..Idx::default()
-        });
-    }
+    names.extend(s.current_partitions(NOW_MS));
+    let catalog = crate::check::store::migrated_catalog(s, names, s.expected_indexes());
     let sealed = store_key(
         Some(&kek(1)),
         false,
@@ -94,7 +57,6 @@ fn run(facts: &WebhooksFacts, s: &Store, secrets: Option<&SecretsKeys>) -> Repor
         &WebhooksCheckConfig {
             store: s,
             schema: "public".into(),
-            rls: true,
             allow_plaintext: false,
             secrets,
             ssrf: Ssrf::Node,

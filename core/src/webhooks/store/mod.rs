@@ -24,8 +24,9 @@ pub mod stats;
 
 use super::error::{Result, WebhooksError};
 use crate::policy::context::current_tenant_expr;
-use crate::sql::Ident;
-pub(crate) use crate::sql::{dollar_quoted as dollar_quote, literal as quote_literal, quote_ident};
+pub(crate) use crate::sql::{literal as quote_literal, quote_ident};
+use crate::store::{schema_state, Kind, Product, SchemaState, Tables};
+pub use crate::store::{Param, PartitionWidth, Statement, StoreConfig};
 
 /// Version written to `webhook_meta` by this schema.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -40,140 +41,29 @@ pub const NOTIFY_CHANNEL: &str = "better_webhooks";
 /// so these ids are time-ordered like the application's and index inserts stay at the edge.
 pub const UUID_V7_SQL: &str = "encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) PLACING substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3) FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid";
 
-/// One parameter of a statement: its name (for the caller) and PostgreSQL type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-pub struct Param {
-    pub name: &'static str,
-    #[cfg_attr(feature = "serde", serde(rename = "type"))]
-    pub pg_type: &'static str,
-}
-
-/// SQL with `$1…$n` and what each parameter is.
+/// The webhook tables.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-pub struct Statement {
-    pub sql: String,
-    pub params: Vec<Param>,
-}
+pub enum Webhook {}
 
-impl Statement {
-    pub(crate) fn new(sql: String, params: &[(&'static str, &'static str)]) -> Statement {
-        debug_assert!(
-            params
-                .iter()
-                .enumerate()
-                .all(|(i, _)| sql.contains(&format!("${}", i + 1))),
-            "every parameter is used: {sql}"
-        );
-        Statement {
-            sql,
-            params: params
-                .iter()
-                .map(|(name, pg_type)| Param { name, pg_type })
-                .collect(),
-        }
-    }
+impl Kind for Webhook {
+    const PRODUCT: &'static Product = &Product {
+        prefix: "webhook",
+        policy: rls::POLICY,
+        tool: "better-webhooks",
+        partitioned: &partitions::PARTITIONED,
+    };
+    type Error = WebhooksError;
 
-    /// The statement as a comment header and its SQL, for snapshots and `--dry-run` output.
-    #[must_use]
-    pub fn render(&self, name: &str) -> String {
-        let params: Vec<String> = self
-            .params
-            .iter()
-            .enumerate()
-            .map(|(i, p)| format!("${} {} {}", i + 1, p.name, p.pg_type))
-            .collect();
-        format!(
-            "-- {name}({})\n{};\n",
-            params.join(", "),
-            self.sql.trim_end()
-        )
+    fn invalid_name(field: &'static str, reason: String) -> WebhooksError {
+        WebhooksError::config(field, reason)
     }
 }
 
-/// Partition width of `webhook_messages` and `webhook_attempts` (`retention.partition`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
-pub enum PartitionWidth {
-    Day,
-    #[default]
-    Week,
-    Month,
-}
-
-/// Where and how the tables live.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
-#[cfg_attr(
-    feature = "serde",
-    serde(rename_all = "camelCase", deny_unknown_fields)
-)]
-pub struct StoreConfig {
-    /// Schema of the tables (default `public`).
-    pub schema: Option<String>,
-    /// `tenancy: "rls"`: row-level security on every table with `tenant_id`.
-    #[cfg_attr(feature = "serde", serde(default))]
-    pub rls: bool,
-    /// The tenant package's hardened mode (signed context): policies call its functions.
-    #[cfg_attr(feature = "serde", serde(default))]
-    pub hardened: bool,
-    /// Schema of the tenant package's functions (default: `schema`).
-    pub tenant_schema: Option<String>,
-    #[cfg_attr(feature = "serde", serde(default))]
-    pub partition: PartitionWidth,
-}
-
-/// Validated names; every statement builder hangs off this.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Store {
-    schema: String,
-    tenant_schema: Ident,
-    rls: bool,
-    hardened: bool,
-    partition: PartitionWidth,
-}
-
-fn schema_name(field: &str, name: &str) -> Result<String> {
-    if name.is_empty() || name.contains('\0') || name.len() > 63 {
-        return Err(WebhooksError::config(
-            field,
-            format!("a schema name of 1 to 63 bytes without NUL, got {name:?}"),
-        ));
-    }
-    Ok(name.to_owned())
-}
+/// Validated names; every statement builder hangs off this. The shared layout holds the names
+/// (schema, tenancy, partitions); `Store` adds the webhook tables and statements.
+pub type Store = Tables<Webhook>;
 
 impl Store {
-    /// # Errors
-    /// `WEBHOOKS_INVALID_CONFIG` naming `schema` or `tenantSchema`.
-    pub fn new(config: &StoreConfig) -> Result<Store> {
-        let schema = schema_name("schema", config.schema.as_deref().unwrap_or("public"))?;
-        let tenant_schema = match &config.tenant_schema {
-            Some(s) => schema_name("tenantSchema", s)?,
-            None => schema.clone(),
-        };
-        let tenant_schema = Ident::new("tenantSchema", &tenant_schema)
-            .map_err(|e| WebhooksError::config("tenantSchema", e.to_string()))?;
-        Ok(Store {
-            schema,
-            tenant_schema,
-            rls: config.rls,
-            hardened: config.hardened,
-            partition: config.partition,
-        })
-    }
-
-    /// `"schema"."webhook_<name>"`.
-    pub(crate) fn table(&self, name: &str) -> String {
-        format!(
-            "{}.{}",
-            quote_ident(&self.schema),
-            quote_ident(&format!("webhook_{name}"))
-        )
-    }
-
     /// The `tenant_id` a statement writes: the explicit parameter (system context with
     /// `tenantId`) or the scope's tenant, which is what the column default would give.
     pub(crate) fn tenant_value(param: &str) -> String {
@@ -193,54 +83,6 @@ impl Store {
     /// `tenant_id` folded for the unique indexes that treat "no tenant" as one value.
     pub(crate) fn tenant_key(column: &str) -> String {
         format!("coalesce({column}, '{NIL_UUID}'::uuid)")
-    }
-
-    /// The schema of the tables, unquoted.
-    #[must_use]
-    pub fn schema(&self) -> &str {
-        &self.schema
-    }
-
-    /// Whether the tables are isolated by tenant (`tenancy: "rls"`).
-    #[must_use]
-    pub fn rls(&self) -> bool {
-        self.rls
-    }
-
-    /// Whether the policies call the tenant package's hardened functions.
-    #[must_use]
-    pub fn hardened(&self) -> bool {
-        self.hardened
-    }
-
-    #[must_use]
-    pub fn partition_width(&self) -> PartitionWidth {
-        self.partition
-    }
-
-    /// Whether the server and the schema are usable: the server's version number and whether
-    /// `webhook_meta` exists (then read the version with [`Store::schema_version`]).
-    #[must_use]
-    pub fn schema_probe(&self) -> Statement {
-        Statement::new(
-            format!(
-                "SELECT current_setting('server_version_num')::int AS server_version, to_regclass({}) IS NOT NULL AS has_meta",
-                quote_literal(&self.table("meta"))
-            ),
-            &[],
-        )
-    }
-
-    /// The schema version stored by `migrate`.
-    #[must_use]
-    pub fn schema_version(&self) -> Statement {
-        Statement::new(
-            format!(
-                "SELECT value FROM {} WHERE key = 'schema_version'",
-                self.table("meta")
-            ),
-            &[],
-        )
     }
 
     /// Every statement of the engine by name, so a binding can hand the whole set to the
@@ -325,11 +167,11 @@ impl Store {
 /// # Errors
 /// `WEBHOOKS_SCHEMA_MISSING` or `WEBHOOKS_SCHEMA_OUTDATED`, both naming `better-webhooks migrate`.
 pub fn schema_status(has_meta: bool, version: Option<&str>) -> Result<()> {
-    match (has_meta, version) {
-        (false, _) | (true, None) => Err(WebhooksError::SchemaMissing),
-        (true, Some(v)) if v.trim().parse::<u32>().is_ok_and(|n| n >= SCHEMA_VERSION) => Ok(()),
-        (true, Some(v)) => Err(WebhooksError::SchemaOutdated {
-            found: v.to_owned(),
+    match schema_state(has_meta, version, SCHEMA_VERSION) {
+        SchemaState::Current => Ok(()),
+        SchemaState::Missing => Err(WebhooksError::SchemaMissing),
+        SchemaState::Outdated(found) => Err(WebhooksError::SchemaOutdated {
+            found,
             expected: SCHEMA_VERSION,
         }),
     }

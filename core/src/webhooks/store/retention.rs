@@ -8,25 +8,6 @@ use super::{Statement, Store};
 pub const PURGE_BATCH: u32 = 5_000;
 
 impl Store {
-    fn purge(
-        &self,
-        table: &str,
-        filter: &str,
-        params: &[(&'static str, &'static str)],
-    ) -> Statement {
-        let t = self.table(table);
-        Statement::new(
-            format!(
-                "WITH del AS (
-  DELETE FROM {t} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {t} WHERE {filter} LIMIT $2))
-  RETURNING 1
-)
-SELECT count(*) AS deleted FROM del"
-            ),
-            params,
-        )
-    }
-
     /// Finished deliveries (`finished_at` older than `$1` days), at most `$2`.
     #[must_use]
     pub fn purge_deliveries(&self) -> Statement {

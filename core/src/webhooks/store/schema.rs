@@ -16,7 +16,7 @@
 //! inbox too), because a unique index sees every tenant's rows: without it one tenant's key
 //! would collide with another's invisible row.
 
-use super::{quote_ident, quote_literal, Store, SCHEMA_VERSION};
+use super::{quote_ident, Store, SCHEMA_VERSION};
 use crate::policy::context::current_tenant_expr;
 
 /// Tables with `tenant_id` (row-level security applies) and whether they are partitioned.
@@ -51,18 +51,9 @@ pub const TABLES: [&str; 13] = [
     "meta",
 ];
 
-/// Partitions created ahead of time by `migrate` and `ensure-partitions` (default).
-pub const DEFAULT_PARTITIONS_AHEAD: u32 = 4;
+pub use crate::store::partitions::DEFAULT_PARTITIONS_AHEAD;
 
 impl Store {
-    fn index(&self, name: &str, table: &str, definition: &str) -> String {
-        format!(
-            "CREATE INDEX IF NOT EXISTS {} ON {} {definition};\n",
-            quote_ident(&format!("webhook_{name}")),
-            self.table(table)
-        )
-    }
-
     fn unique_tenant_key(&self, name: &str, table: &str, rest: &str) -> String {
         format!(
             "CREATE UNIQUE INDEX IF NOT EXISTS {} ON {} (({}), {rest});\n",
@@ -76,20 +67,7 @@ impl Store {
     /// from its text so that `check` expects exactly what `migrate` makes.
     #[must_use]
     pub fn expected_indexes(&self) -> Vec<(String, String)> {
-        self.tables_sql()
-            .lines()
-            .filter_map(|line| {
-                let rest = line
-                    .strip_prefix("CREATE INDEX IF NOT EXISTS ")
-                    .or_else(|| line.strip_prefix("CREATE UNIQUE INDEX IF NOT EXISTS "))?;
-                // Our index names are plain: no quote inside.
-                let name = rest.strip_prefix('"')?.split('"').next()?;
-                let table = TABLES
-                    .iter()
-                    .find(|t| rest.contains(&format!(" ON {} ", self.table(t))))?;
-                Some((format!("webhook_{table}"), name.to_owned()))
-            })
-            .collect()
+        self.indexes_in(&self.tables_sql(), &TABLES)
     }
 
     /// `CREATE TABLE` statements and indexes, without RLS and partitions.
@@ -97,15 +75,7 @@ impl Store {
     pub fn tables_sql(&self) -> String {
         let t = |n: &str| self.table(n);
         let tenant = format!("tenant_id uuid DEFAULT {}", current_tenant_expr());
-        // Only for another schema: creating one needs CREATE on the database, even when it exists.
-        let mut out = if self.schema == "public" {
-            String::new()
-        } else {
-            format!(
-                "CREATE SCHEMA IF NOT EXISTS {};\n\n",
-                quote_ident(&self.schema)
-            )
-        };
+        let mut out = self.create_schema_sql();
         out.push_str(&format!(
             "CREATE TABLE IF NOT EXISTS {endpoints} (
   id uuid PRIMARY KEY,
@@ -416,21 +386,9 @@ CREATE TABLE IF NOT EXISTS {meta} (
         out.push('\n');
         out.push_str(&self.ensure_partitions_sql(now_ms, ahead));
         if self.rls {
-            out.push_str("\n-- Tenant isolation: operator-level rows (tenant_id NULL) only in system context\n");
-            for (name, partitioned) in TENANT_TABLES {
-                let table = self.table(name);
-                out.push_str(&if partitioned {
-                    self.rls_partitioned_sql(&table)
-                } else {
-                    self.rls_table_sql(&table)
-                });
-            }
+            out.push_str(&self.rls_sql(&TENANT_TABLES));
         }
-        out.push_str(&format!(
-            "\nINSERT INTO {} (key, value) VALUES ('schema_version', {})\n  ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;\n",
-            self.table("meta"),
-            quote_literal(&SCHEMA_VERSION.to_string())
-        ));
+        out.push_str(&self.record_version_sql(SCHEMA_VERSION));
         out
     }
 }

@@ -1,0 +1,41 @@
+//! `better-email check`: reads the catalog (as `better-tenant check` does), the schema version
+//! and the suppression lookup function; the core judges them (`check::email`). It writes
+//! nothing.
+
+use usebetter_core::check::email::{self as judge, EmailFacts, SuppressedFunction};
+use usebetter_core::check::render;
+use usebetter_core::email::store::suppressed::FUNCTION_QUERY;
+use usebetter_core::Result;
+
+use super::Run;
+use crate::db;
+use crate::store::now_ms;
+use crate::tenant::{json, pretty};
+use crate::Outcome;
+
+pub(super) async fn check(r: &Run<'_>) -> Result<Outcome> {
+    let store = r.store();
+    let tables = r.tables();
+    let client = tables.client().await?;
+    let schema = store.schema().to_owned();
+    let (_, schema_version) = tables.schema_facts(&client).await?;
+    let suppressed = db::maybe(&client, FUNCTION_QUERY, &[&schema])
+        .await?
+        .map(|row| SuppressedFunction {
+            security_definer: row.get(0),
+            config: row.get(1),
+            source: row.get(2),
+        });
+    let facts = EmailFacts {
+        catalog: db::read_catalog(&client, std::slice::from_ref(&schema)).await?,
+        schema_version,
+        suppressed,
+    };
+    let report = judge::check(&facts, store, now_ms());
+    let stdout = if tables.json() {
+        format!("{}\n", pretty(&json(&report)?)?)
+    } else {
+        render(&report)
+    };
+    Ok(Outcome::report(!report.passed, stdout))
+}

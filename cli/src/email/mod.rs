@@ -1,0 +1,68 @@
+//! `better-email` commands: the database and file I/O around the core's email DDL, retention
+//! statements and catalog judgement (`usebetter_core::{email::store, check::email}`).
+
+mod check;
+mod purge;
+
+use usebetter_core::cli::args::{parse_with, Invocation, Parsed};
+use usebetter_core::cli::email::{self as cli, EmailCli, EMAIL};
+use usebetter_core::email::store::{schema_status, Store};
+use usebetter_core::{CliFailure, Result};
+
+use crate::store::{now_ms, Tables};
+use crate::Outcome;
+
+pub(crate) struct Run<'a> {
+    inv: Invocation,
+    ctx: &'a crate::Context,
+    email: EmailCli,
+}
+
+/// Runs `args` (without the program name).
+pub async fn run(args: &[String], ctx: &crate::Context) -> Result<Outcome> {
+    let inv = match parse_with(&EMAIL, args, &ctx.version)? {
+        Parsed::Print(text) => return Ok(Outcome::ok(text)),
+        Parsed::Run(inv) => inv,
+    };
+    let rls = if inv.command == "migrate" {
+        cli::rls_flag(inv.has("rls"), inv.has("no-rls"))?
+    } else {
+        None
+    };
+    let email = cli::email_config(ctx.config.as_ref(), rls)?;
+    let run = Run { inv, ctx, email };
+    match run.inv.command.as_str() {
+        "migrate" => migrate(&run).await,
+        "check" => check::check(&run).await,
+        "purge" => purge::purge(&run).await,
+        "ensure-partitions" => {
+            run.tables()
+                .ensure_partitions(|has_meta, version| Ok(schema_status(has_meta, version)?))
+                .await
+        }
+        other => Err(CliFailure::Usage.with(format!("error: unknown command '{other}'"))),
+    }
+}
+
+impl Run<'_> {
+    fn store(&self) -> &Store {
+        &self.email.store
+    }
+
+    fn tables(&self) -> Tables<'_> {
+        Tables {
+            inv: &self.inv,
+            ctx: self.ctx,
+            layout: self.store(),
+        }
+    }
+}
+
+async fn migrate(r: &Run<'_>) -> Result<Outcome> {
+    let ahead = cli::ahead("partitions", r.inv.value("partitions"))?;
+    let sql = r.store().migration_sql(now_ms(), ahead);
+    let (rls, json) = (r.store().rls(), r.tables().json());
+    r.tables()
+        .migrate(&sql, |changed| cli::migrate_applied(changed, rls, json))
+        .await
+}

@@ -1,0 +1,247 @@
+//! `better-email` (`@usebetterdev/email-cli`): its commands and options, the part of the `email`
+//! section of `better.config.*` that places and isolates the tables (`schema`, `tenantSchema`,
+//! `tenancy`, `hardened`, `retention`), and what its commands print. The `usebetter-cli` crate
+//! runs the statements. The other keys of the section configure `betterEmail()` at run time
+//! and are left to it.
+
+use serde_json::{Map, Value};
+
+use super::args::flag;
+use super::args::{Opt, Program, CONFIG_PATH, DATABASE_URL, HELP};
+use crate::email::store::retention::{BODIES_DAYS, METADATA_DAYS};
+use crate::email::store::{PartitionWidth, Store, StoreConfig};
+use crate::email::EmailError;
+use crate::error::Result;
+
+pub use super::store::{ahead, partitions_ready, purge_report, rls_flag};
+
+pub const COMMANDS: [(&str, &str); 4] = [
+    (
+        "migrate",
+        "Print, write or apply the email tables' DDL (idempotent)",
+    ),
+    (
+        "check",
+        "Verify tables, indexes, partitions, tenant isolation and the suppression lookup",
+    ),
+    (
+        "purge",
+        "Null old bodies, drop old partitions, delete expired keys and suppressions",
+    ),
+    (
+        "ensure-partitions",
+        "Create the message, recipient, attempt and event partitions ahead",
+    ),
+];
+
+fn options(command: &str) -> Option<Vec<Opt>> {
+    let mut v = match command {
+        "check" => vec![],
+        other => super::store::table_options(other)?,
+    };
+    v.extend([
+        flag("json").about("Print the result as JSON"),
+        CONFIG_PATH,
+        DATABASE_URL,
+        HELP,
+    ]);
+    Some(v)
+}
+
+pub const EMAIL: Program = Program {
+    name: "better-email",
+    about: "Transactional email on PostgreSQL: migrations, checks and retention",
+    commands: &COMMANDS,
+    options,
+    positional: |_| None,
+    required: |_| None,
+};
+
+/// `retention` of the `email` section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub bodies_days: u32,
+    pub metadata_days: u32,
+}
+
+/// What the tool needs from the config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailCli {
+    pub store: Store,
+    pub retention: Retention,
+}
+
+fn invalid(field: &str, expected: &str) -> EmailError {
+    EmailError::InvalidConfig {
+        field: field.to_owned(),
+        expected: expected.to_owned(),
+    }
+}
+
+fn text(o: &Map<String, Value>, key: &str) -> Result<Option<String>> {
+    match o.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(invalid(key, "a string").into()),
+    }
+}
+
+fn days(o: &Map<String, Value>, key: &str, default: u32) -> Result<u32> {
+    match o.get(key) {
+        None | Some(Value::Null) => Ok(default),
+        Some(v) => v
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| (1..=36_500).contains(n))
+            .ok_or_else(|| {
+                invalid(
+                    &format!("retention.{key}"),
+                    "a whole number of days from 1 to 36500",
+                )
+                .into()
+            }),
+    }
+}
+
+fn retention(section: &Map<String, Value>) -> Result<(Retention, PartitionWidth)> {
+    let o = match section.get("retention") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(o)) => o.clone(),
+        Some(_) => return Err(invalid("retention", "an object").into()),
+    };
+    if let Some(k) = o
+        .keys()
+        .find(|k| !["bodiesDays", "metadataDays", "partition"].contains(&k.as_str()))
+    {
+        return Err(invalid(
+            &format!("retention.{k}"),
+            "one of bodiesDays, metadataDays, partition (unknown key)",
+        )
+        .into());
+    }
+    let partition = match text(&o, "partition")
+        .map_err(|_| invalid("retention.partition", "\"day\", \"week\" or \"month\""))?
+        .as_deref()
+    {
+        None | Some("week") => PartitionWidth::Week,
+        Some("day") => PartitionWidth::Day,
+        Some("month") => PartitionWidth::Month,
+        Some(_) => {
+            return Err(invalid("retention.partition", "\"day\", \"week\" or \"month\"").into())
+        }
+    };
+    Ok((
+        Retention {
+            bodies_days: days(&o, "bodiesDays", BODIES_DAYS)?,
+            metadata_days: days(&o, "metadataDays", METADATA_DAYS)?,
+        },
+        partition,
+    ))
+}
+
+/// The `email` section of the loaded config, compiled: `tenancy` defaults to `"rls"` when the
+/// config has a `tenant` section (else `"none"`), and `rls` (`--rls` / `--no-rls`) overrides it;
+/// `hardened` follows `tenant.hardened` unless set.
+///
+/// # Errors
+/// `EMAIL_INVALID_CONFIG` naming the key.
+pub fn email_config(config: Option<&Value>, rls: Option<bool>) -> Result<EmailCli> {
+    let section = match config.and_then(|c| c.get("email")) {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(o)) => o.clone(),
+        Some(_) => return Err(invalid("email", "an object").into()),
+    };
+    let tenant = config
+        .and_then(|c| c.get("tenant"))
+        .filter(|t| !t.is_null());
+    let tenancy = match text(&section, "tenancy")?.as_deref() {
+        None => tenant.is_some(),
+        Some("rls") => true,
+        Some("none") => false,
+        Some(_) => return Err(invalid("tenancy", "\"rls\" or \"none\"").into()),
+    };
+    let hardened = match section.get("hardened") {
+        None | Some(Value::Null) => tenant
+            .and_then(|t| t.get("hardened"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(invalid("hardened", "a boolean").into()),
+    };
+    let (retention, partition) = retention(&section)?;
+    let store = Store::new(&StoreConfig {
+        schema: text(&section, "schema")?,
+        rls: rls.unwrap_or(tenancy),
+        hardened,
+        tenant_schema: text(&section, "tenantSchema")?,
+        partition,
+    })?;
+    Ok(EmailCli { store, retention })
+}
+
+/// `migrate`'s line after applying.
+#[must_use]
+pub fn migrate_applied(changed: bool, rls: bool, as_json: bool) -> String {
+    super::store::migrate_applied("email", changed, rls, as_json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::args::{parse_with, Parsed};
+    use super::*;
+    use serde_json::json;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn commands_options_and_config() {
+        let Ok(Parsed::Run(inv)) =
+            parse_with(&EMAIL, &args(&["migrate", "-o", "x.sql", "--rls"]), "1")
+        else {
+            panic!()
+        };
+        assert_eq!(inv.value("output"), Some("x.sql"));
+        assert_eq!(
+            rls_flag(inv.has("rls"), inv.has("no-rls")).unwrap(),
+            Some(true)
+        );
+        assert!(parse_with(&EMAIL, &args(&["check", "--plans"]), "1").is_err());
+        for (command, _) in COMMANDS {
+            for o in options(command).unwrap() {
+                assert!(!o.about.is_empty(), "{command} --{}", o.long);
+            }
+        }
+        let cfg = json!({ "tenant": { "tenantTables": [], "hardened": true }, "email": { "retention": { "bodiesDays": 3 } } });
+        let c = email_config(Some(&cfg), None).unwrap();
+        assert!(c.store.rls() && c.store.hardened());
+        assert_eq!(
+            c.retention,
+            Retention {
+                bodies_days: 3,
+                metadata_days: 90
+            }
+        );
+        assert!(!email_config(Some(&cfg), Some(false)).unwrap().store.rls());
+        let none = email_config(None, None).unwrap();
+        assert!(!none.store.rls());
+        for (bad, field) in [
+            (
+                json!({ "email": { "retention": { "bodyDays": 3 } } }),
+                "retention.bodyDays",
+            ),
+            (
+                json!({ "email": { "retention": { "metadataDays": 0 } } }),
+                "retention.metadataDays",
+            ),
+            (json!({ "email": { "tenancy": "yes" } }), "tenancy"),
+            (json!({ "email": { "schema": "" } }), "schema"),
+            (json!({ "email": 1 }), "email"),
+        ] {
+            let e = email_config(Some(&bad), None).unwrap_err();
+            assert_eq!(e.code(), "EMAIL_INVALID_CONFIG");
+            assert!(e.to_string().contains(&format!("`{field}`")), "{e}");
+        }
+    }
+}

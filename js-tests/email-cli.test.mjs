@@ -1,0 +1,169 @@
+// suite: once (scripts/test.sh runs it once; the others run on each backend)
+// better-email against PostgreSQL 15 (E17, E14 in part): migrate is idempotent and prints,
+// writes and applies the same SQL; check names each finding (RLS off on a table, the suppression
+// lookup missing or replaced, an old schema version, missing tables) and passes a migrated
+// database; global suppressions are invisible to the application role in a tenant scope while
+// email_suppressed reports them; better-tenant check passes next to the email tables; purge
+// --dry-run and ensure-partitions.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runCli } from "@usebetterdev/email-cli";
+import { runCli as runTenantCli } from "@usebetterdev/tenant-cli";
+import core from "@usebetter-rs/core";
+import { APP_GRANTS, connectAs, fixture, freshDatabase, inScope, migrateRoundTrip, OWNER, ownedDatabase, requireEnv } from "./helpers/db.mjs";
+import { configFile, project } from "./helpers/cli.mjs";
+
+const port = new URL(requireEnv("DATABASE_URL")).port;
+const dir = mkdtempSync(join(tmpdir(), "better-email-"));
+const RLS = { tenant: { tenantTables: [] }, email: { retention: { metadataDays: 30 } } };
+const A = "0190a000-0000-7000-8000-00000000000a";
+const created = [];
+const clients = [];
+
+const urlOf = (db, user = "app", password = "app") => `postgres://${user}:${password}@127.0.0.1:${port}/${db}`;
+const cli = (url, args, { config = RLS } = {}) => runCli(args, { cwd: dir, config, env: { DATABASE_URL: url } });
+const ok = async (url, args, options) => {
+  const r = await cli(url, args, options);
+  assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}${r.stdout}`);
+  return r.stdout;
+};
+
+after(async () => {
+  for (const c of clients) await c.end();
+  for (const db of created) await db.drop();
+});
+
+async function client(user, password, db) {
+  const c = await connectAs(user, password, db);
+  clients.push(c);
+  return c;
+}
+
+test("migrate: applied twice changes nothing the second time; --dry-run and -o give the SQL it applies", async () => {
+  const run = (db, args) => cli(urlOf(db), args);
+  const first = await migrateRoundTrip("email", { run, connect: (db) => client("app", "app", db), dir, created });
+  assert.match(first, /fn email_suppressed\(bytea\[\],text\) t \{"search_path=pg_catalog, pg_temp"\}/);
+  assert.match(first, /rel email_suppressions r t t /);
+  const bad = await cli(urlOf("postgres"), ["migrate", "--dry-run"], { config: { email: { retention: { bodyDays: 3 } } } });
+  assert.equal(bad.code, 1);
+  assert.equal(bad.errorCode, "EMAIL_INVALID_CONFIG");
+  assert.match(bad.stderr, /`retention\.bodyDays`/);
+});
+
+/** A database with the tenant schema and its RLS migration, and the email tables, migrated by their owner and used by `app`. */
+async function migratedDatabase(prefix) {
+  const db = await ownedDatabase(prefix, async (c) => {
+    await c.query(fixture("schema.sql"));
+    await c.query(core.generateMigrationSql({ tenantTables: ["projects", "tasks"] }));
+  });
+  created.push(db);
+  assert.match(await ok(urlOf(db.name, OWNER.user, OWNER.password), ["migrate"]), /^applied/);
+  const owner = await client(OWNER.user, OWNER.password, db.name);
+  await owner.query(APP_GRANTS);
+  const app = await client("app", "app", db.name);
+  return { db, url: urlOf(db.name), ownerUrl: urlOf(db.name, OWNER.user, OWNER.password), owner, app };
+}
+
+async function findings(url) {
+  const r = await cli(url, ["check", "--json"]);
+  const report = JSON.parse(r.stdout);
+  return { code: r.code, report, failed: report.results.filter((x) => !x.passed).map((x) => `${x.check}: ${x.message}`) };
+}
+
+test("check: a migrated database passes; each finding fails it and is named", async () => {
+  const empty = await freshDatabase("emcli_empty");
+  created.push(empty);
+  const none = await findings(urlOf(empty.name));
+  assert.equal(none.code, 1);
+  assert.match(none.failed.join("\n"), /^email tables exist: missing in schema public: email_messages, /m);
+  assert.match(none.report.next, /better-email migrate/);
+
+  const { url, ownerUrl, owner } = await migratedDatabase("emcli_check");
+  const healthy = await findings(url);
+  assert.deepEqual(healthy.failed, []);
+  assert.equal(healthy.code, 0);
+  assert.ok(healthy.report.results.some((x) => x.check === "table email_suppressions tenant policy" && x.passed));
+  assert.match((await cli(url, ["check"])).stdout, /✓ All \d+ checks passed/);
+
+  const expectFinding = async (pattern) => {
+    const r = await findings(url);
+    assert.equal(r.code, 1, r.failed.join("\n"));
+    assert.ok(r.failed.some((f) => pattern.test(f)), `${pattern}:\n${r.failed.join("\n")}`);
+    assert.match(r.report.next, /better-email migrate/);
+  };
+  await owner.query("ALTER TABLE email_suppressions DISABLE ROW LEVEL SECURITY");
+  await expectFinding(/^table email_suppressions RLS enabled: ROW LEVEL SECURITY not enabled on email_suppressions$/);
+  await owner.query("ALTER TABLE email_suppressions ENABLE ROW LEVEL SECURITY");
+  const partition = (await owner.query("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'email_events'::regclass AND c.relname <> 'email_events_default' LIMIT 1")).rows[0].relname;
+  await owner.query(`ALTER TABLE ${partition} NO FORCE ROW LEVEL SECURITY`);
+  await expectFinding(new RegExp(`^table email_events FORCE ROW LEVEL SECURITY: FORCE ROW LEVEL SECURITY not enabled on ${partition}$`));
+  await owner.query(`ALTER TABLE ${partition} FORCE ROW LEVEL SECURITY`);
+
+  await owner.query("DROP FUNCTION email_suppressed(bytea[], text)");
+  await expectFinding(/^function email_suppressed answers suppressions only: public\.email_suppressed\(address_hashes bytea\[\], category text\) does not exist/);
+  await ok(ownerUrl, ["migrate"]);
+  await owner.query("ALTER FUNCTION email_suppressed(bytea[], text) SECURITY INVOKER");
+  await expectFinding(/^function email_suppressed answers suppressions only: public\.email_suppressed is not SECURITY DEFINER/);
+  await ok(ownerUrl, ["migrate"]);
+
+  await owner.query("UPDATE email_meta SET value = '0' WHERE key = 'schema_version'");
+  await expectFinding(/^schema version recorded: the email tables are at schema version 0, this version needs 1: run `better-email migrate`$/);
+  await ok(ownerUrl, ["migrate"]);
+  assert.deepEqual((await findings(url)).failed, [], "migrate repairs every finding");
+});
+
+test("tenant isolation: global suppressions are not listable by the application role, yet block its tenant's sends; better-tenant check passes", async () => {
+  const { url, owner, app } = await migratedDatabase("emcli_rls");
+  await owner.query("SELECT set_config('app.bypass_rls', 'true', false)");
+  await owner.query(`INSERT INTO email_suppressions (id, tenant_id, address_hash, reason) VALUES
+    (gen_random_uuid(), NULL, '\\x01', 'complaint'), (gen_random_uuid(), $1, '\\x02', 'unsubscribe')`, [A]);
+  const { rows: listed } = await inScope(app, { "app.current_tenant": A }, () => app.query("SELECT address_hash FROM email_suppressions"));
+  assert.deepEqual(listed.map((r) => r.address_hash.toString("hex")), ["02"], "the tenant lists its own entry only");
+  const { rows } = await inScope(app, { "app.current_tenant": A }, () =>
+    app.query("SELECT ord, suppressed, reason FROM email_suppressed(ARRAY['\\x01', '\\x02', '\\x03']::bytea[], 'transactional')"),
+  );
+  assert.deepEqual(rows, [
+    { ord: 1, suppressed: true, reason: "complaint" },
+    { ord: 2, suppressed: true, reason: "unsubscribe" },
+    { ord: 3, suppressed: false, reason: null },
+  ]);
+  const other = await inScope(app, { "app.current_tenant": "0190a000-0000-7000-8000-00000000000b" }, () =>
+    app.query("SELECT suppressed FROM email_suppressed(ARRAY['\\x02']::bytea[], NULL)"),
+  );
+  assert.deepEqual(other.rows, [{ suppressed: false }], "another tenant's entry does not block");
+
+  const tenantDir = project("email-cli", { "better.config.ts": configFile(["projects", "tasks"]) });
+  const tenantCheck = await runTenantCli(["check", "--json", "--database-url", url], { cwd: tenantDir });
+  const report = JSON.parse(tenantCheck.stdout);
+  assert.deepEqual(report.results.filter((x) => !x.passed), [], tenantCheck.stdout);
+  assert.equal(tenantCheck.code, 0);
+});
+
+test("purge --dry-run lists the partitions it would drop and drops nothing; ensure-partitions", async () => {
+  const { url, ownerUrl, owner, app } = await migratedDatabase("emcli_purge");
+  await owner.query(`CREATE TABLE email_events_p20200106 PARTITION OF email_events FOR VALUES FROM ('2020-01-06 00:00:00+00') TO ('2020-01-13 00:00:00+00');
+    CREATE TABLE email_messages_p20200106 PARTITION OF email_messages FOR VALUES FROM ('2020-01-06 00:00:00+00') TO ('2020-01-13 00:00:00+00');
+    CREATE TABLE email_messages_p20200113 PARTITION OF email_messages FOR VALUES FROM ('2020-01-13 00:00:00+00') TO ('2020-01-20 00:00:00+00');`);
+  // A message of 2020-01-15 is still queued: its partition stays.
+  await app.query(`BEGIN; SELECT set_config('app.current_tenant', '${A}', true);
+    INSERT INTO email_messages (id, category, priority, status, from_addr, rendered, message_id_header, date_header, created_at)
+      VALUES (gen_random_uuid(), 'transactional', 1, 'queued', 'a@example.com', true, '<m@example.com>', now(), '2020-01-15');
+    COMMIT`);
+  const out = await ok(url, ["purge", "--dry-run"]);
+  assert.match(out, /^retention: 30 days \(dry run\)\n/);
+  assert.match(out, /would drop partition email_messages_p20200106\n/);
+  assert.match(out, /would drop partition email_events_p20200106\n/);
+  assert.doesNotMatch(out, /email_messages_p20200113/);
+  const json = JSON.parse(await ok(url, ["purge", "--dry-run", "--json"]));
+  assert.deepEqual(json.partitions, ["email_messages_p20200106", "email_events_p20200106"]);
+  const count = async () => (await owner.query("SELECT count(*)::int AS n FROM pg_class WHERE relkind = 'r' AND relname LIKE 'email\\_%\\_p2020%'")).rows[0].n;
+  assert.equal(await count(), 3, "a dry run drops nothing");
+  assert.match(await ok(ownerUrl, ["purge"]), /^retention: 30 days\ndropped partition email_messages_p20200106\ndropped partition email_events_p20200106\n/);
+  assert.equal(await count(), 1, "the partition with a queued message stays");
+  assert.match(await ok(ownerUrl, ["ensure-partitions", "--ahead", "6"]), /^partitions ready for this week and the next 6\n/);
+  const { rows } = await app.query("SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = 'email_recipients'::regclass");
+  assert.equal(rows[0].n, 1 + 7, "DEFAULT, this week and the next 6");
+});
