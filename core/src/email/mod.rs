@@ -7,5 +7,7 @@
 //! and random bytes, so every decision is reproducible and identical on the native and wasm builds.
 
 pub mod error;
+pub mod events;
+pub mod sigv4;
 
 pub use error::{EmailError, Result};
