@@ -6,8 +6,10 @@
 //! As in the webhooks module, no function reads a clock or a random source: callers pass `now`
 //! and random bytes, so every decision is reproducible and identical on the native and wasm builds.
 
+pub mod dkim;
 pub mod error;
 pub mod events;
 pub mod sigv4;
+pub mod token;
 
 pub use error::{EmailError, Result};

@@ -88,7 +88,10 @@ pub fn amz_date(now_ms: i64) -> String {
 fn uri_encode(text: &str, keep_slash: bool) -> String {
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') || (keep_slash && b == b'/') {
+        if b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'_' | b'.' | b'~')
+            || (keep_slash && b == b'/')
+        {
             out.push(char::from(b));
         } else {
             out.push('%');
@@ -128,7 +131,10 @@ fn header_value(v: &str) -> String {
 
 fn check_token(field: &str, v: &str) -> Result<()> {
     if v.is_empty() || v.bytes().any(|b| !b.is_ascii_graphic()) {
-        return Err(arg(field, "must be non-empty printable ASCII without spaces"));
+        return Err(arg(
+            field,
+            "must be non-empty printable ASCII without spaces",
+        ));
     }
     Ok(())
 }
@@ -161,7 +167,10 @@ pub fn sign(req: &SigV4Request) -> Result<SigV4Signed> {
         return Err(arg("secretAccessKey", "must be non-empty"));
     }
     if !req.path.starts_with('/') || req.path.bytes().any(|b| !b.is_ascii_graphic()) {
-        return Err(arg("path", "must start with `/` and be percent-encoded ASCII"));
+        return Err(arg(
+            "path",
+            "must start with `/` and be percent-encoded ASCII",
+        ));
     }
     let date = amz_date(req.now_ms);
     let mut headers: Vec<(String, String)> = Vec::with_capacity(req.headers.len() + 3);
@@ -171,7 +180,10 @@ pub fn sign(req: &SigV4Request) -> Result<SigV4Signed> {
             return Err(arg(&format!("headers[{i}]"), "not a header name"));
         }
         if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-            return Err(arg(&format!("headers[{i}]"), "value contains CR, LF or NUL"));
+            return Err(arg(
+                &format!("headers[{i}]"),
+                "value contains CR, LF or NUL",
+            ));
         }
         if matches!(
             lower.as_str(),
@@ -211,7 +223,10 @@ pub fn sign(req: &SigV4Request) -> Result<SigV4Signed> {
     let payload_hash = merged
         .iter()
         .find(|(n, _)| n == "x-amz-content-sha256")
-        .map_or_else(|| hex(&Sha256::digest(req.body.as_bytes())), |(_, v)| v.clone());
+        .map_or_else(
+            || hex(&Sha256::digest(req.body.as_bytes())),
+            |(_, v)| v.clone(),
+        );
     let canonical_request = format!(
         "{}\n{}\n{}\n{canonical_headers}\n{signed_headers}\n{payload_hash}",
         req.method.to_ascii_uppercase(),
@@ -219,12 +234,7 @@ pub fn sign(req: &SigV4Request) -> Result<SigV4Signed> {
         canonical_query(&req.query),
     );
     let canonical_request_hash = hex(&Sha256::digest(canonical_request.as_bytes()));
-    let scope = format!(
-        "{}/{}/{}/aws4_request",
-        &date[..8],
-        req.region,
-        req.service
-    );
+    let scope = format!("{}/{}/{}/aws4_request", &date[..8], req.region, req.service);
     let string_to_sign = format!("{ALGORITHM}\n{date}\n{scope}\n{canonical_request_hash}");
     let mut mac = hmac_sha256(&signing_key(
         &req.secret_access_key,
@@ -309,8 +319,13 @@ mod tests {
         let mut r = list_users();
         r.session_token = Some("tok/en=".into());
         let s = sign(&r).unwrap();
-        assert_eq!(s.signed_headers, "content-type;host;x-amz-date;x-amz-security-token");
-        assert!(s.headers.contains(&("x-amz-security-token".into(), "tok/en=".into())));
+        assert_eq!(
+            s.signed_headers,
+            "content-type;host;x-amz-date;x-amz-security-token"
+        );
+        assert!(s
+            .headers
+            .contains(&("x-amz-security-token".into(), "tok/en=".into())));
         assert_ne!(s.signature, sign(&list_users()).unwrap().signature);
     }
 
@@ -318,7 +333,11 @@ mod tests {
     fn paths_queries_and_values_are_canonical() {
         assert_eq!(canonical_path("/a//b/c%20d/é"), "/a/b/c%2520d/%C3%A9");
         assert_eq!(
-            canonical_query(&[("b".into(), "x y".into()), ("a".into(), "2".into()), ("a".into(), "1*".into())]),
+            canonical_query(&[
+                ("b".into(), "x y".into()),
+                ("a".into(), "2".into()),
+                ("a".into(), "1*".into())
+            ]),
             "a=1%2A&a=2&b=x%20y"
         );
         assert_eq!(header_value("  a \t  b  "), "a b");
@@ -340,6 +359,9 @@ mod tests {
         assert!(sign(&r).unwrap_err().to_string().contains("CR, LF"));
         let mut r = list_users();
         r.secret_access_key.clear();
-        assert!(sign(&r).unwrap_err().to_string().contains("`secretAccessKey`"));
+        assert!(sign(&r)
+            .unwrap_err()
+            .to_string()
+            .contains("`secretAccessKey`"));
     }
 }

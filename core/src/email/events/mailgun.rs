@@ -21,8 +21,13 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
 }
 
 pub(super) fn verify(body: &[u8], opts: &EventOptions) -> Result<VerifiedEvent> {
-    let key = required("signingKey", opts.signing_key.as_ref(), "the HTTP webhook signing key")?;
-    let doc: Value = serde_json::from_slice(body).map_err(|_| bad("mailgun", "the body is not JSON"))?;
+    let key = required(
+        "signingKey",
+        opts.signing_key.as_ref(),
+        "the HTTP webhook signing key",
+    )?;
+    let doc: Value =
+        serde_json::from_slice(body).map_err(|_| bad("mailgun", "the body is not JSON"))?;
     let field = |name: &str| -> Result<String> {
         match doc.get("signature").and_then(|s| s.get(name)) {
             Some(Value::String(s)) => Ok(s.clone()),
@@ -31,7 +36,8 @@ pub(super) fn verify(body: &[u8], opts: &EventOptions) -> Result<VerifiedEvent> 
         }
     };
     let (timestamp, token, signature) = (field("timestamp")?, field("token")?, field("signature")?);
-    let given = unhex(&signature).ok_or_else(|| bad("mailgun", "`signature.signature` is not hex"))?;
+    let given =
+        unhex(&signature).ok_or_else(|| bad("mailgun", "`signature.signature` is not hex"))?;
     let mut mac = hmac_sha256(key.as_bytes());
     mac.update(timestamp.as_bytes());
     mac.update(token.as_bytes());
@@ -56,11 +62,17 @@ mod tests {
         let mut m = hmac_sha256(key.as_bytes());
         m.update(format!("{ts}{token}").as_bytes());
         let sig = hex(&m.finalize().into_bytes());
-        format!(r#"{{"signature":{{"timestamp":"{ts}","token":"{token}","signature":"{sig}"}},"event-data":{{"event":"delivered"}}}}"#)
+        format!(
+            r#"{{"signature":{{"timestamp":"{ts}","token":"{token}","signature":"{sig}"}},"event-data":{{"event":"delivered"}}}}"#
+        )
     }
 
     fn opts(now: i64) -> EventOptions {
-        EventOptions { signing_key: Some("key-abc".into()), now, ..EventOptions::default() }
+        EventOptions {
+            signing_key: Some("key-abc".into()),
+            now,
+            ..EventOptions::default()
+        }
     }
 
     #[test]
@@ -68,14 +80,29 @@ mod tests {
         let b = body("key-abc", "1700000000", "tok123");
         let v = verify(b.as_bytes(), &opts(1_700_000_100)).unwrap();
         assert_eq!(v.id.as_deref(), Some("tok123"));
-        let e = verify(body("key-abd", "1700000000", "tok123").as_bytes(), &opts(1_700_000_100)).unwrap_err();
+        let e = verify(
+            body("key-abd", "1700000000", "tok123").as_bytes(),
+            &opts(1_700_000_100),
+        )
+        .unwrap_err();
         assert_eq!(e.code(), "EMAIL_EVENT_BAD_SIGNATURE");
-        let e = verify(b.replace("tok123", "tok124").as_bytes(), &opts(1_700_000_100)).unwrap_err();
+        let e = verify(
+            b.replace("tok123", "tok124").as_bytes(),
+            &opts(1_700_000_100),
+        )
+        .unwrap_err();
         assert_eq!(e.code(), "EMAIL_EVENT_BAD_SIGNATURE");
         let e = verify(b.as_bytes(), &opts(1_700_000_400)).unwrap_err();
         assert_eq!(e.code(), "EMAIL_EVENT_STALE");
-        for junk in ["", "[]", r#"{"signature":{"timestamp":"1","token":"t","signature":"zz"}}"#] {
-            assert_eq!(verify(junk.as_bytes(), &opts(0)).unwrap_err().code(), "EMAIL_EVENT_BAD_SIGNATURE");
+        for junk in [
+            "",
+            "[]",
+            r#"{"signature":{"timestamp":"1","token":"t","signature":"zz"}}"#,
+        ] {
+            assert_eq!(
+                verify(junk.as_bytes(), &opts(0)).unwrap_err().code(),
+                "EMAIL_EVENT_BAD_SIGNATURE"
+            );
         }
         let e = verify(b.as_bytes(), &EventOptions::default()).unwrap_err();
         assert_eq!(e.code(), "EMAIL_INVALID_CONFIG");

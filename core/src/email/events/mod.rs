@@ -123,7 +123,8 @@ pub(crate) fn fresh(provider: &str, text: &str, opts: &EventOptions) -> Result<i
         .then(|| t.parse().ok())
         .flatten()
         .ok_or_else(|| bad(provider, format!("timestamp {text:?} is not Unix seconds")))?;
-    let tol = i64::try_from(opts.tolerance_sec.unwrap_or(DEFAULT_TOLERANCE_SECS)).unwrap_or(i64::MAX);
+    let tol =
+        i64::try_from(opts.tolerance_sec.unwrap_or(DEFAULT_TOLERANCE_SECS)).unwrap_or(i64::MAX);
     if (opts.now - ts).abs() > tol {
         return Err(EmailError::EventStale {
             provider: provider.to_owned(),
@@ -135,7 +136,11 @@ pub(crate) fn fresh(provider: &str, text: &str, opts: &EventOptions) -> Result<i
 }
 
 fn resend(headers: &[(String, String)], body: &[u8], opts: &EventOptions) -> Result<VerifiedEvent> {
-    let secret = required("secret", opts.secret.as_ref(), "the endpoint's `whsec_…` signing secret")?;
+    let secret = required(
+        "secret",
+        opts.secret.as_ref(),
+        "the endpoint's `whsec_…` signing secret",
+    )?;
     let v = verify_webhook(
         headers,
         body,
@@ -166,10 +171,22 @@ fn resend(headers: &[(String, String)], body: &[u8], opts: &EventOptions) -> Res
 
 /// Postmark signs nothing: the webhook URL carries Basic credentials, compared here.
 fn postmark(headers: &[(String, String)], opts: &EventOptions) -> Result<VerifiedEvent> {
-    let user = required("username", opts.username.as_ref(), "the webhook's Basic user name")?;
-    let pass = required("password", opts.password.as_ref(), "the webhook's Basic password")?;
+    let user = required(
+        "username",
+        opts.username.as_ref(),
+        "the webhook's Basic user name",
+    )?;
+    let pass = required(
+        "password",
+        opts.password.as_ref(),
+        "the webhook's Basic password",
+    )?;
     let given = header(headers, "authorization")
-        .and_then(|v| v.trim().strip_prefix("Basic ").or_else(|| v.trim().strip_prefix("basic ")))
+        .and_then(|v| {
+            v.trim()
+                .strip_prefix("Basic ")
+                .or_else(|| v.trim().strip_prefix("basic "))
+        })
         .and_then(b64)
         .ok_or_else(|| bad("postmark", "no Basic `authorization` header"))?;
     if !ct_eq(&given, format!("{user}:{pass}").as_bytes()) {
@@ -210,7 +227,9 @@ mod tests {
     use crate::webhooks::sign::sign_webhook;
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect()
+        list.iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
     }
 
     #[test]
@@ -218,7 +237,11 @@ mod tests {
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
         let body = br#"{"type":"email.delivered"}"#;
         let sig = sign_webhook("msg_1", 1_700_000_000, body, secret).unwrap();
-        let h = pairs(&[("svix-id", "msg_1"), ("svix-timestamp", "1700000000"), ("svix-signature", &sig)]);
+        let h = pairs(&[
+            ("svix-id", "msg_1"),
+            ("svix-timestamp", "1700000000"),
+            ("svix-signature", &sig),
+        ]);
         let opts = EventOptions {
             secret: Some(secret.into()),
             now: 1_700_000_010,
@@ -230,10 +253,22 @@ mod tests {
             verify_event("resend", &h, b"{}", &opts).unwrap_err().code(),
             "EMAIL_EVENT_BAD_SIGNATURE"
         );
-        let late = EventOptions { now: 1_700_001_000, ..opts.clone() };
-        assert_eq!(verify_event("resend", &h, body, &late).unwrap_err().code(), "EMAIL_EVENT_STALE");
-        let none = EventOptions { secret: None, ..opts };
-        assert_eq!(verify_event("resend", &h, body, &none).unwrap_err().code(), "EMAIL_INVALID_CONFIG");
+        let late = EventOptions {
+            now: 1_700_001_000,
+            ..opts.clone()
+        };
+        assert_eq!(
+            verify_event("resend", &h, body, &late).unwrap_err().code(),
+            "EMAIL_EVENT_STALE"
+        );
+        let none = EventOptions {
+            secret: None,
+            ..opts
+        };
+        assert_eq!(
+            verify_event("resend", &h, body, &none).unwrap_err().code(),
+            "EMAIL_INVALID_CONFIG"
+        );
     }
 
     #[test]
@@ -248,12 +283,16 @@ mod tests {
         let wrong = format!("Basic {}", STANDARD.encode("hook:s3creT"));
         for h in [pairs(&[("authorization", &wrong)]), pairs(&[])] {
             assert_eq!(
-                verify_event("postmark", &h, b"{}", &opts).unwrap_err().code(),
+                verify_event("postmark", &h, b"{}", &opts)
+                    .unwrap_err()
+                    .code(),
                 "EMAIL_EVENT_BAD_SIGNATURE"
             );
         }
         assert_eq!(
-            verify_event("sparkpost", &[], b"", &opts).unwrap_err().code(),
+            verify_event("sparkpost", &[], b"", &opts)
+                .unwrap_err()
+                .code(),
             "EMAIL_EVENT_UNKNOWN_PROVIDER"
         );
     }

@@ -19,10 +19,20 @@ fn key(text: &str) -> Result<VerifyingKey> {
     VerifyingKey::from_public_key_der(&der).map_err(|_| config("publicKey", expected))
 }
 
-pub(super) fn verify(headers: &[(String, String)], body: &[u8], opts: &EventOptions) -> Result<VerifiedEvent> {
-    let key = key(required("publicKey", opts.public_key.as_ref(), "the verification key")?)?;
-    let sig = header(headers, SIGNATURE).ok_or_else(|| bad("sendgrid", format!("no `{SIGNATURE}` header")))?;
-    let ts_text = header(headers, TIMESTAMP).ok_or_else(|| bad("sendgrid", format!("no `{TIMESTAMP}` header")))?;
+pub(super) fn verify(
+    headers: &[(String, String)],
+    body: &[u8],
+    opts: &EventOptions,
+) -> Result<VerifiedEvent> {
+    let key = key(required(
+        "publicKey",
+        opts.public_key.as_ref(),
+        "the verification key",
+    )?)?;
+    let sig = header(headers, SIGNATURE)
+        .ok_or_else(|| bad("sendgrid", format!("no `{SIGNATURE}` header")))?;
+    let ts_text = header(headers, TIMESTAMP)
+        .ok_or_else(|| bad("sendgrid", format!("no `{TIMESTAMP}` header")))?;
     let sig = b64(sig)
         .and_then(|der| Signature::from_der(&der).ok())
         .ok_or_else(|| bad("sendgrid", "the signature is not base64 DER ECDSA"))?;
@@ -47,7 +57,8 @@ mod tests {
     // The vector of `@sendgrid/eventwebhook`'s tests.
     const KEY: &str = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEDr2LjtURuePQzplybdC+u4CwrqDqBaWjcMMsTbhdbcwHBcepxo7yAQGhHPTnlvFYPAZFceEu/1FwCM/QmGUhA==";
     const SIG: &str = "MEUCIQCtIHJeH93Y+qpYeWrySphQgpNGNr/U+UyUlBkU6n7RAwIgJTz2C+8a8xonZGi6BpSzoQsbVRamr2nlxFDWYNH2j/0=";
-    const BODY: &str = r#"{"category":"example_payload","event":"test_event","message_id":"message_id"}"#;
+    const BODY: &str =
+        r#"{"category":"example_payload","event":"test_event","message_id":"message_id"}"#;
 
     fn headers(sig: &str, ts: &str) -> Vec<(String, String)> {
         vec![
@@ -57,30 +68,57 @@ mod tests {
     }
 
     fn opts(now: i64) -> EventOptions {
-        EventOptions { public_key: Some(KEY.into()), now, ..EventOptions::default() }
+        EventOptions {
+            public_key: Some(KEY.into()),
+            now,
+            ..EventOptions::default()
+        }
     }
 
     #[test]
     fn documented_vector_verifies_and_one_byte_breaks_it() {
-        let v = verify(&headers(SIG, "1588788367"), BODY.as_bytes(), &opts(1_588_788_400)).unwrap();
+        let v = verify(
+            &headers(SIG, "1588788367"),
+            BODY.as_bytes(),
+            &opts(1_588_788_400),
+        )
+        .unwrap();
         assert_eq!(v.timestamp, Some(1_588_788_367));
         let mut body = BODY.as_bytes().to_vec();
         body[2] ^= 1;
         let e = verify(&headers(SIG, "1588788367"), &body, &opts(1_588_788_400)).unwrap_err();
         assert_eq!(e.code(), "EMAIL_EVENT_BAD_SIGNATURE");
-        let e = verify(&headers(SIG, "1588788368"), BODY.as_bytes(), &opts(1_588_788_400)).unwrap_err();
+        let e = verify(
+            &headers(SIG, "1588788368"),
+            BODY.as_bytes(),
+            &opts(1_588_788_400),
+        )
+        .unwrap_err();
         assert_eq!(e.code(), "EMAIL_EVENT_BAD_SIGNATURE");
     }
 
     #[test]
     fn stale_missing_and_malformed() {
-        let e = verify(&headers(SIG, "1588788367"), BODY.as_bytes(), &opts(1_700_000_000)).unwrap_err();
+        let e = verify(
+            &headers(SIG, "1588788367"),
+            BODY.as_bytes(),
+            &opts(1_700_000_000),
+        )
+        .unwrap_err();
         assert_eq!(e.code(), "EMAIL_EVENT_STALE");
-        let e = verify(&headers("bm9wZQ==", "1588788367"), BODY.as_bytes(), &opts(1_588_788_400)).unwrap_err();
+        let e = verify(
+            &headers("bm9wZQ==", "1588788367"),
+            BODY.as_bytes(),
+            &opts(1_588_788_400),
+        )
+        .unwrap_err();
         assert_eq!(e.code(), "EMAIL_EVENT_BAD_SIGNATURE");
         let e = verify(&[], BODY.as_bytes(), &opts(1_588_788_400)).unwrap_err();
         assert_eq!(e.code(), "EMAIL_EVENT_BAD_SIGNATURE");
-        let o = EventOptions { public_key: Some("MFkw".into()), ..opts(0) };
+        let o = EventOptions {
+            public_key: Some("MFkw".into()),
+            ..opts(0)
+        };
         let e = verify(&headers(SIG, "1588788367"), BODY.as_bytes(), &o).unwrap_err();
         assert_eq!(e.code(), "EMAIL_INVALID_CONFIG");
         assert!(e.to_string().contains("`publicKey`"));

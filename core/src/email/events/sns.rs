@@ -39,7 +39,9 @@ pub fn host_matches(pattern: &str, host: &str) -> bool {
     p.len() == h.len()
         && p.iter().zip(&h).all(|(p, h)| {
             if *p == "*" {
-                !h.is_empty() && h.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                !h.is_empty()
+                    && h.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             } else {
                 p.eq_ignore_ascii_case(h)
             }
@@ -67,7 +69,9 @@ fn check_url(field: &str, url: &str, opts: &EventOptions, pem_path: bool) -> Res
         None => DEFAULT_CERT_HOSTS.to_vec(),
     };
     if !patterns.iter().any(|p| host_matches(p, host)) {
-        return Err(cert_err(format!("`{field}` host {host:?} is not an SNS host")));
+        return Err(cert_err(format!(
+            "`{field}` host {host:?} is not an SNS host"
+        )));
     }
     if pem_path && (path.contains(['?', '#']) || !path.ends_with(".pem")) {
         return Err(cert_err(format!("`{field}` {url:?} is not a `.pem` path")));
@@ -119,9 +123,22 @@ impl Message {
     fn canonical(&self) -> Result<String> {
         let kind = self.need("Type")?;
         let fields: &[&str] = match kind {
-            "Notification" => &["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"],
+            "Notification" => &[
+                "Message",
+                "MessageId",
+                "Subject",
+                "Timestamp",
+                "TopicArn",
+                "Type",
+            ],
             "SubscriptionConfirmation" | "UnsubscribeConfirmation" => &[
-                "Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type",
+                "Message",
+                "MessageId",
+                "SubscribeURL",
+                "Timestamp",
+                "Token",
+                "TopicArn",
+                "Type",
             ],
             other => return Err(bad("ses", format!("unknown SNS message Type {other:?}"))),
         };
@@ -170,8 +187,8 @@ pub(super) fn verify(body: &[u8], opts: &EventOptions) -> Result<VerifiedEvent> 
         None => DEFAULT_CERT_SUBJECTS.to_vec(),
     };
     let key = x509::signing_key(pem, &subjects, opts.trusted_ca.as_deref(), opts.now)?;
-    let signature = super::b64(m.need("Signature")?)
-        .ok_or_else(|| bad("ses", "`Signature` is not base64"))?;
+    let signature =
+        super::b64(m.need("Signature")?).ok_or_else(|| bad("ses", "`Signature` is not base64"))?;
     x509::verify_rsa(&key, version, m.canonical()?.as_bytes(), &signature)
         .map_err(|()| bad("ses", "the signature does not match the message"))?;
     let kind = m.need("Type")?.to_owned();
@@ -217,20 +234,45 @@ mod tests {
 
     #[test]
     fn hosts_match_one_label_per_star() {
-        assert!(host_matches("sns.*.amazonaws.com", "sns.us-east-1.amazonaws.com"));
-        assert!(host_matches("sns.*.amazonaws.com", "SNS.eu-west-1.amazonaws.com"));
-        assert!(!host_matches("sns.*.amazonaws.com", "sns.a.b.amazonaws.com"));
-        assert!(!host_matches("sns.*.amazonaws.com", "sns.us-east-1.amazonaws.com.evil.io"));
+        assert!(host_matches(
+            "sns.*.amazonaws.com",
+            "sns.us-east-1.amazonaws.com"
+        ));
+        assert!(host_matches(
+            "sns.*.amazonaws.com",
+            "SNS.eu-west-1.amazonaws.com"
+        ));
+        assert!(!host_matches(
+            "sns.*.amazonaws.com",
+            "sns.a.b.amazonaws.com"
+        ));
+        assert!(!host_matches(
+            "sns.*.amazonaws.com",
+            "sns.us-east-1.amazonaws.com.evil.io"
+        ));
         assert!(!host_matches("sns.*.amazonaws.com", "sns..amazonaws.com"));
-        assert!(!host_matches("sns.*.amazonaws.com", "sns.us_east.amazonaws.com"));
+        assert!(!host_matches(
+            "sns.*.amazonaws.com",
+            "sns.us_east.amazonaws.com"
+        ));
         assert!(host_matches("127.0.0.1:8443", "127.0.0.1:8443"));
     }
 
     #[test]
     fn url_topic_and_version_rules() {
-        assert_eq!(cert_url(msg("2", TOPIC, URL).as_bytes(), &opts()).unwrap(), URL);
-        let code = |v: &str, t: &str, u: &str| cert_url(msg(v, t, u).as_bytes(), &opts()).unwrap_err().code();
-        assert_eq!(code("2", "arn:aws:sns:us-east-1:1:other", URL), "EMAIL_EVENT_TOPIC_REJECTED");
+        assert_eq!(
+            cert_url(msg("2", TOPIC, URL).as_bytes(), &opts()).unwrap(),
+            URL
+        );
+        let code = |v: &str, t: &str, u: &str| {
+            cert_url(msg(v, t, u).as_bytes(), &opts())
+                .unwrap_err()
+                .code()
+        };
+        assert_eq!(
+            code("2", "arn:aws:sns:us-east-1:1:other", URL),
+            "EMAIL_EVENT_TOPIC_REJECTED"
+        );
         assert_eq!(code("1", TOPIC, URL), "EMAIL_EVENT_BAD_SIGNATURE");
         assert_eq!(code("3", TOPIC, URL), "EMAIL_EVENT_BAD_SIGNATURE");
         for bad_url in [
@@ -241,11 +283,21 @@ mod tests {
             "https://sns.us-east-1.amazonaws.com/x.pem?x=1",
             "https://sns.us-east-1.amazonaws.com/x.txt",
         ] {
-            assert_eq!(code("2", TOPIC, bad_url), "EMAIL_EVENT_CERT_REJECTED", "{bad_url}");
+            assert_eq!(
+                code("2", TOPIC, bad_url),
+                "EMAIL_EVENT_CERT_REJECTED",
+                "{bad_url}"
+            );
         }
-        let v1 = EventOptions { allow_signature_v1: true, ..opts() };
+        let v1 = EventOptions {
+            allow_signature_v1: true,
+            ..opts()
+        };
         assert!(cert_url(msg("1", TOPIC, URL).as_bytes(), &v1).is_ok());
-        assert_eq!(cert_url(b"[1]", &opts()).unwrap_err().code(), "EMAIL_EVENT_BAD_SIGNATURE");
+        assert_eq!(
+            cert_url(b"[1]", &opts()).unwrap_err().code(),
+            "EMAIL_EVENT_BAD_SIGNATURE"
+        );
     }
 
     #[test]
@@ -263,6 +315,120 @@ mod tests {
         assert_eq!(
             m.canonical().unwrap(),
             "Message\nx\nMessageId\nm\nSubscribeURL\nhttps://s/\nTimestamp\nts\nToken\nt\nTopicArn\na\nType\nSubscriptionConfirmation\n"
+        );
+    }
+
+    /// Signed by `testdata/leaf.pem` (CN=sns.amazonaws.com, issued by `testdata/ca.pem`, valid
+    /// 2026–2126) with openssl, SignatureVersion 1 and 2.
+    const V1: &str = include_str!("testdata/msg-v1.json");
+    const V2: &str = include_str!("testdata/msg-v2.json");
+    const LEAF: &str = include_str!("testdata/leaf.pem");
+    const CA: &str = include_str!("testdata/ca.pem");
+    /// Self-signed, same subject, another key.
+    const OTHER: &str = include_str!("testdata/other.pem");
+    const NOW: i64 = 1_800_000_000;
+
+    fn signed_opts() -> EventOptions {
+        EventOptions {
+            topic_arns: vec!["arn:aws:sns:us-east-1:123456789012:ses-events".into()],
+            certificate: Some(LEAF.into()),
+            trusted_ca: Some(CA.into()),
+            now: NOW,
+            ..EventOptions::default()
+        }
+    }
+
+    #[test]
+    fn signed_messages_verify_with_both_versions() {
+        let v = verify(V2.as_bytes(), &signed_opts()).unwrap();
+        assert_eq!(
+            v.id.as_deref(),
+            Some("22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324")
+        );
+        assert_eq!(v.sns_type.as_deref(), Some("Notification"));
+        let v1 = EventOptions {
+            allow_signature_v1: true,
+            ..signed_opts()
+        };
+        assert!(verify(V1.as_bytes(), &v1).is_ok());
+        assert_eq!(
+            verify(V1.as_bytes(), &signed_opts()).unwrap_err().code(),
+            "EMAIL_EVENT_BAD_SIGNATURE"
+        );
+        // Without a trusted CA the certificate's own checks still apply.
+        let no_ca = EventOptions {
+            trusted_ca: None,
+            ..signed_opts()
+        };
+        assert!(verify(V2.as_bytes(), &no_ca).is_ok());
+    }
+
+    #[test]
+    fn modified_messages_and_foreign_certificates_fail() {
+        let tampered = V2.replace("Bounce", "Delivery");
+        assert_eq!(
+            verify(tampered.as_bytes(), &signed_opts())
+                .unwrap_err()
+                .code(),
+            "EMAIL_EVENT_BAD_SIGNATURE"
+        );
+        let other = EventOptions {
+            certificate: Some(OTHER.into()),
+            ..signed_opts()
+        };
+        assert_eq!(
+            verify(V2.as_bytes(), &other).unwrap_err().code(),
+            "EMAIL_EVENT_CERT_REJECTED"
+        );
+        let untrusted = EventOptions {
+            certificate: Some(OTHER.into()),
+            trusted_ca: None,
+            ..signed_opts()
+        };
+        assert_eq!(
+            verify(V2.as_bytes(), &untrusted).unwrap_err().code(),
+            "EMAIL_EVENT_BAD_SIGNATURE"
+        );
+        let expired = EventOptions {
+            now: 5_000_000_000,
+            ..signed_opts()
+        };
+        let e = verify(V2.as_bytes(), &expired).unwrap_err();
+        assert_eq!(e.code(), "EMAIL_EVENT_CERT_REJECTED");
+        assert!(e.to_string().contains("not valid at"), "{e}");
+        let subject = EventOptions {
+            cert_subjects: Some(vec!["sns.example.com".into()]),
+            ..signed_opts()
+        };
+        assert_eq!(
+            verify(V2.as_bytes(), &subject).unwrap_err().code(),
+            "EMAIL_EVENT_CERT_REJECTED"
+        );
+        let topic = EventOptions {
+            topic_arns: vec![],
+            ..signed_opts()
+        };
+        assert_eq!(
+            verify(V2.as_bytes(), &topic).unwrap_err().code(),
+            "EMAIL_EVENT_TOPIC_REJECTED"
+        );
+        let garbage = EventOptions {
+            certificate: Some(
+                "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".into(),
+            ),
+            ..signed_opts()
+        };
+        assert_eq!(
+            verify(V2.as_bytes(), &garbage).unwrap_err().code(),
+            "EMAIL_EVENT_CERT_REJECTED"
+        );
+        let bad_ca = EventOptions {
+            trusted_ca: Some("nope".into()),
+            ..signed_opts()
+        };
+        assert_eq!(
+            verify(V2.as_bytes(), &bad_ca).unwrap_err().code(),
+            "EMAIL_INVALID_CONFIG"
         );
     }
 }

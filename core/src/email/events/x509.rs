@@ -37,8 +37,14 @@ fn common_names(name: &Name) -> Vec<String> {
             let v = &atv.value;
             v.decode_as::<Utf8StringRef<'_>>()
                 .map(|s| s.as_str().to_owned())
-                .or_else(|_| v.decode_as::<PrintableStringRef<'_>>().map(|s| s.as_str().to_owned()))
-                .or_else(|_| v.decode_as::<Ia5StringRef<'_>>().map(|s| s.as_str().to_owned()))
+                .or_else(|_| {
+                    v.decode_as::<PrintableStringRef<'_>>()
+                        .map(|s| s.as_str().to_owned())
+                })
+                .or_else(|_| {
+                    v.decode_as::<Ia5StringRef<'_>>()
+                        .map(|s| s.as_str().to_owned())
+                })
                 .ok()
         })
         .collect()
@@ -56,14 +62,24 @@ fn parse_ca(pem: &str) -> Result<Ca> {
         expected: "a CA certificate or public key in PEM".into(),
     };
     if let Ok(c) = Certificate::from_pem(pem.as_bytes()) {
-        let spki = c.tbs_certificate.subject_public_key_info.to_der().map_err(|_| invalid())?;
-        return Ok(Ca { subject: Some(c.tbs_certificate.subject), spki });
+        let spki = c
+            .tbs_certificate
+            .subject_public_key_info
+            .to_der()
+            .map_err(|_| invalid())?;
+        return Ok(Ca {
+            subject: Some(c.tbs_certificate.subject),
+            spki,
+        });
     }
     let (label, der) = x509_cert::der::pem::decode_vec(pem.as_bytes()).map_err(|_| invalid())?;
     if label != "PUBLIC KEY" {
         return Err(invalid());
     }
-    Ok(Ca { subject: None, spki: der })
+    Ok(Ca {
+        subject: None,
+        spki: der,
+    })
 }
 
 /// Checks `cert`'s signature under `ca`'s key (RSA PKCS#1 v1.5 SHA-256/384/512, ECDSA P-256).
@@ -76,17 +92,28 @@ fn signed_by(cert: &Certificate, ca: &Ca) -> Result<()> {
     let alg = cert.signature_algorithm.oid;
     let ok = if alg == ECDSA_SHA256 {
         use p256::ecdsa::signature::Verifier;
-        let key = p256::ecdsa::VerifyingKey::from_public_key_der(&ca.spki)
-            .map_err(|_| reject("the certificate is signed with ECDSA but the CA key is not P-256"))?;
+        let key = p256::ecdsa::VerifyingKey::from_public_key_der(&ca.spki).map_err(|_| {
+            reject("the certificate is signed with ECDSA but the CA key is not P-256")
+        })?;
         p256::ecdsa::Signature::from_der(sig).is_ok_and(|s| key.verify(&tbs, &s).is_ok())
     } else {
         let key = RsaPublicKey::from_public_key_der(&ca.spki)
             .map_err(|_| reject("the certificate is signed with RSA but the CA key is not RSA"))?;
         let r = match alg {
-            a if a == RSA_SHA256 => key.verify(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(&tbs), sig),
-            a if a == RSA_SHA384 => key.verify(Pkcs1v15Sign::new::<Sha384>(), &Sha384::digest(&tbs), sig),
-            a if a == RSA_SHA512 => key.verify(Pkcs1v15Sign::new::<Sha512>(), &Sha512::digest(&tbs), sig),
-            other => return Err(reject(format!("unsupported certificate signature algorithm {other}"))),
+            a if a == RSA_SHA256 => {
+                key.verify(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(&tbs), sig)
+            }
+            a if a == RSA_SHA384 => {
+                key.verify(Pkcs1v15Sign::new::<Sha384>(), &Sha384::digest(&tbs), sig)
+            }
+            a if a == RSA_SHA512 => {
+                key.verify(Pkcs1v15Sign::new::<Sha512>(), &Sha512::digest(&tbs), sig)
+            }
+            other => {
+                return Err(reject(format!(
+                    "unsupported certificate signature algorithm {other}"
+                )))
+            }
         };
         r.is_ok()
     };
@@ -102,17 +129,32 @@ fn signed_by(cert: &Certificate, ca: &Ca) -> Result<()> {
 }
 
 /// The RSA key of the SNS signing certificate `pem`, after the checks of the module.
-pub(super) fn signing_key(pem: &str, subjects: &[&str], trusted_ca: Option<&str>, now: i64) -> Result<RsaPublicKey> {
-    let cert = Certificate::from_pem(pem.as_bytes()).map_err(|_| reject("not a PEM X.509 certificate"))?;
+pub(super) fn signing_key(
+    pem: &str,
+    subjects: &[&str],
+    trusted_ca: Option<&str>,
+    now: i64,
+) -> Result<RsaPublicKey> {
+    let cert =
+        Certificate::from_pem(pem.as_bytes()).map_err(|_| reject("not a PEM X.509 certificate"))?;
     let tbs = &cert.tbs_certificate;
-    let secs = |t: x509_cert::time::Time| i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX);
+    let secs = |t: x509_cert::time::Time| {
+        i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX)
+    };
     let (from, until) = (secs(tbs.validity.not_before), secs(tbs.validity.not_after));
     if now < from || now > until {
-        return Err(reject(format!("not valid at {now} (valid from {from} until {until})")));
+        return Err(reject(format!(
+            "not valid at {now} (valid from {from} until {until})"
+        )));
     }
     let names = common_names(&tbs.subject);
-    if !names.iter().any(|n| subjects.iter().any(|p| host_matches(p, n))) {
-        return Err(reject(format!("subject {names:?} is not an SNS signing name")));
+    if !names
+        .iter()
+        .any(|n| subjects.iter().any(|p| host_matches(p, n)))
+    {
+        return Err(reject(format!(
+            "subject {names:?} is not an SNS signing name"
+        )));
     }
     if let Some(ca) = trusted_ca {
         signed_by(&cert, &parse_ca(ca)?)?;
@@ -125,7 +167,12 @@ pub(super) fn signing_key(pem: &str, subjects: &[&str], trusted_ca: Option<&str>
 }
 
 /// PKCS#1 v1.5 over `data` with SHA-1 (`SignatureVersion` 1) or SHA-256 (2).
-pub(super) fn verify_rsa(key: &RsaPublicKey, version: u8, data: &[u8], sig: &[u8]) -> std::result::Result<(), ()> {
+pub(super) fn verify_rsa(
+    key: &RsaPublicKey,
+    version: u8,
+    data: &[u8],
+    sig: &[u8],
+) -> std::result::Result<(), ()> {
     let r = if version == 1 {
         key.verify(Pkcs1v15Sign::new::<Sha1>(), &Sha1::digest(data), sig)
     } else {
