@@ -125,7 +125,9 @@ const NAMES = [
   "compileAuditQuery", "sqlWrites", "redactEntries", "EnrichmentRegistry", "runTenantCli",
   "runAuditCli", "runWebhooksCli", "slugFromName", "buildNoConfigMessage", "sqlEffects",
   "Webhooks", "webhookSign", "webhookVerify", "webhookGenerateSecret", "webhookClassifyAddress",
-  "webhookClassifyOutcome", "webhookRetryAfter", "webhookId",
+  "webhookClassifyOutcome", "webhookRetryAfter", "webhookId", "emailSigV4", "emailVerifyEvent",
+  "emailSnsCertUrl", "emailUnsubscribeToken", "emailOpenUnsubscribeToken",
+  "emailUnsubscribeHeaders", "emailDkimSign",
 ];
 
 // The binding loads on first use, not at require: importing a library that depends on this
