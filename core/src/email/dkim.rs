@@ -20,7 +20,8 @@ use rsa::pkcs8::DecodePrivateKey;
 use rsa::{Pkcs1v15Sign, RsaPrivateKey};
 use sha2::{Digest, Sha256};
 
-use super::error::{EmailError, Result};
+use super::argument as arg;
+use super::error::Result;
 
 /// Header fields signed when present, in this order.
 pub const SIGNED_HEADERS: [&str; 12] = [
@@ -59,13 +60,6 @@ pub struct DkimOptions {
 enum Key {
     Rsa(Box<RsaPrivateKey>),
     Ed25519(Box<ed25519_dalek::SigningKey>),
-}
-
-fn arg(field: &str, reason: impl Into<String>) -> EmailError {
-    EmailError::InvalidArgument {
-        field: field.to_owned(),
-        reason: reason.into(),
-    }
 }
 
 fn parse_key(pem: &str) -> Result<Key> {
@@ -282,6 +276,13 @@ pub fn dkim_sign(message: &[u8], opts: &DkimOptions, random: &[u8]) -> Result<St
 mod tests {
     use super::*;
 
+    fn ed_key() -> (ed25519_dalek::SigningKey, String) {
+        use ed25519_dalek::pkcs8::EncodePrivateKey;
+        let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
+        let pem = key.to_pkcs8_pem(Default::default()).unwrap().to_string();
+        (key, pem)
+    }
+
     #[test]
     fn relaxed_canonicalisation_follows_rfc_6376_examples() {
         // RFC 6376 §3.4.5.
@@ -298,11 +299,7 @@ mod tests {
 
     #[test]
     fn ed25519_signature_verifies_over_the_canonical_data() {
-        let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
-        let pem = {
-            use ed25519_dalek::pkcs8::EncodePrivateKey;
-            key.to_pkcs8_pem(Default::default()).unwrap().to_string()
-        };
+        let (key, pem) = ed_key();
         let opts = DkimOptions {
             domain: "example.com".into(),
             selector: "s1".into(),
@@ -344,11 +341,7 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("`privateKey`"));
-        let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
-        let pem = {
-            use ed25519_dalek::pkcs8::EncodePrivateKey;
-            key.to_pkcs8_pem(Default::default()).unwrap().to_string()
-        };
+        let (_, pem) = ed_key();
         let opts = DkimOptions {
             private_key: pem,
             ..opts

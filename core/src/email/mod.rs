@@ -13,3 +13,11 @@ pub mod sigv4;
 pub mod token;
 
 pub use error::{EmailError, Result};
+
+/// `EMAIL_INVALID_ARGUMENT` naming `field`.
+pub(crate) fn argument(field: &str, reason: impl Into<String>) -> EmailError {
+    EmailError::InvalidArgument {
+        field: field.to_owned(),
+        reason: reason.into(),
+    }
+}

@@ -10,7 +10,8 @@
 
 use sha2::{Digest, Sha256};
 
-use super::error::{EmailError, Result};
+use super::argument as arg;
+use super::error::Result;
 use crate::audit::time::civil_from_days;
 use crate::crypto::{hex, hmac_sha256};
 use hmac::Mac;
@@ -61,13 +62,6 @@ pub struct SigV4Signed {
     pub canonical_request_hash: String,
     pub string_to_sign: String,
     pub signature: String,
-}
-
-fn arg(field: &str, reason: impl Into<String>) -> EmailError {
-    EmailError::InvalidArgument {
-        field: field.to_owned(),
-        reason: reason.into(),
-    }
 }
 
 /// `20150830T123600Z` for `now_ms`.

@@ -9,6 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
+use super::argument as arg;
 use super::error::{EmailError, Result};
 use crate::webhooks::seal::{open_with, seal_with, SecretsKeys, NONCE_BYTES};
 
@@ -45,13 +46,6 @@ pub struct OpenedToken {
     #[cfg_attr(feature = "serde", serde(flatten))]
     pub fields: TokenFields,
     pub stale: bool,
-}
-
-fn arg(field: &str, reason: impl Into<String>) -> EmailError {
-    EmailError::InvalidArgument {
-        field: field.to_owned(),
-        reason: reason.into(),
-    }
 }
 
 /// Parses `tokenKey` (`{ current, previous? }` as the webhooks' `secretsKey`).

@@ -11,7 +11,7 @@ use crate::crypto::hmac_sha256;
 use crate::email::error::Result;
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())
