@@ -51,15 +51,19 @@ pub struct OpenedToken {
 /// Parses `tokenKey` (`{ current, previous? }` as the webhooks' `secretsKey`).
 ///
 /// # Errors
-/// `EMAIL_INVALID_CONFIG` naming `tokenKey` or `tokenKey.previous`.
+/// `EMAIL_INVALID_CONFIG` naming `tokenKey`, `tokenKey.current` or `tokenKey.previous`.
 pub fn token_keys(current: &str, previous: Option<&str>) -> Result<SecretsKeys> {
-    SecretsKeys::parse("tokenKey", current, previous).map_err(|e| EmailError::InvalidConfig {
-        field: if e.to_string().contains("previous") {
-            "tokenKey.previous".into()
-        } else {
-            "tokenKey".into()
-        },
-        expected: "32 bytes in base64 (generate one with `openssl rand -base64 32`)".into(),
+    SecretsKeys::parse("tokenKey", current, previous).map_err(|e| {
+        // The webhooks' parser names the part at fault; keep that name under this product's code.
+        let text = e.to_string();
+        let field = ["tokenKey.previous", "tokenKey.current"]
+            .into_iter()
+            .find(|f| text.contains(&format!("`{f}`")))
+            .unwrap_or("tokenKey");
+        EmailError::InvalidConfig {
+            field: field.into(),
+            expected: "32 bytes in base64 (generate one with `openssl rand -base64 32`)".into(),
+        }
     })
 }
 
@@ -258,6 +262,8 @@ mod tests {
         assert!(e.to_string().contains("`tokenKey`"));
         let e = token_keys(&STANDARD.encode([2; 32]), Some("x")).unwrap_err();
         assert!(e.to_string().contains("`tokenKey.previous`"), "{e}");
+        let e = token_keys("x", Some(&STANDARD.encode([2; 32]))).unwrap_err();
+        assert!(e.to_string().contains("`tokenKey.current`"), "{e}");
         assert!(seal_token(&keys(1), &fields(), &[0; 12])
             .unwrap_err()
             .to_string()
