@@ -3,6 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { generateKeyPairSync } from "node:crypto";
 import { loadBackend, sameOnBoth } from "./helpers/backends.mjs";
 import { SECRET, signJwt, readKey, nowSeconds } from "./helpers/keys.mjs";
 
@@ -10,6 +11,11 @@ const native = loadBackend("native");
 const wasm = loadBackend("wasm");
 
 const same = sameOnBoth(native, wasm, assert.deepEqual);
+
+// Inputs of the email entry points: an SNS message, a token key and an ed25519 DKIM key.
+const SNS_MESSAGE = JSON.stringify({ Type: "Notification", MessageId: "m", TopicArn: "arn:aws:sns:us-east-1:1:t", Message: "{}", Timestamp: "t", SignatureVersion: "2", Signature: "AA==", SigningCertURL: "https://sns.us-east-1.amazonaws.com/c.pem" });
+const TOKEN_KEY = Buffer.alloc(32, 7).toString("base64");
+const DKIM_KEY = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" });
 
 const configs = [
   { header: "x-tenant-id" },
@@ -213,6 +219,27 @@ const calls = {
   webhookClassifyOutcome: { args: [["status", "typed", 503], ["failure", "optStruct", null]] },
   webhookRetryAfter: { args: [["value", "optString", "120"], ["nowMs", "typed", 0]] },
   webhookId: { args: [["kind", "struct", "message"], ["id", "string", "0f8fad5b-d9cb-469f-a165-70867728950e"], ["toPrefixed", "typed", true]] },
+  emailSigV4: {
+    args: [["request", "struct", { method: "POST", host: "email.us-east-1.amazonaws.com", path: "/v2/email/outbound-emails", headers: [["content-type", "application/json"]], body: "{}", region: "us-east-1", service: "ses", accessKeyId: "AKID", secretAccessKey: "s", nowMs: 0 }]],
+  },
+  emailVerifyEvent: { args: [["provider", "string", "postmark"], ["headers", "struct", [["authorization", "Basic aDpw"]]], ["body", "typed", new Uint8Array(2)], ["options", "struct", { username: "h", password: "p", now: 0 }]] },
+  emailSnsCertUrl: { args: [["body", "typed", new TextEncoder().encode(SNS_MESSAGE)], ["options", "struct", { topicArns: ["arn:aws:sns:us-east-1:1:t"], now: 0 }]] },
+  // `tokenKey` is a string or `{ current, previous }`: any JSON shape is read, then judged.
+  emailUnsubscribeToken: { args: [["tokenKey", "any", TOKEN_KEY], ["fields", "struct", { address: "a@b.c", category: "news", issuedAt: 1 }], ["nonce", "typed", new Uint8Array(24)]] },
+  emailOpenUnsubscribeToken: {
+    args: [["tokenKey", "any", TOKEN_KEY], ["token", "string", "u1.AAAA"]],
+    call: (b, a) => {
+      try {
+        return b.emailOpenUnsubscribeToken(...a);
+      } catch (err) {
+        // A well-formed call with a token that does not open: the verdict, not an argument error.
+        if (err.code === "EMAIL_UNSUBSCRIBE_TOKEN_INVALID") return err.code;
+        throw err;
+      }
+    },
+  },
+  emailUnsubscribeHeaders: { args: [["baseUrl", "string", "https://a.io"], ["token", "string", "u1.x"], ["mailto", "optString", null]] },
+  emailDkimSign: { args: [["message", "typed", new TextEncoder().encode("From: a@b.c\r\n\r\nhi\r\n")], ["options", "struct", { domain: "b.c", selector: "s", privateKey: DKIM_KEY }], ["random", "typed", new Uint8Array(32)]] },
 };
 // The loader's own `requireNative` is outside this table.
 const outside = new Set(["requireNative"]);

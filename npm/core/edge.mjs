@@ -21,7 +21,8 @@ const core = {
   backend,
   loadAttempts,
   requireNative,
-  // Absent here: the SQL analyser and the command-line tools.
+  // Absent here: the SQL analyser, the command-line tools and, for the module's size budget,
+  // the email cryptography (bindings-wasm features `email-events`, `email-dkim`).
   sqlWrites: undefined,
   runTenantCli: undefined,
   runAuditCli: undefined,
@@ -30,5 +31,12 @@ const core = {
   slugFromName: undefined,
   buildNoConfigMessage: undefined,
   sqlEffects: undefined,
+  emailSigV4: undefined,
+  emailVerifyEvent: undefined,
+  emailSnsCertUrl: undefined,
+  emailUnsubscribeToken: undefined,
+  emailOpenUnsubscribeToken: undefined,
+  emailUnsubscribeHeaders: undefined,
+  emailDkimSign: undefined,
 };
 export default core;

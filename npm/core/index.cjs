@@ -126,6 +126,8 @@ const NAMES = [
   "runAuditCli", "runWebhooksCli", "runEmailCli", "slugFromName", "buildNoConfigMessage",
   "sqlEffects", "Webhooks", "webhookSign", "webhookVerify", "webhookGenerateSecret",
   "webhookClassifyAddress", "webhookClassifyOutcome", "webhookRetryAfter", "webhookId",
+  "emailSigV4", "emailVerifyEvent", "emailSnsCertUrl", "emailUnsubscribeToken",
+  "emailOpenUnsubscribeToken", "emailUnsubscribeHeaders", "emailDkimSign",
 ];
 
 // The binding loads on first use, not at require: importing a library that depends on this

@@ -38,6 +38,8 @@ import type {
 } from "./types";
 export type * from "./types";
 export * from "./webhooks";
+export * from "./email";
+import type { emailSigV4, emailVerifyEvent, emailSnsCertUrl, emailUnsubscribeToken, emailOpenUnsubscribeToken, emailUnsubscribeHeaders, emailDkimSign } from "./email";
 import type { Webhooks, webhookSign, webhookVerify, webhookGenerateSecret, webhookClassifyAddress, webhookClassifyOutcome, webhookRetryAfter, webhookId } from "./webhooks";
 
 /** The object form of the `jwt` strategy. */
@@ -260,6 +262,13 @@ declare const core: {
   webhookClassifyOutcome: typeof webhookClassifyOutcome;
   webhookRetryAfter: typeof webhookRetryAfter;
   webhookId: typeof webhookId;
+  emailSigV4: typeof emailSigV4;
+  emailVerifyEvent: typeof emailVerifyEvent;
+  emailSnsCertUrl: typeof emailSnsCertUrl;
+  emailUnsubscribeToken: typeof emailUnsubscribeToken;
+  emailOpenUnsubscribeToken: typeof emailOpenUnsubscribeToken;
+  emailUnsubscribeHeaders: typeof emailUnsubscribeHeaders;
+  emailDkimSign: typeof emailDkimSign;
 };
 export default core;
 

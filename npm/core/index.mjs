@@ -54,5 +54,12 @@ export const {
   webhookClassifyOutcome,
   webhookRetryAfter,
   webhookId,
+  emailSigV4,
+  emailVerifyEvent,
+  emailSnsCertUrl,
+  emailUnsubscribeToken,
+  emailOpenUnsubscribeToken,
+  emailUnsubscribeHeaders,
+  emailDkimSign,
 } = core;
 export default core;

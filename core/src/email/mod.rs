@@ -8,7 +8,19 @@
 
 #[cfg(feature = "serde")]
 pub mod config;
+pub mod dkim;
 pub mod error;
+pub mod events;
+pub mod sigv4;
 pub mod store;
+pub mod token;
 
 pub use error::{EmailError, Result};
+
+/// `EMAIL_INVALID_ARGUMENT` naming `field`.
+pub(crate) fn argument(field: &str, reason: impl Into<String>) -> EmailError {
+    EmailError::InvalidArgument {
+        field: field.to_owned(),
+        reason: reason.into(),
+    }
+}

@@ -79,32 +79,68 @@ fn aad(endpoint_id: &str) -> Result<[u8; 16]> {
     id_or_uuid("endpointId", IdKind::Endpoint, endpoint_id)
 }
 
-/// Seals `secret` for `endpoint_id` (`ep_…` or its UUID) under the current key.
+/// XChaCha20-Poly1305 of `plain` with `aad` under the current key: `nonce ‖ ciphertext ‖ tag`. Shared by
+/// every sealed value of the core (endpoint secrets here, unsubscribe tokens in email), each
+/// with its own associated data so that one kind never opens as another.
 ///
 /// # Errors
-/// `WEBHOOKS_INVALID_ARGUMENT` naming `nonce` (not 24 bytes) or `endpointId`.
-pub fn seal(keys: &SecretsKeys, endpoint_id: &str, secret: &str, nonce: &[u8]) -> Result<String> {
+/// `WEBHOOKS_INVALID_ARGUMENT` naming `nonce` when it is not 24 bytes.
+pub(crate) fn seal_with(
+    keys: &SecretsKeys,
+    aad: &[u8],
+    plain: &[u8],
+    nonce: &[u8],
+) -> Result<Vec<u8>> {
     let nonce: [u8; NONCE_BYTES] = nonce.try_into().map_err(|_| {
         WebhooksError::argument(
             "nonce",
             format!("expected {NONCE_BYTES} random bytes, got {}", nonce.len()),
         )
     })?;
-    let ad = aad(endpoint_id)?;
-    let cipher = XChaCha20Poly1305::new((&keys.current).into());
-    let ct = cipher
-        .encrypt(
-            &XNonce::from(nonce),
-            Payload {
-                msg: secret.as_bytes(),
-                aad: &ad,
-            },
-        )
+    let ct = XChaCha20Poly1305::new((&keys.current).into())
+        .encrypt(&XNonce::from(nonce), Payload { msg: plain, aad })
         .map_err(|_| WebhooksError::argument("secret", "cannot be sealed"))?;
-    let mut out = Vec::with_capacity(1 + NONCE_BYTES + ct.len());
-    out.push(VERSION);
+    let mut out = Vec::with_capacity(NONCE_BYTES + ct.len());
     out.extend_from_slice(&nonce);
     out.extend_from_slice(&ct);
+    Ok(out)
+}
+
+/// Opens `nonce ‖ ciphertext ‖ tag` with the current key, then the previous one; the flag says
+/// the previous key opened it. `None`: too short, tampered, another key or other `aad`.
+pub(crate) fn open_with(keys: &SecretsKeys, aad: &[u8], sealed: &[u8]) -> Option<(Vec<u8>, bool)> {
+    if sealed.len() < NONCE_BYTES + TAG_BYTES {
+        return None;
+    }
+    let mut nonce = [0u8; NONCE_BYTES];
+    nonce.copy_from_slice(&sealed[..NONCE_BYTES]);
+    let nonce = XNonce::from(nonce);
+    let open = |k: &[u8; 32]| {
+        XChaCha20Poly1305::new(k.into())
+            .decrypt(
+                &nonce,
+                Payload {
+                    msg: &sealed[NONCE_BYTES..],
+                    aad,
+                },
+            )
+            .ok()
+    };
+    open(&keys.current)
+        .map(|p| (p, false))
+        .or_else(|| keys.previous.as_ref().and_then(open).map(|p| (p, true)))
+}
+
+/// Seals `secret` for `endpoint_id` (`ep_…` or its UUID) under the current key.
+///
+/// # Errors
+/// `WEBHOOKS_INVALID_ARGUMENT` naming `nonce` (not 24 bytes) or `endpointId`.
+pub fn seal(keys: &SecretsKeys, endpoint_id: &str, secret: &str, nonce: &[u8]) -> Result<String> {
+    let ad = aad(endpoint_id)?;
+    let sealed = seal_with(keys, &ad, secret.as_bytes(), nonce)?;
+    let mut out = Vec::with_capacity(1 + sealed.len());
+    out.push(VERSION);
+    out.extend_from_slice(&sealed);
     Ok(b64_encode(&out))
 }
 
@@ -128,29 +164,10 @@ pub fn unseal(keys: &SecretsKeys, endpoint_id: &str, sealed: &str, field: &str) 
             reason: "not a sealed secret of this version".into(),
         })?;
     let ad = aad(endpoint_id)?;
-    let mut nonce = [0u8; NONCE_BYTES];
-    nonce.copy_from_slice(&raw[1..=NONCE_BYTES]);
-    let nonce = XNonce::from(nonce);
-    let payload = || Payload {
-        msg: &raw[1 + NONCE_BYTES..],
-        aad: &ad,
-    };
-    let open = |k: &[u8; 32]| {
-        XChaCha20Poly1305::new(k.into())
-            .decrypt(&nonce, payload())
-            .ok()
-    };
-    let (plain, stale) = match open(&keys.current) {
-        Some(p) => (p, false),
-        None => (
-            keys.previous.as_ref().and_then(open).ok_or_else(|| {
-                WebhooksError::SecretsKeyWrong {
-                    field: field.to_owned(),
-                }
-            })?,
-            true,
-        ),
-    };
+    let (plain, stale) =
+        open_with(keys, &ad, &raw[1..]).ok_or_else(|| WebhooksError::SecretsKeyWrong {
+            field: field.to_owned(),
+        })?;
     let secret = String::from_utf8(plain).map_err(|_| WebhooksError::SecretInvalid {
         field: field.to_owned(),
         reason: "the opened secret is not text".into(),

@@ -1,0 +1,119 @@
+// Declarations of the email entry points of the core (both backends). Values cross as JSON;
+// clocks and random bytes come from the caller.
+
+/** A request to sign with AWS Signature Version 4 (SES v2). */
+export interface EmailSigV4Request {
+  method: string;
+  /** `host[:port]` as sent. */
+  host: string;
+  /** The path as sent, percent-encoded. */
+  path: string;
+  /** Query parameters, decoded. */
+  query?: Array<[string, string]>;
+  /** Headers to sign and send (not `host`, `authorization`, `x-amz-date`, `x-amz-security-token`). */
+  headers?: Array<[string, string]>;
+  body?: string;
+  region: string;
+  service: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string | null;
+  nowMs: number;
+}
+
+export interface EmailSigV4Signed {
+  /** Headers to add: `x-amz-date`, `x-amz-security-token` (with a session token), `authorization`. */
+  headers: Array<[string, string]>;
+  authorization: string;
+  amzDate: string;
+  signedHeaders: string;
+  canonicalRequest: string;
+  canonicalRequestHash: string;
+  stringToSign: string;
+  signature: string;
+}
+
+export type EmailEventProvider = "resend" | "sendgrid" | "mailgun" | "postmark" | "ses";
+
+/** The provider's endpoint configuration and the clock; only the provider's own fields are read. */
+export interface EmailEventOptions {
+  /** Resend: `whsec_…`. */
+  secret?: string;
+  /** SendGrid: the verification key, base64 SPKI. */
+  publicKey?: string;
+  /** Mailgun: the HTTP webhook signing key. */
+  signingKey?: string;
+  /** Postmark: the Basic credentials of the webhook URL. */
+  username?: string;
+  password?: string;
+  /** SES: the SNS topics events may come from. */
+  topicArns?: string[];
+  allowSignatureV1?: boolean;
+  /** SES: host patterns of `SigningCertURL` (`*` = one DNS label); default `sns.*.amazonaws.com`, `sns.*.amazonaws.com.cn`. */
+  certHosts?: string[];
+  /** SES: accepted certificate common names; default `sns.amazonaws.com` and the host patterns. */
+  certSubjects?: string[];
+  /** SES: the PEM fetched from `SigningCertURL`. */
+  certificate?: string;
+  /** SES: a CA (certificate or public key, PEM) that must have signed the certificate. */
+  trustedCa?: string;
+  toleranceSec?: number;
+  /** Unix seconds. */
+  now: number;
+}
+
+export interface EmailVerifiedEvent {
+  provider: EmailEventProvider;
+  /** `svix-id`, Mailgun `token`, SNS `MessageId`; null where the provider keys each event in the body. */
+  id: string | null;
+  timestamp: number | null;
+  snsType: "Notification" | "SubscriptionConfirmation" | "UnsubscribeConfirmation" | null;
+  topicArn: string | null;
+  /** SNS confirmations: the checked URL to fetch. */
+  subscribeUrl: string | null;
+}
+
+/** `tokenKey`: 32 bytes base64, or `{ current, previous? }` during a key change. */
+export type EmailTokenKey = string | { current: string; previous?: string | null };
+
+export interface EmailUnsubscribeFields {
+  tenantId?: string | null;
+  /** The suppression matching key of the recipient. */
+  address: string;
+  category: string;
+  messageId?: string | null;
+  /** Unix seconds. */
+  issuedAt: number;
+}
+
+export interface EmailDkimOptions {
+  domain: string;
+  selector: string;
+  /** PEM: RSA (PKCS#8 or PKCS#1) or ed25519 (PKCS#8). */
+  privateKey: string;
+  /** `t=`, Unix seconds. */
+  timestamp?: number | null;
+}
+
+/** SigV4-signs a request; throws `EMAIL_INVALID_ARGUMENT` naming the field. */
+export declare function emailSigV4(request: EmailSigV4Request): EmailSigV4Signed;
+/** Verifies a provider event request; throws `EMAIL_EVENT_*` or `EMAIL_INVALID_CONFIG`. */
+export declare function emailVerifyEvent(
+  provider: EmailEventProvider,
+  headers: Array<[string, string]>,
+  body: Uint8Array,
+  options: EmailEventOptions,
+): EmailVerifiedEvent;
+/** The SNS certificate URL to fetch, after the version, topic and URL checks. */
+export declare function emailSnsCertUrl(body: Uint8Array, options: EmailEventOptions): string;
+/** `u1.…`; `nonce`: 24 random bytes. */
+export declare function emailUnsubscribeToken(tokenKey: EmailTokenKey, fields: EmailUnsubscribeFields, nonce: Uint8Array): string;
+/** Throws `EMAIL_UNSUBSCRIBE_TOKEN_INVALID` for a tampered, foreign or malformed token. */
+export declare function emailOpenUnsubscribeToken(
+  tokenKey: EmailTokenKey,
+  token: string,
+): EmailUnsubscribeFields & { tenantId: string | null; messageId: string | null; stale: boolean };
+/** `List-Unsubscribe` and `List-Unsubscribe-Post` header pairs. */
+export declare function emailUnsubscribeHeaders(baseUrl: string, token: string, mailto: string | null | undefined): Array<[string, string]>;
+/** The `DKIM-Signature` field (ending with CRLF) to put in front of `message`; `random`: 32 bytes. Full builds only (absent on edge). */
+export declare function emailDkimSign(message: Uint8Array, options: EmailDkimOptions, random: Uint8Array): string;
