@@ -2,6 +2,8 @@
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
 mod capture;
+#[cfg(feature = "email")]
+mod email;
 #[cfg(feature = "serde")]
 mod input_paths;
 mod jwt;

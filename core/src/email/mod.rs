@@ -6,6 +6,10 @@
 //! As in the webhooks module, no function reads a clock or a random source: callers pass `now`
 //! and random bytes, so every decision is reproducible and identical on the native and wasm builds.
 
+pub mod address;
 pub mod error;
+pub mod header;
+pub mod message;
+pub mod mime;
 
 pub use error::{EmailError, Result};
