@@ -129,6 +129,15 @@ test("audit primitives: identical diffs, canonical JSON, durations, cursors and 
 // message naming the argument (never a raw N-API status or a trap in the wasm glue).
 const token = tokens[0];
 const sealRow = { id: "1", table_name: "users", timestamp: "2026-01-01T00:00:00Z" };
+const emailMessage = {
+  from: "Acme <no-reply@acme.example>",
+  to: "jane@example.com",
+  subject: "Hi",
+  text: "Body",
+  messageId: "eml_1@acme.example",
+  dateMs: 1_800_000_000_000,
+  attachments: [{ filename: "a.bin" }],
+};
 const calls = {
   TenantResolver: { args: [["tenantResolver", "struct", { header: "x" }]], call: (b, [c]) => new b.TenantResolver(c).jwtUnverified },
   "TenantResolver#resolve": { args: [["request", "struct", { headers: {} }]], call: (b, [r]) => new b.TenantResolver({ header: "x" }).resolve(r) },
@@ -213,6 +222,11 @@ const calls = {
   webhookClassifyOutcome: { args: [["status", "typed", 503], ["failure", "optStruct", null]] },
   webhookRetryAfter: { args: [["value", "optString", "120"], ["nowMs", "typed", 0]] },
   webhookId: { args: [["kind", "struct", "message"], ["id", "string", "0f8fad5b-d9cb-469f-a165-70867728950e"], ["toPrefixed", "typed", true]] },
+  // Email. `contents` holds one Uint8Array (or null) per attachment.
+  emailParseAddress: { args: [["input", "any", "Jane <jane@example.com>"], ["options", "optStruct", { smtpUtf8: false }]] },
+  emailRecipients: { args: [["input", "struct", { to: "a@x.example", bcc: ["A@x.example"] }], ["options", "optStruct", { maxRecipients: 5 }]] },
+  emailBuildMessage: { args: [["message", "struct", emailMessage], ["options", "optStruct", {}], ["contents", "optBytesList", [new Uint8Array([1, 2, 3])]]] },
+  emailMessageSize: { args: [["message", "struct", emailMessage], ["options", "optStruct", {}], ["contents", "optBytesList", [new Uint8Array([1, 2, 3])]]] },
 };
 // The loader's own `requireNative` is outside this table.
 const outside = new Set(["requireNative"]);
@@ -228,6 +242,7 @@ const wrong = {
   bool: [42, "x", undefined, null, {}, ...notJson],
   optBool: [42, "x", {}, ...notJson],
   optMs: ["x", true, {}, -1, 1.5, 2 ** 32, ...notJson],
+  optBytesList: [42, "x", true, {}, [1], ["x"], [{}], [new Uint16Array(2)], ...notJson],
   typed: [],
 };
 

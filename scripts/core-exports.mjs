@@ -7,7 +7,7 @@ const dir = new URL("../npm/core/", import.meta.url);
 const read = (name) => readFileSync(new URL(name, dir), "utf8");
 const dts = read("index.d.ts");
 // Products declare their entry points in their own file, re-exported by index.d.ts.
-const declared = dts + read("webhooks.d.ts");
+const declared = dts + read("webhooks.d.ts") + read("email.d.ts");
 const body = /^declare const core: \{\n([\s\S]*?)\n\};$/m.exec(dts)?.[1];
 if (!body) throw new Error("index.d.ts: no `declare const core: { … };` block");
 const keys = body.split("\n").map((line) => /^ {2}(\w+):/.exec(line)?.[1]).filter(Boolean);

@@ -2,6 +2,8 @@
 //! JS `Error`s with the core's stable code in `err.code`.
 
 mod args;
+#[cfg(feature = "email-mime")]
+pub mod email;
 pub mod webhooks;
 
 use serde::de::DeserializeOwned;

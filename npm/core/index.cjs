@@ -125,7 +125,8 @@ const NAMES = [
   "compileAuditQuery", "sqlWrites", "redactEntries", "EnrichmentRegistry", "runTenantCli",
   "runAuditCli", "runWebhooksCli", "slugFromName", "buildNoConfigMessage", "sqlEffects",
   "Webhooks", "webhookSign", "webhookVerify", "webhookGenerateSecret", "webhookClassifyAddress",
-  "webhookClassifyOutcome", "webhookRetryAfter", "webhookId",
+  "webhookClassifyOutcome", "webhookRetryAfter", "webhookId", "emailParseAddress",
+  "emailRecipients", "emailBuildMessage", "emailMessageSize",
 ];
 
 // The binding loads on first use, not at require: importing a library that depends on this

@@ -39,6 +39,8 @@ import type {
 export type * from "./types";
 export * from "./webhooks";
 import type { Webhooks, webhookSign, webhookVerify, webhookGenerateSecret, webhookClassifyAddress, webhookClassifyOutcome, webhookRetryAfter, webhookId } from "./webhooks";
+export * from "./email";
+import type { emailParseAddress, emailRecipients, emailBuildMessage, emailMessageSize } from "./email";
 
 /** The object form of the `jwt` strategy. */
 export type JwtStrategyConfig = Exclude<JwtConfig, string>;
@@ -252,6 +254,10 @@ declare const core: {
   webhookClassifyOutcome: typeof webhookClassifyOutcome;
   webhookRetryAfter: typeof webhookRetryAfter;
   webhookId: typeof webhookId;
+  emailParseAddress: typeof emailParseAddress;
+  emailRecipients: typeof emailRecipients;
+  emailBuildMessage: typeof emailBuildMessage;
+  emailMessageSize: typeof emailMessageSize;
 };
 export default core;
 

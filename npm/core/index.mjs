@@ -53,5 +53,9 @@ export const {
   webhookClassifyOutcome,
   webhookRetryAfter,
   webhookId,
+  emailParseAddress,
+  emailRecipients,
+  emailBuildMessage,
+  emailMessageSize,
 } = core;
 export default core;

@@ -10,6 +10,8 @@
 //! a `contentId`) beside the HTML in `multipart/related`; other attachments around everything in
 //! `multipart/mixed`. `Bcc` is never written.
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use mail_builder::headers::address::Address;
 use mail_builder::headers::content_type::ContentType;
 use mail_builder::headers::date::Date;
@@ -245,21 +247,39 @@ fn multipart<'x>(stem: &str, kind: &str, n: u8, parts: Vec<MimePart<'x>>) -> Mim
     )
 }
 
-/// An attachment or inline part; in a skeleton, binary bytes are left out.
+/// `bytes` in base64, 76 characters per line, each line ending in CRLF.
+fn base64_lines(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(base64_len(bytes.len()));
+    for chunk in bytes.chunks(57) {
+        out.extend_from_slice(STANDARD.encode(chunk).as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// An attachment or inline part, always base64 so that every parser returns its exact bytes
+/// (a 7bit text part's line endings are the parser's to interpret); in a skeleton, without its
+/// bytes.
 fn leaf<'x>(p: &Part<'x>, skeleton: bool) -> MimePart<'x> {
-    let body = match p.body {
-        Body::Text(t) => BodyPart::Text(crlf(t).into()),
-        Body::Bytes(_) if skeleton && !is_text_type(p.content_type) => {
-            BodyPart::Binary((&[][..]).into())
-        }
-        Body::Bytes(b) => BodyPart::Binary(b.into()),
+    let (bytes, is_text) = match p.body {
+        Body::Text(t) => (t.as_bytes(), true),
+        Body::Bytes(b) => (b, false),
     };
+    let encoded = if skeleton {
+        Vec::new()
+    } else {
+        base64_lines(bytes)
+    };
+    let mut content_type = ContentType::new(p.content_type);
+    if is_text && is_text_type(p.content_type) {
+        content_type = content_type.attribute("charset", "utf-8");
+    }
     let disposition = if p.content_id.is_some() {
         "inline"
     } else {
         "attachment"
     };
-    let part = MimePart::new(ContentType::new(p.content_type), body).header(
+    let part = MimePart::new(content_type, BodyPart::Binary(encoded.into())).header(
         "Content-Disposition",
         ContentType::new(disposition).attribute("filename", p.filename),
     );
@@ -267,21 +287,17 @@ fn leaf<'x>(p: &Part<'x>, skeleton: bool) -> MimePart<'x> {
         Some(id) => part.cid(id),
         None => part,
     }
+    .transfer_encoding("base64")
 }
 
 impl Prepared<'_> {
-    /// Text that may be written as it is (7bit), where a boundary must not occur.
+    /// Text that may be written as it is (7bit), where a boundary must not occur: the bodies
+    /// (attachments are always base64).
     fn plain_texts(&self) -> impl Iterator<Item = &[u8]> {
-        let bodies = [self.spec.text.as_deref(), self.spec.html.as_deref()]
+        [self.spec.text.as_deref(), self.spec.html.as_deref()]
             .into_iter()
             .flatten()
-            .map(str::as_bytes);
-        let parts = self.attachments.iter().filter_map(|p| match p.body {
-            Body::Text(t) => Some(t.as_bytes()),
-            Body::Bytes(b) if is_text_type(p.content_type) => Some(b),
-            Body::Bytes(_) => None,
-        });
-        bodies.chain(parts)
+            .map(str::as_bytes)
     }
 
     /// The boundary stem: `=_` and 24 hex digits of SHA-256 over the message id and a salt.
@@ -302,8 +318,8 @@ impl Prepared<'_> {
         }
     }
 
-    /// The message; with `skeleton`, binary attachments (not `text/*`) without their bytes,
-    /// whose base64 length [`estimate_size`] adds arithmetically.
+    /// The message; with `skeleton`, attachments without their bytes, whose base64 length
+    /// [`estimate_size`] adds arithmetically.
     fn write(&self, skeleton: bool) -> Vec<u8> {
         let spec = self.spec;
         let stem = self.boundary_stem();
@@ -381,7 +397,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// Octets of `n` bytes in base64 as `mail-builder` writes it: 76-character lines, each ending
+/// Octets of `n` bytes in base64 as attachments are written: 76-character lines, each ending
 /// in CRLF.
 #[must_use]
 pub fn base64_len(n: usize) -> usize {
@@ -438,8 +454,8 @@ pub fn build(p: &Prepared<'_>) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// The encoded size of the message without encoding the binary attachments (their base64
-/// length is computed); equal to `build(p)?.len()`.
+/// The encoded size of the message without encoding the attachments (their base64 length is
+/// computed); equal to `build(p)?.len()`.
 ///
 /// # Errors
 /// `EMAIL_MESSAGE_TOO_LARGE` over `maxMessageBytes`.
@@ -448,9 +464,9 @@ pub fn estimate_size(p: &Prepared<'_>) -> Result<usize> {
     let bytes: usize = p
         .attachments
         .iter()
-        .filter_map(|a| match a.body {
-            Body::Bytes(b) if !is_text_type(a.content_type) => Some(base64_len(b.len())),
-            _ => None,
+        .map(|a| match a.body {
+            Body::Text(t) => base64_len(t.len()),
+            Body::Bytes(b) => base64_len(b.len()),
         })
         .sum();
     let size = skeleton + bytes;
