@@ -6,11 +6,19 @@ from email.parser import BytesParser
 
 msg = BytesParser(policy=policy.default).parse(sys.stdin.buffer)
 
+def utf8(text):
+    # RFC 6532 headers (raw UTF-8, e.g. an SMTPUTF8 local part) reach Python as surrogate
+    # escapes of their bytes; undo that to compare text.
+    if text is None:
+        return None
+    return text.encode("utf-8", "surrogateescape").decode("utf-8")
+
+
 def addresses(name):
     header = msg[name]
     if header is None:
         return []
-    return [{"name": a.display_name, "address": a.addr_spec} for a in header.addresses]
+    return [{"name": utf8(a.display_name), "address": utf8(a.addr_spec)} for a in header.addresses]
 
 text = html = None
 attachments = []
@@ -31,7 +39,7 @@ for part in msg.walk():
         html = part.get_content()
 
 json.dump({
-    "subject": msg["Subject"],
+    "subject": utf8(msg["Subject"]),
     "from": addresses("From"),
     "to": addresses("To"),
     "cc": addresses("Cc"),
