@@ -9,8 +9,9 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::address::{self, AddressInput, AddressOptions, Mailbox, OneOrMany, Recipients};
-use super::mime;
+use super::address::{self, AddressOptions, Mailbox};
+use super::recipients::{self as rcpt, AddressInput, OneOrMany, Recipients};
+use super::{mime, prepare};
 use crate::error::Result;
 use crate::input::from_value;
 
@@ -86,8 +87,7 @@ pub struct BuildOptions {
 impl BuildOptions {
     #[must_use]
     pub fn max_recipients(&self) -> usize {
-        self.max_recipients
-            .unwrap_or(address::DEFAULT_MAX_RECIPIENTS)
+        self.max_recipients.unwrap_or(rcpt::DEFAULT_MAX_RECIPIENTS)
     }
 
     #[must_use]
@@ -149,7 +149,7 @@ pub fn recipients(input: &Value, opts: &Value) -> Result<Recipients> {
     let ao = AddressOptions {
         smtp_utf8: o.smtp_utf8,
     };
-    Ok(address::recipients(
+    Ok(rcpt::recipients(
         i.to.as_ref(),
         i.cc.as_ref(),
         i.bcc.as_ref(),
@@ -165,7 +165,7 @@ fn read(message: &Value, opts: &Value) -> Result<(MessageSpec, BuildOptions)> {
 /// `emailBuildMessage(message, options, contents)` → the MIME bytes.
 ///
 /// # Errors
-/// `INVALID_ARGUMENT` for a wrong shape; the `EMAIL_*` codes of [`mime::prepare`] and
+/// `INVALID_ARGUMENT` for a wrong shape; the `EMAIL_*` codes of [`prepare::prepare`] and
 /// `EMAIL_MESSAGE_TOO_LARGE`.
 pub fn build_message(
     message: &Value,
@@ -173,7 +173,7 @@ pub fn build_message(
     contents: &[Option<Vec<u8>>],
 ) -> Result<Vec<u8>> {
     let (spec, o) = read(message, opts)?;
-    let p = mime::prepare(&spec, &o, contents)?;
+    let p = prepare::prepare(&spec, &o, contents)?;
     Ok(mime::build(&p)?)
 }
 
@@ -184,7 +184,7 @@ pub fn build_message(
 /// As [`build_message`].
 pub fn message_size(message: &Value, opts: &Value, contents: &[Option<Vec<u8>>]) -> Result<usize> {
     let (spec, o) = read(message, opts)?;
-    let p = mime::prepare(&spec, &o, contents)?;
+    let p = prepare::prepare(&spec, &o, contents)?;
     Ok(mime::estimate_size(&p)?)
 }
 

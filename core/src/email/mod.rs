@@ -11,5 +11,7 @@ pub mod error;
 pub mod header;
 pub mod message;
 pub mod mime;
+pub mod prepare;
+pub mod recipients;
 
 pub use error::{EmailError, Result};
