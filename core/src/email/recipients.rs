@@ -1,6 +1,6 @@
 //! Address inputs as the API takes them (`"addr"`, `"Name <addr>"`, `{ address, name? }`, one or
-//! a list) and the recipients of a message: parsed, de-duplicated by [`super::address::address_key`] and counted
-//! against `maxRecipients`.
+//! a list) and the recipients of a message: parsed, de-duplicated by their key
+//! ([`super::address::address_key`]) and counted against `maxRecipients`.
 
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -98,8 +98,9 @@ impl OneOrMany {
     }
 }
 
-/// `to`, `cc` and `bcc` parsed, de-duplicated (case-insensitively, by [`super::address::address_key`]; the first
-/// occurrence wins, in the order to, cc, bcc) and counted against `max`.
+/// `to`, `cc` and `bcc` parsed, de-duplicated (case-insensitively, by
+/// [`super::address::address_key`]; the first occurrence wins, in the order to, cc, bcc) and
+/// counted against `max`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Recipients {
     pub to: Vec<Mailbox>,
