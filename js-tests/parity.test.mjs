@@ -135,6 +135,15 @@ test("audit primitives: identical diffs, canonical JSON, durations, cursors and 
 // message naming the argument (never a raw N-API status or a trap in the wasm glue).
 const token = tokens[0];
 const sealRow = { id: "1", table_name: "users", timestamp: "2026-01-01T00:00:00Z" };
+const emailMessage = {
+  from: "Acme <no-reply@acme.example>",
+  to: "jane@example.com",
+  subject: "Hi",
+  text: "Body",
+  messageId: "eml_1@acme.example",
+  dateMs: 1_800_000_000_000,
+  attachments: [{ filename: "a.bin" }],
+};
 const calls = {
   TenantResolver: { args: [["tenantResolver", "struct", { header: "x" }]], call: (b, [c]) => new b.TenantResolver(c).jwtUnverified },
   "TenantResolver#resolve": { args: [["request", "struct", { headers: {} }]], call: (b, [r]) => new b.TenantResolver({ header: "x" }).resolve(r) },
@@ -240,6 +249,11 @@ const calls = {
   },
   emailUnsubscribeHeaders: { args: [["baseUrl", "string", "https://a.io"], ["token", "string", "u1.x"], ["mailto", "optString", null]] },
   emailDkimSign: { args: [["message", "typed", new TextEncoder().encode("From: a@b.c\r\n\r\nhi\r\n")], ["options", "struct", { domain: "b.c", selector: "s", privateKey: DKIM_KEY }], ["random", "typed", new Uint8Array(32)]] },
+  // Email. `contents` holds one Uint8Array (or null) per attachment.
+  emailParseAddress: { args: [["input", "any", "Jane <jane@example.com>"], ["options", "optStruct", { smtpUtf8: false }]] },
+  emailRecipients: { args: [["input", "struct", { to: "a@x.example", bcc: ["A@x.example"] }], ["options", "optStruct", { maxRecipients: 5 }]] },
+  emailBuildMessage: { args: [["message", "struct", emailMessage], ["options", "optStruct", {}], ["contents", "optBytesList", [new Uint8Array([1, 2, 3])]]] },
+  emailMessageSize: { args: [["message", "struct", emailMessage], ["options", "optStruct", {}], ["contents", "optBytesList", [new Uint8Array([1, 2, 3])]]] },
 };
 // The loader's own `requireNative` is outside this table.
 const outside = new Set(["requireNative"]);
@@ -255,6 +269,7 @@ const wrong = {
   bool: [42, "x", undefined, null, {}, ...notJson],
   optBool: [42, "x", {}, ...notJson],
   optMs: ["x", true, {}, -1, 1.5, 2 ** 32, ...notJson],
+  optBytesList: [42, "x", true, {}, [1], ["x"], [{}], [new Uint16Array(2)], ...notJson],
   typed: [],
 };
 

@@ -2,6 +2,8 @@
 //! JS `Error`s with the core's stable code in `err.code`.
 
 mod args;
+#[cfg(feature = "email-mime")]
+pub mod email;
 #[cfg(any(feature = "email-events", feature = "email-dkim"))]
 pub mod email_crypto;
 pub mod webhooks;

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
 mod capture;
+mod email;
 #[cfg(feature = "email")]
 mod email_store;
 #[cfg(feature = "serde")]

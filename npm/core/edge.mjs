@@ -22,7 +22,8 @@ const core = {
   loadAttempts,
   requireNative,
   // Absent here: the SQL analyser, the command-line tools and, for the module's size budget,
-  // the email cryptography (bindings-wasm features `email-events`, `email-dkim`).
+  // the email product's MIME and cryptography (bindings-wasm features `email-mime`,
+  // `email-events`, `email-dkim`).
   sqlWrites: undefined,
   runTenantCli: undefined,
   runAuditCli: undefined,
@@ -38,5 +39,9 @@ const core = {
   emailOpenUnsubscribeToken: undefined,
   emailUnsubscribeHeaders: undefined,
   emailDkimSign: undefined,
+  emailParseAddress: undefined,
+  emailRecipients: undefined,
+  emailBuildMessage: undefined,
+  emailMessageSize: undefined,
 };
 export default core;

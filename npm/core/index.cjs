@@ -127,7 +127,8 @@ const NAMES = [
   "sqlEffects", "Webhooks", "webhookSign", "webhookVerify", "webhookGenerateSecret",
   "webhookClassifyAddress", "webhookClassifyOutcome", "webhookRetryAfter", "webhookId",
   "emailSigV4", "emailVerifyEvent", "emailSnsCertUrl", "emailUnsubscribeToken",
-  "emailOpenUnsubscribeToken", "emailUnsubscribeHeaders", "emailDkimSign",
+  "emailOpenUnsubscribeToken", "emailUnsubscribeHeaders", "emailDkimSign", "emailParseAddress",
+  "emailRecipients", "emailBuildMessage", "emailMessageSize",
 ];
 
 // The binding loads on first use, not at require: importing a library that depends on this

@@ -41,6 +41,8 @@ export * from "./webhooks";
 export * from "./email";
 import type { emailSigV4, emailVerifyEvent, emailSnsCertUrl, emailUnsubscribeToken, emailOpenUnsubscribeToken, emailUnsubscribeHeaders, emailDkimSign } from "./email";
 import type { Webhooks, webhookSign, webhookVerify, webhookGenerateSecret, webhookClassifyAddress, webhookClassifyOutcome, webhookRetryAfter, webhookId } from "./webhooks";
+export * from "./email";
+import type { emailParseAddress, emailRecipients, emailBuildMessage, emailMessageSize } from "./email";
 
 /** The object form of the `jwt` strategy. */
 export type JwtStrategyConfig = Exclude<JwtConfig, string>;
@@ -269,6 +271,10 @@ declare const core: {
   emailOpenUnsubscribeToken: typeof emailOpenUnsubscribeToken;
   emailUnsubscribeHeaders: typeof emailUnsubscribeHeaders;
   emailDkimSign: typeof emailDkimSign;
+  emailParseAddress: typeof emailParseAddress;
+  emailRecipients: typeof emailRecipients;
+  emailBuildMessage: typeof emailBuildMessage;
+  emailMessageSize: typeof emailMessageSize;
 };
 export default core;
 

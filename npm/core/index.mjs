@@ -61,5 +61,9 @@ export const {
   emailOpenUnsubscribeToken,
   emailUnsubscribeHeaders,
   emailDkimSign,
+  emailParseAddress,
+  emailRecipients,
+  emailBuildMessage,
+  emailMessageSize,
 } = core;
 export default core;

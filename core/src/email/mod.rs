@@ -6,11 +6,16 @@
 //! As in the webhooks module, no function reads a clock or a random source: callers pass `now`
 //! and random bytes, so every decision is reproducible and identical on the native and wasm builds.
 
-#[cfg(feature = "serde")]
+pub mod address;
 pub mod config;
 pub mod dkim;
 pub mod error;
 pub mod events;
+pub mod header;
+pub mod message;
+pub mod mime;
+pub mod prepare;
+pub mod recipients;
 pub mod sigv4;
 pub mod store;
 pub mod token;

@@ -14,6 +14,7 @@ mod sign;
 pub mod tenants;
 
 use crate::sql::{literal, Ident, QualifiedName};
+#[cfg(feature = "webhooks")]
 pub(crate) use functions::current_expr;
 pub use functions::{bypass_expr, range_predicate, PRIVATE_SCHEMA};
 use names::{reference_policy_name, tenant_index_name};
