@@ -2,6 +2,7 @@
 //! converts the result back; errors carry the core's stable code as `err.code`.
 
 mod args;
+pub mod smtp;
 pub mod webhooks;
 
 use napi::bindgen_prelude::*;

@@ -6,6 +6,7 @@
 mod audit;
 mod db;
 mod errors;
+pub mod smtp;
 mod tenant;
 mod tls;
 mod webhooks;

@@ -21,11 +21,12 @@ const core = {
   backend,
   loadAttempts,
   requireNative,
-  // Absent here: the SQL analyser and the command-line tools.
+  // Absent here: the SQL analyser, the command-line tools and the SMTP transport.
   sqlWrites: undefined,
   runTenantCli: undefined,
   runAuditCli: undefined,
   runWebhooksCli: undefined,
+  emailSmtpSend: undefined,
   slugFromName: undefined,
   buildNoConfigMessage: undefined,
   sqlEffects: undefined,

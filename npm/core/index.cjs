@@ -113,8 +113,8 @@ function requireNative(tool) {
 
 // The binding's functions and classes, written by scripts/core-exports.mjs from index.d.ts.
 // runTenantCli, runAuditCli, runWebhooksCli, slugFromName and buildNoConfigMessage are native only (the
-// command-line tools need a PostgreSQL client, which the wasm build lacks); sqlEffects is absent
-// from the edge build.
+// command-line tools need a PostgreSQL client, which the wasm build lacks), and so is emailSmtpSend
+// (no sockets in wasm); sqlEffects is absent from the edge build.
 const NAMES = [
   "TenantResolver", "resolveTenant", "verifyJwt", "bearerToken", "bearerClaim",
   "generateMigrationSql", "generateAddTableSql", "normalizeTenantId", "checkSlug",
@@ -123,9 +123,9 @@ const NAMES = [
   "auditChangedFieldsJson", "auditDiffSql", "auditContract", "auditInsertSql", "auditCaptureSql",
   "auditTableSql", "canonicalJson", "parseDuration", "encodeCursor", "decodeCursor",
   "compileAuditQuery", "sqlWrites", "redactEntries", "EnrichmentRegistry", "runTenantCli",
-  "runAuditCli", "runWebhooksCli", "slugFromName", "buildNoConfigMessage", "sqlEffects",
-  "Webhooks", "webhookSign", "webhookVerify", "webhookGenerateSecret", "webhookClassifyAddress",
-  "webhookClassifyOutcome", "webhookRetryAfter", "webhookId",
+  "runAuditCli", "runWebhooksCli", "emailSmtpSend", "slugFromName", "buildNoConfigMessage",
+  "sqlEffects", "Webhooks", "webhookSign", "webhookVerify", "webhookGenerateSecret",
+  "webhookClassifyAddress", "webhookClassifyOutcome", "webhookRetryAfter", "webhookId",
 ];
 
 // The binding loads on first use, not at require: importing a library that depends on this

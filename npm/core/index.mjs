@@ -42,6 +42,7 @@ export const {
   runTenantCli,
   runAuditCli,
   runWebhooksCli,
+  emailSmtpSend,
   slugFromName,
   buildNoConfigMessage,
   sqlEffects,

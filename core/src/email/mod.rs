@@ -7,5 +7,8 @@
 //! and random bytes, so every decision is reproducible and identical on the native and wasm builds.
 
 pub mod error;
+pub mod smtp;
+pub mod smtp_envelope;
+pub mod smtp_outcome;
 
 pub use error::{EmailError, Result};
