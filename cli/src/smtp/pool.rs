@@ -30,8 +30,21 @@ struct Pool {
 
 static POOLS: LazyLock<Mutex<HashMap<Settings, Arc<Pool>>>> = LazyLock::new(Mutex::default);
 
+impl Pool {
+    /// Closes the idle connections too old to reuse; whether any is left.
+    fn sweep(&self) -> bool {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        idle.retain(|(c, at)| at.elapsed() < IDLE_MAX && !c.has_broken());
+        !idle.is_empty()
+    }
+}
+
 fn pool(job: &Job) -> Result<Arc<Pool>, Stop> {
     let mut pools = POOLS.lock().unwrap_or_else(PoisonError::into_inner);
+    // Every send closes what the server has long since given up on, in every pool, and forgets
+    // the pools nobody uses (no send in flight, nothing idle): per-tenant credentials would
+    // otherwise keep sockets and options around for good.
+    pools.retain(|_, p| p.sweep() || Arc::strong_count(p) > 1);
     if let Some(p) = pools.get(&job.settings) {
         return Ok(Arc::clone(p));
     }
@@ -98,10 +111,11 @@ pub(crate) async fn send(job: &Job) -> Observed {
     }
 }
 
-/// The most recently used idle connection young enough to reuse; older ones are closed.
+/// The most recently used idle connection young enough to reuse (a send may have waited for
+/// its permit since the last sweep).
 fn take_idle(pool: &Pool) -> Option<AsyncSmtpConnection> {
+    pool.sweep();
     let mut idle = pool.idle.lock().unwrap_or_else(PoisonError::into_inner);
-    idle.retain(|(c, at)| at.elapsed() < IDLE_MAX && !c.has_broken());
     idle.pop().map(|(c, _)| c)
 }
 

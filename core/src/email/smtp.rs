@@ -345,9 +345,9 @@ mod tests {
             "options.connectTimeoutMs"
         );
         assert_eq!(with("pool", json!({ "max": 0 })), "options.pool.max");
-        assert_eq!(with("pool", json!({ "size": 2 })), "options.pool");
+        assert_eq!(with("pool", json!({ "size": 2 })), "options.pool.size");
         assert_eq!(with("helloName", json!("my host")), "options.helloName");
-        assert_eq!(with("extra", json!(1)), "options");
+        assert_eq!(with("extra", json!(1)), "options.extra");
         assert_eq!(
             with("auth", json!({ "user": "", "pass": "p" })),
             "options.auth.user"
