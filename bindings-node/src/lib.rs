@@ -4,6 +4,7 @@
 mod args;
 pub mod email;
 pub mod email_crypto;
+pub mod smtp;
 pub mod webhooks;
 
 use napi::bindgen_prelude::*;

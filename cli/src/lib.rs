@@ -7,6 +7,7 @@ mod audit;
 mod db;
 mod email;
 mod errors;
+pub mod smtp;
 mod store;
 mod tenant;
 mod tls;

@@ -204,6 +204,60 @@ export declare const runWebhooksCli: ((args: string[], context: CliContext & { s
 /** Native only (undefined under wasm): runs `better-email` with `args`. */
 export declare const runEmailCli: ((args: string[], context: CliContext) => Promise<CliOutcome>) | undefined;
 
+/** Options of {@link emailSmtpSend}; connections are pooled per distinct options. */
+export interface SmtpOptions {
+  host: string;
+  port: number;
+  /** `"tls"`: implicit TLS (465); `"starttls"`: required upgrade (587); `"none"`: loopback hosts only. */
+  secure: "tls" | "starttls" | "none";
+  /** PLAIN (or LOGIN, whichever the server offers, PLAIN first) with `pass`; XOAUTH2 with `accessToken`. */
+  auth?: { user: string; pass: string; mechanism?: "plain" | "login" } | { user: string; accessToken: string };
+  /** TCP connect, TLS handshake, greeting and EHLO (default 10000). */
+  connectTimeoutMs?: number;
+  /** Each later reply, the final one after the message included (default 15000). */
+  timeoutMs?: number;
+  /** Most connections open at once (default 5). */
+  pool?: { max?: number };
+  /** The EHLO name (default `[127.0.0.1]`). */
+  helloName?: string;
+  /** Extra trusted CA certificates (PEM), besides the system's. */
+  ca?: string;
+}
+
+/** One SMTP reply: its code, its enhanced status code (RFC 3463) when the text starts with one, and its text. */
+export interface SmtpReply {
+  code: number;
+  enhancedCode: string | null;
+  text: string;
+}
+
+/** A hand-off outcome of the SMTP transport (the product's classification table). */
+export type SmtpHandOff = "sent" | "rejected_permanent" | "rejected_recipient" | "auth_failed" | "throttled" | "retryable" | "ambiguous";
+
+/** What {@link emailSmtpSend} resolves to; failures of the exchange are data here, never thrown. */
+export interface SmtpSendResult {
+  outcome: SmtpHandOff;
+  /** In the envelope's order, each with its `RCPT TO` reply (`null` fields when not reached). */
+  recipients: { address: string; accepted: boolean; code: number | null; enhancedCode: string | null; text: string | null; outcome: SmtpHandOff }[];
+  /** The final reply to the message. */
+  data: SmtpReply | null;
+  /** Where and why the exchange stopped early: a reply (`code`) or a failure. */
+  stopped: {
+    stage: "connect" | "starttls" | "auth" | "mail" | "rcpt" | "data" | "message";
+    failure: "timeout" | "connection" | "tls" | "protocol" | "unsupported" | null;
+    code: number | null;
+    enhancedCode: string | null;
+    text: string;
+  } | null;
+}
+
+/**
+ * Native only (undefined under wasm): sends `message` (MIME bytes, CRLF line ends) to the
+ * envelope's recipients over SMTP. Bad arguments throw at once with `EMAIL_INVALID_ARGUMENT` or
+ * `EMAIL_INVALID_ADDRESS` naming the field (`secure: "none"` to a non-loopback host included).
+ */
+export declare const emailSmtpSend: ((options: SmtpOptions, envelope: { from: string; to: string[] }, message: Uint8Array) => Promise<SmtpSendResult>) | undefined;
+
 /** Native only (undefined under wasm): runs `better-tenant` with `args`. */
 export declare const runTenantCli: ((args: string[], context: CliContext & { hardenedKey: string | null }) => Promise<CliOutcome>) | undefined;
 /** Native only: the reference's `slugFromName`. */
@@ -253,6 +307,8 @@ declare const core: {
   runAuditCli: typeof runAuditCli;
   runWebhooksCli: typeof runWebhooksCli;
   runEmailCli: typeof runEmailCli;
+
+  emailSmtpSend: typeof emailSmtpSend;
   slugFromName: typeof slugFromName;
   buildNoConfigMessage: typeof buildNoConfigMessage;
   sqlEffects: typeof sqlEffects;

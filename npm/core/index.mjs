@@ -43,6 +43,7 @@ export const {
   runAuditCli,
   runWebhooksCli,
   runEmailCli,
+  emailSmtpSend,
   slugFromName,
   buildNoConfigMessage,
   sqlEffects,

@@ -17,6 +17,9 @@ pub mod mime;
 pub mod prepare;
 pub mod recipients;
 pub mod sigv4;
+pub mod smtp;
+pub mod smtp_envelope;
+pub mod smtp_outcome;
 pub mod store;
 pub mod token;
 

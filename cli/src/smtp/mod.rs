@@ -1,0 +1,165 @@
+//! The email SMTP transport's I/O: one message to one server over a pooled lettre connection,
+//! each recipient's `RCPT` reply kept. What the options may be, the command lines and what the
+//! replies mean are the core's (`usebetter_core::email::smtp*`); this module only talks.
+
+mod exchange;
+mod pool;
+
+use rustls::pki_types::{pem::PemObject, CertificateDer};
+use serde::Serialize;
+use serde_json::Value;
+use usebetter_core::email::smtp::{self, Settings};
+use usebetter_core::email::smtp_envelope::{self, Envelope};
+use usebetter_core::email::smtp_outcome::{self, Cause, End, Failure, HandOff, Reply, Stage};
+use usebetter_core::email::EmailError;
+use usebetter_core::Error;
+
+/// A checked send, ready to run.
+pub struct Job {
+    settings: Settings,
+    /// The extra trusted CA certificates of `options.ca`, DER.
+    roots: Vec<Vec<u8>>,
+    envelope: Envelope,
+    /// The message without its final CRLF.
+    payload: Vec<u8>,
+    eight_bit: bool,
+}
+
+/// Checks the arguments of a send, before any connection: `options`, `envelope` and the MIME
+/// bytes of `message`.
+///
+/// # Errors
+/// `EMAIL_INVALID_ARGUMENT` or `EMAIL_INVALID_ADDRESS`, naming the field.
+pub fn prepare(options: &Value, envelope: &Value, message: &[u8]) -> Result<Job, Error> {
+    let settings = smtp::parse_settings(options)?;
+    let envelope = smtp_envelope::parse_envelope(envelope)?;
+    let payload = smtp_envelope::data_payload(message)?.to_vec();
+    let roots = match &settings.ca {
+        Some(pem) => certificates(pem)?,
+        None => Vec::new(),
+    };
+    Ok(Job {
+        eight_bit: !message.is_ascii(),
+        settings,
+        roots,
+        envelope,
+        payload,
+    })
+}
+
+fn certificates(pem: &str) -> Result<Vec<Vec<u8>>, Error> {
+    let bad = |reason: String| EmailError::InvalidArgument {
+        field: "options.ca".into(),
+        reason,
+    };
+    let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
+        .map(|c| c.map(|c| c.to_vec()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(format!("expected PEM certificates: {e}")))?;
+    if certs.is_empty() {
+        return Err(bad("expected at least one PEM `CERTIFICATE` block".into()).into());
+    }
+    Ok(certs)
+}
+
+/// One recipient in the result.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Recipient {
+    address: String,
+    accepted: bool,
+    code: Option<u16>,
+    enhanced_code: Option<String>,
+    text: Option<String>,
+    outcome: HandOff,
+}
+
+/// Where and why an exchange stopped early.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Stopped {
+    stage: Stage,
+    /// The failure, when no reply stopped it.
+    failure: Option<Failure>,
+    code: Option<u16>,
+    enhanced_code: Option<String>,
+    text: String,
+}
+
+/// The result of a send: the message's outcome, each recipient's, the final reply to the
+/// message (`data`) and, when the exchange stopped early, where and why.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Outcome {
+    outcome: HandOff,
+    recipients: Vec<Recipient>,
+    data: Option<Reply>,
+    stopped: Option<Stopped>,
+}
+
+/// What one exchange observed, for the core to judge.
+pub(crate) struct Observed {
+    pub rcpt: Vec<Option<Reply>>,
+    pub end: End,
+    pub data: Option<Reply>,
+    /// A description of the stop: the failure's message, or the stopping reply's text.
+    pub detail: String,
+}
+
+impl Observed {
+    pub(crate) fn stopped(recipients: usize, stage: Stage, cause: Cause, detail: String) -> Self {
+        Observed {
+            rcpt: vec![None; recipients],
+            end: End::Stopped { stage, cause },
+            data: None,
+            detail,
+        }
+    }
+}
+
+/// Sends `job`; every outcome, failures included, is data (nothing here throws).
+pub async fn send(job: Job) -> Value {
+    let observed = pool::send(&job).await;
+    let verdict = smtp_outcome::judge(&observed.rcpt, &observed.end);
+    let recipients = job
+        .envelope
+        .to
+        .iter()
+        .zip(&observed.rcpt)
+        .zip(&verdict.recipients)
+        .map(|((address, reply), outcome)| Recipient {
+            address: address.clone(),
+            accepted: reply.as_ref().is_some_and(Reply::is_positive),
+            code: reply.as_ref().map(|r| r.code),
+            enhanced_code: reply.as_ref().and_then(|r| r.enhanced_code.clone()),
+            text: reply.as_ref().map(|r| r.text.clone()),
+            outcome: *outcome,
+        })
+        .collect();
+    let stopped = match observed.end {
+        End::Stopped { stage, cause } => Some(match cause {
+            Cause::Reply(r) => Stopped {
+                stage,
+                failure: None,
+                code: Some(r.code),
+                enhanced_code: r.enhanced_code,
+                text: r.text,
+            },
+            Cause::Failure(f) => Stopped {
+                stage,
+                failure: Some(f),
+                code: None,
+                enhanced_code: None,
+                text: observed.detail,
+            },
+        }),
+        End::Delivered | End::NoRecipient => None,
+    };
+    let outcome = Outcome {
+        outcome: verdict.outcome,
+        recipients,
+        data: observed.data,
+        stopped,
+    };
+    serde_json::to_value(&outcome).unwrap_or(Value::Null)
+}
