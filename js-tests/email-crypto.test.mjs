@@ -14,7 +14,8 @@ import { join } from "node:path";
 import { AwsV4Signer } from "aws4fetch";
 import core from "@usebetter-rs/core";
 
-const PYTHON = process.env.USEBETTER_PYTHON ?? "/var/tmp/ub-pyvenv/bin/python3";
+// scripts/setup.sh installs dkimpy in a venv and scripts/env.sh names its python.
+const PYTHON = process.env.USEBETTER_PYTHON ?? "python3";
 const dir = mkdtempSync(join(tmpdir(), "usebetter-email-crypto-"));
 const enc = (s) => new TextEncoder().encode(s);
 const codeOf = (fn) => {
