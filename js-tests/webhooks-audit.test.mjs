@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { randomBytes, randomUUID } from "node:crypto";
 import { drizzle } from "drizzle-orm/node-postgres";
-import core from "@usebetter-rs/core";
 import { betterAudit, captureLogsIn } from "@usebetterdev/audit";
 import { drizzleAuditAdapter } from "@usebetterdev/audit/drizzle";
 import { betterWebhooks } from "@usebetterdev/webhooks";
@@ -221,8 +220,8 @@ test("every management action is an entry in its transaction: disable, enable, r
   }
   const [blocked] = await w.lanes.list({ endpointId: endpoint.id }, o);
   assert.ok(blocked, "the lane is blocked");
-  // lanes.list gives the lane's id with the deliveries' prefix; resolve takes `lane_…`.
-  const laneId = core.webhookId("lane", core.webhookId("delivery", blocked.id, false), true);
+  const laneId = blocked.id;
+  assert.match(laneId, /^lane_/);
   answer = () => 204;
   await act(() => w.lanes.resolve(laneId, { action: "skip" }, o));
   await act(() => w.replay({ messageId: m.id, endpointId: endpoint.id }, o));
