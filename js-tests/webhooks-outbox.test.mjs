@@ -195,6 +195,9 @@ test("W3 at size: 1,200 transactions over six clients and scopes, half rolled ba
     const all = new Set([...committed.values()].flatMap((s) => [...s]));
     // Random halves: each way of sending saw commits and rollbacks in plenty.
     for (const [name, ids] of committed) assert.ok(ids.size > 50 && ids.size < 150, `${name}: ${ids.size} committed of 200`);
+    // The engine does not run on the Prisma adapter; the error names the adapter that does.
+    await assert.rejects(viaPrisma.drain({ maxMs: 1_000 }), { code: "WEBHOOKS_INVALID_CONFIG", message: /sqlExecutorAdapter\(pool\)/ });
+    assert.throws(() => viaPrisma.createWorker(), { code: "WEBHOOKS_INVALID_CONFIG" });
     const { delivered } = await w.drain({ maxMs: 60_000, maxDeliveries: 10_000 });
     assert.equal(delivered, all.size);
     const ids = received.map((r) => verify(r, secret).id);

@@ -18,6 +18,8 @@ export interface WebhooksDatabase<Tx = unknown> {
   transaction<T>(fn: (ex: Executor) => Promise<T>): Promise<T>;
   /** The executor of an application transaction object (Drizzle tx, pg client…). */
   fromTx(tx: Tx): Executor;
+  /** False when the delivery engine must not run on this adapter (its name says why). */
+  engine?: string | undefined;
 }
 
 type Queryable = { query(text: string, values?: unknown[]): Promise<{ rows: Row[] }> };

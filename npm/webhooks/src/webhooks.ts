@@ -57,8 +57,10 @@ export function betterWebhooks<const M extends EventTypeMap | readonly string[],
   });
   const onNode = typeof process !== "undefined" && typeof process.versions?.node === "string";
   const dispatcher = (lookup?: DispatchOptions["lookup"]) => (onNode ? nodeDispatcher(core, dispatchOptions(lookup)) : fetchDispatcher(core, dispatchOptions()));
-  const engineFor = (o: WorkerOptions & { lookup?: DispatchOptions["lookup"] }) =>
-    createEngine(s, dispatcher(o.lookup), { ...o, ...(onEvent ? { onEvent } : {}) });
+  const engineFor = (o: WorkerOptions & { lookup?: DispatchOptions["lookup"] }) => {
+    if (s.db.engine) throw new WebhooksConfigError("WEBHOOKS_INVALID_CONFIG", s.db.engine);
+    return createEngine(s, dispatcher(o.lookup), { ...o, ...(onEvent ? { onEvent } : {}) });
+  };
 
   const q = queriesApi<Tx>(s);
   return {

@@ -25,6 +25,9 @@ export function prismaWebhooksAdapter<P extends PrismaClientLike>(prisma: P): We
   }
   const base = executor(prisma);
   return {
+    // Claims and records through $queryRawUnsafe did not hold their leases (deliveries were
+    // sent again), so the engine refuses this adapter until that path is proven.
+    engine: "the delivery worker runs on node-postgres or postgres.js: create a second betterWebhooks() with sqlExecutorAdapter(pool) (or drizzleWebhooksAdapter) for createWorker()/drain()",
     base: () => base,
     // The engine's transactions are short; Prisma's 5 s default would cut a large fan-out.
     transaction: (fn) => prisma.$transaction((tx) => fn(executor(tx)), { timeout: 60_000 }),
