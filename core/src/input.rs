@@ -40,6 +40,26 @@ pub fn with_path<T: DeserializeOwned>(
     track::deserialize(value)
 }
 
+/// Reads a product's configuration object: on failure, the field at fault (`config` for the
+/// whole object) and what was expected there, ``one of the documented keys (unknown key `…`)``
+/// for a misspelt key. Each product wraps the pair in its own `INVALID_CONFIG` error.
+///
+/// # Errors
+/// `(field, expected)` of the first value that refused.
+pub fn config_object<T: DeserializeOwned>(
+    value: &Value,
+) -> std::result::Result<T, (String, String)> {
+    with_path(value).map_err(|(path, e)| {
+        let inner = e.to_string();
+        // The path already ends with the unknown key itself.
+        if inner.starts_with("unknown field `") {
+            let expected = format!("one of the documented keys (unknown key `{path}`)");
+            return (path, expected);
+        }
+        (if path == "." { "config".into() } else { path }, inner)
+    })
+}
+
 /// Deepest nesting read from a JS value: deeper (or cyclic) values are refused, never recursed
 /// into until the stack runs out.
 pub const MAX_DEPTH: usize = 128;

@@ -190,16 +190,8 @@ pub(super) fn check_name(field: &str, name: &str) -> Result<()> {
 /// # Errors
 /// `EMAIL_INVALID_CONFIG` naming the first bad key (``unknown key `…` `` for a misspelt one).
 pub fn parse(config: &Value, require_from: bool) -> Result<Config> {
-    let input: Input = crate::input::with_path(config).map_err(|(path, e)| {
-        let inner = e.to_string();
-        if inner.starts_with("unknown field `") {
-            return EmailError::config(
-                path.clone(),
-                format!("one of the documented keys (unknown key `{path}`)"),
-            );
-        }
-        EmailError::config(if path == "." { "config".into() } else { path }, inner)
-    })?;
+    let input: Input = crate::input::config_object(config)
+        .map_err(|(field, expected)| EmailError::config(field, expected))?;
     let from = match input.from {
         Some(f) if !f.trim().is_empty() => f,
         Some(_) => {

@@ -205,17 +205,8 @@ fn range(field: &str, v: Option<u32>, default: u32, lo: u32, hi: u32) -> Result<
 /// `WEBHOOKS_INVALID_CONFIG` naming the first bad key (``unknown key `…` `` for a misspelt one),
 /// or the error of the part that refused it (event types, CIDRs, schedule, secrets key).
 pub fn parse(config: &Value, require_event_types: bool) -> Result<Config> {
-    let input: Input = crate::input::with_path(config).map_err(|(path, e)| {
-        let inner = e.to_string();
-        // The path already ends with the unknown key itself.
-        if inner.starts_with("unknown field `") {
-            return WebhooksError::config(
-                path.clone(),
-                format!("one of the documented keys (unknown key `{path}`)"),
-            );
-        }
-        WebhooksError::config(if path == "." { "config".into() } else { path }, inner)
-    })?;
+    let input: Input = crate::input::config_object(config)
+        .map_err(|(field, expected)| WebhooksError::config(field, expected))?;
     let names = match input.event_types {
         Some(n) => n,
         None if require_event_types => {
