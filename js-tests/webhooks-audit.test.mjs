@@ -171,7 +171,9 @@ test('W22: deliveries: "final" — 1,000 deliveries are 1,000 sealed entries; be
   assert.deepEqual([chain.mode, chain.rows, chain.break], ["keyed", 1001, null], "the endpoint's creation and the 1,000 outcomes, in the tenant's chain");
 
   const target = entries[500];
-  await system(`UPDATE audit_logs SET after_data = jsonb_set(after_data, '{status}', '"exhausted"') WHERE id = $1`, [target.id]);
+  // The opposite outcome: the edit must change the entry whichever it recorded.
+  const edited = target.after_data.status === "exhausted" ? "succeeded" : "exhausted";
+  await system(`UPDATE audit_logs SET after_data = jsonb_set(after_data, '{status}', to_jsonb($2::text)) WHERE id = $1`, [target.id, edited]);
   const tampered = await verify();
   assert.equal(tampered.code, 1, JSON.stringify(tampered));
   const broken = tampered.report.chains.find((c) => c.chain === tenant).break;
