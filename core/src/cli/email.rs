@@ -71,18 +71,11 @@ pub struct EmailCli {
     pub retention: Retention,
 }
 
-fn invalid(field: &str, expected: &str) -> EmailError {
-    EmailError::InvalidConfig {
-        field: field.to_owned(),
-        expected: expected.to_owned(),
-    }
-}
-
 fn text(o: &Map<String, Value>, key: &str) -> Result<Option<String>> {
     match o.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(invalid(key, "a string").into()),
+        Some(_) => Err(EmailError::config(key, "a string").into()),
     }
 }
 
@@ -94,8 +87,8 @@ fn days(o: &Map<String, Value>, key: &str, default: u32) -> Result<u32> {
             .and_then(|n| u32::try_from(n).ok())
             .filter(|n| (1..=36_500).contains(n))
             .ok_or_else(|| {
-                invalid(
-                    &format!("retention.{key}"),
+                EmailError::config(
+                    format!("retention.{key}"),
                     "a whole number of days from 1 to 36500",
                 )
                 .into()
@@ -107,27 +100,29 @@ fn retention(section: &Map<String, Value>) -> Result<(Retention, PartitionWidth)
     let o = match section.get("retention") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(o)) => o.clone(),
-        Some(_) => return Err(invalid("retention", "an object").into()),
+        Some(_) => return Err(EmailError::config("retention", "an object").into()),
     };
     if let Some(k) = o
         .keys()
         .find(|k| !["bodiesDays", "metadataDays", "partition"].contains(&k.as_str()))
     {
-        return Err(invalid(
-            &format!("retention.{k}"),
+        return Err(EmailError::config(
+            format!("retention.{k}"),
             "one of bodiesDays, metadataDays, partition (unknown key)",
         )
         .into());
     }
     let partition = match text(&o, "partition")
-        .map_err(|_| invalid("retention.partition", "\"day\", \"week\" or \"month\""))?
+        .map_err(|_| EmailError::config("retention.partition", "\"day\", \"week\" or \"month\""))?
         .as_deref()
     {
         None | Some("week") => PartitionWidth::Week,
         Some("day") => PartitionWidth::Day,
         Some("month") => PartitionWidth::Month,
         Some(_) => {
-            return Err(invalid("retention.partition", "\"day\", \"week\" or \"month\"").into())
+            return Err(
+                EmailError::config("retention.partition", "\"day\", \"week\" or \"month\"").into(),
+            )
         }
     };
     Ok((
@@ -149,7 +144,7 @@ pub fn email_config(config: Option<&Value>, rls: Option<bool>) -> Result<EmailCl
     let section = match config.and_then(|c| c.get("email")) {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(o)) => o.clone(),
-        Some(_) => return Err(invalid("email", "an object").into()),
+        Some(_) => return Err(EmailError::config("email", "an object").into()),
     };
     let tenant = config
         .and_then(|c| c.get("tenant"))
@@ -158,7 +153,7 @@ pub fn email_config(config: Option<&Value>, rls: Option<bool>) -> Result<EmailCl
         None => tenant.is_some(),
         Some("rls") => true,
         Some("none") => false,
-        Some(_) => return Err(invalid("tenancy", "\"rls\" or \"none\"").into()),
+        Some(_) => return Err(EmailError::config("tenancy", "\"rls\" or \"none\"").into()),
     };
     let hardened = match section.get("hardened") {
         None | Some(Value::Null) => tenant
@@ -166,7 +161,7 @@ pub fn email_config(config: Option<&Value>, rls: Option<bool>) -> Result<EmailCl
             .and_then(Value::as_bool)
             .unwrap_or(false),
         Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(invalid("hardened", "a boolean").into()),
+        Some(_) => return Err(EmailError::config("hardened", "a boolean").into()),
     };
     let (retention, partition) = retention(&section)?;
     let store = Store::new(&StoreConfig {

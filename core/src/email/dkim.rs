@@ -20,8 +20,7 @@ use rsa::pkcs8::DecodePrivateKey;
 use rsa::{Pkcs1v15Sign, RsaPrivateKey};
 use sha2::{Digest, Sha256};
 
-use super::argument as arg;
-use super::error::Result;
+use super::error::{EmailError, Result};
 
 /// Header fields signed when present, in this order.
 pub const SIGNED_HEADERS: [&str; 12] = [
@@ -71,7 +70,7 @@ fn parse_key(pem: &str) -> Result<Key> {
     if let Ok(k) = ed25519_dalek::SigningKey::from_pkcs8_pem(pem) {
         return Ok(Key::Ed25519(Box::new(k)));
     }
-    Err(arg(
+    Err(EmailError::argument(
         "privateKey",
         "expected an RSA or ed25519 private key in PEM (`openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048` or `-algorithm ed25519`)",
     ))
@@ -207,14 +206,14 @@ pub fn dkim_sign(message: &[u8], opts: &DkimOptions, random: &[u8]) -> Result<St
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
         {
-            return Err(arg(
+            return Err(EmailError::argument(
                 field,
                 "must be a DNS name (letters, digits, `.`, `-`, `_`)",
             ));
         }
     }
     let seed: [u8; 32] = random.try_into().map_err(|_| {
-        arg(
+        EmailError::argument(
             "random",
             format!("expected 32 random bytes, got {}", random.len()),
         )
@@ -232,7 +231,10 @@ pub fn dkim_sign(message: &[u8], opts: &DkimOptions, random: &[u8]) -> Result<St
         }
     }
     if !signed.iter().any(|(n, _)| *n == "from") {
-        return Err(arg("message", "has no `From` header, which DKIM must sign"));
+        return Err(EmailError::argument(
+            "message",
+            "has no `From` header, which DKIM must sign",
+        ));
     }
     let bh = STANDARD.encode(Sha256::digest(relaxed_body(body)));
     let h = signed.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(":");
@@ -265,7 +267,7 @@ pub fn dkim_sign(message: &[u8], opts: &DkimOptions, random: &[u8]) -> Result<St
         Key::Rsa(k) => {
             let mut rng = SeededRng(chacha20::ChaCha20::new(&seed.into(), &[0u8; 12].into()));
             k.sign_with_rng(&mut rng, Pkcs1v15Sign::new::<Sha256>(), &digest)
-                .map_err(|e| arg("privateKey", format!("cannot sign: {e}")))?
+                .map_err(|e| EmailError::argument("privateKey", format!("cannot sign: {e}")))?
         }
         Key::Ed25519(k) => k.sign(&digest).to_bytes().to_vec(),
     };

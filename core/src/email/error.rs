@@ -108,6 +108,13 @@ impl EmailError {
             expected: expected.into(),
         }
     }
+
+    pub(crate) fn argument(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        EmailError::InvalidArgument {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
 }
 
 impl fmt::Display for EmailError {

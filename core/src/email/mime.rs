@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 use super::address::Mailbox;
 use super::error::{EmailError, Result};
 use super::header::{ValueForm, MAX_LINE};
-use super::prepare::{arg, Body, Part, Prepared};
+use super::prepare::{Body, Part, Prepared};
 use super::recipients::Recipients;
 
 /// Text as CRLF lines: a lone CR or LF would be a bare line ending in a 7bit part.
@@ -265,8 +265,8 @@ fn too_large(size: usize, limit: usize) -> EmailError {
 pub fn build(p: &Prepared<'_>) -> Result<Vec<u8>> {
     let out = p.write(false);
     if let Some(at) = bad_line(&out) {
-        return Err(arg(
-            "message".into(),
+        return Err(EmailError::argument(
+            "message",
             format!("the built message has a line over {MAX_LINE} octets or a bare line ending at offset {at}"),
         ));
     }

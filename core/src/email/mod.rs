@@ -24,11 +24,3 @@ pub mod store;
 pub mod token;
 
 pub use error::{EmailError, Result};
-
-/// `EMAIL_INVALID_ARGUMENT` naming `field`.
-pub(crate) fn argument(field: &str, reason: impl Into<String>) -> EmailError {
-    EmailError::InvalidArgument {
-        field: field.to_owned(),
-        reason: reason.into(),
-    }
-}

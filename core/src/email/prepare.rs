@@ -35,13 +35,6 @@ pub(super) enum Body<'a> {
     Bytes(&'a [u8]),
 }
 
-pub(super) fn arg(field: String, reason: impl Into<String>) -> EmailError {
-    EmailError::InvalidArgument {
-        field,
-        reason: reason.into(),
-    }
-}
-
 /// `type/subtype` of RFC 2045 tokens, without parameters.
 fn check_content_type(field: String, ct: &str) -> Result<()> {
     let token = |s: &str| {
@@ -51,7 +44,7 @@ fn check_content_type(field: String, ct: &str) -> Result<()> {
     };
     match ct.split_once('/') {
         Some((t, s)) if token(t) && token(s) => Ok(()),
-        _ => Err(arg(
+        _ => Err(EmailError::argument(
             field,
             format!("{ct:?} is not a media type such as `application/pdf` (no parameters)"),
         )),
@@ -61,7 +54,7 @@ fn check_content_type(field: String, ct: &str) -> Result<()> {
 fn check_attachment<'a>(i: usize, a: &'a Attachment, bytes: Option<&'a [u8]>) -> Result<Part<'a>> {
     let field = |k: &str| format!("attachments[{i}].{k}");
     if a.filename.is_empty() || a.filename.chars().any(char::is_control) {
-        return Err(arg(
+        return Err(EmailError::argument(
             field("filename"),
             "a filename is required and has no control characters (CR, LF, NUL, …)",
         ));
@@ -79,13 +72,13 @@ fn check_attachment<'a>(i: usize, a: &'a Attachment, bytes: Option<&'a [u8]>) ->
         (Some(text), None) => Body::Text(text),
         (None, Some(b)) => Body::Bytes(b),
         (Some(_), Some(_)) => {
-            return Err(arg(
+            return Err(EmailError::argument(
                 field("content"),
                 "give the content either as text or as bytes in `contents`, not both",
             ))
         }
         (None, None) => {
-            return Err(arg(
+            return Err(EmailError::argument(
                 field("content"),
                 "missing: give text here or bytes at the same index of `contents`",
             ))
@@ -131,12 +124,15 @@ pub fn prepare<'a>(
     )?;
     header::check_subject(&spec.subject)?;
     if spec.text.is_none() && spec.html.is_none() {
-        return Err(arg("text".into(), "a message needs `text`, `html` or both"));
+        return Err(EmailError::argument(
+            "text",
+            "a message needs `text`, `html` or both",
+        ));
     }
     let message_id = header::check_id("messageId", &spec.message_id, true)?;
     if !(0..=253_402_300_799_000).contains(&spec.date_ms) {
-        return Err(arg(
-            "dateMs".into(),
+        return Err(EmailError::argument(
+            "dateMs",
             "milliseconds since 1970 (Date.getTime()) up to the year 9999",
         ));
     }
@@ -151,8 +147,8 @@ pub fn prepare<'a>(
     if let Some(v) = &spec.list_unsubscribe {
         header::check_list_unsubscribe(v)?;
     } else if spec.list_unsubscribe_post {
-        return Err(arg(
-            "listUnsubscribePost".into(),
+        return Err(EmailError::argument(
+            "listUnsubscribePost",
             "one-click unsubscribe needs `listUnsubscribe` (RFC 8058)",
         ));
     }
@@ -160,8 +156,8 @@ pub fn prepare<'a>(
         header::check_list_id(id)?;
     }
     if contents.len() > spec.attachments.len() {
-        return Err(arg(
-            "contents".into(),
+        return Err(EmailError::argument(
+            "contents",
             format!(
                 "{} entries for {} attachments: entry i holds the bytes of attachments[i]",
                 contents.len(),

@@ -10,8 +10,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::argument as arg;
-use super::error::Result;
+use super::error::{EmailError, Result};
 use crate::audit::time::civil_from_days;
 use crate::crypto::{hex, hmac_sha256};
 use hmac::Mac;
@@ -125,7 +124,7 @@ fn header_value(v: &str) -> String {
 
 fn check_token(field: &str, v: &str) -> Result<()> {
     if v.is_empty() || v.bytes().any(|b| !b.is_ascii_graphic()) {
-        return Err(arg(
+        return Err(EmailError::argument(
             field,
             "must be non-empty printable ASCII without spaces",
         ));
@@ -158,10 +157,10 @@ pub fn sign(req: &SigV4Request) -> Result<SigV4Signed> {
     check_token("service", &req.service)?;
     check_token("accessKeyId", &req.access_key_id)?;
     if req.secret_access_key.is_empty() {
-        return Err(arg("secretAccessKey", "must be non-empty"));
+        return Err(EmailError::argument("secretAccessKey", "must be non-empty"));
     }
     if !req.path.starts_with('/') || req.path.bytes().any(|b| !b.is_ascii_graphic()) {
-        return Err(arg(
+        return Err(EmailError::argument(
             "path",
             "must start with `/` and be percent-encoded ASCII",
         ));
@@ -171,11 +170,14 @@ pub fn sign(req: &SigV4Request) -> Result<SigV4Signed> {
     for (i, (name, value)) in req.headers.iter().enumerate() {
         let lower = name.to_ascii_lowercase();
         if name.is_empty() || name.bytes().any(|b| !b.is_ascii_graphic() || b == b':') {
-            return Err(arg(&format!("headers[{i}]"), "not a header name"));
+            return Err(EmailError::argument(
+                format!("headers[{i}]"),
+                "not a header name",
+            ));
         }
         if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-            return Err(arg(
-                &format!("headers[{i}]"),
+            return Err(EmailError::argument(
+                format!("headers[{i}]"),
                 "value contains CR, LF or NUL",
             ));
         }
@@ -183,8 +185,8 @@ pub fn sign(req: &SigV4Request) -> Result<SigV4Signed> {
             lower.as_str(),
             "host" | "authorization" | "x-amz-date" | "x-amz-security-token"
         ) {
-            return Err(arg(
-                &format!("headers[{i}]"),
+            return Err(EmailError::argument(
+                format!("headers[{i}]"),
                 format!("`{lower}` is set by the signer: pass the host as `host`, the token as `sessionToken`"),
             ));
         }

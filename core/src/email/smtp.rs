@@ -96,13 +96,6 @@ pub const POOL_MAX: u32 = 5;
 /// Largest pool: a relay counts connections per client, and more rarely helps.
 pub const POOL_MAX_LIMIT: u32 = 100;
 
-pub(crate) fn invalid(field: &str, reason: impl Into<String>) -> EmailError {
-    EmailError::InvalidArgument {
-        field: field.to_owned(),
-        reason: reason.into(),
-    }
-}
-
 /// Reads and checks the options argument (`options`).
 ///
 /// # Errors
@@ -110,7 +103,7 @@ pub(crate) fn invalid(field: &str, reason: impl Into<String>) -> EmailError {
 #[cfg(feature = "serde")]
 pub fn parse_settings(value: &serde_json::Value) -> Result<Settings> {
     let settings: Settings = crate::input::with_path(value)
-        .map_err(|(path, e)| invalid(&field_path("options", &path), e.to_string()))?;
+        .map_err(|(path, e)| EmailError::argument(field_path("options", &path), e.to_string()))?;
     settings.check()?;
     Ok(settings)
 }
@@ -153,16 +146,19 @@ impl Settings {
     /// `EMAIL_INVALID_ARGUMENT` naming the field.
     pub fn check(&self) -> Result<()> {
         if !is_token(&self.host) {
-            return Err(invalid(
+            return Err(EmailError::argument(
                 "options.host",
                 "expected a host name or IP address without spaces",
             ));
         }
         if self.port == 0 {
-            return Err(invalid("options.port", "expected a port from 1 to 65535"));
+            return Err(EmailError::argument(
+                "options.port",
+                "expected a port from 1 to 65535",
+            ));
         }
         if self.secure == Security::None && !is_loopback_host(&self.host) {
-            return Err(invalid(
+            return Err(EmailError::argument(
                 "options.secure",
                 format!(
                     "\"none\" sends mail and credentials in clear text, which is accepted for loopback hosts only (localhost, 127.0.0.1, ::1), not {:?}: use \"tls\" (port 465) or \"starttls\" (port 587)",
@@ -175,21 +171,21 @@ impl Settings {
             ("options.timeoutMs", self.timeout_ms),
         ] {
             if v.is_some_and(|ms| ms == 0 || ms > TIMEOUT_MAX_MS) {
-                return Err(invalid(
+                return Err(EmailError::argument(
                     field,
                     format!("expected milliseconds from 1 to {TIMEOUT_MAX_MS}"),
                 ));
             }
         }
         if self.pool.max.is_some_and(|m| m == 0 || m > POOL_MAX_LIMIT) {
-            return Err(invalid(
+            return Err(EmailError::argument(
                 "options.pool.max",
                 format!("expected a connection count from 1 to {POOL_MAX_LIMIT}"),
             ));
         }
         if let Some(name) = &self.hello_name {
             if !is_token(name) {
-                return Err(invalid(
+                return Err(EmailError::argument(
                     "options.helloName",
                     "expected a domain or address literal without spaces",
                 ));
@@ -231,7 +227,7 @@ fn check_auth(auth: &Auth) -> Result<()> {
     // SASL PLAIN separates its fields with NUL; CR/LF would end the command line.
     let clean = |s: &str| !s.contains(['\0', '\r', '\n']);
     if auth.user.is_empty() || !clean(&auth.user) {
-        return Err(invalid(
+        return Err(EmailError::argument(
             "options.auth.user",
             "expected a non-empty user name without NUL, CR or LF",
         ));
@@ -239,19 +235,19 @@ fn check_auth(auth: &Auth) -> Result<()> {
     match (&auth.pass, &auth.access_token) {
         (Some(p), None) if clean(p) => Ok(()),
         (None, Some(t)) if !t.is_empty() && clean(t) && auth.mechanism.is_none() => Ok(()),
-        (None, Some(_)) if auth.mechanism.is_some() => Err(invalid(
+        (None, Some(_)) if auth.mechanism.is_some() => Err(EmailError::argument(
             "options.auth.mechanism",
             "an access token always uses XOAUTH2: leave `mechanism` out",
         )),
-        (Some(_), Some(_)) | (None, None) => Err(invalid(
+        (Some(_), Some(_)) | (None, None) => Err(EmailError::argument(
             "options.auth",
             "expected either `pass` or `accessToken`",
         )),
-        (Some(_), None) => Err(invalid(
+        (Some(_), None) => Err(EmailError::argument(
             "options.auth.pass",
             "expected a password without NUL, CR or LF",
         )),
-        (None, Some(_)) => Err(invalid(
+        (None, Some(_)) => Err(EmailError::argument(
             "options.auth.accessToken",
             "expected a non-empty token without NUL, CR or LF",
         )),

@@ -2,7 +2,6 @@
 //! lines (refusing anything that could break out of them) and the message bytes after `DATA`.
 
 use super::error::{EmailError, Result};
-use super::smtp::invalid;
 
 /// Most recipients of one transaction; RFC 5321 §4.5.3.1.8 asks servers for at least 100.
 pub const MAX_RECIPIENTS: usize = 1000;
@@ -15,8 +14,9 @@ pub const MAX_ADDRESS: usize = 254;
 /// `EMAIL_INVALID_ARGUMENT` naming the first bad field, e.g. `envelope.to[2]`.
 #[cfg(feature = "serde")]
 pub fn parse_envelope(value: &serde_json::Value) -> Result<Envelope> {
-    let envelope: Envelope = crate::input::with_path(value)
-        .map_err(|(path, e)| invalid(&super::smtp::field_path("envelope", &path), e.to_string()))?;
+    let envelope: Envelope = crate::input::with_path(value).map_err(|(path, e)| {
+        EmailError::argument(super::smtp::field_path("envelope", &path), e.to_string())
+    })?;
     envelope.check()?;
     Ok(envelope)
 }
@@ -64,7 +64,7 @@ impl Envelope {
     pub fn check(&self) -> Result<()> {
         check_address("envelope.from", &self.from)?;
         if self.to.is_empty() || self.to.len() > MAX_RECIPIENTS {
-            return Err(invalid(
+            return Err(EmailError::argument(
                 "envelope.to",
                 format!("expected 1 to {MAX_RECIPIENTS} recipients"),
             ));
@@ -113,13 +113,13 @@ pub fn rcpt_command(address: &str) -> String {
 pub fn data_payload(message: &[u8]) -> Result<&[u8]> {
     let body = message
         .strip_suffix(b"\r\n")
-        .ok_or_else(|| invalid("message", "expected MIME bytes ending with CRLF"))?;
+        .ok_or_else(|| EmailError::argument("message", "expected MIME bytes ending with CRLF"))?;
     let mut prev = 0u8;
     for (i, &b) in message.iter().enumerate() {
         let bare_cr = prev == b'\r' && b != b'\n';
         let bare_lf = b == b'\n' && prev != b'\r';
         if bare_cr || bare_lf {
-            return Err(invalid(
+            return Err(EmailError::argument(
                 "message",
                 format!("bare CR or LF at byte {i}: lines must end with CRLF"),
             ));

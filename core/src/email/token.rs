@@ -9,7 +9,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use super::argument as arg;
 use super::error::{EmailError, Result};
 use crate::webhooks::seal::{open_with, seal_with, SecretsKeys, NONCE_BYTES};
 
@@ -73,13 +72,13 @@ pub fn token_keys(current: &str, previous: Option<&str>) -> Result<SecretsKeys> 
 /// `EMAIL_INVALID_ARGUMENT` naming `nonce`, `address` or `category` (empty).
 pub fn seal_token(keys: &SecretsKeys, fields: &TokenFields, nonce: &[u8]) -> Result<String> {
     if fields.address.is_empty() {
-        return Err(arg("address", "must be non-empty"));
+        return Err(EmailError::argument("address", "must be non-empty"));
     }
     if fields.category.is_empty() {
-        return Err(arg("category", "must be non-empty"));
+        return Err(EmailError::argument("category", "must be non-empty"));
     }
     if nonce.len() != NONCE_BYTES {
-        return Err(arg(
+        return Err(EmailError::argument(
             "nonce",
             format!("expected {NONCE_BYTES} random bytes, got {}", nonce.len()),
         ));
@@ -90,8 +89,8 @@ pub fn seal_token(keys: &SecretsKeys, fields: &TokenFields, nonce: &[u8]) -> Res
         "m": fields.message_id, "iat": fields.issued_at,
     })
     .to_string();
-    let sealed =
-        seal_with(keys, AAD, plain.as_bytes(), nonce).map_err(|e| arg("nonce", e.to_string()))?;
+    let sealed = seal_with(keys, AAD, plain.as_bytes(), nonce)
+        .map_err(|e| EmailError::argument("nonce", e.to_string()))?;
     Ok(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(sealed)))
 }
 
@@ -131,7 +130,7 @@ fn check_uri_text(field: &str, text: &str) -> Result<()> {
             .chars()
             .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | '"'))
     {
-        return Err(arg(
+        return Err(EmailError::argument(
             field,
             "must be non-empty, without whitespace, control characters, `<`, `>`, `,` or `\"`",
         ));
@@ -155,7 +154,7 @@ pub fn unsubscribe_headers(
         .get(..8)
         .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
     {
-        return Err(arg(
+        return Err(EmailError::argument(
             "baseUrl",
             "one-click unsubscribe needs an `https://` URL (RFC 8058 §3.1)",
         ));

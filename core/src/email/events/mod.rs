@@ -85,17 +85,10 @@ pub(crate) fn bad(provider: &str, reason: impl Into<String>) -> EmailError {
     }
 }
 
-pub(crate) fn config(field: &str, expected: &str) -> EmailError {
-    EmailError::InvalidConfig {
-        field: field.to_owned(),
-        expected: expected.to_owned(),
-    }
-}
-
 pub(crate) fn required<'a>(field: &str, v: Option<&'a String>, expected: &str) -> Result<&'a str> {
     v.map(String::as_str)
         .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| config(field, expected))
+        .ok_or_else(|| EmailError::config(field, expected))
 }
 
 /// The value of header `name` (any case), first occurrence.
@@ -158,7 +151,9 @@ fn resend(headers: &[(String, String)], body: &[u8], opts: &EventOptions) -> Res
             timestamp,
             now,
         },
-        WebhooksError::InvalidKey { .. } => config("secret", "a `whsec_…` signing secret"),
+        WebhooksError::InvalidKey { .. } => {
+            EmailError::config("secret", "a `whsec_…` signing secret")
+        }
         other => bad("resend", other.to_string()),
     })?;
     Ok(VerifiedEvent {

@@ -7,16 +7,16 @@ use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{Signature, VerifyingKey};
 use p256::pkcs8::DecodePublicKey;
 
-use super::{b64, bad, config, fresh, header, required, EventOptions, VerifiedEvent};
-use crate::email::error::Result;
+use super::{b64, bad, fresh, header, required, EventOptions, VerifiedEvent};
+use crate::email::error::{EmailError, Result};
 
 const SIGNATURE: &str = "x-twilio-email-event-webhook-signature";
 const TIMESTAMP: &str = "x-twilio-email-event-webhook-timestamp";
 
 fn key(text: &str) -> Result<VerifyingKey> {
     let expected = "the Signed Event Webhook verification key (base64 SPKI, `MFkw…`)";
-    let der = b64(text).ok_or_else(|| config("publicKey", expected))?;
-    VerifyingKey::from_public_key_der(&der).map_err(|_| config("publicKey", expected))
+    let der = b64(text).ok_or_else(|| EmailError::config("publicKey", expected))?;
+    VerifyingKey::from_public_key_der(&der).map_err(|_| EmailError::config("publicKey", expected))
 }
 
 pub(super) fn verify(

@@ -178,10 +178,9 @@ pub(super) fn verify(body: &[u8], opts: &EventOptions) -> Result<VerifiedEvent> 
     let version = m.version(opts)?;
     let topic = m.topic(opts)?;
     check_url("SigningCertURL", m.need("SigningCertURL")?, opts, true)?;
-    let pem = opts
-        .certificate
-        .as_deref()
-        .ok_or_else(|| super::config("certificate", "the PEM fetched from `SigningCertURL`"))?;
+    let pem = opts.certificate.as_deref().ok_or_else(|| {
+        EmailError::config("certificate", "the PEM fetched from `SigningCertURL`")
+    })?;
     let subjects: Vec<&str> = match &opts.cert_subjects {
         Some(list) => list.iter().map(String::as_str).collect(),
         None => DEFAULT_CERT_SUBJECTS.to_vec(),

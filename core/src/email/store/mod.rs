@@ -36,10 +36,7 @@ impl Kind for Email {
     type Error = EmailError;
 
     fn invalid_name(field: &'static str, reason: String) -> EmailError {
-        EmailError::InvalidConfig {
-            field: field.to_owned(),
-            expected: reason,
-        }
+        EmailError::config(field, reason)
     }
 }
 
