@@ -7,40 +7,17 @@
 // --dry-run and ensure-partitions.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { runCli } from "@usebetterdev/email-cli";
 import { runCli as runTenantCli } from "@usebetterdev/tenant-cli";
 import core from "@usebetter-rs/core";
-import { APP_GRANTS, connectAs, fixture, freshDatabase, inScope, migrateRoundTrip, OWNER, ownedDatabase, requireEnv } from "./helpers/db.mjs";
-import { configFile, project } from "./helpers/cli.mjs";
+import { APP_GRANTS, fixture, freshDatabase, inScope, migrateRoundTrip, OWNER, ownedDatabase } from "./helpers/db.mjs";
+import { cliHarness, configFile, project } from "./helpers/cli.mjs";
 
-const port = new URL(requireEnv("DATABASE_URL")).port;
-const dir = mkdtempSync(join(tmpdir(), "better-email-"));
 const RLS = { tenant: { tenantTables: [] }, email: { retention: { metadataDays: 30 } } };
 const A = "0190a000-0000-7000-8000-00000000000a";
-const created = [];
-const clients = [];
+const { dir, created, urlOf, cli, ok, client, cleanup } = await cliHarness(runCli, { prefix: "better-email-", config: RLS });
 
-const urlOf = (db, user = "app", password = "app") => `postgres://${user}:${password}@127.0.0.1:${port}/${db}`;
-const cli = (url, args, { config = RLS } = {}) => runCli(args, { cwd: dir, config, env: { DATABASE_URL: url } });
-const ok = async (url, args, options) => {
-  const r = await cli(url, args, options);
-  assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}${r.stdout}`);
-  return r.stdout;
-};
-
-after(async () => {
-  for (const c of clients) await c.end();
-  for (const db of created) await db.drop();
-});
-
-async function client(user, password, db) {
-  const c = await connectAs(user, password, db);
-  clients.push(c);
-  return c;
-}
+after(cleanup);
 
 test("migrate: applied twice changes nothing the second time; --dry-run and -o give the SQL it applies", async () => {
   const run = (db, args) => cli(urlOf(db), args);

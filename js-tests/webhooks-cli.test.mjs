@@ -5,50 +5,29 @@
 // partitions it would drop; keys generate prints a usable secret; rekey keeps secrets readable.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { runCli } from "@usebetterdev/webhooks-cli";
 import core from "@usebetter-rs/core";
-import { admin, APP_GRANTS, connectAs, freshDatabase, migrateRoundTrip, OWNER, ownedDatabase, requireEnv } from "./helpers/db.mjs";
-import { cli as runBin, project } from "./helpers/cli.mjs";
+import { admin, APP_GRANTS, freshDatabase, migrateRoundTrip, OWNER, ownedDatabase } from "./helpers/db.mjs";
+import { cli as runBin, cliHarness, project } from "./helpers/cli.mjs";
 import { createServer } from "node:http";
 import pg from "pg";
 import { betterWebhooks } from "@usebetterdev/webhooks";
 import { sqlExecutorAdapter } from "@usebetterdev/webhooks/sql";
 
-const port = new URL(requireEnv("DATABASE_URL")).port;
-const dir = mkdtempSync(join(tmpdir(), "better-webhooks-"));
 const KEY = Buffer.alloc(32, 1).toString("base64");
 const NEW_KEY = Buffer.alloc(32, 2).toString("base64");
 const SECRET = `whsec_${Buffer.alloc(32, 7).toString("base64")}`;
 const RLS = { tenant: { tenantTables: [] }, webhooks: { retention: { days: 30 } } };
-const created = [];
-const clients = [];
 const pools = [];
-
-const urlOf = (db, user = "app", password = "app") => `postgres://${user}:${password}@127.0.0.1:${port}/${db}`;
-const cli = (url, args, { env = {}, config = RLS } = {}) => runCli(args, { cwd: dir, config, env: { DATABASE_URL: url, ...env } });
-const ok = async (url, args, options) => {
-  const r = await cli(url, args, options);
-  assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}${r.stdout}`);
-  return r.stdout;
-};
+const { dir, created, urlOf, cli, ok, client, cleanup } = await cliHarness(runCli, { prefix: "better-webhooks-", config: RLS });
 
 after(async () => {
-  for (const c of clients) await c.end();
   for (const p of pools) await p.end();
-  for (const db of created) await db.drop();
+  await cleanup();
   const a = await admin();
   await a.query("DROP ROLE IF EXISTS wh_bypass");
   await a.end();
 });
-
-async function client(user, password, db) {
-  const c = await connectAs(user, password, db);
-  clients.push(c);
-  return c;
-}
 
 test("migrate: applied twice changes nothing the second time; --dry-run and -o give the SQL it applies", async () => {
   await migrateRoundTrip("webhook", { run: (db, args) => cli(urlOf(db), args), connect: (db) => client("app", "app", db), dir, created });

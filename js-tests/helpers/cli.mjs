@@ -60,3 +60,41 @@ export function matchSnapshot(name, text) {
 
 /** Runs the real `better-audit` bin, as `cli` runs `better-tenant`. */
 export const auditCli = (args, options = {}) => cli(args, { ...options, tool: "better-audit" });
+
+/**
+ * What the in-process CLI suites share: a scratch folder, URLs for a role on a database,
+ * `cli(url, args, { env, config })` through the tool's `runCli`, `ok()` that requires exit 0,
+ * `client()` connections and `created` databases, both released by `cleanup()`.
+ */
+export async function cliHarness(runCli, { prefix, config }) {
+  const { mkdtempSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const { connectAs, requireEnv } = await import("./db.mjs");
+  const port = new URL(requireEnv("DATABASE_URL")).port;
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const created = [];
+  const clients = [];
+  const urlOf = (db, user = "app", password = "app") => `postgres://${user}:${password}@127.0.0.1:${port}/${db}`;
+  const run = (url, args, { env = {}, config: c = config } = {}) => runCli(args, { cwd: dir, config: c, env: { DATABASE_URL: url, ...env } });
+  return {
+    dir,
+    created,
+    urlOf,
+    cli: run,
+    async ok(url, args, options) {
+      const r = await run(url, args, options);
+      assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}${r.stdout}`);
+      return r.stdout;
+    },
+    async client(user, password, db) {
+      const c = await connectAs(user, password, db);
+      clients.push(c);
+      return c;
+    },
+    async cleanup() {
+      for (const c of clients) await c.end();
+      for (const db of created) await db.drop();
+    },
+  };
+}
