@@ -1,6 +1,7 @@
 // The product's public types (spec: sending input and results, transports and what they hand
 // back). The core validates every value at run time; these types make the mistakes the compiler
 // can see fail to compile.
+import type { SmtpHandOff } from "@usebetter-rs/core";
 
 export type Address = string | { address: string; name?: string };
 
@@ -36,17 +37,9 @@ export interface PreparedMessage {
   tags?: Record<string, string>;
 }
 
-/** A hand-off outcome (data in `email_attempts`, never an exception). */
-export type HandOffOutcome =
-  | "sent"
-  | "rejected_permanent"
-  | "rejected_recipient"
-  | "auth_failed"
-  | "throttled"
-  | "retryable"
-  | "ambiguous"
-  | "expired"
-  | "suppressed";
+/** A hand-off outcome (data in `email_attempts`, never an exception): the core's judgement of a
+ *  transport's answer, plus the two the worker decides before any hand-off. */
+export type HandOffOutcome = SmtpHandOff | "expired" | "suppressed";
 
 export interface RecipientResult {
   address: string;
