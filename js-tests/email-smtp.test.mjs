@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SMTPServer } from "smtp-server";
+import { smtpSink, smtpReply as fail } from "./helpers/smtp-sink.mjs";
 import core from "@usebetter-rs/core";
 
 const send = core.emailSmtpSend;
@@ -40,62 +40,9 @@ after(async () => {
   rmSync(certs, { recursive: true, force: true });
 });
 
-const fail = (code, message) => Object.assign(new Error(message), { responseCode: code });
 
-/**
- * An SMTP sink on 127.0.0.1 recording connections and messages (envelope and raw bytes).
- * `rcpt(address, cb)`, `mail(address, cb)` and `data(raw, session, cb)` override the answers.
- */
-async function sink({ rcpt, mail, data, ...options } = {}) {
-  const state = { connections: 0, messages: [], auth: [], errors: [] };
-  const server = new SMTPServer({
-    logger: false,
-    disabledCommands: options.onAuth ? [] : ["AUTH"],
-    authOptional: !options.onAuth,
-    closeTimeout: 50,
-    ...options,
-    onConnect(session, cb) {
-      state.connections++;
-      cb();
-    },
-    onMailFrom(address, session, cb) {
-      if (mail) mail(address.address, cb);
-      else cb();
-    },
-    onRcptTo(address, session, cb) {
-      if (rcpt) rcpt(address.address, cb);
-      else cb();
-    },
-    onData(stream, session, cb) {
-      const chunks = [];
-      stream.on("data", (c) => chunks.push(c));
-      stream.on("end", () => {
-        const raw = Buffer.concat(chunks);
-        state.messages.push({
-          from: session.envelope.mailFrom.address,
-          to: session.envelope.rcptTo.map((r) => r.address),
-          raw,
-          secure: session.secure,
-          user: session.user,
-        });
-        if (data) data(raw, session, cb);
-        else cb(null, "Ok: queued");
-      });
-    },
-  });
-  // A client that refuses the certificate ends the handshake with an alert: an error here.
-  server.on("error", (e) => state.errors.push(e));
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const s = {
-    server,
-    state,
-    port: server.server.address().port,
-    /** Drops every connection from the server's side. */
-    dropAll() {
-      for (const c of server.connections) c._socket.destroy();
-    },
-    close: () => new Promise((resolve) => server.close(resolve)),
-  };
+async function sink(o) {
+  const s = await smtpSink(o);
   sinks.push(s);
   return s;
 }

@@ -144,6 +144,25 @@ const emailMessage = {
   dateMs: 1_800_000_000_000,
   attachments: [{ filename: "a.bin" }],
 };
+const EMAIL_CONFIG = { from: "Acme <hello@acme.example>", transports: ["smtp"], unsubscribe: { baseUrl: "https://app.example/email/u" }, secretsKey: TOKEN_KEY };
+const CLAIMED_ROW = {
+  id: "0f8fad5b-d9cb-469f-a165-70867728950e",
+  tenant_id: null,
+  created_at: "2026-11-30 12:00:00.123456+00",
+  category: "transactional",
+  subject: "Hi",
+  html: "<p>Hi</p>",
+  text_body: "Hi",
+  headers: { from: { address: "hello@acme.example", name: "Acme" }, to: [{ address: "jane@example.com" }], cc: [], replyTo: [], custom: [["X-Trace", "1"]] },
+  message_id_header: "<eml_1@acme.example>",
+  date_header: "2026-11-30T12:00:00.000Z",
+  tags: null,
+  attempt_count: 1,
+  lease_token: "5c7a0b2e-1f1a-4a53-9d4f-3b7a4c1e2d10",
+  expires_at: null,
+  recipients: [{ kind: "to", address: "jane@example.com", key: "jane@example.com", status: "pending", blocked: null }],
+  attachments: [],
+};
 const calls = {
   TenantResolver: { args: [["tenantResolver", "struct", { header: "x" }]], call: (b, [c]) => new b.TenantResolver(c).jwtUnverified },
   "TenantResolver#resolve": { args: [["request", "struct", { headers: {} }]], call: (b, [r]) => new b.TenantResolver({ header: "x" }).resolve(r) },
@@ -254,6 +273,19 @@ const calls = {
   emailRecipients: { args: [["input", "struct", { to: "a@x.example", bcc: ["A@x.example"] }], ["options", "optStruct", { maxRecipients: 5 }]] },
   emailBuildMessage: { args: [["message", "struct", emailMessage], ["options", "optStruct", {}], ["contents", "optBytesList", [new Uint8Array([1, 2, 3])]]] },
   emailMessageSize: { args: [["message", "struct", emailMessage], ["options", "optStruct", {}], ["contents", "optBytesList", [new Uint8Array([1, 2, 3])]]] },
+  // The send path and the worker's decisions: the compiled configuration, then a send's first
+  // statement, a claimed row's MIME and a report's record parameters.
+  Email: { args: [["config", "typed", EMAIL_CONFIG]], call: (b, [c]) => new b.Email(c).settings().categories },
+  "Email#statements": { args: [], call: (b) => Object.keys(new b.Email(EMAIL_CONFIG).statements()).sort() },
+  "Email#sendBegin": {
+    args: [["inputs", "struct", [{ to: "Jane <jane@example.com>", subject: "Hi", text: "Body", idempotencyKey: "k" }]], ["many", "typed", false], ["nowMs", "typed", 1_800_000_000_000], ["random", "typed", new Uint8Array(10)]],
+    call: (b, a) => new b.Email(EMAIL_CONFIG).sendBegin(...a),
+  },
+  "Email#handOff": { args: [["rows", "struct", [CLAIMED_ROW]]], call: (b, [rows]) => new b.Email(EMAIL_CONFIG).handOff(rows) },
+  "Email#record": {
+    args: [["reports", "struct", [{ record: { id: CLAIMED_ROW.id, createdAt: CLAIMED_ROW.created_at, leaseToken: CLAIMED_ROW.lease_token, attempt: 1, expiresAtMs: null }, outcome: "retryable", transport: "smtp", envelope: ["jane@example.com"], startedAtMs: 1_800_000_000_000 }]], ["nowMs", "typed", 1_800_000_000_000], ["draws", "typed", [0]], ["worker", "typed", "w1"]],
+    call: (b, a) => new b.Email(EMAIL_CONFIG).record(...a),
+  },
 };
 // The loader's own `requireNative` is outside this table.
 const outside = new Set(["requireNative"]);

@@ -4,6 +4,7 @@
 mod args;
 pub mod email;
 pub mod email_crypto;
+pub mod email_engine;
 pub mod smtp;
 pub mod webhooks;
 
@@ -39,6 +40,15 @@ fn string(arg: &str, value: Unknown<'_>) -> Result<String, Code> {
 
 fn opt_string(arg: &str, value: Unknown<'_>) -> Result<Option<String>, Code> {
     args::opt_string(arg, value).map_err(|e| core_err(&e))
+}
+
+/// A JS timestamp (ms since 1970, a double) as the core's integer milliseconds.
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "milliseconds since 1970 fit i64"
+)]
+fn ms(v: f64) -> i64 {
+    v.floor() as i64
 }
 
 fn to_js<T: serde::Serialize>(v: &T) -> Result<Value, Code> {

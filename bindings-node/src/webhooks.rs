@@ -6,7 +6,7 @@ use napi_derive::napi;
 use serde_json::Value;
 use usebetter_core::bridge::webhooks as wh;
 
-use crate::{core_err, opt_string, string, Code};
+use crate::{core_err, ms, opt_string, string, Code};
 
 fn json(arg: &str, value: Unknown<'_>) -> Result<Value, Code> {
     crate::args::json(arg, value).map_err(|e| core_err(&e))
@@ -14,14 +14,6 @@ fn json(arg: &str, value: Unknown<'_>) -> Result<Value, Code> {
 
 fn step(s: &wh::SendStep) -> Result<Value, Code> {
     crate::to_js(s)
-}
-
-#[expect(
-    clippy::cast_possible_truncation,
-    reason = "milliseconds since 1970 fit i64"
-)]
-fn ms(v: f64) -> i64 {
-    v.floor() as i64
 }
 
 /// A compiled `betterWebhooks` configuration.

@@ -6,6 +6,8 @@ mod args;
 pub mod email;
 #[cfg(any(feature = "email-events", feature = "email-dkim"))]
 pub mod email_crypto;
+#[cfg(feature = "email-mime")]
+pub mod email_engine;
 pub mod webhooks;
 
 use serde::de::DeserializeOwned;
@@ -36,6 +38,15 @@ fn string(arg: &str, value: &JsValue) -> Result<String, JsValue> {
 
 fn opt_string(arg: &str, value: &JsValue) -> Result<Option<String>, JsValue> {
     args::opt_string(arg, value).map_err(|e| core_err(&e))
+}
+
+/// A JS timestamp (ms since 1970, a double) as the core's integer milliseconds.
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "milliseconds since 1970 fit i64"
+)]
+fn ms(v: f64) -> i64 {
+    v.floor() as i64
 }
 
 fn to_js<T: serde::Serialize>(v: &T) -> Result<JsValue, JsValue> {

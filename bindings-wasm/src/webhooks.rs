@@ -5,7 +5,7 @@ use serde_json::Value;
 use usebetter_core::bridge::webhooks as wh;
 use wasm_bindgen::prelude::*;
 
-use crate::{core_err, opt_string, string, to_js};
+use crate::{core_err, ms, opt_string, string, to_js};
 
 fn json(arg: &str, value: &JsValue) -> Result<Value, JsValue> {
     crate::args::json(arg, value).map_err(|e| core_err(&e))
@@ -14,14 +14,6 @@ fn json(arg: &str, value: &JsValue) -> Result<Value, JsValue> {
 /// Core results are JSON values; errors carry the core's code.
 fn out(r: usebetter_core::error::Result<Value>) -> Result<JsValue, JsValue> {
     to_js(&r.map_err(|e| core_err(&e))?)
-}
-
-#[expect(
-    clippy::cast_possible_truncation,
-    reason = "milliseconds since 1970 fit i64"
-)]
-fn ms(v: f64) -> i64 {
-    v.floor() as i64
 }
 
 /// A compiled `betterWebhooks` configuration.

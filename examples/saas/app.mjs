@@ -1,7 +1,8 @@
 // The example SaaS app: Hono + Drizzle + node-postgres, tenants from the subdomain or the
 // x-tenant-id header, row-level security in PostgreSQL, an audit trail written in the same
 // transaction as each change, sealed into a hash chain per tenant, and outbound webhooks
-// enqueued in that transaction too (a rolled-back write sends nothing).
+// and the welcome mail of a sign-up enqueued in that transaction too (a rolled-back write sends
+// nothing).
 import pg from "pg";
 import { Hono } from "hono";
 import { drizzle } from "drizzle-orm/node-postgres";
@@ -15,6 +16,18 @@ import { drizzleAuditAdapter, withAuditProxy } from "@usebetterdev/audit/drizzle
 import { createHonoMiddleware as auditMiddleware } from "@usebetterdev/audit/hono";
 import { betterWebhooks, defineEventTypes } from "@usebetterdev/webhooks";
 import { drizzleWebhooksAdapter } from "@usebetterdev/webhooks/drizzle";
+import { betterEmail, defineTemplate, html } from "@usebetterdev/email";
+import { drizzleEmailAdapter } from "@usebetterdev/email/drizzle";
+import { smtp } from "@usebetterdev/email/smtp";
+import { sql } from "drizzle-orm";
+
+const welcome = defineTemplate({
+  name: "welcome",
+  category: "transactional",
+  subject: (p) => `Welcome to usebetter, ${p.name}`,
+  html: (p) => html`<p>Hello ${p.name},</p><p>Your workspace <b>${p.slug}</b> is ready: <a href="${p.url}">open it</a>.</p>`,
+  text: (p) => `Hello ${p.name},\n\nYour workspace ${p.slug} is ready: ${p.url}\n`,
+});
 
 export const projects = pgTable("projects", { id: serial("id").primaryKey(), ...tenantId, name: text("name").notNull() });
 export const tasks = pgTable("tasks", {
@@ -33,8 +46,12 @@ CREATE TABLE tasks (id serial PRIMARY KEY, tenant_id uuid NOT NULL REFERENCES te
                     title text NOT NULL, done boolean NOT NULL DEFAULT false);
 `;
 
-/** `webhooks`: the rest of the webhooks configuration (`secretsKey`, `network`, …). */
-export function createApp(databaseUrl, { sealKey, webhooks: webhooksConfig = {} }) {
+/**
+ * `webhooks`: the rest of the webhooks configuration (`secretsKey`, `network`, …); `smtp`: the
+ * SMTP server welcome mails go to (`{ host, port, secure }`); `emailKey`: 32 bytes, base64 (seals
+ * unsubscribe tokens).
+ */
+export function createApp(databaseUrl, { sealKey, webhooks: webhooksConfig = {}, smtp: smtpServer, emailKey }) {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
   const db = drizzle(pool);
   const audit = betterAudit({ database: drizzleAuditAdapter(db, { seal: { key: sealKey } }), auditTables: ["projects", "tasks"] });
@@ -42,6 +59,15 @@ export function createApp(databaseUrl, { sealKey, webhooks: webhooksConfig = {} 
     database: drizzleWebhooksAdapter(db),
     eventTypes: defineEventTypes({ "project.created": {}, "task.completed": {} }),
     ...webhooksConfig,
+  });
+  const email = betterEmail({
+    database: drizzleEmailAdapter(db),
+    transport: smtp(smtpServer),
+    from: "usebetter <hello@usebetter.example>",
+    templates: { welcome },
+    // Notifications and marketing mail carry RFC 8058 one-click unsubscribe links (sealed tokens).
+    unsubscribe: { baseUrl: "https://app.demo.test/email/u" },
+    secretsKey: emailKey,
   });
   // Production wiring: bounded waits, so a held lock or a burst fails fast instead of queueing
   // every request behind it (see the README's "Faults and bounded waits").
@@ -53,6 +79,17 @@ export function createApp(databaseUrl, { sealKey, webhooks: webhooksConfig = {} 
   const scoped = () => tenant.getDatabase();
 
   const app = new Hono();
+  // Sign-up: the tenant and its welcome mail commit together (a failed sign-up mails nobody).
+  // No tenant exists yet, so it runs in system context and names the new tenant explicitly.
+  app.post("/signup", async (c) => {
+    const { name, slug, email: to } = await c.req.json();
+    const row = await tenant.runAsSystem(async (tx) => {
+      const [t] = (await tx.execute(sql`INSERT INTO tenants (name, slug) VALUES (${name}, ${slug}) RETURNING id, name, slug`)).rows;
+      const mail = await email.send({ template: "welcome", to, props: { name, slug, url: `https://${slug}.demo.test/` }, idempotencyKey: `welcome/${t.id}` }, { tx, tenantId: t.id });
+      return { ...t, welcomeMail: mail.id };
+    });
+    return c.json(row, 201);
+  });
   app.use("/api/*", auditMiddleware({ extractor: { actor: fromHeader("x-user") } }));
   app.use("/api/*", tenantMiddleware(tenant));
   app.get("/api/projects", async (c) => c.json(await scoped().select().from(projects).orderBy(projects.id)));
@@ -92,5 +129,5 @@ export function createApp(databaseUrl, { sealKey, webhooks: webhooksConfig = {} 
     const entries = [...project.entries, ...taskEntries].sort((a, b) => a.timestamp - b.timestamp);
     return c.json(entries.map((e) => ({ at: e.timestamp, table: e.tableName, operation: e.operation, recordId: e.recordId, actor: e.actorId ?? null, changed: e.diff?.changes ?? [] })));
   });
-  return { app, tenant, audit, webhooks, close: () => pool.end() };
+  return { app, tenant, audit, webhooks, email, close: () => pool.end() };
 }

@@ -1,5 +1,5 @@
 // The demo: a throwaway database, the CLIs' migrations, the app on a local port, a webhook
-// receiver on another, and a scripted scenario with a short report. `--serve` keeps the app
+// receiver and an SMTP sink on others, and a scripted scenario with a short report. `--serve` keeps the app
 // running for curl instead.
 import { createServer, request } from "node:http";
 import { randomBytes } from "node:crypto";
@@ -8,6 +8,7 @@ import { serve } from "@hono/node-server";
 import { runCli as tenantCli } from "@usebetterdev/tenant-cli";
 import { runCli as auditCli } from "@usebetterdev/audit-cli";
 import { verifyWebhook } from "@usebetterdev/webhooks/receiver";
+import { SMTPServer } from "smtp-server";
 import { createApp, SCHEMA_SQL } from "./app.mjs";
 
 const SERVE = process.argv.includes("--serve");
@@ -41,22 +42,60 @@ const config = { tenant: { tenantTables: ["projects", "tasks"] }, audit: { audit
 const rls = (await cli(tenantCli, ["migrate", "--dry-run"], config)).stdout;
 await sql.query(rls);
 await cli(auditCli, ["migrate"], config);
+// The mail sink: a local SMTP server that keeps what it receives (envelope and bytes).
+const mails = [];
+const sink = new SMTPServer({
+  logger: false,
+  authOptional: true,
+  disabledCommands: ["AUTH", "STARTTLS"],
+  onData(stream, session, cb) {
+    const chunks = [];
+    stream.on("data", (c) => chunks.push(c));
+    stream.on("end", () => {
+      mails.push({ to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString() });
+      if (SERVE) console.log(`mail sink: to ${mails.at(-1).to.join(", ")}\n${mails.at(-1).raw}`);
+      cb(null, "queued");
+    });
+  },
+});
+await new Promise((r) => sink.listen(0, "127.0.0.1", r));
 // The receiver is on loopback, which the SSRF deny list refuses unless allowed.
-const { app, tenant, webhooks, close } = createApp(databaseUrl, {
+const { app, tenant, webhooks, email, close } = createApp(databaseUrl, {
   sealKey: SEAL_KEY,
   webhooks: { secretsKey: WEBHOOKS_KEY, network: { allowHttp: true, allowNetworks: ["127.0.0.1/32"] } },
+  smtp: { host: "127.0.0.1", port: sink.server.address().port, secure: "none" },
+  emailKey: process.env.BETTER_EMAIL_KEY ?? randomBytes(32).toString("base64"),
 });
 await sql.query(webhooks.migrationSql());
+await sql.query(email.migrationSql());
 console.log("usebetter-rs demo: a SaaS app (Hono + Drizzle + node-postgres) on a throwaway PostgreSQL 15");
-step("migrations", `better-tenant migrate (RLS on projects, tasks: ${rls.split("\n").length} lines), better-audit migrate (audit_logs), webhooks (webhook_*)`);
+step("migrations", `better-tenant migrate (RLS on projects, tasks: ${rls.split("\n").length} lines), better-audit migrate (audit_logs), webhooks (webhook_*), email (email_*)`);
 
-// 2. The app, two tenants, and acme's webhook endpoint: a receiver that verifies signatures.
-const acme = await tenant.api.createTenant({ name: "Acme", slug: "acme" });
-const globex = await tenant.api.createTenant({ name: "Globex", slug: "globex" });
+// 2. The app, two tenants signed up over HTTP (each with its welcome mail), and acme's webhook
+// endpoint: a receiver that verifies signatures.
 const server = serve({ fetch: app.fetch, port: SERVE ? Number(process.env.PORT ?? 3000) : 0, hostname: "127.0.0.1" });
 await new Promise((r) => server.once("listening", r));
 const port = server.address().port;
-step("tenants", `acme (by subdomain acme.demo.test), globex (by header x-tenant-id); app on http://127.0.0.1:${port}`);
+const mailer = email.createWorker({ pollIntervalMs: 100 });
+await mailer.start();
+const signUp = (body) =>
+  new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, method: "POST", path: "/signup", headers: { "content-type": "application/json" } }, (res) => {
+      let text = "";
+      res.on("data", (d) => (text += d));
+      res.on("end", () => (res.statusCode === 201 ? resolve(JSON.parse(text)) : reject(new Error(`sign-up: ${res.statusCode} ${text}`))));
+    });
+    req.on("error", reject);
+    req.end(JSON.stringify(body));
+  });
+const acme = await signUp({ name: "Acme", slug: "acme", email: "owner@acme.example" });
+const globex = await signUp({ name: "Globex", slug: "globex", email: "founder@globex.example" });
+step("tenants", `acme (by subdomain acme.demo.test), globex (by header x-tenant-id), signed up over POST /signup; app on http://127.0.0.1:${port}`);
+for (const until = Date.now() + 10_000; mails.length < 2 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
+const welcomeMail = mails.find((m) => m.to.includes("owner@acme.example"));
+const header = (raw, name) => new RegExp(`^${name}: (.*)$`, "mi").exec(raw)?.[1] ?? "(missing)";
+step("email", `${mails.length} welcome mails reached the SMTP sink (sent by the in-process worker); acme's:`);
+for (const name of ["From", "To", "Subject", "Message-ID"]) console.log(`${" ".repeat(15)}${name}: ${welcomeMail ? header(welcomeMail.raw, name) : "(none)"}`);
 
 const received = [];
 let endpointSecret;
@@ -95,7 +134,9 @@ and task.* webhooks are printed below as the receiver verifies them:
   await new Promise((resolve) => process.once("SIGINT", resolve));
   server.close();
   await worker.stop();
+  await mailer.stop();
   receiver.close();
+  sink.close();
   await close();
   await sql.end();
   process.exit(0);
@@ -161,14 +202,17 @@ step("tamper", `set actor_id = 'mallory' on one entry in SQL -> verify exits ${t
 
 server.close();
 await worker.stop();
+await mailer.stop();
 receiver.close();
+sink.close();
 await close();
 await sql.end();
+const emailOk = mails.length === 2 && welcomeMail !== undefined && header(welcomeMail.raw, "Subject") === "Welcome to usebetter, Acme" && acme.welcomeMail.startsWith("eml_") && globex.welcomeMail.startsWith("eml_");
 const webhooksOk =
   received.length === 2 &&
   hooks[0] === `project.created ${JSON.stringify({ id: rocket.id, name: "Rocket" })}` &&
   hooks[1] === `task.completed ${JSON.stringify({ id: design.id, projectId: rocket.id, title: "Design" })}`;
-if (peek.status !== 404 || poke.status !== 404 || napNow !== "Nap" || verified.code !== 0 || tampered.code !== 1 || !webhooksOk) {
+if (peek.status !== 404 || poke.status !== 404 || napNow !== "Nap" || verified.code !== 0 || tampered.code !== 1 || !webhooksOk || !emailOk) {
   console.error("demo: an expectation failed (see above)");
   process.exit(1);
 }

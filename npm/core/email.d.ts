@@ -3,6 +3,8 @@
 // attachment. Present on the native addon and the Node wasm; the edge module leaves them out
 // (its size budget), so they are undefined there.
 
+import type { SmtpHandOff } from "./index";
+
 /** A request to sign with AWS Signature Version 4 (SES v2). */
 export interface EmailSigV4Request {
   method: string;
@@ -211,3 +213,65 @@ export declare function emailMessageSize(
   options?: EmailBuildOptions | null,
   contents?: Array<Uint8Array | null | undefined> | null,
 ): number;
+
+/** One step of `send()`: a statement to run in the caller's transaction, or the results. */
+export interface EmailSendStep {
+  /** `tenant: false`: the statement takes no tenant parameter (the suppression lookup). */
+  run?: { statement: string; params: unknown[]; tenant?: boolean };
+  state?: unknown;
+  results?: { id: string; status: "queued" | "duplicate" | "suppressed"; suppressed: { address: string; reason: string }[] }[];
+}
+
+/** A claimed message ready for a transport, or a skip. */
+export interface EmailHandOff {
+  message?: {
+    id: string;
+    tenantId: string | null;
+    category: string;
+    from: string;
+    recipients: string[];
+    subject: string;
+    html: string | null;
+    text: string | null;
+    /** The MIME bytes as text (CRLF lines). */
+    raw: string;
+    messageId: string;
+    idempotencyKey: string;
+    attempt: number;
+    tags: Record<string, string> | null;
+  };
+  record: { id: string; createdAt: string; leaseToken: string; attempt: number; expiresAtMs: number | null };
+  suppressed: { key: string; address: string | null; reason: string }[];
+  skip?: "suppressed";
+}
+
+/** What the worker reports per message to {@link Email.record}. */
+export interface EmailReport {
+  record: EmailHandOff["record"];
+  suppressed?: EmailHandOff["suppressed"];
+  envelope?: string[];
+  transport?: string | null;
+  idempotent?: boolean;
+  outcome: SmtpHandOff | "expired" | "suppressed";
+  providerMessageId?: string | null;
+  status?: number | null;
+  detail?: string | null;
+  retryAfterMs?: number | null;
+  startedAtMs?: number | null;
+  durationMs?: number | null;
+  recipients?: { address: string; accepted: boolean; code?: number | null; enhancedCode?: string | null }[];
+}
+
+/** A compiled `betterEmail` configuration (absent from the edge build). */
+export declare class Email {
+  constructor(config: Record<string, unknown>);
+  settings(): Record<string, unknown> & { requireTransaction: boolean; onAmbiguous: "retry" | "hold"; categories: Record<string, { unsubscribe: boolean }> };
+  statements(): Record<string, { sql: string; params: { name: string; type: string }[] }> & { schemaVersionExpected: number };
+  migrationSql(nowMs: number, ahead: number): string;
+  /** `random`: 10 bytes per input. */
+  sendBegin(inputs: Record<string, unknown>[], many: boolean, nowMs: number, random: Uint8Array): EmailSendStep;
+  sendNext(state: unknown, rows: Record<string, unknown>[]): EmailSendStep;
+  handOff(rows: Record<string, unknown>[]): EmailHandOff[];
+  /** The record statement's parameters and each message's new status. */
+  record(reports: EmailReport[], nowMs: number, draws: number[], worker: string): { params: unknown[]; messages: { id: string; status: string; nextAttemptAt: string | null }[] };
+}

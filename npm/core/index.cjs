@@ -128,7 +128,7 @@ const NAMES = [
   "webhookGenerateSecret", "webhookClassifyAddress", "webhookClassifyOutcome", "webhookRetryAfter",
   "webhookId", "emailSigV4", "emailVerifyEvent", "emailSnsCertUrl", "emailUnsubscribeToken",
   "emailOpenUnsubscribeToken", "emailUnsubscribeHeaders", "emailDkimSign", "emailParseAddress",
-  "emailRecipients", "emailBuildMessage", "emailMessageSize",
+  "emailRecipients", "emailBuildMessage", "emailMessageSize", "Email",
 ];
 
 // The binding loads on first use, not at require: importing a library that depends on this

@@ -66,5 +66,6 @@ export const {
   emailRecipients,
   emailBuildMessage,
   emailMessageSize,
+  Email,
 } = core;
 export default core;

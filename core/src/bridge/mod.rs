@@ -3,6 +3,8 @@
 
 pub mod audit;
 #[cfg(feature = "email")]
+pub mod email;
+#[cfg(feature = "email")]
 pub mod email_crypto;
 #[cfg(feature = "webhooks")]
 pub mod webhooks;

@@ -16,6 +16,7 @@ pub mod message;
 pub mod mime;
 pub mod prepare;
 pub mod recipients;
+pub mod retry;
 pub mod sigv4;
 pub mod smtp;
 pub mod smtp_envelope;

@@ -21,6 +21,20 @@ pub struct Prepared<'a> {
     pub(super) max_bytes: usize,
 }
 
+impl Prepared<'_> {
+    /// The checked sender.
+    #[must_use]
+    pub fn from(&self) -> &Mailbox {
+        &self.from
+    }
+
+    /// The checked `Reply-To` addresses.
+    #[must_use]
+    pub fn reply_to(&self) -> &[Mailbox] {
+        &self.reply_to
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(super) struct Part<'a> {
     pub(super) filename: &'a str,

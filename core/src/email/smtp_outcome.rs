@@ -9,7 +9,7 @@
 
 /// Outcome of one hand-off, stored in `email_attempts.outcome` (data, never thrown).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum HandOff {
     Sent,

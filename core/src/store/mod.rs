@@ -9,6 +9,7 @@ mod statement;
 
 pub use statement::{Param, Statement};
 
+use crate::policy::context::current_tenant_expr;
 use crate::policy::{bypass_expr, isolation_sql, partitioned_isolation_sql, range_predicate};
 use crate::sql::{literal as quote_literal, quote_ident, Ident};
 
@@ -76,6 +77,10 @@ pub trait Kind {
     fn invalid_name(field: &'static str, reason: String) -> Self::Error;
 }
 
+/// Stand-in for a NULL `tenant_id` (operator level) in unique indexes, so that "no tenant" is
+/// one value there as it is in the product (`UNIQUE NULLS NOT DISTINCT` exists only from PG 15).
+pub const NIL_UUID: &str = "00000000-0000-0000-0000-000000000000";
+
 /// A product's store: its validated [`Layout`] (reached through `Deref`), which the product
 /// extends with its tables and statements (`impl Tables<Its Kind>`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +98,27 @@ impl<K> std::ops::Deref for Tables<K> {
 }
 
 impl<K: Kind> Tables<K> {
+    /// The `tenant_id` a statement writes: the explicit parameter (system context with
+    /// `tenantId`) or the scope's tenant, which is what the column default would give.
+    pub(crate) fn tenant_value(param: &str) -> String {
+        format!("coalesce({param}::uuid, {})", current_tenant_expr())
+    }
+
+    /// What a read sees besides row-level security: the rows of tenant `param` (system context
+    /// with `tenantId`), else of the scope's tenant, else (system context) every row. Row-level
+    /// security already confines a tenant scope; the filter also confines it where the tables
+    /// were migrated without it, and is the only filter of a system-context read for one
+    /// tenant. Each side is an InitPlan, evaluated once per statement.
+    pub(crate) fn read_scope(column: &str, param: &str) -> String {
+        let scope = format!("(SELECT {})", Self::tenant_value(param));
+        format!("({scope} IS NULL OR {column} = {scope})")
+    }
+
+    /// `tenant_id` folded for the unique indexes that treat "no tenant" as one value.
+    pub(crate) fn tenant_key(column: &str) -> String {
+        format!("coalesce({column}, '{NIL_UUID}'::uuid)")
+    }
+
     /// # Errors
     /// The product's invalid-config error naming `schema` or `tenantSchema`.
     pub fn new(config: &StoreConfig) -> Result<Self, K::Error> {

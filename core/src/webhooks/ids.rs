@@ -24,6 +24,8 @@ pub enum IdKind {
     Delivery,
     Attempt,
     Lane,
+    /// An email message (`@usebetterdev/email`).
+    Email,
 }
 
 impl IdKind {
@@ -36,6 +38,7 @@ impl IdKind {
             IdKind::Delivery => "dlv_",
             IdKind::Attempt => "atm_",
             IdKind::Lane => "lane_",
+            IdKind::Email => "eml_",
         }
     }
 }

@@ -99,6 +99,18 @@ impl RetryPolicy {
         Ok(RetryPolicy { delays, jitter })
     }
 
+    /// The delay before attempt `n + 1` (`n` from 0), without jitter; `None` past the end.
+    #[must_use]
+    pub fn delay(&self, n: usize) -> Option<f64> {
+        self.delays.get(n).copied()
+    }
+
+    /// The jitter fraction (delays vary by ± this share).
+    #[must_use]
+    pub fn jitter(&self) -> f64 {
+        self.jitter
+    }
+
     /// Standard schedule, ±20 %.
     #[must_use]
     pub fn standard() -> RetryPolicy {

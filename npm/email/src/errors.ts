@@ -21,3 +21,14 @@ export class EmailConfigError extends EmailError {
 export class EmailTemplateError extends EmailError {
   override readonly name: string = "EmailTemplateError";
 }
+
+/** Runs a core call; its coded errors come out as `kind` (same code and message). */
+export function guard<T>(kind: new (code: EmailErrorCode, message: string, options?: { cause?: unknown }) => EmailError, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    const e = err as { code?: unknown; message?: unknown };
+    if (typeof e?.code === "string") throw new kind(e.code as EmailErrorCode, String(e.message), { cause: err });
+    throw err;
+  }
+}

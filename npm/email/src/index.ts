@@ -1,5 +1,8 @@
 // `@usebetterdev/email`: transactional email from the application's own PostgreSQL.
+export { betterEmail, type BetterEmail, type BetterEmailConfig, type TemplateProps } from "./email";
 export { html, escapeHtml, type SafeHtml } from "./html";
 export { defineTemplate, type Template, type TemplateDefinition, type Rendered, type PropsOf, type StandardSchema } from "./templates";
 export { EmailError, EmailConfigError, EmailTemplateError, type EmailErrorCode } from "./errors";
+export type { CallOptions, EmailDatabase, Executor } from "./db";
+export type { WorkerOptions, RouteContext } from "./worker";
 export type * from "./types";

@@ -8,6 +8,39 @@ export type Address = string | { address: string; name?: string };
 /** Why an address is suppressed. */
 export type SuppressionReason = "hard_bounce" | "complaint" | "soft_bounce" | "unsubscribe" | "manual";
 
+/** The fields of a message besides its content. */
+export interface SendFields {
+  to: Address | Address[];
+  cc?: Address | Address[];
+  bcc?: Address | Address[];
+  /** Defaults to the configured `from`. */
+  from?: Address;
+  replyTo?: Address | Address[];
+  /** Default: the template's, else `"transactional"`. */
+  category?: string;
+  locale?: string;
+  /** Validated; reserved headers (From, Subject, Content-*, List-Unsubscribe…) are refused. */
+  headers?: Record<string, string>;
+  attachments?: { filename: string; content: Uint8Array | string; contentType?: string; contentId?: string }[];
+  /** At most 10, names and values of `[A-Za-z0-9_-]{1,64}`. */
+  tags?: Record<string, string>;
+  /** At most 255 characters; a second send with the same key (and request) is a `duplicate`. */
+  idempotencyKey?: string;
+  /** At most 30 days ahead. */
+  sendAt?: Date;
+  /** Default per category; `null`: never expires. */
+  expiresAt?: Date | null;
+  priority?: "high" | "normal" | "low";
+}
+
+/** The content: a registered template with its props, or a subject and at least one body. */
+export type SendContent<T> =
+  | { [K in keyof T & string]: { template: K; props: T[K]; subject?: never; html?: never; text?: never } }[keyof T & string]
+  | { template?: never; props?: never; subject: string; html?: string; text?: string };
+
+/** One message for `send()`: `T` maps template names to their props. */
+export type SendInput<T = Record<string, unknown>> = SendFields & SendContent<T>;
+
 export interface SendResult {
   id: `eml_${string}`;
   status: "queued" | "duplicate" | "suppressed";

@@ -20,27 +20,4 @@ export function draws(n: number): number[] {
   return out;
 }
 
-function hex(b: Uint8Array): string {
-  let s = "\\x";
-  for (const x of b) s += x.toString(16).padStart(2, "0");
-  return s;
-}
-
-/** A column value as JSON: dates as ISO text, bytes as `\x…` text, bigints as text. */
-export function jsonValue(v: unknown): unknown {
-  if (v instanceof Date) return v.toISOString();
-  if (v instanceof Uint8Array) return hex(v);
-  if (typeof v === "bigint") return v.toString();
-  return v;
-}
-
-export type Row = Record<string, unknown>;
-
-/** Rows with every column passed through {@link jsonValue}. */
-export function jsonRows(rows: Row[]): Row[] {
-  return rows.map((r) => {
-    const o: Row = {};
-    for (const k of Object.keys(r)) o[k] = jsonValue(r[k]);
-    return o;
-  });
-}
+export { jsonRows, jsonValue, type Row } from "@usebetter-rs/core/db";

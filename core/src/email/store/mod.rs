@@ -4,8 +4,10 @@
 //! partitioned exactly as the webhook tables are. The CLI and the package execute them; neither
 //! builds SQL text itself.
 
+pub mod engine;
 pub mod retention;
 pub mod schema;
+pub mod send;
 pub mod suppressed;
 
 use super::error::{EmailError, Result};

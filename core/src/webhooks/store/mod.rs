@@ -23,16 +23,13 @@ pub mod send;
 pub mod stats;
 
 use super::error::{Result, WebhooksError};
-use crate::policy::context::current_tenant_expr;
 pub(crate) use crate::sql::{literal as quote_literal, quote_ident};
 use crate::store::{schema_state, Kind, Product, SchemaState, Tables};
 pub use crate::store::{Param, PartitionWidth, Statement, StoreConfig};
 
 /// Version written to `webhook_meta` by this schema.
 pub const SCHEMA_VERSION: u32 = 1;
-/// Stand-in for a NULL `tenant_id` (operator level) in unique indexes, so that "no tenant" is
-/// one value there as it is in the product (`UNIQUE NULLS NOT DISTINCT` exists only from PG 15).
-pub const NIL_UUID: &str = "00000000-0000-0000-0000-000000000000";
+pub use crate::store::NIL_UUID;
 /// Channel of `wakeup: "notify"`.
 pub const NOTIFY_CHANNEL: &str = "better_webhooks";
 
@@ -64,27 +61,6 @@ impl Kind for Webhook {
 pub type Store = Tables<Webhook>;
 
 impl Store {
-    /// The `tenant_id` a statement writes: the explicit parameter (system context with
-    /// `tenantId`) or the scope's tenant, which is what the column default would give.
-    pub(crate) fn tenant_value(param: &str) -> String {
-        format!("coalesce({param}::uuid, {})", current_tenant_expr())
-    }
-
-    /// What a read sees besides row-level security: the rows of tenant `param` (system context
-    /// with `tenantId`), else of the scope's tenant, else (system context) every row. Row-level
-    /// security already confines a tenant scope; the filter also confines it where the tables
-    /// were migrated without it, and is the only filter of a system-context read for one
-    /// tenant. Each side is an InitPlan, evaluated once per statement.
-    pub(crate) fn read_scope(column: &str, param: &str) -> String {
-        let scope = format!("(SELECT {})", Store::tenant_value(param));
-        format!("({scope} IS NULL OR {column} = {scope})")
-    }
-
-    /// `tenant_id` folded for the unique indexes that treat "no tenant" as one value.
-    pub(crate) fn tenant_key(column: &str) -> String {
-        format!("coalesce({column}, '{NIL_UUID}'::uuid)")
-    }
-
     /// Every statement of the engine by name, so a binding can hand the whole set to the
     /// TypeScript engine in one call and `check --plans` can `EXPLAIN` the hot ones.
     #[must_use]

@@ -1,0 +1,90 @@
+//! N-API entry points of the email send path and worker: an `Email` class compiled from
+//! `betterEmail(config)`. JSON in and out; clocks, random bytes and jitter draws from the caller.
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use serde_json::Value;
+use usebetter_core::bridge::email as eb;
+
+use crate::{core_err, ms, to_js, Code};
+
+fn json(arg: &str, value: Unknown<'_>) -> Result<Value, Code> {
+    crate::args::json(arg, value).map_err(|e| core_err(&e))
+}
+
+/// A compiled `betterEmail` configuration.
+#[napi]
+pub struct Email {
+    inner: eb::Email,
+}
+
+#[napi]
+impl Email {
+    #[napi(constructor)]
+    pub fn new(config: Unknown<'_>) -> Result<Self, Code> {
+        let config = json("config", config)?;
+        let inner = eb::Email::new(&config).map_err(|e| core_err(&e))?;
+        Ok(Email { inner })
+    }
+
+    #[napi]
+    pub fn settings(&self) -> Result<Value, Code> {
+        self.inner.settings().map_err(|e| core_err(&e))
+    }
+
+    #[napi]
+    pub fn statements(&self) -> Result<Value, Code> {
+        self.inner.statements().map_err(|e| core_err(&e))
+    }
+
+    #[napi]
+    pub fn migration_sql(&self, now_ms: f64, ahead: u32) -> String {
+        self.inner.migration_sql(ms(now_ms), ahead)
+    }
+
+    #[napi]
+    pub fn send_begin(
+        &self,
+        inputs: Unknown<'_>,
+        many: bool,
+        now_ms: f64,
+        random: Uint8Array,
+    ) -> Result<Value, Code> {
+        let inputs = json("inputs", inputs)?;
+        let step = self
+            .inner
+            .send_begin(&inputs, many, ms(now_ms), &random)
+            .map_err(|e| core_err(&e))?;
+        to_js(&step)
+    }
+
+    #[napi]
+    pub fn send_next(&self, state: Unknown<'_>, rows: Unknown<'_>) -> Result<Value, Code> {
+        let (state, rows) = (json("state", state)?, json("rows", rows)?);
+        let step = self
+            .inner
+            .send_next(&state, &rows)
+            .map_err(|e| core_err(&e))?;
+        to_js(&step)
+    }
+
+    #[napi]
+    pub fn hand_off(&self, rows: Unknown<'_>) -> Result<Value, Code> {
+        let rows = json("rows", rows)?;
+        self.inner.hand_off(&rows).map_err(|e| core_err(&e))
+    }
+
+    #[napi]
+    pub fn record(
+        &self,
+        reports: Unknown<'_>,
+        now_ms: f64,
+        draws: Vec<f64>,
+        worker: String,
+    ) -> Result<Value, Code> {
+        let reports = json("reports", reports)?;
+        self.inner
+            .record(&reports, ms(now_ms), &draws, &worker)
+            .map_err(|e| core_err(&e))
+    }
+}

@@ -1,0 +1,79 @@
+//! WebAssembly entry points of the email send path and worker, with the names and shapes of
+//! the N-API ones: an `Email` class compiled from `betterEmail(config)`.
+
+use serde_json::Value;
+use usebetter_core::bridge::email as eb;
+use wasm_bindgen::prelude::*;
+
+use crate::{core_err, ms, to_js};
+
+fn json(arg: &str, value: &JsValue) -> Result<Value, JsValue> {
+    crate::args::json(arg, value).map_err(|e| core_err(&e))
+}
+
+fn out<T: serde::Serialize>(r: usebetter_core::error::Result<T>) -> Result<JsValue, JsValue> {
+    to_js(&r.map_err(|e| core_err(&e))?)
+}
+
+/// A compiled `betterEmail` configuration.
+#[wasm_bindgen]
+pub struct Email {
+    inner: eb::Email,
+}
+
+#[wasm_bindgen]
+impl Email {
+    #[wasm_bindgen(constructor)]
+    pub fn new(config: JsValue) -> Result<Email, JsValue> {
+        let config = json("config", &config)?;
+        let inner = eb::Email::new(&config).map_err(|e| core_err(&e))?;
+        Ok(Email { inner })
+    }
+
+    pub fn settings(&self) -> Result<JsValue, JsValue> {
+        out(self.inner.settings())
+    }
+
+    pub fn statements(&self) -> Result<JsValue, JsValue> {
+        out(self.inner.statements())
+    }
+
+    #[wasm_bindgen(js_name = migrationSql)]
+    pub fn migration_sql(&self, now_ms: f64, ahead: u32) -> String {
+        self.inner.migration_sql(ms(now_ms), ahead)
+    }
+
+    #[wasm_bindgen(js_name = sendBegin)]
+    pub fn send_begin(
+        &self,
+        inputs: JsValue,
+        many: bool,
+        now_ms: f64,
+        random: &[u8],
+    ) -> Result<JsValue, JsValue> {
+        let inputs = json("inputs", &inputs)?;
+        out(self.inner.send_begin(&inputs, many, ms(now_ms), random))
+    }
+
+    #[wasm_bindgen(js_name = sendNext)]
+    pub fn send_next(&self, state: JsValue, rows: JsValue) -> Result<JsValue, JsValue> {
+        let (state, rows) = (json("state", &state)?, json("rows", &rows)?);
+        out(self.inner.send_next(&state, &rows))
+    }
+
+    #[wasm_bindgen(js_name = handOff)]
+    pub fn hand_off(&self, rows: JsValue) -> Result<JsValue, JsValue> {
+        out(self.inner.hand_off(&json("rows", &rows)?))
+    }
+
+    pub fn record(
+        &self,
+        reports: JsValue,
+        now_ms: f64,
+        draws: Vec<f64>,
+        worker: String,
+    ) -> Result<JsValue, JsValue> {
+        let reports = json("reports", &reports)?;
+        out(self.inner.record(&reports, ms(now_ms), &draws, &worker))
+    }
+}

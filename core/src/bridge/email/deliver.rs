@@ -1,0 +1,411 @@
+//! The worker's side: [`Email::hand_off`] turns claimed rows into what a transport sends (the
+//! MIME bytes rebuilt from the frozen columns, so every attempt sends the same bytes; the
+//! envelope without recipients suppressed since the send), and [`Email::record`] turns the
+//! transports' answers into the record statement's parameters, deciding each message's next
+//! state (§9.3, §9.4) and each recipient's.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::{em, Email};
+use crate::audit::time::parse_iso;
+use crate::email::address::address_key;
+use crate::email::message::{Attachment, BuildOptions, MessageSpec};
+use crate::email::recipients::{AddressInput, AddressObject, OneOrMany};
+use crate::email::retry::{after_hand_off, Attempted, Next};
+use crate::email::smtp_outcome::HandOff;
+use crate::email::token::{seal_token, unsubscribe_headers, TokenFields};
+use crate::email::{mime, prepare, EmailError};
+use crate::error::Result;
+use crate::input::from_value;
+use crate::webhooks::ids::{self, IdKind};
+
+/// Stored provider texts are cut here (spec §14).
+const MAX_DETAIL: usize = 2048;
+
+#[derive(Debug, Deserialize)]
+struct Recipient {
+    address: Option<String>,
+    key: String,
+    status: String,
+    blocked: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredAttachment {
+    filename: String,
+    content_type: String,
+    content_id: Option<String>,
+    base64: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredHeaders {
+    from: AddressObject,
+    #[serde(default)]
+    to: Vec<AddressObject>,
+    #[serde(default)]
+    cc: Vec<AddressObject>,
+    #[serde(default)]
+    reply_to: Vec<AddressObject>,
+    #[serde(default)]
+    custom: Vec<(String, String)>,
+}
+
+/// A claimed row (the claim statement's columns).
+#[derive(Debug, Deserialize)]
+struct Claimed {
+    id: String,
+    tenant_id: Option<String>,
+    created_at: String,
+    category: String,
+    subject: Option<String>,
+    html: Option<String>,
+    text_body: Option<String>,
+    headers: Value,
+    message_id_header: String,
+    date_header: String,
+    tags: Option<Value>,
+    attempt_count: u32,
+    lease_token: String,
+    expires_at: Option<String>,
+    recipients: Vec<Recipient>,
+    attachments: Vec<StoredAttachment>,
+}
+
+fn list(items: Vec<AddressObject>) -> Option<OneOrMany> {
+    (!items.is_empty())
+        .then(|| OneOrMany::Many(items.into_iter().map(AddressInput::Object).collect()))
+}
+
+fn ms(iso: &str) -> Option<i64> {
+    parse_iso(iso).map(|us| us.div_euclid(1000))
+}
+
+fn cut(text: &str) -> String {
+    if text.len() <= MAX_DETAIL {
+        return text.to_owned();
+    }
+    let mut end = MAX_DETAIL;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
+impl Email {
+    /// `List-Unsubscribe` for a message of an unsubscribable category: a token for its first
+    /// recipient, sealed with a nonce derived from the message and address so that every
+    /// attempt writes the same bytes.
+    fn list_unsubscribe(&self, c: &Claimed, date_ms: i64) -> Result<Option<String>> {
+        let s = &self.config.settings;
+        let unsubscribable = s.categories.get(&c.category).is_some_and(|p| p.unsubscribe);
+        let (Some(base), Some(keys)) = (&s.unsubscribe_base_url, &self.config.secrets) else {
+            return Ok(None);
+        };
+        let Some(first) = c.recipients.first().filter(|_| unsubscribable) else {
+            return Ok(None);
+        };
+        let mut h = Sha256::new();
+        h.update(b"better-email/unsubscribe-nonce\0");
+        h.update(c.id.as_bytes());
+        h.update(first.key.as_bytes());
+        let nonce = h.finalize();
+        let fields = TokenFields {
+            tenant_id: c.tenant_id.clone(),
+            address: first.key.clone(),
+            category: c.category.clone(),
+            message_id: Some(
+                ids::from_uuid("id", IdKind::Email, &c.id)
+                    .map_err(|e| em(EmailError::argument("rows", e.to_string())))?,
+            ),
+            issued_at: date_ms.div_euclid(1000),
+        };
+        let token = seal_token(keys, &fields, &nonce[..24]).map_err(em)?;
+        let [(_, value), _] =
+            unsubscribe_headers(base, &token, s.unsubscribe_mailto.as_deref()).map_err(em)?;
+        Ok(Some(value))
+    }
+
+    fn hand_off_one(&self, c: Claimed) -> Result<Value> {
+        let id = ids::from_uuid("id", IdKind::Email, &c.id)
+            .map_err(|e| em(EmailError::argument("rows", e.to_string())))?;
+        let date_ms = ms(&c.date_header).unwrap_or(0);
+        let record = json!({
+            "id": c.id, "createdAt": c.created_at, "leaseToken": c.lease_token,
+            "attempt": c.attempt_count, "expiresAtMs": c.expires_at.as_deref().and_then(ms),
+        });
+        let mut suppressed = Vec::new();
+        let mut envelope = Vec::new();
+        for r in &c.recipients {
+            match (&r.blocked, r.status.as_str()) {
+                (Some(reason), "pending") => {
+                    suppressed.push(json!({ "key": r.key, "address": r.address, "reason": reason }))
+                }
+                (None, "pending") => {
+                    envelope.push(r.address.clone().unwrap_or_else(|| r.key.clone()))
+                }
+                _ => {}
+            }
+        }
+        if envelope.is_empty() {
+            return Ok(json!({ "record": record, "suppressed": suppressed, "skip": "suppressed" }));
+        }
+        let stored: StoredHeaders = from_value("headers", &c.headers)?;
+        let mut contents = Vec::with_capacity(c.attachments.len());
+        let mut attachments = Vec::with_capacity(c.attachments.len());
+        for a in &c.attachments {
+            contents.push(Some(STANDARD.decode(&a.base64).map_err(|e| {
+                em(EmailError::argument("attachments", e.to_string()))
+            })?));
+            attachments.push(Attachment {
+                filename: a.filename.clone(),
+                content_type: Some(a.content_type.clone()),
+                content_id: a.content_id.clone(),
+                content: None,
+            });
+        }
+        let list_unsubscribe = self.list_unsubscribe(&c, date_ms)?;
+        let s = &self.config.settings;
+        let from = stored.from.address.clone();
+        let spec = MessageSpec {
+            from: AddressInput::Object(stored.from),
+            to: list(stored.to),
+            cc: list(stored.cc),
+            bcc: None,
+            reply_to: list(stored.reply_to),
+            subject: c.subject.clone().unwrap_or_default(),
+            text: c.text_body.clone(),
+            html: c.html.clone(),
+            message_id: c.message_id_header.clone(),
+            date_ms,
+            headers: stored.custom.into_iter().collect::<IndexMap<_, _>>(),
+            attachments,
+            list_unsubscribe_post: list_unsubscribe.is_some(),
+            list_unsubscribe,
+            list_id: s
+                .categories
+                .get(&c.category)
+                .and_then(|p| p.list_id.clone()),
+        };
+        // The stored message passed these checks at send; the limits no longer apply to it.
+        let opts = BuildOptions {
+            smtp_utf8: s.smtp_utf8,
+            max_recipients: Some(usize::MAX),
+            max_message_bytes: Some(usize::MAX),
+        };
+        let p = prepare::prepare(&spec, &opts, &contents).map_err(em)?;
+        let raw = mime::build(&p).map_err(em)?;
+        let message = json!({
+            "id": id, "tenantId": c.tenant_id, "category": c.category, "from": from, "recipients": envelope,
+            "subject": spec.subject, "html": c.html, "text": c.text_body,
+            "raw": String::from_utf8_lossy(&raw),
+            "messageId": c.message_id_header.trim_start_matches('<').trim_end_matches('>'),
+            "idempotencyKey": id, "attempt": c.attempt_count, "tags": c.tags,
+        });
+        Ok(json!({ "message": message, "record": record, "suppressed": suppressed }))
+    }
+
+    /// Claimed rows → `[{ message?, record, suppressed, skip? }]`: `message` for the transport
+    /// (MIME in `raw`), `skip: "suppressed"` when every remaining recipient is now suppressed.
+    ///
+    /// # Errors
+    /// `INVALID_ARGUMENT` for rows that did not come from the claim statement.
+    pub fn hand_off(&self, rows: &Value) -> Result<Value> {
+        let rows: Vec<Claimed> = from_value("rows", rows)?;
+        Ok(Value::Array(
+            rows.into_iter()
+                .map(|c| self.hand_off_one(c))
+                .collect::<Result<_>>()?,
+        ))
+    }
+}
+
+/// What the package reports for one message.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Report {
+    record: RecordRef,
+    #[serde(default)]
+    suppressed: Vec<Suppressed>,
+    /// The addresses handed to the transport.
+    #[serde(default)]
+    envelope: Vec<String>,
+    transport: Option<String>,
+    #[serde(default)]
+    idempotent: bool,
+    outcome: String,
+    provider_message_id: Option<String>,
+    status: Option<i64>,
+    detail: Option<String>,
+    retry_after_ms: Option<i64>,
+    started_at_ms: Option<i64>,
+    duration_ms: Option<i64>,
+    #[serde(default)]
+    recipients: Vec<RecipientReport>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RecordRef {
+    id: String,
+    created_at: String,
+    lease_token: String,
+    attempt: u32,
+    expires_at_ms: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Suppressed {
+    key: String,
+    reason: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RecipientReport {
+    address: String,
+    accepted: bool,
+    code: Option<i64>,
+    enhanced_code: Option<String>,
+}
+
+/// A refused recipient: hard bounce (`5.1.x`: the mailbox does not exist) or plain rejection.
+fn refused_status(r: &RecipientReport) -> (&'static str, bool) {
+    let hard = match &r.enhanced_code {
+        Some(e) => e.starts_with("5.1."),
+        None => matches!(r.code, Some(550 | 551 | 553)),
+    };
+    if hard {
+        ("bounced", true)
+    } else {
+        ("rejected", false)
+    }
+}
+
+impl Email {
+    /// The record statement's parameters for `reports` (`worker` is the worker id, `draws` one
+    /// uniform draw in [−1, 1] per report), and per message its new status.
+    ///
+    /// # Errors
+    /// `INVALID_ARGUMENT` for a report of the wrong shape or an unknown outcome.
+    pub fn record(
+        &self,
+        reports: &Value,
+        now_ms: i64,
+        draws: &[f64],
+        worker: &str,
+    ) -> Result<Value> {
+        let reports: Vec<Report> = from_value("reports", reports)?;
+        let mut m: Vec<Vec<Value>> = vec![Vec::new(); 12];
+        let mut rc: Vec<Vec<Value>> = vec![Vec::new(); 4];
+        let mut sp: Vec<Vec<Value>> = vec![Vec::new(); 6];
+        let mut summary = Vec::new();
+        for (n, r) in reports.iter().enumerate() {
+            let next = match r.outcome.as_str() {
+                "suppressed" => None,
+                "expired" => Some(Next::Expired),
+                o => {
+                    let outcome: HandOff = from_value(&format!("reports[{n}].outcome"), &json!(o))?;
+                    Some(after_hand_off(
+                        &self.config.retry,
+                        self.config.settings.on_ambiguous,
+                        &Attempted {
+                            attempts: r.record.attempt.max(1),
+                            outcome,
+                            retry_after_ms: r.retry_after_ms,
+                            now_ms,
+                            expires_at_ms: r.record.expires_at_ms,
+                            idempotent: r.idempotent,
+                            u: draws.get(n).copied().unwrap_or(0.0),
+                        },
+                    ))
+                }
+            };
+            let status = next.map_or("suppressed", Next::status);
+            let at = match next {
+                Some(Next::RetryAt(t)) => json!(crate::audit::time::format_iso(t * 1000)),
+                _ => Value::Null,
+            };
+            let started = r.started_at_ms.map_or(Value::Null, |t| {
+                json!(crate::audit::time::format_iso(t * 1000))
+            });
+            for (c, v) in [
+                json!(r.record.id),
+                json!(r.record.created_at),
+                json!(r.record.lease_token),
+                json!(status),
+                at.clone(),
+                json!(r.outcome),
+                json!(r.detail.as_deref().map(cut)),
+                json!(r.provider_message_id),
+                json!(r.transport.as_ref().filter(|_| r.started_at_ms.is_some())),
+                started,
+                json!(r.duration_ms),
+                json!(r.status),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                m[c].push(v);
+            }
+            let mut recipient = |key: String, status: &str, reason: Option<&str>| {
+                for (c, v) in [json!(r.record.id), json!(key), json!(status), json!(reason)]
+                    .into_iter()
+                    .enumerate()
+                {
+                    rc[c].push(v);
+                }
+            };
+            for s in &r.suppressed {
+                recipient(s.key.clone(), "suppressed", Some(&s.reason));
+            }
+            let judged = matches!(next, Some(Next::Sent))
+                || (matches!(next, Some(Next::Failed)) && r.outcome == "rejected_recipient");
+            if judged {
+                for address in &r.envelope {
+                    let key = address_key(address);
+                    match r
+                        .recipients
+                        .iter()
+                        .find(|x| address_key(&x.address) == key && !x.accepted)
+                    {
+                        Some(x) => {
+                            let (st, hard) = refused_status(x);
+                            recipient(key.clone(), st, hard.then_some("hard_bounce"));
+                            if hard {
+                                for (c, v) in [
+                                    json!(r.record.id),
+                                    json!(address),
+                                    json!(key),
+                                    json!("hard_bounce"),
+                                    json!(false),
+                                    json!("smtp"),
+                                ]
+                                .into_iter()
+                                .enumerate()
+                                {
+                                    sp[c].push(v);
+                                }
+                            }
+                        }
+                        None if matches!(next, Some(Next::Sent)) => recipient(key, "sent", None),
+                        None => {}
+                    }
+                }
+            }
+            summary.push(json!({ "id": r.record.id, "status": status, "nextAttemptAt": at }));
+        }
+        let mut params: Vec<Value> = m.into_iter().map(Value::from).collect();
+        params.push(json!(worker));
+        params.extend(rc.into_iter().map(Value::from));
+        params.extend(sp.into_iter().map(Value::from));
+        Ok(json!({ "params": params, "messages": summary }))
+    }
+}

@@ -1,0 +1,104 @@
+//! The email product as both bindings see it: an [`Email`] compiled once from
+//! `betterEmail(config)`, whose methods take and return JSON. The TypeScript package renders
+//! code templates, runs statements and calls transports; everything else — what a send writes,
+//! whether a recipient is suppressed, the MIME bytes of each attempt, what an answer means for
+//! the message — is decided here.
+//!
+//! Clocks and randomness come from the caller (`now_ms`, `random` bytes, jitter draws), as in
+//! the webhooks bridge, so every answer is reproducible.
+
+mod deliver;
+mod send;
+
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::email::config::{self, Config};
+use crate::email::store::{Store, StoreConfig, SCHEMA_VERSION};
+use crate::email::EmailError;
+use crate::error::{Error, Result};
+use crate::webhooks::config::Tenancy;
+
+pub use send::SendStep;
+
+/// A compiled configuration and the statements of its tables.
+#[derive(Debug, Clone)]
+pub struct Email {
+    config: Config,
+    store: Store,
+}
+
+fn to_value<T: serde::Serialize>(v: &T) -> Result<Value> {
+    serde_json::to_value(v).map_err(|e| Error::InvalidArgument {
+        field: "result".into(),
+        reason: e.to_string(),
+    })
+}
+
+fn em(e: EmailError) -> Error {
+    Error::from(e)
+}
+
+/// SHA-256 of a matching key: how suppressions store an address (and keep it after erasure).
+pub(crate) fn key_hash(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+/// `\x…`: a bytea parameter as text (both drivers pass text parameters through).
+pub(crate) fn bytea(b: &[u8]) -> String {
+    format!("\\x{}", crate::crypto::hex(b))
+}
+
+impl Email {
+    /// # Errors
+    /// `EMAIL_INVALID_CONFIG` naming the key.
+    pub fn new(config: &Value) -> Result<Email> {
+        let config = config::parse(config, true).map_err(em)?;
+        let store = Store::new(&StoreConfig {
+            schema: config.schema.clone(),
+            rls: config.settings.tenancy == Tenancy::Rls,
+            hardened: config.hardened,
+            tenant_schema: config.tenant_schema.clone(),
+            partition: crate::store::PartitionWidth::default(),
+        })
+        .map_err(em)?;
+        Ok(Email { config, store })
+    }
+
+    /// The resolved settings the package reads.
+    ///
+    /// # Errors
+    /// Never in practice (serialising plain data).
+    pub fn settings(&self) -> Result<Value> {
+        to_value(&self.config.settings)
+    }
+
+    /// Every statement the package runs: `{ name: { sql, params } }`, plus the schema
+    /// version expected and the probe that reads it.
+    ///
+    /// # Errors
+    /// Never in practice.
+    pub fn statements(&self) -> Result<Value> {
+        let s = &self.store;
+        let mut out = Map::new();
+        for (name, st) in [
+            ("idempotencyClaim", s.email_idempotency_claim()),
+            ("idempotencyLookup", s.email_idempotency_lookup()),
+            ("suppressedLookup", s.email_suppressed_lookup()),
+            ("insert", s.email_insert()),
+            ("claim", s.email_claim()),
+            ("record", s.email_record()),
+            ("reap", s.email_reap()),
+        ] {
+            out.insert(name.to_owned(), to_value(&st)?);
+        }
+        out.insert("schemaVersionExpected".into(), json!(SCHEMA_VERSION));
+        Ok(Value::Object(out))
+    }
+
+    /// The DDL `better-email migrate` applies, with `ahead` future partitions.
+    #[must_use]
+    pub fn migration_sql(&self, now_ms: i64, ahead: u32) -> String {
+        self.store.migration_sql(now_ms, ahead)
+    }
+}

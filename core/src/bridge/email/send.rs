@@ -1,0 +1,678 @@
+//! `send()` / `sendMany()` as a short conversation, as in the webhooks bridge:
+//! [`Email::send_begin`] checks every message (addresses, headers, size, category, keys) and
+//! answers with the first statement; the caller runs it in its transaction and hands the rows
+//! to [`Email::send_next`]. The order: idempotency keys (a duplicate writes nothing), the
+//! suppression lookup of the remaining recipients, then one INSERT of messages, recipients and
+//! attachments. `Message-ID` and `Date` are fixed here, so every attempt sends the same bytes.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::{bytea, em, key_hash, Email};
+use crate::audit::time::format_iso;
+pub use crate::bridge::webhooks::SendStep;
+use crate::email::address::{parse_address, AddressOptions, Mailbox};
+use crate::email::message::{Attachment, BuildOptions, MessageSpec};
+use crate::email::recipients::{AddressInput, OneOrMany};
+use crate::email::{mime, prepare, EmailError};
+use crate::error::Result;
+use crate::input::from_value;
+use crate::webhooks::ids::{self, IdKind};
+use crate::webhooks::limits::check_key;
+
+/// Furthest a `sendAt` may lie ahead.
+const MAX_SEND_AHEAD_MS: i64 = 30 * 86_400_000;
+/// Claim rounds before a key freed and taken again by concurrent sends is reported.
+const MAX_ROUNDS: u8 = 3;
+
+/// One message as the package hands it over: templates already rendered.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SendInput {
+    to: Option<OneOrMany>,
+    cc: Option<OneOrMany>,
+    bcc: Option<OneOrMany>,
+    from: Option<AddressInput>,
+    reply_to: Option<OneOrMany>,
+    category: Option<String>,
+    template: Option<String>,
+    locale: Option<String>,
+    subject: String,
+    html: Option<String>,
+    text: Option<String>,
+    #[serde(default)]
+    headers: IndexMap<String, String>,
+    #[serde(default)]
+    attachments: Vec<AttachmentInput>,
+    tags: Option<BTreeMap<String, String>>,
+    idempotency_key: Option<String>,
+    send_at_ms: Option<i64>,
+    /// Absent: the category's default; `null`: never.
+    #[serde(default, deserialize_with = "explicit_null")]
+    expires_at_ms: Option<Option<i64>>,
+    priority: Option<crate::email::config::Priority>,
+}
+
+fn explicit_null<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<i64>>, D::Error> {
+    Option::<i64>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct AttachmentInput {
+    filename: String,
+    content_type: Option<String>,
+    content_id: Option<String>,
+    /// Text content (written as UTF-8).
+    content: Option<String>,
+    /// Binary content, base64.
+    base64: Option<String>,
+}
+
+/// A message on its way to the INSERT.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Pending {
+    uuid: String,
+    id: String,
+    request_sha256: String,
+    idempotency_key: Option<String>,
+    category: String,
+    /// Column values in the INSERT's order (`$3…$19` for this message).
+    row: Vec<Value>,
+    /// `(kind, address, key, name)` per distinct recipient.
+    recipients: Vec<(String, String, String, Option<String>)>,
+    /// Per recipient after the lookup: the suppression reason.
+    suppressed: Vec<Option<String>>,
+    /// `(filename, content type, content id, bytea text)`.
+    attachments: Vec<(String, String, Option<String>, String)>,
+    /// A stored message with the same key and request: its id.
+    duplicate_of: Option<String>,
+    /// An earlier input of this batch with the same key and request.
+    same_as: Option<usize>,
+    claimed: bool,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+enum Phase {
+    Claim,
+    Lookup,
+    Suppressed,
+    Insert,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct State {
+    phase: Phase,
+    items: Vec<Pending>,
+    rounds: u8,
+}
+
+fn address_object(address: &str, name: Option<&str>) -> Value {
+    match name {
+        Some(n) => json!({ "address": address, "name": n }),
+        None => json!({ "address": address }),
+    }
+}
+
+fn array_literal(items: &[String]) -> String {
+    let quoted: Vec<String> = items
+        .iter()
+        .map(|s| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect();
+    format!("{{{}}}", quoted.join(","))
+}
+
+impl Email {
+    fn check_tags(&self, field: &str, tags: &BTreeMap<String, String>) -> Result<()> {
+        let ok = |s: &str| {
+            (1..=64).contains(&s.len())
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        };
+        if tags.len() > 10 {
+            return Err(em(EmailError::argument(field, "at most 10 tags")));
+        }
+        match tags.iter().find(|(k, v)| !ok(k) || !ok(v)) {
+            Some((k, _)) => Err(em(EmailError::argument(
+                format!("{field}.{k}"),
+                "tag names and values are 1 to 64 of [A-Za-z0-9_-]",
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks one input and builds its pending row. `uuid` is fresh for this message.
+    fn pending(
+        &self,
+        i: &SendInput,
+        uuid: &[u8; 16],
+        now_ms: i64,
+        f: &dyn Fn(&str) -> String,
+    ) -> Result<Pending> {
+        let s = &self.config.settings;
+        let category = match (&i.category, &i.template) {
+            (Some(c), _) => c.clone(),
+            (None, Some(t)) => s
+                .templates
+                .get(t)
+                .cloned()
+                .unwrap_or_else(|| "transactional".into()),
+            (None, None) => "transactional".into(),
+        };
+        let Some(policy) = s.categories.get(&category) else {
+            let known: Vec<&str> = s.categories.keys().map(String::as_str).collect();
+            return Err(em(EmailError::argument(
+                f("category"),
+                format!(
+                    "{category:?} is not a configured category ({})",
+                    known.join(", ")
+                ),
+            )));
+        };
+        if let Some(k) = &i.idempotency_key {
+            check_key(&f("idempotencyKey"), k)
+                .map_err(|e| em(EmailError::argument(f("idempotencyKey"), e.to_string())))?;
+        }
+        if let Some(tags) = &i.tags {
+            self.check_tags(&f("tags"), tags)?;
+        }
+        if let Some(at) = i.send_at_ms {
+            if at > now_ms + MAX_SEND_AHEAD_MS {
+                return Err(em(EmailError::argument(
+                    f("sendAt"),
+                    "at most 30 days ahead",
+                )));
+            }
+        }
+        let expires = match i.expires_at_ms {
+            Some(e) => e,
+            None => policy
+                .expires_after_ms
+                .map(|ms| i.send_at_ms.unwrap_or(now_ms).max(now_ms) + ms),
+        };
+        let id = ids::encode(IdKind::Email, uuid);
+        let from = i
+            .from
+            .clone()
+            .unwrap_or_else(|| AddressInput::Text(s.from.clone()));
+        let reply_to = match (&i.reply_to, &self.config.reply_to) {
+            (Some(r), _) => Some(r.clone()),
+            (None, Some(v)) => Some(from_value("replyTo", v)?),
+            (None, None) => None,
+        };
+        let mut contents = Vec::with_capacity(i.attachments.len());
+        let mut attachments = Vec::with_capacity(i.attachments.len());
+        for (n, a) in i.attachments.iter().enumerate() {
+            let bytes = match &a.base64 {
+                Some(b) => Some(STANDARD.decode(b).map_err(|_| {
+                    em(EmailError::argument(
+                        format!("attachments[{n}].content"),
+                        "bytes that did not survive base64",
+                    ))
+                })?),
+                None => None,
+            };
+            contents.push(bytes);
+            attachments.push(Attachment {
+                filename: a.filename.clone(),
+                content_type: a.content_type.clone(),
+                content_id: a.content_id.clone(),
+                content: a.content.clone(),
+            });
+        }
+        let ao = AddressOptions {
+            smtp_utf8: s.smtp_utf8,
+        };
+        // The sender's domain names the Message-ID (`<eml_…@domain>`).
+        let sender = parse_address(&f("from"), &from, ao).map_err(em)?;
+        let domain = sender
+            .address
+            .rsplit_once('@')
+            .map_or("localhost", |(_, d)| d)
+            .to_owned();
+        let message_id = format!("{id}@{domain}");
+        let spec = MessageSpec {
+            from,
+            to: i.to.clone(),
+            cc: i.cc.clone(),
+            bcc: i.bcc.clone(),
+            reply_to,
+            subject: i.subject.clone(),
+            text: i.text.clone(),
+            html: i.html.clone(),
+            message_id: message_id.clone(),
+            date_ms: now_ms,
+            headers: i.headers.clone(),
+            attachments,
+            list_unsubscribe: None,
+            list_unsubscribe_post: false,
+            list_id: policy.list_id.clone(),
+        };
+        let opts = BuildOptions {
+            smtp_utf8: s.smtp_utf8,
+            max_recipients: usize::try_from(s.max_recipients).ok(),
+            max_message_bytes: usize::try_from(s.max_message_bytes).ok(),
+        };
+        let p = prepare::prepare(&spec, &opts, &contents).map_err(em)?;
+        mime::estimate_size(&p).map_err(em)?;
+        let mailbox = |m: &Mailbox| address_object(&m.address, m.name.as_deref());
+        let r = mime::envelope(&p);
+        let headers = json!({
+            "from": mailbox(p.from()),
+            "to": r.to.iter().map(mailbox).collect::<Vec<_>>(),
+            "cc": r.cc.iter().map(mailbox).collect::<Vec<_>>(),
+            "replyTo": p.reply_to().iter().map(mailbox).collect::<Vec<_>>(),
+            "custom": i.headers.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
+        });
+        let mut recipients = Vec::new();
+        for (kind, list) in [("to", &r.to), ("cc", &r.cc), ("bcc", &r.bcc)] {
+            for m in list {
+                recipients.push((
+                    kind.to_owned(),
+                    m.address.clone(),
+                    m.key.clone(),
+                    m.name.clone(),
+                ));
+            }
+        }
+        let reply_to: Vec<String> = p.reply_to().iter().map(|m| m.address.clone()).collect();
+        let row = vec![
+            json!(category),
+            json!(i.priority.unwrap_or(policy.priority).rank()),
+            json!(p.from().address),
+            if reply_to.is_empty() {
+                Value::Null
+            } else {
+                json!(array_literal(&reply_to))
+            },
+            json!(i.subject),
+            json!(i.html),
+            json!(i.text),
+            json!(headers.to_string()),
+            json!(i.template),
+            json!(i.locale),
+            json!(format!("<{message_id}>")),
+            json!(format_iso(now_ms * 1000)),
+            i.tags
+                .as_ref()
+                .map_or(Value::Null, |t| json!(json!(t).to_string())),
+            json!(i.idempotency_key),
+            i.send_at_ms
+                .map_or(Value::Null, |t| json!(format_iso(t * 1000))),
+            expires.map_or(Value::Null, |t| json!(format_iso(t * 1000))),
+        ];
+        let attachments = i
+            .attachments
+            .iter()
+            .zip(&contents)
+            .map(|(a, c)| {
+                let b: &[u8] = c
+                    .as_deref()
+                    .unwrap_or_else(|| a.content.as_deref().unwrap_or("").as_bytes());
+                (
+                    a.filename.clone(),
+                    a.content_type
+                        .clone()
+                        .unwrap_or_else(|| "application/octet-stream".into()),
+                    a.content_id.clone(),
+                    bytea(b),
+                )
+            })
+            .collect();
+        let n = recipients.len();
+        Ok(Pending {
+            uuid: ids::uuid_text(uuid),
+            id,
+            request_sha256: String::new(),
+            idempotency_key: i.idempotency_key.clone(),
+            category,
+            row,
+            recipients,
+            suppressed: vec![None; n],
+            attachments,
+            duplicate_of: None,
+            same_as: None,
+            claimed: false,
+        })
+    }
+
+    /// Checks `inputs` (`many`: field names `inputs[i].…`) and returns the first step.
+    /// `random` holds 10 bytes per input (message ids).
+    ///
+    /// # Errors
+    /// The send errors of spec §18, naming the field; nothing has been written.
+    pub fn send_begin(
+        &self,
+        inputs: &Value,
+        many: bool,
+        now_ms: i64,
+        random: &[u8],
+    ) -> Result<SendStep> {
+        let raw: Vec<Value> = from_value("inputs", inputs)?;
+        if raw.is_empty() || raw.len() > 500 {
+            return Err(em(EmailError::argument(
+                "inputs",
+                format!("1 to 500 messages per call, got {}", raw.len()),
+            )));
+        }
+        if random.len() < raw.len() * 10 {
+            return Err(em(EmailError::argument("random", "10 bytes per message")));
+        }
+        let mut items: Vec<Pending> = Vec::with_capacity(raw.len());
+        let mut keys: BTreeMap<String, usize> = BTreeMap::new();
+        for (n, value) in raw.iter().enumerate() {
+            let prefix = if many {
+                format!("inputs[{n}]")
+            } else {
+                "input".into()
+            };
+            let input: SendInput = from_value(&prefix, value)?;
+            let f = |k: &str| {
+                if many {
+                    format!("inputs[{n}].{k}")
+                } else {
+                    k.to_owned()
+                }
+            };
+            let uuid = ids::uuid_v7(
+                u64::try_from(now_ms).unwrap_or(0),
+                &random[n * 10..n * 10 + 10],
+            )
+            .map_err(|e| em(EmailError::argument("random", e.to_string())))?;
+            let mut p = self.pending(&input, &uuid, now_ms, &f)?;
+            let mut request = value.clone();
+            if let Some(o) = request.as_object_mut() {
+                o.remove("sendAtMs");
+            }
+            p.request_sha256 = bytea(&Sha256::digest(request.to_string().as_bytes()));
+            if let Some(k) = &p.idempotency_key {
+                if let Some(&first) = keys.get(k) {
+                    if items[first].request_sha256 != p.request_sha256 {
+                        return Err(em(EmailError::IdempotencyConflict {
+                            field: f("idempotencyKey"),
+                        }));
+                    }
+                    p.same_as = Some(first);
+                } else {
+                    keys.insert(k.clone(), n);
+                }
+            }
+            items.push(p);
+        }
+        let state = State {
+            phase: if keys.is_empty() {
+                Phase::Suppressed
+            } else {
+                Phase::Claim
+            },
+            items,
+            rounds: 0,
+        };
+        self.step(state)
+    }
+
+    /// Takes the rows of the last step's statement and returns the next step.
+    ///
+    /// # Errors
+    /// `EMAIL_IDEMPOTENCY_CONFLICT`; `INVALID_ARGUMENT` for rows or a state that did not come
+    /// from this conversation.
+    pub fn send_next(&self, state: &Value, rows: &Value) -> Result<SendStep> {
+        let mut st: State = from_value("state", state)?;
+        let rows: Vec<Value> = from_value("rows", rows)?;
+        let text = |r: &Value, k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        match st.phase {
+            Phase::Claim => {
+                let claimed: BTreeSet<String> = rows.iter().map(|r| text(r, "key")).collect();
+                for p in st.items.iter_mut().filter(|p| p.same_as.is_none()) {
+                    if let Some(k) = &p.idempotency_key {
+                        p.claimed = claimed.contains(k);
+                    }
+                }
+                st.rounds += 1;
+                let open = st.items.iter().any(|p| {
+                    p.idempotency_key.is_some()
+                        && p.same_as.is_none()
+                        && !p.claimed
+                        && p.duplicate_of.is_none()
+                });
+                st.phase = if open {
+                    Phase::Lookup
+                } else {
+                    Phase::Suppressed
+                };
+            }
+            Phase::Lookup => {
+                let found: BTreeMap<String, (String, String)> = rows
+                    .iter()
+                    .map(|r| {
+                        (
+                            text(r, "key"),
+                            (text(r, "message_id"), text(r, "request_sha256")),
+                        )
+                    })
+                    .collect();
+                let mut retry = false;
+                for (n, p) in st.items.iter_mut().enumerate() {
+                    let Some(k) = p.idempotency_key.clone() else {
+                        continue;
+                    };
+                    if p.claimed || p.same_as.is_some() || p.duplicate_of.is_some() {
+                        continue;
+                    }
+                    match found.get(&k) {
+                        Some((_, hash)) if *hash != p.request_sha256 => {
+                            let field = if st.items.len() > 1 {
+                                format!("inputs[{n}].idempotencyKey")
+                            } else {
+                                "idempotencyKey".into()
+                            };
+                            return Err(em(EmailError::IdempotencyConflict { field }));
+                        }
+                        Some((uuid, _)) => {
+                            p.duplicate_of = Some(
+                                ids::from_uuid("id", IdKind::Email, uuid)
+                                    .map_err(|e| em(EmailError::argument("rows", e.to_string())))?,
+                            )
+                        }
+                        // Freed by a concurrent rollback since the claim: claim it again.
+                        None => retry = true,
+                    }
+                }
+                if retry && st.rounds >= MAX_ROUNDS {
+                    return Err(em(EmailError::argument(
+                        "idempotencyKey",
+                        "the key keeps changing hands between concurrent sends; retry the send",
+                    )));
+                }
+                st.phase = if retry {
+                    Phase::Claim
+                } else {
+                    Phase::Suppressed
+                };
+            }
+            Phase::Suppressed => {
+                let mut at = 0usize;
+                let mut verdicts: BTreeMap<i64, Option<String>> = BTreeMap::new();
+                for r in &rows {
+                    let ord = r
+                        .get("ord")
+                        .and_then(|v| {
+                            v.as_i64()
+                                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                        })
+                        .unwrap_or(0);
+                    let reason = r.get("reason").and_then(Value::as_str).map(str::to_owned);
+                    verdicts.insert(ord, reason);
+                }
+                for p in st.items.iter_mut().filter(|p| Self::fresh(p)) {
+                    let unsubscribable = self
+                        .config
+                        .settings
+                        .categories
+                        .get(&p.category)
+                        .is_some_and(|c| c.unsubscribe);
+                    for s in &mut p.suppressed {
+                        at += 1;
+                        // `transactional` (and every category without unsubscribe) ignores unsubscribes.
+                        *s = verdicts
+                            .get(&i64::try_from(at).unwrap_or(0))
+                            .cloned()
+                            .flatten()
+                            .filter(|r| unsubscribable || r != "unsubscribe");
+                    }
+                }
+                st.phase = Phase::Insert;
+            }
+            Phase::Insert => return Ok(Self::results(&st)),
+        }
+        self.step(st)
+    }
+
+    fn fresh(p: &Pending) -> bool {
+        p.duplicate_of.is_none() && p.same_as.is_none()
+    }
+
+    fn results(st: &State) -> SendStep {
+        let results: Vec<Value> = st
+            .items
+            .iter()
+            .map(|p| {
+                let target = p.same_as.map(|i| &st.items[i]).unwrap_or(p);
+                if let Some(d) = &target.duplicate_of {
+                    return json!({ "id": d, "status": "duplicate", "suppressed": [] });
+                }
+                let suppressed: Vec<Value> = target
+                    .recipients
+                    .iter()
+                    .zip(&target.suppressed)
+                    .filter_map(|((_, a, _, _), s)| {
+                        s.as_ref().map(|r| json!({ "address": a, "reason": r }))
+                    })
+                    .collect();
+                let status = if p.same_as.is_some() {
+                    "duplicate"
+                } else if suppressed.len() == target.recipients.len() {
+                    "suppressed"
+                } else {
+                    "queued"
+                };
+                json!({ "id": target.id, "status": status, "suppressed": suppressed })
+            })
+            .collect();
+        SendStep {
+            run: None,
+            state: None,
+            results: Some(Value::Array(results)),
+        }
+    }
+
+    /// The statement of `st.phase`, or the results when nothing is left to write.
+    fn step(&self, st: State) -> Result<SendStep> {
+        let fresh: Vec<&Pending> = st.items.iter().filter(|p| Self::fresh(p)).collect();
+        // Milliseconds to seconds for make_interval (a window of days is exact in an f64).
+        #[allow(clippy::cast_precision_loss)]
+        let window_secs = self.config.settings.idempotency_window_ms as f64 / 1000.0;
+        let run = match st.phase {
+            Phase::Claim => {
+                let mine: Vec<&&Pending> = fresh
+                    .iter()
+                    .filter(|p| p.idempotency_key.is_some() && !p.claimed)
+                    .collect();
+                json!({ "statement": "idempotencyClaim", "params": [
+                    mine.iter().map(|p| p.idempotency_key.clone()).collect::<Vec<_>>(),
+                    mine.iter().map(|p| p.uuid.clone()).collect::<Vec<_>>(),
+                    mine.iter().map(|p| p.request_sha256.clone()).collect::<Vec<_>>(),
+                    window_secs,
+                ]})
+            }
+            Phase::Lookup => {
+                let open: Vec<Option<String>> = fresh
+                    .iter()
+                    .filter(|p| !p.claimed)
+                    .map(|p| p.idempotency_key.clone())
+                    .collect();
+                json!({ "statement": "idempotencyLookup", "params": [open] })
+            }
+            Phase::Suppressed if fresh.is_empty() => return Ok(Self::results(&st)),
+            Phase::Suppressed => {
+                let mut hashes = Vec::new();
+                let mut categories = Vec::new();
+                for p in &fresh {
+                    for (_, _, key, _) in &p.recipients {
+                        hashes.push(bytea(&key_hash(key)));
+                        categories.push(p.category.clone());
+                    }
+                }
+                json!({ "statement": "suppressedLookup", "tenant": false, "params": [hashes, categories] })
+            }
+            Phase::Insert => Self::insert_params(&fresh),
+        };
+        Ok(SendStep {
+            run: Some(run),
+            state: Some(
+                serde_json::to_value(&st)
+                    .map_err(|e| crate::input::invalid("state", e.to_string()))?,
+            ),
+            results: None,
+        })
+    }
+
+    fn insert_params(fresh: &[&Pending]) -> Value {
+        let mut cols: Vec<Vec<Value>> = vec![Vec::new(); 31];
+        for p in fresh {
+            let all_suppressed = p.suppressed.iter().all(Option::is_some);
+            cols[0].push(json!(p.uuid));
+            let mut row = p.row.clone();
+            row.insert(
+                2,
+                json!(if all_suppressed {
+                    "suppressed"
+                } else {
+                    "queued"
+                }),
+            );
+            for (c, v) in row.into_iter().enumerate() {
+                cols[1 + c].push(v);
+            }
+            for ((kind, address, key, name), s) in p.recipients.iter().zip(&p.suppressed) {
+                let r = [
+                    json!(p.uuid),
+                    json!(kind),
+                    json!(address),
+                    json!(key),
+                    json!(name),
+                    json!(if s.is_some() { "suppressed" } else { "pending" }),
+                    json!(s),
+                ];
+                for (c, v) in r.into_iter().enumerate() {
+                    cols[18 + c].push(v);
+                }
+            }
+            for (idx, (filename, ct, cid, content)) in p.attachments.iter().enumerate() {
+                let a = [
+                    json!(p.uuid),
+                    json!(idx),
+                    json!(filename),
+                    json!(ct),
+                    json!(cid),
+                    json!(content),
+                ];
+                for (c, v) in a.into_iter().enumerate() {
+                    cols[25 + c].push(v);
+                }
+            }
+        }
+        json!({ "statement": "insert", "params": cols })
+    }
+}

@@ -1,0 +1,173 @@
+//! The worker's statements, each run in its own short system-context transaction (no
+//! transaction stays open while a message is handed off): claim, record, reap.
+//!
+//! A claim also expires queued messages past `expires_at` (stale mail is not sent) and returns
+//! everything the hand-off needs — the message, its recipients with a fresh suppression verdict
+//! (the second enforcement, immediately before hand-off) and its attachments — so handing off
+//! takes no further query. Recording is fenced by the lease token: a worker whose lease was
+//! taken over records nothing.
+
+use super::{Statement, Store};
+
+impl Store {
+    /// Claims up to `$1` due messages, high priority first, at most `$2` per tenant (one
+    /// tenant's bulk send cannot delay another's password resets), leased for `$3` ms to worker
+    /// `$4`. `$5` lists the unsubscribable categories: an `unsubscribe` suppression blocks only
+    /// those.
+    #[must_use]
+    pub fn email_claim(&self) -> Statement {
+        let m = self.table("messages");
+        Statement::new(
+            format!(
+                "WITH expired AS (
+  UPDATE {m} e SET status = 'expired', last_outcome = 'expired', finished_at = now()
+  WHERE (e.created_at, e.id) IN (
+    SELECT created_at, id FROM {m} WHERE status = 'queued' AND next_attempt_at <= now() AND expires_at <= now()
+    LIMIT $1 FOR UPDATE SKIP LOCKED)
+  RETURNING e.id
+), cand AS (
+  SELECT created_at, id, tenant_id, priority, next_attempt_at FROM {m}
+  WHERE status = 'queued' AND next_attempt_at <= now() AND (expires_at IS NULL OR expires_at > now())
+  ORDER BY priority, next_attempt_at
+  LIMIT $1 * 4
+  FOR UPDATE SKIP LOCKED
+), ranked AS (
+  SELECT created_at, id, priority, next_attempt_at,
+         row_number() OVER (PARTITION BY tenant_id ORDER BY priority, next_attempt_at) AS rn
+  FROM cand
+), c AS (
+  SELECT created_at, id FROM ranked WHERE rn <= $2 ORDER BY priority, next_attempt_at LIMIT $1
+)
+UPDATE {m} m SET status = 'in_flight', lease_until = now() + make_interval(secs => $3::double precision / 1000),
+  lease_token = gen_random_uuid(), lease_owner = $4, attempt_count = m.attempt_count + 1
+FROM c WHERE m.created_at = c.created_at AND m.id = c.id
+RETURNING m.id, m.tenant_id, m.created_at::text AS created_at, m.category, m.from_addr, m.reply_to, m.subject, m.html, m.text_body, m.headers,
+  m.message_id_header, m.date_header, m.tags, m.idempotency_key, m.attempt_count, m.lease_token, m.expires_at, m.transport,
+  (SELECT coalesce(json_agg(json_build_object('kind', r.kind, 'address', r.address, 'key', r.address_key, 'status', r.status,
+     'blocked', (SELECT s.reason FROM {sup} s
+        WHERE s.address_hash = sha256(convert_to(r.address_key, 'UTF8'))
+          AND (s.tenant_id IS NULL OR s.tenant_id = m.tenant_id)
+          AND (s.category IS NULL OR s.category = m.category)
+          AND (s.expires_at IS NULL OR s.expires_at > now())
+          AND (s.reason <> 'unsubscribe' OR m.category = ANY($5::text[]))
+        LIMIT 1))), '[]')
+   FROM {rcpt} r WHERE r.created_at = m.created_at AND r.message_id = m.id) AS recipients,
+  (SELECT coalesce(json_agg(json_build_object('filename', a.filename, 'contentType', a.content_type,
+     'contentId', a.content_id, 'base64', encode(a.content, 'base64')) ORDER BY a.idx), '[]')
+   FROM {att} a WHERE a.message_id = m.id) AS attachments",
+                sup = self.table("suppressions"),
+                rcpt = self.table("recipients"),
+                att = self.table("attachments"),
+            ),
+            &[
+                ("limit", "int"),
+                ("per_tenant", "int"),
+                ("lease_ms", "double precision"),
+                ("worker_id", "text"),
+                ("unsubscribable", "text[]"),
+            ],
+        )
+    }
+
+    /// Records a batch of hand-offs: each message's new state (fenced by its lease token), an
+    /// attempt row where a transport was called, recipient states, and suppressions learnt from
+    /// the answers (an SMTP `550 5.1.1` at RCPT). Returns the ids recorded.
+    #[must_use]
+    pub fn email_record(&self) -> Statement {
+        Statement::new(
+            format!(
+                "WITH x AS (
+  SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::uuid[], $4::text[], $5::timestamptz[], $6::text[], $7::text[],
+                       $8::text[], $9::text[], $10::timestamptz[], $11::int[], $12::int[])
+    AS x(id, created_at, lease_token, status, next_attempt_at, outcome, error, provider_message_id, transport, started_at, duration_ms, provider_status)
+), u AS (
+  UPDATE {m} m SET status = x.status, next_attempt_at = coalesce(x.next_attempt_at, m.next_attempt_at),
+    lease_until = NULL, lease_token = NULL, lease_owner = NULL, last_outcome = x.outcome, last_error = x.error,
+    provider_message_id = coalesce(x.provider_message_id, m.provider_message_id), transport = coalesce(x.transport, m.transport),
+    finished_at = CASE WHEN x.status IN ('sent', 'failed', 'expired', 'cancelled', 'suppressed') THEN now() END
+  FROM x WHERE m.created_at = x.created_at AND m.id = x.id AND m.status = 'in_flight' AND m.lease_token = x.lease_token
+  RETURNING m.id, m.tenant_id, m.created_at, m.attempt_count, m.category
+), a AS (
+  INSERT INTO {att} (id, tenant_id, message_id, attempt_number, transport, started_at, duration_ms, outcome, provider_status, provider_message_id, detail, worker_id)
+  SELECT gen_random_uuid(), u.tenant_id, u.id, u.attempt_count, x.transport, x.started_at, x.duration_ms, x.outcome, x.provider_status,
+         x.provider_message_id, x.error, $13
+  FROM u JOIN x ON x.id = u.id WHERE x.transport IS NOT NULL
+), rc AS (
+  UPDATE {rcpt} r SET status = y.status, suppression_reason = coalesce(y.reason, r.suppression_reason), updated_at = now()
+  FROM unnest($14::uuid[], $15::text[], $16::text[], $17::text[]) AS y(message_id, key, status, reason)
+  JOIN u ON u.id = y.message_id
+  WHERE r.created_at = u.created_at AND r.message_id = y.message_id AND r.address_key = y.key
+), sp AS (
+  INSERT INTO {sup} (id, tenant_id, address, address_hash, category, reason, source)
+  SELECT gen_random_uuid(), CASE WHEN z.tenant_scoped THEN u.tenant_id END, z.address,
+         sha256(convert_to(z.key, 'UTF8')), NULL, z.reason, z.source
+  FROM unnest($18::uuid[], $19::text[], $20::text[], $21::text[], $22::boolean[], $23::text[])
+    AS z(message_id, address, key, reason, tenant_scoped, source)
+  JOIN u ON u.id = z.message_id
+  ON CONFLICT DO NOTHING
+)
+SELECT id FROM u",
+                m = self.table("messages"),
+                att = self.table("attempts"),
+                rcpt = self.table("recipients"),
+                sup = self.table("suppressions"),
+            ),
+            &[
+                ("ids", "uuid[]"),
+                ("created_ats", "timestamptz[]"),
+                ("lease_tokens", "uuid[]"),
+                ("statuses", "text[]"),
+                ("next_attempt_ats", "timestamptz[]"),
+                ("outcomes", "text[]"),
+                ("errors", "text[]"),
+                ("provider_message_ids", "text[]"),
+                ("transports", "text[]"),
+                ("started_ats", "timestamptz[]"),
+                ("durations_ms", "int[]"),
+                ("provider_statuses", "int[]"),
+                ("worker_id", "text"),
+                ("recipient_message_ids", "uuid[]"),
+                ("recipient_keys", "text[]"),
+                ("recipient_statuses", "text[]"),
+                ("recipient_reasons", "text[]"),
+                ("suppression_message_ids", "uuid[]"),
+                ("suppression_addresses", "text[]"),
+                ("suppression_keys", "text[]"),
+                ("suppression_reasons", "text[]"),
+                ("suppression_tenant_scoped", "boolean[]"),
+                ("suppression_sources", "text[]"),
+            ],
+        )
+    }
+
+    /// Messages whose lease ran out while `in_flight` (a worker died mid hand-off): the request
+    /// may have reached the provider, so they are `ambiguous`. With `$1` (`onAmbiguous:
+    /// "hold"`) they stay so for an operator, except on transports in `$2` (idempotent: a retry
+    /// cannot send twice); otherwise they are queued again at once. Returns how many.
+    #[must_use]
+    pub fn email_reap(&self) -> Statement {
+        let m = self.table("messages");
+        Statement::new(
+            format!(
+                "WITH c AS (
+  SELECT created_at, id FROM {m} WHERE status = 'in_flight' AND lease_until < now()
+  ORDER BY lease_until LIMIT 500 FOR UPDATE SKIP LOCKED
+), u AS (
+  UPDATE {m} m SET
+    status = CASE WHEN $1 AND NOT coalesce(m.transport = ANY($2::text[]), false) THEN 'ambiguous' ELSE 'queued' END,
+    next_attempt_at = now(), lease_until = NULL, lease_token = NULL, lease_owner = NULL, last_outcome = 'ambiguous',
+    last_error = 'the worker stopped during the hand-off (lease expired)'
+  FROM c WHERE m.created_at = c.created_at AND m.id = c.id
+  RETURNING m.id, m.tenant_id, m.attempt_count, m.transport
+), a AS (
+  INSERT INTO {att} (id, tenant_id, message_id, attempt_number, transport, started_at, outcome, detail)
+  SELECT gen_random_uuid(), u.tenant_id, u.id, u.attempt_count, coalesce(u.transport, 'unknown'), now(), 'ambiguous', 'lease expired'
+  FROM u
+)
+SELECT count(*)::int AS n FROM u",
+                att = self.table("attempts"),
+            ),
+            &[("hold", "boolean"), ("idempotent_transports", "text[]")],
+        )
+    }
+}

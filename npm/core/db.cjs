@@ -1,0 +1,84 @@
+"use strict";
+// How the products reach the application's PostgreSQL through whatever it already uses: an
+// executor runs one statement with parameters on a node-postgres client or pool, or on a
+// postgres.js `sql`; a transaction is opened on either; the ambient @usebetterdev/tenant scope
+// lends its transaction. One copy for @usebetterdev/webhooks and @usebetterdev/email.
+const { TENANT_CONTEXT } = require("./shared.cjs");
+
+function fail(message, code) {
+  return Object.assign(new TypeError(message), { code });
+}
+
+function hex(b) {
+  let s = "\\x";
+  for (const x of b) s += x.toString(16).padStart(2, "0");
+  return s;
+}
+
+/**
+ * A JS array as a PostgreSQL array literal (`{"a","b",NULL}`), as node-postgres sends arrays:
+ * postgres.js serialises an array parameter only for element types it knows (not uuid, for
+ * one), so the server parses the literal into the parameter's type instead.
+ */
+function arrayAsLiteral(v) {
+  if (!Array.isArray(v)) return v;
+  const element = (x) => {
+    if (x === null || x === undefined) return "NULL";
+    if (Array.isArray(x)) return arrayAsLiteral(x);
+    const text = x instanceof Date ? x.toISOString() : x instanceof Uint8Array ? hex(x) : String(x);
+    return `"${text.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+  };
+  return `{${v.map(element).join(",")}}`;
+}
+
+function executorOf(handle, code = "INVALID_ARGUMENT") {
+  if (handle && typeof handle.query === "function") {
+    return { query: async (text, values) => (await handle.query(text, values)).rows };
+  }
+  if (handle && typeof handle.unsafe === "function") {
+    return { query: async (text, values) => [...(await handle.unsafe(text, values.map(arrayAsLiteral)))] };
+  }
+  throw fail("expected a node-postgres client or pool, or a postgres.js sql", code);
+}
+
+async function transactionOn(handle, fn, code = "INVALID_ARGUMENT") {
+  if (handle && typeof handle.connect === "function") {
+    const client = await handle.connect();
+    try {
+      await client.query("BEGIN");
+      const out = await fn(executorOf(client, code));
+      await client.query("COMMIT");
+      client.release();
+      return out;
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      client.release(err);
+      throw err;
+    }
+  }
+  if (handle && typeof handle.begin === "function") return handle.begin((sql) => fn(executorOf(sql, code)));
+  throw fail("the database handle cannot open transactions", code);
+}
+
+function ambientTransaction() {
+  const ctx = globalThis[TENANT_CONTEXT]?.getStore();
+  if (ctx?.database === undefined) return undefined;
+  return { database: ctx.database, ...(ctx.tenantId ? { tenantId: ctx.tenantId } : {}), ...(ctx.isSystem ? { isSystem: true } : {}) };
+}
+
+function jsonValue(v) {
+  if (v instanceof Date) return v.toISOString();
+  if (v instanceof Uint8Array) return hex(v);
+  if (typeof v === "bigint") return v.toString();
+  return v;
+}
+
+function jsonRows(rows) {
+  return rows.map((r) => {
+    const o = {};
+    for (const k of Object.keys(r)) o[k] = jsonValue(r[k]);
+    return o;
+  });
+}
+
+module.exports = { arrayAsLiteral, executorOf, transactionOn, ambientTransaction, jsonValue, jsonRows };

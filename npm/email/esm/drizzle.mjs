@@ -1,0 +1,3 @@
+import m from "../dist/drizzle/index.js";
+
+export const { drizzleEmailAdapter } = m;

@@ -1,0 +1,3 @@
+import m from "../dist/smtp/index.js";
+
+export const { smtp } = m;

@@ -1,0 +1,3 @@
+import m from "../dist/sql/index.js";
+
+export const { sqlEmailAdapter } = m;

@@ -1,0 +1,78 @@
+// How the package reaches PostgreSQL: the adapter gives an autocommit executor, opens
+// transactions, and turns the application's transaction object (`opts.tx`) into an executor;
+// statements come from the core by name.
+import { ambientTransaction, executorOf, jsonRows, transactionOn, type Executor, type Row } from "@usebetter-rs/core/db";
+import core from "@usebetter-rs/core";
+import { EmailError } from "./errors";
+
+export type { Executor, Row };
+
+/** `Tx`: the application's transaction type, which `opts.tx` then accepts. */
+export interface EmailDatabase<Tx = unknown> {
+  /** Autocommit handle (one statement, atomic with nothing). */
+  base(): Executor;
+  /** Runs `fn` in a new transaction on its own connection. */
+  transaction<T>(fn: (ex: Executor) => Promise<T>): Promise<T>;
+  /** The executor of an application transaction object (Drizzle tx, pg client…). */
+  fromTx(tx: Tx): Executor;
+}
+
+export type Statements = Record<string, { sql: string }>;
+
+/** An adapter over a node-postgres pool/client or a postgres.js `sql`; `toClient` finds the driver handle inside a transaction object. */
+export function adapterOver(handle: unknown, toClient: (tx: unknown) => unknown = (tx) => tx): EmailDatabase {
+  const base = executorOf(handle, "EMAIL_INVALID_ARGUMENT");
+  return {
+    base: () => base,
+    transaction: (fn) => transactionOn(handle, fn, "EMAIL_INVALID_ARGUMENT"),
+    fromTx: (tx) => executorOf(toClient(tx), "EMAIL_INVALID_ARGUMENT"),
+  };
+}
+
+/** Runs statement `name` with `params`; rows come back as JSON (dates as ISO text). */
+export async function run(ex: Executor, statements: Statements, name: string, params: unknown[]): Promise<Row[]> {
+  const s = statements[name];
+  // Names and statements come from the same core: a miss is a bug, not a user error.
+  if (!s) throw Object.assign(new Error(`the core has no email statement ${name}`), { code: "INTERNAL" });
+  return jsonRows(await ex.query(s.sql, params));
+}
+
+/** A system-context transaction (the worker's). */
+export function systemTransaction<T>(db: EmailDatabase, fn: (ex: Executor) => Promise<T>): Promise<T> {
+  return db.transaction(async (ex) => {
+    const scope = core.scopeSql(null, null, null);
+    await ex.query(scope.sql, scope.params);
+    return fn(ex);
+  });
+}
+
+export interface CallOptions<Tx = unknown> {
+  /** The application's transaction (Drizzle tx, pg client in BEGIN…), or `"autocommit"`. */
+  tx?: Tx | "autocommit";
+  /** System context only: the tenant the message belongs to. */
+  tenantId?: string;
+}
+
+/**
+ * Runs `fn` on the caller's transaction: `opts.tx`, else the ambient tenant scope's, else
+ * autocommit when allowed (`{ tx: "autocommit" }` or `requireTransaction: false`).
+ */
+export async function inCallerTransaction<T>(
+  db: EmailDatabase,
+  requireTransaction: boolean,
+  opts: CallOptions | undefined,
+  fn: (ex: Executor, tenant: string | null) => Promise<T>,
+): Promise<T> {
+  const ambient = ambientTransaction();
+  const tenant = opts?.tenantId ?? null;
+  if (tenant !== null && ambient && !ambient.isSystem && ambient.tenantId !== tenant) {
+    throw new EmailError("EMAIL_TENANT_MISMATCH", "`tenantId` is only accepted in system context; inside a tenant scope the scope's tenant is used");
+  }
+  if (opts?.tx !== undefined && opts.tx !== "autocommit") return fn(db.fromTx(opts.tx), tenant);
+  if (ambient) return fn(db.fromTx(ambient.database), tenant);
+  if (opts?.tx === "autocommit" || !requireTransaction) return fn(db.base(), tenant);
+  throw new EmailError(
+    "EMAIL_NO_TRANSACTION",
+    "send() needs a transaction: pass `{ tx }` (your Drizzle transaction or client), call it inside a @usebetterdev/tenant scope, or pass `{ tx: \"autocommit\" }` to send on its own",
+  );
+}

@@ -1,0 +1,111 @@
+// `betterEmail(config)`: compiles the configuration once (every data key checked by the core)
+// and wires sending and the delivery engine to the database adapter and the transports.
+import core from "@usebetter-rs/core";
+import type { CallOptions, EmailDatabase } from "./db";
+import { EmailConfigError, guard } from "./errors";
+import { sendMany, type SendContext } from "./send";
+import type { Template } from "./templates";
+import type { SendInput, SendResult, Transport } from "./types";
+import { createEngine, runWorker, type RouteContext, type WorkerOptions } from "./worker";
+
+/** Props of each template of a registry. */
+export type TemplateProps<R> = { [K in keyof R]: R[K] extends Template<infer P> ? P : never };
+
+export interface BetterEmailConfig<R extends Record<string, Template<never>>, Tx = unknown> {
+  database: EmailDatabase<Tx>;
+  /** One transport, or `transports` (by name) and `route`. */
+  transport?: Transport;
+  transports?: Record<string, Transport>;
+  route?: (ctx: RouteContext) => string;
+  /** The default sender, `"Name <address>"`. */
+  from: string;
+  templates?: R;
+  [key: string]: unknown;
+}
+
+function isTransport(t: unknown): t is Transport {
+  return typeof t === "object" && t !== null && typeof (t as Transport).send === "function" && typeof (t as Transport).name === "string";
+}
+
+export function betterEmail<const R extends Record<string, Template<never>> = Record<never, never>, Tx = unknown>(config: BetterEmailConfig<R, Tx>) {
+  if (typeof config !== "object" || config === null) throw new EmailConfigError("EMAIL_INVALID_CONFIG", "betterEmail(config): expected an object");
+  // Instances and functions stay here; the core checks the data.
+  const { database, transport, transports, route, templates = {} as R, ...rest } = config;
+  if (!database || typeof (database as Partial<EmailDatabase>).transaction !== "function") {
+    throw new EmailConfigError("EMAIL_INVALID_CONFIG", "invalid `database`: expected an adapter (drizzleEmailAdapter(db) or sqlEmailAdapter(pool))");
+  }
+  const named: Record<string, Transport> = {};
+  if (transport !== undefined) {
+    if (!isTransport(transport)) throw new EmailConfigError("EMAIL_INVALID_CONFIG", "invalid `transport`: expected a transport such as smtp({...}) or resend({...})");
+    named[transport.name] = transport;
+  }
+  for (const [k, t] of Object.entries(transports ?? {})) {
+    if (!isTransport(t)) throw new EmailConfigError("EMAIL_INVALID_CONFIG", `invalid \`transports.${k}\`: expected a transport`);
+    named[k] = t;
+  }
+  if (route !== undefined && typeof route !== "function") throw new EmailConfigError("EMAIL_INVALID_CONFIG", "invalid `route`: expected a function ({ tenantId, category }) => transport name");
+  const meta: Record<string, { category?: string }> = {};
+  for (const [k, t] of Object.entries(templates)) {
+    if (typeof t?.render !== "function") throw new EmailConfigError("EMAIL_INVALID_CONFIG", `invalid \`templates.${k}\`: expected defineTemplate(...)`);
+    meta[k] = t.category === undefined ? {} : { category: t.category };
+  }
+  const compiled = guard(EmailConfigError, () => new core.Email({ ...rest, transports: Object.keys(named), templates: meta }));
+  const settings = compiled.settings();
+  const wakers = new Set<() => void>();
+  const ctx: SendContext = {
+    core: compiled,
+    db: database as EmailDatabase,
+    statements: compiled.statements(),
+    templates: templates as Record<string, Template<never>>,
+    requireTransaction: settings.requireTransaction,
+    wake: () => wakers.forEach((w) => setTimeout(w, 5)),
+  };
+  const engine = (o: WorkerOptions) =>
+    createEngine(
+      {
+        core: compiled,
+        db: ctx.db,
+        statements: ctx.statements,
+        transports: named,
+        route,
+        onAmbiguous: settings.onAmbiguous,
+        unsubscribable: Object.entries(settings.categories).filter(([, c]) => c.unsubscribe).map(([n]) => n),
+      },
+      o,
+    );
+  type T = TemplateProps<R>;
+  return {
+    send: async (input: SendInput<T>, opts?: CallOptions<Tx>): Promise<SendResult> => (await sendMany(ctx, [input as SendInput], false, opts as CallOptions))[0]!,
+    sendMany: (inputs: SendInput<T>[], opts?: CallOptions<Tx>): Promise<SendResult[]> => sendMany(ctx, inputs as SendInput[], true, opts as CallOptions),
+    /** The DDL of `better-email migrate` (also handy in tests). */
+    migrationSql: (ahead = 4): string => compiled.migrationSql(Date.now(), ahead),
+    /** Hands off until no message is due or a limit is reached (cron, edge). */
+    async drain(o: WorkerOptions & { maxMs?: number; maxMessages?: number } = {}) {
+      const e = engine(o);
+      const until = Date.now() + (o.maxMs ?? 25_000);
+      let handed = 0;
+      await e.reap();
+      while (Date.now() < until && handed < (o.maxMessages ?? 1_000)) {
+        const n = await e.tick();
+        handed += n;
+        if (n === 0) break;
+      }
+      return { handed };
+    },
+    createWorker(o: WorkerOptions = {}) {
+      const worker = runWorker(engine(o), o);
+      return {
+        async start() {
+          wakers.add(worker.wake);
+          await worker.start();
+        },
+        async stop() {
+          wakers.delete(worker.wake);
+          await worker.stop();
+        },
+      };
+    },
+  };
+}
+
+export type BetterEmail<R extends Record<string, Template<never>> = Record<string, Template<never>>, Tx = unknown> = ReturnType<typeof betterEmail<R, Tx>>;

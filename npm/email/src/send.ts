@@ -1,0 +1,72 @@
+// `send` / `sendMany`: templates are rendered here (code templates are the application's
+// functions); the core checks every message and hands back one statement at a time, all run in
+// the caller's transaction.
+import type { Email as CoreEmail, EmailSendStep } from "@usebetter-rs/core";
+import { inCallerTransaction, run, type CallOptions, type EmailDatabase, type Statements } from "./db";
+import { EmailError, EmailTemplateError, guard } from "./errors";
+import type { Template } from "./templates";
+import type { SendInput, SendResult } from "./types";
+
+export interface SendContext {
+  core: CoreEmail;
+  db: EmailDatabase;
+  statements: Statements;
+  templates: Readonly<Record<string, Template<never>>>;
+  requireTransaction: boolean;
+  /** Wakes in-process workers after a send. */
+  wake(): void;
+}
+
+function base64(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+const time = (d: unknown, field: string): number => {
+  if (!(d instanceof Date) || Number.isNaN(d.getTime())) throw new EmailError("EMAIL_INVALID_ARGUMENT", `invalid \`${field}\`: expected a Date`);
+  return d.getTime();
+};
+
+async function item(ctx: SendContext, input: SendInput, field: (k: string) => string): Promise<Record<string, unknown>> {
+  if (typeof input !== "object" || input === null) throw new EmailError("EMAIL_INVALID_ARGUMENT", `invalid \`${field("")}\`: expected a message object`);
+  const { template, props, sendAt, expiresAt, attachments, ...rest } = input as SendInput & { template?: string; props?: unknown };
+  const out: Record<string, unknown> = { ...rest };
+  if (template !== undefined) {
+    const t = ctx.templates[template];
+    if (!t) throw new EmailTemplateError("EMAIL_TEMPLATE_NOT_FOUND", `invalid \`${field("template")}\`: no template "${template}" is registered (betterEmail({ templates }))`);
+    const rendered = await t.render(props as never);
+    Object.assign(out, rendered, { template });
+  }
+  if (sendAt !== undefined) out.sendAtMs = time(sendAt, field("sendAt"));
+  if (expiresAt !== undefined) out.expiresAtMs = expiresAt === null ? null : time(expiresAt, field("expiresAt"));
+  if (attachments !== undefined) {
+    if (!Array.isArray(attachments)) throw new EmailError("EMAIL_INVALID_ARGUMENT", `invalid \`${field("attachments")}\`: expected an array`);
+    out.attachments = attachments.map((a) => {
+      const { content, ...meta } = a;
+      return content instanceof Uint8Array ? { ...meta, base64: base64(content) } : { ...meta, content };
+    });
+  }
+  return out;
+}
+
+export async function sendMany(ctx: SendContext, inputs: SendInput[], many: boolean, opts?: CallOptions): Promise<SendResult[]> {
+  if (!Array.isArray(inputs)) throw new EmailError("EMAIL_INVALID_ARGUMENT", "invalid `inputs`: expected an array of messages");
+  const items: Record<string, unknown>[] = [];
+  for (const [i, input] of inputs.entries()) {
+    items.push(await item(ctx, input, (k) => (many ? `inputs[${i}]${k ? `.${k}` : ""}` : k || "input")));
+  }
+  const random = crypto.getRandomValues(new Uint8Array(items.length * 10));
+  let step: EmailSendStep = guard(EmailError, () => ctx.core.sendBegin(items, many, Date.now(), random));
+  const results = await inCallerTransaction(ctx.db, ctx.requireTransaction, opts, async (ex, tenant) => {
+    while (step.run) {
+      const { statement, params, tenant: takesTenant } = step.run;
+      const rows = await run(ex, ctx.statements, statement, takesTenant === false ? params : [tenant, ...params]);
+      const state = step.state;
+      step = guard(EmailError, () => ctx.core.sendNext(state, rows));
+    }
+    return step.results ?? [];
+  });
+  if (results.some((r) => r.status === "queued")) ctx.wake();
+  return results as SendResult[];
+}

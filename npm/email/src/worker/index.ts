@@ -1,0 +1,194 @@
+// The delivery engine: claim a batch (one short system-context transaction), build each
+// message's bytes in the core, hand them to the routed transport outside any transaction,
+// record every answer in one batched transaction fenced by the lease tokens. The loop keeps
+// claiming while there is work, sleeps `pollIntervalMs` otherwise (a send in this process wakes
+// it), and reaps messages whose worker died mid hand-off.
+import type { Email as CoreEmail, EmailHandOff, EmailReport } from "@usebetter-rs/core";
+import { run, systemTransaction, type EmailDatabase, type Statements } from "../db";
+import { EmailConfigError, EmailError, guard } from "../errors";
+import type { HandOffResult, PreparedMessage, Transport } from "../types";
+
+export interface WorkerOptions {
+  /** Messages handed off at once (default 16). */
+  concurrency?: number;
+  /** Sleep between empty claims (default 250 ms). */
+  pollIntervalMs?: number;
+  /** At most this many of one tenant per claim (default 20). */
+  perTenantBatch?: number;
+  /** How long a claim holds a message (default: the hand-off timeout + 30 s). */
+  leaseMs?: number;
+  /** Each hand-off's limit (default 15000 ms). */
+  timeoutMs?: number;
+  /** Named in `email_attempts.worker_id` and the leases. */
+  workerId?: string;
+}
+
+export interface RouteContext {
+  tenantId: string | null;
+  category: string;
+}
+
+export interface EngineContext {
+  core: CoreEmail;
+  db: EmailDatabase;
+  statements: Statements;
+  transports: Readonly<Record<string, Transport>>;
+  route?: ((ctx: RouteContext) => string) | undefined;
+  onAmbiguous: "retry" | "hold";
+  unsubscribable: string[];
+}
+
+export interface Engine {
+  /** One claim → hand-off → record round; resolves to the number of messages claimed. */
+  tick(limit?: number): Promise<number>;
+  /** Re-queues (or holds) messages whose lease ran out; resolves to how many. */
+  reap(): Promise<number>;
+}
+
+const encoder = new TextEncoder();
+
+function prepared(m: NonNullable<EmailHandOff["message"]>): PreparedMessage {
+  const out: PreparedMessage = {
+    id: m.id,
+    tenantId: m.tenantId,
+    category: m.category,
+    from: m.from,
+    recipients: m.recipients,
+    subject: m.subject,
+    raw: encoder.encode(m.raw),
+    messageId: m.messageId,
+    idempotencyKey: m.idempotencyKey,
+    attempt: m.attempt,
+  };
+  if (m.html !== null) out.html = m.html;
+  if (m.text !== null) out.text = m.text;
+  if (m.tags) out.tags = m.tags;
+  return out;
+}
+
+export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine {
+  const names = Object.keys(ctx.transports);
+  if (names.length === 0) throw new EmailConfigError("EMAIL_INVALID_CONFIG", "invalid `transport`: the worker needs a transport");
+  const timeoutMs = o.timeoutMs ?? 15_000;
+  const leaseMs = o.leaseMs ?? timeoutMs + 30_000;
+  const perTenant = o.perTenantBatch ?? 20;
+  const workerId = o.workerId ?? `email-${crypto.randomUUID().slice(0, 8)}`;
+  const idempotent = names.filter((n) => ctx.transports[n]!.capabilities.idempotency);
+
+  const pick = (m: NonNullable<EmailHandOff["message"]>): Transport => {
+    const name = ctx.route ? ctx.route({ tenantId: m.tenantId, category: m.category }) : names[0]!;
+    const t = ctx.transports[name];
+    if (!t) throw new EmailConfigError("EMAIL_TRANSPORT_NOT_FOUND", `route() returned ${JSON.stringify(name)}, which is not one of the configured transports (${names.join(", ")})`);
+    return t;
+  };
+
+  async function deliver(h: EmailHandOff): Promise<EmailReport> {
+    const report: EmailReport = { record: h.record, suppressed: h.suppressed, outcome: "suppressed" };
+    if (h.skip || !h.message) return report;
+    const transport = pick(h.message);
+    report.transport = transport.name;
+    report.idempotent = transport.capabilities.idempotency;
+    report.envelope = h.message.recipients;
+    const started = Date.now();
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new EmailError("EMAIL_TRANSPORT_UNAVAILABLE", `hand-off timed out after ${timeoutMs} ms`)), timeoutMs);
+    let r: HandOffResult;
+    try {
+      r = (await transport.send([prepared(h.message)], abort.signal))[0] ?? { outcome: "ambiguous", detail: "the transport returned no result" };
+    } catch (err) {
+      // Whether the provider got the message is unknown: the ambiguity policy decides.
+      r = { outcome: "ambiguous", detail: `transport ${transport.name} threw: ${(err as Error)?.message ?? String(err)}` };
+    } finally {
+      clearTimeout(timer);
+    }
+    Object.assign(report, {
+      outcome: r.outcome,
+      startedAtMs: started,
+      durationMs: Date.now() - started,
+      providerMessageId: r.providerMessageId ?? null,
+      status: r.status ?? null,
+      detail: r.detail ?? null,
+      retryAfterMs: r.retryAfterMs ?? null,
+    });
+    if (r.recipients) report.recipients = r.recipients;
+    return report;
+  }
+
+  return {
+    async tick(limit = o.concurrency ?? 16) {
+      const rows = await systemTransaction(ctx.db, (ex) => run(ex, ctx.statements, "claim", [limit, perTenant, leaseMs, workerId, ctx.unsubscribable]));
+      if (rows.length === 0) return 0;
+      const handOffs = guard(EmailError, () => ctx.core.handOff(rows));
+      const reports = await Promise.all(handOffs.map(deliver));
+      const draws = reports.map(() => Math.random() * 2 - 1);
+      const plan = guard(EmailError, () => ctx.core.record(reports, Date.now(), draws, workerId));
+      await systemTransaction(ctx.db, (ex) => run(ex, ctx.statements, "record", plan.params));
+      return rows.length;
+    },
+    async reap() {
+      const rows = await systemTransaction(ctx.db, (ex) => run(ex, ctx.statements, "reap", [ctx.onAmbiguous === "hold", idempotent]));
+      return Number(rows[0]?.n ?? 0);
+    },
+  };
+}
+
+export interface Worker {
+  start(): Promise<void>;
+  /** Stops claiming and waits for the round in progress. */
+  stop(): Promise<void>;
+  /** Claims at once (a send in this process). */
+  wake(): void;
+}
+
+const REAP_EVERY_MS = 5_000;
+
+export function runWorker(engine: Engine, o: WorkerOptions = {}): Worker {
+  const poll = o.pollIntervalMs ?? 250;
+  let running = false;
+  let loop: Promise<void> = Promise.resolve();
+  let wakeUp: (() => void) | undefined;
+  let woken = false;
+  let lastReap = 0;
+  const report = (err: unknown) => console.error("better-email worker:", err);
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (woken) {
+        woken = false;
+        return resolve();
+      }
+      const t = setTimeout(() => {
+        wakeUp = undefined;
+        resolve();
+      }, ms);
+      wakeUp = () => {
+        clearTimeout(t);
+        wakeUp = undefined;
+        resolve();
+      };
+    });
+  return {
+    async start() {
+      if (running) return;
+      running = true;
+      loop = (async () => {
+        while (running) {
+          if (Date.now() - lastReap > REAP_EVERY_MS) {
+            lastReap = Date.now();
+            await engine.reap().catch(report);
+          }
+          const n = await engine.tick().catch((err) => (report(err), 0));
+          if (n === 0 && running) await sleep(poll);
+        }
+      })();
+    },
+    async stop() {
+      running = false;
+      wakeUp?.();
+      await loop;
+    },
+    wake() {
+      if (wakeUp) wakeUp();
+      else woken = true;
+    },
+  };
+}
