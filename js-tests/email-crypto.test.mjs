@@ -272,7 +272,7 @@ test("unsubscribe tokens: round trip, no address in clear, tampered and foreign 
   for (const bad of [flip, token.slice(0, -2), "u1.", "u2." + token.slice(3), "nope"]) {
     assert.equal(codeOf(() => core.emailOpenUnsubscribeToken(key, bad)), "EMAIL_UNSUBSCRIBE_TOKEN_INVALID", bad);
   }
-  assert.deepEqual(core.emailUnsubscribeHeaders("https://app.acme.com/email", token, "unsubscribe@acme.com"), [
+  assert.deepEqual(core.emailUnsubscribeHeaders("https://app.acme.com/email/u", token, "unsubscribe@acme.com"), [
     ["List-Unsubscribe", `<https://app.acme.com/email/u/${token}>, <mailto:unsubscribe@acme.com>`],
     ["List-Unsubscribe-Post", "List-Unsubscribe=One-Click"],
   ]);

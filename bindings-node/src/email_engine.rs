@@ -87,4 +87,11 @@ impl Email {
             .record(&reports, ms(now_ms), &draws, &worker)
             .map_err(|e| core_err(&e))
     }
+
+    #[napi]
+    pub fn unsubscribe(&self, token: String, all: bool) -> Result<Value, Code> {
+        self.inner
+            .unsubscribe(&token, all)
+            .map_err(|e| core_err(&e))
+    }
 }

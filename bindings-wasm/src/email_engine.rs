@@ -76,4 +76,8 @@ impl Email {
         let reports = json("reports", &reports)?;
         out(self.inner.record(&reports, ms(now_ms), &draws, &worker))
     }
+
+    pub fn unsubscribe(&self, token: String, all: bool) -> Result<JsValue, JsValue> {
+        out(self.inner.unsubscribe(&token, all))
+    }
 }

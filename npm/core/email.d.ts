@@ -274,4 +274,6 @@ export declare class Email {
   handOff(rows: Record<string, unknown>[]): EmailHandOff[];
   /** The record statement's parameters and each message's new status. */
   record(reports: EmailReport[], nowMs: number, draws: number[], worker: string): { params: unknown[]; messages: { id: string; status: string; nextAttemptAt: string | null }[] };
+  /** Opens an unsubscribe token (EMAIL_UNSUBSCRIBE_TOKEN_INVALID otherwise); `params` are the `suppressionAdd` statement's. */
+  unsubscribe(token: string, all: boolean): { tenantId: string | null; address: string; category: string; messageId: string | null; params: unknown[] };
 }

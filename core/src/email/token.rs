@@ -138,7 +138,8 @@ fn check_uri_text(field: &str, text: &str) -> Result<()> {
     Ok(())
 }
 
-/// `List-Unsubscribe` and `List-Unsubscribe-Post` for a token: `<{baseUrl}/u/{token}>` and,
+/// `List-Unsubscribe` and `List-Unsubscribe-Post` for a token: `<{baseUrl}/{token}>` (`baseUrl`
+/// is where the unsubscribe handler is mounted, as in `unsubscribe: { baseUrl }`) and,
 /// with `mailto`, `, <mailto:{mailto}>`. RFC 8058 one-click needs an `https` URI.
 ///
 /// # Errors
@@ -160,7 +161,7 @@ pub fn unsubscribe_headers(
         ));
     }
     check_uri_text("token", token)?;
-    let mut value = format!("<{}/u/{token}>", base_url.trim_end_matches('/'));
+    let mut value = format!("<{}/{token}>", base_url.trim_end_matches('/'));
     if let Some(m) = mailto {
         check_uri_text("mailto", m)?;
         let m = m.strip_prefix("mailto:").unwrap_or(m);
@@ -272,7 +273,7 @@ mod tests {
     #[test]
     fn header_values() {
         let [lu, post] = unsubscribe_headers(
-            "https://app.acme.com/email/",
+            "https://app.acme.com/email/u/",
             "u1.abc",
             Some("unsub@acme.com"),
         )
@@ -292,7 +293,7 @@ mod tests {
             )
         );
         let [lu, _] = unsubscribe_headers("https://a.io", "u1.x", None).unwrap();
-        assert_eq!(lu.1, "<https://a.io/u/u1.x>");
+        assert_eq!(lu.1, "<https://a.io/u1.x>");
         for (base, mailto, field) in [
             ("http://a.io", None, "baseUrl"),
             ("https://a.io/>\r\nBcc: x", None, "baseUrl"),

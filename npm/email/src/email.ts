@@ -3,6 +3,7 @@
 import core from "@usebetter-rs/core";
 import type { CallOptions, EmailDatabase } from "./db";
 import { EmailConfigError, guard } from "./errors";
+import { unsubscribe } from "./handlers";
 import { sendMany, type SendContext } from "./send";
 import type { Template } from "./templates";
 import type { SendInput, SendResult, Transport } from "./types";
@@ -77,6 +78,10 @@ export function betterEmail<const R extends Record<string, Template<never>> = Re
   return {
     send: async (input: SendInput<T>, opts?: CallOptions<Tx>): Promise<SendResult> => (await sendMany(ctx, [input as SendInput], false, opts as CallOptions))[0]!,
     sendMany: (inputs: SendInput<T>[], opts?: CallOptions<Tx>): Promise<SendResult[]> => sendMany(ctx, inputs as SendInput[], true, opts as CallOptions),
+    /** The HTTP handlers on the Fetch API; `/hono` and `/express` adapt them. */
+    handlers: {
+      unsubscribe: (request: Request): Promise<Response> => unsubscribe(ctx, request),
+    },
     /** The DDL of `better-email migrate` (also handy in tests). */
     migrationSql: (ahead = 4): string => compiled.migrationSql(Date.now(), ahead),
     /** Hands off until no message is due or a limit is reached (cron, edge). */

@@ -8,6 +8,7 @@
 //! the webhooks bridge, so every answer is reproducible.
 
 mod deliver;
+mod handlers;
 mod send;
 
 use serde_json::{json, Map, Value};
@@ -89,6 +90,7 @@ impl Email {
             ("claim", s.email_claim()),
             ("record", s.email_record()),
             ("reap", s.email_reap()),
+            ("suppressionAdd", s.email_suppression_add()),
         ] {
             out.insert(name.to_owned(), to_value(&st)?);
         }

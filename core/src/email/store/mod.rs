@@ -9,6 +9,7 @@ pub mod retention;
 pub mod schema;
 pub mod send;
 pub mod suppressed;
+pub mod suppressions;
 
 use super::error::{EmailError, Result};
 use crate::store::{schema_state, Kind, Product, SchemaState, Tables};

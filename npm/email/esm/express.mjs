@@ -1,0 +1,3 @@
+import m from "../dist/express/index.js";
+
+export const { unsubscribeHandler } = m;

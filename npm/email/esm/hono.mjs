@@ -1,0 +1,3 @@
+import m from "../dist/hono/index.js";
+
+export const { unsubscribeHandler } = m;
