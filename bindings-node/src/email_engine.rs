@@ -94,4 +94,16 @@ impl Email {
             .unsubscribe(&token, all)
             .map_err(|e| core_err(&e))
     }
+
+    #[napi]
+    pub fn events(
+        &self,
+        provider: String,
+        request_id: Option<String>,
+        body: Uint8Array,
+    ) -> Result<Value, Code> {
+        self.inner
+            .events(&provider, request_id.as_deref(), &body)
+            .map_err(|e| core_err(&e))
+    }
 }

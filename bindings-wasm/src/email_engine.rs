@@ -80,4 +80,13 @@ impl Email {
     pub fn unsubscribe(&self, token: String, all: bool) -> Result<JsValue, JsValue> {
         out(self.inner.unsubscribe(&token, all))
     }
+
+    pub fn events(
+        &self,
+        provider: String,
+        request_id: Option<String>,
+        body: &[u8],
+    ) -> Result<JsValue, JsValue> {
+        out(self.inner.events(&provider, request_id.as_deref(), body))
+    }
 }

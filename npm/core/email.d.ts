@@ -276,4 +276,18 @@ export declare class Email {
   record(reports: EmailReport[], nowMs: number, draws: number[], worker: string): { params: unknown[]; messages: { id: string; status: string; nextAttemptAt: string | null }[] };
   /** Opens an unsubscribe token (EMAIL_UNSUBSCRIBE_TOKEN_INVALID otherwise); `params` are the `suppressionAdd` statement's. */
   unsubscribe(token: string, all: boolean): { tenantId: string | null; address: string; category: string; messageId: string | null; params: unknown[] };
+  /** A verified request's normalized events and the `eventsApply` statement's parameters; `requestId`: the verification's id. */
+  events(provider: string, requestId: string | null | undefined, body: Uint8Array): { events: EmailEvent[]; params: unknown[] };
+}
+
+/** A provider event, normalized (spec §10.2). */
+export interface EmailEvent {
+  providerEventId: string;
+  type: "delivered" | "bounced" | "complained" | "deferred" | "opened" | "clicked" | "unsubscribed" | "rejected";
+  bounce: "hard" | "soft" | null;
+  recipient: string;
+  occurredAtMs: number;
+  providerMessageId: string | null;
+  betterEmailId: string | null;
+  detail: string;
 }

@@ -3,6 +3,7 @@
 //! bindings.
 
 mod address;
+mod events;
 mod mime;
 
 pub fn fixture(name: &str) -> serde_json::Value {

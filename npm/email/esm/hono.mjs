@@ -1,3 +1,3 @@
 import m from "../dist/hono/index.js";
 
-export const { unsubscribeHandler } = m;
+export const { unsubscribeHandler, emailEventsHandler } = m;

@@ -3,6 +3,7 @@
 import core from "@usebetter-rs/core";
 import type { CallOptions, EmailDatabase } from "./db";
 import { EmailConfigError, guard } from "./errors";
+import { events, type EventProviders } from "./events";
 import { unsubscribe } from "./handlers";
 import { sendMany, type SendContext } from "./send";
 import type { Template } from "./templates";
@@ -81,6 +82,8 @@ export function betterEmail<const R extends Record<string, Template<never>> = Re
     /** The HTTP handlers on the Fetch API; `/hono` and `/express` adapt them. */
     handlers: {
       unsubscribe: (request: Request): Promise<Response> => unsubscribe(ctx, request),
+      /** Provider events at `/…/:provider`, for the providers configured in `providers`. */
+      events: (request: Request, providers: EventProviders): Promise<Response> => events(ctx, providers, request),
     },
     /** The DDL of `better-email migrate` (also handy in tests). */
     migrationSql: (ahead = 4): string => compiled.migrationSql(Date.now(), ahead),

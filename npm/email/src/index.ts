@@ -5,4 +5,5 @@ export { defineTemplate, type Template, type TemplateDefinition, type Rendered, 
 export { EmailError, EmailConfigError, EmailTemplateError, type EmailErrorCode } from "./errors";
 export type { CallOptions, EmailDatabase, Executor } from "./db";
 export type { WorkerOptions, RouteContext } from "./worker";
+export type { EventProviders } from "./events";
 export type * from "./types";

@@ -1,13 +1,18 @@
 //! What the HTTP handlers decide: whether an unsubscribe token opens (under this
-//! configuration's `secretsKey`, the previous key included) and the suppression it adds. The
-//! handler answers from this alone: no database read before the token has been verified.
+//! configuration's `secretsKey`, the previous key included) and the suppression it adds, and
+//! what a verified provider event request means (its events and the statement that applies
+//! them). Nothing here reads the database: a forged request never gets that far.
 
 use serde_json::{json, Value};
 
 use super::{em, Email};
+use crate::audit::time::format_iso;
+use crate::email::address::address_key;
+use crate::email::events::normalize::normalize;
 use crate::email::token::open_token;
 use crate::email::EmailError;
 use crate::error::Result;
+use crate::webhooks::ids::{self, IdKind};
 
 impl Email {
     /// Opens `token`; `all` (the preferences page) unsubscribes from every category instead of
@@ -33,5 +38,48 @@ impl Email {
             "messageId": f.message_id,
             "params": [f.tenant_id, f.address, f.address, category, "unsubscribe", "unsubscribe_link", Value::Null, Value::Null],
         }))
+    }
+}
+
+/// Event keys are kept this long: providers retry failed deliveries for up to three days.
+const EVENT_KEY_SECS: f64 = 7.0 * 86_400.0;
+
+impl Email {
+    /// A verified request's events and the `eventsApply` parameters. `request_id` is the
+    /// verification's id (`svix-id`, Mailgun's `token`).
+    ///
+    /// # Errors
+    /// `EMAIL_INVALID_ARGUMENT` naming `body` for a payload of the wrong shape;
+    /// `EMAIL_EVENT_UNKNOWN_PROVIDER`.
+    pub fn events(&self, provider: &str, request_id: Option<&str>, body: &[u8]) -> Result<Value> {
+        let mut events = normalize(provider, request_id, body).map_err(em)?;
+        // One request may repeat an event (SendGrid batches): apply it once.
+        let mut seen = std::collections::BTreeSet::new();
+        events.retain(|e| seen.insert(e.provider_event_id.clone()));
+        let mut cols: Vec<Vec<Value>> = vec![Vec::new(); 9];
+        for e in &events {
+            let ours = e
+                .better_email_id
+                .as_deref()
+                .and_then(|id| ids::to_uuid("id", IdKind::Email, id).ok());
+            let row = [
+                json!(e.provider_event_id),
+                json!(e.kind),
+                json!(e.bounce),
+                json!(e.recipient),
+                json!(address_key(&e.recipient)),
+                json!(format_iso(e.occurred_at_ms.saturating_mul(1000))),
+                json!(e.provider_message_id),
+                json!(ours),
+                json!(json!({ "provider": e.detail }).to_string()),
+            ];
+            for (c, v) in row.into_iter().enumerate() {
+                cols[c].push(v);
+            }
+        }
+        let mut params = vec![json!(provider)];
+        params.extend(cols.into_iter().map(Value::from));
+        params.push(json!(EVENT_KEY_SECS));
+        Ok(json!({ "events": events, "params": params }))
     }
 }

@@ -91,6 +91,7 @@ impl Email {
             ("record", s.email_record()),
             ("reap", s.email_reap()),
             ("suppressionAdd", s.email_suppression_add()),
+            ("eventsApply", s.email_events_apply()),
         ] {
             out.insert(name.to_owned(), to_value(&st)?);
         }

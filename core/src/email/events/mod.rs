@@ -9,6 +9,7 @@
 //! No clock: the caller passes `now` (Unix seconds).
 
 mod mailgun;
+pub mod normalize;
 mod sendgrid;
 pub mod sns;
 mod x509;

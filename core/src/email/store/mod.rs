@@ -5,6 +5,7 @@
 //! builds SQL text itself.
 
 pub mod engine;
+pub mod events;
 pub mod retention;
 pub mod schema;
 pub mod send;

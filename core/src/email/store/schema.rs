@@ -218,6 +218,12 @@ CREATE TABLE IF NOT EXISTS {} ({body}
             ),
             "received_at",
         ));
+        // The soft-bounce rule counts an address's recent soft bounces.
+        out.push_str(&self.index(
+            "events_address_idx",
+            "events",
+            "(address_key, occurred_at DESC)",
+        ));
         // Deduplication across partitions: a unique key on `email_events` would have to
         // include `received_at`.
         out.push_str(&self.plain(

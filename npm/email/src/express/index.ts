@@ -3,8 +3,10 @@
 // API's `Request`, so every framework runs the same code; mount no body parser before it.
 import type { IncomingMessage, ServerResponse } from "node:http";
 
+import type { EventProviders } from "../events";
+
 interface WithHandlers {
-  handlers: { unsubscribe(request: Request): Promise<Response> };
+  handlers: { unsubscribe(request: Request): Promise<Response>; events(request: Request, providers: EventProviders): Promise<Response> };
 }
 
 async function toRequest(req: IncomingMessage & { originalUrl?: string }): Promise<Request> {
@@ -23,12 +25,21 @@ async function send(res: ServerResponse, r: Response): Promise<void> {
   res.end(Buffer.from(await r.arrayBuffer()));
 }
 
-/** RFC 8058 one-click unsubscribe; errors go to `next` when Express gives one. */
-export function unsubscribeHandler(email: WithHandlers) {
+function mount(handle: (request: Request) => Promise<Response>) {
   return (req: IncomingMessage, res: ServerResponse, next?: (err: unknown) => void): void => {
     toRequest(req)
-      .then((r) => email.handlers.unsubscribe(r))
+      .then(handle)
       .then((r) => send(res, r))
       .catch((err) => (next ? next(err) : ((res.statusCode = 500), res.end())));
   };
+}
+
+/** RFC 8058 one-click unsubscribe; errors go to `next` when Express gives one. */
+export function unsubscribeHandler(email: WithHandlers) {
+  return mount((r) => email.handlers.unsubscribe(r));
+}
+
+/** Provider events at `/…/:provider`; mount no body parser before it (the signature covers the raw body). */
+export function emailEventsHandler(email: WithHandlers, providers: EventProviders) {
+  return mount((r) => email.handlers.events(r, providers));
 }
