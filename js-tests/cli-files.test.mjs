@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import core from "@usebetter-rs/core";
+import { nativeFor } from "@usebetter-rs/core/cli";
 import { cli, configFile, matchSnapshot, project } from "./helpers/cli.mjs";
 import { fixture } from "./helpers/db.mjs";
 
@@ -89,8 +90,8 @@ test("--help and --version load neither the addon nor the config, and say what t
   const env = { USEBETTER_BINDING: "none" };
   const ctx = { cwd: dir, version: "x", config: null, databaseUrl: null, hardenedKey: null };
   for (const [tool, version, run] of [
-    ["better-tenant", "0.5.4", (args) => core.runTenantCli(args, ctx)],
-    ["better-audit", "0.8.1", (args) => core.runAuditCli(args, { ...ctx, sealKey: null })],
+    ["better-tenant", "0.5.4", (args) => nativeFor("test").runTenantCli(args, ctx)],
+    ["better-audit", "0.8.1", (args) => nativeFor("test").runAuditCli(args, { ...ctx, sealKey: null })],
   ]) {
     const help = (await run(["--help"])).stdout;
     assert.match(help, /^Usage: \S+ \[options\] \[command\]\n/);

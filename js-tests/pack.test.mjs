@@ -4,6 +4,7 @@
 // PATH, and a Hono + Drizzle app with tenant isolation and audit capture runs there — on the
 // native addon, and again with the addon removed (the WebAssembly fallback, with its warning).
 import { test, before, after } from "node:test";
+import { createRequire } from "node:module";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -15,7 +16,7 @@ import { elfSectionNames } from "./helpers/elf.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 const project = mkdtempSync(join(tmpdir(), "usebetter-pack-"));
-const PACKAGES = ["npm/core", "npm/core-linux-x64-gnu", "npm/plugin", "npm/tenant", "npm/audit", "npm/tenant-cli", "npm/audit-cli", "npm/webhooks", "npm/webhooks-cli", "npm/email-cli"];
+const PACKAGES = ["npm/core", "npm/core-linux-x64-gnu", "npm/cli-linux-x64-gnu", "npm/plugin", "npm/tenant", "npm/audit", "npm/tenant-cli", "npm/audit-cli", "npm/webhooks", "npm/webhooks-cli", "npm/email-cli"];
 let dbh;
 let ids;
 // PATH without any directory that holds cargo or rustc.
@@ -85,23 +86,29 @@ test("no Rust toolchain is reachable from the installed project", () => {
   assert.equal(spawnSync("cargo", ["--version"], { env: { PATH } }).error?.code, "ENOENT");
 });
 
-test("the addon comes from the per-platform package, not from @usebetter-rs/core itself", () => {
+test("the addons come from the per-platform packages, not from @usebetter-rs/core itself", () => {
   const modules = join(project, "node_modules", "@usebetter-rs");
-  assert.deepEqual(readdirSync(modules).sort(), ["core", "core-linux-x64-gnu"]);
+  assert.deepEqual(readdirSync(modules).sort(), ["cli-linux-x64-gnu", "core", "core-linux-x64-gnu"]);
   assert.ok(!existsSync(join(modules, "core", "native")));
   assert.ok(existsSync(join(modules, "core-linux-x64-gnu", "usebetter.linux-x64-gnu.node")));
+  assert.ok(existsSync(join(modules, "cli-linux-x64-gnu", "usebetter-cli.linux-x64-gnu.node")));
 });
 
-test("the packed addon is the release build: stripped, no debug sections, at most 8 MB unpacked", () => {
-  const dir = join(project, "node_modules", "@usebetter-rs", "core-linux-x64-gnu");
-  const addon = join(dir, "usebetter.linux-x64-gnu.node");
-  const sections = elfSectionNames(addon);
-  for (const expected of [".text", ".dynsym", ".shstrtab"]) assert.ok(sections.includes(expected), `section ${expected} in ${sections}`);
-  assert.deepEqual(sections.filter((s) => /^\.z?debug_|^\.symtab$|^\.strtab$/.test(s)), [], "debug info or symbol table left in the packed addon");
-  const unpacked = readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
-  assert.ok(unpacked <= 8_000_000, `the platform package unpacks to ${unpacked} B`);
-  const tarball = readdirSync(project).find((f) => f.startsWith("usebetter-rs-core-linux-x64-gnu-"));
-  assert.ok(statSync(join(project, tarball)).size <= 4_000_000, `${tarball} is ${statSync(join(project, tarball)).size} B`);
+test("the packed addons are release builds: stripped, no debug sections; the library's at most 8 MB unpacked, the tools' kept out of it", () => {
+  for (const [pkg, file, limit] of [["core-linux-x64-gnu", "usebetter.linux-x64-gnu.node", 8_000_000], ["cli-linux-x64-gnu", "usebetter-cli.linux-x64-gnu.node", 8_000_000]]) {
+    const dir = join(project, "node_modules", "@usebetter-rs", pkg);
+    const sections = elfSectionNames(join(dir, file));
+    for (const expected of [".text", ".dynsym", ".shstrtab"]) assert.ok(sections.includes(expected), `${pkg}: section ${expected} in ${sections}`);
+    assert.deepEqual(sections.filter((s) => /^\.z?debug_|^\.symtab$|^\.strtab$/.test(s)), [], `debug info or symbol table left in ${pkg}`);
+    const unpacked = readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+    assert.ok(unpacked <= limit, `${pkg} unpacks to ${unpacked} B`);
+    const tarball = readdirSync(project).find((f) => f.startsWith(`usebetter-rs-${pkg}-`));
+    assert.ok(statSync(join(project, tarball)).size <= limit / 2, `${tarball} is ${statSync(join(project, tarball)).size} B`);
+  }
+  // The library's addon has no command-line entry: an application never loads the tools' code.
+  const library = createRequire(join(project, "package.json"))("@usebetter-rs/core-linux-x64-gnu");
+  assert.equal(library.runTenantCli, undefined);
+  assert.equal(typeof library.scopeSql, "function");
 });
 
 test("installed tarballs: the command-line tools run from node_modules/.bin", () => {
@@ -149,9 +156,14 @@ test("installed tarballs without the addon: the same app on wasm, with one warni
     assert.ok(help.stdout.startsWith(`Usage: ${program} [options] [command]\n`), help.stdout);
     assert.equal(help.stderr, "");
   }
-  const stats = bin("better-audit", ["stats"]);
-  assert.equal(stats.status, 1);
-  assert.match(stats.stderr, /^better-audit needs the native addon, but the wasm build was loaded \(native: Cannot find module '@usebetter-rs\/core-linux-x64-gnu'\); to use the native addon, run `npm install --include=optional`/m);
-  assert.doesNotMatch(stats.stderr, /Require stack/);
-  assert.match(stats.stderr, /better-audit needs the native addon, but the wasm build was loaded .*; to use the native addon, run `npm install --include=optional`/);
+  // The tools run on their own addon, without the library's.
+  const keys = bin("better-webhooks", ["keys", "generate"]);
+  assert.equal(keys.status, 0, keys.stderr);
+  assert.match(keys.stdout, /^whsec_/);
+  // Without theirs, a command that needs it names the package to install.
+  rmSync(join(project, "node_modules", "@usebetter-rs", "cli-linux-x64-gnu"), { recursive: true, force: true });
+  const missing = bin("better-webhooks", ["keys", "generate"]);
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /^better-webhooks needs its native addon @usebetter-rs\/cli-linux-x64-gnu .*: run `npm install @usebetter-rs\/cli-linux-x64-gnu`$/m);
+  assert.doesNotMatch(missing.stderr, /Require stack/);
 });

@@ -2,8 +2,10 @@
 # Builds the native addon and the WebAssembly package into npm/core.
 #   scripts/build.sh                   debug addon (fast, for the tests), optimised wasm
 #   scripts/build.sh --release         release addon (LTO, stripped) as shipped, optimised wasm
-#   scripts/build.sh --platform-package  only the release addon, into this platform's package
-#                                      (its `prepack`: what `npm pack` ships is never a debug build)
+#   scripts/build.sh --platform-package  only the release addons, into this platform's packages
+#                                      (their `prepack`: what `npm pack` ships is never a debug build)
+# Two addons: the library's (usebetter-node: @usebetter-rs/core-<platform>) and the command-line
+# tools' (usebetter-cli-node, with their PostgreSQL client: @usebetter-rs/cli-<platform>).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$REPO_ROOT"
@@ -16,26 +18,34 @@ case "${1:-}" in
   *) echo "build.sh: unknown option $1 (use --release or --platform-package)" >&2; exit 1 ;;
 esac
 
-cargo build -p usebetter-node --profile "$profile"
+cargo build -p usebetter-node -p usebetter-cli-node --profile "$profile"
 triple="$(node -p 'process.platform + "-" + process.arch + (process.platform === "linux" ? (process.report.getReport().header.glibcVersionRuntime ? "-gnu" : "-musl") : "")')"
 addon="$CARGO_TARGET_DIR/$outdir/libusebetter_node.so"
-if [ -n "$package_only" ] && [ "${npm_package_name:-@usebetter-rs/core-$triple}" != "@usebetter-rs/core-$triple" ]; then
-  echo "build.sh: this machine builds @usebetter-rs/core-$triple, not $npm_package_name (arm64: scripts/cross.sh --release)" >&2
-  exit 1
-fi
-# The per-platform package npm installs as an optional dependency of @usebetter-rs/core gets
-# release builds only (the debug one is ~100 MB of debug info); the loader prefers the local
-# build in npm/core/native, so a stale copy there never shadows what the tests build.
-if [ "$profile" = release ] && [ -f "npm/core-$triple/package.json" ]; then
-  cp "$addon" "npm/core-$triple/usebetter.$triple.node"
+cli_addon="$CARGO_TARGET_DIR/$outdir/libusebetter_cli_node.so"
+case "${npm_package_name:-}" in
+  "" | "@usebetter-rs/core-$triple" | "@usebetter-rs/cli-$triple") ;;
+  *) if [ -n "$package_only" ]; then
+       echo "build.sh: this machine builds @usebetter-rs/core-$triple and @usebetter-rs/cli-$triple, not $npm_package_name (arm64: scripts/cross.sh --release)" >&2
+       exit 1
+     fi ;;
+esac
+# The per-platform packages npm installs as optional dependencies get release builds only (the
+# debug ones are ~100 MB of debug info); the loaders prefer the local builds in npm/core/native,
+# so a stale copy there never shadows what the tests build.
+if [ "$profile" = release ]; then
+  [ -f "npm/core-$triple/package.json" ] && cp "$addon" "npm/core-$triple/usebetter.$triple.node"
+  [ -f "npm/cli-$triple/package.json" ] && cp "$cli_addon" "npm/cli-$triple/usebetter-cli.$triple.node"
 fi
 if [ -n "$package_only" ]; then
-  [ -f "npm/core-$triple/package.json" ] || { echo "build.sh: no package npm/core-$triple" >&2; exit 1; }
-  echo "build: npm/core-$triple/usebetter.$triple.node $(stat -c %s "npm/core-$triple/usebetter.$triple.node") B (release)" >&2
+  for pkg in "core-$triple/usebetter" "cli-$triple/usebetter-cli"; do
+    [ -f "npm/${pkg%/*}/package.json" ] || { echo "build.sh: no package npm/${pkg%/*}" >&2; exit 1; }
+    echo "build: npm/$pkg.$triple.node $(stat -c %s "npm/$pkg.$triple.node") B (release)" >&2
+  done
   exit 0
 fi
 mkdir -p npm/core/native
 cp "$addon" "npm/core/native/usebetter.$triple.node"
+cp "$cli_addon" "npm/core/native/usebetter-cli.$triple.node"
 USEBETTER_BINDING=native node scripts/cli-help.mjs
 
 # Two WebAssembly builds: the edge one (no SQL analyser, ES module initialised from a compiled
@@ -59,4 +69,4 @@ node_modules/.bin/tsc -p npm/tenant/tsconfig.json
 node_modules/.bin/tsc -p npm/audit/tsconfig.json
 node_modules/.bin/tsc -p npm/webhooks/tsconfig.json
 node_modules/.bin/tsc -p npm/email/tsconfig.json
-echo "build: native $(stat -c %s npm/core/native/usebetter.$triple.node) B, wasm $(stat -c %s npm/core/wasm/usebetter_wasm_bg.wasm) B, edge wasm $(stat -c %s npm/core/wasm-edge/usebetter_wasm_bg.wasm) B"
+echo "build: native $(stat -c %s npm/core/native/usebetter.$triple.node) B (tools $(stat -c %s npm/core/native/usebetter-cli.$triple.node) B), wasm $(stat -c %s npm/core/wasm/usebetter_wasm_bg.wasm) B, edge wasm $(stat -c %s npm/core/wasm-edge/usebetter_wasm_bg.wasm) B"

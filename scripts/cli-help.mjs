@@ -1,11 +1,10 @@
 // Saves the tools' top-level help, as the addon prints it, into npm/core/cli-help.json, so
 // `better-tenant --help`, `better-audit --help`, `better-webhooks --help` and `better-email --help` answer without loading the addon
-// (npm/core/cli.mjs). Run by scripts/build.sh after the addon is built.
+// (npm/core/cli.mjs). Run by scripts/build.sh after the tools' addon is built.
 import { writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import { nativeFor } from "../npm/core/cli.mjs";
 
-const require = createRequire(import.meta.url);
-const native = require("../npm/core/index.cjs").requireNative("scripts/cli-help.mjs");
+const native = nativeFor("scripts/cli-help.mjs");
 const ctx = { cwd: process.cwd(), version: "", config: null, databaseUrl: null, hardenedKey: null };
 const outcomes = {
   "better-tenant": await native.runTenantCli(["--help"], ctx),

@@ -148,44 +148,6 @@ pub fn generate_add_table_sql(table: Unknown<'_>, config: Unknown<'_>) -> Result
     policy::add_table_sql(&table, &config).map_err(|e| core_err(&e))
 }
 
-/// Runs `better-tenant` with `args`; resolves to `{ code, stdout, stderr, errorCode? }`.
-#[napi(
-    ts_return_type = "Promise<{ code: number; stdout: string; stderr: string; errorCode?: string }>"
-)]
-pub async fn run_tenant_cli(args: Vec<String>, context: Value) -> Result<Value> {
-    // Async exports cannot carry a custom error code: failures are in the outcome instead.
-    let outcome = usebetter_cli::run_tenant(&args, &context).await;
-    Ok(serde_json::to_value(&outcome)?)
-}
-
-/// Runs `better-audit` with `args`; resolves to `{ code, stdout, stderr, errorCode? }`
-/// (`export` writes its rows to the process's stdout as it reads them).
-#[napi(
-    ts_return_type = "Promise<{ code: number; stdout: string; stderr: string; errorCode?: string }>"
-)]
-pub async fn run_audit_cli(args: Vec<String>, context: Value) -> Result<Value> {
-    let outcome = usebetter_cli::run_audit(&args, &context).await;
-    Ok(serde_json::to_value(&outcome)?)
-}
-
-/// Runs `better-webhooks` with `args`; resolves to `{ code, stdout, stderr, errorCode? }`.
-#[napi(
-    ts_return_type = "Promise<{ code: number; stdout: string; stderr: string; errorCode?: string }>"
-)]
-pub async fn run_webhooks_cli(args: Vec<String>, context: Value) -> Result<Value> {
-    let outcome = usebetter_cli::run_webhooks(&args, &context).await;
-    Ok(serde_json::to_value(&outcome)?)
-}
-
-/// Runs `better-email` with `args`; resolves to `{ code, stdout, stderr, errorCode? }`.
-#[napi(
-    ts_return_type = "Promise<{ code: number; stdout: string; stderr: string; errorCode?: string }>"
-)]
-pub async fn run_email_cli(args: Vec<String>, context: Value) -> Result<Value> {
-    let outcome = usebetter_cli::run_email(&args, &context).await;
-    Ok(serde_json::to_value(&outcome)?)
-}
-
 /// The reference's `slugFromName`.
 #[napi]
 pub fn slug_from_name(name: Unknown<'_>) -> Result<String, Code> {

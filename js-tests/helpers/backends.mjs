@@ -7,7 +7,8 @@ const pkgDir = require.resolve("@usebetter-rs/core/package.json").replace(/packa
 
 export function loadBackend(name) {
   if (name === "wasm") return require(`${pkgDir}wasm/usebetter_wasm.js`);
-  const file = readdirSync(`${pkgDir}native`).find((f) => f.endsWith(".node"));
+  // The library's addon (the tools' own, usebetter-cli.*.node, sits next to it).
+  const file = readdirSync(`${pkgDir}native`).find((f) => f.startsWith("usebetter.") && f.endsWith(".node"));
   if (!file) throw new Error("native addon not built: run scripts/build.sh");
   return require(`${pkgDir}native/${file}`);
 }

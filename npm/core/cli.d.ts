@@ -1,4 +1,4 @@
-import type { CliOutcome, requireNative } from "./index.js";
+import type { CliContext, CliOutcome } from "./index.js";
 /** The outcome of a command-line invocation. */
 export interface CliAnswer {
   code: number;
@@ -7,8 +7,16 @@ export interface CliAnswer {
 }
 /** `--version` and the top-level `--help` of `program`, answered without loading the addon; null for anything else. */
 export declare function answerWithoutAddon(program: "better-tenant" | "better-audit", args: readonly string[], version: string): CliAnswer | null;
-/** The native binding (loaded on this call), for a tool that needs its PostgreSQL client. */
-export declare function nativeFor(tool: string): ReturnType<typeof requireNative>;
+/** The command-line tools' addon (@usebetter-rs/cli-<platform>): one entry per tool. */
+export interface ToolsAddon {
+  runTenantCli(args: string[], context: CliContext & { hardenedKey: string | null }): Promise<CliOutcome>;
+  runAuditCli(args: string[], context: CliContext & { sealKey: string | null }): Promise<CliOutcome>;
+  /** `secretsKey`: BETTER_WEBHOOKS_KEY, `secretsKeyPrevious`: BETTER_WEBHOOKS_KEY_PREVIOUS. */
+  runWebhooksCli(args: string[], context: CliContext & { secretsKey: string | null; secretsKeyPrevious: string | null }): Promise<CliOutcome>;
+  runEmailCli(args: string[], context: CliContext): Promise<CliOutcome>;
+}
+/** The tools' addon, loaded on this call; BINDING_LOAD_FAILED naming the package to install when it is missing. */
+export declare function nativeFor(tool: string): ToolsAddon;
 /** The value of `--name value` or `--name=value` in `args`, else undefined. */
 export declare function optionValue(args: readonly string[], name: string): string | undefined;
 /** How one tool runs: its name and version, how to load the config, and which commands read it. */

@@ -3,6 +3,7 @@
 // scripts/build.sh into cli-help.json. Every other invocation loads the addon when it runs.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
 
 const require = createRequire(import.meta.url);
 let helps;
@@ -31,9 +32,44 @@ export function answerWithoutAddon(program, args, version, usageCode = 1) {
   return null;
 }
 
-/** The native binding, loaded now, for `tool` (which needs its PostgreSQL client). */
+/**
+ * The tools' own addon (their commands and PostgreSQL client), loaded now for `tool`: the local
+ * build in ./native first, then this platform's @usebetter-rs/cli-* package. Missing, the error
+ * names the package to install; an addon that is there but fails to load says why.
+ */
 export function nativeFor(tool) {
-  return require("./index.cjs").requireNative(tool);
+  // USEBETTER_BINDING chooses the library's backend; the tools have only a native one.
+  const forced = process.env.USEBETTER_BINDING;
+  if (forced !== undefined && forced !== "" && forced !== "native") {
+    const err = new Error(
+      forced === "wasm"
+        ? `${tool} needs its native addon (its PostgreSQL client), but USEBETTER_BINDING=wasm forbids native code`
+        : `USEBETTER_BINDING must be "native" or "wasm", got ${JSON.stringify(forced)}`,
+    );
+    err.code = forced === "wasm" ? "BINDING_LOAD_FAILED" : "INVALID_CONFIG";
+    throw err;
+  }
+  const { platform, arch } = process;
+  const abis = platform === "linux" ? [process.report.getReport().header.glibcVersionRuntime ? "-gnu" : "-musl"] : [""];
+  const errors = [];
+  for (const abi of abis) {
+    for (const file of [fileURLToPath(new URL(`./native/usebetter-cli.${platform}-${arch}${abi}.node`, import.meta.url)), `@usebetter-rs/cli-${platform}-${arch}${abi}`]) {
+      try {
+        return require(file);
+      } catch (err) {
+        errors.push(err);
+      }
+    }
+  }
+  const broken = errors.find((e) => e?.code !== "MODULE_NOT_FOUND");
+  const pkg = `@usebetter-rs/cli-${platform}-${arch}${abis[0]}`;
+  const err = new Error(
+    broken
+      ? `${tool}: its native addon failed to load: ${String(broken.message).split("\n")[0]}`
+      : `${tool} needs its native addon ${pkg} (an optional dependency of the tool, left out by --omit=optional or on another platform): run \`npm install ${pkg}\``,
+  );
+  err.code = "BINDING_LOAD_FAILED";
+  throw err;
 }
 
 /** The value of `--name value` or `--name=value` in `args`, else undefined. */

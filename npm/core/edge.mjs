@@ -21,14 +21,10 @@ const core = {
   backend,
   loadAttempts,
   requireNative,
-  // Absent here: the SQL analyser, the command-line tools, the SMTP transport and, for the
+  // Absent here: the SQL analyser, the SMTP transport and, for the
   // module's size budget, the email product's MIME and cryptography (bindings-wasm features
   // `email-mime`, `email-events`, `email-dkim`).
   sqlWrites: undefined,
-  runTenantCli: undefined,
-  runAuditCli: undefined,
-  runWebhooksCli: undefined,
-  runEmailCli: undefined,
   emailSmtpSend: undefined,
   slugFromName: undefined,
   buildNoConfigMessage: undefined,

@@ -112,9 +112,8 @@ function requireNative(tool) {
 }
 
 // The binding's functions and classes, written by scripts/core-exports.mjs from index.d.ts.
-// runTenantCli, runAuditCli, runWebhooksCli, runEmailCli, slugFromName and buildNoConfigMessage are native only (the
-// command-line tools need a PostgreSQL client, which the wasm build lacks); sqlEffects is absent
-// from the edge build.
+// slugFromName, buildNoConfigMessage and emailSmtpSend are native only; sqlEffects is absent from
+// the edge build. The command-line tools' entries are in their own addon (cli.mjs).
 const NAMES = [
   "TenantResolver", "resolveTenant", "verifyJwt", "bearerToken", "bearerClaim",
   "generateMigrationSql", "generateAddTableSql", "normalizeTenantId", "checkSlug",
@@ -122,9 +121,8 @@ const NAMES = [
   "scopeSql", "auditSealRows", "auditVerifyRows", "auditSealKey", "auditChainSql", "auditStoreSql",
   "auditChangedFieldsJson", "auditDiffSql", "auditContract", "auditInsertSql", "auditCaptureSql",
   "auditTableSql", "canonicalJson", "parseDuration", "encodeCursor", "decodeCursor",
-  "compileAuditQuery", "sqlWrites", "redactEntries", "EnrichmentRegistry", "runTenantCli",
-  "runAuditCli", "runWebhooksCli", "runEmailCli", "emailSmtpSend", "slugFromName",
-  "buildNoConfigMessage", "sqlEffects", "Webhooks", "webhookSign", "webhookVerify",
+  "compileAuditQuery", "sqlWrites", "redactEntries", "EnrichmentRegistry", "emailSmtpSend",
+  "slugFromName", "buildNoConfigMessage", "sqlEffects", "Webhooks", "webhookSign", "webhookVerify",
   "webhookGenerateSecret", "webhookClassifyAddress", "webhookClassifyOutcome", "webhookRetryAfter",
   "webhookId", "emailSigV4", "emailVerifyEvent", "emailSnsCertUrl", "emailUnsubscribeToken",
   "emailOpenUnsubscribeToken", "emailUnsubscribeHeaders", "emailDkimSign", "emailParseAddress",

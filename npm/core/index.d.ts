@@ -195,15 +195,6 @@ export interface CliContext {
   sslRootCert?: string | null;
 }
 
-/** Native only (undefined under wasm): runs `better-audit` with `args`. */
-export declare const runAuditCli: ((args: string[], context: CliContext & { sealKey: string | null }) => Promise<CliOutcome>) | undefined;
-
-/** Native only (undefined under wasm): runs `better-webhooks` with `args` (`secretsKey`: BETTER_WEBHOOKS_KEY, `secretsKeyPrevious`: BETTER_WEBHOOKS_KEY_PREVIOUS). */
-export declare const runWebhooksCli: ((args: string[], context: CliContext & { secretsKey: string | null; secretsKeyPrevious: string | null }) => Promise<CliOutcome>) | undefined;
-
-/** Native only (undefined under wasm): runs `better-email` with `args`. */
-export declare const runEmailCli: ((args: string[], context: CliContext) => Promise<CliOutcome>) | undefined;
-
 /** Options of {@link emailSmtpSend}; connections are pooled per distinct options. */
 export interface SmtpOptions {
   host: string;
@@ -258,8 +249,6 @@ export interface SmtpSendResult {
  */
 export declare const emailSmtpSend: ((options: SmtpOptions, envelope: { from: string; to: string[] }, message: Uint8Array) => Promise<SmtpSendResult>) | undefined;
 
-/** Native only (undefined under wasm): runs `better-tenant` with `args`. */
-export declare const runTenantCli: ((args: string[], context: CliContext & { hardenedKey: string | null }) => Promise<CliOutcome>) | undefined;
 /** Native only: the reference's `slugFromName`. */
 export declare const slugFromName: ((name: string) => string) | undefined;
 /** Native only: the message printed when no better.config.* is found. */
@@ -302,11 +291,7 @@ declare const core: {
   sqlWrites: typeof sqlWrites;
   redactEntries: typeof redactEntries;
   EnrichmentRegistry: typeof EnrichmentRegistry;
-  runTenantCli: typeof runTenantCli;
   requireNative: typeof requireNative;
-  runAuditCli: typeof runAuditCli;
-  runWebhooksCli: typeof runWebhooksCli;
-  runEmailCli: typeof runEmailCli;
 
   emailSmtpSend: typeof emailSmtpSend;
   slugFromName: typeof slugFromName;
