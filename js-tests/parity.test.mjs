@@ -282,6 +282,10 @@ const calls = {
     call: (b, a) => new b.Email(EMAIL_CONFIG).sendBegin(...a),
   },
   "Email#handOff": { args: [["rows", "struct", [CLAIMED_ROW]]], call: (b, [rows]) => new b.Email(EMAIL_CONFIG).handOff(rows) },
+  emailProviderRequest: {
+    args: [["kind", "string", "resend"], ["message", "struct", { id: "eml_1", from: { address: "a@acme.example", name: "Acme, Inc" }, to: [{ address: "j@example.com" }], subject: "Hi", text: "Body", idempotencyKey: "eml_1", headers: [["X-A", "1"]] }], ["options", "struct", { apiKey: "re_1", baseUrl: "http://127.0.0.1:1" }]],
+  },
+  emailClassifyResponse: { args: [["kind", "string", "resend"], ["status", "typed", 429], ["headers", "struct", [["retry-after", "90"]]], ["body", "string", '{"message":"slow down"}'], ["nowMs", "typed", 1_800_000_000_000]] },
   "Email#record": {
     args: [["reports", "struct", [{ record: { id: CLAIMED_ROW.id, createdAt: CLAIMED_ROW.created_at, leaseToken: CLAIMED_ROW.lease_token, attempt: 1, expiresAtMs: null }, outcome: "retryable", transport: "smtp", envelope: ["jane@example.com"], startedAtMs: 1_800_000_000_000 }]], ["nowMs", "typed", 1_800_000_000_000], ["draws", "typed", [0]], ["worker", "typed", "w1"]],
     call: (b, a) => new b.Email(EMAIL_CONFIG).record(...a),

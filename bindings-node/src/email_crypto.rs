@@ -79,3 +79,41 @@ pub fn email_dkim_sign(
 ) -> Result<String, Code> {
     ec::dkim(&message, &json("options", options)?, &random).map_err(|e| core_err(&e))
 }
+
+/// The HTTP request a transport of `kind` (`resend`) sends for a hand-off's `outgoing` message.
+#[napi]
+pub fn email_provider_request(
+    kind: Unknown<'_>,
+    message: Unknown<'_>,
+    options: Unknown<'_>,
+) -> Result<Value, Code> {
+    let kind = string("kind", kind)?;
+    let (message, options) = (json("message", message)?, json("options", options)?);
+    ec::provider_request(&kind, &message, &options).map_err(|e| core_err(&e))
+}
+
+/// The hand-off outcome of a provider's answer.
+#[napi]
+pub fn email_classify_response(
+    kind: Unknown<'_>,
+    status: u32,
+    headers: Unknown<'_>,
+    body: Unknown<'_>,
+    now_ms: f64,
+) -> Result<Value, Code> {
+    let (kind, body) = (string("kind", kind)?, string("body", body)?);
+    let status = u16::try_from(status).map_err(|_| {
+        core_err(&usebetter_core::input::invalid(
+            "status",
+            "an HTTP status code",
+        ))
+    })?;
+    ec::classify_response(
+        &kind,
+        status,
+        &json("headers", headers)?,
+        &body,
+        crate::ms(now_ms),
+    )
+    .map_err(|e| core_err(&e))
+}

@@ -91,3 +91,46 @@ pub fn email_unsubscribe_headers(
 pub fn email_dkim_sign(message: &[u8], options: JsValue, random: &[u8]) -> Result<String, JsValue> {
     ec::dkim(message, &json("options", &options)?, random).map_err(|e| core_err(&e))
 }
+
+/// The HTTP request a transport of `kind` (`resend`) sends for a hand-off's `outgoing` message
+/// (in every build: the HTTP transports run on edge).
+#[wasm_bindgen(js_name = emailProviderRequest)]
+pub fn email_provider_request(
+    kind: JsValue,
+    message: JsValue,
+    options: JsValue,
+) -> Result<JsValue, JsValue> {
+    let kind = crate::string("kind", &kind)?;
+    let r = ec::provider_request(
+        &kind,
+        &json("message", &message)?,
+        &json("options", &options)?,
+    );
+    crate::to_js(&r.map_err(|e| core_err(&e))?)
+}
+
+/// The hand-off outcome of a provider's answer.
+#[wasm_bindgen(js_name = emailClassifyResponse)]
+pub fn email_classify_response(
+    kind: JsValue,
+    status: u32,
+    headers: JsValue,
+    body: JsValue,
+    now_ms: f64,
+) -> Result<JsValue, JsValue> {
+    let (kind, body) = (crate::string("kind", &kind)?, crate::string("body", &body)?);
+    let status = u16::try_from(status).map_err(|_| {
+        core_err(&usebetter_core::input::invalid(
+            "status",
+            "an HTTP status code",
+        ))
+    })?;
+    let r = ec::classify_response(
+        &kind,
+        status,
+        &json("headers", &headers)?,
+        &body,
+        crate::ms(now_ms),
+    );
+    crate::to_js(&r.map_err(|e| core_err(&e))?)
+}

@@ -214,6 +214,43 @@ export declare function emailMessageSize(
   contents?: Array<Uint8Array | null | undefined> | null,
 ): number;
 
+/** A hand-off's message as JSON providers take it (the same content as its MIME). */
+export interface EmailOutgoing {
+  id: string;
+  from: { address: string; name?: string | null };
+  to: { address: string; name?: string | null }[];
+  cc: { address: string; name?: string | null }[];
+  bcc: { address: string; name?: string | null }[];
+  replyTo: { address: string; name?: string | null }[];
+  subject: string;
+  html: string | null;
+  text: string | null;
+  headers: Array<[string, string]>;
+  attachments: { filename: string; contentType: string; contentId: string | null; base64: string }[];
+  tenantId: string | null;
+  idempotencyKey: string;
+  tags: Record<string, string> | null;
+}
+
+/** The request an HTTP transport sends. */
+export interface EmailHttpRequest {
+  method: "POST";
+  url: string;
+  headers: Array<[string, string]>;
+  body: string;
+}
+
+/** The request a transport of `kind` sends for `message`; EMAIL_INVALID_CONFIG naming `apiKey` or `baseUrl`. */
+export declare function emailProviderRequest(kind: "resend", message: EmailOutgoing, options: { apiKey: string; baseUrl?: string }): EmailHttpRequest;
+/** The hand-off outcome of a provider's answer (`retryAfterMs` for a throttled one). */
+export declare function emailClassifyResponse(
+  kind: "resend",
+  status: number,
+  headers: Array<[string, string]>,
+  body: string,
+  nowMs: number,
+): { outcome: SmtpHandOff; providerMessageId: string | null; retryAfterMs: number | null; detail: string | null };
+
 /** One step of `send()`: a statement to run in the caller's transaction, or the results. */
 export interface EmailSendStep {
   /** `tenant: false`: the statement takes no tenant parameter (the suppression lookup). */
@@ -239,6 +276,7 @@ export interface EmailHandOff {
     idempotencyKey: string;
     attempt: number;
     tags: Record<string, string> | null;
+    outgoing: EmailOutgoing;
   };
   record: { id: string; createdAt: string; leaseToken: string; attempt: number; expiresAtMs: number | null };
   suppressed: { key: string; address: string | null; reason: string }[];

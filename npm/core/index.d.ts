@@ -42,7 +42,7 @@ export * from "./email";
 import type { emailSigV4, emailVerifyEvent, emailSnsCertUrl, emailUnsubscribeToken, emailOpenUnsubscribeToken, emailUnsubscribeHeaders, emailDkimSign } from "./email";
 import type { Webhooks, webhookSign, webhookVerify, webhookGenerateSecret, webhookClassifyAddress, webhookClassifyOutcome, webhookRetryAfter, webhookId } from "./webhooks";
 export * from "./email";
-import type { emailParseAddress, emailRecipients, emailBuildMessage, emailMessageSize, Email } from "./email";
+import type { emailParseAddress, emailRecipients, emailBuildMessage, emailMessageSize, Email, emailProviderRequest, emailClassifyResponse } from "./email";
 
 /** The object form of the `jwt` strategy. */
 export type JwtStrategyConfig = Exclude<JwtConfig, string>;
@@ -317,6 +317,8 @@ declare const core: {
   emailBuildMessage: typeof emailBuildMessage;
   emailMessageSize: typeof emailMessageSize;
   Email: typeof Email;
+  emailProviderRequest: typeof emailProviderRequest;
+  emailClassifyResponse: typeof emailClassifyResponse;
 };
 export default core;
 

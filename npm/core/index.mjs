@@ -63,5 +63,7 @@ export const {
   emailBuildMessage,
   emailMessageSize,
   Email,
+  emailProviderRequest,
+  emailClassifyResponse,
 } = core;
 export default core;

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use crate::email::dkim::{dkim_sign, DkimOptions};
 use crate::email::events::{sns, verify_event as verify, EventOptions};
+use crate::email::http;
 use crate::email::sigv4::{sign, SigV4Request};
 use crate::email::token::{self, TokenFields};
 use crate::error::{Error, Result};
@@ -107,4 +108,30 @@ pub fn unsubscribe_headers(base_url: &str, text: &str, mailto: Option<&str>) -> 
 pub fn dkim(message: &[u8], options: &Value, random: &[u8]) -> Result<String> {
     let o: DkimOptions = from_value("options", options)?;
     Ok(dkim_sign(message, &o, random)?)
+}
+
+/// `emailProviderRequest(kind, message, options)`: the HTTP request a transport sends.
+///
+/// # Errors
+/// `INVALID_ARGUMENT` for the shapes; `EMAIL_INVALID_CONFIG` naming `apiKey`, `baseUrl` or `kind`.
+pub fn provider_request(kind: &str, message: &Value, options: &Value) -> Result<Value> {
+    let m: http::Outgoing = from_value("message", message)?;
+    let o: http::ProviderOptions = from_value("options", options)?;
+    to_value(&http::request(kind, &m, &o)?)
+}
+
+/// `emailClassifyResponse(kind, status, headers, body, nowMs)`: the hand-off outcome of an
+/// answer (`headers` as `[name, value]` pairs).
+///
+/// # Errors
+/// `INVALID_ARGUMENT` for the shapes.
+pub fn classify_response(
+    kind: &str,
+    status: u16,
+    headers: &Value,
+    body: &str,
+    now_ms: i64,
+) -> Result<Value> {
+    let pairs: Vec<(String, String)> = from_value("headers", headers)?;
+    to_value(&http::classify(kind, status, &pairs, body, now_ms))
 }

@@ -12,6 +12,7 @@ pub mod dkim;
 pub mod error;
 pub mod events;
 pub mod header;
+pub mod http;
 pub mod message;
 pub mod mime;
 pub mod prepare;

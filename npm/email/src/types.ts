@@ -1,7 +1,7 @@
 // The product's public types (spec: sending input and results, transports and what they hand
 // back). The core validates every value at run time; these types make the mistakes the compiler
 // can see fail to compile.
-import type { SmtpHandOff } from "@usebetter-rs/core";
+import type { EmailOutgoing, SmtpHandOff } from "@usebetter-rs/core";
 
 export type Address = string | { address: string; name?: string };
 
@@ -68,6 +68,8 @@ export interface PreparedMessage {
   idempotencyKey: string;
   attempt: number;
   tags?: Record<string, string>;
+  /** The same message as JSON providers take it (what HTTP transports hand the core). */
+  outgoing?: EmailOutgoing;
 }
 
 /** A hand-off outcome (data in `email_attempts`, never an exception): the core's judgement of a

@@ -18,7 +18,7 @@ use crate::email::message::{Attachment, BuildOptions, MessageSpec};
 use crate::email::recipients::{AddressInput, AddressObject, OneOrMany};
 use crate::email::retry::{after_hand_off, Attempted, Next};
 use crate::email::smtp_outcome::HandOff;
-use crate::email::token::{seal_token, unsubscribe_headers, TokenFields};
+use crate::email::token::{seal_token, unsubscribe_headers, TokenFields, LIST_UNSUBSCRIBE_POST};
 use crate::email::{mime, prepare, EmailError};
 use crate::error::Result;
 use crate::input::from_value;
@@ -29,6 +29,7 @@ const MAX_DETAIL: usize = 2048;
 
 #[derive(Debug, Deserialize)]
 struct Recipient {
+    kind: String,
     address: Option<String>,
     key: String,
     status: String,
@@ -202,14 +203,76 @@ impl Email {
         };
         let p = prepare::prepare(&spec, &opts, &contents).map_err(em)?;
         let raw = mime::build(&p).map_err(em)?;
+        let outgoing = Self::outgoing(&c, &spec, &id, &envelope, &c.attachments);
         let message = json!({
             "id": id, "tenantId": c.tenant_id, "category": c.category, "from": from, "recipients": envelope,
             "subject": spec.subject, "html": c.html, "text": c.text_body,
             "raw": String::from_utf8_lossy(&raw),
             "messageId": c.message_id_header.trim_start_matches('<').trim_end_matches('>'),
             "idempotencyKey": id, "attempt": c.attempt_count, "tags": c.tags,
+            "outgoing": outgoing,
         });
         Ok(json!({ "message": message, "record": record, "suppressed": suppressed }))
+    }
+
+    /// The structured message JSON providers take (the same content as the MIME): the
+    /// recipients still to be sent to, by field, and every header the MIME carries besides the
+    /// fixed ones.
+    fn outgoing(
+        c: &Claimed,
+        spec: &MessageSpec,
+        id: &str,
+        envelope: &[String],
+        stored: &[StoredAttachment],
+    ) -> Value {
+        let sending: std::collections::BTreeSet<String> =
+            envelope.iter().map(|a| address_key(a)).collect();
+        // `only_sending`: recipients still to be sent to (not Reply-To, which receives nothing).
+        let keep = |list: &Option<OneOrMany>, only_sending: bool| -> Vec<Value> {
+            match list {
+                Some(OneOrMany::Many(items)) => items
+                    .iter()
+                    .filter_map(|a| match a {
+                        AddressInput::Object(o)
+                            if !only_sending || sending.contains(&address_key(&o.address)) =>
+                        {
+                            Some(json!({ "address": o.address, "name": o.name }))
+                        }
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            }
+        };
+        let bcc: Vec<Value> = c
+            .recipients
+            .iter()
+            .filter(|r| r.kind == "bcc" && r.status == "pending" && r.blocked.is_none())
+            .map(|r| json!({ "address": r.address.clone().unwrap_or_else(|| r.key.clone()) }))
+            .collect();
+        let mut headers: Vec<(String, String)> = spec
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if let Some(v) = &spec.list_unsubscribe {
+            headers.push(("List-Unsubscribe".into(), v.clone()));
+            headers.push(("List-Unsubscribe-Post".into(), LIST_UNSUBSCRIBE_POST.into()));
+        }
+        if let Some(l) = &spec.list_id {
+            headers.push(("List-Id".into(), format!("<{l}>")));
+        }
+        let from = match &spec.from {
+            AddressInput::Object(o) => json!({ "address": o.address, "name": o.name }),
+            AddressInput::Text(t) => json!({ "address": t }),
+        };
+        json!({
+            "id": id, "from": from, "to": keep(&spec.to, true), "cc": keep(&spec.cc, true), "bcc": bcc,
+            "replyTo": keep(&spec.reply_to, false), "subject": spec.subject, "html": spec.html, "text": spec.text,
+            "headers": headers,
+            "attachments": stored.iter().map(|a| json!({ "filename": a.filename, "contentType": a.content_type, "contentId": a.content_id, "base64": a.base64 })).collect::<Vec<_>>(),
+            "tenantId": c.tenant_id, "idempotencyKey": id, "tags": c.tags,
+        })
     }
 
     /// Claimed rows → `[{ message?, record, suppressed, skip? }]`: `message` for the transport

@@ -1,8 +1,9 @@
 // `@usebetterdev/email/testing`: `captureTransport()` keeps what it is given in memory, for
 // tests of the application: `sent()`, `lastTo(address)`, `links(message)`, `waitFor(predicate)`,
 // `clear()`, and `failNext(outcome)` to see how the app and the worker handle any hand-off
-// outcome.
+// outcome. `fakeResend()` is a loopback stand-in for Resend's API (Node only).
 import { EmailError } from "../errors";
+export { fakeResend, type FakeResend, type FakeResendEmail } from "./resend";
 import type { HandOffOutcome, HandOffResult, PreparedMessage, Transport } from "../types";
 
 export interface CapturedMessage extends PreparedMessage {

@@ -63,6 +63,7 @@ function prepared(m: NonNullable<EmailHandOff["message"]>): PreparedMessage {
   if (m.html !== null) out.html = m.html;
   if (m.text !== null) out.text = m.text;
   if (m.tags) out.tags = m.tags;
+  out.outgoing = m.outgoing;
   return out;
 }
 

@@ -1,0 +1,266 @@
+//! HTTP providers' requests and answers (spec §8.2, §8.3), pure: [`request`] writes the request
+//! a transport sends for one message and [`classify`] judges the answer into a hand-off outcome.
+//! The TypeScript transport only performs `fetch`. Resend: `POST /emails` with the message id as
+//! `Idempotency-Key` (honoured for 24 h, so a retry after an unknown answer cannot send twice)
+//! and `better_email_id` as a tag (how its events correlate).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::error::{EmailError, Result};
+use super::recipients::AddressObject;
+use super::smtp_outcome::HandOff;
+use crate::webhooks::retry_after::parse_retry_after;
+
+/// Provider texts kept in the attempt log (spec §14: truncated).
+const MAX_DETAIL: usize = 2048;
+
+/// A message as JSON providers take it: the structured fields of a hand-off.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outgoing {
+    pub id: String,
+    pub from: AddressObject,
+    #[serde(default)]
+    pub to: Vec<AddressObject>,
+    #[serde(default)]
+    pub cc: Vec<AddressObject>,
+    #[serde(default)]
+    pub bcc: Vec<AddressObject>,
+    #[serde(default)]
+    pub reply_to: Vec<AddressObject>,
+    pub subject: String,
+    pub html: Option<String>,
+    pub text: Option<String>,
+    /// Custom headers and the list headers, in order.
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    #[serde(default)]
+    pub attachments: Vec<OutgoingAttachment>,
+    pub tenant_id: Option<String>,
+    pub idempotency_key: String,
+    #[serde(default)]
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutgoingAttachment {
+    pub filename: String,
+    pub content_type: String,
+    pub content_id: Option<String>,
+    pub base64: String,
+}
+
+/// The transport's options (`resend({ apiKey, baseUrl })`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProviderOptions {
+    pub api_key: String,
+    pub base_url: Option<String>,
+}
+
+/// What the transport sends.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HttpRequest {
+    pub method: &'static str,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+/// The judgement of an answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Verdict {
+    pub outcome: HandOff,
+    pub provider_message_id: Option<String>,
+    pub retry_after_ms: Option<i64>,
+    pub detail: Option<String>,
+}
+
+/// `Name <addr>`, the name quoted when it holds specials (RFC 5322 `display-name`).
+fn mailbox(a: &AddressObject) -> String {
+    match a.name.as_deref().filter(|n| !n.is_empty()) {
+        None => a.address.clone(),
+        Some(n)
+            if n.chars()
+                .all(|c| c.is_alphanumeric() || " !#$%&'*+-/=?^_`{|}~".contains(c)) =>
+        {
+            format!("{n} <{}>", a.address)
+        }
+        Some(n) => format!(
+            "\"{}\" <{}>",
+            n.replace('\\', "\\\\").replace('"', "\\\""),
+            a.address
+        ),
+    }
+}
+
+fn base_url(field: &str, o: &ProviderOptions, default: &str) -> Result<String> {
+    let url = o
+        .base_url
+        .as_deref()
+        .unwrap_or(default)
+        .trim_end_matches('/');
+    if url.starts_with("https://") || url.starts_with("http://") {
+        Ok(url.to_owned())
+    } else {
+        Err(EmailError::config(
+            field,
+            "an http(s) URL such as https://api.resend.com",
+        ))
+    }
+}
+
+fn resend_request(m: &Outgoing, o: &ProviderOptions) -> Result<HttpRequest> {
+    if o.api_key.trim().is_empty() {
+        return Err(EmailError::config("apiKey", "the Resend API key (re_…)"));
+    }
+    let list = |v: &[AddressObject]| v.iter().map(mailbox).collect::<Vec<_>>();
+    let mut tags = vec![json!({ "name": "better_email_id", "value": m.id })];
+    if let Some(t) = &m.tenant_id {
+        tags.push(json!({ "name": "tenant", "value": t }));
+    }
+    for (k, v) in m.tags.iter().flatten() {
+        tags.push(json!({ "name": k, "value": v }));
+    }
+    let mut body = json!({
+        "from": mailbox(&m.from),
+        "to": list(&m.to),
+        "subject": m.subject,
+        "tags": tags,
+    });
+    let b = body.as_object_mut().expect("an object literal");
+    for (k, v) in [("cc", &m.cc), ("bcc", &m.bcc), ("reply_to", &m.reply_to)] {
+        if !v.is_empty() {
+            b.insert(k.into(), json!(list(v)));
+        }
+    }
+    if let Some(h) = &m.html {
+        b.insert("html".into(), json!(h));
+    }
+    if let Some(t) = &m.text {
+        b.insert("text".into(), json!(t));
+    }
+    if !m.headers.is_empty() {
+        let headers: serde_json::Map<String, Value> = m
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        b.insert("headers".into(), Value::Object(headers));
+    }
+    if !m.attachments.is_empty() {
+        let a: Vec<Value> = m
+            .attachments
+            .iter()
+            .map(|a| {
+                let mut x = json!({ "filename": a.filename, "content": a.base64, "content_type": a.content_type });
+                if let Some(id) = &a.content_id {
+                    x["content_id"] = json!(id);
+                }
+                x
+            })
+            .collect();
+        b.insert("attachments".into(), json!(a));
+    }
+    Ok(HttpRequest {
+        method: "POST",
+        url: format!(
+            "{}/emails",
+            base_url("baseUrl", o, "https://api.resend.com")?
+        ),
+        headers: vec![
+            ("authorization".into(), format!("Bearer {}", o.api_key)),
+            ("content-type".into(), "application/json".into()),
+            ("idempotency-key".into(), m.idempotency_key.clone()),
+        ],
+        body: body.to_string(),
+    })
+}
+
+/// The request for `kind`.
+///
+/// # Errors
+/// `EMAIL_INVALID_CONFIG` naming `apiKey` or `baseUrl`; `EMAIL_TRANSPORT_UNAVAILABLE` for a kind
+/// without an HTTP API here.
+pub fn request(kind: &str, m: &Outgoing, o: &ProviderOptions) -> Result<HttpRequest> {
+    match kind {
+        "resend" => resend_request(m, o),
+        other => Err(EmailError::config(
+            "kind",
+            format!("\"resend\", got {other:?}"),
+        )),
+    }
+}
+
+fn cut(s: &str) -> String {
+    let mut end = s.len().min(MAX_DETAIL);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Judges a provider's answer: accepted, refused for good, refused for now, or throttled (with
+/// when to come back).
+#[must_use]
+pub fn classify(
+    kind: &str,
+    status: u16,
+    headers: &[(String, String)],
+    body: &str,
+    now_ms: i64,
+) -> Verdict {
+    let parsed: Option<Value> = serde_json::from_str(body).ok();
+    let message = parsed
+        .as_ref()
+        .and_then(|v| v.get("message").or_else(|| v.get("Message")))
+        .and_then(Value::as_str)
+        .map_or_else(|| cut(body), cut);
+    let id = parsed
+        .as_ref()
+        .and_then(|v| v.get("id"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let outcome = match status {
+        200..=299 if id.is_some() || kind != "resend" => HandOff::Sent,
+        // Accepted without the id the API promises: the provider may or may not have it.
+        200..=299 => HandOff::Ambiguous,
+        401 | 403 => HandOff::AuthFailed,
+        429 => HandOff::Throttled,
+        // Resend: another request with the same key is in progress.
+        409 => HandOff::Retryable,
+        400..=499 => HandOff::RejectedPermanent,
+        _ => HandOff::Retryable,
+    };
+    let retry_after_ms = (outcome == HandOff::Throttled)
+        .then(|| {
+            header(headers, "retry-after")
+                .or_else(|| header(headers, "ratelimit-reset"))
+                .and_then(|v| parse_retry_after(v, now_ms))
+        })
+        .flatten()
+        // Seconds (at most a day, parse_retry_after caps it) to ms.
+        .map(|s| {
+            #[allow(clippy::cast_possible_truncation)]
+            let ms = (s * 1000.0).round() as i64;
+            ms
+        });
+    Verdict {
+        outcome,
+        provider_message_id: id,
+        retry_after_ms,
+        detail: (outcome != HandOff::Sent).then(|| format!("{status}: {message}")),
+    }
+}

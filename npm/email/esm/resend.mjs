@@ -1,0 +1,3 @@
+import m from "../dist/resend/index.js";
+
+export const { resend } = m;
