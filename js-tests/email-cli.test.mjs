@@ -144,3 +144,22 @@ test("purge --dry-run lists the partitions it would drop and drops nothing; ensu
   const { rows } = await app.query("SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = 'email_recipients'::regclass");
   assert.equal(rows[0].n, 1 + 7, "DEFAULT, this week and the next 6");
 });
+
+test("worker: bad options are usage errors; a database without the tables names `better-email migrate`; otherwise the bin is handed the section", async () => {
+  const empty = await freshDatabase("emcli_worker");
+  created.push(empty);
+  for (const args of [["worker", "--concurrency", "0"], ["worker", "--max-seconds", "x"]]) {
+    const r = await cli(urlOf(empty.name), args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, /invalid --(concurrency|max-seconds)/);
+  }
+  const missing = await cli(urlOf(empty.name), ["worker", "--once"]);
+  assert.equal(missing.code, 1);
+  assert.equal(missing.errorCode, "EMAIL_SCHEMA_MISSING");
+  assert.match(missing.stderr, /better-email migrate/);
+  const { url } = await migratedDatabase("emcli_worker_ok");
+  const section = { from: "a@acme.example", retrySchedule: [0, 1] };
+  const r = await cli(url, ["worker", "--once", "--json"], { config: { ...RLS, email: section } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.handoff, { command: "worker", config: section, databaseUrl: url, options: { concurrency: 16, once: true, maxSeconds: null, json: true } });
+});

@@ -16,7 +16,7 @@ import { elfSectionNames } from "./helpers/elf.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 const project = mkdtempSync(join(tmpdir(), "usebetter-pack-"));
-const PACKAGES = ["npm/core", "npm/core-linux-x64-gnu", "npm/cli-linux-x64-gnu", "npm/plugin", "npm/tenant", "npm/audit", "npm/tenant-cli", "npm/audit-cli", "npm/webhooks", "npm/webhooks-cli", "npm/email-cli"];
+const PACKAGES = ["npm/core", "npm/core-linux-x64-gnu", "npm/cli-linux-x64-gnu", "npm/plugin", "npm/tenant", "npm/audit", "npm/tenant-cli", "npm/audit-cli", "npm/webhooks", "npm/webhooks-cli", "npm/email", "npm/email-cli"];
 let dbh;
 let ids;
 // PATH without any directory that holds cargo or rustc.

@@ -7,13 +7,12 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
 import { betterWebhooks } from "@usebetterdev/webhooks";
 import { sqlExecutorAdapter } from "@usebetterdev/webhooks/sql";
 import { webhooksDatabase, inTenant, asSystem } from "./helpers/webhooks.mjs";
-import { project } from "./helpers/cli.mjs";
+import { project, startWorkerBin } from "./helpers/cli.mjs";
 import { requireEnv } from "./helpers/db.mjs";
 
 const MESSAGES = 20_000;
@@ -69,22 +68,7 @@ function startWorker(cwd) {
   url.pathname = `/${db.name}`;
   url.username = "app";
   url.password = "app";
-  const child = spawn(process.execPath, [bin, "worker", "--concurrency", String(CONCURRENCY)], {
-    cwd,
-    env: { ...process.env, DATABASE_URL: url.toString(), BETTER_WEBHOOKS_KEY: KEY },
-  });
-  children.add(child);
-  let stderr = "";
-  child.stdout.resume();
-  child.stderr.on("data", (d) => (stderr += d));
-  const exited = new Promise((resolve) => child.on("exit", (code, signal) => (children.delete(child), resolve({ code, signal, stderr }))));
-  const started = new Promise((resolve, reject) => {
-    const poll = setInterval(() => {
-      if (stderr.includes("started (concurrency")) (clearInterval(poll), resolve());
-    }, 10);
-    exited.then((r) => (clearInterval(poll), reject(new Error(`worker exited before starting: ${JSON.stringify(r)}`))));
-  });
-  return { child, started, exited };
+  return startWorkerBin(bin, ["--concurrency", String(CONCURRENCY)], { cwd, env: { DATABASE_URL: url.toString(), BETTER_WEBHOOKS_KEY: KEY }, children });
 }
 
 const statuses = async () =>

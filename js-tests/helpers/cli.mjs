@@ -98,3 +98,24 @@ export async function cliHarness(runCli, { prefix, config }) {
     },
   };
 }
+
+/**
+ * Starts a bin's `worker` (`bin` is its script) in `cwd` with `env` added; `started` resolves
+ * once it reports "started (concurrency", `exited` to `{ code, signal, stderr }`. Kept in
+ * `children` until it exits, so a test's `after` can kill what is left.
+ */
+export function startWorkerBin(bin, args, { cwd, env, children }) {
+  const child = spawn(process.execPath, [bin, "worker", ...args], { cwd, env: { ...process.env, ...env } });
+  children.add(child);
+  let stderr = "";
+  child.stdout.resume();
+  child.stderr.on("data", (d) => (stderr += d));
+  const exited = new Promise((resolve) => child.on("exit", (code, signal) => (children.delete(child), resolve({ code, signal, stderr }))));
+  const started = new Promise((resolve, reject) => {
+    const poll = setInterval(() => {
+      if (stderr.includes("started (concurrency")) (clearInterval(poll), resolve());
+    }, 10);
+    exited.then((r) => (clearInterval(poll), reject(new Error(`worker exited before starting: ${JSON.stringify(r)}`))));
+  });
+  return { child, started, exited };
+}

@@ -40,3 +40,5 @@ export declare function runTool(
 ): Promise<CliOutcome>;
 /** A bin's entry: prints what `run` resolves to and resolves to its exit code (1 when it throws). */
 export declare function runMain(run: () => Promise<CliAnswer>): Promise<number>;
+/** Resolves to why a long-running command should stop: SIGTERM, SIGINT, or `max-seconds` after `maxSeconds`. */
+export declare function untilStopped(signals: { once(event: "SIGTERM" | "SIGINT", fn: () => void): unknown }, maxSeconds?: number | null): Promise<"SIGTERM" | "SIGINT" | "max-seconds">;

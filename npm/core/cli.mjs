@@ -127,3 +127,16 @@ export async function runMain(run) {
     return 1;
   }
 }
+
+/**
+ * A long-running command's wait (`worker`): resolves to why it should stop, SIGTERM, SIGINT or
+ * `max-seconds` after `maxSeconds` (if given). `signals` is the process, or an emitter in tests.
+ */
+export function untilStopped(signals, maxSeconds) {
+  return new Promise((resolve) => {
+    const stop = (why) => () => resolve(why);
+    signals.once("SIGTERM", stop("SIGTERM"));
+    signals.once("SIGINT", stop("SIGINT"));
+    if (maxSeconds) setTimeout(stop("max-seconds"), maxSeconds * 1000).unref();
+  });
+}

@@ -40,6 +40,7 @@ pub async fn run(args: &[String], ctx: &crate::Context) -> Result<Outcome> {
                 .ensure_partitions(|has_meta, version| Ok(schema_status(has_meta, version)?))
                 .await
         }
+        "worker" => worker(&run).await,
         other => Err(CliFailure::Usage.with(format!("error: unknown command '{other}'"))),
     }
 }
@@ -56,6 +57,35 @@ impl Run<'_> {
             layout: self.store(),
         }
     }
+}
+
+/// `worker`: checks the options, the database and its schema here (so a missing table names
+/// `better-email migrate` before any mail is handed off), then hands the `email` section back to
+/// the bin, whose process runs the package's delivery engine with the section's transports.
+async fn worker(r: &Run<'_>) -> Result<Outcome> {
+    let mut options = usebetter_core::cli::webhooks::worker_options(
+        Some(r.inv.value("concurrency").unwrap_or("16")),
+        r.inv.has("once"),
+        r.inv.value("max-seconds"),
+    )?;
+    options["json"] = r.tables().json().into();
+    let client = r.tables().client().await?;
+    let (has_meta, version) = r.tables().schema_facts(&client).await?;
+    schema_status(has_meta, version.as_deref())?;
+    let url = r
+        .inv
+        .value("database-url")
+        .or(r.ctx.database_url.as_deref())
+        .unwrap_or_default();
+    Ok(Outcome {
+        handoff: Some(serde_json::json!({
+            "command": "worker",
+            "config": r.ctx.config.as_ref().and_then(|c| c.get("email")).cloned().unwrap_or_default(),
+            "databaseUrl": url,
+            "options": options,
+        })),
+        ..Outcome::default()
+    })
 }
 
 async fn migrate(r: &Run<'_>) -> Result<Outcome> {

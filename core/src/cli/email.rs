@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 
-use super::args::flag;
+use super::args::{flag, valued};
 use super::args::{Opt, Program, CONFIG_PATH, DATABASE_URL, HELP};
 use crate::email::store::retention::{BODIES_DAYS, METADATA_DAYS};
 use crate::email::store::{PartitionWidth, Store, StoreConfig};
@@ -15,7 +15,7 @@ use crate::error::Result;
 
 pub use super::store::{ahead, partitions_ready, purge_report, rls_flag};
 
-pub const COMMANDS: [(&str, &str); 4] = [
+pub const COMMANDS: [(&str, &str); 5] = [
     (
         "migrate",
         "Print, write or apply the email tables' DDL (idempotent)",
@@ -32,11 +32,20 @@ pub const COMMANDS: [(&str, &str); 4] = [
         "ensure-partitions",
         "Create the message, recipient, attempt and event partitions ahead",
     ),
+    (
+        "worker",
+        "Hand queued mail to the configured transport until stopped (or --once)",
+    ),
 ];
 
 fn options(command: &str) -> Option<Vec<Opt>> {
     let mut v = match command {
         "check" => vec![],
+        "worker" => vec![
+            valued("concurrency", "<n>").about("Messages handed off at once (default: 16)"),
+            flag("once").about("Hand off what is due now, then exit"),
+            valued("max-seconds", "<n>").about("Stop (gracefully) after this many seconds"),
+        ],
         other => super::store::table_options(other)?,
     };
     v.extend([
@@ -50,7 +59,7 @@ fn options(command: &str) -> Option<Vec<Opt>> {
 
 pub const EMAIL: Program = Program {
     name: "better-email",
-    about: "Transactional email on PostgreSQL: migrations, checks and retention",
+    about: "Transactional email on PostgreSQL: migrations, checks, retention and the worker",
     commands: &COMMANDS,
     options,
     positional: |_| None,

@@ -3,7 +3,7 @@
 // `--version` and `--help` load neither the addon nor the config. Usage errors exit 2,
 // findings and failures 1.
 import { readFileSync } from "node:fs";
-import { runMain, runTool } from "@usebetter-rs/core/cli";
+import { optionValue, runMain, runTool } from "@usebetter-rs/core/cli";
 
 const VERSION = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
 const TOOL = { tool: "better-email", version: VERSION, loadPlugin: () => import("@usebetterdev/plugin/config"), usageCode: 2 };
@@ -13,6 +13,26 @@ export function runCli(args, options) {
   return runTool(TOOL, args, options);
 }
 
-export function main(argv) {
-  return runMain(() => runCli(argv));
+/** The config as data: transports and templates are objects with functions, which stay here. */
+const asData = (config) => JSON.parse(JSON.stringify(config ?? null, (_, v) => (typeof v === "function" ? undefined : v)));
+
+/** The bin: prints the outcome; `worker` then runs in this process until stopped. */
+export async function main(argv) {
+  let handoff;
+  let section;
+  const code = await runMain(async () => {
+    let options;
+    if (argv[0] === "worker") {
+      // The worker needs the section's transports as they are, not as the addon sees data.
+      const { tryLoadConfig } = await import("@usebetterdev/plugin/config");
+      const loaded = await tryLoadConfig(process.cwd(), optionValue(argv, "--config"));
+      section = loaded?.email;
+      options = { config: asData(loaded) };
+    }
+    const outcome = await runCli(argv, options);
+    handoff = outcome.handoff;
+    return outcome;
+  });
+  if (handoff?.command === "worker") return (await import("./worker.mjs")).runWorker({ ...handoff, section });
+  return code;
 }

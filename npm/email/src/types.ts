@@ -103,5 +103,7 @@ export interface Transport {
   name: string;
   kind: TransportKind;
   capabilities: { idempotency: boolean; batch: number; rawMime: boolean; tags: boolean; edge: boolean };
+  /** How long one hand-off may take (the worker's lease is this plus 30 s). */
+  timeoutMs?: number;
   send(batch: PreparedMessage[], signal: AbortSignal): Promise<HandOffResult[]>;
 }

@@ -3,6 +3,7 @@
 // runs the loop and stops it on a signal or a deadline. A stop lets in-flight requests finish
 // (the engine's `shutdownTimeoutMs`); a kill leaves leases that expire and are claimed again.
 import pg from "pg";
+import { untilStopped } from "@usebetter-rs/core/cli";
 import { betterWebhooks } from "@usebetterdev/webhooks";
 import { sqlExecutorAdapter } from "@usebetterdev/webhooks/sql";
 
@@ -29,12 +30,7 @@ export async function runWorker({ config, databaseUrl, options }, { signals = pr
       const worker = hooks.createWorker({ concurrency: options.concurrency });
       await worker.start();
       say("started", { concurrency: options.concurrency, pid: process.pid }, `started (concurrency ${options.concurrency}, pid ${process.pid})`);
-      const reason = await new Promise((resolve) => {
-        const stop = (why) => () => resolve(why);
-        signals.once("SIGTERM", stop("SIGTERM"));
-        signals.once("SIGINT", stop("SIGINT"));
-        if (options.maxSeconds) setTimeout(stop("max-seconds"), options.maxSeconds * 1000).unref();
-      });
+      const reason = await untilStopped(signals, options.maxSeconds);
       say("stopping", { reason }, `stopping (${reason}): finishing in-flight requests`);
       await worker.stop();
       say("stopped", {}, "stopped");

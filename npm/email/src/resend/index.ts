@@ -47,6 +47,7 @@ export function resend(options: ResendOptions): Transport {
     name,
     kind: "resend",
     capabilities: { idempotency: true, batch: 1, rawMime: false, tags: true, edge: true },
+    timeoutMs,
     async send(batch: PreparedMessage[], signal: AbortSignal): Promise<HandOffResult[]> {
       return Promise.all(
         batch.map(async (m) => {

@@ -39,6 +39,8 @@ export function smtp(options: SmtpOptions & { name?: string }): Transport {
     name,
     kind: "smtp",
     capabilities: { idempotency: false, batch: 1, rawMime: true, tags: false, edge: false },
+    // The connection, then each reply: the longest a hand-off can take.
+    timeoutMs: (opts.connectTimeoutMs ?? 10_000) + (opts.timeoutMs ?? 15_000),
     async send(batch: PreparedMessage[]): Promise<HandOffResult[]> {
       return Promise.all(batch.map(async (m) => result(await send(opts, { from: m.from, to: m.recipients }, m.raw))));
     },

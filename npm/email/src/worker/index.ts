@@ -17,7 +17,7 @@ export interface WorkerOptions {
   perTenantBatch?: number;
   /** How long a claim holds a message (default: the hand-off timeout + 30 s). */
   leaseMs?: number;
-  /** Each hand-off's limit (default 15000 ms). */
+  /** Each hand-off's limit (default: the longest of the transports' `timeoutMs`, else 15000 ms). */
   timeoutMs?: number;
   /** Named in `email_attempts.worker_id` and the leases. */
   workerId?: string;
@@ -70,7 +70,7 @@ function prepared(m: NonNullable<EmailHandOff["message"]>): PreparedMessage {
 export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine {
   const names = Object.keys(ctx.transports);
   if (names.length === 0) throw new EmailConfigError("EMAIL_INVALID_CONFIG", "invalid `transport`: the worker needs a transport");
-  const timeoutMs = o.timeoutMs ?? 15_000;
+  const timeoutMs = o.timeoutMs ?? Math.max(...names.map((n) => ctx.transports[n]!.timeoutMs ?? 15_000));
   const leaseMs = o.leaseMs ?? timeoutMs + 30_000;
   const perTenant = o.perTenantBatch ?? 20;
   const workerId = o.workerId ?? `email-${crypto.randomUUID().slice(0, 8)}`;
