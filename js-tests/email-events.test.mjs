@@ -1,3 +1,4 @@
+// suite: pgbouncer (scripts/test.sh runs it again through PgBouncer in transaction mode)
 // E10, provider events feeding the suppression list, through `emailEventsHandler` mounted in
 // Hono: a hard bounce signed as each provider signs it (Resend/Svix, Postmark Basic
 // credentials, SendGrid ECDSA, Mailgun HMAC, SES through SNS with a certificate from a loopback

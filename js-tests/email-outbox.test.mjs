@@ -1,4 +1,5 @@
 // suite: once (native only: the SMTP transport is the addon's)
+// suite: pgbouncer (scripts/test.sh runs it again through PgBouncer in transaction mode)
 // Transactional email end to end against real PostgreSQL (row-level security on, as a role
 // without BYPASSRLS) and an SMTP sink on loopback: a message exists iff its transaction
 // committed (node-postgres, postgres.js, Drizzle on both, the tenant package's scope), every
@@ -70,6 +71,8 @@ before(async () => {
     },
     data(raw, session, cb) {
       const f = dataFailures.shift();
+      // The message arrived, and the connection is lost before the answer: an ambiguous hand-off.
+      if (f === "drop") return sink.dropAll();
       if (f) return cb(smtpReply(...f));
       cb(null, `Ok: queued as ${received().length}`);
     },
@@ -317,4 +320,40 @@ test("an in-process worker started before the sends delivers them shortly after 
   } finally {
     await worker.stop();
   }
+});
+
+test("E3: a connection lost after the message is ambiguous: sent again by default; held with onAmbiguous \"hold\" until a delivered event resolves it", async () => {
+  received().length = 0;
+  const pause = () => new Promise((res) => setTimeout(res, 120));
+  const email = betterEmail(config(sqlEmailAdapter(pool)));
+  dataFailures.push("drop");
+  const r = await inTenant(TENANT, (c) => email.send({ to: "amb@example.com", subject: "maybe", text: "t" }, { tx: c }));
+  await email.drain({ maxMs: 10_000 });
+  await pause();
+  await email.drain({ maxMs: 10_000 });
+  const uuid = core.webhookId("email", r.id, false);
+  const attempts = await asSystem(pool, "SELECT outcome FROM email_attempts WHERE message_id = $1 ORDER BY attempt_number", [uuid]);
+  assert.deepEqual(attempts.map((a) => a.outcome), ["ambiguous", "sent"]);
+  assert.equal(received().length, 2, "at least once: the sink has the message twice");
+  assert.equal((await asSystem(pool, "SELECT status FROM email_messages WHERE id = $1", [uuid]))[0].status, "sent");
+
+  received().length = 0;
+  const held = betterEmail(config(sqlEmailAdapter(pool), { onAmbiguous: "hold" }));
+  dataFailures.push("drop");
+  const h = await inTenant(TENANT, (c) => held.send({ to: "held@example.com", subject: "once at most", text: "t" }, { tx: c }));
+  await held.drain({ maxMs: 10_000 });
+  await pause();
+  await held.drain({ maxMs: 10_000 });
+  const hid = core.webhookId("email", h.id, false);
+  const status = async () => (await asSystem(pool, "SELECT status FROM email_messages WHERE id = $1", [hid]))[0].status;
+  assert.equal(await status(), "ambiguous", "held for an operator, not sent again");
+  assert.equal(received().length, 1);
+  // The provider's delivered event for it (Resend's shape, signed) resolves it to `sent`.
+  const secret = core.webhookGenerateSecret("v1", randomBytes(24)).secret;
+  const body = JSON.stringify({ type: "email.delivered", created_at: new Date().toISOString(), data: { email_id: "re_1", to: ["held@example.com"], tags: { better_email_id: h.id } } });
+  const ts = Math.floor(Date.now() / 1000);
+  const headers = { "svix-id": "msg_held", "svix-timestamp": String(ts), "svix-signature": core.webhookSign({ id: "msg_held", timestamp: ts, body, secret }) };
+  const res = await held.handlers.events(new Request("http://localhost/email/events/resend", { method: "POST", headers, body }), { resend: { secret } });
+  assert.equal(res.status, 200);
+  assert.equal(await status(), "sent");
 });

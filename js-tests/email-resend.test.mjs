@@ -1,3 +1,4 @@
+// suite: pgbouncer (scripts/test.sh runs it again through PgBouncer in transaction mode)
 // The Resend transport against a loopback fake that behaves as Resend documents (Bearer key,
 // validation, Idempotency-Key for 24 h): the JSON the core writes (addresses with names, cc and
 // bcc, Reply-To, the list headers, attachments, the `better_email_id` tag), the provider's id

@@ -1,3 +1,4 @@
+// suite: pgbouncer (scripts/test.sh runs it again through PgBouncer in transaction mode)
 // E11, RFC 8058 one-click unsubscribe end to end: a `notifications` message carries both headers
 // (a `transactional` one neither); the handler, mounted in Hono and in Express, answers a POST of
 // `List-Unsubscribe=One-Click` (urlencoded or multipart, no cookies) with 200 and no redirect and
