@@ -30,3 +30,33 @@ const transports: Transport[] = [captureTransport(), consoleTransport(), fileTra
 void transports;
 // @ts-expect-error fileTransport needs a directory
 fileTransport({});
+
+// betterEmail(): the registry's names and props flow into send().
+import { betterEmail } from "@usebetterdev/email";
+import { sqlEmailAdapter } from "@usebetterdev/email/sql";
+import { smtp } from "@usebetterdev/email/smtp";
+import { resend } from "@usebetterdev/email/resend";
+import pg from "pg";
+
+const email = betterEmail({
+  database: sqlEmailAdapter(new pg.Pool()),
+  transport: smtp({ host: "127.0.0.1", port: 25, secure: "none" }),
+  from: "Acme <hello@acme.example>",
+  templates: { welcome },
+});
+void email.send({ template: "welcome", to: "a@b.example", props: { name: "Ada", url: "https://app.test" } });
+void email.send({ to: ["a@b.example", { address: "c@d.example", name: "C" }], subject: "Hi", text: "plain", category: "notifications", sendAt: new Date() });
+// @ts-expect-error an unknown template name
+void email.send({ template: "welcom", to: "a@b.example", props: { name: "Ada", url: "https://app.test" } });
+// @ts-expect-error the template's props are required
+void email.send({ template: "welcome", to: "a@b.example" });
+// @ts-expect-error a prop of the wrong type
+void email.send({ template: "welcome", to: "a@b.example", props: { name: 1, url: "https://app.test" } });
+// @ts-expect-error a template and a subject at once
+void email.send({ template: "welcome", to: "a@b.example", props: { name: "Ada", url: "https://app.test" }, subject: "Hi" });
+// @ts-expect-error no recipient
+void email.send({ subject: "Hi", text: "plain" });
+const sent: Promise<{ id: `eml_${string}`; status: "queued" | "duplicate" | "suppressed" }> = email.send({ to: "a@b.example", subject: "Hi", html: "<p>Hi</p>" });
+void sent;
+// @ts-expect-error resend() needs an API key
+resend({});

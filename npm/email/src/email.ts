@@ -10,10 +10,13 @@ import type { Template } from "./templates";
 import type { SendInput, SendResult, Transport } from "./types";
 import { createEngine, runWorker, type RouteContext, type WorkerOptions } from "./worker";
 
+/** A template of any props (the registry's constraint: a template's props are both taken and given, so no narrower type fits every template). */
+export type AnyTemplate = Template<any>;
+
 /** Props of each template of a registry. */
 export type TemplateProps<R> = { [K in keyof R]: R[K] extends Template<infer P> ? P : never };
 
-export interface BetterEmailConfig<R extends Record<string, Template<never>>, Tx = unknown> {
+export interface BetterEmailConfig<R extends Record<string, AnyTemplate>, Tx = unknown> {
   database: EmailDatabase<Tx>;
   /** One transport, or `transports` (by name) and `route`. */
   transport?: Transport;
@@ -29,7 +32,7 @@ function isTransport(t: unknown): t is Transport {
   return typeof t === "object" && t !== null && typeof (t as Transport).send === "function" && typeof (t as Transport).name === "string";
 }
 
-export function betterEmail<const R extends Record<string, Template<never>> = Record<never, never>, Tx = unknown>(config: BetterEmailConfig<R, Tx>) {
+export function betterEmail<const R extends Record<string, AnyTemplate> = Record<never, never>, Tx = unknown>(config: BetterEmailConfig<R, Tx>) {
   if (typeof config !== "object" || config === null) throw new EmailConfigError("EMAIL_INVALID_CONFIG", "betterEmail(config): expected an object");
   // Instances and functions stay here; the core checks the data.
   const { database, transport, transports, route, templates = {} as R, ...rest } = config;
@@ -58,7 +61,7 @@ export function betterEmail<const R extends Record<string, Template<never>> = Re
     core: compiled,
     db: database as EmailDatabase,
     statements: compiled.statements(),
-    templates: templates as Record<string, Template<never>>,
+    templates,
     requireTransaction: settings.requireTransaction,
     wake: () => wakers.forEach((w) => setTimeout(w, 5)),
   };
@@ -116,4 +119,4 @@ export function betterEmail<const R extends Record<string, Template<never>> = Re
   };
 }
 
-export type BetterEmail<R extends Record<string, Template<never>> = Record<string, Template<never>>, Tx = unknown> = ReturnType<typeof betterEmail<R, Tx>>;
+export type BetterEmail<R extends Record<string, AnyTemplate> = Record<string, AnyTemplate>, Tx = unknown> = ReturnType<typeof betterEmail<R, Tx>>;

@@ -4,14 +4,14 @@
 import type { Email as CoreEmail, EmailSendStep } from "@usebetter-rs/core";
 import { inCallerTransaction, run, type CallOptions, type EmailDatabase, type Statements } from "./db";
 import { EmailError, EmailTemplateError, guard } from "./errors";
-import type { Template } from "./templates";
+import type { AnyTemplate } from "./email";
 import type { SendInput, SendResult } from "./types";
 
 export interface SendContext {
   core: CoreEmail;
   db: EmailDatabase;
   statements: Statements;
-  templates: Readonly<Record<string, Template<never>>>;
+  templates: Readonly<Record<string, AnyTemplate>>;
   requireTransaction: boolean;
   /** Wakes in-process workers after a send. */
   wake(): void;
