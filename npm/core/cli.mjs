@@ -49,8 +49,9 @@ export function nativeFor(tool) {
     err.code = forced === "wasm" ? "BINDING_LOAD_FAILED" : "INVALID_CONFIG";
     throw err;
   }
+  // As the library's loader (index.cjs): every libc variant is tried, no libc probe needed.
   const { platform, arch } = process;
-  const abis = platform === "linux" ? [process.report.getReport().header.glibcVersionRuntime ? "-gnu" : "-musl"] : [""];
+  const abis = platform === "linux" ? ["-gnu", "-musl"] : [""];
   const errors = [];
   for (const abi of abis) {
     for (const file of [fileURLToPath(new URL(`./native/usebetter-cli.${platform}-${arch}${abi}.node`, import.meta.url)), `@usebetter-rs/cli-${platform}-${arch}${abi}`]) {

@@ -60,6 +60,29 @@ async function transactionOn(handle, fn, code = "INVALID_ARGUMENT") {
   throw fail("the database handle cannot open transactions", code);
 }
 
+/**
+ * An adapter over a driver handle: its autocommit executor, transactions on it, and the
+ * executor of an application transaction object (`toClient` finds the driver client in it).
+ */
+function databaseAdapter(handle, code = "INVALID_ARGUMENT", toClient = (tx) => tx) {
+  const base = executorOf(handle, code);
+  return {
+    base: () => base,
+    transaction: (fn) => transactionOn(handle, fn, code),
+    fromTx: (tx) => executorOf(toClient(tx), code),
+  };
+}
+
+/**
+ * The adapter for a Drizzle database on node-postgres or postgres.js, named `name` in errors: it
+ * runs on the driver client of the Drizzle transaction it is given (`session.client`).
+ */
+function drizzleAdapter(db, code, name) {
+  const client = db && db.$client;
+  if (client === undefined) throw fail(`${name}(db): expected a Drizzle database (drizzle-orm/node-postgres or postgres-js)`, code);
+  return databaseAdapter(client, code, (tx) => (tx && tx.session && tx.session.client) || tx);
+}
+
 function ambientTransaction() {
   const ctx = globalThis[TENANT_CONTEXT]?.getStore();
   if (ctx?.database === undefined) return undefined;
@@ -81,4 +104,4 @@ function jsonRows(rows) {
   });
 }
 
-module.exports = { arrayAsLiteral, executorOf, transactionOn, ambientTransaction, jsonValue, jsonRows };
+module.exports = { arrayAsLiteral, executorOf, transactionOn, databaseAdapter, drizzleAdapter, ambientTransaction, jsonValue, jsonRows };

@@ -11,6 +11,21 @@ export declare function arrayAsLiteral(v: unknown): unknown;
 export declare function executorOf(handle: unknown, code?: string): Executor;
 /** `fn` in a transaction on a node-postgres pool or a postgres.js `sql`. */
 export declare function transactionOn<T>(handle: unknown, fn: (ex: Executor) => Promise<T>, code?: string): Promise<T>;
+/** `Tx`: the application's transaction type, which `fromTx` accepts. */
+export interface Database<Tx = unknown> {
+  /** Autocommit handle (one statement, atomic with nothing). */
+  base(): Executor;
+  /** Runs `fn` in a new transaction on its own connection. */
+  transaction<T>(fn: (ex: Executor) => Promise<T>): Promise<T>;
+  /** The executor of an application transaction object (Drizzle tx, pg client…). */
+  fromTx(tx: Tx): Executor;
+}
+/** The transaction type of a Drizzle database (what its `transaction(cb)` hands `cb`). */
+export type DrizzleTransactionOf<D> = D extends { transaction(cb: infer C, ...rest: never[]): unknown } ? (C extends (tx: infer Tx) => unknown ? Tx : unknown) : unknown;
+/** An adapter over a node-postgres pool/client or postgres.js `sql`; `toClient` finds the driver client in an application transaction object. */
+export declare function databaseAdapter<Tx = unknown>(handle: unknown, code?: string, toClient?: (tx: Tx) => unknown): Database<Tx>;
+/** The adapter for a Drizzle database; a non-Drizzle value throws a `TypeError` with `code` naming `name(db)`. */
+export declare function drizzleAdapter<D>(db: D, code: string, name: string): Database<DrizzleTransactionOf<D>>;
 /** The ambient `@usebetterdev/tenant` scope's transaction object, if any. */
 export declare function ambientTransaction(): { database: unknown; tenantId?: string; isSystem?: boolean } | undefined;
 /** A column value as JSON: dates as ISO text, bytes as `\x…` text, bigints as text. */

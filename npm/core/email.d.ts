@@ -263,19 +263,15 @@ export interface EmailSendStep {
 export interface EmailHandOff {
   message?: {
     id: string;
-    tenantId: string | null;
     category: string;
+    /** The envelope: sender address and the recipients still to be sent to. */
     from: string;
     recipients: string[];
-    subject: string;
-    html: string | null;
-    text: string | null;
     /** The MIME bytes as text (CRLF lines). */
     raw: string;
     messageId: string;
-    idempotencyKey: string;
     attempt: number;
-    tags: Record<string, string> | null;
+    /** Subject, bodies, tags, tenant and idempotency key, as JSON providers take them. */
     outgoing: EmailOutgoing;
   };
   record: { id: string; createdAt: string; leaseToken: string; attempt: number; expiresAtMs: number | null };
@@ -303,7 +299,7 @@ export interface EmailReport {
 /** A compiled `betterEmail` configuration (absent from the edge build). */
 export declare class Email {
   constructor(config: Record<string, unknown>);
-  settings(): Record<string, unknown> & { requireTransaction: boolean; onAmbiguous: "retry" | "hold"; categories: Record<string, { unsubscribe: boolean }> };
+  settings(): Record<string, unknown> & { requireTransaction: boolean; onAmbiguous: "retry" | "hold" };
   statements(): Record<string, { sql: string; params: { name: string; type: string }[] }> & { schemaVersionExpected: number };
   migrationSql(nowMs: number, ahead: number): string;
   /** `random`: 10 bytes per input. */

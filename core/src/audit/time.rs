@@ -72,6 +72,12 @@ pub fn format_iso(micros: i64) -> String {
     )
 }
 
+/// [`parse_iso`] in milliseconds (what JavaScript dates and the email product use).
+#[must_use]
+pub fn parse_iso_ms(s: &str) -> Option<i64> {
+    parse_iso(s).map(|us| us.div_euclid(1000))
+}
+
 /// Parses `YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|±HH:MM)` into microseconds (digits past the 6th are
 /// truncated: PostgreSQL keeps microseconds).
 #[must_use]

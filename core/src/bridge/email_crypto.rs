@@ -5,21 +5,15 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::bridge::to_value;
 use crate::email::dkim::{dkim_sign, DkimOptions};
 use crate::email::events::{sns, verify_event as verify, EventOptions};
 use crate::email::http;
 use crate::email::sigv4::{sign, SigV4Request};
 use crate::email::token::{self, TokenFields};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::input::from_value;
 use crate::webhooks::seal::SecretsKeys;
-
-fn to_value<T: serde::Serialize>(v: &T) -> Result<Value> {
-    serde_json::to_value(v).map_err(|e| Error::InvalidArgument {
-        field: "result".into(),
-        reason: e.to_string(),
-    })
-}
 
 /// `tokenKey`: the key as a string, or `{ current, previous? }` during a key change.
 #[derive(Deserialize)]

@@ -10,12 +10,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::error::{EmailError, Result};
+use super::events::header;
 use super::recipients::AddressObject;
 use super::smtp_outcome::HandOff;
 use crate::webhooks::retry_after::parse_retry_after;
 
 /// Provider texts kept in the attempt log (spec §14: truncated).
-const MAX_DETAIL: usize = 2048;
+pub const MAX_DETAIL: usize = 2048;
 
 /// A message as JSON providers take it: the structured fields of a hand-off.
 #[derive(Debug, Clone, Deserialize)]
@@ -197,19 +198,14 @@ pub fn request(kind: &str, m: &Outgoing, o: &ProviderOptions) -> Result<HttpRequ
     }
 }
 
-fn cut(s: &str) -> String {
+/// A provider's text as the attempt log keeps it: at most [`MAX_DETAIL`] bytes.
+#[must_use]
+pub fn cut(s: &str) -> String {
     let mut end = s.len().min(MAX_DETAIL);
     while !s.is_char_boundary(end) {
         end -= 1;
     }
     s[..end].to_owned()
-}
-
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
 }
 
 /// Judges a provider's answer: accepted, refused for good, refused for now, or throttled (with

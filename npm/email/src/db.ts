@@ -1,33 +1,16 @@
 // How the package reaches PostgreSQL: the adapter gives an autocommit executor, opens
 // transactions, and turns the application's transaction object (`opts.tx`) into an executor;
 // statements come from the core by name.
-import { ambientTransaction, executorOf, jsonRows, transactionOn, type Executor, type Row } from "@usebetter-rs/core/db";
+import { ambientTransaction, jsonRows, type Database, type Executor, type Row } from "@usebetter-rs/core/db";
 import core from "@usebetter-rs/core";
 import { EmailError } from "./errors";
 
 export type { Executor, Row };
 
 /** `Tx`: the application's transaction type, which `opts.tx` then accepts. */
-export interface EmailDatabase<Tx = unknown> {
-  /** Autocommit handle (one statement, atomic with nothing). */
-  base(): Executor;
-  /** Runs `fn` in a new transaction on its own connection. */
-  transaction<T>(fn: (ex: Executor) => Promise<T>): Promise<T>;
-  /** The executor of an application transaction object (Drizzle tx, pg client…). */
-  fromTx(tx: Tx): Executor;
-}
+export type EmailDatabase<Tx = unknown> = Database<Tx>;
 
 export type Statements = Record<string, { sql: string }>;
-
-/** An adapter over a node-postgres pool/client or a postgres.js `sql`; `toClient` finds the driver handle inside a transaction object. */
-export function adapterOver(handle: unknown, toClient: (tx: unknown) => unknown = (tx) => tx): EmailDatabase {
-  const base = executorOf(handle, "EMAIL_INVALID_ARGUMENT");
-  return {
-    base: () => base,
-    transaction: (fn) => transactionOn(handle, fn, "EMAIL_INVALID_ARGUMENT"),
-    fromTx: (tx) => executorOf(toClient(tx), "EMAIL_INVALID_ARGUMENT"),
-  };
-}
 
 /** Runs statement `name` with `params`; rows come back as JSON (dates as ISO text). */
 export async function run(ex: Executor, statements: Statements, name: string, params: unknown[]): Promise<Row[]> {

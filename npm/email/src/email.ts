@@ -74,7 +74,6 @@ export function betterEmail<const R extends Record<string, AnyTemplate> = Record
         transports: named,
         route,
         onAmbiguous: settings.onAmbiguous,
-        unsubscribable: Object.entries(settings.categories).filter(([, c]) => c.unsubscribe).map(([n]) => n),
       },
       o,
     );

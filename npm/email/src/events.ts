@@ -7,7 +7,7 @@
 // recipient status, suppressions), run in system context.
 import core, { type EmailEventOptions, type EmailEventProvider } from "@usebetter-rs/core";
 import { run, systemTransaction } from "./db";
-import type { HandlerContext } from "./handlers";
+import { lastSegment, type HandlerContext } from "./handlers";
 
 type ProviderOptions = Omit<EmailEventOptions, "now" | "certificate">;
 
@@ -43,7 +43,7 @@ function certificate(url: string, get: (url: string) => Promise<string>): Promis
 }
 
 export async function events(ctx: HandlerContext, providers: EventProviders, request: Request): Promise<Response> {
-  const provider = new URL(request.url).pathname.split("/").filter(Boolean).at(-1) ?? "";
+  const provider = lastSegment(request);
   const configured = Object.hasOwn(providers, provider) ? (providers as Record<string, (ProviderOptions & { fetchCertificate?: (url: string) => Promise<string> }) | undefined>)[provider] : undefined;
   if (!configured) return json(404, { code: "EMAIL_EVENT_UNKNOWN_PROVIDER", message: `no events configuration for provider ${JSON.stringify(provider)}` });
   if (request.method !== "POST") return json(405, { code: "EMAIL_INVALID_ARGUMENT", message: "events are POSTed" });

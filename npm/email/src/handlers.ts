@@ -25,7 +25,8 @@ const PAGE = `<!doctype html>
 <form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit">Unsubscribe</button></form>
 </body></html>`;
 
-function tokenOf(request: Request): string {
+/** The last segment of the request's path (the token, the provider), decoded; "" if none or malformed. */
+export function lastSegment(request: Request): string {
   const last = new URL(request.url).pathname.split("/").filter(Boolean).at(-1) ?? "";
   try {
     return decodeURIComponent(last);
@@ -37,7 +38,7 @@ function tokenOf(request: Request): string {
 export async function unsubscribe(ctx: HandlerContext, request: Request): Promise<Response> {
   let params: unknown[];
   try {
-    params = ctx.core.unsubscribe(tokenOf(request), false).params;
+    params = ctx.core.unsubscribe(lastSegment(request), false).params;
   } catch (err) {
     if ((err as { code?: unknown }).code === "EMAIL_UNSUBSCRIBE_TOKEN_INVALID") return text(404, "This unsubscribe link is not valid.");
     throw err;

@@ -2,29 +2,17 @@
 // adapter knows the application's base handle, how to open a transaction on it, and how to get
 // an executor from a transaction object the application passes (`opts.tx`) or the ambient
 // tenant scope holds.
-import { ambientTransaction, arrayAsLiteral, executorOf as executorWith, transactionOn as transactionWith, type Executor } from "@usebetter-rs/core/db";
+import { ambientTransaction, type Database, type Executor } from "@usebetter-rs/core/db";
 import { core, jsonRows, type Row } from "./core";
 import type { WebhooksStatement } from "@usebetter-rs/core";
 
-export { ambientTransaction, arrayAsLiteral, type Executor };
+export { ambientTransaction, type Executor };
 
 /** `Tx`: the application's transaction type, which `opts.tx` then accepts. */
-export interface WebhooksDatabase<Tx = unknown> {
-  /** Autocommit handle (one statement, atomic with nothing). */
-  base(): Executor;
-  /** Runs `fn` in a new transaction on its own connection. */
-  transaction<T>(fn: (ex: Executor) => Promise<T>): Promise<T>;
-  /** The executor of an application transaction object (Drizzle tx, pg client…). */
-  fromTx(tx: Tx): Executor;
+export interface WebhooksDatabase<Tx = unknown> extends Database<Tx> {
   /** False when the delivery engine must not run on this adapter (its name says why). */
   engine?: string | undefined;
 }
-
-/** An executor over a node-postgres client/pool or a postgres.js `sql`. */
-export const executorOf = (handle: unknown): Executor => executorWith(handle, "WEBHOOKS_INVALID_ARGUMENT");
-
-/** A transaction on a node-postgres pool or postgres.js `sql`. */
-export const transactionOn = <T>(handle: unknown, fn: (ex: Executor) => Promise<T>): Promise<T> => transactionWith(handle, fn, "WEBHOOKS_INVALID_ARGUMENT");
 
 /** Runs statement `name` of `statements` with `params`; rows come back as JSON. */
 export async function run(ex: Executor, statements: Record<string, WebhooksStatement>, name: string, params: unknown[]): Promise<Row[]> {

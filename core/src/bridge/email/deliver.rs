@@ -12,8 +12,9 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::{em, Email};
-use crate::audit::time::parse_iso;
+use crate::audit::time::parse_iso_ms;
 use crate::email::address::address_key;
+use crate::email::http::cut;
 use crate::email::message::{Attachment, BuildOptions, MessageSpec};
 use crate::email::recipients::{AddressInput, AddressObject, OneOrMany};
 use crate::email::retry::{after_hand_off, Attempted, Next};
@@ -23,9 +24,6 @@ use crate::email::{mime, prepare, EmailError};
 use crate::error::Result;
 use crate::input::from_value;
 use crate::webhooks::ids::{self, IdKind};
-
-/// Stored provider texts are cut here (spec §14).
-const MAX_DETAIL: usize = 2048;
 
 #[derive(Debug, Deserialize)]
 struct Recipient {
@@ -85,21 +83,6 @@ fn list(items: Vec<AddressObject>) -> Option<OneOrMany> {
         .then(|| OneOrMany::Many(items.into_iter().map(AddressInput::Object).collect()))
 }
 
-fn ms(iso: &str) -> Option<i64> {
-    parse_iso(iso).map(|us| us.div_euclid(1000))
-}
-
-fn cut(text: &str) -> String {
-    if text.len() <= MAX_DETAIL {
-        return text.to_owned();
-    }
-    let mut end = MAX_DETAIL;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_owned()
-}
-
 impl Email {
     /// `List-Unsubscribe` for a message of an unsubscribable category: a token for its first
     /// recipient, sealed with a nonce derived from the message and address so that every
@@ -137,10 +120,10 @@ impl Email {
     fn hand_off_one(&self, c: Claimed) -> Result<Value> {
         let id = ids::from_uuid("id", IdKind::Email, &c.id)
             .map_err(|e| em(EmailError::argument("rows", e.to_string())))?;
-        let date_ms = ms(&c.date_header).unwrap_or(0);
+        let date_ms = parse_iso_ms(&c.date_header).unwrap_or(0);
         let record = json!({
             "id": c.id, "createdAt": c.created_at, "leaseToken": c.lease_token,
-            "attempt": c.attempt_count, "expiresAtMs": c.expires_at.as_deref().and_then(ms),
+            "attempt": c.attempt_count, "expiresAtMs": c.expires_at.as_deref().and_then(parse_iso_ms),
         });
         let mut suppressed = Vec::new();
         let mut envelope = Vec::new();
@@ -205,11 +188,11 @@ impl Email {
         let raw = mime::build(&p).map_err(em)?;
         let outgoing = Self::outgoing(&c, &spec, &id, &envelope, &c.attachments);
         let message = json!({
-            "id": id, "tenantId": c.tenant_id, "category": c.category, "from": from, "recipients": envelope,
-            "subject": spec.subject, "html": c.html, "text": c.text_body,
+            "id": id, "category": c.category, "from": from, "recipients": envelope,
             "raw": String::from_utf8_lossy(&raw),
             "messageId": c.message_id_header.trim_start_matches('<').trim_end_matches('>'),
-            "idempotencyKey": id, "attempt": c.attempt_count, "tags": c.tags,
+            "attempt": c.attempt_count,
+            // Subject, bodies, tags, tenant and key: once, in the structured form.
             "outgoing": outgoing,
         });
         Ok(json!({ "message": message, "record": record, "suppressed": suppressed }))

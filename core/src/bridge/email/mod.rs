@@ -14,6 +14,7 @@ mod send;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
+pub(crate) use crate::bridge::{bytea, to_value};
 use crate::email::config::{self, Config};
 use crate::email::store::{Store, StoreConfig, SCHEMA_VERSION};
 use crate::email::EmailError;
@@ -29,13 +30,6 @@ pub struct Email {
     store: Store,
 }
 
-fn to_value<T: serde::Serialize>(v: &T) -> Result<Value> {
-    serde_json::to_value(v).map_err(|e| Error::InvalidArgument {
-        field: "result".into(),
-        reason: e.to_string(),
-    })
-}
-
 fn em(e: EmailError) -> Error {
     Error::from(e)
 }
@@ -43,11 +37,6 @@ fn em(e: EmailError) -> Error {
 /// SHA-256 of a matching key: how suppressions store an address (and keep it after erasure).
 pub(crate) fn key_hash(key: &str) -> [u8; 32] {
     Sha256::digest(key.as_bytes()).into()
-}
-
-/// `\x…`: a bytea parameter as text (both drivers pass text parameters through).
-pub(crate) fn bytea(b: &[u8]) -> String {
-    format!("\\x{}", crate::crypto::hex(b))
 }
 
 impl Email {
@@ -87,7 +76,7 @@ impl Email {
             ("idempotencyLookup", s.email_idempotency_lookup()),
             ("suppressedLookup", s.email_suppressed_lookup()),
             ("insert", s.email_insert()),
-            ("claim", s.email_claim()),
+            ("claim", s.email_claim(&self.unsubscribable())),
             ("record", s.email_record()),
             ("reap", s.email_reap()),
             ("suppressionAdd", s.email_suppression_add()),
@@ -97,6 +86,15 @@ impl Email {
         }
         out.insert("schemaVersionExpected".into(), json!(SCHEMA_VERSION));
         Ok(Value::Object(out))
+    }
+
+    /// The categories an `unsubscribe` suppression applies to (the others ignore it).
+    fn unsubscribable(&self) -> Vec<String> {
+        let c = &self.config.settings.categories;
+        c.iter()
+            .filter(|(_, p)| p.unsubscribe)
+            .map(|(n, _)| n.clone())
+            .collect()
     }
 
     /// The DDL `better-email migrate` applies, with `ahead` future partitions.

@@ -15,6 +15,7 @@ mod send;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+pub(crate) use crate::bridge::to_value;
 use crate::error::{Error, Result};
 use crate::input::from_value;
 use crate::webhooks::config::{self, Config};
@@ -37,13 +38,6 @@ pub const USER_AGENT: &str = concat!("better-webhooks/", env!("CARGO_PKG_VERSION
 #[derive(Debug, Clone)]
 pub struct Webhooks {
     config: Config,
-}
-
-fn to_value<T: serde::Serialize>(v: &T) -> Result<Value> {
-    serde_json::to_value(v).map_err(|e| Error::InvalidArgument {
-        field: "result".into(),
-        reason: e.to_string(),
-    })
 }
 
 impl Webhooks {

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use super::{to_value, Webhooks};
 use crate::audit::time::{format_iso, parse_iso};
+use crate::bridge::bytea;
 use crate::error::{Error, Result};
 use crate::input::from_value;
 use crate::webhooks::body::{idempotency_verdict, prepare_body, BodyInput, Envelope};
@@ -95,10 +96,6 @@ pub struct SendStep {
     pub state: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub results: Option<Value>,
-}
-
-fn hex_bytea(b: &[u8]) -> String {
-    format!("\\x{}", crate::crypto::hex(b))
 }
 
 fn wh(e: WebhooksError) -> Error {
@@ -192,8 +189,8 @@ impl Webhooks {
             let mut p = Pending {
                 uuid: ids::uuid_text(&uuid),
                 event_type: input.event_type.clone(),
-                sha256: hex_bytea(&body.sha256),
-                payload_sha256: hex_bytea(&payload_hash(&input.event_type, &input.data)),
+                sha256: bytea(&body.sha256),
+                payload_sha256: bytea(&payload_hash(&input.event_type, &input.data)),
                 body: body.body,
                 content_type: input.content_type.clone(),
                 ordering_key: input.ordering_key.clone(),

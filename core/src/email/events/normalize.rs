@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::super::error::{EmailError, Result};
-use crate::audit::time::parse_iso;
+use crate::audit::time::parse_iso_ms;
 
 /// The tag, metadata key or custom argument our transports set to the message's `eml_…` id.
 pub const CORRELATION_KEY: &str = "better_email_id";
@@ -47,9 +47,7 @@ fn text(v: &Value, path: &[&str]) -> Option<String> {
 }
 
 fn iso_ms(v: Option<String>) -> Option<i64> {
-    v.as_deref()
-        .and_then(parse_iso)
-        .map(|us| us.div_euclid(1000))
+    v.as_deref().and_then(parse_iso_ms)
 }
 
 /// Unix seconds (integer or fractional, number or text) to ms.

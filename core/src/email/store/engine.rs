@@ -8,15 +8,17 @@
 //! taken over records nothing.
 
 use super::{Statement, Store};
+use crate::sql::literal;
 
 impl Store {
     /// Claims up to `$1` due messages, high priority first, at most `$2` per tenant (one
     /// tenant's bulk send cannot delay another's password resets), leased for `$3` ms to worker
-    /// `$4`. `$5` lists the unsubscribable categories: an `unsubscribe` suppression blocks only
-    /// those.
+    /// `$4`. An `unsubscribe` suppression blocks only the `unsubscribable` categories, as at send.
     #[must_use]
-    pub fn email_claim(&self) -> Statement {
+    pub fn email_claim(&self, unsubscribable: &[String]) -> Statement {
         let m = self.table("messages");
+        let list: Vec<String> = unsubscribable.iter().map(|c| literal(c)).collect();
+        let categories = format!("ARRAY[{}]::text[]", list.join(", "));
         Statement::new(
             format!(
                 "WITH expired AS (
@@ -41,15 +43,15 @@ impl Store {
 UPDATE {m} m SET status = 'in_flight', lease_until = now() + make_interval(secs => $3::double precision / 1000),
   lease_token = gen_random_uuid(), lease_owner = $4, attempt_count = m.attempt_count + 1
 FROM c WHERE m.created_at = c.created_at AND m.id = c.id
-RETURNING m.id, m.tenant_id, m.created_at::text AS created_at, m.category, m.from_addr, m.reply_to, m.subject, m.html, m.text_body, m.headers,
-  m.message_id_header, m.date_header, m.tags, m.idempotency_key, m.attempt_count, m.lease_token, m.expires_at, m.transport,
+RETURNING m.id, m.tenant_id, m.created_at::text AS created_at, m.category, m.subject, m.html, m.text_body, m.headers,
+  m.message_id_header, m.date_header, m.tags, m.attempt_count, m.lease_token, m.expires_at,
   (SELECT coalesce(json_agg(json_build_object('kind', r.kind, 'address', r.address, 'key', r.address_key, 'status', r.status,
      'blocked', (SELECT s.reason FROM {sup} s
         WHERE s.address_hash = sha256(convert_to(r.address_key, 'UTF8'))
           AND (s.tenant_id IS NULL OR s.tenant_id = m.tenant_id)
           AND (s.category IS NULL OR s.category = m.category)
           AND (s.expires_at IS NULL OR s.expires_at > now())
-          AND (s.reason <> 'unsubscribe' OR m.category = ANY($5::text[]))
+          AND (s.reason <> 'unsubscribe' OR m.category = ANY({categories}))
         LIMIT 1))), '[]')
    FROM {rcpt} r WHERE r.created_at = m.created_at AND r.message_id = m.id) AS recipients,
   (SELECT coalesce(json_agg(json_build_object('filename', a.filename, 'contentType', a.content_type,
@@ -58,13 +60,13 @@ RETURNING m.id, m.tenant_id, m.created_at::text AS created_at, m.category, m.fro
                 sup = self.table("suppressions"),
                 rcpt = self.table("recipients"),
                 att = self.table("attachments"),
+                categories = categories,
             ),
             &[
                 ("limit", "int"),
                 ("per_tenant", "int"),
                 ("lease_ms", "double precision"),
                 ("worker_id", "text"),
-                ("unsubscribable", "text[]"),
             ],
         )
     }

@@ -19,7 +19,7 @@ export interface ResendOptions {
 /** Codes of failures before the request was sent: nothing reached the provider. */
 const BEFORE_SEND = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_CONNECT_TIMEOUT", "EHOSTUNREACH", "ENETUNREACH"]);
 
-export async function fetchHandOff(kind: "resend", request: { method: string; url: string; headers: Array<[string, string]>; body: string }, signal: AbortSignal, timeoutMs: number): Promise<HandOffResult> {
+async function fetchHandOff(kind: "resend", request: { method: string; url: string; headers: Array<[string, string]>; body: string }, signal: AbortSignal, timeoutMs: number): Promise<HandOffResult> {
   const timeout = AbortSignal.timeout(timeoutMs);
   let response: Response;
   try {

@@ -1,4 +1,5 @@
-import { adapterOver, type EmailDatabase } from "../db";
+import { databaseAdapter } from "@usebetter-rs/core/db";
+import type { EmailDatabase } from "../db";
 
 export type { EmailDatabase };
 
@@ -8,5 +9,5 @@ export type { EmailDatabase };
  * BEGIN, or postgres.js' transaction `sql`).
  */
 export function sqlEmailAdapter(pool: unknown): EmailDatabase {
-  return adapterOver(pool);
+  return databaseAdapter(pool, "EMAIL_INVALID_ARGUMENT");
 }

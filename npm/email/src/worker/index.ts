@@ -35,7 +35,6 @@ export interface EngineContext {
   transports: Readonly<Record<string, Transport>>;
   route?: ((ctx: RouteContext) => string) | undefined;
   onAmbiguous: "retry" | "hold";
-  unsubscribable: string[];
 }
 
 export interface Engine {
@@ -48,22 +47,23 @@ export interface Engine {
 const encoder = new TextEncoder();
 
 function prepared(m: NonNullable<EmailHandOff["message"]>): PreparedMessage {
+  const o = m.outgoing;
   const out: PreparedMessage = {
     id: m.id,
-    tenantId: m.tenantId,
+    tenantId: o.tenantId,
     category: m.category,
     from: m.from,
     recipients: m.recipients,
-    subject: m.subject,
+    subject: o.subject,
     raw: encoder.encode(m.raw),
     messageId: m.messageId,
-    idempotencyKey: m.idempotencyKey,
+    idempotencyKey: o.idempotencyKey,
     attempt: m.attempt,
+    outgoing: o,
   };
-  if (m.html !== null) out.html = m.html;
-  if (m.text !== null) out.text = m.text;
-  if (m.tags) out.tags = m.tags;
-  out.outgoing = m.outgoing;
+  if (o.html !== null) out.html = o.html;
+  if (o.text !== null) out.text = o.text;
+  if (o.tags) out.tags = o.tags;
   return out;
 }
 
@@ -77,7 +77,7 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
   const idempotent = names.filter((n) => ctx.transports[n]!.capabilities.idempotency);
 
   const pick = (m: NonNullable<EmailHandOff["message"]>): Transport => {
-    const name = ctx.route ? ctx.route({ tenantId: m.tenantId, category: m.category }) : names[0]!;
+    const name = ctx.route ? ctx.route({ tenantId: m.outgoing.tenantId, category: m.category }) : names[0]!;
     const t = ctx.transports[name];
     if (!t) throw new EmailConfigError("EMAIL_TRANSPORT_NOT_FOUND", `route() returned ${JSON.stringify(name)}, which is not one of the configured transports (${names.join(", ")})`);
     return t;
@@ -117,7 +117,7 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
 
   return {
     async tick(limit = o.concurrency ?? 16) {
-      const rows = await systemTransaction(ctx.db, (ex) => run(ex, ctx.statements, "claim", [limit, perTenant, leaseMs, workerId, ctx.unsubscribable]));
+      const rows = await systemTransaction(ctx.db, (ex) => run(ex, ctx.statements, "claim", [limit, perTenant, leaseMs, workerId]));
       if (rows.length === 0) return 0;
       const handOffs = guard(EmailError, () => ctx.core.handOff(rows));
       const reports = await Promise.all(handOffs.map(deliver));

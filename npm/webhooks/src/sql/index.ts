@@ -1,4 +1,5 @@
-import { executorOf, transactionOn, type Executor, type WebhooksDatabase } from "../db";
+import { databaseAdapter } from "@usebetter-rs/core/db";
+import type { Executor, WebhooksDatabase } from "../db";
 
 export type { Executor, WebhooksDatabase };
 
@@ -8,10 +9,5 @@ export type { Executor, WebhooksDatabase };
  * (a node-postgres `PoolClient` inside BEGIN, or postgres.js' transaction `sql`).
  */
 export function sqlExecutorAdapter(pool: unknown): WebhooksDatabase {
-  const base = executorOf(pool);
-  return {
-    base: () => base,
-    transaction: (fn) => transactionOn(pool, fn),
-    fromTx: (tx) => executorOf(tx),
-  };
+  return databaseAdapter(pool, "WEBHOOKS_INVALID_ARGUMENT");
 }
