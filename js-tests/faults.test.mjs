@@ -6,6 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import net from "node:net";
 import { Hono } from "hono";
 import { serve } from "@hono/node-server";
 import { betterTenant, TenantAcquireTimeoutError } from "@usebetterdev/tenant";
@@ -22,6 +23,7 @@ import postgres from "postgres";
 import { PrismaClient } from "@prisma/client";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { prismaDatabase } from "@usebetterdev/tenant/prisma";
+import { databaseAdapter, transactionOn } from "@usebetter-rs/core/db";
 import { admin, connectAs, fixture } from "./helpers/db.mjs";
 import { names, projects, tenantDatabase } from "./helpers/app.mjs";
 
@@ -362,6 +364,112 @@ test("audit without tenant: a terminated connection under an audited transaction
     assert.deepEqual(rows, [{ body: "first", logs: 0 }], "neither the write nor its audit row survived");
     await db.update(notes).set({ body: "third" }).where(eq(notes.id, 1));
     assert.equal((await pool.query("SELECT count(*)::int AS n FROM audit_logs")).rows[0].n, 1, "the next audited write works");
+  } finally {
+    await pool.end();
+  }
+});
+
+/**
+ * A TCP proxy to the test server. `cut()` drops every open connection, as a restart does; from then
+ * on it breaks any connection that asks for postgres.js's array types, as a restart does to a
+ * connection still starting up.
+ */
+async function typeFetchBreaker() {
+  const target = new URL(env.url);
+  const open = new Set();
+  let connections = 0;
+  let broken = 0;
+  let armed = false;
+  const server = net.createServer((client) => {
+    connections++;
+    const upstream = net.connect(Number(target.port), target.hostname);
+    const pair = [client, upstream];
+    const close = () => pair.forEach((s) => s.destroy());
+    open.add(close);
+    for (const s of pair) s.on("error", close).on("close", () => (close(), open.delete(close)));
+    client.on("data", (d) => {
+      if (armed && d.includes("typarray")) {
+        broken++;
+        return close();
+      }
+      upstream.write(d);
+    });
+    upstream.on("data", (d) => client.write(d));
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const url = new URL(env.url);
+  url.host = `127.0.0.1:${server.address().port}`;
+  return {
+    url: url.href,
+    broken: () => broken,
+    connections: () => connections,
+    cut: () => {
+      armed = true;
+      [...open].forEach((close) => close());
+    },
+    close: () => new Promise((r) => server.close(r)),
+  };
+}
+
+test("postgres.js: connections that reconnect after a restart never re-run the driver's array-type query, whose failure would end the process", async () => {
+  const proxy = await typeFetchBreaker();
+  const rejections = [];
+  const onRejection = (err) => rejections.push(String(err));
+  process.on("unhandledRejection", onRejection);
+  // Through the tenant package's Drizzle adapter, and through the webhooks/email database adapter.
+  const viaTenant = postgres(proxy.url, { max: 1, onnotice: () => {} });
+  const viaProducts = postgres(proxy.url, { max: 1, onnotice: () => {} });
+  const tenant = betterTenant({ database: drizzleDatabase(drizzlePostgres(viaTenant)), tenantResolver: { header: "x-tenant-id" } });
+  const products = databaseAdapter(viaProducts);
+  const list = () => tenant.runAs(env.ids.acme, async (db) => names(await db.select().from(projects)));
+  const whoami = () => products.transaction(async (ex) => (await ex.query("SELECT current_user AS who", []))[0].who);
+  const eventually = async (fn) => {
+    for (let i = 0; i < 50; i++) {
+      const limit = new Promise((r) => setTimeout(r, 500, undefined));
+      const out = await Promise.race([fn().catch(() => undefined), limit]);
+      if (out !== undefined) return out;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error("never recovered");
+  };
+  try {
+    const rows = await list();
+    assert.ok(rows.length > 0);
+    assert.equal(await whoami(), "app");
+    assert.equal(proxy.connections(), 2, "one connection each, both fetched their types");
+    for (let round = 0; round < 3; round++) {
+      proxy.cut();
+      assert.deepEqual(await eventually(list), rows);
+      assert.equal(await eventually(whoami), "app");
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok(proxy.connections() >= 8, `the clients reconnected (${proxy.connections()} connections)`);
+    assert.equal(proxy.broken(), 0, "no reconnection asked for the array types");
+    assert.deepEqual(rejections, [], "no unhandled rejection");
+    assert.deepEqual(crashes.map(String), []);
+  } finally {
+    process.off("unhandledRejection", onRejection);
+    await viaTenant.end({ timeout: 1 });
+    await viaProducts.end({ timeout: 1 });
+    proxy.cut();
+    await proxy.close();
+  }
+});
+
+test("webhooks/email on a node-postgres pool: a connection terminated under their transaction fails it, not the process", async () => {
+  // A pool no tenant or audit adapter has seen: only the products' database adapter holds it.
+  const pool = new pg.Pool({ connectionString: env.url, max: 1 });
+  try {
+    const held = transactionOn(pool, (ex) => ex.query("SELECT pg_sleep(10), 'products-tx'", [])).then(
+      () => "finished",
+      (err) => err,
+    );
+    await terminateRunning("products-tx", "the transaction holds a backend");
+    assert.ok((await held) instanceof Error, "the transaction failed");
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(crashes.map(String), [], "no uncaught error reached the process");
+    const ok = await transactionOn(pool, (ex) => ex.query("SELECT 1 AS one", []));
+    assert.deepEqual(ok, [{ one: 1 }], "the pool serves the next transaction");
   } finally {
     await pool.end();
   }

@@ -1,3 +1,3 @@
 import connections from "./connections.cjs";
 
-export const { hearConnectionErrors } = connections;
+export const { hearConnectionErrors, hearDriver, isPostgresJsSql, guardPostgresJs, postgresJsTransaction } = connections;

@@ -4,6 +4,7 @@
 // postgres.js `sql`; a transaction is opened on either; the ambient @usebetterdev/tenant scope
 // lends its transaction. One copy for @usebetterdev/webhooks and @usebetterdev/email.
 const { TENANT_CONTEXT } = require("./shared.cjs");
+const { guardPostgresJs, hearDriver, isPostgresJsSql, postgresJsTransaction } = require("./connections.cjs");
 
 function fail(message, code) {
   return Object.assign(new TypeError(message), { code });
@@ -44,17 +45,30 @@ function executorOf(handle, code = "INVALID_ARGUMENT") {
 async function transactionOn(handle, fn, code = "INVALID_ARGUMENT") {
   if (handle && typeof handle.connect === "function") {
     const client = await handle.connect();
+    // A checked-out node-postgres client re-emits its connection's failure as an 'error' event,
+    // which ends the process if nobody listens; the failed query rejects all the same.
+    let broken;
+    const onError = (err) => {
+      broken = broken || err;
+    };
+    client.on("error", onError);
     try {
       await client.query("BEGIN");
       const out = await fn(executorOf(client, code));
       await client.query("COMMIT");
-      client.release();
       return out;
     } catch (err) {
-      await client.query("ROLLBACK").catch(() => undefined);
-      client.release(err);
+      // A connection that cannot roll back goes; one that did can serve the next caller.
+      await client.query("ROLLBACK").catch((e) => (broken = broken || e));
       throw err;
+    } finally {
+      client.removeListener("error", onError);
+      client.release(broken);
     }
+  }
+  if (isPostgresJsSql(handle)) {
+    guardPostgresJs(handle);
+    return postgresJsTransaction((cb) => handle.begin(cb), (sql) => fn(executorOf(sql, code)));
   }
   if (handle && typeof handle.begin === "function") return handle.begin((sql) => fn(executorOf(sql, code)));
   throw fail("the database handle cannot open transactions", code);
@@ -66,6 +80,8 @@ async function transactionOn(handle, fn, code = "INVALID_ARGUMENT") {
  */
 function databaseAdapter(handle, code = "INVALID_ARGUMENT", toClient = (tx) => tx) {
   const base = executorOf(handle, code);
+  // The product's name for the one warning, from its error-code prefix (WEBHOOKS_…, EMAIL_…).
+  hearDriver(handle, `better-${code.split("_")[0].toLowerCase()}`);
   return {
     base: () => base,
     transaction: (fn) => transactionOn(handle, fn, code),
