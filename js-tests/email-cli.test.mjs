@@ -4,7 +4,7 @@
 // lookup missing or replaced, an old schema version, missing tables) and passes a migrated
 // database; global suppressions are invisible to the application role in a tenant scope while
 // email_suppressed reports them; better-tenant check passes next to the email tables; purge
-// --dry-run and ensure-partitions.
+// --dry-run and ensure-partitions; check --dkim-sample judges a received message's signature (E12).
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { runCli } from "@usebetterdev/email-cli";
@@ -12,6 +12,10 @@ import { runCli as runTenantCli } from "@usebetterdev/tenant-cli";
 import core from "@usebetter-rs/core";
 import { APP_GRANTS, fixture, freshDatabase, inScope, migrateRoundTrip, OWNER, ownedDatabase } from "./helpers/db.mjs";
 import { cliHarness, configFile, project } from "./helpers/cli.mjs";
+import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { dkimKeys } from "./helpers/dkim.mjs";
 
 const RLS = { tenant: { tenantTables: [] }, email: { retention: { metadataDays: 30 } } };
 const A = "0190a000-0000-7000-8000-00000000000a";
@@ -162,4 +166,35 @@ test("worker: bad options are usage errors; a database without the tables names 
   const r = await cli(url, ["worker", "--once", "--json"], { config: { ...RLS, email: section } });
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(r.handoff, { command: "worker", config: section, databaseUrl: url, options: { concurrency: 16, once: true, maxSeconds: null, json: true } });
+});
+
+test("check --dkim-sample: a signature covering the one-click headers passes; one whose h= lacks List-Unsubscribe-Post, or none, fails by name", async () => {
+  const privateKey = dkimKeys()[2][1];
+  const head = ["From: news@acme.example", "To: ann@example.org", "Subject: Hi", "List-Unsubscribe: <https://app.acme.example/u1.x>"];
+  const post = "List-Unsubscribe-Post: List-Unsubscribe=One-Click";
+  const sign = (lines) => {
+    const message = [...lines, "", "Hello", ""].join("\r\n");
+    return core.emailDkimSign(new TextEncoder().encode(message), { domain: "acme.example", selector: "s1", privateKey }, randomBytes(32)) + message;
+  };
+  const samples = {
+    "good.eml": sign([...head, post]),
+    // Signed before the header was added, as a relay that adds it after signing would send it.
+    "late-post.eml": sign(head).replace("Subject: Hi\r\n", `Subject: Hi\r\n${post}\r\n`),
+    "unsigned.eml": [...head, post, "", "Hello", ""].join("\r\n"),
+  };
+  for (const [name, text] of Object.entries(samples)) writeFileSync(join(dir, name), text);
+  const judge = async (file) => {
+    const r = await cli(urlOf("postgres"), ["check", "--dkim-sample", file, "--json"], { config: null });
+    return { code: r.code, failed: JSON.parse(r.stdout).results.filter((x) => !x.passed).map((x) => `${x.check}: ${x.message}`) };
+  };
+  assert.deepEqual(await judge("good.eml"), { code: 0, failed: [] });
+  const late = await judge("late-post.eml");
+  assert.equal(late.code, 1);
+  assert.deepEqual(late.failed, ["signature covers list-unsubscribe-post: h= (from:to:subject:list-unsubscribe) lacks list-unsubscribe-post"]);
+  assert.deepEqual(await judge("unsigned.eml"), { code: 1, failed: ["DKIM signature: the sample has no DKIM-Signature"] });
+  const text = await cli(urlOf("postgres"), ["check", "--dkim-sample", "late-post.eml"], { config: null });
+  assert.match(text.stdout, /smtp\(\{ dkim/);
+  const missing = await cli(urlOf("postgres"), ["check", "--dkim-sample", "nope.eml"], { config: null });
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /cannot read --dkim-sample .*nope\.eml/);
 });

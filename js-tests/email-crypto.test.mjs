@@ -6,17 +6,12 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { createHmac, generateKeyPairSync, randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { createHmac, randomBytes } from "node:crypto";
 import { AwsV4Signer } from "aws4fetch";
 import { snsPki, TOPIC } from "./helpers/sns.mjs";
+import { dkimKeys, dkimpyVerdicts } from "./helpers/dkim.mjs";
 import core from "@usebetter-rs/core";
 
-// scripts/setup.sh installs dkimpy in a venv and scripts/env.sh names its python.
-const PYTHON = process.env.USEBETTER_PYTHON ?? "python3";
-const dir = mkdtempSync(join(tmpdir(), "usebetter-email-crypto-"));
 const enc = (s) => new TextEncoder().encode(s);
 const codeOf = (fn) => {
   try {
@@ -177,7 +172,6 @@ before(async () => {
 
 after(() => {
   sns?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 const snsMessage = (version, o) => sns.message(version, o);
@@ -244,19 +238,6 @@ test("unsubscribe tokens: round trip, no address in clear, tampered and foreign 
 
 // ---- E12: DKIM, verified by dkimpy ---------------------------------------------------------------
 
-// One dkimpy run for a list of `[message, TXT record]`: whether each verifies.
-const DKIM_CHECK = `
-import sys, json, dkim
-cases = json.load(open(sys.argv[1]))
-print(json.dumps([bool(dkim.verify(m.encode(), dnsfunc=lambda name, timeout=5, r=r.encode(): r)) for m, r in cases]))
-`;
-
-function dkimpyVerdicts(cases) {
-  const file = join(dir, "dkim-cases.json");
-  writeFileSync(file, JSON.stringify(cases));
-  return JSON.parse(execFileSync(PYTHON, ["-c", DKIM_CHECK, file], { encoding: "utf8" }));
-}
-
 const messages = [
   [
     "From: Acme <news@acme.example>",
@@ -282,13 +263,7 @@ const messages = [
 ];
 
 test("E12 DKIM: dkimpy verifies RSA-2048 and ed25519 signatures; h= covers the one-click headers", () => {
-  const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
-  const ed = generateKeyPairSync("ed25519");
-  const keys = [
-    ["rsa", rsa.privateKey.export({ type: "pkcs8", format: "pem" }), `v=DKIM1; k=rsa; p=${rsa.publicKey.export({ type: "spki", format: "der" }).toString("base64")}`],
-    ["rsa-pkcs1", rsa.privateKey.export({ type: "pkcs1", format: "pem" }), `v=DKIM1; k=rsa; p=${rsa.publicKey.export({ type: "spki", format: "der" }).toString("base64")}`],
-    ["ed25519", ed.privateKey.export({ type: "pkcs8", format: "pem" }), `v=DKIM1; k=ed25519; p=${ed.publicKey.export({ type: "spki", format: "der" }).subarray(12).toString("base64")}`],
-  ];
+  const keys = dkimKeys();
   const cases = [];
   const labels = [];
   for (const [kind, privateKey, record] of keys) {

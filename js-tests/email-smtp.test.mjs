@@ -1,7 +1,8 @@
 // suite: once (native only: the SMTP transport is the addon's; the wasm build has no sockets)
 // The native SMTP client against `smtp-server` sinks on loopback: exact bytes, STARTTLS and
 // implicit TLS with a CA made here with openssl, AUTH, per-recipient refusals, the outcomes of
-// 4xx/5xx replies, a connection lost after the message, stalls and their timeouts, and the pool.
+// 4xx/5xx replies, a connection lost after the message, stalls and their timeouts, the pool, and
+// DKIM signing (E12) verified by dkimpy.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -10,6 +11,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { smtpSink, smtpReply as fail } from "./helpers/smtp-sink.mjs";
+import { dkimKeys, dkimpyVerdicts } from "./helpers/dkim.mjs";
+import { smtp } from "@usebetterdev/email/smtp";
 import core from "@usebetter-rs/core";
 
 const send = core.emailSmtpSend;
@@ -294,4 +297,72 @@ test("bad arguments throw before any connection, naming the field", () => {
     });
   }
   assert.throws(() => send({ ...ok, host: "smtp.example.com" }, envelope(), mime()), /loopback hosts only .*"starttls"/);
+});
+
+test("E12 DKIM: smtp({ dkim }) signs every message; dkimpy verifies RSA-2048 and ed25519; h= covers the one-click headers", async () => {
+  const s = await sink();
+  const one = (i, unsubscribe) =>
+    Buffer.from(
+      [
+        "From: Acme <news@acme.example>",
+        `To: rcpt${i}@example.com`,
+        `Subject: =?UTF-8?B?${Buffer.from(`Grüße ${i}`).toString("base64")}?=`,
+        "Date: Mon, 30 Nov 2026 10:00:00 +0000",
+        `Message-ID: <eml_${i}@acme.example>`,
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=utf-8",
+        "Content-Transfer-Encoding: 8bit",
+        ...(unsubscribe ? ["List-Unsubscribe: <https://app.acme.example/email/u/u1.abc>", "List-Unsubscribe-Post: List-Unsubscribe=One-Click"] : []),
+        "",
+        `Grüße ${i}`,
+        ".a line that starts with a dot",
+        "",
+      ].join("\r\n"),
+    );
+  const cases = [];
+  const labels = [];
+  for (const [kind, privateKey, record] of dkimKeys()) {
+    const transport = smtp({ ...options(s), dkim: { domain: "acme.example", selector: "s2026", privateKey } });
+    const batch = [0, 1, 2].map((i) => ({ from: "bounce@acme.example", recipients: [`rcpt${i}@example.com`], raw: one(i, i !== 1) }));
+    const before = s.state.messages.length;
+    for (const m of batch) {
+      const [r] = await transport.send([m]);
+      assert.equal(r.outcome, "sent", JSON.stringify(r));
+    }
+    const got = s.state.messages.slice(before);
+    assert.equal(got.length, 3);
+    for (const [i, m] of got.entries()) {
+      const text = m.raw.toString("latin1");
+      assert.ok(text.startsWith("DKIM-Signature: v=1; a=" + (kind === "ed25519" ? "ed25519" : "rsa") + "-sha256;"), text.slice(0, 80));
+      assert.ok(m.raw.subarray(m.raw.length - batch[i].raw.length).equals(batch[i].raw), "the message follows its signature unchanged");
+      const h = /h=([^;]+);/.exec(text)[1].split(":");
+      assert.equal(h.includes("list-unsubscribe") && h.includes("list-unsubscribe-post"), i !== 1, `${kind} ${i}: h=${h}`);
+      cases.push([text, record], [text.replace("Gr\u00c3\u00bc\u00c3\u009fe", "Hallo"), record]);
+      labels.push(`${kind} ${i}`, `${kind} ${i} tampered`);
+    }
+  }
+  const verdicts = dkimpyVerdicts(cases);
+  assert.deepEqual(
+    verdicts.map((v, i) => `${labels[i]}: ${v}`),
+    labels.map((l) => `${l}: ${!l.endsWith("tampered")}`),
+  );
+  // Bad keys and names are refused before any connection, by their field.
+  const opened = s.state.connections;
+  const ed = dkimKeys()[2][1];
+  for (const [dkim, field] of [
+    [{ domain: "acme.example", selector: "s", privateKey: "not a key" }, "options.dkim.privateKey"],
+    [{ domain: "acme example", selector: "s", privateKey: ed }, "options.dkim.domain"],
+    [{ domain: "acme.example", privateKey: ed }, "options.dkim.selector"],
+  ]) {
+    const err = await smtp({ ...options(s), dkim })
+      .send([{ from: "a@acme.example", recipients: ["b@example.com"], raw: one(9, false) }])
+      .then(() => null, (e) => e);
+    assert.equal(err?.code, "EMAIL_INVALID_ARGUMENT", String(err));
+    assert.ok(err.message.includes(field), err.message);
+  }
+  const noFrom = await smtp({ ...options(s), dkim: { domain: "acme.example", selector: "s", privateKey: ed } })
+    .send([{ from: "a@acme.example", recipients: ["b@example.com"], raw: Buffer.from("To: b@example.com\r\n\r\nhi\r\n") }])
+    .then(() => null, (e) => e);
+  assert.equal(noFrom?.code, "EMAIL_INVALID_ARGUMENT", String(noFrom));
+  assert.equal(s.state.connections, opened, "no connection for a refused send");
 });

@@ -294,6 +294,8 @@ export interface EmailReport {
   startedAtMs?: number | null;
   durationMs?: number | null;
   recipients?: { address: string; accepted: boolean; code?: number | null; enhancedCode?: string | null }[];
+  /** Transports a failover tried first, recorded as attempt rows of their own. */
+  tried?: { transport: string; outcome: SmtpHandOff; status?: number | null; detail?: string | null; startedAtMs: number; durationMs?: number | null }[];
 }
 
 /** A compiled `betterEmail` configuration (absent from the edge build). */

@@ -213,6 +213,12 @@ export interface SmtpOptions {
   helloName?: string;
   /** Extra trusted CA certificates (PEM), besides the system's. */
   ca?: string;
+  /**
+   * Signs every message (RFC 6376, relaxed/relaxed; RSA-2048 or ed25519): `h=` covers From, To,
+   * Subject, Date, Message-ID, MIME-Version, Content-Type and the one-click unsubscribe headers
+   * when present. Checked before any connection; errors name `options.dkim.<field>`.
+   */
+  dkim?: { domain: string; selector: string; privateKey: string } | null;
 }
 
 /** One SMTP reply: its code, its enhanced status code (RFC 3463) when the text starts with one, and its text. */

@@ -4,8 +4,9 @@
 
 use usebetter_core::check::email::{self as judge, EmailFacts, SuppressedFunction};
 use usebetter_core::check::render;
+use usebetter_core::cli::args::Invocation;
 use usebetter_core::email::store::suppressed::FUNCTION_QUERY;
-use usebetter_core::Result;
+use usebetter_core::{CliFailure, Result};
 
 use super::Run;
 use crate::db;
@@ -33,6 +34,21 @@ pub(super) async fn check(r: &Run<'_>) -> Result<Outcome> {
     };
     let report = judge::check(&facts, store, now_ms());
     let stdout = if tables.json() {
+        format!("{}\n", pretty(&json(&report)?)?)
+    } else {
+        render(&report)
+    };
+    Ok(Outcome::report(!report.passed, stdout))
+}
+
+/// `check --dkim-sample <file>`: the core judges a message saved as received.
+pub(super) fn dkim_sample(inv: &Invocation, ctx: &crate::Context, path: &str) -> Result<Outcome> {
+    let full = std::path::Path::new(&ctx.cwd).join(path);
+    let message = std::fs::read(&full).map_err(|e| {
+        CliFailure::File.with(format!("cannot read --dkim-sample {}: {e}", full.display()))
+    })?;
+    let report = judge::dkim_sample(&message);
+    let stdout = if inv.has("json") {
         format!("{}\n", pretty(&json(&report)?)?)
     } else {
         render(&report)

@@ -24,6 +24,12 @@ pub async fn run(args: &[String], ctx: &crate::Context) -> Result<Outcome> {
         Parsed::Print(text) => return Ok(Outcome::ok(text)),
         Parsed::Run(inv) => inv,
     };
+    // A file, not the database: no config needed.
+    if inv.command == "check" {
+        if let Some(path) = inv.value("dkim-sample") {
+            return check::dkim_sample(&inv, ctx, path);
+        }
+    }
     let rls = if inv.command == "migrate" {
         cli::rls_flag(inv.has("rls"), inv.has("no-rls"))?
     } else {

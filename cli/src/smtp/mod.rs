@@ -5,9 +5,13 @@
 mod exchange;
 mod pool;
 
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+
 use rustls::pki_types::{pem::PemObject, CertificateDer};
 use serde::Serialize;
 use serde_json::Value;
+use usebetter_core::email::dkim::{self, DkimOptions, DkimSigner};
 use usebetter_core::email::smtp::{self, Settings};
 use usebetter_core::email::smtp_envelope::{self, Envelope};
 use usebetter_core::email::smtp_outcome::{self, Cause, End, Failure, HandOff, Reply, Stage};
@@ -23,6 +27,52 @@ pub struct Job {
     /// The message without its final CRLF.
     payload: Vec<u8>,
     eight_bit: bool,
+    /// Signs the message before it is sent (`options.dkim`).
+    dkim: Option<Arc<DkimSigner>>,
+}
+
+/// Parsed DKIM keys by their options: parsing an RSA key costs more than the send it signs.
+static SIGNERS: LazyLock<Mutex<HashMap<String, Arc<DkimSigner>>>> = LazyLock::new(Mutex::default);
+/// Distinct keys kept at most (tenants' own keys could otherwise pile up).
+const SIGNERS_MAX: usize = 64;
+
+/// The signer of `options.dkim`, checked (the key parses, the names are DNS names).
+fn signer(value: &Value) -> Result<Arc<DkimSigner>, Error> {
+    let opts: DkimOptions = usebetter_core::input::with_path(value).map_err(|(path, e)| {
+        let reason = e.to_string();
+        // serde names a missing field in its text; the field is what the error names.
+        let missing = reason
+            .strip_prefix("missing field `")
+            .and_then(|r| r.split('`').next())
+            .filter(|_| path == ".");
+        EmailError::InvalidArgument {
+            field: match missing {
+                Some(name) => format!("options.dkim.{name}"),
+                None => smtp::field_path("options.dkim", &path),
+            },
+            reason,
+        }
+    })?;
+    let key = format!(
+        "{}\n{}\n{:?}\n{}",
+        opts.domain, opts.selector, opts.timestamp, opts.private_key
+    );
+    let mut signers = SIGNERS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(s) = signers.get(&key) {
+        return Ok(Arc::clone(s));
+    }
+    let s = Arc::new(DkimSigner::new(&opts).map_err(|e| match e {
+        EmailError::InvalidArgument { field, reason } => EmailError::InvalidArgument {
+            field: format!("options.dkim.{field}"),
+            reason,
+        },
+        other => other,
+    })?);
+    if signers.len() >= SIGNERS_MAX {
+        signers.clear();
+    }
+    signers.insert(key, Arc::clone(&s));
+    Ok(s)
 }
 
 /// Checks the arguments of a send, before any connection: `options`, `envelope` and the MIME
@@ -31,7 +81,16 @@ pub struct Job {
 /// # Errors
 /// `EMAIL_INVALID_ARGUMENT` or `EMAIL_INVALID_ADDRESS`, naming the field.
 pub fn prepare(options: &Value, envelope: &Value, message: &[u8]) -> Result<Job, Error> {
-    let settings = smtp::parse_settings(options)?;
+    // DKIM signs the message, not the connection: the pool's key stays the connection settings.
+    let mut options = options.clone();
+    let dkim = match options.as_object_mut().and_then(|o| o.remove("dkim")) {
+        None | Some(Value::Null) => None,
+        Some(d) => {
+            dkim::check_signable(message)?;
+            Some(signer(&d)?)
+        }
+    };
+    let settings = smtp::parse_settings(&options)?;
     let envelope = smtp_envelope::parse_envelope(envelope)?;
     let payload = smtp_envelope::data_payload(message)?.to_vec();
     let roots = match &settings.ca {
@@ -44,6 +103,7 @@ pub fn prepare(options: &Value, envelope: &Value, message: &[u8]) -> Result<Job,
         roots,
         envelope,
         payload,
+        dkim,
     })
 }
 
@@ -117,9 +177,50 @@ impl Observed {
     }
 }
 
+/// Puts the DKIM signature in front of the message, computed off the async threads (an RSA
+/// signature takes milliseconds). The message was checked signable in `prepare`; should signing
+/// still fail (no random bytes from the OS), nothing is sent unsigned: the error says why.
+async fn sign(job: &mut Job, signer: Arc<DkimSigner>) -> Result<(), String> {
+    let payload = job.payload.clone();
+    let signed = tokio::task::spawn_blocking(move || {
+        let mut random = [0u8; 32];
+        getrandom::fill(&mut random).map_err(|e| e.to_string())?;
+        let field = signer.sign(&payload, &random).map_err(|e| e.to_string())?;
+        Ok::<_, String>([field.into_bytes(), payload].concat())
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+    job.payload = signed;
+    Ok(())
+}
+
 /// Sends `job`; every outcome, failures included, is data (nothing here throws).
-pub async fn send(job: Job) -> Value {
-    let observed = pool::send(&job).await;
+pub async fn send(mut job: Job) -> Value {
+    let n = job.envelope.to.len();
+    let observed = match job.dkim.take() {
+        None => pool::send(&job).await,
+        Some(signer) => match sign(&mut job, signer).await {
+            Ok(()) => pool::send(&job).await,
+            // Judged as a connection that never opened: nothing was sent, a later attempt may.
+            Err(e) => {
+                let detail = format!("DKIM signing failed, nothing was sent: {e}");
+                return outcome(
+                    &job,
+                    Observed::stopped(
+                        n,
+                        Stage::Connect,
+                        Cause::Failure(Failure::Connection),
+                        detail,
+                    ),
+                );
+            }
+        },
+    };
+    outcome(&job, observed)
+}
+
+/// The result of a send as the binding returns it.
+fn outcome(job: &Job, observed: Observed) -> Value {
     let verdict = smtp_outcome::judge(&observed.rcpt, &observed.end);
     let recipients = job
         .envelope

@@ -12,6 +12,7 @@ use crate::email::store::suppressed::{FUNCTION, SEARCH_PATH};
 use crate::email::store::{schema_status, Store};
 
 const MIGRATE: &str = "run `better-email migrate` as the tables' owner";
+const SIGN: &str = "sign with `smtp({ dkim: { domain, selector, privateKey } })`, or have the provider sign these headers";
 
 /// `email_suppressed` as the catalog has it (`suppressed::FUNCTION_QUERY`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -94,6 +95,33 @@ fn suppressed(f: Option<&SuppressedFunction>, store: &Store, r: &mut Report) {
         )
         .fix(MIGRATE),
     );
+}
+
+/// `better-email check --dkim-sample <file>`: whether a message as a receiver got it is signed,
+/// and whether its signature covers `From` and, when present, the one-click unsubscribe headers
+/// (mailbox providers ignore a `List-Unsubscribe-Post` the signature does not cover, RFC 8058 §4).
+#[must_use]
+pub fn dkim_sample(message: &[u8]) -> Report {
+    let (present, h) = crate::email::dkim::coverage(message);
+    let mut r = Report::default();
+    let Some(h) = h else {
+        r.results.push(
+            CheckResult::fail("DKIM signature", "the sample has no DKIM-Signature").fix(SIGN),
+        );
+        r.finish();
+        return r;
+    };
+    r.results.push(CheckResult::pass("DKIM signature"));
+    for name in ["from", "list-unsubscribe", "list-unsubscribe-post"] {
+        if name == "from" || present.iter().any(|p| p == name) {
+            let label = format!("signature covers {name}");
+            let message = format!("h= ({}) lacks {name}", h.join(":"));
+            r.results
+                .push(CheckResult::when(label, h.iter().any(|n| n == name), message).fix(SIGN));
+        }
+    }
+    r.finish();
+    r
 }
 
 #[cfg(test)]

@@ -40,7 +40,8 @@ pub const COMMANDS: [(&str, &str); 5] = [
 
 fn options(command: &str) -> Option<Vec<Opt>> {
     let mut v = match command {
-        "check" => vec![],
+        "check" => vec![valued("dkim-sample", "<file.eml>")
+            .about("Judge a received message's DKIM signature instead of the database")],
         "worker" => vec![
             valued("concurrency", "<n>").about("Messages handed off at once (default: 16)"),
             flag("once").about("Hand off what is due now, then exit"),

@@ -191,42 +191,35 @@ fn relaxed_body(lines: &[&[u8]]) -> Vec<u8> {
     out
 }
 
-/// The `DKIM-Signature` field for `message`, folded, ending with CRLF: put it in front of the
-/// message. `random`: 32 bytes (RSA blinding; unused for ed25519 but always required, so the
-/// caller's code does not depend on the key type).
-///
-/// # Errors
-/// `EMAIL_INVALID_ARGUMENT` naming `privateKey`, `domain`, `selector`, `random` or `message`
-/// (no `From`).
-pub fn dkim_sign(message: &[u8], opts: &DkimOptions, random: &[u8]) -> Result<String> {
-    let key = parse_key(&opts.private_key)?;
-    for (field, v) in [("domain", &opts.domain), ("selector", &opts.selector)] {
-        if v.is_empty()
-            || !v
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
-        {
-            return Err(EmailError::argument(
-                field,
-                "must be a DNS name (letters, digits, `.`, `-`, `_`)",
-            ));
-        }
+/// A checked signing key with its domain and selector: parse once, sign many messages.
+pub struct DkimSigner {
+    key: Key,
+    domain: String,
+    selector: String,
+    timestamp: Option<i64>,
+}
+
+impl std::fmt::Debug for DkimSigner {
+    // Never the key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DkimSigner")
+            .field("domain", &self.domain)
+            .field("selector", &self.selector)
+            .finish_non_exhaustive()
     }
-    let seed: [u8; 32] = random.try_into().map_err(|_| {
-        EmailError::argument(
-            "random",
-            format!("expected 32 random bytes, got {}", random.len()),
-        )
-    })?;
-    let (lines, body_at) = split(message);
-    let headers = fields(&lines[..body_at]);
-    let body = lines.get(body_at + 1..).unwrap_or_default();
-    let mut signed: Vec<(&str, &[&[u8]])> = Vec::new();
+}
+
+/// Signed header fields: lower-cased name and the field's raw lines.
+type Signed<'a> = Vec<(&'static str, Vec<&'a [u8]>)>;
+
+/// The header fields of `message` that DKIM signs, checked to include `From`.
+fn signed_fields<'a>(headers: &[(String, Vec<&'a [u8]>)]) -> Result<Signed<'a>> {
+    let mut signed = Vec::new();
     for name in SIGNED_HEADERS {
         // Several instances: the last one first, as verifiers pick them (RFC 6376 §5.4.2).
         for (n, parts) in headers.iter().rev() {
             if n == name {
-                signed.push((name, parts));
+                signed.push((name, parts.clone()));
             }
         }
     }
@@ -236,42 +229,134 @@ pub fn dkim_sign(message: &[u8], opts: &DkimOptions, random: &[u8]) -> Result<St
             "has no `From` header, which DKIM must sign",
         ));
     }
-    let bh = STANDARD.encode(Sha256::digest(relaxed_body(body)));
-    let h = signed.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(":");
-    let algorithm = match key {
-        Key::Rsa(_) => "rsa-sha256",
-        Key::Ed25519(_) => "ed25519-sha256",
-    };
-    let t = opts
-        .timestamp
-        .map(|t| format!(" t={t};"))
-        .unwrap_or_default();
-    let value = format!(
-        "v=1; a={algorithm}; c=relaxed/relaxed; d={}; s={};{t}\r\n\th={h};\r\n\tbh={bh};\r\n\tb=",
-        opts.domain, opts.selector
-    );
-    let mut data = Vec::new();
-    for (name, parts) in &signed {
-        data.extend_from_slice(&relaxed_header(name, parts));
-        data.extend_from_slice(b"\r\n");
-    }
-    let own = format!("DKIM-Signature: {value}");
-    let own_lines: Vec<&[u8]> = own
-        .as_bytes()
-        .split(|&b| b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-        .collect();
-    data.extend_from_slice(&relaxed_header("dkim-signature", &own_lines));
-    let digest = Sha256::digest(&data);
-    let signature = match key {
-        Key::Rsa(k) => {
-            let mut rng = SeededRng(chacha20::ChaCha20::new(&seed.into(), &[0u8; 12].into()));
-            k.sign_with_rng(&mut rng, Pkcs1v15Sign::new::<Sha256>(), &digest)
-                .map_err(|e| EmailError::argument("privateKey", format!("cannot sign: {e}")))?
+    Ok(signed)
+}
+
+/// Whether `message` can be signed (it has a `From` header), without signing it.
+///
+/// # Errors
+/// `EMAIL_INVALID_ARGUMENT` naming `message`.
+pub fn check_signable(message: &[u8]) -> Result<()> {
+    let (lines, body_at) = split(message);
+    signed_fields(&fields(&lines[..body_at])).map(drop)
+}
+
+impl DkimSigner {
+    /// Parses the key and checks the names.
+    ///
+    /// # Errors
+    /// `EMAIL_INVALID_ARGUMENT` naming `privateKey`, `domain` or `selector`.
+    pub fn new(opts: &DkimOptions) -> Result<Self> {
+        let key = parse_key(&opts.private_key)?;
+        for (field, v) in [("domain", &opts.domain), ("selector", &opts.selector)] {
+            if v.is_empty()
+                || !v
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
+            {
+                return Err(EmailError::argument(
+                    field,
+                    "must be a DNS name (letters, digits, `.`, `-`, `_`)",
+                ));
+            }
         }
-        Key::Ed25519(k) => k.sign(&digest).to_bytes().to_vec(),
-    };
-    Ok(format!("{own}{}\r\n", STANDARD.encode(signature)))
+        Ok(DkimSigner {
+            key,
+            domain: opts.domain.clone(),
+            selector: opts.selector.clone(),
+            timestamp: opts.timestamp,
+        })
+    }
+
+    /// The `DKIM-Signature` field for `message`, folded, ending with CRLF: put it in front of
+    /// the message. `random`: 32 bytes (RSA blinding; unused for ed25519 but always required, so
+    /// the caller's code does not depend on the key type).
+    ///
+    /// # Errors
+    /// `EMAIL_INVALID_ARGUMENT` naming `random` or `message` (no `From`).
+    pub fn sign(&self, message: &[u8], random: &[u8]) -> Result<String> {
+        let seed: [u8; 32] = random.try_into().map_err(|_| {
+            EmailError::argument(
+                "random",
+                format!("expected 32 random bytes, got {}", random.len()),
+            )
+        })?;
+        let (lines, body_at) = split(message);
+        let headers = fields(&lines[..body_at]);
+        let body = lines.get(body_at + 1..).unwrap_or_default();
+        let signed = signed_fields(&headers)?;
+        let bh = STANDARD.encode(Sha256::digest(relaxed_body(body)));
+        let h = signed.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(":");
+        let algorithm = match self.key {
+            Key::Rsa(_) => "rsa-sha256",
+            Key::Ed25519(_) => "ed25519-sha256",
+        };
+        let t = self
+            .timestamp
+            .map(|t| format!(" t={t};"))
+            .unwrap_or_default();
+        let value = format!(
+            "v=1; a={algorithm}; c=relaxed/relaxed; d={}; s={};{t}\r\n\th={h};\r\n\tbh={bh};\r\n\tb=",
+            self.domain, self.selector
+        );
+        let mut data = Vec::new();
+        for (name, parts) in &signed {
+            data.extend_from_slice(&relaxed_header(name, parts));
+            data.extend_from_slice(b"\r\n");
+        }
+        let own = format!("DKIM-Signature: {value}");
+        let own_lines: Vec<&[u8]> = own
+            .as_bytes()
+            .split(|&b| b == b'\n')
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+            .collect();
+        data.extend_from_slice(&relaxed_header("dkim-signature", &own_lines));
+        let digest = Sha256::digest(&data);
+        let signature = match &self.key {
+            Key::Rsa(k) => {
+                let mut rng = SeededRng(chacha20::ChaCha20::new(&seed.into(), &[0u8; 12].into()));
+                k.sign_with_rng(&mut rng, Pkcs1v15Sign::new::<Sha256>(), &digest)
+                    .map_err(|e| EmailError::argument("privateKey", format!("cannot sign: {e}")))?
+            }
+            Key::Ed25519(k) => k.sign(&digest).to_bytes().to_vec(),
+        };
+        Ok(format!("{own}{}\r\n", STANDARD.encode(signature)))
+    }
+}
+
+/// What a signed message shows of its signing: the lower-cased names of its header fields, and
+/// the `h=` names of its first `DKIM-Signature` (`None` without one).
+#[must_use]
+pub fn coverage(message: &[u8]) -> (Vec<String>, Option<Vec<String>>) {
+    let (lines, body_at) = split(message);
+    let headers = fields(&lines[..body_at]);
+    let h = headers
+        .iter()
+        .find(|(n, _)| n == "dkim-signature")
+        .map(|(_, parts)| {
+            let value = String::from_utf8_lossy(&parts.concat()).into_owned();
+            value
+                .split(';')
+                .filter_map(|tag| tag.trim().strip_prefix("h="))
+                .flat_map(|names| names.split(':'))
+                .map(|n| {
+                    n.split_whitespace()
+                        .collect::<String>()
+                        .to_ascii_lowercase()
+                })
+                .filter(|n| !n.is_empty())
+                .collect()
+        });
+    (headers.into_iter().map(|(n, _)| n).collect(), h)
+}
+
+/// [`DkimSigner::sign`] with a key parsed for this one message.
+///
+/// # Errors
+/// `EMAIL_INVALID_ARGUMENT` naming `privateKey`, `domain`, `selector`, `random` or `message`
+/// (no `From`).
+pub fn dkim_sign(message: &[u8], opts: &DkimOptions, random: &[u8]) -> Result<String> {
+    DkimSigner::new(opts)?.sign(message, random)
 }
 
 #[cfg(test)]

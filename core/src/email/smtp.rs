@@ -109,7 +109,7 @@ pub fn parse_settings(value: &serde_json::Value) -> Result<Settings> {
 }
 
 #[cfg(feature = "serde")]
-pub(crate) fn field_path(arg: &str, path: &str) -> String {
+pub fn field_path(arg: &str, path: &str) -> String {
     match path {
         "." => arg.to_owned(),
         p if p.starts_with('[') => format!("{arg}{p}"),

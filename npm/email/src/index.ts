@@ -2,6 +2,7 @@
 export { betterEmail, type BetterEmail, type BetterEmailConfig, type TemplateProps } from "./email";
 export { html, escapeHtml, type SafeHtml } from "./html";
 export { defineTemplate, type Template, type TemplateDefinition, type Rendered, type PropsOf, type StandardSchema } from "./templates";
+export { failover, type FailoverOptions } from "./failover";
 export { EmailError, EmailConfigError, EmailTemplateError, type EmailErrorCode } from "./errors";
 export type { CallOptions, EmailDatabase, Executor } from "./db";
 export type { WorkerOptions, RouteContext } from "./worker";

@@ -95,6 +95,20 @@ export interface HandOffResult {
   retryAfterMs?: number;
   /** Per recipient, where the transport knows (SMTP RCPT replies, batch answers). */
   recipients?: RecipientResult[];
+  /** The member of a `failover()` that gave this answer. */
+  transport?: string;
+  /** The members a `failover()` tried first in this attempt, which did not take the message. */
+  tried?: TriedTransport[];
+}
+
+/** One transport a `failover()` tried before the one that answered; recorded as its own attempt row. */
+export interface TriedTransport {
+  transport: string;
+  outcome: Exclude<HandOffOutcome, "expired" | "suppressed">;
+  status?: number;
+  detail?: string;
+  startedAtMs: number;
+  durationMs: number;
 }
 
 export type TransportKind = "resend" | "postmark" | "ses" | "sendgrid" | "mailgun" | "smtp" | "console" | "file" | "capture";
@@ -106,4 +120,6 @@ export interface Transport {
   /** How long one hand-off may take (the worker's lease is this plus 30 s). */
   timeoutMs?: number;
   send(batch: PreparedMessage[], signal: AbortSignal): Promise<HandOffResult[]>;
+  /** The transports a `failover()` is made of. */
+  members?: readonly Transport[];
 }

@@ -295,6 +295,21 @@ struct Report {
     duration_ms: Option<i64>,
     #[serde(default)]
     recipients: Vec<RecipientReport>,
+    /// Transports a failover tried first in this attempt, which definitely did not take it.
+    #[serde(default)]
+    tried: Vec<Tried>,
+}
+
+/// One transport a failover tried before the one that answered for the message.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Tried {
+    transport: String,
+    outcome: HandOff,
+    status: Option<i64>,
+    detail: Option<String>,
+    started_at_ms: i64,
+    duration_ms: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -352,6 +367,7 @@ impl Email {
         let mut m: Vec<Vec<Value>> = vec![Vec::new(); 12];
         let mut rc: Vec<Vec<Value>> = vec![Vec::new(); 4];
         let mut sp: Vec<Vec<Value>> = vec![Vec::new(); 6];
+        let mut pa: Vec<Vec<Value>> = vec![Vec::new(); 7];
         let mut summary = Vec::new();
         for (n, r) in reports.iter().enumerate() {
             let next = match r.outcome.as_str() {
@@ -446,12 +462,29 @@ impl Email {
                     }
                 }
             }
+            for t in &r.tried {
+                for (c, v) in [
+                    json!(r.record.id),
+                    json!(t.transport),
+                    json!(crate::audit::time::format_iso(t.started_at_ms * 1000)),
+                    json!(t.duration_ms),
+                    json!(t.outcome),
+                    json!(t.status),
+                    json!(t.detail.as_deref().map(cut)),
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    pa[c].push(v);
+                }
+            }
             summary.push(json!({ "id": r.record.id, "status": status, "nextAttemptAt": at }));
         }
         let mut params: Vec<Value> = m.into_iter().map(Value::from).collect();
         params.push(json!(worker));
         params.extend(rc.into_iter().map(Value::from));
         params.extend(sp.into_iter().map(Value::from));
+        params.extend(pa.into_iter().map(Value::from));
         Ok(json!({ "params": params, "messages": summary }))
     }
 }

@@ -72,8 +72,9 @@ RETURNING m.id, m.tenant_id, m.created_at::text AS created_at, m.category, m.sub
     }
 
     /// Records a batch of hand-offs: each message's new state (fenced by its lease token), an
-    /// attempt row where a transport was called, recipient states, and suppressions learnt from
-    /// the answers (an SMTP `550 5.1.1` at RCPT). Returns the ids recorded.
+    /// attempt row where a transport was called (and one per transport a failover tried before
+    /// it), recipient states, and suppressions learnt from the answers (an SMTP `550 5.1.1` at
+    /// RCPT). Returns the ids recorded.
     #[must_use]
     pub fn email_record(&self) -> Statement {
         Statement::new(
@@ -107,6 +108,12 @@ RETURNING m.id, m.tenant_id, m.created_at::text AS created_at, m.category, m.sub
     AS z(message_id, address, key, reason, tenant_scoped, source)
   JOIN u ON u.id = z.message_id
   ON CONFLICT DO NOTHING
+), pa AS (
+  INSERT INTO {att} (id, tenant_id, message_id, attempt_number, transport, started_at, duration_ms, outcome, provider_status, detail, worker_id)
+  SELECT gen_random_uuid(), u.tenant_id, u.id, u.attempt_count, p.transport, p.started_at, p.duration_ms, p.outcome, p.provider_status, p.detail, $13
+  FROM unnest($24::uuid[], $25::text[], $26::timestamptz[], $27::int[], $28::text[], $29::int[], $30::text[])
+    AS p(message_id, transport, started_at, duration_ms, outcome, provider_status, detail)
+  JOIN u ON u.id = p.message_id
 )
 SELECT id FROM u",
                 m = self.table("messages"),
@@ -138,6 +145,13 @@ SELECT id FROM u",
                 ("suppression_reasons", "text[]"),
                 ("suppression_tenant_scoped", "boolean[]"),
                 ("suppression_sources", "text[]"),
+                ("tried_message_ids", "uuid[]"),
+                ("tried_transports", "text[]"),
+                ("tried_started_ats", "timestamptz[]"),
+                ("tried_durations_ms", "int[]"),
+                ("tried_outcomes", "text[]"),
+                ("tried_provider_statuses", "int[]"),
+                ("tried_details", "text[]"),
             ],
         )
     }

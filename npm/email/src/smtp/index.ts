@@ -25,7 +25,7 @@ function result(r: SmtpSendResult): HandOffResult {
   return out;
 }
 
-/** `smtp({ host, port, secure, auth?, pool?, timeoutMs? })`: Node with the native addon only. */
+/** `smtp({ host, port, secure, auth?, pool?, timeoutMs?, dkim? })`: Node with the native addon only. */
 export function smtp(options: SmtpOptions & { name?: string }): Transport {
   const send = core.emailSmtpSend;
   if (!send) {

@@ -74,7 +74,10 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
   const leaseMs = o.leaseMs ?? timeoutMs + 30_000;
   const perTenant = o.perTenantBatch ?? 20;
   const workerId = o.workerId ?? `email-${crypto.randomUUID().slice(0, 8)}`;
-  const idempotent = names.filter((n) => ctx.transports[n]!.capabilities.idempotency);
+  // A failover's members answer under their own names: the reaper trusts theirs.
+  const all = (t: Transport): Transport[] => [t, ...(t.members ?? []).flatMap(all)];
+  const members = new Map(names.flatMap((n) => all(ctx.transports[n]!)).map((t) => [t.name, t]));
+  const idempotent = [...members.values()].filter((t) => t.capabilities.idempotency).map((t) => t.name);
 
   const pick = (m: NonNullable<EmailHandOff["message"]>): Transport => {
     const name = ctx.route ? ctx.route({ tenantId: m.outgoing.tenantId, category: m.category }) : names[0]!;
@@ -102,10 +105,17 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
     } finally {
       clearTimeout(timer);
     }
+    const answered = (r.transport !== undefined && members.get(r.transport)) || transport;
+    report.transport = answered.name;
+    report.idempotent = answered.capabilities.idempotency;
+    // After a failover's earlier tries, the answering transport started when the last one ended.
+    const last = r.tried?.at(-1);
+    if (last) report.tried = r.tried!;
+    const answeredAt = last ? last.startedAtMs + last.durationMs : started;
     Object.assign(report, {
       outcome: r.outcome,
-      startedAtMs: started,
-      durationMs: Date.now() - started,
+      startedAtMs: answeredAt,
+      durationMs: Date.now() - answeredAt,
       providerMessageId: r.providerMessageId ?? null,
       status: r.status ?? null,
       detail: r.detail ?? null,

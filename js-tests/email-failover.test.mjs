@@ -1,0 +1,144 @@
+// Failover between transports (spec §8.5, E4 and E3's last clause) against two loopback fake
+// Resends: a primary answering 503, 401 or refusing connections hands the message to the
+// secondary within the same attempt, and the attempt rows show both; an ambiguous answer never
+// moves the message (another provider could deliver it twice); five failures in a row skip the
+// primary for coolOffMs (a fake clock), after which one message probes it.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { randomBytes, randomUUID } from "node:crypto";
+import { createServer } from "node:net";
+import core from "@usebetter-rs/core";
+import { betterEmail, failover } from "@usebetterdev/email";
+import { sqlEmailAdapter } from "@usebetterdev/email/sql";
+import { resend } from "@usebetterdev/email/resend";
+import { fakeResend } from "@usebetterdev/email/testing";
+import { webhooksDatabase, inTenant, asSystem } from "./helpers/webhooks.mjs";
+
+const TENANT = randomUUID();
+const KEY = "re_test_key";
+let db, pool, a, b;
+
+const email = (transport) =>
+  betterEmail({
+    database: sqlEmailAdapter(pool),
+    transport,
+    from: "Acme <hello@acme.example>",
+    unsubscribe: { baseUrl: "https://app.acme.example/email/u" },
+    secretsKey: randomBytes(32).toString("base64"),
+    retrySchedule: [0, 0.05, 0.05, 0.05],
+  });
+
+before(async () => {
+  db = await webhooksDatabase("email_failover");
+  pool = db.pool;
+  [a, b] = await Promise.all([fakeResend({ apiKey: KEY }), fakeResend({ apiKey: KEY })]);
+  await pool.query(email(resend({ apiKey: KEY })).migrationSql(1));
+});
+
+after(async () => {
+  await Promise.all([a?.close(), b?.close()]);
+  await db?.drop();
+});
+
+const primary = (baseUrl = a.url) => resend({ apiKey: KEY, baseUrl, name: "primary", timeoutMs: 2000 });
+const secondary = () => resend({ apiKey: KEY, baseUrl: b.url, name: "secondary", timeoutMs: 2000 });
+const send = (e, to = "jane@example.com") => inTenant(pool, TENANT, (c) => e.send({ to, subject: "Hello", text: "plain" }, { tx: c }));
+const dbId = (id) => core.webhookId("email", id, false);
+const attempts = async (id) =>
+  (await asSystem(pool, "SELECT transport, outcome, provider_status FROM email_attempts WHERE message_id = $1 ORDER BY started_at, attempt_number", [dbId(id)])).map(
+    (r) => `${r.transport} ${r.outcome}${r.provider_status ? ` ${r.provider_status}` : ""}`,
+  );
+const message = async (id) => (await asSystem(pool, "SELECT status, transport FROM email_messages WHERE id = $1", [dbId(id)]))[0];
+const got = (fake, id) => fake.emails.filter((m) => m.idempotencyKey === id).length;
+
+async function closedPort() {
+  const s = createServer();
+  await new Promise((r) => s.listen(0, "127.0.0.1", r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+test("a primary answering 503, 401 or refusing connections: the secondary sends in the same attempt; the attempt rows show both", async () => {
+  const e = email(failover([primary(), secondary()]));
+  a.failNext(503);
+  const unavailable = await send(e);
+  await e.drain({ maxMs: 10_000 });
+  a.failNext(401);
+  const unauthorized = await send(e);
+  await e.drain({ maxMs: 10_000 });
+  assert.deepEqual(await attempts(unavailable.id), ["primary retryable 503", "secondary sent 200"]);
+  assert.deepEqual(await attempts(unauthorized.id), ["primary auth_failed 401", "secondary sent 200"]);
+  const refusing = email(failover([primary(`http://127.0.0.1:${await closedPort()}`), secondary()]));
+  const refused = await send(refusing);
+  await refusing.drain({ maxMs: 10_000 });
+  assert.deepEqual(await attempts(refused.id), ["primary retryable", "secondary sent 200"]);
+  for (const m of [unavailable, unauthorized, refused]) {
+    assert.deepEqual(await message(m.id), { status: "sent", transport: "secondary" }, "the transport that accepted is recorded");
+    assert.equal(got(b, m.id), 1);
+    assert.equal(got(a, m.id), 0);
+  }
+  // A message the primary takes stays there.
+  const fine = await send(e);
+  await e.drain({ maxMs: 10_000 });
+  assert.deepEqual(await attempts(fine.id), ["primary sent 200"]);
+  assert.deepEqual(await message(fine.id), { status: "sent", transport: "primary" });
+});
+
+test("after an ambiguous answer the message stays on its transport: retried there with the same key, never sent by the secondary", async () => {
+  const e = email(failover([primary(), secondary()]));
+  const before = b.requests;
+  a.dropNext();
+  const m = await send(e);
+  await e.drain({ maxMs: 10_000 });
+  assert.deepEqual(await attempts(m.id), ["primary ambiguous"]);
+  await new Promise((r) => setTimeout(r, 100));
+  await e.drain({ maxMs: 10_000 });
+  assert.deepEqual(await attempts(m.id), ["primary ambiguous", "primary sent 200"]);
+  assert.equal(b.requests, before, "the secondary never saw it");
+  assert.equal(got(a, m.id), 1, "the primary sent it once (its Idempotency-Key)");
+  assert.deepEqual(await message(m.id), { status: "sent", transport: "primary" });
+});
+
+test("breaker: five failures in a row skip the primary for coolOffMs; then one message probes it; a failed probe skips it again", async () => {
+  let clock = 1_000_000;
+  const e = email(failover([primary(), secondary()], { now: () => clock, breaker: { failures: 5, coolOffMs: 60_000 } }));
+  const round = async (n) => {
+    const [ra, rb] = [a.requests, b.requests];
+    const sent = [];
+    for (let i = 0; i < n; i++) sent.push(await send(e, `user${i}@example.com`));
+    await e.drain({ maxMs: 10_000 });
+    for (const m of sent) assert.equal((await message(m.id)).status, "sent");
+    return { toA: a.requests - ra, toB: b.requests - rb, sent };
+  };
+  for (let i = 0; i < 5; i++) a.failNext(503);
+  assert.deepEqual(await round(5).then(({ toA, toB }) => [toA, toB]), [5, 5], "each failed on the primary, then went to the secondary");
+  assert.deepEqual(await round(3).then(({ toA, toB }) => [toA, toB]), [0, 3], "the open breaker skips the primary");
+  clock += 59_000;
+  assert.deepEqual(await round(2).then(({ toA, toB }) => [toA, toB]), [0, 2], "still cooling off");
+  clock += 1_001;
+  a.failNext(503);
+  assert.deepEqual(await round(4).then(({ toA, toB }) => [toA, toB]), [1, 4], "one probe, which failed: the others went to the secondary");
+  assert.deepEqual(await round(2).then(({ toA, toB }) => [toA, toB]), [0, 2], "the failed probe opened it again");
+  clock += 60_001;
+  const probed = await round(1);
+  assert.deepEqual([probed.toA, probed.toB], [1, 0], "the probe succeeded");
+  assert.deepEqual(await round(3).then(({ toA, toB }) => [toA, toB]), [3, 0], "closed again: the primary takes every message");
+});
+
+test("bad failover options are refused by name", () => {
+  const codeOf = (fn) => {
+    try {
+      fn();
+    } catch (err) {
+      return `${err.code}: ${err.message}`;
+    }
+    return "no error";
+  };
+  assert.match(codeOf(() => failover([primary()])), /^EMAIL_INVALID_CONFIG: .*`failover\.transports`/);
+  assert.match(codeOf(() => failover([primary(), primary()])), /named "primary"/);
+  assert.match(codeOf(() => failover([primary(), {}])), /`failover\.transports\[1\]`/);
+  assert.match(codeOf(() => failover([primary(), secondary()], { advanceOn: ["nope"] })), /`failover\.advanceOn`/);
+  assert.match(codeOf(() => failover([primary(), secondary()], { onAmbiguous: "maybe" })), /`failover\.onAmbiguous`/);
+  assert.match(codeOf(() => failover([primary(), secondary()], { breaker: { failures: 0 } })), /`failover\.breaker\.failures`/);
+});
