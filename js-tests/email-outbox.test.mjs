@@ -23,6 +23,8 @@ import { drizzleEmailAdapter } from "@usebetterdev/email/drizzle";
 import { smtp } from "@usebetterdev/email/smtp";
 import { webhooksDatabase, inTenant as inTenantOf, asSystem } from "./helpers/webhooks.mjs";
 import { smtpSink, smtpReply } from "./helpers/smtp-sink.mjs";
+import { runCli } from "@usebetterdev/email-cli";
+import { requireEnv } from "./helpers/db.mjs";
 
 const TENANT = randomUUID();
 const KEY = randomBytes(32).toString("base64");
@@ -356,4 +358,69 @@ test("E3: a connection lost after the message is ambiguous: sent again by defaul
   const res = await held.handlers.events(new Request("http://localhost/email/events/resend", { method: "POST", headers, body }), { resend: { secret } });
   assert.equal(res.status, 200);
   assert.equal(await status(), "sent");
+});
+
+test("operators: resolve --drop / --resend (CLI and API) decide a held message; retry re-queues a failed one; cancel a queued one; wrong states and ids are refused by code", async () => {
+  received().length = 0;
+  const pause = () => new Promise((res) => setTimeout(res, 120));
+  const held = betterEmail(config(sqlEmailAdapter(pool), { onAmbiguous: "hold" }));
+  const statusOf = async (id) => (await asSystem(pool, "SELECT status FROM email_messages WHERE id = $1", [core.webhookId("email", id, false)]))[0]?.status;
+  const hold = async (to) => {
+    dataFailures.push("drop");
+    const m = await inTenant(TENANT, (c) => held.send({ to, subject: "held", text: "t" }, { tx: c }));
+    await held.drain({ maxMs: 10_000 });
+    await pause();
+    await held.drain({ maxMs: 10_000 });
+    assert.equal(await statusOf(m.id), "ambiguous");
+    return m;
+  };
+  const url = new URL(requireEnv("DATABASE_URL"));
+  url.pathname = `/${db.name}`;
+  const cli = (args) => runCli(args, { cwd: process.cwd(), config: { tenant: { tenantTables: [] }, email: {} }, env: { DATABASE_URL: url.href } });
+
+  // --drop through the CLI: cancelled, never sent again.
+  const dropped = await hold("drop@example.com");
+  const byCli = await cli(["resolve", dropped.id, "--drop"]);
+  assert.equal(byCli.code, 0, byCli.stderr);
+  assert.equal(byCli.stdout, `${dropped.id}: cancelled\n`);
+  assert.equal(await statusOf(dropped.id), "cancelled");
+  // --resend through the API: sent once more.
+  const resent = await hold("resend@example.com");
+  await held.resolve(resent.id, "resend");
+  await held.drain({ maxMs: 10_000 });
+  assert.equal(await statusOf(resent.id), "sent");
+  assert.equal(received().filter((m) => m.to.includes("resend@example.com")).length, 2, "the held copy and the resent one");
+  assert.equal(received().filter((m) => m.to.includes("drop@example.com")).length, 1);
+
+  // A second decision on a decided message, and usage errors.
+  const again = await cli(["resolve", dropped.id, "--resend"]);
+  assert.equal(again.code, 1);
+  assert.equal(again.errorCode, "EMAIL_INVALID_STATE");
+  assert.match(again.stderr, /cannot resend eml_\w+: it is cancelled, and resend takes a message that is ambiguous/);
+  assert.equal((await cli(["resolve", dropped.id])).code, 2, "one of --resend or --drop");
+  assert.equal((await cli(["resolve", dropped.id, "--resend", "--drop"])).code, 2);
+  assert.equal((await cli(["resolve", "eml_nope", "--drop"])).code, 2, "not an email id");
+  const unknown = await cli(["cancel", "eml_" + "0".repeat(26)]);
+  assert.deepEqual([unknown.code, unknown.errorCode], [1, "EMAIL_NOT_FOUND"]);
+
+  // retry: a message failed with a 554 after DATA goes out once more.
+  dataFailures.push([554, "5.7.1 rejected"]);
+  const failed = await inTenant(TENANT, (c) => held.send({ to: "retry@example.com", subject: "again", text: "t" }, { tx: c }));
+  await held.drain({ maxMs: 10_000 });
+  assert.equal(await statusOf(failed.id), "failed");
+  assert.equal((await cli(["retry", failed.id])).stdout, `${failed.id}: queued\n`);
+  await held.drain({ maxMs: 10_000 });
+  assert.equal(await statusOf(failed.id), "sent");
+  await assert.rejects(held.retry(failed.id), (e) => e.code === "EMAIL_INVALID_STATE" && /it is sent/.test(e.message));
+
+  // cancel: a queued message (sent later) is cancelled; in another tenant's scope it does not exist.
+  const later = await inTenant(TENANT, (c) => held.send({ to: "later@example.com", subject: "later", text: "t", sendAt: new Date(Date.now() + 3_600_000) }, { tx: c }));
+  await assert.rejects(
+    inTenant(randomUUID(), (c) => held.cancel(later.id, { tx: c })),
+    (e) => e.code === "EMAIL_NOT_FOUND",
+  );
+  await inTenant(TENANT, (c) => held.cancel(later.id, { tx: c }));
+  assert.equal(await statusOf(later.id), "cancelled");
+  await assert.rejects(held.cancel(42), (e) => e.code === "EMAIL_INVALID_ARGUMENT" && /`id`/.test(e.message));
+  await assert.rejects(held.resolve(later.id, "maybe"), (e) => e.code === "EMAIL_INVALID_ARGUMENT" && /`decision`/.test(e.message));
 });

@@ -106,4 +106,24 @@ impl Email {
             .events(&provider, request_id.as_deref(), &body)
             .map_err(|e| core_err(&e))
     }
+
+    #[napi]
+    pub fn transition(&self, action: String, id: String) -> Result<Value, Code> {
+        self.inner
+            .transition(&action, &id)
+            .map_err(|e| core_err(&e))
+    }
+
+    #[napi]
+    pub fn transitioned(
+        &self,
+        action: String,
+        id: String,
+        rows: Unknown<'_>,
+    ) -> Result<Value, Code> {
+        let rows = json("rows", rows)?;
+        self.inner
+            .transitioned(&action, &id, &rows)
+            .map_err(|e| core_err(&e))
+    }
 }

@@ -89,4 +89,17 @@ impl Email {
     ) -> Result<JsValue, JsValue> {
         out(self.inner.events(&provider, request_id.as_deref(), body))
     }
+
+    pub fn transition(&self, action: String, id: String) -> Result<JsValue, JsValue> {
+        out(self.inner.transition(&action, &id))
+    }
+
+    pub fn transitioned(
+        &self,
+        action: String,
+        id: String,
+        rows: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        out(self.inner.transitioned(&action, &id, &json("rows", &rows)?))
+    }
 }

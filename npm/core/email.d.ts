@@ -314,6 +314,10 @@ export declare class Email {
   unsubscribe(token: string, all: boolean): { tenantId: string | null; address: string; category: string; messageId: string | null; params: unknown[] };
   /** A verified request's normalized events and the `eventsApply` statement's parameters; `requestId`: the verification's id. */
   events(provider: string, requestId: string | null | undefined, body: Uint8Array): { events: EmailEvent[]; params: unknown[] };
+  /** An operator's decision on message `id` (`eml_…`): the `transition` statement's parameters. */
+  transition(action: "cancel" | "retry" | "resend" | "drop", id: string): { params: unknown[] };
+  /** The new status from the `transition` statement's rows; throws `EMAIL_NOT_FOUND` or `EMAIL_INVALID_STATE`. */
+  transitioned(action: "cancel" | "retry" | "resend" | "drop", id: string, rows: Record<string, unknown>[]): "queued" | "cancelled";
 }
 
 /** A provider event, normalized (spec §10.2). */

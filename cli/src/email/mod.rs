@@ -6,7 +6,9 @@ mod purge;
 
 use usebetter_core::cli::args::{parse_with, Invocation, Parsed};
 use usebetter_core::cli::email::{self as cli, EmailCli, EMAIL};
+use usebetter_core::email::store::operator::Action;
 use usebetter_core::email::store::{schema_status, Store};
+use usebetter_core::webhooks::ids::IdKind;
 use usebetter_core::{CliFailure, Result};
 
 use crate::store::{now_ms, Tables};
@@ -47,6 +49,7 @@ pub async fn run(args: &[String], ctx: &crate::Context) -> Result<Outcome> {
                 .await
         }
         "worker" => worker(&run).await,
+        "resolve" | "retry" | "cancel" => operate(&run).await,
         other => Err(CliFailure::Usage.with(format!("error: unknown command '{other}'"))),
     }
 }
@@ -101,4 +104,52 @@ async fn migrate(r: &Run<'_>) -> Result<Outcome> {
     r.tables()
         .migrate(&sql, |changed| cli::migrate_applied(changed, rls, json))
         .await
+}
+
+/// `resolve <id> --resend|--drop`, `retry <id>`, `cancel <id>`: one message, in system context.
+async fn operate(r: &Run<'_>) -> Result<Outcome> {
+    let action = match (
+        r.inv.command.as_str(),
+        r.inv.has("resend"),
+        r.inv.has("drop"),
+    ) {
+        ("resolve", true, false) => Action::Resend,
+        ("resolve", false, true) => Action::Drop,
+        ("resolve", ..) => {
+            return Err(
+                CliFailure::Usage.with("error: resolve takes exactly one of --resend or --drop")
+            )
+        }
+        ("retry", ..) => Action::Retry,
+        _ => Action::Cancel,
+    };
+    let id = r
+        .inv
+        .positionals
+        .first()
+        .map(String::as_str)
+        .unwrap_or_default();
+    let uuid = usebetter_core::webhooks::ids::to_uuid("eml_id", IdKind::Email, id)
+        .map_err(|e| CliFailure::Usage.with(format!("error: {e}")))?;
+    let statement = r.store().email_transition();
+    let client = r.tables().client().await?;
+    let (has_meta, version) = r.tables().schema_facts(&client).await?;
+    schema_status(has_meta, version.as_deref())?;
+    let uuid =
+        uuid::Uuid::parse_str(&uuid).map_err(|e| CliFailure::Usage.with(format!("error: {e}")))?;
+    let from: Vec<&str> = action.from().to_vec();
+    let note = action.note();
+    r.tables().begin_system(&client).await?;
+    let row = crate::db::maybe(
+        &client,
+        &statement.sql,
+        &[&uuid, &from, &action.to(), &note],
+    )
+    .await?;
+    crate::db::batch(&client, "COMMIT").await?;
+    let found = row.map(|row| (row.get::<_, String>(0), row.get::<_, bool>(1)));
+    let status = action
+        .judge(id, found.as_ref().map(|(s, c)| (s.as_str(), *c)))
+        .map_err(usebetter_core::Error::from)?;
+    Ok(Outcome::ok(format!("{id}: {status}\n")))
 }

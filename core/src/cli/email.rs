@@ -15,7 +15,7 @@ use crate::error::Result;
 
 pub use super::store::{ahead, partitions_ready, purge_report, rls_flag};
 
-pub const COMMANDS: [(&str, &str); 5] = [
+pub const COMMANDS: [(&str, &str); 8] = [
     (
         "migrate",
         "Print, write or apply the email tables' DDL (idempotent)",
@@ -36,10 +36,21 @@ pub const COMMANDS: [(&str, &str); 5] = [
         "worker",
         "Hand queued mail to the configured transport until stopped (or --once)",
     ),
+    (
+        "resolve",
+        "Decide a message held ambiguous: --resend it or --drop it",
+    ),
+    ("retry", "Queue a failed or expired message once more"),
+    ("cancel", "Cancel a queued message"),
 ];
 
 fn options(command: &str) -> Option<Vec<Opt>> {
     let mut v = match command {
+        "resolve" => vec![
+            flag("resend").about("Queue it again (it may then arrive twice)"),
+            flag("drop").about("Cancel it (it may then never arrive)"),
+        ],
+        "retry" | "cancel" => vec![],
         "check" => vec![valued("dkim-sample", "<file.eml>")
             .about("Judge a received message's DKIM signature instead of the database")],
         "worker" => vec![
@@ -63,7 +74,10 @@ pub const EMAIL: Program = Program {
     about: "Transactional email on PostgreSQL: migrations, checks, retention and the worker",
     commands: &COMMANDS,
     options,
-    positional: |_| None,
+    positional: |command| match command {
+        "resolve" | "retry" | "cancel" => Some("eml_id"),
+        _ => None,
+    },
     required: |_| None,
 };
 

@@ -68,6 +68,15 @@ pub enum EmailError {
     EventUnknownProvider { provider: String },
     /// An unsubscribe token that does not open (tampered, foreign key, malformed).
     UnsubscribeTokenInvalid,
+    /// No message with that id (or not one the caller's tenant can see).
+    NotFound { id: String },
+    /// An operator action on a message in a state it does not take.
+    InvalidState {
+        id: String,
+        action: String,
+        status: String,
+        allowed: String,
+    },
 }
 
 /// Result alias of the email module.
@@ -99,6 +108,8 @@ impl EmailError {
             EmailError::EventTopicRejected { .. } => "EMAIL_EVENT_TOPIC_REJECTED",
             EmailError::EventUnknownProvider { .. } => "EMAIL_EVENT_UNKNOWN_PROVIDER",
             EmailError::UnsubscribeTokenInvalid => "EMAIL_UNSUBSCRIBE_TOKEN_INVALID",
+            EmailError::NotFound { .. } => "EMAIL_NOT_FOUND",
+            EmailError::InvalidState { .. } => "EMAIL_INVALID_STATE",
         }
     }
 
@@ -200,6 +211,16 @@ impl fmt::Display for EmailError {
             EmailError::UnsubscribeTokenInvalid => {
                 f.write_str("the unsubscribe token is not valid")
             }
+            EmailError::NotFound { id } => write!(f, "no message {id}"),
+            EmailError::InvalidState {
+                id,
+                action,
+                status,
+                allowed,
+            } => write!(
+                f,
+                "cannot {action} {id}: it is {status}, and {action} takes a message that is {allowed}"
+            ),
         }
     }
 }

@@ -2,9 +2,10 @@
 // and wires sending and the delivery engine to the database adapter and the transports.
 import core from "@usebetter-rs/core";
 import type { CallOptions, EmailDatabase } from "./db";
-import { EmailConfigError, guard } from "./errors";
+import { EmailConfigError, EmailError, guard } from "./errors";
 import { events, type EventProviders } from "./events";
 import { unsubscribe } from "./handlers";
+import { operate } from "./operator";
 import { sendMany, type SendContext } from "./send";
 import type { Template } from "./templates";
 import type { SendInput, SendResult, Transport } from "./types";
@@ -81,6 +82,15 @@ export function betterEmail<const R extends Record<string, AnyTemplate> = Record
   return {
     send: async (input: SendInput<T>, opts?: CallOptions<Tx>): Promise<SendResult> => (await sendMany(ctx, [input as SendInput], false, opts as CallOptions))[0]!,
     sendMany: (inputs: SendInput<T>[], opts?: CallOptions<Tx>): Promise<SendResult[]> => sendMany(ctx, inputs as SendInput[], true, opts as CallOptions),
+    /** Cancels a queued message (`EMAIL_INVALID_STATE` once it is being sent or done). */
+    cancel: async (id: string, opts?: CallOptions<Tx>): Promise<void> => void (await operate(ctx, "cancel", id, opts as CallOptions)),
+    /** Queues a failed or expired message once more. */
+    retry: async (id: string, opts?: CallOptions<Tx>): Promise<void> => void (await operate(ctx, "retry", id, opts as CallOptions)),
+    /** Decides a message held `ambiguous` (`onAmbiguous: "hold"`): send it again, or drop it. */
+    resolve: async (id: string, decision: "resend" | "drop", opts?: CallOptions<Tx>): Promise<void> => {
+      if (decision !== "resend" && decision !== "drop") throw new EmailError("EMAIL_INVALID_ARGUMENT", 'invalid `decision`: expected "resend" or "drop"');
+      await operate(ctx, decision, id, opts as CallOptions);
+    },
     /** The HTTP handlers on the Fetch API; `/hono` and `/express` adapt them. */
     handlers: {
       unsubscribe: (request: Request): Promise<Response> => unsubscribe(ctx, request),

@@ -9,6 +9,7 @@ use super::{em, Email};
 use crate::audit::time::format_iso;
 use crate::email::address::address_key;
 use crate::email::events::normalize::normalize;
+use crate::email::store::operator::Action;
 use crate::email::token::open_token;
 use crate::email::EmailError;
 use crate::error::Result;
@@ -81,5 +82,38 @@ impl Email {
         params.extend(cols.into_iter().map(Value::from));
         params.push(json!(EVENT_KEY_SECS));
         Ok(json!({ "events": events, "params": params }))
+    }
+}
+
+impl Email {
+    /// An operator's decision (`cancel`, `retry`, `resend`, `drop`) on message `id` (`eml_…`):
+    /// the `transition` statement's parameters.
+    ///
+    /// # Errors
+    /// `EMAIL_INVALID_ARGUMENT` naming `action` or `id`.
+    pub fn transition(&self, action: &str, id: &str) -> Result<Value> {
+        let action = Action::parse(action).map_err(em)?;
+        let uuid = ids::to_uuid("id", IdKind::Email, id).map_err(|e| {
+            em(EmailError::InvalidArgument {
+                field: "id".into(),
+                reason: e.to_string(),
+            })
+        })?;
+        Ok(json!({ "params": action.params(&uuid) }))
+    }
+
+    /// The message's new status from the `transition` statement's rows.
+    ///
+    /// # Errors
+    /// `EMAIL_NOT_FOUND` or `EMAIL_INVALID_STATE`.
+    pub fn transitioned(&self, action: &str, id: &str, rows: &Value) -> Result<Value> {
+        let action = Action::parse(action).map_err(em)?;
+        let found = rows.get(0).map(|r| {
+            (
+                r.get("status").and_then(Value::as_str).unwrap_or_default(),
+                r.get("changed").and_then(Value::as_bool).unwrap_or(false),
+            )
+        });
+        Ok(json!(action.judge(id, found).map_err(em)?))
     }
 }

@@ -81,6 +81,7 @@ impl Email {
             ("reap", s.email_reap()),
             ("suppressionAdd", s.email_suppression_add()),
             ("eventsApply", s.email_events_apply()),
+            ("transition", s.email_transition()),
         ] {
             out.insert(name.to_owned(), to_value(&st)?);
         }

@@ -1,0 +1,167 @@
+//! An operator's decisions on one message: `cancel` (queued → cancelled), `retry` (failed or
+//! expired → queued, once more), and for an `ambiguous` message held by `onAmbiguous: "hold"`,
+//! `resend` (→ queued) or `drop` (→ cancelled). One statement locks the message, changes it only
+//! from the states the action allows, and returns the state it found, so "no such message" and
+//! "not in a state this action takes" are told apart without a second round trip.
+
+use super::{Statement, Store};
+use crate::email::error::{EmailError, Result};
+
+/// What an operator can decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Cancel,
+    Retry,
+    Resend,
+    Drop,
+}
+
+impl Action {
+    /// `cancel`, `retry`, `resend` or `drop`.
+    ///
+    /// # Errors
+    /// `EMAIL_INVALID_ARGUMENT` naming `action`.
+    pub fn parse(text: &str) -> Result<Self> {
+        Ok(match text {
+            "cancel" => Action::Cancel,
+            "retry" => Action::Retry,
+            "resend" => Action::Resend,
+            "drop" => Action::Drop,
+            other => {
+                return Err(EmailError::argument(
+                    "action",
+                    format!("expected cancel, retry, resend or drop, got {other:?}"),
+                ))
+            }
+        })
+    }
+
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Cancel => "cancel",
+            Action::Retry => "retry",
+            Action::Resend => "resend",
+            Action::Drop => "drop",
+        }
+    }
+
+    /// The states the action takes a message from. An in-flight message is the worker's: a
+    /// cancel then would race the hand-off.
+    #[must_use]
+    pub fn from(self) -> &'static [&'static str] {
+        match self {
+            Action::Cancel => &["queued"],
+            Action::Retry => &["failed", "expired"],
+            Action::Resend | Action::Drop => &["ambiguous"],
+        }
+    }
+
+    /// The state it leaves the message in.
+    #[must_use]
+    pub fn to(self) -> &'static str {
+        match self {
+            Action::Cancel | Action::Drop => "cancelled",
+            Action::Retry | Action::Resend => "queued",
+        }
+    }
+
+    /// What the message's `last_error` says afterwards.
+    #[must_use]
+    pub fn note(self) -> String {
+        format!("{} by an operator", self.name())
+    }
+
+    /// The statement's parameters for the message `id` (its UUID text).
+    #[must_use]
+    pub fn params(self, id: &str) -> serde_json::Value {
+        serde_json::json!([id, self.from(), self.to(), self.note()])
+    }
+
+    /// Judges the statement's rows: `[{ status, changed }]`, none when no message has that id
+    /// (or the caller's tenant cannot see it). `public_id` is the id as the caller gave it.
+    ///
+    /// # Errors
+    /// `EMAIL_NOT_FOUND`, or `EMAIL_INVALID_STATE` naming the state found.
+    pub fn judge(self, public_id: &str, found: Option<(&str, bool)>) -> Result<&'static str> {
+        match found {
+            None => Err(EmailError::NotFound {
+                id: public_id.to_owned(),
+            }),
+            Some((_, true)) => Ok(self.to()),
+            Some((status, false)) => Err(EmailError::InvalidState {
+                id: public_id.to_owned(),
+                action: self.name().to_owned(),
+                status: status.to_owned(),
+                allowed: self.from().join(" or "),
+            }),
+        }
+    }
+}
+
+impl Store {
+    /// `$1` the message id, `$2` the states it may leave, `$3` the state it goes to, `$4` the
+    /// note kept as its last error. Returns the state found and whether it changed; no row when
+    /// the message does not exist (or is another tenant's, under row-level security).
+    #[must_use]
+    pub fn email_transition(&self) -> Statement {
+        Statement::new(
+            format!(
+                "WITH f AS (
+  SELECT created_at, id, status FROM {m} WHERE id = $1::uuid FOR UPDATE
+), u AS (
+  UPDATE {m} m SET status = $3,
+    next_attempt_at = CASE WHEN $3 = 'queued' THEN now() ELSE m.next_attempt_at END,
+    finished_at = CASE WHEN $3 = 'queued' THEN NULL ELSE now() END,
+    lease_until = NULL, lease_token = NULL, lease_owner = NULL, last_error = $4
+  FROM f WHERE m.created_at = f.created_at AND m.id = f.id AND f.status = ANY($2::text[])
+  RETURNING m.id
+)
+SELECT f.status, EXISTS (SELECT 1 FROM u) AS changed FROM f",
+                m = self.table("messages"),
+            ),
+            &[
+                ("id", "uuid"),
+                ("from_statuses", "text[]"),
+                ("to_status", "text"),
+                ("note", "text"),
+            ],
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_name_their_states_and_judge_what_they_found() {
+        assert_eq!(Action::parse("drop").unwrap(), Action::Drop);
+        assert_eq!(
+            Action::parse("undo").unwrap_err().code(),
+            "EMAIL_INVALID_ARGUMENT"
+        );
+        assert_eq!(
+            Action::Resend.params("x")[1],
+            serde_json::json!(["ambiguous"])
+        );
+        assert_eq!(
+            Action::Retry
+                .judge("eml_1", Some(("failed", true)))
+                .unwrap(),
+            "queued"
+        );
+        assert_eq!(
+            Action::Cancel.judge("eml_1", None).unwrap_err().code(),
+            "EMAIL_NOT_FOUND"
+        );
+        let e = Action::Cancel
+            .judge("eml_1", Some(("sent", false)))
+            .unwrap_err();
+        assert_eq!(e.code(), "EMAIL_INVALID_STATE");
+        assert_eq!(
+            e.to_string(),
+            "cannot cancel eml_1: it is sent, and cancel takes a message that is queued"
+        );
+    }
+}
