@@ -2,7 +2,8 @@
 // Resends: a primary answering 503, 401 or refusing connections hands the message to the
 // secondary within the same attempt, and the attempt rows show both; an ambiguous answer never
 // moves the message (another provider could deliver it twice); five failures in a row skip the
-// primary for coolOffMs (a fake clock), after which one message probes it.
+// primary for coolOffMs (a fake clock), after which one message probes it. A transport refusing
+// our credentials is heard by onEvent as `transport.down`.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
@@ -18,8 +19,9 @@ const TENANT = randomUUID();
 const KEY = "re_test_key";
 let db, pool, a, b;
 
-const email = (transport) =>
+const email = (transport, extra = {}) =>
   betterEmail({
+    ...extra,
     database: sqlEmailAdapter(pool),
     transport,
     from: "Acme <hello@acme.example>",
@@ -60,7 +62,8 @@ async function closedPort() {
 }
 
 test("a primary answering 503, 401 or refusing connections: the secondary sends in the same attempt; the attempt rows show both", async () => {
-  const e = email(failover([primary(), secondary()]));
+  const heard = [];
+  const e = email(failover([primary(), secondary()]), { onEvent: (ev) => heard.push(ev) });
   a.failNext(503);
   const unavailable = await send(e);
   await e.drain({ maxMs: 10_000 });
@@ -69,6 +72,7 @@ test("a primary answering 503, 401 or refusing connections: the secondary sends 
   await e.drain({ maxMs: 10_000 });
   assert.deepEqual(await attempts(unavailable.id), ["primary retryable 503", "secondary sent 200"]);
   assert.deepEqual(await attempts(unauthorized.id), ["primary auth_failed 401", "secondary sent 200"]);
+  assert.deepEqual(heard.map((ev) => [ev.type, ev.transport, ev.status]), [["transport.down", "primary", 401]], "the primary's refusal is heard though the secondary sent it");
   const refusing = email(failover([primary(`http://127.0.0.1:${await closedPort()}`), secondary()]));
   const refused = await send(refusing);
   await refusing.drain({ maxMs: 10_000 });
@@ -141,4 +145,18 @@ test("bad failover options are refused by name", () => {
   assert.match(codeOf(() => failover([primary(), secondary()], { advanceOn: ["nope"] })), /`failover\.advanceOn`/);
   assert.match(codeOf(() => failover([primary(), secondary()], { onAmbiguous: "maybe" })), /`failover\.onAmbiguous`/);
   assert.match(codeOf(() => failover([primary(), secondary()], { breaker: { failures: 0 } })), /`failover\.breaker\.failures`/);
+});
+
+test("a transport answering 401 is heard as transport.down", async () => {
+  const heard = [];
+  const e = email(primary(), { onEvent: (ev) => heard.push(ev) });
+  a.failNext(401);
+  const m = await send(e);
+  await e.drain({ maxMs: 10_000 });
+  assert.deepEqual(heard.map((ev) => [ev.type, ev.transport, ev.status]), [["transport.down", "primary", 401]]);
+  assert.deepEqual(await attempts(m.id), ["primary auth_failed 401"]);
+  await new Promise((r) => setTimeout(r, 100));
+  await e.drain({ maxMs: 10_000 });
+  assert.equal((await message(m.id)).status, "sent", "retried");
+  assert.throws(() => email(primary(), { onEvent: 42 }), (err) => err.code === "EMAIL_INVALID_CONFIG" && /`onEvent`/.test(err.message));
 });

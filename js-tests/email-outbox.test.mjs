@@ -340,7 +340,8 @@ test("E3: a connection lost after the message is ambiguous: sent again by defaul
   assert.equal((await asSystem(pool, "SELECT status FROM email_messages WHERE id = $1", [uuid]))[0].status, "sent");
 
   received().length = 0;
-  const held = betterEmail(config(sqlEmailAdapter(pool), { onAmbiguous: "hold" }));
+  const heard = [];
+  const held = betterEmail(config(sqlEmailAdapter(pool), { onAmbiguous: "hold", onEvent: (e) => heard.push(e) }));
   dataFailures.push("drop");
   const h = await inTenant(TENANT, (c) => held.send({ to: "held@example.com", subject: "once at most", text: "t" }, { tx: c }));
   await held.drain({ maxMs: 10_000 });
@@ -350,6 +351,11 @@ test("E3: a connection lost after the message is ambiguous: sent again by defaul
   const status = async () => (await asSystem(pool, "SELECT status FROM email_messages WHERE id = $1", [hid]))[0].status;
   assert.equal(await status(), "ambiguous", "held for an operator, not sent again");
   assert.equal(received().length, 1);
+  assert.deepEqual(
+    heard.map((e) => [e.type, e.id, e.tenantId, e.transport]),
+    [["message.ambiguous", h.id, TENANT, "smtp"]],
+    "onEvent hears the held message once",
+  );
   // The provider's delivered event for it (Resend's shape, signed) resolves it to `sent`.
   const secret = core.webhookGenerateSecret("v1", randomBytes(24)).secret;
   const body = JSON.stringify({ type: "email.delivered", created_at: new Date().toISOString(), data: { email_id: "re_1", to: ["held@example.com"], tags: { better_email_id: h.id } } });
@@ -358,6 +364,7 @@ test("E3: a connection lost after the message is ambiguous: sent again by defaul
   const res = await held.handlers.events(new Request("http://localhost/email/events/resend", { method: "POST", headers, body }), { resend: { secret } });
   assert.equal(res.status, 200);
   assert.equal(await status(), "sent");
+  assert.deepEqual(heard.slice(1).map((e) => [e.type, e.provider, e.recipient]), [["delivered", "resend", "held@example.com"]], "and the provider's event, normalized");
 });
 
 test("operators: resolve --drop / --resend (CLI and API) decide a held message; retry re-queues a failed one; cancel a queued one; wrong states and ids are refused by code", async () => {
@@ -423,4 +430,34 @@ test("operators: resolve --drop / --resend (CLI and API) decide a held message; 
   assert.equal(await statusOf(later.id), "cancelled");
   await assert.rejects(held.cancel(42), (e) => e.code === "EMAIL_INVALID_ARGUMENT" && /`id`/.test(e.message));
   await assert.rejects(held.resolve(later.id, "maybe"), (e) => e.code === "EMAIL_INVALID_ARGUMENT" && /`decision`/.test(e.message));
+});
+
+test("rateLimits.maxQueuedPerTenant: at the cap send() throws EMAIL_RATE_LIMITED and writes nothing; other tenants and later sends go on; unenforced limits are refused", async () => {
+  const capped = betterEmail(config(sqlEmailAdapter(pool), { rateLimits: { maxQueuedPerTenant: 3 } }));
+  const tenant = randomUUID();
+  const later = (to, extra = {}) => ({ to, subject: "later", text: "t", sendAt: new Date(Date.now() + 3_600_000), ...extra });
+  const queued = async (t) => (await asSystem(pool, "SELECT count(*)::int AS n FROM email_messages WHERE tenant_id = $1 AND status = 'queued'", [t]))[0].n;
+  await inTenantOf(pool, tenant, (c) => capped.sendMany([later("a@example.com"), later("b@example.com")], { tx: c }));
+  await inTenantOf(pool, tenant, (c) => capped.send(later("c@example.com"), { tx: c }));
+  assert.equal(await queued(tenant), 3);
+  // Caught inside the transaction, which then commits: the refused send must have written nothing.
+  const refused = await inTenantOf(pool, tenant, (c) => capped.send(later("d@example.com", { idempotencyKey: "k-capped" }), { tx: c }).catch((e) => e));
+  assert.equal(refused.code, "EMAIL_RATE_LIMITED", String(refused));
+  assert.match(refused.message, /rateLimits\.maxQueuedPerTenant/);
+  assert.equal(await queued(tenant), 3);
+  const keys = await asSystem(pool, "SELECT count(*)::int AS n FROM email_idempotency_keys WHERE key = 'k-capped'");
+  assert.equal(keys[0].n, 0, "no idempotency key was claimed for the refused send");
+  // Another tenant is not affected.
+  const other = randomUUID();
+  assert.equal((await inTenantOf(pool, other, (c) => capped.send(later("e@example.com"), { tx: c }))).status, "queued");
+  // Once one is cancelled, the tenant is under the cap again.
+  const [first] = await asSystem(pool, "SELECT id FROM email_messages WHERE tenant_id = $1 AND status = 'queued' LIMIT 1", [tenant]);
+  await inTenantOf(pool, tenant, (c) => capped.cancel(core.webhookId("email", first.id, true), { tx: c }));
+  assert.equal((await inTenantOf(pool, tenant, (c) => capped.send(later("d@example.com", { idempotencyKey: "k-capped" }), { tx: c }))).status, "queued");
+  for (const [extra, field] of [
+    [{ rateLimits: { perTenant: { perMinute: 10 } } }, "rateLimits.perTenant"],
+    [{ warmup: [{ domain: "m.example", startPerDay: 50, factor: 1.5, maxPerDay: 1000 }] }, "warmup"],
+  ]) {
+    assert.throws(() => betterEmail(config(sqlEmailAdapter(pool), extra)), (e) => e.code === "EMAIL_INVALID_CONFIG" && e.message.startsWith(`invalid \`${field}\``));
+  }
 });

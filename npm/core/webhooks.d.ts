@@ -13,7 +13,7 @@ export type WebhookOutcome =
 export type WebhookFailure =
   | "timeout" | "connect_timeout" | "dns" | "refused" | "reset" | "tls" | "network"
   | "blocked" | "lease_expired" | "worker_shutdown";
-export type WebhookIdKind = "message" | "endpoint" | "delivery" | "attempt" | "lane";
+export type WebhookIdKind = "message" | "endpoint" | "delivery" | "attempt" | "lane" | "email";
 
 /** The resolved configuration the engine reads. */
 export interface WebhooksSettings {

@@ -346,6 +346,19 @@ pub fn parse(config: &Value, require_from: bool) -> Result<Config> {
         smtp_utf8: input.smtp_utf8,
         tenancy: input.tenancy.unwrap_or_default(),
     };
+    // Accepting a limit and not enforcing it would be worse than refusing it.
+    if settings.per_tenant.iter().any(Option::is_some) {
+        return Err(EmailError::config(
+            "rateLimits.perTenant",
+            "nothing: per-tenant sending rates are not enforced by this version (rateLimits.maxQueuedPerTenant is)",
+        ));
+    }
+    if !settings.warmup.is_empty() {
+        return Err(EmailError::config(
+            "warmup",
+            "nothing: domain warm-up is not enforced by this version",
+        ));
+    }
     if settings.bodies_days > settings.metadata_days {
         return Err(EmailError::config(
             "retention.bodiesDays",

@@ -68,6 +68,8 @@ pub enum EmailError {
     EventUnknownProvider { provider: String },
     /// An unsubscribe token that does not open (tampered, foreign key, malformed).
     UnsubscribeTokenInvalid,
+    /// The tenant already has `rateLimits.maxQueuedPerTenant` messages queued.
+    RateLimited { limit: u32 },
     /// No message with that id (or not one the caller's tenant can see).
     NotFound { id: String },
     /// An operator action on a message in a state it does not take.
@@ -108,6 +110,7 @@ impl EmailError {
             EmailError::EventTopicRejected { .. } => "EMAIL_EVENT_TOPIC_REJECTED",
             EmailError::EventUnknownProvider { .. } => "EMAIL_EVENT_UNKNOWN_PROVIDER",
             EmailError::UnsubscribeTokenInvalid => "EMAIL_UNSUBSCRIBE_TOKEN_INVALID",
+            EmailError::RateLimited { .. } => "EMAIL_RATE_LIMITED",
             EmailError::NotFound { .. } => "EMAIL_NOT_FOUND",
             EmailError::InvalidState { .. } => "EMAIL_INVALID_STATE",
         }
@@ -211,6 +214,10 @@ impl fmt::Display for EmailError {
             EmailError::UnsubscribeTokenInvalid => {
                 f.write_str("the unsubscribe token is not valid")
             }
+            EmailError::RateLimited { limit } => write!(
+                f,
+                "the tenant already has {limit} messages queued (`rateLimits.maxQueuedPerTenant`); nothing was sent: try again once some are delivered"
+            ),
             EmailError::NotFound { id } => write!(f, "no message {id}"),
             EmailError::InvalidState {
                 id,

@@ -8,7 +8,7 @@ import { unsubscribe } from "./handlers";
 import { operate } from "./operator";
 import { sendMany, type SendContext } from "./send";
 import type { Template } from "./templates";
-import type { SendInput, SendResult, Transport } from "./types";
+import type { EmailHookEvent, SendInput, SendResult, Transport } from "./types";
 import { createEngine, runWorker, type RouteContext, type WorkerOptions } from "./worker";
 
 /** A template of any props (the registry's constraint: a template's props are both taken and given, so no narrower type fits every template). */
@@ -26,6 +26,8 @@ export interface BetterEmailConfig<R extends Record<string, AnyTemplate>, Tx = u
   /** The default sender, `"Name <address>"`. */
   from: string;
   templates?: R;
+  /** Provider events as normalized, `message.ambiguous` and `transport.down`. */
+  onEvent?: (event: EmailHookEvent) => unknown;
   [key: string]: unknown;
 }
 
@@ -36,7 +38,8 @@ function isTransport(t: unknown): t is Transport {
 export function betterEmail<const R extends Record<string, AnyTemplate> = Record<never, never>, Tx = unknown>(config: BetterEmailConfig<R, Tx>) {
   if (typeof config !== "object" || config === null) throw new EmailConfigError("EMAIL_INVALID_CONFIG", "betterEmail(config): expected an object");
   // Instances and functions stay here; the core checks the data.
-  const { database, transport, transports, route, templates = {} as R, ...rest } = config;
+  const { database, transport, transports, route, templates = {} as R, onEvent, ...rest } = config;
+  if (onEvent !== undefined && typeof onEvent !== "function") throw new EmailConfigError("EMAIL_INVALID_CONFIG", "invalid `onEvent`: expected a function (event) => void");
   if (!database || typeof (database as Partial<EmailDatabase>).transaction !== "function") {
     throw new EmailConfigError("EMAIL_INVALID_CONFIG", "invalid `database`: expected an adapter (drizzleEmailAdapter(db) or sqlEmailAdapter(pool))");
   }
@@ -64,6 +67,7 @@ export function betterEmail<const R extends Record<string, AnyTemplate> = Record
     statements: compiled.statements(),
     templates,
     requireTransaction: settings.requireTransaction,
+    ...(onEvent ? { onEvent: onEvent as (e: EmailHookEvent) => unknown } : {}),
     wake: () => wakers.forEach((w) => setTimeout(w, 5)),
   };
   const engine = (o: WorkerOptions) =>
@@ -75,6 +79,7 @@ export function betterEmail<const R extends Record<string, AnyTemplate> = Record
         transports: named,
         route,
         onAmbiguous: settings.onAmbiguous,
+        ...(ctx.onEvent ? { onEvent: ctx.onEvent } : {}),
       },
       o,
     );

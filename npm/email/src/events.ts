@@ -8,6 +8,7 @@
 import core, { type EmailEventOptions, type EmailEventProvider } from "@usebetter-rs/core";
 import { run, systemTransaction } from "./db";
 import { lastSegment, type HandlerContext } from "./handlers";
+import { hook } from "./types";
 
 type ProviderOptions = Omit<EmailEventOptions, "now" | "certificate">;
 
@@ -65,5 +66,6 @@ export async function events(ctx: HandlerContext, providers: EventProviders, req
   }
   const plan = ctx.core.events(provider, verified.id, body);
   const applied = plan.events.length === 0 ? [] : await systemTransaction(ctx.db, (ex) => run(ex, ctx.statements, "eventsApply", plan.params));
+  for (const e of plan.events) hook(ctx.onEvent, { ...e, provider });
   return json(200, { received: plan.events.length, applied: applied.length });
 }

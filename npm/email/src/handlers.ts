@@ -7,6 +7,7 @@
 // suppression and answers 200 without a redirect (§3.1 forbids one); repeating it changes
 // nothing. A GET only shows a page with a button that POSTs the same field: mail scanners
 // prefetch links, so a GET never unsubscribes.
+import type { EmailHookEvent } from "./types";
 import type { Email as CoreEmail } from "@usebetter-rs/core";
 import { run, systemTransaction, type EmailDatabase, type Statements } from "./db";
 
@@ -14,6 +15,7 @@ export interface HandlerContext {
   core: CoreEmail;
   db: EmailDatabase;
   statements: Statements;
+  onEvent?: (e: EmailHookEvent) => unknown;
 }
 
 const text = (status: number, body: string, extra: Record<string, string> = {}) =>

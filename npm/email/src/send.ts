@@ -1,6 +1,7 @@
 // `send` / `sendMany`: templates are rendered here (code templates are the application's
 // functions); the core checks every message and hands back one statement at a time, all run in
 // the caller's transaction.
+import type { EmailHookEvent } from "./types";
 import type { Email as CoreEmail, EmailSendStep } from "@usebetter-rs/core";
 import { inCallerTransaction, run, type CallOptions, type EmailDatabase, type Statements } from "./db";
 import { EmailError, EmailTemplateError, guard } from "./errors";
@@ -15,6 +16,7 @@ export interface SendContext {
   requireTransaction: boolean;
   /** Wakes in-process workers after a send. */
   wake(): void;
+  onEvent?: (e: EmailHookEvent) => unknown;
 }
 
 function base64(bytes: Uint8Array): string {

@@ -1,7 +1,7 @@
 // The product's public types (spec: sending input and results, transports and what they hand
 // back). The core validates every value at run time; these types make the mistakes the compiler
 // can see fail to compile.
-import type { EmailOutgoing, SmtpHandOff } from "@usebetter-rs/core";
+import type { EmailEvent, EmailOutgoing, SmtpHandOff } from "@usebetter-rs/core";
 
 export type Address = string | { address: string; name?: string };
 
@@ -122,4 +122,24 @@ export interface Transport {
   send(batch: PreparedMessage[], signal: AbortSignal): Promise<HandOffResult[]>;
   /** The transports a `failover()` is made of. */
   members?: readonly Transport[];
+}
+
+/**
+ * What `onEvent` hears: each provider event as normalized (with its `provider`), a message left
+ * `ambiguous` for an operator (`onAmbiguous: "hold"`), and a transport refusing our credentials.
+ */
+export type EmailHookEvent =
+  | (EmailEvent & { provider: string })
+  | { type: "message.ambiguous"; id: string; tenantId: string | null; transport: string | null; detail: string | null }
+  | { type: "transport.down"; transport: string; status: number | null; detail: string | null };
+
+/** Calls `onEvent` without letting its failure reach the caller (a hook never stops delivery). */
+export function hook(onEvent: ((e: EmailHookEvent) => unknown) | undefined, e: EmailHookEvent): void {
+  if (!onEvent) return;
+  try {
+    const out = onEvent(e) as { catch?: (f: (err: unknown) => void) => void } | undefined;
+    out?.catch?.((err) => console.warn(`better-email: onEvent failed for ${e.type}: ${String(err)}`));
+  } catch (err) {
+    console.warn(`better-email: onEvent failed for ${e.type}: ${String(err)}`);
+  }
 }

@@ -76,6 +76,7 @@ impl Email {
             ("idempotencyLookup", s.email_idempotency_lookup()),
             ("suppressedLookup", s.email_suppressed_lookup()),
             ("insert", s.email_insert()),
+            ("queuedCount", s.email_queued_count()),
             ("claim", s.email_claim(&self.unsubscribable())),
             ("record", s.email_record()),
             ("reap", s.email_reap()),

@@ -104,6 +104,8 @@ struct Pending {
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 enum Phase {
+    /// `rateLimits.maxQueuedPerTenant`: how many the tenant has queued, before anything is written.
+    Queued,
     Claim,
     Lookup,
     Suppressed,
@@ -411,10 +413,10 @@ impl Email {
             items.push(p);
         }
         let state = State {
-            phase: if keys.is_empty() {
-                Phase::Suppressed
+            phase: if self.config.settings.max_queued_per_tenant.is_some() {
+                Phase::Queued
             } else {
-                Phase::Claim
+                Self::after_queued(!keys.is_empty())
             },
             items,
             rounds: 0,
@@ -432,6 +434,20 @@ impl Email {
         let rows: Vec<Value> = from_value("rows", rows)?;
         let text = |r: &Value, k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
         match st.phase {
+            Phase::Queued => {
+                let queued = rows
+                    .first()
+                    .and_then(|r| r.get("n"))
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0);
+                if let Some(limit) = self.config.settings.max_queued_per_tenant {
+                    if queued >= u64::from(limit) {
+                        return Err(em(EmailError::RateLimited { limit }));
+                    }
+                }
+                let keyed = st.items.iter().any(|p| p.idempotency_key.is_some());
+                st.phase = Self::after_queued(keyed);
+            }
             Phase::Claim => {
                 let claimed: BTreeSet<String> = rows.iter().map(|r| text(r, "key")).collect();
                 for p in st.items.iter_mut().filter(|p| p.same_as.is_none()) {
@@ -539,6 +555,15 @@ impl Email {
         self.step(st)
     }
 
+    /// The first phase that writes: the idempotency claim when any input has a key.
+    fn after_queued(keyed: bool) -> Phase {
+        if keyed {
+            Phase::Claim
+        } else {
+            Phase::Suppressed
+        }
+    }
+
     fn fresh(p: &Pending) -> bool {
         p.duplicate_of.is_none() && p.same_as.is_none()
     }
@@ -584,6 +609,9 @@ impl Email {
         #[allow(clippy::cast_precision_loss)]
         let window_secs = self.config.settings.idempotency_window_ms as f64 / 1000.0;
         let run = match st.phase {
+            Phase::Queued => json!({ "statement": "queuedCount", "params": [
+                self.config.settings.max_queued_per_tenant
+            ]}),
             Phase::Claim => {
                 let mine: Vec<&&Pending> = fresh
                     .iter()

@@ -191,9 +191,27 @@ fn ranges() {
             "{extra}: {e}"
         );
     }
-    let c = parse(&with(json!({ "retrySchedule": [0, 5], "rateLimits": { "perTenant": { "perDay": 500 }, "maxQueuedPerTenant": 1000 }, "onAmbiguous": "hold", "render": "worker" })), true).unwrap();
+    // Valid limits this version does not enforce are refused, not ignored.
+    for (extra, field) in [
+        (
+            json!({ "rateLimits": { "perTenant": { "perDay": 500 } } }),
+            "rateLimits.perTenant",
+        ),
+        (
+            json!({ "warmup": [{ "domain": "m.example", "startPerDay": 50, "factor": 1.5, "maxPerDay": 1000 }] }),
+            "warmup",
+        ),
+    ] {
+        let e = err(with(extra.clone()));
+        assert!(
+            e.to_string()
+                .starts_with(&format!("invalid `{field}`: expected nothing")),
+            "{e}"
+        );
+    }
+    let c = parse(&with(json!({ "retrySchedule": [0, 5], "rateLimits": { "maxQueuedPerTenant": 1000 }, "onAmbiguous": "hold", "render": "worker" })), true).unwrap();
     assert_eq!(c.retry.delays(), &[0.0, 5.0]);
-    assert_eq!(c.settings.per_tenant, [None, None, Some(500)]);
+    assert_eq!(c.settings.per_tenant, [None, None, None]);
     assert_eq!(c.settings.max_queued_per_tenant, Some(1000));
     assert_eq!(c.settings.on_ambiguous, OnAmbiguous::Hold);
     assert_eq!(c.settings.render, Render::Worker);

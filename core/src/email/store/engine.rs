@@ -159,7 +159,8 @@ SELECT id FROM u",
     /// Messages whose lease ran out while `in_flight` (a worker died mid hand-off): the request
     /// may have reached the provider, so they are `ambiguous`. With `$1` (`onAmbiguous:
     /// "hold"`) they stay so for an operator, except on transports in `$2` (idempotent: a retry
-    /// cannot send twice); otherwise they are queued again at once. Returns how many.
+    /// cannot send twice); otherwise they are queued again at once. Returns each one reaped
+    /// (`id`, `tenant_id`, `transport`, the `status` it was left in, `last_error`).
     #[must_use]
     pub fn email_reap(&self) -> Statement {
         let m = self.table("messages");
@@ -174,13 +175,13 @@ SELECT id FROM u",
     next_attempt_at = now(), lease_until = NULL, lease_token = NULL, lease_owner = NULL, last_outcome = 'ambiguous',
     last_error = 'the worker stopped during the hand-off (lease expired)'
   FROM c WHERE m.created_at = c.created_at AND m.id = c.id
-  RETURNING m.id, m.tenant_id, m.attempt_count, m.transport
+  RETURNING m.id, m.tenant_id, m.attempt_count, m.transport, m.status, m.last_error
 ), a AS (
   INSERT INTO {att} (id, tenant_id, message_id, attempt_number, transport, started_at, outcome, detail)
   SELECT gen_random_uuid(), u.tenant_id, u.id, u.attempt_count, coalesce(u.transport, 'unknown'), now(), 'ambiguous', 'lease expired'
   FROM u
 )
-SELECT count(*)::int AS n FROM u",
+SELECT id, tenant_id, transport, status, last_error FROM u",
                 att = self.table("attempts"),
             ),
             &[("hold", "boolean"), ("idempotent_transports", "text[]")],

@@ -38,6 +38,22 @@ RETURNING i.key",
         )
     }
 
+    /// How many messages the tenant `$1` has queued, counted up to `$2` (the limit: a tenant
+    /// far over it costs no more than one at it).
+    #[must_use]
+    pub fn email_queued_count(&self) -> Statement {
+        Statement::new(
+            format!(
+                "SELECT count(*)::int AS n FROM (
+  SELECT 1 FROM {m} WHERE tenant_id IS NOT DISTINCT FROM {tenant} AND status = 'queued' LIMIT $2
+) q",
+                m = self.table("messages"),
+                tenant = Store::tenant_value("$1"),
+            ),
+            &[("tenant_id", "uuid"), ("limit", "int")],
+        )
+    }
+
     /// The messages that hold `keys`: the same request hash makes a send a `duplicate`, another
     /// is `EMAIL_IDEMPOTENCY_CONFLICT`.
     #[must_use]

@@ -3,10 +3,10 @@
 // record every answer in one batched transaction fenced by the lease tokens. The loop keeps
 // claiming while there is work, sleeps `pollIntervalMs` otherwise (a send in this process wakes
 // it), and reaps messages whose worker died mid hand-off.
-import type { Email as CoreEmail, EmailHandOff, EmailReport } from "@usebetter-rs/core";
+import core, { type Email as CoreEmail, type EmailHandOff, type EmailReport } from "@usebetter-rs/core";
 import { run, systemTransaction, type EmailDatabase, type Statements } from "../db";
 import { EmailConfigError, EmailError, guard } from "../errors";
-import type { HandOffResult, PreparedMessage, Transport } from "../types";
+import { hook, type EmailHookEvent, type HandOffResult, type PreparedMessage, type Transport } from "../types";
 
 export interface WorkerOptions {
   /** Messages handed off at once (default 16). */
@@ -35,6 +35,7 @@ export interface EngineContext {
   transports: Readonly<Record<string, Transport>>;
   route?: ((ctx: RouteContext) => string) | undefined;
   onAmbiguous: "retry" | "hold";
+  onEvent?: (e: EmailHookEvent) => unknown;
 }
 
 export interface Engine {
@@ -134,11 +135,27 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
       const draws = reports.map(() => Math.random() * 2 - 1);
       const plan = guard(EmailError, () => ctx.core.record(reports, Date.now(), draws, workerId));
       await systemTransaction(ctx.db, (ex) => run(ex, ctx.statements, "record", plan.params));
+      for (const [i, m] of plan.messages.entries()) {
+        const r = reports[i]!;
+        if (m.status === "ambiguous") {
+          const tenantId = handOffs[i]?.message?.outgoing.tenantId ?? null;
+          hook(ctx.onEvent, { type: "message.ambiguous", id: core.webhookId("email", m.id, true), tenantId, transport: r.transport ?? null, detail: r.detail ?? null });
+        }
+        // A refusal of our credentials, by the transport that answered or one a failover tried first.
+        for (const t of [...(r.tried ?? []), r]) {
+          if (t.outcome === "auth_failed" && t.transport) hook(ctx.onEvent, { type: "transport.down", transport: t.transport, status: t.status ?? null, detail: t.detail ?? null });
+        }
+      }
       return rows.length;
     },
     async reap() {
       const rows = await systemTransaction(ctx.db, (ex) => run(ex, ctx.statements, "reap", [ctx.onAmbiguous === "hold", idempotent]));
-      return Number(rows[0]?.n ?? 0);
+      for (const r of rows) {
+        if (r.status !== "ambiguous") continue;
+        const id = core.webhookId("email", String(r.id), true);
+        hook(ctx.onEvent, { type: "message.ambiguous", id, tenantId: (r.tenant_id as string | null) ?? null, transport: (r.transport as string | null) ?? null, detail: (r.last_error as string | null) ?? null });
+      }
+      return rows.length;
     },
   };
 }
