@@ -143,6 +143,7 @@ test("bad failover options are refused by name", () => {
   assert.match(codeOf(() => failover([primary(), primary()])), /named "primary"/);
   assert.match(codeOf(() => failover([primary(), {}])), /`failover\.transports\[1\]`/);
   assert.match(codeOf(() => failover([primary(), secondary()], { advanceOn: ["nope"] })), /`failover\.advanceOn`/);
+  assert.match(codeOf(() => failover([primary(), secondary()], { advanceOn: ["sent"] })), /`failover\.advanceOn`/, "a sent message never goes on");
   assert.match(codeOf(() => failover([primary(), secondary()], { onAmbiguous: "maybe" })), /`failover\.onAmbiguous`/);
   assert.match(codeOf(() => failover([primary(), secondary()], { breaker: { failures: 0 } })), /`failover\.breaker\.failures`/);
 });

@@ -21,7 +21,8 @@ export interface FailoverOptions {
 
 /** Outcomes that say the transport, not the message, failed. */
 const TRANSPORT_FAILURES: ReadonlySet<string> = new Set(["retryable", "auth_failed", "throttled", "ambiguous"]);
-const ADVANCE_OUTCOMES: ReadonlySet<string> = new Set(["retryable", "auth_failed", "throttled", "rejected_permanent", "rejected_recipient", "ambiguous", "sent"]);
+// Never `sent`: a message one member took must not go on to the next.
+const ADVANCE_OUTCOMES: ReadonlySet<string> = new Set(["retryable", "auth_failed", "throttled", "rejected_permanent", "rejected_recipient", "ambiguous"]);
 
 interface Health {
   failures: number;

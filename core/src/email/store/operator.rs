@@ -112,6 +112,8 @@ impl Store {
 ), u AS (
   UPDATE {m} m SET status = $3,
     next_attempt_at = CASE WHEN $3 = 'queued' THEN now() ELSE m.next_attempt_at END,
+    -- An operator's send-again is deliberate: a deadline already past would expire it unsent.
+    expires_at = CASE WHEN $3 = 'queued' AND m.expires_at <= now() THEN NULL ELSE m.expires_at END,
     finished_at = CASE WHEN $3 = 'queued' THEN NULL ELSE now() END,
     lease_until = NULL, lease_token = NULL, lease_owner = NULL, last_error = $4
   FROM f WHERE m.created_at = f.created_at AND m.id = f.id AND f.status = ANY($2::text[])

@@ -134,9 +134,12 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
       const reports = await Promise.all(handOffs.map(deliver));
       const draws = reports.map(() => Math.random() * 2 - 1);
       const plan = guard(EmailError, () => ctx.core.record(reports, Date.now(), draws, workerId));
-      await systemTransaction(ctx.db, (ex) => run(ex, ctx.statements, "record", plan.params));
+      const recorded = await systemTransaction(ctx.db, (ex) => run(ex, ctx.statements, "record", plan.params));
+      // Only what was written: a message whose lease another worker took over was not.
+      const written = new Set(recorded.map((row) => String(row.id)));
       for (const [i, m] of plan.messages.entries()) {
         const r = reports[i]!;
+        if (!written.has(m.id)) continue;
         if (m.status === "ambiguous") {
           const tenantId = handOffs[i]?.message?.outgoing.tenantId ?? null;
           hook(ctx.onEvent, { type: "message.ambiguous", id: core.webhookId("email", m.id, true), tenantId, transport: r.transport ?? null, detail: r.detail ?? null });
