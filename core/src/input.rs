@@ -18,15 +18,34 @@ mod track;
 /// `InvalidArgument` naming the path of the first bad field, e.g. `config.jwt.secret`.
 pub fn from_value<T: DeserializeOwned>(arg: &str, value: &Value) -> Result<T> {
     track::deserialize(value).map_err(|(path, e)| Error::InvalidArgument {
-        field: if path == "." {
-            arg.to_owned()
-        } else if path.starts_with('[') {
-            format!("{arg}{path}")
-        } else {
-            format!("{arg}.{path}")
-        },
+        field: field_path(arg, &path),
         reason: e.to_string(),
     })
+}
+
+/// Argument `arg` joined with a [`with_path`] path: `arg`, `arg.key` or `arg[0]`.
+#[must_use]
+pub fn field_path(arg: &str, path: &str) -> String {
+    match path {
+        "." => arg.to_owned(),
+        p if p.starts_with('[') => format!("{arg}{p}"),
+        p => format!("{arg}.{p}"),
+    }
+}
+
+/// [`field_path`] of the field an error of [`with_path`] is about. serde reports a missing
+/// field at the object that lacks it, naming the field only in its message; this names it.
+#[must_use]
+pub fn error_field(arg: &str, path: &str, e: &serde_json::Error) -> String {
+    let base = field_path(arg, path);
+    let text = e.to_string();
+    match text
+        .strip_prefix("missing field `")
+        .and_then(|r| r.split('`').next())
+    {
+        Some(name) => format!("{base}.{name}"),
+        None => base,
+    }
 }
 
 /// Reads `value` as `T`; on failure, the path of the value that refused (`.` for the whole

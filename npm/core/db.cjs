@@ -70,7 +70,6 @@ async function transactionOn(handle, fn, code = "INVALID_ARGUMENT") {
     guardPostgresJs(handle);
     return postgresJsTransaction((cb) => handle.begin(cb), (sql) => fn(executorOf(sql, code)));
   }
-  if (handle && typeof handle.begin === "function") return handle.begin((sql) => fn(executorOf(sql, code)));
   throw fail("the database handle cannot open transactions", code);
 }
 

@@ -129,14 +129,13 @@ async fn operate(r: &Run<'_>) -> Result<Outcome> {
         .first()
         .map(String::as_str)
         .unwrap_or_default();
-    let uuid = usebetter_core::webhooks::ids::to_uuid("eml_id", IdKind::Email, id)
+    let uuid = usebetter_core::webhooks::ids::decode("eml_id", IdKind::Email, id)
+        .map(uuid::Uuid::from_bytes)
         .map_err(|e| CliFailure::Usage.with(format!("error: {e}")))?;
     let statement = r.store().email_transition();
     let client = r.tables().client().await?;
     let (has_meta, version) = r.tables().schema_facts(&client).await?;
     schema_status(has_meta, version.as_deref())?;
-    let uuid =
-        uuid::Uuid::parse_str(&uuid).map_err(|e| CliFailure::Usage.with(format!("error: {e}")))?;
     let from: Vec<&str> = action.from().to_vec();
     let note = action.note();
     r.tables().begin_system(&client).await?;

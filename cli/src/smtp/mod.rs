@@ -39,18 +39,9 @@ const SIGNERS_MAX: usize = 64;
 /// The signer of `options.dkim`, checked (the key parses, the names are DNS names).
 fn signer(value: &Value) -> Result<Arc<DkimSigner>, Error> {
     let opts: DkimOptions = usebetter_core::input::with_path(value).map_err(|(path, e)| {
-        let reason = e.to_string();
-        // serde names a missing field in its text; the field is what the error names.
-        let missing = reason
-            .strip_prefix("missing field `")
-            .and_then(|r| r.split('`').next())
-            .filter(|_| path == ".");
         EmailError::InvalidArgument {
-            field: match missing {
-                Some(name) => format!("options.dkim.{name}"),
-                None => smtp::field_path("options.dkim", &path),
-            },
-            reason,
+            field: usebetter_core::input::error_field("options.dkim", &path, &e),
+            reason: e.to_string(),
         }
     })?;
     let key = format!(

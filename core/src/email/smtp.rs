@@ -102,19 +102,11 @@ pub const POOL_MAX_LIMIT: u32 = 100;
 /// `EMAIL_INVALID_ARGUMENT` naming the first bad field, e.g. `options.secure`.
 #[cfg(feature = "serde")]
 pub fn parse_settings(value: &serde_json::Value) -> Result<Settings> {
-    let settings: Settings = crate::input::with_path(value)
-        .map_err(|(path, e)| EmailError::argument(field_path("options", &path), e.to_string()))?;
+    let settings: Settings = crate::input::with_path(value).map_err(|(path, e)| {
+        EmailError::argument(crate::input::field_path("options", &path), e.to_string())
+    })?;
     settings.check()?;
     Ok(settings)
-}
-
-#[cfg(feature = "serde")]
-pub fn field_path(arg: &str, path: &str) -> String {
-    match path {
-        "." => arg.to_owned(),
-        p if p.starts_with('[') => format!("{arg}{p}"),
-        p => format!("{arg}.{p}"),
-    }
 }
 
 /// Whether `host` is certainly this machine: `localhost` or a loopback address literal. Names

@@ -15,7 +15,7 @@ pub const MAX_ADDRESS: usize = 254;
 #[cfg(feature = "serde")]
 pub fn parse_envelope(value: &serde_json::Value) -> Result<Envelope> {
     let envelope: Envelope = crate::input::with_path(value).map_err(|(path, e)| {
-        EmailError::argument(super::smtp::field_path("envelope", &path), e.to_string())
+        EmailError::argument(crate::input::field_path("envelope", &path), e.to_string())
     })?;
     envelope.check()?;
     Ok(envelope)

@@ -38,13 +38,15 @@ export interface CallOptions<Tx = unknown> {
 
 /**
  * Runs `fn` on the caller's transaction: `opts.tx`, else the ambient tenant scope's, else
- * autocommit when allowed (`{ tx: "autocommit" }` or `requireTransaction: false`).
+ * `outside` when given, else autocommit when allowed (`{ tx: "autocommit" }` or
+ * `requireTransaction: false`).
  */
 export async function inCallerTransaction<T>(
   db: EmailDatabase,
   requireTransaction: boolean,
   opts: CallOptions | undefined,
   fn: (ex: Executor, tenant: string | null) => Promise<T>,
+  outside?: (fn: (ex: Executor) => Promise<T>) => Promise<T>,
 ): Promise<T> {
   const ambient = ambientTransaction();
   const tenant = opts?.tenantId ?? null;
@@ -53,6 +55,7 @@ export async function inCallerTransaction<T>(
   }
   if (opts?.tx !== undefined && opts.tx !== "autocommit") return fn(db.fromTx(opts.tx), tenant);
   if (ambient) return fn(db.fromTx(ambient.database), tenant);
+  if (outside) return outside((ex) => fn(ex, tenant));
   if (opts?.tx === "autocommit" || !requireTransaction) return fn(db.base(), tenant);
   throw new EmailError(
     "EMAIL_NO_TRANSACTION",

@@ -66,6 +66,8 @@ export async function events(ctx: HandlerContext, providers: EventProviders, req
   }
   const plan = ctx.core.events(provider, verified.id, body);
   const applied = plan.events.length === 0 ? [] : await systemTransaction(ctx.db, (ex) => run(ex, ctx.statements, "eventsApply", plan.params));
-  for (const e of plan.events) hook(ctx.onEvent, { ...e, provider });
+  // Once per event, as applied: a provider's redelivery is not heard again.
+  const fresh = new Set(applied.map((r) => String(r.event_id)));
+  for (const e of plan.events) if (fresh.has(e.providerEventId)) hook(ctx.onEvent, { ...e, provider });
   return json(200, { received: plan.events.length, applied: applied.length });
 }

@@ -2,9 +2,7 @@
 // `retry` a failed or expired one once more, `resolve` a held ambiguous one by sending it again
 // or dropping it. The core writes the statement and judges what it found; in a tenant scope (or
 // on the caller's transaction) row-level security limits them to the tenant's own messages.
-import { ambientTransaction } from "@usebetter-rs/core/db";
-import type { CallOptions } from "./db";
-import { run, systemTransaction, type Executor } from "./db";
+import { inCallerTransaction, run, systemTransaction, type CallOptions, type Executor } from "./db";
 import { EmailError, guard } from "./errors";
 import type { SendContext } from "./send";
 
@@ -18,12 +16,8 @@ export async function operate(ctx: SendContext, action: OperatorAction, id: unkn
     const rows = await run(ex, ctx.statements, "transition", params);
     return guard(EmailError, () => ctx.core.transitioned(action, id, rows));
   };
-  const status = await (async () => {
-    if (opts?.tx !== undefined && opts.tx !== "autocommit") return apply(ctx.db.fromTx(opts.tx));
-    const ambient = ambientTransaction();
-    if (ambient) return apply(ctx.db.fromTx(ambient.database));
-    return systemTransaction(ctx.db, apply);
-  })();
+  // Outside any scope or `{ tx }`: the operator's system context.
+  const status = await inCallerTransaction(ctx.db, false, opts, apply, (fn) => systemTransaction(ctx.db, fn));
   if (status === "queued") ctx.wake();
   return status;
 }

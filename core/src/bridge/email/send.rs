@@ -416,7 +416,7 @@ impl Email {
             phase: if self.config.settings.max_queued_per_tenant.is_some() {
                 Phase::Queued
             } else {
-                Self::after_queued(!keys.is_empty())
+                Self::after_queued(&items)
             },
             items,
             rounds: 0,
@@ -445,8 +445,7 @@ impl Email {
                         return Err(em(EmailError::RateLimited { limit }));
                     }
                 }
-                let keyed = st.items.iter().any(|p| p.idempotency_key.is_some());
-                st.phase = Self::after_queued(keyed);
+                st.phase = Self::after_queued(&st.items);
             }
             Phase::Claim => {
                 let claimed: BTreeSet<String> = rows.iter().map(|r| text(r, "key")).collect();
@@ -556,8 +555,8 @@ impl Email {
     }
 
     /// The first phase that writes: the idempotency claim when any input has a key.
-    fn after_queued(keyed: bool) -> Phase {
-        if keyed {
+    fn after_queued(items: &[Pending]) -> Phase {
+        if items.iter().any(|p| p.idempotency_key.is_some()) {
             Phase::Claim
         } else {
             Phase::Suppressed
