@@ -104,6 +104,68 @@ test("after an ambiguous answer the message stays on its transport: retried ther
   assert.deepEqual(await message(m.id), { status: "sent", transport: "primary" });
 });
 
+test("a message once ambiguous stays pinned to its transport: a later 503 there, or an open breaker, does not move it to the secondary", async () => {
+  let clock = 5_000_000;
+  const e = email(failover([primary(), secondary()], { now: () => clock, breaker: { failures: 1, coolOffMs: 60_000 } }));
+  const before = b.requests;
+  a.dropNext();
+  const m = await send(e);
+  await e.drain({ maxMs: 10_000 });
+  // The drop opened the breaker (one failure is the limit here); the pin ignores it.
+  a.failNext(503);
+  await new Promise((r) => setTimeout(r, 100));
+  await e.drain({ maxMs: 10_000 });
+  assert.deepEqual(await attempts(m.id), ["primary ambiguous", "primary retryable 503"]);
+  await new Promise((r) => setTimeout(r, 100));
+  await e.drain({ maxMs: 10_000 });
+  assert.deepEqual(await attempts(m.id), ["primary ambiguous", "primary retryable 503", "primary sent 200"]);
+  assert.equal(b.requests, before, "the secondary never saw it");
+  assert.equal(got(a, m.id), 1);
+});
+
+test("a nested failover's earlier tries are kept: each member that did not take the message has its attempt row", async () => {
+  const third = resend({ apiKey: KEY, baseUrl: `http://127.0.0.1:${await closedPort()}`, name: "third", timeoutMs: 2000 });
+  const e = email(failover([failover([primary(), secondary()], { name: "inner", breaker: false }), third], { breaker: false }));
+  a.failNext(503);
+  const m = await send(e);
+  await e.drain({ maxMs: 10_000 });
+  assert.deepEqual(await attempts(m.id), ["primary retryable 503", "secondary sent 200"]);
+  assert.deepEqual(await message(m.id), { status: "sent", transport: "secondary" });
+});
+
+test("a worker that dies mid hand-off is judged by the transport then in use, not by the one that answered before", async () => {
+  // Attempt 1: the spy (not idempotent) fails, the secondary (idempotent) too: the message
+  // records `secondary`. Attempt 2 starts on the spy; the worker "dies" there (its lease runs out
+  // and another worker reaps). A retry could then reach a second provider: it must be held.
+  let seen;
+  const spy = {
+    name: "spy",
+    kind: "smtp",
+    capabilities: { idempotency: false, batch: 1, rawMime: true, tags: false, edge: false },
+    timeoutMs: 2000,
+    async send(batch) {
+      const [m] = batch;
+      if (m.attempt === 1) return [{ outcome: "retryable", detail: "try later" }];
+      seen = (await message(m.id)).transport;
+      await asSystem(pool, "UPDATE email_messages SET lease_until = now() - interval '1 second' WHERE id = $1", [dbId(m.id)]);
+      await other.drain({ maxMs: 5_000 });
+      return [{ outcome: "sent" }];
+    },
+  };
+  const heard = [];
+  const e = email(failover([spy, secondary()], { breaker: false }), { onAmbiguous: "hold" });
+  const other = email(failover([spy, secondary()], { breaker: false }), { onAmbiguous: "hold", onEvent: (ev) => heard.push(ev) });
+  b.failNext(503);
+  const m = await send(e);
+  await e.drain({ maxMs: 10_000 });
+  assert.deepEqual(await message(m.id), { status: "queued", transport: "secondary" });
+  await new Promise((r) => setTimeout(r, 100));
+  await e.drain({ maxMs: 10_000 });
+  assert.equal(seen, null, "the claim cleared the previous attempt's transport");
+  assert.equal((await message(m.id)).status, "ambiguous", "held for an operator; the dead worker's late answer was fenced off");
+  assert.deepEqual(heard.map((ev) => [ev.type, ev.id]), [["message.ambiguous", m.id]]);
+});
+
 test("breaker: five failures in a row skip the primary for coolOffMs; then one message probes it; a failed probe skips it again", async () => {
   let clock = 1_000_000;
   const e = email(failover([primary(), secondary()], { now: () => clock, breaker: { failures: 5, coolOffMs: 60_000 } }));

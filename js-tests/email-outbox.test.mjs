@@ -393,7 +393,10 @@ test("operators: resolve --drop / --resend (CLI and API) decide a held message; 
   assert.equal(await statusOf(dropped.id), "cancelled");
   // --resend through the API: sent once more.
   const resent = await hold("resend@example.com");
-  await held.resolve(resent.id, "resend");
+  await assert.rejects(held.resolve(resent.id, "resend"), (e) => e.code === "EMAIL_TENANT_REQUIRED" && /\{ tenantId \}/.test(e.message), "outside a scope the operator names the tenant");
+  await assert.rejects(held.resolve(resent.id, "resend", { tenantId: OTHER }), (e) => e.code === "EMAIL_NOT_FOUND", "another tenant's message is not found");
+  await assert.rejects(held.resolve(resent.id, "resend", { tenantId: "nope" }), (e) => e.code === "EMAIL_INVALID_ARGUMENT" && /`tenantId`/.test(e.message));
+  await held.resolve(resent.id, "resend", { tenantId: TENANT });
   await held.drain({ maxMs: 10_000 });
   assert.equal(await statusOf(resent.id), "sent");
   assert.equal(received().filter((m) => m.to.includes("resend@example.com")).length, 2, "the held copy and the resent one");
@@ -418,7 +421,17 @@ test("operators: resolve --drop / --resend (CLI and API) decide a held message; 
   assert.equal((await cli(["retry", failed.id])).stdout, `${failed.id}: queued\n`);
   await held.drain({ maxMs: 10_000 });
   assert.equal(await statusOf(failed.id), "sent");
-  await assert.rejects(held.retry(failed.id), (e) => e.code === "EMAIL_INVALID_STATE" && /it is sent/.test(e.message));
+  await assert.rejects(held.retry(failed.id, { tenantId: TENANT }), (e) => e.code === "EMAIL_INVALID_STATE" && /it is sent/.test(e.message));
+  // retry of a message whose only recipient the server refused at RCPT: sent to that recipient.
+  refuse.set("policy@example.com", [550, "5.7.1 not now"]);
+  const refused = await inTenant(TENANT, (c) => held.send({ to: "policy@example.com", subject: "refused", text: "t" }, { tx: c }));
+  await held.drain({ maxMs: 10_000 });
+  assert.equal(await statusOf(refused.id), "failed");
+  refuse.delete("policy@example.com");
+  await inTenant(TENANT, (c) => held.retry(refused.id, { tx: c }));
+  await held.drain({ maxMs: 10_000 });
+  assert.equal(await statusOf(refused.id), "sent");
+  assert.equal(received().filter((m) => m.to.includes("policy@example.com")).length, 1);
 
   // cancel: a queued message (sent later) is cancelled; in another tenant's scope it does not exist.
   const later = await inTenant(TENANT, (c) => held.send({ to: "later@example.com", subject: "later", text: "t", sendAt: new Date(Date.now() + 3_600_000) }, { tx: c }));
@@ -454,6 +467,16 @@ test("rateLimits.maxQueuedPerTenant: at the cap send() throws EMAIL_RATE_LIMITED
   const [first] = await asSystem(pool, "SELECT id FROM email_messages WHERE tenant_id = $1 AND status = 'queued' LIMIT 1", [tenant]);
   await inTenantOf(pool, tenant, (c) => capped.cancel(core.webhookId("email", first.id, true), { tx: c }));
   assert.equal((await inTenantOf(pool, tenant, (c) => capped.send(later("d@example.com", { idempotencyKey: "k-capped" }), { tx: c }))).status, "queued");
+  // At the cap, a repeated send adds nothing: it still answers `duplicate`.
+  assert.equal((await inTenantOf(pool, tenant, (c) => capped.send(later("d@example.com", { idempotencyKey: "k-capped" }), { tx: c }))).status, "duplicate");
+  // One under the cap, a sendMany of two would step over it: refused whole.
+  const [second] = await asSystem(pool, "SELECT id FROM email_messages WHERE tenant_id = $1 AND status = 'queued' LIMIT 1", [tenant]);
+  await inTenantOf(pool, tenant, (c) => capped.cancel(core.webhookId("email", second.id, true), { tx: c }));
+  const many = await inTenantOf(pool, tenant, (c) => capped.sendMany([later("f@example.com"), later("g@example.com")], { tx: c })).catch((e) => e);
+  assert.equal(many.code, "EMAIL_RATE_LIMITED", String(many));
+  assert.equal(await queued(tenant), 2);
+  assert.equal((await inTenantOf(pool, tenant, (c) => capped.send(later("f@example.com"), { tx: c }))).status, "queued");
+  assert.equal(await queued(tenant), 3);
   for (const [extra, field] of [
     [{ rateLimits: { perTenant: { perMinute: 10 } } }, "rateLimits.perTenant"],
     [{ warmup: [{ domain: "m.example", startPerDay: 50, factor: 1.5, maxPerDay: 1000 }] }, "warmup"],

@@ -108,9 +108,14 @@ impl Email {
     }
 
     #[napi]
-    pub fn transition(&self, action: String, id: String) -> Result<Value, Code> {
+    pub fn transition(
+        &self,
+        action: String,
+        id: String,
+        tenant_id: Option<String>,
+    ) -> Result<Value, Code> {
         self.inner
-            .transition(&action, &id)
+            .transition(&action, &id, tenant_id.as_deref())
             .map_err(|e| core_err(&e))
     }
 

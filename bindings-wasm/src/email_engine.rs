@@ -90,8 +90,13 @@ impl Email {
         out(self.inner.events(&provider, request_id.as_deref(), body))
     }
 
-    pub fn transition(&self, action: String, id: String) -> Result<JsValue, JsValue> {
-        out(self.inner.transition(&action, &id))
+    pub fn transition(
+        &self,
+        action: String,
+        id: String,
+        tenant_id: Option<String>,
+    ) -> Result<JsValue, JsValue> {
+        out(self.inner.transition(&action, &id, tenant_id.as_deref()))
     }
 
     pub fn transitioned(

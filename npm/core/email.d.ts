@@ -271,6 +271,8 @@ export interface EmailHandOff {
     raw: string;
     messageId: string;
     attempt: number;
+    /** The transport an earlier ambiguous attempt used (it may have the message): the only one to try. */
+    pinned: string | null;
     /** Subject, bodies, tags, tenant and idempotency key, as JSON providers take them. */
     outgoing: EmailOutgoing;
   };
@@ -314,8 +316,8 @@ export declare class Email {
   unsubscribe(token: string, all: boolean): { tenantId: string | null; address: string; category: string; messageId: string | null; params: unknown[] };
   /** A verified request's normalized events and the `eventsApply` statement's parameters; `requestId`: the verification's id. */
   events(provider: string, requestId: string | null | undefined, body: Uint8Array): { events: EmailEvent[]; params: unknown[] };
-  /** An operator's decision on message `id` (`eml_…`): the `transition` statement's parameters. */
-  transition(action: "cancel" | "retry" | "resend" | "drop", id: string): { params: unknown[] };
+  /** An operator's decision on message `id` (`eml_…`), of tenant `tenantId` only when given: the `transition` statement's parameters. */
+  transition(action: "cancel" | "retry" | "resend" | "drop", id: string, tenantId?: string | null): { params: unknown[] };
   /** The new status from the `transition` statement's rows; throws `EMAIL_NOT_FOUND` or `EMAIL_INVALID_STATE`. */
   transitioned(action: "cancel" | "retry" | "resend" | "drop", id: string, rows: Record<string, unknown>[]): "queued" | "cancelled";
 }

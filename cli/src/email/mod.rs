@@ -142,7 +142,7 @@ async fn operate(r: &Run<'_>) -> Result<Outcome> {
     let row = crate::db::maybe(
         &client,
         &statement.sql,
-        &[&uuid, &from, &action.to(), &note],
+        &[&uuid, &from, &action.to(), &note, &None::<uuid::Uuid>],
     )
     .await?;
     crate::db::batch(&client, "COMMIT").await?;

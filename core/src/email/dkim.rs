@@ -337,7 +337,10 @@ pub fn coverage(message: &[u8]) -> (Vec<String>, Option<Vec<String>>) {
             let value = String::from_utf8_lossy(&parts.concat()).into_owned();
             value
                 .split(';')
-                .filter_map(|tag| tag.trim().strip_prefix("h="))
+                // tag-spec: FWS may surround the `=` (RFC 6376 §3.2).
+                .filter_map(|tag| tag.split_once('='))
+                .filter(|(name, _)| name.trim() == "h")
+                .map(|(_, names)| names)
                 .flat_map(|names| names.split(':'))
                 .map(|n| {
                     n.split_whitespace()
@@ -449,5 +452,15 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("`domain`"));
+    }
+
+    #[test]
+    fn coverage_reads_h_with_folding_white_space_around_the_equals_sign() {
+        let message = b"DKIM-Signature: v=1; a=ed25519-sha256; d=acme.example; s=s1;\r\n\th = From : To:\r\n List-Unsubscribe ; bh=x; b=y\r\nFrom: a@acme.example\r\nTo: b@example.com\r\nList-Unsubscribe: <https://u.example>\r\n\r\nbody\r\n";
+        let (present, h) = coverage(message);
+        assert_eq!(h.unwrap(), ["from", "to", "list-unsubscribe"]);
+        assert!(present.iter().any(|p| p == "list-unsubscribe"));
+        let (_, none) = coverage(b"From: a@acme.example\r\n\r\nbody\r\n");
+        assert!(none.is_none());
     }
 }

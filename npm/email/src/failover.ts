@@ -62,34 +62,38 @@ export function failover(transports: readonly Transport[], options: FailoverOpti
   const now = options.now ?? Date.now;
   const health = new Map<Transport, Health>(transports.map((t) => [t, { failures: 0, openUntil: 0, probing: false }]));
 
-  /** Whether `t` may take a message now; claims the probe of a cooled-off member. */
-  const admit = (t: Transport): boolean => {
+  /** Whether `t` may take a message now: `"probe"` when this call holds a cooled-off member's
+   *  one trial (only its holder's answer decides the breaker), `true` for a closed breaker. */
+  const admit = (t: Transport): boolean | "probe" => {
     const h = health.get(t)!;
     if (!breaker || h.failures < breaker.failures) return true;
     if (h.probing || now() < h.openUntil) return false;
     h.probing = true;
-    return true;
+    return "probe";
   };
-  const learn = (t: Transport, outcome: string): void => {
+  const learn = (t: Transport, outcome: string, probe: boolean): void => {
     const h = health.get(t)!;
-    const probe = h.probing;
-    h.probing = false;
+    if (probe) h.probing = false;
     if (!TRANSPORT_FAILURES.has(outcome)) {
       h.failures = 0;
       return;
     }
     h.failures++;
-    // A failed probe, or the failure that reaches the limit, opens the breaker (again).
-    if (breaker && (probe || h.failures === breaker.failures)) h.openUntil = now() + breaker.coolOffMs;
+    // Any failure at or past the limit (a failed probe, or a late answer to a call made before
+    // the breaker opened) opens it (again).
+    if (breaker && h.failures >= breaker.failures) h.openUntil = now() + breaker.coolOffMs;
   };
 
   async function one(m: PreparedMessage, signal: AbortSignal): Promise<HandOffResult> {
     const tried: TriedTransport[] = [];
-    const order = transports.filter(admit);
+    const order = transports.flatMap((t) => {
+      const a = admit(t);
+      return a ? [{ t, probe: a === "probe" }] : [];
+    });
     if (order.length === 0) {
       return { outcome: "retryable", detail: `every transport of ${name} is cooling off after repeated failures (${transports.map((t) => t.name).join(", ")})` };
     }
-    for (const [i, t] of order.entries()) {
+    for (const [i, { t, probe }] of order.entries()) {
       const started = Date.now();
       let r: HandOffResult;
       try {
@@ -97,14 +101,16 @@ export function failover(transports: readonly Transport[], options: FailoverOpti
       } catch (err) {
         r = { outcome: "ambiguous", detail: `transport ${t.name} threw: ${(err as Error)?.message ?? String(err)}` };
       }
-      learn(t, r.outcome);
+      learn(t, r.outcome, probe);
       const last = i === order.length - 1;
       if (last || !advanceOn.has(r.outcome) || signal.aborted) {
         // The members not reached keep their probe for the next message.
-        for (const rest of order.slice(i + 1)) health.get(rest)!.probing = false;
-        return { ...r, transport: t.name, tried };
+        for (const rest of order.slice(i + 1)) if (rest.probe) health.get(rest.t)!.probing = false;
+        // A nested failover answers with its own member and what it tried first.
+        return { ...r, transport: r.transport ?? t.name, tried: [...tried, ...(r.tried ?? [])] };
       }
-      const entry: TriedTransport = { transport: t.name, outcome: r.outcome as TriedTransport["outcome"], startedAtMs: started, durationMs: Date.now() - started };
+      tried.push(...(r.tried ?? []));
+      const entry: TriedTransport = { transport: r.transport ?? t.name, outcome: r.outcome as TriedTransport["outcome"], startedAtMs: started, durationMs: Date.now() - started };
       if (r.status !== undefined) entry.status = r.status;
       if (r.detail !== undefined) entry.detail = r.detail;
       tried.push(entry);

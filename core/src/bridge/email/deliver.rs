@@ -74,6 +74,9 @@ struct Claimed {
     attempt_count: u32,
     lease_token: String,
     expires_at: Option<String>,
+    /// The transport an earlier ambiguous attempt used: every later attempt goes there.
+    #[serde(default)]
+    pinned: Option<String>,
     recipients: Vec<Recipient>,
     attachments: Vec<StoredAttachment>,
 }
@@ -191,7 +194,7 @@ impl Email {
             "id": id, "category": c.category, "from": from, "recipients": envelope,
             "raw": String::from_utf8_lossy(&raw),
             "messageId": c.message_id_header.trim_start_matches('<').trim_end_matches('>'),
-            "attempt": c.attempt_count,
+            "attempt": c.attempt_count, "pinned": c.pinned,
             // Subject, bodies, tags, tenant and key: once, in the structured form.
             "outgoing": outgoing,
         });

@@ -87,11 +87,12 @@ impl Email {
 
 impl Email {
     /// An operator's decision (`cancel`, `retry`, `resend`, `drop`) on message `id` (`eml_…`):
-    /// the `transition` statement's parameters.
+    /// the `transition` statement's parameters. `tenant_id` limits it to that tenant's messages
+    /// (an operator acting in system context for one tenant).
     ///
     /// # Errors
-    /// `EMAIL_INVALID_ARGUMENT` naming `action` or `id`.
-    pub fn transition(&self, action: &str, id: &str) -> Result<Value> {
+    /// `EMAIL_INVALID_ARGUMENT` naming `action`, `id` or `tenantId`.
+    pub fn transition(&self, action: &str, id: &str, tenant_id: Option<&str>) -> Result<Value> {
         let action = Action::parse(action).map_err(em)?;
         let uuid = ids::to_uuid("id", IdKind::Email, id).map_err(|e| {
             em(EmailError::InvalidArgument {
@@ -99,7 +100,15 @@ impl Email {
                 reason: e.to_string(),
             })
         })?;
-        Ok(json!({ "params": action.params(&uuid) }))
+        if let Some(t) = tenant_id {
+            ids::parse_uuid("tenantId", t).map_err(|e| {
+                em(EmailError::InvalidArgument {
+                    field: "tenantId".into(),
+                    reason: e.to_string(),
+                })
+            })?;
+        }
+        Ok(json!({ "params": action.params(&uuid, tenant_id) }))
     }
 
     /// The message's new status from the `transition` statement's rows.

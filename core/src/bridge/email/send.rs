@@ -104,7 +104,8 @@ struct Pending {
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 enum Phase {
-    /// `rateLimits.maxQueuedPerTenant`: how many the tenant has queued, before anything is written.
+    /// `rateLimits.maxQueuedPerTenant`: how many the tenant has queued and how many of this
+    /// call's keys are held, before anything is written (a refused send leaves no key behind).
     Queued,
     Claim,
     Lookup,
@@ -435,13 +436,17 @@ impl Email {
         let text = |r: &Value, k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
         match st.phase {
             Phase::Queued => {
-                let queued = rows
-                    .first()
-                    .and_then(|r| r.get("n"))
-                    .and_then(Value::as_u64)
-                    .unwrap_or(0);
+                let count = |k: &str| {
+                    rows.first()
+                        .and_then(|r| r.get(k))
+                        .and_then(Value::as_u64)
+                        .unwrap_or(0)
+                };
+                // This call's new messages count too: a `sendMany` cannot step over the cap.
+                let adding = st.items.iter().filter(|p| p.same_as.is_none()).count() as u64;
+                let adding = adding.saturating_sub(count("known"));
                 if let Some(limit) = self.config.settings.max_queued_per_tenant {
-                    if queued >= u64::from(limit) {
+                    if count("n") + adding > u64::from(limit) {
                         return Err(em(EmailError::RateLimited { limit }));
                     }
                 }
@@ -609,7 +614,8 @@ impl Email {
         let window_secs = self.config.settings.idempotency_window_ms as f64 / 1000.0;
         let run = match st.phase {
             Phase::Queued => json!({ "statement": "queuedCount", "params": [
-                self.config.settings.max_queued_per_tenant
+                self.config.settings.max_queued_per_tenant,
+                fresh.iter().filter_map(|p| p.idempotency_key.clone()).collect::<Vec<_>>(),
             ]}),
             Phase::Claim => {
                 let mine: Vec<&&Pending> = fresh

@@ -14,6 +14,10 @@ impl Store {
     /// Claims up to `$1` due messages, high priority first, at most `$2` per tenant (one
     /// tenant's bulk send cannot delay another's password resets), leased for `$3` ms to worker
     /// `$4`. An `unsubscribe` suppression blocks only the `unsubscribable` categories, as at send.
+    ///
+    /// A message once left ambiguous stays `pinned` to the transport that may have taken it, for
+    /// every later attempt (another provider would deliver a second copy); any other attempt
+    /// starts with no transport, so that the reaper judges a crash by the transport in use.
     #[must_use]
     pub fn email_claim(&self, unsubscribable: &[String]) -> Statement {
         let m = self.table("messages");
@@ -41,10 +45,12 @@ impl Store {
   SELECT created_at, id FROM ranked WHERE rn <= $2 ORDER BY priority, next_attempt_at LIMIT $1
 )
 UPDATE {m} m SET status = 'in_flight', lease_until = now() + make_interval(secs => $3::double precision / 1000),
-  lease_token = gen_random_uuid(), lease_owner = $4, attempt_count = m.attempt_count + 1
+  lease_token = gen_random_uuid(), lease_owner = $4, attempt_count = m.attempt_count + 1,
+  transport = (SELECT t.transport FROM {attempts} t WHERE t.message_id = m.id AND t.outcome = 'ambiguous'
+               ORDER BY t.attempt_number DESC LIMIT 1)
 FROM c WHERE m.created_at = c.created_at AND m.id = c.id
 RETURNING m.id, m.tenant_id, m.created_at::text AS created_at, m.category, m.subject, m.html, m.text_body, m.headers,
-  m.message_id_header, m.date_header, m.tags, m.attempt_count, m.lease_token, m.expires_at,
+  m.message_id_header, m.date_header, m.tags, m.attempt_count, m.lease_token, m.expires_at, m.transport AS pinned,
   (SELECT coalesce(json_agg(json_build_object('kind', r.kind, 'address', r.address, 'key', r.address_key, 'status', r.status,
      'blocked', (SELECT s.reason FROM {sup} s
         WHERE s.address_hash = sha256(convert_to(r.address_key, 'UTF8'))
@@ -60,6 +66,7 @@ RETURNING m.id, m.tenant_id, m.created_at::text AS created_at, m.category, m.sub
                 sup = self.table("suppressions"),
                 rcpt = self.table("recipients"),
                 att = self.table("attachments"),
+                attempts = self.table("attempts"),
                 categories = categories,
             ),
             &[
@@ -159,7 +166,8 @@ SELECT id FROM u",
     /// Messages whose lease ran out while `in_flight` (a worker died mid hand-off): the request
     /// may have reached the provider, so they are `ambiguous`. With `$1` (`onAmbiguous:
     /// "hold"`) they stay so for an operator, except on transports in `$2` (idempotent: a retry
-    /// cannot send twice); otherwise they are queued again at once. Returns each one reaped
+    /// cannot send twice) or, for an attempt that had not answered yet, when `$3` (every route
+    /// ends at one idempotent transport); otherwise they are queued again at once. Returns each one reaped
     /// (`id`, `tenant_id`, `transport`, the `status` it was left in, `last_error`).
     #[must_use]
     pub fn email_reap(&self) -> Statement {
@@ -171,7 +179,7 @@ SELECT id FROM u",
   ORDER BY lease_until LIMIT 500 FOR UPDATE SKIP LOCKED
 ), u AS (
   UPDATE {m} m SET
-    status = CASE WHEN $1 AND NOT coalesce(m.transport = ANY($2::text[]), false) THEN 'ambiguous' ELSE 'queued' END,
+    status = CASE WHEN $1 AND NOT coalesce(m.transport = ANY($2::text[]), $3) THEN 'ambiguous' ELSE 'queued' END,
     next_attempt_at = now(), lease_until = NULL, lease_token = NULL, lease_owner = NULL, last_outcome = 'ambiguous',
     last_error = 'the worker stopped during the hand-off (lease expired)'
   FROM c WHERE m.created_at = c.created_at AND m.id = c.id
@@ -184,7 +192,11 @@ SELECT id FROM u",
 SELECT id, tenant_id, transport, status, last_error FROM u",
                 att = self.table("attempts"),
             ),
-            &[("hold", "boolean"), ("idempotent_transports", "text[]")],
+            &[
+                ("hold", "boolean"),
+                ("idempotent_transports", "text[]"),
+                ("all_idempotent", "boolean"),
+            ],
         )
     }
 }

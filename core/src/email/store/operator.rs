@@ -1,5 +1,5 @@
 //! An operator's decisions on one message: `cancel` (queued → cancelled), `retry` (failed or
-//! expired → queued, once more), and for an `ambiguous` message held by `onAmbiguous: "hold"`,
+//! expired → queued, once more, to the recipients not yet sent to), and for an `ambiguous` message held by `onAmbiguous: "hold"`,
 //! `resend` (→ queued) or `drop` (→ cancelled). One statement locks the message, changes it only
 //! from the states the action allows, and returns the state it found, so "no such message" and
 //! "not in a state this action takes" are told apart without a second round trip.
@@ -72,10 +72,11 @@ impl Action {
         format!("{} by an operator", self.name())
     }
 
-    /// The statement's parameters for the message `id` (its UUID text).
+    /// The statement's parameters for the message `id` (its UUID text), of `tenant` only when
+    /// given.
     #[must_use]
-    pub fn params(self, id: &str) -> serde_json::Value {
-        serde_json::json!([id, self.from(), self.to(), self.note()])
+    pub fn params(self, id: &str, tenant: Option<&str>) -> serde_json::Value {
+        serde_json::json!([id, self.from(), self.to(), self.note(), tenant])
     }
 
     /// Judges the statement's rows: `[{ status, changed }]`, none when no message has that id
@@ -101,14 +102,14 @@ impl Action {
 
 impl Store {
     /// `$1` the message id, `$2` the states it may leave, `$3` the state it goes to, `$4` the
-    /// note kept as its last error. Returns the state found and whether it changed; no row when
+    /// note kept as its last error, `$5` the tenant it must belong to (NULL: any the caller sees). Returns the state found and whether it changed; no row when
     /// the message does not exist (or is another tenant's, under row-level security).
     #[must_use]
     pub fn email_transition(&self) -> Statement {
         Statement::new(
             format!(
                 "WITH f AS (
-  SELECT created_at, id, status FROM {m} WHERE id = $1::uuid FOR UPDATE
+  SELECT created_at, id, status FROM {m} WHERE id = $1::uuid AND ($5::uuid IS NULL OR tenant_id = $5::uuid) FOR UPDATE
 ), u AS (
   UPDATE {m} m SET status = $3,
     next_attempt_at = CASE WHEN $3 = 'queued' THEN now() ELSE m.next_attempt_at END,
@@ -117,16 +118,22 @@ impl Store {
     finished_at = CASE WHEN $3 = 'queued' THEN NULL ELSE now() END,
     lease_until = NULL, lease_token = NULL, lease_owner = NULL, last_error = $4
   FROM f WHERE m.created_at = f.created_at AND m.id = f.id AND f.status = ANY($2::text[])
-  RETURNING m.id
+  RETURNING m.id, m.created_at
+), r AS (
+  -- Sent again to the recipients a server refused; a suppression still blocks them at claim.
+  UPDATE {rcpt} r SET status = 'pending', updated_at = now()
+  FROM u WHERE $3 = 'queued' AND r.created_at = u.created_at AND r.message_id = u.id AND r.status IN ('rejected', 'bounced')
 )
 SELECT f.status, EXISTS (SELECT 1 FROM u) AS changed FROM f",
                 m = self.table("messages"),
+                rcpt = self.table("recipients"),
             ),
             &[
                 ("id", "uuid"),
                 ("from_statuses", "text[]"),
                 ("to_status", "text"),
                 ("note", "text"),
+                ("tenant_id", "uuid"),
             ],
         )
     }
@@ -144,7 +151,7 @@ mod tests {
             "EMAIL_INVALID_ARGUMENT"
         );
         assert_eq!(
-            Action::Resend.params("x")[1],
+            Action::Resend.params("x", None)[1],
             serde_json::json!(["ambiguous"])
         );
         assert_eq!(

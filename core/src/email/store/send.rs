@@ -38,19 +38,22 @@ RETURNING i.key",
         )
     }
 
-    /// How many messages the tenant `$1` has queued, counted up to `$2` (the limit: a tenant
-    /// far over it costs no more than one at it).
+    /// How many messages the tenant `$1` has queued (`n`, counted up to `$2`, the limit: a
+    /// tenant far over it costs no more than one at it), and how many of the keys `$3` are
+    /// held (`known`: those sends answer `duplicate` or a conflict, and add nothing).
     #[must_use]
     pub fn email_queued_count(&self) -> Statement {
         Statement::new(
             format!(
-                "SELECT count(*)::int AS n FROM (
-  SELECT 1 FROM {m} WHERE tenant_id IS NOT DISTINCT FROM {tenant} AND status = 'queued' LIMIT $2
-) q",
+                "SELECT (SELECT count(*)::int FROM (
+  SELECT 1 FROM {m} WHERE tenant_id IS NOT DISTINCT FROM {tenant} AND status = 'queued' LIMIT $2) q) AS n,
+  (SELECT count(*)::int FROM {idem}
+   WHERE tenant_id IS NOT DISTINCT FROM {tenant} AND key = ANY($3::text[]) AND expires_at > now()) AS known",
                 m = self.table("messages"),
+                idem = self.table("idempotency_keys"),
                 tenant = Store::tenant_value("$1"),
             ),
-            &[("tenant_id", "uuid"), ("limit", "int")],
+            &[("tenant_id", "uuid"), ("limit", "int"), ("keys", "text[]")],
         )
     }
 

@@ -79,6 +79,9 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
   const all = (t: Transport): Transport[] => [t, ...(t.members ?? []).flatMap(all)];
   const members = new Map(names.flatMap((n) => all(ctx.transports[n]!)).map((t) => [t.name, t]));
   const idempotent = [...members.values()].filter((t) => t.capabilities.idempotency).map((t) => t.name);
+  // A crash before any answer: a retry is safe only if every route ends at one idempotent
+  // transport (a failover's next member would not know the first one's key).
+  const allIdempotent = names.every((n) => ctx.transports[n]!.capabilities.idempotency && !ctx.transports[n]!.members);
 
   const pick = (m: NonNullable<EmailHandOff["message"]>): Transport => {
     const name = ctx.route ? ctx.route({ tenantId: m.outgoing.tenantId, category: m.category }) : names[0]!;
@@ -90,7 +93,9 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
   async function deliver(h: EmailHandOff): Promise<EmailReport> {
     const report: EmailReport = { record: h.record, suppressed: h.suppressed, outcome: "suppressed" };
     if (h.skip || !h.message) return report;
-    const transport = pick(h.message);
+    // After an ambiguous attempt only that transport may try again (never a failover's other member).
+    const pinned = h.message.pinned;
+    const transport = (pinned !== null && members.get(pinned)) || pick(h.message);
     report.transport = transport.name;
     report.idempotent = transport.capabilities.idempotency;
     report.envelope = h.message.recipients;
@@ -152,7 +157,7 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
       return rows.length;
     },
     async reap() {
-      const rows = await systemTransaction(ctx.db, (ex) => run(ex, ctx.statements, "reap", [ctx.onAmbiguous === "hold", idempotent]));
+      const rows = await systemTransaction(ctx.db, (ex) => run(ex, ctx.statements, "reap", [ctx.onAmbiguous === "hold", idempotent, allIdempotent]));
       for (const r of rows) {
         if (r.status !== "ambiguous") continue;
         const id = core.webhookId("email", String(r.id), true);
