@@ -53,6 +53,13 @@ export function betterEmail<const R extends Record<string, AnyTemplate> = Record
     named[k] = t;
   }
   if (route !== undefined && typeof route !== "function") throw new EmailConfigError("EMAIL_INVALID_CONFIG", "invalid `route`: expected a function ({ tenantId, category }) => transport name");
+  // The claim takes one rate's grants before routing: one transport, or a failover of several.
+  if (Object.keys(named).length > 1 && Object.values(named).some((t) => t.maxPerSecond !== undefined)) {
+    throw new EmailConfigError(
+      "EMAIL_INVALID_CONFIG",
+      "invalid `transports`: `maxPerSecond` is enforced for a single transport (or one failover([...]) of several); this version does not enforce it across routed transports",
+    );
+  }
   const meta: Record<string, { category?: string }> = {};
   for (const [k, t] of Object.entries(templates)) {
     if (typeof t?.render !== "function") throw new EmailConfigError("EMAIL_INVALID_CONFIG", `invalid \`templates.${k}\`: expected defineTemplate(...)`);
@@ -113,7 +120,11 @@ export function betterEmail<const R extends Record<string, AnyTemplate> = Record
       while (Date.now() < until && handed < (o.maxMessages ?? 1_000)) {
         const n = await e.tick();
         handed += n;
-        if (n === 0) break;
+        if (n > 0) continue;
+        // Due mail held back by the transport's rate: wait for its grant while time is left.
+        const w = e.waitMs();
+        if (w === null || Date.now() + w >= until) break;
+        await new Promise((r) => setTimeout(r, w));
       }
       return { handed };
     },

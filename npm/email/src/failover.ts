@@ -5,7 +5,7 @@
 // key where it has one). A member failing `breaker.failures` times in a row at the transport
 // level is skipped for `coolOffMs`, then trusted with one message (the probe) before the others.
 import { EmailConfigError } from "./errors";
-import type { HandOffOutcome, HandOffResult, PreparedMessage, Transport, TriedTransport } from "./types";
+import { rateOption, type HandOffOutcome, type HandOffResult, type PreparedMessage, type Transport, type TriedTransport } from "./types";
 
 export interface FailoverOptions {
   /** Outcomes that move a message on to the next transport (default: retryable, auth_failed, throttled). */
@@ -16,6 +16,8 @@ export interface FailoverOptions {
   breaker?: { failures?: number; coolOffMs?: number } | false;
   /** The breaker's clock in milliseconds (default `Date.now`); tests pass a fake one. */
   now?: () => number;
+  /** Hand-offs per second (default: the lowest of the members' own, so none is ever exceeded). */
+  maxPerSecond?: number;
   name?: string;
 }
 
@@ -29,6 +31,11 @@ interface Health {
   /** While set and in the future, the member is skipped. */
   openUntil: number;
   probing: boolean;
+}
+
+function lowest(rates: (number | undefined)[]): number | undefined {
+  const set = rates.filter((r): r is number => r !== undefined);
+  return set.length === 0 ? undefined : Math.min(...set);
 }
 
 function bad(field: string, why: string): EmailConfigError {
@@ -130,6 +137,7 @@ export function failover(transports: readonly Transport[], options: FailoverOpti
       tags: transports.every((t) => t.capabilities.tags),
       edge: transports.every((t) => t.capabilities.edge),
     },
+    ...rateOption("failover()", options.maxPerSecond ?? lowest(transports.map((t) => t.maxPerSecond))),
     // Each member may use its whole time in turn.
     timeoutMs: transports.reduce((sum, t) => sum + (t.timeoutMs ?? 15_000), 0),
     async send(batch: PreparedMessage[], signal: AbortSignal): Promise<HandOffResult[]> {

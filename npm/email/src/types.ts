@@ -2,6 +2,7 @@
 // back). The core validates every value at run time; these types make the mistakes the compiler
 // can see fail to compile.
 import type { EmailEvent, EmailOutgoing, SmtpHandOff } from "@usebetter-rs/core";
+import { EmailConfigError } from "./errors";
 
 export type Address = string | { address: string; name?: string };
 
@@ -119,6 +120,8 @@ export interface Transport {
   capabilities: { idempotency: boolean; batch: number; rawMime: boolean; tags: boolean; edge: boolean };
   /** How long one hand-off may take (the worker's lease is this plus 30 s). */
   timeoutMs?: number;
+  /** The provider's request rate, shared by every worker (spec §12): hand-offs at most this many per second. */
+  maxPerSecond?: number;
   send(batch: PreparedMessage[], signal: AbortSignal): Promise<HandOffResult[]>;
   /** The transports a `failover()` is made of. */
   members?: readonly Transport[];
@@ -132,6 +135,15 @@ export type EmailHookEvent =
   | (EmailEvent & { provider: string })
   | { type: "message.ambiguous"; id: string; tenantId: string | null; transport: string | null; detail: string | null }
   | { type: "transport.down"; transport: string; status: number | null; detail: string | null };
+
+/** `maxPerSecond` of a transport's options, checked (`owner` names the factory in the error). */
+export function rateOption(owner: string, value: unknown): { maxPerSecond?: number } {
+  if (value === undefined) return {};
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0 || value > 10_000) {
+    throw new EmailConfigError("EMAIL_INVALID_CONFIG", `${owner}: invalid \`maxPerSecond\`: expected a number of requests per second above 0 (at most 10000)`);
+  }
+  return { maxPerSecond: value };
+}
 
 /** Calls `onEvent` without letting its failure reach the caller (a hook never stops delivery). */
 export function hook(onEvent: ((e: EmailHookEvent) => unknown) | undefined, e: EmailHookEvent): void {

@@ -80,6 +80,7 @@ impl Email {
             ("claim", s.email_claim(&self.unsubscribable())),
             ("record", s.email_record()),
             ("reap", s.email_reap()),
+            ("rateTake", s.email_rate_take()),
             ("suppressionAdd", s.email_suppression_add()),
             ("eventsApply", s.email_events_apply()),
             ("transition", s.email_transition()),

@@ -14,6 +14,8 @@ impl Store {
     /// Claims up to `$1` due messages, high priority first, at most `$2` per tenant (one
     /// tenant's bulk send cannot delay another's password resets), leased for `$3` ms to worker
     /// `$4`. An `unsubscribe` suppression blocks only the `unsubscribable` categories, as at send.
+    /// With a rate bucket `$5` (see [`Store::email_rate_take`]) it takes at most one message,
+    /// and only when the bucket's grant has come, then moves the grant on by `$6` ms.
     ///
     /// A message once left ambiguous stays `pinned` to the transport that may have taken it, for
     /// every later attempt (another provider would deliver a second copy); any other attempt
@@ -42,8 +44,10 @@ impl Store {
          row_number() OVER (PARTITION BY tenant_id ORDER BY priority, next_attempt_at) AS rn
   FROM cand
 ), c AS (
-  SELECT created_at, id FROM ranked WHERE rn <= $2 ORDER BY priority, next_attempt_at LIMIT $1
-)
+  SELECT created_at, id FROM ranked WHERE rn <= $2 ORDER BY priority, next_attempt_at
+  LIMIT CASE WHEN $5::text IS NULL THEN $1
+             WHEN (SELECT b.updated_at <= now() FROM {buckets} b WHERE b.key = $5) THEN least($1, 1) ELSE 0 END
+), claimed AS (
 UPDATE {m} m SET status = 'in_flight', lease_until = now() + make_interval(secs => $3::double precision / 1000),
   lease_token = gen_random_uuid(), lease_owner = $4, attempt_count = m.attempt_count + 1,
   transport = (SELECT t.transport FROM {attempts} t WHERE t.message_id = m.id AND t.outcome = 'ambiguous'
@@ -62,11 +66,17 @@ RETURNING m.id, m.tenant_id, m.created_at::text AS created_at, m.category, m.sub
    FROM {rcpt} r WHERE r.created_at = m.created_at AND r.message_id = m.id) AS recipients,
   (SELECT coalesce(json_agg(json_build_object('filename', a.filename, 'contentType', a.content_type,
      'contentId', a.content_id, 'base64', encode(a.content, 'base64')) ORDER BY a.idx), '[]')
-   FROM {att} a WHERE a.message_id = m.id) AS attachments",
+   FROM {att} a WHERE a.message_id = m.id) AS attachments
+), took AS (
+  UPDATE {buckets} b SET updated_at = greatest(b.updated_at, now()) + make_interval(secs => $6::double precision / 1000)
+  WHERE b.key = $5 AND EXISTS (SELECT 1 FROM claimed)
+)
+SELECT * FROM claimed",
                 sup = self.table("suppressions"),
                 rcpt = self.table("recipients"),
                 att = self.table("attachments"),
                 attempts = self.table("attempts"),
+                buckets = self.table("rate_buckets"),
                 categories = categories,
             ),
             &[
@@ -74,7 +84,31 @@ RETURNING m.id, m.tenant_id, m.created_at::text AS created_at, m.category, m.sub
                 ("per_tenant", "int"),
                 ("lease_ms", "double precision"),
                 ("worker_id", "text"),
+                ("rate_key", "text"),
+                ("rate_spacing_ms", "double precision"),
             ],
+        )
+    }
+
+    /// A transport's rate (`maxPerSecond`), run first in the claim's transaction: creates the
+    /// bucket `$1` if new and locks it, so that concurrent claims of every worker take its
+    /// grants one after another. A bucket is the time of its next grant (`updated_at`): the
+    /// claim takes one message when it has come and moves it on by `$2` ms, so grants are at
+    /// least that far apart. Returns how long until the next grant (`wait_ms`) and whether any
+    /// message is due (`due`), for the loop to wait for its grant rather than poll.
+    #[must_use]
+    pub fn email_rate_take(&self) -> Statement {
+        Statement::new(
+            format!(
+                "INSERT INTO {b} AS b (key, tokens, capacity, refill_per_sec, updated_at)
+VALUES ($1, 0, 1, 1000 / $2::double precision, 'epoch')
+ON CONFLICT (key) DO UPDATE SET refill_per_sec = EXCLUDED.refill_per_sec
+RETURNING greatest(0, ceil(extract(epoch FROM b.updated_at - now()) * 1000))::int AS wait_ms,
+  EXISTS (SELECT 1 FROM {m} WHERE status = 'queued' AND next_attempt_at <= now()) AS due",
+                b = self.table("rate_buckets"),
+                m = self.table("messages"),
+            ),
+            &[("rate_key", "text"), ("spacing_ms", "double precision")],
         )
     }
 

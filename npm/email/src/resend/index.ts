@@ -5,7 +5,7 @@
 // request left is `retryable`; a timeout or a connection lost afterwards is `ambiguous`.
 import core from "@usebetter-rs/core";
 import { EmailConfigError } from "../errors";
-import type { HandOffResult, PreparedMessage, Transport } from "../types";
+import { rateOption, type HandOffResult, type PreparedMessage, type Transport } from "../types";
 
 export interface ResendOptions {
   apiKey: string;
@@ -13,6 +13,8 @@ export interface ResendOptions {
   baseUrl?: string;
   /** Each request's limit (default 15000 ms). */
   timeoutMs?: number;
+  /** Requests per second across every worker (Resend allows 2 per team by default); unlimited when unset. */
+  maxPerSecond?: number;
   name?: string;
 }
 
@@ -41,13 +43,15 @@ async function fetchHandOff(kind: "resend", request: { method: string; url: stri
 /** `resend({ apiKey, baseUrl?, timeoutMs? })`. */
 export function resend(options: ResendOptions): Transport {
   if (typeof options?.apiKey !== "string" || options.apiKey === "") throw new EmailConfigError("EMAIL_INVALID_CONFIG", "resend(): invalid `apiKey`: the Resend API key (re_…)");
-  const { name = "resend", timeoutMs = 15_000, ...o } = options;
+  const { name = "resend", timeoutMs = 15_000, maxPerSecond, ...o } = options;
+  const rate = rateOption("resend()", maxPerSecond);
   const opts = { apiKey: o.apiKey, ...(o.baseUrl !== undefined ? { baseUrl: o.baseUrl } : {}) };
   return {
     name,
     kind: "resend",
     capabilities: { idempotency: true, batch: 1, rawMime: false, tags: true, edge: true },
     timeoutMs,
+    ...rate,
     async send(batch: PreparedMessage[], signal: AbortSignal): Promise<HandOffResult[]> {
       return Promise.all(
         batch.map(async (m) => {

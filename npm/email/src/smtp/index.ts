@@ -3,7 +3,7 @@
 // hand-off outcomes, per recipient too; this module only maps the answer.
 import core, { type SmtpOptions, type SmtpSendResult } from "@usebetter-rs/core";
 import { EmailConfigError } from "../errors";
-import type { HandOffResult, PreparedMessage, Transport } from "../types";
+import { rateOption, type HandOffResult, type PreparedMessage, type Transport } from "../types";
 
 export type { SmtpOptions };
 
@@ -25,8 +25,8 @@ function result(r: SmtpSendResult): HandOffResult {
   return out;
 }
 
-/** `smtp({ host, port, secure, auth?, pool?, timeoutMs?, dkim? })`: Node with the native addon only. */
-export function smtp(options: SmtpOptions & { name?: string }): Transport {
+/** `smtp({ host, port, secure, auth?, pool?, timeoutMs?, dkim?, maxPerSecond? })`: Node with the native addon only. */
+export function smtp(options: SmtpOptions & { name?: string; maxPerSecond?: number }): Transport {
   const send = core.emailSmtpSend;
   if (!send) {
     throw new EmailConfigError(
@@ -34,10 +34,12 @@ export function smtp(options: SmtpOptions & { name?: string }): Transport {
       "smtp(): SMTP needs the native addon (Node on linux-x64; install @usebetter-rs/core-linux-x64-gnu); on edge runtimes use an HTTP transport such as resend()",
     );
   }
-  const { name = "smtp", ...opts } = options ?? ({} as SmtpOptions);
+  const { name = "smtp", maxPerSecond, ...opts } = options ?? ({} as SmtpOptions);
+  const rate = rateOption("smtp()", maxPerSecond);
   return {
     name,
     kind: "smtp",
+    ...rate,
     capabilities: { idempotency: false, batch: 1, rawMime: true, tags: false, edge: false },
     // The connection, then each reply: the longest a hand-off can take.
     timeoutMs: (opts.connectTimeoutMs ?? 10_000) + (opts.timeoutMs ?? 15_000),

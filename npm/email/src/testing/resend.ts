@@ -17,6 +17,8 @@ export interface FakeResend {
   emails: FakeResendEmail[];
   /** Every request received, accepted or not. */
   requests: number;
+  /** When each request arrived (`performance.now()` milliseconds), in order. */
+  requestTimes: number[];
   /** Answers the next request with `status` (and `headers`, `body`) instead of accepting it. */
   failNext(status: number, o?: { headers?: Record<string, string>; body?: unknown }): void;
   /** Accepts the next email, then drops the connection without answering. */
@@ -33,8 +35,9 @@ export async function fakeResend(o: { apiKey?: string; latencyMs?: number } = {}
   let drop = 0;
   const keys = new Map<string, { id: string; body: string; at: number }>();
   let seq = 0;
-  const state = { emails: [] as FakeResendEmail[], requests: 0 };
+  const state = { emails: [] as FakeResendEmail[], requests: 0, requestTimes: [] as number[] };
   const server = createServer((req, res) => {
+    state.requestTimes.push(performance.now());
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
@@ -80,6 +83,9 @@ export async function fakeResend(o: { apiKey?: string; latencyMs?: number } = {}
     },
     get requests() {
       return state.requests;
+    },
+    get requestTimes() {
+      return state.requestTimes;
     },
     failNext: (status, f = {}) => void failures.push({ status, ...f }),
     dropNext: () => void drop++,

@@ -43,6 +43,19 @@ export interface Engine {
   tick(limit?: number): Promise<number>;
   /** Re-queues (or holds) messages whose lease ran out; resolves to how many. */
   reap(): Promise<number>;
+  /** After a tick that claimed nothing because the transport's rate had no grant yet while mail
+   *  was due: the milliseconds until the next grant; otherwise null. */
+  waitMs(): number | null;
+}
+
+/** A transport's rate as the claim takes it: its bucket, and the least time between grants. */
+function rateOf(transports: Readonly<Record<string, Transport>>): { key: string; spacingMs: number } | null {
+  const limited = Object.values(transports).filter((t) => t.maxPerSecond !== undefined);
+  if (limited.length === 0) return null;
+  const t = limited[0]!;
+  // 5% apart beyond the rate: N + 1 grants span more than a second even when the requests
+  // reach the provider a few milliseconds early or late, so no 1-second window sees N + 1.
+  return { key: `transport:${t.name}`, spacingMs: (1000 / t.maxPerSecond!) * 1.05 };
 }
 
 const encoder = new TextEncoder();
@@ -82,6 +95,9 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
   // A crash before any answer: a retry is safe only if every route ends at one idempotent
   // transport (a failover's next member would not know the first one's key).
   const allIdempotent = names.every((n) => ctx.transports[n]!.capabilities.idempotency && !ctx.transports[n]!.members);
+
+  const rate = rateOf(ctx.transports);
+  let wait: number | null = null;
 
   const pick = (m: NonNullable<EmailHandOff["message"]>): Transport => {
     const name = ctx.route ? ctx.route({ tenantId: m.outgoing.tenantId, category: m.category }) : names[0]!;
@@ -133,7 +149,16 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
 
   return {
     async tick(limit = o.concurrency ?? 16) {
-      const rows = await systemTransaction(ctx.db, (ex) => run(ex, ctx.statements, "claim", [limit, perTenant, leaseMs, workerId]));
+      let hint: number | null = null;
+      const rows = await systemTransaction(ctx.db, async (ex) => {
+        if (rate) {
+          // Same transaction as the claim: the bucket stays locked until the grant is taken.
+          const [b] = await run(ex, ctx.statements, "rateTake", [rate.key, rate.spacingMs]);
+          if (b?.due === true && Number(b.wait_ms) > 0) hint = Number(b.wait_ms);
+        }
+        return run(ex, ctx.statements, "claim", [limit, perTenant, leaseMs, workerId, rate?.key ?? null, rate?.spacingMs ?? null]);
+      });
+      wait = rows.length === 0 ? hint : null;
       if (rows.length === 0) return 0;
       const handOffs = guard(EmailError, () => ctx.core.handOff(rows));
       const reports = await Promise.all(handOffs.map(deliver));
@@ -156,6 +181,7 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
       }
       return rows.length;
     },
+    waitMs: () => wait,
     async reap() {
       const rows = await systemTransaction(ctx.db, (ex) => run(ex, ctx.statements, "reap", [ctx.onAmbiguous === "hold", idempotent, allIdempotent]));
       for (const r of rows) {
@@ -213,7 +239,8 @@ export function runWorker(engine: Engine, o: WorkerOptions = {}): Worker {
             await engine.reap().catch(report);
           }
           const n = await engine.tick().catch((err) => (report(err), 0));
-          if (n === 0 && running) await sleep(poll);
+          // Mail held back by the transport's rate is claimed the moment its grant comes.
+          if (n === 0 && running) await sleep(engine.waitMs() ?? poll);
         }
       })();
     },
