@@ -13,6 +13,7 @@ import { betterEmail, failover } from "@usebetterdev/email";
 import { sqlEmailAdapter } from "@usebetterdev/email/sql";
 import { resend } from "@usebetterdev/email/resend";
 import { fakeResend } from "@usebetterdev/email/testing";
+import { thrown } from "./helpers/errors.mjs";
 import { webhooksDatabase, inTenant, asSystem } from "./helpers/webhooks.mjs";
 
 const TENANT = randomUUID();
@@ -193,21 +194,13 @@ test("breaker: five failures in a row skip the primary for coolOffMs; then one m
 });
 
 test("bad failover options are refused by name", () => {
-  const codeOf = (fn) => {
-    try {
-      fn();
-    } catch (err) {
-      return `${err.code}: ${err.message}`;
-    }
-    return "no error";
-  };
-  assert.match(codeOf(() => failover([primary()])), /^EMAIL_INVALID_CONFIG: .*`failover\.transports`/);
-  assert.match(codeOf(() => failover([primary(), primary()])), /named "primary"/);
-  assert.match(codeOf(() => failover([primary(), {}])), /`failover\.transports\[1\]`/);
-  assert.match(codeOf(() => failover([primary(), secondary()], { advanceOn: ["nope"] })), /`failover\.advanceOn`/);
-  assert.match(codeOf(() => failover([primary(), secondary()], { advanceOn: ["sent"] })), /`failover\.advanceOn`/, "a sent message never goes on");
-  assert.match(codeOf(() => failover([primary(), secondary()], { onAmbiguous: "maybe" })), /`failover\.onAmbiguous`/);
-  assert.match(codeOf(() => failover([primary(), secondary()], { breaker: { failures: 0 } })), /`failover\.breaker\.failures`/);
+  assert.match(thrown(() => failover([primary()])), /^EMAIL_INVALID_CONFIG: .*`failover\.transports`/);
+  assert.match(thrown(() => failover([primary(), primary()])), /named "primary"/);
+  assert.match(thrown(() => failover([primary(), {}])), /`failover\.transports\[1\]`/);
+  assert.match(thrown(() => failover([primary(), secondary()], { advanceOn: ["nope"] })), /`failover\.advanceOn`/);
+  assert.match(thrown(() => failover([primary(), secondary()], { advanceOn: ["sent"] })), /`failover\.advanceOn`/, "a sent message never goes on");
+  assert.match(thrown(() => failover([primary(), secondary()], { onAmbiguous: "maybe" })), /`failover\.onAmbiguous`/);
+  assert.match(thrown(() => failover([primary(), secondary()], { breaker: { failures: 0 } })), /`failover\.breaker\.failures`/);
 });
 
 test("a transport answering 401 is heard as transport.down", async () => {

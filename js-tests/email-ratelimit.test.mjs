@@ -11,6 +11,7 @@ import { betterEmail, failover } from "@usebetterdev/email";
 import { sqlEmailAdapter } from "@usebetterdev/email/sql";
 import { resend } from "@usebetterdev/email/resend";
 import { fakeResend } from "@usebetterdev/email/testing";
+import { thrown } from "./helpers/errors.mjs";
 import { webhooksDatabase, inTenant, asSystem } from "./helpers/webhooks.mjs";
 
 const TENANT = randomUUID();
@@ -92,23 +93,15 @@ test("drain() waits for the next grant while mail is due, within maxMs", async (
 });
 
 test("rates this version cannot enforce, and bad values, are refused by name; a failover takes its members' lowest rate", () => {
-  const codeOf = (fn) => {
-    try {
-      fn();
-    } catch (err) {
-      return `${err.code}: ${err.message}`;
-    }
-    return "no error";
-  };
   for (const bad of [0, -1, Number.NaN, "2", 1e9]) {
-    assert.match(codeOf(() => resend({ apiKey: KEY, maxPerSecond: bad })), /^EMAIL_INVALID_CONFIG: resend\(\): invalid `maxPerSecond`/);
+    assert.match(thrown(() => resend({ apiKey: KEY, maxPerSecond: bad })), /^EMAIL_INVALID_CONFIG: resend\(\): invalid `maxPerSecond`/);
   }
   const routed = () =>
     email(undefined, {
       transports: { a: resend({ apiKey: KEY, name: "a", maxPerSecond: 2 }), b: resend({ apiKey: KEY, name: "b" }) },
       route: () => "a",
     });
-  assert.match(codeOf(routed), /^EMAIL_INVALID_CONFIG: invalid `transports`: `maxPerSecond`/);
+  assert.match(thrown(routed), /^EMAIL_INVALID_CONFIG: invalid `transports`: `maxPerSecond`/);
   const f = failover([resend({ apiKey: KEY, name: "p", maxPerSecond: 5 }), resend({ apiKey: KEY, name: "s", maxPerSecond: 2 })]);
   assert.equal(f.maxPerSecond, 2);
   assert.equal(failover([resend({ apiKey: KEY, name: "p" }), resend({ apiKey: KEY, name: "s" })]).maxPerSecond, undefined);
