@@ -6,30 +6,21 @@
 // our credentials is heard by onEvent as `transport.down`.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { createServer } from "node:net";
 import core from "@usebetter-rs/core";
-import { betterEmail, failover } from "@usebetterdev/email";
-import { sqlEmailAdapter } from "@usebetterdev/email/sql";
+import { failover } from "@usebetterdev/email";
 import { resend } from "@usebetterdev/email/resend";
 import { fakeResend } from "@usebetterdev/email/testing";
 import { thrown } from "./helpers/errors.mjs";
+import { FAST_RETRIES, testEmail } from "./helpers/email.mjs";
 import { webhooksDatabase, inTenant, asSystem } from "./helpers/webhooks.mjs";
 
 const TENANT = randomUUID();
 const KEY = "re_test_key";
 let db, pool, a, b;
 
-const email = (transport, extra = {}) =>
-  betterEmail({
-    ...extra,
-    database: sqlEmailAdapter(pool),
-    transport,
-    from: "Acme <hello@acme.example>",
-    unsubscribe: { baseUrl: "https://app.acme.example/email/u" },
-    secretsKey: randomBytes(32).toString("base64"),
-    retrySchedule: [0, 0.05, 0.05, 0.05],
-  });
+const email = (transport, extra = {}) => testEmail(pool, transport, { ...FAST_RETRIES, ...extra });
 
 before(async () => {
   db = await webhooksDatabase("email_failover");

@@ -5,22 +5,20 @@
 // version cannot enforce are refused.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import core from "@usebetter-rs/core";
-import { betterEmail, failover } from "@usebetterdev/email";
-import { sqlEmailAdapter } from "@usebetterdev/email/sql";
+import { failover } from "@usebetterdev/email";
 import { resend } from "@usebetterdev/email/resend";
 import { fakeResend } from "@usebetterdev/email/testing";
 import { thrown } from "./helpers/errors.mjs";
+import { testEmail } from "./helpers/email.mjs";
 import { webhooksDatabase, inTenant, asSystem } from "./helpers/webhooks.mjs";
 
 const TENANT = randomUUID();
 const KEY = "re_test_key";
-const SECRETS = randomBytes(32).toString("base64");
 let db, pool;
 
-const email = (transport, extra = {}) =>
-  betterEmail({ ...extra, database: sqlEmailAdapter(pool), transport, from: "Acme <hello@acme.example>", unsubscribe: { baseUrl: "https://app.acme.example/email/u" }, secretsKey: SECRETS });
+const email = (transport, extra = {}) => testEmail(pool, transport, extra);
 
 before(async () => {
   db = await webhooksDatabase("email_ratelimit");

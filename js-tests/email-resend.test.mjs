@@ -7,28 +7,18 @@
 // connection are retried.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { createServer } from "node:net";
 import core from "@usebetter-rs/core";
-import { betterEmail } from "@usebetterdev/email";
-import { sqlEmailAdapter } from "@usebetterdev/email/sql";
 import { resend } from "@usebetterdev/email/resend";
 import { fakeResend } from "@usebetterdev/email/testing";
+import { FAST_RETRIES, RICH_MESSAGE, testEmail } from "./helpers/email.mjs";
 import { webhooksDatabase, inTenant as inTenantOf, asSystem } from "./helpers/webhooks.mjs";
 
 const TENANT = randomUUID();
 let db, pool, fake;
 
-function email(transport) {
-  return betterEmail({
-    database: sqlEmailAdapter(pool),
-    transport,
-    from: "Acme <hello@acme.example>",
-    unsubscribe: { baseUrl: "https://app.acme.example/email/u" },
-    secretsKey: randomBytes(32).toString("base64"),
-    retrySchedule: [0, 0.05, 0.05, 0.05],
-  });
-}
+const email = (transport, extra = {}) => testEmail(pool, transport, { ...FAST_RETRIES, ...extra });
 
 before(async () => {
   db = await webhooksDatabase("email_resend");
@@ -47,17 +37,7 @@ const row = async (id) => (await asSystem(pool, "SELECT status, provider_message
 
 test("the request: addresses, headers, attachments and tags as Resend takes them; its id is stored", async () => {
   const e = email(resend({ apiKey: "re_test_key", baseUrl: fake.url }));
-  const a = await send(e, {
-    to: { address: "jane@example.com", name: "Jane Doe" },
-    cc: "cc@example.com",
-    bcc: ["hidden@example.com"],
-    replyTo: "Support, Acme <support@acme.example>",
-    html: "<p>Hi</p>",
-    category: "notifications",
-    headers: { "X-Campaign": "launch" },
-    tags: { plan: "pro" },
-    attachments: [{ filename: "a.bin", content: new Uint8Array([0, 1, 2, 255]), contentType: "application/octet-stream" }],
-  });
+  const a = await send(e, { ...RICH_MESSAGE, bcc: ["hidden@example.com"] });
   const b = await send(e, { to: "plain@example.com" });
   const { handed } = await e.drain({ maxMs: 10_000 });
   assert.equal(handed, 2);

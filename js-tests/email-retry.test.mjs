@@ -6,25 +6,17 @@
 // undelivered after 24 h is `expired` and never handed off afterwards.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import core from "@usebetter-rs/core";
-import { betterEmail } from "@usebetterdev/email";
-import { sqlEmailAdapter } from "@usebetterdev/email/sql";
 import { captureTransport } from "@usebetterdev/email/testing";
+import { testEmail } from "./helpers/email.mjs";
 import { webhooksDatabase, inTenant, asSystem } from "./helpers/webhooks.mjs";
 
 const TENANT = randomUUID();
 const DEFAULT_SCHEDULE_S = [0, 30, 120, 600, 1_800, 3_600, 7_200, 14_400, 28_800];
 let db, pool;
 
-const email = (transport) =>
-  betterEmail({
-    database: sqlEmailAdapter(pool),
-    transport,
-    from: "Acme <hello@acme.example>",
-    unsubscribe: { baseUrl: "https://app.acme.example/email/u" },
-    secretsKey: randomBytes(32).toString("base64"),
-  });
+const email = (transport, extra = {}) => testEmail(pool, transport, extra);
 
 before(async () => {
   db = await webhooksDatabase("email_retry");

@@ -242,14 +242,22 @@ export interface EmailHttpRequest {
 
 /** The request a transport of `kind` sends for `message`; EMAIL_INVALID_CONFIG naming `apiKey` or `baseUrl`. */
 export declare function emailProviderRequest(kind: "resend", message: EmailOutgoing, options: { apiKey: string; baseUrl?: string }): EmailHttpRequest;
+export declare function emailProviderRequest(kind: "postmark", message: EmailOutgoing, options: { serverToken: string; baseUrl?: string; messageStream?: string }): EmailHttpRequest;
 /** The hand-off outcome of a provider's answer (`retryAfterMs` for a throttled one). */
 export declare function emailClassifyResponse(
-  kind: "resend",
+  kind: "resend" | "postmark",
   status: number,
   headers: Array<[string, string]>,
   body: string,
   nowMs: number,
-): { outcome: SmtpHandOff; providerMessageId: string | null; retryAfterMs: number | null; detail: string | null };
+): {
+  outcome: SmtpHandOff;
+  providerMessageId: string | null;
+  retryAfterMs: number | null;
+  detail: string | null;
+  /** Recipients the provider refused by name (Postmark's inactive recipients). */
+  refused: string[];
+};
 
 /** One step of `send()`: a statement to run in the caller's transaction, or the results. */
 export interface EmailSendStep {

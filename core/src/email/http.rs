@@ -55,12 +55,17 @@ pub struct OutgoingAttachment {
     pub base64: String,
 }
 
-/// The transport's options (`resend({ apiKey, baseUrl })`).
+/// The transport's options (`resend({ apiKey, baseUrl })`, `postmark({ serverToken, baseUrl,
+/// messageStream })`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProviderOptions {
+    #[serde(alias = "serverToken")]
     pub api_key: String,
     pub base_url: Option<String>,
+    /// Postmark: the message stream (default `outbound`).
+    #[serde(default)]
+    pub message_stream: Option<String>,
 }
 
 /// What the transport sends.
@@ -80,10 +85,12 @@ pub struct Verdict {
     pub provider_message_id: Option<String>,
     pub retry_after_ms: Option<i64>,
     pub detail: Option<String>,
+    /// Recipients the provider refused by name (Postmark's inactive recipients).
+    pub refused: Vec<String>,
 }
 
 /// `Name <addr>`, the name quoted when it holds specials (RFC 5322 `display-name`).
-fn mailbox(a: &AddressObject) -> String {
+pub(super) fn mailbox(a: &AddressObject) -> String {
     match a.name.as_deref().filter(|n| !n.is_empty()) {
         None => a.address.clone(),
         Some(n)
@@ -100,7 +107,7 @@ fn mailbox(a: &AddressObject) -> String {
     }
 }
 
-fn base_url(field: &str, o: &ProviderOptions, default: &str) -> Result<String> {
+pub(super) fn base_url(field: &str, o: &ProviderOptions, default: &str) -> Result<String> {
     let url = o
         .base_url
         .as_deref()
@@ -111,7 +118,7 @@ fn base_url(field: &str, o: &ProviderOptions, default: &str) -> Result<String> {
     } else {
         Err(EmailError::config(
             field,
-            "an http(s) URL such as https://api.resend.com",
+            format!("an http(s) URL such as {default}"),
         ))
     }
 }
@@ -191,9 +198,10 @@ fn resend_request(m: &Outgoing, o: &ProviderOptions) -> Result<HttpRequest> {
 pub fn request(kind: &str, m: &Outgoing, o: &ProviderOptions) -> Result<HttpRequest> {
     match kind {
         "resend" => resend_request(m, o),
+        "postmark" => super::postmark::request(m, o),
         other => Err(EmailError::config(
             "kind",
-            format!("\"resend\", got {other:?}"),
+            format!("\"resend\" or \"postmark\", got {other:?}"),
         )),
     }
 }
@@ -218,6 +226,16 @@ pub fn classify(
     body: &str,
     now_ms: i64,
 ) -> Verdict {
+    if kind == "postmark" {
+        let (outcome, id, detail, refused) = super::postmark::judge(status, body);
+        return Verdict {
+            outcome,
+            provider_message_id: id,
+            retry_after_ms: retry_after(outcome, headers, now_ms),
+            detail,
+            refused,
+        };
+    }
     let parsed: Option<Value> = serde_json::from_str(body).ok();
     let message = parsed
         .as_ref()
@@ -240,7 +258,18 @@ pub fn classify(
         400..=499 => HandOff::RejectedPermanent,
         _ => HandOff::Retryable,
     };
-    let retry_after_ms = (outcome == HandOff::Throttled)
+    Verdict {
+        outcome,
+        provider_message_id: id,
+        retry_after_ms: retry_after(outcome, headers, now_ms),
+        detail: (outcome != HandOff::Sent).then(|| format!("{status}: {message}")),
+        refused: Vec::new(),
+    }
+}
+
+/// When a throttled answer says to come back, in ms from now.
+fn retry_after(outcome: HandOff, headers: &[(String, String)], now_ms: i64) -> Option<i64> {
+    (outcome == HandOff::Throttled)
         .then(|| {
             header(headers, "retry-after")
                 .or_else(|| header(headers, "ratelimit-reset"))
@@ -252,11 +281,5 @@ pub fn classify(
             #[allow(clippy::cast_possible_truncation)]
             let ms = (s * 1000.0).round() as i64;
             ms
-        });
-    Verdict {
-        outcome,
-        provider_message_id: id,
-        retry_after_ms,
-        detail: (outcome != HandOff::Sent).then(|| format!("{status}: {message}")),
-    }
+        })
 }

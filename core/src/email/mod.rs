@@ -15,6 +15,7 @@ pub mod header;
 pub mod http;
 pub mod message;
 pub mod mime;
+pub mod postmark;
 pub mod prepare;
 pub mod recipients;
 pub mod retry;

@@ -451,7 +451,8 @@ impl Email {
                                     json!(key),
                                     json!("hard_bounce"),
                                     json!(false),
-                                    json!("smtp"),
+                                    // Who refused it: the SMTP server, or a provider by name.
+                                    json!(r.transport.as_deref().unwrap_or("smtp")),
                                 ]
                                 .into_iter()
                                 .enumerate()

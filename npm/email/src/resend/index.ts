@@ -4,8 +4,9 @@
 // judges the answer; this module only performs the call. A connection that failed before the
 // request left is `retryable`; a timeout or a connection lost afterwards is `ambiguous`.
 import core from "@usebetter-rs/core";
+import { sendEach } from "../http";
 import { EmailConfigError } from "../errors";
-import { rateOption, type HandOffResult, type PreparedMessage, type Transport } from "../types";
+import { rateOption, type PreparedMessage, type Transport } from "../types";
 
 export interface ResendOptions {
   apiKey: string;
@@ -16,28 +17,6 @@ export interface ResendOptions {
   /** Requests per second across every worker (Resend allows 2 per team by default); unlimited when unset. */
   maxPerSecond?: number;
   name?: string;
-}
-
-/** Codes of failures before the request was sent: nothing reached the provider. */
-const BEFORE_SEND = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_CONNECT_TIMEOUT", "EHOSTUNREACH", "ENETUNREACH"]);
-
-async function fetchHandOff(kind: "resend", request: { method: string; url: string; headers: Array<[string, string]>; body: string }, signal: AbortSignal, timeoutMs: number): Promise<HandOffResult> {
-  const timeout = AbortSignal.timeout(timeoutMs);
-  let response: Response;
-  try {
-    response = await fetch(request.url, { method: request.method, headers: request.headers, body: request.body, signal: AbortSignal.any([signal, timeout]), redirect: "manual" });
-  } catch (err) {
-    const code = (err as { cause?: { code?: string } }).cause?.code ?? "";
-    const before = BEFORE_SEND.has(code);
-    return { outcome: before ? "retryable" : "ambiguous", detail: `${kind}: ${code || (err as Error).name}: ${(err as Error).message}` };
-  }
-  const body = await response.text().catch(() => "");
-  const v = core.emailClassifyResponse(kind, response.status, [...response.headers], body, Date.now());
-  const out: HandOffResult = { outcome: v.outcome, status: response.status };
-  if (v.providerMessageId) out.providerMessageId = v.providerMessageId;
-  if (v.retryAfterMs !== null) out.retryAfterMs = v.retryAfterMs;
-  if (v.detail) out.detail = v.detail;
-  return out;
 }
 
 /** `resend({ apiKey, baseUrl?, timeoutMs? })`. */
@@ -52,13 +31,6 @@ export function resend(options: ResendOptions): Transport {
     capabilities: { idempotency: true, batch: 1, rawMime: false, tags: true, edge: true },
     timeoutMs,
     ...rate,
-    async send(batch: PreparedMessage[], signal: AbortSignal): Promise<HandOffResult[]> {
-      return Promise.all(
-        batch.map(async (m) => {
-          if (!m.outgoing) return { outcome: "rejected_permanent", detail: "resend: the message has no structured form (hand it over through the worker)" } as HandOffResult;
-          return fetchHandOff("resend", core.emailProviderRequest("resend", m.outgoing, opts), signal, timeoutMs);
-        }),
-      );
-    },
+    send: (batch: PreparedMessage[], signal: AbortSignal) => sendEach("resend", batch, signal, timeoutMs, (outgoing) => core.emailProviderRequest("resend", outgoing, opts)),
   };
 }

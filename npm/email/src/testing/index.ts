@@ -1,9 +1,11 @@
 // `@usebetterdev/email/testing`: `captureTransport()` keeps what it is given in memory, for
 // tests of the application: `sent()`, `lastTo(address)`, `links(message)`, `waitFor(predicate)`,
 // `clear()`, and `failNext(outcome)` to see how the app and the worker handle any hand-off
-// outcome. `fakeResend()` is a loopback stand-in for Resend's API (Node only).
+// outcome. `fakeResend()` and `fakePostmark()` are loopback stand-ins for those providers' APIs
+// (Node only).
 import { EmailError } from "../errors";
 export { fakeResend, type FakeResend, type FakeResendEmail } from "./resend";
+export { fakePostmark, type FakePostmark, type FakePostmarkEmail } from "./postmark";
 import type { HandOffOutcome, HandOffResult, PreparedMessage, Transport } from "../types";
 
 export interface CapturedMessage extends PreparedMessage {

@@ -1,0 +1,3 @@
+import m from "../dist/postmark/index.js";
+
+export const { postmark } = m;
