@@ -255,8 +255,8 @@ export declare function emailClassifyResponse(
   providerMessageId: string | null;
   retryAfterMs: number | null;
   detail: string | null;
-  /** Recipients the provider refused by name (Postmark's inactive recipients). */
-  refused: string[];
+  /** Recipients the provider refused by name (Postmark's inactive recipients), as hard bounces. */
+  recipients: { address: string; accepted: boolean; enhancedCode: string; text?: string }[];
 };
 
 /** One step of `send()`: a statement to run in the caller's transaction, or the results. */

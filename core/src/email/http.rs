@@ -85,8 +85,20 @@ pub struct Verdict {
     pub provider_message_id: Option<String>,
     pub retry_after_ms: Option<i64>,
     pub detail: Option<String>,
-    /// Recipients the provider refused by name (Postmark's inactive recipients).
-    pub refused: Vec<String>,
+    /// Recipients the provider refused by name (Postmark's inactive recipients), as the worker
+    /// reports per-recipient answers.
+    pub recipients: Vec<RefusedRecipient>,
+}
+
+/// A recipient a provider refused, in the shape of an SMTP server's per-recipient answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefusedRecipient {
+    pub address: String,
+    pub accepted: bool,
+    pub enhanced_code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
 }
 
 /// `Name <addr>`, the name quoted when it holds specials (RFC 5322 `display-name`).
@@ -228,12 +240,23 @@ pub fn classify(
 ) -> Verdict {
     if kind == "postmark" {
         let (outcome, id, detail, refused) = super::postmark::judge(status, body);
+        // Postmark marks a recipient inactive after a hard bounce or complaint it saw: recorded
+        // as a hard bounce (`5.1.1`, a mailbox that cannot receive), which suppresses it.
+        let recipients = refused
+            .into_iter()
+            .map(|address| RefusedRecipient {
+                address,
+                accepted: false,
+                enhanced_code: "5.1.1",
+                text: detail.clone(),
+            })
+            .collect();
         return Verdict {
             outcome,
             provider_message_id: id,
             retry_after_ms: retry_after(outcome, headers, now_ms),
             detail,
-            refused,
+            recipients,
         };
     }
     let parsed: Option<Value> = serde_json::from_str(body).ok();
@@ -263,7 +286,7 @@ pub fn classify(
         provider_message_id: id,
         retry_after_ms: retry_after(outcome, headers, now_ms),
         detail: (outcome != HandOff::Sent).then(|| format!("{status}: {message}")),
-        refused: Vec::new(),
+        recipients: Vec::new(),
     }
 }
 

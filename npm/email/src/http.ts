@@ -24,8 +24,7 @@ export async function fetchHandOff(kind: "resend" | "postmark", request: { metho
   if (v.providerMessageId) out.providerMessageId = v.providerMessageId;
   if (v.retryAfterMs !== null) out.retryAfterMs = v.retryAfterMs;
   if (v.detail) out.detail = v.detail;
-  // Recipients the provider refused by name (Postmark's inactive ones): hard bounces.
-  if (v.refused.length > 0) out.recipients = v.refused.map((address) => ({ address, accepted: false, enhancedCode: "5.1.1", text: v.detail ?? kind }));
+  if (v.recipients.length > 0) out.recipients = v.recipients;
   return out;
 }
 
