@@ -20,11 +20,19 @@ export async function run(ex: Executor, statements: Statements, name: string, pa
   return jsonRows(await ex.query(s.sql, params));
 }
 
-/** A system-context transaction (the worker's). */
+/** A system-context transaction (operators' and the worker's). */
 export function systemTransaction<T>(db: EmailDatabase, fn: (ex: Executor) => Promise<T>): Promise<T> {
   return db.transaction(async (ex) => {
     const scope = core.scopeSql(null, null, null);
     await ex.query(scope.sql, scope.params);
+    return fn(ex);
+  });
+}
+
+/** The worker's system-context transaction: planner settings for its partial indexes first (the core's `workerSettings`). */
+export function workerTransaction<T>(db: EmailDatabase, statements: Statements, fn: (ex: Executor) => Promise<T>): Promise<T> {
+  return systemTransaction(db, async (ex) => {
+    await run(ex, statements, "workerSettings", []);
     return fn(ex);
   });
 }

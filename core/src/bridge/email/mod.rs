@@ -16,7 +16,8 @@ use sha2::{Digest, Sha256};
 
 pub(crate) use crate::bridge::{bytea, to_value};
 use crate::email::config::{self, Config};
-use crate::email::store::{Store, StoreConfig, SCHEMA_VERSION};
+use crate::email::store::engine::WORKER_TRANSACTION_SETTINGS;
+use crate::email::store::{Statement, Store, StoreConfig, SCHEMA_VERSION};
 use crate::email::EmailError;
 use crate::error::{Error, Result};
 use crate::webhooks::config::Tenancy;
@@ -72,6 +73,10 @@ impl Email {
         let s = &self.store;
         let mut out = Map::new();
         for (name, st) in [
+            (
+                "workerSettings",
+                Statement::new(WORKER_TRANSACTION_SETTINGS.to_owned(), &[]),
+            ),
             ("idempotencyClaim", s.email_idempotency_claim()),
             ("idempotencyLookup", s.email_idempotency_lookup()),
             ("suppressedLookup", s.email_suppressed_lookup()),

@@ -10,6 +10,15 @@
 use super::{Statement, Store};
 use crate::sql::literal;
 
+/// Run first in each of the worker's system-context transactions (claim, record, reap, rate).
+/// The policies' tenant bounds are InitPlan parameters the planner cannot see, so in system
+/// context it estimates them as selective and reads every queued message through the tenant
+/// index, then sorts: 15 ms per claim with 20,000 queued, against 2 ms through the partial
+/// indexes. Bitmap scans off and a random page cost for data in memory make the plain index
+/// scans of those partial indexes the cheaper plan, for this transaction only.
+pub const WORKER_TRANSACTION_SETTINGS: &str =
+    "SELECT set_config('enable_bitmapscan', 'off', true), set_config('random_page_cost', '1.1', true)";
+
 impl Store {
     /// Claims up to `$1` due messages, high priority first, at most `$2` per tenant (one
     /// tenant's bulk send cannot delay another's password resets), leased for `$3` ms to worker

@@ -131,6 +131,11 @@ CREATE TABLE IF NOT EXISTS {} ({body}
                 "messages_lease_idx",
                 "(lease_until) WHERE status = 'in_flight'",
             ),
+            // The claim's expiry step: queued mail past `expires_at`, without reading the queue.
+            (
+                "messages_expiry_idx",
+                "(expires_at) WHERE status = 'queued' AND expires_at IS NOT NULL",
+            ),
             ("messages_id_idx", "(id)"),
             (
                 "messages_provider_idx",

@@ -4,7 +4,7 @@
 // claiming while there is work, sleeps `pollIntervalMs` otherwise (a send in this process wakes
 // it), and reaps messages whose worker died mid hand-off.
 import core, { type Email as CoreEmail, type EmailHandOff, type EmailReport } from "@usebetter-rs/core";
-import { run, systemTransaction, type EmailDatabase, type Statements } from "../db";
+import { run, workerTransaction, type EmailDatabase, type Statements } from "../db";
 import { EmailConfigError, EmailError, guard } from "../errors";
 import { hook, type EmailHookEvent, type HandOffResult, type PreparedMessage, type Transport } from "../types";
 
@@ -150,7 +150,7 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
   return {
     async tick(limit = o.concurrency ?? 16) {
       let hint: number | null = null;
-      const rows = await systemTransaction(ctx.db, async (ex) => {
+      const rows = await workerTransaction(ctx.db, ctx.statements, async (ex) => {
         if (rate) {
           // Same transaction as the claim: the bucket stays locked until the grant is taken.
           const [b] = await run(ex, ctx.statements, "rateTake", [rate.key, rate.spacingMs]);
@@ -164,7 +164,7 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
       const reports = await Promise.all(handOffs.map(deliver));
       const draws = reports.map(() => Math.random() * 2 - 1);
       const plan = guard(EmailError, () => ctx.core.record(reports, Date.now(), draws, workerId));
-      const recorded = await systemTransaction(ctx.db, (ex) => run(ex, ctx.statements, "record", plan.params));
+      const recorded = await workerTransaction(ctx.db, ctx.statements, (ex) => run(ex, ctx.statements, "record", plan.params));
       // Only what was written: a message whose lease another worker took over was not.
       const written = new Set(recorded.map((row) => String(row.id)));
       for (const [i, m] of plan.messages.entries()) {
@@ -183,7 +183,7 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
     },
     waitMs: () => wait,
     async reap() {
-      const rows = await systemTransaction(ctx.db, (ex) => run(ex, ctx.statements, "reap", [ctx.onAmbiguous === "hold", idempotent, allIdempotent]));
+      const rows = await workerTransaction(ctx.db, ctx.statements, (ex) => run(ex, ctx.statements, "reap", [ctx.onAmbiguous === "hold", idempotent, allIdempotent]));
       for (const r of rows) {
         if (r.status !== "ambiguous") continue;
         const id = core.webhookId("email", String(r.id), true);
