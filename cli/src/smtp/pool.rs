@@ -136,7 +136,13 @@ async fn open(
     let at = |stage| move |e: Stop| (stage, e);
     let connect = async {
         let addrs = addresses(s).await?;
-        AsyncSmtpConnection::connect_tokio1(&addrs[..], None, &hello, implicit, None)
+        if implicit.is_some() {
+            return AsyncSmtpConnection::connect_tokio1(&addrs[..], None, &hello, implicit, None)
+                .await
+                .map_err(|e| exchange::stop(&e));
+        }
+        let tcp = tcp_connect(&addrs, &s.host).await?;
+        AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &hello)
             .await
             .map_err(|e| exchange::stop(&e))
     };
@@ -182,6 +188,28 @@ fn unreachable_auth<T>() -> Result<T, (Stage, Stop)> {
             Failure::Unsupported,
             "`auth` has neither `pass` nor `accessToken`",
         ),
+    ))
+}
+
+/// A TCP connection to the first address that answers, with Nagle's algorithm off: the client
+/// writes a message's body and its closing `.` separately, and with Nagle on the second write
+/// waits for the server's delayed ACK (~40 ms a message on loopback).
+async fn tcp_connect(addrs: &[SocketAddr], host: &str) -> Result<tokio::net::TcpStream, Stop> {
+    let mut last = None;
+    for addr in addrs {
+        match tokio::net::TcpStream::connect(addr).await {
+            Ok(tcp) => {
+                tcp.set_nodelay(true)
+                    .map_err(|e| Stop::failure(Failure::Connection, e.to_string()))?;
+                return Ok(tcp);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    let why = last.map_or_else(|| "no address".to_owned(), |e| e.to_string());
+    Err(Stop::failure(
+        Failure::Connection,
+        format!("cannot connect to {host}: {why}"),
     ))
 }
 

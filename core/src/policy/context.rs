@@ -181,12 +181,22 @@ pub fn begin_inline(scope: Scope<'_>, hardened: bool, limits: Limits) -> Result<
             reason: "a hardened scope is signed after its transaction starts; use the binding query and the parameterised statement".to_owned(),
         });
     }
+    Ok(format!("begin; {}", inline_settings(scope, limits, &[])))
+}
+
+/// `select set_config('<name>', '<value>', true), …` for an unsigned scope, its limits and
+/// `extra` transaction-local settings, values inline: one statement without parameters.
+#[must_use]
+pub fn inline_settings(scope: Scope<'_>, limits: Limits, extra: &[(&str, &str)]) -> String {
     let calls: Vec<String> = settings(scope, None)
         .into_iter()
         .chain(limits.settings())
         .map(|(name, value)| format!("set_config({}, {}, true)", literal(name), literal(&value)))
+        .chain(extra.iter().map(|(name, value)| {
+            format!("set_config({}, {}, true)", literal(name), literal(value))
+        }))
         .collect();
-    Ok(format!("begin; select {}", calls.join(", ")))
+    format!("select {}", calls.join(", "))
 }
 
 /// The statement that opens a scope, as the bindings expose it: `tenant` (none: system scope),

@@ -29,10 +29,11 @@ export function systemTransaction<T>(db: EmailDatabase, fn: (ex: Executor) => Pr
   });
 }
 
-/** The worker's system-context transaction: planner settings for its partial indexes first (the core's `workerSettings`). */
+/** The worker's system-context transaction: the core's `workerScope` opens the system scope
+ *  with planner settings for the worker's partial indexes, in one statement. */
 export function workerTransaction<T>(db: EmailDatabase, statements: Statements, fn: (ex: Executor) => Promise<T>): Promise<T> {
-  return systemTransaction(db, async (ex) => {
-    await run(ex, statements, "workerSettings", []);
+  return db.transaction(async (ex) => {
+    await run(ex, statements, "workerScope", []);
     return fn(ex);
   });
 }

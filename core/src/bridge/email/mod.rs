@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 pub(crate) use crate::bridge::{bytea, to_value};
 use crate::email::config::{self, Config};
-use crate::email::store::engine::WORKER_TRANSACTION_SETTINGS;
+use crate::email::store::engine::worker_scope;
 use crate::email::store::{Statement, Store, StoreConfig, SCHEMA_VERSION};
 use crate::email::EmailError;
 use crate::error::{Error, Result};
@@ -73,10 +73,7 @@ impl Email {
         let s = &self.store;
         let mut out = Map::new();
         for (name, st) in [
-            (
-                "workerSettings",
-                Statement::new(WORKER_TRANSACTION_SETTINGS.to_owned(), &[]),
-            ),
+            ("workerScope", Statement::new(worker_scope(), &[])),
             ("idempotencyClaim", s.email_idempotency_claim()),
             ("idempotencyLookup", s.email_idempotency_lookup()),
             ("suppressedLookup", s.email_suppressed_lookup()),

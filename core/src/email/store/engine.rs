@@ -8,16 +8,24 @@
 //! taken over records nothing.
 
 use super::{Statement, Store};
+use crate::policy::context::{inline_settings, Limits, Scope};
 use crate::sql::literal;
 
-/// Run first in each of the worker's system-context transactions (claim, record, reap, rate).
+/// Planner settings for the worker's system-context transactions (claim, record, reap, rate).
 /// The policies' tenant bounds are InitPlan parameters the planner cannot see, so in system
 /// context it estimates them as selective and reads every queued message through the tenant
 /// index, then sorts: 15 ms per claim with 20,000 queued, against 2 ms through the partial
 /// indexes. Bitmap scans off and a random page cost for data in memory make the plain index
 /// scans of those partial indexes the cheaper plan, for this transaction only.
-pub const WORKER_TRANSACTION_SETTINGS: &str =
-    "SELECT set_config('enable_bitmapscan', 'off', true), set_config('random_page_cost', '1.1', true)";
+const WORKER_PLANNER: [(&str, &str); 2] =
+    [("enable_bitmapscan", "off"), ("random_page_cost", "1.1")];
+
+/// What each worker transaction runs first: the system scope and [`WORKER_PLANNER`] in one
+/// statement, so the settings cost no round trip of their own.
+#[must_use]
+pub fn worker_scope() -> String {
+    inline_settings(Scope::System, Limits::default(), &WORKER_PLANNER)
+}
 
 impl Store {
     /// Claims up to `$1` due messages, high priority first, at most `$2` per tenant (one

@@ -1,8 +1,7 @@
 // The delivery engine: claim a batch (one short system-context transaction), build each
 // message's bytes in the core, hand them to the routed transport outside any transaction,
-// record every answer in one batched transaction fenced by the lease tokens. The loop keeps
-// claiming while there is work, sleeps `pollIntervalMs` otherwise (a send in this process wakes
-// it), and reaps messages whose worker died mid hand-off.
+// record every answer in one batched transaction fenced by the lease tokens, and reap messages
+// whose worker died mid hand-off. The loop that drives it is in ./loop.
 import core, { type Email as CoreEmail, type EmailHandOff, type EmailReport } from "@usebetter-rs/core";
 import { run, workerTransaction, type EmailDatabase, type Statements } from "../db";
 import { EmailConfigError, EmailError, guard } from "../errors";
@@ -38,7 +37,16 @@ export interface EngineContext {
   onEvent?: (e: EmailHookEvent) => unknown;
 }
 
+/** A claimed round: `done` settles once its answers are recorded (it rejects if recording failed). */
+export interface Round {
+  claimed: number;
+  done: Promise<void>;
+}
+
 export interface Engine {
+  /** Claims up to `limit` messages and starts handing them off; `answered` is called as each
+   *  message's transport answers (its hand-off slot is free again). */
+  begin(limit?: number, answered?: () => void): Promise<Round>;
   /** One claim → hand-off → record round; resolves to the number of messages claimed. */
   tick(limit?: number): Promise<number>;
   /** Re-queues (or holds) messages whose lease ran out; resolves to how many. */
@@ -147,39 +155,71 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
     return report;
   }
 
-  return {
-    async tick(limit = o.concurrency ?? 16) {
-      let hint: number | null = null;
-      const rows = await workerTransaction(ctx.db, ctx.statements, async (ex) => {
-        if (rate) {
-          // Same transaction as the claim: the bucket stays locked until the grant is taken.
-          const [b] = await run(ex, ctx.statements, "rateTake", [rate.key, rate.spacingMs]);
-          if (b?.due === true && Number(b.wait_ms) > 0) hint = Number(b.wait_ms);
-        }
-        return run(ex, ctx.statements, "claim", [limit, perTenant, leaseMs, workerId, rate?.key ?? null, rate?.spacingMs ?? null]);
-      });
-      wait = rows.length === 0 ? hint : null;
-      if (rows.length === 0) return 0;
-      const handOffs = guard(EmailError, () => ctx.core.handOff(rows));
-      const reports = await Promise.all(handOffs.map(deliver));
-      const draws = reports.map(() => Math.random() * 2 - 1);
-      const plan = guard(EmailError, () => ctx.core.record(reports, Date.now(), draws, workerId));
-      const recorded = await workerTransaction(ctx.db, ctx.statements, (ex) => run(ex, ctx.statements, "record", plan.params));
-      // Only what was written: a message whose lease another worker took over was not.
-      const written = new Set(recorded.map((row) => String(row.id)));
-      for (const [i, m] of plan.messages.entries()) {
-        const r = reports[i]!;
-        if (!written.has(m.id)) continue;
-        if (m.status === "ambiguous") {
-          const tenantId = handOffs[i]?.message?.outgoing.tenantId ?? null;
-          hook(ctx.onEvent, { type: "message.ambiguous", id: core.webhookId("email", m.id, true), tenantId, transport: r.transport ?? null, detail: r.detail ?? null });
-        }
-        // A refusal of our credentials, by the transport that answered or one a failover tried first.
-        for (const t of [...(r.tried ?? []), r]) {
-          if (t.outcome === "auth_failed" && t.transport) hook(ctx.onEvent, { type: "transport.down", transport: t.transport, status: t.status ?? null, detail: t.detail ?? null });
-        }
+  /** Records answers in one transaction, then tells the hooks what changed. */
+  async function record(handOffs: EmailHandOff[], reports: EmailReport[]): Promise<void> {
+    const draws = reports.map(() => Math.random() * 2 - 1);
+    const plan = guard(EmailError, () => ctx.core.record(reports, Date.now(), draws, workerId));
+    const recorded = await workerTransaction(ctx.db, ctx.statements, (ex) => run(ex, ctx.statements, "record", plan.params));
+    // Only what was written: a message whose lease another worker took over was not.
+    const written = new Set(recorded.map((row) => String(row.id)));
+    for (const [i, m] of plan.messages.entries()) {
+      const r = reports[i]!;
+      if (!written.has(m.id)) continue;
+      if (m.status === "ambiguous") {
+        const tenantId = handOffs[i]?.message?.outgoing.tenantId ?? null;
+        hook(ctx.onEvent, { type: "message.ambiguous", id: core.webhookId("email", m.id, true), tenantId, transport: r.transport ?? null, detail: r.detail ?? null });
       }
-      return rows.length;
+      // A refusal of our credentials, by the transport that answered or one a failover tried first.
+      for (const t of [...(r.tried ?? []), r]) {
+        if (t.outcome === "auth_failed" && t.transport) hook(ctx.onEvent, { type: "transport.down", transport: t.transport, status: t.status ?? null, detail: t.detail ?? null });
+      }
+    }
+  }
+
+  // Answers are recorded as they come, many per transaction: whatever arrived while the last
+  // write ran goes in the next one. A message delivered but not yet recorded would be judged
+  // by the reaper if this process died, so none waits for a slow neighbour in its round.
+  const answers: { h: EmailHandOff; r: EmailReport; settle: (err?: unknown) => void }[] = [];
+  let flushing = false;
+  async function flush(): Promise<void> {
+    flushing = true;
+    while (answers.length > 0) {
+      const batch = answers.splice(0);
+      const err = await record(batch.map((a) => a.h), batch.map((a) => a.r)).then(() => undefined, (e: unknown) => e ?? new Error("record failed"));
+      for (const a of batch) a.settle(err);
+    }
+    flushing = false;
+  }
+  const recorded = (h: EmailHandOff, r: EmailReport) =>
+    new Promise<void>((resolve, reject) => {
+      answers.push({ h, r, settle: (err) => (err === undefined ? resolve() : reject(err)) });
+      if (!flushing) void flush();
+    });
+
+  const none: Round = { claimed: 0, done: Promise.resolve() };
+  async function begin(limit = o.concurrency ?? 16, answered?: () => void): Promise<Round> {
+    let hint: number | null = null;
+    const rows = await workerTransaction(ctx.db, ctx.statements, async (ex) => {
+      if (rate) {
+        // Same transaction as the claim: the bucket stays locked until the grant is taken.
+        const [b] = await run(ex, ctx.statements, "rateTake", [rate.key, rate.spacingMs]);
+        if (b?.due === true && Number(b.wait_ms) > 0) hint = Number(b.wait_ms);
+      }
+      return run(ex, ctx.statements, "claim", [limit, perTenant, leaseMs, workerId, rate?.key ?? null, rate?.spacingMs ?? null]);
+    });
+    wait = rows.length === 0 ? hint : null;
+    if (rows.length === 0) return none;
+    const handOffs = guard(EmailError, () => ctx.core.handOff(rows));
+    const each = handOffs.map((h) => deliver(h).finally(answered).then((r) => recorded(h, r)));
+    return { claimed: rows.length, done: Promise.all(each).then(() => undefined) };
+  }
+
+  return {
+    begin,
+    async tick(limit) {
+      const r = await begin(limit);
+      await r.done;
+      return r.claimed;
     },
     waitMs: () => wait,
     async reap() {
@@ -194,64 +234,4 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
   };
 }
 
-export interface Worker {
-  start(): Promise<void>;
-  /** Stops claiming and waits for the round in progress. */
-  stop(): Promise<void>;
-  /** Claims at once (a send in this process). */
-  wake(): void;
-}
-
-const REAP_EVERY_MS = 5_000;
-
-export function runWorker(engine: Engine, o: WorkerOptions = {}): Worker {
-  const poll = o.pollIntervalMs ?? 250;
-  let running = false;
-  let loop: Promise<void> = Promise.resolve();
-  let wakeUp: (() => void) | undefined;
-  let woken = false;
-  let lastReap = 0;
-  const report = (err: unknown) => console.error("better-email worker:", err);
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      if (woken) {
-        woken = false;
-        return resolve();
-      }
-      const t = setTimeout(() => {
-        wakeUp = undefined;
-        resolve();
-      }, ms);
-      wakeUp = () => {
-        clearTimeout(t);
-        wakeUp = undefined;
-        resolve();
-      };
-    });
-  return {
-    async start() {
-      if (running) return;
-      running = true;
-      loop = (async () => {
-        while (running) {
-          if (Date.now() - lastReap > REAP_EVERY_MS) {
-            lastReap = Date.now();
-            await engine.reap().catch(report);
-          }
-          const n = await engine.tick().catch((err) => (report(err), 0));
-          // Mail held back by the transport's rate is claimed the moment its grant comes.
-          if (n === 0 && running) await sleep(engine.waitMs() ?? poll);
-        }
-      })();
-    },
-    async stop() {
-      running = false;
-      wakeUp?.();
-      await loop;
-    },
-    wake() {
-      if (wakeUp) wakeUp();
-      else woken = true;
-    },
-  };
-}
+export { runWorker, type Worker } from "./loop";

@@ -1,0 +1,82 @@
+// The worker's loop against real PostgreSQL: it claims again as soon as hand-off slots are free,
+// so a message stuck with its transport holds only its own slot, not its round's; `stop()`
+// returns once every claimed message has been recorded.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import core from "@usebetter-rs/core";
+import { testEmail } from "./helpers/email.mjs";
+import { webhooksDatabase, inTenant, asSystem } from "./helpers/webhooks.mjs";
+
+const TENANT = randomUUID();
+let db, pool;
+
+/** A transport that answers at once, except for subjects in `gated`, which wait for `release()`. */
+function gatedTransport(gated) {
+  let open;
+  const gate = new Promise((resolve) => (open = resolve));
+  const handed = [];
+  return {
+    handed,
+    release: () => open(),
+    transport: {
+      name: "gated",
+      kind: "capture",
+      capabilities: { idempotency: true, batch: 1, rawMime: true, tags: true, edge: true },
+      async send(batch) {
+        const out = [];
+        for (const m of batch) {
+          if (gated.has(m.subject)) await gate;
+          handed.push(m.subject);
+          out.push({ outcome: "sent", providerMessageId: m.id });
+        }
+        return out;
+      },
+    },
+  };
+}
+
+const statuses = async (ids) => {
+  const rows = await asSystem(pool, "SELECT id::text, status FROM email_messages WHERE id = ANY($1::uuid[])", [ids.map((id) => core.webhookId("email", id, false))]);
+  return new Map(rows.map((r) => [r.id, r.status]));
+};
+
+before(async () => {
+  db = await webhooksDatabase("email_worker");
+  pool = db.pool;
+  await pool.query(testEmail(pool, gatedTransport(new Set()).transport).migrationSql(1));
+});
+
+after(async () => {
+  await db?.drop();
+});
+
+test("a message held by its transport keeps one slot: the rest of its round's slots claim and record more mail meanwhile", async () => {
+  const g = gatedTransport(new Set(["slow"]));
+  const email = testEmail(pool, g.transport);
+  const send = (subject) => inTenant(pool, TENANT, (c) => email.send({ to: `${subject}@example.com`, subject, text: "t" }, { tx: c }));
+  // The slow message first (the claim takes the oldest first), then eight more than one round holds.
+  const slow = (await send("slow")).id;
+  const rest = [];
+  for (let i = 0; i < 11; i++) rest.push((await send(`m${i}`)).id);
+  const worker = email.createWorker({ concurrency: 4, pollIntervalMs: 20 });
+  await worker.start();
+  try {
+    const deadline = Date.now() + 10_000;
+    let s = await statuses(rest);
+    while ([...s.values()].some((x) => x !== "sent") && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      s = await statuses(rest);
+    }
+    // Every other message went out and was recorded while the slow one still waited: with
+    // rounds run one after the other, the first round would have held the worker.
+    assert.deepEqual([...s.values()].filter((x) => x === "sent").length, 11, JSON.stringify([...s]));
+    assert.equal((await statuses([slow])).values().next().value, "in_flight");
+    assert.ok(!g.handed.includes("slow"));
+  } finally {
+    g.release();
+    await worker.stop();
+  }
+  // stop() returned after the slow message's answer was recorded.
+  assert.equal((await statuses([slow])).values().next().value, "sent");
+});

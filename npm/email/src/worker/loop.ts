@@ -1,0 +1,91 @@
+// The worker's loop: claims while hand-off slots are free, sleeps `pollIntervalMs` when nothing
+// is due (a send in this process wakes it), and reaps every few seconds.
+import type { Engine, WorkerOptions } from "./index";
+
+export interface Worker {
+  start(): Promise<void>;
+  /** Stops claiming and waits for the rounds in progress to be recorded. */
+  stop(): Promise<void>;
+  /** Claims at once (a send in this process). */
+  wake(): void;
+}
+
+const REAP_EVERY_MS = 5_000;
+
+export function runWorker(engine: Engine, o: WorkerOptions = {}): Worker {
+  const poll = o.pollIntervalMs ?? 250;
+  const concurrency = o.concurrency ?? 16;
+  // A claim waits for at least this many free hand-off slots: fewer, larger claims.
+  const least = Math.max(1, Math.ceil(concurrency / 2));
+  let running = false;
+  let loop: Promise<void> = Promise.resolve();
+  let wakeUp: (() => void) | undefined;
+  let woken = false;
+  let lastReap = 0;
+  const report = (err: unknown) => console.error("better-email worker:", err);
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (woken) {
+        woken = false;
+        return resolve();
+      }
+      const t = setTimeout(() => {
+        wakeUp = undefined;
+        resolve();
+      }, ms);
+      wakeUp = () => {
+        clearTimeout(t);
+        wakeUp = undefined;
+        resolve();
+      };
+    });
+  return {
+    async start() {
+      if (running) return;
+      running = true;
+      loop = (async () => {
+        // Rounds overlap: the next claim goes out as soon as enough earlier messages have had
+        // their answer, while those are still being recorded, so database work does not
+        // stall the hand-offs and one slow message does not hold back its round's slots.
+        let busy = 0;
+        let freed: (() => void) | undefined;
+        const answered = () => {
+          busy--;
+          freed?.();
+          freed = undefined;
+        };
+        const recording = new Set<Promise<void>>();
+        while (running) {
+          if (Date.now() - lastReap > REAP_EVERY_MS) {
+            lastReap = Date.now();
+            await engine.reap().catch(report);
+          }
+          const free = concurrency - busy;
+          if (free < least) {
+            await new Promise<void>((resolve) => (freed = resolve));
+            continue;
+          }
+          const r = await engine.begin(free, answered).catch((err) => (report(err), null));
+          if (r && r.claimed > 0) {
+            busy += r.claimed;
+            const d: Promise<void> = r.done.catch(report).then(() => void recording.delete(d));
+            recording.add(d);
+            continue;
+          }
+          // Mail held back by the transport's rate is claimed the moment its grant comes.
+          if (running) await sleep(engine.waitMs() ?? poll);
+        }
+        await Promise.all(recording);
+      })();
+    },
+    async stop() {
+      running = false;
+      wakeUp?.();
+      await loop;
+    },
+    wake() {
+      if (wakeUp) wakeUp();
+      else woken = true;
+    },
+  };
+}
