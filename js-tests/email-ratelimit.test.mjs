@@ -1,8 +1,9 @@
 // A transport's rate (spec §12, E15's first clause): `maxPerSecond` is one bucket row in
 // PostgreSQL that every worker's claim takes its grants from, so three workers together never
 // hand the fake Resend more than that many requests in any 1-second window (measured where the
-// requests arrive). `drain()` waits for the next grant rather than stopping; limits that this
-// version cannot enforce are refused.
+// requests arrive), each grant carrying one request (a batch of messages with batching on).
+// `drain()` waits for the next grant rather than stopping; limits that this version cannot
+// enforce are refused.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -50,7 +51,7 @@ function busiest(times, ms) {
 test("maxPerSecond: 2 with three workers: the fake never sees more than 2 requests in any 1-second window, and every message is sent", async () => {
   const fake = await fakeResend({ apiKey: KEY });
   try {
-    const transport = () => resend({ apiKey: KEY, baseUrl: fake.url, maxPerSecond: 2, name: "limited" });
+    const transport = () => resend({ apiKey: KEY, baseUrl: fake.url, maxPerSecond: 2, name: "limited", batch: 1 });
     const workers = [email(transport()), email(transport()), email(transport())].map((e) => e.createWorker({ pollIntervalMs: 20, concurrency: 8 }));
     const sender = email(transport());
     const ids = await sendAll(sender, 9, "w");
@@ -70,10 +71,31 @@ test("maxPerSecond: 2 with three workers: the fake never sees more than 2 reques
   }
 });
 
+test("maxPerSecond with batching: each grant carries one batch request, so 2 per second still holds and 20 messages take 4 requests", async () => {
+  const fake = await fakeResend({ apiKey: KEY });
+  try {
+    const transport = () => resend({ apiKey: KEY, baseUrl: fake.url, maxPerSecond: 2, name: "batched", batch: 5 });
+    const workers = [email(transport()), email(transport())].map((e) => e.createWorker({ pollIntervalMs: 20, concurrency: 8 }));
+    const ids = await sendAll(email(transport()), 20, "b");
+    await Promise.all(workers.map((w) => w.start()));
+    const deadline = Date.now() + 15_000;
+    while (fake.emails.length < 20 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await Promise.all(workers.map((w) => w.stop()));
+    assert.equal(fake.emails.length, 20);
+    assert.equal(fake.requests, 4, "five messages per request");
+    const times = [...fake.requestTimes].sort((a, b) => a - b);
+    assert.equal(busiest(times, 1000), 2, `arrivals (ms): ${times.map((t) => Math.round(t - times[0])).join(", ")}`);
+    const rows = await asSystem(pool, "SELECT count(*)::int AS n FROM email_messages WHERE status = 'sent' AND id = ANY($1::uuid[])", [ids.map((id) => core.webhookId("email", id, false))]);
+    assert.equal(rows[0].n, 20);
+  } finally {
+    await fake.close();
+  }
+});
+
 test("drain() waits for the next grant while mail is due, within maxMs", async () => {
   const fake = await fakeResend({ apiKey: KEY });
   try {
-    const e = email(resend({ apiKey: KEY, baseUrl: fake.url, maxPerSecond: 4, name: "drained" }));
+    const e = email(resend({ apiKey: KEY, baseUrl: fake.url, maxPerSecond: 4, name: "drained", batch: 1 }));
     await sendAll(e, 4, "d");
     const started = Date.now();
     const { handed } = await e.drain({ maxMs: 10_000 });

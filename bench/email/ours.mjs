@@ -13,12 +13,12 @@ const CLI = fileURLToPath(new URL("../bin/cli.mjs", import.meta.resolve("@usebet
 const SMTP = import.meta.resolve("@usebetterdev/email/smtp");
 const RESEND = import.meta.resolve("@usebetterdev/email/resend");
 
-/** Writes the worker's config for `kind` ("smtp" or "http") into `dir`; its path. */
-export function writeConfig(dir, kind, section, { port, origin, apiKey, poolMax }) {
+/** Writes the worker's config for `kind` ("smtp", or "http…" for resend() with `batch`) into `dir`; its path. */
+export function writeConfig(dir, kind, section, { port, origin, apiKey, poolMax, batch }) {
   const transport =
     kind === "smtp"
       ? `smtp(${JSON.stringify({ host: "127.0.0.1", port, secure: "none", pool: { max: poolMax } })})`
-      : `resend(${JSON.stringify({ apiKey, baseUrl: origin })})`;
+      : `resend(${JSON.stringify({ apiKey, baseUrl: origin, ...(batch !== undefined ? { batch } : {}) })})`;
   const path = join(dir, `better.config.${kind}.mjs`);
   writeFileSync(
     path,

@@ -4,8 +4,9 @@
 // transaction by both sides (send() and pg-boss send() with its `db` option, next to an INSERT).
 //   E19: to a loopback smtp-server sink — ours: `better-email worker`, smtp() with a pool of 8;
 //        peer: pg-boss + nodemailer 10 pooled (maxConnections 8), building the MIME itself.
-//   E20: to the fake Resend answering in 20 ms — ours: `better-email worker`, resend(); peer:
-//        pg-boss + one fetch per message. 16 hand-offs at once on both sides.
+//   E20: to the fake Resend answering in 20 ms — ours: `better-email worker`, resend() with its
+//        batching (up to 100 messages per request), then again with `batch: 1`; peer: pg-boss +
+//        one fetch per message. 16 requests at once on each side.
 // A side's rate: N over the time from its worker's start to the moment the sink (or the fake)
 // has all N; CPU seconds over the same span for its worker, PostgreSQL and the sink.
 import { fork } from "node:child_process";
@@ -70,34 +71,35 @@ try {
 
   /** Message i for `kind`'s round: one application transaction (tenant scope, an order row) that enqueues it on both sides. */
   const shim = (client) => ({ executeSql: (text, values) => client.query(text, values) });
-  async function enqueue(c, kind, i) {
+  async function enqueue(c, kind, i, peerToo) {
     const m = message(i);
     await c.query("BEGIN");
     try {
       await c.query("SELECT set_config('app.current_tenant', $1, true)", [TENANT]);
       await c.query("INSERT INTO orders (tenant_id, customer) VALUES ($1, $2)", [TENANT, m.to]);
       await email.send(m, { tx: c });
-      await boss.send(QUEUES[kind], m, { db: shim(c) });
+      if (peerToo) await boss.send(QUEUES[kind], m, { db: shim(c) });
       await c.query("COMMIT");
     } catch (err) {
       await c.query("ROLLBACK");
       throw err;
     }
   }
-  async function seed(kind) {
+  async function seed(kind, peerToo = true) {
     const t0 = Date.now();
     let next = 0;
     const lane = async () => {
       const c = await pool.connect();
       try {
-        while (next < MESSAGES) await enqueue(c, kind, next++);
+        while (next < MESSAGES) await enqueue(c, kind, next++, peerToo);
       } finally {
         c.release();
       }
     };
     await Promise.all(Array.from({ length: LANES }, lane));
     await pool.query("VACUUM ANALYZE");
-    console.log(`${kind} seed: ${f(MESSAGES)} messages (4 KiB HTML + text), each sent by both sides in its own transaction, in ${f((Date.now() - t0) / 1000, 1)} s (${LANES} at once)`);
+    const sides = peerToo ? "each sent by both sides" : "each sent by ours";
+    console.log(`${kind} seed: ${f(MESSAGES)} messages (4 KiB HTML + text), ${sides} in its own transaction, in ${f((Date.now() - t0) / 1000, 1)} s (${LANES} at once)`);
   }
 
   /** One side's run: `start()` starts its worker ({ pid, t0, cpu0, stop }); `target` counts arrivals. */
@@ -125,6 +127,8 @@ try {
 
   /** Our worker's start for `kind`: the CLI on a config written for it. */
   const ours = (kind, endpoint) => () => startOurs({ config: writeConfig(dir, kind, emailSection(SECRETS_KEY), { ...endpoint, apiKey: API_KEY, poolMax: POOL }), url, concurrency: CONCURRENCY, track });
+  /** Ours over HTTP with `batch` messages per request at most. */
+  const oursHttp = (origin, batch) => ours(`http-${batch}`, { origin, batch });
   /** The peer's start for `kind`: its process forked, then told to go. */
   const peer = (kind, endpoint) => async () => {
     const [child] = await spawnChild("worker-peer.mjs", [JSON.stringify({ url, kind, ...endpoint, batchSize: CONCURRENCY, maxConnections: POOL })], prof);
@@ -160,24 +164,36 @@ try {
   line(`smtp ours (better-email worker, concurrency ${CONCURRENCY}, smtp() pool ${POOL})`, smtpOurs, size(smtpOurs));
   line(`smtp peer (pg-boss batch ${CONCURRENCY}, nodemailer pool ${POOL})`, smtpPeer, size(smtpPeer));
 
-  // E20: HTTP, a fresh fake per side (the fake keeps what it accepted in memory).
-  await monitor.query("TRUNCATE email_messages, email_recipients, email_attempts, orders CASCADE");
+  // E20: HTTP, a fresh fake per round (the fake keeps what it accepted in memory): ours with
+  // resend()'s batching (100 messages per request, its default), ours with `batch: 1`
+  // (re-seeded: the first round sent ours), then the peer.
+  const emptyOurs = () => monitor.query("TRUNCATE email_messages, email_recipients, email_attempts, orders CASCADE");
+  const httpRound = async (start) => {
+    const [fake, { url: origin }] = await spawnChild("fake-resend.mjs");
+    const r = { ...(await measure(start(origin), fake)), sinkName: "fake", requests: (await ask(fake, "stats")).requests };
+    await stopChild(fake);
+    return r;
+  };
+  await emptyOurs();
   await seed("http");
-  const [fakeOurs, { url: oursOrigin }] = await spawnChild("fake-resend.mjs");
-  const httpOurs = { ...(await measure(ours("http", { origin: oursOrigin }), fakeOurs)), sinkName: "fake" };
-  await stopChild(fakeOurs);
-  const [fakePeer, { url: peerOrigin }] = await spawnChild("fake-resend.mjs");
-  const httpPeer = { ...(await measure(peer("http", { origin: peerOrigin }), fakePeer)), sinkName: "fake" };
-  await stopChild(fakePeer);
-  await Promise.all([check("http ours", httpOurs), check("http peer", httpPeer), outcomes("http")]);
-  line(`http ours (better-email worker, concurrency ${CONCURRENCY}, resend(), no batching)`, httpOurs);
-  line(`http peer (pg-boss batch ${CONCURRENCY}, fetch)`, httpPeer);
+  const httpOurs = await httpRound((origin) => oursHttp(origin, 100));
+  await check("http ours", httpOurs);
+  await emptyOurs();
+  await seed("http", false);
+  const httpSingle = await httpRound((origin) => oursHttp(origin, 1));
+  const httpPeer = await httpRound((origin) => peer("http", { origin }));
+  await Promise.all([check("http ours, batch 1", httpSingle), check("http peer", httpPeer), outcomes("http")]);
+  const requests = (r) => `, ${f(r.requests)} requests`;
+  line(`http ours (better-email worker, concurrency ${CONCURRENCY}, resend() batching up to 100)`, httpOurs, requests(httpOurs));
+  line(`http ours (better-email worker, concurrency ${CONCURRENCY}, resend({ batch: 1 }))`, httpSingle, requests(httpSingle));
+  line(`http peer (pg-boss batch ${CONCURRENCY}, fetch)`, httpPeer, requests(httpPeer));
 
   const smtp = smtpOurs.rate / smtpPeer.rate;
   const http = httpOurs.rate / httpPeer.rate;
+  const single = httpSingle.rate / httpPeer.rate;
   const gate = (x, g) => (x >= g ? "pass" : "FAIL");
   console.log(`E19 smtp ours/peer = ${f(smtp, 2)} (gate >= 1.5: ${gate(smtp, 1.5)})`);
-  console.log(`E20 http ours/peer = ${f(http, 2)} (no batching: resend() hands off one message per request; gate >= 1.5 without batching: ${gate(http, 1.5)}, >= 5 with batching: not measurable yet)`);
+  console.log(`E20 http ours/peer = ${f(http, 2)} with batching (gate >= 5: ${gate(http, 5)}), ${f(single, 2)} without (gate >= 1.5: ${gate(single, 1.5)})`);
   console.log(`email smtp ours/peer=${smtp.toFixed(2)} http ours/peer=${http.toFixed(2)}`);
 } finally {
   for (const child of children) child.kill();

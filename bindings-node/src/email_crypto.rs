@@ -92,7 +92,7 @@ pub fn email_provider_request(
     ec::provider_request(&kind, &message, &options).map_err(|e| core_err(&e))
 }
 
-/// The hand-off outcome of a provider's answer.
+/// The hand-off outcome of a provider's answer (with `count`: of each message of a batch).
 #[napi]
 pub fn email_classify_response(
     kind: Unknown<'_>,
@@ -100,6 +100,7 @@ pub fn email_classify_response(
     headers: Unknown<'_>,
     body: Unknown<'_>,
     now_ms: f64,
+    count: Option<u32>,
 ) -> Result<Value, Code> {
     let (kind, body) = (string("kind", kind)?, string("body", body)?);
     let status = u16::try_from(status).map_err(|_| {
@@ -114,6 +115,7 @@ pub fn email_classify_response(
         &json("headers", headers)?,
         &body,
         crate::ms(now_ms),
+        count,
     )
     .map_err(|e| core_err(&e))
 }

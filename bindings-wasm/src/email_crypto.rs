@@ -109,7 +109,7 @@ pub fn email_provider_request(
     crate::to_js(&r.map_err(|e| core_err(&e))?)
 }
 
-/// The hand-off outcome of a provider's answer.
+/// The hand-off outcome of a provider's answer (with `count`: of each message of a batch).
 #[wasm_bindgen(js_name = emailClassifyResponse)]
 pub fn email_classify_response(
     kind: JsValue,
@@ -117,6 +117,7 @@ pub fn email_classify_response(
     headers: JsValue,
     body: JsValue,
     now_ms: f64,
+    count: Option<u32>,
 ) -> Result<JsValue, JsValue> {
     let (kind, body) = (crate::string("kind", &kind)?, crate::string("body", &body)?);
     let status = u16::try_from(status).map_err(|_| {
@@ -131,6 +132,7 @@ pub fn email_classify_response(
         &json("headers", &headers)?,
         &body,
         crate::ms(now_ms),
+        count,
     );
     crate::to_js(&r.map_err(|e| core_err(&e))?)
 }

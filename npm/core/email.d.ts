@@ -243,21 +243,21 @@ export interface EmailHttpRequest {
 /** The request a transport of `kind` sends for `message`; EMAIL_INVALID_CONFIG naming `apiKey` or `baseUrl`. */
 export declare function emailProviderRequest(kind: "resend", message: EmailOutgoing, options: { apiKey: string; baseUrl?: string }): EmailHttpRequest;
 export declare function emailProviderRequest(kind: "postmark", message: EmailOutgoing, options: { serverToken: string; baseUrl?: string; messageStream?: string }): EmailHttpRequest;
-/** The hand-off outcome of a provider's answer (`retryAfterMs` for a throttled one). */
-export declare function emailClassifyResponse(
-  kind: "resend" | "postmark",
-  status: number,
-  headers: Array<[string, string]>,
-  body: string,
-  nowMs: number,
-): {
+/** One batch request (Resend's `/emails/batch`, permissive validation) for 1 to 100 messages without attachments; its `idempotency-key` derives from the sorted message ids. */
+export declare function emailProviderRequest(kind: "resend", messages: EmailOutgoing[], options: { apiKey: string; baseUrl?: string }): EmailHttpRequest;
+
+export interface EmailVerdict {
   outcome: SmtpHandOff;
   providerMessageId: string | null;
   retryAfterMs: number | null;
   detail: string | null;
   /** Recipients the provider refused by name (Postmark's inactive recipients), as hard bounces. */
   recipients: { address: string; accepted: boolean; enhancedCode: string; text?: string }[];
-};
+}
+/** The hand-off outcome of a provider's answer (`retryAfterMs` for a throttled one). */
+export declare function emailClassifyResponse(kind: "resend" | "postmark", status: number, headers: Array<[string, string]>, body: string, nowMs: number): EmailVerdict;
+/** The answer to a batch request of `count` messages: one outcome per message, in request order. */
+export declare function emailClassifyResponse(kind: "resend", status: number, headers: Array<[string, string]>, body: string, nowMs: number, count: number): EmailVerdict[];
 
 /** One step of `send()`: a statement to run in the caller's transaction, or the results. */
 export interface EmailSendStep {
@@ -306,6 +306,9 @@ export interface EmailReport {
   recipients?: { address: string; accepted: boolean; code?: number | null; enhancedCode?: string | null }[];
   /** Transports a failover tried first, recorded as attempt rows of their own. */
   tried?: { transport: string; outcome: SmtpHandOff; status?: number | null; detail?: string | null; startedAtMs: number; durationMs?: number | null }[];
+  /** An ambiguous answer to a batch request: held for an operator whatever `onAmbiguous` says
+   *  (only the identical request could safely be repeated). */
+  hold?: boolean;
 }
 
 /** A compiled `betterEmail` configuration (absent from the edge build). */

@@ -8,9 +8,9 @@ use serde_json::{json, Value};
 use crate::bridge::to_value;
 use crate::email::dkim::{dkim_sign, DkimOptions};
 use crate::email::events::{sns, verify_event as verify, EventOptions};
-use crate::email::http;
 use crate::email::sigv4::{sign, SigV4Request};
 use crate::email::token::{self, TokenFields};
+use crate::email::{http, resend_batch};
 use crate::error::Result;
 use crate::input::from_value;
 use crate::webhooks::seal::SecretsKeys;
@@ -109,13 +109,19 @@ pub fn dkim(message: &[u8], options: &Value, random: &[u8]) -> Result<String> {
 /// # Errors
 /// `INVALID_ARGUMENT` for the shapes; `EMAIL_INVALID_CONFIG` naming `apiKey`, `baseUrl` or `kind`.
 pub fn provider_request(kind: &str, message: &Value, options: &Value) -> Result<Value> {
-    let m: http::Outgoing = from_value("message", message)?;
     let o: http::ProviderOptions = from_value("options", options)?;
+    if message.is_array() {
+        // An array is one batch request (Resend's `/emails/batch`).
+        let ms: Vec<http::Outgoing> = from_value("message", message)?;
+        return to_value(&resend_batch::request(kind, &ms, &o)?);
+    }
+    let m: http::Outgoing = from_value("message", message)?;
     to_value(&http::request(kind, &m, &o)?)
 }
 
-/// `emailClassifyResponse(kind, status, headers, body, nowMs)`: the hand-off outcome of an
-/// answer (`headers` as `[name, value]` pairs).
+/// `emailClassifyResponse(kind, status, headers, body, nowMs, count?)`: the hand-off outcome of
+/// an answer (`headers` as `[name, value]` pairs); with `count`, the answer to a batch request
+/// of that many messages, as one outcome per message.
 ///
 /// # Errors
 /// `INVALID_ARGUMENT` for the shapes.
@@ -125,7 +131,19 @@ pub fn classify_response(
     headers: &Value,
     body: &str,
     now_ms: i64,
+    count: Option<u32>,
 ) -> Result<Value> {
     let pairs: Vec<(String, String)> = from_value("headers", headers)?;
-    to_value(&http::classify(kind, status, &pairs, body, now_ms))
+    match count {
+        // The answer to a batch request: one verdict per message, in request order.
+        Some(n) => {
+            let n = usize::try_from(n)
+                .unwrap_or(usize::MAX)
+                .min(resend_batch::MAX_BATCH);
+            to_value(&resend_batch::classify_batch(
+                kind, status, &pairs, body, now_ms, n,
+            ))
+        }
+        None => to_value(&http::classify(kind, status, &pairs, body, now_ms)),
+    }
 }

@@ -135,10 +135,33 @@ pub(super) fn base_url(field: &str, o: &ProviderOptions, default: &str) -> Resul
     }
 }
 
-fn resend_request(m: &Outgoing, o: &ProviderOptions) -> Result<HttpRequest> {
+/// `Authorization`, checked: the Resend API key.
+pub(super) fn resend_auth(o: &ProviderOptions) -> Result<(String, String)> {
     if o.api_key.trim().is_empty() {
         return Err(EmailError::config("apiKey", "the Resend API key (re_…)"));
     }
+    Ok(("authorization".into(), format!("Bearer {}", o.api_key)))
+}
+
+fn resend_request(m: &Outgoing, o: &ProviderOptions) -> Result<HttpRequest> {
+    let auth = resend_auth(o)?;
+    Ok(HttpRequest {
+        method: "POST",
+        url: format!(
+            "{}/emails",
+            base_url("baseUrl", o, "https://api.resend.com")?
+        ),
+        headers: vec![
+            auth,
+            ("content-type".into(), "application/json".into()),
+            ("idempotency-key".into(), m.idempotency_key.clone()),
+        ],
+        body: resend_body(m).to_string(),
+    })
+}
+
+/// One message as Resend's `/emails` (and each item of `/emails/batch`) takes it.
+pub(super) fn resend_body(m: &Outgoing) -> Value {
     let list = |v: &[AddressObject]| v.iter().map(mailbox).collect::<Vec<_>>();
     let mut tags = vec![json!({ "name": "better_email_id", "value": m.id })];
     if let Some(t) = &m.tenant_id {
@@ -187,19 +210,7 @@ fn resend_request(m: &Outgoing, o: &ProviderOptions) -> Result<HttpRequest> {
             .collect();
         b.insert("attachments".into(), json!(a));
     }
-    Ok(HttpRequest {
-        method: "POST",
-        url: format!(
-            "{}/emails",
-            base_url("baseUrl", o, "https://api.resend.com")?
-        ),
-        headers: vec![
-            ("authorization".into(), format!("Bearer {}", o.api_key)),
-            ("content-type".into(), "application/json".into()),
-            ("idempotency-key".into(), m.idempotency_key.clone()),
-        ],
-        body: body.to_string(),
-    })
+    body
 }
 
 /// The request for `kind`.

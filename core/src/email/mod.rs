@@ -18,6 +18,7 @@ pub mod mime;
 pub mod postmark;
 pub mod prepare;
 pub mod recipients;
+pub mod resend_batch;
 pub mod retry;
 pub mod sigv4;
 pub mod smtp;

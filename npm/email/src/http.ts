@@ -2,13 +2,23 @@
 // the core to judge. A connection that failed before the request left is `retryable`; a timeout
 // or a connection lost afterwards is `ambiguous` (the provider may have the message).
 import core from "@usebetter-rs/core";
-import type { EmailHttpRequest, EmailOutgoing } from "@usebetter-rs/core";
+import type { EmailHttpRequest, EmailOutgoing, EmailVerdict } from "@usebetter-rs/core";
 import type { HandOffResult, PreparedMessage } from "./types";
 
 /** Codes of failures before the request was sent: nothing reached the provider. */
 const BEFORE_SEND = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_CONNECT_TIMEOUT", "EHOSTUNREACH", "ENETUNREACH"]);
 
-export async function fetchHandOff(kind: "resend" | "postmark", request: { method: string; url: string; headers: Array<[string, string]>; body: string }, signal: AbortSignal, timeoutMs: number): Promise<HandOffResult> {
+function result(v: EmailVerdict, status: number): HandOffResult {
+  const out: HandOffResult = { outcome: v.outcome, status };
+  if (v.providerMessageId) out.providerMessageId = v.providerMessageId;
+  if (v.retryAfterMs !== null) out.retryAfterMs = v.retryAfterMs;
+  if (v.detail) out.detail = v.detail;
+  if (v.recipients.length > 0) out.recipients = v.recipients;
+  return out;
+}
+
+/** Performs `request` for `count` messages (a batch request when `count` is given): one result each. */
+async function perform(kind: "resend" | "postmark", request: EmailHttpRequest, signal: AbortSignal, timeoutMs: number, count?: number): Promise<HandOffResult[]> {
   const timeout = AbortSignal.timeout(timeoutMs);
   let response: Response;
   try {
@@ -16,17 +26,45 @@ export async function fetchHandOff(kind: "resend" | "postmark", request: { metho
   } catch (err) {
     const code = (err as { cause?: { code?: string } }).cause?.code ?? "";
     const before = BEFORE_SEND.has(code);
-    return { outcome: before ? "retryable" : "ambiguous", detail: `${kind}: ${code || (err as Error).name}: ${(err as Error).message}` };
+    const r: HandOffResult = { outcome: before ? "retryable" : "ambiguous", detail: `${kind}: ${code || (err as Error).name}: ${(err as Error).message}` };
+    return Array.from({ length: count ?? 1 }, () => ({ ...r }));
   }
   const body = await response.text().catch(() => "");
-  const v = core.emailClassifyResponse(kind, response.status, [...response.headers], body, Date.now());
-  const out: HandOffResult = { outcome: v.outcome, status: response.status };
-  if (v.providerMessageId) out.providerMessageId = v.providerMessageId;
-  if (v.retryAfterMs !== null) out.retryAfterMs = v.retryAfterMs;
-  if (v.detail) out.detail = v.detail;
-  if (v.recipients.length > 0) out.recipients = v.recipients;
-  return out;
+  const headers = [...response.headers];
+  // Only Resend is batched here (`sendBatch`).
+  if (count === undefined || kind !== "resend") return [result(core.emailClassifyResponse(kind, response.status, headers, body, Date.now()), response.status)];
+  return core.emailClassifyResponse(kind, response.status, headers, body, Date.now(), count).map((v) => result(v, response.status));
 }
+
+export async function fetchHandOff(kind: "resend" | "postmark", request: EmailHttpRequest, signal: AbortSignal, timeoutMs: number): Promise<HandOffResult> {
+  return (await perform(kind, request, signal, timeoutMs))[0]!;
+}
+
+/**
+ * Hands `batch` to the provider in one request (`request` writes it). Its key is marked first
+ * (`mark`); if no answer says what became of some messages, the identical request — same
+ * bytes, same key, which the provider answers without sending twice — is made once more.
+ */
+export async function sendBatch(
+  kind: "resend",
+  batch: PreparedMessage[],
+  signal: AbortSignal,
+  timeoutMs: number,
+  request: (outgoing: EmailOutgoing[]) => EmailHttpRequest,
+  mark?: (key: string) => Promise<boolean>,
+): Promise<HandOffResult[]> {
+  const req = request(batch.map((m) => m.outgoing!));
+  const key = req.headers.find(([k]) => k === "idempotency-key")?.[1] ?? "";
+  if (mark && !(await mark(key))) return batch.map(() => ({ outcome: "retryable", detail: `${kind}: the batch could not be marked (a lease lost or the database unreachable); nothing was sent` }));
+  const first = await perform(kind, req, signal, timeoutMs, batch.length);
+  if (signal.aborted || !first.some((r) => r.outcome === "ambiguous")) return first;
+  const again = await perform(kind, req, signal, timeoutMs, batch.length);
+  // Only a verdict on the message itself settles it; a throttled or failed replay says nothing
+  // about what the first request did, so that message stays ambiguous.
+  return first.map((r, i) => (r.outcome === "ambiguous" && SETTLED.has(again[i]!.outcome) ? again[i]! : r));
+}
+
+const SETTLED = new Set(["sent", "rejected_permanent", "rejected_recipient"]);
 
 /** Hands each message of `batch` to the provider, one request each (`request` writes it). */
 export function sendEach(

@@ -122,7 +122,12 @@ export interface Transport {
   timeoutMs?: number;
   /** The provider's request rate, shared by every worker (spec §12): hand-offs at most this many per second. */
   maxPerSecond?: number;
-  send(batch: PreparedMessage[], signal: AbortSignal): Promise<HandOffResult[]>;
+  /**
+   * Hands `batch` off (one message, or up to `capabilities.batch` in one request); one result
+   * per message, in order. A transport that sends several in one request calls `mark` with the
+   * request's idempotency key before sending it, and sends nothing if `mark` resolves false.
+   */
+  send(batch: PreparedMessage[], signal: AbortSignal, mark?: (key: string) => Promise<boolean>): Promise<HandOffResult[]>;
   /** The transports a `failover()` is made of. */
   members?: readonly Transport[];
 }

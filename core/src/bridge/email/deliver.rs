@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use super::{em, Email};
 use crate::audit::time::parse_iso_ms;
 use crate::email::address::address_key;
+use crate::email::config::OnAmbiguous;
 use crate::email::http::cut;
 use crate::email::message::{Attachment, BuildOptions, MessageSpec};
 use crate::email::recipients::{AddressInput, AddressObject, OneOrMany};
@@ -301,6 +302,10 @@ struct Report {
     /// Transports a failover tried first in this attempt, which definitely did not take it.
     #[serde(default)]
     tried: Vec<Tried>,
+    /// An ambiguous answer only the identical request could safely repeat (a batch member):
+    /// held for an operator whatever `onAmbiguous` says.
+    #[serde(default)]
+    hold: bool,
 }
 
 /// One transport a failover tried before the one that answered for the message.
@@ -380,14 +385,18 @@ impl Email {
                     let outcome: HandOff = from_value(&format!("reports[{n}].outcome"), &json!(o))?;
                     Some(after_hand_off(
                         &self.config.retry,
-                        self.config.settings.on_ambiguous,
+                        if r.hold {
+                            OnAmbiguous::Hold
+                        } else {
+                            self.config.settings.on_ambiguous
+                        },
                         &Attempted {
                             attempts: r.record.attempt.max(1),
                             outcome,
                             retry_after_ms: r.retry_after_ms,
                             now_ms,
                             expires_at_ms: r.record.expires_at_ms,
-                            idempotent: r.idempotent,
+                            idempotent: r.idempotent && !r.hold,
                             u: draws.get(n).copied().unwrap_or(0.0),
                         },
                     ))

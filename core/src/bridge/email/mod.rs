@@ -82,6 +82,8 @@ impl Email {
             ("claim", s.email_claim(&self.unsubscribable())),
             ("record", s.email_record()),
             ("reap", s.email_reap()),
+            ("batchMark", s.email_batch_mark()),
+            ("release", s.email_release()),
             ("rateTake", s.email_rate_take()),
             ("suppressionAdd", s.email_suppression_add()),
             ("eventsApply", s.email_events_apply()),

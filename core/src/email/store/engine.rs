@@ -31,8 +31,9 @@ impl Store {
     /// Claims up to `$1` due messages, high priority first, at most `$2` per tenant (one
     /// tenant's bulk send cannot delay another's password resets), leased for `$3` ms to worker
     /// `$4`. An `unsubscribe` suppression blocks only the `unsubscribable` categories, as at send.
-    /// With a rate bucket `$5` (see [`Store::email_rate_take`]) it takes at most one message,
-    /// and only when the bucket's grant has come, then moves the grant on by `$6` ms.
+    /// With a rate bucket `$5` (see [`Store::email_rate_take`]) it takes messages only when the
+    /// bucket's grant has come (the worker then asks for one request's worth), and moves the
+    /// grant on by `$6` ms.
     ///
     /// A message once left ambiguous stays `pinned` to the transport that may have taken it, for
     /// every later attempt (another provider would deliver a second copy); any other attempt
@@ -63,10 +64,10 @@ impl Store {
 ), c AS (
   SELECT created_at, id FROM ranked WHERE rn <= $2 ORDER BY priority, next_attempt_at
   LIMIT CASE WHEN $5::text IS NULL THEN $1
-             WHEN (SELECT b.updated_at <= now() FROM {buckets} b WHERE b.key = $5) THEN least($1, 1) ELSE 0 END
+             WHEN (SELECT b.updated_at <= now() FROM {buckets} b WHERE b.key = $5) THEN $1 ELSE 0 END
 ), claimed AS (
 UPDATE {m} m SET status = 'in_flight', lease_until = now() + make_interval(secs => $3::double precision / 1000),
-  lease_token = gen_random_uuid(), lease_owner = $4, attempt_count = m.attempt_count + 1,
+  lease_token = gen_random_uuid(), lease_owner = $4, attempt_count = m.attempt_count + 1, batch_id = NULL,
   transport = (SELECT t.transport FROM {attempts} t WHERE t.message_id = m.id AND t.outcome = 'ambiguous'
                ORDER BY t.attempt_number DESC LIMIT 1)
 FROM c WHERE m.created_at = c.created_at AND m.id = c.id
@@ -214,8 +215,54 @@ SELECT id FROM u",
         )
     }
 
+    /// `UPDATE … SET {set}` of claimed messages still held under their claim: the last three
+    /// parameters are their ids, lease tokens and `created_at` (`params` come first).
+    fn fenced_update(&self, set: &str, params: &[(&'static str, &'static str)]) -> Statement {
+        let m = self.table("messages");
+        let n = params.len();
+        let mut all = params.to_vec();
+        all.extend([
+            ("ids", "uuid[]"),
+            ("lease_tokens", "uuid[]"),
+            ("created_at", "timestamptz[]"),
+        ]);
+        Statement::new(
+            format!(
+                "UPDATE {m} m SET {set}
+FROM unnest(${}::uuid[], ${}::uuid[], ${}::timestamptz[]) AS b(id, lease_token, created_at)
+WHERE m.created_at = b.created_at AND m.id = b.id AND m.status = 'in_flight' AND m.lease_token = b.lease_token
+RETURNING m.id",
+                n + 1,
+                n + 2,
+                n + 3
+            ),
+            &all,
+        )
+    }
+
+    /// Marks claimed messages as members of batch request `$1`, before the request goes out: if
+    /// the worker dies during it, the reaper holds them, since only the identical request (same
+    /// members, same key) could safely be repeated. Returns the ids marked (a lease another
+    /// worker took over is not).
+    #[must_use]
+    pub fn email_batch_mark(&self) -> Statement {
+        self.fenced_update("batch_id = $1", &[("batch_id", "text")])
+    }
+
+    /// Gives claimed messages back untouched: queued as before the claim, for a claim that took
+    /// more than the worker's free hand-off slots could send (messages that could not share a
+    /// batch request).
+    #[must_use]
+    pub fn email_release(&self) -> Statement {
+        self.fenced_update(
+            "status = 'queued', lease_until = NULL, lease_token = NULL, lease_owner = NULL, attempt_count = m.attempt_count - 1",
+            &[],
+        )
+    }
+
     /// Messages whose lease ran out while `in_flight` (a worker died mid hand-off): the request
-    /// may have reached the provider, so they are `ambiguous`. With `$1` (`onAmbiguous:
+    /// may have reached the provider, so they are `ambiguous`. A member of a batch request stays
+    /// so (see [`Store::email_batch_mark`]). Otherwise, with `$1` (`onAmbiguous:
     /// "hold"`) they stay so for an operator, except on transports in `$2` (idempotent: a retry
     /// cannot send twice) or, for an attempt that had not answered yet, when `$3` (every route
     /// ends at one idempotent transport); otherwise they are queued again at once. Returns each one reaped
@@ -230,7 +277,8 @@ SELECT id FROM u",
   ORDER BY lease_until LIMIT 500 FOR UPDATE SKIP LOCKED
 ), u AS (
   UPDATE {m} m SET
-    status = CASE WHEN $1 AND NOT coalesce(m.transport = ANY($2::text[]), $3) THEN 'ambiguous' ELSE 'queued' END,
+    status = CASE WHEN m.batch_id IS NOT NULL OR ($1 AND NOT coalesce(m.transport = ANY($2::text[]), $3))
+                  THEN 'ambiguous' ELSE 'queued' END,
     next_attempt_at = now(), lease_until = NULL, lease_token = NULL, lease_owner = NULL, last_outcome = 'ambiguous',
     last_error = 'the worker stopped during the hand-off (lease expired)'
   FROM c WHERE m.created_at = c.created_at AND m.id = c.id

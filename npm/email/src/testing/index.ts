@@ -4,7 +4,7 @@
 // outcome. `fakeResend()` and `fakePostmark()` are loopback stand-ins for those providers' APIs
 // (Node only).
 import { EmailError } from "../errors";
-export { fakeResend, type FakeResend, type FakeResendEmail } from "./resend";
+export { fakeResend, type FakeResend, type FakeResendEmail, type FakeResendOptions } from "./resend";
 export { fakePostmark, type FakePostmark, type FakePostmarkEmail } from "./postmark";
 import type { HandOffOutcome, HandOffResult, PreparedMessage, Transport } from "../types";
 

@@ -5,7 +5,8 @@
 import core, { type Email as CoreEmail, type EmailHandOff, type EmailReport } from "@usebetter-rs/core";
 import { run, workerTransaction, type EmailDatabase, type Statements } from "../db";
 import { EmailConfigError, EmailError, guard } from "../errors";
-import { hook, type EmailHookEvent, type HandOffResult, type PreparedMessage, type Transport } from "../types";
+import { hook, type EmailHookEvent, type Transport } from "../types";
+import { createDelivery } from "./deliver";
 
 export interface WorkerOptions {
   /** Messages handed off at once (default 16). */
@@ -37,18 +38,20 @@ export interface EngineContext {
   onEvent?: (e: EmailHookEvent) => unknown;
 }
 
-/** A claimed round: `done` settles once its answers are recorded (it rejects if recording failed). */
+/** A claimed round: its messages, the requests they went out in, and `done`, which settles once
+ *  every answer is recorded (it rejects if recording failed). */
 export interface Round {
   claimed: number;
+  requests: number;
   done: Promise<void>;
 }
 
 export interface Engine {
-  /** Claims up to `limit` messages and starts handing them off; `answered` is called as each
-   *  message's transport answers (its hand-off slot is free again). */
-  begin(limit?: number, answered?: () => void): Promise<Round>;
-  /** One claim → hand-off → record round; resolves to the number of messages claimed. */
-  tick(limit?: number): Promise<number>;
+  /** Claims what `slots` hand-off requests can carry (a batching transport's batch each) and
+   *  starts them; `answered` is called as each request's answers are recorded (its slot is free). */
+  begin(slots?: number, answered?: () => void): Promise<Round>;
+  /** One claim → hand-off → record round; resolves to the number of messages handed off. */
+  tick(slots?: number): Promise<number>;
   /** Re-queues (or holds) messages whose lease ran out; resolves to how many. */
   reap(): Promise<number>;
   /** After a tick that claimed nothing because the transport's rate had no grant yet while mail
@@ -64,29 +67,6 @@ function rateOf(transports: Readonly<Record<string, Transport>>): { key: string;
   // 5% apart beyond the rate: N + 1 grants span more than a second even when the requests
   // reach the provider a few milliseconds early or late, so no 1-second window sees N + 1.
   return { key: `transport:${t.name}`, spacingMs: (1000 / t.maxPerSecond!) * 1.05 };
-}
-
-const encoder = new TextEncoder();
-
-function prepared(m: NonNullable<EmailHandOff["message"]>): PreparedMessage {
-  const o = m.outgoing;
-  const out: PreparedMessage = {
-    id: m.id,
-    tenantId: o.tenantId,
-    category: m.category,
-    from: m.from,
-    recipients: m.recipients,
-    subject: o.subject,
-    raw: encoder.encode(m.raw),
-    messageId: m.messageId,
-    idempotencyKey: o.idempotencyKey,
-    attempt: m.attempt,
-    outgoing: o,
-  };
-  if (o.html !== null) out.html = o.html;
-  if (o.text !== null) out.text = o.text;
-  if (o.tags) out.tags = o.tags;
-  return out;
 }
 
 export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine {
@@ -113,47 +93,15 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
     if (!t) throw new EmailConfigError("EMAIL_TRANSPORT_NOT_FOUND", `route() returned ${JSON.stringify(name)}, which is not one of the configured transports (${names.join(", ")})`);
     return t;
   };
-
-  async function deliver(h: EmailHandOff): Promise<EmailReport> {
-    const report: EmailReport = { record: h.record, suppressed: h.suppressed, outcome: "suppressed" };
-    if (h.skip || !h.message) return report;
-    // After an ambiguous attempt only that transport may try again (never a failover's other member).
-    const pinned = h.message.pinned;
-    const transport = (pinned !== null && members.get(pinned)) || pick(h.message);
-    report.transport = transport.name;
-    report.idempotent = transport.capabilities.idempotency;
-    report.envelope = h.message.recipients;
-    const started = Date.now();
-    const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(new EmailError("EMAIL_TRANSPORT_UNAVAILABLE", `hand-off timed out after ${timeoutMs} ms`)), timeoutMs);
-    let r: HandOffResult;
-    try {
-      r = (await transport.send([prepared(h.message)], abort.signal))[0] ?? { outcome: "ambiguous", detail: "the transport returned no result" };
-    } catch (err) {
-      // Whether the provider got the message is unknown: the ambiguity policy decides.
-      r = { outcome: "ambiguous", detail: `transport ${transport.name} threw: ${(err as Error)?.message ?? String(err)}` };
-    } finally {
-      clearTimeout(timer);
-    }
-    const answered = (r.transport !== undefined && members.get(r.transport)) || transport;
-    report.transport = answered.name;
-    report.idempotent = answered.capabilities.idempotency;
-    // After a failover's earlier tries, the answering transport started when the last one ended.
-    const last = r.tried?.at(-1);
-    if (last) report.tried = r.tried!;
-    const answeredAt = last ? last.startedAtMs + last.durationMs : started;
-    Object.assign(report, {
-      outcome: r.outcome,
-      startedAtMs: answeredAt,
-      durationMs: Date.now() - answeredAt,
-      providerMessageId: r.providerMessageId ?? null,
-      status: r.status ?? null,
-      detail: r.detail ?? null,
-      retryAfterMs: r.retryAfterMs ?? null,
-    });
-    if (r.recipients) report.recipients = r.recipients;
-    return report;
-  }
+  /** The statements' fence of claimed messages: ids, lease tokens, partition keys. */
+  const fenced = (hs: EmailHandOff[]) => [hs.map((h) => h.record.id), hs.map((h) => h.record.leaseToken), hs.map((h) => h.record.createdAt)];
+  // Batch members are marked before their request leaves: the reaper holds them if this
+  // process dies during it.
+  const mark = async (key: string, hs: EmailHandOff[]): Promise<boolean> => {
+    const rows = await workerTransaction(ctx.db, ctx.statements, (ex) => run(ex, ctx.statements, "batchMark", [key, ...fenced(hs)]));
+    return rows.length === hs.length;
+  };
+  const delivery = createDelivery({ members, pick, timeoutMs, mark });
 
   /** Records answers in one transaction, then tells the hooks what changed. */
   async function record(handOffs: EmailHandOff[], reports: EmailReport[]): Promise<void> {
@@ -196,8 +144,14 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
       if (!flushing) void flush();
     });
 
-  const none: Round = { claimed: 0, done: Promise.resolve() };
-  async function begin(limit = o.concurrency ?? 16, answered?: () => void): Promise<Round> {
+  // Messages one request can carry: the largest batch among the routes (a failover sends one).
+  const perRequest = Math.max(1, ...names.map((n) => (ctx.transports[n]!.members ? 1 : Math.min(100, ctx.transports[n]!.capabilities.batch))));
+
+  const none: Round = { claimed: 0, requests: 0, done: Promise.resolve() };
+  async function begin(free = o.concurrency ?? 16, answered?: () => void): Promise<Round> {
+    // A grant of the transport's rate is one request: one request's worth of messages.
+    const slots = rate ? 1 : free;
+    const limit = slots * perRequest;
     let hint: number | null = null;
     const rows = await workerTransaction(ctx.db, ctx.statements, async (ex) => {
       if (rate) {
@@ -210,14 +164,25 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
     wait = rows.length === 0 ? hint : null;
     if (rows.length === 0) return none;
     const handOffs = guard(EmailError, () => ctx.core.handOff(rows));
-    const each = handOffs.map((h) => deliver(h).finally(answered).then((r) => recorded(h, r)));
-    return { claimed: rows.length, done: Promise.all(each).then(() => undefined) };
+    const { requests, local } = delivery.plan(handOffs);
+    // Messages that could not share a request, beyond the free slots, go back to the queue.
+    const over = requests.splice(slots).flatMap((r) => r.at.map((i) => handOffs[i]!));
+    if (over.length > 0) await workerTransaction(ctx.db, ctx.statements, (ex) => run(ex, ctx.statements, "release", fenced(over)));
+    const each = [...local].map(([i, report]) => report.then((r) => recorded(handOffs[i]!, r)));
+    for (const r of requests) {
+      const written = delivery.send(handOffs, r).map((report, j) => report.then((rep) => recorded(handOffs[r.at[j]!]!, rep)));
+      // A slot is free once its answers are recorded: a crash then repeats at most the
+      // messages of `concurrency` requests (those with their transport or being recorded).
+      void Promise.allSettled(written).then(() => answered?.());
+      each.push(...written);
+    }
+    return { claimed: rows.length - over.length, requests: requests.length, done: Promise.all(each).then(() => undefined) };
   }
 
   return {
     begin,
-    async tick(limit) {
-      const r = await begin(limit);
+    async tick(slots) {
+      const r = await begin(slots);
       await r.done;
       return r.claimed;
     },

@@ -15,7 +15,8 @@ const REAP_EVERY_MS = 5_000;
 export function runWorker(engine: Engine, o: WorkerOptions = {}): Worker {
   const poll = o.pollIntervalMs ?? 250;
   const concurrency = o.concurrency ?? 16;
-  // A claim waits for at least this many free hand-off slots: fewer, larger claims.
+  // A claim waits for at least this many free hand-off slots (requests in flight): fewer,
+  // larger claims.
   const least = Math.max(1, Math.ceil(concurrency / 2));
   let running = false;
   let loop: Promise<void> = Promise.resolve();
@@ -44,9 +45,9 @@ export function runWorker(engine: Engine, o: WorkerOptions = {}): Worker {
       if (running) return;
       running = true;
       loop = (async () => {
-        // Rounds overlap: the next claim goes out as soon as enough earlier messages have had
-        // their answer, while those are still being recorded, so database work does not
-        // stall the hand-offs and one slow message does not hold back its round's slots.
+        // Rounds overlap: the next claim goes out as soon as enough earlier requests have been
+        // answered and recorded, while others are still with their transport, so claims and
+        // records do not stall the hand-offs, and one slow message holds only its own slot.
         let busy = 0;
         let freed: (() => void) | undefined;
         const answered = () => {
@@ -67,7 +68,7 @@ export function runWorker(engine: Engine, o: WorkerOptions = {}): Worker {
           }
           const r = await engine.begin(free, answered).catch((err) => (report(err), null));
           if (r && r.claimed > 0) {
-            busy += r.claimed;
+            busy += r.requests;
             const d: Promise<void> = r.done.catch(report).then(() => void recording.delete(d));
             recording.add(d);
             continue;

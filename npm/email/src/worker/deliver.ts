@@ -1,0 +1,158 @@
+// One claim's hand-offs: each message goes to its routed transport (or the one an earlier
+// ambiguous attempt pinned it to), outside any transaction, and its answer becomes the report
+// the core records. A transport that takes several messages per request (`capabilities.batch`)
+// gets the claim's unpinned, attachment-free messages of one tenant together, up to that many;
+// the worker plans the requests first, so that it sends no more at once than it has slots.
+import type { EmailHandOff, EmailReport } from "@usebetter-rs/core";
+import { EmailError } from "../errors";
+import type { HandOffResult, PreparedMessage, Transport } from "../types";
+
+type Message = NonNullable<EmailHandOff["message"]>;
+
+export interface DeliveryContext {
+  /** Every transport by name, a failover's members included. */
+  members: ReadonlyMap<string, Transport>;
+  /** The routed transport of a message. */
+  pick(m: Message): Transport;
+  timeoutMs: number;
+  /** Marks a batch's members with its key before the request leaves; false if a lease was lost. */
+  mark(key: string, members: EmailHandOff[]): Promise<boolean>;
+}
+
+const encoder = new TextEncoder();
+
+function prepared(m: Message): PreparedMessage {
+  const o = m.outgoing;
+  const out: PreparedMessage = {
+    id: m.id,
+    tenantId: o.tenantId,
+    category: m.category,
+    from: m.from,
+    recipients: m.recipients,
+    subject: o.subject,
+    raw: encoder.encode(m.raw),
+    messageId: m.messageId,
+    idempotencyKey: o.idempotencyKey,
+    attempt: m.attempt,
+    outgoing: o,
+  };
+  if (o.html !== null) out.html = o.html;
+  if (o.text !== null) out.text = o.text;
+  if (o.tags) out.tags = o.tags;
+  return out;
+}
+
+export function createDelivery(ctx: DeliveryContext) {
+  /** After an ambiguous attempt only that transport may try again (never a failover's other member). */
+  const transportOf = (m: Message): Transport => (m.pinned !== null && ctx.members.get(m.pinned)) || ctx.pick(m);
+
+  /** Hands `messages` to `transport` within the timeout: one result per message. */
+  async function handTo(transport: Transport, messages: Message[], mark?: (key: string) => Promise<boolean>): Promise<HandOffResult[]> {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new EmailError("EMAIL_TRANSPORT_UNAVAILABLE", `hand-off timed out after ${ctx.timeoutMs} ms`)), ctx.timeoutMs);
+    try {
+      const out = await transport.send(messages.map(prepared), abort.signal, mark);
+      return messages.map((_, i) => out[i] ?? { outcome: "ambiguous", detail: "the transport returned no result" });
+    } catch (err) {
+      // Whether the provider got the message is unknown: the ambiguity policy decides.
+      const detail = `transport ${transport.name} threw: ${(err as Error)?.message ?? String(err)}`;
+      return messages.map(() => ({ outcome: "ambiguous", detail }));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The report of `h`'s answer `r` from `transport`, whose hand-off started at `started`. */
+  function report(h: EmailHandOff, transport: Transport, r: HandOffResult, started: number, batched: boolean): EmailReport {
+    const answered = (r.transport !== undefined && ctx.members.get(r.transport)) || transport;
+    // After a failover's earlier tries, the answering transport started when the last one ended.
+    const last = r.tried?.at(-1);
+    const answeredAt = last ? last.startedAtMs + last.durationMs : started;
+    const out: EmailReport = {
+      record: h.record,
+      suppressed: h.suppressed,
+      envelope: h.message!.recipients,
+      transport: answered.name,
+      idempotent: answered.capabilities.idempotency,
+      outcome: r.outcome,
+      startedAtMs: answeredAt,
+      durationMs: Date.now() - answeredAt,
+      providerMessageId: r.providerMessageId ?? null,
+      status: r.status ?? null,
+      detail: r.detail ?? null,
+      retryAfterMs: r.retryAfterMs ?? null,
+    };
+    if (last) out.tried = r.tried!;
+    if (r.recipients) out.recipients = r.recipients;
+    // A batch member's own key was not the request's: only the identical batch could be repeated.
+    if (batched && r.outcome === "ambiguous") out.hold = true;
+    return out;
+  }
+
+  async function one(h: EmailHandOff, m: Message, transport: Transport): Promise<EmailReport> {
+    const started = Date.now();
+    const [r] = await handTo(transport, [m]);
+    return report(h, transport, r!, started, false);
+  }
+
+  function many(hs: EmailHandOff[], transport: Transport): Promise<EmailReport>[] {
+    const started = Date.now();
+    const answers = handTo(transport, hs.map((h) => h.message!), (key) => ctx.mark(key, hs).catch(() => false));
+    return hs.map((h, i) => answers.then((rs) => report(h, transport, rs[i]!, started, true)));
+  }
+
+  return {
+    /**
+     * How a claim's hand-offs go out: `requests`, each one message or a batch for one tenant
+     * (indexes into `handOffs`), and `local`, answered without a request (suppressed, or a
+     * route that failed).
+     */
+    plan(handOffs: EmailHandOff[]): { requests: Planned[]; local: Map<number, Promise<EmailReport>> } {
+      const requests: Planned[] = [];
+      const local = new Map<number, Promise<EmailReport>>();
+      const groups = new Map<string, Planned>();
+      for (const [i, h] of handOffs.entries()) {
+        const m = h.message;
+        if (h.skip || !m) {
+          local.set(i, Promise.resolve({ record: h.record, suppressed: h.suppressed, outcome: "suppressed" }));
+          continue;
+        }
+        let transport: Transport;
+        try {
+          transport = transportOf(m);
+        } catch (err) {
+          local.set(i, Promise.reject(err));
+          continue;
+        }
+        const size = transport.capabilities.batch;
+        if (size <= 1 || transport.members || m.pinned !== null || m.outgoing.attachments.length > 0) {
+          requests.push({ transport, at: [i] });
+          continue;
+        }
+        const key = `${transport.name}\u0000${m.outgoing.tenantId ?? ""}`;
+        let g = groups.get(key);
+        if (!g || g.at.length >= size) {
+          g = { transport, at: [] };
+          groups.set(key, g);
+          requests.push(g);
+        }
+        g.at.push(i);
+      }
+      return { requests, local };
+    },
+    /** Sends one planned request; one report per member, in order. */
+    send(handOffs: EmailHandOff[], r: Planned): Promise<EmailReport>[] {
+      if (r.at.length === 1) {
+        const h = handOffs[r.at[0]!]!;
+        return [one(h, h.message!, r.transport)];
+      }
+      return many(r.at.map((i) => handOffs[i]!), r.transport);
+    },
+  };
+}
+
+/** One request of a claim: its transport and its messages (indexes into the claim's hand-offs). */
+export interface Planned {
+  transport: Transport;
+  at: number[];
+}
