@@ -194,7 +194,7 @@ test("bad failover options are refused by name", () => {
   assert.match(thrown(() => failover([primary(), secondary()], { breaker: { failures: 0 } })), /`failover\.breaker\.failures`/);
 });
 
-test("a transport answering 401 is heard as transport.down", async () => {
+test("a transport answering 401 is heard as transport.down, rests 60 s, then is tried again", async () => {
   const heard = [];
   const e = email(primary(), { onEvent: (ev) => heard.push(ev) });
   a.failNext(401);
@@ -203,7 +203,12 @@ test("a transport answering 401 is heard as transport.down", async () => {
   assert.deepEqual(heard.map((ev) => [ev.type, ev.transport, ev.status]), [["transport.down", "primary", 401]]);
   assert.deepEqual(await attempts(m.id), ["primary auth_failed 401"]);
   await new Promise((r) => setTimeout(r, 100));
-  await e.drain({ maxMs: 10_000 });
+  // Due again by the retry schedule, but the transport is paused: no request, no attempt.
+  assert.deepEqual(await e.drain({ maxMs: 10_000 }), { handed: 0 });
+  assert.deepEqual(await attempts(m.id), ["primary auth_failed 401"]);
+  // A minute later (the due time moved here, as a worker started after the pause would find it).
+  await asSystem(pool, "UPDATE email_messages SET next_attempt_at = now() WHERE id = $1", [dbId(m.id)]);
+  await email(primary()).drain({ maxMs: 10_000 });
   assert.equal((await message(m.id)).status, "sent", "retried");
   assert.throws(() => email(primary(), { onEvent: 42 }), (err) => err.code === "EMAIL_INVALID_CONFIG" && /`onEvent`/.test(err.message));
 });

@@ -91,12 +91,20 @@ test("422 fails at once; 401 and 503 are retried; 429 waits for Retry-After", as
   assert.deepEqual([f.status, f.last_outcome], ["failed", "rejected_permanent"]);
   assert.match(f.last_error, /Invalid 'From' address \(ErrorCode 300\)/);
   for (const status of [401, 503]) {
+    const e = email(transport());
     fake.failNext(status);
     const m = await send(e, { to: `retry${status}@example.com` });
     await e.drain({ maxMs: 10_000 });
     assert.equal((await row(m.id)).last_outcome, status === 401 ? "auth_failed" : "retryable");
     await pause();
-    await e.drain({ maxMs: 10_000 });
+    let retrier = e;
+    if (status === 401) {
+      // The transport rests 60 s in the instance that heard the 401; a minute later (the due
+      // time moved here), a worker sends it.
+      await asSystem(pool, "UPDATE email_messages SET next_attempt_at = now() WHERE id = $1", [core.webhookId("email", m.id, false)]);
+      retrier = email(transport());
+    }
+    await retrier.drain({ maxMs: 10_000 });
     assert.equal((await row(m.id)).status, "sent");
   }
   fake.failNext(429, { headers: { "retry-after": "90" } });

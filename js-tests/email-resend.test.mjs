@@ -113,3 +113,22 @@ test("429 waits at least Retry-After; 422 fails at once; 401 and a refused conne
   assert.deepEqual([d.status, d.last_outcome], ["queued", "retryable"]);
   assert.match(d.last_error, /ECONNREFUSED/);
 });
+
+test("a refusal of our credentials pauses the transport for 60 s: later messages wait without a request or an attempt", async () => {
+  const events = [];
+  const wrong = email(resend({ apiKey: "re_revoked", baseUrl: fake.url, name: "revoked" }), { onEvent: (e) => events.push(e) });
+  const first = await send(wrong, { to: "first@example.com" });
+  await wrong.drain({ maxMs: 10_000 });
+  assert.equal((await row(first.id)).last_outcome, "auth_failed");
+  assert.deepEqual([...new Set(events.filter((e) => e.type === "transport.down").map((e) => e.transport))], ["revoked"]);
+  const requests = fake.requests;
+  const t0 = Date.now();
+  const later = [await send(wrong, { to: "later1@example.com" }), await send(wrong, { to: "later2@example.com" })];
+  assert.deepEqual(await wrong.drain({ maxMs: 10_000 }), { handed: 0 });
+  assert.equal(fake.requests, requests, "nothing reached the provider during the pause");
+  for (const m of later) {
+    const r = await row(m.id);
+    assert.deepEqual([r.status, r.attempt_count, r.last_outcome], ["queued", 0, null]);
+    assert.ok(new Date(r.next_attempt_at).getTime() >= t0 + 55_000, `due again at ${r.next_attempt_at}`);
+  }
+});

@@ -77,6 +77,8 @@ export function betterEmail<const R extends Record<string, AnyTemplate> = Record
     ...(onEvent ? { onEvent: onEvent as (e: EmailHookEvent) => unknown } : {}),
     wake: () => wakers.forEach((w) => setTimeout(w, 5)),
   };
+  // Shared by this instance's workers and drains: a transport that refused our credentials rests.
+  const paused = new Map<string, number>();
   const engine = (o: WorkerOptions) =>
     createEngine(
       {
@@ -86,6 +88,7 @@ export function betterEmail<const R extends Record<string, AnyTemplate> = Record
         transports: named,
         route,
         onAmbiguous: settings.onAmbiguous,
+        paused,
         ...(ctx.onEvent ? { onEvent: ctx.onEvent } : {}),
       },
       o,

@@ -249,14 +249,16 @@ RETURNING m.id",
         self.fenced_update("batch_id = $1", &[("batch_id", "text")])
     }
 
-    /// Gives claimed messages back untouched: queued as before the claim, for a claim that took
-    /// more than the worker's free hand-off slots could send (messages that could not share a
-    /// batch request).
+    /// Gives claimed messages back without an attempt: queued as before the claim, due again
+    /// `$1` ms from now at the earliest. For a claim that took more than the worker's free
+    /// hand-off slots could send (0 ms), or messages routed to a transport paused after it
+    /// refused our credentials (the rest of the pause).
     #[must_use]
     pub fn email_release(&self) -> Statement {
         self.fenced_update(
-            "status = 'queued', lease_until = NULL, lease_token = NULL, lease_owner = NULL, attempt_count = m.attempt_count - 1",
-            &[],
+            "status = 'queued', lease_until = NULL, lease_token = NULL, lease_owner = NULL, attempt_count = m.attempt_count - 1,
+  next_attempt_at = greatest(m.next_attempt_at, now() + make_interval(secs => $1::double precision / 1000))",
+            &[("delay_ms", "double precision")],
         )
     }
 

@@ -6,7 +6,7 @@ import core, { type Email as CoreEmail, type EmailHandOff, type EmailReport } fr
 import { run, workerTransaction, type EmailDatabase, type Statements } from "../db";
 import { EmailConfigError, EmailError, guard } from "../errors";
 import { hook, type EmailHookEvent, type Transport } from "../types";
-import { createDelivery } from "./deliver";
+import { createDelivery, type Planned } from "./deliver";
 
 export interface WorkerOptions {
   /** Messages handed off at once (default 16). */
@@ -36,7 +36,12 @@ export interface EngineContext {
   route?: ((ctx: RouteContext) => string) | undefined;
   onAmbiguous: "retry" | "hold";
   onEvent?: (e: EmailHookEvent) => unknown;
+  /** Transports paused after refusing our credentials: name → until (ms), kept by this process. */
+  paused?: Map<string, number>;
 }
+
+/** How long a transport that refused our credentials gets no messages (spec §8.3). */
+const AUTH_PAUSE_MS = 60_000;
 
 /** A claimed round: its messages, the requests they went out in, and `done`, which settles once
  *  every answer is recorded (it rejects if recording failed). */
@@ -85,6 +90,7 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
   const allIdempotent = names.every((n) => ctx.transports[n]!.capabilities.idempotency && !ctx.transports[n]!.members);
 
   const rate = rateOf(ctx.transports);
+  const paused = ctx.paused ?? new Map<string, number>();
   let wait: number | null = null;
 
   const pick = (m: NonNullable<EmailHandOff["message"]>): Transport => {
@@ -121,6 +127,8 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
       for (const t of [...(r.tried ?? []), r]) {
         if (t.outcome === "auth_failed" && t.transport) hook(ctx.onEvent, { type: "transport.down", transport: t.transport, status: t.status ?? null, detail: t.detail ?? null });
       }
+      // A routed transport (not a failover's member: the failover moves on) rests a while.
+      if (r.outcome === "auth_failed" && r.transport && ctx.transports[r.transport]) paused.set(r.transport, Date.now() + AUTH_PAUSE_MS);
     }
   }
 
@@ -164,10 +172,19 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
     wait = rows.length === 0 ? hint : null;
     if (rows.length === 0) return none;
     const handOffs = guard(EmailError, () => ctx.core.handOff(rows));
-    const { requests, local } = delivery.plan(handOffs);
+    const planned = delivery.plan(handOffs);
+    const { local } = planned;
+    // Messages for a paused transport wait out its pause, without an attempt.
+    const now = Date.now();
+    const pauseOf = (r: Planned) => (paused.get(r.transport.name) ?? 0) - now;
+    for (const r of planned.requests.filter((q) => pauseOf(q) > 0)) {
+      const held = r.at.map((i) => handOffs[i]!);
+      await workerTransaction(ctx.db, ctx.statements, (ex) => run(ex, ctx.statements, "release", [pauseOf(r), ...fenced(held)]));
+    }
+    const requests = planned.requests.filter((q) => pauseOf(q) <= 0);
     // Messages that could not share a request, beyond the free slots, go back to the queue.
     const over = requests.splice(slots).flatMap((r) => r.at.map((i) => handOffs[i]!));
-    if (over.length > 0) await workerTransaction(ctx.db, ctx.statements, (ex) => run(ex, ctx.statements, "release", fenced(over)));
+    if (over.length > 0) await workerTransaction(ctx.db, ctx.statements, (ex) => run(ex, ctx.statements, "release", [0, ...fenced(over)]));
     const each = [...local].map(([i, report]) => report.then((r) => recorded(handOffs[i]!, r)));
     for (const r of requests) {
       const written = delivery.send(handOffs, r).map((report, j) => report.then((rep) => recorded(handOffs[r.at[j]!]!, rep)));
@@ -176,7 +193,8 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
       void Promise.allSettled(written).then(() => answered?.());
       each.push(...written);
     }
-    return { claimed: rows.length - over.length, requests: requests.length, done: Promise.all(each).then(() => undefined) };
+    const claimed = local.size + requests.reduce((n, r) => n + r.at.length, 0);
+    return { claimed, requests: requests.length, done: Promise.all(each).then(() => undefined) };
   }
 
   return {
