@@ -13,7 +13,7 @@ export interface WorkerOptions {
   concurrency?: number;
   /** Sleep between empty claims (default 250 ms). */
   pollIntervalMs?: number;
-  /** At most this many of one tenant per claim (default 20). */
+  /** At most this many of one tenant per claim (default 20; with a batching transport, at least its batch). */
   perTenantBatch?: number;
   /** How long a claim holds a message (default: the hand-off timeout + 30 s). */
   leaseMs?: number;
@@ -79,7 +79,7 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
   if (names.length === 0) throw new EmailConfigError("EMAIL_INVALID_CONFIG", "invalid `transport`: the worker needs a transport");
   const timeoutMs = o.timeoutMs ?? Math.max(...names.map((n) => ctx.transports[n]!.timeoutMs ?? 15_000));
   const leaseMs = o.leaseMs ?? timeoutMs + 30_000;
-  const perTenant = o.perTenantBatch ?? 20;
+  const perTenantBatch = o.perTenantBatch ?? 20;
   const workerId = o.workerId ?? `email-${crypto.randomUUID().slice(0, 8)}`;
   // A failover's members answer under their own names: the reaper trusts theirs.
   const all = (t: Transport): Transport[] => [t, ...(t.members ?? []).flatMap(all)];
@@ -154,12 +154,17 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
 
   // Messages one request can carry: the largest batch among the routes (a failover sends one).
   const perRequest = Math.max(1, ...names.map((n) => (ctx.transports[n]!.members ? 1 : Math.min(100, ctx.transports[n]!.capabilities.batch))));
+  // A tenant's share of a claim fills at least one request: a batch is one request, as fair to
+  // other tenants as one message is without batching.
+  const perTenant = Math.max(perTenantBatch, perRequest);
 
   const none: Round = { claimed: 0, requests: 0, done: Promise.resolve() };
   async function begin(free = o.concurrency ?? 16, answered?: () => void): Promise<Round> {
     // A grant of the transport's rate is one request: one request's worth of messages.
     const slots = rate ? 1 : free;
-    const limit = slots * perRequest;
+    // One request's worth per claim at most when batching (the claim locks four times its
+    // limit of candidates; the loop claims again while slots are free), a message per slot else.
+    const limit = Math.min(slots * perRequest, Math.max(slots, perRequest));
     let hint: number | null = null;
     const rows = await workerTransaction(ctx.db, ctx.statements, async (ex) => {
       if (rate) {
