@@ -80,3 +80,24 @@ test("a message held by its transport keeps one slot: the rest of its round's sl
   // stop() returned after the slow message's answer was recorded.
   assert.equal((await statuses([slow])).values().next().value, "sent");
 });
+
+test("the MIME is built only when a configured transport sends it", async () => {
+  const seen = [];
+  const transport = (rawMime) => ({
+    name: `raw-${rawMime}`,
+    kind: "capture",
+    capabilities: { idempotency: true, batch: 1, rawMime, tags: true, edge: true },
+    async send(batch) {
+      for (const m of batch) seen.push([rawMime, new TextDecoder().decode(m.raw), m.outgoing.subject]);
+      return batch.map((m) => ({ outcome: "sent", providerMessageId: m.id }));
+    },
+  });
+  for (const rawMime of [false, true]) {
+    const email = testEmail(pool, transport(rawMime));
+    await inTenant(pool, TENANT, (c) => email.send({ to: "raw@example.com", subject: `raw ${rawMime}`, text: "t" }, { tx: c }));
+    await email.drain({ maxMs: 10_000 });
+  }
+  const [json, mime] = [seen.find((s) => s[2] === "raw false"), seen.find((s) => s[2] === "raw true")];
+  assert.equal(json[1], "", "a JSON-only configuration gets no MIME");
+  assert.match(mime[1], /^[\s\S]*\r\nSubject: raw true\r\n/);
+});

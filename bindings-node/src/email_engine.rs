@@ -69,9 +69,11 @@ impl Email {
     }
 
     #[napi]
-    pub fn hand_off(&self, rows: Unknown<'_>) -> Result<Value, Code> {
+    pub fn hand_off(&self, rows: Unknown<'_>, raw: Option<bool>) -> Result<Value, Code> {
         let rows = json("rows", rows)?;
-        self.inner.hand_off(&rows).map_err(|e| core_err(&e))
+        self.inner
+            .hand_off(&rows, raw.unwrap_or(true))
+            .map_err(|e| core_err(&e))
     }
 
     #[napi]

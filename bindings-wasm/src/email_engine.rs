@@ -62,8 +62,10 @@ impl Email {
     }
 
     #[wasm_bindgen(js_name = handOff)]
-    pub fn hand_off(&self, rows: JsValue) -> Result<JsValue, JsValue> {
-        out(self.inner.hand_off(&json("rows", &rows)?))
+    pub fn hand_off(&self, rows: JsValue, raw: Option<bool>) -> Result<JsValue, JsValue> {
+        out(self
+            .inner
+            .hand_off(&json("rows", &rows)?, raw.unwrap_or(true)))
     }
 
     pub fn record(

@@ -275,7 +275,7 @@ export interface EmailHandOff {
     /** The envelope: sender address and the recipients still to be sent to. */
     from: string;
     recipients: string[];
-    /** The MIME bytes as text (CRLF lines). */
+    /** The MIME bytes as text (CRLF lines); empty when `handOff` was asked for none. */
     raw: string;
     messageId: string;
     attempt: number;
@@ -320,7 +320,8 @@ export declare class Email {
   /** `random`: 10 bytes per input. */
   sendBegin(inputs: Record<string, unknown>[], many: boolean, nowMs: number, random: Uint8Array): EmailSendStep;
   sendNext(state: unknown, rows: Record<string, unknown>[]): EmailSendStep;
-  handOff(rows: Record<string, unknown>[]): EmailHandOff[];
+  /** `raw` (default true): build each message's MIME; false when no transport sends it. */
+  handOff(rows: Record<string, unknown>[], raw?: boolean): EmailHandOff[];
   /** The record statement's parameters and each message's new status. */
   record(reports: EmailReport[], nowMs: number, draws: number[], worker: string): { params: unknown[]; messages: { id: string; status: string; nextAttemptAt: string | null }[] };
   /** Opens an unsubscribe token (EMAIL_UNSUBSCRIBE_TOKEN_INVALID otherwise); `params` are the `suppressionAdd` statement's. */

@@ -61,7 +61,8 @@ export interface PreparedMessage {
   subject: string;
   html?: string;
   text?: string;
-  /** The exact MIME bytes (what SMTP sends and raw-MIME providers take). */
+  /** The exact MIME bytes (what SMTP sends and raw-MIME providers take); empty when no
+   *  configured transport declares `capabilities.rawMime`. */
   raw: Uint8Array;
   /** `Message-ID` without angle brackets. */
   messageId: string;

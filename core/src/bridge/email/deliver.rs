@@ -121,7 +121,7 @@ impl Email {
         Ok(Some(value))
     }
 
-    fn hand_off_one(&self, c: Claimed) -> Result<Value> {
+    fn hand_off_one(&self, c: Claimed, with_raw: bool) -> Result<Value> {
         let id = ids::from_uuid("id", IdKind::Email, &c.id)
             .map_err(|e| em(EmailError::argument("rows", e.to_string())))?;
         let date_ms = parse_iso_ms(&c.date_header).unwrap_or(0);
@@ -188,12 +188,17 @@ impl Email {
             max_recipients: Some(usize::MAX),
             max_message_bytes: Some(usize::MAX),
         };
-        let p = prepare::prepare(&spec, &opts, &contents).map_err(em)?;
-        let raw = mime::build(&p).map_err(em)?;
+        // Only transports that send MIME need it: the JSON providers take `outgoing`.
+        let raw = if with_raw {
+            let p = prepare::prepare(&spec, &opts, &contents).map_err(em)?;
+            String::from_utf8_lossy(&mime::build(&p).map_err(em)?).into_owned()
+        } else {
+            String::new()
+        };
         let outgoing = Self::outgoing(&c, &spec, &id, &envelope, &c.attachments);
         let message = json!({
             "id": id, "category": c.category, "from": from, "recipients": envelope,
-            "raw": String::from_utf8_lossy(&raw),
+            "raw": raw,
             "messageId": c.message_id_header.trim_start_matches('<').trim_end_matches('>'),
             "attempt": c.attempt_count, "pinned": c.pinned,
             // Subject, bodies, tags, tenant and key: once, in the structured form.
@@ -263,15 +268,16 @@ impl Email {
     }
 
     /// Claimed rows → `[{ message?, record, suppressed, skip? }]`: `message` for the transport
-    /// (MIME in `raw`), `skip: "suppressed"` when every remaining recipient is now suppressed.
+    /// (MIME in `raw` when `with_raw`, else empty), `skip: "suppressed"` when every remaining
+    /// recipient is now suppressed.
     ///
     /// # Errors
     /// `INVALID_ARGUMENT` for rows that did not come from the claim statement.
-    pub fn hand_off(&self, rows: &Value) -> Result<Value> {
+    pub fn hand_off(&self, rows: &Value, with_raw: bool) -> Result<Value> {
         let rows: Vec<Claimed> = from_value("rows", rows)?;
         Ok(Value::Array(
             rows.into_iter()
-                .map(|c| self.hand_off_one(c))
+                .map(|c| self.hand_off_one(c, with_raw))
                 .collect::<Result<_>>()?,
         ))
     }

@@ -85,6 +85,8 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
   const all = (t: Transport): Transport[] => [t, ...(t.members ?? []).flatMap(all)];
   const members = new Map(names.flatMap((n) => all(ctx.transports[n]!)).map((t) => [t.name, t]));
   const idempotent = [...members.values()].filter((t) => t.capabilities.idempotency).map((t) => t.name);
+  // The MIME is built only if some transport sends it (SMTP, raw-MIME providers, custom ones).
+  const withRaw = [...members.values()].some((t) => t.capabilities.rawMime);
   // A crash before any answer: a retry is safe only if every route ends at one idempotent
   // transport (a failover's next member would not know the first one's key).
   const allIdempotent = names.every((n) => ctx.transports[n]!.capabilities.idempotency && !ctx.transports[n]!.members);
@@ -176,7 +178,7 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
     });
     wait = rows.length === 0 ? hint : null;
     if (rows.length === 0) return none;
-    const handOffs = guard(EmailError, () => ctx.core.handOff(rows));
+    const handOffs = guard(EmailError, () => ctx.core.handOff(rows, withRaw));
     const planned = delivery.plan(handOffs);
     const { local } = planned;
     // Messages for a paused transport wait out its pause, without an attempt.
