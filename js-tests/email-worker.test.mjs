@@ -5,6 +5,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import core from "@usebetter-rs/core";
+import { captureTransport } from "@usebetterdev/email/testing";
 import { testEmail } from "./helpers/email.mjs";
 import { webhooksDatabase, inTenant, asSystem } from "./helpers/webhooks.mjs";
 
@@ -100,4 +101,45 @@ test("the MIME is built only when a configured transport sends it", async () => 
   const [json, mime] = [seen.find((s) => s[2] === "raw false"), seen.find((s) => s[2] === "raw true")];
   assert.equal(json[1], "", "a JSON-only configuration gets no MIME");
   assert.match(mime[1], /^[\s\S]*\r\nSubject: raw true\r\n/);
+});
+
+test("a transport that takes a group but never marks it (no batch request) keeps a lone message's ambiguity policy", async () => {
+  const capture = captureTransport();
+  const email = testEmail(pool, capture, { retrySchedule: [0, 0.05, 0.05] });
+  const tenant = randomUUID();
+  const ids = [];
+  for (const to of ["g1@example.com", "g2@example.com"]) ids.push((await inTenant(pool, tenant, (c) => email.send({ to, subject: "group", text: "t" }, { tx: c }))).id);
+  capture.failNext("ambiguous");
+  await email.drain({ maxMs: 10_000 });
+  await new Promise((r) => setTimeout(r, 100));
+  await email.drain({ maxMs: 10_000 });
+  const s = await statuses(ids);
+  assert.deepEqual([...s.values()], ["sent", "sent"], "retried under onAmbiguous \"retry\", not held");
+});
+
+test("a route that throws for one message: the worker keeps going, the others are sent, stop() returns", async () => {
+  const capture = captureTransport();
+  const email = testEmail(pool, capture, { route: ({ category }) => (category === "marketing" ? "nowhere" : "capture") });
+  const ok = [];
+  for (let i = 0; i < 4; i++) ok.push((await inTenant(pool, randomUUID(), (c) => email.send({ to: `r${i}@example.com`, subject: "routed", text: "t" }, { tx: c }))).id);
+  const bad = (await inTenant(pool, randomUUID(), (c) => email.send({ to: "m@example.com", subject: "unroutable", text: "t", category: "marketing" }, { tx: c }))).id;
+  const errors = [];
+  const original = console.error;
+  console.error = (...a) => errors.push(a.map(String).join(" "));
+  const worker = email.createWorker({ concurrency: 2, pollIntervalMs: 20 });
+  try {
+    await worker.start();
+    const deadline = Date.now() + 10_000;
+    let s = await statuses(ok);
+    while ([...s.values()].some((x) => x !== "sent") && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      s = await statuses(ok);
+    }
+    await worker.stop();
+  } finally {
+    console.error = original;
+  }
+  assert.deepEqual([...(await statuses(ok)).values()], ["sent", "sent", "sent", "sent"]);
+  assert.equal((await statuses([bad])).values().next().value, "in_flight", "left for the reaper");
+  assert.ok(errors.some((e) => /EMAIL_TRANSPORT_NOT_FOUND|nowhere/.test(e)), errors.join("\n"));
 });

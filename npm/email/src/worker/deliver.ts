@@ -84,7 +84,8 @@ export function createDelivery(ctx: DeliveryContext) {
     };
     if (last) out.tried = r.tried!;
     if (r.recipients) out.recipients = r.recipients;
-    // A batch member's own key was not the request's: only the identical batch could be repeated.
+    // A member of a batch request that left (its key marked): its own key was not the
+    // request's, so only the identical batch could be repeated.
     if (batched && r.outcome === "ambiguous") out.hold = true;
     return out;
   }
@@ -97,8 +98,12 @@ export function createDelivery(ctx: DeliveryContext) {
 
   function many(hs: EmailHandOff[], transport: Transport): Promise<EmailReport>[] {
     const started = Date.now();
-    const answers = handTo(transport, hs.map((h) => h.message!), (key) => ctx.mark(key, hs).catch(() => false));
-    return hs.map((h, i) => answers.then((rs) => report(h, transport, rs[i]!, started, true)));
+    // A transport that sends the group one by one never marks it: its members keep the
+    // ambiguity policy of a lone message.
+    let marked = false;
+    const mark = (key: string) => ctx.mark(key, hs).then((ok) => (marked = ok), () => false);
+    const answers = handTo(transport, hs.map((h) => h.message!), mark);
+    return hs.map((h, i) => answers.then((rs) => report(h, transport, rs[i]!, started, marked)));
   }
 
   return {
@@ -121,7 +126,10 @@ export function createDelivery(ctx: DeliveryContext) {
         try {
           transport = transportOf(m);
         } catch (err) {
-          local.set(i, Promise.reject(err));
+          // Handled from here on: the worker still awaits the database before it chains on this.
+          const failed = Promise.reject(err);
+          failed.catch(() => undefined);
+          local.set(i, failed);
           continue;
         }
         const size = transport.capabilities.batch;

@@ -6,7 +6,7 @@ import core, { type Email as CoreEmail, type EmailHandOff, type EmailReport } fr
 import { run, workerTransaction, type EmailDatabase, type Statements } from "../db";
 import { EmailConfigError, EmailError, guard } from "../errors";
 import { hook, type EmailHookEvent, type Transport } from "../types";
-import { createDelivery, type Planned } from "./deliver";
+import { createDelivery } from "./deliver";
 
 export interface WorkerOptions {
   /** Messages handed off at once (default 16). */
@@ -182,13 +182,14 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
     const planned = delivery.plan(handOffs);
     const { local } = planned;
     // Messages for a paused transport wait out its pause, without an attempt.
+    // Split once: a record during the waits below may pause another transport.
     const now = Date.now();
-    const pauseOf = (r: Planned) => (paused.get(r.transport.name) ?? 0) - now;
-    for (const r of planned.requests.filter((q) => pauseOf(q) > 0)) {
+    const rest = new Map(planned.requests.map((r) => [r, (paused.get(r.transport.name) ?? 0) - now]));
+    const requests = planned.requests.filter((q) => rest.get(q)! <= 0);
+    for (const r of planned.requests.filter((q) => rest.get(q)! > 0)) {
       const held = r.at.map((i) => handOffs[i]!);
-      await workerTransaction(ctx.db, ctx.statements, (ex) => run(ex, ctx.statements, "release", [pauseOf(r), ...fenced(held)]));
+      await workerTransaction(ctx.db, ctx.statements, (ex) => run(ex, ctx.statements, "release", [rest.get(r)!, ...fenced(held)]));
     }
-    const requests = planned.requests.filter((q) => pauseOf(q) <= 0);
     // Messages that could not share a request, beyond the free slots, go back to the queue.
     const over = requests.splice(slots).flatMap((r) => r.at.map((i) => handOffs[i]!));
     if (over.length > 0) await workerTransaction(ctx.db, ctx.statements, (ex) => run(ex, ctx.statements, "release", [0, ...fenced(over)]));
@@ -201,7 +202,12 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
       each.push(...written);
     }
     const claimed = local.size + requests.reduce((n, r) => n + r.at.length, 0);
-    return { claimed, requests: requests.length, done: Promise.all(each).then(() => undefined) };
+    // Settles once every answer is recorded or failed, so that stop() waits for all of them.
+    const done = Promise.allSettled(each).then((rs) => {
+      const failed = rs.find((x): x is PromiseRejectedResult => x.status === "rejected");
+      if (failed) throw failed.reason;
+    });
+    return { claimed, requests: requests.length, done };
   }
 
   return {
