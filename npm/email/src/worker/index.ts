@@ -181,18 +181,23 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
     const handOffs = guard(EmailError, () => ctx.core.handOff(rows, withRaw));
     const planned = delivery.plan(handOffs);
     const { local } = planned;
-    // Messages for a paused transport wait out its pause, without an attempt.
-    // Split once: a record during the waits below may pause another transport.
+    // Split once: a record during the wait below may pause another transport. Messages for a
+    // paused transport go back for the rest of its pause, those beyond the free slots at once:
+    // one release per delay, all in one transaction.
     const now = Date.now();
-    const rest = new Map(planned.requests.map((r) => [r, (paused.get(r.transport.name) ?? 0) - now]));
-    const requests = planned.requests.filter((q) => rest.get(q)! <= 0);
-    for (const r of planned.requests.filter((q) => rest.get(q)! > 0)) {
-      const held = r.at.map((i) => handOffs[i]!);
-      await workerTransaction(ctx.db, ctx.statements, (ex) => run(ex, ctx.statements, "release", [rest.get(r)!, ...fenced(held)]));
-    }
-    // Messages that could not share a request, beyond the free slots, go back to the queue.
+    const back = new Map<number, EmailHandOff[]>();
+    const requests = planned.requests.filter((r) => {
+      const rest = (paused.get(r.transport.name) ?? 0) - now;
+      if (rest > 0) back.set(rest, [...(back.get(rest) ?? []), ...r.at.map((i) => handOffs[i]!)]);
+      return rest <= 0;
+    });
     const over = requests.splice(slots).flatMap((r) => r.at.map((i) => handOffs[i]!));
-    if (over.length > 0) await workerTransaction(ctx.db, ctx.statements, (ex) => run(ex, ctx.statements, "release", [0, ...fenced(over)]));
+    if (over.length > 0) back.set(0, over);
+    if (back.size > 0) {
+      await workerTransaction(ctx.db, ctx.statements, async (ex) => {
+        for (const [delay, hs] of back) await run(ex, ctx.statements, "release", [delay, ...fenced(hs)]);
+      });
+    }
     const each = [...local].map(([i, report]) => report.then((r) => recorded(handOffs[i]!, r)));
     for (const r of requests) {
       const written = delivery.send(handOffs, r).map((report, j) => report.then((rep) => recorded(handOffs[r.at[j]!]!, rep)));
