@@ -6,7 +6,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer, request } from "node:http";
+import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -14,7 +14,7 @@ import { createRequire } from "node:module";
 import { build } from "esbuild";
 import { SECRET, signJwt, nowSeconds } from "./helpers/keys.mjs";
 import { tenantDatabase } from "./helpers/app.mjs";
-import { bundleForWorkerd } from "./edge/bundle.mjs";
+import { bundleForWorkerd, freePort } from "./edge/bundle.mjs";
 import { signWebhook } from "@usebetterdev/webhooks/receiver";
 
 const require = createRequire(import.meta.url);
@@ -23,14 +23,6 @@ const dir = mkdtempSync(join(tmpdir(), "usebetter-edge-"));
 let port;
 let workerd;
 let logs = "";
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const p = s.address().port;
-      s.close(() => resolve(p));
-    });
-  });
 
 before(async () => {
   await bundleForWorkerd(new URL("./edge/worker.mjs", import.meta.url).pathname, dir);

@@ -48,18 +48,25 @@ cp "$addon" "npm/core/native/usebetter.$triple.node"
 cp "$cli_addon" "npm/core/native/usebetter-cli.$triple.node"
 USEBETTER_BINDING=native node scripts/cli-help.mjs
 
-# Two WebAssembly builds: the edge one (no SQL analyser, ES module initialised from a compiled
-# module, for workerd / edge-light / browsers) and the full one for Node.
+# Three WebAssembly builds: the edge one (no SQL analyser, ES module initialised from a compiled
+# module, for workerd / edge-light / browsers), the email package's edge module, and the full one
+# for Node.
 wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm-release/usebetter_wasm.wasm"
 optimise() {
   # Debian's wasm-opt is too old and produces a module that fails at instantiation; use npm's.
   node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue "$1" -o "$1"
 }
-cargo build -p usebetter-wasm --profile wasm-release --target wasm32-unknown-unknown --no-default-features
+cargo build -p usebetter-wasm --profile wasm-release --target wasm32-unknown-unknown --no-default-features --features suite
 rm -rf npm/core/wasm-edge
 wasm-bindgen --target web --out-dir npm/core/wasm-edge "$wasm"
 optimise npm/core/wasm-edge/usebetter_wasm_bg.wasm
+# The email package's edge module (`@usebetter-rs/core/email-binding` under the edge conditions): the
+# email product without the analyser, DKIM and the webhooks engine, in a module of its own.
+cargo build -p usebetter-wasm --profile wasm-release --target wasm32-unknown-unknown --no-default-features --features email-mime,email-events
+rm -rf npm/core/wasm-email
+wasm-bindgen --target web --out-name usebetter_email --out-dir npm/core/wasm-email "$wasm"
+optimise npm/core/wasm-email/usebetter_email_bg.wasm
 cargo build -p usebetter-wasm --profile wasm-release --target wasm32-unknown-unknown
 rm -rf npm/core/wasm
 wasm-bindgen --target nodejs --out-dir npm/core/wasm "$wasm"
@@ -69,4 +76,4 @@ node_modules/.bin/tsc -p npm/tenant/tsconfig.json
 node_modules/.bin/tsc -p npm/audit/tsconfig.json
 node_modules/.bin/tsc -p npm/webhooks/tsconfig.json
 node_modules/.bin/tsc -p npm/email/tsconfig.json
-echo "build: native $(stat -c %s npm/core/native/usebetter.$triple.node) B (tools $(stat -c %s npm/core/native/usebetter-cli.$triple.node) B), wasm $(stat -c %s npm/core/wasm/usebetter_wasm_bg.wasm) B, edge wasm $(stat -c %s npm/core/wasm-edge/usebetter_wasm_bg.wasm) B"
+echo "build: native $(stat -c %s npm/core/native/usebetter.$triple.node) B (tools $(stat -c %s npm/core/native/usebetter-cli.$triple.node) B), wasm $(stat -c %s npm/core/wasm/usebetter_wasm_bg.wasm) B, edge wasm $(stat -c %s npm/core/wasm-edge/usebetter_wasm_bg.wasm) B, email edge wasm $(stat -c %s npm/core/wasm-email/usebetter_email_bg.wasm) B"

@@ -50,6 +50,7 @@ pub fn json(path: &str, v: &JsValue) -> Result<Value, Error> {
 }
 
 /// A JSON value that must be present: `undefined` has no JSON form.
+#[cfg(feature = "suite")]
 pub fn json_defined(path: &str, v: &JsValue) -> Result<Value, Error> {
     if v.is_undefined() {
         return Err(input::not_json(path, "undefined"));

@@ -1,6 +1,7 @@
 // Bundles a worker for workerd the way wrangler does: the `workerd` export condition, the
 // `.wasm` file as a module of its own, and CommonJS `require` of Node built-ins (the packages'
 // `node:async_hooks`, node-postgres's `net`, `events`, …) served from workerd's node: modules.
+import { createServer } from "node:http";
 import { builtinModules } from "node:module";
 import { join } from "node:path";
 import { build } from "esbuild";
@@ -38,3 +39,12 @@ export function bundleForWorkerd(entry, dir) {
     logLevel: "error",
   });
 }
+
+/** A loopback port free at the time of asking, for workerd's sockets. */
+export const freePort = () =>
+  new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+  });

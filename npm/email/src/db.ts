@@ -2,7 +2,7 @@
 // transactions, and turns the application's transaction object (`opts.tx`) into an executor;
 // statements come from the core by name.
 import { ambientTransaction, jsonRows, type Database, type Executor, type Row } from "@usebetter-rs/core/db";
-import core from "@usebetter-rs/core";
+import core from "@usebetter-rs/core/email-binding";
 import { EmailError } from "./errors";
 
 export type { Executor, Row };

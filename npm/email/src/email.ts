@@ -1,6 +1,6 @@
 // `betterEmail(config)`: compiles the configuration once (every data key checked by the core)
 // and wires sending and the delivery engine to the database adapter and the transports.
-import core from "@usebetter-rs/core";
+import core from "@usebetter-rs/core/email-binding";
 import type { CallOptions, EmailDatabase } from "./db";
 import { EmailConfigError, EmailError, guard } from "./errors";
 import { events, type EventProviders } from "./events";

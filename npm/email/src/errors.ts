@@ -1,4 +1,4 @@
-import type { ErrorCode } from "@usebetter-rs/core";
+import type { ErrorCode } from "@usebetter-rs/core/email-binding";
 
 /** Codes of the email product. */
 export type EmailErrorCode = Extract<ErrorCode, `EMAIL_${string}`> | "BINDING_LOAD_FAILED";

@@ -5,7 +5,7 @@
 // subscription confirmation is confirmed by fetching its checked URL. The core then
 // normalizes the events and authors the one statement that applies them (dedupe, correlation,
 // recipient status, suppressions), run in system context.
-import core, { type EmailEventOptions, type EmailEventProvider } from "@usebetter-rs/core";
+import core, { type EmailEventOptions, type EmailEventProvider } from "@usebetter-rs/core/email-binding";
 import { run, systemTransaction } from "./db";
 import { lastSegment, type HandlerContext } from "./handlers";
 import { hook } from "./types";

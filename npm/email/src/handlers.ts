@@ -8,7 +8,7 @@
 // nothing. A GET only shows a page with a button that POSTs the same field: mail scanners
 // prefetch links, so a GET never unsubscribes.
 import type { EmailHookEvent } from "./types";
-import type { Email as CoreEmail } from "@usebetter-rs/core";
+import type { Email as CoreEmail } from "@usebetter-rs/core/email-binding";
 import { run, systemTransaction, type EmailDatabase, type Statements } from "./db";
 
 export interface HandlerContext {

@@ -1,8 +1,8 @@
 // The HTTP transports' one call: `fetch` the request the core wrote, and hand the answer back to
 // the core to judge. A connection that failed before the request left is `retryable`; a timeout
 // or a connection lost afterwards is `ambiguous` (the provider may have the message).
-import core from "@usebetter-rs/core";
-import type { EmailHttpRequest, EmailOutgoing, EmailVerdict } from "@usebetter-rs/core";
+import core from "@usebetter-rs/core/email-binding";
+import type { EmailHttpRequest, EmailOutgoing, EmailVerdict } from "@usebetter-rs/core/email-binding";
 import type { HandOffResult, PreparedMessage } from "./types";
 
 /** Codes of failures before the request was sent: nothing reached the provider. */

@@ -2,7 +2,7 @@
 // functions); the core checks every message and hands back one statement at a time, all run in
 // the caller's transaction.
 import type { EmailHookEvent } from "./types";
-import type { Email as CoreEmail, EmailSendStep } from "@usebetter-rs/core";
+import type { Email as CoreEmail, EmailSendStep } from "@usebetter-rs/core/email-binding";
 import { inCallerTransaction, run, type CallOptions, type EmailDatabase, type Statements } from "./db";
 import { EmailError, EmailTemplateError, guard } from "./errors";
 import type { AnyTemplate } from "./email";

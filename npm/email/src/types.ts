@@ -1,7 +1,7 @@
 // The product's public types (spec: sending input and results, transports and what they hand
 // back). The core validates every value at run time; these types make the mistakes the compiler
 // can see fail to compile.
-import type { EmailEvent, EmailOutgoing, SmtpHandOff } from "@usebetter-rs/core";
+import type { EmailEvent, EmailOutgoing, SmtpHandOff } from "@usebetter-rs/core/email-binding";
 import { EmailConfigError } from "./errors";
 
 export type Address = string | { address: string; name?: string };

@@ -3,7 +3,7 @@
 // category's message stream) and judges the answer by its `ErrorCode`; this module only performs
 // the call. Postmark keeps no idempotency key: an answer lost after the request left is
 // `ambiguous`, and `onAmbiguous` decides whether to send again.
-import core, { type EmailOutgoing } from "@usebetter-rs/core";
+import core, { type EmailOutgoing } from "@usebetter-rs/core/email-binding";
 import { EmailConfigError, guard } from "../errors";
 import { sendEach } from "../http";
 import { rateOption, type PreparedMessage, type Transport } from "../types";

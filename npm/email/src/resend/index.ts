@@ -3,7 +3,7 @@
 // cannot send twice within Resend's 24 h; `better_email_id` as a tag, how events correlate) and
 // judges the answer; this module only performs the call. A connection that failed before the
 // request left is `retryable`; a timeout or a connection lost afterwards is `ambiguous`.
-import core from "@usebetter-rs/core";
+import core from "@usebetter-rs/core/email-binding";
 import { sendBatch, sendEach } from "../http";
 import { EmailConfigError } from "../errors";
 import { rateOption, type PreparedMessage, type Transport } from "../types";

@@ -1,7 +1,7 @@
 // `@usebetterdev/email/smtp`: the SMTP transport. The native addon speaks SMTP (Rust `lettre`,
 // pooled connections, STARTTLS/TLS through rustls) and judges every reply into the product's
 // hand-off outcomes, per recipient too; this module only maps the answer.
-import core, { type SmtpOptions, type SmtpSendResult } from "@usebetter-rs/core";
+import core, { type SmtpOptions, type SmtpSendResult } from "@usebetter-rs/core/email-binding";
 import { EmailConfigError } from "../errors";
 import { rateOption, type HandOffResult, type PreparedMessage, type Transport } from "../types";
 

@@ -3,7 +3,7 @@
 // the core records. A transport that takes several messages per request (`capabilities.batch`)
 // gets the claim's unpinned, attachment-free messages of one tenant together, up to that many;
 // the worker plans the requests first, so that it sends no more at once than it has slots.
-import type { EmailHandOff, EmailReport } from "@usebetter-rs/core";
+import type { EmailHandOff, EmailReport } from "@usebetter-rs/core/email-binding";
 import { EmailError } from "../errors";
 import type { HandOffResult, PreparedMessage, Transport } from "../types";
 

@@ -2,7 +2,7 @@
 // message's bytes in the core, hand them to the routed transport outside any transaction,
 // record every answer in one batched transaction fenced by the lease tokens, and reap messages
 // whose worker died mid hand-off. The loop that drives it is in ./loop.
-import core, { type Email as CoreEmail, type EmailHandOff, type EmailReport } from "@usebetter-rs/core";
+import core, { type Email as CoreEmail, type EmailHandOff, type EmailReport } from "@usebetter-rs/core/email-binding";
 import { run, workerTransaction, type EmailDatabase, type Statements } from "../db";
 import { EmailConfigError, EmailError, guard } from "../errors";
 import { hook, type EmailHookEvent, type Transport } from "../types";
