@@ -4,7 +4,9 @@
 // each answer maps back by position (its own provider id; one refused email fails alone);
 // attachments and `batch: 1` go one by one; a lost answer is replayed once with the identical
 // request, which the fake answers from its idempotency record; still unanswered, or left
-// mid-request by a dead worker, the members are held whatever `onAmbiguous` says.
+// mid-request by a dead worker, the batch stays together and the identical request is made
+// again later (the fake answers it from its record: each email once); an answer that settles
+// only some members leaves the others held, since their batch can no longer be repeated.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -113,7 +115,7 @@ test("a lost answer: the identical request once more, answered from Resend's ide
   }
 });
 
-test("still unanswered after the replay: held as ambiguous although onAmbiguous is \"retry\" and Resend is idempotent", async () => {
+test("still unanswered after the replay: the batch stays together and its identical request is repeated later; each email sent once", async () => {
   const fake = await fakeResend({ apiKey: KEY });
   try {
     const events = [];
@@ -121,47 +123,91 @@ test("still unanswered after the replay: held as ambiguous although onAmbiguous 
     const ids = await sendAll(e, randomUUID(), 3, "held");
     fake.dropNext();
     fake.dropNext();
-    await e.drain({ maxMs: 10_000 });
+    await e.drain({ maxMs: 10_000, maxMessages: 3 });
+    const waiting = await rows(ids);
+    const keys = new Set(ids.map((id) => waiting.get(uuid(id)).batch_id));
+    assert.equal(keys.size, 1, "one batch");
+    assert.match([...keys][0], /^batch_[0-9a-f]{64}$/);
+    for (const id of ids) assert.deepEqual([waiting.get(uuid(id)).status, waiting.get(uuid(id)).last_outcome], ["queued", "ambiguous"]);
+    assert.equal(fake.requests, 2);
     await new Promise((r) => setTimeout(r, 200));
     await e.drain({ maxMs: 10_000 });
+    assert.equal(fake.requests, 3, "the identical request once more, the batch whole");
+    assert.deepEqual([fake.replayed, fake.conflicts], [2, 0], "both repeats answered from the idempotency record");
+    assert.equal(fake.emails.length, 3, "answered from the idempotency record: nothing sent twice");
     const got = await rows(ids);
-    for (const id of ids) assert.deepEqual([got.get(uuid(id)).status, got.get(uuid(id)).last_outcome], ["ambiguous", "ambiguous"]);
-    assert.equal(fake.requests, 2, "no third request, and none for a member alone");
-    assert.equal(events.filter((ev) => ev.type === "message.ambiguous").length, 3);
+    for (const id of ids) assert.deepEqual([got.get(uuid(id)).status, got.get(uuid(id)).provider_message_id], ["sent", tagged(fake, id)[0].id]);
+    assert.equal(events.filter((ev) => ev.type === "message.ambiguous").length, 0, "nothing waited for an operator");
   } finally {
     await fake.close();
   }
 });
 
-test("a worker that died during a batch request: the reaper holds its members; a message sent alone is queued again", async () => {
-  // A transport that marks its batch, then never answers (the process "died" mid-request).
-  let marked = 0;
-  const hanging = {
-    name: "hanging",
-    kind: "resend",
-    capabilities: { idempotency: true, batch: 10, rawMime: false, tags: true, edge: true },
-    timeoutMs: 60_000,
+test("an answer that accounts for some members only, twice: the others are held (their batch can no longer be repeated as it was)", async () => {
+  const fake = await fakeResend({ apiKey: KEY });
+  try {
+    const e = email(resend({ apiKey: KEY, baseUrl: fake.url }));
+    const ids = await sendAll(e, randomUUID(), 3, "partial");
+    const partial = { data: [{ id: "re_only_one" }] };
+    fake.failNext(200, { body: partial });
+    fake.failNext(200, { body: partial });
+    await e.drain({ maxMs: 10_000, maxMessages: 3 });
+    const got = await rows(ids);
+    const sorted = [...ids].sort((x, y) => (uuid(x) < uuid(y) ? -1 : 1));
+    assert.deepEqual([got.get(uuid(sorted[0])).status, got.get(uuid(sorted[0])).provider_message_id], ["sent", "re_only_one"], "the first in the request's (id) order");
+    for (const id of sorted.slice(1)) assert.deepEqual([got.get(uuid(id)).status, got.get(uuid(id)).last_outcome], ["ambiguous", "ambiguous"]);
+    await e.drain({ maxMs: 10_000 });
+    assert.equal(fake.requests, 2, "no request for a subset of the batch");
+  } finally {
+    await fake.close();
+  }
+});
+
+/** A Resend transport whose process "dies" once Resend has answered: the answer never reaches the database. */
+function dyingResend(fake, sent) {
+  const real = resend({ apiKey: KEY, baseUrl: fake.url, timeoutMs: 60_000 });
+  return {
+    ...real,
     async send(batch, signal, mark) {
-      if (batch.length > 1) {
-        assert.equal(await mark(`batch_test_${batch.length}`), true);
-        marked += batch.length;
-      }
+      await real.send(batch, signal, mark);
+      sent.push(batch.length);
       return new Promise((_, reject) => signal.addEventListener("abort", () => reject(new Error("stopped"))));
     },
   };
-  const e = email(hanging);
-  const group = await sendAll(e, randomUUID(), 3, "dead");
-  const alone = await sendAll(e, randomUUID(), 1, "solo");
-  const drain = e.drain({ maxMs: 1_000, leaseMs: 100, timeoutMs: 1_500 });
-  await new Promise((r) => setTimeout(r, 400));
-  assert.equal(marked, 3);
-  // Another worker's reaper sees the leases expired while the first still "hangs".
-  const reaper = email(hanging);
-  await reaper.drain({ maxMs: 1, maxMessages: 0 });
-  const got = await rows([...group, ...alone]);
-  for (const id of group) assert.equal(got.get(uuid(id)).status, "ambiguous", "a batch member is held");
-  assert.equal(got.get(uuid(alone[0])).status, "queued", "a lone message on an idempotent transport is sent again");
-  await drain;
+}
+
+test("a worker that died during a batch request: the reaper queues the batch whole, and the next worker repeats the identical request (each email once); a lone message is queued again", async () => {
+  const fake = await fakeResend({ apiKey: KEY });
+  try {
+    const sent = [];
+    const dying = email(dyingResend(fake, sent));
+    // What earlier tests left queued goes first, so that the claim below holds only these four.
+    await email(resend({ apiKey: KEY, baseUrl: fake.url })).drain({ maxMs: 10_000 });
+    const start = { requests: fake.requests, emails: fake.emails.length };
+    const group = await sendAll(dying, randomUUID(), 3, "dead");
+    const alone = await sendAll(dying, randomUUID(), 1, "solo");
+    const drain = dying.drain({ maxMs: 1_000, leaseMs: 100, timeoutMs: 1_500 });
+    while (sent.length < 2) await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(sent.sort(), [1, 3]);
+    assert.equal(fake.emails.length - start.emails, 4, "the fake accepted all four");
+    await new Promise((r) => setTimeout(r, 200));
+    // Another worker's reaper sees the leases expired while the first still "hangs".
+    const reaper = email(resend({ apiKey: KEY, baseUrl: fake.url }));
+    await reaper.drain({ maxMs: 1, maxMessages: 0 });
+    const got = await rows([...group, ...alone]);
+    const key = got.get(uuid(group[0])).batch_id;
+    for (const id of group) assert.deepEqual([got.get(uuid(id)).status, got.get(uuid(id)).batch_id], ["queued", key], "a batch member waits, in its batch");
+    assert.deepEqual([got.get(uuid(alone[0])).status, got.get(uuid(alone[0])).batch_id], ["queued", null], "a lone message on an idempotent transport is sent again");
+    await drain;
+    await reaper.drain({ maxMs: 10_000 });
+    assert.equal(fake.requests - start.requests, 4, "two requests, each made twice");
+    assert.equal(fake.emails.length - start.emails, 4, "no email accepted twice");
+    assert.equal(fake.conflicts, 0, "each repeat was the identical request");
+    const done = await rows([...group, ...alone]);
+    for (const id of [...group, ...alone]) assert.deepEqual([done.get(uuid(id)).status, done.get(uuid(id)).provider_message_id], ["sent", tagged(fake, id)[0].id]);
+  } finally {
+    await fake.close();
+  }
 });
 
 test("a claim that needs more requests than the worker has slots gives the rest back untouched", async () => {

@@ -78,6 +78,9 @@ struct Claimed {
     /// The transport an earlier ambiguous attempt used: every later attempt goes there.
     #[serde(default)]
     pinned: Option<String>,
+    /// The batch request it belongs to, when that request is to be repeated as it was.
+    #[serde(default)]
+    batch_id: Option<String>,
     recipients: Vec<Recipient>,
     attachments: Vec<StoredAttachment>,
 }
@@ -200,7 +203,7 @@ impl Email {
             "id": id, "category": c.category, "from": from, "recipients": envelope,
             "raw": raw,
             "messageId": c.message_id_header.trim_start_matches('<').trim_end_matches('>'),
-            "attempt": c.attempt_count, "pinned": c.pinned,
+            "attempt": c.attempt_count, "pinned": c.pinned, "batch": c.batch_id,
             // Subject, bodies, tags, tenant and key: once, in the structured form.
             "outgoing": outgoing,
         });

@@ -27,6 +27,9 @@ pub fn worker_scope() -> String {
     inline_settings(Scope::System, Limits::default(), &WORKER_PLANNER)
 }
 
+/// The advisory lock of a batch request being claimed, with its key appended.
+pub const BATCH_LOCK_PREFIX: &str = "better_email_batch:";
+
 impl Store {
     /// Claims up to `$1` due messages, high priority first, at most `$2` per tenant (one
     /// tenant's bulk send cannot delay another's password resets), leased for `$3` ms to worker
@@ -38,6 +41,12 @@ impl Store {
     /// A message once left ambiguous stays `pinned` to the transport that may have taken it, for
     /// every later attempt (another provider would deliver a second copy); any other attempt
     /// starts with no transport, so that the reaper judges a crash by the transport in use.
+    ///
+    /// Members of a batch request waiting to be repeated (`batch_id`, see
+    /// [`Store::email_batch_mark`]) come first and all together or not at all: one such batch per
+    /// claim, under an advisory lock so that two claims cannot split it, and only while every
+    /// member is queued and unexpired. The worker rebuilds the identical request from them. They
+    /// do not expire one by one (the reaper holds a batch with an expired member).
     #[must_use]
     pub fn email_claim(&self, unsubscribable: &[String]) -> Statement {
         let m = self.table("messages");
@@ -49,11 +58,27 @@ impl Store {
   UPDATE {m} e SET status = 'expired', last_outcome = 'expired', finished_at = now()
   WHERE (e.created_at, e.id) IN (
     SELECT created_at, id FROM {m} WHERE status = 'queued' AND next_attempt_at <= now() AND expires_at <= now()
+      AND batch_id IS NULL
     LIMIT $1 FOR UPDATE SKIP LOCKED)
   RETURNING e.id
+), gl AS (
+  SELECT g.batch_id FROM (
+    SELECT b.batch_id, min(b.priority) AS priority, min(b.next_attempt_at) AS due FROM {m} b
+    WHERE b.status = 'queued' AND b.batch_id IS NOT NULL
+    GROUP BY b.batch_id HAVING min(b.next_attempt_at) <= now()
+    ORDER BY 2, 3 LIMIT 8) g
+  WHERE NOT EXISTS (SELECT 1 FROM {m} o WHERE o.batch_id = g.batch_id AND (o.status <> 'queued' OR o.expires_at <= now()))
+    AND pg_try_advisory_xact_lock(hashtextextended({lock} || g.batch_id, 0))
+  LIMIT 1
+), grp AS (
+  SELECT created_at, id, priority, next_attempt_at FROM {m}
+  WHERE batch_id = (SELECT batch_id FROM gl) AND status = 'queued'
+  FOR UPDATE
+), whole AS (
+  SELECT * FROM grp WHERE (SELECT count(*) FROM grp) = (SELECT count(*) FROM {m} WHERE batch_id = (SELECT batch_id FROM gl))
 ), cand AS (
   SELECT created_at, id, tenant_id, priority, next_attempt_at FROM {m}
-  WHERE status = 'queued' AND next_attempt_at <= now() AND (expires_at IS NULL OR expires_at > now())
+  WHERE status = 'queued' AND next_attempt_at <= now() AND (expires_at IS NULL OR expires_at > now()) AND batch_id IS NULL
   ORDER BY priority, next_attempt_at
   LIMIT $1 * 4
   FOR UPDATE SKIP LOCKED
@@ -62,17 +87,21 @@ impl Store {
          row_number() OVER (PARTITION BY tenant_id ORDER BY priority, next_attempt_at) AS rn
   FROM cand
 ), c AS (
-  SELECT created_at, id FROM ranked WHERE rn <= $2 ORDER BY priority, next_attempt_at
-  LIMIT CASE WHEN $5::text IS NULL THEN $1
-             WHEN (SELECT b.updated_at <= now() FROM {buckets} b WHERE b.key = $5) THEN $1 ELSE 0 END
+  SELECT created_at, id FROM (
+    SELECT created_at, id, 0 AS g, priority, next_attempt_at FROM whole
+    UNION ALL
+    SELECT created_at, id, 1, priority, next_attempt_at FROM ranked WHERE rn <= $2
+  ) u ORDER BY g, priority, next_attempt_at
+  LIMIT CASE WHEN $5::text IS NULL OR (SELECT b.updated_at <= now() FROM {buckets} b WHERE b.key = $5)
+             THEN greatest($1, (SELECT count(*) FROM whole)) ELSE 0 END
 ), claimed AS (
 UPDATE {m} m SET status = 'in_flight', lease_until = now() + make_interval(secs => $3::double precision / 1000),
-  lease_token = gen_random_uuid(), lease_owner = $4, attempt_count = m.attempt_count + 1, batch_id = NULL,
+  lease_token = gen_random_uuid(), lease_owner = $4, attempt_count = m.attempt_count + 1,
   transport = (SELECT t.transport FROM {attempts} t WHERE t.message_id = m.id AND t.outcome = 'ambiguous'
                ORDER BY t.attempt_number DESC LIMIT 1)
 FROM c WHERE m.created_at = c.created_at AND m.id = c.id
 RETURNING m.id, m.tenant_id, m.created_at::text AS created_at, m.category, m.subject, m.html, m.text_body, m.headers,
-  m.message_id_header, m.date_header, m.tags, m.attempt_count, m.lease_token, m.expires_at, m.transport AS pinned,
+  m.message_id_header, m.date_header, m.tags, m.attempt_count, m.lease_token, m.expires_at, m.transport AS pinned, m.batch_id,
   (SELECT coalesce(json_agg(json_build_object('kind', r.kind, 'address', r.address, 'key', r.address_key, 'status', r.status,
      'blocked', (SELECT s.reason FROM {sup} s
         WHERE s.address_hash = sha256(convert_to(r.address_key, 'UTF8'))
@@ -96,6 +125,7 @@ SELECT * FROM claimed",
                 attempts = self.table("attempts"),
                 buckets = self.table("rate_buckets"),
                 categories = categories,
+                lock = literal(BATCH_LOCK_PREFIX),
             ),
             &[
                 ("limit", "int"),
@@ -263,12 +293,19 @@ RETURNING m.id",
     }
 
     /// Messages whose lease ran out while `in_flight` (a worker died mid hand-off): the request
-    /// may have reached the provider, so they are `ambiguous`. A member of a batch request stays
-    /// so (see [`Store::email_batch_mark`]). Otherwise, with `$1` (`onAmbiguous:
-    /// "hold"`) they stay so for an operator, except on transports in `$2` (idempotent: a retry
-    /// cannot send twice) or, for an attempt that had not answered yet, when `$3` (every route
-    /// ends at one idempotent transport); otherwise they are queued again at once. Returns each one reaped
-    /// (`id`, `tenant_id`, `transport`, the `status` it was left in, `last_error`).
+    /// may have reached the provider, so they are `ambiguous`. Members of a batch request (see
+    /// [`Store::email_batch_mark`]) are queued again as they are, to be claimed together and
+    /// sent as the identical request, which the provider answers from its idempotency record
+    /// (Resend keeps keys 24 h, so not for messages older than 23 h: those are held). Otherwise,
+    /// with `$1` (`onAmbiguous: "hold"`) they stay so for an operator, except on transports in
+    /// `$2` (idempotent: a retry cannot send twice) or, for an attempt that had not answered yet,
+    /// when `$3` (every route ends at one idempotent transport); otherwise they are queued again
+    /// at once.
+    ///
+    /// It also holds the queued members of a batch request that can no longer be repeated as it
+    /// was: another member expired, was cancelled, or ended otherwise (an operator's decision).
+    /// Returns each one reaped or held (`id`, `tenant_id`, `transport`, the `status` it was left
+    /// in, `last_error`).
     #[must_use]
     pub fn email_reap(&self) -> Statement {
         let m = self.table("messages");
@@ -279,8 +316,8 @@ RETURNING m.id",
   ORDER BY lease_until LIMIT 500 FOR UPDATE SKIP LOCKED
 ), u AS (
   UPDATE {m} m SET
-    status = CASE WHEN m.batch_id IS NOT NULL OR ($1 AND NOT coalesce(m.transport = ANY($2::text[]), $3))
-                  THEN 'ambiguous' ELSE 'queued' END,
+    status = CASE WHEN m.batch_id IS NOT NULL THEN CASE WHEN m.created_at > now() - interval '23 hours' THEN 'queued' ELSE 'ambiguous' END
+                  WHEN $1 AND NOT coalesce(m.transport = ANY($2::text[]), $3) THEN 'ambiguous' ELSE 'queued' END,
     next_attempt_at = now(), lease_until = NULL, lease_token = NULL, lease_owner = NULL, last_outcome = 'ambiguous',
     last_error = 'the worker stopped during the hand-off (lease expired)'
   FROM c WHERE m.created_at = c.created_at AND m.id = c.id
@@ -289,8 +326,20 @@ RETURNING m.id",
   INSERT INTO {att} (id, tenant_id, message_id, attempt_number, transport, started_at, outcome, detail)
   SELECT gen_random_uuid(), u.tenant_id, u.id, u.attempt_count, coalesce(u.transport, 'unknown'), now(), 'ambiguous', 'lease expired'
   FROM u
+), broken AS (
+  SELECT created_at, id FROM {m} q
+  WHERE q.status = 'queued' AND q.batch_id IS NOT NULL
+    AND (q.created_at <= now() - interval '23 hours' OR EXISTS (SELECT 1 FROM {m} o WHERE o.batch_id = q.batch_id
+         AND (o.status NOT IN ('queued', 'in_flight') OR (o.status = 'queued' AND o.expires_at <= now()))))
+  LIMIT 500 FOR UPDATE SKIP LOCKED
+), held AS (
+  UPDATE {m} m SET status = 'ambiguous', last_outcome = 'ambiguous',
+    last_error = 'its batch request, whose outcome is unknown, can no longer be repeated as it was (a member expired or ended, or the provider''s 24 h idempotency window passed)'
+  FROM broken WHERE m.created_at = broken.created_at AND m.id = broken.id
+  RETURNING m.id, m.tenant_id, m.transport, m.status, m.last_error
 )
-SELECT id, tenant_id, transport, status, last_error FROM u",
+SELECT id, tenant_id, transport, status, last_error FROM u
+UNION ALL SELECT id, tenant_id, transport, status, last_error FROM held",
                 att = self.table("attempts"),
             ),
             &[

@@ -116,6 +116,8 @@ impl Store {
     -- An operator's send-again is deliberate: a deadline already past would expire it unsent.
     expires_at = CASE WHEN $3 = 'queued' AND m.expires_at <= now() THEN NULL ELSE m.expires_at END,
     finished_at = CASE WHEN $3 = 'queued' THEN NULL ELSE now() END,
+    -- Sent again on its own: the operator has taken it out of its batch request.
+    batch_id = CASE WHEN $3 = 'queued' THEN NULL ELSE m.batch_id END,
     lease_until = NULL, lease_token = NULL, lease_owner = NULL, last_error = $4
   FROM f WHERE m.created_at = f.created_at AND m.id = f.id AND f.status = ANY($2::text[])
   RETURNING m.id, m.created_at

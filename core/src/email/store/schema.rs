@@ -137,6 +137,16 @@ CREATE TABLE IF NOT EXISTS {} ({body}
                 "(expires_at) WHERE status = 'queued' AND expires_at IS NOT NULL",
             ),
             ("messages_id_idx", "(id)"),
+            // A batch request's members, by its key (the claim takes them together).
+            (
+                "messages_batch_idx",
+                "(batch_id) WHERE batch_id IS NOT NULL",
+            ),
+            // Batch requests waiting to be repeated: few, and found without reading the queue.
+            (
+                "messages_rebatch_idx",
+                "(next_attempt_at) WHERE status = 'queued' AND batch_id IS NOT NULL",
+            ),
             (
                 "messages_provider_idx",
                 "(provider_message_id) WHERE provider_message_id IS NOT NULL",

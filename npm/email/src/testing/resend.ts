@@ -16,6 +16,10 @@ export interface FakeResendEmail {
 export interface FakeResend extends FakeServer {
   /** Emails accepted (each once, whatever the retries). */
   emails: FakeResendEmail[];
+  /** Requests answered from the idempotency record (the same key and body seen before). */
+  readonly replayed: number;
+  /** Requests refused with 409 (a key seen before with another body). */
+  readonly conflicts: number;
 }
 
 const DAY_MS = 86_400_000;
@@ -31,6 +35,7 @@ export async function fakeResend(o: FakeResendOptions = {}): Promise<FakeResend>
   const apiKey = o.apiKey ?? "re_test";
   const keys = new Map<string, { answer: unknown; body: string; at: number }>();
   const emails: FakeResendEmail[] = [];
+  const counts = { replayed: 0, conflicts: 0 };
   let seq = 0;
   /** Validates one message: null when Resend would create it, else its validation message. */
   const invalid = (body: unknown, batch: boolean): string | null => {
@@ -64,7 +69,11 @@ export async function fakeResend(o: FakeResendOptions = {}): Promise<FakeResend>
         const key = typeof r.headers["idempotency-key"] === "string" ? r.headers["idempotency-key"] : null;
         const seen = key ? keys.get(key) : undefined;
         if (seen && Date.now() - seen.at < DAY_MS) {
-          if (seen.body !== r.text) return { status: 409, body: { name: "invalid_idempotent_request", message: "Same idempotency key used with a different request payload" } };
+          if (seen.body !== r.text) {
+            counts.conflicts++;
+            return { status: 409, body: { name: "invalid_idempotent_request", message: "Same idempotency key used with a different request payload" } };
+          }
+          counts.replayed++;
           return { status: 200, body: seen.answer };
         }
         let answer: unknown;
@@ -89,5 +98,9 @@ export async function fakeResend(o: FakeResendOptions = {}): Promise<FakeResend>
     },
     o.latencyMs,
   );
-  return Object.assign(server, { emails });
+  // Live counts (Object.assign would copy a getter's value once).
+  return Object.defineProperties(Object.assign(server, { emails }), {
+    replayed: { get: () => counts.replayed, enumerable: true },
+    conflicts: { get: () => counts.conflicts, enumerable: true },
+  }) as FakeResend;
 }

@@ -1,8 +1,9 @@
 // One claim's hand-offs: each message goes to its routed transport (or the one an earlier
 // ambiguous attempt pinned it to), outside any transaction, and its answer becomes the report
 // the core records. A transport that takes several messages per request (`capabilities.batch`)
-// gets the claim's unpinned, attachment-free messages of one tenant together, up to that many;
-// the worker plans the requests first, so that it sends no more at once than it has slots.
+// gets the claim's unpinned, attachment-free messages of one tenant together, up to that many,
+// in id order; a batch request to repeat (its members marked with its key) goes out whole as it
+// was. The worker plans the requests first, so that it sends no more at once than it has slots.
 import type { EmailHandOff, EmailReport } from "@usebetter-rs/core/email-binding";
 import { EmailError } from "../errors";
 import type { HandOffResult, PreparedMessage, Transport } from "../types";
@@ -63,7 +64,7 @@ export function createDelivery(ctx: DeliveryContext) {
   }
 
   /** The report of `h`'s answer `r` from `transport`, whose hand-off started at `started`. */
-  function report(h: EmailHandOff, transport: Transport, r: HandOffResult, started: number, batched: boolean): EmailReport {
+  function report(h: EmailHandOff, transport: Transport, r: HandOffResult, started: number, batched: "no" | "whole" | "partly"): EmailReport {
     const answered = (r.transport !== undefined && ctx.members.get(r.transport)) || transport;
     // After a failover's earlier tries, the answering transport started when the last one ended.
     const last = r.tried?.at(-1);
@@ -84,16 +85,19 @@ export function createDelivery(ctx: DeliveryContext) {
     };
     if (last) out.tried = r.tried!;
     if (r.recipients) out.recipients = r.recipients;
-    // A member of a batch request that left (its key marked): its own key was not the
-    // request's, so only the identical batch could be repeated.
-    if (batched && r.outcome === "ambiguous") out.hold = true;
+    // A member of a batch request that left (its key marked) and came back unsettled while
+    // others of it were settled: the identical request can no longer be made (its settled
+    // members would not be claimed again), so it waits for an operator. When no member was
+    // settled, it stays in its batch and the identical request is repeated later (the claim
+    // returns the batch whole), which the provider answers from its idempotency record.
+    if (batched === "partly" && r.outcome === "ambiguous") out.hold = true;
     return out;
   }
 
   async function one(h: EmailHandOff, m: Message, transport: Transport): Promise<EmailReport> {
     const started = Date.now();
     const [r] = await handTo(transport, [m]);
-    return report(h, transport, r!, started, false);
+    return report(h, transport, r!, started, "no");
   }
 
   function many(hs: EmailHandOff[], transport: Transport): Promise<EmailReport>[] {
@@ -103,7 +107,12 @@ export function createDelivery(ctx: DeliveryContext) {
     let marked = false;
     const mark = (key: string) => ctx.mark(key, hs).then((ok) => (marked = ok), () => false);
     const answers = handTo(transport, hs.map((h) => h.message!), mark);
-    return hs.map((h, i) => answers.then((rs) => report(h, transport, rs[i]!, started, marked)));
+    return hs.map((h, i) =>
+      answers.then((rs) => {
+        const lost = rs.every((x) => x.outcome === "ambiguous");
+        return report(h, transport, rs[i]!, started, !marked ? "no" : lost ? "whole" : "partly");
+      }),
+    );
   }
 
   return {
@@ -132,6 +141,18 @@ export function createDelivery(ctx: DeliveryContext) {
           local.set(i, failed);
           continue;
         }
+        // A batch request to repeat: its members (the claim returns all of them) go out together
+        // again, whatever the transport's batch size now, pinned or not.
+        if (m.batch !== null) {
+          let g = groups.get(`\u0001${m.batch}`);
+          if (!g) {
+            g = { transport, at: [] };
+            groups.set(`\u0001${m.batch}`, g);
+            requests.push(g);
+          }
+          g.at.push(i);
+          continue;
+        }
         const size = transport.capabilities.batch;
         if (size <= 1 || transport.members || m.pinned !== null || m.outgoing.attachments.length > 0) {
           requests.push({ transport, at: [i] });
@@ -146,6 +167,9 @@ export function createDelivery(ctx: DeliveryContext) {
         }
         g.at.push(i);
       }
+      // Members in id order: the same messages make the same request body, as a repeat must.
+      const id = (i: number) => handOffs[i]!.message!.id;
+      for (const r of requests) if (r.at.length > 1) r.at.sort((a, b) => (id(a) < id(b) ? -1 : id(a) > id(b) ? 1 : 0));
       return { requests, local };
     },
     /** Sends one planned request; one report per member, in order. */

@@ -103,8 +103,8 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
   };
   /** The statements' fence of claimed messages: ids, lease tokens, partition keys. */
   const fenced = (hs: EmailHandOff[]) => [hs.map((h) => h.record.id), hs.map((h) => h.record.leaseToken), hs.map((h) => h.record.createdAt)];
-  // Batch members are marked before their request leaves: the reaper holds them if this
-  // process dies during it.
+  // Batch members are marked before their request leaves: if this process dies during it, the
+  // reaper queues them as one batch, to be sent again as the identical request.
   const mark = async (key: string, hs: EmailHandOff[]): Promise<boolean> => {
     const rows = await workerTransaction(ctx.db, ctx.statements, (ex) => run(ex, ctx.statements, "batchMark", [key, ...fenced(hs)]));
     return rows.length === hs.length;
@@ -136,21 +136,23 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
 
   // Answers are recorded as they come, many per transaction: whatever arrived while the last
   // write ran goes in the next one. A message delivered but not yet recorded would be judged
-  // by the reaper if this process died, so none waits for a slow neighbour in its round.
-  const answers: { h: EmailHandOff; r: EmailReport; settle: (err?: unknown) => void }[] = [];
+  // by the reaper if this process died, so none waits for a slow neighbour in its round. A
+  // request's answers always go in one transaction: a batch recorded in part, then a crash,
+  // would leave its other members unable to repeat the identical request.
+  const answers: { hs: EmailHandOff[]; rs: EmailReport[]; settle: (err?: unknown) => void }[] = [];
   let flushing = false;
   async function flush(): Promise<void> {
     flushing = true;
     while (answers.length > 0) {
       const batch = answers.splice(0);
-      const err = await record(batch.map((a) => a.h), batch.map((a) => a.r)).then(() => undefined, (e: unknown) => e ?? new Error("record failed"));
+      const err = await record(batch.flatMap((a) => a.hs), batch.flatMap((a) => a.rs)).then(() => undefined, (e: unknown) => e ?? new Error("record failed"));
       for (const a of batch) a.settle(err);
     }
     flushing = false;
   }
-  const recorded = (h: EmailHandOff, r: EmailReport) =>
+  const recorded = (hs: EmailHandOff[], rs: EmailReport[]) =>
     new Promise<void>((resolve, reject) => {
-      answers.push({ h, r, settle: (err) => (err === undefined ? resolve() : reject(err)) });
+      answers.push({ hs, rs, settle: (err) => (err === undefined ? resolve() : reject(err)) });
       if (!flushing) void flush();
     });
 
@@ -198,13 +200,16 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
         for (const [delay, hs] of back) await run(ex, ctx.statements, "release", [delay, ...fenced(hs)]);
       });
     }
-    const each = [...local].map(([i, report]) => report.then((r) => recorded(handOffs[i]!, r)));
+    const each = [...local].map(([i, report]) => report.then((r) => recorded([handOffs[i]!], [r])));
     for (const r of requests) {
-      const written = delivery.send(handOffs, r).map((report, j) => report.then((rep) => recorded(handOffs[r.at[j]!]!, rep)));
+      const written = Promise.all(delivery.send(handOffs, r)).then((reps) => recorded(r.at.map((i) => handOffs[i]!), reps));
       // A slot is free once its answers are recorded: a crash then repeats at most the
       // messages of `concurrency` requests (those with their transport or being recorded).
-      void Promise.allSettled(written).then(() => answered?.());
-      each.push(...written);
+      void written.then(
+        () => answered?.(),
+        () => answered?.(),
+      );
+      each.push(written);
     }
     const claimed = local.size + requests.reduce((n, r) => n + r.at.length, 0);
     // Settles once every answer is recorded or failed, so that stop() waits for all of them.
