@@ -3,6 +3,7 @@
 
 mod check;
 mod purge;
+mod suppressions;
 
 use usebetter_core::cli::args::{parse_with, Invocation, Parsed};
 use usebetter_core::cli::email::{self as cli, EmailCli, EMAIL};
@@ -50,6 +51,7 @@ pub async fn run(args: &[String], ctx: &crate::Context) -> Result<Outcome> {
         }
         "worker" => worker(&run).await,
         "resolve" | "retry" | "cancel" => operate(&run).await,
+        "suppressions" => suppressions::run(&run).await,
         other => Err(CliFailure::Usage.with(format!("error: unknown command '{other}'"))),
     }
 }

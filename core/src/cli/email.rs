@@ -15,7 +15,7 @@ use crate::error::Result;
 
 pub use super::store::{ahead, partitions_ready, purge_report, rls_flag};
 
-pub const COMMANDS: [(&str, &str); 8] = [
+pub const COMMANDS: [(&str, &str); 9] = [
     (
         "migrate",
         "Print, write or apply the email tables' DDL (idempotent)",
@@ -42,6 +42,10 @@ pub const COMMANDS: [(&str, &str); 8] = [
     ),
     ("retry", "Queue a failed or expired message once more"),
     ("cancel", "Cancel a queued message"),
+    (
+        "suppressions",
+        "Import (CSV or NDJSON) or export (CSV) the suppression list",
+    ),
 ];
 
 fn options(command: &str) -> Option<Vec<Opt>> {
@@ -51,6 +55,13 @@ fn options(command: &str) -> Option<Vec<Opt>> {
             flag("drop").about("Cancel it (it may then never arrive)"),
         ],
         "retry" | "cancel" => vec![],
+        "suppressions" => vec![
+            valued("file", "<path>")
+                .about("import: the list to read (CSV with a header line, or NDJSON)"),
+            valued("tenant", "<uuid>")
+                .about("import: the tenant of rows that name none (default: global)"),
+            super::args::OUTPUT.about("export: write the CSV here instead of printing it"),
+        ],
         "check" => vec![valued("dkim-sample", "<file.eml>")
             .about("Judge a received message's DKIM signature instead of the database")],
         "worker" => vec![
@@ -76,6 +87,7 @@ pub const EMAIL: Program = Program {
     options,
     positional: |command| match command {
         "resolve" | "retry" | "cancel" => Some("eml_id"),
+        "suppressions" => Some("import|export"),
         _ => None,
     },
     required: |_| None,
@@ -196,6 +208,21 @@ pub fn email_config(config: Option<&Value>, rls: Option<bool>) -> Result<EmailCl
         partition,
     })?;
     Ok(EmailCli { store, retention })
+}
+
+/// What `suppressions import` prints: `read` rows, `added` of them new.
+#[must_use]
+pub fn suppressions_imported(read: usize, added: usize, as_json: bool) -> String {
+    if as_json {
+        return format!(
+            "{}\n",
+            serde_json::json!({ "read": read, "added": added, "present": read - added.min(read) })
+        );
+    }
+    format!(
+        "imported {read} suppressions: {added} new, {} already present\n",
+        read - added.min(read)
+    )
 }
 
 /// `migrate`'s line after applying.

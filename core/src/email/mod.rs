@@ -25,6 +25,7 @@ pub mod smtp;
 pub mod smtp_envelope;
 pub mod smtp_outcome;
 pub mod store;
+pub mod suppression_file;
 pub mod token;
 
 pub use error::{EmailError, Result};
