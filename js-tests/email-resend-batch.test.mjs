@@ -63,12 +63,12 @@ test("one request per tenant's messages of a claim; each message gets its own pr
       const [sent] = tagged(fake, id);
       assert.ok(sent, `${id} reached the fake`);
       assert.deepEqual([r.status, r.provider_message_id], ["sent", sent.id], "the id Resend gave this very message");
-      assert.match(r.batch_id, /^batch_[0-9a-f]{64}$/);
+      assert.equal(r.batch_id, null, "settled by its request: bound to that batch no more");
     }
     const keys = new Set(fake.emails.map((m) => m.idempotencyKey));
     assert.equal(keys.size, 2, "one key per request");
-    const mine = [...keys].find((k) => tagged(fake, a[0])[0].idempotencyKey === k);
-    assert.equal(got.get(uuid(a[0])).batch_id, mine, "the stored batch id is the request's key");
+    const key = tagged(fake, a[0])[0].idempotencyKey;
+    assert.deepEqual(new Set(a.map((id) => tagged(fake, id)[0].idempotencyKey)), new Set([key]), "one tenant's messages share the request's key");
   } finally {
     await fake.close();
   }
@@ -127,7 +127,7 @@ test("still unanswered after the replay: the batch stays together and its identi
     const waiting = await rows(ids);
     const keys = new Set(ids.map((id) => waiting.get(uuid(id)).batch_id));
     assert.equal(keys.size, 1, "one batch");
-    assert.match([...keys][0], /^batch_[0-9a-f]{64}$/);
+    assert.match([...keys][0], /^batch_[0-9a-f]{64}\/3$/, "the request's key and its member count");
     for (const id of ids) assert.deepEqual([waiting.get(uuid(id)).status, waiting.get(uuid(id)).last_outcome], ["queued", "ambiguous"]);
     assert.equal(fake.requests, 2);
     await new Promise((r) => setTimeout(r, 200));
@@ -205,6 +205,54 @@ test("a worker that died during a batch request: the reaper queues the batch who
     assert.equal(fake.conflicts, 0, "each repeat was the identical request");
     const done = await rows([...group, ...alone]);
     for (const id of [...group, ...alone]) assert.deepEqual([done.get(uuid(id)).status, done.get(uuid(id)).provider_message_id], ["sent", tagged(fake, id)[0].id]);
+  } finally {
+    await fake.close();
+  }
+});
+
+test("a batch to repeat whose member was suppressed meanwhile is held whole (its request would differ under the same key); nothing is sent", async () => {
+  const fake = await fakeResend({ apiKey: KEY });
+  try {
+    const sent = [];
+    const dying = email(dyingResend(fake, sent));
+    await email(resend({ apiKey: KEY, baseUrl: fake.url })).drain({ maxMs: 10_000 });
+    const group = await sendAll(dying, randomUUID(), 3, "bounced");
+    const drain = dying.drain({ maxMs: 1_000, leaseMs: 100, timeoutMs: 1_500 });
+    while (sent.length < 1) await new Promise((r) => setTimeout(r, 5));
+    const requests = fake.requests;
+    // A hard bounce for one member arrives before the batch is repeated.
+    await asSystem(pool, "INSERT INTO email_suppressions (id, tenant_id, address, address_hash, reason) VALUES (gen_random_uuid(), NULL, 'bounced1@example.com', sha256(convert_to('bounced1@example.com', 'UTF8')), 'hard_bounce')");
+    await new Promise((r) => setTimeout(r, 200));
+    const next = email(resend({ apiKey: KEY, baseUrl: fake.url }));
+    await next.drain({ maxMs: 1, maxMessages: 0 });
+    await drain;
+    await next.drain({ maxMs: 10_000 });
+    const got = await rows(group);
+    for (const id of group) assert.deepEqual([got.get(uuid(id)).status, got.get(uuid(id)).last_outcome], ["ambiguous", "ambiguous"], id);
+    assert.equal(fake.requests, requests, "no request for a changed batch");
+  } finally {
+    await fake.close();
+  }
+});
+
+test("a batch Resend answered 503 for is regrouped freely: that answer settles that nothing was taken, so nothing binds its members", async () => {
+  const fake = await fakeResend({ apiKey: KEY });
+  try {
+    const e = email(resend({ apiKey: KEY, baseUrl: fake.url }));
+    await e.drain({ maxMs: 10_000 });
+    const ids = await sendAll(e, randomUUID(), 3, "throttled");
+    fake.failNext(503);
+    await e.drain({ maxMs: 10_000, maxMessages: 3 });
+    const waiting = await rows(ids);
+    for (const id of ids) assert.deepEqual([waiting.get(uuid(id)).status, waiting.get(uuid(id)).batch_id], ["queued", null], id);
+    let got = await rows(ids);
+    for (let i = 0; i < 50 && ids.some((id) => got.get(uuid(id)).status !== "sent"); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      await e.drain({ maxMs: 10_000 });
+      got = await rows(ids);
+    }
+    for (const id of ids) assert.equal(got.get(uuid(id)).status, "sent");
+    assert.equal(fake.emails.filter((m) => ids.some((id) => tagged(fake, id).includes(m))).length, 3);
   } finally {
     await fake.close();
   }

@@ -287,7 +287,8 @@ export interface EmailHandOff {
     /** Subject, bodies, tags, tenant and idempotency key, as JSON providers take them. */
     outgoing: EmailOutgoing;
   };
-  record: { id: string; createdAt: string; leaseToken: string; attempt: number; expiresAtMs: number | null };
+  /** `batch`: as `message.batch`, here also for a message the claim found wholly suppressed. */
+  record: { id: string; createdAt: string; leaseToken: string; attempt: number; expiresAtMs: number | null; batch: string | null };
   suppressed: { key: string; address: string | null; reason: string }[];
   skip?: "suppressed";
 }
@@ -312,6 +313,9 @@ export interface EmailReport {
   /** An ambiguous answer to a batch request: held for an operator whatever `onAmbiguous` says
    *  (only the identical request could safely be repeated). */
   hold?: boolean;
+  /** A batch member that may have reached the provider: it keeps its batch, to be repeated as
+   *  the identical request, and is held rather than failed or expired when retries run out. */
+  rebatch?: boolean;
 }
 
 /** A compiled `betterEmail` configuration (absent from the edge build). */

@@ -135,14 +135,16 @@ fn row(line: usize, fields: &Map<String, Value>, tenant: Option<&str>) -> Result
 /// `EMAIL_INVALID_ARGUMENT` naming the line and column of the first bad row, or an unknown
 /// CSV column; `EMAIL_INVALID_ADDRESS` for an address the send path would refuse.
 pub fn parse(text: &str, tenant: Option<&str>) -> Result<Vec<Suppression>> {
-    let lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')))
-        .filter(|(_, l)| !l.trim().is_empty());
+    // Spreadsheets save "CSV UTF-8" with a byte order mark.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut out = Vec::new();
     if text.trim_start().starts_with('{') {
-        for (n, line) in lines {
+        let lines = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty());
+        for (i, line) in lines {
+            let n = i + 1;
             let value: Value = serde_json::from_str(line)
                 .map_err(|e| EmailError::argument(format!("line {n}"), e.to_string()))?;
             let Value::Object(fields) = value else {
@@ -151,27 +153,24 @@ pub fn parse(text: &str, tenant: Option<&str>) -> Result<Vec<Suppression>> {
                     "expected an object",
                 ));
             };
+            if let Some(bad) = fields.keys().find(|k| !COLUMNS.contains(&k.as_str())) {
+                return Err(unknown_column(n, bad));
+            }
             out.push(row(n, &fields, tenant)?);
         }
         return Ok(out);
     }
-    let mut lines = lines;
+    let mut lines = records(text).into_iter();
     let Some((n, header)) = lines.next() else {
         return Ok(out);
     };
-    let names = csv_fields(header).map_err(|e| EmailError::argument(format!("line {n}"), e))?;
+    let names = csv_fields(&header).map_err(|e| EmailError::argument(format!("line {n}"), e))?;
     let names: Vec<String> = names
         .iter()
         .map(|s| s.trim().to_ascii_lowercase())
         .collect();
     if let Some(bad) = names.iter().find(|c| !COLUMNS.contains(&c.as_str())) {
-        return Err(EmailError::argument(
-            format!("line {n}: {bad}"),
-            format!(
-                "not a column of the suppression list ({})",
-                COLUMNS.join(", ")
-            ),
-        ));
+        return Err(unknown_column(n, bad));
     }
     if !names.iter().any(|c| c == "address") {
         return Err(EmailError::argument(
@@ -180,7 +179,7 @@ pub fn parse(text: &str, tenant: Option<&str>) -> Result<Vec<Suppression>> {
         ));
     }
     for (n, line) in lines {
-        let values = csv_fields(line).map_err(|e| EmailError::argument(format!("line {n}"), e))?;
+        let values = csv_fields(&line).map_err(|e| EmailError::argument(format!("line {n}"), e))?;
         if values.len() != names.len() {
             return Err(EmailError::argument(
                 format!("line {n}"),
@@ -199,6 +198,38 @@ pub fn parse(text: &str, tenant: Option<&str>) -> Result<Vec<Suppression>> {
         out.push(row(n, &fields, tenant)?);
     }
     Ok(out)
+}
+
+fn unknown_column(line: usize, name: &str) -> EmailError {
+    EmailError::argument(
+        format!("line {line}: {name}"),
+        format!(
+            "not a column of the suppression list ({})",
+            COLUMNS.join(", ")
+        ),
+    )
+}
+
+/// The non-blank CSV records of `text` with the line each starts on; a quoted field may span
+/// lines (an odd number of quotes so far means the record goes on).
+fn records(text: &str) -> Vec<(usize, String)> {
+    let mut out: Vec<(usize, String)> = Vec::new();
+    let mut open = false;
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim_end_matches('\r');
+        let odd = line.matches('"').count() % 2 == 1;
+        if open {
+            if let Some((_, record)) = out.last_mut() {
+                record.push('\n');
+                record.push_str(line);
+            }
+            open ^= odd;
+        } else if !line.trim().is_empty() {
+            out.push((i + 1, line.to_owned()));
+            open = odd;
+        }
+    }
+    out
 }
 
 /// Writes rows (each [`COLUMNS`] in order, absent ones `None`) as CSV with a header line.
@@ -260,6 +291,9 @@ mod tests {
         assert!(err("address,note\na@x.example\n").contains("1 fields where the header has 2"));
         assert!(err("address\n\"a@x.example\n").contains("not closed"));
         assert!(err("{\"address\":1}\n").contains("line 1: address"));
+        assert!(
+            err("{\"address\":\"a@x.example\",\"reasons\":\"x\"}\n").contains("line 1: reasons")
+        );
     }
 
     #[test]
@@ -270,10 +304,10 @@ mod tests {
             None,
             Some(T.into()),
             None,
-            Some("a, \"b\"".into()),
+            Some("a, \"b\"\nsecond line".into()),
         ]]);
-        let rows = parse(&csv, None).unwrap();
-        assert_eq!(rows[0].note.as_deref(), Some("a, \"b\""));
+        let rows = parse(&format!("\u{feff}{csv}"), None).unwrap();
+        assert_eq!(rows[0].note.as_deref(), Some("a, \"b\"\nsecond line"));
         assert_eq!(rows[0].tenant_id.as_deref(), Some(T));
     }
 }

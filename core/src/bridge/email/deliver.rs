@@ -131,6 +131,7 @@ impl Email {
         let record = json!({
             "id": c.id, "createdAt": c.created_at, "leaseToken": c.lease_token,
             "attempt": c.attempt_count, "expiresAtMs": c.expires_at.as_deref().and_then(parse_iso_ms),
+            "batch": c.batch_id,
         });
         let mut suppressed = Vec::new();
         let mut envelope = Vec::new();
@@ -315,6 +316,12 @@ struct Report {
     /// held for an operator whatever `onAmbiguous` says.
     #[serde(default)]
     hold: bool,
+    /// A member of a batch request that may have reached the provider (unanswered, or being
+    /// repeated): it keeps its batch, to be repeated as that identical request; and since it
+    /// may have been delivered, it is held rather than `failed` or `expired` when its retries
+    /// run out, unless this answer settled it.
+    #[serde(default)]
+    rebatch: bool,
 }
 
 /// One transport a failover tried before the one that answered for the message.
@@ -410,6 +417,16 @@ impl Email {
                         },
                     ))
                 }
+            };
+            let settled = matches!(
+                r.outcome.as_str(),
+                "sent" | "rejected_permanent" | "rejected_recipient"
+            );
+            let next = match next {
+                Some(Next::Failed | Next::Expired) if r.rebatch && !settled => {
+                    Some(Next::Ambiguous)
+                }
+                other => other,
             };
             let status = next.map_or("suppressed", Next::status);
             let at = match next {
@@ -507,6 +524,7 @@ impl Email {
         params.extend(rc.into_iter().map(Value::from));
         params.extend(sp.into_iter().map(Value::from));
         params.extend(pa.into_iter().map(Value::from));
+        params.push(json!(reports.iter().map(|r| r.rebatch).collect::<Vec<_>>()));
         Ok(json!({ "params": params, "messages": summary }))
     }
 }

@@ -45,7 +45,7 @@ impl Store {
     /// Members of a batch request waiting to be repeated (`batch_id`, see
     /// [`Store::email_batch_mark`]) come first and all together or not at all: one such batch per
     /// claim, under an advisory lock so that two claims cannot split it, and only while every
-    /// member is queued and unexpired. The worker rebuilds the identical request from them. They
+    /// member (as many as its `batch_id` says) is queued and unexpired. The worker rebuilds the identical request from them. They
     /// do not expire one by one (the reaper holds a batch with an expired member).
     #[must_use]
     pub fn email_claim(&self, unsubscribable: &[String]) -> Statement {
@@ -75,7 +75,8 @@ impl Store {
   WHERE batch_id = (SELECT batch_id FROM gl) AND status = 'queued'
   FOR UPDATE
 ), whole AS (
-  SELECT * FROM grp WHERE (SELECT count(*) FROM grp) = (SELECT count(*) FROM {m} WHERE batch_id = (SELECT batch_id FROM gl))
+  SELECT * FROM grp WHERE (SELECT count(*) FROM grp) = (SELECT CASE WHEN g.batch_id ~ '^[^/]+/[0-9]{{1,3}}$'
+    THEN split_part(g.batch_id, '/', 2)::int END FROM gl g)
 ), cand AS (
   SELECT created_at, id, tenant_id, priority, next_attempt_at FROM {m}
   WHERE status = 'queued' AND next_attempt_at <= now() AND (expires_at IS NULL OR expires_at > now()) AND batch_id IS NULL
@@ -109,7 +110,7 @@ RETURNING m.id, m.tenant_id, m.created_at::text AS created_at, m.category, m.sub
           AND (s.category IS NULL OR s.category = m.category)
           AND (s.expires_at IS NULL OR s.expires_at > now())
           AND (s.reason <> 'unsubscribe' OR m.category = ANY({categories}))
-        LIMIT 1))), '[]')
+        LIMIT 1)) ORDER BY array_position(ARRAY['to', 'cc', 'bcc'], r.kind), r.address_key), '[]')
    FROM {rcpt} r WHERE r.created_at = m.created_at AND r.message_id = m.id) AS recipients,
   (SELECT coalesce(json_agg(json_build_object('filename', a.filename, 'contentType', a.content_type,
      'contentId', a.content_id, 'base64', encode(a.content, 'base64')) ORDER BY a.idx), '[]')
@@ -160,7 +161,8 @@ RETURNING greatest(0, ceil(extract(epoch FROM b.updated_at - now()) * 1000))::in
         )
     }
 
-    /// Records a batch of hand-offs: each message's new state (fenced by its lease token), an
+    /// Records a batch of hand-offs: each message's new state (fenced by its lease token; its
+    /// batch kept only where `$31` says so, see the report's `rebatch`), an
     /// attempt row where a transport was called (and one per transport a failover tried before
     /// it), recipient states, and suppressions learnt from the answers (an SMTP `550 5.1.1` at
     /// RCPT). Returns the ids recorded.
@@ -170,10 +172,11 @@ RETURNING greatest(0, ceil(extract(epoch FROM b.updated_at - now()) * 1000))::in
             format!(
                 "WITH x AS (
   SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::uuid[], $4::text[], $5::timestamptz[], $6::text[], $7::text[],
-                       $8::text[], $9::text[], $10::timestamptz[], $11::int[], $12::int[])
-    AS x(id, created_at, lease_token, status, next_attempt_at, outcome, error, provider_message_id, transport, started_at, duration_ms, provider_status)
+                       $8::text[], $9::text[], $10::timestamptz[], $11::int[], $12::int[], $31::boolean[])
+    AS x(id, created_at, lease_token, status, next_attempt_at, outcome, error, provider_message_id, transport, started_at, duration_ms, provider_status, keep_batch)
 ), u AS (
   UPDATE {m} m SET status = x.status, next_attempt_at = coalesce(x.next_attempt_at, m.next_attempt_at),
+    batch_id = CASE WHEN x.keep_batch THEN m.batch_id END,
     lease_until = NULL, lease_token = NULL, lease_owner = NULL, last_outcome = x.outcome, last_error = x.error,
     provider_message_id = coalesce(x.provider_message_id, m.provider_message_id), transport = coalesce(x.transport, m.transport),
     finished_at = CASE WHEN x.status IN ('sent', 'failed', 'expired', 'cancelled', 'suppressed') THEN now() END
@@ -241,6 +244,7 @@ SELECT id FROM u",
                 ("tried_outcomes", "text[]"),
                 ("tried_provider_statuses", "int[]"),
                 ("tried_details", "text[]"),
+                ("keep_batches", "boolean[]"),
             ],
         )
     }
@@ -270,7 +274,8 @@ RETURNING m.id",
         )
     }
 
-    /// Marks claimed messages as members of batch request `$1`, before the request goes out: if
+    /// Marks claimed messages as members of batch request `$1` (`{key}/{members}`: the request's
+    /// idempotency key and how many messages it carries), before the request goes out: if
     /// the worker dies during it, the reaper holds them, since only the identical request (same
     /// members, same key) could safely be repeated. Returns the ids marked (a lease another
     /// worker took over is not).
@@ -330,7 +335,9 @@ RETURNING m.id",
   SELECT created_at, id FROM {m} q
   WHERE q.status = 'queued' AND q.batch_id IS NOT NULL
     AND (q.created_at <= now() - interval '23 hours' OR EXISTS (SELECT 1 FROM {m} o WHERE o.batch_id = q.batch_id
-         AND (o.status NOT IN ('queued', 'in_flight') OR (o.status = 'queued' AND o.expires_at <= now()))))
+         AND (o.status NOT IN ('queued', 'in_flight') OR (o.status = 'queued' AND o.expires_at <= now())))
+      OR CASE WHEN q.batch_id ~ '^[^/]+/[0-9]{{1,3}}$'
+         THEN (SELECT count(*) FROM {m} o WHERE o.batch_id = q.batch_id) < split_part(q.batch_id, '/', 2)::int ELSE true END)
   LIMIT 500 FOR UPDATE SKIP LOCKED
 ), held AS (
   UPDATE {m} m SET status = 'ambiguous', last_outcome = 'ambiguous',

@@ -64,15 +64,15 @@ SELECT count(*)::int AS added FROM i",
         )
     }
 
-    /// Every suppression in the columns of
-    /// [`crate::email::suppression_file::COLUMNS`] (text; `address` NULL once erased), oldest
-    /// first: `better-email suppressions export`.
+    /// Every suppression in the columns of [`crate::email::suppression_file::COLUMNS`] (text),
+    /// oldest first: `better-email suppressions export`. Entries whose address was erased
+    /// (only its hash kept) cannot be imported anywhere and are left out.
     #[must_use]
     pub fn email_suppressions_export(&self) -> Statement {
         Statement::new(
             format!(
                 "SELECT address, reason, category, tenant_id::text, to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS expires_at, note
-FROM {sup} ORDER BY created_at, id",
+FROM {sup} WHERE address IS NOT NULL ORDER BY created_at, id",
                 sup = self.table("suppressions"),
             ),
             &[],

@@ -91,6 +91,51 @@ export function createDelivery(ctx: DeliveryContext) {
     // settled, it stays in its batch and the identical request is repeated later (the claim
     // returns the batch whole), which the provider answers from its idempotency record.
     if (batched === "partly" && r.outcome === "ambiguous") out.hold = true;
+    // A repeat, or a batch that left and came back unanswered: it stays that batch.
+    if (h.message!.batch !== null || (batched === "whole" && r.outcome === "ambiguous")) out.rebatch = true;
+    return out;
+  }
+
+  /** A batch member that cannot go out as its batch was: held, with the rest of that batch. */
+  const heldReport = (h: EmailHandOff, why: string): EmailReport => ({
+    record: h.record,
+    suppressed: h.suppressed,
+    outcome: "ambiguous",
+    hold: true,
+    rebatch: true,
+    detail: `its batch request, whose outcome is unknown, can no longer be repeated as it was: ${why}`,
+  });
+
+  /**
+   * Batch requests to repeat (the claim returns each whole) that cannot go out as they were,
+   * by member: a member now wholly or partly suppressed (the body would differ under the same
+   * key), a route that fails, or members routed apart.
+   */
+  function unrepeatable(handOffs: EmailHandOff[]): Map<number, string> {
+    const batches = new Map<string, number[]>();
+    for (const [i, h] of handOffs.entries()) {
+      if (h.record.batch !== null) batches.set(h.record.batch, [...(batches.get(h.record.batch) ?? []), i]);
+    }
+    const out = new Map<number, string>();
+    for (const at of batches.values()) {
+      let why: string | null = null;
+      let transport: Transport | undefined;
+      for (const i of at) {
+        const h = handOffs[i]!;
+        if (!h.message || h.suppressed.length > 0) why = "a recipient of a member was suppressed since";
+        else {
+          try {
+            const t = transportOf(h.message);
+            if (transport && t !== transport) why = "its members are now routed to different transports";
+            transport = t;
+          } catch (err) {
+            why = `its route failed (${(err as Error)?.message ?? String(err)})`;
+          }
+        }
+        if (why) break;
+      }
+      if (why) for (const i of at) out.set(i, why);
+    }
     return out;
   }
 
@@ -125,8 +170,14 @@ export function createDelivery(ctx: DeliveryContext) {
       const requests: Planned[] = [];
       const local = new Map<number, Promise<EmailReport>>();
       const groups = new Map<string, Planned>();
+      const held = unrepeatable(handOffs);
       for (const [i, h] of handOffs.entries()) {
         const m = h.message;
+        const why = held.get(i);
+        if (why) {
+          local.set(i, Promise.resolve(heldReport(h, why)));
+          continue;
+        }
         if (h.skip || !m) {
           local.set(i, Promise.resolve({ record: h.record, suppressed: h.suppressed, outcome: "suppressed" }));
           continue;

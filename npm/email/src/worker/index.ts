@@ -106,7 +106,8 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
   // Batch members are marked before their request leaves: if this process dies during it, the
   // reaper queues them as one batch, to be sent again as the identical request.
   const mark = async (key: string, hs: EmailHandOff[]): Promise<boolean> => {
-    const rows = await workerTransaction(ctx.db, ctx.statements, (ex) => run(ex, ctx.statements, "batchMark", [key, ...fenced(hs)]));
+    // With the member count: a batch some of whose members left it can never pass for whole.
+    const rows = await workerTransaction(ctx.db, ctx.statements, (ex) => run(ex, ctx.statements, "batchMark", [`${key}/${hs.length}`, ...fenced(hs)]));
     return rows.length === hs.length;
   };
   const delivery = createDelivery({ members, pick, timeoutMs, mark });
