@@ -281,13 +281,11 @@ export interface EmailHandOff {
     attempt: number;
     /** The transport an earlier ambiguous attempt used (it may have the message): the only one to try. */
     pinned: string | null;
-    /** The key of the batch request it belongs to, when that request is to be repeated as it
-     *  was: the claim returns all its members, to go out together as the identical request. */
-    batch: string | null;
     /** Subject, bodies, tags, tenant and idempotency key, as JSON providers take them. */
     outgoing: EmailOutgoing;
   };
-  /** `batch`: as `message.batch`, here also for a message the claim found wholly suppressed. */
+  /** `batch`: the batch request it belongs to, when that request is to be repeated as it was
+   *  (the claim returns all its members, to go out together as the identical request). */
   record: { id: string; createdAt: string; leaseToken: string; attempt: number; expiresAtMs: number | null; batch: string | null };
   suppressed: { key: string; address: string | null; reason: string }[];
   skip?: "suppressed";

@@ -204,7 +204,7 @@ impl Email {
             "id": id, "category": c.category, "from": from, "recipients": envelope,
             "raw": raw,
             "messageId": c.message_id_header.trim_start_matches('<').trim_end_matches('>'),
-            "attempt": c.attempt_count, "pinned": c.pinned, "batch": c.batch_id,
+            "attempt": c.attempt_count, "pinned": c.pinned,
             // Subject, bodies, tags, tenant and key: once, in the structured form.
             "outgoing": outgoing,
         });

@@ -45,8 +45,8 @@ impl Store {
     /// Members of a batch request waiting to be repeated (`batch_id`, see
     /// [`Store::email_batch_mark`]) come first and all together or not at all: one such batch per
     /// claim, under an advisory lock so that two claims cannot split it, and only while every
-    /// member (as many as its `batch_id` says) is queued and unexpired. The worker rebuilds the identical request from them. They
-    /// do not expire one by one (the reaper holds a batch with an expired member).
+    /// member (as many as its `batch_id` says) is queued and unexpired. The worker rebuilds the
+    /// identical request from them. They do not expire one by one (the reaper holds a batch with an expired member).
     #[must_use]
     pub fn email_claim(&self, unsubscribable: &[String]) -> Statement {
         let m = self.table("messages");
@@ -274,14 +274,18 @@ RETURNING m.id",
         )
     }
 
-    /// Marks claimed messages as members of batch request `$1` (`{key}/{members}`: the request's
-    /// idempotency key and how many messages it carries), before the request goes out: if
+    /// Marks claimed messages as members of the batch request with idempotency key `$1` and `$2`
+    /// messages (stored as `{key}/{members}`, which the claim and the reaper read back), before
+    /// the request goes out: if
     /// the worker dies during it, the reaper holds them, since only the identical request (same
     /// members, same key) could safely be repeated. Returns the ids marked (a lease another
     /// worker took over is not).
     #[must_use]
     pub fn email_batch_mark(&self) -> Statement {
-        self.fenced_update("batch_id = $1", &[("batch_id", "text")])
+        self.fenced_update(
+            "batch_id = $1 || '/' || $2::int",
+            &[("batch_key", "text"), ("members", "int")],
+        )
     }
 
     /// Gives claimed messages back without an attempt: queued as before the claim, due again

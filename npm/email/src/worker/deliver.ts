@@ -92,7 +92,7 @@ export function createDelivery(ctx: DeliveryContext) {
     // returns the batch whole), which the provider answers from its idempotency record.
     if (batched === "partly" && r.outcome === "ambiguous") out.hold = true;
     // A repeat, or a batch that left and came back unanswered: it stays that batch.
-    if (h.message!.batch !== null || (batched === "whole" && r.outcome === "ambiguous")) out.rebatch = true;
+    if (h.record.batch !== null || (batched === "whole" && r.outcome === "ambiguous")) out.rebatch = true;
     return out;
   }
 
@@ -194,11 +194,12 @@ export function createDelivery(ctx: DeliveryContext) {
         }
         // A batch request to repeat: its members (the claim returns all of them) go out together
         // again, whatever the transport's batch size now, pinned or not.
-        if (m.batch !== null) {
-          let g = groups.get(`\u0001${m.batch}`);
+        const batch = h.record.batch;
+        if (batch !== null) {
+          let g = groups.get(`\u0001${batch}`);
           if (!g) {
             g = { transport, at: [] };
-            groups.set(`\u0001${m.batch}`, g);
+            groups.set(`\u0001${batch}`, g);
             requests.push(g);
           }
           g.at.push(i);

@@ -107,7 +107,7 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
   // reaper queues them as one batch, to be sent again as the identical request.
   const mark = async (key: string, hs: EmailHandOff[]): Promise<boolean> => {
     // With the member count: a batch some of whose members left it can never pass for whole.
-    const rows = await workerTransaction(ctx.db, ctx.statements, (ex) => run(ex, ctx.statements, "batchMark", [`${key}/${hs.length}`, ...fenced(hs)]));
+    const rows = await workerTransaction(ctx.db, ctx.statements, (ex) => run(ex, ctx.statements, "batchMark", [key, hs.length, ...fenced(hs)]));
     return rows.length === hs.length;
   };
   const delivery = createDelivery({ members, pick, timeoutMs, mark });
