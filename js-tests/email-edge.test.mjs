@@ -9,18 +9,16 @@
 // email package.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createSign, generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import core from "@usebetter-rs/core";
 import { betterEmail } from "@usebetterdev/email";
 import { sqlEmailAdapter } from "@usebetterdev/email/sql";
 import { captureTransport, fakeResend } from "@usebetterdev/email/testing";
-import { bundleForWorkerd, freePort } from "./edge/bundle.mjs";
+import { serveWorker } from "./edge/workerd.mjs";
 import { asSystem } from "./helpers/webhooks.mjs";
 import { tenantDatabase } from "./helpers/app.mjs";
 
@@ -28,10 +26,9 @@ const require = createRequire(import.meta.url);
 const coreDir = require.resolve("@usebetter-rs/core/package.json").replace(/package\.json$/, "");
 const resendSecret = core.webhookGenerateSecret("v1", randomBytes(24)).secret;
 const sendgrid = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
-let db, fake, workerd, port, cronPort, ACME, GLOBEX;
+let db, fake, worker, ACME, GLOBEX;
 // The welcome mail's id (as send() returned it).
 let welcomeId;
-let logs = "";
 
 before(async () => {
   // Tenants Acme and Globex, `projects` under row-level security (the tenant migration).
@@ -42,81 +39,31 @@ before(async () => {
   await db.pool.query(migrator.migrationSql(1));
   fake = await fakeResend();
 
-  const dir = mkdtempSync(join(tmpdir(), "usebetter-email-edge-"));
-  await bundleForWorkerd(new URL("./edge/worker-email.mjs", import.meta.url).pathname, dir);
-  const wasm = readdirSync(dir).filter((f) => f.endsWith(".wasm"));
+  const bindings = {
+    DATABASE_URL: db.url,
+    RESEND_URL: fake.url,
+    SECRETS_KEY: randomBytes(32).toString("base64"),
+    RESEND_SECRET: resendSecret,
+    SENDGRID_KEY: sendgrid.publicKey.export({ type: "spki", format: "der" }).toString("base64"),
+  };
+  worker = await serveWorker(new URL("./edge/worker-email.mjs", import.meta.url).pathname, { prefix: "usebetter-email-edge-", bindings, readyPath: "/smtp" });
   // The tenant package's edge module, and the email package's own.
-  assert.deepEqual(wasm.sort(), ["usebetter_email_bg.wasm", "usebetter_wasm_bg.wasm"]);
-  writeFileSync(join(dir, "trigger.js"), "export default { async fetch(request, env) { return Response.json(await env.MAIN.scheduled({ cron: \"* * * * *\" })); } };\n");
-  port = await freePort();
-  cronPort = await freePort();
-  const text = (name, value) => `(name = ${JSON.stringify(name)}, text = ${JSON.stringify(value)})`;
-  // Outbound connections may reach this machine only (loopback and private addresses).
-  writeFileSync(
-    join(dir, "config.capnp"),
-    `using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [ (name = "main", worker = .worker), (name = "trigger", worker = .trigger), (name = "local", network = (allow = ["local", "private"])) ],
-  sockets = [
-    (name = "http", address = "127.0.0.1:${port}", http = (), service = "main"),
-    (name = "cron", address = "127.0.0.1:${cronPort}", http = (), service = "trigger"),
-  ],
-);
-const worker :Workerd.Worker = (
-  modules = [
-    (name = "worker.js", esModule = embed "worker.js"),
-    ${wasm.map((f) => `(name = "${f}", wasm = embed "${f}"),`).join("\n    ")}
-  ],
-  bindings = [
-    ${text("DATABASE_URL", db.url)}, ${text("RESEND_URL", fake.url)},
-    ${text("SECRETS_KEY", randomBytes(32).toString("base64"))}, ${text("RESEND_SECRET", resendSecret)},
-    ${text("SENDGRID_KEY", sendgrid.publicKey.export({ type: "spki", format: "der" }).toString("base64"))},
-  ],
-  compatibilityDate = "2026-11-01",
-  globalOutbound = "local",
-);
-const trigger :Workerd.Worker = (
-  modules = [ (name = "trigger.js", esModule = embed "trigger.js") ],
-  bindings = [ (name = "MAIN", service = "main") ],
-  compatibilityDate = "2026-11-01",
-  compatibilityFlags = ["service_binding_extra_handlers"],
-);
-`,
-  );
-  workerd = spawn(require.resolve("workerd/bin/workerd"), ["serve", "--experimental", join(dir, "config.capnp")], { stdio: ["ignore", "pipe", "pipe"] });
-  workerd.stdout.on("data", (d) => (logs += d));
-  workerd.stderr.on("data", (d) => (logs += d));
-  for (let i = 0; i < 100; i++) {
-    const r = await call("GET", "/smtp").catch(() => null);
-    if (r) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`workerd did not start:\n${logs}`);
+  assert.deepEqual(worker.wasm, ["usebetter_email_bg.wasm", "usebetter_wasm_bg.wasm"]);
 });
 
 after(async () => {
-  workerd?.kill();
+  worker?.stop();
   await fake?.close();
   await db?.close();
 });
 
-/** A request to the worker (`cron: true`: to the cron trigger's socket). */
-async function call(method, path, { headers = {}, body, cron = false } = {}) {
-  const r = await fetch(`http://127.0.0.1:${cron ? cronPort : port}${path}`, { method, headers, body, redirect: "manual" });
-  const text = await r.text();
-  let json = null;
-  try {
-    json = JSON.parse(text);
-  } catch {}
-  return { status: r.status, headers: r.headers, json, text };
-}
-
+const call = (...args) => worker.call(...args);
 const signup = (tenant, body) => call("POST", "/signup", { headers: { "x-tenant-id": tenant, "content-type": "application/json" }, body: JSON.stringify(body) });
 const drain = () => call("GET", "/", { cron: true });
 
 test("E16: a tenant-scoped send() in workerd, drained by a cron trigger to Resend over fetch", async () => {
   const ok = await signup(ACME, { name: "Ada", to: "ada@example.com" });
-  assert.equal(ok.status, 200, `${ok.text}\n${logs}`);
+  assert.equal(ok.status, 200, `${ok.text}\n${worker.logs()}`);
   assert.equal(ok.json.status, "queued");
   welcomeId = ok.json.id;
   const failed = await signup(GLOBEX, { name: "Bob", to: "bob@example.com", fail: true });
@@ -125,9 +72,9 @@ test("E16: a tenant-scoped send() in workerd, drained by a cron trigger to Resen
   assert.deepEqual(rows, [{ tenant_id: ACME, subject: "Welcome, Ada", status: "queued", name: "signup:ada@example.com" }], "the rolled-back sign-up left neither its row nor a mail");
 
   const cron = await drain();
-  assert.equal(cron.status, 200, `${cron.text}\n${logs}`);
-  assert.equal(cron.json.outcome, "ok", logs);
-  assert.equal(fake.emails.length, 1, logs);
+  assert.equal(cron.status, 200, `${cron.text}\n${worker.logs()}`);
+  assert.equal(cron.json.outcome, "ok", worker.logs());
+  assert.equal(fake.emails.length, 1, worker.logs());
   const [mail] = fake.emails;
   assert.deepEqual([mail.body.to, mail.body.subject, mail.body.from], [["ada@example.com"], "Welcome, Ada", "Acme <hello@acme.example>"]);
   assert.match(String(mail.body.html), /<p>Hello Ada<\/p>/);
@@ -147,7 +94,7 @@ test("E16: the events endpoint verifies a Resend and a SendGrid event in workerd
     return { "content-type": "application/json", "svix-id": sid, "svix-timestamp": String(now), "svix-signature": core.webhookSign({ id: sid, timestamp: now, body: delivered, secret }) };
   };
   const r = await call("POST", "/email/events/resend", { headers: svix(resendSecret), body: delivered });
-  assert.deepEqual([r.status, r.json], [200, { received: 1, applied: 1 }], `${r.text}\n${logs}`);
+  assert.deepEqual([r.status, r.json], [200, { received: 1, applied: 1 }], `${r.text}\n${worker.logs()}`);
   const forged = await call("POST", "/email/events/resend", { headers: svix(core.webhookGenerateSecret("v1", randomBytes(24)).secret), body: delivered });
   assert.equal(forged.status, 401);
 

@@ -13,6 +13,7 @@ import { createServer } from "node:http";
 import pg from "pg";
 import { betterWebhooks } from "@usebetterdev/webhooks";
 import { sqlExecutorAdapter } from "@usebetterdev/webhooks/sql";
+import { transaction } from "./helpers/webhooks.mjs";
 
 const KEY = Buffer.alloc(32, 1).toString("base64");
 const NEW_KEY = Buffer.alloc(32, 2).toString("base64");
@@ -256,5 +257,115 @@ test("listen: verifies and prints each delivery, answers --status, refuses a bad
       { verified: true, id: `msg_${status}`, timestamp: new Date(timestamp * 1000).toISOString(), body, status },
       { verified: false, code: "WEBHOOK_BAD_SIGNATURE", message: lines[2].message },
     ]);
+  }
+});
+
+test("replay, recover, lanes, endpoints, stats: the operator's commands act across tenants, name what is missing and agree with the API", async () => {
+  const section = { eventTypes: ["order.created"], network: { allowHttp: true, allowNetworks: ["127.0.0.1/32"] }, tenancy: "rls", secretsKey: KEY, delivery: { retrySchedule: [0.05], jitter: 0 } };
+  const db = await freshDatabase("whcli_ops");
+  created.push(db);
+  const url = urlOf(db.name);
+  const received = [];
+  let failing = false;
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => (received.push(req.headers["webhook-id"]), res.writeHead(failing ? 500 : 204).end()));
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  pools.push(pool);
+  const hooks = betterWebhooks({ ...section, database: sqlExecutorAdapter(pool) });
+  await pool.query(hooks.migrationSql(1));
+  const json = async (args, code = 0) => {
+    const r = await cli(url, [...args, "--json"], { env: { BETTER_WEBHOOKS_KEY: KEY } });
+    assert.equal(r.code, code, `${args.join(" ")}: ${r.stderr}`);
+    return code === 0 ? JSON.parse(r.stdout) : r;
+  };
+  // As an operator's job would: a system-context transaction, for one tenant.
+  const operatorSend = (input, tenantId) => transaction(pool, { "app.bypass_rls": "true" }, (c) => hooks.send(input, { tx: c, tenantId }));
+  const drainAll = async () => {
+    for (let i = 0; i < 4; i++) {
+      await hooks.drain({ maxMs: 5_000 });
+      await new Promise((r) => setTimeout(r, 80));
+    }
+  };
+  try {
+    const T1 = "6d0a3c8e-1f43-4c1e-9a57-6a8f1c2b9d10";
+    const T2 = "0b6f1a52-9d4e-4f7a-8c3b-2e5d7f9a1c34";
+    const target = `http://127.0.0.1:${server.address().port}/`;
+    const e1 = (await hooks.endpoints.create({ url: target }, { tenantId: T1 })).endpoint;
+    const e2 = (await hooks.endpoints.create({ url: target, ordering: "key" }, { tenantId: T2 })).endpoint;
+    const m1 = await operatorSend({ eventType: "order.created", payload: { n: 1 } }, T1);
+    await drainAll();
+    assert.deepEqual(received, [m1.id]);
+
+    // replay: once more to its endpoint; unknown ids and malformed ones.
+    const replayed = await cli(url, ["replay", m1.id], { env: { BETTER_WEBHOOKS_KEY: KEY } });
+    assert.equal(replayed.code, 0, replayed.stderr);
+    assert.equal(replayed.stdout, `replayed ${m1.id} to 1 endpoint(s)\n`);
+    await drainAll();
+    assert.deepEqual(received, [m1.id, m1.id]);
+    const ghost = core.webhookId("message", "01890a5d-ac96-774b-bcce-b302099a8057", true);
+    const missing = await json(["replay", ghost], 1);
+    assert.equal(missing.errorCode, "WEBHOOKS_NOT_FOUND");
+    assert.equal(missing.stderr, `no message ${ghost}\n`);
+    const malformed = await json(["replay", "msg_nope"], 2);
+    assert.match(malformed.stderr, /^invalid msg_id: expected a msg_… id/);
+
+    // recover: an exhausted delivery of the last hour is delivered again.
+    failing = true;
+    const m2 = await operatorSend({ eventType: "order.created", payload: { n: 2 } }, T1);
+    // T2's ordered endpoint: its head fails through the schedule and blocks the lane.
+    const m3 = await operatorSend({ eventType: "order.created", payload: { n: 3 }, orderingKey: "acct-9" }, T2);
+    await drainAll();
+    assert.equal((await hooks.deliveries.list({ status: "exhausted" }, { tenantId: T1 })).data.length, 1);
+    failing = false;
+    assert.match((await json(["recover", "--endpoint", e1.id], 2)).stderr, /'--since <when>'/);
+    assert.match((await json(["recover", "--endpoint", e1.id, "--since", "yesterday"], 2)).stderr, /^invalid --since: "yesterday"/);
+    assert.deepEqual(await json(["recover", "--endpoint", e1.id, "--since", "1h"]), { recovered: 1 });
+    received.length = 0;
+    await drainAll();
+    assert.deepEqual(received, [m2.id]);
+
+    // lanes: the blocked one, across tenants; resolve --skip once, then it is no longer blocked.
+    const lanes = await json(["lanes"]);
+    assert.equal(lanes.length, 1);
+    assert.deepEqual([lanes[0].endpointId, lanes[0].orderingKey, lanes[0].headMessageId], [e2.id, "acct-9", m3.id]);
+    assert.match(lanes[0].id, /^lane_/);
+    assert.match((await json(["lanes", "resolve", lanes[0].id], 2)).stderr, /--retry or --skip/);
+    assert.deepEqual(await json(["lanes", "resolve", lanes[0].id, "--skip"]), { lane: lanes[0].id, resolution: "skip" });
+    const again = await json(["lanes", "resolve", lanes[0].id, "--skip"], 1);
+    assert.equal(again.errorCode, "WEBHOOKS_INVALID_STATE");
+    assert.deepEqual(await json(["lanes"]), []);
+
+    // endpoints: every tenant's, or one tenant's; disable, health, enable.
+    const all = await json(["endpoints", "list"]);
+    assert.deepEqual(new Set(all.data.map((e) => e.id)), new Set([e1.id, e2.id]));
+    assert.deepEqual((await json(["endpoints", "list", "--tenant", T1])).data.map((e) => e.id), [e1.id]);
+    const disabled = await cli(url, ["endpoints", "disable", e1.id, "--reason", "ops"], { env: { BETTER_WEBHOOKS_KEY: KEY } });
+    assert.equal(disabled.stdout, `${e1.id} disabled\n`);
+    const health = await json(["endpoints", "health", e1.id]);
+    assert.deepEqual([health.id, health.status, health.disabledReason], [e1.id, "disabled", "ops"]);
+    assert.equal(health.successRate24h, (await hooks.endpoints.health(e1.id, { tenantId: T1 })).successRate24h);
+    const off = await json(["replay", m1.id, "--endpoint", e1.id], 1);
+    assert.equal(off.errorCode, "WEBHOOKS_ENDPOINT_DISABLED");
+    assert.match(off.stderr, /better-webhooks endpoints enable/);
+    assert.equal((await json(["endpoints", "enable", e1.id])).status, "enabled");
+    assert.equal((await json(["endpoints", "health", e1.id, "--tenant", T2], 1)).errorCode, "WEBHOOKS_NOT_FOUND");
+    assert.equal((await json(["endpoints", "frob", e1.id], 2)).errorCode, "CLI_USAGE");
+    assert.equal((await json(["endpoints", "disable"], 2)).errorCode, "CLI_USAGE");
+
+    // stats: the API's figures, per tenant and overall.
+    for (const [args, tenantId] of [[["stats", "--window", "1h", "--tenant", T1], T1], [["stats", "--window", "1h", "--tenant", T2], T2]]) {
+      const mine = await json(args);
+      const api = await hooks.stats({ window: "1h" }, { tenantId });
+      assert.deepEqual([mine.delivered, mine.failed, mine.backlog], [api.delivered, api.failed, api.backlog], args.join(" "));
+    }
+    const overall = await json(["stats", "--window", "1h"]);
+    assert.ok(overall.delivered >= 2, JSON.stringify(overall));
+    assert.equal((await json(["stats", "--window", "2d"], 2)).errorCode, "CLI_USAGE");
+  } finally {
+    server.close();
   }
 });

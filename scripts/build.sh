@@ -48,9 +48,9 @@ cp "$addon" "npm/core/native/usebetter.$triple.node"
 cp "$cli_addon" "npm/core/native/usebetter-cli.$triple.node"
 USEBETTER_BINDING=native node scripts/cli-help.mjs
 
-# Three WebAssembly builds: the edge one (no SQL analyser, ES module initialised from a compiled
-# module, for workerd / edge-light / browsers), the email package's edge module, and the full one
-# for Node.
+# Four WebAssembly builds: the edge one (no SQL analyser, ES module initialised from a compiled
+# module, for workerd / edge-light / browsers), the email and webhooks packages' edge modules, and
+# the full one for Node.
 wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm-release/usebetter_wasm.wasm"
 optimise() {
   # Debian's wasm-opt is too old and produces a module that fails at instantiation; use npm's.
@@ -67,6 +67,12 @@ cargo build -p usebetter-wasm --profile wasm-release --target wasm32-unknown-unk
 rm -rf npm/core/wasm-email
 wasm-bindgen --target web --out-name usebetter_email --out-dir npm/core/wasm-email "$wasm"
 optimise npm/core/wasm-email/usebetter_email_bg.wasm
+# The webhooks package's edge module (`@usebetter-rs/core/webhooks-binding`): the delivery
+# engine and the receiver, without tenant, audit and email.
+cargo build -p usebetter-wasm --profile wasm-release --target wasm32-unknown-unknown --no-default-features --features webhooks-engine
+rm -rf npm/core/wasm-webhooks
+wasm-bindgen --target web --out-name usebetter_webhooks --out-dir npm/core/wasm-webhooks "$wasm"
+optimise npm/core/wasm-webhooks/usebetter_webhooks_bg.wasm
 cargo build -p usebetter-wasm --profile wasm-release --target wasm32-unknown-unknown
 rm -rf npm/core/wasm
 wasm-bindgen --target nodejs --out-dir npm/core/wasm "$wasm"
@@ -76,4 +82,4 @@ node_modules/.bin/tsc -p npm/tenant/tsconfig.json
 node_modules/.bin/tsc -p npm/audit/tsconfig.json
 node_modules/.bin/tsc -p npm/webhooks/tsconfig.json
 node_modules/.bin/tsc -p npm/email/tsconfig.json
-echo "build: native $(stat -c %s npm/core/native/usebetter.$triple.node) B (tools $(stat -c %s npm/core/native/usebetter-cli.$triple.node) B), wasm $(stat -c %s npm/core/wasm/usebetter_wasm_bg.wasm) B, edge wasm $(stat -c %s npm/core/wasm-edge/usebetter_wasm_bg.wasm) B, email edge wasm $(stat -c %s npm/core/wasm-email/usebetter_email_bg.wasm) B"
+echo "build: native $(stat -c %s npm/core/native/usebetter.$triple.node) B (tools $(stat -c %s npm/core/native/usebetter-cli.$triple.node) B), wasm $(stat -c %s npm/core/wasm/usebetter_wasm_bg.wasm) B, edge wasm $(stat -c %s npm/core/wasm-edge/usebetter_wasm_bg.wasm) B, email edge wasm $(stat -c %s npm/core/wasm-email/usebetter_email_bg.wasm) B, webhooks edge wasm $(stat -c %s npm/core/wasm-webhooks/usebetter_webhooks_bg.wasm) B"

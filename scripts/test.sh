@@ -31,6 +31,7 @@ cargo clippy -p usebetter-wasm --target wasm32-unknown-unknown -- -D warnings
 # The edge modules' feature sets (scripts/build.sh builds them).
 cargo clippy -p usebetter-wasm --target wasm32-unknown-unknown --no-default-features --features suite -- -D warnings
 cargo clippy -p usebetter-wasm --target wasm32-unknown-unknown --no-default-features --features email-mime,email-events -- -D warnings
+cargo clippy -p usebetter-wasm --target wasm32-unknown-unknown --no-default-features --features webhooks-engine -- -D warnings
 node_modules/.bin/tsc -p npm/core/tsconfig.json
 # The core package's export lists agree with its declarations (their one source).
 node scripts/core-exports.mjs --check

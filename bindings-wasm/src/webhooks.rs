@@ -1,13 +1,14 @@
 //! WebAssembly entry points of the webhooks product, with the names and shapes of the N-API
-//! ones: a `Webhooks` class compiled from the config, and the receiver's free functions
-//! (feature `suite`). `webhookId` is everyone's: the email package names its messages with it.
+//! ones: a `Webhooks` class compiled from the config (feature `webhooks-engine`), and the
+//! receiver's free functions (`suite` or `webhooks-engine`). `webhookId` is everyone's: the email
+//! package names its messages with it.
 
 use serde_json::Value;
 use usebetter_core::bridge::webhooks as wh;
 use wasm_bindgen::prelude::*;
 
 use crate::{core_err, string};
-#[cfg(feature = "suite")]
+#[cfg(any(feature = "suite", feature = "webhooks-engine"))]
 use crate::{ms, opt_string, to_js};
 
 fn json(arg: &str, value: &JsValue) -> Result<Value, JsValue> {
@@ -15,7 +16,7 @@ fn json(arg: &str, value: &JsValue) -> Result<Value, JsValue> {
 }
 
 /// Core results are JSON values; errors carry the core's code.
-#[cfg(feature = "suite")]
+#[cfg(any(feature = "suite", feature = "webhooks-engine"))]
 fn out(r: usebetter_core::error::Result<Value>) -> Result<JsValue, JsValue> {
     to_js(&r.map_err(|e| core_err(&e))?)
 }
@@ -219,14 +220,14 @@ impl Webhooks {
     }
 }
 
-#[cfg(feature = "suite")]
+#[cfg(any(feature = "suite", feature = "webhooks-engine"))]
 /// `signWebhook({ id, timestamp, body, secret })`.
 #[wasm_bindgen(js_name = webhookSign)]
 pub fn webhook_sign(input: JsValue) -> Result<String, JsValue> {
     wh::sign(&json("input", &input)?).map_err(|e| core_err(&e))
 }
 
-#[cfg(feature = "suite")]
+#[cfg(any(feature = "suite", feature = "webhooks-engine"))]
 /// Verifies a delivery: header pairs, body bytes, `{ secret?, publicKey?, keys?, toleranceSec?, now }`.
 #[wasm_bindgen(js_name = webhookVerify)]
 pub fn webhook_verify(headers: JsValue, body: &[u8], options: JsValue) -> Result<JsValue, JsValue> {
@@ -234,20 +235,20 @@ pub fn webhook_verify(headers: JsValue, body: &[u8], options: JsValue) -> Result
     out(wh::verify(&headers, body, &options))
 }
 
-#[cfg(feature = "suite")]
+#[cfg(any(feature = "suite", feature = "webhooks-engine"))]
 #[wasm_bindgen(js_name = webhookGenerateSecret)]
 pub fn webhook_generate_secret(scheme: JsValue, random: &[u8]) -> Result<JsValue, JsValue> {
     out(wh::generate(&json("scheme", &scheme)?, random))
 }
 
-#[cfg(feature = "suite")]
+#[cfg(any(feature = "suite", feature = "webhooks-engine"))]
 /// The default SSRF classification of one address: null (allowed) or `{ range, reason }`.
 #[wasm_bindgen(js_name = webhookClassifyAddress)]
 pub fn webhook_classify_address(address: JsValue) -> Result<JsValue, JsValue> {
     out(wh::classify_address(&string("address", &address)?))
 }
 
-#[cfg(feature = "suite")]
+#[cfg(any(feature = "suite", feature = "webhooks-engine"))]
 /// `classifyOutcome(status, failure)`.
 #[wasm_bindgen(js_name = webhookClassifyOutcome)]
 pub fn webhook_classify_outcome(status: Option<u32>, failure: JsValue) -> Result<String, JsValue> {
@@ -256,7 +257,7 @@ pub fn webhook_classify_outcome(status: Option<u32>, failure: JsValue) -> Result
     wh::classify(status, &failure).map_err(|e| core_err(&e))
 }
 
-#[cfg(feature = "suite")]
+#[cfg(any(feature = "suite", feature = "webhooks-engine"))]
 /// `Retry-After` in seconds from `nowMs`, or null.
 #[wasm_bindgen(js_name = webhookRetryAfter)]
 pub fn webhook_retry_after(value: JsValue, now_ms: f64) -> Result<Option<f64>, JsValue> {

@@ -100,3 +100,22 @@ export function engineSteps(config) {
     }),
   };
 }
+
+/**
+ * A receiver on loopback that keeps every request (`received`: headers and body text) and
+ * answers 204; `url(path)` addresses it, `close()` stops it.
+ */
+export async function recordingReceiver() {
+  const { createServer } = await import("node:http");
+  const received = [];
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      received.push({ headers: req.headers, body: Buffer.concat(chunks).toString("utf8") });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return { received, url: (path = "/") => `http://127.0.0.1:${server.address().port}${path}`, close: () => new Promise((r) => server.close(r)) };
+}

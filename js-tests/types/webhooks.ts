@@ -106,3 +106,19 @@ betterWebhooks({ database: drizzleWebhooksAdapter(db), eventTypes, audit: { inst
 betterWebhooks({ database: drizzleWebhooksAdapter(db), eventTypes, audit: { instance: audit, deliveries: "some" } });
 // @ts-expect-error: not an audit instance.
 betterWebhooks({ database: drizzleWebhooksAdapter(db), eventTypes, audit: { deliveries: "final" } });
+
+// The portal routes mount where each framework takes a handler, a middleware or a plugin.
+import { portalHandlers as honoPortal } from "@usebetterdev/webhooks/hono";
+import { portalHandlers as fastifyPortal } from "@usebetterdev/webhooks/fastify";
+import { portalHandlers as nextPortal } from "@usebetterdev/webhooks/next";
+new Hono().all("/api/webhooks/*", honoPortal(webhooks, { authorize: (c) => c.req.raw.headers.get("x-tenant"), basePath: "/api/webhooks" }));
+void Fastify().register(fastifyPortal(webhooks, { authorize: () => null }), { prefix: "/api/webhooks" });
+export const { GET, POST, PATCH, DELETE } = nextPortal(webhooks, { authorize: (req: Request) => req.headers.get("x-tenant") });
+// @ts-expect-error: authorize is required.
+honoPortal(webhooks, {});
+// Endpoint updates: null clears an optional field; filters are still checked.
+void webhooks.endpoints.update("ep_x", { description: null, eventTypes: ["invoice.*"] });
+// @ts-expect-error: a pattern on an unknown prefix.
+void webhooks.endpoints.update("ep_x", { eventTypes: ["payment.*"] });
+// @ts-expect-error: the secret changes through rotateSecret.
+void webhooks.endpoints.update("ep_x", { secret: "whsec_x" });

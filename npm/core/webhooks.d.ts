@@ -150,6 +150,11 @@ export interface WebhookEndpointFields {
   enabled?: boolean;
 }
 
+/** `endpoints.update`: `null` clears an optional field; `url`, `ordering` and `enabled` cannot be cleared. */
+export type WebhookEndpointPatch = {
+  [K in keyof Omit<WebhookEndpointFields, "signing" | "secret">]?: WebhookEndpointFields[K] | null;
+};
+
 export type WebhookListKind = "endpoints" | "messages" | "deliveries" | "attempts";
 export interface WebhookListQuery {
   cursor?: string;
@@ -195,7 +200,8 @@ export declare class Webhooks {
     secret: string;
     publicKey?: string | null;
   };
-  checkPatch(patch: WebhookEndpointFields): Record<string, unknown>;
+  /** The parameters of `updateEndpoint` after the tenant and id: the columns to set, then their values. */
+  checkPatch(patch: WebhookEndpointPatch): unknown[];
   rotateSecret(endpointId: string, keys: unknown[], options: { graceHours?: number; secret?: string }, nowMs: number, random: Uint8Array): {
     keys: unknown[];
     secret: string;

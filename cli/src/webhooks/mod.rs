@@ -3,6 +3,7 @@
 
 mod check;
 mod keys;
+mod ops;
 mod purge;
 
 use serde::Deserialize;
@@ -74,6 +75,7 @@ pub async fn run(args: &[String], ctx: &Context) -> Result<Outcome> {
         "ensure-partitions" => ensure_partitions(&run).await,
         "rekey" => keys::rekey(&run).await,
         "worker" => worker(&run, section).await,
+        "replay" | "recover" | "lanes" | "endpoints" | "stats" => ops::operate(&run).await,
         other => Err(CliFailure::Usage.with(format!("error: unknown command '{other}'"))),
     }
 }

@@ -111,7 +111,8 @@ pub struct Program {
     pub about: &'static str,
     pub commands: &'static [(&'static str, &'static str)],
     pub options: fn(&str) -> Option<Vec<Opt>>,
-    /// The one required positional argument a command takes, if any.
+    /// The positional arguments a command takes, if any: names separated by spaces, an
+    /// optional one in brackets (`"list|enable [ep_id]"`).
     pub positional: fn(&str) -> Option<&'static str>,
     /// An option a command requires, as commander prints it (`--name <name>`).
     pub required: fn(&str) -> Option<(&'static str, &'static str)>,
@@ -198,8 +199,10 @@ pub fn parse_with(p: &Program, args: &[String], version: &str) -> Result<Parsed>
         };
         inv.options.insert(opt.long.to_owned(), value);
     }
-    let positional = (p.positional)(&command);
-    let max_positionals = usize::from(positional.is_some());
+    let names: Vec<&str> = (p.positional)(&command)
+        .map(|n| n.split(' ').collect())
+        .unwrap_or_default();
+    let max_positionals = names.len();
     if inv.positionals.len() > max_positionals {
         return Err(usage(format!(
             "error: too many arguments for '{command}'. Expected {max_positionals} argument{} but got {}.",
@@ -207,7 +210,11 @@ pub fn parse_with(p: &Program, args: &[String], version: &str) -> Result<Parsed>
             inv.positionals.len()
         )));
     }
-    if let (Some(name), true) = (positional, inv.positionals.is_empty()) {
+    let required = names.iter().filter(|n| !n.starts_with('[')).count();
+    if let Some(name) = names
+        .get(inv.positionals.len())
+        .filter(|_| inv.positionals.len() < required)
+    {
         return Err(usage(format!("error: missing required argument '{name}'")));
     }
     if let Some((long, shown)) = (p.required)(&command) {

@@ -22,9 +22,23 @@ fn command_term(p: &Program, command: &str) -> String {
         term.push_str(" [options]");
     }
     if let Some(arg) = (p.positional)(command) {
-        term.push_str(&format!(" <{arg}>"));
+        term.push_str(&arguments(arg));
     }
     term
+}
+
+/// ` <a> [b]`: required names in angle brackets, optional ones as written.
+fn arguments(names: &str) -> String {
+    names
+        .split(' ')
+        .map(|n| {
+            if n.starts_with('[') {
+                format!(" {n}")
+            } else {
+                format!(" <{n}>")
+            }
+        })
+        .collect()
 }
 
 /// Help text for the whole program: options, then the commands and `help [command]`.
@@ -50,9 +64,7 @@ pub fn program_help(p: &Program) -> String {
 /// Help text for one command: its usage, description and options.
 #[must_use]
 pub fn command_help(p: &Program, command: &str, opts: &[Opt]) -> String {
-    let arg = (p.positional)(command)
-        .map(|a| format!(" <{a}>"))
-        .unwrap_or_default();
+    let arg = (p.positional)(command).map(arguments).unwrap_or_default();
     let about = p
         .commands
         .iter()

@@ -16,6 +16,8 @@ pub mod store;
 pub mod tenant;
 #[cfg(feature = "webhooks")]
 pub mod webhooks;
+#[cfg(feature = "webhooks")]
+pub mod webhooks_ops;
 
 /// `a, b,,c` → `["a", "b", "c"]`.
 #[must_use]

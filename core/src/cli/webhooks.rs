@@ -15,7 +15,7 @@ pub const KEY_VARIABLE: &str = "BETTER_WEBHOOKS_KEY";
 /// The key being replaced, during a key change.
 pub const PREVIOUS_KEY_VARIABLE: &str = "BETTER_WEBHOOKS_KEY_PREVIOUS";
 
-pub const COMMANDS: [(&str, &str); 8] = [
+pub const COMMANDS: [(&str, &str); 13] = [
     (
         "migrate",
         "Print, write or apply the webhook tables' DDL (idempotent)",
@@ -42,6 +42,23 @@ pub const COMMANDS: [(&str, &str); 8] = [
         "listen",
         "A local receiver for development: verify and print each delivery",
     ),
+    (
+        "replay",
+        "Send a message again to its endpoints (or one, --endpoint), once each",
+    ),
+    (
+        "recover",
+        "Deliver an endpoint's exhausted (and with --include-missing, missed) messages again",
+    ),
+    (
+        "lanes",
+        "List blocked ordering lanes; lanes resolve <lane_id> --retry|--skip unblocks one",
+    ),
+    (
+        "endpoints",
+        "endpoints list|disable|enable|health [ep_id]: the operator's view of endpoints",
+    ),
+    ("stats", "Backlog, outcomes and latency over a window"),
 ];
 
 const JSON: Opt = flag("json").about("Print the result as JSON");
@@ -56,6 +73,37 @@ fn options(command: &str) -> Option<Vec<Opt>> {
             valued("max-seconds", "<n>").about("Stop (gracefully) after this many seconds"),
         ],
         "keys" => vec![flag("v1a").about("An ed25519 key pair instead of an HMAC secret")],
+        "replay" => vec![
+            valued("endpoint", "<ep_id>").about("Only to this endpoint"),
+            valued("tenant", "<uuid>").about("Only if the message is this tenant's"),
+        ],
+        "recover" => vec![
+            valued("endpoint", "<ep_id>").about("The endpoint (required)"),
+            valued("since", "<when>")
+                .about("From: 24h, 30m, 7d ago or an ISO 8601 time (required)"),
+            valued("until", "<when>").about("Up to (default: now)"),
+            flag("include-missing").about("Also messages that never had a delivery to it"),
+            valued("tenant", "<uuid>").about("Only if the endpoint is this tenant's"),
+        ],
+        "lanes" => vec![
+            flag("blocked").about("Blocked lanes (the lanes an operator acts on; the default)"),
+            valued("endpoint", "<ep_id>").about("Only this endpoint's lanes"),
+            valued("limit", "<n>").about("At most this many (default: 100)"),
+            flag("retry").about("resolve: deliver the head again"),
+            flag("skip").about("resolve: skip the head, release the rest in order"),
+            valued("tenant", "<uuid>").about("Only this tenant's lanes"),
+        ],
+        "endpoints" => vec![
+            valued("tenant", "<uuid>").about("Only this tenant's endpoints"),
+            valued("status", "<status>").about("list: enabled, disabled or deleted"),
+            valued("limit", "<n>").about("list: at most this many (default: 100)"),
+            valued("reason", "<text>").about("disable: the reason stored (default: manual)"),
+        ],
+        "stats" => vec![
+            valued("tenant", "<uuid>").about("Only this tenant"),
+            valued("window", "<1h|24h|7d>")
+                .about("The window of the outcome figures (default: 24h)"),
+        ],
         "listen" => vec![
             valued("port", "<n>").about("Port on 127.0.0.1 (default: 8787; 0 picks a free one)"),
             valued("secret", "<key>")
@@ -78,7 +126,13 @@ pub const WEBHOOKS: Program = Program {
     about: "Outbound webhooks on PostgreSQL: migrations, checks, retention and secrets",
     commands: &COMMANDS,
     options,
-    positional: |c| (c == "keys").then_some("action"),
+    positional: |c| match c {
+        "keys" => Some("action"),
+        "replay" => Some("msg_id"),
+        "endpoints" => Some("list|disable|enable|health [ep_id]"),
+        "lanes" => Some("[resolve] [lane_id]"),
+        _ => None,
+    },
     required: |_| None,
 };
 

@@ -69,6 +69,12 @@ pub enum WebhooksError {
     BadSignature,
     /// Receiver (or signer): a verification or signing key cannot be parsed.
     InvalidKey { field: String, reason: String },
+    /// An operator action on an id that does not exist (or not for this tenant).
+    NotFound { what: String },
+    /// An action on an endpoint that is disabled.
+    EndpointDisabled { action: String },
+    /// An action whose target is not in a state it applies to.
+    InvalidState { reason: String },
 }
 
 impl WebhooksError {
@@ -98,6 +104,9 @@ impl WebhooksError {
             WebhooksError::TimestampTooNew { .. } => "WEBHOOK_TIMESTAMP_TOO_NEW",
             WebhooksError::BadSignature => "WEBHOOK_BAD_SIGNATURE",
             WebhooksError::InvalidKey { .. } => "WEBHOOK_INVALID_KEY",
+            WebhooksError::NotFound { .. } => "WEBHOOKS_NOT_FOUND",
+            WebhooksError::EndpointDisabled { .. } => "WEBHOOKS_ENDPOINT_DISABLED",
+            WebhooksError::InvalidState { .. } => "WEBHOOKS_INVALID_STATE",
         }
     }
 
@@ -208,6 +217,12 @@ impl fmt::Display for WebhooksError {
             WebhooksError::InvalidKey { field, reason } => {
                 write!(f, "invalid key in `{field}`: {reason}")
             }
+            WebhooksError::NotFound { what } => write!(f, "no {what}"),
+            WebhooksError::EndpointDisabled { action } => write!(
+                f,
+                "the endpoint is disabled: enable it first (better-webhooks endpoints enable <ep_id>), then {action}"
+            ),
+            WebhooksError::InvalidState { reason } => f.write_str(reason),
         }
     }
 }

@@ -1,3 +1,3 @@
 import m from "../dist/express/index.js";
 
-export const { webhookReceiver, webhooksInbox, keepRawBody } = m;
+export const { webhookReceiver, webhooksInbox, keepRawBody, portalHandlers } = m;

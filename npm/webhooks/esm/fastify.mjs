@@ -1,3 +1,3 @@
 import m from "../dist/fastify/index.js";
 
-export const { webhookReceiver, webhooksInbox } = m;
+export const { webhookReceiver, webhooksInbox, portalHandlers } = m;

@@ -1,6 +1,6 @@
 // The compiled configuration and what every part of the package needs around it: random bytes
 // from the runtime's CSPRNG, and rows turned into the JSON the core reads.
-import core, { type Webhooks as CoreWebhooks } from "@usebetter-rs/core";
+import core, { type Webhooks as CoreWebhooks } from "@usebetter-rs/core/webhooks-binding";
 
 export type { CoreWebhooks };
 export { core };

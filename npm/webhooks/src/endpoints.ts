@@ -1,11 +1,12 @@
 // Endpoint management. The core checks and seals; these functions run its statements in the
 // caller's tenant scope (or in system context for an explicit `tenantId`).
-import type { WebhookEndpointFields } from "@usebetter-rs/core";
+import type { WebhookEndpointFields, WebhookEndpointPatch } from "@usebetter-rs/core";
 import { core as binding, randomBytes, type Row } from "./core";
 import { inTransaction, type CallOptions, type Shared } from "./context";
 import { run, type Executor } from "./db";
 import { guard, WebhooksEndpointError } from "./errors";
 import { actionEntry, endpointEntry } from "./audit";
+import { sendMany, type SendResult } from "./send";
 
 /**
  * `endpoints.create` input: the core's endpoint fields with the URL as text (parsed here) and
@@ -33,7 +34,27 @@ export interface Endpoint {
   createdAt: Date;
 }
 
+/** `endpoints.update`: `null` clears an optional field. */
+export type EndpointPatch<P extends string = string> = Omit<WebhookEndpointPatch, "url" | "eventTypes"> & {
+  url?: string;
+  eventTypes?: P[] | null;
+};
+
+/** `endpoints.health(id)`: the endpoint's state and its last 24 hours. */
+export interface EndpointHealth {
+  status: "enabled" | "disabled";
+  disabledReason: string | null;
+  failingSince: Date | null;
+  lastSuccessAt: Date | null;
+  pausedUntil: Date | null;
+  /** Successful attempts over attempts in the last 24 h (null without attempts). */
+  successRate24h: number | null;
+  p95Ms24h: number | null;
+  blockedLanes: number;
+}
+
 const date = (v: unknown): Date | null => (v == null ? null : new Date(String(v)));
+const num = (v: unknown): number | null => (v == null ? null : Number(v));
 
 function endpoint(r: Row): Endpoint {
   return {
@@ -54,10 +75,13 @@ function endpoint(r: Row): Endpoint {
   };
 }
 
-function fields(input: Partial<EndpointInput>): WebhookEndpointFields {
+function fields<F extends WebhookEndpointFields | WebhookEndpointPatch>(input: Partial<EndpointInput> | EndpointPatch): F {
+  if (typeof input !== "object" || input === null) throw new WebhooksEndpointError("WEBHOOKS_INVALID_ARGUMENT", "invalid `input`: expected an object");
   const { url, ...rest } = input;
-  const out = { ...rest } as WebhookEndpointFields;
-  if (url !== undefined) {
+  const out = { ...rest } as F;
+  // `url: null` in a patch reaches the core, which refuses to clear it, naming the field.
+  if (url === null) (out as WebhookEndpointPatch).url = null;
+  else if (url !== undefined) {
     let u: URL;
     try {
       u = new URL(url);
@@ -110,6 +134,38 @@ export function endpointsApi<P extends string = string, Tx = unknown>(s: Shared)
       const { nextCursor } = s.core.listPage("endpoints", rows, plan.limit);
       return { data: rows.slice(0, plan.limit).map(endpoint), nextCursor };
     },
+    /** Changes the fields given; `null` clears an optional one. Secrets change through `rotateSecret`. */
+    async update(id: string, patch: EndpointPatch<P>, opts?: CallOptions<Tx>) {
+      const params = guard(WebhooksEndpointError, () => s.core.checkPatch(fields<WebhookEndpointPatch>(patch)));
+      const rows = await tx(opts, async (ex, t) => audited(ex, await run(ex, s.statements, "updateEndpoint", [t, uuid(id), ...params]), "UPDATE", "webhook endpoint updated"));
+      return one(rows, id);
+    },
+    async health(id: string, opts?: CallOptions<Tx>): Promise<EndpointHealth> {
+      const [r] = await tx(opts, (ex, t) => run(ex, s.statements, "endpointHealth", [t, uuid(id)]));
+      if (!r) throw new WebhooksEndpointError("WEBHOOKS_NOT_FOUND", `no endpoint ${id} in this tenant`);
+      return {
+        status: r.status as EndpointHealth["status"],
+        disabledReason: (r.disabled_reason as string | null) ?? null,
+        failingSince: date(r.failing_since),
+        lastSuccessAt: date(r.last_success_at),
+        pausedUntil: date(r.paused_until),
+        successRate24h: num(r.success_rate_24h),
+        p95Ms24h: num(r.p95_ms_24h),
+        blockedLanes: num(r.blocked_lanes) ?? 0,
+      };
+    },
+    /**
+     * A test message for this endpoint alone, through the normal pipeline: `webhook.test` (it
+     * passes the endpoint's filter), or `eventType` with a sample payload.
+     */
+    async sendTest(id: string, o: { eventType?: string; payload?: unknown } = {}, opts?: CallOptions<Tx>): Promise<SendResult> {
+      const ep = await one(await tx(opts, (ex, t) => run(ex, s.statements, "getEndpoint", [t, uuid(id)])), id);
+      if (ep.status !== "enabled") throw new WebhooksEndpointError("WEBHOOKS_ENDPOINT_DISABLED", `endpoint ${id} is disabled: enable it first (webhooks.endpoints.enable)`);
+      const payload = o.payload ?? { endpointId: ep.id, test: true };
+      // As a management call: an operator's `{ tenantId }` sends in a system-context transaction.
+      const [r] = await sendMany(s, new Map(), [{ eventType: o.eventType ?? "webhook.test", payload, endpoints: [ep.id] }], false, opts, "manage");
+      return r!;
+    },
     async disable(id: string, o: { reason?: string } = {}, opts?: CallOptions<Tx>) {
       const rows = await tx(opts, async (ex, t) => audited(ex, await run(ex, s.statements, "disableEndpoint", [t, uuid(id), o.reason ?? "manual"]), "UPDATE", "webhook endpoint disabled"));
       return one(rows, id);
@@ -121,7 +177,7 @@ export function endpointsApi<P extends string = string, Tx = unknown>(s: Shared)
       const rows = await tx(opts, async (ex, t) => {
         const live = await run(ex, s.statements, "getEndpoint", [t, uuid(id)]);
         if (!live.length) return [];
-        const done = await run(ex, s.statements, "deleteEndpoint", [uuid(id)]);
+        const done = await run(ex, s.statements, "deleteEndpoint", [uuid(id), t]);
         await audited(ex, live, "DELETE", "webhook endpoint deleted");
         return done;
       });

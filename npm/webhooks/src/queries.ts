@@ -44,10 +44,13 @@ export function queriesApi<Tx = unknown>(s: Shared) {
     return s.core.listPage(kind, rows, plan.limit);
   }
   const count = (rows: Row[], key: string) => Number(rows[0]?.[key] ?? 0);
-  /** Runs action `statement`; when `done(rows)` and `audit` is configured, its entry in the same transaction. */
+  /**
+   * Runs action `statement` with `params` and the tenant (its last parameter); when `done(rows)`
+   * and `audit` is configured, its entry in the same transaction.
+   */
   const act = (opts: CallOptions<Tx> | undefined, statement: string, params: unknown[], done: (rows: Row[]) => boolean, entry: (rows: Row[], t: string | null) => Parameters<typeof actionEntry>) =>
     tx(opts, async (ex, t) => {
-      const rows = await run(ex, s.statements, statement, params);
+      const rows = await run(ex, s.statements, statement, [...params, t]);
       if (s.audit && done(rows)) await s.audit.write(ex, [actionEntry(...entry(rows, t))]);
       return rows;
     });
@@ -63,7 +66,7 @@ export function queriesApi<Tx = unknown>(s: Shared) {
     deliveries: {
       list: (q?: ListQuery, opts?: CallOptions<Tx>) => list("deliveries", q, opts),
       async cancel(id: string, opts?: CallOptions<Tx>) {
-        const rows = await tx(opts, (ex) => run(ex, s.statements, "cancelDelivery", [uuid("delivery", id)]));
+        const rows = await tx(opts, (ex, t) => run(ex, s.statements, "cancelDelivery", [uuid("delivery", id), t]));
         if (count(rows, "cancelled") === 0) fail("WEBHOOKS_INVALID_STATE", `delivery ${id} is not pending (or not visible to this tenant)`);
       },
     },
@@ -110,7 +113,7 @@ export function queriesApi<Tx = unknown>(s: Shared) {
     },
     lanes: {
       async list(q: { endpointId: string; limit?: number }, opts?: CallOptions<Tx>) {
-        const rows = await tx(opts, (ex) => run(ex, s.statements, "blockedLanes", [uuid("endpoint", q.endpointId), q.limit ?? 100]));
+        const rows = await tx(opts, (ex, t) => run(ex, s.statements, "blockedLanes", [uuid("endpoint", q.endpointId), q.limit ?? 100, t]));
         return rows.map((r) => s.core.rowObject("lanes", r));
       },
       async resolve(laneId: string, o: { action: "retry" | "skip" }, opts?: CallOptions<Tx>) {

@@ -48,7 +48,8 @@ function item(input: SendInput, data: string): WebhookSendItem {
   return out;
 }
 
-export async function sendMany(s: Shared, validators: Validators, inputs: SendInput[], many: boolean, opts?: CallOptions): Promise<SendResult[]> {
+/** `mode: "manage"` lets an operator's call with `{ tenantId }` run in its own system-context transaction. */
+export async function sendMany(s: Shared, validators: Validators, inputs: SendInput[], many: boolean, opts?: CallOptions, mode: "send" | "manage" = "send"): Promise<SendResult[]> {
   if (!Array.isArray(inputs)) throw new WebhooksSendError("WEBHOOKS_INVALID_ARGUMENT", "invalid `inputs`: expected an array of messages");
   const items: WebhookSendItem[] = [];
   for (const [i, input] of inputs.entries()) {
@@ -63,7 +64,7 @@ export async function sendMany(s: Shared, validators: Validators, inputs: SendIn
       step = guard(WebhooksSendError, () => s.core.sendNext(state, rows));
     }
     return step.results ?? [];
-  }, "send");
+  }, mode);
   s.wake();
   return results.map((r) => ({ id: r.id as `msg_${string}`, status: r.status, createdAt: new Date(r.createdAtMs ?? Date.now()) }));
 }

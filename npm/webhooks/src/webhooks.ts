@@ -8,7 +8,7 @@ import { endpointsApi } from "./endpoints";
 import { queriesApi } from "./queries";
 import { createEngine, type WorkerOptions } from "./engine/worker";
 import { runWorker, type LoopOptions } from "./engine/loop";
-import { fetchDispatcher, nodeDispatcher, type DispatchOptions } from "./engine/dispatch";
+import { fetchDispatcher, nodeDispatcher, nodeHttp, type DispatchOptions } from "./engine/dispatch";
 import { guard, WebhooksConfigError } from "./errors";
 import { sendMany, type SendResult, type Validators } from "./send";
 import type { AnySendInput, BetterWebhooksConfig, CallOptions, EventMap, EventTypeMap, EventTypePattern, SendInput, StandardSchema } from "./types";
@@ -55,8 +55,7 @@ export function betterWebhooks<const M extends EventTypeMap | readonly string[],
     maxResponseBytes: s.settings.maxResponseBytes,
     ...(lookup ? { lookup } : {}),
   });
-  const onNode = typeof process !== "undefined" && typeof process.versions?.node === "string";
-  const dispatcher = (lookup?: DispatchOptions["lookup"]) => (onNode ? nodeDispatcher(core, dispatchOptions(lookup)) : fetchDispatcher(core, dispatchOptions()));
+  const dispatcher = (lookup?: DispatchOptions["lookup"]) => (nodeHttp() ? nodeDispatcher(core, dispatchOptions(lookup)) : fetchDispatcher(core, dispatchOptions()));
   const engineFor = (o: WorkerOptions & { lookup?: DispatchOptions["lookup"] }) => {
     if (s.db.engine) throw new WebhooksConfigError("WEBHOOKS_INVALID_CONFIG", s.db.engine);
     return createEngine(s, dispatcher(o.lookup), { ...o, ...(onEvent ? { onEvent } : {}) });

@@ -14,6 +14,7 @@ use crate::webhooks::ids::{self, IdKind};
 use crate::webhooks::keys::{generate_secret, parse_signing_key, Scheme};
 use crate::webhooks::limits::check_headers;
 use crate::webhooks::network::{check_endpoint_url, UrlParts};
+use crate::webhooks::store::endpoints::ENDPOINT_PATCH_FIELDS;
 use crate::webhooks::stored_keys::{live_keys, open_key, reseal_all, rotate, store_key, StoredKey};
 use crate::webhooks::WebhooksError;
 
@@ -164,11 +165,14 @@ impl Webhooks {
         Ok(out)
     }
 
-    /// `endpoints.update`: the checked fields of `patch` (only those present).
+    /// `endpoints.update`: `patch` checked, as the parameters `$3…$11` of
+    /// [`Store::update_endpoint`](crate::webhooks::store::Store::update_endpoint): the columns
+    /// to set, then one value per column (`headers` and `metadata` as JSON text). A key present
+    /// with `null` clears an optional column; absent keys keep their value.
     ///
     /// # Errors
     /// As [`Webhooks::prepare_endpoint`]; a `secret` or `signing` in a patch is refused (use
-    /// `rotateSecret`).
+    /// `rotateSecret`), as is `null` for `url`, `ordering` or `enabled`, and an empty patch.
     pub fn check_patch(&self, patch: &Value) -> Result<Value> {
         let input: Fields = from_value("patch", patch)?;
         if input.secret.is_some() || input.signing.is_some() {
@@ -177,7 +181,48 @@ impl Webhooks {
                 "`secret` and `signing` change through `endpoints.rotateSecret(id)`",
             ));
         }
-        Ok(Value::Object(self.check_fields(&input)?))
+        let checked = self.check_fields(&input)?;
+        let given = patch
+            .as_object()
+            .map(|m| m.keys().cloned().collect::<Vec<_>>());
+        let given = given.unwrap_or_default();
+        if given.is_empty() {
+            return Err(arg("patch", "nothing to change"));
+        }
+        let mut fields = Vec::new();
+        let mut params = vec![Value::Null; 9];
+        // The patch's keys, in the order of the statement's columns.
+        const KEYS: [&str; 8] = [
+            "url",
+            "description",
+            "eventTypes",
+            "ordering",
+            "headers",
+            "rateLimitPerSecond",
+            "metadata",
+            "enabled",
+        ];
+        for (at, (key, column)) in KEYS.iter().zip(ENDPOINT_PATCH_FIELDS).enumerate() {
+            let (key, at) = (*key, at + 1);
+            let clearable = !matches!(key, "url" | "ordering" | "enabled");
+            if !given.iter().any(|g| g == key) {
+                continue;
+            }
+            let value = if key == "enabled" {
+                checked.get("status").map(|s| json!(s == "enabled"))
+            } else {
+                checked.get(key).cloned()
+            };
+            match value {
+                None if !clearable => return Err(arg(key, "cannot be cleared")),
+                None => {}
+                Some(v @ Value::Object(_)) => params[at] = json!(v.to_string()),
+                Some(v) => params[at] = v,
+            }
+            fields.push(column);
+        }
+        params[0] = json!(fields);
+        Ok(Value::Array(params))
     }
 
     /// A new key for endpoint `uuid`: the given `secret` or one generated from `random[24..]`,

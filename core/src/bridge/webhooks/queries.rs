@@ -214,7 +214,8 @@ impl Webhooks {
         Ok(json!({ "data": data, "nextCursor": next }))
     }
 
-    /// One row of `kind` as the API returns it (`messages.get`, `lanes.list`: kind `lanes`).
+    /// One row of `kind` as the API returns it (`messages.get`, `lanes.list`: kind `lanes`;
+    /// `endpointHealth`: `health`; `stats`).
     ///
     /// # Errors
     /// `INVALID_ARGUMENT` for a row of the wrong shape.
@@ -222,6 +223,8 @@ impl Webhooks {
         let row: Map<String, Value> = from_value("row", row)?;
         let kind = match kind {
             "lanes" => RowKind::Lanes,
+            // An endpoint's health (its `id`) and the stats (no ids) read like an endpoint row.
+            "health" | "stats" => RowKind::List(ListKind::Endpoints),
             other => RowKind::List(kind_of(other)?),
         };
         object(kind, &row)

@@ -1,7 +1,10 @@
 //! Manual actions (replay, recover, cancel, lane resolution) and the engine side of deleting an
 //! endpoint. Each is one statement that returns what the caller needs to tell "not found" or
 //! "wrong state" apart from success, so it can raise `WEBHOOKS_NOT_FOUND`,
-//! `WEBHOOKS_ENDPOINT_DISABLED` or `WEBHOOKS_INVALID_STATE`.
+//! `WEBHOOKS_ENDPOINT_DISABLED` or `WEBHOOKS_INVALID_STATE`. Each takes the tenant as its last
+//! parameter and acts only on that tenant's rows ([`Store::read_scope`]): row-level security
+//! confines a tenant scope, and this confines an operator's call for one tenant (`{ tenantId }`
+//! in system context, as the portal routes make), where row-level security does not apply.
 
 use super::{filter_match_sql, Statement, Store, UUID_V7_SQL};
 
@@ -20,7 +23,7 @@ impl Store {
         Statement::new(
             format!(
                 "WITH msg AS (
-  SELECT id, created_at, tenant_id, expanded_at FROM {m} WHERE id = $1
+  SELECT id, created_at, tenant_id, expanded_at FROM {m} WHERE id = $1 AND {scope_m}
 ), upd AS (
   UPDATE {d} d SET status = 'pending', trigger = 'manual', next_attempt_at = now(), finished_at = NULL,
       lane_id = CASE WHEN b.id IS NULL THEN NULL ELSE d.lane_id END,
@@ -28,7 +31,7 @@ impl Store {
   FROM {d} d0
   JOIN {e} e ON e.id = d0.endpoint_id AND e.status = 'enabled'
   LEFT JOIN {lanes} b ON b.id = d0.lane_id AND b.head_seq = d0.lane_seq AND b.state = 'blocked'
-  WHERE d0.id = d.id AND d.message_id = $1 AND ($2::uuid IS NULL OR d.endpoint_id = $2)
+  WHERE d0.id = d.id AND d.message_id = $1 AND EXISTS (SELECT 1 FROM msg) AND ($2::uuid IS NULL OR d.endpoint_id = $2)
     AND d.status IN ('succeeded', 'exhausted', 'cancelled', 'skipped')
   RETURNING d.id, b.id AS blocked_lane
 ), unblock AS (
@@ -43,11 +46,17 @@ impl Store {
   RETURNING 1
 )
 SELECT (SELECT count(*) FROM msg) AS message_found,
-       (SELECT count(*) FROM {e} WHERE id = $2 AND status <> 'enabled') AS endpoint_disabled,
+       (SELECT count(*) FROM {e} x WHERE x.id = $2 AND x.status <> 'enabled' AND {scope_x}) AS endpoint_disabled,
        (SELECT count(*) FROM upd) + (SELECT count(*) FROM ins) AS replayed",
                 m = self.table("messages"),
+                scope_m = Store::read_scope("tenant_id", "$3"),
+                scope_x = Store::read_scope("x.tenant_id", "$3"),
             ),
-            &[("message_id", "uuid"), ("endpoint_id", "uuid")],
+            &[
+                ("message_id", "uuid"),
+                ("endpoint_id", "uuid"),
+                ("tenant_id", "uuid"),
+            ],
         )
     }
 
@@ -61,7 +70,7 @@ SELECT (SELECT count(*) FROM msg) AS message_found,
         Statement::new(
             format!(
                 "WITH ep AS (
-  SELECT id, tenant_id, event_types, created_at FROM {e} WHERE id = $1 AND status = 'enabled'
+  SELECT id, tenant_id, event_types, created_at FROM {e} WHERE id = $1 AND status = 'enabled' AND {scope}
 ), upd AS (
   UPDATE {d} d SET status = 'pending', trigger = 'recover', attempt_count = 0, next_attempt_at = now(), finished_at = NULL
   FROM ep
@@ -88,12 +97,14 @@ SELECT (SELECT count(*) FROM ep) AS endpoint_found,
                 lanes = self.table("lanes"),
                 m = self.table("messages"),
                 filter = filter_match_sql("ep.event_types", "m.event_type"),
+                scope = Store::read_scope("tenant_id", "$5"),
             ),
             &[
                 ("endpoint_id", "uuid"),
                 ("since", "timestamptz"),
                 ("until", "timestamptz"),
                 ("include_missing", "boolean"),
+                ("tenant_id", "uuid"),
             ],
         )
     }
@@ -106,7 +117,7 @@ SELECT (SELECT count(*) FROM ep) AS endpoint_found,
             format!(
                 "WITH c AS (
   UPDATE {d} d SET status = 'cancelled', finished_at = now()
-  WHERE d.id = $1 AND d.status = 'pending'
+  WHERE d.id = $1 AND d.status = 'pending' AND {scope}
   RETURNING d.lane_id, d.lane_seq
 ), advanced AS (
   {advance}
@@ -115,8 +126,9 @@ SELECT count(*) AS cancelled FROM c",
                 d = self.table("deliveries"),
                 advance = self
                     .advance_lanes("(SELECT lane_id, lane_seq FROM c WHERE lane_id IS NOT NULL)"),
+                scope = Store::read_scope("d.tenant_id", "$2"),
             ),
-            &[("delivery_id", "uuid")],
+            &[("delivery_id", "uuid"), ("tenant_id", "uuid")],
         )
     }
 
@@ -127,7 +139,7 @@ SELECT count(*) AS cancelled FROM c",
         Statement::new(
             format!(
                 "WITH del AS (
-  UPDATE {e} SET status = 'deleted', updated_at = now() WHERE id = $1 AND status <> 'deleted' RETURNING id
+  UPDATE {e} SET status = 'deleted', updated_at = now() WHERE id = $1 AND status <> 'deleted' AND {scope} RETURNING id
 ), c AS (
   UPDATE {d} d SET status = 'cancelled', finished_at = now()
   FROM del WHERE d.endpoint_id = del.id AND d.status = 'pending'
@@ -136,8 +148,9 @@ SELECT count(*) AS cancelled FROM c",
 SELECT (SELECT count(*) FROM del) AS deleted, (SELECT count(*) FROM c) AS cancelled",
                 e = self.table("endpoints"),
                 d = self.table("deliveries"),
+                scope = Store::read_scope("tenant_id", "$2"),
             ),
-            &[("endpoint_id", "uuid")],
+            &[("endpoint_id", "uuid"), ("tenant_id", "uuid")],
         )
     }
 
@@ -148,7 +161,7 @@ SELECT (SELECT count(*) FROM del) AS deleted, (SELECT count(*) FROM c) AS cancel
         Statement::new(
             format!(
                 "WITH l AS (
-  SELECT id, head_seq FROM {lanes} WHERE id = $1 AND state = 'blocked' FOR UPDATE
+  SELECT id, head_seq FROM {lanes} WHERE id = $1 AND state = 'blocked' AND {scope} FOR UPDATE
 ), h AS (
   UPDATE {d} d SET status = 'pending', trigger = 'recover', attempt_count = 0, next_attempt_at = now(), finished_at = NULL
   FROM l WHERE d.lane_id = l.id AND d.lane_seq = l.head_seq AND d.status = 'exhausted'
@@ -159,8 +172,9 @@ FROM h WHERE ln.id = h.lane_id
 RETURNING ln.id AS resolved",
                 lanes = self.table("lanes"),
                 d = self.table("deliveries"),
+                scope = Store::read_scope("tenant_id", "$2"),
             ),
-            &[("lane_id", "uuid")],
+            &[("lane_id", "uuid"), ("tenant_id", "uuid")],
         )
     }
 
@@ -171,7 +185,7 @@ RETURNING ln.id AS resolved",
         Statement::new(
             format!(
                 "WITH l AS (
-  SELECT id, head_seq FROM {lanes} WHERE id = $1 AND state = 'blocked' FOR UPDATE
+  SELECT id, head_seq FROM {lanes} WHERE id = $1 AND state = 'blocked' AND {scope} FOR UPDATE
 ), s AS (
   UPDATE {d} d SET status = 'skipped', finished_at = now()
   FROM l WHERE d.lane_id = l.id AND d.lane_seq = l.head_seq AND d.status = 'exhausted'
@@ -184,8 +198,9 @@ SELECT id AS resolved FROM advanced",
                 lanes = self.table("lanes"),
                 d = self.table("deliveries"),
                 advance = self.advance_lanes("s"),
+                scope = Store::read_scope("tenant_id", "$2"),
             ),
-            &[("lane_id", "uuid")],
+            &[("lane_id", "uuid"), ("tenant_id", "uuid")],
         )
     }
 
@@ -199,13 +214,14 @@ SELECT id AS resolved FROM advanced",
        d.id AS head_delivery_id, d.message_id AS head_message_id, d.last_outcome, d.last_status, d.finished_at AS blocked_at
 FROM {lanes} ln
 JOIN {d} d ON d.lane_id = ln.id AND d.lane_seq = ln.head_seq
-WHERE ln.state = 'blocked' AND ($1::uuid IS NULL OR ln.endpoint_id = $1)
+WHERE ln.state = 'blocked' AND ($1::uuid IS NULL OR ln.endpoint_id = $1) AND {scope}
 ORDER BY d.finished_at, ln.id
 LIMIT $2",
                 lanes = self.table("lanes"),
                 d = self.table("deliveries"),
+                scope = Store::read_scope("ln.tenant_id", "$3"),
             ),
-            &[("endpoint_id", "uuid"), ("limit", "int")],
+            &[("endpoint_id", "uuid"), ("limit", "int"), ("tenant_id", "uuid")],
         )
     }
 }

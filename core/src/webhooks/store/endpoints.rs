@@ -285,7 +285,9 @@ RETURNING e.id",
         )
     }
 
-    /// `endpoints.health`: the failure clock, the last success, and over the last 24 hours the
+    /// `endpoints.health`: the failure clock, the last success (the endpoint row records it only
+    /// when a failure streak ends, so a steady stream of successes writes nothing to it; the
+    /// last 24 hours' attempts give the latest), and over the last 24 hours the
     /// share of attempts that succeeded and the 95th percentile duration (NULL without
     /// attempts), plus the number of blocked lanes. Attempts cut short by the engine
     /// (`lease_expired`, `worker_shutdown`) say nothing about the endpoint and are left out, as
@@ -294,12 +296,14 @@ RETURNING e.id",
     pub fn endpoint_health(&self) -> Statement {
         Statement::new(
             format!(
-                "SELECT e.id, e.status, e.disabled_reason, e.failing_since, e.last_success_at, e.paused_until,
+                "SELECT e.id, e.status, e.disabled_reason, e.failing_since,
+       greatest(e.last_success_at, a.last_ok) AS last_success_at, e.paused_until,
        a.success_rate_24h, a.p95_ms_24h, l.blocked_lanes
 FROM {e} e
 CROSS JOIN LATERAL (
   SELECT (count(*) FILTER (WHERE x.outcome = 'ok'))::double precision / nullif(count(*), 0) AS success_rate_24h,
-         percentile_disc(0.95) WITHIN GROUP (ORDER BY x.duration_ms) AS p95_ms_24h
+         percentile_disc(0.95) WITHIN GROUP (ORDER BY x.duration_ms) AS p95_ms_24h,
+         max(x.created_at) FILTER (WHERE x.outcome = 'ok') AS last_ok
   FROM {a} x
   WHERE x.endpoint_id = e.id AND x.created_at >= now() - interval '24 hours'
     AND x.outcome NOT IN ('lease_expired', 'worker_shutdown')

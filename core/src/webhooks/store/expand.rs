@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 
 use super::{filter_match_sql, Statement, Store, UUID_V7_SQL};
+use crate::webhooks::event_types::TEST_EVENT_TYPE;
 
 /// A locked message as step 1 returns it (`tenant_id` as text or NULL).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,14 +115,15 @@ FOR UPDATE OF p SKIP LOCKED",
     /// `created_at` among them (a lower bound that prunes partitions; JavaScript dates keep
     /// milliseconds, so timestamps are never matched for equality after a round trip):
     /// deliveries for every enabled endpoint of the same tenant created at or before the
-    /// message, whose filter matches and that the message targets; lanes for `ordering: "key"`
+    /// message, whose filter matches (a test message sent to chosen endpoints passes every
+    /// filter, as `endpoints.sendTest` promises) and that the message targets; lanes for `ordering: "key"`
     /// endpoints get `lane_seq = assign_seq + 1, + 2, …` in key order (an idle lane becomes
     /// ready). Returns the counts `messages` and `deliveries`.
     #[must_use]
     pub fn expand_insert(&self) -> Statement {
         let endpoint_match = format!(
             "e.status = 'enabled' AND e.created_at <= m.created_at
-    AND {}
+    AND ({} OR (m.event_type = '{TEST_EVENT_TYPE}' AND m.target_endpoints IS NOT NULL))
     AND (m.target_endpoints IS NULL OR e.id = ANY(m.target_endpoints))",
             filter_match_sql("e.event_types", "m.event_type")
         );

@@ -100,10 +100,19 @@ async function readCapped(chunks: AsyncIterable<Uint8Array>, max: number, stop: 
   return new TextDecoder().decode(all);
 }
 
+/**
+ * Whether undici is there to dispatch with: on Node, not under the edge conditions (where the
+ * `#undici` import is an empty module), whatever a runtime's `process` shim says.
+ */
+export function nodeHttp(): boolean {
+  return typeof (require("#undici") as { Agent?: unknown }).Agent === "function";
+}
+
 /** The Node dispatcher (undici `Agent` with the guarded lookup). */
 export function nodeDispatcher(core: CoreWebhooks, o: DispatchOptions): Dispatch {
-  // Loaded lazily: only the Node entry needs undici.
-  const undici = require("undici") as typeof import("undici");
+  // Loaded lazily, and through the package's `#undici` import, which is undici on Node and an
+  // empty module under the edge conditions: edge bundles never contain it.
+  const undici = require("#undici") as typeof import("undici");
   const dns = require("node:dns") as typeof import("node:dns");
   const resolve = o.lookup ?? ((h, cb) => dns.lookup(h, { all: true }, (err, a) => cb(err, a)));
   const lookup = (hostname: string, options: { all?: boolean }, cb: (...args: unknown[]) => void) => {

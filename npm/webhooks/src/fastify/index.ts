@@ -5,6 +5,7 @@
 // registered, or Fastify's default one, never sees these requests.
 import { checkReceiverOptions, receive, tooLarge, DEFAULT_MAX_BODY_BYTES, type WebhookReceiverOptions } from "../receiver/handle";
 import type { InboxExecutor } from "../receiver/inbox";
+import { portalRouter, type PortalOptions, type PortalWebhooks } from "../portal/routes";
 
 export interface FastifyRequestLike {
   body: unknown;
@@ -49,5 +50,32 @@ export function webhookReceiver<Tx extends InboxExecutor = InboxExecutor>(opts: 
   };
 }
 
+export interface FastifyPortalRequest extends FastifyRequestLike {
+  method: string;
+  url: string;
+  params: unknown;
+}
+export interface FastifyPortalInstanceLike {
+  all(path: string, handler: (req: FastifyPortalRequest, reply: FastifyReplyLike) => Promise<unknown>): unknown;
+}
+
+/**
+ * The portal's JSON routes (spec §11) as a Fastify plugin:
+ * `app.register(portalHandlers(webhooks, { authorize: (req) => tenantOf(req) }), { prefix: "/api/webhooks" })`.
+ * Bodies are parsed by Fastify's JSON parser.
+ */
+export function portalHandlers<R extends FastifyPortalRequest>(webhooks: PortalWebhooks, opts: PortalOptions<R>): (fastify: FastifyPortalInstanceLike) => Promise<void> {
+  const route = portalRouter(webhooks, opts);
+  return async function webhooksPortalFastify(fastify) {
+    fastify.all("/*", async (req, reply) => {
+      const url = new URL(req.url, "http://portal.invalid");
+      const rest = String((req.params as Record<string, unknown> | null)?.["*"] ?? "");
+      const a = await route(req as R, { method: req.method, path: `/${rest}`, query: url.searchParams, body: req.body ?? undefined });
+      return a.body === undefined ? reply.code(a.status).send("") : send(reply, a.status, a.body);
+    });
+  };
+}
+
 export { webhooksInbox, type InboxDatabase, type InboxExecutor, type InboxOptions, type WebhooksInbox } from "../receiver/inbox";
 export type { WebhookReceiverOptions } from "../receiver/handle";
+export type { Authorize, PortalOptions, PortalWebhooks } from "../portal/routes";

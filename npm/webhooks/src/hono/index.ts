@@ -3,6 +3,7 @@
 // `c.req.json()` or `c.req.text()` leaves the same bytes to verify.
 import { checkReceiverOptions, receive, tooLarge, DEFAULT_MAX_BODY_BYTES, type WebhookReceiverOptions } from "../receiver/handle";
 import type { InboxExecutor } from "../receiver/inbox";
+import { fetchPortal, portalRouter, type PortalOptions, type PortalWebhooks } from "../portal/routes";
 
 export interface HonoContextLike {
   req: { raw: Request; arrayBuffer(): Promise<ArrayBuffer> };
@@ -28,5 +29,15 @@ export function webhookReceiver<Tx extends InboxExecutor = InboxExecutor>(opts: 
   };
 }
 
+/**
+ * The portal's JSON routes (spec §11) as one Hono handler:
+ * `app.all("/api/webhooks/*", portalHandlers(webhooks, { authorize: (c) => tenantOf(c), basePath: "/api/webhooks" }))`.
+ */
+export function portalHandlers<C extends HonoContextLike>(webhooks: PortalWebhooks, opts: PortalOptions<C>): (c: C) => Promise<Response> {
+  const handle = fetchPortal(portalRouter(webhooks, opts));
+  return (c) => handle(c.req.raw, c);
+}
+
 export { webhooksInbox, type InboxDatabase, type InboxExecutor, type InboxOptions, type WebhooksInbox } from "../receiver/inbox";
 export type { WebhookReceiverOptions } from "../receiver/handle";
+export type { Authorize, PortalOptions, PortalWebhooks } from "../portal/routes";

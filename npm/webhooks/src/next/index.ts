@@ -2,6 +2,7 @@
 // (app router; also any Fetch-style runtime). The Request's body is read once, as bytes.
 import { checkReceiverOptions, receive, tooLarge, DEFAULT_MAX_BODY_BYTES, type WebhookReceiverOptions } from "../receiver/handle";
 import type { InboxExecutor } from "../receiver/inbox";
+import { fetchPortal, portalRouter, type PortalOptions, type PortalWebhooks } from "../portal/routes";
 
 function answer(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
@@ -20,5 +21,17 @@ export function webhookReceiver<Tx extends InboxExecutor = InboxExecutor>(opts: 
   };
 }
 
+/**
+ * The portal's JSON routes (spec §11) for a catch-all route handler,
+ * `app/api/webhooks/[...path]/route.ts`:
+ * `export const { GET, POST, PATCH, DELETE } = portalHandlers(webhooks, { authorize, basePath: "/api/webhooks" })`.
+ */
+export function portalHandlers(webhooks: PortalWebhooks, opts: PortalOptions<Request>) {
+  const handle = fetchPortal(portalRouter(webhooks, opts));
+  const h = (request: Request) => handle(request, request);
+  return { GET: h, POST: h, PATCH: h, DELETE: h };
+}
+
 export { webhooksInbox, type InboxDatabase, type InboxExecutor, type InboxOptions, type WebhooksInbox } from "../receiver/inbox";
 export type { WebhookReceiverOptions } from "../receiver/handle";
+export type { Authorize, PortalOptions, PortalWebhooks } from "../portal/routes";

@@ -1,0 +1,204 @@
+//! `replay`, `recover`, `lanes`, `endpoints`, `stats`: runs the statement the core planned in
+//! one system-context transaction, binding each JSON parameter as its declared type, and hands
+//! the rows back to the core as JSON for the report.
+
+use std::error::Error as StdError;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::{BufMut, BytesMut};
+use serde_json::{json, Map, Value};
+use tokio_postgres::types::{IsNull, ToSql, Type};
+use tokio_postgres::Row;
+use usebetter_core::audit::time::{format_iso, parse_iso};
+use usebetter_core::cli::webhooks_ops::{plan, report};
+use usebetter_core::webhooks::store::Statement;
+use usebetter_core::{Error, Result};
+use uuid::Uuid;
+
+use super::{now_ms, require_schema, rollback, Run};
+use crate::db;
+use crate::Outcome;
+
+/// One parameter, as the statement declares it; `None` is SQL NULL.
+#[derive(Debug)]
+enum Bound {
+    Uuid(Option<Uuid>),
+    Text(Option<String>),
+    Int(Option<i32>),
+    Float(Option<f64>),
+    Bool(Option<bool>),
+    Time(Option<SystemTime>),
+    /// Microseconds and days (PostgreSQL's binary interval, months 0).
+    Interval(Option<(i64, i32)>),
+}
+
+impl ToSql for Bound {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> std::result::Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        match self {
+            Bound::Uuid(v) => v.to_sql(ty, out),
+            Bound::Text(v) => v.to_sql(ty, out),
+            // The server infers `LIMIT $n` as bigint: the width follows the parameter's type.
+            Bound::Int(v) if *ty == Type::INT8 => v.map(i64::from).to_sql(ty, out),
+            Bound::Int(v) if *ty == Type::INT2 => v.map(i16::try_from).transpose()?.to_sql(ty, out),
+            Bound::Int(v) => v.to_sql(ty, out),
+            Bound::Float(v) => v.to_sql(ty, out),
+            Bound::Bool(v) => v.to_sql(ty, out),
+            Bound::Time(v) => v.to_sql(ty, out),
+            Bound::Interval(None) => Ok(IsNull::Yes),
+            Bound::Interval(Some((micros, days))) => {
+                out.put_i64(*micros);
+                out.put_i32(*days);
+                out.put_i32(0);
+                Ok(IsNull::No)
+            }
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        // Each value is built for the type its statement declares (see `bind`).
+        true
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
+
+fn internal(what: String) -> Error {
+    Error::InvalidArgument {
+        field: "params".into(),
+        reason: what,
+    }
+}
+
+fn time(text: &str) -> Option<SystemTime> {
+    let us = parse_iso(text)?;
+    let abs = Duration::from_micros(us.unsigned_abs());
+    if us >= 0 {
+        UNIX_EPOCH.checked_add(abs)
+    } else {
+        UNIX_EPOCH.checked_sub(abs)
+    }
+}
+
+/// `"24 hours"`, `"7 days"`: the core's stats windows.
+fn interval(text: &str) -> Option<(i64, i32)> {
+    let (n, unit) = text.split_once(' ')?;
+    let n: i64 = n.parse().ok()?;
+    match unit.trim_end_matches('s') {
+        "hour" => Some((n * 3_600_000_000, 0)),
+        "day" => Some((0, i32::try_from(n).ok()?)),
+        _ => None,
+    }
+}
+
+/// The statement's parameters from the core's JSON values, each as its declared type.
+fn bind(statement: &Statement, values: &[Value]) -> Result<Vec<Bound>> {
+    if values.len() != statement.params.len() {
+        return Err(internal(format!(
+            "{} values for {} parameters",
+            values.len(),
+            statement.params.len()
+        )));
+    }
+    statement
+        .params
+        .iter()
+        .zip(values)
+        .map(|(p, v)| {
+            let bad = || internal(format!("{} ({}) from {v}", p.name, p.pg_type));
+            let text = v.as_str();
+            Ok(match p.pg_type {
+                "uuid" => Bound::Uuid(
+                    text.map(|t| Uuid::parse_str(t).map_err(|_| bad()))
+                        .transpose()?,
+                ),
+                "text" => Bound::Text(text.map(str::to_owned)),
+                "int" => Bound::Int(
+                    v.as_i64()
+                        .map(|n| i32::try_from(n).map_err(|_| bad()))
+                        .transpose()?,
+                ),
+                "double precision" => Bound::Float(v.as_f64()),
+                "boolean" => Bound::Bool(v.as_bool()),
+                "timestamptz" => Bound::Time(text.map(|t| time(t).ok_or_else(bad)).transpose()?),
+                "interval" => {
+                    Bound::Interval(text.map(|t| interval(t).ok_or_else(bad)).transpose()?)
+                }
+                _ => return Err(bad()),
+            })
+        })
+        .collect()
+}
+
+fn micros(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_micros()).unwrap_or(i64::MAX),
+    }
+}
+
+/// One row as JSON, by column type (timestamps as ISO 8601 with microseconds).
+fn row_json(row: &Row) -> Result<Value> {
+    let mut out = Map::new();
+    for (i, c) in row.columns().iter().enumerate() {
+        let t = c.type_();
+        let get_err = |e: tokio_postgres::Error| internal(format!("column {}: {e}", c.name()));
+        let v = if *t == Type::UUID {
+            json!(row
+                .try_get::<_, Option<Uuid>>(i)
+                .map_err(get_err)?
+                .map(|u| u.to_string()))
+        } else if [Type::TEXT, Type::VARCHAR, Type::NAME].contains(t) {
+            json!(row.try_get::<_, Option<String>>(i).map_err(get_err)?)
+        } else if *t == Type::INT2 {
+            json!(row.try_get::<_, Option<i16>>(i).map_err(get_err)?)
+        } else if *t == Type::INT4 {
+            json!(row.try_get::<_, Option<i32>>(i).map_err(get_err)?)
+        } else if *t == Type::INT8 {
+            json!(row.try_get::<_, Option<i64>>(i).map_err(get_err)?)
+        } else if *t == Type::FLOAT8 {
+            json!(row.try_get::<_, Option<f64>>(i).map_err(get_err)?)
+        } else if *t == Type::FLOAT4 {
+            json!(row.try_get::<_, Option<f32>>(i).map_err(get_err)?)
+        } else if *t == Type::BOOL {
+            json!(row.try_get::<_, Option<bool>>(i).map_err(get_err)?)
+        } else if [Type::JSON, Type::JSONB].contains(t) {
+            row.try_get::<_, Option<Value>>(i)
+                .map_err(get_err)?
+                .unwrap_or(Value::Null)
+        } else if *t == Type::TEXT_ARRAY {
+            json!(row.try_get::<_, Option<Vec<String>>>(i).map_err(get_err)?)
+        } else if *t == Type::TIMESTAMPTZ {
+            json!(row
+                .try_get::<_, Option<SystemTime>>(i)
+                .map_err(get_err)?
+                .map(|s| format_iso(micros(s))))
+        } else {
+            return Err(internal(format!("column {} has type {t}", c.name())));
+        };
+        out.insert(c.name().to_owned(), v);
+    }
+    Ok(Value::Object(out))
+}
+
+pub(super) async fn operate(r: &Run<'_>) -> Result<Outcome> {
+    let op = plan(&r.inv, &r.hooks, now_ms())?;
+    let params = bind(&op.statement, &op.params)?;
+    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+    let client = r.client().await?;
+    require_schema(r, &client).await?;
+    r.begin_system(&client).await?;
+    let rows = rollback(&client, db::rows(&client, &op.statement.sql, &refs).await).await?;
+    let rows = rollback(
+        &client,
+        rows.iter().map(row_json).collect::<Result<Vec<_>>>(),
+    )
+    .await?;
+    // A failed action changed nothing: its transaction is rolled back with the error.
+    let text = rollback(&client, report(&op, &r.hooks, &rows, r.json())).await?;
+    db::batch(&client, "COMMIT").await?;
+    Ok(Outcome::ok(text))
+}
