@@ -38,8 +38,15 @@ after(async () => {
   await db?.drop();
 });
 
-/** The tenant a request acts for: the `x-tenant` header (an application's session would decide). */
-const tenantOf = (headers) => (typeof headers.get === "function" ? headers.get("x-tenant") : headers["x-tenant"]) ?? null;
+/**
+ * The tenant a request acts for: the `x-tenant` header (an application's session would decide);
+ * `x-tenant: down` stands for a session store that is unreachable (authorize throws).
+ */
+const tenantOf = (headers) => {
+  const t = (typeof headers.get === "function" ? headers.get("x-tenant") : headers["x-tenant"]) ?? null;
+  if (t === "down") throw new Error("session store unreachable");
+  return t;
+};
 
 async function listen(server) {
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
@@ -52,6 +59,7 @@ const frameworks = {
   async hono() {
     const app = new Hono();
     app.all("/api/webhooks/*", honoPortal.portalHandlers(w, { authorize: (c) => tenantOf(c.req.raw.headers), basePath: "/api/webhooks" }));
+    app.onError((_err, c) => c.text("outage", 500));
     const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
     await new Promise((r) => server.once("listening", r));
     servers.push(() => new Promise((r) => server.close(r)));
@@ -61,8 +69,13 @@ const frameworks = {
     const app = express();
     // A JSON parser before the portal, as most applications have.
     app.use(express.json());
-    app.use("/api/webhooks", expressPortal.portalHandlers(w, { authorize: (req) => tenantOf(req.headers) }));
-    return httpCaller(`${await listen(createServer(app))}/api/webhooks`);
+    // Mounted at the root with basePath: requests outside it go on to the app's own routes.
+    app.use(expressPortal.portalHandlers(w, { authorize: (req) => tenantOf(req.headers), basePath: "/api/webhooks" }));
+    app.get("/api/webhooksx/ping", (_req, res) => res.json({ app: true }));
+    app.use((err, _req, res, _next) => res.status(err.status ?? 500).end(err.status ? "bad request" : "outage"));
+    const root = await listen(createServer(app));
+    assert.deepEqual(await (await fetch(`${root}/api/webhooksx/ping`)).json(), { app: true });
+    return httpCaller(`${root}/api/webhooks`);
   },
   async fastify() {
     const app = Fastify();
@@ -79,7 +92,8 @@ const frameworks = {
         headers: { ...(tenant ? { "x-tenant": tenant } : {}), ...(body !== undefined ? { "content-type": "application/json" } : {}) },
         ...(body !== undefined ? { body: typeof body === "string" ? body : JSON.stringify(body) } : {}),
       });
-      return answer(await routes[method](request));
+      // A route handler that throws is answered 500 by Next.
+      return routes[method](request).then(answer, () => ({ status: 500, body: undefined }));
     };
   },
 };
@@ -135,14 +149,22 @@ for (const [name, mount] of Object.entries(frameworks)) {
     const noUrl = await a("PATCH", `/endpoints/${ep.id}`, { url: null });
     assert.deepEqual([noUrl.status, noUrl.body.error.code], [400, "WEBHOOKS_INVALID_ARGUMENT"]);
     assert.match(noUrl.body.error.message, /url/);
-    // Express's and Fastify's own JSON parsers answer a body that is not JSON before the portal.
+    // Express's own JSON parser (mounted before the portal here) answers a body that is not JSON.
     const notJson = await a("POST", "/endpoints", "{not json");
     assert.equal(notJson.status, 400);
-    if (name === "hono" || name === "next") assert.equal(notJson.body.error.code, "WEBHOOKS_INVALID_ARGUMENT");
+    if (name !== "express") assert.equal(notJson.body.error.code, "WEBHOOKS_INVALID_ARGUMENT");
+    const nul = await a("PATCH", `/endpoints/${ep.id}`, { description: "a\u0000b" });
+    assert.deepEqual([nul.status, nul.body.error.code], [400, "WEBHOOKS_INVALID_ARGUMENT"]);
+    assert.match(nul.body.error.message, /description/);
+    // authorize() failing is the application's outage, not a 401: the framework answers 500.
+    assert.equal((await call("GET", "/endpoints", undefined, "down")).status, 500);
     const badLimit = await a("GET", "/messages?limit=ten");
     assert.deepEqual([badLimit.status, badLimit.body.error.code], [400, "WEBHOOKS_INVALID_ARGUMENT"]);
 
-    // A test message reaches the endpoint, signed with its secret, though its filter is invoice.*.
+    // A test message reaches the endpoint, signed with its secret, though its filter is invoice.*;
+    // a real event type goes through send(), which checks its payload.
+    const realType = await a("POST", `/endpoints/${ep.id}/test`, { eventType: "invoice.paid" });
+    assert.deepEqual([realType.status, realType.body.error.code], [400, "WEBHOOKS_INVALID_ARGUMENT"]);
     received.length = 0;
     const sent = await a("POST", `/endpoints/${ep.id}/test`, {});
     assert.equal(sent.status, 202, JSON.stringify(sent.body));
@@ -164,6 +186,9 @@ for (const [name, mount] of Object.entries(frameworks)) {
     assert.equal(stats.delivered, 1);
     assert.equal((await a("GET", "/stats?window=2d")).status, 400);
 
+    // Replay to another tenant's endpoint: not found (nothing is sent to it).
+    const foreign = await a("POST", `/messages/${sent.body.id}/replay`, { endpointId: other.id });
+    assert.deepEqual([foreign.status, foreign.body.error.code], [404, "WEBHOOKS_NOT_FOUND"]);
     // Replay: the same webhook-id once more.
     assert.deepEqual((await a("POST", `/messages/${sent.body.id}/replay`, {})).body, { replayed: 1 });
     await w.drain({ maxMs: 5_000 });
@@ -203,10 +228,14 @@ for (const [name, mount] of Object.entries(frameworks)) {
     assert.equal((await a("POST", `/endpoints/${ep.id}/disable`, { reason: "maintenance" })).body.disabledReason, "maintenance");
     const refused = await a("POST", `/endpoints/${ep.id}/test`, {});
     assert.deepEqual([refused.status, refused.body.error.code], [409, "WEBHOOKS_ENDPOINT_DISABLED"]);
+    const offRecover = await a("POST", `/endpoints/${ep.id}/recover`, { since: new Date(Date.now() - 3_600_000).toISOString() });
+    assert.deepEqual([offRecover.status, offRecover.body.error.code], [409, "WEBHOOKS_ENDPOINT_DISABLED"]);
+    assert.equal((await a("POST", `/endpoints/${ep.id}/disable`, { reason: 7 })).status, 400);
     assert.equal((await a("POST", `/endpoints/${ep.id}/enable`)).body.status, "enabled");
     const recovered = await a("POST", `/endpoints/${ep.id}/recover`, { since: new Date(Date.now() - 3_600_000).toISOString() });
     assert.deepEqual(recovered.body, { recovered: 0 });
     assert.equal((await a("POST", `/endpoints/${ep.id}/recover`, { since: "yesterday" })).status, 400);
+    assert.equal((await a("POST", `/endpoints/${ep.id}/recover`, { since: "+010000-01-01T00:00:00Z" })).status, 400);
     assert.equal((await a("DELETE", `/endpoints/${ep.id}`)).status, 204);
     assert.equal((await a("GET", `/endpoints/${ep.id}`)).status, 404);
     assert.equal((await a("GET", "/nowhere")).status, 404);

@@ -6,6 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
+import { spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import core from "@usebetter-rs/core";
 import { betterWebhooks } from "@usebetterdev/webhooks";
@@ -31,7 +32,8 @@ async function receiver(answer) {
   });
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
   servers.push(server);
-  return { got, url: `http://127.0.0.1:${server.address().port}/` };
+  const connections = () => new Promise((r, j) => server.getConnections((err, n) => (err ? j(err) : r(n))));
+  return { got, url: `http://127.0.0.1:${server.address().port}/`, connections };
 }
 
 const inTenant = (tenant, fn) => inTenantOf(pool, tenant, fn);
@@ -245,5 +247,68 @@ test("a send in this process wakes the worker once its transaction commits, not 
     await until(() => r.got.length === 1, 5_000);
   } finally {
     await worker.stop();
+  }
+});
+
+test("drain() and a stopped worker close their connections to receivers (no keep-alive socket left behind)", async () => {
+  await system("TRUNCATE webhook_deliveries, webhook_attempts, webhook_endpoints, webhook_workers");
+  const tenant = randomUUID();
+  const r = await receiver(() => [204, 0]);
+  const w = betterWebhooks(config());
+  await w.endpoints.create({ url: r.url }, { tenantId: tenant });
+  await inTenant(tenant, (c) => w.sendMany(Array.from({ length: 5 }, (_, i) => ({ eventType: "invoice.paid", payload: { i } })), { tx: c }));
+  assert.deepEqual(await w.drain({ maxMs: 5_000 }), { delivered: 5 });
+  // The receiver keeps idle connections for 5 s; a dispatcher left open would hold them for 10 s.
+  await until(async () => (await r.connections()) === 0, 1_000);
+
+  await inTenant(tenant, (c) => w.send({ eventType: "invoice.paid", payload: { i: 5 } }, { tx: c }));
+  const worker = w.createWorker({ concurrency: 2, pollIntervalMs: 20 });
+  await worker.start();
+  await until(() => r.got.length === 6);
+  assert.ok((await r.connections()) > 0, "the worker keeps its connection while it runs");
+  await worker.stop();
+  await until(async () => (await r.connections()) === 0, 1_000);
+});
+
+test("W5: a worker SIGSTOPped past its lease; another re-claims and delivers; the stopped one's late result is logged and changes nothing", async () => {
+  await system("TRUNCATE webhook_deliveries, webhook_attempts, webhook_endpoints, webhook_workers");
+  const tenant = randomUUID();
+  // A's request is answered 400 ms late (A is stopped by then); B's at once.
+  const r = await receiver((n) => [204, n === 0 ? 400 : 0]);
+  const { database: _, ...plain } = config();
+  const w = betterWebhooks(config());
+  await w.endpoints.create({ url: r.url }, { tenantId: tenant });
+  const { host, port, user, password, database } = pool.options;
+  const a = spawn(process.execPath, [new URL("./helpers/webhooks-worker-child.mjs", import.meta.url).pathname, JSON.stringify({ connection: { host, port, user, password, database }, config: plain, worker: { workerId: "A", leaseMs: 1_500, pollIntervalMs: 20, concurrency: 1 } })], { stdio: ["ignore", "pipe", "inherit"] });
+  const exited = new Promise((res) => a.once("exit", (code, signal) => res({ code, signal })));
+  try {
+    await new Promise((res) => a.stdout.once("data", res));
+    await inTenant(tenant, (c) => w.send({ eventType: "invoice.paid", payload: { w5: true } }, { tx: c }));
+    await until(() => r.got.length === 1);
+    a.kill("SIGSTOP");
+    const [held] = await system("SELECT status, lease_owner, attempt_count FROM webhook_deliveries");
+    assert.deepEqual(held, { status: "in_flight", lease_owner: "A", attempt_count: 1 });
+    // B reaps A's lease once it has run out, claims the delivery again and delivers it.
+    const b = w.createWorker({ workerId: "B", pollIntervalMs: 20, reapIntervalMs: 100, concurrency: 1 });
+    await b.start();
+    try {
+      await until(async () => (await system("SELECT status FROM webhook_deliveries"))[0].status === "succeeded", 15_000);
+    } finally {
+      await b.stop();
+    }
+    const [byB] = await system("SELECT status, attempt_count FROM webhook_deliveries");
+    assert.deepEqual(byB, { status: "succeeded", attempt_count: 2 });
+    assert.equal(r.got.length, 2);
+    // A resumes: its request ends (answered, or cut at its lease) and is recorded as A's attempt.
+    a.kill("SIGCONT");
+    await until(async () => (await system("SELECT count(*)::int AS n FROM webhook_attempts WHERE worker_id = 'A'"))[0].n === 1, 10_000);
+    const [after] = await system("SELECT status, attempt_count FROM webhook_deliveries");
+    assert.deepEqual(after, byB, "A's late result leaves the delivery as B left it");
+    const outcomes = await system("SELECT worker_id, outcome FROM webhook_attempts ORDER BY created_at, worker_id");
+    assert.ok(outcomes.some((o) => o.worker_id === "B" && o.outcome === "ok"), JSON.stringify(outcomes));
+  } finally {
+    a.kill("SIGCONT");
+    a.kill("SIGTERM");
+    await exited;
   }
 });

@@ -29,7 +29,7 @@ await a.query("DROP DATABASE IF EXISTS bench_webhooks_queue WITH (FORCE)");
 await a.query("CREATE DATABASE bench_webhooks_queue OWNER app");
 const url = urlOf("bench_webhooks_queue");
 const pool = new pg.Pool({ connectionString: url, max: 4 });
-const config = webhooksConfig(sqlExecutorAdapter(pool), SECRETS_KEY);
+const config = webhooksConfig(sqlExecutorAdapter(pool, { prepare: true }), SECRETS_KEY);
 const webhooks = betterWebhooks(config);
 await pool.query(webhooks.migrationSql(2));
 
@@ -71,7 +71,8 @@ for (let i = 0; i < 320; i++) {
   await client.query(system.sql, system.params);
   if (statements.workerTransactionSettings) await client.query(statements.workerTransactionSettings.sql);
   const s = now();
-  const { rowCount } = await client.query(claim.sql, [true, 64, 10, "bench", 30_000]);
+  // As the package's adapter sends it with `prepare: true`: a named prepared statement.
+  const { rowCount } = await client.query({ name: "bench_claim", text: claim.sql, values: [true, 64, 10, "bench", 30_000] });
   const took = now() - s;
   await client.query("ROLLBACK");
   if (rowCount !== 50) throw new Error(`claim returned ${rowCount} rows, expected 50 (10 per endpoint)`);

@@ -25,7 +25,7 @@ await a.query("DROP DATABASE IF EXISTS bench_webhooks WITH (FORCE)");
 await a.query("CREATE DATABASE bench_webhooks OWNER app");
 const url = urlOf("bench_webhooks");
 const pool = new pg.Pool({ connectionString: url, max: 4 });
-const webhooks = betterWebhooks(webhooksConfig(sqlExecutorAdapter(pool), SECRETS_KEY));
+const webhooks = betterWebhooks(webhooksConfig(sqlExecutorAdapter(pool, { prepare: true }), SECRETS_KEY));
 await pool.query(webhooks.migrationSql(2));
 await pool.query("CREATE TABLE orders (id bigserial PRIMARY KEY, tenant_id uuid NOT NULL, amount_cents int NOT NULL, created_at timestamptz NOT NULL DEFAULT now())");
 const boss = new PgBoss({ connectionString: url, supervise: false, schedule: false });

@@ -28,7 +28,7 @@ if (process.env.BENCH_TRACE) {
   };
 }
 const pool = new pg.Pool({ connectionString: url, max: 4 });
-const webhooks = betterWebhooks(webhooksConfig(sqlExecutorAdapter(pool), secretsKey));
+const webhooks = betterWebhooks(webhooksConfig(sqlExecutorAdapter(pool, { prepare: true }), secretsKey));
 // Experiments, not the measured configuration: BENCH_OURS_LOOPS worker loops in this process
 // sharing the 64 in flight (an approximation of claiming while requests are out), and
 // BENCH_PER_ENDPOINT (perEndpointBatch, default 10: with 5 endpoints a claim takes at most 50).

@@ -32,8 +32,31 @@ function arrayAsLiteral(v) {
   return `{${v.map(element).join(",")}}`;
 }
 
-function executorOf(handle, code = "INVALID_ARGUMENT") {
+/**
+ * The name a statement is prepared under: `ub_` and a 64-bit FNV-1a hash of its text, so the
+ * same text always gets the same name, on every connection, and two texts never share one.
+ */
+const preparedNames = new Map();
+function preparedName(text) {
+  let name = preparedNames.get(text);
+  if (name === undefined) {
+    let h = 0xcbf29ce484222325n;
+    for (let i = 0; i < text.length; i++) h = ((h ^ BigInt(text.charCodeAt(i))) * 0x100000001b3n) & 0xffffffffffffffffn;
+    name = `ub_${h.toString(16)}`;
+    preparedNames.set(text, name);
+  }
+  return name;
+}
+
+/**
+ * `prepare`: node-postgres statements are sent as named prepared statements, parsed and planned
+ * once per connection instead of on every call (PgBouncer in transaction mode needs 1.21+ with
+ * `max_prepared_statements`; leave it off before that). postgres.js follows its own `prepare`
+ * option.
+ */
+function executorOf(handle, code = "INVALID_ARGUMENT", prepare = false) {
   if (handle && typeof handle.query === "function") {
+    if (prepare) return { query: async (text, values) => (await handle.query({ name: preparedName(text), text, values })).rows };
     return { query: async (text, values) => (await handle.query(text, values)).rows };
   }
   if (handle && typeof handle.unsafe === "function") {
@@ -42,7 +65,7 @@ function executorOf(handle, code = "INVALID_ARGUMENT") {
   throw fail("expected a node-postgres client or pool, or a postgres.js sql", code);
 }
 
-async function transactionOn(handle, fn, code = "INVALID_ARGUMENT") {
+async function transactionOn(handle, fn, code = "INVALID_ARGUMENT", prepare = false) {
   if (handle && typeof handle.connect === "function") {
     const client = await handle.connect();
     // A checked-out node-postgres client re-emits its connection's failure as an 'error' event,
@@ -54,7 +77,7 @@ async function transactionOn(handle, fn, code = "INVALID_ARGUMENT") {
     client.on("error", onError);
     try {
       await client.query("BEGIN");
-      const out = await fn(executorOf(client, code));
+      const out = await fn(executorOf(client, code, prepare));
       await client.query("COMMIT");
       return out;
     } catch (err) {
@@ -73,18 +96,28 @@ async function transactionOn(handle, fn, code = "INVALID_ARGUMENT") {
   throw fail("the database handle cannot open transactions", code);
 }
 
+/** The adapters' options: `{ prepare?: boolean }` (see `executorOf`), checked. */
+function prepareOption(options, code) {
+  if (options === undefined) return false;
+  if (typeof options !== "object" || options === null) throw fail("invalid `options`: expected { prepare?: boolean }", code);
+  for (const k of Object.keys(options)) if (k !== "prepare") throw fail(`invalid \`options\`: unknown key \`${k}\` (expected prepare)`, code);
+  if (options.prepare !== undefined && typeof options.prepare !== "boolean") throw fail("invalid `options.prepare`: expected a boolean", code);
+  return options.prepare === true;
+}
+
 /**
  * An adapter over a driver handle: its autocommit executor, transactions on it, and the
  * executor of an application transaction object (`toClient` finds the driver client in it).
  */
-function databaseAdapter(handle, code = "INVALID_ARGUMENT", toClient = (tx) => tx) {
-  const base = executorOf(handle, code);
+function databaseAdapter(handle, code = "INVALID_ARGUMENT", toClient = (tx) => tx, options = undefined) {
+  const prepare = prepareOption(options, code);
+  const base = executorOf(handle, code, prepare);
   // The product's name for the one warning, from its error-code prefix (WEBHOOKS_…, EMAIL_…).
   hearDriver(handle, `better-${code.split("_")[0].toLowerCase()}`);
   return {
     base: () => base,
-    transaction: (fn) => transactionOn(handle, fn, code),
-    fromTx: (tx) => executorOf(toClient(tx), code),
+    transaction: (fn) => transactionOn(handle, fn, code, prepare),
+    fromTx: (tx) => executorOf(toClient(tx), code, prepare),
   };
 }
 
@@ -92,10 +125,10 @@ function databaseAdapter(handle, code = "INVALID_ARGUMENT", toClient = (tx) => t
  * The adapter for a Drizzle database on node-postgres or postgres.js, named `name` in errors: it
  * runs on the driver client of the Drizzle transaction it is given (`session.client`).
  */
-function drizzleAdapter(db, code, name) {
+function drizzleAdapter(db, code, name, options = undefined) {
   const client = db && db.$client;
   if (client === undefined) throw fail(`${name}(db): expected a Drizzle database (drizzle-orm/node-postgres or postgres-js)`, code);
-  return databaseAdapter(client, code, (tx) => (tx && tx.session && tx.session.client) || tx);
+  return databaseAdapter(client, code, (tx) => (tx && tx.session && tx.session.client) || tx, options);
 }
 
 function ambientTransaction() {

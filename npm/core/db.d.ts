@@ -7,10 +7,21 @@ export interface Executor {
 
 /** A JS array as a PostgreSQL array literal (for postgres.js, which cannot send every array type). */
 export declare function arrayAsLiteral(v: unknown): unknown;
-/** An executor over a node-postgres client/pool or a postgres.js `sql`; anything else throws a `TypeError` with `code`. */
-export declare function executorOf(handle: unknown, code?: string): Executor;
+/**
+ * An executor over a node-postgres client/pool or a postgres.js `sql`; anything else throws a
+ * `TypeError` with `code`. `prepare`: node-postgres statements go as named prepared statements.
+ */
+export declare function executorOf(handle: unknown, code?: string, prepare?: boolean): Executor;
 /** `fn` in a transaction on a node-postgres pool or a postgres.js `sql`. */
-export declare function transactionOn<T>(handle: unknown, fn: (ex: Executor) => Promise<T>, code?: string): Promise<T>;
+export declare function transactionOn<T>(handle: unknown, fn: (ex: Executor) => Promise<T>, code?: string, prepare?: boolean): Promise<T>;
+/**
+ * The adapters' options. `prepare`: send statements as named prepared statements (node-postgres),
+ * parsed and planned once per connection. Off by default: PgBouncer in transaction mode needs
+ * 1.21+ with `max_prepared_statements` for them.
+ */
+export interface AdapterOptions {
+  prepare?: boolean;
+}
 /** `Tx`: the application's transaction type, which `fromTx` accepts. */
 export interface Database<Tx = unknown> {
   /** Autocommit handle (one statement, atomic with nothing). */
@@ -23,9 +34,9 @@ export interface Database<Tx = unknown> {
 /** The transaction type of a Drizzle database (what its `transaction(cb)` hands `cb`). */
 export type DrizzleTransactionOf<D> = D extends { transaction(cb: infer C, ...rest: never[]): unknown } ? (C extends (tx: infer Tx) => unknown ? Tx : unknown) : unknown;
 /** An adapter over a node-postgres pool/client or postgres.js `sql`; `toClient` finds the driver client in an application transaction object. */
-export declare function databaseAdapter<Tx = unknown>(handle: unknown, code?: string, toClient?: (tx: Tx) => unknown): Database<Tx>;
+export declare function databaseAdapter<Tx = unknown>(handle: unknown, code?: string, toClient?: (tx: Tx) => unknown, options?: AdapterOptions): Database<Tx>;
 /** The adapter for a Drizzle database; a non-Drizzle value throws a `TypeError` with `code` naming `name(db)`. */
-export declare function drizzleAdapter<D>(db: D, code: string, name: string): Database<DrizzleTransactionOf<D>>;
+export declare function drizzleAdapter<D>(db: D, code: string, name: string, options?: AdapterOptions): Database<DrizzleTransactionOf<D>>;
 /** The ambient `@usebetterdev/tenant` scope's transaction object, if any. */
 export declare function ambientTransaction(): { database: unknown; tenantId?: string; isSystem?: boolean } | undefined;
 /** A column value as JSON: dates as ISO text, bytes as `\x…` text, bigints as text. */

@@ -12,7 +12,7 @@ use tokio_postgres::Row;
 use usebetter_core::audit::time::{format_iso, parse_iso};
 use usebetter_core::cli::webhooks_ops::{plan, report};
 use usebetter_core::webhooks::store::Statement;
-use usebetter_core::{Error, Result};
+use usebetter_core::{CliFailure, Error, Result};
 use uuid::Uuid;
 
 use super::{now_ms, require_schema, rollback, Run};
@@ -66,11 +66,9 @@ impl ToSql for Bound {
     tokio_postgres::types::to_sql_checked!();
 }
 
+/// A statement and its planned values that do not fit: a bug, not the user's input.
 fn internal(what: String) -> Error {
-    Error::InvalidArgument {
-        field: "params".into(),
-        reason: what,
-    }
+    CliFailure::Internal.with(format!("internal error: {what}"))
 }
 
 fn time(text: &str) -> Option<SystemTime> {
@@ -110,6 +108,16 @@ fn bind(statement: &Statement, values: &[Value]) -> Result<Vec<Bound>> {
         .map(|(p, v)| {
             let bad = || internal(format!("{} ({}) from {v}", p.name, p.pg_type));
             let text = v.as_str();
+            // A value of another JSON type than the parameter's is a bug, never a NULL.
+            let fits = match p.pg_type {
+                "int" => v.as_i64().is_some(),
+                "double precision" => v.as_f64().is_some(),
+                "boolean" => v.as_bool().is_some(),
+                _ => text.is_some(),
+            };
+            if !fits && !v.is_null() {
+                return Err(bad());
+            }
             Ok(match p.pg_type {
                 "uuid" => Bound::Uuid(
                     text.map(|t| Uuid::parse_str(t).map_err(|_| bad()))

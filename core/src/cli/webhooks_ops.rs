@@ -26,7 +26,8 @@ pub struct Op {
 }
 
 enum Shape {
-    Replay(String),
+    /// The message and the endpoint as given.
+    Replay(String, Option<String>),
     Recover(String),
     Lanes,
     Resolve(String, &'static str),
@@ -105,7 +106,7 @@ pub fn plan(inv: &Invocation, hooks: &Webhooks, now_ms: i64) -> Result<Op> {
             (
                 store.replay(),
                 vec![json!(message), endpoint, tenant(inv)?],
-                Shape::Replay(shown),
+                Shape::Replay(shown, inv.value("endpoint").map(str::to_owned)),
             )
         }
         "recover" => {
@@ -264,9 +265,15 @@ fn lines(o: &Map<String, Value>) -> String {
 /// raises them.
 pub fn report(op: &Op, hooks: &Webhooks, rows: &[Value], json: bool) -> Result<String> {
     let out = match &op.shape {
-        Shape::Replay(message) => {
+        Shape::Replay(message, endpoint) => {
             if count(rows, "message_found") == 0 {
                 return Err(not_found(format!("message {message}")));
+            }
+            if let Some(endpoint) = endpoint
+                .as_ref()
+                .filter(|_| count(rows, "endpoint_found") == 0)
+            {
+                return Err(not_found(format!("endpoint {endpoint}")));
             }
             if count(rows, "endpoint_disabled") > 0 {
                 return Err(WebhooksError::EndpointDisabled {
@@ -282,6 +289,12 @@ pub fn report(op: &Op, hooks: &Webhooks, rows: &[Value], json: bool) -> Result<S
             }
         }
         Shape::Recover(endpoint) => {
+            if count(rows, "endpoint_disabled") > 0 {
+                return Err(WebhooksError::EndpointDisabled {
+                    action: "recover".into(),
+                }
+                .into());
+            }
             if count(rows, "endpoint_found") == 0 {
                 return Err(not_found(format!("enabled endpoint {endpoint}")));
             }

@@ -155,18 +155,26 @@ export function endpointsApi<P extends string = string, Tx = unknown>(s: Shared)
       };
     },
     /**
-     * A test message for this endpoint alone, through the normal pipeline: `webhook.test` (it
-     * passes the endpoint's filter), or `eventType` with a sample payload.
+     * A `webhook.test` message for this endpoint alone, through the normal pipeline (it passes
+     * the endpoint's event-type filter). Real event types go through `send()`, whose payload
+     * is checked against their schema.
      */
-    async sendTest(id: string, o: { eventType?: string; payload?: unknown } = {}, opts?: CallOptions<Tx>): Promise<SendResult> {
+    async sendTest(id: string, o: { eventType?: "webhook.test" } = {}, opts?: CallOptions<Tx>): Promise<SendResult> {
+      if (o?.eventType !== undefined && o.eventType !== "webhook.test") {
+        throw new WebhooksEndpointError("WEBHOOKS_INVALID_ARGUMENT", `invalid \`eventType\`: sendTest sends "webhook.test"; send ${JSON.stringify(o.eventType)} with send(), which checks its payload`);
+      }
       const ep = await one(await tx(opts, (ex, t) => run(ex, s.statements, "getEndpoint", [t, uuid(id)])), id);
       if (ep.status !== "enabled") throw new WebhooksEndpointError("WEBHOOKS_ENDPOINT_DISABLED", `endpoint ${id} is disabled: enable it first (webhooks.endpoints.enable)`);
-      const payload = o.payload ?? { endpointId: ep.id, test: true };
       // As a management call: an operator's `{ tenantId }` sends in a system-context transaction.
-      const [r] = await sendMany(s, new Map(), [{ eventType: o.eventType ?? "webhook.test", payload, endpoints: [ep.id] }], false, opts, "manage");
+      const [r] = await sendMany(s, new Map(), [{ eventType: "webhook.test", payload: { endpointId: ep.id, test: true }, endpoints: [ep.id] }], false, opts, "manage");
       return r!;
     },
     async disable(id: string, o: { reason?: string } = {}, opts?: CallOptions<Tx>) {
+      const reason = o?.reason;
+      // Stored and shown to the tenant and operators: one line of text.
+      if (reason !== undefined && (typeof reason !== "string" || reason.length === 0 || reason.length > 1000 || /[\u0000-\u001f]/.test(reason))) {
+        throw new WebhooksEndpointError("WEBHOOKS_INVALID_ARGUMENT", "invalid `reason`: expected 1 to 1000 characters without control characters");
+      }
       const rows = await tx(opts, async (ex, t) => audited(ex, await run(ex, s.statements, "disableEndpoint", [t, uuid(id), o.reason ?? "manual"]), "UPDATE", "webhook endpoint disabled"));
       return one(rows, id);
     },

@@ -95,6 +95,7 @@ export function queriesApi<Tx = unknown>(s: Shared) {
         { action: "replay", endpointId: input.endpointId ?? null, replayed: count(r, "replayed") },
       ]);
       if (count(rows, "message_found") === 0) fail("WEBHOOKS_NOT_FOUND", `no message ${input.messageId} in this tenant`);
+      if (input.endpointId && count(rows, "endpoint_found") === 0) fail("WEBHOOKS_NOT_FOUND", `no endpoint ${input.endpointId} in this tenant`);
       if (count(rows, "endpoint_disabled") > 0) fail("WEBHOOKS_ENDPOINT_DISABLED", `endpoint ${input.endpointId} is disabled: enable it first (webhooks.endpoints.enable)`);
       s.wake();
       return { replayed: count(rows, "replayed") };
@@ -107,6 +108,7 @@ export function queriesApi<Tx = unknown>(s: Shared) {
         "webhook_endpoints", binding.webhookId("endpoint", uuid("endpoint", input.endpointId), true), t, "webhook deliveries recovered",
         { action: "recover", since: params[1], until: params[2], includeMissing: params[3], recovered: count(r, "recovered") },
       ]);
+      if (count(rows, "endpoint_disabled") > 0) fail("WEBHOOKS_ENDPOINT_DISABLED", `endpoint ${input.endpointId} is disabled: enable it first (webhooks.endpoints.enable)`);
       if (count(rows, "endpoint_found") === 0) fail("WEBHOOKS_NOT_FOUND", `no endpoint ${input.endpointId} in this tenant`);
       s.wake();
       return { recovered: count(rows, "recovered") };

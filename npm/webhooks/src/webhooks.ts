@@ -56,9 +56,12 @@ export function betterWebhooks<const M extends EventTypeMap | readonly string[],
     ...(lookup ? { lookup } : {}),
   });
   const dispatcher = (lookup?: DispatchOptions["lookup"]) => (nodeHttp() ? nodeDispatcher(core, dispatchOptions(lookup)) : fetchDispatcher(core, dispatchOptions()));
+  /** An engine and the `close` of its dispatcher (whose connections outlive each request). */
   const engineFor = (o: WorkerOptions & { lookup?: DispatchOptions["lookup"] }) => {
     if (s.db.engine) throw new WebhooksConfigError("WEBHOOKS_INVALID_CONFIG", s.db.engine);
-    return createEngine(s, dispatcher(o.lookup), { ...o, ...(onEvent ? { onEvent } : {}) });
+    const dispatch = dispatcher(o.lookup);
+    const engine = createEngine(s, dispatch, { ...o, ...(onEvent ? { onEvent } : {}) });
+    return { engine, close: async () => dispatch.close?.() };
   };
 
   const q = queriesApi<Tx>(s);
@@ -80,18 +83,23 @@ export function betterWebhooks<const M extends EventTypeMap | readonly string[],
     migrationSql: (ahead = 4): string => core.migrationSql(Date.now(), ahead),
     /** Delivers until no work is due, or a limit is reached (edge runtimes, cron). */
     async drain(o: { maxMs?: number; maxDeliveries?: number; lookup?: DispatchOptions["lookup"] } & WorkerOptions = {}) {
-      const engine = engineFor(o);
+      const { engine, close } = engineFor(o);
       const until = Date.now() + (o.maxMs ?? 25_000);
       let delivered = 0;
-      while (Date.now() < until && delivered < (o.maxDeliveries ?? 500)) {
-        const n = await engine.tick();
-        delivered += n;
-        if (n === 0) break;
+      try {
+        while (Date.now() < until && delivered < (o.maxDeliveries ?? 500)) {
+          const n = await engine.tick();
+          delivered += n;
+          if (n === 0) break;
+        }
+      } finally {
+        await close();
       }
       return { delivered };
     },
     createWorker(o: WorkerOptions & LoopOptions & { lookup?: DispatchOptions["lookup"] } = {}) {
-      const worker = runWorker(engineFor(o), o);
+      const { engine, close } = engineFor(o);
+      const worker = runWorker(engine, o);
       return {
         async start() {
           wakers.add(worker.wake);
@@ -100,6 +108,7 @@ export function betterWebhooks<const M extends EventTypeMap | readonly string[],
         async stop() {
           wakers.delete(worker.wake);
           await worker.stop();
+          await close();
         },
       };
     },

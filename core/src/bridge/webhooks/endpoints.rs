@@ -80,6 +80,10 @@ impl Webhooks {
             if d.chars().count() > 1_000 {
                 return Err(arg("description", "at most 1000 characters"));
             }
+            // PostgreSQL text cannot hold NUL.
+            if d.contains('\0') {
+                return Err(arg("description", "contains a NUL character"));
+            }
             out.insert("description".into(), json!(d));
         }
         if let Some(list) = &input.event_types {
@@ -111,6 +115,9 @@ impl Webhooks {
             out.insert("rateLimitPerSecond".into(), json!(r));
         }
         if let Some(m) = &input.metadata {
+            if m.iter().any(|(k, v)| k.contains('\0') || v.contains('\0')) {
+                return Err(arg("metadata", "contains a NUL character"));
+            }
             if m.len() > 50 || m.iter().any(|(k, v)| k.len() > 128 || v.len() > 1_024) {
                 return Err(arg(
                     "metadata",

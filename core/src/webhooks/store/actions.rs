@@ -14,7 +14,8 @@ impl Store {
     /// fan-out creates it). One
     /// immediate attempt, trigger `manual` (the engine schedules no retry after it). A replayed
     /// delivery leaves its lane, except the head of a blocked lane, which unblocks it.
-    /// Returns `message_found`, `endpoint_disabled`, `replayed`.
+    /// Returns `message_found`, `endpoint_found` (of `$2`: live and this tenant's),
+    /// `endpoint_disabled`, `replayed`.
     #[must_use]
     pub fn replay(&self) -> Statement {
         let d = self.table("deliveries");
@@ -46,7 +47,8 @@ impl Store {
   RETURNING 1
 )
 SELECT (SELECT count(*) FROM msg) AS message_found,
-       (SELECT count(*) FROM {e} x WHERE x.id = $2 AND x.status <> 'enabled' AND {scope_x}) AS endpoint_disabled,
+       (SELECT count(*) FROM {e} x WHERE x.id = $2 AND x.status <> 'deleted' AND {scope_x}) AS endpoint_found,
+       (SELECT count(*) FROM {e} x WHERE x.id = $2 AND x.status = 'disabled' AND {scope_x}) AS endpoint_disabled,
        (SELECT count(*) FROM upd) + (SELECT count(*) FROM ins) AS replayed",
                 m = self.table("messages"),
                 scope_m = Store::read_scope("tenant_id", "$3"),
@@ -63,7 +65,8 @@ SELECT (SELECT count(*) FROM msg) AS message_found,
     /// Recover endpoint `$1`: its `exhausted` deliveries created in [`$2`, `$3` or now) go back
     /// to `pending` with a fresh schedule (trigger `recover`; a blocked lane head unblocks its
     /// lane); with `$4`, messages of the window that matched the endpoint but never got a
-    /// delivery (it was disabled) get one. Returns `endpoint_found`, `recovered`.
+    /// delivery (it was disabled) get one. Returns `endpoint_found` (enabled), `endpoint_disabled`,
+    /// `recovered`.
     #[must_use]
     pub fn recover(&self) -> Statement {
         let d = self.table("deliveries");
@@ -92,12 +95,14 @@ SELECT (SELECT count(*) FROM msg) AS message_found,
   RETURNING 1
 )
 SELECT (SELECT count(*) FROM ep) AS endpoint_found,
+       (SELECT count(*) FROM {e} x WHERE x.id = $1 AND x.status = 'disabled' AND {scope_x}) AS endpoint_disabled,
        (SELECT count(*) FROM upd) + (SELECT count(*) FROM ins) AS recovered",
                 e = self.table("endpoints"),
                 lanes = self.table("lanes"),
                 m = self.table("messages"),
                 filter = filter_match_sql("ep.event_types", "m.event_type"),
                 scope = Store::read_scope("tenant_id", "$5"),
+                scope_x = Store::read_scope("x.tenant_id", "$5"),
             ),
             &[
                 ("endpoint_id", "uuid"),

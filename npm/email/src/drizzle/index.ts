@@ -1,4 +1,4 @@
-import { drizzleAdapter, type DrizzleTransactionOf } from "@usebetter-rs/core/db";
+import { drizzleAdapter, type AdapterOptions, type DrizzleTransactionOf } from "@usebetter-rs/core/db";
 import type { EmailDatabase } from "../db";
 
 export type { DrizzleTransactionOf };
@@ -8,6 +8,6 @@ export type { DrizzleTransactionOf };
  * driver client of the Drizzle transaction it is given (or of the tenant scope's), so the
  * message commits or rolls back with the application's writes.
  */
-export function drizzleEmailAdapter<D>(db: D): EmailDatabase<DrizzleTransactionOf<D>> {
-  return drizzleAdapter(db, "EMAIL_INVALID_ARGUMENT", "drizzleEmailAdapter");
+export function drizzleEmailAdapter<D>(db: D, options?: AdapterOptions): EmailDatabase<DrizzleTransactionOf<D>> {
+  return drizzleAdapter(db, "EMAIL_INVALID_ARGUMENT", "drizzleEmailAdapter", options);
 }

@@ -34,7 +34,10 @@ export interface DispatchOptions {
   lookup?: (hostname: string, cb: (err: Error | null, addresses?: Array<{ address: string; family: number }>) => void) => void;
 }
 /** `stop` aborts the request when the worker shuts down (outcome `worker_shutdown`). */
-export type Dispatch = (r: Request, stop?: AbortSignal) => Promise<Observation>;
+export type Dispatch = ((r: Request, stop?: AbortSignal) => Promise<Observation>) & {
+  /** Releases the dispatcher's connections (the Node dispatcher's undici Agent). */
+  close?: () => Promise<void>;
+};
 
 interface Signals {
   signal: AbortSignal;
@@ -127,7 +130,7 @@ export function nodeDispatcher(core: CoreWebhooks, o: DispatchOptions): Dispatch
     });
   };
   const agent = new undici.Agent({ connect: { lookup: lookup as never, timeout: o.connectTimeoutMs }, keepAliveTimeout: 10_000 });
-  return async (r, stop) => {
+  const dispatch: Dispatch = async (r, stop) => {
     const startedAtMs = Date.now();
     const done = (x: Omit<Observation, "startedAtMs" | "durationMs">): Observation => ({ ...x, startedAtMs, durationMs: Date.now() - startedAtMs });
     const url = new URL(r.url);
@@ -145,6 +148,8 @@ export function nodeDispatcher(core: CoreWebhooks, o: DispatchOptions): Dispatch
       return done({ failure: aborted(err, sig, stop), operatorError: String((err as Error)?.message ?? err) });
     }
   };
+  dispatch.close = () => agent.close();
+  return dispatch;
 }
 
 /** The edge dispatcher (`fetch`, redirect "manual"; the runtime resolves names itself). */

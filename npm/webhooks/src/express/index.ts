@@ -6,7 +6,7 @@
 // without its bytes cannot be verified, and the answer says how to keep them.
 import { checkReceiverOptions, receive, tooLarge, DEFAULT_MAX_BODY_BYTES, type ReceiverAnswer, type WebhookReceiverOptions } from "../receiver/handle";
 import type { InboxExecutor } from "../receiver/inbox";
-import { jsonBody, portalRouter, type PortalAnswer, type PortalOptions, type PortalWebhooks } from "../portal/routes";
+import { portalRouter, type PortalOptions, type PortalWebhooks } from "../portal/routes";
 
 export interface ExpressRequestLike extends AsyncIterable<unknown> {
   headers: Record<string, string | string[] | undefined>;
@@ -96,29 +96,29 @@ export interface ExpressPortalRequest extends ExpressRequestLike {
   url: string;
 }
 
-/** Request bodies the portal reads at most. */
-const PORTAL_MAX_BODY = 1 << 20;
-
 /**
  * The portal's JSON routes (spec §11) as one middleware:
  * `app.use("/api/webhooks", portalHandlers(webhooks, { authorize: (req) => tenantOf(req) }))`.
- * Works with or without `express.json()` mounted before it.
+ * Works with or without `express.json()` mounted before it; a request outside `basePath` goes
+ * on to the next handler.
  */
 export function portalHandlers<R extends ExpressPortalRequest>(webhooks: PortalWebhooks, opts: PortalOptions<R>) {
   const route = portalRouter(webhooks, opts);
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
   return async function webhooksPortalExpress(req: R, res: ExpressResponseLike, next: ExpressNextFunction): Promise<void> {
     try {
       const url = new URL(req.url, "http://portal.invalid");
-      let parsed: { body: unknown } | PortalAnswer;
       const kept = asBytes(req.rawBody) ?? asBytes(req.body);
-      if (req.method === "GET" || req.method === "HEAD") parsed = { body: undefined };
-      else if (kept !== undefined) parsed = jsonBody(new TextDecoder().decode(kept));
-      else if (req.body !== undefined && (req.readableEnded === true || req.readable === false)) parsed = { body: req.body };
-      else {
-        const bytes = await readStream(req, PORTAL_MAX_BODY);
-        parsed = bytes === null ? tooLarge(PORTAL_MAX_BODY) : jsonBody(new TextDecoder().decode(bytes));
-      }
-      const a = "status" in parsed ? parsed : await route(req, { method: req.method, path: url.pathname, query: url.searchParams, body: parsed.body });
+      // A parser before the portal consumed the stream and left the parsed value.
+      const consumed = kept === undefined && (req.readableEnded === true || req.readable === false);
+      const text = async (max: number) => {
+        if (kept !== undefined) return kept.byteLength > max ? null : decode(kept);
+        if (Number(req.headers["content-length"] ?? 0) > max) return null;
+        const bytes = await readStream(req, max);
+        return bytes === null ? null : decode(bytes);
+      };
+      const a = await route(req, { method: req.method, path: url.pathname, query: url.searchParams, text, ...(consumed ? { parsed: { value: req.body } } : {}) });
+      if (a === null) return next();
       res.statusCode = a.status;
       if (a.body === undefined) res.end("");
       else {

@@ -5,7 +5,7 @@
 // registered, or Fastify's default one, never sees these requests.
 import { checkReceiverOptions, receive, tooLarge, DEFAULT_MAX_BODY_BYTES, type WebhookReceiverOptions } from "../receiver/handle";
 import type { InboxExecutor } from "../receiver/inbox";
-import { portalRouter, type PortalOptions, type PortalWebhooks } from "../portal/routes";
+import { PORTAL_MAX_BODY, portalRouter, type PortalOptions, type PortalWebhooks } from "../portal/routes";
 
 export interface FastifyRequestLike {
   body: unknown;
@@ -53,24 +53,34 @@ export function webhookReceiver<Tx extends InboxExecutor = InboxExecutor>(opts: 
 export interface FastifyPortalRequest extends FastifyRequestLike {
   method: string;
   url: string;
-  params: unknown;
 }
-export interface FastifyPortalInstanceLike {
+export interface FastifyPortalInstanceLike extends Omit<FastifyInstanceLike, "post"> {
+  prefix: string;
   all(path: string, handler: (req: FastifyPortalRequest, reply: FastifyReplyLike) => Promise<unknown>): unknown;
 }
 
 /**
  * The portal's JSON routes (spec §11) as a Fastify plugin:
  * `app.register(portalHandlers(webhooks, { authorize: (req) => tenantOf(req) }), { prefix: "/api/webhooks" })`.
- * Bodies are parsed by Fastify's JSON parser.
+ * Its scope reads bodies as text (the portal parses them, empty ones included), whatever parser
+ * the app registered.
  */
 export function portalHandlers<R extends FastifyPortalRequest>(webhooks: PortalWebhooks, opts: PortalOptions<R>): (fastify: FastifyPortalInstanceLike) => Promise<void> {
-  const route = portalRouter(webhooks, opts);
+  // Fastify strips its prefix itself; the route sees the path below it.
+  const route = portalRouter(webhooks, { authorize: opts.authorize });
   return async function webhooksPortalFastify(fastify) {
+    fastify.removeAllContentTypeParsers();
+    fastify.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: PORTAL_MAX_BODY }, (_req, body, done) => done(null, body));
+    fastify.setErrorHandler((err, _req, reply) => {
+      if (err.code === "FST_ERR_CTP_BODY_TOO_LARGE") return send(reply, 413, { error: { code: "WEBHOOKS_INVALID_ARGUMENT", message: `invalid \`body\`: larger than ${PORTAL_MAX_BODY} bytes` } });
+      throw err;
+    });
     fastify.all("/*", async (req, reply) => {
       const url = new URL(req.url, "http://portal.invalid");
-      const rest = String((req.params as Record<string, unknown> | null)?.["*"] ?? "");
-      const a = await route(req as R, { method: req.method, path: `/${rest}`, query: url.searchParams, body: req.body ?? undefined });
+      const path = url.pathname.slice(fastify.prefix.length) || "/";
+      const body = req.body instanceof Uint8Array ? new TextDecoder().decode(req.body) : "";
+      const a = await route(req as R, { method: req.method, path, query: url.searchParams, text: async () => body });
+      if (a === null) return send(reply, 404, { error: { code: "WEBHOOKS_NOT_FOUND", message: "not a portal route" } });
       return a.body === undefined ? reply.code(a.status).send("") : send(reply, a.status, a.body);
     });
   };

@@ -3,7 +3,7 @@
 // `c.req.json()` or `c.req.text()` leaves the same bytes to verify.
 import { checkReceiverOptions, receive, tooLarge, DEFAULT_MAX_BODY_BYTES, type WebhookReceiverOptions } from "../receiver/handle";
 import type { InboxExecutor } from "../receiver/inbox";
-import { fetchPortal, portalRouter, type PortalOptions, type PortalWebhooks } from "../portal/routes";
+import { portalRouter, toResponse, type PortalOptions, type PortalWebhooks } from "../portal/routes";
 
 export interface HonoContextLike {
   req: { raw: Request; arrayBuffer(): Promise<ArrayBuffer> };
@@ -32,10 +32,19 @@ export function webhookReceiver<Tx extends InboxExecutor = InboxExecutor>(opts: 
 /**
  * The portal's JSON routes (spec §11) as one Hono handler:
  * `app.all("/api/webhooks/*", portalHandlers(webhooks, { authorize: (c) => tenantOf(c), basePath: "/api/webhooks" }))`.
+ * The body is read through Hono's request cache, so a middleware that read it first is no harm.
  */
 export function portalHandlers<C extends HonoContextLike>(webhooks: PortalWebhooks, opts: PortalOptions<C>): (c: C) => Promise<Response> {
-  const handle = fetchPortal(portalRouter(webhooks, opts));
-  return (c) => handle(c.req.raw, c);
+  const route = portalRouter(webhooks, opts);
+  return async (c) => {
+    const url = new URL(c.req.raw.url);
+    const text = async (max: number) => {
+      if (Number(c.req.raw.headers.get("content-length") ?? 0) > max) return null;
+      const bytes = new Uint8Array(await c.req.arrayBuffer());
+      return bytes.byteLength > max ? null : new TextDecoder().decode(bytes);
+    };
+    return toResponse(await route(c, { method: c.req.raw.method, path: url.pathname, query: url.searchParams, text }));
+  };
 }
 
 export { webhooksInbox, type InboxDatabase, type InboxExecutor, type InboxOptions, type WebhooksInbox } from "../receiver/inbox";

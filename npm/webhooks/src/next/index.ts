@@ -2,7 +2,7 @@
 // (app router; also any Fetch-style runtime). The Request's body is read once, as bytes.
 import { checkReceiverOptions, receive, tooLarge, DEFAULT_MAX_BODY_BYTES, type WebhookReceiverOptions } from "../receiver/handle";
 import type { InboxExecutor } from "../receiver/inbox";
-import { fetchPortal, portalRouter, type PortalOptions, type PortalWebhooks } from "../portal/routes";
+import { fetchText, portalRouter, toResponse, type PortalOptions, type PortalWebhooks } from "../portal/routes";
 
 function answer(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
@@ -27,8 +27,11 @@ export function webhookReceiver<Tx extends InboxExecutor = InboxExecutor>(opts: 
  * `export const { GET, POST, PATCH, DELETE } = portalHandlers(webhooks, { authorize, basePath: "/api/webhooks" })`.
  */
 export function portalHandlers(webhooks: PortalWebhooks, opts: PortalOptions<Request>) {
-  const handle = fetchPortal(portalRouter(webhooks, opts));
-  const h = (request: Request) => handle(request, request);
+  const route = portalRouter(webhooks, opts);
+  const h = async (request: Request) => {
+    const url = new URL(request.url);
+    return toResponse(await route(request, { method: request.method, path: url.pathname, query: url.searchParams, text: (max) => fetchText(request, max) }));
+  };
   return { GET: h, POST: h, PATCH: h, DELETE: h };
 }
 

@@ -21,7 +21,7 @@ export interface PortalWebhooks {
     disable(id: string, d: { reason?: string }, o: CallOptions): Promise<unknown>;
     rotateSecret(id: string, r: { graceHours?: number; secret?: string }, o: CallOptions): Promise<unknown>;
     revealSecret(id: string, o: CallOptions): Promise<unknown>;
-    sendTest(id: string, t: { eventType?: string }, o: CallOptions): Promise<unknown>;
+    sendTest(id: string, t: never, o: CallOptions): Promise<unknown>;
     health(id: string, o: CallOptions): Promise<unknown>;
   };
   messages: { get(id: string, o: CallOptions): Promise<unknown>; list(q: object, o: CallOptions): Promise<unknown> };
@@ -43,11 +43,16 @@ export interface PortalOptions<Req> {
 
 export interface PortalRequest {
   method: string;
-  /** The path below `basePath`, e.g. "/endpoints/ep_…/health". */
+  /** The request's path (with `basePath`, which the router strips). */
   path: string;
   query: URLSearchParams;
-  /** The parsed JSON body (undefined without one). */
-  body: unknown;
+  /**
+   * The body's text, read only once the request is authorised and routed; `null` when it
+   * exceeds `max` bytes (or another parser kept it as a parsed value: see `parsed`).
+   */
+  text: (max: number) => Promise<string | null>;
+  /** A body a framework already parsed (Express's `express.json()`, Fastify). */
+  parsed?: { value: unknown };
 }
 
 export interface PortalAnswer {
@@ -56,8 +61,17 @@ export interface PortalAnswer {
   body?: unknown;
 }
 
+/** A request as the route handlers see it: the JSON body parsed. */
+interface Routed {
+  query: URLSearchParams;
+  body: unknown;
+}
+
+/** Request bodies the portal reads at most. */
+export const PORTAL_MAX_BODY = 1 << 20;
+
 type Params = Record<string, string>;
-type Handler = (w: PortalWebhooks, p: Params, r: PortalRequest, o: CallOptions) => Promise<PortalAnswer>;
+type Handler = (w: PortalWebhooks, p: Params, r: Routed, o: CallOptions) => Promise<PortalAnswer>;
 
 const ok = async (v: Promise<unknown>, status = 200): Promise<PortalAnswer> => ({ status, body: await v });
 
@@ -75,7 +89,9 @@ function object(body: unknown): Record<string, unknown> {
 function date(v: unknown, field: string): Date | undefined {
   if (v === undefined || v === null || v === "") return undefined;
   const d = new Date(String(v));
-  if (Number.isNaN(d.getTime())) bad(field, `expected an ISO 8601 time, got ${JSON.stringify(v)}`);
+  // PostgreSQL's timestamps end in year 294276, JavaScript's go further; stay in years 1–9999.
+  const y = d.getUTCFullYear();
+  if (Number.isNaN(d.getTime()) || y < 1 || y > 9999) bad(field, `expected an ISO 8601 time, got ${JSON.stringify(v)}`);
   return d;
 }
 
@@ -101,10 +117,18 @@ const ROUTES: Array<[method: string, pattern: string, handler: Handler]> = [
   ["PATCH", "/endpoints/:id", (w, p, r, o) => ok(w.endpoints.update(p.id!, object(r.body) as never, o))],
   ["DELETE", "/endpoints/:id", async (w, p, _, o) => (await w.endpoints.delete(p.id!, o), { status: 204 })],
   ["POST", "/endpoints/:id/enable", (w, p, _, o) => ok(w.endpoints.enable(p.id!, o))],
-  ["POST", "/endpoints/:id/disable", (w, p, r, o) => ok(w.endpoints.disable(p.id!, object(r.body) as { reason?: string }, o))],
+  ["POST", "/endpoints/:id/disable", (w, p, r, o) => {
+    const { reason } = object(r.body);
+    if (reason !== undefined && typeof reason !== "string") bad("reason", "expected a string");
+    return ok(w.endpoints.disable(p.id!, reason === undefined ? {} : { reason }, o));
+  }],
   ["POST", "/endpoints/:id/rotate-secret", (w, p, r, o) => ok(w.endpoints.rotateSecret(p.id!, object(r.body), o))],
   ["GET", "/endpoints/:id/secret", (w, p, _, o) => ok(w.endpoints.revealSecret(p.id!, o))],
-  ["POST", "/endpoints/:id/test", (w, p, r, o) => ok(w.endpoints.sendTest(p.id!, object(r.body) as { eventType?: string }, o), 202)],
+  ["POST", "/endpoints/:id/test", (w, p, r, o) => {
+    const { eventType } = object(r.body);
+    if (eventType !== undefined && typeof eventType !== "string") bad("eventType", "expected a string");
+    return ok(w.endpoints.sendTest(p.id!, (eventType === undefined ? {} : { eventType }) as never, o), 202);
+  }],
   ["GET", "/endpoints/:id/health", (w, p, _, o) => ok(w.endpoints.health(p.id!, o))],
   ["POST", "/endpoints/:id/recover", (w, p, r, o) => {
     const b = object(r.body);
@@ -167,49 +191,70 @@ function failure(err: unknown): PortalAnswer {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+const answer = (status: number, code: string, message: string): PortalAnswer => ({ status, body: { error: { code, message } } });
+
 /** A request body's text as JSON: undefined when empty, an answer (400) when not JSON. */
-export function jsonBody(text: string): { body: unknown } | PortalAnswer {
+function jsonBody(text: string): { body: unknown } | PortalAnswer {
   if (text.trim() === "") return { body: undefined };
   try {
     return { body: JSON.parse(text) as unknown };
   } catch {
-    return { status: 400, body: { error: { code: "WEBHOOKS_INVALID_ARGUMENT", message: "invalid `body`: not JSON" } } };
+    return answer(400, "WEBHOOKS_INVALID_ARGUMENT", "invalid `body`: not JSON");
   }
 }
 
-/** For Fetch-style frameworks (Hono, Next, workers): a Request in, a Response out. */
-export function fetchPortal<Raw>(route: (raw: Raw, r: PortalRequest) => Promise<PortalAnswer>) {
-  return async (request: Request, raw: Raw): Promise<Response> => {
-    const url = new URL(request.url);
-    const parsed = request.method === "GET" || request.method === "HEAD" ? { body: undefined } : jsonBody(await request.text());
-    const a = "status" in parsed ? parsed : await route(raw, { method: request.method, path: url.pathname, query: url.searchParams, body: parsed.body });
-    return a.body === undefined ? new Response(null, { status: a.status }) : new Response(JSON.stringify(a.body), { status: a.status, headers: { "content-type": "application/json" } });
-  };
+/** The path below `base` (at a segment boundary), or null when the request is not under it. */
+function below(base: string, path: string): string | null {
+  const p = path.replace(/\/+$/, "") || "/";
+  if (!base) return p;
+  if (p === base) return "/";
+  return p.startsWith(`${base}/`) ? p.slice(base.length) : null;
 }
 
-/** The portal's router: authorises, matches the route and answers JSON. */
-export function portalRouter<Req>(webhooks: PortalWebhooks, opts: PortalOptions<Req>): (raw: Req, r: PortalRequest) => Promise<PortalAnswer> {
+/**
+ * The portal's router: `null` for a request outside `basePath` (the framework's to route);
+ * else authorises (`authorize` throwing goes to the framework: an outage is not a 401), routes,
+ * reads the body and answers JSON.
+ */
+export function portalRouter<Req>(webhooks: PortalWebhooks, opts: PortalOptions<Req>): (raw: Req, r: PortalRequest) => Promise<PortalAnswer | null> {
   if (typeof opts?.authorize !== "function") throw new WebhooksConfigError("WEBHOOKS_INVALID_CONFIG", "portalHandlers: `authorize` must be a function returning the tenant id");
   const base = (opts.basePath ?? "").replace(/\/+$/, "");
   return async (raw, r) => {
-    let tenantId: string | null | undefined;
-    try {
-      tenantId = await opts.authorize(raw);
-    } catch {
-      tenantId = null;
-    }
-    if (typeof tenantId !== "string" || tenantId === "") return { status: 401, body: { error: { code: "WEBHOOKS_TENANT_REQUIRED", message: "not authorised: authorize(req) gave no tenant" } } };
-    if (!UUID.test(tenantId)) return { status: 500, body: { error: { code: "WEBHOOKS_INVALID_CONFIG", message: "authorize(req) must return the tenant's UUID" } } };
-    let path = r.path.replace(/\/+$/, "") || "/";
-    if (base && path.startsWith(base)) path = path.slice(base.length) || "/";
+    const path = below(base, r.path);
+    if (path === null) return null;
+    const tenantId = await opts.authorize(raw);
+    if (typeof tenantId !== "string" || tenantId === "") return answer(401, "WEBHOOKS_TENANT_REQUIRED", "not authorised: authorize(req) gave no tenant");
+    if (!UUID.test(tenantId)) return answer(500, "WEBHOOKS_INVALID_CONFIG", "authorize(req) must return the tenant's UUID");
     const route = ROUTES.map(([m, pattern, h]) => [m, match(pattern, path), h] as const).filter(([, p]) => p);
-    if (route.length === 0) return { status: 404, body: { error: { code: "WEBHOOKS_NOT_FOUND", message: `no portal route ${path}` } } };
+    if (route.length === 0) return answer(404, "WEBHOOKS_NOT_FOUND", `no portal route ${path}`);
     const found = route.find(([m]) => m === r.method.toUpperCase());
-    if (!found) return { status: 405, body: { error: { code: "WEBHOOKS_INVALID_ARGUMENT", message: `${r.method} is not allowed on ${path}` } } };
+    if (!found) return answer(405, "WEBHOOKS_INVALID_ARGUMENT", `${r.method} is not allowed on ${path}`);
+    let body: unknown;
+    if (r.parsed) body = r.parsed.value;
+    else if (found[0] !== "GET") {
+      const text = await r.text(PORTAL_MAX_BODY);
+      if (text === null) return answer(413, "WEBHOOKS_INVALID_ARGUMENT", `invalid \`body\`: larger than ${PORTAL_MAX_BODY} bytes`);
+      const parsed = jsonBody(text);
+      if ("status" in parsed) return parsed;
+      body = parsed.body;
+    }
     try {
-      return await found[2](webhooks, found[1]!, r, { tenantId });
+      return await found[2](webhooks, found[1]!, { query: r.query, body }, { tenantId });
     } catch (err) {
       return failure(err);
     }
   };
+}
+
+/** A Fetch body's text, up to `max` bytes (`null` past it). */
+export async function fetchText(request: Request, max: number): Promise<string | null> {
+  if (Number(request.headers.get("content-length") ?? 0) > max) return null;
+  const text = await request.text();
+  return new TextEncoder().encode(text).byteLength > max ? null : text;
+}
+
+/** A portal answer as a Fetch `Response` (`null`, outside the portal, is a 404). */
+export function toResponse(a: PortalAnswer | null): Response {
+  if (a === null) return Response.json({ error: { code: "WEBHOOKS_NOT_FOUND", message: "not a portal route" } }, { status: 404 });
+  return a.body === undefined ? new Response(null, { status: a.status }) : Response.json(a.body, { status: a.status });
 }

@@ -1,4 +1,4 @@
-import { databaseAdapter } from "@usebetter-rs/core/db";
+import { databaseAdapter, type AdapterOptions } from "@usebetter-rs/core/db";
 import type { Executor, WebhooksDatabase } from "../db";
 
 export type { Executor, WebhooksDatabase };
@@ -7,7 +7,11 @@ export type { Executor, WebhooksDatabase };
  * The adapter for a plain SQL client: a node-postgres `Pool` or a postgres.js `sql` (Kysely
  * and Knex expose theirs). `opts.tx` is then the client of the application's transaction
  * (a node-postgres `PoolClient` inside BEGIN, or postgres.js' transaction `sql`).
+ *
+ * `options.prepare`: statements go as named prepared statements (node-postgres), parsed and
+ * planned once per connection; off by default, since PgBouncer in transaction mode needs 1.21+
+ * with `max_prepared_statements` for them.
  */
-export function sqlExecutorAdapter(pool: unknown): WebhooksDatabase {
-  return databaseAdapter(pool, "WEBHOOKS_INVALID_ARGUMENT");
+export function sqlExecutorAdapter(pool: unknown, options?: AdapterOptions): WebhooksDatabase {
+  return databaseAdapter(pool, "WEBHOOKS_INVALID_ARGUMENT", undefined, options);
 }
