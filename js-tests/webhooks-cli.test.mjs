@@ -323,6 +323,7 @@ test("replay, recover, lanes, endpoints, stats: the operator's commands act acro
     failing = false;
     assert.match((await json(["recover", "--endpoint", e1.id], 2)).stderr, /'--since <when>'/);
     assert.match((await json(["recover", "--endpoint", e1.id, "--since", "yesterday"], 2)).stderr, /^invalid --since: "yesterday"/);
+    assert.match((await json(["recover", "--endpoint", e1.id, "--since", "400d"], 2)).stderr, /^invalid --since: more than retention\.days \(30\) ago/);
     assert.deepEqual(await json(["recover", "--endpoint", e1.id, "--since", "1h"]), { recovered: 1 });
     received.length = 0;
     await drainAll();

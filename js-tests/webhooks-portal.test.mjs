@@ -236,6 +236,9 @@ for (const [name, mount] of Object.entries(frameworks)) {
     assert.deepEqual(recovered.body, { recovered: 0 });
     assert.equal((await a("POST", `/endpoints/${ep.id}/recover`, { since: "yesterday" })).status, 400);
     assert.equal((await a("POST", `/endpoints/${ep.id}/recover`, { since: "+010000-01-01T00:00:00Z" })).status, 400);
+    const beyond = await a("POST", `/endpoints/${ep.id}/recover`, { since: "2001-01-01T00:00:00Z" });
+    assert.deepEqual([beyond.status, beyond.body.error.code], [400, "WEBHOOKS_INVALID_ARGUMENT"]);
+    assert.match(beyond.body.error.message, /retention\.days/);
     assert.equal((await a("DELETE", `/endpoints/${ep.id}`)).status, 204);
     assert.equal((await a("GET", `/endpoints/${ep.id}`)).status, 404);
     assert.equal((await a("GET", "/nowhere")).status, 404);

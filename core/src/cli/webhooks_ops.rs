@@ -60,8 +60,9 @@ fn tenant(inv: &Invocation) -> Result<Value> {
     })
 }
 
-/// `--since`/`--until`: an ISO 8601 time, or a duration back from now (`30m`, `24h`, `7d`).
-fn when(option: &str, text: &str, now_ms: i64) -> Result<String> {
+/// `--since`/`--until`: an ISO 8601 time, or a duration back from now (`30m`, `24h`, `7d`), in
+/// Unix milliseconds.
+fn when(option: &str, text: &str, now_ms: i64) -> Result<i64> {
     let ago = |unit_ms: i64| {
         let n: i64 = text[..text.len() - 1].parse().ok()?;
         (n >= 0).then(|| now_ms.saturating_sub(n.saturating_mul(unit_ms)))
@@ -72,7 +73,7 @@ fn when(option: &str, text: &str, now_ms: i64) -> Result<String> {
         Some('d') => ago(86_400_000),
         _ => parse_iso(text).map(|us| us.div_euclid(1000)),
     };
-    ms.map(|ms| format_iso(ms.saturating_mul(1000))).ok_or_else(|| {
+    ms.ok_or_else(|| {
         usage(format!(
             "invalid --{option}: {text:?} (expected a duration such as 24h, 30m or 7d, or an ISO 8601 time)"
         ))
@@ -116,13 +117,22 @@ pub fn plan(inv: &Invocation, hooks: &Webhooks, now_ms: i64) -> Result<Op> {
             let since = inv.value("since").ok_or_else(|| {
                 usage("error: required option '--since <when>' not specified".into())
             })?;
+            let iso = |ms: i64| json!(format_iso(ms.saturating_mul(1000)));
             let until = match inv.value("until") {
-                Some(u) => json!(when("until", u, now_ms)?),
+                Some(u) => iso(when("until", u, now_ms)?),
                 None => Value::Null,
             };
+            // Older messages may already be purged (spec §9.4: the window is within retention).
+            let days = hooks.config().settings.retention_days;
+            let since_ms = when("since", since, now_ms)?;
+            if since_ms < now_ms.saturating_sub(i64::from(days).saturating_mul(86_400_000)) {
+                return Err(usage(format!(
+                    "invalid --since: more than retention.days ({days}) ago"
+                )));
+            }
             let params = vec![
                 json!(id("--endpoint", IdKind::Endpoint, endpoint)?),
-                json!(when("since", since, now_ms)?),
+                iso(since_ms),
                 until,
                 json!(inv.has("include-missing")),
                 tenant(inv)?,

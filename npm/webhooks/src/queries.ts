@@ -102,7 +102,13 @@ export function queriesApi<Tx = unknown>(s: Shared) {
     },
     /** Exhausted deliveries of the window back to pending; with includeMissing, missing ones too. */
     async recover(input: { endpointId: string; since: Date; until?: Date; includeMissing?: boolean }, opts?: CallOptions<Tx>) {
-      if (!(input.since instanceof Date)) throw new WebhooksEndpointError("WEBHOOKS_INVALID_ARGUMENT", "invalid `since`: expected a Date");
+      if (!(input.since instanceof Date) || Number.isNaN(input.since.getTime())) throw new WebhooksEndpointError("WEBHOOKS_INVALID_ARGUMENT", "invalid `since`: expected a Date");
+      // Older messages may already be purged (spec §9.4: the window is within retention).
+      const oldest = Date.now() - s.settings.retentionDays * 86_400_000;
+      if (input.since.getTime() < oldest) {
+        throw new WebhooksEndpointError("WEBHOOKS_INVALID_ARGUMENT", `invalid \`since\`: more than retention.days (${s.settings.retentionDays}) ago`);
+      }
+      if (input.until !== undefined && (!(input.until instanceof Date) || Number.isNaN(input.until.getTime()))) throw new WebhooksEndpointError("WEBHOOKS_INVALID_ARGUMENT", "invalid `until`: expected a Date");
       const params = [uuid("endpoint", input.endpointId), input.since.toISOString(), input.until?.toISOString() ?? null, input.includeMissing ?? false];
       const rows = await act(opts, "recover", params, (r) => count(r, "endpoint_found") > 0, (r, t) => [
         "webhook_endpoints", binding.webhookId("endpoint", uuid("endpoint", input.endpointId), true), t, "webhook deliveries recovered",
