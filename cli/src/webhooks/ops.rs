@@ -6,8 +6,9 @@ use std::error::Error as StdError;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{BufMut, BytesMut};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
-use tokio_postgres::types::{IsNull, ToSql, Type};
+use tokio_postgres::types::{FromSql, IsNull, ToSql, Type};
 use tokio_postgres::Row;
 use usebetter_core::audit::time::{format_iso, parse_iso};
 use usebetter_core::cli::webhooks_ops::{plan, report};
@@ -148,42 +149,47 @@ fn micros(t: SystemTime) -> i64 {
     }
 }
 
+/// Column `i` read as `T` (NULL as `None`), as JSON.
+fn column<'a, T: FromSql<'a> + Serialize>(row: &'a Row, i: usize) -> Result<Value> {
+    let v: Option<T> = row
+        .try_get(i)
+        .map_err(|e| internal(format!("column {}: {e}", row.columns()[i].name())))?;
+    Ok(json!(v))
+}
+
 /// One row as JSON, by column type (timestamps as ISO 8601 with microseconds).
 fn row_json(row: &Row) -> Result<Value> {
     let mut out = Map::new();
     for (i, c) in row.columns().iter().enumerate() {
         let t = c.type_();
-        let get_err = |e: tokio_postgres::Error| internal(format!("column {}: {e}", c.name()));
         let v = if *t == Type::UUID {
             json!(row
                 .try_get::<_, Option<Uuid>>(i)
-                .map_err(get_err)?
+                .map_err(|e| internal(format!("column {}: {e}", c.name())))?
                 .map(|u| u.to_string()))
-        } else if [Type::TEXT, Type::VARCHAR, Type::NAME].contains(t) {
-            json!(row.try_get::<_, Option<String>>(i).map_err(get_err)?)
-        } else if *t == Type::INT2 {
-            json!(row.try_get::<_, Option<i16>>(i).map_err(get_err)?)
-        } else if *t == Type::INT4 {
-            json!(row.try_get::<_, Option<i32>>(i).map_err(get_err)?)
-        } else if *t == Type::INT8 {
-            json!(row.try_get::<_, Option<i64>>(i).map_err(get_err)?)
-        } else if *t == Type::FLOAT8 {
-            json!(row.try_get::<_, Option<f64>>(i).map_err(get_err)?)
-        } else if *t == Type::FLOAT4 {
-            json!(row.try_get::<_, Option<f32>>(i).map_err(get_err)?)
-        } else if *t == Type::BOOL {
-            json!(row.try_get::<_, Option<bool>>(i).map_err(get_err)?)
-        } else if [Type::JSON, Type::JSONB].contains(t) {
-            row.try_get::<_, Option<Value>>(i)
-                .map_err(get_err)?
-                .unwrap_or(Value::Null)
-        } else if *t == Type::TEXT_ARRAY {
-            json!(row.try_get::<_, Option<Vec<String>>>(i).map_err(get_err)?)
         } else if *t == Type::TIMESTAMPTZ {
             json!(row
                 .try_get::<_, Option<SystemTime>>(i)
-                .map_err(get_err)?
+                .map_err(|e| internal(format!("column {}: {e}", c.name())))?
                 .map(|s| format_iso(micros(s))))
+        } else if [Type::TEXT, Type::VARCHAR, Type::NAME].contains(t) {
+            column::<String>(row, i)?
+        } else if *t == Type::INT2 {
+            column::<i16>(row, i)?
+        } else if *t == Type::INT4 {
+            column::<i32>(row, i)?
+        } else if *t == Type::INT8 {
+            column::<i64>(row, i)?
+        } else if *t == Type::FLOAT4 {
+            column::<f32>(row, i)?
+        } else if *t == Type::FLOAT8 {
+            column::<f64>(row, i)?
+        } else if *t == Type::BOOL {
+            column::<bool>(row, i)?
+        } else if [Type::JSON, Type::JSONB].contains(t) {
+            column::<Value>(row, i)?
+        } else if *t == Type::TEXT_ARRAY {
+            column::<Vec<String>>(row, i)?
         } else {
             return Err(internal(format!("column {} has type {t}", c.name())));
         };
