@@ -278,7 +278,7 @@ const calls = {
   Email: { args: [["config", "typed", EMAIL_CONFIG]], call: (b, [c]) => new b.Email(c).settings().categories },
   "Email#statements": { args: [], call: (b) => Object.keys(new b.Email(EMAIL_CONFIG).statements()).sort() },
   "Email#sendBegin": {
-    args: [["inputs", "struct", [{ to: "Jane <jane@example.com>", subject: "Hi", text: "Body", idempotencyKey: "k" }]], ["many", "typed", false], ["nowMs", "typed", 1_800_000_000_000], ["random", "typed", new Uint8Array(10)]],
+    args: [["inputs", "string", JSON.stringify([{ to: "Jane <jane@example.com>", subject: "Hi", text: "Body", idempotencyKey: "k" }])], ["many", "typed", false], ["nowMs", "typed", 1_800_000_000_000], ["random", "typed", new Uint8Array(10)]],
     call: (b, a) => new b.Email(EMAIL_CONFIG).sendBegin(...a),
   },
   "Email#handOff": { args: [["rows", "struct", [CLAIMED_ROW]]], call: (b, [rows]) => new b.Email(EMAIL_CONFIG).handOff(rows) },

@@ -6,7 +6,7 @@ use napi_derive::napi;
 use serde_json::Value;
 use usebetter_core::bridge::email as eb;
 
-use crate::{core_err, ms, to_js, Code};
+use crate::{core_err, json_text, ms, Code};
 
 fn json(arg: &str, value: Unknown<'_>) -> Result<Value, Code> {
     crate::args::json(arg, value).map_err(|e| core_err(&e))
@@ -49,23 +49,19 @@ impl Email {
         many: bool,
         now_ms: f64,
         random: Uint8Array,
-    ) -> Result<Value, Code> {
-        let inputs = json("inputs", inputs)?;
-        let step = self
-            .inner
+    ) -> Result<String, Code> {
+        let inputs = json_text("inputs", inputs)?;
+        self.inner
             .send_begin(&inputs, many, ms(now_ms), &random)
-            .map_err(|e| core_err(&e))?;
-        to_js(&step)
+            .map_err(|e| core_err(&e))
     }
 
     #[napi]
-    pub fn send_next(&self, state: Unknown<'_>, rows: Unknown<'_>) -> Result<Value, Code> {
-        let (state, rows) = (json("state", state)?, json("rows", rows)?);
-        let step = self
-            .inner
+    pub fn send_next(&self, state: Unknown<'_>, rows: Unknown<'_>) -> Result<String, Code> {
+        let (state, rows) = (json_text("state", state)?, json_text("rows", rows)?);
+        self.inner
             .send_next(&state, &rows)
-            .map_err(|e| core_err(&e))?;
-        to_js(&step)
+            .map_err(|e| core_err(&e))
     }
 
     #[napi]

@@ -6,14 +6,10 @@ use napi_derive::napi;
 use serde_json::Value;
 use usebetter_core::bridge::webhooks as wh;
 
-use crate::{core_err, ms, opt_string, string, Code};
+use crate::{core_err, json_text, ms, opt_string, string, Code};
 
 fn json(arg: &str, value: Unknown<'_>) -> Result<Value, Code> {
     crate::args::json(arg, value).map_err(|e| core_err(&e))
-}
-
-fn step(s: &wh::SendStep) -> Result<Value, Code> {
-    crate::to_js(s)
 }
 
 /// A compiled `betterWebhooks` configuration.
@@ -75,25 +71,19 @@ impl Webhooks {
         many: bool,
         now_ms: f64,
         random: Uint8Array,
-    ) -> Result<Value, Code> {
-        let inputs = json("inputs", inputs)?;
-        step(
-            &self
-                .inner
-                .send_begin(&inputs, many, ms(now_ms), &random)
-                .map_err(|e| core_err(&e))?,
-        )
+    ) -> Result<String, Code> {
+        let inputs = json_text("inputs", inputs)?;
+        self.inner
+            .send_begin(&inputs, many, ms(now_ms), &random)
+            .map_err(|e| core_err(&e))
     }
 
     #[napi]
-    pub fn send_next(&self, state: Unknown<'_>, rows: Unknown<'_>) -> Result<Value, Code> {
-        let (state, rows) = (json("state", state)?, json("rows", rows)?);
-        step(
-            &self
-                .inner
-                .send_next(&state, &rows)
-                .map_err(|e| core_err(&e))?,
-        )
+    pub fn send_next(&self, state: Unknown<'_>, rows: Unknown<'_>) -> Result<String, Code> {
+        let (state, rows) = (json_text("state", state)?, json_text("rows", rows)?);
+        self.inner
+            .send_next(&state, &rows)
+            .map_err(|e| core_err(&e))
     }
 
     #[napi]

@@ -5,7 +5,7 @@ use serde_json::Value;
 use usebetter_core::bridge::email as eb;
 use wasm_bindgen::prelude::*;
 
-use crate::{core_err, ms, to_js};
+use crate::{core_err, ms, string, to_js};
 
 fn json(arg: &str, value: &JsValue) -> Result<Value, JsValue> {
     crate::args::json(arg, value).map_err(|e| core_err(&e))
@@ -50,15 +50,19 @@ impl Email {
         many: bool,
         now_ms: f64,
         random: &[u8],
-    ) -> Result<JsValue, JsValue> {
-        let inputs = json("inputs", &inputs)?;
-        out(self.inner.send_begin(&inputs, many, ms(now_ms), random))
+    ) -> Result<String, JsValue> {
+        let inputs = string("inputs", &inputs)?;
+        self.inner
+            .send_begin(&inputs, many, ms(now_ms), random)
+            .map_err(|e| core_err(&e))
     }
 
     #[wasm_bindgen(js_name = sendNext)]
-    pub fn send_next(&self, state: JsValue, rows: JsValue) -> Result<JsValue, JsValue> {
-        let (state, rows) = (json("state", &state)?, json("rows", &rows)?);
-        out(self.inner.send_next(&state, &rows))
+    pub fn send_next(&self, state: JsValue, rows: JsValue) -> Result<String, JsValue> {
+        let (state, rows) = (string("state", &state)?, string("rows", &rows)?);
+        self.inner
+            .send_next(&state, &rows)
+            .map_err(|e| core_err(&e))
     }
 
     #[wasm_bindgen(js_name = handOff)]

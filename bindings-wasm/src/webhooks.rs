@@ -78,25 +78,19 @@ impl Webhooks {
         many: bool,
         now_ms: f64,
         random: &[u8],
-    ) -> Result<JsValue, JsValue> {
-        let inputs = json("inputs", &inputs)?;
-        to_js(
-            &self
-                .inner
-                .send_begin(&inputs, many, ms(now_ms), random)
-                .map_err(|e| core_err(&e))?,
-        )
+    ) -> Result<String, JsValue> {
+        let inputs = string("inputs", &inputs)?;
+        self.inner
+            .send_begin(&inputs, many, ms(now_ms), random)
+            .map_err(|e| core_err(&e))
     }
 
     #[wasm_bindgen(js_name = sendNext)]
-    pub fn send_next(&self, state: JsValue, rows: JsValue) -> Result<JsValue, JsValue> {
-        let (state, rows) = (json("state", &state)?, json("rows", &rows)?);
-        to_js(
-            &self
-                .inner
-                .send_next(&state, &rows)
-                .map_err(|e| core_err(&e))?,
-        )
+    pub fn send_next(&self, state: JsValue, rows: JsValue) -> Result<String, JsValue> {
+        let (state, rows) = (string("state", &state)?, string("rows", &rows)?);
+        self.inner
+            .send_next(&state, &rows)
+            .map_err(|e| core_err(&e))
     }
 
     #[wasm_bindgen(js_name = prepareRequests)]

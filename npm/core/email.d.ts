@@ -263,7 +263,8 @@ export declare function emailClassifyResponse(kind: "resend", status: number, he
 export interface EmailSendStep {
   /** `tenant: false`: the statement takes no tenant parameter (the suppression lookup). */
   run?: { statement: string; params: unknown[]; tenant?: boolean };
-  state?: unknown;
+  /** Opaque: hand it back to `sendNext` as it is. */
+  state?: string;
   results?: { id: string; status: "queued" | "duplicate" | "suppressed"; suppressed: { address: string; reason: string }[] }[];
 }
 
@@ -322,9 +323,13 @@ export declare class Email {
   settings(): Record<string, unknown> & { requireTransaction: boolean; onAmbiguous: "retry" | "hold" };
   statements(): Record<string, { sql: string; params: { name: string; type: string }[] }> & { schemaVersionExpected: number };
   migrationSql(nowMs: number, ahead: number): string;
-  /** `random`: 10 bytes per input. */
-  sendBegin(inputs: Record<string, unknown>[], many: boolean, nowMs: number, random: Uint8Array): EmailSendStep;
-  sendNext(state: unknown, rows: Record<string, unknown>[]): EmailSendStep;
+  /**
+   * `inputs`: the JSON text of the inputs (`Record<string, unknown>[]`); `random`: 10 bytes per
+   * input. Answers the JSON text of an `EmailSendStep` (a batch crosses as one string each way).
+   */
+  sendBegin(inputs: string, many: boolean, nowMs: number, random: Uint8Array): string;
+  /** `rows`: the JSON text of the step's rows; answers the JSON text of the next `EmailSendStep`. */
+  sendNext(state: string, rows: string): string;
   /** `raw` (default true): build each message's MIME; false when no transport sends it. */
   handOff(rows: Record<string, unknown>[], raw?: boolean): EmailHandOff[];
   /** The record statement's parameters and each message's new status. */

@@ -57,7 +57,8 @@ export interface WebhookSendItem {
 /** The next statement of a send (`run`, parameters after the tenant), or the results. */
 export interface WebhookSendStep {
   run?: { statement: string; params: unknown[] };
-  state?: unknown;
+  /** Opaque: hand it back to `sendNext` as it is. */
+  state?: string;
   results?: Array<{ id: string; status: "queued" | "duplicate"; createdAtMs: number | null }>;
 }
 
@@ -177,8 +178,13 @@ export declare class Webhooks {
   migrationSql(nowMs: number, ahead: number): string;
   checkAddresses(addresses: string[]): WebhookAddressVerdict[];
   nextAttempt(attempts: number, outcome: WebhookOutcome, retryAfterSecs: number | null | undefined, nowMs: number, u: number): WebhookNextStep;
-  sendBegin(inputs: WebhookSendItem[], many: boolean, nowMs: number, random: Uint8Array): WebhookSendStep;
-  sendNext(state: unknown, rows: Record<string, unknown>[]): WebhookSendStep;
+  /**
+   * `inputs`: the JSON text of a `WebhookSendItem[]`. Answers the JSON text of a
+   * `WebhookSendStep` (a batch crosses the binding as one string each way).
+   */
+  sendBegin(inputs: string, many: boolean, nowMs: number, random: Uint8Array): string;
+  /** `rows`: the JSON text of the step's rows; answers the JSON text of the next `WebhookSendStep`. */
+  sendNext(state: string, rows: string): string;
   prepareRequests(rows: WebhookRequestRow[], nowMs: number): WebhookPreparedRequests;
   recordBatch(results: WebhookRecordInput[], nowMs: number, u: number[]): WebhookRecordPlan;
   /** Fan-out: `{ lockProgress }` parameters first when messages are keyed, then `{ insert }`. */

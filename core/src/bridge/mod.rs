@@ -7,6 +7,8 @@ pub mod email;
 #[cfg(feature = "email")]
 pub mod email_crypto;
 #[cfg(feature = "webhooks")]
+mod step;
+#[cfg(feature = "webhooks")]
 pub mod webhooks;
 
 #[cfg(feature = "webhooks")]

@@ -59,13 +59,13 @@ export async function sendMany(ctx: SendContext, inputs: SendInput[], many: bool
     items.push(await item(ctx, input, (k) => (many ? `inputs[${i}]${k ? `.${k}` : ""}` : k || "input")));
   }
   const random = crypto.getRandomValues(new Uint8Array(items.length * 10));
-  let step: EmailSendStep = guard(EmailError, () => ctx.core.sendBegin(items, many, Date.now(), random));
+  let step = guard(EmailError, () => JSON.parse(ctx.core.sendBegin(JSON.stringify(items), many, Date.now(), random)) as EmailSendStep);
   const results = await inCallerTransaction(ctx.db, ctx.requireTransaction, opts, async (ex, tenant) => {
     while (step.run) {
       const { statement, params, tenant: takesTenant } = step.run;
       const rows = await run(ex, ctx.statements, statement, takesTenant === false ? params : [tenant, ...params]);
-      const state = step.state;
-      step = guard(EmailError, () => ctx.core.sendNext(state, rows));
+      const state = step.state ?? "";
+      step = guard(EmailError, () => JSON.parse(ctx.core.sendNext(state, JSON.stringify(rows))) as EmailSendStep);
     }
     return step.results ?? [];
   });

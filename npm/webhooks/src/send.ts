@@ -56,12 +56,12 @@ export async function sendMany(s: Shared, validators: Validators, inputs: SendIn
     if (typeof input !== "object" || input === null) throw new WebhooksSendError("WEBHOOKS_INVALID_ARGUMENT", `invalid \`${many ? `inputs[${i}]` : "input"}\`: expected an object`);
     items.push(item(input, await serialise(input, many ? `inputs[${i}].payload` : "payload", s, validators)));
   }
-  let step = guard(WebhooksSendError, () => s.core.sendBegin(items, many, Date.now(), randomBytes(items.length * 10)));
+  let step = guard(WebhooksSendError, () => JSON.parse(s.core.sendBegin(JSON.stringify(items), many, Date.now(), randomBytes(items.length * 10))) as WebhookSendStep);
   const results: NonNullable<WebhookSendStep["results"]> = await inTransaction(s, opts, WebhooksSendError, async (ex, tenant) => {
     while (step.run) {
       const rows = await run(ex, s.statements, step.run.statement, [tenant, ...step.run.params]);
-      const state = step.state;
-      step = guard(WebhooksSendError, () => s.core.sendNext(state, rows));
+      const state = step.state ?? "";
+      step = guard(WebhooksSendError, () => JSON.parse(s.core.sendNext(state, JSON.stringify(rows))) as WebhookSendStep);
     }
     return step.results ?? [];
   }, mode);

@@ -22,8 +22,6 @@ use crate::email::EmailError;
 use crate::error::{Error, Result};
 use crate::webhooks::config::Tenancy;
 
-pub use send::SendStep;
-
 /// A compiled configuration and the statements of its tables.
 #[derive(Debug, Clone)]
 pub struct Email {

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::{bytea, em, key_hash, Email};
 use crate::audit::time::format_iso;
-pub use crate::bridge::webhooks::SendStep;
+use crate::bridge::step::{parse_text, step_text, to_text, SendStep};
 use crate::email::address::{parse_address, AddressOptions, Mailbox};
 use crate::email::message::{Attachment, BuildOptions, MessageSpec};
 use crate::email::recipients::{AddressInput, OneOrMany};
@@ -350,18 +350,34 @@ impl Email {
         })
     }
 
-    /// Checks `inputs` (`many`: field names `inputs[i].…`) and returns the first step.
+    /// Checks `inputs` (JSON text; `many`: field names `inputs[i].…`) and returns the first
+    /// step as JSON text (a batch crosses the binding as one string each way, as in webhooks).
     /// `random` holds 10 bytes per input (message ids).
     ///
     /// # Errors
     /// The send errors of spec §18, naming the field; nothing has been written.
     pub fn send_begin(
         &self,
-        inputs: &Value,
+        inputs: &str,
         many: bool,
         now_ms: i64,
         random: &[u8],
-    ) -> Result<SendStep> {
+    ) -> Result<String> {
+        step_text(&self.begin(&parse_text("inputs", inputs)?, many, now_ms, random)?)
+    }
+
+    /// Takes the last step's `state` and the rows of its statement (JSON text) and returns the
+    /// next step.
+    ///
+    /// # Errors
+    /// `EMAIL_IDEMPOTENCY_CONFLICT`; `INVALID_ARGUMENT` for rows or a state that did not come
+    /// from this conversation.
+    pub fn send_next(&self, state: &str, rows: &str) -> Result<String> {
+        let st: State = from_value("state", &parse_text("state", state)?)?;
+        step_text(&self.next(st, &parse_text("rows", rows)?)?)
+    }
+
+    fn begin(&self, inputs: &Value, many: bool, now_ms: i64, random: &[u8]) -> Result<SendStep> {
         let raw: Vec<Value> = from_value("inputs", inputs)?;
         if raw.is_empty() || raw.len() > 500 {
             return Err(em(EmailError::argument(
@@ -425,13 +441,7 @@ impl Email {
         self.step(state)
     }
 
-    /// Takes the rows of the last step's statement and returns the next step.
-    ///
-    /// # Errors
-    /// `EMAIL_IDEMPOTENCY_CONFLICT`; `INVALID_ARGUMENT` for rows or a state that did not come
-    /// from this conversation.
-    pub fn send_next(&self, state: &Value, rows: &Value) -> Result<SendStep> {
-        let mut st: State = from_value("state", state)?;
+    fn next(&self, mut st: State, rows: &Value) -> Result<SendStep> {
         let rows: Vec<Value> = from_value("rows", rows)?;
         let text = |r: &Value, k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
         match st.phase {
@@ -653,10 +663,7 @@ impl Email {
         };
         Ok(SendStep {
             run: Some(run),
-            state: Some(
-                serde_json::to_value(&st)
-                    .map_err(|e| crate::input::invalid("state", e.to_string()))?,
-            ),
+            state: Some(to_text("state", &st)?),
             results: None,
         })
     }

@@ -29,7 +29,6 @@ use crate::webhooks::verify::{verify_webhook, VerifyOptions};
 use crate::webhooks::{address, network::NetworkPolicy, store::SCHEMA_VERSION};
 
 pub use deliver::{PreparedRequest, RecordInput};
-pub use send::SendStep;
 
 /// Value of the `user-agent` header.
 pub const USER_AGENT: &str = concat!("better-webhooks/", env!("CARGO_PKG_VERSION"));

@@ -78,6 +78,7 @@ impl Store {
             ("sendIdempotencyClaim", self.send_idempotency_claim()),
             ("sendIdempotencyLookup", self.send_idempotency_lookup()),
             ("sendInsertMessages", self.send_insert_messages()),
+            ("sendInsertMessage", self.send_insert_message()),
             ("expandLockMessages", self.expand_lock_messages()),
             ("expandLockProgress", self.expand_lock_progress()),
             ("expandInsert", self.expand_insert()),
