@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::{bytea, em, key_hash, Email};
 use crate::audit::time::format_iso;
-use crate::bridge::step::{parse_text, step_text, to_text, SendStep};
+use crate::bridge::step::{from_text, parse_text, step_text, to_text, SendStep};
 use crate::email::address::{parse_address, AddressOptions, Mailbox};
 use crate::email::message::{Attachment, BuildOptions, MessageSpec};
 use crate::email::recipients::{AddressInput, OneOrMany};
@@ -373,8 +373,7 @@ impl Email {
     /// `EMAIL_IDEMPOTENCY_CONFLICT`; `INVALID_ARGUMENT` for rows or a state that did not come
     /// from this conversation.
     pub fn send_next(&self, state: &str, rows: &str) -> Result<String> {
-        let st: State = from_value("state", &parse_text("state", state)?)?;
-        step_text(&self.next(st, &parse_text("rows", rows)?)?)
+        step_text(&self.next(from_text("state", state)?, &parse_text("rows", rows)?)?)
     }
 
     fn begin(&self, inputs: &Value, many: bool, now_ms: i64, random: &[u8]) -> Result<SendStep> {

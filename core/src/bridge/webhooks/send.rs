@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::Webhooks;
 use crate::audit::time::{format_iso, parse_iso};
 use crate::bridge::bytea;
-use crate::bridge::step::{parse_text, step_text, to_text, SendStep};
+use crate::bridge::step::{from_text, parse_text, step_text, to_text, SendStep};
 use crate::error::{Error, Result};
 use crate::input::from_value;
 use crate::webhooks::body::{idempotency_verdict, prepare_body, BodyInput, Envelope};
@@ -107,10 +107,9 @@ fn wh(e: WebhooksError) -> Error {
 }
 
 impl Webhooks {
-    /// Checks `inputs` (`many`: field names `inputs[i].…`, else the single input's keys) and
-    /// returns the first step, as JSON text: the package hands a whole batch over as one
-    /// string each way, because converting a 1,000-message batch value by value costs tens of
-    /// milliseconds in either binding and a string costs one copy. `random` holds 10 bytes per input (message ids).
+    /// Checks `inputs` (JSON text; `many`: field names `inputs[i].…`, else the single input's
+    /// keys) and returns the first step as JSON text (see [`crate::bridge::step`]). `random`
+    /// holds 10 bytes per input (message ids).
     ///
     /// # Errors
     /// The send errors of the product, naming the field; nothing has been written.
@@ -121,19 +120,7 @@ impl Webhooks {
         now_ms: i64,
         random: &[u8],
     ) -> Result<String> {
-        // Well-formed input (every call from the package) is read straight from the text; the
-        // slower path through a value is taken only to name the field of a bad input.
-        let inputs: Vec<SendInput> = match serde_json::from_str(inputs) {
-            Ok(v) => v,
-            Err(e) => {
-                from_value::<Vec<SendInput>>("inputs", &parse_text("inputs", inputs)?)?;
-                return Err(Error::InvalidArgument {
-                    field: "inputs".into(),
-                    reason: e.to_string(),
-                });
-            }
-        };
-        step_text(&self.begin(inputs, many, now_ms, random)?)
+        step_text(&self.begin(from_text("inputs", inputs)?, many, now_ms, random)?)
     }
 
     /// Takes the rows of the step's statement (JSON text: rows as objects, `bytea` as `\x…`
@@ -143,11 +130,7 @@ impl Webhooks {
     /// `WEBHOOKS_IDEMPOTENCY_CONFLICT` naming the key's field; `INVALID_ARGUMENT` for rows or
     /// state of the wrong shape.
     pub fn send_next(&self, state: &str, rows: &str) -> Result<String> {
-        let st: State = serde_json::from_str(state).map_err(|e| Error::InvalidArgument {
-            field: "state".into(),
-            reason: format!("not a state of send_begin: {e}"),
-        })?;
-        step_text(&self.next(st, &parse_text("rows", rows)?)?)
+        step_text(&self.next(from_text("state", state)?, &parse_text("rows", rows)?)?)
     }
 
     fn begin(
