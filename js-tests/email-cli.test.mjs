@@ -263,3 +263,59 @@ test("suppressions import: 10,000 CSV rows in one go, global and per tenant, hon
   };
   assert.deepEqual(await rowsOf(second.owner), await rowsOf(owner));
 });
+
+test("suppressions list, add, remove: the API's plan and verdicts in system context; export --tenant", async () => {
+  const { url, app } = await migratedDatabase("emcli_manage");
+  const B = "0190a000-0000-7000-8000-00000000000b";
+  const added = await cli(url, ["suppressions", "add", "Jane@Example.com", "--tenant", A, "--reason", "complaint", "--category", "marketing", "--note", "by phone"]);
+  assert.equal(added.code, 0, added.stderr);
+  assert.match(added.stdout, new RegExp(`^added: complaint for tenant ${A} \\([0-9a-f-]{36}\\)\\n$`));
+  assert.equal((await cli(url, ["suppressions", "add", "jane@example.com", "--tenant", A, "--reason", "complaint", "--category", "marketing"])).stdout, "already present: nothing added\n");
+  const global = await cli(url, ["suppressions", "add", "gone@example.com", "--scope", "global", "--reason", "hard_bounce", "--json"]);
+  const g = JSON.parse(global.stdout);
+  assert.equal(g.added, true);
+  assert.equal(g.suppression.tenantId, null);
+  assert.equal(g.suppression.source, "cli");
+  // The application role in A's scope: A's entry and the global one block, B's lookup sees the global only.
+  const lookup = (tenant, address, category) =>
+    inScope(app, { "app.current_tenant": tenant }, () => app.query("SELECT reason FROM email_suppressed(ARRAY[sha256(convert_to($1, 'UTF8'))], $2)", [address, category])).then((r) => r.rows[0].reason);
+  assert.equal(await lookup(A, "jane@example.com", "marketing"), "complaint");
+  assert.equal(await lookup(B, "jane@example.com", "marketing"), null);
+  assert.equal(await lookup(B, "gone@example.com", "transactional"), "hard_bounce");
+
+  for (let i = 0; i < 3; i++) assert.equal((await cli(url, ["suppressions", "add", `p${i}@example.com`, "--tenant", B])).code, 0);
+  const all = JSON.parse((await cli(url, ["suppressions", "list", "--json"])).stdout);
+  assert.equal(all.data.length, 5, "system context without --tenant lists every entry");
+  const page = await cli(url, ["suppressions", "list", "--tenant", B, "--limit", "2"]);
+  const cursor = /^more: --cursor (\S+)$/m.exec(page.stdout)?.[1];
+  assert.ok(cursor, page.stdout);
+  assert.equal(page.stdout.split("\n").filter((l) => l.includes(`  ${B}  `)).length, 2);
+  const rest = await cli(url, ["suppressions", "list", "--tenant", B, "--limit", "2", "--cursor", cursor]);
+  assert.equal(rest.stdout.split("\n").filter((l) => l.includes(`  ${B}  `)).length, 1);
+  assert.doesNotMatch(rest.stdout, /^more:/m);
+  assert.match((await cli(url, ["suppressions", "list", "--scope", "global"])).stdout, /  global  gone@example\.com  hard_bounce  all categories  /);
+
+  // Export of one tenant's entries only.
+  const exported = (await cli(url, ["suppressions", "export", "--tenant", B])).stdout.trim().split("\n");
+  assert.deepEqual(exported.slice(1).map((l) => l.split(",")[0]).sort(), ["p0@example.com", "p1@example.com", "p2@example.com"]);
+
+  // Usage and input errors name the fix or the field; nothing is written.
+  const noTenant = await cli(url, ["suppressions", "add", "x@example.com"]);
+  assert.equal(noTenant.code, 2);
+  assert.match(noTenant.stderr, /--tenant <uuid>.*--scope global/);
+  const noAddress = await cli(url, ["suppressions", "remove", "--tenant", A]);
+  assert.equal(noAddress.code, 2);
+  const badReason = await cli(url, ["suppressions", "add", "x@example.com", "--tenant", A, "--reason", "annoyed"]);
+  assert.equal(badReason.code, 1);
+  assert.equal(badReason.errorCode, "EMAIL_INVALID_ARGUMENT");
+  assert.match(badReason.stderr, /`reason`/);
+  const badAddress = await cli(url, ["suppressions", "add", "not-an-address", "--tenant", A]);
+  assert.equal(badAddress.errorCode, "EMAIL_INVALID_ADDRESS");
+  assert.equal(JSON.parse((await cli(url, ["suppressions", "list", "--json"])).stdout).data.length, 5);
+
+  assert.equal((await cli(url, ["suppressions", "remove", "jane@example.com", "--tenant", B])).stdout, "removed 0 suppressions\n");
+  assert.equal((await cli(url, ["suppressions", "remove", "jane@example.com", "--tenant", A])).stdout, "removed 1 suppressions\n");
+  assert.equal(await lookup(A, "jane@example.com", "marketing"), null);
+  assert.equal((await cli(url, ["suppressions", "remove", "gone@example.com", "--scope", "global"])).stdout, "removed 1 suppressions\n");
+  assert.equal(await lookup(B, "gone@example.com", "transactional"), null);
+});

@@ -145,6 +145,17 @@ const emailMessage = {
   attachments: [{ filename: "a.bin" }],
 };
 const EMAIL_CONFIG = { from: "Acme <hello@acme.example>", transports: ["smtp"], unsubscribe: { baseUrl: "https://app.example/email/u" }, secretsKey: TOKEN_KEY };
+const SUPPRESSION_ROW = {
+  id: "5e0d1c2b-3a49-4867-9f5a-4b3c2d1e0f9a",
+  tenant_id: null,
+  address: "jane@example.com",
+  category: null,
+  reason: "hard_bounce",
+  source: "api",
+  note: null,
+  expires_at: null,
+  created_at: "2026-12-01T10:00:00.123456Z",
+};
 const CLAIMED_ROW = {
   id: "0f8fad5b-d9cb-469f-a165-70867728950e",
   tenant_id: null,
@@ -289,6 +300,14 @@ const calls = {
   "Email#record": {
     args: [["reports", "struct", [{ record: { id: CLAIMED_ROW.id, createdAt: CLAIMED_ROW.created_at, leaseToken: CLAIMED_ROW.lease_token, attempt: 1, expiresAtMs: null }, outcome: "retryable", transport: "smtp", envelope: ["jane@example.com"], startedAtMs: 1_800_000_000_000 }]], ["nowMs", "typed", 1_800_000_000_000], ["draws", "typed", [0]], ["worker", "typed", "w1"]],
     call: (b, a) => new b.Email(EMAIL_CONFIG).record(...a),
+  },
+  "Email#suppressionPlan": {
+    args: [["op", "typed", "add"], ["input", "struct", { address: "Jane@Example.com", reason: "complaint", note: "by phone" }], ["tenantId", "optString", "0b7e4a3c-6d2f-4c1e-9a8b-2f5d6e7c8a9b"]],
+    call: (b, a) => new b.Email(EMAIL_CONFIG).suppressionPlan(...a),
+  },
+  "Email#suppressionResult": {
+    args: [["op", "typed", "list"], ["input", "struct", { limit: 1 }], ["rows", "struct", [SUPPRESSION_ROW, { ...SUPPRESSION_ROW, id: "6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b" }]]],
+    call: (b, a) => new b.Email(EMAIL_CONFIG).suppressionResult(...a),
   },
 };
 // The loader's own `requireNative` is outside this table.

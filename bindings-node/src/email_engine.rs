@@ -110,8 +110,9 @@ impl Email {
         &self,
         action: String,
         id: String,
-        tenant_id: Option<String>,
+        tenant_id: Unknown<'_>,
     ) -> Result<Value, Code> {
+        let tenant_id = crate::opt_string("tenantId", tenant_id)?;
         self.inner
             .transition(&action, &id, tenant_id.as_deref())
             .map_err(|e| core_err(&e))
@@ -127,6 +128,33 @@ impl Email {
         let rows = json("rows", rows)?;
         self.inner
             .transitioned(&action, &id, &rows)
+            .map_err(|e| core_err(&e))
+    }
+
+    #[napi]
+    pub fn suppression_plan(
+        &self,
+        op: String,
+        input: Unknown<'_>,
+        tenant_id: Unknown<'_>,
+    ) -> Result<Value, Code> {
+        let input = json("input", input)?;
+        let tenant_id = crate::opt_string("tenantId", tenant_id)?;
+        self.inner
+            .suppression_plan(&op, &input, tenant_id.as_deref())
+            .map_err(|e| core_err(&e))
+    }
+
+    #[napi]
+    pub fn suppression_result(
+        &self,
+        op: String,
+        input: Unknown<'_>,
+        rows: Unknown<'_>,
+    ) -> Result<Value, Code> {
+        let (input, rows) = (json("input", input)?, json("rows", rows)?);
+        self.inner
+            .suppression_result(&op, &input, &rows)
             .map_err(|e| core_err(&e))
     }
 }

@@ -100,8 +100,9 @@ impl Email {
         &self,
         action: String,
         id: String,
-        tenant_id: Option<String>,
+        tenant_id: JsValue,
     ) -> Result<JsValue, JsValue> {
+        let tenant_id = crate::opt_string("tenantId", &tenant_id)?;
         out(self.inner.transition(&action, &id, tenant_id.as_deref()))
     }
 
@@ -112,5 +113,30 @@ impl Email {
         rows: JsValue,
     ) -> Result<JsValue, JsValue> {
         out(self.inner.transitioned(&action, &id, &json("rows", &rows)?))
+    }
+
+    #[wasm_bindgen(js_name = suppressionPlan)]
+    pub fn suppression_plan(
+        &self,
+        op: String,
+        input: JsValue,
+        tenant_id: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let input = json("input", &input)?;
+        let tenant_id = crate::opt_string("tenantId", &tenant_id)?;
+        out(self
+            .inner
+            .suppression_plan(&op, &input, tenant_id.as_deref()))
+    }
+
+    #[wasm_bindgen(js_name = suppressionResult)]
+    pub fn suppression_result(
+        &self,
+        op: String,
+        input: JsValue,
+        rows: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let (input, rows) = (json("input", &input)?, json("rows", &rows)?);
+        out(self.inner.suppression_result(&op, &input, &rows))
     }
 }

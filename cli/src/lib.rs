@@ -4,6 +4,7 @@
 //! core's `Error`, whose code the outcome carries.
 
 mod audit;
+mod bound;
 mod db;
 mod email;
 mod errors;

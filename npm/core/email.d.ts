@@ -342,7 +342,17 @@ export declare class Email {
   transition(action: "cancel" | "retry" | "resend" | "drop", id: string, tenantId?: string | null): { params: unknown[] };
   /** The new status from the `transition` statement's rows; throws `EMAIL_NOT_FOUND` or `EMAIL_INVALID_STATE`. */
   transitioned(action: "cancel" | "retry" | "resend" | "drop", id: string, rows: Record<string, unknown>[]): "queued" | "cancelled";
+  /**
+   * The statement of a suppression-list call (`check`, `add`, `remove`, `list`, `export`,
+   * `import`, `erase`) and its parameters (`import`: a parameter list per thousand rows in
+   * `chunks`). `tenantId`: the tenant an operator acts for, or the scope's for `import`.
+   */
+  suppressionPlan(op: EmailSuppressionOp, input: Record<string, unknown>, tenantId?: string | null): { statement: string; params?: unknown[]; chunks?: unknown[][]; total?: number };
+  /** What the statement's rows mean for the call (throws `EMAIL_TENANT_REQUIRED` when a tenant's entry had no tenant). */
+  suppressionResult(op: EmailSuppressionOp, input: Record<string, unknown>, rows: Record<string, unknown>[]): unknown;
 }
+
+export type EmailSuppressionOp = "check" | "add" | "remove" | "list" | "export" | "import" | "erase";
 
 /** A provider event, normalized (spec §10.2). */
 export interface EmailEvent {

@@ -1,15 +1,21 @@
+//! `better-email suppressions list|add|remove`: the API's plan and verdict (through the core's
+//! `Email`), run in one system-context transaction.
+//!
 //! `better-email suppressions import|export`: the suppression list from and to a file. Import
 //! reads the whole file and checks every row in the core before it writes anything, then adds
 //! the rows in one system-context transaction, a thousand per statement; rows already present
 //! stay as they are, so importing the same file twice adds nothing.
 
 use usebetter_core::audit::time::format_iso;
+use usebetter_core::bridge::email::Email;
 use usebetter_core::cli::email as cli;
-use usebetter_core::email::store::schema_status;
+use usebetter_core::cli::email_suppressions::{self as manage_cli, MANAGED};
+use usebetter_core::email::store::{schema_status, Statement};
 use usebetter_core::email::suppression_file::{self, Suppression};
 use usebetter_core::{CliFailure, Result};
 
 use super::Run;
+use crate::bound::{bind, row_json};
 use crate::{db, Outcome};
 
 /// Rows per INSERT: large enough to make 10,000 rows a few round trips.
@@ -19,10 +25,12 @@ pub(super) async fn run(r: &Run<'_>) -> Result<Outcome> {
     match r.inv.positionals.first().map(String::as_str) {
         Some("import") => import(r).await,
         Some("export") => export(r).await,
+        Some(action) if MANAGED.contains(&action) => manage(r, action).await,
         Some(other) => Err(CliFailure::Usage.with(format!(
-            "error: unknown suppressions action '{other}' (import or export)"
+            "error: unknown suppressions action '{other}' (import, export, list, add or remove)"
         ))),
-        None => Err(CliFailure::Usage.with("error: missing required argument 'import|export'")),
+        None => Err(CliFailure::Usage
+            .with("error: missing required argument 'import|export|list|add|remove'")),
     }
 }
 
@@ -84,8 +92,16 @@ async fn export(r: &Run<'_>) -> Result<Outcome> {
     let client = r.tables().client().await?;
     let (has_meta, version) = r.tables().schema_facts(&client).await?;
     schema_status(has_meta, version.as_deref())?;
+    let tenant =
+        match r.inv.value("tenant") {
+            Some(t) => Some(uuid::Uuid::parse_str(t).map_err(|_| {
+                CliFailure::Usage.with(format!("error: --tenant {t:?} is not a UUID"))
+            })?),
+            None => None,
+        };
     r.tables().begin_system(&client).await?;
-    let rows = db::rows(&client, &r.store().email_suppressions_export().sql, &[]).await?;
+    let sql = &r.store().email_suppressions_export().sql;
+    let rows = db::rows(&client, sql, &[&tenant, &false]).await?;
     db::batch(&client, "COMMIT").await?;
     let rows: Vec<[Option<String>; 6]> = rows
         .iter()
@@ -103,4 +119,60 @@ async fn export(r: &Run<'_>) -> Result<Outcome> {
         )));
     }
     Ok(Outcome::ok(csv))
+}
+
+/// The store's statement of a plan's name (the plan comes from the API's own planner).
+fn statement(r: &Run<'_>, name: &str) -> Result<Statement> {
+    let s = r.store();
+    Ok(match name {
+        "suppressionPut" => s.email_suppression_put(),
+        "suppressionRemove" => s.email_suppression_remove(),
+        "suppressionsList" => s.email_suppressions_list(),
+        other => {
+            return Err(CliFailure::Internal.with(format!("internal error: no statement {other}")))
+        }
+    })
+}
+
+async fn manage(r: &Run<'_>, action: &str) -> Result<Outcome> {
+    let email = Email::for_tools(&manage_cli::plan_config(
+        r.ctx.config.as_ref().and_then(|c| c.get("email")),
+    ))?;
+    let input = manage_cli::input(action, &r.inv)?;
+    let plan = email.suppression_plan(action, &input, r.inv.value("tenant"))?;
+    let st = statement(r, plan["statement"].as_str().unwrap_or_default())?;
+    let mut values = plan["params"].as_array().cloned().unwrap_or_default();
+    // Entries this tool adds say so (the API's say `api`).
+    if let Some(i) = st.params.iter().position(|p| p.name == "source") {
+        values[i] = "cli".into();
+    }
+    let params = bind(&st, &values)?;
+    let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
+        .iter()
+        .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
+        .collect();
+    let client = r.tables().client().await?;
+    let (has_meta, version) = r.tables().schema_facts(&client).await?;
+    schema_status(has_meta, version.as_deref())?;
+    r.tables().begin_system(&client).await?;
+    let outcome = async {
+        let rows = db::rows(&client, &st.sql, &refs).await?;
+        let rows = rows.iter().map(row_json).collect::<Result<Vec<_>>>()?;
+        email.suppression_result(action, &input, &serde_json::Value::Array(rows))
+    }
+    .await;
+    // A refused call wrote nothing: roll back with the error.
+    let result = match outcome {
+        Ok(v) => v,
+        Err(e) => {
+            db::batch(&client, "ROLLBACK").await?;
+            return Err(e);
+        }
+    };
+    db::batch(&client, "COMMIT").await?;
+    Ok(Outcome::ok(manage_cli::report(
+        action,
+        &result,
+        r.tables().json(),
+    )))
 }

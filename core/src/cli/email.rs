@@ -44,7 +44,7 @@ pub const COMMANDS: [(&str, &str); 9] = [
     ("cancel", "Cancel a queued message"),
     (
         "suppressions",
-        "Import (CSV or NDJSON) or export (CSV) the suppression list",
+        "List, add or remove suppressions; import (CSV or NDJSON) or export (CSV) the list",
     ),
 ];
 
@@ -59,8 +59,16 @@ fn options(command: &str) -> Option<Vec<Opt>> {
             valued("file", "<path>")
                 .about("import: the list to read (CSV with a header line, or NDJSON)"),
             valued("tenant", "<uuid>")
-                .about("import: the tenant of rows that name none (default: global)"),
+                .about("import: the tenant of rows that name none (default: global); export, list: only this tenant's; add, remove: the tenant's entry"),
             super::args::OUTPUT.about("export: write the CSV here instead of printing it"),
+            valued("reason", "<reason>").about("add: why (default manual); list, remove: only this reason"),
+            valued("scope", "<tenant|global>").about("add, remove, list: global entries apply to every tenant"),
+            valued("category", "<name>").about("add: only this category (default all); remove: only this category's"),
+            valued("expires", "<iso>").about("add: when the entry lapses (default never)"),
+            valued("note", "<text>").about("add: why, for people"),
+            valued("since", "<iso>").about("list: entries created since"),
+            valued("limit", "<n>").about("list: entries per page (default 100)"),
+            valued("cursor", "<cursor>").about("list: the page after the one that printed it"),
         ],
         "check" => vec![valued("dkim-sample", "<file.eml>")
             .about("Judge a received message's DKIM signature instead of the database")],
@@ -87,7 +95,7 @@ pub const EMAIL: Program = Program {
     options,
     positional: |command| match command {
         "resolve" | "retry" | "cancel" => Some("eml_id"),
-        "suppressions" => Some("import|export"),
+        "suppressions" => Some("import|export|list|add|remove [address]"),
         _ => None,
     },
     required: |_| None,

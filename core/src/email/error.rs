@@ -72,6 +72,8 @@ pub enum EmailError {
     RateLimited { limit: u32 },
     /// No message with that id (or not one the caller's tenant can see).
     NotFound { id: String },
+    /// A tenant's entry asked for where the context names no tenant.
+    TenantRequired { action: String },
     /// An operator action on a message in a state it does not take.
     InvalidState {
         id: String,
@@ -112,6 +114,7 @@ impl EmailError {
             EmailError::UnsubscribeTokenInvalid => "EMAIL_UNSUBSCRIBE_TOKEN_INVALID",
             EmailError::RateLimited { .. } => "EMAIL_RATE_LIMITED",
             EmailError::NotFound { .. } => "EMAIL_NOT_FOUND",
+            EmailError::TenantRequired { .. } => "EMAIL_TENANT_REQUIRED",
             EmailError::InvalidState { .. } => "EMAIL_INVALID_STATE",
         }
     }
@@ -219,6 +222,10 @@ impl fmt::Display for EmailError {
                 "the tenant already has {limit} messages queued (`rateLimits.maxQueuedPerTenant`); nothing was sent: try again once some are delivered"
             ),
             EmailError::NotFound { id } => write!(f, "no message {id}"),
+            EmailError::TenantRequired { action } => write!(
+                f,
+                "{action} needs a tenant: call it inside a tenant scope, pass `{{ tenantId }}` to act for one tenant, or use `scope: \"global\"` for an entry that applies to every tenant"
+            ),
             EmailError::InvalidState {
                 id,
                 action,

@@ -77,8 +77,11 @@ fn csv_field(s: &str) -> String {
 }
 
 /// Checks one row (`line` numbers start at 1), taking `tenant` when the row names none.
-fn row(line: usize, fields: &Map<String, Value>, tenant: Option<&str>) -> Result<Suppression> {
-    let at = |column: &str| format!("line {line}: {column}");
+fn row(
+    at: &dyn Fn(&str) -> String,
+    fields: &Map<String, Value>,
+    tenant: Option<&str>,
+) -> Result<Suppression> {
     let text = |column: &str| -> Result<Option<String>> {
         match fields.get(column) {
             None | Some(Value::Null) => Ok(None),
@@ -156,7 +159,7 @@ pub fn parse(text: &str, tenant: Option<&str>) -> Result<Vec<Suppression>> {
             if let Some(bad) = fields.keys().find(|k| !COLUMNS.contains(&k.as_str())) {
                 return Err(unknown_column(n, bad));
             }
-            out.push(row(n, &fields, tenant)?);
+            out.push(row(&|c| format!("line {n}: {c}"), &fields, tenant)?);
         }
         return Ok(out);
     }
@@ -195,7 +198,7 @@ pub fn parse(text: &str, tenant: Option<&str>) -> Result<Vec<Suppression>> {
             .cloned()
             .zip(values.into_iter().map(Value::String))
             .collect();
-        out.push(row(n, &fields, tenant)?);
+        out.push(row(&|c| format!("line {n}: {c}"), &fields, tenant)?);
     }
     Ok(out)
 }
@@ -228,6 +231,68 @@ fn records(text: &str) -> Vec<(usize, String)> {
             out.push((i + 1, line.to_owned()));
             open = odd;
         }
+    }
+    out
+}
+
+/// Reads rows given as objects (`email.suppressions.import([...])`) with the file's columns
+/// in camelCase (`tenantId`, `expiresAt`); errors name `rows[i].column`.
+///
+/// # Errors
+/// As [`parse`].
+pub fn from_rows(rows: &[Value], tenant: Option<&str>) -> Result<Vec<Suppression>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for (i, value) in rows.iter().enumerate() {
+        let Value::Object(given) = value else {
+            return Err(EmailError::argument(
+                format!("rows[{i}]"),
+                "expected an object",
+            ));
+        };
+        let mut fields = Map::new();
+        for (k, v) in given {
+            let column = match k.as_str() {
+                "tenantId" => "tenant_id",
+                "expiresAt" => "expires_at",
+                c if COLUMNS.contains(&c) && !c.contains('_') => c,
+                _ => {
+                    return Err(EmailError::argument(
+                        format!("rows[{i}].{k}"),
+                        "not a field of a suppression (address, reason, category, tenantId, expiresAt, note)",
+                    ))
+                }
+            };
+            fields.insert(column.to_owned(), v.clone());
+        }
+        let camel = |c: &str| match c {
+            "tenant_id" => "tenantId".to_owned(),
+            "expires_at" => "expiresAt".to_owned(),
+            c => c.to_owned(),
+        };
+        out.push(row(
+            &|c| format!("rows[{i}].{}", camel(c)),
+            &fields,
+            tenant,
+        )?);
+    }
+    Ok(out)
+}
+
+/// Writes rows as NDJSON, one object per line with the columns that have a value.
+#[must_use]
+pub fn to_ndjson(rows: &[[Option<String>; 6]]) -> String {
+    let mut out = String::new();
+    for r in rows {
+        let line: Map<String, Value> = COLUMNS
+            .iter()
+            .zip(r)
+            .filter_map(|(c, v)| {
+                v.as_ref()
+                    .map(|v| ((*c).to_owned(), Value::String(v.clone())))
+            })
+            .collect();
+        out.push_str(&Value::Object(line).to_string());
+        out.push('\n');
     }
     out
 }

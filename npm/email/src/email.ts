@@ -7,6 +7,7 @@ import { events, type EventProviders } from "./events";
 import { unsubscribe } from "./handlers";
 import { operate } from "./operator";
 import { sendMany, type SendContext } from "./send";
+import { erase, suppressionsApi } from "./suppressions";
 import type { Template } from "./templates";
 import type { EmailHookEvent, SendInput, SendResult, Transport } from "./types";
 import { createEngine, runWorker, type RouteContext, type WorkerOptions } from "./worker";
@@ -106,6 +107,10 @@ export function betterEmail<const R extends Record<string, AnyTemplate> = Record
       if (decision !== "resend" && decision !== "drop") throw new EmailError("EMAIL_INVALID_ARGUMENT", 'invalid `decision`: expected "resend" or "drop"');
       await operate(ctx, decision, id, opts as CallOptions);
     },
+    /** The suppression list (spec §10.4): check, add, remove, list, export, import. */
+    suppressions: suppressionsApi(ctx),
+    /** Erases an address everywhere (GDPR); its suppressions keep blocking it by hash. */
+    erase: (address: string, opts?: { tx?: Tx | "autocommit" }) => erase(ctx, address, opts as CallOptions),
     /** The HTTP handlers on the Fetch API; `/hono` and `/express` adapt them. */
     handlers: {
       unsubscribe: (request: Request): Promise<Response> => unsubscribe(ctx, request),

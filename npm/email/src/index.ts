@@ -7,4 +7,5 @@ export { EmailError, EmailConfigError, EmailTemplateError, type EmailErrorCode }
 export type { CallOptions, EmailDatabase, Executor } from "./db";
 export type { WorkerOptions, RouteContext } from "./worker";
 export type { EventProviders } from "./events";
+export type { Suppression, SuppressionScope, SuppressionAddInput, SuppressionRemoveInput, SuppressionListQuery, SuppressionRow, ErasedCounts } from "./suppressions";
 export type * from "./types";

@@ -10,6 +10,7 @@
 mod deliver;
 mod handlers;
 mod send;
+mod suppressions;
 
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
@@ -42,7 +43,19 @@ impl Email {
     /// # Errors
     /// `EMAIL_INVALID_CONFIG` naming the key.
     pub fn new(config: &Value) -> Result<Email> {
-        let config = config::parse(config, true).map_err(em)?;
+        Self::parse(config, true)
+    }
+
+    /// A configuration for the operator's tools, which send nothing: `from` may be absent.
+    ///
+    /// # Errors
+    /// `EMAIL_INVALID_CONFIG` naming the key.
+    pub fn for_tools(config: &Value) -> Result<Email> {
+        Self::parse(config, false)
+    }
+
+    fn parse(config: &Value, require_from: bool) -> Result<Email> {
+        let config = config::parse(config, require_from).map_err(em)?;
         let store = Store::new(&StoreConfig {
             schema: config.schema.clone(),
             rls: config.settings.tenancy == Tenancy::Rls,
@@ -84,6 +97,13 @@ impl Email {
             ("release", s.email_release()),
             ("rateTake", s.email_rate_take()),
             ("suppressionAdd", s.email_suppression_add()),
+            ("suppressionPut", s.email_suppression_put()),
+            ("suppressionRemove", s.email_suppression_remove()),
+            ("suppressionCheck", s.email_suppression_check()),
+            ("suppressionsList", s.email_suppressions_list()),
+            ("suppressionsExport", s.email_suppressions_export()),
+            ("suppressionsImport", s.email_suppressions_import()),
+            ("erase", s.email_erase()),
             ("eventsApply", s.email_events_apply()),
             ("transition", s.email_transition()),
         ] {

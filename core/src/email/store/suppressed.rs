@@ -28,9 +28,11 @@ pub const ARGUMENTS: &str = "address_hashes bytea[], category text";
 /// The `search_path` it pins, as `pg_proc.proconfig` lists it.
 pub const SEARCH_PATH: &str = "search_path=pg_catalog, pg_temp";
 
-/// Which suppression answers first when several match: the ones a resend would hurt most.
+/// Which suppression answers first when several match: the ones a resend would hurt most, and
+/// `unsubscribe` last: categories without unsubscribe ignore it, so it must not hide another
+/// reason that does block them.
 const REASON_ORDER: &str =
-    "ARRAY['complaint', 'hard_bounce', 'unsubscribe', 'manual', 'soft_bounce']";
+    "ARRAY['complaint', 'hard_bounce', 'manual', 'soft_bounce', 'unsubscribe']";
 
 impl Store {
     /// `"schema"."email_suppressed"`.
