@@ -8,13 +8,17 @@
 // address's data while its suppressions keep blocking it by hash.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { randomBytes, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { drizzle } from "drizzle-orm/node-postgres";
 import { betterTenant } from "@usebetterdev/tenant";
 import { drizzleDatabase } from "@usebetterdev/tenant/drizzle";
+import { betterAudit } from "@usebetterdev/audit";
+import { drizzleAuditAdapter } from "@usebetterdev/audit/drizzle";
 import { betterEmail } from "@usebetterdev/email";
 import { drizzleEmailAdapter } from "@usebetterdev/email/drizzle";
 import { captureTransport } from "@usebetterdev/email/testing";
+import { requireEnv } from "./helpers/db.mjs";
+import { auditCli, project } from "./helpers/cli.mjs";
 import { webhooksDatabase, inTenant as inTenantOf, asSystem, transaction } from "./helpers/webhooks.mjs";
 
 const A = randomUUID();
@@ -24,6 +28,7 @@ const D = randomUUID();
 let db, pool, email, tenant;
 
 const inTenant = (t, fn) => inTenantOf(pool, t, fn);
+const sha256 = (text) => createHash("sha256").update(text).digest("hex");
 const count = async () => Number((await asSystem(pool, "SELECT count(*) AS n FROM email_suppressions"))[0].n);
 const rejects = (p, code, field) =>
   assert.rejects(p, (err) => {
@@ -239,7 +244,7 @@ test("erase() removes an address's data everywhere and keeps it blocked by hash"
   await tenant.runAs(A, () => email.suppressions.add({ address: "erase.me@example.com", reason: "complaint" }));
 
   const counts = await email.erase("ERASE.ME@example.com");
-  assert.deepEqual(counts, { messages: 2, recipients: 2, attachments: 0, attempts: 0, events: 0, suppressions: 1 });
+  assert.deepEqual(counts, { addressHash: sha256("erase.me@example.com"), messages: 2, recipients: 2, attachments: 0, attempts: 0, events: 0, suppressions: 1 });
 
   const rcpts = await asSystem(pool, "SELECT address_key FROM email_recipients WHERE address_key IN ('erase.me@example.com', 'keep@example.com') ORDER BY 1");
   assert.deepEqual(rcpts.map((r) => r.address_key), ["keep@example.com"]);
@@ -254,6 +259,58 @@ test("erase() removes an address's data everywhere and keeps it blocked by hash"
   assert.doesNotMatch(await tenant.runAs(A, () => email.suppressions.export()), /erase\.me/);
   // The suppressed send above wrote a recipient row of its own; erased too, then nothing is left.
   assert.equal((await email.erase("erase.me@example.com")).recipients, 1);
-  assert.deepEqual(await email.erase("erase.me@example.com"), { messages: 0, recipients: 0, attachments: 0, attempts: 0, events: 0, suppressions: 0 });
+  assert.deepEqual(await email.erase("erase.me@example.com"), { addressHash: sha256("erase.me@example.com"), messages: 0, recipients: 0, attachments: 0, attempts: 0, events: 0, suppressions: 0 });
   await rejects(email.erase("erase.me@example.com", { tenantId: A }), "EMAIL_INVALID_ARGUMENT", "tenantId");
+});
+
+test("with `audit`, suppression changes and erasures are sealed audit entries written in their transaction, naming the address by hash", async () => {
+  const SEAL_KEY = "email-audit-seal-key-kept-outside-the-database";
+  const u = new URL(requireEnv("DATABASE_URL"));
+  u.pathname = `/${db.name}`;
+  const cli = (args) => auditCli(args, { cwd: project("email-audit"), env: { DATABASE_URL: u.href, AUDIT_SEAL_KEY: SEAL_KEY, USEBETTER_BINDING: "native" } });
+  const migrated = await cli(["migrate"]);
+  assert.equal(migrated.code, 0, migrated.stderr);
+  const audit = betterAudit({ database: drizzleAuditAdapter(drizzle(pool), { seal: { key: SEAL_KEY } }), auditTables: [] });
+  assert.throws(() => betterEmail({ database: drizzleEmailAdapter(drizzle(pool)), transport: captureTransport(), from: "a@acme.example", audit: {} }), (e) => e.code === "EMAIL_INVALID_CONFIG" && /`audit`/.test(e.message));
+  const audited = betterEmail({
+    database: drizzleEmailAdapter(drizzle(pool)),
+    transport: captureTransport(),
+    from: "Acme <hello@acme.example>",
+    unsubscribe: { baseUrl: "https://app.acme.example/email/u" },
+    secretsKey: randomBytes(32).toString("base64"),
+    audit,
+  });
+  const T = randomUUID();
+  const added = await audit.withContext({ actorId: "alice" }, () => audited.suppressions.add({ address: "Audit.Me@example.com", reason: "complaint", note: "asked" }, { tenantId: T }));
+  // Rolled back with the caller's transaction: neither the entry nor its audit entry.
+  await assert.rejects(
+    inTenant(T, async (c) => {
+      await audited.suppressions.add({ address: "rolled.back@example.com" }, { tx: c });
+      throw new Error("rolled back");
+    }),
+    /rolled back/,
+  );
+  await audit.withContext({ actorId: "bob" }, () => audited.suppressions.remove({ address: "audit.me@example.com" }, { tenantId: T }));
+  await audited.suppressions.import([{ address: "imported@example.com" }], { tenantId: T });
+  await audited.erase("audit.me@example.com");
+
+  const entries = await asSystem(pool, "SELECT table_name, operation, record_id, actor_id, tenant_id, before_data, after_data, description FROM audit_logs ORDER BY tenant_id NULLS LAST, seq");
+  const hash = sha256("audit.me@example.com");
+  assert.deepEqual(
+    entries.map((e) => [e.table_name, e.operation, e.actor_id ?? null, e.tenant_id ?? null, e.description]),
+    [
+      ["email_suppressions", "INSERT", "alice", T, "suppression added"],
+      ["email_suppressions", "DELETE", "bob", T, "suppression removed"],
+      ["email_suppressions", "INSERT", null, T, "imported 1 of 1 suppressions"],
+      ["email_addresses", "DELETE", null, null, "address erased"],
+    ],
+  );
+  assert.equal(entries[0].record_id, added.suppression.id);
+  assert.equal(entries[0].after_data.addressHash, hash);
+  assert.equal(entries[0].after_data.reason, "complaint");
+  assert.equal(entries[1].before_data.id, added.suppression.id);
+  assert.equal(entries[3].record_id, hash);
+  assert.doesNotMatch(JSON.stringify(entries), /audit\.me@example|Audit\.Me|rolled\.back/i, "no address in clear in the audit trail");
+  const verify = await cli(["verify", "--json"]);
+  assert.equal(verify.code, 0, verify.stdout + verify.stderr);
 });

@@ -2,6 +2,8 @@
 export declare const TENANT_CONTEXT: unique symbol;
 /** A Drizzle database's [key]: audit's wrapper for a transaction that tenant opened itself. */
 export declare const WRAP_TRANSACTION: unique symbol;
+/** A betterAudit() instance's [key]: writes entries in another library's transaction (webhooks, email). */
+export declare const AUDIT_CAPTURE_IN: unique symbol;
 /**
  * `err` with a stable `code` (the class stays the one the reference throws: `Error`,
  * `TypeError`), so callers tell failures apart without parsing messages.

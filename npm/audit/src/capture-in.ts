@@ -2,12 +2,13 @@
 // change they record: the library hands over how to run one statement there. A product that
 // records its own actions (e.g. @usebetterdev/webhooks' endpoint management and deliveries)
 // uses this rather than captureLog, whose adapters write on the ORM's transaction.
+import { AUDIT_CAPTURE_IN } from "@usebetter-rs/core/shared";
 import { coded } from "./errors";
 import type { BetterAuditInstance } from "./audit";
 import type { CaptureLogInput } from "./types";
 
 /** Set (not enumerable) on every betterAudit() instance; found through the global registry. */
-export const CAPTURE_IN = Symbol.for("usebetterdev.audit.captureIn");
+export const CAPTURE_IN: typeof AUDIT_CAPTURE_IN = AUDIT_CAPTURE_IN;
 
 /** Runs one statement (`$n` parameters) on the caller's transaction; its rows. */
 export type StatementRunner = (text: string, params: unknown[]) => Promise<Record<string, unknown>[]>;

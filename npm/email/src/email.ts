@@ -2,6 +2,7 @@
 // and wires sending and the delivery engine to the database adapter and the transports.
 import core from "@usebetter-rs/core/email-binding";
 import type { CallOptions, EmailDatabase } from "./db";
+import { emailAudit } from "./audit";
 import { EmailConfigError, EmailError, guard } from "./errors";
 import { events, type EventProviders } from "./events";
 import { unsubscribe } from "./handlers";
@@ -27,6 +28,8 @@ export interface BetterEmailConfig<R extends Record<string, AnyTemplate>, Tx = u
   /** The default sender, `"Name <address>"`. */
   from: string;
   templates?: R;
+  /** A betterAudit() instance: suppression-list changes and erasures become audit entries. */
+  audit?: unknown;
   /** Provider events as normalized, `message.ambiguous` and `transport.down`. */
   onEvent?: (event: EmailHookEvent) => unknown;
   [key: string]: unknown;
@@ -39,7 +42,7 @@ function isTransport(t: unknown): t is Transport {
 export function betterEmail<const R extends Record<string, AnyTemplate> = Record<never, never>, Tx = unknown>(config: BetterEmailConfig<R, Tx>) {
   if (typeof config !== "object" || config === null) throw new EmailConfigError("EMAIL_INVALID_CONFIG", "betterEmail(config): expected an object");
   // Instances and functions stay here; the core checks the data.
-  const { database, transport, transports, route, templates = {} as R, onEvent, ...rest } = config;
+  const { database, transport, transports, route, templates = {} as R, onEvent, audit, ...rest } = config;
   if (onEvent !== undefined && typeof onEvent !== "function") throw new EmailConfigError("EMAIL_INVALID_CONFIG", "invalid `onEvent`: expected a function (event) => void");
   if (!database || typeof (database as Partial<EmailDatabase>).transaction !== "function") {
     throw new EmailConfigError("EMAIL_INVALID_CONFIG", "invalid `database`: expected an adapter (drizzleEmailAdapter(db) or sqlEmailAdapter(pool))");
@@ -66,6 +69,7 @@ export function betterEmail<const R extends Record<string, AnyTemplate> = Record
     if (typeof t?.render !== "function") throw new EmailConfigError("EMAIL_INVALID_CONFIG", `invalid \`templates.${k}\`: expected defineTemplate(...)`);
     meta[k] = t.category === undefined ? {} : { category: t.category };
   }
+  const auditWriter = emailAudit(audit);
   const compiled = guard(EmailConfigError, () => new core.Email({ ...rest, transports: Object.keys(named), templates: meta }));
   const settings = compiled.settings();
   const wakers = new Set<() => void>();
@@ -76,6 +80,7 @@ export function betterEmail<const R extends Record<string, AnyTemplate> = Record
     templates,
     requireTransaction: settings.requireTransaction,
     ...(onEvent ? { onEvent: onEvent as (e: EmailHookEvent) => unknown } : {}),
+    ...(auditWriter ? { audit: auditWriter } : {}),
     wake: () => wakers.forEach((w) => setTimeout(w, 5)),
   };
   // Shared by this instance's workers and drains: a transport that refused our credentials rests.

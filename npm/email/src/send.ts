@@ -1,6 +1,7 @@
 // `send` / `sendMany`: templates are rendered here (code templates are the application's
 // functions); the core checks every message and hands back one statement at a time, all run in
 // the caller's transaction.
+import type { AuditWriter } from "./audit";
 import type { EmailHookEvent } from "./types";
 import type { Email as CoreEmail, EmailSendStep } from "@usebetter-rs/core/email-binding";
 import { inCallerTransaction, run, type CallOptions, type EmailDatabase, type Statements } from "./db";
@@ -17,6 +18,8 @@ export interface SendContext {
   /** Wakes in-process workers after a send. */
   wake(): void;
   onEvent?: (e: EmailHookEvent) => unknown;
+  /** With `audit`: writes audit entries on the change's transaction. */
+  audit?: AuditWriter;
 }
 
 function base64(bytes: Uint8Array): string {

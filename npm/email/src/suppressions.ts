@@ -10,6 +10,7 @@ import core from "@usebetter-rs/core/email-binding";
 import type { EmailSuppressionOp } from "@usebetter-rs/core/email-binding";
 import { ambientTransaction } from "@usebetter-rs/core/db";
 import { inCallerTransaction, run, systemTransaction, type CallOptions, type Executor, type Row } from "./db";
+import { suppressionEntries } from "./audit";
 import { EmailError, guard } from "./errors";
 import type { SendContext } from "./send";
 import type { SuppressionReason } from "./types";
@@ -21,6 +22,8 @@ export interface Suppression {
   tenantId: string | null;
   /** `null` once the address was erased (its hash still blocks it). */
   address: string | null;
+  /** SHA-256 (hex) of the address's matching key: what audit entries name. */
+  addressHash: string;
   /** `null`: every category. */
   category: string | null;
   reason: SuppressionReason;
@@ -76,6 +79,8 @@ export interface SuppressionRow {
 }
 
 export interface ErasedCounts {
+  /** SHA-256 (hex) of the address's matching key. */
+  addressHash: string;
   messages: number;
   recipients: number;
   attachments: number;
@@ -108,7 +113,9 @@ async function execute<T>(ctx: SendContext, op: EmailSuppressionOp, input: Recor
   const plan = guard(EmailError, () => ctx.core.suppressionPlan(op, input, tenantId));
   const apply = async (ex: Executor) => {
     const rows = await run(ex, ctx.statements, plan.statement, plan.params ?? []);
-    return guard(EmailError, () => ctx.core.suppressionResult(op, input, rows)) as T;
+    const result = guard(EmailError, () => ctx.core.suppressionResult(op, input, rows)) as T;
+    if (ctx.audit) await ctx.audit(ex, suppressionEntries(op, result, tenantId));
+    return result;
   };
   // The lookup function reads the tenant from the scope: for an operator's `check`, open that
   // tenant's (a system scope would show it the global entries only).
@@ -146,7 +153,9 @@ async function importRows(ctx: SendContext, rows: unknown, opts: CallOptions | u
       const [row] = await run(ex, ctx.statements, plan.statement, params);
       added += Number((row as Row | undefined)?.added ?? 0);
     }
-    return { total: plan.total ?? 0, added };
+    const result = { total: plan.total ?? 0, added };
+    if (ctx.audit && added > 0) await ctx.audit(ex, suppressionEntries("import", result, tenant));
+    return result;
   };
   return inCallerTransaction(ctx.db, false, opts, apply, (fn) => systemTransaction(ctx.db, fn));
 }

@@ -4,12 +4,12 @@
 // does not depend on the audit package). The audit package authors the statements, seals the
 // entries into their tenant's chain and takes the actor from its context.
 import type { WebhookRecordInput } from "@usebetter-rs/core";
+import { AUDIT_CAPTURE_IN as CAPTURE_IN } from "@usebetter-rs/core/shared";
 import { core as binding, type Row } from "./core";
 import type { Executor } from "./db";
 import { WebhooksConfigError } from "./errors";
 import type { AuditInstance } from "./types";
 
-const CAPTURE_IN = Symbol.for("usebetterdev.audit.captureIn");
 
 export interface AuditInput {
   tableName: string;

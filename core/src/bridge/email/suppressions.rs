@@ -339,7 +339,15 @@ impl Email {
                     suppression_file::to_csv(&table)
                 }))
             }
-            "erase" => Ok(rows.first().cloned().unwrap_or(Value::Null)),
+            "erase" => {
+                let r = rows.first().cloned().unwrap_or_default();
+                let f = |k: &str| r.get(k).cloned().unwrap_or(Value::Null);
+                Ok(json!({
+                    "addressHash": f("address_hash"), "messages": f("messages"), "recipients": f("recipients"),
+                    "attachments": f("attachments"), "attempts": f("attempts"), "events": f("events"),
+                    "suppressions": f("suppressions"),
+                }))
+            }
             other => Err(arg(
                 "op",
                 format!("unknown suppression operation {other:?}"),
@@ -383,7 +391,7 @@ fn cursor(c: &str) -> Result<(String, String)> {
 fn entry(r: &Value) -> Value {
     let f = |k: &str| r.get(k).cloned().unwrap_or(Value::Null);
     json!({
-        "id": f("id"), "tenantId": f("tenant_id"), "address": f("address"), "category": f("category"),
+        "id": f("id"), "tenantId": f("tenant_id"), "address": f("address"), "addressHash": f("address_hash"), "category": f("category"),
         "reason": f("reason"), "source": f("source"), "note": f("note"),
         "expiresAt": f("expires_at"), "createdAt": f("created_at"),
     })

@@ -216,7 +216,7 @@ ORDER BY s.created_at, s.id LIMIT $7",
 ), s AS (
   UPDATE {sup} SET address = NULL WHERE address_hash = sha256(convert_to($1, 'UTF8')) AND address IS NOT NULL RETURNING 1
 )
-SELECT (SELECT count(*) FROM m)::int AS messages, (SELECT count(*) FROM r)::int AS recipients,
+SELECT encode(sha256(convert_to($1, 'UTF8')), 'hex') AS address_hash, (SELECT count(*) FROM m)::int AS messages, (SELECT count(*) FROM r)::int AS recipients,
        (SELECT count(*) FROM a)::int AS attachments, (SELECT count(*) FROM p)::int AS attempts,
        (SELECT count(*) FROM e)::int AS events, (SELECT count(*) FROM s)::int AS suppressions",
                 rcpt = self.table("recipients"),
@@ -273,7 +273,7 @@ fn iso(column: &str) -> String {
 /// An entry as the API returns it.
 fn columns(prefix: &str) -> String {
     format!(
-        "{prefix}id::text AS id, {prefix}tenant_id::text AS tenant_id, {prefix}address, {prefix}category, {prefix}reason, {prefix}source, {prefix}note, {expires} AS expires_at, {created} AS created_at",
+        "{prefix}id::text AS id, {prefix}tenant_id::text AS tenant_id, {prefix}address, encode({prefix}address_hash, 'hex') AS address_hash, {prefix}category, {prefix}reason, {prefix}source, {prefix}note, {expires} AS expires_at, {created} AS created_at",
         expires = iso(&format!("{prefix}expires_at")),
         created = iso(&format!("{prefix}created_at")),
     )
