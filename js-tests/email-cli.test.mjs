@@ -9,7 +9,11 @@
 // adds nothing) and export (CSV that import reads back).
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
+import pg from "pg";
 import { runCli } from "@usebetterdev/email-cli";
+import { betterEmail } from "@usebetterdev/email";
+import { sqlEmailAdapter } from "@usebetterdev/email/sql";
+import { captureTransport } from "@usebetterdev/email/testing";
 import { runCli as runTenantCli } from "@usebetterdev/tenant-cli";
 import core from "@usebetter-rs/core";
 import { APP_GRANTS, fixture, freshDatabase, inScope, migrateRoundTrip, OWNER, ownedDatabase } from "./helpers/db.mjs";
@@ -318,4 +322,55 @@ test("suppressions list, add, remove: the API's plan and verdicts in system cont
   assert.equal(await lookup(A, "jane@example.com", "marketing"), null);
   assert.equal((await cli(url, ["suppressions", "remove", "gone@example.com", "--scope", "global"])).stdout, "removed 1 suppressions\n");
   assert.equal(await lookup(B, "gone@example.com", "transactional"), null);
+});
+
+test("messages show: a message's state, recipients and attempts; another tenant's or an unknown id is EMAIL_NOT_FOUND", async () => {
+  const { url } = await migratedDatabase("emcli_show");
+  const B = "0190a000-0000-7000-8000-00000000000b";
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  try {
+    const email = betterEmail({
+      database: sqlEmailAdapter(pool),
+      transport: captureTransport(),
+      from: "Acme <hello@acme.example>",
+      unsubscribe: { baseUrl: "https://app.acme.example/email/u" },
+      secretsKey: randomBytes(32).toString("base64"),
+    });
+    assert.equal((await cli(url, ["suppressions", "add", "gone@example.com", "--scope", "global", "--reason", "hard_bounce"])).code, 0);
+    const c = await pool.connect();
+    let sent;
+    try {
+      await c.query("BEGIN");
+      await c.query("SELECT set_config('app.current_tenant', $1, true)", [A]);
+      sent = await email.send({ to: ["jane@example.com", "gone@example.com"], subject: "Your receipt", text: "Thanks" }, { tx: c });
+      await c.query("COMMIT");
+    } finally {
+      c.release();
+    }
+    assert.equal((await email.drain({ maxMs: 5000 })).handed, 1);
+
+    const shown = await cli(url, ["messages", "show", sent.id]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, new RegExp(`^${sent.id}  sent  \\(transactional, priority \\d\\)  tenant ${A}\\n`));
+    assert.match(shown.stdout, /subject Your receipt/);
+    assert.match(shown.stdout, /^recipients:\n  to gone@example\.com  suppressed \(hard_bounce\)\n  to jane@example\.com  sent\n/m);
+    assert.match(shown.stdout, /^attempts:\n  #1 \S+  \S+  \d+ ms  sent  /m);
+    assert.match(shown.stdout, /^events:\n  none\n/m);
+    const json = JSON.parse((await cli(url, ["messages", "show", sent.id, "--tenant", A, "--json"])).stdout);
+    assert.equal(json.id, sent.id);
+    assert.equal(json.status, "sent");
+    assert.deepEqual(json.recipients.map((r) => [r.address, r.status]), [["gone@example.com", "suppressed"], ["jane@example.com", "sent"]]);
+    assert.equal(json.attempts.length, 1);
+    assert.equal(json.attempts[0].outcome, "sent");
+
+    const other = await cli(url, ["messages", "show", sent.id, "--tenant", B]);
+    assert.equal(other.code, 1);
+    assert.equal(other.errorCode, "EMAIL_NOT_FOUND");
+    const bad = await cli(url, ["messages", "show", "eml_nope"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /eml_id/);
+    assert.equal((await cli(url, ["messages", "list"])).code, 2);
+  } finally {
+    await pool.end();
+  }
 });

@@ -2,6 +2,7 @@
 //! statements and catalog judgement (`usebetter_core::{email::store, check::email}`).
 
 mod check;
+mod messages;
 mod purge;
 mod suppressions;
 
@@ -52,6 +53,7 @@ pub async fn run(args: &[String], ctx: &crate::Context) -> Result<Outcome> {
         "worker" => worker(&run).await,
         "resolve" | "retry" | "cancel" => operate(&run).await,
         "suppressions" => suppressions::run(&run).await,
+        "messages" => messages::run(&run).await,
         other => Err(CliFailure::Usage.with(format!("error: unknown command '{other}'"))),
     }
 }
@@ -59,6 +61,18 @@ pub async fn run(args: &[String], ctx: &crate::Context) -> Result<Outcome> {
 impl Run<'_> {
     fn store(&self) -> &Store {
         &self.email.store
+    }
+
+    /// `--tenant <uuid>`, checked.
+    fn tenant_flag(&self) -> Result<Option<uuid::Uuid>> {
+        self.inv
+            .value("tenant")
+            .map(|t| {
+                uuid::Uuid::parse_str(t).map_err(|_| {
+                    CliFailure::Usage.with(format!("error: --tenant {t:?} is not a UUID"))
+                })
+            })
+            .transpose()
     }
 
     fn tables(&self) -> Tables<'_> {

@@ -92,13 +92,7 @@ async fn export(r: &Run<'_>) -> Result<Outcome> {
     let client = r.tables().client().await?;
     let (has_meta, version) = r.tables().schema_facts(&client).await?;
     schema_status(has_meta, version.as_deref())?;
-    let tenant =
-        match r.inv.value("tenant") {
-            Some(t) => Some(uuid::Uuid::parse_str(t).map_err(|_| {
-                CliFailure::Usage.with(format!("error: --tenant {t:?} is not a UUID"))
-            })?),
-            None => None,
-        };
+    let tenant = r.tenant_flag()?;
     r.tables().begin_system(&client).await?;
     let sql = &r.store().email_suppressions_export().sql;
     let rows = db::rows(&client, sql, &[&tenant, &false]).await?;

@@ -15,7 +15,7 @@ use crate::error::Result;
 
 pub use super::store::{ahead, partitions_ready, purge_report, rls_flag};
 
-pub const COMMANDS: [(&str, &str); 9] = [
+pub const COMMANDS: [(&str, &str); 10] = [
     (
         "migrate",
         "Print, write or apply the email tables' DDL (idempotent)",
@@ -43,6 +43,10 @@ pub const COMMANDS: [(&str, &str); 9] = [
     ("retry", "Queue a failed or expired message once more"),
     ("cancel", "Cancel a queued message"),
     (
+        "messages",
+        "Show a message: its state, recipients, attempts and provider events",
+    ),
+    (
         "suppressions",
         "List, add or remove suppressions; import (CSV or NDJSON) or export (CSV) the list",
     ),
@@ -55,6 +59,7 @@ fn options(command: &str) -> Option<Vec<Opt>> {
             flag("drop").about("Cancel it (it may then never arrive)"),
         ],
         "retry" | "cancel" => vec![],
+        "messages" => vec![valued("tenant", "<uuid>").about("Only a message of this tenant")],
         "suppressions" => vec![
             valued("file", "<path>")
                 .about("import: the list to read (CSV with a header line, or NDJSON)"),
@@ -96,6 +101,7 @@ pub const EMAIL: Program = Program {
     positional: |command| match command {
         "resolve" | "retry" | "cancel" => Some("eml_id"),
         "suppressions" => Some("import|export|list|add|remove [address]"),
+        "messages" => Some("show eml_id"),
         _ => None,
     },
     required: |_| None,

@@ -9,6 +9,7 @@ mod audit_config;
 mod audit_output;
 #[cfg(feature = "email")]
 pub mod email;
+pub mod email_messages;
 pub mod email_suppressions;
 mod help;
 pub mod sslmode;

@@ -101,6 +101,38 @@ impl Action {
 }
 
 impl Store {
+    /// One message as `better-email messages show` prints it: `$1` its id, `$2` the tenant it
+    /// must belong to (NULL: any). Its columns (no bodies), and as JSON arrays its recipients,
+    /// attempts and provider events (found through the recipients' addresses, which the events
+    /// index leads with). No row when there is no such message.
+    #[must_use]
+    pub fn email_message_show(&self) -> Statement {
+        Statement::new(
+            format!(
+                "SELECT m.id, m.tenant_id, m.category, m.priority, m.status, m.from_addr, m.subject, m.template,
+       m.transport, m.provider_message_id, m.attempt_count, m.last_outcome, m.last_error,
+       m.created_at, m.send_at, m.next_attempt_at, m.expires_at, m.finished_at,
+       (SELECT coalesce(json_agg(json_build_object('kind', r.kind, 'address', r.address, 'status', r.status,
+                 'suppressionReason', r.suppression_reason) ORDER BY r.kind, r.address_key), '[]')
+          FROM {rcpt} r WHERE r.created_at = m.created_at AND r.message_id = m.id) AS recipients,
+       (SELECT coalesce(json_agg(json_build_object('attempt', a.attempt_number, 'transport', a.transport,
+                 'startedAt', a.started_at, 'durationMs', a.duration_ms, 'outcome', a.outcome,
+                 'providerStatus', a.provider_status, 'detail', a.detail) ORDER BY a.attempt_number, a.started_at), '[]')
+          FROM {att} a WHERE a.message_id = m.id) AS attempts,
+       (SELECT coalesce(json_agg(json_build_object('type', e.type, 'bounce', e.bounce, 'recipient', e.address_key,
+                 'provider', e.provider, 'occurredAt', e.occurred_at) ORDER BY e.occurred_at), '[]')
+          FROM {ev} e WHERE e.message_id = m.id
+           AND e.address_key IN (SELECT r.address_key FROM {rcpt} r WHERE r.created_at = m.created_at AND r.message_id = m.id)) AS events
+  FROM {m} m WHERE m.id = $1::uuid AND ($2::uuid IS NULL OR m.tenant_id = $2::uuid)",
+                m = self.table("messages"),
+                rcpt = self.table("recipients"),
+                att = self.table("attempts"),
+                ev = self.table("events"),
+            ),
+            &[("id", "uuid"), ("tenant_id", "uuid")],
+        )
+    }
+
     /// `$1` the message id, `$2` the states it may leave, `$3` the state it goes to, `$4` the
     /// note kept as its last error, `$5` the tenant it must belong to (NULL: any the caller sees). Returns the state found and whether it changed; no row when
     /// the message does not exist (or is another tenant's, under row-level security).
