@@ -324,8 +324,8 @@ test("suppressions list, add, remove: the API's plan and verdicts in system cont
   assert.equal(await lookup(B, "gone@example.com", "transactional"), null);
 });
 
-test("messages show: a message's state, recipients and attempts; another tenant's or an unknown id is EMAIL_NOT_FOUND", async () => {
-  const { url } = await migratedDatabase("emcli_show");
+test("messages show: a message's state, recipients and attempts; another tenant's or an unknown id is EMAIL_NOT_FOUND; stats per tenant with rate warnings", async () => {
+  const { url, owner } = await migratedDatabase("emcli_show");
   const B = "0190a000-0000-7000-8000-00000000000b";
   const pool = new pg.Pool({ connectionString: url, max: 2 });
   try {
@@ -370,6 +370,39 @@ test("messages show: a message's state, recipients and attempts; another tenant'
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /eml_id/);
     assert.equal((await cli(url, ["messages", "list"])).code, 2);
+
+    // stats: A sent one message to one deliverable recipient; a queued one waits for B.
+    const q = await pool.connect();
+    try {
+      await q.query("BEGIN");
+      await q.query("SELECT set_config('app.current_tenant', $1, true)", [B]);
+      await email.send({ to: "later@example.com", subject: "Later", text: "x", sendAt: new Date(Date.now() + 3_600_000) }, { tx: q });
+      await q.query("COMMIT");
+    } finally {
+      q.release();
+    }
+    const stats = JSON.parse((await cli(url, ["stats", "--json"])).stdout);
+    const byTenant = Object.fromEntries(stats.tenants.map((t) => [t.tenantId, t]));
+    assert.deepEqual(
+      [byTenant[A].queued, byTenant[A].sent, byTenant[A].failed, byTenant[A].handed7d, byTenant[A].complaints7d, byTenant[A].warnings],
+      [0, 1, 0, 1, 0, []],
+    );
+    assert.equal(byTenant[B].queued, 1);
+    assert.ok(byTenant[B].oldestQueuedSeconds >= 0);
+    assert.equal(byTenant[B].sent, 0);
+    // One complaint against one recipient handed off: 100 %, above the default 0.1 %.
+    await owner.query("SELECT set_config('app.bypass_rls', 'true', false)");
+    await owner.query("INSERT INTO email_events (id, tenant_id, provider, provider_event_id, type, address_key, occurred_at) VALUES (gen_random_uuid(), $1, 'resend', 'ev1', 'complained', 'jane@example.com', now())", [A]);
+    const text = await cli(url, ["stats", "--tenant", A]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /^tenant\s+queued\s+oldest s\s+sent 24h/);
+    assert.match(text.stdout, new RegExp(`^warning: tenant ${A}: complaint rate 100\\.00% over 7 days is above 0\\.10%$`, "m"));
+    assert.doesNotMatch(text.stdout, new RegExp(B));
+    assert.doesNotMatch((await cli(url, ["stats", "--tenant", A, "--complaint-rate", "1"])).stdout, /warning/);
+    const badWindow = await cli(url, ["stats", "--window", "2d"]);
+    assert.equal(badWindow.code, 2);
+    assert.match(badWindow.stderr, /--window/);
+    assert.equal((await cli(url, ["stats", "--bounce-rate", "5"])).code, 2);
   } finally {
     await pool.end();
   }

@@ -1,14 +1,12 @@
 //! `better-email messages show <eml_id> [--tenant]`: reads one message in system context.
 
-use tokio_postgres::types::ToSql;
+use serde_json::json;
 use usebetter_core::cli::email_messages::show_report;
-use usebetter_core::email::store::schema_status;
 use usebetter_core::webhooks::ids::{self, IdKind};
 use usebetter_core::{CliFailure, Result};
 
 use super::Run;
-use crate::bound::row_json;
-use crate::{db, Outcome};
+use crate::Outcome;
 
 pub(super) async fn run(r: &Run<'_>) -> Result<Outcome> {
     match r.inv.positionals.first().map(String::as_str) {
@@ -27,26 +25,16 @@ pub(super) async fn run(r: &Run<'_>) -> Result<Outcome> {
         .map(String::as_str)
         .unwrap_or_default();
     let uuid = ids::decode("eml_id", IdKind::Email, id)
-        .map(uuid::Uuid::from_bytes)
+        .map(|b| ids::uuid_text(&b))
         .map_err(|e| CliFailure::Usage.with(format!("error: {e}")))?;
-    let tenant =
-        match r.inv.value("tenant") {
-            Some(t) => Some(uuid::Uuid::parse_str(t).map_err(|_| {
-                CliFailure::Usage.with(format!("error: --tenant {t:?} is not a UUID"))
-            })?),
-            None => None,
-        };
-    let client = r.tables().client().await?;
-    let (has_meta, version) = r.tables().schema_facts(&client).await?;
-    schema_status(has_meta, version.as_deref())?;
-    r.tables().begin_system(&client).await?;
-    let params: [&(dyn ToSql + Sync); 2] = [&uuid, &tenant];
-    let rows = db::rows(&client, &r.store().email_message_show().sql, &params).await;
-    db::batch(&client, "COMMIT").await?;
-    let row = rows?.first().map(row_json).transpose()?;
+    let tenant = r.tenant_flag()?.map(|t| t.to_string());
+    let values = [json!(uuid), json!(tenant)];
+    let rows = r
+        .system_json(&r.store().email_message_show(), &values, Ok)
+        .await?;
     Ok(Outcome::ok(show_report(
         id,
-        row.as_ref(),
+        rows.first(),
         r.tables().json(),
     )?))
 }

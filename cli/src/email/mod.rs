@@ -4,15 +4,19 @@
 mod check;
 mod messages;
 mod purge;
+mod stats;
 mod suppressions;
 
+use tokio_postgres::types::ToSql;
 use usebetter_core::cli::args::{parse_with, Invocation, Parsed};
 use usebetter_core::cli::email::{self as cli, EmailCli, EMAIL};
 use usebetter_core::email::store::operator::Action;
-use usebetter_core::email::store::{schema_status, Store};
+use usebetter_core::email::store::{schema_status, Statement, Store};
 use usebetter_core::webhooks::ids::IdKind;
 use usebetter_core::{CliFailure, Result};
 
+use crate::bound::{bind, row_json};
+use crate::db;
 use crate::store::{now_ms, Tables};
 use crate::Outcome;
 
@@ -54,6 +58,7 @@ pub async fn run(args: &[String], ctx: &crate::Context) -> Result<Outcome> {
         "resolve" | "retry" | "cancel" => operate(&run).await,
         "suppressions" => suppressions::run(&run).await,
         "messages" => messages::run(&run).await,
+        "stats" => stats::run(&run).await,
         other => Err(CliFailure::Usage.with(format!("error: unknown command '{other}'"))),
     }
 }
@@ -61,6 +66,39 @@ pub async fn run(args: &[String], ctx: &crate::Context) -> Result<Outcome> {
 impl Run<'_> {
     fn store(&self) -> &Store {
         &self.email.store
+    }
+
+    /// Runs `statement` with the core's JSON `values` in one system-context transaction, after
+    /// checking the schema; `judge` reads the rows (as JSON) before COMMIT, and its error rolls
+    /// the transaction back, so a refused call writes nothing.
+    async fn system_json<T>(
+        &self,
+        statement: &Statement,
+        values: &[serde_json::Value],
+        judge: impl FnOnce(Vec<serde_json::Value>) -> Result<T>,
+    ) -> Result<T> {
+        let params = bind(statement, values)?;
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let client = self.tables().client().await?;
+        let (has_meta, version) = self.tables().schema_facts(&client).await?;
+        schema_status(has_meta, version.as_deref())?;
+        self.tables().begin_system(&client).await?;
+        let outcome = async {
+            let rows = db::rows(&client, &statement.sql, &refs).await?;
+            judge(rows.iter().map(row_json).collect::<Result<Vec<_>>>()?)
+        }
+        .await;
+        db::batch(
+            &client,
+            if outcome.is_ok() {
+                "COMMIT"
+            } else {
+                "ROLLBACK"
+            },
+        )
+        .await?;
+        outcome
     }
 
     /// `--tenant <uuid>`, checked.

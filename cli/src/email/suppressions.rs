@@ -15,7 +15,6 @@ use usebetter_core::email::suppression_file::{self, Suppression};
 use usebetter_core::{CliFailure, Result};
 
 use super::Run;
-use crate::bound::{bind, row_json};
 use crate::{db, Outcome};
 
 /// Rows per INSERT: large enough to make 10,000 rows a few round trips.
@@ -140,30 +139,11 @@ async fn manage(r: &Run<'_>, action: &str) -> Result<Outcome> {
     if let Some(i) = st.params.iter().position(|p| p.name == "source") {
         values[i] = "cli".into();
     }
-    let params = bind(&st, &values)?;
-    let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
-        .iter()
-        .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
-        .collect();
-    let client = r.tables().client().await?;
-    let (has_meta, version) = r.tables().schema_facts(&client).await?;
-    schema_status(has_meta, version.as_deref())?;
-    r.tables().begin_system(&client).await?;
-    let outcome = async {
-        let rows = db::rows(&client, &st.sql, &refs).await?;
-        let rows = rows.iter().map(row_json).collect::<Result<Vec<_>>>()?;
-        email.suppression_result(action, &input, &serde_json::Value::Array(rows))
-    }
-    .await;
-    // A refused call wrote nothing: roll back with the error.
-    let result = match outcome {
-        Ok(v) => v,
-        Err(e) => {
-            db::batch(&client, "ROLLBACK").await?;
-            return Err(e);
-        }
-    };
-    db::batch(&client, "COMMIT").await?;
+    let result = r
+        .system_json(&st, &values, |rows| {
+            email.suppression_result(action, &input, &serde_json::Value::Array(rows))
+        })
+        .await?;
     Ok(Outcome::ok(manage_cli::report(
         action,
         &result,

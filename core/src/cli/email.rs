@@ -15,7 +15,7 @@ use crate::error::Result;
 
 pub use super::store::{ahead, partitions_ready, purge_report, rls_flag};
 
-pub const COMMANDS: [(&str, &str); 10] = [
+pub const COMMANDS: [(&str, &str); 11] = [
     (
         "migrate",
         "Print, write or apply the email tables' DDL (idempotent)",
@@ -47,6 +47,10 @@ pub const COMMANDS: [(&str, &str); 10] = [
         "Show a message: its state, recipients, attempts and provider events",
     ),
     (
+        "stats",
+        "Queue, sent, failed, and 7-day complaint and hard-bounce rates per tenant",
+    ),
+    (
         "suppressions",
         "List, add or remove suppressions; import (CSV or NDJSON) or export (CSV) the list",
     ),
@@ -60,6 +64,12 @@ fn options(command: &str) -> Option<Vec<Opt>> {
         ],
         "retry" | "cancel" => vec![],
         "messages" => vec![valued("tenant", "<uuid>").about("Only a message of this tenant")],
+        "stats" => vec![
+            valued("tenant", "<uuid>").about("Only this tenant"),
+            valued("window", "<1h|24h|7d>").about("Sent and failed within (default 24h)"),
+            valued("complaint-rate", "<fraction>").about("Warn above this 7-day complaint rate (default 0.001)"),
+            valued("bounce-rate", "<fraction>").about("Warn above this 7-day hard-bounce rate (default 0.02)"),
+        ],
         "suppressions" => vec![
             valued("file", "<path>")
                 .about("import: the list to read (CSV with a header line, or NDJSON)"),

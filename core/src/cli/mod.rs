@@ -10,6 +10,7 @@ mod audit_output;
 #[cfg(feature = "email")]
 pub mod email;
 pub mod email_messages;
+pub mod email_stats;
 pub mod email_suppressions;
 mod help;
 pub mod sslmode;

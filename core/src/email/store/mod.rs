@@ -10,6 +10,7 @@ pub mod operator;
 pub mod retention;
 pub mod schema;
 pub mod send;
+pub mod stats;
 pub mod suppressed;
 pub mod suppressions;
 
