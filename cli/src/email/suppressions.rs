@@ -6,19 +6,15 @@
 //! the rows in one system-context transaction, a thousand per statement; rows already present
 //! stay as they are, so importing the same file twice adds nothing.
 
-use usebetter_core::audit::time::format_iso;
 use usebetter_core::bridge::email::Email;
 use usebetter_core::cli::email as cli;
 use usebetter_core::cli::email_suppressions::{self as manage_cli, MANAGED};
 use usebetter_core::email::store::{schema_status, Statement};
-use usebetter_core::email::suppression_file::{self, Suppression};
+use usebetter_core::email::suppression_file;
 use usebetter_core::{CliFailure, Result};
 
 use super::Run;
 use crate::{db, Outcome};
-
-/// Rows per INSERT: large enough to make 10,000 rows a few round trips.
-const CHUNK: usize = 1_000;
 
 pub(super) async fn run(r: &Run<'_>) -> Result<Outcome> {
     match r.inv.positionals.first().map(String::as_str) {
@@ -50,19 +46,9 @@ async fn import(r: &Run<'_>) -> Result<Outcome> {
     let statement = r.store().email_suppressions_import();
     r.tables().begin_system(&client).await?;
     let mut added = 0usize;
-    for chunk in rows.chunks(CHUNK) {
-        let col = |f: fn(&Suppression) -> Option<String>| chunk.iter().map(f).collect::<Vec<_>>();
-        let (tenants, addresses, keys) = (
-            col(|s| s.tenant_id.clone()),
-            col(|s| Some(s.address.clone())),
-            col(|s| Some(s.key.clone())),
-        );
-        let (categories, reasons, expires, notes) = (
-            col(|s| s.category.clone()),
-            col(|s| Some(s.reason.clone())),
-            col(|s| s.expires_at_ms.map(|ms| format_iso(ms * 1000))),
-            col(|s| s.note.clone()),
-        );
+    for chunk in rows.chunks(suppression_file::IMPORT_CHUNK) {
+        let [tenants, addresses, keys, categories, reasons, expires, notes] =
+            suppression_file::import_columns(chunk);
         let row = db::one(
             &client,
             &statement.sql,

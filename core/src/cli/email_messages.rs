@@ -6,6 +6,15 @@ use serde_json::{json, Value};
 use crate::email::EmailError;
 use crate::error::Result;
 
+/// `v[k]` as printed: text as is, other values as JSON, missing or NULL as `-`.
+fn field(v: &Value, k: &str) -> String {
+    match v.get(k) {
+        Some(Value::String(x)) => x.clone(),
+        Some(Value::Null) | None => "-".into(),
+        Some(x) => x.to_string(),
+    }
+}
+
 /// The report of the `show` statement's row (`None`: no such message, or another tenant's).
 ///
 /// # Errors
@@ -14,11 +23,7 @@ pub fn show_report(id: &str, row: Option<&Value>, as_json: bool) -> Result<Strin
     let Some(m) = row else {
         return Err(EmailError::NotFound { id: id.to_owned() }.into());
     };
-    let s = |k: &str| match m.get(k) {
-        Some(Value::String(v)) => v.clone(),
-        Some(Value::Null) | None => "-".into(),
-        Some(v) => v.to_string(),
-    };
+    let s = |k: &str| field(m, k);
     let list = |k: &str| {
         m.get(k)
             .and_then(Value::as_array)
@@ -50,11 +55,6 @@ pub fn show_report(id: &str, row: Option<&Value>, as_json: bool) -> Result<Strin
         s("last_outcome"),
         s("last_error"),
     );
-    let field = |v: &Value, k: &str| match v.get(k) {
-        Some(Value::String(x)) => x.clone(),
-        Some(Value::Null) | None => "-".into(),
-        Some(x) => x.to_string(),
-    };
     out.push_str("recipients:\n");
     for r in list("recipients") {
         let why = field(&r, "suppressionReason");

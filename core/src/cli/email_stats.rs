@@ -6,9 +6,8 @@
 use serde_json::{json, Value};
 
 use super::args::Invocation;
+use super::webhooks_ops::{tenant, window};
 use crate::error::Result;
-use crate::webhooks::ids;
-use crate::webhooks::store::cursor::stats_window;
 use crate::CliFailure;
 
 /// The window the rates are judged over.
@@ -36,20 +35,7 @@ fn fraction(inv: &Invocation, flag: &str, default: f64) -> Result<f64> {
 /// # Errors
 /// `CLI_USAGE` naming the flag.
 pub fn plan(inv: &Invocation) -> Result<(Vec<Value>, (f64, f64))> {
-    let window = stats_window("window", inv.value("window")).map_err(|_| {
-        usage(format!(
-            "invalid --window: {:?} (1h, 24h or 7d)",
-            inv.value("window").unwrap_or_default()
-        ))
-    })?;
-    let tenant = match inv.value("tenant") {
-        Some(t) => {
-            let b = ids::parse_uuid("tenant", t)
-                .map_err(|_| usage(format!("invalid --tenant: {t:?} is not a UUID")))?;
-            json!(ids::uuid_text(&b))
-        }
-        None => Value::Null,
-    };
+    let (tenant, window) = (tenant(inv)?, window(inv)?);
     let limits = (
         fraction(inv, "complaint-rate", 0.001)?,
         fraction(inv, "bounce-rate", 0.02)?,

@@ -52,11 +52,22 @@ fn id(option: &str, kind: IdKind, text: &str) -> Result<String> {
     Ok(ids::uuid_text(&bytes))
 }
 
-fn tenant(inv: &Invocation) -> Result<Value> {
+/// `--tenant <uuid>` as a statement parameter (NULL without it); shared with `better-email`.
+pub(crate) fn tenant(inv: &Invocation) -> Result<Value> {
     inv.value("tenant").map_or(Ok(Value::Null), |t| {
         let bytes = ids::parse_uuid("tenant", t)
             .map_err(|_| usage(format!("invalid --tenant: {t:?} is not a UUID")))?;
         Ok(json!(ids::uuid_text(&bytes)))
+    })
+}
+
+/// `--window 1h|24h|7d` (default 24h) as an interval; shared with `better-email stats`.
+pub(crate) fn window(inv: &Invocation) -> Result<&'static str> {
+    stats_window("window", inv.value("window")).map_err(|_| {
+        usage(format!(
+            "invalid --window: {:?} (1h, 24h or 7d)",
+            inv.value("window").unwrap_or_default()
+        ))
     })
 }
 
@@ -218,14 +229,8 @@ pub fn plan(inv: &Invocation, hooks: &Webhooks, now_ms: i64) -> Result<Op> {
             }
         }
         "stats" => {
-            let window = stats_window("window", inv.value("window")).map_err(|_| {
-                usage(format!(
-                    "invalid --window: {:?} (1h, 24h or 7d)",
-                    inv.value("window").unwrap_or_default()
-                ))
-            })?;
             let mut params = vec![tenant(inv)?];
-            params.extend([json!(window), json!(30.0)]);
+            params.extend([json!(window(inv)?), json!(30.0)]);
             (store.stats(), params, Shape::Stats)
         }
         other => return Err(usage(format!("error: unknown command '{other}'"))),

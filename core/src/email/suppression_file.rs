@@ -278,6 +278,28 @@ pub fn from_rows(rows: &[Value], tenant: Option<&str>) -> Result<Vec<Suppression
     Ok(out)
 }
 
+/// Rows per import statement: 10,000 rows are ten round trips.
+pub const IMPORT_CHUNK: usize = 1_000;
+
+/// Checked rows as the import statement's seven text arrays, in its parameter order (tenants,
+/// addresses, keys, categories, reasons, expiry as ISO 8601, notes).
+#[must_use]
+pub fn import_columns(rows: &[Suppression]) -> [Vec<Option<String>>; 7] {
+    let col = |f: &dyn Fn(&Suppression) -> Option<String>| rows.iter().map(f).collect();
+    [
+        col(&|s| s.tenant_id.clone()),
+        col(&|s| Some(s.address.clone())),
+        col(&|s| Some(s.key.clone())),
+        col(&|s| s.category.clone()),
+        col(&|s| Some(s.reason.clone())),
+        col(&|s| {
+            s.expires_at_ms
+                .map(|ms| crate::audit::time::format_iso(ms.saturating_mul(1000)))
+        }),
+        col(&|s| s.note.clone()),
+    ]
+}
+
 /// Writes rows as NDJSON, one object per line with the columns that have a value.
 #[must_use]
 pub fn to_ndjson(rows: &[[Option<String>; 6]]) -> String {

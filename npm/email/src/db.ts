@@ -20,14 +20,17 @@ export async function run(ex: Executor, statements: Statements, name: string, pa
   return jsonRows(await ex.query(s.sql, params));
 }
 
-/** A system-context transaction (operators' and the worker's). */
-export function systemTransaction<T>(db: EmailDatabase, fn: (ex: Executor) => Promise<T>): Promise<T> {
+/** A transaction in `tenant`'s scope, or (null) in system context (operators' and the worker's). */
+export function scopedTransaction<T>(db: EmailDatabase, tenant: string | null, fn: (ex: Executor) => Promise<T>): Promise<T> {
   return db.transaction(async (ex) => {
-    const scope = core.scopeSql(null, null, null);
+    const scope = core.scopeSql(tenant, null, null);
     await ex.query(scope.sql, scope.params);
     return fn(ex);
   });
 }
+
+/** A system-context transaction (operators' and the worker's). */
+export const systemTransaction = <T>(db: EmailDatabase, fn: (ex: Executor) => Promise<T>): Promise<T> => scopedTransaction(db, null, fn);
 
 /** The worker's system-context transaction: the core's `workerScope` opens the system scope
  *  with planner settings for the worker's partial indexes, in one statement. */

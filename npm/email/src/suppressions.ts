@@ -6,10 +6,9 @@
 // - outside any scope: `{ tenantId }` acts as the operator for that tenant, `scope: "global"`
 //   on the entries that apply to every tenant, each in a system-context transaction of its own;
 //   with neither, a tenant's entry has no tenant and the call is refused.
-import core from "@usebetter-rs/core/email-binding";
 import type { EmailSuppressionOp } from "@usebetter-rs/core/email-binding";
 import { ambientTransaction } from "@usebetter-rs/core/db";
-import { inCallerTransaction, run, systemTransaction, type CallOptions, type Executor, type Row } from "./db";
+import { inCallerTransaction, run, scopedTransaction, systemTransaction, type CallOptions, type Executor, type Row } from "./db";
 import { suppressionEntries } from "./audit";
 import { EmailError, guard } from "./errors";
 import type { SendContext } from "./send";
@@ -119,12 +118,7 @@ async function execute<T>(ctx: SendContext, op: EmailSuppressionOp, input: Recor
   };
   // The lookup function reads the tenant from the scope: for an operator's `check`, open that
   // tenant's (a system scope would show it the global entries only).
-  const tenantScope = (fn: (ex: Executor) => Promise<T>) =>
-    ctx.db.transaction(async (ex) => {
-      const scope = core.scopeSql(tenantId, null, null);
-      await ex.query(scope.sql, scope.params);
-      return fn(ex);
-    });
+  const tenantScope = (fn: (ex: Executor) => Promise<T>) => scopedTransaction(ctx.db, tenantId, fn);
   if (outside === "tenant" && tenantId !== null && opts?.tx === undefined && ambientTransaction()?.isSystem) return tenantScope(apply);
   return inCallerTransaction(ctx.db, false, opts, apply, (fn) => {
     if (outside === "tenant" && tenantId !== null) return tenantScope(fn);

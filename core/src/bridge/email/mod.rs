@@ -122,6 +122,15 @@ impl Email {
             .collect()
     }
 
+    /// What a lookup's `reason` means for mail of `category` (none: any): a category without
+    /// unsubscribe (`transactional`) ignores an `unsubscribe` entry, as the claim does.
+    fn blocking<'a>(&self, category: Option<&str>, reason: Option<&'a str>) -> Option<&'a str> {
+        let categories = &self.config.settings.categories;
+        let unsubscribable =
+            category.is_none_or(|c| categories.get(c).is_some_and(|c| c.unsubscribe));
+        reason.filter(|r| unsubscribable || *r != "unsubscribe")
+    }
+
     /// The DDL `better-email migrate` applies, with `ahead` future partitions.
     #[must_use]
     pub fn migration_sql(&self, now_ms: i64, ahead: u32) -> String {

@@ -545,20 +545,12 @@ impl Email {
                     verdicts.insert(ord, reason);
                 }
                 for p in st.items.iter_mut().filter(|p| Self::fresh(p)) {
-                    let unsubscribable = self
-                        .config
-                        .settings
-                        .categories
-                        .get(&p.category)
-                        .is_some_and(|c| c.unsubscribe);
                     for s in &mut p.suppressed {
                         at += 1;
-                        // `transactional` (and every category without unsubscribe) ignores unsubscribes.
-                        *s = verdicts
-                            .get(&i64::try_from(at).unwrap_or(0))
-                            .cloned()
-                            .flatten()
-                            .filter(|r| unsubscribable || r != "unsubscribe");
+                        let found = verdicts.get(&i64::try_from(at).unwrap_or(0));
+                        *s = self
+                            .blocking(Some(&p.category), found.and_then(Option::as_deref))
+                            .map(str::to_owned);
                     }
                 }
                 st.phase = Phase::Insert;

@@ -15,8 +15,6 @@ use crate::email::suppression_file::{self, REASONS};
 use crate::email::EmailError;
 use crate::error::Result;
 
-/// Rows per import statement: 10,000 rows are ten round trips.
-const IMPORT_CHUNK: usize = 1_000;
 /// `list`'s page size when none is given, and its ceiling.
 const PAGE: (u64, u64) = (100, 1_000);
 /// Longest `note` kept (it is for people, not payloads).
@@ -261,21 +259,11 @@ impl Email {
             .ok_or_else(|| shape("input", "an object"))?;
         match op {
             "check" => {
-                let reason = rows
+                let found = rows
                     .first()
                     .and_then(|r| r.get("reason"))
                     .and_then(Value::as_str);
-                let unsubscribable = text(&m, "category")?
-                    .and_then(|c| {
-                        self.config
-                            .settings
-                            .categories
-                            .get(&c)
-                            .map(|c| c.unsubscribe)
-                    })
-                    .unwrap_or(true);
-                // As at send: a category without unsubscribe ignores an `unsubscribe` entry.
-                let reason = reason.filter(|r| unsubscribable || *r != "unsubscribe");
+                let reason = self.blocking(text(&m, "category")?.as_deref(), found);
                 Ok(json!({ "suppressed": reason.is_some(), "reason": reason }))
             }
             "add" | "remove" => {
@@ -426,23 +414,8 @@ fn import(input: &Value, tenant: Option<&str>) -> Result<Value> {
         }
     }
     let chunks: Vec<Value> = rows
-        .chunks(IMPORT_CHUNK)
-        .map(|c| {
-            let col = |f: &dyn Fn(&suppression_file::Suppression) -> Value| {
-                Value::from(c.iter().map(f).collect::<Vec<_>>())
-            };
-            json!([
-                col(&|s| json!(s.tenant_id)),
-                col(&|s| json!(s.address)),
-                col(&|s| json!(s.key)),
-                col(&|s| json!(s.category)),
-                col(&|s| json!(s.reason)),
-                col(&|s| json!(s
-                    .expires_at_ms
-                    .map(|ms| format_iso(ms.saturating_mul(1000))))),
-                col(&|s| json!(s.note)),
-            ])
-        })
+        .chunks(suppression_file::IMPORT_CHUNK)
+        .map(|c| json!(suppression_file::import_columns(c)))
         .collect();
     Ok(json!({ "statement": "suppressionsImport", "chunks": chunks, "total": rows.len() }))
 }
