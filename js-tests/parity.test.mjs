@@ -309,6 +309,18 @@ const calls = {
     args: [["op", "typed", "list"], ["input", "struct", { limit: 1 }], ["rows", "struct", [SUPPRESSION_ROW, { ...SUPPRESSION_ROW, id: "6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b" }]]],
     call: (b, a) => new b.Email(EMAIL_CONFIG).suppressionResult(...a),
   },
+  "Email#templatePlan": {
+    args: [["op", "typed", "save"], ["input", "struct", { name: "welcome", locale: "de-CH", subject: "Hallo {{ name }}", html: "<p>{{ name }}</p>", sample: { name: "<Sam>" } }], ["tenantId", "optString", "0b7e4a3c-6d2f-4c1e-9a8b-2f5d6e7c8a9b"]],
+    call: (b, a) => new b.Email(EMAIL_CONFIG).templatePlan(...a),
+  },
+  "Email#templateResult": {
+    args: [["op", "typed", "preview"], ["input", "struct", { name: "welcome", props: { name: "<Sam>" } }], ["rows", "struct", [{ locale: "", version: 2, subject: "Hi {{ name }}", html: "<b>{{ name }}</b>", text_body: null }]]],
+    call: (b, a) => new b.Email(EMAIL_CONFIG).templateResult(...a),
+  },
+  "Email#events": {
+    args: [["provider", "typed", "postmark"], ["requestId", "optString", "req_1"], ["body", "typed", new TextEncoder().encode(JSON.stringify({ RecordType: "Delivery", Recipient: "j@example.com", MessageID: "m1", DeliveredAt: "2026-01-01T00:00:00Z", Metadata: { better_email_id: "eml_x" } }))]],
+    call: (b, a) => new b.Email(EMAIL_CONFIG).events(...a),
+  },
 };
 // The loader's own `requireNative` is outside this table.
 const outside = new Set(["requireNative"]);

@@ -97,9 +97,10 @@ impl Email {
     pub fn events(
         &self,
         provider: String,
-        request_id: Option<String>,
+        request_id: Unknown<'_>,
         body: Uint8Array,
     ) -> Result<Value, Code> {
+        let request_id = crate::opt_string("requestId", request_id)?;
         self.inner
             .events(&provider, request_id.as_deref(), &body)
             .map_err(|e| core_err(&e))
@@ -155,6 +156,33 @@ impl Email {
         let (input, rows) = (json("input", input)?, json("rows", rows)?);
         self.inner
             .suppression_result(&op, &input, &rows)
+            .map_err(|e| core_err(&e))
+    }
+
+    #[napi]
+    pub fn template_plan(
+        &self,
+        op: String,
+        input: Unknown<'_>,
+        tenant_id: Unknown<'_>,
+    ) -> Result<Value, Code> {
+        let input = json("input", input)?;
+        let tenant_id = crate::opt_string("tenantId", tenant_id)?;
+        self.inner
+            .template_plan(&op, &input, tenant_id.as_deref())
+            .map_err(|e| core_err(&e))
+    }
+
+    #[napi]
+    pub fn template_result(
+        &self,
+        op: String,
+        input: Unknown<'_>,
+        rows: Unknown<'_>,
+    ) -> Result<Value, Code> {
+        let (input, rows) = (json("input", input)?, json("rows", rows)?);
+        self.inner
+            .template_result(&op, &input, &rows)
             .map_err(|e| core_err(&e))
     }
 }

@@ -90,9 +90,10 @@ impl Email {
     pub fn events(
         &self,
         provider: String,
-        request_id: Option<String>,
+        request_id: JsValue,
         body: &[u8],
     ) -> Result<JsValue, JsValue> {
+        let request_id = crate::opt_string("requestId", &request_id)?;
         out(self.inner.events(&provider, request_id.as_deref(), body))
     }
 
@@ -138,5 +139,28 @@ impl Email {
     ) -> Result<JsValue, JsValue> {
         let (input, rows) = (json("input", &input)?, json("rows", &rows)?);
         out(self.inner.suppression_result(&op, &input, &rows))
+    }
+
+    #[wasm_bindgen(js_name = templatePlan)]
+    pub fn template_plan(
+        &self,
+        op: String,
+        input: JsValue,
+        tenant_id: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let input = json("input", &input)?;
+        let tenant_id = crate::opt_string("tenantId", &tenant_id)?;
+        out(self.inner.template_plan(&op, &input, tenant_id.as_deref()))
+    }
+
+    #[wasm_bindgen(js_name = templateResult)]
+    pub fn template_result(
+        &self,
+        op: String,
+        input: JsValue,
+        rows: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let (input, rows) = (json("input", &input)?, json("rows", &rows)?);
+        out(self.inner.template_result(&op, &input, &rows))
     }
 }

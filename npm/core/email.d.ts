@@ -350,7 +350,16 @@ export declare class Email {
   suppressionPlan(op: EmailSuppressionOp, input: Record<string, unknown>, tenantId?: string | null): { statement: string; params?: unknown[]; chunks?: unknown[][]; total?: number };
   /** What the statement's rows mean for the call (throws `EMAIL_TENANT_REQUIRED` when a tenant's entry had no tenant). */
   suppressionResult(op: EmailSuppressionOp, input: Record<string, unknown>, rows: Record<string, unknown>[]): unknown;
+  /**
+   * A tenant-editable template call (`save` renders the source with `sample` first) as its
+   * statement and parameters, the tenant first. `tenantId`: the tenant an operator acts for.
+   */
+  templatePlan(op: EmailTemplateOp, input: Record<string, unknown>, tenantId?: string | null): { statement: string; params: unknown[] };
+  /** What the statement's rows mean (`preview`: the stored override rendered, or null). */
+  templateResult(op: EmailTemplateOp, input: Record<string, unknown>, rows: Record<string, unknown>[]): unknown;
 }
+
+export type EmailTemplateOp = "save" | "remove" | "list" | "preview";
 
 export type EmailSuppressionOp = "check" | "add" | "remove" | "list" | "export" | "import" | "erase";
 

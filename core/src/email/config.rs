@@ -353,6 +353,12 @@ pub fn parse(config: &Value, require_from: bool) -> Result<Config> {
             "nothing: per-tenant sending rates are not enforced by this version (rateLimits.maxQueuedPerTenant is)",
         ));
     }
+    if settings.render == Render::Worker {
+        return Err(EmailError::config(
+            "render",
+            "nothing or \"enqueue\": rendering in the worker is not done by this version (templates render inside send())",
+        ));
+    }
     if !settings.warmup.is_empty() {
         return Err(EmailError::config(
             "warmup",

@@ -170,7 +170,7 @@ impl fmt::Display for EmailError {
                 write!(f, "template {name:?} failed to render: {reason}")
             }
             EmailError::TemplateEngineUnavailable => f.write_str(
-                "database templates need the template engine, which this build leaves out: use code templates here, or render in the Node worker (`render: \"worker\"`)",
+                "this tenant has a database template, and this build leaves the template engine out (edge runtimes): send from Node (native addon or the Node wasm module), or remove the override with `email.templates.remove`",
             ),
             EmailError::IdempotencyConflict { field } => write!(
                 f,

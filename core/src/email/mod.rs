@@ -8,6 +8,7 @@
 
 pub mod address;
 pub mod config;
+pub mod db_template;
 pub mod dkim;
 pub mod error;
 pub mod events;

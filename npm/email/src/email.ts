@@ -8,6 +8,7 @@ import { events, type EventProviders } from "./events";
 import { unsubscribe } from "./handlers";
 import { operate } from "./operator";
 import { sendMany, type SendContext } from "./send";
+import { storedTemplatesApi } from "./stored-templates";
 import { erase, suppressionsApi } from "./suppressions";
 import type { Template } from "./templates";
 import type { EmailHookEvent, SendInput, SendResult, Transport } from "./types";
@@ -112,6 +113,8 @@ export function betterEmail<const R extends Record<string, AnyTemplate> = Record
       if (decision !== "resend" && decision !== "drop") throw new EmailError("EMAIL_INVALID_ARGUMENT", 'invalid `decision`: expected "resend" or "drop"');
       await operate(ctx, decision, id, opts as CallOptions);
     },
+    /** Tenant-editable overrides of the code templates (spec §7.3): save, remove, list, preview. */
+    templates: storedTemplatesApi(ctx),
     /** The suppression list (spec §10.4): check, add, remove, list, export, import. */
     suppressions: suppressionsApi(ctx),
     /** Erases an address everywhere (GDPR); its suppressions keep blocking it by hash. */

@@ -8,4 +8,5 @@ export type { CallOptions, EmailDatabase, Executor } from "./db";
 export type { WorkerOptions, RouteContext } from "./worker";
 export type { EventProviders } from "./events";
 export type { Suppression, SuppressionScope, SuppressionAddInput, SuppressionRemoveInput, SuppressionListQuery, SuppressionRow, ErasedCounts } from "./suppressions";
+export type { StoredTemplate, TemplateSaveInput, TemplatePreview } from "./stored-templates";
 export type * from "./types";

@@ -41,7 +41,8 @@ async function item(ctx: SendContext, input: SendInput, field: (k: string) => st
     const t = ctx.templates[template];
     if (!t) throw new EmailTemplateError("EMAIL_TEMPLATE_NOT_FOUND", `invalid \`${field("template")}\`: no template "${template}" is registered (betterEmail({ templates }))`);
     const rendered = await t.render(props as never);
-    Object.assign(out, rendered, { template });
+    // The props go along: a tenant's stored override of this template renders with them.
+    Object.assign(out, rendered, { template }, props === undefined ? {} : { props });
   }
   if (sendAt !== undefined) out.sendAtMs = time(sendAt, field("sendAt"));
   if (expiresAt !== undefined) out.expiresAtMs = expiresAt === null ? null : time(expiresAt, field("expiresAt"));

@@ -11,6 +11,7 @@ mod deliver;
 mod handlers;
 mod send;
 mod suppressions;
+mod templates;
 
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
@@ -88,6 +89,7 @@ impl Email {
             ("idempotencyClaim", s.email_idempotency_claim()),
             ("idempotencyLookup", s.email_idempotency_lookup()),
             ("suppressedLookup", s.email_suppressed_lookup()),
+            ("sendLookup", s.email_send_lookup()),
             ("insert", s.email_insert()),
             ("queuedCount", s.email_queued_count()),
             ("claim", s.email_claim(&self.unsubscribable())),
@@ -106,6 +108,16 @@ impl Email {
             ("erase", s.email_erase()),
             ("eventsApply", s.email_events_apply()),
             ("transition", s.email_transition()),
+        ] {
+            out.insert(name.to_owned(), to_value(&st)?);
+        }
+        // The template API's own statements; the edge modules, without the engine, refuse it.
+        #[cfg(feature = "templates")]
+        for (name, st) in [
+            ("templateSave", s.email_template_save()),
+            ("templateRemove", s.email_template_remove()),
+            ("templatesList", s.email_templates_list()),
+            ("templateFind", s.email_template_find()),
         ] {
             out.insert(name.to_owned(), to_value(&st)?);
         }

@@ -34,18 +34,20 @@ const MAX_ROUNDS: u8 = 3;
 /// One message as the package hands it over: templates already rendered.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct SendInput {
+pub(super) struct SendInput {
     to: Option<OneOrMany>,
     cc: Option<OneOrMany>,
     bcc: Option<OneOrMany>,
     from: Option<AddressInput>,
     reply_to: Option<OneOrMany>,
     category: Option<String>,
-    template: Option<String>,
-    locale: Option<String>,
-    subject: String,
-    html: Option<String>,
-    text: Option<String>,
+    pub(super) template: Option<String>,
+    /// The template's props: what a tenant's database override renders with.
+    pub(super) props: Option<Value>,
+    pub(super) locale: Option<String>,
+    pub(super) subject: String,
+    pub(super) html: Option<String>,
+    pub(super) text: Option<String>,
     #[serde(default)]
     headers: IndexMap<String, String>,
     #[serde(default)]
@@ -80,25 +82,33 @@ struct AttachmentInput {
 /// A message on its way to the INSERT.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Pending {
-    uuid: String,
+pub(super) struct Pending {
+    pub(super) uuid: String,
     id: String,
     request_sha256: String,
     idempotency_key: Option<String>,
     category: String,
     /// Column values in the INSERT's order (`$3…$19` for this message).
-    row: Vec<Value>,
+    pub(super) row: Vec<Value>,
     /// `(kind, address, key, name)` per distinct recipient.
     recipients: Vec<(String, String, String, Option<String>)>,
     /// Per recipient after the lookup: the suppression reason.
     suppressed: Vec<Option<String>>,
     /// `(filename, content type, content id, bytea text)`.
-    attachments: Vec<(String, String, Option<String>, String)>,
+    pub(super) attachments: Vec<(String, String, Option<String>, String)>,
     /// A stored message with the same key and request: its id.
     duplicate_of: Option<String>,
     /// An earlier input of this batch with the same key and request.
     same_as: Option<usize>,
     claimed: bool,
+    /// A templated message's template, locale and input (JSON text): a tenant's override
+    /// found by the lookup renders it again. Plain strings keep the state's reader small.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) template: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) locale: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) source: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -119,6 +129,8 @@ struct State {
     phase: Phase,
     items: Vec<Pending>,
     rounds: u8,
+    now_ms: i64,
+    many: bool,
 }
 
 fn address_object(address: &str, name: Option<&str>) -> Value {
@@ -156,7 +168,7 @@ impl Email {
     }
 
     /// Checks one input and builds its pending row. `uuid` is fresh for this message.
-    fn pending(
+    pub(super) fn pending(
         &self,
         i: &SendInput,
         uuid: &[u8; 16],
@@ -347,6 +359,9 @@ impl Email {
             duplicate_of: None,
             same_as: None,
             claimed: false,
+            template: None,
+            locale: None,
+            source: None,
         })
     }
 
@@ -409,6 +424,11 @@ impl Email {
             )
             .map_err(|e| em(EmailError::argument("random", e.to_string())))?;
             let mut p = self.pending(&input, &uuid, now_ms, &f)?;
+            if input.template.is_some() {
+                p.template.clone_from(&input.template);
+                p.locale.clone_from(&input.locale);
+                p.source = Some(value.to_string());
+            }
             let mut request = value.clone();
             if let Some(o) = request.as_object_mut() {
                 o.remove("sendAtMs");
@@ -436,6 +456,8 @@ impl Email {
             },
             items,
             rounds: 0,
+            now_ms,
+            many,
         };
         self.step(state)
     }
@@ -533,6 +555,7 @@ impl Email {
             Phase::Suppressed => {
                 let mut at = 0usize;
                 let mut verdicts: BTreeMap<i64, Option<String>> = BTreeMap::new();
+                let mut overrides: BTreeMap<i64, &Value> = BTreeMap::new();
                 for r in &rows {
                     let ord = r
                         .get("ord")
@@ -541,6 +564,10 @@ impl Email {
                                 .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
                         })
                         .unwrap_or(0);
+                    if r.get("kind").and_then(Value::as_str) == Some("t") {
+                        overrides.insert(ord, r);
+                        continue;
+                    }
                     let reason = r.get("reason").and_then(Value::as_str).map(str::to_owned);
                     verdicts.insert(ord, reason);
                 }
@@ -552,6 +579,15 @@ impl Email {
                             .blocking(Some(&p.category), found.and_then(Option::as_deref))
                             .map(str::to_owned);
                     }
+                }
+                let fresh: Vec<usize> = (0..st.items.len())
+                    .filter(|&n| Self::fresh(&st.items[n]))
+                    .collect();
+                for (ord, row) in overrides {
+                    let Some(&n) = usize::try_from(ord - 1).ok().and_then(|i| fresh.get(i)) else {
+                        continue;
+                    };
+                    self.render_override(&mut st.items[n], row, st.now_ms, st.many, n)?;
                 }
                 st.phase = Phase::Insert;
             }
@@ -648,7 +684,16 @@ impl Email {
                         categories.push(p.category.clone());
                     }
                 }
-                json!({ "statement": "suppressedLookup", "tenant": false, "params": [hashes, categories] })
+                match Self::override_candidates(&fresh) {
+                    None => {
+                        json!({ "statement": "suppressedLookup", "tenant": false, "params": [hashes, categories] })
+                    }
+                    Some([names, locales, ranks, ords]) => {
+                        json!({ "statement": "sendLookup", "params": [
+                            hashes, categories, names, locales, ranks, ords,
+                        ]})
+                    }
+                }
             }
             Phase::Insert => Self::insert_params(&fresh),
         };

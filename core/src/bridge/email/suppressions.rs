@@ -20,7 +20,7 @@ const PAGE: (u64, u64) = (100, 1_000);
 /// Longest `note` kept (it is for people, not payloads).
 const NOTE_MAX: usize = 2_000;
 
-fn arg(field: &str, reason: impl Into<String>) -> crate::error::Error {
+pub(super) fn arg(field: &str, reason: impl Into<String>) -> crate::error::Error {
     em(EmailError::argument(field, reason))
 }
 
@@ -33,7 +33,7 @@ fn shape(field: &str, expected: &str) -> crate::error::Error {
 }
 
 /// The call's options object, refusing keys it does not take.
-fn fields<'a>(input: &'a Value, allowed: &[&str]) -> Result<&'a Map<String, Value>> {
+pub(super) fn fields<'a>(input: &'a Value, allowed: &[&str]) -> Result<&'a Map<String, Value>> {
     let Value::Object(m) = input else {
         return Err(shape("input", "an object"));
     };

@@ -201,6 +201,7 @@ fn ranges() {
             json!({ "warmup": [{ "domain": "m.example", "startPerDay": 50, "factor": 1.5, "maxPerDay": 1000 }] }),
             "warmup",
         ),
+        (json!({ "render": "worker" }), "render"),
     ] {
         let e = err(with(extra.clone()));
         assert!(
@@ -209,10 +210,10 @@ fn ranges() {
             "{e}"
         );
     }
-    let c = parse(&with(json!({ "retrySchedule": [0, 5], "rateLimits": { "maxQueuedPerTenant": 1000 }, "onAmbiguous": "hold", "render": "worker" })), true).unwrap();
+    let c = parse(&with(json!({ "retrySchedule": [0, 5], "rateLimits": { "maxQueuedPerTenant": 1000 }, "onAmbiguous": "hold", "render": "enqueue" })), true).unwrap();
     assert_eq!(c.retry.delays(), &[0.0, 5.0]);
     assert_eq!(c.settings.per_tenant, [None, None, None]);
     assert_eq!(c.settings.max_queued_per_tenant, Some(1000));
     assert_eq!(c.settings.on_ambiguous, OnAmbiguous::Hold);
-    assert_eq!(c.settings.render, Render::Worker);
+    assert_eq!(c.settings.render, Render::Enqueue);
 }

@@ -13,6 +13,7 @@ pub mod send;
 pub mod stats;
 pub mod suppressed;
 pub mod suppressions;
+pub mod templates;
 
 use super::error::{EmailError, Result};
 use crate::store::{schema_state, Kind, Product, SchemaState, Tables};

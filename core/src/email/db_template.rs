@@ -1,0 +1,350 @@
+//! Tenant-editable templates (spec §7.3): Jinja syntax stored in `email_templates`, rendered
+//! with minijinja. The author is a tenant, so the template is untrusted code running in the
+//! application's process; what bounds it:
+//!
+//! - work: 50,000 instructions of fuel per part (an endless loop ends in
+//!   `EMAIL_TEMPLATE_RENDER_FAILED`, not a hung worker);
+//! - output: 512 KiB per part, enforced while writing, so a loop cannot fill memory first;
+//! - intermediate values: minijinja has no memory limit, and `~`, `+` and `*` build strings
+//!   (a `{% set s = s ~ s %}` doubling reaches gigabytes in a few dozen instructions). The
+//!   statements allowed are `if`/`elif`/`else`/`for`/`raw` and the operators that build strings
+//!   are refused before compiling, so every value is a prop, a literal of the template or the
+//!   output of a filter below, none of which grows its input by more than a constant;
+//! - reach: an empty environment (no loader, no globals such as `range` or `namespace`, no
+//!   `safe` filter, no `autoescape` switch), HTML auto-escaping for the `html` part and strict
+//!   undefined variables, so a misspelt prop is an error at `save`, not a blank in a mail.
+//!
+//! Builds without the `templates` feature (the edge modules) keep the checks of the input and
+//! answer `EMAIL_TEMPLATE_ENGINE_UNAVAILABLE` when asked to render.
+
+use serde_json::Value;
+
+use super::EmailError;
+
+/// Instructions a part may run.
+pub const FUEL: u64 = 50_000;
+/// Bytes a rendered part may have.
+pub const MAX_OUTPUT: usize = 512 * 1024;
+/// Bytes of a part's source (`subject` less: it is one header line).
+pub const MAX_SOURCE: usize = 256 * 1024;
+const MAX_SUBJECT_SOURCE: usize = 2 * 1024;
+
+/// A stored template's parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source<'a> {
+    pub name: &'a str,
+    pub subject: &'a str,
+    pub html: Option<&'a str>,
+    pub text: Option<&'a str>,
+}
+
+/// What a render gives: the message's subject and bodies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub html: Option<String>,
+    pub text: Option<String>,
+}
+
+fn failed(name: &str, part: &str, reason: impl std::fmt::Display) -> EmailError {
+    EmailError::TemplateRenderFailed {
+        name: name.to_owned(),
+        reason: format!("{part}: {reason}"),
+    }
+}
+
+/// Statements a database template may use.
+const STATEMENTS: [&str; 8] = [
+    "if", "elif", "else", "endif", "for", "endfor", "raw", "endraw",
+];
+
+/// Refuses what the engine's limits cannot bound (see the module's comment): statements other
+/// than [`STATEMENTS`] and the string-building operators, outside string literals, in every
+/// `{{ }}` and `{% %}` tag. `{% raw %}` bodies and `{# #}` comments are text.
+fn screen(name: &str, part: &str, src: &str) -> Result<(), EmailError> {
+    let b = src.as_bytes();
+    let mut i = 0;
+    let mut raw = false;
+    while i + 1 < b.len() {
+        let open = &b[i..i + 2];
+        let close: &[u8] = match open {
+            b"{{" if !raw => b"}}",
+            b"{%" => b"%}",
+            b"{#" if !raw => b"#}",
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        let start = i + 2;
+        let mut j = start;
+        let mut quote: Option<u8> = None;
+        let mut body = Vec::new();
+        loop {
+            if j >= b.len() {
+                return Err(failed(name, part, "a tag is not closed"));
+            }
+            let c = b[j];
+            if let Some(q) = quote {
+                if c == b'\\' {
+                    j += 2;
+                    continue;
+                }
+                if c == q {
+                    quote = None;
+                }
+                j += 1;
+                continue;
+            }
+            if !raw && open != b"{#" && (c == b'"' || c == b'\'') {
+                quote = Some(c);
+                j += 1;
+                continue;
+            }
+            if b[j..].starts_with(close) {
+                break;
+            }
+            body.push(c);
+            j += 1;
+        }
+        let end = j + 2;
+        if open == b"{#" {
+            i = end;
+            continue;
+        }
+        // Whitespace control marks (`{%-`, `{%+`, `-%}`, `+%}`) are not operators.
+        let mut inner: &[u8] = &body;
+        if let Some((&f, rest)) = inner.split_first() {
+            if f == b'-' || f == b'+' {
+                inner = rest;
+            }
+        }
+        if let Some((&l, rest)) = inner.split_last() {
+            if l == b'-' || l == b'+' {
+                inner = rest;
+            }
+        }
+        let text = String::from_utf8_lossy(inner);
+        if open == b"{%" {
+            let word: String = text
+                .trim_start()
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if raw {
+                if word == "endraw" {
+                    raw = false;
+                }
+                i = end;
+                continue;
+            }
+            if !STATEMENTS.contains(&word.as_str()) {
+                return Err(failed(
+                    name,
+                    part,
+                    format!(
+                        "`{{% {word} %}}` is not allowed in a database template (allowed: if, elif, else, for, raw)"
+                    ),
+                ));
+            }
+            raw = word == "raw";
+        }
+        if let Some(op) = text.chars().find(|c| matches!(c, '~' | '+' | '*')) {
+            return Err(failed(
+                name,
+                part,
+                format!(
+                    "`{op}` is not allowed in a database template (it builds strings without bound); write `{{{{ a }}}}{{{{ b }}}}` to join values"
+                ),
+            ));
+        }
+        i = end;
+    }
+    Ok(())
+}
+
+/// Checks the sources' sizes and what they use, without rendering (every build).
+///
+/// # Errors
+/// `EMAIL_INVALID_ARGUMENT` for a source over its size, `EMAIL_TEMPLATE_RENDER_FAILED` for a
+/// statement or operator a database template may not use.
+pub fn check(t: &Source<'_>) -> Result<(), EmailError> {
+    let parts = [
+        ("subject", Some(t.subject), MAX_SUBJECT_SOURCE),
+        ("html", t.html, MAX_SOURCE),
+        ("text", t.text, MAX_SOURCE),
+    ];
+    if t.html.is_none() && t.text.is_none() {
+        return Err(EmailError::argument("html", "give `html`, `text` or both"));
+    }
+    for (part, src, max) in parts {
+        let Some(src) = src else { continue };
+        if src.len() > max {
+            return Err(EmailError::argument(
+                part,
+                format!("at most {max} bytes, got {}", src.len()),
+            ));
+        }
+        screen(t.name, part, src)?;
+    }
+    Ok(())
+}
+
+/// Renders `t` with `props` (a JSON object).
+///
+/// # Errors
+/// `EMAIL_TEMPLATE_RENDER_FAILED` naming the template and part (syntax, an undefined prop,
+/// fuel or output exhausted); `EMAIL_TEMPLATE_ENGINE_UNAVAILABLE` without the engine.
+pub fn render(t: &Source<'_>, props: &Value) -> Result<Rendered, EmailError> {
+    if !cfg!(feature = "templates") {
+        return Err(EmailError::TemplateEngineUnavailable);
+    }
+    check(t)?;
+    if !props.is_object() {
+        return Err(EmailError::TemplatePropsInvalid {
+            name: t.name.to_owned(),
+            reason: "props must be an object".into(),
+        });
+    }
+    engine::render(t, props)
+}
+
+#[cfg(feature = "templates")]
+mod engine {
+    use std::io;
+
+    use minijinja::{filters, tests, AutoEscape, Environment, ErrorKind, UndefinedBehavior};
+    use serde_json::Value;
+
+    use super::{failed, Rendered, Source, FUEL, MAX_OUTPUT};
+    use crate::email::EmailError;
+
+    /// A writer that refuses to grow past [`MAX_OUTPUT`].
+    struct Capped {
+        out: Vec<u8>,
+        over: bool,
+    }
+
+    impl io::Write for Capped {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.out.len() + buf.len() > MAX_OUTPUT {
+                self.over = true;
+                return Err(io::Error::other("output limit"));
+            }
+            self.out.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn environment(html: bool) -> Environment<'static> {
+        let mut env = Environment::empty();
+        env.set_fuel(Some(FUEL));
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_recursion_limit(64);
+        let escape = if html {
+            AutoEscape::Html
+        } else {
+            AutoEscape::None
+        };
+        env.set_auto_escape_callback(move |_| escape.clone());
+        // Filters whose output is at most a constant times their input.
+        env.add_filter("escape", filters::escape);
+        env.add_filter("e", filters::escape);
+        env.add_filter("upper", filters::upper);
+        env.add_filter("lower", filters::lower);
+        env.add_filter("title", filters::title);
+        env.add_filter("capitalize", filters::capitalize);
+        env.add_filter("trim", filters::trim);
+        env.add_filter("default", filters::default);
+        env.add_filter("d", filters::default);
+        env.add_filter("length", filters::length);
+        env.add_filter("first", filters::first);
+        env.add_filter("last", filters::last);
+        env.add_filter("round", filters::round);
+        env.add_filter("abs", filters::abs);
+        env.add_filter("int", filters::int);
+        env.add_filter("float", filters::float);
+        env.add_test("defined", tests::is_defined);
+        env.add_test("undefined", tests::is_undefined);
+        env.add_test("none", tests::is_none);
+        env.add_test("odd", tests::is_odd);
+        env.add_test("even", tests::is_even);
+        env
+    }
+
+    fn part(
+        name: &str,
+        label: &str,
+        src: &str,
+        html: bool,
+        ctx: &minijinja::Value,
+    ) -> Result<String, EmailError> {
+        let env = environment(html);
+        let tmpl = env
+            .template_from_str(src)
+            .map_err(|e| failed(name, label, e))?;
+        let mut w = Capped {
+            out: Vec::new(),
+            over: false,
+        };
+        match tmpl.render_captured_to(ctx.clone(), &mut w) {
+            Ok(_) => {}
+            Err(_) if w.over => {
+                return Err(failed(
+                    name,
+                    label,
+                    format!("the output is over {MAX_OUTPUT} bytes"),
+                ))
+            }
+            Err(e) if e.kind() == ErrorKind::OutOfFuel => {
+                return Err(failed(
+                    name,
+                    label,
+                    format!("stopped after {FUEL} instructions (a loop that does not end?)"),
+                ))
+            }
+            Err(e) => return Err(failed(name, label, e)),
+        }
+        String::from_utf8(w.out).map_err(|_| failed(name, label, "output is not UTF-8"))
+    }
+
+    pub(super) fn render(t: &Source<'_>, props: &Value) -> Result<Rendered, EmailError> {
+        let ctx = minijinja::Value::from(minijinja::value::Serde(props));
+        // A subject is one header line: line breaks from the template or a prop become spaces.
+        let subject = part(t.name, "subject", t.subject, false, &ctx)?
+            .replace(['\r', '\n'], " ")
+            .trim()
+            .to_owned();
+        let html = match t.html {
+            Some(s) => Some(part(t.name, "html", s, true, &ctx)?),
+            None => None,
+        };
+        let text = match t.text {
+            Some(s) => Some(part(t.name, "text", s, false, &ctx)?),
+            None => None,
+        };
+        Ok(Rendered {
+            subject,
+            html,
+            text,
+        })
+    }
+}
+
+#[cfg(not(feature = "templates"))]
+mod engine {
+    use serde_json::Value;
+
+    use super::{Rendered, Source};
+    use crate::email::EmailError;
+
+    pub(super) fn render(_: &Source<'_>, _: &Value) -> Result<Rendered, EmailError> {
+        Err(EmailError::TemplateEngineUnavailable)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,131 @@
+//! Tenant-editable templates (spec §7.3): `email_templates` rows are versions; saving one makes
+//! it the active version of (tenant, name, locale) and retires the one before, so a send finds
+//! at most one active row per locale. Every statement takes the tenant as `$1` (NULL: the
+//! scope's) and touches only that tenant's rows: an override belongs to one tenant, and a
+//! context without a tenant (system context, no `tenantId`) saves nothing and finds nothing.
+
+use super::{suppressed::FUNCTION, Statement, Store};
+use crate::sql::quote_ident;
+
+impl Store {
+    /// Saves a new version of `$2` (name) for locale `$3` with subject `$4`, html `$5` and text
+    /// `$6`; the previous active version is retired in the same statement.
+    /// Returns the new row, or none when the context has no tenant.
+    #[must_use]
+    pub fn email_template_save(&self) -> Statement {
+        Statement::new(
+            format!(
+                "WITH t AS (SELECT {tenant} AS tenant_id),
+retired AS (
+  UPDATE {tpl} p SET active = false FROM t
+  WHERE t.tenant_id IS NOT NULL AND p.tenant_id = t.tenant_id AND p.name = $2 AND p.locale = $3 AND p.active
+  RETURNING p.version)
+INSERT INTO {tpl} (id, tenant_id, name, locale, version, subject, html, text_body)
+SELECT gen_random_uuid(), t.tenant_id, $2, $3,
+  coalesce((SELECT max(v.version) FROM {tpl} v WHERE v.tenant_id = t.tenant_id AND v.name = $2 AND v.locale = $3), 0) + 1,
+  $4, $5, $6
+FROM t WHERE t.tenant_id IS NOT NULL
+RETURNING id, tenant_id, name, locale, version, created_at",
+                tpl = self.table("templates"),
+                tenant = Store::tenant_value("$1"),
+            ),
+            &[
+                ("tenant_id", "uuid"),
+                ("name", "text"),
+                ("locale", "text"),
+                ("subject", "text"),
+                ("html", "text"),
+                ("text_body", "text"),
+            ],
+        )
+    }
+
+    /// Retires the active versions of `$2` (name) for locale `$3` (NULL: every locale).
+    #[must_use]
+    pub fn email_template_remove(&self) -> Statement {
+        Statement::new(
+            format!(
+                "UPDATE {tpl} SET active = false
+WHERE tenant_id = {tenant} AND name = $2 AND ($3::text IS NULL OR locale = $3) AND active
+RETURNING name, locale, version",
+                tpl = self.table("templates"),
+                tenant = Store::tenant_value("$1"),
+            ),
+            &[("tenant_id", "uuid"), ("name", "text"), ("locale", "text")],
+        )
+    }
+
+    /// The tenant's active templates, by name and locale.
+    #[must_use]
+    pub fn email_templates_list(&self) -> Statement {
+        Statement::new(
+            format!(
+                "SELECT id, tenant_id, name, locale, version, subject, html, text_body, created_at FROM {tpl}
+WHERE tenant_id = {tenant} AND active ORDER BY name, locale",
+                tpl = self.table("templates"),
+                tenant = Store::tenant_value("$1"),
+            ),
+            &[("tenant_id", "uuid")],
+        )
+    }
+
+    /// Per input `ord`, the active template that fits best: candidates `(name, locale, rank)`,
+    /// the lowest rank that exists wins (`de-CH`, then `de`, then the default locale `''`).
+    fn template_find_sql(&self, params: [&str; 5]) -> String {
+        let [tenant, names, locales, ranks, ords] = params;
+        format!(
+            "SELECT DISTINCT ON (x.ord) 't'::text AS kind, x.ord::bigint AS ord, NULL::text AS reason, t.name, t.locale, t.version, t.subject, t.html, t.text_body
+FROM unnest({names}::text[], {locales}::text[], {ranks}::int[], {ords}::int[]) AS x(name, locale, rank, ord)
+JOIN {tpl} t ON t.tenant_id = {tenant} AND t.name = x.name AND t.locale = x.locale AND t.active
+ORDER BY x.ord, x.rank",
+            tpl = self.table("templates"),
+            tenant = Store::tenant_value(tenant),
+        )
+    }
+
+    /// [`Self::template_find_sql`] alone (`templates.preview`): `$1` tenant, `$2…$5` candidates.
+    #[must_use]
+    pub fn email_template_find(&self) -> Statement {
+        Statement::new(
+            self.template_find_sql(["$1", "$2", "$3", "$4", "$5"]),
+            &[
+                ("tenant_id", "uuid"),
+                ("names", "text[]"),
+                ("locales", "text[]"),
+                ("ranks", "int[]"),
+                ("ords", "int[]"),
+            ],
+        )
+    }
+
+    /// A templated send's lookup: the recipients' suppressions (as
+    /// [`Store::email_suppressed_lookup`], `$2`, `$3`) and the tenant's overrides of the
+    /// messages' templates (`$4…$7`) in one round trip, told apart by `kind` (`s`, `t`).
+    #[must_use]
+    pub fn email_send_lookup(&self) -> Statement {
+        Statement::new(
+            format!(
+                "SELECT 's'::text AS kind, g.ords[s.ord]::bigint AS ord, s.reason, NULL::text AS name, NULL::text AS locale, NULL::int AS version,
+  NULL::text AS subject, NULL::text AS html, NULL::text AS text_body
+FROM (SELECT x.category, array_agg(x.hash ORDER BY x.ord) AS hashes, array_agg(x.ord ORDER BY x.ord) AS ords
+        FROM unnest($2::bytea[], $3::text[]) WITH ORDINALITY AS x(hash, category, ord)
+       GROUP BY x.category) g
+CROSS JOIN LATERAL {schema}.{function}(g.hashes, g.category) s
+UNION ALL
+SELECT kind, ord, reason, name, locale, version, subject, html, text_body FROM ({find}) o",
+                schema = quote_ident(self.schema()),
+                function = quote_ident(FUNCTION),
+                find = self.template_find_sql(["$1", "$4", "$5", "$6", "$7"]),
+            ),
+            &[
+                ("tenant_id", "uuid"),
+                ("address_hashes", "bytea[]"),
+                ("categories", "text[]"),
+                ("names", "text[]"),
+                ("locales", "text[]"),
+                ("ranks", "int[]"),
+                ("ords", "int[]"),
+            ],
+        )
+    }
+}
