@@ -23,9 +23,12 @@ const welcome = defineTemplate({
   subject: (p) => `Welcome, ${p.name}`,
   html: (p) => html`<p>Code template for ${p.name}</p>`,
   sample: { name: "Sam", items: ["a"] },
+  editable: true,
 });
-const digest = defineTemplate({ name: "digest", subject: () => "Digest", text: (p) => `${p.items.length} items`, sample: { items: [1] } });
-const bare = defineTemplate({ name: "bare", subject: () => "Bare", text: () => "x" });
+const digest = defineTemplate({ name: "digest", subject: () => "Digest", text: (p) => `${p.items.length} items`, sample: { items: [1] }, editable: true });
+const bare = defineTemplate({ name: "bare", subject: () => "Bare", text: () => "x", editable: true });
+// Not editable: no tenant can override the password reset.
+const reset = defineTemplate({ name: "reset", subject: () => "Reset", text: (p) => `code ${p.code}`, sample: { code: "1" } });
 
 const inTenant = (t, fn) => inTenantOf(pool, t, fn);
 const rows = (sql, params) => asSystem(pool, sql, params);
@@ -47,7 +50,7 @@ before(async () => {
     from: "Acme <hello@acme.example>",
     unsubscribe: { baseUrl: "https://app.acme.example/email/u" },
     secretsKey: randomBytes(32).toString("base64"),
-    templates: { welcome, digest, bare },
+    templates: { welcome, digest, bare, reset },
   });
   await pool.query(email.migrationSql(1));
   await pool.query("CREATE TABLE tenants (id uuid PRIMARY KEY, name text NOT NULL, slug text NOT NULL UNIQUE, created_at timestamptz NOT NULL DEFAULT now())");
@@ -124,7 +127,12 @@ test("save checks the override against the code template's sample props and refu
   await rejects(save({ subject: "Hi", text: "x", colour: "red" }), "EMAIL_INVALID_ARGUMENT", /`colour`/);
   await rejects(tenant.runAs(A, () => email.templates.save({ name: "nope", subject: "x", text: "x" })), "EMAIL_TEMPLATE_NOT_FOUND", /"nope"/);
   await rejects(tenant.runAs(A, () => email.templates.save({ name: "bare", subject: "x", text: "x" })), "EMAIL_INVALID_ARGUMENT", /no `sample`/);
+  await rejects(tenant.runAs(A, () => email.templates.save({ name: "reset", subject: "x", text: "{{ code }}" })), "EMAIL_INVALID_ARGUMENT", /"reset" is not editable: mark it `editable: true`/);
   assert.equal((await rows("SELECT count(*)::int AS n FROM email_templates"))[0].n, before);
+  // A row written behind the API's back for a template that is not editable is never used.
+  await rows("INSERT INTO email_templates (id, tenant_id, name, locale, version, subject, text_body) VALUES (gen_random_uuid(), $1, 'reset', '', 1, 'Phish', 'x')", [A]);
+  const sent = await tenant.runAs(A, () => email.send({ to: "jane@example.com", template: "reset", props: { code: "42" } }));
+  assert.deepEqual(await stored(sent.id), { subject: "Reset", html: null, text_body: "code 42" });
 });
 
 test("a stored template that loops without end stops at the fuel limit at send time; nothing is written", async () => {

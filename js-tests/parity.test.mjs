@@ -311,7 +311,7 @@ const calls = {
   },
   "Email#templatePlan": {
     args: [["op", "typed", "save"], ["input", "struct", { name: "welcome", locale: "de-CH", subject: "Hallo {{ name }}", html: "<p>{{ name }}</p>", sample: { name: "<Sam>" } }], ["tenantId", "optString", "0b7e4a3c-6d2f-4c1e-9a8b-2f5d6e7c8a9b"]],
-    call: (b, a) => new b.Email(EMAIL_CONFIG).templatePlan(...a),
+    call: (b, a) => new b.Email({ ...EMAIL_CONFIG, templates: { welcome: { editable: true } } }).templatePlan(...a),
   },
   "Email#templateResult": {
     args: [["op", "typed", "preview"], ["input", "struct", { name: "welcome", props: { name: "<Sam>" } }], ["rows", "struct", [{ locale: "", version: 2, subject: "Hi {{ name }}", html: "<b>{{ name }}</b>", text_body: null }]]],

@@ -4,7 +4,7 @@
 //! `onEvent`) and hands over the rest plus the transport names and each template's category; a
 //! key this module does not know is a mistake (``unknown key `maxRecipent` ``).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -33,6 +33,9 @@ pub const DEFAULT_MAX_RECIPIENTS: u32 = 50;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct TemplateMeta {
     category: Option<String>,
+    /// Tenants may override it with a stored template (`templates.save`).
+    #[serde(default)]
+    editable: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -109,6 +112,8 @@ pub struct Settings {
     pub transports: Vec<String>,
     /// Template name → its category.
     pub templates: BTreeMap<String, String>,
+    /// The templates tenants may override: only their sends look for a stored override.
+    pub editable: BTreeSet<String>,
     pub categories: BTreeMap<String, Category>,
     pub render: Render,
     pub require_transaction: bool,
@@ -210,6 +215,7 @@ pub fn parse(config: &Value, require_from: bool) -> Result<Config> {
     };
     let categories = policy::categories(input.categories.unwrap_or_default())?;
     let mut templates = BTreeMap::new();
+    let mut editable = BTreeSet::new();
     for (name, t) in input.templates.unwrap_or_default() {
         let field = format!("templates.{name}");
         check_name(&field, &name)?;
@@ -222,6 +228,9 @@ pub fn parse(config: &Value, require_from: bool) -> Result<Config> {
                     categories.keys().cloned().collect::<Vec<_>>().join(", ")
                 ),
             ));
+        }
+        if t.editable {
+            editable.insert(name.clone());
         }
         templates.insert(name, category);
     }
@@ -289,6 +298,7 @@ pub fn parse(config: &Value, require_from: bool) -> Result<Config> {
         from,
         transports,
         templates,
+        editable,
         categories,
         render: input.render.unwrap_or_default(),
         require_transaction: input.require_transaction.unwrap_or(true),

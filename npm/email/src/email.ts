@@ -65,10 +65,10 @@ export function betterEmail<const R extends Record<string, AnyTemplate> = Record
       "invalid `transports`: `maxPerSecond` is enforced for a single transport (or one failover([...]) of several); this version does not enforce it across routed transports",
     );
   }
-  const meta: Record<string, { category?: string }> = {};
+  const meta: Record<string, { category?: string; editable?: boolean }> = {};
   for (const [k, t] of Object.entries(templates)) {
     if (typeof t?.render !== "function") throw new EmailConfigError("EMAIL_INVALID_CONFIG", `invalid \`templates.${k}\`: expected defineTemplate(...)`);
-    meta[k] = t.category === undefined ? {} : { category: t.category };
+    meta[k] = { ...(t.category === undefined ? {} : { category: t.category }), ...(t.editable ? { editable: true } : {}) };
   }
   const auditWriter = emailAudit(audit);
   const compiled = guard(EmailConfigError, () => new core.Email({ ...rest, transports: Object.keys(named), templates: meta }));

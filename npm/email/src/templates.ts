@@ -25,6 +25,8 @@ export interface TemplateDefinition<Props> {
   schema?: StandardSchema<Props>;
   /** Props to render with in previews and to check database overrides against. */
   sample?: Props;
+  /** Tenants may override it with `email.templates.save` (only these sends look for an override). */
+  editable?: boolean;
 }
 
 export interface Rendered {
@@ -49,6 +51,7 @@ export function defineTemplate<Props>(definition: TemplateDefinition<Props>): Te
   }
   if (typeof d.subject !== "function") throw new EmailTemplateError("EMAIL_INVALID_ARGUMENT", `defineTemplate(${d.name}): \`subject\` must be a function of the props`);
   if (d.html === undefined && d.text === undefined) throw new EmailTemplateError("EMAIL_INVALID_ARGUMENT", `defineTemplate(${d.name}): give \`html\`, \`text\` or both`);
+  if (d.editable !== undefined && typeof d.editable !== "boolean") throw new EmailTemplateError("EMAIL_INVALID_ARGUMENT", `defineTemplate(${d.name}): \`editable\` must be a boolean`);
   for (const k of ["html", "text"] as const) {
     if (d[k] !== undefined && typeof d[k] !== "function") throw new EmailTemplateError("EMAIL_INVALID_ARGUMENT", `defineTemplate(${d.name}): \`${k}\` must be a function of the props`);
   }

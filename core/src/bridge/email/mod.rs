@@ -88,8 +88,7 @@ impl Email {
             ("workerScope", Statement::new(worker_scope(), &[])),
             ("idempotencyClaim", s.email_idempotency_claim()),
             ("idempotencyLookup", s.email_idempotency_lookup()),
-            ("suppressedLookup", s.email_suppressed_lookup()),
-            ("sendLookup", s.email_send_lookup()),
+            ("templateFind", s.email_template_find()),
             ("insert", s.email_insert()),
             ("queuedCount", s.email_queued_count()),
             ("claim", s.email_claim(&self.unsubscribable())),
@@ -117,7 +116,6 @@ impl Email {
             ("templateSave", s.email_template_save()),
             ("templateRemove", s.email_template_remove()),
             ("templatesList", s.email_templates_list()),
-            ("templateFind", s.email_template_find()),
         ] {
             out.insert(name.to_owned(), to_value(&st)?);
         }

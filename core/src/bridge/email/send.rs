@@ -2,8 +2,10 @@
 //! [`Email::send_begin`] checks every message (addresses, headers, size, category, keys) and
 //! answers with the first statement; the caller runs it in its transaction and hands the rows
 //! to [`Email::send_next`]. The order: idempotency keys (a duplicate writes nothing), the
-//! suppression lookup of the remaining recipients, then one INSERT of messages, recipients and
-//! attachments. `Message-ID` and `Date` are fixed here, so every attempt sends the same bytes.
+//! tenant's stored overrides when a message uses an editable template, then one INSERT of
+//! messages, recipients and attachments that looks the recipients' suppressions up itself (a
+//! send without keys or editable templates is one statement). `Message-ID` and `Date` are fixed
+//! here, so every attempt sends the same bytes.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -88,7 +90,7 @@ pub(super) struct Pending {
     request_sha256: String,
     idempotency_key: Option<String>,
     category: String,
-    /// Column values in the INSERT's order (`$3…$19` for this message).
+    /// Column values in the INSERT's order (`$3…$18` for this message).
     pub(super) row: Vec<Value>,
     /// `(kind, address, key, name)` per distinct recipient.
     recipients: Vec<(String, String, String, Option<String>)>,
@@ -119,7 +121,9 @@ enum Phase {
     Queued,
     Claim,
     Lookup,
-    Suppressed,
+    /// The tenant's stored overrides of the batch's editable templates.
+    Templates,
+    /// Messages, recipients (their suppressions looked up by the statement) and attachments.
     Insert,
 }
 
@@ -131,6 +135,16 @@ struct State {
     rounds: u8,
     now_ms: i64,
     many: bool,
+}
+
+/// A row's `ord` (a number, or its text from a driver that returns bigint as text).
+fn ordinal(r: &Value) -> i64 {
+    r.get("ord")
+        .and_then(|v| {
+            v.as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        })
+        .unwrap_or(0)
 }
 
 fn address_object(address: &str, name: Option<&str>) -> Value {
@@ -424,7 +438,12 @@ impl Email {
             )
             .map_err(|e| em(EmailError::argument("random", e.to_string())))?;
             let mut p = self.pending(&input, &uuid, now_ms, &f)?;
-            if input.template.is_some() {
+            // Only a template the application marked editable can have a tenant's override.
+            if input
+                .template
+                .as_ref()
+                .is_some_and(|t| self.config.settings.editable.contains(t))
+            {
                 p.template.clone_from(&input.template);
                 p.locale.clone_from(&input.locale);
                 p.source = Some(value.to_string());
@@ -500,7 +519,7 @@ impl Email {
                 st.phase = if open {
                     Phase::Lookup
                 } else {
-                    Phase::Suppressed
+                    Self::after_keys(&st.items)
                 };
             }
             Phase::Lookup => {
@@ -549,41 +568,15 @@ impl Email {
                 st.phase = if retry {
                     Phase::Claim
                 } else {
-                    Phase::Suppressed
+                    Self::after_keys(&st.items)
                 };
             }
-            Phase::Suppressed => {
-                let mut at = 0usize;
-                let mut verdicts: BTreeMap<i64, Option<String>> = BTreeMap::new();
-                let mut overrides: BTreeMap<i64, &Value> = BTreeMap::new();
-                for r in &rows {
-                    let ord = r
-                        .get("ord")
-                        .and_then(|v| {
-                            v.as_i64()
-                                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-                        })
-                        .unwrap_or(0);
-                    if r.get("kind").and_then(Value::as_str) == Some("t") {
-                        overrides.insert(ord, r);
-                        continue;
-                    }
-                    let reason = r.get("reason").and_then(Value::as_str).map(str::to_owned);
-                    verdicts.insert(ord, reason);
-                }
-                for p in st.items.iter_mut().filter(|p| Self::fresh(p)) {
-                    for s in &mut p.suppressed {
-                        at += 1;
-                        let found = verdicts.get(&i64::try_from(at).unwrap_or(0));
-                        *s = self
-                            .blocking(Some(&p.category), found.and_then(Option::as_deref))
-                            .map(str::to_owned);
-                    }
-                }
+            Phase::Templates => {
                 let fresh: Vec<usize> = (0..st.items.len())
                     .filter(|&n| Self::fresh(&st.items[n]))
                     .collect();
-                for (ord, row) in overrides {
+                for row in &rows {
+                    let ord = ordinal(row);
                     let Some(&n) = usize::try_from(ord - 1).ok().and_then(|i| fresh.get(i)) else {
                         continue;
                     };
@@ -591,7 +584,22 @@ impl Email {
                 }
                 st.phase = Phase::Insert;
             }
-            Phase::Insert => return Ok(Self::results(&st)),
+            Phase::Insert => {
+                // The statement answers the suppressed recipients: `ord` counts the fresh
+                // messages' recipients in order, as the INSERT's parameters list them.
+                let reasons: BTreeMap<i64, String> = rows
+                    .iter()
+                    .filter_map(|r| Some((ordinal(r), r.get("reason")?.as_str()?.to_owned())))
+                    .collect();
+                let mut at = 0i64;
+                for p in st.items.iter_mut().filter(|p| Self::fresh(p)) {
+                    for s in &mut p.suppressed {
+                        at += 1;
+                        s.clone_from(&reasons.get(&at).cloned());
+                    }
+                }
+                return Ok(Self::results(&st));
+            }
         }
         self.step(st)
     }
@@ -601,7 +609,16 @@ impl Email {
         if items.iter().any(|p| p.idempotency_key.is_some()) {
             Phase::Claim
         } else {
-            Phase::Suppressed
+            Self::after_keys(items)
+        }
+    }
+
+    /// After the keys: the override lookup when a fresh message has an editable template.
+    fn after_keys(items: &[Pending]) -> Phase {
+        if items.iter().any(|p| Self::fresh(p) && p.template.is_some()) {
+            Phase::Templates
+        } else {
+            Phase::Insert
         }
     }
 
@@ -674,28 +691,13 @@ impl Email {
                     .collect();
                 json!({ "statement": "idempotencyLookup", "params": [open] })
             }
-            Phase::Suppressed if fresh.is_empty() => return Ok(Self::results(&st)),
-            Phase::Suppressed => {
-                let mut hashes = Vec::new();
-                let mut categories = Vec::new();
-                for p in &fresh {
-                    for (_, _, key, _) in &p.recipients {
-                        hashes.push(bytea(&key_hash(key)));
-                        categories.push(p.category.clone());
-                    }
-                }
-                match Self::override_candidates(&fresh) {
-                    None => {
-                        json!({ "statement": "suppressedLookup", "tenant": false, "params": [hashes, categories] })
-                    }
-                    Some([names, locales, ranks, ords]) => {
-                        json!({ "statement": "sendLookup", "params": [
-                            hashes, categories, names, locales, ranks, ords,
-                        ]})
-                    }
-                }
+            Phase::Templates | Phase::Insert if fresh.is_empty() => return Ok(Self::results(&st)),
+            Phase::Templates => {
+                let [names, locales, ranks, ords] =
+                    Self::override_candidates(&fresh).unwrap_or_default();
+                json!({ "statement": "templateFind", "params": [names, locales, ranks, ords] })
             }
-            Phase::Insert => Self::insert_params(&fresh),
+            Phase::Insert => self.insert_params(&fresh),
         };
         Ok(SendStep {
             run: Some(run),
@@ -704,35 +706,25 @@ impl Email {
         })
     }
 
-    fn insert_params(fresh: &[&Pending]) -> Value {
-        let mut cols: Vec<Vec<Value>> = vec![Vec::new(); 31];
+    fn insert_params(&self, fresh: &[&Pending]) -> Value {
+        let mut cols: Vec<Vec<Value>> = vec![Vec::new(); 30];
         for p in fresh {
-            let all_suppressed = p.suppressed.iter().all(Option::is_some);
             cols[0].push(json!(p.uuid));
-            let mut row = p.row.clone();
-            row.insert(
-                2,
-                json!(if all_suppressed {
-                    "suppressed"
-                } else {
-                    "queued"
-                }),
-            );
-            for (c, v) in row.into_iter().enumerate() {
-                cols[1 + c].push(v);
+            for (c, v) in p.row.iter().enumerate() {
+                cols[1 + c].push(v.clone());
             }
-            for ((kind, address, key, name), s) in p.recipients.iter().zip(&p.suppressed) {
+            for (kind, address, key, name) in &p.recipients {
                 let r = [
                     json!(p.uuid),
                     json!(kind),
                     json!(address),
                     json!(key),
                     json!(name),
-                    json!(if s.is_some() { "suppressed" } else { "pending" }),
-                    json!(s),
+                    json!(bytea(&key_hash(key))),
+                    json!(p.category),
                 ];
                 for (c, v) in r.into_iter().enumerate() {
-                    cols[18 + c].push(v);
+                    cols[17 + c].push(v);
                 }
             }
             for (idx, (filename, ct, cid, content)) in p.attachments.iter().enumerate() {
@@ -745,10 +737,12 @@ impl Email {
                     json!(content),
                 ];
                 for (c, v) in a.into_iter().enumerate() {
-                    cols[25 + c].push(v);
+                    cols[24 + c].push(v);
                 }
             }
         }
-        json!({ "statement": "insert", "params": cols })
+        let mut params: Vec<Value> = cols.into_iter().map(Value::Array).collect();
+        params.push(json!(self.unsubscribable()));
+        json!({ "statement": "insert", "params": params })
     }
 }

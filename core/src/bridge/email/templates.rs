@@ -118,6 +118,12 @@ impl Email {
                     &["name", "locale", "subject", "html", "text", "sample"],
                 )?;
                 let name = name(m)?;
+                if !self.config.settings.editable.contains(&name) {
+                    return Err(arg(
+                        "name",
+                        format!("template {name:?} is not editable: mark it `editable: true` in its defineTemplate({{...}}) to let tenants override it"),
+                    ));
+                }
                 let subject = text(m, "subject")?.ok_or_else(|| arg("subject", "missing"))?;
                 let (html, body) = (text(m, "html")?, text(m, "text")?);
                 let src = Source {
@@ -201,7 +207,7 @@ impl Email {
         }
     }
 
-    /// The send lookup's template candidates for the templated messages among `fresh`
+    /// The override lookup's candidates for the templated messages among `fresh`
     /// (`[names, locales, ranks, ords]`, `ord` 1-based in `fresh`), or none without any.
     pub(super) fn override_candidates(fresh: &[&Pending]) -> Option<[Vec<Value>; 4]> {
         let mut out: [Vec<Value>; 4] = Default::default();

@@ -1,5 +1,5 @@
-//! What `send()` / `sendMany()` write, all in the caller's transaction: idempotency keys, the
-//! suppression lookup, then messages, recipients and attachments in one statement.
+//! What `send()` / `sendMany()` write, all in the caller's transaction: idempotency keys, then
+//! messages, recipients (with their suppression lookup) and attachments in one statement.
 //!
 //! Every statement takes the tenant as `$1` (NULL: the scope's tenant, as the column default;
 //! a value: system context with `tenantId`), as the webhook send statements do. Keys are
@@ -72,66 +72,70 @@ WHERE tenant_id IS NOT DISTINCT FROM {tenant} AND key = ANY($2::text[]) AND expi
         )
     }
 
-    /// Whether each recipient (address hash, message category) is suppressed: one call of the
-    /// `SECURITY DEFINER` lookup per category, answers `ord` (1-based input position),
-    /// `suppressed`, `reason`. The tenant is the caller's scope (the function reads it).
-    #[must_use]
-    pub fn email_suppressed_lookup(&self) -> Statement {
-        Statement::new(
-            format!(
-                "SELECT g.ords[s.ord] AS ord, s.suppressed, s.reason
-FROM (SELECT x.category, array_agg(x.hash ORDER BY x.ord) AS hashes, array_agg(x.ord ORDER BY x.ord) AS ords
-        FROM unnest($1::bytea[], $2::text[]) WITH ORDINALITY AS x(hash, category, ord)
-       GROUP BY x.category) g
-CROSS JOIN LATERAL {schema}.{function}(g.hashes, g.category) s",
-                schema = quote_ident(self.schema()),
-                function = quote_ident(FUNCTION),
-            ),
-            &[("address_hashes", "bytea[]"), ("categories", "text[]")],
-        )
-    }
-
     /// Messages, their recipients and attachments in one statement (so a failure writes none of
-    /// them); recipients share the message's `created_at` (both `now()`, one transaction).
-    /// `reply_to` entries are array literals, `headers` JSON text.
+    /// them), with the recipients' suppression lookup inside it: each recipient (address hash
+    /// `$24`, the message's category `$25`) is looked up through the `SECURITY DEFINER`
+    /// function, one call per category; an `unsubscribe` entry counts only for the categories
+    /// in `$32` (the unsubscribable ones), as the claim reads it. A suppressed recipient is
+    /// stored `suppressed` with its reason, a message whose every recipient is suppressed is
+    /// stored `suppressed` (never sent); the rows answered are the suppressed recipients,
+    /// `ord` counting all recipients in parameter order. Recipients share the message's
+    /// `created_at` (both `now()`, one transaction). `reply_to` entries are array literals,
+    /// `headers` JSON text.
     #[must_use]
     pub fn email_insert(&self) -> Statement {
         let tenant = Store::tenant_value("$1");
         Statement::new(
             format!(
-                "WITH m AS (
+                "WITH y AS (
+  SELECT y.*, CASE WHEN s.reason = 'unsubscribe' AND NOT (y.category = ANY($32::text[])) THEN NULL ELSE s.reason END AS reason
+  FROM unnest($19::uuid[], $20::text[], $21::text[], $22::text[], $23::text[], $24::bytea[], $25::text[]) WITH ORDINALITY
+    AS y(message_id, kind, address, address_key, name, hash, category, ord)
+  LEFT JOIN (
+    SELECT g.ords[l.ord] AS ord, l.reason
+    FROM (SELECT z.category, array_agg(z.hash ORDER BY z.ord) AS hashes, array_agg(z.ord ORDER BY z.ord) AS ords
+            FROM unnest($24::bytea[], $25::text[]) WITH ORDINALITY AS z(hash, category, ord)
+           GROUP BY z.category) g
+    CROSS JOIN LATERAL {schema}.{function}(g.hashes, g.category) l
+  ) s ON s.ord = y.ord
+), blocked AS (
+  SELECT message_id, bool_and(reason IS NOT NULL) AS every FROM y GROUP BY message_id
+), m AS (
   INSERT INTO {messages} (id, tenant_id, category, priority, status, from_addr, reply_to, subject, html, text_body, headers,
     template, locale, rendered, message_id_header, date_header, tags, idempotency_key, send_at, next_attempt_at, expires_at, created_at)
-  SELECT x.id, {tenant}, x.category, x.priority, x.status, x.from_addr, x.reply_to::text[], x.subject, x.html, x.text_body, x.headers::jsonb,
+  SELECT x.id, {tenant}, x.category, x.priority, CASE WHEN b.every THEN 'suppressed' ELSE 'queued' END, x.from_addr, x.reply_to::text[],
+    x.subject, x.html, x.text_body, x.headers::jsonb,
     x.template, x.locale, true, x.message_id_header, x.date_header, x.tags::jsonb, x.idempotency_key,
     coalesce(x.send_at, now()), coalesce(x.send_at, now()), x.expires_at, now()
-  FROM unnest($2::uuid[], $3::text[], $4::smallint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
-              $12::text[], $13::text[], $14::text[], $15::timestamptz[], $16::text[], $17::text[], $18::timestamptz[], $19::timestamptz[])
-    AS x(id, category, priority, status, from_addr, reply_to, subject, html, text_body, headers,
+  FROM unnest($2::uuid[], $3::text[], $4::smallint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+              $11::text[], $12::text[], $13::text[], $14::timestamptz[], $15::text[], $16::text[], $17::timestamptz[], $18::timestamptz[])
+    AS x(id, category, priority, from_addr, reply_to, subject, html, text_body, headers,
          template, locale, message_id_header, date_header, tags, idempotency_key, send_at, expires_at)
-  RETURNING id, created_at
+  LEFT JOIN blocked b ON b.message_id = x.id
+  RETURNING id
 ), r AS (
   INSERT INTO {recipients} (message_id, tenant_id, kind, address, address_key, name, status, suppression_reason, created_at)
-  SELECT y.message_id, {tenant}, y.kind, y.address, y.address_key, y.name, y.status, y.reason, now()
-  FROM unnest($20::uuid[], $21::text[], $22::text[], $23::text[], $24::text[], $25::text[], $26::text[])
-    AS y(message_id, kind, address, address_key, name, status, reason)
+  SELECT y.message_id, {tenant}, y.kind, y.address, y.address_key, y.name,
+    CASE WHEN y.reason IS NULL THEN 'pending' ELSE 'suppressed' END, y.reason, now()
+  FROM y
 ), a AS (
   INSERT INTO {attachments} (message_id, tenant_id, idx, filename, content_type, content_id, content)
   SELECT z.message_id, {tenant}, z.idx, z.filename, z.content_type, z.content_id, z.content
-  FROM unnest($27::uuid[], $28::smallint[], $29::text[], $30::text[], $31::text[], $32::bytea[])
+  FROM unnest($26::uuid[], $27::smallint[], $28::text[], $29::text[], $30::text[], $31::bytea[])
     AS z(message_id, idx, filename, content_type, content_id, content)
 )
-SELECT id, created_at FROM m",
+SELECT y.ord, y.reason FROM y WHERE y.reason IS NOT NULL",
                 messages = self.table("messages"),
                 recipients = self.table("recipients"),
                 attachments = self.table("attachments"),
+                schema = quote_ident(self.schema()),
+                function = quote_ident(FUNCTION),
             ),
             &[
                 ("tenant_id", "uuid"),
                 ("ids", "uuid[]"),
                 ("categories", "text[]"),
                 ("priorities", "smallint[]"),
-                ("statuses", "text[]"),
                 ("from_addrs", "text[]"),
                 ("reply_tos", "text[]"),
                 ("subjects", "text[]"),
@@ -151,14 +155,15 @@ SELECT id, created_at FROM m",
                 ("recipient_addresses", "text[]"),
                 ("recipient_keys", "text[]"),
                 ("recipient_names", "text[]"),
-                ("recipient_statuses", "text[]"),
-                ("recipient_reasons", "text[]"),
+                ("recipient_address_hashes", "bytea[]"),
+                ("recipient_categories", "text[]"),
                 ("attachment_message_ids", "uuid[]"),
                 ("attachment_indexes", "smallint[]"),
                 ("attachment_filenames", "text[]"),
                 ("attachment_content_types", "text[]"),
                 ("attachment_content_ids", "text[]"),
                 ("attachment_contents", "bytea[]"),
+                ("unsubscribable", "text[]"),
             ],
         )
     }

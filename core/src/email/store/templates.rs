@@ -4,8 +4,7 @@
 //! scope's) and touches only that tenant's rows: an override belongs to one tenant, and a
 //! context without a tenant (system context, no `tenantId`) saves nothing and finds nothing.
 
-use super::{suppressed::FUNCTION, Statement, Store};
-use crate::sql::quote_ident;
+use super::{Statement, Store};
 
 impl Store {
     /// Saves a new version of `$2` (name) for locale `$3` with subject `$4`, html `$5` and text
@@ -69,58 +68,22 @@ WHERE tenant_id = {tenant} AND active ORDER BY name, locale",
         )
     }
 
-    /// Per input `ord`, the active template that fits best: candidates `(name, locale, rank)`,
-    /// the lowest rank that exists wins (`de-CH`, then `de`, then the default locale `''`).
-    fn template_find_sql(&self, params: [&str; 5]) -> String {
-        let [tenant, names, locales, ranks, ords] = params;
-        format!(
-            "SELECT DISTINCT ON (x.ord) 't'::text AS kind, x.ord::bigint AS ord, NULL::text AS reason, t.name, t.locale, t.version, t.subject, t.html, t.text_body
-FROM unnest({names}::text[], {locales}::text[], {ranks}::int[], {ords}::int[]) AS x(name, locale, rank, ord)
-JOIN {tpl} t ON t.tenant_id = {tenant} AND t.name = x.name AND t.locale = x.locale AND t.active
-ORDER BY x.ord, x.rank",
-            tpl = self.table("templates"),
-            tenant = Store::tenant_value(tenant),
-        )
-    }
-
-    /// [`Self::template_find_sql`] alone (`templates.preview`): `$1` tenant, `$2…$5` candidates.
+    /// Per input `ord` (1-based), the tenant's active override that fits best: candidates
+    /// `(name, locale, rank)` in `$2…$5`, the lowest rank that exists wins (`de-CH`, then `de`,
+    /// then the default locale `''`). A send's lookup and `templates.preview`.
     #[must_use]
     pub fn email_template_find(&self) -> Statement {
         Statement::new(
-            self.template_find_sql(["$1", "$2", "$3", "$4", "$5"]),
-            &[
-                ("tenant_id", "uuid"),
-                ("names", "text[]"),
-                ("locales", "text[]"),
-                ("ranks", "int[]"),
-                ("ords", "int[]"),
-            ],
-        )
-    }
-
-    /// A templated send's lookup: the recipients' suppressions (as
-    /// [`Store::email_suppressed_lookup`], `$2`, `$3`) and the tenant's overrides of the
-    /// messages' templates (`$4…$7`) in one round trip, told apart by `kind` (`s`, `t`).
-    #[must_use]
-    pub fn email_send_lookup(&self) -> Statement {
-        Statement::new(
             format!(
-                "SELECT 's'::text AS kind, g.ords[s.ord]::bigint AS ord, s.reason, NULL::text AS name, NULL::text AS locale, NULL::int AS version,
-  NULL::text AS subject, NULL::text AS html, NULL::text AS text_body
-FROM (SELECT x.category, array_agg(x.hash ORDER BY x.ord) AS hashes, array_agg(x.ord ORDER BY x.ord) AS ords
-        FROM unnest($2::bytea[], $3::text[]) WITH ORDINALITY AS x(hash, category, ord)
-       GROUP BY x.category) g
-CROSS JOIN LATERAL {schema}.{function}(g.hashes, g.category) s
-UNION ALL
-SELECT kind, ord, reason, name, locale, version, subject, html, text_body FROM ({find}) o",
-                schema = quote_ident(self.schema()),
-                function = quote_ident(FUNCTION),
-                find = self.template_find_sql(["$1", "$4", "$5", "$6", "$7"]),
+                "SELECT DISTINCT ON (x.ord) x.ord, t.name, t.locale, t.version, t.subject, t.html, t.text_body
+FROM unnest($2::text[], $3::text[], $4::int[], $5::int[]) AS x(name, locale, rank, ord)
+JOIN {tpl} t ON t.tenant_id = {tenant} AND t.name = x.name AND t.locale = x.locale AND t.active
+ORDER BY x.ord, x.rank",
+                tpl = self.table("templates"),
+                tenant = Store::tenant_value("$1"),
             ),
             &[
                 ("tenant_id", "uuid"),
-                ("address_hashes", "bytea[]"),
-                ("categories", "text[]"),
                 ("names", "text[]"),
                 ("locales", "text[]"),
                 ("ranks", "int[]"),
