@@ -145,3 +145,18 @@ test("E16: §13's budget: the core's edge module within 250 KB gzip, email in a 
   // (today about 372 KB; a worker may be 3 MB gzip on Cloudflare's free plan).
   assert.ok(email > 100_000 && email <= 400 * 1024, `email edge wasm is ${email} B gzip`);
 });
+
+test("E16: a send in workerd of a template a tenant has overridden fails with EMAIL_TEMPLATE_ENGINE_UNAVAILABLE and writes nothing", async () => {
+  // The edge module has no template engine; the override is stored as `templates.save` would.
+  await asSystem(db.pool, "INSERT INTO email_templates (id, tenant_id, name, locale, version, subject, html) VALUES (gen_random_uuid(), $1, 'welcome', '', 1, 'Hi {{ name }}', '<p>{{ name }}</p>')", [GLOBEX]);
+  const before = await asSystem(db.pool, "SELECT count(*)::int AS n FROM email_messages");
+  const r = await signup(GLOBEX, { name: "Gus", to: "gus@example.com" });
+  assert.equal(r.status, 500, r.text);
+  assert.equal(r.json.code, "EMAIL_TEMPLATE_ENGINE_UNAVAILABLE", r.text);
+  assert.match(r.json.error, /send from Node/);
+  assert.deepEqual(await asSystem(db.pool, "SELECT count(*)::int AS n FROM email_messages"), before);
+  assert.deepEqual(await asSystem(db.pool, "SELECT count(*)::int AS n FROM projects WHERE name = 'signup:gus@example.com'"), [{ n: 0 }]);
+  // Acme, without an override, still sends from the edge.
+  const ok = await signup(ACME, { name: "Ann", to: "ann@example.com" });
+  assert.equal(ok.json.status, "queued", ok.text);
+});

@@ -21,6 +21,7 @@ const welcome = defineTemplate({
   category: "notifications",
   subject: (p) => `Welcome, ${p.name}`,
   html: (p) => html`<p>Hello ${p.name}</p>`,
+  editable: true,
 });
 
 function open(env) {
