@@ -21,7 +21,11 @@ import { cliHarness, configFile, project } from "./helpers/cli.mjs";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
 import { dkimKeys } from "./helpers/dkim.mjs";
+
+const bin = createRequire(import.meta.url).resolve("@usebetterdev/email-cli/package.json").replace(/package\.json$/, "bin/cli.mjs");
 
 const RLS = { tenant: { tenantTables: [] }, email: { retention: { metadataDays: 30 } } };
 const A = "0190a000-0000-7000-8000-00000000000a";
@@ -406,4 +410,73 @@ test("messages show: a message's state, recipients and attempts; another tenant'
   } finally {
     await pool.end();
   }
+});
+
+test("preview: serves every template with its sample props on 127.0.0.1; --tenant renders the tenant's stored override; bad options are usage errors", async () => {
+  for (const args of [["preview", "--port", "70000"], ["preview", "--tenant", "acme"]]) {
+    const r = await cli(urlOf("postgres"), args);
+    assert.equal(r.code, 2, `${args}: ${r.stderr}`);
+    assert.match(r.stderr, args[1] === "--port" ? /--port "70000"/ : /--tenant "acme" is not a UUID/);
+  }
+  const { url, app } = await migratedDatabase("emcli_preview");
+  // Tenant A's override, stored in A's scope as `email.templates.save` would.
+  await app.query("BEGIN");
+  await app.query("SELECT set_config('app.current_tenant', $1, true)", [A]);
+  await app.query("INSERT INTO email_templates (id, tenant_id, name, locale, version, subject, html) VALUES (gen_random_uuid(), $1, 'welcome', '', 1, 'Hallo {{ name }}', '<p>Willkommen {{ name }}</p>')", [A]);
+  await app.query("COMMIT");
+  const cwd = project("email-preview", {
+    "better.config.mjs": `import { defineTemplate, html } from "@usebetterdev/email";
+import { captureTransport } from "@usebetterdev/email/testing";
+export default {
+  tenant: { tenantTables: [] },
+  email: {
+    from: "Acme <hello@acme.example>",
+    transport: captureTransport(),
+    unsubscribe: { baseUrl: "https://acme.example/u" },
+    secretsKey: ${JSON.stringify(randomBytes(32).toString("base64"))},
+    templates: {
+      welcome: defineTemplate({ name: "welcome", subject: (p) => "Welcome, " + p.name, html: (p) => html\`<p>Hello \${p.name}</p>\`, sample: { name: "<Sam>" }, editable: true }),
+      receipt: defineTemplate({ name: "receipt", subject: () => "Receipt", text: (p) => "Total " + p.total, sample: { total: "9.90" } }),
+      bare: defineTemplate({ name: "bare", subject: () => "Bare", text: () => "x" }),
+    },
+  },
+};
+`,
+  });
+  const serve = async (extra) => {
+    const child = spawn(process.execPath, [bin, "preview", "--port", "0", ...extra], { cwd, env: { ...process.env, DATABASE_URL: url } });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal, stderr })));
+    const end = Date.now() + 30_000;
+    while (!/serving 3 templates at (\S+)/.test(stderr) && Date.now() < end) {
+      if (child.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const base = /serving 3 templates at (\S+)/.exec(stderr)?.[1];
+    assert.ok(base?.startsWith("http://127.0.0.1:"), stderr);
+    const get = async (path) => {
+      const r = await fetch(new URL(path, base));
+      return { status: r.status, body: await r.text(), subject: decodeURIComponent(r.headers.get("x-email-subject") ?? ""), source: r.headers.get("x-email-source") };
+    };
+    return { get, stop: async () => (child.kill("SIGTERM"), exited) };
+  };
+  const plain = await serve([]);
+  const index = await plain.get("/");
+  assert.equal(index.status, 200);
+  assert.match(index.body, /<b>welcome<\/b> \(code\): Welcome, &lt;Sam&gt;/);
+  assert.match(index.body, /<b>receipt<\/b> \(code\): Receipt <a href="\/t\/receipt.txt">text<\/a>/);
+  assert.match(index.body, /bare: no <code>sample<\/code>/);
+  assert.deepEqual(await plain.get("/t/welcome"), { status: 200, body: "<p>Hello &lt;Sam&gt;</p>", subject: "Welcome, <Sam>", source: "code" });
+  assert.deepEqual(await plain.get("/t/receipt.txt"), { status: 200, body: "Total 9.90", subject: "Receipt", source: "code" });
+  assert.equal((await plain.get("/t/receipt")).status, 404, "no html part");
+  assert.equal((await plain.get("/t/nope")).status, 404);
+  const done = await plain.stop();
+  assert.equal(done.code, 0, done.stderr);
+  // Tenant A's override of `welcome` (editable), escaped as a send would be.
+  const tenant = await serve(["--tenant", A]);
+  assert.deepEqual(await tenant.get("/t/welcome"), { status: 200, body: "<p>Willkommen &lt;Sam&gt;</p>", subject: "Hallo <Sam>", source: "database" });
+  assert.equal((await tenant.get("/t/receipt.txt")).source, "code");
+  const stopped = await tenant.stop();
+  assert.equal(stopped.code, 0, stopped.stderr);
 });

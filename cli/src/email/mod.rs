@@ -55,6 +55,7 @@ pub async fn run(args: &[String], ctx: &crate::Context) -> Result<Outcome> {
                 .await
         }
         "worker" => worker(&run).await,
+        "preview" => preview(&run).await,
         "resolve" | "retry" | "cancel" => operate(&run).await,
         "suppressions" => suppressions::run(&run).await,
         "messages" => messages::run(&run).await,
@@ -145,6 +146,24 @@ async fn worker(r: &Run<'_>) -> Result<Outcome> {
             "command": "worker",
             "config": r.ctx.config.as_ref().and_then(|c| c.get("email")).cloned().unwrap_or_default(),
             "databaseUrl": url,
+            "options": options,
+        })),
+        ..Outcome::default()
+    })
+}
+
+/// `preview`: checks the options and the schema (stored overrides are read from it), then hands
+/// the `email` section back to the bin, whose process renders the section's templates.
+async fn preview(r: &Run<'_>) -> Result<Outcome> {
+    let mut options = cli::preview_options(r.inv.value("port"), r.inv.value("tenant"))?;
+    options["json"] = r.tables().json().into();
+    let client = r.tables().client().await?;
+    let (has_meta, version) = r.tables().schema_facts(&client).await?;
+    schema_status(has_meta, version.as_deref())?;
+    Ok(Outcome {
+        handoff: Some(serde_json::json!({
+            "command": "preview",
+            "databaseUrl": r.inv.value("database-url").or(r.ctx.database_url.as_deref()).unwrap_or_default(),
             "options": options,
         })),
         ..Outcome::default()

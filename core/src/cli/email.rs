@@ -15,7 +15,7 @@ use crate::error::Result;
 
 pub use super::store::{ahead, partitions_ready, purge_report, rls_flag};
 
-pub const COMMANDS: [(&str, &str); 11] = [
+pub const COMMANDS: [(&str, &str); 12] = [
     (
         "migrate",
         "Print, write or apply the email tables' DDL (idempotent)",
@@ -54,6 +54,10 @@ pub const COMMANDS: [(&str, &str); 11] = [
         "suppressions",
         "List, add or remove suppressions; import (CSV or NDJSON) or export (CSV) the list",
     ),
+    (
+        "preview",
+        "Serve every template rendered with its sample props on 127.0.0.1 until stopped",
+    ),
 ];
 
 fn options(command: &str) -> Option<Vec<Opt>> {
@@ -87,6 +91,10 @@ fn options(command: &str) -> Option<Vec<Opt>> {
         ],
         "check" => vec![valued("dkim-sample", "<file.eml>")
             .about("Judge a received message's DKIM signature instead of the database")],
+        "preview" => vec![
+            valued("port", "<n>").about("Port on 127.0.0.1 (default 3001; 0 picks a free one)"),
+            valued("tenant", "<uuid>").about("Render this tenant's stored overrides where it has them"),
+        ],
         "worker" => vec![
             valued("concurrency", "<n>").about("Messages handed off at once (default: 16)"),
             flag("once").about("Hand off what is due now, then exit"),
@@ -116,6 +124,25 @@ pub const EMAIL: Program = Program {
     },
     required: |_| None,
 };
+
+/// `preview`'s options, checked: `{ port, tenant }`.
+///
+/// # Errors
+/// A usage error naming the option.
+pub fn preview_options(port: Option<&str>, tenant: Option<&str>) -> Result<Value> {
+    let port = match port {
+        None => 3001,
+        Some(p) => p.parse::<u16>().map_err(|_| {
+            crate::CliFailure::Usage.with(format!(
+                "invalid --port {p:?}: expected a port number from 0 to 65535"
+            ))
+        })?,
+    };
+    if let Some(t) = tenant.filter(|t| !crate::resolve::is_uuid(t)) {
+        return Err(crate::CliFailure::Usage.with(format!("error: --tenant {t:?} is not a UUID")));
+    }
+    Ok(serde_json::json!({ "port": port, "tenant": tenant }))
+}
 
 /// `retention` of the `email` section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,14 +16,15 @@ export function runCli(args, options) {
 /** The config as data: transports and templates are objects with functions, which stay here. */
 const asData = (config) => JSON.parse(JSON.stringify(config ?? null, (_, v) => (typeof v === "function" ? undefined : v)));
 
-/** The bin: prints the outcome; `worker` then runs in this process until stopped. */
+/** The bin: prints the outcome; `worker` and `preview` then run in this process until stopped. */
 export async function main(argv) {
   let handoff;
   let section;
   const code = await runMain(async () => {
     let options;
-    if (argv[0] === "worker") {
-      // The worker needs the section's transports as they are, not as the addon sees data.
+    if (argv[0] === "worker" || argv[0] === "preview") {
+      // The worker needs the section's transports, preview its templates, as they are (objects
+      // with functions), not as the addon sees data.
       const { tryLoadConfig } = await import("@usebetterdev/plugin/config");
       const loaded = await tryLoadConfig(process.cwd(), optionValue(argv, "--config"));
       section = loaded?.email;
@@ -34,5 +35,6 @@ export async function main(argv) {
     return outcome;
   });
   if (handoff?.command === "worker") return (await import("./worker.mjs")).runWorker({ ...handoff, section });
+  if (handoff?.command === "preview") return (await import("./preview.mjs")).runPreview({ ...handoff, section });
   return code;
 }
