@@ -22,6 +22,7 @@ import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
+import { request as httpRequest } from "node:http";
 import { createRequire } from "node:module";
 import { dkimKeys } from "./helpers/dkim.mjs";
 
@@ -459,7 +460,7 @@ export default {
       const r = await fetch(new URL(path, base));
       return { status: r.status, body: await r.text(), subject: decodeURIComponent(r.headers.get("x-email-subject") ?? ""), source: r.headers.get("x-email-source") };
     };
-    return { get, stop: async () => (child.kill("SIGTERM"), exited) };
+    return { base, get, stop: async () => (child.kill("SIGTERM"), exited) };
   };
   const plain = await serve([]);
   const index = await plain.get("/");
@@ -471,6 +472,14 @@ export default {
   assert.deepEqual(await plain.get("/t/receipt.txt"), { status: 200, body: "Total 9.90", subject: "Receipt", source: "code" });
   assert.equal((await plain.get("/t/receipt")).status, 404, "no html part");
   assert.equal((await plain.get("/t/nope")).status, 404);
+  const csp = await fetch(new URL("/t/welcome", plain.base));
+  assert.equal(csp.headers.get("content-security-policy"), "sandbox");
+  // Another Host (a DNS-rebinding page) is refused.
+  const foreign = await new Promise((resolve, reject) => {
+    const u = new URL(plain.base);
+    httpRequest({ host: "127.0.0.1", port: u.port, path: "/t/welcome", headers: { host: "evil.example" } }, (res) => (res.resume(), resolve(res.statusCode))).on("error", reject).end();
+  });
+  assert.equal(foreign, 403);
   const done = await plain.stop();
   assert.equal(done.code, 0, done.stderr);
   // Tenant A's override of `welcome` (editable), escaped as a send would be.

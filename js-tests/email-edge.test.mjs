@@ -153,7 +153,7 @@ test("E16: a send in workerd of a template a tenant has overridden fails with EM
   const r = await signup(GLOBEX, { name: "Gus", to: "gus@example.com" });
   assert.equal(r.status, 500, r.text);
   assert.equal(r.json.code, "EMAIL_TEMPLATE_ENGINE_UNAVAILABLE", r.text);
-  assert.match(r.json.error, /send from Node/);
+  assert.match(r.json.error, /rendered from Node/);
   assert.deepEqual(await asSystem(db.pool, "SELECT count(*)::int AS n FROM email_messages"), before);
   assert.deepEqual(await asSystem(db.pool, "SELECT count(*)::int AS n FROM projects WHERE name = 'signup:gus@example.com'"), [{ n: 0 }]);
   // Acme, without an override, still sends from the edge.

@@ -133,6 +133,10 @@ test("save checks the override against the code template's sample props and refu
   await rows("INSERT INTO email_templates (id, tenant_id, name, locale, version, subject, text_body) VALUES (gen_random_uuid(), $1, 'reset', '', 1, 'Phish', 'x')", [A]);
   const sent = await tenant.runAs(A, () => email.send({ to: "jane@example.com", template: "reset", props: { code: "42" } }));
   assert.deepEqual(await stored(sent.id), { subject: "Reset", html: null, text_body: "code 42" });
+  assert.equal((await tenant.runAs(A, () => email.templates.preview("reset", { code: "1" }))).source, "code");
+  // Names are the registry's own keys, not the prototype's.
+  await rejects(tenant.runAs(A, () => email.send({ to: "jane@example.com", template: "constructor", props: {} })), "EMAIL_TEMPLATE_NOT_FOUND");
+  await rejects(tenant.runAs(A, () => email.templates.preview("toString", {})), "EMAIL_TEMPLATE_NOT_FOUND");
 });
 
 test("a stored template that loops without end stops at the fuel limit at send time; nothing is written", async () => {
@@ -149,6 +153,15 @@ test("a stored template that loops without end stops at the fuel limit at send t
   const ms = performance.now() - started;
   assert.ok(ms < 100, `the refused send took ${ms.toFixed(1)} ms`);
   assert.equal(await count(), n);
+  // The override renders before the idempotency key is claimed: a caller that catches the error
+  // and commits leaves no key behind, so the retry with the same key is sent, not a "duplicate".
+  await inTenant(A, async (c) => {
+    await rejects(email.send({ to: "jane@example.com", template: "digest", props: { items: Array.from({ length: 1000 }, (_, i) => i) }, idempotencyKey: "digest-1" }, { tx: c }), "EMAIL_TEMPLATE_RENDER_FAILED");
+  });
+  assert.equal((await rows("SELECT count(*)::int AS n FROM email_idempotency_keys WHERE key = 'digest-1'"))[0].n, 0);
+  const retried = await tenant.runAs(A, () => email.send({ to: "jane@example.com", template: "digest", props: { items: [1] }, idempotencyKey: "digest-1" }));
+  assert.equal(retried.status, "queued");
+  assert.equal((await stored(retried.id)).text_body, "done");
   // The same template with small props sends; B's send of it is the code template's.
   const ok = await tenant.runAs(A, () => email.sendMany([
     { to: "a@example.com", template: "digest", props: { items: [1, 2] } },

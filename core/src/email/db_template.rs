@@ -5,14 +5,16 @@
 //! - work: 50,000 instructions of fuel per part (an endless loop ends in
 //!   `EMAIL_TEMPLATE_RENDER_FAILED`, not a hung worker);
 //! - output: 512 KiB per part, enforced while writing, so a loop cannot fill memory first;
-//! - intermediate values: minijinja has no memory limit, and `~`, `+` and `*` build strings
-//!   (a `{% set s = s ~ s %}` doubling reaches gigabytes in a few dozen instructions). The
-//!   statements allowed are `if`/`elif`/`else`/`for`/`raw` and the operators that build strings
-//!   are refused before compiling, so every value is a prop, a literal of the template or the
-//!   output of a filter below, none of which grows its input by more than a constant;
+//! - intermediate values: minijinja's fuel also charges for the bytes the string operators
+//!   build, which bounds a part to a few megabytes; on top of that, and to keep the escaping
+//!   guarantee below, the statements allowed are `if`/`elif`/`else`/`for`/`raw` (no `set`,
+//!   `with`, `filter`, `autoescape`) and `~`, `+` and `*` are refused before compiling, so every
+//!   value is a prop, a literal of the template or the output of a filter below, none of which
+//!   grows its input by more than a constant;
 //! - reach: an empty environment (no loader, no globals such as `range` or `namespace`, no
-//!   `safe` filter, no `autoescape` switch), HTML auto-escaping for the `html` part and strict
-//!   undefined variables, so a misspelt prop is an error at `save`, not a blank in a mail.
+//!   `safe` filter, no `autoescape` switch), HTML auto-escaping for the `html` part, and
+//!   undefined variables that fail when printed (a misspelt prop is an error at `save`, not a
+//!   blank in a mail) while `{% if coupon %}` over an optional prop stays false.
 //!
 //! Builds without the `templates` feature (the edge modules) keep the checks of the input and
 //! answer `EMAIL_TEMPLATE_ENGINE_UNAVAILABLE` when asked to render.
@@ -53,65 +55,97 @@ fn failed(name: &str, part: &str, reason: impl std::fmt::Display) -> EmailError 
     }
 }
 
-/// Statements a database template may use.
-const STATEMENTS: [&str; 8] = [
-    "if", "elif", "else", "endif", "for", "endfor", "raw", "endraw",
-];
+/// Statements a database template may use (`raw` bodies are skipped whole).
+const STATEMENTS: [&str; 7] = ["if", "elif", "else", "endif", "for", "endfor", "raw"];
 
-/// Refuses what the engine's limits cannot bound (see the module's comment): statements other
-/// than [`STATEMENTS`] and the string-building operators, outside string literals, in every
-/// `{{ }}` and `{% %}` tag. `{% raw %}` bodies and `{# #}` comments are text.
+/// Where the `{% endraw %}` that closes a raw block starting at `from` ends, as minijinja's
+/// lexer finds it: the first `{%`, optional `-`/`+`, spaces, `endraw`, spaces, optional
+/// `-`/`+`, `%}`.
+fn endraw(b: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while i + 1 < b.len() {
+        if &b[i..i + 2] == b"{%" {
+            let mut j = i + 2;
+            if j < b.len() && (b[j] == b'-' || b[j] == b'+') {
+                j += 1;
+            }
+            while j < b.len() && b[j].is_ascii_whitespace() {
+                j += 1;
+            }
+            if b[j..].starts_with(b"endraw") {
+                j += 6;
+                while j < b.len() && b[j].is_ascii_whitespace() {
+                    j += 1;
+                }
+                if j < b.len() && (b[j] == b'-' || b[j] == b'+') {
+                    j += 1;
+                }
+                if b[j..].starts_with(b"%}") {
+                    return Some(j + 2);
+                }
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The body of the tag opened at `start` (after `{{`/`{%`) and the index after its close, as
+/// minijinja reads it: string literals are skipped, and the close counts only outside
+/// brackets (`{{ {'a': {}} }}` closes at the last `}}`).
+fn tag(b: &[u8], start: usize, close: &[u8]) -> Option<(Vec<u8>, usize)> {
+    let (mut j, mut depth, mut quote) = (start, 0usize, None::<u8>);
+    let mut body = Vec::new();
+    while j < b.len() {
+        let c = b[j];
+        if let Some(q) = quote {
+            j += if c == b'\\' { 2 } else { 1 };
+            if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        if depth == 0 && b[j..].starts_with(close) {
+            return Some((body, j + close.len()));
+        }
+        match c {
+            b'"' | b'\'' => quote = Some(c),
+            b'{' | b'[' | b'(' => depth += 1,
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            _ => body.push(c),
+        }
+        j += 1;
+    }
+    None
+}
+
+/// Refuses what the limits of the module's comment do not cover, in every `{{ }}` and `{% %}`
+/// tag: statements other than [`STATEMENTS`] (`set`, `with`, `filter`, `autoescape`, `macro`,
+/// `include`, …) and the string-building operators `~`, `+`, `*` outside string literals.
+/// Comments and `{% raw %}` bodies are text.
 fn screen(name: &str, part: &str, src: &str) -> Result<(), EmailError> {
     let b = src.as_bytes();
     let mut i = 0;
-    let mut raw = false;
     while i + 1 < b.len() {
-        let open = &b[i..i + 2];
-        let close: &[u8] = match open {
-            b"{{" if !raw => b"}}",
+        let close: &[u8] = match &b[i..i + 2] {
+            b"{{" => b"}}",
             b"{%" => b"%}",
-            b"{#" if !raw => b"#}",
+            b"{#" => {
+                let end = src[i + 2..]
+                    .find("#}")
+                    .ok_or_else(|| failed(name, part, "a comment is not closed"))?;
+                i += end + 4;
+                continue;
+            }
             _ => {
                 i += 1;
                 continue;
             }
         };
-        let start = i + 2;
-        let mut j = start;
-        let mut quote: Option<u8> = None;
-        let mut body = Vec::new();
-        loop {
-            if j >= b.len() {
-                return Err(failed(name, part, "a tag is not closed"));
-            }
-            let c = b[j];
-            if let Some(q) = quote {
-                if c == b'\\' {
-                    j += 2;
-                    continue;
-                }
-                if c == q {
-                    quote = None;
-                }
-                j += 1;
-                continue;
-            }
-            if !raw && open != b"{#" && (c == b'"' || c == b'\'') {
-                quote = Some(c);
-                j += 1;
-                continue;
-            }
-            if b[j..].starts_with(close) {
-                break;
-            }
-            body.push(c);
-            j += 1;
-        }
-        let end = j + 2;
-        if open == b"{#" {
-            i = end;
-            continue;
-        }
+        let statement = close == b"%}";
+        let (body, end) =
+            tag(b, i + 2, close).ok_or_else(|| failed(name, part, "a tag is not closed"))?;
+        i = end;
         // Whitespace control marks (`{%-`, `{%+`, `-%}`, `+%}`) are not operators.
         let mut inner: &[u8] = &body;
         if let Some((&f, rest)) = inner.split_first() {
@@ -125,19 +159,12 @@ fn screen(name: &str, part: &str, src: &str) -> Result<(), EmailError> {
             }
         }
         let text = String::from_utf8_lossy(inner);
-        if open == b"{%" {
+        if statement {
             let word: String = text
                 .trim_start()
                 .chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                 .collect();
-            if raw {
-                if word == "endraw" {
-                    raw = false;
-                }
-                i = end;
-                continue;
-            }
             if !STATEMENTS.contains(&word.as_str()) {
                 return Err(failed(
                     name,
@@ -147,18 +174,21 @@ fn screen(name: &str, part: &str, src: &str) -> Result<(), EmailError> {
                     ),
                 ));
             }
-            raw = word == "raw";
+            if word == "raw" {
+                i = endraw(b, i)
+                    .ok_or_else(|| failed(name, part, "a `{% raw %}` block is not closed"))?;
+                continue;
+            }
         }
         if let Some(op) = text.chars().find(|c| matches!(c, '~' | '+' | '*')) {
             return Err(failed(
                 name,
                 part,
                 format!(
-                    "`{op}` is not allowed in a database template (it builds strings without bound); write `{{{{ a }}}}{{{{ b }}}}` to join values"
+                    "`{op}` is not allowed in a database template (it builds strings); write `{{{{ a }}}}{{{{ b }}}}` to join values"
                 ),
             ));
         }
-        i = end;
     }
     Ok(())
 }
@@ -242,7 +272,7 @@ mod engine {
     fn environment(html: bool) -> Environment<'static> {
         let mut env = Environment::empty();
         env.set_fuel(Some(FUEL));
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
         env.set_recursion_limit(64);
         let escape = if html {
             AutoEscape::Html

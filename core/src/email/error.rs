@@ -170,7 +170,7 @@ impl fmt::Display for EmailError {
                 write!(f, "template {name:?} failed to render: {reason}")
             }
             EmailError::TemplateEngineUnavailable => f.write_str(
-                "this tenant has a database template, and this build leaves the template engine out (edge runtimes): send from Node (native addon or the Node wasm module), or remove the override with `email.templates.remove`",
+                "this build leaves the template engine out (edge runtimes): tenant-editable templates are saved, previewed and rendered from Node (native addon or the Node wasm module); a send of a template the tenant has overridden must run there, or the override be removed with `email.templates.remove`",
             ),
             EmailError::IdempotencyConflict { field } => write!(
                 f,

@@ -48,9 +48,17 @@ export async function runPreview({ section, databaseUrl, options }, { signals = 
   const templates = section?.templates ?? {};
   return withEmail({ section, databaseUrl, max: 2 }, write, async (email) => {
     const server = createServer((req, res) => {
+      // Only this host and port by name: a page elsewhere that rebinds its DNS to 127.0.0.1
+      // cannot read the previews.
+      const { port } = server.address();
+      if (![`127.0.0.1:${port}`, `localhost:${port}`].includes(req.headers.host ?? "")) {
+        res.writeHead(403, { "content-type": "text/plain; charset=utf-8" }).end("forbidden host\n");
+        return;
+      }
       answer(email, templates, options.tenant, new URL(req.url ?? "/", "http://127.0.0.1"))
         .then((a) => {
-          const headers = { "content-type": a.type, "cache-control": "no-store" };
+          // A tenant's markup is not ours: no script runs in the operator's browser.
+          const headers = { "content-type": a.type, "cache-control": "no-store", "content-security-policy": "sandbox" };
           if (a.subject !== undefined) Object.assign(headers, { "x-email-subject": encodeURIComponent(a.subject), "x-email-source": a.source });
           res.writeHead(a.status, headers).end(a.body);
         })

@@ -38,7 +38,7 @@ async function item(ctx: SendContext, input: SendInput, field: (k: string) => st
   const { template, props, sendAt, expiresAt, attachments, ...rest } = input as SendInput & { template?: string; props?: unknown };
   const out: Record<string, unknown> = { ...rest };
   if (template !== undefined) {
-    const t = ctx.templates[template];
+    const t = Object.hasOwn(ctx.templates, template) ? ctx.templates[template] : undefined;
     if (!t) throw new EmailTemplateError("EMAIL_TEMPLATE_NOT_FOUND", `invalid \`${field("template")}\`: no template "${template}" is registered (betterEmail({ templates }))`);
     const rendered = await t.render(props as never);
     // The props go along: a tenant's stored override of this template renders with them.

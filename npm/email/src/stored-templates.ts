@@ -64,7 +64,7 @@ async function execute<T>(ctx: SendContext, op: EmailTemplateOp, input: Record<s
 }
 
 function codeTemplate(ctx: SendContext, name: unknown) {
-  const t = typeof name === "string" ? ctx.templates[name] : undefined;
+  const t = typeof name === "string" && Object.hasOwn(ctx.templates, name) ? ctx.templates[name] : undefined;
   if (!t) {
     throw new EmailTemplateError("EMAIL_TEMPLATE_NOT_FOUND", `invalid \`name\`: no code template "${String(name)}" is registered (betterEmail({ templates })); an override needs the template it overrides`);
   }
@@ -97,6 +97,8 @@ export function storedTemplatesApi(ctx: SendContext) {
     /** What a send of `name` with `props` would render for the tenant (override or code template). */
     preview: async (name: string, props: unknown, opts?: Options & { locale?: string }): Promise<TemplatePreview> => {
       const t = codeTemplate(ctx, name);
+      // Sends of a template that is not editable never look for an override; neither does this.
+      if (!t.editable) return { source: "code", ...(await t.render(props as never)) };
       const { locale, ...call } = opts ?? {};
       const found = await execute<TemplatePreview | null>(ctx, "preview", { name, props: props ?? {}, ...(locale === undefined ? {} : { locale }) }, call);
       if (found) return found;

@@ -1,8 +1,8 @@
 //! `send()` / `sendMany()` as a short conversation, as in the webhooks bridge:
 //! [`Email::send_begin`] checks every message (addresses, headers, size, category, keys) and
 //! answers with the first statement; the caller runs it in its transaction and hands the rows
-//! to [`Email::send_next`]. The order: idempotency keys (a duplicate writes nothing), the
-//! tenant's stored overrides when a message uses an editable template, then one INSERT of
+//! to [`Email::send_next`]. The order: the tenant's stored overrides when a message uses an
+//! editable template, idempotency keys (a duplicate writes nothing), then one INSERT of
 //! messages, recipients and attachments that looks the recipients' suppressions up itself (a
 //! send without keys or editable templates is one statement). `Message-ID` and `Date` are fixed
 //! here, so every attempt sends the same bytes.
@@ -516,11 +516,7 @@ impl Email {
                         && !p.claimed
                         && p.duplicate_of.is_none()
                 });
-                st.phase = if open {
-                    Phase::Lookup
-                } else {
-                    Self::after_keys(&st.items)
-                };
+                st.phase = if open { Phase::Lookup } else { Phase::Insert };
             }
             Phase::Lookup => {
                 let found: BTreeMap<String, (String, String)> = rows
@@ -565,11 +561,7 @@ impl Email {
                         "the key keeps changing hands between concurrent sends; retry the send",
                     )));
                 }
-                st.phase = if retry {
-                    Phase::Claim
-                } else {
-                    Self::after_keys(&st.items)
-                };
+                st.phase = if retry { Phase::Claim } else { Phase::Insert };
             }
             Phase::Templates => {
                 let fresh: Vec<usize> = (0..st.items.len())
@@ -582,7 +574,7 @@ impl Email {
                     };
                     self.render_override(&mut st.items[n], row, st.now_ms, st.many, n)?;
                 }
-                st.phase = Phase::Insert;
+                st.phase = Self::after_templates(&st.items);
             }
             Phase::Insert => {
                 // The statement answers the suppressed recipients: `ord` counts the fresh
@@ -604,19 +596,21 @@ impl Email {
         self.step(st)
     }
 
-    /// The first phase that writes: the idempotency claim when any input has a key.
+    /// After the queue count: the override lookup when a message has an editable template
+    /// (before anything is written, so a template that fails leaves no claimed key behind),
+    /// then the keys.
     fn after_queued(items: &[Pending]) -> Phase {
-        if items.iter().any(|p| p.idempotency_key.is_some()) {
-            Phase::Claim
+        if items.iter().any(|p| Self::fresh(p) && p.template.is_some()) {
+            Phase::Templates
         } else {
-            Self::after_keys(items)
+            Self::after_templates(items)
         }
     }
 
-    /// After the keys: the override lookup when a fresh message has an editable template.
-    fn after_keys(items: &[Pending]) -> Phase {
-        if items.iter().any(|p| Self::fresh(p) && p.template.is_some()) {
-            Phase::Templates
+    /// The first phase that writes: the idempotency claim when any input has a key.
+    fn after_templates(items: &[Pending]) -> Phase {
+        if items.iter().any(|p| p.idempotency_key.is_some()) {
+            Phase::Claim
         } else {
             Phase::Insert
         }

@@ -31,6 +31,16 @@ fn screen_refuses_what_cannot_be_bounded() {
         ("{{ a + b }}", "`+`"),
         ("{{ 'x' * 100000000 }}", "`*`"),
         ("{%- if a + 1 -%}{% endif %}", "`+`"),
+        // minijinja ends a raw block at the first `{% endraw %}`, and a tag only outside brackets.
+        ("{% raw %}{% {% endraw %}{% set x = 1 %}", "set"),
+        (
+            "{% raw %}{% {% endraw %}{% autoescape false %}{{ x }}{% endautoescape %}",
+            "autoescape",
+        ),
+        ("{{ {'a': {}} ~ x }}", "`~`"),
+        ("{{ [x, {'b': 1}] | first ~ x }}", "`~`"),
+        ("{% raw %}{{ x }}", "not closed"),
+        ("{# x", "not closed"),
     ] {
         let e = check(&src("s", Some(body), None)).unwrap_err();
         assert!(reason(e).contains(word), "{body}");
@@ -85,6 +95,31 @@ mod engine {
             Some("<p>&lt;b&gt;&quot;A&amp;B&quot;&lt;&#x2f;b&gt; &lt;B&gt;&quot;A&amp;B&quot;&lt;&#x2f;B&gt;</p><li>1</li><li>2</li>")
         );
         assert_eq!(r.text.as_deref(), Some("<b>\"A&B\"</b>"));
+    }
+
+    #[test]
+    fn optional_props_can_be_tested_but_not_printed() {
+        let t = src(
+            "s",
+            Some("{% if coupon %}{{ coupon }}{% else %}none{% endif %}"),
+            None,
+        );
+        assert_eq!(
+            render(&t, &json!({})).unwrap().html.as_deref(),
+            Some("none")
+        );
+        assert_eq!(
+            render(&t, &json!({ "coupon": "X1" }))
+                .unwrap()
+                .html
+                .as_deref(),
+            Some("X1")
+        );
+        let t = src("s", Some("{{ coupon|default('none') }}"), None);
+        assert_eq!(
+            render(&t, &json!({})).unwrap().html.as_deref(),
+            Some("none")
+        );
     }
 
     #[test]
