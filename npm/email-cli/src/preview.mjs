@@ -14,8 +14,8 @@ async function answer(email, templates, tenant, url) {
   const locale = url.searchParams.get("locale") ?? undefined;
   const render = async (name) => {
     const t = templates[name];
-    const opts = { ...(tenant ? { tenantId: tenant } : {}), ...(locale ? { locale } : {}) };
-    if (tenant && t.editable) return email.templates.preview(name, t.sample, opts);
+    // `templates.preview` answers the code template for one that is not editable.
+    if (tenant) return email.templates.preview(name, t.sample, { tenantId: tenant, ...(locale ? { locale } : {}) });
     return { source: "code", ...(await t.render(t.sample)) };
   };
   if (url.pathname === "/") {

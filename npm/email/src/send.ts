@@ -41,8 +41,9 @@ async function item(ctx: SendContext, input: SendInput, field: (k: string) => st
     const t = Object.hasOwn(ctx.templates, template) ? ctx.templates[template] : undefined;
     if (!t) throw new EmailTemplateError("EMAIL_TEMPLATE_NOT_FOUND", `invalid \`${field("template")}\`: no template "${template}" is registered (betterEmail({ templates }))`);
     const rendered = await t.render(props as never);
-    // The props go along: a tenant's stored override of this template renders with them.
-    Object.assign(out, rendered, { template }, props === undefined ? {} : { props });
+    // An editable template's props go along: a tenant's stored override renders with them
+    // (the others' would only cross the binding for nothing).
+    Object.assign(out, rendered, { template }, t.editable && props !== undefined ? { props } : {});
   }
   if (sendAt !== undefined) out.sendAtMs = time(sendAt, field("sendAt"));
   if (expiresAt !== undefined) out.expiresAtMs = expiresAt === null ? null : time(expiresAt, field("expiresAt"));

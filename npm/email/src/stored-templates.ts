@@ -8,6 +8,7 @@ import { inCallerTransaction, run, systemTransaction, type CallOptions, type Exe
 import { EmailError, EmailTemplateError, guard } from "./errors";
 import type { Rendered } from "./templates";
 import type { SendContext } from "./send";
+import { tenantOf } from "./suppressions";
 
 /** A stored version of a tenant's template. */
 export interface StoredTemplate {
@@ -42,17 +43,14 @@ export interface TemplatePreview extends Rendered {
   version?: number;
 }
 
-type Options = Omit<CallOptions, "tenantId"> & { tenantId?: string };
-
-async function execute<T>(ctx: SendContext, op: EmailTemplateOp, input: Record<string, unknown>, opts: Options | undefined): Promise<T> {
-  const tenantId: unknown = opts?.tenantId ?? null;
-  if (tenantId !== null && typeof tenantId !== "string") throw new EmailError("EMAIL_INVALID_ARGUMENT", "invalid `tenantId`: expected the tenant's UUID");
-  const plan = guard(EmailTemplateError, () => ctx.core.templatePlan(op, input, tenantId as string | null));
+async function execute<T>(ctx: SendContext, op: EmailTemplateOp, input: Record<string, unknown>, opts: CallOptions | undefined): Promise<T> {
+  const tenantId = tenantOf(opts);
+  const plan = guard(EmailTemplateError, () => ctx.core.templatePlan(op, input, tenantId));
   const apply = async (ex: Executor) => {
     const rows = await run(ex, ctx.statements, plan.statement, plan.params);
     return guard(EmailTemplateError, () => ctx.core.templateResult(op, input, rows)) as T;
   };
-  return inCallerTransaction(ctx.db, false, opts as CallOptions, apply, (fn) => {
+  return inCallerTransaction(ctx.db, false, opts, apply, (fn) => {
     if (tenantId === null) {
       throw new EmailError(
         "EMAIL_TENANT_REQUIRED",
@@ -88,14 +86,14 @@ export function storedTemplatesApi(ctx: SendContext) {
       return execute(ctx, "save", { ...rest, sample: t.sample as unknown }, { ...opts, ...(tenantId === undefined ? {} : { tenantId }) });
     },
     /** Retires the tenant's override of `name` (of one locale, or all): the code template is used again. */
-    remove: (name: string, opts?: Options & { locale?: string }): Promise<{ removed: number }> => {
+    remove: (name: string, opts?: CallOptions & { locale?: string }): Promise<{ removed: number }> => {
       const { locale, ...call } = opts ?? {};
       return execute(ctx, "remove", { name, ...(locale === undefined ? {} : { locale }) }, call);
     },
     /** The tenant's active overrides. */
-    list: (opts?: Options): Promise<StoredTemplate[]> => execute(ctx, "list", {}, opts),
+    list: (opts?: CallOptions): Promise<StoredTemplate[]> => execute(ctx, "list", {}, opts),
     /** What a send of `name` with `props` would render for the tenant (override or code template). */
-    preview: async (name: string, props: unknown, opts?: Options & { locale?: string }): Promise<TemplatePreview> => {
+    preview: async (name: string, props: unknown, opts?: CallOptions & { locale?: string }): Promise<TemplatePreview> => {
       const t = codeTemplate(ctx, name);
       // Sends of a template that is not editable never look for an override; neither does this.
       if (!t.editable) return { source: "code", ...(await t.render(props as never)) };

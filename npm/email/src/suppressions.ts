@@ -100,7 +100,8 @@ function plain(input: object | undefined, dates: string[]): Record<string, unkno
   return out;
 }
 
-function tenantOf(opts: CallOptions | undefined): string | null {
+/** `opts.tenantId`, checked (null: none given). */
+export function tenantOf(opts: CallOptions | undefined): string | null {
   const t: unknown = opts?.tenantId;
   if (t !== undefined && typeof t !== "string") throw new EmailError("EMAIL_INVALID_ARGUMENT", "invalid `tenantId`: expected the tenant's UUID");
   return t ?? null;

@@ -137,6 +137,17 @@ struct State {
     many: bool,
 }
 
+/// Where input `n`'s field `key` is, as errors name it: `inputs[3].to` for `sendMany`, `to` for
+/// `send`; the message itself (`key` empty): `inputs[3]` or `input`.
+pub(super) fn input_path(many: bool, n: usize, key: &str) -> String {
+    match (many, key.is_empty()) {
+        (true, true) => format!("inputs[{n}]"),
+        (true, false) => format!("inputs[{n}].{key}"),
+        (false, true) => "input".into(),
+        (false, false) => key.to_owned(),
+    }
+}
+
 /// A row's `ord` (a number, or its text from a driver that returns bigint as text).
 fn ordinal(r: &Value) -> i64 {
     r.get("ord")
@@ -419,19 +430,8 @@ impl Email {
         let mut items: Vec<Pending> = Vec::with_capacity(raw.len());
         let mut keys: BTreeMap<String, usize> = BTreeMap::new();
         for (n, value) in raw.iter().enumerate() {
-            let prefix = if many {
-                format!("inputs[{n}]")
-            } else {
-                "input".into()
-            };
-            let input: SendInput = from_value(&prefix, value)?;
-            let f = |k: &str| {
-                if many {
-                    format!("inputs[{n}].{k}")
-                } else {
-                    k.to_owned()
-                }
-            };
+            let input: SendInput = from_value(&input_path(many, n, ""), value)?;
+            let f = |k: &str| input_path(many, n, k);
             let uuid = ids::uuid_v7(
                 u64::try_from(now_ms).unwrap_or(0),
                 &random[n * 10..n * 10 + 10],

@@ -46,7 +46,7 @@ pub(super) fn fields<'a>(input: &'a Value, allowed: &[&str]) -> Result<&'a Map<S
     Ok(m)
 }
 
-fn text(m: &Map<String, Value>, key: &str) -> Result<Option<String>> {
+pub(super) fn text(m: &Map<String, Value>, key: &str) -> Result<Option<String>> {
     match m.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -102,7 +102,7 @@ fn scope(m: &Map<String, Value>) -> Result<Option<bool>> {
     }
 }
 
-fn uuid(field: &str, t: Option<&str>) -> Result<Option<String>> {
+pub(super) fn uuid(field: &str, t: Option<&str>) -> Result<Option<String>> {
     match t {
         Some(t) if !crate::resolve::is_uuid(t) => Err(arg(field, "expected the tenant's UUID")),
         t => Ok(t.map(str::to_owned)),

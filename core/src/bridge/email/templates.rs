@@ -8,21 +8,13 @@
 
 use serde_json::{json, Map, Value};
 
-use super::send::{Pending, SendInput};
-use super::suppressions::{arg, fields};
+use super::send::{input_path, Pending, SendInput};
+use super::suppressions::{arg, fields, text, uuid};
 use super::{em, Email};
 use crate::email::db_template::{self, Source};
 use crate::email::EmailError;
 use crate::error::Result;
 use crate::input::from_value;
-
-fn text<'a>(m: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>> {
-    match m.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(arg(key, "expected a string")),
-    }
-}
 
 /// A template name as `defineTemplate` takes it.
 fn name(m: &Map<String, Value>) -> Result<String> {
@@ -33,19 +25,23 @@ fn name(m: &Map<String, Value>) -> Result<String> {
     if !ok {
         return Err(arg("name", "1 to 64 letters, digits, `_`, `.` or `-`"));
     }
-    Ok(n.to_owned())
+    Ok(n)
 }
 
-/// A locale tag (`de`, `de-CH`); absent or empty: the default.
-fn locale(field: &str, l: Option<&str>) -> Result<String> {
-    let l = l.unwrap_or("");
-    let ok = l.len() <= 35
-        && l.split('-')
-            .all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()));
-    if !l.is_empty() && !ok {
-        return Err(arg(field, "a language tag such as `de` or `de-CH`"));
+/// `locale`: a language tag (`de`, `de-CH`); absent or empty: the default.
+fn locale(m: &Map<String, Value>) -> Result<Option<String>> {
+    let l = text(m, "locale")?;
+    let ok = |l: &str| {
+        l.len() <= 35
+            && l.split('-')
+                .all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+    };
+    match l {
+        Some(l) if !l.is_empty() && !ok(&l) => {
+            Err(arg("locale", "a language tag such as `de` or `de-CH`"))
+        }
+        l => Ok(l),
     }
-    Ok(l.to_owned())
 }
 
 /// The locales a lookup tries, best first: `de-CH` → `de` → the default (`''`).
@@ -58,15 +54,6 @@ fn chain(locale: &str) -> Vec<String> {
     }
     out.push(String::new());
     out
-}
-
-fn tenant(t: Option<&str>) -> Result<Value> {
-    match t {
-        Some(t) if !crate::resolve::is_uuid(t) => {
-            Err(arg("tenantId", "expected the tenant's UUID"))
-        }
-        t => Ok(json!(t)),
-    }
 }
 
 fn part<'a>(row: &'a Value, key: &str) -> Option<&'a str> {
@@ -110,7 +97,7 @@ impl Email {
         if !cfg!(feature = "templates") {
             return Err(em(EmailError::TemplateEngineUnavailable));
         }
-        let t = tenant(tenant_id)?;
+        let t = json!(uuid("tenantId", tenant_id)?);
         let (statement, params) = match op {
             "save" => {
                 let m = fields(
@@ -128,13 +115,13 @@ impl Email {
                 let (html, body) = (text(m, "html")?, text(m, "text")?);
                 let src = Source {
                     name: &name,
-                    subject,
-                    html,
-                    text: body,
+                    subject: &subject,
+                    html: html.as_deref(),
+                    text: body.as_deref(),
                 };
                 let sample = m.get("sample").cloned().unwrap_or_else(|| json!({}));
                 db_template::render(&src, &sample).map_err(em)?;
-                let locale = locale("locale", text(m, "locale")?)?;
+                let locale = locale(m)?.unwrap_or_default();
                 (
                     "templateSave",
                     json!([t, name, locale, subject, html, body]),
@@ -142,9 +129,7 @@ impl Email {
             }
             "remove" => {
                 let m = fields(input, &["name", "locale"])?;
-                let locale = text(m, "locale")?
-                    .map(|l| locale("locale", Some(l)))
-                    .transpose()?;
+                let locale = locale(m)?;
                 ("templateRemove", json!([t, name(m)?, locale]))
             }
             "list" => {
@@ -154,7 +139,7 @@ impl Email {
             "preview" => {
                 let m = fields(input, &["name", "locale", "props"])?;
                 let name = name(m)?;
-                let locales = chain(&locale("locale", text(m, "locale")?)?);
+                let locales = chain(&locale(m)?.unwrap_or_default());
                 let n = locales.len();
                 let ranks: Vec<usize> = (0..n).collect();
                 (
@@ -244,27 +229,15 @@ impl Email {
         };
         let uuid = crate::webhooks::ids::parse_uuid("state", &p.uuid)
             .map_err(|e| arg("state", e.to_string()))?;
-        let f = |k: &str| {
-            if many {
-                format!("inputs[{n}].{k}")
-            } else {
-                k.to_owned()
-            }
-        };
-        let prefix = if many {
-            format!("inputs[{n}]")
-        } else {
-            "input".into()
-        };
         let value = crate::bridge::step::parse_text("state", &source)?;
-        let mut input: SendInput = from_value(&prefix, &value)?;
+        let mut input: SendInput = from_value(&input_path(many, n, ""), &value)?;
         let name = input.template.clone().unwrap_or_default();
         let props = input.props.clone().unwrap_or_else(|| json!({}));
         let r = render_row(&name, row, &props)?;
         input.subject = r.subject;
         input.html = r.html;
         input.text = r.text;
-        let q = self.pending(&input, &uuid, now_ms, &f)?;
+        let q = self.pending(&input, &uuid, now_ms, &|k| input_path(many, n, k))?;
         p.row = q.row;
         p.attachments = q.attachments;
         Ok(())
