@@ -101,6 +101,32 @@ test("a tenant's override wins for that tenant only, by locale (de-CH → de →
   assert.equal((await stored((await send(A, {})).id)).subject, "Welcome, Jane");
 });
 
+test("two saves of one template at once take turns: the later one is the next version, one stays active", async () => {
+  const save = (c, subject) => email.templates.save({ name: "digest", locale: "fr", subject, text: "{{ items|length }} articles" }, { tx: c });
+  let release, firstSaved;
+  const held = new Promise((r) => (release = r));
+  // The first save's transaction stays open (with its lock) until released.
+  const first = inTenant(A, async (c) => {
+    firstSaved = await save(c, "Un");
+    await held;
+  });
+  while (!firstSaved) await new Promise((r) => setTimeout(r, 10));
+  let settled = false;
+  const second = inTenant(A, (c) => save(c, "Deux")).finally(() => (settled = true));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(settled, false, "the second save waits for the first transaction");
+  release();
+  await first;
+  const later = await second;
+  assert.equal(later.version, firstSaved.version + 1);
+  const versions = await rows("SELECT version, active, subject FROM email_templates WHERE tenant_id = $1 AND name = 'digest' AND locale = 'fr' ORDER BY version", [A]);
+  assert.deepEqual(versions, [
+    { version: firstSaved.version, active: false, subject: "Un" },
+    { version: later.version, active: true, subject: "Deux" },
+  ]);
+  assert.deepEqual(await tenant.runAs(A, () => email.templates.remove("digest", { locale: "fr" })), { removed: 1 });
+});
+
 test("an operator acts for one tenant with { tenantId }; without a tenant the calls are refused", async () => {
   const saved = await email.templates.save({ name: "welcome", subject: "Operator {{ name }}", text: "t", tenantId: B });
   assert.equal(saved.tenantId, B);

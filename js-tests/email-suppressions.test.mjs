@@ -272,9 +272,10 @@ test("with `audit`, suppression changes and erasures are sealed audit entries wr
   assert.equal(migrated.code, 0, migrated.stderr);
   const audit = betterAudit({ database: drizzleAuditAdapter(drizzle(pool), { seal: { key: SEAL_KEY } }), auditTables: [] });
   assert.throws(() => betterEmail({ database: drizzleEmailAdapter(drizzle(pool)), transport: captureTransport(), from: "a@acme.example", audit: {} }), (e) => e.code === "EMAIL_INVALID_CONFIG" && /`audit`/.test(e.message));
+  const sink = captureTransport();
   const audited = betterEmail({
     database: drizzleEmailAdapter(drizzle(pool)),
-    transport: captureTransport(),
+    transport: sink,
     from: "Acme <hello@acme.example>",
     unsubscribe: { baseUrl: "https://app.acme.example/email/u" },
     secretsKey: randomBytes(32).toString("base64"),
@@ -311,6 +312,28 @@ test("with `audit`, suppression changes and erasures are sealed audit entries wr
   assert.equal(entries[1].before_data.id, added.suppression.id);
   assert.equal(entries[3].record_id, hash);
   assert.doesNotMatch(JSON.stringify(entries), /audit\.me@example|Audit\.Me|rolled\.back/i, "no address in clear in the audit trail");
+
+  // Each message's final outcome, written in the worker's record transaction as the worker
+  // (what earlier tests left queued is cancelled first: a drain hands every due message).
+  await asSystem(pool, "UPDATE email_messages SET status = 'cancelled' WHERE status = 'queued'");
+  const sent = await inTenant(T, (c) => audited.send({ to: "ok@example.com", subject: "s", text: "t" }, { tx: c }));
+  await audited.drain({ maxMs: 10_000 });
+  sink.failNext("rejected_permanent", { status: 422, detail: "refused" });
+  const refused = await inTenant(T, (c) => audited.send({ to: "no@example.com", subject: "s", text: "t", category: "notifications" }, { tx: c }));
+  sink.failNext("retryable", { status: 503 });
+  await audited.drain({ maxMs: 10_000 });
+  const later = await inTenant(T, (c) => audited.send({ to: "later@example.com", subject: "s", text: "t" }, { tx: c }));
+  await audited.drain({ maxMs: 10_000 });
+  const outcomes = await asSystem(pool, "SELECT record_id, actor_id, tenant_id, after_data, description FROM audit_logs WHERE table_name = 'email_messages' ORDER BY seq");
+  assert.deepEqual(
+    outcomes.map((e) => [e.record_id, e.actor_id, e.tenant_id, e.description, e.after_data.status, e.after_data.outcome, e.after_data.transport, e.after_data.category, e.after_data.attemptCount, e.after_data.providerStatus]),
+    [
+      [sent.id, "system:better-email", T, "message sent", "sent", "sent", "capture", "transactional", 1, null],
+      [refused.id, "system:better-email", T, "message failed", "failed", "rejected_permanent", "capture", "notifications", 1, 422],
+    ],
+    "a retried message (queued again) is not final: no entry",
+  );
+  assert.equal((await asSystem(pool, "SELECT status FROM email_messages WHERE message_id_header = $1", [`<${later.id}@acme.example>`]))[0].status, "queued");
   const verify = await cli(["verify", "--json"]);
   assert.equal(verify.code, 0, verify.stdout + verify.stderr);
 });

@@ -1,5 +1,6 @@
 //! WebAssembly entry points of the email product, with the names and shapes of the N-API ones.
-//! Attachment bytes come as a separate `contents` array of `Uint8Array`s.
+//! Attachment bytes come as a separate `contents` array of `Uint8Array`s. Standalone helpers
+//! (feature `email-tools`): the email package reaches this code through the `Email` class.
 
 use js_sys::{Array, Uint8Array};
 use serde_json::Value;

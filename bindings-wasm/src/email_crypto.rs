@@ -9,8 +9,10 @@ use usebetter_core::bridge::email_crypto as ec;
 use wasm_bindgen::prelude::*;
 
 use crate::core_err;
+#[cfg(all(feature = "email-events", feature = "email-tools"))]
+use crate::opt_string;
 #[cfg(feature = "email-events")]
-use crate::{opt_string, string, to_js};
+use crate::{string, to_js};
 
 fn json(arg: &str, value: &JsValue) -> Result<Value, JsValue> {
     crate::args::json(arg, value).map_err(|e| core_err(&e))
@@ -23,7 +25,7 @@ fn out(r: usebetter_core::error::Result<Value>) -> Result<JsValue, JsValue> {
 
 /// `{ method, host, path, query?, headers?, body?, region, service, accessKeyId,
 /// secretAccessKey, sessionToken?, nowMs }` → the headers to add and the signature.
-#[cfg(feature = "email-events")]
+#[cfg(all(feature = "email-events", feature = "email-tools"))]
 #[wasm_bindgen(js_name = emailSigV4)]
 pub fn email_sig_v4(request: JsValue) -> Result<JsValue, JsValue> {
     out(ec::sigv4(&json("request", &request)?))
@@ -51,7 +53,7 @@ pub fn email_sns_cert_url(body: &[u8], options: JsValue) -> Result<String, JsVal
 }
 
 /// Seals `{ tenantId?, address, category, messageId?, issuedAt }`; `nonce`: 24 random bytes.
-#[cfg(feature = "email-events")]
+#[cfg(all(feature = "email-events", feature = "email-tools"))]
 #[wasm_bindgen(js_name = emailUnsubscribeToken)]
 pub fn email_unsubscribe_token(
     token_key: JsValue,
@@ -62,7 +64,7 @@ pub fn email_unsubscribe_token(
     ec::unsubscribe_token(&key, &fields, nonce).map_err(|e| core_err(&e))
 }
 
-#[cfg(feature = "email-events")]
+#[cfg(all(feature = "email-events", feature = "email-tools"))]
 #[wasm_bindgen(js_name = emailOpenUnsubscribeToken)]
 pub fn email_open_unsubscribe_token(
     token_key: JsValue,
@@ -73,7 +75,7 @@ pub fn email_open_unsubscribe_token(
 }
 
 /// `[["List-Unsubscribe", …], ["List-Unsubscribe-Post", "List-Unsubscribe=One-Click"]]`.
-#[cfg(feature = "email-events")]
+#[cfg(all(feature = "email-events", feature = "email-tools"))]
 #[wasm_bindgen(js_name = emailUnsubscribeHeaders)]
 pub fn email_unsubscribe_headers(
     base_url: JsValue,

@@ -2,7 +2,7 @@
 //! JS `Error`s with the core's stable code in `err.code`.
 
 mod args;
-#[cfg(feature = "email-mime")]
+#[cfg(all(feature = "email-mime", feature = "email-tools"))]
 pub mod email;
 #[cfg(any(feature = "email-events", feature = "email-dkim"))]
 pub mod email_crypto;

@@ -1,7 +1,8 @@
 // Transactional email from workerd: a tenant-scoped sign-up that `send()`s a welcome mail in the
 // request's transaction (Hono + Drizzle + node-postgres over cloudflare:sockets), a cron
-// trigger that `drain()`s the outbox to Resend over fetch, the provider events endpoint and the
-// one-click unsubscribe endpoint — all on the email package's edge WebAssembly module. SMTP is
+// trigger that `drain()`s the outbox over fetch (notifications to Resend, transactional mail to
+// SES, signed with SigV4 in the edge module), the provider events endpoint and the one-click
+// unsubscribe endpoint — all on the email package's edge WebAssembly module. SMTP is
 // refused here. Connections cannot outlive a request in workerd, so each event opens its own.
 import pg from "pg";
 import { Hono } from "hono";
@@ -13,6 +14,7 @@ import { createHonoMiddleware } from "@usebetterdev/tenant/hono";
 import { betterEmail, defineTemplate, html } from "@usebetterdev/email";
 import { drizzleEmailAdapter } from "@usebetterdev/email/drizzle";
 import { resend } from "@usebetterdev/email/resend";
+import { ses } from "@usebetterdev/email/ses";
 import { smtp } from "@usebetterdev/email/smtp";
 import { emailEventsHandler, unsubscribeHandler } from "@usebetterdev/email/hono";
 
@@ -29,7 +31,11 @@ function open(env) {
   const db = drizzle(pool);
   const email = betterEmail({
     database: drizzleEmailAdapter(db),
-    transport: resend({ apiKey: "re_test", baseUrl: env.RESEND_URL, timeoutMs: 5000 }),
+    transports: {
+      resend: resend({ apiKey: "re_test", baseUrl: env.RESEND_URL, timeoutMs: 5000 }),
+      ses: ses({ region: "eu-west-1", credentials: async () => JSON.parse(env.AWS_CREDENTIALS), baseUrl: env.SES_URL, timeoutMs: 5000 }),
+    },
+    route: ({ category }) => (category === "transactional" ? "ses" : "resend"),
     from: "Acme <hello@acme.example>",
     templates: { welcome },
     unsubscribe: { baseUrl: "https://app.acme.example/email/u" },
@@ -51,6 +57,10 @@ export default {
         const sent = await email.send({ to, template: "welcome", props: { name } });
         if (fail) throw new Error("sign-up failed after send()");
         return c.json(sent);
+      });
+      app.post("/receipt", createHonoMiddleware(tenant), async (c) => {
+        const { to } = await c.req.json();
+        return c.json(await email.send({ to, subject: "Your receipt", text: "Paid.", category: "transactional" }));
       });
       app.get("/smtp", (c) => {
         try {

@@ -36,6 +36,9 @@ import { betterEmail } from "@usebetterdev/email";
 import { sqlEmailAdapter } from "@usebetterdev/email/sql";
 import { smtp } from "@usebetterdev/email/smtp";
 import { resend } from "@usebetterdev/email/resend";
+import { ses, type SesCredentials } from "@usebetterdev/email/ses";
+import { sendgrid } from "@usebetterdev/email/sendgrid";
+import { mailgun } from "@usebetterdev/email/mailgun";
 import pg from "pg";
 
 const email = betterEmail({
@@ -60,3 +63,17 @@ const sent: Promise<{ id: `eml_${string}`; status: "queued" | "duplicate" | "sup
 void sent;
 // @ts-expect-error resend() needs an API key
 resend({});
+const fromVault = async (): Promise<SesCredentials> => ({ accessKeyId: "AKID", secretAccessKey: "s", sessionToken: "t" });
+const raw: Transport[] = [
+  ses({ region: "eu-west-1", credentials: { accessKeyId: "AKID", secretAccessKey: "s" }, configurationSetName: "tx" }),
+  ses({ region: "eu-west-1", credentials: fromVault }),
+  sendgrid({ apiKey: "SG.x" }),
+  mailgun({ apiKey: "k", domain: "mg.acme.example", baseUrl: "https://api.eu.mailgun.net" }),
+];
+void raw;
+// @ts-expect-error ses() needs credentials
+ses({ region: "eu-west-1" });
+// @ts-expect-error the credentials need a secret
+ses({ region: "eu-west-1", credentials: { accessKeyId: "AKID" } });
+// @ts-expect-error mailgun() needs the sending domain
+mailgun({ apiKey: "k" });

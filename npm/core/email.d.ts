@@ -230,6 +230,17 @@ export interface EmailOutgoing {
   tenantId: string | null;
   idempotencyKey: string;
   tags: Record<string, string> | null;
+  /** The exact MIME: what the raw-MIME providers (SES, Mailgun) send. */
+  raw?: string;
+  /** The envelope's recipients (to, cc, bcc; suppressed ones removed): where raw MIME is delivered. */
+  recipients?: string[];
+}
+
+/** What SES's SigV4 signer is given. */
+export interface EmailAwsCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
 }
 
 /** The request an HTTP transport sends. */
@@ -243,6 +254,11 @@ export interface EmailHttpRequest {
 /** The request a transport of `kind` sends for `message`; EMAIL_INVALID_CONFIG naming `apiKey` or `baseUrl`. */
 export declare function emailProviderRequest(kind: "resend", message: EmailOutgoing, options: { apiKey: string; baseUrl?: string }): EmailHttpRequest;
 export declare function emailProviderRequest(kind: "postmark", message: EmailOutgoing, options: { serverToken: string; baseUrl?: string; messageStream?: string }): EmailHttpRequest;
+export declare function emailProviderRequest(kind: "sendgrid", message: EmailOutgoing, options: { apiKey: string; baseUrl?: string }): EmailHttpRequest;
+/** Needs `message.raw` and `message.recipients`; EMAIL_INVALID_CONFIG naming `domain`. */
+export declare function emailProviderRequest(kind: "mailgun", message: EmailOutgoing, options: { apiKey: string; domain: string; baseUrl?: string }): EmailHttpRequest;
+/** Signed with SigV4 at `nowMs`; needs `message.raw` and `message.recipients`; EMAIL_INVALID_CONFIG naming `region` or `credentials.…`. */
+export declare function emailProviderRequest(kind: "ses", message: EmailOutgoing, options: { region: string; credentials: EmailAwsCredentials; nowMs: number; baseUrl?: string; configurationSetName?: string }): EmailHttpRequest;
 /** One batch request (Resend's `/emails/batch`, permissive validation) for 1 to 100 messages without attachments; its `idempotency-key` derives from the sorted message ids. */
 export declare function emailProviderRequest(kind: "resend", messages: EmailOutgoing[], options: { apiKey: string; baseUrl?: string }): EmailHttpRequest;
 
@@ -255,7 +271,7 @@ export interface EmailVerdict {
   recipients: { address: string; accepted: boolean; enhancedCode: string; text?: string }[];
 }
 /** The hand-off outcome of a provider's answer (`retryAfterMs` for a throttled one). */
-export declare function emailClassifyResponse(kind: "resend" | "postmark", status: number, headers: Array<[string, string]>, body: string, nowMs: number): EmailVerdict;
+export declare function emailClassifyResponse(kind: "resend" | "postmark" | "ses" | "sendgrid" | "mailgun", status: number, headers: Array<[string, string]>, body: string, nowMs: number): EmailVerdict;
 /** The answer to a batch request of `count` messages: one outcome per message, in request order. */
 export declare function emailClassifyResponse(kind: "resend", status: number, headers: Array<[string, string]>, body: string, nowMs: number, count: number): EmailVerdict[];
 
@@ -354,7 +370,8 @@ export declare class Email {
    * A tenant-editable template call (`save` renders the source with `sample` first) as its
    * statement and parameters, the tenant first. `tenantId`: the tenant an operator acts for.
    */
-  templatePlan(op: EmailTemplateOp, input: Record<string, unknown>, tenantId?: string | null): { statement: string; params: unknown[] };
+  /** A save's plan has `lock`, run first in the same transaction (concurrent saves of one template take turns). */
+  templatePlan(op: EmailTemplateOp, input: Record<string, unknown>, tenantId?: string | null): { statement: string; params: unknown[]; lock?: { statement: string; params: unknown[] } };
   /** What the statement's rows mean (`preview`: the stored override rendered, or null). */
   templateResult(op: EmailTemplateOp, input: Record<string, unknown>, rows: Record<string, unknown>[]): unknown;
 }

@@ -44,6 +44,13 @@ pub struct Outgoing {
     pub idempotency_key: String,
     #[serde(default)]
     pub tags: Option<BTreeMap<String, String>>,
+    /// The exact MIME, for the providers that take it raw (SES, Mailgun).
+    #[serde(default)]
+    pub raw: Option<String>,
+    /// The envelope's recipients (to, cc and bcc, suppressed ones removed): where a raw-MIME
+    /// provider delivers, since the MIME carries no `Bcc`.
+    #[serde(default)]
+    pub recipients: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -56,16 +63,44 @@ pub struct OutgoingAttachment {
 }
 
 /// The transport's options (`resend({ apiKey, baseUrl })`, `postmark({ serverToken, baseUrl,
-/// messageStream })`).
-#[derive(Debug, Clone, Deserialize)]
+/// messageStream })`, `sendgrid({ apiKey })`, `mailgun({ apiKey, domain })`, `ses({ region,
+/// credentials, configurationSetName })` with the clock SigV4 signs at).
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProviderOptions {
-    #[serde(alias = "serverToken")]
+    #[serde(default, alias = "serverToken")]
     pub api_key: String,
+    #[serde(default)]
     pub base_url: Option<String>,
     /// Postmark: the message stream (default `outbound`).
     #[serde(default)]
     pub message_stream: Option<String>,
+    /// Mailgun: the sending domain.
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// SES: the AWS region.
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub credentials: Option<AwsCredentials>,
+    #[serde(default)]
+    pub configuration_set_name: Option<String>,
+    /// SES: when the request is signed (`Date.now()`).
+    #[serde(default)]
+    pub now_ms: Option<i64>,
+}
+
+/// What the application's credentials give SES's signer.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AwsCredentials {
+    // Missing keys are empty, so the check names the one missing.
+    #[serde(default)]
+    pub access_key_id: String,
+    #[serde(default)]
+    pub secret_access_key: String,
+    #[serde(default)]
+    pub session_token: Option<String>,
 }
 
 /// What the transport sends.
@@ -135,6 +170,28 @@ pub(super) fn base_url(field: &str, o: &ProviderOptions, default: &str) -> Resul
     }
 }
 
+/// Custom and list headers as one JSON object, as Resend and SendGrid take them.
+pub(super) fn header_object(headers: &[(String, String)]) -> Value {
+    Value::Object(headers.iter().map(|(k, v)| (k.clone(), json!(v))).collect())
+}
+
+/// What a raw-MIME provider sends: the MIME and the envelope's recipients, both required.
+pub(super) fn raw_mime<'a>(m: &'a Outgoing, provider: &str) -> Result<&'a str> {
+    let Some(raw) = m.raw.as_deref().filter(|r| !r.is_empty()) else {
+        return Err(EmailError::argument(
+            "message.raw",
+            format!("{provider} sends the message's MIME, which is missing"),
+        ));
+    };
+    if m.recipients.is_empty() {
+        return Err(EmailError::argument(
+            "message.recipients",
+            format!("{provider} needs the envelope's recipients"),
+        ));
+    }
+    Ok(raw)
+}
+
 /// `Authorization`, checked: the Resend API key.
 pub(super) fn resend_auth(o: &ProviderOptions) -> Result<(String, String)> {
     if o.api_key.trim().is_empty() {
@@ -189,12 +246,7 @@ pub(super) fn resend_body(m: &Outgoing) -> Value {
         b.insert("text".into(), json!(t));
     }
     if !m.headers.is_empty() {
-        let headers: serde_json::Map<String, Value> = m
-            .headers
-            .iter()
-            .map(|(k, v)| (k.clone(), json!(v)))
-            .collect();
-        b.insert("headers".into(), Value::Object(headers));
+        b.insert("headers".into(), header_object(&m.headers));
     }
     if !m.attachments.is_empty() {
         let a: Vec<Value> = m
@@ -222,9 +274,12 @@ pub fn request(kind: &str, m: &Outgoing, o: &ProviderOptions) -> Result<HttpRequ
     match kind {
         "resend" => resend_request(m, o),
         "postmark" => super::postmark::request(m, o),
+        "ses" => super::ses::request(m, o),
+        "sendgrid" => super::sendgrid::request(m, o),
+        "mailgun" => super::mailgun::request(m, o),
         other => Err(EmailError::config(
             "kind",
-            format!("\"resend\" or \"postmark\", got {other:?}"),
+            format!("one of resend, postmark, ses, sendgrid, mailgun; got {other:?}"),
         )),
     }
 }
@@ -271,20 +326,26 @@ pub fn classify(
         };
     }
     let parsed: Option<Value> = serde_json::from_str(body).ok();
-    let message = parsed
-        .as_ref()
-        .and_then(|v| v.get("message").or_else(|| v.get("Message")))
+    let field = |k: &str| parsed.as_ref().and_then(|v| v.get(k));
+    // SendGrid explains a refusal in `errors[0].message`, SES and Mailgun in `message`.
+    let message = field("message")
+        .or_else(|| field("Message"))
+        .or_else(|| field("errors").and_then(|e| e.get(0)?.get("message")))
         .and_then(Value::as_str)
         .map_or_else(|| cut(body), cut);
-    let id = parsed
-        .as_ref()
-        .and_then(|v| v.get("id"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
+    // Where each API puts the id of an accepted message; Mailgun's is a `Message-ID` in brackets.
+    let id = match kind {
+        "sendgrid" => header(headers, "x-message-id"),
+        "ses" => field("MessageId").and_then(Value::as_str),
+        _ => field("id").and_then(Value::as_str),
+    }
+    .map(|v| v.trim_start_matches('<').trim_end_matches('>').to_owned())
+    .filter(|v| !v.is_empty());
     let outcome = match status {
-        200..=299 if id.is_some() || kind != "resend" => HandOff::Sent,
+        200..=299 if id.is_some() => HandOff::Sent,
         // Accepted without the id the API promises: the provider may or may not have it.
         200..=299 => HandOff::Ambiguous,
+        _ if kind == "ses" => super::ses::judge(status, headers, parsed.as_ref()),
         401 | 403 => HandOff::AuthFailed,
         429 => HandOff::Throttled,
         // Resend: another request with the same key is in progress.

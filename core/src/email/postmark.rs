@@ -160,6 +160,7 @@ mod tests {
             api_key: "pm-token".into(),
             base_url: Some("http://127.0.0.1:9/".into()),
             message_stream: stream.map(str::to_owned),
+            ..ProviderOptions::default()
         }
     }
 

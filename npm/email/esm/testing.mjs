@@ -1,3 +1,3 @@
 import m from "../dist/testing/index.js";
 
-export const { captureTransport, fakeResend, fakePostmark } = m;
+export const { captureTransport, fakeResend, fakePostmark, fakeSes, fakeSendgrid, fakeMailgun } = m;

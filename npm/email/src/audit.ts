@@ -1,5 +1,6 @@
-// Audit mirroring (spec §5 `audit`, as webhooks §14): changes to the suppression list and
-// erasures are written as @usebetterdev/audit entries in the transaction that makes them,
+// Audit mirroring (spec §5 `audit`, as webhooks §14): changes to the suppression list, erasures
+// and each message's final outcome (in the worker's record transaction, actor
+// `system:better-email`) are written as @usebetterdev/audit entries in the transaction that makes them,
 // through the audit instance's hook for another library's transaction, so they commit or roll
 // back with the change and join the tenant's hash chain. Entries name an address by its SHA-256
 // key hash only: an audit trail is kept, and erase() must not leave the address behind in it.
@@ -14,8 +15,53 @@ export interface AuditEntry {
   before?: Record<string, unknown>;
   after?: Record<string, unknown>;
   description?: string;
+  /** Who did it, when not the audit context's actor (the worker). */
+  actorId?: string;
   /** The entry's chain; null: the global one. */
   tenantId: string | null;
+}
+
+/** What the worker knows of a recorded message when it ends. */
+export interface Outcome {
+  /** `eml_…` */
+  id: string;
+  status: string;
+  tenantId: string | null;
+  category: string | null;
+  transport: string | null;
+  outcome: string;
+  providerMessageId: string | null;
+  providerStatus: number | null;
+  attempt: number;
+  at: number;
+}
+
+/** The statuses a message does not leave on its own. */
+const FINAL = new Set(["sent", "failed", "expired", "suppressed"]);
+
+/** Entries for the messages of a record batch that reached a final status: tamper-evident
+ *  proof of what was handed to which provider, and when. */
+export function outcomeEntries(outcomes: Outcome[]): AuditEntry[] {
+  return outcomes
+    .filter((o) => FINAL.has(o.status))
+    .map((o) => ({
+      tableName: "email_messages",
+      operation: "UPDATE" as const,
+      recordId: o.id,
+      after: {
+        status: o.status,
+        category: o.category,
+        transport: o.transport,
+        outcome: o.outcome,
+        providerMessageId: o.providerMessageId,
+        providerStatus: o.providerStatus,
+        attemptCount: o.attempt,
+        lastAttemptAt: new Date(o.at).toISOString(),
+      },
+      actorId: "system:better-email",
+      description: `message ${o.status}`,
+      tenantId: o.tenantId,
+    }));
 }
 type CaptureIn = (run: (text: string, params: unknown[]) => Promise<Record<string, unknown>[]>, entries: AuditEntry[]) => Promise<void>;
 

@@ -97,6 +97,7 @@ export function betterEmail<const R extends Record<string, AnyTemplate> = Record
         onAmbiguous: settings.onAmbiguous,
         paused,
         ...(ctx.onEvent ? { onEvent: ctx.onEvent } : {}),
+        ...(ctx.audit ? { audit: ctx.audit } : {}),
       },
       o,
     );

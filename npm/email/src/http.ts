@@ -5,6 +5,9 @@ import core from "@usebetter-rs/core/email-binding";
 import type { EmailHttpRequest, EmailOutgoing, EmailVerdict } from "@usebetter-rs/core/email-binding";
 import type { HandOffResult, PreparedMessage } from "./types";
 
+/** The providers whose requests the core writes and whose answers it judges. */
+export type HttpKind = "resend" | "postmark" | "ses" | "sendgrid" | "mailgun";
+
 /** Codes of failures before the request was sent: nothing reached the provider. */
 const BEFORE_SEND = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_CONNECT_TIMEOUT", "EHOSTUNREACH", "ENETUNREACH"]);
 
@@ -18,7 +21,7 @@ function result(v: EmailVerdict, status: number): HandOffResult {
 }
 
 /** Performs `request` for `count` messages (a batch request when `count` is given): one result each. */
-async function perform(kind: "resend" | "postmark", request: EmailHttpRequest, signal: AbortSignal, timeoutMs: number, count?: number): Promise<HandOffResult[]> {
+async function perform(kind: HttpKind, request: EmailHttpRequest, signal: AbortSignal, timeoutMs: number, count?: number): Promise<HandOffResult[]> {
   const timeout = AbortSignal.timeout(timeoutMs);
   let response: Response;
   try {
@@ -36,7 +39,7 @@ async function perform(kind: "resend" | "postmark", request: EmailHttpRequest, s
   return core.emailClassifyResponse(kind, response.status, headers, body, Date.now(), count).map((v) => result(v, response.status));
 }
 
-export async function fetchHandOff(kind: "resend" | "postmark", request: EmailHttpRequest, signal: AbortSignal, timeoutMs: number): Promise<HandOffResult> {
+export async function fetchHandOff(kind: HttpKind, request: EmailHttpRequest, signal: AbortSignal, timeoutMs: number): Promise<HandOffResult> {
   return (await perform(kind, request, signal, timeoutMs))[0]!;
 }
 
@@ -68,16 +71,43 @@ const SETTLED = new Set(["sent", "rejected_permanent", "rejected_recipient"]);
 
 /** Hands each message of `batch` to the provider, one request each (`request` writes it). */
 export function sendEach(
-  kind: "resend" | "postmark",
+  kind: HttpKind,
   batch: PreparedMessage[],
   signal: AbortSignal,
   timeoutMs: number,
-  request: (outgoing: EmailOutgoing, m: PreparedMessage) => EmailHttpRequest,
+  request: (outgoing: EmailOutgoing, m: PreparedMessage) => EmailHttpRequest | Promise<EmailHttpRequest>,
 ): Promise<HandOffResult[]> {
   return Promise.all(
     batch.map(async (m): Promise<HandOffResult> => {
       if (!m.outgoing) return { outcome: "rejected_permanent", detail: `${kind}: the message has no structured form (hand it over through the worker)` };
-      return fetchHandOff(kind, request(m.outgoing, m), signal, timeoutMs);
+      return fetchHandOff(kind, await request(m.outgoing, m), signal, timeoutMs);
     }),
   );
+}
+
+/** A message a transport's options are checked against when the transport is made. */
+export const PROBE: EmailOutgoing = {
+  id: "eml_probe",
+  from: { address: "probe@example.com" },
+  to: [],
+  cc: [],
+  bcc: [],
+  replyTo: [],
+  subject: "",
+  html: null,
+  text: null,
+  headers: [],
+  attachments: [],
+  tenantId: null,
+  idempotencyKey: "",
+  tags: null,
+  raw: "Subject: probe\r\n\r\n",
+  recipients: ["probe@example.com"],
+};
+
+const decoder = new TextDecoder();
+
+/** The message as the raw-MIME providers take it: its exact MIME and the envelope's recipients. */
+export function rawOutgoing(outgoing: EmailOutgoing, m: PreparedMessage): EmailOutgoing {
+  return { ...outgoing, raw: decoder.decode(m.raw), recipients: m.recipients };
 }

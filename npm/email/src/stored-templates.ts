@@ -47,6 +47,7 @@ async function execute<T>(ctx: SendContext, op: EmailTemplateOp, input: Record<s
   const tenantId = tenantOf(opts);
   const plan = guard(EmailTemplateError, () => ctx.core.templatePlan(op, input, tenantId));
   const apply = async (ex: Executor) => {
+    if (plan.lock) await run(ex, ctx.statements, plan.lock.statement, plan.lock.params);
     const rows = await run(ex, ctx.statements, plan.statement, plan.params);
     return guard(EmailTemplateError, () => ctx.core.templateResult(op, input, rows)) as T;
   };

@@ -113,6 +113,7 @@ impl Email {
         // The template API's own statements; the edge modules, without the engine, refuse it.
         #[cfg(feature = "templates")]
         for (name, st) in [
+            ("templateLock", s.email_template_lock()),
             ("templateSave", s.email_template_save()),
             ("templateRemove", s.email_template_remove()),
             ("templatesList", s.email_templates_list()),

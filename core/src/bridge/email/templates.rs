@@ -87,7 +87,7 @@ fn render_row(name: &str, row: &Value, props: &Value) -> Result<db_template::Ren
 
 impl Email {
     /// `op` (`save`, `remove`, `list`, `preview`) with its `input`: `{ statement, params }`, the
-    /// tenant first. `tenant_id`: the tenant an operator acts for (NULL: the scope's).
+    /// tenant first; a save also has `lock`, a statement to run before it in the transaction. `tenant_id`: the tenant an operator acts for (NULL: the scope's).
     ///
     /// # Errors
     /// `EMAIL_INVALID_ARGUMENT` naming the field; for `save`, `EMAIL_TEMPLATE_RENDER_FAILED`
@@ -122,10 +122,13 @@ impl Email {
                 let sample = m.get("sample").cloned().unwrap_or_else(|| json!({}));
                 db_template::render(&src, &sample).map_err(em)?;
                 let locale = locale(m)?.unwrap_or_default();
-                (
-                    "templateSave",
-                    json!([t, name, locale, subject, html, body]),
-                )
+                // Concurrent saves of one (tenant, name, locale) take turns: see the lock.
+                let lock = json!({ "statement": "templateLock", "params": [t, name, locale] });
+                return Ok(json!({
+                    "lock": lock,
+                    "statement": "templateSave",
+                    "params": [t, name, locale, subject, html, body],
+                }));
             }
             "remove" => {
                 let m = fields(input, &["name", "locale"])?;

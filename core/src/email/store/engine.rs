@@ -165,7 +165,7 @@ RETURNING greatest(0, ceil(extract(epoch FROM b.updated_at - now()) * 1000))::in
     /// batch kept only where `$31` says so, see the report's `rebatch`), an
     /// attempt row where a transport was called (and one per transport a failover tried before
     /// it), recipient states, and suppressions learnt from the answers (an SMTP `550 5.1.1` at
-    /// RCPT). Returns the ids recorded.
+    /// RCPT). Returns the messages recorded: id, tenant, attempt count and category.
     #[must_use]
     pub fn email_record(&self) -> Statement {
         Statement::new(
@@ -207,7 +207,7 @@ RETURNING greatest(0, ceil(extract(epoch FROM b.updated_at - now()) * 1000))::in
     AS p(message_id, transport, started_at, duration_ms, outcome, provider_status, detail)
   JOIN u ON u.id = p.message_id
 )
-SELECT id FROM u",
+SELECT id, tenant_id, attempt_count, category FROM u",
                 m = self.table("messages"),
                 att = self.table("attempts"),
                 rcpt = self.table("recipients"),

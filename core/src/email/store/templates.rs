@@ -6,7 +6,25 @@
 
 use super::{Statement, Store};
 
+/// The advisory lock of one (tenant, name, locale) being saved, with those appended.
+pub const TEMPLATE_LOCK_PREFIX: &str = "better_email_template:";
+
 impl Store {
+    /// Waits for other saves of `$2` (name) for locale `$3` by the same tenant to end (a
+    /// transaction lock, released at commit). Run before [`Store::email_template_save`] in the
+    /// same transaction: that statement's snapshot then includes a concurrent save that
+    /// committed first, so the two number their versions 1 and 2 instead of both choosing 1.
+    #[must_use]
+    pub fn email_template_lock(&self) -> Statement {
+        Statement::new(
+            format!(
+                "SELECT pg_advisory_xact_lock(hashtextextended('{TEMPLATE_LOCK_PREFIX}' || coalesce(({tenant})::text, '') || ':' || $2 || ':' || $3, 0))",
+                tenant = Store::tenant_value("$1"),
+            ),
+            &[("tenant_id", "uuid"), ("name", "text"), ("locale", "text")],
+        )
+    }
+
     /// Saves a new version of `$2` (name) for locale `$3` with subject `$4`, html `$5` and text
     /// `$6`; the previous active version is retired in the same statement.
     /// Returns the new row, or none when the context has no tenant.

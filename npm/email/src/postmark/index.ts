@@ -3,9 +3,9 @@
 // category's message stream) and judges the answer by its `ErrorCode`; this module only performs
 // the call. Postmark keeps no idempotency key: an answer lost after the request left is
 // `ambiguous`, and `onAmbiguous` decides whether to send again.
-import core, { type EmailOutgoing } from "@usebetter-rs/core/email-binding";
+import core from "@usebetter-rs/core/email-binding";
 import { EmailConfigError, guard } from "../errors";
-import { sendEach } from "../http";
+import { PROBE, sendEach } from "../http";
 import { rateOption, type PreparedMessage, type Transport } from "../types";
 
 export interface PostmarkOptions {
@@ -20,24 +20,6 @@ export interface PostmarkOptions {
   maxPerSecond?: number;
   name?: string;
 }
-
-/** A message the options are checked against when the transport is made. */
-const PROBE: EmailOutgoing = {
-  id: "eml_probe",
-  from: { address: "probe@example.com" },
-  to: [],
-  cc: [],
-  bcc: [],
-  replyTo: [],
-  subject: "",
-  html: null,
-  text: null,
-  headers: [],
-  attachments: [],
-  tenantId: null,
-  idempotencyKey: "",
-  tags: null,
-};
 
 /** `postmark({ serverToken, baseUrl?, messageStreams?, timeoutMs?, maxPerSecond? })`. */
 export function postmark(options: PostmarkOptions): Transport {

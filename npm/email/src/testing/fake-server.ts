@@ -53,7 +53,8 @@ export async function fakeServer(provider: FakeProvider, latencyMs = 0): Promise
     req.on("end", () => {
       state.requests++;
       const r: FakeRequest = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, text: Buffer.concat(chunks).toString() };
-      const send = (a: FakeReply) => setTimeout(() => res.writeHead(a.status, { "content-type": "application/json", ...a.headers }).end(JSON.stringify(a.body)), latencyMs);
+      // A reply without a body (SendGrid's 202) is sent empty.
+      const send = (a: FakeReply) => setTimeout(() => res.writeHead(a.status, { "content-type": "application/json", ...a.headers }).end(a.body === undefined ? "" : JSON.stringify(a.body)), latencyMs);
       const refused = provider.refuse(r);
       if (refused) return send(refused);
       const failure = failures.shift();

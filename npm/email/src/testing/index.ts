@@ -1,11 +1,14 @@
 // `@usebetterdev/email/testing`: `captureTransport()` keeps what it is given in memory, for
 // tests of the application: `sent()`, `lastTo(address)`, `links(message)`, `waitFor(predicate)`,
 // `clear()`, and `failNext(outcome)` to see how the app and the worker handle any hand-off
-// outcome. `fakeResend()` and `fakePostmark()` are loopback stand-ins for those providers' APIs
-// (Node only).
+// outcome. `fakeResend()`, `fakePostmark()`, `fakeSes()`, `fakeSendgrid()` and `fakeMailgun()`
+// are loopback stand-ins for those providers' APIs (Node only).
 import { EmailError } from "../errors";
 export { fakeResend, type FakeResend, type FakeResendEmail, type FakeResendOptions } from "./resend";
 export { fakePostmark, type FakePostmark, type FakePostmarkEmail } from "./postmark";
+export { fakeSes, type FakeSes, type FakeSesEmail, type FakeSesOptions } from "./ses";
+export { fakeSendgrid, type FakeSendgrid, type FakeSendgridEmail } from "./sendgrid";
+export { fakeMailgun, type FakeMailgun, type FakeMailgunEmail } from "./mailgun";
 import type { HandOffOutcome, HandOffResult, PreparedMessage, Transport } from "../types";
 
 export interface CapturedMessage extends PreparedMessage {

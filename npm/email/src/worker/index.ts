@@ -3,7 +3,8 @@
 // record every answer in one batched transaction fenced by the lease tokens, and reap messages
 // whose worker died mid hand-off. The loop that drives it is in ./loop.
 import core, { type Email as CoreEmail, type EmailHandOff, type EmailReport } from "@usebetter-rs/core/email-binding";
-import { run, workerTransaction, type EmailDatabase, type Statements } from "../db";
+import { outcomeEntries, type AuditWriter, type Outcome } from "../audit";
+import { run, workerTransaction, type EmailDatabase, type Row, type Statements } from "../db";
 import { EmailConfigError, EmailError, guard } from "../errors";
 import { hook, type EmailHookEvent, type Transport } from "../types";
 import { createDelivery } from "./deliver";
@@ -38,6 +39,25 @@ export interface EngineContext {
   onEvent?: (e: EmailHookEvent) => unknown;
   /** Transports paused after refusing our credentials: name → until (ms), kept by this process. */
   paused?: Map<string, number>;
+  /** With `audit`: writes each message's final outcome in its record transaction. */
+  audit?: AuditWriter | undefined;
+}
+
+/** A recorded message's outcome, as audited: `row` is what the record statement returned of it. */
+function outcome(m: { id: string; status: string }, r: EmailReport, row: Row): Outcome {
+  const end = (r.startedAtMs ?? Date.now()) + (r.durationMs ?? 0);
+  return {
+    id: core.webhookId("email", m.id, true),
+    status: m.status,
+    tenantId: (row.tenant_id as string | null) ?? null,
+    category: (row.category as string | null) ?? null,
+    transport: r.transport ?? null,
+    outcome: r.outcome,
+    providerMessageId: r.providerMessageId ?? null,
+    providerStatus: r.status ?? null,
+    attempt: Number(row.attempt_count),
+    at: end,
+  };
 }
 
 /** How long a transport that refused our credentials gets no messages (spec §8.3). */
@@ -116,9 +136,13 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
   async function record(handOffs: EmailHandOff[], reports: EmailReport[]): Promise<void> {
     const draws = reports.map(() => Math.random() * 2 - 1);
     const plan = guard(EmailError, () => ctx.core.record(reports, Date.now(), draws, workerId));
-    const recorded = await workerTransaction(ctx.db, ctx.statements, (ex) => run(ex, ctx.statements, "record", plan.params));
     // Only what was written: a message whose lease another worker took over was not.
-    const written = new Set(recorded.map((row) => String(row.id)));
+    const written = await workerTransaction(ctx.db, ctx.statements, async (ex) => {
+      const rows = new Map((await run(ex, ctx.statements, "record", plan.params)).map((row) => [String(row.id), row]));
+      // Final outcomes are audited in the transaction that records them.
+      if (ctx.audit) await ctx.audit(ex, outcomeEntries(plan.messages.flatMap((m, i) => (rows.has(m.id) ? [outcome(m, reports[i]!, rows.get(m.id)!)] : []))));
+      return rows;
+    });
     for (const [i, m] of plan.messages.entries()) {
       const r = reports[i]!;
       if (!written.has(m.id)) continue;

@@ -1,0 +1,3 @@
+import m from "../dist/mailgun/index.js";
+
+export const { mailgun } = m;

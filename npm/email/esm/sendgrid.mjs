@@ -1,0 +1,3 @@
+import m from "../dist/sendgrid/index.js";
+
+export const { sendgrid } = m;

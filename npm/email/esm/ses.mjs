@@ -1,0 +1,3 @@
+import m from "../dist/ses/index.js";
+
+export const { ses } = m;
