@@ -79,7 +79,8 @@ test("SES: our MIME as Content.Raw to the envelope (bcc included), EmailTags and
 
 test("SES: credentials from a function are asked before each request and carry the session token; a wrong secret or a failing function is auth_failed", async () => {
   let asked = 0;
-  const e = email(sesTransport({ credentials: async () => (asked++, { ...AWS, sessionToken: "FQoGZXIvYXdzEXAMPLE" }) }));
+  // Shaped as the AWS SDK's providers return them: extra fields are left out of the signer's input.
+  const e = email(sesTransport({ credentials: async () => (asked++, { ...AWS, sessionToken: "FQoGZXIvYXdzEXAMPLE", expiration: new Date(Date.now() + 3_600_000), accountId: "123456789012" }) }));
   const m = await send(e, { to: "token@example.com" });
   await e.drain({ maxMs: 10_000 });
   assert.equal(asked, 1);
@@ -193,12 +194,21 @@ test("SES and Mailgun send the same MIME for the same message", async () => {
   assert.equal(shape(ra, ma), shape(rb, mb));
 });
 
+test("a message's own tags cannot take the names events correlate by", async () => {
+  const e = email(sesTransport());
+  for (const name of ["better_email_id", "tenant"]) {
+    await assert.rejects(send(e, { to: "t@example.com", tags: { [name]: "x" } }), (err) => err.code === "EMAIL_INVALID_ARGUMENT" && err.message.includes(`tags.${name}`));
+  }
+});
+
 test("bad options are refused by name", () => {
   assert.match(thrown(() => ses({ credentials: AWS })), /^EMAIL_INVALID_CONFIG: invalid `region`/);
   assert.match(thrown(() => ses({ region: "eu-west-1" })), /^EMAIL_INVALID_CONFIG: ses\(\): invalid `credentials`/);
   assert.match(thrown(() => ses({ region: "eu-west-1", credentials: { accessKeyId: "A B", secretAccessKey: "s" } })), /invalid `credentials\.accessKeyId`/);
   assert.match(thrown(() => ses({ region: "eu-west-1", credentials: { accessKeyId: "A" } })), /^EMAIL_INVALID_CONFIG: /);
   assert.match(thrown(() => ses({ region: "eu-west-1", credentials: () => AWS, baseUrl: "ftp://x" })), /invalid `baseUrl`/);
+  assert.match(thrown(() => ses({ region: "eu-west-1", credentials: AWS, baseUrl: "https://user@email.eu-west-1.amazonaws.com" })), /invalid `baseUrl`/);
+  assert.match(thrown(() => ses({ region: "eu-west-1", credentials: AWS, baseUrl: "https://email.eu-west-1.amazonaws.com/?x=1" })), /invalid `baseUrl`/);
   assert.match(thrown(() => sendgrid({})), /^EMAIL_INVALID_CONFIG: sendgrid\(\): invalid `apiKey`/);
   assert.match(thrown(() => sendgrid({ apiKey: "SG.x", maxPerSecond: 0 })), /`maxPerSecond`/);
   assert.match(thrown(() => mailgun({ apiKey: "k" })), /invalid `domain`/);

@@ -17,6 +17,7 @@ import { drizzleAuditAdapter } from "@usebetterdev/audit/drizzle";
 import { betterEmail } from "@usebetterdev/email";
 import { drizzleEmailAdapter } from "@usebetterdev/email/drizzle";
 import { captureTransport } from "@usebetterdev/email/testing";
+import { AUDIT_CAPTURE_IN } from "@usebetter-rs/core/shared";
 import { requireEnv } from "./helpers/db.mjs";
 import { auditCli, project } from "./helpers/cli.mjs";
 import { webhooksDatabase, inTenant as inTenantOf, asSystem, transaction } from "./helpers/webhooks.mjs";
@@ -336,4 +337,30 @@ test("with `audit`, suppression changes and erasures are sealed audit entries wr
   assert.equal((await asSystem(pool, "SELECT status FROM email_messages WHERE message_id_header = $1", [`<${later.id}@acme.example>`]))[0].status, "queued");
   const verify = await cli(["verify", "--json"]);
   assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+});
+
+test("an audit write that fails in the worker is undone alone: the message's record stands and it is not sent again", async () => {
+  await asSystem(pool, "UPDATE email_messages SET status = 'cancelled' WHERE status = 'queued'");
+  const heard = [];
+  const sink = captureTransport();
+  // An audit store whose statement fails (a missing table): the record transaction would abort.
+  const broken = { [AUDIT_CAPTURE_IN]: async (run) => run("INSERT INTO no_such_audit_table (x) VALUES (1)", []) };
+  const e = betterEmail({
+    database: drizzleEmailAdapter(drizzle(pool)),
+    transport: sink,
+    from: "Acme <hello@acme.example>",
+    unsubscribe: { baseUrl: "https://app.acme.example/email/u" },
+    secretsKey: randomBytes(32).toString("base64"),
+    audit: broken,
+    onEvent: (ev) => heard.push(ev),
+  });
+  const T = randomUUID();
+  const m = await inTenant(T, (c) => e.send({ to: "kept@example.com", subject: "s", text: "t" }, { tx: c }));
+  await e.drain({ maxMs: 10_000 });
+  const [row] = await asSystem(pool, "SELECT status, attempt_count FROM email_messages WHERE message_id_header = $1", [`<${m.id}@acme.example>`]);
+  assert.deepEqual(row, { status: "sent", attempt_count: 1 });
+  assert.deepEqual(heard.map((ev) => [ev.type, ev.ids]), [["audit.failed", [m.id]]]);
+  assert.match(heard[0].detail, /no_such_audit_table/);
+  await e.drain({ maxMs: 2_000 });
+  assert.equal(sink.sent().length, 1, "handed over once");
 });

@@ -37,13 +37,30 @@ fn printable(field: &str, v: &str, expected: &str) -> Result<()> {
     Ok(())
 }
 
-/// `(host[:port], path prefix)` of a base URL already checked to start with `http(s)://`.
-fn host_and_prefix(base: &str) -> (&str, &str) {
-    let rest = base.split_once("://").map_or(base, |(_, r)| r);
-    match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, ""),
+/// `(host[:port], path prefix)` of a base URL already checked to start with `http(s)://`, the
+/// host as `fetch` sends it in `Host` (lower case, without the scheme's default port), which is
+/// what the signature must cover. A query, fragment, user info or a character a URL would
+/// percent-encode is refused: the signed path would differ from the one sent.
+fn host_and_prefix(base: &str) -> Result<(String, &str)> {
+    let (scheme, rest) = base.split_once("://").unwrap_or(("https", base));
+    let (host, prefix) = rest
+        .find('/')
+        .map_or((rest, ""), |i| (&rest[..i], &rest[i..]));
+    let in_host = |c: u8| c.is_ascii_alphanumeric() || b"-._~%:[]".contains(&c);
+    let in_path = |c: u8| c.is_ascii_alphanumeric() || b"-._~/%!$&'()*+,;=:@".contains(&c);
+    if host.is_empty() || !host.bytes().all(in_host) || !prefix.bytes().all(in_path) {
+        return Err(EmailError::config(
+            "baseUrl",
+            "an http(s) URL without query, fragment or user info, such as https://email.eu-west-1.amazonaws.com",
+        ));
     }
+    let host = host.to_ascii_lowercase();
+    let default = if scheme == "https" { ":443" } else { ":80" };
+    Ok((
+        host.strip_suffix(default)
+            .map_or(host.clone(), str::to_owned),
+        prefix,
+    ))
 }
 
 pub(super) fn request(m: &Outgoing, o: &ProviderOptions) -> Result<HttpRequest> {
@@ -86,7 +103,7 @@ pub(super) fn request(m: &Outgoing, o: &ProviderOptions) -> Result<HttpRequest> 
         o,
         &format!("https://email.{region}.amazonaws.com"),
     )?;
-    let (host, prefix) = host_and_prefix(&base);
+    let (host, prefix) = host_and_prefix(&base)?;
     let mut tags = vec![json!({ "Name": "better_email_id", "Value": tag_text(&m.id) })];
     if let Some(t) = &m.tenant_id {
         tags.push(json!({ "Name": "tenant", "Value": tag_text(t) }));
@@ -107,7 +124,7 @@ pub(super) fn request(m: &Outgoing, o: &ProviderOptions) -> Result<HttpRequest> 
     let content_type = ("content-type".to_owned(), "application/json".to_owned());
     let signed = sign(&SigV4Request {
         method: "POST".into(),
-        host: host.to_owned(),
+        host,
         path: format!("{prefix}{PATH}"),
         query: Vec::new(),
         headers: vec![content_type.clone()],
@@ -144,9 +161,25 @@ pub(super) fn judge(status: u16, headers: &[(String, String)], body: Option<&Val
     let kind = kind.split(':').next().unwrap_or_default();
     let kind = kind.rsplit('#').next().unwrap_or_default();
     match (kind, status) {
-        ("SendingPausedException" | "AccountSuspendedException", _) | (_, 401 | 403) => {
-            HandOff::AuthFailed
-        }
+        // A signature made on a clock that drifted: nothing was sent, the next attempt signs anew.
+        ("RequestExpired", _) => HandOff::Retryable,
+        // Credentials, signature and permission refusals (some come as 400): the transport cannot
+        // send anything now, which another transport may.
+        (
+            "SendingPausedException"
+            | "AccountSuspendedException"
+            | "AccessDeniedException"
+            | "NotAuthorized"
+            | "IncompleteSignature"
+            | "InvalidSignatureException"
+            | "SignatureDoesNotMatch"
+            | "UnrecognizedClientException"
+            | "ExpiredTokenException"
+            | "InvalidClientTokenId"
+            | "MissingAuthenticationToken",
+            _,
+        )
+        | (_, 401 | 403) => HandOff::AuthFailed,
         ("TooManyRequestsException" | "ThrottlingException" | "LimitExceededException", _)
         | (_, 429) => HandOff::Throttled,
         (_, 400..=499) => HandOff::RejectedPermanent,

@@ -22,6 +22,8 @@ function result(v: EmailVerdict, status: number): HandOffResult {
 
 /** Performs `request` for `count` messages (a batch request when `count` is given): one result each. */
 async function perform(kind: HttpKind, request: EmailHttpRequest, signal: AbortSignal, timeoutMs: number, count?: number): Promise<HandOffResult[]> {
+  // The hand-off's time ran out before the request could leave (slow credentials): nothing was sent.
+  if (signal.aborted) return Array.from({ length: count ?? 1 }, () => ({ outcome: "retryable", detail: `${kind}: the hand-off was stopped before the request was sent` }));
   const timeout = AbortSignal.timeout(timeoutMs);
   let response: Response;
   try {

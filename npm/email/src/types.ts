@@ -140,7 +140,9 @@ export interface Transport {
 export type EmailHookEvent =
   | (EmailEvent & { provider: string })
   | { type: "message.ambiguous"; id: string; tenantId: string | null; transport: string | null; detail: string | null }
-  | { type: "transport.down"; transport: string; status: number | null; detail: string | null };
+  | { type: "transport.down"; transport: string; status: number | null; detail: string | null }
+  /** The worker could not write the audit entries of these messages' final outcomes (their record stands). */
+  | { type: "audit.failed"; ids: string[]; detail: string };
 
 /** `maxPerSecond` of a transport's options, checked (`owner` names the factory in the error). */
 export function rateOption(owner: string, value: unknown): { maxPerSecond?: number } {

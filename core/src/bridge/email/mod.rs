@@ -107,6 +107,8 @@ impl Email {
             ("erase", s.email_erase()),
             ("eventsApply", s.email_events_apply()),
             ("transition", s.email_transition()),
+            ("auditMark", s.email_audit_mark()),
+            ("auditUndo", s.email_audit_undo()),
         ] {
             out.insert(name.to_owned(), to_value(&st)?);
         }

@@ -173,6 +173,9 @@ fn array_literal(items: &[String]) -> String {
     format!("{{{}}}", quoted.join(","))
 }
 
+/// The tags every provider request carries: a message's own tags cannot take these names.
+const RESERVED_TAGS: [&str; 2] = ["better_email_id", "tenant"];
+
 impl Email {
     fn check_tags(&self, field: &str, tags: &BTreeMap<String, String>) -> Result<()> {
         let ok = |s: &str| {
@@ -182,6 +185,12 @@ impl Email {
         };
         if tags.len() > 10 {
             return Err(em(EmailError::argument(field, "at most 10 tags")));
+        }
+        if let Some(k) = tags.keys().find(|k| RESERVED_TAGS.contains(&k.as_str())) {
+            return Err(em(EmailError::argument(
+                format!("{field}.{k}"),
+                "is set by the library (providers' events correlate by it): use another name",
+            )));
         }
         match tags.iter().find(|(k, v)| !ok(k) || !ok(v)) {
             Some((k, _)) => Err(em(EmailError::argument(

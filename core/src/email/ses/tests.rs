@@ -152,6 +152,15 @@ fn answers_are_judged_by_error_type_then_status() {
         assert_eq!(judge(400, &h(t), None), HandOff::AuthFailed, "{t}");
     }
     assert_eq!(judge(403, &[], None), HandOff::AuthFailed);
+    for t in [
+        "AccessDeniedException",
+        "NotAuthorized",
+        "IncompleteSignature",
+        "ExpiredTokenException",
+    ] {
+        assert_eq!(judge(400, &h(t), None), HandOff::AuthFailed, "{t}");
+    }
+    assert_eq!(judge(400, &h("RequestExpired"), None), HandOff::Retryable);
     let quota = json!({ "__type": "com.amazonaws.sesv2#LimitExceededException" });
     assert_eq!(judge(400, &[], Some(&quota)), HandOff::Throttled);
     assert_eq!(
@@ -165,4 +174,27 @@ fn answers_are_judged_by_error_type_then_status() {
     assert_eq!(judge(500, &h("InternalFailure"), None), HandOff::Retryable);
     let slow = classify("ses", 429, &[("retry-after".into(), "7".into())], "{}", 0);
     assert_eq!(slow.retry_after_ms, Some(7000));
+}
+
+#[test]
+fn the_signed_host_is_the_one_fetch_sends() {
+    assert_eq!(
+        host_and_prefix("https://Email.EU-West-1.amazonaws.com:443/p").unwrap(),
+        ("email.eu-west-1.amazonaws.com".to_owned(), "/p")
+    );
+    assert_eq!(host_and_prefix("http://h:80").unwrap().0, "h");
+    assert_eq!(host_and_prefix("http://h:8080").unwrap().0, "h:8080");
+    assert_eq!(
+        host_and_prefix("http://[::1]:8080").unwrap().0,
+        "[::1]:8080"
+    );
+    for bad in [
+        "https://u@h",
+        "https://h/?q=1",
+        "https://h/#f",
+        "https://h/a b",
+        "https://",
+    ] {
+        assert!(host_and_prefix(bad).is_err(), "{bad}");
+    }
 }

@@ -30,7 +30,24 @@ pub fn worker_scope() -> String {
 /// The advisory lock of a batch request being claimed, with its key appended.
 pub const BATCH_LOCK_PREFIX: &str = "better_email_batch:";
 
+/// The savepoint the worker's audit entries are written under in a record transaction.
+pub const AUDIT_SAVEPOINT: &str = "better_email_audit";
+
 impl Store {
+    /// Before the worker's audit entries in a record transaction: a failed audit write is then
+    /// undone alone ([`Store::email_audit_undo`]), never the record of messages already handed
+    /// over (which a rollback would send again).
+    #[must_use]
+    pub fn email_audit_mark(&self) -> Statement {
+        Statement::new(format!("SAVEPOINT {AUDIT_SAVEPOINT}"), &[])
+    }
+
+    /// Undoes a failed audit write, keeping the record before it.
+    #[must_use]
+    pub fn email_audit_undo(&self) -> Statement {
+        Statement::new(format!("ROLLBACK TO SAVEPOINT {AUDIT_SAVEPOINT}"), &[])
+    }
+
     /// Claims up to `$1` due messages, high priority first, at most `$2` per tenant (one
     /// tenant's bulk send cannot delay another's password resets), leased for `$3` ms to worker
     /// `$4`. An `unsubscribe` suppression blocks only the `unsubscribable` categories, as at send.

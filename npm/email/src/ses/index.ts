@@ -45,18 +45,27 @@ export function ses(options: SesOptions): Transport {
   });
   // The region, the URL and static credentials are checked now, not at the first hand-off.
   guard(EmailConfigError, () => core.emailProviderRequest("ses", PROBE, opts(typeof credentials === "function" ? CHECK_CREDENTIALS : credentials)));
-  const resolve = async (): Promise<EmailAwsCredentials> => (typeof credentials === "function" ? await credentials() : credentials);
+  // Only the three fields the signer takes: SDK providers add `expiration`, `accountId` and more.
+  const resolve = async (): Promise<EmailAwsCredentials> => {
+    const c = typeof credentials === "function" ? await credentials() : credentials;
+    return { accessKeyId: c?.accessKeyId, secretAccessKey: c?.secretAccessKey, ...(c?.sessionToken ? { sessionToken: c.sessionToken } : {}) };
+  };
 
   async function one(m: PreparedMessage, signal: AbortSignal): Promise<HandOffResult> {
     if (!m.outgoing) return { outcome: "rejected_permanent", detail: "ses: the message has no structured form (hand it over through the worker)" };
-    let request;
+    let request, token;
     try {
-      request = core.emailProviderRequest("ses", rawOutgoing(m.outgoing, m), opts(await resolve()));
+      const c = await resolve();
+      token = c.sessionToken;
+      request = core.emailProviderRequest("ses", rawOutgoing(m.outgoing, m), opts(c));
     } catch (err) {
       // Nothing left: the credentials could not be had or are malformed, which another transport may not need.
       return { outcome: "auth_failed", detail: `ses: credentials: ${(err as Error)?.message ?? String(err)}` };
     }
-    return fetchHandOff("ses", request, signal, timeoutMs);
+    const r = await fetchHandOff("ses", request, signal, timeoutMs);
+    // An error text that quotes the signed request must not store the session token.
+    if (token && r.detail?.includes(token)) r.detail = r.detail.split(token).join("[session token]");
+    return r;
   }
 
   return {

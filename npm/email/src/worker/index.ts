@@ -139,8 +139,19 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
     // Only what was written: a message whose lease another worker took over was not.
     const written = await workerTransaction(ctx.db, ctx.statements, async (ex) => {
       const rows = new Map((await run(ex, ctx.statements, "record", plan.params)).map((row) => [String(row.id), row]));
-      // Final outcomes are audited in the transaction that records them.
-      if (ctx.audit) await ctx.audit(ex, outcomeEntries(plan.messages.flatMap((m, i) => (rows.has(m.id) ? [outcome(m, reports[i]!, rows.get(m.id)!)] : []))));
+      // Final outcomes are audited in the transaction that records them, under a savepoint: a
+      // failed audit write is undone alone (and reported), never the record, whose rollback
+      // would send those messages again.
+      const entries = ctx.audit ? outcomeEntries(plan.messages.flatMap((m, i) => (rows.has(m.id) ? [outcome(m, reports[i]!, rows.get(m.id)!)] : []))) : [];
+      if (ctx.audit && entries.length > 0) {
+        await run(ex, ctx.statements, "auditMark", []);
+        try {
+          await ctx.audit(ex, entries);
+        } catch (err) {
+          await run(ex, ctx.statements, "auditUndo", []);
+          hook(ctx.onEvent, { type: "audit.failed", ids: entries.map((e) => e.recordId), detail: (err as Error)?.message ?? String(err) });
+        }
+      }
       return rows;
     });
     for (const [i, m] of plan.messages.entries()) {
