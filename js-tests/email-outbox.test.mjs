@@ -445,7 +445,7 @@ test("operators: resolve --drop / --resend (CLI and API) decide a held message; 
   await assert.rejects(held.resolve(later.id, "maybe"), (e) => e.code === "EMAIL_INVALID_ARGUMENT" && /`decision`/.test(e.message));
 });
 
-test("rateLimits.maxQueuedPerTenant: at the cap send() throws EMAIL_RATE_LIMITED and writes nothing; other tenants and later sends go on; unenforced limits are refused", async () => {
+test("rateLimits.maxQueuedPerTenant: at the cap send() throws EMAIL_RATE_LIMITED and writes nothing; other tenants and later sends go on; bad per-tenant rates and warm-up entries are refused by name", async () => {
   const capped = betterEmail(config(sqlEmailAdapter(pool), { rateLimits: { maxQueuedPerTenant: 3 } }));
   const tenant = randomUUID();
   const later = (to, extra = {}) => ({ to, subject: "later", text: "t", sendAt: new Date(Date.now() + 3_600_000), ...extra });
@@ -478,8 +478,10 @@ test("rateLimits.maxQueuedPerTenant: at the cap send() throws EMAIL_RATE_LIMITED
   assert.equal((await inTenantOf(pool, tenant, (c) => capped.send(later("f@example.com"), { tx: c }))).status, "queued");
   assert.equal(await queued(tenant), 3);
   for (const [extra, field] of [
-    [{ rateLimits: { perTenant: { perMinute: 10 } } }, "rateLimits.perTenant"],
-    [{ warmup: [{ domain: "m.example", startPerDay: 50, factor: 1.5, maxPerDay: 1000 }] }, "warmup"],
+    [{ rateLimits: { perTenant: { perMinute: 0 } } }, "rateLimits.perTenant.perMinute"],
+    [{ rateLimits: { perTenant: { perHour: 1.5 } } }, "rateLimits.perTenant.perHour"],
+    [{ warmup: [{ domain: "m.example", startPerDay: 50, factor: 20, maxPerDay: 1000 }] }, "warmup[0].factor"],
+    [{ warmup: [{ domain: "m.example", startPerDay: 50, factor: 1.5, maxPerDay: 1000 }, { domain: "M.Example", startPerDay: 5, factor: 2, maxPerDay: 10 }] }, "warmup[1].domain"],
   ]) {
     assert.throws(() => betterEmail(config(sqlEmailAdapter(pool), extra)), (e) => e.code === "EMAIL_INVALID_CONFIG" && e.message.startsWith(`invalid \`${field}\``));
   }

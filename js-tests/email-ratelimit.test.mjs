@@ -2,8 +2,9 @@
 // PostgreSQL that every worker's claim takes its grants from, so three workers together never
 // hand the fake Resend more than that many requests in any 1-second window (measured where the
 // requests arrive), each grant carrying one request (a batch of messages with batching on).
-// `drain()` waits for the next grant rather than stopping; limits that this version cannot
-// enforce are refused.
+// `drain()` waits for the next grant rather than stopping. Per-tenant rates (E15's second
+// clause) keep one tenant's bulk send from delaying another's mail, and a sending domain's
+// warm-up caps its daily volume (E15's last clause).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -107,6 +108,93 @@ test("drain() waits for the next grant while mail is due, within maxMs", async (
     const idle = Date.now();
     assert.deepEqual(await e.drain({ maxMs: 10_000 }), { handed: 0 });
     assert.ok(Date.now() - idle < 2_000);
+  } finally {
+    await fake.close();
+  }
+});
+
+/** Sent and queued counts of `tenant`'s messages. */
+async function states(tenant) {
+  const rows = await asSystem(pool, "SELECT status, count(*)::int AS n FROM email_messages WHERE tenant_id = $1 GROUP BY status", [tenant]);
+  return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+}
+
+test("perMinute: 10: tenant A's 100 mails go out 10 at once and the rest stay queued, while tenant B's 10 are not delayed (p95 queue time < 1 s); a tenant's own limit in email_tenant_settings wins (0 holds its mail)", async () => {
+  const fake = await fakeResend({ apiKey: KEY });
+  const [A, B, C, D] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+  try {
+    const cfg = { rateLimits: { perTenant: { perMinute: 10, perDay: 1000 } } };
+    const transport = () => resend({ apiKey: KEY, baseUrl: fake.url, name: "fair", batch: 1 });
+    await asSystem(pool, "INSERT INTO email_tenant_settings (tenant_id, limits) VALUES ($1, $2), ($3, $4)", [C, { perMinute: 3 }, D, { perMinute: 0 }]);
+    const workers = [email(transport(), cfg), email(transport(), cfg)].map((e) => e.createWorker({ pollIntervalMs: 20, concurrency: 8 }));
+    await Promise.all(workers.map((w) => w.start()));
+    const sender = email(transport(), cfg);
+    const started = Date.now();
+    const bulk = (tag, n) => Array.from({ length: n }, (_, i) => ({ to: `${tag}${i}@example.com`, subject: "Bulk", text: "t" }));
+    // D's own limit of 0 holds its mail: queued first, it must not stand in anyone's way.
+    await inTenant(pool, D, (c) => sender.sendMany(bulk("d", 100), { tx: c }));
+    await inTenant(pool, A, (c) => sender.sendMany(bulk("a", 100), { tx: c }));
+    await inTenant(pool, C, (c) => sender.sendMany(bulk("c", 6), { tx: c }));
+    for (let i = 0; i < 10; i++) {
+      await inTenant(pool, B, (c) => sender.send({ to: `b${i}@example.com`, subject: "Reset", text: "t" }, { tx: c }));
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const [a, b, c] = [await states(A), await states(B), await states(C)];
+      if (b.sent === 10 && a.sent >= 10 && c.sent >= 3) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // Long enough for a claim past the limit to show.
+    await new Promise((r) => setTimeout(r, 500));
+    await Promise.all(workers.map((w) => w.stop()));
+    const elapsed = Date.now() - started;
+    const [a, b, c] = [await states(A), await states(B), await states(C)];
+    assert.equal(b.sent, 10, JSON.stringify(b));
+    // A token comes back every 6 s (10 a minute) and every 20 s for C (3 a minute).
+    assert.ok(a.sent >= 10 && a.sent <= 10 + Math.floor(elapsed / 6000), `A sent ${a.sent} in ${elapsed} ms`);
+    assert.equal(a.sent + a.queued, 100, JSON.stringify(a));
+    assert.ok(c.sent >= 3 && c.sent <= 3 + Math.floor(elapsed / 20_000), `C sent ${c.sent} in ${elapsed} ms`);
+    assert.equal(c.sent + c.queued, 6, JSON.stringify(c));
+    assert.deepEqual(await states(D), { queued: 100 });
+    assert.equal(fake.emails.length, a.sent + b.sent + c.sent);
+    const waits = (
+      await asSystem(
+        pool,
+        "SELECT extract(epoch FROM a.started_at - m.created_at) * 1000 AS ms FROM email_messages m JOIN email_attempts a ON a.message_id = m.id WHERE m.tenant_id = $1 ORDER BY 1",
+        [B],
+      )
+    ).map((r) => Number(r.ms));
+    assert.equal(waits.length, 10);
+    const p95 = waits[Math.ceil(waits.length * 0.95) - 1];
+    assert.ok(p95 < 1000, `B's queue times (ms): ${waits.map(Math.round).join(", ")}`);
+  } finally {
+    await fake.close();
+  }
+});
+
+test("warm-up of 50 a day ×1.5: a domain sends 50 on day 0 and 75 on day 1 (the first send moved a day back), 112 on day 2; other domains are not held", async () => {
+  const fake = await fakeResend({ apiKey: KEY });
+  const tenant = randomUUID();
+  try {
+    const e = email(resend({ apiKey: KEY, baseUrl: fake.url, name: "warm" }), { warmup: [{ domain: "warm.acme.example", startPerDay: 50, factor: 1.5, maxPerDay: 1000 }] });
+    const warm = Array.from({ length: 130 }, (_, i) => ({ from: "News <news@Warm.Acme.Example>", to: `w${i}@example.com`, subject: "Hi", text: "t" }));
+    await inTenant(pool, tenant, (c) => e.sendMany(warm, { tx: c }));
+    await inTenant(pool, tenant, (c) => e.send({ to: "cold@example.com", subject: "Hi", text: "t" }, { tx: c }));
+    const fromWarm = async (status) =>
+      (await asSystem(pool, "SELECT count(*)::int AS n FROM email_messages WHERE tenant_id = $1 AND from_addr ILIKE '%@warm.acme.example' AND status = $2", [tenant, status]))[0].n;
+    assert.deepEqual(await e.drain({ maxMs: 10_000 }), { handed: 51 });
+    assert.equal(await fromWarm("sent"), 50);
+    assert.equal((await states(tenant)).sent, 51, "the other domain's mail went too");
+    assert.deepEqual(await e.drain({ maxMs: 10_000 }), { handed: 0 }, "the day's cap is spent");
+    const yesterday = () => asSystem(pool, "UPDATE email_rate_buckets SET updated_at = updated_at - interval '1 day' WHERE key = 'warmup:warm.acme.example' RETURNING key");
+    assert.equal((await yesterday()).length, 1);
+    assert.deepEqual(await e.drain({ maxMs: 10_000 }), { handed: 75 });
+    assert.equal(await fromWarm("sent"), 125);
+    assert.equal(await fromWarm("queued"), 5);
+    await yesterday();
+    assert.deepEqual(await e.drain({ maxMs: 10_000 }), { handed: 5 });
+    assert.equal(fake.emails.length, 131);
   } finally {
     await fake.close();
   }

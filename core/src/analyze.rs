@@ -14,8 +14,8 @@ mod unicode;
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    visit_relations, CopySource, Expr, FromTable, ObjectName, ObjectNamePart, ObjectType,
-    Statement, TableFactor, TableObject, Visit, Visitor,
+    CopySource, Expr, FromTable, ObjectName, ObjectNamePart, ObjectType, Query, Statement,
+    TableFactor, TableObject, Visit, Visitor,
 };
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::{Parser, ParserError};
@@ -139,6 +139,11 @@ fn name_parts(name: &ObjectName) -> Vec<String> {
 #[derive(Default)]
 struct Walk {
     effects: Effects,
+    /// The query of the CREATE VIEW being visited, and whether the walk is inside it: the
+    /// tables it reads are written through the view. One visitor does both (a second visitor
+    /// type would compile the whole syntax tree's walk again).
+    view: Option<*const Query>,
+    in_view: bool,
 }
 
 impl Walk {
@@ -200,12 +205,7 @@ impl Walk {
                 }
             }
             // A view over a table can be written through, outside the table's name.
-            Statement::CreateView(v) => {
-                let _ = visit_relations(&v.query, |r| {
-                    self.push(r, "CREATE VIEW");
-                    ControlFlow::<()>::Continue(())
-                });
-            }
+            Statement::CreateView(v) => self.view = Some(std::ptr::from_ref(&*v.query)),
             Statement::AlterTable(a) => self.push(&a.name, "ALTER TABLE"),
             Statement::DropTrigger(d) => match &d.table_name {
                 Some(t) => self.push(t, "DROP TRIGGER"),
@@ -285,6 +285,28 @@ impl Visitor for Walk {
 
     fn pre_visit_statement(&mut self, s: &Statement) -> ControlFlow<()> {
         self.statement(s);
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
+        if self.view == Some(std::ptr::from_ref(q)) {
+            self.in_view = true;
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
+        if self.view == Some(std::ptr::from_ref(q)) {
+            self.in_view = false;
+            self.view = None;
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_relation(&mut self, r: &ObjectName) -> ControlFlow<()> {
+        if self.in_view {
+            self.push(r, "CREATE VIEW");
+        }
         ControlFlow::Continue(())
     }
 

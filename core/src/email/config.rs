@@ -289,7 +289,12 @@ pub fn parse(config: &Value, require_from: bool) -> Result<Config> {
         .map_err(|e| EmailError::config("retrySchedule", e.to_string()))?;
     let limits = input.rate_limits.unwrap_or_default();
     let suppression = policy::suppression(&input.suppression)?;
-    policy::check_warmup(&input.warmup)?;
+    // Domains compare as the claim reads them from the sender's address: lower-case.
+    let mut warmup = input.warmup;
+    for w in &mut warmup {
+        w.domain.make_ascii_lowercase();
+    }
+    policy::check_warmup(&warmup)?;
     let positive = |field: &str, v: Option<u32>| match v {
         Some(0) => Err(EmailError::config(field, "a positive number")),
         v => Ok(v),
@@ -322,7 +327,7 @@ pub fn parse(config: &Value, require_from: bool) -> Result<Config> {
         )?,
         on_ambiguous: input.on_ambiguous.unwrap_or_default(),
         suppression,
-        warmup: input.warmup,
+        warmup,
         unsubscribe_base_url,
         unsubscribe_mailto,
         max_queued_per_tenant: positive(
@@ -356,23 +361,11 @@ pub fn parse(config: &Value, require_from: bool) -> Result<Config> {
         smtp_utf8: input.smtp_utf8,
         tenancy: input.tenancy.unwrap_or_default(),
     };
-    // Accepting a limit and not enforcing it would be worse than refusing it.
-    if settings.per_tenant.iter().any(Option::is_some) {
-        return Err(EmailError::config(
-            "rateLimits.perTenant",
-            "nothing: per-tenant sending rates are not enforced by this version (rateLimits.maxQueuedPerTenant is)",
-        ));
-    }
+    // Accepting a setting and not acting on it would be worse than refusing it.
     if settings.render == Render::Worker {
         return Err(EmailError::config(
             "render",
             "nothing or \"enqueue\": rendering in the worker is not done by this version (templates render inside send())",
-        ));
-    }
-    if !settings.warmup.is_empty() {
-        return Err(EmailError::config(
-            "warmup",
-            "nothing: domain warm-up is not enforced by this version",
         ));
     }
     if settings.bodies_days > settings.metadata_days {

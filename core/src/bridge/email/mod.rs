@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 pub(crate) use crate::bridge::{bytea, to_value};
 use crate::email::config::{self, Config};
 use crate::email::store::engine::worker_scope;
+use crate::email::store::quota::Quotas;
 use crate::email::store::{Statement, Store, StoreConfig, SCHEMA_VERSION};
 use crate::email::EmailError;
 use crate::error::{Error, Result};
@@ -91,7 +92,10 @@ impl Email {
             ("templateFind", s.email_template_find()),
             ("insert", s.email_insert()),
             ("queuedCount", s.email_queued_count()),
-            ("claim", s.email_claim(&self.unsubscribable())),
+            (
+                "claim",
+                s.email_claim(&self.unsubscribable(), &self.quotas()),
+            ),
             ("record", s.email_record()),
             ("reap", s.email_reap()),
             ("batchMark", s.email_batch_mark()),
@@ -122,8 +126,20 @@ impl Email {
         ] {
             out.insert(name.to_owned(), to_value(&st)?);
         }
+        // Present only when the claim enforces quotas: the worker then takes it first.
+        if self.quotas().any() {
+            out.insert("claimLock".into(), to_value(&s.email_claim_lock())?);
+        }
         out.insert("schemaVersionExpected".into(), json!(SCHEMA_VERSION));
         Ok(Value::Object(out))
+    }
+
+    /// The per-tenant rates and warm-up caps the claim enforces.
+    fn quotas(&self) -> Quotas {
+        Quotas {
+            per_tenant: self.config.settings.per_tenant,
+            warmup: self.config.settings.warmup.clone(),
+        }
     }
 
     /// The categories an `unsubscribe` suppression applies to (the others ignore it).

@@ -228,6 +228,12 @@ pub(super) fn suppression(input: &SuppressionInput) -> Result<Suppression> {
 pub(super) fn check_warmup(warmup: &[Warmup]) -> Result<()> {
     for (i, w) in warmup.iter().enumerate() {
         let field = format!("warmup[{i}]");
+        if warmup[..i].iter().any(|o| o.domain == w.domain) {
+            return Err(EmailError::config(
+                format!("{field}.domain"),
+                format!("one entry per domain: {} is listed twice", w.domain),
+            ));
+        }
         let domain_ok = !w.domain.is_empty()
             && w.domain.len() <= 253
             && w.domain

@@ -7,6 +7,7 @@
 //! takes no further query. Recording is fenced by the lease token: a worker whose lease was
 //! taken over records nothing.
 
+use super::quota::{Parts, Quotas};
 use super::{Statement, Store};
 use crate::policy::context::{inline_settings, Limits, Scope};
 use crate::sql::literal;
@@ -65,13 +66,18 @@ impl Store {
     /// member (as many as its `batch_id` says) is queued and unexpired. The worker rebuilds the
     /// identical request from them. They do not expire one by one (the reaper holds a batch with an expired member).
     #[must_use]
-    pub fn email_claim(&self, unsubscribable: &[String]) -> Statement {
+    pub fn email_claim(&self, unsubscribable: &[String], quotas: &Quotas) -> Statement {
         let m = self.table("messages");
+        let q = quotas.any().then(|| self.quota_parts(quotas));
+        let part = |f: fn(&Parts) -> &str| q.as_ref().map_or("", f);
+        let open = q
+            .as_ref()
+            .map_or_else(String::new, |p| format!(" AND {}", p.open));
         let list: Vec<String> = unsubscribable.iter().map(|c| literal(c)).collect();
         let categories = format!("ARRAY[{}]::text[]", list.join(", "));
         Statement::new(
             format!(
-                "WITH expired AS (
+                "WITH {before}expired AS (
   UPDATE {m} e SET status = 'expired', last_outcome = 'expired', finished_at = now()
   WHERE (e.created_at, e.id) IN (
     SELECT created_at, id FROM {m} WHERE status = 'queued' AND next_attempt_at <= now() AND expires_at <= now()
@@ -95,20 +101,20 @@ impl Store {
   SELECT * FROM grp WHERE (SELECT count(*) FROM grp) = (SELECT CASE WHEN g.batch_id ~ '^[^/]+/[0-9]{{1,3}}$'
     THEN split_part(g.batch_id, '/', 2)::int END FROM gl g)
 ), cand AS (
-  SELECT created_at, id, tenant_id, priority, next_attempt_at FROM {m}
-  WHERE status = 'queued' AND next_attempt_at <= now() AND (expires_at IS NULL OR expires_at > now()) AND batch_id IS NULL
-  ORDER BY priority, next_attempt_at
+  SELECT m.created_at, m.id, m.tenant_id, m.priority, m.next_attempt_at{columns} FROM {m} m
+  WHERE m.status = 'queued' AND m.next_attempt_at <= now() AND (m.expires_at IS NULL OR m.expires_at > now()) AND m.batch_id IS NULL{open}
+  ORDER BY m.priority, m.next_attempt_at
   LIMIT $1 * 4
   FOR UPDATE SKIP LOCKED
-), ranked AS (
-  SELECT created_at, id, priority, next_attempt_at,
-         row_number() OVER (PARTITION BY tenant_id ORDER BY priority, next_attempt_at) AS rn
+), {allow}ranked AS (
+  SELECT created_at, id, tenant_id, priority, next_attempt_at,
+         row_number() OVER (PARTITION BY tenant_id ORDER BY priority, next_attempt_at) AS rn{rank}
   FROM cand
 ), c AS (
   SELECT created_at, id FROM (
     SELECT created_at, id, 0 AS g, priority, next_attempt_at FROM whole
     UNION ALL
-    SELECT created_at, id, 1, priority, next_attempt_at FROM ranked WHERE rn <= $2
+    SELECT created_at, id, 1, priority, next_attempt_at FROM ranked WHERE rn <= $2{within}
   ) u ORDER BY g, priority, next_attempt_at
   LIMIT CASE WHEN $5::text IS NULL OR (SELECT b.updated_at <= now() FROM {buckets} b WHERE b.key = $5)
              THEN greatest($1, (SELECT count(*) FROM whole)) ELSE 0 END
@@ -135,8 +141,14 @@ RETURNING m.id, m.tenant_id, m.created_at::text AS created_at, m.category, m.sub
 ), took AS (
   UPDATE {buckets} b SET updated_at = greatest(b.updated_at, now()) + make_interval(secs => $6::double precision / 1000)
   WHERE b.key = $5 AND EXISTS (SELECT 1 FROM claimed)
-)
+){spend}
 SELECT * FROM claimed",
+                before = part(|p| &p.before),
+                columns = part(|p| p.columns),
+                allow = part(|p| &p.allow),
+                rank = part(|p| p.rank),
+                within = part(|p| p.within),
+                spend = part(|p| &p.spend),
                 sup = self.table("suppressions"),
                 rcpt = self.table("recipients"),
                 att = self.table("attachments"),

@@ -7,6 +7,7 @@
 pub mod engine;
 pub mod events;
 pub mod operator;
+pub mod quota;
 pub mod retention;
 pub mod schema;
 pub mod send;

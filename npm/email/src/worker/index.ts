@@ -207,6 +207,8 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
     const limit = Math.min(slots * perRequest, Math.max(slots, perRequest));
     let hint: number | null = null;
     const rows = await workerTransaction(ctx.db, ctx.statements, async (ex) => {
+      // Tenant rates and warm-up caps: claims take turns, each reading the tokens the last spent.
+      if (ctx.statements.claimLock) await run(ex, ctx.statements, "claimLock", []);
       if (rate) {
         // Same transaction as the claim: the bucket stays locked until the grant is taken.
         const [b] = await run(ex, ctx.statements, "rateTake", [rate.key, rate.spacingMs]);
