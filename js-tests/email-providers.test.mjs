@@ -157,6 +157,26 @@ test("SendGrid: the message as /v3/mail/send JSON with custom_args; 202's X-Mess
   await settle();
 });
 
+test("JSON providers need a `to`: with every To recipient suppressed since the send, the Cc recipients (or a single Bcc) become it and the mail goes out to them", async () => {
+  const e = email(sendgrid({ apiKey: "SG.test", baseUrl: fakes.sendgrid.url }));
+  const gone = `gone-${randomUUID()}@example.com`;
+  const m = await send(e, { to: gone, cc: ["c1@example.com", "c2@example.com"], bcc: "audit@acme.example" });
+  const single = await send(e, { to: gone, bcc: "only@acme.example" });
+  await e.suppressions.add({ address: gone, reason: "hard_bounce", scope: "global" });
+  await e.drain({ maxMs: 10_000 });
+  const got = (id) => fakes.sendgrid.emails.find((x) => x.body.custom_args?.better_email_id === id);
+  assert.deepEqual(got(m.id)?.body.personalizations, [{ to: [{ email: "c1@example.com" }, { email: "c2@example.com" }], bcc: [{ email: "audit@acme.example" }] }]);
+  assert.deepEqual(got(single.id)?.body.personalizations, [{ to: [{ email: "only@acme.example" }] }]);
+  assert.equal((await row(m.id)).status, "sent");
+  assert.equal((await row(single.id)).status, "sent");
+  const states = await asSystem(pool, "SELECT address_key, status FROM email_recipients WHERE message_id = $1 ORDER BY address_key", [core.webhookId("email", m.id, false)]);
+  assert.deepEqual(
+    states.map((r) => [r.address_key, r.status]),
+    [["audit@acme.example", "sent"], ["c1@example.com", "sent"], ["c2@example.com", "sent"], [gone, "suppressed"]],
+  );
+  await settle();
+});
+
 test("Mailgun: our MIME as the message part, one `to` per envelope recipient, user variables; the id stored without brackets; a wrong key is auth_failed", async () => {
   const e = email(mailgun({ apiKey: "key-test", domain: "mg.acme.example", baseUrl: fakes.mailgun.url }));
   const m = await send(e, { ...RICH_MESSAGE, bcc: "audit@acme.example" });

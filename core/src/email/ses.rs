@@ -30,8 +30,9 @@ fn tag_text(s: &str) -> String {
         .collect()
 }
 
+/// SigV4's token rule, refused as configuration (SES options), not as an argument.
 fn printable(field: &str, v: &str, expected: &str) -> Result<()> {
-    if v.is_empty() || v.bytes().any(|b| !b.is_ascii_graphic()) {
+    if !super::sigv4::is_token(v) {
         return Err(EmailError::config(field, expected));
     }
     Ok(())

@@ -122,8 +122,14 @@ fn header_value(v: &str) -> String {
     v.split_ascii_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Whether `v` can go into a signed header or the credential scope as it is: non-empty
+/// printable ASCII without spaces.
+pub(super) fn is_token(v: &str) -> bool {
+    !v.is_empty() && v.bytes().all(|b| b.is_ascii_graphic())
+}
+
 fn check_token(field: &str, v: &str) -> Result<()> {
-    if v.is_empty() || v.bytes().any(|b| !b.is_ascii_graphic()) {
+    if !is_token(v) {
         return Err(EmailError::argument(
             field,
             "must be non-empty printable ASCII without spaces",

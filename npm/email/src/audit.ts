@@ -39,11 +39,14 @@ export interface Outcome {
 /** The statuses a message does not leave on its own. */
 const FINAL = new Set(["sent", "failed", "expired", "suppressed"]);
 
+/** Whether a message recorded with `status` is at its final outcome (and so audited). */
+export const isFinal = (status: string): boolean => FINAL.has(status);
+
 /** Entries for the messages of a record batch that reached a final status: tamper-evident
  *  proof of what was handed to which provider, and when. */
 export function outcomeEntries(outcomes: Outcome[]): AuditEntry[] {
   return outcomes
-    .filter((o) => FINAL.has(o.status))
+    .filter((o) => isFinal(o.status))
     .map((o) => ({
       tableName: "email_messages",
       operation: "UPDATE" as const,

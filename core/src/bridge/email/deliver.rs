@@ -240,12 +240,24 @@ impl Email {
                 _ => Vec::new(),
             }
         };
-        let bcc: Vec<Value> = c
+        let mut bcc: Vec<Value> = c
             .recipients
             .iter()
             .filter(|r| r.kind == "bcc" && r.status == "pending" && r.blocked.is_none())
             .map(|r| json!({ "address": r.address.clone().unwrap_or_else(|| r.key.clone()) }))
             .collect();
+        // The JSON providers refuse a message without `to`. When every To recipient was
+        // suppressed since the send, the Cc recipients (who see each other anyway) become the
+        // `to`, or a single Bcc recipient does; several Bcc recipients alone are left as they
+        // are (any one of them in `to` would be shown to the others), and the provider refuses.
+        let (mut to, mut cc) = (keep(&spec.to, true), keep(&spec.cc, true));
+        if to.is_empty() {
+            if !cc.is_empty() {
+                std::mem::swap(&mut to, &mut cc);
+            } else if bcc.len() == 1 {
+                std::mem::swap(&mut to, &mut bcc);
+            }
+        }
         let mut headers: Vec<(String, String)> = spec
             .headers
             .iter()
@@ -263,7 +275,7 @@ impl Email {
             AddressInput::Text(t) => json!({ "address": t }),
         };
         json!({
-            "id": id, "from": from, "to": keep(&spec.to, true), "cc": keep(&spec.cc, true), "bcc": bcc,
+            "id": id, "from": from, "to": to, "cc": cc, "bcc": bcc,
             "replyTo": keep(&spec.reply_to, false), "subject": spec.subject, "html": spec.html, "text": spec.text,
             "headers": headers,
             "attachments": stored.iter().map(|a| json!({ "filename": a.filename, "contentType": a.content_type, "contentId": a.content_id, "base64": a.base64 })).collect::<Vec<_>>(),

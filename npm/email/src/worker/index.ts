@@ -3,7 +3,7 @@
 // record every answer in one batched transaction fenced by the lease tokens, and reap messages
 // whose worker died mid hand-off. The loop that drives it is in ./loop.
 import core, { type Email as CoreEmail, type EmailHandOff, type EmailReport } from "@usebetter-rs/core/email-binding";
-import { outcomeEntries, type AuditWriter, type Outcome } from "../audit";
+import { isFinal, outcomeEntries, type AuditWriter, type Outcome } from "../audit";
 import { run, workerTransaction, type EmailDatabase, type Row, type Statements } from "../db";
 import { EmailConfigError, EmailError, guard } from "../errors";
 import { hook, type EmailHookEvent, type Transport } from "../types";
@@ -142,7 +142,8 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
       // Final outcomes are audited in the transaction that records them, under a savepoint: a
       // failed audit write is undone alone (and reported), never the record, whose rollback
       // would send those messages again.
-      const entries = ctx.audit ? outcomeEntries(plan.messages.flatMap((m, i) => (rows.has(m.id) ? [outcome(m, reports[i]!, rows.get(m.id)!)] : []))) : [];
+      // Retried messages are not final: no entry, so no outcome built for them.
+      const entries = ctx.audit ? outcomeEntries(plan.messages.flatMap((m, i) => (rows.has(m.id) && isFinal(m.status) ? [outcome(m, reports[i]!, rows.get(m.id)!)] : []))) : [];
       if (ctx.audit && entries.length > 0) {
         await run(ex, ctx.statements, "auditMark", []);
         try {
