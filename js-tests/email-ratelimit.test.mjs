@@ -158,6 +158,20 @@ test("perMinute: 10: tenant A's 100 mails go out 10 at once and the rest stay qu
     assert.equal(c.sent + c.queued, 6, JSON.stringify(c));
     assert.deepEqual(await states(D), { queued: 100 });
     assert.equal(fake.emails.length, a.sent + b.sent + c.sent);
+    // The tenants over their limit wait out of the queue's way: A's rest due a token interval
+    // (6 s) apart, D's held mail looked at again in a minute.
+    const due = async (t) =>
+      (await asSystem(pool, "SELECT round(extract(epoch FROM next_attempt_at - now()))::int AS s FROM email_messages WHERE tenant_id = $1 AND status = 'queued' ORDER BY 1", [t])).map((r) => r.s);
+    const aDue = await due(A);
+    assert.ok(aDue[0] >= 1 && aDue[0] <= 6, `A's next in ${aDue[0]} s`);
+    assert.ok(aDue.at(-1) >= 6 * (aDue.length - 1) - elapsed / 1000 - 6, `A's last in ${aDue.at(-1)} s for ${aDue.length} waiting`);
+    assert.ok((await due(D)).every((s) => s > 30 && s <= 60), "D's mail is looked at again within a minute");
+    // D's limit lifted: a minute later (the clock moved by hand) its mail goes, 5 of it.
+    await asSystem(pool, "UPDATE email_tenant_settings SET limits = '{\"perMinute\": 5}' WHERE tenant_id = $1", [D]);
+    await asSystem(pool, "UPDATE email_messages SET next_attempt_at = now() WHERE tenant_id = $1 AND status = 'queued'", [D]);
+    await asSystem(pool, "UPDATE email_rate_buckets SET updated_at = updated_at - interval '61 seconds' WHERE key LIKE 'tenant:' || $1 || ':%'", [D]);
+    assert.ok((await sender.drain({ maxMs: 10_000 })).handed >= 5);
+    assert.deepEqual(await states(D), { sent: 5, queued: 95 });
     const waits = (
       await asSystem(
         pool,
@@ -187,7 +201,14 @@ test("warm-up of 50 a day ×1.5: a domain sends 50 on day 0 and 75 on day 1 (the
     assert.equal(await fromWarm("sent"), 50);
     assert.equal((await states(tenant)).sent, 51, "the other domain's mail went too");
     assert.deepEqual(await e.drain({ maxMs: 10_000 }), { handed: 0 }, "the day's cap is spent");
-    const yesterday = () => asSystem(pool, "UPDATE email_rate_buckets SET updated_at = updated_at - interval '1 day' WHERE key = 'warmup:warm.acme.example' RETURNING key");
+    // The rest waits for the next UTC day, out of the queue's way.
+    const waiting = await asSystem(pool, "SELECT count(*)::int AS n FROM email_messages WHERE tenant_id = $1 AND status = 'queued' AND next_attempt_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' + interval '1 day'", [tenant]);
+    assert.equal(waiting[0].n, 80);
+    // A day passes (by hand): the first send was a day earlier, and what waited for today is due.
+    const yesterday = async () => {
+      await asSystem(pool, "UPDATE email_messages SET next_attempt_at = now() WHERE tenant_id = $1 AND status = 'queued'", [tenant]);
+      return asSystem(pool, "UPDATE email_rate_buckets SET updated_at = updated_at - interval '1 day' WHERE key = 'warmup:warm.acme.example' RETURNING key");
+    };
     assert.equal((await yesterday()).length, 1);
     assert.deepEqual(await e.drain({ maxMs: 10_000 }), { handed: 75 });
     assert.equal(await fromWarm("sent"), 125);

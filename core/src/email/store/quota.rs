@@ -8,13 +8,20 @@
 //!   `d` since then a bucket `warmup:<domain>:<d>` starts at that day's cap
 //!   `min(maxPerDay, ⌊startPerDay × factor^d⌋)`, never refilled.
 //!
-//! A message whose tenant or domain has no token left stays queued and is skipped by the
-//! claim's scan, so it never holds back other tenants' mail (a tenant found without tokens has
-//! its buckets written even when nothing of it is claimed, so that the next scan skips it; an
-//! override of 0 holds a tenant's mail); the claim then takes at most each
-//! tenant's and domain's tokens and spends them in the same statement. Claims that enforce
-//! quotas run one at a time ([`Store::email_claim_lock`]): each reads the buckets the previous
-//! one wrote.
+//! A tenant's bucket is full at its limit and refills at the limit per window, so it can send
+//! its limit at once and the limit again over the window: up to twice the limit within one
+//! window's length, never more, and the limit per window on average. Overrides apply when the
+//! configuration sets a per-tenant rate (only then does the claim look at them).
+//!
+//! A message whose tenant or domain has no token left stays queued. The claim that meets such
+//! mail moves the tenant's due mail to when its tokens come back (the k-th waiting message k
+//! token intervals ahead; a limit of 0 is looked at again a minute later) and a domain's past
+//! its cap to the next UTC day, so the queue's scan does not walk over it again; mail that comes
+//! due meanwhile is skipped by the scan while the bucket that holds it back was written in the
+//! last minute (after that the claim looks again, with the limits then in force). The claim takes
+//! at most each tenant's and domain's tokens and spends them in the same statement. Claims that
+//! enforce quotas run one at a time ([`Store::email_claim_lock`]): each reads the buckets the
+//! previous one wrote. Batch requests being repeated neither wait for nor spend tokens.
 
 use super::{Statement, Store};
 use crate::email::config::Warmup;
@@ -51,6 +58,10 @@ pub(super) struct Parts {
     /// CTEs after the claim that spend the tokens.
     pub spend: String,
 }
+
+/// How long a bucket without tokens holds mail back in the claim's scan before the claim looks
+/// at that mail again (with the limits then in force).
+const RECHECK: &str = "interval '60 seconds'";
 
 /// Tokens a bucket row `q` holds now, at its stored refill rate.
 const TOKENS: &str =
@@ -109,6 +120,69 @@ impl Store {
         )
     }
 
+    /// Moves the due mail of a tenant whose tokens ran out in this claim to the times its next
+    /// tokens come (the k-th waiting message k token intervals ahead, of its scarcest window;
+    /// a minute for a limit of 0, then looked at again), and a domain's past its warm-up cap
+    /// to the next UTC day. The scan then no longer meets it: one tenant's backlog costs the
+    /// claims of others nothing.
+    fn deferral(&self, warm: bool) -> String {
+        let m = self.table("messages");
+        let due = "q.status = 'queued' AND q.next_attempt_at <= now() AND (q.expires_at IS NULL OR q.expires_at > now())
+    AND q.batch_id IS NULL AND NOT EXISTS (SELECT 1 FROM claimed k WHERE k.id = q.id)";
+        let mut locked = format!(
+            ", bound AS (
+  SELECT a.*, u.took FROM allow a
+  CROSS JOIN LATERAL (SELECT count(*) AS took FROM claimed k JOIN cand x ON x.id = k.id WHERE x.tenant_id = a.tenant_id) u
+  WHERE a.n < $2 AND (SELECT count(*) FROM cand x WHERE x.tenant_id = a.tenant_id) > greatest(a.n, 0)
+), tl AS (
+  SELECT q.created_at, q.id, q.tenant_id, q.priority, q.next_attempt_at FROM {m} q
+  WHERE q.tenant_id IN (SELECT tenant_id FROM bound) AND {due}
+  FOR UPDATE OF q SKIP LOCKED
+)"
+        );
+        // The k-th waiting message goes when every window has k more tokens than it has left.
+        let waits: Vec<String> = WINDOWS
+            .iter()
+            .enumerate()
+            .map(|(i, (secs, _))| format!("(x.k - (g.t{i} - g.took)) * {secs}.0 / g.w{i}"))
+            .collect();
+        let mut rows = format!(
+            "SELECT x.created_at, x.id,
+        CASE WHEN least(g.w0, g.w1, g.w2) = 0 THEN 60 ELSE least(86400, greatest(0, {waits})) END AS delay
+      FROM (SELECT tl.*, row_number() OVER (PARTITION BY tl.tenant_id ORDER BY tl.priority, tl.next_attempt_at) AS k FROM tl) x
+      JOIN bound g ON g.tenant_id = x.tenant_id",
+            waits = waits.join(", ")
+        );
+        if warm {
+            locked.push_str(&format!(
+                ", wdone AS (
+  SELECT wu.domain FROM wu
+  CROSS JOIN LATERAL (SELECT count(k.id) AS took, count(*) AS seen
+                      FROM cand x LEFT JOIN claimed k ON k.id = x.id WHERE x.domain = wu.domain) t
+  WHERE t.seen > t.took AND wu.left_today - t.took < 1
+), wl AS (
+  SELECT q.created_at, q.id FROM {m} q
+  WHERE lower(split_part(q.from_addr, '@', 2)) IN (SELECT domain FROM wdone) AND {due}
+  FOR UPDATE OF q SKIP LOCKED
+)"
+            ));
+            rows.push_str(
+                "
+      UNION ALL
+      SELECT created_at, id,
+        extract(epoch FROM date_trunc('day', timezone('UTC', now())) + interval '1 day' - timezone('UTC', now()))
+      FROM wl",
+            );
+        }
+        format!(
+            "{locked}, later AS (
+  UPDATE {m} d SET next_attempt_at = now() + make_interval(secs => h.delay)
+  FROM (SELECT y.created_at, y.id, max(y.delay) AS delay FROM ({rows}) y GROUP BY y.created_at, y.id) h
+  WHERE d.created_at = h.created_at AND d.id = h.id
+)"
+        )
+    }
+
     pub(super) fn quota_parts(&self, q: &Quotas) -> Parts {
         let b = self.table("rate_buckets");
         let settings = self.table("tenant_settings");
@@ -121,7 +195,8 @@ impl Store {
         let before = if warm {
             format!(
                 "wu AS (
-  SELECT v.domain, v.day, coalesce(k.tokens, least(v.cap, floor(v.start * power(v.factor, least(v.day, v.sat))))) AS left_today,
+  SELECT v.domain, v.day, k.updated_at AS touched,
+    coalesce(k.tokens, least(v.cap, floor(v.start * power(v.factor, least(v.day, v.sat))))) AS left_today,
     least(v.cap, floor(v.start * power(v.factor, least(v.day, v.sat)))) AS cap_today
   FROM (SELECT w.*, coalesce((SELECT timezone('UTC', now())::date - timezone('UTC', o.updated_at)::date
                               FROM {b} o WHERE o.key = 'warmup:' || w.domain), 0) AS day
@@ -133,14 +208,17 @@ impl Store {
         } else {
             String::new()
         };
+        // Only buckets written in the last minute hold mail back in the scan: a changed limit
+        // (an override of 0 lifted) takes effect within a minute, and the claim that then
+        // meets a held tenant's or domain's mail defers it (`later`).
         let mut open = format!(
-            "NOT EXISTS (SELECT 1 FROM {b} q WHERE q.key IN ({keys}) AND {TOKENS} < 1)",
+            "NOT EXISTS (SELECT 1 FROM {b} q WHERE q.key IN ({keys}) AND q.updated_at > now() - {RECHECK} AND {TOKENS} < 1)",
             keys = keys.join(", ")
         );
         if warm {
-            open.push_str(
-                " AND NOT EXISTS (SELECT 1 FROM wu WHERE wu.domain = lower(split_part(m.from_addr, '@', 2)) AND wu.left_today < 1)",
-            );
+            open.push_str(&format!(
+                " AND NOT EXISTS (SELECT 1 FROM wu WHERE wu.domain = lower(split_part(m.from_addr, '@', 2)) AND wu.left_today < 1 AND wu.touched > now() - {RECHECK})",
+            ));
         }
         let limits: Vec<String> = WINDOWS
             .iter()
@@ -168,7 +246,7 @@ impl Store {
   FROM (SELECT DISTINCT tenant_id FROM cand WHERE tenant_id IS NOT NULL) t
   LEFT JOIN {settings} s ON s.tenant_id = t.tenant_id
 ), allow AS (
-  SELECT l.*, least({left}) AS n FROM lim l
+  SELECT l.*, least(l.t0, l.t1, l.t2) AS n FROM (SELECT l.*, {left} FROM lim l) l
 ), ",
             limits = limits
                 .iter()
@@ -176,14 +254,19 @@ impl Store {
                 .map(|(i, l)| format!("{l} AS w{i}"))
                 .collect::<Vec<_>>()
                 .join(", "),
-            left = left.join(", ")
+            left = left
+                .iter()
+                .enumerate()
+                .map(|(i, l)| format!("{l} AS t{i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         let mut spend = format!(
             ", spent AS (
   INSERT INTO {b} AS b (key, tokens, capacity, refill_per_sec, updated_at)
   SELECT 'tenant:' || a.tenant_id || ':' || w.secs, w.cap - u.n, w.cap, w.cap / w.secs::float8, now()
   FROM allow a
-  CROSS JOIN LATERAL (SELECT count(*) AS n FROM claimed k WHERE k.tenant_id = a.tenant_id) u
+  CROSS JOIN LATERAL (SELECT count(*) AS n FROM claimed k JOIN cand x ON x.id = k.id WHERE x.tenant_id = a.tenant_id) u
   CROSS JOIN LATERAL (VALUES (60, a.w0), (3600, a.w1), (86400, a.w2)) w(secs, cap)
   WHERE w.cap IS NOT NULL AND (u.n > 0 OR a.n < 1)
   ON CONFLICT (key) DO UPDATE SET updated_at = now(), capacity = EXCLUDED.capacity, refill_per_sec = EXCLUDED.refill_per_sec,
@@ -191,6 +274,7 @@ impl Store {
       - (EXCLUDED.capacity - EXCLUDED.tokens)
 )"
         );
+        spend.push_str(&self.deferral(warm));
         if warm {
             spend.push_str(&format!(
                 ", warmed AS (
