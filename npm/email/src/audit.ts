@@ -42,29 +42,27 @@ const FINAL = new Set(["sent", "failed", "expired", "suppressed"]);
 /** Whether a message recorded with `status` is at its final outcome (and so audited). */
 export const isFinal = (status: string): boolean => FINAL.has(status);
 
-/** Entries for the messages of a record batch that reached a final status: tamper-evident
- *  proof of what was handed to which provider, and when. */
+/** Entries for the messages of a record batch that reached a final status (the caller keeps
+ *  only those, `isFinal`): tamper-evident proof of what was handed to which provider, and when. */
 export function outcomeEntries(outcomes: Outcome[]): AuditEntry[] {
-  return outcomes
-    .filter((o) => isFinal(o.status))
-    .map((o) => ({
-      tableName: "email_messages",
-      operation: "UPDATE" as const,
-      recordId: o.id,
-      after: {
-        status: o.status,
-        category: o.category,
-        transport: o.transport,
-        outcome: o.outcome,
-        providerMessageId: o.providerMessageId,
-        providerStatus: o.providerStatus,
-        attemptCount: o.attempt,
-        lastAttemptAt: new Date(o.at).toISOString(),
-      },
-      actorId: "system:better-email",
-      description: `message ${o.status}`,
-      tenantId: o.tenantId,
-    }));
+  return outcomes.map((o) => ({
+    tableName: "email_messages",
+    operation: "UPDATE" as const,
+    recordId: o.id,
+    after: {
+      status: o.status,
+      category: o.category,
+      transport: o.transport,
+      outcome: o.outcome,
+      providerMessageId: o.providerMessageId,
+      providerStatus: o.providerStatus,
+      attemptCount: o.attempt,
+      lastAttemptAt: new Date(o.at).toISOString(),
+    },
+    actorId: "system:better-email",
+    description: `message ${o.status}`,
+    tenantId: o.tenantId,
+  }));
 }
 type CaptureIn = (run: (text: string, params: unknown[]) => Promise<Record<string, unknown>[]>, entries: AuditEntry[]) => Promise<void>;
 

@@ -34,9 +34,9 @@ export const systemTransaction = <T>(db: EmailDatabase, fn: (ex: Executor) => Pr
 
 /** The worker's system-context transaction: the core's `workerScope` opens the system scope
  *  with planner settings for the worker's partial indexes, in one statement. */
-export function workerTransaction<T>(db: EmailDatabase, statements: Statements, fn: (ex: Executor) => Promise<T>): Promise<T> {
+export function workerTransaction<T>(db: EmailDatabase, statements: Statements, fn: (ex: Executor) => Promise<T>, scope = "workerScope"): Promise<T> {
   return db.transaction(async (ex) => {
-    await run(ex, statements, "workerScope", []);
+    await run(ex, statements, scope, []);
     return fn(ex);
   });
 }

@@ -84,6 +84,7 @@ impl Email {
     /// Never in practice.
     pub fn statements(&self) -> Result<Value> {
         let s = &self.store;
+        let quotas = self.quotas();
         let mut out = Map::new();
         for (name, st) in [
             ("workerScope", Statement::new(worker_scope(), &[])),
@@ -92,10 +93,7 @@ impl Email {
             ("templateFind", s.email_template_find()),
             ("insert", s.email_insert()),
             ("queuedCount", s.email_queued_count()),
-            (
-                "claim",
-                s.email_claim(&self.unsubscribable(), &self.quotas()),
-            ),
+            ("claim", s.email_claim(&self.unsubscribable(), &quotas)),
             ("record", s.email_record()),
             ("reap", s.email_reap()),
             ("batchMark", s.email_batch_mark()),
@@ -126,9 +124,12 @@ impl Email {
         ] {
             out.insert(name.to_owned(), to_value(&st)?);
         }
-        // Present only when the claim enforces quotas: the worker then takes it first.
-        if self.quotas().any() {
-            out.insert("claimLock".into(), to_value(&s.email_claim_lock())?);
+        // Present only when the claim enforces quotas: the worker's claims then open with it.
+        if quotas.any() {
+            out.insert(
+                "claimScope".into(),
+                to_value(&s.email_claim_scope(&worker_scope()))?,
+            );
         }
         out.insert("schemaVersionExpected".into(), json!(SCHEMA_VERSION));
         Ok(Value::Object(out))

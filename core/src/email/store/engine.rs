@@ -70,9 +70,6 @@ impl Store {
         let m = self.table("messages");
         let q = quotas.any().then(|| self.quota_parts(quotas));
         let part = |f: fn(&Parts) -> &str| q.as_ref().map_or("", f);
-        let open = q
-            .as_ref()
-            .map_or_else(String::new, |p| format!(" AND {}", p.open));
         let list: Vec<String> = unsubscribable.iter().map(|c| literal(c)).collect();
         let categories = format!("ARRAY[{}]::text[]", list.join(", "));
         Statement::new(
@@ -144,6 +141,7 @@ RETURNING m.id, m.tenant_id, m.created_at::text AS created_at, m.category, m.sub
 ){spend}
 SELECT * FROM claimed",
                 before = part(|p| &p.before),
+                open = part(|p| &p.open),
                 columns = part(|p| p.columns),
                 allow = part(|p| &p.allow),
                 rank = part(|p| p.rank),

@@ -20,7 +20,7 @@
 //! due meanwhile is skipped by the scan while the bucket that holds it back was written in the
 //! last minute (after that the claim looks again, with the limits then in force). The claim takes
 //! at most each tenant's and domain's tokens and spends them in the same statement. Claims that
-//! enforce quotas run one at a time ([`Store::email_claim_lock`]): each reads the buckets the
+//! enforce quotas run one at a time ([`Store::email_claim_scope`]): each reads the buckets the
 //! previous one wrote. Batch requests being repeated neither wait for nor spend tokens.
 //!
 //! The deferral runs inside the claim, so its cost is the size of the backlog it moves: a
@@ -49,8 +49,8 @@ pub struct Quotas {
 pub(super) struct Parts {
     /// CTEs before the candidates: today's warm-up allowance per configured domain.
     pub before: String,
-    /// A condition on a queued message `m` (in the candidates' scan): its tenant and domain
-    /// have tokens.
+    /// ` AND` a condition on a queued message `m` (in the candidates' scan): its tenant and
+    /// domain have tokens.
     pub open: String,
     /// Columns the candidates carry for the domains' allowance, and `ranked`'s for them.
     pub columns: &'static str,
@@ -59,7 +59,7 @@ pub(super) struct Parts {
     pub rank: &'static str,
     /// The condition a ranked candidate meets: within its tenant's and domain's tokens.
     pub within: &'static str,
-    /// CTEs after the claim that spend the tokens.
+    /// CTEs after the claim that spend the tokens and move the mail left waiting.
     pub spend: String,
 }
 
@@ -115,12 +115,14 @@ fn saturation_day(w: &Warmup) -> u32 {
 }
 
 impl Store {
-    /// Run first in a quota-enforcing claim's transaction (see [`Quotas`]).
+    /// What a quota-enforcing claim's transaction runs first instead of `worker_scope` (see
+    /// [`Quotas`]): the same settings and the claims' turn, in one round trip. The claim that
+    /// follows takes its snapshot once the turn is held.
     #[must_use]
-    pub fn email_claim_lock(&self) -> Statement {
+    pub fn email_claim_scope(&self, worker_scope: &str) -> Statement {
         Statement::new(
             format!(
-                "SELECT pg_advisory_xact_lock(hashtextextended({}, 0))",
+                "{worker_scope}, pg_advisory_xact_lock(hashtextextended({}, 0))",
                 literal(CLAIM_LOCK)
             ),
             &[],
@@ -238,7 +240,7 @@ impl Store {
         // (an override of 0 lifted) takes effect within a minute, and the claim that then
         // meets a held tenant's or domain's mail defers it (`later`).
         let mut open = format!(
-            "NOT EXISTS (SELECT 1 FROM {b} q WHERE q.key IN ({keys}) AND q.updated_at > now() - {RECHECK} AND {TOKENS} < 1)",
+            " AND NOT EXISTS (SELECT 1 FROM {b} q WHERE q.key IN ({keys}) AND q.updated_at > now() - {RECHECK} AND {TOKENS} < 1)",
             keys = keys.join(", ")
         );
         if warm {

@@ -200,6 +200,7 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
   const perTenant = Math.max(perTenantBatch, perRequest);
 
   const none: Round = { claimed: 0, requests: 0, done: Promise.resolve() };
+  const claimScope = ctx.statements.claimScope ? "claimScope" : "workerScope";
   async function begin(free = o.concurrency ?? 16, answered?: () => void): Promise<Round> {
     // A grant of the transport's rate is one request: one request's worth of messages.
     const slots = rate ? 1 : free;
@@ -207,16 +208,16 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
     // limit of candidates; the loop claims again while slots are free), a message per slot else.
     const limit = Math.min(slots * perRequest, Math.max(slots, perRequest));
     let hint: number | null = null;
+    // Tenant rates and warm-up caps: the claim's scope also takes the claims' turn, so that each
+    // reads the tokens the last one spent.
     const rows = await workerTransaction(ctx.db, ctx.statements, async (ex) => {
-      // Tenant rates and warm-up caps: claims take turns, each reading the tokens the last spent.
-      if (ctx.statements.claimLock) await run(ex, ctx.statements, "claimLock", []);
       if (rate) {
         // Same transaction as the claim: the bucket stays locked until the grant is taken.
         const [b] = await run(ex, ctx.statements, "rateTake", [rate.key, rate.spacingMs]);
         if (b?.due === true && Number(b.wait_ms) > 0) hint = Number(b.wait_ms);
       }
       return run(ex, ctx.statements, "claim", [limit, perTenant, leaseMs, workerId, rate?.key ?? null, rate?.spacingMs ?? null]);
-    });
+    }, claimScope);
     wait = rows.length === 0 ? hint : null;
     if (rows.length === 0) return none;
     const handOffs = guard(EmailError, () => ctx.core.handOff(rows, withRaw));
