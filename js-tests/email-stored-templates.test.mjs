@@ -12,6 +12,7 @@ import { drizzleDatabase } from "@usebetterdev/tenant/drizzle";
 import { betterEmail, defineTemplate, html } from "@usebetterdev/email";
 import { drizzleEmailAdapter } from "@usebetterdev/email/drizzle";
 import { captureTransport } from "@usebetterdev/email/testing";
+import { rejectsWith } from "./helpers/errors.mjs";
 import { webhooksDatabase, inTenant as inTenantOf, asSystem } from "./helpers/webhooks.mjs";
 
 const A = randomUUID();
@@ -34,12 +35,7 @@ const inTenant = (t, fn) => inTenantOf(pool, t, fn);
 const rows = (sql, params) => asSystem(pool, sql, params);
 const stored = async (id) => (await rows("SELECT subject, html, text_body FROM email_messages WHERE message_id_header = $1", [`<${id}@acme.example>`]))[0];
 const send = (t, input) => tenant.runAs(t, () => email.send({ to: "jane@example.com", template: "welcome", props: { name: "Jane" }, ...input }));
-const rejects = (p, code, pattern) =>
-  assert.rejects(p, (err) => {
-    assert.equal(err.code, code, err.message);
-    if (pattern) assert.match(err.message, pattern);
-    return true;
-  });
+const rejects = rejectsWith;
 
 before(async () => {
   db = await webhooksDatabase("email_stored_templates");

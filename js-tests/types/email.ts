@@ -47,6 +47,9 @@ const email = betterEmail({
   from: "Acme <hello@acme.example>",
   templates: { welcome },
 });
+void betterEmail({ database: sqlEmailAdapter(new pg.Pool()), from: "a@b.example", templates: { welcome }, render: "worker" });
+// @ts-expect-error `render` is "enqueue" or "worker"
+void betterEmail({ database: sqlEmailAdapter(new pg.Pool()), from: "a@b.example", templates: { welcome }, render: "later" });
 void email.send({ template: "welcome", to: "a@b.example", props: { name: "Ada", url: "https://app.test" } });
 void email.send({ to: ["a@b.example", { address: "c@d.example", name: "C" }], subject: "Hi", text: "plain", category: "notifications", sendAt: new Date() });
 // @ts-expect-error an unknown template name

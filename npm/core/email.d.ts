@@ -306,6 +306,11 @@ export interface EmailHandOff {
   record: { id: string; createdAt: string; leaseToken: string; attempt: number; expiresAtMs: number | null; batch: string | null };
   suppressed: { key: string; address: string | null; reason: string }[];
   skip?: "suppressed";
+  /** Mail rendered in this hand-off (`render: "worker"`): the content to store with the
+   *  `renderFreeze` statement before it is sent. */
+  freeze?: { subject: string; html: string | null; text: string | null; version: string | null } | null;
+  /** Mail that could not be rendered: it is not sent, and fails with this code. */
+  failed?: { code: string; message: string };
 }
 
 /** What the worker reports per message to {@link Email.record}. */
@@ -336,7 +341,7 @@ export interface EmailReport {
 /** A compiled `betterEmail` configuration (absent from the edge build). */
 export declare class Email {
   constructor(config: Record<string, unknown>);
-  settings(): Record<string, unknown> & { requireTransaction: boolean; onAmbiguous: "retry" | "hold" };
+  settings(): Record<string, unknown> & { requireTransaction: boolean; onAmbiguous: "retry" | "hold"; render: "enqueue" | "worker"; storeProps: boolean };
   statements(): Record<string, { sql: string; params: { name: string; type: string }[] }> & { schemaVersionExpected: number };
   migrationSql(nowMs: number, ahead: number): string;
   /**

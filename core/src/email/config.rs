@@ -361,13 +361,6 @@ pub fn parse(config: &Value, require_from: bool) -> Result<Config> {
         smtp_utf8: input.smtp_utf8,
         tenancy: input.tenancy.unwrap_or_default(),
     };
-    // Accepting a setting and not acting on it would be worse than refusing it.
-    if settings.render == Render::Worker {
-        return Err(EmailError::config(
-            "render",
-            "nothing or \"enqueue\": rendering in the worker is not done by this version (templates render inside send())",
-        ));
-    }
     if settings.bodies_days > settings.metadata_days {
         return Err(EmailError::config(
             "retention.bodiesDays",

@@ -29,6 +29,9 @@ export interface BetterEmailConfig<R extends Record<string, AnyTemplate>, Tx = u
   /** The default sender, `"Name <address>"`. */
   from: string;
   templates?: R;
+  /** When templates render: inside `send()` (`"enqueue"`, the default) or at the first hand-off
+   *  (`"worker"`: the props are stored; the worker needs the same `templates`). */
+  render?: "enqueue" | "worker";
   /** A betterAudit() instance: suppression-list changes and erasures become audit entries. */
   audit?: unknown;
   /** Provider events as normalized, `message.ambiguous` and `transport.down`. */
@@ -80,6 +83,8 @@ export function betterEmail<const R extends Record<string, AnyTemplate> = Record
     statements: compiled.statements(),
     templates,
     requireTransaction: settings.requireTransaction,
+    renderInWorker: settings.render === "worker",
+    storeProps: settings.storeProps,
     ...(onEvent ? { onEvent: onEvent as (e: EmailHookEvent) => unknown } : {}),
     ...(auditWriter ? { audit: auditWriter } : {}),
     wake: () => wakers.forEach((w) => setTimeout(w, 5)),
@@ -93,6 +98,7 @@ export function betterEmail<const R extends Record<string, AnyTemplate> = Record
         db: ctx.db,
         statements: ctx.statements,
         transports: named,
+        templates,
         route,
         onAmbiguous: settings.onAmbiguous,
         paused,

@@ -15,6 +15,10 @@ export interface SendContext {
   statements: Statements;
   templates: Readonly<Record<string, AnyTemplate>>;
   requireTransaction: boolean;
+  /** `render: "worker"`: templated sends store their props, the worker renders them. */
+  renderInWorker: boolean;
+  /** `retention.storeProps`: a templated send's props are kept. */
+  storeProps: boolean;
   /** Wakes in-process workers after a send. */
   wake(): void;
   onEvent?: (e: EmailHookEvent) => unknown;
@@ -40,10 +44,13 @@ async function item(ctx: SendContext, input: SendInput, field: (k: string) => st
   if (template !== undefined) {
     const t = Object.hasOwn(ctx.templates, template) ? ctx.templates[template] : undefined;
     if (!t) throw new EmailTemplateError("EMAIL_TEMPLATE_NOT_FOUND", `invalid \`${field("template")}\`: no template "${template}" is registered (betterEmail({ templates }))`);
-    const rendered = await t.render(props as never);
-    // An editable template's props go along: a tenant's stored override renders with them
-    // (the others' would only cross the binding for nothing).
-    Object.assign(out, rendered, { template }, t.editable && props !== undefined ? { props } : {});
+    // With `render: "worker"` only the schema runs here; the props are stored for the worker.
+    if (ctx.renderInWorker) await t.check(props as never);
+    else Object.assign(out, await t.render(props as never));
+    out.template = template;
+    // The props go along when they are stored, or for an editable template, whose tenant's
+    // override renders with them (the others' would only cross the binding for nothing).
+    if (props !== undefined && (ctx.renderInWorker || ctx.storeProps || t.editable)) out.props = props;
   }
   if (sendAt !== undefined) out.sendAtMs = time(sendAt, field("sendAt"));
   if (expiresAt !== undefined) out.expiresAtMs = expiresAt === null ? null : time(expiresAt, field("expiresAt"));

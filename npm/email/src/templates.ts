@@ -38,6 +38,8 @@ export interface Rendered {
 export interface Template<Props> extends Readonly<TemplateDefinition<Props>> {
   /** Renders with `props`; `EMAIL_TEMPLATE_PROPS_INVALID` / `_RENDER_FAILED` name the template. */
   render(props: Props): Promise<Rendered>;
+  /** Runs the schema only (`render: "worker"` checks props at send and renders later). */
+  check(props: Props): Promise<Props>;
 }
 
 /** The props type of a template (`PropsOf<typeof welcome>`). */
@@ -56,19 +58,21 @@ export function defineTemplate<Props>(definition: TemplateDefinition<Props>): Te
     if (d[k] !== undefined && typeof d[k] !== "function") throw new EmailTemplateError("EMAIL_INVALID_ARGUMENT", `defineTemplate(${d.name}): \`${k}\` must be a function of the props`);
   }
   const name = definition.name;
+  async function check(props: Props): Promise<Props> {
+    if (!definition.schema) return props;
+    const r = (await definition.schema["~standard"].validate(props)) as { value?: Props; issues?: ReadonlyArray<{ message: string; path?: ReadonlyArray<unknown> }> };
+    if (r.issues) {
+      const first = r.issues[0];
+      const at = first?.path?.length ? ` at ${first.path.map((p) => (typeof p === "object" && p !== null && "key" in p ? String((p as { key: unknown }).key) : String(p))).join(".")}` : "";
+      throw new EmailTemplateError("EMAIL_TEMPLATE_PROPS_INVALID", `template "${name}": invalid props${at}: ${first?.message ?? "refused by its schema"}`);
+    }
+    return r.value as Props;
+  }
   return Object.freeze({
     ...definition,
+    check,
     async render(props: Props): Promise<Rendered> {
-      let checked = props;
-      if (definition.schema) {
-        const r = (await definition.schema["~standard"].validate(props)) as { value?: Props; issues?: ReadonlyArray<{ message: string; path?: ReadonlyArray<unknown> }> };
-        if (r.issues) {
-          const first = r.issues[0];
-          const at = first?.path?.length ? ` at ${first.path.map((p) => (typeof p === "object" && p !== null && "key" in p ? String((p as { key: unknown }).key) : String(p))).join(".")}` : "";
-          throw new EmailTemplateError("EMAIL_TEMPLATE_PROPS_INVALID", `template "${name}": invalid props${at}: ${first?.message ?? "refused by its schema"}`);
-        }
-        checked = r.value as Props;
-      }
+      const checked = await check(props);
       try {
         const out: Rendered = { subject: String(definition.subject(checked)) };
         if (definition.html) out.html = String(definition.html(checked));

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use super::render::{CodeRender, Failed};
 use super::{em, Email};
 use crate::audit::time::parse_iso_ms;
 use crate::email::address::address_key;
@@ -83,6 +84,21 @@ struct Claimed {
     batch_id: Option<String>,
     recipients: Vec<Recipient>,
     attachments: Vec<StoredAttachment>,
+    /// False for mail the worker renders (`render: "worker"`): then the template, its props
+    /// (JSON text), the tenant's active overrides of it and, attached by the worker, what the
+    /// code template gave.
+    #[serde(default = "super::send::yes")]
+    rendered: bool,
+    #[serde(default)]
+    template: Option<String>,
+    #[serde(default)]
+    locale: Option<String>,
+    #[serde(default)]
+    props: Option<String>,
+    #[serde(default)]
+    overrides: Option<Value>,
+    #[serde(default)]
+    code: Option<CodeRender>,
 }
 
 fn list(items: Vec<AddressObject>) -> Option<OneOrMany> {
@@ -124,7 +140,7 @@ impl Email {
         Ok(Some(value))
     }
 
-    fn hand_off_one(&self, c: Claimed, with_raw: bool) -> Result<Value> {
+    fn hand_off_one(&self, mut c: Claimed, with_raw: bool) -> Result<Value> {
         let id = ids::from_uuid("id", IdKind::Email, &c.id)
             .map_err(|e| em(EmailError::argument("rows", e.to_string())))?;
         let date_ms = parse_iso_ms(&c.date_header).unwrap_or(0);
@@ -148,6 +164,25 @@ impl Email {
         }
         if envelope.is_empty() {
             return Ok(json!({ "record": record, "suppressed": suppressed, "skip": "suppressed" }));
+        }
+        let failed = |f: Failed| json!({ "record": record, "suppressed": suppressed, "failed": { "code": f.0, "message": f.1 } });
+        let mut freeze = None;
+        if !c.rendered {
+            match self.render_deferred(
+                c.template.as_deref(),
+                c.locale.as_deref(),
+                c.props.as_deref(),
+                c.overrides.as_ref(),
+                c.code.as_ref(),
+            ) {
+                Ok(content) => {
+                    freeze = Some(content.freeze());
+                    c.subject = Some(content.subject);
+                    c.html = content.html;
+                    c.text_body = content.text;
+                }
+                Err(f) => return Ok(failed(f)),
+            }
         }
         let stored: StoredHeaders = from_value("headers", &c.headers)?;
         let mut contents = Vec::with_capacity(c.attachments.len());
@@ -186,18 +221,36 @@ impl Email {
                 .get(&c.category)
                 .and_then(|p| p.list_id.clone()),
         };
-        // The stored message passed these checks at send; the limits no longer apply to it.
+        // The stored message passed these checks at send; the limits no longer apply to it,
+        // except to the content just rendered, checked as a send checks it.
         let opts = BuildOptions {
             smtp_utf8: s.smtp_utf8,
             max_recipients: Some(usize::MAX),
-            max_message_bytes: Some(usize::MAX),
+            max_message_bytes: if freeze.is_some() {
+                usize::try_from(s.max_message_bytes).ok()
+            } else {
+                Some(usize::MAX)
+            },
+        };
+        let prepared = if with_raw || freeze.is_some() {
+            let checked = prepare::prepare(&spec, &opts, &contents).and_then(|p| {
+                if freeze.is_some() {
+                    mime::estimate_size(&p)?;
+                }
+                Ok(p)
+            });
+            match checked {
+                Ok(p) => Some(p),
+                Err(e) if freeze.is_some() => return Ok(failed(e.into())),
+                Err(e) => return Err(em(e)),
+            }
+        } else {
+            None
         };
         // Only transports that send MIME need it: the JSON providers take `outgoing`.
-        let raw = if with_raw {
-            let p = prepare::prepare(&spec, &opts, &contents).map_err(em)?;
-            String::from_utf8_lossy(&mime::build(&p).map_err(em)?).into_owned()
-        } else {
-            String::new()
+        let raw = match prepared.filter(|_| with_raw) {
+            Some(p) => String::from_utf8_lossy(&mime::build(&p).map_err(em)?).into_owned(),
+            None => String::new(),
         };
         let outgoing = Self::outgoing(&c, &spec, &id, &envelope, &c.attachments);
         let message = json!({
@@ -208,7 +261,9 @@ impl Email {
             // Subject, bodies, tags, tenant and key: once, in the structured form.
             "outgoing": outgoing,
         });
-        Ok(json!({ "message": message, "record": record, "suppressed": suppressed }))
+        Ok(
+            json!({ "message": message, "record": record, "suppressed": suppressed, "freeze": freeze }),
+        )
     }
 
     /// The structured message JSON providers take (the same content as the MIME): the

@@ -9,6 +9,7 @@
 
 mod deliver;
 mod handlers;
+mod render;
 mod send;
 mod suppressions;
 mod templates;
@@ -98,6 +99,10 @@ impl Email {
             ("reap", s.email_reap()),
             ("batchMark", s.email_batch_mark()),
             ("release", s.email_release()),
+            (
+                "renderFreeze",
+                s.email_render_freeze(self.config.settings.store_props),
+            ),
             ("rateTake", s.email_rate_take()),
             ("suppressionAdd", s.email_suppression_add()),
             ("suppressionPut", s.email_suppression_put()),

@@ -6,6 +6,10 @@
 //! messages, recipients and attachments that looks the recipients' suppressions up itself (a
 //! send without keys or editable templates is one statement). `Message-ID` and `Date` are fixed
 //! here, so every attempt sends the same bytes.
+//!
+//! A templated send is stored unrendered (its props kept, `rendered = false`) with
+//! `render: "worker"`, and in a build without the template engine (the edge modules) when the
+//! tenant has an override of it: the worker renders it at its first hand-off.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,6 +24,7 @@ use super::{bytea, em, key_hash, Email};
 use crate::audit::time::format_iso;
 use crate::bridge::step::{from_text, parse_text, step_text, to_text, SendStep};
 use crate::email::address::{parse_address, AddressOptions, Mailbox};
+use crate::email::config::Render;
 use crate::email::message::{Attachment, BuildOptions, MessageSpec};
 use crate::email::recipients::{AddressInput, OneOrMany};
 use crate::email::{mime, prepare, EmailError};
@@ -33,7 +38,8 @@ const MAX_SEND_AHEAD_MS: i64 = 30 * 86_400_000;
 /// Claim rounds before a key freed and taken again by concurrent sends is reported.
 const MAX_ROUNDS: u8 = 3;
 
-/// One message as the package hands it over: templates already rendered.
+/// One message as the package hands it over: templates already rendered, or with
+/// `render: "worker"` a template's name and props only.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(super) struct SendInput {
@@ -47,7 +53,7 @@ pub(super) struct SendInput {
     /// The template's props: what a tenant's database override renders with.
     pub(super) props: Option<Value>,
     pub(super) locale: Option<String>,
-    pub(super) subject: String,
+    pub(super) subject: Option<String>,
     pub(super) html: Option<String>,
     pub(super) text: Option<String>,
     #[serde(default)]
@@ -111,6 +117,36 @@ pub(super) struct Pending {
     pub(super) locale: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) source: Option<String>,
+    /// Rendered at send (else the worker renders it from `props`).
+    #[serde(default = "yes", skip_serializing_if = "is_yes")]
+    rendered: bool,
+    /// The props as stored (JSON text): to render in the worker, or kept by
+    /// `retention.storeProps`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    props: Option<String>,
+}
+
+pub(super) fn yes() -> bool {
+    true
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's `skip_serializing_if` passes a reference
+fn is_yes(b: &bool) -> bool {
+    *b
+}
+
+/// `row`'s subject, html and text columns (see [`Email::pending`]).
+const CONTENT: std::ops::Range<usize> = 4..7;
+
+impl Pending {
+    /// Left for the worker to render: the content columns stay empty until then.
+    pub(super) fn defer(&mut self, props: &Value) {
+        for v in &mut self.row[CONTENT] {
+            *v = Value::Null;
+        }
+        self.rendered = false;
+        self.props = Some(props.to_string());
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -244,6 +280,18 @@ impl Email {
                 )));
             }
         }
+        // `render: "worker"`: the content is checked when the worker renders it.
+        let defer = i.template.is_some() && s.render == Render::Worker;
+        let subject = match (&i.subject, defer) {
+            (Some(x), _) => x.clone(),
+            (None, true) => String::new(),
+            (None, false) => {
+                return Err(em(EmailError::argument(
+                    f("subject"),
+                    "missing: give `subject` (with `html` or `text`) or a `template`",
+                )))
+            }
+        };
         let expires = match i.expires_at_ms {
             Some(e) => e,
             None => policy
@@ -297,9 +345,13 @@ impl Email {
             cc: i.cc.clone(),
             bcc: i.bcc.clone(),
             reply_to,
-            subject: i.subject.clone(),
-            text: i.text.clone(),
-            html: i.html.clone(),
+            subject: subject.clone(),
+            text: if defer {
+                Some(String::new())
+            } else {
+                i.text.clone()
+            },
+            html: i.html.clone().filter(|_| !defer),
             message_id: message_id.clone(),
             date_ms: now_ms,
             headers: i.headers.clone(),
@@ -345,7 +397,7 @@ impl Email {
             } else {
                 json!(array_literal(&reply_to))
             },
-            json!(i.subject),
+            json!(subject),
             json!(i.html),
             json!(i.text),
             json!(headers.to_string()),
@@ -380,7 +432,8 @@ impl Email {
             })
             .collect();
         let n = recipients.len();
-        Ok(Pending {
+        let props = i.props.clone().unwrap_or_else(|| json!({}));
+        let mut out = Pending {
             uuid: ids::uuid_text(uuid),
             id,
             request_sha256: String::new(),
@@ -396,7 +449,13 @@ impl Email {
             template: None,
             locale: None,
             source: None,
-        })
+            rendered: true,
+            props: (s.store_props && i.template.is_some()).then(|| props.to_string()),
+        };
+        if defer {
+            out.defer(&props);
+        }
+        Ok(out)
     }
 
     /// Checks `inputs` (JSON text; `many`: field names `inputs[i].…`) and returns the first
@@ -447,11 +506,13 @@ impl Email {
             )
             .map_err(|e| em(EmailError::argument("random", e.to_string())))?;
             let mut p = self.pending(&input, &uuid, now_ms, &f)?;
-            // Only a template the application marked editable can have a tenant's override.
-            if input
-                .template
-                .as_ref()
-                .is_some_and(|t| self.config.settings.editable.contains(t))
+            // Only a template the application marked editable can have a tenant's override
+            // (looked for here unless the worker renders it).
+            if p.rendered
+                && input
+                    .template
+                    .as_ref()
+                    .is_some_and(|t| self.config.settings.editable.contains(t))
             {
                 p.template.clone_from(&input.template);
                 p.locale.clone_from(&input.locale);
@@ -746,6 +807,11 @@ impl Email {
         }
         let mut params: Vec<Value> = cols.into_iter().map(Value::Array).collect();
         params.push(json!(self.unsubscribable()));
+        params.push(json!(fresh.iter().map(|p| p.rendered).collect::<Vec<_>>()));
+        params.push(json!(fresh
+            .iter()
+            .map(|p| p.props.clone())
+            .collect::<Vec<_>>()));
         json!({ "statement": "insert", "params": params })
     }
 }

@@ -45,7 +45,7 @@ fn locale(m: &Map<String, Value>) -> Result<Option<String>> {
 }
 
 /// The locales a lookup tries, best first: `de-CH` → `de` → the default (`''`).
-fn chain(locale: &str) -> Vec<String> {
+pub(super) fn chain(locale: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut l = locale;
     while !l.is_empty() {
@@ -75,7 +75,7 @@ fn stored(row: &Value) -> Value {
 }
 
 /// Renders a stored row with `props`.
-fn render_row(name: &str, row: &Value, props: &Value) -> Result<db_template::Rendered> {
+pub(super) fn render_row(name: &str, row: &Value, props: &Value) -> Result<db_template::Rendered> {
     let src = Source {
         name,
         subject: part(row, "subject").unwrap_or(""),
@@ -215,7 +215,8 @@ impl Email {
     }
 
     /// Renders `p` again with the tenant's stored override `row` and rebuilds its row (size,
-    /// headers and recipients checked as at the first build; ids and verdicts kept).
+    /// headers and recipients checked as at the first build; ids and verdicts kept); without
+    /// the engine, leaves it to the worker.
     pub(super) fn render_override(
         &self,
         p: &mut Pending,
@@ -224,9 +225,6 @@ impl Email {
         many: bool,
         n: usize,
     ) -> Result<()> {
-        if !cfg!(feature = "templates") {
-            return Err(em(EmailError::TemplateEngineUnavailable));
-        }
         let Some(source) = p.source.take() else {
             return Ok(());
         };
@@ -236,8 +234,13 @@ impl Email {
         let mut input: SendInput = from_value(&input_path(many, n, ""), &value)?;
         let name = input.template.clone().unwrap_or_default();
         let props = input.props.clone().unwrap_or_else(|| json!({}));
+        if !cfg!(feature = "templates") {
+            // No engine in this build (the edge modules): a Node worker renders it.
+            p.defer(&props);
+            return Ok(());
+        }
         let r = render_row(&name, row, &props)?;
-        input.subject = r.subject;
+        input.subject = Some(r.subject);
         input.html = r.html;
         input.text = r.text;
         let q = self.pending(&input, &uuid, now_ms, &|k| input_path(many, n, k))?;

@@ -99,7 +99,7 @@ impl Store {
     THEN split_part(g.batch_id, '/', 2)::int END FROM gl g)
 ), cand AS (
   SELECT m.created_at, m.id, m.tenant_id, m.priority, m.next_attempt_at{columns} FROM {m} m
-  WHERE m.status = 'queued' AND m.next_attempt_at <= now() AND (m.expires_at IS NULL OR m.expires_at > now()) AND m.batch_id IS NULL{open}
+  WHERE m.status = 'queued' AND m.next_attempt_at <= now() AND (m.expires_at IS NULL OR m.expires_at > now()) AND m.batch_id IS NULL{open}{renderable}
   ORDER BY m.priority, m.next_attempt_at
   LIMIT $1 * 4
   FOR UPDATE SKIP LOCKED
@@ -123,6 +123,10 @@ UPDATE {m} m SET status = 'in_flight', lease_until = now() + make_interval(secs 
 FROM c WHERE m.created_at = c.created_at AND m.id = c.id
 RETURNING m.id, m.tenant_id, m.created_at::text AS created_at, m.category, m.subject, m.html, m.text_body, m.headers,
   m.message_id_header, m.date_header, m.tags, m.attempt_count, m.lease_token, m.expires_at, m.transport AS pinned, m.batch_id,
+  m.rendered, m.template, m.locale, CASE WHEN NOT m.rendered THEN m.props::text END AS props,
+  CASE WHEN NOT m.rendered THEN (SELECT json_agg(json_build_object('locale', t.locale, 'version', t.version,
+     'subject', t.subject, 'html', t.html, 'text_body', t.text_body))
+   FROM {tpl} t WHERE t.tenant_id = m.tenant_id AND t.name = m.template AND t.active) END AS overrides,
   (SELECT coalesce(json_agg(json_build_object('kind', r.kind, 'address', r.address, 'key', r.address_key, 'status', r.status,
      'blocked', (SELECT s.reason FROM {sup} s
         WHERE s.address_hash = sha256(convert_to(r.address_key, 'UTF8'))
@@ -150,6 +154,14 @@ SELECT * FROM claimed",
                 sup = self.table("suppressions"),
                 rcpt = self.table("recipients"),
                 att = self.table("attachments"),
+                tpl = self.table("templates"),
+                // Without the template engine (the edge modules), mail waiting to be rendered
+                // with a tenant's override is left to a worker that has it.
+                renderable = if cfg!(feature = "templates") {
+                    String::new()
+                } else {
+                    format!(" AND (m.rendered OR NOT EXISTS (SELECT 1 FROM {} t WHERE t.tenant_id = m.tenant_id AND t.name = m.template AND t.active))", self.table("templates"))
+                },
                 attempts = self.table("attempts"),
                 buckets = self.table("rate_buckets"),
                 categories = categories,

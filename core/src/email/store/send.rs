@@ -81,7 +81,8 @@ WHERE tenant_id IS NOT DISTINCT FROM {tenant} AND key = ANY($2::text[]) AND expi
     /// stored `suppressed` (never sent); the rows answered are the suppressed recipients,
     /// `ord` counting all recipients in parameter order. Recipients share the message's
     /// `created_at` (both `now()`, one transaction). `reply_to` entries are array literals,
-    /// `headers` JSON text.
+    /// `headers` JSON text; `$33`/`$34` say per message whether it is rendered and its props
+    /// (JSON text, for the worker to render with or kept by `retention.storeProps`).
     #[must_use]
     pub fn email_insert(&self) -> Statement {
         let tenant = Store::tenant_value("$1");
@@ -102,15 +103,16 @@ WHERE tenant_id IS NOT DISTINCT FROM {tenant} AND key = ANY($2::text[]) AND expi
   SELECT message_id, bool_and(reason IS NOT NULL) AS every FROM y GROUP BY message_id
 ), m AS (
   INSERT INTO {messages} (id, tenant_id, category, priority, status, from_addr, reply_to, subject, html, text_body, headers,
-    template, locale, rendered, message_id_header, date_header, tags, idempotency_key, send_at, next_attempt_at, expires_at, created_at)
+    template, locale, rendered, props, message_id_header, date_header, tags, idempotency_key, send_at, next_attempt_at, expires_at, created_at)
   SELECT x.id, {tenant}, x.category, x.priority, CASE WHEN b.every THEN 'suppressed' ELSE 'queued' END, x.from_addr, x.reply_to::text[],
     x.subject, x.html, x.text_body, x.headers::jsonb,
-    x.template, x.locale, true, x.message_id_header, x.date_header, x.tags::jsonb, x.idempotency_key,
+    x.template, x.locale, x.rendered, x.props::jsonb, x.message_id_header, x.date_header, x.tags::jsonb, x.idempotency_key,
     coalesce(x.send_at, now()), coalesce(x.send_at, now()), x.expires_at, now()
   FROM unnest($2::uuid[], $3::text[], $4::smallint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-              $11::text[], $12::text[], $13::text[], $14::timestamptz[], $15::text[], $16::text[], $17::timestamptz[], $18::timestamptz[])
+              $11::text[], $12::text[], $13::text[], $14::timestamptz[], $15::text[], $16::text[], $17::timestamptz[], $18::timestamptz[],
+              $33::boolean[], $34::text[])
     AS x(id, category, priority, from_addr, reply_to, subject, html, text_body, headers,
-         template, locale, message_id_header, date_header, tags, idempotency_key, send_at, expires_at)
+         template, locale, message_id_header, date_header, tags, idempotency_key, send_at, expires_at, rendered, props)
   LEFT JOIN blocked b ON b.message_id = x.id
   RETURNING id
 ), r AS (
@@ -164,6 +166,8 @@ SELECT y.ord, y.reason FROM y WHERE y.reason IS NOT NULL",
                 ("attachment_content_ids", "text[]"),
                 ("attachment_contents", "bytea[]"),
                 ("unsubscribable", "text[]"),
+                ("rendered", "boolean[]"),
+                ("props", "text[]"),
             ],
         )
     }

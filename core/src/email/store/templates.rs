@@ -109,4 +109,34 @@ ORDER BY x.ord, x.rank",
             ],
         )
     }
+
+    /// `render: "worker"`: stores what the worker rendered for claimed messages (fenced by
+    /// `$1` ids, `$2` lease tokens, `$3` partition keys) and marks them rendered, before their
+    /// first hand-off, so that every attempt sends the same content. The props stay only with
+    /// `retention.storeProps` (`keep_props`). Returns the messages still leased.
+    #[must_use]
+    pub fn email_render_freeze(&self, keep_props: bool) -> Statement {
+        Statement::new(
+            format!(
+                "UPDATE {m} m SET subject = x.subject, html = x.html, text_body = x.text_body, template_version = x.version,
+  rendered = true, props = {props}
+FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[])
+  AS x(id, lease_token, created_at, subject, html, text_body, version)
+WHERE m.created_at = x.created_at AND m.id = x.id AND m.status = 'in_flight' AND m.lease_token = x.lease_token
+  AND NOT m.rendered
+RETURNING m.id",
+                m = self.table("messages"),
+                props = if keep_props { "m.props" } else { "NULL" },
+            ),
+            &[
+                ("ids", "uuid[]"),
+                ("lease_tokens", "uuid[]"),
+                ("created_at", "timestamptz[]"),
+                ("subjects", "text[]"),
+                ("htmls", "text[]"),
+                ("text_bodies", "text[]"),
+                ("versions", "text[]"),
+            ],
+        )
+    }
 }

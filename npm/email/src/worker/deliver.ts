@@ -178,6 +178,12 @@ export function createDelivery(ctx: DeliveryContext) {
           local.set(i, Promise.resolve(heldReport(h, why)));
           continue;
         }
+        if (h.failed) {
+          // Not renderable (`render: "worker"`): fails now, without a request.
+          const detail = `${h.failed.code}: ${h.failed.message}`;
+          local.set(i, Promise.resolve({ record: h.record, suppressed: h.suppressed, outcome: "rejected_permanent", detail }));
+          continue;
+        }
         if (h.skip || !m) {
           local.set(i, Promise.resolve({ record: h.record, suppressed: h.suppressed, outcome: "suppressed" }));
           continue;

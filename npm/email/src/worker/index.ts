@@ -7,7 +7,9 @@ import { isFinal, outcomeEntries, type AuditWriter, type Outcome } from "../audi
 import { run, workerTransaction, type EmailDatabase, type Row, type Statements } from "../db";
 import { EmailConfigError, EmailError, guard } from "../errors";
 import { hook, type EmailHookEvent, type Transport } from "../types";
+import type { AnyTemplate } from "../email";
 import { createDelivery } from "./deliver";
+import { freezeParams, renderCode } from "./render";
 
 export interface WorkerOptions {
   /** Messages handed off at once (default 16). */
@@ -34,6 +36,8 @@ export interface EngineContext {
   db: EmailDatabase;
   statements: Statements;
   transports: Readonly<Record<string, Transport>>;
+  /** The code templates, for mail the worker renders (`render: "worker"`). */
+  templates?: Readonly<Record<string, AnyTemplate>>;
   route?: ((ctx: RouteContext) => string) | undefined;
   onAmbiguous: "retry" | "hold";
   onEvent?: (e: EmailHookEvent) => unknown;
@@ -220,7 +224,15 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
     }, claimScope);
     wait = rows.length === 0 ? hint : null;
     if (rows.length === 0) return none;
-    const handOffs = guard(EmailError, () => ctx.core.handOff(rows, withRaw));
+    if (rows.some((r) => r.rendered === false)) await renderCode(ctx.templates ?? {}, rows);
+    let handOffs = guard(EmailError, () => ctx.core.handOff(rows, withRaw));
+    const frozen = freezeParams(handOffs, fenced);
+    if (frozen) {
+      const rs = await workerTransaction(ctx.db, ctx.statements, (ex) => run(ex, ctx.statements, "renderFreeze", frozen));
+      const kept = new Set(rs.map((r) => String(r.id)));
+      // A lease lost since the claim: the message is another worker's now.
+      handOffs = handOffs.filter((h) => !h.freeze || kept.has(h.record.id));
+    }
     const planned = delivery.plan(handOffs);
     const { local } = planned;
     // Split once: a record during the wait below may pause another transport. Messages for a

@@ -1,0 +1,108 @@
+//! `render: "worker"` (spec §7.4): a message stored unrendered is rendered at its first
+//! hand-off. The tenant's active override of its template wins (rendered here, under the
+//! engine's fuel, with the locale fallback a send uses); otherwise the package's code template
+//! gave the content (`code`, attached to the claimed row by the worker, which has the
+//! registry). The content is then checked as `send()` checks it; the worker stores it
+//! (`renderFreeze`) before the hand-off, so every later attempt sends the same bytes.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::templates::{chain, render_row};
+use super::Email;
+use crate::email::EmailError;
+
+/// What the package's code template gave for an unrendered row, or why it could not.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct CodeRender {
+    subject: Option<String>,
+    html: Option<String>,
+    text: Option<String>,
+    /// The coded error of a render that failed (`EMAIL_TEMPLATE_PROPS_INVALID`, …).
+    error_code: Option<String>,
+    error: Option<String>,
+}
+
+/// Rendered content, as stored by `renderFreeze`.
+pub(super) struct Content {
+    pub(super) subject: String,
+    pub(super) html: Option<String>,
+    pub(super) text: Option<String>,
+    /// The override's version; none for the code template.
+    pub(super) version: Option<String>,
+}
+
+impl Content {
+    pub(super) fn freeze(&self) -> Value {
+        json!({ "subject": self.subject, "html": self.html, "text": self.text, "version": self.version })
+    }
+}
+
+/// A render that failed: its code and message, recorded as the message's `last_error`.
+pub(super) struct Failed(pub(super) String, pub(super) String);
+
+impl From<EmailError> for Failed {
+    fn from(e: EmailError) -> Self {
+        Failed(e.code().to_owned(), e.to_string())
+    }
+}
+
+impl Email {
+    /// The content of the unrendered message of `template` for `locale`, with `props` (JSON
+    /// text), the tenant's active `overrides` of it and what the code template gave.
+    pub(super) fn render_deferred(
+        &self,
+        template: Option<&str>,
+        locale: Option<&str>,
+        props: Option<&str>,
+        overrides: Option<&Value>,
+        code: Option<&CodeRender>,
+    ) -> Result<Content, Failed> {
+        let name = template.unwrap_or_default();
+        let found = overrides
+            .and_then(Value::as_array)
+            .filter(|_| self.config.settings.editable.contains(name))
+            .and_then(|rows| {
+                chain(locale.unwrap_or_default()).into_iter().find_map(|l| {
+                    rows.iter()
+                        .find(|r| r.get("locale").and_then(Value::as_str) == Some(l.as_str()))
+                })
+            });
+        if let Some(row) = found {
+            if !cfg!(feature = "templates") {
+                return Err(EmailError::TemplateEngineUnavailable.into());
+            }
+            let props: Value = props
+                .and_then(|p| serde_json::from_str(p).ok())
+                .unwrap_or_else(|| json!({}));
+            let r = render_row(name, row, &props)
+                .map_err(|e| Failed(e.code().to_owned(), e.to_string()))?;
+            let version = row.get("version").map(|v| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            });
+            return Ok(Content {
+                subject: r.subject,
+                html: r.html,
+                text: r.text,
+                version,
+            });
+        }
+        let Some(code) = code else {
+            return Err(Failed(
+                "EMAIL_TEMPLATE_NOT_FOUND".into(),
+                format!("template {name:?} was not rendered: the worker has no such template registered (betterEmail({{ templates }}))"),
+            ));
+        };
+        if let Some(c) = &code.error_code {
+            return Err(Failed(c.clone(), code.error.clone().unwrap_or_default()));
+        }
+        Ok(Content {
+            subject: code.subject.clone().unwrap_or_default(),
+            html: code.html.clone(),
+            text: code.text.clone(),
+            version: None,
+        })
+    }
+}
