@@ -32,9 +32,9 @@ impl Store {
         let keep = if table == "messages" {
             format!(
                 "
-  AND b.upper <= (SELECT coalesce(min(d.message_created_at), 'infinity') FROM {deliveries} d WHERE d.finished_at IS NULL)
+  AND b.upper <= {oldest}
   AND NOT EXISTS (SELECT 1 FROM {parent} m WHERE m.expanded_at IS NULL AND m.created_at >= b.lower AND m.created_at < b.upper)",
-                deliveries = self.table("deliveries"),
+                oldest = self.oldest_unfinished_message(),
                 parent = self.table(table),
             )
         } else {

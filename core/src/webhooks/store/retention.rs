@@ -2,6 +2,7 @@
 //! partitions: batched deletes that each take one short transaction and use an index, so a
 //! purge never holds locks for long. Pending deliveries are never purged.
 
+use super::schema::WAITING;
 use super::{Statement, Store};
 
 /// Rows per delete batch.
@@ -58,6 +59,17 @@ impl Store {
         )
     }
 
+    /// The creation time of the oldest message an unfinished delivery still needs (`infinity`
+    /// when none): pending ones through `deliveries_waiting_idx`, in-flight ones (a worker's
+    /// few) through the lease index.
+    pub(super) fn oldest_unfinished_message(&self) -> String {
+        let d = self.table("deliveries");
+        format!(
+            "coalesce(least((SELECT min(d.message_created_at) FROM {d} d WHERE d.{WAITING}),
+    (SELECT min(d.message_created_at) FROM {d} d WHERE d.status = 'in_flight')), 'infinity')"
+        )
+    }
+
     /// Heartbeats of workers not seen for `$1` days (killed without a clean stop).
     #[must_use]
     pub fn purge_workers(&self) -> Statement {
@@ -80,8 +92,8 @@ impl Store {
                 "messages_default",
                 &format!(
                     "created_at < now() - make_interval(days => $1) AND expanded_at IS NOT NULL
-    AND created_at < (SELECT coalesce(min(d.message_created_at), 'infinity') FROM {} d WHERE d.finished_at IS NULL)",
-                    self.table("deliveries")
+    AND created_at < {}",
+                    self.oldest_unfinished_message()
                 ),
                 &params,
             ),

@@ -35,7 +35,7 @@ impl Store {
        (SELECT count(*) FROM {lanes} ln WHERE ln.state = 'blocked' AND {scope_ln}) AS lanes_blocked,
        (SELECT count(*) FROM {w} w WHERE w.last_seen > now() - make_interval(secs => $3)) AS workers_alive
 FROM (SELECT
-  (SELECT count(*) FROM {d} d WHERE d.finished_at IS NULL AND {scope_d}) AS backlog,
+  (SELECT count(*) FROM {d} d WHERE d.status IN ('pending', 'in_flight') AND {scope_d}) AS backlog,
   coalesce((extract(epoch FROM now() - least(
     (SELECT min(m.deliver_after) FROM {m} m WHERE m.expanded_at IS NULL AND m.deliver_after <= now() AND {scope_m}),
     (SELECT min(d.next_attempt_at) FROM {d} d
