@@ -164,7 +164,7 @@ test("mail the worker cannot render fails with the code in last_error and is nev
   await tenant.runAs(A, () => enqueue.templates.save({ name: "welcome", locale: "fr", subject: "Salut", html: triple }));
   const items = Array.from({ length: 1000 }, (_, i) => String(i));
   const loop = await tenant.runAs(A, () => email.send({ to: "ann@example.com", template: "welcome", locale: "fr", props: { name: "Ann", items } }));
-  // A worker whose registry lacks the template.
+  // A worker whose registry lacks the template (another may have it: retried on the schedule).
   const lacking = betterEmail(config({ transport: out, render: "worker", templates: { receipt } }));
   const missing = await tenant.runAs(B, () => email.send({ to: "bob@example.com", template: "welcome", props: { name: "Bob" } }));
   await rows("UPDATE email_messages SET next_attempt_at = now() + interval '1 hour' WHERE message_id_header NOT LIKE $1", [`<${missing.id}@%`]);
@@ -179,7 +179,7 @@ test("mail the worker cannot render fails with the code in last_error and is nev
     assert.equal(m.status, "failed", id);
     assert.match(m.last_error, pattern);
     assert.equal(m.rendered, false);
-    assert.equal(m.attempt_count, 1);
+    assert.equal(m.attempt_count, id === missing.id ? 3 : 1, id);
   }
   assert.equal(out.sent().length, 0);
   // No attempt row: nothing reached a transport.
@@ -195,4 +195,52 @@ test("retention.storeProps keeps the props, with either render mode", async () =
     const m = await message(r.id);
     assert.deepEqual([m.status, m.rendered, m.subject, m.props], ["sent", true, "Receipt 1", { n: 1, total: "3" }], render);
   }
+});
+
+test("the worker's own faults: props that JSON cannot hold are refused at send; stripped props are not stored; purged props, a bad render answer and a slow render fail or keep only their own message", async () => {
+  const pick = {
+    "~standard": { version: 1, vendor: "test", validate: (v) => (typeof v?.name === "string" ? { value: { name: v.name } } : { issues: [{ message: "expected a string", path: ["name"] }] }) },
+  };
+  const note = defineTemplate({ name: "note", schema: pick, subject: (p) => `Note for ${p.name}`, text: (p) => `Hi ${p.name}` });
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  // Hand-made registry entries: one answers a number as its subject, one renders slowly.
+  const odd = { ...defineTemplate({ name: "odd", subject: () => "x", text: () => "x" }), render: async () => ({ subject: 42 }) };
+  const slowT = defineTemplate({ name: "slow", subject: () => "Slow", text: () => "slow" });
+  const slow = { ...slowT, render: async (p) => (await sleep(1_200), slowT.render(p)) };
+  let leaseLeft = null;
+  const out = captureTransport({ name: "own" });
+  const watching = {
+    ...out,
+    async send(batch, signal, mark) {
+      for (const m of batch.filter((x) => x.subject === "Slow")) {
+        [{ left: leaseLeft }] = await rows("SELECT extract(epoch FROM lease_until - now()) * 1000 AS left FROM email_messages WHERE message_id_header = $1", [`<${m.messageId}>`]);
+      }
+      return out.send(batch, signal, mark);
+    },
+  };
+  const email = betterEmail(config({ transport: watching, render: "worker", templates: { note, odd, slow } }));
+  const count = async () => (await rows("SELECT count(*)::int AS n FROM email_messages"))[0].n;
+  const n = await count();
+  await rejects(tenant.runAs(B, () => email.send({ to: "bob@example.com", template: "note", props: { name: "Bob", big: 1n } })), "EMAIL_TEMPLATE_PROPS_INVALID", /stores the props as JSON/);
+  assert.equal(await count(), n);
+
+  const stripped = await tenant.runAs(B, () => email.send({ to: "bob@example.com", template: "note", props: { name: "Bob", passwordHash: "$argon2id$secret" } }));
+  assert.deepEqual((await message(stripped.id)).props, { name: "Bob" });
+  const purged = await tenant.runAs(B, () => email.send({ to: "bob@example.com", template: "note", props: { name: "Pat" } }));
+  await rows("UPDATE email_messages SET props = NULL WHERE message_id_header LIKE $1", [`<${purged.id}@%`]);
+  const bad = await tenant.runAs(B, () => email.send({ to: "bob@example.com", template: "odd", props: {} }));
+  const late = await tenant.runAs(B, () => email.send({ to: "bob@example.com", template: "slow", props: {} }));
+  await email.drain({ leaseMs: 1_000, timeoutMs: 5_000 });
+
+  assert.deepEqual([(await message(stripped.id)).status, (await message(late.id)).status], ["sent", "sent"]);
+  assert.equal(out.sent().find((m) => m.id === stripped.id).text, "Hi Bob");
+  // The slow render took longer than the lease: the freeze gave it a new one before the hand-off.
+  assert.ok(leaseLeft > 500, `lease left at hand-off: ${leaseLeft} ms`);
+  const p = await message(purged.id);
+  assert.deepEqual([p.status, p.subject], ["failed", null]);
+  assert.match(p.last_error, /^EMAIL_TEMPLATE_RENDER_FAILED: .*props are gone/);
+  const b = await message(bad.id);
+  assert.equal(b.status, "failed");
+  assert.match(b.last_error, /^EMAIL_TEMPLATE_RENDER_FAILED: template "odd" gave no string subject/);
+  assert.deepEqual(out.sent().map((m) => m.id).sort(), [stripped.id, late.id].sort());
 });

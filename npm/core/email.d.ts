@@ -309,8 +309,9 @@ export interface EmailHandOff {
   /** Mail rendered in this hand-off (`render: "worker"`): the content to store with the
    *  `renderFreeze` statement before it is sent. */
   freeze?: { subject: string; html: string | null; text: string | null; version: string | null } | null;
-  /** Mail that could not be rendered: it is not sent, and fails with this code. */
-  failed?: { code: string; message: string };
+  /** Mail that could not be rendered: it is not sent, and fails with this code (`retry`: another
+   *  worker may render it, so it goes back on the retry schedule). */
+  failed?: { code: string; message: string; retry: boolean };
 }
 
 /** What the worker reports per message to {@link Email.record}. */

@@ -70,7 +70,7 @@ export function betterEmail<const R extends Record<string, AnyTemplate> = Record
   }
   const meta: Record<string, { category?: string; editable?: boolean }> = {};
   for (const [k, t] of Object.entries(templates)) {
-    if (typeof t?.render !== "function") throw new EmailConfigError("EMAIL_INVALID_CONFIG", `invalid \`templates.${k}\`: expected defineTemplate(...)`);
+    if (typeof t?.render !== "function" || typeof t.check !== "function") throw new EmailConfigError("EMAIL_INVALID_CONFIG", `invalid \`templates.${k}\`: expected defineTemplate(...)`);
     meta[k] = { ...(t.category === undefined ? {} : { category: t.category }), ...(t.editable ? { editable: true } : {}) };
   }
   const auditWriter = emailAudit(audit);

@@ -32,6 +32,15 @@ function base64(bytes: Uint8Array): string {
   return btoa(s);
 }
 
+/** `props` as stored for the worker: through JSON, or a coded error for what JSON cannot hold. */
+function jsonOf(template: string, props: unknown): unknown {
+  try {
+    return JSON.parse(JSON.stringify(props ?? {}) ?? "{}");
+  } catch (err) {
+    throw new EmailTemplateError("EMAIL_TEMPLATE_PROPS_INVALID", `template "${template}": render: "worker" stores the props as JSON, which cannot hold them: ${(err as Error)?.message ?? String(err)}`);
+  }
+}
+
 const time = (d: unknown, field: string): number => {
   if (!(d instanceof Date) || Number.isNaN(d.getTime())) throw new EmailError("EMAIL_INVALID_ARGUMENT", `invalid \`${field}\`: expected a Date`);
   return d.getTime();
@@ -44,13 +53,17 @@ async function item(ctx: SendContext, input: SendInput, field: (k: string) => st
   if (template !== undefined) {
     const t = Object.hasOwn(ctx.templates, template) ? ctx.templates[template] : undefined;
     if (!t) throw new EmailTemplateError("EMAIL_TEMPLATE_NOT_FOUND", `invalid \`${field("template")}\`: no template "${template}" is registered (betterEmail({ templates }))`);
-    // With `render: "worker"` only the schema runs here; the props are stored for the worker.
-    if (ctx.renderInWorker) await t.check(props as never);
-    else Object.assign(out, await t.render(props as never));
     out.template = template;
-    // The props go along when they are stored, or for an editable template, whose tenant's
-    // override renders with them (the others' would only cross the binding for nothing).
-    if (props !== undefined && (ctx.renderInWorker || ctx.storeProps || t.editable)) out.props = props;
+    if (ctx.renderInWorker) {
+      // Only the schema runs here, on the props as the worker will read them back (JSON);
+      // what it keeps (not what it strips) is stored.
+      out.props = jsonOf(template, await t.check(jsonOf(template, props) as never));
+    } else {
+      Object.assign(out, await t.render(props as never));
+      // The props go along when they are stored, or for an editable template, whose tenant's
+      // override renders with them (the others' would only cross the binding for nothing).
+      if (props !== undefined && (ctx.storeProps || t.editable)) out.props = props;
+    }
   }
   if (sendAt !== undefined) out.sendAtMs = time(sendAt, field("sendAt"));
   if (expiresAt !== undefined) out.expiresAtMs = expiresAt === null ? null : time(expiresAt, field("expiresAt"));

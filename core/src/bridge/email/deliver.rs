@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::render::{CodeRender, Failed};
+use super::render::Failed;
 use super::{em, Email};
 use crate::audit::time::parse_iso_ms;
 use crate::email::address::address_key;
@@ -98,7 +98,7 @@ struct Claimed {
     #[serde(default)]
     overrides: Option<Value>,
     #[serde(default)]
-    code: Option<CodeRender>,
+    code: Option<Value>,
 }
 
 fn list(items: Vec<AddressObject>) -> Option<OneOrMany> {
@@ -165,7 +165,7 @@ impl Email {
         if envelope.is_empty() {
             return Ok(json!({ "record": record, "suppressed": suppressed, "skip": "suppressed" }));
         }
-        let failed = |f: Failed| json!({ "record": record, "suppressed": suppressed, "failed": { "code": f.0, "message": f.1 } });
+        let failed = |f: Failed| json!({ "record": record, "suppressed": suppressed, "failed": { "code": f.0, "message": f.1, "retry": f.retry() } });
         let mut freeze = None;
         if !c.rendered {
             match self.render_deferred(

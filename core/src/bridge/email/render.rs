@@ -5,24 +5,11 @@
 //! registry). The content is then checked as `send()` checks it; the worker stores it
 //! (`renderFreeze`) before the hand-off, so every later attempt sends the same bytes.
 
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::templates::{chain, render_row};
 use super::Email;
 use crate::email::EmailError;
-
-/// What the package's code template gave for an unrendered row, or why it could not.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct CodeRender {
-    subject: Option<String>,
-    html: Option<String>,
-    text: Option<String>,
-    /// The coded error of a render that failed (`EMAIL_TEMPLATE_PROPS_INVALID`, …).
-    error_code: Option<String>,
-    error: Option<String>,
-}
 
 /// Rendered content, as stored by `renderFreeze`.
 pub(super) struct Content {
@@ -42,22 +29,36 @@ impl Content {
 /// A render that failed: its code and message, recorded as the message's `last_error`.
 pub(super) struct Failed(pub(super) String, pub(super) String);
 
+impl Failed {
+    /// Another worker may render it (this one lacks the template, as during a rolling
+    /// deploy): the message goes back on the retry schedule rather than failing now.
+    pub(super) fn retry(&self) -> bool {
+        self.0 == "EMAIL_TEMPLATE_NOT_FOUND"
+    }
+}
+
 impl From<EmailError> for Failed {
     fn from(e: EmailError) -> Self {
         Failed(e.code().to_owned(), e.to_string())
     }
 }
 
+fn failed(message: String) -> Failed {
+    Failed("EMAIL_TEMPLATE_RENDER_FAILED".into(), message)
+}
+
 impl Email {
     /// The content of the unrendered message of `template` for `locale`, with `props` (JSON
-    /// text), the tenant's active `overrides` of it and what the code template gave.
+    /// text), the tenant's active `overrides` of it and what the code template gave (`code`:
+    /// `{ subject, html?, text? }` or `{ errorCode, error }`, read loosely so that one bad
+    /// answer fails its message only).
     pub(super) fn render_deferred(
         &self,
         template: Option<&str>,
         locale: Option<&str>,
         props: Option<&str>,
         overrides: Option<&Value>,
-        code: Option<&CodeRender>,
+        code: Option<&Value>,
     ) -> Result<Content, Failed> {
         let name = template.unwrap_or_default();
         let found = overrides
@@ -73,9 +74,12 @@ impl Email {
             if !cfg!(feature = "templates") {
                 return Err(EmailError::TemplateEngineUnavailable.into());
             }
-            let props: Value = props
-                .and_then(|p| serde_json::from_str(p).ok())
-                .unwrap_or_else(|| json!({}));
+            // Purged or erased since the send: rendering with nothing would send blanks.
+            let Some(props) = props.and_then(|p| serde_json::from_str::<Value>(p).ok()) else {
+                return Err(failed(format!(
+                    "template {name:?}: its props are gone (purged or erased), so it cannot be rendered"
+                )));
+            };
             let r = render_row(name, row, &props)
                 .map_err(|e| Failed(e.code().to_owned(), e.to_string()))?;
             let version = row.get("version").map(|v| match v {
@@ -95,13 +99,17 @@ impl Email {
                 format!("template {name:?} was not rendered: the worker has no such template registered (betterEmail({{ templates }}))"),
             ));
         };
-        if let Some(c) = &code.error_code {
-            return Err(Failed(c.clone(), code.error.clone().unwrap_or_default()));
+        let part = |k: &str| code.get(k).and_then(Value::as_str).map(str::to_owned);
+        if let Some(c) = part("errorCode") {
+            return Err(Failed(c, part("error").unwrap_or_default()));
         }
+        let Some(subject) = part("subject") else {
+            return Err(failed(format!("template {name:?} gave no subject")));
+        };
         Ok(Content {
-            subject: code.subject.clone().unwrap_or_default(),
-            html: code.html.clone(),
-            text: code.text.clone(),
+            subject,
+            html: part("html"),
+            text: part("text"),
             version: None,
         })
     }

@@ -156,11 +156,13 @@ SELECT * FROM claimed",
                 att = self.table("attachments"),
                 tpl = self.table("templates"),
                 // Without the template engine (the edge modules), mail waiting to be rendered
-                // with a tenant's override is left to a worker that has it.
+                // with a tenant's override (of its locale, or one it falls back to: `de` and
+                // the default for `de-CH`) is left to a worker that has it.
                 renderable = if cfg!(feature = "templates") {
                     String::new()
                 } else {
-                    format!(" AND (m.rendered OR NOT EXISTS (SELECT 1 FROM {} t WHERE t.tenant_id = m.tenant_id AND t.name = m.template AND t.active))", self.table("templates"))
+                    format!(" AND (m.rendered OR NOT EXISTS (SELECT 1 FROM {} t WHERE t.tenant_id = m.tenant_id AND t.name = m.template AND t.active
+    AND (t.locale = '' OR t.locale = m.locale OR m.locale LIKE t.locale || '-%')))", self.table("templates"))
                 },
                 attempts = self.table("attempts"),
                 buckets = self.table("rate_buckets"),

@@ -110,20 +110,27 @@ ORDER BY x.ord, x.rank",
         )
     }
 
-    /// `render: "worker"`: stores what the worker rendered for claimed messages (fenced by
-    /// `$1` ids, `$2` lease tokens, `$3` partition keys) and marks them rendered, before their
-    /// first hand-off, so that every attempt sends the same content. The props stay only with
-    /// `retention.storeProps` (`keep_props`). Returns the messages still leased.
+    /// `render: "worker"`: stores what the worker rendered for claimed messages (`$8`: rendered
+    /// in this claim) and marks them rendered, before their first hand-off, so that every
+    /// attempt sends the same content; the props stay only with `retention.storeProps`
+    /// (`keep_props`). Every message of the claim (fenced by `$1` ids, `$2` lease tokens, `$3`
+    /// partition keys) gets its lease again for `$9` ms, which rendering used up. A message
+    /// erased since the claim (headers gone) is not written back. Returns the messages kept.
     #[must_use]
     pub fn email_render_freeze(&self, keep_props: bool) -> Statement {
         Statement::new(
             format!(
-                "UPDATE {m} m SET subject = x.subject, html = x.html, text_body = x.text_body, template_version = x.version,
-  rendered = true, props = {props}
-FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[])
-  AS x(id, lease_token, created_at, subject, html, text_body, version)
+                "UPDATE {m} m SET lease_until = now() + make_interval(secs => $9::double precision / 1000),
+  subject = CASE WHEN x.fresh THEN x.subject ELSE m.subject END,
+  html = CASE WHEN x.fresh THEN x.html ELSE m.html END,
+  text_body = CASE WHEN x.fresh THEN x.text_body ELSE m.text_body END,
+  template_version = CASE WHEN x.fresh THEN x.version ELSE m.template_version END,
+  props = CASE WHEN x.fresh THEN {props} ELSE m.props END,
+  rendered = m.rendered OR x.fresh
+FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::boolean[])
+  AS x(id, lease_token, created_at, subject, html, text_body, version, fresh)
 WHERE m.created_at = x.created_at AND m.id = x.id AND m.status = 'in_flight' AND m.lease_token = x.lease_token
-  AND NOT m.rendered
+  AND (NOT x.fresh OR (NOT m.rendered AND m.headers IS NOT NULL))
 RETURNING m.id",
                 m = self.table("messages"),
                 props = if keep_props { "m.props" } else { "NULL" },
@@ -136,6 +143,8 @@ RETURNING m.id",
                 ("htmls", "text[]"),
                 ("text_bodies", "text[]"),
                 ("versions", "text[]"),
+                ("fresh", "boolean[]"),
+                ("lease_ms", "double precision"),
             ],
         )
     }

@@ -179,9 +179,11 @@ export function createDelivery(ctx: DeliveryContext) {
           continue;
         }
         if (h.failed) {
-          // Not renderable (`render: "worker"`): fails now, without a request.
+          // Not renderable (`render: "worker"`): no request; retried on the schedule when
+          // another worker may render it (its registry lacks the template), else failed now.
           const detail = `${h.failed.code}: ${h.failed.message}`;
-          local.set(i, Promise.resolve({ record: h.record, suppressed: h.suppressed, outcome: "rejected_permanent", detail }));
+          const outcome = h.failed.retry ? "retryable" : "rejected_permanent";
+          local.set(i, Promise.resolve({ record: h.record, suppressed: h.suppressed, outcome, detail }));
           continue;
         }
         if (h.skip || !m) {

@@ -226,12 +226,12 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
     if (rows.length === 0) return none;
     if (rows.some((r) => r.rendered === false)) await renderCode(ctx.templates ?? {}, rows);
     let handOffs = guard(EmailError, () => ctx.core.handOff(rows, withRaw));
-    const frozen = freezeParams(handOffs, fenced);
+    const frozen = freezeParams(handOffs, fenced, leaseMs);
     if (frozen) {
       const rs = await workerTransaction(ctx.db, ctx.statements, (ex) => run(ex, ctx.statements, "renderFreeze", frozen));
       const kept = new Set(rs.map((r) => String(r.id)));
-      // A lease lost since the claim: the message is another worker's now.
-      handOffs = handOffs.filter((h) => !h.freeze || kept.has(h.record.id));
+      // A lease lost since the claim (the message is another worker's now), or erased.
+      handOffs = handOffs.filter((h) => kept.has(h.record.id));
     }
     const planned = delivery.plan(handOffs);
     const { local } = planned;

@@ -11,6 +11,8 @@ const codeOf = (err: unknown): string => {
   return typeof code === "string" && code.startsWith("EMAIL_") ? code : "EMAIL_TEMPLATE_RENDER_FAILED";
 };
 
+const text = (v: unknown): v is string | undefined => v === undefined || typeof v === "string";
+
 /** Attaches `code` (the code template's output, or why it failed) to each unrendered row. */
 export async function renderCode(templates: Readonly<Record<string, AnyTemplate>>, rows: Row[]): Promise<void> {
   for (const row of rows) {
@@ -19,9 +21,15 @@ export async function renderCode(templates: Readonly<Record<string, AnyTemplate>
     const t = Object.hasOwn(templates, name) ? templates[name] : undefined;
     // No `code`: the core says the template is missing from this worker.
     if (!t) continue;
+    // Purged or erased since the send: rendering with nothing would send blanks.
+    if (typeof row.props !== "string") {
+      row.code = { errorCode: "EMAIL_TEMPLATE_RENDER_FAILED", error: `template "${name}": its props are gone (purged or erased), so it cannot be rendered` };
+      continue;
+    }
     try {
-      const props: unknown = typeof row.props === "string" ? JSON.parse(row.props) : {};
-      row.code = await t.render(props as never);
+      const out = await t.render(JSON.parse(row.props) as never);
+      const ok = typeof out === "object" && out !== null && typeof out.subject === "string" && text(out.html) && text(out.text);
+      row.code = ok ? out : { errorCode: "EMAIL_TEMPLATE_RENDER_FAILED", error: `template "${name}" gave no string subject, html or text` };
     } catch (err) {
       row.code = { errorCode: codeOf(err), error: (err as Error)?.message ?? String(err) };
     }
@@ -29,12 +37,12 @@ export async function renderCode(templates: Readonly<Record<string, AnyTemplate>
 }
 
 /**
- * The `renderFreeze` parameters of the hand-offs rendered just now (`fence`: their ids, lease
- * tokens and partition keys), or null when none was.
+ * The `renderFreeze` parameters when some of the claim's hand-offs were rendered just now:
+ * their content, and for every one of them (`fence`: ids, lease tokens, partition keys) a new
+ * lease of `leaseMs`, since rendering took from it. Null when none was rendered.
  */
-export function freezeParams(handOffs: EmailHandOff[], fence: (hs: EmailHandOff[]) => unknown[][]): unknown[] | null {
-  const hs = handOffs.filter((h) => h.freeze);
-  if (hs.length === 0) return null;
-  const f = (k: "subject" | "html" | "text" | "version") => hs.map((h) => h.freeze![k]);
-  return [...fence(hs), f("subject"), f("html"), f("text"), f("version")];
+export function freezeParams(handOffs: EmailHandOff[], fence: (hs: EmailHandOff[]) => unknown[][], leaseMs: number): unknown[] | null {
+  if (!handOffs.some((h) => h.freeze)) return null;
+  const f = (k: "subject" | "html" | "text" | "version") => handOffs.map((h) => h.freeze?.[k] ?? null);
+  return [...fence(handOffs), f("subject"), f("html"), f("text"), f("version"), handOffs.map((h) => !!h.freeze), leaseMs];
 }
