@@ -31,9 +31,13 @@ pub(super) struct Failed(pub(super) String, pub(super) String);
 
 impl Failed {
     /// Another worker may render it (this one lacks the template, as during a rolling
-    /// deploy): the message goes back on the retry schedule rather than failing now.
+    /// deploy, or the engine, on edge, for an override saved since the claim): the message
+    /// goes back on the retry schedule rather than failing now.
     pub(super) fn retry(&self) -> bool {
-        self.0 == "EMAIL_TEMPLATE_NOT_FOUND"
+        matches!(
+            self.0.as_str(),
+            "EMAIL_TEMPLATE_NOT_FOUND" | "EMAIL_TEMPLATE_ENGINE_UNAVAILABLE"
+        )
     }
 }
 
