@@ -56,8 +56,11 @@ async function item(ctx: SendContext, input: SendInput, field: (k: string) => st
     out.template = template;
     if (ctx.renderInWorker) {
       // Only the schema runs here, on the props as the worker will read them back (JSON);
-      // what it keeps (not what it strips) is stored.
-      out.props = jsonOf(template, await t.check(jsonOf(template, props) as never));
+      // what it keeps (not what it strips) is stored. Without a schema (or one that keeps
+      // the object) that is the JSON copy already.
+      const json = jsonOf(template, props);
+      const kept = await t.check(json as never);
+      out.props = kept === json ? json : jsonOf(template, kept);
     } else {
       Object.assign(out, await t.render(props as never));
       // The props go along when they are stored, or for an editable template, whose tenant's

@@ -47,6 +47,12 @@ impl From<EmailError> for Failed {
     }
 }
 
+impl From<crate::error::Error> for Failed {
+    fn from(e: crate::error::Error) -> Self {
+        Failed(e.code().to_owned(), e.to_string())
+    }
+}
+
 fn failed(message: String) -> Failed {
     Failed("EMAIL_TEMPLATE_RENDER_FAILED".into(), message)
 }
@@ -84,8 +90,7 @@ impl Email {
                     "template {name:?}: its props are gone (purged or erased), so it cannot be rendered"
                 )));
             };
-            let r = render_row(name, row, &props)
-                .map_err(|e| Failed(e.code().to_owned(), e.to_string()))?;
+            let r = render_row(name, row, &props)?;
             let version = row.get("version").map(|v| match v {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
