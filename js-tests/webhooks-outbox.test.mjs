@@ -71,6 +71,16 @@ after(async () => {
 
 const inTenant = (tenant, fn) => inTenantOf(pool, tenant, fn);
 
+/** A postgres.js client and a Prisma client (driver adapter) on the test database, as `app`. */
+function clients(max) {
+  const u = new URL(process.env.DATABASE_URL);
+  const pgjs = postgres({ host: u.hostname, port: Number(u.port), user: "app", password: "app", database: db.name, max, onnotice: () => {} });
+  u.username = "app";
+  u.password = "app";
+  u.pathname = `/${db.name}`;
+  return { pgjs, prisma: new PrismaClient({ adapter: new PrismaPg({ connectionString: u.toString(), max }) }) };
+}
+
 function verify(r, secret) {
   const headers = Object.entries(r.headers).filter(([k]) => k.startsWith("webhook-"));
   return core.webhookVerify(headers, r.body, { secret, now: Math.floor(Date.now() / 1000) });
@@ -120,12 +130,7 @@ test("a message is delivered iff its transaction committed: node-postgres and Dr
 
 test("W3 at size: 1,200 transactions over six clients and scopes, half rolled back: exactly the committed ones arrive, once each", async () => {
   received.length = 0;
-  const u = new URL(process.env.DATABASE_URL);
-  const pgjs = postgres({ host: u.hostname, port: Number(u.port), user: "app", password: "app", database: db.name, max: 2, onnotice: () => {} });
-  u.username = "app";
-  u.password = "app";
-  u.pathname = `/${db.name}`;
-  const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: u.toString(), max: 2 }) });
+  const { pgjs, prisma } = clients(2);
   try {
     const w = betterWebhooks(config(sqlExecutorAdapter(pool)));
     const { endpoint, secret } = await w.endpoints.create({ url }, { tenantId: TENANT });
@@ -204,6 +209,54 @@ test("W3 at size: 1,200 transactions over six clients and scopes, half rolled ba
     assert.equal(ids.length, all.size, "each committed message once");
     assert.deepEqual(new Set(ids), all);
     await w.endpoints.delete(endpoint.id, { tenantId: TENANT });
+  } finally {
+    await pgjs.end();
+    await prisma.$disconnect();
+  }
+});
+
+test("send results carry the stored id and creation time through every adapter, for new messages and duplicates alike", async () => {
+  const { pgjs, prisma } = clients(1);
+  try {
+    const setTenant = sql`SELECT set_config('app.current_tenant', ${TENANT}, true)`;
+    const adapters = {
+      "node-postgres": [sqlExecutorAdapter(pool), (fn) => inTenant(TENANT, fn)],
+      "postgres.js": [sqlExecutorAdapter(pgjs), (fn) => pgjs.begin(async (tx) => (await tx`SELECT set_config('app.current_tenant', ${TENANT}, true)`, fn(tx)))],
+      "Drizzle on node-postgres": [drizzleWebhooksAdapter(drizzle(pool)), (fn) => drizzle(pool).transaction(async (tx) => (await tx.execute(setTenant), fn(tx)))],
+      "Drizzle on postgres.js": [drizzleWebhooksAdapter(drizzlePostgres(pgjs)), (fn) => drizzlePostgres(pgjs).transaction(async (tx) => (await tx.execute(setTenant), fn(tx)))],
+      Prisma: [prismaWebhooksAdapter(prisma), (fn) => prisma.$transaction(async (tx) => (await tx.$queryRawUnsafe("SELECT set_config('app.current_tenant', $1, true)", TENANT), fn(tx)))],
+    };
+    for (const [name, [adapter, transaction]] of Object.entries(adapters)) {
+      const w = betterWebhooks(config(adapter));
+      const key = `results/${randomUUID()}`;
+      // New messages only (the INSERT's rows make the results), then a batch with a stored key,
+      // the same key twice and a new message (the core judges the duplicates).
+      const fresh = await transaction(async (tx) => [
+        await w.send({ eventType: "invoice.paid", payload: { one: name } }, { tx }),
+        ...(await w.sendMany([{ eventType: "invoice.paid", payload: { a: 1 }, idempotencyKey: key }, { eventType: "user.created", payload: { b: 2 } }], { tx })),
+      ]);
+      await new Promise((r) => setTimeout(r, 20));
+      const mixed = await transaction((tx) =>
+        w.sendMany([
+          { eventType: "invoice.paid", payload: { a: 1 }, idempotencyKey: key },
+          { eventType: "user.created", payload: { c: 3 } },
+          { eventType: "invoice.paid", payload: { d: 4 }, idempotencyKey: `${key}/2` },
+          { eventType: "invoice.paid", payload: { d: 4 }, idempotencyKey: `${key}/2` },
+        ], { tx }),
+      );
+      assert.deepEqual([...fresh, ...mixed].map((r) => r.status), ["queued", "queued", "queued", "duplicate", "queued", "queued", "duplicate"], name);
+      assert.equal(mixed[0].id, fresh[1].id, `${name}: the stored key's message`);
+      assert.equal(mixed[3].id, mixed[2].id, `${name}: the batch's first message of the key`);
+      for (const [i, r] of [...fresh, ...mixed].entries()) {
+        assert.ok(r.createdAt instanceof Date, `${name} [${i}]`);
+        const stored = await w.messages.get(r.id, { tenantId: TENANT });
+        assert.equal(r.createdAt.getTime(), Math.floor(new Date(stored.createdAt).getTime()), `${name} [${i}]: ${r.id} as stored`);
+      }
+      // One transaction, one creation time; the second transaction's is later.
+      assert.equal(fresh[0].createdAt.getTime(), fresh[2].createdAt.getTime(), name);
+      assert.ok(mixed[1].createdAt > fresh[0].createdAt, name);
+      assert.equal(mixed[0].createdAt.getTime(), fresh[1].createdAt.getTime(), `${name}: a duplicate's time is the stored message's`);
+    }
   } finally {
     await pgjs.end();
     await prisma.$disconnect();

@@ -58,15 +58,20 @@ async function inTenant(client, fn) {
 }
 const shim = (client) => ({ executeSql: (text, values) => client.query(text, values) });
 const order = (c, i) => c.query("INSERT INTO orders (tenant_id, amount_cents) VALUES ($1, $2)", [TENANT, i]);
+// The floor of an enqueue: one more prepared round trip writing a row of the same size (the
+// serialised payload) into a table with only a primary key.
+await pool.query("CREATE TABLE floor_rows (id uuid PRIMARY KEY, tenant_id uuid NOT NULL, body text NOT NULL)");
+const floor = (c, i) => c.query({ name: "floor", text: "INSERT INTO floor_rows VALUES ($1, $2, $3)", values: [randomUUID(), TENANT, JSON.stringify(payload(i))] });
 
 // W16: the added time of send() in the application's transaction, interleaved variants.
 const client = await pool.connect();
 const variants = {
   none: (c, i) => order(c, i),
+  floor: async (c, i) => (await order(c, i), await floor(c, i)),
   ours: async (c, i) => (await order(c, i), await webhooks.send({ eventType: EVENT, payload: payload(i) }, { tx: c })),
   pgboss: async (c, i) => (await order(c, i), await boss.send(QUEUE, { i, body: payload(i) }, { db: shim(c) })),
 };
-const times = { none: [], ours: [], pgboss: [] };
+const times = { none: [], floor: [], ours: [], pgboss: [] };
 for (let i = 0; i < 200 + ENQUEUE; i++) {
   for (const [k, fn] of Object.entries(variants)) {
     const t0 = process.hrtime.bigint();
@@ -75,20 +80,32 @@ for (let i = 0; i < 200 + ENQUEUE; i++) {
   }
 }
 const p50 = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
-const added = { ours: p50.ours - p50.none, pgboss: p50.pgboss - p50.none };
+const added = { floor: p50.floor - p50.none, ours: p50.ours - p50.none, pgboss: p50.pgboss - p50.none };
 const many = [];
+const manyFloor = [];
 for (let r = 0; r < 5; r++) {
   const items = Array.from({ length: 1000 }, (_, i) => ({ eventType: EVENT, payload: payload(i) }));
-  const t0 = process.hrtime.bigint();
+  let t0 = process.hrtime.bigint();
   await inTenant(client, (c) => webhooks.sendMany(items, { tx: c }));
   many.push(ms(t0));
+  // Its floor: the same rows' ids, tenant and serialised payloads in one prepared INSERT.
+  t0 = process.hrtime.bigint();
+  await inTenant(client, (c) =>
+    c.query({
+      name: "floorMany",
+      text: "INSERT INTO floor_rows SELECT x.id, $2, x.body FROM unnest($1::uuid[], $3::text[]) AS x(id, body)",
+      values: [items.map(() => randomUUID()), TENANT, items.map((m) => JSON.stringify(m.payload))],
+    }),
+  );
+  manyFloor.push(ms(t0));
 }
-await client.query("TRUNCATE webhook_messages, orders");
+await client.query("TRUNCATE webhook_messages, orders, floor_rows");
 await client.query("DELETE FROM pgboss.job WHERE name = $1", [QUEUE]);
 console.log(
   `enqueue (p50 of ${ENQUEUE} transactions: set tenant + INSERT + COMMIT): without send ${f(p50.none, 3)} ms, ` +
-    `+ send() ${f(p50.ours, 3)} ms (added ${f(added.ours, 3)} ms), + pg-boss send() ${f(p50.pgboss, 3)} ms (added ${f(added.pgboss, 3)} ms); ` +
-    `sendMany(1000) median of 5: ${f(median(many), 1)} ms`,
+    `+ send() ${f(p50.ours, 3)} ms (added ${f(added.ours, 3)} ms), + pg-boss send() ${f(p50.pgboss, 3)} ms (added ${f(added.pgboss, 3)} ms), ` +
+    `+ floor (a same-size row, primary key only) ${f(p50.floor, 3)} ms (added ${f(added.floor, 3)} ms; send() at ${f(added.floor / added.ours, 2)} of it); ` +
+    `sendMany(1000) median of 5: ${f(median(many), 1)} ms (floor ${f(median(manyFloor), 1)} ms)`,
 );
 
 // W15 seed: per transaction 100 orders, sendMany(100) and one pg-boss job per delivery.

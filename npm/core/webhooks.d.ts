@@ -60,6 +60,12 @@ export interface WebhookSendStep {
   /** Opaque: hand it back to `sendNext` as it is. */
   state?: string;
   results?: Array<{ id: string; status: "queued" | "duplicate"; createdAtMs: number | null }>;
+  /**
+   * With `run`, when it inserts every message of the call: their ids in insert order. Its rows
+   * (one per id, in that order, with `created_ms`) are then the results, all `queued`, and
+   * `sendNext` may be skipped (it answers the same).
+   */
+  queued?: string[];
 }
 
 export interface WebhookAddressVerdict {

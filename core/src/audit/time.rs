@@ -78,8 +78,8 @@ pub fn parse_iso_ms(s: &str) -> Option<i64> {
     parse_iso(s).map(|us| us.div_euclid(1000))
 }
 
-/// Parses `YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|±HH:MM)` into microseconds (digits past the 6th are
-/// truncated: PostgreSQL keeps microseconds).
+/// Parses `YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|±HH:MM|±HH)` (a space also separates date and time)
+/// into microseconds (digits past the 6th are truncated: PostgreSQL keeps microseconds).
 #[must_use]
 pub fn parse_iso(s: &str) -> Option<i64> {
     let b = s.as_bytes();
@@ -130,13 +130,19 @@ pub fn parse_iso(s: &str) -> Option<i64> {
             .collect();
         frac = six.parse().ok()?;
     }
+    // `±HH` alone is PostgreSQL's own text form of a whole-hour offset (`… 12:00:00+00`), as
+    // drivers that leave timestamps as text return them.
     let offset_min = match &s[i..] {
         "Z" | "z" => 0,
-        rest if rest.len() == 6
-            && (rest.starts_with('+') || rest.starts_with('-'))
-            && &rest[3..4] == ":" =>
+        rest if (rest.len() == 6 && &rest[3..4] == ":" || rest.len() == 3)
+            && (rest.starts_with('+') || rest.starts_with('-')) =>
         {
-            let v = num(i + 1..i + 3)? * 60 + num(i + 4..i + 6)?;
+            let minutes = if rest.len() == 6 {
+                num(i + 4..i + 6)?
+            } else {
+                0
+            };
+            let v = num(i + 1..i + 3)? * 60 + minutes;
             if rest.starts_with('-') {
                 -v
             } else {
@@ -171,11 +177,22 @@ mod tests {
             parse_iso("2026-01-01T00:00:00.5Z").unwrap() % 1_000_000,
             500_000
         );
+        // PostgreSQL's own text form, as some drivers return timestamps.
+        assert_eq!(
+            parse_iso("2026-12-02 15:13:53.567528+00"),
+            parse_iso("2026-12-02T15:13:53.567528Z")
+        );
+        assert_eq!(
+            parse_iso("2026-12-02 17:13:53-02"),
+            parse_iso("2026-12-02T19:13:53Z")
+        );
         for bad in [
             "2026-02-30T00:00:00Z",
             "2026-01-01",
             "2026-01-01T24:00:00Z",
             "2026-01-01T00:00:00",
+            "2026-01-01T00:00:00+0",
+            "2026-01-01T00:00:00+0000",
             "x",
         ] {
             assert_eq!(parse_iso(bad), None, "{bad}");

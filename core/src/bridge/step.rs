@@ -20,6 +20,11 @@ pub(crate) struct SendStep {
     pub(crate) state: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) results: Option<Value>,
+    /// With `run`, when the statement inserts every message of the call: their ids in insert
+    /// order. The statement then returns one row per id, in that order, with `created_ms`, and
+    /// those are the results (`queued`): the caller may skip `send_next`, which answers the same.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) queued: Option<Vec<String>>,
 }
 
 /// JSON text argument `arg` as a value.

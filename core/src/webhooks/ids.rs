@@ -126,15 +126,24 @@ pub fn decode(field: &str, kind: IdKind, text: &str) -> Result<[u8; 16]> {
 /// Canonical lower-case `8-4-4-4-12` text of 16 bytes.
 #[must_use]
 pub fn uuid_text(b: &[u8; 16]) -> String {
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
+    let hex = crate::crypto::hex(b);
+    let mut out = String::with_capacity(36);
+    for (i, part) in [
         &hex[..8],
         &hex[8..12],
         &hex[12..16],
         &hex[16..20],
-        &hex[20..]
-    )
+        &hex[20..],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if i > 0 {
+            out.push('-');
+        }
+        out.push_str(part);
+    }
+    out
 }
 
 /// The 16 bytes of a hyphenated UUID (any case).

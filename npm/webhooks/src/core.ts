@@ -13,6 +13,23 @@ export function randomBytes(n: number): Uint8Array {
   return out;
 }
 
+// Message ids take 10 random bytes each: drawn from the CSPRNG 4 KiB at a time, since one
+// `getRandomValues` call per send cost more than the rest of the id.
+const POOL = 4096;
+let pool: Uint8Array = new Uint8Array(0);
+let used = 0;
+
+/** `n` random bytes for message ids, from a pool refilled by `getRandomValues`. */
+export function idBytes(n: number): Uint8Array {
+  if (n > POOL) return randomBytes(n);
+  if (used + n > pool.length) {
+    pool = randomBytes(POOL);
+    used = 0;
+  }
+  used += n;
+  return pool.subarray(used - n, used);
+}
+
 /** `n` uniform draws in [−1, 1] (retry jitter). */
 export function draws(n: number): number[] {
   const out: number[] = [];

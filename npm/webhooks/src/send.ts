@@ -1,6 +1,6 @@
 // `send` / `sendMany`: the payload is checked and serialised here (Standard Schema, JSON), the
 // core decides everything else and hands back one statement at a time.
-import { randomBytes } from "./core";
+import { idBytes, type Row } from "./core";
 import type { WebhookSendItem, WebhookSendStep } from "@usebetter-rs/core";
 import { inTransaction, type CallOptions, type Shared } from "./context";
 import { run } from "./db";
@@ -56,15 +56,32 @@ export async function sendMany(s: Shared, validators: Validators, inputs: SendIn
     if (typeof input !== "object" || input === null) throw new WebhooksSendError("WEBHOOKS_INVALID_ARGUMENT", `invalid \`${many ? `inputs[${i}]` : "input"}\`: expected an object`);
     items.push(item(input, await serialise(input, many ? `inputs[${i}].payload` : "payload", s, validators)));
   }
-  let step = guard(WebhooksSendError, () => JSON.parse(s.core.sendBegin(JSON.stringify(items), many, Date.now(), randomBytes(items.length * 10))) as WebhookSendStep);
-  const results: NonNullable<WebhookSendStep["results"]> = await inTransaction(s, opts, WebhooksSendError, async (ex, tenant) => {
+  let step = guard(WebhooksSendError, () => JSON.parse(s.core.sendBegin(JSON.stringify(items), many, Date.now(), idBytes(items.length * 10))) as WebhookSendStep);
+  const results = await inTransaction(s, opts, WebhooksSendError, async (ex, tenant): Promise<SendResult[]> => {
     while (step.run) {
       const rows = await run(ex, s.statements, step.run.statement, [tenant, ...step.run.params]);
+      const done = step.queued && queuedResults(step.queued, rows);
+      if (done) return done;
       const state = step.state ?? "";
       step = guard(WebhooksSendError, () => JSON.parse(s.core.sendNext(state, JSON.stringify(rows))) as WebhookSendStep);
     }
-    return step.results ?? [];
+    return (step.results ?? []).map((r) => ({ id: r.id as `msg_${string}`, status: r.status, createdAt: new Date(r.createdAtMs ?? Date.now()) }));
   }, mode);
   s.wake();
-  return results.map((r) => ({ id: r.id as `msg_${string}`, status: r.status, createdAt: new Date(r.createdAtMs ?? Date.now()) }));
+  return results;
+}
+
+/**
+ * The results the core announced with the INSERT (`step.queued`), from its rows: one boundary
+ * crossing fewer per send. Rows of another shape go to `sendNext`, whose error names them.
+ */
+function queuedResults(ids: string[], rows: Row[]): SendResult[] | undefined {
+  if (rows.length !== ids.length) return undefined;
+  const out: SendResult[] = [];
+  for (const [i, id] of ids.entries()) {
+    const ms = rows[i]!.created_ms;
+    if (typeof ms !== "number") return undefined;
+    out.push({ id: id as `msg_${string}`, status: "queued", createdAt: new Date(ms) });
+  }
+  return out;
 }

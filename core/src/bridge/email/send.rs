@@ -721,6 +721,7 @@ impl Email {
             run: None,
             state: None,
             results: Some(Value::Array(results)),
+            queued: None,
         }
     }
 
@@ -767,6 +768,7 @@ impl Email {
             run: Some(run),
             state: Some(to_text("state", &st)?),
             results: None,
+            queued: None,
         })
     }
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::Webhooks;
-use crate::audit::time::{format_iso, parse_iso};
+use crate::audit::time::format_iso;
 use crate::bridge::bytea;
 use crate::bridge::step::{from_text, parse_text, step_text, to_text, SendStep};
 use crate::error::{Error, Result};
@@ -70,7 +70,7 @@ struct Pending {
     claimed: bool,
     /// A duplicate of a stored message: its UUID and creation time.
     #[serde(skip_serializing_if = "Option::is_none")]
-    duplicate_of: Option<(String, String)>,
+    duplicate_of: Option<(String, i64)>,
     /// A duplicate of an earlier input of the same batch (same key, same body).
     #[serde(skip_serializing_if = "Option::is_none")]
     same_as: Option<usize>,
@@ -281,12 +281,12 @@ impl Webhooks {
                     let (Some(key), Some(id), Some(at), Some(sha)) = (
                         text(r, "key"),
                         text(r, "message_id"),
-                        text(r, "message_created_at"),
+                        millis(r, "message_created_ms"),
                         text(r, "body_sha256"),
                     ) else {
                         return Err(wh(WebhooksError::argument(
                             "rows",
-                            "expected key, message_id, message_created_at, body_sha256",
+                            "expected key, message_id, message_created_ms, body_sha256",
                         )));
                     };
                     let sha = sha.to_ascii_lowercase();
@@ -298,7 +298,7 @@ impl Webhooks {
                                 p.payload_sha256.as_bytes(),
                             )
                             .map_err(wh)?;
-                            p.duplicate_of = Some((id.clone(), at.clone()));
+                            p.duplicate_of = Some((id.clone(), at));
                         }
                     }
                 }
@@ -345,7 +345,7 @@ impl Webhooks {
     }
 
     fn advance(&self, mut st: State) -> Result<SendStep> {
-        let run = match st.phase {
+        let (run, queued) = match st.phase {
             Phase::Claim | Phase::Lookup => {
                 let keys = open_keys(&st);
                 if keys.is_empty() {
@@ -354,7 +354,7 @@ impl Webhooks {
                         ..st
                     });
                 }
-                if st.phase == Phase::Lookup {
+                let run = if st.phase == Phase::Lookup {
                     json!({ "statement": "sendIdempotencyLookup", "params": [keys] })
                 } else {
                     let owners: Vec<&Pending> = keys
@@ -371,7 +371,8 @@ impl Webhooks {
                         owners.iter().map(|p| &p.payload_sha256).collect::<Vec<_>>(),
                         self.config.settings.idempotency_window_secs,
                     ]})
-                }
+                };
+                (run, None)
             }
             Phase::Ordering => {
                 let counts = ordering_counts(&st);
@@ -381,9 +382,10 @@ impl Webhooks {
                         ..st
                     });
                 }
-                json!({ "statement": "sendOrderingKeys", "params": [
+                let run = json!({ "statement": "sendOrderingKeys", "params": [
                     counts.keys().collect::<Vec<_>>(), counts.values().collect::<Vec<_>>(),
-                ]})
+                ]});
+                (run, None)
             }
             Phase::Insert => {
                 let fresh: Vec<&Pending> = st.items.iter().filter(|p| p.fresh()).collect();
@@ -413,6 +415,17 @@ impl Webhooks {
                         .collect();
                     json!({ "statement": "sendInsertMessages", "params": params })
                 };
+                // Every message new (no duplicate): the rows alone make the results.
+                let queued = if fresh.len() == st.items.len() {
+                    let ids = fresh
+                        .iter()
+                        .map(|p| ids::from_uuid("id", IdKind::Message, &p.uuid))
+                        .collect::<std::result::Result<Vec<_>, _>>()
+                        .map_err(wh)?;
+                    Some(ids)
+                } else {
+                    None
+                };
                 // The results need only ids and verdicts: the rest is not carried back.
                 for p in &mut st.items {
                     *p = Pending {
@@ -422,13 +435,14 @@ impl Webhooks {
                         ..Pending::default()
                     };
                 }
-                run
+                (run, queued)
             }
         };
         Ok(SendStep {
             run: Some(run),
             state: Some(to_text("state", &st)?),
             results: None,
+            queued,
         })
     }
 }
@@ -445,6 +459,17 @@ fn payload_hash(event_type: &str, data: &str) -> [u8; 32] {
 
 fn text(r: &Value, k: &str) -> Option<String> {
     r.get(k).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// Unix milliseconds the statements return as a whole float8 (`…_ms`): a number in most
+/// drivers, text without a fraction in others. Times cross as these, not as timestamps, whose
+/// text form differs by driver (postgres.js hands some back as PostgreSQL's own text).
+#[allow(clippy::cast_possible_truncation, reason = "whole milliseconds")]
+fn millis(r: &Value, k: &str) -> Option<i64> {
+    let v = r.get(k)?;
+    v.as_f64()
+        .map(|ms| ms as i64)
+        .or_else(|| v.as_str()?.parse().ok())
 }
 
 /// A number column as drivers return it (`bigint` often as text).
@@ -476,7 +501,7 @@ fn ordering_counts(st: &State) -> BTreeMap<String, i64> {
     counts
 }
 
-/// `SendResult`s in input order from the INSERT's rows (`id`, `created_at`, in insert order).
+/// `SendResult`s in input order from the INSERT's rows (`id`, `created_ms`, in insert order).
 fn results(st: &State, rows: &[Value]) -> Result<SendStep> {
     let fresh = st.items.iter().filter(|p| p.fresh()).count();
     if rows.len() != fresh {
@@ -485,30 +510,23 @@ fn results(st: &State, rows: &[Value]) -> Result<SendStep> {
             format!("expected {fresh} inserted rows, got {}", rows.len()),
         )));
     }
-    let mut inserted = rows
-        .iter()
-        .map(|r| text(r, "created_at").unwrap_or_default());
-    let mut stored: Vec<(String, String, &str)> = Vec::with_capacity(st.items.len());
+    let mut inserted = rows.iter().map(|r| millis(r, "created_ms"));
+    let mut stored: Vec<(String, Option<i64>, &str)> = Vec::with_capacity(st.items.len());
     for p in &st.items {
         let entry = match (&p.duplicate_of, p.same_as) {
-            (Some((uuid, at)), _) => (uuid.clone(), at.clone(), "duplicate"),
+            (Some((uuid, at)), _) => (uuid.clone(), Some(*at), "duplicate"),
             (None, Some(j)) => {
                 let (uuid, at, _) = stored[j].clone();
                 (uuid, at, "duplicate")
             }
-            (None, None) => (
-                p.uuid.clone(),
-                inserted.next().unwrap_or_default(),
-                "queued",
-            ),
+            (None, None) => (p.uuid.clone(), inserted.next().flatten(), "queued"),
         };
         stored.push(entry);
     }
     let out = stored
         .into_iter()
-        .map(|(uuid, at, status)| {
+        .map(|(uuid, ms, status)| {
             let id = ids::from_uuid("id", IdKind::Message, &uuid).map_err(wh)?;
-            let ms = parse_iso(&at).map_or(Value::Null, |us| json!(us.div_euclid(1000)));
             Ok(json!({ "id": id, "status": status, "createdAtMs": ms }))
         })
         .collect::<Result<Vec<_>>>()?;
@@ -516,5 +534,6 @@ fn results(st: &State, rows: &[Value]) -> Result<SendStep> {
         run: None,
         state: None,
         results: Some(Value::Array(out)),
+        queued: None,
     })
 }

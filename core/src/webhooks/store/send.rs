@@ -84,7 +84,7 @@ RETURNING i.key",
     pub fn send_idempotency_lookup(&self) -> Statement {
         Statement::new(
             format!(
-                "SELECT key, message_id, message_created_at, body_sha256 FROM {idem}
+                "SELECT key, message_id, floor(extract(epoch FROM message_created_at) * 1000)::float8 AS message_created_ms, body_sha256 FROM {idem}
 WHERE {tkey} = {scope} AND key = ANY($2::text[])",
                 idem = self.table("idempotency_keys"),
                 tkey = Store::tenant_key("tenant_id"),
@@ -94,7 +94,8 @@ WHERE {tkey} = {scope} AND key = ANY($2::text[])",
         )
     }
 
-    /// The messages, one INSERT for the whole batch; returns `id`, `created_at`. A NULL
+    /// The messages, one INSERT for the whole batch; returns `id` and `created_ms` (Unix
+    /// milliseconds, a float8: a number in every driver), in insert order. A NULL
     /// `content_type` is `application/json`, a NULL `deliver_after` is now; `target_endpoints`
     /// entries are array literals (`{uuid,uuid}`) or NULL, because a SQL array of arrays
     /// cannot hold rows of different lengths.
@@ -107,7 +108,7 @@ SELECT x.id, {tenant}, x.event_type, x.body, x.body_sha256, coalesce(x.content_t
        x.ordering_key, x.ordering_seq, x.idempotency_key, x.target_endpoints::uuid[], coalesce(x.deliver_after, now())
 FROM unnest($2::uuid[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::text[], $8::bigint[], $9::text[], $10::text[], $11::timestamptz[])
   AS x(id, event_type, body, body_sha256, content_type, ordering_key, ordering_seq, idempotency_key, target_endpoints, deliver_after)
-RETURNING id, created_at",
+RETURNING id, floor(extract(epoch FROM created_at) * 1000)::float8 AS created_ms",
                 messages = self.table("messages"),
                 tenant = Store::tenant_value("$1"),
             ),
@@ -136,7 +137,7 @@ RETURNING id, created_at",
             format!(
                 "INSERT INTO {messages} (id, tenant_id, event_type, body, body_sha256, content_type, ordering_key, ordering_seq, idempotency_key, target_endpoints, deliver_after)
 VALUES ($2, {tenant}, $3, $4, $5, coalesce($6, 'application/json'), $7, $8, $9, $10::uuid[], coalesce($11, now()))
-RETURNING id, created_at",
+RETURNING id, floor(extract(epoch FROM created_at) * 1000)::float8 AS created_ms",
                 messages = self.table("messages"),
                 tenant = Store::tenant_value("$1"),
             ),

@@ -1,0 +1,100 @@
+//! The send conversation: a step that inserts every message of the call announces their ids
+//! (`queued`), and `send_next` on its rows answers the same ids with the rows' times.
+
+use serde_json::{json, Value};
+use usebetter_core::bridge::webhooks::Webhooks;
+
+fn webhooks() -> Webhooks {
+    Webhooks::new(
+        &json!({
+            "eventTypes": ["order.created"],
+            "secretsKey": "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=",
+        }),
+        false,
+    )
+    .unwrap()
+}
+
+fn begin(w: &Webhooks, inputs: &Value) -> Value {
+    let random: Vec<u8> = (0..200).collect();
+    serde_json::from_str(
+        &w.send_begin(&inputs.to_string(), true, 1_700_000_000_000, &random)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+fn next(w: &Webhooks, step: &Value, rows: &Value) -> Value {
+    serde_json::from_str(
+        &w.send_next(step["state"].as_str().unwrap(), &rows.to_string())
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn an_insert_of_every_message_announces_their_ids_and_send_next_agrees() {
+    let w = webhooks();
+    let step = begin(
+        &w,
+        &json!([
+            { "eventType": "order.created", "data": "{\"a\":1}" },
+            { "eventType": "order.created", "data": "{\"b\":2}" },
+        ]),
+    );
+    assert_eq!(step["run"]["statement"], "sendInsertMessages");
+    let queued = step["queued"].as_array().unwrap();
+    assert_eq!(queued.len(), 2);
+    assert!(queued
+        .iter()
+        .all(|id| id.as_str().unwrap().starts_with("msg_")));
+    assert_ne!(queued[0], queued[1]);
+    // The rows' `created_ms`, as a number or as text (drivers differ), become the results.
+    let rows = json!([
+        { "id": step["run"]["params"][0][0], "created_ms": 1_700_000_000_123.0 },
+        { "id": step["run"]["params"][0][1], "created_ms": "1700000000123" },
+    ]);
+    let done = next(&w, &step, &rows);
+    let results = done["results"].as_array().unwrap();
+    for (r, id) in results.iter().zip(queued) {
+        assert_eq!(r["id"], *id);
+        assert_eq!(r["status"], "queued");
+        assert_eq!(r["createdAtMs"], 1_700_000_000_123_i64);
+    }
+    // One message: one VALUES row, the same announcement.
+    let one = begin(&w, &json!([{ "eventType": "order.created", "data": "1" }]));
+    assert_eq!(one["run"]["statement"], "sendInsertMessage");
+    assert_eq!(one["queued"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn no_announcement_before_the_insert_nor_when_a_message_is_a_duplicate() {
+    let w = webhooks();
+    let keyed = json!([
+        { "eventType": "order.created", "data": "{}", "idempotencyKey": "k" },
+        { "eventType": "order.created", "data": "{}", "idempotencyKey": "k" },
+        { "eventType": "order.created", "data": "{}" },
+    ]);
+    let claim = begin(&w, &keyed);
+    assert_eq!(claim["run"]["statement"], "sendIdempotencyClaim");
+    assert!(claim.get("queued").is_none());
+    // The key is claimed: the second input is the first's duplicate, so the INSERT holds two
+    // of the three messages and the results come from `send_next` only.
+    let insert = next(&w, &claim, &json!([{ "key": "k" }]));
+    assert_eq!(insert["run"]["statement"], "sendInsertMessages");
+    assert!(insert.get("queued").is_none());
+    let done = next(
+        &w,
+        &insert,
+        &json!([{ "id": "x", "created_ms": 5.0 }, { "id": "y", "created_ms": 6.0 }]),
+    );
+    let results = done["results"].as_array().unwrap();
+    let statuses: Vec<&str> = results
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["queued", "duplicate", "queued"]);
+    assert_eq!(results[1]["id"], results[0]["id"]);
+    assert_eq!(results[1]["createdAtMs"], 5);
+    assert_eq!(results[2]["createdAtMs"], 6);
+}
