@@ -5,6 +5,7 @@
 // message arrives once, signed; bad input is
 // refused with a coded error before any SQL runs; idempotency keys; retries on the schedule.
 import { test, before, after } from "node:test";
+import pg from "pg";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { randomBytes, randomUUID } from "node:crypto";
@@ -217,6 +218,14 @@ test("W3 at size: 1,200 transactions over six clients and scopes, half rolled ba
 
 test("send results carry the stored id and creation time through every adapter, for new messages and duplicates alike", async () => {
   const { pgjs, prisma } = clients(1);
+  // Counts the second calls into the core: a send whose messages are all new needs none after
+  // its INSERT (the core announced the ids with it).
+  let nexts = 0;
+  const sendNext = core.Webhooks.prototype.sendNext;
+  core.Webhooks.prototype.sendNext = function (...args) {
+    nexts++;
+    return sendNext.apply(this, args);
+  };
   try {
     const setTenant = sql`SELECT set_config('app.current_tenant', ${TENANT}, true)`;
     const adapters = {
@@ -235,6 +244,8 @@ test("send results carry the stored id and creation time through every adapter, 
         await w.send({ eventType: "invoice.paid", payload: { one: name } }, { tx }),
         ...(await w.sendMany([{ eventType: "invoice.paid", payload: { a: 1 }, idempotencyKey: key }, { eventType: "user.created", payload: { b: 2 } }], { tx })),
       ]);
+      // One call: the key's claim; none for either INSERT.
+      assert.equal(nexts, 1, name);
       await new Promise((r) => setTimeout(r, 20));
       const mixed = await transaction((tx) =>
         w.sendMany([
@@ -244,6 +255,9 @@ test("send results carry the stored id and creation time through every adapter, 
           { eventType: "invoice.paid", payload: { d: 4 }, idempotencyKey: `${key}/2` },
         ], { tx }),
       );
+      // Claim, lookup, and the INSERT whose batch holds duplicates: the core makes the results.
+      assert.equal(nexts, 4, name);
+      nexts = 0;
       assert.deepEqual([...fresh, ...mixed].map((r) => r.status), ["queued", "queued", "queued", "duplicate", "queued", "queued", "duplicate"], name);
       assert.equal(mixed[0].id, fresh[1].id, `${name}: the stored key's message`);
       assert.equal(mixed[3].id, mixed[2].id, `${name}: the batch's first message of the key`);
@@ -258,6 +272,7 @@ test("send results carry the stored id and creation time through every adapter, 
       assert.equal(mixed[0].createdAt.getTime(), fresh[1].createdAt.getTime(), `${name}: a duplicate's time is the stored message's`);
     }
   } finally {
+    core.Webhooks.prototype.sendNext = sendNext;
     await pgjs.end();
     await prisma.$disconnect();
   }
@@ -306,6 +321,33 @@ test("idempotency keys: a duplicate returns the first message, another body conf
   }).catch(() => undefined);
   const after = await inTenant(TENANT, (c) => w.send({ eventType: "invoice.paid", payload: { b: 1 }, idempotencyKey: freed }, { tx: c }));
   assert.equal(after.status, "queued");
+});
+
+test("autocommit: a keyed send whose INSERT fails leaves its key free (claim and INSERT commit together)", async () => {
+  // Autocommit with `tenantId` acts as the operator: a role that bypasses row-level security.
+  const admin = new URL(process.env.ADMIN_DATABASE_URL);
+  const operator = new pg.Pool({ host: admin.searchParams.get("host"), port: Number(admin.searchParams.get("port")), user: "postgres", database: db.name, max: 2 });
+  const w = betterWebhooks(config(sqlExecutorAdapter(operator)));
+  // A write the database refuses after the key's claim: the message INSERT of a marked payload.
+  await pool.query(`CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN IF NEW.body LIKE '%boom%' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$`);
+  await pool.query("CREATE TRIGGER refuse_boom BEFORE INSERT ON webhook_messages FOR EACH ROW EXECUTE FUNCTION refuse_boom()");
+  try {
+    const key = `auto/${randomUUID()}`;
+    const o = { tx: "autocommit", tenantId: TENANT };
+    await assert.rejects(w.send({ eventType: "invoice.paid", payload: { boom: true }, idempotencyKey: key }, o), /refused by the test/);
+    // Another payload under the same key is a new message, neither a conflict nor a duplicate.
+    const first = await w.send({ eventType: "invoice.paid", payload: { fine: true }, idempotencyKey: key }, o);
+    assert.equal(first.status, "queued");
+    const again = await w.send({ eventType: "invoice.paid", payload: { fine: true }, idempotencyKey: key }, o);
+    assert.deepEqual([again.status, again.id, again.createdAt.getTime()], ["duplicate", first.id, first.createdAt.getTime()]);
+    assert.equal((await w.messages.get(first.id, { tenantId: TENANT })).idempotencyKey, key);
+    // Without a key, autocommit stays one statement on the pool.
+    assert.equal((await w.send({ eventType: "invoice.paid", payload: { n: 1 } }, o)).status, "queued");
+  } finally {
+    await pool.query("DROP TRIGGER refuse_boom ON webhook_messages; DROP FUNCTION refuse_boom()");
+    await operator.end();
+  }
 });
 
 test("a failed attempt is retried on the schedule and the attempt log keeps both outcomes", async () => {

@@ -131,19 +131,23 @@ pub fn parse_iso(s: &str) -> Option<i64> {
         frac = six.parse().ok()?;
     }
     // `±HH` alone is PostgreSQL's own text form of a whole-hour offset (`… 12:00:00+00`), as
-    // drivers that leave timestamps as text return them.
-    let offset_min = match &s[i..] {
-        "Z" | "z" => 0,
-        rest if (rest.len() == 6 && &rest[3..4] == ":" || rest.len() == 3)
-            && (rest.starts_with('+') || rest.starts_with('-')) =>
-        {
+    // drivers that leave timestamps as text return them. Bytes, not `str` slices: the tail may
+    // hold any character.
+    let rest = &b[i..];
+    let offset_min = match rest {
+        b"Z" | b"z" => 0,
+        [sign @ (b'+' | b'-'), ..] if rest.len() == 3 || rest.len() == 6 && rest[3] == b':' => {
+            let hours = num(i + 1..i + 3)?;
             let minutes = if rest.len() == 6 {
                 num(i + 4..i + 6)?
             } else {
                 0
             };
-            let v = num(i + 1..i + 3)? * 60 + minutes;
-            if rest.starts_with('-') {
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let v = hours * 60 + minutes;
+            if *sign == b'-' {
                 -v
             } else {
                 v
@@ -193,6 +197,11 @@ mod tests {
             "2026-01-01T00:00:00",
             "2026-01-01T00:00:00+0",
             "2026-01-01T00:00:00+0000",
+            "2026-01-01T00:00:00+24",
+            "2026-01-01T00:00:00+01:60",
+            "2026-01-01T00:00:00+00\u{e9}0",
+            "2026-01-01T00:00:00Z00\u{e9}0",
+            "2026-01-01T00:00:00+\u{e9}",
             "x",
         ] {
             assert_eq!(parse_iso(bad), None, "{bad}");

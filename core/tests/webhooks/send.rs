@@ -98,3 +98,48 @@ fn no_announcement_before_the_insert_nor_when_a_message_is_a_duplicate() {
     assert_eq!(results[1]["createdAtMs"], 5);
     assert_eq!(results[2]["createdAtMs"], 6);
 }
+
+/// What a stored key's row holds for a payload: SHA-256 of the event type, a NUL and the data.
+fn payload_sha(event_type: &str, data: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(event_type.as_bytes());
+    h.update([0u8]);
+    h.update(data.as_bytes());
+    let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    format!("\\x{hex}")
+}
+
+#[test]
+fn a_duplicate_found_by_the_lookup_takes_the_stored_time_as_a_number_or_text() {
+    let w = webhooks();
+    let input = json!([{ "eventType": "order.created", "data": "{}", "idempotencyKey": "k" }]);
+    let stored = |at: Value| {
+        json!([{
+            "key": "k",
+            "message_id": "01a23751-bd30-763e-98d3-7e4c59e56ae3",
+            "message_created_ms": at,
+            "body_sha256": payload_sha("order.created", "{}"),
+        }])
+    };
+    for at in [json!(1_700_000_000_999.0), json!("1700000000999")] {
+        let claim = begin(&w, &input);
+        // Not claimed: another message owns the key.
+        let lookup = next(&w, &claim, &json!([]));
+        assert_eq!(lookup["run"]["statement"], "sendIdempotencyLookup");
+        let done = next(&w, &lookup, &stored(at));
+        let r = &done["results"][0];
+        assert_eq!(r["status"], "duplicate");
+        assert_eq!(r["createdAtMs"], 1_700_000_000_999_i64);
+    }
+    // A row without the time is refused, naming what a row must carry.
+    let claim = begin(&w, &input);
+    let lookup = next(&w, &claim, &json!([]));
+    let err = w
+        .send_next(
+            lookup["state"].as_str().unwrap(),
+            &stored(json!("2026-12-02 15:13:53+00")).to_string(),
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("message_created_ms"), "{err}");
+}

@@ -36,7 +36,9 @@ function tenantParam(opts: CallOptions | undefined, kind: Kind): string | null {
 /**
  * Runs `fn` on the caller's transaction. `autocommit` allows `opts.tx === "autocommit"`;
  * management calls (`system`) may instead run in their own system-context transaction when
- * `tenantId` is given.
+ * `tenantId` is given. A send of `several` statements (an idempotency key's claim before its
+ * INSERT) without the caller's transaction gets one of its own: a claim committed without its
+ * message would make the key's later sends duplicates of nothing.
  */
 export async function inTransaction<T>(
   s: Shared,
@@ -44,12 +46,15 @@ export async function inTransaction<T>(
   kind: Kind,
   fn: (ex: Executor, tenant: string | null) => Promise<T>,
   mode: "send" | "manage",
+  several = false,
 ): Promise<T> {
   const tenant = tenantParam(opts, kind);
   if (opts?.tx !== undefined && opts.tx !== "autocommit") return fn(s.db.fromTx(opts.tx), tenant);
   const ambient = ambientTransaction();
   if (ambient) return fn(s.db.fromTx(ambient.database), tenant);
-  if (opts?.tx === "autocommit" || (mode === "send" && !s.settings.requireTransaction)) return fn(s.db.base(), tenant);
+  if (opts?.tx === "autocommit" || (mode === "send" && !s.settings.requireTransaction)) {
+    return several ? s.db.transaction((ex) => fn(ex, tenant)) : fn(s.db.base(), tenant);
+  }
   if (mode === "manage" && tenant !== null) return systemTransaction(s.db, "", (ex) => fn(ex, tenant));
   if (mode === "manage") {
     throw new kind("WEBHOOKS_TENANT_REQUIRED", "run this inside a tenant scope (tenant.runAs / the tenant middleware), or pass `{ tenantId }` to act as the operator");
