@@ -21,7 +21,7 @@ import { betterEmail, defineTemplate, html } from "@usebetterdev/email";
 import { sqlEmailAdapter } from "@usebetterdev/email/sql";
 import { drizzleEmailAdapter } from "@usebetterdev/email/drizzle";
 import { smtp } from "@usebetterdev/email/smtp";
-import { webhooksDatabase, inTenant as inTenantOf, asSystem } from "./helpers/webhooks.mjs";
+import { webhooksDatabase, inTenant as inTenantOf, asSystem, operatorPool, whileRefusing } from "./helpers/webhooks.mjs";
 import { smtpSink, smtpReply } from "./helpers/smtp-sink.mjs";
 import { runCli } from "@usebetterdev/email-cli";
 import { requireEnv } from "./helpers/db.mjs";
@@ -222,6 +222,28 @@ test("idempotency keys: the same request is a duplicate with the first id; anoth
   assert.deepEqual(many.map((r) => r.status), ["queued", "duplicate"]);
   assert.equal(many[1].id, many[0].id);
   await email.drain({ maxMs: 10_000 });
+});
+
+test("autocommit: a keyed send whose INSERT fails leaves its key free (claim and INSERT commit together)", async () => {
+  // Autocommit with `tenantId` acts as the operator (row-level security bypassed).
+  const operator = operatorPool(db.name);
+  const email = betterEmail(config(sqlEmailAdapter(operator)));
+  // The database refuses the message (its subject) after the key's claim.
+  await whileRefusing(pool, "email_messages", "subject", async () => {
+    const key = `auto/${randomUUID()}`;
+    const o = { tx: "autocommit", tenantId: TENANT };
+    const input = (name) => ({ template: "welcome", to: "auto@example.com", props: { name }, idempotencyKey: key });
+    await assert.rejects(email.send(input("boom"), o), /refused by the test/);
+    // Another request under the same key is a new message, neither a conflict nor a duplicate.
+    const first = await email.send(input("Fine"), o);
+    assert.equal(first.status, "queued");
+    const again = await email.send(input("Fine"), o);
+    assert.deepEqual([again.status, again.id], ["duplicate", first.id]);
+    // Without a key, autocommit stays one statement on the pool.
+    assert.equal((await email.send({ ...input("Plain"), idempotencyKey: undefined }, o)).status, "queued");
+  }).finally(() => operator.end());
+  // Sent now, so later tests' counts of received mail start clean.
+  await betterEmail(config(sqlEmailAdapter(pool))).drain({ maxMs: 10_000 });
 });
 
 test("suppressions: a global hard bounce blocks every tenant's send; a tenant's complaint blocks only that tenant; a transactional mail ignores unsubscribes", async () => {

@@ -5,7 +5,6 @@
 // message arrives once, signed; bad input is
 // refused with a coded error before any SQL runs; idempotency keys; retries on the schedule.
 import { test, before, after } from "node:test";
-import pg from "pg";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { randomBytes, randomUUID } from "node:crypto";
@@ -22,7 +21,7 @@ import core from "@usebetter-rs/core";
 import { betterWebhooks, defineEventTypes } from "@usebetterdev/webhooks";
 import { sqlExecutorAdapter } from "@usebetterdev/webhooks/sql";
 import { drizzleWebhooksAdapter } from "@usebetterdev/webhooks/drizzle";
-import { webhooksDatabase, inTenant as inTenantOf } from "./helpers/webhooks.mjs";
+import { webhooksDatabase, inTenant as inTenantOf, operatorPool, whileRefusing } from "./helpers/webhooks.mjs";
 
 const TENANT = randomUUID();
 const OTHER = randomUUID();
@@ -324,15 +323,11 @@ test("idempotency keys: a duplicate returns the first message, another body conf
 });
 
 test("autocommit: a keyed send whose INSERT fails leaves its key free (claim and INSERT commit together)", async () => {
-  // Autocommit with `tenantId` acts as the operator: a role that bypasses row-level security.
-  const admin = new URL(process.env.ADMIN_DATABASE_URL);
-  const operator = new pg.Pool({ host: admin.searchParams.get("host"), port: Number(admin.searchParams.get("port")), user: "postgres", database: db.name, max: 2 });
+  // Autocommit with `tenantId` acts as the operator (row-level security bypassed).
+  const operator = operatorPool(db.name);
   const w = betterWebhooks(config(sqlExecutorAdapter(operator)));
-  // A write the database refuses after the key's claim: the message INSERT of a marked payload.
-  await pool.query(`CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN IF NEW.body LIKE '%boom%' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$`);
-  await pool.query("CREATE TRIGGER refuse_boom BEFORE INSERT ON webhook_messages FOR EACH ROW EXECUTE FUNCTION refuse_boom()");
-  try {
+  // The database refuses the message after the key's claim.
+  await whileRefusing(pool, "webhook_messages", "body", async () => {
     const key = `auto/${randomUUID()}`;
     const o = { tx: "autocommit", tenantId: TENANT };
     await assert.rejects(w.send({ eventType: "invoice.paid", payload: { boom: true }, idempotencyKey: key }, o), /refused by the test/);
@@ -344,10 +339,7 @@ test("autocommit: a keyed send whose INSERT fails leaves its key free (claim and
     assert.equal((await w.messages.get(first.id, { tenantId: TENANT })).idempotencyKey, key);
     // Without a key, autocommit stays one statement on the pool.
     assert.equal((await w.send({ eventType: "invoice.paid", payload: { n: 1 } }, o)).status, "queued");
-  } finally {
-    await pool.query("DROP TRIGGER refuse_boom ON webhook_messages; DROP FUNCTION refuse_boom()");
-    await operator.end();
-  }
+  }).finally(() => operator.end());
 });
 
 test("a failed attempt is retried on the schedule and the attempt log keeps both outcomes", async () => {

@@ -33,6 +33,24 @@ export async function webhooksDatabase(prefix, max = 6) {
   };
 }
 
+/** A pool on `database` as the superuser: calls with `tenantId` outside a scope act as the operator. */
+export function operatorPool(database, max = 2) {
+  const admin = new URL(requireEnv("ADMIN_DATABASE_URL"));
+  return new pg.Pool({ host: admin.searchParams.get("host"), port: Number(admin.searchParams.get("port")), user: "postgres", database, max });
+}
+
+/** Runs `fn` while the database refuses INSERTs into `table` whose `column` holds "boom" ("refused by the test"). */
+export async function whileRefusing(pool, table, column, fn) {
+  await pool.query(`CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN IF NEW.${column} LIKE '%boom%' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$`);
+  await pool.query(`CREATE TRIGGER refuse_boom BEFORE INSERT ON ${table} FOR EACH ROW EXECUTE FUNCTION refuse_boom()`);
+  try {
+    return await fn();
+  } finally {
+    await pool.query(`DROP TRIGGER refuse_boom ON ${table}; DROP FUNCTION refuse_boom()`);
+  }
+}
+
 /** Runs `fn(client)` in one transaction with `settings` applied; commits, or rolls back on a throw. */
 export async function transaction(pool, settings, fn) {
   const c = await pool.connect();

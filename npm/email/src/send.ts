@@ -88,6 +88,10 @@ export async function sendMany(ctx: SendContext, inputs: SendInput[], many: bool
   }
   const random = crypto.getRandomValues(new Uint8Array(items.length * 10));
   let step = guard(EmailError, () => JSON.parse(ctx.core.sendBegin(JSON.stringify(items), many, Date.now(), random)) as EmailSendStep);
+  // Without the caller's transaction, a send of several statements (an idempotency key's
+  // claim before its INSERT) gets one of its own: a claim committed without its message would
+  // make the key's later sends duplicates of nothing.
+  const alone = (opts?.tx === "autocommit" || !ctx.requireTransaction) && step.run !== undefined && step.run.statement !== "insert";
   const results = await inCallerTransaction(ctx.db, ctx.requireTransaction, opts, async (ex, tenant) => {
     while (step.run) {
       const { statement, params, tenant: takesTenant } = step.run;
@@ -96,7 +100,7 @@ export async function sendMany(ctx: SendContext, inputs: SendInput[], many: bool
       step = guard(EmailError, () => JSON.parse(ctx.core.sendNext(state, JSON.stringify(rows))) as EmailSendStep);
     }
     return step.results ?? [];
-  });
+  }, alone ? (fn) => ctx.db.transaction(fn) : undefined);
   if (results.some((r) => r.status === "queued")) ctx.wake();
   return results as SendResult[];
 }
