@@ -282,6 +282,8 @@ export interface EmailSendStep {
   /** Opaque: hand it back to `sendNext` as it is. */
   state?: string;
   results?: { id: string; status: "queued" | "duplicate" | "suppressed"; suppressed: { address: string; reason: string }[] }[];
+  /** With `run`: the conversation's last statement (a first step without it runs in a transaction). */
+  last?: boolean;
 }
 
 /** A claimed message ready for a transport, or a skip. */

@@ -66,6 +66,8 @@ export interface WebhookSendStep {
    * `sendNext` may be skipped (it answers the same).
    */
   queued?: string[];
+  /** With `run`: the conversation's last statement (a first step without it runs in a transaction). */
+  last?: boolean;
 }
 
 export interface WebhookAddressVerdict {

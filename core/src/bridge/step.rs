@@ -25,6 +25,11 @@ pub(crate) struct SendStep {
     /// those are the results (`queued`): the caller may skip `send_next`, which answers the same.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) queued: Option<Vec<String>>,
+    /// With `run`: the conversation's last statement (nothing is written after it). A caller
+    /// without a transaction of its own runs a first step that is not the last in a new one,
+    /// so that no statement commits without the rest.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) last: bool,
 }
 
 /// JSON text argument `arg` as a value.

@@ -127,23 +127,14 @@ pub fn decode(field: &str, kind: IdKind, text: &str) -> Result<[u8; 16]> {
 #[must_use]
 pub fn uuid_text(b: &[u8; 16]) -> String {
     let hex = crate::crypto::hex(b);
-    let mut out = String::with_capacity(36);
-    for (i, part) in [
+    format!(
+        "{}-{}-{}-{}-{}",
         &hex[..8],
         &hex[8..12],
         &hex[12..16],
         &hex[16..20],
-        &hex[20..],
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        if i > 0 {
-            out.push('-');
-        }
-        out.push_str(part);
-    }
-    out
+        &hex[20..]
+    )
 }
 
 /// The 16 bytes of a hyphenated UUID (any case).

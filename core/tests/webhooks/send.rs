@@ -43,6 +43,7 @@ fn an_insert_of_every_message_announces_their_ids_and_send_next_agrees() {
         ]),
     );
     assert_eq!(step["run"]["statement"], "sendInsertMessages");
+    assert_eq!(step["last"], true);
     let queued = step["queued"].as_array().unwrap();
     assert_eq!(queued.len(), 2);
     assert!(queued
@@ -51,7 +52,7 @@ fn an_insert_of_every_message_announces_their_ids_and_send_next_agrees() {
     assert_ne!(queued[0], queued[1]);
     // The rows' `created_ms`, as a number or as text (drivers differ), become the results.
     let rows = json!([
-        { "id": step["run"]["params"][0][0], "created_ms": 1_700_000_000_123.0 },
+        { "id": step["run"]["params"][0][0], "created_ms": 1_700_000_000_123_i64 },
         { "id": step["run"]["params"][0][1], "created_ms": "1700000000123" },
     ]);
     let done = next(&w, &step, &rows);
@@ -78,6 +79,8 @@ fn no_announcement_before_the_insert_nor_when_a_message_is_a_duplicate() {
     let claim = begin(&w, &keyed);
     assert_eq!(claim["run"]["statement"], "sendIdempotencyClaim");
     assert!(claim.get("queued").is_none());
+    // Not the last statement: a caller without a transaction opens one for the conversation.
+    assert!(claim.get("last").is_none());
     // The key is claimed: the second input is the first's duplicate, so the INSERT holds two
     // of the three messages and the results come from `send_next` only.
     let insert = next(&w, &claim, &json!([{ "key": "k" }]));
@@ -86,7 +89,7 @@ fn no_announcement_before_the_insert_nor_when_a_message_is_a_duplicate() {
     let done = next(
         &w,
         &insert,
-        &json!([{ "id": "x", "created_ms": 5.0 }, { "id": "y", "created_ms": 6.0 }]),
+        &json!([{ "id": "x", "created_ms": 5 }, { "id": "y", "created_ms": 6 }]),
     );
     let results = done["results"].as_array().unwrap();
     let statuses: Vec<&str> = results
@@ -122,7 +125,7 @@ fn a_duplicate_found_by_the_lookup_takes_the_stored_time_as_a_number_or_text() {
             "body_sha256": payload_sha("order.created", "{}"),
         }])
     };
-    for at in [json!(1_700_000_000_999.0), json!("1700000000999")] {
+    for at in [json!(1_700_000_000_999_i64), json!("1700000000999")] {
         let claim = begin(&w, &input);
         // Not claimed: another message owns the key.
         let lookup = next(&w, &claim, &json!([]));

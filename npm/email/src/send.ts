@@ -91,7 +91,7 @@ export async function sendMany(ctx: SendContext, inputs: SendInput[], many: bool
   // Without the caller's transaction, a send of several statements (an idempotency key's
   // claim before its INSERT) gets one of its own: a claim committed without its message would
   // make the key's later sends duplicates of nothing.
-  const alone = (opts?.tx === "autocommit" || !ctx.requireTransaction) && step.run !== undefined && step.run.statement !== "insert";
+  const alone = (opts?.tx === "autocommit" || !ctx.requireTransaction) && step.run !== undefined && !step.last;
   const results = await inCallerTransaction(ctx.db, ctx.requireTransaction, opts, async (ex, tenant) => {
     while (step.run) {
       const { statement, params, tenant: takesTenant } = step.run;

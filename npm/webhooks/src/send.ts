@@ -66,7 +66,7 @@ export async function sendMany(s: Shared, validators: Validators, inputs: SendIn
       step = guard(WebhooksSendError, () => JSON.parse(s.core.sendNext(state, JSON.stringify(rows))) as WebhookSendStep);
     }
     return (step.results ?? []).map((r) => ({ id: r.id as `msg_${string}`, status: r.status, createdAt: new Date(r.createdAtMs ?? Date.now()) }));
-  }, mode, step.run !== undefined && step.queued === undefined);
+  }, mode, step.run !== undefined && !step.last);
   s.wake();
   return results;
 }

@@ -722,6 +722,7 @@ impl Email {
             state: None,
             results: Some(Value::Array(results)),
             queued: None,
+            last: false,
         }
     }
 
@@ -769,6 +770,7 @@ impl Email {
             state: Some(to_text("state", &st)?),
             results: None,
             queued: None,
+            last: st.phase == Phase::Insert,
         })
     }
 

@@ -443,6 +443,7 @@ impl Webhooks {
             state: Some(to_text("state", &st)?),
             results: None,
             queued,
+            last: st.phase == Phase::Insert,
         })
     }
 }
@@ -461,15 +462,11 @@ fn text(r: &Value, k: &str) -> Option<String> {
     r.get(k).and_then(Value::as_str).map(str::to_owned)
 }
 
-/// Unix milliseconds the statements return as a whole float8 (`…_ms`): a number in most
-/// drivers, text without a fraction in others. Times cross as these, not as timestamps, whose
-/// text form differs by driver (postgres.js hands some back as PostgreSQL's own text).
-#[allow(clippy::cast_possible_truncation, reason = "whole milliseconds")]
+/// Unix milliseconds the statements return as a whole float8 (`…_ms`). Times cross as these,
+/// not as timestamps, whose text form differs by driver (postgres.js hands some back as
+/// PostgreSQL's own text).
 fn millis(r: &Value, k: &str) -> Option<i64> {
-    let v = r.get(k)?;
-    v.as_f64()
-        .map(|ms| ms as i64)
-        .or_else(|| v.as_str()?.parse().ok())
+    number(r.get(k)?)
 }
 
 /// A number column as drivers return it (`bigint` often as text).
@@ -535,5 +532,6 @@ fn results(st: &State, rows: &[Value]) -> Result<SendStep> {
         state: None,
         results: Some(Value::Array(out)),
         queued: None,
+        last: false,
     })
 }
