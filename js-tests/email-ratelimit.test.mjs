@@ -236,3 +236,41 @@ test("rates this version cannot enforce, and bad values, are refused by name; a 
   assert.equal(failover([resend({ apiKey: KEY, name: "p" }), resend({ apiKey: KEY, name: "s" })]).maxPerSecond, undefined);
   assert.equal(failover([resend({ apiKey: KEY, name: "p", maxPerSecond: 5 }), resend({ apiKey: KEY, name: "s" })], { maxPerSecond: 3 }).maxPerSecond, 3);
 });
+
+test("a held tenant's backlog is moved after the claim, at most 500 messages per statement, and each waiting message keeps its turn across the pieces", async () => {
+  const fake = await fakeResend({ apiKey: KEY });
+  const [H, P, B] = [randomUUID(), randomUUID(), randomUUID()];
+  // Every UPDATE of email_messages logs how many queued messages it moved later.
+  await pool.query("CREATE TABLE moved_log (n int NOT NULL)");
+  await pool.query(`CREATE FUNCTION log_moved() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+      INSERT INTO moved_log SELECT count(*) FROM new_rows n JOIN old_rows o ON o.created_at = n.created_at AND o.id = n.id
+        WHERE n.status = 'queued' AND n.next_attempt_at > o.next_attempt_at;
+      RETURN NULL; END $$`);
+  await pool.query("CREATE TRIGGER log_moved AFTER UPDATE ON email_messages REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION log_moved()");
+  try {
+    const e = email(resend({ apiKey: KEY, baseUrl: fake.url, name: "pieces" }), { rateLimits: { perTenant: { perMinute: 10 } } });
+    await asSystem(pool, "INSERT INTO email_tenant_settings (tenant_id, limits) VALUES ($1, $2)", [H, { perMinute: 0 }]);
+    const bulk = (tag, n) => Array.from({ length: n }, (_, i) => ({ to: `${tag}${i}@example.com`, subject: "Bulk", text: "t" }));
+    for (let i = 0; i < 6; i++) await inTenant(pool, H, (c) => e.sendMany(bulk(`h${i}-`, 500), { tx: c }));
+    for (let i = 0; i < 3; i++) await inTenant(pool, P, (c) => e.sendMany(bulk(`p${i}-`, 400), { tx: c }));
+    await inTenant(pool, B, (c) => e.sendMany(bulk("b", 5), { tx: c }));
+    await e.drain({ maxMs: 20_000 });
+    assert.deepEqual(await states(B), { sent: 5 });
+    assert.deepEqual(await states(H), { queued: 3000 });
+    assert.deepEqual(await states(P), { sent: 10, queued: 1190 });
+    const pieces = (await pool.query("SELECT n FROM moved_log WHERE n > 0")).rows.map((r) => r.n);
+    assert.ok(Math.max(...pieces) <= 500, `moved per statement: ${pieces.join(", ")}`);
+    assert.equal(pieces.reduce((a, b) => a + b, 0), 3000 + 1190, `moved per statement: ${pieces.join(", ")}`);
+    const due = async (t) =>
+      (await asSystem(pool, "SELECT extract(epoch FROM next_attempt_at - now())::float8 AS s FROM email_messages WHERE tenant_id = $1 AND status = 'queued' ORDER BY 1", [t])).map((r) => r.s);
+    assert.ok((await due(H)).every((s) => s > 3_500 && s <= 3_600), "H's held mail is looked at again in an hour");
+    // P's k-th waiting message is due k token intervals (6 s) ahead, the pieces numbering on.
+    const p = await due(P);
+    assert.ok(p[0] > 0 && p[0] <= 6, `P's first in ${p[0]} s`);
+    const gaps = p.slice(1).map((s, i) => s - p[i]);
+    assert.ok(gaps.every((g) => g > 5.5 && g < 6.5), `P's gaps: ${gaps.filter((g) => g <= 5.5 || g >= 6.5).slice(0, 5).join(", ")}`);
+  } finally {
+    await pool.query("DROP TRIGGER log_moved ON email_messages; DROP FUNCTION log_moved(); DROP TABLE moved_log");
+    await fake.close();
+  }
+});

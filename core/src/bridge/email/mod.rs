@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 
 pub(crate) use crate::bridge::{bytea, to_value};
 use crate::email::config::{self, Config};
+use crate::email::store::defer::defer_scope;
 use crate::email::store::engine::worker_scope;
 use crate::email::store::quota::Quotas;
 use crate::email::store::{Statement, Store, StoreConfig, SCHEMA_VERSION};
@@ -89,12 +90,15 @@ impl Email {
         let mut out = Map::new();
         for (name, st) in [
             ("workerScope", Statement::new(worker_scope(), &[])),
+            ("deferScope", Statement::new(defer_scope(), &[])),
             ("idempotencyClaim", s.email_idempotency_claim()),
             ("idempotencyLookup", s.email_idempotency_lookup()),
             ("templateFind", s.email_template_find()),
             ("insert", s.email_insert()),
             ("queuedCount", s.email_queued_count()),
             ("claim", s.email_claim(&self.unsubscribable(), &quotas)),
+            ("deferTenant", s.email_defer_tenant()),
+            ("deferDomain", s.email_defer_domain()),
             ("record", s.email_record()),
             ("reap", s.email_reap()),
             ("batchMark", s.email_batch_mark()),

@@ -143,7 +143,7 @@ RETURNING m.id, m.tenant_id, m.created_at::text AS created_at, m.category, m.sub
   UPDATE {buckets} b SET updated_at = greatest(b.updated_at, now()) + make_interval(secs => $6::double precision / 1000)
   WHERE b.key = $5 AND EXISTS (SELECT 1 FROM claimed)
 ){spend}
-SELECT * FROM claimed",
+{result}",
                 before = part(|p| &p.before),
                 open = part(|p| &p.open),
                 columns = part(|p| p.columns),
@@ -151,6 +151,7 @@ SELECT * FROM claimed",
                 rank = part(|p| p.rank),
                 within = part(|p| p.within),
                 spend = part(|p| &p.spend),
+                result = q.as_ref().map_or("SELECT * FROM claimed", |p| p.result.as_str()),
                 sup = self.table("suppressions"),
                 rcpt = self.table("recipients"),
                 att = self.table("attachments"),

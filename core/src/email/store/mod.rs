@@ -4,6 +4,7 @@
 //! partitioned exactly as the webhook tables are. The CLI and the package execute them; neither
 //! builds SQL text itself.
 
+pub mod defer;
 pub mod engine;
 pub mod events;
 pub mod operator;

@@ -14,18 +14,16 @@
 //! claim enforces quotas at all (a per-tenant rate or a warm-up configured).
 //!
 //! A message whose tenant or domain has no token left stays queued. The claim that meets such
-//! mail moves the tenant's due mail to when its tokens come back (the k-th waiting message k
-//! token intervals ahead; a limit of 0 is looked at again an hour later) and a domain's past
-//! its cap to the next UTC day, so the queue's scan does not walk over it again; mail that comes
-//! due meanwhile is skipped by the scan while the bucket that holds it back was written in the
-//! last minute (after that the claim looks again, with the limits then in force). The claim takes
-//! at most each tenant's and domain's tokens and spends them in the same statement. Claims that
-//! enforce quotas run one at a time ([`Store::email_claim_scope`]): each reads the buckets the
-//! previous one wrote. Batch requests being repeated neither wait for nor spend tokens.
-//!
-//! The deferral runs inside the claim, so its cost is the size of the backlog it moves: a
-//! held tenant's 200,000 queued messages took one claim 7 s (measured), once per hold period.
-//! `rateLimits.maxQueuedPerTenant` bounds it.
+//! mail reports its tenant (or domain) as `held`; once the claim has committed, the worker moves
+//! the tenant's due mail to when its tokens come back (the k-th waiting message k token
+//! intervals ahead; a limit of 0 is looked at again an hour later) and a domain's past its cap
+//! to the next UTC day, a few hundred messages per statement ([`super::defer`]), so the queue's
+//! scan does not walk over it again. Mail that comes due meanwhile is skipped by the scan while
+//! the bucket that holds it back was written in the last minute (after that the claim looks
+//! again, with the limits then in force). The claim takes at most each tenant's and domain's
+//! tokens and spends them in the same statement. Claims that enforce quotas run one at a time
+//! ([`Store::email_claim_scope`]): each reads the buckets the previous one wrote. Batch requests
+//! being repeated neither wait for nor spend tokens.
 
 use super::{Statement, Store};
 use crate::email::config::Warmup;
@@ -35,7 +33,8 @@ use crate::sql::literal;
 pub const CLAIM_LOCK: &str = "better_email_claim";
 
 /// The windows of a tenant's rate, in seconds, as its settings name them.
-const WINDOWS: [(u32, &str); 3] = [(60, "perMinute"), (3_600, "perHour"), (86_400, "perDay")];
+pub(super) const WINDOWS: [(u32, &str); 3] =
+    [(60, "perMinute"), (3_600, "perHour"), (86_400, "perDay")];
 
 /// What a claim enforces beyond the transport's rate.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -59,8 +58,10 @@ pub(super) struct Parts {
     pub rank: &'static str,
     /// The condition a ranked candidate meets: within its tenant's and domain's tokens.
     pub within: &'static str,
-    /// CTEs after the claim that spend the tokens and move the mail left waiting.
+    /// CTEs after the claim that spend the tokens and find the mail left waiting.
     pub spend: String,
+    /// The statement's last `SELECT`: the claimed rows and what is held (see [`Store::held`]).
+    pub result: String,
 }
 
 /// How long a bucket without tokens holds mail back in the claim's scan before the claim looks
@@ -68,7 +69,7 @@ pub(super) struct Parts {
 const RECHECK: &str = "interval '60 seconds'";
 
 /// How long the mail of a tenant whose limit is 0 waits before the claim looks at it again.
-const HOLD_SECS: u32 = 3_600;
+pub(super) const HOLD_SECS: u32 = 3_600;
 
 /// Tokens a bucket row `q` holds now, at its stored refill rate.
 const TOKENS: &str =
@@ -129,86 +130,49 @@ impl Store {
         )
     }
 
-    /// Moves the due mail of a tenant whose tokens ran out in this claim to the times its next
-    /// tokens come (the k-th waiting message k token intervals ahead, of its scarcest window;
-    /// an hour for a limit of 0, then looked at again), and a domain's past its warm-up cap
-    /// to the next UTC day. The scan then no longer meets it: one tenant's backlog costs the
-    /// claims of others nothing.
-    fn deferral(&self, warm: bool) -> String {
-        let m = self.table("messages");
-        let due = "q.status = 'queued' AND q.next_attempt_at <= now() AND (q.expires_at IS NULL OR q.expires_at > now())
-    AND q.batch_id IS NULL AND NOT EXISTS (SELECT 1 FROM claimed k WHERE k.id = q.id)";
-        // Mail a domain's cap holds waits for the next day (`wl`), not for its tenant's tokens:
-        // it neither counts as the tenant's waiting mail nor is numbered among it.
-        let (mut locked, open_domain) = if warm {
+    /// The tenants whose tokens ran out in this claim with due mail left, and the domains past
+    /// their warm-up cap: what the claim reports (`held`) for [`Store::email_defer_tenant`] and
+    /// [`Store::email_defer_domain`] to move after it commits. Moving a held tenant's backlog
+    /// here, under the claims' turn, made one claim as long as the backlog (7 s for 200,000
+    /// messages), every other worker's claim waiting behind it.
+    fn held(&self, warm: bool) -> (String, String) {
+        // Mail a domain's cap holds waits for the next day, not for its tenant's tokens: it
+        // neither counts as the tenant's waiting mail nor is numbered among it.
+        let (mut ctes, open_domain, domains, blocked) = if warm {
             (
-                format!(
-                    ", wdone AS (
+                ", wdone AS (
   SELECT wu.domain FROM wu
   CROSS JOIN LATERAL (SELECT count(k.id) AS took, count(*) AS seen
                       FROM cand x LEFT JOIN claimed k ON k.id = x.id WHERE x.domain = wu.domain) t
   WHERE t.seen > t.took AND wu.left_today - t.took < 1
 ), wblock AS (
   SELECT domain FROM wu WHERE left_today < 1 UNION SELECT domain FROM wdone
-), wl AS (
-  SELECT q.created_at, q.id, q.expires_at FROM {m} q
-  WHERE lower(split_part(q.from_addr, '@', 2)) IN (SELECT domain FROM wdone) AND {due}
-  FOR UPDATE OF q SKIP LOCKED
 )"
-                ),
+                .to_owned(),
                 " AND c0.domain NOT IN (SELECT domain FROM wblock)",
+                " || coalesce((SELECT jsonb_agg(jsonb_build_object('step', 'deferDomain', 'arg', jsonb_build_object('domain', w.domain)::text)) FROM wdone w), '[]')",
+                ", 'blocked', (SELECT coalesce(jsonb_agg(b.domain), '[]') FROM wblock b)",
             )
         } else {
-            (String::new(), "")
+            (String::new(), "", "", "")
         };
-        locked.push_str(&format!(
+        ctes.push_str(&format!(
             ", bound AS (
   SELECT a.*, u.took FROM allow a
   CROSS JOIN LATERAL (SELECT count(*) AS took FROM claimed k JOIN cand x ON x.id = k.id WHERE x.tenant_id = a.tenant_id) u
   WHERE a.n < $2 AND (SELECT count(*) FROM cand c0 WHERE c0.tenant_id = a.tenant_id{open_domain}) > greatest(a.n, 0)
-), tl AS (
-  SELECT q.created_at, q.id, q.tenant_id, q.priority, q.next_attempt_at, q.expires_at FROM {m} q
-  WHERE q.tenant_id IN (SELECT tenant_id FROM bound) AND {due}{tenant_open}
-  FOR UPDATE OF q SKIP LOCKED
-)",
-            tenant_open = if warm {
-                " AND lower(split_part(q.from_addr, '@', 2)) NOT IN (SELECT domain FROM wblock)"
-            } else {
-                ""
-            },
-        ));
-        // The k-th waiting message goes when every window has k more tokens than it has left.
-        let waits: Vec<String> = WINDOWS
-            .iter()
-            .enumerate()
-            .map(|(i, (secs, _))| format!("(x.k - (g.t{i} - g.took)) * {secs}.0 / g.w{i}"))
-            .collect();
-        let mut rows = format!(
-            "SELECT x.created_at, x.id, x.expires_at,
-        CASE WHEN least(g.w0, g.w1, g.w2) = 0 THEN {HOLD_SECS} ELSE least(86400, greatest(0, {waits})) END AS delay
-      FROM (SELECT tl.*, row_number() OVER (PARTITION BY tl.tenant_id ORDER BY tl.priority, tl.next_attempt_at) AS k FROM tl) x
-      JOIN bound g ON g.tenant_id = x.tenant_id",
-            waits = waits.join(", ")
-        );
-        if warm {
-            rows.push_str(
-                "
-      UNION ALL
-      SELECT created_at, id, expires_at,
-        extract(epoch FROM date_trunc('day', timezone('UTC', now())) + interval '1 day' - timezone('UTC', now()))
-      FROM wl",
-            );
-        }
-        // A message that expires before its turn is moved only to its expiry, when the claim
-        // expires it.
-        format!(
-            "{locked}, later AS (
-  UPDATE {m} d SET next_attempt_at = least(now() + make_interval(secs => h.delay), coalesce(h.expires_at, 'infinity'))
-  FROM (SELECT y.created_at, y.id, max(y.expires_at) AS expires_at, max(y.delay) AS delay FROM ({rows}) y
-        GROUP BY y.created_at, y.id HAVING max(y.delay) > 0) h
-  WHERE d.created_at = h.created_at AND d.id = h.id
 )"
-        )
+        ));
+        // One row whatever was claimed (a claim that met only held mail claims nothing): the
+        // claimed rows carry `held` too (NULL when nothing is held), and a row without `id`
+        // carries only it.
+        let result = format!(
+            "SELECT c.*, h.held FROM (SELECT nullif(coalesce((SELECT jsonb_agg(jsonb_build_object('step', 'deferTenant', 'arg', jsonb_build_object(
+    'tenant', g.tenant_id, 'limits', jsonb_build_array(g.w0, g.w1, g.w2),
+    'left', jsonb_build_array(g.t0 - g.took, g.t1 - g.took, g.t2 - g.took){blocked})::text)) FROM bound g), '[]'){domains}, '[]')::text AS held) h
+LEFT JOIN claimed c ON true"
+        );
+        (ctes, result)
     }
 
     pub(super) fn quota_parts(&self, q: &Quotas) -> Parts {
@@ -302,7 +266,8 @@ impl Store {
       - (EXCLUDED.capacity - EXCLUDED.tokens)
 )"
         );
-        spend.push_str(&self.deferral(warm));
+        let (held, result) = self.held(warm);
+        spend.push_str(&held);
         if warm {
             spend.push_str(&format!(
                 ", warmed AS (
@@ -340,6 +305,7 @@ impl Store {
                 " AND rn <= coalesce((SELECT a.n FROM allow a WHERE a.tenant_id = ranked.tenant_id), rn)"
             },
             spend,
+            result,
         }
     }
 }
@@ -375,6 +341,9 @@ mod tests {
         assert!(p.allow.contains(", 10) AS w0"), "{}", p.allow);
         assert!(p.allow.contains(", NULL::int) AS w1"));
         assert!(p.spend.contains("first_send"));
+        // The claim moves no held mail itself: it reports it.
+        assert!(!p.spend.contains("next_attempt_at"), "{}", p.spend);
+        assert!(p.result.contains("'deferTenant'") && p.result.contains("'deferDomain'"));
         let tenants_only = s.quota_parts(&Quotas {
             per_tenant: [Some(10), None, None],
             warmup: vec![],
@@ -382,5 +351,6 @@ mod tests {
         assert!(tenants_only.before.is_empty());
         assert!(!tenants_only.open.contains("wu"));
         assert!(!tenants_only.spend.contains("warmed"));
+        assert!(!tenants_only.result.contains("deferDomain"));
     }
 }

@@ -69,6 +69,13 @@ const AUTH_PAUSE_MS = 60_000;
 
 /** A claimed round: its messages, the requests they went out in, and `done`, which settles once
  *  every answer is recorded (it rejects if recording failed). */
+/** A tenant or domain a quota claim found without tokens: the core's statement that moves its
+ *  due mail (`step`) and that statement's argument. */
+interface Held {
+  step: string;
+  arg: string;
+}
+
 export interface Round {
   claimed: number;
   requests: number;
@@ -203,6 +210,18 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
   // other tenants as one message is without batching.
   const perTenant = Math.max(perTenantBatch, perRequest);
 
+  /** Runs each held tenant's or domain's deferral (the core's `step`) piece by piece, each in
+   *  its own transaction, until a piece moves nothing. */
+  async function defer(held: Held[]): Promise<void> {
+    for (const { step, arg } of held) {
+      for (let moved = 0; ; ) {
+        const rs = await workerTransaction(ctx.db, ctx.statements, (ex) => run(ex, ctx.statements, step, [arg, moved]), "deferScope");
+        if (rs.length === 0) break;
+        moved += rs.length;
+      }
+    }
+  }
+
   const none: Round = { claimed: 0, requests: 0, done: Promise.resolve() };
   const claimScope = ctx.statements.claimScope ? "claimScope" : "workerScope";
   async function begin(free = o.concurrency ?? 16, answered?: () => void): Promise<Round> {
@@ -214,7 +233,7 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
     let hint: number | null = null;
     // Tenant rates and warm-up caps: the claim's scope also takes the claims' turn, so that each
     // reads the tokens the last one spent.
-    const rows = await workerTransaction(ctx.db, ctx.statements, async (ex) => {
+    const claim = await workerTransaction(ctx.db, ctx.statements, async (ex) => {
       if (rate) {
         // Same transaction as the claim: the bucket stays locked until the grant is taken.
         const [b] = await run(ex, ctx.statements, "rateTake", [rate.key, rate.spacingMs]);
@@ -222,8 +241,18 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
       }
       return run(ex, ctx.statements, "claim", [limit, perTenant, leaseMs, workerId, rate?.key ?? null, rate?.spacingMs ?? null]);
     }, claimScope);
+    // A quota claim reports the tenants and domains it found without tokens (`held`, on a row
+    // without `id` when it claimed nothing); their mail is moved after the claim's commit.
+    const rows = claim.filter((r) => r.id != null);
+    const held = claim.length > 0 && typeof claim[0]!.held === "string" ? (JSON.parse(claim[0]!.held) as Held[]) : [];
+    const deferred = held.length > 0 ? defer(held) : null;
     wait = rows.length === 0 ? hint : null;
-    if (rows.length === 0) return none;
+    if (rows.length === 0) {
+      if (!deferred) return none;
+      // The claim met only held mail: once that is out of the way, the mail behind it is claimed.
+      await deferred;
+      return begin(free, answered);
+    }
     if (rows.some((r) => r.rendered === false)) await renderCode(ctx.templates ?? {}, rows);
     let handOffs = guard(EmailError, () => ctx.core.handOff(rows, withRaw));
     const frozen = freezeParams(handOffs, fenced, leaseMs);
@@ -263,6 +292,7 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
       );
       each.push(written);
     }
+    if (deferred) each.push(deferred);
     const claimed = local.size + requests.reduce((n, r) => n + r.at.length, 0);
     // Settles once every answer is recorded or failed, so that stop() waits for all of them.
     const done = Promise.allSettled(each).then((rs) => {
