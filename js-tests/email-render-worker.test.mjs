@@ -244,3 +244,41 @@ test("the worker's own faults: props that JSON cannot hold are refused at send; 
   assert.match(b.last_error, /^EMAIL_TEMPLATE_RENDER_FAILED: template "odd" gave no string subject/);
   assert.deepEqual(out.sent().map((m) => m.id).sort(), [stripped.id, late.id].sort());
 });
+
+test("the size a send checks counts the List-Unsubscribe headers the worker adds: the largest unsubscribable mail a send accepts is within maxMessageBytes as built", async () => {
+  const out = captureTransport({ name: "sized" });
+  const limit = 4096;
+  const email = betterEmail(config({ transport: out, maxMessageBytes: limit }));
+  const accepted = async (category, n) => {
+    try {
+      await tenant.runAs(B, () => email.send({ to: "Bob@Example.com", subject: "Sized", text: "y".repeat(n), category }));
+      return true;
+    } catch (err) {
+      if (err.code === "EMAIL_MESSAGE_TOO_LARGE") return false;
+      throw err;
+    }
+  };
+  // The longest body each category's send accepts.
+  const largest = async (category) => {
+    let [lo, hi] = [0, limit];
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (await accepted(category, mid)) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  };
+  const plain = await largest("transactional");
+  const listed = await largest("marketing");
+  // The two headers (a sealed token in an https URL) take a few hundred bytes.
+  assert.ok(plain - listed > 150, `transactional ${plain}, marketing ${listed}`);
+  await email.drain();
+  const built = out.sent().map((m) => ({ unsubscribable: /^List-Unsubscribe: /m.test(Buffer.from(m.raw).toString()), size: m.raw.length }));
+  assert.ok(built.some((m) => m.unsubscribable) && built.some((m) => !m.unsubscribable));
+  assert.ok(built.every((m) => m.size <= limit), JSON.stringify(built.filter((m) => m.size > limit)));
+  // Counted as built, not guessed: the largest accepted of each kind is within a few bytes of the limit.
+  for (const kind of [true, false]) {
+    const most = Math.max(...built.filter((m) => m.unsubscribable === kind).map((m) => m.size));
+    assert.ok(most > limit - 20, `unsubscribable ${kind}: largest built ${most}`);
+  }
+});

@@ -9,7 +9,6 @@ use base64::Engine as _;
 use indexmap::IndexMap;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 use super::render::Failed;
 use super::{em, Email};
@@ -21,7 +20,7 @@ use crate::email::message::{Attachment, BuildOptions, MessageSpec};
 use crate::email::recipients::{AddressInput, AddressObject, OneOrMany};
 use crate::email::retry::{after_hand_off, Attempted, Next};
 use crate::email::smtp_outcome::HandOff;
-use crate::email::token::{seal_token, unsubscribe_headers, TokenFields, LIST_UNSUBSCRIBE_POST};
+use crate::email::token::LIST_UNSUBSCRIBE_POST;
 use crate::email::{mime, prepare, EmailError};
 use crate::error::Result;
 use crate::input::from_value;
@@ -107,37 +106,12 @@ fn list(items: Vec<AddressObject>) -> Option<OneOrMany> {
 }
 
 impl Email {
-    /// `List-Unsubscribe` for a message of an unsubscribable category: a token for its first
-    /// recipient, sealed with a nonce derived from the message and address so that every
-    /// attempt writes the same bytes.
-    fn list_unsubscribe(&self, c: &Claimed, date_ms: i64) -> Result<Option<String>> {
-        let s = &self.config.settings;
-        let unsubscribable = s.categories.get(&c.category).is_some_and(|p| p.unsubscribe);
-        let (Some(base), Some(keys)) = (&s.unsubscribe_base_url, &self.config.secrets) else {
+    /// `List-Unsubscribe` for a claimed message: its first recipient's token.
+    fn list_unsubscribe_of(&self, c: &Claimed, date_ms: i64) -> Result<Option<String>> {
+        let Some(first) = c.recipients.first() else {
             return Ok(None);
         };
-        let Some(first) = c.recipients.first().filter(|_| unsubscribable) else {
-            return Ok(None);
-        };
-        let mut h = Sha256::new();
-        h.update(b"better-email/unsubscribe-nonce\0");
-        h.update(c.id.as_bytes());
-        h.update(first.key.as_bytes());
-        let nonce = h.finalize();
-        let fields = TokenFields {
-            tenant_id: c.tenant_id.clone(),
-            address: first.key.clone(),
-            category: c.category.clone(),
-            message_id: Some(
-                ids::from_uuid("id", IdKind::Email, &c.id)
-                    .map_err(|e| em(EmailError::argument("rows", e.to_string())))?,
-            ),
-            issued_at: date_ms.div_euclid(1000),
-        };
-        let token = seal_token(keys, &fields, &nonce[..24]).map_err(em)?;
-        let [(_, value), _] =
-            unsubscribe_headers(base, &token, s.unsubscribe_mailto.as_deref()).map_err(em)?;
-        Ok(Some(value))
+        self.list_unsubscribe(&c.category, c.tenant_id.clone(), &c.id, &first.key, date_ms)
     }
 
     fn hand_off_one(&self, mut c: Claimed, with_raw: bool) -> Result<Value> {
@@ -198,7 +172,7 @@ impl Email {
                 content: None,
             });
         }
-        let list_unsubscribe = self.list_unsubscribe(&c, date_ms)?;
+        let list_unsubscribe = self.list_unsubscribe_of(&c, date_ms)?;
         let s = &self.config.settings;
         let from = stored.from.address.clone();
         let spec = MessageSpec {

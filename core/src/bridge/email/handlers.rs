@@ -4,18 +4,63 @@
 //! them). Nothing here reads the database: a forged request never gets that far.
 
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 use super::{em, Email};
 use crate::audit::time::format_iso;
 use crate::email::address::address_key;
 use crate::email::events::normalize::normalize;
 use crate::email::store::operator::Action;
-use crate::email::token::open_token;
+use crate::email::token::{open_token, seal_token, unsubscribe_headers, TokenFields};
 use crate::email::EmailError;
 use crate::error::Result;
 use crate::webhooks::ids::{self, IdKind};
 
 impl Email {
+    /// `List-Unsubscribe` for a message of an unsubscribable `category` (message `uuid`, in
+    /// `tenant`, dated `date_ms`): a token for its first recipient (`first_key`), sealed with a
+    /// nonce derived from the message and address so that every attempt writes the same bytes.
+    /// `None` when the category is not unsubscribable or unsubscribe is not configured.
+    ///
+    /// # Errors
+    /// `INVALID_ARGUMENT` naming `rows` for a `uuid` that is not one.
+    pub(super) fn list_unsubscribe(
+        &self,
+        category: &str,
+        tenant: Option<String>,
+        uuid: &str,
+        first_key: &str,
+        date_ms: i64,
+    ) -> Result<Option<String>> {
+        let s = &self.config.settings;
+        let unsubscribable = s.categories.get(category).is_some_and(|p| p.unsubscribe);
+        let (Some(base), Some(keys)) = (&s.unsubscribe_base_url, &self.config.secrets) else {
+            return Ok(None);
+        };
+        if !unsubscribable {
+            return Ok(None);
+        }
+        let mut h = Sha256::new();
+        h.update(b"better-email/unsubscribe-nonce\0");
+        h.update(uuid.as_bytes());
+        h.update(first_key.as_bytes());
+        let nonce = h.finalize();
+        let fields = TokenFields {
+            tenant_id: tenant,
+            address: first_key.to_owned(),
+            category: category.to_owned(),
+            message_id: Some(
+                ids::from_uuid("id", IdKind::Email, uuid)
+                    .map_err(|e| em(EmailError::argument("rows", e.to_string())))?,
+            ),
+            issued_at: date_ms.div_euclid(1000),
+        };
+        let token = seal_token(keys, &fields, &nonce[..24]).map_err(em)?;
+        let [(_, value), _] =
+            unsubscribe_headers(base, &token, s.unsubscribe_mailto.as_deref()).map_err(em)?;
+        Ok(Some(value))
+    }
+
     /// Opens `token`; `all` (the preferences page) unsubscribes from every category instead of
     /// the message's. Returns `{ tenantId, address, category, params }`, `params` being the
     /// `suppressionAdd` statement's.

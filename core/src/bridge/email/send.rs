@@ -366,9 +366,38 @@ impl Email {
             max_message_bytes: usize::try_from(s.max_message_bytes).ok(),
         };
         let p = prepare::prepare(&spec, &opts, &contents).map_err(em)?;
-        mime::estimate_size(&p).map_err(em)?;
-        let mailbox = |m: &Mailbox| address_object(&m.address, m.name.as_deref());
         let r = mime::envelope(&p);
+        // The worker adds `List-Unsubscribe` to mail of an unsubscribable category: the size
+        // checked here counts it at its longest (the tenant, not known here, as a UUID; the
+        // longest address of the kind whose first recipient the token names), so that no mail
+        // enqueued here is too large when the worker builds it.
+        let first = [&r.to, &r.cc, &r.bcc]
+            .into_iter()
+            .find(|l| !l.is_empty())
+            .and_then(|l| l.iter().map(|m| m.key.as_str()).max_by_key(|k| k.len()));
+        let longest = match first {
+            Some(key) => self.list_unsubscribe(
+                &category,
+                Some(ids::uuid_text(&[0xff; 16])),
+                &ids::uuid_text(uuid),
+                key,
+                now_ms,
+            )?,
+            None => None,
+        };
+        match longest {
+            None => mime::estimate_size(&p).map_err(em)?,
+            Some(v) => {
+                let listed = MessageSpec {
+                    list_unsubscribe: Some(v),
+                    list_unsubscribe_post: true,
+                    ..spec.clone()
+                };
+                mime::estimate_size(&prepare::prepare(&listed, &opts, &contents).map_err(em)?)
+                    .map_err(em)?
+            }
+        };
+        let mailbox = |m: &Mailbox| address_object(&m.address, m.name.as_deref());
         let headers = json!({
             "from": mailbox(p.from()),
             "to": r.to.iter().map(mailbox).collect::<Vec<_>>(),
