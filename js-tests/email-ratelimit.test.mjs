@@ -7,8 +7,9 @@
 // warm-up caps its daily volume (E15's last clause).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import core from "@usebetter-rs/core";
+import emailCore from "@usebetter-rs/core/email-binding";
 import { failover } from "@usebetterdev/email";
 import { resend } from "@usebetterdev/email/resend";
 import { fakeResend } from "@usebetterdev/email/testing";
@@ -273,4 +274,53 @@ test("a held tenant's backlog is moved after the claim, at most 500 messages per
     await pool.query("DROP TRIGGER log_moved ON email_messages; DROP FUNCTION log_moved(); DROP TABLE moved_log");
     await fake.close();
   }
+});
+
+test("a tenant whose deferral is under way is not reported held again until its pieces end, so its turns are numbered once", async () => {
+  const T = randomUUID();
+  const rates = { rateLimits: { perTenant: { perMinute: 3 } } };
+  const e = email(resend({ apiKey: KEY, name: "marks" }), rates);
+  await inTenant(pool, T, (c) => e.sendMany(Array.from({ length: 40 }, (_, i) => ({ to: `m${i}@example.com`, subject: "Hi", text: "t" })), { tx: c }));
+  // The core's statements, run by hand as a worker runs them (claims of 4, at most 4 per tenant).
+  const st = new emailCore.Email({ from: "Acme <hello@acme.example>", unsubscribe: { baseUrl: "https://app.acme.example/email/u" }, secretsKey: randomBytes(32).toString("base64"), transports: ["marks"], templates: {}, ...rates }).statements();
+  const inTx = async (scope, fn) => {
+    const c = await pool.connect();
+    try {
+      await c.query("BEGIN");
+      await c.query(st[scope].sql);
+      const out = await fn(c);
+      await c.query("COMMIT");
+      return out;
+    } finally {
+      c.release();
+    }
+  };
+  const claim = () => inTx("claimScope", async (c) => (await c.query(st.claim.sql, [4, 4, 60_000, "w", null, null])).rows);
+  const held = (rows) => (rows[0]?.held ? JSON.parse(rows[0].held) : []);
+  const refill = () => asSystem(pool, "UPDATE email_rate_buckets SET tokens = capacity WHERE key LIKE 'tenant:' || $1 || ':%'", [T]);
+  const first = await claim();
+  assert.equal(first.filter((r) => r.id).length, 3);
+  const [report] = held(first);
+  assert.equal(report.step, "deferTenant");
+  // Its deferral has not run yet: a claim with the tokens back meets the mail not yet moved and
+  // takes what the tokens allow, without reporting the tenant a second time.
+  await refill();
+  const second = await claim();
+  assert.equal(second.filter((r) => r.id).length, 3);
+  assert.deepEqual(held(second), []);
+  let moved = 0;
+  for (;;) {
+    const n = (await inTx("deferScope", (c) => c.query(st.deferTenant.sql, [report.arg, moved]))).rowCount;
+    if (n === 0) break;
+    moved += n;
+  }
+  assert.equal(moved, 40 - 6);
+  // One numbering: every waiting message has a turn of its own, 20 s apart.
+  const turns = (await asSystem(pool, "SELECT extract(epoch FROM next_attempt_at - now())::float8 AS s FROM email_messages WHERE tenant_id = $1 AND status = 'queued' ORDER BY 1", [T])).map((r) => r.s);
+  assert.equal(turns.length, 34);
+  assert.ok(turns.slice(1).every((s, i) => s - turns[i] > 19.5), turns.join(", "));
+  // The last piece ended the mark: mail due again is reported again.
+  await asSystem(pool, "UPDATE email_messages SET next_attempt_at = now() WHERE tenant_id = $1 AND status = 'queued'", [T]);
+  await refill();
+  assert.equal(held(await claim())[0]?.step, "deferTenant");
 });

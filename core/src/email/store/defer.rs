@@ -4,7 +4,7 @@
 //! `statement_timeout` shorter than the whole move stops nothing. The worker repeats a statement
 //! until it moves nothing, passing how many it has moved (`$2`).
 
-use super::quota::{HOLD_SECS, WINDOWS};
+use super::quota::{HOLD_SECS, TOKENS, WINDOWS};
 use super::{Statement, Store};
 use crate::policy::context::{inline_settings, Limits, Scope};
 
@@ -31,6 +31,16 @@ pub fn defer_scope() -> String {
 /// Messages one statement moves at most.
 pub const PIECE: u32 = 500;
 
+/// How long a deferral's mark holds (a row `defer:…` of `email_rate_buckets`, its time in
+/// `updated_at`): written by the claim that reports the tenant or domain held, renewed by each
+/// piece, ended by the piece that moves nothing. A worker that dies mid-way leaves the mark to
+/// run out, and a later claim reports the mail again.
+pub const DEFERRING: &str = "interval '60 seconds'";
+
+/// The marks' keys, followed by the tenant id or the domain.
+pub const DEFER_TENANT: &str = "defer:";
+pub const DEFER_DOMAIN: &str = "defer:domain:";
+
 /// Queued mail the claim's scan would take now (batch requests wait on their own schedule).
 const DUE: &str = "q.status = 'queued' AND q.next_attempt_at <= now() AND (q.expires_at IS NULL OR q.expires_at > now())
     AND q.batch_id IS NULL";
@@ -38,6 +48,17 @@ const DUE: &str = "q.status = 'queued' AND q.next_attempt_at <= now() AND (q.exp
 const PARAMS: [(&str, &str); 2] = [("held", "text"), ("moved", "int")];
 
 impl Store {
+    /// Renews the deferral's mark `key` while a piece moves mail, ends it when one moves none.
+    fn defer_mark(&self, key: &str) -> String {
+        format!(
+            ", mark AS (
+  UPDATE {b} k SET updated_at = CASE WHEN EXISTS (SELECT 1 FROM moved) THEN now() + {DEFERRING} ELSE now() END
+  WHERE k.key = {key}
+)",
+            b = self.table("rate_buckets")
+        )
+    }
+
     /// One piece of a held tenant's due mail (`$1`: the claim's `held` argument — the tenant,
     /// its limit and tokens left per window, the domains whose cap holds their mail) moved to
     /// when its tokens come: the k-th waiting message k token intervals ahead of its scarcest
@@ -54,6 +75,19 @@ impl Store {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
+        // Tokens left per window: the bucket's now (a claim since the report may have spent
+        // them: the mail it leaves due must be what tokens still cover), else the report's.
+        let b = self.table("rate_buckets");
+        let left: Vec<String> = WINDOWS
+            .iter()
+            .enumerate()
+            .map(|(i, (secs, _))| {
+                format!(
+                    "coalesce((SELECT floor({TOKENS}) FROM {b} q WHERE q.key = 'tenant:' || ($1::jsonb ->> 'tenant') || ':{secs}'),
+      ($1::jsonb -> 'left' ->> {i})::float8) AS l{i}"
+                )
+            })
+            .collect();
         let waits: Vec<String> = WINDOWS
             .iter()
             .enumerate()
@@ -73,15 +107,18 @@ impl Store {
         ORDER BY q.priority, q.next_attempt_at
         OFFSET (SELECT skip FROM g) LIMIT {PIECE}
         FOR UPDATE OF q SKIP LOCKED) y
-)
-UPDATE {m} d SET next_attempt_at = least(now() + make_interval(secs => h.delay), coalesce(h.expires_at, 'infinity'))
-FROM (SELECT x.created_at, x.id, x.expires_at,
-        CASE WHEN least(g.w0, g.w1, g.w2) = 0 THEN {HOLD_SECS} ELSE least(86400, greatest(0, {waits})) END AS delay
-      FROM x CROSS JOIN g) h
-WHERE d.created_at = h.created_at AND d.id = h.id
-RETURNING d.id",
+), moved AS (
+  UPDATE {m} d SET next_attempt_at = least(now() + make_interval(secs => h.delay), coalesce(h.expires_at, 'infinity'))
+  FROM (SELECT x.created_at, x.id, x.expires_at,
+          CASE WHEN least(g.w0, g.w1, g.w2) = 0 THEN {HOLD_SECS} ELSE least(86400, greatest(0, {waits})) END AS delay
+        FROM x CROSS JOIN g) h
+  WHERE d.created_at = h.created_at AND d.id = h.id
+  RETURNING d.id
+){mark}
+SELECT id FROM moved",
+                mark = self.defer_mark(&format!("'{DEFER_TENANT}' || (SELECT tenant_id FROM g)")),
                 limits = per("limits", "w"),
-                left = per("left", "l"),
+                left = left.join(", "),
                 waits = waits.join(", "),
             ),
             &PARAMS,
@@ -96,15 +133,19 @@ RETURNING d.id",
         let m = self.table("messages");
         Statement::new(
             format!(
-                "UPDATE {m} d SET next_attempt_at = least(
-    (date_trunc('day', timezone('UTC', now())) + interval '1 day') AT TIME ZONE 'UTC', coalesce(h.expires_at, 'infinity'))
-FROM (SELECT q.created_at, q.id, q.expires_at FROM {m} q
-      WHERE lower(split_part(q.from_addr, '@', 2)) = $1::jsonb ->> 'domain' AND {DUE} AND $2::int >= 0
-      ORDER BY q.priority, q.next_attempt_at
-      LIMIT {PIECE}
-      FOR UPDATE OF q SKIP LOCKED) h
-WHERE d.created_at = h.created_at AND d.id = h.id
-RETURNING d.id"
+                "WITH moved AS (
+  UPDATE {m} d SET next_attempt_at = least(
+      (date_trunc('day', timezone('UTC', now())) + interval '1 day') AT TIME ZONE 'UTC', coalesce(h.expires_at, 'infinity'))
+  FROM (SELECT q.created_at, q.id, q.expires_at FROM {m} q
+        WHERE lower(split_part(q.from_addr, '@', 2)) = $1::jsonb ->> 'domain' AND {DUE} AND $2::int >= 0
+        ORDER BY q.priority, q.next_attempt_at
+        LIMIT {PIECE}
+        FOR UPDATE OF q SKIP LOCKED) h
+  WHERE d.created_at = h.created_at AND d.id = h.id
+  RETURNING d.id
+){mark}
+SELECT id FROM moved",
+                mark = self.defer_mark(&format!("'{DEFER_DOMAIN}' || ($1::jsonb ->> 'domain')")),
             ),
             &PARAMS,
         )

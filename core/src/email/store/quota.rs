@@ -25,6 +25,7 @@
 //! ([`Store::email_claim_scope`]): each reads the buckets the previous one wrote. Batch requests
 //! being repeated neither wait for nor spend tokens.
 
+use super::defer::{DEFERRING, DEFER_DOMAIN, DEFER_TENANT};
 use super::{Statement, Store};
 use crate::email::config::Warmup;
 use crate::sql::literal;
@@ -72,7 +73,7 @@ const RECHECK: &str = "interval '60 seconds'";
 pub(super) const HOLD_SECS: u32 = 3_600;
 
 /// Tokens a bucket row `q` holds now, at its stored refill rate.
-const TOKENS: &str =
+pub(super) const TOKENS: &str =
     "least(q.capacity, q.tokens + extract(epoch FROM now() - q.updated_at) * q.refill_per_sec)";
 
 impl Quotas {
@@ -135,33 +136,50 @@ impl Store {
     /// [`Store::email_defer_domain`] to move after it commits. Moving a held tenant's backlog
     /// here, under the claims' turn, made one claim as long as the backlog (7 s for 200,000
     /// messages), every other worker's claim waiting behind it.
+    ///
+    /// A tenant or domain whose deferral is under way (its [`DEFERRING`] mark not yet past) is
+    /// not reported again: claims meet its mail not yet moved, and a second deferral would
+    /// number its turns from the first again (two messages per token).
     fn held(&self, warm: bool) -> (String, String) {
+        let b = self.table("rate_buckets");
+        let not_deferring = |key: &str| {
+            format!("NOT EXISTS (SELECT 1 FROM {b} d WHERE d.key = {key} AND d.updated_at > now())")
+        };
         // Mail a domain's cap holds waits for the next day, not for its tenant's tokens: it
         // neither counts as the tenant's waiting mail nor is numbered among it.
-        let (mut ctes, open_domain, domains, blocked) = if warm {
+        let (mut ctes, open_domain, domains, blocked, marks) = if warm {
             (
-                ", wdone AS (
+                format!(
+                    ", wdone AS (
   SELECT wu.domain FROM wu
   CROSS JOIN LATERAL (SELECT count(k.id) AS took, count(*) AS seen
                       FROM cand x LEFT JOIN claimed k ON k.id = x.id WHERE x.domain = wu.domain) t
-  WHERE t.seen > t.took AND wu.left_today - t.took < 1
+  WHERE t.seen > t.took AND wu.left_today - t.took < 1 AND {}
 ), wblock AS (
   SELECT domain FROM wu WHERE left_today < 1 UNION SELECT domain FROM wdone
-)"
-                .to_owned(),
+)",
+                    not_deferring(&format!("'{DEFER_DOMAIN}' || wu.domain"))
+                ),
                 " AND c0.domain NOT IN (SELECT domain FROM wblock)",
                 " || coalesce((SELECT jsonb_agg(jsonb_build_object('step', 'deferDomain', 'arg', jsonb_build_object('domain', w.domain)::text)) FROM wdone w), '[]')",
                 ", 'blocked', (SELECT coalesce(jsonb_agg(b.domain), '[]') FROM wblock b)",
+                format!(" UNION ALL SELECT '{DEFER_DOMAIN}' || w.domain FROM wdone w"),
             )
         } else {
-            (String::new(), "", "", "")
+            (String::new(), "", "", "", String::new())
         };
         ctes.push_str(&format!(
             ", bound AS (
   SELECT a.*, u.took FROM allow a
   CROSS JOIN LATERAL (SELECT count(*) AS took FROM claimed k JOIN cand x ON x.id = k.id WHERE x.tenant_id = a.tenant_id) u
   WHERE a.n < $2 AND (SELECT count(*) FROM cand c0 WHERE c0.tenant_id = a.tenant_id{open_domain}) > greatest(a.n, 0)
-)"
+    AND {tenant_free}
+), deferring AS (
+  INSERT INTO {b} AS b (key, tokens, capacity, refill_per_sec, updated_at)
+  SELECT k, 0, 0, 0, now() + {DEFERRING} FROM (SELECT '{DEFER_TENANT}' || g.tenant_id AS k FROM bound g{marks}) m
+  ON CONFLICT (key) DO UPDATE SET updated_at = EXCLUDED.updated_at
+)",
+            tenant_free = not_deferring(&format!("'{DEFER_TENANT}' || a.tenant_id")),
         ));
         // One row whatever was claimed (a claim that met only held mail claims nothing): the
         // claimed rows carry `held` too (NULL when nothing is held), and a row without `id`

@@ -246,6 +246,10 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
     const rows = claim.filter((r) => r.id != null);
     const held = claim.length > 0 && typeof claim[0]!.held === "string" ? (JSON.parse(claim[0]!.held) as Held[]) : [];
     const deferred = held.length > 0 ? defer(held) : null;
+    // Its failure reaches the caller through the round's `done` (or the claim again below); a
+    // throw on the way there must not leave it an unhandled rejection. A deferral cut short
+    // leaves its mark to run out, and a later claim reports the mail again.
+    deferred?.catch(() => undefined);
     wait = rows.length === 0 ? hint : null;
     if (rows.length === 0) {
       if (!deferred) return none;

@@ -67,10 +67,14 @@ export function runWorker(engine: Engine, o: WorkerOptions = {}): Worker {
             continue;
           }
           const r = await engine.begin(free, answered).catch((err) => (report(err), null));
-          if (r && r.claimed > 0) {
-            busy += r.requests;
+          if (r) {
+            // A round's answers, and the held mail it moves, even when nothing went out (every
+            // request sent back to a paused transport).
             const d: Promise<void> = r.done.catch(report).then(() => void recording.delete(d));
             recording.add(d);
+          }
+          if (r && r.claimed > 0) {
+            busy += r.requests;
             continue;
           }
           // Mail held back by the transport's rate is claimed the moment its grant comes.
