@@ -34,8 +34,10 @@ pub const PIECE: u32 = 500;
 /// How long a deferral's mark holds (a row `defer:…` of `email_rate_buckets`, its time in
 /// `updated_at`): written by the claim that reports the tenant or domain held, renewed by each
 /// piece, ended by the piece that moves nothing. A worker that dies mid-way leaves the mark to
-/// run out, and a later claim reports the mail again.
-pub const DEFERRING: &str = "interval '60 seconds'";
+/// run out, and a later claim reports the mail again. Long enough for the deferrals a claim
+/// reported before it to run first (a worker runs them one after another); a mark outliving its
+/// worker costs only the scan's walk over mail not moved, which claims still take by its tokens.
+pub const DEFERRING: &str = "interval '5 minutes'";
 
 /// The marks' keys, followed by the tenant id or the domain.
 pub const DEFER_TENANT: &str = "defer:";
@@ -83,8 +85,9 @@ impl Store {
             .enumerate()
             .map(|(i, (secs, _))| {
                 format!(
-                    "coalesce((SELECT floor({TOKENS}) FROM {b} q WHERE q.key = 'tenant:' || ($1::jsonb ->> 'tenant') || ':{secs}'),
-      ($1::jsonb -> 'left' ->> {i})::float8) AS l{i}"
+                    "CASE WHEN $1::jsonb -> 'limits' ->> {i} IS NOT NULL THEN
+      coalesce((SELECT floor({TOKENS}) FROM {b} q WHERE q.key = 'tenant:' || ($1::jsonb ->> 'tenant') || ':{secs}'),
+        ($1::jsonb -> 'left' ->> {i})::float8) END AS l{i}"
                 )
             })
             .collect();

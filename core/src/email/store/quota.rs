@@ -154,16 +154,18 @@ impl Store {
   SELECT wu.domain FROM wu
   CROSS JOIN LATERAL (SELECT count(k.id) AS took, count(*) AS seen
                       FROM cand x LEFT JOIN claimed k ON k.id = x.id WHERE x.domain = wu.domain) t
-  WHERE t.seen > t.took AND wu.left_today - t.took < 1 AND {}
+  WHERE t.seen > t.took AND wu.left_today - t.took < 1
 ), wblock AS (
   SELECT domain FROM wu WHERE left_today < 1 UNION SELECT domain FROM wdone
+), wheld AS (
+  SELECT domain FROM wdone w WHERE {}
 )",
-                    not_deferring(&format!("'{DEFER_DOMAIN}' || wu.domain"))
+                    not_deferring(&format!("'{DEFER_DOMAIN}' || w.domain"))
                 ),
                 " AND c0.domain NOT IN (SELECT domain FROM wblock)",
-                " || coalesce((SELECT jsonb_agg(jsonb_build_object('step', 'deferDomain', 'arg', jsonb_build_object('domain', w.domain)::text)) FROM wdone w), '[]')",
+                " || coalesce((SELECT jsonb_agg(jsonb_build_object('step', 'deferDomain', 'arg', jsonb_build_object('domain', w.domain)::text)) FROM wheld w), '[]')",
                 ", 'blocked', (SELECT coalesce(jsonb_agg(b.domain), '[]') FROM wblock b)",
-                format!(" UNION ALL SELECT '{DEFER_DOMAIN}' || w.domain FROM wdone w"),
+                format!(" UNION ALL SELECT '{DEFER_DOMAIN}' || w.domain FROM wheld w"),
             )
         } else {
             (String::new(), "", "", "", String::new())
