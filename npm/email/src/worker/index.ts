@@ -67,8 +67,6 @@ function outcome(m: { id: string; status: string }, r: EmailReport, row: Row): O
 /** How long a transport that refused our credentials gets no messages (spec §8.3). */
 const AUTH_PAUSE_MS = 60_000;
 
-/** A claimed round: its messages, the requests they went out in, and `done`, which settles once
- *  every answer is recorded (it rejects if recording failed). */
 /** A tenant or domain a quota claim found without tokens: the core's statement that moves its
  *  due mail (`step`) and that statement's argument. */
 interface Held {
@@ -76,6 +74,8 @@ interface Held {
   arg: string;
 }
 
+/** A claimed round: its messages, the requests they went out in, and `done`, which settles once
+ *  every answer is recorded (it rejects if recording failed). */
 export interface Round {
   claimed: number;
   requests: number;
