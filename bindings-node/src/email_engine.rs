@@ -160,6 +160,33 @@ impl Email {
     }
 
     #[napi]
+    pub fn sender_plan(
+        &self,
+        op: String,
+        input: Unknown<'_>,
+        tenant_id: Unknown<'_>,
+    ) -> Result<Value, Code> {
+        let input = json("input", input)?;
+        let tenant_id = crate::opt_string("tenantId", tenant_id)?;
+        self.inner
+            .sender_plan(&op, &input, tenant_id.as_deref())
+            .map_err(|e| core_err(&e))
+    }
+
+    #[napi]
+    pub fn sender_result(
+        &self,
+        op: String,
+        input: Unknown<'_>,
+        rows: Unknown<'_>,
+    ) -> Result<Value, Code> {
+        let (input, rows) = (json("input", input)?, json("rows", rows)?);
+        self.inner
+            .sender_result(&op, &input, &rows)
+            .map_err(|e| core_err(&e))
+    }
+
+    #[napi]
     pub fn template_plan(
         &self,
         op: String,

@@ -141,6 +141,31 @@ impl Email {
         out(self.inner.suppression_result(&op, &input, &rows))
     }
 
+    #[cfg(feature = "email-senders")]
+    #[wasm_bindgen(js_name = senderPlan)]
+    pub fn sender_plan(
+        &self,
+        op: String,
+        input: JsValue,
+        tenant_id: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let input = json("input", &input)?;
+        let tenant_id = crate::opt_string("tenantId", &tenant_id)?;
+        out(self.inner.sender_plan(&op, &input, tenant_id.as_deref()))
+    }
+
+    #[cfg(feature = "email-senders")]
+    #[wasm_bindgen(js_name = senderResult)]
+    pub fn sender_result(
+        &self,
+        op: String,
+        input: JsValue,
+        rows: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let (input, rows) = (json("input", &input)?, json("rows", &rows)?);
+        out(self.inner.sender_result(&op, &input, &rows))
+    }
+
     #[wasm_bindgen(js_name = templatePlan)]
     pub fn template_plan(
         &self,

@@ -26,6 +26,7 @@ pub(crate) enum Bound {
     Time(Option<SystemTime>),
     /// Microseconds and days (PostgreSQL's binary interval, months 0).
     Interval(Option<(i64, i32)>),
+    Json(Option<Value>),
 }
 
 impl ToSql for Bound {
@@ -44,6 +45,7 @@ impl ToSql for Bound {
             Bound::Float(v) => v.to_sql(ty, out),
             Bound::Bool(v) => v.to_sql(ty, out),
             Bound::Time(v) => v.to_sql(ty, out),
+            Bound::Json(v) => v.to_sql(ty, out),
             Bound::Interval(None) => Ok(IsNull::Yes),
             Bound::Interval(Some((micros, days))) => {
                 out.put_i64(*micros);
@@ -109,6 +111,7 @@ pub(crate) fn bind(statement: &Statement, values: &[Value]) -> Result<Vec<Bound>
                 "int" => v.as_i64().is_some(),
                 "double precision" => v.as_f64().is_some(),
                 "boolean" => v.as_bool().is_some(),
+                "jsonb" => true,
                 _ => text.is_some(),
             };
             if !fits && !v.is_null() {
@@ -127,6 +130,7 @@ pub(crate) fn bind(statement: &Statement, values: &[Value]) -> Result<Vec<Bound>
                 ),
                 "double precision" => Bound::Float(v.as_f64()),
                 "boolean" => Bound::Bool(v.as_bool()),
+                "jsonb" => Bound::Json(Some(v.clone()).filter(|v| !v.is_null())),
                 "timestamptz" => Bound::Time(text.map(|t| time(t).ok_or_else(bad)).transpose()?),
                 "interval" => {
                     Bound::Interval(text.map(|t| interval(t).ok_or_else(bad)).transpose()?)

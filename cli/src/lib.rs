@@ -35,6 +35,9 @@ pub struct Context {
     /// `PGSSLMODE` / `PGSSLROOTCERT`.
     #[serde(flatten)]
     pub tls: TlsEnv,
+    /// `better-email`'s DNS answers, looked up by the bin for the names a first run handed back
+    /// (`check --dns`, `senders verify`).
+    pub dns_answers: Option<Value>,
 }
 
 /// The result of one invocation.

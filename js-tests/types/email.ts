@@ -50,6 +50,14 @@ const email = betterEmail({
 void betterEmail({ database: sqlEmailAdapter(new pg.Pool()), from: "a@b.example", templates: { welcome }, render: "worker" });
 // @ts-expect-error `render` is "enqueue" or "worker"
 void betterEmail({ database: sqlEmailAdapter(new pg.Pool()), from: "a@b.example", templates: { welcome }, render: "later" });
+// Senders: a node:dns Resolver is a resolver; the fallback is "app" only; a sender's report is typed.
+import { Resolver } from "node:dns/promises";
+void betterEmail({ database: sqlEmailAdapter(new pg.Pool()), from: "a@b.example", senders: { fallback: "app", resolver: new Resolver() } });
+// @ts-expect-error `senders.fallback` is "app"
+void betterEmail({ database: sqlEmailAdapter(new pg.Pool()), from: "a@b.example", senders: { fallback: "tenant" } });
+void email.senders.verify("id").then((s) => s.dns?.checks.map((c): "pass" | "fail" | "error" => c.status));
+// @ts-expect-error a sender needs an object
+void email.senders.create("acme.example");
 void email.send({ template: "welcome", to: "a@b.example", props: { name: "Ada", url: "https://app.test" } });
 void email.send({ to: ["a@b.example", { address: "c@d.example", name: "C" }], subject: "Hi", text: "plain", category: "notifications", sendAt: new Date() });
 // @ts-expect-error an unknown template name

@@ -36,7 +36,8 @@ export interface ToolSpec {
 export declare function runTool(
   spec: ToolSpec,
   args: string[],
-  options?: { cwd?: string; env?: Record<string, string | undefined>; config?: unknown },
+  /** `dnsAnswers`: better-email's lookups of the names a first run handed back (`{ command: "dns", queries }`). */
+  options?: { cwd?: string; env?: Record<string, string | undefined>; config?: unknown; dnsAnswers?: Record<string, unknown> },
 ): Promise<CliOutcome>;
 /** A bin's entry: prints what `run` resolves to and resolves to its exit code (1 when it throws). */
 export declare function runMain(run: () => Promise<CliAnswer>): Promise<number>;

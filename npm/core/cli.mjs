@@ -85,7 +85,7 @@ export function optionValue(args, name) {
  * `needsConfig(args)`; `loadPlugin` imports @usebetterdev/plugin/config from the tool's own
  * package, which depends on it) and the addon's run of `args` with the environment's settings.
  */
-export async function runTool({ tool, version, loadPlugin, needsConfig = () => true, usageCode = 1 }, args, { cwd = process.cwd(), env = process.env, config } = {}) {
+export async function runTool({ tool, version, loadPlugin, needsConfig = () => true, usageCode = 1 }, args, { cwd = process.cwd(), env = process.env, config, dnsAnswers } = {}) {
   const answer = answerWithoutAddon(tool, args, version, usageCode);
   if (answer) return answer;
   let loaded = config;
@@ -105,6 +105,7 @@ export async function runTool({ tool, version, loadPlugin, needsConfig = () => t
     hardenedKey: env.BETTER_TENANT_HARDENED_KEY ?? null,
     sslMode: env.PGSSLMODE ?? null,
     sslRootCert: env.PGSSLROOTCERT ?? null,
+    dnsAnswers: dnsAnswers ?? null,
   };
   const native = nativeFor(tool);
   if (tool === "better-audit") return native.runAuditCli(args, { ...context, sealKey: env.AUDIT_SEAL_KEY ?? null });

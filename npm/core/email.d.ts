@@ -375,6 +375,14 @@ export declare class Email {
   /** What the statement's rows mean for the call (throws `EMAIL_TENANT_REQUIRED` when a tenant's entry had no tenant). */
   suppressionResult(op: EmailSuppressionOp, input: Record<string, unknown>, rows: Record<string, unknown>[]): unknown;
   /**
+   * A sender call (`create`, `list`, `get`, `verified`, `remove`) as its statement and
+   * parameters. `get` answers `{ sender, queries }`: the DNS names to look up; `verified` takes
+   * the sender's `expect` and the answers, keyed `"TXT name"`, and stores the core's judgement.
+   */
+  senderPlan(op: EmailSenderOp, input: Record<string, unknown>, tenantId?: string | null): { statement: string; params: unknown[] };
+  /** What the statement's rows mean (throws `EMAIL_TENANT_REQUIRED`, `EMAIL_NOT_FOUND`). */
+  senderResult(op: EmailSenderOp, input: Record<string, unknown>, rows: Record<string, unknown>[]): unknown;
+  /**
    * A tenant-editable template call (`save` renders the source with `sample` first) as its
    * statement and parameters, the tenant first. `tenantId`: the tenant an operator acts for.
    */
@@ -385,6 +393,8 @@ export declare class Email {
 }
 
 export type EmailTemplateOp = "save" | "remove" | "list" | "preview";
+
+export type EmailSenderOp = "create" | "list" | "get" | "verified" | "remove";
 
 export type EmailSuppressionOp = "check" | "add" | "remove" | "list" | "export" | "import" | "erase";
 

@@ -3,7 +3,7 @@
 //! nothing.
 
 use usebetter_core::check::email::{self as judge, EmailFacts, SuppressedFunction};
-use usebetter_core::check::render;
+use usebetter_core::check::{render, Report};
 use usebetter_core::cli::args::Invocation;
 use usebetter_core::email::store::suppressed::FUNCTION_QUERY;
 use usebetter_core::{CliFailure, Result};
@@ -15,6 +15,13 @@ use crate::tenant::{json, pretty};
 use crate::Outcome;
 
 pub(super) async fn check(r: &Run<'_>) -> Result<Outcome> {
+    // The senders first: without DNS answers yet, the names to look up are all this run gives.
+    let mut dns = Report::default();
+    if r.inv.has("dns") {
+        if let Some(handoff) = super::senders::check(r, &mut dns).await? {
+            return Ok(handoff);
+        }
+    }
     let store = r.store();
     let tables = r.tables();
     let client = tables.client().await?;
@@ -32,7 +39,10 @@ pub(super) async fn check(r: &Run<'_>) -> Result<Outcome> {
         schema_version,
         suppressed,
     };
-    let report = judge::check(&facts, store, now_ms());
+    let mut report = judge::check(&facts, store, now_ms());
+    report.results.append(&mut dns.results);
+    report.warnings.append(&mut dns.warnings);
+    report.finish();
     let stdout = if tables.json() {
         format!("{}\n", pretty(&json(&report)?)?)
     } else {

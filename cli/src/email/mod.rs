@@ -4,6 +4,7 @@
 mod check;
 mod messages;
 mod purge;
+mod senders;
 mod stats;
 mod suppressions;
 
@@ -58,6 +59,7 @@ pub async fn run(args: &[String], ctx: &crate::Context) -> Result<Outcome> {
         "preview" => preview(&run).await,
         "resolve" | "retry" | "cancel" => operate(&run).await,
         "suppressions" => suppressions::run(&run).await,
+        "senders" => senders::run(&run).await,
         "messages" => messages::run(&run).await,
         "stats" => stats::run(&run).await,
         other => Err(CliFailure::Usage.with(format!("error: unknown command '{other}'"))),

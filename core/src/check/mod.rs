@@ -11,6 +11,8 @@ pub mod audit;
 pub mod catalog;
 #[cfg(feature = "email")]
 pub mod email;
+#[cfg(feature = "email")]
+pub mod email_dns;
 pub mod isolation;
 pub mod predicate;
 pub mod probes;
@@ -91,7 +93,7 @@ pub struct Report {
 
 impl Report {
     /// Sets `passed` and `next` (the fix of the first failure) from the results.
-    pub(crate) fn finish(&mut self) {
+    pub fn finish(&mut self) {
         self.passed = self.results.iter().all(|c| c.passed);
         self.next = self
             .results

@@ -15,7 +15,7 @@ use crate::error::Result;
 
 pub use super::store::{ahead, partitions_ready, purge_report, rls_flag};
 
-pub const COMMANDS: [(&str, &str); 12] = [
+pub const COMMANDS: [(&str, &str); 13] = [
     (
         "migrate",
         "Print, write or apply the email tables' DDL (idempotent)",
@@ -55,6 +55,10 @@ pub const COMMANDS: [(&str, &str); 12] = [
         "List, add or remove suppressions; import (CSV or NDJSON) or export (CSV) the list",
     ),
     (
+        "senders",
+        "List the tenants' senders, or verify one's DNS (SPF, DKIM, DMARC, alignment)",
+    ),
+    (
         "preview",
         "Serve every template rendered with its sample props on 127.0.0.1 until stopped",
     ),
@@ -89,8 +93,16 @@ fn options(command: &str) -> Option<Vec<Opt>> {
             valued("limit", "<n>").about("list: entries per page (default 100)"),
             valued("cursor", "<cursor>").about("list: the page after the one that printed it"),
         ],
-        "check" => vec![valued("dkim-sample", "<file.eml>")
-            .about("Judge a received message's DKIM signature instead of the database")],
+        "check" => vec![
+            valued("dkim-sample", "<file.eml>")
+                .about("Judge a received message's DKIM signature instead of the database"),
+            flag("dns").about("Also look up each sender's SPF, DKIM and DMARC (fails on a verified sender's)"),
+            DNS_SERVER,
+        ],
+        "senders" => vec![
+            valued("tenant", "<uuid>").about("list: only this tenant's"),
+            DNS_SERVER,
+        ],
         "preview" => vec![
             valued("port", "<n>").about("Port on 127.0.0.1 (default 3001; 0 picks a free one)"),
             valued("tenant", "<uuid>").about("Render this tenant's stored overrides where it has them"),
@@ -111,6 +123,10 @@ fn options(command: &str) -> Option<Vec<Opt>> {
     Some(v)
 }
 
+/// The resolver to ask instead of the system's (a split-horizon or test server).
+const DNS_SERVER: Opt = valued("dns-server", "<host:port>")
+    .about("Ask this DNS server instead of the system's resolvers");
+
 pub const EMAIL: Program = Program {
     name: "better-email",
     about: "Transactional email on PostgreSQL: migrations, checks, retention and the worker",
@@ -119,6 +135,7 @@ pub const EMAIL: Program = Program {
     positional: |command| match command {
         "resolve" | "retry" | "cancel" => Some("eml_id"),
         "suppressions" => Some("import|export|list|add|remove [address]"),
+        "senders" => Some("list|verify [id]"),
         "messages" => Some("show eml_id"),
         _ => None,
     },

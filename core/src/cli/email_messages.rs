@@ -21,7 +21,10 @@ fn field(v: &Value, k: &str) -> String {
 /// `EMAIL_NOT_FOUND` naming the id.
 pub fn show_report(id: &str, row: Option<&Value>, as_json: bool) -> Result<String> {
     let Some(m) = row else {
-        return Err(EmailError::NotFound { id: id.to_owned() }.into());
+        return Err(EmailError::NotFound {
+            what: format!("message {id}"),
+        }
+        .into());
     };
     let s = |k: &str| field(m, k);
     let list = |k: &str| {

@@ -69,6 +69,20 @@ struct RetentionInput {
     store_props: Option<bool>,
 }
 
+/// `senders`: what a `from` no verified sender covers does (the resolver stays in the package).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SendersInput {
+    fallback: Option<Fallback>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Fallback {
+    /// Send from the app's `from`, with the requested address as `Reply-To`.
+    App,
+}
+
 /// The configuration as the package hands it over.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -97,6 +111,8 @@ struct Input {
     retention: RetentionInput,
     #[serde(default)]
     smtp_utf8: bool,
+    #[serde(default)]
+    senders: SendersInput,
     tenancy: Option<Tenancy>,
     schema: Option<String>,
     tenant_schema: Option<String>,
@@ -132,6 +148,9 @@ pub struct Settings {
     pub metadata_days: u32,
     pub store_props: bool,
     pub smtp_utf8: bool,
+    /// `senders.fallback: "app"`: a `from` without a verified sender goes out from the app's
+    /// `from` (the address asked for as `Reply-To`) instead of failing the send.
+    pub sender_fallback_app: bool,
     pub tenancy: Tenancy,
 }
 
@@ -359,6 +378,7 @@ pub fn parse(config: &Value, require_from: bool) -> Result<Config> {
         )?,
         store_props: input.retention.store_props.unwrap_or(false),
         smtp_utf8: input.smtp_utf8,
+        sender_fallback_app: matches!(input.senders.fallback, Some(Fallback::App)),
         tenancy: input.tenancy.unwrap_or_default(),
     };
     if settings.bodies_days > settings.metadata_days {

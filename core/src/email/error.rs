@@ -70,10 +70,13 @@ pub enum EmailError {
     UnsubscribeTokenInvalid,
     /// The tenant already has `rateLimits.maxQueuedPerTenant` messages queued.
     RateLimited { limit: u32 },
-    /// No message with that id (or not one the caller's tenant can see).
-    NotFound { id: String },
+    /// No message (or sender) with that id, or not one the caller's tenant can see: `what`
+    /// names it (`message eml_…`).
+    NotFound { what: String },
     /// A tenant's entry asked for where the context names no tenant.
     TenantRequired { action: String },
+    /// A `from` outside the app's domain that no verified sender of the tenant covers.
+    SenderNotVerified { field: String, address: String },
     /// An operator action on a message in a state it does not take.
     InvalidState {
         id: String,
@@ -115,6 +118,7 @@ impl EmailError {
             EmailError::RateLimited { .. } => "EMAIL_RATE_LIMITED",
             EmailError::NotFound { .. } => "EMAIL_NOT_FOUND",
             EmailError::TenantRequired { .. } => "EMAIL_TENANT_REQUIRED",
+            EmailError::SenderNotVerified { .. } => "EMAIL_SENDER_NOT_VERIFIED",
             EmailError::InvalidState { .. } => "EMAIL_INVALID_STATE",
         }
     }
@@ -221,10 +225,14 @@ impl fmt::Display for EmailError {
                 f,
                 "the tenant already has {limit} messages queued (`rateLimits.maxQueuedPerTenant`); nothing was sent: try again once some are delivered"
             ),
-            EmailError::NotFound { id } => write!(f, "no message {id}"),
+            EmailError::NotFound { what } => write!(f, "no {what}"),
             EmailError::TenantRequired { action } => write!(
                 f,
                 "{action} needs a tenant: call it inside a tenant scope, pass `{{ tenantId }}` to act for one tenant, or use `scope: \"global\"` for an entry that applies to every tenant"
+            ),
+            EmailError::SenderNotVerified { field, address } => write!(
+                f,
+                "invalid `{field}`: {address} is not a verified sender of this tenant: add it (email.senders.create({{ domain }}) or {{ address }}), verify its DNS (email.senders.verify(id), `better-email senders verify <id>`), or send such mail from the app with `senders: {{ fallback: \"app\" }}`"
             ),
             EmailError::InvalidState {
                 id,

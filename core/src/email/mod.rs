@@ -10,6 +10,7 @@ pub mod address;
 pub mod config;
 pub mod db_template;
 pub mod dkim;
+pub mod dns;
 pub mod error;
 pub mod events;
 pub mod header;

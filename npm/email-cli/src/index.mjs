@@ -8,9 +8,31 @@ import { optionValue, runMain, runTool } from "@usebetter-rs/core/cli";
 const VERSION = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
 const TOOL = { tool: "better-email", version: VERSION, loadPlugin: () => import("@usebetterdev/plugin/config"), usageCode: 2 };
 
-/** Runs the CLI in-process and returns `{ code, stdout, stderr }`. */
-export function runCli(args, options) {
-  return runTool(TOOL, args, options);
+/** A node:dns resolver asking `server` (`--dns-server host:port`), or the system's resolvers. */
+async function resolverFor(server) {
+  const { Resolver } = await import("node:dns/promises");
+  const resolver = new Resolver({ timeout: 2000, tries: 2 });
+  if (server !== undefined) resolver.setServers([server]);
+  return resolver;
+}
+
+/**
+ * Runs the CLI in-process and returns `{ code, stdout, stderr }`. A command that needs DNS
+ * (`check --dns`, `senders verify`) hands back the names to look up; they are looked up here
+ * and the command runs again with the answers, which the core judges.
+ */
+export async function runCli(args, options) {
+  const outcome = await runTool(TOOL, args, options);
+  if (outcome.handoff?.command !== "dns") return outcome;
+  const server = optionValue(args, "--dns-server");
+  let resolver;
+  try {
+    resolver = await resolverFor(server);
+  } catch (err) {
+    return { code: 2, stdout: "", stderr: `error: --dns-server ${JSON.stringify(server)}: ${err.message} (an IP address and port, like 127.0.0.1:53)\n`, errorCode: "CLI_USAGE" };
+  }
+  const { dnsAnswers } = await import("@usebetterdev/email");
+  return runTool(TOOL, args, { ...options, dnsAnswers: await dnsAnswers(resolver, outcome.handoff.queries) });
 }
 
 /** The config as data: transports and templates are objects with functions, which stay here. */

@@ -8,6 +8,7 @@ import { events, type EventProviders } from "./events";
 import { unsubscribe } from "./handlers";
 import { operate } from "./operator";
 import { sendMany, type SendContext } from "./send";
+import { sendersApi, type DnsResolver } from "./senders";
 import { storedTemplatesApi } from "./stored-templates";
 import { erase, suppressionsApi } from "./suppressions";
 import type { Template } from "./templates";
@@ -36,6 +37,9 @@ export interface BetterEmailConfig<R extends Record<string, AnyTemplate>, Tx = u
   audit?: unknown;
   /** Provider events as normalized, `message.ambiguous` and `transport.down`. */
   onEvent?: (event: EmailHookEvent) => unknown;
+  /** Tenants' senders (spec §11): `fallback: "app"` sends a `from` no verified sender covers from
+   *  the app's `from` (`Reply-To` the address asked for); `resolver` replaces `node:dns`. */
+  senders?: { fallback?: "app"; resolver?: DnsResolver };
   [key: string]: unknown;
 }
 
@@ -46,7 +50,11 @@ function isTransport(t: unknown): t is Transport {
 export function betterEmail<const R extends Record<string, AnyTemplate> = Record<never, never>, Tx = unknown>(config: BetterEmailConfig<R, Tx>) {
   if (typeof config !== "object" || config === null) throw new EmailConfigError("EMAIL_INVALID_CONFIG", "betterEmail(config): expected an object");
   // Instances and functions stay here; the core checks the data.
-  const { database, transport, transports, route, templates = {} as R, onEvent, audit, ...rest } = config;
+  const { database, transport, transports, route, templates = {} as R, onEvent, audit, senders, ...rest } = config;
+  const { resolver, ...sendersData } = (typeof senders === "object" && senders !== null ? senders : {}) as { resolver?: DnsResolver };
+  if (resolver !== undefined && (typeof resolver?.resolveTxt !== "function" || typeof resolver.resolveCname !== "function")) {
+    throw new EmailConfigError("EMAIL_INVALID_CONFIG", "invalid `senders.resolver`: expected { resolveTxt, resolveCname } (a node:dns/promises Resolver)");
+  }
   if (onEvent !== undefined && typeof onEvent !== "function") throw new EmailConfigError("EMAIL_INVALID_CONFIG", "invalid `onEvent`: expected a function (event) => void");
   if (!database || typeof (database as Partial<EmailDatabase>).transaction !== "function") {
     throw new EmailConfigError("EMAIL_INVALID_CONFIG", "invalid `database`: expected an adapter (drizzleEmailAdapter(db) or sqlEmailAdapter(pool))");
@@ -74,7 +82,7 @@ export function betterEmail<const R extends Record<string, AnyTemplate> = Record
     meta[k] = { ...(t.category === undefined ? {} : { category: t.category }), ...(t.editable ? { editable: true } : {}) };
   }
   const auditWriter = emailAudit(audit);
-  const compiled = guard(EmailConfigError, () => new core.Email({ ...rest, transports: Object.keys(named), templates: meta }));
+  const compiled = guard(EmailConfigError, () => new core.Email({ ...rest, ...(senders === undefined ? {} : { senders: typeof senders === "object" && senders !== null ? sendersData : senders }), transports: Object.keys(named), templates: meta }));
   const settings = compiled.settings();
   const wakers = new Set<() => void>();
   const ctx: SendContext = {
@@ -124,6 +132,8 @@ export function betterEmail<const R extends Record<string, AnyTemplate> = Record
     templates: storedTemplatesApi(ctx),
     /** The suppression list (spec §10.4): check, add, remove, list, export, import. */
     suppressions: suppressionsApi(ctx),
+    /** Tenants' senders and their DNS readiness (spec §11): create, list, verify, remove. */
+    senders: sendersApi({ ctx, transports: named, ...(resolver ? { resolver } : {}) }),
     /** Erases an address everywhere (GDPR); its suppressions keep blocking it by hash. */
     erase: (address: string, opts?: { tx?: Tx | "autocommit" }) => erase(ctx, address, opts as CallOptions),
     /** The HTTP handlers on the Fetch API; `/hono` and `/express` adapt them. */

@@ -9,4 +9,5 @@ export type { WorkerOptions, RouteContext } from "./worker";
 export type { EventProviders } from "./events";
 export type { Suppression, SuppressionScope, SuppressionAddInput, SuppressionRemoveInput, SuppressionListQuery, SuppressionRow, ErasedCounts } from "./suppressions";
 export type { StoredTemplate, TemplateSaveInput, TemplatePreview } from "./stored-templates";
+export { dnsAnswers, type Sender, type SenderCreateInput, type DnsResolver, type DnsQuery, type DnsReport, type DnsCheck, type DnsCheckStatus, type DnsExpect } from "./senders";
 export type * from "./types";

@@ -11,6 +11,7 @@ mod deliver;
 mod handlers;
 mod render;
 mod send;
+pub mod senders;
 mod suppressions;
 mod templates;
 
@@ -116,6 +117,11 @@ impl Email {
             ("suppressionsExport", s.email_suppressions_export()),
             ("suppressionsImport", s.email_suppressions_import()),
             ("erase", s.email_erase()),
+            ("senderPut", s.email_sender_put()),
+            ("sendersList", s.email_senders_list()),
+            ("senderVerified", s.email_sender_verified()),
+            ("senderRemove", s.email_sender_remove()),
+            ("senderMatch", s.email_sender_match()),
             ("eventsApply", s.email_events_apply()),
             ("transition", s.email_transition()),
             ("auditMark", s.email_audit_mark()),

@@ -152,6 +152,9 @@ impl Pending {
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 enum Phase {
+    /// Which `from` addresses outside the app's domain a verified sender covers (spec §11),
+    /// before any message is built: a refused one writes nothing, a fallback is rebuilt.
+    Senders,
     /// `rateLimits.maxQueuedPerTenant`: how many the tenant has queued and how many of this
     /// call's keys are held, before anything is written (a refused send leaves no key behind).
     Queued,
@@ -171,6 +174,14 @@ struct State {
     rounds: u8,
     now_ms: i64,
     many: bool,
+    /// The sender lookup's wait: the inputs as given, their random bytes, and which inputs'
+    /// `from` it asks about (their index and address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    raw: Option<Vec<Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    random: Option<Vec<u8>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    checks: Vec<(usize, String)>,
 }
 
 /// Where input `n`'s field `key` is, as errors name it: `inputs[3].to` for `sendMany`, `to` for
@@ -524,6 +535,33 @@ impl Email {
         if random.len() < raw.len() * 10 {
             return Err(em(EmailError::argument("random", "10 bytes per message")));
         }
+        let checks = self.sender_checks(&raw, many)?;
+        if checks.is_empty() {
+            return self.build(&raw, many, now_ms, random);
+        }
+        let (addresses, domains): (Vec<String>, Vec<String>) =
+            checks.iter().map(|c| (c.1.clone(), c.2.clone())).unzip();
+        let st = State {
+            phase: Phase::Senders,
+            items: Vec::new(),
+            rounds: 0,
+            now_ms,
+            many,
+            raw: Some(raw),
+            random: Some(random.to_vec()),
+            checks: checks.into_iter().map(|(n, a, _)| (n, a)).collect(),
+        };
+        Ok(SendStep {
+            run: Some(json!({ "statement": "senderMatch", "params": [addresses, domains] })),
+            state: Some(to_text("state", &st)?),
+            results: None,
+            queued: None,
+            last: false,
+        })
+    }
+
+    /// Checks the inputs and builds their messages: the first statement that writes follows.
+    fn build(&self, raw: &[Value], many: bool, now_ms: i64, random: &[u8]) -> Result<SendStep> {
         let mut items: Vec<Pending> = Vec::with_capacity(raw.len());
         let mut keys: BTreeMap<String, usize> = BTreeMap::new();
         for (n, value) in raw.iter().enumerate() {
@@ -576,6 +614,9 @@ impl Email {
             rounds: 0,
             now_ms,
             many,
+            raw: None,
+            random: None,
+            checks: Vec::new(),
         };
         self.step(state)
     }
@@ -584,6 +625,13 @@ impl Email {
         let rows: Vec<Value> = from_value("rows", rows)?;
         let text = |r: &Value, k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
         match st.phase {
+            Phase::Senders => {
+                let covered: BTreeSet<i64> = rows.iter().map(ordinal).collect();
+                let mut raw = st.raw.take().unwrap_or_default();
+                self.sender_verdict(&mut raw, &st.checks, &covered, st.many)?;
+                let random = st.random.take().unwrap_or_default();
+                return self.build(&raw, st.many, st.now_ms, &random);
+            }
             Phase::Queued => {
                 let count = |k: &str| {
                     rows.first()
@@ -762,6 +810,8 @@ impl Email {
         #[allow(clippy::cast_precision_loss)]
         let window_secs = self.config.settings.idempotency_window_ms as f64 / 1000.0;
         let run = match st.phase {
+            // Asked in `begin`, answered in `next`: never stepped to.
+            Phase::Senders => return Ok(Self::results(&st)),
             Phase::Queued => json!({ "statement": "queuedCount", "params": [
                 self.config.settings.max_queued_per_tenant,
                 fresh.iter().filter_map(|p| p.idempotency_key.clone()).collect::<Vec<_>>(),

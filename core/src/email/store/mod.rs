@@ -12,6 +12,7 @@ pub mod quota;
 pub mod retention;
 pub mod schema;
 pub mod send;
+pub mod senders;
 pub mod stats;
 pub mod suppressed;
 pub mod suppressions;

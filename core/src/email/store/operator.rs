@@ -87,7 +87,7 @@ impl Action {
     pub fn judge(self, public_id: &str, found: Option<(&str, bool)>) -> Result<&'static str> {
         match found {
             None => Err(EmailError::NotFound {
-                id: public_id.to_owned(),
+                what: format!("message {public_id}"),
             }),
             Some((_, true)) => Ok(self.to()),
             Some((status, false)) => Err(EmailError::InvalidState {

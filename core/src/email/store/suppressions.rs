@@ -234,7 +234,7 @@ SELECT encode(sha256(convert_to($1, 'UTF8')), 'hex') AS address_hash, (SELECT co
 /// The tenant an operator's entry is for (none when `global`, else `tenant` or the scope's),
 /// the scope's tenant, and whether the call may write: a tenant's entry needs a tenant, and a
 /// global entry is the system context's (a tenant scope cannot see it, let alone change it).
-fn target(tenant: &str, global: &str) -> String {
+pub(super) fn target(tenant: &str, global: &str) -> String {
     let context = current_tenant_expr();
     format!(
         "SELECT CASE WHEN {global} THEN NULL ELSE {value} END AS tenant_id, {context} AS context,
@@ -258,7 +258,7 @@ SELECT t.tenant_id::text AS scope, t.context::text AS context, c.* FROM t LEFT J
 }
 
 /// Which entries a read takes: the global ones, or those [`Store::read_scope`] sees.
-fn which(tenant: &str, global: &str) -> String {
+pub(super) fn which(tenant: &str, global: &str) -> String {
     format!(
         "CASE WHEN {global} THEN s.tenant_id IS NULL ELSE {} END",
         Store::read_scope("s.tenant_id", tenant)
@@ -266,7 +266,7 @@ fn which(tenant: &str, global: &str) -> String {
 }
 
 /// A timestamp as ISO 8601 text in UTC with microseconds (a cursor needs them all).
-fn iso(column: &str) -> String {
+pub(super) fn iso(column: &str) -> String {
     format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
 }
 

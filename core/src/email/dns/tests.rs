@@ -1,0 +1,252 @@
+use super::*;
+
+fn answers(records: &[(&str, &[&str])]) -> Answers {
+    records
+        .iter()
+        .map(|(k, r)| {
+            let answer = if let Some(code) = r.first().and_then(|r| r.strip_prefix("!")) {
+                Answer {
+                    records: vec![],
+                    error: Some(code.to_owned()),
+                }
+            } else {
+                Answer {
+                    records: r.iter().map(|s| (*s).to_owned()).collect(),
+                    error: None,
+                }
+            };
+            ((*k).to_owned(), answer)
+        })
+        .collect()
+}
+
+/// Every query answered "no such record", then `records` on top.
+fn with_defaults(e: &Expect, records: &[(&str, &[&str])]) -> Answers {
+    let mut a = unanswered(&e.queries());
+    a.extend(answers(records));
+    a
+}
+
+fn status(r: &Report) -> Vec<(&'static str, Status)> {
+    r.checks.iter().map(|c| (c.check, c.status)).collect()
+}
+
+#[test]
+fn resend_defaults_and_a_ready_domain() {
+    let e = expect("acme.example", Some("resend"), &Overrides::default()).unwrap();
+    assert_eq!(e.envelope_domain, "send.acme.example");
+    assert_eq!(e.spf_include.as_deref(), Some("amazonses.com"));
+    let names: Vec<String> = e
+        .queries()
+        .iter()
+        .map(|q| format!("{} {}", q.kind, q.name))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "TXT send.acme.example",
+            "TXT _dmarc.acme.example",
+            "CNAME resend._domainkey.acme.example",
+            "TXT resend._domainkey.acme.example"
+        ]
+    );
+    let a = with_defaults(
+        &e,
+        &[
+            (
+                "TXT send.acme.example",
+                &["v=spf1 include:amazonses.com ~all"],
+            ),
+            (
+                "TXT _dmarc.acme.example",
+                &["v=DMARC1; p=Reject; rua=mailto:d@acme.example"],
+            ),
+            (
+                "TXT resend._domainkey.acme.example",
+                &["p=MIGfMA0GCSqGSIb3DQEB"],
+            ),
+        ],
+    );
+    let r = judge(&e, &a);
+    assert!(r.passed && !r.inconclusive, "{r:?}");
+    assert_eq!(r.dmarc_policy.as_deref(), Some("reject"));
+}
+
+#[test]
+fn spf_needs_one_record_with_the_include() {
+    let e = expect("b.example", Some("sendgrid"), &Overrides::default()).unwrap();
+    let none = judge(&e, &with_defaults(&e, &[]));
+    assert_eq!(none.checks[0].status, Status::Fail);
+    assert!(none.checks[0]
+        .fix
+        .as_deref()
+        .unwrap()
+        .contains("include:sendgrid.net"));
+    let other = judge(
+        &e,
+        &with_defaults(
+            &e,
+            &[(
+                "TXT b.example",
+                &[
+                    "v=spf1 include:_spf.google.com -all",
+                    "google-site-verification=x",
+                ],
+            )],
+        ),
+    );
+    assert!(
+        other.checks[0]
+            .detail
+            .contains("does not include sendgrid.net"),
+        "{other:?}"
+    );
+    let two = judge(
+        &e,
+        &with_defaults(
+            &e,
+            &[(
+                "TXT b.example",
+                &["v=spf1 include:sendgrid.net -all", "v=spf1 -all"],
+            )],
+        ),
+    );
+    assert!(two.checks[0].detail.contains("2 v=spf1 records"));
+    let ok = judge(
+        &e,
+        &with_defaults(
+            &e,
+            &[("TXT b.example", &["V=SPF1 +include:sendgrid.net -all"])],
+        ),
+    );
+    assert_eq!(ok.checks[0].status, Status::Pass);
+}
+
+#[test]
+fn dkim_by_cname_or_key_and_a_revoked_key_fails() {
+    let e = expect("c.example", Some("sendgrid"), &Overrides::default()).unwrap();
+    let half = judge(
+        &e,
+        &with_defaults(
+            &e,
+            &[(
+                "CNAME s1._domainkey.c.example",
+                &["s1.domainkey.u1.wl.sendgrid.net"],
+            )],
+        ),
+    );
+    assert_eq!(half.checks[1].status, Status::Fail);
+    assert!(half.checks[1].detail.contains("s2._domainkey.c.example"));
+    assert!(!half.checks[1].detail.contains("s1._domainkey"));
+    let revoked = judge(
+        &e,
+        &with_defaults(
+            &e,
+            &[
+                ("CNAME s1._domainkey.c.example", &["x.sendgrid.net"]),
+                ("TXT s2._domainkey.c.example", &["v=DKIM1; k=rsa; p="]),
+            ],
+        ),
+    );
+    assert_eq!(revoked.checks[1].status, Status::Fail);
+    // No selector known: the fix names where to give it.
+    let pm = expect("d.example", Some("postmark"), &Overrides::default()).unwrap();
+    let r = judge(&pm, &with_defaults(&pm, &[]));
+    assert!(r.checks[1]
+        .fix
+        .as_deref()
+        .unwrap()
+        .contains("dkimSelectors"));
+}
+
+#[test]
+fn dmarc_falls_back_to_the_organisation_and_reads_sp() {
+    let e = expect("mail.e.example", Some("mailgun"), &Overrides::default()).unwrap();
+    let r = judge(
+        &e,
+        &with_defaults(
+            &e,
+            &[(
+                "TXT _dmarc.e.example",
+                &["v=DMARC1; p=reject; sp=quarantine"],
+            )],
+        ),
+    );
+    assert_eq!(r.checks[2].status, Status::Pass);
+    assert_eq!(r.dmarc_policy.as_deref(), Some("quarantine"));
+    let two = judge(
+        &e,
+        &with_defaults(
+            &e,
+            &[(
+                "TXT _dmarc.mail.e.example",
+                &["v=DMARC1; p=none", "v=DMARC1; p=reject"],
+            )],
+        ),
+    );
+    assert_eq!(two.checks[2].status, Status::Fail);
+    assert_eq!(two.dmarc_policy, None);
+}
+
+#[test]
+fn alignment_follows_the_dkim_domain() {
+    let o = Overrides {
+        dkim_selectors: Some(vec!["k1".into()]),
+        dkim_domain: Some("mg.other.example".into()),
+        ..Overrides::default()
+    };
+    let e = expect("f.example", Some("mailgun"), &o).unwrap();
+    let a = with_defaults(
+        &e,
+        &[("TXT k1._domainkey.mg.other.example", &["k=rsa; p=MIGf"])],
+    );
+    let r = judge(&e, &a);
+    assert_eq!(status(&r)[1], ("DKIM", Status::Pass));
+    assert_eq!(status(&r)[3], ("alignment", Status::Fail));
+    // A subdomain From aligns (relaxed) with its parent's signature.
+    let o = Overrides {
+        dkim_selectors: Some(vec!["k1".into()]),
+        dkim_domain: Some("f.example".into()),
+        ..Overrides::default()
+    };
+    let e = expect("news.f.example", Some("mailgun"), &o).unwrap();
+    let r = judge(
+        &e,
+        &with_defaults(&e, &[("TXT k1._domainkey.f.example", &["p=MIGf"])]),
+    );
+    assert_eq!(status(&r)[3], ("alignment", Status::Pass));
+}
+
+#[test]
+fn a_failed_lookup_is_inconclusive_not_a_failure() {
+    let e = expect("g.example", Some("resend"), &Overrides::default()).unwrap();
+    let r = judge(
+        &e,
+        &with_defaults(&e, &[("TXT send.g.example", &["!ETIMEOUT"])]),
+    );
+    assert!(r.inconclusive && !r.passed);
+    assert_eq!(r.checks[0].status, Status::Error);
+    assert!(r.checks[0].detail.contains("ETIMEOUT"));
+}
+
+#[test]
+fn names_are_checked() {
+    assert_eq!(domain("domain", "Acme.Example.").unwrap(), "acme.example");
+    for bad in [
+        "localhost",
+        "a..b",
+        "-a.b",
+        "exa mple.com",
+        "bücher.example",
+        "",
+    ] {
+        let e = domain("domain", bad).unwrap_err();
+        assert_eq!(e.code(), "EMAIL_INVALID_ARGUMENT", "{bad}");
+    }
+    let o = Overrides {
+        dkim_selectors: Some(vec!["ok".into(), "bad selector".into()]),
+        ..Overrides::default()
+    };
+    let e = expect("h.example", Some("ses"), &o).unwrap_err();
+    assert!(e.to_string().contains("dns.dkimSelectors[1]"), "{e}");
+}
