@@ -79,7 +79,7 @@ test("six fixture domains: each check of each sender is judged from the records 
   }
   const ready = (await tenant.runAs(A, () => email.senders.list())).find((s) => s.domain === "ready.example");
   assert.equal(ready.dns.dmarcPolicy, "reject");
-  assert.equal(ready.default, true);
+  assert.equal(ready.default, false);
   const details = Object.fromEntries((await tenant.runAs(A, () => email.senders.list())).map((s) => [s.address ?? s.domain, s.dns]));
   assert.match(details["nospf.example"].checks[0].detail, /does not include sendgrid\.net/);
   assert.match(details["nospf.example"].checks[0].fix, /include:sendgrid\.net/);
@@ -128,11 +128,13 @@ test("a tenant sees, verifies and removes only its own senders; an operator acts
   assert.equal(forB.expect.spfInclude, null);
   assert.equal(await email.senders.remove(forB.id, { tenantId: A }), false);
   assert.equal(await tenant.runAs(B, () => email.senders.remove(forB.id)), true);
-  // A default replaces the tenant's previous one.
-  const other = await tenant.runAs(A, () => email.senders.create({ domain: "other.example", default: true }));
-  const defaults = (await tenant.runAs(A, () => email.senders.list())).filter((s) => s.default).map((s) => s.id);
-  assert.deepEqual(defaults, [other.id]);
-  assert.equal(await tenant.runAs(A, () => email.senders.remove(other.id)), true);
+  // A default replaces the tenant's previous one (and is the other tenant's business only).
+  const first = await tenant.runAs(A, () => email.senders.create({ address: "a@other.example", default: true }));
+  const bDefault = await tenant.runAs(B, () => email.senders.create({ address: "b@other.example", default: true }));
+  const second = await tenant.runAs(A, () => email.senders.create({ address: "b@other.example", default: true }));
+  const defaults = (await email.senders.list()).filter((s) => s.default).map((s) => s.id);
+  assert.deepEqual(defaults.sort(), [second.id, bDefault.id].sort());
+  for (const [t, s] of [[A, first], [A, second], [B, bDefault]]) assert.equal(await tenant.runAs(t, () => email.senders.remove(s.id)), true);
 });
 
 test("bad input names its field and writes nothing", async () => {
@@ -149,6 +151,8 @@ test("bad input names its field and writes nothing", async () => {
   await rejects(inA({ domain: "a.example", dns: { spfInclude: "bad include" } }), "EMAIL_INVALID_ARGUMENT", "dns.spfInclude");
   await rejects(inA({ domain: "a.example", dns: { selectors: ["x"] } }), "EMAIL_INVALID_ARGUMENT", "dns");
   await rejects(inA({ domain: "a.example", colour: "red" }), "EMAIL_INVALID_ARGUMENT", "colour");
+  await rejects(inA({ domain: "a.example", default: true }), "EMAIL_INVALID_ARGUMENT", "default");
+  await rejects(inA({ address: "a@a.example", default: "yes" }), "EMAIL_INVALID_ARGUMENT", "default");
   await rejects(inA(null), "EMAIL_INVALID_ARGUMENT", "input");
   // A tenant's sender needs a tenant; a global one, system context.
   await rejects(email.senders.create({ domain: "a.example" }), "EMAIL_TENANT_REQUIRED", "senders.create");
@@ -202,4 +206,22 @@ test("send(): a `from` no verified sender of the tenant covers is refused, namin
     "EMAIL_INVALID_CONFIG",
     "senders.fallback",
   );
+});
+
+test("a tenant's send without `from` goes from its default verified sender; an unverified default, or none, leaves the app's", async () => {
+  const messages = async (id) => (await asSystem(pool, "SELECT from_addr, headers FROM email_messages WHERE id = $1", [uuidOf(id)]))[0];
+  const plain = { to: "jane@example.com", subject: "Hi", text: "x" };
+  const team = await tenant.runAs(A, () => email.senders.create({ address: "Team@ready.example", displayName: "Ready, Team", default: true, transport: "resend" }));
+  // Not verified yet: the app's from.
+  assert.match((await messages((await tenant.runAs(A, () => email.send(plain))).id)).from_addr, /hello@acme\.example/);
+  assert.ok((await tenant.runAs(A, () => email.senders.verify(team.id))).verifiedAt);
+  const sent = await tenant.runAs(A, () => email.sendMany([plain, { ...plain, from: "support@acme.example" }]));
+  const [first, second] = await Promise.all(sent.map((r) => messages(r.id)));
+  assert.equal(first.from_addr, "Team@ready.example");
+  assert.deepEqual(first.headers.from, { address: "Team@ready.example", name: "Ready, Team" });
+  // An explicit from stays.
+  assert.equal(second.from_addr, "support@acme.example");
+  // Another tenant keeps the app's.
+  assert.equal((await messages((await tenant.runAs(B, () => email.send(plain))).id)).from_addr, "hello@acme.example");
+  assert.equal(await tenant.runAs(A, () => email.senders.remove(team.id)), true);
 });

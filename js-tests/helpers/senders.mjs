@@ -35,7 +35,7 @@ export const ZONE = {
 
 /** The senders of the six domains, as `create` takes them. */
 export const FIXTURES = [
-  { domain: "ready.example", transport: "resend", default: true },
+  { domain: "ready.example", transport: "resend" },
   { domain: "nospf.example", transport: "sendgrid" },
   { address: "news@mg.twospf.example", transport: "mailgun", dns: { dkimSelectors: ["k1"] } },
   { domain: "nodmarc.example", transport: "postmark", dns: { dkimSelectors: ["20240101pm"] } },

@@ -111,8 +111,7 @@ struct Input {
     retention: RetentionInput,
     #[serde(default)]
     smtp_utf8: bool,
-    #[serde(default)]
-    senders: SendersInput,
+    senders: Option<SendersInput>,
     tenancy: Option<Tenancy>,
     schema: Option<String>,
     tenant_schema: Option<String>,
@@ -151,6 +150,9 @@ pub struct Settings {
     /// `senders.fallback: "app"`: a `from` without a verified sender goes out from the app's
     /// `from` (the address asked for as `Reply-To`) instead of failing the send.
     pub sender_fallback_app: bool,
+    /// A `senders` section is set: the app uses tenants' senders, so a tenant's send without
+    /// `from` goes from the tenant's default verified sender (one lookup per such send).
+    pub tenant_senders: bool,
     pub tenancy: Tenancy,
 }
 
@@ -378,7 +380,11 @@ pub fn parse(config: &Value, require_from: bool) -> Result<Config> {
         )?,
         store_props: input.retention.store_props.unwrap_or(false),
         smtp_utf8: input.smtp_utf8,
-        sender_fallback_app: matches!(input.senders.fallback, Some(Fallback::App)),
+        sender_fallback_app: matches!(
+            input.senders.as_ref().and_then(|s| s.fallback.as_ref()),
+            Some(Fallback::App)
+        ),
+        tenant_senders: input.senders.is_some(),
         tenancy: input.tenancy.unwrap_or_default(),
     };
     if settings.bodies_days > settings.metadata_days {

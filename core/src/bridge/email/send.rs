@@ -536,7 +536,9 @@ impl Email {
             return Err(em(EmailError::argument("random", "10 bytes per message")));
         }
         let checks = self.sender_checks(&raw, many)?;
-        if checks.is_empty() {
+        let want_default = self.config.settings.tenant_senders
+            && raw.iter().any(|v| v.get("from").is_none_or(Value::is_null));
+        if checks.is_empty() && !want_default {
             return self.build(&raw, many, now_ms, random);
         }
         let (addresses, domains): (Vec<String>, Vec<String>) =
@@ -552,7 +554,9 @@ impl Email {
             checks: checks.into_iter().map(|(n, a, _)| (n, a)).collect(),
         };
         Ok(SendStep {
-            run: Some(json!({ "statement": "senderMatch", "params": [addresses, domains] })),
+            run: Some(
+                json!({ "statement": "senderMatch", "params": [addresses, domains, want_default] }),
+            ),
             state: Some(to_text("state", &st)?),
             results: None,
             queued: None,
@@ -626,9 +630,10 @@ impl Email {
         let text = |r: &Value, k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
         match st.phase {
             Phase::Senders => {
-                let covered: BTreeSet<i64> = rows.iter().map(ordinal).collect();
+                let covered: BTreeSet<i64> = rows.iter().map(ordinal).filter(|&o| o > 0).collect();
+                let default = rows.iter().find(|r| ordinal(r) == 0);
                 let mut raw = st.raw.take().unwrap_or_default();
-                self.sender_verdict(&mut raw, &st.checks, &covered, st.many)?;
+                self.sender_verdict(&mut raw, &st.checks, &covered, default, st.many)?;
                 let random = st.random.take().unwrap_or_default();
                 return self.build(&raw, st.many, st.now_ms, &random);
             }

@@ -121,7 +121,8 @@ impl Email {
         Ok(out)
     }
 
-    /// Applies the lookup: `covered` holds the (1-based) checks a verified sender covers. An
+    /// Applies the lookup: a message without `from` goes from the tenant's `default` verified
+    /// sender when it has one; `covered` holds the (1-based) checks a verified sender covers. An
     /// uncovered `from` fails the send, or with `senders.fallback: "app"` goes: the message is
     /// sent from the app's `from`, the address asked for as its `Reply-To` (unless it has one).
     pub(super) fn sender_verdict(
@@ -129,8 +130,26 @@ impl Email {
         raw: &mut [Value],
         checks: &[(usize, String)],
         covered: &BTreeSet<i64>,
+        default: Option<&Value>,
         many: bool,
     ) -> Result<()> {
+        if let Some(address) = default
+            .and_then(|d| d.get("address"))
+            .filter(|a| a.is_string())
+        {
+            let mut from = json!({ "address": address });
+            if let Some(name) = default
+                .and_then(|d| d.get("display_name"))
+                .filter(|n| n.is_string())
+            {
+                from["name"] = name.clone();
+            }
+            for o in raw.iter_mut().filter_map(Value::as_object_mut) {
+                if o.get("from").is_none_or(Value::is_null) {
+                    o.insert("from".into(), from.clone());
+                }
+            }
+        }
         for (k, (n, address)) in (1i64..).zip(checks) {
             if covered.contains(&k) {
                 continue;
@@ -196,6 +215,13 @@ impl Email {
             ],
         )?;
         let (domain, address) = self.sender_identity(m)?;
+        let default = flag(m, "default")?.unwrap_or(false);
+        if default && address.is_none() {
+            return Err(arg(
+                "default",
+                "a default sender is the `from` of the tenant's mail: give it an `address`",
+            ));
+        }
         let name = text(m, "displayName")?;
         if let Some(n) = &name {
             if n.chars().count() > NAME_MAX || n.contains(['\r', '\n', '\0']) {
@@ -236,7 +262,7 @@ impl Email {
             name,
             transport,
             text(m, "transportIdentity")?,
-            flag(m, "default")?.unwrap_or(false),
+            default,
             json!({ "expect": expect }),
         ]);
         Ok(json!({ "statement": "senderPut", "params": params }))

@@ -99,16 +99,23 @@ RETURNING {columns}",
     /// Which sends' `from` a verified sender covers, for tenant `$1` (NULL: the scope's): `$2`
     /// the addresses (lower-case), `$3` their domains; a row `ord` (1-based) per covered one. A
     /// domain sender covers every address at it, an address sender its own; the app's global
-    /// senders count where the context sees them (system context).
+    /// senders count where the context sees them (system context). With `$4`, also a row `ord`
+    /// 0 with the tenant's default verified sender's `address` and `display_name`, if it has one.
     #[must_use]
     pub fn email_sender_match(&self) -> Statement {
         Statement::new(
             format!(
-                "SELECT x.ord::int AS ord FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS x(address, domain, ord)
+                "SELECT x.ord::int AS ord, NULL::text AS address, NULL::text AS display_name
+FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS x(address, domain, ord)
 WHERE EXISTS (
   SELECT 1 FROM {senders} s
    WHERE s.verified_at IS NOT NULL AND s.domain = x.domain AND (s.address IS NULL OR lower(s.address) = x.address)
-     AND (s.tenant_id IS NULL OR s.tenant_id = (SELECT {tenant})))",
+     AND (s.tenant_id IS NULL OR s.tenant_id = (SELECT {tenant})))
+UNION ALL
+(SELECT 0, s.address, s.display_name FROM {senders} s
+  WHERE $4 AND s.is_default AND s.verified_at IS NOT NULL AND s.address IS NOT NULL
+    AND s.tenant_id = (SELECT {tenant})
+  ORDER BY s.created_at DESC LIMIT 1)",
                 tenant = Store::tenant_value("$1"),
                 senders = self.table("senders"),
             ),
@@ -116,6 +123,7 @@ WHERE EXISTS (
                 ("tenant_id", "uuid"),
                 ("addresses", "text[]"),
                 ("domains", "text[]"),
+                ("default", "boolean"),
             ],
         )
     }
