@@ -9,9 +9,9 @@ import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { sqlEmailAdapter } from "@usebetterdev/email/sql";
 import { runCli } from "@usebetterdev/email-cli";
-import { APP_GRANTS, connectAs, OWNER, ownedDatabase, requireEnv } from "./helpers/db.mjs";
+import { APP_GRANTS, connectAs, freshDatabase, OWNER, ownedDatabase, requireEnv } from "./helpers/db.mjs";
 import { dnsServer } from "./helpers/dns-server.mjs";
-import { EXPECTED, FIXTURES, senderEmail, ZONE } from "./helpers/senders.mjs";
+import { EXPECTED, FIXTURES, publishToken, senderEmail, ZONE } from "./helpers/senders.mjs";
 
 const A = randomUUID();
 const CONFIG = { tenant: { tenantTables: [] }, email: {} };
@@ -31,7 +31,10 @@ before(async () => {
   pool = new pg.Pool({ connectionString: urlOf("app", "app"), max: 2 });
   email = senderEmail(sqlEmailAdapter(pool), { resolver: dns.resolver() });
   // The API creates the senders of tenant A and verifies the ready one.
-  for (const f of FIXTURES) created[f.address ?? f.domain] = await email.senders.create(f, { tenantId: A });
+  for (const f of FIXTURES) {
+    created[f.address ?? f.domain] = await email.senders.create(f, { tenantId: A });
+    publishToken(created[f.address ?? f.domain]);
+  }
   assert.ok((await email.senders.verify(created["ready.example"].id, { tenantId: A })).verifiedAt);
 });
 
@@ -82,6 +85,16 @@ test("better-email senders list|verify and check --dns: the same verdicts, exit 
   assert.match(report.next, /publish the DKIM records/);
   // The check itself wrote nothing: the sender is still verified.
   assert.ok((await email.senders.list({}, { tenantId: A })).find((s) => s.domain === "ready.example").verifiedAt);
+  // On a database without the tables the report says so, and the senders wait for them.
+  const empty = await freshDatabase("email_senders_cli_empty");
+  try {
+    const bare = await runCli(["check", "--dns", ...server], { env: { DATABASE_URL: urlOf("app", "app").replace(owned.name, empty.name) }, config: CONFIG });
+    assert.equal(bare.code, 1);
+    assert.match(bare.stdout, /✗ email tables exist/);
+    assert.match(bare.stdout, /⚠ senders' DNS not checked — the email tables are missing or outdated\n\s+fix: run `better-email migrate`/);
+  } finally {
+    await empty.drop();
+  }
   const badServer = await cli(["check", "--dns", "--dns-server", "dns.example"]);
   assert.equal(badServer.code, 2);
   assert.match(badServer.stderr, /--dns-server "dns\.example"/);

@@ -18,7 +18,7 @@ import { APP_GRANTS, connectAs, OWNER, ownedDatabase, requireEnv } from "./helpe
 import { asSystem } from "./helpers/webhooks.mjs";
 import { dnsServer } from "./helpers/dns-server.mjs";
 import { rejectsWith } from "./helpers/errors.mjs";
-import { EXPECTED, FIXTURES, senderEmail, ZONE } from "./helpers/senders.mjs";
+import { EXPECTED, FIXTURES, publishToken, senderEmail, ZONE } from "./helpers/senders.mjs";
 
 const A = randomUUID();
 const B = randomUUID();
@@ -66,7 +66,9 @@ test("six fixture domains: each check of each sender is judged from the records 
     assert.equal(s.tenantId, A);
     assert.equal(s.verifiedAt, null);
     assert.equal(s.dns, null);
+    assert.match(s.expect.token, /^[0-9a-f]{32}$/);
     created[f.address ?? f.domain] = s;
+    publishToken(s);
   }
   assert.equal(created["ready.example"].expect.envelopeDomain, "send.ready.example");
   assert.equal(created["news@mg.twospf.example"].domain, "mg.twospf.example");
@@ -81,13 +83,13 @@ test("six fixture domains: each check of each sender is judged from the records 
   assert.equal(ready.dns.dmarcPolicy, "reject");
   assert.equal(ready.default, false);
   const details = Object.fromEntries((await tenant.runAs(A, () => email.senders.list())).map((s) => [s.address ?? s.domain, s.dns]));
-  assert.match(details["nospf.example"].checks[0].detail, /does not include sendgrid\.net/);
-  assert.match(details["nospf.example"].checks[0].fix, /include:sendgrid\.net/);
-  assert.match(details["news@mg.twospf.example"].checks[0].detail, /2 v=spf1 records/);
+  assert.match(details["nospf.example"].checks[1].detail, /does not include sendgrid\.net/);
+  assert.match(details["nospf.example"].checks[1].fix, /include:sendgrid\.net/);
+  assert.match(details["news@mg.twospf.example"].checks[1].detail, /2 v=spf1 records/);
   assert.equal(details["news@mg.twospf.example"].dmarcPolicy, "quarantine");
-  assert.match(details["nodmarc.example"].checks[2].detail, /_dmarc\.nodmarc\.example/);
-  assert.match(details["unaligned.example"].checks[3].detail, /not amazonses\.com/);
-  assert.match(details["flaky.example"].checks[0].detail, /ETIMEOUT|ECONNREFUSED|timed out/i);
+  assert.match(details["nodmarc.example"].checks[3].detail, /_dmarc\.nodmarc\.example/);
+  assert.match(details["unaligned.example"].checks[4].detail, /not amazonses\.com/);
+  assert.match(details["flaky.example"].checks[1].detail, /ETIMEOUT|ECONNREFUSED|timed out/i);
   // Every name was asked of the loopback server.
   assert.ok(dns.queries.includes("TXT send.ready.example") && dns.queries.includes("CNAME s1._domainkey.nospf.example"));
 });
@@ -101,16 +103,45 @@ test("a later failure unverifies a sender; a failed lookup leaves its verificati
   const kept = await tenant.runAs(A, () => email.senders.verify(id));
   assert.equal(kept.verifiedAt, before);
   assert.equal(kept.dns.inconclusive, true);
-  assert.match(kept.dns.checks[0].detail, /ESERVFAIL/);
+  assert.match(kept.dns.checks[1].detail, /ESERVFAIL/);
   ZONE["send.ready.example"] = saved;
   const dkim = ZONE["resend._domainkey.ready.example"];
   delete ZONE["resend._domainkey.ready.example"];
   const broken = await tenant.runAs(A, () => email.senders.verify(id));
   assert.equal(broken.verifiedAt, null);
-  assert.deepEqual(statuses(broken), ["pass", "fail", "pass", "fail"]);
+  assert.deepEqual(statuses(broken), ["pass", "pass", "fail", "pass", "fail"]);
   ZONE["resend._domainkey.ready.example"] = dkim;
   const again = await tenant.runAs(A, () => email.senders.verify(id));
   assert.ok(again.verifiedAt);
+  // A failed lookup beside a definite failure is a failure: making one name unresolvable does
+  // not keep a broken sender verified.
+  ZONE["send.ready.example"] = "servfail";
+  delete ZONE["resend._domainkey.ready.example"];
+  const mixed = await tenant.runAs(A, () => email.senders.verify(id));
+  ZONE["send.ready.example"] = saved;
+  ZONE["resend._domainkey.ready.example"] = dkim;
+  assert.deepEqual(statuses(mixed), ["pass", "error", "fail", "pass", "fail"]);
+  assert.equal(mixed.dns.inconclusive, false);
+  assert.equal(mixed.verifiedAt, null);
+  assert.ok((await tenant.runAs(A, () => email.senders.verify(id))).verifiedAt);
+});
+
+test("a domain another tenant verified is not verified for a tenant that did not publish its own token", async () => {
+  // B claims A's ready.example, whose provider records are all in place.
+  const claim = await tenant.runAs(B, () => email.senders.create({ domain: "ready.example", transport: "resend" }));
+  const v = await tenant.runAs(B, () => email.senders.verify(claim.id));
+  assert.deepEqual(statuses(v), ["fail", "pass", "pass", "pass", "pass"]);
+  assert.equal(v.verifiedAt, null);
+  assert.match(v.dns.checks[0].fix, new RegExp(`_usebetter\\.ready\\.example: "usebetter-verification=${claim.expect.token}"`));
+  await rejects(tenant.runAs(B, () => email.send({ to: "jane@example.com", subject: "Hi", text: "x", from: "ceo@ready.example" })), "EMAIL_SENDER_NOT_VERIFIED", "from");
+  // DNS options of the tenant's choosing do not help: the token is asked of the From domain.
+  const victim = await tenant.runAs(B, () =>
+    email.senders.create({ domain: "victim.example", transport: "relay", dns: { envelopeDomain: "ready.example", spfInclude: "amazonses.com", dkimSelectors: ["resend"], dkimDomain: "ready.example" } }),
+  );
+  const w = await tenant.runAs(B, () => email.senders.verify(victim.id));
+  assert.equal(w.verifiedAt, null);
+  assert.equal(w.dns.checks[0].status, "fail");
+  for (const s of [claim, victim]) assert.equal(await tenant.runAs(B, () => email.senders.remove(s.id)), true);
 });
 
 test("a tenant sees, verifies and removes only its own senders; an operator acts for one with { tenantId }", async () => {
@@ -212,6 +243,7 @@ test("a tenant's send without `from` goes from its default verified sender; an u
   const messages = async (id) => (await asSystem(pool, "SELECT from_addr, headers FROM email_messages WHERE id = $1", [uuidOf(id)]))[0];
   const plain = { to: "jane@example.com", subject: "Hi", text: "x" };
   const team = await tenant.runAs(A, () => email.senders.create({ address: "Team@ready.example", displayName: "Ready, Team", default: true, transport: "resend" }));
+  publishToken(team);
   // Not verified yet: the app's from.
   assert.match((await messages((await tenant.runAs(A, () => email.send(plain))).id)).from_addr, /hello@acme\.example/);
   assert.ok((await tenant.runAs(A, () => email.senders.verify(team.id))).verifiedAt);
@@ -224,4 +256,19 @@ test("a tenant's send without `from` goes from its default verified sender; an u
   // Another tenant keeps the app's.
   assert.equal((await messages((await tenant.runAs(B, () => email.send(plain))).id)).from_addr, "hello@acme.example");
   assert.equal(await tenant.runAs(A, () => email.senders.remove(team.id)), true);
+});
+
+test("an idempotent retry is a duplicate whatever became of its sender meanwhile (the key compares the request as given)", async () => {
+  const fallback = senderEmail(drizzleEmailAdapter(drizzle(pool)), { fallback: "app", resolver: dns.resolver() });
+  const later = await tenant.runAs(A, () => fallback.senders.create({ domain: "later.example", transport: "resend" }));
+  const m = { to: "jane@example.com", subject: "Hi", text: "x", from: "a@later.example", idempotencyKey: "k-later" };
+  const first = await tenant.runAs(A, () => fallback.send(m));
+  assert.equal(first.status, "queued");
+  publishToken(later);
+  ZONE["send.later.example"] = { TXT: ["v=spf1 include:amazonses.com -all"] };
+  ZONE["_dmarc.later.example"] = { TXT: ["v=DMARC1; p=none"] };
+  ZONE["resend._domainkey.later.example"] = { TXT: ["p=MIGf"] };
+  assert.ok((await tenant.runAs(A, () => fallback.senders.verify(later.id))).verifiedAt);
+  const again = await tenant.runAs(A, () => fallback.send(m));
+  assert.deepEqual([again.status, again.id], ["duplicate", first.id]);
 });

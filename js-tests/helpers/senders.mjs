@@ -42,15 +42,22 @@ export const FIXTURES = [
   { domain: "unaligned.example", transport: "ses", dns: { dkimSelectors: ["tok1"], dkimDomain: "amazonses.com" } },
   { domain: "flaky.example", transport: "relay", dns: { spfInclude: "relay.example", dkimSelectors: ["mail"] } },
 ];
-/** What each fixture's verification finds: SPF, DKIM, DMARC, alignment. */
+/** What each fixture's verification finds: ownership, SPF, DKIM, DMARC, alignment. */
 export const EXPECTED = {
-  "ready.example": ["pass", "pass", "pass", "pass"],
-  "nospf.example": ["fail", "pass", "pass", "pass"],
-  "news@mg.twospf.example": ["fail", "pass", "pass", "pass"],
-  "nodmarc.example": ["pass", "pass", "fail", "pass"],
-  "unaligned.example": ["pass", "pass", "pass", "fail"],
-  "flaky.example": ["error", "pass", "pass", "pass"],
+  "ready.example": ["pass", "pass", "pass", "pass", "pass"],
+  "nospf.example": ["pass", "fail", "pass", "pass", "pass"],
+  "news@mg.twospf.example": ["pass", "fail", "pass", "pass", "pass"],
+  "nodmarc.example": ["pass", "pass", "pass", "fail", "pass"],
+  "unaligned.example": ["pass", "pass", "pass", "pass", "fail"],
+  "flaky.example": ["pass", "error", "pass", "pass", "pass"],
 };
+
+/** Publishes `sender`'s ownership token at `_usebetter.<domain>` (beside other senders' tokens). */
+export function publishToken(sender) {
+  const name = `_usebetter.${sender.domain}`;
+  const entry = (ZONE[name] ??= { TXT: [] });
+  entry.TXT.push(`usebetter-verification=${sender.expect.token}`);
+}
 
 /** A capture transport standing in for a provider of `kind`. */
 const fake = (kind) => ({ ...captureTransport(), name: kind, kind });

@@ -3,8 +3,9 @@
 //! nothing.
 
 use usebetter_core::check::email::{self as judge, EmailFacts, SuppressedFunction};
-use usebetter_core::check::{render, Report};
+use usebetter_core::check::{render, CheckResult, Report};
 use usebetter_core::cli::args::Invocation;
+use usebetter_core::email::store::schema_status;
 use usebetter_core::email::store::suppressed::FUNCTION_QUERY;
 use usebetter_core::{CliFailure, Result};
 
@@ -17,14 +18,25 @@ use crate::Outcome;
 pub(super) async fn check(r: &Run<'_>) -> Result<Outcome> {
     // The senders first: without DNS answers yet, the names to look up are all this run gives.
     let mut dns = Report::default();
-    if r.inv.has("dns") {
-        if let Some(handoff) = super::senders::check(r, &mut dns).await? {
-            return Ok(handoff);
-        }
-    }
     let store = r.store();
     let tables = r.tables();
     let client = tables.client().await?;
+    if r.inv.has("dns") {
+        let (has_meta, version) = tables.schema_facts(&client).await?;
+        if schema_status(has_meta, version.as_deref()).is_ok() {
+            if let Some(handoff) = super::senders::check(r, &mut dns).await? {
+                return Ok(handoff);
+            }
+        } else {
+            // The report says what is missing; the senders wait for the tables.
+            dns.warnings.push(CheckResult {
+                check: "senders' DNS not checked".into(),
+                passed: false,
+                message: Some("the email tables are missing or outdated".into()),
+                remediation: Some("run `better-email migrate`, then `check --dns` again".into()),
+            });
+        }
+    }
     let schema = store.schema().to_owned();
     let (_, schema_version) = tables.schema_facts(&client).await?;
     let suppressed = db::maybe(&client, FUNCTION_QUERY, &[&schema])

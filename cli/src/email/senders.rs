@@ -88,6 +88,7 @@ fn sender_dns(s: &Value) -> SenderDns {
         spf_include: None,
         dkim_domain: text("domain"),
         dkim_selectors: Vec::new(),
+        token: None,
     });
     SenderDns {
         id: text("id"),

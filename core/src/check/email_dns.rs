@@ -67,7 +67,8 @@ mod tests {
 
     #[test]
     fn verified_senders_fail_the_report_and_the_others_warn() {
-        let e = expect("a.example", Some("resend"), &Overrides::default()).unwrap();
+        let mut e = expect("a.example", Some("resend"), &Overrides::default()).unwrap();
+        e.token = Some("x".into());
         let senders = [
             SenderDns {
                 id: "1".into(),
@@ -83,18 +84,22 @@ mod tests {
             },
         ];
         // Both senders ask the same names: each is looked up once.
-        assert_eq!(queries(&senders).len(), 4);
+        assert_eq!(queries(&senders).len(), 5);
         let answers = dns::unanswered(&queries(&senders));
         let mut r = Report::default();
         let judged = add(&mut r, &senders, &answers);
         r.finish();
         assert!(!r.passed);
         assert_eq!(judged.len(), 2);
-        assert_eq!(r.results.len(), 4);
-        assert_eq!(r.warnings.len(), 4);
-        assert!(r.results[0]
+        assert_eq!(r.results.len(), 5);
+        assert_eq!(r.warnings.len(), 5);
+        assert!(r.results[1]
             .check
             .starts_with("sender 1 a.example (resend, verified): SPF"));
-        assert!(r.next.as_deref().unwrap().contains("include:amazonses.com"));
+        assert!(r
+            .next
+            .as_deref()
+            .unwrap()
+            .contains("\"usebetter-verification=x\""));
     }
 }

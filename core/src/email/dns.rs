@@ -3,10 +3,12 @@
 //! answers a resolver gave meet them ([`judge`]). The lookups themselves are the caller's
 //! (`node:dns`, or a resolver a test injects); nothing here touches the network.
 //!
-//! The four checks, as mailbox providers apply them (Gmail's and Yahoo's 2024 sender rules):
-//! SPF on the envelope (bounce) domain includes the provider's servers; the provider's DKIM
-//! selector records exist; the domain publishes a DMARC policy; and the From domain aligns with
-//! the domain the DKIM signature names, so DMARC passes on DKIM alone.
+//! The checks: the domain holds the sender's random token (ownership: every tenant of the app
+//! shares its provider account, so the provider's records alone do not say which tenant owns a
+//! domain); then the four mailbox providers apply (Gmail's and Yahoo's 2024 sender rules): SPF
+//! on the envelope (bounce) domain includes the provider's servers; the provider's DKIM selector
+//! records exist; the domain publishes a DMARC policy; and the From domain aligns with the
+//! domain the DKIM signature names (exactly, under `adkim=s`), so DMARC passes on DKIM alone.
 
 use std::collections::BTreeMap;
 
@@ -72,6 +74,9 @@ pub struct Expect {
     pub spf_include: Option<String>,
     pub dkim_domain: String,
     pub dkim_selectors: Vec<String>,
+    /// The random token `_usebetter.<domain>` must hold (drawn when the sender is created).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
 }
 
 /// One lookup: `TXT` or `CNAME` of `name`.
@@ -106,7 +111,7 @@ pub enum Status {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
-    /// `SPF`, `DKIM`, `DMARC` or `alignment`.
+    /// `ownership`, `SPF`, `DKIM`, `DMARC` or `alignment`.
     pub check: &'static str,
     pub status: Status,
     pub detail: String,
@@ -120,7 +125,8 @@ pub struct Report {
     pub domain: String,
     /// Every check passed.
     pub passed: bool,
-    /// A lookup failed, so the verdict is unknown (a verified sender stays verified).
+    /// A lookup failed and no check failed, so the verdict is unknown (a verified sender stays
+    /// verified); a definite failure beside a failed lookup is a failure.
     pub inconclusive: bool,
     /// The DMARC record's `p=` (`none`, `quarantine`, `reject`), when there is one.
     pub dmarc_policy: Option<String>,
@@ -186,6 +192,7 @@ pub fn expect(domain_name: &str, kind: Option<&str>, o: &Overrides) -> Result<Ex
             None => domain_name.to_owned(),
         },
         dkim_selectors: selectors,
+        token: None,
     })
 }
 
@@ -204,14 +211,6 @@ fn selector(field: &str, s: &str) -> Result<String> {
     }
 }
 
-/// The organisational domain, approximated by the last two labels (DMARC's policy discovery
-/// falls back to it when a subdomain publishes no record of its own).
-fn organisational(d: &str) -> Option<&str> {
-    let mut dots = d.rmatch_indices('.');
-    dots.next();
-    dots.next().map(|(i, _)| &d[i + 1..])
-}
-
 impl Expect {
     fn dkim_names(&self) -> impl Iterator<Item = String> + '_ {
         self.dkim_selectors
@@ -224,12 +223,10 @@ impl Expect {
     pub fn queries(&self) -> Vec<Query> {
         let txt = |name: String| Query { name, kind: "TXT" };
         let mut q = vec![
+            txt(checks::ownership_name(&self.domain)),
             txt(self.envelope_domain.clone()),
-            txt(format!("_dmarc.{}", self.domain)),
         ];
-        if let Some(org) = organisational(&self.domain).filter(|o| *o != self.domain) {
-            q.push(txt(format!("_dmarc.{org}")));
-        }
+        q.extend(checks::dmarc_names(&self.domain).into_iter().map(txt));
         for name in self.dkim_names() {
             q.push(Query {
                 name: name.clone(),
@@ -244,16 +241,19 @@ impl Expect {
 /// Judges `answers` against `e`.
 #[must_use]
 pub fn judge(e: &Expect, answers: &Answers) -> Report {
+    let ownership = checks::ownership(e, answers);
     let spf = checks::spf(e, answers);
     let dkim = checks::dkim(e, answers);
-    let (dmarc, policy) = checks::dmarc(e, answers);
-    let alignment = checks::alignment(e, &dkim);
-    let checks = vec![spf, dkim, dmarc, alignment];
+    let dmarc = checks::dmarc(e, answers);
+    let alignment = checks::alignment(e, &dkim, dmarc.strict_dkim);
+    let checks = vec![ownership, spf, dkim, dmarc.check, alignment];
+    let any = |s: Status| checks.iter().any(|c| c.status == s);
     Report {
         domain: e.domain.clone(),
         passed: checks.iter().all(|c| c.status == Status::Pass),
-        inconclusive: checks.iter().any(|c| c.status == Status::Error),
-        dmarc_policy: policy,
+        // A definite failure is a verdict even when another lookup failed.
+        inconclusive: any(Status::Error) && !any(Status::Fail),
+        dmarc_policy: dmarc.policy,
         checks,
     }
 }

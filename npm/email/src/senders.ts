@@ -138,13 +138,13 @@ export function sendersApi(s: SendersContext) {
   };
   return {
     /** Adds a sender of the scope's tenant (or `{ tenantId }`'s, or the app's with `scope: "global"`), not yet verified. */
-    create: (input: SenderCreateInput, opts?: CallOptions): Promise<Sender> => {
+    create: async (input: SenderCreateInput, opts?: CallOptions): Promise<Sender> => {
       if (typeof input !== "object" || input === null) throw new EmailError("EMAIL_INVALID_ARGUMENT", "invalid `input`: expected { domain | address, ... }");
       const kind = kindOf(input.transport);
       return execute(s, "create", { ...input, ...(kind === undefined ? {} : { transportKind: kind }) }, opts);
     },
     /** The senders the call sees (a tenant's own; outside a scope, every tenant's). */
-    list: (query: { scope?: "tenant" | "global" } = {}, opts?: CallOptions): Promise<Sender[]> => execute(s, "list", { ...query }, opts),
+    list: async (query: { scope?: "tenant" | "global" } = {}, opts?: CallOptions): Promise<Sender[]> => execute(s, "list", { ...query }, opts),
     /**
      * Looks up the sender's SPF, DKIM, DMARC and alignment records and stores the verdict: a
      * pass verifies it, a failure unverifies it, a failed lookup changes nothing.

@@ -539,7 +539,7 @@ impl Email {
         let want_default = self.config.settings.tenant_senders
             && raw.iter().any(|v| v.get("from").is_none_or(Value::is_null));
         if checks.is_empty() && !want_default {
-            return self.build(&raw, many, now_ms, random);
+            return self.build(&raw, &raw, many, now_ms, random);
         }
         let (addresses, domains): (Vec<String>, Vec<String>) =
             checks.iter().map(|c| (c.1.clone(), c.2.clone())).unzip();
@@ -565,7 +565,17 @@ impl Email {
     }
 
     /// Checks the inputs and builds their messages: the first statement that writes follows.
-    fn build(&self, raw: &[Value], many: bool, now_ms: i64, random: &[u8]) -> Result<SendStep> {
+    /// `given` are the inputs as the caller gave them (before a sender's fallback or default
+    /// rewrote `raw`): an idempotency key compares those, so a retry is a duplicate whatever
+    /// became of its sender meanwhile.
+    fn build(
+        &self,
+        raw: &[Value],
+        given: &[Value],
+        many: bool,
+        now_ms: i64,
+        random: &[u8],
+    ) -> Result<SendStep> {
         let mut items: Vec<Pending> = Vec::with_capacity(raw.len());
         let mut keys: BTreeMap<String, usize> = BTreeMap::new();
         for (n, value) in raw.iter().enumerate() {
@@ -589,7 +599,7 @@ impl Email {
                 p.locale.clone_from(&input.locale);
                 p.source = Some(value.to_string());
             }
-            let mut request = value.clone();
+            let mut request = given.get(n).unwrap_or(value).clone();
             if let Some(o) = request.as_object_mut() {
                 o.remove("sendAtMs");
             }
@@ -632,10 +642,11 @@ impl Email {
             Phase::Senders => {
                 let covered: BTreeSet<i64> = rows.iter().map(ordinal).filter(|&o| o > 0).collect();
                 let default = rows.iter().find(|r| ordinal(r) == 0);
-                let mut raw = st.raw.take().unwrap_or_default();
+                let given = st.raw.take().unwrap_or_default();
+                let mut raw = given.clone();
                 self.sender_verdict(&mut raw, &st.checks, &covered, default, st.many)?;
                 let random = st.random.take().unwrap_or_default();
-                return self.build(&raw, st.many, st.now_ms, &random);
+                return self.build(&raw, &given, st.many, st.now_ms, &random);
             }
             Phase::Queued => {
                 let count = |k: &str| {

@@ -1,6 +1,6 @@
-//! The four checks of [`super::judge`], each from the answers to its own lookups.
+//! The checks of [`super::judge`], each from the answers to its own lookups.
 
-use super::{organisational, Answer, Answers, Check, Expect, Status};
+use super::{Answer, Answers, Check, Expect, Status};
 
 /// The outcome of one lookup: records, none, or the resolver's failure.
 enum Found<'a> {
@@ -132,52 +132,71 @@ pub(super) fn dkim(e: &Expect, answers: &Answers) -> Check {
     }
 }
 
-/// A TXT DKIM key record with a key (`p=` empty is a revoked key).
-fn has_key(txt: &str) -> bool {
-    txt.split(';').any(|tag| {
-        tag.trim()
-            .strip_prefix("p=")
-            .is_some_and(|p| !p.trim().is_empty())
+/// `tag=value` pairs of a DKIM or DMARC record, names trimmed (RFC 6376 §3.2 and RFC 7489
+/// §6.4 allow spaces around `=`).
+fn tags(record: &str) -> impl Iterator<Item = (&str, &str)> {
+    record.split(';').filter_map(|t| {
+        let (k, v) = t.split_once('=')?;
+        Some((k.trim(), v.trim()))
     })
 }
 
-/// The DMARC check and the policy found.
-pub(super) fn dmarc(e: &Expect, answers: &Answers) -> (Check, Option<String>) {
-    let mut names = vec![format!("_dmarc.{}", e.domain)];
-    if let Some(org) = organisational(&e.domain).filter(|o| *o != e.domain) {
-        names.push(format!("_dmarc.{org}"));
-    }
-    for name in &names {
+/// A TXT DKIM key record with a key (`p=` empty is a revoked key).
+fn has_key(txt: &str) -> bool {
+    tags(txt).any(|(k, v)| k == "p" && !v.is_empty())
+}
+
+/// The DMARC record that applies to the From domain: the domain's own, else the closest
+/// ancestor's (the DNS tree walk of DMARCbis, which finds `acme.co.uk` for
+/// `mail.acme.co.uk` where a two-label guess would ask `co.uk`).
+pub(super) struct Dmarc {
+    pub(super) check: Check,
+    pub(super) policy: Option<String>,
+    /// `adkim=s`: the From domain must equal the DKIM `d=` exactly.
+    pub(super) strict_dkim: bool,
+}
+
+const POLICIES: [&str; 3] = ["none", "quarantine", "reject"];
+
+pub(super) fn dmarc(e: &Expect, answers: &Answers) -> Dmarc {
+    let fail = |check| Dmarc {
+        check,
+        policy: None,
+        strict_dkim: false,
+    };
+    let names = dmarc_names(&e.domain);
+    for (n, name) in names.iter().enumerate() {
         let records = match look(answers, "TXT", name) {
-            Found::Failed(code) => return (failed("DMARC", name, &code), None),
+            Found::Failed(code) => return fail(failed("DMARC", name, &code)),
             Found::Records(r) => r,
         };
+        // The version tag first, exactly `v=DMARC1` (RFC 7489 §6.4: case matters).
         let dmarc: Vec<&String> = records
             .iter()
-            .filter(|r| {
-                r.split(';')
-                    .next()
-                    .is_some_and(|t| t.trim().eq_ignore_ascii_case("v=DMARC1"))
-            })
+            .filter(|r| tags(r).next() == Some(("v", "DMARC1")))
             .collect();
         match dmarc.as_slice() {
             [] => {}
             [one] => {
                 let tag = |k: &str| {
-                    one.split(';').find_map(|t| {
-                        let (key, v) = t.split_once('=')?;
-                        key.trim()
-                            .eq_ignore_ascii_case(k)
-                            .then(|| v.trim().to_ascii_lowercase())
-                    })
+                    tags(one)
+                        .find(|(key, _)| *key == k)
+                        .map(|(_, v)| v.to_ascii_lowercase())
                 };
-                // A subdomain under the organisation's record follows its `sp=` when set.
-                let p = (name != &names[0])
-                    .then(|| tag("sp"))
-                    .flatten()
-                    .or_else(|| tag("p"));
-                let detail = format!("{name}: p={}", p.as_deref().unwrap_or("(missing)"));
-                return (check("DMARC", Status::Pass, detail, None), p);
+                // Above the From domain, a record's `sp=` (when set) is the subdomains' policy.
+                let p = (n > 0).then(|| tag("sp")).flatten().or_else(|| tag("p"));
+                let Some(p) = p.filter(|p| POLICIES.contains(&p.as_str())) else {
+                    let detail = format!("{name}: no valid p= (none, quarantine or reject)");
+                    let fix = format!(
+                        "give the record at {name} a policy: p=none, then quarantine or reject"
+                    );
+                    return fail(check("DMARC", Status::Fail, detail, Some(fix)));
+                };
+                return Dmarc {
+                    check: check("DMARC", Status::Pass, format!("{name}: p={p}"), None),
+                    policy: Some(p),
+                    strict_dkim: tag("adkim").as_deref() == Some("s"),
+                };
             }
             many => {
                 let detail = format!(
@@ -185,7 +204,7 @@ pub(super) fn dmarc(e: &Expect, answers: &Answers) -> (Check, Option<String>) {
                     many.len()
                 );
                 let fix = format!("keep one record at {name}");
-                return (check("DMARC", Status::Fail, detail, Some(fix)), None);
+                return fail(check("DMARC", Status::Fail, detail, Some(fix)));
             }
         }
     }
@@ -194,15 +213,34 @@ pub(super) fn dmarc(e: &Expect, answers: &Answers) -> (Check, Option<String>) {
         "publish at _dmarc.{}: \"v=DMARC1; p=none; rua=mailto:…\" (then quarantine or reject)",
         e.domain
     );
-    (check("DMARC", Status::Fail, detail, Some(fix)), None)
+    fail(check("DMARC", Status::Fail, detail, Some(fix)))
 }
 
-pub(super) fn alignment(e: &Expect, dkim: &Check) -> Check {
+/// `_dmarc.` of the domain and of each ancestor with at least two labels, closest first.
+pub(super) fn dmarc_names(domain: &str) -> Vec<String> {
+    let mut out = vec![format!("_dmarc.{domain}")];
+    let mut rest = domain;
+    while let Some((_, parent)) = rest.split_once('.') {
+        if !parent.contains('.') {
+            break;
+        }
+        out.push(format!("_dmarc.{parent}"));
+        rest = parent;
+    }
+    out
+}
+
+pub(super) fn alignment(e: &Expect, dkim: &Check, strict: bool) -> Check {
     let (from, d) = (&e.domain, &e.dkim_domain);
-    let aligned = from == d || from.ends_with(&format!(".{d}"));
+    let aligned = from == d || (!strict && from.ends_with(&format!(".{d}")));
     if !aligned {
-        let detail = format!("From domain {from} is not {d} or a subdomain of it (the DKIM d=)");
-        let fix = "sign with the sender's own domain (dns.dkimDomain)".to_owned();
+        let how = if strict { "" } else { " or a subdomain of it" };
+        let detail = format!("From domain {from} is not {d}{how} (the DKIM d=)");
+        let fix = if strict {
+            "sign with the From domain itself, or relax adkim in the DMARC record".to_owned()
+        } else {
+            "sign with the sender's own domain (dns.dkimDomain)".to_owned()
+        };
         return check("alignment", Status::Fail, detail, Some(fix));
     }
     match dkim.status {
@@ -217,6 +255,43 @@ pub(super) fn alignment(e: &Expect, dkim: &Check) -> Check {
             status,
             format!("From {from} would align with d={d}, but its DKIM key is not published"),
             Some("publish the DKIM records first".into()),
+        ),
+    }
+}
+
+/// The name that proves the tenant controls the domain: a TXT record with its token.
+pub(super) fn ownership_name(domain: &str) -> String {
+    format!("_usebetter.{domain}")
+}
+
+/// Ownership: `_usebetter.<domain>` holds `usebetter-verification=<token>`, the token drawn
+/// for this sender when it was created. The provider's records prove the app's provider account
+/// may send for the domain, not which tenant of the app owns it; the token does.
+pub(super) fn ownership(e: &Expect, answers: &Answers) -> Check {
+    let name = ownership_name(&e.domain);
+    let Some(token) = e.token.as_deref() else {
+        let detail = "the sender has no verification token (it was not created by senders.create)";
+        return check(
+            "ownership",
+            Status::Fail,
+            detail.into(),
+            Some("create the sender again".into()),
+        );
+    };
+    let want = format!("usebetter-verification={token}");
+    match look(answers, "TXT", &name) {
+        Found::Failed(code) => failed("ownership", &name, &code),
+        Found::Records(r) if r.iter().any(|t| t.trim() == want) => check(
+            "ownership",
+            Status::Pass,
+            format!("{name} holds this sender's token"),
+            None,
+        ),
+        Found::Records(_) => check(
+            "ownership",
+            Status::Fail,
+            format!("{name} does not hold this sender's token"),
+            Some(format!("publish at {name}: \"{want}\"")),
         ),
     }
 }

@@ -33,7 +33,8 @@ fn status(r: &Report) -> Vec<(&'static str, Status)> {
 
 #[test]
 fn resend_defaults_and_a_ready_domain() {
-    let e = expect("acme.example", Some("resend"), &Overrides::default()).unwrap();
+    let mut e = expect("acme.example", Some("resend"), &Overrides::default()).unwrap();
+    e.token = Some("t0k".into());
     assert_eq!(e.envelope_domain, "send.acme.example");
     assert_eq!(e.spf_include.as_deref(), Some("amazonses.com"));
     let names: Vec<String> = e
@@ -44,6 +45,7 @@ fn resend_defaults_and_a_ready_domain() {
     assert_eq!(
         names,
         [
+            "TXT _usebetter.acme.example",
             "TXT send.acme.example",
             "TXT _dmarc.acme.example",
             "CNAME resend._domainkey.acme.example",
@@ -63,21 +65,147 @@ fn resend_defaults_and_a_ready_domain() {
             ),
             (
                 "TXT resend._domainkey.acme.example",
-                &["p=MIGfMA0GCSqGSIb3DQEB"],
+                &["v=DKIM1; k=rsa; p = MIGfMA0GCSqGSIb3DQEB"],
+            ),
+            (
+                "TXT _usebetter.acme.example",
+                &["usebetter-verification=t0k"],
             ),
         ],
     );
     let r = judge(&e, &a);
     assert!(r.passed && !r.inconclusive, "{r:?}");
     assert_eq!(r.dmarc_policy.as_deref(), Some("reject"));
+    // Another sender's token (another tenant's claim on the domain) is not this one's.
+    let mut other = e.clone();
+    other.token = Some("t1k".into());
+    let r = judge(&other, &a);
+    assert_eq!(status(&r)[0], ("ownership", Status::Fail));
+    assert!(r.checks[0]
+        .fix
+        .as_deref()
+        .unwrap()
+        .contains("usebetter-verification=t1k"));
+}
+
+/// Every record a resend sender with token `tok` needs, then `records` on top.
+fn ready(e: &Expect, records: &[(&str, &[&str])]) -> Answers {
+    assert_eq!(e.token.as_deref(), Some("tok"));
+    let d = e.domain.clone();
+    let mut a = with_defaults(e, &[]);
+    let base: [(String, &str); 4] = [
+        (format!("TXT _usebetter.{d}"), "usebetter-verification=tok"),
+        (format!("TXT send.{d}"), "v=spf1 include:amazonses.com -all"),
+        (format!("TXT _dmarc.{d}"), "v=DMARC1; p=none"),
+        (format!("TXT resend._domainkey.{d}"), "p=MIGf"),
+    ];
+    for (k, v) in base {
+        a.insert(
+            k,
+            Answer {
+                records: vec![v.into()],
+                error: None,
+            },
+        );
+    }
+    a.extend(answers(records));
+    a
+}
+
+#[test]
+fn dmarc_records_are_read_as_rfc_7489_writes_them() {
+    let mut e = expect("m.example", Some("resend"), &Overrides::default()).unwrap();
+    e.token = Some("tok".into());
+    for (record, ok) in [
+        ("v=DMARC1 ; p = quarantine", true),
+        ("v=dmarc1; p=reject", false),
+        ("v=DMARC1; p=bogus", false),
+        ("v=DMARC1; rua=mailto:x@m.example", false),
+    ] {
+        let r = judge(
+            &e.clone(),
+            &ready(&e, &[("TXT _dmarc.m.example", &[record])]),
+        );
+        assert_eq!(r.checks[3].status == Status::Pass, ok, "{record}: {r:?}");
+    }
+}
+
+#[test]
+fn dmarc_walks_up_the_tree_past_a_public_suffix_guess() {
+    let mut e = expect("mail.acme.co.uk", Some("resend"), &Overrides::default()).unwrap();
+    e.token = Some("tok".into());
+    let names: Vec<String> = e
+        .queries()
+        .into_iter()
+        .map(|q| q.name)
+        .filter(|n| n.starts_with("_dmarc"))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "_dmarc.mail.acme.co.uk",
+            "_dmarc.acme.co.uk",
+            "_dmarc.co.uk"
+        ]
+    );
+    let a = ready(
+        &e,
+        &[
+            ("TXT _dmarc.mail.acme.co.uk", &["!ENOTFOUND"]),
+            ("TXT _dmarc.acme.co.uk", &["v=DMARC1; p=reject"]),
+        ],
+    );
+    let r = judge(&e, &a);
+    assert_eq!(r.checks[3].status, Status::Pass, "{r:?}");
+    assert_eq!(r.dmarc_policy.as_deref(), Some("reject"));
+}
+
+#[test]
+fn strict_dkim_alignment_needs_the_exact_domain() {
+    let o = Overrides {
+        dkim_domain: Some("strict.example".into()),
+        ..Overrides::default()
+    };
+    let mut e = expect("sub.strict.example", Some("resend"), &o).unwrap();
+    e.token = Some("tok".into());
+    let key = [("TXT resend._domainkey.strict.example", &["p=MIGf"][..])];
+    let relaxed = judge(
+        &e.clone(),
+        &ready(
+            &e,
+            &[
+                key[0],
+                ("TXT _dmarc.sub.strict.example", &["v=DMARC1; p=reject"]),
+            ],
+        ),
+    );
+    assert_eq!(
+        status(&relaxed)[4],
+        ("alignment", Status::Pass),
+        "{relaxed:?}"
+    );
+    let strict = judge(
+        &e.clone(),
+        &ready(
+            &e,
+            &[
+                key[0],
+                (
+                    "TXT _dmarc.sub.strict.example",
+                    &["v=DMARC1; p=reject; adkim=s"],
+                ),
+            ],
+        ),
+    );
+    assert_eq!(status(&strict)[4], ("alignment", Status::Fail));
 }
 
 #[test]
 fn spf_needs_one_record_with_the_include() {
     let e = expect("b.example", Some("sendgrid"), &Overrides::default()).unwrap();
     let none = judge(&e, &with_defaults(&e, &[]));
-    assert_eq!(none.checks[0].status, Status::Fail);
-    assert!(none.checks[0]
+    assert_eq!(none.checks[1].status, Status::Fail);
+    assert!(none.checks[1]
         .fix
         .as_deref()
         .unwrap()
@@ -96,7 +224,7 @@ fn spf_needs_one_record_with_the_include() {
         ),
     );
     assert!(
-        other.checks[0]
+        other.checks[1]
             .detail
             .contains("does not include sendgrid.net"),
         "{other:?}"
@@ -111,7 +239,7 @@ fn spf_needs_one_record_with_the_include() {
             )],
         ),
     );
-    assert!(two.checks[0].detail.contains("2 v=spf1 records"));
+    assert!(two.checks[1].detail.contains("2 v=spf1 records"));
     let ok = judge(
         &e,
         &with_defaults(
@@ -119,7 +247,7 @@ fn spf_needs_one_record_with_the_include() {
             &[("TXT b.example", &["V=SPF1 +include:sendgrid.net -all"])],
         ),
     );
-    assert_eq!(ok.checks[0].status, Status::Pass);
+    assert_eq!(ok.checks[1].status, Status::Pass);
 }
 
 #[test]
@@ -135,9 +263,9 @@ fn dkim_by_cname_or_key_and_a_revoked_key_fails() {
             )],
         ),
     );
-    assert_eq!(half.checks[1].status, Status::Fail);
-    assert!(half.checks[1].detail.contains("s2._domainkey.c.example"));
-    assert!(!half.checks[1].detail.contains("s1._domainkey"));
+    assert_eq!(half.checks[2].status, Status::Fail);
+    assert!(half.checks[2].detail.contains("s2._domainkey.c.example"));
+    assert!(!half.checks[2].detail.contains("s1._domainkey"));
     let revoked = judge(
         &e,
         &with_defaults(
@@ -148,11 +276,11 @@ fn dkim_by_cname_or_key_and_a_revoked_key_fails() {
             ],
         ),
     );
-    assert_eq!(revoked.checks[1].status, Status::Fail);
+    assert_eq!(revoked.checks[2].status, Status::Fail);
     // No selector known: the fix names where to give it.
     let pm = expect("d.example", Some("postmark"), &Overrides::default()).unwrap();
     let r = judge(&pm, &with_defaults(&pm, &[]));
-    assert!(r.checks[1]
+    assert!(r.checks[2]
         .fix
         .as_deref()
         .unwrap()
@@ -172,7 +300,7 @@ fn dmarc_falls_back_to_the_organisation_and_reads_sp() {
             )],
         ),
     );
-    assert_eq!(r.checks[2].status, Status::Pass);
+    assert_eq!(r.checks[3].status, Status::Pass);
     assert_eq!(r.dmarc_policy.as_deref(), Some("quarantine"));
     let two = judge(
         &e,
@@ -184,7 +312,7 @@ fn dmarc_falls_back_to_the_organisation_and_reads_sp() {
             )],
         ),
     );
-    assert_eq!(two.checks[2].status, Status::Fail);
+    assert_eq!(two.checks[3].status, Status::Fail);
     assert_eq!(two.dmarc_policy, None);
 }
 
@@ -201,8 +329,8 @@ fn alignment_follows_the_dkim_domain() {
         &[("TXT k1._domainkey.mg.other.example", &["k=rsa; p=MIGf"])],
     );
     let r = judge(&e, &a);
-    assert_eq!(status(&r)[1], ("DKIM", Status::Pass));
-    assert_eq!(status(&r)[3], ("alignment", Status::Fail));
+    assert_eq!(status(&r)[2], ("DKIM", Status::Pass));
+    assert_eq!(status(&r)[4], ("alignment", Status::Fail));
     // A subdomain From aligns (relaxed) with its parent's signature.
     let o = Overrides {
         dkim_selectors: Some(vec!["k1".into()]),
@@ -214,19 +342,33 @@ fn alignment_follows_the_dkim_domain() {
         &e,
         &with_defaults(&e, &[("TXT k1._domainkey.f.example", &["p=MIGf"])]),
     );
-    assert_eq!(status(&r)[3], ("alignment", Status::Pass));
+    assert_eq!(status(&r)[4], ("alignment", Status::Pass));
 }
 
 #[test]
 fn a_failed_lookup_is_inconclusive_not_a_failure() {
-    let e = expect("g.example", Some("resend"), &Overrides::default()).unwrap();
+    let mut e = expect("g.example", Some("resend"), &Overrides::default()).unwrap();
+    e.token = Some("tok".into());
     let r = judge(
-        &e,
-        &with_defaults(&e, &[("TXT send.g.example", &["!ETIMEOUT"])]),
+        &e.clone(),
+        &ready(&e, &[("TXT send.g.example", &["!ETIMEOUT"])]),
     );
-    assert!(r.inconclusive && !r.passed);
-    assert_eq!(r.checks[0].status, Status::Error);
-    assert!(r.checks[0].detail.contains("ETIMEOUT"));
+    assert!(r.inconclusive && !r.passed, "{r:?}");
+    assert_eq!(r.checks[1].status, Status::Error);
+    assert!(r.checks[1].detail.contains("ETIMEOUT"));
+    // Beside a definite failure it is a failure: a tenant cannot keep a sender verified by
+    // making one of its names fail to resolve.
+    let r = judge(
+        &e.clone(),
+        &ready(
+            &e,
+            &[
+                ("TXT send.g.example", &["!ESERVFAIL"]),
+                ("TXT _dmarc.g.example", &["!ENOTFOUND"]),
+            ],
+        ),
+    );
+    assert!(!r.inconclusive && !r.passed, "{r:?}");
 }
 
 #[test]

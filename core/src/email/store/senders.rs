@@ -18,7 +18,8 @@ fn columns(prefix: &str) -> String {
 impl Store {
     /// Adds a sender: `$1` a tenant (NULL: the scope's), `$2` global (no tenant), `$3` domain,
     /// `$4` address, `$5` display name, `$6` transport, `$7` transport identity, `$8` default,
-    /// `$9` `dns_report` (what its DNS must publish). A default sender replaces the tenant's
+    /// `$9` `dns_report` (what its DNS must publish), to which a random ownership token is added
+    /// (`gen_random_uuid`'s strong random bits: 122 of them). A default sender replaces the tenant's
     /// previous default. Rows: `scope`, `context` and the new sender (see
     /// [`Store::email_suppression_put`]).
     #[must_use]
@@ -31,7 +32,9 @@ u AS (
    WHERE $8 AND t.allowed AND s.is_default AND s.tenant_id IS NOT DISTINCT FROM t.tenant_id
 ), c AS (
   INSERT INTO {senders} (id, tenant_id, domain, address, display_name, transport, transport_identity, is_default, dns_report)
-  SELECT gen_random_uuid(), t.tenant_id, $3, $4, $5, $6, $7, $8, $9::jsonb FROM t WHERE t.allowed
+  SELECT gen_random_uuid(), t.tenant_id, $3, $4, $5, $6, $7, $8,
+         jsonb_set($9::jsonb, '{{expect,token}}', to_jsonb(replace(gen_random_uuid()::text, '-', '')))
+    FROM t WHERE t.allowed
   RETURNING {columns}
 )
 SELECT t.tenant_id::text AS scope, t.context::text AS context, c.* FROM t LEFT JOIN c ON true",
