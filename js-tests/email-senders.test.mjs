@@ -159,12 +159,17 @@ test("a tenant sees, verifies and removes only its own senders; an operator acts
   assert.equal(forB.expect.spfInclude, null);
   assert.equal(await email.senders.remove(forB.id, { tenantId: A }), false);
   assert.equal(await tenant.runAs(B, () => email.senders.remove(forB.id)), true);
-  // A default replaces the tenant's previous one (and is the other tenant's business only).
-  const first = await tenant.runAs(A, () => email.senders.create({ address: "a@other.example", default: true }));
+  // A new default takes over once verified; until then the old one stays (and another
+  // tenant's is its own business).
+  const defaults = async () => (await email.senders.list()).filter((s) => s.default).map((s) => s.id).sort();
+  const first = await tenant.runAs(A, () => email.senders.create({ address: "a@ready.example", default: true, transport: "resend" }));
   const bDefault = await tenant.runAs(B, () => email.senders.create({ address: "b@other.example", default: true }));
-  const second = await tenant.runAs(A, () => email.senders.create({ address: "b@other.example", default: true }));
-  const defaults = (await email.senders.list()).filter((s) => s.default).map((s) => s.id);
-  assert.deepEqual(defaults.sort(), [second.id, bDefault.id].sort());
+  const second = await tenant.runAs(A, () => email.senders.create({ address: "b@ready.example", default: true, transport: "resend" }));
+  for (const s of [first, second]) publishToken(s);
+  assert.ok((await tenant.runAs(A, () => email.senders.verify(first.id))).verifiedAt);
+  assert.deepEqual(await defaults(), [first.id, bDefault.id, second.id].sort());
+  assert.ok((await tenant.runAs(A, () => email.senders.verify(second.id))).verifiedAt);
+  assert.deepEqual(await defaults(), [bDefault.id, second.id].sort());
   for (const [t, s] of [[A, first], [A, second], [B, bDefault]]) assert.equal(await tenant.runAs(t, () => email.senders.remove(s.id)), true);
 });
 

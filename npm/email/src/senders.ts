@@ -18,7 +18,7 @@ export interface DnsResolver {
 export type DnsCheckStatus = "pass" | "fail" | "error";
 
 export interface DnsCheck {
-  check: "SPF" | "DKIM" | "DMARC" | "alignment";
+  check: "ownership" | "SPF" | "DKIM" | "DMARC" | "alignment";
   status: DnsCheckStatus;
   detail: string;
   fix?: string;
@@ -32,12 +32,14 @@ export interface DnsExpect {
   spfInclude: string | null;
   dkimDomain: string;
   dkimSelectors: string[];
+  /** Publish `usebetter-verification=<token>` as a TXT record at `_usebetter.<domain>`: it proves the tenant controls the domain. */
+  token: string;
 }
 
 export interface DnsReport {
   domain: string;
   passed: boolean;
-  /** A lookup failed: nothing is known (a verified sender stays verified). */
+  /** Lookups failed and no check failed: nothing is known (a verified sender stays verified). */
   inconclusive: boolean;
   dmarcPolicy: string | null;
   checks: DnsCheck[];
@@ -70,7 +72,7 @@ export interface SenderCreateInput {
   /** A name of `transports`: the DNS records asked for follow its provider. */
   transport?: string;
   transportIdentity?: string;
-  /** The tenant's default `from` (replaces the previous default). */
+  /** The tenant's default `from` once verified (then it replaces the previous default); needs `address`. */
   default?: boolean;
   /** Records the provider made up for this domain, or an SMTP relay's SPF include. */
   dns?: { envelopeDomain?: string; spfInclude?: string; dkimSelectors?: string[]; dkimDomain?: string };
@@ -146,8 +148,9 @@ export function sendersApi(s: SendersContext) {
     /** The senders the call sees (a tenant's own; outside a scope, every tenant's). */
     list: async (query: { scope?: "tenant" | "global" } = {}, opts?: CallOptions): Promise<Sender[]> => execute(s, "list", { ...query }, opts),
     /**
-     * Looks up the sender's SPF, DKIM, DMARC and alignment records and stores the verdict: a
-     * pass verifies it, a failure unverifies it, a failed lookup changes nothing.
+     * Looks up the sender's ownership token, SPF, DKIM, DMARC and alignment records and stores
+     * the verdict: a pass verifies it (a default sender then becomes the tenant's only default),
+     * a failure unverifies it, failed lookups with no failing check change nothing.
      */
     verify: async (id: string, opts?: CallOptions & { resolver?: DnsResolver }): Promise<Sender> => {
       const { resolver, ...call } = opts ?? {};

@@ -216,15 +216,19 @@ pub(super) fn dmarc(e: &Expect, answers: &Answers) -> Dmarc {
     fail(check("DMARC", Status::Fail, detail, Some(fix)))
 }
 
-/// `_dmarc.` of the domain and of each ancestor with at least two labels, closest first.
+/// `_dmarc.` of the domain and of its ancestors with two to seven labels, closest first: at
+/// most seven lookups however deep the name (DMARCbis bounds its tree walk the same way).
 pub(super) fn dmarc_names(domain: &str) -> Vec<String> {
     let mut out = vec![format!("_dmarc.{domain}")];
     let mut rest = domain;
     while let Some((_, parent)) = rest.split_once('.') {
-        if !parent.contains('.') {
+        let labels = parent.split('.').count();
+        if labels < 2 {
             break;
         }
-        out.push(format!("_dmarc.{parent}"));
+        if labels <= 7 {
+            out.push(format!("_dmarc.{parent}"));
+        }
         rest = parent;
     }
     out

@@ -148,6 +148,18 @@ fn dmarc_walks_up_the_tree_past_a_public_suffix_guess() {
             "_dmarc.co.uk"
         ]
     );
+    // However deep the name, at most seven lookups.
+    let deep = format!("{}acme.example", "a.".repeat(100));
+    let e2 = expect(&deep, Some("resend"), &Overrides::default()).unwrap();
+    let dmarc: Vec<String> = e2
+        .queries()
+        .into_iter()
+        .map(|q| q.name)
+        .filter(|n| n.starts_with("_dmarc"))
+        .collect();
+    assert_eq!(dmarc.len(), 7);
+    assert_eq!(dmarc[0], format!("_dmarc.{deep}"));
+    assert_eq!(dmarc[1], "_dmarc.a.a.a.a.a.acme.example");
     let a = ready(
         &e,
         &[

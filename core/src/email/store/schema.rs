@@ -287,6 +287,13 @@ CREATE TABLE IF NOT EXISTS {} ({body}
   created_at timestamptz NOT NULL DEFAULT now()"
             ),
         ));
+        // The send path's lookups: a `from`'s domain, and a tenant's verified default.
+        out.push_str(&self.index("senders_domain_idx", "senders", "(domain)"));
+        out.push_str(&self.index(
+            "senders_default_idx",
+            "senders",
+            "(tenant_id, created_at) WHERE is_default AND verified_at IS NOT NULL",
+        ));
         out.push_str(&self.plain(
             "templates",
             &format!(

@@ -18,22 +18,21 @@ fn columns(prefix: &str) -> String {
 impl Store {
     /// Adds a sender: `$1` a tenant (NULL: the scope's), `$2` global (no tenant), `$3` domain,
     /// `$4` address, `$5` display name, `$6` transport, `$7` transport identity, `$8` default,
-    /// `$9` `dns_report` (what its DNS must publish), to which a random ownership token is added
-    /// (`gen_random_uuid`'s strong random bits: 122 of them). A default sender replaces the tenant's
-    /// previous default. Rows: `scope`, `context` and the new sender (see
+    /// `$9` `dns_report` (what its DNS must publish), to whose `expect` a random ownership token
+    /// is added (`gen_random_uuid`'s strong random bits: 122 of them). A new default takes over
+    /// once it is verified ([`Store::email_sender_verified`]): until then the tenant's mail keeps
+    /// its verified default. Rows: `scope`, `context` and the new sender (see
     /// [`Store::email_suppression_put`]).
     #[must_use]
     pub fn email_sender_put(&self) -> Statement {
         Statement::new(
             format!(
                 "WITH t AS ({target}),
-u AS (
-  UPDATE {senders} s SET is_default = false FROM t
-   WHERE $8 AND t.allowed AND s.is_default AND s.tenant_id IS NOT DISTINCT FROM t.tenant_id
-), c AS (
+c AS (
   INSERT INTO {senders} (id, tenant_id, domain, address, display_name, transport, transport_identity, is_default, dns_report)
   SELECT gen_random_uuid(), t.tenant_id, $3, $4, $5, $6, $7, $8,
-         jsonb_set($9::jsonb, '{{expect,token}}', to_jsonb(replace(gen_random_uuid()::text, '-', '')))
+         coalesce($9::jsonb, '{{}}') || jsonb_build_object('expect', coalesce($9::jsonb -> 'expect', '{{}}')
+           || jsonb_build_object('token', replace(gen_random_uuid()::text, '-', '')))
     FROM t WHERE t.allowed
   RETURNING {columns}
 )
@@ -74,18 +73,26 @@ ORDER BY s.created_at, s.id",
     }
 
     /// Stores a verification: `$1` the sender, `$2` a tenant (NULL: what the context sees),
-    /// `$3` the report, `$4` whether every check passed, `$5` whether a lookup failed. A pass
-    /// sets `verified_at` (kept from an earlier pass), a failure clears it, and an inconclusive
-    /// run (the resolver failed) leaves it as it was.
+    /// `$3` the report, `$4` whether every check passed, `$5` whether it is inconclusive (only
+    /// failed lookups). A pass sets `verified_at` (kept from an earlier pass), a failure clears
+    /// it, and an inconclusive run leaves it as it was. A default sender that passes replaces the
+    /// tenant's older defaults (a newer one still waiting for its DNS stays).
     #[must_use]
     pub fn email_sender_verified(&self) -> Statement {
         Statement::new(
             format!(
-                "UPDATE {senders} s SET dns_report = $3::jsonb,
-       verified_at = CASE WHEN $5 THEN s.verified_at WHEN $4 THEN coalesce(s.verified_at, now()) END
-WHERE s.id = $1 AND {scope}
-RETURNING {columns}",
-                columns = columns("s."),
+                "WITH v AS (
+  UPDATE {senders} s SET dns_report = $3::jsonb,
+         verified_at = CASE WHEN $5 THEN s.verified_at WHEN $4 THEN coalesce(s.verified_at, now()) END
+   WHERE s.id = $1 AND {scope}
+  RETURNING s.*
+), o AS (
+  UPDATE {senders} x SET is_default = false FROM v
+   WHERE $4 AND v.is_default AND x.is_default AND (x.created_at, x.id) < (v.created_at, v.id)
+     AND x.tenant_id IS NOT DISTINCT FROM v.tenant_id
+)
+SELECT {columns} FROM v",
+                columns = columns("v."),
                 scope = Store::read_scope("s.tenant_id", "$2"),
                 senders = self.table("senders"),
             ),
