@@ -8,7 +8,7 @@ use usebetter_core::bridge::email::senders::expect_of;
 use usebetter_core::bridge::email::Email;
 use usebetter_core::check::email_dns::{self, SenderDns};
 use usebetter_core::check::{render, Report};
-use usebetter_core::email::dns::{self, Answers, Query};
+use usebetter_core::email::dns::{self, Answers, Overrides, Query};
 use usebetter_core::email::store::Statement;
 use usebetter_core::{CliFailure, Result};
 
@@ -72,30 +72,25 @@ fn answers(r: &Run<'_>, queries: &[Query]) -> Result<std::result::Result<Answers
 pub(super) async fn all(r: &Run<'_>) -> Result<Vec<SenderDns>> {
     let listed = call(r, "list", &json!({}), None).await?;
     let senders = listed.as_array().cloned().unwrap_or_default();
-    Ok(senders.iter().map(sender_dns).collect())
+    senders.iter().map(sender_dns).collect()
 }
 
-fn sender_dns(s: &Value) -> SenderDns {
+fn sender_dns(s: &Value) -> Result<SenderDns> {
     let text = |k: &str| s[k].as_str().unwrap_or_default().to_owned();
     let name = s["address"]
         .as_str()
         .map_or_else(|| text("domain"), str::to_owned);
     // A row written by hand has no expectations: the domain's, for no particular provider.
-    let expect = expect_of(&json!({ "expect": s["expect"] })).unwrap_or_else(|_| dns::Expect {
-        domain: text("domain"),
-        kind: None,
-        envelope_domain: text("domain"),
-        spf_include: None,
-        dkim_domain: text("domain"),
-        dkim_selectors: Vec::new(),
-        token: None,
-    });
-    SenderDns {
+    let expect = match expect_of(&s["expect"]) {
+        Ok(e) => e,
+        Err(_) => dns::expect(&text("domain"), None, &Overrides::default())?,
+    };
+    Ok(SenderDns {
         id: text("id"),
         name,
         verified: !s["verifiedAt"].is_null(),
         expect,
-    }
+    })
 }
 
 /// `check --dns`: the senders' lines added to `report`; a hand-off when the names are not
@@ -141,7 +136,7 @@ async fn verify(r: &Run<'_>) -> Result<Outcome> {
         return Err(CliFailure::Usage.with("error: senders verify needs the sender's id"));
     };
     let got = call(r, "get", &json!({ "id": id }), None).await?;
-    let queries = expect_of(&json!({ "expect": got["sender"]["expect"] }))?.queries();
+    let queries = expect_of(&got["sender"]["expect"])?.queries();
     let answers = match answers(r, &queries)? {
         Ok(a) => a,
         Err(handoff) => return Ok(handoff),
@@ -150,7 +145,7 @@ async fn verify(r: &Run<'_>) -> Result<Outcome> {
         json!({ "id": id, "expect": got["sender"]["expect"], "answers": r.ctx.dns_answers });
     let sender = call(r, "verified", &input, None).await?;
     let mut report = Report::default();
-    let mut judged = sender_dns(&sender);
+    let mut judged = sender_dns(&sender)?;
     // Every line of the sender verified is a result: its verdict is the command's.
     judged.verified = true;
     let reports = email_dns::add(&mut report, std::slice::from_ref(&judged), &answers);

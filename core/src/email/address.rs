@@ -104,7 +104,7 @@ fn check_local(field: &str, value: &str, local: &str, opts: AddressOptions) -> R
     Ok(())
 }
 
-fn check_domain(field: &str, value: &str, domain: &str) -> Result<()> {
+pub(crate) fn check_domain(field: &str, value: &str, domain: &str) -> Result<()> {
     if domain.starts_with('[') {
         return Err(refuse(field, value, "IP-literal domains are not accepted"));
     }

@@ -140,20 +140,14 @@ pub struct Report {
 /// `EMAIL_INVALID_ARGUMENT` naming `field`.
 pub fn domain(field: &str, given: &str) -> Result<String> {
     let d = given.trim_end_matches('.').to_ascii_lowercase();
-    let label_ok = |l: &str| {
-        !l.is_empty()
-            && l.len() <= 63
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    };
-    // Selectors and DKIM names may start with an underscore label; a sender domain may not.
-    if d.len() > 253 || !d.contains('.') || !d.split('.').all(label_ok) {
-        return Err(EmailError::argument(
+    // The address parser's rule for a mail domain, worded for a name given alone.
+    super::address::check_domain(field, given, &d).map_err(|e| match e {
+        EmailError::InvalidAddress { reason, .. } => EmailError::argument(
             field,
-            format!("{given:?} is not a domain name (letters, digits and hyphens in dot-separated labels; an internationalised name in its xn-- form)"),
-        ));
-    }
+            format!("{given:?} is not a domain name: {reason} (an internationalised name in its xn-- form)"),
+        ),
+        other => other,
+    })?;
     Ok(d)
 }
 

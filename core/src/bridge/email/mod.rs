@@ -33,6 +33,8 @@ use crate::webhooks::config::Tenancy;
 pub struct Email {
     config: Config,
     store: Store,
+    /// The domain of the app's `from`, lower-cased: its subdomains need no sender (§11).
+    from_domain: String,
 }
 
 fn em(e: EmailError) -> Error {
@@ -69,7 +71,12 @@ impl Email {
             partition: crate::store::PartitionWidth::default(),
         })
         .map_err(em)?;
-        Ok(Email { config, store })
+        let from_domain = senders::from_domain(&config);
+        Ok(Email {
+            config,
+            store,
+            from_domain,
+        })
     }
 
     /// The resolved settings the package reads.

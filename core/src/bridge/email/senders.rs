@@ -5,12 +5,14 @@
 
 use std::collections::BTreeSet;
 
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::send::input_path;
-use super::suppressions::{arg, fields, text, uuid};
+use super::suppressions::{arg, fields, scope, text, uuid};
 use super::{em, Email};
 use crate::email::address::{parse_address, AddressOptions};
+use crate::email::config::Config;
 use crate::email::dns::{self, Answers, Expect, Overrides};
 use crate::email::recipients::AddressInput;
 use crate::email::EmailError;
@@ -33,15 +35,9 @@ fn flag(m: &Map<String, Value>, key: &str) -> Result<Option<bool>> {
     }
 }
 
+/// `scope: "global"`: the app's own sender.
 fn global(m: &Map<String, Value>) -> Result<bool> {
-    match text(m, "scope")?.as_deref() {
-        None | Some("tenant") => Ok(false),
-        Some("global") => Ok(true),
-        Some(other) => Err(arg(
-            "scope",
-            format!("expected \"tenant\" or \"global\", got {other:?}"),
-        )),
-    }
+    Ok(scope(m)?.unwrap_or(false))
 }
 
 fn id(m: &Map<String, Value>) -> Result<String> {
@@ -49,21 +45,39 @@ fn id(m: &Map<String, Value>) -> Result<String> {
     uuid("id", Some(&id)).map(|_| id)
 }
 
-/// The stored expectations of a sender row's `dns_report`.
+/// A sender's stored expectations (`sender.expect`, `dns_report.expect`).
 ///
 /// # Errors
-/// `EMAIL_INVALID_ARGUMENT` when the row holds none (it was not written by `senders.create`).
-pub fn expect_of(dns_report: &Value) -> Result<Expect> {
-    dns_report
-        .get("expect")
-        .cloned()
-        .and_then(|e| serde_json::from_value(e).ok())
-        .ok_or_else(|| {
-            arg(
-                "dns_report",
-                "the sender has no DNS expectations (create it with senders.create)",
-            )
-        })
+/// `EMAIL_INVALID_ARGUMENT` when there are none (the row was not written by `senders.create`).
+pub fn expect_of(expect: &Value) -> Result<Expect> {
+    Expect::deserialize(expect).map_err(|_| {
+        arg(
+            "expect",
+            "the sender has no DNS expectations (create it with senders.create)",
+        )
+    })
+}
+
+/// An address's domain, lower-cased.
+fn domain_of(address: &str) -> String {
+    address
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// The domain of the app's `from` (none for the tools' configuration, which may lack one).
+pub(super) fn from_domain(config: &Config) -> String {
+    let ao = AddressOptions {
+        smtp_utf8: config.settings.smtp_utf8,
+    };
+    parse_address(
+        "from",
+        &AddressInput::Text(config.settings.from.clone()),
+        ao,
+    )
+    .map(|m| domain_of(&m.address))
+    .unwrap_or_default()
 }
 
 /// A sender row as the API returns it.
@@ -94,16 +108,6 @@ impl Email {
         let ao = AddressOptions {
             smtp_utf8: self.config.settings.smtp_utf8,
         };
-        let domain_of = |address: &str| {
-            address
-                .rsplit_once('@')
-                .map(|(_, d)| d.to_ascii_lowercase())
-                .unwrap_or_default()
-        };
-        let app = &self.config.settings.from;
-        let app_domain = parse_address("from", &AddressInput::Text(app.clone()), ao)
-            .map(|m| domain_of(&m.address))
-            .unwrap_or_default();
         let mut out = Vec::new();
         for (n, v) in raw.iter().enumerate() {
             let Some(from) = v.get("from").filter(|f| !f.is_null()) else {
@@ -113,7 +117,8 @@ impl Email {
             let given: AddressInput = from_value(&field, from)?;
             let mailbox = parse_address(&field, &given, ao).map_err(em)?;
             let domain = domain_of(&mailbox.address);
-            let own = domain == app_domain || domain.ends_with(&format!(".{app_domain}"));
+            let app = &self.from_domain;
+            let own = domain == *app || domain.ends_with(&format!(".{app}"));
             if !own {
                 out.push((n, mailbox.address.to_lowercase(), domain));
             }
@@ -355,7 +360,7 @@ impl Email {
             "list" => Ok(Value::Array(rows.iter().map(sender).collect())),
             "get" => {
                 let s = found("")?;
-                let queries = expect_of(&json!({ "expect": s["expect"] }))?.queries();
+                let queries = expect_of(&s["expect"])?.queries();
                 Ok(json!({ "sender": s, "queries": queries }))
             }
             "verified" => found(" (removed while it was being verified)"),

@@ -90,7 +90,7 @@ fn reason(m: &Map<String, Value>) -> Result<Option<String>> {
 }
 
 /// `Some(true)` for `scope: "global"`, `Some(false)` for `"tenant"`.
-fn scope(m: &Map<String, Value>) -> Result<Option<bool>> {
+pub(super) fn scope(m: &Map<String, Value>) -> Result<Option<bool>> {
     match text(m, "scope")?.as_deref() {
         None => Ok(None),
         Some("global") => Ok(Some(true)),
