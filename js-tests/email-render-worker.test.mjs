@@ -96,6 +96,10 @@ test("E8: render: \"worker\" stores props and no content, then sends what render
     pairs.push([e.id, w.id]);
   }
   await worker.drain();
+  // Templates without a text part (the receipt's code template, A's default override) get one
+  // from their HTML in both modes: entities decoded, elements on their own lines.
+  assert.equal((await message(pairs[3][1])).text_body, "Total: € 12 & 50");
+  assert.equal((await message(pairs[1][1])).text_body, "Annx<yz");
   for (const [e, w] of pairs) {
     const [se, sw] = [await message(e), await message(w)];
     assert.equal(sw.status, "sent", sw.last_error);
@@ -108,6 +112,7 @@ test("E8: render: \"worker\" stores props and no content, then sends what render
     // The MIME differs only by what derives from the message's own id and date.
     const strip = (m) => Buffer.from(m.raw).toString().replaceAll(m.id, "ID").replace(/^Date: .*$/m, "Date: D").replace(/=_[0-9a-f]+\./g, "=_B.");
     assert.equal(strip(mw), strip(me));
+    assert.match(Buffer.from(mw.raw).toString(), /Content-Type: text\/plain/);
   }
   const [deCh, plain, bob, rcpt] = await Promise.all(pairs.map(([, w]) => message(w)));
   assert.equal(deCh.subject, `Hallo <script>"Ann"</script>`);

@@ -65,15 +65,15 @@ test("a tenant's override wins for that tenant only, by locale (de-CH → de →
   assert.equal(de.version, 1);
   await tenant.runAs(A, () => email.templates.save({ name: "welcome", subject: "Hey {{ name|upper }}", html: "<b>{{ name }}</b>", text: "Hey {{ name }}" }));
 
-  // A: locale chain, escaping of props in the html part only.
+  // A: locale chain, escaping of props in the html part only; an override without a text part
+  // gets one from its HTML (entities decoded).
   const deCh = await send(A, { locale: "de-CH", props: { name: `<script>"J"</script>` } });
-  assert.deepEqual(await stored(deCh.id), { subject: `Hallo <script>"J"</script>`, html: "<p>Willkommen &lt;script&gt;&quot;J&quot;&lt;&#x2f;script&gt;</p>", text_body: null });
+  assert.deepEqual(await stored(deCh.id), { subject: `Hallo <script>"J"</script>`, html: "<p>Willkommen &lt;script&gt;&quot;J&quot;&lt;&#x2f;script&gt;</p>", text_body: `Willkommen <script>"J"</script>` });
   const plain = await send(A, {});
   assert.deepEqual(await stored(plain.id), { subject: "Hey JANE", html: "<b>Jane</b>", text_body: "Hey Jane" });
-  // B: the code template.
+  // B: the code template, which gives no text: it is derived from the HTML.
   const other = await send(B, { locale: "de" });
-  assert.equal((await stored(other.id)).subject, "Welcome, Jane");
-  assert.equal((await stored(other.id)).html, "<p>Code template for Jane</p>");
+  assert.deepEqual(await stored(other.id), { subject: "Welcome, Jane", html: "<p>Code template for Jane</p>", text_body: "Code template for Jane" });
 
   // Lists and raw SQL in B's scope show none of A's rows.
   assert.deepEqual((await tenant.runAs(A, () => email.templates.list())).map((t) => [t.name, t.locale, t.version]), [["welcome", "", 1], ["welcome", "de", 1]]);
@@ -82,7 +82,7 @@ test("a tenant's override wins for that tenant only, by locale (de-CH → de →
 
   // Preview says where the render came from.
   const pa = await tenant.runAs(A, () => email.templates.preview("welcome", { name: "Ann" }, { locale: "de-AT" }));
-  assert.deepEqual([pa.source, pa.locale, pa.subject, pa.html], ["database", "de", "Hallo Ann", "<p>Willkommen Ann</p>"]);
+  assert.deepEqual([pa.source, pa.locale, pa.subject, pa.html, pa.text], ["database", "de", "Hallo Ann", "<p>Willkommen Ann</p>", "Willkommen Ann"]);
   const pb = await tenant.runAs(B, () => email.templates.preview("welcome", { name: "Ann" }));
   assert.deepEqual([pb.source, pb.subject], ["code", "Welcome, Ann"]);
 

@@ -283,6 +283,7 @@ const calls = {
   emailParseAddress: { args: [["input", "any", "Jane <jane@example.com>"], ["options", "optStruct", { smtpUtf8: false }]] },
   emailRecipients: { args: [["input", "struct", { to: "a@x.example", bcc: ["A@x.example"] }], ["options", "optStruct", { maxRecipients: 5 }]] },
   emailBuildMessage: { args: [["message", "struct", emailMessage], ["options", "optStruct", {}], ["contents", "optBytesList", [new Uint8Array([1, 2, 3])]]] },
+  emailHtmlToText: { args: [["html", "string", "<p>Hi <a href=\"https://a.io\">there</a></p><ul><li>x</li></ul>"]] },
   emailMessageSize: { args: [["message", "struct", emailMessage], ["options", "optStruct", {}], ["contents", "optBytesList", [new Uint8Array([1, 2, 3])]]] },
   // The send path and the worker's decisions: the compiled configuration, then a send's first
   // statement, a claimed row's MIME and a report's record parameters.

@@ -32,7 +32,27 @@ fn type_name(t: ValueType) -> &'static str {
 }
 
 /// A required string argument.
+///
+/// Read as UTF-8 (V8 writes it in one pass); N-API writes a lone surrogate as U+FFFD, so only
+/// text holding that character is read again as UTF-16, where a lone surrogate is refused as
+/// the wasm binding refuses it.
 pub fn string(path: &str, v: Unknown<'_>) -> Result<String, Error> {
+    match type_of(path, &v)? {
+        ValueType::String => {
+            let s = JsString::from_unknown(v).map_err(|e| napi_failure(path, &e))?;
+            let text = s.into_utf8().map_err(|e| napi_failure(path, &e))?;
+            let text = text.into_owned().map_err(|e| napi_failure(path, &e))?;
+            if !text.contains('\u{FFFD}') {
+                return Ok(text);
+            }
+            utf16(path, v)
+        }
+        t => Err(input::expected_string(path, type_name(t))),
+    }
+}
+
+/// A string read as UTF-16 and checked to be well-formed.
+fn utf16(path: &str, v: Unknown<'_>) -> Result<String, Error> {
     match type_of(path, &v)? {
         ValueType::String => {
             let s = JsString::from_unknown(v).map_err(|e| napi_failure(path, &e))?;
@@ -46,24 +66,10 @@ pub fn string(path: &str, v: Unknown<'_>) -> Result<String, Error> {
     }
 }
 
-/// A JSON text argument (what the packages' `JSON.stringify` produced), read as UTF-8: a
-/// batch of a thousand messages is megabytes, and the UTF-16 conversion of [`string`] is a
-/// slower pass over it. N-API writes a lone surrogate as U+FFFD, so text holding that
-/// character is read again by [`string`], which refuses a lone surrogate as the wasm binding
-/// does (`JSON.stringify` escapes them, so this is never the packages' case).
+/// A JSON text argument (what the packages' `JSON.stringify` produced): read as [`string`]
+/// reads it (`JSON.stringify` escapes lone surrogates, so the UTF-16 pass never runs for them).
 pub fn json_text(path: &str, v: Unknown<'_>) -> Result<String, Error> {
-    match type_of(path, &v)? {
-        ValueType::String => {
-            let s = JsString::from_unknown(v).map_err(|e| napi_failure(path, &e))?;
-            let text = s.into_utf8().map_err(|e| napi_failure(path, &e))?;
-            let text = text.into_owned().map_err(|e| napi_failure(path, &e))?;
-            if text.contains('\u{FFFD}') {
-                return string(path, v);
-            }
-            Ok(text)
-        }
-        t => Err(input::expected_string(path, type_name(t))),
-    }
+    string(path, v)
 }
 
 /// An optional string argument: `undefined` and `null` are absent.

@@ -95,6 +95,13 @@ pub fn email_build_message(
     Ok(Uint8Array::from(bytes))
 }
 
+/// The text part a template without one gets, derived from `html` (spec §7.4).
+#[napi]
+pub fn email_html_to_text(html: Unknown<'_>) -> Result<String, Code> {
+    let html = crate::args::string("html", html).map_err(|e| core_err(&e))?;
+    Ok(usebetter_core::email::html_text::html_to_text(&html))
+}
+
 /// The encoded size `emailBuildMessage` would produce, after the same checks.
 #[napi]
 pub fn email_message_size(

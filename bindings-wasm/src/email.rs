@@ -84,6 +84,13 @@ pub fn email_build_message(
     em::build_message(&message, &options, &contents).map_err(|e| core_err(&e))
 }
 
+/// The text part a template without one gets, derived from `html` (spec §7.4).
+#[wasm_bindgen(js_name = emailHtmlToText)]
+pub fn email_html_to_text(html: &JsValue) -> Result<String, JsValue> {
+    let html = crate::args::string("html", html).map_err(|e| core_err(&e))?;
+    Ok(usebetter_core::email::html_text::html_to_text(&html))
+}
+
 /// The encoded size `emailBuildMessage` would produce, after the same checks.
 #[wasm_bindgen(js_name = emailMessageSize)]
 pub fn email_message_size(

@@ -30,5 +30,6 @@ const core = edgeCore(binding, [
   "emailRecipients",
   "emailBuildMessage",
   "emailMessageSize",
+  "emailHtmlToText",
 ]);
 export default core;

@@ -29,6 +29,7 @@ const core = edgeCore(binding, [
   "emailRecipients",
   "emailBuildMessage",
   "emailMessageSize",
+  "emailHtmlToText",
   "emailSigV4",
   "emailUnsubscribeToken",
   "emailOpenUnsubscribeToken",

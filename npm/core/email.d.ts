@@ -206,6 +206,9 @@ export declare function emailBuildMessage(
   options?: EmailBuildOptions | null,
   contents?: Array<Uint8Array | null | undefined> | null,
 ): Uint8Array;
+/** The text a template without a text part gets from its HTML: block elements on lines, links as
+ *  `text (url)`, list items as `- `, entities decoded, whitespace collapsed. */
+export declare function emailHtmlToText(html: string): string;
 /** The size `emailBuildMessage` would produce, after the same checks, without encoding the
  *  attachments; EMAIL_MESSAGE_TOO_LARGE over `maxMessageBytes`. */
 export declare function emailMessageSize(

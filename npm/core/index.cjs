@@ -126,8 +126,8 @@ const NAMES = [
   "webhookGenerateSecret", "webhookClassifyAddress", "webhookClassifyOutcome", "webhookRetryAfter",
   "webhookId", "emailSigV4", "emailVerifyEvent", "emailSnsCertUrl", "emailUnsubscribeToken",
   "emailOpenUnsubscribeToken", "emailUnsubscribeHeaders", "emailDkimSign", "emailParseAddress",
-  "emailRecipients", "emailBuildMessage", "emailMessageSize", "Email", "emailProviderRequest",
-  "emailClassifyResponse",
+  "emailRecipients", "emailBuildMessage", "emailMessageSize", "emailHtmlToText", "Email",
+  "emailProviderRequest", "emailClassifyResponse",
 ];
 
 // The binding loads on first use, not at require: importing a library that depends on this

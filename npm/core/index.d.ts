@@ -42,7 +42,7 @@ export * from "./email";
 import type { emailSigV4, emailVerifyEvent, emailSnsCertUrl, emailUnsubscribeToken, emailOpenUnsubscribeToken, emailUnsubscribeHeaders, emailDkimSign } from "./email";
 import type { Webhooks, webhookSign, webhookVerify, webhookGenerateSecret, webhookClassifyAddress, webhookClassifyOutcome, webhookRetryAfter, webhookId } from "./webhooks";
 export * from "./email";
-import type { emailParseAddress, emailRecipients, emailBuildMessage, emailMessageSize, Email, emailProviderRequest, emailClassifyResponse } from "./email";
+import type { emailParseAddress, emailRecipients, emailBuildMessage, emailMessageSize, emailHtmlToText, Email, emailProviderRequest, emailClassifyResponse } from "./email";
 
 /** The object form of the `jwt` strategy. */
 export type JwtStrategyConfig = Exclude<JwtConfig, string>;
@@ -322,6 +322,7 @@ declare const core: {
   emailRecipients: typeof emailRecipients;
   emailBuildMessage: typeof emailBuildMessage;
   emailMessageSize: typeof emailMessageSize;
+  emailHtmlToText: typeof emailHtmlToText;
   Email: typeof Email;
   emailProviderRequest: typeof emailProviderRequest;
   emailClassifyResponse: typeof emailClassifyResponse;

@@ -62,6 +62,7 @@ export const {
   emailRecipients,
   emailBuildMessage,
   emailMessageSize,
+  emailHtmlToText,
   Email,
   emailProviderRequest,
   emailClassifyResponse,

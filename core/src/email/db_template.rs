@@ -241,7 +241,10 @@ pub fn render(t: &Source<'_>, props: &Value) -> Result<Rendered, EmailError> {
 
 #[cfg(feature = "templates")]
 mod engine {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
     use std::io;
+    use std::rc::Rc;
 
     use minijinja::{filters, tests, AutoEscape, Environment, ErrorKind, UndefinedBehavior};
     use serde_json::Value;
@@ -305,6 +308,38 @@ mod engine {
         env
     }
 
+    /// The name errors give the part, as for a template compiled from a string.
+    const NAME: &str = "<string>";
+    /// How many compiled parts each thread keeps (all are dropped when it is full).
+    const CACHED: usize = 128;
+
+    thread_local! {
+        /// Compiled parts by source, text then HTML (auto-escaped): a tenant's override renders
+        /// for every message it sends, and compiling it costs more than rendering it. The
+        /// source is the key, so a new version compiles afresh.
+        static COMPILED: RefCell<[HashMap<String, Rc<Environment<'static>>>; 2]> =
+            RefCell::new([HashMap::new(), HashMap::new()]);
+    }
+
+    /// An environment holding `src` compiled as its one template, [`NAME`].
+    fn compiled(html: bool, src: &str) -> Result<Rc<Environment<'static>>, minijinja::Error> {
+        let at = usize::from(html);
+        if let Some(env) = COMPILED.with(|c| c.borrow()[at].get(src).cloned()) {
+            return Ok(env);
+        }
+        let mut env = environment(html);
+        env.add_template_owned(NAME, src.to_owned())?;
+        let env = Rc::new(env);
+        COMPILED.with(|c| {
+            let map = &mut c.borrow_mut()[at];
+            if map.len() >= CACHED {
+                map.clear();
+            }
+            map.insert(src.to_owned(), Rc::clone(&env));
+        });
+        Ok(env)
+    }
+
     fn part(
         name: &str,
         label: &str,
@@ -312,10 +347,8 @@ mod engine {
         html: bool,
         ctx: &minijinja::Value,
     ) -> Result<String, EmailError> {
-        let env = environment(html);
-        let tmpl = env
-            .template_from_str(src)
-            .map_err(|e| failed(name, label, e))?;
+        let env = compiled(html, src).map_err(|e| failed(name, label, e))?;
+        let tmpl = env.get_template(NAME).map_err(|e| failed(name, label, e))?;
         let mut w = Capped {
             out: Vec::new(),
             over: false,

@@ -14,6 +14,7 @@ pub mod dns;
 pub mod error;
 pub mod events;
 pub mod header;
+pub mod html_text;
 pub mod http;
 pub mod mailgun;
 pub mod message;

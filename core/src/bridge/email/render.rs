@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::templates::{chain, render_row};
 use super::Email;
+use crate::email::html_text::html_to_text;
 use crate::email::EmailError;
 
 /// Rendered content, as stored by `renderFreeze`.
@@ -115,10 +116,12 @@ impl Email {
         let Some(subject) = part("subject") else {
             return Err(failed(format!("template {name:?} gave no subject")));
         };
+        let html = part("html");
         Ok(Content {
             subject,
-            html: part("html"),
-            text: part("text"),
+            // A code template that gives no text part gets one from its HTML (§7.4).
+            text: part("text").or_else(|| html.as_deref().map(html_to_text)),
+            html,
             version: None,
         })
     }

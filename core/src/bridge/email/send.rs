@@ -25,6 +25,7 @@ use crate::audit::time::format_iso;
 use crate::bridge::step::{from_text, parse_text, step_text, to_text, SendStep};
 use crate::email::address::{parse_address, AddressOptions, Mailbox};
 use crate::email::config::Render;
+use crate::email::html_text::html_to_text;
 use crate::email::message::{Attachment, BuildOptions, MessageSpec};
 use crate::email::recipients::{AddressInput, OneOrMany};
 use crate::email::{mime, prepare, EmailError};
@@ -309,6 +310,11 @@ impl Email {
                 .expires_after_ms
                 .map(|ms| i.send_at_ms.unwrap_or(now_ms).max(now_ms) + ms),
         };
+        // A template that gives no text part gets one from its HTML (§7.4).
+        let text = match (&i.text, &i.template) {
+            (None, Some(_)) if !defer => i.html.as_deref().map(html_to_text),
+            _ => i.text.clone(),
+        };
         let id = ids::encode(IdKind::Email, uuid);
         let from = i
             .from
@@ -360,7 +366,7 @@ impl Email {
             text: if defer {
                 Some(String::new())
             } else {
-                i.text.clone()
+                text.clone()
             },
             html: i.html.clone().filter(|_| !defer),
             message_id: message_id.clone(),
@@ -439,7 +445,7 @@ impl Email {
             },
             json!(subject),
             json!(i.html),
-            json!(i.text),
+            json!(text),
             json!(headers.to_string()),
             json!(i.template),
             json!(i.locale),

@@ -82,6 +82,34 @@ mod engine {
     use super::*;
 
     #[test]
+    fn compiled_parts_are_reused_by_source_and_escaping() {
+        // The same source as subject (unescaped) and html (escaped), rendered again with other
+        // props, then changed: each render is its own.
+        let same = "{{ name }}";
+        let a = render(&src(same, Some(same), None), &json!({ "name": "<A>" })).unwrap();
+        let b = render(&src(same, Some(same), None), &json!({ "name": "<B>" })).unwrap();
+        assert_eq!(
+            (a.subject.as_str(), a.html.as_deref()),
+            ("<A>", Some("&lt;A&gt;"))
+        );
+        assert_eq!(
+            (b.subject.as_str(), b.html.as_deref()),
+            ("<B>", Some("&lt;B&gt;"))
+        );
+        let c = render(
+            &src("x{{ name }}", Some(same), None),
+            &json!({ "name": "C" }),
+        )
+        .unwrap();
+        assert_eq!(c.subject, "xC");
+        // A source that fails to compile keeps failing.
+        for _ in 0..2 {
+            let e = render(&src("{{ name", Some(same), None), &json!({ "name": "D" })).unwrap_err();
+            assert!(reason(e).contains("subject"));
+        }
+    }
+
+    #[test]
     fn renders_with_html_escaping_in_html_only() {
         let t = src(
             "Hi {{ name }}\r\nBcc: x@y",
