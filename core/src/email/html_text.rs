@@ -1,7 +1,7 @@
 //! `htmlToText` (spec §7.4): the text part of a templated message whose template gives none,
 //! derived from its HTML. Block elements become line breaks (a paragraph or heading a blank
 //! line), links `text (url)`, list items `- `, entities are decoded and whitespace collapsed;
-//! `<pre>` keeps its own. What a reader never sees (`head`, `script`, `style`, comments) is left
+//! `<pre>` keeps its own (but for runs of empty lines: at most one in a row anywhere). What a reader never sees (`head`, `script`, `style`, comments) is left
 //! out. One pass over the bytes, no parser dependency: mail HTML is often malformed, and a
 //! stray `<` or an unclosed tag must still give readable text rather than an error.
 
@@ -412,13 +412,21 @@ pub fn html_to_text(html: &str) -> String {
             _ => {}
         }
     }
-    let mut text: String = out
-        .text
-        .lines()
-        .map(str::trim_end)
-        .collect::<Vec<_>>()
-        .join("\n");
-    text.truncate(text.trim_end().len());
+    // Lines without trailing blanks, at most one empty line in a row (a space-only line counts
+    // as empty), none at either end.
+    let mut text = String::with_capacity(out.text.len());
+    let mut gap = false;
+    for line in out.text.lines().map(str::trim_end) {
+        if line.is_empty() {
+            gap = true;
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(if gap { "\n\n" } else { "\n" });
+        }
+        text.push_str(line);
+        gap = false;
+    }
     text
 }
 

@@ -89,3 +89,62 @@ fn hidden_content_comments_and_broken_markup() {
     assert_eq!(html_to_text(""), "");
     assert_eq!(html_to_text("é <b>ü</b>\u{a0}日本"), "é ü 日本");
 }
+
+#[test]
+fn any_mix_of_markup_fragments_gives_tidy_text_without_panicking() {
+    const PIECES: &[&str] = &[
+        "<",
+        ">",
+        "a",
+        "é",
+        "日",
+        "&",
+        ";",
+        "#",
+        "x",
+        "\"",
+        "'",
+        "=",
+        "/",
+        "!",
+        "-",
+        " ",
+        "\n",
+        "<a href=",
+        "</a>",
+        "<pre>",
+        "</pre>",
+        "<li>",
+        "<ul>",
+        "</ul>",
+        "<script>",
+        "</scr",
+        "&#x",
+        "&amp",
+        "<!--",
+        "-->",
+        "<br>",
+        "<P>",
+        "</style",
+        "<td>",
+        "\u{a0}",
+        "<a href='#'>",
+    ];
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    for _ in 0..3_000 {
+        let mut html = String::new();
+        for _ in 0..40 {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            html.push_str(PIECES[(seed >> 33) as usize % PIECES.len()]);
+        }
+        let text = html_to_text(&html);
+        assert!(!text.contains("\n\n\n"), "{html:?} gave {text:?}");
+        assert!(
+            text.lines().all(|l| l == l.trim_end()),
+            "{html:?} gave {text:?}"
+        );
+        assert_eq!(text, text.trim_end(), "{html:?}");
+    }
+}
