@@ -310,8 +310,11 @@ mod engine {
 
     /// The name errors give the part, as for a template compiled from a string.
     const NAME: &str = "<string>";
-    /// How many compiled parts each thread keeps (all are dropped when it is full).
+    /// How many compiled parts each thread keeps, and how many bytes of source (all are dropped
+    /// when either is reached); a larger source is compiled at each render.
     const CACHED: usize = 128;
+    const CACHED_BYTES: usize = 8 << 20;
+    const CACHED_SOURCE: usize = 64 << 10;
 
     thread_local! {
         /// Compiled parts by source, text then HTML (auto-escaped): a tenant's override renders
@@ -330,13 +333,16 @@ mod engine {
         let mut env = environment(html);
         env.add_template_owned(NAME, src.to_owned())?;
         let env = Rc::new(env);
-        COMPILED.with(|c| {
-            let map = &mut c.borrow_mut()[at];
-            if map.len() >= CACHED {
-                map.clear();
-            }
-            map.insert(src.to_owned(), Rc::clone(&env));
-        });
+        if src.len() <= CACHED_SOURCE {
+            COMPILED.with(|c| {
+                let maps = &mut *c.borrow_mut();
+                let bytes: usize = maps.iter().flat_map(|m| m.keys()).map(String::len).sum();
+                if maps[at].len() >= CACHED || bytes + src.len() > CACHED_BYTES {
+                    maps.iter_mut().for_each(HashMap::clear);
+                }
+                maps[at].insert(src.to_owned(), Rc::clone(&env));
+            });
+        }
         Ok(env)
     }
 

@@ -6,7 +6,12 @@
 //! stray `<` or an unclosed tag must still give readable text rather than an error.
 
 /// Elements whose contents are not text (skipped to their closing tag).
-const HIDDEN: &[&str] = &["head", "script", "style", "title", "template", "noscript"];
+/// (`head` is not one: parsers end it at `<body>` when `</head>` is missing, and its text-bearing
+/// children are these.)
+const HIDDEN: &[&str] = &["script", "style", "title", "template", "noscript"];
+/// Nesting counted for list indents and links, beyond which deeper ones are flattened (markup
+/// that never closes them must not grow the output quadratically).
+const DEPTH: usize = 8;
 /// Elements that end a line.
 const LINE: &[&str] = &[
     "address",
@@ -165,6 +170,27 @@ fn named(name: &str) -> Option<char> {
     })
 }
 
+/// Numeric references 128–159 as browsers read them: the Windows-1252 characters (Word's quotes
+/// and dashes), not C1 controls.
+fn windows_1252(n: u32) -> u32 {
+    const C1: [u32; 32] = [
+        0x20ac, 0x81, 0x201a, 0x192, 0x201e, 0x2026, 0x2020, 0x2021, 0x2c6, 0x2030, 0x160, 0x2039,
+        0x152, 0x8d, 0x17d, 0x8f, 0x90, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014,
+        0x2dc, 0x2122, 0x161, 0x203a, 0x153, 0x9d, 0x17e, 0x178,
+    ];
+    match n {
+        0x80..=0x9f => C1[(n - 0x80) as usize],
+        _ => n,
+    }
+}
+
+/// The text part a template without one gets: its HTML's text, or none when that is empty (an
+/// empty alternative is worse than none).
+#[must_use]
+pub fn text_part(html: Option<&str>) -> Option<String> {
+    html.map(html_to_text).filter(|t| !t.is_empty())
+}
+
 /// `s` with its character references decoded (a zero-width result is dropped).
 fn decode(s: &str) -> std::borrow::Cow<'_, str> {
     if !s.contains('&') {
@@ -180,9 +206,13 @@ fn decode(s: &str) -> std::borrow::Cow<'_, str> {
             let body = &rest[1..e];
             match body.strip_prefix('#') {
                 Some(n) => match n.strip_prefix(['x', 'X']) {
-                    Some(h) => u32::from_str_radix(h, 16).ok(),
-                    None => n.parse().ok(),
+                    Some(h) if h.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                        u32::from_str_radix(h, 16).ok()
+                    }
+                    None if n.bytes().all(|b| b.is_ascii_digit()) => n.parse().ok(),
+                    _ => None,
                 }
+                .map(windows_1252)
                 .and_then(char::from_u32)
                 .filter(|&c| c != '\0'),
                 None => named(body),
@@ -301,7 +331,15 @@ fn skip_to_close(html: &str, from: usize, name: &str) -> usize {
     while let Some(p) = html[i..].find("</") {
         let s = i + p + 2;
         let e = s + name.len();
-        if e <= html.len() && html.is_char_boundary(e) && html[s..e].eq_ignore_ascii_case(name) {
+        let ends = html
+            .as_bytes()
+            .get(e)
+            .is_none_or(|&b| b == b'>' || b == b'/' || b.is_ascii_whitespace());
+        if e <= html.len()
+            && html.is_char_boundary(e)
+            && html[s..e].eq_ignore_ascii_case(name)
+            && ends
+        {
             return html[e..].find('>').map_or(html.len(), |g| e + g + 1);
         }
         i = s;
@@ -316,7 +354,11 @@ fn shown_url(href: &str, text: &str) -> Option<String> {
     if h.is_empty() || h.starts_with('#') || lower.starts_with("javascript:") {
         return None;
     }
-    let bare = h.strip_prefix("mailto:").unwrap_or(h);
+    let bare = if lower.starts_with("mailto:") {
+        &h[7..]
+    } else {
+        h
+    };
     let t = text.trim();
     (t != h && t != bare).then(|| h.to_owned())
 }
@@ -391,19 +433,23 @@ pub fn html_to_text(html: &str) -> String {
             }
             ("li", false) => {
                 out.line(1);
-                out.prefix = Some(format!("{}- ", "  ".repeat(lists.saturating_sub(1))));
+                let indent = lists.saturating_sub(1).min(DEPTH);
+                out.prefix = Some(format!("{}- ", "  ".repeat(indent)));
             }
             ("td" | "th", false) => out.space = true,
-            ("a", false) => links.push((out.text.len(), t.href)),
+            ("a", false) if links.len() < DEPTH => {
+                // The link's text starts after what is pending (a list item's `- `).
+                out.flush();
+                links.push((out.text.len(), t.href));
+            }
             ("a", true) => {
                 if let Some((start, Some(href))) = links.pop() {
-                    let text = out.text.get(start..).unwrap_or_default().to_owned();
-                    if let Some(url) = shown_url(&href, &text) {
-                        if text.trim().is_empty() {
-                            out.words(&url);
-                        } else {
-                            out.words(&format!(" ({url})"));
-                        }
+                    let text = out.text.get(start..).unwrap_or_default();
+                    let shown = shown_url(&href, text).map(|url| (url, text.trim().is_empty()));
+                    match shown {
+                        Some((url, true)) => out.words(&url),
+                        Some((url, false)) => out.words(&format!(" ({url})")),
+                        None => {}
                     }
                 }
             }

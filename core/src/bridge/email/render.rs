@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::templates::{chain, render_row};
 use super::Email;
-use crate::email::html_text::html_to_text;
+use crate::email::html_text::text_part;
 use crate::email::EmailError;
 
 /// Rendered content, as stored by `renderFreeze`.
@@ -120,7 +120,7 @@ impl Email {
         Ok(Content {
             subject,
             // A code template that gives no text part gets one from its HTML (§7.4).
-            text: part("text").or_else(|| html.as_deref().map(html_to_text)),
+            text: part("text").or_else(|| text_part(html.as_deref())),
             html,
             version: None,
         })

@@ -25,7 +25,7 @@ use crate::audit::time::format_iso;
 use crate::bridge::step::{from_text, parse_text, step_text, to_text, SendStep};
 use crate::email::address::{parse_address, AddressOptions, Mailbox};
 use crate::email::config::Render;
-use crate::email::html_text::html_to_text;
+use crate::email::html_text::text_part;
 use crate::email::message::{Attachment, BuildOptions, MessageSpec};
 use crate::email::recipients::{AddressInput, OneOrMany};
 use crate::email::{mime, prepare, EmailError};
@@ -312,7 +312,7 @@ impl Email {
         };
         // A template that gives no text part gets one from its HTML (§7.4).
         let text = match (&i.text, &i.template) {
-            (None, Some(_)) if !defer => i.html.as_deref().map(html_to_text),
+            (None, Some(_)) if !defer => text_part(i.html.as_deref()),
             _ => i.text.clone(),
         };
         let id = ids::encode(IdKind::Email, uuid);

@@ -12,7 +12,7 @@ use super::send::{input_path, Pending, SendInput};
 use super::suppressions::{arg, fields, text, uuid};
 use super::{em, Email};
 use crate::email::db_template::{self, Source};
-use crate::email::html_text::html_to_text;
+use crate::email::html_text::text_part;
 use crate::email::EmailError;
 use crate::error::Result;
 use crate::input::from_value;
@@ -86,7 +86,7 @@ pub(super) fn render_row(name: &str, row: &Value, props: &Value) -> Result<db_te
     let mut r = db_template::render(&src, props).map_err(em)?;
     // A stored template without a text part gets one from its HTML (§7.4).
     if r.text.is_none() {
-        r.text = r.html.as_deref().map(html_to_text);
+        r.text = text_part(r.html.as_deref());
     }
     Ok(r)
 }

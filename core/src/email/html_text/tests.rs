@@ -148,3 +148,45 @@ fn any_mix_of_markup_fragments_gives_tidy_text_without_panicking() {
         assert_eq!(text, text.trim_end(), "{html:?}");
     }
 }
+
+#[test]
+fn what_reviewers_found() {
+    // A link in a list item: its text is the URL, so the URL is not repeated.
+    assert_eq!(
+        html_to_text(
+            r#"<ul><li><a href="https://x.io">https://x.io</a></li><li><a href="MAILTO:a@x.io">a@x.io</a></li></ul>"#
+        ),
+        "- https://x.io\n- a@x.io"
+    );
+    // A head that is never closed ends at the body.
+    assert_eq!(
+        html_to_text("<html><head><meta charset=utf-8><body><p>Hello</p></body></html>"),
+        "Hello"
+    );
+    // Word's quotes as numeric references; a sign is not a number.
+    assert_eq!(
+        html_to_text("&#147;Hi&#148; &#150; it&#146;s &#+65; &#x+41;"),
+        "“Hi” – it’s &#+65; &#x+41;"
+    );
+    // `</scripts>` does not end a script.
+    assert_eq!(html_to_text("<script>a</scripts>b</script>c"), "c");
+    // Unclosed lists and links stay linear: the indent stops growing.
+    let html = format!("{}{}", "<ul>".repeat(20_000), "<li>x".repeat(20_000));
+    assert!(html_to_text(&html).len() < 20_000 * 24);
+    let html = format!(
+        "{}{}{}",
+        "<a href=u>".repeat(20_000),
+        "y ".repeat(1_000),
+        "</a>".repeat(20_000)
+    );
+    assert!(html_to_text(&html).len() < 4_000);
+    // No visible text: no text part.
+    assert_eq!(
+        super::text_part(Some(r#"<img src="banner.png" alt="Sale">"#)),
+        None
+    );
+    assert_eq!(
+        super::text_part(Some("<p>Sale</p>")).as_deref(),
+        Some("Sale")
+    );
+}

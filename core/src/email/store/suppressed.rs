@@ -151,7 +151,7 @@ mod tests {
         .unwrap();
         let sql = plain.suppressed_function_sql();
         assert!(
-            sql.contains("SECURITY DEFINER\nSET search_path = pg_catalog, pg_temp\nAS"),
+            sql.contains("SECURITY DEFINER\nSET search_path = pg_catalog, pg_temp\nSET plan_cache_mode = force_generic_plan\nAS"),
             "{sql}"
         );
         assert!(sql.contains("PERFORM set_config('app.bypass_rls', 'true', true);"));
