@@ -45,17 +45,6 @@ pub fn string(path: &str, v: Unknown<'_>) -> Result<String, Error> {
             if !text.contains('\u{FFFD}') {
                 return Ok(text);
             }
-            utf16(path, v)
-        }
-        t => Err(input::expected_string(path, type_name(t))),
-    }
-}
-
-/// A string read as UTF-16 and checked to be well-formed.
-fn utf16(path: &str, v: Unknown<'_>) -> Result<String, Error> {
-    match type_of(path, &v)? {
-        ValueType::String => {
-            let s = JsString::from_unknown(v).map_err(|e| napi_failure(path, &e))?;
             let units = s.into_utf16().map_err(|e| napi_failure(path, &e))?;
             // The buffer ends with the NUL terminator N-API writes.
             let slice = units.as_slice();
@@ -64,12 +53,6 @@ fn utf16(path: &str, v: Unknown<'_>) -> Result<String, Error> {
         }
         t => Err(input::expected_string(path, type_name(t))),
     }
-}
-
-/// A JSON text argument (what the packages' `JSON.stringify` produced): read as [`string`]
-/// reads it (`JSON.stringify` escapes lone surrogates, so the UTF-16 pass never runs for them).
-pub fn json_text(path: &str, v: Unknown<'_>) -> Result<String, Error> {
-    string(path, v)
 }
 
 /// An optional string argument: `undefined` and `null` are absent.

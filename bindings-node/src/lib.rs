@@ -38,10 +38,6 @@ fn string(arg: &str, value: Unknown<'_>) -> Result<String, Code> {
     args::string(arg, value).map_err(|e| core_err(&e))
 }
 
-fn json_text(arg: &str, value: Unknown<'_>) -> Result<String, Code> {
-    args::json_text(arg, value).map_err(|e| core_err(&e))
-}
-
 fn opt_string(arg: &str, value: Unknown<'_>) -> Result<Option<String>, Code> {
     args::opt_string(arg, value).map_err(|e| core_err(&e))
 }

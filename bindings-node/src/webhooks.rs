@@ -6,7 +6,7 @@ use napi_derive::napi;
 use serde_json::Value;
 use usebetter_core::bridge::webhooks as wh;
 
-use crate::{core_err, json_text, ms, opt_string, string, Code};
+use crate::{core_err, ms, opt_string, string, Code};
 
 fn json(arg: &str, value: Unknown<'_>) -> Result<Value, Code> {
     crate::args::json(arg, value).map_err(|e| core_err(&e))
@@ -72,7 +72,7 @@ impl Webhooks {
         now_ms: f64,
         random: Uint8Array,
     ) -> Result<String, Code> {
-        let inputs = json_text("inputs", inputs)?;
+        let inputs = string("inputs", inputs)?;
         self.inner
             .send_begin(&inputs, many, ms(now_ms), &random)
             .map_err(|e| core_err(&e))
@@ -80,7 +80,7 @@ impl Webhooks {
 
     #[napi]
     pub fn send_next(&self, state: Unknown<'_>, rows: Unknown<'_>) -> Result<String, Code> {
-        let (state, rows) = (json_text("state", state)?, json_text("rows", rows)?);
+        let (state, rows) = (string("state", state)?, string("rows", rows)?);
         self.inner
             .send_next(&state, &rows)
             .map_err(|e| core_err(&e))
