@@ -8,6 +8,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import core from "@usebetter-rs/core";
 import { connectAs, freshDatabase } from "./helpers/db.mjs";
+import { generator } from "./helpers/seeded.mjs";
 
 let dbh;
 let client;
@@ -19,22 +20,6 @@ after(async () => {
   await client?.end();
   await dbh?.drop();
 });
-
-/** mulberry32: a small seeded generator, so a failing seed can be run again. */
-function generator(seed) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n) => Math.floor(next() * n);
-  const pick = (xs) => xs[int(xs.length)];
-  const chance = (p) => next() < p;
-  return { int, pick, chance };
-}
 
 const STRINGS = ["", "a", "A", "é", "café", "😀", "/", '"', "\\", "\n", "x\ty", "line\r\n", "null", "1", "true", " ", "日本"];
 const KEYS = ["id", "name", "a", "b", "é", "k\"q", "x y", "n", "big", "nested", "list", "flag", "😀", "Name", "_", "0"];

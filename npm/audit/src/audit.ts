@@ -1,6 +1,5 @@
 import { coded } from "./errors";
-import core from "@usebetter-rs/core";
-import { jsonText } from "./json";
+import { changedFields, copyImage } from "./diff";
 import { currentTenantId, getAuditContext, runWithAuditContext, type AuditContext } from "./context";
 import { AuditConfigError, Enrichments, newId } from "./enrich";
 import { exportLogs, createExportResponse, type ExportOptions, type ExportResponseOptions, type ExportResult } from "./export";
@@ -75,19 +74,20 @@ function buildLog(input: CaptureLogInput, tenantId: string | null | undefined = 
     if (input[k] !== undefined) (log as unknown as Record<string, unknown>)[k] = input[k];
   }
   if (tenantId) log.tenantId = tenantId;
-  if (input.operation !== "INSERT" && input.before) log.beforeData = { ...input.before };
-  if (input.operation !== "DELETE" && input.after) log.afterData = { ...input.after };
+  const before = input.operation !== "INSERT" ? input.before : undefined;
+  const after = input.operation !== "DELETE" ? input.after : undefined;
+  const keysB = before ? Object.keys(before) : [];
+  const keysA = after ? Object.keys(after) : [];
+  if (before) log.beforeData = copyImage(before, keysB);
+  if (after) log.afterData = copyImage(after, keysA);
   if (input.operation === "UPDATE") {
-    // Rust names the changed fields; their old and new values are the images' own.
-    const before = input.before ?? {};
-    const after = input.after ?? {};
-    const pair = `[{"before":${jsonText(before, "before")},"after":${jsonText(after, "after")}}]`;
-    const [changed] = JSON.parse(core.auditChangedFieldsJson(pair)) as string[][];
-    if (changed?.length) {
+    // The changed fields as the core decides them (diff.ts); old and new values are the images' own.
+    const changed = changedFields(before ?? {}, after ?? {}, keysB, keysA);
+    if (changed.length) {
       const changes = changed.map((field) => {
         const c: FieldChange = { field };
-        if (Object.hasOwn(before, field)) c.old = before[field];
-        if (Object.hasOwn(after, field)) c.new = after[field];
+        if (before && Object.hasOwn(before, field)) c.old = before[field];
+        if (after && Object.hasOwn(after, field)) c.new = after[field];
         return c;
       });
       log.diff = { changedFields: changed, changes };
