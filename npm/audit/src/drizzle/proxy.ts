@@ -8,7 +8,6 @@ import * as drizzle from "drizzle-orm";
 import { getTableName, is, SQL, Table } from "drizzle-orm";
 import { withWriteHandle } from "../write-context";
 import { AuditConfigError } from "../enrich";
-import { contract } from "../store";
 import { hearConnectionErrors } from "@usebetter-rs/core/connections";
 import { rawWriteGuard } from "./raw";
 import { imageKeys, primaryKey, recordIdOf, type ImageKeys } from "./rows";
@@ -38,23 +37,13 @@ const { mapResultRow } = drizzle as unknown as { mapResultRow(fields: unknown, r
 
 const MUTATIONS: Record<string, AuditOperation> = { insert: "INSERT", update: "UPDATE", delete: "DELETE" };
 
-/**
- * A name per distinct statement text, so each connection parses and plans a capturing
- * statement once: planning the CTE costs more than running it.
- */
-function statementName(text: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
-  return `${contract().statementPrefix}${h.toString(16)}_${text.length}`;
-}
-
 /** Mutation and audit rows in one statement; needs no transaction of its own. */
 async function captureInline(b: Builder, op: AuditOperation, handle: Db, plan: Extract<InlinePlan, { kind: "inline" }>, options: AuditProxyOptions) {
   const { tenant } = await plan.shape(async (text, params) => rowsOf(await handle.execute(bind(text, params))));
   const pk = primaryKey(b.config.table, options.primaryKey);
   const skipBefore = skipsBefore(options, getTableName(b.config.table));
-  const query = b.dialect.sqlToQuery(statement(b, op, pk, options.imageKeys ?? "property", { tenant, skipBefore, values: plan.values }));
-  const rows = (await handle.session.prepareQuery(query, undefined, statementName(query.sql), true, (r) => r).execute()) as unknown[][];
+  const query = statement(b, op, pk, options.imageKeys ?? "property", { tenant, skipBefore, values: plan.values });
+  const rows = (await handle.session.prepareQuery(query, undefined, query.name, true, (r) => r).execute()) as unknown[][];
   if (!b.config.returning) return { command: op, rowCount: rows.length, rows: [], fields: [] };
   return rows.map((row) => mapResultRow(b.config.returning as never, row.slice(0, b.config.returning!.length), b.joinsNotNullableMap));
 }
@@ -63,8 +52,8 @@ async function capture(b: Builder, op: AuditOperation, tx: Db, captureLog: Captu
   const pk = primaryKey(b.config.table, options.primaryKey);
   const keys = options.imageKeys ?? "property";
   const width = b.config.returning ? b.config.returning.length : 0;
-  const q = b.dialect.sqlToQuery(statement(b, op, pk, keys));
-  const rows = (await tx.session.prepareQuery(q, undefined, statementName(q.sql), true, (r) => r).execute()) as unknown[][];
+  const q = statement(b, op, pk, keys);
+  const rows = (await tx.session.prepareQuery(q, undefined, q.name, true, (r) => r).execute()) as unknown[][];
   const tableName = getTableName(b.config.table);
   const named = imageKeys(b.config.table, keys);
   const skip = skipsBefore(options, tableName);

@@ -14,6 +14,17 @@ export type ImageKeys = "property" | "column";
  * (`primaryKey` option, a property name); else a composite primary key; else `id`.
  */
 export function primaryKey(table: PgTable, named: string | undefined): Column[] {
+  let byName = pkCache.get(table);
+  if (!byName) pkCache.set(table, (byName = new Map()));
+  let pk = byName.get(named);
+  if (!pk) byName.set(named, (pk = findPrimaryKey(table, named)));
+  return pk;
+}
+
+/** Per table (and `primaryKey` option): getTableConfig builds the whole config on each call. */
+const pkCache = new WeakMap<PgTable, Map<string | undefined, Column[]>>();
+
+function findPrimaryKey(table: PgTable, named: string | undefined): Column[] {
   const cfg = getTableConfig(table);
   const single = cfg.columns.filter((c) => c.primary);
   if (single.length) return single;

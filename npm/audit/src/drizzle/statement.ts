@@ -3,42 +3,109 @@
 // WHERE, the caller's RETURNING list) and the context values are put into its slots.
 import { coded } from "../errors";
 import * as drizzle from "drizzle-orm";
-import { getTableColumns, is, sql, SQL, type Column } from "drizzle-orm";
+import { getTableColumns, is, sql, SQL, type BuildQueryConfig, type Column } from "drizzle-orm";
 import type { PgTable } from "drizzle-orm/pg-core";
 import core from "@usebetter-rs/core";
 import type { AuditSqlPart } from "@usebetter-rs/core";
+import { contract } from "../store";
 import { tableSpec, type ImageKeys } from "./rows";
 import type { AuditOperation } from "../types";
 
 export type Builder = {
   config: Record<string, unknown> & { table: PgTable; where?: SQL; returning?: unknown[]; onConflict?: unknown };
-  dialect: { buildUpdateSet(table: PgTable, set: unknown): SQL; buildUpdateQuery(c: object): SQL; buildDeleteQuery(c: object): SQL; buildInsertQuery(c: object): { sql: SQL } | SQL; buildSelection(f: unknown, o: object): SQL; sqlToQuery(s: SQL): { sql: string; params: unknown[] } };
+  dialect: Dialect;
   joinsNotNullableMap?: Record<string, boolean>;
 };
+
+type Dialect = {
+  buildUpdateSet(table: PgTable, set: unknown): SQL;
+  buildUpdateQuery(c: object): SQL;
+  buildDeleteQuery(c: object): SQL;
+  buildInsertQuery(c: object): { sql: SQL } | SQL;
+  buildSelection(f: unknown, o: object): SQL;
+  sqlToQuery(s: SQL): { sql: string; params: unknown[] };
+} & Pick<BuildQueryConfig, "casing" | "escapeName" | "escapeParam" | "escapeString"> &
+  Required<Pick<BuildQueryConfig, "prepareTyping">>;
+
+/** A statement as node-postgres runs it, under a name of its own (see `statementName`). */
+export type Query = { sql: string; params: unknown[]; typings: string[]; name: string };
+
+/**
+ * A name per distinct statement text, so each connection parses and plans a capturing
+ * statement once: planning the CTE costs more than running it.
+ */
+function statementName(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return `${contract().statementPrefix}${h.toString(16)}_${text.length}`;
+}
 
 // Exported by drizzle-orm at run time but not in its type declarations.
 const { orderSelectedFields } = drizzle as unknown as { orderSelectedFields(fields: Record<string, unknown>): unknown[] };
 
-type Slots = Record<string, SQL>;
-type Fill = (slots: Slots) => SQL;
+/** A slot holds SQL Drizzle built (rendered by the dialect) or one bind parameter. */
+type Slots = Record<string, SQL | { param: unknown }>;
+type Fill = (slots: Slots, dialect: Dialect) => Query;
 
-/** The core's parts as one function of the slots; an empty slot drops its `before` and `after`. */
+/**
+ * The core's parts as one function of the slots; an empty slot drops its `before` and `after`.
+ * The core's text is copied as it is; only the slots go through Drizzle's renderer, numbering
+ * their parameters on from the ones before them (rendering the whole statement as one SQL
+ * object cost three times the mutation's own rendering).
+ */
 function compile(parts: AuditSqlPart[]): Fill {
-  const pieces = parts.map((p) => (typeof p === "string" ? sql.raw(p) : { slot: p.slot, before: p.before ? sql.raw(p.before) : undefined, after: p.after ? sql.raw(p.after) : undefined }));
-  return (slots) => {
-    const chunks: SQL[] = [];
-    for (const p of pieces) {
-      if (is(p, SQL)) {
-        chunks.push(p);
+  // The text is the core's parts and the slots' texts, so those texts identify it: its name is
+  // looked up by them instead of hashing 1.5 KB per mutation. An app has a bounded set of
+  // mutation shapes; one generated per call must not grow the map without end.
+  const names = new Map<string, string>();
+  return (slots, dialect) => {
+    const index = { value: 0 };
+    const config: BuildQueryConfig = {
+      casing: dialect.casing,
+      escapeName: dialect.escapeName,
+      escapeParam: dialect.escapeParam,
+      escapeString: dialect.escapeString,
+      prepareTyping: dialect.prepareTyping,
+      paramStartIndex: index,
+    };
+    const out: Query = { sql: "", params: [], typings: [], name: "" };
+    let key = "";
+    for (const p of parts) {
+      if (typeof p === "string") {
+        out.sql += p;
         continue;
       }
       const value = slots[p.slot];
-      if (value === undefined) continue;
-      if (p.before) chunks.push(p.before);
-      chunks.push(value);
-      if (p.after) chunks.push(p.after);
+      if (value === undefined) {
+        key += "-";
+        continue;
+      }
+      if (p.before) out.sql += p.before;
+      if (is(value, SQL)) {
+        const q = value.toQuery(config);
+        out.sql += q.sql;
+        key += `${q.sql.length}:${q.sql}`;
+        for (let i = 0; i < q.params.length; i++) {
+          out.params.push(q.params[i]);
+          out.typings.push(q.typings?.[i] ?? "none");
+        }
+      } else {
+        const param = value as { param: unknown };
+        const text = dialect.escapeParam(index.value++, param.param);
+        out.sql += text;
+        key += `${text.length}:${text}`;
+        out.params.push(param.param);
+        out.typings.push("none");
+      }
+      if (p.after) out.sql += p.after;
     }
-    return sql.join(chunks);
+    let name = names.get(key);
+    if (name === undefined) {
+      if (names.size >= 256) names.clear();
+      names.set(key, (name = statementName(out.sql)));
+    }
+    out.name = name;
+    return out;
   };
 }
 
@@ -49,11 +116,19 @@ interface Capture {
 }
 
 const captures = new WeakMap<PgTable, Map<string, Capture>>();
+const pkKeys = new WeakMap<Column[], string>();
+
+/** The key's column names; the lists come from primaryKey's per-table cache, so this is a lookup. */
+function pkNames(pk: Column[]): string {
+  let names = pkKeys.get(pk);
+  if (names === undefined) pkKeys.set(pk, (names = pk.map((c) => c.name).join(",")));
+  return names;
+}
 
 function captureOf(table: PgTable, op: AuditOperation, pk: Column[], keys: ImageKeys, upsert: boolean, inline: { tenant: boolean; skipBefore: boolean } | null): Capture {
   let byVariant = captures.get(table);
   if (!byVariant) captures.set(table, (byVariant = new Map()));
-  const variant = `${op} ${keys} ${upsert} ${inline ? `${inline.tenant} ${inline.skipBefore}` : "-"} ${pk.map((c) => c.name).join(",")}`;
+  const variant = `${op} ${keys} ${upsert} ${inline ? `${inline.tenant} ${inline.skipBefore}` : "-"} ${pkNames(pk)}`;
   let capture = byVariant.get(variant);
   if (!capture) {
     const out = core.auditCaptureSql({ table: tableSpec(table, keys, pk), operation: op, upsert, inline });
@@ -74,7 +149,7 @@ function captureOf(table: PgTable, op: AuditOperation, pk: Column[], keys: Image
  * inserted; with it, it writes the audit rows itself from `values`. Images keep the table's
  * column order (core audit::image), so diffs list fields in column order.
  */
-export function statement(b: Builder, op: AuditOperation, pk: Column[], keys: ImageKeys, inline?: { tenant: boolean; skipBefore: boolean; values: Record<string, unknown> }): SQL {
+export function statement(b: Builder, op: AuditOperation, pk: Column[], keys: ImageKeys, inline?: { tenant: boolean; skipBefore: boolean; values: Record<string, unknown> }): Query {
   const { table, where } = b.config;
   if (op === "UPDATE" && (b.config.from || (b.config.joins as unknown[] | undefined)?.length)) {
     throw coded(new Error("audit: audited updates with .from() or joins are not supported; use trigger capture for them"), "AUDIT_UNCAPTURED_WRITE");
@@ -92,6 +167,6 @@ export function statement(b: Builder, op: AuditOperation, pk: Column[], keys: Im
     const built = b.dialect.buildInsertQuery({ ...b.config, returning: capture.returning });
     slots.mutation = is(built, SQL) ? built : built.sql;
   }
-  if (inline) for (const [name, value] of Object.entries(inline.values)) slots[name] = sql`${sql.param(value)}`;
-  return capture.fill(slots);
+  if (inline) for (const name in inline.values) slots[name] = { param: inline.values[name] };
+  return capture.fill(slots, b.dialect);
 }
