@@ -216,6 +216,16 @@ test("node-postgres 8.17+: the set-up and the scope's first statement leave befo
     for (let i = 0; i < buf.length; i += 1 + buf.readInt32BE(i + 1)) events.push(String.fromCharCode(buf[i]));
     return write.call(this, chunk, ...rest);
   };
+  // What reaches the socket: the messages above are held and written together.
+  const { _write: writeOne, _writev: writeMany } = stream;
+  stream._write = function (...args) {
+    events.push("write");
+    return writeOne.apply(this, args);
+  };
+  stream._writev = function (...args) {
+    events.push("write");
+    return writeMany.apply(this, args);
+  };
   const onReady = () => events.push("ready");
   client.connection.on("readyForQuery", onReady);
   client.release();
@@ -224,13 +234,14 @@ test("node-postgres 8.17+: the set-up and the scope's first statement leave befo
     assert.deepEqual(names(rows), ["acme-1", "acme-2"]);
   } finally {
     const again = await env.pool.connect();
-    again.connection.stream.write = write;
+    Object.assign(again.connection.stream, { write, _write: writeOne, _writev: writeMany });
     again.connection.off("readyForQuery", onReady);
     assert.equal(again.pipeline, false, "the pool's connection is handed back as it was lent");
     again.release();
   }
   const firstAnswer = events.indexOf("ready");
-  assert.deepEqual(events.slice(0, firstAnswer), ["Q", "P", "B", "D", "E", "S"], events.join(" "));
+  // One system call carries BEGIN, the settings and the query.
+  assert.deepEqual(events.slice(0, firstAnswer), ["Q", "P", "B", "D", "E", "S", "write"], events.join(" "));
 });
 
 test("a throw inside runAs rolls back", async () => {
@@ -402,6 +413,34 @@ test("hardened mode: raw SQL through getDatabase() cannot switch tenant or set t
       return { own, switched, bypassed };
     });
     assert.deepEqual(seen, { own: ["acme-1", "acme-2"], switched: [], bypassed: [] });
+    // The signed settings wait for the binding, and the first statement follows them in the
+    // same round trip: Q (BEGIN + binding), then both statements before the second answer.
+    const events = [];
+    const onReady = () => events.push("ready");
+    // Both of the pool's connections, whichever the scope gets.
+    const lent = await Promise.all([h.pool.connect(), h.pool.connect()]);
+    const write = lent[0].connection.stream.write;
+    for (const c of lent) {
+      c.connection.stream.write = function (chunk, ...rest) {
+        const buf = Buffer.from(chunk);
+        for (let i = 0; i < buf.length; i += 1 + buf.readInt32BE(i + 1)) events.push(String.fromCharCode(buf[i]));
+        return write.call(this, chunk, ...rest);
+      };
+      c.connection.on("readyForQuery", onReady);
+      c.release();
+    }
+    try {
+      assert.deepEqual(await tenant.runAs(h.ids.acme, async (db) => names(await db.select().from(projects))), ["acme-1", "acme-2"]);
+    } finally {
+      for (const c of lent) {
+        c.connection.stream.write = write;
+        c.connection.off("readyForQuery", onReady);
+      }
+    }
+    const second = events.indexOf("ready", events.indexOf("ready") + 1);
+    assert.deepEqual(events.slice(0, 7), ["Q", "ready", "P", "B", "D", "E", "S"], events.join(" "));
+    // The select (simple or extended protocol) is on its way before the settings' answer.
+    assert.ok(["Q", "P"].includes(events[7]) && second > 7, events.join(" "));
     // tenant.api and slug lookups sign the bypass too.
     assert.equal(await tenant.api.countTenants(), 2);
     assert.equal(await tenant.resolveTenant({ headers: { "x-tenant-id": "globex" } }), h.ids.globex);

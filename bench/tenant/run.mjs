@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import core from "@usebetter-rs/core";
+import { perOperation } from "../wire.mjs";
 
 const TENANTS = 100;
 // Hardened mode's key (32+ bytes); the bench database keeps it in better_tenant_private.
@@ -15,6 +16,8 @@ const DURATION = process.env.BENCH_SECONDS ?? "4";
 // Rounds interleave the variants so that drift on a busy machine hits all of them alike.
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CONNECTIONS = 16;
+const WIRE_PROBES = 200;
+const wire = {};
 const here = new URL(".", import.meta.url).pathname;
 const adminUrl = new URL(process.env.ADMIN_DATABASE_URL);
 const sock = adminUrl.searchParams.get("host");
@@ -87,9 +90,16 @@ async function measure(variant, values, httpPort) {
     server.stdout.on("data", (d) => String(d).includes("ready") && resolve());
     server.on("exit", (code) => reject(new Error(`${variant} server exited with ${code}`)));
   });
-  const probe = await fetch(`http://127.0.0.1:${httpPort}/projects`, { headers: { "x-tenant-id": values[0] } });
+  const base = `http://127.0.0.1:${httpPort}`;
+  const probe = await fetch(`${base}/projects`, { headers: { "x-tenant-id": values[0] } });
   const rows = await probe.json();
   if (!Array.isArray(rows) || rows.length !== ROWS) throw new Error(`${variant}: expected ${ROWS} rows, got ${JSON.stringify(rows).slice(0, 200)}`);
+  // What one request sends once every tenant was seen (lookups cached), one request at a time.
+  const get = async (i) => (await fetch(`${base}/projects`, { headers: { "x-tenant-id": values[i % values.length] } })).arrayBuffer();
+  for (let i = 0; i < values.length; i++) await get(i);
+  const before = await (await fetch(`${base}/wire`)).json();
+  for (let i = 0; i < WIRE_PROBES; i++) await get(i);
+  wire[variant] = perOperation(before, await (await fetch(`${base}/wire`)).json(), WIRE_PROBES);
   const lua = luaFor(values);
   spawnSync("wrk", ["-t1", "-c", String(CONNECTIONS), "-d2s", "-s", lua, `http://127.0.0.1:${httpPort}`]); // warm-up
   const out = spawnSync("wrk", ["-t1", "-c", String(CONNECTIONS), `-d${DURATION}s`, "-s", lua, `http://127.0.0.1:${httpPort}`], { encoding: "utf8" });
@@ -103,6 +113,7 @@ async function measure(variant, values, httpPort) {
 
 const { ids, slugs } = await setup();
 const samples = {};
+const wires = {};
 // Below the kernel's ephemeral range (32768-60999), so no client socket of an earlier round
 // (wrk's, in TIME_WAIT or closing) can hold the port a server is about to listen on.
 let httpPort = 21100;
@@ -110,13 +121,14 @@ for (let round = 0; round < ROUNDS; round++) {
   for (const [mode, values] of [["uuid", ids], ["slug", slugs]]) {
     for (const variant of (process.env.BENCH_VARIANTS ?? "ours,ref,unscoped,hardened").split(",")) {
       (samples[`${mode}-${variant}`] ??= []).push(await measure(variant, values, httpPort++));
+      wires[`${mode}-${variant}`] = wire[variant];
     }
   }
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const results = Object.fromEntries(Object.entries(samples).map(([k, xs]) => [k, median(xs)]));
 if (process.env.BENCH_VARIANTS) {
-  console.log(results);
+  console.log(results, wires);
   process.exit(0);
 }
 const r = (x) => x.toFixed(2);
@@ -129,6 +141,9 @@ for (const mode of ["uuid", "slug"]) {
 }
 for (const mode of ["uuid", "slug"]) {
   console.log(`tenant-${mode} hardened/plain=${r(results[`${mode}-hardened`] / results[`${mode}-ours`])}`);
+}
+for (const mode of ["uuid", "slug"]) {
+  for (const variant of ["ours", "ref", "unscoped", "hardened"]) console.log(`tenant-${mode} per request ${variant}: ${wires[`${mode}-${variant}`]}`);
 }
 for (const mode of ["uuid", "slug"]) {
   console.log(`tenant-${mode} ours/ref=${r(results[`${mode}-ours`] / results[`${mode}-ref`])} ours/unscoped=${r(results[`${mode}-ours`] / results[`${mode}-unscoped`])}`);

@@ -9,12 +9,16 @@ import { pgTable, serial, text, uuid } from "drizzle-orm/pg-core";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { countWire } from "../wire.mjs";
 
 const [variant, port] = process.argv.slice(2);
 const projects = pgTable("projects", { id: serial("id").primaryKey(), tenantId: uuid("tenant_id").notNull(), name: text("name").notNull() });
 const pool = new pg.Pool({ connectionString: process.env[`BENCH_URL_${variant.toUpperCase()}`], max: 10 });
 const db = drizzle(pool);
 const app = new Hono();
+// Statements and round trips sent so far, read by the runner around a few probe requests.
+const wire = countWire(pg);
+app.get("/wire", (c) => c.json({ ...wire }));
 
 if (variant === "unscoped") {
   // The physical limit: one query, tenant filter written by hand, no RLS, no transaction.

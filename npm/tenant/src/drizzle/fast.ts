@@ -145,6 +145,19 @@ function canPipeline(client: Client): client is Client & { pipeline: boolean } {
   return typeof c.pipeline === "boolean" && Array.isArray(c._sentQueryQueue);
 }
 
+/**
+ * Holds the connection's writes until this turn of the event loop is over, so the set-up and
+ * the statements the callback starts meanwhile reach the socket as one write: one system call
+ * and one wake-up of the server instead of one per query (node-postgres writes each query as it
+ * is submitted). Nothing waits longer than the microtasks already running.
+ */
+function holdWrites(client: Client) {
+  const stream = (client as { connection?: { stream?: { cork?: () => void; uncork?: () => void } } }).connection?.stream;
+  if (typeof stream?.cork !== "function" || typeof stream.uncork !== "function") return;
+  stream.cork();
+  setImmediate(() => stream.uncork!());
+}
+
 /** The rows of the last statement of a (possibly multi-statement) simple query. */
 const lastRows = (r: Result | Result[]): Rows => (Array.isArray(r) ? (r.at(-1)?.rows ?? []) : r.rows);
 
@@ -177,8 +190,7 @@ export function fastScope<T>(
       broken ??= err;
     };
     if (pooled) client.on?.("error", onError);
-    // Plain mode only: hardened scopes must read the binding before they can sign the settings.
-    const pipelined = pooled && !options?.key && canPipeline(client);
+    const pipelined = pooled && canPipeline(client);
     const toggled = pipelined && !client.pipeline;
     if (toggled) client.pipeline = true;
     const own = pooled ? new session.constructor(client, session.dialect, session.schema, session.options) : session;
@@ -191,15 +203,19 @@ export function fastScope<T>(
     let setup: Promise<Rows> | undefined;
     try {
       if (options?.key) {
-        // Hardened: the signatures name this transaction, so BEGIN travels with the binding query.
+        // Hardened: the signatures name this transaction, so BEGIN travels with the binding query
+        // and the signed settings wait for its answer; the callback's first statement can still
+        // follow them in the same round trip.
         const binding = bindingOf(await run(core.scopeBindingSql(true), []));
         const statement = scopeStatement(tenantId, options, binding, false);
-        await run(statement.sql, statement.params);
+        if (pipelined) holdWrites(client);
+        setup = run(statement.sql, statement.params);
       } else {
+        if (pipelined) holdWrites(client);
         setup = run(scopeStatement(tenantId, options, null, true).sql, []);
-        if (pipelined) setup.catch(() => undefined);
-        else await setup;
       }
+      if (pipelined) setup.catch(() => undefined);
+      else await setup;
       let result: T;
       try {
         // Pipelined, the callback's first statement is written right behind the set-up; a failed
