@@ -9,6 +9,7 @@ import { eq } from "drizzle-orm";
 import { integer, pgTable, serial, text } from "drizzle-orm/pg-core";
 import { betterAudit } from "@usebetterdev/audit";
 import { drizzleAuditAdapter, withAuditProxy } from "@usebetterdev/audit/drizzle";
+import { countWire, perOperation } from "../wire.mjs";
 
 const refRequire = createRequire(new URL("../.ref/package.json", import.meta.url));
 const ref = refRequire("ref-audit");
@@ -52,6 +53,15 @@ async function updates(db) {
   return UPDATES / (Number(process.hrtime.bigint() - start) / 1e9);
 }
 
+// What one mutation sends, over mutations one at a time.
+const counts = countWire(pg);
+const wire = {};
+for (const [k, db] of Object.entries(variants)) {
+  const before = { ...counts };
+  for (let i = 0; i < 100; i++) await db.update(users).set({ balance: i }).where(eq(users.id, 1 + i));
+  wire[k] = perOperation(before, counts, 100);
+}
+
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const samples = { ours: [], ref: [], unaudited: [] };
 for (let r = 0; r < ROUNDS; r++) for (const [k, db] of Object.entries(variants)) samples[k].push(await updates(db));
@@ -81,7 +91,8 @@ const diff = {};
 for (const fields of [5, 200]) diff[fields] = { ours: median([await pipeline(oursNoop, fields), await pipeline(oursNoop, fields), await pipeline(oursNoop, fields)]), ref: median([await pipeline(refNoop, fields), await pipeline(refNoop, fields), await pipeline(refNoop, fields)]) };
 
 const f = (x) => x.toFixed(0);
-console.log(`audited single-row UPDATE, ${UPDATES} updates x ${ROUNDS} rounds, ${CONCURRENCY} in flight, ops/s (median): ours ${f(ups.ours)}, reference ${f(ups.ref)}, unaudited ${f(ups.unaudited)}; audit rows written: ${logged}`);
+console.log(`audited single-row UPDATE, ${UPDATES} updates x ${ROUNDS} rounds, ${CONCURRENCY} in flight, ops/s (median): ours ${f(ups.ours)}, reference ${f(ups.ref)}, unaudited ${f(ups.unaudited)}; audit rows written: ${logged} (${UPDATES * ROUNDS * 2 + 200} expected)`);
 console.log(`capture pipeline (diff + log), entries/s: 5 fields ours ${f(diff[5].ours)} ref ${f(diff[5].ref)}; 200 fields ours ${f(diff[200].ours)} ref ${f(diff[200].ref)}`);
+for (const k of Object.keys(variants)) console.log(`audit-update per mutation ${k}: ${wire[k]}`);
 console.log(`audit-update ours/ref=${(ups.ours / ups.ref).toFixed(2)} ours/unaudited=${(ups.ours / ups.unaudited).toFixed(2)}`);
 console.log(`audit-diff small ours/ref=${(diff[5].ours / diff[5].ref).toFixed(2)} large ours/ref=${(diff[200].ours / diff[200].ref).toFixed(2)}`);
