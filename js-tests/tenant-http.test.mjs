@@ -119,6 +119,21 @@ test("Hono: the middleware loads getContext().tenant (B1)", async () => {
   assert.deepEqual((await get(base, "/api/whoami", { "x-tenant-id": env.ids.acme })).body, { slug: "acme" });
 });
 
+test("Hono: a request whose client left before its scope began runs no handler and still gets a response", async () => {
+  let ran = false;
+  const app = new Hono();
+  app.use("/api/*", createHonoMiddleware(tenant));
+  app.get("/api/projects", (c) => {
+    ran = true;
+    return c.json([]);
+  });
+  // @hono/node-server hands the Node response in the env: here one whose client is gone.
+  const gone = { outgoing: { destroyed: true, writableFinished: false } };
+  const res = await app.fetch(new Request("http://localhost/api/projects", { headers: { "x-tenant-id": "acme" } }), gone);
+  assert.equal(res.status, 499);
+  assert.equal(ran, false);
+});
+
 test("Express: after a client abort the handler cannot query, and never sees another request's rows", async () => {
   const base = await expressApp();
   const finished = new Promise((r) => (slowResult.done = r));
