@@ -83,6 +83,23 @@ test("bad input to the tenant API is an Error with a stable code naming the prob
   }
 });
 
+test("resolutions kept between requests answer each request for its own header, path and host", async () => {
+  const tenant = make({ tenantResolver: { header: "x-tenant-id", path: "/t/:tenantId/*", subdomain: true } });
+  const byHeader = (v) => tenant.resolveTenant({ headers: { "x-tenant-id": v } });
+  for (let i = 0; i < 3; i++) {
+    assert.equal(await byHeader("acme"), env.ids.acme);
+    assert.equal(await byHeader("globex"), env.ids.globex);
+    assert.equal(await byHeader(env.ids.globex.toUpperCase()), env.ids.globex);
+    assert.equal(await byHeader("nope"), undefined);
+    assert.equal(await tenant.resolveTenant({ headers: {}, path: "/t/globex/x" }), env.ids.globex);
+    assert.equal(await tenant.resolveTenant({ headers: {}, path: "/t/acme/x" }), env.ids.acme);
+    assert.equal(await tenant.resolveTenant({ headers: {}, host: "globex.example.com" }), env.ids.globex);
+    assert.equal(await tenant.resolveTenant({ headers: {} }), undefined);
+  }
+  // A long value (not kept) resolves the same way.
+  assert.equal(await byHeader(`${"x".repeat(600)}`), undefined);
+});
+
 test("a custom resolver alone is a strategy", async () => {
   const tenant = make({ tenantResolver: { custom: () => "acme" } });
   assert.equal(await tenant.resolveTenant({ headers: {} }), env.ids.acme);

@@ -1,11 +1,10 @@
 // The reference's low-level exports: the same behaviour without a betterTenant() instance.
-import core from "@usebetter-rs/core";
 import { TenantMiddlewareError, TenantNotResolvedError } from "./errors";
-import { compileResolver, resolveCandidate, wantedHeaders } from "./request";
+import { compileResolver, resolveCandidate, wantedHeaders, type CompiledResolver } from "./request";
 import { inSystemScope, inTenantScope } from "./scope";
 import type { HandleRequestOptions, ResolvableRequest, TenantAdapter, TenantResolverConfig } from "./types";
 
-const compiled = new WeakMap<TenantResolverConfig, { resolver: InstanceType<typeof core.TenantResolver>; names: string[] }>();
+const compiled = new WeakMap<TenantResolverConfig, { resolver: CompiledResolver; names: string[] }>();
 
 /** The raw identifier a request names (UUIDs lower-cased), without any slug lookup. */
 export async function resolveTenant(request: ResolvableRequest, config: TenantResolverConfig): Promise<string | undefined> {

@@ -3,8 +3,41 @@ import type { Resolution, ResolverConfig } from "@usebetter-rs/core";
 import { TenantConfigError } from "./errors";
 import type { JwtResolverConfig, NodeLikeRequest, ResolvableRequest, TenantResolverConfig } from "./types";
 
+type NativeResolver = InstanceType<typeof core.TenantResolver>;
+export type CompiledResolver = Pick<NativeResolver, "resolve" | "jwtUnverified">;
+
+/** Longest request description kept: a cache keyed by what clients send must stay small. */
+const MEMO_KEY_MAX = 512;
+
+/**
+ * Without a JWT strategy a resolution depends only on the request's headers, host, path and
+ * URL, so requests that repeat them (every request of a tenant, by header) reuse the answer
+ * instead of crossing into the core again. With JWTs the answer depends on the time (expiry)
+ * and is always computed.
+ */
+function memoized(inner: NativeResolver): CompiledResolver {
+  const seen = new Map<string, Resolution>();
+  return {
+    get jwtUnverified() {
+      return inner.jwtUnverified;
+    },
+    resolve(input) {
+      if (input.token !== undefined || input.claims !== undefined) return inner.resolve(input);
+      const key = JSON.stringify([input.headers, input.host, input.path, input.url]);
+      if (key.length > MEMO_KEY_MAX) return inner.resolve(input);
+      let result = seen.get(key);
+      if (!result) {
+        result = Object.freeze(inner.resolve(input));
+        if (seen.size >= 4096) seen.clear();
+        seen.set(key, result);
+      }
+      return result;
+    },
+  };
+}
+
 /** The part of `tenantResolver` that Rust evaluates, validated once (its shape and rules are Rust's). */
-export function compileResolver(config: TenantResolverConfig): InstanceType<typeof core.TenantResolver> {
+export function compileResolver(config: TenantResolverConfig): CompiledResolver {
   if (config === null || typeof config !== "object") {
     throw new TenantConfigError("better-tenant: `tenantResolver` is required: an object such as { header: \"x-tenant-id\" }");
   }
@@ -30,7 +63,8 @@ export function compileResolver(config: TenantResolverConfig): InstanceType<type
     }
   }
   try {
-    return new core.TenantResolver(rust);
+    const native = new core.TenantResolver(rust);
+    return jwt === undefined ? memoized(native) : native;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     throw new TenantConfigError(`better-tenant: invalid tenantResolver: ${message}`, { cause: err });
@@ -149,7 +183,7 @@ function bearer(headers: Record<string, string | string[]>): string | undefined 
 export async function resolveCandidate(
   request: ResolvableRequest,
   config: TenantResolverConfig,
-  resolver: InstanceType<typeof core.TenantResolver>,
+  resolver: CompiledResolver,
   names: readonly string[] = wantedHeaders(config),
 ): Promise<Candidate | undefined> {
   const headers = pickHeaders(request.headers, names);

@@ -1,6 +1,6 @@
 // Opening a scope's context on its transaction. The statements come from the core; adapters only
-import { codedError } from "./errors";
 // say how to run a statement on their transaction.
+import { codedError } from "./errors";
 import core from "@usebetter-rs/core";
 
 /** How a scope opens: adapters receive it from betterTenant() and pass it to `applyScope`. */
@@ -20,9 +20,29 @@ export type Rows = ReadonlyArray<Record<string, unknown>>;
 /** Runs one parameterised statement on the scope's transaction and returns its rows. */
 export type RunStatement = (sql: string, params: readonly string[]) => Promise<Rows>;
 
+type Statement = ReturnType<typeof core.scopeSql>;
+
+/**
+ * Plain scopes' statements by tenant and options: the same text serves every request of a
+ * tenant, and asking the core for it again cost more per request than the rest of the scope's
+ * JavaScript. Hardened statements sign one transaction each and are never kept.
+ */
+const plain = new Map<string, Statement>();
+
 /** The statement that sets the scope's context (`binding`: hardened mode; `inline`: plain). */
-export function scopeStatement(tenantId: string | null, options: ScopeOptions | undefined, binding: string | null, inline: boolean) {
-  return core.scopeSql(tenantId, options?.key ?? null, binding, inline, options?.statementTimeoutMs ?? null, options?.lockTimeoutMs ?? null);
+export function scopeStatement(tenantId: string | null, options: ScopeOptions | undefined, binding: string | null, inline: boolean): Statement {
+  const key = options?.key ?? null;
+  const make = () => core.scopeSql(tenantId, key, binding, inline, options?.statementTimeoutMs ?? null, options?.lockTimeoutMs ?? null);
+  if (key !== null || binding !== null) return make();
+  const id = `${inline}/${options?.statementTimeoutMs}/${options?.lockTimeoutMs}/${tenantId}`;
+  let statement = plain.get(id);
+  if (!statement) {
+    const made = make();
+    statement = Object.freeze({ ...made, params: Object.freeze([...made.params]) }) as Statement;
+    if (plain.size >= 4096) plain.clear();
+    plain.set(id, statement);
+  }
+  return statement;
 }
 
 /**
