@@ -153,7 +153,8 @@ function canPipeline(client: Client): client is Client & { pipeline: boolean } {
  */
 function holdWrites(client: Client) {
   const stream = (client as { connection?: { stream?: { cork?: () => void; uncork?: () => void } } }).connection?.stream;
-  if (typeof stream?.cork !== "function" || typeof stream.uncork !== "function") return;
+  // Runtimes without setImmediate (or a stream without cork) write each query as it comes.
+  if (typeof stream?.cork !== "function" || typeof stream.uncork !== "function" || typeof setImmediate !== "function") return;
   stream.cork();
   setImmediate(() => stream.uncork!());
 }
