@@ -13,6 +13,7 @@ import {
   TenantScopeClosedError,
   TenantScopeError,
   resolveTenant,
+  runAs as lowRunAs,
   toResolvableRequest,
 } from "@usebetterdev/tenant";
 import { drizzleDatabase } from "@usebetterdev/tenant/drizzle";
@@ -98,6 +99,20 @@ test("resolutions kept between requests answer each request for its own header, 
   }
   // A long value (not kept) resolves the same way.
   assert.equal(await byHeader(`${"x".repeat(600)}`), undefined);
+});
+
+test("a tenant whose id reads like the system scope's never gets its context (low-level runAs)", async () => {
+  const { adapter } = drizzleDatabase(env.db);
+  const tenant = make();
+  // The system scope sees every tenant's rows; tenants named "null" or "undefined" see none of them.
+  assert.ok((await tenant.runAsSystem(async (db) => db.select().from(projects))).length >= 3);
+  // Not a UUID, so the policies' cast fails the query: no rows either way.
+  const rowsAs = (id) => lowRunAs(id, adapter, async (db) => names(await db.select().from(projects))).catch((err) => (assert.match(String(err.cause ?? err), /uuid/), []));
+  for (const id of ["null", "undefined"]) {
+    assert.deepEqual(await rowsAs(id), [], id);
+    await tenant.runAsSystem(async () => undefined);
+    assert.deepEqual(await rowsAs(id), [], `${id} after a system scope`);
+  }
 });
 
 test("a custom resolver alone is a strategy", async () => {

@@ -33,8 +33,10 @@ const plain = new Map<string, Statement>();
 export function scopeStatement(tenantId: string | null, options: ScopeOptions | undefined, binding: string | null, inline: boolean): Statement {
   const key = options?.key ?? null;
   const make = () => core.scopeSql(tenantId, key, binding, inline, options?.statementTimeoutMs ?? null, options?.lockTimeoutMs ?? null);
-  if (key !== null || binding !== null) return make();
-  const id = `${inline}/${options?.statementTimeoutMs}/${options?.lockTimeoutMs}/${tenantId}`;
+  // Only tenant scopes are kept: the system scope's statement sets the bypass, and no key a
+  // tenant id can spell may ever lead to it.
+  if (key !== null || binding !== null || typeof tenantId !== "string") return make();
+  const id = JSON.stringify([inline, options?.statementTimeoutMs ?? null, options?.lockTimeoutMs ?? null, tenantId]);
   let statement = plain.get(id);
   if (!statement) {
     const made = make();
