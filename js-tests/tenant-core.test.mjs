@@ -276,6 +276,18 @@ test("node-postgres 8.17+: the set-up and the scope's first statement leave befo
   assert.deepEqual(events.slice(0, firstAnswer), ["Q", "P", "B", "D", "E", "S", "write"], events.join(" "));
 });
 
+test("scopes need no timer to send their set-up (test runners' fake timers replace setImmediate)", async () => {
+  const real = globalThis.setImmediate;
+  globalThis.setImmediate = () => ({});
+  try {
+    const scope = make().runAs(env.ids.acme, async (db) => names(await db.select().from(projects)));
+    const hung = new Promise((_, reject) => setTimeout(() => reject(new Error("the scope hung")), 3000).unref());
+    assert.deepEqual(await Promise.race([scope, hung]), ["acme-1", "acme-2"]);
+  } finally {
+    globalThis.setImmediate = real;
+  }
+});
+
 test("a throw inside runAs rolls back", async () => {
   const tenant = make();
   await assert.rejects(

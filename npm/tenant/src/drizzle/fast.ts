@@ -146,17 +146,40 @@ function canPipeline(client: Client): client is Client & { pipeline: boolean } {
 }
 
 /**
- * Holds the connection's writes until this turn of the event loop is over, so the set-up and
- * the statements the callback starts meanwhile reach the socket as one write: one system call
- * and one wake-up of the server instead of one per query (node-postgres writes each query as it
- * is submitted). Nothing waits longer than the microtasks already running.
+ * Sends the set-up (`send`) held back on the connection's socket until the next query is
+ * submitted on the client (the callback's first statement, or else COMMIT or ROLLBACK), so both
+ * reach the socket as one write: one system call and one wake-up of the server instead of one
+ * per query (node-postgres writes each query as it is submitted). No timer is involved, so
+ * faked timers cannot hold the set-up back. Returns the set-up's result and `flush`, which sends
+ * whatever is still held (the scope calls it before the client goes back to the pool).
  */
-function holdWrites(client: Client) {
+function sendHeld(client: Client, send: () => Promise<Rows>): { sent: Promise<Rows>; flush: () => void } {
   const stream = (client as { connection?: { stream?: { cork?: () => void; uncork?: () => void } } }).connection?.stream;
-  // Runtimes without setImmediate (or a stream without cork) write each query as it comes.
-  if (typeof stream?.cork !== "function" || typeof stream.uncork !== "function" || typeof setImmediate !== "function") return;
+  if (typeof stream?.cork !== "function" || typeof stream.uncork !== "function") return { sent: send(), flush: () => undefined };
   stream.cork();
-  setImmediate(() => stream.uncork!());
+  let sent: Promise<Rows>;
+  try {
+    sent = send();
+  } catch (err) {
+    stream.uncork();
+    throw err;
+  }
+  const own = Object.hasOwn(client, "query");
+  const query = client.query;
+  let held = true;
+  const flush = () => {
+    if (!held) return;
+    held = false;
+    if (own) client.query = query;
+    else delete (client as { query?: unknown }).query;
+    stream.uncork!();
+  };
+  client.query = function (this: Client, ...args: Parameters<Client["query"]>) {
+    const result = query.apply(this, args); // written behind the set-up, still held
+    flush();
+    return result;
+  };
+  return { sent, flush };
 }
 
 /** The rows of the last statement of a (possibly multi-statement) simple query. */
@@ -202,29 +225,36 @@ export function fastScope<T>(
     // A client whose transaction did not end cleanly is destroyed, never handed to the next scope.
     let clean = false;
     let setup: Promise<Rows> | undefined;
+    let flush = () => undefined as void;
     try {
-      if (options?.key) {
-        // Hardened: the signatures name this transaction, so BEGIN travels with the binding query
-        // and the signed settings wait for its answer; the callback's first statement can still
-        // follow them in the same round trip.
-        const binding = bindingOf(await run(core.scopeBindingSql(true), []));
-        const statement = scopeStatement(tenantId, options, binding, false);
-        if (pipelined) holdWrites(client);
-        setup = run(statement.sql, statement.params);
+      // Hardened: the signatures name this transaction, so BEGIN travels with the binding query
+      // and the signed settings wait for its answer; the callback's first statement can still
+      // follow them in the same round trip.
+      const statement = options?.key
+        ? scopeStatement(tenantId, options, bindingOf(await run(core.scopeBindingSql(true), [])), false)
+        : scopeStatement(tenantId, options, null, true);
+      if (pipelined) {
+        const held = sendHeld(client, () => run(statement.sql, statement.params));
+        flush = held.flush;
+        setup = held.sent;
+        setup.catch(() => undefined);
       } else {
-        if (pipelined) holdWrites(client);
-        setup = run(scopeStatement(tenantId, options, null, true).sql, []);
+        setup = run(statement.sql, statement.params);
+        await setup;
       }
-      if (pipelined) setup.catch(() => undefined);
-      else await setup;
       let result: T;
       try {
         // Pipelined, the callback's first statement is written right behind the set-up; a failed
         // set-up is still the scope's error, and the statements behind it fail with it (the
-        // transaction is aborted), so nothing runs without its context.
-        const work = fn(tx as never);
+        // transaction is aborted), so nothing runs without its context. The callback settles
+        // first: the held set-up leaves with its first statement, or here if it sent none.
+        const work = Promise.resolve(fn(tx as never));
         if (pipelined && setup) {
-          Promise.resolve(work).catch(() => undefined);
+          await work.then(
+            () => undefined,
+            () => undefined,
+          );
+          flush();
           await setup;
         }
         result = await work;
@@ -241,6 +271,7 @@ export function fastScope<T>(
       clean = true;
       return result;
     } finally {
+      flush();
       if (pooled) {
         if (toggled) (client as { pipeline: boolean }).pipeline = false;
         client.off?.("error", onError);
