@@ -21,7 +21,9 @@ class Money {
 
 const KEYS = ["id", "name", "a", "b", "x y", "é", "0", "10", "__proto__", "k\"q", "nested", "list", "when", "n"];
 const SCALARS = [0, -0, 1, 1.5, -2, 1e21, 2 ** 53, NaN, Infinity, -Infinity, "", "a", "1", "0", "null", "é😀", true, false, null];
-const ODD = [undefined, () => 1, Symbol("s"), 10n, 2n ** 70n];
+/** A value whose JSON is the name of the field holding it. */
+const keyed = { toJSON: (key) => key };
+const ODD = [undefined, () => 1, Symbol("s"), 10n, 2n ** 70n, keyed];
 
 function value(g, depth) {
   const kind = g.int(depth > 2 ? 3 : 8);
@@ -142,6 +144,8 @@ test("chosen pairs: what JavaScript settles and what it leaves to the core", asy
   assert.deepEqual(await fields({ u: undefined, f: 1 }, { f: 1, u: 2 }), ["u"]); // undefined is missing
   assert.deepEqual(await fields({ gone: 1, u: 1 }, { u: undefined, added: 2 }), ["gone", "u", "added"]);
   assert.deepEqual(await fields({ i: 1 }, { i: "1" }), ["i"]);
+  assert.deepEqual(await fields({ f: keyed }, { f: "f" }), []); // toJSON gets the field's name
+  assert.deepEqual(await fields({ f: keyed }, { f: "" }), ["f"]);
   const proto = JSON.parse('{"__proto__": {"x": 1}, "a": 1}');
   logs.length = 0;
   await audit.captureLog({ tableName: "t", operation: "UPDATE", recordId: "1", before: proto, after: { ...proto, a: 2 } });

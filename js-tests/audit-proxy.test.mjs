@@ -89,6 +89,17 @@ test("update: before and after from the same statement, sql expressions recorded
   assert.equal((await logs()).length, 1, "0 affected rows: 0 audit rows (no phantom)");
 });
 
+test("update: a WHERE given as a column or another SQL wrapper (not an SQL object) is rendered, not bound", async () => {
+  await reset();
+  await raw.insert(users).values([{ email: "a@x.io", balance: 10 }, { email: "b@x.io", balance: 20 }]);
+  const wrapper = { getSQL: () => eq(users.email, "b@x.io") };
+  const out = await db.update(users).set({ role: "w" }).where(wrapper).returning({ email: users.email });
+  assert.deepEqual(out, [{ email: "b@x.io" }]);
+  const [u] = await logs();
+  assert.equal(u.after_data.role, "w");
+  assert.deepEqual(u.diff.changedFields, ["role"]);
+});
+
 test("delete and composite keys", async () => {
   await reset();
   await raw.insert(memberships).values([{ orgId: 1, userId: 2, role: "admin" }]);

@@ -77,8 +77,18 @@ function same(x: unknown, y: unknown, depth: number): boolean | undefined {
   return settled ? true : undefined;
 }
 
-/** The field's JSON text, or undefined where JSON leaves the field out (undefined, functions). */
-const fieldText = (v: unknown, what: string): string | undefined => jsonText(v, what) as string | undefined;
+const dateToJSON = Date.prototype.toJSON;
+
+/**
+ * The field's JSON text, or undefined where JSON leaves the field out (undefined, functions).
+ * A `toJSON` gets the field's name, as it does when the whole image is serialised.
+ */
+function fieldText(v: unknown, key: string, what: string): string | undefined {
+  const toJSON = v !== null && typeof v === "object" ? (v as { toJSON?: unknown }).toJSON : undefined;
+  if (typeof toJSON !== "function" || toJSON === dateToJSON) return jsonText(v, what) as string | undefined;
+  const whole = jsonText({ [key]: v }, what);
+  return whole === "{}" ? undefined : whole.slice(JSON.stringify(key).length + 2, -1);
+}
 
 /**
  * Names of the fields that changed, in `before`'s key order, then the keys only `after` has.
@@ -110,12 +120,12 @@ export function changedFields(before: Image, after: Image, keysB = Object.keys(b
       order.push(k);
       continue;
     }
-    const tb = fieldText(b, "before");
+    const tb = fieldText(b, k, "before");
     if (tb === undefined) {
       (omitted ??= new Set()).add(k);
       continue;
     }
-    const ta = fieldText(a, "after");
+    const ta = fieldText(a, k, "after");
     if (ta === undefined) {
       order.push(k); // gone after
     } else if (tb !== ta) {
@@ -130,7 +140,7 @@ export function changedFields(before: Image, after: Image, keysB = Object.keys(b
   if (!lockstep || omitted) {
     for (const k of keysA) {
       if (enumerable.call(before, k) && !omitted?.has(k)) continue;
-      if (fieldText(after[k], "after") !== undefined) order.push(k);
+      if (fieldText(after[k], k, "after") !== undefined) order.push(k);
     }
   }
   if (!unsure) return order;
@@ -155,11 +165,14 @@ function wholeImages(before: Image, after: Image): string[] {
 export function copyImage(image: Image, keys = Object.keys(image)): Image {
   if (keys.length <= 12) return { ...image };
   const copy: Image = {};
+  // With frozen intrinsics (SES), assigning a field named like a prototype member throws.
+  const frozen = Object.isFrozen(Object.prototype);
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i]!;
     // Assigning "__proto__" would set the prototype; spreading defines a field of that name.
-    if (k === "__proto__") Object.defineProperty(copy, k, { value: image[k], enumerable: true, writable: true, configurable: true });
-    else copy[k] = image[k];
+    if (k === "__proto__" || (frozen && k in Object.prototype)) {
+      Object.defineProperty(copy, k, { value: image[k], enumerable: true, writable: true, configurable: true });
+    } else copy[k] = image[k];
   }
   for (const s of Object.getOwnPropertySymbols(image)) {
     if (enumerable.call(image, s)) (copy as Record<symbol, unknown>)[s] = (image as Record<symbol, unknown>)[s];

@@ -43,8 +43,16 @@ function statementName(text: string): string {
 // Exported by drizzle-orm at run time but not in its type declarations.
 const { orderSelectedFields } = drizzle as unknown as { orderSelectedFields(fields: Record<string, unknown>): unknown[] };
 
-/** A slot holds SQL Drizzle built (rendered by the dialect) or one bind parameter. */
-type Slots = Record<string, SQL | { param: unknown }>;
+/** One bind parameter in a slot (a context value). */
+class Bound {
+  constructor(readonly value: unknown) {}
+}
+
+/**
+ * A slot holds what Drizzle built or was given (SQL, or a column or other SQL wrapper as a
+ * WHERE: rendered by the dialect) or one bind parameter.
+ */
+type Slots = Record<string, SQL | Bound | object>;
 type Fill = (slots: Slots, dialect: Dialect) => Query;
 
 /**
@@ -81,8 +89,8 @@ function compile(parts: AuditSqlPart[]): Fill {
         continue;
       }
       if (p.before) out.sql += p.before;
-      if (is(value, SQL)) {
-        const q = value.toQuery(config);
+      if (!(value instanceof Bound)) {
+        const q = (is(value, SQL) ? value : sql`${value}`).toQuery(config);
         out.sql += q.sql;
         key += `${q.sql.length}:${q.sql}`;
         for (let i = 0; i < q.params.length; i++) {
@@ -90,19 +98,22 @@ function compile(parts: AuditSqlPart[]): Fill {
           out.typings.push(q.typings?.[i] ?? "none");
         }
       } else {
-        const param = value as { param: unknown };
-        const text = dialect.escapeParam(index.value++, param.param);
+        const text = dialect.escapeParam(index.value++, value.value);
         out.sql += text;
         key += `${text.length}:${text}`;
-        out.params.push(param.param);
+        out.params.push(value.value);
         out.typings.push("none");
       }
       if (p.after) out.sql += p.after;
     }
     let name = names.get(key);
     if (name === undefined) {
-      if (names.size >= 256) names.clear();
-      names.set(key, (name = statementName(out.sql)));
+      name = statementName(out.sql);
+      // Long slot texts (bulk inserts) are hashed each time rather than kept.
+      if (key.length <= 4096) {
+        if (names.size >= 256) names.clear();
+        names.set(key, name);
+      }
     }
     out.name = name;
     return out;
@@ -167,6 +178,6 @@ export function statement(b: Builder, op: AuditOperation, pk: Column[], keys: Im
     const built = b.dialect.buildInsertQuery({ ...b.config, returning: capture.returning });
     slots.mutation = is(built, SQL) ? built : built.sql;
   }
-  if (inline) for (const name in inline.values) slots[name] = { param: inline.values[name] };
+  if (inline) for (const name in inline.values) slots[name] = new Bound(inline.values[name]);
   return capture.fill(slots, b.dialect);
 }
