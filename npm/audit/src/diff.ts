@@ -10,7 +10,7 @@
 // - anything else (keys in another order or other keys, Dates, bigints, toJSON, NaN, values JSON
 //   leaves out) is written as JSON text; equal texts are the same value, and only fields whose
 //   texts differ go to the core, which decides them with the jsonb rule.
-// js-tests/audit-diff.test.mjs holds this equal to the core's answer on random images.
+// js-tests/audit-diff-js.test.mjs holds this equal to the core's answer on random images.
 import core from "@usebetter-rs/core";
 import { jsonText } from "./json";
 

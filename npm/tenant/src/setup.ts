@@ -32,14 +32,15 @@ const plain = new Map<string, Statement>();
 /** The statement that sets the scope's context (`binding`: hardened mode; `inline`: plain). */
 export function scopeStatement(tenantId: string | null, options: ScopeOptions | undefined, binding: string | null, inline: boolean): Statement {
   const key = options?.key ?? null;
-  const make = () => core.scopeSql(tenantId, key, binding, inline, options?.statementTimeoutMs ?? null, options?.lockTimeoutMs ?? null);
+  const statementMs = options?.statementTimeoutMs ?? null;
+  const lockMs = options?.lockTimeoutMs ?? null;
   // Only tenant scopes are kept: the system scope's statement sets the bypass, and no key a
   // tenant id can spell may ever lead to it.
-  if (key !== null || binding !== null || typeof tenantId !== "string") return make();
-  const id = JSON.stringify([inline, options?.statementTimeoutMs ?? null, options?.lockTimeoutMs ?? null, tenantId]);
+  if (key !== null || binding !== null || typeof tenantId !== "string") return core.scopeSql(tenantId, key, binding, inline, statementMs, lockMs);
+  const id = JSON.stringify([inline, statementMs, lockMs, tenantId]);
   let statement = plain.get(id);
   if (!statement) {
-    const made = make();
+    const made = core.scopeSql(tenantId, null, null, inline, statementMs, lockMs);
     statement = Object.freeze({ ...made, params: Object.freeze([...made.params]) }) as Statement;
     if (plain.size >= 4096) plain.clear();
     plain.set(id, statement);

@@ -224,8 +224,8 @@ export function fastScope<T>(
     const run = async (text: string, params: readonly string[]) => lastRows(await client.query(text, params));
     // A client whose transaction did not end cleanly is destroyed, never handed to the next scope.
     let clean = false;
-    let setup: Promise<Rows> | undefined;
-    let flush = () => undefined as void;
+    // Pipelined: the set-up, held until the callback's first statement goes out with it.
+    let held: ReturnType<typeof sendHeld> | undefined;
     try {
       // Hardened: the signatures name this transaction, so BEGIN travels with the binding query
       // and the signed settings wait for its answer; the callback's first statement can still
@@ -234,13 +234,10 @@ export function fastScope<T>(
         ? scopeStatement(tenantId, options, bindingOf(await run(core.scopeBindingSql(true), [])), false)
         : scopeStatement(tenantId, options, null, true);
       if (pipelined) {
-        const held = sendHeld(client, () => run(statement.sql, statement.params));
-        flush = held.flush;
-        setup = held.sent;
-        setup.catch(() => undefined);
+        held = sendHeld(client, () => run(statement.sql, statement.params));
+        held.sent.catch(() => undefined);
       } else {
-        setup = run(statement.sql, statement.params);
-        await setup;
+        await run(statement.sql, statement.params);
       }
       let result: T;
       try {
@@ -249,13 +246,13 @@ export function fastScope<T>(
         // transaction is aborted), so nothing runs without its context. The callback settles
         // first: the held set-up leaves with its first statement, or here if it sent none.
         const work = Promise.resolve(fn(tx as never));
-        if (pipelined && setup) {
+        if (held) {
           await work.then(
             () => undefined,
             () => undefined,
           );
-          flush();
-          await setup;
+          held.flush();
+          await held.sent;
         }
         result = await work;
       } catch (err) {
@@ -271,7 +268,7 @@ export function fastScope<T>(
       clean = true;
       return result;
     } finally {
-      flush();
+      held?.flush();
       if (pooled) {
         if (toggled) (client as { pipeline: boolean }).pipeline = false;
         client.off?.("error", onError);
