@@ -177,7 +177,10 @@ test("worker: bad options are usage errors; a database without the tables names 
   const section = { from: "a@acme.example", retrySchedule: [0, 1] };
   const r = await cli(url, ["worker", "--once", "--json"], { config: { ...RLS, email: section } });
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(r.handoff, { command: "worker", config: section, databaseUrl: url, options: { concurrency: 16, once: true, maxSeconds: null, json: true } });
+  assert.deepEqual(r.handoff, { command: "worker", config: section, databaseUrl: url, options: { concurrency: 16, once: true, maxSeconds: null, json: true, prepare: false } });
+  const prepared = await cli(url, ["worker", "--once", "--prepare", "--concurrency", "4"], { config: { ...RLS, email: section } });
+  assert.equal(prepared.code, 0, prepared.stderr);
+  assert.deepEqual(prepared.handoff.options, { concurrency: 4, once: true, maxSeconds: null, json: false, prepare: true });
 });
 
 test("check --dkim-sample: a signature covering the one-click headers passes; one whose h= lacks List-Unsubscribe-Post, or none, fails by name", async () => {

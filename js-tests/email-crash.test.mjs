@@ -44,18 +44,18 @@ after(async () => {
   await db?.drop();
 });
 
-/** Starts the bin's worker in `cwd`; resolves once it reports that it started. */
-function startWorker(cwd) {
+/** Starts the bin's worker in `cwd` (with `flags`); resolves once it reports that it started. */
+function startWorker(cwd, flags) {
   const url = new URL(requireEnv("DATABASE_URL"));
   url.pathname = `/${db.name}`;
   url.username = "app";
   url.password = "app";
-  return startWorkerBin(bin, ["--concurrency", String(CONCURRENCY)], { cwd, env: { DATABASE_URL: url.toString() }, children });
+  return startWorkerBin(bin, ["--concurrency", String(CONCURRENCY), ...flags], { cwd, env: { DATABASE_URL: url.toString() }, children });
 }
 
 
-/** Sends MESSAGES in a fresh tenant, runs the worker of `config` (better.config.mjs's `email.transport` and imports) killed KILLS times as `delivered()` passes random marks, then lets the last one finish; returns the statuses. */
-async function crashRun(name, { imports, transport }, delivered) {
+/** Sends MESSAGES in a fresh tenant, runs the worker of `config` (better.config.mjs's `email.transport` and imports, the worker's `flags`) killed KILLS times as `delivered()` passes random marks, then lets the last one finish; returns the statuses. */
+async function crashRun(name, { imports, transport, flags = [] }, delivered) {
   // The worker's transport comes from better.config.mjs, as in an application; 1 s timeouts
   // keep the lease a killed worker leaves behind short (timeouts + 30 s).
   const cwd = project(name, {
@@ -80,7 +80,7 @@ export default {
   }
   const mine = `FROM email_messages WHERE tenant_id = '${tenant}'`;
   const statuses = async () => Object.fromEntries((await asSystem(db.pool, `SELECT status, count(*)::int AS n ${mine} GROUP BY status`)).map((r) => [r.status, r.n]));
-  let worker = startWorker(cwd);
+  let worker = startWorker(cwd, flags);
   await worker.started;
   for (let k = 0; k < KILLS; k++) {
     const target = Math.floor(((k + Math.random()) / (KILLS + 1)) * MESSAGES);
@@ -89,7 +89,7 @@ export default {
     worker.child.kill("SIGKILL");
     const killed = await worker.exited;
     assert.equal(killed.signal, "SIGKILL", killed.stderr);
-    worker = startWorker(cwd);
+    worker = startWorker(cwd, flags);
     await worker.started;
   }
   // The last worker finishes the rest, including what the killed ones left leased.
@@ -137,6 +137,8 @@ test("E2 (Resend, batches of 100): killed five times, the fake sees requests rep
     {
       imports: `import { resend } from "@usebetterdev/email/resend";`,
       transport: `resend({ apiKey: "re_crash", baseUrl: ${JSON.stringify(fake.url)}, timeoutMs: 1000 })`,
+      // This run's worker uses named prepared statements (each restart prepares them again).
+      flags: ["--prepare"],
     },
     () => fake.emails.length,
   );

@@ -224,6 +224,12 @@ test("worker: bad options exit 2 naming the option; no tables names migrate; --o
     assert.deepEqual(received.map((x) => x.body.data), [{ n: 1 }]);
     const { rows } = await app.query("SELECT status FROM webhook_deliveries");
     assert.deepEqual(rows, [{ status: "succeeded" }]);
+    // --prepare: the engine's statements as named prepared statements; deliveries are the same.
+    await hooks.send({ eventType: "order.created", payload: { n: 2 } }, { tx: "autocommit", tenantId });
+    const again = await runBin(["worker", "--once", "--prepare"], { tool: "better-webhooks", cwd, env: { DATABASE_URL: urlOf(db.name), BETTER_WEBHOOKS_KEY: KEY } });
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stderr, "better-webhooks worker: delivered 1; nothing more is due\n");
+    assert.deepEqual(received.map((x) => x.body.data), [{ n: 1 }, { n: 2 }]);
   } finally {
     server.close();
   }

@@ -1,4 +1,5 @@
-// Ours as the spec has it: the CLI worker, `better-email worker --concurrency C --json`, in its own
+// Ours as the spec has it: the CLI worker, `better-email worker --concurrency C --prepare --json`
+// (named prepared statements, as bench/webhooks runs ours), in its own
 // process, with a better.config.mjs (in a temporary directory) whose `email` section holds the
 // transport: `smtp({ …, pool: { max } })` or `resend({ apiKey, baseUrl })`. The CLI checks the
 // database first; the measured run starts when it says `started` (its loop is then claiming).
@@ -36,7 +37,7 @@ export function writeConfig(dir, kind, section, { port, origin, apiKey, poolMax,
 export function startOurs({ config, url, concurrency, track = () => {} }) {
   // BENCH_CPU_PROF=<dir>: a V8 CPU profile of the worker (as the webhooks bench does).
   const prof = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  const child = spawn(process.execPath, [...prof, CLI, "worker", "--config", config, "--concurrency", String(concurrency), "--json"], {
+  const child = spawn(process.execPath, [...prof, CLI, "worker", "--config", config, "--concurrency", String(concurrency), "--prepare", "--json"], {
     env: { ...process.env, DATABASE_URL: url },
     stdio: ["ignore", "inherit", "pipe"],
   });

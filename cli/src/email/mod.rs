@@ -135,6 +135,7 @@ async fn worker(r: &Run<'_>) -> Result<Outcome> {
         r.inv.value("max-seconds"),
     )?;
     options["json"] = r.tables().json().into();
+    options["prepare"] = r.inv.has("prepare").into();
     let client = r.tables().client().await?;
     let (has_meta, version) = r.tables().schema_facts(&client).await?;
     schema_status(has_meta, version.as_deref())?;

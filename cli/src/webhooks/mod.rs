@@ -116,6 +116,7 @@ async fn worker(r: &Run<'_>, section: serde_json::Value) -> Result<Outcome> {
         r.inv.value("max-seconds"),
     )?;
     options["json"] = r.json().into();
+    options["prepare"] = r.inv.has("prepare").into();
     let client = r.client().await?;
     require_schema(r, &client).await?;
     let url = r

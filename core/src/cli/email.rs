@@ -111,6 +111,9 @@ fn options(command: &str) -> Option<Vec<Opt>> {
             valued("concurrency", "<n>").about("Messages handed off at once (default: 16)"),
             flag("once").about("Hand off what is due now, then exit"),
             valued("max-seconds", "<n>").about("Stop (gracefully) after this many seconds"),
+            flag("prepare").about(
+                "Named prepared statements, planned once per connection (through PgBouncer in transaction mode: 1.21+ with max_prepared_statements)",
+            ),
         ],
         other => super::store::table_options(other)?,
     };

@@ -71,6 +71,9 @@ fn options(command: &str) -> Option<Vec<Opt>> {
             valued("concurrency", "<n>").about("Requests in flight at most (default: 64)"),
             flag("once").about("Deliver what is due now, then exit"),
             valued("max-seconds", "<n>").about("Stop (gracefully) after this many seconds"),
+            flag("prepare").about(
+                "Named prepared statements, planned once per connection (through PgBouncer in transaction mode: 1.21+ with max_prepared_statements)",
+            ),
         ],
         "keys" => vec![flag("v1a").about("An ed25519 key pair instead of an HMAC secret")],
         "replay" => vec![

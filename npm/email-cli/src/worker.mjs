@@ -13,7 +13,7 @@ import { withEmail } from "./instance.mjs";
 export async function runWorker({ section, databaseUrl, options }, { signals = process, write = (line) => process.stderr.write(line) } = {}) {
   const json = options.json === true;
   const say = (event, fields, text) => write(json ? `${JSON.stringify({ event, ...fields })}\n` : `better-email worker: ${text}\n`);
-  return withEmail({ section, databaseUrl, max: 4 }, write, async (email) => {
+  return withEmail({ section, databaseUrl, max: 4, prepare: options.prepare === true }, write, async (email) => {
     if (options.once) {
       const { handed } = await email.drain({ maxMs: (options.maxSeconds ?? 3600) * 1000, maxMessages: Number.MAX_SAFE_INTEGER, concurrency: options.concurrency });
       say("drained", { handed }, `handed off ${handed}; nothing more is due`);

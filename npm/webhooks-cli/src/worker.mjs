@@ -19,7 +19,8 @@ export async function runWorker({ config, databaseUrl, options }, { signals = pr
   // An idle connection dropped by the server (restart, terminate) is replaced on next use;
   // the engine reports and retries the statement that meets the failure.
   pool.on("error", () => {});
-  const hooks = betterWebhooks({ ...config, database: sqlExecutorAdapter(pool) });
+  // `--prepare`: the engine's statements are parsed and planned once per connection.
+  const hooks = betterWebhooks({ ...config, database: sqlExecutorAdapter(pool, { prepare: options.prepare === true }) });
   let code = 0;
   try {
     if (options.once) {
