@@ -133,9 +133,9 @@ async fn worker(r: &Run<'_>) -> Result<Outcome> {
         Some(r.inv.value("concurrency").unwrap_or("16")),
         r.inv.has("once"),
         r.inv.value("max-seconds"),
+        r.inv.has("prepare"),
     )?;
     options["json"] = r.tables().json().into();
-    options["prepare"] = r.inv.has("prepare").into();
     let client = r.tables().client().await?;
     let (has_meta, version) = r.tables().schema_facts(&client).await?;
     schema_status(has_meta, version.as_deref())?;

@@ -114,9 +114,9 @@ async fn worker(r: &Run<'_>, section: serde_json::Value) -> Result<Outcome> {
         r.inv.value("concurrency"),
         r.inv.has("once"),
         r.inv.value("max-seconds"),
+        r.inv.has("prepare"),
     )?;
     options["json"] = r.json().into();
-    options["prepare"] = r.inv.has("prepare").into();
     let client = r.client().await?;
     require_schema(r, &client).await?;
     let url = r

@@ -63,6 +63,10 @@ pub const HELP: Opt = flag("help").short('h').about("display help for command");
 /// `--database-url`, as both tools describe it.
 pub(crate) const DATABASE_URL: Opt =
     valued("database-url", "<url>").about("Database URL (default: DATABASE_URL env)");
+/// `worker --prepare`, as both workers describe it.
+pub(crate) const PREPARE: Opt = flag("prepare").about(
+    "Named prepared statements, planned once per connection (through PgBouncer in transaction mode: 1.21+ with max_prepared_statements)",
+);
 /// `--config`, as both tools describe it.
 pub(crate) const CONFIG_PATH: Opt =
     valued("config", "<path>").about("Config file (default: ./better.config.*)");

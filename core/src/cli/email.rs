@@ -7,7 +7,7 @@
 use serde_json::{Map, Value};
 
 use super::args::{flag, valued};
-use super::args::{Opt, Program, CONFIG_PATH, DATABASE_URL, HELP};
+use super::args::{Opt, Program, CONFIG_PATH, DATABASE_URL, HELP, PREPARE};
 use crate::email::store::retention::{BODIES_DAYS, METADATA_DAYS};
 use crate::email::store::{PartitionWidth, Store, StoreConfig};
 use crate::email::EmailError;
@@ -111,9 +111,7 @@ fn options(command: &str) -> Option<Vec<Opt>> {
             valued("concurrency", "<n>").about("Messages handed off at once (default: 16)"),
             flag("once").about("Hand off what is due now, then exit"),
             valued("max-seconds", "<n>").about("Stop (gracefully) after this many seconds"),
-            flag("prepare").about(
-                "Named prepared statements, planned once per connection (through PgBouncer in transaction mode: 1.21+ with max_prepared_statements)",
-            ),
+            PREPARE,
         ],
         other => super::store::table_options(other)?,
     };

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::args::{flag, valued, Opt, Program, CONFIG_PATH, DATABASE_URL, HELP};
+use super::args::{flag, valued, Opt, Program, CONFIG_PATH, DATABASE_URL, HELP, PREPARE};
 pub use super::store::{ahead, partitions_ready, purge_report, rls_flag};
 use crate::bridge::webhooks::Webhooks;
 use crate::error::{CliFailure, Error, Result};
@@ -71,9 +71,7 @@ fn options(command: &str) -> Option<Vec<Opt>> {
             valued("concurrency", "<n>").about("Requests in flight at most (default: 64)"),
             flag("once").about("Deliver what is due now, then exit"),
             valued("max-seconds", "<n>").about("Stop (gracefully) after this many seconds"),
-            flag("prepare").about(
-                "Named prepared statements, planned once per connection (through PgBouncer in transaction mode: 1.21+ with max_prepared_statements)",
-            ),
+            PREPARE,
         ],
         "keys" => vec![flag("v1a").about("An ed25519 key pair instead of an HMAC secret")],
         "replay" => vec![
@@ -286,7 +284,7 @@ pub fn listen_options(
 }
 
 /// `worker`'s options: `concurrency` (1 to 1024, default 64), `once`, `maxSeconds` (null for
-/// no limit).
+/// no limit), `prepare` (named prepared statements).
 ///
 /// # Errors
 /// `CLI_USAGE` naming the option.
@@ -294,6 +292,7 @@ pub fn worker_options(
     concurrency: Option<&str>,
     once: bool,
     max_seconds: Option<&str>,
+    prepare: bool,
 ) -> Result<Value> {
     let number = |option: &str, v: &str, max: u64| {
         v.parse::<u64>()
@@ -309,7 +308,9 @@ pub fn worker_options(
     let max_seconds = max_seconds
         .map(|v| number("max-seconds", v, 31_536_000))
         .transpose()?;
-    Ok(json!({ "concurrency": concurrency, "once": once, "maxSeconds": max_seconds }))
+    Ok(
+        json!({ "concurrency": concurrency, "once": once, "maxSeconds": max_seconds, "prepare": prepare }),
+    )
 }
 
 /// `migrate`'s line after applying.
@@ -374,19 +375,19 @@ mod tests {
         assert_eq!(e.to_string(), "error: missing required argument 'action'");
         assert_eq!(keys_action("rotate").unwrap_err().code(), "CLI_USAGE");
         assert_eq!(
-            worker_options(None, false, None).unwrap(),
-            json!({ "concurrency": 64, "once": false, "maxSeconds": null })
+            worker_options(None, false, None, false).unwrap(),
+            json!({ "concurrency": 64, "once": false, "maxSeconds": null, "prepare": false })
         );
         assert_eq!(
-            worker_options(Some("8"), true, Some("30")).unwrap(),
-            json!({ "concurrency": 8, "once": true, "maxSeconds": 30 })
+            worker_options(Some("8"), true, Some("30"), true).unwrap(),
+            json!({ "concurrency": 8, "once": true, "maxSeconds": 30, "prepare": true })
         );
         for bad in ["0", "1025", "x", "-1"] {
-            let e = worker_options(Some(bad), false, None).unwrap_err();
+            let e = worker_options(Some(bad), false, None, false).unwrap_err();
             assert_eq!(e.code(), "CLI_USAGE");
             assert!(e.to_string().starts_with("invalid --concurrency"), "{e}");
         }
-        assert!(worker_options(None, false, Some("0")).is_err());
+        assert!(worker_options(None, false, Some("0"), false).is_err());
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
         assert_eq!(
             listen_options(None, Some(secret), None).unwrap(),
