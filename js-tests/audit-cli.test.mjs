@@ -508,7 +508,7 @@ test("every per-chain statement the library and the CLI run can use the (tenant_
   ];
   await c.query("BEGIN");
   await c.query("SET LOCAL enable_seqscan = off");
-  for (const [name, statement, rest] of [["head", q.head, []], ["pending", q.pending, []], ["sealedAfter", q.sealedAfter, [0, 10]], ["unsealed", q.unsealed, []]]) {
+  for (const [name, statement, rest] of [["head", q.head, []], ["pending", q.pending, []], ["sealedAfter", q.sealedAfter, [0, 10]], ["unsealed", q.unsealed, [5]]]) {
     for (const [form, id] of [["global", null], ["tenant", tenant]]) {
       const params = [id, ...rest].map((p) => (p === null ? "NULL" : typeof p === "number" ? String(p) : `'${p}'`));
       await c.query(`PREPARE chain_stmt AS ${statement[form]}`);
@@ -520,4 +520,16 @@ test("every per-chain statement the library and the CLI run can use the (tenant_
     }
   }
   await c.query("ROLLBACK");
+  // `seal --watch` finds the chains with unsealed entries by probing the index, one chain at a
+  // time, without reading the sealed entries: with 20,000 of them (and sequential scans
+  // allowed) it reads index pages only, and finds exactly the chains with unsealed entries.
+  await c.query(`INSERT INTO audit_logs (table_name, operation, record_id, tenant_id, seq)
+    SELECT 't', 'INSERT', g::text, (ARRAY[NULL, '${tenant}', '44444444-4444-4444-8444-444444444444'])[g % 3 + 1]::uuid, g FROM generate_series(1, 20000) g`);
+  await c.query(`INSERT INTO audit_logs (table_name, operation, record_id, tenant_id) VALUES ('t', 'INSERT', 'x', '${tenant}')`);
+  await c.query("ANALYZE audit_logs");
+  const [{ "QUERY PLAN": [found] }] = (await c.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${q.pendingChains}`)).rows;
+  const nodes = (node) => [node, ...(node.Plans ?? []).flatMap(nodes)];
+  const scans = nodes(found.Plan).filter((n) => n["Relation Name"] === "audit_logs");
+  assert.deepEqual([...new Set(scans.map((n) => n["Node Type"]))].sort(), ["Index Only Scan"], JSON.stringify(found));
+  assert.deepEqual((await c.query(q.pendingChains)).rows, [{ chain: tenant }]);
 });

@@ -203,9 +203,16 @@ markSealed: string,
  */
 sealedAfter: PerChain, 
 /**
- * How many of the chain's entries are unsealed (`n`).
+ * How many of the chain's entries are unsealed (`n`), and how many of those were written
+ * more than `$2` seconds ago (`overdue`): a running `seal --watch` has not caught up.
  */
 unsealed: PerChain, 
+/**
+ * The chains that have unsealed entries (`chain`, null for the global one), taking no
+ * `$1`: a loose scan of the `(tenant_id, seq)` index, one probe per chain, so a sealer
+ * polling a large table reads no entries but the unsealed ones.
+ */
+pendingChains: string, 
 /**
  * One row: `sealed` (any entry has a seq) and `entries` (how many there are), no `$1`.
  */

@@ -78,8 +78,13 @@ pub struct ChainSql {
     /// The chain's sealed entries with seq above `$2`, at most `$3` (null: all), in seq order:
     /// the sealed columns as text, then `seq`, `prev_hash`, `hash`.
     pub sealed_after: PerChain,
-    /// How many of the chain's entries are unsealed (`n`).
+    /// How many of the chain's entries are unsealed (`n`), and how many of those were written
+    /// more than `$2` seconds ago (`overdue`): a running `seal --watch` has not caught up.
     pub unsealed: PerChain,
+    /// The chains that have unsealed entries (`chain`, null for the global one), taking no
+    /// `$1`: a loose scan of the `(tenant_id, seq)` index, one probe per chain, so a sealer
+    /// polling a large table reads no entries but the unsealed ones.
+    pub pending_chains: String,
     /// One row: `sealed` (any entry has a seq) and `entries` (how many there are), no `$1`.
     pub sealing_state: String,
     /// The sealed columns of type `jsonb`, whose text is parsed before sealing.
@@ -140,7 +145,11 @@ pub fn chain_sql(logs: &str, checkpoints: &str) -> ChainSql {
         pending: PerChain::new(|chain| format!("SELECT {sealed} FROM {logs} WHERE {chain} AND seq IS NULL ORDER BY \"timestamp\", id")),
         mark_sealed: format!("UPDATE {logs} AS l SET seq = u.seq, prev_hash = u.prev, hash = u.hash FROM unnest($1::text[]::uuid[], $2::bigint[], $3::text[], $4::text[]) AS u(id, seq, prev, hash) WHERE l.id = u.id"),
         sealed_after: PerChain::new(|chain| format!("SELECT {sealed}, seq, prev_hash, hash FROM {logs} WHERE {chain} AND seq > $2::bigint ORDER BY seq LIMIT $3::bigint")),
-        unsealed: PerChain::new(|chain| format!("SELECT count(*) AS n FROM {logs} WHERE {chain} AND seq IS NULL")),
+        unsealed: PerChain::new(|chain| format!("SELECT count(*) AS n, count(*) FILTER (WHERE \"timestamp\" < now() - $2::float8 * interval '1 second') AS overdue FROM {logs} WHERE {chain} AND seq IS NULL")),
+        // uuid has no min(): the next chain is the first index entry above the last one. The
+        // probe is a LATERAL with LIMIT, which the planner cannot turn into a semi-join over a
+        // sequential scan of every entry.
+        pending_chains: format!("WITH RECURSIVE t(id) AS ((SELECT tenant_id FROM {logs} WHERE tenant_id IS NOT NULL ORDER BY tenant_id LIMIT 1) UNION ALL SELECT (SELECT tenant_id FROM {logs} WHERE tenant_id > t.id ORDER BY tenant_id LIMIT 1) FROM t WHERE t.id IS NOT NULL) SELECT t.id::text AS chain FROM t CROSS JOIN LATERAL (SELECT 1 FROM {logs} WHERE tenant_id = t.id AND seq IS NULL LIMIT 1) AS p UNION ALL SELECT NULL WHERE EXISTS (SELECT 1 FROM {logs} WHERE tenant_id IS NULL AND seq IS NULL)"),
         sealing_state: format!("SELECT EXISTS (SELECT 1 FROM {logs} WHERE seq IS NOT NULL) AS sealed, (SELECT count(*) FROM {logs}) AS entries"),
         json_columns: JSON_COLUMNS.to_vec(),
     }

@@ -122,6 +122,21 @@ pub struct Program {
     pub required: fn(&str) -> Option<(&'static str, &'static str)>,
 }
 
+/// An option's whole-number value within `min..=max`.
+///
+/// # Errors
+/// `CLI_USAGE` naming the option and the range.
+pub fn whole_number(option: &str, v: &str, min: u64, max: u64) -> Result<u64> {
+    v.parse::<u64>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| {
+            CliFailure::Usage.with(format!(
+                "invalid --{option} {v:?}: expected a whole number from {min} to {max}"
+            ))
+        })
+}
+
 /// # Errors
 /// `CLI_USAGE` with commander's wording.
 pub fn parse_with(p: &Program, args: &[String], version: &str) -> Result<Parsed> {

@@ -2,7 +2,9 @@
 //! check before they touch the database and the failures they report (the `audit` section of
 //! `better.config.*` is read in `audit_config`, the output is written in `audit_output`).
 
-use super::args::{flag, valued, Opt, Program, CONFIG_PATH, DATABASE_URL, DRY_RUN, HELP, OUTPUT};
+use super::args::{
+    flag, valued, whole_number, Opt, Program, CONFIG_PATH, DATABASE_URL, DRY_RUN, HELP, OUTPUT,
+};
 pub use super::audit_config::{audit_config, tenancy, AuditConfig, SealConfig};
 pub use super::audit_output::*;
 use super::tenant::KEY_VARIABLE;
@@ -79,6 +81,10 @@ fn options(command: &str) -> Option<Vec<Opt>> {
         "seal" => vec![
             KEY_FILE,
             flag("unkeyed").about("Seal without a key (plain SHA-256)"),
+            valued("watch", "<ms>").about(
+                "Keep sealing: a pass every <ms> milliseconds until stopped (reconnects when the database restarts)",
+            ),
+            valued("max-seconds", "<n>").about("With --watch: stop after this many seconds"),
         ],
         "verify" => vec![
             valued("tenant", "<id>")
@@ -86,6 +92,9 @@ fn options(command: &str) -> Option<Vec<Opt>> {
             valued("anchor", "<file>").about("Also check against a file written by `anchor`"),
             KEY_FILE,
             flag("unkeyed").about("Accept chains sealed without a key (and no key)"),
+            valued("allow-unsealed", "<seconds>").about(
+                "Report entries written in the last <seconds> that are not sealed yet (seal --watch) instead of failing",
+            ),
             JSON,
         ],
         "anchor" | "stats" => vec![JSON],
@@ -154,6 +163,42 @@ mod tests {
             "{check}"
         );
     }
+
+    #[test]
+    fn watch_and_grace_values() {
+        assert_eq!(seal_watch(None, None).unwrap(), None);
+        assert_eq!(
+            seal_watch(Some("200"), Some("30")).unwrap(),
+            Some(Watch {
+                interval_ms: 200,
+                max_seconds: Some(30)
+            })
+        );
+        for (w, m, said) in [
+            (
+                Some("5"),
+                None,
+                "invalid --watch \"5\": expected a whole number from 10 to 3600000",
+            ),
+            (Some("1s"), None, "invalid --watch \"1s\""),
+            (Some("100"), Some("0"), "invalid --max-seconds \"0\""),
+            (
+                None,
+                Some("10"),
+                "--max-seconds bounds a sealer that keeps running: add --watch <ms>",
+            ),
+        ] {
+            let e = seal_watch(w, m).unwrap_err();
+            assert_eq!(e.code(), "CLI_USAGE");
+            assert!(e.to_string().starts_with(said), "{e}");
+        }
+        assert!((allow_unsealed(None).unwrap()).abs() < f64::EPSILON);
+        assert!((allow_unsealed(Some("0.5")).unwrap() - 0.5).abs() < f64::EPSILON);
+        for bad in ["-1", "x", "NaN", "90000"] {
+            let e = allow_unsealed(Some(bad)).unwrap_err();
+            assert!(e.to_string().starts_with("invalid --allow-unsealed"), "{e}");
+        }
+    }
 }
 
 /// A command that connects was given no database.
@@ -184,6 +229,52 @@ pub fn table_missing(logs: &str, schema: Option<&str>) -> Error {
     CliFailure::AuditTableMissing.with(format!(
         "{logs} does not exist: run `better-audit migrate{schema}` to create it"
     ))
+}
+
+/// `seal --watch <ms>` and `--max-seconds <n>`: how often a sealer passes and how long it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Watch {
+    pub interval_ms: u64,
+    pub max_seconds: Option<u64>,
+}
+
+/// `seal`'s watch options: `None` for a single pass.
+///
+/// # Errors
+/// `CLI_USAGE` naming the option: an interval outside 10 ms to one hour, `--max-seconds`
+/// outside one second to a year or without `--watch`.
+pub fn seal_watch(watch: Option<&str>, max_seconds: Option<&str>) -> Result<Option<Watch>> {
+    let max_seconds = max_seconds
+        .map(|v| whole_number("max-seconds", v, 1, 31_536_000))
+        .transpose()?;
+    let Some(watch) = watch else {
+        return match max_seconds {
+            Some(_) => Err(CliFailure::Usage
+                .with("--max-seconds bounds a sealer that keeps running: add --watch <ms>")),
+            None => Ok(None),
+        };
+    };
+    Ok(Some(Watch {
+        interval_ms: whole_number("watch", watch, 10, 3_600_000)?,
+        max_seconds,
+    }))
+}
+
+/// `verify --allow-unsealed <seconds>`: how recent an unsealed entry may be before it fails
+/// (0, the default: every unsealed entry fails).
+///
+/// # Errors
+/// `CLI_USAGE` for anything but a number of seconds from 0 to one day.
+pub fn allow_unsealed(v: Option<&str>) -> Result<f64> {
+    let Some(v) = v else { return Ok(0.0) };
+    v.parse::<f64>()
+        .ok()
+        .filter(|s| (0.0..=86_400.0).contains(s))
+        .ok_or_else(|| {
+            CliFailure::Usage.with(format!(
+                "invalid --allow-unsealed {v:?}: expected seconds from 0 to 86400, e.g. 5 or 0.5"
+            ))
+        })
 }
 
 /// `--months`: monthly partitions ahead, 3 unless given.

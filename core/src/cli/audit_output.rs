@@ -13,6 +13,9 @@ pub struct ChainReport {
     pub chain: Option<String>,
     pub rows: usize,
     pub unsealed: i64,
+    /// Of the unsealed entries, those older than `verify --allow-unsealed` (all of them
+    /// without it): these fail.
+    pub overdue: i64,
     pub mode: Mode,
     pub broken: Option<crate::audit::seal::Break>,
 }
@@ -23,11 +26,11 @@ pub fn chain_name(tenant: Option<&str>) -> String {
     tenant.map_or_else(|| "global".to_owned(), |t| format!("tenant {t}"))
 }
 
-/// `verify`'s exit code and output (text, or JSON with `--json`): any break or unsealed
-/// entry fails.
+/// `verify`'s exit code and output (text, or JSON with `--json`): any break or overdue
+/// unsealed entry fails; entries within `--allow-unsealed` are reported as pending.
 #[must_use]
 pub fn verify_output(reports: &[ChainReport], as_json: bool) -> (i32, String) {
-    let failed = reports.iter().any(|c| c.broken.is_some() || c.unsealed > 0);
+    let failed = reports.iter().any(|c| c.broken.is_some() || c.overdue > 0);
     if as_json {
         let chains: Vec<Value> = reports
             .iter()
@@ -35,7 +38,11 @@ pub fn verify_output(reports: &[ChainReport], as_json: bool) -> (i32, String) {
                 let broken = c.broken.as_ref().map(|b| {
                     serde_json::json!({ "kind": b.kind.as_str(), "rowId": b.row_id, "seq": b.seq, "message": b.message })
                 });
-                serde_json::json!({ "chain": c.chain, "mode": c.mode.as_str(), "rows": c.rows, "unsealed": c.unsealed, "break": broken })
+                let mut chain = serde_json::json!({ "chain": c.chain, "mode": c.mode.as_str(), "rows": c.rows, "unsealed": c.unsealed, "break": broken });
+                if c.unsealed > c.overdue {
+                    chain["pending"] = (c.unsealed - c.overdue).into();
+                }
+                chain
             })
             .collect();
         let out = serde_json::json!({ "ok": !failed, "chains": chains });
@@ -60,10 +67,16 @@ pub fn verify_output(reports: &[ChainReport], as_json: bool) -> (i32, String) {
                 "{name}: warning: sealed without a key, so anyone who can write the table can recompute it; only anchors kept elsewhere protect it\n"
             ));
         }
-        if c.unsealed > 0 {
+        if c.overdue > 0 {
             out.push_str(&format!(
                 "{name}: {} entries are not sealed (run `better-audit seal`)\n",
-                c.unsealed
+                c.overdue
+            ));
+        }
+        if c.unsealed > c.overdue {
+            out.push_str(&format!(
+                "{name}: {} entries written within --allow-unsealed are not sealed yet\n",
+                c.unsealed - c.overdue
             ));
         }
     }
@@ -128,6 +141,18 @@ pub fn sealed_total_line(total: usize, keyed: bool) -> String {
         "sealed {total} entries ({})\n",
         if keyed { "keyed" } else { "unkeyed" }
     )
+}
+
+/// `seal --watch`'s periodic line: what it sealed since the last one.
+#[must_use]
+pub fn watch_line(sealed: usize, seconds: u64) -> String {
+    format!("sealed {sealed} entries in the last {seconds} s\n")
+}
+
+/// `seal --watch`'s line on stderr when the database went away: it keeps trying.
+#[must_use]
+pub fn watch_retry_line(why: &str, retry_ms: u64) -> String {
+    format!("sealing paused: {why}; connecting again in {retry_ms} ms\n")
 }
 
 /// One line of `stats`: entries of a table and operation.
@@ -232,6 +257,7 @@ mod tests {
             chain: None,
             rows: 3,
             unsealed: 0,
+            overdue: 0,
             mode: Mode::Keyed,
             broken: None,
         };
@@ -256,6 +282,7 @@ mod tests {
             chain: Some("t1".into()),
             rows: 2,
             unsealed: 1,
+            overdue: 1,
             mode: Mode::Keyed,
             broken: Some(Break {
                 kind: BreakKind::Edited,
@@ -272,6 +299,32 @@ mod tests {
         assert_eq!(v["chains"][0]["break"]["kind"], "edited");
         assert_eq!(v["chains"][0]["mode"], "keyed");
         assert_eq!(v["ok"], false);
+        // Within --allow-unsealed: reported, not failed; older ones still fail.
+        let pending = ChainReport {
+            unsealed: 5,
+            overdue: 0,
+            ..ok.clone()
+        };
+        let (code, text) = verify_output(std::slice::from_ref(&pending), false);
+        assert_eq!(code, 0);
+        assert!(text.ends_with("global: 5 entries written within --allow-unsealed are not sealed yet\nverification passed\n"), "{text}");
+        let (_, json) = verify_output(std::slice::from_ref(&pending), true);
+        let v: Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            (
+                v["ok"].as_bool(),
+                v["chains"][0]["unsealed"].as_i64(),
+                v["chains"][0]["pending"].as_i64()
+            ),
+            (Some(true), Some(5), Some(5))
+        );
+        let late = ChainReport {
+            overdue: 2,
+            ..pending
+        };
+        let (code, text) = verify_output(&[late], false);
+        assert_eq!(code, 1);
+        assert!(text.contains("global: 2 entries are not sealed (run `better-audit seal`)\nglobal: 3 entries written within"), "{text}");
         assert_eq!(
             csv_cell(Some(&serde_json::json!("a,\"b\""))),
             "\"a,\"\"b\"\"\""

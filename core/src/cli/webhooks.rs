@@ -4,7 +4,9 @@
 
 use serde_json::{json, Map, Value};
 
-use super::args::{flag, valued, Opt, Program, CONFIG_PATH, DATABASE_URL, HELP, PREPARE};
+use super::args::{
+    flag, valued, whole_number, Opt, Program, CONFIG_PATH, DATABASE_URL, HELP, PREPARE,
+};
 pub use super::store::{ahead, partitions_ready, purge_report, rls_flag};
 use crate::bridge::webhooks::Webhooks;
 use crate::error::{CliFailure, Error, Result};
@@ -294,19 +296,9 @@ pub fn worker_options(
     max_seconds: Option<&str>,
     prepare: bool,
 ) -> Result<Value> {
-    let number = |option: &str, v: &str, max: u64| {
-        v.parse::<u64>()
-            .ok()
-            .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| {
-                CliFailure::Usage.with(format!(
-                    "invalid --{option} {v:?}: expected a whole number from 1 to {max}"
-                ))
-            })
-    };
-    let concurrency = concurrency.map_or(Ok(64), |v| number("concurrency", v, 1024))?;
+    let concurrency = concurrency.map_or(Ok(64), |v| whole_number("concurrency", v, 1, 1024))?;
     let max_seconds = max_seconds
-        .map(|v| number("max-seconds", v, 31_536_000))
+        .map(|v| whole_number("max-seconds", v, 1, 31_536_000))
         .transpose()?;
     Ok(
         json!({ "concurrency": concurrency, "once": once, "maxSeconds": max_seconds, "prepare": prepare }),
