@@ -5,6 +5,7 @@ mod chain;
 mod check;
 mod migrate;
 mod purge;
+mod seal;
 
 use serde::Deserialize;
 use tokio_postgres::Client;
@@ -70,7 +71,7 @@ pub async fn run(args: &[String], ctx: &Context) -> Result<Outcome> {
         "check" => check::check(&run).await,
         "ensure-partitions" => ensure_partitions(&run).await,
         "purge" => purge::purge(&run).await,
-        "seal" => chain::seal(&run).await,
+        "seal" => seal::seal(&run).await,
         "verify" => chain::verify(&run).await,
         "anchor" => chain::anchor(&run).await,
         "stats" => chain::stats(&run).await,
