@@ -7,7 +7,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { randomBytes, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { drizzle } from "drizzle-orm/node-postgres";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
@@ -299,6 +299,28 @@ test("bad input is refused with a coded error naming the field, before any SQL",
   await refused(w.endpoints.create({ url: "ftp://example.com/" }, { tenantId: TENANT }), "WEBHOOKS_URL_INVALID", "url");
   await refused(w.endpoints.create({ url: "https://example.com/", headers: { "x-a": "1\r\nx-b: 2" } }, { tenantId: TENANT }), "WEBHOOKS_INVALID_HEADER");
   assert.throws(() => betterWebhooks(config(sqlExecutorAdapter(pool), { delivery: { timoutMs: 1 } })), (e) => e.code === "WEBHOOKS_INVALID_CONFIG" && /unknown key `delivery\.timoutMs`/.test(e.message) && e.name === "WebhooksConfigError");
+});
+
+test("payloads are stored byte for byte: JSON with quotes, backslashes, non-ASCII and lone surrogates in the envelope; a raw envelope's string and object bodies", async () => {
+  const payload = { q: 'say "hi"', b: "back\\slash", u: "žluťoučký 🐎", lone: "\ud800", ctl: "\u0001\n", n: [1.5, -0, null, true], nested: { "k\"ey": {} } };
+  const standard = betterWebhooks(config(sqlExecutorAdapter(pool)));
+  const raw = betterWebhooks(config(sqlExecutorAdapter(pool), { envelope: "raw" }));
+  // Each message tagged by its ordering key, to find its row.
+  const tag = (k) => ({ orderingKey: `bytes-${k}` });
+  const stored = await inTenant(TENANT, async (c) => {
+    await standard.sendMany([{ eventType: "invoice.paid", payload, ...tag(0) }, { eventType: "user.created", payload: "a string", ...tag(1) }], { tx: c });
+    await standard.send({ eventType: "invoice.paid", payload, idempotencyKey: "bytes-2", ...tag(2) }, { tx: c });
+    await raw.sendMany([{ eventType: "invoice.paid", payload: 'not "JSON" \\ at all', ...tag(3) }, { eventType: "invoice.paid", payload, ...tag(4) }], { tx: c });
+    return (await c.query("SELECT body, encode(body_sha256, 'hex') AS sha FROM webhook_messages WHERE ordering_key LIKE 'bytes-%' ORDER BY ordering_key")).rows;
+  });
+  const envelope = (type, data) => new RegExp(`^\\{"type":"${type.replace(".", "\\.")}","timestamp":"\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z","data":(.*)\\}$`, "s").exec(stored[data].body)?.[1];
+  assert.equal(stored.length, 5);
+  assert.equal(envelope("invoice.paid", 0), JSON.stringify(payload));
+  assert.equal(envelope("user.created", 1), '"a string"');
+  assert.equal(envelope("invoice.paid", 2), JSON.stringify(payload));
+  assert.equal(stored[3].body, 'not "JSON" \\ at all');
+  assert.equal(stored[4].body, JSON.stringify(payload));
+  for (const r of stored) assert.equal(r.sha, createHash("sha256").update(r.body).digest("hex"));
 });
 
 test("idempotency keys: a duplicate returns the first message, another body conflicts, a rollback frees the key", async () => {

@@ -42,7 +42,10 @@ export interface WebhooksSettings {
   minFailedAttempts: number;
 }
 
-/** One message for `sendBegin` (payload already serialised into `data`). */
+/**
+ * One message for `sendBegin` (payload already serialised into `data`). In the text handed
+ * over, a JSON payload may instead be embedded as the value it is, as `json`.
+ */
 export interface WebhookSendItem {
   eventType: string;
   data: string;

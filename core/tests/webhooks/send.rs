@@ -146,3 +146,49 @@ fn a_duplicate_found_by_the_lookup_takes_the_stored_time_as_a_number_or_text() {
         .unwrap_err();
     assert!(err.to_string().contains("message_created_ms"), "{err}");
 }
+
+#[test]
+fn a_payload_as_json_value_is_stored_as_the_same_payload_as_text() {
+    let w = webhooks();
+    let text = "{\"a\":[1,\"x\\\"y\"],\"b\":{\"c\":null}}";
+    let inputs = |payload: Value| {
+        let mut item = json!({ "eventType": "order.created", "idempotencyKey": "k" });
+        item.as_object_mut()
+            .unwrap()
+            .extend(payload.as_object().unwrap().clone());
+        json!([item])
+    };
+    let as_text = begin(&w, &inputs(json!({ "data": text })));
+    // The caller embeds the JSON itself: no escaping on either side.
+    let raw =
+        format!("[{{\"eventType\":\"order.created\",\"idempotencyKey\":\"k\",\"json\":{text}}}]");
+    let random: Vec<u8> = (0..200).collect();
+    let as_json: Value = serde_json::from_str(
+        &w.send_begin(&raw, true, 1_700_000_000_000, &random)
+            .unwrap(),
+    )
+    .unwrap();
+    // Same idempotency claim (the payload's hash is the first statement's third parameter).
+    assert_eq!(as_text["run"]["statement"], "sendIdempotencyClaim");
+    assert_eq!(as_text["run"]["params"][2], as_json["run"]["params"][2]);
+    let insert = |step: &Value| {
+        let rows = json!([{ "key": "k", "id": step["run"]["params"][1][0], "fresh": true }]);
+        next(&w, step, &rows)["run"]["params"].clone()
+    };
+    let (a, b) = (insert(&as_text), insert(&as_json));
+    assert_eq!((&a[2], &a[3]), (&b[2], &b[3]), "body and its SHA-256");
+    assert!(a[2]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!(",\"data\":{text}}}")));
+    for bad in [
+        json!([{ "eventType": "order.created" }]),
+        json!([{ "eventType": "order.created", "data": "1", "json": 1 }]),
+    ] {
+        let e = w
+            .send_begin(&bad.to_string(), true, 1_700_000_000_000, &random)
+            .unwrap_err();
+        assert_eq!(e.code(), "WEBHOOKS_INVALID_ARGUMENT", "{e}");
+        assert!(e.to_string().contains("inputs[0].payload"), "{e}");
+    }
+}

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use super::Webhooks;
@@ -20,12 +21,15 @@ use crate::webhooks::ids::{self, IdKind};
 use crate::webhooks::limits::{check_deliver_after, check_key, check_send_many};
 use crate::webhooks::WebhooksError;
 
-/// One message as the package hands it over (payload already serialised).
+/// One message as the package hands it over (payload already serialised): in `data` as text,
+/// or, when it is JSON, in `json` as the value itself, so a payload is neither escaped by the
+/// caller nor unescaped here.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SendInput {
     event_type: String,
-    data: String,
+    data: Option<String>,
+    json: Option<Box<RawValue>>,
     idempotency_key: Option<String>,
     ordering_key: Option<String>,
     endpoints: Option<Vec<String>>,
@@ -179,13 +183,23 @@ impl Webhooks {
                     "only with `envelope: \"raw\"` (the standard envelope is JSON)",
                 )));
             }
+            let data = match (&input.data, &input.json) {
+                (Some(text), None) => text.as_str(),
+                (None, Some(value)) => value.get(),
+                _ => {
+                    return Err(wh(WebhooksError::argument(
+                        f("payload"),
+                        "the serialised payload in `data` or `json`, not both",
+                    )))
+                }
+            };
             let body = prepare_body(
                 &f("payload"),
                 s.envelope,
                 &BodyInput {
                     event_type: input.event_type.clone(),
                     occurred_at_micros: input.occurred_at_ms.unwrap_or(now_ms).saturating_mul(1000),
-                    data: input.data.clone(),
+                    data: data.to_owned(),
                 },
                 s.max_payload_bytes,
             )
@@ -215,7 +229,7 @@ impl Webhooks {
                 event_type: input.event_type.clone(),
                 sha256: bytea(&body.sha256),
                 payload_sha256: if input.idempotency_key.is_some() {
-                    bytea(&payload_hash(&input.event_type, &input.data))
+                    bytea(&payload_hash(&input.event_type, data))
                 } else {
                     String::new()
                 },
