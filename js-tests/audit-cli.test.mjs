@@ -508,7 +508,7 @@ test("every per-chain statement the library and the CLI run can use the (tenant_
   ];
   await c.query("BEGIN");
   await c.query("SET LOCAL enable_seqscan = off");
-  for (const [name, statement, rest] of [["head", q.head, []], ["pending", q.pending, []], ["sealedAfter", q.sealedAfter, [0, 10]], ["unsealed", q.unsealed, [5]]]) {
+  for (const [name, statement, rest] of [["head", q.head, []], ["pending", q.pending, [5000]], ["sealedAfter", q.sealedAfter, [0, 10]], ["unsealed", q.unsealed, [5]]]) {
     for (const [form, id] of [["global", null], ["tenant", tenant]]) {
       const params = [id, ...rest].map((p) => (p === null ? "NULL" : typeof p === "number" ? String(p) : `'${p}'`));
       await c.query(`PREPARE chain_stmt AS ${statement[form]}`);

@@ -121,6 +121,19 @@ test("seal --watch --max-seconds stops on its own with the total; verify --allow
   assert.match(late.stdout, /^global: 1 entries are not sealed \(run `better-audit seal`\)\nglobal: 1 entries written within --allow-unsealed are not sealed yet\nverification FAILED\n$/m);
 });
 
+test("a backlog larger than one sealing transaction is sealed in several, one chain without a gap, reported as one line", async () => {
+  const { url, c } = await setup("awatch_backlog");
+  await c.query(`INSERT INTO audit_logs ("timestamp", table_name, operation, record_id, after_data)
+    SELECT now() - (12001 - g) * interval '1 millisecond', 'items', 'INSERT', g::text, jsonb_build_object('n', g) FROM generate_series(1, 12001) g`);
+  const sealed = await cli(url, ["seal"], { AUDIT_SEAL_KEY: KEY });
+  assert.equal(sealed.stdout, "global: sealed 12001 entries (seq 1..12001)\nsealed 12001 entries (keyed)\n", sealed.stderr);
+  // Sealed oldest first, across the batches' boundaries.
+  const { rows } = await c.query("SELECT count(*)::int AS n FROM audit_logs WHERE seq <> record_id::bigint");
+  assert.equal(rows[0].n, 0);
+  const report = JSON.parse((await cli(url, ["verify", "--json"], { AUDIT_SEAL_KEY: KEY })).stdout);
+  assert.deepEqual([report.ok, report.chains[0].rows, report.chains[0].break], [true, 12001, null]);
+});
+
 test("seal's watch options and verify's window are checked before connecting", async () => {
   const url = "postgres://nobody@127.0.0.1:1/none";
   for (const [args, message] of [

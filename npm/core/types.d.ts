@@ -189,8 +189,8 @@ recordCheckpoints: string,
  */
 chains: string, 
 /**
- * The chain's unsealed entries in sealing order, the sealed columns as text
- * ([`sealed_text_columns`]).
+ * The chain's oldest unsealed entries, at most `$2`, in sealing order, the sealed columns
+ * as text ([`sealed_text_columns`]).
  */
 pending: PerChain, 
 /**

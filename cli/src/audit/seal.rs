@@ -5,6 +5,7 @@ use std::io::Write as _;
 
 use tokio_postgres::Client;
 use usebetter_core::audit::chain::seal_rows;
+use usebetter_core::audit::chain_sql::SEAL_BATCH;
 use usebetter_core::cli::audit as cli;
 use usebetter_core::{Error, Result};
 
@@ -26,51 +27,73 @@ pub(super) async fn seal(r: &Run<'_>) -> Result<Outcome> {
     Ok(Outcome::ok(out))
 }
 
-/// Seals the unsealed entries of `all`, one transaction per chain under the chain's lock:
-/// how many, and a line per chain that had any.
+/// Seals the unsealed entries of `all`, under each chain's lock, at most [`SEAL_BATCH`] per
+/// transaction (a backlog left by a long stop neither fills memory nor holds the lock for
+/// long): how many, and a line per chain that had any.
 async fn seal_chains(
     r: &Run<'_>,
     client: &Client,
     all: &[Option<String>],
     key: Option<&[u8]>,
 ) -> Result<(usize, String)> {
-    let q = sql(&r.table);
     let mut total = 0usize;
     let mut out = String::new();
     for tenant in all {
         let tenant = tenant.as_deref();
-        r.begin(client).await?;
-        // The library's sealed writes take the same lock, so a chain never forks.
-        db::execute(client, &q.lock, &[&tenant]).await?;
-        let pending = db::rows(client, q.pending.pick(tenant), &[&tenant]).await?;
-        if pending.is_empty() {
-            db::batch(client, "ROLLBACK").await?;
-            continue;
+        let (mut count, mut first, mut last) = (0usize, 0i64, 0i64);
+        loop {
+            let Some((n, from, to)) = seal_batch(r, client, tenant, key).await? else {
+                break;
+            };
+            if count == 0 {
+                first = from;
+            }
+            (count, last) = (count + n, to);
+            if i64::try_from(n).unwrap_or(i64::MAX) < SEAL_BATCH {
+                break;
+            }
         }
-        let rows = pending.iter().map(row_map).collect::<Result<Vec<_>>>()?;
-        let head = head(client, &r.table, tenant).await?;
-        let seals = seal_rows(&rows, head.as_ref(), key)?;
-        let ids: Vec<String> = rows
-            .iter()
-            .map(|m| m["id"].as_str().unwrap_or_default().to_owned())
-            .collect();
-        let seqs: Vec<i64> = seals
-            .iter()
-            .map(|s| i64::try_from(s.seq).unwrap_or(i64::MAX))
-            .collect();
-        let prevs: Vec<&str> = seals.iter().map(|s| s.prev_hash.as_str()).collect();
-        let hashes: Vec<&str> = seals.iter().map(|s| s.hash.as_str()).collect();
-        db::execute(client, &q.mark_sealed, &[&ids, &seqs, &prevs, &hashes]).await?;
-        db::batch(client, "COMMIT").await?;
-        total += rows.len();
-        out.push_str(&cli::sealed_chain_line(
-            tenant,
-            rows.len(),
-            seqs[0],
-            seqs[seqs.len() - 1],
-        ));
+        if count > 0 {
+            total += count;
+            out.push_str(&cli::sealed_chain_line(tenant, count, first, last));
+        }
     }
     Ok((total, out))
+}
+
+/// One transaction: the chain's oldest unsealed entries, up to [`SEAL_BATCH`], sealed after its
+/// head. How many and their first and last seq; `None` when none were left.
+async fn seal_batch(
+    r: &Run<'_>,
+    client: &Client,
+    tenant: Option<&str>,
+    key: Option<&[u8]>,
+) -> Result<Option<(usize, i64, i64)>> {
+    let q = sql(&r.table);
+    r.begin(client).await?;
+    // The library's sealed writes take the same lock, so a chain never forks.
+    db::execute(client, &q.lock, &[&tenant]).await?;
+    let pending = db::rows(client, q.pending.pick(tenant), &[&tenant, &SEAL_BATCH]).await?;
+    if pending.is_empty() {
+        db::batch(client, "ROLLBACK").await?;
+        return Ok(None);
+    }
+    let rows = pending.iter().map(row_map).collect::<Result<Vec<_>>>()?;
+    let head = head(client, &r.table, tenant).await?;
+    let seals = seal_rows(&rows, head.as_ref(), key)?;
+    let ids: Vec<String> = rows
+        .iter()
+        .map(|m| m["id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let seqs: Vec<i64> = seals
+        .iter()
+        .map(|s| i64::try_from(s.seq).unwrap_or(i64::MAX))
+        .collect();
+    let prevs: Vec<&str> = seals.iter().map(|s| s.prev_hash.as_str()).collect();
+    let hashes: Vec<&str> = seals.iter().map(|s| s.hash.as_str()).collect();
+    db::execute(client, &q.mark_sealed, &[&ids, &seqs, &prevs, &hashes]).await?;
+    db::batch(client, "COMMIT").await?;
+    Ok(Some((rows.len(), seqs[0], seqs[seqs.len() - 1])))
 }
 
 /// The chains with unsealed entries, found through the index without reading sealed ones.

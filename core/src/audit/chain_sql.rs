@@ -17,6 +17,10 @@ use crate::sql::literal;
 /// global chain): every writer of a chain takes this lock first, so chains never fork.
 pub const LOCK_KEY_PREFIX: &str = "usebetter_audit_chain:";
 
+/// Entries one sealing transaction takes at most (`pending`'s `$2`): a backlog is sealed in
+/// transactions of this size, each a fraction of a second.
+pub const SEAL_BATCH: i64 = 5_000;
+
 /// One statement about a chain, for the global chain and for a tenant's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -70,8 +74,8 @@ pub struct ChainSql {
     pub record_checkpoints: String,
     /// The chains that have entries (`chain`, null for the global one), taking no `$1`.
     pub chains: String,
-    /// The chain's unsealed entries in sealing order, the sealed columns as text
-    /// ([`sealed_text_columns`]).
+    /// The chain's oldest unsealed entries, at most `$2`, in sealing order, the sealed columns
+    /// as text ([`sealed_text_columns`]).
     pub pending: PerChain,
     /// Writes seals from arrays `$1` id, `$2` seq, `$3` prev_hash, `$4` hash.
     pub mark_sealed: String,
@@ -142,7 +146,7 @@ pub fn chain_sql(logs: &str, checkpoints: &str) -> ChainSql {
         purged_heads: format!("SELECT DISTINCT ON (tenant_id) coalesce(tenant_id::text, '') AS chain, seq, hash FROM {logs} WHERE \"timestamp\" < $1::text::timestamptz AND seq IS NOT NULL ORDER BY tenant_id, seq DESC"),
         record_checkpoints: format!("INSERT INTO {checkpoints} AS c (chain, seq, hash, mac) SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac, purged_at = now() WHERE c.seq < excluded.seq"),
         chains: format!("SELECT DISTINCT tenant_id::text AS chain FROM {logs}"),
-        pending: PerChain::new(|chain| format!("SELECT {sealed} FROM {logs} WHERE {chain} AND seq IS NULL ORDER BY \"timestamp\", id")),
+        pending: PerChain::new(|chain| format!("SELECT {sealed} FROM {logs} WHERE {chain} AND seq IS NULL ORDER BY \"timestamp\", id LIMIT $2::bigint")),
         mark_sealed: format!("UPDATE {logs} AS l SET seq = u.seq, prev_hash = u.prev, hash = u.hash FROM unnest($1::text[]::uuid[], $2::bigint[], $3::text[], $4::text[]) AS u(id, seq, prev, hash) WHERE l.id = u.id"),
         sealed_after: PerChain::new(|chain| format!("SELECT {sealed}, seq, prev_hash, hash FROM {logs} WHERE {chain} AND seq > $2::bigint ORDER BY seq LIMIT $3::bigint")),
         unsealed: PerChain::new(|chain| format!("SELECT count(*) AS n, count(*) FILTER (WHERE \"timestamp\" < now() - $2::float8 * interval '1 second') AS overdue FROM {logs} WHERE {chain} AND seq IS NULL")),
