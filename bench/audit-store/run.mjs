@@ -40,23 +40,38 @@ const seconds = (t0) => Number(process.hrtime.bigint() - t0) / 1e9;
 const KEY = "bench-seal-key-kept-outside-the-database";
 const bin = createRequire(import.meta.url).resolve("@usebetterdev/audit-cli/package.json").replace(/package\.json$/, "bin/cli.mjs");
 const waits = [];
+const drainMs = [];
+const pause = (ms) => new Promise((r) => setTimeout(r, ms));
+/** `better-audit seal --watch 100` on `url`, and a connection that watches what it leaves. */
+async function watcher(url) {
+  const child = spawn(process.execPath, [bin, "seal", "--watch", "100"], { env: { ...process.env, DATABASE_URL: url, AUDIT_SEAL_KEY: KEY }, stdio: ["ignore", "ignore", "inherit"] });
+  const probe = new pg.Client({ connectionString: url });
+  await probe.connect();
+  return {
+    /** Seconds the oldest unsealed entry has waited (0: none). */
+    oldest: async () => Number((await probe.query(`SELECT coalesce(extract(epoch FROM clock_timestamp() - min("timestamp")), 0) AS s FROM audit_logs WHERE tenant_id IS NULL AND seq IS NULL`)).rows[0].s),
+    /** Waits until every entry is sealed, then stops the sealer. */
+    async drain() {
+      while ((await probe.query("SELECT count(*)::int AS n FROM audit_logs WHERE seq IS NULL")).rows[0].n > 0) await pause(10);
+      child.kill("SIGTERM");
+      await probe.end();
+    },
+  };
+}
 async function writeRate(url, mode) {
   const pool = new pg.Pool({ connectionString: url, max: 8 });
   const audit = betterAudit({ database: drizzleAuditAdapter(drizzle(pool), mode === "sealed" ? { seal: { key: KEY } } : {}), auditTables: ["t"] });
   const one = (i) => audit.captureLog({ tableName: "t", operation: "UPDATE", recordId: String(i), before: { n: i, s: "x" }, after: { n: i + 1, s: "x" } });
   for (let i = 0; i < 200; i++) await one(i);
-  let sealer, sampling, probe;
+  let sealer, sampling;
   if (mode === "deferred") {
-    sealer = spawn(process.execPath, [bin, "seal", "--watch", "100"], { env: { ...process.env, DATABASE_URL: url, AUDIT_SEAL_KEY: KEY }, stdio: ["ignore", "ignore", "inherit"] });
-    probe = new pg.Client({ connectionString: url });
-    await probe.connect();
-    const oldest = async () => Number((await probe.query(`SELECT coalesce(extract(epoch FROM clock_timestamp() - min("timestamp")), 0) AS s FROM audit_logs WHERE tenant_id IS NULL AND seq IS NULL`)).rows[0].s);
-    while ((await oldest()) > 0) await new Promise((r) => setTimeout(r, 20));
+    sealer = await watcher(url);
+    while ((await sealer.oldest()) > 0) await pause(20);
     sampling = true;
     (async () => {
       while (sampling) {
-        waits.push(await oldest());
-        await new Promise((r) => setTimeout(r, 20));
+        waits.push(await sealer.oldest());
+        await pause(20);
       }
     })();
   }
@@ -68,14 +83,11 @@ async function writeRate(url, mode) {
   if (sealer) {
     sampling = false;
     const drained = process.hrtime.bigint();
-    while ((await probe.query("SELECT count(*)::int AS n FROM audit_logs WHERE seq IS NULL")).rows[0].n > 0) await new Promise((r) => setTimeout(r, 10));
+    await sealer.drain();
     drainMs.push(seconds(drained) * 1000);
-    sealer.kill("SIGTERM");
-    await probe.end();
   }
   return rate;
 }
-const drainMs = [];
 const wurl = await fresh("bench_store_writes");
 await cli(wurl, ["migrate"]);
 const rates = { plain: [], sealed: [], deferred: [] };
@@ -87,9 +99,9 @@ const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Mat
 // The window at a set rate: 5,000 entries/s for 5 s (whatever is due inserted every few ms, no
 // JavaScript pipeline, so the rate holds on this machine), sealed by `seal --watch 100`.
 async function pacedWindow(url, perSecond, secondsLong) {
-  const sealer = spawn(process.execPath, [bin, "seal", "--watch", "100"], { env: { ...process.env, DATABASE_URL: url, AUDIT_SEAL_KEY: KEY }, stdio: ["ignore", "ignore", "inherit"] });
-  const [writer, probe] = [new pg.Client({ connectionString: url }), new pg.Client({ connectionString: url })];
-  await Promise.all([writer.connect(), probe.connect()]);
+  const sealer = await watcher(url);
+  const writer = new pg.Client({ connectionString: url });
+  await writer.connect();
   const samples = [];
   const t0 = Date.now();
   let written = 0;
@@ -103,14 +115,13 @@ async function pacedWindow(url, perSecond, secondsLong) {
     }
     if (Date.now() - sampledAt >= 20) {
       sampledAt = Date.now();
-      samples.push(Number((await probe.query(`SELECT coalesce(extract(epoch FROM clock_timestamp() - min("timestamp")), 0) AS s FROM audit_logs WHERE tenant_id IS NULL AND seq IS NULL`)).rows[0].s));
+      samples.push(await sealer.oldest());
     }
-    await new Promise((r) => setTimeout(r, 2));
+    await pause(2);
   }
   const rate = written / ((Date.now() - t0) / 1000);
-  while ((await probe.query("SELECT count(*)::int AS n FROM audit_logs WHERE seq IS NULL")).rows[0].n > 0) await new Promise((r) => setTimeout(r, 10));
-  sealer.kill("SIGTERM");
-  await Promise.all([writer.end(), probe.end()]);
+  await sealer.drain();
+  await writer.end();
   return { rate, samples };
 }
 const paced = await pacedWindow(wurl, 5000, 5);

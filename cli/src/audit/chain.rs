@@ -37,7 +37,7 @@ pub(super) fn row_map(row: &Row) -> Result<Map<String, Value>> {
 
 /// The chains to look at: those with entries, with a checkpoint, and `more` (say, the chains
 /// of an anchor file, which may be gone from the table); `None` is the global chain.
-pub(super) async fn chains(
+async fn chains(
     client: &Client,
     t: &Table,
     only: Option<&str>,

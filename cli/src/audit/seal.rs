@@ -9,7 +9,7 @@ use usebetter_core::audit::chain_sql::SEAL_BATCH;
 use usebetter_core::cli::audit as cli;
 use usebetter_core::{Error, Result};
 
-use super::chain::{chains, head, row_map, sql};
+use super::chain::{head, row_map, sql};
 use super::Run;
 use crate::db;
 use crate::Outcome;
@@ -19,9 +19,9 @@ pub(super) async fn seal(r: &Run<'_>) -> Result<Outcome> {
     if let Some(w) = cli::seal_watch(r.inv.value("watch"), r.inv.value("max-seconds"))? {
         return watch(r, w, key.as_deref()).await;
     }
-    let client = r.reader().await?;
-    let all = chains(&client, &r.table, None, &[]).await?;
-    db::batch(&client, "COMMIT").await?;
+    let client = r.client().await?;
+    r.require_table(&client).await?;
+    let all = pending_chains(r, &client).await?;
     let (total, mut out) = seal_chains(r, &client, &all, key.as_deref()).await?;
     out.push_str(&cli::sealed_total_line(total, key.is_some()));
     Ok(Outcome::ok(out))
@@ -96,12 +96,15 @@ async fn seal_batch(
     Ok(Some((rows.len(), seqs[0], seqs[seqs.len() - 1])))
 }
 
-/// The chains with unsealed entries, found through the index without reading sealed ones.
+/// The chains with unsealed entries, found through the index without reading sealed ones, in
+/// `chains`' order (the global chain first).
 async fn pending_chains(r: &Run<'_>, client: &Client) -> Result<Vec<Option<String>>> {
     r.begin(client).await?;
     let rows = db::rows(client, &sql(&r.table).pending_chains, &[]).await?;
     db::batch(client, "COMMIT").await?;
-    Ok(rows.iter().map(|row| row.get(0)).collect())
+    let mut all: Vec<Option<String>> = rows.iter().map(|row| row.get(0)).collect();
+    all.sort();
+    Ok(all)
 }
 
 /// Failures a running sealer outlives: the server restarting or unreachable for a while.

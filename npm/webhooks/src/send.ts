@@ -40,8 +40,9 @@ async function serialise(input: SendInput, field: string, s: Shared, validators:
   }
 }
 
-function item(input: SendInput, data: string): WebhookSendItem {
-  const out: WebhookSendItem = { eventType: input.eventType, data };
+/** The item's fields besides its payload. */
+function fields(input: SendInput): Omit<WebhookSendItem, "data"> {
+  const out: Omit<WebhookSendItem, "data"> = { eventType: input.eventType };
   if (input.idempotencyKey !== undefined) out.idempotencyKey = input.idempotencyKey;
   if (input.orderingKey !== undefined) out.orderingKey = input.orderingKey;
   if (input.endpoints !== undefined) out.endpoints = input.endpoints;
@@ -52,32 +53,26 @@ function item(input: SendInput, data: string): WebhookSendItem {
 }
 
 /**
- * The items as JSON text for the core. A JSON payload goes in as the JSON it is (`json`, last,
+ * One item as JSON text for the core. A JSON payload goes in as the JSON it is (`json`, last,
  * so an error in another field is named first) instead of a string holding it (`data`):
  * escaping a thousand payloads here and unescaping them there was the largest part of a
  * `sendMany` outside the database.
  */
-function itemsText(items: WebhookSendItem[], json: boolean[]): string {
-  const parts = items.map((it, i) => {
-    if (!json[i]) return JSON.stringify(it);
-    const { data, ...rest } = it;
-    return `${JSON.stringify(rest).slice(0, -1)},"json":${data}}`;
-  });
-  return `[${parts.join(",")}]`;
+function itemText(input: SendInput, payload: Serialised): string {
+  const rest = fields(input);
+  if (!payload.json) return JSON.stringify({ ...rest, data: payload.text } satisfies WebhookSendItem);
+  return `${JSON.stringify(rest).slice(0, -1)},"json":${payload.text}}`;
 }
 
 /** `mode: "manage"` lets an operator's call with `{ tenantId }` run in its own system-context transaction. */
 export async function sendMany(s: Shared, validators: Validators, inputs: SendInput[], many: boolean, opts?: CallOptions, mode: "send" | "manage" = "send"): Promise<SendResult[]> {
   if (!Array.isArray(inputs)) throw new WebhooksSendError("WEBHOOKS_INVALID_ARGUMENT", "invalid `inputs`: expected an array of messages");
-  const items: WebhookSendItem[] = [];
-  const json: boolean[] = [];
+  const items: string[] = [];
   for (const [i, input] of inputs.entries()) {
     if (typeof input !== "object" || input === null) throw new WebhooksSendError("WEBHOOKS_INVALID_ARGUMENT", `invalid \`${many ? `inputs[${i}]` : "input"}\`: expected an object`);
-    const payload = await serialise(input, many ? `inputs[${i}].payload` : "payload", s, validators);
-    items.push(item(input, payload.text));
-    json.push(payload.json);
+    items.push(itemText(input, await serialise(input, many ? `inputs[${i}].payload` : "payload", s, validators)));
   }
-  let step = guard(WebhooksSendError, () => JSON.parse(s.core.sendBegin(itemsText(items, json), many, Date.now(), idBytes(items.length * 10))) as WebhookSendStep);
+  let step = guard(WebhooksSendError, () => JSON.parse(s.core.sendBegin(`[${items.join(",")}]`, many, Date.now(), idBytes(items.length * 10))) as WebhookSendStep);
   const results = await inTransaction(s, opts, WebhooksSendError, async (ex, tenant): Promise<SendResult[]> => {
     while (step.run) {
       const rows = await run(ex, s.statements, step.run.statement, [tenant, ...step.run.params]);
