@@ -323,6 +323,27 @@ test("payloads are stored byte for byte: JSON with quotes, backslashes, non-ASCI
   for (const r of stored) assert.equal(r.sha, createHash("sha256").update(r.body).digest("hex"));
 });
 
+test("sendMany's bodies cross as one text: raw bodies holding the separator candidates, or all of them, and empty bodies arrive whole", async () => {
+  const raw = betterWebhooks(config(sqlExecutorAdapter(pool), { envelope: "raw" }));
+  const controls = Array.from({ length: 31 }, (_, i) => String.fromCharCode(i + 1)).join("");
+  const privateUse = Array.from({ length: 0xf900 - 0xe000 }, (_, i) => String.fromCharCode(0xe000 + i)).join("");
+  const batches = [
+    ["a\u0001b", "", "\u0002", "{\"x\":\"\u0001\"}", ""],
+    [controls, "c\"d\\e", "\ue000"],
+    [controls + privateUse, "", '{"q":"\\"}', "NULL"],
+  ];
+  for (const [b, bodies] of batches.entries()) {
+    const tag = (i) => `sep-${b}-${String(i).padStart(2, "0")}`;
+    const stored = await inTenant(TENANT, async (c) => {
+      const sent = await raw.sendMany(bodies.map((payload, i) => ({ eventType: "invoice.paid", payload, orderingKey: tag(i) })), { tx: c });
+      assert.deepEqual(sent.map((r) => r.status), bodies.map(() => "queued"));
+      return (await c.query("SELECT body, encode(body_sha256, 'hex') AS sha FROM webhook_messages WHERE ordering_key LIKE $1 ORDER BY ordering_key", [`sep-${b}-%`])).rows;
+    });
+    assert.deepEqual(stored.map((r) => r.body), bodies, `batch ${b}`);
+    for (const r of stored) assert.equal(r.sha, createHash("sha256").update(r.body).digest("hex"));
+  }
+});
+
 test("idempotency keys: a duplicate returns the first message, another body conflicts, a rollback frees the key", async () => {
   const w = betterWebhooks(config(sqlExecutorAdapter(pool)));
   const key = `invoice.paid/${randomUUID()}`;

@@ -50,6 +50,12 @@ fn an_insert_of_every_message_announces_their_ids_and_send_next_agrees() {
         .iter()
         .all(|id| id.as_str().unwrap().starts_with("msg_")));
     assert_ne!(queued[0], queued[1]);
+    // The bodies cross as one text joined at a character none holds (`string_to_array`).
+    let params = &step["run"]["params"];
+    assert_eq!(params[10], "\u{1}");
+    let bodies: Vec<&str> = params[2].as_str().unwrap().split('\u{1}').collect();
+    assert_eq!(bodies.len(), 2);
+    assert!(bodies[0].ends_with(r#""data":{"a":1}}"#) && bodies[1].ends_with(r#""data":{"b":2}}"#));
     // The rows' `created_ms`, as a number or as text (drivers differ), become the results.
     let rows = json!([
         { "id": step["run"]["params"][0][0], "created_ms": 1_700_000_000_123_i64 },

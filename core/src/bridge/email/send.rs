@@ -31,6 +31,7 @@ use crate::email::recipients::{AddressInput, OneOrMany};
 use crate::email::{mime, prepare, EmailError};
 use crate::error::Result;
 use crate::input::from_value;
+use crate::store::text_array_literal;
 use crate::webhooks::ids::{self, IdKind};
 use crate::webhooks::limits::check_key;
 
@@ -211,14 +212,6 @@ fn address_object(address: &str, name: Option<&str>) -> Value {
         Some(n) => json!({ "address": address, "name": n }),
         None => json!({ "address": address }),
     }
-}
-
-fn array_literal(items: &[String]) -> String {
-    let quoted: Vec<String> = items
-        .iter()
-        .map(|s| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")))
-        .collect();
-    format!("{{{}}}", quoted.join(","))
 }
 
 /// The tags every provider request carries: a message's own tags cannot take these names.
@@ -441,7 +434,7 @@ impl Email {
             if reply_to.is_empty() {
                 Value::Null
             } else {
-                json!(array_literal(&reply_to))
+                json!(text_array_literal(&reply_to))
             },
             json!(subject),
             json!(i.html),

@@ -16,6 +16,7 @@ use crate::bridge::bytea;
 use crate::bridge::step::{from_text, parse_text, step_text, to_text, SendStep};
 use crate::error::{Error, Result};
 use crate::input::from_value;
+use crate::store::{joined_texts, text_array_literal};
 use crate::webhooks::body::{idempotency_verdict, prepare_body, BodyInput, Envelope};
 use crate::webhooks::ids::{self, IdKind};
 use crate::webhooks::limits::{check_deliver_after, check_key, check_send_many};
@@ -423,10 +424,22 @@ impl Webhooks {
                     let params: Vec<Value> = columns.iter().map(|f| f(one)).collect();
                     json!({ "statement": "sendInsertMessage", "params": params })
                 } else {
-                    let params: Vec<Value> = columns
+                    // The bodies (third column) as one text: see `send_insert_messages`.
+                    let bodies: Vec<&str> = fresh.iter().map(|p| p.body.as_str()).collect();
+                    let (bodies, separator) = match joined_texts(&bodies) {
+                        Some((text, sep)) => (text, Value::String(sep.to_string())),
+                        None => (text_array_literal(&bodies), Value::Null),
+                    };
+                    let mut params: Vec<Value> = columns
                         .iter()
-                        .map(|f| Value::Array(fresh.iter().map(|p| f(p)).collect()))
+                        .enumerate()
+                        .map(|(i, f)| match i {
+                            2 => Value::Null,
+                            _ => Value::Array(fresh.iter().map(|p| f(p)).collect()),
+                        })
                         .collect();
+                    params[2] = Value::String(bodies);
+                    params.push(separator);
                     json!({ "statement": "sendInsertMessages", "params": params })
                 };
                 // Every message new (no duplicate): the rows alone make the results.

@@ -98,7 +98,9 @@ WHERE {tkey} = {scope} AND key = ANY($2::text[])",
     /// milliseconds, a float8: a number in every driver), in insert order. A NULL
     /// `content_type` is `application/json`, a NULL `deliver_after` is now; `target_endpoints`
     /// entries are array literals (`{uuid,uuid}`) or NULL, because a SQL array of arrays
-    /// cannot hold rows of different lengths.
+    /// cannot hold rows of different lengths. `bodies` is one text, the bodies joined by
+    /// `bodies_separator` ([`crate::store::joined_texts`]), or a `text[]` literal
+    /// ([`crate::store::text_array_literal`]) when the separator is NULL.
     #[must_use]
     pub fn send_insert_messages(&self) -> Statement {
         Statement::new(
@@ -106,7 +108,9 @@ WHERE {tkey} = {scope} AND key = ANY($2::text[])",
                 "INSERT INTO {messages} (id, tenant_id, event_type, body, body_sha256, content_type, ordering_key, ordering_seq, idempotency_key, target_endpoints, deliver_after)
 SELECT x.id, {tenant}, x.event_type, x.body, x.body_sha256, coalesce(x.content_type, 'application/json'),
        x.ordering_key, x.ordering_seq, x.idempotency_key, x.target_endpoints::uuid[], coalesce(x.deliver_after, now())
-FROM unnest($2::uuid[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::text[], $8::bigint[], $9::text[], $10::text[], $11::timestamptz[])
+FROM unnest($2::uuid[], $3::text[],
+            CASE WHEN $12::text IS NULL THEN $4::text::text[] ELSE string_to_array($4::text, $12::text) END,
+            $5::bytea[], $6::text[], $7::text[], $8::bigint[], $9::text[], $10::text[], $11::timestamptz[])
   AS x(id, event_type, body, body_sha256, content_type, ordering_key, ordering_seq, idempotency_key, target_endpoints, deliver_after)
 RETURNING id, floor(extract(epoch FROM created_at) * 1000)::float8 AS created_ms",
                 messages = self.table("messages"),
@@ -116,7 +120,7 @@ RETURNING id, floor(extract(epoch FROM created_at) * 1000)::float8 AS created_ms
                 ("tenant_id", "uuid"),
                 ("ids", "uuid[]"),
                 ("event_types", "text[]"),
-                ("bodies", "text[]"),
+                ("bodies", "text"),
                 ("body_sha256s", "bytea[]"),
                 ("content_types", "text[]"),
                 ("ordering_keys", "text[]"),
@@ -124,6 +128,7 @@ RETURNING id, floor(extract(epoch FROM created_at) * 1000)::float8 AS created_ms
                 ("idempotency_keys", "text[]"),
                 ("target_endpoints", "text[]"),
                 ("deliver_afters", "timestamptz[]"),
+                ("bodies_separator", "text"),
             ],
         )
     }
