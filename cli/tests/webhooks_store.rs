@@ -405,7 +405,7 @@ async fn fixtures(db: &Db, s: &str) {
         let arr = |v: &[&str]| v.iter().map(|x| q(x)).collect::<Vec<_>>().join(", ");
         let nulls = |t: &str| format!("array_fill(NULL::{t}, ARRAY[{}])", msg_ids.len());
         format!(
-            "EXECUTE \"sendInsertMessages\"(NULL, ARRAY[{}]::uuid[], ARRAY[{}]::text[], ARRAY[{}]::text[]::text, ARRAY[{}]::bytea[], {}, {}, {}, {}, {}, {}, NULL)",
+            "EXECUTE \"sendInsertMessages\"(NULL, ARRAY[{}]::uuid[], ARRAY[{}]::text[], ARRAY[{}]::text[]::text, ARRAY[{}]::bytea[], {}, {}, {}, {}, {}, {}, NULL, NULL, '')",
             arr(msg_ids),
             arr(types),
             msg_ids.iter().map(|i| q(&format!("{{\"n\":\"{i}\"}}"))).collect::<Vec<_>>().join(", "),

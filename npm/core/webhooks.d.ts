@@ -59,7 +59,15 @@ export interface WebhookSendItem {
 
 /** The next statement of a send (`run`, parameters after the tenant), or the results. */
 export interface WebhookSendStep {
-  run?: { statement: string; params: unknown[] };
+  run?: {
+    statement: string;
+    params: unknown[];
+    /**
+     * The caller's payload texts (as handed to `sendBegin`) go into `params[param]`: the one
+     * payload, or those at `items` (all, in order, when absent) joined by `separator`.
+     */
+    payloads?: { param: number; separator?: string; items?: number[] };
+  };
   /** Opaque: hand it back to `sendNext` as it is. */
   state?: string;
   results?: Array<{ id: string; status: "queued" | "duplicate"; createdAtMs: number | null }>;

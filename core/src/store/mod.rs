@@ -7,7 +7,7 @@
 pub mod partitions;
 mod statement;
 
-pub use statement::{joined_texts, text_array_literal, Param, Statement};
+pub use statement::{separator_for, text_array_literal, Param, Statement};
 
 use crate::policy::context::current_tenant_expr;
 use crate::policy::{bypass_expr, isolation_sql, partitioned_isolation_sql, range_predicate};

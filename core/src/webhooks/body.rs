@@ -20,30 +20,50 @@ pub enum Envelope {
     Raw,
 }
 
-/// One message's body as the caller has it: `data` is the payload already serialised
-/// (`JSON.stringify`), or the raw body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
-#[cfg_attr(
-    feature = "serde",
-    serde(rename_all = "camelCase", deny_unknown_fields)
-)]
-pub struct BodyInput {
-    pub event_type: String,
-    /// `occurredAt` in microseconds since the Unix epoch.
-    pub occurred_at_micros: i64,
-    pub data: String,
+impl Envelope {
+    /// What follows the payload in a body: the standard envelope's closing brace.
+    #[must_use]
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Envelope::Standard => "}",
+            Envelope::Raw => "",
+        }
+    }
 }
 
-/// The body to store and sign, and its SHA-256.
+/// One message's body as the caller has it: `data` is the payload already serialised
+/// (`JSON.stringify`), or the raw body; `data_is_json` when the caller has already parsed it as
+/// one JSON value (a second scan of every payload would be wasted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyInput<'a> {
+    pub event_type: &'a str,
+    /// `occurredAt` in microseconds since the Unix epoch.
+    pub occurred_at_micros: i64,
+    pub data: &'a str,
+    pub data_is_json: bool,
+}
+
+/// The body to store and sign is `prefix`, the payload text as given, `suffix`; and its
+/// SHA-256. The payload is not copied: the caller that holds it can hand it to the database
+/// itself, the statement joining the three.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreparedBody {
-    pub body: String,
+    pub prefix: String,
+    pub suffix: &'static str,
     pub sha256: [u8; 32],
 }
 
-/// Builds the body, checks its size against `limit` (`maxPayloadBytes`) and hashes it.
-/// In the standard envelope `data` must be one JSON value; it is embedded as written.
+impl PreparedBody {
+    /// The whole body, for `data` as given to [`prepare_body`].
+    #[must_use]
+    pub fn body(&self, data: &str) -> String {
+        [self.prefix.as_str(), data, self.suffix].concat()
+    }
+}
+
+/// Checks the body's size against `limit` (`maxPayloadBytes`) and hashes it. In the standard
+/// envelope `data` must be one JSON value; it is embedded as written (whitespace around it
+/// included, which JSON allows).
 ///
 /// # Errors
 /// `WEBHOOKS_PAYLOAD_INVALID` naming `field` for standard-envelope data that is not JSON,
@@ -51,45 +71,36 @@ pub struct PreparedBody {
 pub fn prepare_body(
     field: &str,
     envelope: Envelope,
-    input: &BodyInput,
+    input: &BodyInput<'_>,
     limit: usize,
 ) -> Result<PreparedBody> {
-    let body = match envelope {
-        Envelope::Raw => input.data.clone(),
+    let prefix = match envelope {
+        Envelope::Raw => String::new(),
         Envelope::Standard => {
-            if serde_json::from_str::<&serde_json::value::RawValue>(&input.data).is_err() {
+            if !input.data_is_json
+                && serde_json::from_str::<&serde_json::value::RawValue>(input.data).is_err()
+            {
                 return Err(WebhooksError::PayloadInvalid {
                     field: field.to_owned(),
                     reason: "the serialised payload is not one JSON value".into(),
                 });
             }
-            let ty = serde_json::Value::String(input.event_type.clone());
+            let ty = serde_json::Value::String(input.event_type.to_owned());
             let ts = serde_json::Value::String(format_iso(input.occurred_at_micros));
-            format!(
-                "{{\"type\":{ty},\"timestamp\":{ts},\"data\":{}}}",
-                input.data.trim()
-            )
+            format!("{{\"type\":{ty},\"timestamp\":{ts},\"data\":")
         }
     };
-    check_payload_size(field, body.len(), limit)?;
+    let suffix = envelope.suffix();
+    check_payload_size(field, prefix.len() + input.data.len() + suffix.len(), limit)?;
+    let mut h = Sha256::new();
+    h.update(prefix.as_bytes());
+    h.update(input.data.as_bytes());
+    h.update(suffix.as_bytes());
     Ok(PreparedBody {
-        sha256: Sha256::digest(body.as_bytes()).into(),
-        body,
+        prefix,
+        suffix,
+        sha256: h.finalize().into(),
     })
-}
-
-/// [`prepare_body`] for a whole `sendMany`, one result per input (`field` is `inputs[i].payload`).
-#[must_use]
-pub fn prepare_bodies(
-    envelope: Envelope,
-    inputs: &[BodyInput],
-    limit: usize,
-) -> Vec<Result<PreparedBody>> {
-    inputs
-        .iter()
-        .enumerate()
-        .map(|(i, b)| prepare_body(&format!("inputs[{i}].payload"), envelope, b, limit))
-        .collect()
 }
 
 /// A reused idempotency key: the same body is a duplicate of the stored message, another body
@@ -111,33 +122,39 @@ pub fn idempotency_verdict(field: &str, stored_sha256: &[u8], new_sha256: &[u8])
 mod tests {
     use super::*;
 
-    fn input(data: &str) -> BodyInput {
+    fn input(data: &str) -> BodyInput<'_> {
         BodyInput {
-            event_type: "invoice.paid".into(),
+            event_type: "invoice.paid",
             occurred_at_micros: 1_667_507_170_344_522,
-            data: data.into(),
+            data,
+            data_is_json: false,
         }
     }
 
     #[test]
     fn standard_envelope_keeps_the_payload_text() {
-        let b = prepare_body(
-            "payload",
-            Envelope::Standard,
-            &input(r#"{"z":1,"a":[2]}"#),
-            1024,
-        )
-        .unwrap();
+        let data = r#"{"z":1,"a":[2]}"#;
+        let b = prepare_body("payload", Envelope::Standard, &input(data), 1024).unwrap();
+        let body = b.body(data);
         assert_eq!(
-            b.body,
+            body,
             r#"{"type":"invoice.paid","timestamp":"2022-11-03T20:26:10.344522Z","data":{"z":1,"a":[2]}}"#
         );
-        assert_eq!(
-            b.sha256,
-            <[u8; 32]>::from(Sha256::digest(b.body.as_bytes()))
-        );
+        assert_eq!(b.sha256, <[u8; 32]>::from(Sha256::digest(body.as_bytes())));
         let raw = prepare_body("payload", Envelope::Raw, &input("not json"), 1024).unwrap();
-        assert_eq!(raw.body, "not json");
+        assert_eq!(raw.body("not json"), "not json");
+        assert_eq!(raw.sha256, <[u8; 32]>::from(Sha256::digest(b"not json")));
+        // Whitespace around the payload stays inside the envelope, which is still JSON.
+        let spaced = prepare_body("payload", Envelope::Standard, &input(" 1 "), 1024).unwrap();
+        let body = spaced.body(" 1 ");
+        assert!(body.ends_with(r#""data": 1 }"#));
+        assert!(serde_json::from_str::<serde_json::Value>(&body).is_ok());
+        // A caller that has parsed the payload already is trusted with it.
+        let checked = BodyInput {
+            data_is_json: true,
+            ..input("{")
+        };
+        assert!(prepare_body("payload", Envelope::Standard, &checked, 1024).is_ok());
     }
 
     #[test]
@@ -147,9 +164,9 @@ mod tests {
             assert_eq!(e.code(), "WEBHOOKS_PAYLOAD_INVALID", "{bad:?}");
         }
         let big = format!("\"{}\"", "x".repeat(300));
-        let out = prepare_bodies(Envelope::Standard, &[input("1"), input(&big)], 256);
-        assert!(out[0].is_ok());
-        let e = out[1].as_ref().unwrap_err();
+        assert!(prepare_body("inputs[0].payload", Envelope::Standard, &input("1"), 256).is_ok());
+        let e =
+            prepare_body("inputs[1].payload", Envelope::Standard, &input(&big), 256).unwrap_err();
         assert_eq!(e.code(), "WEBHOOKS_PAYLOAD_TOO_LARGE");
         assert!(e.to_string().contains("`inputs[1].payload`"));
         assert!(idempotency_verdict("idempotencyKey", &[1], &[1]).is_ok());

@@ -117,6 +117,32 @@ impl WebhooksError {
         }
     }
 
+    /// The same error with its field renamed by `name`: one item's checks run with the bare
+    /// key (`payload`) and a batch's name (`inputs[3].payload`) is built only when one fails.
+    #[must_use]
+    pub(crate) fn in_field(mut self, name: impl FnOnce(&str) -> String) -> Self {
+        use WebhooksError as E;
+        match &mut self {
+            E::InvalidConfig { field, .. }
+            | E::InvalidArgument { field, .. }
+            | E::InvalidEventType { field, .. }
+            | E::UnknownEventType { field, .. }
+            | E::PayloadInvalid { field, .. }
+            | E::IdempotencyConflict { field }
+            | E::PayloadTooLarge { field, .. }
+            | E::InvalidHeader { field, .. }
+            | E::UrlInvalid { field, .. }
+            | E::UrlForbidden { field, .. }
+            | E::SecretInvalid { field, .. }
+            | E::TooManyOldKeys { field, .. }
+            | E::SecretsKeyMissing { field }
+            | E::SecretsKeyWrong { field }
+            | E::InvalidKey { field, .. } => *field = name(field),
+            _ => {}
+        }
+        self
+    }
+
     pub(crate) fn argument(field: impl Into<String>, reason: impl Into<String>) -> Self {
         WebhooksError::InvalidArgument {
             field: field.into(),

@@ -50,12 +50,24 @@ fn an_insert_of_every_message_announces_their_ids_and_send_next_agrees() {
         .iter()
         .all(|id| id.as_str().unwrap().starts_with("msg_")));
     assert_ne!(queued[0], queued[1]);
-    // The bodies cross as one text joined at a character none holds (`string_to_array`).
+    // The caller passes the payloads, joined at a character none holds (`string_to_array`),
+    // with the envelopes' heads the core joined the same way: prefix + payload + suffix hashes
+    // to the stored SHA-256.
     let params = &step["run"]["params"];
-    assert_eq!(params[10], "\u{1}");
-    let bodies: Vec<&str> = params[2].as_str().unwrap().split('\u{1}').collect();
-    assert_eq!(bodies.len(), 2);
-    assert!(bodies[0].ends_with(r#""data":{"a":1}}"#) && bodies[1].ends_with(r#""data":{"b":2}}"#));
+    assert_eq!(
+        step["run"]["payloads"],
+        json!({ "param": 2, "separator": "\u{1}" })
+    );
+    assert_eq!(
+        (&params[2], &params[10], &params[12]),
+        (&Value::Null, &json!("\u{1}"), &json!("}"))
+    );
+    let prefixes: Vec<&str> = params[11].as_str().unwrap().split('\u{1}').collect();
+    for (i, data) in [r#"{"a":1}"#, r#"{"b":2}"#].iter().enumerate() {
+        assert!(prefixes[i].starts_with(r#"{"type":"order.created","timestamp":"2023-11-14T"#));
+        let body = format!("{}{data}}}", prefixes[i]);
+        assert_eq!(params[3][i], sha_hex(&body), "{body}");
+    }
     // The rows' `created_ms`, as a number or as text (drivers differ), become the results.
     let rows = json!([
         { "id": step["run"]["params"][0][0], "created_ms": 1_700_000_000_123_i64 },
@@ -92,6 +104,8 @@ fn no_announcement_before_the_insert_nor_when_a_message_is_a_duplicate() {
     let insert = next(&w, &claim, &json!([{ "key": "k" }]));
     assert_eq!(insert["run"]["statement"], "sendInsertMessages");
     assert!(insert.get("queued").is_none());
+    // The caller's payloads of the inputs inserted, by index.
+    assert_eq!(insert["run"]["payloads"]["items"], json!([0, 2]));
     let done = next(
         &w,
         &insert,
@@ -106,6 +120,16 @@ fn no_announcement_before_the_insert_nor_when_a_message_is_a_duplicate() {
     assert_eq!(results[1]["id"], results[0]["id"]);
     assert_eq!(results[1]["createdAtMs"], 5);
     assert_eq!(results[2]["createdAtMs"], 6);
+}
+
+/// `\x…` of the SHA-256 of `text`, as the statements take a `bytea`.
+fn sha_hex(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let hex: String = Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("\\x{hex}")
 }
 
 /// What a stored key's row holds for a payload: SHA-256 of the event type, a NUL and the data.
@@ -182,11 +206,19 @@ fn a_payload_as_json_value_is_stored_as_the_same_payload_as_text() {
         next(&w, step, &rows)["run"]["params"].clone()
     };
     let (a, b) = (insert(&as_text), insert(&as_json));
-    assert_eq!((&a[2], &a[3]), (&b[2], &b[3]), "body and its SHA-256");
-    assert!(a[2]
-        .as_str()
-        .unwrap()
-        .ends_with(&format!(",\"data\":{text}}}")));
+    assert_eq!(
+        (&a[3], &a[10]),
+        (&b[3], &b[10]),
+        "envelope head and SHA-256"
+    );
+    assert_eq!(a[2], Value::Null, "the caller passes the payload");
+    let body = format!(
+        "{}{text}{}",
+        a[10].as_str().unwrap(),
+        a[11].as_str().unwrap()
+    );
+    assert!(body.ends_with(&format!(",\"data\":{text}}}")));
+    assert_eq!(a[3], sha_hex(&body));
     for bad in [
         json!([{ "eventType": "order.created" }]),
         json!([{ "eventType": "order.created", "data": "1", "json": 1 }]),
@@ -197,4 +229,39 @@ fn a_payload_as_json_value_is_stored_as_the_same_payload_as_text() {
         assert_eq!(e.code(), "WEBHOOKS_INVALID_ARGUMENT", "{e}");
         assert!(e.to_string().contains("inputs[0].payload"), "{e}");
     }
+}
+
+#[test]
+fn when_every_separator_occurs_the_core_passes_the_whole_bodies() {
+    let w = Webhooks::new(
+        &json!({
+            "eventTypes": ["order.created"],
+            "secretsKey": "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=",
+            "envelope": "raw",
+        }),
+        false,
+    )
+    .unwrap();
+    let all: String = ('\u{1}'..='\u{1f}')
+        .chain('\u{e000}'..='\u{f8ff}')
+        .collect();
+    let step = begin(
+        &w,
+        &json!([
+            { "eventType": "order.created", "data": all },
+            { "eventType": "order.created", "data": "q\"b\\" },
+        ]),
+    );
+    let params = &step["run"]["params"];
+    assert!(step["run"].get("payloads").is_none());
+    assert_eq!(
+        (&params[10], &params[11], &params[12]),
+        (&Value::Null, &Value::Null, &json!(""))
+    );
+    let literal = params[2].as_str().unwrap();
+    assert!(
+        literal.starts_with("{\"\u{1}") && literal.ends_with(",\"q\\\"b\\\\\"}"),
+        "{literal:?}"
+    );
+    assert_eq!(params[3][1], sha_hex("q\"b\\"));
 }

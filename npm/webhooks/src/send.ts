@@ -68,14 +68,17 @@ function itemText(input: SendInput, payload: Serialised): string {
 export async function sendMany(s: Shared, validators: Validators, inputs: SendInput[], many: boolean, opts?: CallOptions, mode: "send" | "manage" = "send"): Promise<SendResult[]> {
   if (!Array.isArray(inputs)) throw new WebhooksSendError("WEBHOOKS_INVALID_ARGUMENT", "invalid `inputs`: expected an array of messages");
   const items: string[] = [];
+  const payloads: string[] = [];
   for (const [i, input] of inputs.entries()) {
     if (typeof input !== "object" || input === null) throw new WebhooksSendError("WEBHOOKS_INVALID_ARGUMENT", `invalid \`${many ? `inputs[${i}]` : "input"}\`: expected an object`);
-    items.push(itemText(input, await serialise(input, many ? `inputs[${i}].payload` : "payload", s, validators)));
+    const payload = await serialise(input, many ? `inputs[${i}].payload` : "payload", s, validators);
+    items.push(itemText(input, payload));
+    payloads.push(payload.text);
   }
   let step = guard(WebhooksSendError, () => JSON.parse(s.core.sendBegin(`[${items.join(",")}]`, many, Date.now(), idBytes(items.length * 10))) as WebhookSendStep);
   const results = await inTransaction(s, opts, WebhooksSendError, async (ex, tenant): Promise<SendResult[]> => {
     while (step.run) {
-      const rows = await run(ex, s.statements, step.run.statement, [tenant, ...step.run.params]);
+      const rows = await run(ex, s.statements, step.run.statement, [tenant, ...withPayloads(step.run, payloads)]);
       const done = step.queued && queuedResults(step.queued, rows);
       if (done) return done;
       const state = step.state ?? "";
@@ -85,6 +88,19 @@ export async function sendMany(s: Shared, validators: Validators, inputs: SendIn
   }, mode, step.run !== undefined && !step.last);
   s.wake();
   return results;
+}
+
+/**
+ * The statement's parameters with the payloads where the core asks for them: it hashed them
+ * and built each envelope's head, but does not hand a thousand payloads back to be parsed out
+ * of its answer again; the statement joins head, payload and tail.
+ */
+function withPayloads(run: NonNullable<WebhookSendStep["run"]>, texts: string[]): unknown[] {
+  const fill = run.payloads;
+  if (!fill) return run.params;
+  const chosen = fill.items ? fill.items.map((i) => texts[i]!) : texts;
+  run.params[fill.param] = fill.separator === undefined ? chosen[0] : chosen.join(fill.separator);
+  return run.params;
 }
 
 /**

@@ -16,7 +16,7 @@ use crate::bridge::bytea;
 use crate::bridge::step::{from_text, parse_text, step_text, to_text, SendStep};
 use crate::error::{Error, Result};
 use crate::input::from_value;
-use crate::store::{joined_texts, text_array_literal};
+use crate::store::{separator_for, text_array_literal};
 use crate::webhooks::body::{idempotency_verdict, prepare_body, BodyInput, Envelope};
 use crate::webhooks::ids::{self, IdKind};
 use crate::webhooks::limits::{check_deliver_after, check_key, check_send_many};
@@ -39,6 +39,17 @@ struct SendInput {
     deliver_after_ms: Option<i64>,
 }
 
+impl SendInput {
+    /// The serialised payload: `data` or `json`, exactly one of them.
+    fn payload(&self) -> Option<&str> {
+        match (&self.data, &self.json) {
+            (Some(text), None) => Some(text),
+            (None, Some(value)) => Some(value.get()),
+            _ => None,
+        }
+    }
+}
+
 /// Serialised into the step's state: fields at their defaults are left out, and after the
 /// INSERT is planned only the id and the verdicts remain.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -47,8 +58,12 @@ struct Pending {
     uuid: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     event_type: String,
+    /// The body before the payload (the standard envelope's head).
     #[serde(skip_serializing_if = "String::is_empty")]
-    body: String,
+    prefix: String,
+    /// The payload, kept only when the caller cannot be asked for it (no separator fits).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    data: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     sha256: String,
     /// What a reused idempotency key is judged by: the event type and payload as given (the
@@ -105,6 +120,10 @@ struct State {
     /// Claim rounds so far: a key freed by a concurrent rollback between claim and lookup is
     /// claimed again, a bounded number of times.
     rounds: u8,
+    /// Joins the payloads (and prefixes) the INSERT takes as one text; `None` for one message,
+    /// or when every candidate occurs in them (the core then passes the bodies itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    separator: Option<char>,
 }
 
 fn wh(e: WebhooksError) -> Error {
@@ -163,10 +182,13 @@ impl Webhooks {
                     k.to_owned()
                 }
             };
+            // Field names are built only for an error: three `format!`s per item were a tenth
+            // of a large batch's time here.
+            let named = |k: &'static str| move |e: WebhooksError| wh(e.in_field(|_| f(k)));
             self.config
                 .event_types
-                .check_send(&f("eventType"), &input.event_type)
-                .map_err(wh)?;
+                .check_send("eventType", &input.event_type)
+                .map_err(named("eventType"))?;
             for (k, v) in [
                 ("idempotencyKey", &input.idempotency_key),
                 ("orderingKey", &input.ordering_key),
@@ -184,27 +206,24 @@ impl Webhooks {
                     "only with `envelope: \"raw\"` (the standard envelope is JSON)",
                 )));
             }
-            let data = match (&input.data, &input.json) {
-                (Some(text), None) => text.as_str(),
-                (None, Some(value)) => value.get(),
-                _ => {
-                    return Err(wh(WebhooksError::argument(
-                        f("payload"),
-                        "the serialised payload in `data` or `json`, not both",
-                    )))
-                }
+            let Some(data) = input.payload() else {
+                return Err(wh(WebhooksError::argument(
+                    f("payload"),
+                    "the serialised payload in `data` or `json`, not both",
+                )));
             };
             let body = prepare_body(
-                &f("payload"),
+                "payload",
                 s.envelope,
                 &BodyInput {
-                    event_type: input.event_type.clone(),
+                    event_type: &input.event_type,
                     occurred_at_micros: input.occurred_at_ms.unwrap_or(now_ms).saturating_mul(1000),
-                    data: data.to_owned(),
+                    data,
+                    data_is_json: input.json.is_some(),
                 },
                 s.max_payload_bytes,
             )
-            .map_err(wh)?;
+            .map_err(named("payload"))?;
             let targets = match &input.endpoints {
                 None => None,
                 Some(list) => {
@@ -234,12 +253,16 @@ impl Webhooks {
                 } else {
                     String::new()
                 },
-                body: body.body,
+                prefix: body.prefix,
+                data: String::new(),
                 content_type: input.content_type.clone(),
                 ordering_key: input.ordering_key.clone(),
                 ordering_seq: None,
                 idempotency_key: input.idempotency_key.clone(),
-                key_field: f("idempotencyKey"),
+                key_field: match input.idempotency_key {
+                    Some(_) => f("idempotencyKey"),
+                    None => String::new(),
+                },
                 targets,
                 deliver_after: input
                     .deliver_after_ms
@@ -265,10 +288,24 @@ impl Webhooks {
             }
             items.push(p);
         }
+        // The caller holds the payloads and passes them joined: pick what joins them here, so
+        // that they need not be kept (nor carried through the state) unless nothing fits.
+        let separator = if items.len() > 1 {
+            let texts = inputs.iter().filter_map(SendInput::payload);
+            separator_for(texts.chain(items.iter().map(|p| p.prefix.as_str())))
+        } else {
+            None
+        };
+        if separator.is_none() && items.len() > 1 {
+            for (p, input) in items.iter_mut().zip(&inputs) {
+                p.data = input.payload().unwrap_or_default().to_owned();
+            }
+        }
         self.advance(State {
             phase: Phase::Claim,
             items,
             rounds: 0,
+            separator,
         })
     }
 
@@ -407,41 +444,7 @@ impl Webhooks {
                 if fresh.is_empty() {
                     return results(&st, &[]);
                 }
-                let columns: [fn(&Pending) -> Value; 10] = [
-                    |p| json!(p.uuid),
-                    |p| json!(p.event_type),
-                    |p| json!(p.body),
-                    |p| json!(p.sha256),
-                    |p| json!(p.content_type),
-                    |p| json!(p.ordering_key),
-                    |p| json!(p.ordering_seq),
-                    |p| json!(p.idempotency_key),
-                    |p| json!(p.targets),
-                    |p| json!(p.deliver_after),
-                ];
-                // One message (the usual `send()`): one VALUES row with scalar parameters.
-                let run = if let [one] = fresh.as_slice() {
-                    let params: Vec<Value> = columns.iter().map(|f| f(one)).collect();
-                    json!({ "statement": "sendInsertMessage", "params": params })
-                } else {
-                    // The bodies (third column) as one text: see `send_insert_messages`.
-                    let bodies: Vec<&str> = fresh.iter().map(|p| p.body.as_str()).collect();
-                    let (bodies, separator) = match joined_texts(&bodies) {
-                        Some((text, sep)) => (text, Value::String(sep.to_string())),
-                        None => (text_array_literal(&bodies), Value::Null),
-                    };
-                    let mut params: Vec<Value> = columns
-                        .iter()
-                        .enumerate()
-                        .map(|(i, f)| match i {
-                            2 => Value::Null,
-                            _ => Value::Array(fresh.iter().map(|p| f(p)).collect()),
-                        })
-                        .collect();
-                    params[2] = Value::String(bodies);
-                    params.push(separator);
-                    json!({ "statement": "sendInsertMessages", "params": params })
-                };
+                let run = insert_run(&st, &fresh, self.config.settings.envelope.suffix());
                 // Every message new (no duplicate): the rows alone make the results.
                 let queued = if fresh.len() == st.items.len() {
                     let ids = fresh
@@ -472,6 +475,69 @@ impl Webhooks {
             queued,
             last: st.phase == Phase::Insert,
         })
+    }
+}
+
+/// The INSERT of the `fresh` messages. Their payloads are the caller's: the run names the
+/// parameter it fills with them (`payloads.param`, 0-based after the tenant), joined by
+/// `payloads.separator` when there are several, taken from the inputs at `payloads.items` when
+/// not every input is inserted. When no separator fits, the core passes the whole bodies.
+fn insert_run(st: &State, fresh: &[&Pending], suffix: &str) -> Value {
+    const PAYLOADS: usize = 2;
+    let columns: [fn(&Pending) -> Value; 10] = [
+        |p| json!(p.uuid),
+        |p| json!(p.event_type),
+        |_| Value::Null,
+        |p| json!(p.sha256),
+        |p| json!(p.content_type),
+        |p| json!(p.ordering_key),
+        |p| json!(p.ordering_seq),
+        |p| json!(p.idempotency_key),
+        |p| json!(p.targets),
+        |p| json!(p.deliver_after),
+    ];
+    let prefix = |p: &Pending| (!p.prefix.is_empty()).then(|| p.prefix.clone());
+    let mut payloads = json!({ "param": PAYLOADS });
+    if fresh.len() < st.items.len() {
+        let items: Vec<usize> = (0..st.items.len())
+            .filter(|&i| st.items[i].fresh())
+            .collect();
+        payloads["items"] = json!(items);
+    }
+    // One message (the usual `send()`): one VALUES row with scalar parameters.
+    if let [one] = fresh {
+        let mut params: Vec<Value> = columns.iter().map(|f| f(one)).collect();
+        params.extend([json!(prefix(one)), json!(suffix)]);
+        return json!({ "statement": "sendInsertMessage", "params": params, "payloads": payloads });
+    }
+    let mut params: Vec<Value> = columns
+        .iter()
+        .map(|f| Value::Array(fresh.iter().map(|p| f(p)).collect()))
+        .collect();
+    match st.separator {
+        Some(sep) => {
+            let prefixes: Option<Vec<&str>> = fresh
+                .iter()
+                .map(|p| (!p.prefix.is_empty()).then_some(p.prefix.as_str()))
+                .collect();
+            params[PAYLOADS] = Value::Null;
+            params.extend([
+                json!(sep.to_string()),
+                json!(prefixes.map(|v| v.join(sep.encode_utf8(&mut [0; 4])))),
+                json!(suffix),
+            ]);
+            payloads["separator"] = json!(sep.to_string());
+            json!({ "statement": "sendInsertMessages", "params": params, "payloads": payloads })
+        }
+        None => {
+            let bodies: Vec<String> = fresh
+                .iter()
+                .map(|p| [p.prefix.as_str(), &p.data, suffix].concat())
+                .collect();
+            params[PAYLOADS] = json!(text_array_literal(&bodies));
+            params.extend([Value::Null, Value::Null, json!("")]);
+            json!({ "statement": "sendInsertMessages", "params": params })
+        }
     }
 }
 

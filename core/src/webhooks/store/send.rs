@@ -98,20 +98,25 @@ WHERE {tkey} = {scope} AND key = ANY($2::text[])",
     /// milliseconds, a float8: a number in every driver), in insert order. A NULL
     /// `content_type` is `application/json`, a NULL `deliver_after` is now; `target_endpoints`
     /// entries are array literals (`{uuid,uuid}`) or NULL, because a SQL array of arrays
-    /// cannot hold rows of different lengths. `bodies` is one text, the bodies joined by
-    /// `bodies_separator` ([`crate::store::joined_texts`]), or a `text[]` literal
-    /// ([`crate::store::text_array_literal`]) when the separator is NULL.
+    /// cannot hold rows of different lengths. A body is its prefix (the envelope's head, none
+    /// for raw), its payload and `suffix`: the payloads as one text joined by `separator`
+    /// ([`crate::store::separator_for`]), the prefixes likewise, so that the caller that holds
+    /// the payloads passes them without the core handing them back. When no separator fits,
+    /// `payloads` is a `text[]` literal of the whole bodies and `separator` and `prefixes` are
+    /// NULL, `suffix` empty.
     #[must_use]
     pub fn send_insert_messages(&self) -> Statement {
         Statement::new(
             format!(
                 "INSERT INTO {messages} (id, tenant_id, event_type, body, body_sha256, content_type, ordering_key, ordering_seq, idempotency_key, target_endpoints, deliver_after)
-SELECT x.id, {tenant}, x.event_type, x.body, x.body_sha256, coalesce(x.content_type, 'application/json'),
-       x.ordering_key, x.ordering_seq, x.idempotency_key, x.target_endpoints::uuid[], coalesce(x.deliver_after, now())
+SELECT x.id, {tenant}, x.event_type, coalesce(x.prefix, '') || x.payload || $14::text, x.body_sha256,
+       coalesce(x.content_type, 'application/json'), x.ordering_key, x.ordering_seq, x.idempotency_key,
+       x.target_endpoints::uuid[], coalesce(x.deliver_after, now())
 FROM unnest($2::uuid[], $3::text[],
             CASE WHEN $12::text IS NULL THEN $4::text::text[] ELSE string_to_array($4::text, $12::text) END,
+            string_to_array($13::text, $12::text),
             $5::bytea[], $6::text[], $7::text[], $8::bigint[], $9::text[], $10::text[], $11::timestamptz[])
-  AS x(id, event_type, body, body_sha256, content_type, ordering_key, ordering_seq, idempotency_key, target_endpoints, deliver_after)
+  AS x(id, event_type, payload, prefix, body_sha256, content_type, ordering_key, ordering_seq, idempotency_key, target_endpoints, deliver_after)
 RETURNING id, floor(extract(epoch FROM created_at) * 1000)::float8 AS created_ms",
                 messages = self.table("messages"),
                 tenant = Store::tenant_value("$1"),
@@ -120,7 +125,7 @@ RETURNING id, floor(extract(epoch FROM created_at) * 1000)::float8 AS created_ms
                 ("tenant_id", "uuid"),
                 ("ids", "uuid[]"),
                 ("event_types", "text[]"),
-                ("bodies", "text"),
+                ("payloads", "text"),
                 ("body_sha256s", "bytea[]"),
                 ("content_types", "text[]"),
                 ("ordering_keys", "text[]"),
@@ -128,7 +133,9 @@ RETURNING id, floor(extract(epoch FROM created_at) * 1000)::float8 AS created_ms
                 ("idempotency_keys", "text[]"),
                 ("target_endpoints", "text[]"),
                 ("deliver_afters", "timestamptz[]"),
-                ("bodies_separator", "text"),
+                ("separator", "text"),
+                ("prefixes", "text"),
+                ("suffix", "text"),
             ],
         )
     }
@@ -141,7 +148,8 @@ RETURNING id, floor(extract(epoch FROM created_at) * 1000)::float8 AS created_ms
         Statement::new(
             format!(
                 "INSERT INTO {messages} (id, tenant_id, event_type, body, body_sha256, content_type, ordering_key, ordering_seq, idempotency_key, target_endpoints, deliver_after)
-VALUES ($2, {tenant}, $3, $4, $5, coalesce($6, 'application/json'), $7, $8, $9, $10::uuid[], coalesce($11, now()))
+VALUES ($2, {tenant}, $3, coalesce($12::text, '') || $4::text || $13::text, $5,
+        coalesce($6, 'application/json'), $7, $8, $9, $10::uuid[], coalesce($11, now()))
 RETURNING id, floor(extract(epoch FROM created_at) * 1000)::float8 AS created_ms",
                 messages = self.table("messages"),
                 tenant = Store::tenant_value("$1"),
@@ -150,7 +158,7 @@ RETURNING id, floor(extract(epoch FROM created_at) * 1000)::float8 AS created_ms
                 ("tenant_id", "uuid"),
                 ("id", "uuid"),
                 ("event_type", "text"),
-                ("body", "text"),
+                ("payload", "text"),
                 ("body_sha256", "bytea"),
                 ("content_type", "text"),
                 ("ordering_key", "text"),
@@ -158,6 +166,8 @@ RETURNING id, floor(extract(epoch FROM created_at) * 1000)::float8 AS created_ms
                 ("idempotency_key", "text"),
                 ("target_endpoints", "text"),
                 ("deliver_after", "timestamptz"),
+                ("prefix", "text"),
+                ("suffix", "text"),
             ],
         )
     }
