@@ -7,6 +7,7 @@ use std::error::Error as _;
 use rustls::CertificateError;
 use tokio_postgres::config::Host;
 use tokio_postgres::Config;
+use usebetter_core::cli::RUN_AGAIN;
 use usebetter_core::{CliFailure, Error};
 
 use super::tls::{Roots, SslMode, Target};
@@ -199,13 +200,13 @@ pub fn db_error(e: &tokio_postgres::Error) -> Error {
 pub fn db_message(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) if matches!(db.code().code(), "57P01" | "57P02") => format!(
-            "the database connection was closed: {} ({}); run the command again",
+            "the database connection was closed: {} ({}){RUN_AGAIN}",
             db.message(),
             db.code().code()
         ),
         Some(db) => format!("{} ({})", db.message(), db.code().code()),
         None if e.is_closed() || find::<std::io::Error>(e).is_some() => {
-            format!("the database connection was closed: {e}; run the command again")
+            format!("the database connection was closed: {e}{RUN_AGAIN}")
         }
         None => e.to_string(),
     }

@@ -152,6 +152,7 @@ pub fn watch_line(sealed: usize, seconds: u64) -> String {
 /// `seal --watch`'s line on stderr when the database went away: it keeps trying.
 #[must_use]
 pub fn watch_retry_line(why: &str, retry_ms: u64) -> String {
+    let why = why.strip_suffix(super::RUN_AGAIN).unwrap_or(why);
     format!("sealing paused: {why}; connecting again in {retry_ms} ms\n")
 }
 
@@ -250,6 +251,22 @@ pub fn csv_cell(v: Option<&Value>) -> String {
 mod tests {
     use super::*;
     use crate::audit::seal::{Break, BreakKind};
+
+    #[test]
+    fn a_watcher_does_not_tell_the_user_to_run_it_again() {
+        let why = format!(
+            "the database connection was closed: gone (57P01){}",
+            super::super::RUN_AGAIN
+        );
+        assert_eq!(
+            watch_retry_line(&why, 500),
+            "sealing paused: the database connection was closed: gone (57P01); connecting again in 500 ms\n"
+        );
+        assert_eq!(
+            watch_retry_line("refused", 1),
+            "sealing paused: refused; connecting again in 1 ms\n"
+        );
+    }
 
     #[test]
     fn verify_output_and_csv() {

@@ -22,6 +22,10 @@ pub mod webhooks;
 #[cfg(feature = "webhooks")]
 pub mod webhooks_ops;
 
+/// What a one-shot command's message about a lost database connection ends with. A command
+/// that reconnects by itself (`seal --watch`) drops it from the message it prints.
+pub const RUN_AGAIN: &str = "; run the command again";
+
 /// `a, b,,c` → `["a", "b", "c"]`.
 #[must_use]
 pub fn split_csv(csv: &str) -> Vec<String> {
