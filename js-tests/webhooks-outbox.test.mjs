@@ -310,11 +310,13 @@ test("payloads are stored byte for byte: JSON with quotes, backslashes, non-ASCI
   const stored = await inTenant(TENANT, async (c) => {
     await standard.sendMany([{ eventType: "invoice.paid", payload, ...tag(0) }, { eventType: "user.created", payload: "a string", ...tag(1) }], { tx: c });
     await standard.send({ eventType: "invoice.paid", payload, idempotencyKey: "bytes-2", ...tag(2) }, { tx: c });
+    await standard.send({ eventType: "invoice.paid", payload: null, ...tag(5) }, { tx: c });
     await raw.sendMany([{ eventType: "invoice.paid", payload: 'not "JSON" \\ at all', ...tag(3) }, { eventType: "invoice.paid", payload, ...tag(4) }], { tx: c });
     return (await c.query("SELECT body, encode(body_sha256, 'hex') AS sha FROM webhook_messages WHERE ordering_key LIKE 'bytes-%' ORDER BY ordering_key")).rows;
   });
   const envelope = (type, data) => new RegExp(`^\\{"type":"${type.replace(".", "\\.")}","timestamp":"\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z","data":(.*)\\}$`, "s").exec(stored[data].body)?.[1];
-  assert.equal(stored.length, 5);
+  assert.equal(stored.length, 6);
+  assert.equal(envelope("invoice.paid", 5), "null", "a null payload is the JSON null");
   assert.equal(envelope("invoice.paid", 0), JSON.stringify(payload));
   assert.equal(envelope("user.created", 1), '"a string"');
   assert.equal(envelope("invoice.paid", 2), JSON.stringify(payload));
@@ -323,14 +325,13 @@ test("payloads are stored byte for byte: JSON with quotes, backslashes, non-ASCI
   for (const r of stored) assert.equal(r.sha, createHash("sha256").update(r.body).digest("hex"));
 });
 
-test("sendMany's bodies cross as one text: raw bodies holding the separator candidates, or all of them, and empty bodies arrive whole", async () => {
+test("sendMany's bodies cross as one text: raw bodies holding the separator candidates, or all of them, empty bodies, and a batch with a duplicate arrive whole", async () => {
   const raw = betterWebhooks(config(sqlExecutorAdapter(pool), { envelope: "raw" }));
   const controls = Array.from({ length: 31 }, (_, i) => String.fromCharCode(i + 1)).join("");
-  const privateUse = Array.from({ length: 0xf900 - 0xe000 }, (_, i) => String.fromCharCode(0xe000 + i)).join("");
   const batches = [
     ["a\u0001b", "", "\u0002", "{\"x\":\"\u0001\"}", ""],
-    [controls, "c\"d\\e", "\ue000"],
-    [controls + privateUse, "", '{"q":"\\"}', "NULL"],
+    [controls.slice(0, -1), "c\"d\\e", "\ue000ž"],
+    [controls + "\ue000", "", '{"q":"\\"}', "NULL"],
   ];
   for (const [b, bodies] of batches.entries()) {
     const tag = (i) => `sep-${b}-${String(i).padStart(2, "0")}`;
@@ -342,6 +343,22 @@ test("sendMany's bodies cross as one text: raw bodies holding the separator cand
     assert.deepEqual(stored.map((r) => r.body), bodies, `batch ${b}`);
     for (const r of stored) assert.equal(r.sha, createHash("sha256").update(r.body).digest("hex"));
   }
+  // A duplicate inside the batch: the caller passes the payloads of the inserted inputs only.
+  const key = `sep-dup/${randomUUID()}`;
+  const stored = await inTenant(TENANT, async (c) => {
+    const sent = await raw.sendMany(
+      [
+        { eventType: "invoice.paid", payload: "first", idempotencyKey: key, orderingKey: "sep-dup-0" },
+        { eventType: "invoice.paid", payload: "first", idempotencyKey: key, orderingKey: "sep-dup-1" },
+        { eventType: "invoice.paid", payload: "third\u0001", orderingKey: "sep-dup-2" },
+      ],
+      { tx: c },
+    );
+    assert.deepEqual(sent.map((r) => r.status), ["queued", "duplicate", "queued"]);
+    return (await c.query("SELECT ordering_key, body, encode(body_sha256, 'hex') AS sha FROM webhook_messages WHERE ordering_key LIKE 'sep-dup-%' ORDER BY ordering_key")).rows;
+  });
+  assert.deepEqual(stored.map((r) => [r.ordering_key, r.body]), [["sep-dup-0", "first"], ["sep-dup-2", "third\u0001"]]);
+  for (const r of stored) assert.equal(r.sha, createHash("sha256").update(r.body).digest("hex"));
 });
 
 test("idempotency keys: a duplicate returns the first message, another body conflicts, a rollback frees the key", async () => {

@@ -98,8 +98,11 @@ export async function sendMany(s: Shared, validators: Validators, inputs: SendIn
 function withPayloads(run: NonNullable<WebhookSendStep["run"]>, texts: string[]): unknown[] {
   const fill = run.payloads;
   if (!fill) return run.params;
-  const chosen = fill.items ? fill.items.map((i) => texts[i]!) : texts;
-  run.params[fill.param] = fill.separator === undefined ? chosen[0] : chosen.join(fill.separator);
+  const chosen = fill.items ? fill.items.map((i) => texts[i]) : texts;
+  // A body must never be stored without its payload (the statement would write NULL): a miss
+  // here is a bug between this package and its core.
+  if (chosen.length === 0 || chosen.some((t) => t === undefined)) throw Object.assign(new Error("the core asked for a payload this call does not have"), { code: "INTERNAL" });
+  run.params[fill.param] = fill.separator === undefined ? chosen[0] : (chosen as string[]).join(fill.separator);
   return run.params;
 }
 

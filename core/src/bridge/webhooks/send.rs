@@ -30,6 +30,8 @@ use crate::webhooks::WebhooksError;
 struct SendInput {
     event_type: String,
     data: Option<String>,
+    /// Present as `null` for a `null` payload: not read as an absent field.
+    #[serde(default, deserialize_with = "present")]
     json: Option<Box<RawValue>>,
     idempotency_key: Option<String>,
     ordering_key: Option<String>,
@@ -37,6 +39,14 @@ struct SendInput {
     occurred_at_ms: Option<i64>,
     content_type: Option<String>,
     deliver_after_ms: Option<i64>,
+}
+
+/// A raw JSON field that is there, whatever its value (`Option`'s own reading takes `null` for
+/// absent).
+fn present<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Box<RawValue>>, D::Error> {
+    Box::<RawValue>::deserialize(d).map(Some)
 }
 
 impl SendInput {
