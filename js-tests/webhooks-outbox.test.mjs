@@ -311,12 +311,14 @@ test("payloads are stored byte for byte: JSON with quotes, backslashes, non-ASCI
     await standard.sendMany([{ eventType: "invoice.paid", payload, ...tag(0) }, { eventType: "user.created", payload: "a string", ...tag(1) }], { tx: c });
     await standard.send({ eventType: "invoice.paid", payload, idempotencyKey: "bytes-2", ...tag(2) }, { tx: c });
     await standard.send({ eventType: "invoice.paid", payload: null, ...tag(5) }, { tx: c });
+    await raw.send({ eventType: "invoice.paid", payload: 'one "raw" body', ...tag(6) }, { tx: c });
     await raw.sendMany([{ eventType: "invoice.paid", payload: 'not "JSON" \\ at all', ...tag(3) }, { eventType: "invoice.paid", payload, ...tag(4) }], { tx: c });
     return (await c.query("SELECT body, encode(body_sha256, 'hex') AS sha FROM webhook_messages WHERE ordering_key LIKE 'bytes-%' ORDER BY ordering_key")).rows;
   });
   const envelope = (type, data) => new RegExp(`^\\{"type":"${type.replace(".", "\\.")}","timestamp":"\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z","data":(.*)\\}$`, "s").exec(stored[data].body)?.[1];
-  assert.equal(stored.length, 6);
+  assert.equal(stored.length, 7);
   assert.equal(envelope("invoice.paid", 5), "null", "a null payload is the JSON null");
+  assert.equal(stored[6].body, 'one "raw" body', "a single raw send: no head, no tail");
   assert.equal(envelope("invoice.paid", 0), JSON.stringify(payload));
   assert.equal(envelope("user.created", 1), '"a string"');
   assert.equal(envelope("invoice.paid", 2), JSON.stringify(payload));

@@ -5,7 +5,7 @@ use std::io::Write as _;
 
 use tokio_postgres::Client;
 use usebetter_core::audit::chain::seal_rows;
-use usebetter_core::audit::chain_sql::SEAL_BATCH;
+use usebetter_core::audit::chain_sql::{ChainSql, SEAL_BATCH};
 use usebetter_core::cli::audit as cli;
 use usebetter_core::{Error, Result};
 
@@ -36,13 +36,14 @@ async fn seal_chains(
     all: &[Option<String>],
     key: Option<&[u8]>,
 ) -> Result<(usize, String)> {
+    let q = sql(&r.table);
     let mut total = 0usize;
     let mut out = String::new();
     for tenant in all {
         let tenant = tenant.as_deref();
         let (mut count, mut first, mut last) = (0usize, 0i64, 0i64);
         loop {
-            let Some((n, from, to)) = seal_batch(r, client, tenant, key).await? else {
+            let Some((n, from, to)) = seal_batch(r, client, &q, tenant, key).await? else {
                 break;
             };
             if count == 0 {
@@ -66,10 +67,10 @@ async fn seal_chains(
 async fn seal_batch(
     r: &Run<'_>,
     client: &Client,
+    q: &ChainSql,
     tenant: Option<&str>,
     key: Option<&[u8]>,
 ) -> Result<Option<(usize, i64, i64)>> {
-    let q = sql(&r.table);
     r.begin(client).await?;
     // The library's sealed writes take the same lock, so a chain never forks.
     db::execute(client, &q.lock, &[&tenant]).await?;

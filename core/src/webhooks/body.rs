@@ -29,6 +29,12 @@ impl Envelope {
             Envelope::Raw => "",
         }
     }
+
+    /// A whole body: the [`PreparedBody::prefix`] of `data`, `data` as given, the suffix.
+    #[must_use]
+    pub fn body(self, prefix: &str, data: &str) -> String {
+        [prefix, data, self.suffix()].concat()
+    }
 }
 
 /// One message's body as the caller has it: `data` is the payload already serialised
@@ -43,22 +49,13 @@ pub struct BodyInput<'a> {
     pub data_is_json: bool,
 }
 
-/// The body to store and sign is `prefix`, the payload text as given, `suffix`; and its
-/// SHA-256. The payload is not copied: the caller that holds it can hand it to the database
-/// itself, the statement joining the three.
+/// The body to store and sign is `prefix`, the payload text as given and the envelope's
+/// suffix ([`Envelope::body`]); and its SHA-256. The payload is not copied: the caller that
+/// holds it can hand it to the database itself, the statement joining the three.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreparedBody {
     pub prefix: String,
-    pub suffix: &'static str,
     pub sha256: [u8; 32],
-}
-
-impl PreparedBody {
-    /// The whole body, for `data` as given to [`prepare_body`].
-    #[must_use]
-    pub fn body(&self, data: &str) -> String {
-        [self.prefix.as_str(), data, self.suffix].concat()
-    }
 }
 
 /// Checks the body's size against `limit` (`maxPayloadBytes`) and hashes it. In the standard
@@ -98,7 +95,6 @@ pub fn prepare_body(
     h.update(suffix.as_bytes());
     Ok(PreparedBody {
         prefix,
-        suffix,
         sha256: h.finalize().into(),
     })
 }
@@ -135,18 +131,18 @@ mod tests {
     fn standard_envelope_keeps_the_payload_text() {
         let data = r#"{"z":1,"a":[2]}"#;
         let b = prepare_body("payload", Envelope::Standard, &input(data), 1024).unwrap();
-        let body = b.body(data);
+        let body = Envelope::Standard.body(&b.prefix, data);
         assert_eq!(
             body,
             r#"{"type":"invoice.paid","timestamp":"2022-11-03T20:26:10.344522Z","data":{"z":1,"a":[2]}}"#
         );
         assert_eq!(b.sha256, <[u8; 32]>::from(Sha256::digest(body.as_bytes())));
         let raw = prepare_body("payload", Envelope::Raw, &input("not json"), 1024).unwrap();
-        assert_eq!(raw.body("not json"), "not json");
+        assert_eq!(Envelope::Raw.body(&raw.prefix, "not json"), "not json");
         assert_eq!(raw.sha256, <[u8; 32]>::from(Sha256::digest(b"not json")));
         // Whitespace around the payload stays inside the envelope, which is still JSON.
         let spaced = prepare_body("payload", Envelope::Standard, &input(" 1 "), 1024).unwrap();
-        let body = spaced.body(" 1 ");
+        let body = Envelope::Standard.body(&spaced.prefix, " 1 ");
         assert!(body.ends_with(r#""data": 1 }"#));
         assert!(serde_json::from_str::<serde_json::Value>(&body).is_ok());
         // A caller that has parsed the payload already is trusted with it.

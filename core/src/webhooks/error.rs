@@ -117,10 +117,10 @@ impl WebhooksError {
         }
     }
 
-    /// The same error with its field renamed by `name`: one item's checks run with the bare
-    /// key (`payload`) and a batch's name (`inputs[3].payload`) is built only when one fails.
+    /// The same error naming `name` instead: one item's checks run with the bare key
+    /// (`payload`) and a batch's name (`inputs[3].payload`) is built only when one fails.
     #[must_use]
-    pub(crate) fn in_field(mut self, name: impl FnOnce(&str) -> String) -> Self {
+    pub(crate) fn in_field(mut self, name: String) -> Self {
         use WebhooksError as E;
         match &mut self {
             E::InvalidConfig { field, .. }
@@ -137,7 +137,7 @@ impl WebhooksError {
             | E::TooManyOldKeys { field, .. }
             | E::SecretsKeyMissing { field }
             | E::SecretsKeyWrong { field }
-            | E::InvalidKey { field, .. } => *field = name(field),
+            | E::InvalidKey { field, .. } => *field = name,
             _ => {}
         }
         self

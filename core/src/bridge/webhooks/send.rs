@@ -194,7 +194,7 @@ impl Webhooks {
             };
             // Field names are built only for an error: three `format!`s per item were a tenth
             // of a large batch's time here.
-            let named = |k: &'static str| move |e: WebhooksError| wh(e.in_field(|_| f(k)));
+            let named = |k: &'static str| move |e: WebhooksError| wh(e.in_field(f(k)));
             self.config
                 .event_types
                 .check_send("eventType", &input.event_type)
@@ -454,7 +454,7 @@ impl Webhooks {
                 if fresh.is_empty() {
                     return results(&st, &[]);
                 }
-                let run = insert_run(&st, &fresh, self.config.settings.envelope.suffix());
+                let run = insert_run(&st, &fresh, self.config.settings.envelope);
                 // Every message new (no duplicate): the rows alone make the results.
                 let queued = if fresh.len() == st.items.len() {
                     let ids = fresh
@@ -492,7 +492,7 @@ impl Webhooks {
 /// parameter it fills with them (`payloads.param`, 0-based after the tenant), joined by
 /// `payloads.separator` when there are several, taken from the inputs at `payloads.items` when
 /// not every input is inserted. When no separator fits, the core passes the whole bodies.
-fn insert_run(st: &State, fresh: &[&Pending], suffix: &str) -> Value {
+fn insert_run(st: &State, fresh: &[&Pending], envelope: Envelope) -> Value {
     const PAYLOADS: usize = 2;
     let columns: [fn(&Pending) -> Value; 10] = [
         |p| json!(p.uuid),
@@ -506,7 +506,7 @@ fn insert_run(st: &State, fresh: &[&Pending], suffix: &str) -> Value {
         |p| json!(p.targets),
         |p| json!(p.deliver_after),
     ];
-    let prefix = |p: &Pending| (!p.prefix.is_empty()).then(|| p.prefix.clone());
+    let suffix = envelope.suffix();
     let mut payloads = json!({ "param": PAYLOADS });
     if fresh.len() < st.items.len() {
         let items: Vec<usize> = (0..st.items.len())
@@ -517,7 +517,7 @@ fn insert_run(st: &State, fresh: &[&Pending], suffix: &str) -> Value {
     // One message (the usual `send()`): one VALUES row with scalar parameters.
     if let [one] = fresh {
         let mut params: Vec<Value> = columns.iter().map(|f| f(one)).collect();
-        params.extend([json!(prefix(one)), json!(suffix)]);
+        params.extend([json!(one.prefix), json!(suffix)]);
         return json!({ "statement": "sendInsertMessage", "params": params, "payloads": payloads });
     }
     let mut params: Vec<Value> = columns
@@ -526,23 +526,17 @@ fn insert_run(st: &State, fresh: &[&Pending], suffix: &str) -> Value {
         .collect();
     match st.separator {
         Some(sep) => {
-            let prefixes: Option<Vec<&str>> = fresh
-                .iter()
-                .map(|p| (!p.prefix.is_empty()).then_some(p.prefix.as_str()))
-                .collect();
+            let sep = sep.to_string();
+            let prefixes: Vec<&str> = fresh.iter().map(|p| p.prefix.as_str()).collect();
             params[PAYLOADS] = Value::Null;
-            params.extend([
-                json!(sep.to_string()),
-                json!(prefixes.map(|v| v.join(sep.encode_utf8(&mut [0; 4])))),
-                json!(suffix),
-            ]);
-            payloads["separator"] = json!(sep.to_string());
+            params.extend([json!(sep), json!(prefixes.join(&sep)), json!(suffix)]);
+            payloads["separator"] = json!(sep);
             json!({ "statement": "sendInsertMessages", "params": params, "payloads": payloads })
         }
         None => {
             let bodies: Vec<String> = fresh
                 .iter()
-                .map(|p| [p.prefix.as_str(), &p.data, suffix].concat())
+                .map(|p| envelope.body(&p.prefix, &p.data))
                 .collect();
             params[PAYLOADS] = json!(text_array_literal(&bodies));
             params.extend([Value::Null, Value::Null, json!("")]);

@@ -98,12 +98,12 @@ WHERE {tkey} = {scope} AND key = ANY($2::text[])",
     /// milliseconds, a float8: a number in every driver), in insert order. A NULL
     /// `content_type` is `application/json`, a NULL `deliver_after` is now; `target_endpoints`
     /// entries are array literals (`{uuid,uuid}`) or NULL, because a SQL array of arrays
-    /// cannot hold rows of different lengths. A body is its prefix (the envelope's head, none
+    /// cannot hold rows of different lengths. A body is its prefix (the envelope's head, empty
     /// for raw), its payload and `suffix`: the payloads as one text joined by `separator`
     /// ([`crate::store::separator_for`]), the prefixes likewise, so that the caller that holds
     /// the payloads passes them without the core handing them back. When no separator fits,
-    /// `payloads` is a `text[]` literal of the whole bodies and `separator` and `prefixes` are
-    /// NULL, `suffix` empty.
+    /// `payloads` is a `text[]` literal of the whole bodies, `separator` and `prefixes` are
+    /// NULL (hence the `coalesce`) and `suffix` is empty.
     #[must_use]
     pub fn send_insert_messages(&self) -> Statement {
         Statement::new(
@@ -148,7 +148,7 @@ RETURNING id, floor(extract(epoch FROM created_at) * 1000)::float8 AS created_ms
         Statement::new(
             format!(
                 "INSERT INTO {messages} (id, tenant_id, event_type, body, body_sha256, content_type, ordering_key, ordering_seq, idempotency_key, target_endpoints, deliver_after)
-VALUES ($2, {tenant}, $3, coalesce($12::text, '') || $4::text || $13::text, $5,
+VALUES ($2, {tenant}, $3, $12::text || $4::text || $13::text, $5,
         coalesce($6, 'application/json'), $7, $8, $9, $10::uuid[], coalesce($11, now()))
 RETURNING id, floor(extract(epoch FROM created_at) * 1000)::float8 AS created_ms",
                 messages = self.table("messages"),
