@@ -1,7 +1,8 @@
 // suite: once (scripts/test.sh runs it once; the others run on each backend)
 // better-email against PostgreSQL 15 (E17, E14 in part): migrate is idempotent and prints,
 // writes and applies the same SQL; check names each finding (RLS off on a table, the suppression
-// lookup missing or replaced, an old schema version, missing tables) and passes a migrated
+// lookup missing or replaced, the enqueue function missing (a send then says to migrate) or
+// without its plan setting, an old schema version, missing tables) and passes a migrated
 // database; global suppressions are invisible to the application role in a tenant scope while
 // email_suppressed reports them; better-tenant check passes next to the email tables; purge
 // --dry-run and ensure-partitions; check --dkim-sample judges a received message's signature (E12);
@@ -25,6 +26,7 @@ import { spawn } from "node:child_process";
 import { request as httpRequest } from "node:http";
 import { createRequire } from "node:module";
 import { dkimKeys } from "./helpers/dkim.mjs";
+import { inTenant } from "./helpers/webhooks.mjs";
 
 const bin = createRequire(import.meta.url).resolve("@usebetterdev/email-cli/package.json").replace(/package\.json$/, "bin/cli.mjs");
 
@@ -36,7 +38,7 @@ after(cleanup);
 
 test("migrate: applied twice changes nothing the second time; --dry-run and -o give the SQL it applies", async () => {
   const run = (db, args) => cli(urlOf(db), args);
-  const first = await migrateRoundTrip("email", { run, connect: (db) => client("app", "app", db), dir, created });
+  const first = await migrateRoundTrip("email", { run, connect: (db) => client("app", "app", db), dir, created, version: 2 });
   // Pinned search path, and one plan per session for its lookup (not one per call).
   assert.match(first, /fn email_suppressed\(bytea\[\],text\) t \{"search_path=pg_catalog, pg_temp",plan_cache_mode=force_generic_plan\}/);
   assert.match(first, /rel email_suppressions r t t /);
@@ -102,8 +104,30 @@ test("check: a migrated database passes; each finding fails it and is named", as
   await expectFinding(/^function email_suppressed answers suppressions only: public\.email_suppressed is not SECURITY DEFINER/);
   await ok(ownerUrl, ["migrate"]);
 
+  // The send path's function: without it check names it and a send says to migrate.
+  const enqueue = (await owner.query("SELECT oid::regprocedure::text AS f FROM pg_proc WHERE proname = 'email_enqueue'")).rows;
+  assert.equal(enqueue.length, 1);
+  await owner.query(`DROP FUNCTION ${enqueue[0].f}`);
+  await expectFinding(/^function email_enqueue as migrate writes it: public\.email_enqueue does not exist: every send fails$/);
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  const email = betterEmail({ database: sqlEmailAdapter(pool), transport: captureTransport(), from: "Acme <hello@acme.example>", unsubscribe: { baseUrl: "https://app.acme.example/email/u" }, secretsKey: randomBytes(32).toString("base64") });
+  const send = () => inTenant(pool, A, (c) => email.send({ to: "jane@example.com", subject: "Hi", text: "Hi" }, { tx: c }));
+  try {
+    await assert.rejects(send(), (err) => err.code === "EMAIL_SCHEMA_OUTDATED" && /email_enqueue.*does not exist.*run `better-email migrate`/s.test(err.message));
+    await ok(ownerUrl, ["migrate"]);
+    await owner.query("SELECT set_config('app.bypass_rls', 'true', false)");
+    assert.equal(Number((await owner.query("SELECT count(*) FROM email_messages")).rows[0].count), 0, "the refused send wrote nothing");
+    // The function as migrate writes it, but planned anew on every call.
+    await owner.query(`ALTER FUNCTION ${enqueue[0].f} RESET plan_cache_mode`);
+    await expectFinding(/^function email_enqueue as migrate writes it: public\.email_enqueue does not set plan_cache_mode=force_generic_plan/);
+    await ok(ownerUrl, ["migrate"]);
+    assert.equal((await send()).status, "queued");
+  } finally {
+    await pool.end();
+  }
+
   await owner.query("UPDATE email_meta SET value = '0' WHERE key = 'schema_version'");
-  await expectFinding(/^schema version recorded: the email tables are at schema version 0, this version needs 1: run `better-email migrate`$/);
+  await expectFinding(/^schema version recorded: the email tables are at schema version 0, this version needs 2: run `better-email migrate`$/);
   await ok(ownerUrl, ["migrate"]);
   assert.deepEqual((await findings(url)).failed, [], "migrate repairs every finding");
 });

@@ -122,13 +122,13 @@ export async function catalogState(c, meta) {
 
 /**
  * The round trip every table tool's `migrate` passes (`noun`: `webhook`, `email`): applied to
- * a fresh database it reports what it applied and records schema version 1; a second run
+ * a fresh database it reports what it applied and records schema version `version`; a second run
  * changes nothing and says so; `--dry-run` and `-o` give the SQL it applies, which makes the
  * same catalog on another fresh database; `--no-rls` leaves RLS out; `--rls --no-rls` is a
  * usage error (exit 2). `run(database, args)` runs the tool as `app`; `connect(database)` opens
  * a client as `app`. Returns the migrated catalog state (`catalogState`) for more assertions.
  */
-export async function migrateRoundTrip(noun, { run, connect, dir, created }) {
+export async function migrateRoundTrip(noun, { run, connect, dir, created, version = 1 }) {
   const ok = async (db, args) => {
     const r = await run(db, args);
     assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}${r.stdout}`);
@@ -140,7 +140,7 @@ export async function migrateRoundTrip(noun, { run, connect, dir, created }) {
   assert.equal(await ok(a.name, ["migrate"]), `applied: ${noun} tables, indexes, partitions and tenant isolation\n`);
   const ca = await connect(a.name);
   const first = await catalogState(ca, `${noun}_meta`);
-  assert.match(first, /meta schema_version 1/);
+  assert.match(first, new RegExp(`^meta schema_version ${version}$`, "m"));
   assert.equal(await ok(a.name, ["migrate"]), `${noun} tables are up to date; nothing applied\n`);
   assert.equal(await catalogState(ca, `${noun}_meta`), first, "the second run changes nothing");
   assert.deepEqual(JSON.parse(await ok(a.name, ["migrate", "--json"])), { applied: true, changed: false, rls: true });

@@ -2,9 +2,12 @@
 //! and the suppression lookup function; the core judges them (`check::email`). It writes
 //! nothing.
 
-use usebetter_core::check::email::{self as judge, EmailFacts, SuppressedFunction};
+use usebetter_core::check::email::{
+    self as judge, EmailFacts, EnqueueFunction, SuppressedFunction,
+};
 use usebetter_core::check::{render, CheckResult, Report};
 use usebetter_core::cli::args::Invocation;
+use usebetter_core::email::store::enqueue::enqueue_function_query;
 use usebetter_core::email::store::schema_status;
 use usebetter_core::email::store::suppressed::FUNCTION_QUERY;
 use usebetter_core::{CliFailure, Result};
@@ -46,10 +49,17 @@ pub(super) async fn check(r: &Run<'_>) -> Result<Outcome> {
             config: row.get(1),
             source: row.get(2),
         });
+    let enqueue = db::maybe(&client, &enqueue_function_query(), &[&schema])
+        .await?
+        .map(|row| EnqueueFunction {
+            config: row.get(0),
+            source: row.get(1),
+        });
     let facts = EmailFacts {
         catalog: db::read_catalog(&client, std::slice::from_ref(&schema)).await?,
         schema_version,
         suppressed,
+        enqueue,
     };
     let mut report = judge::check(&facts, store, now_ms());
     report.results.append(&mut dns.results);

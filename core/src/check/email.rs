@@ -2,11 +2,13 @@
 //! version, indexes, partitions, tenant isolation: `check::store`, shared with
 //! `better-webhooks check`), what the application role can do around them, and the suppression
 //! lookup `email_suppressed`: present, `SECURITY DEFINER` with a pinned `search_path`, and with
-//! the body `migrate` writes (a replaced body could list global suppressions).
+//! the body `migrate` writes (a replaced body could list global suppressions); and the send
+//! path's `email_enqueue`, as `migrate` writes it.
 
 use super::catalog::Catalog;
 use super::store::{self, Target};
 use super::{reach, CheckResult, Index, Report};
+use crate::email::store::enqueue::{ENQUEUE_CONFIG, ENQUEUE_FUNCTION};
 use crate::email::store::schema::{TABLES, TENANT_TABLES};
 use crate::email::store::suppressed::{FUNCTION, SEARCH_PATH};
 use crate::email::store::{schema_status, Store};
@@ -23,6 +25,14 @@ pub struct SuppressedFunction {
     pub source: String,
 }
 
+/// `email_enqueue` as the catalog has it (`enqueue::enqueue_function_query`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnqueueFunction {
+    /// `pg_proc.proconfig`: `name=value` per `SET` clause.
+    pub config: Vec<String>,
+    pub source: String,
+}
+
 /// Everything `better-email check` looks at.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EmailFacts {
@@ -32,6 +42,8 @@ pub struct EmailFacts {
     pub schema_version: Option<String>,
     /// `None` when the function does not exist.
     pub suppressed: Option<SuppressedFunction>,
+    /// `None` when the function does not exist.
+    pub enqueue: Option<EnqueueFunction>,
 }
 
 /// Judges `facts` against the tables `store` describes at `now_ms`. `next` is the fix of the
@@ -58,6 +70,7 @@ pub fn check(facts: &EmailFacts, store: &Store, now_ms: i64) -> Report {
     };
     if store::tables(&ix, &target, &mut r) {
         suppressed(facts.suppressed.as_ref(), store, &mut r);
+        enqueue(facts.enqueue.as_ref(), store, &mut r);
     }
     r.finish();
     r
@@ -92,6 +105,28 @@ fn suppressed(f: Option<&SuppressedFunction>, store: &Store, r: &mut Report) {
             format!("function {FUNCTION} answers suppressions only"),
             problems.is_empty(),
             problems.join("; "),
+        )
+        .fix(MIGRATE),
+    );
+}
+
+fn enqueue(f: Option<&EnqueueFunction>, store: &Store, r: &mut Report) {
+    let name = format!("{}.{ENQUEUE_FUNCTION}", store.schema());
+    let problem = match f {
+        None => Some(format!("{name} does not exist: every send fails")),
+        Some(f) if f.source != store.enqueue_body() => Some(format!(
+            "{name} differs from the one `better-email migrate` writes: sends may store other rows than this version's"
+        )),
+        Some(f) if !f.config.iter().any(|c| c == ENQUEUE_CONFIG) => Some(format!(
+            "{name} does not set {ENQUEUE_CONFIG}: every send is planned again"
+        )),
+        Some(_) => None,
+    };
+    r.results.push(
+        CheckResult::when(
+            format!("function {ENQUEUE_FUNCTION} as migrate writes it"),
+            problem.is_none(),
+            problem.unwrap_or_default(),
         )
         .fix(MIGRATE),
     );
@@ -146,11 +181,15 @@ mod tests {
         let catalog = super::store::migrated_catalog(s, names, s.expected_indexes());
         EmailFacts {
             catalog,
-            schema_version: Some("1".into()),
+            schema_version: Some(crate::email::store::SCHEMA_VERSION.to_string()),
             suppressed: Some(SuppressedFunction {
                 security_definer: true,
                 config: vec![SEARCH_PATH.into()],
                 source: s.suppressed_body(),
+            }),
+            enqueue: Some(EnqueueFunction {
+                config: vec![ENQUEUE_CONFIG.into()],
+                source: s.enqueue_body(),
             }),
         }
     }
@@ -202,6 +241,23 @@ mod tests {
         ] {
             assert!(f.contains(part), "{part}: {f}");
         }
+
+        let mut gone = healthy(&s);
+        gone.enqueue = None;
+        let report = check(&gone, &s, NOW_MS);
+        assert_eq!(
+            failed(&report),
+            ["function email_enqueue as migrate writes it: public.email_enqueue does not exist: every send fails"]
+        );
+        assert_eq!(report.next.as_deref(), Some(MIGRATE));
+        let mut replaced = healthy(&s);
+        replaced.enqueue.as_mut().unwrap().source.push(' ');
+        assert!(failed(&check(&replaced, &s, NOW_MS))[0].contains("differs from the one"));
+        let mut unplanned = healthy(&s);
+        unplanned.enqueue.as_mut().unwrap().config.clear();
+        assert!(failed(&check(&unplanned, &s, NOW_MS))[0].ends_with(
+            "does not set plan_cache_mode=force_generic_plan: every send is planned again"
+        ));
 
         let mut old = healthy(&s);
         old.schema_version = Some("0".into());

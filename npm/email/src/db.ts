@@ -17,7 +17,15 @@ export async function run(ex: Executor, statements: Statements, name: string, pa
   const s = statements[name];
   // Names and statements come from the same core: a miss is a bug, not a user error.
   if (!s) throw Object.assign(new Error(`the core has no email statement ${name}`), { code: "INTERNAL" });
-  return jsonRows(await ex.query(s.sql, params));
+  try {
+    return jsonRows(await ex.query(s.sql, params));
+  } catch (err) {
+    // undefined_function: a function of this version's schema (e.g. email_enqueue) is missing.
+    if ((err as { code?: unknown })?.code === "42883") {
+      throw new EmailError("EMAIL_SCHEMA_OUTDATED", `the email tables are older than this version of @usebetterdev/email (${(err as Error).message}): run \`better-email migrate\``, { cause: err });
+    }
+    throw err;
+  }
 }
 
 /** A transaction in `tenant`'s scope, or (null) in system context (operators' and the worker's). */

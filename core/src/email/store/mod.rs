@@ -1,11 +1,12 @@
 //! The SQL of `@usebetterdev/email`, as data: the schema (tables, indexes, weekly partitions,
-//! row-level security, the suppression lookup function) and the retention statements, built on
+//! row-level security, the suppression lookup and enqueue functions) and the retention statements, built on
 //! the shared [`Layout`] so that the email tables are named, isolated, versioned and
 //! partitioned exactly as the webhook tables are. The CLI and the package execute them; neither
 //! builds SQL text itself.
 
 pub mod defer;
 pub mod engine;
+pub mod enqueue;
 pub mod events;
 pub mod operator;
 pub mod quota;
@@ -23,7 +24,7 @@ use crate::store::{schema_state, Kind, Product, SchemaState, Tables};
 pub use crate::store::{Param, PartitionWidth, Statement, StoreConfig};
 
 /// Version written to `email_meta` by this schema.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The policy's name on every tenant table and partition.
 pub const POLICY: &str = "email_tenant_isolation";
@@ -88,9 +89,10 @@ mod tests {
             schema_status(false, None).unwrap_err().code(),
             "EMAIL_SCHEMA_MISSING"
         );
-        let old = schema_status(true, Some("0")).unwrap_err();
+        // Version 1 had no `email_enqueue`.
+        let old = schema_status(true, Some("1")).unwrap_err();
         assert_eq!(old.code(), "EMAIL_SCHEMA_OUTDATED");
         assert!(old.to_string().contains("better-email migrate"));
-        assert!(schema_status(true, Some("1")).is_ok());
+        assert!(schema_status(true, Some("2")).is_ok());
     }
 }

@@ -365,12 +365,12 @@ CREATE TABLE IF NOT EXISTS {} ({body}
     }
 
     /// The whole migration at `now_ms`: tables, partitions for the current period and `ahead`
-    /// more, row-level security (with `rls`), the suppression lookup function, and the schema
+    /// more, row-level security (with `rls`), the suppression lookup and enqueue functions, and the schema
     /// version last, so a migration that stopped half-way is not taken for a complete one.
     #[must_use]
     pub fn migration_sql(&self, now_ms: i64, ahead: u32) -> String {
         let mut out = String::from(
-            "-- Better Email: tables, indexes, partitions, tenant isolation and the suppression lookup.\n-- Idempotent: safe to re-run.\n\n",
+            "-- Better Email: tables, indexes, partitions, tenant isolation, the suppression lookup and the enqueue function.\n-- Idempotent: safe to re-run.\n\n",
         );
         out.push_str(&self.tables_sql());
         out.push('\n');
@@ -380,6 +380,7 @@ CREATE TABLE IF NOT EXISTS {} ({body}
         }
         out.push('\n');
         out.push_str(&suppressed::function_sql(self));
+        out.push_str(&self.enqueue_function_sql());
         out.push_str(&self.record_version_sql(SCHEMA_VERSION));
         out
     }

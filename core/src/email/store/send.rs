@@ -83,12 +83,34 @@ WHERE tenant_id IS NOT DISTINCT FROM {tenant} AND key = ANY($2::text[]) AND expi
     /// `created_at` (both `now()`, one transaction). `reply_to` entries are array literals,
     /// `headers` JSON text; `$33`/`$34` say per message whether it is rendered and its props
     /// (JSON text, for the worker to render with or kept by `retention.storeProps`).
+    ///
+    /// The query runs inside `email_enqueue` ([`Store::enqueue_query`]), whose plan the server
+    /// keeps per connection: sent as it is, the server planned it on every send, prepared or not
+    /// (a custom plan per parameter set), which was most of a send's time.
     #[must_use]
     pub fn email_insert(&self) -> Statement {
-        let tenant = Store::tenant_value("$1");
+        let args: Vec<String> = INSERT_PARAMS
+            .iter()
+            .enumerate()
+            .map(|(i, (_, t))| format!("${}::{t}", i + 1))
+            .collect();
         Statement::new(
             format!(
-                "WITH y AS (
+                "SELECT ord, reason FROM {}({})",
+                self.enqueue_name(),
+                args.join(", ")
+            ),
+            &INSERT_PARAMS,
+        )
+    }
+
+    /// The query of [`Store::email_insert`], as `email_enqueue` runs it (`$n`: its arguments,
+    /// in [`INSERT_PARAMS`] order).
+    #[must_use]
+    pub fn enqueue_query(&self) -> String {
+        let tenant = Store::tenant_value("$1");
+        format!(
+            "WITH y AS (
   SELECT y.*, CASE WHEN s.reason = 'unsubscribe' AND NOT (y.category = ANY($32::text[])) THEN NULL ELSE s.reason END AS reason
   FROM unnest($19::uuid[], $20::text[], $21::text[], $22::text[], $23::text[], $24::bytea[], $25::text[]) WITH ORDINALITY
     AS y(message_id, kind, address, address_key, name, hash, category, ord)
@@ -127,48 +149,49 @@ WHERE tenant_id IS NOT DISTINCT FROM {tenant} AND key = ANY($2::text[]) AND expi
     AS z(message_id, idx, filename, content_type, content_id, content)
 )
 SELECT y.ord, y.reason FROM y WHERE y.reason IS NOT NULL",
-                messages = self.table("messages"),
-                recipients = self.table("recipients"),
-                attachments = self.table("attachments"),
-                schema = quote_ident(self.schema()),
-                function = quote_ident(FUNCTION),
-            ),
-            &[
-                ("tenant_id", "uuid"),
-                ("ids", "uuid[]"),
-                ("categories", "text[]"),
-                ("priorities", "smallint[]"),
-                ("from_addrs", "text[]"),
-                ("reply_tos", "text[]"),
-                ("subjects", "text[]"),
-                ("htmls", "text[]"),
-                ("text_bodies", "text[]"),
-                ("headers", "text[]"),
-                ("templates", "text[]"),
-                ("locales", "text[]"),
-                ("message_id_headers", "text[]"),
-                ("date_headers", "timestamptz[]"),
-                ("tags", "text[]"),
-                ("idempotency_keys", "text[]"),
-                ("send_ats", "timestamptz[]"),
-                ("expires_ats", "timestamptz[]"),
-                ("recipient_message_ids", "uuid[]"),
-                ("recipient_kinds", "text[]"),
-                ("recipient_addresses", "text[]"),
-                ("recipient_keys", "text[]"),
-                ("recipient_names", "text[]"),
-                ("recipient_address_hashes", "bytea[]"),
-                ("recipient_categories", "text[]"),
-                ("attachment_message_ids", "uuid[]"),
-                ("attachment_indexes", "smallint[]"),
-                ("attachment_filenames", "text[]"),
-                ("attachment_content_types", "text[]"),
-                ("attachment_content_ids", "text[]"),
-                ("attachment_contents", "bytea[]"),
-                ("unsubscribable", "text[]"),
-                ("rendered", "boolean[]"),
-                ("props", "text[]"),
-            ],
+            messages = self.table("messages"),
+            recipients = self.table("recipients"),
+            attachments = self.table("attachments"),
+            schema = quote_ident(self.schema()),
+            function = quote_ident(FUNCTION),
         )
     }
 }
+
+/// The parameters of [`Store::email_insert`], in order: also `email_enqueue`'s argument types.
+pub const INSERT_PARAMS: [(&str, &str); 34] = [
+    ("tenant_id", "uuid"),
+    ("ids", "uuid[]"),
+    ("categories", "text[]"),
+    ("priorities", "smallint[]"),
+    ("from_addrs", "text[]"),
+    ("reply_tos", "text[]"),
+    ("subjects", "text[]"),
+    ("htmls", "text[]"),
+    ("text_bodies", "text[]"),
+    ("headers", "text[]"),
+    ("templates", "text[]"),
+    ("locales", "text[]"),
+    ("message_id_headers", "text[]"),
+    ("date_headers", "timestamptz[]"),
+    ("tags", "text[]"),
+    ("idempotency_keys", "text[]"),
+    ("send_ats", "timestamptz[]"),
+    ("expires_ats", "timestamptz[]"),
+    ("recipient_message_ids", "uuid[]"),
+    ("recipient_kinds", "text[]"),
+    ("recipient_addresses", "text[]"),
+    ("recipient_keys", "text[]"),
+    ("recipient_names", "text[]"),
+    ("recipient_address_hashes", "bytea[]"),
+    ("recipient_categories", "text[]"),
+    ("attachment_message_ids", "uuid[]"),
+    ("attachment_indexes", "smallint[]"),
+    ("attachment_filenames", "text[]"),
+    ("attachment_content_types", "text[]"),
+    ("attachment_content_ids", "text[]"),
+    ("attachment_contents", "bytea[]"),
+    ("unsubscribable", "text[]"),
+    ("rendered", "boolean[]"),
+    ("props", "text[]"),
+];
