@@ -12,7 +12,7 @@ use support::{connect, now_ms};
 use tokio_postgres::{Client, SimpleQueryMessage};
 use usebetter_core::audit::cli_sql::SCHEMA_DIGEST;
 use usebetter_core::email::store::schema::TENANT_TABLES;
-use usebetter_core::email::store::{Store, StoreConfig};
+use usebetter_core::email::store::{Store, StoreConfig, SCHEMA_VERSION};
 use usebetter_core::policy::context::BINDING_EXPR;
 use usebetter_core::policy::MigrationConfig;
 use usebetter_core::sql::literal as q;
@@ -116,7 +116,7 @@ async fn scenario() {
         )
         .await
         .unwrap(),
-        ["1"]
+        [SCHEMA_VERSION.to_string()]
     );
     let indexes = simple(
         &c,
