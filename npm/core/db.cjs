@@ -56,13 +56,44 @@ function preparedName(text) {
  */
 function executorOf(handle, code = "INVALID_ARGUMENT", prepare = false) {
   if (handle && typeof handle.query === "function") {
-    if (prepare) return { query: async (text, values) => (await handle.query({ name: preparedName(text), text, values })).rows };
-    return { query: async (text, values) => (await handle.query(text, values)).rows };
+    // A node-postgres client (not a pool) runs its statements in the order they were submitted.
+    const ordered = typeof handle.connection === "object" && handle.connection !== null;
+    if (prepare) return { ordered, query: async (text, values) => (await handle.query({ name: preparedName(text), text, values })).rows };
+    return { ordered, query: async (text, values) => (await handle.query(text, values)).rows };
   }
   if (handle && typeof handle.unsafe === "function") {
     return { query: async (text, values) => [...(await handle.unsafe(text, values.map(arrayAsLiteral)))] };
   }
   throw fail("expected a node-postgres client or pool, or a postgres.js sql", code);
+}
+
+/**
+ * The value of `work()` once `first` (a statement sent ahead of it on the same transaction) has
+ * succeeded. When `first` failed, its error is the one thrown: the statements behind it failed
+ * only because the transaction was aborted. `work` is awaited either way, so nothing is still
+ * running on the connection when this settles.
+ */
+async function settledAfter(first, work) {
+  first.catch(() => undefined);
+  let out;
+  try {
+    out = await work();
+  } catch (err) {
+    await first;
+    throw err;
+  }
+  await first;
+  return out;
+}
+
+/**
+ * Runs `first()` and then `work()` on the transaction of executor `ex`. Where the executor keeps
+ * its statements in order (a node-postgres client), `work` starts without waiting for `first`'s
+ * answer, so both leave in one round trip; elsewhere (a Prisma transaction, whose statements
+ * may overtake each other) it waits.
+ */
+function afterFirst(ex, first, work) {
+  return ex.ordered ? settledAfter(first(), work) : first().then(work);
 }
 
 async function transactionOn(handle, fn, code = "INVALID_ARGUMENT", prepare = false) {
@@ -75,9 +106,13 @@ async function transactionOn(handle, fn, code = "INVALID_ARGUMENT", prepare = fa
       broken = broken || err;
     };
     client.on("error", onError);
+    // node-postgres 8.17+ pipelines on request: BEGIN and the callback's first statements
+    // leave without waiting for each other's answers (a worker's claim or record is one round
+    // trip and COMMIT instead of one per statement). Older versions queue them as before.
+    const toggled = typeof client.pipeline === "boolean" && Array.isArray(client._sentQueryQueue) && !client.pipeline;
+    if (toggled) client.pipeline = true;
     try {
-      await client.query("BEGIN");
-      const out = await fn(executorOf(client, code, prepare));
+      const out = await settledAfter(client.query("BEGIN"), () => fn(executorOf(client, code, prepare)));
       await client.query("COMMIT");
       return out;
     } catch (err) {
@@ -85,6 +120,7 @@ async function transactionOn(handle, fn, code = "INVALID_ARGUMENT", prepare = fa
       await client.query("ROLLBACK").catch((e) => (broken = broken || e));
       throw err;
     } finally {
+      if (toggled) client.pipeline = false;
       client.removeListener("error", onError);
       client.release(broken);
     }
@@ -152,4 +188,4 @@ function jsonRows(rows) {
   });
 }
 
-module.exports = { arrayAsLiteral, executorOf, transactionOn, databaseAdapter, drizzleAdapter, ambientTransaction, jsonValue, jsonRows };
+module.exports = { afterFirst, arrayAsLiteral, executorOf, transactionOn, databaseAdapter, drizzleAdapter, ambientTransaction, jsonValue, jsonRows };

@@ -3,6 +3,8 @@ export type Row = Record<string, unknown>;
 /** Runs one statement with parameters. */
 export interface Executor {
   query(text: string, values: unknown[]): Promise<Row[]>;
+  /** Statements run in the order submitted, on one connection (a node-postgres client). */
+  readonly ordered?: boolean;
 }
 
 /** A JS array as a PostgreSQL array literal (for postgres.js, which cannot send every array type). */
@@ -12,6 +14,11 @@ export declare function arrayAsLiteral(v: unknown): unknown;
  * `TypeError` with `code`. `prepare`: node-postgres statements go as named prepared statements.
  */
 export declare function executorOf(handle: unknown, code?: string, prepare?: boolean): Executor;
+/**
+ * `first()`, then `work()`, on executor `ex`'s transaction: where `ex` keeps statements in order
+ * (`ordered`), `work` starts without waiting for `first`'s answer; `first`'s error wins.
+ */
+export declare function afterFirst<T>(ex: Executor, first: () => Promise<unknown>, work: () => Promise<T>): Promise<T>;
 /** `fn` in a transaction on a node-postgres pool or a postgres.js `sql`. */
 export declare function transactionOn<T>(handle: unknown, fn: (ex: Executor) => Promise<T>, code?: string, prepare?: boolean): Promise<T>;
 /**

@@ -1,3 +1,3 @@
 import db from "./db.cjs";
 
-export const { arrayAsLiteral, executorOf, transactionOn, databaseAdapter, drizzleAdapter, ambientTransaction, jsonValue, jsonRows } = db;
+export const { afterFirst, arrayAsLiteral, executorOf, transactionOn, databaseAdapter, drizzleAdapter, ambientTransaction, jsonValue, jsonRows } = db;

@@ -1,7 +1,7 @@
 // How the package reaches PostgreSQL: the adapter gives an autocommit executor, opens
 // transactions, and turns the application's transaction object (`opts.tx`) into an executor;
 // statements come from the core by name.
-import { ambientTransaction, jsonRows, type Database, type Executor, type Row } from "@usebetter-rs/core/db";
+import { afterFirst, ambientTransaction, jsonRows, type Database, type Executor, type Row } from "@usebetter-rs/core/db";
 import core from "@usebetter-rs/core/email-binding";
 import { EmailError } from "./errors";
 
@@ -30,10 +30,9 @@ export async function run(ex: Executor, statements: Statements, name: string, pa
 
 /** A transaction in `tenant`'s scope, or (null) in system context (operators' and the worker's). */
 export function scopedTransaction<T>(db: EmailDatabase, tenant: string | null, fn: (ex: Executor) => Promise<T>): Promise<T> {
-  return db.transaction(async (ex) => {
+  return db.transaction((ex) => {
     const scope = core.scopeSql(tenant, null, null);
-    await ex.query(scope.sql, scope.params);
-    return fn(ex);
+    return afterFirst(ex, () => ex.query(scope.sql, scope.params), () => fn(ex));
   });
 }
 
@@ -43,10 +42,7 @@ export const systemTransaction = <T>(db: EmailDatabase, fn: (ex: Executor) => Pr
 /** The worker's system-context transaction: the core's `workerScope` opens the system scope
  *  with planner settings for the worker's partial indexes, in one statement. */
 export function workerTransaction<T>(db: EmailDatabase, statements: Statements, fn: (ex: Executor) => Promise<T>, scope = "workerScope"): Promise<T> {
-  return db.transaction(async (ex) => {
-    await run(ex, statements, scope, []);
-    return fn(ex);
-  });
+  return db.transaction((ex) => afterFirst(ex, () => run(ex, statements, scope, []), () => fn(ex)));
 }
 
 export interface CallOptions<Tx = unknown> {

@@ -24,17 +24,28 @@ function result(v: EmailVerdict, status: number): HandOffResult {
 async function perform(kind: HttpKind, request: EmailHttpRequest, signal: AbortSignal, timeoutMs: number, count?: number): Promise<HandOffResult[]> {
   // The hand-off's time ran out before the request could leave (slow credentials): nothing was sent.
   if (signal.aborted) return Array.from({ length: count ?? 1 }, () => ({ outcome: "retryable", detail: `${kind}: the hand-off was stopped before the request was sent` }));
-  const timeout = AbortSignal.timeout(timeoutMs);
+  // One controller for the hand-off's signal and the timeout: AbortSignal.any and
+  // AbortSignal.timeout cost more per request than the rest of this function on Node 20.
+  const limit = new AbortController();
+  const timer = setTimeout(() => limit.abort(new DOMException("The operation was aborted due to timeout", "TimeoutError")), timeoutMs);
+  const stop = () => limit.abort(signal.reason);
+  signal.addEventListener("abort", stop, { once: true });
   let response: Response;
+  let body: string;
   try {
-    response = await fetch(request.url, { method: request.method, headers: request.headers, body: request.body, signal: AbortSignal.any([signal, timeout]), redirect: "manual" });
-  } catch (err) {
-    const code = (err as { cause?: { code?: string } }).cause?.code ?? "";
-    const before = BEFORE_SEND.has(code);
-    const r: HandOffResult = { outcome: before ? "retryable" : "ambiguous", detail: `${kind}: ${code || (err as Error).name}: ${(err as Error).message}` };
-    return Array.from({ length: count ?? 1 }, () => ({ ...r }));
+    try {
+      response = await fetch(request.url, { method: request.method, headers: request.headers, body: request.body, signal: limit.signal, redirect: "manual" });
+    } catch (err) {
+      const code = (err as { cause?: { code?: string } }).cause?.code ?? "";
+      const before = BEFORE_SEND.has(code);
+      const r: HandOffResult = { outcome: before ? "retryable" : "ambiguous", detail: `${kind}: ${code || (err as Error).name}: ${(err as Error).message}` };
+      return Array.from({ length: count ?? 1 }, () => ({ ...r }));
+    }
+    body = await response.text().catch(() => "");
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener("abort", stop);
   }
-  const body = await response.text().catch(() => "");
   const headers = [...response.headers];
   // Only Resend is batched here (`sendBatch`).
   if (count === undefined || kind !== "resend") return [result(core.emailClassifyResponse(kind, response.status, headers, body, Date.now()), response.status)];

@@ -2,7 +2,7 @@
 // adapter knows the application's base handle, how to open a transaction on it, and how to get
 // an executor from a transaction object the application passes (`opts.tx`) or the ambient
 // tenant scope holds.
-import { ambientTransaction, type Database, type Executor } from "@usebetter-rs/core/db";
+import { afterFirst, ambientTransaction, type Database, type Executor } from "@usebetter-rs/core/db";
 import { core, jsonRows, type Row } from "./core";
 import type { WebhooksStatement } from "@usebetter-rs/core";
 
@@ -24,10 +24,9 @@ export async function run(ex: Executor, statements: Record<string, WebhooksState
 
 /** Opens a system-context transaction (the worker's and operator calls'). */
 export async function systemTransaction<T>(db: WebhooksDatabase, settings: string, fn: (ex: Executor) => Promise<T>): Promise<T> {
-  return db.transaction(async (ex) => {
+  return db.transaction((ex) => {
     const scope = core.scopeSql(null, null, null);
-    await ex.query(scope.sql, scope.params);
-    if (settings) await ex.query(settings, []);
-    return fn(ex);
+    const set = () => ex.query(scope.sql, scope.params);
+    return afterFirst(ex, set, () => (settings ? afterFirst(ex, () => ex.query(settings, []), () => fn(ex)) : fn(ex)));
   });
 }

@@ -64,6 +64,10 @@ function outcome(m: { id: string; status: string }, r: EmailReport, row: Row): O
   };
 }
 
+/** Runs `fn` once the event loop has handled the input ready now (edge runtimes have no
+ *  setImmediate: a zero timeout there). */
+const afterIo: (fn: () => void) => void = typeof setImmediate === "function" ? (fn) => void setImmediate(fn) : (fn) => void setTimeout(fn, 0);
+
 /** How long a transport that refused our credentials gets no messages (spec §8.3). */
 const AUTH_PAUSE_MS = 60_000;
 
@@ -198,10 +202,19 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
     }
     flushing = false;
   }
+  // Answers to requests sent together come back together: the first waits until the event
+  // loop has read the others ready with it, so they share its transaction instead of waiting
+  // for the next one.
+  let scheduled = false;
   const recorded = (hs: EmailHandOff[], rs: EmailReport[]) =>
     new Promise<void>((resolve, reject) => {
       answers.push({ hs, rs, settle: (err) => (err === undefined ? resolve() : reject(err)) });
-      if (!flushing) void flush();
+      if (flushing || scheduled) return;
+      scheduled = true;
+      afterIo(() => {
+        scheduled = false;
+        if (!flushing) void flush();
+      });
     });
 
   // Messages one request can carry: the largest batch among the routes (a failover sends one).
