@@ -1,7 +1,8 @@
 // The products' transactions on a node-postgres pool (@usebetter-rs/core/db): BEGIN, a scope's
 // set-up and the first statement behind it leave without waiting for each other's answers; a
-// failure of the statement sent first is the error reported; the client goes back to the pool
-// as it came (not pipelining, no transaction open); executors that may reorder statements wait.
+// failure of the statement sent first is the error reported; a transaction's `last` statement
+// takes COMMIT with it; the client goes back to the pool as it came (not pipelining, no
+// transaction open); executors that may reorder statements wait.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import pg from "pg";
@@ -9,10 +10,14 @@ import { afterFirst, databaseAdapter } from "@usebetter-rs/core/db";
 import { requireEnv } from "./helpers/db.mjs";
 
 let pool;
-before(() => {
+before(async () => {
   pool = new pg.Pool({ connectionString: requireEnv("DATABASE_URL"), max: 1 });
+  await pool.query("DROP TABLE IF EXISTS db_transaction_rows; CREATE TABLE db_transaction_rows (id int PRIMARY KEY)");
 });
-after(() => pool.end());
+after(async () => {
+  await pool.query("DROP TABLE IF EXISTS db_transaction_rows");
+  await pool.end();
+});
 
 /**
  * Records each query submitted on `client`: whether an earlier one was still unanswered
@@ -122,4 +127,53 @@ test("an executor that does not keep statements in order makes the work wait for
   answer();
   await done;
   assert.deepEqual(order, ["start first", "end first", "start second", "end second"]);
+});
+
+test("`last` sends COMMIT behind the statement, without waiting; its rows once both are answered", async () => {
+  const client = await pool.connect();
+  const w = watch(client);
+  client.release();
+  try {
+    const rows = await databaseAdapter(pool).transaction((ex) => afterFirst(ex, () => ex.query("SELECT 1", []), () => ex.last("INSERT INTO db_transaction_rows VALUES (1) RETURNING id", [])));
+    assert.deepEqual(rows, [{ id: 1 }]);
+    assert.deepEqual(
+      w.seen.map((q) => [q.text.split(" ")[0], q.behind, q.written]),
+      [
+        ["BEGIN", false, true],
+        ["SELECT", true, true],
+        ["INSERT", true, true],
+        ["COMMIT", true, true],
+      ],
+    );
+  } finally {
+    w.restore();
+  }
+  // Committed: another connection sees it.
+  const other = new pg.Client({ connectionString: requireEnv("DATABASE_URL") });
+  await other.connect();
+  try {
+    assert.deepEqual((await other.query("SELECT id FROM db_transaction_rows")).rows, [{ id: 1 }]);
+  } finally {
+    await other.end();
+  }
+});
+
+test("a failed `last` statement is the error; its COMMIT rolled back; nothing may follow it", async () => {
+  const db = databaseAdapter(pool);
+  await assert.rejects(
+    db.transaction(async (ex) => {
+      await ex.query("INSERT INTO db_transaction_rows VALUES (2)", []);
+      return ex.last("INSERT INTO db_transaction_rows VALUES (1)", []);
+    }),
+    (err) => err.code === "23505",
+  );
+  assert.deepEqual((await pool.query("SELECT id FROM db_transaction_rows ORDER BY id")).rows, [{ id: 1 }], "the row written before it is rolled back");
+  let after;
+  await db.transaction(async (ex) => {
+    const rows = await ex.last("SELECT 3 AS three", []);
+    after = ex.query("INSERT INTO db_transaction_rows VALUES (4)", []);
+    return rows;
+  });
+  await assert.rejects(after, (err) => err.code === "INTERNAL");
+  assert.deepEqual((await pool.query("SELECT count(*)::int AS n FROM db_transaction_rows WHERE id = 4")).rows, [{ n: 0 }]);
 });

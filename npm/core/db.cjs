@@ -111,13 +111,36 @@ async function transactionOn(handle, fn, code = "INVALID_ARGUMENT", prepare = fa
     // trip and COMMIT instead of one per statement). Older versions queue them as before.
     const toggled = typeof client.pipeline === "boolean" && Array.isArray(client._sentQueryQueue) && !client.pipeline;
     if (toggled) client.pipeline = true;
+    // Set once `last` has sent COMMIT: the transaction ends with that statement.
+    let ended = false;
+    const inner = executorOf(client, code, prepare);
+    const ex = {
+      ordered: inner.ordered,
+      query(text, values) {
+        if (ended) return Promise.reject(fail("a statement after the transaction's last one", "INTERNAL"));
+        return inner.query(text, values);
+      },
+      // The transaction's last statement, with COMMIT sent right behind it (one round trip for
+      // both). A failed statement makes that COMMIT a rollback; its error is the one thrown.
+      async last(text, values) {
+        if (ended) throw fail("a statement after the transaction's last one", "INTERNAL");
+        const rows = inner.query(text, values);
+        ended = true;
+        const commit = client.query("COMMIT");
+        commit.catch(() => undefined);
+        const out = await rows;
+        await commit;
+        return out;
+      },
+    };
     try {
-      const out = await settledAfter(client.query("BEGIN"), () => fn(executorOf(client, code, prepare)));
-      await client.query("COMMIT");
+      const out = await settledAfter(client.query("BEGIN"), () => fn(ex));
+      if (!ended) await client.query("COMMIT");
       return out;
     } catch (err) {
       // A connection that cannot roll back goes; one that did can serve the next caller.
-      await client.query("ROLLBACK").catch((e) => (broken = broken || e));
+      // (After `last`'s COMMIT the transaction is over either way: committed or rolled back.)
+      if (!ended) await client.query("ROLLBACK").catch((e) => (broken = broken || e));
       throw err;
     } finally {
       if (toggled) client.pipeline = false;

@@ -5,6 +5,11 @@ export interface Executor {
   query(text: string, values: unknown[]): Promise<Row[]>;
   /** Statements run in the order submitted, on one connection (a node-postgres client). */
   readonly ordered?: boolean;
+  /**
+   * A transaction's last statement, with COMMIT sent behind it without waiting (node-postgres
+   * transactions opened by the adapter); its rows once both are answered. Absent elsewhere.
+   */
+  last?(text: string, values: unknown[]): Promise<Row[]>;
 }
 
 /** A JS array as a PostgreSQL array literal (for postgres.js, which cannot send every array type). */

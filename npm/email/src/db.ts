@@ -12,13 +12,17 @@ export type EmailDatabase<Tx = unknown> = Database<Tx>;
 
 export type Statements = Record<string, { sql: string }>;
 
-/** Runs statement `name` with `params`; rows come back as JSON (dates as ISO text). */
-export async function run(ex: Executor, statements: Statements, name: string, params: unknown[]): Promise<Row[]> {
+/**
+ * Runs statement `name` with `params`; rows come back as JSON (dates as ISO text). `last`: it is
+ * its transaction's last statement, so COMMIT can follow it without a round trip of its own
+ * (where the executor can).
+ */
+export async function run(ex: Executor, statements: Statements, name: string, params: unknown[], last = false): Promise<Row[]> {
   const s = statements[name];
   // Names and statements come from the same core: a miss is a bug, not a user error.
   if (!s) throw Object.assign(new Error(`the core has no email statement ${name}`), { code: "INTERNAL" });
   try {
-    return jsonRows(await ex.query(s.sql, params));
+    return jsonRows(await (last && ex.last ? ex.last(s.sql, params) : ex.query(s.sql, params)));
   } catch (err) {
     // undefined_function: a function of this version's schema (e.g. email_enqueue) is missing.
     if ((err as { code?: unknown })?.code === "42883") {

@@ -153,7 +153,8 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
     const plan = guard(EmailError, () => ctx.core.record(reports, Date.now(), draws, workerId));
     // Only what was written: a message whose lease another worker took over was not.
     const written = await workerTransaction(ctx.db, ctx.statements, async (ex) => {
-      const rows = new Map((await run(ex, ctx.statements, "record", plan.params)).map((row) => [String(row.id), row]));
+      // Without an audit write to follow, the record is the transaction's last statement.
+      const rows = new Map((await run(ex, ctx.statements, "record", plan.params, !ctx.audit)).map((row) => [String(row.id), row]));
       // Final outcomes are audited in the transaction that records them, under a savepoint: a
       // failed audit write is undone alone (and reported), never the record, whose rollback
       // would send those messages again.
@@ -252,7 +253,7 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
         const [b] = await run(ex, ctx.statements, "rateTake", [rate.key, rate.spacingMs]);
         if (b?.due === true && Number(b.wait_ms) > 0) hint = Number(b.wait_ms);
       }
-      return run(ex, ctx.statements, "claim", [limit, perTenant, leaseMs, workerId, rate?.key ?? null, rate?.spacingMs ?? null]);
+      return run(ex, ctx.statements, "claim", [limit, perTenant, leaseMs, workerId, rate?.key ?? null, rate?.spacingMs ?? null], true);
     }, claimScope);
     // A quota claim reports the tenants and domains it found without tokens (`held`, on a row
     // without `id` when it claimed nothing); their mail is moved after the claim's commit.

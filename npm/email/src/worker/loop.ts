@@ -16,8 +16,9 @@ export function runWorker(engine: Engine, o: WorkerOptions = {}): Worker {
   const poll = o.pollIntervalMs ?? 250;
   const concurrency = o.concurrency ?? 16;
   // A claim waits for at least this many free hand-off slots (requests in flight): fewer,
-  // larger claims.
-  const least = Math.max(1, Math.ceil(concurrency / 2));
+  // larger claims. A quarter: with half, the slots answered first of a round waited idle for
+  // the others (resend({ batch: 1 }) at 16: 431 -> 470 messages/s, median of three).
+  const least = Math.max(1, Math.ceil(concurrency / 4));
   let running = false;
   let loop: Promise<void> = Promise.resolve();
   let wakeUp: (() => void) | undefined;
