@@ -10,13 +10,29 @@ import { afterFirst, databaseAdapter } from "@usebetter-rs/core/db";
 import { requireEnv } from "./helpers/db.mjs";
 
 let pool;
+/** What each release of a pooled client found still unanswered on it (must be nothing). */
+const leftovers = [];
 before(async () => {
   pool = new pg.Pool({ connectionString: requireEnv("DATABASE_URL"), max: 1 });
-  await pool.query("DROP TABLE IF EXISTS db_transaction_rows; CREATE TABLE db_transaction_rows (id int PRIMARY KEY)");
+  await pool.query(
+    "DROP TABLE IF EXISTS db_transaction_rows, db_transaction_deferred; CREATE TABLE db_transaction_rows (id int PRIMARY KEY); CREATE TABLE db_transaction_deferred (id int UNIQUE DEFERRABLE INITIALLY DEFERRED)",
+  );
+  // Checked at the moment of release: an answer still due then would be read by the client's
+  // next user (a query answered with another statement's rows).
+  pool.on("acquire", (client) => {
+    if (client.release.checked) return;
+    const release = client.release;
+    client.release = function (err) {
+      if (this._activeQuery || this._sentQueryQueue?.length || this._queryQueue?.length) leftovers.push(err ? "destroyed" : "released");
+      return release.call(this, err);
+    };
+    client.release.checked = true;
+  });
 });
 after(async () => {
-  await pool.query("DROP TABLE IF EXISTS db_transaction_rows");
+  await pool.query("DROP TABLE IF EXISTS db_transaction_rows, db_transaction_deferred");
   await pool.end();
+  assert.deepEqual(leftovers, [], "no client went back to the pool with an answer still due");
 });
 
 /**
@@ -88,8 +104,8 @@ test("a failed first statement is the error, not the aborted transaction behind 
   const client = await pool.connect();
   try {
     assert.equal(client.pipeline, false, "the pool's client is handed back without pipelining");
+    assert.equal(client.getTransactionStatus(), "I", "no transaction left open");
     assert.deepEqual((await client.query("SELECT 2 AS two")).rows, [{ two: 2 }]);
-    assert.equal((await client.query("SELECT txid_current_if_assigned() AS x")).rows[0].x, null);
   } finally {
     client.release();
   }
@@ -176,4 +192,33 @@ test("a failed `last` statement is the error; its COMMIT rolled back; nothing ma
   });
   await assert.rejects(after, (err) => err.code === "INTERNAL");
   assert.deepEqual((await pool.query("SELECT count(*)::int AS n FROM db_transaction_rows WHERE id = 4")).rows, [{ n: 0 }]);
+});
+
+test("a COMMIT sent by `last` that fails (a deferred constraint) is the error, and nothing is kept", async () => {
+  const db = databaseAdapter(pool);
+  await assert.rejects(
+    db.transaction(async (ex) => {
+      await ex.query("INSERT INTO db_transaction_deferred VALUES (1)", []);
+      return ex.last("INSERT INTO db_transaction_deferred VALUES (1) RETURNING id", []);
+    }),
+    (err) => err.code === "23505",
+  );
+  assert.deepEqual((await pool.query("SELECT count(*)::int AS n FROM db_transaction_deferred")).rows, [{ n: 0 }]);
+  const client = await pool.connect();
+  try {
+    assert.equal(client.getTransactionStatus(), "I");
+  } finally {
+    client.release();
+  }
+});
+
+test("a `last` statement refused by the server leaves nothing unanswered on the client it releases", async () => {
+  const db = databaseAdapter(pool);
+  for (let i = 0; i < 20; i++) {
+    await assert.rejects(
+      db.transaction((ex) => ex.last("SELECT 1 / 0", [])),
+      (err) => err.code === "22012",
+    );
+    assert.deepEqual((await pool.query("SELECT 42 AS v")).rows, [{ v: 42 }]);
+  }
 });

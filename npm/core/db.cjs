@@ -56,8 +56,9 @@ function preparedName(text) {
  */
 function executorOf(handle, code = "INVALID_ARGUMENT", prepare = false) {
   if (handle && typeof handle.query === "function") {
-    // A node-postgres client (not a pool) runs its statements in the order they were submitted.
-    const ordered = typeof handle.connection === "object" && handle.connection !== null;
+    // A pipelining node-postgres client writes its statements in the order submitted, without
+    // waiting for answers (a pool, or a client that queues instead, is not `ordered`).
+    const ordered = handle.pipeline === true && typeof handle.connection === "object" && handle.connection !== null;
     if (prepare) return { ordered, query: async (text, values) => (await handle.query({ name: preparedName(text), text, values })).rows };
     return { ordered, query: async (text, values) => (await handle.query(text, values)).rows };
   }
@@ -112,7 +113,7 @@ async function transactionOn(handle, fn, code = "INVALID_ARGUMENT", prepare = fa
     const toggled = typeof client.pipeline === "boolean" && Array.isArray(client._sentQueryQueue) && !client.pipeline;
     if (toggled) client.pipeline = true;
     // Set once `last` has sent COMMIT: the transaction ends with that statement.
-    let ended = false;
+    let ended;
     const inner = executorOf(client, code, prepare);
     const ex = {
       ordered: inner.ordered,
@@ -121,16 +122,20 @@ async function transactionOn(handle, fn, code = "INVALID_ARGUMENT", prepare = fa
         return inner.query(text, values);
       },
       // The transaction's last statement, with COMMIT sent right behind it (one round trip for
-      // both). A failed statement makes that COMMIT a rollback; its error is the one thrown.
-      async last(text, values) {
-        if (ended) throw fail("a statement after the transaction's last one", "INTERNAL");
+      // both). A statement the server refuses makes that COMMIT a rollback, and its error is the
+      // one thrown; one that fails in the client (its parameters, its rows' parsing) does not
+      // stop the COMMIT, so the statements before it may have committed. Settles only once both
+      // are answered: nothing of the transaction is left on the connection.
+      last(text, values) {
+        if (ended) return Promise.reject(fail("a statement after the transaction's last one", "INTERNAL"));
         const rows = inner.query(text, values);
-        ended = true;
         const commit = client.query("COMMIT");
-        commit.catch(() => undefined);
-        const out = await rows;
-        await commit;
-        return out;
+        ended = Promise.allSettled([rows, commit]).then(([r, c]) => {
+          if (r.status === "rejected") throw r.reason;
+          if (c.status === "rejected") throw c.reason;
+          return r.value;
+        });
+        return ended;
       },
     };
     try {
@@ -143,6 +148,12 @@ async function transactionOn(handle, fn, code = "INVALID_ARGUMENT", prepare = fa
       if (!ended) await client.query("ROLLBACK").catch((e) => (broken = broken || e));
       throw err;
     } finally {
+      // A `last` the callback did not await is answered before the client goes back.
+      if (ended) await ended.catch(() => undefined);
+      // Anything still unanswered would be read by the client's next user: the connection goes.
+      if (client._activeQuery || client._sentQueryQueue?.length || client._queryQueue?.length) {
+        broken = broken || new Error("the transaction ended with statements still unanswered");
+      }
       if (toggled) client.pipeline = false;
       client.removeListener("error", onError);
       client.release(broken);

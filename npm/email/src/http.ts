@@ -20,32 +20,52 @@ function result(v: EmailVerdict, status: number): HandOffResult {
   return out;
 }
 
-/** Performs `request` for `count` messages (a batch request when `count` is given): one result each. */
-async function perform(kind: HttpKind, request: EmailHttpRequest, signal: AbortSignal, timeoutMs: number, count?: number): Promise<HandOffResult[]> {
-  // The hand-off's time ran out before the request could leave (slow credentials): nothing was sent.
-  if (signal.aborted) return Array.from({ length: count ?? 1 }, () => ({ outcome: "retryable", detail: `${kind}: the hand-off was stopped before the request was sent` }));
-  // One controller for the hand-off's signal and the timeout: AbortSignal.any and
-  // AbortSignal.timeout cost more per request than the rest of this function on Node 20.
+/**
+ * A signal that aborts when `signal` does or after `timeoutMs` (a `TimeoutError`); `done()`
+ * clears the timer and the listener. One AbortController and a timer: AbortSignal.any with
+ * AbortSignal.timeout cost more per request than the rest of a hand-off on Node 20. One per
+ * hand-off call, not per request: a batch sent in parallel adds one listener to the worker's
+ * signal, not one per message (Node warns past ten).
+ */
+function limited(signal: AbortSignal, timeoutMs: number): { signal: AbortSignal; done: () => void } {
   const limit = new AbortController();
   const timer = setTimeout(() => limit.abort(new DOMException("The operation was aborted due to timeout", "TimeoutError")), timeoutMs);
   const stop = () => limit.abort(signal.reason);
-  signal.addEventListener("abort", stop, { once: true });
-  let response: Response;
-  let body: string;
+  if (signal.aborted) stop();
+  else signal.addEventListener("abort", stop, { once: true });
+  return {
+    signal: limit.signal,
+    done: () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", stop);
+    },
+  };
+}
+
+/** `fn` with a signal limited to `timeoutMs` (see `limited`). */
+async function within<T>(signal: AbortSignal, timeoutMs: number, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const l = limited(signal, timeoutMs);
   try {
-    try {
-      response = await fetch(request.url, { method: request.method, headers: request.headers, body: request.body, signal: limit.signal, redirect: "manual" });
-    } catch (err) {
-      const code = (err as { cause?: { code?: string } }).cause?.code ?? "";
-      const before = BEFORE_SEND.has(code);
-      const r: HandOffResult = { outcome: before ? "retryable" : "ambiguous", detail: `${kind}: ${code || (err as Error).name}: ${(err as Error).message}` };
-      return Array.from({ length: count ?? 1 }, () => ({ ...r }));
-    }
-    body = await response.text().catch(() => "");
+    return await fn(l.signal);
   } finally {
-    clearTimeout(timer);
-    signal.removeEventListener("abort", stop);
+    l.done();
   }
+}
+
+/** Performs `request` for `count` messages (a batch request when `count` is given): one result each. */
+async function perform(kind: HttpKind, request: EmailHttpRequest, signal: AbortSignal, count?: number): Promise<HandOffResult[]> {
+  // The hand-off's time ran out before the request could leave (slow credentials): nothing was sent.
+  if (signal.aborted) return Array.from({ length: count ?? 1 }, () => ({ outcome: "retryable", detail: `${kind}: the hand-off was stopped before the request was sent` }));
+  let response: Response;
+  try {
+    response = await fetch(request.url, { method: request.method, headers: request.headers, body: request.body, signal, redirect: "manual" });
+  } catch (err) {
+    const code = (err as { cause?: { code?: string } }).cause?.code ?? "";
+    const before = BEFORE_SEND.has(code);
+    const r: HandOffResult = { outcome: before ? "retryable" : "ambiguous", detail: `${kind}: ${code || (err as Error).name}: ${(err as Error).message}` };
+    return Array.from({ length: count ?? 1 }, () => ({ ...r }));
+  }
+  const body = await response.text().catch(() => "");
   const headers = [...response.headers];
   // Only Resend is batched here (`sendBatch`).
   if (count === undefined || kind !== "resend") return [result(core.emailClassifyResponse(kind, response.status, headers, body, Date.now()), response.status)];
@@ -53,7 +73,7 @@ async function perform(kind: HttpKind, request: EmailHttpRequest, signal: AbortS
 }
 
 export async function fetchHandOff(kind: HttpKind, request: EmailHttpRequest, signal: AbortSignal, timeoutMs: number): Promise<HandOffResult> {
-  return (await perform(kind, request, signal, timeoutMs))[0]!;
+  return (await within(signal, timeoutMs, (s) => perform(kind, request, s)))[0]!;
 }
 
 /**
@@ -72,9 +92,9 @@ export async function sendBatch(
   const req = request(batch.map((m) => m.outgoing!));
   const key = req.headers.find(([k]) => k === "idempotency-key")?.[1] ?? "";
   if (mark && !(await mark(key))) return batch.map(() => ({ outcome: "retryable", detail: `${kind}: the batch could not be marked (a lease lost or the database unreachable); nothing was sent` }));
-  const first = await perform(kind, req, signal, timeoutMs, batch.length);
+  const first = await within(signal, timeoutMs, (s) => perform(kind, req, s, batch.length));
   if (signal.aborted || !first.some((r) => r.outcome === "ambiguous")) return first;
-  const again = await perform(kind, req, signal, timeoutMs, batch.length);
+  const again = await within(signal, timeoutMs, (s) => perform(kind, req, s, batch.length));
   // Only a verdict on the message itself settles it; a throttled or failed replay says nothing
   // about what the first request did, so that message stays ambiguous.
   return first.map((r, i) => (r.outcome === "ambiguous" && SETTLED.has(again[i]!.outcome) ? again[i]! : r));
@@ -90,11 +110,13 @@ export function sendEach(
   timeoutMs: number,
   request: (outgoing: EmailOutgoing, m: PreparedMessage) => EmailHttpRequest | Promise<EmailHttpRequest>,
 ): Promise<HandOffResult[]> {
-  return Promise.all(
-    batch.map(async (m): Promise<HandOffResult> => {
-      if (!m.outgoing) return { outcome: "rejected_permanent", detail: `${kind}: the message has no structured form (hand it over through the worker)` };
-      return fetchHandOff(kind, await request(m.outgoing, m), signal, timeoutMs);
-    }),
+  return within(signal, timeoutMs, (limit) =>
+    Promise.all(
+      batch.map(async (m): Promise<HandOffResult> => {
+        if (!m.outgoing) return { outcome: "rejected_permanent", detail: `${kind}: the message has no structured form (hand it over through the worker)` };
+        return (await perform(kind, await request(m.outgoing, m), limit))[0]!;
+      }),
+    ),
   );
 }
 
