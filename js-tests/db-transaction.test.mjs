@@ -1,3 +1,5 @@
+// suite: once (scripts/test.sh runs it once; the others run on each backend)
+// suite: pgbouncer (scripts/test.sh runs it again through PgBouncer in transaction mode)
 // The products' transactions on a node-postgres pool (@usebetter-rs/core/db): BEGIN, a scope's
 // set-up and the first statement behind it leave without waiting for each other's answers; a
 // failure of the statement sent first is the error reported; a transaction's `last` statement
