@@ -78,6 +78,19 @@ interface Held {
   arg: string;
 }
 
+/**
+ * The worker's hand-off slots: `take` resolves when a request may leave; `arrived` says its
+ * answers are back and being recorded (the loop may claim for that slot already); `release`
+ * frees the slot once they are recorded. A crash then repeats at most the messages of
+ * `concurrency` requests (those with their transport or being recorded): messages claimed
+ * ahead wait for a slot unsent.
+ */
+export interface Slots {
+  take(): Promise<void>;
+  arrived(): void;
+  release(): void;
+}
+
 /** A claimed round: its messages, the requests they went out in, and `done`, which settles once
  *  every answer is recorded (it rejects if recording failed). */
 export interface Round {
@@ -88,8 +101,8 @@ export interface Round {
 
 export interface Engine {
   /** Claims what `slots` hand-off requests can carry (a batching transport's batch each) and
-   *  starts them; `answered` is called as each request's answers are recorded (its slot is free). */
-  begin(slots?: number, answered?: () => void): Promise<Round>;
+   *  starts them, each once `gate` gives it a slot (at once without a gate). */
+  begin(slots?: number, gate?: Slots): Promise<Round>;
   /** One claim → hand-off → record round; resolves to the number of messages handed off. */
   tick(slots?: number): Promise<number>;
   /** Re-queues (or holds) messages whose lease ran out; resolves to how many. */
@@ -238,7 +251,7 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
 
   const none: Round = { claimed: 0, requests: 0, done: Promise.resolve() };
   const claimScope = ctx.statements.claimScope ? "claimScope" : "workerScope";
-  async function begin(free = o.concurrency ?? 16, answered?: () => void): Promise<Round> {
+  async function begin(free = o.concurrency ?? 16, gate?: Slots): Promise<Round> {
     // A grant of the transport's rate is one request: one request's worth of messages.
     const slots = rate ? 1 : free;
     // One request's worth per claim at most when batching (the claim locks four times its
@@ -269,7 +282,7 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
       if (!deferred) return none;
       // The claim met only held mail: once that is out of the way, the mail behind it is claimed.
       await deferred;
-      return begin(free, answered);
+      return begin(free, gate);
     }
     if (rows.some((r) => r.rendered === false)) await renderCode(ctx.templates ?? {}, rows);
     let handOffs = guard(EmailError, () => ctx.core.handOff(rows, withRaw));
@@ -301,13 +314,17 @@ export function createEngine(ctx: EngineContext, o: WorkerOptions = {}): Engine 
     }
     const each = [...local].map(([i, report]) => report.then((r) => recorded([handOffs[i]!], [r])));
     for (const r of requests) {
-      const written = Promise.all(delivery.send(handOffs, r)).then((reps) => recorded(r.at.map((i) => handOffs[i]!), reps));
-      // A slot is free once its answers are recorded: a crash then repeats at most the
-      // messages of `concurrency` requests (those with their transport or being recorded).
-      void written.then(
-        () => answered?.(),
-        () => answered?.(),
-      );
+      let back = false;
+      const arrived = () => {
+        if (!back) gate?.arrived();
+        back = true;
+      };
+      const written = (gate ? gate.take() : Promise.resolve())
+        .then(() => Promise.all(delivery.send(handOffs, r)))
+        .then((reps) => (arrived(), recorded(r.at.map((i) => handOffs[i]!), reps)));
+      // A slot is free once its answers are recorded (see Slots).
+      const release = () => (arrived(), gate?.release());
+      void written.then(release, release);
       each.push(written);
     }
     if (deferred) each.push(deferred);

@@ -1,6 +1,6 @@
 // The worker's loop: claims while hand-off slots are free, sleeps `pollIntervalMs` when nothing
 // is due (a send in this process wakes it), and reaps every few seconds.
-import type { Engine, WorkerOptions } from "./index";
+import type { Engine, Slots, WorkerOptions } from "./index";
 
 export interface Worker {
   start(): Promise<void>;
@@ -49,12 +49,35 @@ export function runWorker(engine: Engine, o: WorkerOptions = {}): Worker {
         // Rounds overlap: the next claim goes out as soon as enough earlier requests have been
         // answered and recorded, while others are still with their transport, so claims and
         // records do not stall the hand-offs, and one slow message holds only its own slot.
+        // busy: slots taken (a request out, or its answers being recorded); answered: of
+        // those, the ones whose answers are back, which the next claim may count on; waiting:
+        // requests claimed ahead, waiting for those slots unsent.
         let busy = 0;
-        let freed: (() => void) | undefined;
-        const answered = () => {
-          busy--;
-          freed?.();
-          freed = undefined;
+        let answered = 0;
+        const waiting: Array<() => void> = [];
+        let changed: (() => void) | undefined;
+        const poke = () => {
+          changed?.();
+          changed = undefined;
+        };
+        const slots: Slots = {
+          take: () => {
+            if (busy < concurrency && waiting.length === 0) {
+              busy++;
+              return Promise.resolve();
+            }
+            return new Promise<void>((resolve) => waiting.push(() => (busy++, resolve())));
+          },
+          arrived: () => {
+            answered++;
+            poke();
+          },
+          release: () => {
+            busy--;
+            answered--;
+            waiting.shift()?.();
+            poke();
+          },
         };
         const recording = new Set<Promise<void>>();
         while (running) {
@@ -62,22 +85,21 @@ export function runWorker(engine: Engine, o: WorkerOptions = {}): Worker {
             lastReap = Date.now();
             await engine.reap().catch(report);
           }
-          const free = concurrency - busy;
+          // Slots whose answers are being recorded count: the claim overlaps the record, and
+          // its requests leave as the record frees their slots.
+          const free = concurrency - busy + answered - waiting.length;
           if (free < least) {
-            await new Promise<void>((resolve) => (freed = resolve));
+            await new Promise<void>((resolve) => (changed = resolve));
             continue;
           }
-          const r = await engine.begin(free, answered).catch((err) => (report(err), null));
+          const r = await engine.begin(free, slots).catch((err) => (report(err), null));
           if (r) {
             // A round's answers, and the held mail it moves, even when nothing went out (every
             // request sent back to a paused transport).
             const d: Promise<void> = r.done.catch(report).then(() => void recording.delete(d));
             recording.add(d);
           }
-          if (r && r.claimed > 0) {
-            busy += r.requests;
-            continue;
-          }
+          if (r && r.claimed > 0) continue;
           // Mail held back by the transport's rate is claimed the moment its grant comes.
           if (running) await sleep(engine.waitMs() ?? poll);
         }
