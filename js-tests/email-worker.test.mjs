@@ -143,3 +143,50 @@ test("a route that throws for one message: the worker keeps going, the others ar
   assert.equal((await statuses([bad])).values().next().value, "in_flight", "left for the reaper");
   assert.ok(errors.some((e) => /EMAIL_TRANSPORT_NOT_FOUND|nowhere/.test(e)), errors.join("\n"));
 });
+
+test("the loop claims while answers are recorded, yet never has more than `concurrency` requests out or being recorded", async () => {
+  // The loop alone, driven by an engine that plays the protocol: a request takes its slot,
+  // is with its transport 8 ms, then its answers are recorded for 6 ms (`arrived`, `release`).
+  const { runWorker } = await import(new URL("../npm/email/dist/worker/loop.js", import.meta.url).href);
+  const TOTAL = 60;
+  let left = TOTAL;
+  let out = 0;
+  let recording = 0;
+  let most = 0;
+  let claimsWhileRecording = 0;
+  let finished = 0;
+  const wait = (ms) => new Promise((r) => setTimeout(r, ms));
+  const engine = {
+    async begin(free, slots) {
+      if (recording > 0) claimsWhileRecording++;
+      const n = Math.min(free, left);
+      left -= n;
+      const each = Array.from({ length: n }, async () => {
+        await slots.take();
+        out++;
+        most = Math.max(most, out + recording);
+        await wait(8);
+        out--;
+        recording++;
+        slots.arrived();
+        await wait(6);
+        recording--;
+        finished++;
+        slots.release();
+      });
+      return { claimed: n, requests: n, done: Promise.all(each).then(() => undefined) };
+    },
+    async reap() {
+      return 0;
+    },
+    waitMs: () => null,
+  };
+  const worker = runWorker(engine, { concurrency: 4, pollIntervalMs: 5 });
+  await worker.start();
+  const deadline = Date.now() + 10_000;
+  while (finished < TOTAL && Date.now() < deadline) await wait(10);
+  await worker.stop();
+  assert.equal(finished, TOTAL);
+  assert.ok(most <= 4, `at most 4 requests out or being recorded, saw ${most}`);
+  assert.ok(claimsWhileRecording > 0, "claims ran while earlier answers were being recorded");
+});
