@@ -2,14 +2,12 @@
 //! and the suppression lookup function; the core judges them (`check::email`). It writes
 //! nothing.
 
-use usebetter_core::check::email::{
-    self as judge, EmailFacts, EnqueueFunction, SuppressedFunction,
-};
+use usebetter_core::check::email::{self as judge, EmailFacts, FunctionFacts};
 use usebetter_core::check::{render, CheckResult, Report};
 use usebetter_core::cli::args::Invocation;
 use usebetter_core::email::store::enqueue::enqueue_function_query;
 use usebetter_core::email::store::schema_status;
-use usebetter_core::email::store::suppressed::FUNCTION_QUERY;
+use usebetter_core::email::store::suppressed;
 use usebetter_core::{CliFailure, Result};
 
 use super::Run;
@@ -42,24 +40,11 @@ pub(super) async fn check(r: &Run<'_>) -> Result<Outcome> {
     }
     let schema = store.schema().to_owned();
     let (_, schema_version) = tables.schema_facts(&client).await?;
-    let suppressed = db::maybe(&client, FUNCTION_QUERY, &[&schema])
-        .await?
-        .map(|row| SuppressedFunction {
-            security_definer: row.get(0),
-            config: row.get(1),
-            source: row.get(2),
-        });
-    let enqueue = db::maybe(&client, &enqueue_function_query(), &[&schema])
-        .await?
-        .map(|row| EnqueueFunction {
-            config: row.get(0),
-            source: row.get(1),
-        });
     let facts = EmailFacts {
         catalog: db::read_catalog(&client, std::slice::from_ref(&schema)).await?,
         schema_version,
-        suppressed,
-        enqueue,
+        suppressed: function(&client, &suppressed::function_query(), &schema).await?,
+        enqueue: function(&client, &enqueue_function_query(), &schema).await?,
     };
     let mut report = judge::check(&facts, store, now_ms());
     report.results.append(&mut dns.results);
@@ -86,4 +71,19 @@ pub(super) fn dkim_sample(inv: &Invocation, ctx: &crate::Context, path: &str) ->
         render(&report)
     };
     Ok(Outcome::report(!report.passed, stdout))
+}
+
+/// Function facts read by `query` (`email::store::function_query`), in `schema`.
+async fn function<C: tokio_postgres::GenericClient>(
+    client: &C,
+    query: &str,
+    schema: &str,
+) -> Result<Option<FunctionFacts>> {
+    Ok(db::maybe(client, query, &[&schema])
+        .await?
+        .map(|row| FunctionFacts {
+            security_definer: row.get(0),
+            config: row.get(1),
+            source: row.get(2),
+        }))
 }

@@ -16,18 +16,10 @@ use crate::email::store::{schema_status, Store};
 const MIGRATE: &str = "run `better-email migrate` as the tables' owner";
 const SIGN: &str = "sign with `smtp({ dkim: { domain, selector, privateKey } })`, or have the provider sign these headers";
 
-/// `email_suppressed` as the catalog has it (`suppressed::FUNCTION_QUERY`).
+/// A function of the email schema as the catalog has it (`email::store::function_query`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SuppressedFunction {
+pub struct FunctionFacts {
     pub security_definer: bool,
-    /// `pg_proc.proconfig`: `name=value` per `SET` clause.
-    pub config: Vec<String>,
-    pub source: String,
-}
-
-/// `email_enqueue` as the catalog has it (`enqueue::enqueue_function_query`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EnqueueFunction {
     /// `pg_proc.proconfig`: `name=value` per `SET` clause.
     pub config: Vec<String>,
     pub source: String,
@@ -41,9 +33,9 @@ pub struct EmailFacts {
     /// `email_meta`'s schema version; `None` when absent.
     pub schema_version: Option<String>,
     /// `None` when the function does not exist.
-    pub suppressed: Option<SuppressedFunction>,
+    pub suppressed: Option<FunctionFacts>,
     /// `None` when the function does not exist.
-    pub enqueue: Option<EnqueueFunction>,
+    pub enqueue: Option<FunctionFacts>,
 }
 
 /// Judges `facts` against the tables `store` describes at `now_ms`. `next` is the fix of the
@@ -76,7 +68,7 @@ pub fn check(facts: &EmailFacts, store: &Store, now_ms: i64) -> Report {
     r
 }
 
-fn suppressed(f: Option<&SuppressedFunction>, store: &Store, r: &mut Report) {
+fn suppressed(f: Option<&FunctionFacts>, store: &Store, r: &mut Report) {
     let name = format!("{}.{FUNCTION}", store.schema());
     let problems = match f {
         None => vec![format!(
@@ -110,7 +102,7 @@ fn suppressed(f: Option<&SuppressedFunction>, store: &Store, r: &mut Report) {
     );
 }
 
-fn enqueue(f: Option<&EnqueueFunction>, store: &Store, r: &mut Report) {
+fn enqueue(f: Option<&FunctionFacts>, store: &Store, r: &mut Report) {
     let name = format!("{}.{ENQUEUE_FUNCTION}", store.schema());
     let problem = match f {
         None => Some(format!("{name} does not exist: every send fails")),
@@ -182,12 +174,13 @@ mod tests {
         EmailFacts {
             catalog,
             schema_version: Some(crate::email::store::SCHEMA_VERSION.to_string()),
-            suppressed: Some(SuppressedFunction {
+            suppressed: Some(FunctionFacts {
                 security_definer: true,
                 config: vec![SEARCH_PATH.into()],
                 source: s.suppressed_body(),
             }),
-            enqueue: Some(EnqueueFunction {
+            enqueue: Some(FunctionFacts {
+                security_definer: false,
                 config: vec![ENQUEUE_CONFIG.into()],
                 source: s.enqueue_body(),
             }),
@@ -228,7 +221,7 @@ mod tests {
         assert_eq!(report.next.as_deref(), Some(MIGRATE));
 
         let mut replaced = healthy(&s);
-        replaced.suppressed = Some(SuppressedFunction {
+        replaced.suppressed = Some(FunctionFacts {
             security_definer: false,
             config: vec![],
             source: "SELECT 1".into(),

@@ -64,16 +64,10 @@ fn argument_types() -> Vec<&'static str> {
     INSERT_PARAMS.iter().map(|(_, t)| *t).collect()
 }
 
-/// Reads the function as `check` judges it: one row (`config`, `source`) when it exists in
-/// schema `$1` with our argument types.
+/// Reads the function as `check` judges it ([`super::function_query`]).
 #[must_use]
 pub fn enqueue_function_query() -> String {
-    format!(
-        "SELECT coalesce(p.proconfig::text[], '{{}}'), coalesce(p.prosrc, '')
-  FROM pg_proc p
- WHERE p.oid = to_regprocedure(format('%I.{ENQUEUE_FUNCTION}({})', $1::text))",
-        argument_types().join(", ")
-    )
+    super::function_query(ENQUEUE_FUNCTION, &argument_types().join(", "))
 }
 
 #[cfg(test)]

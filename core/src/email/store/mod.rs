@@ -23,6 +23,17 @@ use super::error::{EmailError, Result};
 use crate::store::{schema_state, Kind, Product, SchemaState, Tables};
 pub use crate::store::{Param, PartitionWidth, Statement, StoreConfig};
 
+/// Reads function `name` of schema `$1` taking `types` as `check` judges it: one row
+/// (`security_definer`, `config`, `source`) when it exists, none when it does not.
+#[must_use]
+pub fn function_query(name: &str, types: &str) -> String {
+    format!(
+        "SELECT p.prosecdef, coalesce(p.proconfig::text[], '{{}}'), coalesce(p.prosrc, '')
+  FROM pg_proc p
+ WHERE p.oid = to_regprocedure(format('%I.{name}({types})', $1::text))"
+    )
+}
+
 /// Version written to `email_meta` by this schema.
 pub const SCHEMA_VERSION: u32 = 2;
 

@@ -23,8 +23,9 @@ use crate::sql::{dollar_quoted, literal, quote_ident};
 
 /// The function's name (in the tables' schema).
 pub const FUNCTION: &str = "email_suppressed";
-/// Its argument list as `pg_get_function_identity_arguments` prints it.
+/// Its argument list, and their types alone (how the catalog query names the function).
 pub const ARGUMENTS: &str = "address_hashes bytea[], category text";
+const ARGUMENT_TYPES: &str = "bytea[], text";
 /// The `search_path` it pins, as `pg_proc.proconfig` lists it.
 pub const SEARCH_PATH: &str = "search_path=pg_catalog, pg_temp";
 
@@ -129,13 +130,11 @@ AS {body};
     )
 }
 
-/// Reads the function as `check` judges it: one row (`security_definer`, `config`, `source`)
-/// when it exists in schema `$1` with our arguments.
-pub const FUNCTION_QUERY: &str =
-    "SELECT p.prosecdef, coalesce(p.proconfig::text[], '{}'), coalesce(p.prosrc, '')
-  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
- WHERE n.nspname = $1 AND p.proname = 'email_suppressed'
-   AND pg_get_function_identity_arguments(p.oid) = 'address_hashes bytea[], category text'";
+/// Reads the function as `check` judges it ([`super::function_query`]).
+#[must_use]
+pub fn function_query() -> String {
+    super::function_query(FUNCTION, ARGUMENT_TYPES)
+}
 
 #[cfg(test)]
 mod tests {
@@ -156,7 +155,7 @@ mod tests {
         );
         assert!(sql.contains("PERFORM set_config('app.bypass_rls', 'true', true);"));
         assert!(sql.contains(&plain.suppressed_body()));
-        assert!(FUNCTION_QUERY.contains(ARGUMENTS));
+        assert!(function_query().contains("%I.email_suppressed(bytea[], text)"));
         let hardened = Store::new(&StoreConfig {
             rls: true,
             hardened: true,
