@@ -1,7 +1,7 @@
 // Shared by the webhooks bench processes: database URLs, the webhooks configuration, CPU time
 // of the private PostgreSQL's backends, and percentiles.
 import { readFileSync, readdirSync } from "node:fs";
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import pg from "pg";
 
 export const EVENT = "order.created";
@@ -63,4 +63,33 @@ export const cpuSeconds = (u) => (u.user + u.system) / 1e6;
 
 export function percentile(sorted, p) {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : NaN;
+}
+
+/** The one statement `fn` sends on `client`, as node-postgres received it (named or not). */
+export async function captureStatement(client, fn) {
+  const query = client.query;
+  const seen = [];
+  client.query = function (q, v) {
+    seen.push(typeof q === "string" ? { text: q, values: v } : { name: q.name, text: q.text, values: q.values });
+    return query.call(this, q, v);
+  };
+  try {
+    await fn();
+  } finally {
+    client.query = query;
+  }
+  if (seen.length !== 1) throw new Error(`the call sent ${seen.length} statements, not one`);
+  return seen[0];
+}
+/**
+ * `values` with every UUID replaced by a new time-ordered one (index inserts at the edge, as
+ * the packages' ids), arrays included: a captured statement replayed as a new message.
+ */
+export function freshIds(values) {
+  return values.map((v) => (Array.isArray(v) ? freshIds(v) : isUuid(v) ? uuidV7() : v));
+}
+const isUuid = (v) => typeof v === "string" && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(v);
+function uuidV7() {
+  const hex = Date.now().toString(16).padStart(12, "0") + randomUUID().replaceAll("-", "").slice(12);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7${hex.slice(13, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }

@@ -1,3 +1,3 @@
 import shared from "./shared.cjs";
 
-export const { TENANT_CONTEXT, WRAP_TRANSACTION, AUDIT_CAPTURE_IN, coded } = shared;
+export const { TENANT_CONTEXT, WRAP_TRANSACTION, AUDIT_CAPTURE_IN, coded, idBytes, randomBytes } = shared;

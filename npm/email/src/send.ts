@@ -5,6 +5,7 @@ import type { AuditWriter } from "./audit";
 import type { EmailHookEvent } from "./types";
 import type { Email as CoreEmail, EmailSendStep } from "@usebetter-rs/core/email-binding";
 import { inCallerTransaction, run, type CallOptions, type EmailDatabase, type Statements } from "./db";
+import { idBytes } from "@usebetter-rs/core/shared";
 import { EmailError, EmailTemplateError, guard } from "./errors";
 import type { AnyTemplate } from "./email";
 import type { SendInput, SendResult } from "./types";
@@ -86,7 +87,7 @@ export async function sendMany(ctx: SendContext, inputs: SendInput[], many: bool
   for (const [i, input] of inputs.entries()) {
     items.push(await item(ctx, input, (k) => (many ? `inputs[${i}]${k ? `.${k}` : ""}` : k || "input")));
   }
-  const random = crypto.getRandomValues(new Uint8Array(items.length * 10));
+  const random = idBytes(items.length * 10);
   let step = guard(EmailError, () => JSON.parse(ctx.core.sendBegin(JSON.stringify(items), many, Date.now(), random)) as EmailSendStep);
   // Without the caller's transaction, a send of several statements (an idempotency key's
   // claim before its INSERT) gets one of its own: a claim committed without its message would
