@@ -100,6 +100,9 @@ impl Out {
     /// Text outside `<pre>`: runs of whitespace become one space (a no-break space stays).
     fn words(&mut self, s: &str) {
         let blank = |c: char| c.is_whitespace() && c != '\u{a0}';
+        // Non-breaking spaces are rare: looked for once per run of text, not once per word (a
+        // search per word was a sixth of an override's preview, template rendering included).
+        let nbsp = s.contains('\u{a0}');
         let mut rest = s;
         while !rest.is_empty() {
             let start = rest.find(|c| !blank(c)).unwrap_or(rest.len());
@@ -113,7 +116,7 @@ impl Out {
             }
             self.flush();
             let word = &rest[..end];
-            if word.contains('\u{a0}') {
+            if nbsp && word.contains('\u{a0}') {
                 self.text.push_str(&word.replace('\u{a0}', " "));
             } else {
                 self.text.push_str(word);

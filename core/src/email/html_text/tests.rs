@@ -190,3 +190,14 @@ fn what_reviewers_found() {
         Some("Sale")
     );
 }
+
+#[test]
+fn non_breaking_spaces_join_words_and_become_plain_spaces() {
+    // Written as an entity, as the character, and in a run of text without one.
+    assert_eq!(
+        html_to_text("<p>Total:&nbsp;$12 for   2\u{a0}items</p><p>plain words only</p>"),
+        "Total: $12 for 2 items\n\nplain words only"
+    );
+    // Not a separator: the spaces around it collapse, the non-breaking one stays.
+    assert_eq!(html_to_text("a \u{a0} b"), "a   b");
+}
