@@ -82,11 +82,15 @@ export async function captureStatement(client, fn) {
   return seen[0];
 }
 /**
- * `values` with every UUID replaced by a new time-ordered one (index inserts at the edge, as
- * the packages' ids), arrays included: a captured statement replayed as a new message.
+ * `values` with every UUID after the first parameter (the tenant, kept) replaced by a new
+ * time-ordered one (index inserts at the edge, as the packages' ids), arrays included, the same
+ * UUID by the same new one (a message's id and its recipients' reference to it): a captured
+ * statement replayed as a new message.
  */
 export function freshIds(values) {
-  return values.map((v) => (Array.isArray(v) ? freshIds(v) : isUuid(v) ? uuidV7() : v));
+  const renamed = new Map();
+  const fresh = (v) => (Array.isArray(v) ? v.map(fresh) : isUuid(v) ? renamed.get(v) ?? renamed.set(v, uuidV7()).get(v) : v);
+  return values.map((v, i) => (i === 0 ? v : fresh(v)));
 }
 const isUuid = (v) => typeof v === "string" && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(v);
 function uuidV7() {

@@ -11,5 +11,5 @@ export declare const AUDIT_CAPTURE_IN: unique symbol;
 export declare function coded<E extends Error, C extends string>(err: E, code: C): E & { code: C };
 /** `n` random bytes from the runtime's CSPRNG (keys, secrets). */
 export declare function randomBytes(n: number): Uint8Array;
-/** `n` random bytes for ids (a CSPRNG pool; each byte handed out once). */
+/** `n` random bytes for ids (a CSPRNG pool; each byte handed out once, in a buffer of its own). */
 export declare function idBytes(n: number): Uint8Array;
