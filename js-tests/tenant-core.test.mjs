@@ -20,7 +20,7 @@ import { drizzleDatabase } from "@usebetterdev/tenant/drizzle";
 import { createHonoMiddleware } from "@usebetterdev/tenant/hono";
 import pg from "pg";
 import { drizzle } from "drizzle-orm/node-postgres";
-import { names, projects, tenantDatabase } from "./helpers/app.mjs";
+import { names, projects, tenantDatabase, watched } from "./helpers/app.mjs";
 
 let env;
 before(async () => {
@@ -216,64 +216,26 @@ test("runAs accepts upper-case UUIDs and slugs, rejects unknown tenants", async 
 });
 
 test("node-postgres: BEGIN and the tenant setting travel as one message", async () => {
-  const seen = [];
-  const client = await env.pool.connect();
-  const original = client.query;
-  client.query = function (...args) {
-    seen.push(typeof args[0] === "string" ? args[0] : args[0]?.text);
-    return original.apply(this, args);
-  };
-  client.release();
-  try {
-    await make().runAs(env.ids.acme, async (db) => db.select().from(projects));
-  } finally {
-    const again = await env.pool.connect();
-    again.query = original;
-    again.release();
-  }
+  await make().runAs(env.ids.acme, (db) => db.select().from(projects)); // the connection is known
+  const { texts } = await watched(env.pool, () => make().runAs(env.ids.acme, async (db) => db.select().from(projects)));
   // Every setting the policies read is set, so nothing a pooled connection carries over counts.
-  assert.match(seen[0], /^begin; select set_config\('app\.current_tenant', '[0-9a-f-]{36}', true\), set_config\('app\.tenant_sig', '', true\), set_config\('app\.bypass_rls', '', true\), set_config\('app\.bypass_sig', '', true\)$/);
-  assert.equal(seen.filter((q) => /^begin/i.test(q)).length, 1);
-  assert.equal(seen.at(-1), "commit");
+  // A scope that only reads (runAs loads the tenant, then the projects) opens a read-only
+  // transaction per statement (tenant-reads.test.mjs), each BEGIN carrying every setting.
+  const settings = /^begin read only; select set_config\('app\.current_tenant', '[0-9a-f-]{36}', true\), set_config\('app\.tenant_sig', '', true\), set_config\('app\.bypass_rls', '', true\), set_config\('app\.bypass_sig', '', true\)$/;
+  assert.equal(texts.length, 6, texts.join(" | "));
+  for (const at of [0, 3]) {
+    assert.match(texts[at], settings);
+    assert.equal(texts[at + 2], "commit");
+  }
 });
 
 test("node-postgres 8.17+: the set-up and the scope's first statement leave before the first answer (one round trip)", async () => {
-  const events = [];
-  const client = await env.pool.connect();
-  const stream = client.connection.stream;
-  const write = stream.write;
-  stream.write = function (chunk, ...rest) {
-    // The first byte of each message: Q (simple query), P (parse), B, D, E, S (sync).
-    const buf = Buffer.from(chunk);
-    for (let i = 0; i < buf.length; i += 1 + buf.readInt32BE(i + 1)) events.push(String.fromCharCode(buf[i]));
-    return write.call(this, chunk, ...rest);
-  };
-  // What reaches the socket: the messages above are held and written together.
-  const { _write: writeOne, _writev: writeMany } = stream;
-  stream._write = function (...args) {
-    events.push("write");
-    return writeOne.apply(this, args);
-  };
-  stream._writev = function (...args) {
-    events.push("write");
-    return writeMany.apply(this, args);
-  };
-  const onReady = () => events.push("ready");
-  client.connection.on("readyForQuery", onReady);
-  client.release();
-  try {
-    const rows = await make().runAs(env.ids.acme, async (db) => db.select().from(projects));
-    assert.deepEqual(names(rows), ["acme-1", "acme-2"]);
-  } finally {
-    const again = await env.pool.connect();
-    Object.assign(again.connection.stream, { write, _write: writeOne, _writev: writeMany });
-    again.connection.off("readyForQuery", onReady);
-    assert.equal(again.pipeline, false, "the pool's connection is handed back as it was lent");
-    again.release();
-  }
-  const firstAnswer = events.indexOf("ready");
-  // One system call carries BEGIN, the settings and the query.
-  assert.deepEqual(events.slice(0, firstAnswer), ["Q", "P", "B", "D", "E", "S", "write"], events.join(" "));
+  await make().runAs(env.ids.acme, (db) => db.select().from(projects)); // the connection is known
+  const { result, events } = await watched(env.pool, () => make().runAs(env.ids.acme, async (db) => db.select().from(projects)));
+  assert.deepEqual(names(result), ["acme-1", "acme-2"]);
+  // One system call carries BEGIN, the settings, the first query (the tenant's lookup) and,
+  // for a read alone, its COMMIT.
+  assert.deepEqual(events.slice(0, events.indexOf("ready")), ["Q", "P", "B", "D", "E", "S", "Q", "write"], events.join(" "));
 });
 
 test("scopes need no timer to send their set-up (test runners' fake timers replace setImmediate)", async () => {

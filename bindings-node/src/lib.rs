@@ -230,6 +230,12 @@ pub fn scope_binding_sql(begin: Unknown<'_>) -> Result<String, Code> {
     Ok(policy::context::binding_query(begin.unwrap_or(false)))
 }
 
+/// The query that reads the connection's default isolation level (column `isolation`).
+#[napi]
+pub fn scope_isolation_sql() -> String {
+    policy::context::ISOLATION_SQL.to_owned()
+}
+
 /// The statement that opens a scope: `{ sql, params }` (see the core's `scope_sql`).
 #[napi]
 pub fn scope_sql(
@@ -239,10 +245,12 @@ pub fn scope_sql(
     inline: Unknown<'_>,
     statement_timeout_ms: Unknown<'_>,
     lock_timeout_ms: Unknown<'_>,
+    read_only: Unknown<'_>,
 ) -> Result<Value, Code> {
     let (tenant_id, key) = (opt_string("tenantId", tenant_id)?, opt_string("key", key)?);
     let binding = opt_string("binding", binding)?;
     let inline: Option<bool> = parse("inline", inline)?;
+    let read_only: Option<bool> = parse("readOnly", read_only)?;
     let limits = policy::context::Limits {
         statement_ms: parse("statementTimeoutMs", statement_timeout_ms)?,
         lock_ms: parse("lockTimeoutMs", lock_timeout_ms)?,
@@ -253,6 +261,7 @@ pub fn scope_sql(
         binding.as_deref(),
         inline.unwrap_or(false),
         limits,
+        read_only.unwrap_or(false),
     )
     .map_err(|e| core_err(&e))?;
     to_js(&statement)
@@ -483,4 +492,10 @@ impl EnrichmentRegistry {
 #[napi]
 pub fn sql_effects(sql: Unknown<'_>) -> Result<Value, Code> {
     to_js(&usebetter_core::analyze::effects(&string("sql", sql)?))
+}
+
+/// Whether `sql` is one plain read that gives the same rows in a transaction of its own.
+#[napi]
+pub fn sql_reads_alone(sql: Unknown<'_>) -> Result<bool, Code> {
+    Ok(usebetter_core::analyze::reads_alone(&string("sql", sql)?))
 }

@@ -64,6 +64,7 @@ pub fn scope_sql(
     inline: JsValue,
     statement_timeout_ms: JsValue,
     lock_timeout_ms: JsValue,
+    read_only: JsValue,
 ) -> Result<JsValue, JsValue> {
     let (tenant_id, key) = (
         opt_string("tenantId", &tenant_id)?,
@@ -71,6 +72,7 @@ pub fn scope_sql(
     );
     let binding = opt_string("binding", &binding)?;
     let inline: Option<bool> = parse("inline", &inline)?;
+    let read_only: Option<bool> = parse("readOnly", &read_only)?;
     let limits = policy::context::Limits {
         statement_ms: parse("statementTimeoutMs", &statement_timeout_ms)?,
         lock_ms: parse("lockTimeoutMs", &lock_timeout_ms)?,
@@ -81,6 +83,7 @@ pub fn scope_sql(
         binding.as_deref(),
         inline.unwrap_or(false),
         limits,
+        read_only.unwrap_or(false),
     )
     .map_err(|e| core_err(&e))?;
     to_js(&statement)

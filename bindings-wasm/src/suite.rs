@@ -166,6 +166,13 @@ pub fn scope_binding_sql(begin: JsValue) -> Result<String, JsValue> {
     Ok(policy::context::binding_query(begin.unwrap_or(false)))
 }
 
+/// The query that reads the connection's default isolation level (column `isolation`).
+#[wasm_bindgen(js_name = scopeIsolationSql)]
+#[must_use]
+pub fn scope_isolation_sql() -> String {
+    policy::context::ISOLATION_SQL.to_owned()
+}
+
 /// The changed field names per `{ before, after }` pair, JSON text in and out.
 #[wasm_bindgen(js_name = auditChangedFieldsJson)]
 pub fn audit_changed_fields_json(pairs: JsValue) -> Result<String, JsValue> {
@@ -379,4 +386,11 @@ impl EnrichmentRegistry {
 #[wasm_bindgen(js_name = sqlEffects)]
 pub fn sql_effects(sql: JsValue) -> Result<JsValue, JsValue> {
     to_js(&usebetter_core::analyze::effects(&string("sql", &sql)?))
+}
+
+/// Whether `sql` is one plain read that gives the same rows in a transaction of its own.
+#[cfg(feature = "analyze")]
+#[wasm_bindgen(js_name = sqlReadsAlone)]
+pub fn sql_reads_alone(sql: JsValue) -> Result<bool, JsValue> {
+    Ok(usebetter_core::analyze::reads_alone(&string("sql", &sql)?))
 }

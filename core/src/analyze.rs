@@ -8,8 +8,11 @@
 //! Names are normalised as PostgreSQL does: unquoted names fold to lower case, `U&"…"` escapes
 //! are decoded and names are cut to 63 bytes.
 
+mod alone;
 mod builtins;
 mod unicode;
+
+pub use alone::reads_alone;
 
 use std::ops::ControlFlow;
 

@@ -40,3 +40,48 @@ export async function tenantDatabase(prefix, { poolSize = 2, hardened } = {}) {
 
 /** Row names a query returned, sorted. */
 export const names = (rows) => rows.map((r) => r.name).sort();
+
+/**
+ * Runs `fn` with the statement texts and wire events of a pool's one connection recorded: the
+ * first byte of each message written (Q simple query; P, B, D, E, S extended), `write` for
+ * each write that reaches the socket, `ready` for each ReadyForQuery. The connection goes back
+ * as it was lent (not pipelining).
+ */
+export async function watched(pool, fn) {
+  const texts = [];
+  const events = [];
+  const client = await pool.connect();
+  const { query } = client;
+  const stream = client.connection.stream;
+  const { write, _write: writeOne, _writev: writeMany } = stream;
+  client.query = function (...args) {
+    texts.push(typeof args[0] === "string" ? args[0] : args[0]?.text);
+    return query.apply(this, args);
+  };
+  stream.write = function (chunk, ...rest) {
+    const buf = Buffer.from(chunk);
+    for (let i = 0; i < buf.length; i += 1 + buf.readInt32BE(i + 1)) events.push(String.fromCharCode(buf[i]));
+    return write.call(this, chunk, ...rest);
+  };
+  stream._write = function (...args) {
+    events.push("write");
+    return writeOne.apply(this, args);
+  };
+  stream._writev = function (...args) {
+    events.push("write");
+    return writeMany.apply(this, args);
+  };
+  const onReady = () => events.push("ready");
+  client.connection.on("readyForQuery", onReady);
+  client.release();
+  try {
+    return { result: await fn(), texts, events };
+  } finally {
+    const again = await pool.connect();
+    if (Object.hasOwn(again, "query")) again.query = query;
+    Object.assign(again.connection.stream, { write, _write: writeOne, _writev: writeMany });
+    again.connection.off("readyForQuery", onReady);
+    if (again.pipeline !== false) throw new Error("the connection came back pipelining");
+    again.release();
+  }
+}

@@ -19,6 +19,7 @@ const core = edgeCore(binding, [
   "slugFromName",
   "buildNoConfigMessage",
   "sqlEffects",
+  "sqlReadsAlone",
   "emailSigV4",
   "emailVerifyEvent",
   "emailSnsCertUrl",

@@ -19,6 +19,7 @@ const core = edgeCore(binding, [
   // to be configured: EMAIL_TRANSPORT_UNAVAILABLE).
   "sqlWrites",
   "sqlEffects",
+  "sqlReadsAlone",
   "emailSmtpSend",
   "emailDkimSign",
   "slugFromName",

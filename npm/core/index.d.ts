@@ -93,11 +93,14 @@ export declare function tenantsSql(table?: string | null): TenantsSql;
  * `begin`, prefixed by `begin; ` (one simple-protocol message).
  */
 export declare function scopeBindingSql(begin?: boolean | null): string;
+/** The query that reads the connection's default isolation level: one row, column `isolation`. */
+export declare function scopeIsolationSql(): string;
 /**
  * The statement that opens a scope and sets every setting the policies read: a tenant scope
  * (`tenantId`) or the system scope (`null`); hardened with `key` and the transaction's
  * `binding`; `inline` gives `begin; select …` as one message (plain mode only); optional
- * transaction-local `statement_timeout` and `lock_timeout` in milliseconds.
+ * transaction-local `statement_timeout` and `lock_timeout` in milliseconds; `readOnly` (inline
+ * only) opens a `read only` transaction for one statement that `sqlReadsAlone` accepts.
  */
 export declare function scopeSql(
   tenantId: string | null | undefined,
@@ -106,6 +109,7 @@ export declare function scopeSql(
   inline?: boolean | null,
   statementTimeoutMs?: number | null,
   lockTimeoutMs?: number | null,
+  readOnly?: boolean | null,
 ): SqlStatement;
 
 /**
@@ -277,6 +281,7 @@ declare const core: {
   tenantContract: typeof tenantContract;
   tenantsSql: typeof tenantsSql;
   scopeBindingSql: typeof scopeBindingSql;
+  scopeIsolationSql: typeof scopeIsolationSql;
   scopeSql: typeof scopeSql;
   auditSealRows: typeof auditSealRows;
   auditVerifyRows: typeof auditVerifyRows;
@@ -303,6 +308,7 @@ declare const core: {
   slugFromName: typeof slugFromName;
   buildNoConfigMessage: typeof buildNoConfigMessage;
   sqlEffects: typeof sqlEffects;
+  sqlReadsAlone: typeof sqlReadsAlone;
   Webhooks: typeof Webhooks;
   webhookSign: typeof webhookSign;
   webhookVerify: typeof webhookVerify;
@@ -331,3 +337,8 @@ export default core;
 
 /** What `sql` could write; absent in the edge build, which has no SQL analyser. */
 export declare const sqlEffects: ((sql: string) => SqlEffects) | undefined;
+/**
+ * Whether `sql` is one plain read (no writes, locks, or calls that depend on the transaction)
+ * that gives the same rows in a transaction of its own; absent in the edge build.
+ */
+export declare const sqlReadsAlone: ((sql: string) => boolean) | undefined;

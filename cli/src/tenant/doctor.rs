@@ -39,6 +39,7 @@ async fn enter_scope<C: GenericClient>(
         binding.as_deref(),
         false,
         context::Limits::default(),
+        false,
     )?;
     let params: Vec<&(dyn ToSql + Sync)> = statement
         .params

@@ -53,3 +53,23 @@ pub(super) fn read_only(parts: &[String]) -> bool {
     };
     READ_ONLY.split_ascii_whitespace().any(|f| f == name)
 }
+
+/// Read-only built-ins whose result or effect belongs to the transaction rather than the
+/// statement: its start time, its id, transaction-local settings, sequence state and advisory
+/// locks. A statement calling one cannot be moved into a transaction of its own unnoticed.
+const TRANSACTION_BOUND: &str = "\
+    now current_timestamp current_date current_time localtime localtimestamp \
+    transaction_timestamp age txid_current pg_current_xact_id set_config nextval currval setval \
+    lastval pg_advisory_lock pg_advisory_xact_lock pg_advisory_unlock pg_try_advisory_lock \
+    pg_try_advisory_xact_lock pg_advisory_lock_shared pg_advisory_xact_lock_shared pg_sleep";
+
+/// Whether a call to `parts` is a known read-only built-in that gives the same answer in a
+/// transaction of its own as in the caller's.
+pub(super) fn statement_bound(parts: &[String]) -> bool {
+    read_only(parts)
+        && parts.last().is_some_and(|name| {
+            !TRANSACTION_BOUND
+                .split_ascii_whitespace()
+                .any(|f| f == name)
+        })
+}

@@ -170,19 +170,37 @@ pub fn set_statement(scope: Scope<'_>, signing: Option<Signing<'_>>, limits: Lim
 
 /// `begin; select set_config('<name>', '<value>', true), …` as one simple-protocol message,
 /// saving a round trip. Plain mode only: the values are not secret there, and a hardened
-/// scope cannot be signed before its transaction exists.
+/// scope cannot be signed before its transaction exists. `read_only` opens a `read only`
+/// transaction: the scope's one statement that [`crate::analyze::reads_alone`] lets run in a
+/// transaction of its own, which PostgreSQL then keeps from writing anything.
 ///
 /// # Errors
 /// `InvalidArgument` when asked for a hardened scope.
-pub fn begin_inline(scope: Scope<'_>, hardened: bool, limits: Limits) -> Result<String> {
+pub fn begin_inline(
+    scope: Scope<'_>,
+    hardened: bool,
+    limits: Limits,
+    read_only: bool,
+) -> Result<String> {
     if hardened {
         return Err(Error::InvalidArgument {
             field: "key".to_owned(),
             reason: "a hardened scope is signed after its transaction starts; use the binding query and the parameterised statement".to_owned(),
         });
     }
-    Ok(format!("begin; {}", inline_settings(scope, limits, &[])))
+    let begin = if read_only {
+        "begin read only"
+    } else {
+        "begin"
+    };
+    Ok(format!("{begin}; {}", inline_settings(scope, limits, &[])))
 }
+
+/// The connection's default isolation level (one row, column `isolation`). Statements of a
+/// scope run in transactions of their own only where it is `read committed`, in which each
+/// statement takes its own snapshot anyway.
+pub const ISOLATION_SQL: &str =
+    "select current_setting('default_transaction_isolation') as isolation";
 
 /// `select set_config('<name>', '<value>', true), …` for an unsigned scope, its limits and
 /// `extra` transaction-local settings, values inline: one statement without parameters.
@@ -201,16 +219,18 @@ pub fn inline_settings(scope: Scope<'_>, limits: Limits, extra: &[(&str, &str)])
 
 /// The statement that opens a scope, as the bindings expose it: `tenant` (none: system scope),
 /// the hardened-mode `key` with the transaction's `binding`, and `inline` for
-/// [`begin_inline`] (plain mode only).
+/// [`begin_inline`] (plain mode only; `read_only` there alone).
 ///
 /// # Errors
-/// `InvalidArgument` for a key without a binding, an inline hardened scope, or an empty tenant.
+/// `InvalidArgument` for a key without a binding, an inline hardened scope, a read-only scope
+/// that is not inline, or an empty tenant.
 pub fn scope_sql(
     tenant: Option<&str>,
     key: Option<&str>,
     binding: Option<&str>,
     inline: bool,
     limits: Limits,
+    read_only: bool,
 ) -> Result<Statement> {
     let scope = match tenant {
         Some("") => {
@@ -222,9 +242,15 @@ pub fn scope_sql(
         Some(id) => Scope::Tenant(id),
         None => Scope::System,
     };
+    if read_only && !inline {
+        return Err(Error::InvalidArgument {
+            field: "readOnly".to_owned(),
+            reason: "only an inline scope opens its own read-only transaction".to_owned(),
+        });
+    }
     if inline {
         return Ok(Statement {
-            sql: begin_inline(scope, key.is_some(), limits)?,
+            sql: begin_inline(scope, key.is_some(), limits, read_only)?,
             params: Vec::new(),
         });
     }
@@ -286,22 +312,33 @@ mod tests {
             "set_config('statement_timeout', $5, true), set_config('lock_timeout', $6, true)"
         ));
         assert_eq!(&s.params[4..], ["5000ms", "250ms"]);
-        let inline = begin_inline(Scope::Tenant("a"), false, limits).unwrap();
+        let inline = begin_inline(Scope::Tenant("a"), false, limits, false).unwrap();
         assert!(inline.ends_with("set_config('lock_timeout', '250ms', true)"));
     }
 
     #[test]
     fn inline_quotes_values_and_refuses_hardened() {
         assert_eq!(
-            begin_inline(Scope::Tenant("a'b"), false, Limits::default()).unwrap(),
+            begin_inline(Scope::Tenant("a'b"), false, Limits::default(), false).unwrap(),
             "begin; select set_config('app.current_tenant', 'a''b', true), set_config('app.tenant_sig', '', true), \
              set_config('app.bypass_rls', '', true), set_config('app.bypass_sig', '', true)"
         );
         assert_eq!(
-            begin_inline(Scope::System, true, Limits::default())
+            begin_inline(Scope::System, true, Limits::default(), false)
                 .unwrap_err()
                 .code(),
             "INVALID_ARGUMENT"
         );
+    }
+
+    #[test]
+    fn a_statement_alone_opens_a_read_only_transaction() {
+        let alone = scope_sql(Some("a"), None, None, true, Limits::default(), true).unwrap();
+        assert!(alone
+            .sql
+            .starts_with("begin read only; select set_config('app.current_tenant', 'a', true)"));
+        assert!(alone.params.is_empty());
+        let refused = scope_sql(Some("a"), None, None, false, Limits::default(), true);
+        assert_eq!(refused.unwrap_err().code(), "INVALID_ARGUMENT");
     }
 }

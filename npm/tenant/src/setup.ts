@@ -29,18 +29,21 @@ type Statement = ReturnType<typeof core.scopeSql>;
  */
 const plain = new Map<string, Statement>();
 
-/** The statement that sets the scope's context (`binding`: hardened mode; `inline`: plain). */
-export function scopeStatement(tenantId: string | null, options: ScopeOptions | undefined, binding: string | null, inline: boolean): Statement {
+/**
+ * The statement that sets the scope's context (`binding`: hardened mode; `inline`: plain;
+ * `readOnly`: inline, for one statement in a read-only transaction of its own).
+ */
+export function scopeStatement(tenantId: string | null, options: ScopeOptions | undefined, binding: string | null, inline: boolean, readOnly = false): Statement {
   const key = options?.key ?? null;
   const statementMs = options?.statementTimeoutMs ?? null;
   const lockMs = options?.lockTimeoutMs ?? null;
   // Only tenant scopes are kept: the system scope's statement sets the bypass, and no key a
   // tenant id can spell may ever lead to it.
-  if (key !== null || binding !== null || typeof tenantId !== "string") return core.scopeSql(tenantId, key, binding, inline, statementMs, lockMs);
-  const id = JSON.stringify([inline, statementMs, lockMs, tenantId]);
+  if (key !== null || binding !== null || typeof tenantId !== "string") return core.scopeSql(tenantId, key, binding, inline, statementMs, lockMs, readOnly);
+  const id = JSON.stringify([inline, readOnly, statementMs, lockMs, tenantId]);
   let statement = plain.get(id);
   if (!statement) {
-    const made = core.scopeSql(tenantId, null, null, inline, statementMs, lockMs);
+    const made = core.scopeSql(tenantId, null, null, inline, statementMs, lockMs, readOnly);
     statement = Object.freeze({ ...made, params: Object.freeze([...made.params]) }) as Statement;
     if (plain.size >= 4096) plain.clear();
     plain.set(id, statement);

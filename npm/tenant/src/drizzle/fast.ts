@@ -10,6 +10,7 @@ import core from "@usebetter-rs/core";
 import { WRAP_TRANSACTION } from "@usebetter-rs/core/shared";
 import { RollbackSignal, TenantAcquireTimeoutError, TenantScopeClosedError } from "../errors";
 import { bindingOf, scopeStatement, type Rows, type ScopeOptions } from "../setup";
+import { openLane, type Lane } from "./lane";
 
 type Session = {
   client: { connect?: () => Promise<Client>; release?: () => void } & object;
@@ -226,18 +227,25 @@ export function fastScope<T>(
     let clean = false;
     // Pipelined: the set-up, held until the callback's first statement goes out with it.
     let held: ReturnType<typeof sendHeld> | undefined;
+    // Pipelined plain scopes: reads alone in one round trip each, the transaction when needed.
+    let lane: Lane | undefined;
     try {
-      // Hardened: the signatures name this transaction, so BEGIN travels with the binding query
-      // and the signed settings wait for its answer; the callback's first statement can still
-      // follow them in the same round trip.
-      const statement = options?.key
-        ? scopeStatement(tenantId, options, bindingOf(await run(core.scopeBindingSql(true), [])), false)
-        : scopeStatement(tenantId, options, null, true);
-      if (pipelined) {
-        held = sendHeld(client, () => run(statement.sql, statement.params));
-        held.sent.catch(() => undefined);
+      if (pipelined && !options?.key) {
+        const begin = scopeStatement(tenantId, options, null, true).sql;
+        lane = openLane(client as never, begin, scopeStatement(tenantId, options, null, true, true).sql);
       } else {
-        await run(statement.sql, statement.params);
+        // Hardened: the signatures name this transaction, so BEGIN travels with the binding
+        // query and the signed settings wait for its answer; the callback's first statement can
+        // still follow them in the same round trip.
+        const statement = options?.key
+          ? scopeStatement(tenantId, options, bindingOf(await run(core.scopeBindingSql(true), [])), false)
+          : scopeStatement(tenantId, options, null, true);
+        if (pipelined) {
+          held = sendHeld(client, () => run(statement.sql, statement.params));
+          held.sent.catch(() => undefined);
+        } else {
+          await run(statement.sql, statement.params);
+        }
       }
       let result: T;
       try {
@@ -246,29 +254,39 @@ export function fastScope<T>(
         // transaction is aborted), so nothing runs without its context. The callback settles
         // first: the held set-up leaves with its first statement, or here if it sent none.
         const work = Promise.resolve(fn(tx as never));
-        if (held) {
+        if (held || lane) {
           await work.then(
             () => undefined,
             () => undefined,
           );
-          held.flush();
-          await held.sent;
+          held?.flush();
+          await held?.sent;
+          if (lane) {
+            if (pooled) (own as { client: object }).client = CLOSED_CLIENT;
+            await lane.settle();
+            lane.restore();
+          }
         }
         result = await work;
       } catch (err) {
         if (pooled) (own as { client: object }).client = CLOSED_CLIENT;
+        await lane?.settle().catch(() => undefined);
+        lane?.restore();
         // The callback's error is the scope's error; a failed ROLLBACK only breaks the client.
-        if (!broken) await client.query("rollback").then(() => (clean = true), () => undefined);
+        // A lane that never opened its transaction has nothing to roll back.
+        if (lane && !lane.open) clean = !broken;
+        else if (!broken) await client.query("rollback").then(() => (clean = true), () => undefined);
         throw err;
       }
       // Work the callback left running (an un-awaited nested transaction, a saved handle) must
       // not reach this client after COMMIT, when it may already serve another request.
       if (pooled) (own as { client: object }).client = CLOSED_CLIENT;
-      await client.query("commit");
+      if (!lane || lane.open) await client.query("commit");
       clean = true;
       return result;
     } finally {
       held?.flush();
+      lane?.restore();
       if (pooled) {
         if (toggled) (client as { pipeline: boolean }).pipeline = false;
         client.off?.("error", onError);

@@ -1,0 +1,166 @@
+//! Whether a statement can run in a transaction of its own, unnoticed. A tenant scope sends a
+//! statement that can as `begin read only; <settings>; <statement>; commit` in one round trip
+//! instead of leaving its transaction open for the next statement. In READ COMMITTED every
+//! statement already takes its own snapshot, so a read that writes nothing, locks nothing and
+//! asks nothing of the transaction (its start time, id, local settings, advisory locks,
+//! sequences) answers the same either way. The check is fail-closed: SQL the parser does not
+//! understand, several statements, and any function not known to be such a read all say no.
+//! PostgreSQL still enforces the rest (`read only` refuses writes made through views, rules
+//! or policies), and the caller runs a refused statement again in an ordinary transaction.
+
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{
+    Expr, Query, Select, SetExpr, Statement, TableFactor, Value, ValueWithSpan, Visit, Visitor,
+};
+
+use super::{builtins, name_parts, parse};
+
+/// Whether `sql` is one plain query that gives the same rows in a transaction of its own.
+#[must_use]
+pub fn reads_alone(sql: &str) -> bool {
+    let Ok(statements) = parse(sql) else {
+        return false;
+    };
+    let [statement @ Statement::Query(_)] = statements.as_slice() else {
+        return false;
+    };
+    let mut check = Check::default();
+    statement.visit(&mut check).is_continue()
+}
+
+#[derive(Default)]
+struct Check {
+    statements: usize,
+}
+
+/// `SELECT … INTO` creates a table; a data-modifying `WITH` arrives as a nested statement.
+fn plain_body(body: &SetExpr) -> bool {
+    match body {
+        SetExpr::Select(s) => s.into.is_none(),
+        SetExpr::Query(q) => plain_query(q),
+        SetExpr::SetOperation { left, right, .. } => plain_body(left) && plain_body(right),
+        SetExpr::Values(_) | SetExpr::Table(_) => true,
+        SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_) | SetExpr::Merge(_) => false,
+    }
+}
+
+/// No `FOR UPDATE` / `FOR SHARE` (row locks last until the transaction ends).
+fn plain_query(q: &Query) -> bool {
+    q.locks.is_empty() && q.for_clause.is_none() && plain_body(&q.body)
+}
+
+fn verdict(ok: bool) -> ControlFlow<()> {
+    if ok {
+        ControlFlow::Continue(())
+    } else {
+        ControlFlow::Break(())
+    }
+}
+
+impl Visitor for Check {
+    type Break = ();
+
+    fn pre_visit_statement(&mut self, _: &Statement) -> ControlFlow<()> {
+        self.statements += 1;
+        verdict(self.statements == 1)
+    }
+
+    fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
+        verdict(plain_query(q))
+    }
+
+    fn pre_visit_select(&mut self, s: &Select) -> ControlFlow<()> {
+        verdict(s.into.is_none())
+    }
+
+    fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+        match e {
+            Expr::Function(f) => verdict(builtins::statement_bound(&name_parts(&f.name))),
+            _ => ControlFlow::Continue(()),
+        }
+    }
+
+    fn pre_visit_table_factor(&mut self, t: &TableFactor) -> ControlFlow<()> {
+        match t {
+            TableFactor::Table {
+                name,
+                args: Some(_),
+                ..
+            }
+            | TableFactor::Function { name, .. } => {
+                verdict(builtins::statement_bound(&name_parts(name)))
+            }
+            _ => ControlFlow::Continue(()),
+        }
+    }
+
+    /// `'now'`, `'today'` and friends read as the transaction's start when cast to a time.
+    fn pre_visit_value(&mut self, v: &ValueWithSpan) -> ControlFlow<()> {
+        let text = match &v.value {
+            Value::SingleQuotedString(s)
+            | Value::EscapedStringLiteral(s)
+            | Value::UnicodeStringLiteral(s)
+            | Value::DollarQuotedString(sqlparser::ast::DollarQuotedString { value: s, .. }) => s,
+            _ => return ControlFlow::Continue(()),
+        };
+        let word = text.trim().to_ascii_lowercase();
+        verdict(!matches!(
+            word.as_str(),
+            "now" | "today" | "tomorrow" | "yesterday"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reads_alone;
+
+    #[test]
+    fn plain_reads_run_alone() {
+        for sql in [
+            "select \"id\", \"name\" from \"projects\" where \"projects\".\"tenant_id\" = $1 limit $2",
+            "SELECT count(*)::int AS n FROM users WHERE lower(email) = $1",
+            "select coalesce(json_agg(json_build_array(\"p\".\"id\")), '[]'::json) from (select * from p) \"p\"",
+            "SELECT a FROM t UNION ALL SELECT b FROM u ORDER BY 1",
+            "WITH x AS (SELECT id FROM t) SELECT * FROM x JOIN generate_series(1, 3) g ON true",
+            "VALUES (1), (2)",
+            "SELECT current_setting('app.current_tenant'), pg_catalog.lower('A')",
+            "SELECT 'now is a word' AS text",
+        ] {
+            assert!(reads_alone(sql), "{sql}");
+        }
+    }
+
+    #[test]
+    fn anything_that_needs_its_transaction_does_not() {
+        for sql in [
+            "UPDATE t SET a = 1",
+            "INSERT INTO t VALUES (1)",
+            "WITH gone AS (DELETE FROM t RETURNING *) SELECT * FROM gone",
+            "SELECT * FROM t FOR UPDATE",
+            "SELECT * FROM (SELECT * FROM t FOR SHARE) s",
+            "SELECT * INTO copy FROM t",
+            "SELECT 1; SELECT 2",
+            "SELECT my_function()",
+            "SELECT * FROM my_function()",
+            "SELECT public.lower('a')",
+            "SELECT now()",
+            "SELECT CURRENT_TIMESTAMP",
+            "SELECT * FROM t WHERE created_at > 'now'::timestamptz - interval '1 day'",
+            "SELECT nextval('s')",
+            "SELECT set_config('app.current_tenant', 'b', true)",
+            "SELECT pg_advisory_xact_lock(1)",
+            "SELECT age(created_at) FROM t",
+            "SAVEPOINT a",
+            "SET LOCAL statement_timeout = 5",
+            "BEGIN",
+            "COMMIT",
+            "EXPLAIN ANALYZE SELECT 1",
+            "not sql at all",
+            "",
+        ] {
+            assert!(!reads_alone(sql), "{sql}");
+        }
+    }
+}

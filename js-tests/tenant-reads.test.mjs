@@ -1,0 +1,166 @@
+// Reads alone (Drizzle on a pipelining node-postgres pool): a plain tenant scope sends each
+// statement the core judges a plain read as `begin read only; <settings>; <statement>; commit`
+// in one write, and opens its transaction at the first statement that is not one. What the
+// tests hold: one write and one round trip per read, the tenant's rows only, a write after
+// reads still atomic with the scope, reads that write through a view run again inside the
+// transaction, statements that depend on their transaction never split off, and connections
+// whose default isolation is stricter than READ COMMITTED never split a scope at all.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import pg from "pg";
+import { sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/node-postgres";
+import core from "@usebetter-rs/core";
+import { betterTenant } from "@usebetterdev/tenant";
+import { drizzleDatabase } from "@usebetterdev/tenant/drizzle";
+import { names, projects, tenantDatabase, watched } from "./helpers/app.mjs";
+
+let env;
+before(async () => {
+  env = await tenantDatabase("treads", { poolSize: 1 });
+  const c = new pg.Client({ connectionString: env.url });
+  await c.connect();
+  // A view whose function writes: a plain read to the parser, a write to PostgreSQL.
+  await c.query(`CREATE TABLE read_log (n int);
+    CREATE FUNCTION log_read() RETURNS int LANGUAGE sql VOLATILE AS 'INSERT INTO read_log VALUES (1) RETURNING 1';
+    CREATE VIEW logged AS SELECT log_read() AS n`);
+  await c.end();
+});
+after(() => env?.close());
+
+// Without loadTenant, so the statements a test sees are its own.
+const tenantOn = (db) => betterTenant({ database: drizzleDatabase(db), tenantResolver: { header: "x-tenant-id" }, loadTenant: false });
+
+const SETTINGS = /select set_config\('app\.current_tenant', '[0-9a-f-]{36}', true\), set_config\('app\.tenant_sig', '', true\), set_config\('app\.bypass_rls', '', true\), set_config\('app\.bypass_sig', '', true\)$/;
+
+test("the core's verdicts reach both backends: plain reads alone; writes, locks and transaction-bound calls not", () => {
+  assert.equal(core.sqlReadsAlone('select "id", "name" from "projects" where "projects"."id" = $1'), true);
+  for (const text of ["update projects set name = $1", "select * from projects for update", "select now()", "select nextval('s')", "select 1; select 2"]) {
+    assert.equal(core.sqlReadsAlone(text), false, text);
+  }
+  assert.match(core.scopeSql(env.ids.acme, null, null, true, null, null, true).sql, /^begin read only; /);
+  assert.throws(() => core.scopeSql(env.ids.acme, null, null, false, null, null, true), (e) => e.code === "INVALID_ARGUMENT" && /readOnly/.test(e.message));
+});
+
+test("a scope that only reads: each read alone, one write and one round trip each, the tenant's rows only", async () => {
+  const tenant = tenantOn(env.db);
+  await tenant.runAs(env.ids.acme, (db) => db.select().from(projects)); // the connection's isolation is learnt
+  // One read without parameters (a simple query), one with (extended protocol).
+  const { result, texts, events } = await watched(env.pool, () =>
+    tenant.runAs(env.ids.acme, async (db) => [
+      names(await db.select().from(projects)),
+      names(await db.select().from(projects).where(sql`${projects.name} like ${"%-2"}`)),
+    ]),
+  );
+  assert.deepEqual(result, [["acme-1", "acme-2"], ["acme-2"]]);
+  assert.equal(texts.length, 6, texts.join(" | "));
+  for (const at of [0, 3]) {
+    assert.match(texts[at], new RegExp(`^begin read only; ${SETTINGS.source}`));
+    assert.match(texts[at + 1], /^select .* from "projects"/);
+    assert.equal(texts[at + 2], "commit");
+  }
+  // Each read: BEGIN and settings (Q), the statement and COMMIT (Q) in one write, then its
+  // three answers before anything else is written; nothing else is written.
+  assert.deepEqual(events, ["Q", "Q", "Q", "write", "ready", "ready", "ready", "Q", "P", "B", "D", "E", "S", "Q", "write", "ready", "ready", "ready"], events.join(" "));
+  const globex = await tenant.runAs(env.ids.globex, async (db) => names(await db.select().from(projects)));
+  assert.deepEqual(globex, ["globex-1"]);
+});
+
+test("a write after reads opens the transaction with the settings; a throw rolls the write back", async () => {
+  const tenant = tenantOn(env.db);
+  const { texts } = await watched(env.pool, () =>
+    assert.rejects(
+      tenant.runAs(env.ids.acme, async (db) => {
+        await db.select().from(projects);
+        await db.insert(projects).values({ name: "doomed" });
+        assert.deepEqual(names(await db.select().from(projects)), ["acme-1", "acme-2", "doomed"], "the scope reads its own write");
+        throw new Error("boom");
+      }),
+      /boom/,
+    ),
+  );
+  assert.match(texts[0], /^begin read only; /);
+  assert.match(texts[3], new RegExp(`^begin; ${SETTINGS.source}`));
+  assert.match(texts[4], /^insert into "projects"/);
+  assert.match(texts[5], /^select /, "reads after the transaction opened run in it");
+  assert.equal(texts.at(-1), "rollback");
+  assert.equal(texts.filter((t) => /^begin/.test(t)).length, 2);
+  const after = await tenant.runAs(env.ids.acme, async (db) => names(await db.select().from(projects)));
+  assert.deepEqual(after, ["acme-1", "acme-2"]);
+  // The write lands when the scope succeeds, in the tenant it was made for.
+  await tenant.runAs(env.ids.acme, (db) => db.insert(projects).values({ name: "kept" }));
+  assert.deepEqual(await tenant.runAs(env.ids.globex, async (db) => names(await db.select().from(projects))), ["globex-1"]);
+  await tenant.runAsSystem((db) => db.delete(projects).where(sql`name = 'kept'`));
+});
+
+test("a read that writes through a view is refused by READ ONLY and runs again in the scope's transaction", async () => {
+  const tenant = tenantOn(env.db);
+  const logged = async () => (await env.pool.query("SELECT count(*)::int AS n FROM read_log")).rows[0].n;
+  const before = await logged();
+  const { texts } = await watched(env.pool, () =>
+    assert.rejects(
+      tenant.runAs(env.ids.acme, async (db) => {
+        assert.deepEqual((await db.execute(sql`select n from logged`)).rows, [{ n: 1 }]);
+        throw new Error("undo");
+      }),
+      /undo/,
+    ),
+  );
+  assert.match(texts[0], /^begin read only; /);
+  assert.match(texts[3], /^begin; /, "run again in a transaction of the scope");
+  assert.equal(texts.at(-1), "rollback");
+  assert.equal(await logged(), before, "its write rolled back with the scope");
+  await tenant.runAs(env.ids.acme, (db) => db.execute(sql`select n from logged`));
+  assert.equal(await logged(), before + 1, "and committed with it");
+});
+
+test("statements that depend on their transaction keep one: now(), row locks, set_config", async () => {
+  const tenant = tenantOn(env.db);
+  const { result, texts } = await watched(env.pool, () =>
+    tenant.runAs(env.ids.acme, async (db) => {
+      const first = (await db.execute(sql`select now()::text as t`)).rows[0].t;
+      await new Promise((r) => setTimeout(r, 20));
+      const locked = await db.execute(sql`select name from projects order by name for update`);
+      const second = (await db.execute(sql`select now()::text as t`)).rows[0].t;
+      return { first, second, locked: locked.rows.length };
+    }),
+  );
+  assert.equal(result.first, result.second, "one transaction: now() does not move");
+  assert.equal(result.locked, 2);
+  assert.equal(texts.filter((t) => /^begin/.test(t)).length, 1, texts.join(" | "));
+  assert.ok(!texts.some((t) => /read only/.test(t)), texts.join(" | "));
+});
+
+test("a connection whose default isolation is REPEATABLE READ never splits a scope", async () => {
+  const pool = new pg.Pool({ connectionString: env.url, max: 1, options: "-c default_transaction_isolation=repeatable\\ read" });
+  try {
+    const tenant = tenantOn(drizzle(pool));
+    await tenant.runAs(env.ids.acme, (db) => db.select().from(projects)); // learns the isolation
+    const { result, texts } = await watched(pool, () =>
+      tenant.runAs(env.ids.acme, async (db) => {
+        const first = names(await db.select().from(projects));
+        // Committed by another connection between the scope's two reads.
+        await tenantOn(env.db).runAs(env.ids.acme, (other) => other.insert(projects).values({ name: "late" }));
+        return [first, names(await db.select().from(projects))];
+      }),
+    );
+    assert.deepEqual(result[0], result[1], "one snapshot for the whole scope");
+    assert.ok(!texts.some((t) => /read only/.test(t)), texts.join(" | "));
+  } finally {
+    await pool.end();
+    await tenantOn(env.db).runAsSystem((db) => db.delete(projects).where(sql`name = 'late'`));
+  }
+});
+
+test("statements the callback left running are answered before the connection goes back", async () => {
+  const tenant = tenantOn(env.db);
+  let late;
+  const n = await tenant.runAs(env.ids.acme, async (db) => {
+    late = db.select().from(projects).then(names);
+    return 1;
+  });
+  assert.equal(n, 1);
+  assert.deepEqual(await late, ["acme-1", "acme-2"]);
+  // The pool's one connection is clean: the next scope gets answers of its own.
+  assert.deepEqual(await tenant.runAs(env.ids.globex, async (db) => names(await db.select().from(projects))), ["globex-1"]);
+});
