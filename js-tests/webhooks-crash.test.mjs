@@ -1,4 +1,5 @@
 // suite: once (scripts/test.sh runs it once; the `better-webhooks` bin runs on the native addon)
+// suite: pgbouncer (scripts/test.sh runs it again through PgBouncer in transaction mode)
 // Crash safety of the CLI worker (spec §20 W4): 20,000 messages to two endpoints, delivered by
 // `better-webhooks worker --concurrency 64` while the test SIGKILLs it at five random moments
 // and starts it again. Afterwards every (message, endpoint) has been received at least once,

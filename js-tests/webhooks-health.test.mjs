@@ -1,3 +1,4 @@
+// suite: pgbouncer (scripts/test.sh runs it again through PgBouncer in transaction mode)
 // W9: auto-disable with the default rule (`disable.after` 5 days, `disable.minFailedAttempts`
 // 10). An endpoint is disabled when one of its deliveries exhausts after it has failed for at
 // least 5 days with at least 10 failed attempts since; either condition alone is not enough,

@@ -1,3 +1,4 @@
+// suite: pgbouncer (scripts/test.sh runs it again through PgBouncer in transaction mode)
 // Per-key ordering under failures, slow answers and a killed worker (acceptance W6).
 //
 // KEYS × PER_KEY messages, each key sent in order but from whichever of SENDERS connections is

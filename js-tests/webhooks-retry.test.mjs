@@ -1,3 +1,4 @@
+// suite: pgbouncer (scripts/test.sh runs it again through PgBouncer in transaction mode)
 // Retry decisions end to end (spec §9, §20 W8) with a loopback receiver and real PostgreSQL:
 // a 410 disables the endpoint after one attempt with reason `gone`; a 429's Retry-After and a
 // timeout push the next attempt out at least as far as the spec says; a delivery that fails
