@@ -7,6 +7,7 @@
 // whose default isolation is stricter than READ COMMITTED never split a scope at all.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { createRequire } from "node:module";
 import pg from "pg";
 import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/node-postgres";
@@ -116,6 +117,7 @@ test("a read that writes through a view is refused by READ ONLY and runs again i
 
 test("statements that depend on their transaction keep one: now(), row locks, set_config", async () => {
   const tenant = tenantOn(env.db);
+  await tenant.runAs(env.ids.acme, (db) => db.select().from(projects)); // the connection is known
   const { result, texts } = await watched(env.pool, () =>
     tenant.runAs(env.ids.acme, async (db) => {
       const first = (await db.execute(sql`select now()::text as t`)).rows[0].t;
@@ -129,6 +131,55 @@ test("statements that depend on their transaction keep one: now(), row locks, se
   assert.equal(result.locked, 2);
   assert.equal(texts.filter((t) => /^begin/.test(t)).length, 1, texts.join(" | "));
   assert.ok(!texts.some((t) => /read only/.test(t)), texts.join(" | "));
+  // A transaction-local setting made by one statement is seen by the next.
+  const seen = await tenant.runAs(env.ids.acme, async (db) => {
+    await db.execute(sql`select set_config('app.note', 'kept', true)`);
+    return (await db.execute(sql`select current_setting('app.note', true) as v`)).rows[0].v;
+  });
+  assert.equal(seen, "kept");
+});
+
+test("a read that fails aborts the scope's transaction as before: a later write fails and nothing is kept", async () => {
+  const tenant = tenantOn(env.db);
+  await tenant.runAs(env.ids.acme, (db) => db.select().from(projects)); // the connection is known
+  let writeError;
+  await assert.rejects(
+    tenant.runAs(env.ids.acme, async (db) => {
+      await db.execute(sql`select 1 / 0 as n`).catch(() => null);
+      writeError = await db.insert(projects).values({ name: "after-error" }).then(() => null, (e) => e);
+      throw writeError ?? new Error("the write went through");
+    }),
+  );
+  assert.equal((writeError?.cause ?? writeError)?.code, "25P02", String(writeError));
+  const rows = await tenant.runAs(env.ids.acme, async (db) => names(await db.select().from(projects)));
+  assert.deepEqual(rows, ["acme-1", "acme-2"]);
+});
+
+test("a statement the driver refuses on the spot still ends its read's transaction", async () => {
+  const require = createRequire(import.meta.url);
+  const { openLane } = require(require.resolve("@usebetterdev/tenant/package.json").replace(/package\.json$/, "dist/drizzle/lane.js"));
+  const client = new pg.Client({ connectionString: env.url });
+  await client.connect();
+  client.pipeline = true;
+  const begin = core.scopeSql(env.ids.acme, null, null, true).sql;
+  const alone = core.scopeSql(env.ids.acme, null, null, true, null, null, true).sql;
+  try {
+    // The first lane on a connection learns its isolation (and opens a transaction).
+    const first = openLane(client, begin, alone);
+    await client.query("select 1");
+    await first.settle();
+    first.restore();
+    await client.query("commit");
+    const lane = openLane(client, begin, alone);
+    assert.throws(() => client.query("select 1", [], "not a callback"));
+    await lane.settle();
+    lane.restore();
+    assert.equal(lane.open, false);
+    assert.equal(client.getTransactionStatus(), "I", "the read's transaction was committed");
+    assert.equal((await client.query("select current_setting('app.current_tenant', true) as t")).rows[0].t, "");
+  } finally {
+    await client.end();
+  }
 });
 
 test("a connection whose default isolation is REPEATABLE READ never splits a scope", async () => {
@@ -154,12 +205,22 @@ test("a connection whose default isolation is REPEATABLE READ never splits a sco
 
 test("statements the callback left running are answered before the connection goes back", async () => {
   const tenant = tenantOn(env.db);
+  await tenant.runAs(env.ids.acme, (db) => db.select().from(projects)); // the connection is known
+  // What the pool's one connection holds at the moment the scope releases it.
+  const atRelease = [];
+  const onRelease = (err, c) => atRelease.push({ unanswered: c._sentQueryQueue.length + (c._activeQuery ? 1 : 0), status: c.getTransactionStatus(), err });
+  env.pool.on("release", onRelease);
   let late;
-  const n = await tenant.runAs(env.ids.acme, async (db) => {
-    late = db.select().from(projects).then(names);
-    return 1;
-  });
-  assert.equal(n, 1);
+  try {
+    const n = await tenant.runAs(env.ids.acme, async (db) => {
+      late = db.select().from(projects).then(names);
+      return 1;
+    });
+    assert.equal(n, 1);
+  } finally {
+    env.pool.off("release", onRelease);
+  }
+  assert.deepEqual(atRelease, [{ unanswered: 0, status: "I", err: undefined }]);
   assert.deepEqual(await late, ["acme-1", "acme-2"]);
   // The pool's one connection is clean: the next scope gets answers of its own.
   assert.deepEqual(await tenant.runAs(env.ids.globex, async (db) => names(await db.select().from(projects))), ["globex-1"]);

@@ -54,10 +54,11 @@ export async function watched(pool, fn) {
   const { query } = client;
   const stream = client.connection.stream;
   const { write, _write: writeOne, _writev: writeMany } = stream;
-  client.query = function (...args) {
+  const watching = function (...args) {
     texts.push(typeof args[0] === "string" ? args[0] : args[0]?.text);
     return query.apply(this, args);
   };
+  client.query = watching;
   stream.write = function (chunk, ...rest) {
     const buf = Buffer.from(chunk);
     for (let i = 0; i < buf.length; i += 1 + buf.readInt32BE(i + 1)) events.push(String.fromCharCode(buf[i]));
@@ -78,7 +79,9 @@ export async function watched(pool, fn) {
     return { result: await fn(), texts, events };
   } finally {
     const again = await pool.connect();
-    if (Object.hasOwn(again, "query")) again.query = query;
+    // The scope gave the connection its query back as it found it.
+    if (again.query !== watching) throw new Error("the connection came back with another query function");
+    again.query = query;
     Object.assign(again.connection.stream, { write, _write: writeOne, _writev: writeMany });
     again.connection.off("readyForQuery", onReady);
     if (again.pipeline !== false) throw new Error("the connection came back pipelining");

@@ -11,7 +11,7 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    Expr, Query, Select, SetExpr, Statement, TableFactor, Value, ValueWithSpan, Visit, Visitor,
+    Expr, Query, Select, SetExpr, Statement, TableFactor, ValueWithSpan, Visit, Visitor,
 };
 
 use super::{builtins, name_parts, parse};
@@ -95,20 +95,18 @@ impl Visitor for Check {
         }
     }
 
-    /// `'now'`, `'today'` and friends read as the transaction's start when cast to a time.
+    /// `'now'`, `'today'` and friends read as the transaction's start when cast to a time, also
+    /// inside a longer text (`'tomorrow 09:00'`): any literal holding one of them says no.
     fn pre_visit_value(&mut self, v: &ValueWithSpan) -> ControlFlow<()> {
-        let text = match &v.value {
-            Value::SingleQuotedString(s)
-            | Value::EscapedStringLiteral(s)
-            | Value::UnicodeStringLiteral(s)
-            | Value::DollarQuotedString(sqlparser::ast::DollarQuotedString { value: s, .. }) => s,
-            _ => return ControlFlow::Continue(()),
+        let Some(text) = v.value.clone().into_string() else {
+            return ControlFlow::Continue(());
         };
-        let word = text.trim().to_ascii_lowercase();
-        verdict(!matches!(
-            word.as_str(),
-            "now" | "today" | "tomorrow" | "yesterday"
-        ))
+        let text = text.to_ascii_lowercase();
+        verdict(
+            !["now", "today", "tomorrow", "yesterday"]
+                .iter()
+                .any(|w| text.contains(w)),
+        )
     }
 }
 
@@ -125,8 +123,7 @@ mod tests {
             "SELECT a FROM t UNION ALL SELECT b FROM u ORDER BY 1",
             "WITH x AS (SELECT id FROM t) SELECT * FROM x JOIN generate_series(1, 3) g ON true",
             "VALUES (1), (2)",
-            "SELECT current_setting('app.current_tenant'), pg_catalog.lower('A')",
-            "SELECT 'now is a word' AS text",
+            "SELECT pg_catalog.lower('A'), 'a word' AS text",
         ] {
             assert!(reads_alone(sql), "{sql}");
         }
@@ -148,6 +145,8 @@ mod tests {
             "SELECT now()",
             "SELECT CURRENT_TIMESTAMP",
             "SELECT * FROM t WHERE created_at > 'now'::timestamptz - interval '1 day'",
+            "SELECT * FROM t WHERE due < N'now' OR due < 'tomorrow 09:00'",
+            "SELECT current_setting('transaction_isolation')",
             "SELECT nextval('s')",
             "SELECT set_config('app.current_tenant', 'b', true)",
             "SELECT pg_advisory_xact_lock(1)",

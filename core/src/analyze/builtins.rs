@@ -55,13 +55,15 @@ pub(super) fn read_only(parts: &[String]) -> bool {
 }
 
 /// Read-only built-ins whose result or effect belongs to the transaction rather than the
-/// statement: its start time, its id, transaction-local settings, sequence state and advisory
-/// locks. A statement calling one cannot be moved into a transaction of its own unnoticed.
+/// statement: its start time, its id, its settings (`transaction_read_only` differs in a read's
+/// own transaction), sequence state and advisory locks. A statement calling one cannot be moved
+/// into a transaction of its own unnoticed.
 const TRANSACTION_BOUND: &str = "\
     now current_timestamp current_date current_time localtime localtimestamp \
-    transaction_timestamp age txid_current pg_current_xact_id set_config nextval currval setval \
-    lastval pg_advisory_lock pg_advisory_xact_lock pg_advisory_unlock pg_try_advisory_lock \
-    pg_try_advisory_xact_lock pg_advisory_lock_shared pg_advisory_xact_lock_shared pg_sleep";
+    transaction_timestamp age txid_current pg_current_xact_id set_config current_setting nextval \
+    currval setval lastval pg_advisory_lock pg_advisory_xact_lock pg_advisory_unlock \
+    pg_try_advisory_lock pg_try_advisory_xact_lock pg_advisory_lock_shared \
+    pg_advisory_xact_lock_shared pg_sleep";
 
 /// Whether a call to `parts` is a known read-only built-in that gives the same answer in a
 /// transaction of its own as in the caller's.

@@ -25,6 +25,8 @@ type Client = {
   query: (text: string, params?: readonly string[]) => Promise<Result | Result[]>;
   on?: (event: "error", listener: (err: Error) => void) => unknown;
   off?: (event: "error", listener: (err: Error) => void) => unknown;
+  /** node-postgres: "I" when the connection is outside any transaction. */
+  getTransactionStatus?: () => string | null;
 };
 type Pool = { connect: () => Promise<Client>; options?: { max?: number } };
 type Tx = object;
@@ -49,13 +51,14 @@ function transactionClass(load: () => Promise<unknown>): TxClass | null | Promis
   ));
 }
 
-
 /** Stands in for the client once the scope is over: anything still queued on it fails. */
 const CLOSED_CLIENT = {
   query(): never {
     throw new TenantScopeClosedError();
   },
 };
+
+const noop = () => undefined;
 
 const GONE = () => new RollbackSignal("client closed the connection before the scope got a database connection");
 
@@ -231,8 +234,7 @@ export function fastScope<T>(
     let lane: Lane | undefined;
     try {
       if (pipelined && !options?.key) {
-        const begin = scopeStatement(tenantId, options, null, true).sql;
-        lane = openLane(client as never, begin, scopeStatement(tenantId, options, null, true, true).sql);
+        lane = openLane(client as never, scopeStatement(tenantId, options, null, true).sql, scopeStatement(tenantId, options, null, true, true).sql);
       } else {
         // Hardened: the signatures name this transaction, so BEGIN travels with the binding
         // query and the signed settings wait for its answer; the callback's first statement can
@@ -255,10 +257,7 @@ export function fastScope<T>(
         // first: the held set-up leaves with its first statement, or here if it sent none.
         const work = Promise.resolve(fn(tx as never));
         if (held || lane) {
-          await work.then(
-            () => undefined,
-            () => undefined,
-          );
+          await work.then(noop, noop);
           held?.flush();
           await held?.sent;
           if (lane) {
@@ -290,7 +289,9 @@ export function fastScope<T>(
       if (pooled) {
         if (toggled) (client as { pipeline: boolean }).pipeline = false;
         client.off?.("error", onError);
-        client.release(clean && !broken ? undefined : (broken ?? new Error("better-tenant: scope ended without a clean COMMIT or ROLLBACK")));
+        // Never hand on a connection still inside a transaction (with its scope's settings).
+        const idle = typeof client.getTransactionStatus !== "function" || client.getTransactionStatus() === "I";
+        client.release(clean && idle && !broken ? undefined : (broken ?? new Error("better-tenant: scope ended without a clean COMMIT or ROLLBACK")));
       }
       if (gate) leave(gate);
     }

@@ -8,7 +8,9 @@
 // statement reads its own snapshot anyway, so the reads see what they would have seen inside
 // the transaction; connections whose default isolation is stricter never split a scope.
 // PostgreSQL keeps the split reads honest: `read only` refuses any write made through a view,
-// rule or policy function (SQLSTATE 25006), and such a statement runs again in the transaction.
+// rule or policy function (SQLSTATE 25006), and such a statement runs again in the transaction,
+// as does a read that fails for any other reason (so its error aborts the transaction, as it
+// did when every statement ran in it).
 import core from "@usebetter-rs/core";
 import { TenantScopeClosedError } from "../errors";
 
@@ -18,12 +20,19 @@ type LaneClient = { query: Query; connection?: { stream?: { cork?: () => void; u
 /** The core's verdict per statement text (drizzle's texts repeat; their values are parameters). */
 const verdicts = new Map<string, boolean>();
 
-function readsAlone(args: unknown[]): boolean {
+/** The statement's text, when it is a plain promise-returning query; else undefined. */
+function textOf(args: unknown[]): string | undefined {
   const first = args[0];
   const text = typeof first === "string" ? first : (first as { text?: unknown } | null)?.text;
-  if (typeof text !== "string" || args.some((a) => typeof a === "function")) return false;
-  // A cursor or a row-limited portal reads across round trips: it needs its transaction.
-  if (typeof first === "object" && first !== null && ("submit" in first || "rows" in first)) return false;
+  if (typeof text !== "string" || args.some((a) => typeof a === "function")) return undefined;
+  // A cursor or a row-limited portal reads across round trips, and a callback would take the
+  // answer past the lane: those need the transaction.
+  if (typeof first === "object" && first !== null && ("submit" in first || "rows" in first || "callback" in first)) return undefined;
+  return text;
+}
+
+function readsAlone(text: string | undefined): boolean {
+  if (text === undefined) return false;
   let verdict = verdicts.get(text);
   if (verdict === undefined) {
     verdict = core.sqlReadsAlone?.(text) ?? false;
@@ -40,6 +49,8 @@ function readsAlone(args: unknown[]): boolean {
 const readCommitted = new WeakMap<object, boolean>();
 
 const READ_ONLY_TRANSACTION = "25006";
+/** Session-level settings may change the connection's default isolation: ask again next time. */
+const SESSION_SETTING = /^\s*(set|reset|discard)\b/i;
 const noop = () => undefined;
 
 export interface Lane {
@@ -116,18 +127,36 @@ export function openLane(client: LaneClient, begin: string, alone: string): Lane
   const inTransaction = (args: unknown[]) => (setup ? send(...args) : openWith(args));
   client.query = function laneQuery(...args: unknown[]) {
     if (ended) throw new TenantScopeClosedError();
-    if (setup || !canSplit || !readsAlone(args)) return inTransaction(args);
-    const [opened, answer, committed] = together(() => [send(alone), send(...args), send("commit")] as Array<Promise<unknown>>);
+    const text = textOf(args);
+    if (text !== undefined && SESSION_SETTING.test(text)) readCommitted.delete(client);
+    if (setup || !canSplit || !readsAlone(text)) return inTransaction(args);
+    // COMMIT goes out whatever the statement does, even if the driver refuses it on the spot,
+    // so the connection never leaves the lane inside a read's transaction.
+    let refused: { error: unknown } | undefined;
+    const [opened, answer, committed] = together(() => {
+      const o = send(alone) as Promise<unknown>;
+      let a: Promise<unknown> | undefined;
+      try {
+        a = send(...args) as Promise<unknown>;
+      } catch (error) {
+        refused = { error };
+      }
+      return [o, a, send("commit") as Promise<unknown>];
+    });
+    if (refused) {
+      track(Promise.allSettled([opened, committed]));
+      throw refused.error;
+    }
     return track(
       Promise.allSettled([opened, answer, committed]).then(([o, a, c]) => {
-        if (o.status === "rejected") throw o.reason;
-        if (a.status === "rejected") {
-          // Written through a view or a function: the statement belongs in the transaction.
-          if ((a.reason as { code?: unknown })?.code === READ_ONLY_TRANSACTION && !ended) return inTransaction(args);
-          throw a.reason;
-        }
-        if (c.status === "rejected") throw c.reason;
-        return a.value;
+        if (o.status === "fulfilled" && a.status === "fulfilled" && c.status === "fulfilled") return a.value;
+        // Run again in the scope's transaction: a read written through a view or a function
+        // (refused as read only) belongs there, and a failed read must abort the transaction
+        // as it did when every statement ran in it (later statements fail, the scope rolls
+        // back). A read refused as read only is not sent alone again.
+        if (a.status === "rejected" && (a.reason as { code?: unknown })?.code === READ_ONLY_TRANSACTION) verdicts.set(text!, false);
+        if (!ended) return inTransaction(args);
+        throw [o, a, c].find((r) => r.status === "rejected")!.reason;
       }),
     );
   };
