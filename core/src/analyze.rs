@@ -17,8 +17,8 @@ pub use alone::reads_alone;
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    CopySource, Expr, FromTable, ObjectName, ObjectNamePart, ObjectType, Query, Statement,
-    TableFactor, TableObject, Visit, Visitor,
+    CopySource, Expr, FromTable, ObjectName, ObjectNamePart, ObjectType, Query, Select, Statement,
+    TableFactor, TableObject, ValueWithSpan, Visit, Visitor,
 };
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::{Parser, ParserError};
@@ -147,6 +147,9 @@ struct Walk {
     /// type would compile the whole syntax tree's walk again).
     view: Option<*const Query>,
     in_view: bool,
+    /// Set when the walk judges whether a statement reads alone ([`alone`]): the statements
+    /// seen so far. The same visitor again, so the walk is compiled once.
+    alone: Option<usize>,
 }
 
 impl Walk {
@@ -287,11 +290,18 @@ impl Visitor for Walk {
     type Break = ();
 
     fn pre_visit_statement(&mut self, s: &Statement) -> ControlFlow<()> {
+        if let Some(seen) = self.alone.as_mut() {
+            *seen += 1;
+            return alone::verdict(*seen == 1);
+        }
         self.statement(s);
         ControlFlow::Continue(())
     }
 
     fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
+        if self.alone.is_some() {
+            return alone::query(q);
+        }
         if self.view == Some(std::ptr::from_ref(q)) {
             self.in_view = true;
         }
@@ -313,7 +323,24 @@ impl Visitor for Walk {
         ControlFlow::Continue(())
     }
 
+    fn pre_visit_select(&mut self, s: &Select) -> ControlFlow<()> {
+        match self.alone {
+            Some(_) => alone::verdict(s.into.is_none()),
+            None => ControlFlow::Continue(()),
+        }
+    }
+
+    fn pre_visit_value(&mut self, v: &ValueWithSpan) -> ControlFlow<()> {
+        match self.alone {
+            Some(_) => alone::value(v),
+            None => ControlFlow::Continue(()),
+        }
+    }
+
     fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+        if self.alone.is_some() {
+            return alone::expr(e);
+        }
         if let Expr::Function(f) = e {
             self.call(&f.name);
         }
@@ -321,6 +348,9 @@ impl Visitor for Walk {
     }
 
     fn pre_visit_table_factor(&mut self, t: &TableFactor) -> ControlFlow<()> {
+        if self.alone.is_some() {
+            return alone::table_factor(t);
+        }
         match t {
             TableFactor::Table {
                 name,

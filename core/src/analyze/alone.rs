@@ -10,11 +10,9 @@
 
 use std::ops::ControlFlow;
 
-use sqlparser::ast::{
-    Expr, Query, Select, SetExpr, Statement, TableFactor, ValueWithSpan, Visit, Visitor,
-};
+use sqlparser::ast::{Expr, Query, SetExpr, Statement, TableFactor, ValueWithSpan, Visit};
 
-use super::{builtins, name_parts, parse};
+use super::{builtins, name_parts, parse, Walk};
 
 /// Whether `sql` is one plain query that gives the same rows in a transaction of its own.
 #[must_use]
@@ -25,13 +23,11 @@ pub fn reads_alone(sql: &str) -> bool {
     let [statement @ Statement::Query(_)] = statements.as_slice() else {
         return false;
     };
-    let mut check = Check::default();
-    statement.visit(&mut check).is_continue()
-}
-
-#[derive(Default)]
-struct Check {
-    statements: usize,
+    let mut walk = Walk {
+        alone: Some(0),
+        ..Walk::default()
+    };
+    statement.visit(&mut walk).is_continue()
 }
 
 /// `SELECT … INTO` creates a table; a data-modifying `WITH` arrives as a nested statement.
@@ -50,7 +46,7 @@ fn plain_query(q: &Query) -> bool {
     q.locks.is_empty() && q.for_clause.is_none() && plain_body(&q.body)
 }
 
-fn verdict(ok: bool) -> ControlFlow<()> {
+pub(super) fn verdict(ok: bool) -> ControlFlow<()> {
     if ok {
         ControlFlow::Continue(())
     } else {
@@ -58,56 +54,43 @@ fn verdict(ok: bool) -> ControlFlow<()> {
     }
 }
 
-impl Visitor for Check {
-    type Break = ();
+pub(super) fn query(q: &Query) -> ControlFlow<()> {
+    verdict(plain_query(q))
+}
 
-    fn pre_visit_statement(&mut self, _: &Statement) -> ControlFlow<()> {
-        self.statements += 1;
-        verdict(self.statements == 1)
+pub(super) fn expr(e: &Expr) -> ControlFlow<()> {
+    match e {
+        Expr::Function(f) => verdict(builtins::statement_bound(&name_parts(&f.name))),
+        _ => ControlFlow::Continue(()),
     }
+}
 
-    fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
-        verdict(plain_query(q))
-    }
-
-    fn pre_visit_select(&mut self, s: &Select) -> ControlFlow<()> {
-        verdict(s.into.is_none())
-    }
-
-    fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
-        match e {
-            Expr::Function(f) => verdict(builtins::statement_bound(&name_parts(&f.name))),
-            _ => ControlFlow::Continue(()),
+pub(super) fn table_factor(t: &TableFactor) -> ControlFlow<()> {
+    match t {
+        TableFactor::Table {
+            name,
+            args: Some(_),
+            ..
         }
-    }
-
-    fn pre_visit_table_factor(&mut self, t: &TableFactor) -> ControlFlow<()> {
-        match t {
-            TableFactor::Table {
-                name,
-                args: Some(_),
-                ..
-            }
-            | TableFactor::Function { name, .. } => {
-                verdict(builtins::statement_bound(&name_parts(name)))
-            }
-            _ => ControlFlow::Continue(()),
+        | TableFactor::Function { name, .. } => {
+            verdict(builtins::statement_bound(&name_parts(name)))
         }
+        _ => ControlFlow::Continue(()),
     }
+}
 
-    /// `'now'`, `'today'` and friends read as the transaction's start when cast to a time, also
-    /// inside a longer text (`'tomorrow 09:00'`): any literal holding one of them says no.
-    fn pre_visit_value(&mut self, v: &ValueWithSpan) -> ControlFlow<()> {
-        let Some(text) = v.value.clone().into_string() else {
-            return ControlFlow::Continue(());
-        };
-        let text = text.to_ascii_lowercase();
-        verdict(
-            !["now", "today", "tomorrow", "yesterday"]
-                .iter()
-                .any(|w| text.contains(w)),
-        )
-    }
+/// `'now'`, `'today'` and friends read as the transaction's start when cast to a time, also
+/// inside a longer text (`'tomorrow 09:00'`): any literal holding one of them says no.
+pub(super) fn value(v: &ValueWithSpan) -> ControlFlow<()> {
+    let Some(text) = v.value.clone().into_string() else {
+        return ControlFlow::Continue(());
+    };
+    let text = text.to_ascii_lowercase();
+    verdict(
+        !["now", "today", "tomorrow", "yesterday"]
+            .iter()
+            .any(|w| text.contains(w)),
+    )
 }
 
 #[cfg(test)]
