@@ -10,7 +10,7 @@
 
 use std::ops::ControlFlow;
 
-use sqlparser::ast::{Expr, Query, SetExpr, Statement, TableFactor, ValueWithSpan, Visit};
+use sqlparser::ast::{Expr, Query, Statement, TableFactor, ValueWithSpan, Visit};
 
 use super::{builtins, name_parts, parse, Walk};
 
@@ -30,22 +30,6 @@ pub fn reads_alone(sql: &str) -> bool {
     statement.visit(&mut walk).is_continue()
 }
 
-/// `SELECT … INTO` creates a table; a data-modifying `WITH` arrives as a nested statement.
-fn plain_body(body: &SetExpr) -> bool {
-    match body {
-        SetExpr::Select(s) => s.into.is_none(),
-        SetExpr::Query(q) => plain_query(q),
-        SetExpr::SetOperation { left, right, .. } => plain_body(left) && plain_body(right),
-        SetExpr::Values(_) | SetExpr::Table(_) => true,
-        SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_) | SetExpr::Merge(_) => false,
-    }
-}
-
-/// No `FOR UPDATE` / `FOR SHARE` (row locks last until the transaction ends).
-fn plain_query(q: &Query) -> bool {
-    q.locks.is_empty() && q.for_clause.is_none() && plain_body(&q.body)
-}
-
 pub(super) fn verdict(ok: bool) -> ControlFlow<()> {
     if ok {
         ControlFlow::Continue(())
@@ -54,8 +38,11 @@ pub(super) fn verdict(ok: bool) -> ControlFlow<()> {
     }
 }
 
+/// No `FOR UPDATE` / `FOR SHARE` (row locks last until the transaction ends). The rest of a
+/// query is judged where the walk reaches it: `SELECT … INTO` at its select, a data-modifying
+/// `WITH` as a second statement.
 pub(super) fn query(q: &Query) -> ControlFlow<()> {
-    verdict(plain_query(q))
+    verdict(q.locks.is_empty() && q.for_clause.is_none())
 }
 
 pub(super) fn expr(e: &Expr) -> ControlFlow<()> {
