@@ -1,23 +1,32 @@
-// What a process sends PostgreSQL through node-postgres, counted at the client: statements (a
-// simple query holding several counts each) and round trips (a query that has to wait for the
-// answers to the ones before it starts one; a query pipelined behind others shares theirs).
+// What a process sends PostgreSQL through node-postgres, counted on the wire: statements (each
+// Execute of the extended protocol, each `;`-separated part of a simple query) and round trips
+// (a Sync or simple query written while the connection has no answer outstanding starts one; one
+// written behind others still unanswered shares theirs). Counting the messages, not the calls to
+// `query`, sees statements a driver or package writes ahead of the one it was asked for.
 // The benches print these per request or mutation, so a change in a ratio can be traced to it.
 
 /** Statements in a query text: its `;`-separated parts (bench queries hold no `;` in literals). */
 const statementsIn = (text) => text.split(";").filter((s) => s.trim()).length;
 
-/** Starts counting on every pg.Client; returns the live counters. */
+const OUTSTANDING = Symbol("answers outstanding");
+
+/** Starts counting on every pg connection; returns the live counters. */
 export function countWire(pg) {
   const counts = { statements: 0, roundTrips: 0 };
-  const query = pg.Client.prototype.query;
-  pg.Client.prototype.query = function (config, ...rest) {
-    const text = typeof config === "string" ? config : config?.text;
-    if (typeof text === "string") {
-      counts.statements += statementsIn(text);
-      const waiting = this._activeQuery || this._sentQueryQueue?.length || this._queryQueue?.length;
-      if (!this.pipeline || !waiting) counts.roundTrips++;
+  const { _send: send, emit } = pg.Connection.prototype;
+  pg.Connection.prototype._send = function (buffer) {
+    const type = String.fromCharCode(buffer[0]);
+    if (type === "E") counts.statements++;
+    if (type === "Q") counts.statements += statementsIn(buffer.toString("utf8", 5, buffer.length - 1));
+    if (type === "Q" || type === "S") {
+      if (!this[OUTSTANDING]) counts.roundTrips++;
+      this[OUTSTANDING] = (this[OUTSTANDING] ?? 0) + 1;
     }
-    return query.call(this, config, ...rest);
+    return send.call(this, buffer);
+  };
+  pg.Connection.prototype.emit = function (event, ...args) {
+    if (event === "readyForQuery" && this[OUTSTANDING]) this[OUTSTANDING]--;
+    return emit.call(this, event, ...args);
   };
   return counts;
 }

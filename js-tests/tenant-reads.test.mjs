@@ -1,6 +1,7 @@
 // Reads alone (Drizzle on a pipelining node-postgres pool): a plain tenant scope sends each
-// statement the core judges a plain read as `begin read only; <settings>; <statement>; commit`
-// in one write, and opens its transaction at the first statement that is not one. What the
+// statement the core judges a plain read behind its read-only set-up, both in the extended
+// protocol with one Sync (one implicit transaction, no BEGIN or COMMIT), in one write, and
+// opens its transaction at the first statement that is not one. What the
 // tests hold: one write and one round trip per read, the tenant's rows only, a write after
 // reads still atomic with the scope, reads that write through a view run again inside the
 // transaction, statements that depend on their transaction never split off, and connections
@@ -32,14 +33,16 @@ after(() => env?.close());
 // Without loadTenant, so the statements a test sees are its own.
 const tenantOn = (db) => betterTenant({ database: drizzleDatabase(db), tenantResolver: { header: "x-tenant-id" }, loadTenant: false });
 
-const SETTINGS = /select set_config\('app\.current_tenant', '[0-9a-f-]{36}', true\), set_config\('app\.tenant_sig', '', true\), set_config\('app\.bypass_rls', '', true\), set_config\('app\.bypass_sig', '', true\)$/;
+const SETTINGS = /select set_config\('app\.current_tenant', '[0-9a-f-]{36}', true\), set_config\('app\.tenant_sig', '', true\), set_config\('app\.bypass_rls', '', true\), set_config\('app\.bypass_sig', '', true\)/;
+/** A read alone's set-up: every setting, and the implicit transaction made read only. */
+const READ_ONLY = new RegExp(`^${SETTINGS.source}, set_config\\('transaction_read_only', 'on', true\\)$`);
 
 test("the core's verdicts reach both backends: plain reads alone; writes, locks and transaction-bound calls not", () => {
   assert.equal(core.sqlReadsAlone('select "id", "name" from "projects" where "projects"."id" = $1'), true);
   for (const text of ["update projects set name = $1", "select * from projects for update", "select now()", "select nextval('s')", "select 1; select 2"]) {
     assert.equal(core.sqlReadsAlone(text), false, text);
   }
-  assert.match(core.scopeSql(env.ids.acme, null, null, true, null, null, true).sql, /^begin read only; /);
+  assert.match(core.scopeSql(env.ids.acme, null, null, true, null, null, true).sql, READ_ONLY);
   assert.throws(() => core.scopeSql(env.ids.acme, null, null, false, null, null, true), (e) => e.code === "INVALID_ARGUMENT" && /readOnly/.test(e.message));
 });
 
@@ -54,15 +57,16 @@ test("a scope that only reads: each read alone, one write and one round trip eac
     ]),
   );
   assert.deepEqual(result, [["acme-1", "acme-2"], ["acme-2"]]);
-  assert.equal(texts.length, 6, texts.join(" | "));
-  for (const at of [0, 3]) {
-    assert.match(texts[at], new RegExp(`^begin read only; ${SETTINGS.source}`));
+  assert.equal(texts.length, 4, texts.join(" | "));
+  for (const at of [0, 2]) {
+    assert.match(texts[at], READ_ONLY);
     assert.match(texts[at + 1], /^select .* from "projects"/);
-    assert.equal(texts[at + 2], "commit");
   }
-  // Each read: BEGIN and settings (Q), the statement and COMMIT (Q) in one write, then its
-  // three answers before anything else is written; nothing else is written.
-  assert.deepEqual(events, ["Q", "Q", "Q", "write", "ready", "ready", "ready", "Q", "P", "B", "D", "E", "S", "Q", "write", "ready", "ready", "ready"], events.join(" "));
+  // Each read: its set-up (Parse, Bind, Execute) and the statement (Parse, Bind, Describe,
+  // Execute) with one Sync, in one write, then one answer before anything else is written; no
+  // BEGIN, no COMMIT, nothing else.
+  const read = ["P", "B", "E", "P", "B", "D", "E", "S", "write", "ready"];
+  assert.deepEqual(events, [...read, ...read], events.join(" "));
   const globex = await tenant.runAs(env.ids.globex, async (db) => names(await db.select().from(projects)));
   assert.deepEqual(globex, ["globex-1"]);
 });
@@ -80,12 +84,13 @@ test("a write after reads opens the transaction with the settings; a throw rolls
       /boom/,
     ),
   );
-  assert.match(texts[0], /^begin read only; /);
-  assert.match(texts[3], new RegExp(`^begin; ${SETTINGS.source}`));
-  assert.match(texts[4], /^insert into "projects"/);
-  assert.match(texts[5], /^select /, "reads after the transaction opened run in it");
+  assert.match(texts[0], READ_ONLY);
+  assert.match(texts[2], new RegExp(`^begin; ${SETTINGS.source}$`));
+  assert.match(texts[3], /^insert into "projects"/);
+  assert.match(texts[4], /^select /, "reads after the transaction opened run in it");
   assert.equal(texts.at(-1), "rollback");
-  assert.equal(texts.filter((t) => /^begin/.test(t)).length, 2);
+  assert.equal(texts.filter((t) => /^begin/.test(t)).length, 1);
+  assert.equal(texts.filter((t) => READ_ONLY.test(t)).length, 1);
   const after = await tenant.runAs(env.ids.acme, async (db) => names(await db.select().from(projects)));
   assert.deepEqual(after, ["acme-1", "acme-2"]);
   // The write lands when the scope succeeds, in the tenant it was made for.
@@ -107,8 +112,8 @@ test("a read that writes through a view is refused by READ ONLY and runs again i
       /undo/,
     ),
   );
-  assert.match(texts[0], /^begin read only; /);
-  assert.match(texts[3], /^begin; /, "run again in a transaction of the scope");
+  assert.match(texts[0], READ_ONLY);
+  assert.match(texts[2], /^begin; /, "run again in a transaction of the scope");
   assert.equal(texts.at(-1), "rollback");
   assert.equal(await logged(), before, "its write rolled back with the scope");
   await tenant.runAs(env.ids.acme, (db) => db.execute(sql`select n from logged`));
@@ -130,7 +135,7 @@ test("statements that depend on their transaction keep one: now(), row locks, se
   assert.equal(result.first, result.second, "one transaction: now() does not move");
   assert.equal(result.locked, 2);
   assert.equal(texts.filter((t) => /^begin/.test(t)).length, 1, texts.join(" | "));
-  assert.ok(!texts.some((t) => /read only/.test(t)), texts.join(" | "));
+  assert.ok(!texts.some((t) => /transaction_read_only/.test(t)), texts.join(" | "));
   // A transaction-local setting made by one statement is seen by the next.
   const seen = await tenant.runAs(env.ids.acme, async (db) => {
     await db.execute(sql`select set_config('app.note', 'kept', true)`);
@@ -155,7 +160,7 @@ test("a read that fails aborts the scope's transaction as before: a later write 
   assert.deepEqual(rows, ["acme-1", "acme-2"]);
 });
 
-test("a statement the driver refuses on the spot still ends its read's transaction", async () => {
+test("a read alone leaves no setting behind; one whose values node-postgres cannot write fails with its error and the answers stay in step", async () => {
   const require = createRequire(import.meta.url);
   const { openLane } = require(require.resolve("@usebetterdev/tenant/package.json").replace(/package\.json$/, "dist/drizzle/lane.js"));
   const client = new pg.Client({ connectionString: env.url });
@@ -163,6 +168,7 @@ test("a statement the driver refuses on the spot still ends its read's transacti
   client.pipeline = true;
   const begin = core.scopeSql(env.ids.acme, null, null, true).sql;
   const alone = core.scopeSql(env.ids.acme, null, null, true, null, null, true).sql;
+  const tenantSetting = async () => (await client.query("select current_setting('app.current_tenant', true) as t")).rows[0].t;
   try {
     // The first lane on a connection learns its isolation (and opens a transaction).
     const first = openLane(client, begin, alone);
@@ -170,13 +176,27 @@ test("a statement the driver refuses on the spot still ends its read's transacti
     await first.settle();
     first.restore();
     await client.query("commit");
+    const reading = openLane(client, begin, alone);
+    assert.deepEqual((await client.query("select count(*)::int as n from projects")).rows, [{ n: 2 }], "the tenant's rows");
+    await reading.settle();
+    reading.restore();
+    assert.equal(reading.open, false);
+    assert.equal(client.getTransactionStatus(), "I", "the read's implicit transaction ended at its Sync");
+    assert.equal(await tenantSetting(), "", "its settings ended with it");
+    assert.equal((await client.query("select current_setting('transaction_read_only') as r")).rows[0].r, "off");
+    // The set-up is written before node-postgres maps the statement's values; a value that cannot
+    // be written makes it close and sync what it wrote. The read fails with that error (again
+    // in the scope's transaction), and every later answer still reaches its own query.
     const lane = openLane(client, begin, alone);
-    assert.throws(() => client.query("select 1", [], "not a callback"));
+    const unwritable = { toPostgres() { throw new Error("unwritable value"); } };
+    await assert.rejects(client.query("select $1::text as v", [unwritable]), /unwritable value/);
+    assert.deepEqual((await client.query("select $1::int + 1 as n", [41])).rows, [{ n: 42 }]);
     await lane.settle();
     lane.restore();
-    assert.equal(lane.open, false);
-    assert.equal(client.getTransactionStatus(), "I", "the read's transaction was committed");
-    assert.equal((await client.query("select current_setting('app.current_tenant', true) as t")).rows[0].t, "");
+    assert.equal(lane.open, true, "the failed read ran again in the scope's transaction");
+    await client.query("rollback");
+    assert.equal(client.getTransactionStatus(), "I");
+    assert.equal(await tenantSetting(), "");
   } finally {
     await client.end();
   }
@@ -196,7 +216,7 @@ test("a connection whose default isolation is REPEATABLE READ never splits a sco
       }),
     );
     assert.deepEqual(result[0], result[1], "one snapshot for the whole scope");
-    assert.ok(!texts.some((t) => /read only/.test(t)), texts.join(" | "));
+    assert.ok(!texts.some((t) => /transaction_read_only/.test(t)), texts.join(" | "));
   } finally {
     await pool.end();
     await tenantOn(env.db).runAsSystem((db) => db.delete(projects).where(sql`name = 'late'`));

@@ -43,9 +43,10 @@ export const names = (rows) => rows.map((r) => r.name).sort();
 
 /**
  * Runs `fn` with the statement texts and wire events of a pool's one connection recorded: the
- * first byte of each message written (Q simple query; P, B, D, E, S extended), `write` for
- * each write that reaches the socket, `ready` for each ReadyForQuery. The connection goes back
- * as it was lent (not pipelining).
+ * SQL written (each simple query's text and each Parse's, in wire order), the first byte of each
+ * message written (Q simple query; P, B, D, E, S extended), `write` for each write that reaches
+ * the socket, `ready` for each ReadyForQuery. The connection goes back as it was lent (not
+ * pipelining).
  */
 export async function watched(pool, fn) {
   const texts = [];
@@ -54,14 +55,21 @@ export async function watched(pool, fn) {
   const { query } = client;
   const stream = client.connection.stream;
   const { write, _write: writeOne, _writev: writeMany } = stream;
+  // The scope replaces and restores `query`; the connection must come back with this one.
   const watching = function (...args) {
-    texts.push(typeof args[0] === "string" ? args[0] : args[0]?.text);
     return query.apply(this, args);
   };
   client.query = watching;
+  const cstring = (buf, at) => buf.toString("utf8", at, buf.indexOf(0, at));
   stream.write = function (chunk, ...rest) {
     const buf = Buffer.from(chunk);
-    for (let i = 0; i < buf.length; i += 1 + buf.readInt32BE(i + 1)) events.push(String.fromCharCode(buf[i]));
+    for (let i = 0; i < buf.length; i += 1 + buf.readInt32BE(i + 1)) {
+      const type = String.fromCharCode(buf[i]);
+      events.push(type);
+      if (type === "Q") texts.push(cstring(buf, i + 5));
+      // Parse: the statement's name, then its text.
+      if (type === "P") texts.push(cstring(buf, buf.indexOf(0, i + 5) + 1));
+    }
     return write.call(this, chunk, ...rest);
   };
   stream._write = function (...args) {

@@ -1,12 +1,13 @@
 //! Whether a statement can run in a transaction of its own, unnoticed. A tenant scope sends a
-//! statement that can as `begin read only; <settings>; <statement>; commit` in one round trip
-//! instead of leaving its transaction open for the next statement. In READ COMMITTED every
+//! statement that can behind its read-only set-up with one Sync (one implicit transaction, one
+//! round trip, no BEGIN or COMMIT) instead of leaving its transaction open for the next
+//! statement. In READ COMMITTED every
 //! statement already takes its own snapshot, so a read that writes nothing, locks nothing and
 //! asks nothing of the transaction (its start time, id, local settings, advisory locks,
 //! sequences) answers the same either way. The check is fail-closed: SQL the parser does not
 //! understand, several statements, and any function not known to be such a read all say no.
-//! PostgreSQL still enforces the rest (`read only` refuses writes made through views, rules
-//! or policies), and the caller runs a refused statement again in an ordinary transaction.
+//! PostgreSQL still enforces the rest (`transaction_read_only` refuses writes made through
+//! views, rules or policies), and the caller runs a refused statement again in an ordinary transaction.
 
 use std::ops::ControlFlow;
 

@@ -170,9 +170,12 @@ pub fn set_statement(scope: Scope<'_>, signing: Option<Signing<'_>>, limits: Lim
 
 /// `begin; select set_config('<name>', '<value>', true), …` as one simple-protocol message,
 /// saving a round trip. Plain mode only: the values are not secret there, and a hardened
-/// scope cannot be signed before its transaction exists. `read_only` opens a `read only`
-/// transaction: the scope's one statement that [`crate::analyze::reads_alone`] lets run in a
-/// transaction of its own, which PostgreSQL then keeps from writing anything.
+/// scope cannot be signed before its transaction exists. `read_only` is the set-up of a
+/// statement that [`crate::analyze::reads_alone`] lets run in a transaction of its own: one
+/// statement, `select set_config('transaction_read_only', 'on', true), <settings>`, sent in the
+/// extended protocol ahead of that statement with one Sync after both. PostgreSQL runs the two
+/// in one implicit transaction that ends at the Sync (no BEGIN, no COMMIT, one answer), and
+/// `transaction_read_only` keeps it from writing anything.
 ///
 /// # Errors
 /// `InvalidArgument` when asked for a hardened scope.
@@ -188,12 +191,14 @@ pub fn begin_inline(
             reason: "a hardened scope is signed after its transaction starts; use the binding query and the parameterised statement".to_owned(),
         });
     }
-    let begin = if read_only {
-        "begin read only"
-    } else {
-        "begin"
-    };
-    Ok(format!("{begin}; {}", inline_settings(scope, limits, &[])))
+    if read_only {
+        return Ok(inline_settings(
+            scope,
+            limits,
+            &[("transaction_read_only", "on")],
+        ));
+    }
+    Ok(format!("begin; {}", inline_settings(scope, limits, &[])))
 }
 
 /// The connection's default isolation level (one row, column `isolation`). Statements of a
@@ -336,7 +341,11 @@ mod tests {
         let alone = scope_sql(Some("a"), None, None, true, Limits::default(), true).unwrap();
         assert!(alone
             .sql
-            .starts_with("begin read only; select set_config('app.current_tenant', 'a', true)"));
+            .starts_with("select set_config('app.current_tenant', 'a', true)"));
+        assert!(alone
+            .sql
+            .ends_with(", set_config('transaction_read_only', 'on', true)"));
+        assert!(!alone.sql.contains(';'), "one statement: {}", alone.sql);
         assert!(alone.params.is_empty());
         let refused = scope_sql(Some("a"), None, None, false, Limits::default(), true);
         assert_eq!(refused.unwrap_err().code(), "INVALID_ARGUMENT");

@@ -1,21 +1,85 @@
 // A plain scope's statements on a pipelining node-postgres client. A scope that only reads ends
 // with a COMMIT that has nothing to make durable, yet costs the request a second write and a
 // second wake-up of the server. So each statement the core judges able to run alone (one plain
-// read: no writes, no row locks, nothing that depends on its transaction) leaves as
-// `begin read only; <settings>; <statement>; commit` in one write, and the scope opens its
-// transaction only at the first statement that is not such a read (`begin; <settings>` with
-// it, in one write as well), which then takes every statement after it. In READ COMMITTED each
-// statement reads its own snapshot anyway, so the reads see what they would have seen inside
-// the transaction; connections whose default isolation is stricter never split a scope.
-// PostgreSQL keeps the split reads honest: `read only` refuses any write made through a view,
-// rule or policy function (SQLSTATE 25006), and such a statement runs again in the transaction,
-// as does a read that fails for any other reason (so its error aborts the transaction, as it
-// did when every statement ran in it).
+// read: no writes, no row locks, nothing that depends on its transaction) leaves in the extended
+// protocol behind its set-up (`select set_config('transaction_read_only', 'on', true),
+// <settings>`) with one Sync after both: PostgreSQL runs the two in one implicit transaction
+// that ends at the Sync, so the read costs one write, one answer and no BEGIN or COMMIT. The
+// scope opens its transaction only at the first statement that is not such a read (`begin;
+// <settings>` with it, in one write as well), which then takes every statement after it. In
+// READ COMMITTED each statement reads its own snapshot anyway, so the reads see what they would
+// have seen inside the transaction; connections whose default isolation is stricter never split
+// a scope. PostgreSQL keeps the split reads honest: `transaction_read_only` refuses any write
+// made through a view, rule or policy function (SQLSTATE 25006), and such a statement runs again
+// in the transaction, as does a read that fails for any other reason (so its error aborts the
+// transaction, as it did when every statement ran in it).
 import core from "@usebetter-rs/core";
 import { TenantScopeClosedError } from "../errors";
 
 type Query = (...args: unknown[]) => unknown;
-type LaneClient = { query: Query; connection?: { stream?: { cork?: () => void; uncork?: () => void } } };
+type LaneClient = {
+  query: Query;
+  constructor: { Query?: PgQueryClass };
+  connection?: { stream?: { cork?: () => void; uncork?: () => void } };
+};
+
+/** What a read alone needs of node-postgres' own Query class (`Client.Query`). */
+interface PgConnection {
+  parse(message: { text: string; types?: unknown[] }): void;
+  bind(message: { values: unknown[] }): void;
+  execute(message: { portal: string; rows: number }): void;
+}
+interface PgQuery {
+  queryMode?: string;
+  prepare(connection: PgConnection): void;
+  handleDataRow(message: unknown): void;
+  handleCommandComplete(message: unknown, connection: PgConnection): void;
+}
+type Callback = (err: unknown, result: unknown) => void;
+type PgQueryClass = new (config: unknown, values: unknown, callback: Callback) => PgQuery;
+type ReadAloneClass = new (setup: string, config: unknown, values: unknown, callback: Callback) => PgQuery;
+
+/**
+ * node-postgres' Query with the read's set-up written ahead of it (Parse, Bind, Execute, no
+ * Sync), so both run in one implicit transaction that the statement's own Sync ends. The set-up's
+ * row and completion are not the statement's: they are passed over. Subclassing keeps every
+ * other part of the query (its result, types, row mode, errors) node-postgres' own, and a
+ * pipelining client accepts only its own Query class.
+ */
+const readAloneClasses = new WeakMap<PgQueryClass, ReadAloneClass>();
+function readAloneClass(Base: PgQueryClass): ReadAloneClass {
+  let made = readAloneClasses.get(Base);
+  if (!made) {
+    made = class ReadAlone extends Base {
+      private setupAnswered = false;
+      constructor(
+        private readonly setup: string,
+        config: unknown,
+        values: unknown,
+        callback: Callback,
+      ) {
+        super(config, values, callback);
+        // Also a statement without parameters: the simple protocol would carry its own Sync.
+        this.queryMode = "extended";
+      }
+      override prepare(connection: PgConnection) {
+        connection.parse({ text: this.setup, types: [] });
+        connection.bind({ values: [] });
+        connection.execute({ portal: "", rows: 0 });
+        super.prepare(connection);
+      }
+      override handleDataRow(message: unknown) {
+        if (this.setupAnswered) super.handleDataRow(message);
+      }
+      override handleCommandComplete(message: unknown, connection: PgConnection) {
+        if (this.setupAnswered) super.handleCommandComplete(message, connection);
+        else this.setupAnswered = true;
+      }
+    };
+    readAloneClasses.set(Base, made);
+  }
+  return made;
+}
 
 /** The core's verdict per statement text (drizzle's texts repeat; their values are parameters). */
 const verdicts = new Map<string, boolean>();
@@ -24,7 +88,7 @@ const verdicts = new Map<string, boolean>();
 function textOf(args: unknown[]): string | undefined {
   const first = args[0];
   const text = typeof first === "string" ? first : (first as { text?: unknown } | null)?.text;
-  if (typeof text !== "string" || args.some((a) => typeof a === "function")) return undefined;
+  if (typeof text !== "string" || args.length > 2 || args.some((a) => typeof a === "function")) return undefined;
   // A cursor or a row-limited portal reads across round trips, and a callback would take the
   // answer past the lane: those need the transaction.
   if (typeof first === "object" && first !== null && ("submit" in first || "rows" in first || "callback" in first)) return undefined;
@@ -67,7 +131,7 @@ export interface Lane {
 
 /**
  * Installs the lane on `client` for one scope: `begin` opens the transaction with the scope's
- * settings, `alone` opens a read-only one for a single statement.
+ * settings, `alone` is the one-statement set-up that a read alone carries ahead of it.
  */
 export function openLane(client: LaneClient, begin: string, alone: string): Lane {
   const stream = client.connection?.stream;
@@ -76,7 +140,8 @@ export function openLane(client: LaneClient, begin: string, alone: string): Lane
   const query = client.query;
   const send = (...args: unknown[]) => query.apply(client, args);
   const known = readCommitted.get(client);
-  const canSplit = known === true && typeof core.sqlReadsAlone === "function";
+  const Base = client.constructor.Query;
+  const canSplit = known === true && typeof core.sqlReadsAlone === "function" && typeof Base === "function";
   let learning: Promise<unknown> | undefined;
   let setup: Promise<unknown> | undefined;
   let ended = false;
@@ -130,33 +195,21 @@ export function openLane(client: LaneClient, begin: string, alone: string): Lane
     const text = textOf(args);
     if (text !== undefined && SESSION_SETTING.test(text)) readCommitted.delete(client);
     if (setup || !canSplit || !readsAlone(text)) return inTransaction(args);
-    // COMMIT goes out whatever the statement does, even if the driver refuses it on the spot,
-    // so the connection never leaves the lane inside a read's transaction.
-    let refused: { error: unknown } | undefined;
-    const [opened, answer, committed] = together(() => {
-      const o = send(alone) as Promise<unknown>;
-      let a: Promise<unknown> | undefined;
-      try {
-        a = send(...args) as Promise<unknown>;
-      } catch (error) {
-        refused = { error };
-      }
-      return [o, a, send("commit") as Promise<unknown>];
+    const ReadAlone = readAloneClass(Base!);
+    const answer = new Promise((resolve, reject) => {
+      // A statement node-postgres refuses before writing anything (bad values) fails through the
+      // callback; nothing of the read is on the wire then.
+      send(new ReadAlone(alone, args[0], args[1], (err, result) => (err ? reject(err) : resolve(result))));
     });
-    if (refused) {
-      track(Promise.allSettled([opened, committed]));
-      throw refused.error;
-    }
     return track(
-      Promise.allSettled([opened, answer, committed]).then(([o, a, c]) => {
-        if (o.status === "fulfilled" && a.status === "fulfilled" && c.status === "fulfilled") return a.value;
+      answer.catch((error: unknown) => {
         // Run again in the scope's transaction: a read written through a view or a function
         // (refused as read only) belongs there, and a failed read must abort the transaction
         // as it did when every statement ran in it (later statements fail, the scope rolls
         // back). A read refused as read only is not sent alone again.
-        if (a.status === "rejected" && (a.reason as { code?: unknown })?.code === READ_ONLY_TRANSACTION) verdicts.set(text!, false);
+        if ((error as { code?: unknown })?.code === READ_ONLY_TRANSACTION) verdicts.set(text!, false);
         if (!ended) return inTransaction(args);
-        throw [o, a, c].find((r) => r.status === "rejected")!.reason;
+        throw error;
       }),
     );
   };
