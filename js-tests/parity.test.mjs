@@ -218,6 +218,7 @@ const calls = {
   },
   scopeIsolationSql: { args: [] },
   sqlReadsAlone: { args: [["sql", "string", "select 1"]] },
+  sqlSetsSession: { args: [["sql", "string", "reset all"]] },
   auditSealKey: { args: [["key", "optString", "k".repeat(32)], ["unkeyed", "bool", false], ["optIn", "string", "seal: { unkeyed: true }"]] },
   auditChainSql: { args: [["logs", "optString", "audit_logs"], ["checkpoints", "optString", "audit_chain_checkpoints"]] },
   auditStoreSql: { args: [["logs", "optString", "audit_logs"]] },

@@ -171,12 +171,12 @@ test("a read alone leaves no setting behind; one whose values node-postgres cann
   const tenantSetting = async () => (await client.query("select current_setting('app.current_tenant', true) as t")).rows[0].t;
   try {
     // The first lane on a connection learns its isolation (and opens a transaction).
-    const first = openLane(client, begin, alone);
+    const first = openLane(client, { begin, alone });
     await client.query("select 1");
     await first.settle();
     first.restore();
     await client.query("commit");
-    const reading = openLane(client, begin, alone);
+    const reading = openLane(client, { begin, alone });
     assert.deepEqual((await client.query("select count(*)::int as n from projects")).rows, [{ n: 2 }], "the tenant's rows");
     await reading.settle();
     reading.restore();
@@ -185,20 +185,75 @@ test("a read alone leaves no setting behind; one whose values node-postgres cann
     assert.equal(await tenantSetting(), "", "its settings ended with it");
     assert.equal((await client.query("select current_setting('transaction_read_only') as r")).rows[0].r, "off");
     // The set-up is written before node-postgres maps the statement's values; a value that cannot
-    // be written makes it close and sync what it wrote. The read fails with that error (again
-    // in the scope's transaction), and every later answer still reaches its own query.
-    const lane = openLane(client, begin, alone);
+    // be written makes it close and sync what it wrote. The read fails with that error (the
+    // client's own: nothing to run again), and every later answer still reaches its own query.
+    const lane = openLane(client, { begin, alone });
     const unwritable = { toPostgres() { throw new Error("unwritable value"); } };
     await assert.rejects(client.query("select $1::text as v", [unwritable]), /unwritable value/);
     assert.deepEqual((await client.query("select $1::int + 1 as n", [41])).rows, [{ n: 42 }]);
     await lane.settle();
     lane.restore();
-    assert.equal(lane.open, true, "the failed read ran again in the scope's transaction");
-    await client.query("rollback");
+    assert.equal(lane.open, false);
     assert.equal(client.getTransactionStatus(), "I");
     assert.equal(await tenantSetting(), "");
   } finally {
     await client.end();
+  }
+});
+
+test("named statements and binary clients stay in the transaction; a read alone keeps its query_timeout", async () => {
+  const require = createRequire(import.meta.url);
+  const { openLane } = require(require.resolve("@usebetterdev/tenant/package.json").replace(/package\.json$/, "dist/drizzle/lane.js"));
+  const begin = core.scopeSql(env.ids.acme, null, null, true).sql;
+  const alone = core.scopeSql(env.ids.acme, null, null, true, null, null, true).sql;
+  const known = async (config) => {
+    const client = new pg.Client({ connectionString: env.url, ...config });
+    await client.connect();
+    client.pipeline = true;
+    const first = openLane(client, { begin, alone }); // learns the isolation
+    await client.query("select 1");
+    await first.settle();
+    first.restore();
+    await client.query("commit");
+    return client;
+  };
+  const client = await known({});
+  try {
+    // A named statement whose Parse fails keeps its real error, and its name stays free.
+    const lane = openLane(client, { begin, alone });
+    await assert.rejects(client.query({ name: "later", text: "select n from later_table" }), (e) => e.code === "42P01");
+    await lane.settle();
+    lane.restore();
+    assert.equal(lane.open, true, "a named read runs in the scope's transaction");
+    await client.query("rollback");
+    await client.query("create table later_table (n int); insert into later_table values (7)");
+    assert.deepEqual((await client.query({ name: "later", text: "select n from later_table" })).rows, [{ n: 7 }]);
+    await client.query("drop table later_table");
+  } finally {
+    await client.end();
+  }
+  const binary = await known({ binary: true });
+  try {
+    const lane = openLane(binary, { begin, alone });
+    await binary.query("select name from projects");
+    await lane.settle();
+    lane.restore();
+    assert.equal(lane.open, true, "a binary client's reads keep their protocol: no split");
+    await binary.query("commit");
+  } finally {
+    await binary.end();
+  }
+  const timed = await known({});
+  try {
+    const lane = openLane(timed, { begin, alone });
+    const started = Date.now();
+    await assert.rejects(timed.query({ text: "select count(*) from generate_series(1, 100000000) g", query_timeout: 200 }), /Query read timeout/);
+    assert.ok(Date.now() - started < 2000, `answered after ${Date.now() - started} ms`);
+    await lane.settle();
+    lane.restore();
+    assert.equal(lane.open, false, "a timeout is the client's own error: nothing runs again");
+  } finally {
+    await timed.end().catch(() => undefined);
   }
 });
 
@@ -221,6 +276,25 @@ test("a connection whose default isolation is REPEATABLE READ never splits a sco
     await pool.end();
     await tenantOn(env.db).runAsSystem((db) => db.delete(projects).where(sql`name = 'late'`));
   }
+});
+
+test("a session-level change of the default isolation inside a scope makes the connection be asked again", async () => {
+  const tenant = tenantOn(env.db);
+  const read = (db) => db.select().from(projects);
+  await tenant.runAs(env.ids.acme, read); // the pool's one connection is known: read committed
+  assert.equal(core.sqlSetsSession("set default_transaction_isolation = 'repeatable read'"), true);
+  try {
+    await tenant.runAs(env.ids.acme, (db) => db.execute(sql`set default_transaction_isolation = 'repeatable read'`));
+    const asked = await watched(env.pool, () => tenant.runAs(env.ids.acme, read));
+    assert.ok(asked.texts.includes(core.scopeIsolationSql()), asked.texts.join(" | "));
+    const strict = await watched(env.pool, () => tenant.runAs(env.ids.acme, async (db) => [await read(db), await read(db)]));
+    assert.ok(!strict.texts.some((t) => /transaction_read_only/.test(t)), strict.texts.join(" | "));
+  } finally {
+    await tenant.runAs(env.ids.acme, (db) => db.execute(sql`reset default_transaction_isolation`));
+  }
+  await tenant.runAs(env.ids.acme, read); // asked again: read committed
+  const split = await watched(env.pool, () => tenant.runAs(env.ids.acme, read));
+  assert.match(split.texts[0], READ_ONLY, split.texts.join(" | "));
 });
 
 test("statements the callback left running are answered before the connection goes back", async () => {

@@ -499,3 +499,9 @@ pub fn sql_effects(sql: Unknown<'_>) -> Result<Value, Code> {
 pub fn sql_reads_alone(sql: Unknown<'_>) -> Result<bool, Code> {
     Ok(usebetter_core::analyze::reads_alone(&string("sql", sql)?))
 }
+
+/// Whether `sql` may change the session's defaults (`SET`, `RESET`, `DISCARD`).
+#[napi]
+pub fn sql_sets_session(sql: Unknown<'_>) -> Result<bool, Code> {
+    Ok(usebetter_core::analyze::sets_session(&string("sql", sql)?))
+}

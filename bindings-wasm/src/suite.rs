@@ -394,3 +394,10 @@ pub fn sql_effects(sql: JsValue) -> Result<JsValue, JsValue> {
 pub fn sql_reads_alone(sql: JsValue) -> Result<bool, JsValue> {
     Ok(usebetter_core::analyze::reads_alone(&string("sql", &sql)?))
 }
+
+/// Whether `sql` may change the session's defaults (`SET`, `RESET`, `DISCARD`).
+#[cfg(feature = "analyze")]
+#[wasm_bindgen(js_name = sqlSetsSession)]
+pub fn sql_sets_session(sql: JsValue) -> Result<bool, JsValue> {
+    Ok(usebetter_core::analyze::sets_session(&string("sql", &sql)?))
+}

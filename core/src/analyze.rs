@@ -12,7 +12,7 @@ mod alone;
 mod builtins;
 mod unicode;
 
-pub use alone::reads_alone;
+pub use alone::{reads_alone, sets_session};
 
 use std::ops::ControlFlow;
 

@@ -20,6 +20,7 @@ const core = edgeCore(binding, [
   "buildNoConfigMessage",
   "sqlEffects",
   "sqlReadsAlone",
+  "sqlSetsSession",
   "emailSigV4",
   "emailVerifyEvent",
   "emailSnsCertUrl",

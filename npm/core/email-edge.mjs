@@ -20,6 +20,7 @@ const core = edgeCore(binding, [
   "sqlWrites",
   "sqlEffects",
   "sqlReadsAlone",
+  "sqlSetsSession",
   "emailSmtpSend",
   "emailDkimSign",
   "slugFromName",

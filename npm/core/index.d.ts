@@ -93,14 +93,18 @@ export declare function tenantsSql(table?: string | null): TenantsSql;
  * `begin`, prefixed by `begin; ` (one simple-protocol message).
  */
 export declare function scopeBindingSql(begin?: boolean | null): string;
-/** The query that reads the connection's default isolation level: one row, column `isolation`. */
+/**
+ * The query that tells whether the connection's default isolation is READ COMMITTED: one row,
+ * boolean column `read_committed`.
+ */
 export declare function scopeIsolationSql(): string;
 /**
  * The statement that opens a scope and sets every setting the policies read: a tenant scope
  * (`tenantId`) or the system scope (`null`); hardened with `key` and the transaction's
  * `binding`; `inline` gives `begin; select …` as one message (plain mode only); optional
  * transaction-local `statement_timeout` and `lock_timeout` in milliseconds; `readOnly` (inline
- * only) opens a `read only` transaction for one statement that `sqlReadsAlone` accepts.
+ * only) gives one `select set_config(…)` that makes the implicit transaction it runs in read
+ * only: the set-up sent ahead of a statement that `sqlReadsAlone` accepts, with one Sync.
  */
 export declare function scopeSql(
   tenantId: string | null | undefined,
@@ -309,6 +313,7 @@ declare const core: {
   buildNoConfigMessage: typeof buildNoConfigMessage;
   sqlEffects: typeof sqlEffects;
   sqlReadsAlone: typeof sqlReadsAlone;
+  sqlSetsSession: typeof sqlSetsSession;
   Webhooks: typeof Webhooks;
   webhookSign: typeof webhookSign;
   webhookVerify: typeof webhookVerify;
@@ -342,3 +347,8 @@ export declare const sqlEffects: ((sql: string) => SqlEffects) | undefined;
  * that gives the same rows in a transaction of its own; absent in the edge build.
  */
 export declare const sqlReadsAlone: ((sql: string) => boolean) | undefined;
+/**
+ * Whether `sql` may change the session's defaults (`SET`, `RESET`, `DISCARD`): a connection's
+ * default isolation is then asked again; absent in the edge build.
+ */
+export declare const sqlSetsSession: ((sql: string) => boolean) | undefined;

@@ -45,6 +45,7 @@ export const {
   buildNoConfigMessage,
   sqlEffects,
   sqlReadsAlone,
+  sqlSetsSession,
   Webhooks,
   webhookSign,
   webhookVerify,

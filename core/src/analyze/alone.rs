@@ -31,6 +31,27 @@ pub fn reads_alone(sql: &str) -> bool {
     statement.visit(&mut walk).is_continue()
 }
 
+/// Whether `sql` may change the session's defaults (`SET`, `RESET`, `DISCARD`), after which a
+/// connection's default isolation must be asked again before a scope splits reads off. Text the
+/// parser cannot read says yes when it starts with one of those words: asking again is cheap,
+/// splitting on a stale answer is not.
+#[must_use]
+pub fn sets_session(sql: &str) -> bool {
+    match parse(sql) {
+        Ok(statements) => statements.iter().any(|s| {
+            matches!(
+                s,
+                Statement::Set(_) | Statement::Reset(_) | Statement::Discard { .. }
+            )
+        }),
+        Err(_) => sql.split_whitespace().next().is_some_and(|w| {
+            ["set", "reset", "discard"]
+                .iter()
+                .any(|k| w.eq_ignore_ascii_case(k))
+        }),
+    }
+}
+
 pub(super) fn verdict(ok: bool) -> ControlFlow<()> {
     if ok {
         ControlFlow::Continue(())
@@ -83,7 +104,32 @@ pub(super) fn value(v: &ValueWithSpan) -> ControlFlow<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::reads_alone;
+    use super::{reads_alone, sets_session};
+
+    #[test]
+    fn session_settings_are_told_apart() {
+        for sql in [
+            "SET default_transaction_isolation = 'repeatable read'",
+            "set session characteristics as transaction isolation level serializable",
+            "RESET ALL",
+            "DISCARD ALL",
+            "  set\tsearch_path to x",
+            "SELECT 1; SET x = 1",
+            "SET something the parser cannot read (",
+        ] {
+            assert!(sets_session(sql), "{sql}");
+        }
+        for sql in [
+            "SELECT 1",
+            "UPDATE t SET a = 1",
+            "SELECT 'set x = 1'",
+            "settings",
+            "not sql at all",
+            "",
+        ] {
+            assert!(!sets_session(sql), "{sql}");
+        }
+    }
 
     #[test]
     fn plain_reads_run_alone() {

@@ -201,11 +201,11 @@ pub fn begin_inline(
     Ok(format!("begin; {}", inline_settings(scope, limits, &[])))
 }
 
-/// The connection's default isolation level (one row, column `isolation`). Statements of a
-/// scope run in transactions of their own only where it is `read committed`, in which each
-/// statement takes its own snapshot anyway.
+/// Whether the connection's default isolation level is READ COMMITTED (one row, boolean column
+/// `read_committed`). Statements of a scope run in transactions of their own only there, where
+/// each statement takes its own snapshot anyway.
 pub const ISOLATION_SQL: &str =
-    "select current_setting('default_transaction_isolation') as isolation";
+    "select current_setting('default_transaction_isolation') = 'read committed' as read_committed";
 
 /// `select set_config('<name>', '<value>', true), …` for an unsigned scope, its limits and
 /// `extra` transaction-local settings, values inline: one statement without parameters.

@@ -51,6 +51,27 @@ export function scopeStatement(tenantId: string | null, options: ScopeOptions | 
   return statement;
 }
 
+/** A plain scope's two set-ups on a node-postgres lane: `begin` opens its transaction, `alone` goes ahead of a read alone. */
+export interface LaneStatements {
+  readonly begin: string;
+  readonly alone: string;
+}
+
+/** Lane set-ups of tenant scopes without limits (the common case), by tenant id: one lookup per scope. */
+const lanes = new Map<string, LaneStatements>();
+
+export function laneStatements(tenantId: string | null, options: ScopeOptions | undefined): LaneStatements {
+  const make = () => ({ begin: scopeStatement(tenantId, options, null, true).sql, alone: scopeStatement(tenantId, options, null, true, true).sql });
+  if (typeof tenantId !== "string" || options?.statementTimeoutMs != null || options?.lockTimeoutMs != null) return make();
+  let pair = lanes.get(tenantId);
+  if (!pair) {
+    pair = Object.freeze(make());
+    if (lanes.size >= 4096) lanes.clear();
+    lanes.set(tenantId, pair);
+  }
+  return pair;
+}
+
 /**
  * Sets every context setting of a tenant scope (`tenantId`) or the system scope (`null`).
  * Hardened mode first asks the transaction for its binding, so the signatures are good for this

@@ -9,7 +9,7 @@ import core from "@usebetter-rs/core";
 // @usebetterdev/audit's withAuditProxy exposes this, so its capture applies inside our scopes.
 import { WRAP_TRANSACTION } from "@usebetter-rs/core/shared";
 import { RollbackSignal, TenantAcquireTimeoutError, TenantScopeClosedError } from "../errors";
-import { bindingOf, scopeStatement, type Rows, type ScopeOptions } from "../setup";
+import { bindingOf, laneStatements, scopeStatement, type Rows, type ScopeOptions } from "../setup";
 import { openLane, type Lane } from "./lane";
 
 type Session = {
@@ -234,7 +234,7 @@ export function fastScope<T>(
     let lane: Lane | undefined;
     try {
       if (pipelined && !options?.key) {
-        lane = openLane(client as never, scopeStatement(tenantId, options, null, true).sql, scopeStatement(tenantId, options, null, true, true).sql);
+        lane = openLane(client as never, laneStatements(tenantId, options));
       } else {
         // Hardened: the signatures name this transaction, so BEGIN travels with the binding
         // query and the signed settings wait for its answer; the callback's first statement can

@@ -15,6 +15,7 @@
 // transaction, as it did when every statement ran in it).
 import core from "@usebetter-rs/core";
 import { TenantScopeClosedError } from "../errors";
+import type { LaneStatements } from "../setup";
 
 type Query = (...args: unknown[]) => unknown;
 type LaneClient = {
@@ -25,12 +26,14 @@ type LaneClient = {
 
 /** What a read alone needs of node-postgres' own Query class (`Client.Query`). */
 interface PgConnection {
+  stream: { destroy(error?: Error): void };
   parse(message: { text: string; types?: unknown[] }): void;
   bind(message: { values: unknown[] }): void;
   execute(message: { portal: string; rows: number }): void;
 }
 interface PgQuery {
   queryMode?: string;
+  query_timeout?: unknown;
   prepare(connection: PgConnection): void;
   handleDataRow(message: unknown): void;
   handleCommandComplete(message: unknown, connection: PgConnection): void;
@@ -61,12 +64,22 @@ function readAloneClass(Base: PgQueryClass): ReadAloneClass {
         super(config, values, callback);
         // Also a statement without parameters: the simple protocol would carry its own Sync.
         this.queryMode = "extended";
+        // node-postgres reads a per-query timeout from what it was handed: this query.
+        this.query_timeout = (config as { query_timeout?: unknown } | null)?.query_timeout;
       }
       override prepare(connection: PgConnection) {
         connection.parse({ text: this.setup, types: [] });
         connection.bind({ values: [] });
         connection.execute({ portal: "", rows: 0 });
-        super.prepare(connection);
+        try {
+          super.prepare(connection);
+        } catch (error) {
+          // Only a failure node-postgres does not handle itself gets here (it closes and syncs
+          // after a value it cannot write): the set-up is out without its statement and Sync, and
+          // no later Sync may end up carrying it. The connection cannot be trusted: end it.
+          connection.stream.destroy(error as Error);
+          throw error;
+        }
       }
       override handleDataRow(message: unknown) {
         if (this.setupAnswered) super.handleDataRow(message);
@@ -90,21 +103,31 @@ function textOf(args: unknown[]): string | undefined {
   const text = typeof first === "string" ? first : (first as { text?: unknown } | null)?.text;
   if (typeof text !== "string" || args.length > 2 || args.some((a) => typeof a === "function")) return undefined;
   // A cursor or a row-limited portal reads across round trips, and a callback would take the
-  // answer past the lane: those need the transaction.
-  if (typeof first === "object" && first !== null && ("submit" in first || "rows" in first || "callback" in first)) return undefined;
+  // answer past the lane: those need the transaction. So do named statements (node-postgres
+  // marks a name parsed at the set-up's ParseComplete, even when the statement's own Parse then
+  // fails), portals, and binary results (the extended protocol would turn a statement without
+  // parameters from text to binary rows).
+  const kept = ["submit", "rows", "callback", "name", "portal", "binary"];
+  if (typeof first === "object" && first !== null && kept.some((k) => (first as Record<string, unknown>)[k] !== undefined)) return undefined;
   return text;
 }
 
-function readsAlone(text: string | undefined): boolean {
-  if (text === undefined) return false;
+/** `judge`'s verdict on `text`, kept in `verdicts` (bounded). */
+function remembered(verdicts: Map<string, boolean>, text: string, judge: (text: string) => boolean): boolean {
   let verdict = verdicts.get(text);
   if (verdict === undefined) {
-    verdict = core.sqlReadsAlone?.(text) ?? false;
+    verdict = judge(text);
     if (verdicts.size >= 4096) verdicts.clear();
     verdicts.set(text, verdict);
   }
   return verdict;
 }
+
+const readsAlone = (text: string | undefined) => text !== undefined && remembered(verdicts, text, (t) => core.sqlReadsAlone?.(t) ?? false);
+
+/** The core's word on whether a statement may change the session's defaults, per text. */
+const sessionVerdicts = new Map<string, boolean>();
+const setsSession = (text: string) => remembered(sessionVerdicts, text, (t) => core.sqlSetsSession?.(t) ?? true);
 
 /**
  * Per connection: true when its default isolation is READ COMMITTED (reads may be split off),
@@ -113,8 +136,6 @@ function readsAlone(text: string | undefined): boolean {
 const readCommitted = new WeakMap<object, boolean>();
 
 const READ_ONLY_TRANSACTION = "25006";
-/** Session-level settings may change the connection's default isolation: ask again next time. */
-const SESSION_SETTING = /^\s*(set|reset|discard)\b/i;
 const noop = () => undefined;
 
 export interface Lane {
@@ -133,7 +154,7 @@ export interface Lane {
  * Installs the lane on `client` for one scope: `begin` opens the transaction with the scope's
  * settings, `alone` is the one-statement set-up that a read alone carries ahead of it.
  */
-export function openLane(client: LaneClient, begin: string, alone: string): Lane {
+export function openLane(client: LaneClient, { begin, alone }: LaneStatements): Lane {
   const stream = client.connection?.stream;
   const cork = typeof stream?.cork === "function" && typeof stream.uncork === "function" ? stream : null;
   const own = Object.hasOwn(client, "query");
@@ -141,7 +162,7 @@ export function openLane(client: LaneClient, begin: string, alone: string): Lane
   const send = (...args: unknown[]) => query.apply(client, args);
   const known = readCommitted.get(client);
   const Base = client.constructor.Query;
-  const canSplit = known === true && typeof core.sqlReadsAlone === "function" && typeof Base === "function";
+  const canSplit = known === true && typeof core.sqlReadsAlone === "function" && typeof Base === "function" && !(client as { binary?: unknown }).binary;
   let learning: Promise<unknown> | undefined;
   let setup: Promise<unknown> | undefined;
   let ended = false;
@@ -159,8 +180,8 @@ export function openLane(client: LaneClient, begin: string, alone: string): Lane
   const openWith = (args: unknown[]) =>
     together(() => {
       if (known === undefined && !learning && typeof core.sqlReadsAlone === "function") {
-        learning = (send(core.scopeIsolationSql()) as Promise<{ rows: Array<{ isolation?: unknown }> }>).then(
-          (r) => void readCommitted.set(client, r.rows[0]?.isolation === "read committed"),
+        learning = (send(core.scopeIsolationSql()) as Promise<{ rows: Array<{ read_committed?: unknown }> }>).then(
+          (r) => void readCommitted.set(client, r.rows[0]?.read_committed === true),
           () => void readCommitted.set(client, false),
         );
       }
@@ -193,7 +214,8 @@ export function openLane(client: LaneClient, begin: string, alone: string): Lane
   client.query = function laneQuery(...args: unknown[]) {
     if (ended) throw new TenantScopeClosedError();
     const text = textOf(args);
-    if (text !== undefined && SESSION_SETTING.test(text)) readCommitted.delete(client);
+    // Session-level settings may change the connection's default isolation: ask again next time.
+    if (text !== undefined && setsSession(text)) readCommitted.delete(client);
     if (setup || !canSplit || !readsAlone(text)) return inTransaction(args);
     const ReadAlone = readAloneClass(Base!);
     const answer = new Promise((resolve, reject) => {
@@ -204,11 +226,14 @@ export function openLane(client: LaneClient, begin: string, alone: string): Lane
     return track(
       answer.catch((error: unknown) => {
         // Run again in the scope's transaction: a read written through a view or a function
-        // (refused as read only) belongs there, and a failed read must abort the transaction
-        // as it did when every statement ran in it (later statements fail, the scope rolls
-        // back). A read refused as read only is not sent alone again.
-        if ((error as { code?: unknown })?.code === READ_ONLY_TRANSACTION) verdicts.set(text!, false);
-        if (!ended) return inTransaction(args);
+        // (refused as read only) belongs there, and a read PostgreSQL failed must abort the
+        // transaction as it did when every statement ran in it (later statements fail, the
+        // scope rolls back). A read refused as read only is not sent alone again. Errors of the
+        // client's own (a value it cannot write, a timeout, a lost connection) abort nothing
+        // and are the read's answer as they are.
+        const fromServer = typeof (error as { severity?: unknown } | null)?.severity === "string";
+        if (fromServer && (error as { code?: unknown }).code === READ_ONLY_TRANSACTION) verdicts.set(text!, false);
+        if (fromServer && !ended) return inTransaction(args);
         throw error;
       }),
     );
