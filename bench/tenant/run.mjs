@@ -1,7 +1,7 @@
 // bench/tenant: this package vs the reference vs an unscoped baseline, by UUID and by slug,
 // with wrk as the load generator in its own process. Run through bench/tenant.sh.
 import { spawn, spawnSync } from "node:child_process";
-import { writeFileSync, readFileSync } from "node:fs";
+import { writeFileSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -64,6 +64,29 @@ async function setup() {
   return { ids, slugs };
 }
 
+// CPU time (s) of a process and of all PostgreSQL processes, from /proc (Linux; null elsewhere):
+// where a request's cost lands, node or the server, beside its wall-clock rate.
+const TICKS = 100; // USER_HZ
+function cpuOf(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / TICKS;
+}
+function cpuNow(pid) {
+  try {
+    let postgres = 0;
+    for (const p of readdirSync("/proc")) {
+      if (!/^\d+$/.test(p)) continue;
+      try {
+        if (readFileSync(`/proc/${p}/stat`, "utf8").includes("(postgres)")) postgres += cpuOf(p);
+      } catch {} // gone meanwhile
+    }
+    return { node: cpuOf(pid), postgres };
+  } catch {
+    return null;
+  }
+}
+const cpu = {};
+
 function luaFor(values) {
   const file = join(tmpdir(), `bench-tenant-${values.length}-${values[0]}.lua`);
   writeFileSync(
@@ -102,12 +125,19 @@ async function measure(variant, values, httpPort) {
   wire[variant] = perOperation(before, await (await fetch(`${base}/wire`)).json(), WIRE_PROBES);
   const lua = luaFor(values);
   spawnSync("wrk", ["-t1", "-c", String(CONNECTIONS), "-d2s", "-s", lua, `http://127.0.0.1:${httpPort}`]); // warm-up
+  const cpuBefore = cpuNow(server.pid);
   const out = spawnSync("wrk", ["-t1", "-c", String(CONNECTIONS), `-d${DURATION}s`, "-s", lua, `http://127.0.0.1:${httpPort}`], { encoding: "utf8" });
+  const cpuAfter = cpuNow(server.pid);
   server.kill();
   await new Promise((resolve) => (server.exitCode !== null ? resolve() : server.once("exit", resolve)));
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out.stdout)?.[1]);
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out.stdout)?.[1];
   if (!rps || errors) throw new Error(`${variant}: wrk failed\n${out.stdout}${out.stderr}`);
+  const requests = Number(/(\d+) requests in/.exec(out.stdout)?.[1]);
+  if (cpuBefore && cpuAfter && requests) {
+    const us = (k) => ((cpuAfter[k] - cpuBefore[k]) / requests) * 1e6;
+    (cpu[variant] ??= []).push({ node: us("node"), postgres: us("postgres") });
+  }
   return rps;
 }
 
@@ -128,7 +158,7 @@ for (let round = 0; round < ROUNDS; round++) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const results = Object.fromEntries(Object.entries(samples).map(([k, xs]) => [k, median(xs)]));
 if (process.env.BENCH_VARIANTS) {
-  console.log(results, wires);
+  console.log(results, wires, cpu);
   process.exit(0);
 }
 const r = (x) => x.toFixed(2);
@@ -144,6 +174,11 @@ for (const mode of ["uuid", "slug"]) {
 }
 for (const mode of ["uuid", "slug"]) {
   for (const variant of ["ours", "ref", "unscoped", "hardened"]) console.log(`tenant-${mode} per request ${variant}: ${wires[`${mode}-${variant}`]}`);
+}
+// Both modes, every round: the median of each variant's CPU per request.
+for (const variant of ["ours", "ref", "unscoped", "hardened"]) {
+  const xs = cpu[variant];
+  if (xs?.length) console.log(`tenant cpu per request ${variant}: node=${median(xs.map((x) => x.node)).toFixed(0)}us postgres=${median(xs.map((x) => x.postgres)).toFixed(0)}us`);
 }
 for (const mode of ["uuid", "slug"]) {
   console.log(`tenant-${mode} ours/ref=${r(results[`${mode}-ours`] / results[`${mode}-ref`])} ours/unscoped=${r(results[`${mode}-ours`] / results[`${mode}-unscoped`])}`);
