@@ -103,6 +103,7 @@ async function measure(variant, values, httpPort) {
     BENCH_URL_REF: urlFor("app", "bench_ref"),
     BENCH_URL_UNSCOPED: urlFor("postgres", "bench_ours"),
     BENCH_URL_HARDENED: urlFor("app", "bench_hard"),
+    BENCH_URL_LANE: urlFor("app", "bench_ours"),
     BENCH_HARDENED_KEY: HARDENED_KEY,
     NODE_ENV: "production",
     BETTER_TENANT_TELEMETRY: "0",
@@ -150,6 +151,7 @@ let httpPort = 21100;
 for (let round = 0; round < ROUNDS; round++) {
   for (const [mode, values] of [["uuid", ids], ["slug", slugs]]) {
     for (const variant of (process.env.BENCH_VARIANTS ?? "ours,ref,unscoped,hardened").split(",")) {
+      if (variant === "lane" && mode !== "uuid") continue; // resolves UUIDs only
       (samples[`${mode}-${variant}`] ??= []).push(await measure(variant, values, httpPort++));
       wires[`${mode}-${variant}`] = wire[variant];
     }

@@ -1,4 +1,4 @@
-// One benchmark server: `node server.mjs <ours|ref|unscoped|hardened> <port>`. Hono + Drizzle +
+// One benchmark server: `node server.mjs <ours|ref|unscoped|hardened|lane> <port>`. Hono + Drizzle +
 // node-postgres serving GET /projects (20 rows) for the tenant named by x-tenant-id.
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
@@ -29,6 +29,31 @@ if (variant === "unscoped") {
       ? await db.select().from(projects).where(eq(projects.tenantId, t))
       : await db.execute(sql`SELECT p.* FROM projects p JOIN tenants t ON t.id = p.tenant_id WHERE t.slug = ${t}`).then((r) => r.rows);
     return c.json(rows);
+  });
+} else if (variant === "lane") {
+  // Not in the default run (BENCH_VARIANTS=lane,ours,unscoped): this package's scope protocol
+  // alone (RLS, the lane's read with its set-up in one Sync, Drizzle on the scope's client) with
+  // no middleware, AsyncLocalStorage or scope wrapper, by UUID only: what any RLS scope on
+  // Drizzle pays, against which the package's own per-request cost shows.
+  const dist = new URL("../../npm/tenant/dist/", import.meta.url);
+  const { openLane } = await import(new URL("drizzle/lane.js", dist).href);
+  const { laneStatements } = await import(new URL("setup.js", dist).href);
+  const uuidRe = /^[0-9a-f-]{36}$/i;
+  app.get("/projects", async (c) => {
+    const t = c.req.header("x-tenant-id") ?? "";
+    if (!uuidRe.test(t)) return c.json({ error: "lane: UUIDs only" }, 400);
+    const client = await pool.connect();
+    client.pipeline = true;
+    const lane = openLane(client, laneStatements(t, undefined));
+    try {
+      const rows = await drizzle(client).select().from(projects);
+      await lane.settle();
+      return c.json(rows);
+    } finally {
+      lane.restore();
+      client.pipeline = false;
+      client.release();
+    }
   });
 } else {
   // The reference is installed as `ref-tenant` in bench/.ref by bench/tenant.sh. Both are loaded
