@@ -61,11 +61,14 @@ export interface LaneStatements {
 const lanes = new Map<string, LaneStatements>();
 
 export function laneStatements(tenantId: string | null, options: ScopeOptions | undefined): LaneStatements {
-  const make = () => ({ begin: scopeStatement(tenantId, options, null, true).sql, alone: scopeStatement(tenantId, options, null, true, true).sql });
-  if (typeof tenantId !== "string" || options?.statementTimeoutMs != null || options?.lockTimeoutMs != null) return make();
+  if (typeof tenantId !== "string" || options?.statementTimeoutMs != null || options?.lockTimeoutMs != null) {
+    return { begin: scopeStatement(tenantId, options, null, true).sql, alone: scopeStatement(tenantId, options, null, true, true).sql };
+  }
   let pair = lanes.get(tenantId);
   if (!pair) {
-    pair = Object.freeze(make());
+    // Straight from the core: kept here only, not a second time in `plain`.
+    const sql = (readOnly: boolean) => core.scopeSql(tenantId, null, null, true, null, null, readOnly).sql;
+    pair = Object.freeze({ begin: sql(false), alone: sql(true) });
     if (lanes.size >= 4096) lanes.clear();
     lanes.set(tenantId, pair);
   }
