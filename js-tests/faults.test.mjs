@@ -300,6 +300,25 @@ test("a drizzle transaction outside any scope (an audit proxy's, a job's) surviv
   assert.equal((await request(app.base, "/api/list", "acme")).status, 200);
 });
 
+test("clients a pool opened before the package saw it are heard as well", async () => {
+  // New clients are heard when the pool announces them; the ones it already had, when a package
+  // first sees the pool. This client was opened and idle before drizzleDatabase() was called.
+  const pool = new pg.Pool({ connectionString: env.url, max: 1 });
+  const early = await pool.connect();
+  early.release();
+  const db = drizzlePg(pool);
+  betterTenant({ database: drizzleDatabase(db), tenantResolver: { header: "x-tenant-id" } });
+  const outside = db.transaction(async (tx) => tx.execute(sql`SELECT pg_sleep(10), 'early-client'`)).then(
+    () => "finished",
+    (err) => err,
+  );
+  await terminateRunning("early-client", "the transaction holds the early client's backend");
+  assert.ok((await outside) instanceof Error, "the transaction failed");
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(crashes.map(String), [], "no uncaught error reached the process");
+  await pool.end();
+});
+
 test("Prisma (driver adapter over node-postgres): a terminated connection fails its scope only; restarts recover within 2 s", { timeout: 60_000 }, async () => {
   const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: env.url, max: 4 }) });
   const tenant = betterTenant({ database: prismaDatabase(prisma), tenantResolver: { header: "x-tenant-id" } });

@@ -114,6 +114,44 @@ for (const [label, start] of [["Hono", honoApp], ["Express", expressApp]]) {
   });
 }
 
+test("Hono: path, subdomain and custom strategies each get the parts of the request they read", async () => {
+  const make = (tenantResolver) => betterTenant({ database: drizzleDatabase(env.db), tenantResolver });
+  const seen = [];
+  const strategies = [
+    ["/p", make({ path: "/p/:tenantId/*" })],
+    ["/s", make({ subdomain: true })],
+    ["/c", make({ custom: (r) => (seen.push({ path: r.path, host: r.host, url: r.url }), "globex") })],
+    ["/h", make({ header: "x-tenant-id" })],
+  ];
+  const app = new Hono();
+  for (const [prefix, t] of strategies) {
+    app.use(`${prefix}/*`, createHonoMiddleware(t));
+    app.get(`${prefix}/*`, async (c) => c.json(names(await t.getDatabase().select().from(projects))));
+  }
+  const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
+  servers.push(server);
+  await new Promise((r) => server.once("listening", r));
+  const port = server.address().port;
+  // Through http.request: the Host header is the client's to choose there.
+  const call = (path, headers = {}) =>
+    new Promise((resolve, reject) => {
+      const req = http.request({ host: "127.0.0.1", port, path, headers }, (res) => {
+        let body = "";
+        res.on("data", (d) => (body += d));
+        res.on("end", () => resolve({ status: res.statusCode, body: JSON.parse(body) }));
+      });
+      req.on("error", reject);
+      req.end();
+    });
+  assert.deepEqual(await call("/p/acme/projects"), { status: 200, body: ["acme-1", "acme-2"] }, "path");
+  assert.deepEqual(await call("/s/projects", { host: `globex.example.com:${port}` }), { status: 200, body: ["globex-1"] }, "subdomain");
+  assert.equal((await call("/s/projects", { host: `example.com:${port}` })).status, 404, "no tenant label");
+  assert.deepEqual(await call("/c/projects?x=1", { host: `custom.example.com:${port}` }), { status: 200, body: ["globex-1"] }, "custom");
+  assert.deepEqual(seen, [{ path: "/c/projects", host: "custom.example.com", url: `http://custom.example.com:${port}/c/projects?x=1` }]);
+  assert.deepEqual(await call("/h/projects", { "x-tenant-id": "acme", host: `globex.example.com:${port}` }), { status: 200, body: ["acme-1", "acme-2"] }, "header");
+  assert.equal((await call("/h/p/globex/projects", { host: `globex.example.com:${port}` })).status, 404, "a header strategy reads neither path nor host");
+});
+
 test("Hono: the middleware loads getContext().tenant (B1)", async () => {
   const base = await honoApp();
   assert.deepEqual((await get(base, "/api/whoami", { "x-tenant-id": env.ids.acme })).body, { slug: "acme" });

@@ -150,6 +150,8 @@ const wires = {};
 let httpPort = 21100;
 for (let round = 0; round < ROUNDS; round++) {
   for (const [mode, values] of [["uuid", ids], ["slug", slugs]]) {
+    // With BENCH_VARIANTS, BENCH_MODES=uuid (or slug) measures one mode only.
+    if (process.env.BENCH_VARIANTS && process.env.BENCH_MODES && !process.env.BENCH_MODES.split(",").includes(mode)) continue;
     for (const variant of (process.env.BENCH_VARIANTS ?? "ours,ref,unscoped,hardened").split(",")) {
       if (variant === "lane" && mode !== "uuid") continue; // resolves UUIDs only
       (samples[`${mode}-${variant}`] ??= []).push(await measure(variant, values, httpPort++));

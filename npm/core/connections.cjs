@@ -3,7 +3,7 @@
 // that holds the connection, and re-emits an idle client's on the pool; an 'error' event nobody
 // listens to ends the process. Tenant scopes listen on their own clients, but Drizzle's own
 // transactions (an audit capture's, a seal's, the app's) check out clients no scope sees. So every
-// client the pool hands out gets a listener (the failed query still rejects, and the pool drops the
+// client of the pool gets a listener (the failed query still rejects, and the pool drops the
 // broken client on release), and a pool without an 'error' listener gets one that notes the first
 // error. Shared by all the packages: one set of listeners per pool, whichever package sees the
 // pool first.
@@ -25,11 +25,20 @@ function hearDriver(handle, product) {
     warned = true;
     console.warn(`${product}: a database connection failed (${err && err.message}); requests using it fail, the pool replaces it; further such errors are not logged`);
   };
-  handle.on("acquire", (client) => {
+  const hear = (client) => {
     if (!client || typeof client.on !== "function" || heard.has(client)) return;
     heard.add(client);
     client.on("error", note);
-  });
+  };
+  // pg-pool announces each new client once ('connect'); the clients it already has are in
+  // `_clients`. Listening there rather than on every checkout ('acquire') keeps the listener off
+  // each request's path. A pool without that list is heard at each checkout.
+  if (Array.isArray(handle._clients)) {
+    handle._clients.forEach(hear);
+    handle.on("connect", hear);
+  } else {
+    handle.on("acquire", hear);
+  }
   if (handle.listenerCount("error") === 0) handle.on("error", note);
 }
 

@@ -45,11 +45,20 @@ export async function runWithTenant<T>(tenantId: string, fn: () => T | Promise<T
 /** A scope's lifetime: handles check it on every call. */
 export interface Scope {
   closed: boolean;
+  /**
+   * One proxy per object reached from the scope's handle, so a handle reached twice is the same
+   * handle. A Map the scope owns, not a WeakMap: both die with the scope, and weak entries keyed
+   * by short-lived objects cost the young-generation GC on every request.
+   */
+  proxies: Map<object, object> | undefined;
 }
 
 const SCOPE = Symbol("usebetterdev.tenant.scope");
 
-/** Attaches `scope` to a context object without changing its visible shape. */
+/**
+ * Attaches `scope` to a context object without changing its visible shape (a non-enumerable
+ * property: a WeakMap keyed by each request's context would cost the young-generation GC more).
+ */
 export function withScope(ctx: TenantContext, scope: Scope): TenantContext {
   Object.defineProperty(ctx, SCOPE, { value: scope, enumerable: false });
   return ctx;
@@ -67,6 +76,7 @@ export function currentScopeCloser(): () => void {
   };
 }
 
+const isFunction = (v: unknown): v is (...args: unknown[]) => unknown => typeof v === "function";
 const isObjectLike = (v: unknown): v is object => v !== null && (typeof v === "object" || typeof v === "function");
 
 // Settling callbacks get plain results: query rows are data, not handles.
@@ -78,9 +88,6 @@ const isFixed = (obj: object, prop: PropertyKey) => {
   return d !== undefined && d.configurable === false && d.writable === false;
 };
 
-// One proxy per object and scope: a handle reached twice is the same handle.
-const proxies = new WeakMap<Scope, WeakMap<object, object>>();
-
 /**
  * Wraps a database handle so that any method call after the scope ends throws instead of
  * running on a connection that may already serve another tenant. Everything reachable from the
@@ -90,8 +97,7 @@ const proxies = new WeakMap<Scope, WeakMap<object, object>>();
  */
 export function guard<T>(target: T, scope: Scope): T {
   if (!isObjectLike(target) || target instanceof Promise) return target;
-  let byTarget = proxies.get(scope);
-  if (!byTarget) proxies.set(scope, (byTarget = new WeakMap()));
+  const byTarget = (scope.proxies ??= new Map());
   const known = byTarget.get(target);
   if (known) return known as T;
   const proxy = new Proxy(target, {
@@ -102,7 +108,8 @@ export function guard<T>(target: T, scope: Scope): T {
       const settler = SETTLERS.has(prop);
       return function guarded(this: unknown, ...args: unknown[]) {
         if (scope.closed) throw new TenantScopeClosedError();
-        const wrapped = settler ? args : args.map((a) => (typeof a === "function" ? guardCallback(a as (...x: unknown[]) => unknown, scope) : a));
+        // Most calls pass no callback: their arguments go through as they are.
+        const wrapped = settler || !args.some(isFunction) ? args : args.map((a) => (isFunction(a) ? guardCallback(a, scope) : a));
         const result: unknown = (value as (...a: unknown[]) => unknown).apply(obj, wrapped);
         return result === obj ? proxy : guard(result, scope);
       };

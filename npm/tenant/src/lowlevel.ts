@@ -1,19 +1,19 @@
 // The reference's low-level exports: the same behaviour without a betterTenant() instance.
 import { TenantMiddlewareError, TenantNotResolvedError } from "./errors";
-import { compileResolver, resolveCandidate, wantedHeaders, type CompiledResolver } from "./request";
+import { compileResolver, readsOf, resolveCandidate, type CompiledResolver, type Reads } from "./request";
 import { inSystemScope, inTenantScope } from "./scope";
 import type { HandleRequestOptions, ResolvableRequest, TenantAdapter, TenantResolverConfig } from "./types";
 
-const compiled = new WeakMap<TenantResolverConfig, { resolver: CompiledResolver; names: string[] }>();
+const compiled = new WeakMap<TenantResolverConfig, { resolver: CompiledResolver; reads: Reads }>();
 
 /** The raw identifier a request names (UUIDs lower-cased), without any slug lookup. */
 export async function resolveTenant(request: ResolvableRequest, config: TenantResolverConfig): Promise<string | undefined> {
   let entry = compiled.get(config);
   if (!entry) {
-    entry = { resolver: compileResolver(config), names: wantedHeaders(config) };
+    entry = { resolver: compileResolver(config), reads: readsOf(config) };
     compiled.set(config, entry);
   }
-  return (await resolveCandidate(request, config, entry.resolver, entry.names))?.value;
+  return (await resolveCandidate(request, config, entry.resolver, entry.reads))?.value;
 }
 
 export function runAs<TDb, T>(tenantId: string, adapter: TenantAdapter<TDb>, fn: (database: TDb) => Promise<T>): Promise<T> {

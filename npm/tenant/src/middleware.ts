@@ -1,9 +1,9 @@
 // What every framework adapter shares: option checks, the missing-tenant body, and running
 // the downstream handler in a scope that rolls back when told to.
 import { RollbackSignal, TenantConfigError } from "./errors";
-import { formatMissingTenantMessage, toResolvableRequest } from "./request";
+import { formatMissingTenantMessage, READ_ALL, REQUEST_READS, resolvable, type Reads } from "./request";
 import type { BetterTenantInstance } from "./tenant";
-import type { NodeLikeRequest } from "./types";
+import type { NodeLikeRequest, ResolvableRequest } from "./types";
 
 export type MiddlewareTenant = Pick<BetterTenantInstance, "handleRequest" | "resolverStrategies">;
 
@@ -24,25 +24,45 @@ export function checkTenant(tenant: unknown, where: string): asserts tenant is M
 
 export const missingBody = (tenant: MiddlewareTenant) => ({ error: formatMissingTenantMessage(tenant.resolverStrategies) });
 
+const MISSING = Object.freeze({ missing: true });
+const FOUND = Object.freeze({ missing: false });
+const onMissingTenant = () => MISSING;
+const JUST_MISSING = { onMissingTenant };
+const asOutcome = (missing: boolean) => (missing ? MISSING : FOUND);
+
 /**
  * Runs `next` in the tenant scope. Returns `{ missing: true }` when no tenant was resolved;
  * a `RollbackSignal` thrown by `next` rolls the transaction back and is not an error.
  */
-export async function runScoped(
+export function runScoped(
   tenant: MiddlewareTenant,
   raw: Request | NodeLikeRequest,
   next: () => Promise<void>,
   isAborted?: () => boolean,
 ): Promise<{ missing: boolean }> {
-  const MISSING = { missing: true };
+  return scopedThen(tenant, raw, next, isAborted, asOutcome);
+}
+
+/** `runScoped`, handing whether the tenant was missing to `after` in the same promise step. */
+export function scopedThen<R>(
+  tenant: MiddlewareTenant,
+  raw: Request | NodeLikeRequest,
+  next: () => Promise<void>,
+  isAborted: (() => boolean) | undefined,
+  after: (missing: boolean) => R | Promise<R>,
+): Promise<R> {
+  const reads = (tenant as { [REQUEST_READS]?: Reads })[REQUEST_READS] ?? READ_ALL;
+  let answer: Promise<unknown>;
   try {
-    const out = await tenant.handleRequest(toResolvableRequest(raw), async () => {
-      await next();
-      return { missing: false };
-    }, { onMissingTenant: () => MISSING, ...(isAborted ? { isAborted } : {}) });
-    return out;
+    answer = Promise.resolve(tenant.handleRequest<ResolvableRequest, unknown>(resolvable(raw, reads), next, isAborted ? { onMissingTenant, isAborted } : JUST_MISSING));
   } catch (err) {
-    if (err instanceof RollbackSignal) return { missing: false };
-    throw err;
+    answer = Promise.reject(err);
   }
+  return answer.then(
+    (result) => after(result === MISSING),
+    (err: unknown) => {
+      if (err instanceof RollbackSignal) return after(false);
+      throw err;
+    },
+  );
 }

@@ -15,23 +15,32 @@ const MEMO_KEY_MAX = 512;
  * instead of crossing into the core again. With JWTs the answer depends on the time (expiry)
  * and is always computed.
  */
-function memoized(inner: NativeResolver): CompiledResolver {
+function memoized(inner: NativeResolver, reads: Reads): CompiledResolver {
   const seen = new Map<string, Resolution>();
+  // One header and nothing else read (a header strategy alone): that header's value is the key.
+  const only = !reads.url && reads.names.length === 1 ? reads.names[0] : undefined;
+  const byValue = new Map<string, Resolution>();
+  const remember = (memo: Map<string, Resolution>, key: string, input: Parameters<NativeResolver["resolve"]>[0]) => {
+    let result = memo.get(key);
+    if (!result) {
+      result = Object.freeze(inner.resolve(input));
+      if (memo.size >= 4096) memo.clear();
+      memo.set(key, result);
+    }
+    return result;
+  };
   return {
     get jwtUnverified() {
       return inner.jwtUnverified;
     },
     resolve(input) {
       if (input.token !== undefined || input.claims !== undefined) return inner.resolve(input);
-      const key = JSON.stringify([input.headers, input.host, input.path, input.url]);
-      if (key.length > MEMO_KEY_MAX) return inner.resolve(input);
-      let result = seen.get(key);
-      if (!result) {
-        result = Object.freeze(inner.resolve(input));
-        if (seen.size >= 4096) seen.clear();
-        seen.set(key, result);
+      if (only !== undefined) {
+        const value = (input.headers as Record<string, unknown> | undefined)?.[only];
+        if (typeof value === "string" && value.length <= MEMO_KEY_MAX) return remember(byValue, value, input);
       }
-      return result;
+      const key = JSON.stringify([input.headers, input.host, input.path, input.url]);
+      return key.length > MEMO_KEY_MAX ? inner.resolve(input) : remember(seen, key, input);
     },
   };
 }
@@ -64,7 +73,7 @@ export function compileResolver(config: TenantResolverConfig): CompiledResolver 
   }
   try {
     const native = new core.TenantResolver(rust);
-    return jwt === undefined ? memoized(native) : native;
+    return jwt === undefined ? memoized(native, readsOf(config)) : native;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     throw new TenantConfigError(`better-tenant: invalid tenantResolver: ${message}`, { cause: err });
@@ -105,24 +114,54 @@ function pathWithoutQuery(raw: string | undefined): string | undefined {
 }
 
 /**
+ * What resolution reads of a request, from the strategies configured: the headers it looks at
+ * (the configured one; Authorization for a JWT; Host for a subdomain), whether it reads the
+ * request's host, path or URL (path and subdomain strategies), and whether a `custom` resolver
+ * receives the request whole. Nothing else is taken from a request or converted for Rust.
+ */
+export interface Reads {
+  readonly names: readonly string[];
+  readonly url: boolean;
+  readonly whole: boolean;
+}
+
+/** Where a betterTenant() instance keeps its `Reads` (framework adapters read it). */
+export const REQUEST_READS = Symbol("usebetter.tenant.reads");
+
+export const READ_ALL: Reads = Object.freeze({ names: Object.freeze(["authorization", "host"]), url: true, whole: true });
+
+export function readsOf(config: TenantResolverConfig): Reads {
+  const names: string[] = [];
+  if (config.jwt !== undefined) names.push("authorization");
+  const subdomain = config.subdomain !== undefined && config.subdomain !== false;
+  if (subdomain) names.push("host");
+  if (typeof config.header === "string") names.push(config.header.trim().toLowerCase());
+  return Object.freeze({ names: Object.freeze(names), url: subdomain || config.path !== undefined, whole: config.custom !== undefined });
+}
+
+/**
  * Fetch `Request` (Hono, Next) or a Node request (Express, Fastify) → what resolution reads,
  * in the reference's shape. A Node request's `path` comes first: in Express it is relative to
  * the mount point of `app.use("/api", …)`, as the reference reads it.
  */
 export function toResolvableRequest(req: Request | NodeLikeRequest): ResolvableRequest {
+  return resolvable(req, READ_ALL);
+}
+
+/** `toResolvableRequest`, leaving out what `reads` says resolution never looks at (a URL parse for a header strategy). */
+export function resolvable(req: Request | NodeLikeRequest, reads: Reads): ResolvableRequest {
   if (isFetchRequest(req)) {
-    let host: string | undefined;
-    let path: string | undefined;
+    const out: ResolvableRequest = { headers: req.headers, url: req.url, method: req.method };
+    if (!reads.url && !reads.whole) return out;
     try {
-      const url = new URL(req.url);
-      host = hostWithoutPort(url.host);
-      path = url.pathname || undefined;
+      const url = new URL(out.url!);
+      const host = hostWithoutPort(url.host);
+      const path = url.pathname || undefined;
+      if (path !== undefined) out.path = path;
+      if (host !== undefined) out.host = host;
     } catch {
       // An unparsable URL leaves host and path out; resolution then finds nothing there.
     }
-    const out: ResolvableRequest = { headers: req.headers, url: req.url, method: req.method };
-    if (path !== undefined) out.path = path;
-    if (host !== undefined) out.host = host;
     return out;
   }
   const headers: Record<string, string | string[] | undefined> = {};
@@ -137,13 +176,6 @@ export function toResolvableRequest(req: Request | NodeLikeRequest): ResolvableR
   if (host !== undefined) out.host = host;
   if (req.method !== undefined) out.method = req.method;
   return out;
-}
-
-/** The headers resolution can read: the configured one, Authorization and Host. */
-export function wantedHeaders(config: TenantResolverConfig): string[] {
-  const names = ["authorization", "host"];
-  if (typeof config.header === "string") names.push(config.header.trim().toLowerCase());
-  return names;
 }
 
 // Only the headers resolution reads cross into Rust: each converted header costs time per request.
@@ -175,45 +207,56 @@ function bearer(headers: Record<string, string | string[]>): string | undefined 
   return core.bearerToken(Array.isArray(raw) ? raw[0] : raw) ?? undefined;
 }
 
+type Answer = Candidate | undefined | Promise<Candidate | undefined>;
+
 /**
  * Runs the strategies: header, path, subdomain and jwt in Rust (one call), then `custom`.
  * Returns the normalised candidate (UUID lower-cased, or a slug) and what kind it is; with
- * `resolveToId`, the raw trimmed candidate (kind null), which that callback interprets.
+ * `resolveToId`, the raw trimmed candidate (kind null), which that callback interprets. Without
+ * a callback to wait for (`getToken`, `verifyToken`, `custom`) the answer comes synchronously.
  */
-export async function resolveCandidate(
-  request: ResolvableRequest,
-  config: TenantResolverConfig,
-  resolver: CompiledResolver,
-  names: readonly string[] = wantedHeaders(config),
-): Promise<Candidate | undefined> {
-  const headers = pickHeaders(request.headers, names);
-  const input: Parameters<typeof resolver.resolve>[0] = { headers };
-  if (request.host !== undefined) input.host = request.host;
-  if (request.path !== undefined) input.path = request.path;
-  if (request.url !== undefined) input.url = request.url;
+export function resolveCandidate(request: ResolvableRequest, config: TenantResolverConfig, resolver: CompiledResolver, reads: Reads = readsOf(config)): Answer {
+  const headers = pickHeaders(request.headers, reads.names);
+  const input: ResolveInput = { headers };
+  if (reads.url) {
+    if (request.host !== undefined) input.host = request.host;
+    if (request.path !== undefined) input.path = request.path;
+    if (request.url !== undefined) input.url = request.url;
+  }
   const getToken = request.getToken;
-  if (typeof getToken === "function" || typeof getToken === "string") {
-    const token = typeof getToken === "function" ? await getToken() : getToken;
-    if (token) input.token = token;
+  if (typeof getToken === "function") {
+    return Promise.resolve(getToken()).then((token) => {
+      if (token) input.token = token;
+      return byStrategies(request, config, resolver, input);
+    });
   }
-  const jwt = typeof config.jwt === "object" ? (config.jwt as JwtResolverConfig) : undefined;
-  let result: Resolution = resolver.resolve(input);
-  if (result.value === null && jwt?.verifyToken) {
-    const token = input.token ?? bearer(headers);
-    const claims = token ? await jwt.verifyToken(token) : null;
-    if (claims) result = resolver.resolve({ ...input, claims });
-  }
+  if (typeof getToken === "string" && getToken) input.token = getToken;
+  return byStrategies(request, config, resolver, input);
+}
+
+type ResolveInput = Parameters<CompiledResolver["resolve"]>[0];
+
+function byStrategies(request: ResolvableRequest, config: TenantResolverConfig, resolver: CompiledResolver, input: ResolveInput): Answer {
+  const result: Resolution = resolver.resolve(input);
   if (result.value !== null) return { value: result.value, kind: result.kind };
-  if (config.custom) {
-    const raw = await config.custom(request);
-    if (typeof raw === "string" && raw.trim()) {
-      if (config.resolveToId) return { value: raw.trim(), kind: null };
-      try {
-        return core.normalizeTenantId(raw);
-      } catch {
-        return undefined; // neither UUID nor slug: treated like no value, never guessed at
-      }
+  const jwt = typeof config.jwt === "object" ? (config.jwt as JwtResolverConfig) : undefined;
+  const token = jwt?.verifyToken ? (input.token ?? bearer(input.headers as Record<string, string | string[]>)) : undefined;
+  if (!token) return byCustom(request, config);
+  return Promise.resolve(jwt!.verifyToken!(token)).then((claims) => {
+    const verified = claims ? resolver.resolve({ ...input, claims }) : result;
+    return verified.value !== null ? { value: verified.value, kind: verified.kind } : byCustom(request, config);
+  });
+}
+
+function byCustom(request: ResolvableRequest, config: TenantResolverConfig): Answer {
+  if (!config.custom) return undefined;
+  return Promise.resolve(config.custom(request)).then((raw): Candidate | undefined => {
+    if (typeof raw !== "string" || !raw.trim()) return undefined;
+    if (config.resolveToId) return { value: raw.trim(), kind: null };
+    try {
+      return core.normalizeTenantId(raw);
+    } catch {
+      return undefined; // neither UUID nor slug: treated like no value, never guessed at
     }
-  }
-  return undefined;
+  });
 }

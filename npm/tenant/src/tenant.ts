@@ -5,7 +5,7 @@ import { TtlCache } from "./cache";
 import { getContext, requireDatabase, runWithTenant, type Tenant, type TenantContext } from "./context";
 import { inSystemScope, inTenantScope, UnknownTenant } from "./scope";
 import { codedError, RollbackSignal, TenantConfigError, TenantMiddlewareError, TenantNotResolvedError } from "./errors";
-import { compileResolver, describeStrategies, resolveCandidate, wantedHeaders } from "./request";
+import { compileResolver, describeStrategies, readsOf, REQUEST_READS, resolveCandidate, type Candidate } from "./request";
 import type { ScopeOptions } from "./setup";
 import type { DatabaseProvider, ResolvableRequest, TenantAdapter, TenantResolverConfig } from "./types";
 
@@ -107,7 +107,7 @@ export function betterTenant<TDb, SDb>(config: BetterTenantConfig<TDb, SDb>): Be
   const { adapter, getTenantRepository } = config.database;
   const resolverConfig = config.tenantResolver;
   const resolver = compileResolver(resolverConfig);
-  const headerNames = wantedHeaders(resolverConfig);
+  const reads = readsOf(resolverConfig);
   if (resolver.jwtUnverified && !warnedUnverified) {
     warnedUnverified = true;
     console.warn("better-tenant: tenantResolver.jwt.unverified is on: JWT signatures are NOT checked");
@@ -135,16 +135,20 @@ export function betterTenant<TDb, SDb>(config: BetterTenantConfig<TDb, SDb>): Be
     return row;
   };
 
-  // Runs inside the tenant transaction, so no second connection is needed (no deadlock).
+  // Runs inside the tenant transaction, so no second connection is needed (no deadlock). A
+  // cached row is answered at once, without a promise.
   const loader = loadTenant
-    ? (id: string) => async (db: TDb): Promise<Tenant | null> => {
+    ? (db: TDb, id: string): Tenant | null | Promise<Tenant | null> => {
         const hit = cache.get(`id:${id}`);
         if (hit) return hit;
-        const row = await getTenantRepository(db as unknown as SDb).getById(id);
-        if (row) cache.set(`id:${id}`, row);
-        return row;
+        return getTenantRepository(db as unknown as SDb)
+          .getById(id)
+          .then((row) => {
+            if (row) cache.set(`id:${id}`, row);
+            return row;
+          });
       }
-    : () => undefined;
+    : undefined;
 
   // Its answer is used as the tenant id itself, so it must be one (a UUID): anything else is
   // a bug in the callback, reported rather than turned into a missing tenant.
@@ -165,15 +169,24 @@ export function betterTenant<TDb, SDb>(config: BetterTenantConfig<TDb, SDb>): Be
     return id.value;
   };
 
-  const fromSlug = async (slug: string): Promise<string | undefined> => (adapter.runAsSystem ? (await bySlug(slug))?.id : slug);
+  const fromSlug = (slug: string): string | undefined | Promise<string | undefined> => {
+    if (!adapter.runAsSystem) return slug;
+    const hit = cache.get(`slug:${slug}`);
+    return hit ? hit.id : bySlug(slug).then((row) => row?.id);
+  };
 
   // `resolveToId` takes precedence over everything, UUID-looking values included (as in the reference).
-  const resolveTenant = async (request: ResolvableRequest): Promise<string | undefined> => {
-    const candidate = await resolveCandidate(request, resolverConfig, resolver, headerNames);
+  const idOf = (candidate: Candidate | undefined): string | undefined | Promise<string | undefined> => {
     if (!candidate) return undefined;
     if (resolverConfig.resolveToId) return viaResolveToId(candidate.value);
     return candidate.kind === "uuid" ? candidate.value : fromSlug(candidate.value);
   };
+  // Synchronous when nothing needs waiting for (a UUID, a cached slug, no callbacks).
+  const resolveId = (request: ResolvableRequest): string | undefined | Promise<string | undefined> => {
+    const candidate = resolveCandidate(request, resolverConfig, resolver, reads);
+    return candidate instanceof Promise ? candidate.then(idOf) : idOf(candidate);
+  };
+  const resolveTenant = async (request: ResolvableRequest): Promise<string | undefined> => resolveId(request);
 
   const runAs = async <T>(tenantId: string, fn: (database: TDb) => Promise<T>): Promise<T> => {
     let parsed: { value: string; kind: "uuid" | "slug" };
@@ -187,32 +200,55 @@ export function betterTenant<TDb, SDb>(config: BetterTenantConfig<TDb, SDb>): Be
       parsed.kind === "uuid" ? parsed.value : resolverConfig.resolveToId ? await viaResolveToId(parsed.value) : await fromSlug(parsed.value);
     if (!id) throw codedError("TENANT_NOT_FOUND", `better-tenant: tenant not found: ${JSON.stringify(parsed.value)}`);
     try {
-      return await inTenantScope(adapter, id, scopeOptions, loader(id), fn);
+      return await inTenantScope(adapter, id, scopeOptions, loader, fn);
     } catch (err) {
       if (err instanceof UnknownTenant) throw codedError("TENANT_NOT_FOUND", `better-tenant: tenant not found: ${JSON.stringify(id)}`);
       throw err;
     }
   };
 
-  const handleRequest: BetterTenantInstance<TDb, SDb>["handleRequest"] = async (request, next, options = {}) => {
-    const missing = () => {
-      if (options.onMissingTenant) return options.onMissingTenant(request);
-      const err = new TenantNotResolvedError();
-      if (options.onError) return options.onError(err, request);
-      throw err;
-    };
-    const id = (await resolveTenant(request))?.trim();
-    if (!id) return missing();
-    try {
-      const scope = options.isAborted ? { ...scopeOptions, aborted: options.isAborted } : scopeOptions;
-      return await inTenantScope(adapter, id, scope, loader(id), () => next());
-    } catch (err) {
-      if (err instanceof UnknownTenant) return missing();
-      if (err instanceof RollbackSignal) throw err;
-      if (options.onError) return options.onError(err, request);
-      if (err instanceof TenantNotResolvedError || err instanceof TenantMiddlewareError) throw err;
-      throw new TenantMiddlewareError("better-tenant: failed to run tenant middleware", { cause: err });
+  type Handle = BetterTenantInstance<TDb, SDb>["handleRequest"];
+  // The handler's options, with its request and result types erased (each call has its own).
+  type HandleOptions = { onMissingTenant?: (r: never) => unknown; onError?: (e: unknown, r: never) => unknown; isAborted?: () => boolean };
+  const missing = <Req, Result>(request: Req, options: HandleOptions): Result | Promise<Result> => {
+    const o = options as unknown as { onMissingTenant?: (r: Req) => Result | Promise<Result>; onError?: (e: unknown, r: Req) => Result | Promise<Result> };
+    if (o.onMissingTenant) return o.onMissingTenant(request);
+    const err = new TenantNotResolvedError();
+    if (o.onError) return o.onError(err, request);
+    throw err;
+  };
+
+  const failed = <Req, Result>(err: unknown, request: Req, options: HandleOptions): Result | Promise<Result> => {
+    if (err instanceof UnknownTenant) return missing(request, options);
+    if (err instanceof RollbackSignal) throw err;
+    const onError = (options as unknown as { onError?: (e: unknown, r: Req) => Result | Promise<Result> }).onError;
+    if (onError) return onError(err, request);
+    if (err instanceof TenantNotResolvedError || err instanceof TenantMiddlewareError) throw err;
+    throw new TenantMiddlewareError("better-tenant: failed to run tenant middleware", { cause: err });
+  };
+
+  const inScope = <Req, Result>(request: Req, found: string | undefined, next: () => Promise<Result>, options: HandleOptions): Promise<Result> => {
+    const id = found?.trim();
+    if (!id) {
+      try {
+        return Promise.resolve(missing<Req, Result>(request, options));
+      } catch (err) {
+        return Promise.reject(err);
+      }
     }
+    const scope = options.isAborted ? { ...scopeOptions, aborted: options.isAborted } : scopeOptions;
+    return inTenantScope(adapter, id, scope, loader, () => next(), (err: unknown) => failed<Req, Result>(err, request, options));
+  };
+
+  const handleRequest: Handle = (request, next, options = {}) => {
+    let found: string | undefined | Promise<string | undefined>;
+    try {
+      found = resolveId(request);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const o = options as HandleOptions;
+    return found instanceof Promise ? found.then((id) => inScope(request, id, next, o)) : inScope(request, found, next, o);
   };
 
   const api = createTenantApi(adapter, getTenantRepository, { onWrite: () => cache.clear(), scope: scopeOptions });
@@ -223,7 +259,7 @@ export function betterTenant<TDb, SDb>(config: BetterTenantConfig<TDb, SDb>): Be
     config.console.registerProduct({ id: "tenant", name: "Better Tenant", endpoints: consoleEndpoints(api) });
   }
 
-  return {
+  const instance: BetterTenantInstance<TDb, SDb> = {
     getContext,
     getDatabase: () => getContext()?.database as TDb | undefined,
     runWithTenant,
@@ -235,4 +271,7 @@ export function betterTenant<TDb, SDb>(config: BetterTenantConfig<TDb, SDb>): Be
     api,
     requireDatabase: () => requireDatabase<TDb>(),
   };
+  // For the framework adapters: what of a request resolution reads (not part of the API).
+  Object.defineProperty(instance, REQUEST_READS, { value: reads });
+  return instance;
 }

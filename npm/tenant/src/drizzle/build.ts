@@ -4,7 +4,7 @@ import type * as Orm from "drizzle-orm";
 import type * as PgCore from "drizzle-orm/pg-core";
 import type { Tenant } from "../context";
 import { codedError, TenantConfigError } from "../errors";
-import { fastScope } from "./fast";
+import { fastScope, type Portable } from "./fast";
 import { isPostgresJs, postgresJsTransaction } from "./postgresjs";
 import { applyScope, type Rows, type ScopeOptions } from "../setup";
 import type { DatabaseProvider, TenantRepository } from "../types";
@@ -149,17 +149,17 @@ export function build(kit: DrizzleKit) {
     const table = options.table ?? tenantsTable;
     hearConnectionErrors(db, "better-tenant");
     const postgresJs = isPostgresJs(db);
-    const scoped = <T>(tenantId: string | null, options: ScopeOptions | undefined, fn: (tx: TTx) => Promise<T>): Promise<T> => {
-      const portable = (cb: (tx: TTx) => Promise<T>) => {
-        const work = async (tx: TTx) => {
-          await applyScope(async (q, params) => rowsOf(await tx.execute(bound(q, params))), tenantId, options);
-          return cb(tx);
-        };
-        return postgresJs ? postgresJsTransaction(db, work) : db.transaction(work);
+    // node-postgres: scopes on a client of their own (fast.ts), decided once per database.
+    const fast = fastScope(db, kit.nodePgSession);
+    const portable = <T>(tenantId: string | null, options: ScopeOptions | undefined, cb: (tx: TTx) => Promise<T>): Promise<T> => {
+      const work = async (tx: TTx) => {
+        await applyScope(async (q, params) => rowsOf(await tx.execute(bound(q, params))), tenantId, options);
+        return cb(tx);
       };
-      const fast = fastScope<T>(db, tenantId, options, kit.nodePgSession, portable as (cb: (tx: never) => Promise<T>) => Promise<T>);
-      return fast ? fast(fn as (tx: never) => Promise<T>) : portable(fn);
+      return postgresJs ? postgresJsTransaction(db, work) : db.transaction(work);
     };
+    const scoped = <T>(tenantId: string | null, options: ScopeOptions | undefined, fn: (tx: TTx) => Promise<T>): Promise<T> =>
+      fast ? fast<T>(tenantId, options, fn as (tx: never) => Promise<T>, portable as Portable) : portable(tenantId, options, fn);
     return {
       adapter: {
         runWithTenant: (id, fn, options?: ScopeOptions) => scoped(id, options, fn),

@@ -8,8 +8,9 @@
 import core from "@usebetter-rs/core";
 // @usebetterdev/audit's withAuditProxy exposes this, so its capture applies inside our scopes.
 import { WRAP_TRANSACTION } from "@usebetter-rs/core/shared";
-import { RollbackSignal, TenantAcquireTimeoutError, TenantScopeClosedError } from "../errors";
+import { TenantScopeClosedError } from "../errors";
 import { bindingOf, laneStatements, scopeStatement, type Rows, type ScopeOptions } from "../setup";
+import { acquire, gateOf, leave, type Pool } from "./acquire";
 import { openLane, type Lane } from "./lane";
 
 type Session = {
@@ -24,11 +25,9 @@ type Client = {
   release: (err?: Error) => void;
   query: (text: string, params?: readonly string[]) => Promise<Result | Result[]>;
   on?: (event: "error", listener: (err: Error) => void) => unknown;
-  off?: (event: "error", listener: (err: Error) => void) => unknown;
   /** node-postgres: "I" when the connection is outside any transaction. */
   getTransactionStatus?: () => string | null;
 };
-type Pool = { connect: () => Promise<Client>; options?: { max?: number } };
 type Tx = object;
 
 type TxClass = new (dialect: unknown, session: Session, schema: unknown) => Tx;
@@ -59,83 +58,6 @@ const CLOSED_CLIENT = {
 };
 
 const noop = () => undefined;
-
-const GONE = () => new RollbackSignal("client closed the connection before the scope got a database connection");
-
-/**
- * Scopes wait for a pool slot in a queue of ours, not in the pool's: a waiter whose request is
- * gone, or whose `acquireTimeoutMs` passed, leaves the queue without ever taking a connection
- * (the pool's own queue cannot be left). One gate per pool, as wide as the pool.
- */
-type Gate = { active: number; max: number; waiting: Array<() => void> };
-const gates = new WeakMap<object, Gate>();
-
-function gateOf(pool: Pool): Gate {
-  let gate = gates.get(pool);
-  if (!gate) gates.set(pool, (gate = { active: 0, max: Math.max(1, Number(pool.options?.max) || 10), waiting: [] }));
-  return gate;
-}
-
-function leave(gate: Gate) {
-  gate.active--;
-  gate.waiting.shift()?.();
-}
-
-/** Waits for a slot; rejects on timeout. Resolves with the time left of the limit. */
-function slot(gate: Gate, limit: number | undefined): Promise<number | undefined> {
-  const start = Date.now();
-  const left = () => (limit ? Math.max(1, limit - (Date.now() - start)) : undefined);
-  if (gate.active < gate.max) {
-    gate.active++;
-    return Promise.resolve(left());
-  }
-  return new Promise((resolve, reject) => {
-    const enter = () => {
-      clearTimeout(timer);
-      gate.active++;
-      resolve(left());
-    };
-    const timer = limit
-      ? setTimeout(() => {
-          gate.waiting.splice(gate.waiting.indexOf(enter), 1);
-          reject(new TenantAcquireTimeoutError(limit));
-        }, limit)
-      : undefined;
-    gate.waiting.push(enter);
-  });
-}
-
-/** A client from the pool within `acquireTimeoutMs`; none for a request that is already gone. */
-async function acquire(pool: Pool, gate: Gate, options: ScopeOptions | undefined): Promise<Client> {
-  const limit = options?.acquireTimeoutMs;
-  if (options?.aborted?.()) throw GONE();
-  const left = await slot(gate, limit);
-  try {
-    if (options?.aborted?.()) throw GONE();
-    const pending = pool.connect();
-    if (!left) return await pending;
-    // The pool can still be short (others use it too): bound that wait as well.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let late = false;
-    pending.then((c) => late && c.release(), () => undefined);
-    try {
-      return await Promise.race([
-        pending,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => {
-            late = true;
-            reject(new TenantAcquireTimeoutError(limit ?? left));
-          }, left);
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
-  } catch (err) {
-    leave(gate);
-    throw err;
-  }
-}
 
 /**
  * node-postgres 8.17 and later pipeline: with `client.pipeline` on, a query is written without
@@ -190,42 +112,61 @@ function sendHeld(client: Client, send: () => Promise<Rows>): { sent: Promise<Ro
 const lastRows = (r: Result | Result[]): Rows => (Array.isArray(r) ? (r.at(-1)?.rows ?? []) : r.rows);
 
 /**
- * The scope on its own client when `db` is drizzle's node-postgres database, else null. `portable`
- * runs the scope when this drizzle turns out to lack the transaction class.
+ * Per pooled client, whether the scope holding it saw the connection break. A connection that
+ * breaks while a scope holds it (server restart, terminated backend) emits 'error' on the client;
+ * the failed query already rejects, so the request fails with that error and the client is
+ * destroyed on release. One listener per client for its lifetime, not one per scope.
  */
-export function fastScope<T>(
-  db: unknown,
+type Watch = { active: boolean; broken: Error | undefined };
+const watches = new WeakMap<object, Watch>();
+
+function watch(client: Client): Watch {
+  let w = watches.get(client);
+  if (!w) {
+    const made: Watch = (w = { active: false, broken: undefined });
+    client.on?.("error", (err: Error) => {
+      if (made.active) made.broken ??= err;
+    });
+    watches.set(client, made);
+  }
+  w.active = true;
+  w.broken = undefined;
+  return w;
+}
+
+export type FastScope = <T>(
   tenantId: string | null,
   options: ScopeOptions | undefined,
-  loadSession: () => Promise<unknown>,
-  portable: (fn: (tx: never) => Promise<T>) => Promise<T>,
-) {
+  fn: (tx: never) => Promise<T>,
+  portable: Portable,
+) => Promise<T>;
+
+/** Runs a scope through drizzle's own transaction (when the transaction class is missing). */
+export type Portable = <T>(tenantId: string | null, options: ScopeOptions | undefined, fn: (tx: never) => Promise<T>) => Promise<T>;
+
+/**
+ * Scopes on their own client when `db` is drizzle's node-postgres database, else null. `portable`
+ * runs a scope when this drizzle turns out to lack the transaction class.
+ */
+export function fastScope(db: unknown, loadSession: () => Promise<unknown>): FastScope | null {
   const session = (db as { _?: { session?: Session } })._?.session;
   if (!session || session.constructor?.name !== "NodePgSession") return null;
-  return async (fn: (tx: never) => Promise<T>): Promise<T> => {
-    const known = transactionClass(loadSession);
-    const Tx = known instanceof Promise ? await known : known;
-    if (!Tx) return portable(fn);
-    // The same test drizzle uses: a Pool hands out a client per scope, a Client is used as is.
-    const pooled = session.client.constructor.name.includes("Pool") && typeof session.client.connect === "function";
-    const gate = pooled ? gateOf(session.client as Pool) : null;
-    const client = gate ? await acquire(session.client as Pool, gate, options) : (session.client as Client);
-    // A connection that breaks while the scope holds it (server restart, terminated backend)
-    // emits 'error' on the client; unheard, that event would end the process. The failed
-    // query already rejects, so the request fails with that error; the client is destroyed.
-    let broken: Error | undefined;
-    const onError = (err: Error) => {
-      broken ??= err;
-    };
-    if (pooled) client.on?.("error", onError);
+  // The same test drizzle uses: a Pool hands out a client per scope, a Client is used as is.
+  const pooled = session.client.constructor.name.includes("Pool") && typeof session.client.connect === "function";
+  const gate = pooled ? gateOf(session.client as unknown as Pool<Client>) : null;
+  let Tx: TxClass | null | undefined;
+  return async function scope<T>(
+    tenantId: string | null,
+    options: ScopeOptions | undefined,
+    fn: (tx: never) => Promise<T>,
+    portable: Portable,
+  ): Promise<T> {
+    if (Tx === undefined) Tx = await transactionClass(loadSession);
+    if (!Tx) return portable(tenantId, options, fn);
+    const client = gate ? await acquire(session.client as unknown as Pool<Client>, gate, options) : (session.client as Client);
+    const watched = pooled ? watch(client) : null;
     const pipelined = pooled && canPipeline(client);
     const toggled = pipelined && !client.pipeline;
-    if (toggled) client.pipeline = true;
-    const own = pooled ? new session.constructor(client, session.dialect, session.schema, session.options) : session;
-    const created = new Tx(session.dialect, own, session.schema);
-    const wrapTx = (db as { [WRAP_TRANSACTION]?: (tx: Tx) => Tx })[WRAP_TRANSACTION];
-    const tx = wrapTx ? wrapTx(created) : created;
-    const run = async (text: string, params: readonly string[]) => lastRows(await client.query(text, params));
     // A client whose transaction did not end cleanly is destroyed, never handed to the next scope.
     let clean = false;
     // Pipelined: the set-up, held until the callback's first statement goes out with it.
@@ -233,9 +174,15 @@ export function fastScope<T>(
     // Pipelined plain scopes: reads alone in one round trip each, the transaction when needed.
     let lane: Lane | undefined;
     try {
+      if (toggled) client.pipeline = true;
+      const own = pooled ? new session.constructor(client, session.dialect, session.schema, session.options) : session;
+      const created = new Tx(session.dialect, own, session.schema);
+      const wrapTx = (db as { [WRAP_TRANSACTION]?: (tx: Tx) => Tx })[WRAP_TRANSACTION];
+      const tx = wrapTx ? wrapTx(created) : created;
       if (pipelined && !options?.key) {
         lane = openLane(client as never, laneStatements(tenantId, options));
       } else {
+        const run = async (text: string, params: readonly string[]) => lastRows(await client.query(text, params));
         // Hardened: the signatures name this transaction, so BEGIN travels with the binding
         // query and the signed settings wait for its answer; the callback's first statement can
         // still follow them in the same round trip.
@@ -244,51 +191,59 @@ export function fastScope<T>(
           : scopeStatement(tenantId, options, null, true);
         if (pipelined) {
           held = sendHeld(client, () => run(statement.sql, statement.params));
-          held.sent.catch(() => undefined);
+          held.sent.catch(noop);
         } else {
           await run(statement.sql, statement.params);
         }
       }
-      let result: T;
+      // Pipelined, the callback's first statement is written right behind the set-up; a failed
+      // set-up is still the scope's error (it wins over the callback's), and the statements
+      // behind it fail with it (the transaction is aborted), so nothing runs without its context.
+      let result: T | undefined;
+      let failed = false;
+      let failure: unknown;
       try {
-        // Pipelined, the callback's first statement is written right behind the set-up; a failed
-        // set-up is still the scope's error, and the statements behind it fail with it (the
-        // transaction is aborted), so nothing runs without its context. The callback settles
-        // first: the held set-up leaves with its first statement, or here if it sent none.
-        const work = Promise.resolve(fn(tx as never));
-        if (held || lane) {
-          await work.then(noop, noop);
-          held?.flush();
-          await held?.sent;
-          if (lane) {
-            if (pooled) (own as { client: object }).client = CLOSED_CLIENT;
-            await lane.settle();
-            lane.restore();
-          }
-        }
-        result = await work;
+        result = await fn(tx as never);
       } catch (err) {
-        if (pooled) (own as { client: object }).client = CLOSED_CLIENT;
-        await lane?.settle().catch(() => undefined);
-        lane?.restore();
-        // The callback's error is the scope's error; a failed ROLLBACK only breaks the client.
-        // A lane that never opened its transaction has nothing to roll back.
-        if (lane && !lane.open) clean = !broken;
-        else if (!broken) await client.query("rollback").then(() => (clean = true), () => undefined);
-        throw err;
+        failed = true;
+        failure = err;
       }
       // Work the callback left running (an un-awaited nested transaction, a saved handle) must
       // not reach this client after COMMIT, when it may already serve another request.
       if (pooled) (own as { client: object }).client = CLOSED_CLIENT;
+      try {
+        // The held set-up leaves with the callback's first statement, or here if it sent none.
+        if (held) {
+          held.flush();
+          await held.sent;
+        }
+        if (lane) {
+          const settling = lane.settle();
+          if (settling) await settling;
+        }
+      } catch (err) {
+        failed = true;
+        failure = err;
+      }
+      lane?.restore();
+      if (failed) {
+        const broken = watched?.broken;
+        // The callback's error is the scope's error; a failed ROLLBACK only breaks the client.
+        // A lane that never opened its transaction has nothing to roll back.
+        if (lane && !lane.open) clean = !broken;
+        else if (!broken) await client.query("rollback").then(() => (clean = true), noop);
+        throw failure;
+      }
       if (!lane || lane.open) await client.query("commit");
       clean = true;
-      return result;
+      return result as T;
     } finally {
       held?.flush();
       lane?.restore();
       if (pooled) {
         if (toggled) (client as { pipeline: boolean }).pipeline = false;
-        client.off?.("error", onError);
+        const broken = watched!.broken;
+        watched!.active = false;
         // Never hand on a connection still inside a transaction (with its scope's settings).
         const idle = typeof client.getTransactionStatus !== "function" || client.getTransactionStatus() === "I";
         client.release(clean && idle && !broken ? undefined : (broken ?? new Error("better-tenant: scope ended without a clean COMMIT or ROLLBACK")));

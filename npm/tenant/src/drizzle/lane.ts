@@ -138,105 +138,155 @@ const readCommitted = new WeakMap<object, boolean>();
 const READ_ONLY_TRANSACTION = "25006";
 const noop = () => undefined;
 
-export interface Lane {
+/**
+ * A plain scope's statements on one client. `begin` opens the transaction with the scope's
+ * settings; `alone` is the one-statement set-up that a read alone carries ahead of it.
+ */
+export class Lane {
+  private readonly query: Query;
+  private readonly own: boolean;
+  private readonly cork: { cork(): void; uncork(): void } | null;
+  private readonly known: boolean | undefined;
+  private readonly canSplit: boolean;
+  private learning: Promise<unknown> | undefined;
+  private setup: Promise<unknown> | undefined;
+  private ended = false;
+  /** Reads alone not answered yet, and who waits for the last of them. */
+  private inflight = 0;
+  private drained: (() => void) | undefined;
+
+  constructor(
+    private readonly client: LaneClient,
+    private readonly statements: LaneStatements,
+  ) {
+    const stream = client.connection?.stream;
+    this.cork = typeof stream?.cork === "function" && typeof stream.uncork === "function" ? (stream as { cork(): void; uncork(): void }) : null;
+    this.own = Object.hasOwn(client, "query");
+    this.query = client.query;
+    this.known = readCommitted.get(client);
+    const Base = client.constructor.Query;
+    this.canSplit = this.known === true && typeof core.sqlReadsAlone === "function" && typeof Base === "function" && !(client as { binary?: unknown }).binary;
+    const lane = this;
+    client.query = function laneQuery(...args: unknown[]) {
+      return lane.submit(args);
+    };
+  }
+
   /** Whether the scope's transaction is open (a statement needed it). */
-  readonly open: boolean;
+  get open(): boolean {
+    return this.setup !== undefined;
+  }
+
   /**
    * Waits for every statement sent so far, then refuses new ones (TenantScopeClosedError);
-   * rejects with the set-up's error when the transaction's set-up failed.
+   * rejects with the set-up's error when the transaction's set-up failed. Nothing to wait for
+   * (a scope whose reads are all answered): returns undefined at once.
    */
-  settle(): Promise<void>;
-  /** Gives the client its own `query` back. */
-  restore(): void;
-}
+  settle(): Promise<void> | undefined {
+    if (this.inflight === 0 && this.learning === undefined && this.setup === undefined) {
+      this.ended = true;
+      return undefined;
+    }
+    return this.settleAll();
+  }
 
-/**
- * Installs the lane on `client` for one scope: `begin` opens the transaction with the scope's
- * settings, `alone` is the one-statement set-up that a read alone carries ahead of it.
- */
-export function openLane(client: LaneClient, { begin, alone }: LaneStatements): Lane {
-  const stream = client.connection?.stream;
-  const cork = typeof stream?.cork === "function" && typeof stream.uncork === "function" ? stream : null;
-  const own = Object.hasOwn(client, "query");
-  const query = client.query;
-  const send = (...args: unknown[]) => query.apply(client, args);
-  const known = readCommitted.get(client);
-  const Base = client.constructor.Query;
-  const canSplit = known === true && typeof core.sqlReadsAlone === "function" && typeof Base === "function" && !(client as { binary?: unknown }).binary;
-  let learning: Promise<unknown> | undefined;
-  let setup: Promise<unknown> | undefined;
-  let ended = false;
-  const pending = new Set<Promise<unknown>>();
-  // Everything written between cork and uncork leaves in one write (node-postgres writes a
-  // pipelined query as it is submitted).
-  const together = <T>(f: () => T): T => {
-    cork?.cork!();
+  private async settleAll(): Promise<void> {
+    while (this.inflight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
+    this.ended = true;
+    await this.learning;
+    await this.setup;
+  }
+
+  /** Gives the client its own `query` back. */
+  restore(): void {
+    if (this.own) this.client.query = this.query;
+    else delete (this.client as { query?: unknown }).query;
+  }
+
+  private send(args: unknown[]): unknown {
+    return this.query.apply(this.client, args);
+  }
+
+  /** Everything written between cork and uncork leaves in one write (node-postgres writes a pipelined query as it is submitted). */
+  private together<T>(f: () => T): T {
+    this.cork?.cork();
     try {
       return f();
     } finally {
-      cork?.uncork!();
+      this.cork?.uncork();
     }
-  };
-  const openWith = (args: unknown[]) =>
-    together(() => {
-      if (known === undefined && !learning && typeof core.sqlReadsAlone === "function") {
-        learning = (send(core.scopeIsolationSql()) as Promise<{ rows: Array<{ read_committed?: unknown }> }>).then(
+  }
+
+  private inTransaction(args: unknown[]): unknown {
+    if (this.setup) return this.send(args);
+    return this.together(() => {
+      if (this.known === undefined && !this.learning && typeof core.sqlReadsAlone === "function") {
+        const client = this.client;
+        this.learning = (this.send([core.scopeIsolationSql()]) as Promise<{ rows: Array<{ read_committed?: unknown }> }>).then(
           (r) => void readCommitted.set(client, r.rows[0]?.read_committed === true),
           () => void readCommitted.set(client, false),
         );
       }
-      setup = send(begin) as Promise<unknown>;
+      const setup = this.send([this.statements.begin]) as Promise<unknown>;
       setup.catch(noop);
-      return send(...args);
+      this.setup = setup;
+      return this.send(args);
     });
-  const track = <T>(p: Promise<T>): Promise<T> => {
-    pending.add(p);
-    const done = () => void pending.delete(p);
-    p.then(done, done);
-    return p;
-  };
-  const lane = {
-    get open() {
-      return setup !== undefined;
-    },
-    async settle() {
-      while (pending.size > 0) await Promise.allSettled([...pending]);
-      ended = true;
-      await learning;
-      await setup;
-    },
-    restore() {
-      if (own) client.query = query;
-      else delete (client as { query?: unknown }).query;
-    },
-  };
-  const inTransaction = (args: unknown[]) => (setup ? send(...args) : openWith(args));
-  client.query = function laneQuery(...args: unknown[]) {
-    if (ended) throw new TenantScopeClosedError();
+  }
+
+  private finished(): void {
+    if (--this.inflight === 0 && this.drained) {
+      const drained = this.drained;
+      this.drained = undefined;
+      drained();
+    }
+  }
+
+  private submit(args: unknown[]): unknown {
+    if (this.ended) throw new TenantScopeClosedError();
     const text = textOf(args);
     // Session-level settings may change the connection's default isolation: ask again next time.
-    if (text !== undefined && setsSession(text)) readCommitted.delete(client);
-    if (setup || !canSplit || !readsAlone(text)) return inTransaction(args);
-    const ReadAlone = readAloneClass(Base!);
-    const answer = new Promise((resolve, reject) => {
+    if (text !== undefined && setsSession(text)) readCommitted.delete(this.client);
+    if (this.setup || !this.canSplit || !readsAlone(text)) return this.inTransaction(args);
+    const ReadAlone = readAloneClass(this.client.constructor.Query!);
+    this.inflight++;
+    return new Promise((resolve, reject) => {
       // A statement node-postgres refuses before writing anything (bad values) fails through the
       // callback; nothing of the read is on the wire then.
-      send(new ReadAlone(alone, args[0], args[1], (err, result) => (err ? reject(err) : resolve(result))));
+      this.send([
+        new ReadAlone(this.statements.alone, args[0], args[1], (error, result) => {
+          if (!error) {
+            resolve(result);
+            return this.finished();
+          }
+          // Run again in the scope's transaction: a read written through a view or a function
+          // (refused as read only) belongs there, and a read PostgreSQL failed must abort the
+          // transaction as it did when every statement ran in it (later statements fail, the
+          // scope rolls back). A read refused as read only is not sent alone again. Errors of the
+          // client's own (a value it cannot write, a timeout, a lost connection) abort nothing
+          // and are the read's answer as they are.
+          const fromServer = typeof (error as { severity?: unknown } | null)?.severity === "string";
+          if (fromServer && (error as { code?: unknown }).code === READ_ONLY_TRANSACTION) verdicts.set(text!, false);
+          if (!fromServer || this.ended) {
+            reject(error);
+            return this.finished();
+          }
+          let again: Promise<unknown>;
+          try {
+            again = Promise.resolve(this.inTransaction(args));
+          } catch (err) {
+            again = Promise.reject(err);
+          }
+          resolve(again);
+          const done = () => this.finished();
+          again.then(done, done);
+        }),
+      ]);
     });
-    return track(
-      answer.catch((error: unknown) => {
-        // Run again in the scope's transaction: a read written through a view or a function
-        // (refused as read only) belongs there, and a read PostgreSQL failed must abort the
-        // transaction as it did when every statement ran in it (later statements fail, the
-        // scope rolls back). A read refused as read only is not sent alone again. Errors of the
-        // client's own (a value it cannot write, a timeout, a lost connection) abort nothing
-        // and are the read's answer as they are.
-        const fromServer = typeof (error as { severity?: unknown } | null)?.severity === "string";
-        if (fromServer && (error as { code?: unknown }).code === READ_ONLY_TRANSACTION) verdicts.set(text!, false);
-        if (fromServer && !ended) return inTransaction(args);
-        throw error;
-      }),
-    );
-  };
-  return lane;
+  }
+}
+
+/** Installs the lane on `client` for one scope. */
+export function openLane(client: LaneClient, statements: LaneStatements): Lane {
+  return new Lane(client, statements);
 }

@@ -1,6 +1,6 @@
 import { getContext } from "../context";
 import { RollbackSignal } from "../errors";
-import { checkTenant, missingBody, missingStatus, runScoped, type MiddlewareTenant } from "../middleware";
+import { checkTenant, missingBody, missingStatus, scopedThen, type MiddlewareTenant } from "../middleware";
 
 export interface HonoContextLike {
   req: { raw: Request };
@@ -36,20 +36,27 @@ function clientGone(c: HonoContextLike): boolean {
 export function createHonoMiddleware(tenant: MiddlewareTenant, options: CreateHonoMiddlewareOptions = {}): HonoMiddleware {
   checkTenant(tenant, "createHonoMiddleware");
   const status = missingStatus(options, "createHonoMiddleware");
-  return async function betterTenantHono(c, next) {
+  return function betterTenantHono(c, next) {
     let handled = false;
-    const { missing } = await runScoped(tenant, c.req.raw, async () => {
-      if (options.attachTenantToContext) c.set?.("tenantId", getContext()?.tenantId);
-      handled = true;
-      await next();
-      if (c.error !== undefined) throw new RollbackSignal(c.error);
-      // The client went away: nobody will see this response, so nothing of it is kept.
-      if (clientGone(c)) throw new RollbackSignal("client closed the connection");
-    }, () => clientGone(c));
-    if (missing) return options.onMissingTenant ? options.onMissingTenant(c) : c.json(missingBody(tenant), status);
-    // The client left before the scope began, so no handler ran; Hono still needs a response
-    // (nobody reads it: 499, "client closed request").
-    if (!handled) return new Response(null, { status: 499 });
-    return undefined;
+    return scopedThen(
+      tenant,
+      c.req.raw,
+      async () => {
+        if (options.attachTenantToContext) c.set?.("tenantId", getContext()?.tenantId);
+        handled = true;
+        await next();
+        if (c.error !== undefined) throw new RollbackSignal(c.error);
+        // The client went away: nobody will see this response, so nothing of it is kept.
+        if (clientGone(c)) throw new RollbackSignal("client closed the connection");
+      },
+      () => clientGone(c),
+      (missing) => {
+        if (missing) return options.onMissingTenant ? options.onMissingTenant(c) : c.json(missingBody(tenant), status);
+        // The client left before the scope began, so no handler ran; Hono still needs a response
+        // (nobody reads it: 499, "client closed request").
+        if (!handled) return new Response(null, { status: 499 });
+        return undefined;
+      },
+    );
   };
 }
