@@ -240,6 +240,19 @@ test("bounded waits: pool exhaustion, held locks and slow statements end with er
   }
 });
 
+test("a scope that asked for an idle connection just as its pool was ended still ends within acquireMs", async () => {
+  const pool = new pg.Pool({ connectionString: env.url, max: 2 });
+  const t = betterTenant({ database: drizzleDatabase(drizzlePg(pool)), tenantResolver: { header: "x-tenant-id" }, timeouts: { acquireMs: 300 } });
+  await t.runAs(env.ids.acme, (db) => db.select().from(projects)); // one idle client, the scope's path warm
+  const started = Date.now();
+  // The scope finds an idle client and asks for it; the pool is ended before it hands it over.
+  const pending = t.runAs(env.ids.acme, (db) => db.select().from(projects));
+  const ended = pool.end();
+  await assert.rejects(pending, (err) => err instanceof TenantAcquireTimeoutError || err?.cause instanceof TenantAcquireTimeoutError);
+  assert.ok(Date.now() - started < 2000, `waited ${Date.now() - started} ms`);
+  await ended;
+});
+
 test("a request whose client left while it waited for a connection never takes one", async () => {
   const small = await tenantDatabase("faultabort", { poolSize: 1 });
   const acquired = [];

@@ -115,6 +115,23 @@ test("a tenant whose id reads like the system scope's never gets its context (lo
   }
 });
 
+test("handleRequest and resolveTenant answer with promises: what a resolver or the options throw rejects them, never throws", async () => {
+  const next = async () => "ran";
+  const throwing = make({ tenantResolver: { custom: () => { throw new Error("custom failed"); } } });
+  const results = [
+    throwing.handleRequest({ headers: {} }, next),
+    throwing.resolveTenant({ headers: {} }),
+    make().handleRequest({ headers: {}, getToken() { throw new Error("getToken failed"); } }, next),
+    make().handleRequest({ headers: { "x-tenant-id": "acme" } }, next, null),
+  ];
+  for (const r of results) assert.ok(r instanceof Promise);
+  await assert.rejects(results[0], /custom failed/);
+  await assert.rejects(results[1], /custom failed/);
+  await assert.rejects(results[2], /getToken failed/);
+  await assert.rejects(results[3], TypeError);
+  assert.equal(await make().handleRequest({ headers: { "x-tenant-id": env.ids.acme } }, next), "ran");
+});
+
 test("a custom resolver alone is a strategy", async () => {
   const tenant = make({ tenantResolver: { custom: () => "acme" } });
   assert.equal(await tenant.resolveTenant({ headers: {} }), env.ids.acme);

@@ -160,7 +160,11 @@ test("a read that fails aborts the scope's transaction as before: a later write 
   assert.deepEqual(rows, ["acme-1", "acme-2"]);
 });
 
-test("a read alone leaves no setting behind; one whose values node-postgres cannot write fails with its error and the answers stay in step", async () => {
+/**
+ * The package's lane on a pipelining client of its own, for acme, once the connection's
+ * isolation is known (the first lane on a connection learns it, and opens a transaction).
+ */
+async function laneClient() {
   const require = createRequire(import.meta.url);
   const { openLane } = require(require.resolve("@usebetterdev/tenant/package.json").replace(/package\.json$/, "dist/drizzle/lane.js"));
   const client = new pg.Client({ connectionString: env.url });
@@ -168,14 +172,18 @@ test("a read alone leaves no setting behind; one whose values node-postgres cann
   client.pipeline = true;
   const begin = core.scopeSql(env.ids.acme, null, null, true).sql;
   const alone = core.scopeSql(env.ids.acme, null, null, true, null, null, true).sql;
+  const first = openLane(client, { begin, alone });
+  await client.query("select 1");
+  await first.settle();
+  first.restore();
+  await client.query("commit");
+  return { openLane, client, begin, alone };
+}
+
+test("a read alone leaves no setting behind; one whose values node-postgres cannot write fails with its error and the answers stay in step", async () => {
+  const { openLane, client, begin, alone } = await laneClient();
   const tenantSetting = async () => (await client.query("select current_setting('app.current_tenant', true) as t")).rows[0].t;
   try {
-    // The first lane on a connection learns its isolation (and opens a transaction).
-    const first = openLane(client, { begin, alone });
-    await client.query("select 1");
-    await first.settle();
-    first.restore();
-    await client.query("commit");
     const reading = openLane(client, { begin, alone });
     assert.deepEqual((await client.query("select count(*)::int as n from projects")).rows, [{ n: 2 }], "the tenant's rows");
     await reading.settle();
@@ -196,6 +204,26 @@ test("a read alone leaves no setting behind; one whose values node-postgres cann
     assert.equal(lane.open, false);
     assert.equal(client.getTransactionStatus(), "I");
     assert.equal(await tenantSetting(), "");
+  } finally {
+    await client.end();
+  }
+});
+
+test("a read node-postgres calls back twice is counted once: the scope still waits for a slower read sent after it", async () => {
+  const { openLane, client, begin, alone } = await laneClient();
+  try {
+    const lane = openLane(client, { begin, alone });
+    // node-postgres fails this read at once (its value cannot be written) and calls it back
+    // again when the Sync it then wrote is answered: after the slower read below was sent.
+    const unwritable = { toPostgres() { throw new Error("unwritable value"); } };
+    await assert.rejects(client.query("select $1::text as v", [unwritable]), /unwritable value/);
+    let slowAnswered = false;
+    const slow = client.query("select count(*)::int as n from generate_series(1, 2000000)").then((r) => ((slowAnswered = true), r.rows));
+    await lane.settle();
+    assert.equal(slowAnswered, true, "settle waited for the read sent after the failed one");
+    lane.restore();
+    assert.deepEqual(await slow, [{ n: 2000000 }]);
+    assert.equal(client.getTransactionStatus(), "I");
   } finally {
     await client.end();
   }

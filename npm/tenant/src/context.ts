@@ -47,22 +47,15 @@ export interface Scope {
   closed: boolean;
   /**
    * One proxy per object reached from the scope's handle, so a handle reached twice is the same
-   * handle. A Map the scope owns, not a WeakMap: both die with the scope, and weak entries keyed
-   * by short-lived objects cost the young-generation GC on every request.
+   * handle. A Map the scope owns while it is small (weak entries keyed by short-lived objects
+   * cost the young-generation GC on every request), a WeakMap once a long scope (a batch job)
+   * has reached many objects, so those can still be freed; dropped when the scope closes.
    */
-  proxies: Map<object, object> | undefined;
+  proxies: Map<object, object> | WeakMap<object, object> | undefined;
 }
 
-const SCOPE = Symbol("usebetterdev.tenant.scope");
-
-/**
- * Attaches `scope` to a context object without changing its visible shape (a non-enumerable
- * property: a WeakMap keyed by each request's context would cost the young-generation GC more).
- */
-export function withScope(ctx: TenantContext, scope: Scope): TenantContext {
-  Object.defineProperty(ctx, SCOPE, { value: scope, enumerable: false });
-  return ctx;
-}
+/** A guarded handle answers this key with its scope (nothing else can read it: the symbol stays here). */
+const SCOPE_OF = Symbol("usebetterdev.tenant.scope");
 
 /**
  * Closes the current scope's handles right now, synchronously: framework adapters call it from
@@ -70,11 +63,16 @@ export function withScope(ctx: TenantContext, scope: Scope): TenantContext {
  * query in between the event and the rollback.
  */
 export function currentScopeCloser(): () => void {
-  const scope = (store.getStore() as { [SCOPE]?: Scope } | undefined)?.[SCOPE];
+  // The context's handle knows its scope, so the context itself carries nothing extra.
+  const database = store.getStore()?.database;
+  const scope = isObjectLike(database) ? ((database as { [SCOPE_OF]?: Scope })[SCOPE_OF] ?? undefined) : undefined;
   return () => {
     if (scope) scope.closed = true;
   };
 }
+
+/** Proxies a scope keeps in a Map before it moves them to a WeakMap. */
+const MAP_PROXIES = 256;
 
 const isFunction = (v: unknown): v is (...args: unknown[]) => unknown => typeof v === "function";
 const isObjectLike = (v: unknown): v is object => v !== null && (typeof v === "object" || typeof v === "function");
@@ -97,11 +95,12 @@ const isFixed = (obj: object, prop: PropertyKey) => {
  */
 export function guard<T>(target: T, scope: Scope): T {
   if (!isObjectLike(target) || target instanceof Promise) return target;
-  const byTarget = (scope.proxies ??= new Map());
+  let byTarget = (scope.proxies ??= new Map());
   const known = byTarget.get(target);
   if (known) return known as T;
   const proxy = new Proxy(target, {
     get(obj, prop) {
+      if (prop === SCOPE_OF) return scope;
       const value: unknown = Reflect.get(obj, prop, obj);
       if (prop === "constructor" || typeof prop === "symbol" || (isObjectLike(value) && isFixed(obj, prop))) return value;
       if (typeof value !== "function") return isObjectLike(value) ? guard(value, scope) : value;
@@ -115,6 +114,7 @@ export function guard<T>(target: T, scope: Scope): T {
       };
     },
   });
+  if (byTarget instanceof Map && byTarget.size >= MAP_PROXIES) scope.proxies = byTarget = new WeakMap(byTarget);
   byTarget.set(target, proxy);
   return proxy as T;
 }

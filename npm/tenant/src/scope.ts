@@ -1,6 +1,6 @@
 // Opening and closing scopes: the transaction, the context, and the guarded handle that
 // dies with the scope. Shared by betterTenant(), the low-level exports and tenant.api.
-import { guard, store, withScope, type Scope, type Tenant, type TenantContext } from "./context";
+import { guard, store, type Scope, type Tenant, type TenantContext } from "./context";
 import { explain } from "./explain";
 import type { ScopeOptions, TenantAdapter } from "./types";
 
@@ -51,10 +51,12 @@ function closing<T>(scope: Scope, running: Promise<T>, failed: (err: unknown) =>
   return running.then(
     (value) => {
       scope.closed = true;
+      scope.proxies = undefined;
       return value;
     },
     (err: unknown) => {
       scope.closed = true;
+      scope.proxies = undefined;
       return failed(err);
     },
   );
@@ -63,7 +65,7 @@ function closing<T>(scope: Scope, running: Promise<T>, failed: (err: unknown) =>
 /** Inside the transaction: the guarded handle, the context (with the tenant row), then `fn`. */
 function enter<TDb, T>(raw: TDb, tenantId: string, scope: Scope, load: TenantLoader<TDb> | undefined, fn: (db: TDb) => Promise<T>): Promise<T> {
   const db = guard(raw, scope);
-  const ctx = withScope({ tenantId, database: db }, scope);
+  const ctx: TenantContext = { tenantId, database: db };
   if (!load) return runIn(ctx, scope, fn, db);
   let found: Tenant | null | Promise<Tenant | null>;
   try {

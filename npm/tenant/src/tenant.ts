@@ -14,7 +14,7 @@ export interface BetterTenantConfig<TDb = unknown, SDb = unknown> {
   tenantResolver: TenantResolverConfig;
   /** Load the tenant row into `getContext().tenant` (and reject unknown ids). Default true. */
   loadTenant?: boolean;
-  /** Slug and tenant-row cache; `false` turns it off. Default 1,000 entries for 60 s. */
+  /** Slug and tenant-row cache; `false` turns it off. Default 1,000 rows by id and 1,000 by slug, for 60 s. */
   cache?: false | { ttlMs?: number; maxEntries?: number };
   /** Signed tenant context (see the migration's hardened mode). */
   hardened?: { key: string };
@@ -118,19 +118,22 @@ export function betterTenant<TDb, SDb>(config: BetterTenantConfig<TDb, SDb>): Be
   const key = config.hardened?.key;
   const loadTenant = config.loadTenant !== false;
   const cacheCfg = config.cache === false ? { ttlMs: 0, maxEntries: 0 } : config.cache ?? {};
-  const cache = new TtlCache<Tenant>(cacheCfg.maxEntries ?? 1000, cacheCfg.ttlMs ?? 60_000);
+  // Rows by id and by slug, each keyed by the string resolution hands over (the same string for a
+  // repeated request, so its hash is computed once, not a new `kind:value` key per request).
+  const byId = new TtlCache<Tenant>(cacheCfg.maxEntries ?? 1000, cacheCfg.ttlMs ?? 60_000);
+  const bySlugCache = new TtlCache<Tenant>(cacheCfg.maxEntries ?? 1000, cacheCfg.ttlMs ?? 60_000);
   // Signatures are made per transaction by the adapter (they name the transaction).
   const scopeOptions: ScopeOptions = { key, ...scopeTimeouts(config.timeouts) };
 
   const runAsSystem = <T>(fn: (database: SDb) => Promise<T>): Promise<T> => inSystemScope(adapter, scopeOptions, fn);
 
   const bySlug = async (slug: string): Promise<Tenant | null> => {
-    const hit = cache.get(`slug:${slug}`);
+    const hit = bySlugCache.get(slug);
     if (hit) return hit;
     const row = await runAsSystem((db) => getTenantRepository(db).getBySlug(slug));
     if (row) {
-      cache.set(`slug:${slug}`, row);
-      cache.set(`id:${String(row.id).toLowerCase()}`, row);
+      bySlugCache.set(slug, row);
+      byId.set(String(row.id).toLowerCase(), row);
     }
     return row;
   };
@@ -139,14 +142,12 @@ export function betterTenant<TDb, SDb>(config: BetterTenantConfig<TDb, SDb>): Be
   // cached row is answered at once, without a promise.
   const loader = loadTenant
     ? (db: TDb, id: string): Tenant | null | Promise<Tenant | null> => {
-        const hit = cache.get(`id:${id}`);
+        const hit = byId.get(id);
         if (hit) return hit;
-        return getTenantRepository(db as unknown as SDb)
-          .getById(id)
-          .then((row) => {
-            if (row) cache.set(`id:${id}`, row);
-            return row;
-          });
+        return Promise.resolve(getTenantRepository(db as unknown as SDb).getById(id)).then((row) => {
+          if (row) byId.set(id, row);
+          return row;
+        });
       }
     : undefined;
 
@@ -171,7 +172,7 @@ export function betterTenant<TDb, SDb>(config: BetterTenantConfig<TDb, SDb>): Be
 
   const fromSlug = (slug: string): string | undefined | Promise<string | undefined> => {
     if (!adapter.runAsSystem) return slug;
-    const hit = cache.get(`slug:${slug}`);
+    const hit = bySlugCache.get(slug);
     return hit ? hit.id : bySlug(slug).then((row) => row?.id);
   };
 
@@ -241,17 +242,17 @@ export function betterTenant<TDb, SDb>(config: BetterTenantConfig<TDb, SDb>): Be
   };
 
   const handleRequest: Handle = (request, next, options = {}) => {
-    let found: string | undefined | Promise<string | undefined>;
+    // Documented to return a promise: nothing thrown here escapes synchronously.
     try {
-      found = resolveId(request);
+      const found = resolveId(request);
+      const o = options as HandleOptions;
+      return found instanceof Promise ? found.then((id) => inScope(request, id, next, o)) : inScope(request, found, next, o);
     } catch (err) {
       return Promise.reject(err);
     }
-    const o = options as HandleOptions;
-    return found instanceof Promise ? found.then((id) => inScope(request, id, next, o)) : inScope(request, found, next, o);
   };
 
-  const api = createTenantApi(adapter, getTenantRepository, { onWrite: () => cache.clear(), scope: scopeOptions });
+  const api = createTenantApi(adapter, getTenantRepository, { onWrite: () => (byId.clear(), bySlugCache.clear()), scope: scopeOptions });
   if (config.console !== undefined) {
     if (typeof config.console?.registerProduct !== "function") {
       throw new TenantConfigError("better-tenant: `console.registerProduct` must be a function");

@@ -10,8 +10,6 @@ export type Pool<C extends PooledClient = PooledClient> = {
     (callback: (err: Error | undefined, client: C | undefined) => void): void;
   };
   options?: { max?: number };
-  idleCount?: number;
-  waitingCount?: number;
 };
 
 const GONE = () => new RollbackSignal("client closed the connection before the scope got a database connection");
@@ -35,19 +33,14 @@ export function leave(gate: Gate) {
   gate.waiting.shift()?.();
 }
 
-/** Waits for a slot; rejects on timeout. Resolves with the time left of the limit. */
+/** Waits for a slot (the gate is full); rejects on timeout. Resolves with the time left of the limit. */
 function slot(gate: Gate, limit: number | undefined): Promise<number | undefined> {
   const start = Date.now();
-  const left = () => (limit ? Math.max(1, limit - (Date.now() - start)) : undefined);
-  if (gate.active < gate.max) {
-    gate.active++;
-    return Promise.resolve(left());
-  }
   return new Promise((resolve, reject) => {
     const enter = () => {
       clearTimeout(timer);
       gate.active++;
-      resolve(left());
+      resolve(limit ? Math.max(1, limit - (Date.now() - start)) : undefined);
     };
     const timer = limit
       ? setTimeout(() => {
@@ -59,57 +52,58 @@ function slot(gate: Gate, limit: number | undefined): Promise<number | undefined
   });
 }
 
-/**
- * A client from the pool within `acquireTimeoutMs`; none for a request that is already gone.
- * When the pool has more idle clients than waiters, its next turn hands one over without any
- * wait to bound (pg-pool serves its queue in order from idle clients first), so no timer is set.
- */
+/** A client from the pool within `acquireTimeoutMs`; none for a request that is already gone. */
 export function acquire<C extends PooledClient>(pool: Pool<C>, gate: Gate, options: ScopeOptions | undefined): Promise<C> {
   if (options?.aborted?.()) return Promise.reject(GONE());
-  if (gate.active < gate.max && typeof pool.idleCount === "number" && pool.idleCount > (pool.waitingCount ?? Infinity)) {
-    gate.active++;
-    // The callback form: the pool then makes no promise of its own.
-    return new Promise((resolve, reject) => {
-      pool.connect((err, client) => {
-        if (err || !client) {
-          leave(gate);
-          reject(err ?? new Error("better-tenant: the pool returned no client"));
-        } else {
-          resolve(client);
-        }
-      });
-    });
-  }
-  return acquireBounded(pool, gate, options);
-}
-
-async function acquireBounded<C extends PooledClient>(pool: Pool<C>, gate: Gate, options: ScopeOptions | undefined): Promise<C> {
   const limit = options?.acquireTimeoutMs;
-  const left = await slot(gate, limit);
-  try {
-    if (options?.aborted?.()) throw GONE();
-    const pending = pool.connect();
-    if (!left) return await pending;
-    // The pool can still be short (others use it too): bound that wait as well.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let late = false;
-    pending.then((c) => late && c.release(), () => undefined);
-    try {
-      return await Promise.race([
-        pending,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => {
-            late = true;
-            reject(new TenantAcquireTimeoutError(limit ?? left));
-          }, left);
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
-  } catch (err) {
-    leave(gate);
-    throw err;
+  if (gate.active < gate.max) {
+    gate.active++;
+    return connect(pool, gate, limit, limit);
   }
+  return slot(gate, limit).then((left) => {
+    if (options?.aborted?.()) {
+      leave(gate);
+      throw GONE();
+    }
+    return connect(pool, gate, left, limit);
+  });
 }
 
+const nextTick: ((f: () => void) => void) | undefined = typeof process !== "undefined" && typeof process.nextTick === "function" ? process.nextTick : undefined;
+
+/**
+ * The pool's client for a slot already taken, within `wait` ms (`limit`: the configured one) (the pool can still be short:
+ * others use it too); the slot is given back on failure. An idle client is handed over on the
+ * pool's next tick (pg-pool serves its queue in order, idle clients first), so the timer that
+ * bounds the wait is only set for a request still unserved after that tick: most requests need
+ * none. A client that comes after the limit goes straight back.
+ */
+function connect<C extends PooledClient>(pool: Pool<C>, gate: Gate, wait: number | undefined, limit: number | undefined): Promise<C> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const fail = (err: unknown) => {
+      settled = true;
+      clearTimeout(timer);
+      leave(gate);
+      reject(err);
+    };
+    // The callback form: the pool then makes no promise of its own.
+    const served = (err: Error | undefined, client: C | undefined) => {
+      if (settled) return void client?.release();
+      if (err || !client) return fail(err ?? new Error("better-tenant: the pool returned no client"));
+      settled = true;
+      clearTimeout(timer);
+      resolve(client);
+    };
+    const bound = () => {
+      if (!settled) timer = setTimeout(() => fail(new TenantAcquireTimeoutError(limit ?? wait!)), wait);
+    };
+    try {
+      pool.connect(served);
+    } catch (err) {
+      return fail(err);
+    }
+    if (wait && !settled) (nextTick ?? ((f: () => void) => f()))(bound);
+  });
+}

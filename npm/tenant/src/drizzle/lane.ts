@@ -16,6 +16,7 @@
 import core from "@usebetter-rs/core";
 import { TenantScopeClosedError } from "../errors";
 import type { LaneStatements } from "../setup";
+import { readAloneClass, type PgQueryClass } from "./alone";
 
 type Query = (...args: unknown[]) => unknown;
 type LaneClient = {
@@ -24,78 +25,11 @@ type LaneClient = {
   connection?: { stream?: { cork?: () => void; uncork?: () => void } };
 };
 
-/** What a read alone needs of node-postgres' own Query class (`Client.Query`). */
-interface PgConnection {
-  stream: { destroy(error?: Error): void };
-  parse(message: { text: string; types?: unknown[] }): void;
-  bind(message: { values: unknown[] }): void;
-  execute(message: { portal: string; rows: number }): void;
-}
-interface PgQuery {
-  queryMode?: string;
-  query_timeout?: unknown;
-  prepare(connection: PgConnection): void;
-  handleDataRow(message: unknown): void;
-  handleCommandComplete(message: unknown, connection: PgConnection): void;
-}
-type Callback = (err: unknown, result: unknown) => void;
-type PgQueryClass = new (config: unknown, values: unknown, callback: Callback) => PgQuery;
-type ReadAloneClass = new (setup: string, config: unknown, values: unknown, callback: Callback) => PgQuery;
-
-/**
- * node-postgres' Query with the read's set-up written ahead of it (Parse, Bind, Execute, no
- * Sync), so both run in one implicit transaction that the statement's own Sync ends. The set-up's
- * row and completion are not the statement's: they are passed over. Subclassing keeps every
- * other part of the query (its result, types, row mode, errors) node-postgres' own, and a
- * pipelining client accepts only its own Query class.
- */
-const readAloneClasses = new WeakMap<PgQueryClass, ReadAloneClass>();
-function readAloneClass(Base: PgQueryClass): ReadAloneClass {
-  let made = readAloneClasses.get(Base);
-  if (!made) {
-    made = class ReadAlone extends Base {
-      private setupAnswered = false;
-      constructor(
-        private readonly setup: string,
-        config: unknown,
-        values: unknown,
-        callback: Callback,
-      ) {
-        super(config, values, callback);
-        // Also a statement without parameters: the simple protocol would carry its own Sync.
-        this.queryMode = "extended";
-        // node-postgres reads a per-query timeout from what it was handed: this query.
-        this.query_timeout = (config as { query_timeout?: unknown } | null)?.query_timeout;
-      }
-      override prepare(connection: PgConnection) {
-        connection.parse({ text: this.setup, types: [] });
-        connection.bind({ values: [] });
-        connection.execute({ portal: "", rows: 0 });
-        try {
-          super.prepare(connection);
-        } catch (error) {
-          // Only a failure node-postgres does not handle itself gets here (it closes and syncs
-          // after a value it cannot write): the set-up is out without its statement and Sync, and
-          // no later Sync may end up carrying it. The connection cannot be trusted: end it.
-          connection.stream.destroy(error as Error);
-          throw error;
-        }
-      }
-      override handleDataRow(message: unknown) {
-        if (this.setupAnswered) super.handleDataRow(message);
-      }
-      override handleCommandComplete(message: unknown, connection: PgConnection) {
-        if (this.setupAnswered) super.handleCommandComplete(message, connection);
-        else this.setupAnswered = true;
-      }
-    };
-    readAloneClasses.set(Base, made);
-  }
-  return made;
-}
-
 /** The core's verdict per statement text (drizzle's texts repeat; their values are parameters). */
 const verdicts = new Map<string, boolean>();
+
+/** Query config keys that keep a statement in the transaction (see textOf). */
+const KEPT = ["submit", "rows", "callback", "name", "portal", "binary"] as const;
 
 /** The statement's text, when it is a plain promise-returning query; else undefined. */
 function textOf(args: unknown[]): string | undefined {
@@ -107,8 +41,7 @@ function textOf(args: unknown[]): string | undefined {
   // marks a name parsed at the set-up's ParseComplete, even when the statement's own Parse then
   // fails), portals, and binary results (the extended protocol would turn a statement without
   // parameters from text to binary rows).
-  const kept = ["submit", "rows", "callback", "name", "portal", "binary"];
-  if (typeof first === "object" && first !== null && kept.some((k) => (first as Record<string, unknown>)[k] !== undefined)) return undefined;
+  if (typeof first === "object" && first !== null && KEPT.some((k) => (first as Record<string, unknown>)[k] !== undefined)) return undefined;
   return text;
 }
 
@@ -251,37 +184,50 @@ export class Lane {
     const ReadAlone = readAloneClass(this.client.constructor.Query!);
     this.inflight++;
     return new Promise((resolve, reject) => {
-      // A statement node-postgres refuses before writing anything (bad values) fails through the
-      // callback; nothing of the read is on the wire then.
-      this.send([
-        new ReadAlone(this.statements.alone, args[0], args[1], (error, result) => {
-          if (!error) {
-            resolve(result);
-            return this.finished();
-          }
-          // Run again in the scope's transaction: a read written through a view or a function
-          // (refused as read only) belongs there, and a read PostgreSQL failed must abort the
-          // transaction as it did when every statement ran in it (later statements fail, the
-          // scope rolls back). A read refused as read only is not sent alone again. Errors of the
-          // client's own (a value it cannot write, a timeout, a lost connection) abort nothing
-          // and are the read's answer as they are.
-          const fromServer = typeof (error as { severity?: unknown } | null)?.severity === "string";
-          if (fromServer && (error as { code?: unknown }).code === READ_ONLY_TRANSACTION) verdicts.set(text!, false);
-          if (!fromServer || this.ended) {
-            reject(error);
-            return this.finished();
-          }
-          let again: Promise<unknown>;
-          try {
-            again = Promise.resolve(this.inTransaction(args));
-          } catch (err) {
-            again = Promise.reject(err);
-          }
-          resolve(again);
-          const done = () => this.finished();
-          again.then(done, done);
-        }),
-      ]);
+      // Each read is counted off once: node-postgres can call a query back twice (a value it
+      // could not write fails at once, and its Sync's answer calls back again).
+      let answered = false;
+      const answer = (error: unknown, result: unknown) => {
+        if (answered) return;
+        answered = true;
+        if (!error) {
+          resolve(result);
+          return this.finished();
+        }
+        // Run again in the scope's transaction: a read written through a view or a function
+        // (refused as read only) belongs there, and a read PostgreSQL failed must abort the
+        // transaction as it did when every statement ran in it (later statements fail, the
+        // scope rolls back). A read refused as read only is not sent alone again. Errors of the
+        // client's own (a value it cannot write, a timeout, a lost connection) abort nothing
+        // and are the read's answer as they are.
+        const fromServer = typeof (error as { severity?: unknown } | null)?.severity === "string";
+        if (fromServer && (error as { code?: unknown }).code === READ_ONLY_TRANSACTION) verdicts.set(text!, false);
+        if (!fromServer || this.ended) {
+          reject(error);
+          return this.finished();
+        }
+        let again: Promise<unknown>;
+        try {
+          again = Promise.resolve(this.inTransaction(args));
+        } catch (err) {
+          again = Promise.reject(err);
+        }
+        resolve(again);
+        const done = () => this.finished();
+        again.then(done, done);
+      };
+      try {
+        // A statement node-postgres refuses before writing anything (bad values) fails through
+        // the callback; nothing of the read is on the wire then.
+        this.send([new ReadAlone(this.statements.alone, args[0], args[1], answer)]);
+      } catch (err) {
+        // Thrown while writing (the connection is destroyed then): no callback will come.
+        if (!answered) {
+          answered = true;
+          reject(err);
+          this.finished();
+        }
+      }
     });
   }
 }
