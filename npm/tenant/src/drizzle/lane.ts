@@ -25,8 +25,15 @@ type LaneClient = {
   connection?: { stream?: { cork?: () => void; uncork?: () => void } };
 };
 
-/** The core's verdict per statement text (drizzle's texts repeat; their values are parameters). */
-const verdicts = new Map<string, boolean>();
+/**
+ * The core's verdicts per statement text (drizzle's texts repeat; their values are parameters):
+ * `ALONE`, a plain read that may run alone; `SESSION`, it may change the session's defaults.
+ */
+const verdicts = new Map<string, number>();
+const ALONE = 1;
+const SESSION = 2;
+
+const isFunction = (a: unknown) => typeof a === "function";
 
 /** Query config keys that keep a statement in the transaction (see textOf). */
 const KEPT = ["submit", "rows", "callback", "name", "portal", "binary"] as const;
@@ -35,7 +42,7 @@ const KEPT = ["submit", "rows", "callback", "name", "portal", "binary"] as const
 function textOf(args: unknown[]): string | undefined {
   const first = args[0];
   const text = typeof first === "string" ? first : (first as { text?: unknown } | null)?.text;
-  if (typeof text !== "string" || args.length > 2 || args.some((a) => typeof a === "function")) return undefined;
+  if (typeof text !== "string" || args.length > 2 || args.some(isFunction)) return undefined;
   // A cursor or a row-limited portal reads across round trips, and a callback would take the
   // answer past the lane: those need the transaction. So do named statements (node-postgres
   // marks a name parsed at the set-up's ParseComplete, even when the statement's own Parse then
@@ -45,22 +52,17 @@ function textOf(args: unknown[]): string | undefined {
   return text;
 }
 
-/** `judge`'s verdict on `text`, kept in `verdicts` (bounded). */
-function remembered(verdicts: Map<string, boolean>, text: string, judge: (text: string) => boolean): boolean {
+/** The core's verdicts on `text` (`ALONE`, `SESSION`), kept in `verdicts` (bounded): one lookup per statement. */
+function verdictOf(text: string): number {
   let verdict = verdicts.get(text);
   if (verdict === undefined) {
-    verdict = judge(text);
+    // A statement the core cannot judge may change the session's defaults: ask again.
+    verdict = (core.sqlReadsAlone?.(text) ? ALONE : 0) | ((core.sqlSetsSession?.(text) ?? true) ? SESSION : 0);
     if (verdicts.size >= 4096) verdicts.clear();
     verdicts.set(text, verdict);
   }
   return verdict;
 }
-
-const readsAlone = (text: string | undefined) => text !== undefined && remembered(verdicts, text, (t) => core.sqlReadsAlone?.(t) ?? false);
-
-/** The core's word on whether a statement may change the session's defaults, per text. */
-const sessionVerdicts = new Map<string, boolean>();
-const setsSession = (text: string) => remembered(sessionVerdicts, text, (t) => core.sqlSetsSession?.(t) ?? true);
 
 /**
  * Per connection: true when its default isolation is READ COMMITTED (reads may be split off),
@@ -178,9 +180,10 @@ export class Lane {
   private submit(args: unknown[]): unknown {
     if (this.ended) throw new TenantScopeClosedError();
     const text = textOf(args);
+    const verdict = text === undefined ? 0 : verdictOf(text);
     // Session-level settings may change the connection's default isolation: ask again next time.
-    if (text !== undefined && setsSession(text)) readCommitted.delete(this.client);
-    if (this.setup || !this.canSplit || !readsAlone(text)) return this.inTransaction(args);
+    if (verdict & SESSION) readCommitted.delete(this.client);
+    if (this.setup || !this.canSplit || !(verdict & ALONE)) return this.inTransaction(args);
     const ReadAlone = readAloneClass(this.client.constructor.Query!);
     this.inflight++;
     return new Promise((resolve, reject) => {
@@ -201,7 +204,7 @@ export class Lane {
         // client's own (a value it cannot write, a timeout, a lost connection) abort nothing
         // and are the read's answer as they are.
         const fromServer = typeof (error as { severity?: unknown } | null)?.severity === "string";
-        if (fromServer && (error as { code?: unknown }).code === READ_ONLY_TRANSACTION) verdicts.set(text!, false);
+        if (fromServer && (error as { code?: unknown }).code === READ_ONLY_TRANSACTION) verdicts.set(text!, verdict & ~ALONE);
         if (!fromServer || this.ended) {
           reject(error);
           return this.finished();

@@ -41,13 +41,14 @@ export function createHonoMiddleware(tenant: MiddlewareTenant, options: CreateHo
     return scopedThen(
       tenant,
       c.req.raw,
-      async () => {
+      () => {
         if (options.attachTenantToContext) c.set?.("tenantId", getContext()?.tenantId);
         handled = true;
-        await next();
-        if (c.error !== undefined) throw new RollbackSignal(c.error);
-        // The client went away: nobody will see this response, so nothing of it is kept.
-        if (clientGone(c)) throw new RollbackSignal("client closed the connection");
+        return next().then(() => {
+          if (c.error !== undefined) throw new RollbackSignal(c.error);
+          // The client went away: nobody will see this response, so nothing of it is kept.
+          if (clientGone(c)) throw new RollbackSignal("client closed the connection");
+        });
       },
       () => clientGone(c),
       (missing) => {
