@@ -125,6 +125,21 @@ async function terminateRunning(marker, what) {
   await a.end();
 }
 
+/**
+ * Runs `transaction` (its statement sleeps and contains `marker`), terminates its backend, and
+ * checks that the transaction failed and that no uncaught error reached the process.
+ */
+async function terminatedUnder(transaction, marker, what) {
+  const outcome = transaction().then(
+    () => "finished",
+    (err) => err,
+  );
+  await terminateRunning(marker, what);
+  assert.ok((await outcome) instanceof Error, "the transaction failed");
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(crashes.map(String), [], "no uncaught error reached the process");
+}
+
 /** Milliseconds from now until a request succeeds again. */
 async function recovery(base) {
   const start = Date.now();
@@ -301,15 +316,7 @@ test("a request whose client left while it waited for a connection never takes o
 
 test("a drizzle transaction outside any scope (an audit proxy's, a job's) survives its connection being terminated", async () => {
   // Not a tenant scope: drizzle checks the client out itself, so only the pool-wide listener hears it.
-  const outside = env.db.transaction(async (tx) => tx.execute(sql`SELECT pg_sleep(10), 'outside-scope'`)).then(
-    () => "finished",
-    (err) => err,
-  );
-  await terminateRunning("outside-scope", "the transaction holds a backend");
-  const result = await outside;
-  assert.ok(result instanceof Error, "the transaction failed");
-  await new Promise((r) => setTimeout(r, 100));
-  assert.deepEqual(crashes.map(String), [], "no uncaught error reached the process");
+  await terminatedUnder(() => env.db.transaction(async (tx) => tx.execute(sql`SELECT pg_sleep(10), 'outside-scope'`)), "outside-scope", "the transaction holds a backend");
   assert.equal((await request(app.base, "/api/list", "acme")).status, 200);
 });
 
@@ -321,14 +328,7 @@ test("clients a pool opened before the package saw it are heard as well", async 
   early.release();
   const db = drizzlePg(pool);
   betterTenant({ database: drizzleDatabase(db), tenantResolver: { header: "x-tenant-id" } });
-  const outside = db.transaction(async (tx) => tx.execute(sql`SELECT pg_sleep(10), 'early-client'`)).then(
-    () => "finished",
-    (err) => err,
-  );
-  await terminateRunning("early-client", "the transaction holds the early client's backend");
-  assert.ok((await outside) instanceof Error, "the transaction failed");
-  await new Promise((r) => setTimeout(r, 100));
-  assert.deepEqual(crashes.map(String), [], "no uncaught error reached the process");
+  await terminatedUnder(() => db.transaction(async (tx) => tx.execute(sql`SELECT pg_sleep(10), 'early-client'`)), "early-client", "the transaction holds the early client's backend");
   await pool.end();
 });
 
@@ -379,19 +379,12 @@ test("audit without tenant: a terminated connection under an audited transaction
   const audit = betterAudit({ database: drizzleAuditAdapter(raw), auditTables: ["notes"] });
   const db = withAuditProxy(raw, audit.captureLog);
   try {
-    const held = db
-      .transaction(async (tx) => {
+    const audited = () =>
+      db.transaction(async (tx) => {
         await tx.update(notes).set({ body: "second" }).where(eq(notes.id, 1));
         await tx.execute(sql`SELECT pg_sleep(10), 'audit-only'`);
-      })
-      .then(
-        () => "committed",
-        (err) => err,
-      );
-    await terminateRunning("audit-only", "the audited transaction holds a backend");
-    assert.ok((await held) instanceof Error, "the transaction failed");
-    await new Promise((r) => setTimeout(r, 100));
-    assert.deepEqual(crashes.map(String), [], "no uncaught error reached the process");
+      });
+    await terminatedUnder(audited, "audit-only", "the audited transaction holds a backend");
     const { rows } = await pool.query("SELECT body, (SELECT count(*)::int FROM audit_logs) AS logs FROM notes");
     assert.deepEqual(rows, [{ body: "first", logs: 0 }], "neither the write nor its audit row survived");
     await db.update(notes).set({ body: "third" }).where(eq(notes.id, 1));
@@ -492,14 +485,7 @@ test("webhooks/email on a node-postgres pool: a connection terminated under thei
   // A pool no tenant or audit adapter has seen: only the products' database adapter holds it.
   const pool = new pg.Pool({ connectionString: env.url, max: 1 });
   try {
-    const held = transactionOn(pool, (ex) => ex.query("SELECT pg_sleep(10), 'products-tx'", [])).then(
-      () => "finished",
-      (err) => err,
-    );
-    await terminateRunning("products-tx", "the transaction holds a backend");
-    assert.ok((await held) instanceof Error, "the transaction failed");
-    await new Promise((r) => setTimeout(r, 100));
-    assert.deepEqual(crashes.map(String), [], "no uncaught error reached the process");
+    await terminatedUnder(() => transactionOn(pool, (ex) => ex.query("SELECT pg_sleep(10), 'products-tx'", [])), "products-tx", "the transaction holds a backend");
     const ok = await transactionOn(pool, (ex) => ex.query("SELECT 1 AS one", []));
     assert.deepEqual(ok, [{ one: 1 }], "the pool serves the next transaction");
   } finally {

@@ -2,6 +2,7 @@
 // the downstream handler in a scope that rolls back when told to.
 import { RollbackSignal, TenantConfigError } from "./errors";
 import { formatMissingTenantMessage, READ_ALL, REQUEST_READS, resolvable, type Reads } from "./request";
+import { attempt } from "./scope";
 import type { BetterTenantInstance } from "./tenant";
 import type { NodeLikeRequest, ResolvableRequest } from "./types";
 
@@ -52,12 +53,7 @@ export function scopedThen<R>(
   after: (missing: boolean) => R | Promise<R>,
 ): Promise<R> {
   const reads = (tenant as { [REQUEST_READS]?: Reads })[REQUEST_READS] ?? READ_ALL;
-  let answer: Promise<unknown>;
-  try {
-    answer = Promise.resolve(tenant.handleRequest<ResolvableRequest, unknown>(resolvable(raw, reads), next, isAborted ? { onMissingTenant, isAborted } : JUST_MISSING));
-  } catch (err) {
-    answer = Promise.reject(err);
-  }
+  const answer = attempt(() => tenant.handleRequest<ResolvableRequest, unknown>(resolvable(raw, reads), next, isAborted ? { onMissingTenant, isAborted } : JUST_MISSING));
   return answer.then(
     (result) => after(result === MISSING),
     (err: unknown) => {

@@ -34,7 +34,7 @@ export function inTenantScope<TDb, T>(
 }
 
 /** `f()` as a promise: a synchronous throw becomes a rejection. */
-function attempt<T>(f: () => T | Promise<T>): Promise<T> {
+export function attempt<T>(f: () => T | Promise<T>): Promise<T> {
   try {
     return Promise.resolve(f());
   } catch (err) {
@@ -98,13 +98,9 @@ export function inSystemScope<SDb, T>(
   const system = adapter.runAsSystem?.bind(adapter);
   if (!system) return Promise.reject(new Error(NO_SYSTEM));
   const scope: Scope = { closed: false, proxies: undefined };
-  return store
-    .run({ isSystem: true }, () => system((db) => fn(guard(db, scope)), options))
-    .catch((err: unknown) => {
-      throw explain(err, null);
-    })
-    .finally(() => {
-      scope.closed = true;
-    });
+  const running = attempt(() => store.run({ isSystem: true }, () => system((db) => fn(guard(db, scope)), options)));
+  return closing(scope, running, (err) => {
+    throw explain(err, null);
+  });
 }
 

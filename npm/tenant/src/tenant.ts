@@ -3,7 +3,7 @@ import { createTenantApi, type TenantApi } from "./api";
 import { consoleEndpoints, type ConsoleRegistration } from "./console";
 import { TtlCache } from "./cache";
 import { getContext, requireDatabase, runWithTenant, type Tenant, type TenantContext } from "./context";
-import { inSystemScope, inTenantScope, UnknownTenant } from "./scope";
+import { attempt, inSystemScope, inTenantScope, UnknownTenant } from "./scope";
 import { codedError, RollbackSignal, TenantConfigError, TenantMiddlewareError, TenantNotResolvedError } from "./errors";
 import { compileResolver, describeStrategies, readsOf, REQUEST_READS, resolveCandidate, type Candidate } from "./request";
 import type { ScopeOptions } from "./setup";
@@ -127,16 +127,16 @@ export function betterTenant<TDb, SDb>(config: BetterTenantConfig<TDb, SDb>): Be
 
   const runAsSystem = <T>(fn: (database: SDb) => Promise<T>): Promise<T> => inSystemScope(adapter, scopeOptions, fn);
 
-  const bySlug = async (slug: string): Promise<Tenant | null> => {
-    const hit = bySlugCache.get(slug);
-    if (hit) return hit;
-    const row = await runAsSystem((db) => getTenantRepository(db).getBySlug(slug));
-    if (row) {
-      bySlugCache.set(slug, row);
-      byId.set(String(row.id).toLowerCase(), row);
-    }
-    return row;
-  };
+  // A cached row is answered at once, without a promise.
+  const bySlug = (slug: string): Tenant | null | Promise<Tenant | null> =>
+    bySlugCache.get(slug) ??
+    runAsSystem((db) => getTenantRepository(db).getBySlug(slug)).then((row) => {
+      if (row) {
+        bySlugCache.set(slug, row);
+        byId.set(String(row.id).toLowerCase(), row);
+      }
+      return row;
+    });
 
   // Runs inside the tenant transaction, so no second connection is needed (no deadlock). A
   // cached row is answered at once, without a promise.
@@ -172,8 +172,8 @@ export function betterTenant<TDb, SDb>(config: BetterTenantConfig<TDb, SDb>): Be
 
   const fromSlug = (slug: string): string | undefined | Promise<string | undefined> => {
     if (!adapter.runAsSystem) return slug;
-    const hit = bySlugCache.get(slug);
-    return hit ? hit.id : bySlug(slug).then((row) => row?.id);
+    const row = bySlug(slug);
+    return row instanceof Promise ? row.then((r) => r?.id) : row?.id;
   };
 
   // `resolveToId` takes precedence over everything, UUID-looking values included (as in the reference).
@@ -209,47 +209,39 @@ export function betterTenant<TDb, SDb>(config: BetterTenantConfig<TDb, SDb>): Be
   };
 
   type Handle = BetterTenantInstance<TDb, SDb>["handleRequest"];
-  // The handler's options, with its request and result types erased (each call has its own).
-  type HandleOptions = { onMissingTenant?: (r: never) => unknown; onError?: (e: unknown, r: never) => unknown; isAborted?: () => boolean };
-  const missing = <Req, Result>(request: Req, options: HandleOptions): Result | Promise<Result> => {
-    const o = options as unknown as { onMissingTenant?: (r: Req) => Result | Promise<Result>; onError?: (e: unknown, r: Req) => Result | Promise<Result> };
-    if (o.onMissingTenant) return o.onMissingTenant(request);
+  type HandleOptions<Req, Result> = {
+    onMissingTenant?: (request: Req) => Result | Promise<Result>;
+    onError?: (error: unknown, request: Req) => Result | Promise<Result>;
+    isAborted?: () => boolean;
+  };
+  const missing = <Req, Result>(request: Req, options: HandleOptions<Req, Result>): Result | Promise<Result> => {
+    if (options.onMissingTenant) return options.onMissingTenant(request);
     const err = new TenantNotResolvedError();
-    if (o.onError) return o.onError(err, request);
+    if (options.onError) return options.onError(err, request);
     throw err;
   };
 
-  const failed = <Req, Result>(err: unknown, request: Req, options: HandleOptions): Result | Promise<Result> => {
+  const failed = <Req, Result>(err: unknown, request: Req, options: HandleOptions<Req, Result>): Result | Promise<Result> => {
     if (err instanceof UnknownTenant) return missing(request, options);
     if (err instanceof RollbackSignal) throw err;
-    const onError = (options as unknown as { onError?: (e: unknown, r: Req) => Result | Promise<Result> }).onError;
-    if (onError) return onError(err, request);
+    if (options.onError) return options.onError(err, request);
     if (err instanceof TenantNotResolvedError || err instanceof TenantMiddlewareError) throw err;
     throw new TenantMiddlewareError("better-tenant: failed to run tenant middleware", { cause: err });
   };
 
-  const inScope = <Req, Result>(request: Req, found: string | undefined, next: () => Promise<Result>, options: HandleOptions): Promise<Result> => {
+  const inScope = <Req, Result>(request: Req, found: string | undefined, next: () => Promise<Result>, options: HandleOptions<Req, Result>): Promise<Result> => {
     const id = found?.trim();
-    if (!id) {
-      try {
-        return Promise.resolve(missing<Req, Result>(request, options));
-      } catch (err) {
-        return Promise.reject(err);
-      }
-    }
+    if (!id) return attempt(() => missing(request, options));
     const scope = options.isAborted ? { ...scopeOptions, aborted: options.isAborted } : scopeOptions;
     return inTenantScope(adapter, id, scope, loader, () => next(), (err: unknown) => failed<Req, Result>(err, request, options));
   };
 
   const handleRequest: Handle = (request, next, options = {}) => {
     // Documented to return a promise: nothing thrown here escapes synchronously.
-    try {
+    return attempt(() => {
       const found = resolveId(request);
-      const o = options as HandleOptions;
-      return found instanceof Promise ? found.then((id) => inScope(request, id, next, o)) : inScope(request, found, next, o);
-    } catch (err) {
-      return Promise.reject(err);
-    }
+      return found instanceof Promise ? found.then((id) => inScope(request, id, next, options)) : inScope(request, found, next, options);
+    });
   };
 
   const api = createTenantApi(adapter, getTenantRepository, { onWrite: () => (byId.clear(), bySlugCache.clear()), scope: scopeOptions });

@@ -5,10 +5,7 @@ import type { ScopeOptions } from "../setup";
 
 export type PooledClient = { release: (err?: Error) => void };
 export type Pool<C extends PooledClient = PooledClient> = {
-  connect: {
-    (): Promise<C>;
-    (callback: (err: Error | undefined, client: C | undefined) => void): void;
-  };
+  connect: (callback: (err: Error | undefined, client: C | undefined) => void) => void;
   options?: { max?: number };
 };
 
@@ -72,8 +69,9 @@ export function acquire<C extends PooledClient>(pool: Pool<C>, gate: Gate, optio
 const nextTick: ((f: () => void) => void) | undefined = typeof process !== "undefined" && typeof process.nextTick === "function" ? process.nextTick : undefined;
 
 /**
- * The pool's client for a slot already taken, within `wait` ms (`limit`: the configured one) (the pool can still be short:
- * others use it too); the slot is given back on failure. An idle client is handed over on the
+ * The pool's client for a slot already taken, within `wait` ms (the pool can still be short:
+ * others use it too; `limit`, the configured wait, names it in the error); the slot is given
+ * back on failure. An idle client is handed over on the
  * pool's next tick (pg-pool serves its queue in order, idle clients first), so the timer that
  * bounds the wait is only set for a request still unserved after that tick: most requests need
  * none. A client that comes after the limit goes straight back.

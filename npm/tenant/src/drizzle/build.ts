@@ -4,7 +4,7 @@ import type * as Orm from "drizzle-orm";
 import type * as PgCore from "drizzle-orm/pg-core";
 import type { Tenant } from "../context";
 import { codedError, TenantConfigError } from "../errors";
-import { fastScope, type Portable } from "./fast";
+import { fastScope, type ScopeRunner } from "./fast";
 import { isPostgresJs, postgresJsTransaction } from "./postgresjs";
 import { applyScope, type Rows, type ScopeOptions } from "../setup";
 import type { DatabaseProvider, TenantRepository } from "../types";
@@ -149,8 +149,6 @@ export function build(kit: DrizzleKit) {
     const table = options.table ?? tenantsTable;
     hearConnectionErrors(db, "better-tenant");
     const postgresJs = isPostgresJs(db);
-    // node-postgres: scopes on a client of their own (fast.ts), decided once per database.
-    const fast = fastScope(db, kit.nodePgSession);
     const portable = <T>(tenantId: string | null, options: ScopeOptions | undefined, cb: (tx: TTx) => Promise<T>): Promise<T> => {
       const work = async (tx: TTx) => {
         await applyScope(async (q, params) => rowsOf(await tx.execute(bound(q, params))), tenantId, options);
@@ -158,8 +156,12 @@ export function build(kit: DrizzleKit) {
       };
       return postgresJs ? postgresJsTransaction(db, work) : db.transaction(work);
     };
-    const scoped = <T>(tenantId: string | null, options: ScopeOptions | undefined, fn: (tx: TTx) => Promise<T>): Promise<T> =>
-      fast ? fast<T>(tenantId, options, fn as (tx: never) => Promise<T>, portable as Portable) : portable(tenantId, options, fn);
+    // node-postgres: scopes on a client of their own (fast.ts), decided once per database.
+    const scoped = (fastScope(db, kit.nodePgSession, portable as ScopeRunner) ?? portable) as <T>(
+      tenantId: string | null,
+      options: ScopeOptions | undefined,
+      fn: (tx: TTx) => Promise<T>,
+    ) => Promise<T>;
     return {
       adapter: {
         runWithTenant: (id, fn, options?: ScopeOptions) => scoped(id, options, fn),

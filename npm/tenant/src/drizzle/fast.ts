@@ -134,21 +134,14 @@ function watch(client: Client): Watch {
   return w;
 }
 
-export type FastScope = <T>(
-  tenantId: string | null,
-  options: ScopeOptions | undefined,
-  fn: (tx: never) => Promise<T>,
-  portable: Portable,
-) => Promise<T>;
-
-/** Runs a scope through drizzle's own transaction (when the transaction class is missing). */
-export type Portable = <T>(tenantId: string | null, options: ScopeOptions | undefined, fn: (tx: never) => Promise<T>) => Promise<T>;
+/** Runs a scope: `fastScope`'s, or through drizzle's own transaction (`portable`). */
+export type ScopeRunner = <T>(tenantId: string | null, options: ScopeOptions | undefined, fn: (tx: never) => Promise<T>) => Promise<T>;
 
 /**
  * Scopes on their own client when `db` is drizzle's node-postgres database, else null. `portable`
  * runs a scope when this drizzle turns out to lack the transaction class.
  */
-export function fastScope(db: unknown, loadSession: () => Promise<unknown>): FastScope | null {
+export function fastScope(db: unknown, loadSession: () => Promise<unknown>, portable: ScopeRunner): ScopeRunner | null {
   const session = (db as { _?: { session?: Session } })._?.session;
   if (!session || session.constructor?.name !== "NodePgSession") return null;
   // The same test drizzle uses: a Pool hands out a client per scope, a Client is used as is.
@@ -159,7 +152,6 @@ export function fastScope(db: unknown, loadSession: () => Promise<unknown>): Fas
     tenantId: string | null,
     options: ScopeOptions | undefined,
     fn: (tx: never) => Promise<T>,
-    portable: Portable,
   ): Promise<T> {
     if (Tx === undefined) Tx = await transactionClass(loadSession);
     if (!Tx) return portable(tenantId, options, fn);
