@@ -104,6 +104,7 @@ async function measure(variant, values, httpPort) {
     BENCH_URL_UNSCOPED: urlFor("postgres", "bench_ours"),
     BENCH_URL_HARDENED: urlFor("app", "bench_hard"),
     BENCH_URL_LANE: urlFor("app", "bench_ours"),
+    BENCH_URL_LANECTX: urlFor("app", "bench_ours"),
     BENCH_HARDENED_KEY: HARDENED_KEY,
     NODE_ENV: "production",
     BETTER_TENANT_TELEMETRY: "0",
@@ -152,8 +153,8 @@ for (let round = 0; round < ROUNDS; round++) {
   for (const [mode, values] of [["uuid", ids], ["slug", slugs]]) {
     // With BENCH_VARIANTS, BENCH_MODES=uuid (or slug) measures one mode only.
     if (process.env.BENCH_VARIANTS && process.env.BENCH_MODES && !process.env.BENCH_MODES.split(",").includes(mode)) continue;
-    for (const variant of (process.env.BENCH_VARIANTS ?? "ours,ref,unscoped,hardened").split(",")) {
-      if (variant === "lane" && mode !== "uuid") continue; // resolves UUIDs only
+    for (const variant of (process.env.BENCH_VARIANTS ?? "ours,ref,unscoped,hardened,lanectx").split(",")) {
+      if (variant.startsWith("lane") && mode !== "uuid") continue; // resolves UUIDs only
       (samples[`${mode}-${variant}`] ??= []).push(await measure(variant, values, httpPort++));
       wires[`${mode}-${variant}`] = wire[variant];
     }
@@ -180,10 +181,14 @@ for (const mode of ["uuid", "slug"]) {
   for (const variant of ["ours", "ref", "unscoped", "hardened"]) console.log(`tenant-${mode} per request ${variant}: ${wires[`${mode}-${variant}`]}`);
 }
 // Both modes, every round: the median of each variant's CPU per request.
-for (const variant of ["ours", "ref", "unscoped", "hardened"]) {
+for (const variant of ["ours", "ref", "unscoped", "hardened", "lanectx"]) {
   const xs = cpu[variant];
   if (xs?.length) console.log(`tenant cpu per request ${variant}: node=${median(xs.map((x) => x.node)).toFixed(0)}us postgres=${median(xs.map((x) => x.postgres)).toFixed(0)}us`);
 }
+// The floor for this API (see server.mjs, `lanectx`): the bare scope protocol plus the
+// AsyncLocalStorage context every request of it runs in, by UUID.
+const floor = results["uuid-lanectx"];
+console.log(`tenant-uuid floor lanectx=${floor.toFixed(0)} lanectx/unscoped=${r(floor / results["uuid-unscoped"])} lanectx/ref=${r(floor / results["uuid-ref"])} ours/lanectx=${r(results["uuid-ours"] / floor)}`);
 for (const mode of ["uuid", "slug"]) {
   console.log(`tenant-${mode} ours/ref=${r(results[`${mode}-ours`] / results[`${mode}-ref`])} ours/unscoped=${r(results[`${mode}-ours`] / results[`${mode}-unscoped`])}`);
 }

@@ -1,11 +1,13 @@
-// One benchmark server: `node server.mjs <ours|ref|unscoped|hardened|lane> <port>`. Hono + Drizzle +
-// node-postgres serving GET /projects (20 rows) for the tenant named by x-tenant-id.
+// One benchmark server: `node server.mjs <ours|ref|unscoped|hardened|lane|lanectx> <port>`.
+// Hono + Drizzle + node-postgres serving GET /projects (20 rows) for the tenant named by
+// x-tenant-id.
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import pg from "pg";
 import { drizzle } from "drizzle-orm/node-postgres";
 import { eq, sql } from "drizzle-orm";
 import { pgTable, serial, text, uuid } from "drizzle-orm/pg-core";
+import { AsyncLocalStorage } from "node:async_hooks";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -30,17 +32,23 @@ if (variant === "unscoped") {
       : await db.execute(sql`SELECT p.* FROM projects p JOIN tenants t ON t.id = p.tenant_id WHERE t.slug = ${t}`).then((r) => r.rows);
     return c.json(rows);
   });
-} else if (variant === "lane") {
-  // Not in the default run (BENCH_VARIANTS=lane,ours,unscoped): this package's scope protocol
-  // alone (RLS, the lane's read with its set-up in one Sync, Drizzle on the scope's client) with
-  // no middleware, AsyncLocalStorage or scope wrapper, by UUID only: what any RLS scope on
-  // Drizzle pays, against which the package's own per-request cost shows.
+} else if (variant === "lane" || variant === "lanectx") {
+  // By UUID only. `lane` (opt-in: BENCH_VARIANTS=lane,lanectx,ours,unscoped) is this package's
+  // scope protocol alone (RLS, the lane's read with its set-up in one Sync, Drizzle on the
+  // scope's client) with no middleware, AsyncLocalStorage or scope wrapper: what any RLS scope on
+  // Drizzle pays. `lanectx` (in the default run: the floor the bench reports) adds what the API
+  // itself asks of any implementation: a Hono middleware that runs the rest of the request in an
+  // AsyncLocalStorage context, so the handler finds its tenant without being handed it
+  // (getDatabase()). On Node 20 that context is propagated by promise hooks on every promise of
+  // the request, the package's or not. Against it the package's own per-request cost shows.
   const dist = new URL("../../npm/tenant/dist/", import.meta.url);
   const { openLane } = await import(new URL("drizzle/lane.js", dist).href);
   const { laneStatements } = await import(new URL("setup.js", dist).href);
   const uuidRe = /^[0-9a-f-]{36}$/i;
+  const context = variant === "lanectx" ? new AsyncLocalStorage() : null;
+  if (context) app.use("/projects", (c, next) => context.run({ tenantId: c.req.header("x-tenant-id") ?? "" }, next));
   app.get("/projects", async (c) => {
-    const t = c.req.header("x-tenant-id") ?? "";
+    const t = context ? context.getStore().tenantId : (c.req.header("x-tenant-id") ?? "");
     if (!uuidRe.test(t)) return c.json({ error: "lane: UUIDs only" }, 400);
     const client = await pool.connect();
     client.pipeline = true;
