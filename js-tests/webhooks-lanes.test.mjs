@@ -1,3 +1,4 @@
+// suite: pgbouncer (scripts/test.sh runs it again through PgBouncer in transaction mode)
 // A blocked lane (acceptance W7): an ordered endpoint whose head delivery fails through the whole
 // retry schedule blocks that key's lane — later messages of the key wait, other keys flow —,
 // `lane.blocked` is emitted once, and `lanes.resolve(…, { action: "skip" })` releases the rest
@@ -160,8 +161,11 @@ test("fan-out committing while a lane's head is recorded: the new delivery becom
     await expand(e);
     const plan = engine.recordBatch([recordInput(claimed, { status: 204 })], Date.now(), [0]);
     await begin(r);
+    // The server process of this transaction: through PgBouncer the client's processID is the
+    // pooler's, so ask the transaction itself.
+    const { rows: [{ pid }] } = await r.query("SELECT pg_backend_pid() AS pid");
     const recording = q(r, "recordDeliveries", plan.recordDeliveries);
-    await until("the record to wait for the lane's row", async () => (await pool.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'", [r.processID])).rows.length === 1);
+    await until("the record to wait for the lane's row", async () => (await pool.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'", [pid])).rows.length === 1);
     await e.query("COMMIT");
     assert.equal((await recording).length, 1);
     await r.query("COMMIT");
