@@ -13,7 +13,7 @@ import { createRequire } from "node:module";
 import { betterWebhooks } from "@usebetterdev/webhooks";
 import { sqlExecutorAdapter } from "@usebetterdev/webhooks/sql";
 import { webhooksDatabase, inTenant, asSystem } from "./helpers/webhooks.mjs";
-import { project, startWorkerBin } from "./helpers/cli.mjs";
+import { finishWorker, project, startWorkerBin } from "./helpers/cli.mjs";
 import { requireEnv } from "./helpers/db.mjs";
 
 const MESSAGES = 20_000;
@@ -103,16 +103,7 @@ test("W4: the CLI worker SIGKILLed five times loses nothing, leaves nothing in f
   }
 
   // The last worker finishes the rest, including what the killed ones left leased.
-  const end = Date.now() + 180_000;
-  let s = await statuses();
-  while ((s.succeeded ?? 0) < 2 * MESSAGES && Date.now() < end) {
-    await new Promise((r) => setTimeout(r, 250));
-    s = await statuses();
-  }
-  worker.child.kill("SIGTERM");
-  const stopped = await worker.exited;
-  assert.equal(stopped.code, 0, stopped.stderr);
-  assert.match(stopped.stderr, /stopping \(SIGTERM\)[\s\S]*stopped/);
+  const s = await finishWorker(worker, statuses, (x) => (x.succeeded ?? 0) >= 2 * MESSAGES);
 
   assert.deepEqual(s, { succeeded: 2 * MESSAGES }, "every delivery ends succeeded; none pending or in flight");
   for (const r of [a, b]) {

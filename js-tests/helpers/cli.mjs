@@ -119,3 +119,22 @@ export function startWorkerBin(bin, args, { cwd, env, children }) {
   });
   return { child, started, exited };
 }
+
+/**
+ * Lets a worker from `startWorkerBin` finish: polls `statuses()` every 250 ms until `done(s)` or
+ * 180 s, then stops the worker with SIGTERM and asserts it stopped cleanly. Returns the last
+ * statuses.
+ */
+export async function finishWorker(worker, statuses, done) {
+  const end = Date.now() + 180_000;
+  let s = await statuses();
+  while (!done(s) && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 250));
+    s = await statuses();
+  }
+  worker.child.kill("SIGTERM");
+  const stopped = await worker.exited;
+  assert.equal(stopped.code, 0, stopped.stderr);
+  assert.match(stopped.stderr, /stopping \(SIGTERM\)[\s\S]*stopped/);
+  return s;
+}
