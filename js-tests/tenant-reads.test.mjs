@@ -164,10 +164,10 @@ test("a read that fails aborts the scope's transaction as before: a later write 
  * The package's lane on a pipelining client of its own, for acme, once the connection's
  * isolation is known (the first lane on a connection learns it, and opens a transaction).
  */
-async function laneClient() {
+async function laneClient(config = {}) {
   const require = createRequire(import.meta.url);
   const { openLane } = require(require.resolve("@usebetterdev/tenant/package.json").replace(/package\.json$/, "dist/drizzle/lane.js"));
-  const client = new pg.Client({ connectionString: env.url });
+  const client = new pg.Client({ connectionString: env.url, ...config });
   await client.connect();
   client.pipeline = true;
   const begin = core.scopeSql(env.ids.acme, null, null, true).sql;
@@ -230,22 +230,8 @@ test("a read node-postgres calls back twice is counted once: the scope still wai
 });
 
 test("named statements and binary clients stay in the transaction; a read alone keeps its query_timeout", async () => {
-  const require = createRequire(import.meta.url);
-  const { openLane } = require(require.resolve("@usebetterdev/tenant/package.json").replace(/package\.json$/, "dist/drizzle/lane.js"));
-  const begin = core.scopeSql(env.ids.acme, null, null, true).sql;
-  const alone = core.scopeSql(env.ids.acme, null, null, true, null, null, true).sql;
-  const known = async (config) => {
-    const client = new pg.Client({ connectionString: env.url, ...config });
-    await client.connect();
-    client.pipeline = true;
-    const first = openLane(client, { begin, alone }); // learns the isolation
-    await client.query("select 1");
-    await first.settle();
-    first.restore();
-    await client.query("commit");
-    return client;
-  };
-  const client = await known({});
+  const { openLane, client, begin, alone } = await laneClient();
+  const known = async (config) => (await laneClient(config)).client;
   try {
     // A named statement whose Parse fails keeps its real error, and its name stays free.
     const lane = openLane(client, { begin, alone });

@@ -71,10 +71,10 @@ const nextTick: ((f: () => void) => void) | undefined = typeof process !== "unde
 /**
  * The pool's client for a slot already taken, within `wait` ms (the pool can still be short:
  * others use it too; `limit`, the configured wait, names it in the error); the slot is given
- * back on failure. An idle client is handed over on the
- * pool's next tick (pg-pool serves its queue in order, idle clients first), so the timer that
- * bounds the wait is only set for a request still unserved after that tick: most requests need
- * none. A client that comes after the limit goes straight back.
+ * back on failure. An idle client is handed over on the pool's next tick (pg-pool serves its
+ * queue in order, idle clients first), so the timer that bounds the wait is only set for a
+ * request still unserved after that tick: most requests need none. A client that comes after
+ * the limit goes straight back.
  */
 function connect<C extends PooledClient>(pool: Pool<C>, gate: Gate, wait: number | undefined, limit: number | undefined): Promise<C> {
   return new Promise((resolve, reject) => {

@@ -15,6 +15,7 @@
 // transaction, as it did when every statement ran in it).
 import core from "@usebetter-rs/core";
 import { TenantScopeClosedError } from "../errors";
+import { attempt } from "../scope";
 import type { LaneStatements } from "../setup";
 import { readAloneClass, type PgQueryClass } from "./alone";
 
@@ -209,12 +210,7 @@ export class Lane {
           reject(error);
           return this.finished();
         }
-        let again: Promise<unknown>;
-        try {
-          again = Promise.resolve(this.inTransaction(args));
-        } catch (err) {
-          again = Promise.reject(err);
-        }
+        const again = attempt(() => this.inTransaction(args));
         resolve(again);
         const done = () => this.finished();
         again.then(done, done);
