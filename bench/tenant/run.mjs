@@ -96,7 +96,7 @@ function luaFor(values) {
   return file;
 }
 
-async function measure(variant, values, httpPort) {
+async function measure(mode, variant, values, httpPort) {
   const env = {
     ...process.env,
     BENCH_URL_OURS: urlFor("app", "bench_ours"),
@@ -138,7 +138,7 @@ async function measure(variant, values, httpPort) {
   const requests = Number(/(\d+) requests in/.exec(out.stdout)?.[1]);
   if (cpuBefore && cpuAfter && requests) {
     const us = (k) => ((cpuAfter[k] - cpuBefore[k]) / requests) * 1e6;
-    (cpu[variant] ??= []).push({ node: us("node"), postgres: us("postgres") });
+    (cpu[`${mode}-${variant}`] ??= []).push({ node: us("node"), postgres: us("postgres") });
   }
   return rps;
 }
@@ -155,7 +155,7 @@ for (let round = 0; round < ROUNDS; round++) {
     if (process.env.BENCH_VARIANTS && process.env.BENCH_MODES && !process.env.BENCH_MODES.split(",").includes(mode)) continue;
     for (const variant of (process.env.BENCH_VARIANTS ?? "ours,ref,unscoped,hardened,lanectx").split(",")) {
       if (variant.startsWith("lane") && mode !== "uuid") continue; // resolves UUIDs only
-      (samples[`${mode}-${variant}`] ??= []).push(await measure(variant, values, httpPort++));
+      (samples[`${mode}-${variant}`] ??= []).push(await measure(mode, variant, values, httpPort++));
       wires[`${mode}-${variant}`] = wire[variant];
     }
   }
@@ -180,10 +180,12 @@ for (const mode of ["uuid", "slug"]) {
 for (const mode of ["uuid", "slug"]) {
   for (const variant of ["ours", "ref", "unscoped", "hardened"]) console.log(`tenant-${mode} per request ${variant}: ${wires[`${mode}-${variant}`]}`);
 }
-// Both modes, every round: the median of each variant's CPU per request.
-for (const variant of ["ours", "ref", "unscoped", "hardened", "lanectx"]) {
-  const xs = cpu[variant];
-  if (xs?.length) console.log(`tenant cpu per request ${variant}: node=${median(xs.map((x) => x.node)).toFixed(0)}us postgres=${median(xs.map((x) => x.postgres)).toFixed(0)}us`);
+// Per mode, the median over the rounds of each variant's CPU per request (lanectx: UUIDs only).
+for (const mode of ["uuid", "slug"]) {
+  for (const variant of ["ours", "ref", "unscoped", "hardened", "lanectx"]) {
+    const xs = cpu[`${mode}-${variant}`];
+    if (xs?.length) console.log(`tenant-${mode} cpu per request ${variant}: node=${median(xs.map((x) => x.node)).toFixed(0)}us postgres=${median(xs.map((x) => x.postgres)).toFixed(0)}us`);
+  }
 }
 // The floor for this API (see server.mjs, `lanectx`): the bare scope protocol plus the
 // AsyncLocalStorage context every request of it runs in, by UUID.
