@@ -9,6 +9,9 @@
 
 mod deliver;
 mod handlers;
+mod input;
+mod pending;
+mod record;
 mod render;
 mod send;
 pub mod senders;

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::send::input_path;
+use super::input::input_path;
 use super::suppressions::{arg, fields, scope, text, uuid};
 use super::{em, Email};
 use crate::email::address::{parse_address, AddressOptions};

@@ -8,7 +8,8 @@
 
 use serde_json::{json, Map, Value};
 
-use super::send::{input_path, Pending, SendInput};
+use super::input::{input_path, SendInput};
+use super::pending::Pending;
 use super::suppressions::{arg, fields, text, uuid};
 use super::{em, Email};
 use crate::email::db_template::{self, Source};

@@ -9,6 +9,7 @@
 
 mod deliver;
 mod endpoints;
+mod message;
 mod queries;
 mod send;
 
