@@ -33,7 +33,7 @@ if (variant === "unscoped") {
     return c.json(rows);
   });
 } else if (variant === "lane" || variant === "lanectx") {
-  // By UUID only. `lane` (opt-in: BENCH_VARIANTS=lane,lanectx,ours,unscoped) is this package's
+  // `lane` by UUID only, `lanectx` by UUID or slug. `lane` (opt-in: BENCH_VARIANTS=lane,lanectx,ours,unscoped) is this package's
   // scope protocol alone (RLS, the lane's read with its set-up in one Sync, Drizzle on the
   // scope's client) with no middleware, AsyncLocalStorage or scope wrapper: what any RLS scope on
   // Drizzle pays. `lanectx` (in the default run: the floor the bench reports) adds what the API
@@ -46,10 +46,25 @@ if (variant === "unscoped") {
   const { laneStatements } = await import(new URL("setup.js", dist).href);
   const uuidRe = /^[0-9a-f-]{36}$/i;
   const context = variant === "lanectx" ? new AsyncLocalStorage() : null;
-  if (context) app.use("/projects", (c, next) => context.run({ tenantId: c.req.header("x-tenant-id") ?? "" }, next));
+  // `lanectx` by slug: every slug's id read once at start (in the system scope), as a package
+  // that caches its lookups does once each tenant was seen; the request then costs a map read.
+  const bySlug = new Map();
+  if (context) {
+    const c = await pool.connect();
+    try {
+      const [, , { rows }] = await c.query("begin; select set_config('app.bypass_rls', 'true', true); select id::text, slug from tenants; commit");
+      for (const row of rows) bySlug.set(row.slug, row.id);
+    } finally {
+      c.release();
+    }
+    app.use("/projects", (c, next) => {
+      const header = c.req.header("x-tenant-id") ?? "";
+      return context.run({ tenantId: uuidRe.test(header) ? header : (bySlug.get(header) ?? "") }, next);
+    });
+  }
   app.get("/projects", async (c) => {
     const t = context ? context.getStore().tenantId : (c.req.header("x-tenant-id") ?? "");
-    if (!uuidRe.test(t)) return c.json({ error: "lane: UUIDs only" }, 400);
+    if (!uuidRe.test(t)) return c.json({ error: "lane: UUIDs only (lanectx: UUIDs and known slugs)" }, 400);
     const client = await pool.connect();
     client.pipeline = true;
     const lane = openLane(client, laneStatements(t, undefined));
