@@ -33,29 +33,33 @@ if (variant === "unscoped") {
     return c.json(rows);
   });
 } else if (variant === "lane" || variant === "lanectx") {
-  // `lane` by UUID only, `lanectx` by UUID or slug. `lane` (opt-in: BENCH_VARIANTS=lane,lanectx,ours,unscoped) is this package's
-  // scope protocol alone (RLS, the lane's read with its set-up in one Sync, Drizzle on the
-  // scope's client) with no middleware, AsyncLocalStorage or scope wrapper: what any RLS scope on
-  // Drizzle pays. `lanectx` (in the default run: the floor the bench reports) adds what the API
-  // itself asks of any implementation: a Hono middleware that runs the rest of the request in an
-  // AsyncLocalStorage context, so the handler finds its tenant without being handed it
-  // (getDatabase()). On Node 20 that context is propagated by promise hooks on every promise of
-  // the request, the package's or not. Against it the package's own per-request cost shows.
+  // `lane` by UUID only, `lanectx` by UUID or slug. `lane` (opt-in:
+  // BENCH_VARIANTS=lane,lanectx,ours,unscoped) is this package's scope protocol alone (RLS, the
+  // lane's read with its set-up in one Sync, Drizzle on the scope's client) with no middleware,
+  // AsyncLocalStorage or scope wrapper: what any RLS scope on Drizzle pays. `lanectx` (in the
+  // default run: the floor the bench reports) adds what the API itself asks of any implementation: a
+  // Hono middleware that runs the rest of the request in an AsyncLocalStorage context, so the
+  // handler finds its tenant without being handed it (getDatabase()). On Node 20 that context is
+  // propagated by promise hooks on every promise of the request, the package's or not. Against it
+  // the package's own per-request cost shows.
   const dist = new URL("../../npm/tenant/dist/", import.meta.url);
   const { openLane } = await import(new URL("drizzle/lane.js", dist).href);
   const { laneStatements } = await import(new URL("setup.js", dist).href);
   const uuidRe = /^[0-9a-f-]{36}$/i;
   const context = variant === "lanectx" ? new AsyncLocalStorage() : null;
-  // `lanectx` by slug: every slug's id read once at start (in the system scope), as a package
-  // that caches its lookups does once each tenant was seen; the request then costs a map read.
+  // `lanectx` by slug: every slug's id read once at start in the system scope (the package's own
+  // set-up statement for it), as a package that caches its lookups does once each tenant was
+  // seen; the request then costs a map read.
   const bySlug = new Map();
   if (context) {
-    const c = await pool.connect();
+    const system = await pool.connect();
     try {
-      const [, , { rows }] = await c.query("begin; select set_config('app.bypass_rls', 'true', true); select id::text, slug from tenants; commit");
+      await system.query(laneStatements(null, undefined).begin);
+      const { rows } = await system.query("select id::text, slug from tenants");
+      await system.query("commit");
       for (const row of rows) bySlug.set(row.slug, row.id);
     } finally {
-      c.release();
+      system.release();
     }
     app.use("/projects", (c, next) => {
       const header = c.req.header("x-tenant-id") ?? "";
