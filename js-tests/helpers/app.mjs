@@ -41,9 +41,13 @@ export async function tenantDatabase(prefix, { poolSize = 2, hardened } = {}) {
 /** Row names a query returned, sorted. */
 export const names = (rows) => rows.map((r) => r.name).sort();
 
+/** Named statements' texts, by name, from every Parse a watched connection wrote. */
+const preparedTexts = new Map();
+
 /**
  * Runs `fn` with the statement texts and wire events of a pool's one connection recorded: the
- * SQL written (each simple query's text and each Parse's, in wire order), the first byte of each
+ * SQL written (each simple query's text, each unnamed Parse's and each Bind of a named
+ * statement's, in wire order), the first byte of each
  * message written (Q simple query; P, B, D, E, S extended), `write` for each write that reaches
  * the socket, `ready` for each ReadyForQuery. The connection goes back as it was lent (not
  * pipelining).
@@ -67,8 +71,18 @@ export async function watched(pool, fn) {
       const type = String.fromCharCode(buf[i]);
       events.push(type);
       if (type === "Q") texts.push(cstring(buf, i + 5));
-      // Parse: the statement's name, then its text.
-      if (type === "P") texts.push(cstring(buf, buf.indexOf(0, i + 5) + 1));
+      // Parse: the statement's name, then its text. A named statement counts where it is bound
+      // (Bind: the portal, then the statement's name), so a prepared one counts each time it runs.
+      if (type === "P") {
+        const name = cstring(buf, i + 5);
+        const text = cstring(buf, buf.indexOf(0, i + 5) + 1);
+        if (name) preparedTexts.set(name, text);
+        else texts.push(text);
+      }
+      if (type === "B") {
+        const name = cstring(buf, buf.indexOf(0, i + 5) + 1);
+        if (name) texts.push(preparedTexts.get(name) ?? `<prepared ${name}>`);
+      }
     }
     return write.call(this, chunk, ...rest);
   };
@@ -93,6 +107,15 @@ export async function watched(pool, fn) {
     Object.assign(again.connection.stream, { write, _write: writeOne, _writev: writeMany });
     again.connection.off("readyForQuery", onReady);
     if (again.pipeline !== false) throw new Error("the connection came back pipelining");
+    // Statements prepared before the window opened: their texts, from the server that holds them.
+    if (texts.some((t) => t.startsWith("<prepared "))) {
+      const { rows } = await again.query("select name, statement from pg_prepared_statements");
+      for (const row of rows) preparedTexts.set(row.name, row.statement);
+      texts.forEach((t, i) => {
+        const name = /^<prepared (.*)>$/.exec(t)?.[1];
+        if (name !== undefined && preparedTexts.has(name)) texts[i] = preparedTexts.get(name);
+      });
+    }
     again.release();
   }
 }

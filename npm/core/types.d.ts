@@ -99,7 +99,11 @@ tenantIdDefault: string,
 /**
  * The tenants table and the function that fills `tenant_id` on insert.
  */
-tenantsTable: string, tenantIdFunction: string, };
+tenantsTable: string, tenantIdFunction: string, 
+/**
+ * [`PREPARED_PREFIX`].
+ */
+preparedPrefix: string, };
 
 export type SqlStatement = { sql: string, params: Array<string>, };
 

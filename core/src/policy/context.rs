@@ -16,6 +16,10 @@ use super::sign::{bypass_signature, tenant_signature};
 use crate::error::{Error, Result};
 use crate::sql::literal;
 
+/// Names of the statements a tenant scope prepares on its connections start with this, then a
+/// random part per process and a counter: no two processes behind one pooler share a name.
+pub const PREPARED_PREFIX: &str = "ubt_";
+
 /// The tenant of the scope (a UUID), read by every policy.
 pub const CURRENT_TENANT: &str = "app.current_tenant";
 /// `'true'` turns on the bypass (system scope).
@@ -52,6 +56,8 @@ pub struct Contract {
     /// The tenants table and the function that fills `tenant_id` on insert.
     pub tenants_table: &'static str,
     pub tenant_id_function: &'static str,
+    /// [`PREPARED_PREFIX`].
+    pub prepared_prefix: &'static str,
 }
 
 #[must_use]
@@ -64,6 +70,7 @@ pub fn contract() -> Contract {
         tenant_id_default: current_tenant_expr(),
         tenants_table: super::TENANTS,
         tenant_id_function: super::TENANT_ID_FUNCTION,
+        prepared_prefix: PREPARED_PREFIX,
     }
 }
 

@@ -10,13 +10,14 @@ interface PgConnection {
 interface PgQuery {
   queryMode?: string;
   query_timeout?: unknown;
+  name?: string;
   prepare(connection: PgConnection): void;
   handleDataRow(message: unknown): void;
   handleCommandComplete(message: unknown, connection: PgConnection): void;
 }
 export type Callback = (err: unknown, result: unknown) => void;
 export type PgQueryClass = new (config: unknown, values: unknown, callback: Callback) => PgQuery;
-type ReadAloneClass = new (setup: string, config: unknown, values: unknown, callback: Callback) => PgQuery;
+type ReadAloneClass = new (setup: string, config: unknown, values: unknown, callback: Callback, name?: string) => PgQuery;
 
 /**
  * node-postgres' Query with the read's set-up written ahead of it (Parse, Bind, Execute, no
@@ -36,8 +37,11 @@ export function readAloneClass(Base: PgQueryClass): ReadAloneClass {
         config: unknown,
         values: unknown,
         callback: Callback,
+        name?: string,
       ) {
         super(config, values, callback);
+        // Prepared under this name (prepared.ts): parsed on first use, then only bound.
+        if (name !== undefined) this.name = name;
         // Also a statement without parameters: the simple protocol would carry its own Sync.
         this.queryMode = "extended";
         // node-postgres reads a per-query timeout from what it was handed: this query.

@@ -46,6 +46,18 @@ function rowsOf(result: unknown): Rows {
   return Array.isArray(r) ? (r as Rows) : ((r as { rows?: Rows }).rows ?? []);
 }
 
+export interface DrizzleDatabaseOptions<Table> {
+  /** The tenants table, when the app declares its own. */
+  table?: Table;
+  /**
+   * node-postgres 8.17+: a plain scope's reads that repeat on a connection run as named prepared
+   * statements, parsed and planned once per connection (default true). A connection whose
+   * server lost one (a pooler in transaction mode before PgBouncer 1.21) answers that read in
+   * the scope's transaction and stops preparing; `false` never prepares.
+   */
+  prepare?: boolean;
+}
+
 type AnyDb = {
   select: (...args: unknown[]) => any;
   insert: (table: unknown) => any;
@@ -141,10 +153,13 @@ export function build(kit: DrizzleKit) {
 
   function drizzleDatabase<TTx extends DrizzlePgTransaction>(
     db: DrizzlePgDatabase<TTx>,
-    options: { table?: TenantsTable } = {},
+    options: DrizzleDatabaseOptions<TenantsTable> = {},
   ): DatabaseProvider<TTx, TTx> {
     if (!db || typeof db.transaction !== "function") {
       throw new TenantConfigError("better-tenant: drizzleDatabase(db) needs a Drizzle PostgreSQL database (with .transaction)");
+    }
+    if (options.prepare !== undefined && typeof options.prepare !== "boolean") {
+      throw new TenantConfigError(`better-tenant: drizzleDatabase: \`prepare\` must be true or false, got ${JSON.stringify(options.prepare)}`);
     }
     const table = options.table ?? tenantsTable;
     hearConnectionErrors(db, "better-tenant");
@@ -157,7 +172,7 @@ export function build(kit: DrizzleKit) {
       return postgresJs ? postgresJsTransaction(db, work) : db.transaction(work);
     };
     // node-postgres: scopes on a client of their own (fast.ts), decided once per database.
-    const scoped = (fastScope(db, kit.nodePgSession, portable as ScopeRunner) ?? portable) as <T>(
+    const scoped = (fastScope(db, kit.nodePgSession, portable as ScopeRunner, options.prepare !== false) ?? portable) as <T>(
       tenantId: string | null,
       options: ScopeOptions | undefined,
       fn: (tx: TTx) => Promise<T>,

@@ -139,9 +139,9 @@ export type ScopeRunner = <T>(tenantId: string | null, options: ScopeOptions | u
 
 /**
  * Scopes on their own client when `db` is drizzle's node-postgres database, else null. `portable`
- * runs a scope when this drizzle turns out to lack the transaction class.
+ * runs a scope when this drizzle turns out to lack the transaction class; `prepare`: see lane.ts.
  */
-export function fastScope(db: unknown, loadSession: () => Promise<unknown>, portable: ScopeRunner): ScopeRunner | null {
+export function fastScope(db: unknown, loadSession: () => Promise<unknown>, portable: ScopeRunner, prepare = true): ScopeRunner | null {
   const session = (db as { _?: { session?: Session } })._?.session;
   if (!session || session.constructor?.name !== "NodePgSession") return null;
   // The same test drizzle uses: a Pool hands out a client per scope, a Client is used as is.
@@ -172,7 +172,7 @@ export function fastScope(db: unknown, loadSession: () => Promise<unknown>, port
       const wrapTx = (db as { [WRAP_TRANSACTION]?: (tx: Tx) => Tx })[WRAP_TRANSACTION];
       const tx = wrapTx ? wrapTx(created) : created;
       if (pipelined && !options?.key) {
-        lane = openLane(client as never, laneStatements(tenantId, options));
+        lane = openLane(client as never, laneStatements(tenantId, options), prepare);
       } else {
         const run = async (text: string, params: readonly string[]) => lastRows(await client.query(text, params));
         // Hardened: the signatures name this transaction, so BEGIN travels with the binding

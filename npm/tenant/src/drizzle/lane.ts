@@ -12,12 +12,14 @@
 // a scope. PostgreSQL keeps the split reads honest: `transaction_read_only` refuses any write
 // made through a view, rule or policy function (SQLSTATE 25006), and such a statement runs again
 // in the transaction, as does a read that fails for any other reason (so its error aborts the
-// transaction, as it did when every statement ran in it).
+// transaction, as it did when every statement ran in it). A read alone that repeats on a
+// connection is prepared there once (prepared.ts).
 import core from "@usebetter-rs/core";
 import { TenantScopeClosedError } from "../errors";
 import { attempt } from "../scope";
 import type { LaneStatements } from "../setup";
 import { readAloneClass, type PgQueryClass } from "./alone";
+import { nameFor, retire } from "./prepared";
 
 type Query = (...args: unknown[]) => unknown;
 type LaneClient = {
@@ -94,6 +96,7 @@ export class Lane {
   constructor(
     private readonly client: LaneClient,
     private readonly statements: LaneStatements,
+    private readonly prepare: boolean,
   ) {
     const stream = client.connection?.stream;
     this.cork = typeof stream?.cork === "function" && typeof stream.uncork === "function" ? (stream as { cork(): void; uncork(): void }) : null;
@@ -186,6 +189,7 @@ export class Lane {
     if (verdict & SESSION) readCommitted.delete(this.client);
     if (this.setup || !this.canSplit || !(verdict & ALONE)) return this.inTransaction(args);
     const ReadAlone = readAloneClass(this.client.constructor.Query!);
+    const name = this.prepare ? nameFor(this.client, text!) : undefined;
     this.inflight++;
     return new Promise((resolve, reject) => {
       // Each read is counted off once: node-postgres can call a query back twice (a value it
@@ -205,6 +209,7 @@ export class Lane {
         // client's own (a value it cannot write, a timeout, a lost connection) abort nothing
         // and are the read's answer as they are.
         const fromServer = typeof (error as { severity?: unknown } | null)?.severity === "string";
+        if (name !== undefined) retire(this.client, text!, name, error);
         if (fromServer && (error as { code?: unknown }).code === READ_ONLY_TRANSACTION) verdicts.set(text!, verdict & ~ALONE);
         if (!fromServer || this.ended) {
           reject(error);
@@ -218,7 +223,7 @@ export class Lane {
       try {
         // A statement node-postgres refuses before writing anything (bad values) fails through
         // the callback; nothing of the read is on the wire then.
-        this.send([new ReadAlone(this.statements.alone, args[0], args[1], answer)]);
+        this.send([new ReadAlone(this.statements.alone, args[0], args[1], answer, name)]);
       } catch (err) {
         // Thrown while writing (the connection is destroyed then): no callback will come.
         if (!answered) {
@@ -231,7 +236,7 @@ export class Lane {
   }
 }
 
-/** Installs the lane on `client` for one scope. */
-export function openLane(client: LaneClient, statements: LaneStatements): Lane {
-  return new Lane(client, statements);
+/** Installs the lane on `client` for one scope; `prepare`: reads alone that repeat are prepared (prepared.ts). */
+export function openLane(client: LaneClient, statements: LaneStatements, prepare = true): Lane {
+  return new Lane(client, statements, prepare);
 }

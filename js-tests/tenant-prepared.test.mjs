@@ -1,0 +1,151 @@
+// Reads alone prepared per connection (Drizzle on a pipelining node-postgres pool): a read alone
+// that repeats on a connection is parsed there once under a name of the package's and only bound
+// after that, so PostgreSQL plans it once. What the tests hold: the cached plan answers every
+// tenant with its own rows (policies read the scope's settings when the statement runs); a
+// statement whose table changed shape, or that the server no longer holds, still answers (run
+// again in the scope's transaction); a connection names at most 100 statements.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import pg from "pg";
+import { sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/node-postgres";
+import { betterTenant } from "@usebetterdev/tenant";
+import { drizzleDatabase } from "@usebetterdev/tenant/drizzle";
+import { names, projects, tenantDatabase, watched } from "./helpers/app.mjs";
+
+let env;
+before(async () => {
+  env = await tenantDatabase("tprep", { poolSize: 1 });
+  const c = new pg.Client({ connectionString: env.url });
+  await c.connect();
+  await c.query("CREATE TABLE prep_shape (n int); INSERT INTO prep_shape VALUES (1)");
+  await c.end();
+});
+after(() => env?.close());
+
+const tenantOn = (db) => betterTenant({ database: drizzleDatabase(db), tenantResolver: { header: "x-tenant-id" }, loadTenant: false });
+
+/** A pool of one connection of its own, with a tenant on it whose connection is known (read committed). */
+async function ownConnection() {
+  const pool = new pg.Pool({ connectionString: env.url, max: 1 });
+  const tenant = tenantOn(drizzle(pool));
+  await tenant.runAs(env.ids.acme, (db) => db.execute(sql`select 1`));
+  return { pool, tenant };
+}
+
+/** The statements the package prepared on a pool's one connection. */
+async function preparedOn(pool) {
+  const { rows } = await pool.query("select name, statement, generic_plans, custom_plans from pg_prepared_statements where name like 'ubt\\_%' order by name");
+  return rows;
+}
+
+test("a repeated read is parsed once per connection, then only bound; its one plan answers each tenant with its own rows", async () => {
+  const { pool, tenant } = await ownConnection();
+  try {
+    const all = (db) => db.select().from(projects);
+    const like = (db, pattern) => db.select().from(projects).where(sql`${projects.name} like ${pattern}`);
+    for (let i = 0; i < 12; i++) {
+      const [id, expected] = i % 2 ? [env.ids.globex, ["globex-1"]] : [env.ids.acme, ["acme-1", "acme-2"]];
+      assert.deepEqual(names(await tenant.runAs(id, all)), expected, `read ${i}`);
+      assert.deepEqual(names(await tenant.runAs(id, (db) => like(db, "%-1"))), expected.slice(0, 1), `parameterised read ${i}`);
+    }
+    const statements = await preparedOn(pool);
+    assert.equal(statements.length, 2, JSON.stringify(statements));
+    const [plain] = statements.filter((s) => !/like/.test(s.statement));
+    assert.match(plain.statement, /^select "id", "tenant_id", "name" from "projects"$/);
+    // No parameters: PostgreSQL runs its generic plan every time, for both tenants alike.
+    assert.equal(Number(plain.generic_plans) + Number(plain.custom_plans), 12);
+    assert.equal(Number(plain.generic_plans), 12);
+    const [withParam] = statements.filter((s) => /like/.test(s.statement));
+    assert.equal(Number(withParam.generic_plans) + Number(withParam.custom_plans), 12);
+    // On the wire: the read's set-up is parsed (its text names the tenant), the read only bound.
+    const { result, texts, events } = await watched(pool, () => tenant.runAs(env.ids.globex, all));
+    assert.deepEqual(names(result), ["globex-1"]);
+    assert.deepEqual(events, ["P", "B", "E", "B", "D", "E", "S", "write", "ready"], events.join(" "));
+    assert.equal(texts[1], plain.statement);
+  } finally {
+    await pool.end();
+  }
+});
+
+test("a prepared read whose table changed shape answers with the new shape, run again in the scope's transaction", async () => {
+  const { pool, tenant } = await ownConnection();
+  try {
+    const read = (db) => db.execute(sql`select * from prep_shape`).then((r) => r.rows);
+    assert.deepEqual(await tenant.runAs(env.ids.acme, read), [{ n: 1 }]);
+    assert.deepEqual(await tenant.runAs(env.ids.acme, read), [{ n: 1 }]);
+    const [before] = await preparedOn(pool);
+    await env.pool.query("ALTER TABLE prep_shape ADD COLUMN extra int DEFAULT 5");
+    try {
+      // PostgreSQL refuses the cached statement (0A000: its result type changed).
+      const { result, texts } = await watched(pool, () => tenant.runAs(env.ids.acme, read));
+      assert.deepEqual(result, [{ n: 1, extra: 5 }]);
+      assert.ok(texts.some((t) => /^begin; /.test(t)), texts.join(" | "));
+      // Its name is retired; the next read prepares the text again under a new one.
+      assert.deepEqual(await tenant.runAs(env.ids.acme, read), [{ n: 1, extra: 5 }]);
+      const now = (await preparedOn(pool)).filter((s) => s.statement === before.statement);
+      assert.equal(now.length, 2, JSON.stringify(now));
+      assert.deepEqual((await watched(pool, () => tenant.runAs(env.ids.acme, read))).result, [{ n: 1, extra: 5 }]);
+    } finally {
+      await env.pool.query("ALTER TABLE prep_shape DROP COLUMN extra");
+    }
+  } finally {
+    await pool.end();
+  }
+});
+
+test("a connection whose statements are gone (DEALLOCATE ALL) answers in the scope's transaction and prepares nothing more", async () => {
+  const { pool, tenant } = await ownConnection();
+  try {
+    const all = (db) => db.select().from(projects).then(names);
+    await tenant.runAs(env.ids.acme, all);
+    assert.equal((await preparedOn(pool)).length, 1);
+    await pool.query("DEALLOCATE ALL");
+    // The read is bound to a statement the server no longer has (26000), then runs again.
+    const lost = await watched(pool, () => tenant.runAs(env.ids.globex, all));
+    assert.deepEqual(lost.result, ["globex-1"]);
+    assert.ok(lost.texts.some((t) => /^begin; /.test(t)), lost.texts.join(" | "));
+    for (const id of [env.ids.acme, env.ids.globex, env.ids.acme]) await tenant.runAs(id, all);
+    assert.deepEqual(await preparedOn(pool), []);
+    const unnamed = await watched(pool, () => tenant.runAs(env.ids.acme, all));
+    assert.deepEqual(unnamed.result, ["acme-1", "acme-2"]);
+    assert.deepEqual(unnamed.events, ["P", "B", "E", "P", "B", "D", "E", "S", "write", "ready"], unnamed.events.join(" "));
+  } finally {
+    await pool.end();
+  }
+});
+
+test("a connection names at most 100 statements; later texts run unnamed and answer alike", async () => {
+  const { pool, tenant } = await ownConnection();
+  try {
+    const answers = await tenant.runAs(env.ids.acme, async (db) => {
+      const out = [];
+      for (let i = 0; i < 110; i++) out.push((await db.execute(sql.raw(`select ${i}::int as n from projects limit 1`))).rows[0]?.n);
+      return out;
+    });
+    assert.deepEqual(answers, Array.from({ length: 110 }, (_, i) => i));
+    // (ownConnection()'s first scope ran in a transaction: it learnt the isolation, named nothing.)
+    assert.equal((await preparedOn(pool)).length, 100);
+  } finally {
+    await pool.end();
+  }
+});
+
+test("drizzleDatabase(db, { prepare: false }) prepares nothing; a prepare that is not a boolean is a config error naming it", async () => {
+  const pool = new pg.Pool({ connectionString: env.url, max: 1 });
+  try {
+    const tenant = betterTenant({ database: drizzleDatabase(drizzle(pool), { prepare: false }), tenantResolver: { header: "x-tenant-id" }, loadTenant: false });
+    for (const [id, expected] of [[env.ids.acme, ["acme-1", "acme-2"]], [env.ids.globex, ["globex-1"]], [env.ids.acme, ["acme-1", "acme-2"]]]) {
+      assert.deepEqual(names(await tenant.runAs(id, (db) => db.select().from(projects))), expected);
+    }
+    const { events } = await watched(pool, () => tenant.runAs(env.ids.acme, (db) => db.select().from(projects)));
+    assert.deepEqual(events, ["P", "B", "E", "P", "B", "D", "E", "S", "write", "ready"], events.join(" "));
+    assert.deepEqual(await preparedOn(pool), []);
+  } finally {
+    await pool.end();
+  }
+  assert.throws(
+    () => drizzleDatabase(env.db, { prepare: "yes" }),
+    (e) => e.name === "TenantConfigError" && e.code === "INVALID_CONFIG" && /`prepare` must be true or false, got "yes"/.test(e.message),
+  );
+});
