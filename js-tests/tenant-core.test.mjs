@@ -234,15 +234,16 @@ test("runAs accepts upper-case UUIDs and slugs, rejects unknown tenants", async 
 
 test("node-postgres: BEGIN and the tenant setting travel as one message", async () => {
   await make().runAs(env.ids.acme, (db) => db.select().from(projects)); // the connection is known
-  const { texts } = await watched(env.pool, () => make().runAs(env.ids.acme, async (db) => db.select().from(projects)));
+  const { texts, binds } = await watched(env.pool, () => make().runAs(env.ids.acme, async (db) => db.select().from(projects)));
   // Every setting the policies read is set, so nothing a pooled connection carries over counts.
   // A scope that only reads (runAs loads the tenant, then the projects) runs each statement in
   // a read-only implicit transaction of its own (tenant-reads.test.mjs), each set-up carrying
-  // every setting.
-  const settings = /^select set_config\('app\.current_tenant', '[0-9a-f-]{36}', true\), set_config\('app\.tenant_sig', '', true\), set_config\('app\.bypass_rls', '', true\), set_config\('app\.bypass_sig', '', true\), set_config\('transaction_read_only', 'on', true\)$/;
+  // every setting: one prepared text, the values bound.
+  const settings = /^SELECT set_config\('app\.current_tenant', \$1, true\), set_config\('app\.tenant_sig', \$2, true\), set_config\('app\.bypass_rls', \$3, true\), set_config\('app\.bypass_sig', \$4, true\), set_config\('transaction_read_only', \$5, true\)$/;
   assert.equal(texts.length, 4, texts.join(" | "));
   for (const at of [0, 2]) {
     assert.match(texts[at], settings);
+    assert.deepEqual(binds[at], [env.ids.acme, "", "", "", "on"]);
     assert.match(texts[at + 1], /^select /);
   }
 });
@@ -252,9 +253,9 @@ test("node-postgres 8.17+: the set-up and the scope's first statement leave befo
   const { result, events } = await watched(env.pool, () => make().runAs(env.ids.acme, async (db) => db.select().from(projects)));
   assert.deepEqual(names(result), ["acme-1", "acme-2"]);
   // One system call carries the settings and the first query (the tenant's lookup), which as a
-  // read alone needs no BEGIN or COMMIT: one Sync, one answer. The lookup ran on this connection
-  // before, so it is prepared there: bound, not parsed again.
-  assert.deepEqual(events.slice(0, events.indexOf("ready")), ["P", "B", "E", "B", "D", "E", "S", "write"], events.join(" "));
+  // read alone needs no BEGIN or COMMIT: one Sync, one answer. The set-up and the lookup ran on
+  // this connection before, so both are prepared there: bound, not parsed again.
+  assert.deepEqual(events.slice(0, events.indexOf("ready")), ["B", "E", "B", "D", "E", "S", "write"], events.join(" "));
 });
 
 test("scopes need no timer to send their set-up (test runners' fake timers replace setImmediate)", async () => {

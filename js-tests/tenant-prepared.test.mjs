@@ -33,10 +33,10 @@ async function ownConnection() {
   return { pool, tenant };
 }
 
-/** The statements the package prepared on a pool's one connection. */
-async function preparedOn(pool) {
+/** The statements the package prepared on a pool's one connection (`reads`: the set-up left out). */
+async function preparedOn(pool, { reads = false } = {}) {
   const { rows } = await pool.query("select name, statement, generic_plans, custom_plans from pg_prepared_statements where name like 'ubt\\_%' order by name");
-  return rows;
+  return reads ? rows.filter((r) => !r.statement.startsWith("SELECT set_config(")) : rows;
 }
 
 test("a repeated read is parsed once per connection, then only bound; its one plan answers each tenant with its own rows", async () => {
@@ -49,7 +49,12 @@ test("a repeated read is parsed once per connection, then only bound; its one pl
       assert.deepEqual(names(await tenant.runAs(id, all)), expected, `read ${i}`);
       assert.deepEqual(names(await tenant.runAs(id, (db) => like(db, "%-1"))), expected.slice(0, 1), `parameterised read ${i}`);
     }
-    const statements = await preparedOn(pool);
+    // The reads' set-up is one text for every tenant, prepared once as well.
+    const all3 = await preparedOn(pool);
+    const setups = all3.filter((s) => s.statement.startsWith("SELECT set_config("));
+    assert.equal(setups.length, 1, JSON.stringify(all3));
+    assert.equal(Number(setups[0].generic_plans) + Number(setups[0].custom_plans), 24);
+    const statements = await preparedOn(pool, { reads: true });
     assert.equal(statements.length, 2, JSON.stringify(statements));
     const [plain] = statements.filter((s) => !/like/.test(s.statement));
     assert.match(plain.statement, /^select "id", "tenant_id", "name" from "projects"$/);
@@ -58,10 +63,10 @@ test("a repeated read is parsed once per connection, then only bound; its one pl
     assert.equal(Number(plain.generic_plans), 12);
     const [withParam] = statements.filter((s) => /like/.test(s.statement));
     assert.equal(Number(withParam.generic_plans) + Number(withParam.custom_plans), 12);
-    // On the wire: the read's set-up is parsed (its text names the tenant), the read only bound.
+    // On the wire: the read's set-up and the read, both only bound.
     const { result, texts, events } = await watched(pool, () => tenant.runAs(env.ids.globex, all));
     assert.deepEqual(names(result), ["globex-1"]);
-    assert.deepEqual(events, ["P", "B", "E", "B", "D", "E", "S", "write", "ready"], events.join(" "));
+    assert.deepEqual(events, ["B", "E", "B", "D", "E", "S", "write", "ready"], events.join(" "));
     assert.equal(texts[1], plain.statement);
   } finally {
     await pool.end();
@@ -74,7 +79,7 @@ test("a prepared read whose table changed shape answers with the new shape, run 
     const read = (db) => db.execute(sql`select * from prep_shape`).then((r) => r.rows);
     assert.deepEqual(await tenant.runAs(env.ids.acme, read), [{ n: 1 }]);
     assert.deepEqual(await tenant.runAs(env.ids.acme, read), [{ n: 1 }]);
-    const [before] = await preparedOn(pool);
+    const [before] = await preparedOn(pool, { reads: true });
     await env.pool.query("ALTER TABLE prep_shape ADD COLUMN extra int DEFAULT 5");
     try {
       // PostgreSQL refuses the cached statement (0A000: its result type changed).
@@ -99,7 +104,7 @@ test("a connection whose statements are gone (DEALLOCATE ALL) answers in the sco
   try {
     const all = (db) => db.select().from(projects).then(names);
     await tenant.runAs(env.ids.acme, all);
-    assert.equal((await preparedOn(pool)).length, 1);
+    assert.equal((await preparedOn(pool, { reads: true })).length, 1);
     await pool.query("DEALLOCATE ALL");
     // The read is bound to a statement the server no longer has (26000), then runs again.
     const lost = await watched(pool, () => tenant.runAs(env.ids.globex, all));
@@ -124,8 +129,10 @@ test("a connection names at most 100 statements; later texts run unnamed and ans
       return out;
     });
     assert.deepEqual(answers, Array.from({ length: 110 }, (_, i) => i));
-    // (ownConnection()'s first scope ran in a transaction: it learnt the isolation, named nothing.)
+    // (ownConnection()'s first scope ran in a transaction: it learnt the isolation, named
+    // nothing.) The reads' set-up took one name.
     assert.equal((await preparedOn(pool)).length, 100);
+    assert.equal((await preparedOn(pool, { reads: true })).length, 99);
   } finally {
     await pool.end();
   }
@@ -148,4 +155,50 @@ test("drizzleDatabase(db, { prepare: false }) prepares nothing; a prepare that i
     () => drizzleDatabase(env.db, { prepare: "yes" }),
     (e) => e.name === "TenantConfigError" && e.code === "INVALID_CONFIG" && /`prepare` must be true or false, got "yes"/.test(e.message),
   );
+});
+
+test("a policy created after a read was prepared applies to that read's next run", async () => {
+  const { pool, tenant } = await ownConnection();
+  try {
+    const all = (db) => db.select().from(projects).then(names);
+    for (let i = 0; i < 7; i++) assert.deepEqual(await tenant.runAs(env.ids.acme, all), ["acme-1", "acme-2"]);
+    await env.pool.query("CREATE POLICY prep_hide ON projects AS RESTRICTIVE USING (name <> 'acme-2')");
+    try {
+      const { result, events } = await watched(pool, () => tenant.runAs(env.ids.acme, all));
+      assert.deepEqual(result, ["acme-1"]);
+      assert.deepEqual(events, ["B", "E", "B", "D", "E", "S", "write", "ready"], "still the prepared statement, only bound");
+    } finally {
+      await env.pool.query("DROP POLICY prep_hide ON projects");
+    }
+    assert.deepEqual(await tenant.runAs(env.ids.acme, all), ["acme-1", "acme-2"]);
+  } finally {
+    await pool.end();
+  }
+});
+
+test("a prepared read the server refuses for its values keeps its statement; one whose Parse failed is prepared anew", async () => {
+  const { pool, tenant } = await ownConnection();
+  try {
+    const byId = (v) => (db) => db.execute(sql`select name from projects where id = ${v}::int`).then((r) => r.rows.length);
+    assert.equal(await tenant.runAs(env.ids.acme, byId("1")), 1);
+    assert.equal(await tenant.runAs(env.ids.acme, byId("1")), 1);
+    await assert.rejects(tenant.runAs(env.ids.acme, byId("one")), (e) => (e.cause ?? e).code === "22P02");
+    const { result, events } = await watched(pool, () => tenant.runAs(env.ids.acme, byId("1")));
+    assert.equal(result, 1);
+    assert.deepEqual(events, ["B", "E", "B", "D", "E", "S", "write", "ready"], "still prepared: only bound");
+    assert.equal((await preparedOn(pool)).filter((s) => /where id = \$1::int/.test(s.statement)).length, 1);
+    // The statement's Parse fails (no such table yet): its name goes, the connection keeps preparing.
+    const later = (db) => db.execute(sql`select n from prep_later`).then((r) => r.rows);
+    await assert.rejects(tenant.runAs(env.ids.acme, later), (e) => (e.cause ?? e).code === "42P01");
+    await env.pool.query("CREATE TABLE prep_later (n int); INSERT INTO prep_later VALUES (3)");
+    try {
+      assert.deepEqual(await tenant.runAs(env.ids.acme, later), [{ n: 3 }]);
+      assert.deepEqual(await tenant.runAs(env.ids.acme, later), [{ n: 3 }]);
+      assert.equal((await preparedOn(pool)).filter((s) => s.statement === "select n from prep_later").length, 1);
+    } finally {
+      await env.pool.query("DROP TABLE prep_later");
+    }
+  } finally {
+    await pool.end();
+  }
 });

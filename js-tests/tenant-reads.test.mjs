@@ -34,28 +34,38 @@ after(() => env?.close());
 const tenantOn = (db) => betterTenant({ database: drizzleDatabase(db), tenantResolver: { header: "x-tenant-id" }, loadTenant: false });
 
 const SETTINGS = /select set_config\('app\.current_tenant', '[0-9a-f-]{36}', true\), set_config\('app\.tenant_sig', '', true\), set_config\('app\.bypass_rls', '', true\), set_config\('app\.bypass_sig', '', true\)/;
-/** A read alone's set-up: every setting, and the implicit transaction made read only. */
-const READ_ONLY = new RegExp(`^${SETTINGS.source}, set_config\\('transaction_read_only', 'on', true\\)$`);
+/** The inline form of a read alone's set-up: every setting, and the implicit transaction made read only. */
+const INLINE_READ_ONLY = new RegExp(`^${SETTINGS.source}, set_config\\('transaction_read_only', 'on', true\\)$`);
+/** What a lane sends: the same settings as parameters of one text every scope shares. */
+const READ_ONLY =
+  /^SELECT set_config\('app\.current_tenant', \$1, true\), set_config\('app\.tenant_sig', \$2, true\), set_config\('app\.bypass_rls', \$3, true\), set_config\('app\.bypass_sig', \$4, true\), set_config\('transaction_read_only', \$5, true\)$/;
 
 test("the core's verdicts reach both backends: plain reads alone; writes, locks and transaction-bound calls not", () => {
   assert.equal(core.sqlReadsAlone('select "id", "name" from "projects" where "projects"."id" = $1'), true);
   for (const text of ["update projects set name = $1", "select * from projects for update", "select now()", "select nextval('s')", "select 1; select 2"]) {
     assert.equal(core.sqlReadsAlone(text), false, text);
   }
-  assert.match(core.scopeSql(env.ids.acme, null, null, true, null, null, true).sql, READ_ONLY);
-  assert.throws(() => core.scopeSql(env.ids.acme, null, null, false, null, null, true), (e) => e.code === "INVALID_ARGUMENT" && /readOnly/.test(e.message));
+  assert.match(core.scopeSql(env.ids.acme, null, null, true, null, null, true).sql, INLINE_READ_ONLY);
+  const alone = core.scopeSql(env.ids.acme, null, null, false, null, null, true);
+  assert.match(alone.sql, READ_ONLY);
+  assert.deepEqual(alone.params, [env.ids.acme, "", "", "", "on"]);
+  assert.equal(core.scopeSql(null, null, null, false, null, null, true).sql, alone.sql, "one text for every scope");
+  assert.deepEqual(core.scopeSql(null, null, null, false, null, null, true).params, ["", "", "true", "", "on"]);
+  assert.throws(() => core.scopeSql(env.ids.acme, "k".repeat(32), "b", false, null, null, true), (e) => e.code === "INVALID_ARGUMENT" && /readOnly/.test(e.message));
 });
 
 test("a scope that only reads: each read alone, one write and one round trip each, the tenant's rows only", async () => {
   const tenant = tenantOn(env.db);
   await tenant.runAs(env.ids.acme, (db) => db.select().from(projects)); // the connection's isolation is learnt
   // One read without parameters (a simple query), one with (extended protocol).
-  const { result, texts, events } = await watched(env.pool, () =>
+  const { result, texts, events, binds } = await watched(env.pool, () =>
     tenant.runAs(env.ids.acme, async (db) => [
       names(await db.select().from(projects)),
       names(await db.select().from(projects).where(sql`${projects.name} like ${"%-2"}`)),
     ]),
   );
+  // Each set-up binds the scope's tenant, empty signatures and bypass, and read only.
+  assert.deepEqual([binds[0], binds[2]], [[env.ids.acme, "", "", "", "on"], [env.ids.acme, "", "", "", "on"]]);
   assert.deepEqual(result, [["acme-1", "acme-2"], ["acme-2"]]);
   assert.equal(texts.length, 4, texts.join(" | "));
   for (const at of [0, 2]) {
@@ -64,9 +74,10 @@ test("a scope that only reads: each read alone, one write and one round trip eac
   }
   // Each read: its set-up (Parse, Bind, Execute) and the statement (Parse, Bind, Describe,
   // Execute) with one Sync, in one write, then one answer before anything else is written; no
-  // BEGIN, no COMMIT, nothing else.
-  const read = ["P", "B", "E", "P", "B", "D", "E", "S", "write", "ready"];
-  assert.deepEqual(events, [...read, ...read], events.join(" "));
+  // BEGIN, no COMMIT, nothing else. The set-up is prepared on the connection with its first
+  // use: the second read only binds it.
+  const read = ["B", "E", "P", "B", "D", "E", "S", "write", "ready"];
+  assert.deepEqual(events, ["P", ...read, ...read], events.join(" "));
   const globex = await tenant.runAs(env.ids.globex, async (db) => names(await db.select().from(projects)));
   assert.deepEqual(globex, ["globex-1"]);
 });
@@ -171,7 +182,7 @@ async function laneClient(config = {}) {
   await client.connect();
   client.pipeline = true;
   const begin = core.scopeSql(env.ids.acme, null, null, true).sql;
-  const alone = core.scopeSql(env.ids.acme, null, null, true, null, null, true).sql;
+  const alone = core.scopeSql(env.ids.acme, null, null, false, null, null, true);
   const first = openLane(client, { begin, alone });
   await client.query("select 1");
   await first.settle();

@@ -35,7 +35,8 @@ if (variant === "unscoped") {
 } else if (variant === "lane" || variant === "lanectx") {
   // `lane` by UUID only, `lanectx` by UUID or slug. `lane` (opt-in:
   // BENCH_VARIANTS=lane,lanectx,ours,unscoped) is this package's scope protocol alone (RLS, the
-  // lane's read with its set-up in one Sync, Drizzle on the scope's client) with no middleware,
+  // lane's read with its set-up in one Sync, both prepared on the connection, Drizzle on the
+  // scope's client) with no middleware,
   // AsyncLocalStorage or scope wrapper: what any RLS scope on Drizzle pays. `lanectx` (in the
   // default run: the floor the bench reports) adds what the API itself asks of any implementation: a
   // Hono middleware that runs the rest of the request in an AsyncLocalStorage context, so the

@@ -49,12 +49,13 @@ const preparedTexts = new Map();
  * SQL written (each simple query's text, each unnamed Parse's and each Bind of a named
  * statement's, in wire order), the first byte of each
  * message written (Q simple query; P, B, D, E, S extended), `write` for each write that reaches
- * the socket, `ready` for each ReadyForQuery. The connection goes back as it was lent (not
+ * the socket, `ready` for each ReadyForQuery; `binds`: each Bind's values. The connection goes back as it was lent (not
  * pipelining).
  */
 export async function watched(pool, fn) {
   const texts = [];
   const events = [];
+  const binds = [];
   const client = await pool.connect();
   const { query } = client;
   const stream = client.connection.stream;
@@ -80,8 +81,19 @@ export async function watched(pool, fn) {
         else texts.push(text);
       }
       if (type === "B") {
-        const name = cstring(buf, buf.indexOf(0, i + 5) + 1);
+        const at = buf.indexOf(0, i + 5) + 1;
+        const name = cstring(buf, at);
         if (name) texts.push(preparedTexts.get(name) ?? `<prepared ${name}>`);
+        // The values, as text (every value this package binds is text): after the format codes.
+        let p = buf.indexOf(0, at) + 1;
+        p += 2 + 2 * buf.readInt16BE(p);
+        const values = [];
+        for (let n = buf.readInt16BE(p), k = 0, q = p + 2; k < n; k++) {
+          const len = buf.readInt32BE(q);
+          values.push(len < 0 ? null : buf.toString("utf8", q + 4, q + 4 + len));
+          q += 4 + Math.max(len, 0);
+        }
+        binds.push(values);
       }
     }
     return write.call(this, chunk, ...rest);
@@ -98,7 +110,7 @@ export async function watched(pool, fn) {
   client.connection.on("readyForQuery", onReady);
   client.release();
   try {
-    return { result: await fn(), texts, events };
+    return { result: await fn(), texts, events, binds };
   } finally {
     const again = await pool.connect();
     // The scope gave the connection its query back as it found it.

@@ -162,8 +162,23 @@ pub struct Statement {
 /// `SELECT set_config('<name>', $1, true), …` for the scope.
 #[must_use]
 pub fn set_statement(scope: Scope<'_>, signing: Option<Signing<'_>>, limits: Limits) -> Statement {
+    settings_statement(scope, signing, limits, false)
+}
+
+/// [`set_statement`], with `read_only` also `transaction_read_only` (last): the parameterised
+/// set-up of a statement alone (see [`begin_inline`]). One text serves every scope with the same
+/// limits, so a driver can prepare it once per connection and only bind the values after that.
+fn settings_statement(
+    scope: Scope<'_>,
+    signing: Option<Signing<'_>>,
+    limits: Limits,
+    read_only: bool,
+) -> Statement {
     let mut pairs = settings(scope, signing);
     pairs.extend(limits.settings());
+    if read_only {
+        pairs.push(("transaction_read_only", "on".to_owned()));
+    }
     let calls: Vec<String> = pairs
         .iter()
         .enumerate()
@@ -231,11 +246,12 @@ pub fn inline_settings(scope: Scope<'_>, limits: Limits, extra: &[(&str, &str)])
 
 /// The statement that opens a scope, as the bindings expose it: `tenant` (none: system scope),
 /// the hardened-mode `key` with the transaction's `binding`, and `inline` for
-/// [`begin_inline`] (plain mode only; `read_only` there alone).
+/// [`begin_inline`] (plain mode only). `read_only` (plain mode only): the set-up of a statement
+/// alone, values inline or, not inline, as parameters of one text shared by every scope.
 ///
 /// # Errors
-/// `InvalidArgument` for a key without a binding, an inline hardened scope, a read-only scope
-/// that is not inline, or an empty tenant.
+/// `InvalidArgument` for a key without a binding, a hardened scope inline or read-only, or an
+/// empty tenant.
 pub fn scope_sql(
     tenant: Option<&str>,
     key: Option<&str>,
@@ -255,10 +271,13 @@ pub fn scope_sql(
         None => Scope::System,
     };
     if read_only && !inline {
-        return Err(Error::InvalidArgument {
-            field: "readOnly".to_owned(),
-            reason: "only an inline scope opens its own read-only transaction".to_owned(),
-        });
+        if key.is_some() {
+            return Err(Error::InvalidArgument {
+                field: "readOnly".to_owned(),
+                reason: "a hardened scope is signed in its own transaction; a statement alone has none to sign".to_owned(),
+            });
+        }
+        return Ok(settings_statement(scope, None, limits, true));
     }
     if inline {
         return Ok(Statement {
@@ -354,7 +373,23 @@ mod tests {
             .ends_with(", set_config('transaction_read_only', 'on', true)"));
         assert!(!alone.sql.contains(';'), "one statement: {}", alone.sql);
         assert!(alone.params.is_empty());
-        let refused = scope_sql(Some("a"), None, None, false, Limits::default(), true);
-        assert_eq!(refused.unwrap_err().code(), "INVALID_ARGUMENT");
+        // Parameterised: one text for every tenant and the system scope, the values apart.
+        let limits = Limits {
+            statement_ms: Some(250),
+            lock_ms: None,
+        };
+        let a = scope_sql(Some("a"), None, None, false, limits, true).unwrap();
+        let system = scope_sql(None, None, None, false, limits, true).unwrap();
+        assert_eq!(a.sql, system.sql);
+        assert_eq!(
+            a.sql,
+            "SELECT set_config('app.current_tenant', $1, true), set_config('app.tenant_sig', $2, true), \
+             set_config('app.bypass_rls', $3, true), set_config('app.bypass_sig', $4, true), \
+             set_config('statement_timeout', $5, true), set_config('transaction_read_only', $6, true)"
+        );
+        assert_eq!(a.params, ["a", "", "", "", "250ms", "on"]);
+        assert_eq!(system.params, ["", "", "true", "", "250ms", "on"]);
+        let hardened = scope_sql(Some("a"), Some("k"), Some("b"), false, limits, true);
+        assert_eq!(hardened.unwrap_err().code(), "INVALID_ARGUMENT");
     }
 }

@@ -30,8 +30,8 @@ type Statement = ReturnType<typeof core.scopeSql>;
 const plain = new Map<string, Statement>();
 
 /**
- * The statement that sets the scope's context (`binding`: hardened mode; `inline`: plain;
- * `readOnly`: inline, for one statement in a read-only transaction of its own).
+ * The statement that sets the scope's context (`binding`: hardened mode; `inline`: plain, values
+ * in the text; `readOnly`: plain, for one statement in a read-only transaction of its own).
  */
 export function scopeStatement(tenantId: string | null, options: ScopeOptions | undefined, binding: string | null, inline: boolean, readOnly = false): Statement {
   const key = options?.key ?? null;
@@ -51,10 +51,15 @@ export function scopeStatement(tenantId: string | null, options: ScopeOptions | 
   return statement;
 }
 
-/** A plain scope's two set-ups on a node-postgres lane: `begin` opens its transaction, `alone` goes ahead of a read alone. */
+/**
+ * A plain scope's two set-ups on a node-postgres lane: `begin` opens its transaction (values
+ * inline, one simple-protocol message with BEGIN); `alone` goes ahead of a read alone, its
+ * values as parameters of one text that every scope with the same limits shares, so a
+ * connection can prepare it once (drizzle/prepared.ts).
+ */
 export interface LaneStatements {
   readonly begin: string;
-  readonly alone: string;
+  readonly alone: Statement;
 }
 
 /** Lane set-ups of tenant scopes without limits (the common case), by tenant id: one lookup per scope. */
@@ -62,13 +67,16 @@ const lanes = new Map<string, LaneStatements>();
 
 export function laneStatements(tenantId: string | null, options: ScopeOptions | undefined): LaneStatements {
   if (typeof tenantId !== "string" || options?.statementTimeoutMs != null || options?.lockTimeoutMs != null) {
-    return { begin: scopeStatement(tenantId, options, null, true).sql, alone: scopeStatement(tenantId, options, null, true, true).sql };
+    return { begin: scopeStatement(tenantId, options, null, true).sql, alone: scopeStatement(tenantId, options, null, false, true) };
   }
   let pair = lanes.get(tenantId);
   if (!pair) {
     // Straight from the core: kept here only, not a second time in `plain`.
-    const sql = (readOnly: boolean) => core.scopeSql(tenantId, null, null, true, null, null, readOnly).sql;
-    pair = Object.freeze({ begin: sql(false), alone: sql(true) });
+    const alone = core.scopeSql(tenantId, null, null, false, null, null, true);
+    pair = Object.freeze({
+      begin: core.scopeSql(tenantId, null, null, true, null, null, false).sql,
+      alone: Object.freeze({ ...alone, params: Object.freeze([...alone.params]) }) as Statement,
+    });
     if (lanes.size >= 4096) lanes.clear();
     lanes.set(tenantId, pair);
   }

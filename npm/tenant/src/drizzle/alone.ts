@@ -3,21 +3,36 @@
 /** What a read alone needs of node-postgres' own Query class (`Client.Query`). */
 interface PgConnection {
   stream: { destroy(error?: Error): void };
-  parse(message: { text: string; types?: unknown[] }): void;
-  bind(message: { values: unknown[] }): void;
+  parse(message: { text: string; name?: string; types?: unknown[] }): void;
+  bind(message: { statement?: string; values: readonly unknown[] }): void;
   execute(message: { portal: string; rows: number }): void;
 }
 interface PgQuery {
   queryMode?: string;
   query_timeout?: unknown;
   name?: string;
+  /** A read alone: whether its statement's Parse was written with it (see prepared.ts). */
+  parsedHere?: boolean;
+  /** A read alone: whether its set-up was answered. */
+  setupDone?: boolean;
+  hasBeenParsed(connection: PgConnection): boolean;
   prepare(connection: PgConnection): void;
   handleDataRow(message: unknown): void;
   handleCommandComplete(message: unknown, connection: PgConnection): void;
 }
 export type Callback = (err: unknown, result: unknown) => void;
 export type PgQueryClass = new (config: unknown, values: unknown, callback: Callback) => PgQuery;
-type ReadAloneClass = new (setup: string, config: unknown, values: unknown, callback: Callback, name?: string) => PgQuery;
+/**
+ * A read's set-up: its text and values; `name`, when it is prepared on the connection, and
+ * `parse`, whether its Parse goes out with this read (the first use of the name).
+ */
+export interface Setup {
+  readonly text: string;
+  readonly values: readonly string[];
+  readonly name: string | undefined;
+  readonly parse: boolean;
+}
+type ReadAloneClass = new (setup: Setup, config: unknown, values: unknown, callback: Callback, name?: string) => PgQuery;
 
 /**
  * node-postgres' Query with the read's set-up written ahead of it (Parse, Bind, Execute, no
@@ -31,9 +46,10 @@ export function readAloneClass(Base: PgQueryClass): ReadAloneClass {
   let made = readAloneClasses.get(Base);
   if (!made) {
     made = class ReadAlone extends Base {
-      private setupAnswered = false;
+      setupDone = false;
+      parsedHere = false;
       constructor(
-        private readonly setup: string,
+        private readonly setup: Setup,
         config: unknown,
         values: unknown,
         callback: Callback,
@@ -48,9 +64,11 @@ export function readAloneClass(Base: PgQueryClass): ReadAloneClass {
         this.query_timeout = (config as { query_timeout?: unknown } | null)?.query_timeout;
       }
       override prepare(connection: PgConnection) {
-        connection.parse({ text: this.setup, types: [] });
-        connection.bind({ values: [] });
+        const { text, values, name, parse } = this.setup;
+        if (parse) connection.parse({ text, name: name ?? "", types: [] });
+        connection.bind({ statement: name ?? "", values });
         connection.execute({ portal: "", rows: 0 });
+        this.parsedHere = !this.hasBeenParsed(connection);
         try {
           super.prepare(connection);
         } catch (error) {
@@ -62,11 +80,11 @@ export function readAloneClass(Base: PgQueryClass): ReadAloneClass {
         }
       }
       override handleDataRow(message: unknown) {
-        if (this.setupAnswered) super.handleDataRow(message);
+        if (this.setupDone) super.handleDataRow(message);
       }
       override handleCommandComplete(message: unknown, connection: PgConnection) {
-        if (this.setupAnswered) super.handleCommandComplete(message, connection);
-        else this.setupAnswered = true;
+        if (this.setupDone) super.handleCommandComplete(message, connection);
+        else this.setupDone = true;
       }
     };
     readAloneClasses.set(Base, made);

@@ -2,8 +2,8 @@
 // with a COMMIT that has nothing to make durable, yet costs the request a second write and a
 // second wake-up of the server. So each statement the core judges able to run alone (one plain
 // read: no writes, no row locks, nothing that depends on its transaction) leaves in the extended
-// protocol behind its set-up (`select set_config('transaction_read_only', 'on', true),
-// <settings>`) with one Sync after both: PostgreSQL runs the two in one implicit transaction
+// protocol behind its set-up (`SELECT set_config(<setting>, $n, true), …,
+// set_config('transaction_read_only', $n, true)`) with one Sync after both: PostgreSQL runs the two in one implicit transaction
 // that ends at the Sync, so the read costs one write, one answer and no BEGIN or COMMIT. The
 // scope opens its transaction only at the first statement that is not such a read (`begin;
 // <settings>` with it, in one write as well), which then takes every statement after it. In
@@ -12,14 +12,14 @@
 // a scope. PostgreSQL keeps the split reads honest: `transaction_read_only` refuses any write
 // made through a view, rule or policy function (SQLSTATE 25006), and such a statement runs again
 // in the transaction, as does a read that fails for any other reason (so its error aborts the
-// transaction, as it did when every statement ran in it). A read alone that repeats on a
-// connection is prepared there once (prepared.ts).
+// transaction, as it did when every statement ran in it). The set-up, one text for every
+// scope, and each read alone that repeats on a connection are prepared there once (prepared.ts).
 import core from "@usebetter-rs/core";
 import { TenantScopeClosedError } from "../errors";
 import { attempt } from "../scope";
 import type { LaneStatements } from "../setup";
 import { readAloneClass, type PgQueryClass } from "./alone";
-import { nameFor, retire } from "./prepared";
+import { nameFor, retire, setupOf } from "./prepared";
 
 type Query = (...args: unknown[]) => unknown;
 type LaneClient = {
@@ -189,8 +189,10 @@ export class Lane {
     if (verdict & SESSION) readCommitted.delete(this.client);
     if (this.setup || !this.canSplit || !(verdict & ALONE)) return this.inTransaction(args);
     const ReadAlone = readAloneClass(this.client.constructor.Query!);
+    const setup = setupOf(this.client, this.statements.alone, this.prepare);
     const name = this.prepare ? nameFor(this.client, text!) : undefined;
     this.inflight++;
+    let read: InstanceType<typeof ReadAlone> | undefined;
     return new Promise((resolve, reject) => {
       // Each read is counted off once: node-postgres can call a query back twice (a value it
       // could not write fails at once, and its Sync's answer calls back again).
@@ -209,7 +211,9 @@ export class Lane {
         // client's own (a value it cannot write, a timeout, a lost connection) abort nothing
         // and are the read's answer as they are.
         const fromServer = typeof (error as { severity?: unknown } | null)?.severity === "string";
-        if (name !== undefined) retire(this.client, text!, name, error);
+        if (name !== undefined) retire(this.client, text!, name, error, read?.parsedHere !== false);
+        // A set-up that was answered exists on the server, whatever failed after it.
+        if (setup.name !== undefined) retire(this.client, setup.text, setup.name, error, setup.parse && read?.setupDone !== true);
         if (fromServer && (error as { code?: unknown }).code === READ_ONLY_TRANSACTION) verdicts.set(text!, verdict & ~ALONE);
         if (!fromServer || this.ended) {
           reject(error);
@@ -223,7 +227,8 @@ export class Lane {
       try {
         // A statement node-postgres refuses before writing anything (bad values) fails through
         // the callback; nothing of the read is on the wire then.
-        this.send([new ReadAlone(this.statements.alone, args[0], args[1], answer, name)]);
+        read = new ReadAlone(setup, args[0], args[1], answer, name);
+        this.send([read]);
       } catch (err) {
         // Thrown while writing (the connection is destroyed then): no callback will come.
         if (!answered) {
