@@ -3,8 +3,9 @@
 // second wake-up of the server. So each statement the core judges able to run alone (one plain
 // read: no writes, no row locks, nothing that depends on its transaction) leaves in the extended
 // protocol behind its set-up (`SELECT set_config(<setting>, $n, true), …,
-// set_config('transaction_read_only', $n, true)`) with one Sync after both: PostgreSQL runs the two in one implicit transaction
-// that ends at the Sync, so the read costs one write, one answer and no BEGIN or COMMIT. The
+// set_config('transaction_read_only', $n, true)`) with one Sync after both: PostgreSQL runs the
+// two in one implicit transaction that ends at the Sync, so the read costs one write, one answer
+// and no BEGIN or COMMIT. The
 // scope opens its transaction only at the first statement that is not such a read (`begin;
 // <settings>` with it, in one write as well), which then takes every statement after it. In
 // READ COMMITTED each statement reads its own snapshot anyway, so the reads see what they would
