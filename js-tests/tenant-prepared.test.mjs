@@ -202,3 +202,47 @@ test("a prepared read the server refuses for its values keeps its statement; one
     await pool.end();
   }
 });
+
+test("two reads of one text in flight at its first use: one Parse; when that Parse fails, the next use prepares it anew", async () => {
+  const { pool, tenant } = await ownConnection();
+  try {
+    const twice = (db) => Promise.all([0, 1].map(() => db.execute(sql`select count(*)::int as n from projects`).then((r) => r.rows[0].n)));
+    assert.deepEqual(await tenant.runAs(env.ids.acme, twice), [2, 2]);
+    assert.equal((await preparedOn(pool, { reads: true })).filter((s) => /count\(\*\)/.test(s.statement)).length, 1);
+    // The first Parse fails (no such table); the second read, bound to the name that was never
+    // created, is refused as unknown (26000): a name never answered for, so the connection goes on preparing.
+    const pipe = (db) => Promise.all([0, 1].map(() => db.execute(sql`select n from prep_pipe`).then((r) => r.rows)));
+    await assert.rejects(tenant.runAs(env.ids.acme, pipe));
+    await env.pool.query("CREATE TABLE prep_pipe (n int); INSERT INTO prep_pipe VALUES (4)");
+    try {
+      assert.deepEqual(await tenant.runAs(env.ids.acme, pipe), [[{ n: 4 }], [{ n: 4 }]]);
+      const { events } = await watched(pool, () => tenant.runAs(env.ids.acme, (db) => db.execute(sql`select n from prep_pipe`)));
+      assert.deepEqual(events, ["B", "E", "B", "D", "E", "S", "write", "ready"], events.join(" "));
+    } finally {
+      await env.pool.query("DROP TABLE prep_pipe");
+    }
+  } finally {
+    await pool.end();
+  }
+});
+
+test("a value node-postgres cannot write closes the read's prepared statement: the next use prepares it under a new name", async () => {
+  const { pool, tenant } = await ownConnection();
+  try {
+    const echo = (v) => (db) => db.execute(sql`select ${v}::text as v`).then((r) => r.rows[0].v);
+    assert.equal(await tenant.runAs(env.ids.acme, echo("a")), "a");
+    assert.equal(await tenant.runAs(env.ids.acme, echo("b")), "b");
+    const unwritable = { toPostgres() { throw new Error("unwritable value"); } };
+    await assert.rejects(tenant.runAs(env.ids.acme, echo(unwritable)), (e) => /unwritable value/.test((e.cause ?? e).message));
+    const again = await watched(pool, () => tenant.runAs(env.ids.acme, echo("c")));
+    assert.equal(again.result, "c");
+    // (The failed read's own Sync may still be answered in this window: what was written counts.)
+    const written = (events) => events.slice(0, events.indexOf("write") + 1);
+    assert.deepEqual(written(again.events), ["B", "E", "P", "B", "D", "E", "S", "write"], "parsed again, under a new name");
+    const then = await watched(pool, () => tenant.runAs(env.ids.acme, echo("d")));
+    assert.equal(then.result, "d");
+    assert.deepEqual(written(then.events), ["B", "E", "B", "D", "E", "S", "write"]);
+  } finally {
+    await pool.end();
+  }
+});

@@ -1,5 +1,6 @@
 // The soak's server: the demo app (examples/saas) on a fresh database, in a process of its own
 // so the runner can read its memory. Prints `ready <port> <tenant id> <tenant id>`.
+import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { serve } from "@hono/node-server";
 import { runCli as tenantCli } from "@usebetterdev/tenant-cli";
@@ -22,8 +23,10 @@ await c.query((await tenantCli(["migrate", "--dry-run"], { config, env })).stdou
 const migrated = await auditCli(["migrate"], { config, env });
 if (migrated.code !== 0) throw new Error(migrated.stderr);
 // The app enqueues a webhook with each new project (no endpoints here, so none is delivered).
-const { app, tenant, webhooks } = createApp(databaseUrl, { sealKey });
+// The app's email product needs a key for its unsubscribe tokens (no mail is sent here).
+const { app, tenant, webhooks, email } = createApp(databaseUrl, { sealKey, emailKey: randomBytes(32).toString("base64") });
 await c.query(webhooks.migrationSql());
+await c.query(email.migrationSql());
 await c.end();
 const acme = await tenant.api.createTenant({ name: "Acme", slug: "acme" });
 const globex = await tenant.api.createTenant({ name: "Globex", slug: "globex" });

@@ -20,7 +20,7 @@ import { TenantScopeClosedError } from "../errors";
 import { attempt } from "../scope";
 import type { LaneStatements } from "../setup";
 import { readAloneClass, type PgQueryClass } from "./alone";
-import { nameFor, retire, setupOf } from "./prepared";
+import { confirm, failed, nameFor, setupOf } from "./prepared";
 
 type Query = (...args: unknown[]) => unknown;
 type LaneClient = {
@@ -202,6 +202,7 @@ export class Lane {
         if (answered) return;
         answered = true;
         if (!error) {
+          if (this.prepare) confirm(this.client, name, setup);
           resolve(result);
           return this.finished();
         }
@@ -212,9 +213,7 @@ export class Lane {
         // client's own (a value it cannot write, a timeout, a lost connection) abort nothing
         // and are the read's answer as they are.
         const fromServer = typeof (error as { severity?: unknown } | null)?.severity === "string";
-        if (name !== undefined) retire(this.client, text!, name, error, read?.parsedHere !== false);
-        // A set-up that was answered exists on the server, whatever failed after it.
-        if (setup.name !== undefined) retire(this.client, setup.text, setup.name, error, setup.parse && read?.setupDone !== true);
+        if (this.prepare) failed(this.client, text!, name, setup, read, error);
         if (fromServer && (error as { code?: unknown }).code === READ_ONLY_TRANSACTION) verdicts.set(text!, verdict & ~ALONE);
         if (!fromServer || this.ended) {
           reject(error);
