@@ -25,12 +25,26 @@ after(() => env?.close());
 
 const tenantOn = (db) => betterTenant({ database: drizzleDatabase(db), tenantResolver: { header: "x-tenant-id" }, loadTenant: false });
 
-/** A pool of one connection of its own, with a tenant on it whose connection is known (read committed). */
-async function ownConnection() {
+/** Runs `fn` with a pool of one connection of its own and a tenant on it whose connection is known (read committed). */
+async function onOwnConnection(fn) {
   const pool = new pg.Pool({ connectionString: env.url, max: 1 });
-  const tenant = tenantOn(drizzle(pool));
-  await tenant.runAs(env.ids.acme, (db) => db.execute(sql`select 1`));
-  return { pool, tenant };
+  try {
+    const tenant = tenantOn(drizzle(pool));
+    await tenant.runAs(env.ids.acme, (db) => db.execute(sql`select 1`));
+    await fn({ pool, tenant });
+  } finally {
+    await pool.end();
+  }
+}
+
+/** Runs `fn` while the schema change `up` holds (`down` undoes it, whatever happens). */
+async function withSchema(up, down, fn) {
+  await env.pool.query(up);
+  try {
+    await fn();
+  } finally {
+    await env.pool.query(down);
+  }
 }
 
 /** The statements the package prepared on a pool's one connection (`reads`: the set-up left out). */
@@ -40,8 +54,7 @@ async function preparedOn(pool, { reads = false } = {}) {
 }
 
 test("a repeated read is parsed once per connection, then only bound; its one plan answers each tenant with its own rows", async () => {
-  const { pool, tenant } = await ownConnection();
-  try {
+  await onOwnConnection(async ({ pool, tenant }) => {
     const all = (db) => db.select().from(projects);
     const like = (db, pattern) => db.select().from(projects).where(sql`${projects.name} like ${pattern}`);
     for (let i = 0; i < 12; i++) {
@@ -68,20 +81,16 @@ test("a repeated read is parsed once per connection, then only bound; its one pl
     assert.deepEqual(names(result), ["globex-1"]);
     assert.deepEqual(events, ["B", "E", "B", "D", "E", "S", "write", "ready"], events.join(" "));
     assert.equal(texts[1], plain.statement);
-  } finally {
-    await pool.end();
-  }
+  });
 });
 
 test("a prepared read whose table changed shape answers with the new shape, run again in the scope's transaction", async () => {
-  const { pool, tenant } = await ownConnection();
-  try {
+  await onOwnConnection(async ({ pool, tenant }) => {
     const read = (db) => db.execute(sql`select * from prep_shape`).then((r) => r.rows);
     assert.deepEqual(await tenant.runAs(env.ids.acme, read), [{ n: 1 }]);
     assert.deepEqual(await tenant.runAs(env.ids.acme, read), [{ n: 1 }]);
     const [before] = await preparedOn(pool, { reads: true });
-    await env.pool.query("ALTER TABLE prep_shape ADD COLUMN extra int DEFAULT 5");
-    try {
+    await withSchema("ALTER TABLE prep_shape ADD COLUMN extra int DEFAULT 5", "ALTER TABLE prep_shape DROP COLUMN extra", async () => {
       // PostgreSQL refuses the cached statement (0A000: its result type changed).
       const { result, texts } = await watched(pool, () => tenant.runAs(env.ids.acme, read));
       assert.deepEqual(result, [{ n: 1, extra: 5 }]);
@@ -91,17 +100,12 @@ test("a prepared read whose table changed shape answers with the new shape, run 
       const now = (await preparedOn(pool)).filter((s) => s.statement === before.statement);
       assert.equal(now.length, 2, JSON.stringify(now));
       assert.deepEqual((await watched(pool, () => tenant.runAs(env.ids.acme, read))).result, [{ n: 1, extra: 5 }]);
-    } finally {
-      await env.pool.query("ALTER TABLE prep_shape DROP COLUMN extra");
-    }
-  } finally {
-    await pool.end();
-  }
+    });
+  });
 });
 
 test("a connection whose statements are gone (DEALLOCATE ALL) answers in the scope's transaction and prepares nothing more", async () => {
-  const { pool, tenant } = await ownConnection();
-  try {
+  await onOwnConnection(async ({ pool, tenant }) => {
     const all = (db) => db.select().from(projects).then(names);
     await tenant.runAs(env.ids.acme, all);
     assert.equal((await preparedOn(pool, { reads: true })).length, 1);
@@ -115,27 +119,22 @@ test("a connection whose statements are gone (DEALLOCATE ALL) answers in the sco
     const unnamed = await watched(pool, () => tenant.runAs(env.ids.acme, all));
     assert.deepEqual(unnamed.result, ["acme-1", "acme-2"]);
     assert.deepEqual(unnamed.events, ["P", "B", "E", "P", "B", "D", "E", "S", "write", "ready"], unnamed.events.join(" "));
-  } finally {
-    await pool.end();
-  }
+  });
 });
 
 test("a connection names at most 100 statements; later texts run unnamed and answer alike", async () => {
-  const { pool, tenant } = await ownConnection();
-  try {
+  await onOwnConnection(async ({ pool, tenant }) => {
     const answers = await tenant.runAs(env.ids.acme, async (db) => {
       const out = [];
       for (let i = 0; i < 110; i++) out.push((await db.execute(sql.raw(`select ${i}::int as n from projects limit 1`))).rows[0]?.n);
       return out;
     });
     assert.deepEqual(answers, Array.from({ length: 110 }, (_, i) => i));
-    // (ownConnection()'s first scope ran in a transaction: it learnt the isolation, named
+    // (onOwnConnection()'s first scope ran in a transaction: it learnt the isolation, named
     // nothing.) The reads' set-up took one name.
     assert.equal((await preparedOn(pool)).length, 100);
     assert.equal((await preparedOn(pool, { reads: true })).length, 99);
-  } finally {
-    await pool.end();
-  }
+  });
 });
 
 test("drizzleDatabase(db, { prepare: false }) prepares nothing; a prepare that is not a boolean is a config error naming it", async () => {
@@ -158,27 +157,20 @@ test("drizzleDatabase(db, { prepare: false }) prepares nothing; a prepare that i
 });
 
 test("a policy created after a read was prepared applies to that read's next run", async () => {
-  const { pool, tenant } = await ownConnection();
-  try {
+  await onOwnConnection(async ({ pool, tenant }) => {
     const all = (db) => db.select().from(projects).then(names);
     for (let i = 0; i < 7; i++) assert.deepEqual(await tenant.runAs(env.ids.acme, all), ["acme-1", "acme-2"]);
-    await env.pool.query("CREATE POLICY prep_hide ON projects AS RESTRICTIVE USING (name <> 'acme-2')");
-    try {
+    await withSchema("CREATE POLICY prep_hide ON projects AS RESTRICTIVE USING (name <> 'acme-2')", "DROP POLICY prep_hide ON projects", async () => {
       const { result, events } = await watched(pool, () => tenant.runAs(env.ids.acme, all));
       assert.deepEqual(result, ["acme-1"]);
       assert.deepEqual(events, ["B", "E", "B", "D", "E", "S", "write", "ready"], "still the prepared statement, only bound");
-    } finally {
-      await env.pool.query("DROP POLICY prep_hide ON projects");
-    }
+    });
     assert.deepEqual(await tenant.runAs(env.ids.acme, all), ["acme-1", "acme-2"]);
-  } finally {
-    await pool.end();
-  }
+  });
 });
 
 test("a prepared read the server refuses for its values keeps its statement; one whose Parse failed is prepared anew", async () => {
-  const { pool, tenant } = await ownConnection();
-  try {
+  await onOwnConnection(async ({ pool, tenant }) => {
     const byId = (v) => (db) => db.execute(sql`select name from projects where id = ${v}::int`).then((r) => r.rows.length);
     assert.equal(await tenant.runAs(env.ids.acme, byId("1")), 1);
     assert.equal(await tenant.runAs(env.ids.acme, byId("1")), 1);
@@ -190,22 +182,16 @@ test("a prepared read the server refuses for its values keeps its statement; one
     // The statement's Parse fails (no such table yet): its name goes, the connection keeps preparing.
     const later = (db) => db.execute(sql`select n from prep_later`).then((r) => r.rows);
     await assert.rejects(tenant.runAs(env.ids.acme, later), (e) => (e.cause ?? e).code === "42P01");
-    await env.pool.query("CREATE TABLE prep_later (n int); INSERT INTO prep_later VALUES (3)");
-    try {
+    await withSchema("CREATE TABLE prep_later (n int); INSERT INTO prep_later VALUES (3)", "DROP TABLE prep_later", async () => {
       assert.deepEqual(await tenant.runAs(env.ids.acme, later), [{ n: 3 }]);
       assert.deepEqual(await tenant.runAs(env.ids.acme, later), [{ n: 3 }]);
       assert.equal((await preparedOn(pool)).filter((s) => s.statement === "select n from prep_later").length, 1);
-    } finally {
-      await env.pool.query("DROP TABLE prep_later");
-    }
-  } finally {
-    await pool.end();
-  }
+    });
+  });
 });
 
 test("two reads of one text in flight at its first use: one Parse; when that Parse fails, the next use prepares it anew", async () => {
-  const { pool, tenant } = await ownConnection();
-  try {
+  await onOwnConnection(async ({ pool, tenant }) => {
     const twice = (db) => Promise.all([0, 1].map(() => db.execute(sql`select count(*)::int as n from projects`).then((r) => r.rows[0].n)));
     assert.deepEqual(await tenant.runAs(env.ids.acme, twice), [2, 2]);
     assert.equal((await preparedOn(pool, { reads: true })).filter((s) => /count\(\*\)/.test(s.statement)).length, 1);
@@ -213,22 +199,16 @@ test("two reads of one text in flight at its first use: one Parse; when that Par
     // created, is refused as unknown (26000): a name never answered for, so the connection goes on preparing.
     const pipe = (db) => Promise.all([0, 1].map(() => db.execute(sql`select n from prep_pipe`).then((r) => r.rows)));
     await assert.rejects(tenant.runAs(env.ids.acme, pipe));
-    await env.pool.query("CREATE TABLE prep_pipe (n int); INSERT INTO prep_pipe VALUES (4)");
-    try {
+    await withSchema("CREATE TABLE prep_pipe (n int); INSERT INTO prep_pipe VALUES (4)", "DROP TABLE prep_pipe", async () => {
       assert.deepEqual(await tenant.runAs(env.ids.acme, pipe), [[{ n: 4 }], [{ n: 4 }]]);
       const { events } = await watched(pool, () => tenant.runAs(env.ids.acme, (db) => db.execute(sql`select n from prep_pipe`)));
       assert.deepEqual(events, ["B", "E", "B", "D", "E", "S", "write", "ready"], events.join(" "));
-    } finally {
-      await env.pool.query("DROP TABLE prep_pipe");
-    }
-  } finally {
-    await pool.end();
-  }
+    });
+  });
 });
 
 test("a value node-postgres cannot write closes the read's prepared statement: the next use prepares it under a new name", async () => {
-  const { pool, tenant } = await ownConnection();
-  try {
+  await onOwnConnection(async ({ pool, tenant }) => {
     const echo = (v) => (db) => db.execute(sql`select ${v}::text as v`).then((r) => r.rows[0].v);
     assert.equal(await tenant.runAs(env.ids.acme, echo("a")), "a");
     assert.equal(await tenant.runAs(env.ids.acme, echo("b")), "b");
@@ -242,7 +222,5 @@ test("a value node-postgres cannot write closes the read's prepared statement: t
     const then = await watched(pool, () => tenant.runAs(env.ids.acme, echo("d")));
     assert.equal(then.result, "d");
     assert.deepEqual(written(then.events), ["B", "E", "B", "D", "E", "S", "write"]);
-  } finally {
-    await pool.end();
-  }
+  });
 });
