@@ -36,13 +36,12 @@ if (variant === "unscoped") {
   // `lane` by UUID only, `lanectx` by UUID or slug. `lane` (opt-in:
   // BENCH_VARIANTS=lane,lanectx,ours,unscoped) is this package's scope protocol alone (RLS, the
   // lane's read with its set-up in one Sync, both prepared on the connection, Drizzle on the
-  // scope's client) with no middleware,
-  // AsyncLocalStorage or scope wrapper: what any RLS scope on Drizzle pays. `lanectx` (in the
-  // default run: the floor the bench reports) adds what the API itself asks of any implementation: a
-  // Hono middleware that runs the rest of the request in an AsyncLocalStorage context, so the
-  // handler finds its tenant without being handed it (getDatabase()). On Node 20 that context is
-  // propagated by promise hooks on every promise of the request, the package's or not. Against it
-  // the package's own per-request cost shows.
+  // scope's client) with no middleware, AsyncLocalStorage or scope wrapper: what any RLS scope on
+  // Drizzle pays. `lanectx` (in the default run: the floor the bench reports) adds what the API
+  // itself asks of any implementation: a Hono middleware that runs the rest of the request in an
+  // AsyncLocalStorage context, so the handler finds its tenant without being handed it
+  // (getDatabase()). On Node 20 that context is propagated by promise hooks on every promise of
+  // the request, the package's or not. Against it the package's own per-request cost shows.
   const dist = new URL("../../npm/tenant/dist/", import.meta.url);
   const { openLane } = await import(new URL("drizzle/lane.js", dist).href);
   const { laneStatements } = await import(new URL("setup.js", dist).href);

@@ -165,9 +165,12 @@ pub fn set_statement(scope: Scope<'_>, signing: Option<Signing<'_>>, limits: Lim
     settings_statement(scope, signing, limits, false)
 }
 
-/// [`set_statement`], with `read_only` also `transaction_read_only` (last): the parameterised
-/// set-up of a statement alone (see [`begin_inline`]). One text serves every scope with the same
-/// limits, so a driver can prepare it once per connection and only bind the values after that.
+/// [`set_statement`], with `read_only` also `transaction_read_only` (last): the set-up of a
+/// statement that [`crate::analyze::reads_alone`] lets run in a transaction of its own, sent in
+/// the extended protocol ahead of that statement with one Sync after both. PostgreSQL runs the
+/// two in one implicit transaction that ends at the Sync (no BEGIN, no COMMIT, one answer), and
+/// `transaction_read_only` keeps it from writing anything. One text serves every scope with the
+/// same limits, so a driver can prepare it once per connection and only bind the values after.
 fn settings_statement(
     scope: Scope<'_>,
     signing: Option<Signing<'_>>,
@@ -192,33 +195,16 @@ fn settings_statement(
 
 /// `begin; select set_config('<name>', '<value>', true), …` as one simple-protocol message,
 /// saving a round trip. Plain mode only: the values are not secret there, and a hardened
-/// scope cannot be signed before its transaction exists. `read_only` is the set-up of a
-/// statement that [`crate::analyze::reads_alone`] lets run in a transaction of its own: one
-/// statement, `select set_config('transaction_read_only', 'on', true), <settings>`, sent in the
-/// extended protocol ahead of that statement with one Sync after both. PostgreSQL runs the two
-/// in one implicit transaction that ends at the Sync (no BEGIN, no COMMIT, one answer), and
-/// `transaction_read_only` keeps it from writing anything.
+/// scope cannot be signed before its transaction exists.
 ///
 /// # Errors
 /// `InvalidArgument` when asked for a hardened scope.
-pub fn begin_inline(
-    scope: Scope<'_>,
-    hardened: bool,
-    limits: Limits,
-    read_only: bool,
-) -> Result<String> {
+pub fn begin_inline(scope: Scope<'_>, hardened: bool, limits: Limits) -> Result<String> {
     if hardened {
         return Err(Error::InvalidArgument {
             field: "key".to_owned(),
             reason: "a hardened scope is signed after its transaction starts; use the binding query and the parameterised statement".to_owned(),
         });
-    }
-    if read_only {
-        return Ok(inline_settings(
-            scope,
-            limits,
-            &[("transaction_read_only", "on")],
-        ));
     }
     Ok(format!("begin; {}", inline_settings(scope, limits, &[])))
 }
@@ -246,12 +232,12 @@ pub fn inline_settings(scope: Scope<'_>, limits: Limits, extra: &[(&str, &str)])
 
 /// The statement that opens a scope, as the bindings expose it: `tenant` (none: system scope),
 /// the hardened-mode `key` with the transaction's `binding`, and `inline` for
-/// [`begin_inline`] (plain mode only). `read_only` (plain mode only): the set-up of a statement
-/// alone, values inline or, not inline, as parameters of one text shared by every scope.
+/// [`begin_inline`] (plain mode only). `read_only` (plain mode only, parameterised): the set-up
+/// of a statement alone (`settings_statement`).
 ///
 /// # Errors
-/// `InvalidArgument` for a key without a binding, a hardened scope inline or read-only, or an
-/// empty tenant.
+/// `InvalidArgument` for a key without a binding, a hardened scope inline or read-only, a
+/// read-only scope inline, or an empty tenant.
 pub fn scope_sql(
     tenant: Option<&str>,
     key: Option<&str>,
@@ -270,18 +256,22 @@ pub fn scope_sql(
         Some(id) => Scope::Tenant(id),
         None => Scope::System,
     };
-    if read_only && !inline {
-        if key.is_some() {
-            return Err(Error::InvalidArgument {
-                field: "readOnly".to_owned(),
-                reason: "a hardened scope is signed in its own transaction; a statement alone has none to sign".to_owned(),
-            });
-        }
-        return Ok(settings_statement(scope, None, limits, true));
+    if read_only {
+        let reason = if key.is_some() {
+            "a hardened scope is signed in its own transaction; a statement alone has none to sign"
+        } else if inline {
+            "a statement alone's set-up carries its values as parameters: pass inline false"
+        } else {
+            return Ok(settings_statement(scope, None, limits, true));
+        };
+        return Err(Error::InvalidArgument {
+            field: "readOnly".to_owned(),
+            reason: reason.to_owned(),
+        });
     }
     if inline {
         return Ok(Statement {
-            sql: begin_inline(scope, key.is_some(), limits, read_only)?,
+            sql: begin_inline(scope, key.is_some(), limits)?,
             params: Vec::new(),
         });
     }
@@ -343,19 +333,19 @@ mod tests {
             "set_config('statement_timeout', $5, true), set_config('lock_timeout', $6, true)"
         ));
         assert_eq!(&s.params[4..], ["5000ms", "250ms"]);
-        let inline = begin_inline(Scope::Tenant("a"), false, limits, false).unwrap();
+        let inline = begin_inline(Scope::Tenant("a"), false, limits).unwrap();
         assert!(inline.ends_with("set_config('lock_timeout', '250ms', true)"));
     }
 
     #[test]
     fn inline_quotes_values_and_refuses_hardened() {
         assert_eq!(
-            begin_inline(Scope::Tenant("a'b"), false, Limits::default(), false).unwrap(),
+            begin_inline(Scope::Tenant("a'b"), false, Limits::default()).unwrap(),
             "begin; select set_config('app.current_tenant', 'a''b', true), set_config('app.tenant_sig', '', true), \
              set_config('app.bypass_rls', '', true), set_config('app.bypass_sig', '', true)"
         );
         assert_eq!(
-            begin_inline(Scope::System, true, Limits::default(), false)
+            begin_inline(Scope::System, true, Limits::default())
                 .unwrap_err()
                 .code(),
             "INVALID_ARGUMENT"
@@ -364,16 +354,9 @@ mod tests {
 
     #[test]
     fn a_statement_alone_opens_a_read_only_transaction() {
-        let alone = scope_sql(Some("a"), None, None, true, Limits::default(), true).unwrap();
-        assert!(alone
-            .sql
-            .starts_with("select set_config('app.current_tenant', 'a', true)"));
-        assert!(alone
-            .sql
-            .ends_with(", set_config('transaction_read_only', 'on', true)"));
-        assert!(!alone.sql.contains(';'), "one statement: {}", alone.sql);
-        assert!(alone.params.is_empty());
-        // Parameterised: one text for every tenant and the system scope, the values apart.
+        // Parameterised only: one text for every tenant and the system scope, the values apart.
+        let inline = scope_sql(Some("a"), None, None, true, Limits::default(), true);
+        assert_eq!(inline.unwrap_err().code(), "INVALID_ARGUMENT");
         let limits = Limits {
             statement_ms: Some(250),
             lock_ms: None,
@@ -387,6 +370,7 @@ mod tests {
              set_config('app.bypass_rls', $3, true), set_config('app.bypass_sig', $4, true), \
              set_config('statement_timeout', $5, true), set_config('transaction_read_only', $6, true)"
         );
+        assert!(!a.sql.contains(';'), "one statement: {}", a.sql);
         assert_eq!(a.params, ["a", "", "", "", "250ms", "on"]);
         assert_eq!(system.params, ["", "", "true", "", "250ms", "on"]);
         let hardened = scope_sql(Some("a"), Some("k"), Some("b"), false, limits, true);

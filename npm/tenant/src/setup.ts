@@ -29,6 +29,9 @@ type Statement = ReturnType<typeof core.scopeSql>;
  */
 const plain = new Map<string, Statement>();
 
+/** A kept statement, frozen so no caller can change what later scopes send. */
+const frozen = (made: Statement): Statement => Object.freeze({ ...made, params: Object.freeze([...made.params]) }) as Statement;
+
 /**
  * The statement that sets the scope's context (`binding`: hardened mode; `inline`: plain, values
  * in the text; `readOnly`: plain, for one statement in a read-only transaction of its own).
@@ -43,8 +46,7 @@ export function scopeStatement(tenantId: string | null, options: ScopeOptions | 
   const id = JSON.stringify([inline, readOnly, statementMs, lockMs, tenantId]);
   let statement = plain.get(id);
   if (!statement) {
-    const made = core.scopeSql(tenantId, null, null, inline, statementMs, lockMs, readOnly);
-    statement = Object.freeze({ ...made, params: Object.freeze([...made.params]) }) as Statement;
+    statement = frozen(core.scopeSql(tenantId, null, null, inline, statementMs, lockMs, readOnly));
     if (plain.size >= 4096) plain.clear();
     plain.set(id, statement);
   }
@@ -72,10 +74,9 @@ export function laneStatements(tenantId: string | null, options: ScopeOptions | 
   let pair = lanes.get(tenantId);
   if (!pair) {
     // Straight from the core: kept here only, not a second time in `plain`.
-    const alone = core.scopeSql(tenantId, null, null, false, null, null, true);
     pair = Object.freeze({
       begin: core.scopeSql(tenantId, null, null, true, null, null, false).sql,
-      alone: Object.freeze({ ...alone, params: Object.freeze([...alone.params]) }) as Statement,
+      alone: frozen(core.scopeSql(tenantId, null, null, false, null, null, true)),
     });
     if (lanes.size >= 4096) lanes.clear();
     lanes.set(tenantId, pair);
